@@ -1,0 +1,3 @@
+from sightlint.cli import main
+
+main()

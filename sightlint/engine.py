@@ -1,0 +1,372 @@
+"""Check one file's text: decode, parse once with ``ast``, walk once, dispatch to rules.
+
+Pure: takes text and settings, returns a :class:`FileResult`. No printing, no files.
+"""
+
+from __future__ import annotations
+
+import ast
+import io
+import sys
+import tokenize
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from sightlint import suppression
+from sightlint.models import FileResult, Finding, FixSafety, Severity, Span
+from sightlint.rules.base import Rule, RuleClass, RuleMeta
+from sightlint.settings import Settings
+
+PARSE_ERROR_CODE = "SL000"
+PARSE_ERROR_NAME = "parse-error"
+
+_FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
+
+
+class SourceError(Exception):
+    """A file that cannot be turned into text (binary, bad encoding)."""
+
+
+def decode_source(data: bytes) -> str:
+    """Decode Python source as the interpreter would: BOM, then the coding cookie, else UTF-8."""
+    if b"\x00" in data:
+        raise SourceError("binary file (contains NUL bytes), not Python source")
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    except SyntaxError as exc:
+        raise SourceError(f"cannot determine encoding: {exc.msg if hasattr(exc, 'msg') else exc}") from None
+    try:
+        text = data.decode(encoding)
+    except (UnicodeDecodeError, LookupError) as exc:
+        raise SourceError(f"cannot decode as {encoding}: {exc}") from None
+    # Universal newlines, as the interpreter reads source.
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+class Context:
+    """What a rule may ask about the file being checked, kept current during the walk.
+
+    The engine updates ``function_stack`` and ``class_stack`` *before* rules' ``visit_*``
+    and *after* their ``leave_*``, so inside ``visit_AsyncFunctionDef`` the function is
+    already on the stack.
+    """
+
+    def __init__(self, path: str, text: str, tree: ast.Module, settings: Settings, module: str | None) -> None:
+        self.path = path
+        self.text = text
+        self.lines = text.splitlines()
+        self.tree = tree
+        self.settings = settings
+        self.module = module
+        self.function_stack: list[ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda] = []
+        self.class_stack: list[ast.ClassDef] = []
+        # One dict per scope (module, then each function): name -> qualified name of an
+        # imported object, or None for a local binding that shadows any import.
+        self._scopes: list[dict[str, str | None]] = [{}]
+
+    # -- positions ---------------------------------------------------------------
+
+    def _char_col(self, line: int, byte_col: int) -> int:
+        if line < 1 or line > len(self.lines):
+            return byte_col
+        text = self.lines[line - 1]
+        if text.isascii():
+            return byte_col
+        return len(text.encode("utf-8")[:byte_col].decode("utf-8", errors="replace"))
+
+    def span(self, node: ast.AST) -> Span:
+        line = getattr(node, "lineno", 1)
+        col = getattr(node, "col_offset", 0)
+        end_line = getattr(node, "end_lineno", None) or line
+        end_col = getattr(node, "end_col_offset", None)
+        end_col = col if end_col is None else end_col
+        return Span(line, self._char_col(line, col), end_line, self._char_col(end_line, end_col))
+
+    def severity_for(self, meta: RuleMeta) -> Severity:
+        return self.settings.severity.get(meta.code, meta.severity)
+
+    # -- scope -------------------------------------------------------------------
+
+    @property
+    def current_function(self) -> ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda | None:
+        return self.function_stack[-1] if self.function_stack else None
+
+    @property
+    def in_async_function(self) -> bool:
+        """True when the innermost enclosing function is an ``async def`` (lambdas are sync)."""
+        return isinstance(self.current_function, ast.AsyncFunctionDef)
+
+    def bind(self, name: str, qualified: str | None) -> None:
+        self._scopes[-1][name] = qualified
+
+    def resolve_name(self, name: str) -> str | None:
+        """The qualified name an identifier refers to, if it is an import; else None."""
+        for scope in reversed(self._scopes):
+            if name in scope:
+                return scope[name]
+        return None
+
+    def is_local(self, name: str) -> bool:
+        """True if ``name`` is bound by something other than an import in a visible scope."""
+        for scope in reversed(self._scopes):
+            if name in scope:
+                return scope[name] is None
+        return False
+
+    def qualified_name(self, node: ast.AST) -> str | None:
+        """``datetime.datetime.utcnow`` for ``dt.utcnow`` after ``from datetime import datetime as dt``."""
+        parts: list[str] = []
+        while isinstance(node, ast.Attribute):
+            parts.append(node.attr)
+            node = node.value
+        if not isinstance(node, ast.Name):
+            return None
+        base = self.resolve_name(node.id)
+        if base is None:
+            return None
+        parts.append(base)
+        return ".".join(reversed(parts))
+
+    def resolve_relative(self, module: str | None, level: int) -> str | None:
+        """Absolute module for ``from <level dots><module> import ...`` in this file."""
+        if level == 0:
+            return module
+        if not self.module:
+            return None
+        package = self.module.split(".")
+        is_package = self.path.replace("\\", "/").endswith("/__init__.py")
+        drop = level - 1 if is_package else level
+        if drop > len(package):
+            return None
+        base = package[: len(package) - drop] if drop else package
+        return ".".join([*base, module] if module else base) or None
+
+    # -- bookkeeping handlers (called by the engine before/after the rules) --------
+
+    def _enter(self, node: ast.AST) -> None:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            self.bind(node.name, None)
+            self.function_stack.append(node)
+            self._scopes.append({})
+        elif isinstance(node, ast.Lambda):
+            self.function_stack.append(node)
+            self._scopes.append({})
+        elif isinstance(node, ast.ClassDef):
+            self.bind(node.name, None)
+            self.class_stack.append(node)
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.asname:
+                    self.bind(alias.asname, alias.name)
+                else:
+                    top = alias.name.split(".", 1)[0]
+                    self.bind(top, top)
+        elif isinstance(node, ast.ImportFrom):
+            base = self.resolve_relative(node.module, node.level)
+            for alias in node.names:
+                if alias.name == "*":
+                    continue
+                self.bind(alias.asname or alias.name, f"{base}.{alias.name}" if base else None)
+        elif isinstance(node, ast.Name):
+            if not isinstance(node.ctx, ast.Load):
+                self.bind(node.id, None)
+        elif isinstance(node, ast.arg):
+            self.bind(node.arg, None)
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            self.bind(node.name, None)
+
+    def _leave(self, node: ast.AST) -> None:
+        if isinstance(node, _FUNCTIONS):
+            self.function_stack.pop()
+            self._scopes.pop()
+        elif isinstance(node, ast.ClassDef):
+            self.class_stack.pop()
+
+
+_BOOKKEEPING = (
+    ast.FunctionDef,
+    ast.AsyncFunctionDef,
+    ast.Lambda,
+    ast.ClassDef,
+    ast.Import,
+    ast.ImportFrom,
+    ast.Name,
+    ast.arg,
+    ast.ExceptHandler,
+)
+
+
+class _Dispatcher:
+    """One walk over the tree, handing each node to the handlers that asked for its type."""
+
+    def __init__(self, context: Context, visitors: Sequence[Any]) -> None:
+        self.context = context
+        self.visitors = list(visitors)
+        self.errors: list[str] = []
+        self._build()
+
+    def _build(self) -> None:
+        visit: dict[type, list[tuple[Any, Callable[[ast.AST], None]]]] = {}
+        leave: dict[type, list[tuple[Any, Callable[[ast.AST], None]]]] = {}
+        for visitor in self.visitors:
+            for attr in dir(visitor):
+                if attr.startswith("visit_") or attr.startswith("leave_"):
+                    node_type = getattr(ast, attr[6:], None)
+                    if isinstance(node_type, type):
+                        table = visit if attr.startswith("visit_") else leave
+                        table.setdefault(node_type, []).append((visitor, getattr(visitor, attr)))
+        self.visit = visit
+        self.leave = leave
+
+    def _call(self, handlers: Iterable[tuple[Any, Callable[[ast.AST], None]]], node: ast.AST) -> None:
+        for owner, handler in handlers:
+            try:
+                handler(node)
+            except Exception as exc:  # a crashing rule must not take the file down
+                self._crashed(owner, node, exc)
+                return
+
+    def _crashed(self, owner: Any, node: ast.AST, exc: Exception) -> None:
+        meta = getattr(owner, "meta", None)
+        label = f"{meta.code} ({meta.name})" if meta else type(owner).__name__
+        line = getattr(node, "lineno", "?")
+        self.errors.append(
+            f"internal error in {label} at {self.context.path}:{line}: {type(exc).__name__}: {exc}"
+        )
+        self.visitors.remove(owner)
+        self._build()
+
+    def walk(self, node: ast.AST) -> None:
+        # Iterative: deeply nested expressions (long string concatenations) must not
+        # hit the recursion limit.
+        context = self.context
+        stack: list[tuple[ast.AST, bool]] = [(node, False)]
+        while stack:
+            current, leaving = stack.pop()
+            kind = type(current)
+            if leaving:
+                handlers = self.leave.get(kind)
+                if handlers:
+                    self._call(handlers, current)
+                if kind in _BOOKKEEPING:
+                    context._leave(current)
+                continue
+            if kind in _BOOKKEEPING:
+                context._enter(current)
+            handlers = self.visit.get(kind)
+            if handlers:
+                self._call(handlers, current)
+            stack.append((current, True))
+            children = list(ast.iter_child_nodes(current))
+            stack.extend((child, False) for child in reversed(children))
+
+
+def parse_error(path: str, message: str, line: int = 1, col: int = 0) -> Finding:
+    return Finding(
+        code=PARSE_ERROR_CODE,
+        name=PARSE_ERROR_NAME,
+        severity=Severity.CRITICAL,
+        message=message,
+        path=path,
+        span=Span(line, col, line, col),
+        fix_safety=FixSafety.NONE,
+    )
+
+
+def enabled_rules(settings: Settings, path: str | None = None) -> list[RuleClass]:
+    """The implemented rules that ``settings`` turn on (for ``path``, if given)."""
+    from sightlint.registry import implemented
+
+    rules = []
+    for rule in implemented():
+        meta = rule.meta
+        if not settings.is_enabled(meta.code, meta.name, meta.default_enabled):
+            continue
+        if path is not None and settings.ignored_for_path(path, meta.code, meta.name):
+            continue
+        rules.append(rule)
+    return rules
+
+
+def _syntax_error(path: str, text: str, exc: SyntaxError) -> Finding:
+    line = exc.lineno or 1
+    col = max((exc.offset or 1) - 1, 0)
+    message = f"syntax error: {exc.msg}"
+    hint = _newer_python_hint(text)
+    if hint:
+        message += f" ({hint})"
+    return parse_error(path, message, line, col)
+
+
+def _newer_python_hint(text: str) -> str | None:
+    """Name the Python version a file needs when a newer grammar accepts it."""
+    running = sys.version_info[:2]
+    for minor in range(running[1] + 1, 15):
+        try:
+            ast.parse(text, feature_version=(3, minor))
+        except SyntaxError:
+            continue
+        except Exception:
+            return None
+        return f"the file may need Python 3.{minor}; sightlint runs on {running[0]}.{running[1]}"
+    return None
+
+
+def check_source(
+    source: str | bytes,
+    path: str,
+    settings: Settings,
+    *,
+    module: str | None = None,
+    rules: Sequence[RuleClass] | None = None,
+    collectors: Sequence[Any] = (),
+) -> FileResult:
+    """Check one file's contents. ``rules`` defaults to the rules the settings enable."""
+    result = FileResult(path=path)
+    if isinstance(source, bytes):
+        try:
+            text = decode_source(source)
+        except SourceError as exc:
+            result.findings.append(parse_error(path, f"cannot read file: {exc}"))
+            return result
+    else:
+        text = source
+    try:
+        tree = ast.parse(text, filename=path, type_comments=False)
+    except SyntaxError as exc:
+        result.findings.append(_syntax_error(path, text, exc))
+        return result
+    except (ValueError, RecursionError, MemoryError) as exc:
+        result.findings.append(parse_error(path, f"cannot parse file: {type(exc).__name__}: {exc}"))
+        return result
+
+    marks = suppression.parse(text)
+    if marks.skip_file:
+        return result
+
+    context = Context(path, text, tree, settings, module)
+    chosen = list(rules) if rules is not None else enabled_rules(settings, path)
+    instances: list[Rule] = [rule(context, settings.rule_options.get(rule.meta.name)) for rule in chosen]
+    dispatcher = _Dispatcher(context, [*instances, *collectors])
+    # Module-level imports bind before any function body is read, as at run time.
+    for stmt in tree.body:
+        if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+            context._enter(stmt)
+    dispatcher.walk(tree)
+    for instance in instances:
+        if instance in dispatcher.visitors:
+            try:
+                instance.end_module()
+            except Exception as exc:
+                dispatcher._crashed(instance, tree, exc)
+    result.errors.extend(dispatcher.errors)
+
+    names = {r.meta.code: r.meta.name for r in chosen}
+    for instance in instances:
+        for finding in instance.findings:
+            if not marks.suppresses(finding, names):
+                result.findings.append(finding)
+    result.findings.sort(key=Finding.sort_key)
+    if settings.report_unused_suppressions:
+        result.unused_suppressions = marks.unused()
+    return result

@@ -1,0 +1,165 @@
+"""What a rule is: its metadata, its examples, its checker half and its fix half.
+
+A rule subclasses :class:`Rule`, sets ``meta``, writes its user documentation as the
+class docstring, lists ``bad``/``good`` examples, and defines ``visit_<NodeType>`` /
+``leave_<NodeType>`` methods on stdlib ``ast`` nodes. The engine builds one dispatch
+table for all enabled rules and walks each file once.
+
+A rule with a fix also defines ``fix(node, finding)``: it receives the LibCST node whose
+range is exactly the finding's range (of type ``fix_node``) and returns a :class:`Fix`.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from sightlint.models import Finding, FixSafety, Severity, Span
+
+if TYPE_CHECKING:
+    import libcst as cst
+
+    from sightlint.engine import Context
+
+
+@dataclass(frozen=True)
+class RuleMeta:
+    """Everything the docs, the CLI and the reporters know about a rule."""
+
+    code: str
+    name: str
+    severity: Severity
+    summary: str
+    audit: str | None = None
+    fix: FixSafety = FixSafety.NONE
+    fix_title: str | None = None
+    since: str = "0.1.0"
+    tags: tuple[str, ...] = ()
+    default_enabled: bool = True
+
+
+@dataclass(frozen=True)
+class Bad:
+    """A flagged example. ``fixed`` pins the fix output; ``None`` means no fix is offered."""
+
+    code: str
+    fixed: str | None = None
+    in_docs: bool = False
+    count: int = 1
+    path: str = "example.py"
+
+
+@dataclass(frozen=True)
+class Good:
+    """A clean example: the rule must not flag it."""
+
+    code: str
+    in_docs: bool = False
+    path: str = "example.py"
+
+
+@dataclass(frozen=True)
+class Fix:
+    """Replace the finding's node with ``replacement``, plus what the module then needs.
+
+    ``imports`` are ``(module, name)`` pairs (``name`` None for ``import module``), added
+    once after the pass. ``module_statements`` are ``(bound_name, source)`` pairs: the
+    statement is inserted after the module's imports unless ``bound_name`` is already
+    bound at module level (for example ``("logger", "logger = logging.getLogger(__name__)")``).
+    """
+
+    replacement: Any  # a libcst node (or libcst.RemoveFromParent())
+    imports: tuple[tuple[str, str | None], ...] = ()
+    module_statements: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class NoOptions:
+    """A rule without settings."""
+
+
+class Rule:
+    """Base class of every rule; see the module docstring."""
+
+    meta: ClassVar[RuleMeta]
+    Options: ClassVar[type] = NoOptions
+    bad: ClassVar[tuple[Bad, ...]] = ()
+    good: ClassVar[tuple[Good, ...]] = ()
+    # The LibCST node type the fix expects at the finding's range (e.g. ``cst.Call``).
+    fix_node: ClassVar[Any] = None
+
+    def __init__(self, context: Context, options: Any = None) -> None:
+        self.context = context
+        self.options = options if options is not None else self.Options()
+        self.findings: list[Finding] = []
+
+    # -- reporting -----------------------------------------------------------------
+
+    def report(
+        self,
+        node: ast.AST,
+        message: str | None = None,
+        *,
+        fixable: bool = True,
+        related: tuple[Any, ...] = (),
+        detail: str | None = None,
+    ) -> None:
+        """Record a finding at ``node``'s exact range."""
+        meta = self.meta
+        safety = meta.fix if fixable else FixSafety.NONE
+        self.findings.append(
+            Finding(
+                code=meta.code,
+                name=meta.name,
+                severity=self.context.severity_for(meta),
+                message=message or meta.summary,
+                path=self.context.path,
+                span=self.context.span(node),
+                fix_safety=safety,
+                fix_title=meta.fix_title if safety is not FixSafety.NONE else None,
+                related=tuple(related),
+                detail=detail,
+            )
+        )
+
+    def end_module(self) -> None:
+        """Called once after the walk, for rules that decide at the end of the file."""
+
+    # -- fixing --------------------------------------------------------------------
+
+    def fix(self, node: cst.CSTNode, finding: Finding) -> Fix | None:
+        """Return the fix for ``finding``; ``node`` is the LibCST node at its range."""
+        return None
+
+    # -- introspection used by the engine and the docs -------------------------------
+
+    @classmethod
+    def handlers(cls) -> dict[str, tuple[str, ...]]:
+        """Map ``visit``/``leave`` to the ast node type names this rule handles."""
+        visits = tuple(n[6:] for n in dir(cls) if n.startswith("visit_"))
+        leaves = tuple(n[6:] for n in dir(cls) if n.startswith("leave_"))
+        return {"visit": visits, "leave": leaves}
+
+    @classmethod
+    def option_fields(cls) -> tuple[dataclasses.Field[Any], ...]:
+        return dataclasses.fields(cls.Options)
+
+
+RuleClass = type[Rule]
+Handler = Callable[[ast.AST], None]
+
+__all__ = [
+    "Bad",
+    "Fix",
+    "FixSafety",
+    "Good",
+    "NoOptions",
+    "Rule",
+    "RuleClass",
+    "RuleMeta",
+    "Severity",
+    "Span",
+]

@@ -1,0 +1,91 @@
+"""The frozen settings every part of a run reads; loading them lives in ``config.py``."""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from sightlint.models import Severity
+
+DEFAULT_EXCLUDE: tuple[str, ...] = (
+    ".git",
+    ".hg",
+    ".svn",
+    ".tox",
+    ".nox",
+    ".venv",
+    "venv",
+    "env",
+    ".env",
+    "__pycache__",
+    ".mypy_cache",
+    ".pytest_cache",
+    ".ruff_cache",
+    ".sightlint_cache",
+    "build",
+    "dist",
+    "node_modules",
+    "site-packages",
+    "*.egg-info",
+)
+
+
+def _matches(code: str, name: str, selector: str) -> bool:
+    """True if a selector (``ALL``, a code prefix like ``SL2``, or a rule name) covers a rule."""
+    sel = selector.strip()
+    if sel.upper() == "ALL":
+        return True
+    return code.startswith(sel.upper()) if sel[:2].upper() == "SL" else sel.lower() == name
+
+
+@dataclass(frozen=True)
+class Settings:
+    select: tuple[str, ...] | None = None  # None: every default-enabled rule
+    extend_select: tuple[str, ...] = ()
+    ignore: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = DEFAULT_EXCLUDE
+    extend_exclude: tuple[str, ...] = ()
+    per_file_ignores: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    severity: Mapping[str, Severity] = field(default_factory=lambda: MappingProxyType({}))
+    rule_options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    fail_on: Severity = Severity.MEDIUM
+    respect_gitignore: bool = True
+    report_unused_suppressions: bool = False
+    cache_dir: str | None = None
+    # Where the config came from (a pyproject path), for messages and `sightlint config`.
+    config_path: str | None = None
+    # key -> origin ("default", "pyproject.toml", "command line") for `sightlint config`.
+    origins: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+    def is_enabled(self, code: str, name: str, default_enabled: bool = True) -> bool:
+        if self.select is None:
+            on = default_enabled
+        else:
+            on = any(_matches(code, name, s) for s in self.select)
+        if any(_matches(code, name, s) for s in self.extend_select):
+            on = True
+        if any(_matches(code, name, s) for s in self.ignore):
+            on = False
+        return on
+
+    def ignored_for_path(self, path: str, code: str, name: str) -> bool:
+        """True if ``per-file-ignores`` switches the rule off for ``path``."""
+        posix = path.replace("\\", "/")
+        for pattern, selectors in self.per_file_ignores:
+            if _path_matches(posix, pattern) and any(_matches(code, name, s) for s in selectors):
+                return True
+        return False
+
+
+def _path_matches(posix_path: str, pattern: str) -> bool:
+    pattern = pattern.replace("\\", "/")
+    if fnmatch.fnmatch(posix_path, pattern):
+        return True
+    # A pattern without a slash matches the file name anywhere, as in ruff and .gitignore;
+    # a relative pattern matches a path suffix.
+    if "/" not in pattern.rstrip("/"):
+        return fnmatch.fnmatch(posix_path.rsplit("/", 1)[-1], pattern)
+    return fnmatch.fnmatch(posix_path, "*/" + pattern.lstrip("./"))
