@@ -55,6 +55,8 @@ class Settings:
     respect_gitignore: bool = True
     report_unused_suppressions: bool = False
     cache_dir: str | None = None
+    # Extra folders that hold top-level packages (like ruff's `src`), for module names.
+    src: tuple[str, ...] = ()
     # Where the config came from (a pyproject path), for messages and `sightlint config`.
     config_path: str | None = None
     # key -> origin ("default", "pyproject.toml", "command line") for `sightlint config`.

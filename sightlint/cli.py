@@ -1,0 +1,311 @@
+"""Command line: parse options, build settings, call the modules that do the work."""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import os
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any, TypeVar
+
+import click
+
+from sightlint import __version__
+from sightlint.config import ConfigError, _selectors, effective, load
+from sightlint.models import RunResult, Severity
+from sightlint.settings import Settings
+
+EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+FORMATS = ("text", "concise", "json", "sarif", "github")
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _csv(values: Sequence[str]) -> tuple[str, ...]:
+    return tuple(part.strip() for value in values for part in value.split(",") if part.strip())
+
+
+def _selection_options(func: F) -> F:
+    options = [
+        click.option("--select", multiple=True, help="Rules to enable (codes, prefixes like SL2, names, ALL); replaces the config."),
+        click.option("--extend-select", multiple=True, help="Rules to enable on top of the selection."),
+        click.option("--ignore", multiple=True, help="Rules to disable."),
+        click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), help="Use this pyproject.toml (or sightlint.toml) instead of the nearest one."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _settings(config_path: Path | None, paths: Sequence[Path], **cli: Any) -> Settings:
+    """Settings from the config file, then command-line overrides (each recorded as such)."""
+    settings = load(config_path, paths)
+    changes: dict[str, Any] = {}
+    origins = dict(settings.origins)
+    if cli.get("select"):
+        changes["select"] = _selectors("--select", list(_csv(cli["select"])))
+        origins["select"] = "command line"
+    if cli.get("extend_select"):
+        changes["extend_select"] = settings.extend_select + _selectors("--extend-select", list(_csv(cli["extend_select"])))
+        origins["extend-select"] = "command line"
+    if cli.get("ignore"):
+        changes["ignore"] = settings.ignore + _selectors("--ignore", list(_csv(cli["ignore"])))
+        origins["ignore"] = "command line"
+    if cli.get("fail_on"):
+        changes["fail_on"] = Severity.parse(cli["fail_on"])
+        origins["fail-on"] = "command line"
+    if cli.get("report_unused_suppressions"):
+        changes["report_unused_suppressions"] = True
+        origins["report-unused-suppressions"] = "command line"
+    changes["origins"] = origins
+    return dataclasses.replace(settings, **changes)
+
+
+def _fail(message: str) -> None:
+    click.echo(f"sightlint: error: {message}", err=True)
+    sys.exit(EXIT_ERROR)
+
+
+@contextmanager
+def _output(path: Path | None) -> Iterator[IO[str]]:
+    if path is None:
+        yield click.get_text_stream("stdout")
+        return
+    try:
+        stream = path.open("w", encoding="utf-8", newline="\n")
+    except OSError as exc:
+        _fail(f"cannot write {path}: {exc.strerror or exc}")
+        raise  # unreachable; keeps type checkers calm
+    with stream:
+        yield stream
+
+
+class _Group(click.Group):
+    """Suggest the closest command for a typo, as git does."""
+
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> Any:
+        name = args[0] if args else ""
+        if name and not name.startswith("-") and self.get_command(ctx, name) is None:
+            close = difflib.get_close_matches(name, self.list_commands(ctx), n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise click.UsageError(f"No such command {name!r}.{hint}", ctx)
+        return super().resolve_command(ctx, args)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="sightlint")
+def main() -> None:
+    """Find what would hang, leak, race or hide errors in async Python services."""
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@_selection_options
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True, help="Output format.")
+@click.option("--output-file", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write the report to this file.")
+@click.option("--exit-zero", is_flag=True, help="Exit 0 even when findings are reported.")
+@click.option("--fail-on", type=click.Choice([s.label for s in Severity], case_sensitive=False), help="Lowest severity that fails the run (default: medium, i.e. any finding).")
+@click.option("--statistics", is_flag=True, help="Print a count per rule instead of each finding.")
+@click.option("--quiet", "-q", is_flag=True, help="Print nothing; the exit code tells.")
+@click.option("--show-chains", is_flag=True, help="Show the call chain behind cross-file findings.")
+@click.option("--no-source", is_flag=True, help="Do not print source frames in the text format.")
+@click.option("--report-unused-suppressions", is_flag=True, help="Also report suppression comments that suppress nothing.")
+@click.option("--no-cache", is_flag=True, help="Do not read or write the result cache.")
+def check(
+    paths: tuple[Path, ...],
+    select: tuple[str, ...],
+    extend_select: tuple[str, ...],
+    ignore: tuple[str, ...],
+    config_path: Path | None,
+    fmt: str,
+    output_file: Path | None,
+    exit_zero: bool,
+    fail_on: str | None,
+    statistics: bool,
+    quiet: bool,
+    show_chains: bool,
+    no_source: bool,
+    report_unused_suppressions: bool,
+    no_cache: bool,
+) -> None:
+    """Check PATHS (default: the current folder) and report findings."""
+    from sightlint import api, reporting
+
+    targets = list(paths) or [Path(".")]
+    try:
+        settings = _settings(
+            config_path,
+            targets,
+            select=select,
+            extend_select=extend_select,
+            ignore=ignore,
+            fail_on=fail_on,
+            report_unused_suppressions=report_unused_suppressions,
+        )
+    except (ConfigError, ValueError) as exc:
+        _fail(str(exc))
+        return
+    run = api.check_paths(targets, settings)
+    if not quiet:
+        with _output(output_file) as stream:
+            if statistics:
+                reporting.render_statistics(run, stream)
+            else:
+                reporting.render(
+                    run,
+                    fmt,
+                    stream,
+                    show_source=not no_source,
+                    show_chains=show_chains,
+                    unused_suppressions=settings.report_unused_suppressions,
+                )
+    for message in run.errors:
+        if quiet or fmt == "text" and output_file is None:
+            continue  # the text reporter already listed it
+        click.echo(f"sightlint: {message}", err=True)
+    sys.exit(exit_code(run, settings, exit_zero))
+
+
+def exit_code(run: RunResult, settings: Settings, exit_zero: bool = False) -> int:
+    if run.internal_errors or run.errors:
+        return EXIT_ERROR
+    if exit_zero:
+        return EXIT_CLEAN
+    failing = [f for f in run.findings if f.severity >= settings.fail_on]
+    unused = settings.report_unused_suppressions and any(r.unused_suppressions for r in run.files)
+    return EXIT_FINDINGS if failing or unused else EXIT_CLEAN
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@_selection_options
+@click.option("--diff", is_flag=True, help="Print the changes as a unified diff and write nothing; exit 1 if anything would change.")
+@click.option("--unsafe-fixes", is_flag=True, help="Also apply fixes that can change behaviour.")
+@click.option("--quiet", "-q", is_flag=True, help="Print only errors.")
+def fix(
+    paths: tuple[Path, ...],
+    select: tuple[str, ...],
+    extend_select: tuple[str, ...],
+    ignore: tuple[str, ...],
+    config_path: Path | None,
+    diff: bool,
+    unsafe_fixes: bool,
+    quiet: bool,
+) -> None:
+    """Apply the available fixes to PATHS (default: the current folder)."""
+    import difflib as _difflib
+
+    from sightlint import fixer
+    from sightlint.files import discover
+
+    targets = list(paths) or [Path(".")]
+    try:
+        settings = _settings(config_path, targets, select=select, extend_select=extend_select, ignore=ignore)
+    except (ConfigError, ValueError) as exc:
+        _fail(str(exc))
+        return
+    found = discover(targets, settings)
+    for message in found.errors:
+        click.echo(f"sightlint: {message}", err=True)
+    changed = fixed = failed = remaining = 0
+    out = click.get_text_stream("stdout")
+    for file in found.files:
+        outcome = fixer.fix_file(file.path, file.display, settings, unsafe=unsafe_fixes, write=not diff)
+        remaining += len(outcome.remaining) if hasattr(outcome, "remaining") else 0
+        if outcome.status == "failed":
+            failed += 1
+            click.echo(f"sightlint: {file.display}: fix failed: {outcome.reason}", err=True)
+            continue
+        for finding, why in outcome.skipped:
+            if not quiet:
+                click.echo(f"{file.display}:{finding.line}:{finding.col + 1}: {finding.code} not fixed: {why}", err=True)
+        if outcome.status != "changed":
+            continue
+        changed += 1
+        fixed += len(outcome.applied)
+        if diff and outcome.new is not None:
+            before = outcome.original.decode("utf-8", errors="replace").splitlines(keepends=True)
+            after = outcome.new.decode("utf-8", errors="replace").splitlines(keepends=True)
+            out.writelines(_difflib.unified_diff(before, after, f"a/{file.display}", f"b/{file.display}"))
+        elif not quiet:
+            click.echo(f"Fixed {len(outcome.applied)} finding(s) in {file.display}")
+    if not quiet:
+        verb = "Would fix" if diff else "Fixed"
+        click.echo(f"{verb} {fixed} finding(s) in {changed} file(s).", err=diff)
+    if failed or found.errors:
+        sys.exit(EXIT_ERROR)
+    sys.exit(EXIT_FINDINGS if (diff and changed) or remaining else EXIT_CLEAN)
+
+
+@main.command()
+@click.argument("code")
+def rule(code: str) -> None:
+    """Show the documentation of rule CODE (a code like SL201 or a name like swallowed-exception)."""
+    from sightlint.registry import CATALOG, lookup
+
+    entry = lookup(code)
+    if entry is None:
+        keys = [e.meta.code for e in CATALOG] + [e.meta.name for e in CATALOG]
+        close = difflib.get_close_matches(code, keys, n=1)
+        _fail(f"unknown rule {code!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+        return
+    from sightlint import docs
+
+    text = docs.render_rule(entry)
+    stream = click.get_text_stream("stdout")
+    if stream.isatty() and not os.environ.get("NO_COLOR"):
+        from sightlint.reporting import render_markdown
+
+        render_markdown(text, stream)
+    else:
+        click.echo(text)
+
+
+def _table(rows: Sequence[Sequence[str]]) -> str:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+@main.command(name="rules")
+def rules_command() -> None:
+    """List every rule: code, name, severity, fix, audit section, availability."""
+    from sightlint.registry import CATALOG, fix_label
+
+    rows = [("CODE", "NAME", "SEVERITY", "FIX", "AUDIT", "STATUS")]
+    for entry in CATALOG:
+        meta = entry.meta
+        status = "available" if entry.available else "not yet available"
+        rows.append((meta.code, meta.name, meta.severity.label, fix_label(meta), meta.audit or "-", status))
+    click.echo(_table(rows))
+
+
+@main.command(name="config")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@_selection_options
+def config_command(
+    paths: tuple[Path, ...],
+    select: tuple[str, ...],
+    extend_select: tuple[str, ...],
+    ignore: tuple[str, ...],
+    config_path: Path | None,
+) -> None:
+    """Print the settings in effect for PATHS and where each came from."""
+    from sightlint.engine import enabled_rules
+
+    try:
+        settings = _settings(config_path, list(paths) or [Path(".")], select=select, extend_select=extend_select, ignore=ignore)
+    except (ConfigError, ValueError) as exc:
+        _fail(str(exc))
+        return
+    click.echo(f"config file: {settings.config_path or '(none found; defaults)'}")
+    click.echo(_table([("KEY", "VALUE", "FROM"), *effective(settings)]))
+    enabled = ", ".join(r.meta.code for r in enabled_rules(settings))
+    click.echo(f"\nenabled rules: {enabled or '(none)'}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

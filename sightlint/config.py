@@ -1,0 +1,251 @@
+"""Read ``[tool.sightlint]`` from the nearest ``pyproject.toml`` into a frozen :class:`Settings`.
+
+Every key is validated: unknown keys and bad values raise :class:`ConfigError` naming the
+key and, where one is close, the valid spelling.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from sightlint.models import Severity
+from sightlint.settings import Settings
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+
+class ConfigError(Exception):
+    """A configuration problem the user must fix (exit code 2)."""
+
+
+KEYS = (
+    "select",
+    "extend-select",
+    "ignore",
+    "exclude",
+    "extend-exclude",
+    "per-file-ignores",
+    "severity",
+    "fail-on",
+    "respect-gitignore",
+    "report-unused-suppressions",
+    "cache-dir",
+    "src",
+    "rules",
+)
+
+
+def _suggest(word: str, options: Iterable[str]) -> str:
+    close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def find_pyproject(start: Path) -> Path | None:
+    """The nearest ``pyproject.toml`` with a ``[tool.sightlint]`` table, walking up from ``start``."""
+    here = start.resolve()
+    if here.is_file():
+        here = here.parent
+    for folder in (here, *here.parents):
+        candidate = folder / "pyproject.toml"
+        if candidate.is_file():
+            try:
+                data = tomllib.loads(candidate.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+                # A broken pyproject that does not mention us is not our business; one that
+                # does is reported when loaded.
+                if "[tool.sightlint" in candidate.read_text(encoding="utf-8", errors="replace"):
+                    return candidate
+                continue
+            if "sightlint" in data.get("tool", {}):
+                return candidate
+    return None
+
+
+def _strings(key: str, value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{key}: expected a list of strings, got {value!r}")
+    return tuple(value)
+
+
+def _selectors(key: str, value: Any) -> tuple[str, ...]:
+    from sightlint.registry import CATALOG
+
+    items = _strings(key, value)
+    codes = [e.meta.code for e in CATALOG]
+    names = [e.meta.name for e in CATALOG]
+    for item in items:
+        sel = item.strip()
+        if sel.upper() == "ALL":
+            continue
+        if sel[:2].upper() == "SL":
+            if not any(code.startswith(sel.upper()) for code in codes):
+                raise ConfigError(f"{key}: unknown rule selector {item!r}{_suggest(sel.upper(), codes)}")
+        elif sel.lower() not in names:
+            raise ConfigError(f"{key}: unknown rule selector {item!r}{_suggest(sel.lower(), names)}")
+    return items
+
+
+def _severity(key: str, value: Any) -> Severity:
+    if not isinstance(value, str):
+        raise ConfigError(f"{key}: expected a severity name, got {value!r}")
+    try:
+        return Severity.parse(value)
+    except ValueError as exc:
+        raise ConfigError(f"{key}: {exc}") from None
+
+
+def _bool(key: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{key}: expected true or false, got {value!r}")
+    return value
+
+
+def rule_options(name: str, table: Any) -> Any:
+    """Validate ``[tool.sightlint.rules.<name>]`` against the rule's ``Options`` dataclass."""
+    from sightlint.registry import CATALOG, lookup
+
+    entry = lookup(name)
+    if entry is None or entry.meta.name != name.lower():
+        raise ConfigError(f"rules.{name}: unknown rule name{_suggest(name, [e.meta.name for e in CATALOG])}")
+    if entry.rule is None:
+        raise ConfigError(f"rules.{name}: rule {entry.meta.code} is not available yet and has no options")
+    if not isinstance(table, dict):
+        raise ConfigError(f"rules.{name}: expected a table of options, got {table!r}")
+    fields = {f.name.replace("_", "-"): f for f in dataclasses.fields(entry.rule.Options)}
+    values: dict[str, Any] = {}
+    for key, value in table.items():
+        if key not in fields:
+            valid = sorted(fields)
+            hint = _suggest(key, valid) or (f" (valid keys: {', '.join(valid)})" if valid else " (it has no options)")
+            raise ConfigError(f"rules.{name}.{key}: unknown option{hint}")
+        field = fields[key]
+        default = field.default if field.default is not dataclasses.MISSING else None
+        if field.default_factory is not dataclasses.MISSING:
+            default = field.default_factory()
+        values[field.name] = _coerce(f"rules.{name}.{key}", value, default)
+    return entry.rule.Options(**values)
+
+
+def _coerce(key: str, value: Any, default: Any) -> Any:
+    """Check ``value`` against the type of the option's default."""
+    if isinstance(default, bool):
+        return _bool(key, value)
+    if isinstance(default, (int, float)) and not isinstance(default, bool):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{key}: expected a number, got {value!r}")
+        return type(default)(value)
+    if isinstance(default, str):
+        if not isinstance(value, str):
+            raise ConfigError(f"{key}: expected a string, got {value!r}")
+        return value
+    if isinstance(default, (tuple, list, frozenset)):
+        return tuple(_strings(key, value))
+    return value
+
+
+def settings_from_table(
+    table: Mapping[str, Any], source: str, base: Settings | None = None
+) -> Settings:
+    """Build settings from a ``[tool.sightlint]`` table; ``source`` names it in messages."""
+    if not isinstance(table, Mapping):
+        raise ConfigError(f"{source}: [tool.sightlint] must be a table")
+    settings = base or Settings()
+    changes: dict[str, Any] = {}
+    origins = dict(settings.origins)
+    for key, value in table.items():
+        if key not in KEYS:
+            raise ConfigError(f"{source}: unknown key {key!r} in [tool.sightlint]{_suggest(key, KEYS)}")
+        origins[key] = source
+        if key in ("select", "extend-select", "ignore"):
+            changes[key.replace("-", "_")] = _selectors(key, value)
+        elif key in ("exclude", "extend-exclude", "src"):
+            changes[key.replace("-", "_")] = _strings(key, value)
+        elif key == "per-file-ignores":
+            if not isinstance(value, dict):
+                raise ConfigError(f"per-file-ignores: expected a table of glob = [codes], got {value!r}")
+            changes["per_file_ignores"] = tuple(
+                (glob, _selectors(f"per-file-ignores.{glob!r}", codes)) for glob, codes in value.items()
+            )
+        elif key == "severity":
+            if not isinstance(value, dict):
+                raise ConfigError(f"severity: expected a table of CODE = level, got {value!r}")
+            levels = {}
+            for code, level in value.items():
+                _selectors(f"severity.{code}", [code])
+                levels[code.upper()] = _severity(f"severity.{code}", level)
+            changes["severity"] = MappingProxyType(levels)
+        elif key == "fail-on":
+            changes["fail_on"] = _severity(key, value)
+        elif key in ("respect-gitignore", "report-unused-suppressions"):
+            changes[key.replace("-", "_")] = _bool(key, value)
+        elif key == "cache-dir":
+            if not isinstance(value, str):
+                raise ConfigError(f"cache-dir: expected a path string, got {value!r}")
+            changes["cache_dir"] = value
+        elif key == "rules":
+            if not isinstance(value, dict):
+                raise ConfigError(f"rules: expected a table of [tool.sightlint.rules.<rule-name>], got {value!r}")
+            changes["rule_options"] = MappingProxyType(
+                {name.lower(): rule_options(name, options) for name, options in value.items()}
+            )
+    changes["origins"] = MappingProxyType(origins)
+    return dataclasses.replace(settings, **changes)
+
+
+def load(config: Path | None, paths: Sequence[Path]) -> Settings:
+    """Settings from ``--config`` or the nearest pyproject above the first path (else defaults)."""
+    if config is None:
+        start = paths[0] if paths else Path.cwd()
+        config = find_pyproject(start if start.exists() else Path.cwd())
+        if config is None:
+            return Settings()
+    try:
+        raw = config.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {config}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"cannot read config file {config}: not UTF-8 text") from None
+    try:
+        data = tomllib.loads(raw)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{config}: invalid TOML: {exc}") from None
+    if config.name == "pyproject.toml" or "tool" in data:
+        table = data.get("tool", {}).get("sightlint", {})
+    else:  # a dedicated sightlint.toml holds the table at top level
+        table = data
+    settings = settings_from_table(table, str(config))
+    return dataclasses.replace(settings, config_path=str(config))
+
+
+def effective(settings: Settings) -> list[tuple[str, str, str]]:
+    """``(key, value, origin)`` rows for ``sightlint config``."""
+
+    def show(value: Any) -> str:
+        if isinstance(value, Severity):
+            return value.label
+        if isinstance(value, tuple):
+            return "[" + ", ".join(show(v) for v in value) + "]"
+        if isinstance(value, Mapping):
+            return "{" + ", ".join(f"{k} = {show(v)}" for k, v in value.items()) + "}"
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            return show(dataclasses.asdict(value))
+        return "(not set)" if value is None else str(value)
+
+    rows = []
+    for key in KEYS:
+        attr = {"rules": "rule_options"}.get(key, key.replace("-", "_"))
+        value = getattr(settings, attr, None)
+        shown = "(every default-enabled rule)" if key == "select" and value is None else show(value)
+        rows.append((key, shown, settings.origins.get(key, "default")))
+    return rows
