@@ -34,7 +34,8 @@ def decode_source(data: bytes) -> str:
     try:
         encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
     except SyntaxError as exc:
-        raise SourceError(f"cannot determine encoding: {exc.msg if hasattr(exc, 'msg') else exc}") from None
+        detail = exc.msg if isinstance(exc.msg, str) else str(exc)
+        raise SourceError(f"cannot determine the encoding (not UTF-8 and no valid coding cookie): {detail}") from None
     try:
         text = data.decode(encoding)
     except (UnicodeDecodeError, LookupError) as exc:
@@ -299,16 +300,29 @@ def _syntax_error(path: str, text: str, exc: SyntaxError) -> Finding:
 
 
 def _newer_python_hint(text: str) -> str | None:
-    """Name the Python version a file needs when a newer grammar accepts it."""
+    """Name the Python version a file needs when only a newer grammar accepts it.
+
+    The running interpreter's parser knows no newer syntax, so LibCST (which carries its
+    own grammar for later versions) is asked, lazily and only for files that failed.
+    """
     running = sys.version_info[:2]
-    for minor in range(running[1] + 1, 15):
+    try:
+        import libcst
+    except ImportError:  # pragma: no cover - libcst is a dependency
+        return None
+    newer = [
+        v for v in libcst.KNOWN_PYTHON_VERSION_STRINGS
+        if tuple(int(p) for p in v.split(".")) > running
+    ]
+    for version in sorted(newer, key=lambda v: tuple(int(p) for p in v.split("."))):
         try:
-            ast.parse(text, feature_version=(3, minor))
-        except SyntaxError:
-            continue
+            libcst.parse_module(text, config=libcst.PartialParserConfig(python_version=version))
         except Exception:
-            return None
-        return f"the file may need Python 3.{minor}; sightlint runs on {running[0]}.{running[1]}"
+            continue
+        return (
+            f"the file may need Python {version} or newer: it parses with that grammar; "
+            f"sightlint is running on Python {running[0]}.{running[1]}"
+        )
     return None
 
 

@@ -98,7 +98,7 @@ class _GitIgnore:
                 except OSError:
                     pass
             self._specs[folder] = (
-                self._pathspec.PathSpec.from_lines("gitwildmatch", lines) if lines else None
+                self._pathspec.GitIgnoreSpec.from_lines(lines) if lines else None
             )
         return self._specs[folder]
 

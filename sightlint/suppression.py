@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from sightlint.models import Finding
 
 _CANDIDATE = re.compile(r"#.*?(?:noqa|sightlint\s*:)", re.IGNORECASE)
-_NOQA = re.compile(r"#\s*noqa(?::\s*(?P<codes>[A-Z]+[0-9]+(?:[\s,]+[A-Z]+[0-9]+)*))?", re.IGNORECASE)
+_NOQA = re.compile(r"#\s*noqa(?::\s*(?P<codes>[\w-]+(?:[\s,]+[\w-]+)*))?", re.IGNORECASE)
 _IGNORE = re.compile(
     r"#\s*sightlint\s*:\s*ignore(?:\[(?P<codes>[^\]]*)\])?(?:\s*[-:—]?\s*(?P<reason>.*))?", re.IGNORECASE
 )

@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+import ast
+
+import pytest
+
+from sightlint.engine import check_source, decode_source
+from sightlint.rules.base import Rule, RuleMeta
+from sightlint.models import Severity
+from sightlint.settings import Settings
+
+
+class Crashy(Rule):
+    meta = RuleMeta(code="SL999", name="crashy", severity=Severity.HIGH, summary="boom")
+
+    def visit_Call(self, node: ast.Call) -> None:
+        raise RuntimeError("kaput")
+
+
+class Stacky(Rule):
+    """Reports every call made while the innermost function is async."""
+
+    meta = RuleMeta(code="SL998", name="stacky", severity=Severity.HIGH, summary="call in async")
+
+    def visit_Call(self, node: ast.Call) -> None:
+        if self.context.in_async_function:
+            self.report(node)
+
+
+def test_crashing_rule_is_an_internal_error_and_others_still_run() -> None:
+    from sightlint.rules.naive_utcnow import NaiveUtcnow
+
+    src = "from datetime import datetime\nx = datetime.utcnow()\n"
+    result = check_source(src, "m.py", Settings(), rules=[Crashy, NaiveUtcnow])
+    assert [f.code for f in result.findings] == ["SL301"]
+    assert len(result.errors) == 1
+    assert "SL999 (crashy)" in result.errors[0] and "kaput" in result.errors[0]
+
+
+def test_function_stack_survives_nested_defs() -> None:
+    src = (
+        "async def outer():\n"
+        "    def inner():\n"
+        "        sync_call()\n"
+        "    a()\n"            # still async after the nested def ends
+        "    f = lambda: b()\n"
+        "    c()\n"
+    )
+    result = check_source(src, "m.py", Settings(), rules=[Stacky])
+    assert [f.line for f in result.findings] == [4, 6]
+
+
+def test_columns_are_characters_not_bytes() -> None:
+    src = "from datetime import datetime\ns = 'żółć'; x = datetime.utcnow()\n"
+    (finding,) = check_source(src, "m.py", Settings()).findings
+    assert finding.span.col == src.splitlines()[1].index("datetime")
+
+
+def test_deep_nesting_does_not_hit_recursion_limit() -> None:
+    # Deep enough that a recursive walker would pass the default recursion limit.
+    src = "x = " + " + ".join(["'a'"] * 900) + "\n"
+    assert check_source(src, "m.py", Settings()).findings == []
+
+
+@pytest.mark.parametrize(
+    ("data", "text"),
+    [
+        (b"\xef\xbb\xbfx = 1\r\n", "x = 1\n"),
+        ("# -*- coding: latin-1 -*-\nx = 'é'\n".encode("latin-1"), "# -*- coding: latin-1 -*-\nx = 'é'\n"),
+    ],
+)
+def test_decode_follows_bom_and_cookie(data: bytes, text: str) -> None:
+    assert decode_source(data) == text
+
+
+def test_bad_input_becomes_sl000() -> None:
+    settings = Settings()
+    (binary,) = check_source(b"\x7fELF\x00\x00", "b.py", settings).findings
+    assert binary.code == "SL000" and "binary" in binary.message
+    (undecodable,) = check_source(b"x = '\xff\xfe'\n", "u.py", settings).findings
+    assert undecodable.code == "SL000" and "not UTF-8" in undecodable.message
+    (syntax,) = check_source("def f(:\n    pass\n", "s.py", settings).findings
+    assert syntax.code == "SL000" and syntax.line == 1 and "syntax error" in syntax.message
+    (cookie,) = check_source(b"# coding: nope-42\nx = 1\n", "c.py", settings).findings
+    assert cookie.code == "SL000"
+
+
+@pytest.mark.skipif(__import__("sys").version_info >= (3, 12), reason="PEP 695 syntax parses on 3.12+")
+def test_newer_syntax_names_the_version() -> None:
+    (finding,) = check_source("type Pair = tuple[int, int]\n", "n.py", Settings()).findings
+    assert finding.code == "SL000"
+    assert "may need Python 3.12 or newer" in finding.message
