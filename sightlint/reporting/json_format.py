@@ -1,0 +1,63 @@
+"""Machine-readable JSON; the schema is documented in ``docs/json-format.md``.
+
+Columns are 1-based here (``column`` is the first character, ``end_column`` the one
+after the last), unlike :class:`~sightlint.models.Span`'s 0-based columns.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, TextIO
+
+from sightlint import __version__
+from sightlint.models import Finding, RunResult
+from sightlint.reporting._common import collect_unused, counts
+
+SCHEMA_VERSION = 1
+
+
+def finding_dict(f: Finding) -> dict[str, Any]:
+    span = f.span
+    return {
+        "code": f.code,
+        "name": f.name,
+        "severity": f.severity.label,
+        "message": f.message,
+        "path": f.path,
+        "line": span.line,
+        "column": span.col + 1,
+        "end_line": span.end_line,
+        "end_column": span.end_col + 1,
+        "fix": {"safety": f.fix_safety.value, "title": f.fix_title} if f.fixable else None,
+        "related": [{"path": r.path, "line": r.line, "column": r.col + 1, "message": r.message} for r in f.related],
+        "detail": f.detail,
+    }
+
+
+def report(run: RunResult, *, unused_suppressions: bool = False) -> dict[str, Any]:
+    totals = counts(run)
+    out: dict[str, Any] = {
+        "sightlint_version": __version__,
+        "schema_version": SCHEMA_VERSION,
+        "findings": [finding_dict(f) for f in run.findings],
+        "errors": list(run.errors),
+        "internal_errors": run.internal_errors,
+        "summary": {
+            "files": totals.files,
+            "findings": totals.findings,
+            "by_code": totals.by_code,
+            "fixable": totals.fixable,
+        },
+    }
+    if unused_suppressions:
+        out["unused_suppressions"] = [
+            {"path": u.path, "line": u.line, "codes": list(u.codes) if u.codes is not None else None}
+            for u in collect_unused(run)
+        ]
+    return out
+
+
+def render(run: RunResult, stream: TextIO, *, unused_suppressions: bool = False) -> None:
+    # ensure_ascii: the output stays valid whatever encoding the stream has.
+    json.dump(report(run, unused_suppressions=unused_suppressions), stream, indent=2, ensure_ascii=True)
+    stream.write("\n")
