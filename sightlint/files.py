@@ -33,7 +33,8 @@ class Discovery:
 
 def display_path(path: Path, cwd: Path) -> str:
     try:
-        return path.resolve().relative_to(cwd).as_posix()
+        # abspath, not resolve: a symlink is shown under its own name.
+        return Path(os.path.abspath(path)).relative_to(cwd).as_posix()
     except ValueError:
         return path.as_posix()
 

@@ -1,0 +1,175 @@
+"""The command line, driven through click's CliRunner as a user would."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from sightlint import __version__
+from sightlint.cli import main
+
+BAD = "from datetime import datetime\n\nstamp = datetime.utcnow()\n"
+CLEAN = "from datetime import datetime, timezone\n\nstamp = datetime.now(timezone.utc)\n"
+
+
+@pytest.fixture()
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    (tmp_path / "pyproject.toml").write_text("[tool.sightlint]\n", encoding="utf-8")
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "bad.py").write_text(BAD, encoding="utf-8")
+    (tmp_path / "app" / "clean.py").write_text(CLEAN, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    return tmp_path
+
+
+def run(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, list(args))
+    assert not isinstance(result.exception, Exception) or isinstance(result.exception, SystemExit), result.exception
+    return result.exit_code, result.output
+
+
+def test_version() -> None:
+    code, out = run("--version")
+    assert code == 0 and __version__ in out
+
+
+def test_check_reports_and_exits_1(project: Path) -> None:
+    code, out = run("check", "--format", "concise")
+    assert code == 1
+    assert out.splitlines() == ["app/bad.py:3:9: SL301 `datetime.utcnow()` returns a naive datetime; use `datetime.now(timezone.utc)`."]
+
+
+def test_clean_exits_0(project: Path) -> None:
+    code, out = run("check", "app/clean.py")
+    assert code == 0 and "All checks passed" in out
+
+
+def test_exit_zero_fail_on_and_quiet(project: Path) -> None:
+    assert run("check", "--exit-zero")[0] == 0
+    code, out = run("check", "--quiet")
+    assert code == 1 and out == ""
+    (project / "pyproject.toml").write_text("[tool.sightlint.severity]\nSL301 = 'medium'\n", encoding="utf-8")
+    assert run("check", "--fail-on", "high")[0] == 0
+    assert run("check", "--fail-on", "medium")[0] == 1
+
+
+def test_selection_options(project: Path) -> None:
+    assert run("check", "--ignore", "SL301")[0] == 0
+    assert run("check", "--select", "SL2")[0] == 0
+    assert run("check", "--select", "SL2", "--extend-select", "naive-utcnow")[0] == 1
+    code, out = run("check", "--select", "SL30l")
+    assert code == 2 and "unknown rule selector" in out
+
+
+def test_output_file_and_json(project: Path) -> None:
+    code, out = run("check", "--format", "json", "--output-file", "report.json")
+    assert code == 1 and out == ""
+    data = json.loads((project / "report.json").read_text(encoding="utf-8"))
+    assert [(f["code"], f["path"], f["line"], f["column"]) for f in data["findings"]] == [("SL301", "app/bad.py", 3, 9)]
+    assert data["findings"][0]["fix"]["safety"] == "unsafe"
+
+
+@pytest.mark.parametrize("fmt", ["text", "concise", "json", "sarif", "github"])
+def test_every_format_runs(project: Path, fmt: str) -> None:
+    code, out = run("check", "--format", fmt)
+    assert code == 1
+    assert "bad.py" in out
+
+
+def test_statistics(project: Path) -> None:
+    code, out = run("check", "--statistics")
+    assert code == 1 and "SL301" in out and "naive-utcnow" in out
+
+
+def test_config_errors_exit_2(project: Path) -> None:
+    (project / "pyproject.toml").write_text("[tool.sightlint]\nselct = ['SL3']\n", encoding="utf-8")
+    code, out = run("check")
+    assert code == 2 and "did you mean 'select'" in out
+    code, out = run("check", "--config", "nope.toml")
+    assert code == 2 and "cannot read config file" in out
+
+
+def test_config_command_shows_origins(project: Path) -> None:
+    (project / "pyproject.toml").write_text("[tool.sightlint]\nignore = ['SL202']\n", encoding="utf-8")
+    code, out = run("config", "--select", "SL3")
+    assert code == 0
+    lines = {line.split()[0]: line for line in out.splitlines() if line.strip()}
+    assert "command line" in lines["select"]
+    assert "pyproject.toml" in lines["ignore"]
+    assert "enabled rules: SL301" in out
+
+
+def test_rules_and_rule(project: Path) -> None:
+    code, out = run("rules")
+    assert code == 0
+    assert "SL301" in out and "SL000" in out and "not yet available" in out
+    code, out = run("rule", "SL301")
+    assert code == 0 and "naive-utcnow" in out and "Why it matters" in out
+    code, out = run("rule", "naive-utcnow")
+    assert code == 0 and "SL301" in out
+    code, out = run("rule", "SL30")
+    assert code == 2 and "unknown rule" in out
+
+
+def test_missing_path_exits_2_but_checks_the_rest(project: Path) -> None:
+    code, out = run("check", "--format", "concise", "nope", "app")
+    assert code == 2
+    assert "app/bad.py:3:9: SL301" in out
+
+
+def test_bad_files_each_get_a_result_and_the_rest_is_checked(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = project / "app"
+    (app / "syntax.py").write_text("def broken(:\n    pass\n", encoding="utf-8")
+    (app / "latin.py").write_bytes(
+        "# -*- coding: latin-1 -*-\nfrom datetime import datetime\nname = 'café'\nt = datetime.utcnow()\n".encode("latin-1")
+    )
+    (app / "binary.py").write_bytes(b"\x7fELF\x02\x01\x01\x00\x00\x00")
+    (app / "dangling.py").symlink_to(project / "gone.py")
+    secret = app / "secret.py"
+    secret.write_text("x = 1\n", encoding="utf-8")
+    real_read = Path.read_bytes
+
+    def read_bytes(self: Path) -> bytes:
+        if self.name == "secret.py":
+            raise PermissionError(13, "Permission denied")
+        return real_read(self)
+
+    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    code, out = run("check", "--format", "json")
+    assert code == 1, out
+    found = {(f["path"], f["code"]): f["message"] for f in json.loads(out)["findings"]}
+    assert "syntax error" in found[("app/syntax.py", "SL000")]
+    assert ("app/latin.py", "SL301") in found  # decoded by its cookie and checked
+    assert "binary" in found[("app/binary.py", "SL000")]
+    assert "No such file" in found[("app/dangling.py", "SL000")]
+    assert "Permission denied" in found[("app/secret.py", "SL000")]
+    assert ("app/bad.py", "SL301") in found
+    assert "Traceback" not in out
+
+
+def test_no_color_when_not_a_tty(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NO_COLOR", "1")
+    code, out = run("check")
+    assert code == 1 and "\x1b[" not in out
+
+
+def test_unused_suppressions(project: Path) -> None:
+    (project / "app" / "clean.py").write_text(CLEAN.replace("utc)\n", "utc)  # noqa: SL301\n"), encoding="utf-8")
+    assert run("check", "app/clean.py")[0] == 0
+    code, out = run("check", "app/clean.py", "--report-unused-suppressions", "--format", "concise")
+    assert code == 1 and "SL301" in out
+
+
+def test_python_m_entry_point(project: Path) -> None:
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "sightlint", "--version"], capture_output=True, text=True, env={**os.environ})
+    assert proc.returncode == 0 and __version__ in proc.stdout
