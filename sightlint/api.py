@@ -16,16 +16,6 @@ from sightlint.models import FileResult, RunResult
 from sightlint.settings import Settings
 
 
-def _read(file: SourceFile) -> bytes | str:
-    """The file's bytes, or an error message (str) when it cannot be read."""
-    try:
-        return file.path.read_bytes()
-    except IsADirectoryError:
-        return "is a directory"
-    except OSError as exc:
-        return exc.strerror or str(exc)
-
-
 def check_sources(
     sources: Mapping[str, str | bytes],
     settings: Settings,
@@ -48,22 +38,38 @@ def _guess_module(path: str) -> str | None:
     return ".".join(parts) if parts and all(p.isidentifier() for p in parts) else None
 
 
-def check_files(files: Sequence[SourceFile], settings: Settings) -> list[FileResult]:
-    results = []
-    for file in files:
-        data = _read(file)
-        if isinstance(data, str):
-            results.append(
-                FileResult(file.display, findings=[engine.parse_error(file.display, f"cannot read file: {data}")])
-            )
-            continue
-        results.append(engine.check_source(data, file.display, settings, module=file.module))
-    return results
+def check_files(
+    files: Sequence[SourceFile],
+    settings: Settings,
+    *,
+    jobs: int | None = None,
+    cache_dir: Path | None = None,
+    use_cache: bool = True,
+    cwd: Path | None = None,
+) -> list[FileResult]:
+    """Check files on ``jobs`` processes (default: all cores; 1 runs here), reusing cached results.
+
+    The cache lives in ``cache_dir``, else the folder :func:`cache.default_directory`
+    picks (``cache-dir`` from the config, else ``.sightlint_cache`` next to it or in ``cwd``).
+    """
+    from sightlint import runner
+    from sightlint.cache import Cache, default_directory
+
+    cache = Cache(cache_dir or default_directory(settings, cwd), settings) if use_cache else None
+    return runner.check_files(files, settings, jobs=jobs, cache=cache)
 
 
-def check_paths(paths: Sequence[Path], settings: Settings, *, cwd: Path | None = None) -> RunResult:
+def check_paths(
+    paths: Sequence[Path],
+    settings: Settings,
+    *,
+    cwd: Path | None = None,
+    jobs: int | None = None,
+    cache_dir: Path | None = None,
+    use_cache: bool = True,
+) -> RunResult:
     """Discover and check the Python files under ``paths``."""
     found = discover(paths, settings, cwd)
     run = RunResult(errors=list(found.errors))
-    run.files = check_files(found.files, settings)
+    run.files = check_files(found.files, settings, jobs=jobs, cache_dir=cache_dir, use_cache=use_cache, cwd=cwd)
     return run

@@ -1,0 +1,218 @@
+"""Remember per-file results between runs, keyed by what the result depends on.
+
+A result depends on the file's bytes, its display path and module name, the sightlint
+code that checked it, the Python that parsed it, and the settings that change per-file
+output (rule selection, options, severities). The last three go into the name of a
+*pack*: one pickle per configuration holding ``{(display, module): (sha256, pickled
+result)}``; each result is unpickled only when its file is unchanged, so one corrupt
+entry costs one file, not the whole pack.
+A warm run loads one file instead of thousands (the issue's target is < 0.5 s for
+~700k lines), and a change of configuration or version simply selects another pack.
+
+Packs are written atomically (temporary file + ``os.replace``). Anything unreadable,
+corrupt or of the wrong shape is ignored and rebuilt, and a cache folder that cannot be
+written only means the next run is cold: the cache never makes a run fail.
+
+Only the folder's own ``results-*.pack`` files are ever deleted (packs of other
+sightlint versions, and all but the most recent few of this version), since
+``cache-dir`` may point anywhere.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+import pickle
+import sys
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from sightlint import __version__
+from sightlint.models import FileResult
+from sightlint.settings import Settings
+
+DEFAULT_DIRNAME = ".sightlint_cache"
+_FORMAT = 1
+_PREFIX = "results-"
+_SUFFIX = ".pack"
+_KEEP_PACKS = 4
+# Settings that only decide which files are checked or how the run ends, not what a
+# file's result holds. Every other field (including ones added later) keys the cache.
+_NOT_KEYED = frozenset(
+    {"exclude", "extend_exclude", "respect_gitignore", "fail_on", "cache_dir", "config_path", "origins"}
+)
+
+Key = tuple[str, "str | None"]
+
+
+def digest(data: bytes) -> bytes:
+    return hashlib.sha256(data).digest()
+
+
+def default_directory(settings: Settings, cwd: Path | None = None) -> Path:
+    """``cache-dir`` (relative to the config file's folder), else ``.sightlint_cache`` there or in the cwd."""
+    root = Path(settings.config_path).parent if settings.config_path else (cwd or Path.cwd())
+    if settings.cache_dir:
+        configured = Path(settings.cache_dir).expanduser()
+        return configured if configured.is_absolute() else root / configured
+    return root / DEFAULT_DIRNAME
+
+
+def _canonical(value: Any) -> str:
+    """A deterministic text for a settings value (mapping order and proxies do not matter)."""
+    if isinstance(value, Mapping):
+        items = sorted((str(k), _canonical(v)) for k, v in value.items())
+        return "{" + ",".join(f"{k}:{v}" for k, v in items) + "}"
+    if isinstance(value, (tuple, list)):
+        return "[" + ",".join(_canonical(v) for v in value) + "]"
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        fields = {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+        return type(value).__qualname__ + _canonical(fields)
+    return repr(value)
+
+
+def settings_fingerprint(settings: Settings) -> str:
+    keyed = {f.name: getattr(settings, f.name) for f in dataclasses.fields(settings) if f.name not in _NOT_KEYED}
+    return hashlib.sha256(_canonical(keyed).encode()).hexdigest()
+
+
+_CODE_FINGERPRINT: str | None = None
+
+
+def code_fingerprint() -> str:
+    """Hash of sightlint's own sources: an edited rule (same version number) is a new cache."""
+    global _CODE_FINGERPRINT
+    if _CODE_FINGERPRINT is None:
+        package = Path(__file__).resolve().parent
+        h = hashlib.sha256(f"{__version__}|{sys.implementation.name}|{sys.version_info[:2]}".encode())
+        for path in sorted(package.rglob("*.py")):
+            h.update(path.relative_to(package).as_posix().encode())
+            try:
+                h.update(path.read_bytes())
+            except OSError:
+                h.update(b"?")
+        _CODE_FINGERPRINT = h.hexdigest()
+    return _CODE_FINGERPRINT
+
+
+class Cache:
+    """One pack of results for one configuration; see the module docstring."""
+
+    def __init__(self, directory: Path, settings: Settings) -> None:
+        self.directory = directory
+        key = hashlib.sha256(f"{code_fingerprint()}|{settings_fingerprint(settings)}".encode()).hexdigest()[:24]
+        self.pack = directory / f"{_PREFIX}{__version__}-{key}{_SUFFIX}"
+        self._entries: dict[Key, tuple[bytes, bytes]] = {}  # key -> (digest, pickled result)
+        self._fresh: dict[Key, tuple[bytes, bytes]] = {}
+        self._seen: set[Key] = set()
+        self.hits = 0
+        self.misses = 0
+        self.loaded = False
+        self.write_error: str | None = None
+        self._load()
+
+    def _load(self) -> None:
+        try:
+            with open(self.pack, "rb") as stream:
+                data = pickle.load(stream)
+        except FileNotFoundError:
+            return
+        except Exception:  # corrupt, truncated, from an incompatible build: start afresh
+            return
+        if isinstance(data, tuple) and len(data) == 2 and data[0] == _FORMAT and isinstance(data[1], dict):
+            self._entries = data[1]
+            self.loaded = True
+
+    def get(self, key: Key, content_digest: bytes) -> FileResult | None:
+        """The cached result for this file and content, or None."""
+        self._seen.add(key)
+        entry = self._entries.get(key)
+        if isinstance(entry, tuple) and len(entry) == 2 and entry[0] == content_digest:
+            try:
+                result = pickle.loads(entry[1])
+            except Exception:  # a damaged entry is a miss; put() replaces it
+                result = None
+            if isinstance(result, FileResult):
+                self.hits += 1
+                return result
+        self.misses += 1
+        return None
+
+    def put(self, key: Key, content_digest: bytes, result: FileResult) -> None:
+        """Remember ``result``; it is pickled now, so later changes to it are not cached."""
+        self._seen.add(key)
+        try:
+            blob = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception:  # an unpicklable result is simply not cached
+            return
+        self._fresh[key] = (content_digest, blob)
+
+    @property
+    def dirty(self) -> bool:
+        return bool(self._fresh)
+
+    def save(self) -> None:
+        """Write the pack if anything changed; failures are recorded, never raised."""
+        if not self._fresh:
+            return
+        entries: dict[Key, tuple[bytes, bytes]] = {}
+        unseen = [k for k in self._entries if k not in self._seen]
+        # Keep entries of files this run did not look at (a run on a sub-folder must not
+        # forget the rest), unless they clearly outnumber the live ones.
+        if len(unseen) <= max(1000, 4 * len(self._seen)):
+            entries.update((k, self._entries[k]) for k in unseen)
+        entries.update((k, v) for k, v in self._entries.items() if k in self._seen)
+        entries.update(self._fresh)
+        try:
+            self._ensure_directory()
+            fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=_SUFFIX, dir=self.directory)
+            try:
+                with os.fdopen(fd, "wb") as stream:
+                    pickle.dump((_FORMAT, entries), stream, protocol=pickle.HIGHEST_PROTOCOL)
+                os.replace(tmp, self.pack)
+            except BaseException:
+                try:
+                    os.unlink(tmp)
+                except OSError:
+                    pass
+                raise
+        except Exception as exc:
+            self.write_error = f"cannot write cache in {self.directory}: {exc}"
+            return
+        self._fresh.clear()
+        self._prune()
+
+    def _ensure_directory(self) -> None:
+        if self.directory.is_dir() and (self.directory / "CACHEDIR.TAG").exists():
+            return
+        self.directory.mkdir(parents=True, exist_ok=True)
+        tag = self.directory / "CACHEDIR.TAG"
+        if not tag.exists():
+            tag.write_text(
+                "Signature: 8a477f597d28d172789f06886806bc55\n"
+                "# This file is a cache directory tag created by sightlint.\n"
+                "# For information about cache directory tags see https://bford.info/cachedir/\n",
+                encoding="utf-8",
+            )
+        ignore = self.directory / ".gitignore"
+        if not ignore.exists():
+            ignore.write_text("# Created by sightlint automatically.\n*\n", encoding="utf-8")
+
+    def _prune(self) -> None:
+        """Delete packs of other versions and all but the newest few of this one."""
+        try:
+            packs = [p for p in self.directory.iterdir() if p.name.startswith(_PREFIX) and p.name.endswith(_SUFFIX)]
+            current = f"{_PREFIX}{__version__}-"
+            ours = sorted(
+                (p for p in packs if p.name.startswith(current) and p != self.pack),
+                key=lambda p: p.stat().st_mtime,
+                reverse=True,
+            )
+            stale = [p for p in packs if not p.name.startswith(current)] + ours[_KEEP_PACKS - 1 :]
+            for path in stale:
+                path.unlink()
+        except OSError:
+            pass

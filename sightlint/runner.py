@@ -1,0 +1,174 @@
+"""Check many files on all cores, reusing cached results for files that did not change.
+
+The main process reads and hashes every file (cheap: reading 700k lines takes about
+50 ms) and asks the cache; only the misses are checked, in a process pool when there
+are enough of them to pay for it. Workers get paths, not bytes, in chunks, and send
+back compact :class:`FileResult` values; results keep the input order, so the output
+is the same whatever ``jobs`` is.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from sightlint import engine
+from sightlint.cache import Cache, digest
+from sightlint.files import SourceFile
+from sightlint.models import FileResult
+from sightlint.settings import Settings
+
+# Below this much work a pool costs more (start-up, IPC) than it saves.
+_MIN_PARALLEL_FILES = 16
+_MIN_PARALLEL_BYTES = 256 * 1024
+_CHUNKS_PER_WORKER = 6
+
+Task = tuple[int, str, str, "str | None"]  # index, path on disk, display path, module
+
+
+def default_jobs() -> int:
+    """The cores this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))  # type: ignore[attr-defined,unused-ignore]
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def read(path: Path) -> bytes | str:
+    """The file's bytes, or an error message (str) when it cannot be read."""
+    try:
+        return path.read_bytes()
+    except IsADirectoryError:
+        return "is a directory"
+    except OSError as exc:
+        return exc.strerror or str(exc)
+
+
+def check_one(data: bytes | str, display: str, module: str | None, settings: Settings) -> FileResult:
+    """One file's result from its bytes (or the error met reading it); never raises."""
+    if isinstance(data, str):
+        return FileResult(display, findings=[engine.parse_error(display, f"cannot read file: {data}")])
+    try:
+        return engine.check_source(data, display, settings, module=module)
+    except Exception as exc:  # an engine bug must cost one file, not the run
+        return FileResult(display, errors=[f"internal error while checking {display}: {type(exc).__name__}: {exc}"])
+
+
+def check_files(
+    files: Sequence[SourceFile],
+    settings: Settings,
+    *,
+    jobs: int | None = None,
+    cache: Cache | None = None,
+) -> list[FileResult]:
+    """Results for ``files`` in the same order; ``cache`` is consulted and then saved."""
+    jobs = default_jobs() if jobs is None or jobs < 1 else jobs
+    results: list[FileResult | None] = [None] * len(files)
+    todo: list[Task] = []
+    pending: dict[int, bytes] = {}  # index -> digest of the bytes the main process saw
+    todo_bytes = 0
+    for index, file in enumerate(files):
+        if cache is None:
+            todo.append((index, str(file.path), file.display, file.module))
+            continue
+        data = read(file.path)
+        if isinstance(data, str):
+            results[index] = check_one(data, file.display, file.module, settings)
+            continue
+        content = digest(data)
+        hit = cache.get((file.display, file.module), content)
+        if hit is not None:
+            results[index] = hit
+            continue
+        pending[index] = content
+        todo.append((index, str(file.path), file.display, file.module))
+        todo_bytes += len(data)
+
+    parallel = jobs > 1 and len(todo) >= _MIN_PARALLEL_FILES and (cache is None or todo_bytes >= _MIN_PARALLEL_BYTES)
+    done = _run_pool(todo, settings, jobs) if parallel else []
+    if len(done) < len(todo):  # in-process: jobs 1, little work, or the pool failed
+        finished = {index for index, _, _ in done}
+        done += [_run_task(task, settings) for task in todo if task[0] not in finished]
+
+    for index, content, result in done:
+        results[index] = result
+        # Cache what was actually checked: if the file changed after we hashed it, the
+        # worker's digest describes the result and the next run sees the newer bytes.
+        if cache is not None and content is not None and not result.errors:
+            file = files[index]
+            cache.put((file.display, file.module), content, result)
+    if cache is not None:
+        cache.save()
+    return [r for r in results if r is not None]
+
+
+def _run_task(task: Task, settings: Settings) -> tuple[int, bytes | None, FileResult]:
+    index, path, display, module = task
+    data = read(Path(path))
+    content = digest(data) if isinstance(data, bytes) else None
+    return index, content, check_one(data, display, module, settings)
+
+
+# -- process pool -------------------------------------------------------------------
+
+_WORKER_SETTINGS: Settings | None = None
+
+
+def _portable(settings: Settings) -> dict[str, Any]:
+    """Settings as picklable fields (``MappingProxyType`` does not pickle)."""
+    return {
+        f.name: dict(value) if isinstance(value, MappingProxyType) else value
+        for f in dataclasses.fields(settings)
+        for value in (getattr(settings, f.name),)
+    }
+
+
+def _restore(fields: dict[str, Any]) -> Settings:
+    return Settings(**{k: MappingProxyType(v) if isinstance(v, dict) else v for k, v in fields.items()})
+
+
+def _init_worker(fields: dict[str, Any]) -> None:
+    global _WORKER_SETTINGS
+    _WORKER_SETTINGS = _restore(fields)
+
+
+def _run_chunk(chunk: list[Task]) -> list[tuple[int, bytes | None, FileResult]]:
+    assert _WORKER_SETTINGS is not None
+    return [_run_task(task, _WORKER_SETTINGS) for task in chunk]
+
+
+def _pool_context() -> Any:
+    import multiprocessing
+
+    # fork shares the already imported rules with the workers (no re-import per worker);
+    # macOS and Windows do not support it safely.
+    if sys.platform.startswith("linux") and "fork" in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context()
+
+
+def _run_pool(todo: list[Task], settings: Settings, jobs: int) -> list[tuple[int, bytes | None, FileResult]]:
+    """Check ``todo`` in a pool; returns what finished (all of it unless the pool broke)."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    workers = min(jobs, len(todo))
+    size = max(1, -(-len(todo) // (workers * _CHUNKS_PER_WORKER)))
+    chunks = [todo[i : i + size] for i in range(0, len(todo), size)]
+    done: list[tuple[int, bytes | None, FileResult]] = []
+    try:
+        with ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=_pool_context(),
+            initializer=_init_worker,
+            initargs=(_portable(settings),),
+        ) as pool:
+            for part in pool.map(_run_chunk, chunks):
+                done.extend(part)
+    except Exception:  # no processes allowed, a worker died: finish in this process
+        pass
+    return done
