@@ -112,7 +112,8 @@ def main() -> None:
 @click.option("--show-chains", is_flag=True, help="Show the call chain behind cross-file findings.")
 @click.option("--no-source", is_flag=True, help="Do not print source frames in the text format.")
 @click.option("--report-unused-suppressions", is_flag=True, help="Also report suppression comments that suppress nothing.")
-@click.option("--no-cache", is_flag=True, help="Do not read or write the result cache.")
+@click.option("--no-cache", is_flag=True, help="Do not read or write the result cache (also: SIGHTLINT_NO_CACHE=1).")
+@click.option("--jobs", "-j", type=click.IntRange(min=0), default=None, help="Processes to check files with (default: all cores; 1 checks in this process).")
 def check(
     paths: tuple[Path, ...],
     select: tuple[str, ...],
@@ -129,6 +130,7 @@ def check(
     no_source: bool,
     report_unused_suppressions: bool,
     no_cache: bool,
+    jobs: int | None,
 ) -> None:
     """Check PATHS (default: the current folder) and report findings."""
     from sightlint import api, reporting
@@ -147,7 +149,14 @@ def check(
     except (ConfigError, ValueError) as exc:
         _fail(str(exc))
         return
-    run = api.check_paths(targets, settings)
+    cache_dir = os.environ.get("SIGHTLINT_CACHE_DIR")
+    run = api.check_paths(
+        targets,
+        settings,
+        jobs=jobs or None,
+        cache_dir=Path(cache_dir) if cache_dir else None,
+        use_cache=not (no_cache or _env_flag("SIGHTLINT_NO_CACHE")),
+    )
     if not quiet:
         with _output(output_file) as stream:
             if statistics:
@@ -166,6 +175,10 @@ def check(
             continue  # the text reporter already listed it
         click.echo(f"sightlint: {message}", err=True)
     sys.exit(exit_code(run, settings, exit_zero))
+
+
+def _env_flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() not in ("", "0", "false", "no", "off")
 
 
 def exit_code(run: RunResult, settings: Settings, exit_zero: bool = False) -> int:
