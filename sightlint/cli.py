@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import Any, TextIO, TypeVar
 
 import click
 
@@ -69,12 +69,12 @@ def _fail(message: str) -> None:
 
 
 @contextmanager
-def _output(path: Path | None) -> Iterator[IO[str]]:
+def _output(path: Path | None) -> Iterator[TextIO]:
     if path is None:
         yield click.get_text_stream("stdout")
         return
     try:
-        stream = path.open("w", encoding="utf-8", newline="\n")
+        stream: TextIO = path.open("w", encoding="utf-8", newline="\n")
     except OSError as exc:
         _fail(f"cannot write {path}: {exc.strerror or exc}")
         raise  # unreachable; keeps type checkers calm
