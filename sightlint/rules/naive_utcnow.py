@@ -1,8 +1,13 @@
 from __future__ import annotations
 
 import ast
+from typing import TYPE_CHECKING, Any
 
-from sightlint.rules.base import Bad, FixSafety, Good, Rule, RuleMeta, Severity
+from sightlint.models import Finding
+from sightlint.rules.base import Bad, Fix, FixSafety, Good, Rule, RuleMeta, Severity
+
+if TYPE_CHECKING:
+    import libcst as cst
 
 _NAIVE = {
     "datetime.datetime.utcnow": "now",
@@ -27,7 +32,11 @@ class NaiveUtcnow(Rule):
     ## Fix
     Replaces `datetime.utcnow()` with `datetime.now(timezone.utc)`,
     `datetime.utcfromtimestamp(t)` with `datetime.fromtimestamp(t, tz=timezone.utc)`, and
-    the callable form with `lambda: datetime.now(timezone.utc)`, importing `timezone`.
+    the callable form with `lambda: datetime.now(timezone.utc)`, adding
+    `from datetime import timezone` when needed. Where `datetime` is the module
+    (`import datetime as d`) it writes `d.timezone.utc` instead; where the name `timezone`
+    already means something else (`from pytz import timezone`) it uses the module if it
+    is imported, else `from datetime import timezone as dt_timezone`.
     The fix is **unsafe**: the result becomes timezone-aware, and aware and naive
     datetimes cannot be compared or subtracted, so code mixing the new value with other
     naive values (or a `TIMESTAMP WITHOUT TIME ZONE` column) can start raising.
@@ -53,17 +62,38 @@ class NaiveUtcnow(Rule):
             "\n"
             "def expiry(minutes: int):\n"
             "    return datetime.utcnow() + timedelta(minutes=minutes)\n",
+            fixed="from datetime import datetime, timedelta, timezone\n"
+            "\n"
+            "def expiry(minutes: int):\n"
+            "    return datetime.now(timezone.utc) + timedelta(minutes=minutes)\n",
             in_docs=True,
         ),
-        Bad("import datetime\n\nstamp = datetime.datetime.utcnow()\n"),
-        Bad("from datetime import datetime as dt\n\nnow = dt.utcnow()\n"),
-        Bad("import datetime as d\n\nnow = d.datetime.utcnow().isoformat()\n"),
-        Bad("from datetime import datetime\n\ndef parse(ts):\n    return datetime.utcfromtimestamp(ts)\n"),
+        Bad(
+            "import datetime\n\nstamp = datetime.datetime.utcnow()\n",
+            fixed="import datetime\n\nstamp = datetime.datetime.now(datetime.timezone.utc)\n",
+        ),
+        Bad(
+            "from datetime import datetime as dt\n\nnow = dt.utcnow()\n",
+            fixed="from datetime import datetime as dt, timezone\n\nnow = dt.now(timezone.utc)\n",
+        ),
+        Bad(
+            "import datetime as d\n\nnow = d.datetime.utcnow().isoformat()\n",
+            fixed="import datetime as d\n\nnow = d.datetime.now(d.timezone.utc).isoformat()\n",
+        ),
+        Bad(
+            "from datetime import datetime\n\ndef parse(ts):\n    return datetime.utcfromtimestamp(ts)\n",
+            fixed="from datetime import datetime, timezone\n\n"
+            "def parse(ts):\n    return datetime.fromtimestamp(ts, tz=timezone.utc)\n",
+        ),
         Bad(
             "from datetime import datetime\n"
             "from sqlalchemy import Column, DateTime\n"
             "\n"
-            "created_at = Column(DateTime, default=datetime.utcnow)\n"
+            "created_at = Column(DateTime, default=datetime.utcnow)\n",
+            fixed="from datetime import datetime, timezone\n"
+            "from sqlalchemy import Column, DateTime\n"
+            "\n"
+            "created_at = Column(DateTime, default=lambda: datetime.now(timezone.utc))\n",
         ),
         Bad(
             "from dataclasses import dataclass, field\n"
@@ -71,19 +101,67 @@ class NaiveUtcnow(Rule):
             "\n"
             "@dataclass\n"
             "class Event:\n"
-            "    at: datetime = field(default_factory=datetime.utcnow)\n"
+            "    at: datetime = field(default_factory=datetime.utcnow)\n",
+            fixed="from dataclasses import dataclass, field\n"
+            "from datetime import datetime, timezone\n"
+            "\n"
+            "@dataclass\n"
+            "class Event:\n"
+            "    at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))\n",
         ),
         Bad(
             "from datetime import datetime\n"
             "\n"
             "def claims(sub):\n"
             "    return {'sub': sub, 'iat': datetime.utcnow(), 'nbf': datetime.utcnow()}\n",
+            fixed="from datetime import datetime, timezone\n"
+            "\n"
+            "def claims(sub):\n"
+            "    return {'sub': sub, 'iat': datetime.now(timezone.utc), 'nbf': datetime.now(timezone.utc)}\n",
             count=2,
         ),
         Bad(
             "def stamp():\n"
             "    from datetime import datetime\n"
-            "    return datetime.utcnow()\n"
+            "    return datetime.utcnow()\n",
+            fixed="from datetime import timezone\n"
+            "\n"
+            "def stamp():\n"
+            "    from datetime import datetime\n"
+            "    return datetime.now(timezone.utc)\n",
+        ),
+        Bad(
+            "from datetime import datetime\n"
+            "from pytz import timezone\n"
+            "\n"
+            "PARIS = timezone('Europe/Paris')\n"
+            "\n"
+            "def now_utc():\n"
+            "    return datetime.utcnow()\n",
+            fixed="from datetime import datetime\n"
+            "from pytz import timezone\n"
+            "from datetime import timezone as dt_timezone\n"
+            "\n"
+            "PARIS = timezone('Europe/Paris')\n"
+            "\n"
+            "def now_utc():\n"
+            "    return datetime.now(dt_timezone.utc)\n",
+        ),
+        Bad(
+            "import datetime as dt_mod\n"
+            "from datetime import datetime\n"
+            "\n"
+            "def parse(ts, timezone):\n"
+            "    return datetime.utcfromtimestamp(\n"
+            "        ts,\n"
+            "    )\n",
+            fixed="import datetime as dt_mod\n"
+            "from datetime import datetime\n"
+            "\n"
+            "def parse(ts, timezone):\n"
+            "    return datetime.fromtimestamp(\n"
+            "        ts, tz=dt_mod.timezone.utc,\n"
+            "    )\n",
         ),
     )
 
@@ -121,3 +199,135 @@ class NaiveUtcnow(Rule):
                 "`datetime.utcnow` passed as a callable produces naive datetimes; "
                 "use `lambda: datetime.now(timezone.utc)`.",
             )
+
+    # -- fix -------------------------------------------------------------------------
+
+    fix_node = ("Call", "Attribute")
+
+    def fix(self, node: cst.CSTNode, finding: Finding) -> Fix | None:
+        import libcst as cst
+
+        if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute):
+            receiver, method = node.func.value, node.func.attr.value
+        elif isinstance(node, cst.Attribute) and node.attr.value == "utcnow":
+            receiver, method = node.value, "callable"
+        else:
+            return None
+        tz_source, imports, statements = self._utc(receiver, finding)
+        if tz_source is None:
+            return None
+        tz = cst.parse_expression(tz_source)
+        fix_imports = tuple(imports)
+        if method == "callable":
+            now = cst.Call(func=cst.Attribute(value=receiver, attr=cst.Name("now")), args=[cst.Arg(tz)])
+            return Fix(cst.Lambda(params=cst.Parameters(), body=now), fix_imports, statements)
+        assert isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute)
+        if method == "utcnow" and not node.args:
+            func = node.func.with_changes(attr=cst.Name("now"))
+            return Fix(node.with_changes(func=func, args=[cst.Arg(tz)]), fix_imports, statements)
+        if method == "utcfromtimestamp" and len(node.args) == 1:
+            (arg,) = node.args
+            if arg.keyword is not None or arg.star:
+                return None
+            tz_arg = cst.Arg(tz, keyword=cst.Name("tz"), equal=cst.AssignEqual(
+                whitespace_before=cst.SimpleWhitespace(""), whitespace_after=cst.SimpleWhitespace("")))
+            if isinstance(arg.comma, cst.Comma):
+                # Keep a trailing comma (and the line break after it) at the end.
+                args = [arg.with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))),
+                        tz_arg.with_changes(comma=arg.comma)]
+            else:
+                args = [arg.with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))), tz_arg]
+            func = node.func.with_changes(attr=cst.Name("fromtimestamp"))
+            return Fix(node.with_changes(func=func, args=args), fix_imports, statements)
+        return None
+
+    def _utc(
+        self, receiver: cst.BaseExpression, finding: Finding
+    ) -> tuple[str | None, list[tuple[str, str | None]], tuple[tuple[str, str], ...]]:
+        """Source of a UTC tzinfo that works at the finding, plus the imports it needs."""
+        import libcst as cst
+
+        # `d.datetime.utcnow()` was flagged, so `d` is the datetime module at this point.
+        if isinstance(receiver, cst.Attribute) and isinstance(receiver.value, cst.Name):
+            return f"{receiver.value.value}.timezone.utc", [], ()
+        tree = self.context.tree
+        kinds = _binding_kinds(tree, self.context, finding.span.line, finding.span.col, "timezone")
+        if not kinds:
+            return "timezone.utc", [("datetime", "timezone")], ()
+        if kinds == {"datetime.timezone"}:
+            return "timezone.utc", [], ()
+        module = _datetime_module_alias(tree, receiver.value if isinstance(receiver, cst.Name) else None)
+        if module is not None:
+            return f"{module}.timezone.utc", [], ()
+        alias = "dt_timezone"
+        alias_kinds = _binding_kinds(tree, self.context, finding.span.line, finding.span.col, alias)
+        if alias_kinds - {"datetime.timezone"}:
+            return None, [], ()
+        return f"{alias}.utc", [], ((alias, f"from datetime import timezone as {alias}"),)
+
+
+def _scopes_at(tree: ast.Module, context: Any, line: int, col: int) -> list[ast.AST]:
+    """The module and the functions whose range contains ``line:col``, outermost first."""
+    scopes: list[ast.AST] = [tree]
+    stack: list[ast.AST] = list(tree.body)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            span = context.span(node)
+            if not ((span.line, span.col) <= (line, col) <= (span.end_line, span.end_col)):
+                continue
+            if not isinstance(node, ast.ClassDef):
+                scopes.append(node)
+            stack = list(node.body)
+            continue
+        stack.extend(c for c in ast.iter_child_nodes(node) if isinstance(c, ast.stmt))
+    return scopes
+
+
+def _binding_kinds(tree: ast.Module, context: Any, line: int, col: int, name: str) -> set[str]:
+    """What ``name`` is bound to in the scopes visible at ``line:col``: an import's target or "other"."""
+    kinds: set[str] = set()
+    for scope in _scopes_at(tree, context, line, col):
+        if isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            args = scope.args
+            every = [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]
+            if any(a is not None and a.arg == name for a in every):
+                kinds.add("other")
+        stack: list[ast.AST] = list(getattr(scope, "body", []))
+        while stack:
+            node = stack.pop()
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                if node.name == name:
+                    kinds.add("other")
+                stack.extend(node.decorator_list)
+                continue
+            if isinstance(node, ast.Lambda):
+                continue
+            if isinstance(node, ast.Import):
+                for a in node.names:
+                    if (a.asname or a.name.split(".")[0]) == name:
+                        kinds.add("other")
+            elif isinstance(node, ast.ImportFrom):
+                for a in node.names:
+                    if (a.asname or a.name) == name:
+                        same = node.module == "datetime" and node.level == 0 and a.name == "timezone"
+                        kinds.add("datetime.timezone" if same else "other")
+            elif isinstance(node, ast.Name) and node.id == name and not isinstance(node.ctx, ast.Load):
+                kinds.add("other")
+            elif isinstance(node, ast.ExceptHandler) and node.name == name:
+                kinds.add("other")
+            elif isinstance(node, (ast.Global, ast.Nonlocal)) and name in node.names:
+                kinds.add("other")
+            stack.extend(ast.iter_child_nodes(node))
+    return kinds
+
+
+def _datetime_module_alias(tree: ast.Module, taken: str | None) -> str | None:
+    """A module-level name bound by ``import datetime [as d]``, if any (not ``taken``)."""
+    for stmt in tree.body:
+        if isinstance(stmt, ast.Import):
+            for a in stmt.names:
+                bound = a.asname or a.name
+                if a.name == "datetime" and bound != taken:
+                    return bound
+    return None

@@ -1,0 +1,345 @@
+"""Apply the rules' fixes to one file: a pure core (:func:`fix_source`) and a file layer.
+
+Each pass checks the text with the engine, parses it with LibCST (only when something is
+fixable), finds the node at each finding's exact range, asks the rule for a
+:class:`~sightlint.rules.base.Fix`, applies every replacement in one transformer pass and
+then adds imports and module statements. Fixes whose nodes overlap are applied outermost
+first; the inner ones are found again by the next pass's check. Nothing here raises: a
+crashing fix, unparsable input or output becomes a ``failed``/``skipped`` result.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import stat
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Literal
+
+from sightlint import engine
+from sightlint.models import Finding, FixSafety
+from sightlint.rules.base import Fix, Rule, RuleClass
+from sightlint.settings import Settings
+
+UNSAFE_REASON = "unsafe fix: use --unsafe-fixes"
+MAX_PASSES = 5
+
+Status = Literal["changed", "unchanged", "failed"]
+
+
+@dataclass(frozen=True)
+class FixOutcome:
+    """What fixing one file did. ``new`` is None unless the fixed text is usable."""
+
+    path: str
+    status: Status
+    original: bytes
+    new: bytes | None
+    applied: tuple[Finding, ...] = ()
+    skipped: tuple[tuple[Finding, str], ...] = ()
+    reason: str | None = None
+    # Every finding still reported on the fixed text (fixable or not).
+    remaining: tuple[Finding, ...] = ()
+
+
+def fix_source(
+    data: bytes, path: str, settings: Settings, *, unsafe: bool = False, module: str | None = None
+) -> FixOutcome:
+    """Fix one file's contents; never raises."""
+    try:
+        return _fix(data, path, settings, unsafe, module)
+    except Exception as exc:  # a bug here must not take the whole run down
+        return FixOutcome(path, "failed", data, None, reason=f"internal error in the fixer: {type(exc).__name__}: {exc}")
+
+
+def fix_file(
+    path: Path, display: str, settings: Settings, *, unsafe: bool, write: bool, module: str | None = None
+) -> FixOutcome:
+    """Fix a file on disk; with ``write`` the new text replaces it atomically (mode kept)."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return FixOutcome(display, "failed", b"", None, reason=f"cannot read file: {exc.strerror or exc}")
+    outcome = fix_source(data, display, settings, unsafe=unsafe, module=module)
+    if outcome.status != "changed" or not write or outcome.new is None:
+        return outcome
+    try:
+        _write_atomically(path, outcome.new)
+    except OSError as exc:
+        return replace(outcome, status="failed", reason=f"cannot write file: {exc.strerror or exc}")
+    return outcome
+
+
+def _write_atomically(path: Path, content: bytes) -> None:
+    target = path.resolve()  # write through a symlink instead of replacing it
+    mode = stat.S_IMODE(target.stat().st_mode)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".sightlint-tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(content)
+        os.chmod(tmp, mode)
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def _parse_failure(findings: Sequence[Finding]) -> str | None:
+    return next((f.message for f in findings if f.code == engine.PARSE_ERROR_CODE), None)
+
+
+def _fix(data: bytes, path: str, settings: Settings, unsafe: bool, module: str | None) -> FixOutcome:
+    rules = {rule.meta.code: rule for rule in engine.enabled_rules(settings, path)}
+    current = data
+    applied: list[Finding] = []
+    reasons: dict[Finding, str] = {}
+    result = engine.check_source(current, path, settings, module=module)
+    failure = _parse_failure(result.findings)
+    if failure:
+        return FixOutcome(path, "failed", data, None, reason=failure, remaining=tuple(result.findings))
+    for _ in range(MAX_PASSES):
+        todo = [f for f in result.findings if _wanted(f, unsafe) and f.code in rules]
+        if not todo:
+            break
+        try:
+            new, done, reasons = _apply_pass(current, path, settings, module, todo, rules)
+        except Exception as exc:
+            if not applied:
+                return FixOutcome(path, "failed", data, None, reason=f"cannot apply fixes: {type(exc).__name__}: {exc}")
+            break  # keep what earlier passes achieved
+        if not done or new == current:
+            break
+        result = engine.check_source(new, path, settings, module=module)
+        failure = _parse_failure(result.findings)
+        if failure:
+            return FixOutcome(path, "failed", data, None, tuple(applied), reason=f"a fix produced invalid code ({failure})")
+        current = new
+        applied.extend(done)
+        reasons = {}
+    remaining = tuple(result.findings)
+    skipped = tuple((f, _skip_reason(f, unsafe, reasons)) for f in remaining if f.fixable)
+    if current == data:
+        return FixOutcome(path, "unchanged", data, None, (), skipped, remaining=remaining)
+    try:
+        ast.parse(engine.decode_source(current))
+    except (SyntaxError, ValueError, engine.SourceError) as exc:
+        return FixOutcome(path, "failed", data, None, tuple(applied), reason=f"fixed code does not parse: {exc}")
+    return FixOutcome(path, "changed", data, current, tuple(applied), skipped, remaining=remaining)
+
+
+def _wanted(finding: Finding, unsafe: bool) -> bool:
+    return finding.fix_safety is FixSafety.SAFE or (finding.fix_safety is FixSafety.UNSAFE and unsafe)
+
+
+def _skip_reason(finding: Finding, unsafe: bool, reasons: dict[Finding, str]) -> str:
+    if finding.fix_safety is FixSafety.UNSAFE and not unsafe:
+        return UNSAFE_REASON
+    return reasons.get(finding, f"still reported after {MAX_PASSES} fix passes")
+
+
+def _node_types(rule: RuleClass) -> tuple[type, ...]:
+    """``fix_node`` as LibCST classes: rules may name them so they need not import LibCST."""
+    import libcst as cst
+
+    spec = rule.fix_node
+    items = spec if isinstance(spec, tuple) else (spec,)
+    return tuple(getattr(cst, item) if isinstance(item, str) else item for item in items if item is not None)
+
+
+def _apply_pass(
+    current: bytes,
+    path: str,
+    settings: Settings,
+    module_name: str | None,
+    todo: list[Finding],
+    rules: dict[str, RuleClass],
+) -> tuple[bytes, list[Finding], dict[Finding, str]]:
+    """One pass: apply every non-overlapping fix. Returns new bytes, applied, and why others were not."""
+    import libcst as cst
+    from libcst.metadata import MetadataWrapper, PositionProvider
+
+    module = cst.parse_module(current)
+    wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
+    positions = wrapper.resolve(PositionProvider)
+    at: dict[tuple[int, int], list[tuple[cst.CSTNode, Any]]] = {}
+    for node, rng in positions.items():
+        at.setdefault((rng.start.line, rng.start.column), []).append((node, rng))
+
+    reasons: dict[Finding, str] = {}
+    located: list[tuple[Finding, cst.CSTNode, tuple[tuple[int, int], tuple[int, int]]]] = []
+    for finding in todo:
+        types = _node_types(rules[finding.code])
+        span = finding.span
+        candidates = [(n, r) for n, r in at.get((span.line, span.col), []) if types and isinstance(n, types)]
+        exact = [(n, r) for n, r in candidates if (r.end.line, r.end.column) == (span.end_line, span.end_col)]
+        chosen = exact or candidates
+        if len(chosen) != 1 and not exact:
+            reasons[finding] = "no fix for this case (cannot find its node)"
+            continue
+        node, rng = chosen[0]
+        located.append((finding, node, ((rng.start.line, rng.start.column), (rng.end.line, rng.end.column))))
+
+    # Outermost first; anything overlapping an accepted fix waits for the next pass.
+    located.sort(key=lambda item: (item[2][0], (-item[2][1][0], -item[2][1][1])))
+    text = engine.decode_source(current)
+    tree = ast.parse(text)
+    context = engine.Context(path, text, tree, settings, module_name)
+    for stmt in tree.body:
+        if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+            context._enter(stmt)
+    instances: dict[str, Rule] = {}
+    accepted: list[tuple[tuple[int, int], tuple[int, int]]] = []
+    replacements: dict[int, Any] = {}
+    fixes: list[Fix] = []
+    done: list[Finding] = []
+    for finding, node, rng in located:
+        if any(rng[0] < other[1] and other[0] < rng[1] for other in accepted):
+            reasons[finding] = "overlaps another fix"
+            continue
+        rule_cls = rules[finding.code]
+        instance = instances.get(finding.code)
+        if instance is None:
+            instance = instances[finding.code] = rule_cls(context, settings.rule_options.get(rule_cls.meta.name))
+        try:
+            fix = instance.fix(node, finding)
+        except Exception as exc:
+            reasons[finding] = f"the fix crashed: {type(exc).__name__}: {exc}"
+            continue
+        if fix is None:
+            reasons[finding] = "no fix for this case"
+            continue
+        accepted.append(rng)
+        replacements[id(node)] = fix.replacement
+        fixes.append(fix)
+        done.append(finding)
+    if not done:
+        return current, [], reasons
+    new_module = _add_module_code(module.visit(_replacer(replacements)), fixes)
+    return new_module.bytes, done, reasons
+
+
+def _replacer(replacements: dict[int, Any]) -> Any:
+    """A transformer that swaps the nodes named (by identity) in ``replacements``."""
+    import libcst as cst
+
+    class Replace(cst.CSTTransformer):
+        def on_leave(self, original_node: Any, updated_node: Any) -> Any:
+            return replacements.get(id(original_node), updated_node)
+
+    return Replace()
+
+
+def _add_module_code(module: Any, fixes: list[Fix]) -> Any:
+    """Add the fixes' imports (LibCST's AddImportsVisitor), then their module statements."""
+    import libcst as cst
+    from libcst.codemod import CodemodContext
+    from libcst.codemod.visitors import AddImportsVisitor
+
+    imports = dict.fromkeys(i for fix in fixes for i in fix.imports)
+    module = _extend_from_imports(module, imports)
+    if imports:
+        context = CodemodContext()
+        for mod, name in imports:
+            AddImportsVisitor.add_needed_import(context, mod, name)
+        module = AddImportsVisitor(context).transform_module(module)
+    statements = dict(s for fix in fixes for s in fix.module_statements)
+    if not statements:
+        return module
+    bound = _module_bindings(ast.parse(module.code))
+    new = []
+    for name, source in statements.items():
+        if name in bound:
+            continue
+        stmt = cst.parse_statement(source)
+        is_import = isinstance(stmt, cst.SimpleStatementLine) and isinstance(stmt.body[0], (cst.Import, cst.ImportFrom))
+        new.append(stmt if is_import else stmt.with_changes(leading_lines=[cst.EmptyLine()]))
+    if not new:
+        return module
+    body = list(module.body)
+    at = _insertion_index(body)
+    return module.with_changes(body=[*body[:at], *new, *body[at:]])
+
+
+def _extend_from_imports(module: Any, imports: dict[tuple[str, str | None], None]) -> Any:
+    """Append a needed name to an existing top-level ``from mod import ...`` (AddImportsVisitor
+    would put it first); what is not handled here is left to AddImportsVisitor."""
+    import libcst as cst
+
+    wanted: dict[str, list[str]] = {}
+    for mod, name in imports:
+        if name is not None:
+            wanted.setdefault(mod, []).append(name)
+    if not wanted:
+        return module
+    body = list(module.body)
+    for index, stmt in enumerate(body):
+        if not (isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1):
+            continue
+        node = stmt.body[0]
+        if not isinstance(node, cst.ImportFrom) or node.relative or isinstance(node.names, cst.ImportStar):
+            continue
+        if node.module is None or cst.Module([]).code_for_node(node.module) not in wanted:
+            continue
+        names = list(node.names)
+        present = {cst.Module([]).code_for_node(a.name) for a in names if a.asname is None}
+        missing = [n for n in wanted.pop(cst.Module([]).code_for_node(node.module)) if n not in present]
+        if not missing:
+            continue
+        last = names[-1]
+        trailing = last.comma
+        # The new names go after the last one and take over its trailing comma, if any.
+        names[-1] = last.with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
+        added = [cst.ImportAlias(name=cst.Name(n), comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))) for n in missing]
+        added[-1] = added[-1].with_changes(comma=trailing)
+        body[index] = stmt.with_changes(body=[node.with_changes(names=[*names, *added])])
+    return module.with_changes(body=body)
+
+
+def _insertion_index(body: list[Any]) -> int:
+    """After the last top-level import that precedes the first def/class; else after the docstring."""
+    import libcst as cst
+
+    def is_import(stmt: Any) -> bool:
+        return isinstance(stmt, cst.SimpleStatementLine) and all(
+            isinstance(s, (cst.Import, cst.ImportFrom)) for s in stmt.body
+        )
+
+    last = None
+    for index, stmt in enumerate(body):
+        if isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
+            break
+        if is_import(stmt):
+            last = index
+    if last is not None:
+        return last + 1
+    at = 0
+    if body and isinstance(body[0], cst.SimpleStatementLine) and isinstance(body[0].body[0], cst.Expr):
+        if isinstance(body[0].body[0].value, (cst.SimpleString, cst.ConcatenatedString)):
+            at = 1
+    return at
+
+
+def _module_bindings(tree: ast.Module) -> set[str]:
+    """Names bound at module level (including inside module-level if/try blocks)."""
+    names: set[str] = set()
+    stack: list[ast.stmt] = list(tree.body)
+    while stack:
+        stmt = stack.pop()
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(stmt.name)
+        elif isinstance(stmt, (ast.Import, ast.ImportFrom)):
+            names.update((a.asname or a.name).split(".")[0] for a in stmt.names)
+        elif isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+            targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+            names.update(n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name))
+        elif isinstance(stmt, (ast.If, ast.Try, ast.With, ast.For, ast.While)):
+            stack.extend(c for c in ast.iter_child_nodes(stmt) if isinstance(c, ast.stmt))
+            if isinstance(stmt, ast.Try):
+                stack.extend(s for h in stmt.handlers for s in h.body)
+    return names
