@@ -16,6 +16,8 @@ _LOGGER_FACTORIES = {"getLogger", "get_logger", "getChild"}
 _PREFERRED_LOGGER_NAMES = ("logger", "log", "_logger", "_log", "LOGGER", "LOG")
 # Anything that can run code or leave the frame makes an expression more than a fallback value.
 _ACTIVE = (ast.Call, ast.Await, ast.Yield, ast.YieldFrom, ast.NamedExpr)
+# ...except calls to these builtins, which only build a fallback value: `str(persona.age)`.
+_VALUE_BUILTINS = {"bool", "dict", "float", "frozenset", "int", "len", "list", "set", "str", "tuple"}
 
 
 class SwallowedException(Rule):
@@ -205,7 +207,7 @@ class SwallowedException(Rule):
             "    try:\n"
             "        return build(persona)\n"
             "    except Exception:\n"
-            "        result = {'age': persona.age, 'city': None}\n"
+            "        result = {'age': str(persona.age), 'city': None}\n"
             "    return result\n",
             fixed="import logging\n"
             "\n"
@@ -216,7 +218,7 @@ class SwallowedException(Rule):
             "        return build(persona)\n"
             "    except Exception:\n"
             '        logger.exception("Ignored error in demographics")\n'
-            "        result = {'age': persona.age, 'city': None}\n"
+            "        result = {'age': str(persona.age), 'city': None}\n"
             "    return result\n",
         ),
         Bad(
@@ -300,6 +302,8 @@ class SwallowedException(Rule):
             "            last = exc\n"
             "    raise RuntimeError('gave up') from last\n"
         ),
+        # A fallback that calls our own code does something; whether that hides errors is SL202's call.
+        Good("def f():\n    try:\n        return g()\n    except Exception:\n        return default_settings()\n"),
         Good("class Exception(Warning):\n    pass\n\ndef f():\n    try:\n        g()\n    except Exception:\n        pass\n"),
     )
 
@@ -342,12 +346,31 @@ class SwallowedException(Rule):
         if isinstance(stmt, ast.Expr):
             return isinstance(stmt.value, ast.Constant)
         if isinstance(stmt, ast.Return):
-            return stmt.value is None or _inert(stmt.value, name)
+            return stmt.value is None or self._inert(stmt.value, name)
         if isinstance(stmt, ast.Assign):
-            return all(_inert(t, name) for t in stmt.targets) and _inert(stmt.value, name)
+            return all(self._inert(t, name) for t in stmt.targets) and self._inert(stmt.value, name)
         if isinstance(stmt, ast.AnnAssign):
-            return _inert(stmt.target, name) and (stmt.value is None or _inert(stmt.value, name))
+            return self._inert(stmt.target, name) and (stmt.value is None or self._inert(stmt.value, name))
         return False
+
+    def _inert(self, expr: ast.expr, name: str | None) -> bool:
+        """True for a plain value: nothing is called and the caught exception is not used."""
+        for sub in ast.walk(expr):
+            if isinstance(sub, ast.Call) and self._value_builtin(sub.func):
+                continue
+            if isinstance(sub, _ACTIVE):
+                return False
+            if name is not None and isinstance(sub, ast.Name) and sub.id == name:
+                return False
+        return True
+
+    def _value_builtin(self, func: ast.expr) -> bool:
+        return (
+            isinstance(func, ast.Name)
+            and func.id in _VALUE_BUILTINS
+            and self.context.resolve_name(func.id) is None
+            and not self.context.is_local(func.id)
+        )
 
     # -- fix -------------------------------------------------------------------------
 
@@ -395,16 +418,6 @@ def _placeholder(stmt: cst.BaseSmallStatement) -> bool:
     import libcst as cst
 
     return isinstance(stmt, cst.Pass) or (isinstance(stmt, cst.Expr) and isinstance(stmt.value, cst.Ellipsis))
-
-
-def _inert(expr: ast.expr, name: str | None) -> bool:
-    """True for a plain value: nothing is called and the caught exception is not used."""
-    for sub in ast.walk(expr):
-        if isinstance(sub, _ACTIVE):
-            return False
-        if name is not None and isinstance(sub, ast.Name) and sub.id == name:
-            return False
-    return True
 
 
 def _enclosing(tree: ast.Module, context: Any, line: int, col: int) -> list[tuple[str, bool]] | None:

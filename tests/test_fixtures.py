@@ -1,0 +1,95 @@
+"""Each ``fixtures/SLxxx.py`` is flagged exactly where it says ``# expect: SLxxx[@col]``, and its
+fixed form matches the committed ``fixtures/SLxxx.fixed.py`` snapshot."""
+
+from __future__ import annotations
+
+import ast
+import io
+import re
+import tokenize
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from sightlint.engine import check_source
+from sightlint.fixer import fix_source
+from sightlint.models import Finding, FixSafety
+from sightlint.settings import Settings
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+FIXTURE_FILES = sorted(p for p in FIXTURES.glob("SL[0-9][0-9][0-9].py"))
+EXPECT = re.compile(r"#\s*expect:\s*(?P<marks>SL\d{3}(?:@\d+)?(?:\s*,\s*SL\d{3}(?:@\d+)?)*)")
+
+Mark = tuple[str, int, "int | None"]
+
+
+def expected_marks(text: str) -> list[tuple[str, int, int | None]]:
+    """``(code, line, col or None)`` for every ``# expect:`` comment (read with tokenize)."""
+    marks = []
+    for token in tokenize.generate_tokens(io.StringIO(text).readline):
+        if token.type != tokenize.COMMENT:
+            continue
+        match = EXPECT.search(token.string)
+        if not match:
+            continue
+        for item in re.split(r"\s*,\s*", match["marks"]):
+            code, _, col = item.partition("@")
+            marks.append((code, token.start[0], int(col) if col else None))
+    return marks
+
+
+def _settings(path: Path) -> Settings:
+    return Settings(select=(path.stem,))
+
+
+def _matches(findings: list[Finding], marks: list[tuple[str, int, int | None]]) -> tuple[list[str], list[str]]:
+    """Unmatched marks and unmatched findings, as readable strings."""
+    left = list(findings)
+    missing = []
+    # Marks pinned to a column first, so they are not consumed by a column-free mark.
+    for code, line, col in sorted(marks, key=lambda m: m[2] is None):
+        hit = next((f for f in left if f.code == code and f.line == line and (col is None or f.col == col)), None)
+        if hit is None:
+            missing.append(f"{code} at {line}" + (f":{col}" if col is not None else ""))
+        else:
+            left.remove(hit)
+    return missing, [f"{f.code} at {f.line}:{f.col} {f.message}" for f in left]
+
+
+def test_there_are_fixtures() -> None:
+    assert FIXTURE_FILES, f"no fixtures found in {FIXTURES}"
+
+
+@pytest.mark.parametrize("path", FIXTURE_FILES, ids=lambda p: p.stem)
+def test_findings_match_marks(path: Path) -> None:
+    text = path.read_text(encoding="utf-8")
+    marks = expected_marks(text)
+    assert marks, f"{path.name} has no '# expect:' marks"
+    result = check_source(path.read_bytes(), path.name, _settings(path))
+    assert not result.errors
+    missing, unexpected = _matches(result.findings, marks)
+    assert not missing and not unexpected, f"missing: {missing}\nunexpected: {unexpected}"
+
+
+@pytest.mark.parametrize("path", FIXTURE_FILES, ids=lambda p: p.stem)
+def test_fix_matches_snapshot(path: Path, update_fixtures: bool) -> None:
+    settings = _settings(path)
+    data = path.read_bytes()
+    before = check_source(data, path.name, settings).findings
+    outcome = fix_source(data, path.name, settings, unsafe=True)
+    assert outcome.status != "failed", outcome.reason
+    new = outcome.new if outcome.new is not None else data
+    snapshot = path.with_name(f"{path.stem}.fixed.py")
+    if update_fixtures:
+        snapshot.write_bytes(new)
+    assert snapshot.exists(), f"run `pytest --update-fixtures` to create {snapshot.name}"
+    assert new == snapshot.read_bytes(), f"{snapshot.name} is stale; review and run `pytest --update-fixtures`"
+
+    compile(new, snapshot.name, "exec", flags=ast.PyCF_ONLY_AST)
+    after = check_source(new, path.name, settings).findings
+    # What had a fix is gone; what was reported without one is still reported.
+    assert all(f.fix_safety is FixSafety.NONE for f in after), [f"{f.line}: {f.message}" for f in after]
+    unfixable = Counter(f.code for f in before if f.fix_safety is FixSafety.NONE)
+    assert Counter(f.code for f in after) == unfixable
+    assert fix_source(new, path.name, settings, unsafe=True).status == "unchanged"
