@@ -145,6 +145,10 @@ class Context:
     # -- bookkeeping handlers (called by the engine before/after the rules) --------
 
     def _enter(self, node: ast.AST) -> None:
+        if type(node) is ast.Name:  # by far the most common node: test it first
+            if type(node.ctx) is not ast.Load:
+                self.bind(node.id, None)
+            return
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             self.bind(node.name, None)
             self.function_stack.append(node)
@@ -195,6 +199,47 @@ _BOOKKEEPING = (
     ast.arg,
     ast.ExceptHandler,
 )
+_ENTER_KINDS = frozenset(_BOOKKEEPING)
+# The kinds whose ``Context._leave`` does something (keep in step with it).
+_LEAVE_KINDS = frozenset((ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef))
+_CONTEXT_KINDS = (ast.Load, ast.Store, ast.Del)
+# Fields that never hold a node (identifiers, flags); skipping them keeps the walk lean.
+_SCALAR_FIELDS = frozenset(
+    ("id", "attr", "arg", "module", "level", "asname", "kind", "type_comment", "is_async", "conversion", "simple")
+)
+_CHILD_FIELDS: dict[tuple[type, bool], tuple[str, ...]] = {}
+_HANDLER_NAMES: dict[type, tuple[tuple[type, bool, str], ...]] = {}
+
+
+def _child_fields(kind: type, with_ctx: bool) -> tuple[str, ...]:
+    """The fields of ``kind`` that may hold child nodes (``ctx`` only when a rule wants it)."""
+    key = (kind, with_ctx)
+    fields = _CHILD_FIELDS.get(key)
+    if fields is None:
+        if kind is ast.Constant:
+            fields = ()
+        else:
+            skip = _SCALAR_FIELDS if with_ctx else _SCALAR_FIELDS | {"ctx"}
+            # ``name`` is a str everywhere except in ``type X = ...`` (3.12+).
+            if kind.__name__ != "TypeAlias":
+                skip = skip | {"name"}
+            fields = tuple(f for f in getattr(kind, "_fields", ()) if f not in skip)
+        _CHILD_FIELDS[key] = fields
+    return fields
+
+
+def _handler_names(cls: type) -> tuple[tuple[type, bool, str], ...]:
+    """``(node type, is_visit, method name)`` for a visitor class, computed once per class."""
+    names = _HANDLER_NAMES.get(cls)
+    if names is None:
+        found = []
+        for attr in dir(cls):
+            if attr.startswith("visit_") or attr.startswith("leave_"):
+                node_type = getattr(ast, attr[6:], None)
+                if isinstance(node_type, type):
+                    found.append((node_type, attr.startswith("visit_"), attr))
+        names = _HANDLER_NAMES[cls] = tuple(found)
+    return names
 
 
 class _Dispatcher:
@@ -210,22 +255,20 @@ class _Dispatcher:
         visit: dict[type, list[tuple[Any, Callable[[ast.AST], None]]]] = {}
         leave: dict[type, list[tuple[Any, Callable[[ast.AST], None]]]] = {}
         for visitor in self.visitors:
-            for attr in dir(visitor):
-                if attr.startswith("visit_") or attr.startswith("leave_"):
-                    node_type = getattr(ast, attr[6:], None)
-                    if isinstance(node_type, type):
-                        table = visit if attr.startswith("visit_") else leave
-                        table.setdefault(node_type, []).append((visitor, getattr(visitor, attr)))
+            for node_type, is_visit, attr in _handler_names(type(visitor)):
+                table = visit if is_visit else leave
+                table.setdefault(node_type, []).append((visitor, getattr(visitor, attr)))
         self.visit = visit
         self.leave = leave
+        self.with_ctx = any(k in visit or k in leave for k in _CONTEXT_KINDS)
 
     def _call(self, handlers: Iterable[tuple[Any, Callable[[ast.AST], None]]], node: ast.AST) -> None:
-        for owner, handler in handlers:
-            try:
+        owner = None
+        try:
+            for owner, handler in handlers:
                 handler(node)
-            except Exception as exc:  # a crashing rule must not take the file down
-                self._crashed(owner, node, exc)
-                return
+        except Exception as exc:  # a crashing rule must not take the file down
+            self._crashed(owner, node, exc)
 
     def _crashed(self, owner: Any, node: ast.AST, exc: Exception) -> None:
         meta = getattr(owner, "meta", None)
@@ -239,27 +282,47 @@ class _Dispatcher:
 
     def walk(self, node: ast.AST) -> None:
         # Iterative: deeply nested expressions (long string concatenations) must not
-        # hit the recursion limit.
+        # hit the recursion limit. This loop is the hot path of a run (it runs once per
+        # node of every file), hence the locals, the per-type field tables and leave
+        # markers (1-tuples) pushed only for nodes that someone leaves.
         context = self.context
-        stack: list[tuple[ast.AST, bool]] = [(node, False)]
+        enter_kinds, leave_kinds, node_base = _ENTER_KINDS, _LEAVE_KINDS, ast.AST
+        stack: list[Any] = [node]
+        pop, push = stack.pop, stack.append
         while stack:
-            current, leaving = stack.pop()
-            kind = type(current)
-            if leaving:
+            current = pop()
+            if type(current) is tuple:
+                current = current[0]
+                kind = type(current)
                 handlers = self.leave.get(kind)
                 if handlers:
                     self._call(handlers, current)
-                if kind in _BOOKKEEPING:
+                if kind in leave_kinds:
                     context._leave(current)
                 continue
-            if kind in _BOOKKEEPING:
+            kind = type(current)
+            if kind in enter_kinds:
                 context._enter(current)
             handlers = self.visit.get(kind)
             if handlers:
                 self._call(handlers, current)
-            stack.append((current, True))
-            children = list(ast.iter_child_nodes(current))
-            stack.extend((child, False) for child in reversed(children))
+            if kind in leave_kinds or kind in self.leave:
+                push((current,))
+            fields = _CHILD_FIELDS.get((kind, self.with_ctx))
+            if fields is None:
+                fields = _child_fields(kind, self.with_ctx)
+            if not fields:
+                continue
+            children = []
+            for name in fields:
+                value = getattr(current, name, None)
+                if type(value) is list:
+                    children += [item for item in value if isinstance(item, node_base)]
+                elif isinstance(value, node_base):
+                    children.append(value)
+            if children:
+                children.reverse()
+                stack.extend(children)
 
 
 def parse_error(path: str, message: str, line: int = 1, col: int = 0) -> Finding:
