@@ -40,16 +40,12 @@ C, H, M = Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM
 # Codes fixed by the catalog but not implemented yet. A rule module that implements one
 # replaces its entry here (the test suite checks that no code is both planned and built).
 PLANNED: tuple[RuleMeta, ...] = (
-    _planned("SL101", "blocking-call-in-async", C, "Blocking call executed on the event loop.", "§1"),
     _planned("SL102", "ineffective-timeout", H, "Timeout around work that never awaits, so it cannot fire.", None),
     _planned("SL202", "broad-exception-handler", M, "Broad `except Exception` in a service path hides specific failures.", "§14"),
     _planned("SL401", "llm-call-without-timeout", C, "LLM call awaited without a timeout.", "§4"),
     _planned("SL402", "unbounded-gather", C, "`asyncio.gather` over many tasks without a timeout.", "§4"),
     _planned("SL403", "background-task-without-timeout", C, "Background task started without a timeout.", "§7"),
     _planned("SL404", "gemini-model-name-format", C, "Gemini model name without the `models/` prefix.", "§5"),
-    _planned("SL501", "unlocked-lazy-singleton", C, "Lazy module-global singleton initialised without a lock.", "§2"),
-    _planned("SL601", "session-per-task-unbounded", C, "DB session opened in each of an unbounded set of concurrent tasks.", "§3"),
-    _planned("SL602", "session-shared-across-tasks", C, "One AsyncSession used by concurrently running tasks.", "§3"),
     _planned("SL701", "lifespan-without-cleanup", H, "Lifespan opens resources and never closes them on shutdown.", "§11"),
     _planned("SL702", "insecure-settings-default", C, "Settings field with an insecure or unvalidated default.", "§8"),
     _planned("SL703", "password-length-unchecked", H, "Password reaches bcrypt without a 72-byte check at the schema.", "§12"),
