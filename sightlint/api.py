@@ -55,8 +55,11 @@ def check_files(
     from sightlint import runner
     from sightlint.cache import Cache, default_directory
 
-    cache = Cache(cache_dir or default_directory(settings, cwd), settings) if use_cache else None
-    return runner.check_files(files, settings, jobs=jobs, cache=cache)
+    # The cross-file rules read per-module summaries collected in the same walk.
+    summarize = any(getattr(rule, "cross_file", False) for rule in engine.enabled_rules(settings))
+    variant = "summaries" if summarize else ""
+    cache = Cache(cache_dir or default_directory(settings, cwd), settings, variant=variant) if use_cache else None
+    return runner.check_files(files, settings, jobs=jobs, cache=cache, summarize=summarize)
 
 
 def check_paths(

@@ -101,9 +101,10 @@ def code_fingerprint() -> str:
 class Cache:
     """One pack of results for one configuration; see the module docstring."""
 
-    def __init__(self, directory: Path, settings: Settings) -> None:
+    def __init__(self, directory: Path, settings: Settings, *, variant: str = "") -> None:
+        """``variant`` names anything else the results depend on (e.g. whether summaries are collected)."""
         self.directory = directory
-        key = hashlib.sha256(f"{code_fingerprint()}|{settings_fingerprint(settings)}".encode()).hexdigest()[:24]
+        key = hashlib.sha256(f"{code_fingerprint()}|{settings_fingerprint(settings)}|{variant}".encode()).hexdigest()[:24]
         self.pack = directory / f"{_PREFIX}{__version__}-{key}{_SUFFIX}"
         self._entries: dict[Key, tuple[bytes, bytes]] = {}  # key -> (digest, pickled result)
         self._fresh: dict[Key, tuple[bytes, bytes]] = {}

@@ -49,11 +49,18 @@ def read(path: Path) -> bytes | str:
         return exc.strerror or str(exc)
 
 
-def check_one(data: bytes | str, display: str, module: str | None, settings: Settings) -> FileResult:
-    """One file's result from its bytes (or the error met reading it); never raises."""
+def check_one(
+    data: bytes | str, display: str, module: str | None, settings: Settings, summarize: bool = False
+) -> FileResult:
+    """One file's result from its bytes (or the error met reading it); never raises.
+
+    ``summarize`` asks the engine for the module summary the cross-file phase reads.
+    """
     if isinstance(data, str):
         return FileResult(display, findings=[engine.parse_error(display, f"cannot read file: {data}")])
     try:
+        if summarize:
+            return engine.check_source(data, display, settings, module=module, summarize=True)  # type: ignore[call-arg,unused-ignore]
         return engine.check_source(data, display, settings, module=module)
     except Exception as exc:  # an engine bug must cost one file, not the run
         return FileResult(display, errors=[f"internal error while checking {display}: {type(exc).__name__}: {exc}"])
@@ -65,8 +72,12 @@ def check_files(
     *,
     jobs: int | None = None,
     cache: Cache | None = None,
+    summarize: bool = False,
 ) -> list[FileResult]:
-    """Results for ``files`` in the same order; ``cache`` is consulted and then saved."""
+    """Results for ``files`` in the same order; ``cache`` is consulted and then saved.
+
+    The cache must have been opened for the same ``summarize`` (its ``variant``).
+    """
     jobs = default_jobs() if jobs is None or jobs < 1 else jobs
     results: list[FileResult | None] = [None] * len(files)
     todo: list[Task] = []
@@ -78,7 +89,7 @@ def check_files(
             continue
         data = read(file.path)
         if isinstance(data, str):
-            results[index] = check_one(data, file.display, file.module, settings)
+            results[index] = check_one(data, file.display, file.module, settings, summarize)
             continue
         content = digest(data)
         hit = cache.get((file.display, file.module), content)
@@ -90,10 +101,10 @@ def check_files(
         todo_bytes += len(data)
 
     parallel = jobs > 1 and len(todo) >= _MIN_PARALLEL_FILES and (cache is None or todo_bytes >= _MIN_PARALLEL_BYTES)
-    done = _run_pool(todo, settings, jobs) if parallel else []
+    done = _run_pool(todo, settings, jobs, summarize) if parallel else []
     if len(done) < len(todo):  # in-process: jobs 1, little work, or the pool failed
         finished = {index for index, _, _ in done}
-        done += [_run_task(task, settings) for task in todo if task[0] not in finished]
+        done += [_run_task(task, settings, summarize) for task in todo if task[0] not in finished]
 
     for index, content, result in done:
         results[index] = result
@@ -107,16 +118,17 @@ def check_files(
     return [r for r in results if r is not None]
 
 
-def _run_task(task: Task, settings: Settings) -> tuple[int, bytes | None, FileResult]:
+def _run_task(task: Task, settings: Settings, summarize: bool) -> tuple[int, bytes | None, FileResult]:
     index, path, display, module = task
     data = read(Path(path))
     content = digest(data) if isinstance(data, bytes) else None
-    return index, content, check_one(data, display, module, settings)
+    return index, content, check_one(data, display, module, settings, summarize)
 
 
 # -- process pool -------------------------------------------------------------------
 
 _WORKER_SETTINGS: Settings | None = None
+_WORKER_SUMMARIZE = False
 
 
 def _portable(settings: Settings) -> dict[str, Any]:
@@ -132,14 +144,15 @@ def _restore(fields: dict[str, Any]) -> Settings:
     return Settings(**{k: MappingProxyType(v) if isinstance(v, dict) else v for k, v in fields.items()})
 
 
-def _init_worker(fields: dict[str, Any]) -> None:
-    global _WORKER_SETTINGS
+def _init_worker(fields: dict[str, Any], summarize: bool) -> None:
+    global _WORKER_SETTINGS, _WORKER_SUMMARIZE
     _WORKER_SETTINGS = _restore(fields)
+    _WORKER_SUMMARIZE = summarize
 
 
 def _run_chunk(chunk: list[Task]) -> list[tuple[int, bytes | None, FileResult]]:
     assert _WORKER_SETTINGS is not None
-    return [_run_task(task, _WORKER_SETTINGS) for task in chunk]
+    return [_run_task(task, _WORKER_SETTINGS, _WORKER_SUMMARIZE) for task in chunk]
 
 
 def _pool_context() -> Any:
@@ -152,7 +165,9 @@ def _pool_context() -> Any:
     return multiprocessing.get_context()
 
 
-def _run_pool(todo: list[Task], settings: Settings, jobs: int) -> list[tuple[int, bytes | None, FileResult]]:
+def _run_pool(
+    todo: list[Task], settings: Settings, jobs: int, summarize: bool = False
+) -> list[tuple[int, bytes | None, FileResult]]:
     """Check ``todo`` in a pool; returns what finished (all of it unless the pool broke)."""
     from concurrent.futures import ProcessPoolExecutor
 
@@ -165,7 +180,7 @@ def _run_pool(todo: list[Task], settings: Settings, jobs: int) -> list[tuple[int
             max_workers=workers,
             mp_context=_pool_context(),
             initializer=_init_worker,
-            initargs=(_portable(settings),),
+            initargs=(_portable(settings), summarize),
         ) as pool:
             for part in pool.map(_run_chunk, chunks):
                 done.extend(part)
