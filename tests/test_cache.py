@@ -1,0 +1,272 @@
+"""The result cache: warm runs match cold ones, re-check only what changed, never crash."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import pickle
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from sightlint import api, engine, runner
+from sightlint.cache import Cache, default_directory, settings_fingerprint
+from sightlint.cli import main
+from sightlint.files import discover
+from sightlint.models import Finding, Severity
+from sightlint.registry import lookup
+from sightlint.settings import Settings
+
+UTCNOW = "from datetime import datetime\n\n\ndef stamp():\n    return datetime.utcnow()\n"
+CLEAN = "def add(a, b):\n    return a + b\n"
+SETTINGS = Settings(select=("SL301",))
+
+
+def make_project(root: Path, n: int = 6) -> Path:
+    pkg = root / "pkg"
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    for i in range(n):
+        (pkg / f"mod{i}.py").write_text(UTCNOW if i % 2 == 0 else CLEAN)
+    return root
+
+
+class Counter:
+    """Wraps ``engine.check_source`` to count how many files were really checked."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.paths: list[str] = []
+        real = engine.check_source
+
+        def counting(source: Any, path: str, *args: Any, **kwargs: Any) -> Any:
+            self.paths.append(path)
+            return real(source, path, *args, **kwargs)
+
+        monkeypatch.setattr(engine, "check_source", counting)
+
+
+def run(root: Path, cache: Path, settings: Settings = SETTINGS, **kw: Any) -> list[Finding]:
+    result = api.check_paths([root], settings, cwd=root, jobs=1, cache_dir=cache, **kw)
+    assert not result.errors and not result.internal_errors
+    return result.findings
+
+
+def pack_of(cache: Path) -> Path:
+    packs = list(cache.glob("results-*.pack"))
+    assert len(packs) == 1, packs
+    return packs[0]
+
+
+def test_warm_run_gives_the_cold_findings_and_parses_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root, cache = make_project(tmp_path / "p"), tmp_path / "cache"
+    cold = run(root, cache)
+    assert [f.code for f in cold] == ["SL301"] * 3
+    counter = Counter(monkeypatch)
+    assert run(root, cache) == cold
+    assert counter.paths == []
+    assert run(root, cache, use_cache=False) == cold
+    assert len(counter.paths) == 7
+
+
+def test_editing_a_file_rechecks_only_that_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root, cache = make_project(tmp_path / "p"), tmp_path / "cache"
+    run(root, cache)
+    (root / "pkg" / "mod1.py").write_text(UTCNOW)
+    counter = Counter(monkeypatch)
+    findings = run(root, cache)
+    assert counter.paths == ["pkg/mod1.py"]
+    assert sorted({f.path for f in findings}) == ["pkg/mod0.py", "pkg/mod1.py", "pkg/mod2.py", "pkg/mod4.py"]
+    assert run(root, cache) == findings and counter.paths == ["pkg/mod1.py"]
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        pytest.param(lambda data: b"not a pickle at all", id="garbage"),
+        pytest.param(lambda data: data[: len(data) // 2], id="truncated"),
+        pytest.param(lambda data: b"", id="empty"),
+        pytest.param(lambda data: pickle.dumps({"some": "dict"}), id="wrong-shape"),
+        pytest.param(lambda data: pickle.dumps((1, {("pkg/mod0.py", "pkg.mod0"): "x"})), id="bad-entry-shape"),
+    ],
+)
+def test_a_corrupt_pack_is_ignored_and_rebuilt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, damage: Any) -> None:
+    root, cache = make_project(tmp_path / "p"), tmp_path / "cache"
+    cold = run(root, cache)
+    pack = pack_of(cache)
+    pack.write_bytes(damage(pack.read_bytes()))
+    assert run(root, cache) == cold
+    counter = Counter(monkeypatch)
+    assert run(root, cache) == cold
+    assert counter.paths == []  # rebuilt: the next run is warm again
+
+
+def test_a_corrupt_entry_costs_only_its_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root, cache = make_project(tmp_path / "p"), tmp_path / "cache"
+    cold = run(root, cache)
+    pack = pack_of(cache)
+    fmt, entries = pickle.loads(pack.read_bytes())
+    key = ("pkg/mod2.py", "pkg.mod2")
+    entries[key] = (entries[key][0], b"\x80\x05garbage")
+    pack.write_bytes(pickle.dumps((fmt, entries)))
+    counter = Counter(monkeypatch)
+    assert run(root, cache) == cold
+    assert counter.paths == ["pkg/mod2.py"]
+    assert run(root, cache) == cold and counter.paths == ["pkg/mod2.py"]
+
+
+def test_an_unwritable_cache_directory_only_costs_speed(tmp_path: Path) -> None:
+    root = make_project(tmp_path / "p")
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    cache_dir = blocker / "cache"
+    assert run(root, cache_dir) == run(root, cache_dir) == run(root, tmp_path / "ok")
+    cache = Cache(cache_dir, SETTINGS)
+    files = discover([root], SETTINGS, cwd=root).files
+    runner.check_files(files, SETTINGS, jobs=1, cache=cache)
+    assert cache.write_error and "cannot write cache" in cache.write_error
+
+
+def test_results_handed_out_are_not_shared_with_the_cache(tmp_path: Path) -> None:
+    """The cross-file phase appends findings to results; that must not leak into the cache."""
+    root, cache_dir = make_project(tmp_path / "p"), tmp_path / "cache"
+    files = discover([root], SETTINGS, cwd=root).files
+    for _ in range(2):  # cold, then warm
+        results = runner.check_files(files, SETTINGS, jobs=1, cache=Cache(cache_dir, SETTINGS))
+        assert sum(len(r.findings) for r in results) == 3
+        for result in results:
+            result.findings.append(dataclasses.replace(engine.parse_error(result.path, "added later")))
+
+
+def test_changing_the_settings_never_serves_stale_results(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root, cache = make_project(tmp_path / "p"), tmp_path / "cache"
+    assert len(run(root, cache)) == 3
+    assert run(root, cache, Settings(select=("SL301",), ignore=("SL301",))) == []
+    high = Settings(select=("SL301",), severity=MappingProxyType({"SL301": Severity.CRITICAL}))
+    assert {f.severity for f in run(root, cache, high)} == {Severity.CRITICAL}
+    counter = Counter(monkeypatch)
+    assert len(run(root, cache)) == 3 and counter.paths == []  # each configuration has its pack
+
+
+def test_settings_fingerprint_covers_what_changes_results_only() -> None:
+    base = Settings(select=("SL301",))
+    same = [
+        dataclasses.replace(base, origins=MappingProxyType({"select": "pyproject.toml"})),
+        dataclasses.replace(base, fail_on=Severity.CRITICAL, exclude=("x",), cache_dir="elsewhere"),
+    ]
+    different = [
+        dataclasses.replace(base, ignore=("SL301",)),
+        dataclasses.replace(base, severity=MappingProxyType({"SL301": Severity.HIGH})),
+        dataclasses.replace(base, per_file_ignores=(("tests/*", ("SL301",)),)),
+        dataclasses.replace(base, report_unused_suppressions=True),
+    ]
+    assert {settings_fingerprint(s) for s in same} == {settings_fingerprint(base)}
+    assert len({settings_fingerprint(s) for s in [base, *different]}) == 1 + len(different)
+    one = Settings(severity=MappingProxyType({"SL301": Severity.HIGH, "SL201": Severity.MEDIUM}))
+    two = Settings(severity=MappingProxyType({"SL201": Severity.MEDIUM, "SL301": Severity.HIGH}))
+    assert settings_fingerprint(one) == settings_fingerprint(two)
+
+
+def test_cache_folder_is_tagged_and_pruned_of_our_old_packs_only(tmp_path: Path) -> None:
+    root, cache = make_project(tmp_path / "p"), tmp_path / "cache"
+    cache.mkdir()
+    (cache / "results-0.0.0-oldversion.pack").write_bytes(b"old")
+    (cache / "notes.txt").write_text("mine")
+    for i in range(6):
+        (cache / f"results-{__import__('sightlint').__version__}-old{i}.pack").write_bytes(b"x")
+    run(root, cache)
+    assert (cache / "CACHEDIR.TAG").read_text().startswith("Signature: 8a477f597d28d172789f06886806bc55")
+    assert "*" in (cache / ".gitignore").read_text().split()
+    assert (cache / "notes.txt").read_text() == "mine"
+    packs = sorted(p.name for p in cache.glob("results-*.pack"))
+    assert "results-0.0.0-oldversion.pack" not in packs
+    assert len(packs) == 4  # this run's pack and the three most recent others
+
+
+def test_default_directory_follows_the_config_file(tmp_path: Path) -> None:
+    config = tmp_path / "proj" / "pyproject.toml"
+    assert default_directory(Settings(), tmp_path) == tmp_path / ".sightlint_cache"
+    assert default_directory(Settings(config_path=str(config)), tmp_path) == config.parent / ".sightlint_cache"
+    relative = Settings(config_path=str(config), cache_dir="build/lint-cache")
+    assert default_directory(relative, tmp_path) == config.parent / "build" / "lint-cache"
+    absolute = Settings(config_path=str(config), cache_dir=str(tmp_path / "abs"))
+    assert default_directory(absolute, tmp_path) == tmp_path / "abs"
+
+
+# -- command line --------------------------------------------------------------------
+
+
+def cli(root: Path, monkeypatch: pytest.MonkeyPatch, *args: str, env: dict[str, str] | None = None) -> Any:
+    monkeypatch.chdir(root)
+    for name in ("SIGHTLINT_NO_CACHE", "SIGHTLINT_CACHE_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    result = CliRunner().invoke(main, ["check", ".", "--select", "SL301", "--format", "json", *args], env=env)
+    assert result.exit_code == 1, result.output
+    return json.loads(result.output)
+
+
+def test_cli_cache_dir_from_config_and_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = make_project(tmp_path / "p")
+    (root / "pyproject.toml").write_text('[tool.sightlint]\ncache-dir = "var/cache"\n')
+    first = cli(root, monkeypatch)
+    assert list((root / "var" / "cache").glob("results-*.pack"))
+    env_dir = tmp_path / "env-cache"
+    assert cli(root, monkeypatch, env={"SIGHTLINT_CACHE_DIR": str(env_dir)}) == first
+    assert list(env_dir.glob("results-*.pack"))
+
+
+@pytest.mark.parametrize(
+    ("args", "env"), [(("--no-cache",), None), ((), {"SIGHTLINT_NO_CACHE": "1"})], ids=["flag", "env"]
+)
+def test_cli_no_cache_reads_and_writes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: tuple[str, ...], env: dict[str, str] | None
+) -> None:
+    root = make_project(tmp_path / "p")
+    (root / "pyproject.toml").write_text("[tool.sightlint]\n")
+    report = cli(root, monkeypatch, *args, env=env)
+    assert report["summary"]["findings"] == 3
+    assert not (root / ".sightlint_cache").exists()
+    cli(root, monkeypatch, env={"SIGHTLINT_NO_CACHE": "0"})
+    assert (root / ".sightlint_cache").is_dir()
+
+
+# -- cross-file findings follow edits ----------------------------------------------------
+
+CALLER_ASYNC = "from pkg.helpers import load\n\n\nasync def handler():\n    return load()\n"
+CALLER_SYNC = "from pkg.helpers import load\n\n\ndef handler():\n    return load()\n"
+CALLEE_FAST = "def load():\n    return 1\n"
+CALLEE_SLOW = "import time\n\n\ndef load():\n    time.sleep(1)\n    return 1\n"
+
+
+def test_cross_module_sl101_findings_follow_edits_on_warm_runs(tmp_path: Path) -> None:
+    """A chain async caller (pkg/api.py) -> sync callee (pkg/helpers.py) -> time.sleep.
+
+    Editing either module changes the chain; each warm run (the other module served from
+    the cache) must report exactly what an uncached run reports.
+    """
+    entry = lookup("SL101")
+    if entry is None or entry.rule is None:
+        pytest.skip("SL101 (blocking-call-in-async) is not implemented yet")
+    settings = Settings(select=("SL101",))
+    root, cache = tmp_path / "p", tmp_path / "cache"
+    (root / "pkg").mkdir(parents=True)
+    (root / "pkg" / "__init__.py").write_text("")
+    caller, callee = root / "pkg" / "api.py", root / "pkg" / "helpers.py"
+
+    def state(caller_text: str, callee_text: str) -> list[Finding]:
+        caller.write_text(caller_text)
+        callee.write_text(callee_text)
+        uncached = run(root, tmp_path / "unused", settings, use_cache=False)
+        assert run(root, cache, settings) == uncached
+        return uncached
+
+    assert state(CALLER_ASYNC, CALLEE_FAST) == []
+    chained = state(CALLER_ASYNC, CALLEE_SLOW)  # the callee gains time.sleep
+    if not chained:
+        pytest.skip("SL101 does not report blocking calls reached through another module yet")
+    assert any("pkg/api.py" in f.message or any(r.path == "pkg/api.py" for r in f.related) for f in chained)
+    assert state(CALLER_SYNC, CALLEE_SLOW) == []  # only the caller changed
+    assert state(CALLER_ASYNC, CALLEE_SLOW) == chained  # and back: callee from the cache
+    assert state(CALLER_ASYNC, CALLEE_FAST) == []
