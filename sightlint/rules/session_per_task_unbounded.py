@@ -209,22 +209,23 @@ class FanOuts:
                 return [Spawn(site, f"{how} over `map(...)`", callee, args, expr, True, bounded)]
         return []
 
-    def _innermost_iter(self) -> tuple[bool, ast.expr | None]:
-        """(inside a loop or comprehension, the iterable of the innermost one)."""
+    def _innermost_iter(self) -> tuple[str | None, ast.expr | None]:
+        """("loop" or "comprehension" or None, the iterable of the innermost one)."""
         scope = self.function
         if scope is None:
-            return False, None
-        candidates: list[tuple[int, ast.expr | None]] = []
+            return None, None
+        candidates: list[tuple[tuple[int, int], str, ast.expr | None]] = []
         if scope.comps:
             comp = scope.comps[-1]
-            candidates.append((comp.lineno * 100000 + comp.col_offset, comp.generators[0].iter))
+            candidates.append(((comp.lineno, comp.col_offset), "comprehension", comp.generators[0].iter))
         if scope.loops:
             loop = scope.loops[-1]
             iterable = loop.iter if isinstance(loop, (ast.For, ast.AsyncFor)) else None
-            candidates.append((loop.lineno * 100000 + loop.col_offset, iterable))
+            candidates.append(((loop.lineno, loop.col_offset), "loop", iterable))
         if not candidates:
-            return False, None
-        return True, max(candidates, key=lambda c: c[0])[1]
+            return None, None
+        _, kind, iterable = max(candidates, key=lambda c: c[0])
+        return kind, iterable
 
     # -- the walk ------------------------------------------------------------------------
 
@@ -256,6 +257,7 @@ class FanOuts:
         if qualified in _WAITERS and node.args:
             return self._collection(node, f"`{qualified}`", node.args[0])
         in_loop, iterable = self._innermost_iter()
+        where = f"in a {in_loop}"
         attr = func.attr if isinstance(func, ast.Attribute) else None
         if attr == "append" and in_loop and node.args and isinstance(func, ast.Attribute):
             target = func.value
@@ -267,10 +269,10 @@ class FanOuts:
             return []
         label = qualified or (f"{_last_name(func.value)}.{attr}" if isinstance(func, ast.Attribute) else "")
         if attr in _SPAWNERS or qualified in _WRAPPERS - {"asyncio.wait_for", "asyncio.shield"}:
-            spawn = self._element(node, f"`{label}` in a loop", node.args[0], True, self._chunked(iterable))
+            spawn = self._element(node, f"`{label}` {where}", node.args[0], True, self._chunked(iterable))
             return [spawn] if spawn else []
         if attr == "start_soon":
-            return [Spawn(node, f"`{label}` in a loop", node.args[0], tuple(node.args[1:]), node, True,
+            return [Spawn(node, f"`{label}` {where}", node.args[0], tuple(node.args[1:]), node, True,
                           self._chunked(iterable))]  # fmt: skip
         return []
 
@@ -541,34 +543,39 @@ class SessionPerTaskUnbounded(Rule):
 
     # -- decision ------------------------------------------------------------------------
 
-    def _open_sites(self, qualname: str, seen: set[str]) -> list[ast.Call]:
-        """Session-opening calls reached from ``qualname`` with no semaphore on the way."""
+    def _open_sites(self, qualname: str, seen: set[str]) -> list[tuple[ast.Call, str]]:
+        """(session-opening call, its function) reached from ``qualname`` with no semaphore on the way."""
         info = self._functions.get(qualname)
         if info is None or qualname in seen or info.bounded:
             return []
         seen.add(qualname)
-        sites = list(info.opens)
+        sites = [(call, qualname) for call in info.opens]
         for callee, call in info.calls:
             helper = self._functions.get(callee)
             if helper is not None and helper.yields and helper.opens and not helper.bounded:
-                sites.append(call)  # a session-yielding helper opens the session at its call
+                sites.append((call, qualname))  # a session-yielding helper opens the session at its call
             else:
                 sites += self._open_sites(callee, seen)
         return sites
 
     def end_module(self) -> None:
-        by_site: dict[int, tuple[ast.Call, list[tuple[str, str, Spawn]]]] = {}
+        by_site: dict[int, tuple[ast.Call, str, list[tuple[str, str, Spawn]]]] = {}
         for caller, callee, spawn in self._spawns:
-            for site in self._open_sites(callee, set()):
-                by_site.setdefault(id(site), (site, []))[1].append((caller, callee, spawn))
-        for site, fanouts in by_site.values():
+            for site, owner in self._open_sites(callee, set()):
+                by_site.setdefault(id(site), (site, owner, []))[2].append((caller, callee, spawn))
+        for site, owner, fanouts in by_site.values():
             caller, callee, spawn = fanouts[0]
             others = len({id(s.element) for _, _, s in fanouts}) - 1
             more = f" (and {others} more fan-out site{'s' if others > 1 else ''})" if others else ""
+            via = f" (reached from `{_short(callee)}`)" if owner != callee else ""
             self.report(
                 site,
-                f"DB session opened in `{callee.replace('.<locals>', '')}`, which `{caller.replace('.<locals>', '')}` "
-                f"runs once per item with {spawn.how} (line {spawn.site.lineno}){more} and no concurrency bound: "
-                "every task holds a pooled connection at the same time and a large collection exhausts "
-                "the pool; acquire an `asyncio.Semaphore` sized below the pool, or batch.",
+                f"DB session opened in `{_short(owner)}`{via}, which `{_short(caller)}` runs once per item with "
+                f"{spawn.how} (line {spawn.site.lineno}){more} and no concurrency bound: every task holds a "
+                "pooled connection at the same time and a large collection exhausts the pool; acquire an "
+                "`asyncio.Semaphore` sized below the pool, or batch.",
             )
+
+
+def _short(qualname: str) -> str:
+    return qualname.replace(".<locals>", "")
