@@ -198,15 +198,16 @@ def _apply_pass(
     replacements: dict[int, Any] = {}
     fixes: list[Fix] = []
     done: list[Finding] = []
-    for finding, node, rng in located:
-        if any(rng[0] < other[1] and other[0] < rng[1] for other in accepted):
+    for finding, node, bounds in located:
+        if any(bounds[0] < other[1] and other[0] < bounds[1] for other in accepted):
             reasons[finding] = "overlaps another fix"
             continue
         rule_cls = rules[finding.code]
-        instance = instances.get(finding.code)
-        if instance is None:
-            instance = instances[finding.code] = rule_cls(context, settings.rule_options.get(rule_cls.meta.name))
         try:
+            instance = instances.get(finding.code)
+            if instance is None:
+                options = settings.rule_options.get(rule_cls.meta.name)
+                instance = instances[finding.code] = rule_cls(context, options)
             fix = instance.fix(node, finding)
         except Exception as exc:
             reasons[finding] = f"the fix crashed: {type(exc).__name__}: {exc}"
@@ -214,7 +215,7 @@ def _apply_pass(
         if fix is None:
             reasons[finding] = "no fix for this case"
             continue
-        accepted.append(rng)
+        accepted.append(bounds)
         replacements[id(node)] = fix.replacement
         fixes.append(fix)
         done.append(finding)

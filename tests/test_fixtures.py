@@ -22,9 +22,6 @@ FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 FIXTURE_FILES = sorted(p for p in FIXTURES.glob("SL[0-9][0-9][0-9].py"))
 EXPECT = re.compile(r"#\s*expect:\s*(?P<marks>SL\d{3}(?:@\d+)?(?:\s*,\s*SL\d{3}(?:@\d+)?)*)")
 
-Mark = tuple[str, int, "int | None"]
-
-
 def expected_marks(text: str) -> list[tuple[str, int, int | None]]:
     """``(code, line, col or None)`` for every ``# expect:`` comment (read with tokenize)."""
     marks = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+from typing import Any
 
 import pytest
 
@@ -38,8 +39,8 @@ def findings(rule: RuleClass, code: str, path: str = "example.py") -> list[Findi
     return [f for f in file_result.findings if f.code == rule.meta.code]
 
 
-def _cases(kind: str) -> list[object]:
-    params = []
+def _cases(kind: str) -> list[Any]:
+    params: list[Any] = []
     for rule in ALL_RULES:
         examples: tuple[Bad, ...] | tuple[Good, ...] = rule.bad if kind == "bad" else rule.good
         for index, example in enumerate(examples):

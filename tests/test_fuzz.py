@@ -1,0 +1,80 @@
+"""Property tests: the engine never crashes, and fixes always parse and are idempotent."""
+
+from __future__ import annotations
+
+import ast
+
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from sightlint.engine import check_source
+from sightlint.fixer import fix_source
+from sightlint.rules import ALL_RULES
+from sightlint.settings import Settings
+
+EVERYTHING = Settings(select=("ALL",))
+SNIPPETS = sorted({b.code for rule in ALL_RULES for b in rule.bad} | {g.code for rule in ALL_RULES for g in rule.good})
+FAST = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@FAST
+@given(st.text(max_size=300))
+def test_engine_survives_any_text(text: str) -> None:
+    result = check_source(text, "fuzz.py", EVERYTHING)
+    assert result.errors == []
+
+
+@FAST
+@given(st.binary(max_size=300))
+def test_engine_survives_any_bytes(data: bytes) -> None:
+    result = check_source(data, "fuzz.py", EVERYTHING)
+    assert result.errors == []
+
+
+@FAST
+@given(st.lists(st.sampled_from(SNIPPETS), min_size=1, max_size=3), st.data())
+def test_engine_survives_mangled_examples(parts: list[str], data: st.DataObject) -> None:
+    text = "\n".join(parts)
+    cut = data.draw(st.integers(0, len(text)))
+    junk = data.draw(st.sampled_from(["", "(", ":", "\n    ", "async ", "await ", "except", "'''"]))
+    result = check_source(text[:cut] + junk + text[cut:], "fuzz.py", EVERYTHING)
+    assert result.errors == []
+
+
+def _decorate(source: str, data: st.DataObject) -> str:
+    """Random blank lines, end-of-line comments and an optional class wrapper."""
+    lines = []
+    for line in source.splitlines():
+        if data.draw(st.booleans()) and line.strip():
+            line += data.draw(st.sampled_from(["  # note", "\t# ünïcode", "  # noqa: E501", " "]))
+        lines.append(line)
+        if data.draw(st.integers(0, 5)) == 0:
+            lines.append("")
+    text = "\n".join(lines) + "\n"
+    if data.draw(st.booleans()):
+        text = "class Wrapper:\n" + "".join(f"    {line}\n" if line else "\n" for line in text.splitlines())
+    return text
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.sampled_from(SNIPPETS), min_size=1, max_size=4), st.booleans(), st.data())
+def test_fixes_parse_and_are_idempotent(parts: list[str], crlf: bool, data: st.DataObject) -> None:
+    text = _decorate("\n".join(parts), data)
+    try:
+        ast.parse(text)
+    except SyntaxError:
+        assume(False)
+    if crlf:
+        text = text.replace("\n", "\r\n")
+    outcome = fix_source(text.encode(), "fuzz.py", EVERYTHING, unsafe=True)
+    assert outcome.status != "failed", outcome.reason
+    if outcome.status == "unchanged":
+        return
+    assert outcome.new is not None
+    new_text = outcome.new.decode()
+    ast.parse(new_text)
+    if crlf:
+        assert "\n" not in new_text.replace("\r\n", "")
+    assert outcome.skipped == (), outcome.skipped
+    again = fix_source(outcome.new, "fuzz.py", EVERYTHING, unsafe=True)
+    assert again.status == "unchanged", (new_text, again.new)
