@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+import dataclasses
+
 from sightlint import engine
 from sightlint.files import SourceFile, discover
 from sightlint.models import FileResult, RunResult
@@ -27,7 +29,52 @@ def check_sources(
     for path, source in sources.items():
         module = (modules or {}).get(path) or _guess_module(path)
         run.files.append(engine.check_source(source, path, settings, module=module))
+    run.errors.extend(project_phase(run.files, settings))
     return run
+
+
+def project_phase(results: Sequence[FileResult], settings: Settings) -> list[str]:
+    """Run the cross-file rules on the model built from ``results``' summaries.
+
+    Their findings join the file results they point into, after the file's suppression
+    comments, ``per-file-ignores`` and severity overrides; returns internal errors.
+    """
+    rules = [rule for rule in engine.enabled_rules(settings) if rule.cross_file]
+    if not rules:
+        return []
+    from sightlint.project.model import ProjectModel
+
+    by_path = {result.path: result for result in results}
+    model = ProjectModel(result.summary for result in results if result.summary is not None)
+    names = {rule.meta.code: rule.meta.name for rule in rules}
+    errors: list[str] = []
+    touched: set[str] = set()
+    for rule in rules:
+        meta = rule.meta
+        try:
+            findings = rule.check_project(model, settings)
+        except Exception as exc:  # a crashing rule is an internal error, not a lost run
+            errors.append(f"internal error in {meta.code} ({meta.name}): {type(exc).__name__}: {exc}")
+            continue
+        for finding in findings:
+            result = by_path.get(finding.path)
+            if result is None or settings.ignored_for_path(finding.path, meta.code, meta.name):
+                continue
+            marks = result.suppressions
+            if marks is not None and (marks.skip_file or marks.suppresses(finding, names)):
+                continue
+            override = settings.severity.get(meta.code)
+            if override is not None and override is not finding.severity:
+                finding = dataclasses.replace(finding, severity=override)
+            result.findings.append(finding)
+            touched.add(finding.path)
+    for path in touched:
+        by_path[path].findings.sort(key=lambda f: f.sort_key())
+    if settings.report_unused_suppressions:
+        for result in results:
+            if result.suppressions is not None:
+                result.unused_suppressions = result.suppressions.unused()
+    return errors
 
 
 def _guess_module(path: str) -> str | None:
@@ -75,4 +122,5 @@ def check_paths(
     found = discover(paths, settings, cwd)
     run = RunResult(errors=list(found.errors))
     run.files = check_files(found.files, settings, jobs=jobs, cache_dir=cache_dir, use_cache=use_cache, cwd=cwd)
+    run.errors.extend(project_phase(run.files, settings))
     return run

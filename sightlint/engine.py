@@ -107,6 +107,13 @@ class Context:
                 return scope[name]
         return None
 
+    def binding_depth(self, name: str) -> int | None:
+        """Index of the innermost visible scope binding ``name`` (0: module), or None."""
+        for depth in range(len(self._scopes) - 1, -1, -1):
+            if name in self._scopes[depth]:
+                return depth
+        return None
+
     def is_local(self, name: str) -> bool:
         """True if ``name`` is bound by something other than an import in a visible scope."""
         for scope in reversed(self._scopes):
@@ -397,8 +404,15 @@ def check_source(
     module: str | None = None,
     rules: Sequence[RuleClass] | None = None,
     collectors: Sequence[Any] = (),
+    summarize: bool | None = None,
 ) -> FileResult:
-    """Check one file's contents. ``rules`` defaults to the rules the settings enable."""
+    """Check one file's contents. ``rules`` defaults to the rules the settings enable.
+
+    With ``summarize`` (by default: when a cross-file rule is on), the same walk also
+    collects the file's :class:`~sightlint.project.summary.ModuleSummary` into
+    ``result.summary`` for the cross-file phase; the parsed suppression comments are kept
+    in ``result.suppressions``.
+    """
     result = FileResult(path=path)
     if isinstance(source, bytes):
         try:
@@ -418,13 +432,26 @@ def check_source(
         return result
 
     marks = suppression.parse(text)
+    result.suppressions = marks
     if marks.skip_file:
         return result
 
     context = Context(path, text, tree, settings, module)
     chosen = list(rules) if rules is not None else enabled_rules(settings, path)
-    instances: list[Rule] = [rule(context, settings.rule_options.get(rule.meta.name)) for rule in chosen]
-    dispatcher = _Dispatcher(context, [*instances, *collectors])
+    if summarize is None:
+        # Every file is summarised when a cross-file rule is on anywhere: chains pass
+        # through files whose own findings per-file-ignores switch off.
+        summarize = any(rule.cross_file for rule in (chosen if rules is not None else enabled_rules(settings)))
+    instances: list[Rule] = [
+        rule(context, settings.rule_options.get(rule.meta.name)) for rule in chosen if not rule.cross_file
+    ]
+    extra = list(collectors)
+    if summarize:
+        from sightlint.project.collector import SummaryCollector
+
+        summary_collector = SummaryCollector(context)
+        extra.append(summary_collector)
+    dispatcher = _Dispatcher(context, [*instances, *extra])
     # Module-level imports bind before any function body is read, as at run time.
     for stmt in tree.body:
         if isinstance(stmt, (ast.Import, ast.ImportFrom)):
@@ -437,6 +464,8 @@ def check_source(
             except Exception as exc:
                 dispatcher._crashed(instance, tree, exc)
     result.errors.extend(dispatcher.errors)
+    if summarize and summary_collector in dispatcher.visitors:
+        result.summary = summary_collector.summary
 
     names = {r.meta.code: r.meta.name for r in chosen}
     for instance in instances:

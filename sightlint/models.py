@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from typing import Any
 
 
 class Severity(enum.IntEnum):
@@ -95,6 +96,11 @@ class FileResult:
     errors: list[str] = field(default_factory=list)
     # Suppression comments that suppressed nothing: (line, codes or None for bare noqa).
     unused_suppressions: list[tuple[int, tuple[str, ...] | None]] = field(default_factory=list)
+    # The file's project-model summary (``sightlint.project.summary.ModuleSummary``), when
+    # the run has cross-file rules, and its parsed suppression comments (kept so the
+    # cross-file phase can apply them without re-reading the file).
+    summary: Any = None
+    suppressions: Any = None
 
 
 @dataclass

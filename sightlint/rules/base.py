@@ -7,6 +7,19 @@ table for all enabled rules and walks each file once.
 
 A rule with a fix also defines ``fix(node, finding)``: it receives the LibCST node whose
 range is exactly the finding's range (of type ``fix_node``) and returns a :class:`Fix`.
+
+Cross-file rules
+----------------
+A rule that needs the whole project sets ``cross_file = True`` and implements the
+classmethod ``check_project(model, settings)``. It defines no ``visit_*`` methods: the
+per-file facts it needs are collected once for every file by
+``sightlint.project.collector`` in the same walk as the single-file rules, and the
+api builds one :class:`sightlint.project.model.ProjectModel` per run after all files
+are checked. ``check_project`` returns findings built with :meth:`Rule.project_finding`
+(any path of the run; ``related`` carries a call chain). The api then applies, per
+file, what the engine applies to single-file findings: suppression comments,
+``per-file-ignores`` and severity overrides. ``bad``/``good`` examples work the same way
+(they run through ``sightlint.api.check_sources``).
 """
 
 from __future__ import annotations
@@ -17,12 +30,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from sightlint.models import Finding, FixSafety, Severity, Span
+from sightlint.models import Finding, FixSafety, RelatedLocation, Severity, Span
 
 if TYPE_CHECKING:
     import libcst as cst
 
     from sightlint.engine import Context
+    from sightlint.project.model import ProjectModel
+    from sightlint.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -90,6 +105,8 @@ class Rule:
     good: ClassVar[tuple[Good, ...]] = ()
     # The LibCST node type the fix expects at the finding's range (e.g. ``cst.Call``).
     fix_node: ClassVar[Any] = None
+    # True for rules that run once on the project model (see the module docstring).
+    cross_file: ClassVar[bool] = False
 
     def __init__(self, context: Context, options: Any = None) -> None:
         self.context = context
@@ -127,6 +144,44 @@ class Rule:
 
     def end_module(self) -> None:
         """Called once after the walk, for rules that decide at the end of the file."""
+
+    # -- cross-file rules ------------------------------------------------------------
+
+    @classmethod
+    def check_project(cls, model: ProjectModel, settings: Settings) -> list[Finding]:
+        """Findings of a cross-file rule for the whole run; see the module docstring."""
+        return []
+
+    @classmethod
+    def options_for(cls, settings: Settings) -> Any:
+        """This rule's validated options from ``settings`` (defaults when unset)."""
+        options = settings.rule_options.get(cls.meta.name)
+        return options if options is not None else cls.Options()
+
+    @classmethod
+    def project_finding(
+        cls,
+        path: str,
+        span: Span,
+        message: str | None = None,
+        *,
+        severity: Severity | None = None,
+        related: tuple[RelatedLocation, ...] = (),
+        detail: str | None = None,
+    ) -> Finding:
+        """A finding of a cross-file rule (severity overrides are applied by the api)."""
+        meta = cls.meta
+        return Finding(
+            code=meta.code,
+            name=meta.name,
+            severity=severity or meta.severity,
+            message=message or meta.summary,
+            path=path,
+            span=span,
+            fix_safety=FixSafety.NONE,
+            related=related,
+            detail=detail,
+        )
 
     # -- fixing --------------------------------------------------------------------
 

@@ -1,0 +1,235 @@
+"""Which external calls block, and which project functions reach one through sync code.
+
+Shared by SL101 (blocking-call-in-async) and SL102 (ineffective-timeout). Names are the
+model's normalised dotted spelling, where ``()`` marks a call result, so an instance of a
+class (built in the code or known from an annotation) is ``pkg.Class()``.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sightlint.models import Severity
+from sightlint.project.model import CHAT_MODELS, LLM_PIPE, ExternalCall, ProjectModel
+
+CATEGORIES: tuple[str, ...] = ("sleep", "network", "subprocess", "database", "llm", "cpu", "file")
+CATEGORY_SEVERITY = {"file": Severity.MEDIUM}
+CATEGORY_LABEL = {
+    "sleep": "sleep",
+    "network": "network I/O",
+    "subprocess": "subprocess/OS wait",
+    "database": "sync database driver",
+    "llm": "sync LLM call",
+    "cpu": "CPU-heavy work",
+    "file": "file I/O",
+    "custom": "configured blocking call",
+}
+
+
+def _methods(receivers: Iterable[str], methods: str) -> list[str]:
+    return [f"{r}.{m}" for r in receivers for m in methods.split()]
+
+
+_HTTP = "get post put patch delete head options request"
+_REQUESTS = ("requests.Session()", "requests.session()", "requests.sessions.Session()")
+_HTTPX = ("httpx.Client()",)
+_NEO4J_DRIVERS = ("neo4j.GraphDatabase.driver()", "neo4j.Driver()", "neo4j.GraphDatabase().driver()")
+_NEO4J_SESSIONS = tuple(f"{d}.session()" for d in _NEO4J_DRIVERS) + ("neo4j.Session()",)
+_LC_NEO4J = (
+    "langchain_neo4j.Neo4jGraph",
+    "langchain_neo4j.Neo4jVector",
+    "langchain_community.graphs.Neo4jGraph",
+    "langchain_community.graphs.neo4j_graph.Neo4jGraph",
+    "langchain_community.vectorstores.Neo4jVector",
+    "langchain_community.vectorstores.neo4j_vector.Neo4jVector",
+)
+_SA_ENGINES = ("sqlalchemy.create_engine()", "sqlalchemy.Engine()", "sqlalchemy.engine.Engine()")
+_SA_SESSIONS = ("sqlalchemy.orm.Session()", "sqlalchemy.orm.sessionmaker()()", "sqlalchemy.orm.Session")
+_REDIS = ("redis.Redis()", "redis.StrictRedis()", "redis.from_url()", "redis.Redis.from_url()")
+_EMBEDDINGS = (
+    "langchain_google_genai.GoogleGenerativeAIEmbeddings()",
+    "langchain_openai.OpenAIEmbeddings()",
+)
+_OPENAI = ("openai.OpenAI()", "openai.AzureOpenAI()")
+
+CATALOG: dict[str, str] = {
+    "time.sleep": "sleep",
+    **dict.fromkeys(
+        [
+            *(f"requests.{m}" for m in _HTTP.split()),
+            *_methods(_REQUESTS, _HTTP + " send"),
+            *(f"httpx.{m}" for m in (_HTTP + " stream").split()),
+            *_methods(_HTTPX, _HTTP + " send stream"),
+            "urllib.request.urlopen",
+            "urllib.request.urlretrieve",
+            "socket.create_connection",
+            "socket.getaddrinfo",
+            "socket.gethostbyname",
+            *_methods(("socket.socket()", "socket.create_connection()"), "connect recv recvfrom send sendall accept"),
+            "smtplib.SMTP",
+            "smtplib.SMTP_SSL",
+        ],
+        "network",
+    ),
+    **dict.fromkeys(
+        [
+            *(f"subprocess.{m}" for m in "run call check_call check_output getoutput getstatusoutput".split()),
+            *_methods(("subprocess.Popen()",), "wait communicate"),
+            *(f"os.{m}" for m in "system popen wait waitpid wait3 wait4 waitid".split()),
+        ],
+        "subprocess",
+    ),
+    **dict.fromkeys(
+        [
+            *(f"{m}.connect" for m in ("psycopg2", "psycopg", "pymysql", "sqlite3", "MySQLdb", "mysql.connector")),
+            *_methods(_NEO4J_DRIVERS, "verify_connectivity execute_query"),
+            *_methods(_NEO4J_SESSIONS, "run execute_read execute_write read_transaction write_transaction"),
+            *_LC_NEO4J,
+            *(f"{c}.{m}" for c in _LC_NEO4J for m in ("from_existing_index", "from_documents", "from_texts", "from_existing_graph")),
+            *_methods(
+                (f"{c}()" for c in _LC_NEO4J),
+                "query refresh_schema add_graph_documents similarity_search similarity_search_with_score "
+                "similarity_search_by_vector max_marginal_relevance_search add_documents add_texts",
+            ),
+            *_methods(_SA_ENGINES, "connect begin execute"),
+            *_methods(_SA_SESSIONS, "execute commit query get scalar scalars flush refresh"),
+            *_methods(_REDIS, "get set delete hget hset incr expire exists keys publish ping"),
+        ],
+        "database",
+    ),
+    **dict.fromkeys(
+        [
+            *_methods(sorted(CHAT_MODELS) + [LLM_PIPE], "invoke batch stream predict"),
+            *_methods(_EMBEDDINGS, "embed_query embed_documents"),
+            *_methods(_OPENAI, "chat.completions.create completions.create embeddings.create responses.create"),
+            "anthropic.Anthropic().messages.create",
+            "google.generativeai.GenerativeModel().generate_content",
+            "google.generativeai.generate_content",
+            "google.generativeai.embed_content",
+            "google.genai.Client().models.generate_content",
+            "google.genai.Client().models.embed_content",
+        ],
+        "llm",
+    ),
+    **dict.fromkeys(
+        [
+            "bcrypt.hashpw",
+            "bcrypt.checkpw",
+            "bcrypt.gensalt",
+            "bcrypt.kdf",
+            "hashlib.pbkdf2_hmac",
+            "hashlib.scrypt",
+            *_methods(("passlib.context.CryptContext()",), "hash verify verify_and_update"),
+            *_methods(("passlib.hash.bcrypt",), "hash verify"),
+            *_methods(("argon2.PasswordHasher()",), "hash verify"),
+            "sentence_transformers.CrossEncoder",
+            "sentence_transformers.SentenceTransformer",
+            "sentence_transformers.CrossEncoder().predict",
+            "sentence_transformers.CrossEncoder().rank",
+            "sentence_transformers.SentenceTransformer().encode",
+        ],
+        "cpu",
+    ),
+    **dict.fromkeys(
+        [
+            "open",
+            "io.open",
+            *_methods(("pathlib.Path()",), "read_text read_bytes write_text write_bytes open"),
+            *(f"shutil.{m}" for m in "copy copy2 copyfile copytree move rmtree".split()),
+        ],
+        "file",
+    ),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class BlockingSite:
+    call: ExternalCall
+    category: str
+
+    @property
+    def function(self) -> str:
+        return self.call.function
+
+
+class Catalog:
+    """The catalog restricted to some categories, plus user-configured call names."""
+
+    def __init__(self, categories: Iterable[str] = CATEGORIES, extra_calls: Iterable[str] = ()) -> None:
+        wanted = set(categories)
+        self.exact = {name: cat for name, cat in CATALOG.items() if cat in wanted}
+        self.prefixes: list[str] = []
+        for name in extra_calls:
+            if name.endswith(".*"):
+                self.prefixes.append(name[:-1])
+            else:
+                self.exact[name] = "custom"
+        self.key = (tuple(sorted(wanted)), tuple(sorted(extra_calls)))
+
+    def category(self, name: str) -> str | None:
+        found = self.exact.get(name)
+        if found is None and self.prefixes:
+            for prefix in self.prefixes:
+                if name.startswith(prefix):
+                    return "custom"
+        return found
+
+
+@dataclass
+class Blocking:
+    """Blocking call sites and the functions whose execution reaches one."""
+
+    sites: dict[str, list[BlockingSite]]
+    # Functions whose own body runs a blocking call, directly or through sync callees.
+    reaches: set[str]
+
+
+def analyse(model: ProjectModel, catalog: Catalog) -> Blocking:
+    """Find blocking sites and propagate "reaches a blocking call" back through sync callers."""
+    key = ("blocking", catalog.key)
+    cached = model.cache.get(key)
+    if isinstance(cached, Blocking):
+        return cached
+    sites: dict[str, list[BlockingSite]] = {}
+    for fid, calls in model.externals.items():
+        for call in calls:
+            category = catalog.category(call.name)
+            if category is not None:
+                sites.setdefault(fid, []).append(BlockingSite(call, category))
+    # Multi-source reverse BFS: linear in the graph. Async functions are marked but not
+    # walked past: calling one only creates a coroutine.
+    reaches = set(sites)
+    queue = deque(fid for fid in sites if not model.functions[fid].is_async)
+    while queue:
+        node = queue.popleft()
+        for edge in model.callers.get(node, ()):
+            if edge.source not in reaches:
+                reaches.add(edge.source)
+                if not model.functions[edge.source].is_async:
+                    queue.append(edge.source)
+    result = Blocking(sites, reaches)
+    model.cache[key] = result
+    return result
+
+
+def first_blocking(model: ProjectModel, blocking: Blocking, fid: str) -> tuple[list[str], BlockingSite] | None:
+    """A shortest chain of functions from ``fid`` to a blocking site its body runs."""
+    if fid not in blocking.reaches:
+        return None
+    parent: dict[str, str | None] = {fid: None}
+    queue = deque([fid])
+    while queue:
+        node = queue.popleft()
+        if node in blocking.sites:
+            path = [node]
+            while parent[path[-1]] is not None:
+                path.append(parent[path[-1]])  # type: ignore[arg-type]
+            return list(reversed(path)), blocking.sites[node][0]
+        for edge in model.edges.get(node, ()):
+            target = edge.target
+            if target not in parent and target in blocking.reaches and not model.functions[target].is_async:
+                parent[target] = node
+                queue.append(target)
+    return None

@@ -1,0 +1,337 @@
+"""The project model: every module's summary, names resolved across files, a call graph.
+
+Built once per run from the :class:`ModuleSummary` of each file. Symbolic references
+(``summary.Ref``) are evaluated lazily and memoised to *values*:
+
+``("func", id, bound)``  a project function (``bound``: reached through an instance)
+``("class", id)``        a project class
+``("inst", id)``         an instance of a project class
+``("mod", name)``        a project module
+``("super", id)``        ``super()`` inside class ``id``
+``("ext", dotted)``      something outside the project, spelled as a dotted path where
+                         ``()`` marks a call result: ``neo4j.GraphDatabase.driver().session()``
+``("none",)``            ``None``
+
+Anything that cannot be resolved evaluates to ``None`` and produces no edge: unknown or
+dynamic callees never lead to a finding.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sightlint.project.summary import CallSite, ClassSummary, FunctionSummary, ModuleSummary, Ref
+
+Value = tuple[Any, ...]
+
+_BUILTINS = frozenset(dir(builtins))
+# Chat-model instances: a LangChain ``|`` pipe that contains one calls the model.
+CHAT_MODELS = frozenset(
+    {
+        "langchain_google_genai.ChatGoogleGenerativeAI()",
+        "langchain_google_genai.chat_models.ChatGoogleGenerativeAI()",
+        "langchain_google_vertexai.ChatVertexAI()",
+        "langchain_openai.ChatOpenAI()",
+        "langchain_openai.AzureChatOpenAI()",
+        "langchain_anthropic.ChatAnthropic()",
+        "langchain_community.chat_models.ChatOpenAI()",
+        "langchain_core.language_models.BaseChatModel()",
+        "langchain_core.language_models.chat_models.BaseChatModel()",
+    }
+)
+LLM_PIPE = "langchain_core.runnables.RunnableSequence()"
+# ``Path`` operations that return another ``Path`` (so ``p.parent.read_text`` is still a read).
+_PATH_SAME = frozenset({"parent", "resolve()", "absolute()", "with_suffix()", "with_name()", "joinpath()", "expanduser()"})
+
+
+@dataclass(frozen=True, slots=True)
+class Edge:
+    """A call from one project function to another, at ``line:col`` of the caller."""
+
+    source: str
+    target: str
+    line: int
+    col: int
+    via: str = ""  # how the call happens when it is indirect ("passed to _connect_with_retry")
+
+
+@dataclass(frozen=True, slots=True)
+class ExternalCall:
+    """A call into code outside the project, by normalised dotted name."""
+
+    function: str
+    name: str
+    site: CallSite
+
+
+class ProjectModel:
+    """All modules of one run; see the module docstring."""
+
+    def __init__(self, summaries: Iterable[ModuleSummary]) -> None:
+        self.modules: dict[str, ModuleSummary] = {}
+        self.functions: dict[str, FunctionSummary] = {}
+        self.classes: dict[str, ClassSummary] = {}
+        self.module_of: dict[str, ModuleSummary] = {}  # function id -> its module
+        for summary in summaries:
+            # Two files claiming one module name: the first wins for name lookups, the
+            # second's functions are still in the graph under their own ids.
+            self.modules.setdefault(summary.module, summary)
+            for fid, fn in summary.functions.items():
+                self.functions[fid] = fn
+                self.module_of[fid] = summary
+            self.classes.update(summary.classes)
+        self._values: dict[Ref, Value | None] = {}
+        self._symbols: dict[str, Value | None] = {}
+        self._mro: dict[str, tuple[str, ...]] = {}
+        self.edges: dict[str, list[Edge]] = {}
+        self.callers: dict[str, list[Edge]] = {}
+        self.externals: dict[str, list[ExternalCall]] = {}
+        # Shared derived analyses, keyed by their inputs (rules of one run share them).
+        self.cache: dict[Any, Any] = {}
+        self._build_graph()
+
+    # -- display -----------------------------------------------------------------------
+
+    def path_of(self, fid: str) -> str:
+        return self.module_of[fid].path
+
+    def display(self, fid: str) -> str:
+        """``Class.method`` / ``function``: the id without its module."""
+        module = self.module_of[fid].module
+        return fid[len(module) + 1 :] if fid.startswith(module + ".") else fid
+
+    # -- name resolution -------------------------------------------------------------------
+
+    def symbol(self, dotted: str) -> Value | None:
+        """The value a dotted name (as written after imports) refers to."""
+        if dotted in self._symbols:
+            return self._symbols[dotted]
+        self._symbols[dotted] = None  # a cycle of re-exports resolves to "unknown"
+        parts = dotted.split(".")
+        value: Value | None = ("ext", dotted)
+        for i in range(len(parts), 0, -1):
+            module = ".".join(parts[:i])
+            if module in self.modules:
+                value = ("mod", module)
+                for name in parts[i:]:
+                    value = self.attr(value, name)
+                    if value is None:
+                        break
+                break
+        self._symbols[dotted] = value
+        return value
+
+    def module_member(self, module: str, name: str, depth: int = 0) -> Value | None:
+        summary = self.modules[module]
+        fid = summary.toplevel.get(name)
+        if fid is not None:
+            return ("class", fid) if fid in self.classes else ("func", fid, False)
+        target = summary.imports.get(name)
+        if target is not None:
+            return self.symbol(target)
+        ref = summary.globals.get(name)
+        if ref is not None:
+            return self.value(ref)
+        submodule = f"{module}.{name}"
+        if submodule in self.modules:
+            return ("mod", submodule)
+        if depth < 5:
+            for star in summary.star_imports:
+                if star in self.modules:
+                    found = self.module_member(star, name, depth + 1)
+                    if found is not None:
+                        return found
+        return None
+
+    def value(self, ref: Ref | None) -> Value | None:
+        """Evaluate a symbolic reference (memoised; cycles evaluate to None)."""
+        if ref is None:
+            return None
+        if ref in self._values:
+            return self._values[ref]
+        self._values[ref] = None
+        result = self._evaluate(ref)
+        self._values[ref] = result
+        return result
+
+    def _evaluate(self, ref: Ref) -> Value | None:
+        kind = ref[0]
+        if kind == "g":
+            return self.symbol(ref[1])
+        if kind == "m":
+            module, name = ref[1], ref[2]
+            found = self.module_member(module, name) if module in self.modules else None
+            if found is None and name in _BUILTINS:
+                summary = self.modules.get(module)
+                if summary is None or (name not in summary.globals and name not in summary.imports):
+                    return ("ext", name)
+            return found
+        if kind == "attr":
+            base = self.value(ref[1])
+            return None if base is None else self.attr(base, ref[2])
+        if kind == "call":
+            base = self.value(ref[1])
+            return None if base is None else self.call_result(base)
+        if kind == "fn":
+            return ("func", ref[1], False) if ref[1] in self.functions else None
+        if kind == "self":
+            return ("inst", ref[1])
+        if kind == "cls":
+            return ("class", ref[1])
+        if kind == "super":
+            return ("super", ref[1])
+        if kind == "none":
+            return ("none",)
+        if kind == "or":
+            left, right = self.value(ref[1]), self.value(ref[2])
+            for side in (left, right):
+                if side is not None and side[0] == "ext" and (side[1] in CHAT_MODELS or side[1] == LLM_PIPE):
+                    return ("ext", LLM_PIPE)
+            return None
+        if kind == "div":
+            base = self.value(ref[1])
+            return base if base is not None and base[0] == "ext" and base[1] == "pathlib.Path()" else None
+        return None
+
+    def attr(self, value: Value, name: str) -> Value | None:
+        kind = value[0]
+        if kind == "mod":
+            return self.module_member(value[1], name)
+        if kind == "ext":
+            dotted = f"{value[1]}.{name}"
+            if value[1] == "pathlib.Path()" and name in _PATH_SAME:
+                return value
+            return ("ext", dotted)
+        if kind in ("inst", "class", "super"):
+            cid = value[1]
+            method = self.find_method(cid, name, skip_first=kind == "super")
+            if method is not None:
+                fn = self.functions[method]
+                bound = kind != "class" and fn.method_kind != "static"
+                return ("func", method, bound)
+            for owner in self.mro(cid):
+                ref = self.classes[owner].attrs.get(name)
+                if ref is not None:
+                    return self.value(ref)
+            return None
+        return None
+
+    def call_result(self, value: Value) -> Value | None:
+        kind = value[0]
+        if kind == "class":
+            return ("inst", value[1])
+        if kind == "func":
+            return self.value(self.functions[value[1]].returns)
+        if kind == "ext":
+            dotted = value[1] + "()"
+            if dotted.startswith("pathlib.Path().") and dotted[len("pathlib.Path().") :] in _PATH_SAME:
+                return ("ext", "pathlib.Path()")
+            if dotted == "pathlib.PurePath()" or dotted == "pathlib.PosixPath()":
+                return ("ext", "pathlib.Path()")
+            return ("ext", dotted)
+        return None
+
+    # -- classes -----------------------------------------------------------------------
+
+    def mro(self, cid: str) -> tuple[str, ...]:
+        """The class and its project base classes, depth first, each once."""
+        if cid in self._mro:
+            return self._mro[cid]
+        self._mro[cid] = (cid,)  # cycle guard
+        order = [cid]
+        for base_ref in self.classes[cid].bases:
+            base = self.value(base_ref)
+            if base is not None and base[0] == "class":
+                for owner in self.mro(base[1]):
+                    if owner not in order:
+                        order.append(owner)
+        self._mro[cid] = tuple(order)
+        return self._mro[cid]
+
+    def find_method(self, cid: str, name: str, *, skip_first: bool = False) -> str | None:
+        if cid not in self.classes:
+            return None
+        order = self.mro(cid)
+        for owner in order[1:] if skip_first else order:
+            method = self.classes[owner].methods.get(name)
+            if method is not None:
+                return method
+        return None
+
+    def call_target(self, value: Value) -> tuple[str, bool] | None:
+        """The project function a call of ``value`` runs, and whether ``self`` is bound."""
+        kind = value[0]
+        if kind == "func":
+            return value[1], bool(value[2])
+        if kind == "class":
+            init = self.find_method(value[1], "__init__")
+            return (init, True) if init is not None else None
+        if kind == "inst":
+            call = self.find_method(value[1], "__call__")
+            return (call, True) if call is not None else None
+        return None
+
+    # -- the call graph --------------------------------------------------------------------
+
+    def _add_edge(self, edge: Edge) -> None:
+        self.edges.setdefault(edge.source, []).append(edge)
+        self.callers.setdefault(edge.target, []).append(edge)
+
+    def _build_graph(self) -> None:
+        for fid, fn in self.functions.items():
+            for site in fn.calls:
+                value = self.value(site.callee)
+                if value is None:
+                    continue
+                if value[0] == "ext":
+                    self.externals.setdefault(fid, []).append(ExternalCall(fid, value[1], site))
+                    continue
+                target = self.call_target(value)
+                if target is None:
+                    continue
+                self._add_edge(Edge(fid, target[0], site.line, site.col))
+                if site.fn_args:
+                    self._callback_edges(fid, site, *target)
+
+    def _callback_edges(self, fid: str, site: CallSite, target: str, bound: bool) -> None:
+        """``helper(fn)`` where ``helper`` calls its parameter: ``fid`` reaches ``fn``."""
+        callee = self.functions[target]
+        if not callee.param_calls:
+            return
+        called = {name for name, _, _ in callee.param_calls}
+        offset = 1 if bound and callee.cls and callee.method_kind != "static" else 0
+        for key, ref in site.fn_args:
+            if isinstance(key, int):
+                index = key + offset
+                name = callee.params[index] if index < len(callee.params) else None
+            else:
+                name = key
+            if name not in called:
+                continue
+            value = self.value(ref)
+            passed = self.call_target(value) if value is not None else None
+            if passed is not None:
+                self._add_edge(Edge(fid, passed[0], site.line, site.col, via=f"passed to {callee.name}"))
+
+    # -- traversal helpers -------------------------------------------------------------------
+
+    def sync_callers_bfs(self, start: str) -> dict[str, Edge | None]:
+        """Reverse BFS from ``start`` through sync callers: node -> edge toward ``start``.
+
+        Async callers are included (they are where a chain starts) but not walked past.
+        """
+        towards: dict[str, Edge | None] = {start: None}
+        queue = deque([start])
+        while queue:
+            node = queue.popleft()
+            if node != start and self.functions[node].is_async:
+                continue
+            for edge in self.callers.get(node, ()):
+                if edge.source not in towards:
+                    towards[edge.source] = edge
+                    queue.append(edge.source)
+        return towards

@@ -1,0 +1,104 @@
+"""The per-module facts the project model is built from.
+
+A :class:`ModuleSummary` is collected during the engine's single walk of a file and
+holds no ``ast`` nodes: only strings, ints and nested tuples, so it pickles small and a
+cache can store it next to the file's findings.
+
+Names that cannot be resolved inside one file are kept *symbolic* as a :data:`Ref`, a
+small nested tuple that the project model evaluates once every module is known:
+
+``("g", "pkg.mod.name")``     a dotted name reached through an import
+``("m", "pkg.mod", "name")``  a module-level name of this module (or a builtin)
+``("fn", "<function id>")``   a nested ``def`` or ``lambda`` of the enclosing function
+``("self", "<class id>")``    the instance inside a method (``self``)
+``("cls", "<class id>")``     the class inside a classmethod (``cls``)
+``("super", "<class id>")``   ``super()`` inside a method of that class
+``("call", ref)``             the result of calling ``ref`` (an instance, for a class)
+``("attr", ref, "name")``     an attribute of ``ref``
+``("or", ref, ref)``          ``a | b`` (LangChain pipes; unions are unwrapped earlier)
+``("div", ref)``              ``ref / something`` (``pathlib`` joins)
+``("none",)``                 the constant ``None``
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+Ref = tuple[Any, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CallSite:
+    """One call written in a function body."""
+
+    callee: Ref
+    line: int
+    col: int
+    end_line: int
+    end_col: int
+    text: str  # how the callee reads in the source, e.g. ``driver.verify_connectivity``
+    # Arguments that may be callables the callee calls back: (param position or keyword, ref).
+    fn_args: tuple[tuple[int | str, Ref], ...] = ()
+
+
+@dataclass(slots=True)
+class FunctionSummary:
+    id: str  # ``pkg.mod.Class.method``; nested: ``pkg.mod.outer.inner``; ``...<lambda@L:C>``
+    name: str
+    line: int
+    col: int
+    is_async: bool
+    cls: str | None = None  # owning class id for methods
+    method_kind: str = ""  # "" (plain method), "static", "class"; unused for functions
+    params: tuple[str, ...] = ()
+    decorators: tuple[Ref, ...] = ()
+    returns: Ref | None = None  # value ref of what a call returns, when known
+    calls: list[CallSite] = field(default_factory=list)
+    # Calls of a parameter of this function: (parameter name, line, col).
+    param_calls: list[tuple[str, int, int]] = field(default_factory=list)
+    # Callables handed to to_thread/run_in_executor/...: they do not run on the loop.
+    offloaded: list[tuple[Ref, int, int]] = field(default_factory=list)
+    # Suspension points in the body itself (await, async for, async with).
+    awaits: int = 0
+    route: bool = False  # decorated as a FastAPI/Starlette endpoint
+
+
+@dataclass(slots=True)
+class ClassSummary:
+    id: str
+    name: str
+    line: int
+    bases: tuple[Ref, ...] = ()
+    methods: dict[str, str] = field(default_factory=dict)  # name -> function id
+    attrs: dict[str, Ref] = field(default_factory=dict)  # instance/class attribute -> value ref
+
+
+@dataclass(frozen=True, slots=True)
+class TimeoutSite:
+    """A timeout (``wait_for``, ``async with timeout``) and the work it wraps."""
+
+    kind: str  # "asyncio.wait_for", "asyncio.timeout", ...
+    function: str  # id of the enclosing function
+    line: int
+    col: int
+    end_line: int
+    end_col: int
+    # (callee ref, awaited?, line, col, text) of each call the timeout covers.
+    targets: tuple[tuple[Ref, bool, int, int, str], ...] = ()
+
+
+@dataclass(slots=True)
+class ModuleSummary:
+    module: str
+    path: str
+    is_package: bool = False
+    imports: dict[str, str] = field(default_factory=dict)  # module-level name -> dotted target
+    star_imports: list[str] = field(default_factory=list)
+    globals: dict[str, Ref] = field(default_factory=dict)  # module-level assignment -> value ref
+    toplevel: dict[str, str] = field(default_factory=dict)  # module-level def/class name -> id
+    functions: dict[str, FunctionSummary] = field(default_factory=dict)
+    classes: dict[str, ClassSummary] = field(default_factory=dict)
+    timeouts: list[TimeoutSite] = field(default_factory=list)
+    # Callables named in ``Depends(...)`` (FastAPI dependencies).
+    dependencies: list[Ref] = field(default_factory=list)
