@@ -97,3 +97,28 @@ def test_fix_hook_is_installable_and_leaves_clean_code_alone(run_hook: HookRun) 
     done = run_hook("sightlint-fix", "clean_too.py")
     assert done.returncode == 0, done.stdout + done.stderr
     assert clean.read_bytes() == before
+
+
+def _try_repo(env: dict[str, str], work: Path, file: str) -> subprocess.CompletedProcess[str]:
+    subprocess.run(["git", "add", "--", file], cwd=work, env=env, check=True)
+    return subprocess.run(
+        ["pre-commit", "try-repo", str(ROOT), "sightlint", "--files", file],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def test_try_repo_fails_on_a_bad_file_and_passes_on_a_clean_one(run_hook: HookRun) -> None:
+    """What a user trying the hook does first: `pre-commit try-repo <this repo> sightlint`."""
+    work, env = run_hook.work, run_hook.env
+    (work / "try_bad.py").write_text("from datetime import datetime\nx = datetime.utcnow()\n", encoding="utf-8")
+    (work / "try_clean.py").write_text("import asyncio\n\n\nasync def f() -> None:\n    await asyncio.sleep(0)\n", encoding="utf-8")
+    bad = _try_repo(env, work, "try_bad.py")
+    assert bad.returncode == 1, bad.stdout + bad.stderr
+    assert "try_bad.py:2:5: SL301" in bad.stdout
+    clean = _try_repo(env, work, "try_clean.py")
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    assert "Passed" in clean.stdout
