@@ -40,7 +40,6 @@ C, H, M = Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM
 # Codes fixed by the catalog but not implemented yet. A rule module that implements one
 # replaces its entry here (the test suite checks that no code is both planned and built).
 PLANNED: tuple[RuleMeta, ...] = (
-    _planned("SL102", "ineffective-timeout", H, "Timeout around work that never awaits, so it cannot fire.", None),
     _planned("SL202", "broad-exception-handler", M, "Broad `except Exception` in a service path hides specific failures.", "§14"),
     _planned("SL401", "llm-call-without-timeout", C, "LLM call awaited without a timeout.", "§4"),
     _planned("SL402", "unbounded-gather", C, "`asyncio.gather` over many tasks without a timeout.", "§4"),
