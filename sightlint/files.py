@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import fnmatch
 import os
-from collections.abc import Iterator, Sequence
+import re
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -45,7 +46,12 @@ def module_name(path: Path, src: Sequence[Path] = ()) -> str | None:
     A file below one of the configured ``src`` roots is named relative to that root even
     without ``__init__.py`` files (namespace packages).
     """
-    resolved = path.resolve()
+    return _module_name(path.resolve(), src, None)
+
+
+def _module_name(resolved: Path, src: Sequence[Path], _packages: dict[Path, tuple[str, ...]] | None) -> str | None:
+    """:func:`module_name` of a resolved path; ``_packages`` memoizes the climb per folder
+    during one discovery (thousands of files share a few hundred folders)."""
     parts = [resolved.stem] if resolved.stem != "__init__" else []
     for root in src:
         try:
@@ -53,24 +59,43 @@ def module_name(path: Path, src: Sequence[Path] = ()) -> str | None:
         except ValueError:
             continue
         return ".".join([*rel.parts, *parts]) or None
-    folder = resolved.parent
-    while (folder / "__init__.py").is_file() and folder.parent != folder:
-        parts.insert(0, folder.name)
-        folder = folder.parent
+    package = _packages.get(resolved.parent) if _packages is not None else None
+    if package is None:
+        package_parts: list[str] = []
+        folder = resolved.parent
+        while (folder / "__init__.py").is_file() and folder.parent != folder:
+            package_parts.insert(0, folder.name)
+            folder = folder.parent
+        package = tuple(package_parts)
+        if _packages is not None:
+            _packages[resolved.parent] = package
+    parts = [*package, *parts]
     if not all(p.isidentifier() for p in parts):
         return None
     return ".".join(parts) or None
 
 
+_EXCLUDE_MATCHERS: dict[tuple[str, ...], tuple[Callable[[str], object], Callable[[str], object]]] = {}
+
+
 def _excluded(name: str, rel: str, patterns: Sequence[str]) -> bool:
-    for pattern in patterns:
-        pattern = pattern.rstrip("/")
-        if "/" in pattern:
-            if fnmatch.fnmatch(rel, pattern.lstrip("./")) or fnmatch.fnmatch(rel, "*/" + pattern.lstrip("./")):
-                return True
-        elif fnmatch.fnmatch(name, pattern):
-            return True
-    return False
+    """True if a pattern matches the name (no slash in it) or the relative path; compiled once."""
+    key = tuple(patterns)
+    matchers = _EXCLUDE_MATCHERS.get(key)
+    if matchers is None:
+        by_name, by_path = [], []
+        for pattern in key:
+            pattern = os.path.normcase(pattern.rstrip("/"))
+            if "/" in pattern:
+                by_path += [fnmatch.translate(pattern.lstrip("./")), fnmatch.translate("*/" + pattern.lstrip("./"))]
+            else:
+                by_name.append(fnmatch.translate(pattern))
+        never = r"(?!)"
+        matchers = _EXCLUDE_MATCHERS[key] = (
+            re.compile("|".join(by_name) or never).match,
+            re.compile("|".join(by_path) or never).match,
+        )
+    return bool(matchers[0](os.path.normcase(name)) or matchers[1](os.path.normcase(rel)))
 
 
 class _GitIgnore:
@@ -129,12 +154,23 @@ def discover(paths: Sequence[Path], settings: Settings, cwd: Path | None = None)
     seen: set[Path] = set()
     patterns = (*settings.exclude, *settings.extend_exclude)
     src = [Path(s) if Path(s).is_absolute() else cwd / s for s in settings.src]
+    packages: dict[Path, tuple[str, ...]] = {}
+    real_folders: dict[Path, Path] = {}
+
+    def resolve(path: Path) -> Path:
+        """``path.resolve()``, resolving each folder once rather than once per file."""
+        if path.is_symlink():
+            return path.resolve()
+        folder = real_folders.get(path.parent)
+        if folder is None:
+            folder = real_folders[path.parent] = path.parent.resolve()
+        return folder / path.name
 
     def add(path: Path) -> None:
-        key = path.resolve()
+        key = resolve(path)
         if key not in seen:
             seen.add(key)
-            found.files.append(SourceFile(path, display_path(path, cwd), module_name(path, src)))
+            found.files.append(SourceFile(path, display_path(path, cwd), _module_name(key, src, packages)))
 
     for raw in paths:
         if not raw.exists() and not raw.is_symlink():
@@ -158,13 +194,14 @@ def _walk(top: Path, patterns: Sequence[str], gitignore: _GitIgnore | None, erro
 
     for folder, dirs, files in os.walk(top, onerror=on_error):
         here = Path(folder)
-        rel_here = here.resolve().relative_to(top_resolved) if here != top else Path()
+        here_resolved = here.resolve()  # once per folder: resolving is a syscall per component
+        rel_here = here_resolved.relative_to(top_resolved) if here != top else Path()
         keep = []
         for name in sorted(dirs):
             rel = (rel_here / name).as_posix()
             if _excluded(name, rel, patterns):
                 continue
-            if gitignore and gitignore.ignored(here.resolve() / name, True):
+            if gitignore and gitignore.ignored(here_resolved / name, True):
                 continue
             keep.append(name)
         dirs[:] = keep
@@ -174,6 +211,6 @@ def _walk(top: Path, patterns: Sequence[str], gitignore: _GitIgnore | None, erro
             rel = (rel_here / name).as_posix()
             if _excluded(name, rel, patterns):
                 continue
-            if gitignore and gitignore.ignored(here.resolve() / name, False):
+            if gitignore and gitignore.ignored(here_resolved / name, False):
                 continue
             yield here / name
