@@ -209,6 +209,7 @@ class UnlockedLazySingleton(Rule):
             "            _STORE = connect()\n    return _STORE\n"
         ),
         Good("_STORE = None\nif _STORE is None:\n    _STORE = connect()\n"),
+        Good("_warned = False\n\ndef warn_once():\n    global _warned\n    if not _warned:\n        log()\n        _warned = True\n"),
         Good(
             "import threading\n\n_guard = threading.RLock()\n_svc = None\n\ndef svc():\n    global _svc\n"
             "    with _guard:\n        if _svc is None:\n            _svc = Service()\n    return _svc\n"
@@ -396,8 +397,8 @@ class UnlockedLazySingleton(Rule):
     def _assigned(self, target: ast.expr, value: ast.expr, node: ast.stmt) -> None:
         if not self._frames or self._frames[-1].node is None:
             return
-        if isinstance(value, ast.Constant) and value.value is None:
-            return  # a reset or teardown, not an initialisation
+        if isinstance(value, ast.Constant):
+            return  # a reset to None or a once-flag (`_warned = True`): nothing is built
         frame = self._frames[-1]
         key = self._key(target, frame)
         if key is None:

@@ -1,0 +1,283 @@
+"""SL501, SL601, SL602: what the rules' examples cannot say (messages, locations, de-duplication)."""
+
+from __future__ import annotations
+
+import textwrap
+
+from sightlint.engine import check_source
+from sightlint.models import Finding
+from sightlint.rules.base import RuleClass
+from sightlint.rules.session_per_task_unbounded import SessionPerTaskUnbounded
+from sightlint.rules.session_shared_across_tasks import SessionSharedAcrossTasks
+from sightlint.rules.unlocked_lazy_singleton import UnlockedLazySingleton
+from sightlint.settings import Settings
+
+
+def _check(rule: RuleClass, source: str) -> list[Finding]:
+    result = check_source(textwrap.dedent(source), "app/service.py", Settings(), rules=[rule])
+    assert not result.errors
+    return result.findings
+
+
+# -- SL501 ---------------------------------------------------------------------------
+
+
+def test_sl501_async_race_and_thread_race_have_different_messages() -> None:
+    findings = _check(
+        UnlockedLazySingleton,
+        """
+        _a = None
+        _b = None
+
+        async def get_a():
+            global _a
+            if _a is None:
+                _a = await connect()
+            return _a
+
+        def get_b():
+            global _b
+            if _b is None:
+                _b = connect_sync()
+            return _b
+        """,
+    )
+    assert [f.line for f in findings] == [7, 13]
+    asyncio_race, thread_race = findings
+    assert "`await` between the check and the assignment (line 8)" in asyncio_race.message
+    assert "threads" not in asyncio_race.message
+    assert "safe on the event loop" in thread_race.message and "threads" in thread_race.message
+
+
+def test_sl501_reports_the_check_expression_once_per_check() -> None:
+    findings = _check(
+        UnlockedLazySingleton,
+        """
+        _conn = None
+
+        async def conn(flag):
+            global _conn
+            if _conn is None or flag:
+                if flag:
+                    _conn = await open_a()
+                else:
+                    _conn = await open_b()
+            return _conn
+        """,
+    )
+    assert len(findings) == 1
+    span = findings[0].span
+    assert (span.line, span.col, span.end_col) == (6, 7, 28)  # `_conn is None or flag`
+
+
+def test_sl501_async_with_is_a_suspension_point() -> None:
+    # Acquiring a lock *after* the check lets a second task pass the check while the first waits.
+    findings = _check(
+        UnlockedLazySingleton,
+        """
+        _client = None
+
+        async def client(lock):
+            global _client
+            if _client is None:
+                async with lock:
+                    _client = build()
+            return _client
+        """,
+    )
+    assert len(findings) == 1
+    assert "The lock is taken after the check" in findings[0].message
+
+
+def test_sl501_names_a_sync_dependency_only_when_it_is_one() -> None:
+    source = """
+    from fastapi import Depends
+
+    _svc = None
+
+    def get_svc():
+        global _svc
+        if _svc is None:
+            _svc = Service()
+        return _svc
+
+    def other():
+        global _svc
+        if _svc is None:
+            _svc = Service()
+        return _svc
+
+    def route(svc=Depends(get_svc)):
+        return svc
+    """
+    first, second = _check(UnlockedLazySingleton, source)
+    assert "`get_svc` is a sync FastAPI dependency" in first.message
+    assert "dependency" not in second.message
+
+
+def test_sl501_nested_function_does_not_hide_the_outer_set() -> None:
+    # A nested def between check and set must not reset what the outer function is doing.
+    findings = _check(
+        UnlockedLazySingleton,
+        """
+        _store = None
+
+        async def store():
+            global _store
+            if _store is None:
+                def helper():
+                    return 1
+                _store = await make(helper)
+            return _store
+        """,
+    )
+    assert [f.line for f in findings] == [6]
+
+
+# -- SL601 ---------------------------------------------------------------------------
+
+AUDIT_SHAPE = """
+import asyncio
+from app.db.session import AsyncSessionLocal
+
+
+class FocusGroupService:
+    async def _get_concurrent_responses(self, personas, question):
+        tasks = [
+            self._get_persona_response(persona, question)
+            for persona in personas
+        ]
+        return await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _get_persona_response(self, persona, question):
+        async with AsyncSessionLocal() as session:
+            context = await self.memory.retrieve(session, persona.id, question)
+            return await self._generate(persona, context)
+"""
+
+
+def test_sl601_audit_shape_is_reported_at_the_session_and_names_the_fan_out() -> None:
+    (finding,) = _check(SessionPerTaskUnbounded, AUDIT_SHAPE)
+    assert finding.line == 15
+    assert finding.span.col == 19  # the `AsyncSessionLocal()` call
+    assert "`FocusGroupService._get_concurrent_responses`" in finding.message
+    assert "`asyncio.gather` over `tasks` (line 12)" in finding.message
+    assert "pool" in finding.message
+
+
+def test_sl601_one_finding_per_session_even_with_several_fan_outs() -> None:
+    findings = _check(
+        SessionPerTaskUnbounded,
+        """
+        import asyncio
+        from app.db import AsyncSessionLocal
+
+        async def one(x):
+            async with AsyncSessionLocal() as s:
+                await s.execute(x)
+
+        async def a(xs):
+            await asyncio.gather(*[one(x) for x in xs])
+
+        async def b(xs):
+            for x in xs:
+                asyncio.create_task(one(x))
+        """,
+    )
+    assert len(findings) == 1
+    assert "(and 1 more fan-out site)" in findings[0].message
+
+
+def test_sl601_semaphore_in_an_intermediate_coroutine_bounds_the_chain() -> None:
+    source = """
+    import asyncio
+    from app.db import AsyncSessionLocal
+
+    sem = asyncio.Semaphore(4)
+
+    async def save(x):
+        async with AsyncSessionLocal() as s:
+            await s.merge(x)
+
+    async def {name}(x):
+        {guard}
+        await save(x)
+
+    async def run(xs):
+        await asyncio.gather(*[{name}(x) for x in xs])
+    """
+    bounded = source.format(name="bounded", guard="await sem.acquire()")
+    unbounded = source.format(name="plain", guard="pass")
+    assert _check(SessionPerTaskUnbounded, bounded) == []
+    (finding,) = _check(SessionPerTaskUnbounded, unbounded)
+    assert "opened in `save` (reached from `plain`)" in finding.message
+
+
+def test_sl601_unknown_callees_produce_no_finding() -> None:
+    source = """
+    import asyncio
+    from app.workers import one
+
+    async def run(xs, service):
+        await asyncio.gather(*[one(x) for x in xs])
+        await asyncio.gather(*[service.one(x) for x in xs])
+    """
+    assert _check(SessionPerTaskUnbounded, source) == []
+
+
+# -- SL602 ---------------------------------------------------------------------------
+
+
+def test_sl602_reported_once_at_the_first_concurrent_start() -> None:
+    findings = _check(
+        SessionSharedAcrossTasks,
+        """
+        import asyncio
+        from sqlalchemy.ext.asyncio import AsyncSession
+
+        async def run(db: AsyncSession, xs):
+            tasks = []
+            for x in xs:
+                tasks.append(asyncio.create_task(save(db, x)))
+            await asyncio.gather(*tasks)
+        """,
+    )
+    assert [f.line for f in findings] == [8]
+    assert "AsyncSession `db`" in findings[0].message
+    assert "`asyncio.create_task` in a loop" in findings[0].message
+
+
+def test_sl602_audit_option_1_is_flagged() -> None:
+    option_1 = AUDIT_SHAPE.replace("(self, personas, question)", "(self, db, personas, question)").replace(
+        "self._get_persona_response(persona, question)", "self._get_persona_response(db, persona, question)"
+    )
+    # `db` is not annotated in this shape; annotate it as the audit's fix does.
+    option_1 = option_1.replace("(self, db, personas", "(self, db: AsyncSession, personas")
+    (finding,) = _check(SessionSharedAcrossTasks, "from sqlalchemy.ext.asyncio import AsyncSession\n" + option_1)
+    assert finding.line == 13  # the gather
+    assert "`db`" in finding.message
+
+
+def test_sl602_parameter_named_like_the_outer_session_shadows_it() -> None:
+    source = """
+    import asyncio
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    async def run(db: AsyncSession, xs):
+        async def one(x, db=None):
+            await db.execute(x)
+        await asyncio.gather(*[one(x) for x in xs])
+    """
+    assert _check(SessionSharedAcrossTasks, source) == []
+
+
+def test_sl602_session_rebound_to_something_else_is_no_longer_a_session() -> None:
+    source = """
+    import asyncio
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    async def run(db: AsyncSession, xs):
+        db = make_factory()
+        await asyncio.gather(*[save(db, x) for x in xs])
+    """
+    assert _check(SessionSharedAcrossTasks, source) == []
