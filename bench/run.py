@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import functools
 import json
 import os
 import shutil
@@ -215,7 +216,10 @@ def bench_project(root: Path, label: str, args: argparse.Namespace, work: Path) 
     lines = sum(Path(p).read_bytes().count(b"\n") for p in paths)
     report = Report(label, len(files), lines, args.jobs)
     runs = args.runs
-    say = (lambda *a: print(*a, file=sys.stderr, flush=True)) if not args.quiet else (lambda *a: None)
+    def say(*parts: object) -> None:
+        if not args.quiet:
+            print(*parts, file=sys.stderr, flush=True)
+
     say(f"== {label}: {len(files)} files, {lines} lines, {args.jobs} jobs")
 
     def floor(name: str, func: Callable[[list[str]], int], jobs: int) -> Measure:
@@ -268,6 +272,10 @@ def bench_project(root: Path, label: str, args: argparse.Namespace, work: Path) 
     return report
 
 
+def _peer_once(cmd: list[str], root: Path, timeout: float, _: int) -> tuple[float, float]:
+    return timed(cmd, root, timeout=timeout)[:2]
+
+
 def peers(root: Path, args: argparse.Namespace, say: Callable[..., None]) -> list[Measure]:
     j = str(args.jobs)
     candidates = [
@@ -282,7 +290,7 @@ def peers(root: Path, args: argparse.Namespace, say: Callable[..., None]) -> lis
             say(f"   (peer {exe} not installed)")
             continue
         say(f"   running {name}...")
-        found.append(repeat(name, args.peer_runs, lambda _, c=cmd: timed(c, root, timeout=args.peer_timeout)[:2]))
+        found.append(repeat(name, args.peer_runs, functools.partial(_peer_once, cmd, root, args.peer_timeout)))
     return found
 
 

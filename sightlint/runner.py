@@ -81,7 +81,6 @@ def check_files(
     jobs = default_jobs() if jobs is None or jobs < 1 else jobs
     results: list[FileResult | None] = [None] * len(files)
     todo: list[Task] = []
-    pending: dict[int, bytes] = {}  # index -> digest of the bytes the main process saw
     todo_bytes = 0
     for index, file in enumerate(files):
         if cache is None:
@@ -96,7 +95,6 @@ def check_files(
         if hit is not None:
             results[index] = hit
             continue
-        pending[index] = content
         todo.append((index, str(file.path), file.display, file.module))
         todo_bytes += len(data)
 
@@ -106,13 +104,13 @@ def check_files(
         finished = {index for index, _, _ in done}
         done += [_run_task(task, settings, summarize) for task in todo if task[0] not in finished]
 
-    for index, content, result in done:
+    for index, checked, result in done:
         results[index] = result
         # Cache what was actually checked: if the file changed after we hashed it, the
         # worker's digest describes the result and the next run sees the newer bytes.
-        if cache is not None and content is not None and not result.errors:
+        if cache is not None and checked is not None and not result.errors:
             file = files[index]
-            cache.put((file.display, file.module), content, result)
+            cache.put((file.display, file.module), checked, result)
     if cache is not None:
         cache.save()
     return [r for r in results if r is not None]
@@ -141,7 +139,8 @@ def _portable(settings: Settings) -> dict[str, Any]:
 
 
 def _restore(fields: dict[str, Any]) -> Settings:
-    return Settings(**{k: MappingProxyType(v) if isinstance(v, dict) else v for k, v in fields.items()})
+    values: dict[str, Any] = {k: MappingProxyType(v) if isinstance(v, dict) else v for k, v in fields.items()}
+    return Settings(**values)
 
 
 def _init_worker(fields: dict[str, Any], summarize: bool) -> None:
