@@ -126,6 +126,10 @@ class Cache:
         if isinstance(data, tuple) and len(data) == 2 and data[0] == _FORMAT and isinstance(data[1], dict):
             self._entries = data[1]
             self.loaded = True
+            try:  # pruning keeps the most recently used packs
+                os.utime(self.pack)
+            except OSError:
+                pass
 
     def get(self, key: Key, content_digest: bytes) -> FileResult | None:
         """The cached result for this file and content, or None."""
