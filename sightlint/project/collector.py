@@ -418,16 +418,16 @@ class SummaryCollector:
                 self._dependency(node)
             return
         frame = self._funcs[-1]
+        qualified = self.ctx.qualified_name(func) if isinstance(func, (ast.Name, ast.Attribute)) else None
+        if qualified in DEPENDS:
+            self._dependency(node)
+            return
         if (node.lineno, node.col_offset) < frame.body_start:
             return  # a decorator, default or annotation: not run by calling the function
-        qualified = self.ctx.qualified_name(func) if isinstance(func, (ast.Name, ast.Attribute)) else None
         if qualified is not None:
             index = OFFLOAD_FUNCTIONS.get(qualified)
             if index is not None:
                 self._offload(frame, node, index)
-                return
-            if qualified in DEPENDS:
-                self._dependency(node)
                 return
             if qualified in TIMEOUT_WRAPPERS and node.args and isinstance(node.args[0], ast.Call):
                 inner = node.args[0]

@@ -208,6 +208,8 @@ class IneffectiveTimeout(Rule):
         findings: list[Finding] = []
         for summary in model.modules.values():
             for timeout in summary.timeouts:
+                if not model.functions[timeout.function].is_async:
+                    continue  # asyncio timeouts only exist in coroutines
                 name = timeout.kind.rsplit(".", 1)[-1]
                 for ref, _awaited, line, col, text in timeout.targets:
                     value = model.value(ref)

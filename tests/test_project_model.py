@@ -1,0 +1,211 @@
+"""The project model: summaries collected in the engine's walk, names resolved across
+modules, call edges, and what is deliberately *not* an edge."""
+
+from __future__ import annotations
+
+import ast
+import pickle
+
+from sightlint.engine import check_source
+from sightlint.project.model import ProjectModel
+from sightlint.project.summary import ModuleSummary
+from sightlint.settings import Settings
+
+
+def summarize(files: dict[str, str]) -> list[ModuleSummary]:
+    out = []
+    for path, code in files.items():
+        module = path.removesuffix(".py").removesuffix("/__init__").replace("/", ".")
+        result = check_source(code, path, Settings(), module=module, rules=[], summarize=True)
+        assert result.summary is not None, result.findings
+        out.append(result.summary)
+    return out
+
+
+def model(files: dict[str, str]) -> ProjectModel:
+    return ProjectModel(summarize(files))
+
+
+def edges(m: ProjectModel, fid: str) -> set[str]:
+    return {e.target for e in m.edges.get(fid, ())}
+
+
+def test_summary_is_compact_and_picklable_without_ast_nodes() -> None:
+    (summary,) = summarize({"pkg/a.py": "import time\nclass A:\n    def f(self):\n        time.sleep(1)\n"})
+
+    def walk(value: object) -> None:
+        assert not isinstance(value, ast.AST)
+        if isinstance(value, dict):
+            for k, v in value.items():
+                walk(k)
+                walk(v)
+        elif isinstance(value, (list, tuple)):
+            for v in value:
+                walk(v)
+        elif hasattr(value, "__slots__"):
+            for name in value.__slots__:
+                walk(getattr(value, name))
+
+    walk(summary)
+    again = pickle.loads(pickle.dumps(summary))
+    assert again == summary
+    assert len(pickle.dumps(summary)) < 2000
+
+
+def test_re_exports_aliases_and_relative_imports_resolve() -> None:
+    m = model(
+        {
+            "pkg/__init__.py": "from .impl import work as work\n",
+            "pkg/impl.py": "def work():\n    pass\n",
+            "pkg/sub/__init__.py": "from .. import work\n",
+            "app/main.py": "from pkg.sub import work as w\nimport pkg as p\n\ndef a():\n    w()\n\ndef b():\n    p.work()\n",
+        }
+    )
+    assert edges(m, "app.main.a") == {"pkg.impl.work"}
+    assert edges(m, "app.main.b") == {"pkg.impl.work"}
+
+
+def test_star_imports_and_module_level_aliases() -> None:
+    m = model(
+        {
+            "lib/core.py": "class Impl:\n    def __init__(self):\n        pass\n",
+            "lib/__init__.py": "from lib.core import *\n",
+            "app.py": "from lib import Impl\nPreferred = Impl\n\ndef make():\n    return Preferred()\n",
+        }
+    )
+    assert edges(m, "app.make") == {"lib.core.Impl.__init__"}
+
+
+def test_methods_inheritance_super_and_attribute_types() -> None:
+    m = model(
+        {
+            "svc.py": (
+                "class Base:\n"
+                "    def run(self):\n"
+                "        pass\n"
+                "class Child(Base):\n"
+                "    def run(self):\n"
+                "        super().run()\n"
+                "    def go(self):\n"
+                "        self.run()\n"
+                "class Holder:\n"
+                "    other: 'Base'\n"
+                "    def __init__(self):\n"
+                "        self.child = Child()\n"
+                "    def use(self):\n"
+                "        self.child.go()\n"
+                "        self.other.run()\n"
+            )
+        }
+    )
+    assert edges(m, "svc.Child.run") == {"svc.Base.run"}
+    assert edges(m, "svc.Child.go") == {"svc.Child.run"}
+    assert edges(m, "svc.Holder.__init__") == set()  # Child has no __init__ of its own
+    assert edges(m, "svc.Holder.use") == {"svc.Child.go", "svc.Base.run"}
+
+
+def test_return_annotations_and_returned_values_type_the_result() -> None:
+    m = model(
+        {
+            "f.py": (
+                "class C:\n"
+                "    def m(self):\n"
+                "        pass\n"
+                "def make() -> C:\n"
+                "    ...\n"
+                "def make2():\n"
+                "    return C()\n"
+                "def use():\n"
+                "    make().m()\n"
+                "    x = make2()\n"
+                "    x.m()\n"
+            )
+        }
+    )
+    assert edges(m, "f.use") == {"f.make", "f.make2", "f.C.m"}
+
+
+def test_offloaded_callables_and_unknown_callees_are_not_edges() -> None:
+    m = model(
+        {
+            "o.py": (
+                "import asyncio\n"
+                "def work():\n"
+                "    pass\n"
+                "async def a(callback, obj):\n"
+                "    await asyncio.to_thread(work)\n"
+                "    asyncio.get_running_loop().run_in_executor(None, work)\n"
+                "    callback()\n"
+                "    obj.method()\n"
+                "    getattr(obj, 'x')()\n"
+            )
+        }
+    )
+    assert edges(m, "o.a") == set()
+    fn = m.functions["o.a"]
+    assert len(fn.offloaded) == 2
+    assert fn.param_calls == [("callback", 7, 4)]
+
+
+def test_callbacks_passed_to_a_helper_that_calls_its_parameter() -> None:
+    m = model(
+        {
+            "h.py": "def retry(factory, n=3):\n    return factory()\n",
+            "u.py": (
+                "from h import retry\n"
+                "def target():\n"
+                "    pass\n"
+                "def caller():\n"
+                "    retry(target)\n"
+                "    retry(factory=lambda: target())\n"
+            ),
+        }
+    )
+    assert edges(m, "u.caller") == {"h.retry", "u.target", "u.caller.<lambda@6:18>"}
+    assert edges(m, "u.caller.<lambda@6:18>") == {"u.target"}
+
+
+def test_cycles_in_imports_and_classes_terminate() -> None:
+    m = model(
+        {
+            "c1.py": "from c2 import X\nclass A(B):\n    pass\nclass B(A):\n    pass\ndef f():\n    X()\n    A().nothing()\n",
+            "c2.py": "from c1 import X\n",
+        }
+    )
+    assert edges(m, "c1.f") == set()
+
+
+def test_nested_defs_and_lambdas_are_separate_functions() -> None:
+    m = model(
+        {
+            "n.py": (
+                "async def outer():\n"
+                "    def inner():\n"
+                "        pass\n"
+                "    f = lambda: inner()\n"
+                "    inner()\n"
+                "    f()\n"
+            )
+        }
+    )
+    assert edges(m, "n.outer") == {"n.outer.inner", "n.outer.<lambda@4:8>"}
+    assert m.functions["n.outer"].is_async and not m.functions["n.outer.inner"].is_async
+
+
+def test_fastapi_routes_and_dependencies_are_recorded() -> None:
+    (summary,) = summarize(
+        {
+            "r.py": (
+                "from fastapi import APIRouter, Depends\n"
+                "router = APIRouter()\n"
+                "def dep():\n"
+                "    return 1\n"
+                "@router.get('/x')\n"
+                "def endpoint(d=Depends(dep)):\n"
+                "    return d\n"
+            )
+        }
+    )
+    assert summary.functions["r.endpoint"].route
+    assert not summary.functions["r.dep"].route
+    assert summary.dependencies == [("m", "r", "dep")]

@@ -1,0 +1,154 @@
+"""SL101 on the multi-module fixture packages under ``fixtures/SL101``.
+
+Each package is checked as a project of its own (module names come from its
+``__init__.py`` files). Findings must sit exactly on the ``# expect: SL101`` lines and
+name the expected shortest chain; stripping ``async``/``await`` silences the rule.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from sightlint import api
+from sightlint.files import module_name
+from sightlint.models import Finding
+from sightlint.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "fixtures" / "SL101"
+PACKAGES = sorted(p.name for p in FIXTURES.iterdir() if (p / "__init__.py").is_file())
+SETTINGS = Settings(select=("SL101",))
+
+CHAINS = {
+    "deep_chain": {
+        ("deep_chain/retry.py", 6): "handler (deep_chain/api.py:4) → build_service (deep_chain/services/factory.py:9)"
+        " → Store.__init__ (deep_chain/store.py:5) → Store._connect (deep_chain/store.py:8)"
+        " → with_retry (deep_chain/retry.py:4) → _t.sleep (6)",
+    },
+    "cycles": {
+        ("cycles/b.py", 7): "start (cycles/a.py:14) → ping (cycles/a.py:4) → pong (cycles/b.py:6) → time.sleep (7)",
+    },
+    "methods": {
+        ("methods/base.py", 6): "other (methods/api.py:10) → Annotated.load (methods/service.py:23)"
+        " → Client.fetch (methods/base.py:5) → requests.get (6)",
+        ("methods/decorators.py", 15): "route (methods/api.py:5) → audit (methods/decorators.py:14) → subprocess.run (15)",
+    },
+    "callbacks": {
+        ("callbacks/probe.py", 11): "probe (callbacks/probe.py:8) → probe.check (callbacks/probe.py:9)"
+        " [passed to retry] → driver.verify_connectivity (11)",
+        ("callbacks/probe.py", 19): "render (callbacks/probe.py:17) → render.convert (callbacks/probe.py:18) → os.system (19)",
+        ("callbacks/retry.py", 9): "probe (callbacks/probe.py:8) → retry (callbacks/retry.py:4) → time.sleep (9)",
+    },
+    "offloaded": {},
+    "sync_only": {},
+}
+
+
+def _sources(package: str, transform=lambda text: text) -> tuple[dict[str, str], dict[str, str | None]]:
+    sources, modules = {}, {}
+    for path in sorted((FIXTURES / package).rglob("*.py")):
+        display = path.relative_to(FIXTURES).as_posix()
+        sources[display] = transform(path.read_text(encoding="utf-8"))
+        modules[display] = module_name(path)
+    return sources, modules
+
+
+def _check(package: str, transform=lambda text: text) -> list[Finding]:
+    sources, modules = _sources(package, transform)
+    run = api.check_sources(sources, SETTINGS, modules=modules)
+    assert not run.errors and not run.internal_errors
+    return [f for f in run.findings if f.code == "SL101"]
+
+
+def _expected_lines(package: str) -> set[tuple[str, int]]:
+    out = set()
+    sources, _ = _sources(package)
+    for display, text in sources.items():
+        for number, line in enumerate(text.splitlines(), 1):
+            if "# expect: SL101" in line:
+                out.add((display, number))
+    return out
+
+
+def test_every_package_is_covered() -> None:
+    assert set(PACKAGES) == set(CHAINS)
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_findings_exactly_at_expect_markers(package: str) -> None:
+    found = {(f.path, f.line) for f in _check(package)}
+    assert found == _expected_lines(package)
+    assert found == set(CHAINS[package])
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_shortest_chain_is_named(package: str) -> None:
+    for finding in _check(package):
+        chain = CHAINS[package][(finding.path, finding.line)]
+        assert f"shortest chain: {chain}" in finding.message
+        # The related locations walk the chain hop by hop and end at the blocking call.
+        assert finding.related[-1].path == finding.path and finding.related[-1].line == finding.line
+        assert len(finding.related) == chain.count("→")
+
+
+def test_count_of_async_functions_reaching_a_site() -> None:
+    (fetch,) = [f for f in _check("methods") if f.path.endswith("base.py")]
+    assert "reached from 2 async functions" in fetch.message
+    assert fetch.detail is not None and "route (methods/api.py:5) → Cached.load" in fetch.detail
+    assert "Service.load" in fetch.detail  # through super()
+
+
+def test_file_io_is_medium_and_others_keep_the_rule_severity() -> None:
+    code = "import time\n\nasync def f(p):\n    open(p).read()\n    time.sleep(1)\n"
+    run = api.check_sources({"m.py": code}, SETTINGS)
+    assert [(f.line, f.severity.label) for f in run.findings] == [(4, "medium"), (5, "critical")]
+
+
+def _strip_async(text: str) -> str:
+    text = re.sub(r"\bawait\s+", "", text)
+    return re.sub(r"\basync\s+(?=def|with|for)", "", text)
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_stripping_async_silences_the_rule(package: str) -> None:
+    assert _check(package, _strip_async) == []
+
+
+def test_categories_option_and_extra_calls() -> None:
+    from sightlint.rules.blocking_call_in_async import BlockingCallInAsync
+
+    code = "import time, mylib.net\n\nasync def f():\n    time.sleep(1)\n    mylib.net.fetch()\n"
+    options = BlockingCallInAsync.Options(categories=("network",), extra_calls=("mylib.net.*",))
+    settings = Settings(select=("SL101",), rule_options={"blocking-call-in-async": options})
+    run = api.check_sources({"m.py": code}, settings)
+    assert [f.line for f in run.findings] == [5]
+
+
+def test_suppression_per_file_ignores_and_severity_override_apply() -> None:
+    helper = "import time\n\ndef wait():\n    time.sleep(1)  # noqa: SL101\n\ndef nap():\n    time.sleep(1)\n"
+    caller = "from pkg.helper import wait, nap\n\nasync def main():\n    wait()\n    nap()\n"
+    sources = {"pkg/helper.py": helper, "pkg/main.py": caller}
+    modules = {"pkg/helper.py": "pkg.helper", "pkg/main.py": "pkg.main"}
+    run = api.check_sources(sources, SETTINGS, modules=modules)
+    assert [(f.path, f.line) for f in run.findings] == [("pkg/helper.py", 7)]
+    from sightlint.models import Severity
+
+    override = Settings(select=("SL101",), severity={"SL101": Severity.MEDIUM})
+    assert [f.severity for f in api.check_sources(sources, override, modules=modules).findings] == [Severity.MEDIUM]
+    ignoring = Settings(select=("SL101",), per_file_ignores=(("pkg/helper.py", ("SL101",)),))
+    assert api.check_sources(sources, ignoring, modules=modules).findings == []
+
+
+def test_sight_replica_reports_the_retry_sleep_with_both_chains() -> None:
+    replica = ROOT / "fixtures" / "sight_app"
+    if not (replica / "app" / "services" / "rag" / "rag_clients.py").is_file():
+        pytest.skip("replica not present")
+    run = api.check_paths([replica / "app"], SETTINGS, cwd=replica, jobs=1, use_cache=False)
+    sleeps = [f for f in run.findings if f.path.endswith("rag_clients.py") and "time.sleep" in f.message]
+    assert len(sleeps) == 1
+    text = sleeps[0].message + "\n" + (sleeps[0].detail or "")
+    assert "_connect_with_retry" in text
+    assert "get_vector_store" in text and "__init__" in text
