@@ -39,6 +39,7 @@ TIMEOUT_SCOPES = {
 }
 DEPENDS = {"fastapi.Depends", "fastapi.params.Depends", "fastapi.Security"}
 _ROUTE_METHODS = {"get", "post", "put", "delete", "patch", "head", "options", "api_route", "route", "websocket"}
+_PROPERTIES = {"property", "cached_property", "functools.cached_property"}
 _TYPING_WRAPPERS = {"Optional", "Annotated", "Union", "Final", "ClassVar", "Required", "NotRequired"}
 
 
@@ -210,10 +211,13 @@ class SummaryCollector:
         owner = self._owners[-1]
         cls = self._classes[-1]
         in_class_body = cls is not None and owner == cls.id
+        decorators: list[ast.expr] = []
+        body_start: ast.AST
         if isinstance(node, ast.Lambda):
-            fid, name, decorators, body_start = self._lambda_id(node), "<lambda>", (), node.body
+            fid, name, body_start = self._lambda_id(node), "<lambda>", node.body
         else:
-            fid, name, decorators, body_start = f"{owner}.{node.name}", node.name, node.decorator_list, node.body[0]
+            fid, name, body_start = f"{owner}.{node.name}", node.name, node.body[0]
+            decorators = node.decorator_list
         if fid in self.summary.functions:
             fid = f"{fid}@{node.lineno}"
         args = node.args
@@ -227,7 +231,7 @@ class SummaryCollector:
             params=tuple(params),
             cls=cls.id if in_class_body and cls is not None else (self._funcs[-1].fn.cls if self._funcs else None),
         )
-        frame = _Frame(fn, (body_start.lineno, body_start.col_offset))
+        frame = _Frame(fn, (getattr(body_start, "lineno", 0), getattr(body_start, "col_offset", 0)))
         deco_refs: list[Ref] = []
         for deco in decorators:
             target = deco.func if isinstance(deco, ast.Call) else deco
@@ -238,6 +242,8 @@ class SummaryCollector:
                 deco_refs.append(value)
             if isinstance(target, ast.Name) and target.id in ("staticmethod", "classmethod"):
                 fn.method_kind = "static" if target.id == "staticmethod" else "class"
+            elif isinstance(target, (ast.Name, ast.Attribute)) and _text(target) in _PROPERTIES:
+                fn.method_kind = "property"
         fn.decorators = tuple(deco_refs)
         if in_class_body and params and fn.method_kind != "static":
             if fn.method_kind == "class":
@@ -322,6 +328,7 @@ class SummaryCollector:
         if value is None:
             return
         if isinstance(target, ast.Name):
+            table: dict[str, Ref | None] | dict[str, Ref]
             if self._funcs:
                 table = self._funcs[-1].locals
             elif self._at_module():

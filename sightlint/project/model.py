@@ -211,6 +211,9 @@ class ProjectModel:
             method = self.find_method(cid, name, skip_first=kind == "super")
             if method is not None:
                 fn = self.functions[method]
+                if fn.method_kind == "property" and kind != "class":
+                    # The value of the getter (running the getter itself is not an edge).
+                    return self.value(fn.returns)
                 bound = kind != "class" and fn.method_kind != "static"
                 return ("func", method, bound)
             for owner in self.mro(cid):

@@ -50,7 +50,7 @@ class FunctionSummary:
     col: int
     is_async: bool
     cls: str | None = None  # owning class id for methods
-    method_kind: str = ""  # "" (plain method), "static", "class"; unused for functions
+    method_kind: str = ""  # "" (plain method), "static", "class", "property"; unused for functions
     params: tuple[str, ...] = ()
     decorators: tuple[Ref, ...] = ()
     returns: Ref | None = None  # value ref of what a call returns, when known
