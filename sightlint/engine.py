@@ -83,8 +83,9 @@ class Context:
         end_col = col if end_col is None else end_col
         return Span(line, self._char_col(line, col), end_line, self._char_col(end_line, end_col))
 
-    def severity_for(self, meta: RuleMeta) -> Severity:
-        return self.settings.severity.get(meta.code, meta.severity)
+    def severity_for(self, meta: RuleMeta, graded: Severity | None = None) -> Severity:
+        """The user's override for the code, else the rule's grade for this finding, else its default."""
+        return self.settings.severity.get(meta.code, graded or meta.severity)
 
     # -- scope -------------------------------------------------------------------
 

@@ -281,3 +281,38 @@ def test_sl602_session_rebound_to_something_else_is_no_longer_a_session() -> Non
         await asyncio.gather(*[save(db, x) for x in xs])
     """
     assert _check(SessionSharedAcrossTasks, source) == []
+
+
+def test_sl501_severity_follows_the_race() -> None:
+    from sightlint.api import check_sources
+    from sightlint.models import Severity
+    from sightlint.settings import Settings
+
+    source = (
+        "import asyncio\n"
+        "from fastapi import Depends\n"
+        "_A = None\n_B = None\n_C = None\n"
+        "async def get_a():\n"
+        "    global _A\n"
+        "    if _A is None:\n"
+        "        _A = await connect()\n"
+        "    return _A\n"
+        "def get_b():\n"
+        "    global _B\n"
+        "    if _B is None:\n"
+        "        _B = make()\n"
+        "    return _B\n"
+        "def get_c():\n"
+        "    global _C\n"
+        "    if _C is None:\n"
+        "        _C = make()\n"
+        "    return _C\n"
+        "def endpoint(c=Depends(get_c)):\n"
+        "    return c\n"
+    )
+    run = check_sources({"m.py": source}, Settings(select=("SL501",)))
+    graded = {f.line: f.severity for f in run.findings}
+    assert graded == {8: Severity.CRITICAL, 13: Severity.HIGH, 18: Severity.CRITICAL}
+    # The user's override for the code still wins over the rule's grading.
+    run = check_sources({"m.py": source}, Settings(select=("SL501",), severity={"SL501": Severity.MEDIUM}))
+    assert {f.severity for f in run.findings} == {Severity.MEDIUM}

@@ -123,15 +123,20 @@ class Rule:
         fixable: bool = True,
         related: tuple[Any, ...] = (),
         detail: str | None = None,
+        severity: Severity | None = None,
     ) -> None:
-        """Record a finding at ``node``'s exact range."""
+        """Record a finding at ``node``'s exact range.
+
+        ``severity`` lets a rule grade one finding below or above its default (the user's
+        ``[tool.sightlint.severity]`` override for the code still wins).
+        """
         meta = self.meta
         safety = meta.fix if fixable else FixSafety.NONE
         self.findings.append(
             Finding(
                 code=meta.code,
                 name=meta.name,
-                severity=self.context.severity_for(meta),
+                severity=self.context.severity_for(meta, severity),
                 message=message or meta.summary,
                 path=self.context.path,
                 span=self.context.span(node),

@@ -75,8 +75,11 @@ class UnlockedLazySingleton(Rule):
       FastAPI endpoint or dependency (`Depends(get_store)` on a plain `def`) runs in the
       threadpool, as does anything handed to `to_thread` or an executor; two threads can
       then both build the resource. The message says so when the getter is used as a
-      dependency in the same module. Both kinds are reported at the rule's severity
-      (one severity per code keeps `fail-on` and severity overrides predictable).
+      dependency in the same module.
+
+    Severity follows the race: **critical** for the asyncio race and for a sync getter
+    known to run in the threadpool (a sync dependency in the same module); **high** for
+    other sync getters, which race only if some caller runs them off the loop.
 
     ## Why it matters
     Each duplicate initialisation opens its own connection pool or driver (Neo4j, Redis,
@@ -430,6 +433,7 @@ class UnlockedLazySingleton(Rule):
     def end_module(self) -> None:
         for pending in self._pending.values():
             key, check = pending.check.key, pending.check
+            severity = Severity.CRITICAL
             if pending.is_async:
                 message = (
                     f"`{key}` is lazily initialised with an `await` between the check and the assignment "
@@ -442,6 +446,8 @@ class UnlockedLazySingleton(Rule):
                 )
                 if pending.func in self._dependencies:
                     message += f" `{pending.func}` is a sync FastAPI dependency here, so it runs in the threadpool."
+                else:
+                    severity = Severity.HIGH
             if pending.lock_after_check:
                 message += f" The lock is taken after the check: re-check `{key}` inside it."
-            self.report(check.node.test, message)
+            self.report(check.node.test, message, severity=severity)
