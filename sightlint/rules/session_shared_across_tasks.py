@@ -8,7 +8,7 @@ from typing import TypeGuard
 from sightlint.rules.base import Bad, Good, Rule, RuleMeta, Severity
 
 # The session vocabulary and the fan-out finder are shared with SL601.
-from sightlint.rules.session_per_task_unbounded import (
+from sightlint.semantics.fanout import (
     FanOuts,
     Spawn,
     opens_session,

@@ -1,0 +1,1 @@
+"""Semantic helpers shared by more than one rule."""

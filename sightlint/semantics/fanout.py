@@ -1,0 +1,280 @@
+"""Sessions and fan-out: what opens a DB session, and where coroutines are started per item.
+
+Shared by SL601 (session-per-task-unbounded) and SL602 (session-shared-across-tasks).
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sightlint.engine import Context
+
+
+_FACTORY_CONSTRUCTORS = {"sqlalchemy.ext.asyncio.async_sessionmaker", "sqlalchemy.orm.sessionmaker"}
+_SESSION_CLASSES = {"sqlalchemy.ext.asyncio.AsyncSession", "sqlalchemy.ext.asyncio.session.AsyncSession"}
+_FACTORY_NAME = re.compile(r"Session\w*Local|^async_session|session_?factory|session_?maker", re.IGNORECASE)
+_GATHER = {"asyncio.gather"}
+_WAITERS = {"asyncio.as_completed", "asyncio.wait"}
+_SPAWNERS = {"create_task", "ensure_future"}
+_WRAPPERS = {"asyncio.wait_for", "asyncio.shield", "asyncio.create_task", "asyncio.ensure_future"}
+SEMAPHORES = {"asyncio.Semaphore", "asyncio.BoundedSemaphore", "anyio.Semaphore", "anyio.CapacityLimiter"}
+_CHUNK_NAME = re.compile(r"batch|chunk|page|window", re.IGNORECASE)
+SEMAPHORE_NAME = re.compile(r"sem|limit|slot|throttl", re.IGNORECASE)
+
+
+def last_name(expr: ast.expr) -> str:
+    if isinstance(expr, ast.Attribute):
+        return expr.attr
+    return expr.id if isinstance(expr, ast.Name) else ""
+
+
+def session_factories(context: Context) -> set[str]:
+    """Module-level names bound to ``async_sessionmaker(...)`` or ``sessionmaker(class_=AsyncSession)``."""
+    found: set[str] = set()
+    for stmt in context.tree.body:
+        if isinstance(stmt, ast.Assign):
+            value, targets = stmt.value, stmt.targets
+        elif isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
+            value, targets = stmt.value, [stmt.target]
+        else:
+            continue
+        if isinstance(value, ast.Call) and context.qualified_name(value.func) in _FACTORY_CONSTRUCTORS:
+            found.update(t.id for t in targets if isinstance(t, ast.Name))
+    return found
+
+
+def is_session_factory(expr: ast.expr, factories: set[str]) -> bool:
+    """A reference to a session factory: a known binding, or the conventional names."""
+    name = last_name(expr)
+    return bool(name) and (name in factories or bool(_FACTORY_NAME.search(name)))
+
+
+def opens_session(call: ast.Call, context: Context, factories: set[str]) -> bool:
+    """``AsyncSessionLocal()``, ``factory.begin()``, ``AsyncSession(engine)``."""
+    func = call.func
+    if isinstance(func, ast.Attribute) and func.attr == "begin" and is_session_factory(func.value, factories):
+        return True
+    if context.qualified_name(func) in _SESSION_CLASSES or (isinstance(func, ast.Name) and func.id == "AsyncSession"):
+        return True
+    return is_session_factory(func, factories)
+
+
+@dataclass(frozen=True)
+class Spawn:
+    """A coroutine call that runs concurrently with others started at the same site."""
+
+    site: ast.expr  # the gather / create_task / as_completed call
+    how: str  # "`asyncio.gather` over a comprehension", for messages
+    callee: ast.expr  # what is called: a name, ``self.method``, a lambda or ``partial(...)``
+    args: tuple[ast.expr, ...]  # the arguments the coroutine receives
+    element: ast.AST  # the element expression (for de-duplication)
+    many: bool  # one per item of a collection (False: explicit arguments of one gather)
+    bounded: bool  # the collection is a slice, a batch or a chunk
+
+
+@dataclass
+class _Scope:
+    node: ast.AST | None
+    is_class: bool
+    qualname: str
+    local_defs: dict[str, str] = field(default_factory=dict)
+    loops: list[ast.For | ast.AsyncFor | ast.While] = field(default_factory=list)
+    comps: list[ast.ListComp | ast.SetComp | ast.GeneratorExp | ast.DictComp] = field(default_factory=list)
+    task_lists: dict[str, list[Spawn]] = field(default_factory=dict)
+
+
+class FanOuts:
+    """Finds concurrent fan-out sites during the engine's walk; rules forward nodes to it."""
+
+    def __init__(self, context: Context) -> None:
+        self.context = context
+        self.scopes: list[_Scope] = [_Scope(None, False, "")]
+
+    # -- scopes ----------------------------------------------------------------------
+
+    def enter(self, node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda | ast.ClassDef) -> _Scope:
+        parent = self.scopes[-1]
+        name = "<lambda>" if isinstance(node, ast.Lambda) else node.name
+        if parent.node is None:
+            qualname = name
+        elif parent.is_class:
+            qualname = f"{parent.qualname}.{name}"
+        else:
+            qualname = f"{parent.qualname}.<locals>.{name}"
+        if not isinstance(node, ast.Lambda):
+            parent.local_defs[name] = qualname
+        scope = _Scope(node, isinstance(node, ast.ClassDef), qualname)
+        self.scopes.append(scope)
+        return scope
+
+    def leave(self) -> None:
+        self.scopes.pop()
+
+    @property
+    def function(self) -> _Scope | None:
+        scope = self.scopes[-1]
+        return scope if scope.node is not None and not scope.is_class else None
+
+    @property
+    def class_qualname(self) -> str | None:
+        """The innermost enclosing class (what ``self`` refers to)."""
+        return next((s.qualname for s in reversed(self.scopes) if s.is_class), None)
+
+    def resolve(self, callee: ast.expr) -> str | None:
+        """Qualified name of a function of this module that ``callee`` names, if any."""
+        if isinstance(callee, ast.Name):
+            for scope in reversed(self.scopes):
+                if not scope.is_class and callee.id in scope.local_defs:
+                    return scope.local_defs[callee.id]
+            return None if self.context.resolve_name(callee.id) else callee.id
+        if isinstance(callee, ast.Attribute) and isinstance(callee.value, ast.Name):
+            owner = self.class_qualname
+            if callee.value.id in ("self", "cls") and owner is not None:
+                return f"{owner}.{callee.attr}"
+        return None
+
+    # -- loops and comprehensions ----------------------------------------------------------
+
+    def enter_loop(self, node: ast.For | ast.AsyncFor | ast.While) -> None:
+        if self.function:
+            self.function.loops.append(node)
+
+    def leave_loop(self) -> None:
+        if self.function and self.function.loops:
+            self.function.loops.pop()
+
+    def enter_comp(self, node: ast.ListComp | ast.SetComp | ast.GeneratorExp | ast.DictComp) -> None:
+        if self.function:
+            self.function.comps.append(node)
+
+    def leave_comp(self) -> None:
+        if self.function and self.function.comps:
+            self.function.comps.pop()
+
+    def _chunked(self, iterable: ast.expr | None) -> bool:
+        if iterable is None:
+            return False
+        if isinstance(iterable, ast.Subscript) and isinstance(iterable.slice, ast.Slice):
+            return True
+        name = last_name(iterable)
+        if name and _CHUNK_NAME.search(name):
+            return True
+        scope = self.function
+        loop_targets = {t.id for loop in (scope.loops if scope else []) if isinstance(loop, (ast.For, ast.AsyncFor))
+                        for t in ast.walk(loop.target) if isinstance(t, ast.Name)}  # fmt: skip
+        return isinstance(iterable, ast.Name) and iterable.id in loop_targets
+
+    # -- elements ------------------------------------------------------------------------
+
+    def _unwrap(self, expr: ast.expr) -> ast.expr:
+        while isinstance(expr, ast.Call) and expr.args:
+            func = expr.func
+            if self.context.qualified_name(func) in _WRAPPERS or last_name(func) in _SPAWNERS:
+                expr = expr.args[0]
+            else:
+                break
+        return expr
+
+    def _element(self, site: ast.expr, how: str, expr: ast.expr, many: bool, bounded: bool) -> Spawn | None:
+        expr = self._unwrap(expr)
+        if not isinstance(expr, ast.Call):
+            return None
+        args = (*expr.args, *(k.value for k in expr.keywords))
+        return Spawn(site, how, expr.func, args, expr, many, bounded)
+
+    def _collection(self, site: ast.expr, how: str, expr: ast.expr) -> list[Spawn]:
+        if isinstance(expr, (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)):
+            elt = expr.key if isinstance(expr, ast.DictComp) else expr.elt
+            spawn = self._element(site, f"{how} over a comprehension", elt, True, self._chunked(expr.generators[0].iter))
+            return [spawn] if spawn else []
+        if isinstance(expr, ast.Name) and self.function and expr.id in self.function.task_lists:
+            return [
+                Spawn(site, f"{how} over `{expr.id}`", s.callee, s.args, s.element, True, s.bounded)
+                for s in self.function.task_lists[expr.id]
+            ]
+        if isinstance(expr, ast.Call) and isinstance(expr.func, ast.Name) and expr.args:
+            if expr.func.id in ("list", "tuple", "set"):
+                return self._collection(site, how, expr.args[0])
+            if expr.func.id == "map" and len(expr.args) >= 2:
+                callee = expr.args[0]
+                args: tuple[ast.expr, ...] = ()
+                if isinstance(callee, ast.Call) and last_name(callee.func) == "partial" and callee.args:
+                    args = (*callee.args[1:], *(k.value for k in callee.keywords))
+                    callee = callee.args[0]
+                bounded = self._chunked(expr.args[1])
+                return [Spawn(site, f"{how} over `map(...)`", callee, args, expr, True, bounded)]
+        return []
+
+    def _innermost_iter(self) -> tuple[str | None, ast.expr | None]:
+        """("loop" or "comprehension" or None, the iterable of the innermost one)."""
+        scope = self.function
+        if scope is None:
+            return None, None
+        candidates: list[tuple[tuple[int, int], str, ast.expr | None]] = []
+        if scope.comps:
+            comp = scope.comps[-1]
+            candidates.append(((comp.lineno, comp.col_offset), "comprehension", comp.generators[0].iter))
+        if scope.loops:
+            loop = scope.loops[-1]
+            iterable = loop.iter if isinstance(loop, (ast.For, ast.AsyncFor)) else None
+            candidates.append(((loop.lineno, loop.col_offset), "loop", iterable))
+        if not candidates:
+            return None, None
+        _, kind, iterable = max(candidates, key=lambda c: c[0])
+        return kind, iterable
+
+    # -- the walk ------------------------------------------------------------------------
+
+    def assign(self, node: ast.Assign) -> None:
+        """Remember ``tasks = [coro(x) for x in xs]`` for a later ``gather(*tasks)``."""
+        scope = self.function
+        if scope is None or len(node.targets) != 1 or not isinstance(node.targets[0], ast.Name):
+            return
+        name = node.targets[0].id
+        spawns = self._collection(node.value, "", node.value) if isinstance(node.value, ast.expr) else []
+        scope.task_lists[name] = spawns  # a fresh binding replaces what was known
+
+    def call(self, node: ast.Call) -> list[Spawn]:
+        """The spawns started at ``node`` (empty when it starts nothing concurrently)."""
+        scope = self.function
+        if scope is None:
+            return []
+        func = node.func
+        qualified = self.context.qualified_name(func)
+        if qualified in _GATHER:
+            spawns: list[Spawn] = []
+            for arg in node.args:
+                if isinstance(arg, ast.Starred):
+                    spawns += self._collection(node, "`asyncio.gather`", arg.value)
+                else:
+                    spawn = self._element(node, "`asyncio.gather`", arg, False, False)
+                    spawns += [spawn] if spawn else []
+            return spawns
+        if qualified in _WAITERS and node.args:
+            return self._collection(node, f"`{qualified}`", node.args[0])
+        in_loop, iterable = self._innermost_iter()
+        where = f"in a {in_loop}"
+        attr = func.attr if isinstance(func, ast.Attribute) else None
+        if attr == "append" and in_loop and node.args and isinstance(func, ast.Attribute):
+            target = func.value
+            spawn = self._element(node, "", node.args[0], True, self._chunked(iterable))
+            if spawn and isinstance(target, ast.Name) and last_name(spawn.callee):
+                scope.task_lists.setdefault(target.id, []).append(spawn)
+            return []
+        if not in_loop or not node.args:
+            return []
+        label = qualified or (f"{last_name(func.value)}.{attr}" if isinstance(func, ast.Attribute) else "")
+        if attr in _SPAWNERS or qualified in _WRAPPERS - {"asyncio.wait_for", "asyncio.shield"}:
+            spawn = self._element(node, f"`{label}` {where}", node.args[0], True, self._chunked(iterable))
+            return [spawn] if spawn else []
+        if attr == "start_soon":
+            return [Spawn(node, f"`{label}` {where}", node.args[0], tuple(node.args[1:]), node, True,
+                          self._chunked(iterable))]  # fmt: skip
+        return []
+
+
+#
