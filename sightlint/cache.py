@@ -21,6 +21,7 @@ sightlint versions, and all but the most recent few of this version), since
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import os
 import pickle
@@ -79,23 +80,18 @@ def settings_fingerprint(settings: Settings) -> str:
     return hashlib.sha256(_canonical(keyed).encode()).hexdigest()
 
 
-_CODE_FINGERPRINT: str | None = None
-
-
+@functools.cache
 def code_fingerprint() -> str:
     """Hash of sightlint's own sources: an edited rule (same version number) is a new cache."""
-    global _CODE_FINGERPRINT
-    if _CODE_FINGERPRINT is None:
-        package = Path(__file__).resolve().parent
-        h = hashlib.sha256(f"{__version__}|{sys.implementation.name}|{sys.version_info[:2]}".encode())
-        for path in sorted(package.rglob("*.py")):
-            h.update(path.relative_to(package).as_posix().encode())
-            try:
-                h.update(path.read_bytes())
-            except OSError:
-                h.update(b"?")
-        _CODE_FINGERPRINT = h.hexdigest()
-    return _CODE_FINGERPRINT
+    package = Path(__file__).resolve().parent
+    h = hashlib.sha256(f"{__version__}|{sys.implementation.name}|{sys.version_info[:2]}".encode())
+    for path in sorted(package.rglob("*.py")):
+        h.update(path.relative_to(package).as_posix().encode())
+        try:
+            h.update(path.read_bytes())
+        except OSError:
+            h.update(b"?")
+    return h.hexdigest()
 
 
 class Cache:
@@ -121,7 +117,7 @@ class Cache:
                 data = pickle.load(stream)
         except FileNotFoundError:
             return
-        except Exception:  # corrupt, truncated, from an incompatible build: start afresh
+        except Exception:  # sightlint: ignore[SL201] corrupt, truncated, from an incompatible build: start afresh
             return
         if isinstance(data, tuple) and len(data) == 2 and data[0] == _FORMAT and isinstance(data[1], dict):
             self._entries = data[1]
@@ -138,7 +134,7 @@ class Cache:
         if isinstance(entry, tuple) and len(entry) == 2 and entry[0] == content_digest:
             try:
                 result = pickle.loads(entry[1])
-            except Exception:  # a damaged entry is a miss; put() replaces it
+            except Exception:  # sightlint: ignore[SL201] a damaged entry is a miss; put() replaces it
                 result = None
             if isinstance(result, FileResult):
                 self.hits += 1
@@ -151,7 +147,7 @@ class Cache:
         self._seen.add(key)
         try:
             blob = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
-        except Exception:  # an unpicklable result is simply not cached
+        except Exception:  # sightlint: ignore[SL201] an unpicklable result is simply not cached
             return
         self._fresh[key] = (content_digest, blob)
 

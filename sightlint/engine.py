@@ -388,7 +388,7 @@ def _newer_python_hint(text: str) -> str | None:
     for version in sorted(newer, key=lambda v: tuple(int(p) for p in v.split("."))):
         try:
             libcst.parse_module(text, config=libcst.PartialParserConfig(python_version=version))
-        except Exception:
+        except Exception:  # sightlint: ignore[SL201] any failure just means "not this grammar"
             continue
         return (
             f"the file may need Python {version} or newer: it parses with that grammar; "

@@ -192,6 +192,6 @@ def _run_pool(
         ) as pool:
             for part in pool.map(_run_chunk, chunks):
                 done.extend(part)
-    except Exception:  # no processes allowed, a worker died: finish in this process
+    except Exception:  # sightlint: ignore[SL201] no processes allowed, a worker died: finish in this process
         pass
     return done
