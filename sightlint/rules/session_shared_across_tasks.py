@@ -171,6 +171,23 @@ class SessionSharedAcrossTasks(Rule):
     good = (
         Good(
             "import asyncio\n"
+            "from sqlalchemy.ext.asyncio import async_sessionmaker\n"
+            "from app.db import create_async_sessionmaker\n"
+            "\n"
+            "async def attempt(factory, i):\n"
+            "    async with factory() as session:\n"
+            "        await session.execute(i)\n"
+            "\n"
+            "async def race(engine):\n"
+            "    factory = create_async_sessionmaker(engine)\n"
+            "    other = async_sessionmaker(engine)\n"
+            "    async with factory() as setup:\n"
+            "        await setup.commit()\n"
+            "    await asyncio.gather(*(attempt(factory, i) for i in range(4)))\n"
+            "    await asyncio.gather(attempt(other, 1), attempt(other, 2))\n"
+        ),
+        Good(
+            "import asyncio\n"
             "from app.db import AsyncSessionLocal\n"
             "\n"
             "async def answer(persona):\n"

@@ -53,9 +53,19 @@ def is_session_factory(expr: ast.expr, factories: set[str]) -> bool:
     return bool(name) and (name in factories or bool(_FACTORY_NAME.search(name)))
 
 
+# ``create_async_sessionmaker(engine)`` and the like build a factory; they open nothing.
+_FACTORY_BUILDER = re.compile(r"^_?(create|make|build|new|get)_\w*session_?maker$", re.IGNORECASE)
+
+
 def opens_session(call: ast.Call, context: Context, factories: set[str]) -> bool:
-    """``AsyncSessionLocal()``, ``factory.begin()``, ``AsyncSession(engine)``."""
+    """``AsyncSessionLocal()``, ``factory.begin()``, ``AsyncSession(engine)``.
+
+    Not ``async_sessionmaker(engine)`` or ``create_sessionmaker(engine)``: those return a
+    factory, and passing a factory to concurrent tasks is the right pattern.
+    """
     func = call.func
+    if context.qualified_name(func) in _FACTORY_CONSTRUCTORS or _FACTORY_BUILDER.match(last_name(func)):
+        return False
     if isinstance(func, ast.Attribute) and func.attr == "begin" and is_session_factory(func.value, factories):
         return True
     if context.qualified_name(func) in _SESSION_CLASSES or (isinstance(func, ast.Name) and func.id == "AsyncSession"):
