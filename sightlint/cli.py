@@ -226,7 +226,7 @@ def fix(
     out = click.get_text_stream("stdout")
     for file in found.files:
         outcome = fixer.fix_file(file.path, file.display, settings, unsafe=unsafe_fixes, write=not diff)
-        remaining += len(outcome.remaining) if hasattr(outcome, "remaining") else 0
+        remaining += sum(1 for f in outcome.remaining if f.severity >= settings.fail_on)
         if outcome.status == "failed":
             failed += 1
             click.echo(f"sightlint: {file.display}: fix failed: {outcome.reason}", err=True)
@@ -247,6 +247,8 @@ def fix(
     if not quiet:
         verb = "Would fix" if diff else "Fixed"
         click.echo(f"{verb} {fixed} finding(s) in {changed} file(s).", err=diff)
+        if remaining:
+            click.echo(f"{remaining} finding(s) remain without a fix; `sightlint check` lists them.", err=True)
     if failed or found.errors:
         sys.exit(EXIT_ERROR)
     sys.exit(EXIT_FINDINGS if (diff and changed) or remaining else EXIT_CLEAN)

@@ -173,3 +173,46 @@ def test_python_m_entry_point(project: Path) -> None:
 
     proc = subprocess.run([sys.executable, "-m", "sightlint", "--version"], capture_output=True, text=True, env={**os.environ})
     assert proc.returncode == 0 and __version__ in proc.stdout
+
+
+SWALLOW = "def load(path):\n    try:\n        return open(path).read()\n    except Exception:\n        pass\n"
+
+
+def test_fix_diff_writes_nothing_and_exits_1(project: Path) -> None:
+    before = (project / "app" / "bad.py").read_bytes()
+    code, out = run("fix", "--diff", "--unsafe-fixes")
+    assert code == 1
+    assert "-stamp = datetime.utcnow()" in out and "+stamp = datetime.now(timezone.utc)" in out
+    assert (project / "app" / "bad.py").read_bytes() == before
+
+
+def test_fix_applies_safe_fixes_only_without_the_flag(project: Path) -> None:
+    (project / "app" / "swallow.py").write_text(SWALLOW, encoding="utf-8")
+    code, out = run("fix")
+    assert code == 1  # the unsafe SL301 fix was held back, so a finding remains
+    assert "logger.exception(" in (project / "app" / "swallow.py").read_text(encoding="utf-8")
+    assert "utcnow" in (project / "app" / "bad.py").read_text(encoding="utf-8")
+    assert "not fixed: unsafe fix" in out
+    code, _ = run("fix", "--unsafe-fixes")
+    assert code == 0
+    assert run("check", "app")[0] == 0
+
+
+def test_fix_on_a_scratch_copy_of_the_replica(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 2's acceptance check: every SL201/SL301 finding fixed, all files compile, second run no-op."""
+    import shutil
+
+    replica = Path(__file__).resolve().parents[1] / "fixtures" / "sight_app"
+    scratch = tmp_path / "sight_app"
+    shutil.copytree(replica, scratch)
+    monkeypatch.chdir(scratch)
+    assert run("check", "--select", "SL201,SL301", "--no-cache", ".")[0] == 1
+    run("fix", "--unsafe-fixes", "--select", "SL201,SL301", ".")
+    files = sorted(scratch.rglob("*.py"))
+    for file in files:
+        compile(file.read_bytes(), str(file), "exec")
+    snapshot = {f: f.read_bytes() for f in files}
+    code, _ = run("fix", "--unsafe-fixes", "--select", "SL201,SL301", ".")
+    assert code == 0
+    assert {f: f.read_bytes() for f in files} == snapshot
+    assert run("check", "--select", "SL201,SL301", "--no-cache", ".")[0] == 0
