@@ -13,6 +13,7 @@ from pathlib import Path
 import dataclasses
 
 from sightlint import engine
+from sightlint.cache import Cache
 from sightlint.files import SourceFile, discover
 from sightlint.models import FileResult, RunResult
 from sightlint.settings import Settings
@@ -85,6 +86,16 @@ def _guess_module(path: str) -> str | None:
     return ".".join(parts) if parts and all(p.isidentifier() for p in parts) else None
 
 
+def _open_cache(settings: Settings, cache_dir: Path | None, cwd: Path | None) -> tuple[Cache, bool]:
+    """The cache for this configuration, and whether the run collects module summaries."""
+    from sightlint.cache import Cache, default_directory
+
+    # The cross-file rules read per-module summaries collected in the same walk.
+    summarize = any(getattr(rule, "cross_file", False) for rule in engine.enabled_rules(settings))
+    variant = "summaries" if summarize else ""
+    return Cache(cache_dir or default_directory(settings, cwd), settings, variant=variant), summarize
+
+
 def check_files(
     files: Sequence[SourceFile],
     settings: Settings,
@@ -98,14 +109,14 @@ def check_files(
 
     The cache lives in ``cache_dir``, else the folder :func:`cache.default_directory`
     picks (``cache-dir`` from the config, else ``.sightlint_cache`` next to it or in ``cwd``).
+    Per-file results only: the cross-file phase is :func:`project_phase`.
     """
     from sightlint import runner
-    from sightlint.cache import Cache, default_directory
 
-    # The cross-file rules read per-module summaries collected in the same walk.
-    summarize = any(getattr(rule, "cross_file", False) for rule in engine.enabled_rules(settings))
-    variant = "summaries" if summarize else ""
-    cache = Cache(cache_dir or default_directory(settings, cwd), settings, variant=variant) if use_cache else None
+    if not use_cache:
+        summarize = any(getattr(rule, "cross_file", False) for rule in engine.enabled_rules(settings))
+        return runner.check_files(files, settings, jobs=jobs, summarize=summarize)
+    cache, summarize = _open_cache(settings, cache_dir, cwd)
     return runner.check_files(files, settings, jobs=jobs, cache=cache, summarize=summarize)
 
 
@@ -118,9 +129,32 @@ def check_paths(
     cache_dir: Path | None = None,
     use_cache: bool = True,
 ) -> RunResult:
-    """Discover and check the Python files under ``paths``."""
+    """Discover and check the Python files under ``paths``, cross-file rules included.
+
+    With the cache on, a run whose files (paths, module names, contents) and configuration
+    equal the last complete run's reuses that run's final results: nothing is parsed and
+    no module summary is loaded.
+    """
+    from sightlint import runner
+
     found = discover(paths, settings, cwd)
     run = RunResult(errors=list(found.errors))
-    run.files = check_files(found.files, settings, jobs=jobs, cache_dir=cache_dir, use_cache=use_cache, cwd=cwd)
-    run.errors.extend(project_phase(run.files, settings))
+    if not use_cache:
+        run.files = check_files(found.files, settings, jobs=jobs, use_cache=False)
+        run.errors.extend(project_phase(run.files, settings))
+        return run
+    cache, summarize = _open_cache(settings, cache_dir, cwd)
+    digests = runner.contents(found.files)
+    key = cache.run_key([(f.display, f.module, d) for f, d in zip(found.files, digests)])
+    reused = cache.load_run(key)
+    if reused is not None:
+        run.files = reused
+        return run
+    run.files, unchanged = runner.check_files_as_read(
+        found.files, settings, jobs=jobs, cache=cache, summarize=summarize, digests=digests
+    )
+    errors = project_phase(run.files, settings)
+    run.errors.extend(errors)
+    if unchanged and not errors and not run.internal_errors:
+        cache.save_run(key, run.files)
     return run

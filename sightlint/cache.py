@@ -9,6 +9,11 @@ entry costs one file, not the whole pack.
 A warm run loads one file instead of thousands (the issue's target is < 0.5 s for
 ~700k lines), and a change of configuration or version simply selects another pack.
 
+Next to each pack, a *run snapshot* (``results-*.run``) holds the final results of the
+last complete run with that configuration (cross-file findings included), keyed by the
+list of files and their content hashes: when nothing changed, a run reads that one small
+file and loads neither the pack nor any module summary.
+
 Packs are written atomically (temporary file + ``os.replace``). Anything unreadable,
 corrupt or of the wrong shape is ignored and rebuilt, and a cache folder that cannot be
 written only means the next run is cold: the cache never makes a run fail.
@@ -22,23 +27,27 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import gc
 import hashlib
+import marshal
 import os
 import pickle
 import sys
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from sightlint import __version__
-from sightlint.models import FileResult
+from sightlint.models import FileResult, Finding, FixSafety, RelatedLocation, Severity, Span
 from sightlint.settings import Settings
 
 DEFAULT_DIRNAME = ".sightlint_cache"
 _FORMAT = 1
 _PREFIX = "results-"
 _SUFFIX = ".pack"
+_RUN_SUFFIX = ".run"
+_RUN_FORMAT = 1
 _KEEP_PACKS = 4
 # Settings that only decide which files are checked or how the run ends, not what a
 # file's result holds. Every other field (including ones added later) keys the cache.
@@ -101,7 +110,9 @@ class Cache:
         """``variant`` names anything else the results depend on (e.g. whether summaries are collected)."""
         self.directory = directory
         key = hashlib.sha256(f"{code_fingerprint()}|{settings_fingerprint(settings)}|{variant}".encode()).hexdigest()[:24]
+        self.key = key
         self.pack = directory / f"{_PREFIX}{__version__}-{key}{_SUFFIX}"
+        self.run_file = directory / f"{_PREFIX}{__version__}-{key}{_RUN_SUFFIX}"
         self._entries: dict[Key, tuple[bytes, bytes]] = {}  # key -> (digest, pickled result)
         self._fresh: dict[Key, tuple[bytes, bytes]] = {}
         self._seen: set[Key] = set()
@@ -109,9 +120,13 @@ class Cache:
         self.misses = 0
         self.loaded = False
         self.write_error: str | None = None
-        self._load()
+        self._opened = False
 
     def _load(self) -> None:
+        """Read the pack, once, when the first result is asked for."""
+        if self._opened:
+            return
+        self._opened = True
         try:
             with open(self.pack, "rb") as stream:
                 data = pickle.load(stream)
@@ -129,6 +144,7 @@ class Cache:
 
     def get(self, key: Key, content_digest: bytes) -> FileResult | None:
         """The cached result for this file and content, or None."""
+        self._load()
         self._seen.add(key)
         entry = self._entries.get(key)
         if isinstance(entry, tuple) and len(entry) == 2 and entry[0] == content_digest:
@@ -159,6 +175,7 @@ class Cache:
         """Write the pack if anything changed; failures are recorded, never raised."""
         if not self._fresh:
             return
+        self._load()
         entries: dict[Key, tuple[bytes, bytes]] = {}
         unseen = [k for k in self._entries if k not in self._seen]
         # Keep entries of files this run did not look at (a run on a sub-folder must not
@@ -185,6 +202,49 @@ class Cache:
             return
         self._fresh.clear()
         self._prune()
+
+    # -- run snapshots -----------------------------------------------------------------
+
+    def run_key(self, files: Sequence[tuple[str, str | None, bytes | str]]) -> bytes:
+        """A key for a whole run: (display, module, content digest or read error) of each file, in order."""
+        h = hashlib.sha256(self.key.encode())
+        h.update(marshal.dumps(list(files)))
+        return h.digest()
+
+    def load_run(self, key: bytes) -> list[FileResult] | None:
+        """The final results of the last run with this key, or None (missing, other key, damaged)."""
+        collecting = gc.isenabled()
+        gc.disable()  # many small acyclic objects: the cyclic collector would run over and over
+        try:
+            with open(self.run_file, "rb") as stream:
+                data = marshal.loads(stream.read())  # marshal.load(stream) reads in tiny pieces
+            if not (isinstance(data, tuple) and len(data) == 3 and data[0] == _RUN_FORMAT and data[1] == key):
+                return None
+            return [_decode_result(item) for item in data[2]]
+        except Exception:  # sightlint: ignore[SL201] missing, damaged or of another shape: run normally
+            return None
+        finally:
+            if collecting:
+                gc.enable()
+
+    def save_run(self, key: bytes, results: Sequence[FileResult]) -> None:
+        """Remember a complete run's final results; failures are recorded, never raised."""
+        try:
+            blob = marshal.dumps((_RUN_FORMAT, key, [_encode_result(r) for r in results]))
+            self._ensure_directory()
+            fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=_RUN_SUFFIX, dir=self.directory)
+            try:
+                with os.fdopen(fd, "wb") as stream:
+                    stream.write(blob)
+                os.replace(tmp, self.run_file)
+            except BaseException:
+                try:
+                    os.unlink(tmp)
+                except OSError:
+                    pass
+                raise
+        except Exception as exc:
+            self.write_error = f"cannot write cache in {self.directory}: {exc}"
 
     def _ensure_directory(self) -> None:
         if self.directory.is_dir() and (self.directory / "CACHEDIR.TAG").exists():
@@ -215,5 +275,43 @@ class Cache:
             stale = [p for p in packs if not p.name.startswith(current)] + ours[_KEEP_PACKS - 1 :]
             for path in stale:
                 path.unlink()
+                path.with_suffix(_RUN_SUFFIX).unlink(missing_ok=True)
         except OSError:
             pass
+
+
+# -- compact encoding of final results (marshal: plain tuples, ~10x faster than pickle) --
+
+_SEVERITIES = {s.value: s for s in Severity}
+_SAFETIES = {s.value: s for s in FixSafety}
+
+
+def _encode_result(result: FileResult) -> tuple[Any, ...]:
+    findings = [
+        (
+            f.code, f.name, int(f.severity), f.message, f.path,
+            f.span.line, f.span.col, f.span.end_line, f.span.end_col,
+            f.fix_safety.value, f.fix_title,
+            tuple((r.path, r.line, r.col, r.message) for r in f.related),
+            f.detail,
+        )  # fmt: skip
+        for f in result.findings
+    ]
+    return (result.path, findings, list(result.errors), [(line, codes) for line, codes in result.unused_suppressions])
+
+
+def _decode_result(item: tuple[Any, ...]) -> FileResult:
+    path, findings, errors, unused = item
+    return FileResult(
+        path,
+        findings=[
+            Finding(
+                code, name, _SEVERITIES[severity], message, fpath, Span(line, col, end_line, end_col),
+                _SAFETIES[safety], fix_title, tuple(RelatedLocation(*r) for r in related), detail,
+            )  # fmt: skip
+            for code, name, severity, message, fpath, line, col, end_line, end_col, safety, fix_title, related, detail
+            in findings
+        ],
+        errors=list(errors),
+        unused_suppressions=[(line, None if codes is None else tuple(codes)) for line, codes in unused],
+    )

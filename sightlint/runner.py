@@ -67,6 +67,15 @@ def check_one(
         return FileResult(display, errors=[f"internal error while checking {display}: {type(exc).__name__}: {exc}"])
 
 
+def contents(files: Sequence[SourceFile]) -> list[bytes | str]:
+    """Each file's content digest, or the error met reading it (a str)."""
+    out: list[bytes | str] = []
+    for file in files:
+        data = read(file.path)
+        out.append(data if isinstance(data, str) else digest(data))
+    return out
+
+
 def check_files(
     files: Sequence[SourceFile],
     settings: Settings,
@@ -74,40 +83,57 @@ def check_files(
     jobs: int | None = None,
     cache: Cache | None = None,
     summarize: bool = False,
+    digests: Sequence[bytes | str] | None = None,
 ) -> list[FileResult]:
     """Results for ``files`` in the same order; ``cache`` is consulted and then saved.
 
     The cache must have been opened for the same ``summarize`` (its ``variant``).
+    ``digests`` are the files' :func:`contents` when the caller already has them.
     """
+    return check_files_as_read(files, settings, jobs=jobs, cache=cache, summarize=summarize, digests=digests)[0]
+
+
+def check_files_as_read(
+    files: Sequence[SourceFile],
+    settings: Settings,
+    *,
+    jobs: int | None = None,
+    cache: Cache | None = None,
+    summarize: bool = False,
+    digests: Sequence[bytes | str] | None = None,
+) -> tuple[list[FileResult], bool]:
+    """:func:`check_files`, and whether every file checked still had the content in ``digests``."""
+    same = True
     jobs = default_jobs() if jobs is None or jobs < 1 else jobs
     results: list[FileResult | None] = [None] * len(files)
     todo: list[Task] = []
-    todo_bytes = 0
-    # Unpickling thousands of cached results allocates many small acyclic objects, which
-    # sets off the cyclic collector over and over: pausing it halves a warm run's lookups.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        for index, file in enumerate(files):
-            if cache is None:
+    if cache is None:
+        todo = [(index, str(file.path), file.display, file.module) for index, file in enumerate(files)]
+    else:
+        if digests is None:
+            digests = contents(files)
+        # Unpickling thousands of cached results allocates many small acyclic objects, which
+        # sets off the cyclic collector over and over: pausing it halves a warm run's lookups.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            for index, (file, content) in enumerate(zip(files, digests)):
+                if isinstance(content, str):
+                    results[index] = check_one(content, file.display, file.module, settings, summarize)
+                    continue
+                hit = cache.get((file.display, file.module), content)
+                if hit is not None:
+                    results[index] = hit
+                    continue
                 todo.append((index, str(file.path), file.display, file.module))
-                continue
-            data = read(file.path)
-            if isinstance(data, str):
-                results[index] = check_one(data, file.display, file.module, settings, summarize)
-                continue
-            content = digest(data)
-            hit = cache.get((file.display, file.module), content)
-            if hit is not None:
-                results[index] = hit
-                continue
-            todo.append((index, str(file.path), file.display, file.module))
-            todo_bytes += len(data)
-    finally:
-        if collecting:
-            gc.enable()
+        finally:
+            if collecting:
+                gc.enable()
 
-    parallel = jobs > 1 and len(todo) >= _MIN_PARALLEL_FILES and (cache is None or todo_bytes >= _MIN_PARALLEL_BYTES)
+    # The pool pays off for many files; a warm run after a few edits checks them here.
+    parallel = jobs > 1 and len(todo) >= _MIN_PARALLEL_FILES and (
+        cache is None or sum(_size(files[task[0]].path) for task in todo) >= _MIN_PARALLEL_BYTES
+    )
     done = _run_pool(todo, settings, jobs, summarize) if parallel else []
     if len(done) < len(todo):  # in-process: jobs 1, little work, or the pool failed
         finished = {index for index, _, _ in done}
@@ -117,12 +143,21 @@ def check_files(
         results[index] = result
         # Cache what was actually checked: if the file changed after we hashed it, the
         # worker's digest describes the result and the next run sees the newer bytes.
+        if digests is not None and checked != digests[index]:
+            same = False
         if cache is not None and checked is not None and not result.errors:
             file = files[index]
             cache.put((file.display, file.module), checked, result)
     if cache is not None:
         cache.save()
-    return [r for r in results if r is not None]
+    return [r for r in results if r is not None], same
+
+
+def _size(path: Path) -> int:
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return 0
 
 
 def _run_task(task: Task, settings: Settings, summarize: bool) -> tuple[int, bytes | None, FileResult]:

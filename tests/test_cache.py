@@ -92,15 +92,30 @@ def test_editing_a_file_rechecks_only_that_file(tmp_path: Path, monkeypatch: pyt
         pytest.param(lambda data: pickle.dumps((1, {("pkg/mod0.py", "pkg.mod0"): "x"})), id="bad-entry-shape"),
     ],
 )
-def test_a_corrupt_pack_is_ignored_and_rebuilt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, damage: Any) -> None:
+@pytest.mark.parametrize("snapshot", ["damaged", "removed", "kept"])
+def test_a_corrupt_pack_is_ignored_and_rebuilt(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, damage: Any, snapshot: str
+) -> None:
     root, cache = make_project(tmp_path / "p"), tmp_path / "cache"
     cold = run(root, cache)
-    pack = pack_of(cache)
+    pack, run_file = pack_of(cache), run_of(cache)
     pack.write_bytes(damage(pack.read_bytes()))
+    if snapshot == "damaged":
+        run_file.write_bytes(damage(run_file.read_bytes()))
+    elif snapshot == "removed":
+        run_file.unlink()
     assert run(root, cache) == cold
+    (root / "pkg" / "mod1.py").write_text(UTCNOW)  # the snapshot no longer applies: the pack is read
     counter = Counter(monkeypatch)
+    edited = run(root, cache)
+    assert len(edited) == 4
+    # The unchanged run rebuilt the pack unless the snapshot served it; then the pack is rebuilt now.
+    assert counter.paths == (["pkg/mod1.py"] if snapshot != "kept" else sorted(f"pkg/{p.name}" for p in (root / "pkg").iterdir()))
+    assert run(root, cache) == edited
+    (root / "pkg" / "mod1.py").write_text(CLEAN)
+    counter.paths.clear()
     assert run(root, cache) == cold
-    assert counter.paths == []  # rebuilt: the next run is warm again
+    assert counter.paths == ["pkg/mod1.py"]  # rebuilt: warm again
 
 
 def test_a_corrupt_entry_costs_only_its_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -111,10 +126,46 @@ def test_a_corrupt_entry_costs_only_its_file(tmp_path: Path, monkeypatch: pytest
     key = ("pkg/mod2.py", "pkg.mod2")
     entries[key] = (entries[key][0], b"\x80\x05garbage")
     pack.write_bytes(pickle.dumps((fmt, entries)))
+    run_of(cache).unlink()  # else the run snapshot serves the unchanged run without the pack
     counter = Counter(monkeypatch)
     assert run(root, cache) == cold
     assert counter.paths == ["pkg/mod2.py"]
     assert run(root, cache) == cold and counter.paths == ["pkg/mod2.py"]
+
+
+def test_an_unchanged_run_reads_only_the_run_snapshot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root, cache = make_project(tmp_path / "p"), tmp_path / "cache"
+    cold = run(root, cache)
+    pack_of(cache).write_bytes(b"unreadable")  # proves the pack is not needed
+    counter = Counter(monkeypatch)
+    monkeypatch.setattr(Cache, "get", lambda *a: pytest.fail("per-file lookup on an unchanged run"))
+    assert run(root, cache) == cold
+    assert counter.paths == []
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        pytest.param(lambda root: (root / "pkg" / "mod1.py").write_text(UTCNOW), id="content"),
+        pytest.param(lambda root: (root / "pkg" / "mod1.py").rename(root / "pkg" / "renamed.py"), id="rename"),
+        pytest.param(lambda root: (root / "pkg" / "extra.py").write_text(UTCNOW), id="added"),
+        pytest.param(lambda root: (root / "pkg" / "mod0.py").unlink(), id="removed"),
+        pytest.param(lambda root: (root / "pkg" / "__init__.py").unlink(), id="module-names"),
+    ],
+)
+def test_the_run_snapshot_is_not_used_after_a_change(tmp_path: Path, change: Any) -> None:
+    root, cache = make_project(tmp_path / "p"), tmp_path / "cache"
+    run(root, cache)
+    change(root)
+    uncached = run(root, tmp_path / "unused", use_cache=False)
+    assert run(root, cache) == uncached
+    assert run(root, cache) == uncached  # and from the new snapshot
+
+
+def run_of(cache: Path) -> Path:
+    runs = list(cache.glob("results-*.run"))
+    assert len(runs) == 1, runs
+    return runs[0]
 
 
 def test_an_unwritable_cache_directory_only_costs_speed(tmp_path: Path) -> None:
