@@ -46,33 +46,64 @@ def module_name(path: Path, src: Sequence[Path] = ()) -> str | None:
     A file below one of the configured ``src`` roots is named relative to that root even
     without ``__init__.py`` files (namespace packages).
     """
-    return _module_name(path.resolve(), src, None)
+    return _module_name(str(path.resolve()), [str(root.resolve()) for root in src], {})
 
 
-def _module_name(resolved: Path, src: Sequence[Path], _packages: dict[Path, tuple[str, ...]] | None) -> str | None:
-    """:func:`module_name` of a resolved path; ``_packages`` memoizes the climb per folder
+def _stem(name: str) -> str:
+    """``PurePath(name).stem``."""
+    i = name.rfind(".")
+    return name[:i] if 0 < i < len(name) - 1 else name
+
+
+def _package(folder: str, packages: dict[str, tuple[str, ...]]) -> tuple[str, ...]:
+    """The package a resolved folder is (its dotted parts), climbing while ``__init__.py`` exists."""
+    found = packages.get(folder)
+    if found is None:
+        parent, name = os.path.split(folder)
+        if parent != folder and os.path.isfile(os.path.join(folder, "__init__.py")):
+            found = (*_package(parent, packages), name)
+        else:
+            found = ()
+        packages[folder] = found
+    return found
+
+
+def _module_name(resolved: str, src: Sequence[str], packages: dict[str, tuple[str, ...]]) -> str | None:
+    """:func:`module_name` of a resolved path; ``packages`` memoizes the climb per folder
     during one discovery (thousands of files share a few hundred folders)."""
-    parts = [resolved.stem] if resolved.stem != "__init__" else []
-    for root in src:
-        try:
-            rel = resolved.parent.relative_to(root.resolve())
-        except ValueError:
-            continue
-        return ".".join([*rel.parts, *parts]) or None
-    package = _packages.get(resolved.parent) if _packages is not None else None
-    if package is None:
-        package_parts: list[str] = []
-        folder = resolved.parent
-        while (folder / "__init__.py").is_file() and folder.parent != folder:
-            package_parts.insert(0, folder.name)
-            folder = folder.parent
-        package = tuple(package_parts)
-        if _packages is not None:
-            _packages[resolved.parent] = package
-    parts = [*package, *parts]
-    if not all(p.isidentifier() for p in parts):
+    folder, name = os.path.split(resolved)
+    return _module_in(folder, name, src, packages, {})
+
+
+def _module_in(
+    folder: str,
+    name: str,
+    src: Sequence[str],
+    packages: dict[str, tuple[str, ...]],
+    prefixes: dict[str, tuple[str, bool | None]],
+) -> str | None:
+    """The module name of file ``name`` in resolved ``folder``; ``prefixes`` memoizes per folder
+    the dotted prefix and whether its parts are identifiers (None: below a ``src`` root, unchecked)."""
+    prefix = prefixes.get(folder)
+    if prefix is None:
+        prefix = prefixes[folder] = _prefix(folder, src, packages)
+    dotted, valid = prefix
+    stem = _stem(name)
+    if stem == "__init__":
+        return None if valid is False else dotted or None
+    if valid is False or (valid and not stem.isidentifier()):
         return None
-    return ".".join(parts) or None
+    return f"{dotted}.{stem}" if dotted else stem
+
+
+def _prefix(folder: str, src: Sequence[str], packages: dict[str, tuple[str, ...]]) -> tuple[str, bool | None]:
+    for root in src:
+        if folder == root:
+            return "", None
+        if folder.startswith(root.rstrip(os.sep) + os.sep):
+            return ".".join(folder[len(root.rstrip(os.sep)) + 1 :].split(os.sep)), None
+    parts = _package(folder, packages)
+    return ".".join(parts), all(p.isidentifier() for p in parts)
 
 
 _EXCLUDE_MATCHERS: dict[tuple[str, ...], tuple[Callable[[str], object], Callable[[str], object]]] = {}
@@ -107,6 +138,7 @@ class _GitIgnore:
         self._pathspec = pathspec
         self._specs: dict[Path, object | None] = {}
         self.root = self._repo_root(start)
+        self.root_str = str(self.root) if self.root is not None else None
 
     @staticmethod
     def _repo_root(start: Path) -> Path | None:
@@ -128,49 +160,50 @@ class _GitIgnore:
             )
         return self._specs[folder]
 
-    def ignored(self, path: Path, is_dir: bool) -> bool:
-        if self.root is None:
+    def ignored(self, path: str, is_dir: bool) -> bool:
+        """Whether a resolved path (str) is ignored by the ``.gitignore`` files above it."""
+        root = self.root_str
+        if root is None or not path.startswith(root.rstrip(os.sep) + os.sep):
             return False
-        try:
-            path.relative_to(self.root)
-        except ValueError:
-            return False
-        folder = path.parent
+        folder = os.path.dirname(path)
         while True:
-            spec = self._spec(folder)
+            spec = self._spec(Path(folder))
             if spec is not None:
-                rel = path.relative_to(folder).as_posix() + ("/" if is_dir else "")
+                rel = path[len(folder.rstrip(os.sep)) + 1 :].replace(os.sep, "/") + ("/" if is_dir else "")
                 if spec.match_file(rel):  # type: ignore[attr-defined]
                     return True
-            if folder == self.root or folder.parent == folder:
+            parent = os.path.dirname(folder)
+            if folder == root or parent == folder:
                 return False
-            folder = folder.parent
+            folder = parent
 
 
 def discover(paths: Sequence[Path], settings: Settings, cwd: Path | None = None) -> Discovery:
     """The Python files under ``paths``, sorted, each once."""
-    cwd = (cwd or Path.cwd()).resolve()
+    cwd_path = (cwd or Path.cwd()).resolve()
+    cwd_str = str(cwd_path)
+    cwd_prefix = cwd_str.rstrip(os.sep) + os.sep
     found = Discovery()
-    seen: set[Path] = set()
+    seen: set[str] = set()
     patterns = (*settings.exclude, *settings.extend_exclude)
-    src = [Path(s) if Path(s).is_absolute() else cwd / s for s in settings.src]
-    packages: dict[Path, tuple[str, ...]] = {}
-    real_folders: dict[Path, Path] = {}
+    src = [str((Path(s) if Path(s).is_absolute() else cwd_path / s).resolve()) for s in settings.src]
+    packages: dict[str, tuple[str, ...]] = {}
+    prefixes: dict[str, tuple[str, bool | None]] = {}
 
-    def resolve(path: Path) -> Path:
-        """``path.resolve()``, resolving each folder once rather than once per file."""
-        if path.is_symlink():
-            return path.resolve()
-        folder = real_folders.get(path.parent)
-        if folder is None:
-            folder = real_folders[path.parent] = path.parent.resolve()
-        return folder / path.name
+    def display(absolute: str, path: str) -> str:
+        """The path relative to the cwd (posix), else as given (``display_path``)."""
+        if absolute.startswith(cwd_prefix):
+            rel = absolute[len(cwd_prefix) :]
+            return rel if os.sep == "/" else Path(rel).as_posix()
+        return display_path(Path(path), cwd_path)
 
     def add(path: Path) -> None:
-        key = resolve(path)
+        """A file named explicitly."""
+        key = str(path.resolve())
         if key not in seen:
             seen.add(key)
-            found.files.append(SourceFile(path, display_path(path, cwd), _module_name(key, src, packages)))
+            folder, name = os.path.split(key)
+            found.files.append(SourceFile(path, display_path(path, cwd_path), _module_in(folder, name, src, packages, prefixes)))
 
     for raw in paths:
         if not raw.exists() and not raw.is_symlink():
@@ -180,37 +213,88 @@ def discover(paths: Sequence[Path], settings: Settings, cwd: Path | None = None)
             add(raw)  # named explicitly: always checked, whatever its suffix
             continue
         gitignore = _GitIgnore(raw.resolve()) if settings.respect_gitignore else None
-        for file in _walk(raw, patterns, gitignore, found.errors):
-            add(file)
+        if gitignore is not None and gitignore.root is None:
+            gitignore = None
+        for here, here_abs, here_resolved, names in _walk(str(raw), patterns, gitignore, found.errors):
+            # ``here`` holds no symlinked folder (they are not followed), so a file's real
+            # path is its folder's plus its name unless the file itself is a link.
+            here_sep, resolved_sep = _with_sep(here), _with_sep(here_resolved)
+            shown = display(_with_sep(here_abs) + "x", here_sep + "x")[:-1]  # the folder's display prefix
+            for name, is_link in names:
+                path = here_sep + name
+                if is_link:
+                    key = os.path.realpath(path)
+                    if key in seen:
+                        continue
+                    seen.add(key)
+                    folder, real_name = os.path.split(key)
+                    module = _module_in(folder, real_name, src, packages, prefixes)
+                else:
+                    key = resolved_sep + name
+                    if key in seen:
+                        continue
+                    seen.add(key)
+                    module = _module_in(here_resolved, name, src, packages, prefixes)
+                found.files.append(SourceFile(Path(path), shown + name, module))
     found.files.sort(key=lambda f: f.display)
     return found
 
 
-def _walk(top: Path, patterns: Sequence[str], gitignore: _GitIgnore | None, errors: list[str]) -> Iterator[Path]:
-    top_resolved = top.resolve()
+def _with_sep(folder: str) -> str:
+    return folder if folder.endswith(os.sep) else folder + os.sep
 
-    def on_error(exc: OSError) -> None:
-        errors.append(f"{exc.filename}: cannot read directory: {exc.strerror}")
 
-    for folder, dirs, files in os.walk(top, onerror=on_error):
-        here = Path(folder)
-        here_resolved = here.resolve()  # once per folder: resolving is a syscall per component
-        rel_here = here_resolved.relative_to(top_resolved) if here != top else Path()
-        keep = []
-        for name in sorted(dirs):
-            rel = (rel_here / name).as_posix()
+def _walk(
+    top: str, patterns: Sequence[str], gitignore: _GitIgnore | None, errors: list[str]
+) -> Iterator[tuple[str, str, str, list[tuple[str, bool]]]]:
+    """Folders top-down in sorted order (symlinked folders not followed), excluded ones pruned:
+    (folder as joined from ``top``, its absolute path, its real path, [(Python file name, is a symlink)])."""
+    top_resolved = os.path.realpath(top)
+    stack = [(top, "")]
+    while stack:
+        here, rel_here = stack.pop()
+        try:
+            with os.scandir(here) as it:
+                entries = list(it)
+        except OSError as exc:
+            errors.append(f"{exc.filename}: cannot read directory: {exc.strerror}")
+            continue
+        here_resolved = os.path.join(top_resolved, rel_here) if rel_here else top_resolved
+        dirs: list[tuple[str, bool]] = []
+        files: list[tuple[str, bool]] = []
+        for entry in entries:
+            try:
+                is_dir = entry.is_dir()
+            except OSError:
+                is_dir = False
+            if is_dir:
+                try:
+                    dirs.append((entry.name, entry.is_symlink()))
+                except OSError:
+                    dirs.append((entry.name, True))
+            elif entry.name.endswith(PYTHON_SUFFIXES):
+                try:
+                    is_link = entry.is_symlink()
+                except OSError:
+                    is_link = True
+                files.append((entry.name, is_link))
+        keep: list[tuple[str, str]] = []
+        for name, is_link in sorted(dirs):
+            if is_link:
+                continue  # os.walk lists it but never enters it (followlinks=False)
+            rel = f"{rel_here}/{name}" if rel_here else name
             if _excluded(name, rel, patterns):
                 continue
-            if gitignore and gitignore.ignored(here_resolved / name, True):
+            if gitignore and gitignore.ignored(os.path.join(here_resolved, name), True):
                 continue
-            keep.append(name)
-        dirs[:] = keep
-        for name in sorted(files):
-            if not name.endswith(PYTHON_SUFFIXES):
-                continue
-            rel = (rel_here / name).as_posix()
+            keep.append((os.path.join(here, name), rel))
+        names: list[tuple[str, bool]] = []
+        for name, is_link in sorted(files):
+            rel = f"{rel_here}/{name}" if rel_here else name
             if _excluded(name, rel, patterns):
                 continue
-            if gitignore and gitignore.ignored(here_resolved / name, False):
+            if gitignore and gitignore.ignored(os.path.join(here_resolved, name), False):
                 continue
-            yield here / name
+            names.append((name, is_link))
+        yield here, os.path.abspath(here), here_resolved, names
+        stack.extend(reversed(keep))
