@@ -144,7 +144,8 @@ def check_paths(
         run.errors.extend(project_phase(run.files, settings))
         return run
     cache, summarize = _open_cache(settings, cache_dir, cwd)
-    digests = runner.contents(found.files)
+    digests = runner.contents(found.files, cache.hashes())
+    cache.save_hashes(len(found.files))
     key = cache.run_key([(f.display, f.module, d) for f, d in zip(found.files, digests)])
     reused = cache.load_run(key)
     if reused is not None:

@@ -48,6 +48,7 @@ _PREFIX = "results-"
 _SUFFIX = ".pack"
 _RUN_SUFFIX = ".run"
 _RUN_FORMAT = 1
+_HASHES = "file-hashes.marshal"
 _KEEP_PACKS = 4
 # Settings that only decide which files are checked or how the run ends, not what a
 # file's result holds. Every other field (including ones added later) keys the cache.
@@ -121,6 +122,8 @@ class Cache:
         self.loaded = False
         self.write_error: str | None = None
         self._opened = False
+        self._hashes: dict[Any, Any] | None = None
+        self._hashes_loaded: dict[Any, Any] = {}
 
     def _load(self) -> None:
         """Read the pack, once, when the first result is asked for."""
@@ -203,6 +206,55 @@ class Cache:
         self._fresh.clear()
         self._prune()
 
+    # -- content hashes by file identity ------------------------------------------------
+
+    def hashes(self) -> dict[Any, Any]:
+        """(device, inode) -> (size, mtime_ns, ctime_ns, sha256) from earlier runs, for
+        :func:`runner.contents`; shared by every configuration in this folder."""
+        if self._hashes is None:
+            self._hashes = {}
+            collecting = gc.isenabled()
+            gc.disable()
+            try:
+                with open(self.directory / _HASHES, "rb") as stream:
+                    data = marshal.loads(stream.read())
+                if isinstance(data, tuple) and len(data) == 2 and data[0] == _FORMAT and isinstance(data[1], dict):
+                    self._hashes = data[1]
+            except Exception:  # sightlint: ignore[SL201] missing or damaged: every file is hashed
+                pass
+            finally:
+                if collecting:
+                    gc.enable()
+            self._hashes_loaded = dict(self._hashes)
+        return self._hashes
+
+    def save_hashes(self, live: int) -> None:
+        """Write the table if it gained entries; ``live`` is how many files this run saw."""
+        table = self._hashes
+        if table is None or table == self._hashes_loaded:
+            return
+        if len(table) > max(4000, 4 * live):  # forget the oldest half rather than grow forever
+            table = dict(list(table.items())[len(table) // 2 :])
+        try:
+            self._write(self.directory / _HASHES, marshal.dumps((_FORMAT, table)), ".marshal")
+        except Exception as exc:
+            self.write_error = f"cannot write cache in {self.directory}: {exc}"
+
+    def _write(self, target: Path, blob: bytes, suffix: str) -> None:
+        """Write ``blob`` to ``target`` atomically."""
+        self._ensure_directory()
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=suffix, dir=self.directory)
+        try:
+            with os.fdopen(fd, "wb") as stream:
+                stream.write(blob)
+            os.replace(tmp, target)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
+
     # -- run snapshots -----------------------------------------------------------------
 
     def run_key(self, files: Sequence[tuple[str, str | None, bytes | str]]) -> bytes:
@@ -231,18 +283,7 @@ class Cache:
         """Remember a complete run's final results; failures are recorded, never raised."""
         try:
             blob = marshal.dumps((_RUN_FORMAT, key, [_encode_result(r) for r in results]))
-            self._ensure_directory()
-            fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=_RUN_SUFFIX, dir=self.directory)
-            try:
-                with os.fdopen(fd, "wb") as stream:
-                    stream.write(blob)
-                os.replace(tmp, self.run_file)
-            except BaseException:
-                try:
-                    os.unlink(tmp)
-                except OSError:
-                    pass
-                raise
+            self._write(self.run_file, blob, _RUN_SUFFIX)
         except Exception as exc:
             self.write_error = f"cannot write cache in {self.directory}: {exc}"
 

@@ -13,6 +13,7 @@ import dataclasses
 import gc
 import os
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from types import MappingProxyType
@@ -67,12 +68,47 @@ def check_one(
         return FileResult(display, errors=[f"internal error while checking {display}: {type(exc).__name__}: {exc}"])
 
 
-def contents(files: Sequence[SourceFile]) -> list[bytes | str]:
-    """Each file's content digest, or the error met reading it (a str)."""
+def contents(files: Sequence[SourceFile], known: dict[Any, Any] | None = None) -> list[bytes | str]:
+    """Each file's content digest, or the error met reading it (a str).
+
+    ``known`` maps a file's identity (device, inode) to (size, mtime_ns, ctime_ns,
+    digest) from earlier runs: a file whose stat still matches is not read again. It is
+    updated with files hashed now whose stat is more than 2 s old (a later change within
+    the timestamps' granularity would otherwise go unnoticed). ctime cannot be set back
+    by tools that restore mtimes, and any write or ``utime`` moves it.
+    """
     out: list[bytes | str] = []
+    horizon = time.time_ns() - 2_000_000_000
     for file in files:
+        st = None
+        if known is not None:
+            try:
+                st = os.stat(file.path)
+            except OSError:
+                st = None
+            if st is not None:
+                entry = known.get((st.st_dev, st.st_ino))
+                if (
+                    isinstance(entry, tuple)
+                    and len(entry) == 4
+                    and entry[:3] == (st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+                    and isinstance(entry[3], bytes)
+                ):
+                    out.append(entry[3])
+                    continue
         data = read(file.path)
-        out.append(data if isinstance(data, str) else digest(data))
+        if isinstance(data, str):
+            out.append(data)
+            continue
+        content = digest(data)
+        out.append(content)
+        if (
+            known is not None
+            and st is not None
+            and st.st_size == len(data)
+            and max(st.st_mtime_ns, st.st_ctime_ns) < horizon
+        ):
+            known[(st.st_dev, st.st_ino)] = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, content)
     return out
 
 
