@@ -209,3 +209,21 @@ def test_fastapi_routes_and_dependencies_are_recorded() -> None:
     assert summary.functions["r.endpoint"].route
     assert not summary.functions["r.dep"].route
     assert summary.dependencies == [("m", "r", "dep")]
+
+
+def test_summaries_pickle_compactly_and_round_trip() -> None:
+    """The cache pickles summaries; they must come back equal (and without dataclass state dicts)."""
+    import pickle
+
+    from sightlint.project.summary import CallSite, ClassSummary, FunctionSummary, ModuleSummary, TimeoutSite
+
+    site = CallSite(("g", "time.sleep"), 3, 4, 3, 17, "time.sleep", ((0, ("m", "pkg.mod", "cb")),))
+    fn = FunctionSummary("pkg.mod.f", "f", 2, 0, True, calls=[site], param_calls=[("cb", 5, 4)], awaits=1)
+    cls = ClassSummary("pkg.mod.C", "C", 9, bases=(("g", "base.B"),), methods={"run": "pkg.mod.C.run"})
+    module = ModuleSummary(
+        "pkg.mod", "pkg/mod.py", functions={fn.id: fn}, classes={cls.id: cls},
+        timeouts=[TimeoutSite("asyncio.wait_for", fn.id, 3, 4, 3, 30, ((("g", "x"), True, 3, 20, "x"),))],
+    )  # fmt: skip
+    blob = pickle.dumps(module, protocol=pickle.HIGHEST_PROTOCOL)
+    assert b"__setstate__" not in blob and b"_dataclass_setstate" not in blob
+    assert pickle.loads(blob) == module

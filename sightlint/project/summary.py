@@ -22,12 +22,26 @@ small nested tuple that the project model evaluates once every module is known:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 Ref = tuple[Any, ...]
 
 
+def _compact(cls: type[Any]) -> type[Any]:
+    """Pickle instances as ``cls(*field values)``: slotted dataclasses otherwise unpickle
+    through ``dataclasses``' Python ``__setstate__`` (and ``fields()``) per object, which
+    dominated loading cached summaries."""
+    names = tuple(f.name for f in fields(cls))
+
+    def __reduce__(self: Any) -> tuple[Any, tuple[Any, ...]]:
+        return cls, tuple([getattr(self, name) for name in names])
+
+    cls.__reduce__ = __reduce__  # type: ignore[method-assign,assignment]
+    return cls
+
+
+@_compact
 @dataclass(frozen=True, slots=True)
 class CallSite:
     """One call written in a function body."""
@@ -42,6 +56,7 @@ class CallSite:
     fn_args: tuple[tuple[int | str, Ref], ...] = ()
 
 
+@_compact
 @dataclass(slots=True)
 class FunctionSummary:
     id: str  # ``pkg.mod.Class.method``; nested: ``pkg.mod.outer.inner``; ``...<lambda@L:C>``
@@ -64,6 +79,7 @@ class FunctionSummary:
     route: bool = False  # decorated as a FastAPI/Starlette endpoint
 
 
+@_compact
 @dataclass(slots=True)
 class ClassSummary:
     id: str
@@ -74,6 +90,7 @@ class ClassSummary:
     attrs: dict[str, Ref] = field(default_factory=dict)  # instance/class attribute -> value ref
 
 
+@_compact
 @dataclass(frozen=True, slots=True)
 class TimeoutSite:
     """A timeout (``wait_for``, ``async with timeout``) and the work it wraps."""
@@ -88,6 +105,7 @@ class TimeoutSite:
     targets: tuple[tuple[Ref, bool, int, int, str], ...] = ()
 
 
+@_compact
 @dataclass(slots=True)
 class ModuleSummary:
     module: str
