@@ -215,7 +215,14 @@ _CONTEXT_KINDS = (ast.Load, ast.Store, ast.Del)
 _SCALAR_FIELDS = frozenset(
     ("id", "attr", "arg", "module", "level", "asname", "kind", "type_comment", "is_async", "conversion", "simple")
 )
+# List fields that may hold something other than nodes (identifiers, ``None`` keys of
+# ``{**d}``); every other list field holds nodes only.
+_MIXED_LIST_FIELDS = frozenset(
+    (("Dict", "keys"), ("Global", "names"), ("Nonlocal", "names"), ("MatchClass", "kwd_attrs"))
+)
 _CHILD_FIELDS: dict[tuple[type, bool], tuple[str, ...]] = {}
+# enter code (0 none, 1 ``ast.Name``, 2 other bookkeeping), visit handlers, leave?, fields
+_Plan = tuple[int, tuple[tuple[Any, Callable[[ast.AST], None]], ...], bool, tuple[tuple[str, bool], ...]]
 _HANDLER_NAMES: dict[type, tuple[tuple[type, bool, str], ...]] = {}
 
 
@@ -269,6 +276,23 @@ class _Dispatcher:
         self.visit = visit
         self.leave = leave
         self.with_ctx = any(k in visit or k in leave for k in _CONTEXT_KINDS)
+        # Per node type, built on first sight: what the walk does with such a node.
+        self._plans: dict[type, _Plan] = {}
+
+    def _plan(self, kind: type) -> _Plan:
+        """(enter code, visit handlers, push a leave marker, child fields last-first) for ``kind``."""
+        enter = 1 if kind is ast.Name else 2 if kind in _ENTER_KINDS else 0
+        fields = tuple(
+            (name, (kind.__name__, name) in _MIXED_LIST_FIELDS)
+            for name in reversed(_child_fields(kind, self.with_ctx))
+        )
+        plan = self._plans[kind] = (
+            enter,
+            tuple(self.visit.get(kind, ())),
+            kind in _LEAVE_KINDS or kind in self.leave,
+            fields,
+        )
+        return plan
 
     def _call(self, handlers: Iterable[tuple[Any, Callable[[ast.AST], None]]], node: ast.AST) -> None:
         owner = None
@@ -291,15 +315,19 @@ class _Dispatcher:
     def walk(self, node: ast.AST) -> None:
         # Iterative: deeply nested expressions (long string concatenations) must not
         # hit the recursion limit. This loop is the hot path of a run (it runs once per
-        # node of every file), hence the locals, the per-type field tables and leave
+        # node of every file), hence the locals, the per-type plans (one dict lookup per
+        # node), the handlers called in line rather than through a helper, and leave
         # markers (1-tuples) pushed only for nodes that someone leaves.
         context = self.context
-        enter_kinds, leave_kinds, node_base = _ENTER_KINDS, _LEAVE_KINDS, ast.AST
+        enter, leave_kinds, node_base, load = context._enter, _LEAVE_KINDS, ast.AST, ast.Load
+        plans = self._plans
         stack: list[Any] = [node]
-        pop, push = stack.pop, stack.append
+        pop, push, extend = stack.pop, stack.append, stack.extend
+        owner: Any = None
         while stack:
             current = pop()
-            if type(current) is tuple:
+            kind = type(current)
+            if kind is tuple:
                 current = current[0]
                 kind = type(current)
                 handlers = self.leave.get(kind)
@@ -308,29 +336,34 @@ class _Dispatcher:
                 if kind in leave_kinds:
                     context._leave(current)
                 continue
-            kind = type(current)
-            if kind in enter_kinds:
-                context._enter(current)
-            handlers = self.visit.get(kind)
-            if handlers:
-                self._call(handlers, current)
-            if kind in leave_kinds or kind in self.leave:
+            plan = plans.get(kind)
+            if plan is None:
+                plan = self._plan(kind)
+            enter_code, visits, leaves, fields = plan
+            if enter_code:
+                if enter_code == 1:  # ast.Name, by far the most common node
+                    if type(current.ctx) is not load:
+                        context.bind(current.id, None)
+                else:
+                    enter(current)
+            if visits:
+                try:
+                    for owner, handler in visits:
+                        handler(current)
+                except Exception as exc:  # a crashing rule must not take the file down
+                    self._crashed(owner, current, exc)
+                    plans = self._plans
+            if leaves:
                 push((current,))
-            fields = _CHILD_FIELDS.get((kind, self.with_ctx))
-            if fields is None:
-                fields = _child_fields(kind, self.with_ctx)
-            if not fields:
-                continue
-            children = []
-            for name in fields:
+            for name, mixed in fields:
                 value = getattr(current, name, None)
                 if type(value) is list:
-                    children += [item for item in value if isinstance(item, node_base)]
+                    if mixed:
+                        extend([item for item in reversed(value) if isinstance(item, node_base)])
+                    else:
+                        extend(reversed(value))
                 elif isinstance(value, node_base):
-                    children.append(value)
-            if children:
-                children.reverse()
-                stack.extend(children)
+                    push(value)
 
 
 def parse_error(path: str, message: str, line: int = 1, col: int = 0) -> Finding:
