@@ -22,6 +22,7 @@ PARSE_ERROR_CODE = "SL000"
 PARSE_ERROR_NAME = "parse-error"
 
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
+_UNKNOWN = object()
 
 
 class SourceError(Exception):
@@ -65,6 +66,9 @@ class Context:
         # One dict per scope (module, then each function): name -> qualified name of an
         # imported object, or None for a local binding that shadows any import.
         self._scopes: list[dict[str, str | None]] = [{}]
+        # qualified_name's answers since the scopes last changed: several rules (and the
+        # summary collector) ask it about the same ``Call.func`` while that call is visited.
+        self._qualified: dict[ast.AST, str | None] = {}
 
     # -- positions ---------------------------------------------------------------
 
@@ -101,6 +105,8 @@ class Context:
 
     def bind(self, name: str, qualified: str | None) -> None:
         self._scopes[-1][name] = qualified
+        if self._qualified:
+            self._qualified.clear()
 
     def resolve_name(self, name: str) -> str | None:
         """The qualified name an identifier refers to, if it is an import; else None."""
@@ -125,17 +131,26 @@ class Context:
 
     def qualified_name(self, node: ast.AST) -> str | None:
         """``datetime.datetime.utcnow`` for ``dt.utcnow`` after ``from datetime import datetime as dt``."""
+        memo = self._qualified
+        found = memo.get(node, _UNKNOWN)
+        if found is not _UNKNOWN:
+            return found  # type: ignore[return-value]
+        key = node
         parts: list[str] = []
-        while isinstance(node, ast.Attribute):
-            parts.append(node.attr)
-            node = node.value
-        if not isinstance(node, ast.Name):
-            return None
-        base = self.resolve_name(node.id)
-        if base is None:
-            return None
-        parts.append(base)
-        return ".".join(reversed(parts))
+        while type(node) is ast.Attribute:
+            parts.append(node.attr)  # type: ignore[attr-defined]
+            node = node.value  # type: ignore[attr-defined]
+        qualified = None
+        if type(node) is ast.Name:
+            base = self.resolve_name(node.id)  # type: ignore[attr-defined]
+            if base is not None:
+                if parts:
+                    parts.append(base)
+                    qualified = ".".join(reversed(parts))
+                else:
+                    qualified = base
+        memo[key] = qualified
+        return qualified
 
     def resolve_relative(self, module: str | None, level: int) -> str | None:
         """Absolute module for ``from <level dots><module> import ...`` in this file."""
@@ -193,6 +208,7 @@ class Context:
         if isinstance(node, _FUNCTIONS):
             self.function_stack.pop()
             self._scopes.pop()
+            self._qualified.clear()
         elif isinstance(node, ast.ClassDef):
             self.class_stack.pop()
 
