@@ -37,7 +37,7 @@ def _compact(cls: type[Any]) -> type[Any]:
     def __reduce__(self: Any) -> tuple[Any, tuple[Any, ...]]:
         return cls, tuple([getattr(self, name) for name in names])
 
-    cls.__reduce__ = __reduce__  # type: ignore[method-assign,assignment]
+    cls.__reduce__ = __reduce__  # type: ignore[assignment,unused-ignore]
     return cls
 
 
