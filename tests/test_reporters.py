@@ -564,3 +564,23 @@ def test_markdown_rendering_is_plain_off_a_terminal() -> None:
     text = stream.getvalue()
     assert ESC not in text
     assert "SL301" in text and "datetime.now(timezone.utc)" in text and "[bold]here[/bold]" in text
+
+
+def test_json_layout_is_one_finding_per_line_and_parses() -> None:
+    import io as _io
+    import json as _json
+
+    from sightlint.engine import check_source
+    from sightlint.models import RunResult
+    from sightlint.reporting import render
+    from sightlint.settings import Settings
+
+    source = "from datetime import datetime\na = datetime.utcnow()\nb = datetime.utcnow()\n"
+    run = RunResult(files=[check_source(source, "m.py", Settings())])
+    out = _io.StringIO()
+    render(run, "json", out)
+    text = out.getvalue()
+    assert [f["line"] for f in _json.loads(text)["findings"]] == [2, 3]
+    finding_lines = [line for line in text.splitlines() if line.startswith('    {"code"')]
+    assert len(finding_lines) == 2
+    assert all(_json.loads(line.rstrip(","))["code"] == "SL301" for line in finding_lines)
