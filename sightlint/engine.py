@@ -517,7 +517,9 @@ def _check_source(
         # through files whose own findings per-file-ignores switch off.
         summarize = any(rule.cross_file for rule in (chosen if rules is not None else enabled_rules(settings)))
     instances: list[Rule] = [
-        rule(context, settings.rule_options.get(rule.meta.name)) for rule in chosen if not rule.cross_file
+        rule(context, settings.rule_options.get(rule.meta.name))
+        for rule in chosen
+        if not rule.cross_file and rule.may_report(text)
     ]
     extra = list(collectors)
     if summarize:

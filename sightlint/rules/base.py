@@ -150,6 +150,16 @@ class Rule:
     def end_module(self) -> None:
         """Called once after the walk, for rules that decide at the end of the file."""
 
+    @classmethod
+    def may_report(cls, text: str) -> bool:
+        """False when ``text`` cannot hold anything this rule flags: the engine then skips it.
+
+        A cheap pre-filter on the file's text (a substring or a regular expression), for
+        rules whose findings all need some word in the source (``utcnow``, ``gather``).
+        It must never be False for a file the rule would flag.
+        """
+        return True
+
     # -- cross-file rules ------------------------------------------------------------
 
     @classmethod

@@ -185,6 +185,11 @@ class NaiveUtcnow(Rule):
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self._called: set[int] = set()
 
+    @classmethod
+    def may_report(cls, text: str) -> bool:
+        # Both names end in ``utc...`` spelt out in the text (an attribute or an import).
+        return "utcnow" in text or "utcfromtimestamp" in text
+
     def visit_Call(self, node: ast.Call) -> None:
         if isinstance(node.func, ast.Attribute) and self.context.qualified_name(node.func) in _NAIVE:
             self._called.add(id(node.func))

@@ -10,6 +10,7 @@ from sightlint.semantics.fanout import (
     FanOuts,
     Spawn,
     last_name,
+    may_fan_out,
     opens_session,
     session_factories,
 )
@@ -189,6 +190,10 @@ class SessionPerTaskUnbounded(Rule):
         self._functions: dict[str, _Function] = {}
         self._stack: list[_Function | None] = []
         self._spawns: list[tuple[str, str, Spawn]] = []  # (caller, callee, spawn)
+
+    @classmethod
+    def may_report(cls, text: str) -> bool:
+        return may_fan_out(text)  # every finding names a fan-out site
 
     def visit_Module(self, node: ast.Module) -> None:
         # Module-level imports are bound only once the walk starts.

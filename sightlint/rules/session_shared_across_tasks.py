@@ -11,6 +11,7 @@ from sightlint.rules.base import Bad, Good, Rule, RuleMeta, Severity
 from sightlint.semantics.fanout import (
     FanOuts,
     Spawn,
+    may_fan_out,
     opens_session,
     session_factories,
 )
@@ -249,6 +250,10 @@ class SessionSharedAcrossTasks(Rule):
         self._functions: dict[str, _Frame] = {}
         self._session_attrs: dict[str, set[str]] = {}  # class qualname -> attributes holding a session
         self._sites: list[_Site] = []
+
+    @classmethod
+    def may_report(cls, text: str) -> bool:
+        return may_fan_out(text)  # every finding names a fan-out site
 
     def visit_Module(self, node: ast.Module) -> None:
         self._factories = session_factories(self.context)

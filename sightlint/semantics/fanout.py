@@ -26,6 +26,18 @@ _CHUNK_NAME = re.compile(r"batch|chunk|page|window", re.IGNORECASE)
 SEMAPHORE_NAME = re.compile(r"sem|limit|slot|throttl", re.IGNORECASE)
 
 
+# Every fan-out site ``FanOuts.call`` finds names one of these (the last part of a
+# qualified name is an attribute or an imported name in the text); ``\bwait\b`` spares
+# ``await`` and ``wait_for``.
+_FANOUT_WORDS = ("gather", "create_task", "ensure_future", "as_completed", "start_soon")
+_WAIT_WORD = re.compile(r"\bwait\b")
+
+
+def may_fan_out(text: str) -> bool:
+    """False when ``text`` has no fan-out site (no ``gather``, ``create_task``, ``wait``...)."""
+    return any(word in text for word in _FANOUT_WORDS) or _WAIT_WORD.search(text) is not None
+
+
 def last_name(expr: ast.expr) -> str:
     if isinstance(expr, ast.Attribute):
         return expr.attr
