@@ -225,6 +225,7 @@ def _restore(fields: dict[str, Any]) -> Settings:
 
 def _init_worker(fields: dict[str, Any], summarize: bool) -> None:
     global _WORKER_SETTINGS, _WORKER_SUMMARIZE
+    gc.enable()  # a forked worker inherits the parent's paused collector
     _WORKER_SETTINGS = _restore(fields)
     _WORKER_SUMMARIZE = summarize
 
