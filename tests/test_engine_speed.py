@@ -44,6 +44,8 @@ def test_pre_filter_keeps_every_fixture_finding() -> None:
         ("tg.create_task(work(x))", True),
         ("nursery.start_soon(work, x)", True),
         ("for f in as_completed(fs): pass", True),
+        ("wait(fs)", True),
+        ("x = self._wait(fs)\nwaiter = 1\n", False),
         ("await asyncio.wait_for(work(), 3)\nawait other()\n", False),
         ("async def f():\n    await g()\n", False),
     ],
