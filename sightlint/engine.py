@@ -238,8 +238,10 @@ _MIXED_LIST_FIELDS = frozenset(
     (("Dict", "keys"), ("Global", "names"), ("Nonlocal", "names"), ("MatchClass", "kwd_attrs"))
 )
 _CHILD_FIELDS: dict[tuple[type, bool], tuple[str, ...]] = {}
-# enter code (0 none, 1 ``ast.Name``, 2 other bookkeeping), visit handlers, leave?, fields
-_Plan = tuple[int, tuple[tuple[Any, Callable[[ast.AST], None]], ...], bool, tuple[tuple[str, bool], ...]]
+_Handlers = tuple[tuple[Any, Callable[[ast.AST], None]], ...]
+# enter code (0 none, 1 ``ast.Name``, 2 other bookkeeping), visit handlers, leave handlers,
+# push a leave marker?, child fields last-first (name, list may hold non-nodes?)
+_Plan = tuple[int, _Handlers, _Handlers, bool, tuple[tuple[str, bool], ...]]
 _HANDLER_NAMES: dict[type, tuple[tuple[type, bool, str], ...]] = {}
 
 
@@ -274,6 +276,40 @@ def _handler_names(cls: type) -> tuple[tuple[type, bool, str], ...]:
     return names
 
 
+class _Template:
+    """What does not change from file to file for one list of visitor classes.
+
+    Handlers are named by ``(visitor index, method name)`` and bound per file; the node
+    shapes (enter code, leave marker, child fields) are shared by every file.
+    """
+
+    def __init__(self, classes: tuple[type, ...]) -> None:
+        visit: dict[type, list[tuple[int, str]]] = {}
+        leave: dict[type, list[tuple[int, str]]] = {}
+        for index, cls in enumerate(classes):
+            for node_type, is_visit, attr in _handler_names(cls):
+                (visit if is_visit else leave).setdefault(node_type, []).append((index, attr))
+        self.visit = {kind: tuple(handlers) for kind, handlers in visit.items()}
+        self.leave = {kind: tuple(handlers) for kind, handlers in leave.items()}
+        self.with_ctx = any(k in visit or k in leave for k in _CONTEXT_KINDS)
+        self.shapes: dict[type, tuple[int, bool, tuple[tuple[str, bool], ...]]] = {}
+
+    def shape(self, kind: type) -> tuple[int, bool, tuple[tuple[str, bool], ...]]:
+        """(enter code, push a leave marker, child fields last-first) for ``kind``."""
+        shape = self.shapes.get(kind)
+        if shape is None:
+            enter = 1 if kind is ast.Name else 2 if kind in _ENTER_KINDS else 0
+            fields = tuple(
+                (name, (kind.__name__, name) in _MIXED_LIST_FIELDS)
+                for name in reversed(_child_fields(kind, self.with_ctx))
+            )
+            shape = self.shapes[kind] = (enter, kind in _LEAVE_KINDS or kind in self.leave, fields)
+        return shape
+
+
+_TEMPLATES: dict[tuple[type, ...], _Template] = {}
+
+
 class _Dispatcher:
     """One walk over the tree, handing each node to the handlers that asked for its type."""
 
@@ -284,29 +320,23 @@ class _Dispatcher:
         self._build()
 
     def _build(self) -> None:
-        visit: dict[type, list[tuple[Any, Callable[[ast.AST], None]]]] = {}
-        leave: dict[type, list[tuple[Any, Callable[[ast.AST], None]]]] = {}
-        for visitor in self.visitors:
-            for node_type, is_visit, attr in _handler_names(type(visitor)):
-                table = visit if is_visit else leave
-                table.setdefault(node_type, []).append((visitor, getattr(visitor, attr)))
-        self.visit = visit
-        self.leave = leave
-        self.with_ctx = any(k in visit or k in leave for k in _CONTEXT_KINDS)
-        # Per node type, built on first sight: what the walk does with such a node.
+        classes = tuple(type(visitor) for visitor in self.visitors)
+        template = _TEMPLATES.get(classes)
+        if template is None:
+            template = _TEMPLATES[classes] = _Template(classes)
+        self._template = template
+        # Per node type, built on first sight in this file: what the walk does with it.
         self._plans: dict[type, _Plan] = {}
 
     def _plan(self, kind: type) -> _Plan:
-        """(enter code, visit handlers, push a leave marker, child fields last-first) for ``kind``."""
-        enter = 1 if kind is ast.Name else 2 if kind in _ENTER_KINDS else 0
-        fields = tuple(
-            (name, (kind.__name__, name) in _MIXED_LIST_FIELDS)
-            for name in reversed(_child_fields(kind, self.with_ctx))
-        )
+        """(enter code, visit handlers, leave handlers, push a leave marker, child fields last-first)."""
+        template, visitors = self._template, self.visitors
+        enter, leaves, fields = template.shape(kind)
         plan = self._plans[kind] = (
             enter,
-            tuple(self.visit.get(kind, ())),
-            kind in _LEAVE_KINDS or kind in self.leave,
+            tuple((visitors[i], getattr(visitors[i], attr)) for i, attr in template.visit.get(kind, ())),
+            tuple((visitors[i], getattr(visitors[i], attr)) for i, attr in template.leave.get(kind, ())),
+            leaves,
             fields,
         )
         return plan
@@ -347,16 +377,19 @@ class _Dispatcher:
             if kind is tuple:
                 current = current[0]
                 kind = type(current)
-                handlers = self.leave.get(kind)
-                if handlers:
-                    self._call(handlers, current)
+                plan = plans.get(kind)
+                if plan is None:  # the plans were rebuilt after a crash
+                    plan = self._plan(kind)
+                if plan[2]:
+                    self._call(plan[2], current)
+                    plans = self._plans
                 if kind in leave_kinds:
                     context._leave(current)
                 continue
             plan = plans.get(kind)
             if plan is None:
                 plan = self._plan(kind)
-            enter_code, visits, leaves, fields = plan
+            enter_code, visits, _, leaves, fields = plan
             if enter_code:
                 if enter_code == 1:  # ast.Name, by far the most common node
                     if type(current.ctx) is not load:
