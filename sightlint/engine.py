@@ -169,40 +169,9 @@ class Context:
     # -- bookkeeping handlers (called by the engine before/after the rules) --------
 
     def _enter(self, node: ast.AST) -> None:
-        if type(node) is ast.Name:  # by far the most common node: test it first
-            if type(node.ctx) is not ast.Load:
-                self.bind(node.id, None)
-            return
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            self.bind(node.name, None)
-            self.function_stack.append(node)
-            self._scopes.append({})
-        elif isinstance(node, ast.Lambda):
-            self.function_stack.append(node)
-            self._scopes.append({})
-        elif isinstance(node, ast.ClassDef):
-            self.bind(node.name, None)
-            self.class_stack.append(node)
-        elif isinstance(node, ast.Import):
-            for alias in node.names:
-                if alias.asname:
-                    self.bind(alias.asname, alias.name)
-                else:
-                    top = alias.name.split(".", 1)[0]
-                    self.bind(top, top)
-        elif isinstance(node, ast.ImportFrom):
-            base = self.resolve_relative(node.module, node.level)
-            for alias in node.names:
-                if alias.name == "*":
-                    continue
-                self.bind(alias.asname or alias.name, f"{base}.{alias.name}" if base else None)
-        elif isinstance(node, ast.Name):
-            if not isinstance(node.ctx, ast.Load):
-                self.bind(node.id, None)
-        elif isinstance(node, ast.arg):
-            self.bind(node.arg, None)
-        elif isinstance(node, ast.ExceptHandler) and node.name:
-            self.bind(node.name, None)
+        enter = _ENTER.get(type(node))
+        if enter is not None:
+            enter(self, node)
 
     def _leave(self, node: ast.AST) -> None:
         if isinstance(node, _FUNCTIONS):
@@ -213,18 +182,68 @@ class Context:
             self.class_stack.pop()
 
 
-_BOOKKEEPING = (
-    ast.FunctionDef,
-    ast.AsyncFunctionDef,
-    ast.Lambda,
-    ast.ClassDef,
-    ast.Import,
-    ast.ImportFrom,
-    ast.Name,
-    ast.arg,
-    ast.ExceptHandler,
-)
-_ENTER_KINDS = frozenset(_BOOKKEEPING)
+# -- bookkeeping on entering a node, one function per node type (the walk calls them
+# before the rules' handlers) ----------------------------------------------------------
+
+
+def _enter_name(context: Context, node: ast.Name) -> None:
+    if type(node.ctx) is not ast.Load:
+        context.bind(node.id, None)
+
+
+def _enter_function(context: Context, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+    context.bind(node.name, None)
+    context.function_stack.append(node)
+    context._scopes.append({})
+
+
+def _enter_lambda(context: Context, node: ast.Lambda) -> None:
+    context.function_stack.append(node)
+    context._scopes.append({})
+
+
+def _enter_class(context: Context, node: ast.ClassDef) -> None:
+    context.bind(node.name, None)
+    context.class_stack.append(node)
+
+
+def _enter_import(context: Context, node: ast.Import) -> None:
+    for alias in node.names:
+        if alias.asname:
+            context.bind(alias.asname, alias.name)
+        else:
+            top = alias.name.split(".", 1)[0]
+            context.bind(top, top)
+
+
+def _enter_import_from(context: Context, node: ast.ImportFrom) -> None:
+    base = context.resolve_relative(node.module, node.level)
+    for alias in node.names:
+        if alias.name == "*":
+            continue
+        context.bind(alias.asname or alias.name, f"{base}.{alias.name}" if base else None)
+
+
+def _enter_arg(context: Context, node: ast.arg) -> None:
+    context.bind(node.arg, None)
+
+
+def _enter_except_handler(context: Context, node: ast.ExceptHandler) -> None:
+    if node.name:
+        context.bind(node.name, None)
+
+
+_ENTER: dict[type, Callable[[Context, Any], None]] = {
+    ast.Name: _enter_name,
+    ast.FunctionDef: _enter_function,
+    ast.AsyncFunctionDef: _enter_function,
+    ast.Lambda: _enter_lambda,
+    ast.ClassDef: _enter_class,
+    ast.Import: _enter_import,
+    ast.ImportFrom: _enter_import_from,
+    ast.arg: _enter_arg,
+    ast.ExceptHandler: _enter_except_handler,
+}
 # The kinds whose ``Context._leave`` does something (keep in step with it).
 _LEAVE_KINDS = frozenset((ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef))
 _CONTEXT_KINDS = (ast.Load, ast.Store, ast.Del)
@@ -239,9 +258,9 @@ _MIXED_LIST_FIELDS = frozenset(
 )
 _CHILD_FIELDS: dict[tuple[type, bool], tuple[str, ...]] = {}
 _Handlers = tuple[tuple[Any, Callable[[ast.AST], None]], ...]
-# enter code (0 none, 1 ``ast.Name``, 2 other bookkeeping), visit handlers, leave handlers,
+# bookkeeping on entering (or None), visit handlers, leave handlers,
 # push a leave marker?, child fields last-first (name, list may hold non-nodes?)
-_Plan = tuple[int, _Handlers, _Handlers, bool, tuple[tuple[str, bool], ...]]
+_Plan = tuple[Callable[[Context, Any], None] | None, _Handlers, _Handlers, bool, tuple[tuple[str, bool], ...]]
 _HANDLER_NAMES: dict[type, tuple[tuple[type, bool, str], ...]] = {}
 
 
@@ -292,19 +311,21 @@ class _Template:
         self.visit = {kind: tuple(handlers) for kind, handlers in visit.items()}
         self.leave = {kind: tuple(handlers) for kind, handlers in leave.items()}
         self.with_ctx = any(k in visit or k in leave for k in _CONTEXT_KINDS)
-        self.shapes: dict[type, tuple[int, bool, tuple[tuple[str, bool], ...]]] = {}
+        # The plans of the node types no visitor handles, the same for every file.
+        self.unhandled: dict[type, _Plan] = {}
 
-    def shape(self, kind: type) -> tuple[int, bool, tuple[tuple[str, bool], ...]]:
-        """(enter code, push a leave marker, child fields last-first) for ``kind``."""
-        shape = self.shapes.get(kind)
-        if shape is None:
-            enter = 1 if kind is ast.Name else 2 if kind in _ENTER_KINDS else 0
-            fields = tuple(
-                (name, (kind.__name__, name) in _MIXED_LIST_FIELDS)
-                for name in reversed(_child_fields(kind, self.with_ctx))
-            )
-            shape = self.shapes[kind] = (enter, kind in _LEAVE_KINDS or kind in self.leave, fields)
-        return shape
+    def plan(self, kind: type, visitors: Sequence[Any]) -> _Plan:
+        """The plan of ``kind`` with the handlers bound to ``visitors``."""
+        fields = tuple(
+            (name, (kind.__name__, name) in _MIXED_LIST_FIELDS)
+            for name in reversed(_child_fields(kind, self.with_ctx))
+        )
+        visits = tuple((visitors[i], getattr(visitors[i], attr)) for i, attr in self.visit.get(kind, ()))
+        leaves = tuple((visitors[i], getattr(visitors[i], attr)) for i, attr in self.leave.get(kind, ()))
+        plan = (_ENTER.get(kind), visits, leaves, kind in _LEAVE_KINDS or bool(leaves), fields)
+        if not visits and not leaves:
+            self.unhandled[kind] = plan
+        return plan
 
 
 _TEMPLATES: dict[tuple[type, ...], _Template] = {}
@@ -325,20 +346,11 @@ class _Dispatcher:
         if template is None:
             template = _TEMPLATES[classes] = _Template(classes)
         self._template = template
-        # Per node type, built on first sight in this file: what the walk does with it.
-        self._plans: dict[type, _Plan] = {}
+        # Per node type: what the walk does with it (handled types are bound on first sight).
+        self._plans: dict[type, _Plan] = dict(template.unhandled)
 
     def _plan(self, kind: type) -> _Plan:
-        """(enter code, visit handlers, leave handlers, push a leave marker, child fields last-first)."""
-        template, visitors = self._template, self.visitors
-        enter, leaves, fields = template.shape(kind)
-        plan = self._plans[kind] = (
-            enter,
-            tuple((visitors[i], getattr(visitors[i], attr)) for i, attr in template.visit.get(kind, ())),
-            tuple((visitors[i], getattr(visitors[i], attr)) for i, attr in template.leave.get(kind, ())),
-            leaves,
-            fields,
-        )
+        plan = self._plans[kind] = self._template.plan(kind, self.visitors)
         return plan
 
     def _call(self, handlers: Iterable[tuple[Any, Callable[[ast.AST], None]]], node: ast.AST) -> None:
@@ -366,7 +378,7 @@ class _Dispatcher:
         # node), the handlers called in line rather than through a helper, and leave
         # markers (1-tuples) pushed only for nodes that someone leaves.
         context = self.context
-        enter, leave_kinds, node_base, load = context._enter, _LEAVE_KINDS, ast.AST, ast.Load
+        leave_kinds, node_base = _LEAVE_KINDS, ast.AST
         plans = self._plans
         stack: list[Any] = [node]
         pop, push, extend = stack.pop, stack.append, stack.extend
@@ -389,13 +401,9 @@ class _Dispatcher:
             plan = plans.get(kind)
             if plan is None:
                 plan = self._plan(kind)
-            enter_code, visits, _, leaves, fields = plan
-            if enter_code:
-                if enter_code == 1:  # ast.Name, by far the most common node
-                    if type(current.ctx) is not load:
-                        context.bind(current.id, None)
-                else:
-                    enter(current)
+            enter, visits, _, leaves, fields = plan
+            if enter is not None:
+                enter(context, current)
             if visits:
                 try:
                     for owner, handler in visits:
