@@ -122,6 +122,15 @@ class Context:
                 return depth
         return None
 
+    def lookup(self, name: str) -> tuple[int, str | None] | None:
+        """(:meth:`binding_depth`, :meth:`resolve_name`) of ``name`` in one search, or None if unbound."""
+        scopes = self._scopes
+        for depth in range(len(scopes) - 1, -1, -1):
+            scope = scopes[depth]
+            if name in scope:
+                return depth, scope[name]
+        return None
+
     def is_local(self, name: str) -> bool:
         """True if ``name`` is bound by something other than an import in a visible scope."""
         for scope in reversed(self._scopes):

@@ -98,11 +98,10 @@ class SummaryCollector:
     # -- symbolic values -------------------------------------------------------------
 
     def _name_ref(self, name: str) -> Ref | None:
-        ctx = self.ctx
-        depth = ctx.binding_depth(name)
-        if depth is None:
+        found = self.ctx.lookup(name)
+        if found is None:
             return ("m", self.module, name)
-        target = ctx.resolve_name(name)
+        depth, target = found
         if target is not None:
             return ("g", target)
         if depth == 0:
