@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import dataclasses
 import gc
@@ -21,6 +21,8 @@ from sightlint.models import FileResult, RunResult
 from sightlint.settings import Settings
 
 if TYPE_CHECKING:
+    from sightlint.project.model import Graph, ProjectModel
+    from sightlint.project.summary import ModuleSummary
     from sightlint.rules.base import Rule
 
 
@@ -39,11 +41,21 @@ def check_sources(
     return run
 
 
-def project_phase(results: Sequence[FileResult], settings: Settings) -> list[str]:
+def project_phase(
+    results: Sequence[FileResult],
+    settings: Settings,
+    *,
+    cache: Cache | None = None,
+    digests: Sequence[bytes | str] | None = None,
+) -> list[str]:
     """Run the cross-file rules on the model built from ``results``' summaries.
 
     Their findings join the file results they point into, after the file's suppression
     comments, ``per-file-ignores`` and severity overrides; returns internal errors.
+
+    With a ``cache`` and the results' content ``digests`` (in the same order), the
+    resolved call graph of each module is reused from the last run unless the module or
+    one it may depend on changed (see ``sightlint.project.model.module_dependencies``).
     """
     rules = [rule for rule in engine.enabled_rules(settings) if rule.cross_file]
     if not rules:
@@ -54,24 +66,124 @@ def project_phase(results: Sequence[FileResult], settings: Settings) -> list[str
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return _project_phase(results, settings, rules)
+        return _project_phase(results, settings, rules, cache, digests)
     finally:
         if collecting:
             gc.enable()
 
 
-def _project_phase(results: Sequence[FileResult], settings: Settings, rules: list[type[Rule]]) -> list[str]:
+def _summary(result: FileResult) -> ModuleSummary | None:
+    from sightlint.cache import PackedSummary
+
+    summary = result.summary
+    if isinstance(summary, PackedSummary):
+        summary = result.summary = summary.load()
+    return summary  # type: ignore[no-any-return]
+
+
+def _model(
+    results: Sequence[FileResult], settings: Settings, cache: Cache | None, digests: Sequence[bytes | str] | None
+) -> ProjectModel | Graph:
+    """The project model, or the call graph from per-module records (cached ones reused)."""
     from sightlint.project.model import ProjectModel
 
+    if cache is None or digests is None or len(digests) != len(results):
+        return ProjectModel(s for r in results if (s := _summary(r)) is not None)
+    import hashlib
+    import marshal
+
+    from sightlint.project.blocking import Catalog
+    from sightlint.project.model import Graph, module_dependencies, module_record
+    from sightlint.rules.blocking_call_in_async import BlockingCallInAsync
+
+    # (index, file key, module) of each result with a summary, in order.
+    present: list[tuple[int, tuple[str, str], str]] = []
+    for index, result in enumerate(results):
+        summary = result.summary
+        if summary is None:
+            continue
+        module = summary.module  # a PackedSummary knows its module too
+        present.append((index, (result.path, module), module))
+    module_index = {module: index for index, _, module in present}
+    if len(module_index) != len(present):  # two files claim one module: the plain model
+        return ProjectModel(s for r in results if (s := _summary(r)) is not None)
+    names_key = hashlib.sha256(marshal.dumps([key for _, key, _ in present])).digest()
+    stored = cache.load_graph()
+    old: dict[Any, Any] = stored[1] if stored is not None and stored[0] == names_key else {}
+    changed: list[int] = []
+    deps: dict[str, tuple[str, ...]] = {}
+    for index, key, module in present:
+        entry = old.get(key)
+        if isinstance(entry, tuple) and len(entry) == 4 and entry[0] == digests[index] and entry[1] == module:
+            deps[module] = tuple(entry[2])
+        else:
+            changed.append(index)
+    for index in changed:
+        summary = _summary(results[index])
+        if summary is None:  # a damaged cached summary: resolve nothing from the store
+            return ProjectModel(s for r in results if (s := _summary(r)) is not None)
+        deps[summary.module] = module_dependencies(summary, module_index)
+    # Dirty: the changed modules and every module that (transitively) depends on one.
+    dependents: dict[str, list[str]] = {}
+    for module, needs in deps.items():
+        for need in needs:
+            dependents.setdefault(need, []).append(module)
+    dirty = {results[index].summary.module for index in changed}
+    queue = list(dirty)
+    while queue:
+        for user in dependents.get(queue.pop(), ()):
+            if user not in dirty:
+                dirty.add(user)
+                queue.append(user)
+    # What resolving the dirty modules may consult: their dependency closure.
+    needed = set(dirty)
+    queue = list(dirty)
+    while queue:
+        for need in deps.get(queue.pop(), ()):
+            if need not in needed:
+                needed.add(need)
+                queue.append(need)
+    loaded = {}
+    for index, _, module in present:
+        if module in needed:
+            summary = _summary(results[index])
+            if summary is None:
+                return ProjectModel(s for r in results if (s := _summary(r)) is not None)
+            loaded[module] = summary
+    ordered = [loaded[module] for _, _, module in present if module in needed]
+    model = ProjectModel(ordered, graph_of=[s for s in ordered if s.module in dirty])
+    options = BlockingCallInAsync.options_for(settings)
+    keep = Catalog(options.categories, options.extra_calls).category
+    entries: dict[Any, Any] = {}
+    records = []
+    for index, key, module in present:
+        if module in dirty:
+            record = module_record(model, loaded[module], lambda name: keep(name) is not None)
+            entries[key] = (digests[index], module, deps[module], record)
+        else:
+            entries[key] = old[key]
+        records.append(entries[key][3])
+    if dirty or len(old) != len(entries):
+        cache.save_graph(names_key, entries)
+    return Graph(records)
+
+
+def _project_phase(
+    results: Sequence[FileResult],
+    settings: Settings,
+    rules: list[type[Rule]],
+    cache: Cache | None,
+    digests: Sequence[bytes | str] | None,
+) -> list[str]:
     by_path = {result.path: result for result in results}
-    model = ProjectModel(result.summary for result in results if result.summary is not None)
+    model = _model(results, settings, cache, digests)
     names = {rule.meta.code: rule.meta.name for rule in rules}
     errors: list[str] = []
     touched: set[str] = set()
     for rule in rules:
         meta = rule.meta
         try:
-            findings = rule.check_project(model, settings)
+            findings = rule.check_project(model, settings)  # type: ignore[arg-type]  # a Graph answers what they use
         except Exception as exc:  # a crashing rule is an internal error, not a lost run
             errors.append(f"internal error in {meta.code} ({meta.name}): {type(exc).__name__}: {exc}")
             continue
@@ -196,7 +308,7 @@ def _check_paths(
     run.files, unchanged = runner.check_files_as_read(
         found.files, settings, jobs=jobs, cache=cache, summarize=summarize, digests=digests
     )
-    errors = project_phase(run.files, settings)
+    errors = project_phase(run.files, settings, cache=cache, digests=digests if unchanged else None)
     run.errors.extend(errors)
     if unchanged and not errors and not run.internal_errors:
         cache.save_run(key, run.files)

@@ -47,6 +47,8 @@ _FORMAT = 1
 _PREFIX = "results-"
 _SUFFIX = ".pack"
 _RUN_SUFFIX = ".run"
+_GRAPH_SUFFIX = ".graph"
+_GRAPH_FORMAT = 1
 _RUN_FORMAT = 1
 _HASHES = "file-hashes.marshal"
 _KEEP_PACKS = 4
@@ -114,8 +116,10 @@ class Cache:
         self.key = key
         self.pack = directory / f"{_PREFIX}{__version__}-{key}{_SUFFIX}"
         self.run_file = directory / f"{_PREFIX}{__version__}-{key}{_RUN_SUFFIX}"
-        self._entries: dict[Key, tuple[bytes, bytes]] = {}  # key -> (digest, pickled result)
-        self._fresh: dict[Key, tuple[bytes, bytes]] = {}
+        self.graph_file = directory / f"{_PREFIX}{__version__}-{key}{_GRAPH_SUFFIX}"
+        # key -> (digest, pickled result without its summary[, pickled summary])
+        self._entries: dict[Key, tuple[Any, ...]] = {}
+        self._fresh: dict[Key, tuple[Any, ...]] = {}
         self._seen: set[Key] = set()
         self.hits = 0
         self.misses = 0
@@ -150,12 +154,14 @@ class Cache:
         self._load()
         self._seen.add(key)
         entry = self._entries.get(key)
-        if isinstance(entry, tuple) and len(entry) == 2 and entry[0] == content_digest:
+        if isinstance(entry, tuple) and len(entry) in (2, 4) and entry[0] == content_digest:
             try:
                 result = pickle.loads(entry[1])
             except Exception:  # sightlint: ignore[SL201] a damaged entry is a miss; put() replaces it
                 result = None
             if isinstance(result, FileResult):
+                if len(entry) == 4 and isinstance(entry[2], bytes) and isinstance(entry[3], str):
+                    result.summary = PackedSummary(entry[2], entry[3])
                 self.hits += 1
                 return result
         self.misses += 1
@@ -164,11 +170,20 @@ class Cache:
     def put(self, key: Key, content_digest: bytes, result: FileResult) -> None:
         """Remember ``result``; it is pickled now, so later changes to it are not cached."""
         self._seen.add(key)
+        summary = result.summary
         try:
-            blob = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
+            if summary is None:
+                self._fresh[key] = (content_digest, pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
+                return
+            # The summary is stored apart: a warm run unpickles only the summaries it needs.
+            if isinstance(summary, PackedSummary):
+                packed, module = summary.blob, summary.module
+            else:
+                packed, module = pickle.dumps(summary, protocol=pickle.HIGHEST_PROTOCOL), summary.module
+            blob = pickle.dumps(dataclasses.replace(result, summary=None), protocol=pickle.HIGHEST_PROTOCOL)
         except Exception:  # sightlint: ignore[SL201] an unpicklable result is simply not cached
             return
-        self._fresh[key] = (content_digest, blob)
+        self._fresh[key] = (content_digest, blob, packed, module)
 
     @property
     def dirty(self) -> bool:
@@ -179,7 +194,7 @@ class Cache:
         if not self._fresh:
             return
         self._load()
-        entries: dict[Key, tuple[bytes, bytes]] = {}
+        entries: dict[Key, tuple[Any, ...]] = {}
         unseen = [k for k in self._entries if k not in self._seen]
         # Keep entries of files this run did not look at (a run on a sub-folder must not
         # forget the rest), unless they clearly outnumber the live ones.
@@ -287,6 +302,31 @@ class Cache:
         except Exception as exc:
             self.write_error = f"cannot write cache in {self.directory}: {exc}"
 
+    # -- resolved call-graph records per module (see sightlint.project.model) ----------
+
+    def load_graph(self) -> tuple[bytes, dict[Any, Any]] | None:
+        """(names key, {file key: (digest, module, dependencies, record)}) of the last run, or None."""
+        try:
+            with open(self.graph_file, "rb") as stream:
+                data = marshal.loads(stream.read())
+            if (
+                isinstance(data, tuple)
+                and len(data) == 3
+                and data[0] == _GRAPH_FORMAT
+                and isinstance(data[1], bytes)
+                and isinstance(data[2], dict)
+            ):
+                return data[1], data[2]
+        except Exception:  # sightlint: ignore[SL201] missing or damaged: every module is resolved
+            pass
+        return None
+
+    def save_graph(self, names_key: bytes, entries: dict[Any, Any]) -> None:
+        try:
+            self._write(self.graph_file, marshal.dumps((_GRAPH_FORMAT, names_key, entries)), _GRAPH_SUFFIX)
+        except Exception as exc:
+            self.write_error = f"cannot write cache in {self.directory}: {exc}"
+
     def _ensure_directory(self) -> None:
         if self.directory.is_dir() and (self.directory / "CACHEDIR.TAG").exists():
             return
@@ -317,8 +357,26 @@ class Cache:
             for path in stale:
                 path.unlink()
                 path.with_suffix(_RUN_SUFFIX).unlink(missing_ok=True)
+                path.with_suffix(_GRAPH_SUFFIX).unlink(missing_ok=True)
         except OSError:
             pass
+
+
+class PackedSummary:
+    """A cached module summary (of module ``module``), unpickled only when asked for."""
+
+    __slots__ = ("blob", "module")
+
+    def __init__(self, blob: bytes, module: str) -> None:
+        self.blob = blob
+        self.module = module
+
+    def load(self) -> Any:
+        """The summary, or None if the stored bytes are damaged."""
+        try:
+            return pickle.loads(self.blob)
+        except Exception:  # sightlint: ignore[SL201] damaged: the module is left out of the model
+            return None
 
 
 # -- compact encoding of final results (marshal: plain tuples, ~10x faster than pickle) --

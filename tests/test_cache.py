@@ -321,3 +321,42 @@ def test_cross_module_sl101_findings_follow_edits_on_warm_runs(tmp_path: Path) -
     assert state(CALLER_SYNC, CALLEE_SLOW) == []  # only the caller changed
     assert state(CALLER_ASYNC, CALLEE_SLOW) == chained  # and back: callee from the cache
     assert state(CALLER_ASYNC, CALLEE_FAST) == []
+
+
+def test_warm_runs_re_resolve_only_modules_that_depend_on_an_edit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two independent packages; a chain api -> svc -> low across modules in the first.
+
+    An edit deep in the chain changes the finding in its (unchanged) dependents' view,
+    exactly as an uncached run does, and loads no summary of the other package."""
+    from sightlint.cache import PackedSummary
+
+    settings = Settings(select=("SL101", "SL102"))
+    root, cache = tmp_path / "p", tmp_path / "cache"
+    for pkg in ("one", "two"):
+        (root / pkg).mkdir(parents=True)
+        (root / pkg / "__init__.py").write_text("")
+        (root / pkg / "low.py").write_text("def wait():\n    return 1\n")
+        (root / pkg / "svc.py").write_text(f"from {pkg}.low import wait as pause\n\ndef step():\n    return pause()\n")
+        (root / pkg / "api.py").write_text(
+            f"import asyncio\nfrom {pkg} import svc\n\nasync def handler():\n    return svc.step()\n\n"
+            "async def guarded():\n    await asyncio.wait_for(asyncio.to_thread(svc.step), 1)\n"
+            "    async with asyncio.timeout(1):\n        svc.step()\n"
+        )
+    assert run(root, cache, settings) == run(root, tmp_path / "unused", settings, use_cache=False) == []
+    loaded: list[str] = []
+    real = PackedSummary.load
+
+    def counting(self: PackedSummary) -> Any:
+        loaded.append(self.module)
+        return real(self)
+
+    monkeypatch.setattr(PackedSummary, "load", counting)
+    # ``wait`` now names another function: svc.step's edge itself changes.
+    (root / "one" / "low.py").write_text("import time\n\ndef _slow():\n    time.sleep(1)\n\nwait = _slow\n")
+    warm = run(root, cache, settings)
+    assert warm == run(root, tmp_path / "unused", settings, use_cache=False)
+    assert {f.code for f in warm} == {"SL101", "SL102"}
+    assert any("one/api.py" in r.path for f in warm for r in f.related)
+    assert loaded and not any(module.startswith("two") for module in loaded)
+    (root / "one" / "low.py").write_text("def wait():\n    return 1\n")
+    assert run(root, cache, settings) == []

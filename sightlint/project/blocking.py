@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sightlint.models import Severity
-from sightlint.project.model import CHAT_MODELS, LLM_PIPE, ExternalCall, ProjectModel
+from sightlint.project.model import CHAT_MODELS, LLM_PIPE, ExternalCall, Graph, ProjectModel
 
 CATEGORIES: tuple[str, ...] = ("sleep", "network", "subprocess", "database", "llm", "cpu", "file")
 CATEGORY_SEVERITY = {"file": Severity.MEDIUM}
@@ -186,7 +186,7 @@ class Blocking:
     reaches: set[str]
 
 
-def analyse(model: ProjectModel, catalog: Catalog) -> Blocking:
+def analyse(model: ProjectModel | Graph, catalog: Catalog) -> Blocking:
     """Find blocking sites and propagate "reaches a blocking call" back through sync callers."""
     key = ("blocking", catalog.key)
     cached = model.cache.get(key)
@@ -214,7 +214,7 @@ def analyse(model: ProjectModel, catalog: Catalog) -> Blocking:
     return result
 
 
-def first_blocking(model: ProjectModel, blocking: Blocking, fid: str) -> tuple[list[str], BlockingSite] | None:
+def first_blocking(model: ProjectModel | Graph, blocking: Blocking, fid: str) -> tuple[list[str], BlockingSite] | None:
     """A shortest chain of functions from ``fid`` to a blocking site its body runs."""
     if fid not in blocking.reaches:
         return None

@@ -71,7 +71,8 @@ class ExternalCall:
 class ProjectModel:
     """All modules of one run; see the module docstring."""
 
-    def __init__(self, summaries: Iterable[ModuleSummary]) -> None:
+    def __init__(self, summaries: Iterable[ModuleSummary], *, graph_of: Iterable[ModuleSummary] | None = None) -> None:
+        """``graph_of``: build the call graph only from these modules' functions (default: all)."""
         self.modules: dict[str, ModuleSummary] = {}
         self.functions: dict[str, FunctionSummary] = {}
         self.classes: dict[str, ClassSummary] = {}
@@ -92,7 +93,10 @@ class ProjectModel:
         self.externals: dict[str, list[ExternalCall]] = {}
         # Shared derived analyses, keyed by their inputs (rules of one run share them).
         self.cache: dict[Any, Any] = {}
-        self._build_graph()
+        if graph_of is None:
+            self._build_graph(self.functions.items())
+        else:
+            self._build_graph((fid, fn) for summary in graph_of for fid, fn in summary.functions.items())
 
     # -- display -----------------------------------------------------------------------
 
@@ -284,8 +288,8 @@ class ProjectModel:
         self.edges.setdefault(edge.source, []).append(edge)
         self.callers.setdefault(edge.target, []).append(edge)
 
-    def _build_graph(self) -> None:
-        for fid, fn in self.functions.items():
+    def _build_graph(self, functions: Iterable[tuple[str, FunctionSummary]]) -> None:
+        for fid, fn in functions:
             for site in fn.calls:
                 value = self.value(site.callee)
                 if value is None:
@@ -327,14 +331,189 @@ class ProjectModel:
 
         Async callers are included (they are where a chain starts) but not walked past.
         """
-        towards: dict[str, Edge | None] = {start: None}
-        queue = deque([start])
-        while queue:
-            node = queue.popleft()
-            if node != start and self.functions[node].is_async:
+        return _sync_callers_bfs(self.functions, self.callers, start)
+
+
+def _sync_callers_bfs(functions: dict[str, Any], callers: dict[str, list[Edge]], start: str) -> dict[str, Edge | None]:
+    towards: dict[str, Edge | None] = {start: None}
+    queue = deque([start])
+    while queue:
+        node = queue.popleft()
+        if node != start and functions[node].is_async:
+            continue
+        for edge in callers.get(node, ()):
+            if edge.source not in towards:
+                towards[edge.source] = edge
+                queue.append(edge.source)
+    return towards
+
+
+# -- the resolved call graph, per module -------------------------------------------------------
+#
+# The rules need far less than the model: each function's name, position and kind, the
+# edges, the blocking external calls and the resolved targets of timeouts. A *record*
+# holds that for one module as plain tuples and strings (marshal-able), so a cache can
+# keep it per module and a warm run re-resolves only the modules whose inputs changed.
+#
+# record = (module, path, functions, edges, externals, timeouts)
+#   functions: ((fid, name, line, col, is_async, awaits), ...)
+#   edges:     ((source, target, line, col, via), ...)        sources in this module
+#   externals: ((fid, name, line, col, end_line, end_col, text), ...)  kept by ``keep``
+#   timeouts:  ((kind, function, line, col, end_line, end_col, targets), ...) where each
+#              target is ("ext", dotted, text) or ("fn", fid, text); unresolvable ones dropped
+
+Record = tuple[Any, ...]
+
+
+def module_record(model: ProjectModel, summary: ModuleSummary, keep: Any = None) -> Record:
+    """The record of one module of ``model`` (whose graph must be built for it).
+
+    ``keep(name)`` says which external calls to keep (default: all).
+    """
+    functions = []
+    edges = []
+    externals = []
+    for fid, fn in summary.functions.items():
+        functions.append((fid, fn.name, fn.line, fn.col, fn.is_async, fn.awaits))
+        for edge in model.edges.get(fid, ()):
+            edges.append((edge.source, edge.target, edge.line, edge.col, edge.via))
+        for call in model.externals.get(fid, ()):
+            if keep is None or keep(call.name):
+                site = call.site
+                externals.append((fid, call.name, site.line, site.col, site.end_line, site.end_col, site.text))
+    timeouts = resolved_timeouts(model, summary)
+    return (summary.module, summary.path, tuple(functions), tuple(edges), tuple(externals), timeouts)
+
+
+def resolved_timeouts(model: ProjectModel, summary: ModuleSummary) -> tuple[tuple[Any, ...], ...]:
+    """``summary``'s timeouts with their targets resolved (see the record layout)."""
+    timeouts = []
+    for timeout in summary.timeouts:
+        targets = []
+        for ref, _awaited, _line, _col, text in timeout.targets:
+            value = model.value(ref)
+            if value is None:
                 continue
-            for edge in self.callers.get(node, ()):
-                if edge.source not in towards:
-                    towards[edge.source] = edge
-                    queue.append(edge.source)
-        return towards
+            if value[0] == "ext":
+                targets.append(("ext", value[1], text))
+                continue
+            target = model.call_target(value)
+            if target is not None:
+                targets.append(("fn", target[0], text))
+        timeouts.append(
+            (timeout.kind, timeout.function, timeout.line, timeout.col, timeout.end_line, timeout.end_col, tuple(targets))
+        )
+    return tuple(timeouts)
+
+
+def _strings(value: Any, out: set[str]) -> None:
+    if isinstance(value, str):
+        out.add(value)
+    elif isinstance(value, (tuple, list)):
+        for item in value:
+            _strings(item, out)
+
+
+def module_dependencies(summary: ModuleSummary, modules: Any) -> tuple[str, ...]:
+    """Project modules whose summaries resolving ``summary``'s names may consult.
+
+    Every module that is a prefix of a name written in the summary's references and
+    imports (``pkg.mod.name``, class and function ids), and every direct submodule of
+    those and of the module itself (``pkg.sub`` reached as an attribute of ``pkg``).
+    Resolution only ever follows names found in the summaries it consults, so the
+    transitive closure of this relation covers everything a module's record depends on
+    (with the set of module names, which callers key separately).
+    """
+    found: set[str] = set()
+    _strings(list(summary.imports.values()), found)
+    _strings(summary.star_imports, found)
+    _strings(list(summary.globals.values()), found)
+    _strings(summary.dependencies, found)
+    for fn in summary.functions.values():
+        found.add(fn.id)
+        _strings(fn.decorators, found)
+        _strings(fn.returns, found)
+        _strings(fn.offloaded, found)
+        for site in fn.calls:
+            _strings(site.callee, found)
+            _strings(site.fn_args, found)
+    for cls in summary.classes.values():
+        found.add(cls.id)
+        _strings(cls.bases, found)
+        _strings(list(cls.attrs.values()), found)
+    for timeout in summary.timeouts:
+        found.add(timeout.function)
+        _strings(timeout.targets, found)
+    deps: set[str] = set()
+    for text in found:
+        parts = text.split(".")
+        for i in range(1, len(parts) + 1):
+            prefix = ".".join(parts[:i])
+            if prefix in modules:
+                deps.add(prefix)
+    return tuple(sorted(deps))
+
+
+@dataclass(slots=True)
+class FunctionInfo:
+    """What the rules read about a function of the graph."""
+
+    id: str
+    name: str
+    line: int
+    col: int
+    is_async: bool
+    awaits: int
+
+
+class Graph:
+    """The call graph of a run, built from module records.
+
+    It answers the part of :class:`ProjectModel`'s interface the cross-file rules use
+    (``functions``, ``edges``, ``callers``, ``externals``, ``display``, ``path_of``,
+    ``sync_callers_bfs``, ``cache``), plus ``timeouts``.
+    """
+
+    def __init__(self, records: Iterable[Record]) -> None:
+        self.functions: dict[str, FunctionInfo] = {}
+        self.edges: dict[str, list[Edge]] = {}
+        self.callers: dict[str, list[Edge]] = {}
+        self.externals: dict[str, list[ExternalCall]] = {}
+        # (path of the module, TimeoutSite fields..., targets) in module order.
+        self.timeouts: list[tuple[Any, ...]] = []
+        self.cache: dict[Any, Any] = {}
+        self._module: dict[str, tuple[str, str]] = {}  # function id -> (module, path)
+        self._display: dict[str, str] = {}
+        edges_in: list[tuple[Any, ...]] = []
+        for module, path, functions, edges, externals, timeouts in records:
+            where = (module, path)
+            for fid, name, line, col, is_async, awaits in functions:
+                self.functions[fid] = FunctionInfo(fid, name, line, col, is_async, awaits)
+                self._module[fid] = where
+            edges_in.append(edges)
+            for fid, name, line, col, end_line, end_col, text in externals:
+                site = CallSite((), line, col, end_line, end_col, text)
+                self.externals.setdefault(fid, []).append(ExternalCall(fid, name, site))
+            for timeout in timeouts:
+                self.timeouts.append((path, *timeout))
+        for edges in edges_in:
+            for source, target, line, col, via in edges:
+                edge = Edge(source, target, line, col, via)
+                self.edges.setdefault(source, []).append(edge)
+                self.callers.setdefault(target, []).append(edge)
+
+    def path_of(self, fid: str) -> str:
+        return self._module[fid][1]
+
+    def display(self, fid: str) -> str:
+        """``Class.method`` / ``function``: the id without its module."""
+        shown = self._display.get(fid)
+        if shown is None:
+            module = self._module[fid][0]
+            shown = fid[len(module) + 1 :] if fid.startswith(module + ".") else fid
+            self._display[fid] = shown
+        return shown
+
+    def sync_callers_bfs(self, start: str) -> dict[str, Edge | None]:
+        """See :meth:`ProjectModel.sync_callers_bfs`."""
+        return _sync_callers_bfs(self.functions, self.callers, start)

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 from sightlint.models import Finding, RelatedLocation, Span
 from sightlint.project.blocking import CATEGORIES, CATEGORY_LABEL, CATEGORY_SEVERITY, BlockingSite, Catalog, analyse
-from sightlint.project.model import Edge, ProjectModel
+from sightlint.project.model import Edge, Graph, ProjectModel
 from sightlint.rules.base import Bad, FixSafety, Good, Rule, RuleMeta, Severity
 from sightlint.settings import Settings
 
@@ -275,7 +275,7 @@ class BlockingCallInAsync(Rule):
     )
 
     @classmethod
-    def check_project(cls, model: ProjectModel, settings: Settings) -> list[Finding]:
+    def check_project(cls, model: ProjectModel | Graph, settings: Settings) -> list[Finding]:
         options = cls.options_for(settings)
         blocking = analyse(model, Catalog(options.categories, options.extra_calls))
         findings: list[Finding] = []
@@ -312,7 +312,7 @@ class BlockingCallInAsync(Rule):
 
     @classmethod
     def _finding(
-        cls, model: ProjectModel, site: BlockingSite, message: str, related: tuple[RelatedLocation, ...], detail: str | None
+        cls, model: ProjectModel | Graph, site: BlockingSite, message: str, related: tuple[RelatedLocation, ...], detail: str | None
     ) -> Finding:
         call = site.call.site
         return cls.project_finding(
@@ -325,7 +325,7 @@ class BlockingCallInAsync(Rule):
         )
 
 
-def _chain(model: ProjectModel, towards: dict[str, Edge | None], root: str) -> list[Edge]:
+def _chain(model: ProjectModel | Graph, towards: dict[str, Edge | None], root: str) -> list[Edge]:
     """The edges from ``root`` to the BFS start, following ``towards``."""
     edges = []
     edge = towards[root]
@@ -335,11 +335,11 @@ def _chain(model: ProjectModel, towards: dict[str, Edge | None], root: str) -> l
     return edges
 
 
-def _where(model: ProjectModel, fid: str) -> str:
+def _where(model: ProjectModel | Graph, fid: str) -> str:
     return f"{model.display(fid)} ({model.path_of(fid)}:{model.functions[fid].line})"
 
 
-def _chain_text(model: ProjectModel, chain: list[Edge], site: BlockingSite) -> str:
+def _chain_text(model: ProjectModel | Graph, chain: list[Edge], site: BlockingSite) -> str:
     parts = [_where(model, chain[0].source)] if chain else []
     for edge in chain:
         note = f" [{edge.via}]" if edge.via else ""
@@ -348,7 +348,7 @@ def _chain_text(model: ProjectModel, chain: list[Edge], site: BlockingSite) -> s
     return " → ".join(parts)
 
 
-def _hop(model: ProjectModel, edge: Edge) -> RelatedLocation:
+def _hop(model: ProjectModel | Graph, edge: Edge) -> RelatedLocation:
     via = f" ({edge.via})" if edge.via else ""
     return RelatedLocation(
         model.path_of(edge.source),
@@ -358,7 +358,7 @@ def _hop(model: ProjectModel, edge: Edge) -> RelatedLocation:
     )
 
 
-def _hop_to_site(model: ProjectModel, site: BlockingSite) -> RelatedLocation:
+def _hop_to_site(model: ProjectModel | Graph, site: BlockingSite) -> RelatedLocation:
     call = site.call.site
     return RelatedLocation(
         model.path_of(site.function), call.line, call.col, f"`{model.display(site.function)}` calls `{call.text}`"

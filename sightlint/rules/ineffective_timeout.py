@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 from sightlint.models import Finding, RelatedLocation, Span
 from sightlint.project.blocking import CATEGORY_LABEL, Catalog, analyse, first_blocking
-from sightlint.project.model import ProjectModel
+from sightlint.project.model import Graph, ProjectModel, resolved_timeouts
 from sightlint.rules.base import Bad, FixSafety, Good, Rule, RuleMeta, Severity
 from sightlint.settings import Settings
 
@@ -199,61 +202,58 @@ class IneffectiveTimeout(Rule):
     )
 
     @classmethod
-    def check_project(cls, model: ProjectModel, settings: Settings) -> list[Finding]:
+    def check_project(cls, model: ProjectModel | Graph, settings: Settings) -> list[Finding]:
         from sightlint.rules.blocking_call_in_async import BlockingCallInAsync
 
         options = BlockingCallInAsync.options_for(settings)
         catalog = Catalog(options.categories, options.extra_calls)
         blocking = analyse(model, catalog)
+        if isinstance(model, Graph):
+            timeouts: Iterable[tuple[Any, ...]] = model.timeouts
+        else:
+            timeouts = [(s.path, *t) for s in model.modules.values() for t in resolved_timeouts(model, s)]
         findings: list[Finding] = []
-        for summary in model.modules.values():
-            for timeout in summary.timeouts:
-                if not model.functions[timeout.function].is_async:
-                    continue  # asyncio timeouts only exist in coroutines
-                name = timeout.kind.rsplit(".", 1)[-1]
-                for ref, _awaited, line, col, text in timeout.targets:
-                    value = model.value(ref)
-                    if value is None:
+        for path, kind, function, t_line, t_col, t_end_line, t_end_col, targets in timeouts:
+            if not model.functions[function].is_async:
+                continue  # asyncio timeouts only exist in coroutines
+            name = kind.rsplit(".", 1)[-1]
+            for target_kind, target, text in targets:
+                reason: str | None = None
+                related: list[RelatedLocation] = []
+                if target_kind == "ext":
+                    category = catalog.category(target)
+                    if category is not None:
+                        reason = f"`{text}` ({CATEGORY_LABEL[category]}) blocks inside it"
+                else:
+                    fid = target
+                    fn = model.functions[fid]
+                    if fn.is_async and fn.awaits:
+                        continue  # it yields: the timeout can fire at its awaits
+                    found = first_blocking(model, blocking, fid)
+                    if found is None:
                         continue
-                    reason: str | None = None
-                    related: list[RelatedLocation] = []
-                    if value[0] == "ext":
-                        category = catalog.category(value[1])
-                        if category is not None:
-                            reason = f"`{text}` ({CATEGORY_LABEL[category]}) blocks inside it"
-                    else:
-                        target = model.call_target(value)
-                        if target is None:
-                            continue
-                        fid = target[0]
-                        fn = model.functions[fid]
-                        if fn.is_async and fn.awaits:
-                            continue  # it yields: the timeout can fire at its awaits
-                        found = first_blocking(model, blocking, fid)
-                        if found is None:
-                            continue
-                        path, site = found
-                        what = f"coroutine `{model.display(fid)}` never awaits and" if fn.is_async else f"`{model.display(fid)}()`"
-                        reason = f"{what} runs `{site.call.site.text}` ({CATEGORY_LABEL[site.category]})"
-                        related = [
-                            RelatedLocation(model.path_of(f), model.functions[f].line, model.functions[f].col, f"`{model.display(f)}`")
-                            for f in path
-                        ]
-                        related.append(
-                            RelatedLocation(
-                                model.path_of(site.function), site.call.site.line, site.call.site.col, f"`{site.call.site.text}` blocks"
-                            )
-                        )
-                    if reason is None:
-                        continue
-                    message = f"`{name}` cannot fire: {reason}; the event loop is blocked until it returns."
-                    findings.append(
-                        cls.project_finding(
-                            summary.path,
-                            Span(timeout.line, timeout.col, timeout.end_line, timeout.end_col),
-                            message,
-                            related=tuple(related),
+                    chain, site = found
+                    what = f"coroutine `{model.display(fid)}` never awaits and" if fn.is_async else f"`{model.display(fid)}()`"
+                    reason = f"{what} runs `{site.call.site.text}` ({CATEGORY_LABEL[site.category]})"
+                    related = [
+                        RelatedLocation(model.path_of(f), model.functions[f].line, model.functions[f].col, f"`{model.display(f)}`")
+                        for f in chain
+                    ]
+                    related.append(
+                        RelatedLocation(
+                            model.path_of(site.function), site.call.site.line, site.call.site.col, f"`{site.call.site.text}` blocks"
                         )
                     )
-                    break  # one finding per timeout
+                if reason is None:
+                    continue
+                message = f"`{name}` cannot fire: {reason}; the event loop is blocked until it returns."
+                findings.append(
+                    cls.project_finding(
+                        path,
+                        Span(t_line, t_col, t_end_line, t_end_col),
+                        message,
+                        related=tuple(related),
+                    )
+                )
+                break  # one finding per timeout
         return findings
