@@ -22,7 +22,7 @@ import builtins
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from sightlint.project.summary import CallSite, ClassSummary, FunctionSummary, ModuleSummary, Ref
 
@@ -48,9 +48,10 @@ LLM_PIPE = "langchain_core.runnables.RunnableSequence()"
 _PATH_SAME = frozenset({"parent", "resolve()", "absolute()", "with_suffix()", "with_name()", "joinpath()", "expanduser()"})
 
 
-@dataclass(frozen=True, slots=True)
-class Edge:
-    """A call from one project function to another, at ``line:col`` of the caller."""
+class Edge(NamedTuple):
+    """A call from one project function to another, at ``line:col`` of the caller.
+
+    A named tuple: a warm run builds tens of thousands from cached records."""
 
     source: str
     target: str
@@ -454,8 +455,7 @@ def module_dependencies(summary: ModuleSummary, modules: Any) -> tuple[str, ...]
     return tuple(sorted(deps))
 
 
-@dataclass(slots=True)
-class FunctionInfo:
+class FunctionInfo(NamedTuple):
     """What the rules read about a function of the graph."""
 
     id: str
@@ -487,8 +487,9 @@ class Graph:
         edges_in: list[tuple[Any, ...]] = []
         for module, path, functions, edges, externals, timeouts in records:
             where = (module, path)
-            for fid, name, line, col, is_async, awaits in functions:
-                self.functions[fid] = FunctionInfo(fid, name, line, col, is_async, awaits)
+            for function in functions:
+                fid = function[0]
+                self.functions[fid] = FunctionInfo._make(function)
                 self._module[fid] = where
             edges_in.append(edges)
             for fid, name, line, col, end_line, end_col, text in externals:
@@ -496,11 +497,20 @@ class Graph:
                 self.externals.setdefault(fid, []).append(ExternalCall(fid, name, site))
             for timeout in timeouts:
                 self.timeouts.append((path, *timeout))
+        make = Edge._make
+        out, into = self.edges, self.callers
         for edges in edges_in:
-            for source, target, line, col, via in edges:
-                edge = Edge(source, target, line, col, via)
-                self.edges.setdefault(source, []).append(edge)
-                self.callers.setdefault(target, []).append(edge)
+            for fields in edges:
+                edge = make(fields)
+                source, target = fields[0], fields[1]
+                if source in out:
+                    out[source].append(edge)
+                else:
+                    out[source] = [edge]
+                if target in into:
+                    into[target].append(edge)
+                else:
+                    into[target] = [edge]
 
     def path_of(self, fid: str) -> str:
         return self._module[fid][1]

@@ -336,7 +336,11 @@ def _chain(model: ProjectModel | Graph, towards: dict[str, Edge | None], root: s
 
 
 def _where(model: ProjectModel | Graph, fid: str) -> str:
-    return f"{model.display(fid)} ({model.path_of(fid)}:{model.functions[fid].line})"
+    memo: dict[str, str] = model.cache.setdefault("SL101 where", {})  # chains share their functions
+    text = memo.get(fid)
+    if text is None:
+        text = memo[fid] = f"{model.display(fid)} ({model.path_of(fid)}:{model.functions[fid].line})"
+    return text
 
 
 def _chain_text(model: ProjectModel | Graph, chain: list[Edge], site: BlockingSite) -> str:
