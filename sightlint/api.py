@@ -107,6 +107,9 @@ def _model(
     module_index = {module: index for index, _, module in present}
     if len(module_index) != len(present):  # two files claim one module: the plain model
         return ProjectModel(s for r in results if (s := _summary(r)) is not None)
+    by_last: dict[str, list[str]] = {}
+    for module in module_index:
+        by_last.setdefault(module.rpartition(".")[2], []).append(module)
     names_key = hashlib.sha256(marshal.dumps([key for _, key, _ in present])).digest()
     stored = cache.load_graph()
     old: dict[Any, Any] = stored[1] if stored is not None and stored[0] == names_key else {}
@@ -122,7 +125,7 @@ def _model(
         summary = _summary(results[index])
         if summary is None:  # a damaged cached summary: resolve nothing from the store
             return ProjectModel(s for r in results if (s := _summary(r)) is not None)
-        deps[summary.module] = module_dependencies(summary, module_index)
+        deps[summary.module] = module_dependencies(summary, module_index, by_last)
     # Dirty: the changed modules and every module that (transitively) depends on one.
     dependents: dict[str, list[str]] = {}
     for module, needs in deps.items():

@@ -360,3 +360,19 @@ def test_warm_runs_re_resolve_only_modules_that_depend_on_an_edit(tmp_path: Path
     assert loaded and not any(module.startswith("two") for module in loaded)
     (root / "one" / "low.py").write_text("def wait():\n    return 1\n")
     assert run(root, cache, settings) == []
+
+
+def test_a_submodule_reached_as_an_attribute_is_a_dependency(tmp_path: Path) -> None:
+    """``pkg = one`` then ``pkg.sub.wait()``: no import names ``one.sub``, yet editing it
+    changes what the caller's call resolves to; the warm run must follow."""
+    settings = Settings(select=("SL101",))
+    root, cache = tmp_path / "p", tmp_path / "cache"
+    (root / "one").mkdir(parents=True)
+    (root / "one" / "__init__.py").write_text("")
+    (root / "one" / "sub.py").write_text("def wait():\n    return 1\n")
+    (root / "api.py").write_text("import one\n\npkg = one\n\nasync def handler():\n    return pkg.sub.wait()\n")
+    assert run(root, cache, settings) == []
+    (root / "one" / "sub.py").write_text("import time\n\ndef _slow():\n    time.sleep(1)\n\nwait = _slow\n")
+    warm = run(root, cache, settings)
+    assert warm == run(root, tmp_path / "unused", settings, use_cache=False)
+    assert [f.code for f in warm] == ["SL101"]

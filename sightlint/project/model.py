@@ -415,15 +415,34 @@ def _strings(value: Any, out: set[str]) -> None:
             _strings(item, out)
 
 
-def module_dependencies(summary: ModuleSummary, modules: Any) -> tuple[str, ...]:
+def _names(value: Any, attrs: set[str], members: set[tuple[str, str]]) -> None:
+    """Attribute names (``("attr", ref, name)``) and module members (``("m", module, name)``) in refs."""
+    if isinstance(value, tuple) and value:
+        if len(value) == 3 and isinstance(value[2], str):
+            if value[0] == "attr":
+                attrs.add(value[2])
+            elif value[0] == "m" and isinstance(value[1], str):
+                members.add((value[1], value[2]))
+        for item in value:
+            _names(item, attrs, members)
+    elif isinstance(value, list):
+        for item in value:
+            _names(item, attrs, members)
+
+
+def module_dependencies(summary: ModuleSummary, modules: Any, by_last: dict[str, list[str]]) -> tuple[str, ...]:
     """Project modules whose summaries resolving ``summary``'s names may consult.
 
-    Every module that is a prefix of a name written in the summary's references and
-    imports (``pkg.mod.name``, class and function ids), and every direct submodule of
-    those and of the module itself (``pkg.sub`` reached as an attribute of ``pkg``).
-    Resolution only ever follows names found in the summaries it consults, so the
-    transitive closure of this relation covers everything a module's record depends on
-    (with the set of module names, which callers key separately).
+    ``modules`` holds every module name; ``by_last`` maps a last name component to the
+    modules that end with it. The dependencies are: every module that is a prefix of a
+    name written in the summary (imports, ``pkg.mod.name`` references, class and
+    function ids); every module ``x.n`` where ``n`` is an attribute name in the
+    summary's references (``pkg.sub`` reached as an attribute of a module value, which
+    may come from anywhere); and ``module.n`` for each module member ``n`` looked up
+    (all ``*.n`` when the module has star imports). Resolution only follows names found
+    in the summaries it consults, so the transitive closure of this relation covers
+    everything a module's record depends on (with the set of module names, which
+    callers key separately).
     """
     found: set[str] = set()
     _strings(list(summary.imports.values()), found)
@@ -445,7 +464,24 @@ def module_dependencies(summary: ModuleSummary, modules: Any) -> tuple[str, ...]
     for timeout in summary.timeouts:
         found.add(timeout.function)
         _strings(timeout.targets, found)
+    attrs: set[str] = set()
+    members: set[tuple[str, str]] = set()
+    for fn in summary.functions.values():
+        for site in fn.calls:
+            _names(site.callee, attrs, members)
+            _names(site.fn_args, attrs, members)
+        _names((fn.decorators, fn.returns, fn.offloaded), attrs, members)
+    for cls in summary.classes.values():
+        _names((cls.bases, tuple(cls.attrs.values())), attrs, members)
+    _names((tuple(summary.globals.values()), tuple(summary.dependencies), tuple(t.targets for t in summary.timeouts)), attrs, members)
     deps: set[str] = set()
+    for name in attrs:
+        deps.update(by_last.get(name, ()))
+    for module, name in members:
+        if f"{module}.{name}" in modules:
+            deps.add(f"{module}.{name}")
+        if summary.star_imports:
+            deps.update(by_last.get(name, ()))
     for text in found:
         parts = text.split(".")
         for i in range(1, len(parts) + 1):
