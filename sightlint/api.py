@@ -270,16 +270,15 @@ def check_paths(
     """
     # A run builds millions of small acyclic objects (cached results, summaries, the
     # model) that live until it ends: the cyclic collector would walk them over and over
-    # (over a second of a warm run after one edit at 700k lines). It is paused for the
-    # run, and what the run leaves alive is frozen (moved out of the collector's reach)
-    # instead of being walked once more by each generation when collection resumes.
+    # (over a second of a warm run after one edit at 700k lines), so it is paused for the
+    # run. The CLI never turns it back on (the process ends with the run); a library
+    # caller gets it back as it was.
     collecting = gc.isenabled()
     gc.disable()
     try:
         return _check_paths(paths, settings, cwd=cwd, jobs=jobs, cache_dir=cache_dir, use_cache=use_cache)
     finally:
         if collecting:
-            gc.freeze()
             gc.enable()
 
 

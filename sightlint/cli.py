@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import gc
 import difflib
 import os
 import sys
@@ -150,6 +151,8 @@ def check(
         _fail(str(exc))
         return
     cache_dir = os.environ.get("SIGHTLINT_CACHE_DIR")
+    # The process ends with the run: the cyclic collector has nothing worth doing.
+    gc.disable()
     run = api.check_paths(
         targets,
         settings,
