@@ -77,8 +77,22 @@ def _summary(result: FileResult) -> ModuleSummary | None:
 
     summary = result.summary
     if isinstance(summary, PackedSummary):
-        summary = result.summary = summary.load()
+        module = summary.module
+        summary = summary.load()
+        if summary is None:  # damaged in the cache: summarise the file again
+            summary = _resummarize(result.path, module)
+        result.summary = summary
     return summary  # type: ignore[no-any-return]
+
+
+def _resummarize(path: str, module: str) -> ModuleSummary | None:
+    """The summary of the file at display path ``path``, read and walked again (no rules run)."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError:
+        return None
+    fresh = engine.check_source(data, path, Settings(), module=module, rules=(), summarize=True)
+    return fresh.summary  # type: ignore[no-any-return]
 
 
 def _model(

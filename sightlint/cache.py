@@ -375,7 +375,7 @@ class PackedSummary:
         """The summary, or None if the stored bytes are damaged."""
         try:
             return pickle.loads(self.blob)
-        except Exception:  # sightlint: ignore[SL201] damaged: the module is left out of the model
+        except Exception:  # sightlint: ignore[SL201] damaged: the caller summarises the file again
             return None
 
 

@@ -376,3 +376,26 @@ def test_a_submodule_reached_as_an_attribute_is_a_dependency(tmp_path: Path) -> 
     warm = run(root, cache, settings)
     assert warm == run(root, tmp_path / "unused", settings, use_cache=False)
     assert [f.code for f in warm] == ["SL101"]
+
+
+def test_a_damaged_cached_summary_is_rebuilt_from_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A module whose cached summary cannot be read must not silently drop out of the model."""
+    root, cache = tmp_path / "p", tmp_path / "cache"
+    pkg = root / "pkg"
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "low.py").write_text("import time\n\n\ndef nap():\n    time.sleep(1)\n")
+    (pkg / "api.py").write_text("from pkg.low import nap\n\n\nasync def handler():\n    nap()\n")
+    monkeypatch.chdir(root)  # display paths are relative to the working folder
+    settings = Settings(select=("SL101",))
+    cold = run(root, cache, settings)
+    assert [(f.code, f.path, f.line) for f in cold] == [("SL101", "pkg/low.py", 5)]
+    pack = pack_of(cache)
+    fmt, entries = pickle.loads(pack.read_bytes())
+    key = ("pkg/low.py", "pkg.low")
+    assert len(entries[key]) == 4, "the summary is stored apart from the result"
+    entries[key] = (entries[key][0], entries[key][1], b"\x80\x05garbage", entries[key][3])
+    pack.write_bytes(pickle.dumps((fmt, entries)))
+    for leftover in (*cache.glob("results-*.run"), *cache.glob("results-*.graph")):
+        leftover.unlink()  # force the model to be built from the (damaged) summaries
+    assert run(root, cache, settings) == cold
