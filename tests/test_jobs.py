@@ -26,6 +26,14 @@ BODIES = [
 ]
 
 
+@pytest.fixture(autouse=True)
+def small_projects_use_the_pool(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The test projects are far below the size at which the pool pays off; use it anyway."""
+    from sightlint import runner
+
+    monkeypatch.setattr(runner, "_MIN_PARALLEL_BYTES", 0)
+
+
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     """Enough files (40) to go through the process pool."""
