@@ -147,11 +147,11 @@ class Context:
         key = node
         parts: list[str] = []
         while type(node) is ast.Attribute:
-            parts.append(node.attr)  # type: ignore[attr-defined]
-            node = node.value  # type: ignore[attr-defined]
+            parts.append(node.attr)
+            node = node.value
         qualified = None
         if type(node) is ast.Name:
-            base = self.resolve_name(node.id)  # type: ignore[attr-defined]
+            base = self.resolve_name(node.id)
             if base is not None:
                 if parts:
                     parts.append(base)
@@ -474,27 +474,54 @@ def _newer_python_hint(text: str) -> str | None:
     """Name the Python version a file needs when only a newer grammar accepts it.
 
     The running interpreter's parser knows no newer syntax, so LibCST (which carries its
-    own grammar for later versions) is asked, lazily and only for files that failed.
+    own grammar for later versions) is asked, lazily and only for files that failed; the
+    version named is that of the newest construct found in its tree.
     """
     running = sys.version_info[:2]
     try:
         import libcst
     except ImportError:  # pragma: no cover - libcst is a dependency
         return None
-    newer = [
-        v for v in libcst.KNOWN_PYTHON_VERSION_STRINGS
-        if tuple(int(p) for p in v.split(".")) > running
-    ]
-    for version in sorted(newer, key=lambda v: tuple(int(p) for p in v.split("."))):
-        try:
-            libcst.parse_module(text, config=libcst.PartialParserConfig(python_version=version))
-        except Exception:  # sightlint: ignore[SL201] any failure just means "not this grammar"
-            continue
-        return (
-            f"the file may need Python {version} or newer: it parses with that grammar; "
-            f"sightlint is running on Python {running[0]}.{running[1]}"
-        )
-    return None
+    newest = max(libcst.KNOWN_PYTHON_VERSION_STRINGS, key=lambda v: tuple(int(p) for p in v.split(".")))
+    try:
+        module = libcst.parse_module(text, config=libcst.PartialParserConfig(python_version=newest))
+    except Exception:  # sightlint: ignore[SL201] no grammar accepts it: a plain syntax error
+        return None
+    needed = _syntax_version(module)
+    where = f"sightlint is running on Python {running[0]}.{running[1]}"
+    if needed is not None and needed > running:
+        return f"the file uses Python {needed[0]}.{needed[1]} syntax; {where}"
+    return f"the file may use syntax newer than Python {running[0]}.{running[1]}; {where}"
+
+
+def _syntax_version(module: Any) -> tuple[int, int] | None:
+    """The newest Python version among the constructs in a LibCST tree that need one."""
+    import libcst
+
+    found: list[tuple[int, int]] = []
+
+    class Finder(libcst.CSTVisitor):
+        def visit_TemplatedString(self, node: libcst.TemplatedString) -> None:
+            found.append((3, 14))  # t-strings, PEP 750
+
+        def visit_ExceptHandler(self, node: libcst.ExceptHandler) -> None:
+            if isinstance(node.type, libcst.Tuple) and not node.type.lpar:
+                found.append((3, 14))  # `except A, B:`, PEP 758
+
+        def visit_TypeAlias(self, node: libcst.TypeAlias) -> None:
+            found.append((3, 12))  # `type X = ...`, PEP 695
+
+        def visit_TypeParameters(self, node: libcst.TypeParameters) -> None:
+            found.append((3, 12))  # `def f[T]()`, PEP 695
+
+        def visit_TryStar(self, node: libcst.TryStar) -> None:
+            found.append((3, 11))  # `except*`, PEP 654
+
+        def visit_Match(self, node: libcst.Match) -> None:
+            found.append((3, 10))  # `match`, PEP 634
+
+    module.visit(Finder())
+    return max(found) if found else None
 
 
 def check_source(

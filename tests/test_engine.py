@@ -89,4 +89,16 @@ def test_bad_input_becomes_sl000() -> None:
 def test_newer_syntax_names_the_version() -> None:
     (finding,) = check_source("type Pair = tuple[int, int]\n", "n.py", Settings()).findings
     assert finding.code == "SL000"
-    assert "may need Python 3.12 or newer" in finding.message
+    assert "uses Python 3.12 syntax" in finding.message
+
+
+@pytest.mark.skipif(__import__("sys").version_info >= (3, 14), reason="PEP 758 syntax parses on 3.14+")
+def test_unparenthesised_except_names_python_3_14() -> None:
+    source = "try:\n    pass\nexcept ValueError, TypeError:\n    pass\n"
+    (finding,) = check_source(source, "n.py", Settings()).findings
+    assert finding.code == "SL000" and "uses Python 3.14 syntax" in finding.message
+
+
+def test_plain_syntax_error_gets_no_version_hint() -> None:
+    (finding,) = check_source("def f(:\n    pass\n", "s.py", Settings()).findings
+    assert "Python 3." not in finding.message
