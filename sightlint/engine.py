@@ -520,8 +520,35 @@ def _syntax_version(module: Any) -> tuple[int, int] | None:
         def visit_Match(self, node: libcst.Match) -> None:
             found.append((3, 10))  # `match`, PEP 634
 
+        def visit_FormattedString(self, node: libcst.FormattedString) -> None:
+            quote = node.start.lstrip("fFrRbBuU")
+            for part in node.parts:
+                if not isinstance(part, libcst.FormattedStringExpression):
+                    continue
+                if _reuses_quote(part.expression, quote) or (
+                    len(quote) == 1 and "\n" in module.code_for_node(part)
+                ):
+                    found.append((3, 12))  # own quote, or a line break, inside the f-string: PEP 701
+
     module.visit(Finder())
     return max(found) if found else None
+
+
+def _reuses_quote(expression: Any, quote: str) -> bool:
+    """True if a string literal inside an f-string expression opens with the f-string's quote."""
+    import libcst
+
+    hits: list[bool] = []
+
+    class Strings(libcst.CSTVisitor):
+        def visit_SimpleString(self, node: libcst.SimpleString) -> None:
+            hits.append(node.value.lstrip("rRbBuU").startswith(quote))
+
+        def visit_FormattedString(self, node: libcst.FormattedString) -> None:
+            hits.append(node.start.lstrip("fFrRbBuU").startswith(quote))
+
+    expression.visit(Strings())
+    return any(hits)
 
 
 def check_source(

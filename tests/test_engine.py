@@ -102,3 +102,17 @@ def test_unparenthesised_except_names_python_3_14() -> None:
 def test_plain_syntax_error_gets_no_version_hint() -> None:
     (finding,) = check_source("def f(:\n    pass\n", "s.py", Settings()).findings
     assert "Python 3." not in finding.message
+
+
+@pytest.mark.skipif(__import__("sys").version_info >= (3, 12), reason="PEP 701 f-strings parse on 3.12+")
+def test_fstring_reusing_its_quote_names_python_3_12() -> None:
+    source = 'x = f"{", ".join(names)}"\n'
+    (finding,) = check_source(source, "n.py", Settings()).findings
+    assert finding.code == "SL000" and "uses Python 3.12 syntax" in finding.message
+
+
+@pytest.mark.skipif(__import__("sys").version_info >= (3, 12), reason="PEP 701 f-strings parse on 3.12+")
+def test_fstring_expression_over_lines_names_python_3_12() -> None:
+    source = 'x = f"-{\n    total\n}"\n'
+    (finding,) = check_source(source, "n.py", Settings()).findings
+    assert finding.code == "SL000" and "uses Python 3.12 syntax" in finding.message
