@@ -33,12 +33,12 @@ import marshal
 import os
 import pickle
 import sys
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from sightlint import __version__
+from sightlint.atomic import write_atomically
 from sightlint.models import FileResult, Finding, FixSafety, RelatedLocation, Severity, Span
 from sightlint.settings import Settings
 
@@ -203,18 +203,7 @@ class Cache:
         entries.update((k, v) for k, v in self._entries.items() if k in self._seen)
         entries.update(self._fresh)
         try:
-            self._ensure_directory()
-            fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=_SUFFIX, dir=self.directory)
-            try:
-                with os.fdopen(fd, "wb") as stream:
-                    pickle.dump((_FORMAT, entries), stream, protocol=pickle.HIGHEST_PROTOCOL)
-                os.replace(tmp, self.pack)
-            except BaseException:
-                try:
-                    os.unlink(tmp)
-                except OSError:
-                    pass
-                raise
+            self._write(self.pack, pickle.dumps((_FORMAT, entries), protocol=pickle.HIGHEST_PROTOCOL), _SUFFIX)
         except Exception as exc:
             self.write_error = f"cannot write cache in {self.directory}: {exc}"
             return
@@ -258,17 +247,7 @@ class Cache:
     def _write(self, target: Path, blob: bytes, suffix: str) -> None:
         """Write ``blob`` to ``target`` atomically."""
         self._ensure_directory()
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=suffix, dir=self.directory)
-        try:
-            with os.fdopen(fd, "wb") as stream:
-                stream.write(blob)
-            os.replace(tmp, target)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
+        write_atomically(target, blob, suffix=suffix)
 
     # -- run snapshots -----------------------------------------------------------------
 

@@ -11,15 +11,14 @@ crashing fix, unparsable input or output becomes a ``failed``/``skipped`` result
 from __future__ import annotations
 
 import ast
-import os
 import stat
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
 from sightlint import engine
+from sightlint.atomic import write_atomically
 from sightlint.models import Finding, FixSafety
 from sightlint.rules.base import Fix, Rule, RuleClass
 from sightlint.settings import Settings
@@ -75,19 +74,7 @@ def fix_file(
 
 def _write_atomically(path: Path, content: bytes) -> None:
     target = path.resolve()  # write through a symlink instead of replacing it
-    mode = stat.S_IMODE(target.stat().st_mode)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".sightlint-tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(content)
-        os.chmod(tmp, mode)
-        os.replace(tmp, target)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    write_atomically(target, content, mode=stat.S_IMODE(target.stat().st_mode))
 
 
 def _parse_failure(findings: Sequence[Finding]) -> str | None:
