@@ -8,6 +8,7 @@ from sightlint.semantics.fanout import (
     SEMAPHORE_NAME,
     SEMAPHORES,
     FanOuts,
+    LoopsAndComprehensions,
     Spawn,
     last_name,
     may_fan_out,
@@ -25,7 +26,7 @@ class _Function:
     yields: bool = False
 
 
-class SessionPerTaskUnbounded(Rule):
+class SessionPerTaskUnbounded(LoopsAndComprehensions, Rule):
     """
     ## What it flags
     A DB session opened (`async with AsyncSessionLocal() as session`, `factory.begin()`,
@@ -216,24 +217,6 @@ class SessionPerTaskUnbounded(Rule):
 
     visit_FunctionDef = visit_AsyncFunctionDef = visit_Lambda = visit_ClassDef = _enter
     leave_FunctionDef = leave_AsyncFunctionDef = leave_Lambda = leave_ClassDef = _leave
-
-    def _loop(self, node: ast.For | ast.AsyncFor | ast.While) -> None:
-        self._fanouts.enter_loop(node)
-
-    def _end_loop(self, node: ast.AST) -> None:
-        self._fanouts.leave_loop()
-
-    visit_For = visit_AsyncFor = visit_While = _loop
-    leave_For = leave_AsyncFor = leave_While = _end_loop
-
-    def _comp(self, node: ast.ListComp | ast.SetComp | ast.GeneratorExp | ast.DictComp) -> None:
-        self._fanouts.enter_comp(node)
-
-    def _end_comp(self, node: ast.AST) -> None:
-        self._fanouts.leave_comp()
-
-    visit_ListComp = visit_SetComp = visit_GeneratorExp = visit_DictComp = _comp
-    leave_ListComp = leave_SetComp = leave_GeneratorExp = leave_DictComp = _end_comp
 
     # -- facts -------------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from sightlint.rules.base import Bad, Good, Rule, RuleMeta, Severity
 # The session vocabulary and the fan-out finder are shared with SL601.
 from sightlint.semantics.fanout import (
     FanOuts,
+    LoopsAndComprehensions,
     Spawn,
     may_fan_out,
     opens_session,
@@ -66,7 +67,7 @@ class _Site:
     spawns: list[tuple[Spawn, set[str], str | None, str | None]]  # spawn, sessions, callee, class
 
 
-class SessionSharedAcrossTasks(Rule):
+class SessionSharedAcrossTasks(LoopsAndComprehensions, Rule):
     """
     ## What it flags
     One `AsyncSession` object used by two or more coroutines that run at the same time:
@@ -283,24 +284,6 @@ class SessionSharedAcrossTasks(Rule):
 
     visit_FunctionDef = visit_AsyncFunctionDef = visit_Lambda = visit_ClassDef = _enter
     leave_FunctionDef = leave_AsyncFunctionDef = leave_Lambda = leave_ClassDef = _leave
-
-    def _loop(self, node: ast.For | ast.AsyncFor | ast.While) -> None:
-        self._fanouts.enter_loop(node)
-
-    def _end_loop(self, node: ast.AST) -> None:
-        self._fanouts.leave_loop()
-
-    visit_For = visit_AsyncFor = visit_While = _loop
-    leave_For = leave_AsyncFor = leave_While = _end_loop
-
-    def _comp(self, node: ast.ListComp | ast.SetComp | ast.GeneratorExp | ast.DictComp) -> None:
-        self._fanouts.enter_comp(node)
-
-    def _end_comp(self, node: ast.AST) -> None:
-        self._fanouts.leave_comp()
-
-    visit_ListComp = visit_SetComp = visit_GeneratorExp = visit_DictComp = _comp
-    leave_ListComp = leave_SetComp = leave_GeneratorExp = leave_DictComp = _end_comp
 
     # -- session variables -------------------------------------------------------------
 

@@ -309,3 +309,27 @@ class FanOuts:
 
 
 #
+
+
+class LoopsAndComprehensions:
+    """Rule mix-in: tell the rule's ``FanOuts`` (``self._fanouts``) where loops and comprehensions start and end."""
+
+    _fanouts: FanOuts
+
+    def _loop(self, node: ast.For | ast.AsyncFor | ast.While) -> None:
+        self._fanouts.enter_loop(node)
+
+    def _end_loop(self, node: ast.AST) -> None:
+        self._fanouts.leave_loop()
+
+    visit_For = visit_AsyncFor = visit_While = _loop
+    leave_For = leave_AsyncFor = leave_While = _end_loop
+
+    def _comp(self, node: ast.ListComp | ast.SetComp | ast.GeneratorExp | ast.DictComp) -> None:
+        self._fanouts.enter_comp(node)
+
+    def _end_comp(self, node: ast.AST) -> None:
+        self._fanouts.leave_comp()
+
+    visit_ListComp = visit_SetComp = visit_GeneratorExp = visit_DictComp = _comp
+    leave_ListComp = leave_SetComp = leave_GeneratorExp = leave_DictComp = _end_comp
