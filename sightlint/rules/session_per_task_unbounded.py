@@ -8,12 +8,10 @@ from sightlint.semantics.fanout import (
     SEMAPHORE_NAME,
     SEMAPHORES,
     FanOuts,
-    LoopsAndComprehensions,
+    FanOutTracking,
     Spawn,
     last_name,
-    may_fan_out,
     opens_session,
-    session_factories,
 )
 
 
@@ -26,7 +24,7 @@ class _Function:
     yields: bool = False
 
 
-class SessionPerTaskUnbounded(LoopsAndComprehensions, Rule):
+class SessionPerTaskUnbounded(FanOutTracking, Rule):
     """
     ## What it flags
     A DB session opened (`async with AsyncSessionLocal() as session`, `factory.begin()`,
@@ -191,14 +189,6 @@ class SessionPerTaskUnbounded(LoopsAndComprehensions, Rule):
         self._functions: dict[str, _Function] = {}
         self._stack: list[_Function | None] = []
         self._spawns: list[tuple[str, str, Spawn]] = []  # (caller, callee, spawn)
-
-    @classmethod
-    def may_report(cls, text: str) -> bool:
-        return may_fan_out(text)  # every finding names a fan-out site
-
-    def visit_Module(self, node: ast.Module) -> None:
-        # Module-level imports are bound only once the walk starts.
-        self._factories = session_factories(self.context)
 
     # -- scopes ----------------------------------------------------------------------
 

@@ -10,11 +10,9 @@ from sightlint.rules.base import Bad, Good, Rule, RuleMeta, Severity
 # The session vocabulary and the fan-out finder are shared with SL601.
 from sightlint.semantics.fanout import (
     FanOuts,
-    LoopsAndComprehensions,
+    FanOutTracking,
     Spawn,
-    may_fan_out,
     opens_session,
-    session_factories,
 )
 
 _SESSION_DEPENDENCY = re.compile(r"^get_(async_)?(db|session|db_session)$")
@@ -67,7 +65,7 @@ class _Site:
     spawns: list[tuple[Spawn, set[str], str | None, str | None]]  # spawn, sessions, callee, class
 
 
-class SessionSharedAcrossTasks(LoopsAndComprehensions, Rule):
+class SessionSharedAcrossTasks(FanOutTracking, Rule):
     """
     ## What it flags
     One `AsyncSession` object used by two or more coroutines that run at the same time:
@@ -251,13 +249,6 @@ class SessionSharedAcrossTasks(LoopsAndComprehensions, Rule):
         self._functions: dict[str, _Frame] = {}
         self._session_attrs: dict[str, set[str]] = {}  # class qualname -> attributes holding a session
         self._sites: list[_Site] = []
-
-    @classmethod
-    def may_report(cls, text: str) -> bool:
-        return may_fan_out(text)  # every finding names a fan-out site
-
-    def visit_Module(self, node: ast.Module) -> None:
-        self._factories = session_factories(self.context)
 
     # -- scopes ----------------------------------------------------------------------
 

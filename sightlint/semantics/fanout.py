@@ -311,10 +311,22 @@ class FanOuts:
 #
 
 
-class LoopsAndComprehensions:
-    """Rule mix-in: tell the rule's ``FanOuts`` (``self._fanouts``) where loops and comprehensions start and end."""
+class FanOutTracking:
+    """Rule mix-in for the session rules (SL601, SL602): skip files that start no concurrent
+    work, learn the module's session factories, and tell the rule's ``FanOuts``
+    (``self._fanouts``) where loops and comprehensions start and end."""
 
     _fanouts: FanOuts
+    _factories: set[str]
+    context: Context
+
+    @classmethod
+    def may_report(cls, text: str) -> bool:
+        return may_fan_out(text)  # every finding names a fan-out site
+
+    def visit_Module(self, node: ast.Module) -> None:
+        # Module-level imports are bound only once the walk starts.
+        self._factories = session_factories(self.context)
 
     def _loop(self, node: ast.For | ast.AsyncFor | ast.While) -> None:
         self._fanouts.enter_loop(node)
