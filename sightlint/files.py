@@ -21,9 +21,13 @@ PYTHON_SUFFIXES = (".py", ".pyi")
 
 @dataclass(frozen=True)
 class SourceFile:
-    path: Path  # as found on disk
+    location: str  # the path as found on disk (a str: thousands of Path objects cost a warm run)
     display: str  # posix path shown to users (relative to the cwd when below it)
     module: str | None
+
+    @property
+    def path(self) -> Path:
+        return Path(self.location)
 
 
 @dataclass
@@ -55,13 +59,20 @@ def _stem(name: str) -> str:
     return name[:i] if 0 < i < len(name) - 1 else name
 
 
-def _package(folder: str, packages: dict[str, tuple[str, ...]]) -> tuple[str, ...]:
-    """The package a resolved folder is (its dotted parts), climbing while ``__init__.py`` exists."""
+def _package(
+    folder: str, packages: dict[str, tuple[str, ...]], has_init: dict[str, bool] | None = None
+) -> tuple[str, ...]:
+    """The package a resolved folder is (its dotted parts), climbing while ``__init__.py`` exists.
+
+    ``has_init`` holds what the walk already saw of folders it listed."""
     found = packages.get(folder)
     if found is None:
         parent, name = os.path.split(folder)
-        if parent != folder and os.path.isfile(os.path.join(folder, "__init__.py")):
-            found = (*_package(parent, packages), name)
+        known = has_init.get(folder) if has_init is not None else None
+        if known is None:
+            known = os.path.isfile(os.path.join(folder, "__init__.py"))
+        if parent != folder and known:
+            found = (*_package(parent, packages, has_init), name)
         else:
             found = ()
         packages[folder] = found
@@ -81,12 +92,13 @@ def _module_in(
     src: Sequence[str],
     packages: dict[str, tuple[str, ...]],
     prefixes: dict[str, tuple[str, bool | None]],
+    has_init: dict[str, bool] | None = None,
 ) -> str | None:
     """The module name of file ``name`` in resolved ``folder``; ``prefixes`` memoizes per folder
     the dotted prefix and whether its parts are identifiers (None: below a ``src`` root, unchecked)."""
     prefix = prefixes.get(folder)
     if prefix is None:
-        prefix = prefixes[folder] = _prefix(folder, src, packages)
+        prefix = prefixes[folder] = _prefix(folder, src, packages, has_init)
     dotted, valid = prefix
     stem = _stem(name)
     if stem == "__init__":
@@ -96,37 +108,42 @@ def _module_in(
     return f"{dotted}.{stem}" if dotted else stem
 
 
-def _prefix(folder: str, src: Sequence[str], packages: dict[str, tuple[str, ...]]) -> tuple[str, bool | None]:
+def _prefix(
+    folder: str, src: Sequence[str], packages: dict[str, tuple[str, ...]], has_init: dict[str, bool] | None
+) -> tuple[str, bool | None]:
     for root in src:
         if folder == root:
             return "", None
         if folder.startswith(root.rstrip(os.sep) + os.sep):
             return ".".join(folder[len(root.rstrip(os.sep)) + 1 :].split(os.sep)), None
-    parts = _package(folder, packages)
+    parts = _package(folder, packages, has_init)
     return ".".join(parts), all(p.isidentifier() for p in parts)
 
 
-_EXCLUDE_MATCHERS: dict[tuple[str, ...], tuple[Callable[[str], object], Callable[[str], object]]] = {}
+class _Excluder:
+    """Whether a name or relative path matches the exclude patterns, compiled once per run.
 
+    Patterns without a slash match a name (memoized: a tree repeats a few names, such as
+    ``__init__.py``, thousands of times); the others match the path relative to the
+    folder walked."""
 
-def _excluded(name: str, rel: str, patterns: Sequence[str]) -> bool:
-    """True if a pattern matches the name (no slash in it) or the relative path; compiled once."""
-    key = tuple(patterns)
-    matchers = _EXCLUDE_MATCHERS.get(key)
-    if matchers is None:
+    def __init__(self, patterns: Sequence[str]) -> None:
         by_name, by_path = [], []
-        for pattern in key:
+        for pattern in patterns:
             pattern = os.path.normcase(pattern.rstrip("/"))
             if "/" in pattern:
                 by_path += [fnmatch.translate(pattern.lstrip("./")), fnmatch.translate("*/" + pattern.lstrip("./"))]
             else:
                 by_name.append(fnmatch.translate(pattern))
-        never = r"(?!)"
-        matchers = _EXCLUDE_MATCHERS[key] = (
-            re.compile("|".join(by_name) or never).match,
-            re.compile("|".join(by_path) or never).match,
-        )
-    return bool(matchers[0](os.path.normcase(name)) or matchers[1](os.path.normcase(rel)))
+        self._name = re.compile("|".join(by_name) or r"(?!)").match
+        self._path = re.compile("|".join(by_path)).match if by_path else None
+        self._names: dict[str, bool] = {}
+
+    def __call__(self, name: str, rel: str) -> bool:
+        hit = self._names.get(name)
+        if hit is None:
+            hit = self._names[name] = bool(self._name(os.path.normcase(name)))
+        return hit or (self._path is not None and bool(self._path(os.path.normcase(rel))))
 
 
 class _GitIgnore:
@@ -185,10 +202,11 @@ def discover(paths: Sequence[Path], settings: Settings, cwd: Path | None = None)
     cwd_prefix = cwd_str.rstrip(os.sep) + os.sep
     found = Discovery()
     seen: set[str] = set()
-    patterns = (*settings.exclude, *settings.extend_exclude)
+    excluded = _Excluder((*settings.exclude, *settings.extend_exclude))
     src = [str((Path(s) if Path(s).is_absolute() else cwd_path / s).resolve()) for s in settings.src]
     packages: dict[str, tuple[str, ...]] = {}
     prefixes: dict[str, tuple[str, bool | None]] = {}
+    has_init: dict[str, bool] = {}
 
     def display(absolute: str, path: str) -> str:
         """The path relative to the cwd (posix), else as given (``display_path``)."""
@@ -203,7 +221,8 @@ def discover(paths: Sequence[Path], settings: Settings, cwd: Path | None = None)
         if key not in seen:
             seen.add(key)
             folder, name = os.path.split(key)
-            found.files.append(SourceFile(path, display_path(path, cwd_path), _module_in(folder, name, src, packages, prefixes)))
+            module = _module_in(folder, name, src, packages, prefixes)
+            found.files.append(SourceFile(str(path), display_path(path, cwd_path), module))
 
     for raw in paths:
         if not raw.exists() and not raw.is_symlink():
@@ -215,7 +234,7 @@ def discover(paths: Sequence[Path], settings: Settings, cwd: Path | None = None)
         gitignore = _GitIgnore(raw.resolve()) if settings.respect_gitignore else None
         if gitignore is not None and gitignore.root is None:
             gitignore = None
-        for here, here_abs, here_resolved, names in _walk(str(raw), patterns, gitignore, found.errors):
+        for here, here_abs, here_resolved, names in _walk(str(raw), excluded, gitignore, found.errors, has_init):
             # ``here`` holds no symlinked folder (they are not followed), so a file's real
             # path is its folder's plus its name unless the file itself is a link.
             here_sep, resolved_sep = _with_sep(here), _with_sep(here_resolved)
@@ -228,14 +247,14 @@ def discover(paths: Sequence[Path], settings: Settings, cwd: Path | None = None)
                         continue
                     seen.add(key)
                     folder, real_name = os.path.split(key)
-                    module = _module_in(folder, real_name, src, packages, prefixes)
+                    module = _module_in(folder, real_name, src, packages, prefixes, has_init)
                 else:
                     key = resolved_sep + name
                     if key in seen:
                         continue
                     seen.add(key)
-                    module = _module_in(here_resolved, name, src, packages, prefixes)
-                found.files.append(SourceFile(Path(path), shown + name, module))
+                    module = _module_in(here_resolved, name, src, packages, prefixes, has_init)
+                found.files.append(SourceFile(path, shown + name, module))
     found.files.sort(key=lambda f: f.display)
     return found
 
@@ -245,11 +264,19 @@ def _with_sep(folder: str) -> str:
 
 
 def _walk(
-    top: str, patterns: Sequence[str], gitignore: _GitIgnore | None, errors: list[str]
+    top: str,
+    excluded: Callable[[str, str], bool],
+    gitignore: _GitIgnore | None,
+    errors: list[str],
+    has_init: dict[str, bool],
 ) -> Iterator[tuple[str, str, str, list[tuple[str, bool]]]]:
     """Folders top-down in sorted order (symlinked folders not followed), excluded ones pruned:
-    (folder as joined from ``top``, its absolute path, its real path, [(Python file name, is a symlink)])."""
+    (folder as joined from ``top``, its absolute path, its real path, [(Python file name, is a symlink)]).
+
+    ``has_init`` learns, for each real folder listed, whether it holds an ``__init__.py``
+    file (None when that is a symlink: the module namer checks the disk then)."""
     top_resolved = os.path.realpath(top)
+    top_resolved_sep, top_abs_sep = _with_sep(top_resolved), _with_sep(os.path.abspath(top))
     stack = [(top, "")]
     while stack:
         here, rel_here = stack.pop()
@@ -259,7 +286,9 @@ def _walk(
         except OSError as exc:
             errors.append(f"{exc.filename}: cannot read directory: {exc.strerror}")
             continue
-        here_resolved = os.path.join(top_resolved, rel_here) if rel_here else top_resolved
+        native_rel = rel_here.replace("/", os.sep)
+        here_resolved = top_resolved_sep + native_rel if rel_here else top_resolved
+        init: bool | None = False
         dirs: list[tuple[str, bool]] = []
         files: list[tuple[str, bool]] = []
         for entry in entries:
@@ -278,23 +307,28 @@ def _walk(
                 except OSError:
                     is_link = True
                 files.append((entry.name, is_link))
+                if entry.name == "__init__.py":
+                    init = None if is_link else True
+        if init is not None:
+            has_init[here_resolved] = init
         keep: list[tuple[str, str]] = []
         for name, is_link in sorted(dirs):
             if is_link:
                 continue  # os.walk lists it but never enters it (followlinks=False)
             rel = f"{rel_here}/{name}" if rel_here else name
-            if _excluded(name, rel, patterns):
+            if excluded(name, rel):
                 continue
-            if gitignore and gitignore.ignored(os.path.join(here_resolved, name), True):
+            if gitignore and gitignore.ignored(_with_sep(here_resolved) + name, True):
                 continue
-            keep.append((os.path.join(here, name), rel))
+            keep.append((_with_sep(here) + name, rel))
         names: list[tuple[str, bool]] = []
         for name, is_link in sorted(files):
             rel = f"{rel_here}/{name}" if rel_here else name
-            if _excluded(name, rel, patterns):
+            if excluded(name, rel):
                 continue
-            if gitignore and gitignore.ignored(os.path.join(here_resolved, name), False):
+            if gitignore and gitignore.ignored(_with_sep(here_resolved) + name, False):
                 continue
             names.append((name, is_link))
-        yield here, os.path.abspath(here), here_resolved, names
+        here_abs = top_abs_sep + native_rel if rel_here else top_abs_sep
+        yield here, here_abs, here_resolved, names
         stack.extend(reversed(keep))

@@ -42,10 +42,11 @@ def default_jobs() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def read(path: Path) -> bytes | str:
+def read(path: str | Path) -> bytes | str:
     """The file's bytes, or an error message (str) when it cannot be read."""
     try:
-        return path.read_bytes()
+        with open(path, "rb") as f:
+            return f.read()
     except IsADirectoryError:
         return "is a directory"
     except OSError as exc:
@@ -84,7 +85,7 @@ def contents(files: Sequence[SourceFile], known: dict[Any, Any] | None = None) -
         st = None
         if known is not None:
             try:
-                st = os.stat(file.path)
+                st = os.stat(file.location)
             except OSError:
                 st = None
             if st is not None:
@@ -97,7 +98,7 @@ def contents(files: Sequence[SourceFile], known: dict[Any, Any] | None = None) -
                 ):
                     out.append(entry[3])
                     continue
-        data = read(file.path)
+        data = read(file.location)
         if isinstance(data, str):
             out.append(data)
             continue
@@ -145,7 +146,7 @@ def check_files_as_read(
     results: list[FileResult | None] = [None] * len(files)
     todo: list[Task] = []
     if cache is None:
-        todo = [(index, str(file.path), file.display, file.module) for index, file in enumerate(files)]
+        todo = [(index, file.location, file.display, file.module) for index, file in enumerate(files)]
     else:
         if digests is None:
             digests = contents(files)
@@ -162,7 +163,7 @@ def check_files_as_read(
                 if hit is not None:
                     results[index] = hit
                     continue
-                todo.append((index, str(file.path), file.display, file.module))
+                todo.append((index, file.location, file.display, file.module))
         finally:
             if collecting:
                 gc.enable()
@@ -171,7 +172,7 @@ def check_files_as_read(
     parallel = (
         jobs > 1
         and len(todo) >= _MIN_PARALLEL_FILES
-        and sum(_size(files[task[0]].path) for task in todo) >= _MIN_PARALLEL_BYTES
+        and sum(_size(files[task[0]].location) for task in todo) >= _MIN_PARALLEL_BYTES
     )
     done = _run_pool(todo, settings, jobs, summarize) if parallel else []
     if len(done) < len(todo):  # in-process: jobs 1, little work, or the pool failed
@@ -192,7 +193,7 @@ def check_files_as_read(
     return [r for r in results if r is not None], same
 
 
-def _size(path: Path) -> int:
+def _size(path: str) -> int:
     try:
         return os.stat(path).st_size
     except OSError:

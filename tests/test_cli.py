@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
 
-from sightlint import __version__
+from sightlint import __version__, runner
 from sightlint.cli import main
 
 BAD = "from datetime import datetime\n\nstamp = datetime.utcnow()\n"
@@ -134,14 +135,15 @@ def test_bad_files_each_get_a_result_and_the_rest_is_checked(
     (app / "dangling.py").symlink_to(project / "gone.py")
     secret = app / "secret.py"
     secret.write_text("x = 1\n", encoding="utf-8")
-    real_read = Path.read_bytes
+    real_open = open
 
-    def read_bytes(self: Path) -> bytes:
-        if self.name == "secret.py":
+    def guarded_open(path: str | Path, *args: Any, **kwargs: Any) -> Any:
+        # Running as root, chmod 000 would not stop the read: refuse it here instead.
+        if os.path.basename(path) == "secret.py":
             raise PermissionError(13, "Permission denied")
-        return real_read(self)
+        return real_open(path, *args, **kwargs)
 
-    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    monkeypatch.setattr(runner, "open", guarded_open, raising=False)
     code, out = run("check", "--format", "json")
     assert code == 1, out
     found = {(f["path"], f["code"]): f["message"] for f in json.loads(out)["findings"]}
