@@ -172,16 +172,17 @@ def _model(
     options = BlockingCallInAsync.options_for(settings)
     keep = Catalog(options.categories, options.extra_calls).category
     entries: dict[Any, Any] = {}
+    fresh: dict[Any, Any] = {}
     records = []
     for index, key, module in present:
         if module in dirty:
             record = module_record(model, loaded[module], lambda name: keep(name) is not None)
-            entries[key] = (digests[index], module, deps[module], record)
+            entries[key] = fresh[key] = (digests[index], module, deps[module], record)
         else:
             entries[key] = old[key]
         records.append(entries[key][3])
     if dirty or len(old) != len(entries):
-        cache.save_graph(names_key, entries)
+        cache.save_graph(names_key, entries, fresh)
     return Graph(records)
 
 

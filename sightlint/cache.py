@@ -3,24 +3,30 @@
 A result depends on the file's bytes, its display path and module name, the sightlint
 code that checked it, the Python that parsed it, and the settings that change per-file
 output (rule selection, options, severities). The last three go into the name of a
-*pack*: one pickle per configuration holding ``{(display, module): (sha256, pickled
-result)}``; each result is unpickled only when its file is unchanged, so one corrupt
-entry costs one file, not the whole pack.
-A warm run loads one file instead of thousands (the issue's target is < 0.5 s for
-~700k lines), and a change of configuration or version simply selects another pack.
+*pack*: one table per configuration holding ``{(display, module): (sha256, encoded
+result[, pickled module summary, module])}``; each result is decoded only when its file
+is unchanged, so one corrupt entry costs one file, not the whole pack. Results are
+plain tuples in :mod:`marshal` (several times faster to read back than pickle); module
+summaries are pickled and unpickled only when the cross-file phase needs them.
+A change of configuration or version simply selects another pack.
+
+A pack (and the per-module call-graph records next to it) is kept as a base file plus a
+*journal* of the entries changed since (:class:`_Journaled`): a run after editing a few
+files rewrites a small journal, not tens of megabytes.
 
 Next to each pack, a *run snapshot* (``results-*.run``) holds the final results of the
 last complete run with that configuration (cross-file findings included), keyed by the
-list of files and their content hashes: when nothing changed, a run reads that one small
-file and loads neither the pack nor any module summary.
+list of files and their content hashes: when nothing changed, a run reads that one file
+and loads neither the pack nor any module summary.
 
-Packs are written atomically (temporary file + ``os.replace``). Anything unreadable,
+Files are written atomically (temporary file + ``os.replace``). Anything unreadable,
 corrupt or of the wrong shape is ignored and rebuilt, and a cache folder that cannot be
-written only means the next run is cold: the cache never makes a run fail.
+written only means the next run is cold: the cache never makes a run fail. The cache
+trusts its own folder (marshal and pickle data are not meant for untrusted input).
 
-Only the folder's own ``results-*.pack`` files are ever deleted (packs of other
-sightlint versions, and all but the most recent few of this version), since
-``cache-dir`` may point anywhere.
+Only the folder's own ``results-*`` files are ever deleted (those of other sightlint
+versions, and all but the most recent few packs of this version), since ``cache-dir``
+may point anywhere.
 """
 
 from __future__ import annotations
@@ -33,7 +39,7 @@ import marshal
 import os
 import pickle
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -41,15 +47,17 @@ from sightlint import __version__
 from sightlint.atomic import write_atomically
 from sightlint.models import FileResult, Finding, FixSafety, RelatedLocation, Severity, Span
 from sightlint.settings import Settings
+from sightlint.suppression import Suppressions
 
 DEFAULT_DIRNAME = ".sightlint_cache"
-_FORMAT = 1
+_FORMAT = 2
 _PREFIX = "results-"
 _SUFFIX = ".pack"
 _RUN_SUFFIX = ".run"
 _GRAPH_SUFFIX = ".graph"
-_GRAPH_FORMAT = 1
-_RUN_FORMAT = 1
+_GRAPH_FORMAT = 2
+_RUN_FORMAT = 2
+_JOURNAL_SUFFIX = ".journal"
 _HASHES = "file-hashes.marshal"
 _KEEP_PACKS = 4
 # Settings that only decide which files are checked or how the run ends, not what a
@@ -106,6 +114,79 @@ def code_fingerprint() -> str:
     return h.hexdigest()
 
 
+class _Journaled:
+    """A dict kept as a base file plus a journal of the entries changed since (both marshal).
+
+    Saving a few changed entries rewrites only the journal; once it holds more than an
+    eighth of the base, the two are merged into a new base. Each base gets a random
+    token that its journal repeats, and a journal is applied only to its own base: an
+    entry that is right next to its own base (a call-graph record resolved against a
+    dependency's content, say) may be wrong next to another one, e.g. after another
+    process merged a newer base.
+    """
+
+    def __init__(self, path: Path, fmt: int, write: Callable[[Path, bytes], None]) -> None:
+        self.path = path
+        self.journal_path = path.with_name(path.name + _JOURNAL_SUFFIX)
+        self._fmt = fmt
+        self._write = write
+        self._token: bytes | None = None
+        self._tag: bytes | None = None
+        self._base_size = 0
+        self._journal: dict[Any, Any] = {}
+
+    def _read(self, path: Path) -> tuple[Any, ...] | None:
+        with open(path, "rb") as stream:
+            data = marshal.loads(stream.read())  # marshal.load(stream) reads in tiny pieces
+        if (
+            isinstance(data, tuple)
+            and len(data) == 4
+            and data[0] == self._fmt
+            and isinstance(data[1], bytes)
+            and isinstance(data[2], bytes)
+            and isinstance(data[3], dict)
+        ):
+            return data
+        return None
+
+    def load(self) -> tuple[bytes, dict[Any, Any]] | None:
+        """(tag, entries): the base with its journal applied, or None if missing or damaged."""
+        try:
+            base = self._read(self.path)
+        except Exception:  # sightlint: ignore[SL201] missing, damaged or of another build: start afresh
+            return None
+        if base is None:
+            return None
+        _, self._token, self._tag, entries = base
+        self._base_size = len(entries)
+        try:
+            journal = self._read(self.journal_path)
+        except Exception:  # sightlint: ignore[SL201] missing or damaged: the base alone is valid
+            journal = None
+        if journal is not None and journal[1] == self._token and journal[2] == self._tag:
+            self._journal = journal[3]
+            entries.update(self._journal)
+        return self._tag, entries
+
+    def save(self, tag: bytes, entries: Mapping[Any, Any], changed: Mapping[Any, Any]) -> None:
+        """Store ``entries``, the whole table, of which ``changed`` differ from what :meth:`load` gave.
+
+        Raises what writing raises (the caller records it)."""
+        if self._token is not None and tag == self._tag:
+            journal = {**self._journal, **changed}
+            if len(journal) <= max(64, self._base_size // 8):
+                self._write(self.journal_path, marshal.dumps((self._fmt, self._token, tag, journal)))
+                self._journal = journal
+                return
+        token = os.urandom(16)
+        self._write(self.path, marshal.dumps((self._fmt, token, tag, dict(entries))))
+        self._token, self._tag, self._base_size, self._journal = token, tag, len(entries), {}
+        try:
+            self.journal_path.unlink()
+        except OSError:
+            pass
+
+
 class Cache:
     """One pack of results for one configuration; see the module docstring."""
 
@@ -117,7 +198,9 @@ class Cache:
         self.pack = directory / f"{_PREFIX}{__version__}-{key}{_SUFFIX}"
         self.run_file = directory / f"{_PREFIX}{__version__}-{key}{_RUN_SUFFIX}"
         self.graph_file = directory / f"{_PREFIX}{__version__}-{key}{_GRAPH_SUFFIX}"
-        # key -> (digest, pickled result without its summary[, pickled summary])
+        self._pack = _Journaled(self.pack, _FORMAT, self._write)
+        self._graph = _Journaled(self.graph_file, _GRAPH_FORMAT, self._write)
+        # key -> (digest, encoded result[, pickled summary, module])
         self._entries: dict[Key, tuple[Any, ...]] = {}
         self._fresh: dict[Key, tuple[Any, ...]] = {}
         self._seen: set[Key] = set()
@@ -134,20 +217,15 @@ class Cache:
         if self._opened:
             return
         self._opened = True
-        try:
-            with open(self.pack, "rb") as stream:
-                data = pickle.load(stream)
-        except FileNotFoundError:
+        stored = self._pack.load()
+        if stored is None:
             return
-        except Exception:  # sightlint: ignore[SL201] corrupt, truncated, from an incompatible build: start afresh
-            return
-        if isinstance(data, tuple) and len(data) == 2 and data[0] == _FORMAT and isinstance(data[1], dict):
-            self._entries = data[1]
-            self.loaded = True
-            try:  # pruning keeps the most recently used packs
-                os.utime(self.pack)
-            except OSError:
-                pass
+        self._entries = stored[1]
+        self.loaded = True
+        try:  # pruning keeps the most recently used packs
+            os.utime(self.pack)
+        except OSError:
+            pass
 
     def get(self, key: Key, content_digest: bytes) -> FileResult | None:
         """The cached result for this file and content, or None."""
@@ -156,10 +234,10 @@ class Cache:
         entry = self._entries.get(key)
         if isinstance(entry, tuple) and len(entry) in (2, 4) and entry[0] == content_digest:
             try:
-                result = pickle.loads(entry[1])
+                result = _decode_result(marshal.loads(entry[1]))
             except Exception:  # sightlint: ignore[SL201] a damaged entry is a miss; put() replaces it
                 result = None
-            if isinstance(result, FileResult):
+            if result is not None:
                 if len(entry) == 4 and isinstance(entry[2], bytes) and isinstance(entry[3], str):
                     result.summary = PackedSummary(entry[2], entry[3])
                 self.hits += 1
@@ -168,20 +246,20 @@ class Cache:
         return None
 
     def put(self, key: Key, content_digest: bytes, result: FileResult) -> None:
-        """Remember ``result``; it is pickled now, so later changes to it are not cached."""
+        """Remember ``result``; it is encoded now, so later changes to it are not cached."""
         self._seen.add(key)
         summary = result.summary
         try:
+            blob = marshal.dumps(_encode_result(result, suppressions=True))
             if summary is None:
-                self._fresh[key] = (content_digest, pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
+                self._fresh[key] = (content_digest, blob)
                 return
             # The summary is stored apart: a warm run unpickles only the summaries it needs.
             if isinstance(summary, PackedSummary):
                 packed, module = summary.blob, summary.module
             else:
                 packed, module = pickle.dumps(summary, protocol=pickle.HIGHEST_PROTOCOL), summary.module
-            blob = pickle.dumps(dataclasses.replace(result, summary=None), protocol=pickle.HIGHEST_PROTOCOL)
-        except Exception:  # sightlint: ignore[SL201] an unpicklable result is simply not cached
+        except Exception:  # sightlint: ignore[SL201] a result that cannot be encoded is simply not cached
             return
         self._fresh[key] = (content_digest, blob, packed, module)
 
@@ -190,7 +268,7 @@ class Cache:
         return bool(self._fresh)
 
     def save(self) -> None:
-        """Write the pack if anything changed; failures are recorded, never raised."""
+        """Write the pack (or its journal) if anything changed; failures are recorded, never raised."""
         if not self._fresh:
             return
         self._load()
@@ -203,10 +281,11 @@ class Cache:
         entries.update((k, v) for k, v in self._entries.items() if k in self._seen)
         entries.update(self._fresh)
         try:
-            self._write(self.pack, pickle.dumps((_FORMAT, entries), protocol=pickle.HIGHEST_PROTOCOL), _SUFFIX)
+            self._pack.save(b"", entries, self._fresh)
         except Exception as exc:
             self.write_error = f"cannot write cache in {self.directory}: {exc}"
             return
+        self._entries = entries
         self._fresh.clear()
         self._prune()
 
@@ -240,14 +319,14 @@ class Cache:
         if len(table) > max(4000, 4 * live):  # forget the oldest half rather than grow forever
             table = dict(list(table.items())[len(table) // 2 :])
         try:
-            self._write(self.directory / _HASHES, marshal.dumps((_FORMAT, table)), ".marshal")
+            self._write(self.directory / _HASHES, marshal.dumps((_FORMAT, table)))
         except Exception as exc:
             self.write_error = f"cannot write cache in {self.directory}: {exc}"
 
-    def _write(self, target: Path, blob: bytes, suffix: str) -> None:
+    def _write(self, target: Path, blob: bytes) -> None:
         """Write ``blob`` to ``target`` atomically."""
         self._ensure_directory()
-        write_atomically(target, blob, suffix=suffix)
+        write_atomically(target, blob, suffix=".tmp")
 
     # -- run snapshots -----------------------------------------------------------------
 
@@ -257,16 +336,22 @@ class Cache:
         h.update(marshal.dumps(list(files)))
         return h.digest()
 
+    def _run_header(self, key: bytes) -> bytes:
+        return b"sightlint-run" + bytes([_RUN_FORMAT]) + key
+
     def load_run(self, key: bytes) -> list[FileResult] | None:
         """The final results of the last run with this key, or None (missing, other key, damaged)."""
+        header = self._run_header(key)
         collecting = gc.isenabled()
         gc.disable()  # many small acyclic objects: the cyclic collector would run over and over
         try:
             with open(self.run_file, "rb") as stream:
-                data = marshal.loads(stream.read())  # marshal.load(stream) reads in tiny pieces
-            if not (isinstance(data, tuple) and len(data) == 3 and data[0] == _RUN_FORMAT and data[1] == key):
+                if stream.read(len(header)) != header:  # another run's: not decoded at all
+                    return None
+                data = marshal.loads(stream.read())
+            if not isinstance(data, list):
                 return None
-            return [_decode_result(item) for item in data[2]]
+            return [_decode_result(item) for item in data]
         except Exception:  # sightlint: ignore[SL201] missing, damaged or of another shape: run normally
             return None
         finally:
@@ -276,8 +361,8 @@ class Cache:
     def save_run(self, key: bytes, results: Sequence[FileResult]) -> None:
         """Remember a complete run's final results; failures are recorded, never raised."""
         try:
-            blob = marshal.dumps((_RUN_FORMAT, key, [_encode_result(r) for r in results]))
-            self._write(self.run_file, blob, _RUN_SUFFIX)
+            blob = self._run_header(key) + marshal.dumps([_encode_result(r) for r in results])
+            self._write(self.run_file, blob)
         except Exception as exc:
             self.write_error = f"cannot write cache in {self.directory}: {exc}"
 
@@ -285,24 +370,12 @@ class Cache:
 
     def load_graph(self) -> tuple[bytes, dict[Any, Any]] | None:
         """(names key, {file key: (digest, module, dependencies, record)}) of the last run, or None."""
-        try:
-            with open(self.graph_file, "rb") as stream:
-                data = marshal.loads(stream.read())
-            if (
-                isinstance(data, tuple)
-                and len(data) == 3
-                and data[0] == _GRAPH_FORMAT
-                and isinstance(data[1], bytes)
-                and isinstance(data[2], dict)
-            ):
-                return data[1], data[2]
-        except Exception:  # sightlint: ignore[SL201] missing or damaged: every module is resolved
-            pass
-        return None
+        return self._graph.load()
 
-    def save_graph(self, names_key: bytes, entries: dict[Any, Any]) -> None:
+    def save_graph(self, names_key: bytes, entries: dict[Any, Any], changed: Mapping[Any, Any]) -> None:
+        """Store the records; ``changed`` are those that differ from what :meth:`load_graph` gave."""
         try:
-            self._write(self.graph_file, marshal.dumps((_GRAPH_FORMAT, names_key, entries)), _GRAPH_SUFFIX)
+            self._graph.save(names_key, entries, changed)
         except Exception as exc:
             self.write_error = f"cannot write cache in {self.directory}: {exc}"
 
@@ -335,8 +408,8 @@ class Cache:
             stale = [p for p in packs if not p.name.startswith(current)] + ours[_KEEP_PACKS - 1 :]
             for path in stale:
                 path.unlink()
-                path.with_suffix(_RUN_SUFFIX).unlink(missing_ok=True)
-                path.with_suffix(_GRAPH_SUFFIX).unlink(missing_ok=True)
+                for companion in (_SUFFIX + _JOURNAL_SUFFIX, _RUN_SUFFIX, _GRAPH_SUFFIX, _GRAPH_SUFFIX + _JOURNAL_SUFFIX):
+                    path.with_name(path.name.removesuffix(_SUFFIX) + companion).unlink(missing_ok=True)
         except OSError:
             pass
 
@@ -364,7 +437,8 @@ _SEVERITIES = {s.value: s for s in Severity}
 _SAFETIES = {s.value: s for s in FixSafety}
 
 
-def _encode_result(result: FileResult) -> tuple[Any, ...]:
+def _encode_result(result: FileResult, *, suppressions: bool = False) -> tuple[Any, ...]:
+    """``result`` as plain tuples for marshal; with its parsed suppression comments if asked."""
     findings = [
         (
             f.code, f.name, int(f.severity), f.message, f.path,
@@ -375,12 +449,18 @@ def _encode_result(result: FileResult) -> tuple[Any, ...]:
         )  # fmt: skip
         for f in result.findings
     ]
-    return (result.path, findings, list(result.errors), [(line, codes) for line, codes in result.unused_suppressions])
+    unused = [(line, codes) for line, codes in result.unused_suppressions]
+    marks: Suppressions | None = result.suppressions if suppressions else None
+    if marks is None:
+        return (result.path, findings, list(result.errors), unused)
+    by_line = [(line, None if codes is None else tuple(sorted(codes))) for line, codes in marks.by_line.items()]
+    used = [(line, tuple(sorted(codes))) for line, codes in marks.used.items()]
+    return (result.path, findings, list(result.errors), unused, (marks.skip_file, by_line, used))
 
 
 def _decode_result(item: tuple[Any, ...]) -> FileResult:
-    path, findings, errors, unused = item
-    return FileResult(
+    path, findings, errors, unused, *rest = item
+    result = FileResult(
         path,
         findings=[
             Finding(
@@ -393,3 +473,11 @@ def _decode_result(item: tuple[Any, ...]) -> FileResult:
         errors=list(errors),
         unused_suppressions=[(line, None if codes is None else tuple(codes)) for line, codes in unused],
     )
+    if rest:
+        (skip_file, by_line, used), = rest
+        result.suppressions = Suppressions(
+            bool(skip_file),
+            {line: None if codes is None else frozenset(codes) for line, codes in by_line},
+            {line: set(codes) for line, codes in used},
+        )
+    return result

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import pickle
+import marshal
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -82,14 +82,21 @@ def test_editing_a_file_rechecks_only_that_file(tmp_path: Path, monkeypatch: pyt
     assert run(root, cache) == findings and counter.paths == ["pkg/mod1.py"]
 
 
+def _bad_entry(data: bytes) -> bytes:
+    """A pack of the right shape with an entry of the wrong one; a run snapshot with a bad result."""
+    if data.startswith(b"sightlint-run"):
+        return data[:46] + marshal.dumps([("pkg/mod0.py", "not a list of findings")])
+    return marshal.dumps((*marshal.loads(data)[:3], {("pkg/mod0.py", "pkg.mod0"): "x"}))
+
+
 @pytest.mark.parametrize(
     "damage",
     [
-        pytest.param(lambda data: b"not a pickle at all", id="garbage"),
+        pytest.param(lambda data: b"not marshal data at all", id="garbage"),
         pytest.param(lambda data: data[: len(data) // 2], id="truncated"),
         pytest.param(lambda data: b"", id="empty"),
-        pytest.param(lambda data: pickle.dumps({"some": "dict"}), id="wrong-shape"),
-        pytest.param(lambda data: pickle.dumps((1, {("pkg/mod0.py", "pkg.mod0"): "x"})), id="bad-entry-shape"),
+        pytest.param(lambda data: marshal.dumps({"some": "dict"}), id="wrong-shape"),
+        pytest.param(lambda data: _bad_entry(data), id="bad-entry-shape"),
     ],
 )
 @pytest.mark.parametrize("snapshot", ["damaged", "removed", "kept"])
@@ -122,10 +129,10 @@ def test_a_corrupt_entry_costs_only_its_file(tmp_path: Path, monkeypatch: pytest
     root, cache = make_project(tmp_path / "p"), tmp_path / "cache"
     cold = run(root, cache)
     pack = pack_of(cache)
-    fmt, entries = pickle.loads(pack.read_bytes())
+    fmt, token, tag, entries = marshal.loads(pack.read_bytes())
     key = ("pkg/mod2.py", "pkg.mod2")
     entries[key] = (entries[key][0], b"\x80\x05garbage")
-    pack.write_bytes(pickle.dumps((fmt, entries)))
+    pack.write_bytes(marshal.dumps((fmt, token, tag, entries)))
     run_of(cache).unlink()  # else the run snapshot serves the unchanged run without the pack
     counter = Counter(monkeypatch)
     assert run(root, cache) == cold
@@ -391,11 +398,73 @@ def test_a_damaged_cached_summary_is_rebuilt_from_the_file(tmp_path: Path, monke
     cold = run(root, cache, settings)
     assert [(f.code, f.path, f.line) for f in cold] == [("SL101", "pkg/low.py", 5)]
     pack = pack_of(cache)
-    fmt, entries = pickle.loads(pack.read_bytes())
+    fmt, token, tag, entries = marshal.loads(pack.read_bytes())
     key = ("pkg/low.py", "pkg.low")
     assert len(entries[key]) == 4, "the summary is stored apart from the result"
     entries[key] = (entries[key][0], entries[key][1], b"\x80\x05garbage", entries[key][3])
-    pack.write_bytes(pickle.dumps((fmt, entries)))
+    pack.write_bytes(marshal.dumps((fmt, token, tag, entries)))
     for leftover in (*cache.glob("results-*.run"), *cache.glob("results-*.graph")):
         leftover.unlink()  # force the model to be built from the (damaged) summaries
     assert run(root, cache, settings) == cold
+
+
+def test_a_small_edit_rewrites_only_the_journal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root, cache = make_project(tmp_path / "p", n=40), tmp_path / "cache"
+    cold = run(root, cache)
+    pack = pack_of(cache)
+    base = pack.read_bytes()
+    (root / "pkg" / "mod1.py").write_text(UTCNOW)
+    edited = run(root, cache)
+    assert len(edited) == len(cold) + 1
+    assert pack.read_bytes() == base, "the base pack is left as it was"
+    journal = pack.with_name(pack.name + ".journal")
+    assert journal.exists()
+    run_of(cache).unlink()  # the next run must read base + journal
+    counter = Counter(monkeypatch)
+    assert run(root, cache) == edited
+    assert counter.paths == [], "the journal's entry was used"
+
+
+def test_the_journal_is_merged_into_the_base_once_it_grows(tmp_path: Path) -> None:
+    root, cache = make_project(tmp_path / "p", n=10), tmp_path / "cache"
+    run(root, cache)
+    pack = pack_of(cache)
+    journal = pack.with_name(pack.name + ".journal")
+    # Far more files than the journal may hold (64, or an eighth of the base).
+    for i in range(100):
+        (root / "pkg" / f"extra{i}.py").write_text(UTCNOW)
+    run(root, cache)
+    assert not journal.exists()
+    assert len(marshal.loads(pack.read_bytes())[3]) == 111
+
+
+def test_a_journal_is_applied_only_to_its_own_base(tmp_path: Path) -> None:
+    from sightlint.cache import _Journaled
+
+    writes: list[Path] = []
+
+    def write(path: Path, blob: bytes) -> None:
+        writes.append(path)
+        path.write_bytes(blob)
+
+    table = _Journaled(tmp_path / "t.pack", 1, write)
+    assert table.load() is None
+    table.save(b"tag", {"a": 1, "b": 2}, {"a": 1, "b": 2})
+    assert writes == [tmp_path / "t.pack"]
+    reader = _Journaled(tmp_path / "t.pack", 1, write)
+    assert reader.load() == (b"tag", {"a": 1, "b": 2})
+    reader.save(b"tag", {"a": 10, "b": 2}, {"a": 10})
+    assert writes[-1] == tmp_path / "t.pack.journal"
+    assert _Journaled(tmp_path / "t.pack", 1, write).load() == (b"tag", {"a": 10, "b": 2})
+    old_journal = (tmp_path / "t.pack.journal").read_bytes()
+    # Another process merges a new base (say, after files were added): the journal goes.
+    _Journaled(tmp_path / "t.pack", 1, write).save(b"other", {"a": 3}, {"a": 3})
+    assert not (tmp_path / "t.pack.journal").exists()
+    # A journal left over from the old base must not be laid over the new one.
+    (tmp_path / "t.pack.journal").write_bytes(old_journal)
+    assert _Journaled(tmp_path / "t.pack", 1, write).load() == (b"other", {"a": 3})
+    # A damaged journal leaves the base valid; a damaged base is no table at all.
+    (tmp_path / "t.pack.journal").write_bytes(b"garbage")
+    assert _Journaled(tmp_path / "t.pack", 1, write).load() == (b"other", {"a": 3})
+    (tmp_path / "t.pack").write_bytes(b"garbage")
+    assert _Journaled(tmp_path / "t.pack", 1, write).load() is None
