@@ -67,6 +67,8 @@ _NOT_KEYED = frozenset(
 )
 
 Key = tuple[str, "str | None"]
+# A result as the pack stores it: (encoded result, pickled summary or None, its module or None).
+Packed = tuple[bytes, "bytes | None", "str | None"]
 
 
 def digest(data: bytes) -> bytes:
@@ -245,23 +247,16 @@ class Cache:
         self.misses += 1
         return None
 
-    def put(self, key: Key, content_digest: bytes, result: FileResult) -> None:
-        """Remember ``result``; it is encoded now, so later changes to it are not cached."""
+    def put(self, key: Key, content_digest: bytes, result: FileResult | Packed) -> None:
+        """Remember ``result`` (or its :func:`pack`); it is encoded now, so later changes to it are not cached."""
         self._seen.add(key)
-        summary = result.summary
-        try:
-            blob = marshal.dumps(_encode_result(result, suppressions=True))
-            if summary is None:
-                self._fresh[key] = (content_digest, blob)
+        if not isinstance(result, tuple):
+            try:
+                result = pack(result)
+            except Exception:  # sightlint: ignore[SL201] a result that cannot be encoded is simply not cached
                 return
-            # The summary is stored apart: a warm run unpickles only the summaries it needs.
-            if isinstance(summary, PackedSummary):
-                packed, module = summary.blob, summary.module
-            else:
-                packed, module = pickle.dumps(summary, protocol=pickle.HIGHEST_PROTOCOL), summary.module
-        except Exception:  # sightlint: ignore[SL201] a result that cannot be encoded is simply not cached
-            return
-        self._fresh[key] = (content_digest, blob, packed, module)
+        blob, summary, module = result
+        self._fresh[key] = (content_digest, blob) if summary is None else (content_digest, blob, summary, module)
 
     @property
     def dirty(self) -> bool:
@@ -429,6 +424,27 @@ class PackedSummary:
             return pickle.loads(self.blob)
         except Exception:  # sightlint: ignore[SL201] damaged: the caller summarises the file again
             return None
+
+
+def pack(result: FileResult) -> Packed:
+    """``result`` encoded for the pack (and for the trip back from a pool worker): the
+    result with its suppression comments in marshal, the module summary pickled apart."""
+    blob = marshal.dumps(_encode_result(result, suppressions=True))
+    summary = result.summary
+    if summary is None:
+        return blob, None, None
+    if isinstance(summary, PackedSummary):
+        return blob, summary.blob, summary.module
+    return blob, pickle.dumps(summary, protocol=pickle.HIGHEST_PROTOCOL), summary.module
+
+
+def unpack(packed: Packed) -> FileResult:
+    """The result :func:`pack` encoded; its summary stays packed until the cross-file phase asks."""
+    blob, summary, module = packed
+    result = _decode_result(marshal.loads(blob))
+    if summary is not None and module is not None:
+        result.summary = PackedSummary(summary, module)
+    return result
 
 
 # -- compact encoding of final results (marshal: plain tuples, ~10x faster than pickle) --

@@ -628,6 +628,7 @@ def _check_source(
     extra = list(collectors)
     if summarize:
         from sightlint.project.collector import SummaryCollector
+        from sightlint.project.summary import dependency_terms
 
         summary_collector = SummaryCollector(context)
         extra.append(summary_collector)
@@ -646,6 +647,7 @@ def _check_source(
     result.errors.extend(dispatcher.errors)
     if summarize and summary_collector in dispatcher.visitors:
         result.summary = summary_collector.summary
+        result.summary.terms = dependency_terms(result.summary)
 
     names = {r.meta.code: r.meta.name for r in chosen}
     for instance in instances:

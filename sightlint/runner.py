@@ -20,7 +20,7 @@ from types import MappingProxyType
 from typing import Any
 
 from sightlint import engine
-from sightlint.cache import Cache, digest
+from sightlint.cache import Cache, Packed, digest, pack, unpack
 from sightlint.files import SourceFile
 from sightlint.models import FileResult
 from sightlint.settings import Settings
@@ -179,7 +179,9 @@ def check_files_as_read(
         finished = {index for index, _, _ in done}
         done += [_run_task(task, settings, summarize) for task in todo if task[0] not in finished]
 
-    for index, checked, result in done:
+    for index, checked, outcome in done:
+        # From the pool: packed as the cache stores it, and put there as it is.
+        result = unpack(outcome) if isinstance(outcome, tuple) else outcome
         results[index] = result
         # Cache what was actually checked: if the file changed after we hashed it, the
         # worker's digest describes the result and the next run sees the newer bytes.
@@ -187,7 +189,7 @@ def check_files_as_read(
             same = False
         if cache is not None and checked is not None and not result.errors:
             file = files[index]
-            cache.put((file.display, file.module), checked, result)
+            cache.put((file.display, file.module), checked, outcome)
     if cache is not None:
         cache.save()
     return [r for r in results if r is not None], same
@@ -234,9 +236,19 @@ def _init_worker(fields: dict[str, Any], summarize: bool) -> None:
     _WORKER_SUMMARIZE = summarize
 
 
-def _run_chunk(chunk: list[Task]) -> list[tuple[int, bytes | None, FileResult]]:
+def _run_chunk(chunk: list[Task]) -> list[tuple[int, bytes | None, FileResult | Packed]]:
+    """Check a chunk in a worker; results go back packed as the cache stores them, so the
+    main process neither pickles them again for the cache nor unpickles module summaries
+    before the cross-file phase needs them."""
     assert _WORKER_SETTINGS is not None
-    return [_run_task(task, _WORKER_SETTINGS, _WORKER_SUMMARIZE) for task in chunk]
+    out: list[tuple[int, bytes | None, FileResult | Packed]] = []
+    for task in chunk:
+        index, content, result = _run_task(task, _WORKER_SETTINGS, _WORKER_SUMMARIZE)
+        try:
+            out.append((index, content, pack(result)))
+        except Exception:  # sightlint: ignore[SL201] cannot be encoded: sent back as it is
+            out.append((index, content, result))
+    return out
 
 
 def _pool_context() -> Any:
@@ -251,14 +263,14 @@ def _pool_context() -> Any:
 
 def _run_pool(
     todo: list[Task], settings: Settings, jobs: int, summarize: bool = False
-) -> list[tuple[int, bytes | None, FileResult]]:
+) -> list[tuple[int, bytes | None, FileResult | Packed]]:
     """Check ``todo`` in a pool; returns what finished (all of it unless the pool broke)."""
     from concurrent.futures import ProcessPoolExecutor
 
     workers = min(jobs, len(todo))
     size = max(1, -(-len(todo) // (workers * _CHUNKS_PER_WORKER)))
     chunks = [todo[i : i + size] for i in range(0, len(todo), size)]
-    done: list[tuple[int, bytes | None, FileResult]] = []
+    done: list[tuple[int, bytes | None, FileResult | Packed]] = []
     try:
         with ProcessPoolExecutor(
             max_workers=workers,

@@ -24,7 +24,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from sightlint.project.summary import CallSite, ClassSummary, FunctionSummary, ModuleSummary, Ref
+from sightlint.project.summary import CallSite, ClassSummary, FunctionSummary, ModuleSummary, Ref, dependency_terms
 
 Value = tuple[Any, ...]
 
@@ -407,29 +407,6 @@ def resolved_timeouts(model: ProjectModel, summary: ModuleSummary) -> tuple[tupl
     return tuple(timeouts)
 
 
-def _strings(value: Any, out: set[str]) -> None:
-    if isinstance(value, str):
-        out.add(value)
-    elif isinstance(value, (tuple, list)):
-        for item in value:
-            _strings(item, out)
-
-
-def _names(value: Any, attrs: set[str], members: set[tuple[str, str]]) -> None:
-    """Attribute names (``("attr", ref, name)``) and module members (``("m", module, name)``) in refs."""
-    if isinstance(value, tuple) and value:
-        if len(value) == 3 and isinstance(value[2], str):
-            if value[0] == "attr":
-                attrs.add(value[2])
-            elif value[0] == "m" and isinstance(value[1], str):
-                members.add((value[1], value[2]))
-        for item in value:
-            _names(item, attrs, members)
-    elif isinstance(value, list):
-        for item in value:
-            _names(item, attrs, members)
-
-
 def module_dependencies(summary: ModuleSummary, modules: Any, by_last: dict[str, list[str]]) -> tuple[str, ...]:
     """Project modules whose summaries resolving ``summary``'s names may consult.
 
@@ -444,50 +421,14 @@ def module_dependencies(summary: ModuleSummary, modules: Any, by_last: dict[str,
     everything a module's record depends on (with the set of module names, which
     callers key separately).
     """
-    found: set[str] = set()
-    _strings(list(summary.imports.values()), found)
-    _strings(summary.star_imports, found)
-    _strings(list(summary.globals.values()), found)
-    _strings(summary.dependencies, found)
-    for fn in summary.functions.values():
-        found.add(fn.id)
-        _strings(fn.decorators, found)
-        _strings(fn.returns, found)
-        _strings(fn.offloaded, found)
-        for site in fn.calls:
-            _strings(site.callee, found)
-            _strings(site.fn_args, found)
-    for cls in summary.classes.values():
-        found.add(cls.id)
-        _strings(cls.bases, found)
-        _strings(list(cls.attrs.values()), found)
-    for timeout in summary.timeouts:
-        found.add(timeout.function)
-        _strings(timeout.targets, found)
-    attrs: set[str] = set()
-    members: set[tuple[str, str]] = set()
-    for fn in summary.functions.values():
-        for site in fn.calls:
-            _names(site.callee, attrs, members)
-            _names(site.fn_args, attrs, members)
-        _names((fn.decorators, fn.returns, fn.offloaded), attrs, members)
-    for cls in summary.classes.values():
-        _names((cls.bases, tuple(cls.attrs.values())), attrs, members)
-    _names((tuple(summary.globals.values()), tuple(summary.dependencies), tuple(t.targets for t in summary.timeouts)), attrs, members)
-    deps: set[str] = set()
-    for name in attrs:
+    terms = summary.terms if summary.terms is not None else dependency_terms(summary)
+    deps = {name for name in terms.prefixes if name in modules}
+    deps.update(name for name in terms.members if name in modules)
+    for name in terms.attrs:
         deps.update(by_last.get(name, ()))
-    for module, name in members:
-        if f"{module}.{name}" in modules:
-            deps.add(f"{module}.{name}")
-        if summary.star_imports:
+    if summary.star_imports:
+        for name in terms.member_names:
             deps.update(by_last.get(name, ()))
-    for text in found:
-        parts = text.split(".")
-        for i in range(1, len(parts) + 1):
-            prefix = ".".join(parts[:i])
-            if prefix in modules:
-                deps.add(prefix)
     return tuple(sorted(deps))
 
 

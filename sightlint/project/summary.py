@@ -23,7 +23,7 @@ small nested tuple that the project model evaluates once every module is known:
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import Any, NamedTuple
 
 Ref = tuple[Any, ...]
 
@@ -120,3 +120,71 @@ class ModuleSummary:
     timeouts: list[TimeoutSite] = field(default_factory=list)
     # Callables named in ``Depends(...)`` (FastAPI dependencies).
     dependencies: list[Ref] = field(default_factory=list)
+    # What the module's dependencies are read from (:func:`dependency_terms`), computed
+    # once where the summary is built (a pool worker) instead of in the serial phase.
+    terms: DependencyTerms | None = None
+
+
+class DependencyTerms(NamedTuple):
+    """The names in a summary that may lead resolution to another module.
+
+    ``prefixes``: every dotted prefix of every name written (imports, ``pkg.mod.name``
+    references, class and function ids); ``attrs``: attribute names in references
+    (``pkg.sub`` may be reached as an attribute of a module value from anywhere);
+    ``members``: ``module.name`` for each module member looked up; ``member_names``:
+    those members' names, which matter when the module has star imports.
+    """
+
+    prefixes: frozenset[str]
+    attrs: frozenset[str]
+    members: frozenset[str]
+    member_names: frozenset[str]
+
+
+def dependency_terms(summary: ModuleSummary) -> DependencyTerms:
+    """The :class:`DependencyTerms` of ``summary`` (see ``model.module_dependencies``).
+
+    One iterative pass over every string and nested tuple the summary holds: it runs
+    for every module of a cold run, in the pool workers."""
+    values: list[Any] = [
+        list(summary.imports.values()),
+        summary.star_imports,
+        list(summary.globals.values()),
+        summary.dependencies,
+    ]
+    for fn in summary.functions.values():
+        values += (fn.id, fn.decorators, fn.returns, fn.offloaded)
+        for site in fn.calls:
+            values += (site.callee, site.fn_args)
+    for cls in summary.classes.values():
+        values += (cls.id, cls.bases, list(cls.attrs.values()))
+    for timeout in summary.timeouts:
+        values += (timeout.function, timeout.targets)
+    found: set[str] = set()
+    attrs: set[str] = set()
+    members: set[str] = set()
+    member_names: set[str] = set()
+    pop, push = values.pop, values.extend
+    while values:
+        value = pop()
+        kind = type(value)
+        if kind is str:
+            found.add(value)
+        elif kind is tuple:
+            if len(value) == 3 and type(value[2]) is str:
+                if value[0] == "attr":
+                    attrs.add(value[2])
+                elif value[0] == "m" and type(value[1]) is str:
+                    members.add(f"{value[1]}.{value[2]}")
+                    member_names.add(value[2])
+            push(value)
+        elif kind is list:
+            push(value)
+    prefixes: set[str] = set()
+    for text in found:
+        end = text.find(".")
+        while end != -1:
+            prefixes.add(text[:end])
+            end = text.find(".", end + 1)
+    prefixes |= found
+    return DependencyTerms(frozenset(prefixes), frozenset(attrs), frozenset(members), frozenset(member_names))
