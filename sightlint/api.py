@@ -170,13 +170,15 @@ def _model(
     ordered = [loaded[module] for _, _, module in present if module in needed]
     model = ProjectModel(ordered, graph_of=[s for s in ordered if s.module in dirty])
     options = BlockingCallInAsync.options_for(settings)
-    keep = Catalog(options.categories, options.extra_calls).category
+    catalog = Catalog(options.categories, options.extra_calls)
     entries: dict[Any, Any] = {}
     fresh: dict[Any, Any] = {}
     records = []
     for index, key, module in present:
         if module in dirty:
-            record = module_record(model, loaded[module], lambda name: keep(name) is not None)
+            record = module_record(
+                model, loaded[module], lambda name: catalog.category(name) is not None or catalog.may_inherit(name)
+            )
             entries[key] = fresh[key] = (digests[index], module, deps[module], record)
         else:
             entries[key] = old[key]
@@ -193,8 +195,16 @@ def _project_phase(
     cache: Cache | None,
     digests: Sequence[bytes | str] | None,
 ) -> list[str]:
+    from sightlint.project.thirdparty import FILE_NAME, ThirdPartyClasses
+
     by_path = {result.path: result for result in results}
     model = _model(results, settings, cache, digests)
+    # Read lazily (astroid) when a call on an installed class's instance may block; the
+    # answers are kept in the cache folder, if there is one.
+    if cache is not None:
+        model.third_party = ThirdPartyClasses(cache.directory / FILE_NAME, cache.write)
+    else:
+        model.third_party = ThirdPartyClasses()
     names = {rule.meta.code: rule.meta.name for rule in rules}
     errors: list[str] = []
     touched: set[str] = set()
@@ -217,6 +227,7 @@ def _project_phase(
                 finding = dataclasses.replace(finding, severity=override)
             result.findings.append(finding)
             touched.add(finding.path)
+    model.third_party.save()
     for path in touched:
         by_path[path].findings.sort(key=lambda f: f.sort_key())
     if settings.report_unused_suppressions:

@@ -318,6 +318,10 @@ class Cache:
         except Exception as exc:
             self.write_error = f"cannot write cache in {self.directory}: {exc}"
 
+    def write(self, target: Path, blob: bytes) -> None:
+        """Write a file of the cache folder atomically; raises what writing raises."""
+        self._write(target, blob)
+
     def _write(self, target: Path, blob: bytes) -> None:
         """Write ``blob`` to ``target`` atomically."""
         self._ensure_directory()

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from sightlint.models import Severity
 from sightlint.project.model import CHAT_MODELS, LLM_PIPE, ExternalCall, Graph, ProjectModel
+from sightlint.project.thirdparty import ThirdPartyClasses
 
 CATEGORIES: tuple[str, ...] = ("sleep", "network", "subprocess", "database", "llm", "cpu", "file")
 CATEGORY_SEVERITY = {"file": Severity.MEDIUM}
@@ -144,6 +145,27 @@ CATALOG: dict[str, str] = {
 }
 
 
+# Where catalogued classes are defined (what astroid names them), when that differs
+# from the public name the catalog uses.
+DEFINED_AS: dict[str, str] = {
+    "httpx._client.Client": "httpx.Client",
+    "redis.client.Redis": "redis.Redis",
+    "sqlalchemy.orm.session.Session": "sqlalchemy.orm.Session",
+    "sqlalchemy.engine.base.Engine": "sqlalchemy.engine.Engine",
+    "neo4j._sync.driver.Driver": "neo4j.Driver",
+    "neo4j._sync.work.session.Session": "neo4j.Session",
+    "openai._client.OpenAI": "openai.OpenAI",
+    "openai.lib.azure.AzureOpenAI": "openai.AzureOpenAI",
+    "anthropic._client.Anthropic": "anthropic.Anthropic",
+    "argon2._password_hasher.PasswordHasher": "argon2.PasswordHasher",
+    "google.generativeai.generative_models.GenerativeModel": "google.generativeai.GenerativeModel",
+    "sentence_transformers.cross_encoder.CrossEncoder.CrossEncoder": "sentence_transformers.CrossEncoder",
+    "sentence_transformers.SentenceTransformer.SentenceTransformer": "sentence_transformers.SentenceTransformer",
+    "langchain_openai.chat_models.base.ChatOpenAI": "langchain_openai.ChatOpenAI",
+    "langchain_google_genai.chat_models.ChatGoogleGenerativeAI": "langchain_google_genai.ChatGoogleGenerativeAI",
+}
+
+
 @dataclass(frozen=True, slots=True)
 class BlockingSite:
     call: ExternalCall
@@ -167,6 +189,13 @@ class Catalog:
             else:
                 self.exact[name] = "custom"
         self.key = (tuple(sorted(wanted)), tuple(sorted(extra_calls)))
+        # Method (chain) -> the catalogued classes whose instances block on it, e.g.
+        # "get" -> ("requests.Session", "httpx.Client", ...), for :meth:`inherited`.
+        self.by_method: dict[str, list[str]] = {}
+        for name in self.exact:
+            receiver, method = _instance_call(name)
+            if receiver is not None:
+                self.by_method.setdefault(method, []).append(receiver)
 
     def category(self, name: str) -> str | None:
         found = self.exact.get(name)
@@ -175,6 +204,35 @@ class Catalog:
                 if name.startswith(prefix):
                     return "custom"
         return found
+
+    def may_inherit(self, name: str) -> bool:
+        """Whether ``name`` is a catalogued method called on an instance of another class
+        (which may derive from a catalogued one): worth keeping in a module record."""
+        receiver, method = _instance_call(name)
+        return receiver is not None and method in self.by_method
+
+    def inherited(self, name: str, classes: ThirdPartyClasses) -> str | None:
+        """The category of ``name`` when its receiver is an installed class that derives from
+        a catalogued one (``OAuth2Session().get`` where ``OAuth2Session`` is a ``requests.Session``)."""
+        receiver, method = _instance_call(name)
+        if receiver is None or method not in self.by_method:
+            return None
+        for ancestor in classes.ancestors(receiver) or ():
+            public = DEFINED_AS.get(ancestor, ancestor)
+            if public != receiver:
+                found = self.exact.get(f"{public}().{method}")
+                if found is not None:
+                    return found
+        return None
+
+
+def _instance_call(name: str) -> tuple[str | None, str]:
+    """``("pkg.Class", "method")`` for ``pkg.Class().method`` (a method of a direct
+    instance), else ``(None, "")``."""
+    receiver, marker, method = name.partition("().")
+    if not marker or not receiver or "(" in receiver or not method or "(" in method:
+        return None, ""
+    return receiver, method
 
 
 @dataclass
@@ -193,9 +251,12 @@ def analyse(model: ProjectModel | Graph, catalog: Catalog) -> Blocking:
     if isinstance(cached, Blocking):
         return cached
     sites: dict[str, list[BlockingSite]] = {}
+    classes = model.third_party
     for fid, calls in model.externals.items():
         for call in calls:
             category = catalog.category(call.name)
+            if category is None and classes is not None:
+                category = catalog.inherited(call.name, classes)
             if category is not None:
                 sites.setdefault(fid, []).append(BlockingSite(call, category))
     # Multi-source reverse BFS: linear in the graph. Async functions are marked but not

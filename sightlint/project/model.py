@@ -94,6 +94,8 @@ class ProjectModel:
         self.externals: dict[str, list[ExternalCall]] = {}
         # Shared derived analyses, keyed by their inputs (rules of one run share them).
         self.cache: dict[Any, Any] = {}
+        # Base classes of installed third-party classes (``thirdparty.ThirdPartyClasses``), if set.
+        self.third_party: Any = None
         if graph_of is None:
             self._build_graph(self.functions.items())
         else:
@@ -459,6 +461,7 @@ class Graph:
         # (path of the module, TimeoutSite fields..., targets) in module order.
         self.timeouts: list[tuple[Any, ...]] = []
         self.cache: dict[Any, Any] = {}
+        self.third_party: Any = None
         self._module: dict[str, tuple[str, str]] = {}  # function id -> (module, path)
         self._display: dict[str, str] = {}
         edges_in: list[tuple[Any, ...]] = []

@@ -31,6 +31,14 @@ class BlockingCallInAsync(Rule):
     hashing, loading sentence-transformers models) and `file` (`open`, `Path.read_*`/
     `write_*`, `shutil` copies; reported as medium).
 
+    A catalogued method called on an instance of an installed class the catalog does not
+    list (`OAuth2Session().get`, `ChatMistralAI().invoke`) counts when that class derives
+    from a catalogued one (`requests.Session`, LangChain's `BaseChatModel`). Its bases are
+    read from the package's source by astroid, in the environment sightlint runs in; it
+    is never imported. The answers are kept in the cache folder until a package is
+    installed or upgraded. Installed where it has no packages of the project (as with
+    pre-commit's own environment), sightlint knows the catalogued names only.
+
     Work handed to a thread is not on the loop and is not flagged: `asyncio.to_thread`,
     `loop.run_in_executor`, `run_in_threadpool`, `anyio.to_thread.run_sync`,
     `BackgroundTasks.add_task` and executor `submit`. Sync FastAPI endpoints and
