@@ -33,7 +33,10 @@ FILE_NAME = "third-party-classes.marshal"
 def environment_key() -> str:
     """The interpreter and the state of the folders its imports are found in."""
     h = hashlib.sha256(f"{sys.executable}|{sys.version}".encode())
+    cwd = os.getcwd()
     for entry in sys.path:
+        if not entry or entry == cwd:
+            continue  # ``python -m`` puts the working folder first: it changes with the project
         try:
             stamp = os.stat(entry or ".").st_mtime_ns
         except OSError:
