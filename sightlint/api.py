@@ -140,6 +140,7 @@ def _model(
         if summary is None:  # a damaged cached summary: resolve nothing from the store
             return ProjectModel(s for r in results if (s := _summary(r)) is not None)
         deps[summary.module] = module_dependencies(summary, module_index, by_last)
+        summary.terms = None  # read once: free them (four sets per module at 700k lines add up)
     # Dirty: the changed modules and every module that (transitively) depends on one.
     dependents: dict[str, list[str]] = {}
     for module, needs in deps.items():
