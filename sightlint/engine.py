@@ -322,13 +322,16 @@ class _Template:
         self.with_ctx = any(k in visit or k in leave for k in _CONTEXT_KINDS)
         # The plans of the node types no visitor handles, the same for every file.
         self.unhandled: dict[type, _Plan] = {}
+        self._fields: dict[type, tuple[tuple[str, bool], ...]] = {}
 
     def plan(self, kind: type, visitors: Sequence[Any]) -> _Plan:
         """The plan of ``kind`` with the handlers bound to ``visitors``."""
-        fields = tuple(
-            (name, (kind.__name__, name) in _MIXED_LIST_FIELDS)
-            for name in reversed(_child_fields(kind, self.with_ctx))
-        )
+        fields = self._fields.get(kind)
+        if fields is None:
+            fields = self._fields[kind] = tuple(
+                (name, (kind.__name__, name) in _MIXED_LIST_FIELDS)
+                for name in reversed(_child_fields(kind, self.with_ctx))
+            )
         visits = tuple((visitors[i], getattr(visitors[i], attr)) for i, attr in self.visit.get(kind, ()))
         leaves = tuple((visitors[i], getattr(visitors[i], attr)) for i, attr in self.leave.get(kind, ()))
         plan = (_ENTER.get(kind), visits, leaves, kind in _LEAVE_KINDS or bool(leaves), fields)
@@ -445,19 +448,26 @@ def parse_error(path: str, message: str, line: int = 1, col: int = 0) -> Finding
     )
 
 
+# settings object id -> (the settings, the registered rules, those the settings turn on):
+# asked once per file.
+_ENABLED: dict[int, tuple[Settings, tuple[RuleClass, ...], list[RuleClass]]] = {}
+
+
 def enabled_rules(settings: Settings, path: str | None = None) -> list[RuleClass]:
     """The implemented rules that ``settings`` turn on (for ``path``, if given)."""
     from sightlint.registry import implemented
 
-    rules = []
-    for rule in implemented():
-        meta = rule.meta
-        if not settings.is_enabled(meta.code, meta.name, meta.default_enabled):
-            continue
-        if path is not None and settings.ignored_for_path(path, meta.code, meta.name):
-            continue
-        rules.append(rule)
-    return rules
+    registered = implemented()
+    memo = _ENABLED.get(id(settings))
+    if memo is None or memo[0] is not settings or memo[1] != registered:
+        if len(_ENABLED) > 32:
+            _ENABLED.clear()
+        on = [r for r in registered if settings.is_enabled(r.meta.code, r.meta.name, r.meta.default_enabled)]
+        memo = _ENABLED[id(settings)] = (settings, registered, on)
+    rules = memo[2]
+    if path is not None and settings.per_file_ignores:
+        return [r for r in rules if not settings.ignored_for_path(path, r.meta.code, r.meta.name)]
+    return list(rules)
 
 
 def _syntax_error(path: str, text: str, exc: SyntaxError) -> Finding:
