@@ -468,3 +468,50 @@ def test_a_journal_is_applied_only_to_its_own_base(tmp_path: Path) -> None:
     assert _Journaled(tmp_path / "t.pack", 1, write).load() == (b"other", {"a": 3})
     (tmp_path / "t.pack").write_bytes(b"garbage")
     assert _Journaled(tmp_path / "t.pack", 1, write).load() is None
+
+
+def test_concurrent_runs_sharing_the_cache_never_crash_or_serve_stale_results(tmp_path: Path) -> None:
+    """pre-commit runs several sightlint processes at once on parts of the file list
+    (``require_serial: false``); they share the cache folder."""
+    import subprocess
+    import sys
+
+    root = tmp_path / "p"
+    pkg = root / "pkg"
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "low.py").write_text("import time\n\n\ndef nap():\n    time.sleep(1)\n")
+    for i in range(24):
+        (pkg / f"m{i}.py").write_text(f"from pkg.low import nap\n\n\nasync def handler{i}():\n    nap()\n" + UTCNOW)
+    (root / "pyproject.toml").write_text('[tool.sightlint]\nselect = ["SL101", "SL301"]\n')
+    parts = [["pkg"], [f"pkg/m{i}.py" for i in range(0, 24, 2)], [f"pkg/m{i}.py" for i in range(1, 24, 2)]]
+
+    def run_all() -> None:
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-m", "sightlint", "check", "--format", "json", *part],
+                cwd=root,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for part in parts
+        ]
+        for proc in procs:
+            out, err = proc.communicate(timeout=120)
+            assert proc.returncode == 1, err
+            assert "Traceback" not in err and not json.loads(out)["internal_errors"], err
+
+    for round_ in range(3):
+        run_all()
+        (pkg / f"m{round_}.py").write_text("async def quiet():\n    return 1\n")
+        (pkg / "low.py").write_text("import time\n\n\ndef nap():\n    time.sleep(1)\n" + "\n" * (round_ + 1))
+
+    def findings(*extra: str) -> Any:
+        done = subprocess.run(
+            [sys.executable, "-m", "sightlint", "check", "--format", "json", *extra, "pkg"],
+            cwd=root, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        return json.loads(done.stdout)["findings"]
+
+    assert findings() == findings("--no-cache")
