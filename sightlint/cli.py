@@ -219,7 +219,7 @@ def fix(
     """Apply the available fixes to PATHS (default: the current folder)."""
     import difflib as _difflib
 
-    from sightlint import fixer
+    from sightlint import api, engine, fixer
     from sightlint.files import discover
 
     targets = list(paths) or [Path(".")]
@@ -253,6 +253,19 @@ def fix(
             out.writelines(_difflib.unified_diff(before, after, f"a/{file.display}", f"b/{file.display}"))
         elif not quiet:
             click.echo(f"Fixed {len(outcome.applied)} finding(s) in {file.display}")
+    # Cross-file rules have no fixes and the fixer runs per file: their findings come
+    # from one check of the same paths (cached, so it costs little after a check).
+    if any(rule.cross_file for rule in engine.enabled_rules(settings)) and not failed:
+        codes = {rule.meta.code for rule in engine.enabled_rules(settings) if rule.cross_file}
+        cache_dir = os.environ.get("SIGHTLINT_CACHE_DIR")
+        run = api.check_paths(
+            targets, settings, cache_dir=Path(cache_dir) if cache_dir else None, use_cache=not _env_flag("SIGHTLINT_NO_CACHE")
+        )
+        for finding in run.findings:
+            if finding.code in codes and finding.severity >= settings.fail_on:
+                remaining += 1
+                if not quiet:
+                    click.echo(f"{finding.path}:{finding.line}:{finding.col + 1}: {finding.code} {finding.message}", err=True)
     if not quiet:
         verb = "Would fix" if diff else "Fixed"
         click.echo(f"{verb} {fixed} finding(s) in {changed} file(s).", err=diff)

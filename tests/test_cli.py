@@ -239,3 +239,18 @@ def test_check_imports_neither_libcst_nor_rich_nor_astroid_without_need() -> Non
     root = Path(__file__).resolve().parent.parent
     done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
+
+
+def test_fix_exit_code_counts_the_cross_file_findings_it_cannot_fix(project: Path) -> None:
+    """`sightlint fix` as a pre-commit hook must not pass a file with an SL101 finding."""
+    (project / "app" / "bad.py").write_text("def add(a, b):\n    return a + b\n", encoding="utf-8")
+    (project / "app" / "__init__.py").write_text("", encoding="utf-8")
+    (project / "app" / "low.py").write_text("import time\n\n\ndef nap():\n    time.sleep(1)\n", encoding="utf-8")
+    (project / "app" / "api.py").write_text("from app.low import nap\n\n\nasync def handler():\n    nap()\n", encoding="utf-8")
+    code, out = run("fix", "--select", "SL101,SL301", "app")
+    assert code == 1, out
+    assert "app/low.py:5:5: SL101" in out and "1 finding(s) remain without a fix" in out
+    (project / "app" / "low.py").write_text("import asyncio\n\n\nasync def nap():\n    await asyncio.sleep(1)\n", encoding="utf-8")
+    (project / "app" / "api.py").write_text("from app.low import nap\n\n\nasync def handler():\n    await nap()\n", encoding="utf-8")
+    code, out = run("fix", "--select", "SL101,SL301", "app")
+    assert code == 0, out
