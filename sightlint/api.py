@@ -200,7 +200,7 @@ def _project_phase(
 
     by_path = {result.path: result for result in results}
     model = _model(results, settings, cache, digests)
-    # Read lazily (astroid) when a call on an installed class's instance may block; the
+    # Installed sources are read lazily, when a call on an installed class's instance may block; the
     # answers are kept in the cache folder, if there is one.
     if cache is not None:
         model.third_party = ThirdPartyClasses(cache.directory / FILE_NAME, cache.write)

@@ -145,27 +145,6 @@ CATALOG: dict[str, str] = {
 }
 
 
-# Where catalogued classes are defined (what astroid names them), when that differs
-# from the public name the catalog uses.
-DEFINED_AS: dict[str, str] = {
-    "httpx._client.Client": "httpx.Client",
-    "redis.client.Redis": "redis.Redis",
-    "sqlalchemy.orm.session.Session": "sqlalchemy.orm.Session",
-    "sqlalchemy.engine.base.Engine": "sqlalchemy.engine.Engine",
-    "neo4j._sync.driver.Driver": "neo4j.Driver",
-    "neo4j._sync.work.session.Session": "neo4j.Session",
-    "openai._client.OpenAI": "openai.OpenAI",
-    "openai.lib.azure.AzureOpenAI": "openai.AzureOpenAI",
-    "anthropic._client.Anthropic": "anthropic.Anthropic",
-    "argon2._password_hasher.PasswordHasher": "argon2.PasswordHasher",
-    "google.generativeai.generative_models.GenerativeModel": "google.generativeai.GenerativeModel",
-    "sentence_transformers.cross_encoder.CrossEncoder.CrossEncoder": "sentence_transformers.CrossEncoder",
-    "sentence_transformers.SentenceTransformer.SentenceTransformer": "sentence_transformers.SentenceTransformer",
-    "langchain_openai.chat_models.base.ChatOpenAI": "langchain_openai.ChatOpenAI",
-    "langchain_google_genai.chat_models.ChatGoogleGenerativeAI": "langchain_google_genai.ChatGoogleGenerativeAI",
-}
-
-
 @dataclass(frozen=True, slots=True)
 class BlockingSite:
     call: ExternalCall
@@ -192,6 +171,7 @@ class Catalog:
         # Method (chain) -> the catalogued classes whose instances block on it, e.g.
         # "get" -> ("requests.Session", "httpx.Client", ...), for :meth:`inherited`.
         self.by_method: dict[str, list[str]] = {}
+        self._definitions: dict[str, dict[str, str]] = {}
         for name in self.exact:
             receiver, method = _instance_call(name)
             if receiver is not None:
@@ -217,13 +197,30 @@ class Catalog:
         receiver, method = _instance_call(name)
         if receiver is None or method not in self.by_method:
             return None
-        for ancestor in classes.ancestors(receiver) or ():
-            public = DEFINED_AS.get(ancestor, ancestor)
-            if public != receiver:
-                found = self.exact.get(f"{public}().{method}")
+        chain = classes.ancestors(receiver)
+        if not chain:
+            return None
+        public = self._defined(method, classes)
+        for ancestor in chain:
+            catalogued = public.get(ancestor, ancestor)
+            if catalogued != receiver:
+                found = self.exact.get(f"{catalogued}().{method}")
                 if found is not None:
                     return found
         return None
+
+    def _defined(self, method: str, classes: ThirdPartyClasses) -> dict[str, str]:
+        """Where each catalogued class with ``method`` is defined -> the name the catalog uses
+        (``httpx._client.Client`` -> ``httpx.Client``), read the same way as the subclasses."""
+        memo = self._definitions.get(method)
+        if memo is None:
+            memo = {}
+            for receiver in self.by_method[method]:
+                chain = classes.ancestors(receiver)
+                if chain:
+                    memo.setdefault(chain[0], receiver)
+            self._definitions[method] = memo
+        return memo
 
 
 def _instance_call(name: str) -> tuple[str | None, str]:

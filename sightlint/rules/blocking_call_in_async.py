@@ -34,10 +34,10 @@ class BlockingCallInAsync(Rule):
     A catalogued method called on an instance of an installed class the catalog does not
     list (`OAuth2Session().get`, `ChatMistralAI().invoke`) counts when that class derives
     from a catalogued one (`requests.Session`, LangChain's `BaseChatModel`). Its bases are
-    read from the package's source by astroid, in the environment sightlint runs in; it
-    is never imported. The answers are kept in the cache folder until a package is
-    installed or upgraded. Installed where it has no packages of the project (as with
-    pre-commit's own environment), sightlint knows the catalogued names only.
+    read from the package's source in the environment sightlint runs in (parsed, following
+    imports and re-exports; never imported), and the answers kept in the cache folder
+    until a package is installed or upgraded. Installed where the project's packages are
+    not (as in pre-commit's own environment), sightlint knows the catalogued names only.
 
     Work handed to a thread is not on the loop and is not flagged: `asyncio.to_thread`,
     `loop.run_in_executor`, `run_in_threadpool`, `anyio.to_thread.run_sync`,
