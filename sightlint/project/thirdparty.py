@@ -72,7 +72,6 @@ class ThirdPartyClasses:
         self._known: dict[str, tuple[str, ...] | None] | None = None
         self._dirty = False
         self._sources = _Sources()
-        self.resolved = 0  # names answered by reading sources in this run (not from the cache)
 
     def _load(self) -> dict[str, tuple[str, ...] | None]:
         if self._known is None:
@@ -98,7 +97,6 @@ class ThirdPartyClasses:
         found = self._resolve(name)
         known[name] = found
         self._dirty = True
-        self.resolved += 1
         return found
 
     def _resolve(self, name: str) -> tuple[str, ...] | None:
@@ -179,27 +177,36 @@ class _Sources:
             self._trees[module] = tree
         return self._trees[module]
 
-    def named_class(self, name: str) -> _Class | None:
+    def named_class(self, name: str, hops: int = _MAX_HOPS) -> _Class | None:
         """The class a dotted name such as ``pkg.Class`` or ``pkg.sub.Class`` refers to."""
         module, _, attr = name.rpartition(".")  # nested classes (pkg.Outer.Inner) are not followed
         if not module or self.locate(module) is None:
             return None
-        return self.class_in(module, attr, _MAX_HOPS)
+        return self.class_in(module, attr, hops)
+
+    def binding(self, module: str, name: str) -> ast.AST | None:
+        """What ``name`` is bound to at the top level of ``module`` (see :func:`_binding`)."""
+        tree = self.tree(module)
+        return _binding(tree, name) if tree is not None else None
+
+    def imported(self, node: ast.ImportFrom, module: str, name: str) -> str | None:
+        """``source.real`` for the ``name`` that ``from source import real [as name]`` in ``module`` binds."""
+        source = _absolute(node, module, self.locate(module))
+        if source is None:
+            return None
+        real = next(a.name for a in node.names if (a.asname or a.name) == name)
+        return f"{source}.{real}"
 
     def class_in(self, module: str, name: str, hops: int) -> _Class | None:
         """The class bound to ``name`` at the top level of ``module``, following imports."""
-        tree = self.tree(module)
-        if tree is None or hops <= 0:
+        if hops <= 0:
             return None
-        binding = _binding(tree, name)
+        binding = self.binding(module, name)
         if isinstance(binding, ast.ClassDef):
             return f"{module}.{name}", binding, module
         if isinstance(binding, ast.ImportFrom):
-            source = _absolute(binding, module, self.locate(module))
-            if source is None:
-                return None
-            real = next(a.name for a in binding.names if (a.asname or a.name) == name)
-            return self.class_in(source, real, hops - 1)
+            dotted = self.imported(binding, module, name)
+            return None if dotted is None else self.named_class(dotted, hops - 1)
         if isinstance(binding, ast.expr):
             return self.class_of(module, binding, hops - 1)
         return None
@@ -217,21 +224,15 @@ class _Sources:
         parts.reverse()
         if not parts:
             return self.class_in(module, expr.id, hops)
-        tree = self.tree(module)
-        binding = _binding(tree, expr.id) if tree is not None else None
+        binding = self.binding(module, expr.id)
         if isinstance(binding, ast.Import):
             alias = next(a for a in binding.names if (a.asname or a.name.partition(".")[0]) == expr.id)
-            base = alias.name if alias.asname else expr.id
+            base: str | None = alias.name if alias.asname else expr.id
         elif isinstance(binding, ast.ImportFrom):
-            source = _absolute(binding, module, self.locate(module))
-            if source is None:
-                return None
-            real = next(a.name for a in binding.names if (a.asname or a.name) == expr.id)
-            base = f"{source}.{real}"  # ``from pkg import sub`` then ``sub.Class``
+            base = self.imported(binding, module, expr.id)  # ``from pkg import sub`` then ``sub.Class``
         else:
             return None
-        dotted = ".".join([base, *parts])
-        return self.named_class(dotted)
+        return None if base is None else self.named_class(".".join([base, *parts]), hops - 1)
 
     def ancestors(self, start: _Class) -> Iterator[str]:
         """``start``'s qualified name, then its base classes' (breadth first, each once)."""
@@ -245,7 +246,7 @@ class _Sources:
                 found = self.class_of(module, base, _MAX_HOPS)
                 if found is None:
                     plain = base.value if isinstance(base, ast.Subscript) else base
-                    if isinstance(plain, ast.Name) and plain.id in _BUILTINS and _binding_in(module, plain.id, self) is None:
+                    if isinstance(plain, ast.Name) and plain.id in _BUILTINS and self.binding(module, plain.id) is None:
                         builtin = f"builtins.{plain.id}"
                         if builtin not in seen:
                             seen.add(builtin)
@@ -254,11 +255,6 @@ class _Sources:
                 if found[0] not in seen:
                     seen.add(found[0])
                     queue.append(found)
-
-
-def _binding_in(module: str, name: str, sources: _Sources) -> ast.AST | None:
-    tree = sources.tree(module)
-    return _binding(tree, name) if tree is not None else None
 
 
 def _binding(tree: ast.Module, name: str) -> ast.AST | None:
