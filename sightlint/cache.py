@@ -200,8 +200,8 @@ class Cache:
         self.pack = directory / f"{_PREFIX}{__version__}-{key}{_SUFFIX}"
         self.run_file = directory / f"{_PREFIX}{__version__}-{key}{_RUN_SUFFIX}"
         self.graph_file = directory / f"{_PREFIX}{__version__}-{key}{_GRAPH_SUFFIX}"
-        self._pack = _Journaled(self.pack, _FORMAT, self._write)
-        self._graph = _Journaled(self.graph_file, _GRAPH_FORMAT, self._write)
+        self._pack = _Journaled(self.pack, _FORMAT, self.write)
+        self._graph = _Journaled(self.graph_file, _GRAPH_FORMAT, self.write)
         # key -> (digest, encoded result[, pickled summary, module])
         self._entries: dict[Key, tuple[Any, ...]] = {}
         self._fresh: dict[Key, tuple[Any, ...]] = {}
@@ -314,16 +314,12 @@ class Cache:
         if len(table) > max(4000, 4 * live):  # forget the oldest half rather than grow forever
             table = dict(list(table.items())[len(table) // 2 :])
         try:
-            self._write(self.directory / _HASHES, marshal.dumps((_FORMAT, table)))
+            self.write(self.directory / _HASHES, marshal.dumps((_FORMAT, table)))
         except Exception as exc:
             self.write_error = f"cannot write cache in {self.directory}: {exc}"
 
     def write(self, target: Path, blob: bytes) -> None:
         """Write a file of the cache folder atomically; raises what writing raises."""
-        self._write(target, blob)
-
-    def _write(self, target: Path, blob: bytes) -> None:
-        """Write ``blob`` to ``target`` atomically."""
         self._ensure_directory()
         write_atomically(target, blob, suffix=".tmp")
 
@@ -361,7 +357,7 @@ class Cache:
         """Remember a complete run's final results; failures are recorded, never raised."""
         try:
             blob = self._run_header(key) + marshal.dumps([_encode_result(r) for r in results])
-            self._write(self.run_file, blob)
+            self.write(self.run_file, blob)
         except Exception as exc:
             self.write_error = f"cannot write cache in {self.directory}: {exc}"
 

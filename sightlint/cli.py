@@ -255,8 +255,8 @@ def fix(
             click.echo(f"Fixed {len(outcome.applied)} finding(s) in {file.display}")
     # Cross-file rules have no fixes and the fixer runs per file: their findings come
     # from one check of the same paths (cached, so it costs little after a check).
-    if any(rule.cross_file for rule in engine.enabled_rules(settings)) and not failed:
-        codes = {rule.meta.code for rule in engine.enabled_rules(settings) if rule.cross_file}
+    codes = {rule.meta.code for rule in engine.enabled_rules(settings) if rule.cross_file}
+    if codes and not failed:
         cache_dir = os.environ.get("SIGHTLINT_CACHE_DIR")
         run = api.check_paths(
             targets, settings, cache_dir=Path(cache_dir) if cache_dir else None, use_cache=not _env_flag("SIGHTLINT_NO_CACHE")

@@ -204,7 +204,7 @@ def _size(path: str) -> int:
 
 def _run_task(task: Task, settings: Settings, summarize: bool) -> tuple[int, bytes | None, FileResult]:
     index, path, display, module = task
-    data = read(Path(path))
+    data = read(path)
     content = digest(data) if isinstance(data, bytes) else None
     return index, content, check_one(data, display, module, settings, summarize)
 
