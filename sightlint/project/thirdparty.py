@@ -68,7 +68,7 @@ class ThirdPartyClasses:
     def __init__(self, cache_file: Path | None = None, write: Callable[[Path, bytes], None] | None = None) -> None:
         self._file = cache_file
         self._write = write
-        self._env = environment_key()
+        self._env = ""  # environment_key(), worked out when the first name is asked
         self._known: dict[str, tuple[str, ...] | None] | None = None
         self._dirty = False
         self._sources = _Sources()
@@ -76,6 +76,7 @@ class ThirdPartyClasses:
     def _load(self) -> dict[str, tuple[str, ...] | None]:
         if self._known is None:
             self._known = {}
+            self._env = environment_key()
             if self._file is not None:
                 try:
                     with open(self._file, "rb") as stream:
