@@ -4,7 +4,7 @@
 
 Writes ``sightlint/rules/<name>.py`` (metadata, docstring sections, placeholder examples
 and a ``visit_`` stub) and ``fixtures/<CODE>.py``, adds the import and the ``ALL_RULES``
-entry to ``sightlint/rules/__init__.py``, and removes the code from ``registry.PLANNED``.
+entry to ``sightlint/registry.py``, and removes the code from ``registry.PLANNED``.
 Every placeholder is marked ``TODO(new-rule)``; the test suite fails until they are gone.
 For a planned code, ``--summary``, ``--severity`` and ``--audit`` default to the catalog's.
 
@@ -241,7 +241,7 @@ async def flagged() -> None:
 
 
 def register(init_src: str, spec: Spec) -> str:
-    """Add the import and the ALL_RULES entry to sightlint/rules/__init__.py."""
+    """Add the import and the ALL_RULES entry to the registry source (sightlint/registry.py)."""
     import_line = f"from sightlint.rules.{spec.module} import {spec.class_name}"
     lines = init_src.splitlines(keepends=True)
     rule_imports = [
@@ -250,7 +250,7 @@ def register(init_src: str, spec: Spec) -> str:
         if (m := re.match(r"from sightlint\.rules\.(\w+) import ", line))
     ]
     if not rule_imports:
-        raise NewRuleError("no `from sightlint.rules.<module> import ...` line in sightlint/rules/__init__.py")
+        raise NewRuleError("no `from sightlint.rules.<module> import ...` line in sightlint/registry.py")
     after = [i for i, module in rule_imports if module > spec.module]
     at = after[0] if after else rule_imports[-1][0] + 1
     lines.insert(at, import_line + "\n")
@@ -266,7 +266,7 @@ def register(init_src: str, spec: Spec) -> str:
         None,
     )
     if assign is None or not isinstance(assign.value, ast.Tuple) or assign.end_lineno is None:
-        raise NewRuleError("ALL_RULES in sightlint/rules/__init__.py is not a tuple literal")
+        raise NewRuleError("ALL_RULES in sightlint/registry.py is not a tuple literal")
     value = assign.value
     last = value.elts[-1] if value.elts else None
     if last is not None and last.end_lineno is not None and value.end_lineno is not None and last.end_lineno < value.end_lineno:
@@ -277,7 +277,7 @@ def register(init_src: str, spec: Spec) -> str:
         names = [ast.get_source_segment(source, e) or "" for e in value.elts] + [spec.class_name]
         prefix = lines[value.lineno - 1][: value.col_offset]
         if value.lineno != assign.lineno or not lines[value.lineno - 1][value.col_offset :].startswith("("):
-            raise NewRuleError("cannot rewrite ALL_RULES in sightlint/rules/__init__.py; add the entry by hand")
+            raise NewRuleError("cannot rewrite ALL_RULES in sightlint/registry.py; add the entry by hand")
         body = "".join(f"    {n},\n" for n in names)
         lines[assign.lineno - 1 : assign.end_lineno] = [prefix + "(\n" + body + ")\n"]
     return "".join(lines)
@@ -302,17 +302,14 @@ def create(root: Path, spec: Spec) -> list[Path]:
     for path in (rule_path, fixture_path):
         if path.exists():
             raise NewRuleError(f"{path.relative_to(root)} already exists")
-    init_path = root / "sightlint" / "rules" / "__init__.py"
     registry_path = root / "sightlint" / "registry.py"
     # Compute every edit before writing anything, so a failure leaves the tree untouched.
-    init_src = register(init_path.read_text(encoding="utf-8"), spec)
-    registry_src = unplan(registry_path.read_text(encoding="utf-8"), spec.code)
+    registry_src = unplan(register(registry_path.read_text(encoding="utf-8"), spec), spec.code)
     fixture_path.parent.mkdir(parents=True, exist_ok=True)
     rule_path.write_text(render_rule(spec), encoding="utf-8")
     fixture_path.write_text(render_fixture(spec), encoding="utf-8")
-    init_path.write_text(init_src, encoding="utf-8")
     registry_path.write_text(registry_src, encoding="utf-8")
-    return [rule_path, fixture_path, init_path, registry_path]
+    return [rule_path, fixture_path, registry_path]
 
 
 def main(argv: list[str] | None = None) -> int:

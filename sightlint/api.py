@@ -18,12 +18,18 @@ from sightlint import engine
 from sightlint.cache import Cache
 from sightlint.files import SourceFile, discover
 from sightlint.models import FileResult, RunResult
+from sightlint.registry import enabled_rules
 from sightlint.settings import Settings
 
 if TYPE_CHECKING:
     from sightlint.project.model import Graph, ProjectModel
     from sightlint.project.summary import ModuleSummary
     from sightlint.rules.base import Rule
+
+
+def check_source(source: str | bytes, path: str, settings: Settings, *, module: str | None = None) -> FileResult:
+    """One file's per-file findings, with the rules ``settings`` enable (no cross-file phase)."""
+    return engine.check_source(source, path, settings, rules=enabled_rules(settings), module=module)
 
 
 def check_sources(
@@ -34,9 +40,10 @@ def check_sources(
 ) -> RunResult:
     """Check in-memory files keyed by display path; ``modules`` gives their module names."""
     run = RunResult()
+    rules = enabled_rules(settings)
     for path, source in sources.items():
         module = (modules or {}).get(path) or _guess_module(path)
-        run.files.append(engine.check_source(source, path, settings, module=module))
+        run.files.append(engine.check_source(source, path, settings, rules=rules, module=module))
     run.errors.extend(project_phase(run.files, settings))
     return run
 
@@ -57,7 +64,7 @@ def project_phase(
     resolved call graph of each module is reused from the last run unless the module or
     one it may depend on changed (see ``sightlint.project.model.module_dependencies``).
     """
-    rules = [rule for rule in engine.enabled_rules(settings) if rule.cross_file]
+    rules = [rule for rule in enabled_rules(settings) if rule.cross_file]
     if not rules:
         return []
     # Building the model allocates hundreds of thousands of small acyclic objects next to
@@ -251,7 +258,7 @@ def _open_cache(settings: Settings, cache_dir: Path | None, cwd: Path | None) ->
     from sightlint.cache import Cache, default_directory
 
     # The cross-file rules read per-module summaries collected in the same walk.
-    summarize = any(getattr(rule, "cross_file", False) for rule in engine.enabled_rules(settings))
+    summarize = any(rule.cross_file for rule in enabled_rules(settings))
     variant = "summaries" if summarize else ""
     return Cache(cache_dir or default_directory(settings, cwd), settings, variant=variant), summarize
 
@@ -273,11 +280,12 @@ def check_files(
     """
     from sightlint import runner
 
+    rules = enabled_rules(settings)
     if not use_cache:
-        summarize = any(getattr(rule, "cross_file", False) for rule in engine.enabled_rules(settings))
-        return runner.check_files(files, settings, jobs=jobs, summarize=summarize)
+        summarize = any(rule.cross_file for rule in rules)
+        return runner.check_files(files, settings, rules=rules, jobs=jobs, summarize=summarize)
     cache, summarize = _open_cache(settings, cache_dir, cwd)
-    return runner.check_files(files, settings, jobs=jobs, cache=cache, summarize=summarize)
+    return runner.check_files(files, settings, rules=rules, jobs=jobs, cache=cache, summarize=summarize)
 
 
 def check_paths(
@@ -335,7 +343,7 @@ def _check_paths(
         run.files = reused
         return run
     run.files, unchanged = runner.check_files_as_read(
-        found.files, settings, jobs=jobs, cache=cache, summarize=summarize, digests=digests
+        found.files, settings, rules=enabled_rules(settings), jobs=jobs, cache=cache, summarize=summarize, digests=digests
     )
     errors = project_phase(run.files, settings, cache=cache, digests=digests if unchanged else None)
     run.errors.extend(errors)

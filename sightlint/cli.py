@@ -219,7 +219,8 @@ def fix(
     """Apply the available fixes to PATHS (default: the current folder)."""
     import difflib as _difflib
 
-    from sightlint import api, engine, fixer
+    from sightlint import api, fixer
+    from sightlint.registry import enabled_rules
     from sightlint.files import discover
 
     targets = list(paths) or [Path(".")]
@@ -255,7 +256,7 @@ def fix(
             click.echo(f"Fixed {len(outcome.applied)} finding(s) in {file.display}")
     # Cross-file rules have no fixes and the fixer runs per file: their findings come
     # from one check of the same paths (cached, so it costs little after a check).
-    codes = {rule.meta.code for rule in engine.enabled_rules(settings) if rule.cross_file}
+    codes = {rule.meta.code for rule in enabled_rules(settings) if rule.cross_file}
     if codes and not failed:
         cache_dir = os.environ.get("SIGHTLINT_CACHE_DIR")
         run = api.check_paths(
@@ -331,7 +332,7 @@ def config_command(
     config_path: Path | None,
 ) -> None:
     """Print the settings in effect for PATHS and where each came from."""
-    from sightlint.engine import enabled_rules
+    from sightlint.registry import enabled_rules
 
     try:
         settings = _settings(config_path, list(paths) or [Path(".")], select=select, extend_select=extend_select, ignore=ignore)

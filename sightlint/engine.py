@@ -7,254 +7,21 @@ from __future__ import annotations
 
 import ast
 import gc
-import io
 import sys
-import tokenize
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from sightlint import suppression
 from sightlint.models import FileResult, Finding, FixSafety, Severity, Span
-from sightlint.rules.base import Rule, RuleClass, RuleMeta
+from sightlint.rules.base import Rule, RuleClass
+from sightlint.semantics.scope import ENTER, LEAVE_KINDS, Context
 from sightlint.settings import Settings
+from sightlint.source import SourceError, decode_source
 
 PARSE_ERROR_CODE = "SL000"
 PARSE_ERROR_NAME = "parse-error"
 
-_FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
-_UNKNOWN = object()
 
-
-class SourceError(Exception):
-    """A file that cannot be turned into text (binary, bad encoding)."""
-
-
-def decode_source(data: bytes) -> str:
-    """Decode Python source as the interpreter would: BOM, then the coding cookie, else UTF-8."""
-    if b"\x00" in data:
-        raise SourceError("binary file (contains NUL bytes), not Python source")
-    try:
-        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
-    except SyntaxError as exc:
-        detail = exc.msg if isinstance(exc.msg, str) else str(exc)
-        raise SourceError(f"cannot determine the encoding (not UTF-8 and no valid coding cookie): {detail}") from None
-    try:
-        text = data.decode(encoding)
-    except (UnicodeDecodeError, LookupError) as exc:
-        raise SourceError(f"cannot decode as {encoding}: {exc}") from None
-    # Universal newlines, as the interpreter reads source.
-    return text.replace("\r\n", "\n").replace("\r", "\n")
-
-
-class Context:
-    """What a rule may ask about the file being checked, kept current during the walk.
-
-    The engine updates ``function_stack`` and ``class_stack`` *before* rules' ``visit_*``
-    and *after* their ``leave_*``, so inside ``visit_AsyncFunctionDef`` the function is
-    already on the stack.
-    """
-
-    def __init__(self, path: str, text: str, tree: ast.Module, settings: Settings, module: str | None) -> None:
-        self.path = path
-        self.text = text
-        self.lines = text.splitlines()
-        self.tree = tree
-        self.settings = settings
-        self.module = module
-        self.function_stack: list[ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda] = []
-        self.class_stack: list[ast.ClassDef] = []
-        # One dict per scope (module, then each function): name -> qualified name of an
-        # imported object, or None for a local binding that shadows any import.
-        self._scopes: list[dict[str, str | None]] = [{}]
-        # qualified_name's answers since the scopes last changed: several rules (and the
-        # summary collector) ask it about the same ``Call.func`` while that call is visited.
-        self._qualified: dict[ast.AST, str | None] = {}
-
-    # -- positions ---------------------------------------------------------------
-
-    def _char_col(self, line: int, byte_col: int) -> int:
-        if line < 1 or line > len(self.lines):
-            return byte_col
-        text = self.lines[line - 1]
-        if text.isascii():
-            return byte_col
-        return len(text.encode("utf-8")[:byte_col].decode("utf-8", errors="replace"))
-
-    def span(self, node: ast.AST) -> Span:
-        line = getattr(node, "lineno", 1)
-        col = getattr(node, "col_offset", 0)
-        end_line = getattr(node, "end_lineno", None) or line
-        end_col = getattr(node, "end_col_offset", None)
-        end_col = col if end_col is None else end_col
-        return Span(line, self._char_col(line, col), end_line, self._char_col(end_line, end_col))
-
-    def severity_for(self, meta: RuleMeta, graded: Severity | None = None) -> Severity:
-        """The user's override for the code, else the rule's grade for this finding, else its default."""
-        return self.settings.severity.get(meta.code, graded or meta.severity)
-
-    # -- scope -------------------------------------------------------------------
-
-    @property
-    def current_function(self) -> ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda | None:
-        return self.function_stack[-1] if self.function_stack else None
-
-    @property
-    def in_async_function(self) -> bool:
-        """True when the innermost enclosing function is an ``async def`` (lambdas are sync)."""
-        return isinstance(self.current_function, ast.AsyncFunctionDef)
-
-    def bind(self, name: str, qualified: str | None) -> None:
-        self._scopes[-1][name] = qualified
-        if self._qualified:
-            self._qualified.clear()
-
-    def resolve_name(self, name: str) -> str | None:
-        """The qualified name an identifier refers to, if it is an import; else None."""
-        for scope in reversed(self._scopes):
-            if name in scope:
-                return scope[name]
-        return None
-
-    def binding_depth(self, name: str) -> int | None:
-        """Index of the innermost visible scope binding ``name`` (0: module), or None."""
-        for depth in range(len(self._scopes) - 1, -1, -1):
-            if name in self._scopes[depth]:
-                return depth
-        return None
-
-    def lookup(self, name: str) -> tuple[int, str | None] | None:
-        """(:meth:`binding_depth`, :meth:`resolve_name`) of ``name`` in one search, or None if unbound."""
-        scopes = self._scopes
-        for depth in range(len(scopes) - 1, -1, -1):
-            scope = scopes[depth]
-            if name in scope:
-                return depth, scope[name]
-        return None
-
-    def is_local(self, name: str) -> bool:
-        """True if ``name`` is bound by something other than an import in a visible scope."""
-        for scope in reversed(self._scopes):
-            if name in scope:
-                return scope[name] is None
-        return False
-
-    def qualified_name(self, node: ast.AST) -> str | None:
-        """``datetime.datetime.utcnow`` for ``dt.utcnow`` after ``from datetime import datetime as dt``."""
-        memo = self._qualified
-        found = memo.get(node, _UNKNOWN)
-        if found is not _UNKNOWN:
-            return found  # type: ignore[return-value]
-        key = node
-        parts: list[str] = []
-        while type(node) is ast.Attribute:
-            parts.append(node.attr)
-            node = node.value
-        qualified = None
-        if type(node) is ast.Name:
-            base = self.resolve_name(node.id)
-            if base is not None:
-                if parts:
-                    parts.append(base)
-                    qualified = ".".join(reversed(parts))
-                else:
-                    qualified = base
-        memo[key] = qualified
-        return qualified
-
-    def resolve_relative(self, module: str | None, level: int) -> str | None:
-        """Absolute module for ``from <level dots><module> import ...`` in this file."""
-        if level == 0:
-            return module
-        if not self.module:
-            return None
-        package = self.module.split(".")
-        is_package = self.path.replace("\\", "/").endswith("/__init__.py")
-        drop = level - 1 if is_package else level
-        if drop > len(package):
-            return None
-        base = package[: len(package) - drop] if drop else package
-        return ".".join([*base, module] if module else base) or None
-
-    # -- bookkeeping handlers (called by the engine before/after the rules) --------
-
-    def _enter(self, node: ast.AST) -> None:
-        enter = _ENTER.get(type(node))
-        if enter is not None:
-            enter(self, node)
-
-    def _leave(self, node: ast.AST) -> None:
-        if isinstance(node, _FUNCTIONS):
-            self.function_stack.pop()
-            self._scopes.pop()
-            self._qualified.clear()
-        elif isinstance(node, ast.ClassDef):
-            self.class_stack.pop()
-
-
-# -- bookkeeping on entering a node, one function per node type (the walk calls them
-# before the rules' handlers) ----------------------------------------------------------
-
-
-def _enter_name(context: Context, node: ast.Name) -> None:
-    if type(node.ctx) is not ast.Load:
-        context.bind(node.id, None)
-
-
-def _enter_function(context: Context, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
-    context.bind(node.name, None)
-    context.function_stack.append(node)
-    context._scopes.append({})
-
-
-def _enter_lambda(context: Context, node: ast.Lambda) -> None:
-    context.function_stack.append(node)
-    context._scopes.append({})
-
-
-def _enter_class(context: Context, node: ast.ClassDef) -> None:
-    context.bind(node.name, None)
-    context.class_stack.append(node)
-
-
-def _enter_import(context: Context, node: ast.Import) -> None:
-    for alias in node.names:
-        if alias.asname:
-            context.bind(alias.asname, alias.name)
-        else:
-            top = alias.name.split(".", 1)[0]
-            context.bind(top, top)
-
-
-def _enter_import_from(context: Context, node: ast.ImportFrom) -> None:
-    base = context.resolve_relative(node.module, node.level)
-    for alias in node.names:
-        if alias.name == "*":
-            continue
-        context.bind(alias.asname or alias.name, f"{base}.{alias.name}" if base else None)
-
-
-def _enter_arg(context: Context, node: ast.arg) -> None:
-    context.bind(node.arg, None)
-
-
-def _enter_except_handler(context: Context, node: ast.ExceptHandler) -> None:
-    if node.name:
-        context.bind(node.name, None)
-
-
-_ENTER: dict[type, Callable[[Context, Any], None]] = {
-    ast.Name: _enter_name,
-    ast.FunctionDef: _enter_function,
-    ast.AsyncFunctionDef: _enter_function,
-    ast.Lambda: _enter_lambda,
-    ast.ClassDef: _enter_class,
-    ast.Import: _enter_import,
-    ast.ImportFrom: _enter_import_from,
-    ast.arg: _enter_arg,
-    ast.ExceptHandler: _enter_except_handler,
-}
-# The kinds whose ``Context._leave`` does something (keep in step with it).
-_LEAVE_KINDS = frozenset((ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef))
 _CONTEXT_KINDS = (ast.Load, ast.Store, ast.Del)
 # Fields that never hold a node (identifiers, flags); skipping them keeps the walk lean.
 _SCALAR_FIELDS = frozenset(
@@ -334,7 +101,7 @@ class _Template:
             )
         visits = tuple((visitors[i], getattr(visitors[i], attr)) for i, attr in self.visit.get(kind, ()))
         leaves = tuple((visitors[i], getattr(visitors[i], attr)) for i, attr in self.leave.get(kind, ()))
-        plan = (_ENTER.get(kind), visits, leaves, kind in _LEAVE_KINDS or bool(leaves), fields)
+        plan = (ENTER.get(kind), visits, leaves, kind in LEAVE_KINDS or bool(leaves), fields)
         if not visits and not leaves:
             self.unhandled[kind] = plan
         return plan
@@ -390,7 +157,7 @@ class _Dispatcher:
         # node), the handlers called in line rather than through a helper, and leave
         # markers (1-tuples) pushed only for nodes that someone leaves.
         context = self.context
-        leave_kinds, node_base = _LEAVE_KINDS, ast.AST
+        leave_kinds, node_base = LEAVE_KINDS, ast.AST
         plans = self._plans
         stack: list[Any] = [node]
         pop, push, extend = stack.pop, stack.append, stack.extend
@@ -408,7 +175,7 @@ class _Dispatcher:
                     self._call(plan[2], current)
                     plans = self._plans
                 if kind in leave_kinds:
-                    context._leave(current)
+                    context.leave(current)
                 continue
             plan = plans.get(kind)
             if plan is None:
@@ -446,28 +213,6 @@ def parse_error(path: str, message: str, line: int = 1, col: int = 0) -> Finding
         span=Span(line, col, line, col),
         fix_safety=FixSafety.NONE,
     )
-
-
-# settings object id -> (the settings, the registered rules, those the settings turn on):
-# asked once per file.
-_ENABLED: dict[int, tuple[Settings, tuple[RuleClass, ...], list[RuleClass]]] = {}
-
-
-def enabled_rules(settings: Settings, path: str | None = None) -> list[RuleClass]:
-    """The implemented rules that ``settings`` turn on (for ``path``, if given)."""
-    from sightlint.registry import implemented
-
-    registered = implemented()
-    memo = _ENABLED.get(id(settings))
-    if memo is None or memo[0] is not settings or memo[1] != registered:
-        if len(_ENABLED) > 32:
-            _ENABLED.clear()
-        on = [r for r in registered if settings.is_enabled(r.meta.code, r.meta.name, r.meta.default_enabled)]
-        memo = _ENABLED[id(settings)] = (settings, registered, on)
-    rules = memo[2]
-    if path is not None and settings.per_file_ignores:
-        return [r for r in rules if not settings.ignored_for_path(path, r.meta.code, r.meta.name)]
-    return list(rules)
 
 
 def _syntax_error(path: str, text: str, exc: SyntaxError) -> Finding:
@@ -566,14 +311,15 @@ def check_source(
     path: str,
     settings: Settings,
     *,
+    rules: Sequence[RuleClass],
     module: str | None = None,
-    rules: Sequence[RuleClass] | None = None,
     collectors: Sequence[Any] = (),
     summarize: bool | None = None,
 ) -> FileResult:
-    """Check one file's contents. ``rules`` defaults to the rules the settings enable.
+    """Check one file's contents with ``rules`` (the run's enabled rules: those that
+    ``per-file-ignores`` switch off for ``path`` are dropped here).
 
-    With ``summarize`` (by default: when a cross-file rule is on), the same walk also
+    With ``summarize`` (by default: when one of ``rules`` is a cross-file rule), the same walk also
     collects the file's :class:`~sightlint.project.summary.ModuleSummary` into
     ``result.summary`` for the cross-file phase; the parsed suppression comments are kept
     in ``result.suppressions``.
@@ -597,7 +343,7 @@ def _check_source(
     path: str,
     settings: Settings,
     module: str | None,
-    rules: Sequence[RuleClass] | None,
+    rules: Sequence[RuleClass],
     collectors: Sequence[Any],
     summarize: bool | None,
 ) -> FileResult:
@@ -625,11 +371,13 @@ def _check_source(
         return result
 
     context = Context(path, text, tree, settings, module)
-    chosen = list(rules) if rules is not None else enabled_rules(settings, path)
+    chosen = list(rules)
+    if settings.per_file_ignores:
+        chosen = [r for r in chosen if not settings.ignored_for_path(path, r.meta.code, r.meta.name)]
     if summarize is None:
         # Every file is summarised when a cross-file rule is on anywhere: chains pass
         # through files whose own findings per-file-ignores switch off.
-        summarize = any(rule.cross_file for rule in (chosen if rules is not None else enabled_rules(settings)))
+        summarize = any(rule.cross_file for rule in rules)
     instances: list[Rule] = [
         rule(context, settings.rule_options.get(rule.meta.name))
         for rule in chosen
@@ -646,7 +394,7 @@ def _check_source(
     # Module-level imports bind before any function body is read, as at run time.
     for stmt in tree.body:
         if isinstance(stmt, (ast.Import, ast.ImportFrom)):
-            context._enter(stmt)
+            context.enter(stmt)
     dispatcher.walk(tree)
     for instance in instances:
         if instance in dispatcher.visitors:

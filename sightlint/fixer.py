@@ -18,10 +18,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 from sightlint import engine
+from sightlint.registry import enabled_rules
 from sightlint.atomic import write_atomically
 from sightlint.models import Finding, FixSafety
 from sightlint.rules.base import Fix, Rule, RuleClass
+from sightlint.semantics.scope import Context
 from sightlint.settings import Settings
+from sightlint.source import SourceError, decode_source
 
 UNSAFE_REASON = "unsafe fix: use --unsafe-fixes"
 MAX_PASSES = 5
@@ -82,11 +85,12 @@ def _parse_failure(findings: Sequence[Finding]) -> str | None:
 
 
 def _fix(data: bytes, path: str, settings: Settings, unsafe: bool, module: str | None) -> FixOutcome:
-    rules = {rule.meta.code: rule for rule in engine.enabled_rules(settings, path)}
+    enabled = enabled_rules(settings)
+    rules = {rule.meta.code: rule for rule in enabled if not settings.ignored_for_path(path, rule.meta.code, rule.meta.name)}
     current = data
     applied: list[Finding] = []
     reasons: dict[Finding, str] = {}
-    result = engine.check_source(current, path, settings, module=module)
+    result = engine.check_source(current, path, settings, rules=enabled, module=module)
     failure = _parse_failure(result.findings)
     if failure:
         return FixOutcome(path, "failed", data, None, reason=failure, remaining=tuple(result.findings))
@@ -102,7 +106,7 @@ def _fix(data: bytes, path: str, settings: Settings, unsafe: bool, module: str |
             break  # keep what earlier passes achieved
         if not done or new == current:
             break
-        result = engine.check_source(new, path, settings, module=module)
+        result = engine.check_source(new, path, settings, rules=enabled, module=module)
         failure = _parse_failure(result.findings)
         if failure:
             return FixOutcome(path, "failed", data, None, tuple(applied), reason=f"a fix produced invalid code ({failure})")
@@ -114,8 +118,8 @@ def _fix(data: bytes, path: str, settings: Settings, unsafe: bool, module: str |
     if current == data:
         return FixOutcome(path, "unchanged", data, None, (), skipped, remaining=remaining)
     try:
-        ast.parse(engine.decode_source(current))
-    except (SyntaxError, ValueError, engine.SourceError) as exc:
+        ast.parse(decode_source(current))
+    except (SyntaxError, ValueError, SourceError) as exc:
         return FixOutcome(path, "failed", data, None, tuple(applied), reason=f"fixed code does not parse: {exc}")
     return FixOutcome(path, "changed", data, current, tuple(applied), skipped, remaining=remaining)
 
@@ -174,12 +178,12 @@ def _apply_pass(
 
     # Outermost first; anything overlapping an accepted fix waits for the next pass.
     located.sort(key=lambda item: (item[2][0], (-item[2][1][0], -item[2][1][1])))
-    text = engine.decode_source(current)
+    text = decode_source(current)
     tree = ast.parse(text)
-    context = engine.Context(path, text, tree, settings, module_name)
+    context = Context(path, text, tree, settings, module_name)
     for stmt in tree.body:
         if isinstance(stmt, (ast.Import, ast.ImportFrom)):
-            context._enter(stmt)
+            context.enter(stmt)
     instances: dict[str, Rule] = {}
     accepted: list[tuple[tuple[int, int], tuple[int, int]]] = []
     replacements: dict[int, Any] = {}

@@ -1,8 +1,9 @@
 """The rule catalog: implemented rules, planned codes, and retired codes.
 
-Implemented rules carry their own metadata (``sightlint/rules/<name>.py``); this module
-only lists the codes that are reserved for rules not written yet, so every part of the
-tool speaks the same codes, and codes that were retired (never reused).
+Implemented rules carry their own metadata (``sightlint/rules/<name>.py``) and are
+registered here, in ``ALL_RULES`` (a test fails if a rule module is missing); this module
+also lists the codes reserved for rules not written yet, so every part of the tool speaks
+the same codes, and codes that were retired (never reused).
 """
 
 from __future__ import annotations
@@ -10,8 +11,25 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sightlint.models import FixSafety, Severity
-from sightlint.rules import ALL_RULES
 from sightlint.rules.base import RuleClass, RuleMeta
+from sightlint.rules.blocking_call_in_async import BlockingCallInAsync
+from sightlint.rules.ineffective_timeout import IneffectiveTimeout
+from sightlint.rules.naive_utcnow import NaiveUtcnow
+from sightlint.rules.session_per_task_unbounded import SessionPerTaskUnbounded
+from sightlint.rules.session_shared_across_tasks import SessionSharedAcrossTasks
+from sightlint.rules.swallowed_exception import SwallowedException
+from sightlint.rules.unlocked_lazy_singleton import UnlockedLazySingleton
+from sightlint.settings import Settings
+
+ALL_RULES: tuple[RuleClass, ...] = (
+    BlockingCallInAsync,
+    IneffectiveTimeout,
+    NaiveUtcnow,
+    SessionPerTaskUnbounded,
+    SessionSharedAcrossTasks,
+    SwallowedException,
+    UnlockedLazySingleton,
+)
 
 PARSE_ERROR = RuleMeta(
     code="SL000",
@@ -77,6 +95,11 @@ def lookup(code_or_name: str) -> CatalogEntry | None:
 
 def implemented() -> tuple[RuleClass, ...]:
     return tuple(ALL_RULES)
+
+
+def enabled_rules(settings: Settings) -> tuple[RuleClass, ...]:
+    """The implemented rules that ``settings`` turn on (``per-file-ignores`` aside)."""
+    return tuple(r for r in ALL_RULES if settings.is_enabled(r.meta.code, r.meta.name, r.meta.default_enabled))
 
 
 def all_codes() -> tuple[str, ...]:

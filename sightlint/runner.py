@@ -23,6 +23,7 @@ from sightlint import engine
 from sightlint.cache import Cache, Packed, digest, pack, unpack
 from sightlint.files import SourceFile
 from sightlint.models import FileResult
+from sightlint.rules.base import RuleClass
 from sightlint.settings import Settings
 
 # Below this much work a pool costs more (start-up, IPC) than it saves.
@@ -54,7 +55,12 @@ def read(path: str | Path) -> bytes | str:
 
 
 def check_one(
-    data: bytes | str, display: str, module: str | None, settings: Settings, summarize: bool = False
+    data: bytes | str,
+    display: str,
+    module: str | None,
+    settings: Settings,
+    rules: Sequence[RuleClass],
+    summarize: bool = False,
 ) -> FileResult:
     """One file's result from its bytes (or the error met reading it); never raises.
 
@@ -63,9 +69,7 @@ def check_one(
     if isinstance(data, str):
         return FileResult(display, findings=[engine.parse_error(display, f"cannot read file: {data}")])
     try:
-        if summarize:
-            return engine.check_source(data, display, settings, module=module, summarize=True)  # type: ignore[call-arg,unused-ignore]
-        return engine.check_source(data, display, settings, module=module)
+        return engine.check_source(data, display, settings, rules=rules, module=module, summarize=summarize)
     except Exception as exc:  # an engine bug must cost one file, not the run
         return FileResult(display, errors=[f"internal error while checking {display}: {type(exc).__name__}: {exc}"])
 
@@ -118,6 +122,7 @@ def check_files(
     files: Sequence[SourceFile],
     settings: Settings,
     *,
+    rules: Sequence[RuleClass],
     jobs: int | None = None,
     cache: Cache | None = None,
     summarize: bool = False,
@@ -128,13 +133,16 @@ def check_files(
     The cache must have been opened for the same ``summarize`` (its ``variant``).
     ``digests`` are the files' :func:`contents` when the caller already has them.
     """
-    return check_files_as_read(files, settings, jobs=jobs, cache=cache, summarize=summarize, digests=digests)[0]
+    return check_files_as_read(
+        files, settings, rules=rules, jobs=jobs, cache=cache, summarize=summarize, digests=digests
+    )[0]
 
 
 def check_files_as_read(
     files: Sequence[SourceFile],
     settings: Settings,
     *,
+    rules: Sequence[RuleClass],
     jobs: int | None = None,
     cache: Cache | None = None,
     summarize: bool = False,
@@ -157,7 +165,7 @@ def check_files_as_read(
         try:
             for index, (file, content) in enumerate(zip(files, digests)):
                 if isinstance(content, str):
-                    results[index] = check_one(content, file.display, file.module, settings, summarize)
+                    results[index] = check_one(content, file.display, file.module, settings, rules, summarize)
                     continue
                 hit = cache.get((file.display, file.module), content)
                 if hit is not None:
@@ -174,10 +182,10 @@ def check_files_as_read(
         and len(todo) >= _MIN_PARALLEL_FILES
         and sum(_size(files[task[0]].location) for task in todo) >= _MIN_PARALLEL_BYTES
     )
-    done = _run_pool(todo, settings, jobs, summarize) if parallel else []
+    done = _run_pool(todo, settings, rules, jobs, summarize) if parallel else []
     if len(done) < len(todo):  # in-process: jobs 1, little work, or the pool failed
         finished = {index for index, _, _ in done}
-        done += [_run_task(task, settings, summarize) for task in todo if task[0] not in finished]
+        done += [_run_task(task, settings, rules, summarize) for task in todo if task[0] not in finished]
 
     for index, checked, outcome in done:
         # From the pool: packed as the cache stores it, and put there as it is.
@@ -202,16 +210,19 @@ def _size(path: str) -> int:
         return 0
 
 
-def _run_task(task: Task, settings: Settings, summarize: bool) -> tuple[int, bytes | None, FileResult]:
+def _run_task(
+    task: Task, settings: Settings, rules: Sequence[RuleClass], summarize: bool
+) -> tuple[int, bytes | None, FileResult]:
     index, path, display, module = task
     data = read(path)
     content = digest(data) if isinstance(data, bytes) else None
-    return index, content, check_one(data, display, module, settings, summarize)
+    return index, content, check_one(data, display, module, settings, rules, summarize)
 
 
 # -- process pool -------------------------------------------------------------------
 
 _WORKER_SETTINGS: Settings | None = None
+_WORKER_RULES: tuple[RuleClass, ...] = ()
 _WORKER_SUMMARIZE = False
 
 
@@ -229,10 +240,11 @@ def _restore(fields: dict[str, Any]) -> Settings:
     return Settings(**values)
 
 
-def _init_worker(fields: dict[str, Any], summarize: bool) -> None:
-    global _WORKER_SETTINGS, _WORKER_SUMMARIZE
+def _init_worker(fields: dict[str, Any], rules: tuple[RuleClass, ...], summarize: bool) -> None:
+    global _WORKER_SETTINGS, _WORKER_RULES, _WORKER_SUMMARIZE
     gc.enable()  # a forked worker inherits the parent's paused collector
     _WORKER_SETTINGS = _restore(fields)
+    _WORKER_RULES = rules
     _WORKER_SUMMARIZE = summarize
 
 
@@ -243,7 +255,7 @@ def _run_chunk(chunk: list[Task]) -> list[tuple[int, bytes | None, FileResult | 
     assert _WORKER_SETTINGS is not None
     out: list[tuple[int, bytes | None, FileResult | Packed]] = []
     for task in chunk:
-        index, content, result = _run_task(task, _WORKER_SETTINGS, _WORKER_SUMMARIZE)
+        index, content, result = _run_task(task, _WORKER_SETTINGS, _WORKER_RULES, _WORKER_SUMMARIZE)
         try:
             out.append((index, content, pack(result)))
         except Exception:  # sightlint: ignore[SL201] cannot be encoded: sent back as it is
@@ -262,7 +274,7 @@ def _pool_context() -> Any:
 
 
 def _run_pool(
-    todo: list[Task], settings: Settings, jobs: int, summarize: bool = False
+    todo: list[Task], settings: Settings, rules: Sequence[RuleClass], jobs: int, summarize: bool = False
 ) -> list[tuple[int, bytes | None, FileResult | Packed]]:
     """Check ``todo`` in a pool; returns what finished (all of it unless the pool broke)."""
     from concurrent.futures import ProcessPoolExecutor
@@ -276,7 +288,7 @@ def _run_pool(
             max_workers=workers,
             mp_context=_pool_context(),
             initializer=_init_worker,
-            initargs=(_portable(settings), summarize),
+            initargs=(_portable(settings), tuple(rules), summarize),
         ) as pool:
             for part in pool.map(_run_chunk, chunks):
                 done.extend(part)

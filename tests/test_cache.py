@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from sightlint.registry import enabled_rules
 from sightlint import api, engine, runner
 from sightlint.cache import Cache, default_directory, settings_fingerprint
 from sightlint.cli import main
@@ -183,7 +184,7 @@ def test_an_unwritable_cache_directory_only_costs_speed(tmp_path: Path) -> None:
     assert run(root, cache_dir) == run(root, cache_dir) == run(root, tmp_path / "ok")
     cache = Cache(cache_dir, SETTINGS)
     files = discover([root], SETTINGS, cwd=root).files
-    runner.check_files(files, SETTINGS, jobs=1, cache=cache)
+    runner.check_files(files, SETTINGS, rules=enabled_rules(SETTINGS), jobs=1, cache=cache)
     assert cache.write_error and "cannot write cache" in cache.write_error
 
 
@@ -192,7 +193,7 @@ def test_results_handed_out_are_not_shared_with_the_cache(tmp_path: Path) -> Non
     root, cache_dir = make_project(tmp_path / "p"), tmp_path / "cache"
     files = discover([root], SETTINGS, cwd=root).files
     for _ in range(2):  # cold, then warm
-        results = runner.check_files(files, SETTINGS, jobs=1, cache=Cache(cache_dir, SETTINGS))
+        results = runner.check_files(files, SETTINGS, rules=enabled_rules(SETTINGS), jobs=1, cache=Cache(cache_dir, SETTINGS))
         assert sum(len(r.findings) for r in results) == 3
         for result in results:
             result.findings.append(dataclasses.replace(engine.parse_error(result.path, "added later")))

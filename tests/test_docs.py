@@ -12,7 +12,7 @@ import pytest
 from sightlint import docs
 from sightlint.models import FixSafety, Severity
 from sightlint.registry import CATALOG, PLANNED, CatalogEntry
-from sightlint.rules import ALL_RULES
+from sightlint.registry import ALL_RULES
 from sightlint.rules.base import Bad, Good, Rule, RuleClass, RuleMeta
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -4,7 +4,9 @@ import ast
 
 import pytest
 
-from sightlint.engine import check_source, decode_source
+from sightlint import engine
+from sightlint.api import check_source
+from sightlint.source import decode_source
 from sightlint.rules.base import Rule, RuleMeta
 from sightlint.models import Severity
 from sightlint.settings import Settings
@@ -31,7 +33,7 @@ def test_crashing_rule_is_an_internal_error_and_others_still_run() -> None:
     from sightlint.rules.naive_utcnow import NaiveUtcnow
 
     src = "from datetime import datetime\nx = datetime.utcnow()\n"
-    result = check_source(src, "m.py", Settings(), rules=[Crashy, NaiveUtcnow])
+    result = engine.check_source(src, "m.py", Settings(), rules=[Crashy, NaiveUtcnow])
     assert [f.code for f in result.findings] == ["SL301"]
     assert len(result.errors) == 1
     assert "SL999 (crashy)" in result.errors[0] and "kaput" in result.errors[0]
@@ -46,7 +48,7 @@ def test_function_stack_survives_nested_defs() -> None:
         "    f = lambda: b()\n"
         "    c()\n"
     )
-    result = check_source(src, "m.py", Settings(), rules=[Stacky])
+    result = engine.check_source(src, "m.py", Settings(), rules=[Stacky])
     assert [f.line for f in result.findings] == [4, 6]
 
 

@@ -10,6 +10,7 @@ import pytest
 from sightlint import engine
 from sightlint.registry import implemented
 from sightlint.semantics.fanout import may_fan_out
+from sightlint.semantics.scope import Context
 from sightlint.settings import Settings
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
@@ -26,7 +27,7 @@ def test_pre_filter_keeps_every_fixture_finding() -> None:
     flagged = 0
     for path in sorted(FIXTURES.rglob("*.py")):
         text = path.read_text()
-        result = engine.check_source(text, str(path), Settings(), module=path.stem)
+        result = engine.check_source(text, str(path), Settings(), rules=implemented(), module=path.stem)
         for finding in result.findings:
             rule = rules.get(finding.code)
             if rule is not None:
@@ -72,7 +73,7 @@ def test_qualified_name_follows_rebinding_within_a_walk() -> None:
     seen: list[str | None] = []
 
     class Spy:
-        def __init__(self, context: engine.Context) -> None:
+        def __init__(self, context: Context) -> None:
             self.context = context
 
         def visit_Module(self, node: ast.Module) -> None:
@@ -86,9 +87,9 @@ def test_qualified_name_follows_rebinding_within_a_walk() -> None:
 
     code = "import datetime as dt\ndt.now()\ndef f():\n    dt = 1\n    dt.now()\ndt.now()\ndt = 2\ndt.now()\n"
     tree = ast.parse(code)
-    context = engine.Context("m.py", code, tree, Settings(), "m")
+    context = Context("m.py", code, tree, Settings(), "m")
     for stmt in tree.body:
         if isinstance(stmt, (ast.Import, ast.ImportFrom)):
-            context._enter(stmt)
+            context.enter(stmt)
     engine._Dispatcher(context, [Spy(context)]).walk(tree)
     assert seen == ["datetime.now", None, "datetime.now", None]

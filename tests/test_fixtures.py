@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from sightlint.engine import check_source
+from sightlint.api import check_source
 from sightlint.fixer import fix_source
 from sightlint.models import Finding, FixSafety
 from sightlint.registry import lookup

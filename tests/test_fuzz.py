@@ -7,9 +7,9 @@ import ast
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from sightlint.engine import check_source
+from sightlint.api import check_source
 from sightlint.fixer import fix_source
-from sightlint.rules import ALL_RULES
+from sightlint.registry import ALL_RULES
 from sightlint.settings import Settings
 
 EVERYTHING = Settings(select=("ALL",))

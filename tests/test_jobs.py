@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from sightlint.registry import enabled_rules
 from sightlint import runner
 from sightlint.cli import main
 from sightlint.files import discover
@@ -119,8 +120,8 @@ def test_settings_travel_to_workers_intact() -> None:
 def test_results_come_back_in_input_order(project: Path) -> None:
     settings = Settings(select=("ALL",))
     files = discover([project], settings, cwd=project).files
-    serial = runner.check_files(files, settings, jobs=1)
-    parallel = runner.check_files(files, settings, jobs=2)
+    serial = runner.check_files(files, settings, rules=enabled_rules(settings), jobs=1)
+    parallel = runner.check_files(files, settings, rules=enabled_rules(settings), jobs=2)
     assert [r.path for r in parallel] == [f.display for f in files] == [r.path for r in serial]
     assert [r.findings for r in parallel] == [r.findings for r in serial]
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 import ast
 import pickle
 
-from sightlint.engine import check_source
+from sightlint import engine
+from sightlint.api import check_source
 from sightlint.project.model import ProjectModel
 from sightlint.project.summary import ModuleSummary
 from sightlint.settings import Settings
@@ -16,7 +17,7 @@ def summarize(files: dict[str, str]) -> list[ModuleSummary]:
     out = []
     for path, code in files.items():
         module = path.removesuffix(".py").removesuffix("/__init__").replace("/", ".")
-        result = check_source(code, path, Settings(), module=module, rules=[], summarize=True)
+        result = engine.check_source(code, path, Settings(), module=module, rules=[], summarize=True)
         assert result.summary is not None, result.findings
         out.append(result.summary)
     return out

@@ -15,7 +15,7 @@ import jsonschema
 import pytest
 
 from sightlint import __version__
-from sightlint.engine import check_source
+from sightlint.api import check_source
 from sightlint.models import FileResult, Finding, FixSafety, RelatedLocation, RunResult, Severity, Span
 from sightlint.registry import CATALOG
 from sightlint.reporting import FORMATS, render, render_markdown, render_statistics
@@ -570,7 +570,7 @@ def test_json_layout_is_one_finding_per_line_and_parses() -> None:
     import io as _io
     import json as _json
 
-    from sightlint.engine import check_source
+    from sightlint.api import check_source
     from sightlint.models import RunResult
     from sightlint.reporting import render
     from sightlint.settings import Settings

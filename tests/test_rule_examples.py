@@ -9,7 +9,7 @@ import pytest
 
 from sightlint.fixer import fix_source
 from sightlint.models import Finding
-from sightlint.rules import ALL_RULES
+from sightlint.registry import ALL_RULES
 from sightlint.rules.base import Bad, Good, RuleClass
 from sightlint.settings import Settings
 
@@ -32,7 +32,7 @@ def findings(rule: RuleClass, code: str, path: str = "example.py") -> list[Findi
         result = check_sources({path: code}, settings)
         assert not result.errors and not result.internal_errors, result.errors + result.internal_errors
         return [f for f in result.findings if f.code == rule.meta.code]
-    from sightlint.engine import check_source
+    from sightlint.api import check_source
 
     file_result = check_source(code, path, settings)
     assert not file_result.errors, file_result.errors

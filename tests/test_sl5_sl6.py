@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import textwrap
 
-from sightlint.engine import check_source
+from sightlint import engine
+from sightlint.api import check_source
 from sightlint.models import Finding
 from sightlint.rules.base import RuleClass
 from sightlint.rules.session_per_task_unbounded import SessionPerTaskUnbounded
@@ -14,7 +15,7 @@ from sightlint.settings import Settings
 
 
 def _check(rule: RuleClass, source: str) -> list[Finding]:
-    result = check_source(textwrap.dedent(source), "app/service.py", Settings(), rules=[rule])
+    result = engine.check_source(textwrap.dedent(source), "app/service.py", Settings(), rules=[rule])
     assert not result.errors
     return result.findings
 

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from sightlint.engine import check_source
+from sightlint.api import check_source
 from sightlint.settings import Settings
 
 BAD = "from datetime import datetime\n"

@@ -145,6 +145,19 @@ CATALOG: dict[str, str] = {
 }
 
 
+@dataclass(frozen=True)
+class CatalogOptions:
+    """The settings of a rule that reads the blocking-call catalog (SL101, SL102)."""
+
+    categories: tuple[str, ...] = CATEGORIES
+    """Catalog categories to check: sleep, network, subprocess, database, llm, cpu, file."""
+    extra_calls: tuple[str, ...] = ()
+    """More blocking calls: `"mylib.client.fetch"`, or `"mylib.sync.*"` for all below a name."""
+
+    def catalog(self) -> Catalog:
+        return Catalog(self.categories, self.extra_calls)
+
+
 @dataclass(frozen=True, slots=True)
 class BlockingSite:
     call: ExternalCall

@@ -1,7 +1,7 @@
 """Collect a :class:`ModuleSummary` during the engine's one walk of a file.
 
 The collector is handed to :func:`sightlint.engine.check_source` next to the rules; the
-engine keeps the :class:`~sightlint.engine.Context` (scopes, imports) current, and the
+engine keeps the :class:`~sightlint.semantics.scope.Context` (scopes, imports) current, and the
 collector turns what it sees into symbolic :data:`Ref` values (see ``summary.py``).
 """
 
@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from sightlint.project.summary import CallSite, ClassSummary, FunctionSummary, ModuleSummary, Ref, TimeoutSite
 
 if TYPE_CHECKING:
-    from sightlint.engine import Context
+    from sightlint.semantics.scope import Context
 
 NONE: Ref = ("none",)
 

@@ -118,7 +118,7 @@ class SourceLines:
 
     @staticmethod
     def _read(path: str) -> list[str] | None:
-        from sightlint.engine import SourceError, decode_source
+        from sightlint.source import SourceError, decode_source
 
         try:
             file = Path(path)

@@ -35,7 +35,7 @@ from sightlint.models import Finding, FixSafety, RelatedLocation, Severity, Span
 if TYPE_CHECKING:
     import libcst as cst
 
-    from sightlint.engine import Context
+    from sightlint.semantics.scope import Context
     from sightlint.project.model import ProjectModel
     from sightlint.settings import Settings
 
@@ -136,7 +136,7 @@ class Rule:
             Finding(
                 code=meta.code,
                 name=meta.name,
-                severity=self.context.severity_for(meta, severity),
+                severity=self.context.settings.severity.get(meta.code, severity or meta.severity),
                 message=message or meta.summary,
                 path=self.context.path,
                 span=self.context.span(node),

@@ -1,9 +1,7 @@
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from sightlint.models import Finding, RelatedLocation, Span
-from sightlint.project.blocking import CATEGORIES, CATEGORY_LABEL, CATEGORY_SEVERITY, BlockingSite, Catalog, analyse
+from sightlint.project.blocking import CATEGORY_LABEL, CATEGORY_SEVERITY, BlockingSite, CatalogOptions, analyse
 from sightlint.project.model import Edge, Graph, ProjectModel
 from sightlint.rules.base import Bad, FixSafety, Good, Rule, RuleMeta, Severity
 from sightlint.settings import Settings
@@ -77,12 +75,7 @@ class BlockingCallInAsync(Rule):
     )
     cross_file = True
 
-    @dataclass(frozen=True)
-    class Options:
-        categories: tuple[str, ...] = CATEGORIES
-        """Catalog categories to check: sleep, network, subprocess, database, llm, cpu, file."""
-        extra_calls: tuple[str, ...] = ()
-        """More blocking calls: `"mylib.client.fetch"`, or `"mylib.sync.*"` for all below a name."""
+    Options = CatalogOptions
 
     bad = (
         Bad(
@@ -285,7 +278,7 @@ class BlockingCallInAsync(Rule):
     @classmethod
     def check_project(cls, model: ProjectModel | Graph, settings: Settings) -> list[Finding]:
         options = cls.options_for(settings)
-        blocking = analyse(model, Catalog(options.categories, options.extra_calls))
+        blocking = analyse(model, options.catalog())
         findings: list[Finding] = []
         for fid, sites in blocking.sites.items():
             fn = model.functions[fid]

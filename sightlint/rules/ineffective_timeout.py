@@ -4,7 +4,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from sightlint.models import Finding, RelatedLocation, Span
-from sightlint.project.blocking import CATEGORY_LABEL, Catalog, analyse, first_blocking
+from sightlint.project.blocking import CATEGORY_LABEL, CatalogOptions, analyse, first_blocking
 from sightlint.project.model import Graph, ProjectModel, resolved_timeouts
 from sightlint.rules.base import Bad, FixSafety, Good, Rule, RuleMeta, Severity
 from sightlint.settings import Settings
@@ -18,7 +18,7 @@ class IneffectiveTimeout(Rule):
     that never gives control back to the event loop: a coroutine whose body has no
     `await` but runs a blocking call (directly or through sync helpers, across modules),
     or a blocking call written inside the timeout block. The blocking calls are the
-    ones `blocking-call-in-async` (SL101) knows, with its category settings.
+    ones `blocking-call-in-async` (SL101) knows, by category.
 
     ## Why it matters
     Asyncio timeouts are cancellations delivered at the next `await`. Code that never
@@ -31,6 +31,10 @@ class IneffectiveTimeout(Rule):
     client, `await asyncio.sleep`), or run the blocking part in a thread:
     `await asyncio.wait_for(asyncio.to_thread(probe_sync), 2)`; the caller then gets its
     timeout, although the thread itself keeps running until the call returns.
+
+    ## Options
+    The same catalog settings as `blocking-call-in-async`, set for this rule under its
+    own name: `categories` to check and `extra-calls` to add.
 
     ## See also
     - https://docs.python.org/3/library/asyncio-task.html#timeouts
@@ -45,6 +49,7 @@ class IneffectiveTimeout(Rule):
         tags=("async",),
     )
     cross_file = True
+    Options = CatalogOptions
 
     bad = (
         Bad(
@@ -203,10 +208,7 @@ class IneffectiveTimeout(Rule):
 
     @classmethod
     def check_project(cls, model: ProjectModel | Graph, settings: Settings) -> list[Finding]:
-        from sightlint.rules.blocking_call_in_async import BlockingCallInAsync
-
-        options = BlockingCallInAsync.options_for(settings)
-        catalog = Catalog(options.categories, options.extra_calls)
+        catalog = cls.options_for(settings).catalog()
         blocking = analyse(model, catalog)
         if isinstance(model, Graph):
             timeouts: Iterable[tuple[Any, ...]] = model.timeouts

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from sightlint.engine import Context
+    from sightlint.semantics.scope import Context
 
 
 _FACTORY_CONSTRUCTORS = {"sqlalchemy.ext.asyncio.async_sessionmaker", "sqlalchemy.orm.sessionmaker"}

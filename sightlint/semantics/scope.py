@@ -1,0 +1,230 @@
+"""What a name means where it is read: the one scope model of a file, shared by the
+checking walk (rules and the summary collector) and by fixes.
+
+The engine keeps a :class:`Context` current while it walks a file: it calls
+:meth:`Context.enter` before the rules' ``visit_*`` handlers and :meth:`Context.leave`
+after their ``leave_*`` handlers.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Callable
+from typing import Any
+
+from sightlint.models import Span
+from sightlint.settings import Settings
+
+_FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
+_UNKNOWN = object()
+
+
+class Context:
+    """What a rule may ask about the file being checked, kept current during the walk.
+
+    The engine updates ``function_stack`` and ``class_stack`` *before* rules' ``visit_*``
+    and *after* their ``leave_*``, so inside ``visit_AsyncFunctionDef`` the function is
+    already on the stack.
+    """
+
+    def __init__(self, path: str, text: str, tree: ast.Module, settings: Settings, module: str | None) -> None:
+        self.path = path
+        self.text = text
+        self.lines = text.splitlines()
+        self.tree = tree
+        self.settings = settings
+        self.module = module
+        self.function_stack: list[ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda] = []
+        self.class_stack: list[ast.ClassDef] = []
+        # One dict per scope (module, then each function): name -> qualified name of an
+        # imported object, or None for a local binding that shadows any import.
+        self._scopes: list[dict[str, str | None]] = [{}]
+        # qualified_name's answers since the scopes last changed: several rules (and the
+        # summary collector) ask it about the same ``Call.func`` while that call is visited.
+        self._qualified: dict[ast.AST, str | None] = {}
+
+    # -- positions ---------------------------------------------------------------
+
+    def _char_col(self, line: int, byte_col: int) -> int:
+        if line < 1 or line > len(self.lines):
+            return byte_col
+        text = self.lines[line - 1]
+        if text.isascii():
+            return byte_col
+        return len(text.encode("utf-8")[:byte_col].decode("utf-8", errors="replace"))
+
+    def span(self, node: ast.AST) -> Span:
+        line = getattr(node, "lineno", 1)
+        col = getattr(node, "col_offset", 0)
+        end_line = getattr(node, "end_lineno", None) or line
+        end_col = getattr(node, "end_col_offset", None)
+        end_col = col if end_col is None else end_col
+        return Span(line, self._char_col(line, col), end_line, self._char_col(end_line, end_col))
+
+    # -- scope -------------------------------------------------------------------
+
+    @property
+    def current_function(self) -> ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda | None:
+        return self.function_stack[-1] if self.function_stack else None
+
+    @property
+    def in_async_function(self) -> bool:
+        """True when the innermost enclosing function is an ``async def`` (lambdas are sync)."""
+        return isinstance(self.current_function, ast.AsyncFunctionDef)
+
+    def bind(self, name: str, qualified: str | None) -> None:
+        self._scopes[-1][name] = qualified
+        if self._qualified:
+            self._qualified.clear()
+
+    def resolve_name(self, name: str) -> str | None:
+        """The qualified name an identifier refers to, if it is an import; else None."""
+        for scope in reversed(self._scopes):
+            if name in scope:
+                return scope[name]
+        return None
+
+    def binding_depth(self, name: str) -> int | None:
+        """Index of the innermost visible scope binding ``name`` (0: module), or None."""
+        for depth in range(len(self._scopes) - 1, -1, -1):
+            if name in self._scopes[depth]:
+                return depth
+        return None
+
+    def lookup(self, name: str) -> tuple[int, str | None] | None:
+        """(:meth:`binding_depth`, :meth:`resolve_name`) of ``name`` in one search, or None if unbound."""
+        scopes = self._scopes
+        for depth in range(len(scopes) - 1, -1, -1):
+            scope = scopes[depth]
+            if name in scope:
+                return depth, scope[name]
+        return None
+
+    def is_local(self, name: str) -> bool:
+        """True if ``name`` is bound by something other than an import in a visible scope."""
+        for scope in reversed(self._scopes):
+            if name in scope:
+                return scope[name] is None
+        return False
+
+    def qualified_name(self, node: ast.AST) -> str | None:
+        """``datetime.datetime.utcnow`` for ``dt.utcnow`` after ``from datetime import datetime as dt``."""
+        memo = self._qualified
+        found = memo.get(node, _UNKNOWN)
+        if found is not _UNKNOWN:
+            return found  # type: ignore[return-value]
+        key = node
+        parts: list[str] = []
+        while type(node) is ast.Attribute:
+            parts.append(node.attr)
+            node = node.value
+        qualified = None
+        if type(node) is ast.Name:
+            base = self.resolve_name(node.id)
+            if base is not None:
+                if parts:
+                    parts.append(base)
+                    qualified = ".".join(reversed(parts))
+                else:
+                    qualified = base
+        memo[key] = qualified
+        return qualified
+
+    def resolve_relative(self, module: str | None, level: int) -> str | None:
+        """Absolute module for ``from <level dots><module> import ...`` in this file."""
+        if level == 0:
+            return module
+        if not self.module:
+            return None
+        package = self.module.split(".")
+        is_package = self.path.replace("\\", "/").endswith("/__init__.py")
+        drop = level - 1 if is_package else level
+        if drop > len(package):
+            return None
+        base = package[: len(package) - drop] if drop else package
+        return ".".join([*base, module] if module else base) or None
+
+    # -- bookkeeping (called by the engine before/after the rules) -----------------------
+
+    def enter(self, node: ast.AST) -> None:
+        """Bookkeeping on entering ``node`` (bindings, function and class stacks)."""
+        enter = ENTER.get(type(node))
+        if enter is not None:
+            enter(self, node)
+
+    def leave(self, node: ast.AST) -> None:
+        """Bookkeeping on leaving ``node`` (pops what :meth:`enter` pushed)."""
+        if isinstance(node, _FUNCTIONS):
+            self.function_stack.pop()
+            self._scopes.pop()
+            self._qualified.clear()
+        elif isinstance(node, ast.ClassDef):
+            self.class_stack.pop()
+
+
+# -- bookkeeping on entering a node, one function per node type (the walk calls them
+# before the rules' handlers) ----------------------------------------------------------
+
+
+def _enter_name(context: Context, node: ast.Name) -> None:
+    if type(node.ctx) is not ast.Load:
+        context.bind(node.id, None)
+
+
+def _enter_function(context: Context, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+    context.bind(node.name, None)
+    context.function_stack.append(node)
+    context._scopes.append({})
+
+
+def _enter_lambda(context: Context, node: ast.Lambda) -> None:
+    context.function_stack.append(node)
+    context._scopes.append({})
+
+
+def _enter_class(context: Context, node: ast.ClassDef) -> None:
+    context.bind(node.name, None)
+    context.class_stack.append(node)
+
+
+def _enter_import(context: Context, node: ast.Import) -> None:
+    for alias in node.names:
+        if alias.asname:
+            context.bind(alias.asname, alias.name)
+        else:
+            top = alias.name.split(".", 1)[0]
+            context.bind(top, top)
+
+
+def _enter_import_from(context: Context, node: ast.ImportFrom) -> None:
+    base = context.resolve_relative(node.module, node.level)
+    for alias in node.names:
+        if alias.name == "*":
+            continue
+        context.bind(alias.asname or alias.name, f"{base}.{alias.name}" if base else None)
+
+
+def _enter_arg(context: Context, node: ast.arg) -> None:
+    context.bind(node.arg, None)
+
+
+def _enter_except_handler(context: Context, node: ast.ExceptHandler) -> None:
+    if node.name:
+        context.bind(node.name, None)
+
+
+ENTER: dict[type, Callable[[Context, Any], None]] = {
+    ast.Name: _enter_name,
+    ast.FunctionDef: _enter_function,
+    ast.AsyncFunctionDef: _enter_function,
+    ast.Lambda: _enter_lambda,
+    ast.ClassDef: _enter_class,
+    ast.Import: _enter_import,
+    ast.ImportFrom: _enter_import_from,
+    ast.arg: _enter_arg,
+    ast.ExceptHandler: _enter_except_handler,
+}
+# The kinds whose ``Context._leave`` does something (keep in step with it).
+_LEAVE_KINDS = frozenset((ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef))
+# The kinds whose ``Context.leave`` does something (keep in step with it).
+LEAVE_KINDS = frozenset((ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef))
