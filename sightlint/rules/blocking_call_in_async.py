@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from sightlint.models import Finding, RelatedLocation, Span
 from sightlint.project.blocking import CATEGORY_LABEL, CATEGORY_SEVERITY, BlockingSite, CatalogOptions, analyse
-from sightlint.project.model import Edge, Graph, ProjectModel
+from sightlint.project.graph import Graph, ModelNeeds
+from sightlint.project.model import Edge
 from sightlint.rules.base import Bad, FixSafety, Good, Rule, RuleMeta, Severity
 from sightlint.settings import Settings
 
@@ -93,6 +94,22 @@ class BlockingCallInAsync(Rule):
             in_docs=True,
         ),
         Bad("import time\n\nasync def handler():\n    time.sleep(1)\n"),
+        Bad(
+            "# file: app/services/retry.py\n"
+            "import time\n"
+            "\n"
+            "def connect_with_retry(factory):\n"
+            "    for attempt in range(3):\n"
+            "        try:\n"
+            "            return factory()\n"
+            "        except ConnectionError:\n"
+            "            time.sleep(2 ** attempt)\n"
+            "# file: app/main.py\n"
+            "from app.services.retry import connect_with_retry\n"
+            "\n"
+            "async def startup_probe():\n"
+            "    return connect_with_retry(lambda: True)\n"
+        ),
         Bad("import requests\n\nasync def fetch(url):\n    return requests.get(url).json()\n"),
         Bad(
             "from time import sleep as pause\n"
@@ -215,6 +232,20 @@ class BlockingCallInAsync(Rule):
             in_docs=True,
         ),
         Good("import asyncio\n\nasync def handler():\n    await asyncio.sleep(1)\n"),
+        Good(
+            "# file: app/services/retry.py\n"
+            "import time\n"
+            "\n"
+            "def connect_with_retry(factory):\n"
+            "    time.sleep(1)\n"
+            "    return factory()\n"
+            "# file: app/main.py\n"
+            "import asyncio\n"
+            "from app.services.retry import connect_with_retry\n"
+            "\n"
+            "async def startup_probe():\n"
+            "    return await asyncio.to_thread(connect_with_retry, lambda: True)\n"
+        ),
         Good("from asyncio import sleep\n\nasync def handler():\n    await sleep(1)\n"),
         Good(
             "import time\n"
@@ -276,7 +307,12 @@ class BlockingCallInAsync(Rule):
     )
 
     @classmethod
-    def check_project(cls, model: ProjectModel | Graph, settings: Settings) -> list[Finding]:
+    def model_needs(cls, settings: Settings) -> ModelNeeds:
+        catalog = cls.options_for(settings).catalog()
+        return ModelNeeds(externals=catalog.worth_keeping)
+
+    @classmethod
+    def check_project(cls, model: Graph, settings: Settings) -> list[Finding]:
         options = cls.options_for(settings)
         blocking = analyse(model, options.catalog())
         findings: list[Finding] = []
@@ -313,7 +349,7 @@ class BlockingCallInAsync(Rule):
 
     @classmethod
     def _finding(
-        cls, model: ProjectModel | Graph, site: BlockingSite, message: str, related: tuple[RelatedLocation, ...], detail: str | None
+        cls, model: Graph, site: BlockingSite, message: str, related: tuple[RelatedLocation, ...], detail: str | None
     ) -> Finding:
         call = site.call.site
         return cls.project_finding(
@@ -326,7 +362,7 @@ class BlockingCallInAsync(Rule):
         )
 
 
-def _chain(model: ProjectModel | Graph, towards: dict[str, Edge | None], root: str) -> list[Edge]:
+def _chain(model: Graph, towards: dict[str, Edge | None], root: str) -> list[Edge]:
     """The edges from ``root`` to the BFS start, following ``towards``."""
     edges = []
     edge = towards[root]
@@ -336,7 +372,7 @@ def _chain(model: ProjectModel | Graph, towards: dict[str, Edge | None], root: s
     return edges
 
 
-def _where(model: ProjectModel | Graph, fid: str) -> str:
+def _where(model: Graph, fid: str) -> str:
     memo: dict[str, str] = model.cache.setdefault("SL101 where", {})  # chains share their functions
     text = memo.get(fid)
     if text is None:
@@ -344,7 +380,7 @@ def _where(model: ProjectModel | Graph, fid: str) -> str:
     return text
 
 
-def _chain_text(model: ProjectModel | Graph, chain: list[Edge], site: BlockingSite) -> str:
+def _chain_text(model: Graph, chain: list[Edge], site: BlockingSite) -> str:
     parts = [_where(model, chain[0].source)] if chain else []
     for edge in chain:
         note = f" [{edge.via}]" if edge.via else ""
@@ -353,7 +389,7 @@ def _chain_text(model: ProjectModel | Graph, chain: list[Edge], site: BlockingSi
     return " → ".join(parts)
 
 
-def _hop(model: ProjectModel | Graph, edge: Edge) -> RelatedLocation:
+def _hop(model: Graph, edge: Edge) -> RelatedLocation:
     via = f" ({edge.via})" if edge.via else ""
     return RelatedLocation(
         model.path_of(edge.source),
@@ -363,7 +399,7 @@ def _hop(model: ProjectModel | Graph, edge: Edge) -> RelatedLocation:
     )
 
 
-def _hop_to_site(model: ProjectModel | Graph, site: BlockingSite) -> RelatedLocation:
+def _hop_to_site(model: Graph, site: BlockingSite) -> RelatedLocation:
     call = site.call.site
     return RelatedLocation(
         model.path_of(site.function), call.line, call.col, f"`{model.display(site.function)}` calls `{call.text}`"
