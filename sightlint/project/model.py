@@ -24,7 +24,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from sightlint.project.summary import CallSite, ClassSummary, FunctionSummary, ModuleSummary, Ref, dependency_terms
+from sightlint.project.summary import (
+    CallSite,
+    ClassSummary,
+    FunctionSummary,
+    Handoff,
+    ModuleSummary,
+    Ref,
+    dependency_terms,
+)
 
 Value = tuple[Any, ...]
 
@@ -58,6 +66,10 @@ class Edge(NamedTuple):
     line: int
     col: int
     via: str = ""  # how the call happens when it is indirect ("passed to _connect_with_retry")
+    # "call": the target runs in the caller's context; "thread": in a worker thread
+    # (``asyncio.to_thread``); "background": as a task of its own on the event loop
+    # (``asyncio.create_task``). See ``sightlint.project.contexts``.
+    kind: str = "call"
 
 
 @dataclass(frozen=True, slots=True)
@@ -293,6 +305,8 @@ class ProjectModel:
 
     def _build_graph(self, functions: Iterable[tuple[str, FunctionSummary]]) -> None:
         for fid, fn in functions:
+            # Calls that make a coroutine for create_task & co: (line, col) -> the handoff.
+            started = {(h.line, h.col): h for h in fn.handoffs if h.called} if fn.handoffs else None
             for site in fn.calls:
                 value = self.value(site.callee)
                 if value is None:
@@ -303,9 +317,29 @@ class ProjectModel:
                 target = self.call_target(value)
                 if target is None:
                     continue
-                self._add_edge(Edge(fid, target[0], site.line, site.col))
+                handoff = started.get((site.line, site.col)) if started else None
+                if handoff is not None and self.functions[target[0]].is_async:
+                    # The coroutine runs as a task of its own; a sync function called here
+                    # runs now, in the caller's context (what it returns is not known).
+                    kind = _edge_kind(handoff, True)
+                    self._add_edge(Edge(fid, target[0], site.line, site.col, f"passed to {handoff.text}", kind))
+                else:
+                    self._add_edge(Edge(fid, target[0], site.line, site.col))
                 if site.fn_args:
                     self._callback_edges(fid, site, *target)
+            if fn.handoffs:
+                self._handoff_edges(fid, fn.handoffs)
+
+    def _handoff_edges(self, fid: str, handoffs: Iterable[Handoff]) -> None:
+        """"thread" and "background" edges to the callables ``fid`` hands over."""
+        for handoff in handoffs:
+            if handoff.called:
+                continue
+            value = self.value(handoff.target)
+            target = self.call_target(value) if value is not None else None
+            if target is not None:
+                kind = _edge_kind(handoff, self.functions[target[0]].is_async)
+                self._add_edge(Edge(fid, target[0], handoff.line, handoff.col, f"passed to {handoff.text}", kind))
 
     def _callback_edges(self, fid: str, site: CallSite, target: str, bound: bool) -> None:
         """``helper(fn)`` where ``helper`` calls its parameter: ``fid`` reaches ``fn``."""
@@ -345,10 +379,18 @@ def _sync_callers_bfs(functions: dict[str, Any], callers: dict[str, list[Edge]],
         if node != start and functions[node].is_async:
             continue
         for edge in callers.get(node, ()):
-            if edge.source not in towards:
+            if edge.source not in towards and edge.kind != "thread":
                 towards[edge.source] = edge
                 queue.append(edge.source)
     return towards
+
+
+def _edge_kind(handoff: Handoff, is_async: bool) -> str:
+    """The kind of edge to what ``handoff`` hands over: Starlette's background tasks await
+    a coroutine function on the loop and run a plain one in the threadpool."""
+    if handoff.kind == "task":
+        return "background" if is_async else "thread"
+    return handoff.kind
 
 
 # -- the resolved call graph, per module -------------------------------------------------------
@@ -360,7 +402,7 @@ def _sync_callers_bfs(functions: dict[str, Any], callers: dict[str, list[Edge]],
 #
 # record = (module, path, functions, edges, externals, timeouts)
 #   functions: ((fid, name, line, col, is_async, awaits), ...)
-#   edges:     ((source, target, line, col, via), ...)        sources in this module
+#   edges:     ((source, target, line, col, via, kind), ...)  sources in this module
 #   externals: ((fid, name, line, col, end_line, end_col, text), ...)  kept by ``keep``
 #   timeouts:  ((kind, function, line, col, end_line, end_col, targets), ...) where each
 #              target is ("ext", dotted, text) or ("fn", fid, text); unresolvable ones dropped
@@ -379,7 +421,7 @@ def module_record(model: ProjectModel, summary: ModuleSummary, keep: Any = None)
     for fid, fn in summary.functions.items():
         functions.append((fid, fn.name, fn.line, fn.col, fn.is_async, fn.awaits))
         for edge in model.edges.get(fid, ()):
-            edges.append((edge.source, edge.target, edge.line, edge.col, edge.via))
+            edges.append(tuple(edge))
         for call in model.externals.get(fid, ()):
             if keep is None or keep(call.name):
                 site = call.site
