@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from sightlint.semantics.scope import Context
 
 NONE: Ref = ("none",)
+UNKNOWN: Ref = ("unknown",)
 
 
 class _Fact(NamedTuple):
@@ -318,6 +319,8 @@ class SummaryCollector:
             if isinstance(deco, ast.Call) and isinstance(target, ast.Attribute) and target.attr in _ROUTE_METHODS:
                 fn.route = True
             value = self.ref(target)
+            if value is None and isinstance(target, ast.Attribute):
+                value = ("attr", UNKNOWN, target.attr)  # ``@app.get`` on a parameter: the name may tell
             if value is not None:
                 deco_refs.append(value)
             if isinstance(target, ast.Name) and target.id in ("staticmethod", "classmethod"):

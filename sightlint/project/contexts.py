@@ -35,6 +35,13 @@ The contexts:
 
 from __future__ import annotations
 
+from collections import deque
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from sightlint.project.model import Edge
+
 REQUEST = "request"
 STARTUP = "startup"
 BACKGROUND = "background"
@@ -42,3 +49,94 @@ THREAD = "thread"
 SCRIPT = "script"
 TEST = "test"
 CONTEXTS: tuple[str, ...] = (REQUEST, STARTUP, BACKGROUND, THREAD, SCRIPT, TEST)
+
+# Edge kinds (``Edge.kind``) that move the callee to another context.
+_SWITCH = {"thread": THREAD, "background": BACKGROUND}
+_CACHE_KEY = ("where code runs",)
+
+
+class CallGraph(Protocol):
+    """What :func:`where_code_runs` reads: a ``ProjectModel`` or the cached graph."""
+
+    @property
+    def functions(self) -> Mapping[str, Any]: ...
+
+    @property
+    def edges(self) -> Mapping[str, list[Edge]]: ...
+
+    @property
+    def entries(self) -> Mapping[str, frozenset[str]]: ...
+
+    @property
+    def cache(self) -> dict[Any, Any]: ...
+
+
+class RunsIn:
+    """The contexts each function of a graph is reachable from (see the module docstring)."""
+
+    def __init__(self, graph: CallGraph) -> None:
+        functions, edges = graph.functions, graph.edges
+        # context -> function -> (edge into it, the context of the edge's source), or None
+        # for an entry point of that context. One BFS over (function, context) states from
+        # every entry at once: each state is reached first by a shortest chain.
+        self._reached: dict[str, dict[str, tuple[Edge, str] | None]] = {c: {} for c in CONTEXTS}
+        queue: deque[tuple[str, str]] = deque()
+        for fid, contexts in graph.entries.items():
+            if fid not in functions:
+                continue
+            for context in contexts:
+                seen = self._reached.setdefault(context, {})
+                if fid not in seen:
+                    seen[fid] = None
+                    queue.append((fid, context))
+        reached, switch = self._reached, _SWITCH
+        while queue:
+            fid, context = queue.popleft()
+            for edge in edges.get(fid, ()):
+                target = edge.target
+                into = switch.get(edge.kind, context)
+                seen = reached[into]
+                if target not in seen:
+                    seen[target] = (edge, context)
+                    queue.append((target, into))
+        self._contexts: dict[str, frozenset[str]] = {}
+
+    def contexts(self, fid: str) -> frozenset[str]:
+        """The contexts ``fid`` runs in (empty when no known entry point reaches it)."""
+        found = self._contexts.get(fid)
+        if found is None:
+            found = self._contexts[fid] = frozenset(c for c, seen in self._reached.items() if fid in seen)
+        return found
+
+    def chain(self, fid: str, context: str) -> list[Edge] | None:
+        """A shortest chain of edges by which ``fid`` runs in ``context``, from an entry
+        point: ``[]`` when ``fid`` is one itself, None when it does not run there. The chain
+        starts at an entry of ``context`` or, when a thread or task hop brings it there,
+        at an entry of the context that hop is made from."""
+        seen = self._reached.get(context)
+        if seen is None or fid not in seen:
+            return None
+        chain: list[Edge] = []
+        step = seen[fid]
+        while step is not None:
+            edge, context = step
+            chain.append(edge)
+            step = self._reached[context][edge.source]
+        chain.reverse()
+        return chain
+
+    def reached_from_request(self, fid: str) -> bool:
+        """Whether ``fid`` runs on the event loop while serving a request."""
+        return fid in self._reached[REQUEST]
+
+    def reachable_from_thread(self, fid: str) -> bool:
+        """Whether ``fid`` may run in a worker thread (or process), off the event loop."""
+        return fid in self._reached[THREAD]
+
+
+def where_code_runs(graph: CallGraph) -> RunsIn:
+    """:class:`RunsIn` for ``graph``, computed once per graph (kept in ``graph.cache``)."""
+    found = graph.cache.get(_CACHE_KEY)
+    if not isinstance(found, RunsIn):
+        found = graph.cache[_CACHE_KEY] = RunsIn(graph)
+    return found

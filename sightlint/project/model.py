@@ -24,6 +24,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from sightlint.project.contexts import REQUEST, SCRIPT, STARTUP, TEST, THREAD
 from sightlint.project.summary import (
     CallSite,
     ClassSummary,
@@ -54,6 +55,30 @@ CHAT_MODELS = frozenset(
 LLM_PIPE = "langchain_core.runnables.RunnableSequence()"
 # ``Path`` operations that return another ``Path`` (so ``p.parent.read_text`` is still a read).
 _PATH_SAME = frozenset({"parent", "resolve()", "absolute()", "with_suffix()", "with_name()", "joinpath()", "expanduser()"})
+
+# Entry points registered by decorating a function with a method of a framework's object
+# (``@router.get``, ``@app.on_event``, ``@cli.command``, ``@pytest.fixture``): the
+# decorator's name -> (context, the top-level packages whose objects it is read from).
+_WEB = frozenset({"fastapi", "starlette", "quart", "sanic", "aiohttp", "litestar", "fastapi_utils"})
+_CLI = frozenset({"click", "asyncclick", "typer", "cloup", "rich_click"})
+_PYTEST = frozenset({"pytest", "pytest_asyncio"})
+_DECORATORS: dict[str, tuple[str, frozenset[str]]] = {
+    **dict.fromkeys(
+        "get post put delete patch head options trace api_route route websocket websocket_route".split(), (REQUEST, _WEB)
+    ),
+    "middleware": (REQUEST, _WEB),
+    "exception_handler": (REQUEST, _WEB),
+    "on_event": (STARTUP, _WEB),
+    "command": (SCRIPT, _CLI),
+    "group": (SCRIPT, _CLI),
+    "callback": (SCRIPT, _CLI),
+    "fixture": (TEST, _PYTEST),
+}
+# A project class deriving from one of these: (its method a framework calls, context).
+_BASE_ENTRIES = {
+    "starlette.middleware.base.BaseHTTPMiddleware": ("dispatch", REQUEST),
+    "threading.Thread": ("run", THREAD),
+}
 
 
 class Edge(NamedTuple):
@@ -90,7 +115,9 @@ class ProjectModel:
         self.functions: dict[str, FunctionSummary] = {}
         self.classes: dict[str, ClassSummary] = {}
         self.module_of: dict[str, ModuleSummary] = {}  # function id -> its module
+        everything: list[ModuleSummary] = []
         for summary in summaries:
+            everything.append(summary)
             # Two files claiming one module name: the first wins for name lookups, the
             # second's functions are still in the graph under their own ids.
             self.modules.setdefault(summary.module, summary)
@@ -108,10 +135,15 @@ class ProjectModel:
         self.cache: dict[Any, Any] = {}
         # Base classes of installed third-party classes (``thirdparty.ThirdPartyClasses``), if set.
         self.third_party: Any = None
+        # Function id -> the contexts it is an entry point of (``sightlint.project.contexts``).
+        self.entries: dict[str, frozenset[str]] = {}
         if graph_of is None:
             self._build_graph(self.functions.items())
+            self._find_entries(everything)
         else:
+            graph_of = list(graph_of)
             self._build_graph((fid, fn) for summary in graph_of for fid, fn in summary.functions.items())
+            self._find_entries(graph_of)
 
     # -- display -----------------------------------------------------------------------
 
@@ -361,6 +393,119 @@ class ProjectModel:
             if passed is not None:
                 self._add_edge(Edge(fid, passed[0], site.line, site.col, via=f"passed to {callee.name}"))
 
+    # -- entry points --------------------------------------------------------------------------
+
+    def _find_entries(self, summaries: Iterable[ModuleSummary]) -> None:
+        found: dict[str, set[str]] = {}
+        for summary in summaries:
+            for fid, context in self.module_entries(summary):
+                found.setdefault(fid, set()).add(context)
+        self.entries = {fid: frozenset(contexts) for fid, contexts in found.items()}
+
+    def module_entries(self, summary: ModuleSummary) -> list[tuple[str, str]]:
+        """``(function id, context)`` of each entry point ``summary`` names (the function
+        may be in another module): its entry sites, decorated functions, tests, and
+        methods frameworks call on subclasses of theirs (``BaseHTTPMiddleware.dispatch``)."""
+        found: list[tuple[str, str]] = []
+        for site in summary.entries:
+            value = self.value(site.target)
+            if value is None:
+                continue
+            if site.how == "middleware":
+                targets = self._middleware_methods(value)
+            else:
+                target = self.call_target(value)
+                targets = (target[0],) if target is not None else ()
+            for fid in targets:
+                found.append((fid, self._context_of(fid, site.context)))
+        tests = _is_test_path(summary.path)
+        for fid, fn in summary.functions.items():
+            for ref in fn.decorators:
+                context = self._decorator_context(ref)
+                if context is not None:
+                    found.append((fid, self._context_of(fid, context)))
+            if tests and fn.name.startswith("test") and self._collected_test(summary, fid, fn):
+                found.append((fid, TEST))
+        for cid, cls in summary.classes.items():
+            if cls.bases:
+                for base in self._external_bases(cid):
+                    method_context = _BASE_ENTRIES.get(base)
+                    if method_context is not None:
+                        method = self.find_method(cid, method_context[0])
+                        if method is not None:
+                            found.append((method, method_context[1]))
+        return found
+
+    def _context_of(self, fid: str, context: str) -> str:
+        """Starlette and FastAPI run sync endpoints, dependencies and exception handlers in
+        a threadpool."""
+        return THREAD if context == REQUEST and not self.functions[fid].is_async else context
+
+    def _decorator_context(self, ref: Ref) -> str | None:
+        """The context a decorator registers its function in, if it is a framework's."""
+        kind = ref[0]
+        if kind == "attr":
+            name = ref[2]
+            spec = _DECORATORS.get(name)
+            if spec is None:
+                return None
+            base = self.value(ref[1])
+        elif kind == "g":
+            head, _, name = ref[1].rpartition(".")
+            spec = _DECORATORS.get(name)
+            if spec is None or not head:
+                return None
+            base = self.symbol(head)
+        else:
+            return None
+        context, frameworks = spec
+        return context if self._of_framework(base, frameworks) else None
+
+    def _of_framework(self, value: Value | None, frameworks: frozenset[str]) -> bool:
+        """Whether ``value`` is an object of one of ``frameworks`` (top-level packages). An
+        unknown one counts, so the decorator's name decides: an unresolved name, or one
+        imported from a module outside the run (``from app.routers import router`` when
+        only part of a project is checked); an instance of another package's class
+        (``flask.Flask()``) or of a project class not derived from theirs does not."""
+        if value is None:
+            return True
+        kind = value[0]
+        if kind == "ext":
+            dotted = value[1]
+            return dotted.partition(".")[0] in frameworks or "()" not in dotted
+        if kind == "inst":
+            return any(base.partition(".")[0] in frameworks for base in self._external_bases(value[1]))
+        # ``@cli.command()`` where ``cli`` is a function decorated as a click group.
+        return kind == "func" and frameworks is _CLI
+
+    def _external_bases(self, cid: str) -> list[str]:
+        """Dotted names of the classes outside the project that ``cid`` derives from."""
+        found = []
+        for owner in self.mro(cid):
+            for ref in self.classes[owner].bases:
+                base = self.value(ref)
+                if base is not None and base[0] == "ext":
+                    found.append(base[1])
+        return found
+
+    def _middleware_methods(self, value: Value) -> tuple[str, ...]:
+        """What runs per request of a middleware class given to ``add_middleware``."""
+        if value[0] not in ("class", "inst"):
+            return ()
+        cid = value[1]
+        for name in ("dispatch", "__call__") if value[0] == "class" else ("__call__",):
+            method = self.find_method(cid, name)
+            if method is not None:
+                return (method,)
+        return ()
+
+    def _collected_test(self, summary: ModuleSummary, fid: str, fn: FunctionSummary) -> bool:
+        """A module-level ``test*`` function, or a ``test*`` method of a ``Test*`` class."""
+        if fn.cls is None:
+            return fid == f"{summary.module}.{fn.name}"
+        cls = self.classes.get(fn.cls)
+        return cls is not None and cls.name.startswith("Test") and fid == f"{fn.cls}.{fn.name}"
+
     # -- traversal helpers -------------------------------------------------------------------
 
     def sync_callers_bfs(self, start: str) -> dict[str, Edge | None]:
@@ -391,6 +536,14 @@ def _edge_kind(handoff: Handoff, is_async: bool) -> str:
     if handoff.kind == "task":
         return "background" if is_async else "thread"
     return handoff.kind
+
+
+def _is_test_path(path: str) -> bool:
+    """``test_*.py``, ``*_test.py`` (pytest's defaults), or any file under a ``tests`` folder."""
+    folder, _, name = path.replace("\\", "/").rpartition("/")
+    if (name.startswith("test_") and name.endswith(".py")) or name.endswith("_test.py"):
+        return True
+    return "tests" in folder.split("/")
 
 
 # -- the resolved call graph, per module -------------------------------------------------------

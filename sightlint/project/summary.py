@@ -18,6 +18,7 @@ small nested tuple that the project model evaluates once every module is known:
 ``("or", ref, ref)``          ``a | b`` (LangChain pipes; unions are unwrapped earlier)
 ``("div", ref)``              ``ref / something`` (``pathlib`` joins)
 ``("none",)``                 the constant ``None``
+``("unknown",)``              a value this file does not tell (only as an ``attr`` base)
 """
 
 from __future__ import annotations
