@@ -275,13 +275,14 @@ def analyse(model: Graph, catalog: Catalog) -> Blocking:
             if category is not None:
                 sites.setdefault(fid, []).append(BlockingSite(call, category))
     # Multi-source reverse BFS: linear in the graph. Async functions are marked but not
-    # walked past: calling one only creates a coroutine.
+    # walked past: calling one only creates a coroutine. Work handed to a thread does not
+    # run on the loop; a task or callback started on the loop does.
     reaches = set(sites)
     queue = deque(fid for fid in sites if not model.functions[fid].is_async)
     while queue:
         node = queue.popleft()
         for edge in model.callers.get(node, ()):
-            if edge.source not in reaches:
+            if edge.source not in reaches and edge.kind != "thread":
                 reaches.add(edge.source)
                 if not model.functions[edge.source].is_async:
                     queue.append(edge.source)
@@ -305,7 +306,12 @@ def first_blocking(model: Graph, blocking: Blocking, fid: str) -> tuple[list[str
             return list(reversed(path)), blocking.sites[node][0]
         for edge in model.edges.get(node, ()):
             target = edge.target
-            if target not in parent and target in blocking.reaches and not model.functions[target].is_async:
+            if (
+                target not in parent
+                and target in blocking.reaches
+                and not model.functions[target].is_async
+                and edge.kind != "thread"
+            ):
                 parent[target] = node
                 queue.append(target)
     return None

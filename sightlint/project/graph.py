@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from sightlint.project.model import Edge, ExternalCall, ProjectModel, _sync_callers_bfs
+from sightlint.project.model import Edge, ExternalCall, ProjectModel, sync_callers_bfs
 from sightlint.project.summary import CallSite, FunctionSummary, ModuleSummary
 
 # The per-function facts a rule may ask for: fields of ``FunctionSummary`` whose values
@@ -103,7 +103,9 @@ class ModuleRecord(NamedTuple):
     ``functions`` rows are :class:`FunctionInfo` fields; ``edges`` rows :class:`Edge`
     fields (sources in this module); ``externals`` rows are ``(function id, name, line,
     col, end_line, end_col, text)``; ``timeouts`` rows are :class:`TimeoutInfo` fields
-    without the path, targets as :class:`TimeoutTarget` rows.
+    without the path, targets as :class:`TimeoutTarget` rows; ``entries`` rows are
+    ``(function id, context)`` for the entry points this module declares (the function
+    may live in another module; see ``project.contexts``).
     """
 
     module: str
@@ -112,6 +114,7 @@ class ModuleRecord(NamedTuple):
     edges: tuple[tuple[Any, ...], ...]
     externals: tuple[tuple[Any, ...], ...]
     timeouts: tuple[tuple[Any, ...], ...]
+    entries: tuple[tuple[str, str], ...]
 
 
 def module_record(model: ProjectModel, summary: ModuleSummary, needs: ModelNeeds) -> ModuleRecord:
@@ -130,7 +133,8 @@ def module_record(model: ProjectModel, summary: ModuleSummary, needs: ModelNeeds
                 site = call.site
                 externals.append((fid, call.name, site.line, site.col, site.end_line, site.end_col, site.text))
     timeouts = _resolved_timeouts(model, summary) if needs.timeouts else ()
-    return ModuleRecord(summary.module, summary.path, tuple(functions), tuple(edges), tuple(externals), timeouts)
+    entries = tuple(model.module_entries(summary))
+    return ModuleRecord(summary.module, summary.path, tuple(functions), tuple(edges), tuple(externals), timeouts, entries)
 
 
 def _facts(fn: FunctionSummary, names: list[str]) -> dict[str, Any]:
@@ -163,7 +167,9 @@ class Graph:
 
     ``functions``: id -> :class:`FunctionInfo`; ``edges``/``callers``: id -> the
     :class:`Edge` list out of/into the function; ``externals``: id -> the kept external
-    calls; ``timeouts``: every :class:`TimeoutInfo`, in module order. ``cache`` holds
+    calls; ``timeouts``: every :class:`TimeoutInfo`, in module order; ``entries``: id ->
+    the contexts it is an entry point of (``project.contexts.where_code_runs`` reads
+    them with the edges). ``cache`` holds
     analyses rules of one run share (keyed by their inputs); ``third_party`` answers
     questions about installed classes (``thirdparty.ThirdPartyClasses``), when set.
     """
@@ -174,11 +180,13 @@ class Graph:
         self.callers: dict[str, list[Edge]] = {}
         self.externals: dict[str, list[ExternalCall]] = {}
         self.timeouts: list[TimeoutInfo] = []
+        self.entries: dict[str, frozenset[str]] = {}
         self.cache: dict[Any, Any] = {}
         self.third_party: Any = None
         self._module: dict[str, tuple[str, str]] = {}  # function id -> (module, path)
         self._display: dict[str, str] = {}
         edges_in: list[tuple[tuple[Any, ...], ...]] = []
+        entries: dict[str, set[str]] = {}
         make_function = FunctionInfo._make
         for row in records:
             record = ModuleRecord._make(row)
@@ -191,12 +199,17 @@ class Graph:
             for fid, name, line, col, end_line, end_col, text in record.externals:
                 site = CallSite((), line, col, end_line, end_col, text)
                 self.externals.setdefault(fid, []).append(ExternalCall(fid, name, site))
+            for fid, context in record.entries:
+                entries.setdefault(fid, set()).add(context)
             for kind, function, line, col, end_line, end_col, targets in record.timeouts:
                 self.timeouts.append(
                     TimeoutInfo(
                         record.path, kind, function, line, col, end_line, end_col, tuple(TimeoutTarget._make(t) for t in targets)
                     )
                 )
+        # An entry may be declared for a function the run does not hold (a stale record
+        # cannot name one: records are rebuilt with the modules they depend on).
+        self.entries = {fid: frozenset(contexts) for fid, contexts in entries.items() if fid in self.functions}
         make = Edge._make
         out, into = self.edges, self.callers
         for edges in edges_in:
@@ -236,4 +249,4 @@ class Graph:
         """Reverse BFS from ``start`` through sync callers: node -> edge toward ``start``.
 
         Async callers are included (they are where a chain starts) but not walked past."""
-        return _sync_callers_bfs(self.functions, self.callers, start)
+        return sync_callers_bfs(self.functions, self.callers, start)

@@ -15,8 +15,9 @@ class BlockingCallInAsync(Rule):
     ## What it flags
     A blocking call that runs on the event loop: written directly inside an `async def`,
     or reached from one through any chain of ordinary (sync) function calls, constructors
-    (`Service()` runs `Service.__init__`), `self.` methods, decorated functions and
-    callbacks handed to a helper that calls them, across modules. The finding sits at
+    (`Service()` runs `Service.__init__`), `self.` methods, decorated functions,
+    callbacks handed to a helper that calls them and callbacks scheduled on the loop
+    (`loop.call_soon`, `call_later`), across modules. The finding sits at
     the blocking call itself and names the shortest chain from an async function and how
     many async functions reach it (`--show-chains` prints the chain hop by hop).
 
@@ -40,7 +41,8 @@ class BlockingCallInAsync(Rule):
 
     Work handed to a thread is not on the loop and is not flagged: `asyncio.to_thread`,
     `loop.run_in_executor`, `run_in_threadpool`, `anyio.to_thread.run_sync`,
-    `BackgroundTasks.add_task` and executor `submit`. Sync FastAPI endpoints and
+    `threading.Thread(target=...)`, executor `submit` and `BackgroundTasks.add_task` of
+    a plain function (Starlette runs it in its threadpool). Sync FastAPI endpoints and
     dependencies run in a threadpool, so they are not where a chain starts. A call whose
     target cannot be resolved (a parameter, a dynamic attribute) never produces a finding.
 
@@ -217,6 +219,15 @@ class BlockingCallInAsync(Rule):
             "        self.connect()\n"
         ),
         Bad("async def load(path):\n    with open(path) as f:\n        return f.read()\n"),
+        Bad(
+            "import asyncio, time\n"
+            "\n"
+            "def flush():\n"
+            "    time.sleep(1)\n"
+            "\n"
+            "async def handler():\n"
+            "    asyncio.get_running_loop().call_soon(flush)\n"
+        ),
     )
 
     good = (
@@ -290,6 +301,15 @@ class BlockingCallInAsync(Rule):
             "\n"
             "async def endpoint(tasks: BackgroundTasks):\n"
             "    tasks.add_task(slow_job)\n"
+        ),
+        Good(
+            "import threading, time\n"
+            "\n"
+            "def poll():\n"
+            "    time.sleep(1)\n"
+            "\n"
+            "async def start():\n"
+            "    threading.Thread(target=poll, daemon=True).start()\n"
         ),
         Good("async def fetch(client, url):\n    return client.get(url)\n"),
         Good("async def answer(chain, q):\n    return chain.invoke({'q': q})\n"),
