@@ -203,7 +203,7 @@ def _project_phase(
     # Installed sources are read lazily, when a call on an installed class's instance may block; the
     # answers are kept in the cache folder, if there is one.
     if cache is not None:
-        model.third_party = ThirdPartyClasses(cache.directory / FILE_NAME, cache.write)
+        model.third_party = ThirdPartyClasses(cache.directory / FILE_NAME, cache)
     else:
         model.third_party = ThirdPartyClasses()
     names = {rule.meta.code: rule.meta.name for rule in rules}
