@@ -268,7 +268,8 @@ def check_files(
     """Check files on ``jobs`` processes (default: all cores; 1 runs here), reusing cached results.
 
     The cache lives in ``cache_dir``, else the folder :func:`cache.default_directory`
-    picks (``cache-dir`` from the config, else ``.sightlint_cache`` next to it or in ``cwd``).
+    picks (``cache-dir`` from the config, else ``.sightlint_cache`` next to it or in ``cwd``),
+    which raises ``ConfigError`` if that folder is not inside the project.
     Per-file results only: the cross-file phase is :func:`project_phase`.
     """
     from sightlint import runner
@@ -293,7 +294,7 @@ def check_paths(
 
     With the cache on, a run whose files (paths, module names, contents) and configuration
     equal the last complete run's reuses that run's final results: nothing is parsed and
-    no module summary is loaded.
+    no module summary is loaded. The cache folder is chosen as in :func:`check_files`.
     """
     # A run builds millions of small acyclic objects (cached results, summaries, the
     # model) that live until it ends: the cyclic collector would walk them over and over

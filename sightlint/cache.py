@@ -24,14 +24,16 @@ archive can bring one along. Every file is sealed (:mod:`sightlint.seal`: an HMA
 a key kept in the user's own cache folder, bound to the file's name) and read back only
 if the seal checks out, before any marshal or pickle data in it is decoded: a file
 sealed under another key (another machine or user), of an old format, forged or
-damaged is treated as missing. Without a usable key nothing is read or written.
+damaged is treated as missing. Without a usable key nothing is read or written. A
+project's configuration cannot send the folder outside the project
+(:func:`default_directory`); the command line and the environment can.
 
-Files are written atomically (temporary file + ``os.replace``). Anything unreadable,
-corrupt or of the wrong shape is ignored and rebuilt, and a cache folder that cannot be
-written only means the next run is cold: the cache never makes a run fail. Only the
-folder's own ``results-*`` files are ever deleted (those of other sightlint versions,
-and all but the most recent few packs of this version), since ``cache-dir`` may point
-anywhere.
+Files are written atomically (temporary file + ``os.replace``), never through a link.
+Anything unreadable, corrupt or of the wrong shape is ignored and rebuilt, and a cache
+folder that cannot be written only means the next run is cold: the cache never makes a
+run fail. Only the folder's own ``results-*`` files are ever deleted (those of other
+sightlint versions, and all but the most recent few packs of this version), since the
+command line may point it anywhere.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ from typing import Any
 
 from sightlint import __version__
 from sightlint.atomic import write_atomically
+from sightlint.config import ConfigError
 from sightlint.models import FileResult, Finding, FixSafety, RelatedLocation, Severity, Span
 from sightlint.seal import Seal, user_seal
 from sightlint.settings import Settings
@@ -82,12 +85,30 @@ def digest(data: bytes) -> bytes:
 
 
 def default_directory(settings: Settings, cwd: Path | None = None) -> Path:
-    """``cache-dir`` (relative to the config file's folder), else ``.sightlint_cache`` there or in the cwd."""
+    """``cache-dir`` (relative to the config file's folder), else ``.sightlint_cache`` there or in the cwd.
+
+    The project decides this folder, so it must stay in the project: one that resolves
+    (after ``~``, ``..`` and links) to the project folder itself or outside it raises
+    :class:`ConfigError`. Elsewhere is for the command line and the environment.
+    """
     root = Path(settings.config_path).parent if settings.config_path else (cwd or Path.cwd())
+    folder = root / Path(settings.cache_dir).expanduser() if settings.cache_dir else root / DEFAULT_DIRNAME
+    resolved, inside = folder.resolve(), root.resolve()
+    if resolved != inside and resolved.is_relative_to(inside):
+        return folder
+    if resolved == inside:
+        where = "is the project folder itself"
+    else:
+        where = f"resolves to {resolved}, outside the project folder {inside}"
     if settings.cache_dir:
-        configured = Path(settings.cache_dir).expanduser()
-        return configured if configured.is_absolute() else root / configured
-    return root / DEFAULT_DIRNAME
+        origin = settings.origins.get("cache-dir") or settings.config_path or "the settings"
+        what = f"cache-dir = {settings.cache_dir!r} (from {origin})"
+    else:
+        what = f"the cache folder {folder} (a link)"
+    raise ConfigError(
+        f"{what} {where}: a project's configuration may only keep its cache in a folder of its own inside the "
+        "project (sightlint writes there); use --cache-dir or SIGHTLINT_CACHE_DIR to put it elsewhere"
+    )
 
 
 def _canonical(value: Any) -> str:
@@ -400,17 +421,13 @@ class Cache:
         if self.directory.is_dir() and (self.directory / "CACHEDIR.TAG").exists():
             return
         self.directory.mkdir(parents=True, exist_ok=True)
-        tag = self.directory / "CACHEDIR.TAG"
-        if not tag.exists():
-            tag.write_text(
-                "Signature: 8a477f597d28d172789f06886806bc55\n"
-                "# This file is a cache directory tag created by sightlint.\n"
-                "# For information about cache directory tags see https://bford.info/cachedir/\n",
-                encoding="utf-8",
-            )
-        ignore = self.directory / ".gitignore"
-        if not ignore.exists():
-            ignore.write_text("# Created by sightlint automatically.\n*\n", encoding="utf-8")
+        _create(
+            self.directory / "CACHEDIR.TAG",
+            b"Signature: 8a477f597d28d172789f06886806bc55\n"
+            b"# This file is a cache directory tag created by sightlint.\n"
+            b"# For information about cache directory tags see https://bford.info/cachedir/\n",
+        )
+        _create(self.directory / ".gitignore", b"# Created by sightlint automatically.\n*\n")
 
     def _prune(self) -> None:
         """Delete packs of other versions and all but the newest few of this one."""
@@ -429,6 +446,16 @@ class Cache:
                     path.with_name(path.name.removesuffix(_SUFFIX) + companion).unlink(missing_ok=True)
         except OSError:
             pass
+
+
+def _create(path: Path, content: bytes) -> None:
+    """Write a new file unless something (a link, even a dangling one) is there already."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)
+    except FileExistsError:
+        return
+    with os.fdopen(fd, "wb") as stream:
+        stream.write(content)
 
 
 class PackedSummary:

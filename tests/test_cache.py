@@ -15,6 +15,7 @@ from click.testing import CliRunner
 from sightlint import api, engine, runner
 from sightlint.cache import Cache, default_directory, settings_fingerprint
 from sightlint.cli import main
+from sightlint.config import ConfigError
 from sightlint.files import discover
 from sightlint.models import Finding, Severity
 from sightlint.registry import lookup
@@ -268,8 +269,11 @@ def test_default_directory_follows_the_config_file(tmp_path: Path) -> None:
     assert default_directory(Settings(config_path=str(config)), tmp_path) == config.parent / ".sightlint_cache"
     relative = Settings(config_path=str(config), cache_dir="build/lint-cache")
     assert default_directory(relative, tmp_path) == config.parent / "build" / "lint-cache"
-    absolute = Settings(config_path=str(config), cache_dir=str(tmp_path / "abs"))
-    assert default_directory(absolute, tmp_path) == tmp_path / "abs"
+    absolute = Settings(config_path=str(config), cache_dir=str(tmp_path / "proj" / "abs"))
+    assert default_directory(absolute, tmp_path) == tmp_path / "proj" / "abs"
+    # Outside the project (or the project folder itself): see test_cache_security.py.
+    with pytest.raises(ConfigError, match="cache-dir"):
+        default_directory(Settings(config_path=str(config), cache_dir=str(tmp_path / "abs")), tmp_path)
 
 
 # -- command line --------------------------------------------------------------------
