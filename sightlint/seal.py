@@ -72,14 +72,14 @@ class Seal:
             fd = os.open(path, _READ_FLAGS)
         except OSError:
             return None
-        with os.fdopen(fd, "rb") as stream:
+        with open(fd, "rb", buffering=0) as stream:  # unbuffered: the body is read in one piece, not copied
             info = os.fstat(fd)
             if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_SIZE:
                 return None
             head = stream.read(HEADER_SIZE + len(expect))
             if len(head) != HEADER_SIZE + len(expect) or head[: len(MAGIC)] != MAGIC or head[HEADER_SIZE:] != expect:
                 return None
-            rest = stream.read()
+            rest = stream.readall()
         mac = hmac.new(self._key_for(path.name), expect, "sha256")
         mac.update(rest)
         if not hmac.compare_digest(mac.digest(), head[len(MAGIC) : HEADER_SIZE]):
