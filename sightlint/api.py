@@ -93,7 +93,7 @@ def _project_phase(
     # Installed sources are read lazily, when a call on an installed class's instance may block; the
     # answers are kept in the cache folder, if there is one.
     if cache is not None:
-        model.third_party = ThirdPartyClasses(cache.directory / FILE_NAME, cache.write)
+        model.third_party = ThirdPartyClasses(cache.directory / FILE_NAME, cache)
     else:
         model.third_party = ThirdPartyClasses()
     names = {rule.meta.code: rule.meta.name for rule in rules}
@@ -158,7 +158,8 @@ def check_files(
     """Check files on ``jobs`` processes (default: all cores; 1 runs here), reusing cached results.
 
     The cache lives in ``cache_dir``, else the folder :func:`cache.default_directory`
-    picks (``cache-dir`` from the config, else ``.sightlint_cache`` next to it or in ``cwd``).
+    picks (``cache-dir`` from the config, else ``.sightlint_cache`` next to it or in ``cwd``),
+    which raises ``ConfigError`` if that folder is not inside the project.
     Per-file results only: the cross-file phase is :func:`project_phase`.
     """
     from sightlint import runner
@@ -184,7 +185,7 @@ def check_paths(
 
     With the cache on, a run whose files (paths, module names, contents) and configuration
     equal the last complete run's reuses that run's final results: nothing is parsed and
-    no module summary is loaded.
+    no module summary is loaded. The cache folder is chosen as in :func:`check_files`.
     """
     # A run builds millions of small acyclic objects (cached results, summaries, the
     # model) that live until it ends: the cyclic collector would walk them over and over
