@@ -16,7 +16,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "sightlint"
 
 # Bottom to top. A module's layer is the first entry whose prefix names it.
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("data and settings", ("sightlint", "sightlint.models", "sightlint.settings", "sightlint.source", "sightlint.atomic", "sightlint.suppression")),
+    ("data and settings", ("sightlint", "sightlint.models", "sightlint.settings", "sightlint.source", "sightlint.atomic", "sightlint.seal", "sightlint.suppression")),
     ("semantics", ("sightlint.semantics",)),
     ("project model", ("sightlint.project",)),
     ("rules", ("sightlint.rules", "sightlint.registry")),
@@ -36,7 +36,9 @@ def _layer(module: str) -> int:
     best = (-1, -1)  # (length of the longest matching prefix, layer)
     for index, (_, prefixes) in enumerate(LAYERS):
         for prefix in prefixes:
-            if (module == prefix or module.startswith(prefix + ".")) and len(prefix) > best[0]:
+            # The package itself is only its ``__init__``: every other module names its layer.
+            below = prefix != "sightlint" and module.startswith(prefix + ".")
+            if (module == prefix or below) and len(prefix) > best[0]:
                 best = (len(prefix), index)
     if best[1] < 0:
         raise AssertionError(f"{module} is in no layer: add it to LAYERS in tests/test_layers.py")
