@@ -262,6 +262,14 @@ def test_local_timezone_variable_is_respected() -> None:
     assert "from datetime import timezone as dt_timezone\n" in out
 
 
+def test_callable_form_needing_a_class_body_name_declines() -> None:
+    # The new lambda could not see `datetime`, which the class body imports.
+    source = "from dataclasses import field\n\nclass Clock:\n    from datetime import datetime\n    stamp = field(default_factory=datetime.utcnow)\n"
+    outcome = fix_source(source.encode(), "m.py", SL301, unsafe=True)
+    assert outcome.status == "unchanged"
+    assert [r for _, r in outcome.skipped] == ["no fix for this case"]
+
+
 def test_trailing_comma_call() -> None:
     source = "from datetime import datetime\n\nx = datetime.utcfromtimestamp(\n    0,\n)\n"
     assert "x = datetime.fromtimestamp(\n    0, tz=timezone.utc,\n)\n" in fixed(source, SL301)
