@@ -202,7 +202,16 @@ class SummaryCollector:
         return None
 
     def _lambda_id(self, node: ast.Lambda) -> str:
-        return f"{self._owners[-1]}.<lambda@{node.lineno}:{node.col_offset}>"
+        return f"{self._owners[-1]}.<lambda@{node.lineno}:{self.ctx.char_col(node.lineno, node.col_offset)}>"
+
+    def _range(self, node: ast.expr) -> tuple[int, int, int, int]:
+        """``node``'s line, column, end line and end column, columns in characters."""
+        char_col = self.ctx.char_col
+        line = node.lineno
+        col = char_col(line, node.col_offset)
+        end_line = node.end_lineno or line
+        end_col = node.end_col_offset
+        return line, col, end_line, col if end_col is None else char_col(end_line, end_col)
 
     # -- definitions -----------------------------------------------------------------
 
@@ -225,7 +234,7 @@ class SummaryCollector:
             id=fid,
             name=name,
             line=node.lineno,
-            col=node.col_offset,
+            col=self.ctx.char_col(node.lineno, node.col_offset),
             is_async=isinstance(node, ast.AsyncFunctionDef),
             params=tuple(params),
             cls=cls.id if in_class_body and cls is not None else (self._funcs[-1].fn.cls if self._funcs else None),
@@ -393,17 +402,8 @@ class SummaryCollector:
     def _close_timeout_scopes(self, node: ast.With | ast.AsyncWith) -> None:
         while self._bodies and self._bodies[-1].node_id == id(node):
             body = self._bodies.pop()
-            call = body.call
             self.summary.timeouts.append(
-                TimeoutSite(
-                    body.kind,
-                    body.frame.fn.id,
-                    call.lineno,
-                    call.col_offset,
-                    call.end_lineno or call.lineno,
-                    call.end_col_offset or call.col_offset,
-                    tuple(body.targets),
-                )
+                TimeoutSite(body.kind, body.frame.fn.id, *self._range(body.call), tuple(body.targets))
             )
 
     def visit_AsyncWith(self, node: ast.AsyncWith) -> None:
@@ -439,15 +439,13 @@ class SummaryCollector:
                 inner = node.args[0]
                 target = self.ref(inner.func)
                 if target is not None:
+                    inner_col = self.ctx.char_col(inner.lineno, inner.col_offset)
                     self.summary.timeouts.append(
                         TimeoutSite(
                             qualified,
                             frame.fn.id,
-                            node.lineno,
-                            node.col_offset,
-                            node.end_lineno or node.lineno,
-                            node.end_col_offset or node.col_offset,
-                            ((target, True, inner.lineno, inner.col_offset, _text(inner.func)),),
+                            *self._range(node),
+                            ((target, True, inner.lineno, inner_col, _text(inner.func)),),
                         )
                     )
         elif isinstance(func, ast.Attribute) and func.attr in OFFLOAD_METHODS:
@@ -455,7 +453,7 @@ class SummaryCollector:
             return
         if isinstance(func, ast.Name) and func.id in frame.locals and func.id in frame.fn.params:
             if frame.locals[func.id] is None:
-                frame.fn.param_calls.append((func.id, node.lineno, node.col_offset))
+                frame.fn.param_calls.append((func.id, node.lineno, self.ctx.char_col(node.lineno, node.col_offset)))
                 return
         callee = self.ref(func)
         if callee is None:
@@ -473,26 +471,17 @@ class SummaryCollector:
                 if value is not None and value[0] in ("fn", "m", "g", "attr"):
                     fn_args.append((keyword.arg, value))
         text = _text(func)
-        frame.fn.calls.append(
-            CallSite(
-                callee,
-                node.lineno,
-                node.col_offset,
-                node.end_lineno or node.lineno,
-                node.end_col_offset or node.col_offset,
-                text,
-                tuple(fn_args),
-            )
-        )
+        line, col, end_line, end_col = self._range(node)
+        frame.fn.calls.append(CallSite(callee, line, col, end_line, end_col, text, tuple(fn_args)))
         if self._bodies and self._bodies[-1].frame is frame and node is not self._bodies[-1].call:
             awaited = id(node) in self._awaited
-            self._bodies[-1].targets.append((callee, awaited, node.lineno, node.col_offset, text))
+            self._bodies[-1].targets.append((callee, awaited, line, col, text))
 
     def _offload(self, frame: _Frame, node: ast.Call, index: int) -> None:
         if len(node.args) > index:
             value = self.ref(node.args[index])
             if value is not None:
-                frame.fn.offloaded.append((value, node.lineno, node.col_offset))
+                frame.fn.offloaded.append((value, node.lineno, self.ctx.char_col(node.lineno, node.col_offset)))
 
     def _dependency(self, node: ast.Call) -> None:
         if node.args:
