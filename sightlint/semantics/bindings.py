@@ -314,21 +314,11 @@ class ScopeIndex:
                 if isinstance(node.target, ast.Name):
                     bind(target, node.target.id, node.target, value=node.value)
                 stack.append((node.value, scope))
-            elif isinstance(node, ast.Import):
-                for alias in node.names:
-                    if alias.asname:
-                        bind(scope, alias.asname, node, BindingKind.IMPORT, alias.name)
-                    else:
-                        top = alias.name.split(".", 1)[0]
-                        bind(scope, top, node, BindingKind.IMPORT, top)
-            elif isinstance(node, ast.ImportFrom):
-                base = self._resolve_relative(node.module, node.level)
-                for alias in node.names:
-                    if alias.name == "*":
-                        scope.star_imports.append(node)
-                    else:
-                        target_name = f"{base}.{alias.name}" if base else None
-                        bind(scope, alias.asname or alias.name, node, BindingKind.IMPORT, target_name)
+            elif isinstance(node, (ast.Import, ast.ImportFrom)):
+                for name, qualified in import_targets(node, self._resolve_relative):
+                    bind(scope, name, node, BindingKind.IMPORT, qualified)
+                if isinstance(node, ast.ImportFrom) and any(alias.name == "*" for alias in node.names):
+                    scope.star_imports.append(node)
             elif isinstance(node, ast.Global):
                 scope.globals.update(node.names)
             elif isinstance(node, ast.Nonlocal):
@@ -377,6 +367,26 @@ class ScopeIndex:
                 )
                 by_name.setdefault(item.name, []).append(binding)
             scope.bindings = {name: tuple(found) for name, found in by_name.items()}
+
+
+def import_targets(
+    node: ast.Import | ast.ImportFrom, resolve_relative: Callable[[str | None, int], str | None]
+) -> list[tuple[str, str | None]]:
+    """``(bound name, qualified target)`` for each name an import binds (``import a.b``
+    binds ``a``); the target is None for a relative import that cannot be resolved, and a
+    star import binds nothing here."""
+    if isinstance(node, ast.Import):
+        found: list[tuple[str, str | None]] = []
+        for alias in node.names:
+            top = alias.name.split(".", 1)[0]
+            found.append((alias.asname, alias.name) if alias.asname else (top, top))
+        return found
+    base = resolve_relative(node.module, node.level)
+    return [
+        (alias.asname or alias.name, f"{base}.{alias.name}" if base else None)
+        for alias in node.names
+        if alias.name != "*"
+    ]
 
 
 def _nonlocal_target(scope: Scope, name: str, bound: dict[Scope, set[str]] | None = None) -> Scope | None:

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sightlint.models import Span
-from sightlint.semantics.bindings import Binding, Scope, ScopeIndex
+from sightlint.semantics.bindings import Binding, Scope, ScopeIndex, import_targets
 from sightlint.settings import Settings
 
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
@@ -225,21 +225,9 @@ def _enter_class(context: Context, node: ast.ClassDef) -> None:
     context.class_stack.append(node)
 
 
-def _enter_import(context: Context, node: ast.Import) -> None:
-    for alias in node.names:
-        if alias.asname:
-            context.bind(alias.asname, alias.name)
-        else:
-            top = alias.name.split(".", 1)[0]
-            context.bind(top, top)
-
-
-def _enter_import_from(context: Context, node: ast.ImportFrom) -> None:
-    base = context.resolve_relative(node.module, node.level)
-    for alias in node.names:
-        if alias.name == "*":
-            continue
-        context.bind(alias.asname or alias.name, f"{base}.{alias.name}" if base else None)
+def _enter_import(context: Context, node: ast.Import | ast.ImportFrom) -> None:
+    for name, qualified in import_targets(node, context.resolve_relative):
+        context.bind(name, qualified)
 
 
 def _enter_arg(context: Context, node: ast.arg) -> None:
@@ -258,7 +246,7 @@ ENTER: dict[type, Callable[[Context, Any], None]] = {
     ast.Lambda: _enter_lambda,
     ast.ClassDef: _enter_class,
     ast.Import: _enter_import,
-    ast.ImportFrom: _enter_import_from,
+    ast.ImportFrom: _enter_import,
     ast.arg: _enter_arg,
     ast.ExceptHandler: _enter_except_handler,
 }
