@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import symtable
 import textwrap
 from pathlib import Path
 
@@ -415,3 +416,62 @@ def test_the_check_walk_never_builds_the_index(monkeypatch: pytest.MonkeyPatch) 
         assert not result.errors, result.errors
         checked += 1
     assert checked > 10
+
+
+# -- against CPython's own symbol tables ----------------------------------------------------------
+
+_COMPREHENSION_TABLES = {ast.ListComp: "listcomp", ast.SetComp: "setcomp", ast.DictComp: "dictcomp", ast.GeneratorExp: "genexpr"}
+
+
+def _symbol_tables(path: Path, text: str) -> dict[tuple[str, int, str], list[symtable.SymbolTable]]:
+    found: dict[tuple[str, int, str], list[symtable.SymbolTable]] = {}
+    stack = [symtable.symtable(text, str(path), "exec")]
+    while stack:
+        table = stack.pop()
+        found.setdefault((table.get_type(), table.get_lineno(), table.get_name()), []).append(table)
+        stack.extend(table.get_children())
+    return found
+
+
+def test_agrees_with_symtable_on_every_name_read_in_function_scopes() -> None:
+    """Where CPython says a name read in a function, lambda or comprehension is local,
+    free or global, the binding found at that position is in the same place."""
+    root = Path(__file__).resolve().parent.parent
+    paths = sorted([*root.joinpath("sightlint").rglob("*.py"), *FIXTURES.rglob("*.py"), *root.joinpath("tests").glob("*.py")])
+    compared = 0
+    for path in paths:
+        text = path.read_text(encoding="utf-8")
+        tables = _symbol_tables(path, text)
+        ctx = Context(str(path), text, ast.parse(text), Settings(), "m")
+        for node in ast.walk(ctx.tree):
+            if not (isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)):
+                continue
+            span = ctx.span(node)
+            scope = ctx.scope_at(span.line, span.col)
+            owner = scope.node
+            if scope.kind is ScopeKind.COMPREHENSION:
+                key = ("function", owner.lineno, _COMPREHENSION_TABLES[type(owner)])  # type: ignore[attr-defined]
+            elif scope.kind is ScopeKind.LAMBDA:
+                key = ("function", owner.lineno, "lambda")  # type: ignore[attr-defined]
+            elif scope.kind is ScopeKind.FUNCTION:
+                key = ("function", owner.lineno, scope.name or "")  # type: ignore[attr-defined]
+            else:
+                continue
+            candidates = tables.get(key, [])
+            if len(candidates) != 1:
+                continue  # two lambdas on one line: the table is ambiguous
+            try:
+                symbol = candidates[0].lookup(node.id)
+            except KeyError:
+                continue  # an annotation under `from __future__ import annotations`: never evaluated
+            found = ctx.binding_at(node.id, span.line, span.col)
+            where = f"{path.name}:{node.lineno}:{node.col_offset} {node.id}"
+            if symbol.is_local():
+                assert found.scope is scope, where
+            elif symbol.is_free():
+                assert found.scope is not None and found.scope is not scope, where
+                assert found.scope.kind not in (ScopeKind.MODULE, ScopeKind.CLASS), where
+            elif symbol.is_global():
+                assert found.scope is None or found.at_module_level, where
+            compared += 1
+    assert compared > 5000
