@@ -266,6 +266,24 @@ def test_module_code_sees_the_binding_before_it() -> None:
     assert binding(ctx, "timezone", "# second").qualified == "datetime.timezone"
 
 
+def test_an_assignment_takes_effect_after_its_value() -> None:
+    ctx = context(
+        """\
+        from config import TIMEOUT
+        TIMEOUT = TIMEOUT * 2  # module
+
+        class Limits:
+            TIMEOUT = TIMEOUT + 1  # class
+            after = TIMEOUT  # class after
+        """
+    )
+    assert binding(ctx, "TIMEOUT", "TIMEOUT * 2").kind is BindingKind.IMPORT
+    assert binding(ctx, "TIMEOUT", "TIMEOUT + 1").kind is BindingKind.GLOBAL
+    assert binding(ctx, "TIMEOUT", "TIMEOUT  # class after").kind is BindingKind.CLASS_ATTRIBUTE
+    assigned = binding(ctx, "TIMEOUT", "TIMEOUT  # class after")
+    assert (assigned.line, assigned.col) == (5, 4) and assigned.effective == (5, 25)
+
+
 # -- shadowing ------------------------------------------------------------------------------
 
 

@@ -77,6 +77,9 @@ class Binding(NamedTuple):
     value: ast.expr | None = None
     line: int = 0
     col: int = 0
+    # Where it takes effect: after the value is evaluated (``x = x + 1`` reads the earlier
+    # ``x``), after the whole statement for imports, ``def`` and ``class``.
+    effective: tuple[int, int] = (0, 0)
 
     @property
     def at_module_level(self) -> bool:
@@ -127,6 +130,7 @@ class _Raw(NamedTuple):
     value: ast.expr | None
     line: int
     col: int
+    effective: _Position
 
 
 class ScopeIndex:
@@ -167,7 +171,7 @@ class ScopeIndex:
                 scope = scope.parent  # class bodies are invisible from nested scopes
                 continue
             if scope.kind is not ScopeKind.MODULE and name in scope.globals:
-                return self._module_binding(name, position, deferred=True) or self._builtin(name)
+                return self._module_binding(name, position, deferred=True) or self._beyond_scopes(name)
             if name in scope.nonlocals:
                 target = _nonlocal_target(scope, name)
                 found = target.bindings.get(name) if target is not None else None
@@ -175,20 +179,20 @@ class ScopeIndex:
             found = scope.bindings.get(name)
             if found:
                 if scope.kind is ScopeKind.CLASS:
-                    before = [b for b in found if (b.line, b.col) <= position]
+                    before = [b for b in found if b.effective <= position]
                     if before:
                         return before[-1]
                     # Not bound yet: the class body reads the module, skipping enclosing functions.
-                    return self._module_binding(name, position, deferred) or self._builtin(name)
+                    return self._module_binding(name, position, deferred) or self._beyond_scopes(name)
                 return _pick(found, position, deferred)
             if scope.kind in (ScopeKind.FUNCTION, ScopeKind.LAMBDA):
                 deferred = True
             scope = scope.parent
-        return self._builtin(name)
+        return self._beyond_scopes(name)
 
     def module_binding(self, name: str) -> Binding | None:
-        """What ``name`` means at module level as seen from a function body; None if not
-        bound there (builtins included: those are not module bindings)."""
+        """What ``name`` means at module level as seen from a function body; None if the
+        module binds nothing by that name (a builtin is not a module binding)."""
         return self._module_binding(name, None, deferred=True)
 
     def reference_to(self, qualified: str, line: int, col: int) -> str | None:
@@ -221,12 +225,12 @@ class ScopeIndex:
         if module.star_imports:
             star = module.star_imports[0]
             line, col = star.lineno, self._char_col(star.lineno, star.col_offset)
-            return Binding(name, BindingKind.STAR_IMPORT, module, star, None, None, line, col)
+            return Binding(name, BindingKind.STAR_IMPORT, module, star, None, None, line, col, (line, col))
         if name in _MODULE_DUNDERS:
             return Binding(name, BindingKind.GLOBAL, module, None)
         return None
 
-    def _builtin(self, name: str) -> Binding:
+    def _beyond_scopes(self, name: str) -> Binding:
         """What a name no scope in sight binds means: a star import's, a module dunder, a builtin."""
         found = self._module_binding(name, None, deferred=True)
         if found is not None:
@@ -240,6 +244,13 @@ class ScopeIndex:
     def _position(self, node: ast.AST) -> _Position:
         line: int = getattr(node, "lineno", 1)
         return line, self._char_col(line, getattr(node, "col_offset", 0))
+
+    def _end(self, node: ast.AST) -> _Position:
+        end_line: int | None = getattr(node, "end_lineno", None)
+        end_col: int | None = getattr(node, "end_col_offset", None)
+        if end_line is None or end_col is None:
+            return self._position(node)
+        return end_line, self._char_col(end_line, end_col)
 
     def _extent(self, first: ast.AST, last: ast.AST) -> _Range:
         decorators = getattr(first, "decorator_list", None)
@@ -262,8 +273,12 @@ class ScopeIndex:
             kind: BindingKind | None = None,
             qualified: str | None = None,
             value: ast.expr | None = None,
+            after: ast.AST | None = None,
         ) -> None:
-            raw.setdefault(scope, []).append(_Raw(name, node, kind, qualified, value, *self._position(node)))
+            """Record a binding of ``name`` by ``node``, in effect after ``after`` if given."""
+            start = self._position(node)
+            effective = start if after is None else self._end(after)
+            raw.setdefault(scope, []).append(_Raw(name, node, kind, qualified, value, *start, effective))
 
         stack: list[tuple[ast.AST, Scope]] = [(stmt, self.module) for stmt in tree.body]
         while stack:
@@ -281,7 +296,7 @@ class ScopeIndex:
                     inner._ranges.append(self._extent(node.body, node.body))
                     stack.append((node.body, inner))
                 else:
-                    bind(scope, node.name, node)
+                    bind(scope, node.name, node, after=node)
                     outer += [*node.decorator_list, *(a.annotation for a in params if a.annotation is not None)]
                     if node.returns is not None:
                         outer.append(node.returns)
@@ -293,7 +308,7 @@ class ScopeIndex:
                     bind(inner, param.arg, param, BindingKind.PARAMETER)
                 stack.extend((child, scope) for child in outer)
             elif isinstance(node, ast.ClassDef):
-                bind(scope, node.name, node)
+                bind(scope, node.name, node, after=node)
                 stack.extend((child, scope) for child in (*node.decorator_list, *node.bases, *node.keywords))
                 inner = Scope(ScopeKind.CLASS, node, scope)
                 inner._ranges.append(self._extent(node.body[0], node.body[-1]))
@@ -312,22 +327,23 @@ class ScopeIndex:
                 while target.kind is ScopeKind.COMPREHENSION and target.parent is not None:
                     target = target.parent
                 if isinstance(node.target, ast.Name):
-                    bind(target, node.target.id, node.target, value=node.value)
+                    bind(target, node.target.id, node.target, value=node.value, after=node)
                 stack.append((node.value, scope))
             elif isinstance(node, (ast.Import, ast.ImportFrom)):
                 for name, qualified in import_targets(node, self._resolve_relative):
-                    bind(scope, name, node, BindingKind.IMPORT, qualified)
+                    bind(scope, name, node, BindingKind.IMPORT, qualified, after=node)
                 if isinstance(node, ast.ImportFrom) and any(alias.name == "*" for alias in node.names):
                     scope.star_imports.append(node)
             elif isinstance(node, ast.Global):
                 scope.globals.update(node.names)
             elif isinstance(node, ast.Nonlocal):
                 scope.nonlocals.update(node.names)
-            elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
                 targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                value = None if isinstance(node, ast.AugAssign) else node.value
                 for target_node in targets:
                     if isinstance(target_node, ast.Name):
-                        bind(scope, target_node.id, target_node, value=node.value)
+                        bind(scope, target_node.id, target_node, value=value, after=node)
                     else:
                         stack.append((target_node, scope))
                 if isinstance(node, ast.AnnAssign):
@@ -361,9 +377,17 @@ class ScopeIndex:
                 ScopeKind.CLASS: BindingKind.CLASS_ATTRIBUTE,
             }.get(scope.kind, BindingKind.LOCAL)
             by_name: dict[str, list[Binding]] = {}
-            for item in sorted(items, key=lambda r: (r.line, r.col)):
+            for item in sorted(items, key=lambda r: (r.effective, r.line, r.col)):
                 binding = Binding(
-                    item.name, item.kind or default, scope, item.node, item.qualified, item.value, item.line, item.col
+                    item.name,
+                    item.kind or default,
+                    scope,
+                    item.node,
+                    item.qualified,
+                    item.value,
+                    item.line,
+                    item.col,
+                    item.effective,
                 )
                 by_name.setdefault(item.name, []).append(binding)
             scope.bindings = {name: tuple(found) for name, found in by_name.items()}
@@ -409,7 +433,7 @@ def _pick(found: tuple[Binding, ...], position: _Position | None, deferred: bool
     (``deferred``, or no position) sees the last one."""
     if deferred or position is None:
         return found[-1]
-    before = [b for b in found if (b.line, b.col) <= position]
+    before = [b for b in found if b.effective <= position]
     return before[-1] if before else found[0]
 
 
