@@ -22,6 +22,7 @@ from sightlint.registry import enabled_rules
 from sightlint.atomic import write_atomically
 from sightlint.models import Finding, FixSafety
 from sightlint.rules.base import Fix, Rule, RuleClass
+from sightlint.semantics.bindings import BindingKind
 from sightlint.semantics.scope import Context
 from sightlint.settings import Settings
 from sightlint.source import SourceError, decode_source
@@ -181,9 +182,6 @@ def _apply_pass(
     text = decode_source(current)
     tree = ast.parse(text)
     context = Context(path, text, tree, settings, module_name)
-    for stmt in tree.body:
-        if isinstance(stmt, (ast.Import, ast.ImportFrom)):
-            context.enter(stmt)
     instances: dict[str, Rule] = {}
     accepted: list[tuple[tuple[int, int], tuple[int, int]]] = []
     replacements: dict[int, Any] = {}
@@ -212,7 +210,7 @@ def _apply_pass(
         done.append(finding)
     if not done:
         return current, [], reasons
-    new_module = _add_module_code(module.visit(_replacer(replacements)), fixes)
+    new_module = _add_module_code(module.visit(_replacer(replacements)), fixes, path, settings, module_name)
     return new_module.bytes, done, reasons
 
 
@@ -227,7 +225,7 @@ def _replacer(replacements: dict[int, Any]) -> Any:
     return Replace()
 
 
-def _add_module_code(module: Any, fixes: list[Fix]) -> Any:
+def _add_module_code(module: Any, fixes: list[Fix], path: str, settings: Settings, module_name: str | None) -> Any:
     """Add the fixes' imports (LibCST's AddImportsVisitor), then their module statements."""
     import libcst as cst
     from libcst.codemod import CodemodContext
@@ -243,11 +241,13 @@ def _add_module_code(module: Any, fixes: list[Fix]) -> Any:
     statements = dict(s for fix in fixes for s in fix.module_statements)
     if not statements:
         return module
-    bound = _module_bindings(ast.parse(module.code))
+    code = module.code
+    scope = Context(path, code, ast.parse(code), settings, module_name)
     new = []
     for name, source in statements.items():
-        if name in bound:
-            continue
+        binding = scope.module_binding(name)
+        if binding is not None and binding.kind is not BindingKind.STAR_IMPORT:
+            continue  # the module binds the name already
         stmt = cst.parse_statement(source)
         is_import = isinstance(stmt, cst.SimpleStatementLine) and isinstance(stmt.body[0], (cst.Import, cst.ImportFrom))
         new.append(stmt if is_import else stmt.with_changes(leading_lines=[cst.EmptyLine()]))
@@ -315,23 +315,3 @@ def _insertion_index(body: list[Any]) -> int:
         if isinstance(body[0].body[0].value, (cst.SimpleString, cst.ConcatenatedString)):
             at = 1
     return at
-
-
-def _module_bindings(tree: ast.Module) -> set[str]:
-    """Names bound at module level (including inside module-level if/try blocks)."""
-    names: set[str] = set()
-    stack: list[ast.stmt] = list(tree.body)
-    while stack:
-        stmt = stack.pop()
-        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            names.add(stmt.name)
-        elif isinstance(stmt, (ast.Import, ast.ImportFrom)):
-            names.update((a.asname or a.name).split(".")[0] for a in stmt.names)
-        elif isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
-            targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
-            names.update(n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name))
-        elif isinstance(stmt, (ast.If, ast.Try, ast.With, ast.For, ast.While)):
-            stack.extend(c for c in ast.iter_child_nodes(stmt) if isinstance(c, ast.stmt))
-            if isinstance(stmt, ast.Try):
-                stack.extend(s for h in stmt.handlers for s in h.body)
-    return names

@@ -198,6 +198,33 @@ def test_logging_bound_to_another_module_declines() -> None:
     assert [r for _, r in outcome.skipped] == ["no fix for this case"]
 
 
+def test_imported_logger_is_reused_but_not_an_imported_function() -> None:
+    out = fixed("from loguru import logger\n\n" + SWALLOW, SL201)
+    assert 'logger.exception("Ignored error in f")' in out and "import logging" not in out
+    out = fixed("from math import log\n\n" + SWALLOW, SL201)
+    assert "logger = logging.getLogger(__name__)" in out and "log.exception" not in out
+
+
+def test_logger_a_function_may_rebind_is_not_reused() -> None:
+    # `global log` makes the module's `log` None until `configure` runs.
+    source = "import logging\n\nlog = logging.getLogger(__name__)\n\ndef configure():\n    global log\n    log = None\n\n"
+    out = fixed(source + SWALLOW, SL201)
+    assert 'logger.exception("Ignored error in f")' in out
+
+
+def test_every_logger_name_taken_declines() -> None:
+    source = SWALLOW.replace("def f():", "def f(logger, _logger, sightlint_logger):")
+    outcome = fix_source(source.encode(), "m.py", SL201)
+    assert outcome.status == "unchanged"
+    assert [r for _, r in outcome.skipped] == ["no fix for this case"]
+
+
+def test_star_import_that_may_bind_the_logger_name_declines() -> None:
+    outcome = fix_source(("from helpers import *\n\n" + SWALLOW).encode(), "m.py", SL201)
+    assert outcome.status == "unchanged"
+    assert [r for _, r in outcome.skipped] == ["no fix for this case"]
+
+
 def test_same_line_handler_with_several_statements() -> None:
     source = "def f(xs):\n    for x in xs:\n        try:\n            g(x)\n        except Exception: y = None; continue\n"
     out = fixed(source, SL201)
@@ -233,6 +260,14 @@ def test_local_timezone_variable_is_respected() -> None:
     out = fixed(source, SL301)
     assert "return datetime.now(dt_timezone.utc)" in out
     assert "from datetime import timezone as dt_timezone\n" in out
+
+
+def test_callable_form_needing_a_class_body_name_declines() -> None:
+    # The new lambda could not see `datetime`, which the class body imports.
+    source = "from dataclasses import field\n\nclass Clock:\n    from datetime import datetime\n    stamp = field(default_factory=datetime.utcnow)\n"
+    outcome = fix_source(source.encode(), "m.py", SL301, unsafe=True)
+    assert outcome.status == "unchanged"
+    assert [r for _, r in outcome.skipped] == ["no fix for this case"]
 
 
 def test_trailing_comma_call() -> None:

@@ -584,3 +584,86 @@ def test_json_layout_is_one_finding_per_line_and_parses() -> None:
     finding_lines = [line for line in text.splitlines() if line.startswith('    {"code"')]
     assert len(finding_lines) == 2
     assert all(_json.loads(line.rstrip(","))["code"] == "SL301" for line in finding_lines)
+
+
+# -- columns count characters, for cross-file findings too -------------------------------------
+
+NON_ASCII_UTIL = 'import time\n\n\ndef pause():\n    label = "łódź"; time.sleep(1)\n'
+NON_ASCII_API = (
+    "import asyncio\n"
+    "import time\n"
+    "\n"
+    "from pkg.util import pause\n"
+    "\n"
+    "\n"
+    "async def handler():\n"
+    '    note = "żółw"; pause()\n'
+    "\n"
+    "\n"
+    "async def probe():\n"
+    '    s = "ĄĘ"; time.sleep(2)\n'
+    "\n"
+    "\n"
+    "async def main():\n"
+    '    žluť = "ß"; await asyncio.wait_for(probe(), timeout=2)\n'
+)
+
+
+def _column(text: str, line: int, needle: str) -> int:
+    """1-based character column of ``needle`` on ``line`` (1-based) of ``text``."""
+    return text.splitlines()[line - 1].index(needle) + 1
+
+
+@pytest.mark.parametrize("cache", [False, True], ids=["no-cache", "cached"])
+def test_cross_file_columns_count_characters(
+    cache: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sarif_validator: Any
+) -> None:
+    from click.testing import CliRunner
+
+    from sightlint.cli import main
+
+    (tmp_path / "pyproject.toml").write_text(f'[tool.sightlint]\ncache-dir = "{tmp_path / "cache"}"\n', encoding="utf-8")
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "__init__.py").write_text("", encoding="utf-8")
+    (tmp_path / "pkg" / "util.py").write_text(NON_ASCII_UTIL, encoding="utf-8")
+    (tmp_path / "pkg" / "api.py").write_text(NON_ASCII_API, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    args = ["check", "--select", "SL101,SL102", "-j", "1", *([] if cache else ["--no-cache"]), "pkg"]
+    runs = 2 if cache else 1  # the second run reads the project graph back from the cache
+    for _ in range(runs):
+        as_json = json.loads(CliRunner().invoke(main, [*args, "--format", "json"]).output)
+        as_sarif = json.loads(CliRunner().invoke(main, [*args, "--format", "sarif"]).output)
+
+    findings = {(f["code"], f["path"], f["line"]): f for f in as_json["findings"]}
+    sleep = findings["SL101", "pkg/util.py", 5]
+    start = _column(NON_ASCII_UTIL, 5, "time.sleep")
+    assert (sleep["column"], sleep["end_column"]) == (start, start + len("time.sleep(1)"))
+    assert sleep["column"] == 21  # 24 when columns counted bytes
+    # The hop from `handler` to `pause` sits on a line with non-ASCII text before the call.
+    hops = [(r["path"], r["line"], r["column"]) for r in sleep["related"]]
+    assert hops == [("pkg/api.py", 8, _column(NON_ASCII_API, 8, "pause()")), ("pkg/util.py", 5, sleep["column"])]
+    direct = findings["SL101", "pkg/api.py", 12]
+    assert direct["column"] == _column(NON_ASCII_API, 12, "time.sleep")
+    timeout = findings["SL102", "pkg/api.py", 16]
+    assert timeout["column"] == _column(NON_ASCII_API, 16, "asyncio.wait_for")
+    assert timeout["end_column"] == len(NON_ASCII_API.splitlines()[15]) + 1
+    assert timeout["related"] == [
+        {"path": "pkg/api.py", "line": 11, "column": 1, "message": "`probe`"},
+        {"path": "pkg/api.py", "line": 12, "column": direct["column"], "message": "`time.sleep` blocks"},
+    ]
+
+    errors = sorted(sarif_validator.iter_errors(as_sarif), key=lambda e: list(e.absolute_path))
+    assert not errors
+    (run,) = as_sarif["runs"]
+    assert run["columnKind"] == "unicodeCodePoints"
+    by_place = {
+        (r["ruleId"], r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+         r["locations"][0]["physicalLocation"]["region"]["startLine"]): r
+        for r in run["results"]
+    }
+    # SARIF columns are 1-based like the JSON ones, and endColumn is the column after the last character.
+    for (code, path, line), finding in findings.items():
+        region = by_place[code, path, line]["locations"][0]["physicalLocation"]["region"]
+        assert (region["startColumn"], region["endColumn"]) == (finding["column"], finding["end_column"])
+    related = by_place["SL101", "pkg/util.py", 5]["relatedLocations"]
+    assert [r["physicalLocation"]["region"]["startColumn"] for r in related] == [column for _, _, column in hops]

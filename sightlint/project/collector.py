@@ -284,7 +284,16 @@ class SummaryCollector:
         return None
 
     def _lambda_id(self, node: ast.Lambda) -> str:
-        return f"{self._owners[-1]}.<lambda@{node.lineno}:{node.col_offset}>"
+        return f"{self._owners[-1]}.<lambda@{node.lineno}:{self.ctx.char_col(node.lineno, node.col_offset)}>"
+
+    def _range(self, node: ast.expr) -> tuple[int, int, int, int]:
+        """``node``'s line, column, end line and end column, columns in characters."""
+        char_col = self.ctx.char_col
+        line = node.lineno
+        col = char_col(line, node.col_offset)
+        end_line = node.end_lineno or line
+        end_col = node.end_col_offset
+        return line, col, end_line, col if end_col is None else char_col(end_line, end_col)
 
     # -- definitions -----------------------------------------------------------------
 
@@ -307,7 +316,7 @@ class SummaryCollector:
             id=fid,
             name=name,
             line=node.lineno,
-            col=node.col_offset,
+            col=self.ctx.char_col(node.lineno, node.col_offset),
             is_async=isinstance(node, ast.AsyncFunctionDef),
             params=tuple(params),
             cls=cls.id if in_class_body and cls is not None else (self._funcs[-1].fn.cls if self._funcs else None),
@@ -477,17 +486,8 @@ class SummaryCollector:
     def _close_timeout_scopes(self, node: ast.With | ast.AsyncWith) -> None:
         while self._bodies and self._bodies[-1].node_id == id(node):
             body = self._bodies.pop()
-            call = body.call
             self.summary.timeouts.append(
-                TimeoutSite(
-                    body.kind,
-                    body.frame.fn.id,
-                    call.lineno,
-                    call.col_offset,
-                    call.end_lineno or call.lineno,
-                    call.end_col_offset or call.col_offset,
-                    tuple(body.targets),
-                )
+                TimeoutSite(body.kind, body.frame.fn.id, *self._range(body.call), tuple(body.targets))
             )
 
     def visit_AsyncWith(self, node: ast.AsyncWith) -> None:
@@ -533,16 +533,13 @@ class SummaryCollector:
                     TimeoutSite(
                         qualified,
                         frame.fn.id,
-                        node.lineno,
-                        node.col_offset,
-                        node.end_lineno or node.lineno,
-                        node.end_col_offset or node.col_offset,
-                        ((target, True, inner.lineno, inner.col_offset, _text(inner.func)),),
+                        *self._range(node),
+                        ((target, True, inner.lineno, self.ctx.char_col(inner.lineno, inner.col_offset), _text(inner.func)),),
                     )
                 )
         if isinstance(func, ast.Name) and func.id in frame.locals and func.id in frame.fn.params:
             if frame.locals[func.id] is None:
-                frame.fn.param_calls.append((func.id, node.lineno, node.col_offset))
+                frame.fn.param_calls.append((func.id, node.lineno, self.ctx.char_col(node.lineno, node.col_offset)))
                 return
         callee = self.ref(func)
         if callee is None:
@@ -560,20 +557,11 @@ class SummaryCollector:
                 if value is not None and value[0] in ("fn", "m", "g", "attr"):
                     fn_args.append((keyword.arg, value))
         text = _text(func)
-        frame.fn.calls.append(
-            CallSite(
-                callee,
-                node.lineno,
-                node.col_offset,
-                node.end_lineno or node.lineno,
-                node.end_col_offset or node.col_offset,
-                text,
-                tuple(fn_args),
-            )
-        )
+        line, col, end_line, end_col = self._range(node)
+        frame.fn.calls.append(CallSite(callee, line, col, end_line, end_col, text, tuple(fn_args)))
         if self._bodies and self._bodies[-1].frame is frame and node is not self._bodies[-1].call:
             awaited = id(node) in self._awaited
-            self._bodies[-1].targets.append((callee, awaited, node.lineno, node.col_offset, text))
+            self._bodies[-1].targets.append((callee, awaited, line, col, text))
 
     # -- where code runs: handoffs and entry points -------------------------------------
 
@@ -592,12 +580,14 @@ class SummaryCollector:
                 if isinstance(arg, ast.Call):
                     target = self.ref(arg.func)
                     if target is not None:
-                        handoff = Handoff(fact.kind, target, arg.lineno, arg.col_offset, True, _text(node.func))
+                        handoff = Handoff(fact.kind, target, arg.lineno, self.ctx.char_col(arg.lineno, arg.col_offset), True, _text(node.func))
                         frame.fn.handoffs.append(handoff)
                 return
             target = self._callable_ref(arg)
             if target is not None:
-                frame.fn.handoffs.append(Handoff(fact.kind, target, node.lineno, node.col_offset, False, _text(node.func)))
+                frame.fn.handoffs.append(
+                    Handoff(fact.kind, target, node.lineno, self.ctx.char_col(node.lineno, node.col_offset), False, _text(node.func))
+                )
         elif what == "entry" or what == "depends":
             self._callable_entry(node, fact)
         elif what == "app":
@@ -607,7 +597,7 @@ class SummaryCollector:
                     for item in value.elts if isinstance(value, (ast.List, ast.Tuple)) else (value,):
                         target = self._callable_ref(item)
                         if target is not None:
-                            self.summary.entries.append(EntrySite(STARTUP, target, item.lineno, item.col_offset))
+                            self.summary.entries.append(EntrySite(STARTUP, target, item.lineno, self.ctx.char_col(item.lineno, item.col_offset)))
         elif what == "script" and frame is None and not self._in_main_block(node):
             # asyncio.run(main()) in a script; inside a function it is a call of ``main``.
             self._callable_entry(node, fact)
@@ -618,7 +608,7 @@ class SummaryCollector:
         elif self._main_blocks and self._in_main_block(node):
             target = self.ref(node.func)
             if target is not None:
-                self.summary.entries.append(EntrySite(SCRIPT, target, node.lineno, node.col_offset))
+                self.summary.entries.append(EntrySite(SCRIPT, target, node.lineno, self.ctx.char_col(node.lineno, node.col_offset)))
 
     def _in_main_block(self, node: ast.AST) -> bool:
         line = node.lineno  # type: ignore[attr-defined]
@@ -635,7 +625,9 @@ class SummaryCollector:
             arg = arg.func
         target = self._callable_ref(arg)
         if target is not None:
-            self.summary.entries.append(EntrySite(context or fact.kind, target, arg.lineno, arg.col_offset, fact.how))
+            self.summary.entries.append(
+                EntrySite(context or fact.kind, target, arg.lineno, self.ctx.char_col(arg.lineno, arg.col_offset), fact.how)
+            )
 
     def _callable_ref(self, node: ast.expr) -> Ref | None:
         """The ref of a callable argument; ``functools.partial(f, ...)`` is ``f``."""

@@ -2,7 +2,8 @@
 
 A :class:`ModuleSummary` is collected during the engine's single walk of a file and
 holds no ``ast`` nodes: only strings, ints and nested tuples, so it pickles small and a
-cache can store it next to the file's findings.
+cache can store it next to the file's findings. Columns count characters, as in findings
+(``ast`` counts UTF-8 bytes; the collector converts).
 
 Names that cannot be resolved inside one file are kept *symbolic* as a :data:`Ref`, a
 small nested tuple that the project model evaluates once every module is known:

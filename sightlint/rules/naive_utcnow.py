@@ -1,13 +1,16 @@
 from __future__ import annotations
 
 import ast
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sightlint.models import Finding
 from sightlint.rules.base import Bad, Fix, FixSafety, Good, Rule, RuleMeta, Severity
+from sightlint.semantics.bindings import BindingKind, ScopeKind
 
 if TYPE_CHECKING:
     import libcst as cst
+
+    from sightlint.semantics.scope import Context
 
 _NAIVE = {
     "datetime.datetime.utcnow": "now",
@@ -36,7 +39,9 @@ class NaiveUtcnow(Rule):
     `from datetime import timezone` when needed. Where `datetime` is the module
     (`import datetime as d`) it writes `d.timezone.utc` instead; where the name `timezone`
     already means something else (`from pytz import timezone`) it uses the module if it
-    is imported, else `from datetime import timezone as dt_timezone`.
+    is imported, else `from datetime import timezone as dt_timezone`. The callable form
+    in a class body gets no fix when it needs a name the class body binds (the new
+    lambda could not see it).
     The fix is **unsafe**: the result becomes timezone-aware, and aware and naive
     datetimes cannot be compared or subtracted, so code mixing the new value with other
     naive values (or a `TIMESTAMP WITHOUT TIME ZONE` column) can start raising.
@@ -218,7 +223,10 @@ class NaiveUtcnow(Rule):
             receiver, method = node.value, "callable"
         else:
             return None
-        tz_source, imports, statements = self._utc(receiver, finding)
+        root = _root_name(receiver)
+        if method == "callable" and root is not None and _class_body_binds(self.context, root, finding):
+            return None  # the new lambda could not see it
+        tz_source, imports, statements = self._utc(receiver, finding, deferred=method == "callable")
         if tz_source is None:
             return None
         tz = cst.parse_expression(tz_source)
@@ -247,92 +255,51 @@ class NaiveUtcnow(Rule):
         return None
 
     def _utc(
-        self, receiver: cst.BaseExpression, finding: Finding
+        self, receiver: cst.BaseExpression, finding: Finding, *, deferred: bool
     ) -> tuple[str | None, list[tuple[str, str | None]], tuple[tuple[str, str], ...]]:
-        """Source of a UTC tzinfo that works at the finding, plus the imports it needs."""
+        """Source of a UTC tzinfo that works at the finding, plus the imports it needs.
+
+        ``deferred``: the source goes into a new lambda, which cannot see the names a
+        class body binds.
+        """
         import libcst as cst
 
-        # `d.datetime.utcnow()` was flagged, so `d` is the datetime module at this point.
+        line, col = finding.span.line, finding.span.col
+        context = self.context
+        tz = context.binding_at("timezone", line, col)
         if isinstance(receiver, cst.Attribute) and isinstance(receiver.value, cst.Name):
-            return f"{receiver.value.value}.timezone.utc", [], ()
-        tree = self.context.tree
-        kinds = _binding_kinds(tree, self.context, finding.span.line, finding.span.col, "timezone")
-        if not kinds:
+            module = context.binding_at(receiver.value.value, line, col)
+            if module.kind is BindingKind.IMPORT and module.qualified == "datetime":
+                source = f"{receiver.value.value}.timezone.utc"  # the module form, `d.datetime.utcnow()`
+            else:
+                return None, [], ()
+        elif tz.kind is BindingKind.IMPORT and tz.qualified == "datetime.timezone":
+            source = "timezone.utc"
+        elif tz.kind is BindingKind.UNBOUND:
             return "timezone.utc", [("datetime", "timezone")], ()
-        if kinds == {"datetime.timezone"}:
-            return "timezone.utc", [], ()
-        module = _datetime_module_alias(tree, receiver.value if isinstance(receiver, cst.Name) else None)
-        if module is not None:
-            return f"{module}.timezone.utc", [], ()
-        alias = "dt_timezone"
-        alias_kinds = _binding_kinds(tree, self.context, finding.span.line, finding.span.col, alias)
-        if alias_kinds - {"datetime.timezone"}:
+        else:
+            spelled = context.reference_to("datetime.timezone", line, col)
+            if spelled is None:
+                alias = "dt_timezone"
+                if context.binding_at(alias, line, col).kind is not BindingKind.UNBOUND:
+                    return None, [], ()
+                return f"{alias}.utc", [], ((alias, f"from datetime import timezone as {alias}"),)
+            source = f"{spelled}.utc"
+        if deferred and _class_body_binds(context, source.split(".", 1)[0], finding):
             return None, [], ()
-        return f"{alias}.utc", [], ((alias, f"from datetime import timezone as {alias}"),)
+        return source, [], ()
 
 
-def _scopes_at(tree: ast.Module, context: Any, line: int, col: int) -> list[ast.AST]:
-    """The module and the functions whose range contains ``line:col``, outermost first."""
-    scopes: list[ast.AST] = [tree]
-    stack: list[ast.AST] = list(tree.body)
-    while stack:
-        node = stack.pop()
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            span = context.span(node)
-            if not ((span.line, span.col) <= (line, col) <= (span.end_line, span.end_col)):
-                continue
-            if not isinstance(node, ast.ClassDef):
-                scopes.append(node)
-            stack = list(node.body)
-            continue
-        stack.extend(c for c in ast.iter_child_nodes(node) if isinstance(c, ast.stmt))
-    return scopes
+def _class_body_binds(context: Context, name: str, finding: Finding) -> bool:
+    """True if ``name`` at the finding is bound by a class body (a lambda there cannot see it)."""
+    scope = context.binding_at(name, finding.span.line, finding.span.col).scope
+    return scope is not None and scope.kind is ScopeKind.CLASS
 
 
-def _binding_kinds(tree: ast.Module, context: Any, line: int, col: int, name: str) -> set[str]:
-    """What ``name`` is bound to in the scopes visible at ``line:col``: an import's target or "other"."""
-    kinds: set[str] = set()
-    for scope in _scopes_at(tree, context, line, col):
-        if isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            args = scope.args
-            every = [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]
-            if any(a is not None and a.arg == name for a in every):
-                kinds.add("other")
-        stack: list[ast.AST] = list(getattr(scope, "body", []))
-        while stack:
-            node = stack.pop()
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                if node.name == name:
-                    kinds.add("other")
-                stack.extend(node.decorator_list)
-                continue
-            if isinstance(node, ast.Lambda):
-                continue
-            if isinstance(node, ast.Import):
-                for a in node.names:
-                    if (a.asname or a.name.split(".")[0]) == name:
-                        kinds.add("other")
-            elif isinstance(node, ast.ImportFrom):
-                for a in node.names:
-                    if (a.asname or a.name) == name:
-                        same = node.module == "datetime" and node.level == 0 and a.name == "timezone"
-                        kinds.add("datetime.timezone" if same else "other")
-            elif isinstance(node, ast.Name) and node.id == name and not isinstance(node.ctx, ast.Load):
-                kinds.add("other")
-            elif isinstance(node, ast.ExceptHandler) and node.name == name:
-                kinds.add("other")
-            elif isinstance(node, (ast.Global, ast.Nonlocal)) and name in node.names:
-                kinds.add("other")
-            stack.extend(ast.iter_child_nodes(node))
-    return kinds
+def _root_name(expression: cst.BaseExpression) -> str | None:
+    """``d`` for ``d.datetime``; None when the expression does not start with a name."""
+    import libcst as cst
 
-
-def _datetime_module_alias(tree: ast.Module, taken: str | None) -> str | None:
-    """A module-level name bound by ``import datetime [as d]``, if any (not ``taken``)."""
-    for stmt in tree.body:
-        if isinstance(stmt, ast.Import):
-            for a in stmt.names:
-                bound = a.asname or a.name
-                if a.name == "datetime" and bound != taken:
-                    return bound
-    return None
+    while isinstance(expression, cst.Attribute):
+        expression = expression.value
+    return expression.value if isinstance(expression, cst.Name) else None

@@ -1,19 +1,27 @@
 from __future__ import annotations
 
 import ast
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sightlint.models import Finding
 from sightlint.rules.base import Bad, Fix, FixSafety, Good, Rule, RuleMeta, Severity
+from sightlint.semantics.bindings import Binding, BindingKind, Scope, ScopeKind
 
 if TYPE_CHECKING:
     import libcst as cst
+
+    from sightlint.semantics.scope import Context
 
 _BROAD = {"Exception", "BaseException"}
 _BROAD_QUALIFIED = {"builtins.Exception", "builtins.BaseException"}
 # Module-level assignments from calls with these names create a logger we can reuse.
 _LOGGER_FACTORIES = {"getLogger", "get_logger", "getChild"}
 _PREFERRED_LOGGER_NAMES = ("logger", "log", "_logger", "_log", "LOGGER", "LOG")
+# Imported objects with these names are loggers (`from app.log import logger`, loguru's
+# `logger`); `log` is not among them: `from math import log`.
+_IMPORTED_LOGGERS = {"logger", "_logger", "LOGGER", "_LOGGER"}
+# The names the fix may give the logger it creates, in order of preference.
+_NEW_LOGGER_NAMES = ("logger", "_logger", "sightlint_logger")
 # Anything that can run code or leave the frame makes an expression more than a fallback value.
 _ACTIVE = (ast.Call, ast.Await, ast.Yield, ast.YieldFrom, ast.NamedExpr)
 # ...except calls to these builtins, which only build a fallback value: `str(persona.age)`.
@@ -43,13 +51,17 @@ class SwallowedException(Rule):
     Inserts `logger.exception("Ignored error in <function>")` as the first statement of
     the handler, which logs the message with the full traceback and then carries on
     exactly as before; a `pass` that becomes redundant is replaced, and comments are
-    kept. The module's logger is reused when it has one (`X = logging.getLogger(...)`
-    or `structlog.get_logger(...)`); otherwise `import logging` and
-    `logger = logging.getLogger(__name__)` are added after the imports. The fix is
-    **safe**: control flow does not change, not even for a bare `except:` (which still
-    catches what it caught; narrow it by hand if it swallows cancellation). It is
-    offered only inside functions, because a handler that runs at import time could run
-    before the new `logger` exists.
+    kept. The module's logger is reused when it has one (`X = logging.getLogger(...)`,
+    `structlog.get_logger(...)`, or an imported `logger`) and its name still means that
+    logger inside the handler: a parameter, a local of an enclosing function or anything
+    else of the same name hides it. Otherwise `import logging` and
+    `logger = logging.getLogger(__name__)` are added after the imports, the logger
+    named by the first of `logger`, `_logger`, `sightlint_logger` that means nothing yet
+    in the handler (no fix if none is free; a star import could provide any of them).
+    The fix is **safe**: control flow does not change, not even for a bare `except:`
+    (which still catches what it caught; narrow it by hand if it swallows
+    cancellation). It is offered only inside functions, because a handler that runs at
+    import time could run before the new logger exists.
     """
 
     meta = RuleMeta(
@@ -248,6 +260,29 @@ class SwallowedException(Rule):
             '        logger.exception("Ignored error in cleanup")\n',
             count=2,
         ),
+        # `log` here is the parameter, which may be None: the fix must not call it.
+        Bad(
+            "import logging\n"
+            "\n"
+            "log = logging.getLogger(__name__)\n"
+            "\n"
+            "def notify(client, message, log=None):\n"
+            "    try:\n"
+            "        client.send(message)\n"
+            "    except Exception:\n"
+            "        pass\n",
+            fixed="import logging\n"
+            "\n"
+            "logger = logging.getLogger(__name__)\n"
+            "\n"
+            "log = logging.getLogger(__name__)\n"
+            "\n"
+            "def notify(client, message, log=None):\n"
+            "    try:\n"
+            "        client.send(message)\n"
+            "    except Exception:\n"
+            '        logger.exception("Ignored error in notify")\n',
+        ),
         # At import time the new logger might not exist yet: flagged, but no fix.
         Bad("try:\n    import settings_local\nexcept Exception:\n    settings_local = None\n"),
     )
@@ -381,15 +416,15 @@ class SwallowedException(Rule):
 
         if not isinstance(node, (cst.ExceptHandler, cst.ExceptStarHandler)):
             return None
-        where = _enclosing(self.context.tree, self.context, finding.span.line, finding.span.col)
-        if not where or not where[-1][1]:
+        line, col = finding.span.line, finding.span.col
+        scope = self.context.scope_at(line, col)
+        if scope.kind is not ScopeKind.FUNCTION:
             return None
-        logger, created = _module_logger(self.context.tree)
-        if created and self.context.resolve_name("logging") not in (None, "logging"):
+        found = _logger_at(self.context, line, col)
+        if found is None:
             return None
-        if created and self.context.is_local("logging"):
-            return None
-        label = ".".join(name for name, _ in where)
+        logger, created = found
+        label = _label(scope)
         call = cst.parse_statement(f'{logger}.exception("Ignored error in {label}")')
         assert isinstance(call, cst.SimpleStatementLine)
         body = node.body
@@ -420,63 +455,50 @@ def _placeholder(stmt: cst.BaseSmallStatement) -> bool:
     return isinstance(stmt, cst.Pass) or (isinstance(stmt, cst.Expr) and isinstance(stmt.value, cst.Ellipsis))
 
 
-def _enclosing(tree: ast.Module, context: Any, line: int, col: int) -> list[tuple[str, bool]] | None:
-    """Names of the classes/functions around the handler at ``line:col`` (True for functions)."""
-    stack: list[tuple[ast.AST, list[tuple[str, bool]]]] = [(tree, [])]
-    while stack:
-        node, chain = stack.pop()
-        if isinstance(node, ast.ExceptHandler):
-            span = context.span(node)
-            if (span.line, span.col) == (line, col):
-                return chain
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            chain = [*chain, (node.name, True)]
-        elif isinstance(node, ast.ClassDef):
-            chain = [*chain, (node.name, False)]
-        stack.extend((child, chain) for child in ast.iter_child_nodes(node))
+def _label(scope: Scope) -> str:
+    """``Class.method`` / ``outer.inner``: the functions and classes around ``scope``."""
+    names: list[str] = []
+    current: Scope | None = scope
+    while current is not None:
+        if current.name:
+            names.append(current.name)
+        current = current.parent
+    return ".".join(reversed(names))
+
+
+def _logger_at(context: Context, line: int, col: int) -> tuple[str, bool] | None:
+    """The module logger to call at ``line:col`` and whether the fix must create it; None
+    when no name would mean a module logger there."""
+    module = context.scopes.module
+    found = [name for name, bindings in module.bindings.items() if all(_makes_logger(b) for b in bindings)]
+    found.sort(key=lambda name: (_rank(name), module.bindings[name][0].line, module.bindings[name][0].col))
+    for name in found:
+        # A parameter, an enclosing function's local or a class attribute may hide it here.
+        if context.binding_at(name, line, col).at_module_level:
+            return name, False
+    logging_module = context.module_binding("logging")
+    if logging_module is not None and (logging_module.kind is not BindingKind.IMPORT or logging_module.qualified != "logging"):
+        return None
+    for name in _NEW_LOGGER_NAMES:
+        if context.binding_at(name, line, col).kind is BindingKind.UNBOUND:
+            return name, True
     return None
 
 
-def _module_logger(tree: ast.Module) -> tuple[str, bool]:
-    """The module-level logger's name, and whether it still has to be created."""
-    found: list[str] = []
-    bound: set[str] = set()
-    statements: list[ast.stmt] = list(tree.body)
-    while statements:
-        stmt = statements.pop(0)
-        if isinstance(stmt, (ast.If, ast.Try)):
-            statements.extend(stmt.body)
-            statements.extend(stmt.orelse)
-            if isinstance(stmt, ast.Try):
-                statements.extend(stmt.finalbody)
-                for handler in stmt.handlers:
-                    statements.extend(handler.body)
-            continue
-        targets: list[ast.expr] = []
-        value: ast.expr | None = None
-        if isinstance(stmt, ast.Assign):
-            targets, value = stmt.targets, stmt.value
-        elif isinstance(stmt, ast.AnnAssign):
-            targets, value = [stmt.target], stmt.value
-        elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            bound.add(stmt.name)
-        elif isinstance(stmt, (ast.Import, ast.ImportFrom)):
-            bound.update((a.asname or a.name).split(".")[0] for a in stmt.names)
-        for target in targets:
-            for sub in ast.walk(target):
-                if isinstance(sub, ast.Name):
-                    bound.add(sub.id)
-        if len(targets) == 1 and isinstance(targets[0], ast.Name) and isinstance(value, ast.Call):
-            func = value.func
-            callee = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
-            if callee in _LOGGER_FACTORIES:
-                found.append(targets[0].id)
-    for name in _PREFERRED_LOGGER_NAMES:
-        if name in found:
-            return name, False
-    if found:
-        return found[0], False
-    for name in ("logger", "_logger", "sightlint_logger"):
-        if name not in bound:
-            return name, True
-    return "sightlint_logger", True
+def _rank(name: str) -> int:
+    return _PREFERRED_LOGGER_NAMES.index(name) if name in _PREFERRED_LOGGER_NAMES else len(_PREFERRED_LOGGER_NAMES)
+
+
+def _makes_logger(binding: Binding) -> bool:
+    """True for ``X = logging.getLogger(...)`` (or another factory) and ``from m import logger``."""
+    node = binding.node
+    if binding.kind is BindingKind.IMPORT:
+        return isinstance(node, ast.ImportFrom) and any(
+            alias.name in _IMPORTED_LOGGERS and (alias.asname or alias.name) == binding.name for alias in node.names
+        )
+    value = binding.value
+    if not isinstance(value, ast.Call):
+        return False
+    func = value.func
+    callee = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
+    return callee in _LOGGER_FACTORIES

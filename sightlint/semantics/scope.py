@@ -3,7 +3,14 @@ checking walk (rules and the summary collector) and by fixes.
 
 The engine keeps a :class:`Context` current while it walks a file: it calls
 :meth:`Context.enter` before the rules' ``visit_*`` handlers and :meth:`Context.leave`
-after their ``leave_*`` handlers.
+after their ``leave_*`` handlers. That running view answers for the node being visited
+(:meth:`Context.resolve_name`, :meth:`Context.qualified_name`) at no extra cost per node.
+
+What a name means at any other line and column -- an import and its target, a module
+global, a local, a parameter, a class attribute, a builtin, nothing -- is answered by
+:meth:`Context.binding_at` and its neighbours from an index of the whole file's scopes
+(:mod:`sightlint.semantics.bindings`), built the first time one of them is asked: fixes
+use it, and the checking walk never pays for it.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sightlint.models import Span
+from sightlint.semantics.bindings import Binding, Scope, ScopeIndex, import_targets
 from sightlint.settings import Settings
 
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
@@ -31,6 +39,8 @@ class Context:
         self.path = path
         self.text = text
         self.lines = text.splitlines()
+        # Most files are ASCII throughout: their byte columns are character columns.
+        self._ascii = text.isascii()
         self.tree = tree
         self.settings = settings
         self.module = module
@@ -42,11 +52,13 @@ class Context:
         # qualified_name's answers since the scopes last changed: several rules (and the
         # summary collector) ask it about the same ``Call.func`` while that call is visited.
         self._qualified: dict[ast.AST, str | None] = {}
+        self._index: ScopeIndex | None = None
 
     # -- positions ---------------------------------------------------------------
 
-    def _char_col(self, line: int, byte_col: int) -> int:
-        if line < 1 or line > len(self.lines):
+    def char_col(self, line: int, byte_col: int) -> int:
+        """The character column of ``ast``'s ``col_offset`` (UTF-8 bytes) on ``line``."""
+        if self._ascii or line < 1 or line > len(self.lines):
             return byte_col
         text = self.lines[line - 1]
         if text.isascii():
@@ -59,7 +71,33 @@ class Context:
         end_line = getattr(node, "end_lineno", None) or line
         end_col = getattr(node, "end_col_offset", None)
         end_col = col if end_col is None else end_col
-        return Span(line, self._char_col(line, col), end_line, self._char_col(end_line, end_col))
+        return Span(line, self.char_col(line, col), end_line, self.char_col(end_line, end_col))
+
+    # -- what a name means anywhere in the file (lines 1-based, columns in characters) ----
+
+    @property
+    def scopes(self) -> ScopeIndex:
+        """The file's scopes and bindings, built on first use."""
+        if self._index is None:
+            self._index = ScopeIndex(self.tree, self.char_col, self.resolve_relative)
+        return self._index
+
+    def scope_at(self, line: int, col: int) -> Scope:
+        """The innermost scope (module, class, function, lambda, comprehension) of ``line:col``."""
+        return self.scopes.scope_at(line, col)
+
+    def binding_at(self, name: str, line: int, col: int) -> Binding:
+        """What ``name`` read at ``line:col`` refers to; ``kind`` says which sort of binding
+        it is (``UNBOUND`` when nothing binds it)."""
+        return self.scopes.binding_at(name, line, col)
+
+    def module_binding(self, name: str) -> Binding | None:
+        """The module-level binding of ``name`` that function bodies see, or None."""
+        return self.scopes.module_binding(name)
+
+    def reference_to(self, qualified: str, line: int, col: int) -> str | None:
+        """How to write ``qualified`` at ``line:col`` with the imports in sight, or None."""
+        return self.scopes.reference_to(qualified, line, col)
 
     # -- scope -------------------------------------------------------------------
 
@@ -187,21 +225,9 @@ def _enter_class(context: Context, node: ast.ClassDef) -> None:
     context.class_stack.append(node)
 
 
-def _enter_import(context: Context, node: ast.Import) -> None:
-    for alias in node.names:
-        if alias.asname:
-            context.bind(alias.asname, alias.name)
-        else:
-            top = alias.name.split(".", 1)[0]
-            context.bind(top, top)
-
-
-def _enter_import_from(context: Context, node: ast.ImportFrom) -> None:
-    base = context.resolve_relative(node.module, node.level)
-    for alias in node.names:
-        if alias.name == "*":
-            continue
-        context.bind(alias.asname or alias.name, f"{base}.{alias.name}" if base else None)
+def _enter_import(context: Context, node: ast.Import | ast.ImportFrom) -> None:
+    for name, qualified in import_targets(node, context.resolve_relative):
+        context.bind(name, qualified)
 
 
 def _enter_arg(context: Context, node: ast.arg) -> None:
@@ -220,11 +246,9 @@ ENTER: dict[type, Callable[[Context, Any], None]] = {
     ast.Lambda: _enter_lambda,
     ast.ClassDef: _enter_class,
     ast.Import: _enter_import,
-    ast.ImportFrom: _enter_import_from,
+    ast.ImportFrom: _enter_import,
     ast.arg: _enter_arg,
     ast.ExceptHandler: _enter_except_handler,
 }
-# The kinds whose ``Context._leave`` does something (keep in step with it).
-_LEAVE_KINDS = frozenset((ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef))
 # The kinds whose ``Context.leave`` does something (keep in step with it).
 LEAVE_KINDS = frozenset((ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef))
