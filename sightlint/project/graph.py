@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from sightlint.project.model import Edge, ExternalCall, ProjectModel, sync_callers_bfs
+from sightlint.project.model import Edge, ExternalCall, ExternalValue, ProjectModel, sync_callers_bfs
 from sightlint.project.summary import CallSite, FunctionSummary, ModuleSummary
 
 # The per-function facts a rule may ask for: fields of ``FunctionSummary`` whose values
@@ -150,8 +150,8 @@ def _resolved_timeouts(model: ProjectModel, summary: ModuleSummary) -> tuple[tup
             value = model.value(ref)
             if value is None:
                 continue
-            if value[0] == "ext":
-                targets.append(("ext", value[1], text))
+            if isinstance(value, ExternalValue):
+                targets.append(("ext", value.dotted, text))
                 continue
             target = model.call_target(value)
             if target is not None:
