@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from sightlint.project.model import Edge, ExternalCall, ExternalValue, ProjectModel, sync_callers_bfs
-from sightlint.project.summary import CallSite, FunctionSummary, ModuleSummary
+from sightlint.project.summary import UNKNOWN_REF, CallSite, FunctionSummary, ModuleSummary
 
 # The per-function facts a rule may ask for: fields of ``FunctionSummary`` whose values
 # are plain data (marshal-able).
@@ -197,7 +197,7 @@ class Graph:
                 self._module[info.id] = where
             edges_in.append(record.edges)
             for fid, name, line, col, end_line, end_col, text in record.externals:
-                site = CallSite((), line, col, end_line, end_col, text)
+                site = CallSite(UNKNOWN_REF, line, col, end_line, end_col, text)  # the callee is not kept
                 self.externals.setdefault(fid, []).append(ExternalCall(fid, name, site))
             for fid, context in record.entries:
                 entries.setdefault(fid, set()).add(context)

@@ -31,12 +31,23 @@ from typing import Any, NamedTuple
 
 from sightlint.project.contexts import REQUEST, SCRIPT, STARTUP, TEST, THREAD
 from sightlint.project.summary import (
+    AttrRef,
+    CallRef,
     CallSite,
     ClassSummary,
+    ClsRef,
+    DivRef,
     FunctionSummary,
+    GlobalRef,
     Handoff,
+    LocalFunctionRef,
+    MemberRef,
     ModuleSummary,
+    NoneRef,
+    OrRef,
     Ref,
+    SelfRef,
+    SuperRef,
     dependency_terms,
 )
 
@@ -250,41 +261,40 @@ class ProjectModel:
         return result
 
     def _evaluate(self, ref: Ref) -> Value | None:
-        kind = ref[0]
-        if kind == "g":
-            return self.symbol(ref[1])
-        if kind == "m":
-            module, name = ref[1], ref[2]
+        if isinstance(ref, GlobalRef):
+            return self.symbol(ref.dotted)
+        if isinstance(ref, MemberRef):
+            module, name = ref.module, ref.name
             found = self.module_member(module, name) if module in self.modules else None
             if found is None and name in _BUILTINS:
                 summary = self.modules.get(module)
                 if summary is None or (name not in summary.globals and name not in summary.imports):
                     return ExternalValue(name)
             return found
-        if kind == "attr":
-            base = self.value(ref[1])
-            return None if base is None else self.attr(base, ref[2])
-        if kind == "call":
-            base = self.value(ref[1])
+        if isinstance(ref, AttrRef):
+            base = self.value(ref.of)
+            return None if base is None else self.attr(base, ref.name)
+        if isinstance(ref, CallRef):
+            base = self.value(ref.of)
             return None if base is None else self.call_result(base)
-        if kind == "fn":
-            return FuncValue(ref[1], False) if ref[1] in self.functions else None
-        if kind == "self":
-            return InstanceValue(ref[1])
-        if kind == "cls":
-            return ClassValue(ref[1])
-        if kind == "super":
-            return SuperValue(ref[1])
-        if kind == "none":
+        if isinstance(ref, LocalFunctionRef):
+            return FuncValue(ref.id, False) if ref.id in self.functions else None
+        if isinstance(ref, SelfRef):
+            return InstanceValue(ref.cls)
+        if isinstance(ref, ClsRef):
+            return ClassValue(ref.cls)
+        if isinstance(ref, SuperRef):
+            return SuperValue(ref.cls)
+        if isinstance(ref, NoneRef):
             return NONE_VALUE
-        if kind == "or":
-            left, right = self.value(ref[1]), self.value(ref[2])
+        if isinstance(ref, OrRef):
+            left, right = self.value(ref.left), self.value(ref.right)
             for side in (left, right):
                 if isinstance(side, ExternalValue) and (side.dotted in CHAT_MODELS or side.dotted == LLM_PIPE):
                     return ExternalValue(LLM_PIPE)
             return None
-        if kind == "div":
-            base = self.value(ref[1])
+        if isinstance(ref, DivRef):
+            base = self.value(ref.of)
             return base if isinstance(base, ExternalValue) and base.dotted == _PATH.dotted else None
         return None
 
@@ -479,15 +489,13 @@ class ProjectModel:
 
     def _decorator_context(self, ref: Ref) -> str | None:
         """The context a decorator registers its function in, if it is a framework's."""
-        kind = ref[0]
-        if kind == "attr":
-            name = ref[2]
-            spec = _DECORATORS.get(name)
+        if isinstance(ref, AttrRef):
+            spec = _DECORATORS.get(ref.name)
             if spec is None:
                 return None
-            base = self.value(ref[1])
-        elif kind == "g":
-            head, _, name = ref[1].rpartition(".")
+            base = self.value(ref.of)
+        elif isinstance(ref, GlobalRef):
+            head, _, name = ref.dotted.rpartition(".")
             spec = _DECORATORS.get(name)
             if spec is None or not head:
                 return None
