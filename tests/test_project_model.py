@@ -9,7 +9,7 @@ import pickle
 from sightlint import engine
 from sightlint.api import check_source
 from sightlint.project.model import ProjectModel
-from sightlint.project.summary import EntrySite, ModuleSummary
+from sightlint.project.summary import EntrySite, GlobalRef, MemberRef, ModuleSummary
 from sightlint.settings import Settings
 
 
@@ -247,7 +247,7 @@ def test_fastapi_routes_and_dependencies_are_recorded() -> None:
     )
     assert summary.functions["r.endpoint"].route
     assert not summary.functions["r.dep"].route
-    assert summary.entries == [EntrySite("request", ("m", "r", "dep"), 6, 23)]
+    assert summary.entries == [EntrySite("request", MemberRef("r", "dep"), 6, 23)]
 
 
 def test_summaries_pickle_compactly_and_round_trip() -> None:
@@ -256,15 +256,36 @@ def test_summaries_pickle_compactly_and_round_trip() -> None:
 
     from sightlint.project.summary import CallSite, ClassSummary, FunctionSummary, Handoff, ModuleSummary, TimeoutSite
 
-    site = CallSite(("g", "time.sleep"), 3, 4, 3, 17, "time.sleep", ((0, ("m", "pkg.mod", "cb")),))
-    handoff = Handoff("thread", ("m", "pkg.mod", "cb"), 4, 4, False, "asyncio.to_thread")
+    site = CallSite(GlobalRef("time.sleep"), 3, 4, 3, 17, "time.sleep", ((0, MemberRef("pkg.mod", "cb")),))
+    handoff = Handoff("thread", MemberRef("pkg.mod", "cb"), 4, 4, False, "asyncio.to_thread")
     fn = FunctionSummary("pkg.mod.f", "f", 2, 0, True, calls=[site], param_calls=[("cb", 5, 4)], handoffs=[handoff], awaits=1)
-    cls = ClassSummary("pkg.mod.C", "C", 9, bases=(("g", "base.B"),), methods={"run": "pkg.mod.C.run"})
+    cls = ClassSummary("pkg.mod.C", "C", 9, bases=(GlobalRef("base.B"),), methods={"run": "pkg.mod.C.run"})
     module = ModuleSummary(
         "pkg.mod", "pkg/mod.py", functions={fn.id: fn}, classes={cls.id: cls},
-        timeouts=[TimeoutSite("asyncio.wait_for", fn.id, 3, 4, 3, 30, ((("g", "x"), True, 3, 20, "x"),))],
-        entries=[EntrySite("startup", ("g", "pkg.life.lifespan"), 7, 30), EntrySite("request", ("g", "m.M"), 8, 19, "middleware")],
+        timeouts=[TimeoutSite("asyncio.wait_for", fn.id, 3, 4, 3, 30, ((GlobalRef("x"), True, 3, 20, "x"),))],
+        entries=[EntrySite("startup", GlobalRef("pkg.life.lifespan"), 7, 30), EntrySite("request", GlobalRef("m.M"), 8, 19, "middleware")],
     )  # fmt: skip
     blob = pickle.dumps(module, protocol=pickle.HIGHEST_PROTOCOL)
     assert b"__setstate__" not in blob and b"_dataclass_setstate" not in blob
     assert pickle.loads(blob) == module
+
+
+def test_refs_of_different_kinds_are_different_keys() -> None:
+    """Refs memoise the model's values: two kinds with the same fields must not collide."""
+    from sightlint.project.summary import CallRef, ClsRef, DivRef, LocalFunctionRef, SelfRef, SuperRef
+
+    same_fields = [SelfRef("m.C"), ClsRef("m.C"), SuperRef("m.C"), GlobalRef("m.C"), LocalFunctionRef("m.C")]
+    assert len(set(same_fields)) == len(same_fields)
+    assert CallRef(GlobalRef("p.Path")) != DivRef(GlobalRef("p.Path"))
+    assert pickle.loads(pickle.dumps(same_fields, protocol=pickle.HIGHEST_PROTOCOL)) == same_fields
+
+
+def test_dependency_terms_read_every_string_inside_refs() -> None:
+    from sightlint.project.summary import AttrRef, CallRef, FunctionSummary, OrRef, dependency_terms
+
+    returns = OrRef(CallRef(AttrRef(GlobalRef("pkg.deep.factory"), "make")), AttrRef(MemberRef("pkg.other", "thing"), "sub"))
+    fn = FunctionSummary("pkg.mod.f", "f", 1, 0, False, returns=returns)
+    terms = dependency_terms(ModuleSummary("pkg.mod", "pkg/mod.py", functions={fn.id: fn}))
+    assert {"pkg", "pkg.deep", "pkg.deep.factory", "pkg.other", "pkg.mod.f"} <= terms.prefixes
+    assert terms.attrs == {"make", "sub"}
+    assert terms.members == {"pkg.other.thing"} and terms.member_names == {"thing"}

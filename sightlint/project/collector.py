@@ -13,21 +13,35 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from sightlint.project.contexts import REQUEST, SCRIPT, STARTUP
 from sightlint.project.summary import (
+    NONE_REF,
+    UNKNOWN_REF,
+    AttrRef,
+    CallRef,
     CallSite,
     ClassSummary,
+    ClsRef,
+    DivRef,
     EntrySite,
     FunctionSummary,
+    GlobalRef,
     Handoff,
+    LocalFunctionRef,
+    MemberRef,
     ModuleSummary,
+    OrRef,
     Ref,
+    SelfRef,
+    SuperRef,
     TimeoutSite,
 )
 
 if TYPE_CHECKING:
     from sightlint.semantics.scope import Context
 
-NONE: Ref = ("none",)
-UNKNOWN: Ref = ("unknown",)
+NONE: Ref = NONE_REF
+UNKNOWN: Ref = UNKNOWN_REF
+# Refs that may name a callable passed as an argument (``helper(fn)``, ``run(obj.method)``).
+_CALLABLE_REFS = (LocalFunctionRef, MemberRef, GlobalRef, AttrRef)
 
 
 class _Fact(NamedTuple):
@@ -182,21 +196,21 @@ class SummaryCollector:
     def _name_ref(self, name: str) -> Ref | None:
         found = self.ctx.lookup(name)
         if found is None:
-            return ("m", self.module, name)
+            return MemberRef(self.module, name)
         depth, target = found
         if target is not None:
-            return ("g", target)
+            return GlobalRef(target)
         if depth == 0:
-            return ("m", self.module, name)
+            return MemberRef(self.module, name)
         if depth - 1 >= len(self._funcs):
             return None
         frame = self._funcs[depth - 1]
         if name in frame.nested:
-            return ("fn", frame.nested[name])
+            return LocalFunctionRef(frame.nested[name])
         if name == frame.self_name and frame.fn.cls:
-            return ("self", frame.fn.cls)
+            return SelfRef(frame.fn.cls)
         if name == frame.cls_name and frame.fn.cls:
-            return ("cls", frame.fn.cls)
+            return ClsRef(frame.fn.cls)
         return frame.locals.get(name)
 
     def ref(self, node: ast.AST, depth: int = 0) -> Ref | None:
@@ -210,32 +224,32 @@ class SummaryCollector:
             assert isinstance(node, ast.Attribute)
             qualified = self.ctx.qualified_name(node)
             if qualified is not None:
-                return ("g", qualified)
+                return GlobalRef(qualified)
             base = self.ref(node.value, depth + 1)
-            return None if base is None else ("attr", base, node.attr)
+            return None if base is None else AttrRef(base, node.attr)
         if kind is ast.Call:
             assert isinstance(node, ast.Call)
             func = node.func
             if isinstance(func, ast.Name) and func.id == "super" and self._funcs:
                 cls = self._funcs[-1].fn.cls
-                return ("super", cls) if cls else None
+                return SuperRef(cls) if cls else None
             base = self.ref(func, depth + 1)
-            return None if base is None else ("call", base)
+            return None if base is None else CallRef(base)
         if kind is ast.Await:
             return self.ref(node.value, depth + 1)  # type: ignore[attr-defined]
         if kind is ast.BinOp:
             assert isinstance(node, ast.BinOp)
             if isinstance(node.op, ast.BitOr):
                 left, right = self.ref(node.left, depth + 1), self.ref(node.right, depth + 1)
-                return None if left is None and right is None else ("or", left, right)
+                return None if left is None and right is None else OrRef(left, right)
             if isinstance(node.op, ast.Div):
                 left = self.ref(node.left, depth + 1)
-                return None if left is None else ("div", left)
+                return None if left is None else DivRef(left)
             return None
         if kind is ast.Constant:
             return NONE if node.value is None else None  # type: ignore[attr-defined]
         if kind is ast.Lambda:
-            return ("fn", self._lambda_id(node))  # type: ignore[arg-type]
+            return LocalFunctionRef(self._lambda_id(node))  # type: ignore[arg-type]
         if kind is ast.IfExp:
             assert isinstance(node, ast.IfExp)
             return self._first(node.body, node.orelse, depth=depth)
@@ -280,7 +294,7 @@ class SummaryCollector:
             return None
         if isinstance(node, (ast.Name, ast.Attribute)):
             base = self.ref(node)
-            return None if base is None else ("call", base)
+            return None if base is None else CallRef(base)
         return None
 
     def _lambda_id(self, node: ast.Lambda) -> str:
@@ -329,7 +343,7 @@ class SummaryCollector:
                 fn.route = True
             value = self.ref(target)
             if value is None and isinstance(target, ast.Attribute):
-                value = ("attr", UNKNOWN, target.attr)  # ``@app.get`` on a parameter: the name may tell
+                value = AttrRef(UNKNOWN, target.attr)  # ``@app.get`` on a parameter: the name may tell
             if value is not None:
                 deco_refs.append(value)
             if isinstance(target, ast.Name) and target.id in ("staticmethod", "classmethod"):
@@ -548,13 +562,13 @@ class SummaryCollector:
         for index, arg in enumerate(node.args):
             if isinstance(arg, (ast.Name, ast.Lambda, ast.Attribute)):
                 value = self.ref(arg)
-                if value is not None and value[0] in ("fn", "m", "g", "attr"):
+                if isinstance(value, _CALLABLE_REFS):
                     fn_args.append((index, value))
         for keyword in node.keywords:
             arg = keyword.value
             if keyword.arg and isinstance(arg, (ast.Name, ast.Lambda, ast.Attribute)):
                 value = self.ref(arg)
-                if value is not None and value[0] in ("fn", "m", "g", "attr"):
+                if isinstance(value, _CALLABLE_REFS):
                     fn_args.append((keyword.arg, value))
         text = _text(func)
         line, col, end_line, end_col = self._range(node)

@@ -19,8 +19,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from sightlint.project.model import Edge, ExternalCall, ProjectModel, sync_callers_bfs
-from sightlint.project.summary import CallSite, FunctionSummary, ModuleSummary
+from sightlint.project.model import Edge, ExternalCall, ExternalValue, ProjectModel, sync_callers_bfs
+from sightlint.project.summary import UNKNOWN_REF, CallSite, FunctionSummary, ModuleSummary
 
 # The per-function facts a rule may ask for: fields of ``FunctionSummary`` whose values
 # are plain data (marshal-able).
@@ -150,8 +150,8 @@ def _resolved_timeouts(model: ProjectModel, summary: ModuleSummary) -> tuple[tup
             value = model.value(ref)
             if value is None:
                 continue
-            if value[0] == "ext":
-                targets.append(("ext", value[1], text))
+            if isinstance(value, ExternalValue):
+                targets.append(("ext", value.dotted, text))
                 continue
             target = model.call_target(value)
             if target is not None:
@@ -197,7 +197,7 @@ class Graph:
                 self._module[info.id] = where
             edges_in.append(record.edges)
             for fid, name, line, col, end_line, end_col, text in record.externals:
-                site = CallSite((), line, col, end_line, end_col, text)
+                site = CallSite(UNKNOWN_REF, line, col, end_line, end_col, text)  # the callee is not kept
                 self.externals.setdefault(fid, []).append(ExternalCall(fid, name, site))
             for fid, context in record.entries:
                 entries.setdefault(fid, set()).add(context)

@@ -1,16 +1,21 @@
 """The project model: every module's summary, names resolved across files, a call graph.
 
 Built once per run from the :class:`ModuleSummary` of each file. Symbolic references
-(``summary.Ref``) are evaluated lazily and memoised to *values*:
+(``summary.Ref``) are evaluated lazily and memoised to a :data:`Value`, one named tuple
+per kind:
 
-``("func", id, bound)``  a project function (``bound``: reached through an instance)
-``("class", id)``        a project class
-``("inst", id)``         an instance of a project class
-``("mod", name)``        a project module
-``("super", id)``        ``super()`` inside class ``id``
-``("ext", dotted)``      something outside the project, spelled as a dotted path where
-                         ``()`` marks a call result: ``neo4j.GraphDatabase.driver().session()``
-``("none",)``            ``None``
+``FuncValue(id, bound)``    a project function (``bound``: reached through an instance)
+``ClassValue(id)``          a project class
+``InstanceValue(id)``       an instance of a project class
+``ModuleValue(name)``       a project module
+``SuperValue(id)``          ``super()`` inside class ``id``
+``ExternalValue(dotted)``   something outside the project, spelled as a dotted path where
+                            ``()`` marks a call result: ``neo4j.GraphDatabase.driver().session()``
+``NONE_VALUE``              ``None``
+
+Values are model-internal (never pickled, never dict keys); dispatch is on their type.
+Two kinds with the same fields compare equal as tuples, so never compare values of
+different kinds with ``==``.
 
 Anything that cannot be resolved evaluates to ``None`` and produces no edge: unknown or
 dynamic callees never lead to a finding.
@@ -26,16 +31,74 @@ from typing import Any, NamedTuple
 
 from sightlint.project.contexts import REQUEST, SCRIPT, STARTUP, TEST, THREAD
 from sightlint.project.summary import (
+    AttrRef,
+    CallRef,
     CallSite,
     ClassSummary,
+    ClsRef,
+    DivRef,
     FunctionSummary,
+    GlobalRef,
     Handoff,
+    LocalFunctionRef,
+    MemberRef,
     ModuleSummary,
+    NoneRef,
+    OrRef,
     Ref,
+    SelfRef,
+    SuperRef,
     dependency_terms,
 )
 
-Value = tuple[Any, ...]
+
+
+class FuncValue(NamedTuple):
+    """A project function; ``bound``: reached through an instance (``self`` is passed)."""
+
+    id: str
+    bound: bool
+
+
+class ClassValue(NamedTuple):
+    """A project class."""
+
+    id: str
+
+
+class InstanceValue(NamedTuple):
+    """An instance of a project class."""
+
+    id: str
+
+
+class ModuleValue(NamedTuple):
+    """A project module."""
+
+    name: str
+
+
+class SuperValue(NamedTuple):
+    """``super()`` inside a method of class ``id``."""
+
+    id: str
+
+
+class ExternalValue(NamedTuple):
+    """Something outside the project, as a dotted path where ``()`` marks a call result."""
+
+    dotted: str
+
+
+class NoneValue(NamedTuple):
+    """The constant ``None``."""
+
+
+NONE_VALUE = NoneValue()
+
+Value = FuncValue | ClassValue | InstanceValue | ModuleValue | SuperValue | ExternalValue | NoneValue
+# ``pathlib.Path()``: an instance of ``Path``, which ``/`` and ``_PATH_SAME`` keep.
+_PATH = ExternalValue("pathlib.Path()")
 
 _BUILTINS = frozenset(dir(builtins))
 # Chat-model instances: a LangChain ``|`` pipe that contains one calls the model.
@@ -151,11 +214,11 @@ class ProjectModel:
             return self._symbols[dotted]
         self._symbols[dotted] = None  # a cycle of re-exports resolves to "unknown"
         parts = dotted.split(".")
-        value: Value | None = ("ext", dotted)
+        value: Value | None = ExternalValue(dotted)
         for i in range(len(parts), 0, -1):
             module = ".".join(parts[:i])
             if module in self.modules:
-                value = ("mod", module)
+                value = ModuleValue(module)
                 for name in parts[i:]:
                     value = self.attr(value, name)
                     if value is None:
@@ -168,7 +231,7 @@ class ProjectModel:
         summary = self.modules[module]
         fid = summary.toplevel.get(name)
         if fid is not None:
-            return ("class", fid) if fid in self.classes else ("func", fid, False)
+            return ClassValue(fid) if fid in self.classes else FuncValue(fid, False)
         target = summary.imports.get(name)
         if target is not None:
             return self.symbol(target)
@@ -177,7 +240,7 @@ class ProjectModel:
             return self.value(ref)
         submodule = f"{module}.{name}"
         if submodule in self.modules:
-            return ("mod", submodule)
+            return ModuleValue(submodule)
         if depth < 5:
             for star in summary.star_imports:
                 if star in self.modules:
@@ -198,63 +261,60 @@ class ProjectModel:
         return result
 
     def _evaluate(self, ref: Ref) -> Value | None:
-        kind = ref[0]
-        if kind == "g":
-            return self.symbol(ref[1])
-        if kind == "m":
-            module, name = ref[1], ref[2]
+        if isinstance(ref, GlobalRef):
+            return self.symbol(ref.dotted)
+        if isinstance(ref, MemberRef):
+            module, name = ref.module, ref.name
             found = self.module_member(module, name) if module in self.modules else None
             if found is None and name in _BUILTINS:
                 summary = self.modules.get(module)
                 if summary is None or (name not in summary.globals and name not in summary.imports):
-                    return ("ext", name)
+                    return ExternalValue(name)
             return found
-        if kind == "attr":
-            base = self.value(ref[1])
-            return None if base is None else self.attr(base, ref[2])
-        if kind == "call":
-            base = self.value(ref[1])
+        if isinstance(ref, AttrRef):
+            base = self.value(ref.of)
+            return None if base is None else self.attr(base, ref.name)
+        if isinstance(ref, CallRef):
+            base = self.value(ref.of)
             return None if base is None else self.call_result(base)
-        if kind == "fn":
-            return ("func", ref[1], False) if ref[1] in self.functions else None
-        if kind == "self":
-            return ("inst", ref[1])
-        if kind == "cls":
-            return ("class", ref[1])
-        if kind == "super":
-            return ("super", ref[1])
-        if kind == "none":
-            return ("none",)
-        if kind == "or":
-            left, right = self.value(ref[1]), self.value(ref[2])
+        if isinstance(ref, LocalFunctionRef):
+            return FuncValue(ref.id, False) if ref.id in self.functions else None
+        if isinstance(ref, SelfRef):
+            return InstanceValue(ref.cls)
+        if isinstance(ref, ClsRef):
+            return ClassValue(ref.cls)
+        if isinstance(ref, SuperRef):
+            return SuperValue(ref.cls)
+        if isinstance(ref, NoneRef):
+            return NONE_VALUE
+        if isinstance(ref, OrRef):
+            left, right = self.value(ref.left), self.value(ref.right)
             for side in (left, right):
-                if side is not None and side[0] == "ext" and (side[1] in CHAT_MODELS or side[1] == LLM_PIPE):
-                    return ("ext", LLM_PIPE)
+                if isinstance(side, ExternalValue) and (side.dotted in CHAT_MODELS or side.dotted == LLM_PIPE):
+                    return ExternalValue(LLM_PIPE)
             return None
-        if kind == "div":
-            base = self.value(ref[1])
-            return base if base is not None and base[0] == "ext" and base[1] == "pathlib.Path()" else None
+        if isinstance(ref, DivRef):
+            base = self.value(ref.of)
+            return base if isinstance(base, ExternalValue) and base.dotted == _PATH.dotted else None
         return None
 
     def attr(self, value: Value, name: str) -> Value | None:
-        kind = value[0]
-        if kind == "mod":
-            return self.module_member(value[1], name)
-        if kind == "ext":
-            dotted = f"{value[1]}.{name}"
-            if value[1] == "pathlib.Path()" and name in _PATH_SAME:
+        if isinstance(value, ModuleValue):
+            return self.module_member(value.name, name)
+        if isinstance(value, ExternalValue):
+            if value.dotted == _PATH.dotted and name in _PATH_SAME:
                 return value
-            return ("ext", dotted)
-        if kind in ("inst", "class", "super"):
-            cid = value[1]
-            method = self.find_method(cid, name, skip_first=kind == "super")
+            return ExternalValue(f"{value.dotted}.{name}")
+        if isinstance(value, (InstanceValue, ClassValue, SuperValue)):
+            cid = value.id
+            is_class = isinstance(value, ClassValue)
+            method = self.find_method(cid, name, skip_first=isinstance(value, SuperValue))
             if method is not None:
                 fn = self.functions[method]
-                if fn.method_kind == "property" and kind != "class":
+                if fn.method_kind == "property" and not is_class:
                     # The value of the getter (running the getter itself is not an edge).
                     return self.value(fn.returns)
-                bound = kind != "class" and fn.method_kind != "static"
-                return ("func", method, bound)
+                return FuncValue(method, not is_class and fn.method_kind != "static")
             for owner in self.mro(cid):
                 ref = self.classes[owner].attrs.get(name)
                 if ref is not None:
@@ -263,18 +323,17 @@ class ProjectModel:
         return None
 
     def call_result(self, value: Value) -> Value | None:
-        kind = value[0]
-        if kind == "class":
-            return ("inst", value[1])
-        if kind == "func":
-            return self.value(self.functions[value[1]].returns)
-        if kind == "ext":
-            dotted = value[1] + "()"
+        if isinstance(value, ClassValue):
+            return InstanceValue(value.id)
+        if isinstance(value, FuncValue):
+            return self.value(self.functions[value.id].returns)
+        if isinstance(value, ExternalValue):
+            dotted = value.dotted + "()"
             if dotted.startswith("pathlib.Path().") and dotted[len("pathlib.Path().") :] in _PATH_SAME:
-                return ("ext", "pathlib.Path()")
+                return _PATH
             if dotted == "pathlib.PurePath()" or dotted == "pathlib.PosixPath()":
-                return ("ext", "pathlib.Path()")
-            return ("ext", dotted)
+                return _PATH
+            return ExternalValue(dotted)
         return None
 
     # -- classes -----------------------------------------------------------------------
@@ -287,8 +346,8 @@ class ProjectModel:
         order = [cid]
         for base_ref in self.classes[cid].bases:
             base = self.value(base_ref)
-            if base is not None and base[0] == "class":
-                for owner in self.mro(base[1]):
+            if isinstance(base, ClassValue):
+                for owner in self.mro(base.id):
                     if owner not in order:
                         order.append(owner)
         self._mro[cid] = tuple(order)
@@ -306,14 +365,13 @@ class ProjectModel:
 
     def call_target(self, value: Value) -> tuple[str, bool] | None:
         """The project function a call of ``value`` runs, and whether ``self`` is bound."""
-        kind = value[0]
-        if kind == "func":
-            return value[1], bool(value[2])
-        if kind == "class":
-            init = self.find_method(value[1], "__init__")
+        if isinstance(value, FuncValue):
+            return value.id, value.bound
+        if isinstance(value, ClassValue):
+            init = self.find_method(value.id, "__init__")
             return (init, True) if init is not None else None
-        if kind == "inst":
-            call = self.find_method(value[1], "__call__")
+        if isinstance(value, InstanceValue):
+            call = self.find_method(value.id, "__call__")
             return (call, True) if call is not None else None
         return None
 
@@ -331,8 +389,8 @@ class ProjectModel:
                 value = self.value(site.callee)
                 if value is None:
                     continue
-                if value[0] == "ext":
-                    self.externals.setdefault(fid, []).append(ExternalCall(fid, value[1], site))
+                if isinstance(value, ExternalValue):
+                    self.externals.setdefault(fid, []).append(ExternalCall(fid, value.dotted, site))
                     continue
                 target = self.call_target(value)
                 if target is None:
@@ -431,15 +489,13 @@ class ProjectModel:
 
     def _decorator_context(self, ref: Ref) -> str | None:
         """The context a decorator registers its function in, if it is a framework's."""
-        kind = ref[0]
-        if kind == "attr":
-            name = ref[2]
-            spec = _DECORATORS.get(name)
+        if isinstance(ref, AttrRef):
+            spec = _DECORATORS.get(ref.name)
             if spec is None:
                 return None
-            base = self.value(ref[1])
-        elif kind == "g":
-            head, _, name = ref[1].rpartition(".")
+            base = self.value(ref.of)
+        elif isinstance(ref, GlobalRef):
+            head, _, name = ref.dotted.rpartition(".")
             spec = _DECORATORS.get(name)
             if spec is None or not head:
                 return None
@@ -457,14 +513,13 @@ class ProjectModel:
         (``flask.Flask()``) or of a project class not derived from theirs does not."""
         if value is None:
             return True
-        kind = value[0]
-        if kind == "ext":
-            dotted = value[1]
+        if isinstance(value, ExternalValue):
+            dotted = value.dotted
             return dotted.partition(".")[0] in frameworks or "()" not in dotted
-        if kind == "inst":
-            return any(base.partition(".")[0] in frameworks for base in self._external_bases(value[1]))
+        if isinstance(value, InstanceValue):
+            return any(base.partition(".")[0] in frameworks for base in self._external_bases(value.id))
         # ``@cli.command()`` where ``cli`` is a function decorated as a click group.
-        return kind == "func" and frameworks is _CLI
+        return isinstance(value, FuncValue) and frameworks is _CLI
 
     def _external_bases(self, cid: str) -> list[str]:
         """Dotted names of the classes outside the project that ``cid`` derives from."""
@@ -472,17 +527,16 @@ class ProjectModel:
         for owner in self.mro(cid):
             for ref in self.classes[owner].bases:
                 base = self.value(ref)
-                if base is not None and base[0] == "ext":
-                    found.append(base[1])
+                if isinstance(base, ExternalValue):
+                    found.append(base.dotted)
         return found
 
     def _middleware_methods(self, value: Value) -> tuple[str, ...]:
         """What runs per request of a middleware class given to ``add_middleware``."""
-        if value[0] not in ("class", "inst"):
+        if not isinstance(value, (ClassValue, InstanceValue)):
             return ()
-        cid = value[1]
-        for name in ("dispatch", "__call__") if value[0] == "class" else ("__call__",):
-            method = self.find_method(cid, name)
+        for name in ("dispatch", "__call__") if isinstance(value, ClassValue) else ("__call__",):
+            method = self.find_method(value.id, name)
             if method is not None:
                 return (method,)
         return ()

@@ -6,28 +6,128 @@ cache can store it next to the file's findings. Columns count characters, as in 
 (``ast`` counts UTF-8 bytes; the collector converts).
 
 Names that cannot be resolved inside one file are kept *symbolic* as a :data:`Ref`, a
-small nested tuple that the project model evaluates once every module is known:
+small named tuple (one class per kind) that the project model evaluates once every
+module is known:
 
-``("g", "pkg.mod.name")``     a dotted name reached through an import
-``("m", "pkg.mod", "name")``  a module-level name of this module (or a builtin)
-``("fn", "<function id>")``   a nested ``def`` or ``lambda`` of the enclosing function
-``("self", "<class id>")``    the instance inside a method (``self``)
-``("cls", "<class id>")``     the class inside a classmethod (``cls``)
-``("super", "<class id>")``   ``super()`` inside a method of that class
-``("call", ref)``             the result of calling ``ref`` (an instance, for a class)
-``("attr", ref, "name")``     an attribute of ``ref``
-``("or", ref, ref)``          ``a | b`` (LangChain pipes; unions are unwrapped earlier)
-``("div", ref)``              ``ref / something`` (``pathlib`` joins)
-``("none",)``                 the constant ``None``
-``("unknown",)``              a value this file does not tell (only as an ``attr`` base)
+``GlobalRef("pkg.mod.name")``        a dotted name reached through an import
+``MemberRef("pkg.mod", "name")``     a module-level name of this module (or a builtin)
+``LocalFunctionRef("<function id>")`` a nested ``def`` or ``lambda`` of the enclosing function
+``SelfRef("<class id>")``            the instance inside a method (``self``)
+``ClsRef("<class id>")``             the class inside a classmethod (``cls``)
+``SuperRef("<class id>")``           ``super()`` inside a method of that class
+``CallRef(ref)``                     the result of calling ``ref`` (an instance, for a class)
+``AttrRef(ref, "name")``             an attribute of ``ref``
+``OrRef(ref, ref)``                  ``a | b`` (LangChain pipes; unions are unwrapped earlier)
+``DivRef(ref)``                      ``ref / something`` (``pathlib`` joins)
+``NONE_REF``                         the constant ``None``
+``UNKNOWN_REF``                      a value this file does not tell (only as an ``AttrRef`` base)
+
+Each ref ends with a ``tag`` field that has a default and is never passed: refs are
+memoisation keys, and as plain tuples ``SelfRef("C")`` and ``ClsRef("C")`` (or
+``CallRef(r)`` and ``DivRef(r)``) would be equal. The tag keeps them apart.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
-Ref = tuple[Any, ...]
+
+class GlobalRef(NamedTuple):
+    """A dotted name reached through an import: ``pkg.mod.name``."""
+
+    dotted: str
+    tag: Literal["g"] = "g"
+
+
+class MemberRef(NamedTuple):
+    """A module-level name of ``module`` (or a builtin)."""
+
+    module: str
+    name: str
+    tag: Literal["m"] = "m"
+
+
+class LocalFunctionRef(NamedTuple):
+    """A nested ``def`` or ``lambda`` of the enclosing function, by function id."""
+
+    id: str
+    tag: Literal["fn"] = "fn"
+
+
+class SelfRef(NamedTuple):
+    """The instance inside a method of class ``cls`` (``self``)."""
+
+    cls: str
+    tag: Literal["self"] = "self"
+
+
+class ClsRef(NamedTuple):
+    """The class ``cls`` inside one of its classmethods (``cls``)."""
+
+    cls: str
+    tag: Literal["cls"] = "cls"
+
+
+class SuperRef(NamedTuple):
+    """``super()`` inside a method of class ``cls``."""
+
+    cls: str
+    tag: Literal["super"] = "super"
+
+
+class CallRef(NamedTuple):
+    """The result of calling ``of`` (an instance, for a class)."""
+
+    of: Ref
+    tag: Literal["call"] = "call"
+
+
+class AttrRef(NamedTuple):
+    """Attribute ``name`` of ``of``."""
+
+    of: Ref
+    name: str
+    tag: Literal["attr"] = "attr"
+
+
+class OrRef(NamedTuple):
+    """``left | right`` (LangChain pipes); either side may be unknown."""
+
+    left: Ref | None
+    right: Ref | None
+    tag: Literal["or"] = "or"
+
+
+class DivRef(NamedTuple):
+    """``of / something`` (``pathlib`` joins)."""
+
+    of: Ref
+    tag: Literal["div"] = "div"
+
+
+class NoneRef(NamedTuple):
+    """The constant ``None``."""
+
+    tag: Literal["none"] = "none"
+
+
+class UnknownRef(NamedTuple):
+    """A value the file does not tell (only as an :class:`AttrRef` base)."""
+
+    tag: Literal["unknown"] = "unknown"
+
+
+NONE_REF = NoneRef()
+UNKNOWN_REF = UnknownRef()
+
+Ref = (
+    GlobalRef | MemberRef | LocalFunctionRef | SelfRef | ClsRef | SuperRef | CallRef | AttrRef | OrRef | DivRef | NoneRef | UnknownRef
+)
+# Every kind of ref: :func:`dependency_terms` walks into these.
+_REF_TYPES: frozenset[type] = frozenset(
+    {GlobalRef, MemberRef, LocalFunctionRef, SelfRef, ClsRef, SuperRef, CallRef, AttrRef, OrRef, DivRef, NoneRef, UnknownRef}
+)
 
 
 def _compact(cls: type[Any]) -> type[Any]:
@@ -215,15 +315,14 @@ def dependency_terms(summary: ModuleSummary) -> DependencyTerms:
         kind = type(value)
         if kind is str:
             found.add(value)
-        elif kind is tuple:
-            if len(value) == 3 and type(value[2]) is str:
-                if value[0] == "attr":
-                    attrs.add(value[2])
-                elif value[0] == "m" and type(value[1]) is str:
-                    members.add(f"{value[1]}.{value[2]}")
-                    member_names.add(value[2])
+        elif kind is tuple or kind is list:
             push(value)
-        elif kind is list:
+        elif kind in _REF_TYPES:
+            if kind is AttrRef:
+                attrs.add(value.name)
+            elif kind is MemberRef:
+                members.add(f"{value.module}.{value.name}")
+                member_names.add(value.name)
             push(value)
     prefixes: set[str] = set()
     for text in found:
