@@ -339,7 +339,11 @@ def config_command(
     except (ConfigError, ValueError) as exc:
         _fail(str(exc))
         return
+    from sightlint.files import project_root
+
     click.echo(f"config file: {settings.config_path or '(none found; defaults)'}")
+    root = project_root(list(paths) or [Path(".")], settings)
+    click.echo(f"project root: {root if root is not None else '(none found; only the given paths are analysed)'}")
     click.echo(_table([("KEY", "VALUE", "FROM"), *effective(settings)]))
     enabled = ", ".join(r.meta.code for r in enabled_rules(settings))
     click.echo(f"\nenabled rules: {enabled or '(none)'}")
