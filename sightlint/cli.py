@@ -133,7 +133,11 @@ def check(
     no_cache: bool,
     jobs: int | None,
 ) -> None:
-    """Check PATHS (default: the current folder) and report findings."""
+    """Check PATHS (default: the current folder) and report findings.
+
+    The cross-file rules see the whole project around PATHS; what is reported are the
+    findings in PATHS and those whose call chain passes through them.
+    """
     from sightlint import api, reporting
 
     targets = list(paths) or [Path(".")]
