@@ -27,8 +27,6 @@ from sightlint.registry import enabled_rules
 from sightlint.settings import Settings
 
 if TYPE_CHECKING:
-    from sightlint.project.model import Graph, ProjectModel
-    from sightlint.project.summary import ModuleSummary
     from sightlint.rules.base import Rule
 
 
@@ -67,7 +65,7 @@ def project_phase(
 
     With a ``cache`` and the results' content ``digests`` (in the same order), the
     resolved call graph of each module is reused from the last run unless the module or
-    one it may depend on changed (see ``sightlint.project.model.module_dependencies``).
+    one it may depend on changed (see ``sightlint.incremental``).
     """
     rules = [rule for rule in enabled_rules(settings) if rule.cross_file]
     if not rules:
@@ -84,123 +82,6 @@ def project_phase(
             gc.enable()
 
 
-def _summary(result: FileResult) -> ModuleSummary | None:
-    from sightlint.cache import PackedSummary
-
-    summary = result.summary
-    if isinstance(summary, PackedSummary):
-        module = summary.module
-        summary = summary.load()
-        if summary is None:  # damaged in the cache: summarise the file again
-            summary = _resummarize(result.path, module)
-        result.summary = summary
-    return summary  # type: ignore[no-any-return]
-
-
-def _resummarize(path: str, module: str) -> ModuleSummary | None:
-    """The summary of the file at display path ``path``, read and walked again (no rules run)."""
-    try:
-        data = Path(path).read_bytes()
-    except OSError:
-        return None
-    fresh = engine.check_source(data, path, Settings(), module=module, rules=(), summarize=True)
-    return fresh.summary  # type: ignore[no-any-return]
-
-
-def _model(
-    results: Sequence[FileResult], settings: Settings, cache: Cache | None, digests: Sequence[bytes | str] | None
-) -> ProjectModel | Graph:
-    """The project model, or the call graph from per-module records (cached ones reused)."""
-    from sightlint.project.model import ProjectModel
-
-    if cache is None or digests is None or len(digests) != len(results):
-        return ProjectModel(s for r in results if (s := _summary(r)) is not None)
-    import hashlib
-    import marshal
-
-    from sightlint.project.blocking import Catalog
-    from sightlint.project.model import Graph, module_dependencies, module_record
-    from sightlint.rules.blocking_call_in_async import BlockingCallInAsync
-
-    # (index, file key, module) of each result with a summary, in order.
-    present: list[tuple[int, tuple[str, str], str]] = []
-    for index, result in enumerate(results):
-        summary = result.summary
-        if summary is None:
-            continue
-        module = summary.module  # a PackedSummary knows its module too
-        present.append((index, (result.path, module), module))
-    module_index = {module: index for index, _, module in present}
-    if len(module_index) != len(present):  # two files claim one module: the plain model
-        return ProjectModel(s for r in results if (s := _summary(r)) is not None)
-    by_last: dict[str, list[str]] = {}
-    for module in module_index:
-        by_last.setdefault(module.rpartition(".")[2], []).append(module)
-    names_key = hashlib.sha256(marshal.dumps([key for _, key, _ in present])).digest()
-    stored = cache.load_graph()
-    old: dict[Any, Any] = stored[1] if stored is not None and stored[0] == names_key else {}
-    changed: list[int] = []
-    deps: dict[str, tuple[str, ...]] = {}
-    for index, key, module in present:
-        entry = old.get(key)
-        if isinstance(entry, tuple) and len(entry) == 4 and entry[0] == digests[index] and entry[1] == module:
-            deps[module] = tuple(entry[2])
-        else:
-            changed.append(index)
-    for index in changed:
-        summary = _summary(results[index])
-        if summary is None:  # a damaged cached summary: resolve nothing from the store
-            return ProjectModel(s for r in results if (s := _summary(r)) is not None)
-        deps[summary.module] = module_dependencies(summary, module_index, by_last)
-        summary.terms = None  # read once: free them (four sets per module at 700k lines add up)
-    # Dirty: the changed modules and every module that (transitively) depends on one.
-    dependents: dict[str, list[str]] = {}
-    for module, needs in deps.items():
-        for need in needs:
-            dependents.setdefault(need, []).append(module)
-    dirty = {results[index].summary.module for index in changed}
-    queue = list(dirty)
-    while queue:
-        for user in dependents.get(queue.pop(), ()):
-            if user not in dirty:
-                dirty.add(user)
-                queue.append(user)
-    # What resolving the dirty modules may consult: their dependency closure.
-    needed = set(dirty)
-    queue = list(dirty)
-    while queue:
-        for need in deps.get(queue.pop(), ()):
-            if need not in needed:
-                needed.add(need)
-                queue.append(need)
-    loaded = {}
-    for index, _, module in present:
-        if module in needed:
-            summary = _summary(results[index])
-            if summary is None:
-                return ProjectModel(s for r in results if (s := _summary(r)) is not None)
-            loaded[module] = summary
-    ordered = [loaded[module] for _, _, module in present if module in needed]
-    model = ProjectModel(ordered, graph_of=[s for s in ordered if s.module in dirty])
-    options = BlockingCallInAsync.options_for(settings)
-    catalog = Catalog(options.categories, options.extra_calls)
-    entries: dict[Any, Any] = {}
-    fresh: dict[Any, Any] = {}
-    records = []
-    for index, key, module in present:
-        if module in dirty:
-            record = module_record(
-                model, loaded[module], lambda name: catalog.category(name) is not None or catalog.may_inherit(name)
-            )
-            entries[key] = fresh[key] = (digests[index], module, deps[module], record)
-        else:
-            entries[key] = old[key]
-        records.append(entries[key][3])
-    if dirty or len(old) != len(entries):
-        cache.save_graph(names_key, entries, fresh)
-    return Graph(records)
-
-
 def _project_phase(
     results: Sequence[FileResult],
     settings: Settings,
@@ -208,14 +89,16 @@ def _project_phase(
     cache: Cache | None,
     digests: Sequence[bytes | str] | None,
 ) -> list[str]:
+    from sightlint.incremental import call_graph
+    from sightlint.project.graph import ModelNeeds
     from sightlint.project.thirdparty import FILE_NAME, ThirdPartyClasses
 
     by_path = {result.path: result for result in results}
-    model = _model(results, settings, cache, digests)
+    model = call_graph(results, ModelNeeds.union(rule.model_needs(settings) for rule in rules), cache=cache, digests=digests)
     # Installed sources are read lazily, when a call on an installed class's instance may block; the
     # answers are kept in the cache folder, if there is one.
     if cache is not None:
-        model.third_party = ThirdPartyClasses(cache.directory / FILE_NAME, cache.write)
+        model.third_party = ThirdPartyClasses(cache.directory / FILE_NAME, cache)
     else:
         model.third_party = ThirdPartyClasses()
     names = {rule.meta.code: rule.meta.name for rule in rules}
@@ -224,7 +107,7 @@ def _project_phase(
     for rule in rules:
         meta = rule.meta
         try:
-            findings = rule.check_project(model, settings)  # type: ignore[arg-type]  # a Graph answers what they use
+            findings = rule.check_project(model, settings)
         except Exception as exc:  # a crashing rule is an internal error, not a lost run
             errors.append(f"internal error in {meta.code} ({meta.name}): {type(exc).__name__}: {exc}")
             continue
@@ -280,7 +163,8 @@ def check_files(
     """Check files on ``jobs`` processes (default: all cores; 1 runs here), reusing cached results.
 
     The cache lives in ``cache_dir``, else the folder :func:`cache.default_directory`
-    picks (``cache-dir`` from the config, else ``.sightlint_cache`` next to it or in ``cwd``).
+    picks (``cache-dir`` from the config, else ``.sightlint_cache`` next to it or in ``cwd``),
+    which raises ``ConfigError`` if that folder is not inside the project.
     Per-file results only: the cross-file phase is :func:`project_phase`.
     """
     from sightlint import runner
@@ -312,7 +196,7 @@ def check_paths(
 
     With the cache on, a run whose files (paths, module names, contents) and configuration
     equal the last complete run's reuses that run's final results: nothing is parsed and
-    no module summary is loaded.
+    no module summary is loaded. The cache folder is chosen as in :func:`check_files`.
     """
     # A run builds millions of small acyclic objects (cached results, summaries, the
     # model) that live until it ends: the cyclic collector would walk them over and over

@@ -19,14 +19,21 @@ last complete run with that configuration (cross-file findings included), keyed 
 list of files and their content hashes: when nothing changed, a run reads that one file
 and loads neither the pack nor any module summary.
 
-Files are written atomically (temporary file + ``os.replace``). Anything unreadable,
-corrupt or of the wrong shape is ignored and rebuilt, and a cache folder that cannot be
-written only means the next run is cold: the cache never makes a run fail. The cache
-trusts its own folder (marshal and pickle data are not meant for untrusted input).
+The folder is not trusted: it is in the project by default, and a pull request or an
+archive can bring one along. Every file is sealed (:mod:`sightlint.seal`: an HMAC under
+a key kept in the user's own cache folder, bound to the file's name) and read back only
+if the seal checks out, before any marshal or pickle data in it is decoded: a file
+sealed under another key (another machine or user), of an old format, forged or
+damaged is treated as missing. Without a usable key nothing is read or written. A
+project's configuration cannot send the folder outside the project
+(:func:`default_directory`); the command line and the environment can.
 
-Only the folder's own ``results-*`` files are ever deleted (those of other sightlint
-versions, and all but the most recent few packs of this version), since ``cache-dir``
-may point anywhere.
+Files are written atomically (temporary file + ``os.replace``), never through a link.
+Anything unreadable, corrupt or of the wrong shape is ignored and rebuilt, and a cache
+folder that cannot be written only means the next run is cold: the cache never makes a
+run fail. Only the folder's own ``results-*`` files are ever deleted (those of other
+sightlint versions, and all but the most recent few packs of this version), since the
+command line may point it anywhere.
 """
 
 from __future__ import annotations
@@ -45,18 +52,20 @@ from typing import Any
 
 from sightlint import __version__
 from sightlint.atomic import write_atomically
+from sightlint.config import ConfigError
 from sightlint.models import FileResult, Finding, FixSafety, RelatedLocation, Severity, Span
+from sightlint.seal import Seal, user_seal
 from sightlint.settings import Settings
 from sightlint.suppression import Suppressions
 
 DEFAULT_DIRNAME = ".sightlint_cache"
-_FORMAT = 2
+_FORMAT = 3
 _PREFIX = "results-"
 _SUFFIX = ".pack"
 _RUN_SUFFIX = ".run"
 _GRAPH_SUFFIX = ".graph"
-_GRAPH_FORMAT = 2
-_RUN_FORMAT = 2
+_GRAPH_FORMAT = 3
+_RUN_FORMAT = 3
 _JOURNAL_SUFFIX = ".journal"
 _HASHES = "file-hashes.marshal"
 _KEEP_PACKS = 4
@@ -76,12 +85,30 @@ def digest(data: bytes) -> bytes:
 
 
 def default_directory(settings: Settings, cwd: Path | None = None) -> Path:
-    """``cache-dir`` (relative to the config file's folder), else ``.sightlint_cache`` there or in the cwd."""
+    """``cache-dir`` (relative to the config file's folder), else ``.sightlint_cache`` there or in the cwd.
+
+    The project decides this folder, so it must stay in the project: one that resolves
+    (after ``~``, ``..`` and links) to the project folder itself or outside it raises
+    :class:`ConfigError`. Elsewhere is for the command line and the environment.
+    """
     root = Path(settings.config_path).parent if settings.config_path else (cwd or Path.cwd())
+    folder = root / Path(settings.cache_dir).expanduser() if settings.cache_dir else root / DEFAULT_DIRNAME
+    resolved, inside = folder.resolve(), root.resolve()
+    if resolved != inside and resolved.is_relative_to(inside):
+        return folder
+    if resolved == inside:
+        where = "is the project folder itself"
+    else:
+        where = f"resolves to {resolved}, outside the project folder {inside}"
     if settings.cache_dir:
-        configured = Path(settings.cache_dir).expanduser()
-        return configured if configured.is_absolute() else root / configured
-    return root / DEFAULT_DIRNAME
+        origin = settings.origins.get("cache-dir") or settings.config_path or "the settings"
+        what = f"cache-dir = {settings.cache_dir!r} (from {origin})"
+    else:
+        what = f"the cache folder {folder} (a link)"
+    raise ConfigError(
+        f"{what} {where}: a project's configuration may only keep its cache in a folder of its own inside the "
+        "project (sightlint writes there); use --cache-dir or SIGHTLINT_CACHE_DIR to put it elsewhere"
+    )
 
 
 def _canonical(value: Any) -> str:
@@ -127,10 +154,14 @@ class _Journaled:
     process merged a newer base.
     """
 
-    def __init__(self, path: Path, fmt: int, write: Callable[[Path, bytes], None]) -> None:
+    def __init__(
+        self, path: Path, fmt: int, read: Callable[[Path], bytes | None], write: Callable[[Path, bytes], None]
+    ) -> None:
+        """``read`` gives a file's contents (None if missing or not to be trusted), ``write`` stores them."""
         self.path = path
         self.journal_path = path.with_name(path.name + _JOURNAL_SUFFIX)
         self._fmt = fmt
+        self._read_file = read
         self._write = write
         self._token: bytes | None = None
         self._tag: bytes | None = None
@@ -138,8 +169,10 @@ class _Journaled:
         self._journal: dict[Any, Any] = {}
 
     def _read(self, path: Path) -> tuple[Any, ...] | None:
-        with open(path, "rb") as stream:
-            data = marshal.loads(stream.read())  # marshal.load(stream) reads in tiny pieces
+        blob = self._read_file(path)
+        if blob is None:
+            return None
+        data = marshal.loads(blob)
         if (
             isinstance(data, tuple)
             and len(data) == 4
@@ -200,8 +233,12 @@ class Cache:
         self.pack = directory / f"{_PREFIX}{__version__}-{key}{_SUFFIX}"
         self.run_file = directory / f"{_PREFIX}{__version__}-{key}{_RUN_SUFFIX}"
         self.graph_file = directory / f"{_PREFIX}{__version__}-{key}{_GRAPH_SUFFIX}"
-        self._pack = _Journaled(self.pack, _FORMAT, self.write)
-        self._graph = _Journaled(self.graph_file, _GRAPH_FORMAT, self.write)
+        self._pack = _Journaled(self.pack, _FORMAT, self.read, self.write)
+        self._graph = _Journaled(self.graph_file, _GRAPH_FORMAT, self.read, self.write)
+        found = user_seal()
+        # Why the cache is off for this run (no usable key), else None.
+        self.unusable = found if isinstance(found, str) else None
+        self._seal: Seal | None = None if isinstance(found, str) else found
         # key -> (digest, encoded result[, pickled summary, module])
         self._entries: dict[Key, tuple[Any, ...]] = {}
         self._fresh: dict[Key, tuple[Any, ...]] = {}
@@ -294,8 +331,8 @@ class Cache:
             collecting = gc.isenabled()
             gc.disable()
             try:
-                with open(self.directory / _HASHES, "rb") as stream:
-                    data = marshal.loads(stream.read())
+                blob = self.read(self.directory / _HASHES)
+                data = None if blob is None else marshal.loads(blob)
                 if isinstance(data, tuple) and len(data) == 2 and data[0] == _FORMAT and isinstance(data[1], dict):
                     self._hashes = data[1]
             except Exception:  # sightlint: ignore[SL201] missing or damaged: every file is hashed
@@ -318,10 +355,17 @@ class Cache:
         except Exception as exc:
             self.write_error = f"cannot write cache in {self.directory}: {exc}"
 
+    def read(self, path: Path, expect: bytes = b"") -> bytes | None:
+        """What a file of the cache folder holds after ``expect``, if this user's key sealed
+        it under its name (see :meth:`Seal.read`); else None, and nothing of it is decoded."""
+        return None if self._seal is None else self._seal.read(path, expect)
+
     def write(self, target: Path, blob: bytes) -> None:
-        """Write a file of the cache folder atomically; raises what writing raises."""
+        """Write a file of the cache folder atomically, sealed; raises what writing raises."""
+        if self._seal is None:
+            raise OSError(f"no cache key: {self.unusable}")
         self._ensure_directory()
-        write_atomically(target, blob, suffix=".tmp")
+        write_atomically(target, self._seal.seal(target.name, blob), suffix=".tmp")
 
     # -- run snapshots -----------------------------------------------------------------
 
@@ -336,14 +380,13 @@ class Cache:
 
     def load_run(self, key: bytes) -> list[FileResult] | None:
         """The final results of the last run with this key, or None (missing, other key, damaged)."""
-        header = self._run_header(key)
+        blob = self.read(self.run_file, expect=self._run_header(key))  # another run's: not read further
+        if blob is None:
+            return None
         collecting = gc.isenabled()
         gc.disable()  # many small acyclic objects: the cyclic collector would run over and over
         try:
-            with open(self.run_file, "rb") as stream:
-                if stream.read(len(header)) != header:  # another run's: not decoded at all
-                    return None
-                data = marshal.loads(stream.read())
+            data = marshal.loads(blob)
             if not isinstance(data, list):
                 return None
             return [_decode_result(item) for item in data]
@@ -378,17 +421,13 @@ class Cache:
         if self.directory.is_dir() and (self.directory / "CACHEDIR.TAG").exists():
             return
         self.directory.mkdir(parents=True, exist_ok=True)
-        tag = self.directory / "CACHEDIR.TAG"
-        if not tag.exists():
-            tag.write_text(
-                "Signature: 8a477f597d28d172789f06886806bc55\n"
-                "# This file is a cache directory tag created by sightlint.\n"
-                "# For information about cache directory tags see https://bford.info/cachedir/\n",
-                encoding="utf-8",
-            )
-        ignore = self.directory / ".gitignore"
-        if not ignore.exists():
-            ignore.write_text("# Created by sightlint automatically.\n*\n", encoding="utf-8")
+        _create(
+            self.directory / "CACHEDIR.TAG",
+            b"Signature: 8a477f597d28d172789f06886806bc55\n"
+            b"# This file is a cache directory tag created by sightlint.\n"
+            b"# For information about cache directory tags see https://bford.info/cachedir/\n",
+        )
+        _create(self.directory / ".gitignore", b"# Created by sightlint automatically.\n*\n")
 
     def _prune(self) -> None:
         """Delete packs of other versions and all but the newest few of this one."""
@@ -407,6 +446,16 @@ class Cache:
                     path.with_name(path.name.removesuffix(_SUFFIX) + companion).unlink(missing_ok=True)
         except OSError:
             pass
+
+
+def _create(path: Path, content: bytes) -> None:
+    """Write a new file unless something (a link, even a dangling one) is there already."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)
+    except FileExistsError:
+        return
+    with os.fdopen(fd, "wb") as stream:
+        stream.write(content)
 
 
 class PackedSummary:

@@ -64,6 +64,25 @@ def _settings(config_path: Path | None, paths: Sequence[Path], **cli: Any) -> Se
     return dataclasses.replace(settings, **changes)
 
 
+def _cache_dir(option: Path | None, settings: Settings, use_cache: bool) -> Path | None:
+    """``--cache-dir``, else ``SIGHTLINT_CACHE_DIR`` (both may point anywhere), else the
+    project's own folder, which must be in the project (:class:`ConfigError` if not)."""
+    if option is not None or not use_cache:
+        return option
+    env = os.environ.get("SIGHTLINT_CACHE_DIR")
+    if env:
+        return Path(env)
+    from sightlint.cache import default_directory
+
+    return default_directory(settings)
+
+
+_CACHE_DIR_HELP = (
+    "Keep the result cache in DIR, which may be anywhere (also: SIGHTLINT_CACHE_DIR). "
+    "The config's cache-dir may only name a folder inside the project."
+)
+
+
 def _fail(message: str) -> None:
     click.echo(f"sightlint: error: {message}", err=True)
     sys.exit(EXIT_ERROR)
@@ -114,6 +133,7 @@ def main() -> None:
 @click.option("--no-source", is_flag=True, help="Do not print source frames in the text format.")
 @click.option("--report-unused-suppressions", is_flag=True, help="Also report suppression comments that suppress nothing.")
 @click.option("--no-cache", is_flag=True, help="Do not read or write the result cache (also: SIGHTLINT_NO_CACHE=1).")
+@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), help=_CACHE_DIR_HELP)
 @click.option("--jobs", "-j", type=click.IntRange(min=0), default=None, help="Processes to check files with (default: all cores; 1 checks in this process).")
 def check(
     paths: tuple[Path, ...],
@@ -131,6 +151,7 @@ def check(
     no_source: bool,
     report_unused_suppressions: bool,
     no_cache: bool,
+    cache_dir: Path | None,
     jobs: int | None,
 ) -> None:
     """Check PATHS (default: the current folder) and report findings.
@@ -141,6 +162,7 @@ def check(
     from sightlint import api, reporting
 
     targets = list(paths) or [Path(".")]
+    use_cache = not (no_cache or _env_flag("SIGHTLINT_NO_CACHE"))
     try:
         settings = _settings(
             config_path,
@@ -151,10 +173,10 @@ def check(
             fail_on=fail_on,
             report_unused_suppressions=report_unused_suppressions,
         )
+        cache_dir = _cache_dir(cache_dir, settings, use_cache)
     except (ConfigError, ValueError) as exc:
         _fail(str(exc))
         return
-    cache_dir = os.environ.get("SIGHTLINT_CACHE_DIR")
     # The run's objects are small and acyclic: pausing the cyclic collector saves seconds
     # on large projects (api.check_paths pauses it too, for library callers).
     gc.disable()
@@ -162,8 +184,8 @@ def check(
         targets,
         settings,
         jobs=jobs or None,
-        cache_dir=Path(cache_dir) if cache_dir else None,
-        use_cache=not (no_cache or _env_flag("SIGHTLINT_NO_CACHE")),
+        cache_dir=cache_dir,
+        use_cache=use_cache,
     )
     if not quiet:
         with _output(output_file) as stream:
@@ -210,6 +232,7 @@ def exit_code(run: RunResult, settings: Settings, exit_zero: bool = False) -> in
 @click.option("--diff", is_flag=True, help="Print the changes as a unified diff and write nothing; exit 1 if anything would change.")
 @click.option("--unsafe-fixes", is_flag=True, help="Also apply fixes that can change behaviour.")
 @click.option("--quiet", "-q", is_flag=True, help="Print only errors.")
+@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), help=_CACHE_DIR_HELP)
 def fix(
     paths: tuple[Path, ...],
     select: tuple[str, ...],
@@ -219,6 +242,7 @@ def fix(
     diff: bool,
     unsafe_fixes: bool,
     quiet: bool,
+    cache_dir: Path | None,
 ) -> None:
     """Apply the available fixes to PATHS (default: the current folder)."""
     import difflib as _difflib
@@ -228,8 +252,10 @@ def fix(
     from sightlint.files import discover
 
     targets = list(paths) or [Path(".")]
+    use_cache = not _env_flag("SIGHTLINT_NO_CACHE")
     try:
         settings = _settings(config_path, targets, select=select, extend_select=extend_select, ignore=ignore)
+        cache_dir = _cache_dir(cache_dir, settings, use_cache)
     except (ConfigError, ValueError) as exc:
         _fail(str(exc))
         return
@@ -262,10 +288,7 @@ def fix(
     # from one check of the same paths (cached, so it costs little after a check).
     codes = {rule.meta.code for rule in enabled_rules(settings) if rule.cross_file}
     if codes and not failed:
-        cache_dir = os.environ.get("SIGHTLINT_CACHE_DIR")
-        run = api.check_paths(
-            targets, settings, cache_dir=Path(cache_dir) if cache_dir else None, use_cache=not _env_flag("SIGHTLINT_NO_CACHE")
-        )
+        run = api.check_paths(targets, settings, cache_dir=cache_dir, use_cache=use_cache)
         for finding in run.findings:
             if finding.code in codes and finding.severity >= settings.fail_on:
                 remaining += 1

@@ -16,9 +16,11 @@ from sightlint.registry import enabled_rules
 from sightlint import api, engine, runner
 from sightlint.cache import Cache, default_directory, settings_fingerprint
 from sightlint.cli import main
+from sightlint.config import ConfigError
 from sightlint.files import discover
 from sightlint.models import Finding, Severity
 from sightlint.registry import lookup
+from sightlint.seal import Seal, user_seal
 from sightlint.settings import Settings
 
 UTCNOW = "from datetime import datetime\n\n\ndef stamp():\n    return datetime.utcnow()\n"
@@ -83,6 +85,23 @@ def test_editing_a_file_rechecks_only_that_file(tmp_path: Path, monkeypatch: pyt
     assert run(root, cache) == findings and counter.paths == ["pkg/mod1.py"]
 
 
+def opened(path: Path) -> bytes:
+    """The body of a file the cache sealed (under the test run's key)."""
+    found = user_seal()
+    assert isinstance(found, Seal), found
+    body = found.read(path)
+    assert body is not None, f"{path} is not sealed under the test key"
+    return body
+
+
+def reseal(path: Path, body: bytes) -> None:
+    """Put ``body`` in ``path`` under a valid seal: damage from within (a bug of ours),
+    since no one without the key can seal anything."""
+    found = user_seal()
+    assert isinstance(found, Seal), found
+    path.write_bytes(found.seal(path.name, body))
+
+
 def _bad_entry(data: bytes) -> bytes:
     """A pack of the right shape with an entry of the wrong one; a run snapshot with a bad result."""
     if data.startswith(b"sightlint-run"):
@@ -93,11 +112,12 @@ def _bad_entry(data: bytes) -> bytes:
 @pytest.mark.parametrize(
     "damage",
     [
-        pytest.param(lambda data: b"not marshal data at all", id="garbage"),
-        pytest.param(lambda data: data[: len(data) // 2], id="truncated"),
-        pytest.param(lambda data: b"", id="empty"),
-        pytest.param(lambda data: marshal.dumps({"some": "dict"}), id="wrong-shape"),
-        pytest.param(lambda data: _bad_entry(data), id="bad-entry-shape"),
+        pytest.param(lambda path: path.write_bytes(b"not marshal data at all"), id="garbage"),
+        pytest.param(lambda path: path.write_bytes(path.read_bytes()[: path.stat().st_size // 2]), id="truncated"),
+        pytest.param(lambda path: path.write_bytes(b""), id="empty"),
+        pytest.param(lambda path: reseal(path, marshal.dumps({"some": "dict"})), id="wrong-shape-sealed"),
+        pytest.param(lambda path: reseal(path, _bad_entry(opened(path))), id="bad-entry-shape-sealed"),
+        pytest.param(lambda path: reseal(path, opened(path)[:-9]), id="truncated-sealed"),
     ],
 )
 @pytest.mark.parametrize("snapshot", ["damaged", "removed", "kept"])
@@ -107,9 +127,9 @@ def test_a_corrupt_pack_is_ignored_and_rebuilt(
     root, cache = make_project(tmp_path / "p"), tmp_path / "cache"
     cold = run(root, cache)
     pack, run_file = pack_of(cache), run_of(cache)
-    pack.write_bytes(damage(pack.read_bytes()))
+    damage(pack)
     if snapshot == "damaged":
-        run_file.write_bytes(damage(run_file.read_bytes()))
+        damage(run_file)
     elif snapshot == "removed":
         run_file.unlink()
     assert run(root, cache) == cold
@@ -130,10 +150,10 @@ def test_a_corrupt_entry_costs_only_its_file(tmp_path: Path, monkeypatch: pytest
     root, cache = make_project(tmp_path / "p"), tmp_path / "cache"
     cold = run(root, cache)
     pack = pack_of(cache)
-    fmt, token, tag, entries = marshal.loads(pack.read_bytes())
+    fmt, token, tag, entries = marshal.loads(opened(pack))
     key = ("pkg/mod2.py", "pkg.mod2")
     entries[key] = (entries[key][0], b"\x80\x05garbage")
-    pack.write_bytes(marshal.dumps((fmt, token, tag, entries)))
+    reseal(pack, marshal.dumps((fmt, token, tag, entries)))
     run_of(cache).unlink()  # else the run snapshot serves the unchanged run without the pack
     counter = Counter(monkeypatch)
     assert run(root, cache) == cold
@@ -250,8 +270,11 @@ def test_default_directory_follows_the_config_file(tmp_path: Path) -> None:
     assert default_directory(Settings(config_path=str(config)), tmp_path) == config.parent / ".sightlint_cache"
     relative = Settings(config_path=str(config), cache_dir="build/lint-cache")
     assert default_directory(relative, tmp_path) == config.parent / "build" / "lint-cache"
-    absolute = Settings(config_path=str(config), cache_dir=str(tmp_path / "abs"))
-    assert default_directory(absolute, tmp_path) == tmp_path / "abs"
+    absolute = Settings(config_path=str(config), cache_dir=str(tmp_path / "proj" / "abs"))
+    assert default_directory(absolute, tmp_path) == tmp_path / "proj" / "abs"
+    # Outside the project (or the project folder itself): see test_cache_security.py.
+    with pytest.raises(ConfigError, match="cache-dir"):
+        default_directory(Settings(config_path=str(config), cache_dir=str(tmp_path / "abs")), tmp_path)
 
 
 # -- command line --------------------------------------------------------------------
@@ -399,11 +422,11 @@ def test_a_damaged_cached_summary_is_rebuilt_from_the_file(tmp_path: Path, monke
     cold = run(root, cache, settings)
     assert [(f.code, f.path, f.line) for f in cold] == [("SL101", "pkg/low.py", 5)]
     pack = pack_of(cache)
-    fmt, token, tag, entries = marshal.loads(pack.read_bytes())
+    fmt, token, tag, entries = marshal.loads(opened(pack))
     key = ("pkg/low.py", "pkg.low")
     assert len(entries[key]) == 4, "the summary is stored apart from the result"
     entries[key] = (entries[key][0], entries[key][1], b"\x80\x05garbage", entries[key][3])
-    pack.write_bytes(marshal.dumps((fmt, token, tag, entries)))
+    reseal(pack, marshal.dumps((fmt, token, tag, entries)))
     for leftover in (*cache.glob("results-*.run"), *cache.glob("results-*.graph")):
         leftover.unlink()  # force the model to be built from the (damaged) summaries
     assert run(root, cache, settings) == cold
@@ -436,7 +459,7 @@ def test_the_journal_is_merged_into_the_base_once_it_grows(tmp_path: Path) -> No
         (root / "pkg" / f"extra{i}.py").write_text(UTCNOW)
     run(root, cache)
     assert not journal.exists()
-    assert len(marshal.loads(pack.read_bytes())[3]) == 111
+    assert len(marshal.loads(opened(pack))[3]) == 111
 
 
 def test_a_journal_is_applied_only_to_its_own_base(tmp_path: Path) -> None:
@@ -444,31 +467,34 @@ def test_a_journal_is_applied_only_to_its_own_base(tmp_path: Path) -> None:
 
     writes: list[Path] = []
 
+    def read(path: Path) -> bytes | None:
+        return path.read_bytes() if path.exists() else None
+
     def write(path: Path, blob: bytes) -> None:
         writes.append(path)
         path.write_bytes(blob)
 
-    table = _Journaled(tmp_path / "t.pack", 1, write)
+    table = _Journaled(tmp_path / "t.pack", 1, read, write)
     assert table.load() is None
     table.save(b"tag", {"a": 1, "b": 2}, {"a": 1, "b": 2})
     assert writes == [tmp_path / "t.pack"]
-    reader = _Journaled(tmp_path / "t.pack", 1, write)
+    reader = _Journaled(tmp_path / "t.pack", 1, read, write)
     assert reader.load() == (b"tag", {"a": 1, "b": 2})
     reader.save(b"tag", {"a": 10, "b": 2}, {"a": 10})
     assert writes[-1] == tmp_path / "t.pack.journal"
-    assert _Journaled(tmp_path / "t.pack", 1, write).load() == (b"tag", {"a": 10, "b": 2})
+    assert _Journaled(tmp_path / "t.pack", 1, read, write).load() == (b"tag", {"a": 10, "b": 2})
     old_journal = (tmp_path / "t.pack.journal").read_bytes()
     # Another process merges a new base (say, after files were added): the journal goes.
-    _Journaled(tmp_path / "t.pack", 1, write).save(b"other", {"a": 3}, {"a": 3})
+    _Journaled(tmp_path / "t.pack", 1, read, write).save(b"other", {"a": 3}, {"a": 3})
     assert not (tmp_path / "t.pack.journal").exists()
     # A journal left over from the old base must not be laid over the new one.
     (tmp_path / "t.pack.journal").write_bytes(old_journal)
-    assert _Journaled(tmp_path / "t.pack", 1, write).load() == (b"other", {"a": 3})
+    assert _Journaled(tmp_path / "t.pack", 1, read, write).load() == (b"other", {"a": 3})
     # A damaged journal leaves the base valid; a damaged base is no table at all.
     (tmp_path / "t.pack.journal").write_bytes(b"garbage")
-    assert _Journaled(tmp_path / "t.pack", 1, write).load() == (b"other", {"a": 3})
+    assert _Journaled(tmp_path / "t.pack", 1, read, write).load() == (b"other", {"a": 3})
     (tmp_path / "t.pack").write_bytes(b"garbage")
-    assert _Journaled(tmp_path / "t.pack", 1, write).load() is None
+    assert _Journaled(tmp_path / "t.pack", 1, read, write).load() is None
 
 
 def test_concurrent_runs_sharing_the_cache_never_crash_or_serve_stale_results(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ import pickle
 from sightlint import engine
 from sightlint.api import check_source
 from sightlint.project.model import ProjectModel
-from sightlint.project.summary import ModuleSummary
+from sightlint.project.summary import EntrySite, ModuleSummary
 from sightlint.settings import Settings
 
 
@@ -126,7 +126,11 @@ def test_return_annotations_and_returned_values_type_the_result() -> None:
     assert edges(m, "f.use") == {"f.make", "f.make2", "f.C.m"}
 
 
-def test_offloaded_callables_and_unknown_callees_are_not_edges() -> None:
+def call_edges(m: ProjectModel, fid: str) -> set[str]:
+    return {e.target for e in m.edges.get(fid, ()) if e.kind == "call"}
+
+
+def test_offloaded_callables_are_thread_edges_and_unknown_callees_no_edges() -> None:
     m = model(
         {
             "o.py": (
@@ -142,10 +146,44 @@ def test_offloaded_callables_and_unknown_callees_are_not_edges() -> None:
             )
         }
     )
-    assert edges(m, "o.a") == set()
+    assert call_edges(m, "o.a") == set()
+    assert [(e.target, e.line, e.kind, e.via) for e in m.edges["o.a"]] == [
+        ("o.work", 5, "thread", "passed to asyncio.to_thread"),
+        ("o.work", 6, "thread", "passed to asyncio.get_running_loop().run_in_executor"),
+    ]
     fn = m.functions["o.a"]
-    assert len(fn.offloaded) == 2
+    assert [(h.kind, h.called) for h in fn.handoffs] == [("thread", False), ("thread", False)]
     assert fn.param_calls == [("callback", 7, 4)]
+
+
+def test_tasks_are_background_edges_and_background_tasks_follow_the_function() -> None:
+    m = model(
+        {
+            "t.py": (
+                "import asyncio\n"
+                "from fastapi import BackgroundTasks\n"
+                "async def job():\n"
+                "    pass\n"
+                "def sync_job():\n"
+                "    pass\n"
+                "def make():\n"
+                "    return job()\n"
+                "async def a(tasks: BackgroundTasks):\n"
+                "    asyncio.create_task(job())\n"
+                "    asyncio.create_task(make())\n"
+                "    tasks.add_task(job)\n"
+                "    tasks.add_task(sync_job)\n"
+                "    asyncio.get_running_loop().call_soon(sync_job)\n"
+            )
+        }
+    )
+    assert sorted((e.target, e.line, e.kind) for e in m.edges["t.a"]) == [
+        ("t.job", 10, "background"),  # the coroutine runs as its own task, not in the caller
+        ("t.job", 12, "background"),  # Starlette awaits async background tasks on the loop
+        ("t.make", 11, "call"),  # called here, now: what it returns is not known
+        ("t.sync_job", 13, "thread"),  # ... and runs sync ones in the threadpool
+        ("t.sync_job", 14, "background"),  # a callback on the loop
+    ]
 
 
 def test_callbacks_passed_to_a_helper_that_calls_its_parameter() -> None:
@@ -209,21 +247,23 @@ def test_fastapi_routes_and_dependencies_are_recorded() -> None:
     )
     assert summary.functions["r.endpoint"].route
     assert not summary.functions["r.dep"].route
-    assert summary.dependencies == [("m", "r", "dep")]
+    assert summary.entries == [EntrySite("request", ("m", "r", "dep"), 6, 23)]
 
 
 def test_summaries_pickle_compactly_and_round_trip() -> None:
     """The cache pickles summaries; they must come back equal (and without dataclass state dicts)."""
     import pickle
 
-    from sightlint.project.summary import CallSite, ClassSummary, FunctionSummary, ModuleSummary, TimeoutSite
+    from sightlint.project.summary import CallSite, ClassSummary, FunctionSummary, Handoff, ModuleSummary, TimeoutSite
 
     site = CallSite(("g", "time.sleep"), 3, 4, 3, 17, "time.sleep", ((0, ("m", "pkg.mod", "cb")),))
-    fn = FunctionSummary("pkg.mod.f", "f", 2, 0, True, calls=[site], param_calls=[("cb", 5, 4)], awaits=1)
+    handoff = Handoff("thread", ("m", "pkg.mod", "cb"), 4, 4, False, "asyncio.to_thread")
+    fn = FunctionSummary("pkg.mod.f", "f", 2, 0, True, calls=[site], param_calls=[("cb", 5, 4)], handoffs=[handoff], awaits=1)
     cls = ClassSummary("pkg.mod.C", "C", 9, bases=(("g", "base.B"),), methods={"run": "pkg.mod.C.run"})
     module = ModuleSummary(
         "pkg.mod", "pkg/mod.py", functions={fn.id: fn}, classes={cls.id: cls},
         timeouts=[TimeoutSite("asyncio.wait_for", fn.id, 3, 4, 3, 30, ((("g", "x"), True, 3, 20, "x"),))],
+        entries=[EntrySite("startup", ("g", "pkg.life.lifespan"), 7, 30), EntrySite("request", ("g", "m.M"), 8, 19, "middleware")],
     )  # fmt: skip
     blob = pickle.dumps(module, protocol=pickle.HIGHEST_PROTOCOL)
     assert b"__setstate__" not in blob and b"_dataclass_setstate" not in blob

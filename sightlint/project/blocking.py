@@ -12,7 +12,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sightlint.models import Severity
-from sightlint.project.model import CHAT_MODELS, LLM_PIPE, ExternalCall, Graph, ProjectModel
+from sightlint.project.graph import Graph
+from sightlint.project.model import CHAT_MODELS, LLM_PIPE, ExternalCall
 from sightlint.project.thirdparty import ThirdPartyClasses
 
 CATEGORIES: tuple[str, ...] = ("sleep", "network", "subprocess", "database", "llm", "cpu", "file")
@@ -198,6 +199,10 @@ class Catalog:
                     return "custom"
         return found
 
+    def worth_keeping(self, name: str) -> bool:
+        """Whether a rule reading this catalog needs the external call ``name`` in the graph."""
+        return self.category(name) is not None or self.may_inherit(name)
+
     def may_inherit(self, name: str) -> bool:
         """Whether ``name`` is a catalogued method called on an instance of another class
         (which may derive from a catalogued one): worth keeping in a module record."""
@@ -254,7 +259,7 @@ class Blocking:
     reaches: set[str]
 
 
-def analyse(model: ProjectModel | Graph, catalog: Catalog) -> Blocking:
+def analyse(model: Graph, catalog: Catalog) -> Blocking:
     """Find blocking sites and propagate "reaches a blocking call" back through sync callers."""
     key = ("blocking", catalog.key)
     cached = model.cache.get(key)
@@ -270,13 +275,14 @@ def analyse(model: ProjectModel | Graph, catalog: Catalog) -> Blocking:
             if category is not None:
                 sites.setdefault(fid, []).append(BlockingSite(call, category))
     # Multi-source reverse BFS: linear in the graph. Async functions are marked but not
-    # walked past: calling one only creates a coroutine.
+    # walked past: calling one only creates a coroutine. Work handed to a thread does not
+    # run on the loop; a task or callback started on the loop does.
     reaches = set(sites)
     queue = deque(fid for fid in sites if not model.functions[fid].is_async)
     while queue:
         node = queue.popleft()
         for edge in model.callers.get(node, ()):
-            if edge.source not in reaches:
+            if edge.source not in reaches and edge.kind != "thread":
                 reaches.add(edge.source)
                 if not model.functions[edge.source].is_async:
                     queue.append(edge.source)
@@ -285,7 +291,7 @@ def analyse(model: ProjectModel | Graph, catalog: Catalog) -> Blocking:
     return result
 
 
-def first_blocking(model: ProjectModel | Graph, blocking: Blocking, fid: str) -> tuple[list[str], BlockingSite] | None:
+def first_blocking(model: Graph, blocking: Blocking, fid: str) -> tuple[list[str], BlockingSite] | None:
     """A shortest chain of functions from ``fid`` to a blocking site its body runs."""
     if fid not in blocking.reaches:
         return None
@@ -300,7 +306,12 @@ def first_blocking(model: ProjectModel | Graph, blocking: Blocking, fid: str) ->
             return list(reversed(path)), blocking.sites[node][0]
         for edge in model.edges.get(node, ()):
             target = edge.target
-            if target not in parent and target in blocking.reaches and not model.functions[target].is_async:
+            if (
+                target not in parent
+                and target in blocking.reaches
+                and not model.functions[target].is_async
+                and edge.kind != "thread"
+            ):
                 parent[target] = node
                 queue.append(target)
     return None

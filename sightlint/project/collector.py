@@ -9,25 +9,107 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
-from sightlint.project.summary import CallSite, ClassSummary, FunctionSummary, ModuleSummary, Ref, TimeoutSite
+from sightlint.project.contexts import REQUEST, SCRIPT, STARTUP
+from sightlint.project.summary import (
+    CallSite,
+    ClassSummary,
+    EntrySite,
+    FunctionSummary,
+    Handoff,
+    ModuleSummary,
+    Ref,
+    TimeoutSite,
+)
 
 if TYPE_CHECKING:
     from sightlint.semantics.scope import Context
 
 NONE: Ref = ("none",)
+UNKNOWN: Ref = ("unknown",)
 
-# Calls that hand a callable to a worker thread/process: that work is not on the loop.
-# name -> index of the callable argument
-OFFLOAD_FUNCTIONS = {
-    "asyncio.to_thread": 0,
-    "starlette.concurrency.run_in_threadpool": 0,
-    "fastapi.concurrency.run_in_threadpool": 0,
-    "anyio.to_thread.run_sync": 0,
-    "trio.to_thread.run_sync": 0,
+
+class _Fact(NamedTuple):
+    """What a call of a known function or method means for where code runs.
+
+    ``what``: "handoff" (the callable runs elsewhere, ``kind`` a :class:`Handoff` kind),
+    "entry" (a framework will call it, ``kind`` a context), "depends" (a FastAPI
+    dependency), "app" (an application or router: its ``lifespan``/``on_startup``...),
+    "script" (runs the program: ``asyncio.run``). The callable is the argument at
+    ``position`` or the ``keyword`` one; ``coroutine``: that argument is a coroutine, so
+    only a call ``work(...)`` names the function (``asyncio.create_task(work())``).
+    """
+
+    what: str
+    kind: str
+    position: int
+    keyword: str
+    coroutine: bool = False
+    how: str = ""
+
+
+_TO_THREAD = _Fact("handoff", "thread", 0, "")
+_APP = _Fact("app", STARTUP, -1, "")
+_ROUTE = _Fact("entry", REQUEST, 1, "endpoint")
+# Functions by qualified name.
+CALL_FACTS: dict[str, _Fact] = {
+    **dict.fromkeys(("fastapi.Depends", "fastapi.params.Depends", "fastapi.Security"), _Fact("depends", REQUEST, 0, "dependency")),
+    "asyncio.to_thread": _TO_THREAD,
+    "starlette.concurrency.run_in_threadpool": _TO_THREAD,
+    "fastapi.concurrency.run_in_threadpool": _TO_THREAD,
+    "anyio.to_thread.run_sync": _TO_THREAD,
+    "trio.to_thread.run_sync": _TO_THREAD,
+    "threading.Thread": _Fact("handoff", "thread", 1, "target"),
+    "threading.Timer": _Fact("handoff", "thread", 1, "function"),
+    "multiprocessing.Process": _Fact("handoff", "thread", 1, "target"),
+    "asyncio.create_task": _Fact("handoff", "background", 0, "coro", coroutine=True),
+    "asyncio.ensure_future": _Fact("handoff", "background", 0, "coro_or_future", coroutine=True),
+    "asyncio.run_coroutine_threadsafe": _Fact("handoff", "background", 0, "coro", coroutine=True),
+    "starlette.background.BackgroundTask": _Fact("handoff", "task", 0, "func"),
+    **dict.fromkeys(
+        (
+            "fastapi.FastAPI",
+            "fastapi.applications.FastAPI",
+            "fastapi.APIRouter",
+            "fastapi.routing.APIRouter",
+            "starlette.applications.Starlette",
+            "starlette.routing.Router",
+        ),
+        _APP,
+    ),
+    **dict.fromkeys(
+        ("starlette.routing.Route", "starlette.routing.WebSocketRoute", "fastapi.routing.APIRoute", "fastapi.routing.APIWebSocketRoute"),
+        _ROUTE,
+    ),
+    "starlette.middleware.Middleware": _Fact("entry", REQUEST, 0, "cls", how="middleware"),
+    "asyncio.run": _Fact("script", SCRIPT, 0, "main", coroutine=True),
+    "uvloop.run": _Fact("script", SCRIPT, 0, "main", coroutine=True),
+    "anyio.run": _Fact("script", SCRIPT, 0, "func"),
+    "trio.run": _Fact("script", SCRIPT, 0, ""),
 }
-OFFLOAD_METHODS = {"run_in_executor": 1, "add_task": 0, "submit": 0}
+# Methods by name, whatever the receiver (its type is rarely known in one file).
+METHOD_FACTS: dict[str, _Fact] = {
+    "run_in_executor": _Fact("handoff", "thread", 1, "func"),
+    "submit": _Fact("handoff", "thread", 0, "fn"),
+    "add_task": _Fact("handoff", "task", 0, "func"),
+    "create_task": _Fact("handoff", "background", 0, "coro", coroutine=True),
+    "start_soon": _Fact("handoff", "background", 0, "func"),
+    "call_soon": _Fact("handoff", "background", 0, "callback"),
+    "call_soon_threadsafe": _Fact("handoff", "background", 0, "callback"),
+    "call_later": _Fact("handoff", "background", 1, "callback"),
+    "call_at": _Fact("handoff", "background", 1, "callback"),
+    "add_middleware": _Fact("entry", REQUEST, 0, "middleware_class", how="middleware"),
+    "add_api_route": _ROUTE,
+    "add_api_websocket_route": _ROUTE,
+    "add_route": _Fact("entry", REQUEST, 1, "route"),
+    "add_websocket_route": _Fact("entry", REQUEST, 1, "route"),
+    "add_exception_handler": _Fact("entry", REQUEST, 1, "handler"),
+    "add_event_handler": _Fact("entry", STARTUP, 1, "func"),
+    "run_until_complete": _Fact("script", SCRIPT, 0, "future", coroutine=True),
+}
+_APP_KEYWORDS = ("lifespan", "on_startup", "on_shutdown")
+_PARTIAL = frozenset(("functools.partial", "partial"))
 
 TIMEOUT_WRAPPERS = {"asyncio.wait_for", "async_timeout.wait_for"}
 TIMEOUT_SCOPES = {
@@ -37,7 +119,6 @@ TIMEOUT_SCOPES = {
     "anyio.fail_after",
     "anyio.move_on_after",
 }
-DEPENDS = {"fastapi.Depends", "fastapi.params.Depends", "fastapi.Security"}
 _ROUTE_METHODS = {"get", "post", "put", "delete", "patch", "head", "options", "api_route", "route", "websocket"}
 _PROPERTIES = {"property", "cached_property", "functools.cached_property"}
 _TYPING_WRAPPERS = {"Optional", "Annotated", "Union", "Final", "ClassVar", "Required", "NotRequired"}
@@ -94,6 +175,7 @@ class SummaryCollector:
         self._funcs: list[_Frame] = []
         self._awaited: set[int] = set()
         self._bodies: list[_TimeoutBody] = []
+        self._main_blocks: list[tuple[int, int]] = []  # lines of ``if __name__ == "__main__":``
 
     # -- symbolic values -------------------------------------------------------------
 
@@ -237,6 +319,8 @@ class SummaryCollector:
             if isinstance(deco, ast.Call) and isinstance(target, ast.Attribute) and target.attr in _ROUTE_METHODS:
                 fn.route = True
             value = self.ref(target)
+            if value is None and isinstance(target, ast.Attribute):
+                value = ("attr", UNKNOWN, target.attr)  # ``@app.get`` on a parameter: the name may tell
             if value is not None:
                 deco_refs.append(value)
             if isinstance(target, ast.Name) and target.id in ("staticmethod", "classmethod"):
@@ -417,42 +501,45 @@ class SummaryCollector:
 
     # -- calls -------------------------------------------------------------------------
 
+    def visit_Module(self, node: ast.Module) -> None:
+        """Note where ``if __name__ == "__main__":`` blocks are: what they call runs as a script."""
+        for stmt in node.body:
+            if isinstance(stmt, ast.If) and _is_main_guard(stmt.test):
+                self._main_blocks.append((stmt.lineno, stmt.end_lineno or stmt.lineno))
+
     def visit_Call(self, node: ast.Call) -> None:
         func = node.func
+        kind = type(func)
+        qualified = self.ctx.qualified_name(func) if kind is ast.Name or kind is ast.Attribute else None
+        fact = CALL_FACTS.get(qualified) if qualified is not None else None
+        if fact is None and kind is ast.Attribute:
+            fact = METHOD_FACTS.get(func.attr)  # type: ignore[attr-defined]
         if not self._funcs:
-            if isinstance(func, (ast.Name, ast.Attribute)) and self.ctx.qualified_name(func) in DEPENDS:
-                self._dependency(node)
+            self._module_call(node, fact)
             return
         frame = self._funcs[-1]
-        qualified = self.ctx.qualified_name(func) if isinstance(func, (ast.Name, ast.Attribute)) else None
-        if qualified in DEPENDS:
-            self._dependency(node)
+        if fact is not None and fact.what == "depends":
+            self._callable_entry(node, fact)  # in a signature too: before the body check
             return
         if (node.lineno, node.col_offset) < frame.body_start:
             return  # a decorator, default or annotation: not run by calling the function
-        if qualified is not None:
-            index = OFFLOAD_FUNCTIONS.get(qualified)
-            if index is not None:
-                self._offload(frame, node, index)
-                return
-            if qualified in TIMEOUT_WRAPPERS and node.args and isinstance(node.args[0], ast.Call):
-                inner = node.args[0]
-                target = self.ref(inner.func)
-                if target is not None:
-                    self.summary.timeouts.append(
-                        TimeoutSite(
-                            qualified,
-                            frame.fn.id,
-                            node.lineno,
-                            node.col_offset,
-                            node.end_lineno or node.lineno,
-                            node.end_col_offset or node.col_offset,
-                            ((target, True, inner.lineno, inner.col_offset, _text(inner.func)),),
-                        )
+        if fact is not None:
+            self._fact(frame, node, fact)
+        if qualified is not None and qualified in TIMEOUT_WRAPPERS and node.args and isinstance(node.args[0], ast.Call):
+            inner = node.args[0]
+            target = self.ref(inner.func)
+            if target is not None:
+                self.summary.timeouts.append(
+                    TimeoutSite(
+                        qualified,
+                        frame.fn.id,
+                        node.lineno,
+                        node.col_offset,
+                        node.end_lineno or node.lineno,
+                        node.end_col_offset or node.col_offset,
+                        ((target, True, inner.lineno, inner.col_offset, _text(inner.func)),),
                     )
-        elif isinstance(func, ast.Attribute) and func.attr in OFFLOAD_METHODS:
-            self._offload(frame, node, OFFLOAD_METHODS[func.attr])
-            return
+                )
         if isinstance(func, ast.Name) and func.id in frame.locals and func.id in frame.fn.params:
             if frame.locals[func.id] is None:
                 frame.fn.param_calls.append((func.id, node.lineno, node.col_offset))
@@ -488,14 +575,94 @@ class SummaryCollector:
             awaited = id(node) in self._awaited
             self._bodies[-1].targets.append((callee, awaited, node.lineno, node.col_offset, text))
 
-    def _offload(self, frame: _Frame, node: ast.Call, index: int) -> None:
-        if len(node.args) > index:
-            value = self.ref(node.args[index])
-            if value is not None:
-                frame.fn.offloaded.append((value, node.lineno, node.col_offset))
+    # -- where code runs: handoffs and entry points -------------------------------------
 
-    def _dependency(self, node: ast.Call) -> None:
-        if node.args:
-            value = self.ref(node.args[0])
-            if value is not None:
-                self.summary.dependencies.append(value)
+    def _fact(self, frame: _Frame | None, node: ast.Call, fact: _Fact) -> None:
+        """Record what a call of a known function means; ``frame`` is None at module level."""
+        what = fact.what
+        if what == "handoff":
+            if frame is None:
+                if fact.kind == "thread":  # threading.Thread(target=work) at import time
+                    self._callable_entry(node, fact, context="thread")
+                return
+            arg = _argument(node, fact)
+            if arg is None:
+                return
+            if fact.coroutine:
+                if isinstance(arg, ast.Call):
+                    target = self.ref(arg.func)
+                    if target is not None:
+                        handoff = Handoff(fact.kind, target, arg.lineno, arg.col_offset, True, _text(node.func))
+                        frame.fn.handoffs.append(handoff)
+                return
+            target = self._callable_ref(arg)
+            if target is not None:
+                frame.fn.handoffs.append(Handoff(fact.kind, target, node.lineno, node.col_offset, False, _text(node.func)))
+        elif what == "entry" or what == "depends":
+            self._callable_entry(node, fact)
+        elif what == "app":
+            for keyword in node.keywords:
+                if keyword.arg in _APP_KEYWORDS:
+                    value = keyword.value
+                    for item in value.elts if isinstance(value, (ast.List, ast.Tuple)) else (value,):
+                        target = self._callable_ref(item)
+                        if target is not None:
+                            self.summary.entries.append(EntrySite(STARTUP, target, item.lineno, item.col_offset))
+        elif what == "script" and frame is None and not self._in_main_block(node):
+            # asyncio.run(main()) in a script; inside a function it is a call of ``main``.
+            self._callable_entry(node, fact)
+
+    def _module_call(self, node: ast.Call, fact: _Fact | None) -> None:
+        if fact is not None:
+            self._fact(None, node, fact)
+        elif self._main_blocks and self._in_main_block(node):
+            target = self.ref(node.func)
+            if target is not None:
+                self.summary.entries.append(EntrySite(SCRIPT, target, node.lineno, node.col_offset))
+
+    def _in_main_block(self, node: ast.AST) -> bool:
+        line = node.lineno  # type: ignore[attr-defined]
+        return any(first <= line <= last for first, last in self._main_blocks)
+
+    def _callable_entry(self, node: ast.Call, fact: _Fact, context: str = "") -> None:
+        """An :class:`EntrySite` for the callable ``fact`` names in ``node``'s arguments."""
+        arg = _argument(node, fact)
+        if arg is None:
+            return
+        if fact.coroutine:
+            if not isinstance(arg, ast.Call):
+                return
+            arg = arg.func
+        target = self._callable_ref(arg)
+        if target is not None:
+            self.summary.entries.append(EntrySite(context or fact.kind, target, arg.lineno, arg.col_offset, fact.how))
+
+    def _callable_ref(self, node: ast.expr) -> Ref | None:
+        """The ref of a callable argument; ``functools.partial(f, ...)`` is ``f``."""
+        if isinstance(node, ast.Call) and node.args and isinstance(node.func, (ast.Name, ast.Attribute)):
+            if self.ctx.qualified_name(node.func) in _PARTIAL:
+                return self.ref(node.args[0])
+        return self.ref(node)
+
+
+def _argument(node: ast.Call, fact: _Fact) -> ast.expr | None:
+    """The argument of ``node`` at ``fact.position`` or named ``fact.keyword``."""
+    if fact.keyword:
+        for keyword in node.keywords:
+            if keyword.arg == fact.keyword:
+                return keyword.value
+    args = node.args
+    position = fact.position
+    if 0 <= position < len(args) and not isinstance(args[position], ast.Starred):
+        return args[position]
+    return None
+
+
+def _is_main_guard(test: ast.expr) -> bool:
+    """``__name__ == "__main__"`` (either way round)."""
+    if not isinstance(test, ast.Compare) or len(test.ops) != 1 or not isinstance(test.ops[0], ast.Eq):
+        return False
+    sides = (test.left, test.comparators[0])
+    return any(isinstance(s, ast.Name) and s.id == "__name__" for s in sides) and any(
+        isinstance(s, ast.Constant) and s.value == "__main__" for s in sides
+    )

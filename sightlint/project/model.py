@@ -20,11 +20,20 @@ from __future__ import annotations
 
 import builtins
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from sightlint.project.summary import CallSite, ClassSummary, FunctionSummary, ModuleSummary, Ref, dependency_terms
+from sightlint.project.contexts import REQUEST, SCRIPT, STARTUP, TEST, THREAD
+from sightlint.project.summary import (
+    CallSite,
+    ClassSummary,
+    FunctionSummary,
+    Handoff,
+    ModuleSummary,
+    Ref,
+    dependency_terms,
+)
 
 Value = tuple[Any, ...]
 
@@ -47,6 +56,30 @@ LLM_PIPE = "langchain_core.runnables.RunnableSequence()"
 # ``Path`` operations that return another ``Path`` (so ``p.parent.read_text`` is still a read).
 _PATH_SAME = frozenset({"parent", "resolve()", "absolute()", "with_suffix()", "with_name()", "joinpath()", "expanduser()"})
 
+# Entry points registered by decorating a function with a method of a framework's object
+# (``@router.get``, ``@app.on_event``, ``@cli.command``, ``@pytest.fixture``): the
+# decorator's name -> (context, the top-level packages whose objects it is read from).
+_WEB = frozenset({"fastapi", "starlette", "quart", "sanic", "aiohttp", "litestar", "fastapi_utils"})
+_CLI = frozenset({"click", "asyncclick", "typer", "cloup", "rich_click"})
+_PYTEST = frozenset({"pytest", "pytest_asyncio"})
+_DECORATORS: dict[str, tuple[str, frozenset[str]]] = {
+    **dict.fromkeys(
+        "get post put delete patch head options trace api_route route websocket websocket_route".split(), (REQUEST, _WEB)
+    ),
+    "middleware": (REQUEST, _WEB),
+    "exception_handler": (REQUEST, _WEB),
+    "on_event": (STARTUP, _WEB),
+    "command": (SCRIPT, _CLI),
+    "group": (SCRIPT, _CLI),
+    "callback": (SCRIPT, _CLI),
+    "fixture": (TEST, _PYTEST),
+}
+# A project class deriving from one of these: (its method a framework calls, context).
+_BASE_ENTRIES = {
+    "starlette.middleware.base.BaseHTTPMiddleware": ("dispatch", REQUEST),
+    "threading.Thread": ("run", THREAD),
+}
+
 
 class Edge(NamedTuple):
     """A call from one project function to another, at ``line:col`` of the caller.
@@ -58,6 +91,10 @@ class Edge(NamedTuple):
     line: int
     col: int
     via: str = ""  # how the call happens when it is indirect ("passed to _connect_with_retry")
+    # "call": the target runs in the caller's context; "thread": in a worker thread
+    # (``asyncio.to_thread``); "background": as a task of its own on the event loop
+    # (``asyncio.create_task``). See ``sightlint.project.contexts``.
+    kind: str = "call"
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +115,9 @@ class ProjectModel:
         self.functions: dict[str, FunctionSummary] = {}
         self.classes: dict[str, ClassSummary] = {}
         self.module_of: dict[str, ModuleSummary] = {}  # function id -> its module
+        everything: list[ModuleSummary] = []
         for summary in summaries:
+            everything.append(summary)
             # Two files claiming one module name: the first wins for name lookups, the
             # second's functions are still in the graph under their own ids.
             self.modules.setdefault(summary.module, summary)
@@ -94,22 +133,15 @@ class ProjectModel:
         self.externals: dict[str, list[ExternalCall]] = {}
         # Shared derived analyses, keyed by their inputs (rules of one run share them).
         self.cache: dict[Any, Any] = {}
-        # Base classes of installed third-party classes (``thirdparty.ThirdPartyClasses``), if set.
-        self.third_party: Any = None
+        # Function id -> the contexts it is an entry point of (``sightlint.project.contexts``).
+        self.entries: dict[str, frozenset[str]] = {}
         if graph_of is None:
             self._build_graph(self.functions.items())
+            self._find_entries(everything)
         else:
+            graph_of = list(graph_of)
             self._build_graph((fid, fn) for summary in graph_of for fid, fn in summary.functions.items())
-
-    # -- display -----------------------------------------------------------------------
-
-    def path_of(self, fid: str) -> str:
-        return self.module_of[fid].path
-
-    def display(self, fid: str) -> str:
-        """``Class.method`` / ``function``: the id without its module."""
-        module = self.module_of[fid].module
-        return fid[len(module) + 1 :] if fid.startswith(module + ".") else fid
+            self._find_entries(graph_of)
 
     # -- name resolution -------------------------------------------------------------------
 
@@ -293,6 +325,8 @@ class ProjectModel:
 
     def _build_graph(self, functions: Iterable[tuple[str, FunctionSummary]]) -> None:
         for fid, fn in functions:
+            # Calls that make a coroutine for create_task & co: (line, col) -> the handoff.
+            started = {(h.line, h.col): h for h in fn.handoffs if h.called} if fn.handoffs else None
             for site in fn.calls:
                 value = self.value(site.callee)
                 if value is None:
@@ -303,9 +337,29 @@ class ProjectModel:
                 target = self.call_target(value)
                 if target is None:
                     continue
-                self._add_edge(Edge(fid, target[0], site.line, site.col))
+                handoff = started.get((site.line, site.col)) if started else None
+                if handoff is not None and self.functions[target[0]].is_async:
+                    # The coroutine runs as a task of its own; a sync function called here
+                    # runs now, in the caller's context (what it returns is not known).
+                    kind = _edge_kind(handoff, True)
+                    self._add_edge(Edge(fid, target[0], site.line, site.col, f"passed to {handoff.text}", kind))
+                else:
+                    self._add_edge(Edge(fid, target[0], site.line, site.col))
                 if site.fn_args:
                     self._callback_edges(fid, site, *target)
+            if fn.handoffs:
+                self._handoff_edges(fid, fn.handoffs)
+
+    def _handoff_edges(self, fid: str, handoffs: Iterable[Handoff]) -> None:
+        """"thread" and "background" edges to the callables ``fid`` hands over."""
+        for handoff in handoffs:
+            if handoff.called:
+                continue
+            value = self.value(handoff.target)
+            target = self.call_target(value) if value is not None else None
+            if target is not None:
+                kind = _edge_kind(handoff, self.functions[target[0]].is_async)
+                self._add_edge(Edge(fid, target[0], handoff.line, handoff.col, f"passed to {handoff.text}", kind))
 
     def _callback_edges(self, fid: str, site: CallSite, target: str, bound: bool) -> None:
         """``helper(fn)`` where ``helper`` calls its parameter: ``fid`` reaches ``fn``."""
@@ -327,17 +381,124 @@ class ProjectModel:
             if passed is not None:
                 self._add_edge(Edge(fid, passed[0], site.line, site.col, via=f"passed to {callee.name}"))
 
-    # -- traversal helpers -------------------------------------------------------------------
+    # -- entry points --------------------------------------------------------------------------
 
-    def sync_callers_bfs(self, start: str) -> dict[str, Edge | None]:
-        """Reverse BFS from ``start`` through sync callers: node -> edge toward ``start``.
+    def _find_entries(self, summaries: Iterable[ModuleSummary]) -> None:
+        found: dict[str, set[str]] = {}
+        for summary in summaries:
+            for fid, context in self.module_entries(summary):
+                found.setdefault(fid, set()).add(context)
+        self.entries = {fid: frozenset(contexts) for fid, contexts in found.items()}
 
-        Async callers are included (they are where a chain starts) but not walked past.
-        """
-        return _sync_callers_bfs(self.functions, self.callers, start)
+    def module_entries(self, summary: ModuleSummary) -> list[tuple[str, str]]:
+        """``(function id, context)`` of each entry point ``summary`` names (the function
+        may be in another module): its entry sites, decorated functions, tests, and
+        methods frameworks call on subclasses of theirs (``BaseHTTPMiddleware.dispatch``)."""
+        found: list[tuple[str, str]] = []
+        for site in summary.entries:
+            value = self.value(site.target)
+            if value is None:
+                continue
+            if site.how == "middleware":
+                targets = self._middleware_methods(value)
+            else:
+                target = self.call_target(value)
+                targets = (target[0],) if target is not None else ()
+            for fid in targets:
+                found.append((fid, self._context_of(fid, site.context)))
+        tests = _is_test_path(summary.path)
+        for fid, fn in summary.functions.items():
+            for ref in fn.decorators:
+                context = self._decorator_context(ref)
+                if context is not None:
+                    found.append((fid, self._context_of(fid, context)))
+            if tests and fn.name.startswith("test") and self._collected_test(summary, fid, fn):
+                found.append((fid, TEST))
+        for cid, cls in summary.classes.items():
+            if cls.bases:
+                for base in self._external_bases(cid):
+                    method_context = _BASE_ENTRIES.get(base)
+                    if method_context is not None:
+                        method = self.find_method(cid, method_context[0])
+                        if method is not None:
+                            found.append((method, method_context[1]))
+        return found
+
+    def _context_of(self, fid: str, context: str) -> str:
+        """Starlette and FastAPI run sync endpoints, dependencies and exception handlers in
+        a threadpool."""
+        return THREAD if context == REQUEST and not self.functions[fid].is_async else context
+
+    def _decorator_context(self, ref: Ref) -> str | None:
+        """The context a decorator registers its function in, if it is a framework's."""
+        kind = ref[0]
+        if kind == "attr":
+            name = ref[2]
+            spec = _DECORATORS.get(name)
+            if spec is None:
+                return None
+            base = self.value(ref[1])
+        elif kind == "g":
+            head, _, name = ref[1].rpartition(".")
+            spec = _DECORATORS.get(name)
+            if spec is None or not head:
+                return None
+            base = self.symbol(head)
+        else:
+            return None
+        context, frameworks = spec
+        return context if self._of_framework(base, frameworks) else None
+
+    def _of_framework(self, value: Value | None, frameworks: frozenset[str]) -> bool:
+        """Whether ``value`` is an object of one of ``frameworks`` (top-level packages). An
+        unknown one counts, so the decorator's name decides: an unresolved name, or one
+        imported from a module outside the run (``from app.routers import router`` when
+        only part of a project is checked); an instance of another package's class
+        (``flask.Flask()``) or of a project class not derived from theirs does not."""
+        if value is None:
+            return True
+        kind = value[0]
+        if kind == "ext":
+            dotted = value[1]
+            return dotted.partition(".")[0] in frameworks or "()" not in dotted
+        if kind == "inst":
+            return any(base.partition(".")[0] in frameworks for base in self._external_bases(value[1]))
+        # ``@cli.command()`` where ``cli`` is a function decorated as a click group.
+        return kind == "func" and frameworks is _CLI
+
+    def _external_bases(self, cid: str) -> list[str]:
+        """Dotted names of the classes outside the project that ``cid`` derives from."""
+        found = []
+        for owner in self.mro(cid):
+            for ref in self.classes[owner].bases:
+                base = self.value(ref)
+                if base is not None and base[0] == "ext":
+                    found.append(base[1])
+        return found
+
+    def _middleware_methods(self, value: Value) -> tuple[str, ...]:
+        """What runs per request of a middleware class given to ``add_middleware``."""
+        if value[0] not in ("class", "inst"):
+            return ()
+        cid = value[1]
+        for name in ("dispatch", "__call__") if value[0] == "class" else ("__call__",):
+            method = self.find_method(cid, name)
+            if method is not None:
+                return (method,)
+        return ()
+
+    def _collected_test(self, summary: ModuleSummary, fid: str, fn: FunctionSummary) -> bool:
+        """A module-level ``test*`` function, or a ``test*`` method of a ``Test*`` class."""
+        if fn.cls is None:
+            return fid == f"{summary.module}.{fn.name}"
+        cls = self.classes.get(fn.cls)
+        return cls is not None and cls.name.startswith("Test") and fid == f"{fn.cls}.{fn.name}"
 
 
-def _sync_callers_bfs(functions: dict[str, Any], callers: dict[str, list[Edge]], start: str) -> dict[str, Edge | None]:
+def sync_callers_bfs(functions: Mapping[str, Any], callers: Mapping[str, list[Edge]], start: str) -> dict[str, Edge | None]:
+    """Reverse BFS from ``start`` through sync callers (never across a "thread" edge):
+    node -> edge toward ``start``. Async callers are included (they are where a chain
+    starts) but not walked past."""
     towards: dict[str, Edge | None] = {start: None}
     queue = deque([start])
     while queue:
@@ -345,68 +506,26 @@ def _sync_callers_bfs(functions: dict[str, Any], callers: dict[str, list[Edge]],
         if node != start and functions[node].is_async:
             continue
         for edge in callers.get(node, ()):
-            if edge.source not in towards:
+            if edge.source not in towards and edge.kind != "thread":
                 towards[edge.source] = edge
                 queue.append(edge.source)
     return towards
 
 
-# -- the resolved call graph, per module -------------------------------------------------------
-#
-# The rules need far less than the model: each function's name, position and kind, the
-# edges, the blocking external calls and the resolved targets of timeouts. A *record*
-# holds that for one module as plain tuples and strings (marshal-able), so a cache can
-# keep it per module and a warm run re-resolves only the modules whose inputs changed.
-#
-# record = (module, path, functions, edges, externals, timeouts)
-#   functions: ((fid, name, line, col, is_async, awaits), ...)
-#   edges:     ((source, target, line, col, via), ...)        sources in this module
-#   externals: ((fid, name, line, col, end_line, end_col, text), ...)  kept by ``keep``
-#   timeouts:  ((kind, function, line, col, end_line, end_col, targets), ...) where each
-#              target is ("ext", dotted, text) or ("fn", fid, text); unresolvable ones dropped
-
-Record = tuple[Any, ...]
+def _edge_kind(handoff: Handoff, is_async: bool) -> str:
+    """The kind of edge to what ``handoff`` hands over: Starlette's background tasks await
+    a coroutine function on the loop and run a plain one in the threadpool."""
+    if handoff.kind == "task":
+        return "background" if is_async else "thread"
+    return handoff.kind
 
 
-def module_record(model: ProjectModel, summary: ModuleSummary, keep: Any = None) -> Record:
-    """The record of one module of ``model`` (whose graph must be built for it).
-
-    ``keep(name)`` says which external calls to keep (default: all).
-    """
-    functions = []
-    edges = []
-    externals = []
-    for fid, fn in summary.functions.items():
-        functions.append((fid, fn.name, fn.line, fn.col, fn.is_async, fn.awaits))
-        for edge in model.edges.get(fid, ()):
-            edges.append((edge.source, edge.target, edge.line, edge.col, edge.via))
-        for call in model.externals.get(fid, ()):
-            if keep is None or keep(call.name):
-                site = call.site
-                externals.append((fid, call.name, site.line, site.col, site.end_line, site.end_col, site.text))
-    timeouts = resolved_timeouts(model, summary)
-    return (summary.module, summary.path, tuple(functions), tuple(edges), tuple(externals), timeouts)
-
-
-def resolved_timeouts(model: ProjectModel, summary: ModuleSummary) -> tuple[tuple[Any, ...], ...]:
-    """``summary``'s timeouts with their targets resolved (see the record layout)."""
-    timeouts = []
-    for timeout in summary.timeouts:
-        targets = []
-        for ref, _awaited, _line, _col, text in timeout.targets:
-            value = model.value(ref)
-            if value is None:
-                continue
-            if value[0] == "ext":
-                targets.append(("ext", value[1], text))
-                continue
-            target = model.call_target(value)
-            if target is not None:
-                targets.append(("fn", target[0], text))
-        timeouts.append(
-            (timeout.kind, timeout.function, timeout.line, timeout.col, timeout.end_line, timeout.end_col, tuple(targets))
-        )
-    return tuple(timeouts)
+def _is_test_path(path: str) -> bool:
+    """``test_*.py``, ``*_test.py`` (pytest's defaults), or any file under a ``tests`` folder."""
+    folder, _, name = path.replace("\\", "/").rpartition("/")
+    if (name.startswith("test_") and name.endswith(".py")) or name.endswith("_test.py"):
+        return True
+    return "tests" in folder.split("/")
 
 
 def module_dependencies(summary: ModuleSummary, modules: Any, by_last: dict[str, list[str]]) -> tuple[str, ...]:
@@ -432,78 +551,3 @@ def module_dependencies(summary: ModuleSummary, modules: Any, by_last: dict[str,
         for name in terms.member_names:
             deps.update(by_last.get(name, ()))
     return tuple(sorted(deps))
-
-
-class FunctionInfo(NamedTuple):
-    """What the rules read about a function of the graph."""
-
-    id: str
-    name: str
-    line: int
-    col: int
-    is_async: bool
-    awaits: int
-
-
-class Graph:
-    """The call graph of a run, built from module records.
-
-    It answers the part of :class:`ProjectModel`'s interface the cross-file rules use
-    (``functions``, ``edges``, ``callers``, ``externals``, ``display``, ``path_of``,
-    ``sync_callers_bfs``, ``cache``), plus ``timeouts``.
-    """
-
-    def __init__(self, records: Iterable[Record]) -> None:
-        self.functions: dict[str, FunctionInfo] = {}
-        self.edges: dict[str, list[Edge]] = {}
-        self.callers: dict[str, list[Edge]] = {}
-        self.externals: dict[str, list[ExternalCall]] = {}
-        # (path of the module, TimeoutSite fields..., targets) in module order.
-        self.timeouts: list[tuple[Any, ...]] = []
-        self.cache: dict[Any, Any] = {}
-        self.third_party: Any = None
-        self._module: dict[str, tuple[str, str]] = {}  # function id -> (module, path)
-        self._display: dict[str, str] = {}
-        edges_in: list[tuple[Any, ...]] = []
-        for module, path, functions, edges, externals, timeouts in records:
-            where = (module, path)
-            for function in functions:
-                fid = function[0]
-                self.functions[fid] = FunctionInfo._make(function)
-                self._module[fid] = where
-            edges_in.append(edges)
-            for fid, name, line, col, end_line, end_col, text in externals:
-                site = CallSite((), line, col, end_line, end_col, text)
-                self.externals.setdefault(fid, []).append(ExternalCall(fid, name, site))
-            for timeout in timeouts:
-                self.timeouts.append((path, *timeout))
-        make = Edge._make
-        out, into = self.edges, self.callers
-        for edges in edges_in:
-            for fields in edges:
-                edge = make(fields)
-                source, target = fields[0], fields[1]
-                if source in out:
-                    out[source].append(edge)
-                else:
-                    out[source] = [edge]
-                if target in into:
-                    into[target].append(edge)
-                else:
-                    into[target] = [edge]
-
-    def path_of(self, fid: str) -> str:
-        return self._module[fid][1]
-
-    def display(self, fid: str) -> str:
-        """``Class.method`` / ``function``: the id without its module."""
-        shown = self._display.get(fid)
-        if shown is None:
-            module = self._module[fid][0]
-            shown = fid[len(module) + 1 :] if fid.startswith(module + ".") else fid
-            self._display[fid] = shown
-        return shown
-
-    def sync_callers_bfs(self, start: str) -> dict[str, Edge | None]:
-        """See :meth:`ProjectModel.sync_callers_bfs`."""
-        return _sync_callers_bfs(self.functions, self.callers, start)

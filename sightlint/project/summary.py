@@ -18,6 +18,7 @@ small nested tuple that the project model evaluates once every module is known:
 ``("or", ref, ref)``          ``a | b`` (LangChain pipes; unions are unwrapped earlier)
 ``("div", ref)``              ``ref / something`` (``pathlib`` joins)
 ``("none",)``                 the constant ``None``
+``("unknown",)``              a value this file does not tell (only as an ``attr`` base)
 """
 
 from __future__ import annotations
@@ -57,6 +58,46 @@ class CallSite:
 
 
 @_compact
+@dataclass(frozen=True, slots=True)
+class Handoff:
+    """Work a function hands over instead of running it: ``asyncio.to_thread(f)``,
+    ``asyncio.create_task(coro())``, ``tasks.add_task(f)``.
+
+    ``kind`` is where the work runs: "thread" (a worker thread or process), "background"
+    (its own task, or a callback, on the event loop) or "task" (Starlette's background
+    tasks: a coroutine function runs on the loop, a plain function in the threadpool).
+    ``called``: the argument was a call, ``create_task(work(x))``: ``target`` is the
+    function called at ``line:col`` (which is also a :class:`CallSite`) to make the
+    coroutine; otherwise ``target`` is the callable itself, handed over at ``line:col``.
+    """
+
+    kind: str
+    target: Ref
+    line: int
+    col: int
+    called: bool
+    text: str  # how the API reads in the source, e.g. ``asyncio.to_thread``
+
+
+@_compact
+@dataclass(frozen=True, slots=True)
+class EntrySite:
+    """A callable a framework calls, named outside its own definition: ``FastAPI(lifespan=f)``,
+    ``Depends(f)``, ``app.add_middleware(C)``, ``asyncio.run(main())`` in a script.
+
+    ``context`` is one of ``sightlint.project.contexts.CONTEXTS``. ``how`` says what of
+    ``target`` runs: "" the callable itself (a class: its ``__init__``; an instance: its
+    ``__call__``), "middleware" a middleware class's ``dispatch`` or ``__call__``.
+    """
+
+    context: str
+    target: Ref
+    line: int
+    col: int
+    how: str = ""
+
+
+@_compact
 @dataclass(slots=True)
 class FunctionSummary:
     id: str  # ``pkg.mod.Class.method``; nested: ``pkg.mod.outer.inner``; ``...<lambda@L:C>``
@@ -72,8 +113,8 @@ class FunctionSummary:
     calls: list[CallSite] = field(default_factory=list)
     # Calls of a parameter of this function: (parameter name, line, col).
     param_calls: list[tuple[str, int, int]] = field(default_factory=list)
-    # Callables handed to to_thread/run_in_executor/...: they do not run on the loop.
-    offloaded: list[tuple[Ref, int, int]] = field(default_factory=list)
+    # Work handed to a thread or started as a task (to_thread, create_task, add_task, ...).
+    handoffs: list[Handoff] = field(default_factory=list)
     # Suspension points in the body itself (await, async for, async with).
     awaits: int = 0
     route: bool = False  # decorated as a FastAPI/Starlette endpoint
@@ -118,8 +159,9 @@ class ModuleSummary:
     functions: dict[str, FunctionSummary] = field(default_factory=dict)
     classes: dict[str, ClassSummary] = field(default_factory=dict)
     timeouts: list[TimeoutSite] = field(default_factory=list)
-    # Callables named in ``Depends(...)`` (FastAPI dependencies).
-    dependencies: list[Ref] = field(default_factory=list)
+    # Callables a framework calls, named where they are registered (decorators are on
+    # the functions themselves).
+    entries: list[EntrySite] = field(default_factory=list)
     # What the module's dependencies are read from (:func:`dependency_terms`), computed
     # once where the summary is built (a pool worker) instead of in the serial phase.
     terms: DependencyTerms | None = None
@@ -150,10 +192,12 @@ def dependency_terms(summary: ModuleSummary) -> DependencyTerms:
         list(summary.imports.values()),
         summary.star_imports,
         list(summary.globals.values()),
-        summary.dependencies,
+        [entry.target for entry in summary.entries],
     ]
     for fn in summary.functions.values():
-        values += (fn.id, fn.decorators, fn.returns, fn.offloaded)
+        values += (fn.id, fn.decorators, fn.returns)
+        if fn.handoffs:
+            values.append([handoff.target for handoff in fn.handoffs])
         for site in fn.calls:
             values += (site.callee, site.fn_args)
     for cls in summary.classes.values():

@@ -22,7 +22,8 @@ follows subscripted generic bases that astroid's inference gave up on.
 
 Every answer, "not found" included, is kept in the cache folder, keyed by the
 interpreter and the modification times of the ``sys.path`` folders (installing or
-upgrading a package changes them).
+upgrading a package changes them). The cache reads the file back only if it sealed it
+(:meth:`sightlint.cache.Cache.read`): the answers decide findings.
 """
 
 from __future__ import annotations
@@ -33,10 +34,11 @@ import hashlib
 import marshal
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Protocol
 
-_FORMAT = 2
+_FORMAT = 3
 FILE_NAME = "third-party-classes.marshal"
 # The standard library's classes that block are catalogued by name (and builtins are
 # not modules): only installed packages are worth reading.
@@ -62,12 +64,23 @@ def environment_key() -> str:
     return h.hexdigest()[:24]
 
 
+class Store(Protocol):
+    """Where answers are kept between runs (``sightlint.cache.Cache``)."""
+
+    def read(self, path: Path) -> bytes | None:
+        """The file's contents, or None when missing or not to be trusted."""
+
+    def write(self, target: Path, blob: bytes) -> None:
+        """Store the file; raises what writing raises."""
+
+
 class ThirdPartyClasses:
     """``ancestors(name)``: the qualified names of an installed class's base classes."""
 
-    def __init__(self, cache_file: Path | None = None, write: Callable[[Path, bytes], None] | None = None) -> None:
+    def __init__(self, cache_file: Path | None = None, store: Store | None = None) -> None:
+        """Answers are kept in ``cache_file`` through ``store`` (both or neither)."""
         self._file = cache_file
-        self._write = write
+        self._store = store
         self._env = ""  # environment_key(), worked out when the first name is asked
         self._known: dict[str, tuple[str, ...] | None] | None = None
         self._dirty = False
@@ -77,10 +90,10 @@ class ThirdPartyClasses:
         if self._known is None:
             self._known = {}
             self._env = environment_key()
-            if self._file is not None:
+            if self._file is not None and self._store is not None:
                 try:
-                    with open(self._file, "rb") as stream:
-                        data = marshal.loads(stream.read())
+                    blob = self._store.read(self._file)
+                    data = None if blob is None else marshal.loads(blob)
                     if isinstance(data, tuple) and len(data) == 3 and data[:2] == (_FORMAT, self._env):
                         if isinstance(data[2], dict):
                             self._known = data[2]
@@ -114,10 +127,10 @@ class ThirdPartyClasses:
 
     def save(self) -> None:
         """Keep this run's answers for the next one (errors only cost the next run time)."""
-        if not self._dirty or self._file is None or self._write is None or self._known is None:
+        if not self._dirty or self._file is None or self._store is None or self._known is None:
             return
         try:
-            self._write(self._file, marshal.dumps((_FORMAT, self._env, self._known)))
+            self._store.write(self._file, marshal.dumps((_FORMAT, self._env, self._known)))
             self._dirty = False
         except Exception:  # sightlint: ignore[SL201] an unwritable cache only means asking again
             pass

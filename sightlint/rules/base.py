@@ -11,11 +11,13 @@ range is exactly the finding's range (of type ``fix_node``) and returns a :class
 Cross-file rules
 ----------------
 A rule that needs the whole project sets ``cross_file = True`` and implements the
-classmethod ``check_project(model, settings)``. It defines no ``visit_*`` methods: the
+classmethod ``check_project(graph, settings)``. It defines no ``visit_*`` methods: the
 per-file facts it needs are collected once for every file by
 ``sightlint.project.collector`` in the same walk as the single-file rules, and the
-api builds one :class:`sightlint.project.model.ProjectModel` per run after all files
-are checked. ``check_project`` returns findings built with :meth:`Rule.project_finding`
+api builds one :class:`sightlint.project.graph.Graph` per run after all files are
+checked, carrying what the enabled rules declare with ``model_needs(settings)`` (the
+external calls they care about, per-function facts, timeout sites).
+``check_project`` returns findings built with :meth:`Rule.project_finding`
 (any path of the run; ``related`` carries a call chain). The api then applies, per
 file, what the engine applies to single-file findings: suppression comments,
 ``per-file-ignores`` and severity overrides. ``bad``/``good`` examples work the same way
@@ -36,7 +38,7 @@ if TYPE_CHECKING:
     import libcst as cst
 
     from sightlint.semantics.scope import Context
-    from sightlint.project.model import ProjectModel
+    from sightlint.project.graph import Graph, ModelNeeds
     from sightlint.settings import Settings
 
 
@@ -56,9 +58,37 @@ class RuleMeta:
     default_enabled: bool = True
 
 
+_FILE_MARK = "# file: "
+
+
+def example_files(code: str, path: str) -> dict[str, str]:
+    """An example's modules: ``code`` split at lines ``# file: <path>``, each starting a
+    module (a cross-file case is one example of several modules); one module at ``path``
+    when there is no such line."""
+    if not code.startswith(_FILE_MARK) and f"\n{_FILE_MARK}" not in code:
+        return {path: code}
+    files: dict[str, str] = {}
+    current: str | None = None
+    lines: list[str] = []
+    for line in code.splitlines(keepends=True):
+        if line.startswith(_FILE_MARK):
+            if current is not None:
+                files[current] = "".join(lines)
+            current, lines = line[len(_FILE_MARK) :].strip(), []
+        elif current is not None:
+            lines.append(line)
+        elif line.strip():
+            raise ValueError(f"code before the first `{_FILE_MARK}...` line of a multi-file example")
+    if current is not None:
+        files[current] = "".join(lines)
+    return files
+
+
 @dataclass(frozen=True)
 class Bad:
-    """A flagged example. ``fixed`` pins the fix output; ``None`` means no fix is offered."""
+    """A flagged example. ``fixed`` pins the fix output; ``None`` means no fix is offered.
+
+    ``count`` findings are expected in all of its files together (see :func:`example_files`)."""
 
     code: str
     fixed: str | None = None
@@ -66,14 +96,20 @@ class Bad:
     count: int = 1
     path: str = "example.py"
 
+    def files(self) -> dict[str, str]:
+        return example_files(self.code, self.path)
+
 
 @dataclass(frozen=True)
 class Good:
-    """A clean example: the rule must not flag it."""
+    """A clean example: the rule must not flag it (in any of its files)."""
 
     code: str
     in_docs: bool = False
     path: str = "example.py"
+
+    def files(self) -> dict[str, str]:
+        return example_files(self.code, self.path)
 
 
 @dataclass(frozen=True)
@@ -163,7 +199,16 @@ class Rule:
     # -- cross-file rules ------------------------------------------------------------
 
     @classmethod
-    def check_project(cls, model: ProjectModel, settings: Settings) -> list[Finding]:
+    def model_needs(cls, settings: Settings) -> ModelNeeds:
+        """What a cross-file rule reads from the model beyond functions and edges: the
+        external calls it cares about, per-function facts, timeout sites. The collected
+        records carry what the enabled rules declare here, and nothing else."""
+        from sightlint.project.graph import ModelNeeds
+
+        return ModelNeeds()
+
+    @classmethod
+    def check_project(cls, model: Graph, settings: Settings) -> list[Finding]:
         """Findings of a cross-file rule for the whole run; see the module docstring."""
         return []
 

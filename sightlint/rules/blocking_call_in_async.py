@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from sightlint.models import Finding, RelatedLocation, Span
 from sightlint.project.blocking import CATEGORY_LABEL, CATEGORY_SEVERITY, BlockingSite, CatalogOptions, analyse
-from sightlint.project.model import Edge, Graph, ProjectModel
+from sightlint.project.graph import Graph, ModelNeeds
+from sightlint.project.model import Edge
 from sightlint.rules.base import Bad, FixSafety, Good, Rule, RuleMeta, Severity
 from sightlint.settings import Settings
 
@@ -14,8 +15,9 @@ class BlockingCallInAsync(Rule):
     ## What it flags
     A blocking call that runs on the event loop: written directly inside an `async def`,
     or reached from one through any chain of ordinary (sync) function calls, constructors
-    (`Service()` runs `Service.__init__`), `self.` methods, decorated functions and
-    callbacks handed to a helper that calls them, across modules. The finding sits at
+    (`Service()` runs `Service.__init__`), `self.` methods, decorated functions,
+    callbacks handed to a helper that calls them and callbacks scheduled on the loop
+    (`loop.call_soon`, `call_later`), across modules. The finding sits at
     the blocking call itself and names the shortest chain from an async function and how
     many async functions reach it (`--show-chains` prints the chain hop by hop).
 
@@ -39,7 +41,8 @@ class BlockingCallInAsync(Rule):
 
     Work handed to a thread is not on the loop and is not flagged: `asyncio.to_thread`,
     `loop.run_in_executor`, `run_in_threadpool`, `anyio.to_thread.run_sync`,
-    `BackgroundTasks.add_task` and executor `submit`. Sync FastAPI endpoints and
+    `threading.Thread(target=...)`, executor `submit` and `BackgroundTasks.add_task` of
+    a plain function (Starlette runs it in its threadpool). Sync FastAPI endpoints and
     dependencies run in a threadpool, so they are not where a chain starts. A call whose
     target cannot be resolved (a parameter, a dynamic attribute) never produces a finding.
 
@@ -93,6 +96,22 @@ class BlockingCallInAsync(Rule):
             in_docs=True,
         ),
         Bad("import time\n\nasync def handler():\n    time.sleep(1)\n"),
+        Bad(
+            "# file: app/services/retry.py\n"
+            "import time\n"
+            "\n"
+            "def connect_with_retry(factory):\n"
+            "    for attempt in range(3):\n"
+            "        try:\n"
+            "            return factory()\n"
+            "        except ConnectionError:\n"
+            "            time.sleep(2 ** attempt)\n"
+            "# file: app/main.py\n"
+            "from app.services.retry import connect_with_retry\n"
+            "\n"
+            "async def startup_probe():\n"
+            "    return connect_with_retry(lambda: True)\n"
+        ),
         Bad("import requests\n\nasync def fetch(url):\n    return requests.get(url).json()\n"),
         Bad(
             "from time import sleep as pause\n"
@@ -200,6 +219,15 @@ class BlockingCallInAsync(Rule):
             "        self.connect()\n"
         ),
         Bad("async def load(path):\n    with open(path) as f:\n        return f.read()\n"),
+        Bad(
+            "import asyncio, time\n"
+            "\n"
+            "def flush():\n"
+            "    time.sleep(1)\n"
+            "\n"
+            "async def handler():\n"
+            "    asyncio.get_running_loop().call_soon(flush)\n"
+        ),
     )
 
     good = (
@@ -215,6 +243,20 @@ class BlockingCallInAsync(Rule):
             in_docs=True,
         ),
         Good("import asyncio\n\nasync def handler():\n    await asyncio.sleep(1)\n"),
+        Good(
+            "# file: app/services/retry.py\n"
+            "import time\n"
+            "\n"
+            "def connect_with_retry(factory):\n"
+            "    time.sleep(1)\n"
+            "    return factory()\n"
+            "# file: app/main.py\n"
+            "import asyncio\n"
+            "from app.services.retry import connect_with_retry\n"
+            "\n"
+            "async def startup_probe():\n"
+            "    return await asyncio.to_thread(connect_with_retry, lambda: True)\n"
+        ),
         Good("from asyncio import sleep\n\nasync def handler():\n    await sleep(1)\n"),
         Good(
             "import time\n"
@@ -260,6 +302,15 @@ class BlockingCallInAsync(Rule):
             "async def endpoint(tasks: BackgroundTasks):\n"
             "    tasks.add_task(slow_job)\n"
         ),
+        Good(
+            "import threading, time\n"
+            "\n"
+            "def poll():\n"
+            "    time.sleep(1)\n"
+            "\n"
+            "async def start():\n"
+            "    threading.Thread(target=poll, daemon=True).start()\n"
+        ),
         Good("async def fetch(client, url):\n    return client.get(url)\n"),
         Good("async def answer(chain, q):\n    return chain.invoke({'q': q})\n"),
         Good(
@@ -276,7 +327,12 @@ class BlockingCallInAsync(Rule):
     )
 
     @classmethod
-    def check_project(cls, model: ProjectModel | Graph, settings: Settings) -> list[Finding]:
+    def model_needs(cls, settings: Settings) -> ModelNeeds:
+        catalog = cls.options_for(settings).catalog()
+        return ModelNeeds(externals=catalog.worth_keeping)
+
+    @classmethod
+    def check_project(cls, model: Graph, settings: Settings) -> list[Finding]:
         options = cls.options_for(settings)
         blocking = analyse(model, options.catalog())
         findings: list[Finding] = []
@@ -313,7 +369,7 @@ class BlockingCallInAsync(Rule):
 
     @classmethod
     def _finding(
-        cls, model: ProjectModel | Graph, site: BlockingSite, message: str, related: tuple[RelatedLocation, ...], detail: str | None
+        cls, model: Graph, site: BlockingSite, message: str, related: tuple[RelatedLocation, ...], detail: str | None
     ) -> Finding:
         call = site.call.site
         return cls.project_finding(
@@ -326,7 +382,7 @@ class BlockingCallInAsync(Rule):
         )
 
 
-def _chain(model: ProjectModel | Graph, towards: dict[str, Edge | None], root: str) -> list[Edge]:
+def _chain(model: Graph, towards: dict[str, Edge | None], root: str) -> list[Edge]:
     """The edges from ``root`` to the BFS start, following ``towards``."""
     edges = []
     edge = towards[root]
@@ -336,7 +392,7 @@ def _chain(model: ProjectModel | Graph, towards: dict[str, Edge | None], root: s
     return edges
 
 
-def _where(model: ProjectModel | Graph, fid: str) -> str:
+def _where(model: Graph, fid: str) -> str:
     memo: dict[str, str] = model.cache.setdefault("SL101 where", {})  # chains share their functions
     text = memo.get(fid)
     if text is None:
@@ -344,7 +400,7 @@ def _where(model: ProjectModel | Graph, fid: str) -> str:
     return text
 
 
-def _chain_text(model: ProjectModel | Graph, chain: list[Edge], site: BlockingSite) -> str:
+def _chain_text(model: Graph, chain: list[Edge], site: BlockingSite) -> str:
     parts = [_where(model, chain[0].source)] if chain else []
     for edge in chain:
         note = f" [{edge.via}]" if edge.via else ""
@@ -353,7 +409,7 @@ def _chain_text(model: ProjectModel | Graph, chain: list[Edge], site: BlockingSi
     return " → ".join(parts)
 
 
-def _hop(model: ProjectModel | Graph, edge: Edge) -> RelatedLocation:
+def _hop(model: Graph, edge: Edge) -> RelatedLocation:
     via = f" ({edge.via})" if edge.via else ""
     return RelatedLocation(
         model.path_of(edge.source),
@@ -363,7 +419,7 @@ def _hop(model: ProjectModel | Graph, edge: Edge) -> RelatedLocation:
     )
 
 
-def _hop_to_site(model: ProjectModel | Graph, site: BlockingSite) -> RelatedLocation:
+def _hop_to_site(model: Graph, site: BlockingSite) -> RelatedLocation:
     call = site.call.site
     return RelatedLocation(
         model.path_of(site.function), call.line, call.col, f"`{model.display(site.function)}` calls `{call.text}`"

@@ -1,11 +1,8 @@
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
-
 from sightlint.models import Finding, RelatedLocation, Span
 from sightlint.project.blocking import CATEGORY_LABEL, CatalogOptions, analyse, first_blocking
-from sightlint.project.model import Graph, ProjectModel, resolved_timeouts
+from sightlint.project.graph import Graph, ModelNeeds
 from sightlint.rules.base import Bad, FixSafety, Good, Rule, RuleMeta, Severity
 from sightlint.settings import Settings
 
@@ -52,6 +49,19 @@ class IneffectiveTimeout(Rule):
     Options = CatalogOptions
 
     bad = (
+        Bad(
+            "# file: app/probe.py\n"
+            "import requests\n"
+            "\n"
+            "async def probe(url):\n"
+            "    return requests.get(url).status_code\n"
+            "# file: app/health.py\n"
+            "import asyncio\n"
+            "from app.probe import probe\n"
+            "\n"
+            "async def health(url):\n"
+            "    return await asyncio.wait_for(probe(url), timeout=2)\n"
+        ),
         Bad(
             "import asyncio\n"
             "import requests\n"
@@ -141,6 +151,20 @@ class IneffectiveTimeout(Rule):
 
     good = (
         Good(
+            "# file: app/probe.py\n"
+            "import httpx\n"
+            "\n"
+            "async def probe(url):\n"
+            "    async with httpx.AsyncClient() as client:\n"
+            "        return (await client.get(url)).status_code\n"
+            "# file: app/health.py\n"
+            "import asyncio\n"
+            "from app.probe import probe\n"
+            "\n"
+            "async def health(url):\n"
+            "    return await asyncio.wait_for(probe(url), timeout=2)\n"
+        ),
+        Good(
             "import asyncio\n"
             "import httpx\n"
             "\n"
@@ -207,15 +231,16 @@ class IneffectiveTimeout(Rule):
     )
 
     @classmethod
-    def check_project(cls, model: ProjectModel | Graph, settings: Settings) -> list[Finding]:
+    def model_needs(cls, settings: Settings) -> ModelNeeds:
+        catalog = cls.options_for(settings).catalog()
+        return ModelNeeds(externals=catalog.worth_keeping, facts=frozenset({"awaits"}), timeouts=True)
+
+    @classmethod
+    def check_project(cls, model: Graph, settings: Settings) -> list[Finding]:
         catalog = cls.options_for(settings).catalog()
         blocking = analyse(model, catalog)
-        if isinstance(model, Graph):
-            timeouts: Iterable[tuple[Any, ...]] = model.timeouts
-        else:
-            timeouts = [(s.path, *t) for s in model.modules.values() for t in resolved_timeouts(model, s)]
         findings: list[Finding] = []
-        for path, kind, function, t_line, t_col, t_end_line, t_end_col, targets in timeouts:
+        for path, kind, function, t_line, t_col, t_end_line, t_end_col, targets in model.timeouts:
             if not model.functions[function].is_async:
                 continue  # asyncio timeouts only exist in coroutines
             name = kind.rsplit(".", 1)[-1]
@@ -229,7 +254,7 @@ class IneffectiveTimeout(Rule):
                 else:
                     fid = target
                     fn = model.functions[fid]
-                    if fn.is_async and fn.awaits:
+                    if fn.is_async and fn.facts["awaits"]:
                         continue  # it yields: the timeout can fire at its awaits
                     found = first_blocking(model, blocking, fid)
                     if found is None:

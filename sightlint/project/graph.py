@@ -1,0 +1,252 @@
+"""The call graph the cross-file rules read: one typed interface, however it was built.
+
+Rules need far less than the :class:`~sightlint.project.model.ProjectModel`: each
+function's name, position and kind, the edges, the external calls they care about and
+whatever per-function facts they read. A :class:`ModuleRecord` holds that for one module
+as plain tuples, strings and dicts (marshal-able), so a cache can keep it per module and a
+warm run re-resolves only the modules whose inputs changed (``sightlint.incremental``).
+A :class:`Graph` is built from the records of every module, fresh or cached alike, so a
+rule sees the same graph with or without a cache.
+
+What the records carry is what the enabled rules declare: a cross-file rule returns a
+:class:`ModelNeeds` from ``Rule.model_needs(settings)``, and the records hold the union.
+Nothing here names a rule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+from sightlint.project.model import Edge, ExternalCall, ProjectModel, sync_callers_bfs
+from sightlint.project.summary import CallSite, FunctionSummary, ModuleSummary
+
+# The per-function facts a rule may ask for: fields of ``FunctionSummary`` whose values
+# are plain data (marshal-able).
+FACTS = frozenset(("awaits", "route", "params", "method_kind", "cls"))
+
+
+def _keep_none(name: str) -> bool:
+    return False
+
+
+@dataclass(frozen=True)
+class ModelNeeds:
+    """What a cross-file rule reads from the project model beyond functions and edges.
+
+    ``externals`` says which calls into code outside the project to keep (by the model's
+    normalised dotted name, ``pkg.Class().method``); ``facts`` names per-function facts
+    (see :data:`FACTS`) the rule reads from ``FunctionInfo.facts``; ``timeouts`` asks for
+    the resolved timeout sites. The records are cached per configuration, and a rule's
+    needs depend only on the configuration and sightlint's code, which key the cache.
+    """
+
+    externals: Callable[[str], bool] = _keep_none
+    facts: frozenset[str] = frozenset()
+    timeouts: bool = False
+
+    def __post_init__(self) -> None:
+        unknown = self.facts - FACTS
+        if unknown:
+            raise ValueError(f"unknown function facts {sorted(unknown)}; known: {sorted(FACTS)}")
+
+    @classmethod
+    def union(cls, needs: Iterable[ModelNeeds]) -> ModelNeeds:
+        """What all of ``needs`` ask for together."""
+        needs = list(needs)
+        keeps = tuple(n.externals for n in needs if n.externals is not _keep_none)
+        facts = frozenset().union(*(n.facts for n in needs))
+        timeouts = any(n.timeouts for n in needs)
+        if not keeps:
+            return cls(facts=facts, timeouts=timeouts)
+        if len(keeps) == 1:
+            return cls(keeps[0], facts, timeouts)
+        return cls(lambda name: any(keep(name) for keep in keeps), facts, timeouts)
+
+
+class FunctionInfo(NamedTuple):
+    """What the rules read about a function of the graph."""
+
+    id: str
+    name: str
+    line: int
+    col: int
+    is_async: bool
+    facts: Mapping[str, Any]  # the facts the enabled rules asked for (``ModelNeeds.facts``)
+
+
+class TimeoutTarget(NamedTuple):
+    """A call a timeout covers: ``kind`` "ext" (``name`` is dotted) or "fn" (a function id)."""
+
+    kind: str
+    name: str
+    text: str
+
+
+class TimeoutInfo(NamedTuple):
+    """A timeout (``wait_for``, ``async with timeout``) and the calls it covers."""
+
+    path: str
+    kind: str
+    function: str
+    line: int
+    col: int
+    end_line: int
+    end_col: int
+    targets: tuple[TimeoutTarget, ...]
+
+
+class ModuleRecord(NamedTuple):
+    """One module's part of the graph, as plain rows (so marshal can store ``tuple(record)``).
+
+    ``functions`` rows are :class:`FunctionInfo` fields; ``edges`` rows :class:`Edge`
+    fields (sources in this module); ``externals`` rows are ``(function id, name, line,
+    col, end_line, end_col, text)``; ``timeouts`` rows are :class:`TimeoutInfo` fields
+    without the path, targets as :class:`TimeoutTarget` rows; ``entries`` rows are
+    ``(function id, context)`` for the entry points this module declares (the function
+    may live in another module; see ``project.contexts``).
+    """
+
+    module: str
+    path: str
+    functions: tuple[tuple[Any, ...], ...]
+    edges: tuple[tuple[Any, ...], ...]
+    externals: tuple[tuple[Any, ...], ...]
+    timeouts: tuple[tuple[Any, ...], ...]
+    entries: tuple[tuple[str, str], ...]
+
+
+def module_record(model: ProjectModel, summary: ModuleSummary, needs: ModelNeeds) -> ModuleRecord:
+    """The record of one module of ``model`` (whose graph must be built for it)."""
+    functions = []
+    edges = []
+    externals = []
+    keep = needs.externals
+    facts = sorted(needs.facts)
+    for fid, fn in summary.functions.items():
+        functions.append((fid, fn.name, fn.line, fn.col, fn.is_async, _facts(fn, facts)))
+        for edge in model.edges.get(fid, ()):
+            edges.append(tuple(edge))
+        for call in model.externals.get(fid, ()):
+            if keep(call.name):
+                site = call.site
+                externals.append((fid, call.name, site.line, site.col, site.end_line, site.end_col, site.text))
+    timeouts = _resolved_timeouts(model, summary) if needs.timeouts else ()
+    entries = tuple(model.module_entries(summary))
+    return ModuleRecord(summary.module, summary.path, tuple(functions), tuple(edges), tuple(externals), timeouts, entries)
+
+
+def _facts(fn: FunctionSummary, names: list[str]) -> dict[str, Any]:
+    return {name: getattr(fn, name) for name in names}
+
+
+def _resolved_timeouts(model: ProjectModel, summary: ModuleSummary) -> tuple[tuple[Any, ...], ...]:
+    """``summary``'s timeouts with their targets resolved; unresolvable targets dropped."""
+    timeouts = []
+    for timeout in summary.timeouts:
+        targets = []
+        for ref, _awaited, _line, _col, text in timeout.targets:
+            value = model.value(ref)
+            if value is None:
+                continue
+            if value[0] == "ext":
+                targets.append(("ext", value[1], text))
+                continue
+            target = model.call_target(value)
+            if target is not None:
+                targets.append(("fn", target[0], text))
+        timeouts.append(
+            (timeout.kind, timeout.function, timeout.line, timeout.col, timeout.end_line, timeout.end_col, tuple(targets))
+        )
+    return tuple(timeouts)
+
+
+class Graph:
+    """The call graph of a run, built from module records; see the module docstring.
+
+    ``functions``: id -> :class:`FunctionInfo`; ``edges``/``callers``: id -> the
+    :class:`Edge` list out of/into the function; ``externals``: id -> the kept external
+    calls; ``timeouts``: every :class:`TimeoutInfo`, in module order; ``entries``: id ->
+    the contexts it is an entry point of (``project.contexts.where_code_runs`` reads
+    them with the edges). ``cache`` holds
+    analyses rules of one run share (keyed by their inputs); ``third_party`` answers
+    questions about installed classes (``thirdparty.ThirdPartyClasses``), when set.
+    """
+
+    def __init__(self, records: Iterable[Iterable[Any]]) -> None:
+        self.functions: dict[str, FunctionInfo] = {}
+        self.edges: dict[str, list[Edge]] = {}
+        self.callers: dict[str, list[Edge]] = {}
+        self.externals: dict[str, list[ExternalCall]] = {}
+        self.timeouts: list[TimeoutInfo] = []
+        self.entries: dict[str, frozenset[str]] = {}
+        self.cache: dict[Any, Any] = {}
+        self.third_party: Any = None
+        self._module: dict[str, tuple[str, str]] = {}  # function id -> (module, path)
+        self._display: dict[str, str] = {}
+        edges_in: list[tuple[tuple[Any, ...], ...]] = []
+        entries: dict[str, set[str]] = {}
+        make_function = FunctionInfo._make
+        for row in records:
+            record = ModuleRecord._make(row)
+            where = (record.module, record.path)
+            for function in record.functions:
+                info = make_function(function)
+                self.functions[info.id] = info
+                self._module[info.id] = where
+            edges_in.append(record.edges)
+            for fid, name, line, col, end_line, end_col, text in record.externals:
+                site = CallSite((), line, col, end_line, end_col, text)
+                self.externals.setdefault(fid, []).append(ExternalCall(fid, name, site))
+            for fid, context in record.entries:
+                entries.setdefault(fid, set()).add(context)
+            for kind, function, line, col, end_line, end_col, targets in record.timeouts:
+                self.timeouts.append(
+                    TimeoutInfo(
+                        record.path, kind, function, line, col, end_line, end_col, tuple(TimeoutTarget._make(t) for t in targets)
+                    )
+                )
+        # An entry may be declared for a function the run does not hold (a stale record
+        # cannot name one: records are rebuilt with the modules they depend on).
+        self.entries = {fid: frozenset(contexts) for fid, contexts in entries.items() if fid in self.functions}
+        make = Edge._make
+        out, into = self.edges, self.callers
+        for edges in edges_in:
+            for fields in edges:
+                edge = make(fields)
+                source, target = fields[0], fields[1]
+                if source in out:
+                    out[source].append(edge)
+                else:
+                    out[source] = [edge]
+                if target in into:
+                    into[target].append(edge)
+                else:
+                    into[target] = [edge]
+
+    @classmethod
+    def of(cls, model: ProjectModel, needs: ModelNeeds) -> Graph:
+        """The graph of every module of ``model`` (built without a cache)."""
+        summaries: dict[str, ModuleSummary] = {}
+        for fid, summary in model.module_of.items():
+            summaries.setdefault(summary.path, summary)
+        return cls(module_record(model, summary, needs) for summary in summaries.values())
+
+    def path_of(self, fid: str) -> str:
+        return self._module[fid][1]
+
+    def display(self, fid: str) -> str:
+        """``Class.method`` / ``function``: the id without its module."""
+        shown = self._display.get(fid)
+        if shown is None:
+            module = self._module[fid][0]
+            shown = fid[len(module) + 1 :] if fid.startswith(module + ".") else fid
+            self._display[fid] = shown
+        return shown
+
+    def sync_callers_bfs(self, start: str) -> dict[str, Edge | None]:
+        """Reverse BFS from ``start`` through sync callers: node -> edge toward ``start``.
+
+        Async callers are included (they are where a chain starts) but not walked past."""
+        return sync_callers_bfs(self.functions, self.callers, start)
