@@ -244,6 +244,9 @@ def bench_project(root: Path, label: str, args: argparse.Namespace, work: Path) 
     cache = work / f"cache-{label.replace('/', '_')}"
     env = {**os.environ, "SIGHTLINT_CACHE_DIR": str(cache)}
     env.pop("SIGHTLINT_NO_CACHE", None)
+    # The cache's key too: another process replacing the shared one (~/.cache/sightlint)
+    # mid-benchmark would turn the warm runs cold.
+    env.setdefault("SIGHTLINT_KEY_DIR", str(work / "key"))
     # Measure sightlint as installed: Python caches its compiled modules. Some sandboxes
     # set PYTHONDONTWRITEBYTECODE, which makes every run of an editable install compile
     # all of sightlint again (~0.05 s a run).
