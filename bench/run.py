@@ -3,12 +3,16 @@
     python bench/run.py                      # generated ~200k-line project, plus a 2x copy
     python bench/run.py DIR [DIR...]         # your code (copied to a temp dir first)
     python bench/run.py --runs 5 --peers     # ruff, flake8 + flake8-async, pylint, bandit too
+    python bench/run.py --lines 700000 --no-scale --no-single --no-floors   # warm and pre-commit runs
 
 For each project it reports files, lines, median wall time, lines/s and peak memory of
 (a) a cold run (cache cleared), (b) a warm run with nothing changed, (c) a warm run after
-appending a comment to one file, next to the floors measured on the same files with the
-same number of processes, and the peers that are installed, as ratios: the machine may be
-shared and noisy, ratios from one run are what to compare. Every sightlint run is a
+appending a comment to one file, (d) what a pre-commit hook does: ``--precommit`` files
+(default 5, spread over the tree) named on the command line, after one of them was
+edited, then with nothing changed (the whole project is analysed, their findings
+reported); next to the floors measured on the same files with the same number of
+processes, and the peers that are installed, as ratios: the machine may be shared and
+noisy, ratios from one run are what to compare. Every sightlint run is a
 fresh ``python -m sightlint check --select ALL`` process; "warm minus start" subtracts
 the median start-up of a bare ``python -c pass``. Peak memory is the largest sampled sum
 of the resident sets of the run's process tree (main process plus pool workers).
@@ -233,12 +237,16 @@ def bench_project(root: Path, label: str, args: argparse.Namespace, work: Path) 
     def floor(name: str, func: Callable[[list[str]], int], jobs: int) -> Measure:
         return repeat(name, runs, lambda _: (_pooled(func, paths, jobs), 0.0))
 
-    report.measures.append(floor("floor: read every file", _read_all, 1))
-    report.measures.append(floor("floor: ast.parse", _parse_all, args.jobs))
-    report.measures.append(floor("floor: ast.parse + NodeVisitor", _parse_visit_all, args.jobs))
+    if not args.no_floors:
+        report.measures.append(floor("floor: read every file", _read_all, 1))
+        report.measures.append(floor("floor: ast.parse", _parse_all, args.jobs))
+        report.measures.append(floor("floor: ast.parse + NodeVisitor", _parse_visit_all, args.jobs))
     cache = work / f"cache-{label.replace('/', '_')}"
     env = {**os.environ, "SIGHTLINT_CACHE_DIR": str(cache)}
     env.pop("SIGHTLINT_NO_CACHE", None)
+    # The cache's key too: another process replacing the shared one (~/.cache/sightlint)
+    # mid-benchmark would turn the warm runs cold.
+    env.setdefault("SIGHTLINT_KEY_DIR", str(work / "key"))
     # Measure sightlint as installed: Python caches its compiled modules. Some sandboxes
     # set PYTHONDONTWRITEBYTECODE, which makes every run of an editable install compile
     # all of sightlint again (~0.05 s a run).
@@ -272,8 +280,10 @@ def bench_project(root: Path, label: str, args: argparse.Namespace, work: Path) 
         report.measures.append(repeat("sightlint warm, one file edited", runs, edited))
     finally:
         target.write_bytes(original)
-    for m in (warm, report.get("sightlint warm, one file edited")):
-        if m is not None:
+    if args.precommit > 0:
+        report.measures.extend(precommit(paths, args.precommit, cmd, root, env, runs))
+    for m in report.measures:
+        if m.name.startswith(("sightlint warm", "sightlint pre-commit")):
             m.note = f"{m.wall - start.wall:.3f} s without interpreter start"
     if not args.no_single:
         single = [c if c != str(args.jobs) else "1" for c in cmd] + ["--no-cache"]
@@ -283,6 +293,28 @@ def bench_project(root: Path, label: str, args: argparse.Namespace, work: Path) 
     for m in report.measures:
         say(f"   {m.name:<36} {m.wall:8.3f} s  {m.note}")
     return report
+
+
+def precommit(paths: list[str], count: int, cmd: list[str], root: Path, env: dict[str, str], runs: int) -> list[Measure]:
+    """``count`` files named on the command line, as a pre-commit hook names the staged ones,
+    after editing the first of them, then with nothing changed."""
+    picked = [paths[(2 * i + 1) * len(paths) // (2 * count)] for i in range(min(count, len(paths)))]
+    named = [os.path.relpath(p, root) for p in picked]
+    hook = [c for c in cmd if c != "."] + named
+    timed(cmd, root, env)  # the whole tree as it is now: the cache is warm
+    target = Path(picked[0])
+    original = target.read_bytes()
+
+    def edited(i: int) -> tuple[float, float]:
+        target.write_bytes(original + f"\n# bench pre-commit edit {i} {time.time()}\n".encode())
+        return timed(hook, root, env)[:2]
+
+    try:
+        measures = [repeat(f"sightlint pre-commit, {len(named)} files, one edited", runs, edited)]
+        measures.append(repeat(f"sightlint pre-commit, {len(named)} files, unchanged", runs, lambda _: timed(hook, root, env)[:2]))
+    finally:
+        target.write_bytes(original)
+    return measures
 
 
 def _peer_once(cmd: list[str], root: Path, timeout: float, _: int) -> tuple[float, float]:
@@ -337,6 +369,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lines", type=int, default=DEFAULT_LINES, help="size of the generated project (default %(default)s)")
     parser.add_argument("--no-scale", action="store_true", help="skip the 2x generated project (linear-scaling check)")
     parser.add_argument("--no-single", action="store_true", help="skip the --jobs 1 cold run")
+    parser.add_argument("--no-floors", action="store_true", help="skip the floors (read, parse, parse + visit)")
+    parser.add_argument("--precommit", type=int, default=5, metavar="N", help="files named in the pre-commit runs (default 5; 0 skips them)")
     parser.add_argument("--peers", action="store_true", help="also run ruff, flake8 + flake8-async, bandit and pylint when installed")
     parser.add_argument("--peer-runs", type=int, default=1, help="runs per peer (default 1: pylint is slow)")
     parser.add_argument("--peer-timeout", type=float, default=900.0, help="seconds before a peer run is abandoned")

@@ -3,6 +3,10 @@
 ``check_sources`` works on text held in memory (tests, editors); ``check_paths`` finds
 and reads files. Both run the per-file rules through :func:`engine.check_source` and
 then the cross-file phase on the project model.
+
+``check_paths`` on some files of a project analyses the whole project around them (a
+blocking helper in an unchanged module is still reached from the new ``async def`` that
+calls it) and reports what concerns the files: see :func:`concerning`.
 """
 
 from __future__ import annotations
@@ -13,11 +17,12 @@ from typing import TYPE_CHECKING, Any
 
 import dataclasses
 import gc
+import os
 
 from sightlint import engine
 from sightlint.cache import Cache
-from sightlint.files import SourceFile, discover
-from sightlint.models import FileResult, RunResult
+from sightlint.files import Discovery, SourceFile, discover, project_root
+from sightlint.models import FileResult, Finding, RunResult
 from sightlint.registry import enabled_rules
 from sightlint.settings import Settings
 
@@ -180,8 +185,14 @@ def check_paths(
     jobs: int | None = None,
     cache_dir: Path | None = None,
     use_cache: bool = True,
+    project: bool = True,
 ) -> RunResult:
     """Discover and check the Python files under ``paths``, cross-file rules included.
+
+    With ``project`` (the default), the files are analysed with the rest of their project
+    (:func:`discover_project`) and the result holds what concerns them (:func:`concerning`);
+    without it, or when there is no project around them, exactly the files under ``paths``
+    are analysed.
 
     With the cache on, a run whose files (paths, module names, contents) and configuration
     equal the last complete run's reuses that run's final results: nothing is parsed and
@@ -195,14 +206,71 @@ def check_paths(
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return _check_paths(paths, settings, cwd=cwd, jobs=jobs, cache_dir=cache_dir, use_cache=use_cache)
+        found = discover_project(paths, settings, cwd) if project else discover(paths, settings, cwd)
+        run = _check_paths(found, settings, cwd=cwd, jobs=jobs, cache_dir=cache_dir, use_cache=use_cache)
+        return run if found.named is None else concerning(run, found.named)
     finally:
         if collecting:
             gc.enable()
 
 
+def discover_project(paths: Sequence[Path], settings: Settings, cwd: Path | None = None) -> Discovery:
+    """The files under ``paths`` and the rest of their project (:func:`files.project_root`).
+
+    ``named`` on the result tells which files ``paths`` named; it is None (every file is
+    reported on) when there is no project around the paths or a folder among them holds
+    the whole project, as ``sightlint check`` at the project's root does.
+    """
+    here = Path.cwd().resolve()  # paths are relative to the process's folder; ``cwd`` only shapes display paths
+    root = project_root(paths, settings, cwd or here)
+    if root is None:
+        return discover(paths, settings, cwd)
+    for path in paths:
+        if path.is_dir():
+            folder = path.resolve()
+            if folder == root or folder in root.parents:
+                return discover(paths, settings, cwd)
+    # Walked from a path relative to the cwd when the two are nested, so that the files of the
+    # project outside the cwd are shown as ``../pkg/mod.py``, as ``sightlint check ..`` shows them.
+    shown_from = (cwd or here).resolve()
+    near = shown_from == here and (root == here or here in root.parents or root in here.parents)
+    return discover(paths, settings, cwd, project=Path(os.path.relpath(root, here)) if near else root)
+
+
+def concerning(run: RunResult, named: frozenset[str]) -> RunResult:
+    """What a run on a whole project reports about the files ``named`` (display paths).
+
+    Their results, whole; and from every other file, the findings whose chain passes
+    through one of them (one of their ``related`` locations is in a named file), with the
+    message saying where: a new ``async def`` reaching an unchanged blocking helper is
+    reported at the helper, ``...; the chain passes through app/main.py:246 (`startup_probe`
+    calls `_connect_with_retry`).`` Internal errors are kept from every file (a rule that
+    crashed may have hidden a chain); other files' per-file findings and unused
+    suppressions are not reported.
+    """
+    out = RunResult(errors=run.errors)
+    for result in run.files:
+        if result.path in named:
+            out.files.append(result)
+            continue
+        findings = [through for f in result.findings if f.related and (through := _through(f, named)) is not None]
+        if findings or result.errors:
+            out.files.append(FileResult(result.path, findings=findings, errors=result.errors))
+    return out
+
+
+def _through(finding: Finding, named: frozenset[str]) -> Finding | None:
+    """``finding`` with the hops of its chain that are in ``named`` files added to its message, or None."""
+    hops = [f"{r.path}:{r.line} ({r.message})" for r in finding.related if r.path in named]
+    if not hops:
+        return None
+    lead = " The" if finding.message.endswith(".") else "; the"
+    text = f"{finding.message}{lead} chain passes through {', '.join(dict.fromkeys(hops))}."
+    return dataclasses.replace(finding, message=text)
+
+
 def _check_paths(
-    paths: Sequence[Path],
+    found: Discovery,
     settings: Settings,
     *,
     cwd: Path | None,
@@ -212,7 +280,6 @@ def _check_paths(
 ) -> RunResult:
     from sightlint import runner
 
-    found = discover(paths, settings, cwd)
     run = RunResult(errors=list(found.errors))
     if not use_cache:
         run.files = check_files(found.files, settings, jobs=jobs, use_cache=False)

@@ -154,7 +154,11 @@ def check(
     cache_dir: Path | None,
     jobs: int | None,
 ) -> None:
-    """Check PATHS (default: the current folder) and report findings."""
+    """Check PATHS (default: the current folder) and report findings.
+
+    The cross-file rules see the whole project around PATHS; what is reported are the
+    findings in PATHS and those whose call chain passes through them.
+    """
     from sightlint import api, reporting
 
     targets = list(paths) or [Path(".")]
@@ -362,7 +366,11 @@ def config_command(
     except (ConfigError, ValueError) as exc:
         _fail(str(exc))
         return
+    from sightlint.files import project_root
+
     click.echo(f"config file: {settings.config_path or '(none found; defaults)'}")
+    root = project_root(list(paths) or [Path(".")], settings)
+    click.echo(f"project root: {root if root is not None else '(none found; only the given paths are analysed)'}")
     click.echo(_table([("KEY", "VALUE", "FROM"), *effective(settings)]))
     enabled = ", ".join(r.meta.code for r in enabled_rules(settings))
     click.echo(f"\nenabled rules: {enabled or '(none)'}")

@@ -40,6 +40,7 @@ KEYS = (
     "report-unused-suppressions",
     "cache-dir",
     "src",
+    "project-root",
     "rules",
 )
 
@@ -189,10 +190,10 @@ def settings_from_table(
             changes["fail_on"] = _severity(key, value)
         elif key in ("respect-gitignore", "report-unused-suppressions"):
             changes[key.replace("-", "_")] = _bool(key, value)
-        elif key == "cache-dir":
+        elif key in ("cache-dir", "project-root"):
             if not isinstance(value, str):
-                raise ConfigError(f"cache-dir: expected a path string, got {value!r}")
-            changes["cache_dir"] = value
+                raise ConfigError(f"{key}: expected a path string, got {value!r}")
+            changes[key.replace("-", "_")] = value
         elif key == "rules":
             if not isinstance(value, dict):
                 raise ConfigError(f"rules: expected a table of [tool.sightlint.rules.<rule-name>], got {value!r}")
@@ -225,6 +226,10 @@ def load(config: Path | None, paths: Sequence[Path]) -> Settings:
     else:  # a dedicated sightlint.toml holds the table at top level
         table = data
     settings = settings_from_table(table, str(config))
+    if settings.project_root is not None:
+        folder = config.resolve().parent
+        if not (folder / Path(settings.project_root).expanduser()).is_dir():
+            raise ConfigError(f"{config}: project-root: {settings.project_root!r} is not a folder (relative to {folder})")
     return dataclasses.replace(settings, config_path=str(config))
 
 

@@ -3,6 +3,10 @@
 Directories are walked with excluded folders pruned (the usual virtualenv and build
 folders by default) and, unless turned off, ``.gitignore`` rules applied, nested ones
 included. Files named explicitly on the command line are always checked.
+
+A run on some files of a project analyses the whole project (:func:`project_root`), so
+that the cross-file rules see every caller and callee; :func:`discover` then also walks
+the project's root and records which files the paths named.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ from pathlib import Path
 from sightlint.settings import Settings
 
 PYTHON_SUFFIXES = (".py", ".pyi")
+# What makes a folder the root of a project when no configuration file says where it is.
+PROJECT_MARKERS = ("pyproject.toml", "setup.cfg", ".git")
 
 
 @dataclass(frozen=True)
@@ -34,6 +40,39 @@ class SourceFile:
 class Discovery:
     files: list[SourceFile] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    # With a project around the paths: the display paths of the files found under the
+    # paths themselves (None: every file was named), and the problems met walking the
+    # rest of the project (they concern files the run does not report on).
+    named: frozenset[str] | None = None
+    context_errors: list[str] = field(default_factory=list)
+
+
+def project_root(paths: Sequence[Path], settings: Settings, cwd: Path | None = None) -> Path | None:
+    """The folder whose whole tree a run on ``paths`` analyses (resolved), or None if there is none.
+
+    ``project-root`` (relative to the configuration file's folder) if set; else the
+    folder of the configuration file in use; else the nearest folder holding
+    ``pyproject.toml``, ``setup.cfg`` or ``.git`` that contains every path (walking up
+    from their common folder, or from ``cwd`` without paths). Paths that do not exist
+    are left out: the run reports them as errors.
+    """
+    cwd_path = (cwd or Path.cwd()).resolve()
+    if settings.project_root is not None:
+        base = Path(settings.config_path).resolve().parent if settings.config_path else cwd_path
+        return (base / Path(settings.project_root).expanduser()).resolve()
+    if settings.config_path is not None:
+        return Path(settings.config_path).resolve().parent
+    starts = []
+    for path in paths:  # relative to the process's folder, as discover() reads them
+        if path.is_dir():
+            starts.append(str(path.resolve()))
+        elif path.exists():
+            starts.append(str(path.resolve().parent))
+    start = Path(os.path.commonpath(starts)) if starts else cwd_path
+    for folder in (start, *start.parents):
+        if any(os.path.exists(os.path.join(folder, marker)) for marker in PROJECT_MARKERS):
+            return folder
+    return None
 
 
 def display_path(path: Path, cwd: Path) -> str:
@@ -195,8 +234,15 @@ class _GitIgnore:
             folder = parent
 
 
-def discover(paths: Sequence[Path], settings: Settings, cwd: Path | None = None) -> Discovery:
-    """The Python files under ``paths``, sorted, each once."""
+def discover(
+    paths: Sequence[Path], settings: Settings, cwd: Path | None = None, *, project: Path | None = None
+) -> Discovery:
+    """The Python files under ``paths``, sorted, each once.
+
+    With ``project`` (a folder), the files under it are found too, after those of
+    ``paths`` and with the same exclusions; ``named`` then tells which files ``paths``
+    named and ``context_errors`` holds what went wrong walking the rest.
+    """
     cwd_path = (cwd or Path.cwd()).resolve()
     cwd_str = str(cwd_path)
     cwd_prefix = cwd_str.rstrip(os.sep) + os.sep
@@ -224,17 +270,11 @@ def discover(paths: Sequence[Path], settings: Settings, cwd: Path | None = None)
             module = _module_in(folder, name, src, packages, prefixes)
             found.files.append(SourceFile(str(path), display_path(path, cwd_path), module))
 
-    for raw in paths:
-        if not raw.exists() and not raw.is_symlink():
-            found.errors.append(f"{raw}: no such file or directory")
-            continue
-        if raw.is_file() or not raw.is_dir():
-            add(raw)  # named explicitly: always checked, whatever its suffix
-            continue
+    def walk(raw: Path, errors: list[str]) -> None:
         gitignore = _GitIgnore(raw.resolve()) if settings.respect_gitignore else None
         if gitignore is not None and gitignore.root is None:
             gitignore = None
-        for here, here_abs, here_resolved, names in _walk(str(raw), excluded, gitignore, found.errors, has_init):
+        for here, here_abs, here_resolved, names in _walk(str(raw), excluded, gitignore, errors, has_init):
             # ``here`` holds no symlinked folder (they are not followed), so a file's real
             # path is its folder's plus its name unless the file itself is a link.
             here_sep, resolved_sep = _with_sep(here), _with_sep(here_resolved)
@@ -255,6 +295,18 @@ def discover(paths: Sequence[Path], settings: Settings, cwd: Path | None = None)
                     seen.add(key)
                     module = _module_in(here_resolved, name, src, packages, prefixes, has_init)
                 found.files.append(SourceFile(path, shown + name, module))
+
+    for raw in paths:
+        if not raw.exists() and not raw.is_symlink():
+            found.errors.append(f"{raw}: no such file or directory")
+            continue
+        if raw.is_file() or not raw.is_dir():
+            add(raw)  # named explicitly: always checked, whatever its suffix
+            continue
+        walk(raw, found.errors)
+    if project is not None:
+        found.named = frozenset(f.display for f in found.files)
+        walk(project, found.context_errors)
     found.files.sort(key=lambda f: f.display)
     return found
 

@@ -57,6 +57,10 @@ class Settings:
     cache_dir: str | None = None
     # Extra folders that hold top-level packages (like ruff's `src`), for module names.
     src: tuple[str, ...] = ()
+    # The folder a run analyses around the paths it is given (cross-file rules see the whole
+    # project), relative to the config file; None: the config file's folder, else found by
+    # its markers (``files.project_root``).
+    project_root: str | None = None
     # Where the config came from (a pyproject path), for messages and `sightlint config`.
     config_path: str | None = None
     # key -> origin ("default", "pyproject.toml", "command line") for `sightlint config`.

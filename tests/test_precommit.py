@@ -122,3 +122,52 @@ def test_try_repo_fails_on_a_bad_file_and_passes_on_a_clean_one(run_hook: HookRu
     clean = _try_repo(env, work, "try_clean.py")
     assert clean.returncode == 0, clean.stdout + clean.stderr
     assert "Passed" in clean.stdout
+
+
+def _commit(run_hook: HookRun, *files: str) -> None:
+    subprocess.run(["git", "add", "--", *files], cwd=run_hook.work, env=run_hook.env, check=True)
+    identity = ["-c", "user.name=sightlint tests", "-c", "user.email=tests@example.invalid", "-c", "commit.gpgsign=false"]
+    subprocess.run(["git", *identity, "commit", "-q", "--no-verify", "-m", "setup"], cwd=run_hook.work, env=run_hook.env, check=True)
+
+
+def _write(run_hook: HookRun, name: str, text: str) -> None:
+    path = run_hook.work / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
+def test_hooks_fail_on_a_new_async_def_that_reaches_an_unchanged_blocking_helper(run_hook: HookRun) -> None:
+    """The chain starts in the staged file and ends in a committed one: both hooks see it."""
+    _write(run_hook, "svc/__init__.py", "")
+    _write(run_hook, "svc/retry.py", "import time\n\n\ndef connect_with_retry() -> None:\n    time.sleep(1)\n")
+    _commit(run_hook, "svc/__init__.py", "svc/retry.py")
+    _write(run_hook, "svc/probe.py", "from svc.retry import connect_with_retry\n\n\nasync def startup_probe() -> None:\n    connect_with_retry()\n")
+    hop = "the chain passes through svc/probe.py:5 (`startup_probe` calls `connect_with_retry`)"
+    done = run_hook("sightlint", "svc/probe.py")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "svc/retry.py:5:5: SL101" in done.stdout and hop in done.stdout
+    fixed = run_hook("sightlint-fix", "svc/probe.py")
+    assert fixed.returncode == 1, fixed.stdout + fixed.stderr
+    assert "svc/retry.py:5:5: SL101" in fixed.stdout and hop in fixed.stdout
+
+
+def test_hook_fails_when_only_the_blocking_helper_is_staged(run_hook: HookRun) -> None:
+    """The async caller is committed and unchanged; the edit that makes its helper block is staged."""
+    _write(run_hook, "jobs/__init__.py", "")
+    _write(run_hook, "jobs/worker.py", "from jobs.disk import settle\n\n\nasync def handle() -> None:\n    settle()\n")
+    _write(run_hook, "jobs/disk.py", "def settle() -> None:\n    pass\n")
+    _commit(run_hook, "jobs/__init__.py", "jobs/worker.py", "jobs/disk.py")
+    _write(run_hook, "jobs/disk.py", "import time\n\n\ndef settle() -> None:\n    time.sleep(0.5)\n")
+    done = run_hook("sightlint", "jobs/disk.py")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "jobs/disk.py:5:5: SL101" in done.stdout and "shortest chain: handle (jobs/worker.py:4)" in done.stdout
+
+
+def test_hook_runs_once_for_many_files(run_hook: HookRun) -> None:
+    """require_serial: pre-commit would otherwise split the files into parallel batches, each a run."""
+    names = [f"many/m{i:02d}.py" for i in range(24)]
+    for name in names:
+        _write(run_hook, name, "from datetime import datetime\nx = datetime.utcnow()\n")
+    done = run_hook("sightlint", *names)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert done.stdout.count("Found ") == 1 and "Found 24 findings in 24 files" in done.stdout, done.stdout
