@@ -253,7 +253,7 @@ def concerning(run: RunResult, named: frozenset[str]) -> RunResult:
         if result.path in named:
             out.files.append(result)
             continue
-        findings = [through for f in result.findings if f.related and (through := _through(f, named)) is not None]
+        findings = [through for f in result.findings if (f.related or f.chain_paths) and (through := _through(f, named)) is not None]
         if findings or result.errors:
             out.files.append(FileResult(result.path, findings=findings, errors=result.errors))
     return out
@@ -262,10 +262,17 @@ def concerning(run: RunResult, named: frozenset[str]) -> RunResult:
 def _through(finding: Finding, named: frozenset[str]) -> Finding | None:
     """``finding`` with the hops of its chain that are in ``named`` files added to its message, or None."""
     hops = [f"{r.path}:{r.line} ({r.message})" for r in finding.related if r.path in named]
-    if not hops:
-        return None
     lead = " The" if finding.message.endswith(".") else "; the"
-    text = f"{finding.message}{lead} chain passes through {', '.join(dict.fromkeys(hops))}."
+    if hops:
+        text = f"{finding.message}{lead} chain passes through {', '.join(dict.fromkeys(hops))}."
+    else:
+        # Only a chain the message does not show passes through them (``detail`` lists
+        # more chains; ``--show-chains`` prints it).
+        files = [path for path in finding.chain_paths if path in named]
+        if not files:
+            return None
+        lead = " Another" if finding.message.endswith(".") else "; another"
+        text = f"{finding.message}{lead} chain to it passes through {', '.join(files)}."
     return dataclasses.replace(finding, message=text)
 
 

@@ -510,7 +510,7 @@ def _encode_result(result: FileResult, *, suppressions: bool = False) -> tuple[A
             f.span.line, f.span.col, f.span.end_line, f.span.end_col,
             f.fix_safety.value, f.fix_title,
             tuple((r.path, r.line, r.col, r.message) for r in f.related),
-            f.detail,
+            f.detail, f.chain_paths,
         )  # fmt: skip
         for f in result.findings
     ]
@@ -530,9 +530,9 @@ def _decode_result(item: tuple[Any, ...]) -> FileResult:
         findings=[
             Finding(
                 code, name, _SEVERITIES[severity], message, fpath, Span(line, col, end_line, end_col),
-                _SAFETIES[safety], fix_title, tuple(RelatedLocation(*r) for r in related), detail,
+                _SAFETIES[safety], fix_title, tuple(RelatedLocation(*r) for r in related), detail, tuple(chain_paths),
             )  # fmt: skip
-            for code, name, severity, message, fpath, line, col, end_line, end_col, safety, fix_title, related, detail
+            for code, name, severity, message, fpath, line, col, end_line, end_col, safety, fix_title, related, detail, chain_paths
             in findings
         ],
         errors=list(errors),

@@ -69,6 +69,10 @@ class Finding:
     fix_title: str | None = None
     related: tuple[RelatedLocation, ...] = ()
     detail: str | None = None
+    # Every file a call chain behind a cross-file finding passes through, ``related``'s
+    # and those of the chains it does not show (a check of some files reports a finding
+    # located elsewhere when one of its chains passes through them).
+    chain_paths: tuple[str, ...] = ()
 
     @property
     def line(self) -> int:

@@ -295,9 +295,14 @@ def _concerning(full: dict[str, Any], named: Sequence[str]) -> list[dict[str, An
             expected.append(finding)
             continue
         hops = [f"{r['path']}:{r['line']} ({r['message']})" for r in finding["related"] if inside(r["path"])]
+        others = [path for path in finding["chain_paths"] if inside(path)]
         if hops:
             lead = " The" if finding["message"].endswith(".") else "; the"
             text = f"{finding['message']}{lead} chain passes through {', '.join(dict.fromkeys(hops))}."
+            expected.append({**finding, "message": text})
+        elif others:
+            lead = " Another" if finding["message"].endswith(".") else "; another"
+            text = f"{finding['message']}{lead} chain to it passes through {', '.join(others)}."
             expected.append({**finding, "message": text})
     return expected
 
@@ -324,3 +329,32 @@ def test_json_of_some_files_is_the_part_of_the_whole_run_that_concerns_them(repl
     assert chained >= 3  # the chains into rag_clients.py were exercised
     # Cold, the same bytes.
     assert cli("check", "--format", "json", "--no-cache", "app/main.py")[1] == cli("check", "--format", "json", "app/main.py")[1]
+
+
+def test_a_file_on_a_chain_the_message_does_not_show_still_gets_the_finding(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SL101 shows the shortest chain; a file that is only on a longer one (two hops more)
+    still reports the blocking call, naming the file."""
+    root = make(
+        tmp_path / "p",
+        {
+            "pyproject.toml": "[project]\nname = 'p'\n",
+            "app/__init__.py": "",
+            "app/slow.py": "import time\n\ndef nap():\n    time.sleep(1)\n",
+            "app/short.py": "from app.slow import nap\n\nasync def quick():\n    nap()\n",
+            "app/mid.py": "from app.slow import nap\n\ndef relay():\n    nap()\n\ndef relay2():\n    relay()\n",
+            "app/long.py": "from app.mid import relay2\n\nasync def slow_path():\n    relay2()\n",
+        },
+    )
+    monkeypatch.chdir(root)
+    code, out = cli("check", "--select", "SL101", "--format", "json", "app/long.py")
+    (finding,) = json.loads(out)["findings"]
+    assert code == 1 and finding["path"] == "app/slow.py"
+    assert "shortest chain: quick (app/short.py:3)" in finding["message"]
+    assert finding["message"].endswith("; another chain to it passes through app/long.py.")
+    assert finding["chain_paths"] == ["app/long.py", "app/mid.py", "app/short.py", "app/slow.py"]
+    assert [r["path"] for r in finding["related"]] == ["app/short.py", "app/slow.py"]
+    # A file on no chain to it gets nothing.
+    (root / "app/other.py").write_text("async def unrelated():\n    return 1\n", encoding="utf-8")
+    assert json.loads(cli("check", "--select", "SL101", "--format", "json", "app/other.py")[1])["findings"] == []

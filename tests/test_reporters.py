@@ -222,6 +222,7 @@ def test_json_schema_fields(sample: RunResult) -> None:
         "fix": {"safety": "unsafe", "title": "Use aware now"},
         "related": [],
         "detail": None,
+        "chain_paths": [],
     }
     assert second["fix"] == {"safety": "safe", "title": "Use asyncio.sleep"}
     assert second["related"] == [{"path": "lib/util.py", "line": 40, "column": 5, "message": "calls time.sleep"}]

@@ -187,34 +187,38 @@ class Graph:
         self._display: dict[str, str] = {}
         edges_in: list[tuple[tuple[Any, ...], ...]] = []
         entries: dict[str, set[str]] = {}
-        make_function = FunctionInfo._make
-        for row in records:
-            record = ModuleRecord._make(row)
-            where = (record.module, record.path)
-            for function in record.functions:
-                info = make_function(function)
-                self.functions[info.id] = info
-                self._module[info.id] = where
-            edges_in.append(record.edges)
-            for fid, name, line, col, end_line, end_col, text in record.externals:
+        # The hot part of a warm run after an edit (tens of thousands of rows at 700k
+        # lines): rows become named tuples through ``tuple.__new__`` directly, which is what
+        # ``_make`` does minus a call and a length check (records are only written by
+        # ``module_record``, and cached ones only by the same sightlint code: the cache's
+        # files are named by a hash of it, and sealed).
+        new = tuple.__new__
+        functions, modules = self.functions, self._module
+        for module, path, function_rows, edge_rows, external_rows, timeout_rows, entry_rows in records:
+            where = (module, path)
+            for function in function_rows:
+                fid = function[0]
+                functions[fid] = new(FunctionInfo, function)
+                modules[fid] = where
+            edges_in.append(edge_rows)
+            for fid, name, line, col, end_line, end_col, text in external_rows:
                 site = CallSite(UNKNOWN_REF, line, col, end_line, end_col, text)  # the callee is not kept
                 self.externals.setdefault(fid, []).append(ExternalCall(fid, name, site))
-            for fid, context in record.entries:
+            for fid, context in entry_rows:
                 entries.setdefault(fid, set()).add(context)
-            for kind, function, line, col, end_line, end_col, targets in record.timeouts:
+            for kind, function_id, line, col, end_line, end_col, targets in timeout_rows:
                 self.timeouts.append(
                     TimeoutInfo(
-                        record.path, kind, function, line, col, end_line, end_col, tuple(TimeoutTarget._make(t) for t in targets)
+                        path, kind, function_id, line, col, end_line, end_col, tuple(TimeoutTarget._make(t) for t in targets)
                     )
                 )
         # An entry may be declared for a function the run does not hold (a stale record
         # cannot name one: records are rebuilt with the modules they depend on).
-        self.entries = {fid: frozenset(contexts) for fid, contexts in entries.items() if fid in self.functions}
-        make = Edge._make
+        self.entries = {fid: frozenset(contexts) for fid, contexts in entries.items() if fid in functions}
         out, into = self.edges, self.callers
-        for edges in edges_in:
-            for fields in edges:
-                edge = make(fields)
+        for edge_rows in edges_in:
+            for fields in edge_rows:
+                edge = new(Edge, fields)
                 source, target = fields[0], fields[1]
                 if source in out:
                     out[source].append(edge)

@@ -31,6 +31,7 @@ def finding_dict(f: Finding) -> dict[str, Any]:
         "fix": {"safety": f.fix_safety.value, "title": f.fix_title} if f.fixable else None,
         "related": [{"path": r.path, "line": r.line, "column": r.col + 1, "message": r.message} for r in f.related],
         "detail": f.detail,
+        "chain_paths": list(f.chain_paths),
     }
 
 

@@ -228,8 +228,13 @@ class Rule:
         severity: Severity | None = None,
         related: tuple[RelatedLocation, ...] = (),
         detail: str | None = None,
+        chain_paths: tuple[str, ...] = (),
     ) -> Finding:
-        """A finding of a cross-file rule (severity overrides are applied by the api)."""
+        """A finding of a cross-file rule (severity overrides are applied by the api).
+
+        ``related`` shows one call chain; ``chain_paths`` names every file any chain behind
+        the finding passes through (``related``'s are added), so a check of some files also
+        reports findings whose other chains pass through them."""
         meta = cls.meta
         return Finding(
             code=meta.code,
@@ -241,6 +246,7 @@ class Rule:
             fix_safety=FixSafety.NONE,
             related=related,
             detail=detail,
+            chain_paths=tuple(sorted({*chain_paths, *(r.path for r in related)})),
         )
 
     # -- fixing --------------------------------------------------------------------

@@ -351,6 +351,7 @@ class BlockingCallInAsync(Rule):
             if not roots:
                 continue
             chains = [_chain(model, towards, root) for root in roots]
+            paths = tuple({model.path_of(edge.source) for chain in chains for edge in chain})
             for site in sites:
                 shortest = chains[0]
                 count = len(roots)
@@ -364,12 +365,18 @@ class BlockingCallInAsync(Rule):
                     others.append(f"- ... and {len(chains) - 1 - _MAX_OTHER_CHAINS} more")
                 detail = "Also reached from:\n" + "\n".join(others) if others else None
                 related = (*(_hop(model, edge) for edge in shortest), _hop_to_site(model, site))
-                findings.append(cls._finding(model, site, message, related, detail))
+                findings.append(cls._finding(model, site, message, related, detail, paths))
         return findings
 
     @classmethod
     def _finding(
-        cls, model: Graph, site: BlockingSite, message: str, related: tuple[RelatedLocation, ...], detail: str | None
+        cls,
+        model: Graph,
+        site: BlockingSite,
+        message: str,
+        related: tuple[RelatedLocation, ...],
+        detail: str | None,
+        chain_paths: tuple[str, ...] = (),
     ) -> Finding:
         call = site.call.site
         return cls.project_finding(
@@ -379,6 +386,7 @@ class BlockingCallInAsync(Rule):
             severity=CATEGORY_SEVERITY.get(site.category, cls.meta.severity),
             related=related,
             detail=detail,
+            chain_paths=chain_paths,
         )
 
 
