@@ -550,3 +550,35 @@ def test_the_cached_graph_knows_where_code_runs_as_the_model_does(tmp_path: Path
             assert cached.entries == fresh.entries
             assert table(where_code_runs(cached), functions) == table(where_code_runs(fresh), functions)
             assert where_code_runs(cached).contexts("app.main.lifespan") == {"startup"}
+
+
+def test_mock_patch_decorators_are_not_routes() -> None:
+    """``@patch(...)`` is unittest.mock's, not a PATCH route (seen on letta, dispatch and
+    chat-langchain: their patched tests were taken for request handlers)."""
+    _, runs = project(
+        {
+            "tests/test_jobs.py": (
+                "from unittest.mock import patch\n"
+                "from unittest import mock\n"
+                "import mock as mock_backport\n"
+                "@patch('app.jobs.run')\n"
+                "async def test_run(run):\n"
+                "    pass\n"
+                "@mock.patch('app.jobs.run')\n"
+                "def test_sync(run):\n"
+                "    pass\n"
+                "@mock_backport.patch('app.jobs.run')\n"
+                "def test_backport(run):\n"
+                "    pass\n"
+            ),
+            "app/routes.py": (
+                "from app.routers import router\n"  # a router module outside the run: the name decides
+                "@router.patch('/items')\n"
+                "async def update():\n"
+                "    pass\n"
+            ),
+        }
+    )
+    for fid in ("tests.test_jobs.test_run", "tests.test_jobs.test_sync", "tests.test_jobs.test_backport"):
+        assert runs.contexts(fid) == {"test"}, fid
+    assert runs.contexts("app.routes.update") == {"request"}

@@ -24,6 +24,7 @@ dynamic callees never lead to a finding.
 from __future__ import annotations
 
 import builtins
+import sys
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -137,6 +138,9 @@ _DECORATORS: dict[str, tuple[str, frozenset[str]]] = {
     "callback": (SCRIPT, _CLI),
     "fixture": (TEST, _PYTEST),
 }
+# Packages whose decorators named like a framework's (``patch``, ``get``, ``fixture``...)
+# are something else: test doubles and HTTP mocks.
+_NOT_FRAMEWORKS = frozenset({"mock", "pytest_mock", "responses", "respx", "aioresponses", "httpretty", "requests_mock", "freezegun"})
 # A project class deriving from one of these: (its method a framework calls, context).
 _BASE_ENTRIES = {
     "starlette.middleware.base.BaseHTTPMiddleware": ("dispatch", REQUEST),
@@ -515,7 +519,13 @@ class ProjectModel:
             return True
         if isinstance(value, ExternalValue):
             dotted = value.dotted
-            return dotted.partition(".")[0] in frameworks or "()" not in dotted
+            top = dotted.partition(".")[0]
+            if top in frameworks:
+                return True
+            # A module of the standard library or a known test helper is no router, an
+            # unknown module of the project's may be: ``@patch(...)`` from ``unittest.mock``
+            # is a test double, not a PATCH route.
+            return "()" not in dotted and top not in sys.stdlib_module_names and top not in _NOT_FRAMEWORKS
         if isinstance(value, InstanceValue):
             return any(base.partition(".")[0] in frameworks for base in self._external_bases(value.id))
         # ``@cli.command()`` where ``cli`` is a function decorated as a click group.
