@@ -126,7 +126,7 @@ def main() -> None:
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True, help="Output format.")
 @click.option("--output-file", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write the report to this file.")
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when findings are reported.")
-@click.option("--fail-on", type=click.Choice([s.label for s in Severity], case_sensitive=False), help="Lowest severity that fails the run (default: medium, i.e. any finding).")
+@click.option("--fail-on", type=click.Choice([s.label for s in Severity], case_sensitive=False), help="Lowest severity that fails the run (default: medium: every finding but low ones).")
 @click.option("--statistics", is_flag=True, help="Print a count per rule instead of each finding.")
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing; the exit code tells.")
 @click.option("--show-chains", is_flag=True, help="Show the call chain behind cross-file findings.")

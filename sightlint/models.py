@@ -8,8 +8,13 @@ from typing import Any
 
 
 class Severity(enum.IntEnum):
-    """How bad a finding is; the order follows the audit's grouping."""
+    """How bad a finding is; the order follows the audit's grouping.
 
+    LOW is for what is worth knowing but not failing a build on (a latent race that one
+    event loop prevents today, start-up-only file I/O): printed, but below the default
+    ``fail-on`` (medium), so it fails a run only with ``--fail-on low``."""
+
+    LOW = 0
     MEDIUM = 1
     HIGH = 2
     CRITICAL = 3

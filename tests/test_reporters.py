@@ -668,3 +668,19 @@ def test_cross_file_columns_count_characters(
         assert (region["startColumn"], region["endColumn"]) == (finding["column"], finding["end_column"])
     related = by_place["SL101", "pkg/util.py", 5]["relatedLocations"]
     assert [r["physicalLocation"]["region"]["startColumn"] for r in related] == [column for _, _, column in hops]
+
+
+def test_low_findings_are_printed_as_notes_and_fail_only_when_asked() -> None:
+    from sightlint.cli import exit_code
+    from sightlint.settings import Settings
+
+    low = make(severity=Severity.LOW, message="latent: safe on one event loop")
+    run = run_of(low)
+    assert "[low]" in output(run, "text", show_source=False)
+    assert json.loads(output(run, "json"))["findings"][0]["severity"] == "low"
+    assert json.loads(output(run, "sarif"))["runs"][0]["results"][0]["level"] == "note"
+    assert output(run, "github").startswith("::notice ")
+    assert exit_code(run, Settings()) == 0  # default fail-on: medium
+    assert exit_code(run, Settings(fail_on=Severity.LOW)) == 1
+    assert exit_code(run_of(make(severity=Severity.MEDIUM)), Settings()) == 1
+    assert Severity.parse("low") is Severity.LOW < Severity.MEDIUM

@@ -21,6 +21,8 @@ def escape_property(text: str) -> str:
 
 
 def level(severity: Severity) -> str:
+    if severity is Severity.LOW:
+        return "notice"
     return "warning" if severity is Severity.MEDIUM else "error"
 
 

@@ -28,7 +28,7 @@ DOCS_URL = f"{REPOSITORY_URL}/blob/main/docs/rules"
 SRCROOT = "%SRCROOT%"
 FINGERPRINT_KEY = "sightlint/v1"
 
-_LEVEL = {Severity.CRITICAL: "error", Severity.HIGH: "error", Severity.MEDIUM: "warning"}
+_LEVEL = {Severity.CRITICAL: "error", Severity.HIGH: "error", Severity.MEDIUM: "warning", Severity.LOW: "note"}
 _SECTION = re.compile(r"^##\s+What it flags\s*\n(?P<body>.*?)(?=^##\s|\Z)", re.MULTILINE | re.DOTALL)
 
 

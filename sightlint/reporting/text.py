@@ -22,7 +22,7 @@ CONTEXT_AFTER = 1
 MAX_SPAN_LINES = 3
 TAB = "    "
 
-_SEVERITY_STYLE = {Severity.CRITICAL: "bold red", Severity.HIGH: "red", Severity.MEDIUM: "yellow"}
+_SEVERITY_STYLE = {Severity.CRITICAL: "bold red", Severity.HIGH: "red", Severity.MEDIUM: "yellow", Severity.LOW: "dim"}
 
 
 def use_color(stream: TextIO, color: bool | None) -> bool:
