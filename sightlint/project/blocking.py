@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sightlint.models import Severity
 from sightlint.project.graph import Graph
@@ -150,7 +150,7 @@ CATALOG: dict[str, str] = {
 class CatalogOptions:
     """The settings of a rule that reads the blocking-call catalog (SL101, SL102)."""
 
-    categories: tuple[str, ...] = CATEGORIES
+    categories: tuple[str, ...] = field(default=CATEGORIES, metadata={"choices": CATEGORIES})
     """Catalog categories to check: sleep, network, subprocess, database, llm, cpu, file."""
     extra_calls: tuple[str, ...] = ()
     """More blocking calls: `"mylib.client.fetch"`, or `"mylib.sync.*"` for all below a name."""
