@@ -152,3 +152,20 @@ def test_sight_replica_reports_the_retry_sleep_with_both_chains() -> None:
     text = sleeps[0].message + "\n" + (sleeps[0].detail or "")
     assert "_connect_with_retry" in text
     assert "get_vector_store" in text and "__init__" in text
+
+
+def test_an_awaited_call_is_never_blocking_and_the_fact_survives_the_cache(tmp_path: Path) -> None:
+    """letta's ``await session.execute(...)`` on a parameter annotated ``session: Session``."""
+    code = (
+        "from sqlalchemy.orm import Session\n"
+        "\n"
+        "async def verify(session: Session):\n"
+        "    await session.execute('select 1')\n"
+        "    session.commit()\n"
+    )
+    (tmp_path / "m.py").write_text(code)
+    found = []
+    for use_cache in (False, True, True):
+        run = api.check_paths([tmp_path / "m.py"], SETTINGS, cwd=tmp_path, jobs=1, cache_dir=tmp_path / "c", use_cache=use_cache)
+        found.append([f.line for f in run.findings])
+    assert found == [[5], [5], [5]]

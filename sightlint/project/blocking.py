@@ -269,6 +269,8 @@ def analyse(model: Graph, catalog: Catalog) -> Blocking:
     classes = model.third_party
     for fid, calls in model.externals.items():
         for call in calls:
+            if call.site.awaited:
+                continue  # ``await x.execute()``: an awaitable, however ``x`` was annotated
             category = catalog.category(call.name)
             if category is None and classes is not None:
                 category = catalog.inherited(call.name, classes)

@@ -324,6 +324,15 @@ class BlockingCallInAsync(Rule):
             "    await run_in_threadpool(wait)\n"
         ),
         Good("import time\n\nasync def handler():\n    return time.time()\n"),
+        # Awaited: an awaitable, even if `session` is annotated as a sync `Session`.
+        Good(
+            """\
+from sqlalchemy.orm import Session
+
+async def count(session: Session):
+    return await session.execute("select count(*) from jobs")
+"""
+        ),
     )
 
     @classmethod
