@@ -11,13 +11,11 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from sightlint.models import Severity
 from sightlint.project.graph import Graph
 from sightlint.project.model import CHAT_MODELS, LLM_PIPE, ExternalCall
 from sightlint.project.thirdparty import ThirdPartyClasses
 
 CATEGORIES: tuple[str, ...] = ("sleep", "network", "subprocess", "database", "llm", "cpu", "file")
-CATEGORY_SEVERITY = {"file": Severity.MEDIUM}
 CATEGORY_LABEL = {
     "sleep": "sleep",
     "network": "network I/O",
