@@ -231,3 +231,10 @@ def test_an_awaited_call_is_never_blocking_and_the_fact_survives_the_cache(tmp_p
         run = api.check_paths([tmp_path / "m.py"], SETTINGS, cwd=tmp_path, jobs=1, cache_dir=tmp_path / "c", use_cache=use_cache)
         found.append([f.line for f in run.findings])
     assert found == [[5], [5], [5]]
+
+
+def test_an_async_helper_in_tests_that_no_entry_point_reaches_is_test_code() -> None:
+    helper = "import time\n\nasync def wait_for_run(client):\n    time.sleep(1)\n"
+    for path, expected in (("tests/helpers/runs.py", []), ("app/runs.py", [("high", 4)])):
+        run = api.check_sources({path: helper}, SETTINGS)
+        assert [(f.severity.label, f.line) for f in run.findings] == expected, path

@@ -7,7 +7,7 @@ from sightlint.models import Finding, RelatedLocation, Span
 from sightlint.project.blocking import CATEGORY_LABEL, BlockingSite, CatalogOptions, analyse
 from sightlint.project.contexts import BACKGROUND, REQUEST, SCRIPT, STARTUP, TEST, THREAD, RunsIn, where_code_runs
 from sightlint.project.graph import Graph, ModelNeeds
-from sightlint.project.model import Edge
+from sightlint.project.model import Edge, is_test_path
 from sightlint.rules.base import Bad, FixSafety, Good, Rule, RuleMeta, Severity
 from sightlint.settings import Settings
 
@@ -80,7 +80,8 @@ class BlockingCallInAsync(Rule):
     and the message says "reached only at startup" only when nothing else reaches it.
     An async function no entry point sightlint knows reaches (a route registered in a way
     it does not read, library code) surely runs on some event loop, but not provably
-    while serving: it is reported as high, between the two. A call written with `await`
+    while serving: it is reported as high, between the two; one in a test file or under a
+    `tests` folder counts as test code. A call written with `await`
     is never a sync blocking call, whatever its receiver is annotated as
     (`await session.execute(q)` on a `session: Session` that really is an `AsyncSession`).
 
@@ -531,7 +532,10 @@ def _worst_chain(
     """The chain through the async function ``root`` in its most severe wanted context;
     None when it runs only in threads or in contexts not wanted."""
     found = runs.contexts(root)
-    contexts = (found - {THREAD}) if found else frozenset({UNKNOWN})
+    if found:
+        contexts = found - {THREAD}
+    else:  # test helpers (an import the model cannot resolve hides their tests) are test code
+        contexts = frozenset({TEST if is_test_path(model.path_of(root)) else UNKNOWN})
     for context in _BY_SEVERITY:
         if context in contexts and context in wanted:
             entry = runs.chain(root, context) if context != UNKNOWN else []
