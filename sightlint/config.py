@@ -135,7 +135,19 @@ def rule_options(name: str, table: Any) -> Any:
         if field.default_factory is not dataclasses.MISSING:
             default = field.default_factory()
         values[field.name] = _coerce(f"rules.{name}.{key}", value, default)
+        choices = field.metadata.get("choices")
+        if choices is not None:
+            _check_choices(f"rules.{name}.{key}", values[field.name], choices)
     return entry.rule.Options(**values)
+
+
+def _check_choices(key: str, value: Any, choices: Iterable[str]) -> None:
+    """Every value of an option whose field lists its ``choices`` (in its metadata) is one of them."""
+    valid = list(choices)
+    for item in value if isinstance(value, (tuple, list, frozenset)) else (value,):
+        if item not in valid:
+            hint = _suggest(str(item), valid)
+            raise ConfigError(f"{key}: unknown value {item!r}{hint} (valid values: {', '.join(valid)})")
 
 
 def _coerce(key: str, value: Any, default: Any) -> Any:

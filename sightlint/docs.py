@@ -91,7 +91,10 @@ def option_docs(rule: RuleClass) -> list[OptionDoc]:
     """The rule's ``Options`` fields; help comes from ``metadata["help"]`` or the field docstring."""
     if not dataclasses.is_dataclass(rule.Options):
         return []
-    attribute_docs = _attribute_docstrings(rule.Options)
+    attribute_docs: dict[str, str] = {}
+    for cls in reversed(rule.Options.__mro__):  # a field documented where it is declared
+        if dataclasses.is_dataclass(cls):
+            attribute_docs.update(_attribute_docstrings(cls))
     out = []
     for field in dataclasses.fields(rule.Options):
         help_text = str(field.metadata.get("help", "")) or attribute_docs.get(field.name, "")

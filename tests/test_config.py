@@ -79,6 +79,12 @@ SL301 = "medium"
         ("[tool.sightlint]\nselect = [1]\n", "expected a list of strings"),
         ("[tool.sightlint.rules.naive-utcnov]\n", "did you mean 'naive-utcnow'"),
         ("[tool.sightlint.rules.naive-utcnow]\nfoo = 1\n", "rules.naive-utcnow.foo: unknown option"),
+        (
+            "[tool.sightlint.rules.blocking-call-in-async]\ncategories = ['sleep', 'netwrok']\n",
+            "rules.blocking-call-in-async.categories: unknown value 'netwrok' (did you mean 'network'?) "
+            "(valid values: sleep, network, subprocess, database, llm, cpu, file)",
+        ),
+        ("[tool.sightlint.rules.ineffective-timeout]\ncategories = ['disk']\n", "unknown value 'disk' (valid values: sleep,"),
         ("[tool.sightlint\n", "invalid TOML"),
     ],
 )

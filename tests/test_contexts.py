@@ -448,8 +448,8 @@ HANDOFFS = (
 def test_sl101_follows_tasks_and_loop_callbacks_but_not_threads() -> None:
     run = api.check_sources({"app.py": HANDOFFS}, Settings(select=("SL101",)))
     findings = [f for result in run.files for f in result.findings]
-    assert [(f.line, f.message.split(";")[0]) for f in findings] == [
-        (5, "`time.sleep` (sleep) runs on the event loop: reached from 1 async function")
+    assert [(f.line, f.message, f.severity.label) for f in findings] == [
+        (5, "`time.sleep` (sleep) blocks the event loop in a background task.", "critical")
     ]
 
 

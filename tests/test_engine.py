@@ -118,3 +118,14 @@ def test_fstring_expression_over_lines_names_python_3_12() -> None:
     source = 'x = f"-{\n    total\n}"\n'
     (finding,) = check_source(source, "n.py", Settings()).findings
     assert finding.code == "SL000" and "uses Python 3.12 syntax" in finding.message
+
+
+def test_a_rule_can_report_low() -> None:
+    """``Severity.LOW`` is 0, falsy: a rule asking for it must not get its default instead."""
+    from sightlint.models import Span
+    from sightlint.registry import lookup
+
+    entry = lookup("SL101")
+    assert entry is not None and entry.rule is not None
+    finding = entry.rule.project_finding("a.py", Span(1, 0, 1, 1), "m", severity=Severity.LOW)
+    assert finding.severity is Severity.LOW

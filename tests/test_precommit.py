@@ -142,7 +142,7 @@ def test_hooks_fail_on_a_new_async_def_that_reaches_an_unchanged_blocking_helper
     _write(run_hook, "svc/retry.py", "import time\n\n\ndef connect_with_retry() -> None:\n    time.sleep(1)\n")
     _commit(run_hook, "svc/__init__.py", "svc/retry.py")
     _write(run_hook, "svc/probe.py", "from svc.retry import connect_with_retry\n\n\nasync def startup_probe() -> None:\n    connect_with_retry()\n")
-    hop = "the chain passes through svc/probe.py:5 (`startup_probe` calls `connect_with_retry`)"
+    hop = "The chain passes through svc/probe.py:5 (`startup_probe` calls `connect_with_retry`)"
     done = run_hook("sightlint", "svc/probe.py")
     assert done.returncode == 1, done.stdout + done.stderr
     assert "svc/retry.py:5:5: SL101" in done.stdout and hop in done.stdout
@@ -160,7 +160,7 @@ def test_hook_fails_when_only_the_blocking_helper_is_staged(run_hook: HookRun) -
     _write(run_hook, "jobs/disk.py", "import time\n\n\ndef settle() -> None:\n    time.sleep(0.5)\n")
     done = run_hook("sightlint", "jobs/disk.py")
     assert done.returncode == 1, done.stdout + done.stderr
-    assert "jobs/disk.py:5:5: SL101" in done.stdout and "shortest chain: handle (jobs/worker.py:4)" in done.stdout
+    assert "jobs/disk.py:5:5: SL101" in done.stdout and "chain: handle (jobs/worker.py:4)" in done.stdout
 
 
 def test_hook_runs_once_for_many_files(run_hook: HookRun) -> None:

@@ -186,9 +186,8 @@ def test_an_excluded_file_named_explicitly_is_analysed_with_its_project(tmp_path
     code, out = cli("check", "--no-cache", "--format", "concise", "--select", "SL101", "scripts/warm.py")
     assert code == 1
     assert out.splitlines() == [
-        "pkg/slow.py:5:5: SL101 `time.sleep` (sleep) runs on the event loop: reached from 1 async function; "
-        "shortest chain: probe (scripts/warm.py:4) → wait_for_db (pkg/slow.py:4) → time.sleep (5); "
-        "the chain passes through scripts/warm.py:5 (`probe` calls `wait_for_db`)."
+        "pkg/slow.py:5:5: SL101 `time.sleep` (sleep) blocks the event loop (reached from no known entry point). "
+        "The chain passes through scripts/warm.py:5 (`probe` calls `wait_for_db`)."
     ]
     assert cli("check", "--no-cache", "--select", "SL101", ".")[0] == 0  # the folder walk still skips it
 
@@ -198,7 +197,7 @@ def test_fix_counts_what_reaches_the_fixed_files_through_the_project(tmp_path: P
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(main, ["fix", "--select", "SL101,SL301", "pkg/api.py"])
     assert result.exit_code == 1, result.output
-    assert "pkg/slow.py:5:5: SL101" in result.stderr and "the chain passes through pkg/api.py:5" in result.stderr
+    assert "pkg/slow.py:5:5: SL101" in result.stderr and "The chain passes through pkg/api.py:5" in result.stderr
     assert (tmp_path / "pkg" / "slow.py").read_text(encoding="utf-8") == HELPER
 
 
@@ -271,13 +270,13 @@ def _line_of(path: Path, text: str) -> int:
 def test_main_alone_reports_the_startup_probes_chain_in_every_format(replica: Path, fmt: str) -> None:
     call = _line_of(replica / "app" / "main.py", "reachable = _connect_with_retry(")
     sleep = _line_of(replica / "app" / "services" / "rag" / "rag_clients.py", "time.sleep(")
-    hop = f"the chain passes through app/main.py:{call} (`startup_probe` calls `_connect_with_retry`)"
+    hop = f"The chain passes through app/main.py:{call} (`startup_probe` calls `_connect_with_retry`)"
     code, out = cli("check", "--format", fmt, "app/main.py")
     assert code == 1
     assert hop in out
     if fmt == "concise":
         lines = [line for line in out.splitlines() if line.startswith(f"app/services/rag/rag_clients.py:{sleep}:")]
-        assert len(lines) == 1 and "`time.sleep` (sleep)" in lines[0] and "startup_probe (app/main.py:" in lines[0]
+        assert len(lines) == 1 and "`time.sleep` (sleep) blocks the event loop while serving requests." in lines[0] and hop in lines[0]
         # main.py's own finding through the helper (a callback handed to it) is there too.
         assert any(line.startswith("app/main.py:") and "driver.verify_connectivity" in line for line in out.splitlines())
         assert all(line.startswith(("app/main.py:", "app/services/rag/rag_clients.py:")) for line in out.splitlines())
@@ -351,8 +350,8 @@ def test_a_file_on_a_chain_the_message_does_not_show_still_gets_the_finding(
     code, out = cli("check", "--select", "SL101", "--format", "json", "app/long.py")
     (finding,) = json.loads(out)["findings"]
     assert code == 1 and finding["path"] == "app/slow.py"
-    assert "shortest chain: quick (app/short.py:3)" in finding["message"]
-    assert finding["message"].endswith("; another chain to it passes through app/long.py.")
+    assert finding["detail"].startswith("chain: quick (app/short.py:3)")
+    assert finding["message"].endswith(". Another chain to it passes through app/long.py.")
     assert finding["chain_paths"] == ["app/long.py", "app/mid.py", "app/short.py", "app/slow.py"]
     assert [r["path"] for r in finding["related"]] == ["app/short.py", "app/slow.py"]
     # A file on no chain to it gets nothing.

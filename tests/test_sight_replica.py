@@ -89,6 +89,17 @@ def test_findings_match_expected(report: dict[str, Any], code: str) -> None:
     )
 
 
+def test_expected_severities(report: dict[str, Any]) -> None:
+    found = {
+        (f["code"], PurePosixPath(f["path"]).relative_to(REPLICA).as_posix(), f["line"]): f["severity"]
+        for f in report["findings"]
+    }
+    pinned = [e for e in ENTRIES if "severity" in e]
+    assert pinned
+    for e in pinned:
+        assert found.get((e["code"], e["file"], e["line"])) == e["severity"], e
+
+
 def test_expected_entries_point_at_their_text() -> None:
     for entry in ENTRIES:
         path = REPLICA_DIR / entry["file"]

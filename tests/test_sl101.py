@@ -44,6 +44,12 @@ CHAINS = {
     },
     "offloaded": {},
     "sync_only": {},
+    "contexts": {
+        ("contexts/helpers.py", 5): "items (contexts/app.py:22) → backoff (contexts/helpers.py:4) → time.sleep (5)",
+        ("contexts/helpers.py", 9): "lifespan (contexts/app.py:11) → read_settings (contexts/helpers.py:8) → open (9)",
+        ("contexts/helpers.py", 14): "refresh (contexts/app.py:30) → wait_for_db (contexts/helpers.py:13) → time.sleep (14)",
+        ("contexts/helpers.py", 26): "lifespan (contexts/app.py:11) → warm_up (contexts/helpers.py:25) → time.sleep (26)",
+    },
 }
 
 
@@ -88,7 +94,7 @@ def test_findings_exactly_at_expect_markers(package: str) -> None:
 def test_shortest_chain_is_named(package: str) -> None:
     for finding in _check(package):
         chain = CHAINS[package][(finding.path, finding.line)]
-        assert f"shortest chain: {chain}" in finding.message
+        assert finding.detail is not None and finding.detail.startswith(f"chain: {chain}")
         # The related locations walk the chain hop by hop and end at the blocking call.
         assert finding.related[-1].path == finding.path and finding.related[-1].line == finding.line
         assert len(finding.related) == chain.count("→")
@@ -96,15 +102,69 @@ def test_shortest_chain_is_named(package: str) -> None:
 
 def test_count_of_async_functions_reaching_a_site() -> None:
     (fetch,) = [f for f in _check("methods") if f.path.endswith("base.py")]
-    assert "reached from 2 async functions" in fetch.message
-    assert fetch.detail is not None and "route (methods/api.py:5) → Cached.load" in fetch.detail
+    assert fetch.detail is not None and "also reached from 1 more async function:" in fetch.detail
+    assert "route (methods/api.py:5) → Cached.load" in fetch.detail
     assert "Service.load" in fetch.detail  # through super()
 
 
-def test_file_io_is_medium_and_others_keep_the_rule_severity() -> None:
+def test_file_io_is_one_level_below_in_async_code_no_entry_point_reaches() -> None:
     code = "import time\n\nasync def f(p):\n    open(p).read()\n    time.sleep(1)\n"
     run = api.check_sources({"m.py": code}, SETTINGS)
-    assert [(f.line, f.severity.label) for f in run.findings] == [(4, "medium"), (5, "critical")]
+    assert [(f.line, f.severity.label) for f in run.findings] == [(4, "medium"), (5, "high")]
+    assert run.findings[1].message == "`time.sleep` (sleep) blocks the event loop inside `async def f` (reached from no known entry point)."
+
+
+def test_severity_follows_the_worst_context() -> None:
+    found = {f.line: (f.severity.label, f.message) for f in _check("contexts")}
+    assert found == {
+        5: ("critical", "`time.sleep` (sleep) blocks the event loop while serving requests."),
+        9: ("low", "`open` (file I/O) blocks the event loop, reached only at startup."),
+        14: ("critical", "`time.sleep` (sleep) blocks the event loop while serving requests."),
+        26: ("medium", "`time.sleep` (sleep) blocks the event loop, reached only at startup."),
+    }
+    (both,) = [f for f in _check("contexts") if f.line == 14]
+    assert both.detail is not None and "\n- [startup] lifespan (contexts/app.py:11)" in both.detail
+    # Every chain's files, the startup one's too, and the related locations walk the worst.
+    assert set(both.chain_paths) == {"contexts/app.py", "contexts/helpers.py"}
+    assert [r.line for r in both.related] == [31, 14]
+
+
+def test_contexts_option_reports_tests_and_drops_startup() -> None:
+    from sightlint.rules.blocking_call_in_async import BlockingCallInAsync
+
+    options = BlockingCallInAsync.Options(contexts=("request", "test"))
+    sources, modules = _sources("contexts")
+    settings = Settings(select=("SL101",), rule_options={"blocking-call-in-async": options})
+    found = {(f.path, f.line): (f.severity.label, f.message) for f in api.check_sources(sources, settings, modules=modules).findings}
+    assert found == {
+        ("contexts/helpers.py", 5): ("critical", "`time.sleep` (sleep) blocks the event loop while serving requests."),
+        ("contexts/helpers.py", 14): ("critical", "`time.sleep` (sleep) blocks the event loop while serving requests."),
+        ("contexts/helpers.py", 22): ("low", "`time.sleep` (sleep) blocks the event loop, reached only from tests."),
+    }
+
+
+def test_unknown_option_values_stop_the_run_and_list_the_valid_ones() -> None:
+    from sightlint.config import ConfigError, rule_options
+
+    with pytest.raises(ConfigError, match=r"contexts: unknown value 'requests' \(did you mean 'request'\?\) \(valid values: request, background, unknown, startup, script, test\)"):
+        rule_options("blocking-call-in-async", {"contexts": ["requests"]})
+    with pytest.raises(ConfigError, match=r"categories: unknown value 'slep'.*valid values: sleep, network"):
+        rule_options("ineffective-timeout", {"categories": ["slep"]})
+    with pytest.raises(ConfigError, match="unknown value 'thread'"):  # never on this loop
+        rule_options("blocking-call-in-async", {"contexts": ["thread"]})
+
+
+def test_a_misspelt_context_in_pyproject_exits_2(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from sightlint.cli import main
+
+    (tmp_path / "pyproject.toml").write_text('[tool.sightlint.rules.blocking-call-in-async]\ncontexts = ["request", "tests"]\n')
+    (tmp_path / "m.py").write_text("x = 1\n")
+    result = CliRunner().invoke(main, ["check", "--no-cache", str(tmp_path / "m.py")])
+    assert result.exit_code == 2
+    assert "unknown value 'tests' (did you mean 'test'?)" in result.output
+    assert "valid values: request, background, unknown, startup, script, test" in result.output
 
 
 def _strip_async(text: str) -> str:
@@ -152,3 +212,29 @@ def test_sight_replica_reports_the_retry_sleep_with_both_chains() -> None:
     text = sleeps[0].message + "\n" + (sleeps[0].detail or "")
     assert "_connect_with_retry" in text
     assert "get_vector_store" in text and "__init__" in text
+    # The audit's §1: routes (the `/startup` probe, `generate_personas`) reach it.
+    assert sleeps[0].severity.label == "critical" and sleeps[0].message.endswith("while serving requests.")
+
+
+def test_an_awaited_call_is_never_blocking_and_the_fact_survives_the_cache(tmp_path: Path) -> None:
+    """letta's ``await session.execute(...)`` on a parameter annotated ``session: Session``."""
+    code = (
+        "from sqlalchemy.orm import Session\n"
+        "\n"
+        "async def verify(session: Session):\n"
+        "    await session.execute('select 1')\n"
+        "    session.commit()\n"
+    )
+    (tmp_path / "m.py").write_text(code)
+    found = []
+    for use_cache in (False, True, True):
+        run = api.check_paths([tmp_path / "m.py"], SETTINGS, cwd=tmp_path, jobs=1, cache_dir=tmp_path / "c", use_cache=use_cache)
+        found.append([f.line for f in run.findings])
+    assert found == [[5], [5], [5]]
+
+
+def test_an_async_helper_in_tests_that_no_entry_point_reaches_is_test_code() -> None:
+    helper = "import time\n\nasync def wait_for_run(client):\n    time.sleep(1)\n"
+    for path, expected in (("tests/helpers/runs.py", []), ("app/runs.py", [("high", 4)])):
+        run = api.check_sources({path: helper}, SETTINGS)
+        assert [(f.severity.label, f.line) for f in run.findings] == expected, path

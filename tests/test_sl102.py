@@ -75,3 +75,19 @@ def test_suppressed_at_the_timeout_line() -> None:
     service = SERVICE.replace("timeout=15)\n        await asyncio.wait_for(self._connect_nicely()", "timeout=15)  # noqa: SL102\n        await asyncio.wait_for(self._connect_nicely()")
     findings = check({"app/clients.py": CLIENTS, "app/service.py": service})
     assert [f.line for f in findings] == [18]
+
+
+def test_an_awaited_call_is_not_a_sync_call_whatever_its_annotation() -> None:
+    code = (
+        "import asyncio\n"
+        "from sqlalchemy.orm import Session\n"
+        "\n"
+        "async def jobs(session: Session):\n"
+        "    async with asyncio.timeout(1):\n"
+        "        await session.execute('select 1')\n"
+        "    await asyncio.wait_for(session.commit(), 1)\n"
+        "    async with asyncio.timeout(1):\n"
+        "        session.execute('select 2')\n"
+    )
+    run = api.check_sources({"m.py": code}, Settings(select=("SL101", "SL102")))
+    assert [(f.code, f.line) for f in run.findings] == [("SL102", 8), ("SL101", 9)]

@@ -9,15 +9,13 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from sightlint.models import Severity
 from sightlint.project.graph import Graph
 from sightlint.project.model import CHAT_MODELS, LLM_PIPE, ExternalCall
 from sightlint.project.thirdparty import ThirdPartyClasses
 
 CATEGORIES: tuple[str, ...] = ("sleep", "network", "subprocess", "database", "llm", "cpu", "file")
-CATEGORY_SEVERITY = {"file": Severity.MEDIUM}
 CATEGORY_LABEL = {
     "sleep": "sleep",
     "network": "network I/O",
@@ -150,7 +148,7 @@ CATALOG: dict[str, str] = {
 class CatalogOptions:
     """The settings of a rule that reads the blocking-call catalog (SL101, SL102)."""
 
-    categories: tuple[str, ...] = CATEGORIES
+    categories: tuple[str, ...] = field(default=CATEGORIES, metadata={"choices": CATEGORIES})
     """Catalog categories to check: sleep, network, subprocess, database, llm, cpu, file."""
     extra_calls: tuple[str, ...] = ()
     """More blocking calls: `"mylib.client.fetch"`, or `"mylib.sync.*"` for all below a name."""
@@ -269,6 +267,8 @@ def analyse(model: Graph, catalog: Catalog) -> Blocking:
     classes = model.third_party
     for fid, calls in model.externals.items():
         for call in calls:
+            if call.site.awaited:
+                continue  # ``await x.execute()``: an awaitable, however ``x`` was annotated
             category = catalog.category(call.name)
             if category is None and classes is not None:
                 category = catalog.inherited(call.name, classes)

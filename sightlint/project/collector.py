@@ -541,6 +541,7 @@ class SummaryCollector:
             self._fact(frame, node, fact)
         if qualified is not None and qualified in TIMEOUT_WRAPPERS and node.args and isinstance(node.args[0], ast.Call):
             inner = node.args[0]
+            self._awaited.add(id(inner))  # ``wait_for(x.commit(), 1)`` awaits what the call returns
             target = self.ref(inner.func)
             if target is not None:
                 self.summary.timeouts.append(
@@ -572,9 +573,9 @@ class SummaryCollector:
                     fn_args.append((keyword.arg, value))
         text = _text(func)
         line, col, end_line, end_col = self._range(node)
-        frame.fn.calls.append(CallSite(callee, line, col, end_line, end_col, text, tuple(fn_args)))
+        awaited = id(node) in self._awaited
+        frame.fn.calls.append(CallSite(callee, line, col, end_line, end_col, text, tuple(fn_args), awaited))
         if self._bodies and self._bodies[-1].frame is frame and node is not self._bodies[-1].call:
-            awaited = id(node) in self._awaited
             self._bodies[-1].targets.append((callee, awaited, line, col, text))
 
     # -- where code runs: handoffs and entry points -------------------------------------

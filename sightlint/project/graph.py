@@ -102,7 +102,7 @@ class ModuleRecord(NamedTuple):
 
     ``functions`` rows are :class:`FunctionInfo` fields; ``edges`` rows :class:`Edge`
     fields (sources in this module); ``externals`` rows are ``(function id, name, line,
-    col, end_line, end_col, text)``; ``timeouts`` rows are :class:`TimeoutInfo` fields
+    col, end_line, end_col, text, awaited)``; ``timeouts`` rows are :class:`TimeoutInfo` fields
     without the path, targets as :class:`TimeoutTarget` rows; ``entries`` rows are
     ``(function id, context)`` for the entry points this module declares (the function
     may live in another module; see ``project.contexts``).
@@ -131,7 +131,7 @@ def module_record(model: ProjectModel, summary: ModuleSummary, needs: ModelNeeds
         for call in model.externals.get(fid, ()):
             if keep(call.name):
                 site = call.site
-                externals.append((fid, call.name, site.line, site.col, site.end_line, site.end_col, site.text))
+                externals.append((fid, call.name, site.line, site.col, site.end_line, site.end_col, site.text, site.awaited))
     timeouts = _resolved_timeouts(model, summary) if needs.timeouts else ()
     entries = tuple(model.module_entries(summary))
     return ModuleRecord(summary.module, summary.path, tuple(functions), tuple(edges), tuple(externals), timeouts, entries)
@@ -142,16 +142,19 @@ def _facts(fn: FunctionSummary, names: list[str]) -> dict[str, Any]:
 
 
 def _resolved_timeouts(model: ProjectModel, summary: ModuleSummary) -> tuple[tuple[Any, ...], ...]:
-    """``summary``'s timeouts with their targets resolved; unresolvable targets dropped."""
+    """``summary``'s timeouts with their targets resolved; unresolvable targets dropped, and
+    awaited external calls too (an awaitable, whatever its receiver's annotation says: not
+    a sync call that keeps the timeout from firing)."""
     timeouts = []
     for timeout in summary.timeouts:
         targets = []
-        for ref, _awaited, _line, _col, text in timeout.targets:
+        for ref, awaited, _line, _col, text in timeout.targets:
             value = model.value(ref)
             if value is None:
                 continue
             if isinstance(value, ExternalValue):
-                targets.append(("ext", value.dotted, text))
+                if not awaited:
+                    targets.append(("ext", value.dotted, text))
                 continue
             target = model.call_target(value)
             if target is not None:
@@ -201,8 +204,8 @@ class Graph:
                 functions[fid] = new(FunctionInfo, function)
                 modules[fid] = where
             edges_in.append(edge_rows)
-            for fid, name, line, col, end_line, end_col, text in external_rows:
-                site = CallSite(UNKNOWN_REF, line, col, end_line, end_col, text)  # the callee is not kept
+            for fid, name, line, col, end_line, end_col, text, awaited in external_rows:
+                site = CallSite(UNKNOWN_REF, line, col, end_line, end_col, text, (), awaited)  # the callee is not kept
                 self.externals.setdefault(fid, []).append(ExternalCall(fid, name, site))
             for fid, context in entry_rows:
                 entries.setdefault(fid, set()).add(context)

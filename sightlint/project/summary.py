@@ -156,6 +156,10 @@ class CallSite:
     text: str  # how the callee reads in the source, e.g. ``driver.verify_connectivity``
     # Arguments that may be callables the callee calls back: (param position or keyword, ref).
     fn_args: tuple[tuple[int | str, Ref], ...] = ()
+    # Written as ``await call(...)``: whatever the callee is read as, the call returned an
+    # awaitable, so it is not a sync call that blocks (a ``session: Session`` annotation on
+    # what is really an ``AsyncSession`` does not make ``await session.execute()`` blocking).
+    awaited: bool = False
 
 
 @_compact

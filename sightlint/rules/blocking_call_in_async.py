@@ -1,13 +1,55 @@
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
 from sightlint.models import Finding, RelatedLocation, Span
-from sightlint.project.blocking import CATEGORY_LABEL, CATEGORY_SEVERITY, BlockingSite, CatalogOptions, analyse
+from sightlint.project.blocking import CATEGORY_LABEL, BlockingSite, CatalogOptions, analyse
+from sightlint.project.contexts import BACKGROUND, REQUEST, SCRIPT, STARTUP, TEST, THREAD, RunsIn, where_code_runs
 from sightlint.project.graph import Graph, ModelNeeds
-from sightlint.project.model import Edge
+from sightlint.project.model import Edge, is_test_path
 from sightlint.rules.base import Bad, FixSafety, Good, Rule, RuleMeta, Severity
 from sightlint.settings import Settings
 
 _MAX_OTHER_CHAINS = 10
+
+# An async function that no entry point sightlint knows reaches (a route registered in a
+# way it does not read, library code): it runs on some event loop, in an unknown context.
+UNKNOWN = "unknown"
+_BY_SEVERITY = (REQUEST, BACKGROUND, UNKNOWN, STARTUP, SCRIPT, TEST)  # worst first
+_RANK = {context: rank for rank, context in enumerate(_BY_SEVERITY)}
+_SERVING = frozenset((REQUEST, STARTUP, UNKNOWN))  # a task started here runs while requests are served
+# context -> (severity, severity for file I/O)
+_SEVERITY = {
+    REQUEST: (Severity.CRITICAL, Severity.HIGH),
+    BACKGROUND: (Severity.CRITICAL, Severity.HIGH),
+    UNKNOWN: (Severity.HIGH, Severity.MEDIUM),
+    STARTUP: (Severity.MEDIUM, Severity.LOW),
+    SCRIPT: (Severity.MEDIUM, Severity.LOW),
+    TEST: (Severity.LOW, Severity.LOW),
+}
+_WHERE = {
+    REQUEST: "while serving requests",
+    BACKGROUND: "in a background task",
+    UNKNOWN: "(reached from no known entry point)",
+    STARTUP: "at startup",
+    SCRIPT: "in a script",
+    TEST: "in a test",
+}
+_ONLY = {STARTUP: "reached only at startup", SCRIPT: "reached only from a script", TEST: "reached only from tests"}
+
+
+@dataclass(frozen=True)
+class BlockingOptions(CatalogOptions):
+    """SL101's settings: the catalog's, and where a blocking call counts."""
+
+    contexts: tuple[str, ...] = field(
+        default=(REQUEST, BACKGROUND, STARTUP, SCRIPT, UNKNOWN), metadata={"choices": _BY_SEVERITY}
+    )
+    """Where a blocking call is reported: request (routes, websockets, middleware, async
+    dependencies), background (tasks and loop callbacks), startup (lifespan, startup and
+    shutdown handlers), script (`asyncio.run` under `__main__`, CLI commands), unknown (an
+    async function no known entry point reaches) and test (pytest tests and fixtures)."""
 
 
 class BlockingCallInAsync(Rule):
@@ -17,9 +59,31 @@ class BlockingCallInAsync(Rule):
     or reached from one through any chain of ordinary (sync) function calls, constructors
     (`Service()` runs `Service.__init__`), `self.` methods, decorated functions,
     callbacks handed to a helper that calls them and callbacks scheduled on the loop
-    (`loop.call_soon`, `call_later`), across modules. The finding sits at
-    the blocking call itself and names the shortest chain from an async function and how
-    many async functions reach it (`--show-chains` prints the chain hop by hop).
+    (`loop.call_soon`, `call_later`), across modules. The finding sits at the blocking
+    call; its message names the call, its category and the worst place it runs, and the
+    lines under it (related locations in SARIF; `--show-chains` hop by hop) give the
+    chain from that entry point, then the other async functions that reach the call (ten
+    at most, and how many more).
+
+    How severe it is depends on where the code runs:
+
+    | Reached from | Severity | File I/O |
+    |---|---|---|
+    | a request: route handler, websocket, middleware, async dependency | critical | high |
+    | a background task or loop callback (`create_task`, `call_soon`; one started at startup too) | critical | high |
+    | an async function no known entry point reaches | high | medium |
+    | only the lifespan / startup and shutdown handlers, or a script | medium | low |
+    | only tests (when `test` is in `contexts`) | low | low |
+    | only threads (`to_thread`, sync endpoints, ...) | not reported | |
+
+    The worst context wins: a helper that a route and the lifespan both call is critical,
+    and the message says "reached only at startup" only when nothing else reaches it.
+    An async function no entry point sightlint knows reaches (a route registered in a way
+    it does not read, library code) surely runs on some event loop, but not provably
+    while serving: it is reported as high, between the two; one in a test file or under a
+    `tests` folder counts as test code. A call written with `await`
+    is never a sync blocking call, whatever its receiver is annotated as
+    (`await session.execute(q)` on a `session: Session` that really is an `AsyncSession`).
 
     Blocking calls come from a catalog, by category: `sleep` (`time.sleep`), `network`
     (`requests`, `urllib.request.urlopen`, sync `httpx`, `socket`), `subprocess`
@@ -29,7 +93,7 @@ class BlockingCallInAsync(Rule):
     (`.invoke`/`.batch`/`.stream` on LangChain chat models and `|` pipes containing one,
     sync OpenAI/Anthropic/Gemini clients), `cpu` (`bcrypt`, passlib `CryptContext`
     hashing, loading sentence-transformers models) and `file` (`open`, `Path.read_*`/
-    `write_*`, `shutil` copies; reported as medium).
+    `write_*`, `shutil` copies; one level below the others, as in the table).
 
     A catalogued method called on an instance of an installed class the catalog does not
     list (`OAuth2Session().get`, `ChatMistralAI().invoke`) counts when that class derives
@@ -51,6 +115,8 @@ class BlockingCallInAsync(Rule):
     nothing else does: every in-flight request stalls, health checks time out and the
     platform restarts "hung" instances. A retry helper that sleeps 1 s, 1.5 s, ... up to
     10 s freezes the whole service for the duration of an outage of one dependency.
+    Before the app serves (lifespan, startup handlers) or in a one-off script, the same
+    call only delays start-up or the script; in a test it only slows the suite down.
 
     ## Fix
     No automatic fix: the right change depends on the call. Use the async API where one
@@ -59,8 +125,11 @@ class BlockingCallInAsync(Rule):
     loop with `await asyncio.to_thread(fn, ...)` at the async boundary.
 
     ## Options
-    Turn catalog categories off (for example `categories = ["sleep", "network"]`), or
-    add your own blocking calls by their dotted name after imports.
+    Turn catalog categories off (for example `categories = ["sleep", "network"]`), add
+    your own blocking calls by their dotted name after imports, or choose where a call
+    counts: `contexts = ["request", "background"]` reports only what blocks while
+    serving; adding `"test"` reports blocking calls in async tests too (as low). An
+    unknown category or context stops the run and lists the valid ones.
 
     ## See also
     - https://docs.python.org/3/library/asyncio-dev.html#running-blocking-code
@@ -78,7 +147,7 @@ class BlockingCallInAsync(Rule):
     )
     cross_file = True
 
-    Options = CatalogOptions
+    Options = BlockingOptions
 
     bad = (
         Bad(
@@ -228,6 +297,24 @@ class BlockingCallInAsync(Rule):
             "async def handler():\n"
             "    asyncio.get_running_loop().call_soon(flush)\n"
         ),
+        # Reached only from the lifespan: medium, "reached only at startup".
+        Bad(
+            """\
+import time
+from contextlib import asynccontextmanager
+from fastapi import FastAPI
+
+def wait_for_db():
+    time.sleep(2)
+
+@asynccontextmanager
+async def lifespan(app):
+    wait_for_db()
+    yield
+
+app = FastAPI(lifespan=lifespan)
+"""
+        ),
     )
 
     good = (
@@ -324,6 +411,44 @@ class BlockingCallInAsync(Rule):
             "    await run_in_threadpool(wait)\n"
         ),
         Good("import time\n\nasync def handler():\n    return time.time()\n"),
+        # Only tests reach it: not reported unless `contexts` has "test".
+        Good(
+            """\
+import time
+
+async def test_list_is_ordered():
+    time.sleep(0.01)
+""",
+            path="tests/test_agents.py",
+        ),
+        # Only a thread reaches the async function: not this loop's problem.
+        Good(
+            """\
+import asyncio, time
+from fastapi import FastAPI
+
+app = FastAPI()
+
+async def poll():
+    time.sleep(1)
+
+def worker():
+    asyncio.run(poll())
+
+@app.get("/start")
+def start():
+    worker()
+"""
+        ),
+        # Awaited: an awaitable, even if `session` is annotated as a sync `Session`.
+        Good(
+            """\
+from sqlalchemy.orm import Session
+
+async def count(session: Session):
+    return await session.execute("select count(*) from jobs")
+"""
+        ),
     )
 
     @classmethod
@@ -335,59 +460,92 @@ class BlockingCallInAsync(Rule):
     def check_project(cls, model: Graph, settings: Settings) -> list[Finding]:
         options = cls.options_for(settings)
         blocking = analyse(model, options.catalog())
+        runs = where_code_runs(model)
+        wanted = frozenset(options.contexts)
         findings: list[Finding] = []
         for fid, sites in blocking.sites.items():
-            fn = model.functions[fid]
-            if fn.is_async:
-                for site in sites:
-                    message = (
-                        f"`{site.call.site.text}` ({CATEGORY_LABEL[site.category]}) blocks the event loop "
-                        f"inside `async def {model.display(fid)}`."
-                    )
-                    findings.append(cls._finding(model, site, message, (_hop_to_site(model, site),), None))
-                continue
-            towards = model.sync_callers_bfs(fid)
-            roots = [node for node in towards if node != fid and model.functions[node].is_async]
-            if not roots:
-                continue
-            chains = [_chain(model, towards, root) for root in roots]
-            paths = tuple({model.path_of(edge.source) for chain in chains for edge in chain})
+            if model.functions[fid].is_async:
+                towards: dict[str, Edge | None] = {fid: None}
+                roots = [fid]
+            else:
+                towards = model.sync_callers_bfs(fid)
+                roots = [node for node in towards if node != fid and model.functions[node].is_async]
+            chains = sorted(
+                (chain for root in roots if (chain := _worst_chain(model, runs, towards, root, wanted)) is not None),
+                key=lambda chain: (_RANK[chain.context], len(chain.edges)),
+            )
+            if not chains:
+                continue  # reached only from threads, or from contexts not configured
+            paths = tuple({model.path_of(edge.source) for chain in chains for edge in chain.edges})
             for site in sites:
-                shortest = chains[0]
-                count = len(roots)
-                reach = "1 async function" if count == 1 else f"{count} async functions"
-                message = (
-                    f"`{site.call.site.text}` ({CATEGORY_LABEL[site.category]}) runs on the event loop: "
-                    f"reached from {reach}; shortest chain: {_chain_text(model, shortest, site)}"
-                )
-                others = [f"- {_chain_text(model, chain, site)}" for chain in chains[1 : 1 + _MAX_OTHER_CHAINS]]
-                if len(chains) > 1 + _MAX_OTHER_CHAINS:
-                    others.append(f"- ... and {len(chains) - 1 - _MAX_OTHER_CHAINS} more")
-                detail = "Also reached from:\n" + "\n".join(others) if others else None
-                related = (*(_hop(model, edge) for edge in shortest), _hop_to_site(model, site))
-                findings.append(cls._finding(model, site, message, related, detail, paths))
+                findings.append(cls._finding(model, site, chains, paths))
         return findings
 
     @classmethod
-    def _finding(
-        cls,
-        model: Graph,
-        site: BlockingSite,
-        message: str,
-        related: tuple[RelatedLocation, ...],
-        detail: str | None,
-        chain_paths: tuple[str, ...] = (),
-    ) -> Finding:
+    def _finding(cls, model: Graph, site: BlockingSite, chains: list[Chain], paths: tuple[str, ...]) -> Finding:
+        """The finding at ``site``: its headline names the worst context of ``chains``
+        (worst first), the detail lists the chains (capped), ``related`` the worst one."""
         call = site.call.site
+        worst = chains[0]
+        contexts = {chain.context for chain in chains}
+        if contexts == {worst.context} and worst.context in _ONLY:
+            where = f", {_ONLY[worst.context]}"
+        else:
+            where = f" {_WHERE[worst.context]}"
+        what = f"`{call.text}` ({CATEGORY_LABEL[site.category]}) blocks the event loop"
+        if model.functions[site.function].is_async:
+            what += f" inside `async def {model.display(site.function)}`"
+            if worst.context != UNKNOWN and where[0] != ",":
+                what += ","
+        lines = []
+        if worst.edges:
+            lines.append(f"chain: {_chain_text(model, worst.edges, site)}")
+        others = chains[1 : 1 + _MAX_OTHER_CHAINS]
+        if others:
+            lines.append(f"also reached from {len(chains) - 1} more async function{'s' if len(chains) > 2 else ''}:")
+            lines.extend(f"- [{chain.context}] {_chain_text(model, chain.edges, site)}" for chain in others)
+            if len(chains) > 1 + _MAX_OTHER_CHAINS:
+                lines.append(f"- ... and {len(chains) - 1 - _MAX_OTHER_CHAINS} more")
+        severities = _SEVERITY[worst.context]
         return cls.project_finding(
             model.path_of(site.function),
             Span(call.line, call.col, call.end_line, call.end_col),
-            message,
-            severity=CATEGORY_SEVERITY.get(site.category, cls.meta.severity),
-            related=related,
-            detail=detail,
-            chain_paths=chain_paths,
+            f"{what}{where}.",
+            severity=severities[1] if site.category == "file" else severities[0],
+            related=(*(_hop(model, edge) for edge in worst.edges), _hop_to_site(model, site)),
+            detail="\n".join(lines) or None,
+            chain_paths=paths,
         )
+
+
+class Chain(NamedTuple):
+    """How a blocking site is reached: the edges from an entry point of ``context`` (or
+    from an async function no entry point reaches, for :data:`UNKNOWN`) to its function."""
+
+    context: str
+    edges: list[Edge]
+
+
+def _worst_chain(
+    model: Graph, runs: RunsIn, towards: dict[str, Edge | None], root: str, wanted: frozenset[str]
+) -> Chain | None:
+    """The chain through the async function ``root`` in its most severe wanted context;
+    None when it runs only in threads or in contexts not wanted."""
+    found = runs.contexts(root)
+    if found:
+        contexts = found - {THREAD}
+    else:  # test helpers (an import the model cannot resolve hides their tests) are test code
+        contexts = frozenset({TEST if is_test_path(model.path_of(root)) else UNKNOWN})
+    for context in _BY_SEVERITY:
+        if context in contexts and context in wanted:
+            entry = runs.chain(root, context) if context != UNKNOWN else []
+            tail = _chain(model, towards, root)
+            if context in _SERVING and any(edge.kind == "background" for edge in tail):
+                # A loop callback (``call_soon``) on the way: a task of its own that runs
+                # while requests are served, whoever scheduled it.
+                context = BACKGROUND
+            return Chain(context, [*(entry or ()), *tail])
+    return None
 
 
 def _chain(model: Graph, towards: dict[str, Edge | None], root: str) -> list[Edge]:
