@@ -100,7 +100,7 @@ def _fix(data: bytes, path: str, settings: Settings, unsafe: bool, module: str |
         if not todo:
             break
         try:
-            new, done, reasons = _apply_pass(current, path, settings, module, todo, rules)
+            new, done, reasons = _apply_pass(current, path, settings, module, todo, rules, unsafe)
         except Exception as exc:
             if not applied:
                 return FixOutcome(path, "failed", data, None, reason=f"cannot apply fixes: {type(exc).__name__}: {exc}")
@@ -151,8 +151,11 @@ def _apply_pass(
     module_name: str | None,
     todo: list[Finding],
     rules: dict[str, RuleClass],
+    unsafe: bool = False,
 ) -> tuple[bytes, list[Finding], dict[Finding, str]]:
-    """One pass: apply every non-overlapping fix. Returns new bytes, applied, and why others were not."""
+    """One pass: apply every non-overlapping fix. Returns new bytes, applied, and why others were not.
+
+    ``unsafe`` is handed to the rules (``Rule.unsafe_fixes``): one with two fixes picks its unsafe one."""
     import libcst as cst
     from libcst.metadata import MetadataWrapper, PositionProvider
 
@@ -197,6 +200,7 @@ def _apply_pass(
             if instance is None:
                 options = settings.rule_options.get(rule_cls.meta.name)
                 instance = instances[finding.code] = rule_cls(context, options)
+                instance.unsafe_fixes = unsafe
             fix = instance.fix(node, finding)
         except Exception as exc:
             reasons[finding] = f"the fix crashed: {type(exc).__name__}: {exc}"
