@@ -292,9 +292,40 @@ def _extend_from_imports(module: Any, imports: dict[tuple[str, str | None], None
         # The new names go after the last one and take over its trailing comma, if any.
         names[-1] = last.with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
         added = [cst.ImportAlias(name=cst.Name(n), comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))) for n in missing]
-        added[-1] = added[-1].with_changes(comma=trailing)
-        body[index] = stmt.with_changes(body=[node.with_changes(names=[*names, *added])])
+        merged = [*names, *added]
+        if _one_line(node) and _isort_sorted([_alias_name(a) for a in node.names]):
+            # Keep an isort-sorted import sorted (`from datetime import UTC, datetime`).
+            merged.sort(key=lambda a: _isort_key(_alias_name(a)))
+            merged = [a.with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))) for a in merged]
+        merged[-1] = merged[-1].with_changes(comma=trailing)
+        body[index] = stmt.with_changes(body=[node.with_changes(names=merged)])
     return module.with_changes(body=body)
+
+
+def _alias_name(alias: Any) -> str:
+    import libcst as cst
+
+    return str(cst.Module([]).code_for_node(alias.name))
+
+
+def _isort_key(name: str) -> tuple[int, str]:
+    """isort's and ruff's default order in a ``from`` import: CONSTANTS, Classes, functions."""
+    kind = 0 if name.isupper() and len(name) > 1 else 1 if name[:1].isupper() else 2
+    return kind, name.lower()
+
+
+def _isort_sorted(names: list[str]) -> bool:
+    return [_isort_key(n) for n in names] == sorted(_isort_key(n) for n in names)
+
+
+def _one_line(node: Any) -> bool:
+    """True if a ``from`` import's names are on one line (no comments or line breaks to keep)."""
+    import libcst as cst
+
+    return all(
+        isinstance(a.comma, cst.MaybeSentinel) or isinstance(a.comma.whitespace_after, cst.SimpleWhitespace)
+        for a in node.names
+    ) and all(isinstance(a.comma, cst.MaybeSentinel) or isinstance(a.comma.whitespace_before, cst.SimpleWhitespace) for a in node.names)
 
 
 def _insertion_index(body: list[Any]) -> int:

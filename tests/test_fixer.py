@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import dataclasses
 import os
 import stat
 from pathlib import Path
@@ -346,3 +347,19 @@ def test_fix_file_unwritable_directory_is_failed(tmp_path: Path) -> None:
         os.chmod(tmp_path, 0o700)
     assert outcome.status == "failed" and outcome.reason and "cannot write" in outcome.reason
     assert target.read_bytes() == SWALLOW.encode()
+
+
+@pytest.mark.parametrize(
+    ("imports", "expected"),
+    [
+        ("from datetime import datetime, timedelta", "from datetime import UTC, datetime, timedelta"),
+        ("from datetime import date, datetime", "from datetime import UTC, date, datetime"),
+        # not sorted to begin with: the new name goes last, nothing else moves
+        ("from datetime import datetime, date", "from datetime import datetime, date, UTC"),
+        ("from datetime import (\n    datetime,\n    timedelta,\n)", "from datetime import (\n    datetime,\n    timedelta, UTC,\n)"),
+    ],
+)
+def test_a_name_added_to_a_sorted_import_keeps_it_sorted(imports: str, expected: str) -> None:
+    settings = dataclasses.replace(SL301, target_version="py311")
+    new = fixed(f"{imports}\n\nx = datetime.utcnow()\n", settings, unsafe=False)
+    assert new.startswith(expected + "\n")

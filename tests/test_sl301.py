@@ -145,8 +145,8 @@ PY311 = dataclasses.replace(SETTINGS, target_version="py311")
 @pytest.mark.parametrize(
     ("code", "expected", "unsafe"),
     [
-        ("from datetime import datetime\nx = datetime.utcnow()\n", "from datetime import datetime, UTC\nx = datetime.now(UTC).replace(tzinfo=None)\n", False),
-        ("from datetime import datetime\nx = datetime.utcnow()\n", "from datetime import datetime, UTC\nx = datetime.now(UTC)\n", True),
+        ("from datetime import datetime\nx = datetime.utcnow()\n", "from datetime import UTC, datetime\nx = datetime.now(UTC).replace(tzinfo=None)\n", False),
+        ("from datetime import datetime\nx = datetime.utcnow()\n", "from datetime import UTC, datetime\nx = datetime.now(UTC)\n", True),
         ("import datetime as d\nx = d.datetime.utcfromtimestamp(0)\n", "import datetime as d\nx = d.datetime.fromtimestamp(0, tz=d.UTC).replace(tzinfo=None)\n", False),
         ("from datetime import UTC, datetime\nx = datetime.utcnow()\n", "from datetime import UTC, datetime\nx = datetime.now(UTC).replace(tzinfo=None)\n", False),
         # `UTC` means something else: the fix falls back to timezone.utc
