@@ -198,8 +198,7 @@ def settings_from_table(
         elif key == "target-version":
             if not isinstance(value, str) or value.strip().lower() not in TARGET_VERSIONS:
                 raise ConfigError(
-                    f"target-version: unknown version {value!r}{_suggest(str(value).lower(), TARGET_VERSIONS)} "
-                    f"(expected one of: {', '.join(TARGET_VERSIONS)})"
+                    f"target-version: unknown version {value!r} (expected one of: {', '.join(TARGET_VERSIONS)})"
                 )
             changes["target_version"] = value.strip().lower()
         elif key == "rules":
