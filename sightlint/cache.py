@@ -72,7 +72,8 @@ _KEEP_PACKS = 4
 # Settings that only decide which files are checked or how the run ends, not what a
 # file's result holds. Every other field (including ones added later) keys the cache.
 _NOT_KEYED = frozenset(
-    {"exclude", "extend_exclude", "respect_gitignore", "fail_on", "cache_dir", "config_path", "origins"}
+    # target_version changes what fixes write, never what is reported.
+    {"exclude", "extend_exclude", "respect_gitignore", "fail_on", "cache_dir", "config_path", "origins", "target_version"}
 )
 
 Key = tuple[str, "str | None"]

@@ -15,7 +15,7 @@ from types import MappingProxyType
 from typing import Any
 
 from sightlint.models import Severity
-from sightlint.settings import Settings
+from sightlint.settings import TARGET_VERSIONS, Settings
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -41,6 +41,7 @@ KEYS = (
     "cache-dir",
     "src",
     "project-root",
+    "target-version",
     "rules",
 )
 
@@ -206,6 +207,12 @@ def settings_from_table(
             if not isinstance(value, str):
                 raise ConfigError(f"{key}: expected a path string, got {value!r}")
             changes[key.replace("-", "_")] = value
+        elif key == "target-version":
+            if not isinstance(value, str) or value.strip().lower() not in TARGET_VERSIONS:
+                raise ConfigError(
+                    f"target-version: unknown version {value!r} (expected one of: {', '.join(TARGET_VERSIONS)})"
+                )
+            changes["target_version"] = value.strip().lower()
         elif key == "rules":
             if not isinstance(value, dict):
                 raise ConfigError(f"rules: expected a table of [tool.sightlint.rules.<rule-name>], got {value!r}")
@@ -216,13 +223,76 @@ def settings_from_table(
     return dataclasses.replace(settings, **changes)
 
 
+def lowest_python(requires: str) -> tuple[int, int] | None:
+    """The lowest ``3.x`` a ``requires-python`` specifier admits (``">=3.11,<4"`` -> (3, 11));
+    None without a lower bound or when it is not understood. Minor versions only, which is
+    all ``target-version`` needs (so ``>3.10`` admits 3.10.1 and gives (3, 10))."""
+    import re
+
+    lowest: tuple[int, int] | None = None
+    for clause in requires.split(","):
+        match = re.fullmatch(r"\s*(>=|>|~=|===|==|\^)\s*(\d+)(?:\.(\d+))?[\w.*+!-]*\s*", clause)
+        if match is None:
+            if re.fullmatch(r"\s*(<=|<|!=)\s*[\w.*+!-]+\s*", clause):
+                continue  # an upper bound or an exclusion: no lower bound
+            return None
+        bound = (int(match[2]), int(match[3] or 0))
+        lowest = bound if lowest is None else max(lowest, bound)
+    return lowest
+
+
+def _default_target(pyproject: Path | None) -> tuple[str, str] | None:
+    """``(target-version, origin)`` from the ``requires-python`` of ``pyproject``, if any.
+
+    Versions below the oldest known one give the oldest (fixes write the same code for
+    them), versions above the newest give the newest."""
+    if pyproject is None:
+        return None
+    try:
+        data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return None
+    project = data.get("project")
+    requires = project.get("requires-python") if isinstance(project, dict) else None
+    if not isinstance(requires, str):
+        return None
+    lowest = lowest_python(requires)
+    if lowest is None or lowest[0] != 3:
+        return None
+    versions = {(3, int(v[3:])): v for v in TARGET_VERSIONS}
+    minor = min(max(lowest[1], min(versions)[1]), max(versions)[1])
+    return versions[(3, minor)], f"{pyproject} requires-python = {requires!r}"
+
+
+def _nearest_pyproject(start: Path) -> Path | None:
+    here = start.resolve()
+    if here.is_file():
+        here = here.parent
+    return next((f / "pyproject.toml" for f in (here, *here.parents) if (f / "pyproject.toml").is_file()), None)
+
+
+def _with_default_target(settings: Settings, pyproject: Path | None) -> Settings:
+    if "target-version" in settings.origins:
+        return settings
+    found = _default_target(pyproject)
+    if found is None:
+        return settings
+    version, origin = found
+    origins = MappingProxyType({**settings.origins, "target-version": origin})
+    return dataclasses.replace(settings, target_version=version, origins=origins)
+
+
 def load(config: Path | None, paths: Sequence[Path]) -> Settings:
-    """Settings from ``--config`` or the nearest pyproject above the first path (else defaults)."""
+    """Settings from ``--config`` or the nearest pyproject above the first path (else defaults).
+
+    ``target-version``, when not set, comes from ``[project] requires-python`` of the
+    config file (a ``pyproject.toml``), else of the nearest ``pyproject.toml``."""
+    start = paths[0] if paths else Path.cwd()
+    start = start if start.exists() else Path.cwd()
     if config is None:
-        start = paths[0] if paths else Path.cwd()
-        config = find_pyproject(start if start.exists() else Path.cwd())
+        config = find_pyproject(start)
         if config is None:
-            return Settings()
+            return _with_default_target(Settings(), _nearest_pyproject(start))
     try:
         raw = config.read_text(encoding="utf-8")
     except OSError as exc:
@@ -242,7 +312,8 @@ def load(config: Path | None, paths: Sequence[Path]) -> Settings:
         folder = config.resolve().parent
         if not (folder / Path(settings.project_root).expanduser()).is_dir():
             raise ConfigError(f"{config}: project-root: {settings.project_root!r} is not a folder (relative to {folder})")
-    return dataclasses.replace(settings, config_path=str(config))
+    settings = dataclasses.replace(settings, config_path=str(config))
+    return _with_default_target(settings, config if config.name == "pyproject.toml" else _nearest_pyproject(config))
 
 
 def effective(settings: Settings) -> list[tuple[str, str, str]]:

@@ -146,7 +146,10 @@ def doc_examples(rule: RuleClass) -> tuple[list[Bad], list[Good]]:
 def _fix_text(meta: RuleMeta) -> str:
     if meta.fix is FixSafety.NONE:
         return "none"
-    return f"{meta.fix.value}: {meta.fix_title}" if meta.fix_title else meta.fix.value
+    text = f"{meta.fix.value}: {meta.fix_title}" if meta.fix_title else meta.fix.value
+    if meta.unsafe_fix_title:
+        text += f"; unsafe, with `--unsafe-fixes`: {meta.unsafe_fix_title}"
+    return text
 
 
 def _metadata_table(entry: CatalogEntry) -> str:
@@ -194,6 +197,9 @@ def _example_section(meta: RuleMeta, bad: list[Bad], good: list[Good]) -> str:
             how = "with `--unsafe-fixes`" if meta.fix is FixSafety.UNSAFE else "with `sightlint fix`"
             parts.append(f"After the fix ({how}):")
             parts.append(_code_block(case.fixed))
+        if case.unsafe_fixed is not None:
+            parts.append("With `--unsafe-fixes` instead:")
+            parts.append(_code_block(case.unsafe_fixed))
     for example in good:
         parts.append("Use instead:")
         parts.append(_code_block(example.code))

@@ -100,7 +100,7 @@ def _fix(data: bytes, path: str, settings: Settings, unsafe: bool, module: str |
         if not todo:
             break
         try:
-            new, done, reasons = _apply_pass(current, path, settings, module, todo, rules)
+            new, done, reasons = _apply_pass(current, path, settings, module, todo, rules, unsafe)
         except Exception as exc:
             if not applied:
                 return FixOutcome(path, "failed", data, None, reason=f"cannot apply fixes: {type(exc).__name__}: {exc}")
@@ -151,8 +151,11 @@ def _apply_pass(
     module_name: str | None,
     todo: list[Finding],
     rules: dict[str, RuleClass],
+    unsafe: bool = False,
 ) -> tuple[bytes, list[Finding], dict[Finding, str]]:
-    """One pass: apply every non-overlapping fix. Returns new bytes, applied, and why others were not."""
+    """One pass: apply every non-overlapping fix. Returns new bytes, applied, and why others were not.
+
+    ``unsafe`` is handed to the rules (``Rule.unsafe_fixes``): one with two fixes picks its unsafe one."""
     import libcst as cst
     from libcst.metadata import MetadataWrapper, PositionProvider
 
@@ -197,6 +200,7 @@ def _apply_pass(
             if instance is None:
                 options = settings.rule_options.get(rule_cls.meta.name)
                 instance = instances[finding.code] = rule_cls(context, options)
+                instance.unsafe_fixes = unsafe
             fix = instance.fix(node, finding)
         except Exception as exc:
             reasons[finding] = f"the fix crashed: {type(exc).__name__}: {exc}"
@@ -288,9 +292,40 @@ def _extend_from_imports(module: Any, imports: dict[tuple[str, str | None], None
         # The new names go after the last one and take over its trailing comma, if any.
         names[-1] = last.with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
         added = [cst.ImportAlias(name=cst.Name(n), comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))) for n in missing]
-        added[-1] = added[-1].with_changes(comma=trailing)
-        body[index] = stmt.with_changes(body=[node.with_changes(names=[*names, *added])])
+        merged = [*names, *added]
+        if _one_line(node) and _isort_sorted([_alias_name(a) for a in node.names]):
+            # Keep an isort-sorted import sorted (`from datetime import UTC, datetime`).
+            merged.sort(key=lambda a: _isort_key(_alias_name(a)))
+            merged = [a.with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))) for a in merged]
+        merged[-1] = merged[-1].with_changes(comma=trailing)
+        body[index] = stmt.with_changes(body=[node.with_changes(names=merged)])
     return module.with_changes(body=body)
+
+
+def _alias_name(alias: Any) -> str:
+    import libcst as cst
+
+    return str(cst.Module([]).code_for_node(alias.name))
+
+
+def _isort_key(name: str) -> tuple[int, str]:
+    """isort's and ruff's default order in a ``from`` import: CONSTANTS, Classes, functions."""
+    kind = 0 if name.isupper() and len(name) > 1 else 1 if name[:1].isupper() else 2
+    return kind, name.lower()
+
+
+def _isort_sorted(names: list[str]) -> bool:
+    return [_isort_key(n) for n in names] == sorted(_isort_key(n) for n in names)
+
+
+def _one_line(node: Any) -> bool:
+    """True if a ``from`` import's names are on one line (no comments or line breaks to keep)."""
+    import libcst as cst
+
+    return all(
+        isinstance(a.comma, cst.MaybeSentinel) or isinstance(a.comma.whitespace_after, cst.SimpleWhitespace)
+        for a in node.names
+    ) and all(isinstance(a.comma, cst.MaybeSentinel) or isinstance(a.comma.whitespace_before, cst.SimpleWhitespace) for a in node.names)
 
 
 def _insertion_index(body: list[Any]) -> int:

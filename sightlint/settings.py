@@ -32,6 +32,9 @@ DEFAULT_EXCLUDE: tuple[str, ...] = (
     "*.egg-info",
 )
 
+# The Python versions a fix may write code for (`target-version`), oldest first.
+TARGET_VERSIONS: tuple[str, ...] = ("py310", "py311", "py312", "py313", "py314")
+
 
 def _matches(code: str, name: str, selector: str) -> bool:
     """True if a selector (``ALL``, a code prefix like ``SL2``, or a rule name) covers a rule."""
@@ -61,10 +64,18 @@ class Settings:
     # project), relative to the config file; None: the config file's folder, else found by
     # its markers (``files.project_root``).
     project_root: str | None = None
+    # The oldest Python the project runs on (`target-version`, one of TARGET_VERSIONS): what
+    # a fix may use (``datetime.UTC`` from 3.11). Default: from ``requires-python``.
+    target_version: str = TARGET_VERSIONS[0]
     # Where the config came from (a pyproject path), for messages and `sightlint config`.
     config_path: str | None = None
     # key -> origin ("default", "pyproject.toml", "command line") for `sightlint config`.
     origins: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+    @property
+    def target_python(self) -> tuple[int, int]:
+        """``target_version`` as ``(3, minor)``."""
+        return (int(self.target_version[2]), int(self.target_version[3:]))
 
     def is_enabled(self, code: str, name: str, default_enabled: bool = True) -> bool:
         if self.select is None:

@@ -42,7 +42,7 @@ def test_version() -> None:
 def test_check_reports_and_exits_1(project: Path) -> None:
     code, out = run("check", "--format", "concise")
     assert code == 1
-    assert out.splitlines() == ["app/bad.py:3:9: SL301 `datetime.utcnow()` returns a naive datetime; use `datetime.now(timezone.utc)`."]
+    assert out.splitlines() == ["app/bad.py:3:9: SL301 `datetime.utcnow()` is deprecated and returns a naive datetime; use `datetime.now(timezone.utc)`."]
 
 
 def test_clean_exits_0(project: Path) -> None:
@@ -72,7 +72,7 @@ def test_output_file_and_json(project: Path) -> None:
     assert code == 1 and out == ""
     data = json.loads((project / "report.json").read_text(encoding="utf-8"))
     assert [(f["code"], f["path"], f["line"], f["column"]) for f in data["findings"]] == [("SL301", "app/bad.py", 3, 9)]
-    assert data["findings"][0]["fix"]["safety"] == "unsafe"
+    assert data["findings"][0]["fix"]["safety"] == "safe"
 
 
 @pytest.mark.parametrize("fmt", ["text", "concise", "json", "sarif", "github"])
@@ -190,10 +190,14 @@ def test_fix_diff_writes_nothing_and_exits_1(project: Path) -> None:
 
 def test_fix_applies_safe_fixes_only_without_the_flag(project: Path) -> None:
     (project / "app" / "swallow.py").write_text(SWALLOW, encoding="utf-8")
+    # Naive now against an aware value: SL301 offers only its unsafe (aware) fix here.
+    expiry = "from datetime import datetime, timezone\n\ndef expired(at):\n    return datetime.utcnow() > at.astimezone(timezone.utc)\n"
+    (project / "app" / "expiry.py").write_text(expiry, encoding="utf-8")
     code, out = run("fix")
     assert code == 1  # the unsafe SL301 fix was held back, so a finding remains
     assert "logger.exception(" in (project / "app" / "swallow.py").read_text(encoding="utf-8")
-    assert "utcnow" in (project / "app" / "bad.py").read_text(encoding="utf-8")
+    assert "replace(tzinfo=None)" in (project / "app" / "bad.py").read_text(encoding="utf-8")
+    assert "utcnow" in (project / "app" / "expiry.py").read_text(encoding="utf-8")
     assert "not fixed: unsafe fix" in out
     code, _ = run("fix", "--unsafe-fixes")
     assert code == 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import dataclasses
 import os
 import stat
 from pathlib import Path
@@ -22,6 +23,8 @@ SL301 = Settings(select=("SL301",))
 
 SWALLOW = "def f():\n    try:\n        g()\n    except Exception:\n        pass\n"
 UTCNOW = "from datetime import datetime\n\ndef f():\n    return datetime.utcnow()\n"
+# Naive now against an aware value: graded high, SL301 then offers only its unsafe fix.
+UTCNOW_HIGH = "from datetime import datetime, timezone\n\ndef f(at):\n    return datetime.utcnow() > at.astimezone(timezone.utc)\n"
 
 
 def fixed(source: str, settings: Settings = BOTH, *, unsafe: bool = True) -> str:
@@ -45,15 +48,34 @@ def test_clean_file_is_unchanged() -> None:
 
 
 def test_unsafe_fix_needs_opt_in() -> None:
-    outcome = fix_source(UTCNOW.encode(), "m.py", SL301)
+    outcome = fix_source(UTCNOW_HIGH.encode(), "m.py", SL301)
     assert outcome.status == "unchanged"
     assert [reason for _, reason in outcome.skipped] == [UNSAFE_REASON]
     assert [f.code for f in outcome.remaining] == ["SL301"]
-    assert "datetime.now(timezone.utc)" in fixed(UTCNOW, SL301)
+    assert "datetime.now(timezone.utc) >" in fixed(UTCNOW_HIGH, SL301)
+
+
+def test_a_rule_with_two_fixes_gives_the_safe_one_unless_unsafe_fixes_are_asked_for() -> None:
+    assert "datetime.now(timezone.utc).replace(tzinfo=None)\n" in fixed(UTCNOW, SL301, unsafe=False)
+    assert "datetime.now(timezone.utc)\n" in fixed(UTCNOW, SL301, unsafe=True)
+
+
+def test_the_fixer_tells_the_rule_whether_unsafe_fixes_were_asked_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[bool] = []
+    original = NaiveUtcnow.fix
+
+    def spy(self: NaiveUtcnow, node: object, finding: object) -> Fix | None:
+        seen.append(self.unsafe_fixes)
+        return original(self, node, finding)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(NaiveUtcnow, "fix", spy)
+    fix_source(UTCNOW.encode(), "m.py", SL301)
+    fix_source(UTCNOW.encode(), "m.py", SL301, unsafe=True)
+    assert seen == [False, True]
 
 
 def test_safe_fixes_run_while_unsafe_ones_are_skipped() -> None:
-    outcome = fix_source((UTCNOW + SWALLOW.replace("def f", "def h")).encode(), "m.py", BOTH)
+    outcome = fix_source((UTCNOW_HIGH + SWALLOW.replace("def f", "def h")).encode(), "m.py", BOTH)
     assert outcome.status == "changed" and outcome.new is not None
     assert [f.code for f in outcome.applied] == ["SL201"]
     assert [(f.code, reason) for f, reason in outcome.skipped] == [("SL301", UNSAFE_REASON)]
@@ -325,3 +347,19 @@ def test_fix_file_unwritable_directory_is_failed(tmp_path: Path) -> None:
         os.chmod(tmp_path, 0o700)
     assert outcome.status == "failed" and outcome.reason and "cannot write" in outcome.reason
     assert target.read_bytes() == SWALLOW.encode()
+
+
+@pytest.mark.parametrize(
+    ("imports", "expected"),
+    [
+        ("from datetime import datetime, timedelta", "from datetime import UTC, datetime, timedelta"),
+        ("from datetime import date, datetime", "from datetime import UTC, date, datetime"),
+        # not sorted to begin with: the new name goes last, nothing else moves
+        ("from datetime import datetime, date", "from datetime import datetime, date, UTC"),
+        ("from datetime import (\n    datetime,\n    timedelta,\n)", "from datetime import (\n    datetime,\n    timedelta, UTC,\n)"),
+    ],
+)
+def test_a_name_added_to_a_sorted_import_keeps_it_sorted(imports: str, expected: str) -> None:
+    settings = dataclasses.replace(SL301, target_version="py311")
+    new = fixed(f"{imports}\n\nx = datetime.utcnow()\n", settings, unsafe=False)
+    assert new.startswith(expected + "\n")

@@ -75,13 +75,22 @@ def test_fix_matches_snapshot(path: Path, update_fixtures: bool) -> None:
     entry = lookup(path.stem)
     if entry is not None and entry.meta.fix is FixSafety.NONE:
         pytest.skip(f"{path.stem} offers no fix, so it has no snapshot")
+    # The default fix in SLxxx.fixed.py (with --unsafe-fixes for an unsafe rule); a rule's
+    # second, unsafe fix in SLxxx.unsafe-fixed.py.
+    variants = [(entry is None or entry.meta.fix is FixSafety.UNSAFE, "fixed")]
+    if entry is not None and entry.meta.unsafe_fix_title:
+        variants.append((True, "unsafe-fixed"))
+    for unsafe, suffix in variants:
+        _check_snapshot(path, path.with_name(f"{path.stem}.{suffix}.py"), unsafe, update_fixtures)
+
+
+def _check_snapshot(path: Path, snapshot: Path, unsafe: bool, update_fixtures: bool) -> None:
     settings = _settings(path)
     data = path.read_bytes()
     before = check_source(data, path.name, settings).findings
-    outcome = fix_source(data, path.name, settings, unsafe=True)
+    outcome = fix_source(data, path.name, settings, unsafe=unsafe)
     assert outcome.status != "failed", outcome.reason
     new = outcome.new if outcome.new is not None else data
-    snapshot = path.with_name(f"{path.stem}.fixed.py")
     if update_fixtures:
         snapshot.write_bytes(new)
     assert snapshot.exists(), f"run `pytest --update-fixtures` to create {snapshot.name}"
@@ -89,8 +98,11 @@ def test_fix_matches_snapshot(path: Path, update_fixtures: bool) -> None:
 
     compile(new, snapshot.name, "exec", flags=ast.PyCF_ONLY_AST)
     after = check_source(new, path.name, settings).findings
-    # What had a fix is gone; what was reported without one is still reported.
-    assert all(f.fix_safety is FixSafety.NONE for f in after), [f"{f.line}: {f.message}" for f in after]
-    unfixable = Counter(f.code for f in before if f.fix_safety is FixSafety.NONE)
+    # What had a fix (in this mode) is gone; what was reported without one is still reported.
+    def fixed(f: Finding) -> bool:
+        return f.fix_safety is FixSafety.SAFE or (unsafe and f.fix_safety is FixSafety.UNSAFE)
+
+    assert not any(fixed(f) for f in after), [f"{f.line}: {f.message}" for f in after]
+    unfixable = Counter(f.code for f in before if not fixed(f))
     assert Counter(f.code for f in after) == unfixable
-    assert fix_source(new, path.name, settings, unsafe=True).status == "unchanged"
+    assert fix_source(new, path.name, settings, unsafe=unsafe).status == "unchanged"

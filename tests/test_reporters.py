@@ -165,8 +165,8 @@ def test_concise_lists_internal_errors_and_unused_suppressions() -> None:
 def test_concise_from_engine_findings(tmp_path: Path) -> None:
     result = check_source(SL301_SNIPPET, "svc/tokens.py", Settings())
     assert output(RunResult(files=[result]), "concise").splitlines() == [
-        "svc/tokens.py:5:12: SL301 `datetime.utcnow()` returns a naive datetime; use `datetime.now(timezone.utc)`.",
-        "svc/tokens.py:9:12: SL301 `datetime.utcnow()` returns a naive datetime; use `datetime.now(timezone.utc)`.",
+        "svc/tokens.py:5:12: SL301 `datetime.utcnow()` is deprecated and returns a naive datetime; use `datetime.now(timezone.utc)`.",
+        "svc/tokens.py:9:12: SL301 `datetime.utcnow()` is deprecated and returns a naive datetime; use `datetime.now(timezone.utc)`.",
     ]
 
 
@@ -291,8 +291,8 @@ def test_sarif_is_valid_and_complete(sample: RunResult, sarif_validator: Any) ->
     assert sl301["helpUri"].endswith("/docs/rules/SL301.md")
     assert sl301["help"]["markdown"].startswith("## What it flags")
     assert sl301["fullDescription"]["text"].startswith("Calls to `datetime.utcnow()`")
-    assert sl301["defaultConfiguration"]["level"] == "error"
-    assert sl301["properties"] == {"tags": ["time"], "severity": "critical", "audit": "\u00a79"}
+    assert sl301["defaultConfiguration"]["level"] == "warning"
+    assert sl301["properties"] == {"tags": ["time"], "severity": "medium", "audit": "\u00a79"}
 
     results = run["results"]
     assert [r["ruleId"] for r in results] == ["SL301", "SL101", "SL202"]
@@ -409,10 +409,10 @@ def test_text_layout_with_source_frame(tmp_path: Path, monkeypatch: pytest.Monke
     result = check_source(SL301_SNIPPET, "svc/tokens.py", Settings())
     text = output(RunResult(files=[result, FileResult(path="other.py")]), "text")
     assert ESC not in text
-    msg = "`datetime.utcnow()` returns a naive datetime; use `datetime.now(timezone.utc)`."
-    fix = "  fix available (unsafe: needs --unsafe-fixes): Use an aware `datetime.now(timezone.utc)`"
+    msg = "`datetime.utcnow()` is deprecated and returns a naive datetime; use `datetime.now(timezone.utc)`."
+    fix = "  fix available (safe): Keep the value naive: `datetime.now(timezone.utc).replace(tzinfo=None)`"
     assert text.splitlines() == [
-        f"svc/tokens.py:5:12: SL301 [critical] {msg}",
+        f"svc/tokens.py:5:12: SL301 [medium] {msg}",
         "3 | ",
         "4 | def expiry(minutes: int):",
         "5 |     return datetime.utcnow() + timedelta(minutes=minutes)",
@@ -420,14 +420,14 @@ def test_text_layout_with_source_frame(tmp_path: Path, monkeypatch: pytest.Monke
         "6 | ",
         fix,
         "",
-        f"svc/tokens.py:9:12: SL301 [critical] {msg}",
+        f"svc/tokens.py:9:12: SL301 [medium] {msg}",
         "7 | ",
         "8 | def stamp():",
         "9 |     return datetime.utcnow()",
         "  |            ^^^^^^^^^^^^^^^^^",
         fix,
         "",
-        "Found 2 findings in 1 of 2 files (2 fixable, 2 of them only with --unsafe-fixes).",
+        "Found 2 findings in 1 of 2 files (2 fixable).",
     ]
 
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from sightlint.fixer import fix_source
-from sightlint.models import Finding
+from sightlint.models import Finding, FixSafety
 from sightlint.registry import ALL_RULES
 from sightlint.rules.base import Bad, Good, RuleClass, example_files
 from sightlint.settings import Settings
@@ -66,19 +66,26 @@ def test_bad_example_fix(rule: RuleClass, example: Bad) -> None:
     if len(example.files()) > 1:
         assert example.fixed is None, "a multi-file example cannot pin a fix output"
         return
-    outcome = fix_source(example.code.encode(), example.path, settings, unsafe=True)
-    assert outcome.status != "failed", outcome.reason
-    if example.fixed is None:
-        # "Flagged, but no fix here": the fixer must leave the code alone.
-        assert outcome.status == "unchanged", outcome.new
-        return
-    assert outcome.new is not None, [reason for _, reason in outcome.skipped]
-    new = outcome.new.decode()
-    assert new == example.fixed
-    ast.parse(new)
-    assert findings(rule, new, example.path) == []
-    again = fix_source(outcome.new, example.path, settings, unsafe=True)
-    assert again.status == "unchanged"
+    # ``fixed`` is what the rule's fix writes: by default, or with --unsafe-fixes for an
+    # unsafe rule; ``unsafe_fixed`` is its second fix's output (see rules/base.py).
+    cases = [(rule.meta.fix is FixSafety.UNSAFE, example.fixed)]
+    if example.unsafe_fixed is not None:
+        assert rule.meta.unsafe_fix_title, "unsafe_fixed pins a second fix the rule must declare"
+        cases.append((True, example.unsafe_fixed))
+    for unsafe, fixed in cases:
+        outcome = fix_source(example.code.encode(), example.path, settings, unsafe=unsafe)
+        assert outcome.status != "failed", outcome.reason
+        if fixed is None:
+            # "Flagged, but no fix here": the fixer must leave the code alone.
+            assert outcome.status == "unchanged", outcome.new
+            continue
+        assert outcome.new is not None, [reason for _, reason in outcome.skipped]
+        new = outcome.new.decode()
+        assert new == fixed, f"unsafe={unsafe}"
+        ast.parse(new)
+        assert findings(rule, new, example.path) == []
+        again = fix_source(outcome.new, example.path, settings, unsafe=True)
+        assert again.status == "unchanged"
 
 
 @pytest.mark.parametrize("rule", ALL_RULES, ids=lambda r: r.meta.code)
@@ -92,3 +99,9 @@ def test_rule_has_enough_examples(rule: RuleClass) -> None:
 @pytest.mark.parametrize("rule", [r for r in ALL_RULES if r.meta.fix.value != "none"], ids=lambda r: r.meta.code)
 def test_fixable_rule_pins_fix_output(rule: RuleClass) -> None:
     assert any(b.fixed is not None for b in rule.bad), "a rule with a fix pins at least one output with fixed="
+
+
+@pytest.mark.parametrize("rule", [r for r in ALL_RULES if r.meta.unsafe_fix_title], ids=lambda r: r.meta.code)
+def test_second_fix_is_declared_and_pinned(rule: RuleClass) -> None:
+    assert rule.meta.fix is FixSafety.SAFE, "only a SAFE rule offers a second, unsafe fix"
+    assert any(b.unsafe_fixed is not None and b.unsafe_fixed != b.fixed for b in rule.bad)

@@ -8,6 +8,20 @@ table for all enabled rules and walks each file once.
 A rule with a fix also defines ``fix(node, finding)``: it receives the LibCST node whose
 range is exactly the finding's range (of type ``fix_node``) and returns a :class:`Fix`.
 
+Two fixes for one finding
+-------------------------
+``meta.fix`` is the safety of the fix ``sightlint fix`` applies by default. A rule whose
+fix is ``SAFE`` may also offer a second, unsafe one (a different rewrite that can change
+behaviour) for ``--unsafe-fixes``: it names it in ``meta.unsafe_fix_title``, and its
+``fix`` returns the safe fix unless ``self.unsafe_fixes`` is true (the fixer sets it from
+``--unsafe-fixes``; it is False otherwise, so the safest fix is the default everywhere).
+Findings stay ``SAFE``-fixable, except those where the safe fix would only hide a
+problem the unsafe one solves: ``report(..., fix_safety=FixSafety.UNSAFE)`` offers only
+the unsafe fix for them (``fix`` sees it in ``finding.fix_safety``). A ``Bad`` example pins the default output with ``fixed``
+and the ``--unsafe-fixes`` output with ``unsafe_fixed``; a fixture's ``SLxxx.fixed.py``
+snapshot holds the default output and ``SLxxx.unsafe-fixed.py`` the other
+(SL301 ``naive-utcnow`` is the model: a naive-preserving fix, and an aware one).
+
 Cross-file rules
 ----------------
 A rule that needs the whole project sets ``cross_file = True`` and implements the
@@ -53,6 +67,8 @@ class RuleMeta:
     audit: str | None = None
     fix: FixSafety = FixSafety.NONE
     fix_title: str | None = None
+    # A second, unsafe fix offered with --unsafe-fixes by a SAFE rule (see the module docstring).
+    unsafe_fix_title: str | None = None
     since: str = "0.1.0"
     tags: tuple[str, ...] = ()
     default_enabled: bool = True
@@ -87,11 +103,13 @@ def example_files(code: str, path: str) -> dict[str, str]:
 @dataclass(frozen=True)
 class Bad:
     """A flagged example. ``fixed`` pins the fix output; ``None`` means no fix is offered.
+    ``unsafe_fixed`` pins the output of a rule's second fix, with ``--unsafe-fixes``.
 
     ``count`` findings are expected in all of its files together (see :func:`example_files`)."""
 
     code: str
     fixed: str | None = None
+    unsafe_fixed: str | None = None
     in_docs: bool = False
     count: int = 1
     path: str = "example.py"
@@ -148,6 +166,8 @@ class Rule:
         self.context = context
         self.options = options if options is not None else self.Options()
         self.findings: list[Finding] = []
+        # Set by the fixer from --unsafe-fixes: a rule with two fixes then returns the unsafe one.
+        self.unsafe_fixes = False
 
     # -- reporting -----------------------------------------------------------------
 
@@ -160,14 +180,17 @@ class Rule:
         related: tuple[Any, ...] = (),
         detail: str | None = None,
         severity: Severity | None = None,
+        fix_safety: FixSafety | None = None,
     ) -> None:
         """Record a finding at ``node``'s exact range.
 
         ``severity`` lets a rule grade one finding below or above its default (the user's
-        ``[tool.sightlint.severity]`` override for the code still wins).
+        ``[tool.sightlint.severity]`` override for the code still wins). ``fix_safety``
+        UNSAFE offers only the second fix of a rule with two (see the module docstring).
         """
         meta = self.meta
-        safety = meta.fix if fixable else FixSafety.NONE
+        safety = (fix_safety or meta.fix) if fixable else FixSafety.NONE
+        title = meta.unsafe_fix_title if safety is FixSafety.UNSAFE and meta.unsafe_fix_title else meta.fix_title
         self.findings.append(
             Finding(
                 code=meta.code,
@@ -177,7 +200,7 @@ class Rule:
                 path=self.context.path,
                 span=self.context.span(node),
                 fix_safety=safety,
-                fix_title=meta.fix_title if safety is not FixSafety.NONE else None,
+                fix_title=title if safety is not FixSafety.NONE else None,
                 related=tuple(related),
                 detail=detail,
             )
@@ -252,7 +275,9 @@ class Rule:
     # -- fixing --------------------------------------------------------------------
 
     def fix(self, node: cst.CSTNode, finding: Finding) -> Fix | None:
-        """Return the fix for ``finding``; ``node`` is the LibCST node at its range."""
+        """Return the fix for ``finding``; ``node`` is the LibCST node at its range.
+
+        The safest fix unless ``self.unsafe_fixes`` (see "Two fixes" in the module docstring)."""
         return None
 
     # -- introspection used by the engine and the docs -------------------------------

@@ -1,7 +1,8 @@
 from __future__ import annotations
 
 import ast
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from sightlint.models import Finding
 from sightlint.rules.base import Bad, Fix, FixSafety, Good, Rule, RuleMeta, Severity
@@ -16,6 +17,28 @@ _NAIVE = {
     "datetime.datetime.utcnow": "now",
     "datetime.datetime.utcfromtimestamp": "fromtimestamp",
 }
+# Calls that declare a column, and the column types that can be timezone-aware.
+_COLUMN_CALLS = {"Column", "mapped_column", "Field"}
+_DATETIME_TYPES = {"DateTime", "TIMESTAMP"}
+
+_COMPARED = (
+    "`datetime.utcnow()` returns a naive datetime, and this function compares it with (or "
+    "subtracts) an aware one: mixing them raises `TypeError`."
+)
+_STORED = (
+    "`datetime.utcnow()` returns a naive datetime stored in a `DateTime(timezone=True)` "
+    "column: it reads back aware, so mixing it with naive values raises `TypeError`, and "
+    "some drivers read a naive value in the session's time zone."
+)
+
+
+@dataclass
+class _Frame:
+    """What one function (or the module's top level) does with datetimes, lexically."""
+
+    naive: set[int] = field(default_factory=set)  # ids of the naive calls in it
+    assigned: dict[str, list[ast.expr]] = field(default_factory=dict)  # name -> values bound to it
+    pairs: list[tuple[ast.expr, ast.expr]] = field(default_factory=list)  # compared or subtracted
 
 
 class NaiveUtcnow(Rule):
@@ -26,25 +49,43 @@ class NaiveUtcnow(Rule):
     `default=` or a dataclass `default_factory=`), however `datetime` was imported.
 
     ## Why it matters
-    Both return a *naive* `datetime` that merely happens to hold UTC. Python 3.12
-    deprecates them, and the value silently changes meaning once it meets an aware
-    datetime or code that assumes local time: JWT `exp`/`iat` claims, expiry checks and
-    database timestamps drift by the server's UTC offset, and comparing a naive value with
-    an aware one raises `TypeError` at run time.
+    Both are deprecated since Python 3.12, and both return a *naive* `datetime` that merely
+    happens to hold UTC, which is easy to misuse: `.timestamp()` and `.astimezone()` read
+    it as local time, and comparing or subtracting it with an aware datetime raises
+    `TypeError` at run time. The finding is **medium**, and **high** where the misuse is
+    visible: the naive result (or a name bound to it) is compared with or subtracted
+    from an aware value in the same function (`datetime.now(tz)`, `.astimezone()`, a
+    value built with `tzinfo=`), or it is stored in a column the module declares
+    `DateTime(timezone=True)` (its `default=`, or an attribute or keyword of that name).
 
     ## Fix
-    Replaces `datetime.utcnow()` with `datetime.now(timezone.utc)`,
-    `datetime.utcfromtimestamp(t)` with `datetime.fromtimestamp(t, tz=timezone.utc)`, and
-    the callable form with `lambda: datetime.now(timezone.utc)`, adding
-    `from datetime import timezone` when needed. Where `datetime` is the module
-    (`import datetime as d`) it writes `d.timezone.utc` instead; where the name `timezone`
-    already means something else (`from pytz import timezone`) it uses the module if it
-    is imported, else `from datetime import timezone as dt_timezone`. The callable form
-    in a class body gets no fix when it needs a name the class body binds (the new
-    lambda could not see it).
-    The fix is **unsafe**: the result becomes timezone-aware, and aware and naive
-    datetimes cannot be compared or subtracted, so code mixing the new value with other
-    naive values (or a `TIMESTAMP WITHOUT TIME ZONE` column) can start raising.
+    Two fixes are offered.
+
+    - The default fix is **safe**: it removes the deprecated call and keeps the value
+      naive, exactly as before: `datetime.now(timezone.utc).replace(tzinfo=None)`,
+      `datetime.fromtimestamp(t, tz=timezone.utc).replace(tzinfo=None)`, and for the
+      callable `lambda: datetime.now(timezone.utc).replace(tzinfo=None)`. Code comparing
+      the value with naive column values, or appending `"Z"` to its `isoformat()`, keeps
+      working.
+    - With `--unsafe-fixes`, the value becomes **aware** instead: `datetime.now(timezone.utc)`,
+      `datetime.fromtimestamp(t, tz=timezone.utc)`, `lambda: datetime.now(timezone.utc)`.
+      This is where code should end up, but it is unsafe: an aware value subtracted from
+      or compared with a naive one (a `DateTime` column without `timezone=True`, a value
+      read from SQLite) raises `TypeError`, and `isoformat()` gains `+00:00`. Review each
+      use before applying it.
+
+    A **high** finding gets only the aware fix: there, keeping the value naive would keep
+    the `TypeError` (or the mismatch with the aware column) and silence the finding.
+
+    Both add `from datetime import timezone` when needed. Where `datetime` is the module
+    (`import datetime as d`) they write `d.timezone.utc`; where the name `timezone`
+    already means something else (`from pytz import timezone`) they use the module if it
+    is imported, else `from datetime import timezone as dt_timezone`. When the project
+    targets Python 3.11 or later (`target-version`), they write `UTC` (`from datetime
+    import UTC`, or `d.UTC`) instead of `timezone.utc`; it is the same object. The callable
+    form in a class body gets no fix when it needs a name the class body binds (the new
+    lambda could not see it). `target-version` is a project-wide setting (see the
+    configuration page); it defaults to the oldest Python that `requires-python` admits.
 
     ## See also
     - https://docs.python.org/3/library/datetime.html#datetime.datetime.utcnow
@@ -53,11 +94,12 @@ class NaiveUtcnow(Rule):
     meta = RuleMeta(
         code="SL301",
         name="naive-utcnow",
-        severity=Severity.CRITICAL,
-        summary="`datetime.utcnow()` returns a naive datetime; use `datetime.now(timezone.utc)`.",
+        severity=Severity.MEDIUM,
+        summary="`datetime.utcnow()` is deprecated and returns a naive datetime; use `datetime.now(timezone.utc)`.",
         audit="§9",
-        fix=FixSafety.UNSAFE,
-        fix_title="Use an aware `datetime.now(timezone.utc)`",
+        fix=FixSafety.SAFE,
+        fix_title="Keep the value naive: `datetime.now(timezone.utc).replace(tzinfo=None)`",
+        unsafe_fix_title="Make the value aware: `datetime.now(timezone.utc)`",
         tags=("time",),
     )
 
@@ -68,27 +110,55 @@ class NaiveUtcnow(Rule):
             "def expiry(minutes: int):\n"
             "    return datetime.utcnow() + timedelta(minutes=minutes)\n",
             fixed="from datetime import datetime, timedelta, timezone\n"
-            "\n"
-            "def expiry(minutes: int):\n"
-            "    return datetime.now(timezone.utc) + timedelta(minutes=minutes)\n",
+                  "\n"
+                  "def expiry(minutes: int):\n"
+                  "    return datetime.now(timezone.utc).replace(tzinfo=None) + timedelta(minutes=minutes)\n",
+            unsafe_fixed="from datetime import datetime, timedelta, timezone\n"
+                         "\n"
+                         "def expiry(minutes: int):\n"
+                         "    return datetime.now(timezone.utc) + timedelta(minutes=minutes)\n",
             in_docs=True,
         ),
         Bad(
-            "import datetime\n\nstamp = datetime.datetime.utcnow()\n",
-            fixed="import datetime\n\nstamp = datetime.datetime.now(datetime.timezone.utc)\n",
+            "import datetime\n"
+            "\n"
+            "stamp = datetime.datetime.utcnow()\n",
+            fixed="import datetime\n"
+                  "\n"
+                  "stamp = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)\n",
         ),
         Bad(
-            "from datetime import datetime as dt\n\nnow = dt.utcnow()\n",
-            fixed="from datetime import datetime as dt, timezone\n\nnow = dt.now(timezone.utc)\n",
+            "from datetime import datetime as dt\n"
+            "\n"
+            "now = dt.utcnow()\n",
+            fixed="from datetime import datetime as dt, timezone\n"
+                  "\n"
+                  "now = dt.now(timezone.utc).replace(tzinfo=None)\n",
         ),
         Bad(
-            "import datetime as d\n\nnow = d.datetime.utcnow().isoformat()\n",
-            fixed="import datetime as d\n\nnow = d.datetime.now(d.timezone.utc).isoformat()\n",
+            "import datetime as d\n"
+            "\n"
+            "now = d.datetime.utcnow().isoformat()\n",
+            fixed="import datetime as d\n"
+                  "\n"
+                  "now = d.datetime.now(d.timezone.utc).replace(tzinfo=None).isoformat()\n",
+            unsafe_fixed="import datetime as d\n"
+                         "\n"
+                         "now = d.datetime.now(d.timezone.utc).isoformat()\n",
         ),
         Bad(
-            "from datetime import datetime\n\ndef parse(ts):\n    return datetime.utcfromtimestamp(ts)\n",
-            fixed="from datetime import datetime, timezone\n\n"
-            "def parse(ts):\n    return datetime.fromtimestamp(ts, tz=timezone.utc)\n",
+            "from datetime import datetime\n"
+            "\n"
+            "def parse(ts):\n"
+            "    return datetime.utcfromtimestamp(ts)\n",
+            fixed="from datetime import datetime, timezone\n"
+                  "\n"
+                  "def parse(ts):\n"
+                  "    return datetime.fromtimestamp(ts, tz=timezone.utc).replace(tzinfo=None)\n",
+            unsafe_fixed="from datetime import datetime, timezone\n"
+                         "\n"
+                         "def parse(ts):\n"
+                         "    return datetime.fromtimestamp(ts, tz=timezone.utc)\n",
         ),
         Bad(
             "from datetime import datetime\n"
@@ -96,9 +166,13 @@ class NaiveUtcnow(Rule):
             "\n"
             "created_at = Column(DateTime, default=datetime.utcnow)\n",
             fixed="from datetime import datetime, timezone\n"
-            "from sqlalchemy import Column, DateTime\n"
-            "\n"
-            "created_at = Column(DateTime, default=lambda: datetime.now(timezone.utc))\n",
+                  "from sqlalchemy import Column, DateTime\n"
+                  "\n"
+                  "created_at = Column(DateTime, default=lambda: datetime.now(timezone.utc).replace(tzinfo=None))\n",
+            unsafe_fixed="from datetime import datetime, timezone\n"
+                         "from sqlalchemy import Column, DateTime\n"
+                         "\n"
+                         "created_at = Column(DateTime, default=lambda: datetime.now(timezone.utc))\n",
         ),
         Bad(
             "from dataclasses import dataclass, field\n"
@@ -108,11 +182,11 @@ class NaiveUtcnow(Rule):
             "class Event:\n"
             "    at: datetime = field(default_factory=datetime.utcnow)\n",
             fixed="from dataclasses import dataclass, field\n"
-            "from datetime import datetime, timezone\n"
-            "\n"
-            "@dataclass\n"
-            "class Event:\n"
-            "    at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))\n",
+                  "from datetime import datetime, timezone\n"
+                  "\n"
+                  "@dataclass\n"
+                  "class Event:\n"
+                  "    at: datetime = field(default_factory=lambda: datetime.now(timezone.utc).replace(tzinfo=None))\n",
         ),
         Bad(
             "from datetime import datetime\n"
@@ -120,9 +194,9 @@ class NaiveUtcnow(Rule):
             "def claims(sub):\n"
             "    return {'sub': sub, 'iat': datetime.utcnow(), 'nbf': datetime.utcnow()}\n",
             fixed="from datetime import datetime, timezone\n"
-            "\n"
-            "def claims(sub):\n"
-            "    return {'sub': sub, 'iat': datetime.now(timezone.utc), 'nbf': datetime.now(timezone.utc)}\n",
+                  "\n"
+                  "def claims(sub):\n"
+                  "    return {'sub': sub, 'iat': datetime.now(timezone.utc).replace(tzinfo=None), 'nbf': datetime.now(timezone.utc).replace(tzinfo=None)}\n",
             count=2,
         ),
         Bad(
@@ -130,10 +204,10 @@ class NaiveUtcnow(Rule):
             "    from datetime import datetime\n"
             "    return datetime.utcnow()\n",
             fixed="from datetime import timezone\n"
-            "\n"
-            "def stamp():\n"
-            "    from datetime import datetime\n"
-            "    return datetime.now(timezone.utc)\n",
+                  "\n"
+                  "def stamp():\n"
+                  "    from datetime import datetime\n"
+                  "    return datetime.now(timezone.utc).replace(tzinfo=None)\n",
         ),
         Bad(
             "from datetime import datetime\n"
@@ -144,13 +218,13 @@ class NaiveUtcnow(Rule):
             "def now_utc():\n"
             "    return datetime.utcnow()\n",
             fixed="from datetime import datetime\n"
-            "from pytz import timezone\n"
-            "from datetime import timezone as dt_timezone\n"
-            "\n"
-            "PARIS = timezone('Europe/Paris')\n"
-            "\n"
-            "def now_utc():\n"
-            "    return datetime.now(dt_timezone.utc)\n",
+                  "from pytz import timezone\n"
+                  "from datetime import timezone as dt_timezone\n"
+                  "\n"
+                  "PARIS = timezone('Europe/Paris')\n"
+                  "\n"
+                  "def now_utc():\n"
+                  "    return datetime.now(dt_timezone.utc).replace(tzinfo=None)\n",
         ),
         Bad(
             "import datetime as dt_mod\n"
@@ -161,12 +235,36 @@ class NaiveUtcnow(Rule):
             "        ts,\n"
             "    )\n",
             fixed="import datetime as dt_mod\n"
-            "from datetime import datetime\n"
+                  "from datetime import datetime\n"
+                  "\n"
+                  "def parse(ts, timezone):\n"
+                  "    return datetime.fromtimestamp(\n"
+                  "        ts, tz=dt_mod.timezone.utc,\n"
+                  "    ).replace(tzinfo=None)\n",
+        ),
+        Bad(
+            "from datetime import datetime, timezone\n"
             "\n"
-            "def parse(ts, timezone):\n"
-            "    return datetime.fromtimestamp(\n"
-            "        ts, tz=dt_mod.timezone.utc,\n"
-            "    )\n",
+            "def is_expired(token):\n"
+            "    now = datetime.utcnow()\n"
+            "    return now > token.expires_at.astimezone(timezone.utc)\n",
+            unsafe_fixed="from datetime import datetime, timezone\n"
+                         "\n"
+                         "def is_expired(token):\n"
+                         "    now = datetime.now(timezone.utc)\n"
+                         "    return now > token.expires_at.astimezone(timezone.utc)\n",
+        ),
+        Bad(
+            "from datetime import datetime\n"
+            "from sqlalchemy import Column, DateTime\n"
+            "\n"
+            "class Job:\n"
+            "    started_at = Column(DateTime(timezone=True), default=datetime.utcnow)\n",
+            unsafe_fixed="from datetime import datetime, timezone\n"
+                         "from sqlalchemy import Column, DateTime\n"
+                         "\n"
+                         "class Job:\n"
+                         "    started_at = Column(DateTime(timezone=True), default=lambda: datetime.now(timezone.utc))\n",
         ),
     )
 
@@ -184,11 +282,18 @@ class NaiveUtcnow(Rule):
         Good("datetime = FakeClock()\nnow = datetime.utcnow()\n"),
         Good("from datetime import datetime\n\nfn_name = 'utcnow'\nnow = datetime.fromtimestamp(0)\n"),
         Good("import time\n\nnow = time.time()\n"),
+        Good("from datetime import datetime, timezone\n\nnow = datetime.now(timezone.utc).replace(tzinfo=None)\n"),
     )
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self._called: set[int] = set()
+        self._pending: list[ast.expr] = []  # naive calls and callables, in order
+        self._high: dict[int, str] = {}  # id of a naive node -> the message of a high finding
+        self._frames = [_Frame()]
+        self._classes: list[str] = []
+        self._tz_columns: dict[str, set[str]] = {}  # class -> its DateTime(timezone=True) columns
+        self._stores: list[tuple[str | None, str, ast.expr]] = []  # (class called or None, name, value)
 
     @classmethod
     def may_report(cls, text: str) -> bool:
@@ -198,23 +303,95 @@ class NaiveUtcnow(Rule):
     def visit_Call(self, node: ast.Call) -> None:
         if isinstance(node.func, ast.Attribute) and self.context.qualified_name(node.func) in _NAIVE:
             self._called.add(id(node.func))
-            self.report(node)
+            self._frames[-1].naive.add(id(node))
+            self._pending.append(node)
+        called = _last_name(node.func)
+        if called in _COLUMN_CALLS and _declares_tz(node):
+            for inner in ast.walk(node):
+                self._high.setdefault(id(inner), _STORED)
+        for keyword in node.keywords:
+            if keyword.arg is not None and called is not None:
+                self._stores.append((called, keyword.arg, keyword.value))
 
     def visit_Attribute(self, node: ast.Attribute) -> None:
         if id(node) in self._called or not isinstance(node.ctx, ast.Load):
             return
         if self.context.qualified_name(node) == "datetime.datetime.utcnow":
-            self.report(
-                node,
-                "`datetime.utcnow` passed as a callable produces naive datetimes; "
-                "use `lambda: datetime.now(timezone.utc)`.",
-            )
+            self._pending.append(node)
+
+    def visit_Compare(self, node: ast.Compare) -> None:
+        operands = [node.left, *node.comparators]
+        self._frames[-1].pairs.extend(zip(operands, operands[1:]))
+
+    def visit_BinOp(self, node: ast.BinOp) -> None:
+        if isinstance(node.op, ast.Sub):
+            self._frames[-1].pairs.append((node.left, node.right))
+
+    def visit_Assign(self, node: ast.Assign) -> None:
+        for target in node.targets:
+            self._bind(target, node.value)
+
+    def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
+        if node.value is not None:
+            self._bind(node.target, node.value)
+
+    def _bind(self, target: ast.expr, value: ast.expr) -> None:
+        if isinstance(target, ast.Name):
+            self._frames[-1].assigned.setdefault(target.id, []).append(value)
+            if self._classes and isinstance(value, ast.Call) and _last_name(value.func) in _COLUMN_CALLS:
+                if _declares_tz(value):
+                    self._tz_columns.setdefault(self._classes[-1], set()).add(target.id)
+        elif isinstance(target, ast.Attribute):
+            self._stores.append((None, target.attr, value))
+
+    def visit_ClassDef(self, node: ast.ClassDef) -> None:
+        self._classes.append(node.name)
+
+    def leave_ClassDef(self, node: ast.ClassDef) -> None:
+        self._classes.pop()
+
+    def visit_FunctionDef(self, node: ast.FunctionDef) -> None:
+        self._frames.append(_Frame())
+
+    visit_AsyncFunctionDef = visit_FunctionDef
+
+    def leave_FunctionDef(self, node: ast.FunctionDef) -> None:
+        self._grade(self._frames.pop())
+
+    leave_AsyncFunctionDef = leave_FunctionDef
+
+    def end_module(self) -> None:
+        self._grade(self._frames[0])
+        columns = {name for names in self._tz_columns.values() for name in names}
+        for called, name, value in self._stores:
+            if name in (self._tz_columns.get(called, set()) if called is not None else columns):
+                for naive in _naive_in(value, _Frame(), _ids(self._pending)):
+                    self._high.setdefault(naive, _STORED)
+        for node in self._pending:
+            message = self._high.get(id(node))
+            if isinstance(node, ast.Attribute):
+                callable_message = (
+                    "`datetime.utcnow` passed as a callable produces naive datetimes; "
+                    "use `lambda: datetime.now(timezone.utc)`."
+                )
+                self.report(node, message or callable_message, **_graded(message))
+            else:
+                self.report(node, message, **_graded(message))
+
+    def _grade(self, frame: _Frame) -> None:
+        """Mark the frame's naive calls that meet an aware value as high."""
+        for left, right in frame.pairs:
+            for naive, other in ((left, right), (right, left)):
+                if _aware(other, frame, 0):
+                    for found in _naive_in(naive, frame, frame.naive):
+                        self._high.setdefault(found, _COMPARED)
 
     # -- fix -------------------------------------------------------------------------
 
     fix_node = ("Call", "Attribute")
 
     def fix(self, node: cst.CSTNode, finding: Finding) -> Fix | None:
+        """The naive-preserving fix; the aware one with ``self.unsafe_fixes``."""
         import libcst as cst
 
         if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute):
@@ -231,13 +408,15 @@ class NaiveUtcnow(Rule):
             return None
         tz = cst.parse_expression(tz_source)
         fix_imports = tuple(imports)
+        aware = self.unsafe_fixes or finding.fix_safety is FixSafety.UNSAFE
+        finish = (lambda call: call) if aware else _drop_tzinfo
         if method == "callable":
             now = cst.Call(func=cst.Attribute(value=receiver, attr=cst.Name("now")), args=[cst.Arg(tz)])
-            return Fix(cst.Lambda(params=cst.Parameters(), body=now), fix_imports, statements)
+            return Fix(cst.Lambda(params=cst.Parameters(), body=finish(now)), fix_imports, statements)
         assert isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute)
         if method == "utcnow" and not node.args:
             func = node.func.with_changes(attr=cst.Name("now"))
-            return Fix(node.with_changes(func=func, args=[cst.Arg(tz)]), fix_imports, statements)
+            return Fix(finish(node.with_changes(func=func, args=[cst.Arg(tz)])), fix_imports, statements)
         if method == "utcfromtimestamp" and len(node.args) == 1:
             (arg,) = node.args
             if arg.keyword is not None or arg.star:
@@ -251,8 +430,27 @@ class NaiveUtcnow(Rule):
             else:
                 args = [arg.with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))), tz_arg]
             func = node.func.with_changes(attr=cst.Name("fromtimestamp"))
-            return Fix(node.with_changes(func=func, args=args), fix_imports, statements)
+            return Fix(finish(node.with_changes(func=func, args=args)), fix_imports, statements)
         return None
+
+    def _utc_alias(self, receiver: cst.BaseExpression, line: int, col: int) -> tuple[str, list[tuple[str, str | None]]] | None:
+        """``UTC`` (Python 3.11+) spelt so that it works at the finding, plus its import; None
+        when the name is taken (the caller then writes ``timezone.utc``)."""
+        import libcst as cst
+
+        context = self.context
+        if isinstance(receiver, cst.Attribute) and isinstance(receiver.value, cst.Name):
+            module = context.binding_at(receiver.value.value, line, col)
+            if module.kind is BindingKind.IMPORT and module.qualified == "datetime":
+                return f"{receiver.value.value}.UTC", []  # the module form, `d.datetime.utcnow()`
+            return None
+        utc = context.binding_at("UTC", line, col)
+        if utc.kind is BindingKind.IMPORT and utc.qualified == "datetime.UTC":
+            return "UTC", []
+        if utc.kind is BindingKind.UNBOUND:
+            return "UTC", [("datetime", "UTC")]
+        spelled = context.reference_to("datetime.UTC", line, col)
+        return (spelled, []) if spelled is not None else None
 
     def _utc(
         self, receiver: cst.BaseExpression, finding: Finding, *, deferred: bool
@@ -266,6 +464,10 @@ class NaiveUtcnow(Rule):
 
         line, col = finding.span.line, finding.span.col
         context = self.context
+        if context.settings.target_python >= (3, 11):
+            found = self._utc_alias(receiver, line, col)
+            if found is not None and not (deferred and _class_body_binds(context, found[0].split(".", 1)[0], finding)):
+                return found[0], found[1], ()
         tz = context.binding_at("timezone", line, col)
         if isinstance(receiver, cst.Attribute) and isinstance(receiver.value, cst.Name):
             module = context.binding_at(receiver.value.value, line, col)
@@ -290,6 +492,16 @@ class NaiveUtcnow(Rule):
         return source, [], ()
 
 
+def _drop_tzinfo(aware: cst.Call) -> cst.Call:
+    """``aware.replace(tzinfo=None)``: the same naive value the deprecated call returned."""
+    import libcst as cst
+
+    no_space = cst.SimpleWhitespace("")
+    arg = cst.Arg(cst.Name("None"), keyword=cst.Name("tzinfo"), equal=cst.AssignEqual(whitespace_before=no_space, whitespace_after=no_space))
+    inner = aware.with_changes(lpar=[], rpar=[])  # parentheses around the call go around the whole
+    return cst.Call(func=cst.Attribute(value=inner, attr=cst.Name("replace")), args=[arg], lpar=aware.lpar, rpar=aware.rpar)
+
+
 def _class_body_binds(context: Context, name: str, finding: Finding) -> bool:
     """True if ``name`` at the finding is bound by a class body (a lambda there cannot see it)."""
     scope = context.binding_at(name, finding.span.line, finding.span.col).scope
@@ -303,3 +515,66 @@ def _root_name(expression: cst.BaseExpression) -> str | None:
     while isinstance(expression, cst.Attribute):
         expression = expression.value
     return expression.value if isinstance(expression, cst.Name) else None
+
+
+def _graded(message: str | None) -> dict[str, Any]:
+    """A high finding (``message`` says why) gets only the aware fix: keeping the value
+    naive would keep the problem and silence the finding."""
+    return {"severity": Severity.HIGH, "fix_safety": FixSafety.UNSAFE} if message else {}
+
+
+def _last_name(func: ast.expr) -> str | None:
+    """``Column`` for ``Column`` and ``sa.Column``."""
+    if isinstance(func, ast.Name):
+        return func.id
+    return func.attr if isinstance(func, ast.Attribute) else None
+
+
+def _declares_tz(call: ast.Call) -> bool:
+    """True if a column call holds ``DateTime(timezone=True)`` (also in ``sa_column=Column(...)``)."""
+    for inner in ast.walk(call):
+        if isinstance(inner, ast.Call) and _last_name(inner.func) in _DATETIME_TYPES:
+            for keyword in inner.keywords:
+                if keyword.arg == "timezone" and isinstance(keyword.value, ast.Constant) and keyword.value.value is True:
+                    return True
+    return False
+
+
+def _ids(nodes: list[ast.expr]) -> set[int]:
+    return {id(node) for node in nodes}
+
+
+def _naive_in(expr: ast.expr, frame: _Frame, naive: set[int], depth: int = 0) -> list[int]:
+    """Ids of the naive calls ``expr`` evaluates to, lexically: the call, ``call ± x``, or a
+    name the frame binds to one."""
+    if id(expr) in naive:
+        return [id(expr)]
+    if isinstance(expr, ast.BinOp) and isinstance(expr.op, (ast.Add, ast.Sub)):
+        return _naive_in(expr.left, frame, naive, depth)
+    if isinstance(expr, ast.Name) and depth < 3:
+        return [i for value in frame.assigned.get(expr.id, ()) for i in _naive_in(value, frame, naive, depth + 1)]
+    return []
+
+
+def _aware(expr: ast.expr, frame: _Frame, depth: int) -> bool:
+    """True if ``expr`` is visibly aware: ``x.now(tz)``, ``x.fromtimestamp(t, tz)``,
+    ``.astimezone()``, a call with ``tzinfo=`` (not None), ``aware ± x``, or a name bound to one."""
+    if isinstance(expr, ast.Call):
+        func = expr.func
+        has_tz = any(k.arg == "tz" for k in expr.keywords)
+        if isinstance(func, ast.Attribute):
+            if func.attr == "astimezone":
+                return True
+            if func.attr == "now" and (expr.args or has_tz):
+                return True
+            if func.attr == "fromtimestamp" and (len(expr.args) > 1 or has_tz):
+                return True
+        return any(
+            k.arg == "tzinfo" and not (isinstance(k.value, ast.Constant) and k.value.value is None)
+            for k in expr.keywords
+        )
+    if isinstance(expr, ast.BinOp) and isinstance(expr.op, (ast.Add, ast.Sub)):
+        return _aware(expr.left, frame, depth)
+    if isinstance(expr, ast.Name) and depth < 3:
+        return any(_aware(value, frame, depth + 1) for value in frame.assigned.get(expr.id, ()))
+    return False
