@@ -75,6 +75,9 @@ def test_fixes_parse_and_are_idempotent(parts: list[str], crlf: bool, data: st.D
     ast.parse(new_text)
     if crlf:
         assert "\n" not in new_text.replace("\r\n", "")
-    assert outcome.skipped == (), outcome.skipped
+    # A fix may decline a case it cannot handle safely (SL301's callable form in a class
+    # body that binds ``datetime``: the new lambda could not see it); anything else left
+    # unfixed (a crash, an overlap never resolved, passes exhausted) is a bug.
+    assert all(reason == "no fix for this case" for _, reason in outcome.skipped), outcome.skipped
     again = fix_source(outcome.new, "fuzz.py", EVERYTHING, unsafe=True)
     assert again.status == "unchanged", (new_text, again.new)
