@@ -172,7 +172,7 @@ class Rule:
             Finding(
                 code=meta.code,
                 name=meta.name,
-                severity=self.context.settings.severity.get(meta.code, severity or meta.severity),
+                severity=self.context.settings.severity.get(meta.code, meta.severity if severity is None else severity),
                 message=message or meta.summary,
                 path=self.context.path,
                 span=self.context.span(node),
@@ -239,7 +239,7 @@ class Rule:
         return Finding(
             code=meta.code,
             name=meta.name,
-            severity=severity or meta.severity,
+            severity=meta.severity if severity is None else severity,
             message=message or meta.summary,
             path=path,
             span=span,
