@@ -135,7 +135,20 @@ def rule_options(name: str, table: Any) -> Any:
         if field.default_factory is not dataclasses.MISSING:
             default = field.default_factory()
         values[field.name] = _coerce(f"rules.{name}.{key}", value, default)
+        _check_choices(f"rules.{name}.{key}", values[field.name], field.metadata.get("choices"))
     return entry.rule.Options(**values)
+
+
+def _check_choices(key: str, value: Any, choices: Sequence[str] | None) -> None:
+    """An option that declares ``metadata={"choices": ...}`` takes only those values (each
+    item of a list option)."""
+    if choices is None:
+        return
+    for item in value if isinstance(value, tuple) else (value,):
+        if item not in choices:
+            raise ConfigError(
+                f"{key}: unknown value {item!r}{_suggest(str(item), choices)} (valid values: {', '.join(choices)})"
+            )
 
 
 def _coerce(key: str, value: Any, default: Any) -> Any:
