@@ -89,6 +89,17 @@ def test_findings_match_expected(report: dict[str, Any], code: str) -> None:
     )
 
 
+def test_graded_entries_keep_their_severity(report: dict[str, Any]) -> None:
+    graded = [e for e in ENTRIES if "severity" in e]
+    assert graded, "the audit's §6 site names its severity"
+    by_key = {
+        (f["code"], PurePosixPath(f["path"]).relative_to(REPLICA).as_posix(), f["line"]): f["severity"]
+        for f in report["findings"]
+    }
+    for entry in graded:
+        assert by_key.get((entry["code"], entry["file"], entry["line"])) == entry["severity"], entry
+
+
 def test_expected_entries_point_at_their_text() -> None:
     for entry in ENTRIES:
         path = REPLICA_DIR / entry["file"]

@@ -468,7 +468,7 @@ class ProjectModel:
                 targets = (target[0],) if target is not None else ()
             for fid in targets:
                 found.append((fid, self._context_of(fid, site.context)))
-        tests = _is_test_path(summary.path)
+        tests = is_test_path(summary.path)
         for fid, fn in summary.functions.items():
             for ref in fn.decorators:
                 context = self._decorator_context(ref)
@@ -584,7 +584,7 @@ def _edge_kind(handoff: Handoff, is_async: bool) -> str:
     return handoff.kind
 
 
-def _is_test_path(path: str) -> bool:
+def is_test_path(path: str) -> bool:
     """``test_*.py``, ``*_test.py`` (pytest's defaults), or any file under a ``tests`` folder."""
     folder, _, name = path.replace("\\", "/").rpartition("/")
     if (name.startswith("test_") and name.endswith(".py")) or name.endswith("_test.py"):
