@@ -16,6 +16,7 @@ from sightlint.models import Severity
 from sightlint.rules.swallowed_exception import (
     SwallowedExceptionOptions,
     _database_write,
+    _parser,
     _says_deliberate,
     _security_name,
     _words,
@@ -70,11 +71,17 @@ def test_database_writes() -> None:
     assert _database_write(_body("rows = conn.execute(query)")) is None
 
 
+def test_parsers_by_name() -> None:
+    assert all(_parser(n) for n in ("loads", "json_loads", "parse_partial_json", "parse", "int", "b64decode"))
+    assert not any(_parser(n) for n in ("save_json", "load", "fetch", "read_text"))
+
+
 def test_tests_decide_nothing_in_production() -> None:
     source = "async def f(session, row):\n    try:\n        await session.commit()\n    except Exception:\n        pass\n"
     assert _graded(source) == [(4, "critical")]
     found = check_source(source.encode(), "tests/test_orders.py", SL201).findings
-    assert [f.severity for f in found] == [Severity.MEDIUM]
+    assert [f.severity for f in found] == [Severity.LOW]
+    assert found[0].fix_title is None
 
 
 def test_deliberate_comments() -> None:
@@ -89,6 +96,8 @@ PROBES = {
     "parse": "import json\n\ndef unpack(m):\n    try:\n        return json.loads(m)['message']\n    except Exception:\n        return m\n",
     "predicate": "import httpx\n\ndef is_up(url) -> bool:\n    try:\n        return httpx.get(url).is_success\n    except Exception:\n        return False\n",
     "import": "def load():\n    try:\n        import orjson\n    except Exception:\n        return None\n    return orjson\n",
+    "partial json": "def args(raw):\n    try:\n        kwargs = parse_partial_json(raw) or {}\n    except Exception:\n        kwargs = {}\n    return kwargs\n",
+    "optional import": "def tok():\n    try:\n        return build_remote()\n    except (ImportError, Exception):\n        return None\n",
     "lookup": "def port(env):\n    try:\n        value = int(env['PORT'])\n    except Exception:\n        value = 8000\n    return value\n",
 }
 

@@ -136,14 +136,14 @@ class SwallowedException(Rule):
       `user.check_permission(...)`), writes a database (`session.commit()`,
       `db.add(row)`), or returns or stores the result of an HTTP, LLM or database call
       (`return await client.post(...)`, `rows = await session.execute(...)`): the
-      failure silently changes what is stored or returned. In tests (`test_*.py`,
-      `*_test.py`, a `tests/` folder) these are medium: they decide nothing in
-      production.
+      failure silently changes what is stored or returned.
     - **medium** — a silent broad handler around other work.
-    - **low** — the same, when a comment in the handler says the silence is deliberate
-      ("silently ignore", "best effort", "expected"); no fix is offered, since a log call
-      next to that comment would contradict it. A deliberate comment does not lower a
-      critical finding: an error ignored on purpose in authentication is the audit's case.
+    - **low**, without a fix — the same, when the silence is written on purpose: a
+      comment in the handler says so ("silently ignore", "best effort", "expected"; a
+      log call next to it would contradict it) or it is `contextlib.suppress(Exception)`.
+      Being deliberate does not lower a critical finding: an error ignored on purpose in
+      authentication is the audit's case. In tests (`test_*.py`, `*_test.py`, a
+      `tests/` folder) every finding is low: they decide nothing in production.
     - **not reported** — cleanup that must not raise: a handler in a `finally:` block,
       in `__exit__`/`__aexit__`/`close`/`aclose`/`__del__`, or around closing calls only
       (`conn.close()`); a handler in a `logging.Formatter`/`Handler`/`Filter`
@@ -153,7 +153,8 @@ class SwallowedException(Rule):
       up a value (`json.loads(raw)`, `int(text)`, `base64.b64decode(data)`,
       `urlparse(url)`, `data["key"]`), a true/false check (`def is_up(url) -> bool:`
       whose handler returns `False`), a body of imports only (an optional dependency),
-      or a one-statement tool probe (`subprocess.check_output(["git", ...])`).
+      or a handler that also names `ImportError` (an optional dependency), or a
+      one-statement tool probe (`subprocess.check_output(["git", ...])`).
 
     ## Why it matters
     The error disappears without a trace. In an authentication dependency, a database
@@ -470,7 +471,8 @@ class SwallowedException(Rule):
                 """
             ),
         ),
-        # `suppress(Exception)` swallows like `except Exception: pass`; there is no handler to log from.
+        # `suppress(Exception)` swallows like `except Exception: pass`, on purpose: low, and no
+        # handler to log from.
         Bad("import contextlib, os\n\ndef rm(p):\n    with contextlib.suppress(Exception):\n        os.remove(p)\n"),
         # Low: the comment says the silence is deliberate; a log call there would contradict it.
         Bad(
@@ -681,7 +683,7 @@ class SwallowedException(Rule):
             caught = self._broad(handler.type)
             if caught is None or not all(self._trivial(stmt, handler.name) for stmt in handler.body):
                 continue
-            grade = self._grade(node, node.body, handler.body, handler)
+            grade = self._grade(node, node.body, handler.body, handler, _names_import_error(handler.type))
             if grade is None:
                 continue
             what = "Bare `except:` swallows every error (even cancellation)" if handler.type is None else (
@@ -708,7 +710,8 @@ class SwallowedException(Rule):
             caught = next((ast.unparse(arg) for arg in call.args if self._broad(arg)), None)
             if caught is None:
                 continue
-            grade = self._grade(node, node.body, [ast.Pass()], node)
+            optional = any(_names_import_error(arg) for arg in call.args)
+            grade = self._grade(node, node.body, [ast.Pass()], node, optional, suppressed=True)
             if grade is not None:
                 around = f" {grade.around}" if grade.around else ""
                 message = f"`suppress({caught})` swallows the error{around} without logging it{grade.advice}."
@@ -716,16 +719,30 @@ class SwallowedException(Rule):
 
     # -- grading ---------------------------------------------------------------------
 
-    def _grade(self, node: ast.AST, body: list[ast.stmt], fallback: list[ast.stmt], handler: ast.AST) -> _Grade | None:
+    def _grade(
+        self,
+        node: ast.AST,
+        body: list[ast.stmt],
+        fallback: list[ast.stmt],
+        handler: ast.AST,
+        optional_import: bool,
+        suppressed: bool = False,
+    ) -> _Grade | None:
         """How bad swallowing errors of ``body`` is; None when it is not worth reporting.
-        Tests decide nothing in production: their critical findings are medium."""
-        grade = self._grade_code(node, body, fallback, handler)
-        if grade is not None and grade.severity is Severity.CRITICAL and is_test_path(self.context.path):
-            return grade._replace(severity=Severity.MEDIUM)
+        Tests decide nothing in production: their findings are low, without a fix."""
+        grade = self._grade_code(node, body, fallback, handler, optional_import, suppressed)
+        if grade is not None and grade.severity > Severity.LOW and is_test_path(self.context.path):
+            return grade._replace(severity=Severity.LOW, fixable=False)
         return grade
 
     def _grade_code(
-        self, node: ast.AST, body: list[ast.stmt], fallback: list[ast.stmt], handler: ast.AST
+        self,
+        node: ast.AST,
+        body: list[ast.stmt],
+        fallback: list[ast.stmt],
+        handler: ast.AST,
+        optional_import: bool,
+        suppressed: bool,
     ) -> _Grade | None:
         if node in self._in_finally or self._must_not_raise(body):
             return None
@@ -735,7 +752,7 @@ class SwallowedException(Rule):
         write = _database_write(body)
         if write is not None:
             return _Grade(Severity.CRITICAL, f"around a database write (`{write}`)", True)
-        probe = self._probe(body, fallback)
+        probe = "import probe" if optional_import else self._probe(body, fallback)
         if probe is not None:
             if self.options.probe == "ignore":
                 return None
@@ -743,6 +760,9 @@ class SwallowedException(Rule):
         external = self._external_result(body)
         if external is not None:
             return _Grade(Severity.CRITICAL, f"of `{external}`, whose result is returned or stored,", True)
+        if suppressed:
+            # `suppress(Exception)` is written on purpose, like a comment saying so.
+            return _Grade(Severity.LOW, "on purpose", False)
         if _says_deliberate(self.context.lines, handler):
             return _Grade(Severity.LOW, "on purpose, as its comment says,", False)
         return _Grade(Severity.MEDIUM, "", True)
@@ -1005,8 +1025,16 @@ def _database_write(body: list[ast.stmt]) -> str | None:
 
 
 def _parser(name: str) -> bool:
-    """``json.loads``, ``int``, and house wrappers such as ``json_loads``/``safe_json_dumps``."""
-    return name in _PARSERS or name.endswith(("_loads", "_dumps"))
+    """``json.loads``, ``int``, a ``parse`` method, and house wrappers such as
+    ``json_loads``, ``safe_json_dumps``, ``parse_partial_json`` (not ``save_json``)."""
+    return name in _PARSERS or name.endswith(("_loads", "_dumps")) or "parse" in _words(name)
+
+
+def _names_import_error(node: ast.expr | None) -> bool:
+    """True for a caught tuple that names ``ImportError`` or ``ModuleNotFoundError``: the
+    author says the broad catch is about an optional dependency."""
+    elts = node.elts if isinstance(node, ast.Tuple) else [node] if node is not None else []
+    return any(_last_name(e) in ("ImportError", "ModuleNotFoundError") for e in elts)
 
 
 def _calls_only(expr: ast.expr, methods: frozenset[str]) -> bool:
