@@ -79,9 +79,41 @@ def test_parsers_by_name() -> None:
 def test_tests_decide_nothing_in_production() -> None:
     source = "async def f(session, row):\n    try:\n        await session.commit()\n    except Exception:\n        pass\n"
     assert _graded(source) == [(4, "critical")]
-    found = check_source(source.encode(), "tests/test_orders.py", SL201).findings
+    assert check_source(source.encode(), "tests/test_orders.py", SL201).findings == []
+    # ...but a swallowed `assert` is a check that can never fail.
+    dead = "def test_reply(messages):\n    try:\n        assert messages[0].otid\n    except Exception:\n        pass\n"
+    found = check_source(dead.encode(), "tests/test_reply.py", SL201).findings
     assert [f.severity for f in found] == [Severity.LOW]
-    assert found[0].fix_title is None
+    assert found[0].fix_title is None and "`assert`" in found[0].message
+
+
+def test_a_deliberate_comment_lowers_data_findings_but_not_security_ones() -> None:
+    photo = (
+        "async def photo(client, user):\n"
+        "    try:\n"
+        "        user['image'] = await client.get('/me/photo')\n"
+        "    except Exception:\n"
+        "        pass  # Ignore errors getting the photo\n"
+    )
+    found = check_source(photo.encode(), "m.py", SL201).findings
+    assert [(f.severity, f.fix_title) for f in found] == [(Severity.MEDIUM, None)]
+    auth = photo.replace("client.get('/me/photo')", "verify_token(user)")
+    assert _graded(auth) == [(4, "critical")]
+
+
+def test_cleanup_before_re_raising_is_not_reported() -> None:
+    source = (
+        "import contextlib\n\n"
+        "async def run(producer):\n"
+        "    try:\n"
+        "        await consume()\n"
+        "    except BaseException:\n"
+        "        producer.cancel()\n"
+        "        with contextlib.suppress(Exception):\n"
+        "            await producer\n"
+        "        raise\n"
+    )
+    assert _graded(source) == []
 
 
 def test_deliberate_comments() -> None:
@@ -98,6 +130,7 @@ PROBES = {
     "import": "def load():\n    try:\n        import orjson\n    except Exception:\n        return None\n    return orjson\n",
     "partial json": "def args(raw):\n    try:\n        kwargs = parse_partial_json(raw) or {}\n    except Exception:\n        kwargs = {}\n    return kwargs\n",
     "optional import": "def tok():\n    try:\n        return build_remote()\n    except (ImportError, Exception):\n        return None\n",
+    "version": "try:\n    from importlib.metadata import version\n\n    VERSION = version('app')\nexcept Exception:\n    VERSION = 'unknown'\n",
     "lookup": "def port(env):\n    try:\n        value = int(env['PORT'])\n    except Exception:\n        value = 8000\n    return value\n",
 }
 

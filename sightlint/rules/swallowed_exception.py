@@ -72,13 +72,13 @@ _PARSERS = frozenset(
     "loads dumps literal_eval b64decode b64encode urlsafe_b64decode b32decode b16decode a85decode b85decode "
     "unhexlify fromhex fromisoformat strptime fromtimestamp isoparse urlparse urlsplit parse_qs parse_qsl "
     "unquote ip_address ip_network ip_interface safe_load model_validate model_validate_json parse_raw "
-    "parse_obj int float complex Decimal UUID decode encode".split()
+    "parse_obj int float complex Decimal UUID ZoneInfo urljoin decode encode".split()
 )
 # Calls that are part of looking at a parsed value: string and mapping methods, regexes.
 _INSPECTORS = frozenset(
     "strip lstrip rstrip lower upper casefold split rsplit splitlines startswith endswith replace get keys "
     "values items format join index find count isdigit isnumeric partition rpartition removeprefix "
-    "removesuffix match fullmatch search group groups".split()
+    "removesuffix match fullmatch search group groups astimezone isoformat strftime".split()
 )
 # Builtins that run arbitrary code or I/O: a body calling them is not a pure probe.
 _IMPURE_BUILTINS = frozenset("open exec eval compile input __import__ breakpoint".split())
@@ -100,7 +100,8 @@ _LOGGING_BASES = ("Formatter", "Handler", "Filter")
 # A comment in the handler that says the silence is deliberate.
 _DELIBERATE = re.compile(
     r"\b(silent(ly)?|ignor(e|ed|es|ing)|expected|best[- ]effort|intentional(ly)?|deliberate(ly)?|on purpose|"
-    r"harmless|non[- ]?critical|not (critical|important|fatal|needed|required)|don'?t care|safe to|"
+    r"harmless|permissive|non[- ]?critical|not (critical|important|fatal|needed|required|available)|"
+    r"(might|may) not (be|exist|work)|don'?t care|safe to|"
     r"ok(ay)? (if|to)|fine (if|to))\b",
     re.IGNORECASE,
 )
@@ -138,14 +139,18 @@ class SwallowedException(Rule):
       (`return await client.post(...)`, `rows = await session.execute(...)`): the
       failure silently changes what is stored or returned.
     - **medium** — a silent broad handler around other work.
-    - **low**, without a fix — the same, when the silence is written on purpose: a
+    - **one grade lower, without a fix** — when the silence is written on purpose: a
       comment in the handler says so ("silently ignore", "best effort", "expected"; a
       log call next to it would contradict it) or it is `contextlib.suppress(Exception)`.
-      Being deliberate does not lower a critical finding: an error ignored on purpose in
-      authentication is the audit's case. In tests (`test_*.py`, `*_test.py`, a
-      `tests/` folder) every finding is low: they decide nothing in production.
-    - **not reported** — cleanup that must not raise: a handler in a `finally:` block,
-      in `__exit__`/`__aexit__`/`close`/`aclose`/`__del__`, or around closing calls only
+      Medium becomes low; a database write or an external result becomes medium. A
+      security decision stays critical: an error ignored on purpose in authentication
+      is the audit's case.
+    - In tests (`test_*.py`, `*_test.py`, a `tests/` folder), which decide nothing in
+      production, only a swallowed `assert` is reported (low, no fix): that check can
+      never fail.
+    - **not reported** — cleanup that must not raise: a handler in a `finally:` block
+      or in a handler that ends by re-raising, in
+      `__exit__`/`__aexit__`/`close`/`aclose`/`__del__`, or around closing calls only
       (`conn.close()`); a handler in a `logging.Formatter`/`Handler`/`Filter`
       subclass's `format`/`emit`/`filter` (logging from there re-enters the handler:
       `RecursionError`); and **probes**, where the failure is an expected answer and the
@@ -676,9 +681,12 @@ class SwallowedException(Rule):
         self._check_with(node)
 
     def _check_try(self, node: ast.Try) -> None:
-        for stmt in _walk(node.finalbody):
-            if isinstance(stmt, (ast.Try, ast.With, ast.AsyncWith)) or type(stmt).__name__ == "TryStar":
-                self._in_finally.add(stmt)
+        # Cleanup on the way out: in `finally:`, or in a handler that re-raises.
+        on_the_way_out = [h.body for h in node.handlers if isinstance(h.body[-1], ast.Raise) and h.body[-1].exc is None]
+        for block in (node.finalbody, *on_the_way_out):
+            for stmt in _walk(block):
+                if isinstance(stmt, (ast.Try, ast.With, ast.AsyncWith)) or type(stmt).__name__ == "TryStar":
+                    self._in_finally.add(stmt)
         for handler in node.handlers:
             caught = self._broad(handler.type)
             if caught is None or not all(self._trivial(stmt, handler.name) for stmt in handler.body):
@@ -729,43 +737,44 @@ class SwallowedException(Rule):
         suppressed: bool = False,
     ) -> _Grade | None:
         """How bad swallowing errors of ``body`` is; None when it is not worth reporting.
-        Tests decide nothing in production: their findings are low, without a fix."""
-        grade = self._grade_code(node, body, fallback, handler, optional_import, suppressed)
-        if grade is not None and grade.severity > Severity.LOW and is_test_path(self.context.path):
-            return grade._replace(severity=Severity.LOW, fixable=False)
-        return grade
-
-    def _grade_code(
-        self,
-        node: ast.AST,
-        body: list[ast.stmt],
-        fallback: list[ast.stmt],
-        handler: ast.AST,
-        optional_import: bool,
-        suppressed: bool,
-    ) -> _Grade | None:
+        Tests decide nothing in production: only a swallowed `assert` is reported there
+        (low, without a fix), since that check can never fail."""
         if node in self._in_finally or self._must_not_raise(body):
             return None
+        if is_test_path(self.context.path):
+            if any(isinstance(n, ast.Assert) for n in _walk(body)):
+                return _Grade(Severity.LOW, "and with it a failing `assert`", False)
+            return None
+        return self._grade_code(body, fallback, handler, optional_import, suppressed)
+
+    def _grade_code(
+        self, body: list[ast.stmt], fallback: list[ast.stmt], handler: ast.AST, optional_import: bool, suppressed: bool
+    ) -> _Grade | None:
         sensitive = _security_name(body)
         if sensitive is not None:
+            # Deliberate or not: an error ignored on purpose in authentication is the audit's case.
             return _Grade(Severity.CRITICAL, f"around a security decision (`{sensitive}`)", True)
         write = _database_write(body)
-        if write is not None:
-            return _Grade(Severity.CRITICAL, f"around a database write (`{write}`)", True)
-        probe = "import probe" if optional_import else self._probe(body, fallback)
-        if probe is not None:
-            if self.options.probe == "ignore":
-                return None
-            return _Grade(Severity.LOW, f"of a {probe}", False, "; catch the exceptions the probe expects instead")
-        external = self._external_result(body)
-        if external is not None:
-            return _Grade(Severity.CRITICAL, f"of `{external}`, whose result is returned or stored,", True)
+        grade = _Grade(Severity.CRITICAL, f"around a database write (`{write}`)", True) if write else None
+        if grade is None:
+            probe = "import probe" if optional_import else self._probe(body, fallback)
+            if probe is not None:
+                if self.options.probe == "ignore":
+                    return None
+                return _Grade(Severity.LOW, f"of a {probe}", False, "; catch the exceptions the probe expects instead")
+            external = self._external_result(body)
+            if external is not None:
+                grade = _Grade(Severity.CRITICAL, f"of `{external}`, whose result is returned or stored,", True)
+        # Written on purpose (`suppress(Exception)`, or a comment saying so): one grade down
+        # and no fix, since a log call next to "silently ignore" would contradict it.
+        deliberate = None
         if suppressed:
-            # `suppress(Exception)` is written on purpose, like a comment saying so.
-            return _Grade(Severity.LOW, "on purpose", False)
-        if _says_deliberate(self.context.lines, handler):
-            return _Grade(Severity.LOW, "on purpose, as its comment says,", False)
-        return _Grade(Severity.MEDIUM, "", True)
+            deliberate = "on purpose"
+        elif _says_deliberate(self.context.lines, handler):
+            deliberate = "on purpose, as its comment says,"
+        if grade is None:
+            return _Grade(Severity.LOW, deliberate, False) if deliberate else _Grade(Severity.MEDIUM, "", True)
+        return _Grade(Severity.MEDIUM, f"{grade.around} {deliberate}", False) if deliberate else grade
 
     def _must_not_raise(self, body: list[ast.stmt]) -> bool:
         """Cleanup (`__exit__`, `close`, `__del__`, closing calls only) and logging internals:
@@ -792,7 +801,9 @@ class SwallowedException(Rule):
         ):
             return "import probe"
         calls = [n for n in _walk(body) if isinstance(n, ast.Call)]
-        if len(body) == 1 and any(self.context.qualified_name(c.func) in _ENV_PROBES for c in calls):
+        work = [s for s in body if not isinstance(s, (ast.Import, ast.ImportFrom))]
+        imports_here = len(work) < len(body)
+        if len(work) == 1 and any(self._target(c.func, imports_here) in _ENV_PROBES for c in calls):
             return "tool probe"
         if _returns_bool_constant(fallback[0]) and self._predicate(self.context.current_function):
             return "true/false check"
@@ -804,6 +815,23 @@ class SwallowedException(Rule):
         if looks_up or any(_parser(_last_name(c.func)) for c in calls):
             return "parse or lookup probe"
         return None
+
+    def _target(self, func: ast.expr, imports_here: bool) -> str | None:
+        """The qualified name of a called ``func``; with ``imports_here``, also through an
+        import in the same ``try`` body, which the walk has not reached yet."""
+        qualified = self.context.qualified_name(func)
+        if qualified is not None or not imports_here:
+            return qualified
+        attrs: list[str] = []
+        while isinstance(func, ast.Attribute):
+            attrs.append(func.attr)
+            func = func.value
+        if not isinstance(func, ast.Name):
+            return None
+        binding = self.context.binding_at(func.id, func.lineno, self.context.char_col(func.lineno, func.col_offset))
+        if binding.kind is not BindingKind.IMPORT or binding.qualified is None:
+            return None
+        return ".".join([binding.qualified, *reversed(attrs)])
 
     def _predicate(self, function: ast.AST | None) -> bool:
         """True for a function that answers yes or no: `-> bool`, or named `is_...`, `has_...`."""
@@ -818,7 +846,8 @@ class SwallowedException(Rule):
         """A call that only parses, converts or inspects a value (or logs)."""
         func = call.func
         name = _last_name(func)
-        if _parser(name) or name in _INSPECTORS:
+        # ...or builds the exception that jumps to the fallback: `raise ValueError(...)`.
+        if _parser(name) or name in _INSPECTORS or (name[:1].isupper() and name.endswith(("Error", "Exception"))):
             return True
         if isinstance(func, ast.Name):
             return (
