@@ -101,6 +101,15 @@ def test_a_deliberate_comment_lowers_data_findings_but_not_security_ones() -> No
     assert _graded(auth) == [(4, "critical")]
 
 
+def test_metrics_and_cleanup_functions_are_not_reported() -> None:
+    metrics = "def tick(n):\n    try:\n        MetricRegistry().backlog_gauge.set(n)\n    except Exception:\n        pass\n"
+    assert _graded(metrics) == []
+    shutdown = "async def shutdown_clients(clients):\n    for c in clients:\n        try:\n            await c.flush_and_stop()\n        except Exception:\n            pass\n"
+    assert _graded(shutdown) == []
+    # The same body in a function not named for cleanup is reported.
+    assert _graded(shutdown.replace("shutdown_clients", "restart_clients")) == [(5, "medium")]
+
+
 def test_cleanup_before_re_raising_is_not_reported() -> None:
     source = (
         "import contextlib\n\n"
@@ -131,6 +140,7 @@ PROBES = {
     "partial json": "def args(raw):\n    try:\n        kwargs = parse_partial_json(raw) or {}\n    except Exception:\n        kwargs = {}\n    return kwargs\n",
     "optional import": "def tok():\n    try:\n        return build_remote()\n    except (ImportError, Exception):\n        return None\n",
     "version": "try:\n    from importlib.metadata import version\n\n    VERSION = version('app')\nexcept Exception:\n    VERSION = 'unknown'\n",
+    "error body": "def message(e):\n    try:\n        return e.response.json()['error']\n    except Exception:\n        return str(e)\n",
     "lookup": "def port(env):\n    try:\n        value = int(env['PORT'])\n    except Exception:\n        value = 8000\n    return value\n",
 }
 

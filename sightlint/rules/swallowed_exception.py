@@ -72,7 +72,7 @@ _PARSERS = frozenset(
     "loads dumps literal_eval b64decode b64encode urlsafe_b64decode b32decode b16decode a85decode b85decode "
     "unhexlify fromhex fromisoformat strptime fromtimestamp isoparse urlparse urlsplit parse_qs parse_qsl "
     "unquote ip_address ip_network ip_interface safe_load model_validate model_validate_json parse_raw "
-    "parse_obj int float complex Decimal UUID ZoneInfo urljoin decode encode".split()
+    "parse_obj int float complex Decimal UUID ZoneInfo urljoin decode encode json".split()
 )
 # Calls that are part of looking at a parsed value: string and mapping methods, regexes.
 _INSPECTORS = frozenset(
@@ -92,6 +92,10 @@ _PREDICATE_NAME = re.compile(r"^_*(is|has|can|should|supports|looks_like|check|v
 
 # -- code that must not raise ----------------------------------------------------------
 _CLEANUP_FUNCTIONS = frozenset("__exit__ __aexit__ __del__ close aclose".split())
+# ...and functions named for it (`clean_global_injector`, `shutdown_clients`, `_teardown`).
+_CLEANUP_WORDS = frozenset("close clean cleanup shutdown teardown dispose".split())
+# Emitting metrics must not break the code it measures (`counter.add(1)`, `gauge.set(n)`).
+_TELEMETRY_WORDS = frozenset("metric metrics gauge counter histogram statsd telemetry".split())
 _CLEANUP_CALLS = frozenset("close aclose disconnect shutdown terminate kill dispose".split())
 # Methods of logging classes: logging from inside them re-enters the handler.
 _LOGGING_METHODS = frozenset("format formatTime formatException formatStack emit filter handle handleError flush".split())
@@ -150,8 +154,9 @@ class SwallowedException(Rule):
       never fail.
     - **not reported** — cleanup that must not raise: a handler in a `finally:` block
       or in a handler that ends by re-raising, in
-      `__exit__`/`__aexit__`/`close`/`aclose`/`__del__`, or around closing calls only
-      (`conn.close()`); a handler in a `logging.Formatter`/`Handler`/`Filter`
+      `__exit__`/`__aexit__`/`close`/`aclose`/`__del__` or a function named for cleanup
+      (`shutdown_clients`), around closing calls only (`conn.close()`), or around
+      metrics emission only (`counter.add(1)`, `gauge.set(n)`); a handler in a `logging.Formatter`/`Handler`/`Filter`
       subclass's `format`/`emit`/`filter` (logging from there re-enters the handler:
       `RecursionError`); and **probes**, where the failure is an expected answer and the
       handler's one statement is the fallback: a body that only parses, converts or looks
@@ -368,7 +373,7 @@ class SwallowedException(Rule):
         Bad(
             "import os\n"
             "\n"
-            "def cleanup(path):\n"
+            "def remove_upload(path):\n"
             "    try:\n"
             "        os.remove(path)\n"
             "    except Exception:\n"
@@ -381,15 +386,15 @@ class SwallowedException(Rule):
             "\n"
             "logger = logging.getLogger(__name__)\n"
             "\n"
-            "def cleanup(path):\n"
+            "def remove_upload(path):\n"
             "    try:\n"
             "        os.remove(path)\n"
             "    except Exception:\n"
-            '        logger.exception("Ignored error in cleanup")\n'
+            '        logger.exception("Ignored error in remove_upload")\n'
             "    try:\n"
             "        os.rmdir(os.path.dirname(path))\n"
             "    except Exception:\n"
-            '        logger.exception("Ignored error in cleanup")\n',
+            '        logger.exception("Ignored error in remove_upload")\n',
             count=2,
         ),
         # `log` here is the parameter, which may be None: the fix must not call it.
@@ -777,18 +782,18 @@ class SwallowedException(Rule):
         return _Grade(Severity.MEDIUM, f"{grade.around} {deliberate}", False) if deliberate else grade
 
     def _must_not_raise(self, body: list[ast.stmt]) -> bool:
-        """Cleanup (`__exit__`, `close`, `__del__`, closing calls only) and logging internals:
-        code whose errors must not escape, and where logging may recurse."""
+        """Cleanup (`__exit__`, `close`, `__del__`, closing calls only), metrics emission and
+        logging internals: code whose errors must not escape, and where logging may recurse."""
         function = self.context.current_function
         name = getattr(function, "name", None)
-        if name in _CLEANUP_FUNCTIONS:
+        if name is not None and (name in _CLEANUP_FUNCTIONS or _words(name) & _CLEANUP_WORDS):
             return True
         if name in _LOGGING_METHODS and self.context.class_stack:
             owner = self.context.class_stack[-1]
             if function in owner.body and any(_last_name(base).endswith(_LOGGING_BASES) for base in owner.bases):
                 return True
-        return all(
-            isinstance(stmt, ast.Expr) and _calls_only(stmt.value, _CLEANUP_CALLS) for stmt in body
+        return all(isinstance(stmt, ast.Expr) and _calls_only(stmt.value, _CLEANUP_CALLS) for stmt in body) or all(
+            isinstance(stmt, ast.Expr) and _emits_telemetry(stmt.value) for stmt in body
         )
 
     def _probe(self, body: list[ast.stmt], fallback: list[ast.stmt]) -> str | None:
@@ -1064,6 +1069,13 @@ def _names_import_error(node: ast.expr | None) -> bool:
     author says the broad catch is about an optional dependency."""
     elts = node.elts if isinstance(node, ast.Tuple) else [node] if node is not None else []
     return any(_last_name(e) in ("ImportError", "ModuleNotFoundError") for e in elts)
+
+
+def _emits_telemetry(expr: ast.expr) -> bool:
+    """True for ``MetricRegistry().gauge.set(n)``, ``self.request_counter.add(1)``."""
+    if isinstance(expr, ast.Await):
+        expr = expr.value
+    return isinstance(expr, ast.Call) and any(_words(part) & _TELEMETRY_WORDS for part in _dotted(expr.func))
 
 
 def _calls_only(expr: ast.expr, methods: frozenset[str]) -> bool:
