@@ -138,7 +138,7 @@ def test_overlapping_fixes_take_several_passes() -> None:
 
 
 def test_unfixable_finding_stays_in_remaining() -> None:
-    source = "try:\n    import local\nexcept Exception:\n    local = None\n"
+    source = "try:\n    local = load_local()\nexcept Exception:\n    local = None\n"
     outcome = fix_source(source.encode(), "m.py", SL201)
     assert outcome.status == "unchanged" and outcome.skipped == ()
     assert [f.code for f in outcome.remaining] == ["SL201"]

@@ -1,9 +1,15 @@
 from __future__ import annotations
 
 import ast
-from typing import TYPE_CHECKING
+import builtins
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from textwrap import dedent
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sightlint.models import Finding
+from sightlint.project.model import is_test_path
 from sightlint.rules.base import Bad, Fix, FixSafety, Good, Rule, RuleMeta, Severity
 from sightlint.semantics.bindings import Binding, BindingKind, Scope, ScopeKind
 
@@ -14,6 +20,7 @@ if TYPE_CHECKING:
 
 _BROAD = {"Exception", "BaseException"}
 _BROAD_QUALIFIED = {"builtins.Exception", "builtins.BaseException"}
+_SUPPRESS = {"contextlib.suppress"}
 # Module-level assignments from calls with these names create a logger we can reuse.
 _LOGGER_FACTORIES = {"getLogger", "get_logger", "getChild"}
 _PREFERRED_LOGGER_NAMES = ("logger", "log", "_logger", "_log", "LOGGER", "LOG")
@@ -26,32 +33,155 @@ _NEW_LOGGER_NAMES = ("logger", "_logger", "sightlint_logger")
 _ACTIVE = (ast.Call, ast.Await, ast.Yield, ast.YieldFrom, ast.NamedExpr)
 # ...except calls to these builtins, which only build a fallback value: `str(persona.age)`.
 _VALUE_BUILTINS = {"bool", "dict", "float", "frozenset", "int", "len", "list", "set", "str", "tuple"}
+_FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
+
+# -- what the try body does ------------------------------------------------------------
+# Words of an identifier (`decode_access_token` -> decode, access, token) that make the
+# guarded work a security or money decision.
+_SECURITY_WORDS = frozenset(
+    "auth authenticate authentication authorize authorization authorized token jwt permission permissions "
+    "password passwd credential credentials login oauth secret signature csrf apikey payment payments "
+    "charge stripe billing invoice refund".split()
+)
+# "token" counts LLM tokens in these identifiers (`max_tokens` is plural anyway, `prompt_token_count`).
+_TOKEN_COUNTING = frozenset("max num count prompt completion usage total tokenizer".split())
+# Methods that write a database (on any receiver) ...
+_DB_WRITES = frozenset(
+    "commit flush add_all bulk_save_objects bulk_insert_mappings bulk_update_mappings executemany "
+    "insert_one insert_many update_one update_many delete_one delete_many replace_one bulk_write upsert".split()
+)
+# ... and ones that do on a receiver whose name ends like a database's (`session.add(user)`,
+# `self.db.delete(row)`, `db_session.merge(x)`; not `db_pool_counter.add(1)`).
+_DB_RECEIVER_WRITES = frozenset("add delete merge insert update save create".split())
+_DB_RECEIVERS = frozenset("db session conn connection cursor tx transaction uow".split())
+_DB_READS = frozenset("execute scalar scalars scalar_one get fetch fetchrow fetchval fetchall fetchone query".split())
+# HTTP and LLM calls: modules, client methods, and the receivers those methods belong to.
+_HTTP_MODULES = ("httpx.", "requests.", "aiohttp.", "urllib.request.", "openai.", "anthropic.", "litellm.")
+_HTTP_METHODS = frozenset("get post put patch delete request send stream fetch".split())
+_HTTP_RECEIVERS = frozenset("client http httpx requests api".split())
+_LLM_METHODS = frozenset(
+    "invoke ainvoke acompletion completion agenerate achat acomplete embed_query embed_documents "
+    "aembed_query aembed_documents".split()
+)
+# `client.chat.completions.create(...)`, `client.messages.create(...)`, `client.embeddings.create(...)`.
+_LLM_RESOURCES = frozenset("completions messages embeddings responses".split())
+
+# -- probes: the failure is the answer -------------------------------------------------
+# Calls that parse, convert or test a value (by the last part of the called name).
+_PARSERS = frozenset(
+    "loads dumps literal_eval b64decode b64encode urlsafe_b64decode b32decode b16decode a85decode b85decode "
+    "unhexlify fromhex fromisoformat strptime fromtimestamp isoparse urlparse urlsplit parse_qs parse_qsl "
+    "unquote ip_address ip_network ip_interface safe_load model_validate model_validate_json parse_raw "
+    "parse_obj int float complex Decimal UUID ZoneInfo urljoin decode encode json".split()
+)
+# Calls that are part of looking at a parsed value: string and mapping methods, regexes.
+_INSPECTORS = frozenset(
+    "strip lstrip rstrip lower upper casefold split rsplit splitlines startswith endswith replace get keys "
+    "values items format join index find count isdigit isnumeric partition rpartition removeprefix "
+    "removesuffix match fullmatch search group groups astimezone isoformat strftime".split()
+)
+# Builtins that run arbitrary code or I/O: a body calling them is not a pure probe.
+_IMPURE_BUILTINS = frozenset("open exec eval compile input __import__ breakpoint".split())
+# Environment probes: is the tool or distribution there?
+_ENV_PROBES = frozenset(
+    "subprocess.check_output subprocess.run subprocess.check_call subprocess.getoutput shutil.which "
+    "importlib.import_module importlib.metadata.version importlib.metadata.distribution "
+    "pkg_resources.get_distribution".split()
+)
+_PREDICATE_NAME = re.compile(r"^_*(is|has|can|should|supports|looks_like|check|valid)(_|$)")
+
+# -- code that must not raise ----------------------------------------------------------
+_CLEANUP_FUNCTIONS = frozenset("__exit__ __aexit__ __del__ close aclose".split())
+# ...and functions named for it (`clean_global_injector`, `shutdown_clients`, `_teardown`).
+_CLEANUP_WORDS = frozenset("close clean cleanup shutdown teardown dispose".split())
+# Emitting metrics must not break the code it measures (`counter.add(1)`, `gauge.set(n)`).
+_TELEMETRY_WORDS = frozenset("metric metrics gauge counter histogram statsd telemetry".split())
+_CLEANUP_CALLS = frozenset("close aclose disconnect shutdown terminate kill dispose".split())
+# Methods of logging classes: logging from inside them re-enters the handler.
+_LOGGING_METHODS = frozenset("format formatTime formatException formatStack emit filter handle handleError flush".split())
+_LOGGING_BASES = ("Formatter", "Handler", "Filter")
+
+# A comment in the handler that says the silence is deliberate.
+_DELIBERATE = re.compile(
+    r"\b(silent(ly)?|ignor(e|ed|es|ing)|expected|best[- ]effort|intentional(ly)?|deliberate(ly)?|on purpose|"
+    r"harmless|permissive|non[- ]?critical|not (critical|important|fatal|needed|required|available)|"
+    r"(might|may) not (be|exist|work)|don'?t care|safe to|"
+    r"ok(ay)? (if|to)|fine (if|to))\b",
+    re.IGNORECASE,
+)
+_PROBE_VALUES = ("ignore", "low")
+_BUILTINS = frozenset(dir(builtins))
+
+
+@dataclass(frozen=True)
+class SwallowedExceptionOptions:
+    """The settings of SL201 (swallowed-exception)."""
+
+    probe: str = field(default="ignore", metadata={"choices": _PROBE_VALUES})
+    """Probes (parse, lookup, import, tool and true/false checks): "ignore" or "low"."""
 
 
 class SwallowedException(Rule):
     """
     ## What it flags
-    A bare `except:` or a broad handler (`Exception`, `BaseException`, or a tuple that
-    contains one) whose body only passes, continues, breaks, returns a plain value or
-    assigns a fallback: nothing is called, nothing is raised and the caught exception is
-    never used. Handlers for specific exceptions (`except KeyError: pass`) and
-    `contextlib.suppress(...)` are deliberate and are not flagged. A handler that calls
-    anything — a logger at any level, `traceback.print_exc()`, a Sentry capture, a
-    rollback — or raises, or stores or returns the exception (`last_error = exc`) is not
-    flagged either: a broad handler that logs without the traceback is the business of
-    SL202 (broad-exception-handler), not of this rule.
+    A bare `except:`, a broad handler (`Exception`, `BaseException`, or a tuple that
+    contains one) or `contextlib.suppress(Exception)` that makes an error disappear: the
+    handler only passes, continues, breaks, returns a plain value or assigns a fallback —
+    nothing is called, nothing is raised and the caught exception is never used. A
+    handler that calls anything (a logger at any level, `traceback.print_exc()`, a
+    rollback), raises, or stores or returns the exception is not flagged, nor is a handler
+    for specific exceptions (`except KeyError: pass`); a broad handler that logs without
+    the traceback is SL202's business.
+
+    The severity says what was swallowed:
+
+    - **critical** — the `try` body makes a security or data decision: it calls
+      something named for authentication, tokens, permissions, passwords, credentials
+      or payment (`decode_access_token(...)`, `jwt.decode(...)`,
+      `user.check_permission(...)`), writes a database (`session.commit()`,
+      `db.add(row)`), or returns or stores the result of an HTTP, LLM or database call
+      (`return await client.post(...)`, `rows = await session.execute(...)`): the
+      failure silently changes what is stored or returned.
+    - **medium** — a silent broad handler around other work.
+    - **one grade lower, without a fix** — when the silence is written on purpose: a
+      comment in the handler says so ("silently ignore", "best effort", "expected"; a
+      log call next to it would contradict it) or it is `contextlib.suppress(Exception)`.
+      Medium becomes low; a database write or an external result becomes medium. A
+      security decision stays critical: an error ignored on purpose in authentication
+      is the audit's case.
+    - In tests (`test_*.py`, `*_test.py`, a `tests/` folder), which decide nothing in
+      production, only a swallowed `assert` is reported (low, no fix): that check can
+      never fail.
+    - **not reported** — cleanup that must not raise: a handler in a `finally:` block
+      or in a handler that ends by re-raising, in
+      `__exit__`/`__aexit__`/`close`/`aclose`/`__del__` or a function named for cleanup
+      (`shutdown_clients`), around closing calls only (`conn.close()`), or around
+      metrics emission only (`counter.add(1)`, `gauge.set(n)`); a handler in a `logging.Formatter`/`Handler`/`Filter`
+      subclass's `format`/`emit`/`filter` (logging from there re-enters the handler:
+      `RecursionError`); and **probes**, where the failure is an expected answer and the
+      handler's one statement is the fallback: a body that only parses, converts or looks
+      up a value (`json.loads(raw)`, `int(text)`, `base64.b64decode(data)`,
+      `urlparse(url)`, `data["key"]`), a true/false check (`def is_up(url) -> bool:`
+      whose handler returns `False`), a body of imports only (an optional dependency),
+      or a handler that also names `ImportError` (an optional dependency), or a
+      one-statement tool probe (`subprocess.check_output(["git", ...])`).
 
     ## Why it matters
     The error disappears without a trace. In an authentication dependency, a database
     outage, a bug in token decoding and a forged token all become the same silent
-    "anonymous user"; nobody is alerted and the logs hold nothing to debug with. A bare
-    `except:` also swallows `KeyboardInterrupt`, `SystemExit` and `asyncio` cancellation.
+    "anonymous user"; a failed commit looks like a saved order; nobody is alerted and the
+    logs hold nothing to debug with. A bare `except:` also swallows `KeyboardInterrupt`,
+    `SystemExit` and `asyncio` cancellation. A probe is different: logging its expected
+    failure would print an ERROR with a traceback on the normal path (every plain-text
+    message that is not JSON, every poll before a server is up) — narrow its exception
+    type instead (`except (ValueError, TypeError):`, `except httpx.HTTPError:`).
 
     ## Fix
-    Inserts `logger.exception("Ignored error in <function>")` as the first statement of
-    the handler, which logs the message with the full traceback and then carries on
-    exactly as before; a `pass` that becomes redundant is replaced, and comments are
-    kept. The module's logger is reused when it has one (`X = logging.getLogger(...)`,
+    For critical and medium findings inside a function, inserts
+    `logger.exception("Ignored error in <function>")` as the first statement of the
+    handler, which logs the message with the full traceback and then carries on exactly
+    as before; a `pass` that becomes redundant is replaced, and comments are kept. The
+    module's logger is reused when it has one (`X = logging.getLogger(...)`,
     `structlog.get_logger(...)`, or an imported `logger`) and its name still means that
     logger inside the handler: a parameter, a local of an enclosing function or anything
     else of the same name hides it. Otherwise `import logging` and
@@ -60,8 +190,14 @@ class SwallowedException(Rule):
     in the handler (no fix if none is free; a star import could provide any of them).
     The fix is **safe**: control flow does not change, not even for a bare `except:`
     (which still catches what it caught; narrow it by hand if it swallows
-    cancellation). It is offered only inside functions, because a handler that runs at
-    import time could run before the new logger exists.
+    cancellation). It is not offered at import time (the new logger might not exist
+    yet), for `contextlib.suppress` (it has no handler to log from), for low findings,
+    or for probes (narrow the exception type by hand).
+
+    ## Options
+    Probes are not reported by default; `probe = "low"` lists them at low severity, to
+    find the ones worth narrowing to the exceptions they expect. Any other value stops
+    the run with exit code 2.
     """
 
     meta = RuleMeta(
@@ -74,6 +210,7 @@ class SwallowedException(Rule):
         fix_title="Log the error with its traceback (`logger.exception`)",
         tags=("errors",),
     )
+    Options = SwallowedExceptionOptions
 
     bad = (
         Bad(
@@ -105,7 +242,7 @@ class SwallowedException(Rule):
             "def ping(client):\n"
             "    try:\n"
             "        return client.ping()\n"
-            "    except: pass  # best effort\n",
+            "    except: pass  # offline\n",
             fixed="import logging\n"
             "\n"
             "log = logging.getLogger(__name__)\n"
@@ -113,7 +250,7 @@ class SwallowedException(Rule):
             "def ping(client):\n"
             "    try:\n"
             "        return client.ping()\n"
-            "    except:  # best effort\n"
+            "    except:  # offline\n"
             '        log.exception("Ignored error in ping")\n',
         ),
         Bad(
@@ -166,9 +303,9 @@ class SwallowedException(Rule):
             '"""Scale helpers."""\n'
             "from __future__ import annotations\n"
             "\n"
-            "def midpoint(raw, low, high):\n"
+            "def midpoint(scale, raw, low, high):\n"
             "    try:\n"
-            "        return int(raw)\n"
+            "        return scale.position(raw)\n"
             "    except (ValueError, Exception):\n"
             "        value = (low + high) // 2\n"
             "    return value\n",
@@ -178,9 +315,9 @@ class SwallowedException(Rule):
             "\n"
             "logger = logging.getLogger(__name__)\n"
             "\n"
-            "def midpoint(raw, low, high):\n"
+            "def midpoint(scale, raw, low, high):\n"
             "    try:\n"
-            "        return int(raw)\n"
+            "        return scale.position(raw)\n"
             "    except (ValueError, Exception):\n"
             '        logger.exception("Ignored error in midpoint")\n'
             "        value = (low + high) // 2\n"
@@ -192,23 +329,23 @@ class SwallowedException(Rule):
             "logger = logging.getLogger(__name__)\n"
             "\n"
             "def outer():\n"
-            "    def close(conn):\n"
+            "    def release(conn):\n"
             "        try:\n"
-            "            conn.close()\n"
+            "            conn.release()\n"
             "        except Exception:\n"
             "            ...\n"
-            "    return close\n",
+            "    return release\n",
             fixed="import logging\n"
             "\n"
             "logger = logging.getLogger(__name__)\n"
             "\n"
             "def outer():\n"
-            "    def close(conn):\n"
+            "    def release(conn):\n"
             "        try:\n"
-            "            conn.close()\n"
+            "            conn.release()\n"
             "        except Exception:\n"
-            '            logger.exception("Ignored error in outer.close")\n'
-            "    return close\n",
+            '            logger.exception("Ignored error in outer.release")\n'
+            "    return release\n",
         ),
         Bad(
             "import logging\n"
@@ -236,7 +373,7 @@ class SwallowedException(Rule):
         Bad(
             "import os\n"
             "\n"
-            "def cleanup(path):\n"
+            "def remove_upload(path):\n"
             "    try:\n"
             "        os.remove(path)\n"
             "    except Exception:\n"
@@ -249,15 +386,15 @@ class SwallowedException(Rule):
             "\n"
             "logger = logging.getLogger(__name__)\n"
             "\n"
-            "def cleanup(path):\n"
+            "def remove_upload(path):\n"
             "    try:\n"
             "        os.remove(path)\n"
             "    except Exception:\n"
-            '        logger.exception("Ignored error in cleanup")\n'
+            '        logger.exception("Ignored error in remove_upload")\n'
             "    try:\n"
             "        os.rmdir(os.path.dirname(path))\n"
             "    except Exception:\n"
-            '        logger.exception("Ignored error in cleanup")\n',
+            '        logger.exception("Ignored error in remove_upload")\n',
             count=2,
         ),
         # `log` here is the parameter, which may be None: the fix must not call it.
@@ -284,7 +421,109 @@ class SwallowedException(Rule):
             '        logger.exception("Ignored error in notify")\n',
         ),
         # At import time the new logger might not exist yet: flagged, but no fix.
-        Bad("try:\n    import settings_local\nexcept Exception:\n    settings_local = None\n"),
+        Bad("try:\n    SETTINGS = load_settings()\nexcept Exception:\n    SETTINGS = None\n"),
+        # Critical: a database write fails silently and the order looks saved.
+        Bad(
+            dedent(
+                """\
+                import logging
+
+                logger = logging.getLogger(__name__)
+
+                async def place_order(session, order):
+                    try:
+                        session.add(order)
+                        await session.commit()
+                    except Exception:
+                        pass
+                    return order
+                """
+            ),
+            fixed=dedent(
+                """\
+                import logging
+
+                logger = logging.getLogger(__name__)
+
+                async def place_order(session, order):
+                    try:
+                        session.add(order)
+                        await session.commit()
+                    except Exception:
+                        logger.exception("Ignored error in place_order")
+                    return order
+                """
+            ),
+        ),
+        # Critical: an LLM call's failure becomes an empty answer that is returned.
+        Bad(
+            dedent(
+                """\
+                async def summarise(llm, text):
+                    try:
+                        return await llm.ainvoke(text)
+                    except Exception:
+                        return ""
+                """
+            ),
+            fixed=dedent(
+                """\
+                import logging
+
+                logger = logging.getLogger(__name__)
+
+                async def summarise(llm, text):
+                    try:
+                        return await llm.ainvoke(text)
+                    except Exception:
+                        logger.exception("Ignored error in summarise")
+                        return ""
+                """
+            ),
+        ),
+        # `suppress(Exception)` swallows like `except Exception: pass`, on purpose: low, and no
+        # handler to log from.
+        Bad("import contextlib, os\n\ndef rm(p):\n    with contextlib.suppress(Exception):\n        os.remove(p)\n"),
+        # Low: the comment says the silence is deliberate; a log call there would contradict it.
+        Bad(
+            dedent(
+                """\
+                def track(run_tree, decision):
+                    try:
+                        run_tree.metadata["result"] = decision.label()
+                    except Exception:
+                        pass  # Silently ignore if run tree is not available
+                """
+            )
+        ),
+        # Not a probe: the handler does more than fall back (two statements).
+        Bad(
+            dedent(
+                """\
+                def age(raw, stats):
+                    try:
+                        return int(raw)
+                    except Exception:
+                        stats.bad = True
+                        return None
+                """
+            ),
+            fixed=dedent(
+                """\
+                import logging
+
+                logger = logging.getLogger(__name__)
+
+                def age(raw, stats):
+                    try:
+                        return int(raw)
+                    except Exception:
+                        logger.exception("Ignored error in age")
+                        stats.bad = True
+                        return None
+                """
+            ),
+        ),
     )
 
     good = (
@@ -299,11 +538,98 @@ class SwallowedException(Rule):
             "    except Exception:\n"
             '        logger.exception("Token validation failed")\n'
             "    return None\n",
-            in_docs=True,
         ),
         Good("def get(d, k):\n    try:\n        return d[k]\n    except KeyError:\n        pass\n"),
         Good("def parse(s):\n    try:\n        return int(s)\n    except (ValueError, TypeError):\n        return None\n"),
-        Good("import contextlib, os\n\ndef rm(p):\n    with contextlib.suppress(Exception):\n        os.remove(p)\n"),
+        # Probes: the failure is the answer, and the handler's one statement is the fallback.
+        Good(
+            dedent(
+                """\
+                import json
+
+                def unpack(message):
+                    try:
+                        data = json.loads(message)
+                        return data.get("message", message)
+                    except Exception:
+                        return message  # plain text is not JSON
+                """
+            ),
+            in_docs=True,
+        ),
+        Good(
+            dedent(
+                """\
+                import httpx
+
+                def is_server_up(url: str) -> bool:
+                    try:
+                        return httpx.get(f"{url}/health", timeout=2.0).is_success
+                    except Exception:
+                        return False
+                """
+            )
+        ),
+        Good("try:\n    import orjson\nexcept Exception:\n    orjson = None\n"),
+        Good(
+            dedent(
+                """\
+                from subprocess import check_output
+
+                def git_revision(path):
+                    try:
+                        revision = check_output(["git", "rev-parse", "HEAD"], cwd=path)
+                    except Exception:
+                        return None
+                    return revision.decode().strip()
+                """
+            )
+        ),
+        # Cleanup that must not raise.
+        Good(
+            dedent(
+                """\
+                import contextlib
+
+                class Client:
+                    async def close(self):
+                        with contextlib.suppress(Exception):
+                            await self.http.aclose()
+
+                    def __del__(self):
+                        try:
+                            self.pool.release_all()
+                        except Exception:
+                            pass
+
+                def run(job, conn):
+                    try:
+                        job.run(conn)
+                    finally:
+                        try:
+                            conn.rollback_if_open()
+                        except Exception:
+                            pass
+                """
+            )
+        ),
+        # Logging from inside a formatter re-enters the handler (RecursionError).
+        Good(
+            dedent(
+                """\
+                import logging
+
+                class JSONFormatter(logging.Formatter):
+                    def format(self, record):
+                        data = {"message": record.getMessage()}
+                        try:
+                            data["trace_id"] = current_span().trace_id
+                        except Exception:
+                            pass
+                        return dumps(data)
+                """
+            )
+        ),
         Good("def f():\n    try:\n        g()\n    except Exception:\n        rollback()\n        raise\n"),
         Good(
             "from fastapi import HTTPException\n"
@@ -342,23 +668,225 @@ class SwallowedException(Rule):
         Good("class Exception(Warning):\n    pass\n\ndef f():\n    try:\n        g()\n    except Exception:\n        pass\n"),
     )
 
-    def visit_ExceptHandler(self, node: ast.ExceptHandler) -> None:
-        caught = self._broad(node.type)
-        if caught is None or not all(self._trivial(stmt, node.name) for stmt in node.body):
-            return
-        if node.type is None:
-            message = "Bare `except:` swallows every error (even cancellation) without logging or re-raising it."
-        else:
-            message = f"`except {caught}:` swallows the error without logging or re-raising it."
-        # The finding covers the `except ...` clause only, so `# noqa` on that line works.
-        end = node.type if node.type is not None else None
-        clause = ast.Pass(
-            lineno=node.lineno,
-            col_offset=node.col_offset,
-            end_lineno=end.end_lineno if end is not None else node.lineno,
-            end_col_offset=end.end_col_offset if end is not None else node.col_offset + len("except"),
+    def __init__(self, context: Context, options: Any = None) -> None:
+        super().__init__(context, options)
+        # `try` and `with` statements inside some `finally:` block of this file.
+        self._in_finally: set[ast.AST] = set()
+
+    def visit_Try(self, node: ast.Try) -> None:
+        self._check_try(node)
+
+    def visit_TryStar(self, node: ast.Try) -> None:
+        self._check_try(node)
+
+    def visit_With(self, node: ast.With) -> None:
+        self._check_with(node)
+
+    def visit_AsyncWith(self, node: ast.AsyncWith) -> None:
+        self._check_with(node)
+
+    def _check_try(self, node: ast.Try) -> None:
+        # Cleanup on the way out: in `finally:`, or in a handler that re-raises.
+        on_the_way_out = [h.body for h in node.handlers if isinstance(h.body[-1], ast.Raise) and h.body[-1].exc is None]
+        for block in (node.finalbody, *on_the_way_out):
+            for stmt in _walk(block):
+                if isinstance(stmt, (ast.Try, ast.With, ast.AsyncWith)) or type(stmt).__name__ == "TryStar":
+                    self._in_finally.add(stmt)
+        for handler in node.handlers:
+            caught = self._broad(handler.type)
+            if caught is None or not all(self._trivial(stmt, handler.name) for stmt in handler.body):
+                continue
+            grade = self._grade(node, node.body, handler.body, handler, _names_import_error(handler.type))
+            if grade is None:
+                continue
+            what = "Bare `except:` swallows every error (even cancellation)" if handler.type is None else (
+                f"`except {caught}:` swallows the error"
+            )
+            # The finding covers the `except ...` clause only, so `# noqa` on that line works.
+            end = handler.type
+            clause = ast.Pass(
+                lineno=handler.lineno,
+                col_offset=handler.col_offset,
+                end_lineno=end.end_lineno if end is not None else handler.lineno,
+                end_col_offset=end.end_col_offset if end is not None else handler.col_offset + len("except"),
+            )
+            around = f" {grade.around}" if grade.around else ""
+            message = f"{what}{around} without logging or re-raising it{grade.advice}."
+            fixable = grade.fixable and bool(self.context.function_stack)
+            self.report(clause, message, fixable=fixable, severity=grade.severity)
+
+    def _check_with(self, node: ast.With | ast.AsyncWith) -> None:
+        for item in node.items:
+            call = item.context_expr
+            if not (isinstance(call, ast.Call) and self.context.qualified_name(call.func) in _SUPPRESS):
+                continue
+            caught = next((ast.unparse(arg) for arg in call.args if self._broad(arg)), None)
+            if caught is None:
+                continue
+            optional = any(_names_import_error(arg) for arg in call.args)
+            grade = self._grade(node, node.body, [ast.Pass()], node, optional, suppressed=True)
+            if grade is not None:
+                around = f" {grade.around}" if grade.around else ""
+                message = f"`suppress({caught})` swallows the error{around} without logging it{grade.advice}."
+                self.report(call, message, fixable=False, severity=grade.severity)
+
+    # -- grading ---------------------------------------------------------------------
+
+    def _grade(
+        self,
+        node: ast.AST,
+        body: list[ast.stmt],
+        fallback: list[ast.stmt],
+        handler: ast.AST,
+        optional_import: bool,
+        suppressed: bool = False,
+    ) -> _Grade | None:
+        """How bad swallowing errors of ``body`` is; None when it is not worth reporting.
+        Tests decide nothing in production: only a swallowed `assert` is reported there
+        (low, without a fix), since that check can never fail."""
+        if node in self._in_finally or self._must_not_raise(body):
+            return None
+        if is_test_path(self.context.path):
+            if any(isinstance(n, ast.Assert) for n in _walk(body)):
+                return _Grade(Severity.LOW, "and with it a failing `assert`", False)
+            return None
+        return self._grade_code(body, fallback, handler, optional_import, suppressed)
+
+    def _grade_code(
+        self, body: list[ast.stmt], fallback: list[ast.stmt], handler: ast.AST, optional_import: bool, suppressed: bool
+    ) -> _Grade | None:
+        sensitive = _security_name(body)
+        if sensitive is not None:
+            # Deliberate or not: an error ignored on purpose in authentication is the audit's case.
+            return _Grade(Severity.CRITICAL, f"around a security decision (`{sensitive}`)", True)
+        write = _database_write(body)
+        grade = _Grade(Severity.CRITICAL, f"around a database write (`{write}`)", True) if write else None
+        if grade is None:
+            probe = "import probe" if optional_import else self._probe(body, fallback)
+            if probe is not None:
+                if self.options.probe == "ignore":
+                    return None
+                return _Grade(Severity.LOW, f"of a {probe}", False, "; catch the exceptions the probe expects instead")
+            external = self._external_result(body)
+            if external is not None:
+                grade = _Grade(Severity.CRITICAL, f"of `{external}`, whose result is returned or stored,", True)
+        # Written on purpose (`suppress(Exception)`, or a comment saying so): one grade down
+        # and no fix, since a log call next to "silently ignore" would contradict it.
+        deliberate = None
+        if suppressed:
+            deliberate = "on purpose"
+        elif _says_deliberate(self.context.lines, handler):
+            deliberate = "on purpose, as its comment says,"
+        if grade is None:
+            return _Grade(Severity.LOW, deliberate, False) if deliberate else _Grade(Severity.MEDIUM, "", True)
+        return _Grade(Severity.MEDIUM, f"{grade.around} {deliberate}", False) if deliberate else grade
+
+    def _must_not_raise(self, body: list[ast.stmt]) -> bool:
+        """Cleanup (`__exit__`, `close`, `__del__`, closing calls only), metrics emission and
+        logging internals: code whose errors must not escape, and where logging may recurse."""
+        function = self.context.current_function
+        name = getattr(function, "name", None)
+        if name is not None and (name in _CLEANUP_FUNCTIONS or _words(name) & _CLEANUP_WORDS):
+            return True
+        if name in _LOGGING_METHODS and self.context.class_stack:
+            owner = self.context.class_stack[-1]
+            if function in owner.body and any(_last_name(base).endswith(_LOGGING_BASES) for base in owner.bases):
+                return True
+        return all(isinstance(stmt, ast.Expr) and _calls_only(stmt.value, _CLEANUP_CALLS) for stmt in body) or all(
+            isinstance(stmt, ast.Expr) and _emits_telemetry(stmt.value) for stmt in body
         )
-        self.report(clause, message, fixable=bool(self.context.function_stack))
+
+    def _probe(self, body: list[ast.stmt], fallback: list[ast.stmt]) -> str | None:
+        """The kind of probe ``body`` is — a check whose failure is an expected answer,
+        answered by the handler's one fallback statement — or None."""
+        if len(fallback) != 1:
+            return None
+        if all(isinstance(s, (ast.Import, ast.ImportFrom)) or _constant_assign(s) for s in body) and any(
+            isinstance(s, (ast.Import, ast.ImportFrom)) for s in body
+        ):
+            return "import probe"
+        calls = [n for n in _walk(body) if isinstance(n, ast.Call)]
+        work = [s for s in body if not isinstance(s, (ast.Import, ast.ImportFrom))]
+        imports_here = len(work) < len(body)
+        if len(work) == 1 and any(self._target(c.func, imports_here) in _ENV_PROBES for c in calls):
+            return "tool probe"
+        if _returns_bool_constant(fallback[0]) and self._predicate(self.context.current_function):
+            return "true/false check"
+        if any(isinstance(n, (ast.Await, ast.Yield, ast.YieldFrom)) for n in _walk(body)):
+            return None
+        if not all(self._pure_call(c) for c in calls):
+            return None
+        looks_up = any(isinstance(n, ast.Subscript) and isinstance(n.ctx, ast.Load) for n in _walk(body))
+        if looks_up or any(_parser(_last_name(c.func)) for c in calls):
+            return "parse or lookup probe"
+        return None
+
+    def _target(self, func: ast.expr, imports_here: bool) -> str | None:
+        """The qualified name of a called ``func``; with ``imports_here``, also through an
+        import in the same ``try`` body, which the walk has not reached yet."""
+        qualified = self.context.qualified_name(func)
+        if qualified is not None or not imports_here:
+            return qualified
+        attrs: list[str] = []
+        while isinstance(func, ast.Attribute):
+            attrs.append(func.attr)
+            func = func.value
+        if not isinstance(func, ast.Name):
+            return None
+        binding = self.context.binding_at(func.id, func.lineno, self.context.char_col(func.lineno, func.col_offset))
+        if binding.kind is not BindingKind.IMPORT or binding.qualified is None:
+            return None
+        return ".".join([binding.qualified, *reversed(attrs)])
+
+    def _predicate(self, function: ast.AST | None) -> bool:
+        """True for a function that answers yes or no: `-> bool`, or named `is_...`, `has_...`."""
+        if not isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            return False
+        returns = function.returns
+        if returns is not None:
+            return isinstance(returns, (ast.Name, ast.Constant)) and ast.unparse(returns).strip("'\"") == "bool"
+        return _PREDICATE_NAME.match(function.name) is not None
+
+    def _pure_call(self, call: ast.Call) -> bool:
+        """A call that only parses, converts or inspects a value (or logs)."""
+        func = call.func
+        name = _last_name(func)
+        # ...or builds the exception that jumps to the fallback: `raise ValueError(...)`.
+        if _parser(name) or name in _INSPECTORS or (name[:1].isupper() and name.endswith(("Error", "Exception"))):
+            return True
+        if isinstance(func, ast.Name):
+            return (
+                name in _BUILTINS
+                and name not in _IMPURE_BUILTINS
+                and self.context.resolve_name(name) is None
+                and not self.context.is_local(name)
+            )
+        return isinstance(func, ast.Attribute) and _last_name(func.value) in (*_PREFERRED_LOGGER_NAMES, "logging")
+
+    def _external_result(self, body: list[ast.stmt]) -> str | None:
+        """The first HTTP, LLM or database call whose value the body returns or stores."""
+        for stmt in _walk(body):
+            if isinstance(stmt, (ast.Return, ast.Assign, ast.AnnAssign, ast.AugAssign)) and stmt.value is not None:
+                for sub in ast.walk(stmt.value):
+                    if isinstance(sub, ast.Call) and self._external(sub):
+                        return ast.unparse(sub.func)
+        return None
+
+    def _external(self, call: ast.Call) -> bool:
+        qualified = self.context.qualified_name(call.func)
+        if qualified is not None and qualified.startswith(_HTTP_MODULES):
+            return True
+        func = call.func
+        if not isinstance(func, ast.Attribute):
+            return False
+        method, receiver = func.attr, _last_word(_last_name(func.value))
+        if method in _LLM_METHODS:
+            return True
+        if method == "create" and _last_name(func.value) in _LLM_RESOURCES:
+            return True
+        return (method in _HTTP_METHODS and receiver in _HTTP_RECEIVERS) or (
+            method in _DB_READS and receiver in _DB_RECEIVERS
+        )
 
     def _broad(self, node: ast.expr | None) -> str | None:
         """The caught type as written if it is broad (``"bare"`` for ``except:``), else None."""
@@ -446,6 +974,133 @@ class SwallowedException(Rule):
         imports: tuple[tuple[str, str | None], ...] = (("logging", None),) if created else ()
         statements = ((logger, f"{logger} = logging.getLogger(__name__)"),) if created else ()
         return Fix(replacement=node.with_changes(body=new_body), imports=imports, module_statements=statements)
+
+
+
+class _Grade(NamedTuple):
+    """A silent handler's severity, the phrase that says why, and whether to offer the fix."""
+
+    severity: Severity
+    around: str
+    fixable: bool
+    advice: str = ""
+
+
+def _walk(stmts: list[ast.stmt]) -> Iterator[ast.AST]:
+    """Every node of ``stmts``, not entering nested functions, lambdas or classes."""
+    todo: list[ast.AST] = list(reversed(stmts))
+    while todo:
+        node = todo.pop()
+        yield node
+        if not isinstance(node, _FUNCTIONS):
+            todo.extend(reversed(list(ast.iter_child_nodes(node))))
+
+
+def _last_name(node: ast.AST) -> str:
+    """``commit`` for ``self.db.commit``, ``client`` for ``client``, ``get`` for ``x.get()``."""
+    if isinstance(node, ast.Call):
+        node = node.func
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    return node.id if isinstance(node, ast.Name) else ""
+
+
+def _words(identifier: str) -> set[str]:
+    """``access``, ``token`` for ``accessToken`` or ``_access_token``."""
+    return {w.lower() for w in re.findall(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+", identifier)}
+
+
+def _security_name(body: list[ast.stmt]) -> str | None:
+    """The first call in ``body`` whose dotted name says authentication, permissions or
+    payment (`decode_access_token`, `jwt.decode`, `oauth_record.update_async`); a key
+    merely passed along (`headers={"Authorization": api_key}`) decides nothing."""
+    for node in _walk(body):
+        if not isinstance(node, ast.Call):
+            continue
+        for part in _dotted(node.func):
+            words = _words(part)
+            if "token" in words and words & _TOKEN_COUNTING:
+                words.discard("token")
+            if words & _SECURITY_WORDS or "apikey" in part.lower().replace("_", ""):
+                return ast.unparse(node.func)
+    return None
+
+
+def _dotted(node: ast.expr) -> list[str]:
+    """``["self", "auth", "verify"]`` for ``self.auth.verify``; the names of a called chain."""
+    parts: list[str] = []
+    while isinstance(node, (ast.Attribute, ast.Call)):
+        if isinstance(node, ast.Call):
+            node = node.func
+            continue
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        parts.append(node.id)
+    return parts[::-1]
+
+
+def _last_word(identifier: str) -> str:
+    """``session`` for ``db_session``, ``counter`` for ``db_pool_checkout_counter``."""
+    words = re.findall(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+", identifier)
+    return words[-1].lower() if words else ""
+
+
+def _database_write(body: list[ast.stmt]) -> str | None:
+    """The first call in ``body`` that writes a database (`session.commit()`, `db.add(row)`)."""
+    for node in _walk(body):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            method = node.func.attr
+            if method in _DB_WRITES or (
+                method in _DB_RECEIVER_WRITES and _last_word(_last_name(node.func.value)) in _DB_RECEIVERS
+            ):
+                return ast.unparse(node.func)
+    return None
+
+
+def _parser(name: str) -> bool:
+    """``json.loads``, ``int``, a ``parse`` method, and house wrappers such as
+    ``json_loads``, ``safe_json_dumps``, ``parse_partial_json`` (not ``save_json``)."""
+    return name in _PARSERS or name.endswith(("_loads", "_dumps")) or "parse" in _words(name)
+
+
+def _names_import_error(node: ast.expr | None) -> bool:
+    """True for a caught tuple that names ``ImportError`` or ``ModuleNotFoundError``: the
+    author says the broad catch is about an optional dependency."""
+    elts = node.elts if isinstance(node, ast.Tuple) else [node] if node is not None else []
+    return any(_last_name(e) in ("ImportError", "ModuleNotFoundError") for e in elts)
+
+
+def _emits_telemetry(expr: ast.expr) -> bool:
+    """True for ``MetricRegistry().gauge.set(n)``, ``self.request_counter.add(1)``."""
+    if isinstance(expr, ast.Await):
+        expr = expr.value
+    return isinstance(expr, ast.Call) and any(_words(part) & _TELEMETRY_WORDS for part in _dotted(expr.func))
+
+
+def _calls_only(expr: ast.expr, methods: frozenset[str]) -> bool:
+    """True for ``x.close()`` or ``await x.aclose()`` when the method is in ``methods``."""
+    if isinstance(expr, ast.Await):
+        expr = expr.value
+    return isinstance(expr, ast.Call) and isinstance(expr.func, ast.Attribute) and expr.func.attr in methods
+
+
+def _constant_assign(stmt: ast.stmt) -> bool:
+    return isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Constant)
+
+
+def _returns_bool_constant(stmt: ast.stmt) -> bool:
+    return isinstance(stmt, ast.Return) and isinstance(stmt.value, ast.Constant) and isinstance(stmt.value.value, bool)
+
+
+def _says_deliberate(lines: list[str], node: ast.AST) -> bool:
+    """True when a comment in ``node``'s lines says the silence is on purpose."""
+    first, last = getattr(node, "lineno", 1), getattr(node, "end_lineno", None) or getattr(node, "lineno", 1)
+    for line in lines[first - 1 : last]:
+        _, hash_, comment = line.partition("#")
+        if hash_ and _DELIBERATE.search(comment):
+            return True
+    return False
 
 
 def _placeholder(stmt: cst.BaseSmallStatement) -> bool:

@@ -1,0 +1,180 @@
+"""SL201 graded by what is swallowed: severities, probes, the `probe` setting."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from sightlint.api import check_source
+from sightlint.cli import main
+from sightlint.config import ConfigError, rule_options
+from sightlint.models import Severity
+from sightlint.rules.swallowed_exception import (
+    SwallowedExceptionOptions,
+    _database_write,
+    _parser,
+    _says_deliberate,
+    _security_name,
+    _words,
+)
+from sightlint.settings import Settings
+
+FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "SL201.py"
+SL201 = Settings(select=("SL201",))
+MARK = re.compile(r"#\s*expect:\s*SL201(?:@\d+)?\s*\((?P<severity>\w+)\)")
+
+
+def _body(source: str) -> list[ast.stmt]:
+    return ast.parse(source).body
+
+
+def _graded(source: str, settings: Settings = SL201) -> list[tuple[int, str]]:
+    result = check_source(source.encode(), "m.py", settings)
+    return [(f.line, f.severity.label) for f in result.findings if f.code == "SL201"]
+
+
+def test_fixture_marks_name_the_severity() -> None:
+    text = FIXTURE.read_text(encoding="utf-8")
+    expected = [(n, m["severity"]) for n, line in enumerate(text.splitlines(), 1) if (m := MARK.search(line))]
+    assert len(expected) == text.count("# expect: SL201"), "every mark names its severity"
+    assert _graded(text) == expected
+
+
+def test_words_split_identifiers() -> None:
+    assert _words("decode_access_token") == {"decode", "access", "token"}
+    assert _words("accessToken") == {"access", "token"}
+    assert _words("HTTPClient") == {"http", "client"}
+
+
+def test_security_names() -> None:
+    assert _security_name(_body("payload = decode_access_token(credentials.credentials)")) == "decode_access_token"
+    assert _security_name(_body("ok = user.check_permission('x')")) == "user.check_permission"
+    assert _security_name(_body("claims = jwt.decode(raw, key)")) == "jwt.decode"
+    assert _security_name(_body("await MCPOAuth.read_async(session, sid)")) == "MCPOAuth.read_async"
+    # A key passed along decides nothing; LLM token counting is not authentication.
+    assert _security_name(_body("r = httpx.get(url, headers={'Authorization': api_key})")) is None
+    assert _security_name(_body("n = count_token(text, max_token=3)")) is None
+    assert _security_name(_body("reply = llm.invoke(prompt)")) is None
+
+
+def test_database_writes() -> None:
+    assert _database_write(_body("session.add(row)\nawait session.commit()")) == "session.add"
+    assert _database_write(_body("await self.db.delete(row)")) == "self.db.delete"
+    assert _database_write(_body("collection.insert_one(doc)")) == "collection.insert_one"
+    # `add` and `delete` write only on a receiver named like a database; `execute` mostly reads.
+    assert _database_write(_body("seen.add(key)\ncache.delete(key)")) is None
+    assert _database_write(_body("metrics.db_pool_checkout_counter.add(1)")) is None
+    assert _database_write(_body("rows = conn.execute(query)")) is None
+
+
+def test_parsers_by_name() -> None:
+    assert all(_parser(n) for n in ("loads", "json_loads", "parse_partial_json", "parse", "int", "b64decode"))
+    assert not any(_parser(n) for n in ("save_json", "load", "fetch", "read_text"))
+
+
+def test_tests_decide_nothing_in_production() -> None:
+    source = "async def f(session, row):\n    try:\n        await session.commit()\n    except Exception:\n        pass\n"
+    assert _graded(source) == [(4, "critical")]
+    assert check_source(source.encode(), "tests/test_orders.py", SL201).findings == []
+    # ...but a swallowed `assert` is a check that can never fail.
+    dead = "def test_reply(messages):\n    try:\n        assert messages[0].otid\n    except Exception:\n        pass\n"
+    found = check_source(dead.encode(), "tests/test_reply.py", SL201).findings
+    assert [f.severity for f in found] == [Severity.LOW]
+    assert found[0].fix_title is None and "`assert`" in found[0].message
+
+
+def test_a_deliberate_comment_lowers_data_findings_but_not_security_ones() -> None:
+    photo = (
+        "async def photo(client, user):\n"
+        "    try:\n"
+        "        user['image'] = await client.get('/me/photo')\n"
+        "    except Exception:\n"
+        "        pass  # Ignore errors getting the photo\n"
+    )
+    found = check_source(photo.encode(), "m.py", SL201).findings
+    assert [(f.severity, f.fix_title) for f in found] == [(Severity.MEDIUM, None)]
+    auth = photo.replace("client.get('/me/photo')", "verify_token(user)")
+    assert _graded(auth) == [(4, "critical")]
+
+
+def test_metrics_and_cleanup_functions_are_not_reported() -> None:
+    metrics = "def tick(n):\n    try:\n        MetricRegistry().backlog_gauge.set(n)\n    except Exception:\n        pass\n"
+    assert _graded(metrics) == []
+    shutdown = "async def shutdown_clients(clients):\n    for c in clients:\n        try:\n            await c.flush_and_stop()\n        except Exception:\n            pass\n"
+    assert _graded(shutdown) == []
+    # The same body in a function not named for cleanup is reported.
+    assert _graded(shutdown.replace("shutdown_clients", "restart_clients")) == [(5, "medium")]
+
+
+def test_cleanup_before_re_raising_is_not_reported() -> None:
+    source = (
+        "import contextlib\n\n"
+        "async def run(producer):\n"
+        "    try:\n"
+        "        await consume()\n"
+        "    except BaseException:\n"
+        "        producer.cancel()\n"
+        "        with contextlib.suppress(Exception):\n"
+        "            await producer\n"
+        "        raise\n"
+    )
+    assert _graded(source) == []
+
+
+def test_deliberate_comments() -> None:
+    source = "try:\n    f()\nexcept Exception:\n    pass  # Silently ignore: the run tree may be gone\n"
+    handler = ast.parse(source).body[0].handlers[0]  # type: ignore[attr-defined]
+    assert _says_deliberate(source.splitlines(), handler)
+    plain = source.replace("Silently ignore: the run tree may be gone", "the run tree may be gone")
+    assert not _says_deliberate(plain.splitlines(), handler)
+
+
+PROBES = {
+    "parse": "import json\n\ndef unpack(m):\n    try:\n        return json.loads(m)['message']\n    except Exception:\n        return m\n",
+    "predicate": "import httpx\n\ndef is_up(url) -> bool:\n    try:\n        return httpx.get(url).is_success\n    except Exception:\n        return False\n",
+    "import": "def load():\n    try:\n        import orjson\n    except Exception:\n        return None\n    return orjson\n",
+    "partial json": "def args(raw):\n    try:\n        kwargs = parse_partial_json(raw) or {}\n    except Exception:\n        kwargs = {}\n    return kwargs\n",
+    "optional import": "def tok():\n    try:\n        return build_remote()\n    except (ImportError, Exception):\n        return None\n",
+    "version": "try:\n    from importlib.metadata import version\n\n    VERSION = version('app')\nexcept Exception:\n    VERSION = 'unknown'\n",
+    "error body": "def message(e):\n    try:\n        return e.response.json()['error']\n    except Exception:\n        return str(e)\n",
+    "lookup": "def port(env):\n    try:\n        value = int(env['PORT'])\n    except Exception:\n        value = 8000\n    return value\n",
+}
+
+
+@pytest.mark.parametrize("name", sorted(PROBES))
+def test_probes_are_quiet_by_default_and_low_when_asked(name: str) -> None:
+    assert _graded(PROBES[name]) == []
+    listed = Settings(select=("SL201",), rule_options={"swallowed-exception": SwallowedExceptionOptions(probe="low")})
+    found = check_source(PROBES[name].encode(), "m.py", listed).findings
+    assert [f.severity for f in found] == [Severity.LOW]
+    assert "catch the exceptions the probe expects" in found[0].message
+    assert found[0].fix_title is None, "a probe is narrowed by hand, not logged"
+
+
+def test_a_security_word_outranks_a_probe() -> None:
+    source = "import jwt\n\ndef claims(token):\n    try:\n        return jwt.decode(token, 'k')\n    except Exception:\n        return None\n"
+    assert _graded(source) == [(6, "critical")]
+
+
+def test_a_predicate_that_is_an_authorisation_check_stays_critical() -> None:
+    source = "def is_admin(token) -> bool:\n    try:\n        return verify_token(token).admin\n    except Exception:\n        return False\n"
+    assert _graded(source) == [(4, "critical")]
+
+
+def test_probe_option_rejects_unknown_values() -> None:
+    with pytest.raises(ConfigError, match=r"unknown value 'lo'.*valid values: ignore, low"):
+        rule_options("swallowed-exception", {"probe": "lo"})
+    assert rule_options("swallowed-exception", {"probe": "low"}) == SwallowedExceptionOptions(probe="low")
+
+
+def test_unknown_probe_value_stops_the_run_with_exit_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "pyproject.toml").write_text('[tool.sightlint.rules.swallowed-exception]\nprobe = "all"\n')
+    (tmp_path / "m.py").write_text("x = 1\n")
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["check", "--no-cache", "m.py"])
+    assert result.exit_code == 2, result.output
+    assert "valid values: ignore, low" in result.output
