@@ -96,6 +96,10 @@ def test_a_deliberate_comment_lowers_data_findings_but_not_security_ones() -> No
         "        pass  # Ignore errors getting the photo\n"
     )
     found = check_source(photo.encode(), "m.py", SL201).findings
+    # An external result is medium; said to be deliberate, one grade lower and no fix.
+    assert [(f.severity, f.fix_title) for f in found] == [(Severity.LOW, None)]
+    write = photo.replace("user['image'] = await client.get('/me/photo')", "await session.commit()")
+    found = check_source(write.encode(), "m.py", SL201).findings
     assert [(f.severity, f.fix_title) for f in found] == [(Severity.MEDIUM, None)]
     auth = photo.replace("client.get('/me/photo')", "verify_token(user)")
     assert _graded(auth) == [(4, "critical")]

@@ -138,15 +138,17 @@ class SwallowedException(Rule):
     - **critical** — the `try` body makes a security or data decision: it calls
       something named for authentication, tokens, permissions, passwords, credentials
       or payment (`decode_access_token(...)`, `jwt.decode(...)`,
-      `user.check_permission(...)`), writes a database (`session.commit()`,
-      `db.add(row)`), or returns or stores the result of an HTTP, LLM or database call
-      (`return await client.post(...)`, `rows = await session.execute(...)`): the
-      failure silently changes what is stored or returned.
-    - **medium** — a silent broad handler around other work.
+      `user.check_permission(...)`) or writes a database (`session.commit()`,
+      `db.add(row)`): the failure silently changes what is stored or who gets in.
+    - **medium** — a silent broad handler around other work, including one that returns
+      or stores the result of an HTTP, LLM or database call (`return await
+      client.post(...)`, `rows = await session.execute(...)`): judged on real back ends,
+      such fallbacks (a schema read, a cache read, an empty reply) are worth fixing but
+      rarely first.
     - **one grade lower, without a fix** — when the silence is written on purpose: a
       comment in the handler says so ("silently ignore", "best effort", "expected"; a
       log call next to it would contradict it) or it is `contextlib.suppress(Exception)`.
-      Medium becomes low; a database write or an external result becomes medium. A
+      Medium becomes low; a database write becomes medium. A
       security decision stays critical: an error ignored on purpose in authentication
       is the audit's case.
     - In tests (`test_*.py`, `*_test.py`, a `tests/` folder), which decide nothing in
@@ -769,7 +771,10 @@ class SwallowedException(Rule):
                 return _Grade(Severity.LOW, f"of a {probe}", False, "; catch the exceptions the probe expects instead")
             external = self._external_result(body)
             if external is not None:
-                grade = _Grade(Severity.CRITICAL, f"of `{external}`, whose result is returned or stored,", True)
+                # Medium, not critical: judged on real code (letta, private-gpt), 9 of 9
+                # such findings printed critical were schema reads, cache reads and CLI
+                # listings whose silent fallback a reviewer would fix, but not first.
+                grade = _Grade(Severity.MEDIUM, f"of `{external}`, whose result is returned or stored,", True)
         # Written on purpose (`suppress(Exception)`, or a comment saying so): one grade down
         # and no fix, since a log call next to "silently ignore" would contradict it.
         deliberate = None
@@ -779,7 +784,10 @@ class SwallowedException(Rule):
             deliberate = "on purpose, as its comment says,"
         if grade is None:
             return _Grade(Severity.LOW, deliberate, False) if deliberate else _Grade(Severity.MEDIUM, "", True)
-        return _Grade(Severity.MEDIUM, f"{grade.around} {deliberate}", False) if deliberate else grade
+        if not deliberate:
+            return grade
+        lower = Severity.MEDIUM if grade.severity is Severity.CRITICAL else Severity.LOW
+        return _Grade(lower, f"{grade.around} {deliberate}", False)
 
     def _must_not_raise(self, body: list[ast.stmt]) -> bool:
         """Cleanup (`__exit__`, `close`, `__del__`, closing calls only), metrics emission and
