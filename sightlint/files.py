@@ -263,7 +263,9 @@ def discover(
 
     def add(path: Path) -> None:
         """A file named explicitly."""
-        key = str(path.resolve())
+        # realpath, not Path.resolve(): on a symlink loop the latter raises (RuntimeError
+        # before Python 3.13); the file is then reported unreadable, not the run lost.
+        key = os.path.realpath(path)
         if key not in seen:
             seen.add(key)
             folder, name = os.path.split(key)

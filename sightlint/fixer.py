@@ -25,7 +25,7 @@ from sightlint.rules.base import Fix, Rule, RuleClass
 from sightlint.semantics.bindings import BindingKind
 from sightlint.semantics.scope import Context
 from sightlint.settings import Settings
-from sightlint.source import SourceError, decode_source
+from sightlint.source import SourceError, decode_source, read_source
 
 UNSAFE_REASON = "unsafe fix: use --unsafe-fixes"
 MAX_PASSES = 5
@@ -62,10 +62,9 @@ def fix_file(
     path: Path, display: str, settings: Settings, *, unsafe: bool, write: bool, module: str | None = None
 ) -> FixOutcome:
     """Fix a file on disk; with ``write`` the new text replaces it atomically (mode kept)."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        return FixOutcome(display, "failed", b"", None, reason=f"cannot read file: {exc.strerror or exc}")
+    data = read_source(path, settings.max_file_size)
+    if isinstance(data, str):
+        return FixOutcome(display, "failed", b"", None, reason=f"cannot read file: {data}")
     outcome = fix_source(data, display, settings, unsafe=unsafe, module=module)
     if outcome.status != "changed" or not write or outcome.new is None:
         return outcome

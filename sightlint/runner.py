@@ -25,6 +25,7 @@ from sightlint.files import SourceFile
 from sightlint.models import FileResult
 from sightlint.rules.base import RuleClass
 from sightlint.settings import Settings
+from sightlint.source import DEFAULT_MAX_FILE_SIZE, read_source
 
 # Below this much work a pool costs more (start-up, IPC) than it saves.
 _MIN_PARALLEL_FILES = 16
@@ -43,15 +44,10 @@ def default_jobs() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def read(path: str | Path) -> bytes | str:
-    """The file's bytes, or an error message (str) when it cannot be read."""
-    try:
-        with open(path, "rb") as f:
-            return f.read()
-    except IsADirectoryError:
-        return "is a directory"
-    except OSError as exc:
-        return exc.strerror or str(exc)
+def read(path: str | Path, limit: int = DEFAULT_MAX_FILE_SIZE) -> bytes | str:
+    """The file's bytes, or an error message (str) when it cannot be read: not a regular
+    file (a FIFO would hang the run, ``/dev/zero`` never ends) or larger than ``limit``."""
+    return read_source(path, limit)
 
 
 def check_one(
@@ -74,7 +70,9 @@ def check_one(
         return FileResult(display, errors=[f"internal error while checking {display}: {type(exc).__name__}: {exc}"])
 
 
-def contents(files: Sequence[SourceFile], known: dict[Any, Any] | None = None) -> list[bytes | str]:
+def contents(
+    files: Sequence[SourceFile], known: dict[Any, Any] | None = None, limit: int = DEFAULT_MAX_FILE_SIZE
+) -> list[bytes | str]:
     """Each file's content digest, or the error met reading it (a str).
 
     ``known`` maps a file's identity (device, inode) to (size, mtime_ns, ctime_ns,
@@ -102,7 +100,7 @@ def contents(files: Sequence[SourceFile], known: dict[Any, Any] | None = None) -
                 ):
                     out.append(entry[3])
                     continue
-        data = read(file.location)
+        data = read_source(file.location, limit)
         if isinstance(data, str):
             out.append(data)
             continue
@@ -157,7 +155,7 @@ def check_files_as_read(
         todo = [(index, file.location, file.display, file.module) for index, file in enumerate(files)]
     else:
         if digests is None:
-            digests = contents(files)
+            digests = contents(files, limit=settings.max_file_size)
         # Unpickling thousands of cached results allocates many small acyclic objects, which
         # sets off the cyclic collector over and over: pausing it halves a warm run's lookups.
         collecting = gc.isenabled()
@@ -214,7 +212,7 @@ def _run_task(
     task: Task, settings: Settings, rules: Sequence[RuleClass], summarize: bool
 ) -> tuple[int, bytes | None, FileResult]:
     index, path, display, module = task
-    data = read(path)
+    data = read_source(path, settings.max_file_size)
     content = digest(data) if isinstance(data, bytes) else None
     return index, content, check_one(data, display, module, settings, rules, summarize)
 

@@ -1,0 +1,160 @@
+"""Inputs that once hung or killed a whole run: each now costs one file a finding.
+
+The runs that could hang or crash go through a subprocess with a timeout, so a
+regression fails the test instead of hanging CI or taking pytest down with it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from sightlint.cli import main
+
+# A safe fix (SL201 logs the swallowed exception), so `fix` has something to write.
+FIXABLE = "async def f(t):\n    try:\n        return await g(t)\n    except Exception:\n        pass\n    return None\n"
+BAD = "from datetime import datetime\n\nstamp = datetime.utcnow()\n"
+
+
+def sightlint(cwd: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """Run the command line in a fresh process; a hang or a crash fails the test."""
+    env = {**os.environ, "SIGHTLINT_NO_CACHE": "1", "NO_COLOR": "1"}
+    done = subprocess.run(
+        [sys.executable, "-m", "sightlint", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert done.returncode >= 0, f"killed by signal {-done.returncode}: {done.stderr[-2000:]}"
+    assert "Traceback" not in done.stderr, done.stderr
+    return done
+
+
+def findings(out: str) -> dict[tuple[str, str], str]:
+    return {(f["path"], f["code"]): f["message"] for f in json.loads(out)["findings"]}
+
+
+@pytest.fixture()
+def project(tmp_path: Path) -> Path:
+    (tmp_path / "pyproject.toml").write_text("[tool.sightlint]\n", encoding="utf-8")
+    (tmp_path / "bad.py").write_text(BAD, encoding="utf-8")
+    (tmp_path / "fixme.py").write_text(FIXABLE, encoding="utf-8")
+    return tmp_path
+
+
+# -- reading: regular files only, and not too big --------------------------------------
+
+
+@pytest.fixture()
+def specials(project: Path) -> Path:
+    os.mkfifo(project / "z.py")
+    (project / "zero.py").symlink_to("/dev/zero")
+    return project
+
+
+def test_check_reports_a_fifo_and_a_device_instead_of_reading_them(specials: Path) -> None:
+    done = sightlint(specials, "check", "--format", "json", "--no-cache")
+    assert done.returncode == 1, done.stderr
+    found = findings(done.stdout)
+    assert found[("z.py", "SL000")] == "cannot read file: not a regular file (a FIFO)"
+    assert found[("zero.py", "SL000")] == "cannot read file: not a regular file (a character device)"
+    assert ("bad.py", "SL301") in found and ("fixme.py", "SL201") in found
+    # Named on the command line too (discovery always takes a named file).
+    done = sightlint(specials, "check", "--format", "json", "--no-cache", "z.py", "zero.py", "bad.py")
+    assert {key[0] for key in findings(done.stdout)} == {"z.py", "zero.py", "bad.py"}
+
+
+def test_fix_skips_a_fifo_and_a_device_and_fixes_the_rest(specials: Path) -> None:
+    done = sightlint(specials, "fix")
+    assert done.returncode == 2, done.stderr  # files it could not read
+    assert "z.py: fix failed: cannot read file: not a regular file (a FIFO)" in done.stderr
+    assert "zero.py: fix failed: cannot read file: not a regular file (a character device)" in done.stderr
+    assert "logger.exception" in (specials / "fixme.py").read_text(encoding="utf-8")
+
+
+def test_a_file_over_max_file_size_gets_a_finding_and_is_left_alone(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(project)
+    (project / "pyproject.toml").write_text('[tool.sightlint]\nmax-file-size = "1 KB"\n', encoding="utf-8")
+    big = FIXABLE + "# padding\n" * 200
+    (project / "big.py").write_text(big, encoding="utf-8")
+    result = CliRunner().invoke(main, ["check", "--format", "json", "--no-cache"])
+    assert result.exit_code == 1, result.output
+    found = findings(result.output)
+    assert found[("big.py", "SL000")] == "cannot read file: larger than max-file-size (2.1 KB > 1.0 KB); not checked"
+    assert ("big.py", "SL201") not in found and ("fixme.py", "SL201") in found
+    result = CliRunner().invoke(main, ["fix"])
+    assert "big.py: fix failed: cannot read file: larger than max-file-size" in result.output
+    assert (project / "big.py").read_text(encoding="utf-8") == big
+    assert "logger.exception" in (project / "fixme.py").read_text(encoding="utf-8")
+    result = CliRunner().invoke(main, ["config"])
+    assert "max-file-size" in result.output and "1024 bytes" in result.output
+
+
+@pytest.mark.parametrize("value", ["0", "-1", '"lots"', "true", '"inf MB"', "[1]"])
+def test_max_file_size_is_validated(project: Path, monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.chdir(project)
+    (project / "pyproject.toml").write_text(f"[tool.sightlint]\nmax-file-size = {value}\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["check"])
+    assert result.exit_code == 2
+    assert "max-file-size: expected a positive size" in result.output
+
+
+def test_fix_leaves_unparsable_and_unreadable_files_byte_for_byte(project: Path) -> None:
+    broken = b"async def f(:\r\n    try:\n        pass\n    except Exception:\n        pass\n"
+    (project / "broken.py").write_bytes(broken)
+    binary = b"\x00\x01" + FIXABLE.encode()
+    (project / "binary.py").write_bytes(binary)
+    done = sightlint(project, "fix")
+    assert done.returncode == 2
+    assert (project / "broken.py").read_bytes() == broken
+    assert (project / "binary.py").read_bytes() == binary
+    assert "logger.exception" in (project / "fixme.py").read_text(encoding="utf-8")
+
+
+# -- discovery ------------------------------------------------------------------------
+
+
+def test_symlink_loops_are_neither_walked_nor_fatal(project: Path) -> None:
+    (project / "pkg").mkdir()
+    (project / "pkg" / "mod.py").write_text(BAD, encoding="utf-8")
+    (project / "pkg" / "again").symlink_to("..")  # a directory loop
+    (project / "loop").symlink_to("loop")  # a symlink to itself
+    (project / "a.py").symlink_to("b.py")
+    (project / "b.py").symlink_to("a.py")
+    done = sightlint(project, "check", "--format", "json", "--no-cache")
+    found = findings(done.stdout)
+    assert ("pkg/mod.py", "SL301") in found
+    assert not any(path.startswith("pkg/again") for path, _ in found)
+    assert "Too many levels of symbolic links" in found[("a.py", "SL000")]
+    # Named on the command line, the loops are reported, not followed or fatal.
+    done = sightlint(project, "check", "--format", "json", "--no-cache", "loop", "a.py", "bad.py", "pkg/again")
+    found = findings(done.stdout)
+    assert "Too many levels of symbolic links" in found[("loop", "SL000")]
+    assert "Too many levels of symbolic links" in found[("a.py", "SL000")]
+    assert ("bad.py", "SL301") in found
+    # The named link is walked once (it is the project's root: each file once, by its real path).
+    assert ("pkg/again/pkg/mod.py", "SL301") in found and ("pkg/again/fixme.py", "SL201") in found
+    assert ("pkg/again/bad.py", "SL301") not in found
+    assert not any(path.startswith("pkg/again/pkg/again") for path, _ in found)
+
+
+def test_a_folder_named_like_a_python_file_is_walked_not_read(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(project)
+    (project / "x.py").mkdir()
+    (project / "x.py" / "inner.py").write_text(BAD, encoding="utf-8")
+    for args in ([], ["x.py"]):
+        result = CliRunner().invoke(main, ["check", "--format", "json", "--no-cache", *args])
+        found = findings(result.output)
+        assert ("x.py/inner.py", "SL301") in found, args
+        assert not any(path == "x.py" for path, _ in found), args
+    result = CliRunner().invoke(main, ["fix", "x.py"])
+    assert result.exit_code in (0, 1) and "x.py: fix failed" not in result.output
