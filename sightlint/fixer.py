@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from sightlint import engine
+from sightlint import engine, nesting
 from sightlint.registry import enabled_rules
 from sightlint.atomic import write_atomically
 from sightlint.models import Finding, FixSafety
@@ -97,6 +97,11 @@ def _fix(data: bytes, path: str, settings: Settings, unsafe: bool, module: str |
     for _ in range(MAX_PASSES):
         todo = [f for f in result.findings if _wanted(f, unsafe) and f.code in rules]
         if not todo:
+            break
+        deep = nesting.too_nested(decode_source(current))
+        if deep:  # LibCST's parser would crash the process (see ``sightlint.nesting``)
+            why = f"no fix: {deep}" if deep == nesting.UNTOKENIZABLE else f"no fix: file too deeply nested for the fixer ({deep})"
+            reasons = {f: why for f in todo}
             break
         try:
             new, done, reasons = _apply_pass(current, path, settings, module, todo, rules)

@@ -158,3 +158,75 @@ def test_a_folder_named_like_a_python_file_is_walked_not_read(project: Path, mon
         assert not any(path == "x.py" for path, _ in found), args
     result = CliRunner().invoke(main, ["fix", "x.py"])
     assert result.exit_code in (0, 1) and "x.py: fix failed" not in result.output
+
+
+# -- LibCST's native parser: guarded before it is called --------------------------------
+
+PARENS = "x = " + "(" * 1500 + "1\n"  # a syntax error: LibCST was asked for the newer-Python hint
+CHAIN = "y = " + " and ".join(["a"] * 10000) + "\n"  # valid: LibCST parsed it to fix the file
+
+
+@pytest.fixture()
+def crashers(project: Path) -> Path:
+    (project / "parens.py").write_text(PARENS, encoding="utf-8")
+    (project / "chain.py").write_text(FIXABLE + CHAIN, encoding="utf-8")
+    return project
+
+
+def test_check_survives_what_crashes_libcst(crashers: Path) -> None:
+    done = sightlint(crashers, "check", "--format", "json", "--no-cache", "--jobs", "1")
+    assert done.returncode == 1, done.stderr
+    found = findings(done.stdout)
+    assert found[("parens.py", "SL000")] == (
+        "syntax error: too many nested parentheses (not checked for newer Python syntax: "
+        "the file is too deeply nested, more than 200 nested brackets)"
+    )
+    assert ("chain.py", "SL201") in found and ("bad.py", "SL301") in found and ("fixme.py", "SL201") in found
+
+
+def test_fix_survives_what_crashes_libcst(crashers: Path) -> None:
+    before = (crashers / "chain.py").read_bytes()
+    done = sightlint(crashers, "fix")
+    assert done.returncode == 2, done.stderr  # parens.py does not parse
+    assert "chain.py:4:5: SL201 not fixed: no fix: file too deeply nested for the fixer" in done.stderr
+    assert "parens.py: fix failed: syntax error: too many nested parentheses" in done.stderr
+    assert (crashers / "chain.py").read_bytes() == before
+    assert "logger.exception" in (crashers / "fixme.py").read_text(encoding="utf-8")
+
+
+def _blocks(depth: int) -> str:
+    return "".join("    " * i + "if a:\n" for i in range(depth)) + "    " * depth + "pass\n"
+
+
+@pytest.mark.parametrize(
+    ("kind", "allowed", "refused"),
+    [
+        ("unary", "x = " + "-" * 1000 + "a\n", "x = " + "-" * 3000 + "a\n"),
+        ("attributes", "x = a" + ".b" * 600 + "\n", "x = a" + ".b" * 1800 + "\n"),
+        ("calls", "x = a" + "()" * 1000 + "\n", "x = a" + "()" * 3000 + "\n"),
+        ("lambdas", "x = " + "lambda a, b: " * 400 + "a\n", "x = " + "lambda a, b: " * 1200 + "a\n"),
+        ("comprehension", "x = [a " + "for a, b in c " * 300 + "]\n", "x = [a " + "for a, b in c " * 900 + "]\n"),
+        ("f-string", "x = f'{" + "-" * 1500 + "a}'\n", "x = f'{" + "-" * 4500 + "a}'\n"),
+        ("brackets", "x = " + "(" * 200 + "a" + ")" * 200 + "\n", "x = " + "(" * 201 + "a" + ")" * 201 + "\n"),
+        ("chain-in-brackets", "x = " + "(" * 150 + " + ".join(["a"] * 500) + ")" * 150 + "\n",
+         "x = " + "(" * 150 + " + ".join(["a"] * 1500) + ")" * 150 + "\n"),
+        ("blocks", _blocks(100), _blocks(101)),
+    ],
+)
+def test_the_guard_measures_each_kind_of_nesting(kind: str, allowed: str, refused: str) -> None:
+    """What the interpreter accepts at a third of LibCST's crash depth passes; three times
+    that (past the interpreter's own limits for brackets and blocks) is refused."""
+    from sightlint.nesting import too_nested
+
+    assert too_nested(allowed) is None
+    assert too_nested(refused)
+
+
+def test_real_code_is_not_refused() -> None:
+    from sightlint.nesting import too_nested
+
+    package = Path(__file__).resolve().parents[1] / "sightlint"
+    for path in package.rglob("*.py"):
+        assert too_nested(path.read_text(encoding="utf-8")) is None, path
+    data = "TABLE = {\n" + "".join(f"    'key{i}': (f(x.y[{i}]) + {i}, lambda a, b: a),\n" for i in range(5000)) + "}\n"
+    assert too_nested(data) is None
