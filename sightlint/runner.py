@@ -274,13 +274,21 @@ def _pool_context() -> Any:
 def _run_pool(
     todo: list[Task], settings: Settings, rules: Sequence[RuleClass], jobs: int, summarize: bool = False
 ) -> list[tuple[int, bytes | None, FileResult | Packed]]:
-    """Check ``todo`` in a pool; returns what finished (all of it unless the pool broke)."""
+    """Check ``todo`` in a pool; returns what finished: all of it, unless no process could
+    be started (the caller then checks the rest in this process).
+
+    A worker that dies (LibCST's native parser, or any extension, crashing on a file)
+    breaks the pool and every chunk not yet finished: those are checked again in
+    :func:`_isolate`, never in this process, where the same file would end the run.
+    """
     from concurrent.futures import ProcessPoolExecutor
 
     workers = min(jobs, len(todo))
     size = max(1, -(-len(todo) // (workers * _CHUNKS_PER_WORKER)))
     chunks = [todo[i : i + size] for i in range(0, len(todo), size)]
     done: list[tuple[int, bytes | None, FileResult | Packed]] = []
+    lost: list[Task] = []
+    futures: list[tuple[Any, list[Task]]] = []
     try:
         with ProcessPoolExecutor(
             max_workers=workers,
@@ -288,8 +296,96 @@ def _run_pool(
             initializer=_init_worker,
             initargs=(_portable(settings), tuple(rules), summarize),
         ) as pool:
-            for part in pool.map(_run_chunk, chunks):
-                done.extend(part)
-    except Exception:  # sightlint: ignore[SL201] no processes allowed, a worker died: finish in this process
-        pass
+            for chunk in chunks:
+                try:
+                    futures.append((pool.submit(_run_chunk, chunk), chunk))
+                except Exception:
+                    if not futures:
+                        raise  # no process could start
+                    lost.extend(chunk)  # BrokenProcessPool: a worker died already
+            for future, chunk in futures:
+                try:
+                    done.extend(future.result())
+                except Exception:  # sightlint: ignore[SL201] BrokenProcessPool: a worker died
+                    lost.extend(chunk)
+    except Exception:  # sightlint: ignore[SL201] no processes allowed: finish in this process
+        if not futures:
+            return []
+    if lost:
+        done.extend(_isolate(lost, settings, rules, workers, summarize))
     return done
+
+
+def _isolate(
+    tasks: list[Task], settings: Settings, rules: Sequence[RuleClass], jobs: int, summarize: bool
+) -> list[tuple[int, bytes | None, FileResult | Packed]]:
+    """Check ``tasks`` in single-use processes, ``jobs`` at a time, halving the share of
+    one that dies until the file that kills it is alone: that file gets a crash result,
+    the others their own (about 2 log2(n) extra processes per crashing file)."""
+    from multiprocessing.connection import wait
+
+    context = _pool_context()
+    fields = _portable(settings)
+    share = max(1, -(-len(tasks) // (jobs * 2)))
+    waiting = [tasks[i : i + share] for i in range(0, len(tasks), share)]
+    running: dict[Any, tuple[Any, list[Task]]] = {}
+    receive: Any
+    done: list[tuple[int, bytes | None, FileResult | Packed]] = []
+    while waiting or running:
+        while waiting and len(running) < jobs:
+            chunk = waiting.pop()
+            receive, send = context.Pipe(duplex=False)
+            process = context.Process(
+                target=_isolated_worker, args=(send, chunk, fields, tuple(rules), summarize), daemon=True
+            )
+            try:
+                process.start()
+            except Exception as exc:  # sightlint: ignore[SL201] cannot start one: say so for its files
+                receive.close()
+                done.extend(_crashed(task, f"could not start a process to check it: {exc}") for task in chunk)
+                continue
+            finally:
+                send.close()
+            running[receive] = (process, chunk)
+        for receive in wait(list(running)):
+            process, chunk = running.pop(receive)
+            part: list[tuple[int, bytes | None, FileResult | Packed]] | None
+            try:
+                part = receive.recv()
+            except (EOFError, OSError):  # died before sending its results
+                part = None
+            receive.close()
+            process.join()
+            if part is not None:
+                done.extend(part)
+            elif len(chunk) == 1:
+                done.append(_crashed(chunk[0], _death(process.exitcode)))
+            else:
+                waiting += [chunk[: len(chunk) // 2], chunk[len(chunk) // 2 :]]
+    return done
+
+
+def _isolated_worker(send: Any, chunk: list[Task], fields: dict[str, Any], rules: tuple[RuleClass, ...], summarize: bool) -> None:
+    _init_worker(fields, rules, summarize)
+    send.send(_run_chunk(chunk))
+    send.close()
+
+
+def _death(exitcode: int | None) -> str:
+    """How a worker process ended, in words."""
+    import signal
+
+    if exitcode is not None and exitcode < 0:
+        try:
+            return f"its process was killed by {signal.Signals(-exitcode).name}"
+        except ValueError:
+            return f"its process was killed by signal {-exitcode}"
+    return f"its process exited with code {exitcode}"
+
+
+def _crashed(task: Task, why: str) -> tuple[int, None, FileResult]:
+    """The result of a file whose check killed the process checking it."""
+    index, _, display, _ = task
+    message = f"the checker crashed on this file ({why})"
+    finding = engine.parse_error(display, message)
+    return index, None, FileResult(display, findings=[finding], errors=[f"internal error while checking {display}: {message}"])

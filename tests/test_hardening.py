@@ -230,3 +230,79 @@ def test_real_code_is_not_refused() -> None:
         assert too_nested(path.read_text(encoding="utf-8")) is None, path
     data = "TABLE = {\n" + "".join(f"    'key{i}': (f(x.y[{i}]) + {i}, lambda a, b: a),\n" for i in range(5000)) + "}\n"
     assert too_nested(data) is None
+
+
+# -- a worker process that dies ---------------------------------------------------------
+
+BODIES = [BAD, FIXABLE, "def add(a, b):\n    return a + b\n", "def broken(:\n    pass\n"]
+
+
+@pytest.fixture()
+def many(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Enough files (40) to go through the process pool."""
+    from sightlint import runner
+
+    monkeypatch.setattr(runner, "_MIN_PARALLEL_BYTES", 0)
+    (tmp_path / "pyproject.toml").write_text("[tool.sightlint]\n", encoding="utf-8")
+    for i in range(40):
+        (tmp_path / f"m{i:02d}.py").write_text(BODIES[i % len(BODIES)], encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def _kill_workers_on(monkeypatch: pytest.MonkeyPatch, names: set[str], how: str) -> None:
+    """Make a pool worker (never this process) die on the files ``names``.
+
+    Reaches the workers through ``fork``, which copies this patched module into them:
+    nothing in sightlint itself can be told to crash."""
+    from sightlint import runner
+
+    parent, real = os.getpid(), runner.check_one
+
+    def deadly(data: bytes | str, display: str, *args: object, **kwargs: object) -> object:
+        if display in names and os.getpid() != parent:
+            if how == "segfault":
+                os.kill(os.getpid(), signal.SIGSEGV)
+            os._exit(3)
+        return real(data, display, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(runner, "check_one", deadly)
+
+
+needs_fork = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the patched checker reaches workers by fork")
+
+
+@needs_fork
+def test_a_worker_killed_by_a_file_costs_that_file_only(many: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    reference = CliRunner().invoke(main, ["check", "--format", "json", "--no-cache", "--jobs", "1"])
+    assert reference.exit_code == 1
+    _kill_workers_on(monkeypatch, {"m05.py"}, "segfault")
+    result = CliRunner().invoke(main, ["check", "--format", "json", "--no-cache", "--jobs", "2"])
+    assert result.exit_code == 2, result.output  # an internal error
+    found = findings(result.output)
+    assert found.pop(("m05.py", "SL000")) == "the checker crashed on this file (its process was killed by SIGSEGV)"
+    expected = findings(reference.output)
+    expected.pop(("m05.py", "SL201"))
+    assert found == expected  # every other file has its own findings
+
+
+@needs_fork
+def test_files_that_kill_workers_are_found_among_many(many: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sightlint import runner
+    from sightlint.files import discover
+    from sightlint.registry import enabled_rules
+    from sightlint.settings import Settings
+
+    settings = Settings()
+    files = discover([many], settings, cwd=many).files
+    rules = enabled_rules(settings)
+    reference = runner.check_files(files, settings, rules=rules, jobs=1)
+    _kill_workers_on(monkeypatch, {"m00.py", "m13.py", "m39.py"}, "exit")
+    results = runner.check_files(files, settings, rules=rules, jobs=2)
+    assert [r.path for r in results] == [f.display for f in files]
+    for got, want in zip(results, reference):
+        if got.path in ("m00.py", "m13.py", "m39.py"):
+            assert [f.message for f in got.findings] == ["the checker crashed on this file (its process exited with code 3)"]
+            assert got.errors == [f"internal error while checking {got.path}: the checker crashed on this file (its process exited with code 3)"]
+        else:
+            assert (got.findings, got.errors) == (want.findings, want.errors), got.path
