@@ -372,7 +372,9 @@ def _check_source(
         result.findings.append(_syntax_error(path, text, exc))
         return result
     except (ValueError, RecursionError, MemoryError) as exc:
-        result.findings.append(parse_error(path, f"cannot parse file: {type(exc).__name__}: {exc}"))
+        # The parser's own stack overflow is a MemoryError, without a message before 3.12.
+        detail = str(exc) or "Parser stack overflowed - Python source too complex to parse"
+        result.findings.append(parse_error(path, f"cannot parse file: {type(exc).__name__}: {detail}"))
         return result
 
     marks = suppression.parse(text)

@@ -306,3 +306,30 @@ def test_files_that_kill_workers_are_found_among_many(many: Path, monkeypatch: p
             assert got.errors == [f"internal error while checking {got.path}: the checker crashed on this file (its process exited with code 3)"]
         else:
             assert (got.findings, got.errors) == (want.findings, want.errors), got.path
+
+
+# -- the interpreter's own parser ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("x = " + "(" * 201 + "1" + ")" * 201 + "\n", "syntax error: too many nested parentheses"),
+        ("x = " + "lambda: " * 4000 + "a\n", "cannot parse file: MemoryError: Parser stack overflowed"),
+        pytest.param(
+            "x = a" + ".b" * 100_000 + "\n",
+            "cannot parse file: RecursionError: maximum recursion depth exceeded during ast construction",
+            marks=pytest.mark.skipif(sys.version_info < (3, 11), reason="3.10 builds the tree"),
+        ),
+    ],
+    ids=["201-parentheses", "lambdas", "attributes"],
+)
+def test_what_the_interpreter_cannot_parse_is_one_finding(text: str, message: str) -> None:
+    from sightlint import api, fixer
+    from sightlint.settings import Settings
+
+    result = api.check_source(text, "deep.py", Settings())
+    assert [f.code for f in result.findings] == ["SL000"] and not result.errors
+    assert result.findings[0].message.startswith(message), result.findings[0].message
+    outcome = fixer.fix_source(text.encode(), "deep.py", Settings())
+    assert outcome.status == "failed" and outcome.new is None and outcome.reason == result.findings[0].message
