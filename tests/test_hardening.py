@@ -190,6 +190,7 @@ def test_fix_survives_what_crashes_libcst(crashers: Path) -> None:
     assert done.returncode == 2, done.stderr  # parens.py does not parse
     assert "chain.py:4:5: SL201 not fixed: no fix: file too deeply nested for the fixer" in done.stderr
     assert "parens.py: fix failed: syntax error: too many nested parentheses" in done.stderr
+    assert "bad.py:3:9: SL301 not fixed: unsafe fix" in done.stderr  # the other files' findings
     assert (crashers / "chain.py").read_bytes() == before
     assert "logger.exception" in (crashers / "fixme.py").read_text(encoding="utf-8")
 
