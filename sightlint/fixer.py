@@ -25,10 +25,12 @@ from sightlint.rules.base import Fix, Rule, RuleClass
 from sightlint.semantics.bindings import BindingKind
 from sightlint.semantics.scope import Context
 from sightlint.settings import Settings
-from sightlint.source import SourceError, decode_source, read_source
+from sightlint.source import SourceError, decode_source, read_source, size_text
 
 UNSAFE_REASON = "unsafe fix: use --unsafe-fixes"
 MAX_PASSES = 5
+# Larger files get no fix (see ``_beyond_libcst``).
+MAX_FIX_SIZE = 1024 * 1024
 
 Status = Literal["changed", "unchanged", "failed"]
 
@@ -98,9 +100,8 @@ def _fix(data: bytes, path: str, settings: Settings, unsafe: bool, module: str |
         todo = [f for f in result.findings if _wanted(f, unsafe) and f.code in rules]
         if not todo:
             break
-        deep = nesting.too_nested(decode_source(current))
-        if deep:  # LibCST's parser would crash the process (see ``sightlint.nesting``)
-            why = f"no fix: {deep}" if deep == nesting.UNTOKENIZABLE else f"no fix: file too deeply nested for the fixer ({deep})"
+        why = _beyond_libcst(current)
+        if why:
             reasons = {f: why for f in todo}
             break
         try:
@@ -127,6 +128,20 @@ def _fix(data: bytes, path: str, settings: Settings, unsafe: bool, module: str |
     except (SyntaxError, ValueError, SourceError) as exc:
         return FixOutcome(path, "failed", data, None, tuple(applied), reason=f"fixed code does not parse: {exc}")
     return FixOutcome(path, "changed", data, current, tuple(applied), skipped, remaining=remaining)
+
+
+def _beyond_libcst(data: bytes) -> str | None:
+    """Why LibCST must not parse ``data``, as a skip reason, or None.
+
+    Too deep, its native parser crashes the process (``sightlint.nesting``); too large,
+    it needs about 400 MB and 5 s per MB of source (measured with libcst 1.9).
+    """
+    if len(data) > MAX_FIX_SIZE:
+        return f"no fix: file too large for the fixer ({size_text(len(data))} > {size_text(MAX_FIX_SIZE)})"
+    deep = nesting.too_nested(decode_source(data))
+    if deep == nesting.UNTOKENIZABLE:
+        return f"no fix: {deep}"
+    return f"no fix: file too deeply nested for the fixer ({deep})" if deep else None
 
 
 def _wanted(finding: Finding, unsafe: bool) -> bool:

@@ -75,10 +75,11 @@ def read_source(path: str | os.PathLike[str], limit: int = DEFAULT_MAX_FILE_SIZE
 
 
 def _too_big(size: int, limit: int) -> str:
-    return f"larger than max-file-size ({_size_text(size)} > {_size_text(limit)}); not checked"
+    return f"larger than max-file-size ({size_text(size)} > {size_text(limit)}); not checked"
 
 
-def _size_text(size: int) -> str:
+def size_text(size: int) -> str:
+    """A size for messages: bytes, KB or MB (powers of 1024), one decimal."""
     if size >= 1024 * 1024:
         return f"{size / (1024 * 1024):.1f} MB"
     return f"{size / 1024:.1f} KB" if size >= 1024 else f"{size} bytes"

@@ -334,3 +334,16 @@ def test_what_the_interpreter_cannot_parse_is_one_finding(text: str, message: st
     assert result.findings[0].message.startswith(message), result.findings[0].message
     outcome = fixer.fix_source(text.encode(), "deep.py", Settings())
     assert outcome.status == "failed" and outcome.new is None and outcome.reason == result.findings[0].message
+
+
+def test_the_fixer_declines_a_file_too_large_for_libcst(monkeypatch: pytest.MonkeyPatch) -> None:
+    from sightlint import fixer
+    from sightlint.settings import Settings
+
+    monkeypatch.setattr(fixer, "MAX_FIX_SIZE", len(FIXABLE) - 1)
+    outcome = fixer.fix_source(FIXABLE.encode(), "big.py", Settings())
+    assert outcome.status == "unchanged" and outcome.new is None
+    size = len(FIXABLE)
+    assert [why for _, why in outcome.skipped] == [f"no fix: file too large for the fixer ({size} bytes > {size - 1} bytes)"]
+    monkeypatch.setattr(fixer, "MAX_FIX_SIZE", len(FIXABLE))
+    assert fixer.fix_source(FIXABLE.encode(), "big.py", Settings()).status == "changed"
