@@ -347,3 +347,16 @@ def test_the_fixer_declines_a_file_too_large_for_libcst(monkeypatch: pytest.Monk
     assert [why for _, why in outcome.skipped] == [f"no fix: file too large for the fixer ({size} bytes > {size - 1} bytes)"]
     monkeypatch.setattr(fixer, "MAX_FIX_SIZE", len(FIXABLE))
     assert fixer.fix_source(FIXABLE.encode(), "big.py", Settings()).status == "changed"
+
+
+def test_an_installed_module_too_deep_for_the_parser_is_skipped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The cross-file phase parses installed packages' sources too (importlib's finder
+    already ignores a FIFO or a device named like a module)."""
+    from sightlint.project import thirdparty
+
+    (tmp_path / "deepmod.py").write_text("class A(Exception):\n    pass\n\nx = " + "lambda: " * 4000 + "a\n", encoding="utf-8")
+    (tmp_path / "okmod.py").write_text("class A(Exception):\n    pass\n", encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    classes = thirdparty.ThirdPartyClasses()
+    assert classes.ancestors("deepmod.A") is None  # MemoryError from the parser: not read
+    assert classes.ancestors("okmod.A") == ("okmod.A", "builtins.Exception")
