@@ -16,6 +16,7 @@ from typing import Any
 
 from sightlint.models import Severity
 from sightlint.settings import Settings
+from sightlint.source import read_source
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -234,10 +235,11 @@ def load(config: Path | None, paths: Sequence[Path]) -> Settings:
         config = find_pyproject(start if start.exists() else Path.cwd())
         if config is None:
             return Settings()
+    content = read_source(config)  # a FIFO or a device named by --config must not hang the run
+    if isinstance(content, str):
+        raise ConfigError(f"cannot read config file {config}: {content}")
     try:
-        raw = config.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read config file {config}: {exc.strerror or exc}") from None
+        raw = content.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")  # as read_text() read it
     except UnicodeDecodeError:
         raise ConfigError(f"cannot read config file {config}: not UTF-8 text") from None
     try:

@@ -81,6 +81,17 @@ def test_fix_skips_a_fifo_and_a_device_and_fixes_the_rest(specials: Path) -> Non
     assert "logger.exception" in (specials / "fixme.py").read_text(encoding="utf-8")
 
 
+def test_a_fifo_as_gitignore_or_config_file_does_not_hang(project: Path) -> None:
+    (project / ".git").mkdir()
+    os.mkfifo(project / ".gitignore")
+    done = sightlint(project, "check", "--format", "json", "--no-cache", timeout=30)
+    assert ("bad.py", "SL301") in findings(done.stdout)
+    os.mkfifo(project / "fifo.toml")
+    done = sightlint(project, "check", "--config", "fifo.toml", timeout=30)
+    assert done.returncode == 2
+    assert "cannot read config file fifo.toml: not a regular file (a FIFO)" in done.stderr
+
+
 def test_a_file_over_max_file_size_gets_a_finding_and_is_left_alone(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(project)
     (project / "pyproject.toml").write_text('[tool.sightlint]\nmax-file-size = "1 KB"\n', encoding="utf-8")
