@@ -4,7 +4,8 @@ The main process reads and hashes every file (cheap: reading 700k lines takes ab
 50 ms) and asks the cache; only the misses are checked, in a process pool when there
 are enough of them to pay for it. Workers get paths, not bytes, in chunks, and send
 back compact :class:`FileResult` values; results keep the input order, so the output
-is the same whatever ``jobs`` is.
+is the same whatever ``jobs`` is. A worker that dies (a crash in native code) costs
+only the file that killed it (:func:`_run_pool`, :func:`_isolate`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import os
 import sys
 import time
 from collections.abc import Sequence
-from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
@@ -42,12 +42,6 @@ def default_jobs() -> int:
         return max(1, len(os.sched_getaffinity(0)))  # type: ignore[attr-defined,unused-ignore]
     except (AttributeError, OSError):
         return max(1, os.cpu_count() or 1)
-
-
-def read(path: str | Path, limit: int = DEFAULT_MAX_FILE_SIZE) -> bytes | str:
-    """The file's bytes, or an error message (str) when it cannot be read: not a regular
-    file (a FIFO would hang the run, ``/dev/zero`` never ends) or larger than ``limit``."""
-    return read_source(path, limit)
 
 
 def check_one(
