@@ -8,6 +8,8 @@ import stat
 import tokenize
 
 DEFAULT_MAX_FILE_SIZE = 10 * 1024 * 1024
+# O_BINARY: Windows would translate line endings.
+_READ_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
 
 _KINDS = (
     (stat.S_ISFIFO, "a FIFO"),
@@ -47,7 +49,7 @@ def read_source(path: str | os.PathLike[str], limit: int = DEFAULT_MAX_FILE_SIZE
     FIFO, a device (``/dev/zero`` never ends), a socket or a folder is not read.
     """
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+        fd = os.open(path, _READ_FLAGS)
     except OSError as exc:
         return exc.strerror or str(exc)
     try:
