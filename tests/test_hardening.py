@@ -6,6 +6,7 @@ regression fails the test instead of hanging CI or taking pytest down with it.
 
 from __future__ import annotations
 
+import faulthandler
 import json
 import os
 import signal
@@ -274,6 +275,7 @@ def _kill_workers_on(monkeypatch: pytest.MonkeyPatch, names: set[str], how: str)
     def deadly(data: bytes | str, display: str, *args: object, **kwargs: object) -> object:
         if display in names and os.getpid() != parent:
             if how == "segfault":
+                faulthandler.disable()  # pytest's would print the worker's stack
                 os.kill(os.getpid(), signal.SIGSEGV)
             os._exit(3)
         return real(data, display, *args, **kwargs)  # type: ignore[arg-type]
