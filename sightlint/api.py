@@ -293,7 +293,7 @@ def _check_paths(
         run.errors.extend(project_phase(run.files, settings))
         return run
     cache, summarize = _open_cache(settings, cache_dir, cwd)
-    digests = runner.contents(found.files, cache.hashes())
+    digests = runner.contents(found.files, cache.hashes(), settings.max_file_size)
     cache.save_hashes(len(found.files))
     key = cache.run_key([(f.display, f.module, d) for f, d in zip(found.files, digests)])
     reused = cache.load_run(key)

@@ -16,6 +16,7 @@ from typing import Any
 
 from sightlint.models import Severity
 from sightlint.settings import TARGET_VERSIONS, Settings
+from sightlint.source import read_source
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -39,6 +40,7 @@ KEYS = (
     "respect-gitignore",
     "report-unused-suppressions",
     "cache-dir",
+    "max-file-size",
     "src",
     "project-root",
     "target-version",
@@ -111,6 +113,26 @@ def _bool(key: str, value: Any) -> bool:
     if not isinstance(value, bool):
         raise ConfigError(f"{key}: expected true or false, got {value!r}")
     return value
+
+
+_UNITS = {"": 1, "b": 1, "kb": 1024, "k": 1024, "mb": 1024**2, "m": 1024**2, "gb": 1024**3, "g": 1024**3}
+
+
+def _file_size(key: str, value: Any) -> int:
+    """A size in bytes: an integer, or a string such as ``"10 MB"`` or ``"512KB"`` (powers of 1024)."""
+    size: float | None = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        size = value
+    elif isinstance(value, str):
+        number = value.strip().lower().rstrip("bgkm ")
+        unit = value.strip().lower()[len(number) :].strip()
+        try:
+            size = float(number) * _UNITS[unit] if unit in _UNITS else None
+        except ValueError:
+            size = None
+    if size is None or not 1 <= size < 2**63:  # also NaN and infinity
+        raise ConfigError(f"{key}: expected a positive size in bytes or a string such as \"10 MB\", got {value!r}")
+    return int(size)
 
 
 def rule_options(name: str, table: Any) -> Any:
@@ -213,6 +235,8 @@ def settings_from_table(
                     f"target-version: unknown version {value!r} (expected one of: {', '.join(TARGET_VERSIONS)})"
                 )
             changes["target_version"] = value.strip().lower()
+        elif key == "max-file-size":
+            changes["max_file_size"] = _file_size(key, value)
         elif key == "rules":
             if not isinstance(value, dict):
                 raise ConfigError(f"rules: expected a table of [tool.sightlint.rules.<rule-name>], got {value!r}")
@@ -293,10 +317,11 @@ def load(config: Path | None, paths: Sequence[Path]) -> Settings:
         config = find_pyproject(start)
         if config is None:
             return _with_default_target(Settings(), _nearest_pyproject(start))
+    content = read_source(config)  # a FIFO or a device named by --config must not hang the run
+    if isinstance(content, str):
+        raise ConfigError(f"cannot read config file {config}: {content}")
     try:
-        raw = config.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read config file {config}: {exc.strerror or exc}") from None
+        raw = content.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")  # as read_text() read it
     except UnicodeDecodeError:
         raise ConfigError(f"cannot read config file {config}: not UTF-8 text") from None
     try:
@@ -334,6 +359,11 @@ def effective(settings: Settings) -> list[tuple[str, str, str]]:
     for key in KEYS:
         attr = {"rules": "rule_options"}.get(key, key.replace("-", "_"))
         value = getattr(settings, attr, None)
-        shown = "(every default-enabled rule)" if key == "select" and value is None else show(value)
+        if key == "select" and value is None:
+            shown = "(every default-enabled rule)"
+        elif key == "max-file-size":
+            shown = f"{settings.max_file_size} bytes ({settings.max_file_size / 1024**2:g} MB)"
+        else:
+            shown = show(value)
         rows.append((key, shown, settings.origins.get(key, "default")))
     return rows

@@ -243,11 +243,19 @@ def _render_parse_error() -> list[str]:
               (a `type X = ...` alias or `def f[T]()` generics on Python 3.11) is a syntax
               error to the older parser. When sightlint can tell, the message adds the
               version the file needs: `(the file may need Python 3.12; sightlint runs on 3.11)`.
+              A file nested deeper than the interpreter allows (200 brackets, 100 blocks)
+              or than LibCST's parser survives is not asked about: the message says
+              `not checked for newer Python syntax: the file is too deeply nested, ...`.
             - `cannot read file: ...`: the file is binary (it contains NUL bytes), or its
               bytes do not decode with its declared encoding (a BOM, a `# -*- coding: ... -*-`
-              cookie, otherwise UTF-8).
+              cookie, otherwise UTF-8); or it is not a regular file (a FIFO, a device such
+              as `/dev/zero`: never read), or it is larger than `max-file-size` (10 MB by
+              default), or it cannot be opened.
             - `cannot parse file: ...`: the parser gave up, for example on nesting too deep
-              for it.
+              for it (`RecursionError`, `MemoryError`).
+            - `the checker crashed on this file (...)`: the process checking it died (a
+              crash in native code); the other files are checked in fresh processes and
+              the run exits 2, as for any internal error.
 
             ## Why it matters
 

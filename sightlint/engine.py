@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from sightlint import suppression
+from sightlint import nesting, suppression
 from sightlint.models import FileResult, Finding, FixSafety, Severity, Span
 from sightlint.rules.base import Rule, RuleClass
 from sightlint.semantics.scope import ENTER, LEAVE_KINDS, Context
@@ -20,6 +20,8 @@ from sightlint.source import SourceError, decode_source
 
 PARSE_ERROR_CODE = "SL000"
 PARSE_ERROR_NAME = "parse-error"
+# Larger files that fail to parse get no newer-Python hint: LibCST parses about 0.4 MB/s.
+MAX_HINT_SIZE = 512 * 1024
 
 
 _CONTEXT_KINDS = (ast.Load, ast.Store, ast.Del)
@@ -233,6 +235,15 @@ def _newer_python_hint(text: str) -> str | None:
     version named is that of the newest construct found in its tree.
     """
     running = sys.version_info[:2]
+    where = f"sightlint is running on Python {running[0]}.{running[1]}"
+    if len(text) > MAX_HINT_SIZE:
+        return None  # LibCST would take seconds over it, for a hint
+    deep = nesting.too_nested(text)
+    if deep == nesting.UNTOKENIZABLE:
+        return None  # no newer grammar accepts what does not tokenize (an unclosed bracket)
+    if deep:
+        # LibCST's parser would crash the process (see ``sightlint.nesting``).
+        return f"not checked for newer Python syntax: the file is too deeply nested, {deep}"
     try:
         import libcst
     except ImportError:  # pragma: no cover - libcst is a dependency
@@ -243,7 +254,6 @@ def _newer_python_hint(text: str) -> str | None:
     except Exception:  # sightlint: ignore[SL201] no grammar accepts it: a plain syntax error
         return None
     needed = _syntax_version(module)
-    where = f"sightlint is running on Python {running[0]}.{running[1]}"
     if needed is not None and needed > running:
         return f"the file uses Python {needed[0]}.{needed[1]} syntax; {where}"
     return f"the file may use syntax newer than Python {running[0]}.{running[1]}; {where}"
@@ -362,7 +372,9 @@ def _check_source(
         result.findings.append(_syntax_error(path, text, exc))
         return result
     except (ValueError, RecursionError, MemoryError) as exc:
-        result.findings.append(parse_error(path, f"cannot parse file: {type(exc).__name__}: {exc}"))
+        # The parser's own stack overflow is a MemoryError, without a message before 3.12.
+        detail = str(exc) or "Parser stack overflowed - Python source too complex to parse"
+        result.findings.append(parse_error(path, f"cannot parse file: {type(exc).__name__}: {detail}"))
         return result
 
     marks = suppression.parse(text)

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sightlint.settings import Settings
+from sightlint.source import read_source
 
 PYTHON_SUFFIXES = (".py", ".pyi")
 # What makes a folder the root of a project when no configuration file says where it is.
@@ -207,10 +208,10 @@ class _GitIgnore:
         if folder not in self._specs:
             lines: list[str] = []
             for name in (".gitignore",) + ((".git/info/exclude",) if folder == self.root else ()):
-                try:
-                    lines += (folder / name).read_text(encoding="utf-8", errors="replace").splitlines()
-                except OSError:
-                    pass
+                # Regular files only: a FIFO named .gitignore would hang the walk.
+                data = read_source(folder / name)
+                if isinstance(data, bytes):
+                    lines += data.decode("utf-8", errors="replace").splitlines()
             self._specs[folder] = (
                 self._pathspec.GitIgnoreSpec.from_lines(lines) if lines else None
             )
@@ -263,7 +264,9 @@ def discover(
 
     def add(path: Path) -> None:
         """A file named explicitly."""
-        key = str(path.resolve())
+        # realpath, not Path.resolve(): on a symlink loop the latter raises (RuntimeError
+        # before Python 3.13); the file is then reported unreadable, not the run lost.
+        key = os.path.realpath(path)
         if key not in seen:
             seen.add(key)
             folder, name = os.path.split(key)

@@ -21,6 +21,7 @@ from sightlint import engine
 from sightlint.cache import Cache, PackedSummary
 from sightlint.models import FileResult
 from sightlint.project.graph import Graph, ModelNeeds, ModuleRecord, module_record
+from sightlint.source import read_source
 from sightlint.project.model import ProjectModel, module_dependencies
 from sightlint.project.summary import ModuleSummary
 from sightlint.settings import Settings
@@ -49,9 +50,8 @@ def summary_of(result: FileResult) -> ModuleSummary | None:
 
 def _resummarize(path: str, module: str) -> ModuleSummary | None:
     """The summary of the file at display path ``path``, read and walked again (no rules run)."""
-    try:
-        data = Path(path).read_bytes()
-    except OSError:
+    data = read_source(path)
+    if isinstance(data, str):
         return None
     fresh = engine.check_source(data, path, Settings(), rules=(), module=module, summarize=True)
     return fresh.summary  # type: ignore[no-any-return]

@@ -4,7 +4,8 @@ The main process reads and hashes every file (cheap: reading 700k lines takes ab
 50 ms) and asks the cache; only the misses are checked, in a process pool when there
 are enough of them to pay for it. Workers get paths, not bytes, in chunks, and send
 back compact :class:`FileResult` values; results keep the input order, so the output
-is the same whatever ``jobs`` is.
+is the same whatever ``jobs`` is. A worker that dies (a crash in native code) costs
+only the file that killed it (:func:`_run_pool`, :func:`_isolate`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import os
 import sys
 import time
 from collections.abc import Sequence
-from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
@@ -25,6 +25,7 @@ from sightlint.files import SourceFile
 from sightlint.models import FileResult
 from sightlint.rules.base import RuleClass
 from sightlint.settings import Settings
+from sightlint.source import DEFAULT_MAX_FILE_SIZE, read_source
 
 # Below this much work a pool costs more (start-up, IPC) than it saves.
 _MIN_PARALLEL_FILES = 16
@@ -41,17 +42,6 @@ def default_jobs() -> int:
         return max(1, len(os.sched_getaffinity(0)))  # type: ignore[attr-defined,unused-ignore]
     except (AttributeError, OSError):
         return max(1, os.cpu_count() or 1)
-
-
-def read(path: str | Path) -> bytes | str:
-    """The file's bytes, or an error message (str) when it cannot be read."""
-    try:
-        with open(path, "rb") as f:
-            return f.read()
-    except IsADirectoryError:
-        return "is a directory"
-    except OSError as exc:
-        return exc.strerror or str(exc)
 
 
 def check_one(
@@ -74,7 +64,9 @@ def check_one(
         return FileResult(display, errors=[f"internal error while checking {display}: {type(exc).__name__}: {exc}"])
 
 
-def contents(files: Sequence[SourceFile], known: dict[Any, Any] | None = None) -> list[bytes | str]:
+def contents(
+    files: Sequence[SourceFile], known: dict[Any, Any] | None = None, limit: int = DEFAULT_MAX_FILE_SIZE
+) -> list[bytes | str]:
     """Each file's content digest, or the error met reading it (a str).
 
     ``known`` maps a file's identity (device, inode) to (size, mtime_ns, ctime_ns,
@@ -102,7 +94,7 @@ def contents(files: Sequence[SourceFile], known: dict[Any, Any] | None = None) -
                 ):
                     out.append(entry[3])
                     continue
-        data = read(file.location)
+        data = read_source(file.location, limit)
         if isinstance(data, str):
             out.append(data)
             continue
@@ -157,7 +149,7 @@ def check_files_as_read(
         todo = [(index, file.location, file.display, file.module) for index, file in enumerate(files)]
     else:
         if digests is None:
-            digests = contents(files)
+            digests = contents(files, limit=settings.max_file_size)
         # Unpickling thousands of cached results allocates many small acyclic objects, which
         # sets off the cyclic collector over and over: pausing it halves a warm run's lookups.
         collecting = gc.isenabled()
@@ -214,7 +206,7 @@ def _run_task(
     task: Task, settings: Settings, rules: Sequence[RuleClass], summarize: bool
 ) -> tuple[int, bytes | None, FileResult]:
     index, path, display, module = task
-    data = read(path)
+    data = read_source(path, settings.max_file_size)
     content = digest(data) if isinstance(data, bytes) else None
     return index, content, check_one(data, display, module, settings, rules, summarize)
 
@@ -276,13 +268,21 @@ def _pool_context() -> Any:
 def _run_pool(
     todo: list[Task], settings: Settings, rules: Sequence[RuleClass], jobs: int, summarize: bool = False
 ) -> list[tuple[int, bytes | None, FileResult | Packed]]:
-    """Check ``todo`` in a pool; returns what finished (all of it unless the pool broke)."""
+    """Check ``todo`` in a pool; returns what finished: all of it, unless no process could
+    be started (the caller then checks the rest in this process).
+
+    A worker that dies (LibCST's native parser, or any extension, crashing on a file)
+    breaks the pool and every chunk not yet finished: those are checked again in
+    :func:`_isolate`, never in this process, where the same file would end the run.
+    """
     from concurrent.futures import ProcessPoolExecutor
 
     workers = min(jobs, len(todo))
     size = max(1, -(-len(todo) // (workers * _CHUNKS_PER_WORKER)))
     chunks = [todo[i : i + size] for i in range(0, len(todo), size)]
     done: list[tuple[int, bytes | None, FileResult | Packed]] = []
+    lost: list[Task] = []
+    futures: list[tuple[Any, list[Task]]] = []
     try:
         with ProcessPoolExecutor(
             max_workers=workers,
@@ -290,8 +290,96 @@ def _run_pool(
             initializer=_init_worker,
             initargs=(_portable(settings), tuple(rules), summarize),
         ) as pool:
-            for part in pool.map(_run_chunk, chunks):
-                done.extend(part)
-    except Exception:  # sightlint: ignore[SL201] no processes allowed, a worker died: finish in this process
-        pass
+            for chunk in chunks:
+                try:
+                    futures.append((pool.submit(_run_chunk, chunk), chunk))
+                except Exception:
+                    if not futures:
+                        raise  # no process could start
+                    lost.extend(chunk)  # BrokenProcessPool: a worker died already
+            for future, chunk in futures:
+                try:
+                    done.extend(future.result())
+                except Exception:  # sightlint: ignore[SL201] BrokenProcessPool: a worker died
+                    lost.extend(chunk)
+    except Exception:  # sightlint: ignore[SL201] no processes allowed: finish in this process
+        if not futures:
+            return []
+    if lost:
+        done.extend(_isolate(lost, settings, rules, workers, summarize))
     return done
+
+
+def _isolate(
+    tasks: list[Task], settings: Settings, rules: Sequence[RuleClass], jobs: int, summarize: bool
+) -> list[tuple[int, bytes | None, FileResult | Packed]]:
+    """Check ``tasks`` in single-use processes, ``jobs`` at a time, halving the share of
+    one that dies until the file that kills it is alone: that file gets a crash result,
+    the others their own (about 2 log2(n) extra processes per crashing file)."""
+    from multiprocessing.connection import wait
+
+    context = _pool_context()
+    fields = _portable(settings)
+    share = max(1, -(-len(tasks) // (jobs * 2)))
+    waiting = [tasks[i : i + share] for i in range(0, len(tasks), share)]
+    running: dict[Any, tuple[Any, list[Task]]] = {}
+    receive: Any
+    done: list[tuple[int, bytes | None, FileResult | Packed]] = []
+    while waiting or running:
+        while waiting and len(running) < jobs:
+            chunk = waiting.pop()
+            receive, send = context.Pipe(duplex=False)
+            process = context.Process(
+                target=_isolated_worker, args=(send, chunk, fields, tuple(rules), summarize), daemon=True
+            )
+            try:
+                process.start()
+            except Exception as exc:  # sightlint: ignore[SL201] cannot start one: say so for its files
+                receive.close()
+                done.extend(_crashed(task, f"could not start a process to check it: {exc}") for task in chunk)
+                continue
+            finally:
+                send.close()
+            running[receive] = (process, chunk)
+        for receive in wait(list(running)):
+            process, chunk = running.pop(receive)
+            part: list[tuple[int, bytes | None, FileResult | Packed]] | None
+            try:
+                part = receive.recv()
+            except (EOFError, OSError):  # died before sending its results
+                part = None
+            receive.close()
+            process.join()
+            if part is not None:
+                done.extend(part)
+            elif len(chunk) == 1:
+                done.append(_crashed(chunk[0], _death(process.exitcode)))
+            else:
+                waiting += [chunk[: len(chunk) // 2], chunk[len(chunk) // 2 :]]
+    return done
+
+
+def _isolated_worker(send: Any, chunk: list[Task], fields: dict[str, Any], rules: tuple[RuleClass, ...], summarize: bool) -> None:
+    _init_worker(fields, rules, summarize)
+    send.send(_run_chunk(chunk))
+    send.close()
+
+
+def _death(exitcode: int | None) -> str:
+    """How a worker process ended, in words."""
+    import signal
+
+    if exitcode is not None and exitcode < 0:
+        try:
+            return f"its process was killed by {signal.Signals(-exitcode).name}"
+        except ValueError:
+            return f"its process was killed by signal {-exitcode}"
+    return f"its process exited with code {exitcode}"
+
+
+def _crashed(task: Task, why: str) -> tuple[int, None, FileResult]:
+    """The result of a file whose check killed the process checking it."""
+    index, _, display, _ = task
+    message = f"the checker crashed on this file ({why})"
+    finding = engine.parse_error(display, message)
+    return index, None, FileResult(display, findings=[finding], errors=[f"internal error while checking {display}: {message}"])

@@ -9,6 +9,7 @@ from types import MappingProxyType
 from typing import Any
 
 from sightlint.models import Severity
+from sightlint.source import DEFAULT_MAX_FILE_SIZE
 
 DEFAULT_EXCLUDE: tuple[str, ...] = (
     ".git",
@@ -58,6 +59,8 @@ class Settings:
     respect_gitignore: bool = True
     report_unused_suppressions: bool = False
     cache_dir: str | None = None
+    # Larger files are not read: an SL000 finding says so and the rest are checked.
+    max_file_size: int = DEFAULT_MAX_FILE_SIZE
     # Extra folders that hold top-level packages (like ruff's `src`), for module names.
     src: tuple[str, ...] = ()
     # The folder a run analyses around the paths it is given (cross-file rules see the whole

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from sightlint import __version__, runner
+from sightlint import __version__
 from sightlint.cli import main
 
 BAD = "from datetime import datetime\n\nstamp = datetime.utcnow()\n"
@@ -135,15 +135,15 @@ def test_bad_files_each_get_a_result_and_the_rest_is_checked(
     (app / "dangling.py").symlink_to(project / "gone.py")
     secret = app / "secret.py"
     secret.write_text("x = 1\n", encoding="utf-8")
-    real_open = open
+    real_open = os.open
 
-    def guarded_open(path: str | Path, *args: Any, **kwargs: Any) -> Any:
+    def guarded_open(path: Any, *args: Any, **kwargs: Any) -> Any:
         # Running as root, chmod 000 would not stop the read: refuse it here instead.
         if os.path.basename(path) == "secret.py":
             raise PermissionError(13, "Permission denied")
         return real_open(path, *args, **kwargs)
 
-    monkeypatch.setattr(runner, "open", guarded_open, raising=False)
+    monkeypatch.setattr(os, "open", guarded_open)
     code, out = run("check", "--format", "json")
     assert code == 1, out
     found = {(f["path"], f["code"]): f["message"] for f in json.loads(out)["findings"]}

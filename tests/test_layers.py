@@ -16,7 +16,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "sightlint"
 
 # Bottom to top. A module's layer is the first entry whose prefix names it.
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("data and settings", ("sightlint", "sightlint.models", "sightlint.settings", "sightlint.source", "sightlint.atomic", "sightlint.seal", "sightlint.suppression")),
+    ("data and settings", ("sightlint", "sightlint.models", "sightlint.settings", "sightlint.source", "sightlint.nesting", "sightlint.atomic", "sightlint.seal", "sightlint.suppression")),
     ("semantics", ("sightlint.semantics",)),
     ("project model", ("sightlint.project",)),
     ("rules", ("sightlint.rules", "sightlint.registry")),

@@ -38,6 +38,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
 
+from sightlint.source import read_source
+
 _FORMAT = 3
 FILE_NAME = "third-party-classes.marshal"
 # The standard library's classes that block are catalogued by name (and builtins are
@@ -182,11 +184,12 @@ class _Sources:
             located = self.locate(module)
             tree = None
             if located is not None and located[0] is not None:
+                # Regular files only: an installed "module" that is a FIFO or a link to
+                # /dev/zero would hang the run or fill its memory.
+                data = read_source(located[0], _MAX_SOURCE)
                 try:
-                    if os.path.getsize(located[0]) <= _MAX_SOURCE:
-                        with open(located[0], "rb") as stream:
-                            tree = ast.parse(stream.read())
-                except (OSError, SyntaxError, ValueError):
+                    tree = ast.parse(data) if isinstance(data, bytes) else None
+                except (SyntaxError, ValueError, RecursionError, MemoryError):
                     tree = None
             self._trees[module] = tree
         return self._trees[module]
