@@ -1,9 +1,18 @@
 from __future__ import annotations
 
 import ast
+import dataclasses
+import re
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
+from sightlint.models import Finding, RelatedLocation
 from sightlint.rules.base import Bad, Good, Rule, RuleMeta, Severity
+
+if TYPE_CHECKING:
+    from sightlint.project.graph import Graph, ModelNeeds
+    from sightlint.project.model import Edge
+    from sightlint.settings import Settings
 
 # Constructors whose result is a lock, whatever the variable is called.
 _LOCK_TYPES = {
@@ -17,6 +26,18 @@ _LOCK_TYPES = {
     "multiprocessing.RLock",
 }
 _FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef
+# Module-level values that make a name a dict cache (``_CACHE: dict[str, X] = {}``).
+_DICT_TYPES = {"dict", "collections.defaultdict", "collections.OrderedDict", "weakref.WeakValueDictionary"}
+# What a construction opens when it is built twice: connections, pools, clients, drivers
+# (matched on the names of the calls that build the value).
+_RESOURCE = re.compile(
+    r"connect|client|pool|engine|driver|session|connection|redis|mongo|neo4j|qdrant|chroma|weaviate|pinecone"
+    r"|milvus|elastic|opensearch|psycopg|asyncpg|aiohttp|httpx|boto|socket|channel|openai|anthropic|from_url"
+    r"|^open$",
+    re.IGNORECASE,
+)
+# The race explained without the project model (``api.check_source``); ``grade`` replaces it.
+_UNGRADED = " Threads (sync FastAPI endpoints and dependencies, `to_thread`, executors) can each see it unset and build it."
 
 
 @dataclass
@@ -44,15 +65,18 @@ class _Frame:
     blocks: list[tuple[ast.AST, _Check | None]] = field(default_factory=list)  # (node, check or None=lock)
     early: list[_Check] = field(default_factory=list)
     manual_lock: bool = False
+    aliases: dict[str, str] = field(default_factory=dict)  # local -> dict-cache key (``x = _CACHE.get(k)``)
+    values: dict[str, ast.expr] = field(default_factory=dict)  # local -> the value last assigned to it
 
 
 @dataclass
 class _Pending:
     check: _Check
-    func: str
+    function: _FunctionNode
     is_async: bool
     set_line: int
     lock_after_check: bool
+    opens: str | None  # the call that opens a resource, if the construction does
 
 
 class UnlockedLazySingleton(Rule):
@@ -112,6 +136,7 @@ class UnlockedLazySingleton(Rule):
     - https://fastapi.tiangolo.com/async/#path-operation-functions
     """
 
+    graded = True
     meta = RuleMeta(
         code="SL501",
         name="unlocked-lazy-singleton",
@@ -232,18 +257,54 @@ class UnlockedLazySingleton(Rule):
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self._frames: list[_Frame] = []
         self._pending: dict[int, _Pending] = {}
-        self._dependencies: set[str] = set()
         self._classes: set[str] = set()
         self._locks: set[str] = set()
+        self._dicts: set[str] = set()
+        # Where each module global, dict cache and class attribute is first bound.
+        self._declared: dict[str, ast.stmt] = {}
 
     def visit_Module(self, node: ast.Module) -> None:
         # Module-level imports are bound only once the walk starts.
         self._classes = {s.name for s in node.body if isinstance(s, ast.ClassDef)}
+        value: ast.expr | None
         for stmt in node.body:
-            value = stmt.value if isinstance(stmt, ast.Assign) else None
+            if isinstance(stmt, ast.ClassDef):
+                self._declare_class(stmt)
+                continue
+            if isinstance(stmt, ast.Assign):
+                targets, value = stmt.targets, stmt.value
+            elif isinstance(stmt, ast.AnnAssign):
+                targets, value = [stmt.target], stmt.value
+            else:
+                continue
+            names = [t.id for t in targets if isinstance(t, ast.Name)]
+            for name in names:
+                self._declared.setdefault(name, stmt)
             if isinstance(value, ast.Call) and self.context.qualified_name(value.func) in _LOCK_TYPES:
-                assert isinstance(stmt, ast.Assign)
-                self._locks.update(t.id for t in stmt.targets if isinstance(t, ast.Name))
+                self._locks.update(names)
+            elif self._is_dict(value) or (isinstance(stmt, ast.AnnAssign) and self._is_dict_annotation(stmt.annotation)):
+                self._dicts.update(names)
+
+    def _declare_class(self, node: ast.ClassDef) -> None:
+        self._declared.setdefault(node.name, node)
+        for stmt in node.body:
+            targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target] if isinstance(stmt, ast.AnnAssign) else []
+            for target in targets:
+                if isinstance(target, ast.Name):
+                    self._declared.setdefault(f"{node.name}.{target.id}", stmt)
+
+    def _is_dict(self, value: ast.expr | None) -> bool:
+        if isinstance(value, (ast.Dict, ast.DictComp)):
+            return True
+        return isinstance(value, ast.Call) and (
+            (isinstance(value.func, ast.Name) and value.func.id == "dict")
+            or self.context.qualified_name(value.func) in _DICT_TYPES
+        )
+
+    def _is_dict_annotation(self, annotation: ast.expr) -> bool:
+        base = annotation.value if isinstance(annotation, ast.Subscript) else annotation
+        name = base.attr if isinstance(base, ast.Attribute) else base.id if isinstance(base, ast.Name) else ""
+        return name in ("dict", "Dict", "MutableMapping", "defaultdict", "OrderedDict")
 
     # -- frames ----------------------------------------------------------------------
 
@@ -288,10 +349,18 @@ class UnlockedLazySingleton(Rule):
 
     # -- keys ------------------------------------------------------------------------
 
-    def _key(self, expr: ast.expr, frame: _Frame) -> str | None:
-        """``X`` for a declared global, ``Class.attr`` for a class attribute, else None."""
+    def _key(self, expr: ast.expr, frame: _Frame, *, checked: bool = False) -> str | None:
+        """``X`` for a declared global, ``Class.attr`` for a class attribute, ``D[]`` for an
+        entry of a module dict cache (``D[k]``; when ``checked``, also ``D.get(k)`` and a
+        local holding it), else None."""
         if isinstance(expr, ast.Name):
+            if checked and expr.id in frame.aliases:
+                return frame.aliases[expr.id]
             return expr.id if expr.id in frame.globals else None
+        if isinstance(expr, ast.Subscript):
+            return self._dict_key(expr.value, frame)
+        if checked and isinstance(expr, ast.Call) and isinstance(expr.func, ast.Attribute) and expr.func.attr == "get":
+            return self._dict_key(expr.func.value, frame)
         if not isinstance(expr, ast.Attribute):
             return None
         owner = expr.value
@@ -308,6 +377,11 @@ class UnlockedLazySingleton(Rule):
             return f"{frame.class_name}.{expr.attr}"
         return None
 
+    def _dict_key(self, expr: ast.expr, frame: _Frame) -> str | None:
+        if isinstance(expr, ast.Name) and expr.id in self._dicts and not self.context.binding_depth(expr.id):
+            return f"{expr.id}[]"
+        return None
+
     def _tested(self, test: ast.expr, frame: _Frame) -> list[tuple[str, bool]]:
         """(key, True if the ``if`` body runs while key is unset) for each check in ``test``."""
         if isinstance(test, ast.BoolOp):
@@ -316,10 +390,13 @@ class UnlockedLazySingleton(Rule):
             return [(key, not unset) for key, unset in self._tested(test.operand, frame)]
         if isinstance(test, ast.Compare) and len(test.ops) == 1:
             left, right = test.left, test.comparators[0]
+            if isinstance(test.ops[0], (ast.In, ast.NotIn)):  # ``if k not in _CACHE:``
+                key = self._dict_key(right, frame)
+                return [(key, isinstance(test.ops[0], ast.NotIn))] if key else []
             if isinstance(left, ast.Constant) and left.value is None:
                 left, right = right, left
             if isinstance(right, ast.Constant) and right.value is None:
-                key = self._key(left, frame)
+                key = self._key(left, frame, checked=True)
                 if key is not None and isinstance(test.ops[0], (ast.Is, ast.Eq, ast.IsNot, ast.NotEq)):
                     return [(key, isinstance(test.ops[0], (ast.Is, ast.Eq)))]
             return []
@@ -328,7 +405,7 @@ class UnlockedLazySingleton(Rule):
                 key = self._key(ast.Attribute(value=test.args[0], attr=test.args[1].value), frame)
                 return [(key, False)] if key else []
             return []
-        key = self._key(test, frame)
+        key = self._key(test, frame, checked=True)
         return [(key, False)] if key else []
 
     @staticmethod
@@ -383,11 +460,6 @@ class UnlockedLazySingleton(Rule):
         if isinstance(func, ast.Attribute) and func.attr == "acquire" and self._frames:
             if self._is_lock(func.value, self._locks):
                 self._frames[-1].manual_lock = True
-        elif node.args and isinstance(node.args[0], ast.Name) and self._is_depends(func):
-            self._dependencies.add(node.args[0].id)
-
-    def _is_depends(self, func: ast.expr) -> bool:
-        return (isinstance(func, ast.Name) and func.id == "Depends") or self.context.qualified_name(func) == "fastapi.Depends"
 
     def leave_Assign(self, node: ast.Assign) -> None:
         for target in node.targets:
@@ -405,6 +477,13 @@ class UnlockedLazySingleton(Rule):
         frame = self._frames[-1]
         key = self._key(target, frame)
         if key is None:
+            if isinstance(target, ast.Name):
+                frame.values[target.id] = value
+                alias = self._key(value, frame, checked=True) if isinstance(value, ast.Call) else None
+                if alias is not None and alias.endswith("[]"):
+                    frame.aliases[target.id] = alias
+                else:
+                    frame.aliases.pop(target.id, None)
             return
         check = self._pairing_check(frame, key, node.lineno)
         if check is None:
@@ -416,9 +495,25 @@ class UnlockedLazySingleton(Rule):
         if id(check.node) in self._pending:
             return
         assert frame.node is not None
+        if isinstance(value, ast.Name) and value.id in frame.values:
+            value = frame.values[value.id]  # ``client = connect(); _CACHE[k] = client``
+        opens = self._opens(value)
+        if key.endswith("[]") and opens is None and not _builds_object(value):
+            return  # a memo of computed values (``_CACHE[k] = parse(k)``): built twice, nothing leaks
         self._pending[id(check.node)] = _Pending(
-            check, frame.node.name, frame.is_async, node.lineno, bool(self._open_locks(frame))
+            check, frame.node, frame.is_async, node.lineno, bool(self._open_locks(frame)), opens
         )
+
+    def _opens(self, value: ast.expr) -> str | None:
+        """The call in ``value`` that opens a connection, pool or client, if one does."""
+        for node in ast.walk(value):
+            if isinstance(node, ast.Call):
+                func = node.func
+                name = self.context.qualified_name(func) or ""
+                short = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+                if _RESOURCE.search(short) or _RESOURCE.search(name.rpartition(".")[0]):
+                    return ast.unparse(func)
+        return None
 
     @staticmethod
     def _pairing_check(frame: _Frame, key: str, line: int) -> _Check | None:
@@ -433,21 +528,93 @@ class UnlockedLazySingleton(Rule):
     def end_module(self) -> None:
         for pending in self._pending.values():
             key, check = pending.check.key, pending.check
-            severity = Severity.CRITICAL
+            shown = f"`{key[:-2]}[...]`" if key.endswith("[]") else f"`{key}`"
+            opens = ""
+            if pending.opens:
+                opens = f" `{pending.opens}(...)` opens connections or clients that leak when it is built twice."
             if pending.is_async:
                 message = (
-                    f"`{key}` is lazily initialised with an `await` between the check and the assignment "
+                    f"{shown} is lazily initialised with an `await` between the check and the assignment "
                     f"(line {pending.set_line}) and no lock: concurrent tasks can all see it unset and each build it."
                 )
             else:
-                message = (
-                    f"Check-then-set of `{key}` without a lock: safe on the event loop, but threads (sync FastAPI "
-                    "endpoints and dependencies, `to_thread`, executors) can all see it unset and each build it."
-                )
-                if pending.func in self._dependencies:
-                    message += f" `{pending.func}` is a sync FastAPI dependency here, so it runs in the threadpool."
-                else:
-                    severity = Severity.HIGH
+                message = f"Check-then-set of {shown} without a lock."
+            message += opens
             if pending.lock_after_check:
-                message += f" The lock is taken after the check: re-check `{key}` inside it."
-            self.report(check.node.test, message, severity=severity)
+                message += f" The lock is taken after the check: re-check {shown} inside it."
+            declared = self._declared.get(key[:-2] if key.endswith("[]") else key)
+            related: tuple[RelatedLocation, ...] = ()
+            if declared is not None:
+                name = key[:-2] if key.endswith("[]") else key
+                col = self.context.char_col(declared.lineno, declared.col_offset)
+                related = (RelatedLocation(self.context.path, declared.lineno, col, f"`{name}` is declared here"),)
+            severity = Severity.CRITICAL if pending.opens else Severity.HIGH
+            if pending.is_async:
+                self.report(check.node.test, message, severity=severity, related=related)
+            else:  # a thread race: ``grade`` tells whether a thread reaches the function
+                self.report(check.node.test, message + _UNGRADED, severity=severity, related=related, function=pending.function)
+
+    # -- grading with the project model -------------------------------------------------
+
+    @classmethod
+    def model_needs(cls, settings: Settings) -> ModelNeeds:
+        from sightlint.project.graph import ModelNeeds
+
+        return ModelNeeds(facts=frozenset({"route"}))
+
+    @classmethod
+    def grade(cls, finding: Finding, function: str | None, graph: Graph, settings: Settings) -> Finding:
+        from sightlint.project.contexts import THREAD, where_code_runs
+
+        if function is None:
+            return finding
+        base = finding.message.removesuffix(_UNGRADED)
+        runs = where_code_runs(graph)
+        chain = runs.chain(function, THREAD)
+        name = graph.display(function)
+        if chain is None:
+            return dataclasses.replace(
+                finding,
+                severity=Severity.LOW,
+                message=f"{base} Latent: safe on one event loop, races once called from a thread "
+                f"(nothing in the project runs `{name}` in a thread today).",
+            )
+        hops = tuple(
+            RelatedLocation(graph.path_of(e.source), e.line, e.col, f"`{graph.display(e.source)}` calls `{graph.display(e.target)}`"
+            + (f" ({e.via})" if e.via else "") + (" in a thread" if e.kind == "thread" else ""))
+            for e in chain
+        )
+        return dataclasses.replace(
+            finding,
+            message=f"{base} Two threads can each see it unset and build it: {_thread_path(graph, function, chain)}.",
+            related=(*finding.related, *hops),
+            chain_paths=tuple(sorted({*finding.chain_paths, *(h.path for h in hops)} - {finding.path})),
+        )
+
+
+def _builds_object(value: ast.expr) -> bool:
+    """Whether ``value`` instantiates a class (a call of a capitalised name: ``Service()``,
+    ``pkg.Client.from_config()``), as opposed to computing a value."""
+    for node in ast.walk(value):
+        if isinstance(node, ast.Call):
+            parts = ast.unparse(node.func).split(".")
+            if any(part[:1].isupper() for part in parts):
+                return True
+    return False
+
+
+def _thread_path(graph: Graph, function: str, chain: list[Edge]) -> str:
+    """How ``function`` comes to run in a thread, in words."""
+    entry = chain[0].source if chain else function
+    handoff = next((e for e in chain if e.kind == "thread"), None)
+    if handoff is not None:
+        via = f" ({handoff.via})" if handoff.via else ""
+        how = f"`{graph.display(handoff.source)}` hands `{graph.display(handoff.target)}` to a thread{via}"
+    elif graph.functions[entry].facts.get("route"):
+        how = f"`{graph.display(entry)}` is a sync endpoint, which FastAPI runs in its threadpool"
+    else:
+        how = f"`{graph.display(entry)}` runs in a worker thread (a sync dependency or a thread's target)"
+    if chain:
+        steps = " → ".join([graph.display(chain[0].source), *(graph.display(e.target) for e in chain)])
+        how += f"; the path: {steps} ({graph.path_of(entry)}:{graph.functions[entry].line})"
+    return how
