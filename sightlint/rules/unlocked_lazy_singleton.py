@@ -30,12 +30,18 @@ _FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef
 _DICT_TYPES = {"dict", "collections.defaultdict", "collections.OrderedDict", "weakref.WeakValueDictionary"}
 # What a construction opens when it is built twice: connections, pools, clients, drivers
 # (matched on the names of the calls that build the value).
-_RESOURCE = re.compile(
-    r"connect|client|pool|engine|driver|session|connection|redis|mongo|neo4j|qdrant|chroma|weaviate|pinecone"
-    r"|milvus|elastic|opensearch|psycopg|asyncpg|aiohttp|httpx|boto|socket|channel|openai|anthropic|from_url"
-    r"|^open$",
+_RESOURCE_MODULE = re.compile(
+    r"redis|mongo|neo4j|qdrant|chroma|weaviate|pinecone|milvus|elastic|opensearch|psycopg|asyncpg|aiohttp|httpx"
+    r"|boto|openai|anthropic|sqlalchemy|grpc",
     re.IGNORECASE,
 )
+_RESOURCE = re.compile(
+    rf"connect|client|pool|engine|driver|session|connection|channel|from_url|executor|^socket$|^open$"
+    rf"|{_RESOURCE_MODULE.pattern}",
+    re.IGNORECASE,
+)
+# Stand-ins that open nothing (``NoopRedisClient()``).
+_STAND_IN = re.compile(r"noop|fake|mock|dummy|null|stub", re.IGNORECASE)
 # The race explained without the project model (``api.check_source``); ``grade`` replaces it.
 _UNGRADED = " Threads (sync FastAPI endpoints and dependencies, `to_thread`, executors) can each see it unset and build it."
 
@@ -50,6 +56,7 @@ class _Check:
     body_end: int
     awaits: int
     locks: frozenset[int]  # ids of the lock blocks open at the check
+    set_before_await: bool = False  # a set of ``key`` came before any suspension point
 
 
 @dataclass
@@ -67,6 +74,7 @@ class _Frame:
     manual_lock: bool = False
     aliases: dict[str, str] = field(default_factory=dict)  # local -> dict-cache key (``x = _CACHE.get(k)``)
     values: dict[str, ast.expr] = field(default_factory=dict)  # local -> the value last assigned to it
+    handlers: int = 0  # ``except`` blocks open
 
 
 @dataclass
@@ -337,6 +345,14 @@ class UnlockedLazySingleton(Rule):
 
     leave_FunctionDef = leave_AsyncFunctionDef = leave_Lambda = _leave_function
 
+    def visit_ExceptHandler(self, node: ast.ExceptHandler) -> None:
+        if self._frames:
+            self._frames[-1].handlers += 1
+
+    def leave_ExceptHandler(self, node: ast.ExceptHandler) -> None:
+        if self._frames:
+            self._frames[-1].handlers -= 1
+
     def visit_Global(self, node: ast.Global) -> None:
         if self._frames:
             self._frames[-1].globals.update(node.names)
@@ -491,13 +507,18 @@ class UnlockedLazySingleton(Rule):
         if frame.manual_lock or check.locks & self._open_locks(frame):
             return
         if frame.is_async and frame.awaits == check.awaits:
+            check.set_before_await = True
             return  # nothing can interleave between check and set on the loop
+        if check.set_before_await and frame.handlers:
+            return  # a fallback after a failure: the first set already happened before the await
         if id(check.node) in self._pending:
             return
         assert frame.node is not None
         if isinstance(value, ast.Name) and value.id in frame.values:
             value = frame.values[value.id]  # ``client = connect(); _CACHE[k] = client``
         opens = self._opens(value)
+        if not _constructs(value):
+            return  # a value read from somewhere (``result.get("id")``), not something built
         if key.endswith("[]") and opens is None and not _builds_object(value):
             return  # a memo of computed values (``_CACHE[k] = parse(k)``): built twice, nothing leaks
         self._pending[id(check.node)] = _Pending(
@@ -511,7 +532,9 @@ class UnlockedLazySingleton(Rule):
                 func = node.func
                 name = self.context.qualified_name(func) or ""
                 short = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
-                if _RESOURCE.search(short) or _RESOURCE.search(name.rpartition(".")[0]):
+                if _STAND_IN.search(short):
+                    continue
+                if _RESOURCE.search(short) or _RESOURCE_MODULE.search(name.rpartition(".")[0]):
                     return ast.unparse(func)
         return None
 
@@ -531,7 +554,7 @@ class UnlockedLazySingleton(Rule):
             shown = f"`{key[:-2]}[...]`" if key.endswith("[]") else f"`{key}`"
             opens = ""
             if pending.opens:
-                opens = f" `{pending.opens}(...)` opens connections or clients that leak when it is built twice."
+                opens = f" `{pending.opens}(...)` opens connections, clients or pools that leak when it is built twice."
             if pending.is_async:
                 message = (
                     f"{shown} is lazily initialised with an `await` between the check and the assignment "
@@ -590,6 +613,24 @@ class UnlockedLazySingleton(Rule):
             related=(*finding.related, *hops),
             chain_paths=tuple(sorted({*finding.chain_paths, *(h.path for h in hops)} - {finding.path})),
         )
+
+
+# Calls that read or convert a value rather than build something.
+_READS = frozenset(
+    ("get", "pop", "setdefault", "copy", "strip", "lower", "upper", "split", "format", "join", "encode", "decode",
+     "str", "int", "float", "bool", "tuple", "list", "dict", "set", "frozenset", "len", "sorted", "getattr")
+)  # fmt: skip
+
+
+def _constructs(value: ast.expr) -> bool:
+    """Whether ``value`` builds something (calls more than accessors and conversions)."""
+    for node in ast.walk(value):
+        if isinstance(node, ast.Call):
+            func = node.func
+            name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+            if name not in _READS:
+                return True
+    return False
 
 
 def _builds_object(value: ast.expr) -> bool:
