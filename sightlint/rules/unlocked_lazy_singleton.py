@@ -596,11 +596,13 @@ class UnlockedLazySingleton(Rule):
         chain = runs.chain(function, THREAD)
         name = graph.display(function)
         if chain is None:
+            contexts = runs.contexts(function)
+            where = f"it runs only in {_listed(sorted(contexts))} code" if contexts else "no entry point is known to reach it"
             return dataclasses.replace(
                 finding,
                 severity=Severity.LOW,
                 message=f"{base} Latent: safe on one event loop, races once called from a thread "
-                f"(nothing in the project runs `{name}` in a thread today).",
+                f"(nothing in the project runs `{name}` in a thread today; {where}).",
             )
         hops = tuple(
             RelatedLocation(graph.path_of(e.source), e.line, e.col, f"`{graph.display(e.source)}` calls `{graph.display(e.target)}`"
@@ -631,6 +633,10 @@ def _constructs(value: ast.expr) -> bool:
             if name not in _READS:
                 return True
     return False
+
+
+def _listed(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
 
 
 def _builds_object(value: ast.expr) -> bool:
