@@ -91,33 +91,46 @@ class UnlockedLazySingleton(Rule):
     """
     ## What it flags
     Check-then-set lazy initialisation of a module global (`global X` … `if X is None:` …
-    `X = make()`, also `if not X:` and the early-return form `if X is not None: return X`)
-    or of a class attribute (`if cls._instance is None: cls._instance = ...`,
-    `if Client._pool is None`) when no lock is held around *both* the check and the
-    assignment. The finding is on the check. Locked double-checked initialisation is
-    clean, and so is an `async def` that does not `await` between check and set (nothing
-    can interleave there). Per-instance attributes (`self._x`) are not in scope.
+    `X = make()`, also `if not X:` and the early-return form `if X is not None: return X`),
+    of a class attribute (`if cls._instance is None: cls._instance = ...`) or of an entry
+    of a module-level dict cache (`if key not in _CLIENTS: _CLIENTS[key] = Client(key)`,
+    `client = _CLIENTS.get(key)` … `_CLIENTS[key] = client`) when no lock is held around
+    *both* the check and the assignment. The finding is on the check; its related locations
+    include where the global (or dict, or class attribute) is declared.
 
-    The message tells the two real races apart:
+    Two initialisations can overlap only in two ways, and the finding names which:
 
-    - **asyncio race** — an `async def` awaits between the check and the set
-      (`if X is None: X = await connect()`): every task that arrives during the await
-      sees `X` unset and builds its own resource; all but the last leak.
-    - **thread race** — sync code. On the event loop it cannot interleave, but a sync
-      FastAPI endpoint or dependency (`Depends(get_store)` on a plain `def`) runs in the
-      threadpool, as does anything handed to `to_thread` or an executor; two threads can
-      then both build the resource. The message says so when the getter is used as a
-      dependency in the same module.
+    - **an `await` between the check and the set** (`if X is None: X = await connect()`):
+      every task that arrives during the await sees `X` unset and builds its own. High.
+    - **a thread reaches the getter**: a sync route handler or sync dependency (FastAPI
+      runs them in its threadpool), `asyncio.to_thread`, `run_in_executor`,
+      `threading.Thread`, executor `submit`. Found on the project's call graph, so the
+      getter may live in another file than the route; the message gives the path (`index`
+      hands `get_store` to a thread; `index → get_store`). High.
 
-    Severity follows the race: **critical** for the asyncio race and for a sync getter
-    known to run in the threadpool (a sync dependency in the same module); **high** for
-    other sync getters, which race only if some caller runs them off the loop.
+    Either is **critical** when the construction opens connections, clients or pools
+    (`connect…`, `…Client(...)`, `create_engine`, `Redis.from_url`, a `ThreadPoolExecutor`):
+    each duplicate leaks one. A sync getter that only the event loop reaches (async request
+    code, start-up, tests), with no `await` in between, cannot race today: it is reported
+    **low** ("latent: safe on one event loop, races once called from a thread"), printed but
+    failing a run only with `--fail-on low`.
+
+    Not flagged: locked double-checked initialisation; an `async def` with no `await`
+    between check and set; per-instance attributes (`self._x`); a reset to a constant or a
+    once-flag (`_warned = True`); a value read rather than built (`_ID = resp.get("id")`);
+    dict caches of computed values (`_CACHE[k] = parse(k)`: built twice, nothing leaks —
+    only entries that instantiate a class or open a resource are reported); a fallback set
+    in an `except` after the first set already happened before any `await`.
 
     ## Why it matters
     Each duplicate initialisation opens its own connection pool or driver (Neo4j, Redis,
     an LLM client) that nothing closes: connection and memory leaks, doubled start-up
-    cost, and callers holding different instances. (Separate worker *processes* do not
-    share globals, so they are not a source of this race.)
+    cost, and callers holding different instances (a cancellation `Event` nobody sets).
+
+    Separate worker *processes* (`uvicorn --workers 4`, gunicorn) are not a race, whatever
+    the audit's §2 says about "multiple workers": each process has its own copy of every
+    global and builds its own singleton once, which is intended. Only threads and tasks
+    inside one process share the global.
 
     ## Fix
     No automatic fix: where the lock must live (module, class, per event loop) and
@@ -135,6 +148,8 @@ class UnlockedLazySingleton(Rule):
       raises `RuntimeError: ... is bound to a different event loop` elsewhere. Create the
       lock lazily per running loop instead. An `asyncio.Lock` gives no protection at all
       against threads.
+    - A **latent** (low) finding needs nothing today; add the `threading.Lock` when the
+      getter may one day be called from a sync endpoint, `to_thread` or an executor.
     - The audit's proposed fix (an `asyncio.Lock` around a still-blocking `_connect_with_retry`)
       serialises tasks but keeps blocking the loop; see SL101.
 
@@ -156,14 +171,56 @@ class UnlockedLazySingleton(Rule):
 
     bad = (
         Bad(
+            "# file: app/clients.py\n"
+            "from neo4j import GraphDatabase\n"
+            "\n"
+            "_DRIVER = None\n"
+            "\n"
+            "def get_driver():\n"
+            "    global _DRIVER\n"
+            "    if _DRIVER is None:  # critical: a thread reaches it, and each build opens a pool\n"
+            "        _DRIVER = GraphDatabase.driver(URI)\n"
+            "    return _DRIVER\n"
+            "# file: app/api.py\n"
+            "from fastapi import APIRouter\n"
+            "\n"
+            "from app.clients import get_driver\n"
+            "\n"
+            "router = APIRouter()\n"
+            "\n"
+            "@router.get('/graph')\n"
+            "def graph():  # a sync endpoint: FastAPI runs it in its threadpool\n"
+            "    return get_driver().verify_connectivity()\n",
+            in_docs=True,
+        ),
+        Bad(
+            "from fastapi import FastAPI\n"
+            "\n"
+            "app = FastAPI()\n"
             "_STORE = None\n"
             "\n"
             "def get_store():\n"
             "    global _STORE\n"
-            "    if _STORE is None:\n"
-            "        _STORE = connect()\n"
-            "    return _STORE\n",
-            in_docs=True,
+            "    if _STORE is None:  # low: only the event loop calls it (latent)\n"
+            "        _STORE = Store()\n"
+            "    return _STORE\n"
+            "\n"
+            "@app.get('/items')\n"
+            "async def items():\n"
+            "    return get_store().items()\n"
+        ),
+        Bad(
+            "import httpx\n"
+            "\n"
+            "_CLIENTS: dict[str, httpx.AsyncClient] = {}\n"
+            "\n"
+            "async def client_for(base_url):\n"
+            "    client = _CLIENTS.get(base_url)\n"
+            "    if client is None:  # critical: an await between the check and the set\n"
+            "        token = await fetch_token(base_url)\n"
+            "        client = httpx.AsyncClient(base_url=base_url, headers={'Authorization': token})\n"
+            "        _CLIENTS[base_url] = client\n"
+            "    return client\n"
         ),
         Bad(
             "_client = None\n\nasync def get_client():\n    global _client\n"
@@ -220,6 +277,39 @@ class UnlockedLazySingleton(Rule):
             "                _STORE = connect()\n"
             "    return _STORE\n",
             in_docs=True,
+        ),
+        Good(
+            "_BOT_ID = None\n"
+            "\n"
+            "async def bot_id(client):\n"
+            "    global _BOT_ID\n"
+            "    if _BOT_ID is None:  # a value read twice, nothing built\n"
+            "        result = await client.auth_test()\n"
+            "        _BOT_ID = result.get('user_id')\n"
+            "    return _BOT_ID\n"
+        ),
+        Good(
+            "import re\n"
+            "\n"
+            "_PATTERNS: dict[str, re.Pattern[str]] = {}\n"
+            "\n"
+            "def pattern(text):\n"
+            "    if text not in _PATTERNS:  # a memo of computed values\n"
+            "        _PATTERNS[text] = re.compile(text)\n"
+            "    return _PATTERNS[text]\n"
+        ),
+        Good(
+            "_client = None\n"
+            "\n"
+            "async def get_client():\n"
+            "    global _client\n"
+            "    if _client is None:\n"
+            "        try:\n"
+            "            _client = RedisClient()  # set before the await: later tasks see it\n"
+            "            await _client.wait_for_ready()\n"
+            "        except ConnectionError:\n"
+            "            _client = NoopClient()\n"
+            "    return _client\n"
         ),
         Good(
             "_client = None\n\nasync def get_client(lock):\n    global _client\n    if _client is not None:\n"
