@@ -57,6 +57,7 @@ class _Check:
     awaits: int
     locks: frozenset[int]  # ids of the lock blocks open at the check
     set_before_await: bool = False  # a set of ``key`` came before any suspension point
+    first_set: int | None = None  # line of a set every path runs before any suspension point
 
 
 @dataclass
@@ -117,10 +118,12 @@ class UnlockedLazySingleton(Rule):
 
     Not flagged: locked double-checked initialisation; an `async def` with no `await`
     between check and set; per-instance attributes (`self._x`); a reset to a constant or a
-    once-flag (`_warned = True`); a value read rather than built (`_ID = resp.get("id")`);
-    dict caches of computed values (`_CACHE[k] = parse(k)`: built twice, nothing leaks —
-    only entries that instantiate a class or open a resource are reported); a fallback set
-    in an `except` after the first set already happened before any `await`.
+    once-flag (`_warned = True`); a value read or computed rather than built
+    (`_ID = resp.get("id")`, `_CACHE[k] = parse(k)`, `_fn = get_plugin(name)`: built twice,
+    nothing leaks — only values that instantiate a class, come from a factory such as
+    `make_…`/`build_…`/`load_…`/`connect…`, or open a resource are reported); a set that
+    follows one every path runs before any `await` (an update, or a fallback in an
+    `except`: the global is already set when other tasks look).
 
     ## Why it matters
     Each duplicate initialisation opens its own connection pool or driver (Neo4j, Redis,
@@ -297,6 +300,26 @@ class UnlockedLazySingleton(Rule):
             "    if text not in _PATTERNS:  # a memo of computed values\n"
             "        _PATTERNS[text] = re.compile(text)\n"
             "    return _PATTERNS[text]\n"
+        ),
+        Good(
+            "_USERS: dict[str, User] = {}\n"
+            "\n"
+            "async def get_user(user_id, data_layer):\n"
+            "    if user_id in _USERS:\n"
+            "        return _USERS[user_id]\n"
+            "    user = User(user_id)\n"
+            "    _USERS[user_id] = user  # set before the await: later tasks find it\n"
+            "    _USERS[user_id] = await data_layer.persist(user)  # an update, not a second build\n"
+            "    return _USERS[user_id]\n"
+        ),
+        Good(
+            "_checker = None\n"
+            "\n"
+            "def get_checker():\n"
+            "    global _checker\n"
+            "    if _checker is None:  # a function looked up by name: harmless if done twice\n"
+            "        _checker = get_plugin('experimental_check')\n"
+            "    return _checker\n"
         ),
         Good(
             "_client = None\n"
@@ -534,9 +557,28 @@ class UnlockedLazySingleton(Rule):
         body_end = node.body[-1].end_lineno or node.body[-1].lineno
         for key, init_in_body in self._tested(node.test, frame):
             check = _Check(key, node, init_in_body, body_end, frame.awaits, self._open_locks(frame))
+            if init_in_body:
+                check.first_set = self._first_set(node.body, key, frame)
             frame.blocks.append((node, check))
             if not init_in_body and not node.orelse and isinstance(node.body[-1], ast.Return):
+                assert frame.node is not None
+                check.first_set = self._first_set(_after(frame.node, node), key, frame)
                 frame.early.append(check)
+
+    def _first_set(self, body: list[ast.stmt], key: str, frame: _Frame) -> int | None:
+        """The line of a set of ``key`` that every path through ``body`` runs before any
+        suspension point (statements in order, and the body of a ``try`` among them)."""
+        for stmt in body:
+            if isinstance(stmt, ast.Try):
+                found = self._first_set(stmt.body, key, frame)
+                if found is not None:
+                    return found
+            if any(isinstance(n, (ast.Await, ast.AsyncWith, ast.AsyncFor)) for n in ast.walk(stmt)):
+                return None
+            targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target] if isinstance(stmt, ast.AnnAssign) else []
+            if any(self._key(target, frame) == key for target in targets):
+                return stmt.lineno
+        return None
 
     def leave_If(self, node: ast.If) -> None:
         if self._frames:
@@ -601,16 +643,16 @@ class UnlockedLazySingleton(Rule):
             return  # nothing can interleave between check and set on the loop
         if check.set_before_await and frame.handlers:
             return  # a fallback after a failure: the first set already happened before the await
+        if check.first_set is not None and node.lineno > check.first_set:
+            return  # an update: the first set already happened before any await
         if id(check.node) in self._pending:
             return
         assert frame.node is not None
         if isinstance(value, ast.Name) and value.id in frame.values:
             value = frame.values[value.id]  # ``client = connect(); _CACHE[k] = client``
         opens = self._opens(value)
-        if not _constructs(value):
-            return  # a value read from somewhere (``result.get("id")``), not something built
-        if key.endswith("[]") and opens is None and not _builds_object(value):
-            return  # a memo of computed values (``_CACHE[k] = parse(k)``): built twice, nothing leaks
+        if opens is None and not _builds(value):
+            return  # a value read or computed (``resp.get("id")``, ``parse(k)``): built twice, nothing leaks
         self._pending[id(check.node)] = _Pending(
             check, frame.node, frame.is_async, node.lineno, bool(self._open_locks(frame)), opens
         )
@@ -707,37 +749,38 @@ class UnlockedLazySingleton(Rule):
         )
 
 
-# Calls that read or convert a value rather than build something.
-_READS = frozenset(
-    ("get", "pop", "setdefault", "copy", "strip", "lower", "upper", "split", "format", "join", "encode", "decode",
-     "str", "int", "float", "bool", "tuple", "list", "dict", "set", "frozenset", "len", "sorted", "getattr")
-)  # fmt: skip
+# Factory functions, by the verb their name starts with (``build_rag_service()``, ``_connect_with_retry()``).
+_FACTORY = re.compile(r"^_*(build|make|create|new|load|init|open|setup|start|connect|spawn|instantiate)(_|$)")
 
 
-def _constructs(value: ast.expr) -> bool:
-    """Whether ``value`` builds something (calls more than accessors and conversions)."""
+def _builds(value: ast.expr) -> bool:
+    """Whether ``value`` builds an object worth building once: it instantiates a class (a
+    capitalised name, ``Service()``, ``pkg.Client.from_config()``, or ``cls()``,
+    ``super().__new__(cls)``) or calls a factory (``make_client()``, ``load_model()``).
+    A value read or computed (``os.getenv(...)``, ``resp.get("id")``, ``get_plugin(name)``,
+    ``re.compile(p)``) is harmless when built twice."""
     for node in ast.walk(value):
         if isinstance(node, ast.Call):
-            func = node.func
-            name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
-            if name not in _READS:
+            parts = ast.unparse(node.func).split(".")
+            if any(part[:1].isupper() for part in parts) or parts[0] in ("cls", "super()", "type(self)"):
+                return True
+            if _FACTORY.search(parts[-1]):
                 return True
     return False
+
+
+def _after(function: ast.AST, stmt: ast.stmt) -> list[ast.stmt]:
+    """The statements that follow ``stmt`` in its block of ``function``."""
+    for node in ast.walk(function):
+        for name in ("body", "orelse", "finalbody"):
+            block = getattr(node, name, None)
+            if isinstance(block, list) and stmt in block:
+                return block[block.index(stmt) + 1 :]
+    return []
 
 
 def _listed(words: list[str]) -> str:
     return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
-
-
-def _builds_object(value: ast.expr) -> bool:
-    """Whether ``value`` instantiates a class (a call of a capitalised name: ``Service()``,
-    ``pkg.Client.from_config()``), as opposed to computing a value."""
-    for node in ast.walk(value):
-        if isinstance(node, ast.Call):
-            parts = ast.unparse(node.func).split(".")
-            if any(part[:1].isupper() for part in parts):
-                return True
-    return False
 
 
 def _thread_path(graph: Graph, function: str, chain: list[Edge]) -> str:
