@@ -120,8 +120,10 @@ class UnlockedLazySingleton(Rule):
     between check and set; per-instance attributes (`self._x`); a reset to a constant or a
     once-flag (`_warned = True`); a value read or computed rather than built
     (`_ID = resp.get("id")`, `_CACHE[k] = parse(k)`, `_fn = get_plugin(name)`: built twice,
-    nothing leaks — only values that instantiate a class, come from a factory such as
-    `make_…`/`build_…`/`load_…`/`connect…`, or open a resource are reported); a set that
+    nothing leaks — only values that come from a factory such as `make_…`/`build_…`/
+    `load_…`/`connect…`/`from_…`, open a resource, create an `Event` or `Lock`, or (for a
+    global or class attribute, a singleton) instantiate a class are reported; a dict of
+    result objects, `_RESULTS[url] = CheckResult(...)`, is a memo); a set that
     follows one every path runs before any `await` (an update, or a fallback in an
     `except`: the global is already set when other tasks look).
 
@@ -651,7 +653,7 @@ class UnlockedLazySingleton(Rule):
         if isinstance(value, ast.Name) and value.id in frame.values:
             value = frame.values[value.id]  # ``client = connect(); _CACHE[k] = client``
         opens = self._opens(value)
-        if opens is None and not _builds(value):
+        if opens is None and not _builds(value, entry=key.endswith("[]")):
             return  # a value read or computed (``resp.get("id")``, ``parse(k)``): built twice, nothing leaks
         self._pending[id(check.node)] = _Pending(
             check, frame.node, frame.is_async, node.lineno, bool(self._open_locks(frame)), opens
@@ -749,22 +751,27 @@ class UnlockedLazySingleton(Rule):
         )
 
 
-# Factory functions, by the verb their name starts with (``build_rag_service()``, ``_connect_with_retry()``).
-_FACTORY = re.compile(r"^_*(build|make|create|new|load|init|open|setup|start|connect|spawn|instantiate)(_|$)")
+# Factory functions, by the verb their name starts with (``build_rag_service()``,
+# ``_connect_with_retry()``, ``AutoTokenizer.from_pretrained()``).
+_FACTORY = re.compile(r"^_*(build|make|create|new|load|init|open|setup|start|connect|spawn|instantiate|from)(_|$)")
+# Objects whose identity is the point: two of them split waiters from wakers.
+_SYNC_PRIMITIVES = frozenset(("Event", "Lock", "RLock", "Condition", "Semaphore", "BoundedSemaphore", "Queue"))
 
 
-def _builds(value: ast.expr) -> bool:
-    """Whether ``value`` builds an object worth building once: it instantiates a class (a
-    capitalised name, ``Service()``, ``pkg.Client.from_config()``, or ``cls()``,
-    ``super().__new__(cls)``) or calls a factory (``make_client()``, ``load_model()``).
-    A value read or computed (``os.getenv(...)``, ``resp.get("id")``, ``get_plugin(name)``,
-    ``re.compile(p)``) is harmless when built twice."""
+def _builds(value: ast.expr, *, entry: bool) -> bool:
+    """Whether ``value`` builds an object worth building once: it calls a factory
+    (``make_client()``, ``load_model()``, ``Tokenizer.from_pretrained()``) or creates a
+    synchronisation primitive (``asyncio.Event()``); for a module global or class attribute
+    (not an ``entry`` of a dict cache), also any class instantiated (``Service()``, ``cls()``,
+    ``super().__new__(cls)``): a singleton is about one instance. A value read or computed
+    (``os.getenv(...)``, ``get_plugin(name)``, ``re.compile(p)``) is harmless when built
+    twice, and so is a cached result object (``_RESULTS[url] = CheckResult(...)``)."""
     for node in ast.walk(value):
         if isinstance(node, ast.Call):
             parts = ast.unparse(node.func).split(".")
-            if any(part[:1].isupper() for part in parts) or parts[0] in ("cls", "super()", "type(self)"):
+            if _FACTORY.search(parts[-1]) or parts[-1] in _SYNC_PRIMITIVES:
                 return True
-            if _FACTORY.search(parts[-1]):
+            if not entry and (any(part[:1].isupper() for part in parts) or parts[0] in ("cls", "super()", "type(self)")):
                 return True
     return False
 
