@@ -24,9 +24,11 @@ from sightlint.cache import Cache
 from sightlint.files import Discovery, SourceFile, discover, project_root
 from sightlint.models import FileResult, Finding, RunResult
 from sightlint.registry import enabled_rules
+from sightlint.rules.base import uses_project
 from sightlint.settings import Settings
 
 if TYPE_CHECKING:
+    from sightlint.project.graph import Graph
     from sightlint.rules.base import Rule
 
 
@@ -58,16 +60,17 @@ def project_phase(
     cache: Cache | None = None,
     digests: Sequence[bytes | str] | None = None,
 ) -> list[str]:
-    """Run the cross-file rules on the model built from ``results``' summaries.
+    """Run the cross-file rules on the model built from ``results``' summaries, then
+    grade the findings of graded per-file rules with it (see ``sightlint.rules.base``).
 
-    Their findings join the file results they point into, after the file's suppression
+    Cross-file findings join the file results they point into, after the file's suppression
     comments, ``per-file-ignores`` and severity overrides; returns internal errors.
 
     With a ``cache`` and the results' content ``digests`` (in the same order), the
     resolved call graph of each module is reused from the last run unless the module or
     one it may depend on changed (see ``sightlint.incremental``).
     """
-    rules = [rule for rule in enabled_rules(settings) if rule.cross_file]
+    rules = [rule for rule in enabled_rules(settings) if uses_project(rule)]
     if not rules:
         return []
     # Building the model allocates hundreds of thousands of small acyclic objects next to
@@ -104,7 +107,12 @@ def _project_phase(
     names = {rule.meta.code: rule.meta.name for rule in rules}
     errors: list[str] = []
     touched: set[str] = set()
+    graded = {rule.meta.code: rule for rule in rules if rule.graded}
+    if graded:
+        touched.update(_grade(results, graded, model, settings, errors))
     for rule in rules:
+        if not rule.cross_file:
+            continue
         meta = rule.meta
         try:
             findings = rule.check_project(model, settings)
@@ -133,6 +141,35 @@ def _project_phase(
     return errors
 
 
+def _grade(
+    results: Sequence[FileResult], rules: Mapping[str, type[Rule]], graph: Graph, settings: Settings, errors: list[str]
+) -> set[str]:
+    """Grade the findings of graded per-file ``rules`` in place; returns the paths changed."""
+    where: dict[tuple[str, int, int], str] = {}
+    for fid, info in graph.functions.items():
+        where[(graph.path_of(fid), info.line, info.col)] = fid
+    failed: set[str] = set()
+    touched: set[str] = set()
+    for result in results:
+        for i, finding in enumerate(result.findings):
+            rule = rules.get(finding.code)
+            if rule is None or finding.function is None or finding.code in failed:
+                continue
+            try:
+                new = rule.grade(finding, where.get((finding.path, *finding.function)), graph, settings)
+            except Exception as exc:  # a crashing rule is an internal error, not a lost run
+                errors.append(f"internal error in {rule.meta.code} ({rule.meta.name}): {type(exc).__name__}: {exc}")
+                failed.add(finding.code)
+                continue
+            override = settings.severity.get(rule.meta.code)
+            if override is not None and override is not new.severity:
+                new = dataclasses.replace(new, severity=override)
+            if new != finding:
+                result.findings[i] = new
+                touched.add(result.path)
+    return touched
+
+
 def _guess_module(path: str) -> str | None:
     parts = path.replace("\\", "/").removesuffix(".py").removesuffix(".pyi").split("/")
     if parts and parts[-1] == "__init__":
@@ -146,7 +183,7 @@ def _open_cache(settings: Settings, cache_dir: Path | None, cwd: Path | None) ->
     from sightlint.cache import Cache, default_directory
 
     # The cross-file rules read per-module summaries collected in the same walk.
-    summarize = any(rule.cross_file for rule in enabled_rules(settings))
+    summarize = any(uses_project(rule) for rule in enabled_rules(settings))
     variant = "summaries" if summarize else ""
     return Cache(cache_dir or default_directory(settings, cwd), settings, variant=variant), summarize
 
@@ -171,7 +208,7 @@ def check_files(
 
     rules = enabled_rules(settings)
     if not use_cache:
-        summarize = any(rule.cross_file for rule in rules)
+        summarize = any(uses_project(rule) for rule in rules)
         return runner.check_files(files, settings, rules=rules, jobs=jobs, summarize=summarize)
     cache, summarize = _open_cache(settings, cache_dir, cwd)
     return runner.check_files(files, settings, rules=rules, jobs=jobs, cache=cache, summarize=summarize)

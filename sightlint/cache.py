@@ -59,13 +59,13 @@ from sightlint.settings import Settings
 from sightlint.suppression import Suppressions
 
 DEFAULT_DIRNAME = ".sightlint_cache"
-_FORMAT = 3
+_FORMAT = 4
 _PREFIX = "results-"
 _SUFFIX = ".pack"
 _RUN_SUFFIX = ".run"
 _GRAPH_SUFFIX = ".graph"
 _GRAPH_FORMAT = 3
-_RUN_FORMAT = 3
+_RUN_FORMAT = 4
 _JOURNAL_SUFFIX = ".journal"
 _HASHES = "file-hashes.marshal"
 _KEEP_PACKS = 4
@@ -511,7 +511,7 @@ def _encode_result(result: FileResult, *, suppressions: bool = False) -> tuple[A
             f.span.line, f.span.col, f.span.end_line, f.span.end_col,
             f.fix_safety.value, f.fix_title,
             tuple((r.path, r.line, r.col, r.message) for r in f.related),
-            f.detail, f.chain_paths,
+            f.detail, f.chain_paths, f.function,
         )  # fmt: skip
         for f in result.findings
     ]
@@ -532,9 +532,10 @@ def _decode_result(item: tuple[Any, ...]) -> FileResult:
             Finding(
                 code, name, _SEVERITIES[severity], message, fpath, Span(line, col, end_line, end_col),
                 _SAFETIES[safety], fix_title, tuple(RelatedLocation(*r) for r in related), detail, tuple(chain_paths),
+                None if function is None else tuple(function),
             )  # fmt: skip
-            for code, name, severity, message, fpath, line, col, end_line, end_col, safety, fix_title, related, detail, chain_paths
-            in findings
+            for code, name, severity, message, fpath, line, col, end_line, end_col, safety, fix_title, related, detail, chain_paths,
+            function in findings
         ],
         errors=list(errors),
         unused_suppressions=[(line, None if codes is None else tuple(codes)) for line, codes in unused],

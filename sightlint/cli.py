@@ -264,9 +264,11 @@ def fix(
         click.echo(f"sightlint: {message}", err=True)
     changed = fixed = failed = remaining = 0
     out = click.get_text_stream("stdout")
+    # Graded rules' findings weigh what the project phase says: counted from the check below.
+    graded = {rule.meta.code for rule in enabled_rules(settings) if rule.graded}
     for file in found.files:
         outcome = fixer.fix_file(file.path, file.display, settings, unsafe=unsafe_fixes, write=not diff)
-        remaining += sum(1 for f in outcome.remaining if f.severity >= settings.fail_on)
+        remaining += sum(1 for f in outcome.remaining if f.severity >= settings.fail_on and f.code not in graded)
         if outcome.status == "failed":
             failed += 1
             click.echo(f"sightlint: {file.display}: fix failed: {outcome.reason}", err=True)
@@ -284,9 +286,9 @@ def fix(
             out.writelines(_difflib.unified_diff(before, after, f"a/{file.display}", f"b/{file.display}"))
         elif not quiet:
             click.echo(f"Fixed {len(outcome.applied)} finding(s) in {file.display}")
-    # Cross-file rules have no fixes and the fixer runs per file: their findings come
-    # from one check of the same paths (cached, so it costs little after a check).
-    codes = {rule.meta.code for rule in enabled_rules(settings) if rule.cross_file}
+    # Cross-file rules have no fixes and the fixer runs per file: their findings (and the
+    # graded ones) come from one check of the same paths (cached, so it costs little after a check).
+    codes = {rule.meta.code for rule in enabled_rules(settings) if rule.cross_file} | graded
     if codes and not failed:
         run = api.check_paths(targets, settings, cache_dir=cache_dir, use_cache=use_cache)
         for finding in run.findings:

@@ -13,7 +13,7 @@ from typing import Any
 
 from sightlint import nesting, suppression
 from sightlint.models import FileResult, Finding, FixSafety, Severity, Span
-from sightlint.rules.base import Rule, RuleClass
+from sightlint.rules.base import Rule, RuleClass, uses_project
 from sightlint.semantics.scope import ENTER, LEAVE_KINDS, Context
 from sightlint.settings import Settings
 from sightlint.source import SourceError, decode_source
@@ -387,9 +387,9 @@ def _check_source(
     if settings.per_file_ignores:
         chosen = [r for r in chosen if not settings.ignored_for_path(path, r.meta.code, r.meta.name)]
     if summarize is None:
-        # Every file is summarised when a cross-file rule is on anywhere: chains pass
-        # through files whose own findings per-file-ignores switch off.
-        summarize = any(rule.cross_file for rule in rules)
+        # Every file is summarised when a cross-file (or graded) rule is on anywhere: chains
+        # pass through files whose own findings per-file-ignores switch off.
+        summarize = any(uses_project(rule) for rule in rules)
     instances: list[Rule] = [
         rule(context, settings.rule_options.get(rule.meta.name))
         for rule in chosen

@@ -78,6 +78,9 @@ class Finding:
     # and those of the chains it does not show (a check of some files reports a finding
     # located elsewhere when one of its chains passes through them).
     chain_paths: tuple[str, ...] = ()
+    # For a per-file rule the project phase grades (``Rule.graded``): the line and column
+    # of the ``def`` the finding sits in, which names its function in the project model.
+    function: tuple[int, int] | None = None
 
     @property
     def line(self) -> int:

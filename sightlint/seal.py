@@ -111,7 +111,7 @@ def user_seal() -> Seal | str:
     Made on first use; a key that cannot be used is looked at again on the next call."""
     directory = key_directory()
     found = _seals.get(directory)
-    if found is None:
+    if found is None:  # sightlint: ignore[SL501] latent: the CLI calls it on one thread; racers agree on one key
         try:
             found = _seals[directory] = Seal(load_key(directory))
         except KeyUnusable as exc:

@@ -244,6 +244,24 @@ def test_check_imports_neither_libcst_nor_rich_without_need() -> None:
     assert done.returncode == 0, done.stderr
 
 
+def test_fix_exit_code_counts_graded_findings_at_their_graded_severity(project: Path) -> None:
+    """A latent SL501 finding (low once graded) does not fail `sightlint fix`; a thread path makes it fail."""
+    (project / "app" / "__init__.py").write_text("", encoding="utf-8")
+    getter = "_S = None\n\n\ndef get_s():\n    global _S\n    if _S is None:\n        _S = connect()\n    return _S\n"
+    (project / "app" / "store.py").write_text(getter, encoding="utf-8")
+    api = "from app.store import get_s\n\n\nasync def handler():\n    return {}\n"
+    (project / "app" / "api.py").write_text(api, encoding="utf-8")
+    code, out = run("fix", "--select", "SL501", "app")
+    assert code == 0, out
+    threaded = (
+        "import asyncio\n\nfrom fastapi import FastAPI\n\nfrom app.store import get_s\n\napp = FastAPI()\n\n\n"
+        "@app.get('/')\nasync def handler():\n    return await asyncio.to_thread(get_s)\n"
+    )
+    (project / "app" / "api.py").write_text(threaded, encoding="utf-8")
+    code, out = run("fix", "--select", "SL501", "app")
+    assert code == 1 and "app/store.py:6:8: SL501" in out and "1 finding(s) remain without a fix" in out, out
+
+
 def test_fix_exit_code_counts_the_cross_file_findings_it_cannot_fix(project: Path) -> None:
     """`sightlint fix` as a pre-commit hook must not pass a file with an SL101 finding."""
     (project / "app" / "bad.py").write_text("def add(a, b):\n    return a + b\n", encoding="utf-8")

@@ -1,5 +1,7 @@
-"""Each ``fixtures/SLxxx.py`` is flagged exactly where it says ``# expect: SLxxx[@col]``, and its
-fixed form matches the committed ``fixtures/SLxxx.fixed.py`` snapshot."""
+"""Each ``fixtures/SLxxx.py`` is flagged exactly where it says ``# expect: SLxxx[@col]``, at the
+severity it names when it says ``# expect: SLxxx (low)``, and its fixed form matches the committed
+``fixtures/SLxxx.fixed.py`` snapshot. Rules graded with the project model (``Rule.graded``) are
+checked through the project phase, the fixture being the whole project."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from sightlint.api import check_source
+from sightlint.api import check_source, check_sources
 from sightlint.fixer import fix_source
 from sightlint.models import Finding, FixSafety
 from sightlint.registry import lookup
@@ -20,10 +22,16 @@ from sightlint.settings import Settings
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 FIXTURE_FILES = sorted(p for p in FIXTURES.glob("SL[0-9][0-9][0-9].py"))
-EXPECT = re.compile(r"#\s*expect:\s*(?P<marks>SL\d{3}(?:@\d+)?(?:\s*,\s*SL\d{3}(?:@\d+)?)*)")
+_MARK = r"SL\d{3}(?:@\d+)?(?:\s*\((?:low|medium|high|critical)\))?"
+EXPECT = re.compile(rf"#\s*expect:\s*(?P<marks>{_MARK}(?:\s*,\s*{_MARK})*)")
 
 def expected_marks(text: str) -> list[tuple[str, int, int | None]]:
     """``(code, line, col or None)`` for every ``# expect:`` comment (read with tokenize)."""
+    return [(code, line, col) for code, line, col, _ in expected_severities(text)]
+
+
+def expected_severities(text: str) -> list[tuple[str, int, int | None, str | None]]:
+    """``(code, line, col or None, severity or None)`` for every ``# expect:`` comment."""
     marks = []
     for token in tokenize.generate_tokens(io.StringIO(text).readline):
         if token.type != tokenize.COMMENT:
@@ -32,8 +40,9 @@ def expected_marks(text: str) -> list[tuple[str, int, int | None]]:
         if not match:
             continue
         for item in re.split(r"\s*,\s*", match["marks"]):
-            code, _, col = item.partition("@")
-            marks.append((code, token.start[0], int(col) if col else None))
+            item, _, severity = item.partition("(")
+            code, _, col = item.strip().partition("@")
+            marks.append((code, token.start[0], int(col) if col else None, severity.rstrip(")") or None))
     return marks
 
 
@@ -64,10 +73,24 @@ def test_findings_match_marks(path: Path) -> None:
     text = path.read_text(encoding="utf-8")
     marks = expected_marks(text)
     assert marks, f"{path.name} has no '# expect:' marks"
-    result = check_source(path.read_bytes(), path.name, _settings(path))
-    assert not result.errors
-    missing, unexpected = _matches(result.findings, marks)
+    entry = lookup(path.stem)
+    if entry is not None and entry.rule is not None and entry.rule.graded:
+        run = check_sources({path.name: path.read_bytes()}, _settings(path))
+        assert not run.errors and not run.internal_errors
+        findings = run.findings
+    else:
+        result = check_source(path.read_bytes(), path.name, _settings(path))
+        assert not result.errors
+        findings = result.findings
+    missing, unexpected = _matches(findings, marks)
     assert not missing and not unexpected, f"missing: {missing}\nunexpected: {unexpected}"
+    graded = {(f.line, f.code): f.severity.label for f in findings}
+    wrong = [
+        f"{code} at {line}: {graded[(line, code)]}, not {severity}"
+        for code, line, _, severity in expected_severities(text)
+        if severity is not None and graded.get((line, code)) != severity
+    ]
+    assert not wrong, wrong
 
 
 @pytest.mark.parametrize("path", FIXTURE_FILES, ids=lambda p: p.stem)

@@ -1,6 +1,6 @@
 """The open project model: a cross-file rule gets what it declares, cached or not.
 
-Every cross-file rule's examples give the same findings uncached, with a cold cache, with
+Every cross-file rule's (and graded per-file rule's) examples give the same findings uncached, with a cold cache, with
 a warm one, and after an unrelated file is edited; and a rule that declares external
 calls nobody else cares about still sees them through the cached call-graph records.
 """
@@ -15,10 +15,10 @@ import pytest
 from sightlint import api, registry
 from sightlint.models import Finding, Severity, Span
 from sightlint.project.graph import Graph, ModelNeeds
-from sightlint.rules.base import Bad, Good, Rule, RuleMeta
+from sightlint.rules.base import Bad, Good, Rule, RuleMeta, uses_project
 from sightlint.settings import Settings
 
-CROSS_FILE = [rule for rule in registry.ALL_RULES if rule.cross_file]
+CROSS_FILE = [rule for rule in registry.ALL_RULES if uses_project(rule)]
 
 
 def _write(root: Path, files: dict[str, str]) -> None:
@@ -61,6 +61,24 @@ def test_examples_give_the_same_findings_cached_or_not(tmp_path: Path, rule: typ
     assert _run(root, settings, cache) == uncached  # warm: records reused, one module resolved again
     (root / "unrelated.py").write_text("import os\n\ndef helper():\n    return os.sep\n", encoding="utf-8")
     assert _run(root, settings, cache) == uncached
+
+
+def test_a_graded_finding_follows_an_edit_of_another_file_under_the_cache(tmp_path: Path) -> None:
+    # The getter's file is unchanged (its per-file result comes from the cache); a thread
+    # path to it appears in another file, and the finding is graded again.
+    root = tmp_path / "project"
+    getter = "_STORE = None\n\ndef get_store():\n    global _STORE\n    if _STORE is None:\n        _STORE = connect()\n    return _STORE\n"
+    on_loop = "from fastapi import FastAPI\nfrom app.store import get_store\napp = FastAPI()\n\n@app.get('/')\nasync def index():\n    return get_store()\n"
+    _write(root, {"app/store.py": getter, "app/main.py": on_loop})
+    settings = Settings(select=("SL501",))
+    cache = tmp_path / "cache"
+    in_thread = "import asyncio\n" + on_loop.replace("return get_store()", "return await asyncio.to_thread(get_store)")
+    for main, expected in ((on_loop, Severity.LOW), (in_thread, Severity.CRITICAL), (on_loop, Severity.LOW)):
+        (root / "app/main.py").write_text(main, encoding="utf-8")
+        uncached = _run(root, settings, None)
+        assert [f[3] for f in uncached] == [expected], uncached
+        assert _run(root, settings, cache) == uncached
+        assert _run(root, settings, cache) == uncached  # the run snapshot
 
 
 class _CustomClientCall(Rule):

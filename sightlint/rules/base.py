@@ -36,6 +36,26 @@ external calls they care about, per-function facts, timeout sites).
 file, what the engine applies to single-file findings: suppression comments,
 ``per-file-ignores`` and severity overrides. ``bad``/``good`` examples work the same way
 (they run through ``sightlint.api.check_sources``).
+
+Per-file findings graded with the project model
+-----------------------------------------------
+Some findings are found in one file but weigh what they weigh only by where their
+function runs (a lazy singleton races only when a thread reaches its getter). Such a
+rule stays a per-file rule (its detection is file-local syntax, in its ``visit_*``
+methods) and sets ``graded = True``. It reports with ``report(..., function=node)``,
+naming the ``def`` the finding sits in; the finding keeps that ``def``'s line and column
+(``Finding.function``), which is how the project model names the function too
+(``FunctionInfo.line``/``col``). After the cross-file rules, the api's project phase
+builds the same :class:`~sightlint.project.graph.Graph` (with what the rule declares in
+``model_needs``) and hands each such finding to the classmethod
+``grade(finding, function_id, graph, settings)``, which returns it re-graded (severity,
+message, ``related``, ``chain_paths``): ``function_id`` is the graph's id of the
+function, or None when the model does not hold it. The finding already went through the
+file's suppression comments and ``per-file-ignores``; the api re-applies the user's
+severity override after grading. Findings reported without ``function`` are not graded,
+and a check without the project phase (``api.check_source``, the fixer) keeps them as
+the visitor reported them. The per-file cache stores them ungraded and the project phase
+grades them on every run, so a cached run reports what ``--no-cache`` does.
 """
 
 from __future__ import annotations
@@ -161,6 +181,8 @@ class Rule:
     fix_node: ClassVar[Any] = None
     # True for rules that run once on the project model (see the module docstring).
     cross_file: ClassVar[bool] = False
+    # True for per-file rules whose findings the project phase grades (see the module docstring).
+    graded: ClassVar[bool] = False
 
     def __init__(self, context: Context, options: Any = None) -> None:
         self.context = context
@@ -181,12 +203,15 @@ class Rule:
         detail: str | None = None,
         severity: Severity | None = None,
         fix_safety: FixSafety | None = None,
+        function: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda | None = None,
     ) -> None:
         """Record a finding at ``node``'s exact range.
 
         ``severity`` lets a rule grade one finding below or above its default (the user's
         ``[tool.sightlint.severity]`` override for the code still wins). ``fix_safety``
         UNSAFE offers only the second fix of a rule with two (see the module docstring).
+        ``function``, the ``def`` the finding sits in, asks a ``graded`` rule's ``grade``
+        to see the finding in the project phase (see the module docstring).
         """
         meta = self.meta
         safety = (fix_safety or meta.fix) if fixable else FixSafety.NONE
@@ -203,6 +228,7 @@ class Rule:
                 fix_title=title if safety is not FixSafety.NONE else None,
                 related=tuple(related),
                 detail=detail,
+                function=None if function is None else _def_position(self.context, function),
             )
         )
 
@@ -234,6 +260,12 @@ class Rule:
     def check_project(cls, model: Graph, settings: Settings) -> list[Finding]:
         """Findings of a cross-file rule for the whole run; see the module docstring."""
         return []
+
+    @classmethod
+    def grade(cls, finding: Finding, function: str | None, graph: Graph, settings: Settings) -> Finding:
+        """A ``graded`` rule's finding, graded with the project model (see the module docstring);
+        ``function`` is the graph's id of the function it sits in, None when unknown."""
+        return finding
 
     @classmethod
     def options_for(cls, settings: Settings) -> Any:
@@ -292,6 +324,16 @@ class Rule:
     @classmethod
     def option_fields(cls) -> tuple[dataclasses.Field[Any], ...]:
         return dataclasses.fields(cls.Options)
+
+
+def _def_position(context: Context, node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) -> tuple[int, int]:
+    """Where the project model places a function: its ``def`` (or ``lambda``) line and character column."""
+    return node.lineno, context.char_col(node.lineno, node.col_offset)
+
+
+def uses_project(rule: type[Rule]) -> bool:
+    """Whether ``rule`` needs the project phase: a cross-file rule, or a graded per-file one."""
+    return rule.cross_file or rule.graded
 
 
 RuleClass = type[Rule]

@@ -1,9 +1,18 @@
 from __future__ import annotations
 
 import ast
+import dataclasses
+import re
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
+from sightlint.models import Finding, RelatedLocation
 from sightlint.rules.base import Bad, Good, Rule, RuleMeta, Severity
+
+if TYPE_CHECKING:
+    from sightlint.project.graph import Graph, ModelNeeds
+    from sightlint.project.model import Edge
+    from sightlint.settings import Settings
 
 # Constructors whose result is a lock, whatever the variable is called.
 _LOCK_TYPES = {
@@ -17,6 +26,24 @@ _LOCK_TYPES = {
     "multiprocessing.RLock",
 }
 _FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef
+# Module-level values that make a name a dict cache (``_CACHE: dict[str, X] = {}``).
+_DICT_TYPES = {"dict", "collections.defaultdict", "collections.OrderedDict", "weakref.WeakValueDictionary"}
+# What a construction opens when it is built twice: connections, pools, clients, drivers
+# (matched on the names of the calls that build the value).
+_RESOURCE_MODULE = re.compile(
+    r"redis|mongo|neo4j|qdrant|chroma|weaviate|pinecone|milvus|elastic|opensearch|psycopg|asyncpg|aiohttp|httpx"
+    r"|boto|openai|anthropic|sqlalchemy|grpc",
+    re.IGNORECASE,
+)
+_RESOURCE = re.compile(
+    rf"connect|client|pool|engine|driver|session|connection|channel|from_url|executor|^socket$|^open$"
+    rf"|{_RESOURCE_MODULE.pattern}",
+    re.IGNORECASE,
+)
+# Stand-ins that open nothing (``NoopRedisClient()``).
+_STAND_IN = re.compile(r"noop|fake|mock|dummy|null|stub", re.IGNORECASE)
+# The race explained without the project model (``api.check_source``); ``grade`` replaces it.
+_UNGRADED = " Threads (sync FastAPI endpoints and dependencies, `to_thread`, executors) can each see it unset and build it."
 
 
 @dataclass
@@ -29,6 +56,8 @@ class _Check:
     body_end: int
     awaits: int
     locks: frozenset[int]  # ids of the lock blocks open at the check
+    set_before_await: bool = False  # a set of ``key`` came before any suspension point
+    first_set: int | None = None  # line of a set every path runs before any suspension point
 
 
 @dataclass
@@ -44,48 +73,69 @@ class _Frame:
     blocks: list[tuple[ast.AST, _Check | None]] = field(default_factory=list)  # (node, check or None=lock)
     early: list[_Check] = field(default_factory=list)
     manual_lock: bool = False
+    aliases: dict[str, str] = field(default_factory=dict)  # local -> dict-cache key (``x = _CACHE.get(k)``)
+    values: dict[str, ast.expr] = field(default_factory=dict)  # local -> the value last assigned to it
+    handlers: int = 0  # ``except`` blocks open
 
 
 @dataclass
 class _Pending:
     check: _Check
-    func: str
+    function: _FunctionNode
     is_async: bool
     set_line: int
     lock_after_check: bool
+    opens: str | None  # the call that opens a resource, if the construction does
 
 
 class UnlockedLazySingleton(Rule):
     """
     ## What it flags
     Check-then-set lazy initialisation of a module global (`global X` … `if X is None:` …
-    `X = make()`, also `if not X:` and the early-return form `if X is not None: return X`)
-    or of a class attribute (`if cls._instance is None: cls._instance = ...`,
-    `if Client._pool is None`) when no lock is held around *both* the check and the
-    assignment. The finding is on the check. Locked double-checked initialisation is
-    clean, and so is an `async def` that does not `await` between check and set (nothing
-    can interleave there). Per-instance attributes (`self._x`) are not in scope.
+    `X = make()`, also `if not X:` and the early-return form `if X is not None: return X`),
+    of a class attribute (`if cls._instance is None: cls._instance = ...`) or of an entry
+    of a module-level dict cache (`if key not in _CLIENTS: _CLIENTS[key] = Client(key)`,
+    `client = _CLIENTS.get(key)` … `_CLIENTS[key] = client`) when no lock is held around
+    *both* the check and the assignment. The finding is on the check; its related locations
+    include where the global (or dict, or class attribute) is declared.
 
-    The message tells the two real races apart:
+    Two initialisations can overlap only in two ways, and the finding names which:
 
-    - **asyncio race** — an `async def` awaits between the check and the set
-      (`if X is None: X = await connect()`): every task that arrives during the await
-      sees `X` unset and builds its own resource; all but the last leak.
-    - **thread race** — sync code. On the event loop it cannot interleave, but a sync
-      FastAPI endpoint or dependency (`Depends(get_store)` on a plain `def`) runs in the
-      threadpool, as does anything handed to `to_thread` or an executor; two threads can
-      then both build the resource. The message says so when the getter is used as a
-      dependency in the same module.
+    - **an `await` between the check and the set** (`if X is None: X = await connect()`):
+      every task that arrives during the await sees `X` unset and builds its own. High.
+    - **a thread reaches the getter**: a sync route handler or sync dependency (FastAPI
+      runs them in its threadpool), `asyncio.to_thread`, `run_in_executor`,
+      `threading.Thread`, executor `submit`. Found on the project's call graph, so the
+      getter may live in another file than the route; the message gives the path (`index`
+      hands `get_store` to a thread; `index → get_store`). High.
 
-    Severity follows the race: **critical** for the asyncio race and for a sync getter
-    known to run in the threadpool (a sync dependency in the same module); **high** for
-    other sync getters, which race only if some caller runs them off the loop.
+    Either is **critical** when the construction opens connections, clients or pools
+    (`connect…`, `…Client(...)`, `create_engine`, `Redis.from_url`, a `ThreadPoolExecutor`):
+    each duplicate leaks one. A sync getter that only the event loop reaches (async request
+    code, start-up, tests), with no `await` in between, cannot race today: it is reported
+    **low** ("latent: safe on one event loop, races once called from a thread"), printed but
+    failing a run only with `--fail-on low`.
+
+    Not flagged: locked double-checked initialisation; an `async def` with no `await`
+    between check and set; per-instance attributes (`self._x`); a reset to a constant or a
+    once-flag (`_warned = True`); a value read or computed rather than built
+    (`_ID = resp.get("id")`, `_CACHE[k] = parse(k)`, `_fn = get_plugin(name)`: built twice,
+    nothing leaks — only values that come from a factory such as `make_…`/`build_…`/
+    `load_…`/`connect…`/`from_…`, open a resource, create an `Event` or `Lock`, or (for a
+    global or class attribute, a singleton) instantiate a class are reported; a dict of
+    result objects, `_RESULTS[url] = CheckResult(...)`, is a memo); a set that
+    follows one every path runs before any `await` (an update, or a fallback in an
+    `except`: the global is already set when other tasks look).
 
     ## Why it matters
     Each duplicate initialisation opens its own connection pool or driver (Neo4j, Redis,
     an LLM client) that nothing closes: connection and memory leaks, doubled start-up
-    cost, and callers holding different instances. (Separate worker *processes* do not
-    share globals, so they are not a source of this race.)
+    cost, and callers holding different instances (a cancellation `Event` nobody sets).
+
+    Separate worker *processes* (`uvicorn --workers 4`, gunicorn) are not a race, whatever
+    the audit's §2 says about "multiple workers": each process has its own copy of every
+    global and builds its own singleton once, which is intended. Only threads and tasks
+    inside one process share the global.
 
     ## Fix
     No automatic fix: where the lock must live (module, class, per event loop) and
@@ -103,6 +153,8 @@ class UnlockedLazySingleton(Rule):
       raises `RuntimeError: ... is bound to a different event loop` elsewhere. Create the
       lock lazily per running loop instead. An `asyncio.Lock` gives no protection at all
       against threads.
+    - A **latent** (low) finding needs nothing today; add the `threading.Lock` when the
+      getter may one day be called from a sync endpoint, `to_thread` or an executor.
     - The audit's proposed fix (an `asyncio.Lock` around a still-blocking `_connect_with_retry`)
       serialises tasks but keeps blocking the loop; see SL101.
 
@@ -112,6 +164,7 @@ class UnlockedLazySingleton(Rule):
     - https://fastapi.tiangolo.com/async/#path-operation-functions
     """
 
+    graded = True
     meta = RuleMeta(
         code="SL501",
         name="unlocked-lazy-singleton",
@@ -123,14 +176,56 @@ class UnlockedLazySingleton(Rule):
 
     bad = (
         Bad(
+            "# file: app/clients.py\n"
+            "from neo4j import GraphDatabase\n"
+            "\n"
+            "_DRIVER = None\n"
+            "\n"
+            "def get_driver():\n"
+            "    global _DRIVER\n"
+            "    if _DRIVER is None:  # critical: a thread reaches it, and each build opens a pool\n"
+            "        _DRIVER = GraphDatabase.driver(URI)\n"
+            "    return _DRIVER\n"
+            "# file: app/api.py\n"
+            "from fastapi import APIRouter\n"
+            "\n"
+            "from app.clients import get_driver\n"
+            "\n"
+            "router = APIRouter()\n"
+            "\n"
+            "@router.get('/graph')\n"
+            "def graph():  # a sync endpoint: FastAPI runs it in its threadpool\n"
+            "    return get_driver().verify_connectivity()\n",
+            in_docs=True,
+        ),
+        Bad(
+            "from fastapi import FastAPI\n"
+            "\n"
+            "app = FastAPI()\n"
             "_STORE = None\n"
             "\n"
             "def get_store():\n"
             "    global _STORE\n"
-            "    if _STORE is None:\n"
-            "        _STORE = connect()\n"
-            "    return _STORE\n",
-            in_docs=True,
+            "    if _STORE is None:  # low: only the event loop calls it (latent)\n"
+            "        _STORE = Store()\n"
+            "    return _STORE\n"
+            "\n"
+            "@app.get('/items')\n"
+            "async def items():\n"
+            "    return get_store().items()\n"
+        ),
+        Bad(
+            "import httpx\n"
+            "\n"
+            "_CLIENTS: dict[str, httpx.AsyncClient] = {}\n"
+            "\n"
+            "async def client_for(base_url):\n"
+            "    client = _CLIENTS.get(base_url)\n"
+            "    if client is None:  # critical: an await between the check and the set\n"
+            "        token = await fetch_token(base_url)\n"
+            "        client = httpx.AsyncClient(base_url=base_url, headers={'Authorization': token})\n"
+            "        _CLIENTS[base_url] = client\n"
+            "    return client\n"
         ),
         Bad(
             "_client = None\n\nasync def get_client():\n    global _client\n"
@@ -189,6 +284,59 @@ class UnlockedLazySingleton(Rule):
             in_docs=True,
         ),
         Good(
+            "_BOT_ID = None\n"
+            "\n"
+            "async def bot_id(client):\n"
+            "    global _BOT_ID\n"
+            "    if _BOT_ID is None:  # a value read twice, nothing built\n"
+            "        result = await client.auth_test()\n"
+            "        _BOT_ID = result.get('user_id')\n"
+            "    return _BOT_ID\n"
+        ),
+        Good(
+            "import re\n"
+            "\n"
+            "_PATTERNS: dict[str, re.Pattern[str]] = {}\n"
+            "\n"
+            "def pattern(text):\n"
+            "    if text not in _PATTERNS:  # a memo of computed values\n"
+            "        _PATTERNS[text] = re.compile(text)\n"
+            "    return _PATTERNS[text]\n"
+        ),
+        Good(
+            "_USERS: dict[str, User] = {}\n"
+            "\n"
+            "async def get_user(user_id, data_layer):\n"
+            "    if user_id in _USERS:\n"
+            "        return _USERS[user_id]\n"
+            "    user = User(user_id)\n"
+            "    _USERS[user_id] = user  # set before the await: later tasks find it\n"
+            "    _USERS[user_id] = await data_layer.persist(user)  # an update, not a second build\n"
+            "    return _USERS[user_id]\n"
+        ),
+        Good(
+            "_checker = None\n"
+            "\n"
+            "def get_checker():\n"
+            "    global _checker\n"
+            "    if _checker is None:  # a function looked up by name: harmless if done twice\n"
+            "        _checker = get_plugin('experimental_check')\n"
+            "    return _checker\n"
+        ),
+        Good(
+            "_client = None\n"
+            "\n"
+            "async def get_client():\n"
+            "    global _client\n"
+            "    if _client is None:\n"
+            "        try:\n"
+            "            _client = RedisClient()  # set before the await: later tasks see it\n"
+            "            await _client.wait_for_ready()\n"
+            "        except ConnectionError:\n"
+            "            _client = NoopClient()\n"
+            "    return _client\n"
+        ),
+        Good(
             "_client = None\n\nasync def get_client(lock):\n    global _client\n    if _client is not None:\n"
             "        return _client\n    async with lock:\n        if _client is None:\n"
             "            _client = await make_client()\n    return _client\n"
@@ -232,18 +380,54 @@ class UnlockedLazySingleton(Rule):
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self._frames: list[_Frame] = []
         self._pending: dict[int, _Pending] = {}
-        self._dependencies: set[str] = set()
         self._classes: set[str] = set()
         self._locks: set[str] = set()
+        self._dicts: set[str] = set()
+        # Where each module global, dict cache and class attribute is first bound.
+        self._declared: dict[str, ast.stmt] = {}
 
     def visit_Module(self, node: ast.Module) -> None:
         # Module-level imports are bound only once the walk starts.
         self._classes = {s.name for s in node.body if isinstance(s, ast.ClassDef)}
+        value: ast.expr | None
         for stmt in node.body:
-            value = stmt.value if isinstance(stmt, ast.Assign) else None
+            if isinstance(stmt, ast.ClassDef):
+                self._declare_class(stmt)
+                continue
+            if isinstance(stmt, ast.Assign):
+                targets, value = stmt.targets, stmt.value
+            elif isinstance(stmt, ast.AnnAssign):
+                targets, value = [stmt.target], stmt.value
+            else:
+                continue
+            names = [t.id for t in targets if isinstance(t, ast.Name)]
+            for name in names:
+                self._declared.setdefault(name, stmt)
             if isinstance(value, ast.Call) and self.context.qualified_name(value.func) in _LOCK_TYPES:
-                assert isinstance(stmt, ast.Assign)
-                self._locks.update(t.id for t in stmt.targets if isinstance(t, ast.Name))
+                self._locks.update(names)
+            elif self._is_dict(value) or (isinstance(stmt, ast.AnnAssign) and self._is_dict_annotation(stmt.annotation)):
+                self._dicts.update(names)
+
+    def _declare_class(self, node: ast.ClassDef) -> None:
+        self._declared.setdefault(node.name, node)
+        for stmt in node.body:
+            targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target] if isinstance(stmt, ast.AnnAssign) else []
+            for target in targets:
+                if isinstance(target, ast.Name):
+                    self._declared.setdefault(f"{node.name}.{target.id}", stmt)
+
+    def _is_dict(self, value: ast.expr | None) -> bool:
+        if isinstance(value, (ast.Dict, ast.DictComp)):
+            return True
+        return isinstance(value, ast.Call) and (
+            (isinstance(value.func, ast.Name) and value.func.id == "dict")
+            or self.context.qualified_name(value.func) in _DICT_TYPES
+        )
+
+    def _is_dict_annotation(self, annotation: ast.expr) -> bool:
+        base = annotation.value if isinstance(annotation, ast.Subscript) else annotation
+        name = base.attr if isinstance(base, ast.Attribute) else base.id if isinstance(base, ast.Name) else ""
+        return name in ("dict", "Dict", "MutableMapping", "defaultdict", "OrderedDict")
 
     # -- frames ----------------------------------------------------------------------
 
@@ -276,6 +460,14 @@ class UnlockedLazySingleton(Rule):
 
     leave_FunctionDef = leave_AsyncFunctionDef = leave_Lambda = _leave_function
 
+    def visit_ExceptHandler(self, node: ast.ExceptHandler) -> None:
+        if self._frames:
+            self._frames[-1].handlers += 1
+
+    def leave_ExceptHandler(self, node: ast.ExceptHandler) -> None:
+        if self._frames:
+            self._frames[-1].handlers -= 1
+
     def visit_Global(self, node: ast.Global) -> None:
         if self._frames:
             self._frames[-1].globals.update(node.names)
@@ -288,10 +480,18 @@ class UnlockedLazySingleton(Rule):
 
     # -- keys ------------------------------------------------------------------------
 
-    def _key(self, expr: ast.expr, frame: _Frame) -> str | None:
-        """``X`` for a declared global, ``Class.attr`` for a class attribute, else None."""
+    def _key(self, expr: ast.expr, frame: _Frame, *, checked: bool = False) -> str | None:
+        """``X`` for a declared global, ``Class.attr`` for a class attribute, ``D[]`` for an
+        entry of a module dict cache (``D[k]``; when ``checked``, also ``D.get(k)`` and a
+        local holding it), else None."""
         if isinstance(expr, ast.Name):
+            if checked and expr.id in frame.aliases:
+                return frame.aliases[expr.id]
             return expr.id if expr.id in frame.globals else None
+        if isinstance(expr, ast.Subscript):
+            return self._dict_key(expr.value, frame)
+        if checked and isinstance(expr, ast.Call) and isinstance(expr.func, ast.Attribute) and expr.func.attr == "get":
+            return self._dict_key(expr.func.value, frame)
         if not isinstance(expr, ast.Attribute):
             return None
         owner = expr.value
@@ -308,6 +508,11 @@ class UnlockedLazySingleton(Rule):
             return f"{frame.class_name}.{expr.attr}"
         return None
 
+    def _dict_key(self, expr: ast.expr, frame: _Frame) -> str | None:
+        if isinstance(expr, ast.Name) and expr.id in self._dicts and not self.context.binding_depth(expr.id):
+            return f"{expr.id}[]"
+        return None
+
     def _tested(self, test: ast.expr, frame: _Frame) -> list[tuple[str, bool]]:
         """(key, True if the ``if`` body runs while key is unset) for each check in ``test``."""
         if isinstance(test, ast.BoolOp):
@@ -316,10 +521,13 @@ class UnlockedLazySingleton(Rule):
             return [(key, not unset) for key, unset in self._tested(test.operand, frame)]
         if isinstance(test, ast.Compare) and len(test.ops) == 1:
             left, right = test.left, test.comparators[0]
+            if isinstance(test.ops[0], (ast.In, ast.NotIn)):  # ``if k not in _CACHE:``
+                key = self._dict_key(right, frame)
+                return [(key, isinstance(test.ops[0], ast.NotIn))] if key else []
             if isinstance(left, ast.Constant) and left.value is None:
                 left, right = right, left
             if isinstance(right, ast.Constant) and right.value is None:
-                key = self._key(left, frame)
+                key = self._key(left, frame, checked=True)
                 if key is not None and isinstance(test.ops[0], (ast.Is, ast.Eq, ast.IsNot, ast.NotEq)):
                     return [(key, isinstance(test.ops[0], (ast.Is, ast.Eq)))]
             return []
@@ -328,7 +536,7 @@ class UnlockedLazySingleton(Rule):
                 key = self._key(ast.Attribute(value=test.args[0], attr=test.args[1].value), frame)
                 return [(key, False)] if key else []
             return []
-        key = self._key(test, frame)
+        key = self._key(test, frame, checked=True)
         return [(key, False)] if key else []
 
     @staticmethod
@@ -351,9 +559,28 @@ class UnlockedLazySingleton(Rule):
         body_end = node.body[-1].end_lineno or node.body[-1].lineno
         for key, init_in_body in self._tested(node.test, frame):
             check = _Check(key, node, init_in_body, body_end, frame.awaits, self._open_locks(frame))
+            if init_in_body:
+                check.first_set = self._first_set(node.body, key, frame)
             frame.blocks.append((node, check))
             if not init_in_body and not node.orelse and isinstance(node.body[-1], ast.Return):
+                assert frame.node is not None
+                check.first_set = self._first_set(_after(frame.node, node), key, frame)
                 frame.early.append(check)
+
+    def _first_set(self, body: list[ast.stmt], key: str, frame: _Frame) -> int | None:
+        """The line of a set of ``key`` that every path through ``body`` runs before any
+        suspension point (statements in order, and the body of a ``try`` among them)."""
+        for stmt in body:
+            if isinstance(stmt, ast.Try):
+                found = self._first_set(stmt.body, key, frame)
+                if found is not None:
+                    return found
+            if any(isinstance(n, (ast.Await, ast.AsyncWith, ast.AsyncFor)) for n in ast.walk(stmt)):
+                return None
+            targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target] if isinstance(stmt, ast.AnnAssign) else []
+            if any(self._key(target, frame) == key for target in targets):
+                return stmt.lineno
+        return None
 
     def leave_If(self, node: ast.If) -> None:
         if self._frames:
@@ -383,11 +610,6 @@ class UnlockedLazySingleton(Rule):
         if isinstance(func, ast.Attribute) and func.attr == "acquire" and self._frames:
             if self._is_lock(func.value, self._locks):
                 self._frames[-1].manual_lock = True
-        elif node.args and isinstance(node.args[0], ast.Name) and self._is_depends(func):
-            self._dependencies.add(node.args[0].id)
-
-    def _is_depends(self, func: ast.expr) -> bool:
-        return (isinstance(func, ast.Name) and func.id == "Depends") or self.context.qualified_name(func) == "fastapi.Depends"
 
     def leave_Assign(self, node: ast.Assign) -> None:
         for target in node.targets:
@@ -405,6 +627,13 @@ class UnlockedLazySingleton(Rule):
         frame = self._frames[-1]
         key = self._key(target, frame)
         if key is None:
+            if isinstance(target, ast.Name):
+                frame.values[target.id] = value
+                alias = self._key(value, frame, checked=True) if isinstance(value, ast.Call) else None
+                if alias is not None and alias.endswith("[]"):
+                    frame.aliases[target.id] = alias
+                else:
+                    frame.aliases.pop(target.id, None)
             return
         check = self._pairing_check(frame, key, node.lineno)
         if check is None:
@@ -412,13 +641,36 @@ class UnlockedLazySingleton(Rule):
         if frame.manual_lock or check.locks & self._open_locks(frame):
             return
         if frame.is_async and frame.awaits == check.awaits:
+            check.set_before_await = True
             return  # nothing can interleave between check and set on the loop
+        if check.set_before_await and frame.handlers:
+            return  # a fallback after a failure: the first set already happened before the await
+        if check.first_set is not None and node.lineno > check.first_set:
+            return  # an update: the first set already happened before any await
         if id(check.node) in self._pending:
             return
         assert frame.node is not None
+        if isinstance(value, ast.Name) and value.id in frame.values:
+            value = frame.values[value.id]  # ``client = connect(); _CACHE[k] = client``
+        opens = self._opens(value)
+        if opens is None and not _builds(value, entry=key.endswith("[]")):
+            return  # a value read or computed (``resp.get("id")``, ``parse(k)``): built twice, nothing leaks
         self._pending[id(check.node)] = _Pending(
-            check, frame.node.name, frame.is_async, node.lineno, bool(self._open_locks(frame))
+            check, frame.node, frame.is_async, node.lineno, bool(self._open_locks(frame)), opens
         )
+
+    def _opens(self, value: ast.expr) -> str | None:
+        """The call in ``value`` that opens a connection, pool or client, if one does."""
+        for node in ast.walk(value):
+            if isinstance(node, ast.Call):
+                func = node.func
+                name = self.context.qualified_name(func) or ""
+                short = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+                if _STAND_IN.search(short):
+                    continue
+                if _RESOURCE.search(short) or _RESOURCE_MODULE.search(name.rpartition(".")[0]):
+                    return ast.unparse(func)
+        return None
 
     @staticmethod
     def _pairing_check(frame: _Frame, key: str, line: int) -> _Check | None:
@@ -433,21 +685,123 @@ class UnlockedLazySingleton(Rule):
     def end_module(self) -> None:
         for pending in self._pending.values():
             key, check = pending.check.key, pending.check
-            severity = Severity.CRITICAL
+            shown = f"`{key[:-2]}[...]`" if key.endswith("[]") else f"`{key}`"
+            opens = ""
+            if pending.opens:
+                opens = f" `{pending.opens}(...)` opens connections, clients or pools that leak when it is built twice."
             if pending.is_async:
                 message = (
-                    f"`{key}` is lazily initialised with an `await` between the check and the assignment "
+                    f"{shown} is lazily initialised with an `await` between the check and the assignment "
                     f"(line {pending.set_line}) and no lock: concurrent tasks can all see it unset and each build it."
                 )
             else:
-                message = (
-                    f"Check-then-set of `{key}` without a lock: safe on the event loop, but threads (sync FastAPI "
-                    "endpoints and dependencies, `to_thread`, executors) can all see it unset and each build it."
-                )
-                if pending.func in self._dependencies:
-                    message += f" `{pending.func}` is a sync FastAPI dependency here, so it runs in the threadpool."
-                else:
-                    severity = Severity.HIGH
+                message = f"Check-then-set of {shown} without a lock."
+            message += opens
             if pending.lock_after_check:
-                message += f" The lock is taken after the check: re-check `{key}` inside it."
-            self.report(check.node.test, message, severity=severity)
+                message += f" The lock is taken after the check: re-check {shown} inside it."
+            declared = self._declared.get(key[:-2] if key.endswith("[]") else key)
+            related: tuple[RelatedLocation, ...] = ()
+            if declared is not None:
+                name = key[:-2] if key.endswith("[]") else key
+                col = self.context.char_col(declared.lineno, declared.col_offset)
+                related = (RelatedLocation(self.context.path, declared.lineno, col, f"`{name}` is declared here"),)
+            severity = Severity.CRITICAL if pending.opens else Severity.HIGH
+            if pending.is_async:
+                self.report(check.node.test, message, severity=severity, related=related)
+            else:  # a thread race: ``grade`` tells whether a thread reaches the function
+                self.report(check.node.test, message + _UNGRADED, severity=severity, related=related, function=pending.function)
+
+    # -- grading with the project model -------------------------------------------------
+
+    @classmethod
+    def model_needs(cls, settings: Settings) -> ModelNeeds:
+        from sightlint.project.graph import ModelNeeds
+
+        return ModelNeeds(facts=frozenset({"route"}))
+
+    @classmethod
+    def grade(cls, finding: Finding, function: str | None, graph: Graph, settings: Settings) -> Finding:
+        from sightlint.project.contexts import THREAD, where_code_runs
+
+        if function is None:
+            return finding
+        base = finding.message.removesuffix(_UNGRADED)
+        runs = where_code_runs(graph)
+        chain = runs.chain(function, THREAD)
+        name = graph.display(function)
+        if chain is None:
+            contexts = runs.contexts(function)
+            where = f"it runs only in {_listed(sorted(contexts))} code" if contexts else "no entry point is known to reach it"
+            return dataclasses.replace(
+                finding,
+                severity=Severity.LOW,
+                message=f"{base} Latent: safe on one event loop, races once called from a thread "
+                f"(nothing in the project runs `{name}` in a thread today; {where}).",
+            )
+        hops = tuple(
+            RelatedLocation(graph.path_of(e.source), e.line, e.col, f"`{graph.display(e.source)}` calls `{graph.display(e.target)}`"
+            + (f" ({e.via})" if e.via else "") + (" in a thread" if e.kind == "thread" else ""))
+            for e in chain
+        )
+        return dataclasses.replace(
+            finding,
+            message=f"{base} Two threads can each see it unset and build it: {_thread_path(graph, function, chain)}.",
+            related=(*finding.related, *hops),
+            chain_paths=tuple(sorted({*finding.chain_paths, *(h.path for h in hops)} - {finding.path})),
+        )
+
+
+# Factory functions, by the verb their name starts with (``build_rag_service()``,
+# ``_connect_with_retry()``, ``AutoTokenizer.from_pretrained()``).
+_FACTORY = re.compile(r"^_*(build|make|create|new|load|init|open|setup|start|connect|spawn|instantiate|from)(_|$)")
+# Objects whose identity is the point: two of them split waiters from wakers.
+_SYNC_PRIMITIVES = frozenset(("Event", "Lock", "RLock", "Condition", "Semaphore", "BoundedSemaphore", "Queue"))
+
+
+def _builds(value: ast.expr, *, entry: bool) -> bool:
+    """Whether ``value`` builds an object worth building once: it calls a factory
+    (``make_client()``, ``load_model()``, ``Tokenizer.from_pretrained()``) or creates a
+    synchronisation primitive (``asyncio.Event()``); for a module global or class attribute
+    (not an ``entry`` of a dict cache), also any class instantiated (``Service()``, ``cls()``,
+    ``super().__new__(cls)``): a singleton is about one instance. A value read or computed
+    (``os.getenv(...)``, ``get_plugin(name)``, ``re.compile(p)``) is harmless when built
+    twice, and so is a cached result object (``_RESULTS[url] = CheckResult(...)``)."""
+    for node in ast.walk(value):
+        if isinstance(node, ast.Call):
+            parts = ast.unparse(node.func).split(".")
+            if _FACTORY.search(parts[-1]) or parts[-1] in _SYNC_PRIMITIVES:
+                return True
+            if not entry and (any(part[:1].isupper() for part in parts) or parts[0] in ("cls", "super()", "type(self)")):
+                return True
+    return False
+
+
+def _after(function: ast.AST, stmt: ast.stmt) -> list[ast.stmt]:
+    """The statements that follow ``stmt`` in its block of ``function``."""
+    for node in ast.walk(function):
+        for name in ("body", "orelse", "finalbody"):
+            block = getattr(node, name, None)
+            if isinstance(block, list) and stmt in block:
+                return block[block.index(stmt) + 1 :]
+    return []
+
+
+def _listed(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
+
+
+def _thread_path(graph: Graph, function: str, chain: list[Edge]) -> str:
+    """How ``function`` comes to run in a thread, in words."""
+    entry = chain[0].source if chain else function
+    handoff = next((e for e in chain if e.kind == "thread"), None)
+    if handoff is not None:
+        via = f" ({handoff.via})" if handoff.via else ""
+        how = f"`{graph.display(handoff.source)}` hands `{graph.display(handoff.target)}` to a thread{via}"
+    elif graph.functions[entry].facts.get("route"):
+        how = f"`{graph.display(entry)}` is a sync endpoint, which FastAPI runs in its threadpool"
+    else:
+        how = f"`{graph.display(entry)}` runs in a worker thread (a sync dependency or a thread's target)"
+    if chain:
+        steps = " → ".join([graph.display(chain[0].source), *(graph.display(e.target) for e in chain)])
+        how += f"; the path: {steps} ({graph.path_of(entry)}:{graph.functions[entry].line})"
+    return how
