@@ -36,6 +36,10 @@ class StoredRecord(NamedTuple):
     record: tuple[Any, ...]  # ``tuple(ModuleRecord)``, as marshal stores it
 
 
+_STORED_WIDTH = len(StoredRecord._fields)
+_RECORD_WIDTH = len(ModuleRecord._fields)
+
+
 def summary_of(result: FileResult) -> ModuleSummary | None:
     """The result's module summary, unpacked from the cache if needed (or None)."""
     summary = result.summary
@@ -95,11 +99,21 @@ def call_graph(
     changed: list[int] = []
     deps: dict[str, tuple[str, ...]] = {}
     for index, key, module in present:
-        entry = _stored(old.get(key))
-        if entry is not None and entry.digest == digests[index] and entry.module == module:
-            deps[module] = entry.dependencies
-        else:
-            changed.append(index)
+        # A stored entry of another shape is rebuilt. Checked inline, without building a
+        # StoredRecord: this loop runs once per module of the project on every run.
+        entry = old.get(key)
+        if type(entry) is tuple and len(entry) == _STORED_WIDTH:
+            digest, stored_module, dependencies, record = entry
+            if (
+                digest == digests[index]
+                and stored_module == module
+                and type(dependencies) is tuple
+                and type(record) is tuple
+                and len(record) == _RECORD_WIDTH
+            ):
+                deps[module] = dependencies
+                continue
+        changed.append(index)
     for index in changed:
         summary = summary_of(results[index])
         if summary is None:  # a damaged cached summary: resolve nothing from the store
@@ -130,22 +144,6 @@ def call_graph(
     if dirty or len(old) != len(entries):
         cache.save_graph(names_key, entries, fresh)
     return Graph(records)
-
-
-def _stored(entry: Any) -> StoredRecord | None:
-    """A cache entry as a :class:`StoredRecord`, or None if it has another shape."""
-    if not (isinstance(entry, tuple) and len(entry) == len(StoredRecord._fields)):
-        return None
-    stored = StoredRecord._make(entry)
-    record = stored.record
-    if not (
-        isinstance(stored.module, str)
-        and isinstance(stored.dependencies, tuple)
-        and isinstance(record, tuple)
-        and len(record) == len(ModuleRecord._fields)
-    ):
-        return None
-    return stored
 
 
 def _dependents_closure(start: set[str], deps: dict[str, tuple[str, ...]]) -> set[str]:

@@ -188,6 +188,7 @@ class Graph:
         self.third_party: Any = None
         self._module: dict[str, tuple[str, str]] = {}  # function id -> (module, path)
         self._display: dict[str, str] = {}
+        self._rows_in: dict[str, Any] = {}  # path -> its module's function rows
         edges_in: list[tuple[tuple[Any, ...], ...]] = []
         entries: dict[str, set[str]] = {}
         # The hot part of a warm run after an edit (tens of thousands of rows at 700k
@@ -199,6 +200,7 @@ class Graph:
         functions, modules = self.functions, self._module
         for module, path, function_rows, edge_rows, external_rows, timeout_rows, entry_rows in records:
             where = (module, path)
+            self._rows_in[path] = function_rows
             for function in function_rows:
                 fid = function[0]
                 functions[fid] = new(FunctionInfo, function)
@@ -239,6 +241,11 @@ class Graph:
         for fid, summary in model.module_of.items():
             summaries.setdefault(summary.path, summary)
         return cls(module_record(model, summary, needs) for summary in summaries.values())
+
+    def functions_in(self, path: str) -> list[FunctionInfo]:
+        """The functions of the module at display path ``path`` (none for a path the graph does not hold)."""
+        functions = self.functions
+        return [functions[row[0]] for row in self._rows_in.get(path, ())]
 
     def path_of(self, fid: str) -> str:
         return self._module[fid][1]
