@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +21,9 @@ _NAIVE = {
 # Calls that declare a column, and the column types that can be timezone-aware.
 _COLUMN_CALLS = {"Column", "mapped_column", "Field"}
 _DATETIME_TYPES = {"DateTime", "TIMESTAMP"}
+# A file that never writes this declares no timezone-aware column: the column checks
+# (an ``ast.walk`` of every ``Column(...)`` call) are skipped there.
+_TZ_TRUE = re.compile(r"timezone\s*=\s*True")
 
 _COMPARED = (
     "`datetime.utcnow()` returns a naive datetime, and this function compares it with (or "
@@ -294,6 +298,7 @@ class NaiveUtcnow(Rule):
         self._classes: list[str] = []
         self._tz_columns: dict[str, set[str]] = {}  # class -> its DateTime(timezone=True) columns
         self._stores: list[tuple[str | None, str, ast.expr]] = []  # (class called or None, name, value)
+        self._tz_text = _TZ_TRUE.search(self.context.text) is not None
 
     @classmethod
     def may_report(cls, text: str) -> bool:
@@ -306,7 +311,7 @@ class NaiveUtcnow(Rule):
             self._frames[-1].naive.add(id(node))
             self._pending.append(node)
         called = _last_name(node.func)
-        if called in _COLUMN_CALLS and _declares_tz(node):
+        if called in _COLUMN_CALLS and self._tz_text and _declares_tz(node):
             for inner in ast.walk(node):
                 self._high.setdefault(id(inner), _STORED)
         for keyword in node.keywords:
@@ -338,7 +343,7 @@ class NaiveUtcnow(Rule):
     def _bind(self, target: ast.expr, value: ast.expr) -> None:
         if isinstance(target, ast.Name):
             self._frames[-1].assigned.setdefault(target.id, []).append(value)
-            if self._classes and isinstance(value, ast.Call) and _last_name(value.func) in _COLUMN_CALLS:
+            if self._tz_text and self._classes and isinstance(value, ast.Call) and _last_name(value.func) in _COLUMN_CALLS:
                 if _declares_tz(value):
                     self._tz_columns.setdefault(self._classes[-1], set()).add(target.id)
         elif isinstance(target, ast.Attribute):
