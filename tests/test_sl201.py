@@ -182,3 +182,19 @@ def test_unknown_probe_value_stops_the_run_with_exit_2(tmp_path: Path, monkeypat
     result = CliRunner().invoke(main, ["check", "--no-cache", "m.py"])
     assert result.exit_code == 2, result.output
     assert "valid values: ignore, low" in result.output
+
+
+def test_an_attribute_read_with_a_fallback_is_a_lookup_probe() -> None:
+    """private-gpt's PDF metadata helpers: one value read off an object, None when it fails."""
+    probe = (
+        "def pages(reader):\n"
+        "    try:\n"
+        "        return len(reader.pages)\n"
+        "    except Exception:\n"
+        "        return None\n"
+    )
+    assert _graded(probe) == []
+    assert _graded(probe.replace("len(reader.pages)", "reader.is_encrypted")) == []
+    # Not a probe: the read is followed by more work, or it calls something that does I/O.
+    assert _graded(probe.replace("return len(reader.pages)", "n = len(reader.pages)\n        save(n)")) == [(5, "medium")]
+    assert _graded(probe.replace("len(reader.pages)", "reader.fetch_pages()")) == [(4, "medium")]

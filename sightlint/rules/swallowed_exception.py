@@ -825,6 +825,10 @@ class SwallowedException(Rule):
         if not all(self._pure_call(c) for c in calls):
             return None
         looks_up = any(isinstance(n, ast.Subscript) and isinstance(n.ctx, ast.Load) for n in _walk(body))
+        if not looks_up and len(body) == 1 and isinstance(body[0], (ast.Return, ast.Assign, ast.AnnAssign)):
+            # One value read off an object (`return len(reader.pages)`, `return reader.is_encrypted`):
+            # an attribute lookup with a fallback, like `d[k]` (private-gpt's PDF metadata probes).
+            looks_up = any(isinstance(n, ast.Attribute) and isinstance(n.ctx, ast.Load) for n in _walk(body))
         if looks_up or any(_parser(_last_name(c.func)) for c in calls):
             return "parse or lookup probe"
         return None
