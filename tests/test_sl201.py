@@ -54,7 +54,9 @@ def test_security_names() -> None:
     assert _security_name(_body("payload = decode_access_token(credentials.credentials)")) == "decode_access_token"
     assert _security_name(_body("ok = user.check_permission('x')")) == "user.check_permission"
     assert _security_name(_body("claims = jwt.decode(raw, key)")) == "jwt.decode"
-    assert _security_name(_body("await MCPOAuth.read_async(session, sid)")) == "MCPOAuth.read_async"
+    assert _security_name(_body("await MCPOAuth.update_async(session, sid)")) == "MCPOAuth.update_async"
+    # Reading a security record decides nothing (a failed read denies).
+    assert _security_name(_body("await MCPOAuth.read_async(session, sid)")) is None
     # A key passed along decides nothing; LLM token counting is not authentication.
     assert _security_name(_body("r = httpx.get(url, headers={'Authorization': api_key})")) is None
     assert _security_name(_body("n = count_token(text, max_token=3)")) is None
@@ -198,3 +200,20 @@ def test_an_attribute_read_with_a_fallback_is_a_lookup_probe() -> None:
     # Not a probe: the read is followed by more work, or it calls something that does I/O.
     assert _graded(probe.replace("return len(reader.pages)", "n = len(reader.pages)\n        save(n)")) == [(5, "medium")]
     assert _graded(probe.replace("len(reader.pages)", "reader.fetch_pages()")) == [(4, "medium")]
+
+
+def test_a_read_off_a_security_object_is_not_a_security_decision() -> None:
+    """letta's MCP OAuth helpers: a swallowed read returns an error (denies); a swallowed write
+    of the authorisation code is the audit's kind of silence."""
+    read = (
+        "async def load(db, sid):\n"
+        "    try:\n"
+        "        record = await MCPOAuth.read_async(db_session=db, identifier=sid)\n"
+        "    except Exception:\n"
+        "        return None\n"
+        "    return record\n"
+    )
+    assert _graded(read) == [(4, "medium")]
+    write = read.replace("MCPOAuth.read_async", "MCPOAuth.update_async")
+    assert _graded(write) == [(4, "critical")]
+    assert _graded(read.replace("MCPOAuth.read_async", "auth.verify_token")) == [(4, "critical")]

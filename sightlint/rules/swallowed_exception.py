@@ -43,6 +43,8 @@ _SECURITY_WORDS = frozenset(
     "password passwd credential credentials login oauth secret signature csrf apikey payment payments "
     "charge stripe billing invoice refund".split()
 )
+# Methods that only read: called on something named for security, they decide nothing.
+_READ_WORDS = frozenset("read get fetch find load list query select count exists lookup".split())
 # "token" counts LLM tokens in these identifiers (`max_tokens` is plural anyway, `prompt_token_count`).
 _TOKEN_COUNTING = frozenset("max num count prompt completion usage total tokenizer".split())
 # Methods that write a database (on any receiver) ...
@@ -1029,7 +1031,12 @@ def _security_name(body: list[ast.stmt]) -> str | None:
     for node in _walk(body):
         if not isinstance(node, ast.Call):
             continue
-        for part in _dotted(node.func):
+        parts = _dotted(node.func)
+        if len(parts) > 1 and _words(parts[-1]) & _READ_WORDS and not _words(parts[-1]) & _SECURITY_WORDS:
+            # A read off something named for security (`MCPOAuth.read_async(...)`) that fails
+            # denies rather than lets in: judged on letta, not a security decision.
+            continue
+        for part in parts:
             words = _words(part)
             if "token" in words and words & _TOKEN_COUNTING:
                 words.discard("token")
