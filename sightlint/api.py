@@ -126,10 +126,7 @@ def _project_phase(
             marks = result.suppressions
             if marks is not None and (marks.skip_file or marks.suppresses(finding, names)):
                 continue
-            override = settings.severity.get(meta.code)
-            if override is not None and override is not finding.severity:
-                finding = dataclasses.replace(finding, severity=override)
-            result.findings.append(finding)
+            result.findings.append(_overridden(finding, settings))
             touched.add(finding.path)
     model.third_party.save()
     for path in touched:
@@ -165,13 +162,19 @@ def _grade(
                 errors.append(f"internal error in {rule.meta.code} ({rule.meta.name}): {type(exc).__name__}: {exc}")
                 failed.add(finding.code)
                 continue
-            override = settings.severity.get(rule.meta.code)
-            if override is not None and override is not new.severity:
-                new = dataclasses.replace(new, severity=override)
+            new = _overridden(new, settings)
             if new != finding:
                 result.findings[i] = new
                 touched.add(result.path)
     return touched
+
+
+def _overridden(finding: Finding, settings: Settings) -> Finding:
+    """``finding`` at the severity the user's ``[tool.sightlint.severity]`` sets for its code, if any."""
+    override = settings.severity.get(finding.code)
+    if override is None or override is finding.severity:
+        return finding
+    return dataclasses.replace(finding, severity=override)
 
 
 def _guess_module(path: str) -> str | None:

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from sightlint.models import RelatedLocation
 from sightlint.project.model import Edge, ExternalCall, ExternalValue, ProjectModel, sync_callers_bfs
 from sightlint.project.summary import UNKNOWN_REF, CallSite, FunctionSummary, ModuleSummary
 
@@ -258,6 +259,17 @@ class Graph:
             shown = fid[len(module) + 1 :] if fid.startswith(module + ".") else fid
             self._display[fid] = shown
         return shown
+
+    def hop(self, edge: Edge) -> RelatedLocation:
+        """``edge`` as a related location of a finding: where the call is, and what calls what."""
+        via = f" ({edge.via})" if edge.via else ""
+        thread = " in a thread" if edge.kind == "thread" else ""
+        return RelatedLocation(
+            self.path_of(edge.source),
+            edge.line,
+            edge.col,
+            f"`{self.display(edge.source)}` calls `{self.display(edge.target)}`{via}{thread}",
+        )
 
     def sync_callers_bfs(self, start: str) -> dict[str, Edge | None]:
         """Reverse BFS from ``start`` through sync callers: node -> edge toward ``start``.

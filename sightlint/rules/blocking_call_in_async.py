@@ -512,7 +512,7 @@ async def count(session: Session):
             Span(call.line, call.col, call.end_line, call.end_col),
             f"{what}{where}.",
             severity=severities[1] if site.category == "file" else severities[0],
-            related=(*(_hop(model, edge) for edge in worst.edges), _hop_to_site(model, site)),
+            related=(*(model.hop(edge) for edge in worst.edges), _hop_to_site(model, site)),
             detail="\n".join(lines) or None,
             chain_paths=paths,
         )
@@ -573,16 +573,6 @@ def _chain_text(model: Graph, chain: list[Edge], site: BlockingSite) -> str:
         parts.append(f"{_where(model, edge.target)}{note}")
     parts.append(f"{site.call.site.text} ({site.call.site.line})")
     return " → ".join(parts)
-
-
-def _hop(model: Graph, edge: Edge) -> RelatedLocation:
-    via = f" ({edge.via})" if edge.via else ""
-    return RelatedLocation(
-        model.path_of(edge.source),
-        edge.line,
-        edge.col,
-        f"`{model.display(edge.source)}` calls `{model.display(edge.target)}`{via}",
-    )
 
 
 def _hop_to_site(model: Graph, site: BlockingSite) -> RelatedLocation:

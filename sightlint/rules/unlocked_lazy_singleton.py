@@ -738,11 +738,7 @@ class UnlockedLazySingleton(Rule):
                 message=f"{base} Latent: safe on one event loop, races once called from a thread "
                 f"(nothing in the project runs `{name}` in a thread today; {where}).",
             )
-        hops = tuple(
-            RelatedLocation(graph.path_of(e.source), e.line, e.col, f"`{graph.display(e.source)}` calls `{graph.display(e.target)}`"
-            + (f" ({e.via})" if e.via else "") + (" in a thread" if e.kind == "thread" else ""))
-            for e in chain
-        )
+        hops = tuple(graph.hop(edge) for edge in chain)
         return dataclasses.replace(
             finding,
             message=f"{base} Two threads can each see it unset and build it: {_thread_path(graph, function, chain)}.",
