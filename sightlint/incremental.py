@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import marshal
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -120,8 +120,10 @@ def call_graph(
             return _full(results, needs)
         deps[summary.module] = module_dependencies(summary, module_index, by_last)
         summary.terms = None  # read once: free them (four sets per module at 700k lines add up)
-    dirty = _dependents_closure({results[index].summary.module for index in changed}, deps)
-    needed = _dependencies_closure(dirty, deps)
+    # Dirty: the changed modules and every module that (transitively) depends on one; what
+    # resolving them may consult: everything they (transitively) depend on.
+    dirty = _closure({results[index].summary.module for index in changed}, _reversed(deps))
+    needed = _closure(dirty, deps)
     loaded: dict[str, ModuleSummary] = {}
     for index, _, module in present:
         if module in needed:
@@ -146,29 +148,22 @@ def call_graph(
     return Graph(records)
 
 
-def _dependents_closure(start: set[str], deps: dict[str, tuple[str, ...]]) -> set[str]:
-    """``start`` and every module that (transitively) depends on one of them."""
+def _closure(start: set[str], edges: Mapping[str, Sequence[str]]) -> set[str]:
+    """``start`` and every module reached from it along ``edges`` (module -> modules)."""
+    found = set(start)
+    queue = list(start)
+    while queue:
+        for other in edges.get(queue.pop(), ()):
+            if other not in found:
+                found.add(other)
+                queue.append(other)
+    return found
+
+
+def _reversed(deps: Mapping[str, Sequence[str]]) -> dict[str, list[str]]:
+    """module -> the modules that depend on it."""
     dependents: dict[str, list[str]] = {}
     for module, needs in deps.items():
         for need in needs:
             dependents.setdefault(need, []).append(module)
-    found = set(start)
-    queue = list(start)
-    while queue:
-        for user in dependents.get(queue.pop(), ()):
-            if user not in found:
-                found.add(user)
-                queue.append(user)
-    return found
-
-
-def _dependencies_closure(start: set[str], deps: dict[str, tuple[str, ...]]) -> set[str]:
-    """``start`` and everything they (transitively) depend on: what resolving them may consult."""
-    found = set(start)
-    queue = list(start)
-    while queue:
-        for need in deps.get(queue.pop(), ()):
-            if need not in found:
-                found.add(need)
-                queue.append(need)
-    return found
+    return dependents
