@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -53,24 +53,30 @@ def _suggest(word: str, options: Iterable[str]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
-def find_pyproject(start: Path) -> Path | None:
-    """The nearest ``pyproject.toml`` with a ``[tool.sightlint]`` table, walking up from ``start``."""
+def _pyprojects_above(start: Path) -> Iterator[Path]:
+    """Every ``pyproject.toml`` file in ``start`` (a file's folder) and the folders above, nearest first."""
     here = start.resolve()
     if here.is_file():
         here = here.parent
     for folder in (here, *here.parents):
         candidate = folder / "pyproject.toml"
         if candidate.is_file():
-            try:
-                data = tomllib.loads(candidate.read_text(encoding="utf-8"))
-            except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
-                # A broken pyproject that does not mention us is not our business; one that
-                # does is reported when loaded.
-                if "[tool.sightlint" in candidate.read_text(encoding="utf-8", errors="replace"):
-                    return candidate
-                continue
-            if "sightlint" in data.get("tool", {}):
+            yield candidate
+
+
+def find_pyproject(start: Path) -> Path | None:
+    """The nearest ``pyproject.toml`` with a ``[tool.sightlint]`` table, walking up from ``start``."""
+    for candidate in _pyprojects_above(start):
+        try:
+            data = tomllib.loads(candidate.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+            # A broken pyproject that does not mention us is not our business; one that
+            # does is reported when loaded.
+            if "[tool.sightlint" in candidate.read_text(encoding="utf-8", errors="replace"):
                 return candidate
+            continue
+        if "sightlint" in data.get("tool", {}):
+            return candidate
     return None
 
 
@@ -289,10 +295,7 @@ def _default_target(pyproject: Path | None) -> tuple[str, str] | None:
 
 
 def _nearest_pyproject(start: Path) -> Path | None:
-    here = start.resolve()
-    if here.is_file():
-        here = here.parent
-    return next((f / "pyproject.toml" for f in (here, *here.parents) if (f / "pyproject.toml").is_file()), None)
+    return next(_pyprojects_above(start), None)
 
 
 def _with_default_target(settings: Settings, pyproject: Path | None) -> Settings:
