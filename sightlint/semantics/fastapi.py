@@ -77,6 +77,8 @@ ADD_ROUTE_METHODS: Mapping[str, tuple[str, ...]] = {
     "add_websocket_route": ("WEBSOCKET",),
 }
 EVENTS = ("startup", "shutdown")
+# Keywords of ``FastAPI(...)``/``APIRouter(...)`` naming functions the app calls at startup/shutdown.
+APP_HOOK_KEYWORDS = ("lifespan", "on_startup", "on_shutdown")
 # Receivers whose name says they are an app or a router, for objects made elsewhere
 # (``from app.api.deps import router``; ``def register(app): @app.get(...)``).
 _ROUTERISH = ("app", "api", "router", "application", "server")
