@@ -13,8 +13,10 @@ from dataclasses import dataclass
 from sightlint.models import FixSafety, Severity
 from sightlint.rules.base import RuleClass, RuleMeta
 from sightlint.rules.blocking_call_in_async import BlockingCallInAsync
+from sightlint.rules.health_check_probes_nothing import HealthCheckProbesNothing
 from sightlint.rules.ineffective_timeout import IneffectiveTimeout
 from sightlint.rules.naive_utcnow import NaiveUtcnow
+from sightlint.rules.nested_function_in_handler import NestedFunctionInHandler
 from sightlint.rules.session_per_task_unbounded import SessionPerTaskUnbounded
 from sightlint.rules.session_shared_across_tasks import SessionSharedAcrossTasks
 from sightlint.rules.swallowed_exception import SwallowedException
@@ -29,6 +31,8 @@ ALL_RULES: tuple[RuleClass, ...] = (
     SessionSharedAcrossTasks,
     SwallowedException,
     UnlockedLazySingleton,
+    NestedFunctionInHandler,
+    HealthCheckProbesNothing,
 )
 
 PARSE_ERROR = RuleMeta(
@@ -67,8 +71,6 @@ PLANNED: tuple[RuleMeta, ...] = (
     _planned("SL702", "insecure-settings-default", C, "Settings field with an insecure or unvalidated default.", "§8"),
     _planned("SL703", "password-length-unchecked", H, "Password reaches bcrypt without a 72-byte check at the schema.", "§12"),
     _planned("SL704", "expensive-endpoint-without-rate-limit", M, "Expensive endpoint without a rate limit.", "§13"),
-    _planned("SL705", "nested-function-in-handler", H, "Function defined inside a request handler.", "§10"),
-    _planned("SL706", "health-check-probes-nothing", M, "Health check that probes no dependency.", "§15"),
 )
 
 # Codes once released and then retired: never reuse them.

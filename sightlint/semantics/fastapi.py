@@ -23,13 +23,15 @@ Names resolve through imports: ``from fastapi import APIRouter as R`` is still a
 ``app.api.personas.router``. What cannot be resolved (``Depends`` from an unknown import)
 is recognised by name, as FastAPI users write it.
 
-Library facts (fastapi 0.115, ``fastapi/applications.py``, ``fastapi/routing.py``):
-``APIRouter(prefix=...)`` prefixes each route when it is added; ``include_router(prefix=...)``
-prefixes again, so a route's path is ``include prefix + router prefix + path``;
-``dependencies=`` of the router, of ``include_router`` and of the route all run for the
-route. When ``lifespan=`` is given, ``on_startup``/``on_shutdown``/``on_event`` handlers
-never run (``APIRouter.__init__`` uses ``lifespan`` or builds one from the handlers, never
-both).
+Library facts (fastapi 0.165.0 with starlette 1.10.0, ``fastapi/routing.py``):
+``APIRouter.add_api_route`` stores ``self.prefix + path``; ``_RouterIncludeContext``
+builds an included router's prefix as ``parent_router.prefix + prefix``, so a route is
+served at ``include prefixes + router prefix + path``, and ``dependencies`` of the
+including router, of ``include_router`` and of the route all run for it.
+``APIRouter.__init__`` uses the ``lifespan`` it is given, and only when there is none
+``_DefaultLifespan``, which runs the ``on_startup``/``on_shutdown`` handlers
+(``@app.on_event`` adds to them): with ``lifespan=`` they never run. A plain async
+generator given as ``lifespan`` is wrapped in ``asynccontextmanager`` too.
 """
 
 from __future__ import annotations
