@@ -47,7 +47,9 @@ _HARMLESS_METHODS = frozenset(
     "startswith endswith append update".split()
 )
 _CONFIG_NAME = re.compile(r"settings|config|version|uptime|hostname|environment", re.IGNORECASE)
-_LIVENESS_DOC = re.compile(r"\blive(ness)?\b|\bprocess is (up|alive|responsive)", re.IGNORECASE)
+_LIVENESS_DOC = re.compile(
+    r"\blive(ness)?\b|\b(process|system|server|service|app|api) is (up|alive|running|responsive|reachable)", re.IGNORECASE
+)
 # A probe "for the load balancer" decides where traffic goes: that is readiness, whatever its name.
 _READINESS_DOC = re.compile(r"\bread(y|iness)\b|databases?\b|\bredis\b|\bneo4j\b|depend|load.?balanc|traffic|routing", re.IGNORECASE)
 

@@ -29,6 +29,7 @@ class _Frame:
     children: list[_Frame] = field(default_factory=list)  # candidate defs directly inside
     names: dict[str, int] = field(default_factory=dict)  # how often each child def name is defined
     nonlocal_: bool = False  # assigns an enclosing function's variable
+    passed: set[str] = field(default_factory=set)  # child def names read other than to call them
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,9 @@ class NestedFunctionInHandler(FastAPITracking, Rule):
     A `def` inside a route handler (or an `@app.middleware("http")` function) that uses
     nothing of the handler but its parameters, its local imports and module globals: it
     could be a module-level function taking those as arguments. Closures that read the
-    handler's local variables, nested defs that are decorated (a decorator may register
+    handler's local variables, callbacks handed on that read the handler's parameters
+    (`get_metadata(server, url_for)` where `url_for` reads `request`: it must be a
+    closure, or a `functools.partial`), nested defs that are decorated (a decorator may register
     them per request, as Socket.IO and LangChain `@tool` do), decorators written inline
     (a def that returns a nested def) and functions using `super()` are not reported.
 
@@ -466,6 +469,22 @@ async def batch(items: list[str]):
 """
         ),
         Good(
+            # A callback that binds a parameter: the callee calls it with one argument.
+            """\
+from fastapi import APIRouter, Request
+
+router = APIRouter()
+
+
+@router.get("/openid-configuration")
+async def openid_configuration(request: Request):
+    def url_for(name: str) -> str:
+        return str(request.url_for(name))
+
+    return build_metadata(url_for)
+"""
+        ),
+        Good(
             # Not a route: `mock.patch` is a test double, and a lambda is not a def.
             """\
 from unittest import mock
@@ -495,6 +514,7 @@ async def sorted_names(names: list[str]):
         self._frames: list[_Frame] = []
         self._found: list[_Nested] = []
         self._open = 0  # candidate frames on the stack
+        self._called: set[int] = set()  # ids of the ``Name`` nodes that are called (``f(...)``)
 
     @classmethod
     def may_report(cls, text: str) -> bool:
@@ -558,8 +578,19 @@ async def sorted_names(names: list[str]):
         self._frames.pop()
         super().leave_ClassDef(node)
 
+    def visit_Call(self, node: ast.Call) -> None:
+        super().visit_Call(node)
+        if type(node.func) is ast.Name:
+            self._called.add(id(node.func))
+
     def visit_Name(self, node: ast.Name) -> None:
-        if not self._open or type(node.ctx) is not ast.Load:
+        if type(node.ctx) is not ast.Load:
+            return
+        if id(node) not in self._called:
+            for frame in self._frames:
+                if node.id in frame.names:
+                    frame.passed.add(node.id)  # handed on as a callback (or stored, returned)
+        if not self._open:
             return
         found = self.context.lookup(node.id)
         bound_at = -1 if found is None else found[0]
@@ -602,8 +633,8 @@ async def sorted_names(names: list[str]):
                     closure = True
                 if closure:
                     break
-            if closure:
-                continue
+            if closure or (used_params and node.name in frame.passed):
+                continue  # a closure, or a callback that binds the handler's parameters
             hoistable = (
                 not used_params
                 and not imports
