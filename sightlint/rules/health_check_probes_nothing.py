@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from sightlint.rules.base import Bad, Good, Rule, RuleMeta, Severity
-from sightlint.semantics.fastapi import FastAPITracking, Route, dotted
+from sightlint.semantics.fastapi import FastAPITracking, dotted, full_paths, mount_prefixes
 
 if TYPE_CHECKING:
     from sightlint.semantics.scope import Context
@@ -237,6 +237,23 @@ logger = logging.getLogger(__name__)
 def health():
     logger.debug("health probe")
     return {"ok": True}
+"""
+        ),
+        Bad(
+            # A router included under /health in the same module: its "/" route is the probe.
+            """\
+from fastapi import APIRouter, FastAPI
+
+app = FastAPI()
+status_router = APIRouter()
+
+
+@status_router.get("/")
+def status():
+    return {"ok": True}
+
+
+app.include_router(status_router, prefix="/api/health")
 """
         ),
         Bad(
@@ -509,14 +526,18 @@ async def health_ws(websocket: WebSocket):
     def end_module(self) -> None:
         options: HealthCheckOptions = self.options
         readiness = {p.lower() for p in options.readiness_paths} - {p.lower() for p in options.liveness_paths}
+        # Routers included with a prefix in this module: their routes are served under it.
+        mounts = mount_prefixes([self.fastapi.facts()])
         for node, routes in self.fastapi.handler_nodes.items():
-            route = next((r for r in routes if _last_segment(r) in readiness and not r.is_websocket), None)
+            route, path = next(
+                ((r, p) for r in routes if not r.is_websocket for p in full_paths(r, mounts) if _last_segment(p) in readiness),
+                (None, ""),
+            )
             frame = self._done.get(node)
             if route is None or frame is None or frame.touches or frame.fails:
                 continue
             if route.all_dependencies or _says_liveness(node):
                 continue
-            path = route.full_path or ""
             methods = "/".join(route.methods)
             self.report(
                 node,
@@ -526,10 +547,7 @@ async def health_ws(websocket: WebSocket):
             )
 
 
-def _last_segment(route: Route) -> str:
-    path = route.full_path
-    if path is None:
-        return ""
+def _last_segment(path: str) -> str:
     parts = [p for p in path.split("/") if p]
     return parts[-1].lower() if parts else ""
 

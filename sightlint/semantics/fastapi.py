@@ -84,8 +84,10 @@ APP_HOOK_KEYWORDS = ("lifespan", "on_startup", "on_shutdown")
 # Receivers whose name says they are an app or a router, for objects made elsewhere
 # (``from app.api.deps import router``; ``def register(app): @app.get(...)``).
 _ROUTERISH = ("app", "api", "router", "application", "server")
-# Packages whose ``.get``/``.patch`` decorators are something else (test doubles, mocks).
-_NOT_ROUTES = frozenset(("unittest", "mock", "pytest_mock", "responses", "respx", "aioresponses", "httpretty", "requests_mock"))
+# Packages whose ``.get``/``.patch`` decorators are something else (test doubles, HTTP mocks).
+NOT_FRAMEWORKS = frozenset(
+    ("unittest", "mock", "pytest_mock", "responses", "respx", "aioresponses", "httpretty", "requests_mock", "freezegun")
+)
 
 
 # -- records (picklable; positions are 1-based lines, 0-based character columns) ---------
@@ -518,7 +520,7 @@ def _receiver_is_routerish(owner: ast.expr, context: Context, known: Iterable[st
     """True: ``owner`` is a known app/router or named like one; False: it is a mock or test
     double; None: cannot tell."""
     qualified = context.qualified_name(owner)
-    if qualified is not None and qualified.split(".")[0] in _NOT_ROUTES:
+    if qualified is not None and qualified.split(".")[0] in NOT_FRAMEWORKS:
         return False
     text = dotted(owner)
     if text in known or (qualified is not None and qualified in known):
