@@ -372,3 +372,85 @@ def test_tracking_mixin_in_the_engine_walk() -> None:
     text = textwrap.dedent(PERSONAS)
     engine.check_source(text, "app/api/personas.py", Settings(), rules=[Probe], module="app.api.personas")
     assert got == [facts(PERSONAS, "app.api.personas")]
+
+
+def test_mounted_sub_apps_and_lifespans_across_modules() -> None:
+    main = facts(
+        """
+        import requests
+        from fastapi import FastAPI
+        from app.core.lifespan import lifespan
+        from app.admin import admin_app
+
+        app = FastAPI(lifespan=lifespan)
+        app.mount("/admin", admin_app)
+        session = requests.Session()
+        session.mount("https://", adapter)
+
+        def create_app():
+            application = FastAPI()
+            for router in ROUTERS:
+                application.include_router(router, prefix="/api")
+            return application
+        """
+    )
+    admin = facts(
+        """
+        from fastapi import FastAPI
+        admin_app = FastAPI()
+
+        @admin_app.get("/healthz")
+        def healthz(): ...
+        """,
+        "app.admin",
+    )
+    core = facts(
+        """
+        import contextlib
+
+        @contextlib.asynccontextmanager
+        async def lifespan(app):
+            pool = await make_pool()
+            yield {"pool": pool}
+            await pool.close()
+        """,
+        "app.core.lifespan",
+    )
+    assert [(i.child, i.prefix, i.how) for i in main.inclusions] == [
+        ("app.admin.admin_app", "/admin", "mount"),
+        ("router", "/api", "include_router"),  # a loop variable: no name to resolve
+    ]
+    app = main.app("app")
+    assert app is not None and app.lifespan == "app.core.lifespan.lifespan"
+    assert main.lifespan_of(app) is None  # defined elsewhere
+    life = fa.lifespans_by_function([main, admin, core])[app.lifespan]
+    assert (life.yield_line, life.shutdown_lines, life.guarded) == (7, (8, 8), False)
+    mounts = fa.mount_prefixes([main, admin, core])
+    assert fa.full_paths(admin.routes[0], mounts) == ("/admin/healthz",)
+
+
+def test_plain_generator_lifespan_and_starlette_names() -> None:
+    found = facts(
+        """
+        from fastapi import FastAPI as App, APIRouter
+        from fastapi.param_functions import Depends
+        from typing import Annotated
+
+        async def lifespan(app):
+            yield
+
+        app = App(lifespan=lifespan)
+        Db = Annotated[object, Depends(get_db)]
+        v1 = APIRouter(prefix="/v1")
+        v1.include_router(APIRouter(), prefix="/x")
+
+        @v1.get("/items")
+        async def items(db: Db, q: Annotated[str, "doc"] = ""):
+            ...
+        """
+    )
+    (life,) = found.lifespans
+    assert life.function == "app.main.lifespan" and life.shutdown_lines == (0, 0)
+    (route,) = found.routes
+    assert [(d.param, d.target) for d in route.params] == [("db", "get_db")]
+    assert route.full_path == "/v1/items"

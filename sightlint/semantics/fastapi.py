@@ -130,9 +130,10 @@ class App(NamedTuple):
 
 
 class Inclusion(NamedTuple):
-    """``parent.include_router(child, prefix=..., dependencies=[...])``; ``child`` is the
-    dotted name of the router included (``app.api.personas.router``), or its text when it
-    cannot be resolved."""
+    """``parent.include_router(child, prefix=..., dependencies=[...])`` (``how``
+    "include_router"), or ``parent.mount("/path", child)`` (``how`` "mount": a sub-app
+    served under the path); ``child`` is the dotted name of the router or app included
+    (``app.api.personas.router``), or its text when it cannot be resolved."""
 
     parent: str
     child: str
@@ -140,6 +141,7 @@ class Inclusion(NamedTuple):
     dependencies: tuple[Dependency, ...]
     line: int
     col: int
+    how: str = "include_router"
 
 
 class Route(NamedTuple):
@@ -878,6 +880,12 @@ class FastAPICollector:
                     col,
                 )
             )
+        elif method == "mount" and call.args and _receiver_is_routerish(receiver, context, self._known()):
+            # ``requests.Session.mount(prefix, adapter)`` is something else: the receiver must be an app.
+            sub = call.args[1] if len(call.args) > 1 else _keyword(call, "app")
+            if sub is not None:
+                path = path_text(call.args[0], self.constants) or ""
+                self.inclusions.append(Inclusion(self._owner_name(receiver), self._owner_name(sub), path, (), line, col, "mount"))
         elif method in ADD_ROUTE_METHODS:
             self._add_route(call, method, receiver, line, col)
         elif method == "add_event_handler" and len(call.args) >= 2:
@@ -1073,6 +1081,12 @@ def mount_prefixes(modules: Iterable[FastAPIModule]) -> dict[str, tuple[str, ...
         return result
 
     return {name: prefixes(name, frozenset()) for name in sorted(names)}
+
+
+def lifespans_by_function(modules: Iterable[FastAPIModule]) -> dict[str, Lifespan]:
+    """Every module's lifespan functions by dotted name, to find an app's lifespan defined
+    in another module (``FastAPI(lifespan=lifespan)`` after ``from app.core import lifespan``)."""
+    return {life.function: life for facts in modules for life in facts.lifespans}
 
 
 def full_paths(route: Route, mounts: Mapping[str, tuple[str, ...]]) -> tuple[str, ...]:
