@@ -2,11 +2,11 @@ from __future__ import annotations
 
 import ast
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sightlint.rules.base import Bad, Good, Rule, RuleMeta, Severity
-from sightlint.semantics.fastapi import FastAPITracking, dotted, full_paths, mount_prefixes
+from sightlint.semantics.fastapi import FastAPITracking, full_paths, mount_prefixes
 
 if TYPE_CHECKING:
     from sightlint.semantics.scope import Context
@@ -68,7 +68,7 @@ class _Frame:
     body_start: tuple[int, int]
     touches: bool = False  # awaits, or calls something that may reach a service
     fails: bool = False  # can answer with an error (raise, a non-2xx status)
-    calls: list[str] = field(default_factory=list)
+    relevant: bool = False  # a possible probe, or a function inside one
 
 
 class HealthCheckProbesNothing(FastAPITracking, Rule):
@@ -436,6 +436,12 @@ async def health_ws(websocket: WebSocket):
         super().__init__(context, options)
         self._frames: list[_Frame] = []
         self._done: dict[ast.AST, _Frame] = {}
+        settings: HealthCheckOptions = self.options
+        self._readiness = {p.lower() for p in settings.readiness_paths} - {p.lower() for p in settings.liveness_paths}
+        # Frames of possible probes on the stack: outside them nothing is recorded. Handlers
+        # registered by a call (``add_api_route(path, f)``) are known only after their def.
+        self._relevant = 0
+        self._any_function = "route(" in context.text and "add_" in context.text
 
     @classmethod
     def may_report(cls, text: str) -> bool:
@@ -445,11 +451,21 @@ async def health_ws(websocket: WebSocket):
 
     def _enter(self, node: _Def | ast.Lambda) -> None:
         first: ast.expr | ast.stmt = node.body if isinstance(node, ast.Lambda) else node.body[0]
-        self._frames.append(_Frame(node, (first.lineno, first.col_offset)))
+        relevant = bool(self._relevant)
+        if not relevant and not isinstance(node, ast.Lambda):
+            relevant = self._any_function or any(self._may_probe(r.full_path) for r in self.fastapi.routes_at(node))
+        self._frames.append(_Frame(node, (first.lineno, first.col_offset), relevant=relevant))
+        self._relevant += relevant
+
+    def _may_probe(self, path: str | None) -> bool:
+        """A route path that is, or may become with an include prefix, a health route."""
+        return path is None or "{" in path or _last_segment(path) in self._readiness or path.strip("/") == ""
 
     def _leave(self, node: ast.AST) -> None:
         frame = self._frames.pop()
-        self._done[node] = frame
+        self._relevant -= frame.relevant
+        if frame.relevant:
+            self._done[node] = frame
 
     def visit_FunctionDef(self, node: ast.FunctionDef) -> None:
         super().visit_FunctionDef(node)
@@ -473,37 +489,37 @@ async def health_ws(websocket: WebSocket):
     def leave_Lambda(self, node: ast.Lambda) -> None:
         self._leave(node)
 
-    def _mark(self, node: ast.AST, *, touches: bool = False, fails: bool = False, call: str = "") -> None:
+    def _mark(self, node: ast.AST, *, touches: bool = False, fails: bool = False) -> None:
         """Record on every function whose body holds ``node`` (not its decorators or defaults)."""
         position = (getattr(node, "lineno", 0), getattr(node, "col_offset", 0))
         for frame in self._frames:
-            if position >= frame.body_start:
+            if frame.relevant and position >= frame.body_start:
                 frame.touches = frame.touches or touches
                 frame.fails = frame.fails or fails
-                if call:
-                    frame.calls.append(call)
 
     def _touch(self, node: ast.AST) -> None:
-        self._mark(node, touches=True)
+        if self._relevant:
+            self._mark(node, touches=True)
 
     visit_Await = visit_AsyncWith = visit_AsyncFor = _touch
 
     def visit_Raise(self, node: ast.Raise) -> None:
-        self._mark(node, fails=True)
+        if self._relevant:
+            self._mark(node, fails=True)
 
     def visit_Call(self, node: ast.Call) -> None:
         super().visit_Call(node)
-        if not self._frames:
+        if not self._relevant:
             return
         for keyword in node.keywords:
             if keyword.arg == "status_code" and not _is_2xx(keyword.value):
                 self._mark(node, fails=True)
         if not self._harmless(node.func):
-            self._mark(node, touches=True, call=dotted(node.func))
+            self._mark(node, touches=True)
 
     def visit_Assign(self, node: ast.Assign) -> None:
         super().visit_Assign(node)
-        if self._frames and any(isinstance(t, ast.Attribute) and t.attr == "status_code" for t in node.targets):
+        if self._relevant and any(isinstance(t, ast.Attribute) and t.attr == "status_code" for t in node.targets):
             if not _is_2xx(node.value):
                 self._mark(node, fails=True)
 
@@ -524,8 +540,7 @@ async def health_ws(websocket: WebSocket):
     # -- deciding --------------------------------------------------------------------------
 
     def end_module(self) -> None:
-        options: HealthCheckOptions = self.options
-        readiness = {p.lower() for p in options.readiness_paths} - {p.lower() for p in options.liveness_paths}
+        readiness = self._readiness
         # Routers included with a prefix in this module: their routes are served under it.
         mounts = mount_prefixes([self.fastapi.facts()])
         for node, routes in self.fastapi.handler_nodes.items():

@@ -29,6 +29,7 @@ class _Frame:
     children: list[_Frame] = field(default_factory=list)  # candidate defs directly inside
     names: dict[str, int] = field(default_factory=dict)  # how often each child def name is defined
     nonlocal_: bool = False  # assigns an enclosing function's variable
+    handler: bool = False  # may be a route handler or HTTP middleware
     passed: set[str] = field(default_factory=set)  # child def names read other than to call them
 
 
@@ -515,6 +516,10 @@ async def sorted_names(names: list[str]):
         self._found: list[_Nested] = []
         self._open = 0  # candidate frames on the stack
         self._called: set[int] = set()  # ids of the ``Name`` nodes that are called (``f(...)``)
+        self._nested: set[str] = set()  # names of the candidate defs seen so far
+        # Handlers registered by a call (``add_api_route(path, f)``) are known only after
+        # their ``def``: in a file that has such calls, every function may be one.
+        self._any_function = "route(" in context.text and "add_" in context.text
 
     @classmethod
     def may_report(cls, text: str) -> bool:
@@ -525,17 +530,17 @@ async def sorted_names(names: list[str]):
     def _enter(self, node: ast.AST) -> None:
         parent = self._frames[-1] if self._frames else None
         depth = len(self.context.function_stack)
-        candidate = (
-            isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
-            and parent is not None
-            and isinstance(parent.node, (ast.FunctionDef, ast.AsyncFunctionDef))
-        )
+        is_def = isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+        candidate = is_def and parent is not None and parent.handler
         frame = _Frame(node, depth, candidate)
-        if candidate and parent is not None:
+        if is_def:
             assert isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
-            parent.children.append(frame)
-            parent.names[node.name] = parent.names.get(node.name, 0) + 1
-            self._open += 1
+            frame.handler = self._any_function or bool(self.fastapi.routes_at(node)) or _is_middleware(node)
+            if candidate and parent is not None:
+                parent.children.append(frame)
+                parent.names[node.name] = parent.names.get(node.name, 0) + 1
+                self._nested.add(node.name)
+                self._open += 1
         self._frames.append(frame)
 
     def _leave(self, node: ast.AST) -> None:
@@ -580,17 +585,15 @@ async def sorted_names(names: list[str]):
 
     def visit_Call(self, node: ast.Call) -> None:
         super().visit_Call(node)
-        if type(node.func) is ast.Name:
+        if self._nested and type(node.func) is ast.Name:
             self._called.add(id(node.func))
 
     def visit_Name(self, node: ast.Name) -> None:
-        if type(node.ctx) is not ast.Load:
-            return
-        if id(node) not in self._called:
+        if node.id in self._nested and type(node.ctx) is ast.Load and id(node) not in self._called:
             for frame in self._frames:
                 if node.id in frame.names:
                     frame.passed.add(node.id)  # handed on as a callback (or stored, returned)
-        if not self._open:
+        if not self._open or type(node.ctx) is not ast.Load:
             return
         found = self.context.lookup(node.id)
         bound_at = -1 if found is None else found[0]
@@ -719,6 +722,14 @@ def _describe(routes: list[Route]) -> str:
     path = route.full_path
     methods = "/".join(route.methods)
     return f"route {methods} {path}" if path is not None else "a route handler"
+
+
+def _is_middleware(node: _Def) -> bool:
+    """Decorated ``@<app>.middleware(...)``."""
+    return any(
+        isinstance(d, ast.Call) and isinstance(d.func, ast.Attribute) and d.func.attr == "middleware"
+        for d in node.decorator_list
+    )
 
 
 def _is_inline_decorator(node: _Def) -> bool:

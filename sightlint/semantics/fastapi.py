@@ -79,6 +79,10 @@ ADD_ROUTE_METHODS: Mapping[str, tuple[str, ...]] = {
     "add_websocket_route": ("WEBSOCKET",),
 }
 EVENTS = ("startup", "shutdown")
+# Last names of the app and router classes, and the methods that register something on an
+# app: the collector looks further only at calls named so.
+_CONSTRUCTOR_NAMES = frozenset(name.rsplit(".", 1)[1] for name in APP_CLASSES | ROUTER_CLASSES)
+_REGISTRATIONS = frozenset(("include_router", "mount", "add_event_handler", "add_middleware", *ADD_ROUTE_METHODS))
 # Keywords of ``FastAPI(...)``/``APIRouter(...)`` naming functions the app calls at startup/shutdown.
 APP_HOOK_KEYWORDS = ("lifespan", "on_startup", "on_shutdown")
 # Receivers whose name says they are an app or a router, for objects made elsewhere
@@ -667,6 +671,9 @@ class FastAPICollector:
         self.handler_nodes: dict[_Function, list[Route]] = {}
         self.function_nodes: dict[str, _Function] = {}  # dotted id -> def, for add_api_route
         self._assigned: dict[int, str] = {}  # id(call) -> the name it is assigned to
+        # The last node fed and left (see FastAPITracking: several rules share one collector).
+        self.last_visited: ast.AST | None = None
+        self.last_left: ast.AST | None = None
 
     # -- feeding -------------------------------------------------------------------------
 
@@ -694,12 +701,9 @@ class FastAPICollector:
     # -- answers -------------------------------------------------------------------------
 
     def routes_at(self, node: _Function) -> list[Route]:
-        """The routes ``node`` serves (decorators, and ``add_api_route`` calls seen so far)."""
-        found = self.handler_nodes.get(node)
-        if found is not None:
-            return found
-        fid = self._id_of(node)
-        return [r for r in self.routes if r.handler == fid and r.handler_line == node.lineno]
+        """The routes ``node`` serves: its decorators (known once the def is entered) and the
+        ``add_api_route`` calls naming it seen so far."""
+        return self.handler_nodes.get(node, [])
 
     def is_handler(self, node: _Function) -> bool:
         return bool(self.routes_at(node))
@@ -725,12 +729,6 @@ class FastAPICollector:
         )
 
     # -- internals -----------------------------------------------------------------------
-
-    def _id_of(self, node: _Function) -> str:
-        for fid, known in self.function_nodes.items():
-            if known is node:
-                return fid
-        return f"{self._owners[-1]}.{node.name}"
 
     def _known(self) -> dict[str, App]:
         """Apps and routers visible here: this module's, then the enclosing functions'."""
@@ -778,18 +776,33 @@ class FastAPICollector:
                 self.aliases[name] = Alias(name, dotted(first), dependency, node.lineno)
 
     def _enter_function(self, node: _Function) -> None:
-        context = self.context
         fid = f"{self._owners[-1]}.{node.name}"
         self.function_nodes.setdefault(fid, node)
-        decorators = tuple(dotted(d.func if isinstance(d, ast.Call) else d) for d in node.decorator_list)
-        known = self._known()
-        aliases = {a.name: a.dependency for a in self.aliases.values()}
+        if node.decorator_list:
+            self._decorated(node, fid)
+        self._scopes.append(_Scope(node, fid))
+        self._owners.append(fid)
+
+    def _decorated(self, node: _Function, fid: str) -> None:
+        """Routes, event handlers, middleware and lifespans a function's decorators declare."""
+        context = self.context
+        known: dict[str, App] | None = None
         params: tuple[Dependency, ...] | None = None
         col = context.char_col(node.lineno, node.col_offset)
         for index, deco in enumerate(node.decorator_list):
-            route = route_decorator(deco, context, known)
-            if route is not None:
+            func = deco.func if isinstance(deco, ast.Call) else deco
+            if not isinstance(func, ast.Attribute):
+                if context.qualified_name(deco) in ASYNC_CONTEXT_MANAGERS or _last(deco) == "asynccontextmanager":
+                    self._lifespan(node, fid, col)
+                continue
+            attr, receiver = func.attr, func.value
+            if attr in ROUTE_METHODS:
+                known = self._known() if known is None else known
+                route = route_decorator(deco, context, known)
+                if route is None:
+                    continue
                 if params is None:
+                    aliases = {a.name: a.dependency for a in self.aliases.values()}
                     params = parameter_dependencies(node, context, aliases)
                 owner = self._owner_name(route.owner)
                 record = Route(
@@ -802,7 +815,7 @@ class FastAPICollector:
                     line=deco.lineno,
                     col=context.char_col(deco.lineno, deco.col_offset),
                     prefix=self._prefix_of(owner),
-                    decorators=decorators,
+                    decorators=tuple(dotted(d.func if isinstance(d, ast.Call) else d) for d in node.decorator_list),
                     route_index=index,
                     dependencies=route.dependencies,
                     params=params,
@@ -811,26 +824,23 @@ class FastAPICollector:
                 )
                 self.routes.append(record)
                 self.handler_nodes.setdefault(node, []).append(record)
-                continue
-            if not isinstance(deco, ast.Call) or not isinstance(deco.func, ast.Attribute):
-                if context.qualified_name(deco) in ASYNC_CONTEXT_MANAGERS or _last(deco) in ("asynccontextmanager",):
-                    self._lifespan(node, fid, col)
-                continue
-            attr, receiver = deco.func.attr, deco.func.value
-            if attr == "on_event" and deco.args:
+            elif not isinstance(deco, ast.Call):
+                if context.qualified_name(deco) in ASYNC_CONTEXT_MANAGERS:
+                    self._lifespan(node, fid, col)  # ``@contextlib.asynccontextmanager``
+            elif attr == "on_event" and deco.args:
                 event = deco.args[0]
                 if isinstance(event, ast.Constant) and event.value in EVENTS:
                     line = deco.lineno
                     self.events.append(
                         EventHandler(self._owner_name(receiver), str(event.value), fid, line, context.char_col(line, deco.col_offset), "on_event")
                     )
-            elif attr == "middleware" and _receiver_is_routerish(receiver, context, known):
-                line = deco.lineno
-                self.middleware.append(
-                    Middleware(self._owner_name(receiver), fid, line, context.char_col(line, deco.col_offset), "decorator")
-                )
-        self._scopes.append(_Scope(node, fid))
-        self._owners.append(fid)
+            elif attr == "middleware":
+                known = self._known() if known is None else known
+                if _receiver_is_routerish(receiver, context, known):
+                    line = deco.lineno
+                    self.middleware.append(
+                        Middleware(self._owner_name(receiver), fid, line, context.char_col(line, deco.col_offset), "decorator")
+                    )
 
     def _lifespan(self, node: _Function, fid: str, col: int) -> None:
         split = split_at_yield(node)
@@ -858,15 +868,26 @@ class FastAPICollector:
     def _call(self, call: ast.Call) -> None:
         context = self.context
         func = call.func
-        qualified = context.qualified_name(func)
-        if qualified in APP_CLASSES or qualified in ROUTER_CLASSES or (
-            qualified is None and isinstance(func, ast.Name) and func.id in ("FastAPI", "APIRouter") and not context.is_local(func.id)
-        ):
-            self._construct(call, "router" if qualified in ROUTER_CLASSES or _last(func) == "APIRouter" else "app")
+        kind = type(func)
+        if kind is ast.Name:
+            name = func.id  # type: ignore[attr-defined]
+            qualified = context.resolve_name(name)
+            if qualified in APP_CLASSES or qualified in ROUTER_CLASSES:
+                self._construct(call, "router" if qualified in ROUTER_CLASSES else "app")
+            elif qualified is None and name in ("FastAPI", "APIRouter") and not context.is_local(name):
+                self._construct(call, "router" if name == "APIRouter" else "app")
             return
-        if not isinstance(func, ast.Attribute):
+        if kind is not ast.Attribute:
             return
+        assert isinstance(func, ast.Attribute)
         method, receiver = func.attr, func.value
+        if method in _CONSTRUCTOR_NAMES:
+            qualified = context.qualified_name(func)
+            if qualified in APP_CLASSES or qualified in ROUTER_CLASSES:
+                self._construct(call, "router" if qualified in ROUTER_CLASSES else "app")
+            return
+        if method not in _REGISTRATIONS:
+            return
         line, col = call.lineno, context.char_col(call.lineno, call.col_offset)
         if method == "include_router" and call.args:
             child = call.args[0]
@@ -985,10 +1006,13 @@ def _is_none(node: ast.AST) -> bool:
 
 
 class FastAPITracking:
-    """Rule mix-in: feeds ``self.fastapi`` (a :class:`FastAPICollector`) from the walk.
+    """Rule mix-in: ``self.fastapi`` is the file's :class:`FastAPICollector`, fed from the walk.
 
-    A rule that defines one of these handlers itself calls ``super()`` first (or
-    ``self.fastapi.visit(node)``); read ``self.fastapi.facts()`` in ``end_module``.
+    Every rule mixing this in shares one collector per file: the first of them to receive
+    a node feeds it (the others see the same node next and skip it), so the facts are
+    built once however many rules read them, and are current for each rule's own handler
+    of that node. A rule that defines one of these handlers itself calls ``super()``
+    first; read ``self.fastapi.facts()`` in ``end_module``.
     """
 
     context: Context
@@ -996,39 +1020,56 @@ class FastAPITracking:
 
     @property
     def fastapi(self) -> FastAPICollector:
-        if self._fastapi is None:
-            self._fastapi = FastAPICollector(self.context)
-        return self._fastapi
+        collector = self._fastapi
+        if collector is None:
+            shared = self.context.shared
+            collector = shared.get("fastapi")
+            if collector is None:
+                collector = shared["fastapi"] = FastAPICollector(self.context)
+            self._fastapi = collector
+        return collector
+
+    def _feed(self, node: ast.AST) -> None:
+        collector = self.fastapi
+        if collector.last_visited is not node:
+            collector.last_visited = node
+            collector.visit(node)
+
+    def _unfeed(self, node: ast.AST) -> None:
+        collector = self.fastapi
+        if collector.last_left is not node:
+            collector.last_left = node
+            collector.leave(node)
 
     def visit_Assign(self, node: ast.Assign) -> None:
-        self.fastapi.visit(node)
+        self._feed(node)
 
     def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
-        self.fastapi.visit(node)
+        self._feed(node)
 
     def visit_Call(self, node: ast.Call) -> None:
-        self.fastapi.visit(node)
+        self._feed(node)
 
     def visit_Return(self, node: ast.Return) -> None:
-        self.fastapi.visit(node)
+        self._feed(node)
 
     def visit_ClassDef(self, node: ast.ClassDef) -> None:
-        self.fastapi.visit(node)
-
-    def leave_ClassDef(self, node: ast.ClassDef) -> None:
-        self.fastapi.leave(node)
+        self._feed(node)
 
     def visit_FunctionDef(self, node: ast.FunctionDef) -> None:
-        self.fastapi.visit(node)
+        self._feed(node)
 
     def visit_AsyncFunctionDef(self, node: ast.AsyncFunctionDef) -> None:
-        self.fastapi.visit(node)
+        self._feed(node)
+
+    def leave_ClassDef(self, node: ast.ClassDef) -> None:
+        self._unfeed(node)
 
     def leave_FunctionDef(self, node: ast.FunctionDef) -> None:
-        self.fastapi.leave(node)
+        self._unfeed(node)
 
     def leave_AsyncFunctionDef(self, node: ast.AsyncFunctionDef) -> None:
-        self.fastapi.leave(node)
+        self._unfeed(node)
 
 
 def collect(context: Context) -> FastAPIModule:
