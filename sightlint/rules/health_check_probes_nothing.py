@@ -441,6 +441,7 @@ async def health_ws(websocket: WebSocket):
         # Frames of possible probes on the stack: outside them nothing is recorded. Handlers
         # registered by a call (``add_api_route(path, f)``) are known only after their def.
         self._relevant = 0
+        self._nested: set[str] = set()  # defs nested in possible probes: calling one is not a probe
         self._any_function = "route(" in context.text and "add_" in context.text
 
     @classmethod
@@ -452,6 +453,8 @@ async def health_ws(websocket: WebSocket):
     def _enter(self, node: _Def | ast.Lambda) -> None:
         first: ast.expr | ast.stmt = node.body if isinstance(node, ast.Lambda) else node.body[0]
         relevant = bool(self._relevant)
+        if relevant and not isinstance(node, ast.Lambda):
+            self._nested.add(node.name)  # its body counts as the probe's own
         if not relevant and not isinstance(node, ast.Lambda):
             relevant = self._any_function or any(self._may_probe(r.full_path) for r in self.fastapi.routes_at(node))
         self._frames.append(_Frame(node, (first.lineno, first.col_offset), relevant=relevant))
@@ -529,8 +532,11 @@ async def health_ws(websocket: WebSocket):
         if qualified is not None:
             if qualified.startswith(_HARMLESS_MODULES):
                 return True
-        elif isinstance(func, ast.Name) and func.id in _HARMLESS_BUILTINS and not self.context.is_local(func.id):
-            return True
+        elif isinstance(func, ast.Name):
+            if func.id in self._nested and self.context.is_local(func.id):
+                return True
+            if func.id in _HARMLESS_BUILTINS and not self.context.is_local(func.id):
+                return True
         name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
         if isinstance(func, ast.Attribute) and name in _HARMLESS_METHODS:
             return True
