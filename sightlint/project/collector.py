@@ -33,6 +33,7 @@ from sightlint.project.summary import (
     SelfRef,
     SuperRef,
     TimeoutSite,
+    Wiring,
 )
 
 if TYPE_CHECKING:
@@ -124,6 +125,8 @@ METHOD_FACTS: dict[str, _Fact] = {
 }
 _APP_KEYWORDS = ("lifespan", "on_startup", "on_shutdown")
 _PARTIAL = frozenset(("functools.partial", "partial"))
+# Rate-limit libraries whose calls are kept as "call" wiring (``Limiter(default_limits=...)``).
+_LIMIT_PACKAGES = frozenset(("slowapi", "fastapi_limiter"))
 
 TIMEOUT_WRAPPERS = {"asyncio.wait_for", "async_timeout.wait_for"}
 TIMEOUT_SCOPES = {
@@ -148,6 +151,8 @@ class _Frame:
     nested: dict[str, str] = field(default_factory=dict)
     self_name: str | None = None
     cls_name: str | None = None
+    declared_global: set[str] = field(default_factory=set)  # names of ``global`` statements
+    with_names: set[str] = field(default_factory=set)  # names bound by ``with ... as name``
 
 
 @dataclass(slots=True)
@@ -190,6 +195,7 @@ class SummaryCollector:
         self._awaited: set[int] = set()
         self._bodies: list[_TimeoutBody] = []
         self._main_blocks: list[tuple[int, int]] = []  # lines of ``if __name__ == "__main__":``
+        self._assigned: dict[int, ast.expr] = {}  # id of an assigned call -> its target (apps)
 
     # -- symbolic values -------------------------------------------------------------
 
@@ -351,6 +357,8 @@ class SummaryCollector:
             elif isinstance(target, (ast.Name, ast.Attribute)) and _text(target) in _PROPERTIES:
                 fn.method_kind = "property"
         fn.decorators = tuple(deco_refs)
+        if decorators and not isinstance(node, ast.Lambda):
+            self._decorator_wiring(fid, node, decorators)
         if in_class_body and params and fn.method_kind != "static":
             if fn.method_kind == "class":
                 frame.cls_name = params[0]
@@ -375,6 +383,18 @@ class SummaryCollector:
         self._funcs.append(frame)
         self._owners.append(fid)
         self._classes.append(cls)
+
+    def _decorator_wiring(self, fid: str, node: ast.FunctionDef | ast.AsyncFunctionDef, decorators: list[ast.expr]) -> None:
+        """Wiring of a decorated function: a route (with its dependencies) or a shutdown handler."""
+        for deco in decorators:
+            if not isinstance(deco, ast.Call) or not isinstance(deco.func, ast.Attribute):
+                continue
+            attr = deco.func.attr
+            if attr in _ROUTE_METHODS:
+                refs = [*self._dependencies(deco), *self._param_dependencies(node)]
+                self._wire("route", fid, deco, receiver=deco.func.value, refs=refs)
+            elif attr == "on_event" and deco.args and _constant(deco.args[0]) == "shutdown":
+                self._wire("shutdown", "", deco, receiver=deco.func.value, target=LocalFunctionRef(fid))
 
     def _leave_function(self, node: ast.AST) -> None:
         self._funcs.pop()
@@ -460,12 +480,150 @@ class SummaryCollector:
         value = self.ref(node.value)
         for target in node.targets:
             self._assign(target, value)
+            self._store(target, value, node.value)
 
     def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
         value = self.ann_ref(node.annotation)
         if value is None and node.value is not None:
             value = self.ref(node.value)
         self._assign(node.target, value)
+        self._store(node.target, value, node.value)
+
+    def visit_Global(self, node: ast.Global) -> None:
+        if self._funcs:
+            self._funcs[-1].declared_global.update(node.names)
+
+    def visit_Yield(self, node: ast.Yield) -> None:
+        if self._funcs and not self._funcs[-1].fn.yield_line:
+            self._funcs[-1].fn.yield_line = node.lineno
+
+    # -- application wiring: stores, apps, shutdown handlers, routes ----------------------
+
+    def _wire(
+        self,
+        kind: str,
+        name: str,
+        at: ast.expr,
+        *,
+        receiver: ast.expr | None = None,
+        target: Ref | None = None,
+        refs: list[Ref] | tuple[Ref, ...] = (),
+        flags: tuple[str, ...] = (),
+    ) -> None:
+        """Record a :class:`Wiring`; a ``receiver`` that is a local variable is named by
+        ``<function id>.<name>`` (its value tells the type, not which object it is)."""
+        receiver_ref: Ref | None = None
+        if receiver is not None:
+            local = self._local_name(receiver)
+            if local:
+                name = name or local
+            else:
+                receiver_ref = self.ref(receiver)
+        function = self._funcs[-1].fn.id if self._funcs else ""
+        line, col = at.lineno, self.ctx.char_col(at.lineno, at.col_offset)
+        self.summary.wiring.append(Wiring(kind, name, line, col, function, receiver_ref, target, tuple(refs), flags))
+
+    def _local_name(self, node: ast.expr) -> str:
+        """``<function id>.<name>`` for a local variable of the current function, else ""."""
+        if not isinstance(node, ast.Name) or not self._funcs:
+            return ""
+        frame = self._funcs[-1]
+        if node.id in frame.declared_global or node.id not in frame.locals:
+            return ""
+        return f"{frame.fn.id}.{node.id}"
+
+    def _store(self, target: ast.expr, value: Ref | None, node: ast.expr | None) -> None:
+        """A "store" :class:`Wiring` for a value kept past the function that made it."""
+        if node is not None and isinstance(node, ast.Call):
+            self._assigned[id(node)] = target
+        if value is None or value == NONE:
+            return
+        frame = self._funcs[-1] if self._funcs else None
+        owned: tuple[str, ...] = ("owned",) if frame is not None and isinstance(node, ast.Name) and node.id in frame.with_names else ()
+        if isinstance(target, ast.Name):
+            if frame is None and self._at_module():
+                self._wire("store", f"{self.module}.{target.id}", target, target=value)
+            elif frame is not None and target.id in frame.declared_global:
+                self._wire("store", f"{self.module}.{target.id}", target, target=value, flags=owned)
+        elif isinstance(target, ast.Attribute):
+            base = target.value
+            if isinstance(base, ast.Attribute) and base.attr == "state":
+                self._wire("store", f"state.{target.attr}", target, target=value, flags=owned)
+            elif frame is not None and isinstance(base, ast.Name) and base.id == frame.self_name and frame.fn.cls:
+                self._wire("store", f"{frame.fn.cls}.{target.attr}", target, target=value, flags=("attr", *owned))
+
+    def _dependencies(self, call: ast.Call) -> list[Ref]:
+        """The callables of ``dependencies=[Depends(f), ...]`` in ``call``'s keywords."""
+        found: list[Ref] = []
+        for keyword in call.keywords:
+            if keyword.arg == "dependencies" and isinstance(keyword.value, (ast.List, ast.Tuple)):
+                for item in keyword.value.elts:
+                    found.extend(self._depends_target(item))
+        return found
+
+    def _param_dependencies(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> list[Ref]:
+        """The callables of ``Depends(f)`` parameter defaults and ``Annotated[..., Depends(f)]``."""
+        args = node.args
+        found: list[Ref] = []
+        for default in (*args.defaults, *args.kw_defaults):
+            if default is not None:
+                found.extend(self._depends_target(default))
+        for arg in (*args.posonlyargs, *args.args, *args.kwonlyargs):
+            ann = arg.annotation
+            if isinstance(ann, ast.Subscript) and isinstance(ann.slice, ast.Tuple):
+                for item in ann.slice.elts[1:]:
+                    found.extend(self._depends_target(item))
+        return found
+
+    def _depends_target(self, node: ast.expr) -> list[Ref]:
+        if not isinstance(node, ast.Call) or not node.args or not isinstance(node.func, (ast.Name, ast.Attribute)):
+            return []
+        fact = CALL_FACTS.get(self.ctx.qualified_name(node.func) or "")
+        if fact is None or fact.what != "depends":
+            return []
+        ref = self.ref(node.args[0])
+        return [] if ref is None else [ref]
+
+    def _call_wiring(self, node: ast.Call, qualified: str | None, fact: _Fact | None) -> None:
+        """Wiring written as a call: apps and routers, shutdown handlers, middleware,
+        included routers, and calls of rate-limit libraries (whose keywords matter)."""
+        func = node.func
+        if fact is not None and fact.what == "app":
+            target = self._assigned.get(id(node))
+            app_name = self._local_name(target) if target is not None else ""
+            receiver = target if target is not None and not app_name else None
+            lifespan = None
+            for keyword in node.keywords:
+                value = keyword.value
+                if keyword.arg == "lifespan" and isinstance(value, ast.Constant):
+                    continue  # ``lifespan=None``: the default lifespan
+                if keyword.arg == "lifespan":
+                    lifespan = self._callable_ref(value)
+                elif keyword.arg in ("on_shutdown", "middleware") and isinstance(value, (ast.List, ast.Tuple)):
+                    for item in value.elts:
+                        if keyword.arg == "middleware":
+                            if isinstance(item, ast.Call) and item.args:
+                                self._wire("middleware", app_name, item, receiver=receiver, target=self.ref(item.args[0]))
+                        else:
+                            self._wire("shutdown", app_name, item, receiver=receiver, target=self._callable_ref(item))
+            given = any(k.arg == "lifespan" and not isinstance(k.value, ast.Constant) for k in node.keywords)
+            flags: tuple[str, ...] = ("lifespan",) if given else ()
+            if qualified is not None and qualified.endswith("Router"):
+                flags += ("router",)
+            self._wire("app", app_name, node, receiver=receiver, target=lifespan, refs=self._dependencies(node), flags=flags)
+        elif isinstance(func, ast.Attribute):
+            attr = func.attr
+            if attr == "add_event_handler" and node.args and _constant(node.args[0]) == "shutdown":
+                handler = _argument(node, _Fact("", "", 1, "func"))
+                if handler is not None:
+                    self._wire("shutdown", "", node, receiver=func.value, target=self._callable_ref(handler))
+            elif attr == "add_middleware" and node.args:
+                self._wire("middleware", "", node, receiver=func.value, target=self.ref(node.args[0]))
+            elif attr == "include_router" and node.args:
+                self._wire("include", "", node, receiver=func.value, target=self.ref(node.args[0]), refs=self._dependencies(node))
+        if qualified is not None and qualified.partition(".")[0] in _LIMIT_PACKAGES:
+            keywords = tuple(k.arg for k in node.keywords if k.arg and not _empty(k.value))
+            self._wire("call", qualified, node, flags=keywords)
 
     def visit_Return(self, node: ast.Return) -> None:
         if self._funcs and node.value is not None:
@@ -496,6 +654,8 @@ class SummaryCollector:
                     self._bodies.append(_TimeoutBody(id(node), kind, self._funcs[-1], expr))
             if isinstance(item.optional_vars, ast.Name):
                 self._assign(item.optional_vars, self.ref(expr))
+                if self._funcs:
+                    self._funcs[-1].with_names.add(item.optional_vars.id)
 
     def _close_timeout_scopes(self, node: ast.With | ast.AsyncWith) -> None:
         while self._bodies and self._bodies[-1].node_id == id(node):
@@ -528,6 +688,8 @@ class SummaryCollector:
         fact = CALL_FACTS.get(qualified) if qualified is not None else None
         if fact is None and kind is ast.Attribute:
             fact = METHOD_FACTS.get(func.attr)  # type: ignore[attr-defined]
+        if kind is ast.Attribute or (fact is not None and fact.what == "app") or qualified is not None:
+            self._call_wiring(node, qualified, fact)
         if not self._funcs:
             self._module_call(node, fact)
             return
@@ -663,6 +825,18 @@ def _argument(node: ast.Call, fact: _Fact) -> ast.expr | None:
     if 0 <= position < len(args) and not isinstance(args[position], ast.Starred):
         return args[position]
     return None
+
+
+def _constant(node: ast.expr) -> object:
+    """The value of a constant expression (None for anything else)."""
+    return node.value if isinstance(node, ast.Constant) else None
+
+
+def _empty(node: ast.expr) -> bool:
+    """``[]``, ``()``, ``None``, ``""``: a keyword given nothing."""
+    if isinstance(node, (ast.List, ast.Tuple, ast.Set)):
+        return not node.elts
+    return isinstance(node, ast.Constant) and not node.value
 
 
 def _is_main_guard(test: ast.expr) -> bool:

@@ -223,6 +223,7 @@ class FunctionSummary:
     # Suspension points in the body itself (await, async for, async with).
     awaits: int = 0
     route: bool = False  # decorated as a FastAPI/Starlette endpoint
+    yield_line: int = 0  # line of the body's first ``yield`` (0: none): a lifespan's shutdown follows it
 
 
 @_compact
@@ -252,6 +253,41 @@ class TimeoutSite:
 
 
 @_compact
+@dataclass(frozen=True, slots=True)
+class Wiring:
+    """How an application is put together, where it is written: what outlives a request
+    and what runs at shutdown.
+
+    ``kind``: "store" (a value kept past the function that made it: ``name`` is
+    ``module.global``, ``state.<attr>`` for ``<app>.state.<attr> = ...`` or
+    ``<class id>.<attr>`` for ``self.<attr> = ...``; ``target`` the value), "app" (a
+    ``FastAPI``/``Starlette``/``APIRouter`` built here: ``name`` the global or local it is
+    assigned to, ``target`` its ``lifespan=``), "shutdown" (a shutdown handler
+    registered on ``receiver``: ``@app.on_event("shutdown")``, ``add_event_handler``,
+    ``on_shutdown=[...]``), "middleware" (``receiver.add_middleware(target)``), "include"
+    (``receiver.include_router(target)``), "route" (``name`` the endpoint's function id,
+    ``receiver`` the router its route decorator is on; its decorators are the
+    function's), "call" (a call of library ``name`` whose keywords matter, ``flags`` the
+    keywords given a non-empty value).
+    ``refs`` holds the callables of ``dependencies=[Depends(...)]`` ("app",
+    "include", "route") and of ``Depends(...)`` parameter defaults ("route").
+    ``flags``: "lifespan" (an app given ``lifespan=``), "router" (an ``APIRouter``),
+    "attr" (a ``self.<attr>`` store), "owned" (a stored value that a ``with`` statement of the same function opened and
+    closes).
+    """
+
+    kind: str
+    name: str
+    line: int
+    col: int
+    function: str = ""  # id of the enclosing function ("" at module level)
+    receiver: Ref | None = None
+    target: Ref | None = None
+    refs: tuple[Ref, ...] = ()
+    flags: tuple[str, ...] = ()
+
+
+@_compact
 @dataclass(slots=True)
 class ModuleSummary:
     module: str
@@ -267,6 +303,8 @@ class ModuleSummary:
     # Callables a framework calls, named where they are registered (decorators are on
     # the functions themselves).
     entries: list[EntrySite] = field(default_factory=list)
+    # Application wiring: stores, apps, shutdown handlers, routes (:class:`Wiring`).
+    wiring: list[Wiring] = field(default_factory=list)
     # What the module's dependencies are read from (:func:`dependency_terms`), computed
     # once where the summary is built (a pool worker) instead of in the serial phase.
     terms: DependencyTerms | None = None
@@ -298,6 +336,7 @@ def dependency_terms(summary: ModuleSummary) -> DependencyTerms:
         summary.star_imports,
         list(summary.globals.values()),
         [entry.target for entry in summary.entries],
+        [(w.receiver, w.target, w.refs) for w in summary.wiring],
     ]
     for fn in summary.functions.values():
         values += (fn.id, fn.decorators, fn.returns)
