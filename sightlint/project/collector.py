@@ -127,6 +127,8 @@ _APP_KEYWORDS = ("lifespan", "on_startup", "on_shutdown")
 _PARTIAL = frozenset(("functools.partial", "partial"))
 # Rate-limit libraries whose calls are kept as "call" wiring (``Limiter(default_limits=...)``).
 _LIMIT_PACKAGES = frozenset(("slowapi", "fastapi_limiter"))
+# Methods that release a client, pool or scheduler: ``x.close()`` is kept as "close" wiring.
+_CLOSE_METHODS = frozenset(("close", "aclose", "dispose", "disconnect", "shutdown", "terminate"))
 
 TIMEOUT_WRAPPERS = {"asyncio.wait_for", "async_timeout.wait_for"}
 TIMEOUT_SCOPES = {
@@ -487,6 +489,8 @@ class SummaryCollector:
         if value is None and node.value is not None:
             value = self.ref(node.value)
         self._assign(node.target, value)
+        if node.value is not None and not (isinstance(node.value, ast.Constant) and node.value.value is None):
+            value = self.ref(node.value) or value  # what is stored, not what it is declared as
         self._store(node.target, value, node.value)
 
     def visit_Global(self, node: ast.Global) -> None:
@@ -619,6 +623,12 @@ class SummaryCollector:
                     self._wire("shutdown", "", node, receiver=func.value, target=self._callable_ref(handler))
             elif attr == "add_middleware" and node.args:
                 self._wire("middleware", "", node, receiver=func.value, target=self.ref(node.args[0]))
+            elif attr in _CLOSE_METHODS and not node.args:
+                owner = func.value
+                if isinstance(owner, ast.Attribute) and isinstance(owner.value, ast.Attribute) and owner.value.attr == "state":
+                    self._wire("close", f"state.{owner.attr}", node, flags=(attr,))
+                else:
+                    self._wire("close", "", node, receiver=owner, target=self.ref(owner), flags=(attr,))
             elif attr == "include_router" and node.args:
                 self._wire("include", "", node, receiver=func.value, target=self.ref(node.args[0]), refs=self._dependencies(node))
         if qualified is not None and qualified.partition(".")[0] in _LIMIT_PACKAGES:

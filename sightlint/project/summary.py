@@ -268,7 +268,9 @@ class Wiring:
     (``receiver.include_router(target)``), "route" (``name`` the endpoint's function id,
     ``receiver`` the router its route decorator is on; its decorators are the
     function's), "call" (a call of library ``name`` whose keywords matter, ``flags`` the
-    keywords given a non-empty value).
+    keywords given a non-empty value), "close" (``receiver.close()`` and the like, the
+    method in ``flags``, ``target`` the receiver's value; ``name`` ``state.<attr>`` for
+    ``<app>.state.<attr>.close()``).
     ``refs`` holds the callables of ``dependencies=[Depends(...)]`` ("app",
     "include", "route") and of ``Depends(...)`` parameter defaults ("route").
     ``flags``: "lifespan" (an app given ``lifespan=``), "router" (an ``APIRouter``),

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from sightlint.project.model import ClassValue, ExternalValue, FuncValue, InstanceValue, ProjectModel, Value
-from sightlint.project.summary import AttrRef, GlobalRef, MemberRef, ModuleSummary, Ref, SelfRef
+from sightlint.project.summary import AttrRef, CallRef, GlobalRef, MemberRef, ModuleSummary, Ref, SelfRef
 
 # Decorators that make a function's result live as long as the process.
 _CACHES = frozenset(("functools.lru_cache", "functools.cache", "async_lru.alru_cache", "cachetools.cached"))
@@ -29,7 +29,7 @@ class WiringInfo(NamedTuple):
 
     ``name`` as collected (for a "store" also ``<function id>()`` for a function whose
     result is cached for the process: ``@lru_cache def get_engine(): ...``, flagged
-    "cached"); ``receiver`` the object the fact is about, by where it is kept
+    "cached"; a store of a value a library call builds right there is flagged "made"); ``receiver`` the object the fact is about, by where it is kept
     (``module.name``, ``<function id>.<local>``, ``<class id>.<attr>``; "" unknown);
     ``target`` and ``refs`` resolved (see the module docstring; an "include"'s target
     is where the router is kept, when known); ``decorators`` a
@@ -110,7 +110,10 @@ def wiring_rows(model: ProjectModel, summary: ModuleSummary, keep_store: Callabl
         if wire.kind == "include":
             target = location(model, wire.target) or target  # which router, not only its type
         refs = tuple(describe(value(ref)) for ref in wire.refs)
-        rows.append((wire.kind, wire.name, wire.line, wire.col, wire.function, receiver, target, refs, wire.flags, decorators))
+        flags = wire.flags
+        if wire.kind == "store" and isinstance(wire.target, CallRef) and isinstance(value(wire.target.of), ExternalValue):
+            flags += ("made",)  # built right here by a library, not fetched from the project's code
+        rows.append((wire.kind, wire.name, wire.line, wire.col, wire.function, receiver, target, refs, flags, decorators))
     for fid, fn in summary.functions.items():
         if fn.returns is None or not fn.decorators:
             continue

@@ -29,7 +29,7 @@ def _types(*names: str) -> frozenset[str]:
     return frozenset(f"{name}()" for name in names)
 
 
-_REDIS = ("redis.asyncio", "redis.asyncio.client", "redis")
+_REDIS = ("redis.asyncio", "redis.asyncio.client")
 _NEO4J_VECTOR = ("langchain_neo4j", "langchain_neo4j.vectorstores.neo4j_vector", "langchain_community.vectorstores", "langchain_community.vectorstores.neo4j_vector")
 _NEO4J_GRAPH = ("langchain_neo4j", "langchain_neo4j.graphs.neo4j_graph", "langchain_community.graphs", "langchain_community.graphs.neo4j_graph")
 # What the rule knows to be long-lived and how each is released (see the docstring's sources).
@@ -41,10 +41,6 @@ RESOURCES: tuple[Resource, ...] = (
             "sqlalchemy.ext.asyncio.AsyncEngine",
             "sqlalchemy.ext.asyncio.engine.create_async_engine",
             "sqlalchemy.ext.asyncio.engine.AsyncEngine",
-            "sqlalchemy.create_engine",
-            "sqlalchemy.engine.create_engine",
-            "sqlalchemy.engine.Engine",
-            "sqlmodel.create_engine",
         ),
         frozenset({"dispose"}),
         "dispose()",
@@ -58,7 +54,7 @@ RESOURCES: tuple[Resource, ...] = (
     Resource(
         "Redis connection pool",
         _types(
-            *(f"{m}.{c}" for m in ("redis.asyncio", "redis.asyncio.connection", "redis") for c in ("ConnectionPool", "BlockingConnectionPool", "ConnectionPool.from_url", "BlockingConnectionPool.from_url"))
+            *(f"{m}.{c}" for m in ("redis.asyncio", "redis.asyncio.connection") for c in ("ConnectionPool", "BlockingConnectionPool", "ConnectionPool.from_url", "BlockingConnectionPool.from_url"))
         ),
         frozenset({"aclose", "disconnect"}),
         "aclose() (closing a `Redis(connection_pool=pool)` client leaves a pool it was handed open)",
@@ -78,7 +74,7 @@ RESOURCES: tuple[Resource, ...] = (
         frozenset(),  # it has no close(): its driver does
         "`_driver.close()` (Neo4jVector has no close())",
     ),
-    Resource("httpx client", _types("httpx.AsyncClient", "httpx.Client"), frozenset({"aclose", "close"}), "aclose()"),
+    Resource("httpx client", _types("httpx.AsyncClient"), frozenset({"aclose"}), "aclose()"),
     Resource("aiohttp session", _types("aiohttp.ClientSession", "aiohttp.client.ClientSession"), frozenset({"close"}), "close()"),
     Resource("asyncpg pool", _types("asyncpg.create_pool", "asyncpg.pool.create_pool", "asyncpg.Pool"), frozenset({"close", "terminate"}), "close()"),
     Resource(
@@ -96,8 +92,9 @@ _APP_TYPES = frozenset({"fastapi.FastAPI()", "fastapi.applications.FastAPI()", "
 
 
 def _kept(target: str) -> bool:
-    """Store facts the rule reads: values of a known resource type."""
-    return target.startswith("ext:") and target[4:] in _BY_TYPE
+    """Store facts the rule reads: values of a known resource type, and instances of
+    project classes (whose ``self.<attr>`` clients live as long as a kept instance)."""
+    return target.startswith("inst:") or target.startswith("ext:") and target[4:] in _BY_TYPE
 
 
 def _closer(name: str) -> bool:
@@ -114,9 +111,10 @@ class _Open(NamedTuple):
         name = self.store.name
         if name.startswith("state."):
             return f"app.{name}"
-        if name.endswith("()"):
-            return name.rpartition(".")[2]  # ``get_engine()``: a cached getter
-        return name.rpartition(".")[2]
+        if "attr" in self.store.flags:
+            owner, _, attr = name.rpartition(".")
+            return f"{owner.rpartition('.')[2]}.{attr}"  # ``SyncServer.httpx_client``
+        return name.rpartition(".")[2]  # a global, or ``get_engine()`` for a cached getter
 
 
 class LifespanWithoutCleanup(Rule):
@@ -509,7 +507,7 @@ class LifespanWithoutCleanup(Rule):
     def model_needs(cls, settings: Settings) -> ModelNeeds:
         from sightlint.project.graph import ModelNeeds
 
-        return ModelNeeds(externals=_closer, facts=frozenset({"yield_line"}), stores=_kept)
+        return ModelNeeds(externals=_closer, facts=frozenset({"yield_line", "cls"}), stores=_kept)
 
     @classmethod
     def check_project(cls, graph: Graph, settings: Settings) -> list[Finding]:
@@ -534,16 +532,27 @@ class LifespanWithoutCleanup(Rule):
             lifespan = app.target[3:] if app.target.startswith("fn:") else ""
             if lifespan in graph.functions:
                 closed.walk(graph, lifespan, graph.functions[lifespan].facts["yield_line"])
-        left = [found for found in _resources(graph) if not closed.covers(found)]
+        left = []
+        helpers: dict[str, str] = {}  # resource place -> an uncalled function that closes it
+        for found in _resources(graph):
+            if closed.covers(found):
+                continue
+            closers = _closers_of(graph, closed, found.store.name)
+            if any(graph.callers.get(f) or f in graph.entries or graph.functions[f].facts.get("cls") for f in closers):
+                continue  # closed by another lifecycle (a worker's shutdown hook, an object's close)
+            if closers:
+                helpers[found.store.name] = graph.functions[closers[0]].name
+            left.append(found)
         if left:
-            findings.append(cls._open_resources(graph, _primary(apps, graph), left))
+            findings.append(cls._open_resources(graph, _primary(apps, graph), left, helpers))
         return findings
 
     @classmethod
-    def _open_resources(cls, graph: Graph, app: WiringInfo, left: list[_Open]) -> Finding:
+    def _open_resources(cls, graph: Graph, app: WiringInfo, left: list[_Open], helpers: dict[str, str]) -> Finding:
         lifespan = app.target[3:] if app.target.startswith("fn:") else ""
         named = "; ".join(
-            f"the {found.resource.label} `{found.shown()}` ({found.store.path}:{found.store.line}; close with {found.resource.close})"
+            f"the {found.resource.label} `{found.shown()}` ({found.store.path}:{found.store.line}; "
+            + (f"`{helpers[found.store.name]}()` closes it but nothing calls it)" if found.store.name in helpers else f"close with {found.resource.close})")
             for found in left
         )
         related = tuple(
@@ -580,7 +589,20 @@ class _Closed:
     def __init__(self) -> None:
         self.types: set[str] = set()
         self.state: set[str] = set()
+        self.places: set[str] = set()  # where closed objects are kept (``module.name``, ``state.<attr>``)
         self.seen: set[str] = set()
+
+    def closes(self, graph: Graph) -> dict[str, list[WiringInfo]]:
+        """The "close" wiring of each function (cached on the graph)."""
+        key = ("close calls by function",)
+        found: dict[str, list[WiringInfo]] | None = graph.cache.get(key)
+        if found is None:
+            found = {}
+            for wire in graph.wiring:
+                if wire.kind == "close" and wire.receiver:
+                    found.setdefault(wire.function, []).append(wire)
+            graph.cache[key] = found
+        return found
 
     def walk(self, graph: Graph, start: str, after: int) -> None:
         """Everything ``start`` calls from line ``after`` on (its shutdown part), transitively;
@@ -600,6 +622,9 @@ class _Closed:
             queue.extend(edge.target for edge in graph.edges.get(fid, ()))
 
     def _externals(self, graph: Graph, fid: str, after: int) -> None:
+        for wire in self.closes(graph).get(fid, ()):
+            if wire.line >= after:
+                self.places.add(wire.receiver)
         for call in graph.externals.get(fid, ()):
             if call.site.line < after:
                 continue
@@ -618,9 +643,16 @@ class _Closed:
 
     def covers(self, found: _Open) -> bool:
         name = found.store.name
-        if name.startswith("state.") and name[len("state.") :] in self.state:
+        if name in self.places or name.startswith("state.") and name[len("state.") :] in self.state:
             return True
         return found.resource.label in self.types
+
+
+def _closers_of(graph: Graph, closed: _Closed, place: str) -> list[str]:
+    """Functions that close the object kept at ``place`` (by where it is kept)."""
+    return sorted(
+        fid for fid, wires in closed.closes(graph).items() if fid in graph.functions and any(w.receiver == place for w in wires)
+    )
 
 
 def _resources(graph: Graph) -> list[_Open]:
@@ -628,17 +660,20 @@ def _resources(graph: Graph) -> list[_Open]:
     store of a known type), none for a place a ``with`` statement owns."""
     found: dict[str, _Open] = {}
     owned: set[str] = set()
-    for store in graph.wiring:
-        if store.kind != "store" or not _app_path(store.path):
-            continue
+    stores = [w for w in graph.wiring if w.kind == "store" and _app_path(w.path)]
+    # Classes with an instance kept for the process (a global, ``app.state``, a cached getter).
+    held = {w.target[5:] for w in stores if w.target.startswith("inst:") and "attr" not in w.flags and "owned" not in w.flags}
+    for store in stores:
         if "owned" in store.flags:
             owned.add(store.name)
             continue
-        resource = _BY_TYPE.get(store.target[4:])
+        resource = _BY_TYPE.get(store.target[4:]) if store.target.startswith("ext:") else None
         if resource is None or store.name in found:
             continue
-        if "attr" in store.flags:
-            continue  # ``self.<attr>``: an object's client lives as long as the object
+        if "attr" in store.flags and (store.name.rpartition(".")[0] not in held or "made" not in store.flags):
+            continue  # ``self.<attr>`` of an object made per use, or a client fetched from elsewhere
+        if store.name.startswith("state.") and "made" not in store.flags:
+            continue  # ``app.state.x = get_client()``: kept (and reported) where it is made
         found[store.name] = _Open(store, resource)
     kept = [entry for name, entry in found.items() if name not in owned]
     return sorted(kept, key=lambda entry: (entry.store.path, entry.store.line, entry.store.col))
