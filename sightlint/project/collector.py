@@ -623,7 +623,7 @@ class SummaryCollector:
                     self._wire("shutdown", "", node, receiver=func.value, target=self._callable_ref(handler))
             elif attr == "add_middleware" and node.args:
                 self._wire("middleware", "", node, receiver=func.value, target=self.ref(node.args[0]))
-            elif attr in _CLOSE_METHODS and not node.args:
+            elif attr in _CLOSE_METHODS:
                 owner = func.value
                 if isinstance(owner, ast.Attribute) and isinstance(owner.value, ast.Attribute) and owner.value.attr == "state":
                     self._wire("close", f"state.{owner.attr}", node, flags=(attr,))
