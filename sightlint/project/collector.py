@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
 
 from sightlint.project.contexts import REQUEST, SCRIPT, STARTUP
+from sightlint.semantics.fastapi import FastAPICollector
 from sightlint.semantics.fastapi import APP_CLASSES, APP_HOOK_KEYWORDS, DEPENDS, ROUTE_METHODS, ROUTER_CLASSES, SECURITY
 from sightlint.project.summary import (
     NONE_REF,
@@ -188,7 +189,9 @@ class SummaryCollector:
         self._awaited: set[int] = set()
         self._bodies: list[_TimeoutBody] = []
         self._main_blocks: list[tuple[int, int]] = []  # lines of ``if __name__ == "__main__":``
-        self._assigned: dict[int, ast.expr] = {}  # id of an assigned call -> its target (apps)
+        # The shared FastAPI model of the module (apps, routes, lifespans, events...), fed
+        # from this walk; its facts join the summary when the walk leaves the module.
+        self._fastapi = FastAPICollector(context)
 
     # -- symbolic values -------------------------------------------------------------
 
@@ -350,8 +353,8 @@ class SummaryCollector:
             elif isinstance(target, (ast.Name, ast.Attribute)) and _text(target) in _PROPERTIES:
                 fn.method_kind = "property"
         fn.decorators = tuple(deco_refs)
-        if decorators and not isinstance(node, ast.Lambda):
-            self._decorator_wiring(fid, node, decorators)
+        if not isinstance(node, ast.Lambda):
+            self._fastapi.visit(node)
         if in_class_body and params and fn.method_kind != "static":
             if fn.method_kind == "class":
                 frame.cls_name = params[0]
@@ -377,19 +380,9 @@ class SummaryCollector:
         self._owners.append(fid)
         self._classes.append(cls)
 
-    def _decorator_wiring(self, fid: str, node: ast.FunctionDef | ast.AsyncFunctionDef, decorators: list[ast.expr]) -> None:
-        """Wiring of a decorated function: a route (with its dependencies) or a shutdown handler."""
-        for deco in decorators:
-            if not isinstance(deco, ast.Call) or not isinstance(deco.func, ast.Attribute):
-                continue
-            attr = deco.func.attr
-            if attr in _ROUTE_METHODS:
-                refs = [*self._dependencies(deco), *self._param_dependencies(node)]
-                self._wire("route", fid, deco, receiver=deco.func.value, refs=refs)
-            elif attr == "on_event" and deco.args and _constant(deco.args[0]) == "shutdown":
-                self._wire("shutdown", "", deco, receiver=deco.func.value, target=LocalFunctionRef(fid))
-
     def _leave_function(self, node: ast.AST) -> None:
+        if not isinstance(node, ast.Lambda):
+            self._fastapi.leave(node)
         self._funcs.pop()
         self._owners.pop()
         self._classes.pop()
@@ -407,12 +400,14 @@ class SummaryCollector:
         bases = tuple(r for r in (self.ref(b) for b in node.bases) if r is not None)
         cls = ClassSummary(id=cid, name=node.name, line=node.lineno, bases=bases)
         self.summary.classes[cid] = cls
+        self._fastapi.visit(node)
         if owner == self.module:
             self.summary.toplevel[node.name] = cid
         self._owners.append(cid)
         self._classes.append(cls)
 
     def leave_ClassDef(self, node: ast.ClassDef) -> None:
+        self._fastapi.leave(node)
         self._owners.pop()
         self._classes.pop()
 
@@ -470,12 +465,14 @@ class SummaryCollector:
                         cls_summary.attrs[target.attr] = value
 
     def visit_Assign(self, node: ast.Assign) -> None:
+        self._fastapi.visit(node)
         value = self.ref(node.value)
         for target in node.targets:
             self._assign(target, value)
             self._store(target, value, node.value)
 
     def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
+        self._fastapi.visit(node)
         value = self.ann_ref(node.annotation)
         if value is None and node.value is not None:
             value = self.ref(node.value)
@@ -502,7 +499,6 @@ class SummaryCollector:
         *,
         receiver: ast.expr | None = None,
         target: Ref | None = None,
-        refs: list[Ref] | tuple[Ref, ...] = (),
         flags: tuple[str, ...] = (),
     ) -> None:
         """Record a :class:`Wiring`; a ``receiver`` that is a local variable is named by
@@ -516,7 +512,7 @@ class SummaryCollector:
                 receiver_ref = self.ref(receiver)
         function = self._funcs[-1].fn.id if self._funcs else ""
         line, col = at.lineno, self.ctx.char_col(at.lineno, at.col_offset)
-        self.summary.wiring.append(Wiring(kind, name, line, col, function, receiver_ref, target, tuple(refs), flags))
+        self.summary.wiring.append(Wiring(kind, name, line, col, function, receiver_ref, target, flags))
 
     def _local_name(self, node: ast.expr) -> str:
         """``<function id>.<name>`` for a local variable of the current function, else ""."""
@@ -529,8 +525,6 @@ class SummaryCollector:
 
     def _store(self, target: ast.expr, value: Ref | None, node: ast.expr | None) -> None:
         """A "store" :class:`Wiring` for a value kept past the function that made it."""
-        if node is not None and isinstance(node, ast.Call):
-            self._assigned[id(node)] = target
         if value is None or value == NONE:
             return
         frame = self._funcs[-1] if self._funcs else None
@@ -547,86 +541,23 @@ class SummaryCollector:
             elif frame is not None and isinstance(base, ast.Name) and base.id == frame.self_name and frame.fn.cls:
                 self._wire("store", f"{frame.fn.cls}.{target.attr}", target, target=value, flags=("attr", *owned))
 
-    def _dependencies(self, call: ast.Call) -> list[Ref]:
-        """The callables of ``dependencies=[Depends(f), ...]`` in ``call``'s keywords."""
-        found: list[Ref] = []
-        for keyword in call.keywords:
-            if keyword.arg == "dependencies" and isinstance(keyword.value, (ast.List, ast.Tuple)):
-                for item in keyword.value.elts:
-                    found.extend(self._depends_target(item))
-        return found
-
-    def _param_dependencies(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> list[Ref]:
-        """The callables of ``Depends(f)`` parameter defaults and ``Annotated[..., Depends(f)]``."""
-        args = node.args
-        found: list[Ref] = []
-        for default in (*args.defaults, *args.kw_defaults):
-            if default is not None:
-                found.extend(self._depends_target(default))
-        for arg in (*args.posonlyargs, *args.args, *args.kwonlyargs):
-            ann = arg.annotation
-            if isinstance(ann, ast.Subscript) and isinstance(ann.slice, ast.Tuple):
-                for item in ann.slice.elts[1:]:
-                    found.extend(self._depends_target(item))
-        return found
-
-    def _depends_target(self, node: ast.expr) -> list[Ref]:
-        if not isinstance(node, ast.Call) or not node.args or not isinstance(node.func, (ast.Name, ast.Attribute)):
-            return []
-        fact = CALL_FACTS.get(self.ctx.qualified_name(node.func) or "")
-        if fact is None or fact.what != "depends":
-            return []
-        ref = self.ref(node.args[0])
-        return [] if ref is None else [ref]
-
-    def _call_wiring(self, node: ast.Call, qualified: str | None, fact: _Fact | None) -> None:
-        """Wiring written as a call: apps and routers, shutdown handlers, middleware,
-        included routers, and calls of rate-limit libraries (whose keywords matter)."""
+    def _call_wiring(self, node: ast.Call, qualified: str | None) -> None:
+        """Wiring written as a call: a client released (``x.close()``), and calls of
+        rate-limit libraries (whose keywords matter). Apps, routes and events are the
+        shared FastAPI model's (``semantics.fastapi``)."""
         func = node.func
-        if fact is not None and fact.what == "app":
-            target = self._assigned.get(id(node))
-            app_name = self._local_name(target) if target is not None else ""
-            receiver = target if target is not None and not app_name else None
-            lifespan = None
-            for keyword in node.keywords:
-                value = keyword.value
-                if keyword.arg == "lifespan" and isinstance(value, ast.Constant):
-                    continue  # ``lifespan=None``: the default lifespan
-                if keyword.arg == "lifespan":
-                    lifespan = self._callable_ref(value)
-                elif keyword.arg in ("on_shutdown", "middleware") and isinstance(value, (ast.List, ast.Tuple)):
-                    for item in value.elts:
-                        if keyword.arg == "middleware":
-                            if isinstance(item, ast.Call) and item.args:
-                                self._wire("middleware", app_name, item, receiver=receiver, target=self.ref(item.args[0]))
-                        else:
-                            self._wire("shutdown", app_name, item, receiver=receiver, target=self._callable_ref(item))
-            given = any(k.arg == "lifespan" and not isinstance(k.value, ast.Constant) for k in node.keywords)
-            flags: tuple[str, ...] = ("lifespan",) if given else ()
-            if qualified is not None and qualified.endswith("Router"):
-                flags += ("router",)
-            self._wire("app", app_name, node, receiver=receiver, target=lifespan, refs=self._dependencies(node), flags=flags)
-        elif isinstance(func, ast.Attribute):
-            attr = func.attr
-            if attr == "add_event_handler" and node.args and _constant(node.args[0]) == "shutdown":
-                handler = _argument(node, _Fact("", "", 1, "func"))
-                if handler is not None:
-                    self._wire("shutdown", "", node, receiver=func.value, target=self._callable_ref(handler))
-            elif attr == "add_middleware" and node.args:
-                self._wire("middleware", "", node, receiver=func.value, target=self.ref(node.args[0]))
-            elif attr in _CLOSE_METHODS:
-                owner = func.value
-                if isinstance(owner, ast.Attribute) and isinstance(owner.value, ast.Attribute) and owner.value.attr == "state":
-                    self._wire("close", f"state.{owner.attr}", node, flags=(attr,))
-                else:
-                    self._wire("close", "", node, receiver=owner, target=self.ref(owner), flags=(attr,))
-            elif attr == "include_router" and node.args:
-                self._wire("include", "", node, receiver=func.value, target=self.ref(node.args[0]), refs=self._dependencies(node))
+        if isinstance(func, ast.Attribute) and func.attr in _CLOSE_METHODS:
+            owner = func.value
+            if isinstance(owner, ast.Attribute) and isinstance(owner.value, ast.Attribute) and owner.value.attr == "state":
+                self._wire("close", f"state.{owner.attr}", node, flags=(func.attr,))
+            else:
+                self._wire("close", "", node, receiver=owner, target=self.ref(owner), flags=(func.attr,))
         if qualified is not None and qualified.partition(".")[0] in _LIMIT_PACKAGES:
             keywords = tuple(k.arg for k in node.keywords if k.arg and not _empty(k.value))
             self._wire("call", qualified, node, flags=keywords)
 
     def visit_Return(self, node: ast.Return) -> None:
+        self._fastapi.visit(node)
         if self._funcs and node.value is not None:
             fn = self._funcs[-1].fn
             if fn.returns is None:
@@ -676,6 +607,10 @@ class SummaryCollector:
 
     # -- calls -------------------------------------------------------------------------
 
+    def leave_Module(self, node: ast.Module) -> None:
+        facts = self._fastapi.facts()
+        self.summary.fastapi = facts if facts or facts.lifespans else None
+
     def visit_Module(self, node: ast.Module) -> None:
         """Note where ``if __name__ == "__main__":`` blocks are: what they call runs as a script."""
         for stmt in node.body:
@@ -689,8 +624,9 @@ class SummaryCollector:
         fact = CALL_FACTS.get(qualified) if qualified is not None else None
         if fact is None and kind is ast.Attribute:
             fact = METHOD_FACTS.get(func.attr)  # type: ignore[attr-defined]
-        if kind is ast.Attribute or (fact is not None and fact.what == "app") or qualified is not None:
-            self._call_wiring(node, qualified, fact)
+        self._fastapi.visit(node)
+        if kind is ast.Attribute or qualified is not None:
+            self._call_wiring(node, qualified)
         if not self._funcs:
             self._module_call(node, fact)
             return
@@ -826,11 +762,6 @@ def _argument(node: ast.Call, fact: _Fact) -> ast.expr | None:
     if 0 <= position < len(args) and not isinstance(args[position], ast.Starred):
         return args[position]
     return None
-
-
-def _constant(node: ast.expr) -> object:
-    """The value of a constant expression (None for anything else)."""
-    return node.value if isinstance(node, ast.Constant) else None
 
 
 def _empty(node: ast.expr) -> bool:

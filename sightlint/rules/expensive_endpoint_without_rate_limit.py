@@ -66,19 +66,9 @@ def is_llm_call(name: str) -> bool:
 
 
 def _limit_decorator(decorator: str) -> bool:
-    """``@limiter.limit(...)``/``@limiter.shared_limit(...)`` of slowapi (or of an unknown ``limiter``)."""
-    receiver, _, method = decorator.removeprefix("ext:").rpartition(".")
-    if method not in ("limit", "shared_limit"):
-        return False
-    return receiver in _SLOWAPI_LIMITERS or receiver == "?"
-
-
-def _route_decorator(decorator: str) -> bool:
-    receiver, _, method = decorator.removeprefix("ext:").rpartition(".")
-    return method in _ROUTE_METHODS and (receiver == "?" or receiver.partition(".")[0] in ("fastapi", "starlette"))
-
-
-_ROUTE_METHODS = frozenset("get post put patch delete head options trace api_route route websocket websocket_route".split())
+    """``@limiter.limit(...)``/``@limiter.shared_limit(...)``, as written (slowapi's spelling)."""
+    receiver, _, method = decorator.rpartition(".")
+    return method in ("limit", "shared_limit") and "limit" in receiver.rpartition(".")[2].lower()
 
 
 def _custom_limit(ref: str) -> bool:
@@ -483,12 +473,12 @@ class ExpensiveEndpointWithoutRateLimit(Rule):
         unlimited: list[WiringInfo] = []
         for route in routes:
             decorators = route.decorators
-            at = next((i for i, d in enumerate(decorators) if _route_decorator(d)), None)
+            at = int(route.flags[0]) if route.flags else -1  # the route's own decorator (-1: add_api_route)
             limited = [i for i, d in enumerate(decorators) if _limit_decorator(d)]
-            if at is not None and any(i < at for i in limited):
+            if any(i < at for i in limited):
                 findings.append(cls._wrong_order(graph, route, route.name in reach))
                 continue
-            if route.name not in reach or any(i > (at or 0) for i in limited) or limits.defaults and not _exempt(decorators):
+            if route.name not in reach or any(i > at for i in limited) or limits.defaults and not _exempt(decorators):
                 continue
             if any(ref in _LIMIT_DEPENDENCIES or _custom_limit(ref) for ref in route.refs) or route.receiver in limits.guarded:
                 continue
@@ -547,7 +537,7 @@ def _place(wire: WiringInfo) -> tuple[str, int, int]:
 
 
 def _exempt(decorators: tuple[str, ...]) -> bool:
-    return any(d.endswith((".exempt", "Limiter().exempt")) for d in decorators)
+    return any(d.endswith(".exempt") for d in decorators)
 
 
 def _limits(graph: Graph, routes: list[WiringInfo]) -> _Limits:
