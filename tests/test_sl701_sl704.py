@@ -87,3 +87,16 @@ def test_no_limiter_reports_once_per_app_at_low_naming_the_llm_routes() -> None:
     assert len(found) == 1
     assert found[0].severity.label == "low" and found[0].line == 4
     assert "`a`, `b`" in found[0].message and "`c`" not in found[0].message
+
+
+def test_a_lifespan_the_model_cannot_read_reports_nothing() -> None:
+    """``lifespan=make_lifespan(settings)``: its shutdown part is not known, so nothing is said."""
+    code = (
+        "from contextlib import asynccontextmanager\nfrom fastapi import FastAPI\n"
+        "from sqlalchemy.ext.asyncio import create_async_engine\n\n"
+        "engine = create_async_engine('postgresql+asyncpg://x')\n\n"
+        "def make_lifespan(settings):\n    @asynccontextmanager\n    async def lifespan(app):\n"
+        "        yield\n        await engine.dispose()\n    return lifespan\n\n"
+        "app = FastAPI(lifespan=make_lifespan(None))\n"
+    )
+    assert [f for f in api.check_sources({"main.py": code}, SETTINGS).findings if f.code == "SL701"] == []

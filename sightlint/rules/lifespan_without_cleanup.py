@@ -530,8 +530,10 @@ class LifespanWithoutCleanup(Rule):
                     closed.walk(graph, handler.target[3:], 0)
         for app in apps:
             lifespan = app.target[3:] if app.target.startswith("fn:") else ""
-            if lifespan in graph.functions:
+            if lifespan in graph.functions and graph.functions[lifespan].facts["yield_line"]:
                 closed.walk(graph, lifespan, graph.functions[lifespan].facts["yield_line"])
+            elif "lifespan" in app.flags:
+                return findings  # a lifespan the model cannot read (a class, a factory's result): its shutdown is unknown
         left = []
         helpers: dict[str, str] = {}  # resource place -> an uncalled function that closes it
         for found in _resources(graph):
