@@ -511,7 +511,10 @@ class LifespanWithoutCleanup(Rule):
 
     @classmethod
     def check_project(cls, graph: Graph, settings: Settings) -> list[Finding]:
-        apps = [w for w in graph.wiring if w.kind == "app" and "router" not in w.flags and _app_path(w.path)]
+        apps = sorted(
+            (w for w in graph.wiring if w.kind == "app" and "router" not in w.flags and _app_path(w.path)),
+            key=lambda w: (w.path, w.line, w.col),
+        )
         if not apps:
             return []
         handlers: dict[str, list[WiringInfo]] = {}
@@ -528,12 +531,14 @@ class LifespanWithoutCleanup(Rule):
                     findings.append(cls._dead_handler(graph, handler, owner))
                 else:
                     closed.walk(graph, handler.target[3:], 0)
+        unread = False
         for app in apps:
-            lifespan = app.target[3:] if app.target.startswith("fn:") else ""
-            if lifespan in graph.functions and graph.functions[lifespan].facts["yield_line"]:
-                closed.walk(graph, lifespan, graph.functions[lifespan].facts["yield_line"])
-            elif "lifespan" in app.flags:
-                return findings  # a lifespan the model cannot read (a class, a factory's result): its shutdown is unknown
+            bodies = _lifespan_bodies(graph, app)
+            for body in bodies:
+                closed.walk(graph, body, graph.functions[body].facts["yield_line"])
+            unread = unread or ("lifespan" in app.flags and not bodies)
+        if unread and not any(_lifespan_bodies(graph, app) for app in apps):
+            return findings  # a lifespan the model cannot read (a class instance...): its shutdown is unknown
         left = []
         helpers: dict[str, str] = {}  # resource place -> an uncalled function that closes it
         for found in _resources(graph):
@@ -650,6 +655,19 @@ class _Closed:
         return found.resource.label in self.types
 
 
+def _lifespan_bodies(graph: Graph, app: WiringInfo) -> list[str]:
+    """The generator functions whose code after ``yield`` is ``app``'s shutdown: its lifespan,
+    or for ``lifespan=make_lifespan(...)`` the generators defined inside the factory."""
+    lifespan = app.target[3:] if app.target.startswith("fn:") else ""
+    info = graph.functions.get(lifespan)
+    if info is None:
+        return []
+    if info.facts["yield_line"]:
+        return [lifespan]
+    inner = lifespan + "."
+    return [fid for fid in graph.functions if fid.startswith(inner) and graph.functions[fid].facts["yield_line"]]
+
+
 def _closers_of(graph: Graph, closed: _Closed, place: str) -> list[str]:
     """Functions that close the object kept at ``place`` (by where it is kept)."""
     return sorted(
@@ -691,7 +709,7 @@ def _primary(apps: Iterable[WiringInfo], graph: Graph) -> WiringInfo:
     """The app a project-wide finding goes to: the first with a lifespan, else the first."""
     apps = list(apps)
     for app in apps:
-        if app.target.startswith("fn:") and app.target[3:] in graph.functions:
+        if _lifespan_bodies(graph, app):
             return app
     return apps[0]
 
