@@ -548,8 +548,8 @@ def _limits(graph: Graph, routes: list[WiringInfo]) -> _Limits:
             used = True
             if wire.name.rpartition(".")[2] == "Limiter" and ("default_limits" in wire.flags or "application_limits" in wire.flags):
                 defaults = True
-        elif wire.kind == "store":
-            used = True  # a slowapi Limiter is kept (``_kept``)
+        elif wire.kind == "store" and _kept(wire.target):
+            used = True  # a slowapi Limiter is kept somewhere (other rules keep other stores)
         elif wire.kind == "middleware" and wire.target in _SLOWAPI_MIDDLEWARE:
             middleware = True
         elif wire.kind in ("app", "include") and any(ref in _LIMIT_DEPENDENCIES or _custom_limit(ref) for ref in wire.refs):
@@ -598,8 +598,9 @@ def _chain(graph: Graph, start: str, reach: dict[str, Edge | None]) -> tuple[tup
     call: ExternalCall | None = next((c for c in graph.externals.get(node, ()) if is_llm_call(c.name)), None)
     what = "a model"
     if call is not None:
-        related.append(RelatedLocation(graph.path_of(node), call.site.line, call.site.col, f"`{call.site.text}` calls the model"))
-        what = f"`{call.site.text}`"
+        text = call.site.text if not call.site.text.startswith("…") else "(...)" + call.site.text[1:]
+        related.append(RelatedLocation(graph.path_of(node), call.site.line, call.site.col, f"`{text}` calls the model"))
+        what = f"`{text}`"
     how = f"starts background work that calls {what}" if background else f"calls {what}"
     if hops:
         how += f" (through {hops} call{'s' if hops != 1 else ''})"
