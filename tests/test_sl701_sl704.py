@@ -102,3 +102,14 @@ def test_a_lifespan_the_model_cannot_read_reports_nothing() -> None:
         "app = FastAPI(lifespan=make_lifespan(None))\n"
     )
     assert [f for f in api.check_sources({"main.py": code}, SETTINGS).findings if f.code == "SL701"] == []
+
+
+def test_a_close_method_handed_to_an_exit_stack_counts_as_closing() -> None:
+    code = (
+        "from contextlib import AsyncExitStack, asynccontextmanager\nfrom fastapi import FastAPI\nimport httpx\n\n"
+        "client = httpx.AsyncClient()\n\n"
+        "@asynccontextmanager\nasync def lifespan(app):\n    async with AsyncExitStack() as stack:\n"
+        "        stack.push_async_callback(client.aclose)\n        yield\n\n"
+        "app = FastAPI(lifespan=lifespan)\n"
+    )
+    assert [f for f in api.check_sources({"main.py": code}, SETTINGS).findings if f.code == "SL701"] == []

@@ -547,14 +547,21 @@ class SummaryCollector:
         shared FastAPI model's (``semantics.fastapi``)."""
         func = node.func
         if isinstance(func, ast.Attribute) and func.attr in _CLOSE_METHODS:
-            owner = func.value
-            if isinstance(owner, ast.Attribute) and isinstance(owner.value, ast.Attribute) and owner.value.attr == "state":
-                self._wire("close", f"state.{owner.attr}", node, flags=(func.attr,))
-            else:
-                self._wire("close", "", node, receiver=owner, target=self.ref(owner), flags=(func.attr,))
+            self._close(func, node, ())
+        for arg in (*node.args, *(k.value for k in node.keywords)):
+            if isinstance(arg, ast.Attribute) and arg.attr in _CLOSE_METHODS:
+                # ``stack.push_async_callback(client.aclose)``, ``atexit.register(engine.dispose)``
+                self._close(arg, arg, ("ref",))
         if qualified is not None and qualified.partition(".")[0] in _LIMIT_PACKAGES:
             keywords = tuple(k.arg for k in node.keywords if k.arg and not _empty(k.value))
             self._wire("call", qualified, node, flags=keywords)
+
+    def _close(self, method: ast.Attribute, at: ast.expr, flags: tuple[str, ...]) -> None:
+        owner = method.value
+        if isinstance(owner, ast.Attribute) and isinstance(owner.value, ast.Attribute) and owner.value.attr == "state":
+            self._wire("close", f"state.{owner.attr}", at, flags=(method.attr, *flags))
+        else:
+            self._wire("close", "", at, receiver=owner, target=self.ref(owner), flags=(method.attr, *flags))
 
     def visit_Return(self, node: ast.Return) -> None:
         self._fastapi.visit(node)

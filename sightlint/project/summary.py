@@ -266,8 +266,9 @@ class Wiring:
     ``<class id>.<attr>`` for ``self.<attr> = ...``; ``target`` the value), "call" (a
     call of library ``name`` whose keywords matter, ``flags`` the keywords given a
     non-empty value), "close" (``receiver.close()`` and the like, the method in
-    ``flags``, ``target`` the receiver's value; ``name`` ``state.<attr>`` for
-    ``<app>.state.<attr>.close()``). ``flags`` of a store: "attr" (``self.<attr>``),
+    ``flags``, and "ref" when the bound method is handed over uncalled, as in
+    ``stack.push_async_callback(client.aclose)``; ``target`` the receiver's value; ``name``
+    ``state.<attr>`` for ``<app>.state.<attr>.close()``). ``flags`` of a store: "attr" (``self.<attr>``),
     "owned" (a value a ``with`` statement of the same function opened and closes).
     Apps, routers, routes, lifespans and event handlers are the shared FastAPI model's
     (``ModuleSummary.fastapi``).

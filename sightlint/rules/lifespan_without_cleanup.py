@@ -541,9 +541,10 @@ class LifespanWithoutCleanup(Rule):
             return findings  # a lifespan the model cannot read (a class instance...): its shutdown is unknown
         left = []
         helpers: dict[str, str] = {}  # resource place -> an uncalled function that closes it
+        handed = {w.receiver for w in graph.wiring if w.kind == "close" and "ref" in w.flags}
         for found in _resources(graph):
-            if closed.covers(found):
-                continue
+            if closed.covers(found) or found.store.name in handed:
+                continue  # closed at shutdown, or its close method is registered somewhere
             closers = _closers_of(graph, closed, found.store.name)
             if any(graph.callers.get(f) or f in graph.entries or graph.functions[f].facts.get("cls") for f in closers):
                 continue  # closed by another lifecycle (a worker's shutdown hook, an object's close)
