@@ -94,9 +94,13 @@ class ExpensiveEndpointWithoutRateLimit(Rule):
     `BackgroundTasks.add_task`), and that no limit covers: no `@limiter.limit(...)` under
     its route decorator, no slowapi `default_limits` with `SlowAPIMiddleware` installed,
     no `RateLimiter` dependency on the route, its router, its `include_router` or the
-    app. A `@limiter.limit` written *above* the route decorator is reported on any route:
-    it limits nothing. In an app without any rate limiter, one finding per app (LOW)
-    names its LLM routes.
+    app (a project dependency named for rate limiting or throttling counts as one). A
+    `@limiter.limit` written *above* the route decorator is reported on any route: it
+    limits nothing. In an app without any rate limiter, one finding per app (LOW) names
+    its LLM routes. LLM calls are LangChain chat models and their `|` pipes, the
+    OpenAI, Anthropic, Google GenAI/Vertex, Mistral, Groq and Cohere clients, litellm
+    and llama-index LLMs; a call reached only through a method the project overrides in
+    subclasses (an abstract client's `request_async`) is not followed.
 
     ## Why it matters
     Each call of such a route spends model tokens (and often minutes of background

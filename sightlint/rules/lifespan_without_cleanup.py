@@ -124,7 +124,8 @@ class LifespanWithoutCleanup(Rule):
     project creates: SQLAlchemy engines, Redis clients and pools, Neo4j drivers and
     LangChain Neo4j stores, `httpx`/`aiohttp` clients, `asyncpg` pools and APScheduler
     schedulers kept in a module global, a cached getter (`@lru_cache`), a lazily filled
-    global or `app.state`. A resource counts as closed when a shutdown path calls its
+    global, `app.state`, or an object the process keeps (`self.client =
+    httpx.AsyncClient()` in a class with a global instance). A resource counts as closed when a shutdown path calls its
     release method: code after the lifespan's `yield` (and what it calls), an
     `on_event("shutdown")`/`add_event_handler("shutdown", ...)`/`on_shutdown=[...]`
     handler of an app without `lifespan=`, or an `async with` that owns it. The finding
@@ -132,8 +133,12 @@ class LifespanWithoutCleanup(Rule):
     open and where it is created. A second shape: an `on_event("shutdown")` handler of
     an app that also passes `lifespan=`, which FastAPI never runs.
 
-    Clients opened per request (`async with httpx.AsyncClient() as client:`) and clients
-    a lifespan opens with `async with` around its `yield` are clean.
+    Clients opened per request (`async with httpx.AsyncClient() as client:`), clients a
+    lifespan opens with `async with` around its `yield`, clients whose close method is
+    handed to an exit stack or `atexit`, and clients another lifecycle closes (a function
+    with callers, or a method, closes that very object: a worker's shutdown hook) are
+    clean. A close helper nothing calls is named in the message. Sync engines and clients
+    are not reported: they close their sockets when collected, the async ones cannot.
 
     ## Why it matters
     On every deploy or scale-in the process exits with its pools open: PostgreSQL and
