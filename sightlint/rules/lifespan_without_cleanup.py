@@ -547,7 +547,10 @@ class LifespanWithoutCleanup(Rule):
         left = []
         helpers: dict[str, str] = {}  # resource place -> an uncalled function that closes it
         handed = {w.receiver for w in graph.wiring if w.kind == "close" and "ref" in w.flags}
+        primary = _primary(apps, graph)
         for found in _resources(graph):
+            if not _same_tree(primary.path, found.store.path):
+                continue  # another tree of the repository (a tool, a second service)
             if closed.covers(found) or found.store.name in handed:
                 continue  # closed at shutdown, or its close method is registered somewhere
             closers = _closers_of(graph, closed, found.store.name)
@@ -557,7 +560,7 @@ class LifespanWithoutCleanup(Rule):
                 helpers[found.store.name] = graph.functions[closers[0]].name
             left.append(found)
         if left:
-            findings.append(cls._open_resources(graph, _primary(apps, graph), left, helpers))
+            findings.append(cls._open_resources(graph, primary, left, helpers))
         return findings
 
     @classmethod
@@ -703,6 +706,12 @@ def _resources(graph: Graph) -> list[_Open]:
         found[store.name] = _Open(store, resource)
     kept = [entry for name, entry in found.items() if name not in owned]
     return sorted(kept, key=lambda entry: (entry.store.path, entry.store.line, entry.store.col))
+
+
+def _same_tree(app: str, resource: str) -> bool:
+    """Whether ``resource`` sits in the app's top folder (anywhere, for an app at the root)."""
+    top = app.replace("\\", "/").partition("/")
+    return not top[1] or resource.replace("\\", "/").startswith(top[0] + "/")
 
 
 def _app_path(path: str) -> bool:
