@@ -13,8 +13,10 @@ from dataclasses import dataclass
 from sightlint.models import FixSafety, Severity
 from sightlint.rules.base import RuleClass, RuleMeta
 from sightlint.rules.blocking_call_in_async import BlockingCallInAsync
+from sightlint.rules.expensive_endpoint_without_rate_limit import ExpensiveEndpointWithoutRateLimit
 from sightlint.rules.health_check_probes_nothing import HealthCheckProbesNothing
 from sightlint.rules.ineffective_timeout import IneffectiveTimeout
+from sightlint.rules.lifespan_without_cleanup import LifespanWithoutCleanup
 from sightlint.rules.naive_utcnow import NaiveUtcnow
 from sightlint.rules.nested_function_in_handler import NestedFunctionInHandler
 from sightlint.rules.session_per_task_unbounded import SessionPerTaskUnbounded
@@ -31,6 +33,8 @@ ALL_RULES: tuple[RuleClass, ...] = (
     SessionSharedAcrossTasks,
     SwallowedException,
     UnlockedLazySingleton,
+    LifespanWithoutCleanup,
+    ExpensiveEndpointWithoutRateLimit,
     NestedFunctionInHandler,
     HealthCheckProbesNothing,
 )
@@ -67,10 +71,8 @@ PLANNED: tuple[RuleMeta, ...] = (
     _planned("SL402", "unbounded-gather", C, "`asyncio.gather` over many tasks without a timeout.", "§4"),
     _planned("SL403", "background-task-without-timeout", C, "Background task started without a timeout.", "§7"),
     _planned("SL404", "gemini-model-name-format", C, "Gemini model name without the `models/` prefix.", "§5"),
-    _planned("SL701", "lifespan-without-cleanup", H, "Lifespan opens resources and never closes them on shutdown.", "§11"),
     _planned("SL702", "insecure-settings-default", C, "Settings field with an insecure or unvalidated default.", "§8"),
     _planned("SL703", "password-length-unchecked", H, "Password reaches bcrypt without a 72-byte check at the schema.", "§12"),
-    _planned("SL704", "expensive-endpoint-without-rate-limit", M, "Expensive endpoint without a rate limit.", "§13"),
 )
 
 # Codes once released and then retired: never reuse them.

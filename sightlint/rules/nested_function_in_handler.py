@@ -5,13 +5,13 @@ import builtins
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import libcst as cst
-
 from sightlint.models import Finding
 from sightlint.rules.base import Bad, Fix, FixSafety, Good, Rule, RuleMeta, Severity
 from sightlint.semantics.fastapi import FastAPITracking, Route
 
 if TYPE_CHECKING:
+    import libcst as cst
+
     from sightlint.semantics.scope import Context
 
 _Def = ast.FunctionDef | ast.AsyncFunctionDef
@@ -705,9 +705,11 @@ async def sorted_names(names: list[str]):
 
     # -- fixing ----------------------------------------------------------------------------
 
-    fix_node = (cst.FunctionDef,)
+    fix_node = ("FunctionDef",)
 
     def fix(self, node: cst.CSTNode, finding: Finding) -> Fix | None:
+        import libcst as cst
+
         if not isinstance(node, cst.FunctionDef):
             return None
         name = node.name.value

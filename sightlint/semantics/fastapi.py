@@ -647,9 +647,11 @@ class _Scope:
 class FastAPICollector:
     """Builds a module's :class:`FastAPIModule` from the nodes of the engine's one walk.
 
-    Feed it every ``Assign``/``AnnAssign``/``Call``/``FunctionDef``/``AsyncFunctionDef``
-    as the walk visits them (:meth:`visit`), and ``leave`` the functions; read
-    :meth:`facts` after the walk. While walking, :meth:`routes_at` answers for a ``def``
+    Feed it every ``Assign``/``AnnAssign``/``Call``/``Return``/``ClassDef``/``FunctionDef``/
+    ``AsyncFunctionDef`` as the walk visits them (:meth:`visit`), and ``leave`` the
+    functions and classes; read :meth:`facts` after the walk. Several visitors of one walk
+    may feed the same collector (:func:`shared_collector`): a node fed twice in a row
+    counts once. While walking, :meth:`routes_at` answers for a ``def``
     node already visited (its decorators are read when it is entered), and
     :attr:`handler_nodes` maps each decorated route handler's node to its routes.
     ``add_api_route`` registrations are known once the call has been visited.
@@ -678,6 +680,9 @@ class FastAPICollector:
     # -- feeding -------------------------------------------------------------------------
 
     def visit(self, node: ast.AST) -> None:
+        if node is self.last_visited:
+            return  # fed already by another visitor of the same walk (see shared_collector)
+        self.last_visited = node
         kind = type(node)
         if kind is ast.Call:
             self._call(node)  # type: ignore[arg-type]
@@ -691,6 +696,9 @@ class FastAPICollector:
             self._return(node)  # type: ignore[arg-type]
 
     def leave(self, node: ast.AST) -> None:
+        if node is self.last_left:
+            return
+        self.last_left = node
         kind = type(node)
         if kind is ast.FunctionDef or kind is ast.AsyncFunctionDef:
             self._scopes.pop()
@@ -1005,13 +1013,23 @@ def _is_none(node: ast.AST) -> bool:
     return isinstance(node, ast.Constant) and node.value is None
 
 
+def shared_collector(context: Context) -> FastAPICollector:
+    """The file's one collector, made on first use and shared by every visitor of the walk
+    (the rules mixing in :class:`FastAPITracking`, the project model's summary collector):
+    each feeds it the nodes it sees, and a node is counted once."""
+    collector = context.shared.get("fastapi")
+    if collector is None:
+        collector = context.shared["fastapi"] = FastAPICollector(context)
+    assert isinstance(collector, FastAPICollector)
+    return collector
+
+
 class FastAPITracking:
     """Rule mix-in: ``self.fastapi`` is the file's :class:`FastAPICollector`, fed from the walk.
 
-    Every rule mixing this in shares one collector per file: the first of them to receive
-    a node feeds it (the others see the same node next and skip it), so the facts are
-    built once however many rules read them, and are current for each rule's own handler
-    of that node. A rule that defines one of these handlers itself calls ``super()``
+    Every rule mixing this in shares one collector per file (:func:`shared_collector`):
+    the first visitor to receive a node feeds it, so the facts are built once however
+    many rules read them, and are current for each rule's own handler of that node. A rule that defines one of these handlers itself calls ``super()``
     first; read ``self.fastapi.facts()`` in ``end_module``.
     """
 
@@ -1022,24 +1040,14 @@ class FastAPITracking:
     def fastapi(self) -> FastAPICollector:
         collector = self._fastapi
         if collector is None:
-            shared = self.context.shared
-            collector = shared.get("fastapi")
-            if collector is None:
-                collector = shared["fastapi"] = FastAPICollector(self.context)
-            self._fastapi = collector
+            collector = self._fastapi = shared_collector(self.context)
         return collector
 
     def _feed(self, node: ast.AST) -> None:
-        collector = self.fastapi
-        if collector.last_visited is not node:
-            collector.last_visited = node
-            collector.visit(node)
+        self.fastapi.visit(node)
 
     def _unfeed(self, node: ast.AST) -> None:
-        collector = self.fastapi
-        if collector.last_left is not node:
-            collector.last_left = node
-            collector.leave(node)
+        self.fastapi.leave(node)
 
     def visit_Assign(self, node: ast.Assign) -> None:
         self._feed(node)
