@@ -92,6 +92,11 @@ class HealthCheckProbesNothing(FastAPITracking, Rule):
     ones. (A liveness probe is the opposite case: it must *not* check dependencies, or a
     database outage restarts every pod.)
 
+    Paths are read in the route's module: the router's own `prefix=` and an
+    `include_router(..., prefix=...)` in the same module count; a prefix given where
+    another module includes the router is not seen, except that the root route (`"/"`)
+    of a module named like a probe (`api/health.py`) is taken as that probe.
+
     ## Fix
     No automatic fix: what to check is the application's decision. Probe what the app
     cannot serve without (`await conn.execute(text("SELECT 1"))`, `await redis.ping()`)
@@ -257,6 +262,27 @@ app.include_router(status_router, prefix="/api/health")
 """
         ),
         Bad(
+            # The root route of a health module (included as /health elsewhere).
+            """\
+# file: app/api/health.py
+from fastapi import APIRouter
+
+router = APIRouter()
+
+
+@router.get("/")
+async def health():
+    return {"status": "ok"}
+# file: app/main.py
+from fastapi import FastAPI
+
+from app.api import health
+
+app = FastAPI()
+app.include_router(health.router, prefix="/health")
+"""
+        ),
+        Bad(
             # In an app factory, with the version read from the package metadata.
             """\
 from importlib.metadata import version
@@ -418,6 +444,32 @@ def healthz(response: Response):
 """
         ),
         Good(
+            # A root route in a module not named for a probe; the probe in its own module is below.
+            """\
+# file: app/api/items.py
+from fastapi import APIRouter
+
+router = APIRouter()
+
+
+@router.get("/")
+async def index():
+    return {"items": "see /items/{id}"}
+# file: app/api/health.py
+from fastapi import APIRouter
+
+from app.db import ping_database
+
+router = APIRouter()
+
+
+@router.get("/")
+async def health():
+    await ping_database()
+    return {"status": "ok"}
+"""
+        ),
+        Good(
             # A websocket is not a probe.
             """\
 from fastapi import FastAPI, WebSocket
@@ -549,6 +601,16 @@ async def health_ws(websocket: WebSocket):
         readiness = self._readiness
         # Routers included with a prefix in this module: their routes are served under it.
         mounts = mount_prefixes([self.fastapi.facts()])
+        # A router's root route in a module named for a probe (``api/health.py``'s
+        # ``@router.get("/")``): included under that name from another module, as a rule.
+        module = self.context.path.replace("\\", "/").rsplit("/", 1)[-1].removesuffix(".py").lower()
+        if module in readiness:
+            root = (f"/{module}",)
+            apps = {a.qualified for a in self.fastapi.apps if a.kind == "app"}
+            mounts = {
+                **mounts,
+                **{r.owner: root for r in self.fastapi.routes if r.owner not in apps and mounts.get(r.owner, ("",)) == ("",)},
+            }
         for node, routes in self.fastapi.handler_nodes.items():
             route, path = next(
                 ((r, p) for r in routes if not r.is_websocket for p in full_paths(r, mounts) if _last_segment(p) in readiness),
