@@ -451,6 +451,18 @@ def test_plain_generator_lifespan_and_starlette_names() -> None:
     )
     (life,) = found.lifespans
     assert life.function == "app.main.lifespan" and life.shutdown_lines == (0, 0)
+    own = facts(
+        """
+        from app.routing import APIRouter
+
+        router = APIRouter(prefix="/customers")
+
+        @router.get("/export")
+        async def export(): ...
+        """,
+        "app.customers",
+    )
+    assert own.apps[0].kind == "router" and own.routes[0].full_path == "/customers/export"
     (route,) = found.routes
     assert [(d.param, d.target) for d in route.params] == [("db", "get_db")]
     assert route.full_path == "/v1/items"

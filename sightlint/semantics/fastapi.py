@@ -82,6 +82,7 @@ EVENTS = ("startup", "shutdown")
 # Last names of the app and router classes, and the methods that register something on an
 # app: the collector looks further only at calls named so.
 _CONSTRUCTOR_NAMES = frozenset(name.rsplit(".", 1)[1] for name in APP_CLASSES | ROUTER_CLASSES)
+_OWN_CLASSES = frozenset(("FastAPI", "APIRouter"))
 _REGISTRATIONS = frozenset(("include_router", "mount", "add_event_handler", "add_middleware", *ADD_ROUTE_METHODS))
 # Keywords of ``FastAPI(...)``/``APIRouter(...)`` naming functions the app calls at startup/shutdown.
 APP_HOOK_KEYWORDS = ("lifespan", "on_startup", "on_shutdown")
@@ -882,7 +883,10 @@ class FastAPICollector:
             qualified = context.resolve_name(name)
             if qualified in APP_CLASSES or qualified in ROUTER_CLASSES:
                 self._construct(call, "router" if qualified in ROUTER_CLASSES else "app")
-            elif qualified is None and name in ("FastAPI", "APIRouter") and not context.is_local(name):
+            elif qualified is not None and qualified.rsplit(".", 1)[-1] in _OWN_CLASSES:
+                # A project's own subclass under FastAPI's name (``from app.routing import APIRouter``).
+                self._construct(call, "router" if qualified.endswith("APIRouter") else "app")
+            elif qualified is None and name in _OWN_CLASSES and not context.is_local(name):
                 self._construct(call, "router" if name == "APIRouter" else "app")
             return
         if kind is not ast.Attribute:
