@@ -97,6 +97,15 @@ def test_no_fix_when_the_move_would_lose_or_clash() -> None:
                 return size
 
             return page()
+
+
+        @app.get("/d")
+        async def d():
+            def wrapped():  # the name is bound again: moved, the handler would read an unbound local
+                return 3
+
+            wrapped = cache(wrapped)
+            return wrapped()
         """
     )
     settings = Settings(select=("SL705",))
@@ -105,5 +114,6 @@ def test_no_fix_when_the_move_would_lose_or_clash() -> None:
         (13, FixSafety.NONE),
         (22, FixSafety.NONE),
         (30, FixSafety.NONE),
+        (38, FixSafety.NONE),
     ]
     assert fix_source(text.encode(), "app/main.py", settings).status == "unchanged"

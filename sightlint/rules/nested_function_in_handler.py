@@ -31,6 +31,7 @@ class _Frame:
     nonlocal_: bool = False  # assigns an enclosing function's variable
     handler: bool = False  # may be a route handler or HTTP middleware
     passed: set[str] = field(default_factory=set)  # child def names read other than to call them
+    rebound: set[str] = field(default_factory=set)  # child def names also assigned or deleted
 
 
 @dataclass(frozen=True)
@@ -589,10 +590,13 @@ async def sorted_names(names: list[str]):
             self._called.add(id(node.func))
 
     def visit_Name(self, node: ast.Name) -> None:
-        if node.id in self._nested and type(node.ctx) is ast.Load and id(node) not in self._called:
-            for frame in self._frames:
-                if node.id in frame.names:
-                    frame.passed.add(node.id)  # handed on as a callback (or stored, returned)
+        if node.id in self._nested:
+            loaded = type(node.ctx) is ast.Load
+            if not loaded or id(node) not in self._called:
+                for frame in self._frames:
+                    if node.id in frame.names:
+                        # handed on as a callback (or stored, returned); or bound again
+                        (frame.passed if loaded else frame.rebound).add(node.id)
         if not self._open or type(node.ctx) is not ast.Load:
             return
         found = self.context.lookup(node.id)
@@ -642,6 +646,7 @@ async def sorted_names(names: list[str]):
                 not used_params
                 and not imports
                 and frame.names.get(node.name) == 1
+                and node.name not in frame.rebound
                 and not self._comment_above(node)
                 and self._safe_at_module_level(node)
             )
