@@ -81,7 +81,8 @@ class HealthCheckProbesNothing(FastAPITracking, Rule):
     and takes no dependency. Liveness routes (`/live`, `/livez`) that return a constant are
     correct and never reported; neither is a handler whose docstring says it is the
     liveness check. A readiness route that runs `SELECT 1`, pings Redis, or calls a
-    helper that may do so is clean.
+    helper that may do so is clean. The rule does not check that the app has a backing
+    service at all: for a stateless service, list the path under `liveness-paths`.
 
     ## Why it matters
     Kubernetes readiness probes, Cloud Run startup probes and load-balancer health checks
