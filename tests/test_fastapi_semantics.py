@@ -466,3 +466,37 @@ def test_plain_generator_lifespan_and_starlette_names() -> None:
     (route,) = found.routes
     assert [(d.param, d.target) for d in route.params] == [("db", "get_db")]
     assert route.full_path == "/v1/items"
+
+
+def test_aliases_imported_from_another_module() -> None:
+    """The full-stack template's shape: ``SessionDep`` in ``deps``, used in the routes."""
+    deps = facts(
+        """
+        from typing import Annotated
+        from fastapi import Depends
+        from sqlmodel import Session
+
+        def get_db(): ...
+
+        SessionDep = Annotated[Session, Depends(get_db)]
+        """,
+        "app.api.deps",
+    )
+    items = facts(
+        """
+        import uuid
+        from fastapi import APIRouter
+        from app.api.deps import SessionDep
+        from app.models import Item
+
+        router = APIRouter(prefix="/items")
+
+        @router.get("/{id}")
+        def read_item(session: SessionDep, id: uuid.UUID, item: Item | None = None): ...
+        """,
+        "app.api.routes.items",
+    )
+    (route,) = items.routes
+    assert route.params == () and route.alias_params == (("session", "app.api.deps.SessionDep"),)
+    found = fa.route_dependencies(route, fa.aliases_by_name([deps, items]))
+    assert [(d.param, d.target, d.qualified) for d in found] == [("session", "get_db", "app.api.deps.get_db")]

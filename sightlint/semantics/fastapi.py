@@ -83,6 +83,10 @@ EVENTS = ("startup", "shutdown")
 # app: the collector looks further only at calls named so.
 _CONSTRUCTOR_NAMES = frozenset(name.rsplit(".", 1)[1] for name in APP_CLASSES | ROUTER_CLASSES)
 _OWN_CLASSES = frozenset(("FastAPI", "APIRouter"))
+# Packages whose names are types, never a project's ``Annotated`` dependency alias.
+_NOT_ALIAS_PACKAGES = frozenset(
+    ("fastapi", "starlette", "pydantic", "typing", "typing_extensions", "sqlalchemy", "uuid", "datetime", "collections", "builtins")
+)
 _REGISTRATIONS = frozenset(("include_router", "mount", "add_event_handler", "add_middleware", *ADD_ROUTE_METHODS))
 # Keywords of ``FastAPI(...)``/``APIRouter(...)`` naming functions the app calls at startup/shutdown.
 APP_HOOK_KEYWORDS = ("lifespan", "on_startup", "on_shutdown")
@@ -181,6 +185,10 @@ class Route(NamedTuple):
     params: tuple[Dependency, ...] = ()
     background_tasks: tuple[str, ...] = ()
     is_async: bool = True
+    # (parameter, dotted name of its annotation) for annotations imported from another
+    # module: aliases defined there (``from app.deps import SessionDep``), resolved across
+    # modules by :func:`route_dependencies`.
+    alias_params: tuple[tuple[str, str], ...] = ()
 
     @property
     def full_path(self) -> str | None:
@@ -440,6 +448,20 @@ def parameter_dependencies(
                 dependency = alias._replace(param=arg.arg)
         if dependency is not None:
             found.append(dependency)
+    return tuple(found)
+
+
+def imported_annotations(node: ast.FunctionDef | ast.AsyncFunctionDef, context: Context) -> tuple[tuple[str, str], ...]:
+    """(parameter, dotted name) of the parameters annotated with an imported name and no
+    ``Depends`` default: possibly an ``Annotated`` alias defined in that module."""
+    found = []
+    for arg, default in _arguments_with_defaults(node.args):
+        annotation = arg.annotation
+        if annotation is None or default is not None or not isinstance(annotation, (ast.Name, ast.Attribute)):
+            continue
+        qualified = context.qualified_name(annotation)
+        if qualified is not None and qualified.split(".")[0] not in _NOT_ALIAS_PACKAGES:
+            found.append((arg.arg, qualified))
     return tuple(found)
 
 
@@ -830,6 +852,7 @@ class FastAPICollector:
                     params=params,
                     background_tasks=background_tasks_params(node, context),
                     is_async=isinstance(node, ast.AsyncFunctionDef),
+                    alias_params=imported_annotations(node, context),
                 )
                 self.routes.append(record)
                 self.handler_nodes.setdefault(node, []).append(record)
@@ -970,6 +993,7 @@ class FastAPICollector:
             params=parameter_dependencies(node, context, aliases) if node is not None else (),
             background_tasks=background_tasks_params(node, context) if node is not None else (),
             is_async=isinstance(node, ast.AsyncFunctionDef) if node is not None else True,
+            alias_params=imported_annotations(node, context) if node is not None else (),
         )
         self.routes.append(record)
         if node is not None:
@@ -1140,6 +1164,22 @@ def lifespans_by_function(modules: Iterable[FastAPIModule]) -> dict[str, Lifespa
     """Every module's lifespan functions by dotted name, to find an app's lifespan defined
     in another module (``FastAPI(lifespan=lifespan)`` after ``from app.core import lifespan``)."""
     return {life.function: life for facts in modules for life in facts.lifespans}
+
+
+def aliases_by_name(modules: Iterable[FastAPIModule]) -> dict[str, Dependency]:
+    """Every module's ``Annotated`` dependency aliases by dotted name (``app.deps.SessionDep``)."""
+    return {f"{facts.module}.{alias.name}": alias.dependency for facts in modules for alias in facts.aliases}
+
+
+def route_dependencies(route: Route, aliases: Mapping[str, Dependency]) -> tuple[Dependency, ...]:
+    """``route``'s ``dependencies=`` and ``Depends`` parameters, with the parameters
+    annotated by an alias imported from another module (``aliases``: :func:`aliases_by_name`)."""
+    extra = []
+    for param, name in route.alias_params:
+        dependency = aliases.get(name)
+        if dependency is not None:
+            extra.append(dependency._replace(param=param))
+    return route.all_dependencies + tuple(extra)
 
 
 def full_paths(route: Route, mounts: Mapping[str, tuple[str, ...]]) -> tuple[str, ...]:
