@@ -50,32 +50,32 @@ class NestedFunctionInHandler(FastAPITracking, Rule):
     ## What it flags
     A `def` inside a route handler (or an `@app.middleware("http")` function) that uses
     nothing of the handler but its parameters, its local imports and module globals: it
-    could be a module-level function taking those as arguments. Closures that read the
-    handler's local variables, callbacks handed on that read the handler's parameters
-    (`get_metadata(server, url_for)` where `url_for` reads `request`: it must be a
-    closure, or a `functools.partial`), nested defs that are decorated (a decorator may register
-    them per request, as Socket.IO and LangChain `@tool` do), decorators written inline
-    (a def that returns a nested def) and functions using `super()` are not reported.
+    could be a module-level function taking those as arguments. Not reported: closures
+    that read the handler's local variables (or an enclosing app factory's); callbacks
+    handed on that read the handler's parameters (`get_metadata(server, url_for)` where
+    `url_for` reads `request`: it has to bind it, as a closure or a `functools.partial`);
+    nested defs that are decorated (a decorator may register them per request, as
+    Socket.IO and LangChain `@tool` do); decorators written inline (a def that returns
+    a nested def); functions using `super()` or `nonlocal`.
 
     ## Why it matters
     Every request builds a new function object, and the function can only be tested by
     calling the route. That is the whole cost: a handler with a small nested def took
-    145 ns per call against 78 ns without it (CPython 3.11, `timeit`), nothing leaks, and
-    the code behaves the same. The audit (§10)
-    rates it HIGH next to real production failures; it is a readability and testability
-    issue, so the rule reports it at LOW. A nested def that *does* capture locals is an
-    ordinary closure and stays clean.
+    145 ns per call against 78 ns without it (CPython 3.11, `timeit`); nothing leaks and
+    the code behaves the same. The audit (§10) rates it HIGH next to real production
+    failures; it is a readability and testability issue, so the rule reports it at LOW.
 
     ## Fix
     When the nested def uses nothing of the handler at all (no parameter, no local, no
-    local import), has no default values and no annotations that could read a name not yet
-    defined at import time, and its name is free at module level, the fix moves it to
-    module level (after the imports), unchanged. Function bodies read globals when they
-    run, so the moved function sees what it saw before; the handler's call now reads the
-    module-level name. It is not offered when a comment sits right above the def (the move
-    would drop it), when the function reads the handler's parameters
-    (pass them as arguments by hand) or the handler's local imports (a local import is
-    often deliberate: an optional dependency or an import cycle).
+    local import), the fix moves it, unchanged, to module level after the imports.
+    Function bodies read globals when they run, so the moved function sees what it saw
+    before, and the handler's call now reads the module-level name. The fix is not
+    offered when something could change: default values or annotations evaluated at
+    definition time (they would run at import, before names defined later), a name the
+    module already binds or the handler binds again or defines twice, a comment right
+    above the def (the move would drop it), parameters it reads (pass them as arguments
+    by hand), or the handler's local imports (a local import is often deliberate: an
+    optional dependency or an import cycle).
     """
 
     meta = RuleMeta(
