@@ -14,6 +14,7 @@ from sightlint.models import FixSafety, Severity
 from sightlint.rules.base import RuleClass, RuleMeta
 from sightlint.rules.blocking_call_in_async import BlockingCallInAsync
 from sightlint.rules.ineffective_timeout import IneffectiveTimeout
+from sightlint.rules.insecure_settings_default import InsecureSettingsDefault
 from sightlint.rules.naive_utcnow import NaiveUtcnow
 from sightlint.rules.session_per_task_unbounded import SessionPerTaskUnbounded
 from sightlint.rules.session_shared_across_tasks import SessionSharedAcrossTasks
@@ -29,6 +30,7 @@ ALL_RULES: tuple[RuleClass, ...] = (
     SessionSharedAcrossTasks,
     SwallowedException,
     UnlockedLazySingleton,
+    InsecureSettingsDefault,
 )
 
 PARSE_ERROR = RuleMeta(
@@ -64,7 +66,6 @@ PLANNED: tuple[RuleMeta, ...] = (
     _planned("SL403", "background-task-without-timeout", C, "Background task started without a timeout.", "§7"),
     _planned("SL404", "gemini-model-name-format", C, "Gemini model name without the `models/` prefix.", "§5"),
     _planned("SL701", "lifespan-without-cleanup", H, "Lifespan opens resources and never closes them on shutdown.", "§11"),
-    _planned("SL702", "insecure-settings-default", C, "Settings field with an insecure or unvalidated default.", "§8"),
     _planned("SL703", "password-length-unchecked", H, "Password reaches bcrypt without a 72-byte check at the schema.", "§12"),
     _planned("SL704", "expensive-endpoint-without-rate-limit", M, "Expensive endpoint without a rate limit.", "§13"),
     _planned("SL705", "nested-function-in-handler", H, "Function defined inside a request handler.", "§10"),
