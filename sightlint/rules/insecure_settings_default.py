@@ -29,7 +29,7 @@ _KEY_QUALIFIERS = frozenset("api private secret access signing encryption auth m
 _NOT_SECRET = frozenset(
     "max min num count limit expire expires expiry expiration ttl lifetime minutes seconds hours days url uri endpoint "
     "name type prefix header length size budget algorithm algo file path env field location cookie enabled "
-    "required rotation refresh_days usage tokenizer".split()
+    "required rotation usage tokenizer id".split()
 )
 # A placeholder, not a real secret: the value says so.
 _PLACEHOLDER = re.compile(
@@ -88,11 +88,13 @@ class InsecureSettingsDefault(Rule):
       random string), a DSN or URL default that embeds a password
       (`postgresql://app:s3cret@db/app`), and authentication switched off by default
       (`AUTH_ENABLED: bool = False`, `DISABLE_AUTH: bool = True`);
-    - **high** — a placeholder secret (`SECRET_KEY: str = "change-me"`,
+    - **high** — a placeholder secret the app itself relies on (`SECRET_KEY: str = "change-me"`,
       `NEO4J_PASSWORD: str = "password"`), `DEBUG: bool = True`, a secret that falls back
       to a hard-coded module constant (`os.getenv("JWT_SECRET", DEFAULT_SECRET)`), and
       `CORS_ORIGINS = ["*"]` next to `CORS_ALLOW_CREDENTIALS = True`;
-    - **medium** — a free-form `ENVIRONMENT: str` that the same file compares to a
+    - **medium** — a placeholder key for someone else's API (`OPENAI_API_KEY = "dummy"`,
+      `AWS_SECRET_ACCESS_KEY`: it fails at the first call and grants nothing), a
+      free-form `ENVIRONMENT: str` that the same file compares to a
       literal (`self.ENVIRONMENT == "production"`: suggest `Literal[...]`), a primary
       datastore URL (database, Neo4j, MongoDB) with a default and no validator, and the
       API key of the provider the settings' own default model needs
@@ -423,6 +425,10 @@ class InsecureSettingsDefault(Rule):
                 if _REAL_KEY.match(text) or (not _PLACEHOLDER.search(text) and _random_looking(text)):
                     return _Shape(Severity.CRITICAL, f"Secret `{f.name}` defaults to a real-looking value: it is in the "
                                   "repository, and production uses it whenever the variable is missing; rotate it and make the field required.")
+                if "apikey" in words or {"access", "key"} <= words:
+                    # A key for someone else's API: the placeholder fails at the first call, it grants nothing.
+                    return _Shape(Severity.MEDIUM, f"API key `{f.name}` defaults to the placeholder `{text[:24]}`: a deployment "
+                                  "that forgets the variable starts, then fails at the first call; make the field required.")
                 return _Shape(Severity.HIGH, f"Secret `{f.name}` defaults to the placeholder `{text[:24]}`: production runs with "
                               "it whenever the variable is missing; make the field required (`SecretStr` without a default) or validate it.")
             if not f.env_read and _none_or_empty(default):
