@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from sightlint.models import FixSafety, Severity
 from sightlint.rules.base import RuleClass, RuleMeta
 from sightlint.rules.blocking_call_in_async import BlockingCallInAsync
+from sightlint.rules.broad_exception_handler import BroadExceptionHandler
 from sightlint.rules.ineffective_timeout import IneffectiveTimeout
 from sightlint.rules.insecure_settings_default import InsecureSettingsDefault
 from sightlint.rules.naive_utcnow import NaiveUtcnow
@@ -31,6 +32,7 @@ ALL_RULES: tuple[RuleClass, ...] = (
     SwallowedException,
     UnlockedLazySingleton,
     InsecureSettingsDefault,
+    BroadExceptionHandler,
 )
 
 PARSE_ERROR = RuleMeta(
@@ -60,7 +62,6 @@ C, H, M = Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM
 # Codes fixed by the catalog but not implemented yet. A rule module that implements one
 # replaces its entry here (the test suite checks that no code is both planned and built).
 PLANNED: tuple[RuleMeta, ...] = (
-    _planned("SL202", "broad-exception-handler", M, "Broad `except Exception` in a service path hides specific failures.", "§14"),
     _planned("SL401", "llm-call-without-timeout", C, "LLM call awaited without a timeout.", "§4"),
     _planned("SL402", "unbounded-gather", C, "`asyncio.gather` over many tasks without a timeout.", "§4"),
     _planned("SL403", "background-task-without-timeout", C, "Background task started without a timeout.", "§7"),
