@@ -17,6 +17,7 @@ from sightlint.rules.broad_exception_handler import BroadExceptionHandler
 from sightlint.rules.ineffective_timeout import IneffectiveTimeout
 from sightlint.rules.insecure_settings_default import InsecureSettingsDefault
 from sightlint.rules.naive_utcnow import NaiveUtcnow
+from sightlint.rules.password_length_unchecked import PasswordLengthUnchecked
 from sightlint.rules.session_per_task_unbounded import SessionPerTaskUnbounded
 from sightlint.rules.session_shared_across_tasks import SessionSharedAcrossTasks
 from sightlint.rules.swallowed_exception import SwallowedException
@@ -33,6 +34,7 @@ ALL_RULES: tuple[RuleClass, ...] = (
     UnlockedLazySingleton,
     InsecureSettingsDefault,
     BroadExceptionHandler,
+    PasswordLengthUnchecked,
 )
 
 PARSE_ERROR = RuleMeta(
@@ -67,7 +69,6 @@ PLANNED: tuple[RuleMeta, ...] = (
     _planned("SL403", "background-task-without-timeout", C, "Background task started without a timeout.", "§7"),
     _planned("SL404", "gemini-model-name-format", C, "Gemini model name without the `models/` prefix.", "§5"),
     _planned("SL701", "lifespan-without-cleanup", H, "Lifespan opens resources and never closes them on shutdown.", "§11"),
-    _planned("SL703", "password-length-unchecked", H, "Password reaches bcrypt without a 72-byte check at the schema.", "§12"),
     _planned("SL704", "expensive-endpoint-without-rate-limit", M, "Expensive endpoint without a rate limit.", "§13"),
     _planned("SL705", "nested-function-in-handler", H, "Function defined inside a request handler.", "§10"),
     _planned("SL706", "health-check-probes-nothing", M, "Health check that probes no dependency.", "§15"),

@@ -25,7 +25,9 @@ from sightlint.project.summary import UNKNOWN_REF, CallSite, FunctionSummary, Mo
 
 # The per-function facts a rule may ask for: fields of ``FunctionSummary`` whose values
 # are plain data (marshal-able).
-FACTS = frozenset(("awaits", "route", "params", "method_kind", "cls"))
+FACTS = frozenset(("awaits", "route", "params", "method_kind", "cls", "flows"))
+# The per-module facts a rule may ask for: fields of ``ModuleSummary`` holding plain data.
+MODULE_FACTS = frozenset(("secrets",))
 
 
 def _keep_none(name: str) -> bool:
@@ -46,11 +48,15 @@ class ModelNeeds:
     externals: Callable[[str], bool] = _keep_none
     facts: frozenset[str] = frozenset()
     timeouts: bool = False
+    module_facts: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         unknown = self.facts - FACTS
         if unknown:
             raise ValueError(f"unknown function facts {sorted(unknown)}; known: {sorted(FACTS)}")
+        unknown = self.module_facts - MODULE_FACTS
+        if unknown:
+            raise ValueError(f"unknown module facts {sorted(unknown)}; known: {sorted(MODULE_FACTS)}")
 
     @classmethod
     def union(cls, needs: Iterable[ModelNeeds]) -> ModelNeeds:
@@ -59,11 +65,12 @@ class ModelNeeds:
         keeps = tuple(n.externals for n in needs if n.externals is not _keep_none)
         facts = frozenset().union(*(n.facts for n in needs))
         timeouts = any(n.timeouts for n in needs)
+        module_facts = frozenset().union(*(n.module_facts for n in needs))
         if not keeps:
-            return cls(facts=facts, timeouts=timeouts)
+            return cls(facts=facts, timeouts=timeouts, module_facts=module_facts)
         if len(keeps) == 1:
-            return cls(keeps[0], facts, timeouts)
-        return cls(lambda name: any(keep(name) for keep in keeps), facts, timeouts)
+            return cls(keeps[0], facts, timeouts, module_facts)
+        return cls(lambda name: any(keep(name) for keep in keeps), facts, timeouts, module_facts)
 
 
 class FunctionInfo(NamedTuple):
@@ -116,6 +123,8 @@ class ModuleRecord(NamedTuple):
     externals: tuple[tuple[Any, ...], ...]
     timeouts: tuple[tuple[Any, ...], ...]
     entries: tuple[tuple[str, str], ...]
+    # ``(name, value)`` of the module facts the rules asked for (``ModelNeeds.module_facts``).
+    module_facts: tuple[tuple[str, Any], ...] = ()
 
 
 def module_record(model: ProjectModel, summary: ModuleSummary, needs: ModelNeeds) -> ModuleRecord:
@@ -135,7 +144,10 @@ def module_record(model: ProjectModel, summary: ModuleSummary, needs: ModelNeeds
                 externals.append((fid, call.name, site.line, site.col, site.end_line, site.end_col, site.text, site.awaited))
     timeouts = _resolved_timeouts(model, summary) if needs.timeouts else ()
     entries = tuple(model.module_entries(summary))
-    return ModuleRecord(summary.module, summary.path, tuple(functions), tuple(edges), tuple(externals), timeouts, entries)
+    module_facts = tuple((name, tuple(getattr(summary, name))) for name in sorted(needs.module_facts) if getattr(summary, name))
+    return ModuleRecord(
+        summary.module, summary.path, tuple(functions), tuple(edges), tuple(externals), timeouts, entries, module_facts
+    )
 
 
 def _facts(fn: FunctionSummary, names: list[str]) -> dict[str, Any]:
@@ -188,6 +200,8 @@ class Graph:
         self.cache: dict[Any, Any] = {}
         self.third_party: Any = None
         self._module: dict[str, tuple[str, str]] = {}  # function id -> (module, path)
+        # path -> the module facts the rules asked for (``ModelNeeds.module_facts``), by name.
+        self.module_facts: dict[str, dict[str, Any]] = {}
         self._display: dict[str, str] = {}
         self._rows_in: dict[str, Any] = {}  # path -> its module's function rows
         edges_in: list[tuple[tuple[Any, ...], ...]] = []
@@ -199,8 +213,10 @@ class Graph:
         # files are named by a hash of it, and sealed).
         new = tuple.__new__
         functions, modules = self.functions, self._module
-        for module, path, function_rows, edge_rows, external_rows, timeout_rows, entry_rows in records:
+        for module, path, function_rows, edge_rows, external_rows, timeout_rows, entry_rows, facts in records:
             where = (module, path)
+            if facts:
+                self.module_facts[path] = dict(facts)
             self._rows_in[path] = function_rows
             for function in function_rows:
                 fid = function[0]
@@ -238,8 +254,10 @@ class Graph:
     @classmethod
     def of(cls, model: ProjectModel, needs: ModelNeeds) -> Graph:
         """The graph of every module of ``model`` (built without a cache)."""
+        # Every module, as the cached path builds them: one without functions may still hold
+        # module facts (a schemas module of request models).
         summaries: dict[str, ModuleSummary] = {}
-        for fid, summary in model.module_of.items():
+        for summary in model.modules.values():
             summaries.setdefault(summary.path, summary)
         return cls(module_record(model, summary, needs) for summary in summaries.values())
 

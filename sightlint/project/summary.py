@@ -223,6 +223,8 @@ class FunctionSummary:
     # Suspension points in the body itself (await, async for, async with).
     awaits: int = 0
     route: bool = False  # decorated as a FastAPI/Starlette endpoint
+    # Where credential values flow, in files that mention them (see ``project.flows``).
+    flows: list[tuple[Any, ...]] = field(default_factory=list)
 
 
 @_compact
@@ -267,6 +269,8 @@ class ModuleSummary:
     # Callables a framework calls, named where they are registered (decorators are on
     # the functions themselves).
     entries: list[EntrySite] = field(default_factory=list)
+    # Password fields of request models and bcrypt contexts (see ``project.flows``).
+    secrets: list[tuple[Any, ...]] = field(default_factory=list)
     # What the module's dependencies are read from (:func:`dependency_terms`), computed
     # once where the summary is built (a pool worker) instead of in the serial phase.
     terms: DependencyTerms | None = None
