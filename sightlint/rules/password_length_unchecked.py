@@ -59,19 +59,22 @@ class PasswordLengthUnchecked(Rule):
     then `user_create.password`), across modules. Severity high.
 
     ## Why it matters
-    bcrypt hashes at most 72 bytes. bcrypt 4.x ignores the rest silently
-    (bcrypt 4.3.0, `src/_bcrypt/src/lib.rs`, `hashpw`: the password is cut to 72 bytes
-    before hashing), so two passwords that share their first 72 bytes are the same
-    password. bcrypt 5.0 raises instead (bcrypt 5.0.0, `src/_bcrypt/src/lib.rs`:
-    `ValueError("password cannot be longer than 72 bytes, truncate manually if
-    necessary (e.g. my_password[:72])")` from `hashpw`, and `checkpw` hashes the same
-    way): a registration or a login with a long passphrase becomes a 500. passlib 1.7.4
-    does not survive bcrypt 5 even for short passwords: its bcrypt backend check
-    (`passlib/handlers/bcrypt.py`, `_finalize_backend_mixin` → `detect_wrap_bug`) hashes
-    a 255-byte test secret, which bcrypt 5 rejects, so the first `CryptContext.hash`
-    raises `ValueError` (and it reads `bcrypt.__about__.__version__`, gone since bcrypt
-    4.1, logging "(trapped) error reading bcrypt version"). A passphrase of 19 emoji is
-    76 bytes: `max_length=72` lets it through.
+    bcrypt hashes at most 72 bytes. bcrypt 4.x ignores the rest silently (bcrypt 4.3.0
+    sdist, `src/_bcrypt/src/lib.rs`, `hashpw`: `let password =
+    &password[..password.len().min(72)];`), so two passwords that share their first 72
+    bytes are the same password: with 4.3.0 installed, `checkpw` accepts `"a" * 72 +
+    "DIFFERENT"` against the hash of `"a" * 72 + "X"`. bcrypt 5.0 raises instead (bcrypt
+    5.0.0 sdist, same file: `if password.len() > 72` → `ValueError("password cannot be
+    longer than 72 bytes, truncate manually if necessary (e.g. my_password[:72])")`, and
+    `checkpw` calls `hashpw`): a sign-up or a login with a long passphrase becomes a 500
+    unless something catches it. passlib 1.7.4 does not survive bcrypt 5 even for short
+    passwords: its backend self-test (`passlib/handlers/bcrypt.py`,
+    `_finalize_backend_mixin` → `detect_wrap_bug`, which hashes a 255-byte secret) makes
+    the first `CryptContext(schemes=["bcrypt"]).hash("short")` raise that `ValueError`
+    (checked with 5.0.0 installed), and with any bcrypt since 4.x it logs "(trapped)
+    error reading bcrypt version" (it reads `bcrypt.__about__.__version__`, which neither
+    4.3.0 nor 5.0.0 has). `max_length` counts characters: 19 emoji are 76 bytes, so
+    `max_length=72` lets 288 bytes through.
 
     ## Fix
     No automatic fix. Validate the bytes where the request arrives, so the user gets a
