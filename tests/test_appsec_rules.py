@@ -172,3 +172,24 @@ def test_flows_follow_aliases_and_say_how_a_length_check_answers() -> None:
 def test_flows_are_not_collected_where_no_password_is_mentioned() -> None:
     assert not flows.mentions_credentials("def f(token):\n    return hash(token)\n")
     assert flows.mentions_credentials("pwd_context = CryptContext(schemes=['bcrypt'])\n")
+
+
+def test_sl202_judges_a_nested_handler_by_its_own_exception() -> None:
+    # letta's summarizer: the outer handler hands `e` to the mapper; the inner one raises
+    # the mapped error of its own exception. Neither converts without its cause.
+    code = dedent(
+        """\
+        def summarize(client):
+            try:
+                return client.run()
+            except Exception as e:
+                try:
+                    raise client.handle_llm_error(e)
+                except ContextWindowError:
+                    try:
+                        return client.run_smaller()
+                    except Exception as fallback_error:
+                        raise client.handle_llm_error(fallback_error)
+        """
+    )
+    assert check_source(code, "m.py", Settings(select=("SL202",))).findings == []

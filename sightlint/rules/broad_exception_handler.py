@@ -342,7 +342,7 @@ class BroadExceptionHandler(Rule):
     def _shape(self, node: ast.Try, handler: ast.ExceptHandler) -> _Shape | None:
         """What ``handler`` does with the error, or None for the clean shapes."""
         name = handler.name
-        raises = [s for s in walk(handler.body) if isinstance(s, ast.Raise)]
+        raises = [s for s in _own(handler.body) if isinstance(s, ast.Raise)]
         if any(r.exc is None or r.cause is not None or _is_name(r.exc, name) for r in raises):
             return None  # re-raised, or chained
         traced = any(self._traces(call) for call in _calls(handler.body))
@@ -537,9 +537,15 @@ class BroadExceptionHandler(Rule):
             def visit_ClassDef(self, node: cst.ClassDef) -> bool:
                 return False
 
+            def visit_ExceptHandler(self, node: cst.ExceptHandler) -> bool:
+                return False  # a nested handler answers for its own exception
+
             def leave_Raise(self, original: cst.Raise, updated: cst.Raise) -> cst.Raise:
-                if updated.exc is None or updated.cause is not None:
-                    return updated
+                exc = updated.exc
+                if not isinstance(exc, cst.Call) or updated.cause is not None:
+                    return updated  # `raise`, `raise built_error`, already chained
+                if any(isinstance(arg.value, cst.Name) and arg.value.value == chained for arg in exc.args):
+                    return updated  # `raise self.map_error(exc)`: the error is handed on
                 return updated.with_changes(cause=cst.From(item=cst.Name(chained)))
 
         body = node.body.visit(_Chain())
@@ -556,6 +562,20 @@ class BroadExceptionHandler(Rule):
     def _free(self, name: str, line: int, col: int) -> bool:
         """True when ``name`` means nothing at ``line:col`` (binding it there hides nothing)."""
         return self.context.binding_at(name, line, col).kind is BindingKind.UNBOUND
+
+
+def _own(body: list[ast.stmt]) -> list[ast.AST]:
+    """The nodes of a handler's ``body`` that are its own: not in a nested function, nor in
+    a nested handler (which answers for its own exception)."""
+    found: list[ast.AST] = []
+    todo: list[ast.AST] = list(reversed(body))
+    while todo:
+        node = todo.pop()
+        found.append(node)
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef, ast.ExceptHandler)):
+            continue
+        todo.extend(reversed(list(ast.iter_child_nodes(node))))
+    return found
 
 
 def _calls(body: list[ast.stmt]) -> list[ast.Call]:
@@ -624,6 +644,8 @@ def _made_up_value(value: ast.expr | None) -> bool:
     if isinstance(value, (ast.IfExp, ast.BinOp)):
         parts = [value.body, value.orelse] if isinstance(value, ast.IfExp) else [value.left, value.right]
         return any(_made_up_value(part) for part in parts)
+    if isinstance(value, ast.Call) and not all(isinstance(a, ast.Constant) for a in (*value.args, *(k.value for k in value.keywords))):
+        return False  # computed from the input another way (`fallback_parser.parse(text)`), not made up
     if isinstance(value, (ast.Name, ast.Attribute, ast.Call)):
         return any(words(part) & _FALLBACK_WORDS for part in dotted(value))
     return False
