@@ -625,27 +625,27 @@ def _blocks(function: ast.FunctionDef | ast.AsyncFunctionDef) -> list[list[ast.s
 
 
 def _made_up_value(value: ast.expr | None) -> bool:
-    """A value made up to stand in for the real result: a constant other than
-    `None`/`False`/`0`/`""`, an f-string, a non-empty container, or something named for a
-    fallback (`fallback_name`, `self._default_concepts()`). An empty answer the caller can
-    tell apart, and another way to compute the result (`_parse_glm47(text)`), are not."""
-    if value is None:
+    """A value made up to stand in for the real result: text (`"General population"`,
+    `f"Segment {age}"`), `True`, a container holding such a value, or something named for
+    a fallback (`fallback_name`, `self._default_concepts()`). Not: an empty or sentinel
+    answer the caller can tell apart (`None`, `False`, `[]`, `"unknown"`), a number (a
+    score or a sentinel: `return 10000  # high difference on error`), or the result
+    computed another way from the input (`[Chunk(audio)]`, `fallback_parser.parse(text)`)."""
+    if value is None or _reports_failure(value) or _failure_value(value):
         return False
-    if _reports_failure(value) or _failure_value(value):
-        return False  # `{"status": "error", ...}`, `"unknown"`, `(model_id, False)`: the caller can tell
     if isinstance(value, ast.Constant):
-        return value.value not in (None, False, 0, "", b"")
+        return value.value is True or (isinstance(value.value, str) and value.value != "")
     if isinstance(value, ast.JoinedStr):
         return True
     if isinstance(value, (ast.List, ast.Tuple, ast.Set)):
-        return bool(value.elts)
+        return any(_made_up_value(e) for e in value.elts)
     if isinstance(value, ast.Dict):
-        return bool(value.keys)
+        return any(_made_up_value(v) for v in value.values)
     if isinstance(value, (ast.IfExp, ast.BinOp)):
         parts = [value.body, value.orelse] if isinstance(value, ast.IfExp) else [value.left, value.right]
         return any(_made_up_value(part) for part in parts)
     if isinstance(value, ast.Call) and not all(isinstance(a, ast.Constant) for a in (*value.args, *(k.value for k in value.keywords))):
-        return False  # computed from the input another way (`fallback_parser.parse(text)`), not made up
+        return False
     if isinstance(value, (ast.Name, ast.Attribute, ast.Call)):
         return any(words(part) & _FALLBACK_WORDS for part in dotted(value))
     return False
