@@ -102,7 +102,9 @@ class BroadExceptionHandler(Rule):
     becomes a persona named "General population" that nobody can tell from a real one,
     with one log line (`failed: 'NoneType' object is not subscriptable`) that says
     neither where nor why. A 500 whose `HTTPException` nobody logged leaves the server
-    log empty. Catch the exceptions the code expects (`httpx.HTTPError`,
+    log empty: FastAPI's handler only renders it (fastapi 0.165.0,
+    `fastapi/exception_handlers.py`, `http_exception_handler` returns the JSON response
+    and logs nothing). Catch the exceptions the code expects (`httpx.HTTPError`,
     `SQLAlchemyError`, `OutputParserException`), log the rest with the traceback, or let
     them propagate.
 

@@ -110,9 +110,10 @@ class InsecureSettingsDefault(Rule):
     forge an admin token), a forgotten `DATABASE_URL` connects with the credentials
     committed to the repository, `DEBUG = True` serves tracebacks, and `ENVIRONMENT=prod`
     (instead of `"production"`) silently skips every production check. Starlette's
-    `CORSMiddleware` answers a credentialed request with the caller's own origin when
-    `allow_origins=["*"]` and `allow_credentials=True` (starlette 0.46, `middleware/cors.py`,
-    `simple_response`: `allow_explicit_origin` when the request has a cookie), so any
+    `CORSMiddleware` with `allow_origins=["*"]` and `allow_credentials=True` answers each
+    request with its own `Origin` (starlette 1.10.0, `starlette/middleware/cors.py`:
+    `simple_response` calls `allow_explicit_origin` when all origins and credentials are
+    allowed, and preflights name the origin too), so any
     site can read responses with the user's cookies. A missing API key only shows up at
     the first LLM call instead of at start-up.
 
