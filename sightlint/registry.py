@@ -14,8 +14,10 @@ from sightlint.models import FixSafety, Severity
 from sightlint.rules.base import RuleClass, RuleMeta
 from sightlint.rules.blocking_call_in_async import BlockingCallInAsync
 from sightlint.rules.broad_exception_handler import BroadExceptionHandler
+from sightlint.rules.expensive_endpoint_without_rate_limit import ExpensiveEndpointWithoutRateLimit
 from sightlint.rules.ineffective_timeout import IneffectiveTimeout
 from sightlint.rules.insecure_settings_default import InsecureSettingsDefault
+from sightlint.rules.lifespan_without_cleanup import LifespanWithoutCleanup
 from sightlint.rules.naive_utcnow import NaiveUtcnow
 from sightlint.rules.password_length_unchecked import PasswordLengthUnchecked
 from sightlint.rules.session_per_task_unbounded import SessionPerTaskUnbounded
@@ -32,6 +34,8 @@ ALL_RULES: tuple[RuleClass, ...] = (
     SessionSharedAcrossTasks,
     SwallowedException,
     UnlockedLazySingleton,
+    LifespanWithoutCleanup,
+    ExpensiveEndpointWithoutRateLimit,
     InsecureSettingsDefault,
     BroadExceptionHandler,
     PasswordLengthUnchecked,
@@ -68,8 +72,6 @@ PLANNED: tuple[RuleMeta, ...] = (
     _planned("SL402", "unbounded-gather", C, "`asyncio.gather` over many tasks without a timeout.", "§4"),
     _planned("SL403", "background-task-without-timeout", C, "Background task started without a timeout.", "§7"),
     _planned("SL404", "gemini-model-name-format", C, "Gemini model name without the `models/` prefix.", "§5"),
-    _planned("SL701", "lifespan-without-cleanup", H, "Lifespan opens resources and never closes them on shutdown.", "§11"),
-    _planned("SL704", "expensive-endpoint-without-rate-limit", M, "Expensive endpoint without a rate limit.", "§13"),
     _planned("SL705", "nested-function-in-handler", H, "Function defined inside a request handler.", "§10"),
     _planned("SL706", "health-check-probes-nothing", M, "Health check that probes no dependency.", "§15"),
 )

@@ -1,7 +1,7 @@
 """Each ``fixtures/SLxxx.py`` is flagged exactly where it says ``# expect: SLxxx[@col]``, at the
 severity it names when it says ``# expect: SLxxx (low)``, and its fixed form matches the committed
-``fixtures/SLxxx.fixed.py`` snapshot. Rules graded with the project model (``Rule.graded``) are
-checked through the project phase, the fixture being the whole project."""
+``fixtures/SLxxx.fixed.py`` snapshot. Rules graded with the project model (``Rule.graded``) and
+cross-file rules are checked through the project phase, the fixture being the whole project."""
 
 from __future__ import annotations
 
