@@ -193,3 +193,22 @@ def test_sl202_judges_a_nested_handler_by_its_own_exception() -> None:
         """
     )
     assert check_source(code, "m.py", Settings(select=("SL202",))).findings == []
+
+
+def test_sl202_a_failed_write_answered_with_an_error_message_is_no_success() -> None:
+    # dispatch's incident summary: the commit fails, the traceback is logged, and the
+    # caller gets a text that says so.
+    code = dedent(
+        """\
+        def summarize(db_session, incident, log):
+            try:
+                incident.summary = generate(incident)
+                db_session.add(incident)
+                db_session.commit()
+                return incident.summary
+            except Exception as e:
+                log.exception(f"summary failed: {e}")
+                return "Incident summary not generated. An error occurred."
+        """
+    )
+    assert check_source(code, "m.py", Settings(select=("SL202",))).findings == []

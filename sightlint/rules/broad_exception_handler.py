@@ -380,10 +380,10 @@ class BroadExceptionHandler(Rule):
             return None  # raises what it was handed or built from the error
         returns = [s for s in walk(handler.body) if isinstance(s, ast.Return)]
         if returns:
-            success = any(not _failure_value(r.value) for r in returns)
+            success = any(_success_value(r.value) for r in returns)
         else:
             after = self._return_after(node)
-            success = after is not None and not _failure_value(after.value)
+            success = after is not None and _success_value(after.value)
         if returns and all(_bool_constant(r.value) for r in returns) and self._predicate():
             return None  # a yes/no check answers its failure case (`is_reachable() -> bool`)
         risky = security_name(node.body) or database_write(node.body)
@@ -679,6 +679,12 @@ def _failure_value(value: ast.expr | None) -> bool:
     if isinstance(value, ast.Tuple):
         return any(_failure_value(e) for e in value.elts)
     return value is None or (isinstance(value, ast.Constant) and value.value in (None, False))
+
+
+def _success_value(value: ast.expr | None) -> bool:
+    """A returned value that does not say the work failed (not `None`/`False`, not
+    "Incident summary not generated. An error occurred.")."""
+    return not _failure_value(value) and not (value is not None and _reports_failure(value))
 
 
 def _bool_constant(value: ast.expr | None) -> bool:
