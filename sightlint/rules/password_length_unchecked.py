@@ -42,8 +42,10 @@ class _Function(NamedTuple):
 class PasswordLengthUnchecked(Rule):
     """
     ## What it flags
-    A password field of a request model (a pydantic `BaseModel`: `password: str`,
-    `new_password: SecretStr`) whose value reaches `bcrypt.hashpw`/`bcrypt.checkpw` or
+    A password field of a request model (`password: str`, `new_password: SecretStr`,
+    `password: constr(...)` on a class deriving from pydantic's `BaseModel`, a project base
+    of it or `SQLModel`; dataclasses, enums and typed dicts are not request models) that a
+    function takes as an annotated parameter, and whose value reaches `bcrypt.hashpw`/`bcrypt.checkpw` or
     passlib's bcrypt (`CryptContext(schemes=["bcrypt"]).hash/verify`, `passlib.hash.bcrypt`)
     with no check of its UTF-8 length against bcrypt's 72 bytes on the way: no
     validator on the field that compares `len(value.encode())` with 72, and no such check
