@@ -14,6 +14,7 @@ from sightlint.models import FixSafety, Severity
 from sightlint.rules.base import RuleClass, RuleMeta
 from sightlint.rules.blocking_call_in_async import BlockingCallInAsync
 from sightlint.rules.ineffective_timeout import IneffectiveTimeout
+from sightlint.rules.llm_call_without_deadline import LlmCallWithoutDeadline
 from sightlint.rules.naive_utcnow import NaiveUtcnow
 from sightlint.rules.session_per_task_unbounded import SessionPerTaskUnbounded
 from sightlint.rules.session_shared_across_tasks import SessionSharedAcrossTasks
@@ -29,6 +30,7 @@ ALL_RULES: tuple[RuleClass, ...] = (
     SessionSharedAcrossTasks,
     SwallowedException,
     UnlockedLazySingleton,
+    LlmCallWithoutDeadline,
 )
 
 PARSE_ERROR = RuleMeta(
@@ -59,7 +61,6 @@ C, H, M = Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM
 # replaces its entry here (the test suite checks that no code is both planned and built).
 PLANNED: tuple[RuleMeta, ...] = (
     _planned("SL202", "broad-exception-handler", M, "Broad `except Exception` in a service path hides specific failures.", "§14"),
-    _planned("SL401", "llm-call-without-timeout", C, "LLM call awaited without a timeout.", "§4"),
     _planned("SL402", "unbounded-gather", C, "`asyncio.gather` over many tasks without a timeout.", "§4"),
     _planned("SL403", "background-task-without-timeout", C, "Background task started without a timeout.", "§7"),
     _planned("SL404", "gemini-model-name-format", C, "Gemini model name without the `models/` prefix.", "§5"),

@@ -34,6 +34,7 @@ from sightlint.project.summary import (
     SuperRef,
     TimeoutSite,
 )
+from sightlint.project.work_sites import WorkSites
 
 if TYPE_CHECKING:
     from sightlint.semantics.scope import Context
@@ -190,6 +191,7 @@ class SummaryCollector:
         self._awaited: set[int] = set()
         self._bodies: list[_TimeoutBody] = []
         self._main_blocks: list[tuple[int, int]] = []  # lines of ``if __name__ == "__main__":``
+        self.work = WorkSites(self)
 
     # -- symbolic values -------------------------------------------------------------
 
@@ -375,8 +377,10 @@ class SummaryCollector:
         self._funcs.append(frame)
         self._owners.append(fid)
         self._classes.append(cls)
+        self.work.enter_function(node, frame)
 
     def _leave_function(self, node: ast.AST) -> None:
+        self.work.leave_function(self._funcs[-1])
         self._funcs.pop()
         self._owners.pop()
         self._classes.pop()
@@ -460,14 +464,39 @@ class SummaryCollector:
         value = self.ref(node.value)
         for target in node.targets:
             self._assign(target, value)
+        if self._funcs:
+            frame = self._funcs[-1]
+            self.work.assign(node.targets, node.value, frame)
+            for target in node.targets:
+                if isinstance(target, ast.Subscript):
+                    self.work.subscript_assign(target, node.value, frame)
 
     def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
         value = self.ann_ref(node.annotation)
         if value is None and node.value is not None:
             value = self.ref(node.value)
         self._assign(node.target, value)
+        if self._funcs:
+            self.work.assign([node.target], node.value, self._funcs[-1])
+
+    def visit_AugAssign(self, node: ast.AugAssign) -> None:
+        if self._funcs:
+            self.work.aug_assign(node, self._funcs[-1])
+
+    def visit_Expr(self, node: ast.Expr) -> None:
+        self.work.expr_statement(node)
+
+    def visit_While(self, node: ast.While) -> None:
+        if self._funcs:
+            self.work.while_loop(node, self._funcs[-1])
+
+    def visit_If(self, node: ast.If) -> None:
+        if self._funcs:
+            self.work.if_statement(node, self._funcs[-1], 1 << 30)
 
     def visit_Return(self, node: ast.Return) -> None:
+        if self._funcs and node.value is not None:
+            self.work.returns(node.value, self._funcs[-1])
         if self._funcs and node.value is not None:
             fn = self._funcs[-1].fn
             if fn.returns is None:
@@ -507,11 +536,16 @@ class SummaryCollector:
     def visit_AsyncWith(self, node: ast.AsyncWith) -> None:
         if self._funcs:
             self._funcs[-1].fn.awaits += 1
+            self.work.open_group(node, self._funcs[-1])
         self._open_timeout_scopes(node)
+
+    def leave_AsyncWith(self, node: ast.AsyncWith) -> None:
+        self._close_timeout_scopes(node)
+        if self._funcs:
+            self.work.close_group(node, self._funcs[-1])
 
     visit_With = _open_timeout_scopes
     leave_With = _close_timeout_scopes
-    leave_AsyncWith = _close_timeout_scopes
 
     # -- calls -------------------------------------------------------------------------
 
@@ -537,6 +571,7 @@ class SummaryCollector:
             return
         if (node.lineno, node.col_offset) < frame.body_start:
             return  # a decorator, default or annotation: not run by calling the function
+        self.work.call(node, frame, qualified)
         if fact is not None:
             self._fact(frame, node, fact)
         if qualified is not None and qualified in TIMEOUT_WRAPPERS and node.args and isinstance(node.args[0], ast.Call):

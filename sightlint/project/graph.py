@@ -25,7 +25,7 @@ from sightlint.project.summary import UNKNOWN_REF, CallSite, FunctionSummary, Mo
 
 # The per-function facts a rule may ask for: fields of ``FunctionSummary`` whose values
 # are plain data (marshal-able).
-FACTS = frozenset(("awaits", "route", "params", "method_kind", "cls"))
+FACTS = frozenset(("awaits", "route", "params", "method_kind", "cls", "work"))
 
 
 def _keep_none(name: str) -> bool:

@@ -223,6 +223,8 @@ class FunctionSummary:
     # Suspension points in the body itself (await, async for, async with).
     awaits: int = 0
     route: bool = False  # decorated as a FastAPI/Starlette endpoint
+    # External work, its arguments and deadlines, as plain rows (``project.work_sites``).
+    work: list[tuple[Any, ...]] = field(default_factory=list)
 
 
 @_compact
