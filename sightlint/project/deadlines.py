@@ -347,7 +347,10 @@ class Deadlines:
         arguments = self._arguments(fid, line, col, env)
         # ``ChatX(**params)``: the keys the local dict got.
         spread = arguments.pop("**", None)
-        if spread is not None and spread[0] == "*" and spread[1]:
+        built_here = spread is not None and spread[0] == "*" and any(
+            row[0] == "d" and row[1] == spread[1] and not row[2] for row in _rows(self.graph, fid)
+        )
+        if spread is not None and built_here:
             for row in _rows(self.graph, fid):
                 if row[0] == "d" and row[1] == spread[1] and row[2]:
                     if row[2] == "*":
@@ -361,7 +364,9 @@ class Deadlines:
         elif spread is not None:
             arguments["**"] = spread
         retries_kind = arguments.get("max_retries")
-        retries = int(retries_kind[1]) if retries_kind and retries_kind[0] == "n" else spec.default_retries
+        retries: int | None = spec.default_retries
+        if retries_kind is not None:
+            retries = int(retries_kind[1]) if retries_kind[0] == "n" else None
         if not spec.effective:
             return Timeout("none", how=f"`{short}` has no working timeout setting", client=client)
         for keyword in spec.timeout_keywords:

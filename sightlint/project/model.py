@@ -227,6 +227,10 @@ class ProjectModel:
                     value = self.attr(value, name)
                     if value is None:
                         break
+                if value is None and i == 1 and "." not in self.modules[module].module and len(parts) > 1:
+                    # A lone top-level module that shadows an installed package's name (a
+                    # namespace folder's ``openai.py``): what it does not define is the package's.
+                    value = ExternalValue(dotted)
                 break
         self._symbols[dotted] = value
         return value
