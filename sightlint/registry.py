@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sightlint.models import FixSafety, Severity
+from sightlint.rules.background_task_without_deadline import BackgroundTaskWithoutDeadline
 from sightlint.rules.base import RuleClass, RuleMeta
 from sightlint.rules.blocking_call_in_async import BlockingCallInAsync
 from sightlint.rules.ineffective_timeout import IneffectiveTimeout
@@ -31,6 +32,7 @@ ALL_RULES: tuple[RuleClass, ...] = (
     SwallowedException,
     UnlockedLazySingleton,
     LlmCallWithoutDeadline,
+    BackgroundTaskWithoutDeadline,
 )
 
 PARSE_ERROR = RuleMeta(
@@ -62,7 +64,6 @@ C, H, M = Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM
 PLANNED: tuple[RuleMeta, ...] = (
     _planned("SL202", "broad-exception-handler", M, "Broad `except Exception` in a service path hides specific failures.", "§14"),
     _planned("SL402", "unbounded-gather", C, "`asyncio.gather` over many tasks without a timeout.", "§4"),
-    _planned("SL403", "background-task-without-timeout", C, "Background task started without a timeout.", "§7"),
     _planned("SL404", "gemini-model-name-format", C, "Gemini model name without the `models/` prefix.", "§5"),
     _planned("SL701", "lifespan-without-cleanup", H, "Lifespan opens resources and never closes them on shutdown.", "§11"),
     _planned("SL702", "insecure-settings-default", C, "Settings field with an insecure or unvalidated default.", "§8"),

@@ -83,7 +83,9 @@ LITELLM = frozenset({"litellm.acompletion", "litellm.aembedding", "litellm.atran
 _PIPES = frozenset({"langchain_core.runnables.RunnableSequence", "langchain_core.runnables.base.RunnableSequence"})
 _DERIVED = ("with_structured_output()", "bind_tools()", "bind()", "with_retry()", "with_config()", "with_fallbacks()", "with_types()")
 # Awaited database work that has no deadline of its own by default.
-_DATABASE_PREFIXES = ("sqlalchemy.ext.asyncio.", "asyncpg.", "redis.asyncio.", "neo4j.AsyncGraphDatabase", "motor.")
+# (Redis is left out: clients are usually built with socket timeouts, and sightlint does not
+# follow their construction.)
+_DATABASE_PREFIXES = ("sqlalchemy.ext.asyncio.", "asyncpg.", "neo4j.AsyncGraphDatabase", "motor.")
 _DATABASE_METHODS = frozenset(
     "execute get commit scalar scalars scalar_one flush refresh fetch fetchrow fetchval run query "
     "hget hset set delete find find_one insert_one update_one".split()
@@ -439,7 +441,7 @@ class Deadlines:
 
     def forward_work(self, fid: str) -> Work:
         """The unbounded LLM and database work ``fid`` does, directly or through the calls it
-        makes without a deadline (not through tasks or threads it starts)."""
+        makes and the tasks it starts without a deadline (not through threads)."""
         graph = self.graph
         seen = {fid}
         queue = deque([fid])
@@ -455,7 +457,7 @@ class Deadlines:
             for line, col, text in self.database_calls(node):
                 database.append((node, line, col, text))
             for edge in graph.edges.get(node, ()):
-                if edge.kind != "call" or edge.target in seen or self.bounded_edge(edge):
+                if edge.kind == "thread" or edge.target in seen or self.bounded_edge(edge):
                     continue
                 seen.add(edge.target)
                 parents[edge.target] = node

@@ -34,6 +34,9 @@ as plain rows in ``FunctionSummary.work`` (a fact the rules ask for by name):
     (``tasks = [work(x) for x in xs]``, ``tasks.append(work(x))``).
 ``("x", line, col)``  the call at ``line:col`` is made under an asyncio deadline of this
     function (inside ``wait_for``'s argument or an ``async with asyncio.timeout`` block).
+``("tw",)``  the function schedules its first argument as a task (a project task helper).
+``("a", line, col, end_line, end_col, arg_line, arg_col)``  a call of a task-like name (``safe_create_task``)
+    whose first argument is the call at ``arg_line:arg_col``.
 ``("pd", name, kind, value)``  the default of the timeout-related parameter ``name``.
 ``("w",)``  the function loops forever (``while True``): a worker, not a job.
 """
@@ -41,7 +44,10 @@ as plain rows in ``FunctionSummary.work`` (a fact the rules ask for by name):
 from __future__ import annotations
 
 import ast
+import re
 from typing import TYPE_CHECKING, Any
+
+from sightlint.semantics.fastapi import background_tasks_params
 
 if TYPE_CHECKING:
     from sightlint.project.collector import SummaryCollector, _Frame
@@ -63,6 +69,7 @@ _TASK_APIS = frozenset({"create_task", "ensure_future"})
 _FANOUT = {"asyncio.gather": "gather", "asyncio.wait": "wait", "asyncio.as_completed": "as_completed"}
 _GROUPS = frozenset({"asyncio.TaskGroup", "anyio.create_task_group"})
 _WAIT_FOR = frozenset({"asyncio.wait_for", "async_timeout.wait_for"})
+_TASKISH = re.compile(r"task|spawn|background|fire", re.IGNORECASE)
 _COLLECT = frozenset({"append", "extend", "add", "insert"})
 
 
@@ -78,6 +85,7 @@ class WorkSites:
         # Per function, rows kept only if something needs them (see ``leave_function``):
         # local bindings, dicts, and calls collected into local lists.
         self._pending: list[_Pending] = []
+        self._background_tasks: list[tuple[str, ...]] = []  # per function: its ``BackgroundTasks`` parameters
 
     # -- keys -------------------------------------------------------------------------
 
@@ -123,6 +131,9 @@ class WorkSites:
     def enter_function(self, node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda, frame: _Frame) -> None:
         self._guards.append([])
         self._pending.append(_Pending())
+        self._background_tasks.append(
+            () if isinstance(node, ast.Lambda) else background_tasks_params(node, self.c.ctx)
+        )
         args = node.args
         positional = [*args.posonlyargs, *args.args]
         defaults: list[tuple[ast.arg, ast.expr | None]] = list(zip(positional[len(positional) - len(args.defaults) :], args.defaults))
@@ -134,6 +145,7 @@ class WorkSites:
     def leave_function(self, frame: _Frame) -> None:
         """Keep the rows of local bindings, dicts and lists that the function's rows use."""
         self._guards.pop()
+        self._background_tasks.pop()
         pending = self._pending.pop()
         work = frame.fn.work
         if not work:
@@ -149,8 +161,15 @@ class WorkSites:
         self._dropped.add(id(node.value))
 
     def while_loop(self, node: ast.While, frame: _Frame) -> None:
-        test = node.test
-        if isinstance(test, ast.Constant) and test.value and ("w",) not in frame.fn.work:
+        """``while True:`` / ``while self._running:`` around awaits: a worker or poller."""
+        if ("w",) in frame.fn.work:
+            return
+        test = node.test.operand if isinstance(node.test, ast.UnaryOp) and isinstance(node.test.op, ast.Not) else node.test
+        forever = isinstance(test, ast.Constant) and bool(test.value)
+        flag = isinstance(test, (ast.Name, ast.Attribute)) or (
+            isinstance(test, ast.Call) and isinstance(test.func, ast.Attribute) and test.func.attr in ("is_set", "done", "is_closed")
+        )
+        if forever or (flag and any(isinstance(n, ast.Await) for stmt in node.body for n in ast.walk(stmt))):
             frame.fn.work.append(("w",))
 
     def if_statement(self, node: ast.If, frame: _Frame, end_line: int) -> None:
@@ -321,6 +340,10 @@ class WorkSites:
         elif qualified is not None and qualified.startswith("litellm."):
             frame.fn.work.append(("c", line, col, "", qualified.rsplit(".", 1)[-1], deadline, self._guard(line)))
         self._task(node, frame, qualified, deadline)
+        if node.args and isinstance(node.args[0], ast.Call) and _TASKISH.search(_last(func)):
+            arg_line, arg_col = self._pos(node.args[0])
+            _, _, end_line, end_col = self.c._range(node)
+            frame.fn.work.append(("a", line, col, end_line, end_col, arg_line, arg_col))
         self._fanout(node, frame, qualified, deadline)
 
     def _in_deadline(self, node: ast.Call, frame: _Frame) -> bool:
@@ -333,8 +356,19 @@ class WorkSites:
         if name == "add_task" and isinstance(func, ast.Attribute) and node.args:
             inner: ast.expr = node
             dropped = 0
+            tasks = self._background_tasks[-1] if self._background_tasks else ()
+            if not (isinstance(func.value, ast.Name) and func.value.id in tasks):
+                return  # not a route's ``BackgroundTasks`` (a queue's or a scheduler's own ``add_task``)
         elif name in _TASK_APIS and node.args:
             inner = node.args[0]
+            wrapped = inner.func if isinstance(inner, ast.Call) else inner
+            if isinstance(wrapped, ast.Name) and (wrapped.id in frame.fn.params or wrapped.id in frame.nested):
+                # A task helper of the project: ``create_task(coro)`` of its parameter, or of a
+                # nested function that awaits it (``safe_create_task(coro, label)``).
+                if ("tw",) not in frame.fn.work:
+                    frame.fn.work.append(("tw",))
+                if wrapped.id in frame.fn.params:
+                    return
             group = isinstance(func, ast.Attribute) and self._is_group(func.value)
             dropped = 1 if id(node) in self._dropped and not group else 0
             if group and isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name):
@@ -343,7 +377,7 @@ class WorkSites:
                         positions.append("%d:%d" % self._pos(inner))
             if isinstance(inner, ast.Call) and self.c.ctx.qualified_name(inner.func) in _WAIT_FOR and inner.args:
                 deadline, inner = 1, inner.args[0]
-            if not isinstance(inner, ast.Call):
+            if not isinstance(inner, ast.Call) and not dropped:
                 return
         else:
             return
