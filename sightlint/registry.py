@@ -20,6 +20,7 @@ from sightlint.rules.naive_utcnow import NaiveUtcnow
 from sightlint.rules.session_per_task_unbounded import SessionPerTaskUnbounded
 from sightlint.rules.session_shared_across_tasks import SessionSharedAcrossTasks
 from sightlint.rules.swallowed_exception import SwallowedException
+from sightlint.rules.unbounded_fan_out import UnboundedFanOut
 from sightlint.rules.unlocked_lazy_singleton import UnlockedLazySingleton
 from sightlint.settings import Settings
 
@@ -33,6 +34,7 @@ ALL_RULES: tuple[RuleClass, ...] = (
     UnlockedLazySingleton,
     LlmCallWithoutDeadline,
     BackgroundTaskWithoutDeadline,
+    UnboundedFanOut,
 )
 
 PARSE_ERROR = RuleMeta(
@@ -63,7 +65,6 @@ C, H, M = Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM
 # replaces its entry here (the test suite checks that no code is both planned and built).
 PLANNED: tuple[RuleMeta, ...] = (
     _planned("SL202", "broad-exception-handler", M, "Broad `except Exception` in a service path hides specific failures.", "§14"),
-    _planned("SL402", "unbounded-gather", C, "`asyncio.gather` over many tasks without a timeout.", "§4"),
     _planned("SL404", "gemini-model-name-format", C, "Gemini model name without the `models/` prefix.", "§5"),
     _planned("SL701", "lifespan-without-cleanup", H, "Lifespan opens resources and never closes them on shutdown.", "§11"),
     _planned("SL702", "insecure-settings-default", C, "Settings field with an insecure or unvalidated default.", "§8"),

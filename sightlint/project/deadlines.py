@@ -192,16 +192,20 @@ class Deadlines:
             if cls:
                 self._by_class.setdefault(cls, []).append(fid)
             self._by_path.setdefault(graph.path_of(fid), []).append(fid)
-        self._externals_at: dict[str, dict[tuple[int, int], str]] = {}
+        self._externals_at: dict[str, dict[tuple[int, int], list[tuple[str, int, int]]]] = {}
         self._edges_at: dict[str, dict[tuple[int, int], list[Edge]]] = {}
 
     # -- positions ------------------------------------------------------------------------
 
-    def external_at(self, fid: str, line: int, col: int) -> str | None:
+    def externals_at(self, fid: str, line: int, col: int) -> list[tuple[str, int, int]]:
+        """``(name, end_line, end_col)`` of the external calls starting at ``line:col``
+        (``ChatX(...).ainvoke(...)``: two calls start there)."""
         table = self._externals_at.get(fid)
         if table is None:
-            table = self._externals_at[fid] = {(c.site.line, c.site.col): c.name for c in self.graph.externals.get(fid, ())}
-        return table.get((line, col))
+            table = self._externals_at[fid] = {}
+            for c in self.graph.externals.get(fid, ()):
+                table.setdefault((c.site.line, c.site.col), []).append((c.name, c.site.end_line, c.site.end_col))
+        return table.get((line, col), [])
 
     def edges_at(self, fid: str, line: int, col: int) -> list[Edge]:
         table = self._edges_at.get(fid)
@@ -236,11 +240,11 @@ class Deadlines:
             if c.site.awaited and c.name.startswith(_DATABASE_PREFIXES)
         ]
 
-    def request_timeout(self, fid: str, line: int, col: int) -> float | None | bool:
-        """A per-request ``timeout=`` on the call at ``line:col``: its seconds, None (set, value
-        unknown), or False (none)."""
-        for row in _rows(self.graph, fid):
-            if row[0] == "k" and row[1] == line and row[2] == col:
+    def request_timeout(self, call: LlmCall) -> float | None | bool:
+        """A per-request ``timeout=`` on ``call``: its seconds, None (set, value unknown), or
+        False (none)."""
+        for row in _rows(self.graph, call.function):
+            if row[0] == "k" and row[1:3] == (call.line, call.col) and row[4:6] == (call.end_line, call.end_col):
                 for name, kind, value in row[3]:
                     if name in ("timeout", "request_timeout"):
                         if kind == "n":
@@ -250,6 +254,18 @@ class Deadlines:
         return False
 
     # -- clients ---------------------------------------------------------------------------
+
+    def timeout_of(self, call: LlmCall) -> Timeout:
+        """How ``call`` is bounded below asyncio: a per-request timeout or its client's."""
+        per_request = self.request_timeout(call)
+        if per_request is not False:
+            value = "" if per_request is None else f" ({per_request:g} s)"
+            seconds = per_request if isinstance(per_request, float) else None
+            return Timeout("http", seconds, None, f"a per-request `timeout`{value}", call.client)
+        row = next(
+            (r for r in _rows(self.graph, call.function) if r[0] == "c" and r[1] == call.line and r[2] == call.col), None
+        )
+        return self.client_timeout(call, row)
 
     def client_timeout(self, call: LlmCall, row: tuple[Any, ...] | None) -> Timeout:
         """How the client of ``call`` bounds its requests."""
@@ -304,12 +320,10 @@ class Deadlines:
 
     def _resolve_call(self, fid: str, line: int, col: int, env: Mapping[str, tuple[str, Any]], depth: int) -> list[Timeout]:
         """The clients the call at ``line:col`` of ``fid`` returns."""
-        name = self.external_at(fid, line, col)
-        if name is not None:
+        for name, end_line, end_col in self.externals_at(fid, line, col):
             client = _client_class(name)
             if client in CLIENTS:
-                return [self._construction(client, fid, line, col, env)]
-            return []
+                return [self._construction(client, fid, line, col, env, (end_line, end_col))]
         for row in _rows(self.graph, fid):
             if row[0] == "c" and row[1] == line and row[2] == col and row[4] in ("with_structured_output", "bind_tools", "bind", "with_retry", "with_config", "with_fallbacks", "with_types"):
                 return self._resolve_key(row[3], fid, env, depth + 1)
@@ -320,12 +334,14 @@ class Deadlines:
                 found += self._resolve_key("r", edge.target, arguments, depth + 1)
         return found
 
-    def _arguments(self, fid: str, line: int, col: int, env: Mapping[str, tuple[str, Any]]) -> dict[str, tuple[str, Any]]:
-        """The timeout-related keyword arguments of the call at ``line:col``, parameters
-        resolved through ``env`` (what the caller of ``fid`` passed)."""
+    def _arguments(
+        self, fid: str, line: int, col: int, env: Mapping[str, tuple[str, Any]], end: tuple[int, int] | None = None
+    ) -> dict[str, tuple[str, Any]]:
+        """The timeout-related keyword arguments of the call at ``line:col`` (ending at
+        ``end``, when known), parameters resolved through ``env`` (what the caller passed)."""
         arguments: dict[str, tuple[str, Any]] = {}
         for row in _rows(self.graph, fid):
-            if row[0] == "k" and row[1] == line and row[2] == col:
+            if row[0] == "k" and row[1] == line and row[2] == col and (end is None or row[4:6] == end):
                 for name, kind, value in row[3]:
                     arguments[name] = self._through(fid, kind, value, env)
         return arguments
@@ -343,10 +359,12 @@ class Deadlines:
                 return row[2], row[3]
         return "0", ""
 
-    def _construction(self, client: str, fid: str, line: int, col: int, env: Mapping[str, tuple[str, Any]]) -> Timeout:
+    def _construction(
+        self, client: str, fid: str, line: int, col: int, env: Mapping[str, tuple[str, Any]], end: tuple[int, int]
+    ) -> Timeout:
         spec = CLIENTS[client]
         short = client.rsplit(".", 1)[1]
-        arguments = self._arguments(fid, line, col, env)
+        arguments = self._arguments(fid, line, col, env, end)
         # ``ChatX(**params)``: the keys the local dict got.
         spread = arguments.pop("**", None)
         built_here = spread is not None and spread[0] == "*" and any(

@@ -14,8 +14,8 @@ as plain rows in ``FunctionSummary.work`` (a fact the rules ask for by name):
     counts as ``self.client``), ``deadline`` 1 when it is written inside an asyncio
     deadline of the same function (``wait_for(...)``, ``async with asyncio.timeout``),
     ``guard`` "param" / "!param" when it only runs while that parameter is true / false.
-``("k", line, col, arguments)``  the timeout-related keyword arguments of the call at
-    ``line:col``: ``(name, kind, value)`` with kind "n" (a number), "0" (None), "p" (a
+``("k", line, col, arguments, end_line, end_col)``  the timeout-related keyword arguments
+    of the call at ``line:col`` (which may start where a call inside it does): ``(name, kind, value)`` with kind "n" (a number), "0" (None), "p" (a
     parameter of this function), "e" (another expression), "*" (``**`` of a dict: value
     is a local name or ""), "h" (``HttpOptions(timeout=...)``: value a number or "") and
     "t" (a ``True`` flag).
@@ -325,7 +325,8 @@ class WorkSites:
                     arguments.append(("**", "*", value.id if isinstance(value, ast.Name) else ""))
                 else:
                     arguments.append((keyword.arg, *self._kind(keyword.value, frame)))
-            frame.fn.work.append(("k", line, col, tuple(arguments)))
+            _, _, end_line, end_col = self.c._range(node)
+            frame.fn.work.append(("k", line, col, tuple(arguments), end_line, end_col))
         deadline = 1 if self._in_deadline(node, frame) else 0
         if deadline:
             frame.fn.work.append(("x", line, col))

@@ -425,24 +425,13 @@ class LlmCallWithoutDeadline(Rule):
                 context = reach.context()
                 if context is None or context not in _SEVERITY:
                     continue
-                timeout = cls._timeout(analysis, call, row)
+                timeout = analysis.timeout_of(call)
                 if timeout.kind == "http" and options.accept_client_timeout:
                     continue
                 worst, weaker = _SEVERITY[context]
                 severity = worst if timeout.kind == "none" else weaker
                 findings.append(cls._finding(model, call, timeout, reach, context, severity))
         return findings
-
-    @staticmethod
-    def _timeout(analysis: object, call: LlmCall, row: tuple[object, ...] | None) -> Timeout:
-        from sightlint.project.deadlines import Deadlines
-
-        assert isinstance(analysis, Deadlines)
-        per_request = analysis.request_timeout(call.function, call.line, call.col)
-        if per_request is not False:
-            value = "" if per_request is None else f" ({per_request:g} s)"
-            return Timeout("http", per_request if isinstance(per_request, float) else None, None, f"a per-request `timeout`{value}", call.client)
-        return analysis.client_timeout(call, row)
 
     @classmethod
     def _finding(cls, model: Graph, call: LlmCall, timeout: Timeout, reach: object, context: str, severity: Severity) -> Finding:
