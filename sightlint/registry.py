@@ -14,6 +14,7 @@ from sightlint.models import FixSafety, Severity
 from sightlint.rules.background_task_without_deadline import BackgroundTaskWithoutDeadline
 from sightlint.rules.base import RuleClass, RuleMeta
 from sightlint.rules.blocking_call_in_async import BlockingCallInAsync
+from sightlint.rules.gemini_model_name_format import GeminiModelNameFormat
 from sightlint.rules.ineffective_timeout import IneffectiveTimeout
 from sightlint.rules.llm_call_without_deadline import LlmCallWithoutDeadline
 from sightlint.rules.naive_utcnow import NaiveUtcnow
@@ -35,6 +36,7 @@ ALL_RULES: tuple[RuleClass, ...] = (
     LlmCallWithoutDeadline,
     BackgroundTaskWithoutDeadline,
     UnboundedFanOut,
+    GeminiModelNameFormat,
 )
 
 PARSE_ERROR = RuleMeta(
@@ -65,7 +67,6 @@ C, H, M = Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM
 # replaces its entry here (the test suite checks that no code is both planned and built).
 PLANNED: tuple[RuleMeta, ...] = (
     _planned("SL202", "broad-exception-handler", M, "Broad `except Exception` in a service path hides specific failures.", "§14"),
-    _planned("SL404", "gemini-model-name-format", C, "Gemini model name without the `models/` prefix.", "§5"),
     _planned("SL701", "lifespan-without-cleanup", H, "Lifespan opens resources and never closes them on shutdown.", "§11"),
     _planned("SL702", "insecure-settings-default", C, "Settings field with an insecure or unvalidated default.", "§8"),
     _planned("SL703", "password-length-unchecked", H, "Password reaches bcrypt without a 72-byte check at the schema.", "§12"),

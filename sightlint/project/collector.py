@@ -461,6 +461,9 @@ class SummaryCollector:
             for target in node.targets:
                 if isinstance(target, ast.Subscript):
                     self.work.subscript_assign(target, node.value, frame)
+        else:
+            cls = self._classes[-1]
+            self.work.outside_function(node.targets, node.value, cls.id if cls is not None else "")
 
     def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
         value = self.ann_ref(node.annotation)
@@ -469,6 +472,9 @@ class SummaryCollector:
         self._assign(node.target, value)
         if self._funcs:
             self.work.assign([node.target], node.value, self._funcs[-1])
+        else:
+            cls = self._classes[-1]
+            self.work.outside_function([node.target], node.value, cls.id if cls is not None else "")
 
     def visit_AugAssign(self, node: ast.AugAssign) -> None:
         if self._funcs:
@@ -555,6 +561,8 @@ class SummaryCollector:
             fact = METHOD_FACTS.get(func.attr)  # type: ignore[attr-defined]
         if not self._funcs:
             self._module_call(node, fact)
+            if self._classes[-1] is None:
+                self.work.module_call(node, qualified)
             return
         frame = self._funcs[-1]
         if fact is not None and fact.what == "depends":

@@ -3,7 +3,9 @@
 The call graph says which functions call which and which external calls each makes; it
 does not keep call arguments, what a name was bound to, or where a task is scheduled.
 The deadline rules (SL401-SL403) need exactly that, so the collector records it here,
-as plain rows in ``FunctionSummary.work`` (a fact the rules ask for by name):
+as plain rows in ``FunctionSummary.work`` (a fact the rules ask for by name). Rows of
+module- and class-level code go on a function ``<module>`` of the module, made only when
+there are some:
 
 ``("b", key, line, col, source)``  a binding: ``key`` (see :func:`WorkSites.key`) gets
     the value of the call at ``line:col`` (``source`` ""), another binding's value
@@ -38,6 +40,14 @@ as plain rows in ``FunctionSummary.work`` (a fact the rules ask for by name):
 ``("a", line, col, end_line, end_col, arg_line, arg_col)``  a call of a task-like name (``safe_create_task``)
     whose first argument is the call at ``arg_line:arg_col``.
 ``("pd", name, kind, value)``  the default of the timeout-related parameter ``name``.
+``("sd", owner, name, value, line, col, end_line, end_col)``  a bare embedding model name
+    (``"text-embedding-004"``) as the default of ``name`` in ``owner`` (a class id, "" for
+    the module, a function id for a parameter); on the function ``<module>`` of the module
+    unless a parameter's.
+``("m", line, col, callee, alternatives)``  ``...Embeddings(model=...)`` at ``line:col``:
+    what the model name may be, ``("s", value, line, col, end_line, end_col)`` a literal,
+    ``("a", name)`` an attribute ``x.name`` (a settings field), ``("n", name)`` a module
+    constant, ``("p", function, name)`` a parameter.
 ``("w",)``  the function loops forever (``while True``): a worker, not a job.
 """
 
@@ -51,6 +61,7 @@ from sightlint.semantics.fastapi import background_tasks_params
 
 if TYPE_CHECKING:
     from sightlint.project.collector import SummaryCollector, _Frame
+    from sightlint.project.summary import FunctionSummary
 
 # Methods whose call may be LLM work or derive a client from another.
 LLM_METHODS = frozenset(
@@ -86,6 +97,8 @@ class WorkSites:
         # local bindings, dicts, and calls collected into local lists.
         self._pending: list[_Pending] = []
         self._background_tasks: list[tuple[str, ...]] = []  # per function: its ``BackgroundTasks`` parameters
+        self._values: list[dict[str, ast.expr]] = []  # per function: the last value of each local name
+        self._module_fn: FunctionSummary | None = None
 
     # -- keys -------------------------------------------------------------------------
 
@@ -134,6 +147,7 @@ class WorkSites:
         self._background_tasks.append(
             () if isinstance(node, ast.Lambda) else background_tasks_params(node, self.c.ctx)
         )
+        self._values.append({})
         args = node.args
         positional = [*args.posonlyargs, *args.args]
         defaults: list[tuple[ast.arg, ast.expr | None]] = list(zip(positional[len(positional) - len(args.defaults) :], args.defaults))
@@ -141,11 +155,14 @@ class WorkSites:
         for arg, default in defaults:
             if arg.arg in TIMEOUT_KEYWORDS and default is not None:
                 frame.fn.work.append(("pd", arg.arg, *self._kind(default, frame)))
+            if default is not None and _embedding_name(default):
+                frame.fn.work.append(("sd", frame.fn.id, arg.arg, *self._literal(default)))
 
     def leave_function(self, frame: _Frame) -> None:
         """Keep the rows of local bindings, dicts and lists that the function's rows use."""
         self._guards.pop()
         self._background_tasks.pop()
+        self._values.pop()
         pending = self._pending.pop()
         work = frame.fn.work
         if not work:
@@ -201,6 +218,10 @@ class WorkSites:
         if value is None:
             return
         inner = value.value if isinstance(value, ast.Await) else value
+        if self._values:
+            for target in targets:
+                if isinstance(target, ast.Name):
+                    self._values[-1][target.id] = inner
         for target in targets:
             key = self._target_key(target, frame)
             if key:
@@ -274,7 +295,7 @@ class WorkSites:
         if isinstance(func, ast.Attribute) and func.attr == "update" and isinstance(func.value, ast.Name) and self._pending:
             self._pending[-1].dicts.append(("d", func.value.id, "*", "", ""))
 
-    def _kind(self, value: ast.expr, frame: _Frame) -> tuple[str, Any]:
+    def _kind(self, value: ast.expr, frame: _Frame | None) -> tuple[str, Any]:
         if isinstance(value, ast.Constant):
             if value.value is None:
                 return "0", ""
@@ -283,7 +304,7 @@ class WorkSites:
             if isinstance(value.value, (int, float)) and not isinstance(value.value, bool):
                 return "n", float(value.value)
             return "e", ""
-        if isinstance(value, ast.Name) and value.id in frame.fn.params:
+        if isinstance(value, ast.Name) and frame is not None and value.id in frame.fn.params:
             return "p", value.id
         if isinstance(value, ast.Call) and _last(value.func) == "HttpOptions":
             for keyword in value.keywords:
@@ -327,6 +348,7 @@ class WorkSites:
                     arguments.append((keyword.arg, *self._kind(keyword.value, frame)))
             _, _, end_line, end_col = self.c._range(node)
             frame.fn.work.append(("k", line, col, tuple(arguments), end_line, end_col))
+        self._model_name(node, qualified, frame)
         deadline = 1 if self._in_deadline(node, frame) else 0
         if deadline:
             frame.fn.work.append(("x", line, col))
@@ -429,6 +451,97 @@ class WorkSites:
                     deadline = 1 if any(b.frame is frame and b.node_id != id(node) for b in bodies) else 0
                     frame.fn.work.append(("f", line, col, end_line, end_col, "TaskGroup", deadline, (), tuple(positions)))
                     break
+
+
+    # -- module and class level -------------------------------------------------------------
+
+    def _module_rows(self) -> list[tuple[Any, ...]]:
+        """The rows of module- and class-level code, kept on a function ``<module>`` of the
+        module (made only when there is something to keep)."""
+        if self._module_fn is None:
+            from sightlint.project.summary import FunctionSummary
+
+            summary = self.c.summary
+            fid = f"{summary.module}.<module>"
+            self._module_fn = summary.functions[fid] = FunctionSummary(id=fid, name="<module>", line=0, col=0, is_async=False)
+        return self._module_fn.work
+
+    def outside_function(self, targets: list[ast.expr], value: ast.expr | None, owner: str) -> None:
+        """A module or class body assignment: embedding model names and module-level clients."""
+        if value is None:
+            return
+        if isinstance(value, ast.Call) and _last(value.func) == "Field":  # pydantic ``Field(default=...)``
+            default = next((kw.value for kw in value.keywords if kw.arg == "default"), value.args[0] if value.args else None)
+            if default is not None and _embedding_name(default):
+                value = default
+        if _embedding_name(value):
+            for target in targets:
+                if isinstance(target, ast.Name):
+                    self._module_rows().append(("sd", owner, target.id, *self._literal(value)))
+        elif isinstance(value, ast.Call) and not owner:
+            for target in targets:
+                if isinstance(target, ast.Name):
+                    line, col = self._pos(value)
+                    self._module_rows().append(("b", f"g:{target.id}", line, col, ""))
+
+    def module_call(self, node: ast.Call, qualified: str | None) -> None:
+        """A call at module level: its timeout keywords and ``model=``."""
+        keywords = [kw for kw in node.keywords if kw.arg is None or kw.arg in TIMEOUT_KEYWORDS]
+        if keywords:
+            arguments = []
+            for keyword in keywords:
+                if keyword.arg is None:
+                    arguments.append(("**", "*", ""))
+                else:
+                    arguments.append((keyword.arg, *self._kind(keyword.value, None)))
+            line, col, end_line, end_col = self.c._range(node)
+            self._module_rows().append(("k", line, col, tuple(arguments), end_line, end_col))
+        self._model_name(node, qualified, None)
+
+    def _model_name(self, node: ast.Call, qualified: str | None, frame: _Frame | None) -> None:
+        """``...Embeddings(model=...)``: the names the model may be (SL404)."""
+        if not _last(node.func).endswith("Embeddings"):
+            return
+        for keyword in node.keywords:
+            if keyword.arg == "model":
+                found = tuple(self._alternatives(keyword.value, frame, 0))
+                if found:
+                    line, col = self._pos(node)
+                    rows = frame.fn.work if frame is not None else self._module_rows()
+                    rows.append(("m", line, col, qualified or _last(node.func), found))
+
+    def _alternatives(self, expr: ast.expr, frame: _Frame | None, depth: int) -> list[tuple[Any, ...]]:
+        if depth > 4:
+            return []
+        if isinstance(expr, ast.Constant) and isinstance(expr.value, str):
+            return [("s", *self._literal(expr))]
+        if isinstance(expr, ast.BoolOp):
+            return [alt for value in expr.values for alt in self._alternatives(value, frame, depth + 1)]
+        if isinstance(expr, ast.IfExp):
+            return self._alternatives(expr.body, frame, depth + 1) + self._alternatives(expr.orelse, frame, depth + 1)
+        if isinstance(expr, ast.Attribute):
+            return [("a", expr.attr)]
+        if isinstance(expr, ast.Name):
+            if frame is not None and expr.id in frame.fn.params:
+                return [("p", frame.fn.id, expr.id)]
+            local = self._values[-1].get(expr.id) if frame is not None and self._values else None
+            if local is not None:
+                return self._alternatives(local, frame, depth + 1)
+            return [("n", expr.id)]
+        return []  # built at run time (an f-string, a concatenation): not known here
+
+    def _literal(self, node: ast.expr) -> tuple[Any, ...]:
+        line, col, end_line, end_col = self.c._range(node)
+        value = node.value if isinstance(node, ast.Constant) else ""
+        return (value, line, col, end_line, end_col)
+
+
+def _embedding_name(node: ast.expr) -> bool:
+    """A bare Gemini embedding model name: ``"text-embedding-004"``, not ``"models/..."``."""
+    if not isinstance(node, ast.Constant) or not isinstance(node.value, str):
+        return False
+    value = node.value
+    return "embedding" in value and "/" not in value and len(value) < 80 and not any(c.isspace() for c in value)
 
 
 class _Pending:
