@@ -14,7 +14,10 @@ import json
 import re
 from collections.abc import Iterable
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    from sightlint.settings import Settings
 
 try:  # tomllib is 3.11+; sightlint depends on tomli before that
     import tomllib
@@ -203,3 +206,24 @@ def find_pin(package: str, start: Path, root: Path | None) -> Pin | None:
             return None
         folder = folder.parent
     return None
+
+
+def project_pin(package: str, path: str, settings: Settings) -> Pin | None:
+    """The requirement of ``package`` of the project holding the file at ``path`` (a
+    display path, relative to the working folder): looked for from the file's folder up to
+    the project root (else the configuration's folder, else the working folder). None for
+    code that is not on disk (examples, stdin)."""
+    file = Path(path)
+    if not file.is_file():
+        return None
+    start = file.resolve().parent
+    root: Path | None
+    if settings.project_root:
+        root = Path(settings.project_root).resolve()
+    elif settings.config_path:
+        root = Path(settings.config_path).resolve().parent
+    else:
+        root = Path.cwd().resolve()
+    if root != start and root not in start.parents:
+        root = None
+    return find_pin(package, start, root)

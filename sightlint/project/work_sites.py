@@ -393,7 +393,7 @@ class WorkSites:
                 if wrapped.id in frame.fn.params:
                     return
             group = isinstance(func, ast.Attribute) and self._is_group(func.value)
-            dropped = 1 if id(node) in self._dropped and not group else 0
+            dropped = 1 if id(node) in self._dropped and not group and not self._ruf006_accepted(node) else 0
             if group and isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name):
                 for _, block_name, positions in self._groups:
                     if func.value.id == block_name:
@@ -410,6 +410,14 @@ class WorkSites:
         if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name):
             text = f"{func.value.id}.{func.attr}"
         frame.fn.work.append(("t", line, col, end_line, end_col, inner_line, inner_col, text, dropped, deadline))
+
+    def _ruf006_accepted(self, node: ast.Call) -> bool:
+        """``# noqa: RUF006`` on the call's lines: the project chose to drop this task."""
+        lines = self.c.ctx.lines
+        for number in range(node.lineno, min((node.end_lineno or node.lineno), node.lineno + 5) + 1):
+            if 0 < number <= len(lines) and "RUF006" in lines[number - 1] and "noqa" in lines[number - 1]:
+                return True
+        return False
 
     def _is_group(self, receiver: ast.expr) -> bool:
         if not isinstance(receiver, ast.Name):

@@ -34,12 +34,12 @@ class BackgroundTaskWithoutDeadline(Rule):
     | The task does | Started from a request or another task | elsewhere |
     |---|---|---|
     | LLM work | critical | high |
-    | only database work | medium | low |
+    | only database work | low | low |
 
     A task whose reference is dropped (`asyncio.create_task(work())` as a statement, not
     kept anywhere) is said in the same finding, and reported on its own at medium even
     when its work is bounded: that is ruff's RUF006, kept here so one tool covers
-    background tasks. Work that loops forever (`while True`, a worker or poller) is not
+    background tasks (a `# noqa: RUF006` on the call is honoured for this part). Work that loops forever (`while True`, a worker or poller) is not
     expected to end and is not reported for its deadline. Local work (`add_task(f.close)`,
     a function that calls nothing external) is clean. Tasks started only from tests are
     not reported.
@@ -145,7 +145,7 @@ class BackgroundTaskWithoutDeadline(Rule):
                 tasks.add_task(write_report, topic)
             """)
         ),
-        # Database work only: medium.
+        # Database work only: low.
         Bad(
             dedent("""\
             import asyncio
@@ -416,7 +416,7 @@ class BackgroundTaskWithoutDeadline(Rule):
             related = cls._chain(model, chain, (model.path_of(call.function), call.line, call.col, f"`{call.text}` has no deadline"))
         elif database:
             where, d_line, d_col, text = database[0]
-            severity = Severity.MEDIUM if serving else Severity.LOW
+            severity = Severity.LOW  # most jobs touch the database: worth knowing, rarely what hangs
             message = f"{what}{target} as a background task with no deadline, and it awaits database work (`{text}` in `{model.display(where)}`) that has no timeout of its own; a stalled connection keeps the task alive forever"
             related = (RelatedLocation(model.path_of(where), d_line, d_col, f"`{text}` has no deadline"),)
         elif dropped:
@@ -425,6 +425,8 @@ class BackgroundTaskWithoutDeadline(Rule):
             return None
         if dropped:
             message += f"; {_DROPPED}"
+            if severity is Severity.LOW:
+                severity = Severity.MEDIUM  # the dropped reference alone is worth that
         chain_paths = tuple(model.path_of(f) for f in started)
         return cls.project_finding(path, span, message + ".", severity=severity, related=related, chain_paths=chain_paths)
 

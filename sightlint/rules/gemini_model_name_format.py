@@ -1,13 +1,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from textwrap import dedent
 from typing import Any
 
 from sightlint.models import Finding, RelatedLocation, Span
 from sightlint.project.graph import Graph, ModelNeeds
-from sightlint.project.pins import Pin, find_pin
+from sightlint.project.pins import Pin, project_pin
 from sightlint.rules.base import Bad, FixSafety, Good, Rule, RuleMeta, Severity
 from sightlint.settings import Settings
 
@@ -343,20 +342,7 @@ class GeminiModelNameFormat(Rule):
 
 
 def _pin_for(path: str, settings: Settings) -> Pin | None:
-    """The project's requirement of langchain-google-genai, looked for from ``path``'s folder up."""
-    file = Path(path)
-    if not file.is_file():
-        return None  # in-memory code (examples, stdin): no project files to read
-    start = file.resolve().parent
-    if settings.project_root:
-        root: Path | None = Path(settings.project_root).resolve()
-    elif settings.config_path:
-        root = Path(settings.config_path).resolve().parent
-    else:
-        root = Path.cwd().resolve()
-    if root is not None and root != start and root not in start.parents:
-        root = None
-    return find_pin(_PACKAGE, start, root)
+    return project_pin(_PACKAGE, path, settings)
 
 
 def _with_related(finding: Finding, related: RelatedLocation) -> Finding:

@@ -7,6 +7,7 @@ from sightlint.models import Finding, RelatedLocation, Span
 from sightlint.project.contexts import BACKGROUND, REQUEST, SCRIPT, STARTUP, TEST
 from sightlint.project.deadlines import UNKNOWN, LlmCall, Timeout, deadlines, keeps
 from sightlint.project.graph import Graph, ModelNeeds
+from sightlint.project.pins import Pin, project_pin
 from sightlint.rules.base import Bad, FixSafety, Good, Rule, RuleMeta, Severity
 from sightlint.settings import Settings
 
@@ -27,6 +28,16 @@ _SEVERITY = {
     SCRIPT: (Severity.MEDIUM, Severity.LOW),
 }
 _GENAI_CHAT = "langchain_google_genai.ChatGoogleGenerativeAI"
+
+
+def _genai_pin(model: Graph, path: str, settings: Settings) -> Pin | None:
+    """The project's requirement of langchain-google-genai (SL404 reads it the same way),
+    once per file and run."""
+    key = ("langchain-google-genai pin", path)
+    if key not in model.cache:
+        model.cache[key] = project_pin("langchain-google-genai", path, settings)
+    found: Pin | None = model.cache[key]
+    return found
 
 
 @dataclass(frozen=True)
@@ -430,11 +441,13 @@ class LlmCallWithoutDeadline(Rule):
                     continue
                 worst, weaker = _SEVERITY[context]
                 severity = worst if timeout.kind == "none" else weaker
-                findings.append(cls._finding(model, call, timeout, reach, context, severity))
+                findings.append(cls._finding(model, call, timeout, reach, context, severity, settings))
         return findings
 
     @classmethod
-    def _finding(cls, model: Graph, call: LlmCall, timeout: Timeout, reach: object, context: str, severity: Severity) -> Finding:
+    def _finding(
+        cls, model: Graph, call: LlmCall, timeout: Timeout, reach: object, context: str, severity: Severity, settings: Settings
+    ) -> Finding:
         from sightlint.project.deadlines import Reach
 
         assert isinstance(reach, Reach)
@@ -448,7 +461,14 @@ class LlmCallWithoutDeadline(Rule):
         else:
             what = "no asyncio deadline, and sightlint could not see how the client is built"
         if timeout.client == _GENAI_CHAT and timeout.kind == "http":
-            what += "; langchain-google-genai before 2.1.12 ignores a chat model's `timeout`"
+            pin = _genai_pin(model, model.path_of(call.function), settings)
+            if pin is None:
+                what += "; langchain-google-genai before 2.1.12 ignores a chat model's `timeout` (the underlying API client's default applies)"
+            elif pin.admits_below((2, 1, 12)):
+                what += (
+                    f"; the project's `{pin.text.strip()}` ({pin.source}) allows langchain-google-genai before 2.1.12, "
+                    "which ignores a chat model's `timeout` (the underlying API client's default applies)"
+                )
         stream = " (a stream needs a deadline per chunk or around the whole iteration)" if call.method.startswith("astream") else ""
         callers = [e for e in model.callers.get(call.function, ()) if reach.towards.get(e.source) is e]
         wrapper = ""
