@@ -92,6 +92,12 @@ _DATABASE_METHODS = frozenset(
 )
 
 
+# The last part of every name ``llm_call_kind`` accepts.
+_LLM_LAST = LANGCHAIN_ASYNC | {n.rsplit(".", 1)[-1] for calls in _SDK_CALLS.values() for n in calls} | {
+    n.rsplit(".", 1)[-1] for n in LITELLM
+}
+
+
 def _client_class(dotted: str) -> str:
     name = _ALIASES.get(dotted, dotted)
     return name
@@ -146,10 +152,11 @@ def llm_call_kind(name: str) -> tuple[str, str] | None:
 
 def keeps(name: str) -> bool:
     """The external calls the deadline rules read: LLM work, client constructors, database work."""
-    if name in CLIENTS or name in _ALIASES:
+    method = name[name.rfind(".") + 1 :]
+    if method in _DATABASE_METHODS and name.startswith(_DATABASE_PREFIXES):
         return True
-    if name.startswith(_DATABASE_PREFIXES):
-        return name.rsplit(".", 1)[-1] in _DATABASE_METHODS
+    if method not in _LLM_LAST:  # most calls: one set lookup
+        return name in CLIENTS or name in _ALIASES
     return llm_call_kind(name) is not None
 
 

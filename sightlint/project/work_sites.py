@@ -77,10 +77,13 @@ DERIVE_METHODS = frozenset(
 _SDK_PATH = frozenset({"chat", "completions", "messages", "embeddings", "models", "aio", "responses", "beta"})
 TIMEOUT_KEYWORDS = frozenset({"timeout", "request_timeout", "default_request_timeout", "max_retries", "http_options"})
 _TASK_APIS = frozenset({"create_task", "ensure_future"})
+_SCHEDULERS = _TASK_APIS | {"add_task"}
 _FANOUT = {"asyncio.gather": "gather", "asyncio.wait": "wait", "asyncio.as_completed": "as_completed"}
 _GROUPS = frozenset({"asyncio.TaskGroup", "anyio.create_task_group"})
 _WAIT_FOR = frozenset({"asyncio.wait_for", "async_timeout.wait_for"})
 _TASKISH = re.compile(r"task|spawn|background|fire", re.IGNORECASE)
+_BINDABLE = frozenset({ast.Call, ast.BinOp, ast.Name, ast.Attribute, ast.IfExp, ast.BoolOp})
+_COLLECTIONS = frozenset({ast.List, ast.Tuple, ast.Set, ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp, ast.Call})
 _COLLECT = frozenset({"append", "extend", "add", "insert"})
 
 
@@ -114,10 +117,9 @@ class WorkSites:
             name = expr.id
             if name in frame.fn.params:
                 return f"p:{name}"
-            found = self.c.ctx.lookup(name)
-            if found is None or found[0] == 0:
-                return f"g:{name}"
-            return f"l:{name}"
+            if self._values and name in self._values[-1]:
+                return f"l:{name}"
+            return f"g:{name}"
         if isinstance(expr, ast.Attribute):
             base = expr.value
             if isinstance(base, ast.Name) and base.id == frame.self_name:
@@ -145,7 +147,9 @@ class WorkSites:
         self._guards.append([])
         self._pending.append(_Pending())
         self._background_tasks.append(
-            () if isinstance(node, ast.Lambda) else background_tasks_params(node, self.c.ctx)
+            background_tasks_params(node, self.c.ctx)
+            if not isinstance(node, ast.Lambda) and any(_mentions_background_tasks(a.annotation) for a in (*node.args.args, *node.args.kwonlyargs, *node.args.posonlyargs))
+            else ()
         )
         self._values.append({})
         args = node.args
@@ -162,17 +166,23 @@ class WorkSites:
         """Keep the rows of local bindings, dicts and lists that the function's rows use."""
         self._guards.pop()
         self._background_tasks.pop()
-        self._values.pop()
         pending = self._pending.pop()
         work = frame.fn.work
+        if pending.bindings and work and any(row[0] == "c" or (row[0] == "b" and row[4]) for row in work):
+            for key, value in pending.bindings:
+                self._bind(key, value, frame)  # while this function's locals are still known
+        self._values.pop()
         if not work:
             return
-        if pending.bindings and any(row[0] == "c" or (row[0] == "b" and row[4]) for row in work):
-            work.extend(pending.bindings)
         spread = {arg[2] for row in work if row[0] == "k" for arg in row[3] if arg[1] == "*" and arg[2]}
         work.extend(row for row in pending.dicts if row[1] in spread)
         gathered = {name for row in work if row[0] == "f" for name in row[7]}
-        work.extend(row for row in pending.lists if row[1] in gathered)
+        if gathered:
+            for name, value in pending.lists:
+                if name in gathered:
+                    for node in ast.walk(value):
+                        if isinstance(node, ast.Call):
+                            work.append(("s", name, *self._pos(node)))
 
     def expr_statement(self, node: ast.Expr) -> None:
         self._dropped.add(id(node.value))
@@ -218,19 +228,28 @@ class WorkSites:
         if value is None:
             return
         inner = value.value if isinstance(value, ast.Await) else value
-        if self._values:
-            for target in targets:
-                if isinstance(target, ast.Name):
-                    self._values[-1][target.id] = inner
+        kind = type(inner)
+        values = self._values[-1] if self._values else None
+        bindable = kind in _BINDABLE
         for target in targets:
-            key = self._target_key(target, frame)
-            if key:
-                self._bind(key, inner, frame)
-            if key.startswith("g:"):  # a ``global`` set here, or a local shadowing a global
-                self._bind("l" + key[1:], inner, frame)
-            if isinstance(target, ast.Name):
-                self._dict(target.id, inner, frame)
-                self._collect(target.id, inner, frame)
+            target_kind = type(target)
+            if target_kind is ast.Name:
+                name = target.id  # type: ignore[attr-defined]
+                if values is not None:
+                    values[name] = inner
+                if bindable:
+                    if self._pending:
+                        self._pending[-1].bindings.append((f"l:{name}", inner))
+                    if name in self.c.summary.globals:  # a ``global`` set here, or a local shadowing one
+                        self._bind(f"g:{name}", inner, frame)
+                if kind is ast.Dict or kind is ast.Call:
+                    self._dict(name, inner, frame)
+                if kind in _COLLECTIONS:
+                    self._collect(name, inner, frame)
+            elif bindable and target_kind is ast.Attribute:
+                base = target.value  # type: ignore[attr-defined]
+                if type(base) is ast.Name and base.id == frame.self_name:
+                    self._bind(f"a:{target.attr}", inner, frame)  # type: ignore[attr-defined]
 
     def aug_assign(self, node: ast.AugAssign, frame: _Frame) -> None:
         if isinstance(node.target, ast.Name) and isinstance(node.op, ast.Add):
@@ -238,14 +257,6 @@ class WorkSites:
 
     def returns(self, value: ast.expr, frame: _Frame) -> None:
         self._bind("r", value.value if isinstance(value, ast.Await) else value, frame)
-
-    def _target_key(self, target: ast.expr, frame: _Frame) -> str:
-        if isinstance(target, ast.Name):
-            found = self.c.ctx.lookup(target.id)
-            return f"g:{target.id}" if found is not None and found[0] == 0 else f"l:{target.id}"
-        if isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name) and target.value.id == frame.self_name:
-            return f"a:{target.attr}"
-        return ""
 
     def _bind(self, key: str, value: ast.expr, frame: _Frame) -> None:
         if isinstance(value, (ast.IfExp, ast.BoolOp)):
@@ -256,11 +267,7 @@ class WorkSites:
         if not source and not isinstance(value, ast.Call):
             return
         line, col = self._pos(value)
-        row = ("b", key, line, col, source)
-        if key.startswith("l:") and self._pending:
-            self._pending[-1].bindings.append(row)
-        else:
-            frame.fn.work.append(row)
+        frame.fn.work.append(("b", key, line, col, source))
 
     def _dict(self, name: str, value: ast.expr, frame: _Frame) -> None:
         """``params = {...}`` / ``dict(...)``: the dict's timeout keys."""
@@ -322,52 +329,58 @@ class WorkSites:
             return
         if isinstance(value, ast.Call) and _last(value.func) not in ("list", "tuple", "create_task", "ensure_future"):
             return
-        if not self._pending:
-            return
-        rows = self._pending[-1].lists
-        for node in ast.walk(value):
-            if isinstance(node, ast.Call):
-                line, col = self._pos(node)
-                rows.append(("s", name, line, col))
+        if self._pending:
+            self._pending[-1].lists.append((name, value))  # walked at the function's end if gathered
 
     def call(self, node: ast.Call, frame: _Frame, qualified: str | None) -> None:
+        # Runs for every call of every function: cheap tests first, rows only when needed.
         func = node.func
+        kind = type(func)
+        last = func.attr if kind is ast.Attribute else (func.id if kind is ast.Name else "")  # type: ignore[attr-defined]
         if qualified in _WAIT_FOR and node.args:
             # Everything the awaited work calls while it is made: ``wait_for(gather(*(f(x) ...)))``.
             self._deadlined.update(id(n) for n in ast.walk(node.args[0]) if isinstance(n, ast.Call))
-        interesting = [kw for kw in node.keywords if kw.arg is None or kw.arg in TIMEOUT_KEYWORDS]
-        flags = [kw for kw in node.keywords if isinstance(kw.value, ast.Constant) and kw.value.value is True]
-        line, col = self._pos(node)
-        if interesting or flags:
+        position: tuple[int, int] | None = None
+        if node.keywords:
             arguments = []
-            for keyword in interesting + flags:
-                if keyword.arg is None:
-                    value = keyword.value
+            for keyword in node.keywords:
+                name, value = keyword.arg, keyword.value
+                if name is None:
                     arguments.append(("**", "*", value.id if isinstance(value, ast.Name) else ""))
-                else:
-                    arguments.append((keyword.arg, *self._kind(keyword.value, frame)))
-            _, _, end_line, end_col = self.c._range(node)
-            frame.fn.work.append(("k", line, col, tuple(arguments), end_line, end_col))
-        self._model_name(node, qualified, frame)
-        deadline = 1 if self._in_deadline(node, frame) else 0
+                elif name in TIMEOUT_KEYWORDS:
+                    arguments.append((name, *self._kind(value, frame)))
+                elif type(value) is ast.Constant and value.value is True:
+                    arguments.append((name, "t", ""))
+            if arguments:
+                line, col, end_line, end_col = self.c._range(node)
+                position = line, col
+                frame.fn.work.append(("k", line, col, tuple(arguments), end_line, end_col))
+            if last.endswith("Embeddings"):
+                self._model_name(node, qualified, frame)
+        bodies = self.c._bodies
+        deadline = 1 if id(node) in self._deadlined or (bodies and bodies[-1].frame is frame) else 0
         if deadline:
-            frame.fn.work.append(("x", line, col))
-        if isinstance(func, ast.Attribute):
-            method = func.attr
-            if method in LLM_METHODS or method in DERIVE_METHODS:
-                frame.fn.work.append(("c", line, col, self.key(func.value, frame), method, deadline, self._guard(line)))
-            elif method in _COLLECT and isinstance(func.value, ast.Name) and node.args:
-                self._collect(func.value.id, ast.List(elts=list(node.args)), frame)
-            elif method == "update":
+            position = position or self._pos(node)
+            frame.fn.work.append(("x", *position))
+        if kind is ast.Attribute:
+            if last in LLM_METHODS or last in DERIVE_METHODS:
+                line, col = position or self._pos(node)
+                frame.fn.work.append(("c", line, col, self.key(func.value, frame), last, deadline, self._guard(line)))  # type: ignore[attr-defined]
+            elif last in _COLLECT and node.args and isinstance(func.value, ast.Name):  # type: ignore[attr-defined]
+                self._collect(func.value.id, ast.List(elts=list(node.args)), frame)  # type: ignore[attr-defined]
+            elif last == "update":
                 self.dict_update(node, frame)
         elif qualified is not None and qualified.startswith("litellm."):
+            line, col = position or self._pos(node)
             frame.fn.work.append(("c", line, col, "", qualified.rsplit(".", 1)[-1], deadline, self._guard(line)))
-        self._task(node, frame, qualified, deadline)
-        if node.args and isinstance(node.args[0], ast.Call) and _TASKISH.search(_last(func)):
+        if last in _SCHEDULERS:
+            self._task(node, frame, qualified, deadline)
+        if node.args and type(node.args[0]) is ast.Call and _TASKISH.search(last):
+            line, col, end_line, end_col = self.c._range(node)
             arg_line, arg_col = self._pos(node.args[0])
-            _, _, end_line, end_col = self.c._range(node)
             frame.fn.work.append(("a", line, col, end_line, end_col, arg_line, arg_col))
-        self._fanout(node, frame, qualified, deadline)
+        if qualified in _FANOUT:
+            self._fanout(node, frame, qualified, deadline)
 
     def _in_deadline(self, node: ast.Call, frame: _Frame) -> bool:
         bodies = self.c._bodies
@@ -544,6 +557,15 @@ class WorkSites:
         return (value, line, col, end_line, end_col)
 
 
+def _mentions_background_tasks(annotation: ast.expr | None) -> bool:
+    """A cheap test before asking ``semantics.fastapi`` (most parameters are not one)."""
+    if annotation is None:
+        return False
+    if isinstance(annotation, ast.Constant):
+        return isinstance(annotation.value, str) and "BackgroundTasks" in annotation.value
+    return _last(annotation) == "BackgroundTasks" or isinstance(annotation, (ast.Subscript, ast.BinOp))
+
+
 def _embedding_name(node: ast.expr) -> bool:
     """A bare Gemini embedding model name: ``"text-embedding-004"``, not ``"models/..."``."""
     if not isinstance(node, ast.Constant) or not isinstance(node.value, str):
@@ -558,9 +580,9 @@ class _Pending:
     __slots__ = ("bindings", "dicts", "lists")
 
     def __init__(self) -> None:
-        self.bindings: list[tuple[Any, ...]] = []
+        self.bindings: list[tuple[str, ast.expr]] = []  # (local key, value), made rows only if needed
         self.dicts: list[tuple[Any, ...]] = []
-        self.lists: list[tuple[Any, ...]] = []
+        self.lists: list[tuple[str, ast.expr]] = []  # (local list name, expression collected into it)
 
 
 def _last(func: ast.expr) -> str:
