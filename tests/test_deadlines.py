@@ -169,3 +169,22 @@ def test_same_findings_with_and_without_the_cache(tmp_path: Path) -> None:
     assert {code for code, *_ in cold} == {"SL401", "SL402", "SL403", "SL404"}
     assert run(True) == cold  # fills the cache
     assert run(True) == cold  # served from it
+
+
+def test_a_project_module_named_like_a_package_does_not_hide_it() -> None:
+    # letta/schemas/openai/openai.py in a namespace folder is module ``openai`` to the model.
+    shadow = "class ChatCompletionRequest:\n    pass\n"
+    client = (
+        "from openai import AsyncOpenAI\n\n"
+        "async def ask(messages):\n"
+        "    client = AsyncOpenAI()\n"
+        "    return await client.chat.completions.create(model='gpt-4o', messages=messages)\n"
+    )
+    run = api.check_sources(
+        {"schemas/openai/openai.py": shadow, "app/llm.py": client},
+        Settings(select=("SL401", "SL101")),
+        modules={"schemas/openai/openai.py": "openai", "app/llm.py": "app.llm"},
+    )
+    assert not run.errors
+    found = [(f.code, f.path, f.span.line) for r in run.files for f in r.findings]
+    assert found == [("SL401", "app/llm.py", 5)]
