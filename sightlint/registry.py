@@ -14,8 +14,10 @@ from sightlint.models import FixSafety, Severity
 from sightlint.rules.background_task_without_deadline import BackgroundTaskWithoutDeadline
 from sightlint.rules.base import RuleClass, RuleMeta
 from sightlint.rules.blocking_call_in_async import BlockingCallInAsync
+from sightlint.rules.expensive_endpoint_without_rate_limit import ExpensiveEndpointWithoutRateLimit
 from sightlint.rules.gemini_model_name_format import GeminiModelNameFormat
 from sightlint.rules.ineffective_timeout import IneffectiveTimeout
+from sightlint.rules.lifespan_without_cleanup import LifespanWithoutCleanup
 from sightlint.rules.llm_call_without_deadline import LlmCallWithoutDeadline
 from sightlint.rules.naive_utcnow import NaiveUtcnow
 from sightlint.rules.session_per_task_unbounded import SessionPerTaskUnbounded
@@ -37,6 +39,8 @@ ALL_RULES: tuple[RuleClass, ...] = (
     BackgroundTaskWithoutDeadline,
     UnboundedFanOut,
     GeminiModelNameFormat,
+    LifespanWithoutCleanup,
+    ExpensiveEndpointWithoutRateLimit,
 )
 
 PARSE_ERROR = RuleMeta(
@@ -67,10 +71,8 @@ C, H, M = Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM
 # replaces its entry here (the test suite checks that no code is both planned and built).
 PLANNED: tuple[RuleMeta, ...] = (
     _planned("SL202", "broad-exception-handler", M, "Broad `except Exception` in a service path hides specific failures.", "§14"),
-    _planned("SL701", "lifespan-without-cleanup", H, "Lifespan opens resources and never closes them on shutdown.", "§11"),
     _planned("SL702", "insecure-settings-default", C, "Settings field with an insecure or unvalidated default.", "§8"),
     _planned("SL703", "password-length-unchecked", H, "Password reaches bcrypt without a 72-byte check at the schema.", "§12"),
-    _planned("SL704", "expensive-endpoint-without-rate-limit", M, "Expensive endpoint without a rate limit.", "§13"),
     _planned("SL705", "nested-function-in-handler", H, "Function defined inside a request handler.", "§10"),
     _planned("SL706", "health-check-probes-nothing", M, "Health check that probes no dependency.", "§15"),
 )
