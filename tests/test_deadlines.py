@@ -188,3 +188,20 @@ def test_a_project_module_named_like_a_package_does_not_hide_it() -> None:
     assert not run.errors
     found = [(f.code, f.path, f.span.line) for r in run.files for f in r.findings]
     assert found == [("SL401", "app/llm.py", 5)]
+
+
+def test_a_warm_run_sees_an_edited_requirement(project: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+    cache = tmp_path_factory.mktemp("cache")
+    requirements = project / "requirements.txt"
+    requirements.write_text("langchain-google-genai==2.1.7\n", encoding="utf-8")
+
+    def severities() -> list[object]:
+        result = CliRunner().invoke(
+            main, ["check", "--format", "json", "--select", "SL404", "--cache-dir", str(cache), str(project)]
+        )
+        return [f["severity"] for f in json.loads(result.output)["findings"]]
+
+    assert severities() == ["critical"]
+    assert severities() == ["critical"]  # from the run snapshot
+    requirements.write_text("langchain-google-genai==2.1.9\n", encoding="utf-8")
+    assert severities() == []

@@ -11,6 +11,7 @@ to the project root.
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Iterable
 from pathlib import Path
@@ -217,13 +218,36 @@ def project_pin(package: str, path: str, settings: Settings) -> Pin | None:
     if not file.is_file():
         return None
     start = file.resolve().parent
-    root: Path | None
-    if settings.project_root:
-        root = Path(settings.project_root).resolve()
-    elif settings.config_path:
-        root = Path(settings.config_path).resolve().parent
-    else:
-        root = Path.cwd().resolve()
+    root: Path | None = project_folder(settings)
     if root != start and root not in start.parents:
         root = None
     return find_pin(package, start, root)
+
+
+def project_folder(settings: Settings) -> Path:
+    """The project root of a run, else the configuration's folder, else the working folder."""
+    if settings.project_root:
+        return Path(settings.project_root).resolve()
+    if settings.config_path:
+        return Path(settings.config_path).resolve().parent
+    return Path.cwd().resolve()
+
+
+def dependency_files_state(folder: Path) -> list[tuple[str, int, int]]:
+    """``(name, size, mtime_ns)`` of the dependency files in ``folder``: what a run's
+    snapshot is keyed on besides the Python files, so editing a requirement at the project
+    root is seen by the next warm run (deeper ones are read, but not keyed)."""
+    state: list[tuple[str, int, int]] = []
+    try:
+        entries = sorted(os.scandir(folder), key=lambda e: e.name)
+    except OSError:
+        return state
+    for entry in entries:
+        name = entry.name
+        if name in _LOCKS or name == "pyproject.toml" or (name.startswith("requirements") and name.endswith((".txt", ".in", ".lock"))):
+            try:
+                info = entry.stat()
+            except OSError:
+                continue
+            state.append((name, info.st_size, info.st_mtime_ns))
+    return state
