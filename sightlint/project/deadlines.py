@@ -184,14 +184,18 @@ class Deadlines:
 
     def __init__(self, graph: Graph) -> None:
         self.graph = graph
-        # Function -> the positions of its calls made under a deadline.
+        # Function -> the positions of its calls made under a deadline; functions a deadline
+        # decorator bounds.
         self.covered: dict[str, set[tuple[int, int]]] = {}
+        self.decorated: set[str] = set()
         for fid, info in graph.functions.items():
             rows = info.facts.get("work")
             if rows:
                 marked = {(r[1], r[2]) for r in rows if r[0] == "x"}
                 if marked:
                     self.covered[fid] = marked
+                if ("dl",) in rows:
+                    self.decorated.add(fid)
         self._by_class: dict[str, list[str]] = {}
         self._by_path: dict[str, list[str]] = {}
         for fid, info in graph.functions.items():
@@ -423,7 +427,10 @@ class Deadlines:
     # -- paths ------------------------------------------------------------------------------
 
     def bounded_edge(self, edge: Edge) -> bool:
-        """Whether a deadline in the caller covers this call."""
+        """Whether a deadline covers this call: in the caller, or a deadline decorator on the
+        caller (it runs bounded) or on the callee."""
+        if edge.target in self.decorated or edge.source in self.decorated:
+            return True
         covered = self.covered.get(edge.source)
         return covered is not None and (edge.line, edge.col) in covered
 
@@ -445,6 +452,8 @@ class Deadlines:
         queue = deque([fid])
         starts: dict[str, str] = {}
         background: set[str] = set()
+        if fid in self.decorated:
+            return Reach(fid, towards, starts, background)  # bounded by its own decorator
         while queue:
             node = queue.popleft()
             callers = graph.callers.get(node, ())
@@ -472,6 +481,8 @@ class Deadlines:
         queue = deque([fid])
         llm: list[tuple[LlmCall, list[str]]] = []
         database: list[tuple[str, int, int, str]] = []
+        if fid in self.decorated:
+            return Work(llm, database)
         parents: dict[str, str] = {}
         while queue and len(seen) < 5000:
             node = queue.popleft()

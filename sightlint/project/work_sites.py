@@ -48,6 +48,8 @@ there are some:
     what the model name may be, ``("s", value, line, col, end_line, end_col)`` a literal,
     ``("a", name)`` an attribute ``x.name`` (a settings field), ``("n", name)`` a module
     constant, ``("p", function, name)`` a parameter.
+``("dl",)``  the function is decorated with a deadline (``@with_timeout(300)``,
+    ``@timeout(30)``): what it runs is bounded, whoever calls it.
 ``("w",)``  the function loops forever (``while True``): a worker, not a job.
 """
 
@@ -81,6 +83,7 @@ _SCHEDULERS = _TASK_APIS | {"add_task"}
 _FANOUT = {"asyncio.gather": "gather", "asyncio.wait": "wait", "asyncio.as_completed": "as_completed"}
 _GROUPS = frozenset({"asyncio.TaskGroup", "anyio.create_task_group"})
 _WAIT_FOR = frozenset({"asyncio.wait_for", "async_timeout.wait_for"})
+_DEADLINE_DECORATOR = re.compile(r"timeout|deadline|time_limit", re.IGNORECASE)
 _TASKISH = re.compile(r"task|spawn|background|fire", re.IGNORECASE)
 _BINDABLE = frozenset({ast.Call, ast.BinOp, ast.Name, ast.Attribute, ast.IfExp, ast.BoolOp})
 _COLLECTIONS = frozenset({ast.List, ast.Tuple, ast.Set, ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp, ast.Call})
@@ -152,6 +155,12 @@ class WorkSites:
             else ()
         )
         self._values.append({})
+        if not isinstance(node, ast.Lambda):
+            for decorator in node.decorator_list:
+                target = decorator.func if isinstance(decorator, ast.Call) else decorator
+                if _DEADLINE_DECORATOR.search(_last(target)):
+                    frame.fn.work.append(("dl",))  # ``@with_timeout(300)``: every call of it is bounded
+                    break
         args = node.args
         positional = [*args.posonlyargs, *args.args]
         defaults: list[tuple[ast.arg, ast.expr | None]] = list(zip(positional[len(positional) - len(args.defaults) :], args.defaults))

@@ -327,6 +327,33 @@ class BackgroundTaskWithoutDeadline(Rule):
                 scheduler.add_task(ask, q)
             """)
         ),
+        # The job carries a deadline decorator (the audit's `@with_timeout(300)`).
+        Good(
+            dedent("""\
+            import asyncio
+            import functools
+            from langchain_openai import ChatOpenAI
+
+            running = set()
+
+            def with_timeout(seconds):
+                def decorator(func):
+                    @functools.wraps(func)
+                    async def wrapper(*args, **kwargs):
+                        return await asyncio.wait_for(func(*args, **kwargs), timeout=seconds)
+                    return wrapper
+                return decorator
+
+            @with_timeout(300)
+            async def run_job(q):
+                await ChatOpenAI().ainvoke(q)
+
+            async def handler(q):
+                task = asyncio.create_task(run_job(q))
+                running.add(task)
+                task.add_done_callback(running.discard)
+            """)
+        ),
         # A wait_for around the whole gather the task runs.
         Good(
             dedent("""\

@@ -85,7 +85,9 @@ class LlmCallWithoutDeadline(Rule):
     the wrapper bounds them all. A caller that passes a flag switching the wrapper's own
     deadline on (`complete(p, with_timeout=True)` where the unbounded call sits under
     `if not with_timeout:`, or after `if with_timeout: return await wait_for(...)`)
-    drops out. A stream (`astream`) needs a deadline per chunk or around the whole
+    drops out. A function decorated with a deadline (`@with_timeout(300)`,
+    `@timeout(30)`: a decorator whose name says timeout or deadline) is bounded, and so is
+    everything it calls. A stream (`astream`) needs a deadline per chunk or around the whole
     iteration. Sync LLM calls in async code are `blocking-call-in-async` (SL101).
 
     Library facts, read in the installed sources:
@@ -400,6 +402,20 @@ class LlmCallWithoutDeadline(Rule):
                 with anyio.move_on_after(60):
                     for q in qs:
                         await llm.ainvoke(q)
+            """)
+        ),
+        # A deadline decorator on the caller.
+        Good(
+            dedent("""\
+            from langchain_openai import ChatOpenAI
+            from app.utils import with_timeout
+
+            async def _ask(q):
+                return await ChatOpenAI().ainvoke(q)
+
+            @with_timeout(seconds=60)
+            async def answer(q):
+                return await _ask(q)
             """)
         ),
         # A client timeout is accepted with accept-client-timeout; here a wait_for in the only caller.
