@@ -205,3 +205,21 @@ def test_a_warm_run_sees_an_edited_requirement(project: Path, tmp_path_factory: 
     assert severities() == ["critical"]  # from the run snapshot
     requirements.write_text("langchain-google-genai==2.1.9\n", encoding="utf-8")
     assert severities() == []
+
+
+def test_a_client_handed_to_a_constructor_is_followed() -> None:
+    source = (
+        "from langchain_anthropic import ChatAnthropic\n"
+        "from langchain_core.language_models import BaseChatModel\n\n"
+        "class Endpoint:\n"
+        "    def __init__(self, llm: BaseChatModel):\n"
+        "        self._llm = llm\n\n"
+        "    @classmethod\n"
+        "    def build(cls):\n"
+        "        client = ChatAnthropic(model='claude-haiku-4-5', timeout=None)\n"
+        "        return cls(llm=client)\n\n"
+        "    async def ask(self, q):\n"
+        "        return await self._llm.ainvoke(q)\n"
+    )
+    [message] = _sl401({"example.py": source})
+    assert "no timeout anywhere" in message and "timeout=None" in message

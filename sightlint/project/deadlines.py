@@ -321,6 +321,16 @@ class Deadlines:
         elif head == "g":
             for other in self._by_path.get(graph.path_of(fid), ()):
                 sources += [(other, r) for r in _rows(graph, other) if r[0] == "b" and r[1] == key]
+        elif head == "p":
+            # A client handed in: what the callers pass for it by keyword (``cls(llm=_llm)``).
+            found_passed: list[Timeout] = []
+            for edge in graph.callers.get(fid, ())[:20]:
+                for row in _rows(graph, edge.source):
+                    if row[0] == "ar" and row[1] == edge.line and row[2] == edge.col:
+                        for keyword, passed in row[3]:
+                            if keyword == name:
+                                found_passed += self._resolve_key(passed, edge.source, {}, depth + 1)
+            return found_passed
         found = []
         for where, row in sources:
             if row[4]:

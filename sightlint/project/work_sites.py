@@ -48,6 +48,8 @@ there are some:
     what the model name may be, ``("s", value, line, col, end_line, end_col)`` a literal,
     ``("a", name)`` an attribute ``x.name`` (a settings field), ``("n", name)`` a module
     constant, ``("p", function, name)`` a parameter.
+``("ar", line, col, ((keyword, key), ...))``  keyword arguments that may pass a client
+    (``cls(llm=_llm)``, ``Service(client=self.client)``), with the keys of their values.
 ``("dl",)``  the function is decorated with a deadline (``@with_timeout(300)``,
     ``@timeout(30)``): what it runs is bounded, whoever calls it.
 ``("w",)``  the function loops forever (``while True``): a worker, not a job.
@@ -83,6 +85,9 @@ _SCHEDULERS = _TASK_APIS | {"add_task"}
 _FANOUT = {"asyncio.gather": "gather", "asyncio.wait": "wait", "asyncio.as_completed": "as_completed"}
 _GROUPS = frozenset({"asyncio.TaskGroup", "anyio.create_task_group"})
 _WAIT_FOR = frozenset({"asyncio.wait_for", "async_timeout.wait_for"})
+# Keyword arguments that may hand a client to a constructor or helper (``cls(llm=_llm)``).
+_CLIENT_ARGUMENT = re.compile(r"llm|model|client|chat|embed", re.IGNORECASE)
+_PASSABLE = frozenset({ast.Name, ast.Attribute, ast.Call})
 _DEADLINE_DECORATOR = re.compile(r"timeout|deadline|time_limit", re.IGNORECASE)
 _TASKISH = re.compile(r"task|spawn|background|fire", re.IGNORECASE)
 _BINDABLE = frozenset({ast.Call, ast.BinOp, ast.Name, ast.Attribute, ast.IfExp, ast.BoolOp})
@@ -177,7 +182,7 @@ class WorkSites:
         self._background_tasks.pop()
         pending = self._pending.pop()
         work = frame.fn.work
-        if pending.bindings and work and any(row[0] == "c" or (row[0] == "b" and row[4]) for row in work):
+        if pending.bindings and work and any(row[0] in ("c", "ar") or (row[0] == "b" and row[4]) for row in work):
             for key, value in pending.bindings:
                 self._bind(key, value, frame)  # while this function's locals are still known
         self._values.pop()
@@ -351,6 +356,14 @@ class WorkSites:
             self._deadlined.update(id(n) for n in ast.walk(node.args[0]) if isinstance(n, ast.Call))
         position: tuple[int, int] | None = None
         if node.keywords:
+            passed = [
+                (keyword.arg, self.key(keyword.value, frame))
+                for keyword in node.keywords
+                if keyword.arg and _CLIENT_ARGUMENT.search(keyword.arg) and type(keyword.value) in _PASSABLE
+            ]
+            if passed:
+                line, col = self._pos(node)
+                frame.fn.work.append(("ar", line, col, tuple(p for p in passed if p[1])))
             arguments = []
             for keyword in node.keywords:
                 name, value = keyword.arg, keyword.value
