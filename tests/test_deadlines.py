@@ -223,3 +223,18 @@ def test_a_client_handed_to_a_constructor_is_followed() -> None:
     )
     [message] = _sl401({"example.py": source})
     assert "no timeout anywhere" in message and "timeout=None" in message
+
+
+def test_init_chat_model_clients() -> None:
+    source = (
+        "import asyncio\nfrom langchain.chat_models import init_chat_model\n\n"
+        "class G:\n"
+        "    def __init__(self):\n"
+        "        self.llm = init_chat_model(model='gpt-4o', temperature=0)\n\n"
+        "    async def bounded(self, p):\n"
+        "        return await asyncio.wait_for(self.llm.ainvoke(p), timeout=5)\n\n"
+        "    async def unbounded(self, p):\n"
+        "        return await self.llm.ainvoke(p)\n"
+    )
+    run = api.check_sources({"example.py": source}, Settings(select=("SL401",)))
+    assert [f.span.line for r in run.files for f in r.findings] == [12]

@@ -55,6 +55,9 @@ CLIENTS: dict[str, ClientSpec] = {
     "openai.AsyncAzureOpenAI": ClientSpec("openai", ("timeout",), 600.0, 2),
     "anthropic.AsyncAnthropic": ClientSpec("anthropic", ("timeout",), 600.0, 2),
     "google.genai.Client": ClientSpec("google-genai", ("http_options",), None, 0, milliseconds=True),
+    # ``init_chat_model("openai:gpt-4o", timeout=30)``: the provider's LangChain class gets the
+    # keywords; none of the common ones has a timeout by default.
+    "langchain.chat_models.init_chat_model": ClientSpec("init_chat_model", ("timeout", "request_timeout", "default_request_timeout"), None, 0),
 }
 # Submodule spellings of the same classes.
 _ALIASES = {
@@ -67,6 +70,7 @@ _ALIASES = {
     "openai.AsyncClient": "openai.AsyncOpenAI",
     "anthropic.AsyncClient": "anthropic.AsyncAnthropic",
     "google.genai.client.Client": "google.genai.Client",
+    "langchain.chat_models.base.init_chat_model": "langchain.chat_models.init_chat_model",
 }
 LANGCHAIN_ASYNC = frozenset(
     "ainvoke abatch astream astream_events astream_log agenerate apredict apredict_messages "
