@@ -79,7 +79,8 @@ C, H, M = Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM
 
 # Codes fixed by the catalog but not implemented yet. A rule module that implements one
 # replaces its entry here (the test suite checks that no code is both planned and built).
-PLANNED: tuple[RuleMeta, ...] = ()
+PLANNED: tuple[RuleMeta, ...] = (
+)
 
 # Codes once released and then retired: never reuse them.
 RETIRED: dict[str, str] = {}
