@@ -324,6 +324,37 @@ def test_split_at_yield() -> None:
     assert [ast.unparse(s) for s in split.after] == ["c = 3", "e = 5", "f = 6", "g = 7"]
     assert split.yield_node.lineno == 7
     assert fa.split_at_yield(no_yield) is None
+    # A yield in an except block still runs the try's finally; a try's else runs after its body.
+    handler, orelse = ast.parse(
+        textwrap.dedent(
+            """
+            async def handler(app):
+                try:
+                    connect()
+                except OSError:
+                    yield
+                    a = 1
+                finally:
+                    close()
+
+            async def orelse(app):
+                try:
+                    yield
+                except OSError:
+                    pass
+                else:
+                    b = 2
+                c = 3
+            """
+        )
+    ).body
+    assert isinstance(handler, ast.AsyncFunctionDef) and isinstance(orelse, ast.AsyncFunctionDef)
+    split = fa.split_at_yield(handler)
+    assert split is not None and split.guarded
+    assert [ast.unparse(s) for s in split.after] == ["a = 1", "close()"]
+    split = fa.split_at_yield(orelse)
+    assert split is not None and not split.guarded
+    assert [ast.unparse(s) for s in split.after] == ["b = 2", "c = 3"]
 
 
 def test_node_questions_resolve_through_imports() -> None:

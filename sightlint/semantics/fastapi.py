@@ -613,21 +613,28 @@ def split_at_yield(node: ast.FunctionDef | ast.AsyncFunctionDef) -> LifespanSpli
     yield_node: ast.expr | None = None
     for body, index, holder in path:
         before.extend(body[:index])
-    for body, index, holder in reversed(path):
+    inner: list[ast.stmt] | None = None  # the block the previous (inner) step was in
+    for body, index, _holder in reversed(path):
         stmt = body[index]
-        if isinstance(stmt, ast.Expr) and isinstance(stmt.value, (ast.Yield, ast.YieldFrom)):
-            yield_node = stmt.value
-        elif isinstance(stmt, ast.Assign | ast.AnnAssign) and isinstance(stmt.value, (ast.Yield, ast.YieldFrom)):
-            yield_node = stmt.value
+        if inner is None:
+            value = getattr(stmt, "value", None)
+            assert isinstance(value, (ast.Yield, ast.YieldFrom))
+            yield_node = value
+        elif isinstance(stmt, _TRY):
+            # Leaving a ``try`` block: its ``else`` (from the body), then its ``finally``.
+            final: list[ast.stmt] = getattr(stmt, "finalbody", [])
+            if inner is getattr(stmt, "body", None):
+                after.extend(getattr(stmt, "orelse", []))
+            after.extend(final)
+            guarded = guarded or bool(final)
         after.extend(body[index + 1 :])
-        if isinstance(holder, ast.Try) and body is holder.body:
-            after.extend(holder.finalbody)
-            guarded = guarded or bool(holder.finalbody)
+        inner = body
     assert yield_node is not None
     return LifespanSplit(tuple(before), yield_node, tuple(after), guarded)
 
 
 _Path = list[tuple[list[ast.stmt], int, ast.AST | None]]
+_TRY: tuple[type, ...] = tuple(t for t in (ast.Try, getattr(ast, "TryStar", None)) if t is not None)
 
 
 def _yield_path(body: list[ast.stmt], depth: int, holder: ast.AST | None = None) -> _Path | None:
