@@ -128,7 +128,28 @@ class UnlockedLazySingleton(Rule):
     global or class attribute, a singleton) instantiate a class are reported; a dict of
     result objects, `_RESULTS[url] = CheckResult(...)`, is a memo); a set that
     follows one every path runs before any `await` (an update, or a fallback in an
-    `except`: the global is already set when other tasks look).
+    `except`: the global is already set when other tasks look), and a set that follows an
+    earlier set of the same global or entry in its block (`_USERS[k] = user` … `_USERS[k] =
+    await db.create_user(user)`: the race window ends at the first set, the second updates
+    what is stored, and what the first stores decides whether anything was built).
+
+    **Values are not singletons.** Building a value object twice gives two equal values and
+    leaks nothing, so these are not reported: a pydantic model class from `create_model`
+    (or a `TypeAdapter`; pydantic 2.14.4, `pydantic/main.py`: a new class, nothing opened),
+    an OpenTelemetry `Resource` (`Resource.create({...})` merges the detectors' attributes
+    into an immutable attribute set: opentelemetry-sdk 1.45.2,
+    `opentelemetry/sdk/resources/__init__.py`), a named
+    tuple, `SimpleNamespace`, a configuration or schema object (a class named `…Config`,
+    `…Settings`, `…Options`, `…Schema`), a pydantic model or named tuple of this module whose
+    fields build nothing, and an instance of a class of this module whose `__init__` only
+    stores arguments, constants and what they compute (`self._client = None`, a client
+    opened later per instance). A class whose `__init__` holds state (a dict of handlers,
+    locks, events), builds another object, opens a client or starts a thread, or that
+    defines `__new__`, is still a singleton worth one instance.
+
+    **Built on import.** A getter the module itself calls at its top level
+    (`prompts = get_prompt_registry()`) has set the global before any thread or task can
+    call it; a call under `if __name__ == "__main__":` does not count.
 
     ## Why it matters
     Each duplicate initialisation opens its own connection pool or driver (Neo4j, Redis,
@@ -268,6 +289,73 @@ class UnlockedLazySingleton(Rule):
             "        _a = await make_a()\n    if _b is None:\n        _b = await make_b()\n",
             count=2,
         ),
+        Bad(
+            "from transformers import AutoTokenizer\n"
+            "\n"
+            "_TOKENIZERS: dict[str, object] = {}\n"
+            "\n"
+            "def tokenizer(name):\n"
+            "    if name in _TOKENIZERS:  # a model loaded from disk: seconds and memory per copy\n"
+            "        return _TOKENIZERS[name]\n"
+            "    tok = AutoTokenizer.from_pretrained(name)\n"
+            "    _TOKENIZERS[name] = tok\n"
+            "    return tok\n"
+        ),
+        Bad(
+            "_REGISTRY = None\n"
+            "\n"
+            "class Registry:\n"
+            "    def __init__(self):\n"
+            "        self.handlers = {}  # state: a second registry loses what was registered in the first\n"
+            "\n"
+            "def registry():\n"
+            "    global _REGISTRY\n"
+            "    if _REGISTRY is None:\n"
+            "        _REGISTRY = Registry()\n"
+            "    return _REGISTRY\n"
+        ),
+        Bad(
+            "import httpx\n"
+            "\n"
+            "_API = None\n"
+            "\n"
+            "class ApiConfig:\n"
+            "    pass\n"
+            "\n"
+            "class Api:\n"
+            "    def __init__(self, base_url):\n"
+            "        self.base_url = base_url\n"
+            "        self.http = httpx.Client(base_url=base_url)  # opens a pool: not a cheap value\n"
+            "\n"
+            "def api():\n"
+            "    global _API\n"
+            "    if _API is None:\n"
+            "        _API = Api(ApiConfig())\n"
+            "    return _API\n"
+        ),
+        Bad(
+            "_STORE = None\n"
+            "\n"
+            "def get_store():\n"
+            "    global _STORE\n"
+            "    if _STORE is None:  # only a script calls it at import: requests still race\n"
+            "        _STORE = connect_store()\n"
+            "    return _STORE\n"
+            "\n"
+            "if __name__ == '__main__':\n"
+            "    get_store()\n"
+        ),
+        Bad(
+            "_USERS: dict[str, object] = {}\n"
+            "\n"
+            "async def session_for(user_id, api):\n"
+            "    if user_id in _USERS:\n"
+            "        return _USERS[user_id]\n"
+            "    profile = await api.profile(user_id)\n"
+            "    _USERS[user_id] = make_session(profile)  # the first set comes after the await\n"
+            "    _USERS[user_id] = await api.refresh(_USERS[user_id])\n"
+            "    return _USERS[user_id]\n"
+        ),
     )
 
     good = (
@@ -376,6 +464,93 @@ class UnlockedLazySingleton(Rule):
             "_mutex = None\n_conn = None\n\ndef conn():\n    global _conn\n    _mutex.acquire()\n    try:\n"
             "        if _conn is None:\n            _conn = connect()\n    finally:\n        _mutex.release()\n"
             "    return _conn\n"
+        ),
+        Good(
+            "from pydantic import create_model\n"
+            "\n"
+            "_SCHEMAS: dict[tuple, type] = {}\n"
+            "\n"
+            "def schema_for(fields):\n"
+            "    key = tuple(fields)\n"
+            "    cached = _SCHEMAS.get(key)\n"
+            "    if cached is not None:  # a model class is a value: two equal ones, nothing leaks\n"
+            "        return cached\n"
+            "    model = create_model('Input', **{f: (str, ...) for f in fields})\n"
+            "    _SCHEMAS[key] = model\n"
+            "    return model\n"
+        ),
+        Good(
+            "from opentelemetry.sdk.resources import Resource\n"
+            "\n"
+            "_RESOURCES = {}\n"
+            "\n"
+            "def get_resource(service):\n"
+            "    if service not in _RESOURCES:  # an OpenTelemetry Resource is a bag of attributes\n"
+            "        _RESOURCES[service] = Resource.create({'service.name': service})\n"
+            "    return _RESOURCES[service]\n"
+        ),
+        Good(
+            "from pydantic import BaseModel, Field, create_model\n"
+            "\n"
+            "class ApiError(Exception):\n"
+            "    _schema = None\n"
+            "\n"
+            "    @classmethod\n"
+            "    def schema(cls):\n"
+            "        if cls._schema is not None:\n"
+            "            return cls._schema\n"
+            "        model = create_model(cls.__name__, detail=(str, Field(examples=['x'])))\n"
+            "        cls._schema = model\n"
+            "        return cls._schema\n"
+        ),
+        Good(
+            "_CONFIG = None\n"
+            "\n"
+            "def get_config():\n"
+            "    global _CONFIG\n"
+            "    if _CONFIG is None:  # a config object read twice is the same config\n"
+            "        _CONFIG = AppSettings()\n"
+            "    return _CONFIG\n"
+        ),
+        Good(
+            "_READER = None\n"
+            "\n"
+            "class TraceReader:\n"
+            "    def __init__(self, table='traces'):\n"
+            "        self._client = None  # opened on first use, per instance\n"
+            "        self.table = table\n"
+            "\n"
+            "def get_reader():\n"
+            "    global _READER\n"
+            "    if _READER is None:  # a cheap constructor: a second reader holds nothing\n"
+            "        _READER = TraceReader()\n"
+            "    return _READER\n"
+        ),
+        Good(
+            "_PROMPTS = None\n"
+            "\n"
+            "def get_prompts():\n"
+            "    global _PROMPTS\n"
+            "    if _PROMPTS is None:\n"
+            "        _PROMPTS = PromptRegistry.from_dir('prompts')\n"
+            "    return _PROMPTS\n"
+            "\n"
+            "prompts = get_prompts()  # built on import, before any thread or task can call it\n"
+        ),
+        Good(
+            "_USERS: dict[str, object] = {}\n"
+            "\n"
+            "async def get_user(user_id, api, db):\n"
+            "    if user_id in _USERS:\n"
+            "        return _USERS[user_id]\n"
+            "    profile = await api.profile(user_id)\n"
+            "    user = User(user_id, profile)  # a value: two equal users\n"
+            "    _USERS[user_id] = user\n"
+            "    if db:\n"
+            "        persisted = await db.create_user(user)  # an update of what is stored (an upsert)\n"
+            "        if persisted:\n"
+            "            _USERS[user_id] = persisted\n"
+            "    return _USERS[user_id]\n"
         ),
     )
 
