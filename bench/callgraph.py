@@ -57,6 +57,7 @@ Edge = tuple[str, str]
 MODES = ("function", "module")
 _LAMBDA = re.compile(r"<lambda@(\d+):(\d+)>")
 _DUP = re.compile(r"@\d+$")
+_BUILTIN_VIA = tuple(f"passed to {api}" for api in ("map", "filter", "sorted", "min", "max", "functools.reduce", "itertools.starmap"))
 
 
 @dataclass
@@ -142,8 +143,14 @@ def sightlint_graph(snippet: Snippet) -> tuple[set[Edge], set[str]]:
     edges = set()
     for source, out in model.edges.items():
         for edge in out:
-            if edge.kind == "call" or edge.kind == "thread" or edge.kind == "background":
-                edges.add((names.get(source, source), names.get(edge.target, edge.target)))
+            if edge.via.startswith("passed to ") and edge.kind == "call" and not edge.via.startswith(_BUILTIN_VIA):
+                # ``helper(fn)``: the graph's edge runs from the caller (context-sensitive);
+                # PyCG's from ``helper``, which is ``model.param_edges``.
+                continue
+            edges.add((names.get(source, source), names.get(edge.target, edge.target)))
+    for source, out in model.param_edges.items():
+        for edge in out:
+            edges.add((names.get(source, source), names.get(edge.target, edge.target)))
     functions = {name for fid, name in names.items() if not fid.endswith(".<module>")}
     return edges, functions
 
