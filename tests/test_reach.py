@@ -472,3 +472,19 @@ def test_warm_runs_follow_an_edited_subclass_the_caller_never_imports(tmp_path: 
     assert both() == []
     (root / "impl.py").write_text(slow)
     assert len(both()) == 1
+
+
+def test_self_in_a_method_is_never_a_subclass_that_overrides_the_method() -> None:
+    m = model(
+        {
+            "prov.py": (
+                "import requests\n\nclass Provider:\n    async def models_async(self):\n        return self.models()\n"
+                "    def models(self):\n        return []\n\n"
+                "class Ollama(Provider):\n    async def models_async(self):\n        return []\n"
+                "    def models(self):\n        return requests.get('u')\n\n"
+                "class Plain(Provider):\n    def models(self):\n        return [1]\n"
+            )
+        }
+    )
+    # An Ollama never runs Provider.models_async (it has its own), a Plain does.
+    assert edges(m, "prov.Provider.models_async") == {"prov.Provider.models", "prov.Plain.models"}

@@ -231,7 +231,7 @@ class SummaryCollector:
         if name in frame.nested:
             return LocalFunctionRef(frame.nested[name])
         if name == frame.self_name and frame.fn.cls:
-            return SelfRef(frame.fn.cls)
+            return SelfRef(frame.fn.cls, frame.fn.id)
         if name == frame.cls_name and frame.fn.cls:
             return ClsRef(frame.fn.cls)
         return frame.locals.get(name)
@@ -488,6 +488,10 @@ class SummaryCollector:
         self.summary.classes[cid] = cls
         if owner == self.module:
             self.summary.toplevel[node.name] = cid
+        elif self._funcs and self._funcs[-1].fn.id == owner:
+            self._funcs[-1].nested[node.name] = cid  # a class defined in a function
+        elif self._classes[-1] is not None and self._classes[-1].id == owner:
+            self._classes[-1].attrs[node.name] = LocalFunctionRef(cid)  # a nested class
         self._owners.append(cid)
         self._classes.append(cls)
 

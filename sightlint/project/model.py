@@ -78,10 +78,12 @@ class ClassValue(NamedTuple):
 
 
 class InstanceValue(NamedTuple):
-    """An instance of a project class; ``sub``: or of any of its subclasses."""
+    """An instance of a project class; ``sub``: or of any of its subclasses (``within``:
+    those that inherit this method of the class: it is the method's ``self``)."""
 
     id: str
     sub: bool = False
+    within: str = ""
 
 
 class ModuleValue(NamedTuple):
@@ -321,9 +323,11 @@ class ProjectModel:
             base = self.value(ref.of)
             return None if base is None else self.call_result(base)
         if isinstance(ref, LocalFunctionRef):
+            if ref.id in self.classes:
+                return ClassValue(ref.id)  # a class defined in a function or class body
             return FuncValue(ref.id, False) if ref.id in self.functions else None
         if isinstance(ref, SelfRef):
-            return InstanceValue(ref.cls, True)
+            return InstanceValue(ref.cls, True, ref.method)
         if isinstance(ref, ClsRef):
             return ClassValue(ref.cls)
         if isinstance(ref, SuperRef):
@@ -405,11 +409,11 @@ class ProjectModel:
         if isinstance(value, (InstanceValue, ClassValue, SuperValue)):
             cid = value.id
             is_class = isinstance(value, ClassValue)
-            sub = isinstance(value, InstanceValue) and value.sub
             method = self.find_method(cid, name, skip_first=isinstance(value, SuperValue))
             methods = [method] if method is not None else []
-            if sub:  # ``self.step()``, ``repo: Base``: every override in a subclass may run
-                methods += [m for other in self.subclasses(cid) if (m := self.classes[other].methods.get(name)) is not None]
+            others = self._receivers(value) if isinstance(value, InstanceValue) and value.sub else ()
+            if others:  # ``self.step()``, ``repo: Base``: every override in a subclass may run
+                methods += [m for other in others if (m := self.classes[other].methods.get(name)) is not None]
             if methods:
                 found = []
                 for method in methods:
@@ -424,8 +428,8 @@ class ProjectModel:
                 ref = self.classes[owner].attrs.get(name)
                 if ref is not None:
                     return self.value(ref)
-            if sub:
-                found = [self.value(ref) for other in self.subclasses(cid) if (ref := self.classes[other].attrs.get(name)) is not None]
+            if others:
+                found = [self.value(ref) for other in others if (ref := self.classes[other].attrs.get(name)) is not None]
                 if found:
                     return union(found)
             # A project subclass of an external class inherits its methods
@@ -473,6 +477,15 @@ class ProjectModel:
                 merged += (owner for owner in line if owner not in merged and owner != cid)
         self._mro[cid] = (cid, *merged)
         return self._mro[cid]
+
+    def _receivers(self, value: InstanceValue) -> list[str]:
+        """The subclasses ``value`` may be an instance of: all of them, or for ``self`` in
+        a method, those that inherit the method (the others never run it)."""
+        subs = self.subclasses(value.id)
+        method = self.functions.get(value.within) if value.within else None
+        if method is None or not subs:
+            return subs
+        return [sub for sub in subs if self.find_method(sub, method.name) == value.within]
 
     def subclasses(self, cid: str) -> list[str]:
         """The project classes deriving from ``cid`` (directly or not), sorted."""
@@ -609,9 +622,23 @@ class ProjectModel:
                 continue
             for passed in self.call_targets(value):
                 self._add_edge(Edge(fid, passed[0], site.line, site.col, via=f"passed to {callee.name}"))
-                for name, line, col in callee.param_calls:
-                    if name == _param_name(callee, key, bound):
-                        self.param_edges.setdefault(target, []).append(Edge(target, passed[0], line, col))
+                self._param_edges(target, _param_name(callee, key, bound), passed[0], set())
+
+    def _param_edges(self, fid: str, name: str | None, passed: str, seen: set[tuple[str, str | None]]) -> None:
+        """``model.param_edges`` from each function that calls ``passed`` as its parameter
+        ``name`` (``fid`` itself, or a function it passes the parameter on to)."""
+        if (fid, name) in seen or len(seen) > 50:
+            return
+        seen.add((fid, name))
+        fn = self.functions[fid]
+        for param, line, col in fn.param_calls:
+            if param == name:
+                self.param_edges.setdefault(fid, []).append(Edge(fid, passed, line, col))
+        for param, index, key in fn.param_forwards:
+            if param == name and index < len(fn.calls):
+                value = self.value(fn.calls[index].callee)
+                for target, bound in self.call_targets(value) if value is not None else ():
+                    self._param_edges(target, _param_name(self.functions[target], key, bound), passed, seen)
 
     def _builtin_callback_edges(self, fid: str, site: CallSite, api: str) -> None:
         """``map(fn, items)``, ``sorted(items, key=fn)``: the builtin calls ``fn`` now."""

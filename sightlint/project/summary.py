@@ -11,8 +11,8 @@ module is known:
 
 ``GlobalRef("pkg.mod.name")``        a dotted name reached through an import
 ``MemberRef("pkg.mod", "name")``     a module-level name of this module (or a builtin)
-``LocalFunctionRef("<function id>")`` a nested ``def`` or ``lambda`` of the enclosing function
-``SelfRef("<class id>")``            the instance inside a method (``self``)
+``LocalFunctionRef("<id>")``          a nested ``def``, ``lambda`` or ``class`` (in a function or class body)
+``SelfRef("<class id>", "<method>")`` the instance inside a method (``self``)
 ``ClsRef("<class id>")``             the class inside a classmethod (``cls``)
 ``SuperRef("<class id>")``           ``super()`` inside a method of that class
 ``CallRef(ref)``                     the result of calling ``ref`` (an instance, for a class)
@@ -61,9 +61,11 @@ class LocalFunctionRef(NamedTuple):
 
 
 class SelfRef(NamedTuple):
-    """The instance inside a method of class ``cls`` (``self``)."""
+    """The instance inside a method of class ``cls`` (``self``); ``method``: that method's
+    id (a subclass that overrides it never runs it, so its ``self`` is never one of those)."""
 
     cls: str
+    method: str = ""
     tag: Literal["self"] = "self"
 
 
