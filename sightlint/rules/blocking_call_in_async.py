@@ -4,7 +4,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from sightlint.models import Finding, RelatedLocation, Span
-from sightlint.project.blocking import CATEGORY_LABEL, BlockingSite, CatalogOptions, analyse
+from sightlint.project.blocking import CATEGORY_LABEL, ENTRIES, BlockingSite, CatalogOptions, analyse
 from sightlint.project.contexts import BACKGROUND, REQUEST, SCRIPT, STARTUP, TEST, THREAD, RunsIn, where_code_runs
 from sightlint.project.graph import Graph, ModelNeeds
 from sightlint.project.model import Edge, is_test_path
@@ -85,15 +85,21 @@ class BlockingCallInAsync(Rule):
     is never a sync blocking call, whatever its receiver is annotated as
     (`await session.execute(q)` on a `session: Session` that really is an `AsyncSession`).
 
-    Blocking calls come from a catalog, by category: `sleep` (`time.sleep`), `network`
-    (`requests`, `urllib.request.urlopen`, sync `httpx`, `socket`), `subprocess`
-    (`subprocess.*`, `os.system`, `os.popen`, `os.wait*`), `database` (`psycopg2`,
-    `pymysql`, `sqlite3`, sync SQLAlchemy engines and sessions, `neo4j` driver sessions,
-    LangChain `Neo4jGraph`/`Neo4jVector` construction and queries, sync `redis`), `llm`
-    (`.invoke`/`.batch`/`.stream` on LangChain chat models and `|` pipes containing one,
-    sync OpenAI/Anthropic/Gemini clients), `cpu` (`bcrypt`, passlib `CryptContext`
-    hashing, loading sentence-transformers models) and `file` (`open`, `Path.read_*`/
-    `write_*`, `shutil` copies; one level below the others, as in the table).
+    Blocking calls come from a catalog shipped as data (`sightlint/data/blocking_calls.toml`:
+    one entry per API with its category, severity, the non-blocking alternative the
+    finding suggests, and where its behaviour was read), by category: `sleep`
+    (`time.sleep`), `network` (`requests` incl. sessions, sync `httpx`, `urllib`,
+    `urllib3`, `http.client`, `socket`, `smtplib`, boto3 clients and resources, Slack
+    `WebClient`, Google Cloud Storage), `subprocess` (`subprocess.*`, `os.system`,
+    `os.popen`, `os.wait*`), `database` (`psycopg2`, `pymysql`, `sqlite3`, sync
+    SQLAlchemy engines, sessions and `inspect`, `neo4j` driver sessions, LangChain
+    `Neo4jGraph`/`Neo4jVector` construction and queries, sync `redis`, `pymongo`,
+    `elasticsearch`), `llm` (`.invoke`/`.batch`/`.stream` on LangChain chat models and
+    `|` pipes containing one, sync OpenAI/Anthropic/Gemini/Mistral clients), `cpu`
+    (`bcrypt`, passlib and argon2 hashing, `pbkdf2_hmac`/`scrypt`, sentence-transformers,
+    `pypdf`, Pillow decoding and encoding, `python-pptx`/`python-docx`/`openpyxl`,
+    pandas `read_*`, MarkItDown) and `file` (`open`, `Path.read_*`/`write_*`, `shutil`,
+    `tempfile`; one level below the others, as in the table).
 
     A catalogued method called on an instance of an installed class the catalog does not
     list (`OAuth2Session().get`, `ChatMistralAI().invoke`) counts when that class derives
@@ -500,6 +506,9 @@ async def count(session: Session):
         lines = []
         if worst.edges:
             lines.append(f"chain: {_chain_text(model, worst.edges, site)}")
+        entry = ENTRIES.get(site.call.name)
+        if entry is not None and entry.alternative:
+            lines.append(f"instead: {entry.alternative}")
         others = chains[1 : 1 + _MAX_OTHER_CHAINS]
         if others:
             lines.append(f"also reached from {len(chains) - 1} more async function{'s' if len(chains) > 2 else ''}:")
@@ -511,11 +520,17 @@ async def count(session: Session):
             model.path_of(site.function),
             Span(call.line, call.col, call.end_line, call.end_col),
             f"{what}{where}.",
-            severity=severities[1] if site.category == "file" else severities[0],
+            severity=severities[1] if _lower(site) else severities[0],
             related=(*(model.hop(edge) for edge in worst.edges), _hop_to_site(model, site)),
             detail="\n".join(lines) or None,
             chain_paths=paths,
         )
+
+
+def _lower(site: BlockingSite) -> bool:
+    """Whether the catalogue reports ``site`` one level below its context's severity."""
+    entry = ENTRIES.get(site.call.name)
+    return entry.severity == "lower" if entry is not None else site.category == "file"
 
 
 class Chain(NamedTuple):
