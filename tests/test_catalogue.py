@@ -54,14 +54,19 @@ def resolve(name: str) -> str | None:
             continue
         try:
             module = importlib.import_module(dotted)
+        except ModuleNotFoundError as exc:
+            missing = exc.name or ""
+            if missing and not (dotted == missing or dotted.startswith(missing + ".")):
+                return "not installed"  # a dependency of the library is missing: cannot check here
+            continue
         except ImportError:
             continue
         index = i
         break
     if module is None:
-        if importlib.util.find_spec(top) is None:
-            return "not installed"
-        return f"no module of {name} imports"
+        return "not installed" if importlib.util.find_spec(top) is None else f"no module of {name} imports"
+    if getattr(module, "__file__", None) is None and index < len(parts) and not hasattr(module, parts[index].replace("()", "")):
+        return "not installed"  # only a namespace package (``google.cloud``) without the library
     value: Any = module
     for part in parts[index:]:
         called = part.endswith("()")
