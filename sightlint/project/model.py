@@ -36,6 +36,7 @@ from dataclasses import dataclass, replace
 from typing import Any, NamedTuple
 
 from sightlint.project.contexts import REQUEST, SCRIPT, STARTUP, TEST, THREAD
+from sightlint.semantics.fastapi import ROUTE_METHODS
 from sightlint.project.summary import (
     AnyRef,
     AttrRef,
@@ -162,9 +163,7 @@ _WEB = frozenset({"fastapi", "starlette", "quart", "sanic", "aiohttp", "litestar
 _CLI = frozenset({"click", "asyncclick", "typer", "cloup", "rich_click"})
 _PYTEST = frozenset({"pytest", "pytest_asyncio"})
 _DECORATORS: dict[str, tuple[str, frozenset[str]]] = {
-    **dict.fromkeys(
-        "get post put delete patch head options trace api_route route websocket websocket_route".split(), (REQUEST, _WEB)
-    ),
+    **dict.fromkeys(ROUTE_METHODS, (REQUEST, _WEB)),
     "middleware": (REQUEST, _WEB),
     "exception_handler": (REQUEST, _WEB),
     "on_event": (STARTUP, _WEB),
