@@ -146,7 +146,7 @@ _UNTYPED = frozenset(("Callable", "Any", "object", "Awaitable", "Coroutine", "Ty
 _ADDS_ITEM = frozenset(("append", "add", "insert", "appendleft", "setdefault", "update", "extend"))
 # A name assigned more than this many different values stays unknown beyond them.
 _MAX_OPTIONS = 8
-_DEPENDS = frozenset(("fastapi.Depends", "fastapi.params.Depends", "fastapi.Security", "fastapi.params.Security"))
+_DEPENDS = DEPENDS | SECURITY
 
 
 @dataclass(slots=True)
