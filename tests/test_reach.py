@@ -488,3 +488,20 @@ def test_self_in_a_method_is_never_a_subclass_that_overrides_the_method() -> Non
     )
     # An Ollama never runs Provider.models_async (it has its own), a Plain does.
     assert edges(m, "prov.Provider.models_async") == {"prov.Provider.models", "prov.Plain.models"}
+
+
+def test_callable_defaults_and_the_iteration_protocol() -> None:
+    m = model(
+        {
+            "it.py": (
+                "import requests\n\ndef local():\n    pass\n\n"
+                "def fetch(url, get=requests.get, hook=local):\n    hook()\n    return get(url)\n\n"
+                "class Pages:\n    def __iter__(self):\n        return self\n    def __next__(self):\n        raise StopIteration\n\n"
+                "def walk():\n    for page in Pages():\n        pass\n    for item in [1, 2]:\n        pass\n"
+            )
+        }
+    )
+    assert edges(m, "it.fetch") == {"it.local"}
+    assert externals(m, "it.fetch") == {"requests.get"}
+    assert edges(m, "it.walk") == {"it.Pages.__iter__", "it.Pages.__next__"}
+    assert externals(m, "it.walk") == set()  # no dunder calls on a list

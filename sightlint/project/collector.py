@@ -160,6 +160,7 @@ class _Frame:
     self_name: str | None = None
     cls_name: str | None = None
     yields: list[Ref] = field(default_factory=list)
+    defaults: dict[str, Ref] = field(default_factory=dict)  # callable defaults of untyped parameters
     annotated: bool = False  # the return type is annotated
 
 
@@ -425,6 +426,10 @@ class SummaryCollector:
                 value = self.ann_ref(arg.annotation) if arg.annotation is not None else None
                 if value is None and arg.arg in defaults:
                     value = self._injected(defaults[arg.arg])
+                    if value is None and isinstance(defaults[arg.arg], (ast.Name, ast.Attribute, ast.Lambda)):
+                        default = self.ref(defaults[arg.arg])
+                        if isinstance(default, _CALLABLE_REFS):
+                            frame.defaults[arg.arg] = default
                 frame.locals[arg.arg] = value
         for extra in (args.vararg, args.kwarg):
             if extra is not None:
@@ -596,6 +601,15 @@ class SummaryCollector:
         things = self.ref(node.iter)
         if things is not None:
             self._assign(node.target, ItemRef(things))
+            if isinstance(things, (MemberRef, LocalFunctionRef, GlobalRef, CallRef, AttrRef, SelfRef, TypeRef)):
+                # ``for x in obj`` calls ``obj.__iter__()`` and the iterator's ``__next__``.
+                frame = self._funcs[-1] if self._funcs else self._module_frame()
+                iterator = AttrRef(things, "__aiter__" if isinstance(node, ast.AsyncFor) else "__iter__")
+                where = self._range(node.iter)
+                text = _text(node.iter)
+                frame.fn.calls.append(CallSite(iterator, *where, f"for … in {text}"))
+                step = "__anext__" if isinstance(node, ast.AsyncFor) else "__next__"
+                frame.fn.calls.append(CallSite(AttrRef(CallRef(iterator), step), *where, f"for … in {text}"))
 
     def visit_For(self, node: ast.For) -> None:
         self._iterate(node)
@@ -702,11 +716,15 @@ class SummaryCollector:
                         ((target, True, inner.lineno, self.ctx.char_col(inner.lineno, inner.col_offset), _text(inner.func)),),
                     )
                 )
+        callee: Ref | None = None
         if isinstance(func, ast.Name) and func.id in frame.locals and func.id in frame.fn.params:
             if frame.locals[func.id] is None:
                 frame.fn.param_calls.append((func.id, node.lineno, self.ctx.char_col(node.lineno, node.col_offset)))
-                return
-        callee = self.ref(func)
+                # ``def run(fetch=requests.get): fetch(url)``: the default runs unless a caller passes one.
+                callee = frame.defaults.get(func.id)
+                if callee is None:
+                    return
+        callee = callee or self.ref(func)
         if callee is None:
             return
         fn_args: list[tuple[int | str, Ref]] = []

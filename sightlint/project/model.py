@@ -128,6 +128,8 @@ Value = (
 )
 # A union of more values than this keeps the first ones (a guard against blow-ups).
 _MAX_OPTIONS = 16
+# What ``for`` calls on the iterable (an edge when the iterable is a project object).
+_ITERATION = ("__iter__", "__next__", "__aiter__", "__anext__")
 # Builtins that call a callable passed to them before they return.
 _CALLS_BACK = frozenset(("map", "filter", "sorted", "min", "max", "functools.reduce", "itertools.starmap"))
 # External bases whose methods are not worth an attribute name (``typing.Generic``...).
@@ -568,7 +570,7 @@ class ProjectModel:
                     continue
                 options = value.options if isinstance(value, UnionValue) else (value,)
                 for option in options:
-                    if isinstance(option, ExternalValue):
+                    if isinstance(option, ExternalValue) and not option.dotted.endswith(_ITERATION):
                         self.externals.setdefault(fid, []).append(ExternalCall(fid, option.dotted, site))
                 targets = self.call_targets(value)
                 if site.fn_args and not targets and isinstance(value, ExternalValue) and value.dotted in _CALLS_BACK:
