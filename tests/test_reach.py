@@ -505,3 +505,15 @@ def test_callable_defaults_and_the_iteration_protocol() -> None:
     assert externals(m, "it.fetch") == {"requests.get"}
     assert edges(m, "it.walk") == {"it.Pages.__iter__", "it.Pages.__next__"}
     assert externals(m, "it.walk") == set()  # no dunder calls on a list
+
+
+def test_sl101_production_code_only_tests_reach_is_still_reported(tmp_path: Path) -> None:
+    """Wider reach lets tests reach more production code; that must not hide it."""
+    files = {
+        "app/__init__.py": "",
+        "app/mount.py": "from pathlib import Path\n\nasync def prepare(dest: Path, data: bytes):\n    dest.write_bytes(data)\n",
+        "tests/test_mount.py": "from app.mount import prepare\n\nasync def test_prepare(tmp_path):\n    await prepare(tmp_path / 'x', b'')\n",
+    }
+    found = sl101(tmp_path, files)
+    assert [(f.path, f.line) for f in found] == [("app/mount.py", 4)]
+    assert "no known entry point" in found[0].message

@@ -81,7 +81,8 @@ class BlockingCallInAsync(Rule):
     An async function no entry point sightlint knows reaches (a route registered in a way
     it does not read, library code) surely runs on some event loop, but not provably
     while serving: it is reported as high, between the two; one in a test file or under a
-    `tests` folder counts as test code. A call written with `await`
+    `tests` folder counts as test code, while production code that only tests are seen to
+    reach counts as reached from no known entry point. A call written with `await`
     is never a sync blocking call, whatever its receiver is annotated as
     (`await session.execute(q)` on a `session: Session` that really is an `AsyncSession`).
 
@@ -549,6 +550,9 @@ def _worst_chain(
     found = runs.contexts(root)
     if found:
         contexts = found - {THREAD}
+        if contexts == {TEST} and not is_test_path(model.path_of(root)):
+            # Production code only tests are seen to reach: its real callers are unknown.
+            contexts = frozenset({TEST, UNKNOWN})
     else:  # test helpers (an import the model cannot resolve hides their tests) are test code
         contexts = frozenset({TEST if is_test_path(model.path_of(root)) else UNKNOWN})
     for context in _BY_SEVERITY:
