@@ -523,6 +523,8 @@ class ProjectModel:
                 found += (t for t in self.call_targets(option) if t not in found)
             return found
         if isinstance(value, FuncValue):
+            if not self.functions[value.id].decorators:
+                return [(value.id, value.bound)]
             return [(value.id, value.bound), *self._wrappers(value.id)]
         if isinstance(value, ClassValue):
             init = self.find_method(value.id, "__init__")
