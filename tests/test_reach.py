@@ -517,3 +517,16 @@ def test_sl101_production_code_only_tests_reach_is_still_reported(tmp_path: Path
     found = sl101(tmp_path, files)
     assert [(f.path, f.line) for f in found] == [("app/mount.py", 4)]
     assert "no known entry point" in found[0].message
+
+
+def test_decorating_inside_a_function_runs_the_decorator_there() -> None:
+    m = model(
+        {
+            "deco.py": (
+                "import time\n\ndef register(fn):\n    time.sleep(0.1)\n    return fn\n\n"
+                "def factory():\n    @register\n    def handler():\n        pass\n    return handler\n"
+            )
+        }
+    )
+    assert edges(m, "deco.factory") == {"deco.register"}
+    assert "deco.<module>" not in m.functions  # nothing runs at import time

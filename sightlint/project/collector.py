@@ -437,12 +437,15 @@ class SummaryCollector:
         if not isinstance(node, ast.Lambda) and node.returns is not None:
             fn.returns = self.ann_ref(node.returns)
             frame.annotated = True
-        if not self._funcs and decorators:
-            # Decorating runs the decorator when the module (or class body) runs.
-            module_fn = self._module_fn()
+        if decorators:
+            # Decorating runs the decorator when the enclosing code (module, class body or
+            # function) runs the ``def``.
+            module_fn = self._funcs[-1].fn if self._funcs else self._module_fn()
             decorated: tuple[tuple[int | str, Ref], ...] = ()
             if owner == self.module and not isinstance(node, ast.Lambda):
                 decorated = ((0, MemberRef(self.module, node.name)),)
+            elif self._funcs and owner == self._funcs[-1].fn.id:
+                decorated = ((0, LocalFunctionRef(fid)),)
             for deco in decorators:
                 target = deco.func if isinstance(deco, ast.Call) else deco
                 ref = self.ref(target)
