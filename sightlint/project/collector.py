@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
 
 from sightlint.project.contexts import REQUEST, SCRIPT, STARTUP
+from sightlint.semantics.fastapi import FastAPICollector
 from sightlint.semantics.fastapi import APP_CLASSES, APP_HOOK_KEYWORDS, DEPENDS, ROUTE_METHODS, ROUTER_CLASSES, SECURITY
 from sightlint.project.summary import (
     NONE_REF,
@@ -39,6 +40,7 @@ from sightlint.project.summary import (
     SuperRef,
     TimeoutSite,
     TypeRef,
+    Wiring,
 )
 
 if TYPE_CHECKING:
@@ -120,6 +122,10 @@ METHOD_FACTS: dict[str, _Fact] = {
 }
 _APP_KEYWORDS = APP_HOOK_KEYWORDS
 _PARTIAL = frozenset(("functools.partial", "partial"))
+# Rate-limit libraries whose calls are kept as "call" wiring (``Limiter(default_limits=...)``).
+_LIMIT_PACKAGES = frozenset(("slowapi", "fastapi_limiter"))
+# Methods that release a client, pool or scheduler: ``x.close()`` is kept as "close" wiring.
+_CLOSE_METHODS = frozenset(("close", "aclose", "dispose", "disconnect", "shutdown", "terminate"))
 
 TIMEOUT_WRAPPERS = {"asyncio.wait_for", "async_timeout.wait_for"}
 TIMEOUT_SCOPES = {
@@ -162,6 +168,8 @@ class _Frame:
     yields: list[Ref] = field(default_factory=list)
     defaults: dict[str, Ref] = field(default_factory=dict)  # callable defaults of untyped parameters
     annotated: bool = False  # the return type is annotated
+    declared_global: set[str] = field(default_factory=set)  # names of ``global`` statements
+    with_names: set[str] = field(default_factory=set)  # names bound by ``with ... as name``
 
 
 @dataclass(slots=True)
@@ -205,6 +213,9 @@ class SummaryCollector:
         self._bodies: list[_TimeoutBody] = []
         self._main_blocks: list[tuple[int, int]] = []  # lines of ``if __name__ == "__main__":``
         self._module: _Frame | None = None  # the module's own code, once it calls something
+        # The shared FastAPI model of the module (apps, routes, lifespans, events...), fed
+        # from this walk; its facts join the summary when the walk leaves the module.
+        self._fastapi = FastAPICollector(context)
 
     # -- symbolic values -------------------------------------------------------------
 
@@ -413,6 +424,8 @@ class SummaryCollector:
             elif isinstance(target, (ast.Name, ast.Attribute)) and _text(target) in _PROPERTIES:
                 fn.method_kind = "property"
         fn.decorators = tuple(deco_refs)
+        if not isinstance(node, ast.Lambda):
+            self._fastapi.visit(node)
         if in_class_body and params and fn.method_kind != "static":
             if fn.method_kind == "class":
                 frame.cls_name = params[0]
@@ -468,6 +481,8 @@ class SummaryCollector:
         frame = self._funcs[-1]
         if frame.yields and not frame.annotated:
             frame.fn.returns = SeqRef(tuple(frame.yields))  # a generator: what it yields
+        if not isinstance(node, ast.Lambda):
+            self._fastapi.leave(node)
         self._funcs.pop()
         self._owners.pop()
         self._classes.pop()
@@ -485,6 +500,7 @@ class SummaryCollector:
         bases = tuple(r for r in (self.ref(b) for b in node.bases) if r is not None)
         cls = ClassSummary(id=cid, name=node.name, line=node.lineno, bases=bases)
         self.summary.classes[cid] = cls
+        self._fastapi.visit(node)
         if owner == self.module:
             self.summary.toplevel[node.name] = cid
         elif self._funcs and self._funcs[-1].fn.id == owner:
@@ -495,6 +511,7 @@ class SummaryCollector:
         self._classes.append(cls)
 
     def leave_ClassDef(self, node: ast.ClassDef) -> None:
+        self._fastapi.leave(node)
         self._owners.pop()
         self._classes.pop()
 
@@ -579,6 +596,7 @@ class SummaryCollector:
                 frame.fn.calls.append(CallSite(callee, *self._range(exc), _text(exc)))
 
     def visit_Assign(self, node: ast.Assign) -> None:
+        self._fastapi.visit(node)
         value_node = node.value
         if isinstance(value_node, (ast.Tuple, ast.List)) and any(isinstance(t, (ast.Tuple, ast.List)) for t in node.targets):
             # ``a, b = f, g``: item by item, so each name gets its own value.
@@ -592,12 +610,95 @@ class SummaryCollector:
         value = self.ref(value_node)
         for target in node.targets:
             self._assign(target, value)
+            self._store(target, value, node.value)
 
     def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
+        self._fastapi.visit(node)
         value = self.ann_ref(node.annotation)
         if value is None and node.value is not None:
             value = self.ref(node.value)
         self._assign(node.target, value)
+        if node.value is not None and not (isinstance(node.value, ast.Constant) and node.value.value is None):
+            value = self.ref(node.value) or value  # what is stored, not what it is declared as
+        self._store(node.target, value, node.value)
+
+    def visit_Global(self, node: ast.Global) -> None:
+        if self._funcs:
+            self._funcs[-1].declared_global.update(node.names)
+
+    # -- application wiring: stores, apps, shutdown handlers, routes ----------------------
+
+    def _wire(
+        self,
+        kind: str,
+        name: str,
+        at: ast.expr,
+        *,
+        receiver: ast.expr | None = None,
+        target: Ref | None = None,
+        flags: tuple[str, ...] = (),
+    ) -> None:
+        """Record a :class:`Wiring`; a ``receiver`` that is a local variable is named by
+        ``<function id>.<name>`` (its value tells the type, not which object it is)."""
+        receiver_ref: Ref | None = None
+        if receiver is not None:
+            local = self._local_name(receiver)
+            if local:
+                name = name or local
+            else:
+                receiver_ref = self.ref(receiver)
+        function = self._funcs[-1].fn.id if self._funcs else ""
+        line, col = at.lineno, self.ctx.char_col(at.lineno, at.col_offset)
+        self.summary.wiring.append(Wiring(kind, name, line, col, function, receiver_ref, target, flags))
+
+    def _local_name(self, node: ast.expr) -> str:
+        """``<function id>.<name>`` for a local variable of the current function, else ""."""
+        if not isinstance(node, ast.Name) or not self._funcs:
+            return ""
+        frame = self._funcs[-1]
+        if node.id in frame.declared_global or node.id not in frame.locals:
+            return ""
+        return f"{frame.fn.id}.{node.id}"
+
+    def _store(self, target: ast.expr, value: Ref | None, node: ast.expr | None) -> None:
+        """A "store" :class:`Wiring` for a value kept past the function that made it."""
+        if value is None or value == NONE:
+            return
+        frame = self._funcs[-1] if self._funcs else None
+        owned: tuple[str, ...] = ("owned",) if frame is not None and isinstance(node, ast.Name) and node.id in frame.with_names else ()
+        if isinstance(target, ast.Name):
+            if frame is None and self._at_module():
+                self._wire("store", f"{self.module}.{target.id}", target, target=value)
+            elif frame is not None and target.id in frame.declared_global:
+                self._wire("store", f"{self.module}.{target.id}", target, target=value, flags=owned)
+        elif isinstance(target, ast.Attribute):
+            base = target.value
+            if isinstance(base, ast.Attribute) and base.attr == "state":
+                self._wire("store", f"state.{target.attr}", target, target=value, flags=owned)
+            elif frame is not None and isinstance(base, ast.Name) and base.id == frame.self_name and frame.fn.cls:
+                self._wire("store", f"{frame.fn.cls}.{target.attr}", target, target=value, flags=("attr", *owned))
+
+    def _call_wiring(self, node: ast.Call, qualified: str | None) -> None:
+        """Wiring written as a call: a client released (``x.close()``), and calls of
+        rate-limit libraries (whose keywords matter). Apps, routes and events are the
+        shared FastAPI model's (``semantics.fastapi``)."""
+        func = node.func
+        if isinstance(func, ast.Attribute) and func.attr in _CLOSE_METHODS:
+            self._close(func, node, ())
+        for arg in (*node.args, *(k.value for k in node.keywords)):
+            if isinstance(arg, ast.Attribute) and arg.attr in _CLOSE_METHODS:
+                # ``stack.push_async_callback(client.aclose)``, ``atexit.register(engine.dispose)``
+                self._close(arg, arg, ("ref",))
+        if qualified is not None and qualified.partition(".")[0] in _LIMIT_PACKAGES:
+            keywords = tuple(k.arg for k in node.keywords if k.arg and not _empty(k.value))
+            self._wire("call", qualified, node, flags=keywords)
+
+    def _close(self, method: ast.Attribute, at: ast.expr, flags: tuple[str, ...]) -> None:
+        owner = method.value
+        if isinstance(owner, ast.Attribute) and isinstance(owner.value, ast.Attribute) and owner.value.attr == "state":
+            self._wire("close", f"state.{owner.attr}", at, flags=(method.attr, *flags))
+        else:
+            self._wire("close", "", at, receiver=owner, target=self.ref(owner), flags=(method.attr, *flags))
 
     def _iterate(self, node: ast.For | ast.AsyncFor) -> None:
         """``for item in things``: ``item`` is an item of ``things``."""
@@ -618,6 +719,8 @@ class SummaryCollector:
         self._iterate(node)
 
     def visit_Yield(self, node: ast.Yield) -> None:
+        if self._funcs and not self._funcs[-1].fn.yield_line:
+            self._funcs[-1].fn.yield_line = node.lineno
         if self._funcs and node.value is not None:
             frame = self._funcs[-1]
             value = self.ref(node.value)
@@ -625,6 +728,7 @@ class SummaryCollector:
                 frame.yields.append(value)
 
     def visit_Return(self, node: ast.Return) -> None:
+        self._fastapi.visit(node)
         if self._funcs and node.value is not None:
             fn = self._funcs[-1].fn
             if fn.returns is None:
@@ -655,6 +759,8 @@ class SummaryCollector:
             if isinstance(item.optional_vars, ast.Name):
                 entered = self.ref(expr)
                 self._assign(item.optional_vars, None if entered is None else EnterRef(entered))
+                if self._funcs:
+                    self._funcs[-1].with_names.add(item.optional_vars.id)
 
     def _close_timeout_scopes(self, node: ast.With | ast.AsyncWith) -> None:
         while self._bodies and self._bodies[-1].node_id == id(node):
@@ -673,6 +779,10 @@ class SummaryCollector:
     leave_AsyncWith = _close_timeout_scopes
 
     # -- calls -------------------------------------------------------------------------
+
+    def leave_Module(self, node: ast.Module) -> None:
+        facts = self._fastapi.facts()
+        self.summary.fastapi = facts if facts or facts.lifespans else None
 
     def visit_Module(self, node: ast.Module) -> None:
         """Note where ``if __name__ == "__main__":`` blocks are: what they call runs as a script."""
@@ -694,6 +804,9 @@ class SummaryCollector:
                     self._add_item(func.value, item)  # type: ignore[attr-defined]
             else:
                 self._add_item(func.value, added)  # type: ignore[attr-defined]
+        self._fastapi.visit(node)
+        if kind is ast.Attribute or qualified is not None:
+            self._call_wiring(node, qualified)
         if not self._funcs:
             self._module_call(node, fact)
             frame = self._module_frame()
@@ -881,6 +994,13 @@ def _argument(node: ast.Call, fact: _Fact) -> ast.expr | None:
     if 0 <= position < len(args) and not isinstance(args[position], ast.Starred):
         return args[position]
     return None
+
+
+def _empty(node: ast.expr) -> bool:
+    """``[]``, ``()``, ``None``, ``""``: a keyword given nothing."""
+    if isinstance(node, (ast.List, ast.Tuple, ast.Set)):
+        return not node.elts
+    return isinstance(node, ast.Constant) and not node.value
 
 
 def _is_main_guard(test: ast.expr) -> bool:
