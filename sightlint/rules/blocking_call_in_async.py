@@ -117,6 +117,17 @@ class BlockingCallInAsync(Rule):
     dependencies run in a threadpool, so they are not where a chain starts. A call whose
     target cannot be resolved (a parameter, a dynamic attribute) never produces a finding.
 
+    The chain follows what the project's call graph follows: calls through imports and
+    re-exports; a method called on a receiver typed as a base class, ABC or `Protocol`
+    (annotation, `Optional`/union, `Annotated[T, Depends(f)]`, `Depends(f)`'s return or
+    yield, `__init__` attributes, class-level annotations, factories) reaching every
+    project override, and `self.step()` reaching the overrides of subclasses that inherit
+    the calling method; generic bases (`Repo[User]`); the wrapper a project decorator
+    returns (a `@retry` that sleeps); `with`/`async with` on a `@contextmanager` factory
+    or a class with `__enter__`; `for` loops over project iterables; callables kept in
+    dicts and lists; callbacks passed through several helpers; `map`/`sorted(key=)`;
+    external methods inherited by a project subclass (`class Client(requests.Session)`).
+
     ## Why it matters
     One event loop serves every request of the worker. While a blocking call runs,
     nothing else does: every in-flight request stalls, health checks time out and the
