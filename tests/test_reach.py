@@ -530,3 +530,10 @@ def test_decorating_inside_a_function_runs_the_decorator_there() -> None:
     )
     assert edges(m, "deco.factory") == {"deco.register"}
     assert "deco.<module>" not in m.functions  # nothing runs at import time
+
+
+def test_sl101_flask_async_views_run_on_a_loop_of_their_own(tmp_path: Path) -> None:
+    view = "import time\nfrom {pkg} import {cls}\n\napp = {cls}(__name__)\n\n@app.{deco}('/ask')\nasync def ask():\n    time.sleep(1)\n"
+    assert sl101(tmp_path / "flask", {"app.py": view.format(pkg="flask", cls="Flask", deco="route")}) == []
+    found = sl101(tmp_path / "fastapi", {"app.py": view.format(pkg="fastapi", cls="FastAPI", deco="get")})
+    assert [(f.path, f.line) for f in found] == [("app.py", 8)]

@@ -162,6 +162,9 @@ _PATH_SAME = frozenset({"parent", "resolve()", "absolute()", "with_suffix()", "w
 # (``@router.get``, ``@app.on_event``, ``@cli.command``, ``@pytest.fixture``): the
 # decorator's name -> (context, the top-level packages whose objects it is read from).
 _WEB = frozenset({"fastapi", "starlette", "quart", "sanic", "aiohttp", "litestar", "fastapi_utils"})
+# WSGI frameworks whose async views each run on a loop of their own (flask 3.1
+# flask/app.py Flask.ensure_sync -> Flask.async_to_sync -> asgiref.sync.async_to_sync).
+_OWN_LOOP = frozenset({"flask"})
 _CLI = frozenset({"click", "asyncclick", "typer", "cloup", "rich_click"})
 _PYTEST = frozenset({"pytest", "pytest_asyncio"})
 _DECORATORS: dict[str, tuple[str, frozenset[str]]] = {
@@ -732,6 +735,10 @@ class ProjectModel:
         else:
             return None
         context, frameworks = spec
+        if context == REQUEST and isinstance(base, ExternalValue) and base.dotted.partition(".")[0] in _OWN_LOOP:
+            # Flask runs an ``async def`` view in an event loop of its own per request
+            # (asgiref's async_to_sync, in the worker's thread): nothing else shares it.
+            return THREAD
         return context if self._of_framework(base, frameworks) else None
 
     def _of_framework(self, value: Value | None, frameworks: frozenset[str]) -> bool:
