@@ -114,7 +114,9 @@ class BlockingCallInAsync(Rule):
     `loop.run_in_executor`, `run_in_threadpool`, `anyio.to_thread.run_sync`,
     `threading.Thread(target=...)`, executor `submit` and `BackgroundTasks.add_task` of
     a plain function (Starlette runs it in its threadpool). Sync FastAPI endpoints and
-    dependencies run in a threadpool, so they are not where a chain starts. A call whose
+    dependencies run in a threadpool, so they are not where a chain starts, and neither
+    is an `async def` view of a Flask app (Flask runs it on an event loop of its own per
+    request, through asgiref: flask 3.1 `flask/app.py` `Flask.ensure_sync`). A call whose
     target cannot be resolved (a parameter, a dynamic attribute) never produces a finding.
 
     The chain follows what the project's call graph follows: calls through imports and
