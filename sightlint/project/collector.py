@@ -11,6 +11,7 @@ import ast
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
 
+from sightlint.project import flows
 from sightlint.project.contexts import REQUEST, SCRIPT, STARTUP
 from sightlint.semantics.fastapi import FastAPICollector
 from sightlint.semantics.fastapi import APP_CLASSES, APP_HOOK_KEYWORDS, DEPENDS, ROUTE_METHODS, ROUTER_CLASSES, SECURITY
@@ -42,6 +43,7 @@ from sightlint.project.summary import (
     TypeRef,
     Wiring,
 )
+from sightlint.project.work_sites import WorkSites
 
 if TYPE_CHECKING:
     from sightlint.semantics.scope import Context
@@ -170,6 +172,11 @@ class _Frame:
     annotated: bool = False  # the return type is annotated
     declared_global: set[str] = field(default_factory=set)  # names of ``global`` statements
     with_names: set[str] = field(default_factory=set)  # names bound by ``with ... as name``
+    # Credential flows (``project.flows``): the fields a validator names, and the open
+    # ``try`` bodies (first line, last line, names caught).
+    validates: tuple[str, ...] | None = None
+    tries: list[tuple[int, int, str]] = field(default_factory=list)
+    aliases: dict[str, tuple[str, bool]] = field(default_factory=dict)  # local -> (path, encoded)
 
 
 @dataclass(slots=True)
@@ -213,9 +220,13 @@ class SummaryCollector:
         self._bodies: list[_TimeoutBody] = []
         self._main_blocks: list[tuple[int, int]] = []  # lines of ``if __name__ == "__main__":``
         self._module: _Frame | None = None  # the module's own code, once it calls something
+        self.work = WorkSites(self)
         # The shared FastAPI model of the module (apps, routes, lifespans, events...), fed
         # from this walk; its facts join the summary when the walk leaves the module.
         self._fastapi = FastAPICollector(context)
+        # Credential flows are collected only in files that mention passwords or bcrypt.
+        self._flows = flows.mentions_credentials(context.text)
+        self._models: list[flows.ModelFields | None] = []
 
     # -- symbolic values -------------------------------------------------------------
 
@@ -426,6 +437,13 @@ class SummaryCollector:
         fn.decorators = tuple(deco_refs)
         if not isinstance(node, ast.Lambda):
             self._fastapi.visit(node)
+        if self._flows and not isinstance(node, ast.Lambda):
+            for arg in (*args.posonlyargs, *args.args, *args.kwonlyargs):
+                annotation = flows.annotation_name(arg.annotation)
+                if annotation is not None and annotation[:1].isupper():
+                    fn.flows.append(("param", arg.arg, annotation))
+            if in_class_body and self._models and self._models[-1] is not None:
+                frame.validates = flows.validated_fields(node)
         if in_class_body and params and fn.method_kind != "static":
             if fn.method_kind == "class":
                 frame.cls_name = params[0]
@@ -476,11 +494,13 @@ class SummaryCollector:
         self._funcs.append(frame)
         self._owners.append(fid)
         self._classes.append(cls)
+        self.work.enter_function(node, frame)
 
     def _leave_function(self, node: ast.AST) -> None:
         frame = self._funcs[-1]
         if frame.yields and not frame.annotated:
             frame.fn.returns = SeqRef(tuple(frame.yields))  # a generator: what it yields
+        self.work.leave_function(self._funcs[-1])
         if not isinstance(node, ast.Lambda):
             self._fastapi.leave(node)
         self._funcs.pop()
@@ -499,6 +519,9 @@ class SummaryCollector:
         cid = f"{owner}.{node.name}"
         bases = tuple(r for r in (self.ref(b) for b in node.bases) if r is not None)
         cls = ClassSummary(id=cid, name=node.name, line=node.lineno, bases=bases)
+        if self._flows:
+            model = flows.model_class(node)
+            self._models.append(flows.ModelFields(node.name) if model else None)
         self.summary.classes[cid] = cls
         self._fastapi.visit(node)
         if owner == self.module:
@@ -512,6 +535,12 @@ class SummaryCollector:
 
     def leave_ClassDef(self, node: ast.ClassDef) -> None:
         self._fastapi.leave(node)
+        if self._flows and self._models:
+            model = self._models.pop()
+            if model is not None:
+                for fact in model.fields:
+                    checked = fact[2] in model.checked or "*" in model.checked
+                    self.summary.secrets.append((*fact, checked))
         self._owners.pop()
         self._classes.pop()
 
@@ -597,6 +626,14 @@ class SummaryCollector:
 
     def visit_Assign(self, node: ast.Assign) -> None:
         self._fastapi.visit(node)
+        if self._flows:
+            if self._at_module() and flows.bcrypt_context(node.value):
+                self.summary.secrets.extend(("bcrypt", t.id) for t in node.targets if isinstance(t, ast.Name))
+            elif self._funcs and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+                frame = self._funcs[-1]
+                path = flows.source_path(node.value, frame.fn.params, frame.aliases)
+                if path is not None:
+                    frame.aliases[node.targets[0].id] = (path, flows.encoded(node.value, frame.aliases))
         value_node = node.value
         if isinstance(value_node, (ast.Tuple, ast.List)) and any(isinstance(t, (ast.Tuple, ast.List)) for t in node.targets):
             # ``a, b = f, g``: item by item, so each name gets its own value.
@@ -611,9 +648,29 @@ class SummaryCollector:
         for target in node.targets:
             self._assign(target, value)
             self._store(target, value, node.value)
+        if self._funcs:
+            frame = self._funcs[-1]
+            self.work.assign(node.targets, node.value, frame)
+            for target in node.targets:
+                if isinstance(target, ast.Subscript):
+                    self.work.subscript_assign(target, node.value, frame)
+        else:
+            cls = self._classes[-1]
+            self.work.outside_function(node.targets, node.value, cls.id if cls is not None else "")
 
     def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
         self._fastapi.visit(node)
+        if self._flows and self._models and self._models[-1] is not None and not self._funcs:
+            model = self._models[-1]
+            target = node.target
+            fact = flows.field_fact(
+                model.name,
+                node,
+                self.ctx.char_col(target.lineno, target.col_offset),
+                self.ctx.char_col(target.lineno, target.end_col_offset or target.col_offset),
+            )
+            if fact is not None:
+                model.fields.append(fact)
         value = self.ann_ref(node.annotation)
         if value is None and node.value is not None:
             value = self.ref(node.value)
@@ -621,6 +678,22 @@ class SummaryCollector:
         if node.value is not None and not (isinstance(node.value, ast.Constant) and node.value.value is None):
             value = self.ref(node.value) or value  # what is stored, not what it is declared as
         self._store(node.target, value, node.value)
+        if self._funcs:
+            self.work.assign([node.target], node.value, self._funcs[-1])
+        else:
+            cls = self._classes[-1]
+            self.work.outside_function([node.target], node.value, cls.id if cls is not None else "")
+
+    def visit_AugAssign(self, node: ast.AugAssign) -> None:
+        if self._funcs:
+            self.work.aug_assign(node, self._funcs[-1])
+
+    def visit_Expr(self, node: ast.Expr) -> None:
+        self.work.expr_statement(node)
+
+    def visit_While(self, node: ast.While) -> None:
+        if self._funcs:
+            self.work.while_loop(node, self._funcs[-1])
 
     def visit_Global(self, node: ast.Global) -> None:
         if self._funcs:
@@ -730,6 +803,8 @@ class SummaryCollector:
     def visit_Return(self, node: ast.Return) -> None:
         self._fastapi.visit(node)
         if self._funcs and node.value is not None:
+            self.work.returns(node.value, self._funcs[-1])
+        if self._funcs and node.value is not None:
             fn = self._funcs[-1].fn
             if fn.returns is None:
                 value = self.ref(node.value)
@@ -772,11 +847,16 @@ class SummaryCollector:
     def visit_AsyncWith(self, node: ast.AsyncWith) -> None:
         if self._funcs:
             self._funcs[-1].fn.awaits += 1
+            self.work.open_group(node, self._funcs[-1])
         self._open_timeout_scopes(node)
+
+    def leave_AsyncWith(self, node: ast.AsyncWith) -> None:
+        self._close_timeout_scopes(node)
+        if self._funcs:
+            self.work.close_group(node, self._funcs[-1])
 
     visit_With = _open_timeout_scopes
     leave_With = _close_timeout_scopes
-    leave_AsyncWith = _close_timeout_scopes
 
     # -- calls -------------------------------------------------------------------------
 
@@ -809,6 +889,8 @@ class SummaryCollector:
             self._call_wiring(node, qualified)
         if not self._funcs:
             self._module_call(node, fact)
+            if self._classes[-1] is None:
+                self.work.module_call(node, qualified)
             frame = self._module_frame()
         else:
             frame = self._funcs[-1]
@@ -817,6 +899,9 @@ class SummaryCollector:
                 return
             if (node.lineno, node.col_offset) < frame.body_start:
                 return  # a decorator, default or annotation: not run by calling the function
+            if self._flows:
+                self._call_flows(frame, node)
+            self.work.call(node, frame, qualified)
             if fact is not None:
                 self._fact(frame, node, fact)
         if qualified is not None and qualified in TIMEOUT_WRAPPERS and node.args and isinstance(node.args[0], ast.Call):
@@ -879,6 +964,55 @@ class SummaryCollector:
             if dependency is not None:
                 return EnterRef(CallRef(dependency))
         return None
+    # -- credential flows (``project.flows``) ------------------------------------------
+
+    def _call_flows(self, frame: _Frame, node: ast.Call) -> None:
+        params = set(frame.fn.params)
+        line, col = node.lineno, self.ctx.char_col(node.lineno, node.col_offset)
+        keyed: list[tuple[int | str, ast.expr]] = [*enumerate(node.args), *((k.arg, k.value) for k in node.keywords if k.arg)]
+        for key, arg in keyed:
+            path = flows.source_path(arg, params, frame.aliases)
+            if path is not None:
+                frame.fn.flows.append(("arg", line, col, key, path))
+        caught = [names for first, last, names in frame.tries if first <= node.lineno <= last]
+        if caught:
+            frame.fn.flows.append(("caught", line, col, ",".join(caught)))
+
+    def visit_Try(self, node: ast.Try) -> None:
+        if self._flows and self._funcs and node.body:
+            last = node.body[-1].end_lineno or node.body[-1].lineno
+            self._funcs[-1].tries.append((node.body[0].lineno, last, flows.caught_names(node.handlers)))
+
+    def visit_If(self, node: ast.If) -> None:
+        if self._funcs:
+            self.work.if_statement(node, self._funcs[-1], 1 << 30)
+        if self._flows and self._funcs:
+            aliases = self._funcs[-1].aliases
+            for sub in ast.walk(node.test):
+                measured = flows.byte_bound(sub, aliases) if isinstance(sub, ast.Compare) else None
+                if measured is not None:
+                    self._bounded(measured, flows.rejection(node.body))
+
+    def visit_Subscript(self, node: ast.Subscript) -> None:
+        if self._flows and self._funcs:
+            measured = flows.truncated(node, self._funcs[-1].aliases)
+            if measured is not None:
+                self._bounded(measured, "truncate")
+
+    def _bounded(self, measured: ast.expr, how: str) -> None:
+        """``measured`` (an encoded value) is bounded to 72 bytes in the current function."""
+        frame = self._funcs[-1]
+        path = flows.source_path(measured, frame.fn.params, frame.aliases)
+        if path is None:
+            return
+        frame.fn.flows.append(("bytes", path, how))
+        model = self._models[-1] if self._models else None
+        if frame.validates is not None and model is not None:
+            root, _, attr = path.partition(".")
+            if "*" in frame.validates:
+                model.checked.add(attr or "*")
+            elif not attr:
+                model.checked.update(frame.validates)
 
     # -- where code runs: handoffs and entry points -------------------------------------
 
