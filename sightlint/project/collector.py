@@ -949,8 +949,10 @@ class SummaryCollector:
     def _module_frame(self) -> _Frame:
         """The frame of the module's own code (a function named ``<module>``)."""
         if self._module is None:
-            fn = FunctionSummary(id=f"{self.module}.<module>", name="<module>", line=1, col=0, is_async=False)
-            self.summary.functions[fn.id] = fn
+            fid = f"{self.module}.<module>"
+            fn = self.summary.functions.get(fid)  # the work-site collector may have made it
+            if fn is None:
+                fn = self.summary.functions[fid] = FunctionSummary(id=fid, name="<module>", line=0, col=0, is_async=False)
             self._module = _Frame(fn, (0, 0))
         return self._module
 
