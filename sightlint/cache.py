@@ -132,10 +132,11 @@ def settings_fingerprint(settings: Settings) -> str:
 
 @functools.cache
 def code_fingerprint() -> str:
-    """Hash of sightlint's own sources: an edited rule (same version number) is a new cache."""
+    """Hash of sightlint's own sources and data files (the blocking-call catalogue): an
+    edited rule or catalogue entry (same version number) is a new cache."""
     package = Path(__file__).resolve().parent
     h = hashlib.sha256(f"{__version__}|{sys.implementation.name}|{sys.version_info[:2]}".encode())
-    for path in sorted(package.rglob("*.py")):
+    for path in sorted([*package.rglob("*.py"), *package.rglob("*.toml")]):
         h.update(path.relative_to(package).as_posix().encode())
         try:
             h.update(path.read_bytes())
