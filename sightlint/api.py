@@ -252,7 +252,10 @@ def check_paths(
     try:
         found = discover_project(paths, settings, cwd) if project else discover(paths, settings, cwd)
         run = _check_paths(found, settings, cwd=cwd, jobs=jobs, cache_dir=cache_dir, use_cache=use_cache)
-        return run if found.named is None else concerning(run, found.named)
+        if found.named is not None:
+            run = concerning(run, found.named)
+        run.excluded, run.not_python = list(found.excluded), list(found.not_python)
+        return run
     finally:
         if collecting:
             gc.enable()

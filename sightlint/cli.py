@@ -134,7 +134,9 @@ def main() -> None:
 @click.option("--report-unused-suppressions", is_flag=True, help="Also report suppression comments that suppress nothing.")
 @click.option("--no-cache", is_flag=True, help="Do not read or write the result cache (also: SIGHTLINT_NO_CACHE=1).")
 @click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), help=_CACHE_DIR_HELP)
-@click.option("--jobs", "-j", type=click.IntRange(min=0), default=None, help="Processes to check files with (default: all cores; 1 checks in this process).")
+@click.option("--jobs", "-j", type=click.IntRange(min=0), default=None, help="Processes to check files with (default, or 0: all cores; 1 checks in this process).")
+@click.option("--show-files", is_flag=True, help="List the files that would be checked, and what exclude patterns leave out; check nothing.")
+@click.option("--fix", "fix_habit", is_flag=True, hidden=True)
 def check(
     paths: tuple[Path, ...],
     select: tuple[str, ...],
@@ -153,6 +155,8 @@ def check(
     no_cache: bool,
     cache_dir: Path | None,
     jobs: int | None,
+    show_files: bool,
+    fix_habit: bool,
 ) -> None:
     """Check PATHS (default: the current folder) and report findings.
 
@@ -160,7 +164,10 @@ def check(
     findings in PATHS and those whose call chain passes through them.
     """
     from sightlint import api, reporting
+    from sightlint.registry import enabled_rules
 
+    if fix_habit:
+        _fail("`check --fix` is a separate command here: `sightlint fix [PATHS]` (add --diff to preview, --unsafe-fixes for the rest)")
     targets = list(paths) or [Path(".")]
     use_cache = not (no_cache or _env_flag("SIGHTLINT_NO_CACHE"))
     try:
@@ -177,6 +184,18 @@ def check(
     except (ConfigError, ValueError) as exc:
         _fail(str(exc))
         return
+    if show_files:
+        _show_files(targets, settings)
+        return
+    if not enabled_rules(settings):
+        # Nothing would run: say so rather than "All checks passed" (a report file is
+        # still written, empty, so that a CI upload finds it).
+        if not quiet:
+            click.echo(f"No rules ran: {_nothing_enabled(settings)}", err=True)
+        if fmt != "text" and (output_file is not None or not quiet):
+            with _output(output_file) as stream:
+                reporting.render(RunResult(), fmt, stream)
+        sys.exit(EXIT_CLEAN)
     # The run's objects are small and acyclic: pausing the cyclic collector saves seconds
     # on large projects (api.check_paths pauses it too, for library callers).
     gc.disable()
@@ -187,7 +206,7 @@ def check(
         cache_dir=cache_dir,
         use_cache=use_cache,
     )
-    if not quiet:
+    if not quiet or output_file is not None:  # -q silences the terminal, not the report file (as ruff)
         with _output(output_file) as stream:
             if statistics:
                 reporting.render_statistics(run, stream)
@@ -210,6 +229,47 @@ def check(
     gc.freeze()
     gc.enable()
     sys.exit(exit_code(run, settings, exit_zero))
+
+
+def _nothing_enabled(settings: Settings) -> str:
+    """Why no rule is enabled: the selected ones are not available yet, or all are ignored."""
+    from sightlint.registry import CATALOG
+
+    pending = [
+        e.meta.code
+        for e in CATALOG
+        if not e.available and settings.is_enabled(e.meta.code, e.meta.name, e.meta.default_enabled)
+    ]
+    if pending:
+        return f"the selected rules are not available yet ({', '.join(pending)}); `sightlint rules` lists the available ones."
+    return "the selection enables no rule (check --select, --ignore and the config); `sightlint rules` lists them."
+
+
+def _show_files(targets: Sequence[Path], settings: Settings) -> None:
+    """``--show-files``: what a check of ``targets`` reads, then what it leaves out."""
+    from sightlint.api import discover_project
+
+    found = discover_project(targets, settings)
+    shown = sorted(found.named) if found.named is not None else [f.display for f in found.files]
+    for display in shown:
+        click.echo(display)
+    if found.named is not None:
+        others = len(found.files) - len(shown)
+        click.echo(f"# and {others} other file(s) of the project, analysed for cross-file chains", err=True)
+    for path in found.excluded:
+        click.echo(f"# excluded: {path}", err=True)
+    for path in found.not_python:
+        click.echo(f"# not Python, skipped: {path}", err=True)
+    for message in found.errors:
+        click.echo(f"sightlint: {message}", err=True)
+    sys.exit(EXIT_ERROR if found.errors else EXIT_CLEAN)
+
+
+def _width() -> int:
+    """Columns to fit tables in: the terminal's, at most 100 (100 when not on a terminal)."""
+    import shutil
+
+    return min(100, shutil.get_terminal_size((100, 24)).columns)
 
 
 def _env_flag(name: str) -> bool:
@@ -330,10 +390,28 @@ def rule(code: str) -> None:
         click.echo(text)
 
 
-def _table(rows: Sequence[Sequence[str]]) -> str:
+def _table(rows: Sequence[Sequence[str]], max_width: int | None = None) -> str:
+    """Rows in aligned columns, the first one a header; with ``max_width``, the widest
+    columns are narrowed and their cells wrapped so that no line is longer."""
+    import textwrap
+
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows]
-    lines.insert(1, "  ".join("-" * w for w in widths))
+    if max_width is not None:
+        # A column is not narrowed below its longest word (a path), up to 40 characters.
+        floor = [max(8, min(40, max(len(word) for row in rows for word in (row[i].split() or [""])))) for i in range(len(widths))]
+        while sum(widths) + 2 * (len(widths) - 1) > max_width:
+            i = max(range(len(widths)), key=lambda k: widths[k] - floor[k])
+            if widths[i] <= floor[i]:
+                break
+            widths[i] -= 1
+    lines = []
+    for n, row in enumerate(rows):
+        cells = [textwrap.wrap(cell, widths[i], break_on_hyphens=False) or [""] for i, cell in enumerate(row)]
+        for k in range(max(len(c) for c in cells)):
+            parts = [(c[k] if k < len(c) else "").ljust(widths[i]) for i, c in enumerate(cells)]
+            lines.append("  ".join(parts).rstrip())
+        if n == 0:
+            lines.append("  ".join("-" * w for w in widths))
     return "\n".join(lines)
 
 
@@ -373,9 +451,13 @@ def config_command(
     click.echo(f"config file: {settings.config_path or '(none found; defaults)'}")
     root = project_root(list(paths) or [Path(".")], settings)
     click.echo(f"project root: {root if root is not None else '(none found; only the given paths are analysed)'}")
-    click.echo(_table([("KEY", "VALUE", "FROM"), *effective(settings)]))
+    here = str(Path.cwd()) + os.sep
+    rows = [(key, value, origin.replace(here, "")) for key, value, origin in effective(settings)]
+    click.echo(_table([("KEY", "VALUE", "FROM"), *rows], max_width=_width()))
+    import textwrap
+
     enabled = ", ".join(r.meta.code for r in enabled_rules(settings))
-    click.echo(f"\nenabled rules: {enabled or '(none)'}")
+    click.echo("\n" + textwrap.fill(f"enabled rules: {enabled or '(none)'}", _width(), subsequent_indent="  "))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -122,6 +122,10 @@ class RunResult:
     files: list[FileResult] = field(default_factory=list)
     # Problems that are not findings: unreadable paths, internal errors (each one line).
     errors: list[str] = field(default_factory=list)
+    # What discovery left out: folders and files excluded by a pattern or ``.gitignore``,
+    # and files named on the command line that are not Python (display paths).
+    excluded: list[str] = field(default_factory=list)
+    not_python: list[str] = field(default_factory=list)
 
     @property
     def findings(self) -> list[Finding]:

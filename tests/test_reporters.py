@@ -231,7 +231,7 @@ def test_json_schema_fields(sample: RunResult) -> None:
     assert data["errors"] == ["missing.py: no such file"]
     assert data["internal_errors"] == []
     assert data["summary"] == {"files": 4, "findings": 3, "by_code": {"SL101": 1, "SL202": 1, "SL301": 1},
-                               "fixable": 2}
+                               "fixable": 2, "files_not_parsed": 0, "excluded": [], "not_python": []}
     assert "unused_suppressions" not in data
 
 
@@ -251,8 +251,8 @@ def test_json_unused_suppressions_on_request() -> None:
     run = RunResult(files=[FileResult(path="s.py", unused_suppressions=[(2, None), (5, ("SL101", "SL301"))])])
     data = json.loads(output(run, "json", unused_suppressions=True))
     assert data["unused_suppressions"] == [
-        {"path": "s.py", "line": 2, "codes": None},
-        {"path": "s.py", "line": 5, "codes": ["SL101", "SL301"]},
+        {"path": "s.py", "line": 2, "codes": None, "message": "unused suppression: `# noqa` without codes suppresses nothing here"},
+        {"path": "s.py", "line": 5, "codes": ["SL101", "SL301"], "message": "unused suppression: SL101, SL301 not reported on this line"},
     ]
 
 

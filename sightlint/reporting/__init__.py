@@ -51,7 +51,7 @@ def render(
     elif fmt == "sarif":
         from sightlint.reporting import sarif
 
-        sarif.render(run, stream)
+        sarif.render(run, stream, unused_suppressions=unused_suppressions)
     elif fmt == "github":
         from sightlint.reporting import github
 

@@ -48,11 +48,14 @@ def report(run: RunResult, *, unused_suppressions: bool = False) -> dict[str, An
             "findings": totals.findings,
             "by_code": totals.by_code,
             "fixable": totals.fixable,
+            "files_not_parsed": totals.not_parsed,
+            "excluded": list(run.excluded),
+            "not_python": list(run.not_python),
         },
     }
     if unused_suppressions:
         out["unused_suppressions"] = [
-            {"path": u.path, "line": u.line, "codes": list(u.codes) if u.codes is not None else None}
+            {"path": u.path, "line": u.line, "codes": list(u.codes) if u.codes is not None else None, "message": u.message}
             for u in collect_unused(run)
         ]
     return out

@@ -19,7 +19,7 @@ from urllib.parse import quote
 from sightlint import __version__
 from sightlint.models import Finding, RelatedLocation, RunResult, Severity, Span
 from sightlint.registry import CATALOG, CatalogEntry, lookup
-from sightlint.reporting._common import SourceLines, all_errors
+from sightlint.reporting._common import SourceLines, all_errors, collect_unused
 
 SCHEMA_URI = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 # Placeholder until the project has a public home; rule pages are docs/rules/<CODE>.md there.
@@ -140,7 +140,37 @@ def _result(f: Finding, index: int, fingerprint_hex: str) -> dict[str, Any]:
     return out
 
 
-def report(run: RunResult, sources: SourceLines | None = None) -> dict[str, Any]:
+UNUSED_SUPPRESSION_ID = "unused-suppression"
+
+
+def _unused_results(run: RunResult, rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Suppression comments that suppress nothing (they fail a run that asks for them)."""
+    unused = collect_unused(run)
+    if not unused:
+        return []
+    rules.append(
+        {
+            "id": UNUSED_SUPPRESSION_ID,
+            "name": UNUSED_SUPPRESSION_ID,
+            "shortDescription": {"text": "A suppression comment that suppresses nothing, or names an unknown code"},
+            "defaultConfiguration": {"level": "warning"},
+        }
+    )
+    index = len(rules) - 1
+    return [
+        {
+            "ruleId": UNUSED_SUPPRESSION_ID,
+            "ruleIndex": index,
+            "level": "warning",
+            "message": {"text": u.message},
+            "locations": [_location(u.path, {"startLine": u.line, "startColumn": 1})],
+            "partialFingerprints": {FINGERPRINT_KEY: hashlib.sha256(f"{u.path}\0{u.line}\0{u.codes}".encode("utf-8", "surrogatepass")).hexdigest()},
+        }
+        for u in unused
+    ]
+
+
+def report(run: RunResult, sources: SourceLines | None = None, *, unused_suppressions: bool = False) -> dict[str, Any]:
     sources = sources or SourceLines()
     findings = run.findings
     rules = _descriptors(findings)
@@ -152,6 +182,8 @@ def report(run: RunResult, sources: SourceLines | None = None) -> dict[str, Any]
         key = (f.code, f.path, line_text)
         results.append(_result(f, index[f.code], fingerprint(f.code, f.path, line_text, seen[key])))
         seen[key] += 1
+    if unused_suppressions:
+        results += _unused_results(run, rules)
     invocation: dict[str, Any] = {"executionSuccessful": not run.internal_errors}
     notes = [{"level": "error", "message": {"text": e}} for e in all_errors(run)]
     if notes:
@@ -179,6 +211,6 @@ def report(run: RunResult, sources: SourceLines | None = None) -> dict[str, Any]
     }
 
 
-def render(run: RunResult, stream: TextIO) -> None:
-    json.dump(report(run), stream, indent=2, ensure_ascii=True)
+def render(run: RunResult, stream: TextIO, *, unused_suppressions: bool = False) -> None:
+    json.dump(report(run, unused_suppressions=unused_suppressions), stream, indent=2, ensure_ascii=True)
     stream.write("\n")

@@ -1,0 +1,167 @@
+"""What a team adopting sightlint on an existing code base and in CI runs into (issue 14)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from sightlint.cli import main
+
+BAD = "from datetime import datetime\n\nstamp = datetime.utcnow()\n"
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    """(exit code, stdout, stderr) of the command line (click >= 8.2 keeps them apart)."""
+    try:
+        runner = CliRunner(mix_stderr=False)  # type: ignore[call-arg]  # click < 8.2
+    except TypeError:
+        runner = CliRunner()
+    result = runner.invoke(main, list(args))
+    assert not isinstance(result.exception, Exception) or isinstance(result.exception, SystemExit), result.exception
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.fixture()
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    (tmp_path / "pyproject.toml").write_text("[tool.sightlint]\n", encoding="utf-8")
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "__init__.py").write_text("", encoding="utf-8")
+    (tmp_path / "app" / "bad.py").write_text(BAD, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.setenv("SIGHTLINT_NO_CACHE", "1")
+    return tmp_path
+
+
+# 1. -q with -o still writes the report file.
+@pytest.mark.parametrize("fmt", ["json", "sarif", "text", "concise", "github"])
+def test_quiet_still_writes_the_output_file(project: Path, fmt: str) -> None:
+    code, out, err = run("check", "-q", "--format", fmt, "-o", "report.out")
+    assert code == 1 and out == "" and err == ""
+    written = (project / "report.out").read_text(encoding="utf-8")
+    assert "SL301" in written
+    if fmt in ("json", "sarif"):
+        json.loads(written)
+
+
+def test_quiet_without_output_file_prints_nothing(project: Path) -> None:
+    assert run("check", "-q") == (1, "", "")
+
+
+# 2. Default excludes: a package named like a default pattern is checked; output folders are not.
+@pytest.fixture()
+def tree(project: Path) -> Path:
+    for pkg in ("server", "server/features", "server/features/build", "app/env"):
+        (project / pkg).mkdir(parents=True, exist_ok=True)
+        (project / pkg / "__init__.py").write_text("", encoding="utf-8")
+    for folder in ("server/features/build", "build/lib/app", "env/lib", "app/env"):
+        (project / folder).mkdir(parents=True, exist_ok=True)
+        (project / folder / "mod.py").write_text(BAD, encoding="utf-8")
+    return project
+
+
+def test_default_excludes_keep_packages_named_like_them(tree: Path) -> None:
+    code, out, err = run("check", "--show-files")
+    assert code == 0
+    files = out.splitlines()
+    assert "server/features/build/mod.py" in files and "app/env/mod.py" in files
+    assert "build/lib/app/mod.py" not in files and "env/lib/mod.py" not in files
+    assert "# excluded: build" in err and "# excluded: env" in err
+
+
+def test_an_explicit_exclude_still_prunes_a_package(tree: Path) -> None:
+    (tree / "pyproject.toml").write_text('[tool.sightlint]\nextend-exclude = ["build"]\n', encoding="utf-8")
+    code, out, _ = run("check", "--show-files")
+    assert "server/features/build/mod.py" not in out.splitlines()
+    (tree / "pyproject.toml").write_text('[tool.sightlint]\nexclude = ["build"]\n', encoding="utf-8")
+    code, out, _ = run("check", "--show-files")
+    assert "server/features/build/mod.py" not in out.splitlines() and "env/lib/mod.py" in out.splitlines()
+
+
+def test_summary_counts_what_excludes_left_out(tree: Path) -> None:
+    code, out, _ = run("check", "--no-source")
+    assert "server/features/build/mod.py:3:9: SL301" in out
+    assert "Left out by exclude patterns or .gitignore: build, env" in out
+    data = json.loads(run("check", "--format", "json")[1])
+    assert data["summary"]["excluded"] == ["build", "env"]
+
+
+# 3. Files that cannot be parsed: the summary says chains through them are missing.
+def test_unparsed_files_are_counted_with_their_consequence(project: Path) -> None:
+    (project / "app" / "new.py").write_text("def f(:\n    pass\n", encoding="utf-8")
+    code, out, _ = run("check", "--no-source")
+    assert code == 1
+    assert "1 file could not be read or parsed (SL000)" in out
+    assert "cross-file chains through it are missing" in out
+    assert f"Python {sys.version_info.major}.{sys.version_info.minor}" in out
+    assert json.loads(run("check", "--format", "json")[1])["summary"]["files_not_parsed"] == 1
+
+
+# 4. Summaries that do not contradict the exit code.
+def test_unused_suppressions_do_not_say_all_checks_passed(project: Path) -> None:
+    (project / "app" / "bad.py").write_text("x = 1  # noqa: SL301\ny = 2  # noqa: SL999\n", encoding="utf-8")
+    code, out, _ = run("check", "--report-unused-suppressions")
+    assert code == 1
+    assert "All checks passed" not in out
+    assert "No findings in 2 files, but 2 unused suppressions" in out
+    assert "app/bad.py:1:1: unused suppression: SL301 not reported on this line" in out
+    assert "app/bad.py:2:1: unknown rule code in suppression: SL999" in out
+    sarif = json.loads(run("check", "--report-unused-suppressions", "--format", "sarif")[1])
+    results = sarif["runs"][0]["results"]
+    assert [r["ruleId"] for r in results] == ["unused-suppression", "unused-suppression"]
+    assert "unknown rule code" in results[1]["message"]["text"]
+    data = json.loads(run("check", "--report-unused-suppressions", "--format", "json")[1])
+    assert [u["line"] for u in data["unused_suppressions"]] == [1, 2]
+
+
+def test_selecting_an_unavailable_rule_says_no_rule_ran(project: Path) -> None:
+    code, out, err = run("check", "--select", "SL703")
+    assert code == 0 and "All checks passed" not in out + err
+    assert "No rules ran" in err and "SL703" in err
+    code, out, err = run("check", "--select", "SL703", "--format", "sarif", "-o", "x.sarif", "-q")
+    assert json.loads((project / "x.sarif").read_text(encoding="utf-8"))["runs"][0]["results"] == []
+
+
+def test_an_empty_folder_says_no_python_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, out, _ = run("check", "--no-cache")
+    assert code == 0 and "All checks passed" not in out
+    assert "No Python files found" in out
+
+
+# 5. A named non-Python file is skipped with a note, not parsed as Python.
+def test_a_named_non_python_file_is_skipped_with_a_note(project: Path) -> None:
+    (project / "README.md").write_text("# Title\n\nSome *text*.\n", encoding="utf-8")
+    (project / "script").write_text(BAD, encoding="utf-8")
+    code, out, _ = run("check", "README.md", "--no-source")
+    assert code == 0 and "SL000" not in out
+    assert "Skipped 1 named file that is not Python: README.md." in out
+    code, out, _ = run("check", "script", "app/bad.py", "--format", "concise")
+    assert code == 1 and out.count("SL301") == 2  # a file without a suffix is a script: checked, as ruff does
+
+
+# 9. ruff habits and narrow terminals.
+def test_check_fix_points_to_the_fix_command(project: Path) -> None:
+    code, out, err = run("check", "--fix")
+    assert code == 2 and "sightlint fix" in err
+
+
+def test_jobs_zero_means_all_cores_and_is_documented(project: Path) -> None:
+    assert run("check", "-j", "0", "--format", "concise")[0] == 1
+    assert "(default, or 0: all cores;" in " ".join(run("check", "--help")[1].split())
+
+
+def test_config_rows_fit_100_columns(project: Path) -> None:
+    (project / "pyproject.toml").write_text(
+        '[tool.sightlint]\nextend-exclude = ["' + '", "'.join(f"generated_{i}" for i in range(20)) + '"]\n',
+        encoding="utf-8",
+    )
+    code, out, _ = run("config")
+    assert code == 0
+    table = [line for line in out.splitlines() if not line.startswith(("config file:", "project root:"))]
+    assert max(len(line) for line in table) <= 100, max(table, key=len)
+    assert "generated_19" in out
