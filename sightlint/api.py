@@ -254,7 +254,10 @@ def check_paths(
         run = _check_paths(found, settings, cwd=cwd, jobs=jobs, cache_dir=cache_dir, use_cache=use_cache)
         if found.named is not None:
             run = concerning(run, found.named)
+            run.named = found.named
         run.excluded, run.not_python = list(found.excluded), list(found.not_python)
+        root = project_root(paths, settings, cwd)
+        run.root = str(root) if root is not None else None
         return run
     finally:
         if collecting:

@@ -135,6 +135,9 @@ def main() -> None:
 @click.option("--no-cache", is_flag=True, help="Do not read or write the result cache (also: SIGHTLINT_NO_CACHE=1).")
 @click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), help=_CACHE_DIR_HELP)
 @click.option("--jobs", "-j", type=click.IntRange(min=0), default=None, help="Processes to check files with (default, or 0: all cores; 1 checks in this process).")
+@click.option("--no-baseline", is_flag=True, help="Report every finding, also those the baseline file lists.")
+@click.option("--prune-baseline", is_flag=True, help="Remove the baseline's stale entries (findings fixed since); never adds one.")
+@click.option("--add-noqa", is_flag=True, help="Write a `# sightlint: ignore[CODE] TODO: ...` comment on the line of each finding reported, instead of reporting it.")
 @click.option("--show-files", is_flag=True, help="List the files that would be checked, and what exclude patterns leave out; check nothing.")
 @click.option("--fix", "fix_habit", is_flag=True, hidden=True)
 def check(
@@ -155,6 +158,9 @@ def check(
     no_cache: bool,
     cache_dir: Path | None,
     jobs: int | None,
+    no_baseline: bool,
+    prune_baseline: bool,
+    add_noqa: bool,
     show_files: bool,
     fix_habit: bool,
 ) -> None:
@@ -206,6 +212,10 @@ def check(
         cache_dir=cache_dir,
         use_cache=use_cache,
     )
+    run = _with_baseline(run, settings, no_baseline=no_baseline, prune=prune_baseline)
+    if add_noqa:
+        _add_noqa(run, quiet)
+        return
     if not quiet or output_file is not None:  # -q silences the terminal, not the report file (as ruff)
         with _output(output_file) as stream:
             if statistics:
@@ -223,12 +233,48 @@ def check(
         if quiet or fmt == "text" and output_file is None:
             continue  # the text reporter already listed it
         click.echo(f"sightlint: {message}", err=True)
+    if not quiet and not (fmt == "text" and output_file is None):
+        from sightlint.reporting.baseline import summary as baseline_summary
+
+        for line in baseline_summary(run.baseline):
+            click.echo(line, err=True)
     # What the run built lives until exit: freeze it so neither a late collection nor
     # the one at interpreter shutdown walks it, and give the collector back (in-process
     # callers such as tests keep a working collector).
     gc.freeze()
     gc.enable()
     sys.exit(exit_code(run, settings, exit_zero))
+
+
+def _with_baseline(run: RunResult, settings: Settings, *, no_baseline: bool, prune: bool) -> RunResult:
+    """``run`` without the findings the baseline lists (when there is one and it is wanted)."""
+    from sightlint.reporting import baseline
+
+    path = baseline.location(settings, run.root)
+    if no_baseline:
+        if prune:
+            _fail("--prune-baseline and --no-baseline contradict each other")
+        return run
+    if not path.is_file():
+        if prune or settings.baseline:
+            _fail(f"no baseline at {path}: write one with `sightlint baseline`")
+        return run
+    try:
+        return baseline.apply(run, path, prune=prune)
+    except baseline.BaselineError as exc:
+        _fail(str(exc))
+        raise  # unreachable
+
+
+def _add_noqa(run: RunResult, quiet: bool) -> None:
+    from sightlint.reporting import baseline
+
+    added, changed, notes = baseline.add_noqa([f for f in run.findings if f.code != "SL000"])
+    for note in notes:
+        click.echo(f"sightlint: {note}", err=True)
+    if not quiet:
+        click.echo(f"Added {added} suppression comment(s) in {changed} file(s); replace each TODO with the reason.")
+    sys.exit(EXIT_ERROR if run.errors or run.internal_errors else EXIT_CLEAN)
 
 
 def _nothing_enabled(settings: Settings) -> str:
@@ -364,6 +410,55 @@ def fix(
     if failed or found.errors:
         sys.exit(EXIT_ERROR)
     sys.exit(EXIT_FINDINGS if (diff and changed) or remaining else EXIT_CLEAN)
+
+
+@main.command(name="baseline")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@_selection_options
+@click.option("--output-file", "-o", "output_file", type=click.Path(dir_okay=False, path_type=Path), help="Write the baseline here (default: the config's `baseline`, else .sightlint-baseline.json next to the config or at the project root).")
+@click.option("--jobs", "-j", type=click.IntRange(min=0), default=None, help="Processes to check files with (default, or 0: all cores).")
+@click.option("--no-cache", is_flag=True, help="Do not read or write the result cache.")
+def baseline_command(
+    paths: tuple[Path, ...],
+    select: tuple[str, ...],
+    extend_select: tuple[str, ...],
+    ignore: tuple[str, ...],
+    config_path: Path | None,
+    output_file: Path | None,
+    jobs: int | None,
+    no_cache: bool,
+) -> None:
+    """Record every current finding of PATHS in the baseline file; `check` then reports only new ones.
+
+    Run on some files of a project, the entries of the other files are kept. Review the
+    file and commit it; `check --prune-baseline` removes entries once they are fixed.
+    """
+    from sightlint import api
+    from sightlint.reporting import baseline
+
+    targets = list(paths) or [Path(".")]
+    use_cache = not (no_cache or _env_flag("SIGHTLINT_NO_CACHE"))
+    try:
+        settings = _settings(config_path, targets, select=select, extend_select=extend_select, ignore=ignore)
+        cache_dir = _cache_dir(None, settings, use_cache)
+    except (ConfigError, ValueError) as exc:
+        _fail(str(exc))
+        return
+    gc.disable()
+    run = api.check_paths(targets, settings, jobs=jobs or None, cache_dir=cache_dir, use_cache=use_cache)
+    for message in run.errors:
+        click.echo(f"sightlint: {message}", err=True)
+    if run.errors or run.internal_errors:
+        _fail("baseline not written: the check did not complete (see above)")
+    path = output_file or baseline.location(settings, run.root)
+    try:
+        written, kept = baseline.write(path, run)
+    except baseline.BaselineError as exc:
+        _fail(str(exc))
+        return
+    more = f" (and kept {kept} of files not checked now)" if kept else ""
+    click.echo(f"Wrote {written} finding(s) to {path}{more}.")
+    gc.enable()
 
 
 @main.command()

@@ -209,6 +209,7 @@ def test_json_schema_fields(sample: RunResult) -> None:
     assert data["schema_version"] == 1
     assert [f["code"] for f in data["findings"]] == ["SL301", "SL101", "SL202"]
     first, second, third = data["findings"]
+    assert all(len(f.pop("fingerprint")) == 32 for f in data["findings"])  # tests/test_baseline.py
     assert first == {
         "code": "SL301",
         "name": "naive-utcnow",
@@ -376,7 +377,7 @@ def _fingerprints(tmp_path: Path, source: str, monkeypatch: pytest.MonkeyPatch) 
     run = RunResult(files=[check_source(source, "svc/tokens.py", Settings())])
     results = json.loads(output(run, "sarif"))["runs"][0]["results"]
     return [
-        (r["locations"][0]["physicalLocation"]["region"]["startLine"], r["partialFingerprints"]["sightlint/v1"])
+        (r["locations"][0]["physicalLocation"]["region"]["startLine"], r["partialFingerprints"]["sightlint/v2"])
         for r in results
     ]
 
@@ -394,8 +395,11 @@ def test_sarif_fingerprints_survive_a_line_inserted_above(tmp_path: Path, monkey
     changed = _fingerprints(tmp_path, twice, monkeypatch)
     assert len(changed) == 3 and len({fp for _, fp in changed}) == 3
     assert changed[1][1] == before[1][1]
-    # The line's text changing changes the fingerprint.
+    # An edit next to the flagged call keeps it (the call is what is flagged); an edit of
+    # the call changes it (more in tests/test_baseline.py).
     edited = _fingerprints(tmp_path, SL301_SNIPPET.replace("minutes=minutes", "minutes=2"), monkeypatch)
+    assert edited[0][1] == before[0][1] and edited[1][1] == before[1][1]
+    edited = _fingerprints(tmp_path, "import datetime as dt\n" + SL301_SNIPPET.replace("return datetime.utcnow() +", "return dt.datetime.utcnow() +"), monkeypatch)
     assert edited[0][1] != before[0][1] and edited[1][1] == before[1][1]
 
 

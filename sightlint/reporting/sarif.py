@@ -11,7 +11,6 @@ import hashlib
 import inspect
 import json
 import re
-from collections import Counter
 from pathlib import PurePosixPath, PureWindowsPath
 from typing import Any, TextIO
 from urllib.parse import quote
@@ -20,13 +19,14 @@ from sightlint import __version__
 from sightlint.models import Finding, RelatedLocation, RunResult, Severity, Span
 from sightlint.registry import CATALOG, CatalogEntry, lookup
 from sightlint.reporting._common import SourceLines, all_errors, collect_unused
+from sightlint.reporting.fingerprint import fingerprints
 
 SCHEMA_URI = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 # Placeholder until the project has a public home; rule pages are docs/rules/<CODE>.md there.
 REPOSITORY_URL = "https://github.com/sightlint/sightlint"
 DOCS_URL = f"{REPOSITORY_URL}/blob/main/docs/rules"
 SRCROOT = "%SRCROOT%"
-FINGERPRINT_KEY = "sightlint/v1"
+FINGERPRINT_KEY = "sightlint/v2"  # see sightlint.reporting.fingerprint
 
 _LEVEL = {Severity.CRITICAL: "error", Severity.HIGH: "error", Severity.MEDIUM: "warning", Severity.LOW: "note"}
 _SECTION = re.compile(r"^##\s+What it flags\s*\n(?P<body>.*?)(?=^##\s|\Z)", re.MULTILINE | re.DOTALL)
@@ -67,12 +67,6 @@ def _location(path: str, reg: dict[str, int], message: str | None = None) -> dic
 
 def _related(rel: RelatedLocation) -> dict[str, Any]:
     return _location(rel.path, {"startLine": rel.line, "startColumn": rel.col + 1}, rel.message)
-
-
-def fingerprint(code: str, path: str, line_text: str, occurrence: int) -> str:
-    """Hash of what the finding is about, not where: it survives lines added above it."""
-    key = "\0".join((code, path, line_text.strip(), str(occurrence)))
-    return hashlib.sha256(key.encode("utf-8", errors="surrogatepass")).hexdigest()
 
 
 def _docstring(entry: CatalogEntry) -> str:
@@ -175,13 +169,7 @@ def report(run: RunResult, sources: SourceLines | None = None, *, unused_suppres
     findings = run.findings
     rules = _descriptors(findings)
     index = {rule["id"]: i for i, rule in enumerate(rules)}
-    seen: Counter[tuple[str, str, str]] = Counter()
-    results = []
-    for f in findings:
-        line_text = (sources.line(f.path, f.span.line) or "").strip()
-        key = (f.code, f.path, line_text)
-        results.append(_result(f, index[f.code], fingerprint(f.code, f.path, line_text, seen[key])))
-        seen[key] += 1
+    results = [_result(f, index[f.code], p.fingerprint) for f, p in zip(findings, fingerprints(findings, run.root, sources))]
     if unused_suppressions:
         results += _unused_results(run, rules)
     invocation: dict[str, Any] = {"executionSuccessful": not run.internal_errors}

@@ -173,6 +173,9 @@ def notes(run: RunResult) -> list[str]:
         )
     if run.not_python:
         out.append(f"Skipped {_plural(len(run.not_python), 'named file')} that {'is' if len(run.not_python) == 1 else 'are'} not Python: {', '.join(one_line(p) for p in run.not_python)}.")
+    from sightlint.reporting.baseline import summary as baseline_summary
+
+    out += baseline_summary(run.baseline)
     if totals.excluded:
         shown = ", ".join(one_line(p) for p in run.excluded[:3]) + (f" and {totals.excluded - 3} more" if totals.excluded > 3 else "")
         out.append(
