@@ -135,6 +135,7 @@ def main() -> None:
 @click.option("--no-cache", is_flag=True, help="Do not read or write the result cache (also: SIGHTLINT_NO_CACHE=1).")
 @click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), help=_CACHE_DIR_HELP)
 @click.option("--jobs", "-j", type=click.IntRange(min=0), default=None, help="Processes to check files with (default, or 0: all cores; 1 checks in this process).")
+@click.option("--color", "color", type=click.Choice(["auto", "always", "never"]), default="auto", show_default=True, help="Colour the text output: auto is on a terminal only, off with NO_COLOR, on with FORCE_COLOR.")
 @click.option("--no-baseline", is_flag=True, help="Report every finding, also those the baseline file lists.")
 @click.option("--prune-baseline", is_flag=True, help="Remove the baseline's stale entries (findings fixed since); never adds one.")
 @click.option("--add-noqa", is_flag=True, help="Write a `# sightlint: ignore[CODE] TODO: ...` comment on the line of each finding reported, instead of reporting it.")
@@ -158,6 +159,7 @@ def check(
     no_cache: bool,
     cache_dir: Path | None,
     jobs: int | None,
+    color: str,
     no_baseline: bool,
     prune_baseline: bool,
     add_noqa: bool,
@@ -219,12 +221,13 @@ def check(
     if not quiet or output_file is not None:  # -q silences the terminal, not the report file (as ruff)
         with _output(output_file) as stream:
             if statistics:
-                reporting.render_statistics(run, stream)
+                reporting.render_statistics(run, stream, color=reporting.color_choice(color))
             else:
                 reporting.render(
                     run,
                     fmt,
                     stream,
+                    color=reporting.color_choice(color),
                     show_source=not no_source,
                     show_chains=show_chains,
                     unused_suppressions=settings.report_unused_suppressions,
@@ -477,7 +480,9 @@ def rule(code: str) -> None:
 
     text = docs.render_rule(entry)
     stream = click.get_text_stream("stdout")
-    if stream.isatty() and not os.environ.get("NO_COLOR"):
+    from sightlint.reporting.text import use_color
+
+    if use_color(stream, None):
         from sightlint.reporting import render_markdown
 
         render_markdown(text, stream)

@@ -165,3 +165,74 @@ def test_config_rows_fit_100_columns(project: Path) -> None:
     table = [line for line in out.splitlines() if not line.startswith(("config file:", "project root:"))]
     assert max(len(line) for line in table) <= 100, max(table, key=len)
     assert "generated_19" in out
+
+
+# 6. SARIF for GitHub code scanning.
+REPLICA = Path(__file__).resolve().parents[1] / "fixtures" / "sight_app"
+
+
+def test_sarif_for_github_code_scanning(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    shutil.copytree(REPLICA / "app", tmp_path / "app")
+    (tmp_path / "pyproject.toml").write_text("[tool.sightlint]\n", encoding="utf-8")
+    monkeypatch.setenv("SIGHTLINT_NO_CACHE", "1")
+    monkeypatch.chdir(tmp_path / "app" / "api")  # not the project root
+    code, out, _ = run("check", "--format", "sarif", "../..")
+    sarif = json.loads(out)["runs"][0]
+    levels = {"critical": "9.5", "high": "8.0", "medium": "5.5", "low": "2.0"}
+    for rule in sarif["tool"]["driver"]["rules"]:
+        props = rule["properties"]
+        assert "security" in props["tags"] and props["security-severity"] == levels[props["severity"]]
+    uris = {
+        loc["physicalLocation"]["artifactLocation"]["uri"]
+        for r in sarif["results"]
+        for loc in [*r["locations"], *r.get("relatedLocations", [])]
+    }
+    assert uris and all(uri.startswith("app/") for uri in uris), uris
+    assert all(
+        loc["physicalLocation"]["artifactLocation"]["uriBaseId"] == "%SRCROOT%"
+        for r in sarif["results"] for loc in r["locations"]
+    )
+    chained = [r for r in sarif["results"] if r["ruleId"] == "SL101" and r.get("relatedLocations")]
+    assert chained
+    for r in chained:
+        steps = r["codeFlows"][0]["threadFlows"][0]["locations"]
+        assert len(steps) == len(r["relatedLocations"]) + 1
+        assert all(step["location"]["message"]["text"] for step in steps)
+
+
+# 7. Colour: --color, FORCE_COLOR, NO_COLOR; coloured diffs.
+ANSI = "\x1b["
+
+
+def test_color_option_and_environment(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("FORCE_COLOR", raising=False)
+    assert ANSI not in run("check")[1]  # not a terminal
+    assert ANSI in run("check", "--color", "always")[1]
+    monkeypatch.setenv("FORCE_COLOR", "1")
+    assert ANSI in run("check")[1]
+    assert ANSI not in run("check", "--color", "never")[1]
+    monkeypatch.setenv("FORCE_COLOR", "0")
+    assert ANSI not in run("check")[1]
+    monkeypatch.setenv("FORCE_COLOR", "1")
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert ANSI not in run("check")[1]
+    assert ANSI in run("check", "--color", "always")[1]
+    assert ANSI not in run("check", "--color", "always", "--format", "concise")[1]  # machine formats never
+
+
+def test_coloured_diffs() -> None:
+    import io
+
+    from sightlint.reporting import render_diff
+
+    lines = ["--- a/x.py\n", "+++ b/x.py\n", "@@ -1 +1 @@\n", "-old\n", "+new\n", " same\n"]
+    plain = io.StringIO()
+    render_diff(lines, plain, color=False)
+    assert plain.getvalue() == "".join(lines)
+    coloured = io.StringIO()
+    render_diff(lines, coloured, color=True)
+    out = coloured.getvalue().splitlines()
+    assert out[3] == "\x1b[31m-old\x1b[0m" and out[4] == "\x1b[32m+new\x1b[0m" and out[5] == " same"
+    assert out[2].startswith("\x1b[36m@@")

@@ -74,4 +74,16 @@ def render_markdown(markdown: str, stream: TextIO, *, color: bool | None = None)
     text.render_markdown(markdown, stream, color=color)
 
 
-__all__ = ["FORMATS", "render", "render_markdown", "render_statistics"]
+def render_diff(lines: list[str], stream: TextIO, *, color: bool | None = None) -> None:
+    """Write unified-diff lines, coloured as ``color`` (None: on a terminal, see ``text.use_color``)."""
+    from sightlint.reporting import text
+
+    text.render_diff(lines, stream, color=color)
+
+
+def color_choice(value: str | None) -> bool | None:
+    """``--color auto|always|never`` as the ``color`` argument of the renderers."""
+    return {"always": True, "never": False}.get((value or "auto").lower())
+
+
+__all__ = ["FORMATS", "color_choice", "render", "render_diff", "render_markdown", "render_statistics"]

@@ -19,7 +19,7 @@ from sightlint import __version__
 from sightlint.models import Finding, RelatedLocation, RunResult, Severity, Span
 from sightlint.registry import CATALOG, CatalogEntry, lookup
 from sightlint.reporting._common import SourceLines, all_errors, collect_unused
-from sightlint.reporting.fingerprint import fingerprints
+from sightlint.reporting.fingerprint import fingerprints, relative
 
 SCHEMA_URI = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 # Placeholder until the project has a public home; rule pages are docs/rules/<CODE>.md there.
@@ -29,6 +29,9 @@ SRCROOT = "%SRCROOT%"
 FINGERPRINT_KEY = "sightlint/v2"  # see sightlint.reporting.fingerprint
 
 _LEVEL = {Severity.CRITICAL: "error", Severity.HIGH: "error", Severity.MEDIUM: "warning", Severity.LOW: "note"}
+# GitHub code scanning shows a rule tagged "security" as Critical (>= 9.0), High (7.0-8.9),
+# Medium (4.0-6.9) or Low (0.1-3.9) from this score.
+SECURITY_SEVERITY = {Severity.CRITICAL: "9.5", Severity.HIGH: "8.0", Severity.MEDIUM: "5.5", Severity.LOW: "2.0"}
 _SECTION = re.compile(r"^##\s+What it flags\s*\n(?P<body>.*?)(?=^##\s|\Z)", re.MULTILINE | re.DOTALL)
 
 
@@ -36,8 +39,11 @@ def level(severity: Severity) -> str:
     return _LEVEL[severity]
 
 
-def artifact_location(path: str) -> dict[str, str]:
-    """A relative path under ``%SRCROOT%``; an absolute one as a ``file:`` URI."""
+def artifact_location(path: str, root: str | None = None) -> dict[str, str]:
+    """A path under the project ``root`` relative to ``%SRCROOT%`` (whatever the working
+    folder was); another absolute one as a ``file:`` URI."""
+    if root is not None:
+        path = relative(path, root)
     posix = path.replace("\\", "/")
     if PureWindowsPath(path).drive and PureWindowsPath(path).is_absolute():
         return {"uri": "file:///" + quote(posix, safe="/:")}
@@ -58,15 +64,15 @@ def region(span: Span) -> dict[str, int]:
     }
 
 
-def _location(path: str, reg: dict[str, int], message: str | None = None) -> dict[str, Any]:
-    out: dict[str, Any] = {"physicalLocation": {"artifactLocation": artifact_location(path), "region": reg}}
+def _location(path: str, reg: dict[str, int], message: str | None = None, root: str | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {"physicalLocation": {"artifactLocation": artifact_location(path, root), "region": reg}}
     if message is not None:
         out["message"] = {"text": message}
     return out
 
 
-def _related(rel: RelatedLocation) -> dict[str, Any]:
-    return _location(rel.path, {"startLine": rel.line, "startColumn": rel.col + 1}, rel.message)
+def _related(rel: RelatedLocation, root: str | None = None) -> dict[str, Any]:
+    return _location(rel.path, {"startLine": rel.line, "startColumn": rel.col + 1}, rel.message, root)
 
 
 def _docstring(entry: CatalogEntry) -> str:
@@ -80,7 +86,12 @@ def rule_descriptor(entry: CatalogEntry) -> dict[str, Any]:
     doc = _docstring(entry)
     match = _SECTION.search(doc)
     full = " ".join(match.group("body").split()) if match else meta.summary
-    properties: dict[str, Any] = {"tags": list(meta.tags), "severity": meta.severity.label}
+    tags = list(meta.tags) + ([] if "security" in meta.tags else ["security"])
+    properties: dict[str, Any] = {
+        "tags": tags,
+        "severity": meta.severity.label,
+        "security-severity": SECURITY_SEVERITY[meta.severity],
+    }
     if meta.audit:
         properties["audit"] = meta.audit
     return {
@@ -112,20 +123,20 @@ def _descriptors(findings: list[Finding]) -> list[dict[str, Any]]:
     return out
 
 
-def _result(f: Finding, index: int, fingerprint_hex: str) -> dict[str, Any]:
+def _result(f: Finding, index: int, fingerprint_hex: str, root: str | None = None) -> dict[str, Any]:
     text = f.message if not f.detail else f"{f.message}\n\n{f.detail}"
     out: dict[str, Any] = {
         "ruleId": f.code,
         "ruleIndex": index,
         "level": level(f.severity),
         "message": {"text": text},
-        "locations": [_location(f.path, region(f.span))],
+        "locations": [_location(f.path, region(f.span), root=root)],
         "partialFingerprints": {FINGERPRINT_KEY: fingerprint_hex},
     }
     if f.related:
-        related = [_related(r) for r in f.related]
+        related = [_related(r, root) for r in f.related]
         out["relatedLocations"] = [{"id": i, **loc} for i, loc in enumerate(related, 1)]
-        steps = [_location(f.path, region(f.span), f.message), *related]
+        steps = [_location(f.path, region(f.span), f.message, root), *related]
         out["codeFlows"] = [{"threadFlows": [{"locations": [{"location": step} for step in steps]}]}]
     properties: dict[str, Any] = {"severity": f.severity.label}
     if f.fixable:
@@ -157,7 +168,7 @@ def _unused_results(run: RunResult, rules: list[dict[str, Any]]) -> list[dict[st
             "ruleIndex": index,
             "level": "warning",
             "message": {"text": u.message},
-            "locations": [_location(u.path, {"startLine": u.line, "startColumn": 1})],
+            "locations": [_location(u.path, {"startLine": u.line, "startColumn": 1}, root=run.root)],
             "partialFingerprints": {FINGERPRINT_KEY: hashlib.sha256(f"{u.path}\0{u.line}\0{u.codes}".encode("utf-8", "surrogatepass")).hexdigest()},
         }
         for u in unused
@@ -169,7 +180,7 @@ def report(run: RunResult, sources: SourceLines | None = None, *, unused_suppres
     findings = run.findings
     rules = _descriptors(findings)
     index = {rule["id"]: i for i, rule in enumerate(rules)}
-    results = [_result(f, index[f.code], p.fingerprint) for f, p in zip(findings, fingerprints(findings, run.root, sources))]
+    results = [_result(f, index[f.code], p.fingerprint, run.root) for f, p in zip(findings, fingerprints(findings, run.root, sources))]
     if unused_suppressions:
         results += _unused_results(run, rules)
     invocation: dict[str, Any] = {"executionSuccessful": not run.internal_errors}

@@ -26,11 +26,15 @@ _SEVERITY_STYLE = {Severity.CRITICAL: "bold red", Severity.HIGH: "red", Severity
 
 
 def use_color(stream: TextIO, color: bool | None) -> bool:
-    """``color`` if given; else colour only on a terminal and without ``NO_COLOR``."""
+    """``color`` if given (``--color always/never``); else off with ``NO_COLOR`` set, on with
+    ``FORCE_COLOR`` set (to anything but ``0``/``false``), else on only on a terminal."""
     if color is not None:
         return color
     if os.environ.get("NO_COLOR"):
         return False
+    force = os.environ.get("FORCE_COLOR")
+    if force is not None and force.strip().lower() not in ("0", "false", "no", "off"):
+        return True
     isatty = getattr(stream, "isatty", None)
     try:
         return bool(isatty()) if isatty is not None else False
@@ -257,3 +261,15 @@ def render_statistics(run: RunResult, stream: TextIO, *, color: bool | None = No
 def render_markdown(markdown: str, stream: TextIO, *, color: bool | None = None) -> None:
     console = make_console(stream, color)
     console.print(Markdown(markdown), soft_wrap=False)
+
+
+def render_diff(lines: list[str], stream: TextIO, *, color: bool | None = None) -> None:
+    """A unified diff, its added lines green, removed red and hunk headers cyan in colour."""
+    if not use_color(stream, color):
+        stream.writelines(lines)
+        return
+    styles = (("+++", "\x1b[1m"), ("---", "\x1b[1m"), ("@@", "\x1b[36m"), ("+", "\x1b[32m"), ("-", "\x1b[31m"))
+    for line in lines:
+        body, end = (line[:-1], "\n") if line.endswith("\n") else (line, "")
+        style = next((code for prefix, code in styles if line.startswith(prefix)), None)
+        stream.write(f"{style}{one_line(body)}\x1b[0m{end}" if style else line)
