@@ -139,6 +139,7 @@ def main() -> None:
 @click.option("--no-baseline", is_flag=True, help="Report every finding, also those the baseline file lists.")
 @click.option("--prune-baseline", is_flag=True, help="Remove the baseline's stale entries (findings fixed since); never adds one.")
 @click.option("--add-noqa", is_flag=True, help="Write a `# sightlint: ignore[CODE] TODO: ...` comment on the line of each finding reported, instead of reporting it.")
+@click.option("--verbose", "-v", is_flag=True, help="Say where the time went (per phase) on stderr.")
 @click.option("--show-files", is_flag=True, help="List the files that would be checked, and what exclude patterns leave out; check nothing.")
 @click.option("--fix", "fix_habit", is_flag=True, hidden=True)
 def check(
@@ -163,6 +164,7 @@ def check(
     no_baseline: bool,
     prune_baseline: bool,
     add_noqa: bool,
+    verbose: bool,
     show_files: bool,
     fix_habit: bool,
 ) -> None:
@@ -207,14 +209,23 @@ def check(
     # The run's objects are small and acyclic: pausing the cyclic collector saves seconds
     # on large projects (api.check_paths pauses it too, for library callers).
     gc.disable()
-    run = api.check_paths(
-        targets,
-        settings,
-        jobs=jobs or None,
-        cache_dir=cache_dir,
-        use_cache=use_cache,
-    )
-    run = _with_baseline(run, settings, no_baseline=no_baseline, prune=prune_baseline)
+    from sightlint.reporting.progress import Timed, for_stream
+
+    progress = Timed(for_stream(sys.stderr, quiet))
+    try:
+        run = api.check_paths(
+            targets,
+            settings,
+            jobs=jobs or None,
+            cache_dir=cache_dir,
+            use_cache=use_cache,
+            progress=progress,
+        )
+        progress.phase("baseline")
+        run = _with_baseline(run, settings, no_baseline=no_baseline, prune=prune_baseline)
+        progress.phase("writing the report")
+    finally:
+        progress.close()
     if add_noqa:
         _add_noqa(run, quiet)
         return
@@ -240,6 +251,11 @@ def check(
         from sightlint.reporting.baseline import summary as baseline_summary
 
         for line in baseline_summary(run.baseline):
+            click.echo(line, err=True)
+    if verbose:
+        jobs_used = jobs or "all cores"
+        click.echo(f"Where the time went ({run.files_checked} files, --jobs {jobs_used}, cache {'on' if use_cache else 'off'}):", err=True)
+        for line in progress.breakdown():
             click.echo(line, err=True)
     # What the run built lives until exit: freeze it so neither a late collection nor
     # the one at interpreter shutdown walks it, and give the collector back (in-process

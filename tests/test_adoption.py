@@ -236,3 +236,69 @@ def test_coloured_diffs() -> None:
     out = coloured.getvalue().splitlines()
     assert out[3] == "\x1b[31m-old\x1b[0m" and out[4] == "\x1b[32m+new\x1b[0m" and out[5] == " same"
     assert out[2].startswith("\x1b[36m@@")
+
+
+# 8. Progress on a terminal's stderr only; --verbose says where the time went.
+class _Terminal:
+    def __init__(self) -> None:
+        import io
+
+        self.buffer = io.StringIO()
+
+    def write(self, text: str) -> int:
+        return self.buffer.write(text)
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        raise OSError("not a real terminal")
+
+
+def test_progress_bar_only_on_a_terminal_and_not_in_ci(monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    from sightlint.reporting.progress import for_stream
+
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.delenv("TERM", raising=False)
+    terminal = _Terminal()
+    assert for_stream(terminal, quiet=False) is terminal  # type: ignore[arg-type]
+    assert for_stream(terminal, quiet=True) is None  # type: ignore[arg-type]
+    assert for_stream(io.StringIO(), quiet=False) is None  # a pipe or a file
+    monkeypatch.setenv("CI", "true")
+    assert for_stream(terminal, quiet=False) is None  # type: ignore[arg-type]
+
+
+def test_progress_bar_draws_after_the_delay_and_clears() -> None:
+    from sightlint.reporting.progress import DELAY, Timed
+
+    now = [0.0]
+    terminal = _Terminal()
+    timed = Timed(terminal, clock=lambda: now[0])  # type: ignore[arg-type]
+    timed.phase("finding files")
+    timed.phase("checking files", 10)
+    timed.advance(3)
+    assert terminal.buffer.getvalue() == ""  # a quick run shows nothing
+    now[0] = DELAY + 0.5
+    timed.advance(2)
+    timed.phase("cross-file rules")
+    now[0] = DELAY + 2.0
+    timed.close()
+    drawn = terminal.buffer.getvalue()
+    assert "checking files" in drawn or "cross-file rules" in drawn
+    lines = timed.breakdown()
+    assert [line.split()[0] for line in lines] == ["finding", "checking", "cross-file", "total"]
+    assert "checking files (10 files)" in lines[1]
+
+
+def test_verbose_says_where_the_time_went_on_stderr(project: Path) -> None:
+    code, out, err = run("check", "--verbose", "--format", "concise")
+    assert code == 1 and out.count("\n") == 1  # the report is untouched
+    assert "Where the time went (2 files" in err
+    for phase in ("finding files", "checking files (2 files)", "cross-file rules", "writing the report", "total"):
+        assert phase in err
+    assert "\x1b[" not in err  # no bar: stderr is not a terminal here
