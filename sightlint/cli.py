@@ -20,7 +20,7 @@ from sightlint.models import RunResult, Severity
 from sightlint.settings import Settings
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
-FORMATS = ("text", "concise", "json", "sarif", "github")
+FORMATS = ("text", "concise", "json", "sarif", "github", "markdown", "html")
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -242,6 +242,7 @@ def check(
                     show_source=not no_source,
                     show_chains=show_chains,
                     unused_suppressions=settings.report_unused_suppressions,
+                    settings=settings,
                 )
     for message in run.errors:
         if quiet or fmt == "text" and output_file is None:
