@@ -67,6 +67,13 @@ def _md(text: str) -> str:
     return str(MarkdownIt("commonmark", {"html": False}).render(text))
 
 
+def _inline(text: str) -> str:
+    """A message or a title: its `code` spans as code, everything else escaped."""
+    from markdown_it import MarkdownIt
+
+    return str(MarkdownIt("commonmark", {"html": False}).renderInline(one_line(text)))
+
+
 def render(report: Report) -> str:
     return "".join(_page(report))
 
@@ -108,7 +115,7 @@ def _page(r: Report) -> Iterator[str]:
         for g in r.groups[:8]:
             yield (
                 f"<li><a href=\"#{g.anchor}\"><span class=\"badge {g.severity.label}\">{g.severity.name}</span> "
-                f"{escape(g.summary)}</a> ({escape(g.code)} {escape(g.name)}: {len(g.findings)} place"
+                f"{_inline(g.summary)}</a> ({escape(g.code)} {escape(g.name)}: {len(g.findings)} place"
                 f"{'s' if len(g.findings) != 1 else ''})</li>\n"
             )
         yield "</ol>\n"
@@ -137,7 +144,7 @@ def _page(r: Report) -> Iterator[str]:
                 places += f" and {len(g.findings) - 4} more"
             how = _md(first_paragraph(g.solution) or g.summary).strip().removeprefix("<p>").removesuffix("</p>")
             yield (
-                f"<li><strong>{escape(g.summary)}</strong> ({escape(g.code)}, "
+                f"<li><strong>{_inline(g.summary)}</strong> ({escape(g.code)}, "
                 f"<a href=\"#{g.anchor}\">issue {g.number}</a>) at {places}. {how}</li>\n"
             )
         yield "</ol>\n"
@@ -152,16 +159,16 @@ def _group(g: Group) -> Iterator[str]:
     yield f"<article class=\"issue {g.severity.label}\" id=\"{g.anchor}\">\n"
     yield (
         f"<h3>{g.number}. <span class=\"badge {g.severity.label}\">{g.severity.name}</span> "
-        f"{escape(g.summary)}{audit}</h3>\n"
+        f"{_inline(g.summary)}{audit}</h3>\n"
     )
     yield f"<p class=\"meta\">Rule {escape(g.code)} <code>{escape(g.name)}</code></p>\n"
     yield "<p class=\"label\">Where</p>\n<ul class=\"where\">\n"
     for f in g.findings:
-        yield f"<li><code>{escape(where(f))}</code>: {escape(one_line(f.message))}"
+        yield f"<li><code>{escape(where(f))}</code>: {_inline(f.message)}"
         if f.related:
             yield "\n<ul class=\"chain\">\n"
             for rel in f.related:
-                yield f"<li><code>{escape(one_line(rel.path))}:{rel.line}</code> {escape(one_line(rel.message))}</li>\n"
+                yield f"<li><code>{escape(one_line(rel.path))}:{rel.line}</code> {_inline(rel.message)}</li>\n"
             yield "</ul>\n"
         yield "</li>\n"
     yield "</ul>\n"
