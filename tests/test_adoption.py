@@ -302,3 +302,14 @@ def test_verbose_says_where_the_time_went_on_stderr(project: Path) -> None:
     for phase in ("finding files", "checking files (2 files)", "cross-file rules", "writing the report", "total"):
         assert phase in err
     assert "\x1b[" not in err  # no bar: stderr is not a terminal here
+
+
+def test_json_format_doc_names_every_field(project: Path) -> None:
+    (project / "app" / "bad.py").write_text(BAD + "x = 1  # noqa: SL301\n", encoding="utf-8")
+    run("baseline")
+    (project / "app" / "new.py").write_text(BAD, encoding="utf-8")
+    data = json.loads(run("check", "--format", "json", "--report-unused-suppressions")[1])
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "json-format.md").read_text(encoding="utf-8")
+    keys = set(data) | set(data["summary"]) | set(data["findings"][0]) | set(data["baseline"]) | set(data["unused_suppressions"][0])
+    missing = sorted(k for k in keys if f"| `{k}` |" not in doc)
+    assert not missing, f"docs/json-format.md does not document {missing}"
