@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
 
 from sightlint.project.contexts import REQUEST, SCRIPT, STARTUP
+from sightlint.semantics.fastapi import APP_CLASSES, APP_HOOK_KEYWORDS, DEPENDS, ROUTE_METHODS, ROUTER_CLASSES, SECURITY
 from sightlint.project.summary import (
     NONE_REF,
     UNKNOWN_REF,
@@ -68,7 +69,7 @@ _APP = _Fact("app", STARTUP, -1, "")
 _ROUTE = _Fact("entry", REQUEST, 1, "endpoint")
 # Functions by qualified name.
 CALL_FACTS: dict[str, _Fact] = {
-    **dict.fromkeys(("fastapi.Depends", "fastapi.params.Depends", "fastapi.Security"), _Fact("depends", REQUEST, 0, "dependency")),
+    **dict.fromkeys(DEPENDS | SECURITY, _Fact("depends", REQUEST, 0, "dependency")),
     "asyncio.to_thread": _TO_THREAD,
     "starlette.concurrency.run_in_threadpool": _TO_THREAD,
     "fastapi.concurrency.run_in_threadpool": _TO_THREAD,
@@ -81,17 +82,7 @@ CALL_FACTS: dict[str, _Fact] = {
     "asyncio.ensure_future": _Fact("handoff", "background", 0, "coro_or_future", coroutine=True),
     "asyncio.run_coroutine_threadsafe": _Fact("handoff", "background", 0, "coro", coroutine=True),
     "starlette.background.BackgroundTask": _Fact("handoff", "task", 0, "func"),
-    **dict.fromkeys(
-        (
-            "fastapi.FastAPI",
-            "fastapi.applications.FastAPI",
-            "fastapi.APIRouter",
-            "fastapi.routing.APIRouter",
-            "starlette.applications.Starlette",
-            "starlette.routing.Router",
-        ),
-        _APP,
-    ),
+    **dict.fromkeys(APP_CLASSES | ROUTER_CLASSES, _APP),
     **dict.fromkeys(
         ("starlette.routing.Route", "starlette.routing.WebSocketRoute", "fastapi.routing.APIRoute", "fastapi.routing.APIWebSocketRoute"),
         _ROUTE,
@@ -122,7 +113,7 @@ METHOD_FACTS: dict[str, _Fact] = {
     "add_event_handler": _Fact("entry", STARTUP, 1, "func"),
     "run_until_complete": _Fact("script", SCRIPT, 0, "future", coroutine=True),
 }
-_APP_KEYWORDS = ("lifespan", "on_startup", "on_shutdown")
+_APP_KEYWORDS = APP_HOOK_KEYWORDS
 _PARTIAL = frozenset(("functools.partial", "partial"))
 
 TIMEOUT_WRAPPERS = {"asyncio.wait_for", "async_timeout.wait_for"}
@@ -133,7 +124,7 @@ TIMEOUT_SCOPES = {
     "anyio.fail_after",
     "anyio.move_on_after",
 }
-_ROUTE_METHODS = {"get", "post", "put", "delete", "patch", "head", "options", "api_route", "route", "websocket"}
+_ROUTE_METHODS = frozenset(ROUTE_METHODS)
 _PROPERTIES = {"property", "cached_property", "functools.cached_property"}
 _TYPING_WRAPPERS = {"Optional", "Annotated", "Union", "Final", "ClassVar", "Required", "NotRequired"}
 
