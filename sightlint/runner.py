@@ -15,7 +15,7 @@ import gc
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import MappingProxyType
 from typing import Any
 
@@ -317,7 +317,10 @@ def _run_pool(
         ) as pool:
             for chunk in chunks:
                 try:
-                    futures.append((pool.submit(_run_chunk, chunk), chunk))
+                    future = pool.submit(_run_chunk, chunk)
+                    # Counted as each chunk finishes, in whatever order (results are collected in order below).
+                    future.add_done_callback(_advancer(progress, len(chunk)))
+                    futures.append((future, chunk))
                 except Exception:
                     if not futures:
                         raise  # no process could start
@@ -325,7 +328,6 @@ def _run_pool(
             for future, chunk in futures:
                 try:
                     done.extend(future.result())
-                    progress.advance(len(chunk))
                 except Exception:  # sightlint: ignore[SL201] BrokenProcessPool: a worker died
                     lost.extend(chunk)
     except Exception:  # sightlint: ignore[SL201] no processes allowed: finish in this process
@@ -334,6 +336,13 @@ def _run_pool(
     if lost:
         done.extend(_isolate(lost, settings, rules, workers, summarize))
     return done
+
+
+def _advancer(progress: Progress, amount: int) -> Callable[[Any], None]:
+    def advance(_: Any) -> None:
+        progress.advance(amount)
+
+    return advance
 
 
 def _isolate(
