@@ -113,7 +113,7 @@ def sample() -> RunResult:
 
 
 def test_formats_and_unknown_format() -> None:
-    assert FORMATS == ("text", "concise", "json", "sarif", "github")
+    assert FORMATS == ("text", "concise", "json", "sarif", "github", "markdown", "html")
     with pytest.raises(ValueError, match="unknown output format 'xml'"):
         render(RunResult(), "xml", io.StringIO())
 
@@ -285,7 +285,9 @@ def test_sarif_is_valid_and_complete(sample: RunResult, sarif_validator: Any) ->
     assert "SL000" in expected_rules and "SL301" in expected_rules
     rule_ids = [r["id"] for r in driver["rules"]]
     # Implemented rules and SL000, plus catalog entries for codes that were reported.
-    assert expected_rules <= set(rule_ids) and set(rule_ids) <= expected_rules | {"SL101", "SL202"}
+    # A finding graded away from its rule's severity gets a descriptor of its own (GitHub
+    # reads security-severity from the rule): the sample's SL301 is critical.
+    assert expected_rules <= set(rule_ids) and set(rule_ids) <= expected_rules | {"SL101", "SL202", "SL301/critical"}
     assert len(rule_ids) == len(set(rule_ids))
     sl301 = driver["rules"][rule_ids.index("SL301")]
     assert sl301["name"] == "naive-utcnow"
@@ -293,10 +295,12 @@ def test_sarif_is_valid_and_complete(sample: RunResult, sarif_validator: Any) ->
     assert sl301["help"]["markdown"].startswith("## What it flags")
     assert sl301["fullDescription"]["text"].startswith("Calls to `datetime.utcnow()`")
     assert sl301["defaultConfiguration"]["level"] == "warning"
-    assert sl301["properties"] == {"tags": ["time"], "severity": "medium", "audit": "\u00a79"}
+    assert sl301["properties"] == {"tags": ["time", "security"], "severity": "medium", "security-severity": "5.5", "audit": "\u00a79"}
+    graded = driver["rules"][rule_ids.index("SL301/critical")]
+    assert graded["properties"]["security-severity"] == "9.5" and graded["helpUri"] == sl301["helpUri"]
 
     results = run["results"]
-    assert [r["ruleId"] for r in results] == ["SL301", "SL101", "SL202"]
+    assert [r["ruleId"] for r in results] == ["SL301/critical", "SL101", "SL202"]
     for result in results:
         assert driver["rules"][result["ruleIndex"]]["id"] == result["ruleId"]
     assert [r["level"] for r in results] == ["error", "error", "warning"]
@@ -662,7 +666,7 @@ def test_cross_file_columns_count_characters(
     (run,) = as_sarif["runs"]
     assert run["columnKind"] == "unicodeCodePoints"
     by_place = {
-        (r["ruleId"], r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+        (r["ruleId"].split("/")[0], r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
          r["locations"][0]["physicalLocation"]["region"]["startLine"]): r
         for r in run["results"]
     }

@@ -120,13 +120,37 @@ def _descriptors(findings: list[Finding]) -> list[dict[str, Any]]:
         if f.code not in known:
             known.add(f.code)
             out.append({"id": f.code, "name": f.name, "shortDescription": {"text": f.name}})
+    # GitHub reads security-severity from the rule only: a finding graded away from its
+    # rule's default severity (SL501's latent races are low) gets a descriptor of its own,
+    # "SL501/low", so that a low finding is not shown as Critical.
+    by_id = {d["id"]: d for d in out}
+    for f in findings:
+        rid = rule_id(f)
+        if rid not in by_id:
+            base = by_id[f.code]
+            extra = {
+                **base,
+                "id": rid,
+                "defaultConfiguration": {"level": level(f.severity)},
+                "properties": {**base.get("properties", {}), "severity": f.severity.label, "security-severity": SECURITY_SEVERITY[f.severity]},
+            }
+            by_id[rid] = extra
+            out.append(extra)
     return out
+
+
+def rule_id(f: Finding) -> str:
+    """``CODE``, or ``CODE/severity`` for a finding whose severity is not its rule's default."""
+    entry = lookup(f.code)
+    if entry is None or entry.meta.severity is f.severity:
+        return f.code
+    return f"{f.code}/{f.severity.label}"
 
 
 def _result(f: Finding, index: int, fingerprint_hex: str, root: str | None = None) -> dict[str, Any]:
     text = f.message if not f.detail else f"{f.message}\n\n{f.detail}"
     out: dict[str, Any] = {
-        "ruleId": f.code,
+        "ruleId": rule_id(f),
         "ruleIndex": index,
         "level": level(f.severity),
         "message": {"text": text},
@@ -180,7 +204,7 @@ def report(run: RunResult, sources: SourceLines | None = None, *, unused_suppres
     findings = run.findings
     rules = _descriptors(findings)
     index = {rule["id"]: i for i, rule in enumerate(rules)}
-    results = [_result(f, index[f.code], p.fingerprint, run.root) for f, p in zip(findings, fingerprints(findings, run.root, sources))]
+    results = [_result(f, index[rule_id(f)], p.fingerprint, run.root) for f, p in zip(findings, fingerprints(findings, run.root, sources))]
     if unused_suppressions:
         results += _unused_results(run, rules)
     invocation: dict[str, Any] = {"executionSuccessful": not run.internal_errors}
