@@ -226,3 +226,12 @@ def test_add_noqa_writes_reasoned_suppressions(project: Path) -> None:
     code, out, _ = run("check", "--format", "concise")
     assert code == 1 and out.startswith("app/service.py:19:12: SL301")
     assert len(out.splitlines()) == 1
+
+
+def test_unparsed_files_are_never_baselined(project: Path) -> None:
+    (project / "app" / "broken.py").write_text("def f(:\n", encoding="utf-8")
+    run("baseline")
+    assert {e.code for e in baseline.load(project / baseline.FILE_NAME)} == {"SL301"}
+    code, out, _ = run("check", "--no-source")
+    assert code == 1 and "SL000" in out and "1 file could not be read or parsed" in out
+    assert "3 finding(s) hidden by the baseline" in out

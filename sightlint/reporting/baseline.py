@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sightlint.engine import PARSE_ERROR_CODE
 from sightlint.models import Finding, RunResult
 from sightlint.reporting._common import SourceLines
 from sightlint.reporting.fingerprint import Print, fingerprints, of_run, relative
@@ -105,7 +106,9 @@ def _write(path: Path, text: str) -> None:
 
 
 def entries(run: RunResult, sources: SourceLines | None = None) -> list[Entry]:
-    return [Entry(p.path, f.code, p.scope, p.fingerprint, f.message) for f, p in of_run(run, sources)]
+    """The baseline entries of ``run``'s findings. A file that cannot be parsed (SL000) is
+    never baselined: nothing in it is analysed, which no review can accept for later."""
+    return [Entry(p.path, f.code, p.scope, p.fingerprint, f.message) for f, p in of_run(run, sources) if f.code != PARSE_ERROR_CODE]
 
 
 def _full_paths(run: RunResult) -> set[str] | None:
@@ -135,7 +138,7 @@ def apply(run: RunResult, path: Path, *, prune: bool = False) -> RunResult:
     matched: set[str] = set()
     keep: dict[int, bool] = {}
     for f, p in of_run(run):
-        hit = p.fingerprint in wanted
+        hit = p.fingerprint in wanted and f.code != PARSE_ERROR_CODE
         keep[id(f)] = not hit
         if hit:
             matched.add(p.fingerprint)
