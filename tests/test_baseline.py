@@ -235,3 +235,16 @@ def test_unparsed_files_are_never_baselined(project: Path) -> None:
     code, out, _ = run("check", "--no-source")
     assert code == 1 and "SL000" in out and "1 file could not be read or parsed" in out
     assert "3 finding(s) hidden by the baseline" in out
+
+
+def test_a_flagged_header_survives_reformatting(project: Path) -> None:
+    # SL201 flags the `except Exception:` header of a handler, not a whole node's range.
+    swallow = "def load(path):\n    try:\n        return open(path).read()\n    except Exception:\n        pass\n"
+    (project / "app" / "service.py").write_text(swallow, encoding="utf-8")
+    before = prints(project)
+    assert [scope for scope, _ in before] == ["load"]
+    reformatted = "import os\n\n\ndef load(path):\n    try:\n        return open(\n            path\n        ).read()\n    except (Exception):  # noted\n        pass\n"
+    (project / "app" / "service.py").write_text(reformatted, encoding="utf-8")
+    assert prints(project) == before
+    (project / "app" / "service.py").write_text(swallow.replace("except Exception", "except BaseException"), encoding="utf-8")
+    assert set(prints(project).values()).isdisjoint(before.values())

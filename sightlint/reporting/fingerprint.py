@@ -55,6 +55,7 @@ class _Module:
     def __init__(self, lines: list[str] | None) -> None:
         self.scopes: list[tuple[int, int, str]] = []  # (first line, last line, qualified name)
         self.nodes: dict[tuple[int, int, int, int], ast.AST] = {}
+        self.starts: dict[tuple[int, int], list[ast.AST]] = {}
         self.ok = False
         if lines is None:
             return
@@ -76,7 +77,20 @@ class _Module:
                 end_line, end_col = getattr(child, "end_lineno", None), getattr(child, "end_col_offset", None)
                 if end_line is not None and end_col is not None:
                     self.nodes.setdefault((child.lineno, child.col_offset, end_line, end_col), child)
+                    self.starts.setdefault((child.lineno, child.col_offset), []).append(child)
             self._visit(child, name)
+
+    def node_at(self, line: int, col: int, end_line: int, end_col: int) -> ast.AST | None:
+        """The node at exactly this range; else the smallest one starting there that covers
+        it (a rule that flags the ``except X:`` header of a handler)."""
+        exact = self.nodes.get((line, col, end_line, end_col))
+        if exact is not None:
+            return exact
+        covering = [
+            n for n in self.starts.get((line, col), [])
+            if (getattr(n, "end_lineno", 0), getattr(n, "end_col_offset", 0)) >= (end_line, end_col)
+        ]
+        return min(covering, key=lambda n: (n.end_lineno, n.end_col_offset)) if covering else None  # type: ignore[attr-defined]
 
     def scope(self, line: int) -> str:
         best = ""
@@ -131,7 +145,7 @@ def fingerprints(findings: Sequence[Finding], root: str | None, sources: SourceL
         if module is None:
             module = modules[f.path] = _Module(sources.lines(f.path))
         span = f.span
-        node = module.nodes.get((span.line, span.col, span.end_line, span.end_col))
+        node = module.node_at(span.line, span.col, span.end_line, span.end_col)
         form = _form(node) if node is not None else _span_text(sources.lines(f.path), f)
         keyed.append((f.code, relative(f.path, root), module.scope(span.line), form))
     # Occurrence index in position order, whatever order ``findings`` come in.
