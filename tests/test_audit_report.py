@@ -271,3 +271,20 @@ def _has(row: bytes, rgb: tuple[int, int, int]) -> bool:
             return True
         start = row.find(needle, start + 1)
     return False
+
+
+def test_unparsed_files_are_a_gap_not_critical_issues() -> None:
+    from sightlint.models import FileResult, Finding, RunResult, Span
+    from sightlint.reporting import audit
+
+    broken = Finding("SL000", "parse-error", Severity.CRITICAL, "syntax error: invalid syntax", "app/new.py", Span(3, 0, 3, 0))
+    naive = Finding("SL301", "naive-utcnow", Severity.MEDIUM, "`datetime.utcnow()` ...", "app/old.py", Span(2, 4, 2, 21))
+    run = RunResult(files=[FileResult("app/new.py", findings=[broken]), FileResult("app/old.py", findings=[naive])])
+    report = audit.build(run, diffs=False)
+    text = audit.markdown(report)
+    assert report.findings == 1 and report.by_severity[Severity.CRITICAL] == 0
+    assert report.assessment.startswith("ACCEPTABLE WITH FIXES") and "1 file(s) could not be analysed" in report.assessment
+    gap = text[text.index("## Not analysed"): text.index("\n---\n")]
+    assert "- `app/new.py:3`: syntax error: invalid syntax" in gap
+    critical = text[text.index("## CRITICAL"): text.index("## HIGH")]
+    assert "None." in critical and "SL000" not in critical

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from sightlint import __version__
+from sightlint.engine import PARSE_ERROR_CODE
 from sightlint.models import Finding, FixSafety, RunResult, Severity
 from sightlint.reporting._common import counts, one_line
 from sightlint.settings import Settings
@@ -88,6 +89,9 @@ class Report:
     groups: list[Group]
     assessment: str
     errors: list[str]
+    # Files that could not be read or parsed (SL000): not issues of the code's behaviour but
+    # gaps in the analysis, listed apart and left out of the counts by severity.
+    unparsed: list[Finding] = field(default_factory=list)
 
 
 def _audit_order(audit: str | None) -> int:
@@ -134,7 +138,8 @@ def assessment(by_severity: dict[Severity, int]) -> str:
 
 def build(run: RunResult, settings: Settings | None = None, *, diffs: bool = True) -> Report:
     """The report's content; ``diffs`` computes what ``sightlint fix`` would change (LibCST)."""
-    findings = run.findings
+    everything = run.findings
+    findings = [f for f in everything if f.code != PARSE_ERROR_CODE]
     totals = counts(run)
     keyed: dict[tuple[Severity, str], list[Finding]] = {}
     for f in findings:
@@ -167,18 +172,22 @@ def build(run: RunResult, settings: Settings | None = None, *, diffs: bool = Tru
             group.diffs = _fix_diffs(mine, settings or Settings())
         groups.append(group)
     by_severity = {s: sum(1 for f in findings if f.severity is s) for s in sorted(Severity, reverse=True)}
+    verdict = assessment(by_severity)
+    if totals.not_parsed:
+        verdict += f"; {totals.not_parsed} file(s) could not be analysed, so issues in them or reached through them may be missing"
     return Report(
         scope=_scope(run),
         files=totals.files,
         not_parsed=totals.not_parsed,
         excluded=totals.excluded,
-        findings=totals.findings,
+        findings=len(findings),
         by_severity=by_severity,
         safe_fixes=totals.safe_fixes,
         unsafe_fixes=totals.unsafe_fixes,
         groups=groups,
-        assessment=assessment(by_severity),
+        assessment=verdict,
         errors=list(run.errors) + [e for e in run.internal_errors if e not in run.errors],
+        unparsed=[f for f in everything if f.code == PARSE_ERROR_CODE],
     )
 
 
@@ -269,6 +278,16 @@ def _markdown(r: Report) -> Iterator[str]:
             yield f"{g.number}. [{g.severity.name}] {g.summary} ({g.code} {g.name}: {len(g.findings)} place{'s' if len(g.findings) != 1 else ''})\n"
         if len(r.groups) > 8:
             yield f"\n... and {len(r.groups) - 8} more issue(s) below.\n"
+        yield "\n"
+    if r.unparsed:
+        yield "## Not analysed\n\n"
+        yield (
+            "These files could not be read or parsed (SL000), so nothing in them was checked and call chains "
+            "through them are missing. A syntax error here is a bug; newer syntax than the running Python "
+            "means sightlint should run on the project's Python version.\n\n"
+        )
+        for f in r.unparsed:
+            yield f"- {_md_code(where(f))}: {one_line(f.message)}\n"
         yield "\n"
     yield "---\n"
     for severity in sorted(Severity, reverse=True):

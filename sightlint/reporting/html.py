@@ -119,6 +119,15 @@ def _page(r: Report) -> Iterator[str]:
                 f"{'s' if len(g.findings) != 1 else ''})</li>\n"
             )
         yield "</ol>\n"
+    if r.unparsed:
+        yield (
+            "<h2 id=\"not-analysed\">Not analysed</h2>\n<p>These files could not be read or parsed (SL000), so "
+            "nothing in them was checked and call chains through them are missing. A syntax error here is a bug; "
+            "newer syntax than the running Python means sightlint should run on the project's Python version.</p>\n<ul>\n"
+        )
+        for f in r.unparsed:
+            yield f"<li><code>{escape(where(f))}</code>: {_inline(f.message)}</li>\n"
+        yield "</ul>\n"
     for severity in sorted(Severity, reverse=True):
         groups = [g for g in r.groups if g.severity is severity]
         yield (
