@@ -10,6 +10,7 @@ ends: the report itself is never mixed with it.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from typing import Any, TextIO
 
@@ -29,23 +30,27 @@ class Timed(Progress):
         self._bar: Any = None
         self._task: Any = None
         self._done = 0
+        # The process pool reports finished chunks from its own thread.
+        self._lock = threading.Lock()
 
     # -- Progress --------------------------------------------------------------------------
 
     def phase(self, name: str, total: int | None = None) -> None:
-        self.phases.append((name, self._clock(), total))
-        self._done = 0
-        if self._bar is not None:
-            self._bar.update(self._task, description=name, total=total, completed=0)
-        else:
-            self._maybe_start()
+        with self._lock:
+            self.phases.append((name, self._clock(), total))
+            self._done = 0
+            if self._bar is not None:
+                self._bar.update(self._task, description=name, total=total, completed=0)
+            else:
+                self._maybe_start()
 
     def advance(self, amount: int = 1) -> None:
-        self._done += amount
-        if self._bar is not None:
-            self._bar.update(self._task, advance=amount)
-        else:
-            self._maybe_start()
+        with self._lock:
+            self._done += amount
+            if self._bar is not None:
+                self._bar.update(self._task, advance=amount)
+            else:
+                self._maybe_start()
 
     # -- the bar -----------------------------------------------------------------------------
 
@@ -70,9 +75,10 @@ class Timed(Progress):
 
     def close(self) -> None:
         """End the last phase and clear the bar."""
-        if self._bar is not None:
-            self._bar.stop()
-            self._bar = None
+        with self._lock:
+            if self._bar is not None:
+                self._bar.stop()
+                self._bar = None
 
     # -- --verbose -----------------------------------------------------------------------------
 
