@@ -143,6 +143,9 @@ def test_html_is_self_contained(html: str) -> None:
         assert href.startswith(("#", "https://", "http://")), href  # links only, nothing loaded
     for severity, title in SEVERITY_TITLES.items():
         assert f'<h2 class="sev-{severity.label}">{title}</h2>' in html
+    # Fix diffs are coloured line by line; printing keeps the page readable.
+    assert '<pre class="diff"><code>' in html and '<span class="add">+' in html and '<span class="del">-' in html
+    assert "@media print" in html
 
 
 def test_html_escapes_what_the_code_says() -> None:
@@ -261,6 +264,11 @@ def test_html_renders_in_headless_chromium(html: str, tmp_path: Path) -> None:
         assert box["border"] == f"rgb({r}, {g}, {b})"
         tops.append(box["top"])
     assert tops == sorted(tops)
+    # Printable: Chromium prints it to a multi-page PDF.
+    pdf = tmp_path / "report.pdf"
+    _chromium(browser, tmp_path, f"--print-to-pdf={pdf}", "--no-pdf-header-footer", page.as_uri())
+    assert pdf.is_file() and pdf.read_bytes().startswith(b"%PDF")
+    assert len(re.findall(rb"/Type\s*/Page[^s]", pdf.read_bytes())) > 2
 
 
 def _has(row: bytes, rgb: tuple[int, int, int]) -> bool:
