@@ -313,3 +313,17 @@ def test_json_format_doc_names_every_field(project: Path) -> None:
     keys = set(data) | set(data["summary"]) | set(data["findings"][0]) | set(data["baseline"]) | set(data["unused_suppressions"][0])
     missing = sorted(k for k in keys if f"| `{k}` |" not in doc)
     assert not missing, f"docs/json-format.md does not document {missing}"
+
+
+def test_sarif_uris_are_relative_to_the_repository_of_a_monorepo_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / ".git").mkdir()  # the repository; the project is its server/ folder
+    server = tmp_path / "server"
+    (server / "app").mkdir(parents=True)
+    (server / "pyproject.toml").write_text("[tool.sightlint]\n", encoding="utf-8")
+    (server / "app" / "bad.py").write_text(BAD, encoding="utf-8")
+    monkeypatch.setenv("SIGHTLINT_NO_CACHE", "1")
+    monkeypatch.chdir(server / "app")
+    sarif = json.loads(run("check", "--format", "sarif", ".")[1])["runs"][0]
+    assert sarif["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"] == {"uri": "server/app/bad.py", "uriBaseId": "%SRCROOT%"}
+    data = json.loads(run("check", "--format", "json", ".")[1])
+    assert sarif["results"][0]["partialFingerprints"]["sightlint/v2"] == data["findings"][0]["fingerprint"]

@@ -7,7 +7,9 @@ https://docs.github.com/en/code-security/code-scanning/integrating-with-code-sca
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import os
 import inspect
 import json
 import re
@@ -199,12 +201,30 @@ def _unused_results(run: RunResult, rules: list[dict[str, Any]]) -> list[dict[st
     ]
 
 
+def source_root(root: str | None) -> str | None:
+    """What ``%SRCROOT%`` stands for: the repository around the project root (GitHub resolves
+    URIs against the checkout, and a project may be a folder of a monorepo), else the
+    project root itself."""
+    if root is None:
+        return None
+    folder = root
+    while True:
+        if os.path.exists(os.path.join(folder, ".git")):
+            return folder
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            return root
+        folder = parent
+
+
 def report(run: RunResult, sources: SourceLines | None = None, *, unused_suppressions: bool = False) -> dict[str, Any]:
     sources = sources or SourceLines()
+    prints = fingerprints(run.findings, run.root, sources)  # relative to the project root, as in JSON
+    run = dataclasses.replace(run, root=source_root(run.root))
     findings = run.findings
     rules = _descriptors(findings)
     index = {rule["id"]: i for i, rule in enumerate(rules)}
-    results = [_result(f, index[rule_id(f)], p.fingerprint, run.root) for f, p in zip(findings, fingerprints(findings, run.root, sources))]
+    results = [_result(f, index[rule_id(f)], p.fingerprint, run.root) for f, p in zip(findings, prints)]
     if unused_suppressions:
         results += _unused_results(run, rules)
     invocation: dict[str, Any] = {"executionSuccessful": not run.internal_errors}
