@@ -296,3 +296,21 @@ def test_unparsed_files_are_a_gap_not_critical_issues() -> None:
     assert "- `app/new.py:3`: syntax error: invalid syntax" in gap
     critical = text[text.index("## CRITICAL"): text.index("## HIGH")]
     assert "None." in critical and "SL000" not in critical
+
+
+def test_an_issue_shows_a_few_diffs_and_counts_the_rest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sightlint import api
+    from sightlint.reporting import audit
+    from sightlint.settings import Settings
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "pyproject.toml").write_text("[tool.sightlint]\n", encoding="utf-8")
+    for i in range(audit.MAX_DIFF_FILES + 2):
+        (tmp_path / f"m{i}.py").write_text("from datetime import datetime\n\nstamp = datetime.utcnow()\n", encoding="utf-8")
+    report = audit.build(api.check_paths([Path(".")], Settings(), use_cache=False))
+    (group,) = report.groups
+    assert [d.path for d in group.diffs] == [f"m{i}.py" for i in range(audit.MAX_DIFF_FILES)]
+    assert group.more_fixable_files == 2
+    text = audit.markdown(report)
+    assert text.count("```diff") == audit.MAX_DIFF_FILES and "The same fix applies in 2 more file(s)" in text
+    assert "+stamp = datetime.now(timezone.utc).replace(tzinfo=None)" in text

@@ -40,6 +40,9 @@ PRIORITIES = {
     Severity.LOW: "LOW PRIORITY",
 }
 MAX_DIFF_LINES = 80
+# Diffs shown per issue: enough to see the change (each costs a LibCST pass over its file);
+# the issue says how many more files the same fix changes.
+MAX_DIFF_FILES = 3
 _PARSE_ERROR_DOC = {
     "What it flags": "A file sightlint could not read or parse (a syntax error, newer syntax than the running Python, an undecodable or too-large file).",
     "Why it matters": "Nothing in the file is analysed, and every cross-file call chain through it is missing: findings elsewhere may be hidden.",
@@ -70,6 +73,8 @@ class Group:
     impact: str = ""
     solution: str = ""
     diffs: list[Diff] = field(default_factory=list)
+    # Files with a fixable finding whose diff is not shown (beyond MAX_DIFF_FILES).
+    more_fixable_files: int = 0
 
     @property
     def anchor(self) -> str:
@@ -169,7 +174,10 @@ def build(run: RunResult, settings: Settings | None = None, *, diffs: bool = Tru
             solution=docs.get("Fix", ""),
         )
         if diffs and any(f.fixable for f in mine):
-            group.diffs = _fix_diffs(mine, settings or Settings())
+            fixable_files = sorted({f.path for f in mine if f.fixable})
+            shown = set(fixable_files[:MAX_DIFF_FILES])
+            group.diffs = _fix_diffs([f for f in mine if f.path in shown], settings or Settings())
+            group.more_fixable_files = len(fixable_files) - len(shown)
         groups.append(group)
     by_severity = {s: sum(1 for f in findings if f.severity is s) for s in sorted(Severity, reverse=True)}
     verdict = assessment(by_severity)
@@ -345,4 +353,6 @@ def _md_group(g: Group) -> Iterator[str]:
         if d.truncated:
             yield f"... ({d.truncated} more lines)\n"
         yield f"{fence}\n\n"
+    if g.more_fixable_files:
+        yield f"The same fix applies in {g.more_fixable_files} more file(s); `sightlint fix` makes all of them.\n\n"
     yield "---\n\n"

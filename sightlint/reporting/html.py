@@ -197,6 +197,8 @@ def _group(g: Group) -> Iterator[str]:
         if d.truncated:
             yield f"... ({d.truncated} more lines)\n"
         yield "</code></pre>\n"
+    if g.more_fixable_files:
+        yield f"<p class=\"meta\">The same fix applies in {g.more_fixable_files} more file(s); <code>sightlint fix</code> makes all of them.</p>\n"
     if any(f.fixable for f in g.findings) and not g.diffs:
         safe = any(f.fix_safety is FixSafety.SAFE for f in g.findings)
         yield f"<p class=\"meta\">A fix is available: <code>sightlint fix{'' if safe else ' --unsafe-fixes'}</code>.</p>\n"
