@@ -49,8 +49,8 @@ class Discovery:
     named: frozenset[str] | None = None
     context_errors: list[str] = field(default_factory=list)
     # Display paths of the folders and Python files an exclude pattern or ``.gitignore``
-    # left out (a pruned folder's contents are not listed), and of named files skipped
-    # because they are not Python (README.md).
+    # left out (a pruned folder's contents are not listed, and only folders with Python
+    # files at their top are), and of named files skipped because they are not Python.
     excluded: list[str] = field(default_factory=list)
     not_python: list[str] = field(default_factory=list)
 
@@ -325,7 +325,7 @@ def discover(
                     module = _module_in(here_resolved, name, src, packages, prefixes, has_init)
                 found.files.append(SourceFile(path, shown + name, module))
         for path in pruned:
-            if not _never_code(os.path.basename(path)):
+            if not _never_code(os.path.basename(path)) and _holds_python(path):
                 left_out.append(display(os.path.abspath(path), path))
 
     for raw in paths:
@@ -352,6 +352,18 @@ _NEVER_CODE = {".git", ".hg", ".svn", "__pycache__", ".mypy_cache", ".pytest_cac
 
 def _never_code(name: str) -> bool:
     return name in _NEVER_CODE or name.endswith(".egg-info")
+
+
+def _holds_python(path: str) -> bool:
+    """Whether a left-out entry is worth a mention: a Python file, or a folder with Python
+    files at its top (an IDE's folder, a virtualenv or ``htmlcov/`` is not)."""
+    if path.endswith(PYTHON_SUFFIXES):
+        return True
+    try:
+        with os.scandir(path) as it:
+            return any(entry.name.endswith(PYTHON_SUFFIXES) for entry in it)
+    except OSError:
+        return False
 
 
 def is_python_file(path: Path) -> bool:

@@ -58,9 +58,13 @@ def tree(project: Path) -> Path:
     for pkg in ("server", "server/features", "server/features/build", "app/env"):
         (project / pkg).mkdir(parents=True, exist_ok=True)
         (project / pkg / "__init__.py").write_text("", encoding="utf-8")
-    for folder in ("server/features/build", "build/lib/app", "env/lib", "app/env"):
+    for folder in ("server/features/build", "build/lib/app", "build", "env/lib", "env", "app/env", ".venv/lib"):
         (project / folder).mkdir(parents=True, exist_ok=True)
         (project / folder / "mod.py").write_text(BAD, encoding="utf-8")
+    (project / ".venv" / "lib" / "mod.py").rename(project / ".venv" / "lib" / "site.py")
+    (project / ".idea").mkdir()
+    (project / ".gitignore").write_text(".idea/\n", encoding="utf-8")
+    (project / ".git").mkdir()
     return project
 
 
@@ -69,8 +73,10 @@ def test_default_excludes_keep_packages_named_like_them(tree: Path) -> None:
     assert code == 0
     files = out.splitlines()
     assert "server/features/build/mod.py" in files and "app/env/mod.py" in files
-    assert "build/lib/app/mod.py" not in files and "env/lib/mod.py" not in files
+    assert "build/lib/app/mod.py" not in files and "env/lib/mod.py" not in files and "build/mod.py" not in files
     assert "# excluded: build" in err and "# excluded: env" in err
+    # A left-out folder without Python files at its top (a virtualenv, an IDE's folder) is not named.
+    assert ".venv" not in err and ".idea" not in err
 
 
 def test_an_explicit_exclude_still_prunes_a_package(tree: Path) -> None:
