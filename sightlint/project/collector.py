@@ -11,6 +11,7 @@ import ast
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
 
+from sightlint.project import flows
 from sightlint.project.contexts import REQUEST, SCRIPT, STARTUP
 from sightlint.semantics.fastapi import FastAPICollector
 from sightlint.semantics.fastapi import APP_CLASSES, APP_HOOK_KEYWORDS, DEPENDS, ROUTE_METHODS, ROUTER_CLASSES, SECURITY
@@ -147,6 +148,11 @@ class _Frame:
     cls_name: str | None = None
     declared_global: set[str] = field(default_factory=set)  # names of ``global`` statements
     with_names: set[str] = field(default_factory=set)  # names bound by ``with ... as name``
+    # Credential flows (``project.flows``): the fields a validator names, and the open
+    # ``try`` bodies (first line, last line, names caught).
+    validates: tuple[str, ...] | None = None
+    tries: list[tuple[int, int, str]] = field(default_factory=list)
+    aliases: dict[str, tuple[str, bool]] = field(default_factory=dict)  # local -> (path, encoded)
 
 
 @dataclass(slots=True)
@@ -192,6 +198,9 @@ class SummaryCollector:
         # The shared FastAPI model of the module (apps, routes, lifespans, events...), fed
         # from this walk; its facts join the summary when the walk leaves the module.
         self._fastapi = FastAPICollector(context)
+        # Credential flows are collected only in files that mention passwords or bcrypt.
+        self._flows = flows.mentions_credentials(context.text)
+        self._models: list[flows.ModelFields | None] = []
 
     # -- symbolic values -------------------------------------------------------------
 
@@ -355,6 +364,13 @@ class SummaryCollector:
         fn.decorators = tuple(deco_refs)
         if not isinstance(node, ast.Lambda):
             self._fastapi.visit(node)
+        if self._flows and not isinstance(node, ast.Lambda):
+            for arg in (*args.posonlyargs, *args.args, *args.kwonlyargs):
+                annotation = flows.annotation_name(arg.annotation)
+                if annotation is not None and annotation[:1].isupper():
+                    fn.flows.append(("param", arg.arg, annotation))
+            if in_class_body and self._models and self._models[-1] is not None:
+                frame.validates = flows.validated_fields(node)
         if in_class_body and params and fn.method_kind != "static":
             if fn.method_kind == "class":
                 frame.cls_name = params[0]
@@ -399,6 +415,9 @@ class SummaryCollector:
         cid = f"{owner}.{node.name}"
         bases = tuple(r for r in (self.ref(b) for b in node.bases) if r is not None)
         cls = ClassSummary(id=cid, name=node.name, line=node.lineno, bases=bases)
+        if self._flows:
+            model = flows.model_class(node)
+            self._models.append(flows.ModelFields(node.name) if model else None)
         self.summary.classes[cid] = cls
         self._fastapi.visit(node)
         if owner == self.module:
@@ -408,6 +427,12 @@ class SummaryCollector:
 
     def leave_ClassDef(self, node: ast.ClassDef) -> None:
         self._fastapi.leave(node)
+        if self._flows and self._models:
+            model = self._models.pop()
+            if model is not None:
+                for fact in model.fields:
+                    checked = fact[2] in model.checked or "*" in model.checked
+                    self.summary.secrets.append((*fact, checked))
         self._owners.pop()
         self._classes.pop()
 
@@ -466,6 +491,14 @@ class SummaryCollector:
 
     def visit_Assign(self, node: ast.Assign) -> None:
         self._fastapi.visit(node)
+        if self._flows:
+            if self._at_module() and flows.bcrypt_context(node.value):
+                self.summary.secrets.extend(("bcrypt", t.id) for t in node.targets if isinstance(t, ast.Name))
+            elif self._funcs and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+                frame = self._funcs[-1]
+                path = flows.source_path(node.value, frame.fn.params, frame.aliases)
+                if path is not None:
+                    frame.aliases[node.targets[0].id] = (path, flows.encoded(node.value, frame.aliases))
         value = self.ref(node.value)
         for target in node.targets:
             self._assign(target, value)
@@ -473,6 +506,17 @@ class SummaryCollector:
 
     def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
         self._fastapi.visit(node)
+        if self._flows and self._models and self._models[-1] is not None and not self._funcs:
+            model = self._models[-1]
+            target = node.target
+            fact = flows.field_fact(
+                model.name,
+                node,
+                self.ctx.char_col(target.lineno, target.col_offset),
+                self.ctx.char_col(target.lineno, target.end_col_offset or target.col_offset),
+            )
+            if fact is not None:
+                model.fields.append(fact)
         value = self.ann_ref(node.annotation)
         if value is None and node.value is not None:
             value = self.ref(node.value)
@@ -643,6 +687,8 @@ class SummaryCollector:
             return
         if (node.lineno, node.col_offset) < frame.body_start:
             return  # a decorator, default or annotation: not run by calling the function
+        if self._flows:
+            self._call_flows(frame, node)
         if fact is not None:
             self._fact(frame, node, fact)
         if qualified is not None and qualified in TIMEOUT_WRAPPERS and node.args and isinstance(node.args[0], ast.Call):
@@ -683,6 +729,54 @@ class SummaryCollector:
         frame.fn.calls.append(CallSite(callee, line, col, end_line, end_col, text, tuple(fn_args), awaited))
         if self._bodies and self._bodies[-1].frame is frame and node is not self._bodies[-1].call:
             self._bodies[-1].targets.append((callee, awaited, line, col, text))
+
+    # -- credential flows (``project.flows``) ------------------------------------------
+
+    def _call_flows(self, frame: _Frame, node: ast.Call) -> None:
+        params = set(frame.fn.params)
+        line, col = node.lineno, self.ctx.char_col(node.lineno, node.col_offset)
+        keyed: list[tuple[int | str, ast.expr]] = [*enumerate(node.args), *((k.arg, k.value) for k in node.keywords if k.arg)]
+        for key, arg in keyed:
+            path = flows.source_path(arg, params, frame.aliases)
+            if path is not None:
+                frame.fn.flows.append(("arg", line, col, key, path))
+        caught = [names for first, last, names in frame.tries if first <= node.lineno <= last]
+        if caught:
+            frame.fn.flows.append(("caught", line, col, ",".join(caught)))
+
+    def visit_Try(self, node: ast.Try) -> None:
+        if self._flows and self._funcs and node.body:
+            last = node.body[-1].end_lineno or node.body[-1].lineno
+            self._funcs[-1].tries.append((node.body[0].lineno, last, flows.caught_names(node.handlers)))
+
+    def visit_If(self, node: ast.If) -> None:
+        if self._flows and self._funcs:
+            aliases = self._funcs[-1].aliases
+            for sub in ast.walk(node.test):
+                measured = flows.byte_bound(sub, aliases) if isinstance(sub, ast.Compare) else None
+                if measured is not None:
+                    self._bounded(measured, flows.rejection(node.body))
+
+    def visit_Subscript(self, node: ast.Subscript) -> None:
+        if self._flows and self._funcs:
+            measured = flows.truncated(node, self._funcs[-1].aliases)
+            if measured is not None:
+                self._bounded(measured, "truncate")
+
+    def _bounded(self, measured: ast.expr, how: str) -> None:
+        """``measured`` (an encoded value) is bounded to 72 bytes in the current function."""
+        frame = self._funcs[-1]
+        path = flows.source_path(measured, frame.fn.params, frame.aliases)
+        if path is None:
+            return
+        frame.fn.flows.append(("bytes", path, how))
+        model = self._models[-1] if self._models else None
+        if frame.validates is not None and model is not None:
+            root, _, attr = path.partition(".")
+            if "*" in frame.validates:
+                model.checked.add(attr or "*")
+            elif not attr:
+                model.checked.update(frame.validates)
 
     # -- where code runs: handoffs and entry points -------------------------------------
 

@@ -227,6 +227,8 @@ class FunctionSummary:
     awaits: int = 0
     route: bool = False  # decorated as a FastAPI/Starlette endpoint
     yield_line: int = 0  # line of the body's first ``yield`` (0: none): a lifespan's shutdown follows it
+    # Where credential values flow, in files that mention them (see ``project.flows``).
+    flows: list[tuple[Any, ...]] = field(default_factory=list)
 
 
 @_compact
@@ -304,6 +306,8 @@ class ModuleSummary:
     wiring: list[Wiring] = field(default_factory=list)
     # What the module says about FastAPI (``semantics.fastapi``), when it says anything.
     fastapi: FastAPIModule | None = None
+    # Password fields of request models and bcrypt contexts (see ``project.flows``).
+    secrets: list[tuple[Any, ...]] = field(default_factory=list)
     # What the module's dependencies are read from (:func:`dependency_terms`), computed
     # once where the summary is built (a pool worker) instead of in the serial phase.
     terms: DependencyTerms | None = None
