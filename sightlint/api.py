@@ -351,7 +351,12 @@ def _check_paths(
     cache, summarize = _open_cache(settings, cache_dir, cwd)
     digests = runner.contents(found.files, cache.hashes(), settings.max_file_size)
     cache.save_hashes(len(found.files))
-    key = cache.run_key([(f.display, f.module, d) for f, d in zip(found.files, digests)])
+    from sightlint.project.pins import dependency_files_state, project_folder
+
+    inputs = [(f.display, f.module, d) for f, d in zip(found.files, digests)]
+    # The project's requirement files too: SL401/SL404 read its pins.
+    inputs.append(("<dependency files>", None, repr(dependency_files_state(project_folder(settings)))))
+    key = cache.run_key(inputs)
     reused = cache.load_run(key)
     if reused is not None:
         run.files = reused

@@ -489,7 +489,9 @@ def test_the_replica_lifespan_is_startup_and_its_routes_serve_requests() -> None
     search = "app.services.rag.rag_hybrid_search_service.PolishSocietyRAG.hybrid_search._search"
     assert runs.contexts(search) == {"thread"}
     chain = runs.chain(search, "thread")
-    assert chain is not None and chain[-1].kind == "thread" and chain[0].source == "app.api.personas.generate_personas"
+    assert chain is not None and chain[-1].kind == "thread"
+    # From a route: the batch job's starter, or the preview endpoint that writes one persona inline.
+    assert chain[0].source in ("app.api.personas.generate_personas", "app.api.personas.preview_persona")
 
 
 def test_sl102_does_not_count_blocking_work_handed_to_a_thread() -> None:

@@ -38,6 +38,7 @@ from sightlint.project.summary import (
     TimeoutSite,
     Wiring,
 )
+from sightlint.project.work_sites import WorkSites
 
 if TYPE_CHECKING:
     from sightlint.semantics.scope import Context
@@ -195,6 +196,7 @@ class SummaryCollector:
         self._awaited: set[int] = set()
         self._bodies: list[_TimeoutBody] = []
         self._main_blocks: list[tuple[int, int]] = []  # lines of ``if __name__ == "__main__":``
+        self.work = WorkSites(self)
         # The shared FastAPI model of the module (apps, routes, lifespans, events...), fed
         # from this walk; its facts join the summary when the walk leaves the module.
         self._fastapi = FastAPICollector(context)
@@ -395,8 +397,10 @@ class SummaryCollector:
         self._funcs.append(frame)
         self._owners.append(fid)
         self._classes.append(cls)
+        self.work.enter_function(node, frame)
 
     def _leave_function(self, node: ast.AST) -> None:
+        self.work.leave_function(self._funcs[-1])
         if not isinstance(node, ast.Lambda):
             self._fastapi.leave(node)
         self._funcs.pop()
@@ -503,6 +507,15 @@ class SummaryCollector:
         for target in node.targets:
             self._assign(target, value)
             self._store(target, value, node.value)
+        if self._funcs:
+            frame = self._funcs[-1]
+            self.work.assign(node.targets, node.value, frame)
+            for target in node.targets:
+                if isinstance(target, ast.Subscript):
+                    self.work.subscript_assign(target, node.value, frame)
+        else:
+            cls = self._classes[-1]
+            self.work.outside_function(node.targets, node.value, cls.id if cls is not None else "")
 
     def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
         self._fastapi.visit(node)
@@ -524,6 +537,22 @@ class SummaryCollector:
         if node.value is not None and not (isinstance(node.value, ast.Constant) and node.value.value is None):
             value = self.ref(node.value) or value  # what is stored, not what it is declared as
         self._store(node.target, value, node.value)
+        if self._funcs:
+            self.work.assign([node.target], node.value, self._funcs[-1])
+        else:
+            cls = self._classes[-1]
+            self.work.outside_function([node.target], node.value, cls.id if cls is not None else "")
+
+    def visit_AugAssign(self, node: ast.AugAssign) -> None:
+        if self._funcs:
+            self.work.aug_assign(node, self._funcs[-1])
+
+    def visit_Expr(self, node: ast.Expr) -> None:
+        self.work.expr_statement(node)
+
+    def visit_While(self, node: ast.While) -> None:
+        if self._funcs:
+            self.work.while_loop(node, self._funcs[-1])
 
     def visit_Global(self, node: ast.Global) -> None:
         if self._funcs:
@@ -610,6 +639,8 @@ class SummaryCollector:
     def visit_Return(self, node: ast.Return) -> None:
         self._fastapi.visit(node)
         if self._funcs and node.value is not None:
+            self.work.returns(node.value, self._funcs[-1])
+        if self._funcs and node.value is not None:
             fn = self._funcs[-1].fn
             if fn.returns is None:
                 value = self.ref(node.value)
@@ -650,11 +681,16 @@ class SummaryCollector:
     def visit_AsyncWith(self, node: ast.AsyncWith) -> None:
         if self._funcs:
             self._funcs[-1].fn.awaits += 1
+            self.work.open_group(node, self._funcs[-1])
         self._open_timeout_scopes(node)
+
+    def leave_AsyncWith(self, node: ast.AsyncWith) -> None:
+        self._close_timeout_scopes(node)
+        if self._funcs:
+            self.work.close_group(node, self._funcs[-1])
 
     visit_With = _open_timeout_scopes
     leave_With = _close_timeout_scopes
-    leave_AsyncWith = _close_timeout_scopes
 
     # -- calls -------------------------------------------------------------------------
 
@@ -680,6 +716,8 @@ class SummaryCollector:
             self._call_wiring(node, qualified)
         if not self._funcs:
             self._module_call(node, fact)
+            if self._classes[-1] is None:
+                self.work.module_call(node, qualified)
             return
         frame = self._funcs[-1]
         if fact is not None and fact.what == "depends":
@@ -689,6 +727,7 @@ class SummaryCollector:
             return  # a decorator, default or annotation: not run by calling the function
         if self._flows:
             self._call_flows(frame, node)
+        self.work.call(node, frame, qualified)
         if fact is not None:
             self._fact(frame, node, fact)
         if qualified is not None and qualified in TIMEOUT_WRAPPERS and node.args and isinstance(node.args[0], ast.Call):
@@ -750,6 +789,8 @@ class SummaryCollector:
             self._funcs[-1].tries.append((node.body[0].lineno, last, flows.caught_names(node.handlers)))
 
     def visit_If(self, node: ast.If) -> None:
+        if self._funcs:
+            self.work.if_statement(node, self._funcs[-1], 1 << 30)
         if self._flows and self._funcs:
             aliases = self._funcs[-1].aliases
             for sub in ast.walk(node.test):

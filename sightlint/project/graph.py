@@ -26,7 +26,7 @@ from sightlint.project.wiring import WiringInfo, wiring_rows
 
 # The per-function facts a rule may ask for: fields of ``FunctionSummary`` whose values
 # are plain data (marshal-able).
-FACTS = frozenset(("awaits", "route", "params", "method_kind", "cls", "yield_line", "flows"))
+FACTS = frozenset(("awaits", "route", "params", "method_kind", "cls", "yield_line", "flows", "work"))
 # The per-module facts a rule may ask for: fields of ``ModuleSummary`` holding plain data.
 MODULE_FACTS = frozenset(("secrets",))
 

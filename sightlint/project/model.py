@@ -226,6 +226,11 @@ class ProjectModel:
                     value = self.attr(value, name)
                     if value is None:
                         break
+                shadow = self.modules[module]
+                if value is None and i == 1 and len(parts) > 1 and not shadow.is_package and "." not in shadow.module:
+                    # A lone top-level module that shadows an installed package's name (a
+                    # namespace folder's ``openai.py``): what it does not define is the package's.
+                    value = ExternalValue(dotted)
                 break
         self._symbols[dotted] = value
         return value

@@ -229,6 +229,8 @@ class FunctionSummary:
     yield_line: int = 0  # line of the body's first ``yield`` (0: none): a lifespan's shutdown follows it
     # Where credential values flow, in files that mention them (see ``project.flows``).
     flows: list[tuple[Any, ...]] = field(default_factory=list)
+    # External work, its arguments and deadlines, as plain rows (``project.work_sites``).
+    work: list[tuple[Any, ...]] = field(default_factory=list)
 
 
 @_compact
