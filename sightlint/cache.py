@@ -73,7 +73,7 @@ _KEEP_PACKS = 4
 # file's result holds. Every other field (including ones added later) keys the cache.
 _NOT_KEYED = frozenset(
     # target_version changes what fixes write, never what is reported.
-    {"exclude", "extend_exclude", "respect_gitignore", "fail_on", "cache_dir", "config_path", "origins", "target_version"}
+    {"exclude", "extend_exclude", "respect_gitignore", "fail_on", "cache_dir", "baseline", "config_path", "origins", "target_version"}
 )
 
 Key = tuple[str, "str | None"]
