@@ -212,3 +212,63 @@ def test_sl202_a_failed_write_answered_with_an_error_message_is_no_success() -> 
         """
     )
     assert check_source(code, "m.py", Settings(select=("SL202",))).findings == []
+
+
+LOGIN = {
+    "app/schemas.py": "from pydantic import BaseModel\n\nclass Login(BaseModel):\n    password: str\n\nclass Signup(BaseModel):\n    password: str\n",
+    "app/routes.py": (
+        "import bcrypt\nfrom fastapi import APIRouter\nfrom app.schemas import Login, Signup\n\nrouter = APIRouter()\n\n"
+        "@router.post('/login')\nasync def login(body: Login):\n    return bcrypt.checkpw(body.password.encode(), b'...')\n\n"
+        "@router.post('/signup')\nasync def signup(body: Signup):\n    return bcrypt.hashpw(body.password.encode(), bcrypt.gensalt())\n"
+    ),
+}
+ERRORS_MIDDLEWARE = (
+    "from fastapi import FastAPI, status\nfrom fastapi.responses import JSONResponse\n"
+    "from starlette.middleware.base import BaseHTTPMiddleware\nfrom app.routes import router\n\n"
+    "class ExceptionMiddleware(BaseHTTPMiddleware):\n    async def dispatch(self, request, call_next):\n"
+    "        try:\n            response = await call_next(request)\n"
+    "        except ValueError:\n            response = JSONResponse(status_code=status.HTTP_422_UNPROCESSABLE_ENTITY, content={})\n"
+    "        except Exception:\n            response = JSONResponse(status_code=500, content={})\n"
+    "        return response\n\napp = FastAPI()\napp.include_router(router)\napp.add_middleware(ExceptionMiddleware)\n"
+)
+
+
+def _sl703_run(files: dict[str, str]) -> list[tuple[int, str, str]]:
+    run = check_sources(files, Settings(select=("SL703",)))
+    assert not run.errors and not run.internal_errors
+    return sorted((f.line, f.severity.name.lower(), f.message) for f in run.findings)
+
+
+def test_sl703_an_app_that_answers_value_error_itself_leaves_only_the_truncation() -> None:
+    # No handler: bcrypt 5's ValueError is a 500 at login and at sign-up.
+    plain = _sl703_run({**LOGIN, "app/main.py": "from fastapi import FastAPI\napp = FastAPI()\n"})
+    assert [(line, severity) for line, severity, _ in plain] == [(4, "high"), (7, "high")]
+    # dispatch's shape: a middleware turns ValueError into a 422. The login's ValueError is a
+    # failed request, not a 500 (not reported); the sign-up still hashes only 72 bytes on bcrypt 4.x.
+    for main in (
+        ERRORS_MIDDLEWARE,
+        "from fastapi import FastAPI\nfrom fastapi.responses import JSONResponse\napp = FastAPI()\n\n"
+        "@app.exception_handler(ValueError)\nasync def bad_value(request, exc):\n    return JSONResponse(status_code=400, content={})\n",
+        "from fastapi import FastAPI\nfrom app.handlers import on_value_error\napp = FastAPI()\napp.add_exception_handler(ValueError, on_value_error)\n",
+    ):
+        found = _sl703_run({**LOGIN, "app/main.py": main})
+        assert [(line, severity) for line, severity, _ in found] == [(7, "medium")], main
+        assert "silently ignores everything past 72 bytes" in found[0][2] and "no 500 here" in found[0][2]
+    # A middleware that answers ValueError with a 500, or is never installed, changes nothing.
+    for main in (
+        ERRORS_MIDDLEWARE.replace("HTTP_422_UNPROCESSABLE_ENTITY", "HTTP_500_INTERNAL_SERVER_ERROR"),
+        ERRORS_MIDDLEWARE.replace("app.add_middleware(ExceptionMiddleware)\n", ""),
+    ):
+        assert [(line, severity) for line, severity, _ in _sl703_run({**LOGIN, "app/main.py": main})] == [(4, "high"), (7, "high")]
+
+
+def test_sl703_app_level_handler_findings_are_the_same_with_and_without_the_cache(tmp_path: Path) -> None:
+    root, cache = tmp_path / "project", tmp_path / "cache"
+    _write(root, {**LOGIN, "app/main.py": ERRORS_MIDDLEWARE})
+    cold = api.check_paths([root], Settings(select=("SL703",)), cwd=root, use_cache=False, jobs=1)
+    for _ in range(2):
+        warm = api.check_paths([root], Settings(select=("SL703",)), cwd=root, cache_dir=cache, use_cache=True, jobs=1)
+        assert [(f.path, f.line, f.severity, f.message) for f in warm.findings] == [
+            (f.path, f.line, f.severity, f.message) for f in cold.findings
+        ]
+    assert [(f.path, f.line) for f in cold.findings] == [("app/schemas.py", 7)]

@@ -531,3 +531,78 @@ def test_aliases_imported_from_another_module() -> None:
     assert route.params == () and route.alias_params == (("session", "app.api.deps.SessionDep"),)
     found = fa.route_dependencies(route, fa.aliases_by_name([deps, items]))
     assert [(d.param, d.target, d.qualified) for d in found] == [("session", "get_db", "app.api.deps.get_db")]
+
+
+def test_error_handlers_say_which_exceptions_the_app_answers_itself() -> None:
+    module = facts(
+        """
+        from fastapi import FastAPI, Request
+        from fastapi.responses import JSONResponse
+        from starlette.middleware.base import BaseHTTPMiddleware
+
+        app = FastAPI()
+
+        @app.exception_handler(ValueError)
+        async def bad_value(request: Request, exc: ValueError):
+            return JSONResponse(status_code=422, content={"detail": str(exc)})
+
+        @app.exception_handler(KeyError)
+        async def missing(request: Request, exc: KeyError):
+            return JSONResponse(status_code=500, content={})
+
+        def on_lookup(request, exc):
+            raise exc
+
+        app.add_exception_handler(LookupError, on_lookup)
+        app.add_exception_handler(TypeError, elsewhere.handler)
+
+        class Errors(BaseHTTPMiddleware):
+            async def dispatch(self, request, call_next):
+                try:
+                    return await call_next(request)
+                except ValueError:
+                    raise
+                except Exception:
+                    return JSONResponse(status_code=400, content={})
+                except RuntimeError:
+                    return JSONResponse(status_code=418, content={})
+
+        app.add_middleware(Errors)
+        """
+    )
+    rows = {(h.exception, h.how, h.server_error) for h in module.error_handlers}
+    assert rows == {
+        ("ValueError", "exception_handler", False),
+        ("KeyError", "exception_handler", True),
+        ("LookupError", "add_exception_handler", True),
+        ("TypeError", "add_exception_handler", None),
+        ("ValueError", "middleware", True),
+        ("Exception", "middleware", False),  # RuntimeError's handler after it never runs
+    }
+    assert fa.value_error_answered([module]) == module.error_handlers[0]
+
+
+def test_value_error_answered_needs_an_installed_middleware_that_does_not_answer_500() -> None:
+    code = """
+        from starlette.middleware.base import BaseHTTPMiddleware
+
+        class Errors(BaseHTTPMiddleware):
+            async def dispatch(self, request, call_next):
+                try:
+                    response = await call_next(request)
+                except ValueError as e:
+                    response = JSONResponse(status_code=status.HTTP_422_UNPROCESSABLE_ENTITY, content={})
+                except Exception:
+                    response = JSONResponse(status_code=status.HTTP_500_INTERNAL_SERVER_ERROR, content={})
+                return response
+        """
+    module = facts(code)
+    assert [(h.exception, h.server_error) for h in module.error_handlers] == [("ValueError", False), ("Exception", True)]
+    assert fa.value_error_answered([module]) is None  # defined, never installed
+    main = facts("from fastapi import FastAPI\nfrom app.errors import Errors\napp = FastAPI()\napp.add_middleware(Errors)\n")
+    assert fa.value_error_answered([module, main]) == module.error_handlers[0]
+    # A middleware that answers ValueError with a 500, or only catches other errors.
+    five = facts(code.replace("HTTP_422_UNPROCESSABLE_ENTITY", "HTTP_503_SERVICE_UNAVAILABLE"))
+    assert fa.value_error_answered([five, main]) is None
+    other = facts(code.replace("except ValueError as e:", "except KeyError as e:"))
+    assert fa.value_error_answered([other, main]) is None

@@ -863,6 +863,9 @@ class SummaryCollector:
     def leave_Module(self, node: ast.Module) -> None:
         facts = self._fastapi.facts()
         self.summary.fastapi = facts if facts or facts.lifespans else None
+        if facts.error_handlers:
+            self.summary.error_handlers.extend(("handler", *handler) for handler in facts.error_handlers)
+        self.summary.error_handlers.extend(("middleware", m.target) for m in facts.middleware)
 
     def visit_Module(self, node: ast.Module) -> None:
         """Note where ``if __name__ == "__main__":`` blocks are: what they call runs as a script."""

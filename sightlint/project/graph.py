@@ -28,7 +28,7 @@ from sightlint.project.wiring import WiringInfo, wiring_rows
 # are plain data (marshal-able).
 FACTS = frozenset(("awaits", "route", "params", "method_kind", "cls", "yield_line", "flows", "work"))
 # The per-module facts a rule may ask for: fields of ``ModuleSummary`` holding plain data.
-MODULE_FACTS = frozenset(("secrets",))
+MODULE_FACTS = frozenset(("secrets", "error_handlers"))
 
 
 def _keep_none(name: str) -> bool:

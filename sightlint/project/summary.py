@@ -391,6 +391,9 @@ class ModuleSummary:
     fastapi: FastAPIModule | None = None
     # Password fields of request models and bcrypt contexts (see ``project.flows``).
     secrets: list[tuple[Any, ...]] = field(default_factory=list)
+    # The application's own error answers (``semantics.fastapi.ErrorHandler`` rows as
+    # ``("handler", *fields)``) and the middleware its apps install (``("middleware", target)``).
+    error_handlers: list[tuple[Any, ...]] = field(default_factory=list)
     # What the module's dependencies are read from (:func:`dependency_terms`), computed
     # once where the summary is built (a pool worker) instead of in the serial phase.
     terms: DependencyTerms | None = None

@@ -9,6 +9,7 @@ from sightlint.rules.base import Bad, FixSafety, Good, Rule, RuleMeta, Severity
 
 if TYPE_CHECKING:
     from sightlint.project.graph import Graph, ModelNeeds
+    from sightlint.semantics.fastapi import ErrorHandler
     from sightlint.settings import Settings
 
 # bcrypt's own functions, and passlib's bcrypt handler: what they are called with is hashed.
@@ -56,9 +57,22 @@ class PasswordLengthUnchecked(Rule):
     A check in the helper that raises a plain `ValueError` does not count (the user gets
     a 500, not a form error), except around `checkpw`/`verify`: a `try` that catches
     `ValueError` (or `Exception`) there turns the long password into a failed login,
-    which is right. The value is followed through parameters, attributes of annotated
-    parameters and the whole model handed on (`crud.create_user(user_create=user_in)`,
-    then `user_create.password`), across modules. Severity high.
+    which is right. So does an application-level answer to `ValueError` that is not a
+    500 (`semantics.fastapi`'s error handlers): `@app.exception_handler(ValueError)`,
+    `app.add_exception_handler(ValueError, ...)`, or a middleware class the app installs
+    (`app.add_middleware(X)`) whose `dispatch` catches `ValueError` around `call_next`
+    and answers without re-raising or a 5xx status. The value is followed through
+    parameters, attributes of annotated parameters and the whole model handed on
+    (`crud.create_user(user_create=user_in)`, then `user_create.password`), across
+    modules.
+
+    Severity high; medium when bcrypt 5's `ValueError` is caught on the way or answered
+    by the application (no 500): what is left is bcrypt 4.x's silent truncation at the
+    fields whose value is *hashed* (two passwords that share their first 72 bytes are
+    one), still worth fixing but no crash, and the message names the handler that
+    answers. A login field (`checkpw`/`verify`) under such a handler is not reported: a
+    long password there gets the handler's answer, and the truncation is reported where
+    the password is hashed.
 
     ## Why it matters
     bcrypt hashes at most 72 bytes. bcrypt 4.x ignores the rest silently (bcrypt 4.3.0
@@ -258,6 +272,62 @@ class PasswordLengthUnchecked(Rule):
             "async def reset(body: Reset):\n    if len(body.password.encode()) > 72:\n        raise ValueError('too long')\n"
             "    return bcrypt.hashpw(body.password.encode(), bcrypt.gensalt())\n"
         ),
+        # The app answers ValueError itself (a 422, no 500), but bcrypt 4.x still hashes
+        # only the first 72 bytes of a sign-up password: reported, graded medium.
+        Bad(
+            dedent(
+                """\
+                # file: app/main.py
+                import bcrypt
+                from fastapi import FastAPI
+                from fastapi.responses import JSONResponse
+                from pydantic import BaseModel
+
+                app = FastAPI()
+
+                @app.exception_handler(ValueError)
+                async def bad_value(request, exc):
+                    return JSONResponse(status_code=422, content={"detail": str(exc)})
+
+                class Signup(BaseModel):
+                    password: str
+
+                @app.post("/signup")
+                async def signup(body: Signup):
+                    return bcrypt.hashpw(body.password.encode(), bcrypt.gensalt())
+                """
+            )
+        ),
+        # A middleware that catches ValueError only to answer 500: still a 500.
+        Bad(
+            dedent(
+                """\
+                # file: app/main.py
+                import bcrypt
+                from fastapi import FastAPI
+                from fastapi.responses import JSONResponse
+                from pydantic import BaseModel
+                from starlette.middleware.base import BaseHTTPMiddleware
+
+                class Errors(BaseHTTPMiddleware):
+                    async def dispatch(self, request, call_next):
+                        try:
+                            return await call_next(request)
+                        except ValueError:
+                            return JSONResponse(status_code=500, content={"detail": "error"})
+
+                app = FastAPI()
+                app.add_middleware(Errors)
+
+                class Login(BaseModel):
+                    password: str
+
+                @app.post("/login")
+                async def login(body: Login):
+                    return bcrypt.checkpw(body.password.encode(), b"...")
+                """
+            )
+        ),
         # checkpw in a try that catches something else.
         Bad(
             "import bcrypt\nfrom pydantic import BaseModel\n\nclass Login(BaseModel):\n    password: str\n\n"
@@ -359,6 +429,42 @@ class PasswordLengthUnchecked(Rule):
             "    password: str\n\nclass Settings(BaseModel):\n    db_password: str\n\n"
             "def store(row: Row, s: Settings):\n    connect(s.db_password)\n    return bcrypt.hashpw(row.password.encode(), bcrypt.gensalt())\n"
         ),
+        # Login under a middleware that turns ValueError into a 422 (dispatch's shape):
+        # bcrypt 5's error is a rejected request, not a 500.
+        Good(
+            dedent(
+                """\
+                # file: app/middleware.py
+                from fastapi import status
+                from fastapi.responses import JSONResponse
+                from starlette.middleware.base import BaseHTTPMiddleware
+
+                class ExceptionMiddleware(BaseHTTPMiddleware):
+                    async def dispatch(self, request, call_next):
+                        try:
+                            response = await call_next(request)
+                        except ValueError:
+                            response = JSONResponse(status_code=status.HTTP_422_UNPROCESSABLE_ENTITY, content={})
+                        return response
+
+                # file: app/main.py
+                import bcrypt
+                from fastapi import FastAPI
+                from pydantic import BaseModel
+                from app.middleware import ExceptionMiddleware
+
+                app = FastAPI()
+                app.add_middleware(ExceptionMiddleware)
+
+                class Login(BaseModel):
+                    password: str
+
+                @app.post("/login")
+                async def login(body: Login):
+                    return bcrypt.checkpw(body.password.encode(), b"...")
+                """
+            )
+        ),
         # A model validator that bounds the bytes.
         Good(
             dedent(
@@ -390,7 +496,7 @@ class PasswordLengthUnchecked(Rule):
     def model_needs(cls, settings: Settings) -> ModelNeeds:
         from sightlint.project.graph import ModelNeeds
 
-        return ModelNeeds(externals=_bcrypt_name, facts=frozenset(("flows", "params", "method_kind", "cls")), module_facts=frozenset(("secrets",)))
+        return ModelNeeds(externals=_bcrypt_name, facts=frozenset(("flows", "params", "method_kind", "cls")), module_facts=frozenset(("secrets", "error_handlers")))
 
     @classmethod
     def check_project(cls, model: Graph, settings: Settings) -> list[Finding]:
@@ -398,7 +504,8 @@ class PasswordLengthUnchecked(Rule):
         contexts = {
             path: {fact[1] for fact in facts.get("secrets", ()) if fact[0] == "bcrypt"} for path, facts in model.module_facts.items()
         }
-        sinks = _sinks(model, functions, contexts)
+        answered = _app_answers_value_error(model)
+        sinks = _sinks(model, functions, contexts, answered is not None)
         fields: dict[str, list[tuple[str, tuple[Any, ...]]]] = {}
         for path, facts in model.module_facts.items():
             for fact in facts.get("secrets", ()):
@@ -424,7 +531,7 @@ class PasswordLengthUnchecked(Rule):
                     findings[key] = cls.project_finding(
                         path,
                         Span(line, col, line, end_col),
-                        _message(cls_name, name, max_length, sink, model.display(fid)),
+                        _message(cls_name, name, max_length, sink, model.display(fid), answered),
                         related=sink.chain,
                         # Only the silent truncation of bcrypt 4.x is left when bcrypt 5's error is caught.
                         severity=Severity.MEDIUM if sink.handled else None,
@@ -455,8 +562,26 @@ def _read(rows: Iterable[tuple[Any, ...]]) -> _Function:
     return _Function(args, caught, frozenset(bounded), annotations)
 
 
-def _sinks(model: Graph, functions: Mapping[str, _Function], contexts: Mapping[str, set[str]]) -> dict[str, dict[str, _Sink]]:
-    """Function id -> the value paths in it that reach bcrypt with no 72-byte check."""
+def _app_answers_value_error(model: Graph) -> ErrorHandler | None:
+    """The application-level handler that answers bcrypt 5's ``ValueError`` with something
+    other than a 500 (``semantics.fastapi.value_error_answered``), or None."""
+    from sightlint.semantics.fastapi import ErrorHandler, FastAPIModule, Middleware, value_error_answered
+
+    modules = []
+    for path, facts in model.module_facts.items():
+        rows = facts.get("error_handlers", ())
+        if rows:
+            handlers = tuple(ErrorHandler(*row[1:]) for row in rows if row[0] == "handler")
+            middleware = tuple(Middleware("", row[1], 0, 0, "") for row in rows if row[0] == "middleware")
+            modules.append(FastAPIModule(path, middleware=middleware, error_handlers=handlers))
+    return value_error_answered(modules)
+
+
+def _sinks(
+    model: Graph, functions: Mapping[str, _Function], contexts: Mapping[str, set[str]], app_handles: bool = False
+) -> dict[str, dict[str, _Sink]]:
+    """Function id -> the value paths in it that reach bcrypt with no 72-byte check.
+    ``app_handles``: the application answers a ``ValueError`` itself (not with a 500)."""
     sinks: dict[str, dict[str, _Sink]] = {}
     todo: list[tuple[str, str]] = []
     for fid, calls in model.externals.items():
@@ -468,7 +593,7 @@ def _sinks(model: Graph, functions: Mapping[str, _Function], contexts: Mapping[s
             if kind is None:
                 continue
             where = (call.site.line, call.site.col)
-            handled = bool(flows.caught.get(where, frozenset()) & _HANDLES_VALUE_ERROR)
+            handled = app_handles or bool(flows.caught.get(where, frozenset()) & _HANDLES_VALUE_ERROR)
             if kind == "check" and handled:
                 continue
             for key, value in flows.args.get(where, ()):
@@ -525,7 +650,7 @@ def _params(model: Graph, fid: str) -> list[str]:
     return params
 
 
-def _message(cls_name: str, name: str, max_length: int, sink: _Sink, where: str) -> str:
+def _message(cls_name: str, name: str, max_length: int, sink: _Sink, where: str, answered: ErrorHandler | None = None) -> str:
     call = "bcrypt's hash" if sink.kind == "hash" else "bcrypt's check"
     limit = (
         f" (`max_length={max_length}` counts characters: {max_length} can be {4 * max_length} bytes)"
@@ -534,6 +659,13 @@ def _message(cls_name: str, name: str, max_length: int, sink: _Sink, where: str)
     )
     if sink.kind == "check":
         consequence = "bcrypt 5 raises `ValueError` for a longer one, and nothing on the way catches it (a 500)"
+    elif answered is not None:
+        parts = answered.handler.split(".")
+        how = f"the middleware `{parts[-2]}`" if answered.how == "middleware" and len(parts) > 1 else f"the exception handler `{parts[-1]}`"
+        consequence = (
+            "bcrypt 4.x silently ignores everything past 72 bytes, so two passwords that share their first 72 bytes "
+            f"are the same password (bcrypt 5's `ValueError` is no 500 here: {how} answers `{answered.exception}`)"
+        )
     elif sink.handled:
         consequence = "bcrypt 4.x silently ignores everything past 72 bytes (bcrypt 5's `ValueError` is caught on the way)"
     else:

@@ -87,7 +87,9 @@ _OWN_CLASSES = frozenset(("FastAPI", "APIRouter"))
 _NOT_ALIAS_PACKAGES = frozenset(
     ("fastapi", "starlette", "pydantic", "typing", "typing_extensions", "sqlalchemy", "uuid", "datetime", "collections", "builtins")
 )
-_REGISTRATIONS = frozenset(("include_router", "mount", "add_event_handler", "add_middleware", *ADD_ROUTE_METHODS))
+_REGISTRATIONS = frozenset(
+    ("include_router", "mount", "add_event_handler", "add_middleware", "add_exception_handler", *ADD_ROUTE_METHODS)
+)
 # Keywords of ``FastAPI(...)``/``APIRouter(...)`` naming functions the app calls at startup/shutdown.
 APP_HOOK_KEYWORDS = ("lifespan", "on_startup", "on_shutdown")
 # Receivers whose name says they are an app or a router, for objects made elsewhere
@@ -241,6 +243,25 @@ class Middleware(NamedTuple):
     keywords: tuple[str, ...] = ()
 
 
+class ErrorHandler(NamedTuple):
+    """An exception the application answers itself instead of with a 500:
+    ``@owner.exception_handler(X)`` on ``handler`` (how "exception_handler"),
+    ``owner.add_exception_handler(X, handler)`` (how "add_exception_handler"), or an
+    ``except X:`` in the ``dispatch`` method of a middleware class (how "middleware";
+    ``owner`` is the class's dotted id: it counts only where an app ``add_middleware``s it).
+    ``exception``: the last name of the class caught (``ValueError``). ``server_error``:
+    the handler re-raises or answers a 5xx (``status_code=500``, ``HTTP_500_...``); None
+    when the handler's body is not in this module."""
+
+    owner: str
+    exception: str
+    handler: str
+    line: int
+    col: int
+    how: str
+    server_error: bool | None = None
+
+
 class Lifespan(NamedTuple):
     """A function decorated with ``@asynccontextmanager`` (or ``@contextmanager``): a
     lifespan when an app names it. ``yield_line`` is its (first) ``yield``; the startup
@@ -278,9 +299,12 @@ class FastAPIModule:
     middleware: tuple[Middleware, ...] = ()
     lifespans: tuple[Lifespan, ...] = ()
     aliases: tuple[Alias, ...] = ()
+    error_handlers: tuple[ErrorHandler, ...] = ()
 
     def __bool__(self) -> bool:
-        return bool(self.apps or self.inclusions or self.routes or self.events or self.middleware or self.aliases)
+        return bool(
+            self.apps or self.inclusions or self.routes or self.events or self.middleware or self.aliases or self.error_handlers
+        )
 
     def app(self, name: str) -> App | None:
         """The app or router by variable or dotted name."""
@@ -698,6 +722,7 @@ class FastAPICollector:
         self.events: list[EventHandler] = []
         self.middleware: list[Middleware] = []
         self.lifespans: list[Lifespan] = []
+        self.error_handlers: list[ErrorHandler] = []
         self.aliases: dict[str, Alias] = {}
         self.constants: dict[str, str] = {}
         self.handler_nodes: dict[_Function, list[Route]] = {}
@@ -764,7 +789,15 @@ class FastAPICollector:
             middleware=tuple(self.middleware),
             lifespans=tuple(self.lifespans),
             aliases=tuple(self.aliases.values()),
+            error_handlers=tuple(self._resolved_error_handlers()),
         )
+
+    def _resolved_error_handlers(self) -> Iterator[ErrorHandler]:
+        """The error handlers, with the body of ``add_exception_handler``'s function judged
+        when it is defined in this module."""
+        for handler in self.error_handlers:
+            node = self.function_nodes.get(handler.handler) if handler.server_error is None else None
+            yield handler if node is None else handler._replace(server_error=answers_server_error(node.body))
 
     # -- internals -----------------------------------------------------------------------
 
@@ -818,6 +851,8 @@ class FastAPICollector:
         self.function_nodes.setdefault(fid, node)
         if node.decorator_list:
             self._decorated(node, fid)
+        if node.name == "dispatch" and len(self._owners) > len(self._scopes):  # a method: a middleware's?
+            self._middleware_dispatch(node, fid)
         self._scopes.append(_Scope(node, fid))
         self._owners.append(fid)
 
@@ -873,6 +908,15 @@ class FastAPICollector:
                     self.events.append(
                         EventHandler(self._owner_name(receiver), str(event.value), fid, line, context.char_col(line, deco.col_offset), "on_event")
                     )
+            elif attr == "exception_handler" and deco.args:
+                line = deco.lineno
+                for name in exception_names(deco.args[0]):
+                    self.error_handlers.append(
+                        ErrorHandler(
+                            self._owner_name(receiver), name, fid, line, context.char_col(line, deco.col_offset),
+                            "exception_handler", answers_server_error(node.body),
+                        )
+                    )
             elif attr == "middleware":
                 known = self._known() if known is None else known
                 if _receiver_is_routerish(receiver, context, known):
@@ -880,6 +924,27 @@ class FastAPICollector:
                     self.middleware.append(
                         Middleware(self._owner_name(receiver), fid, line, context.char_col(line, deco.col_offset), "decorator")
                     )
+
+    def _middleware_dispatch(self, node: _Function, fid: str) -> None:
+        """``except X:`` handlers of a middleware class's ``dispatch`` around ``call_next``."""
+        owner = self._owners[-1]
+        for sub in ast.walk(node):
+            if not isinstance(sub, ast.Try) or not any(
+                isinstance(call, ast.Call) and _last(call.func) == "call_next" for stmt in sub.body for call in ast.walk(stmt)
+            ):
+                continue
+            for handler in sub.handlers:
+                kinds = ["BaseException"] if handler.type is None else exception_names(handler.type)
+                line = handler.lineno
+                for name in kinds:
+                    self.error_handlers.append(
+                        ErrorHandler(
+                            owner, name, fid, line, self.context.char_col(line, handler.col_offset), "middleware",
+                            answers_server_error(handler.body),
+                        )
+                    )
+                if _CATCHES_ALL & set(kinds):
+                    break  # later handlers never see an error
 
     def _lifespan(self, node: _Function, fid: str, col: int) -> None:
         split = split_at_yield(node)
@@ -956,6 +1021,10 @@ class FastAPICollector:
             if isinstance(event, ast.Constant) and event.value in EVENTS:
                 handler = qualify(call.args[1], context) or dotted(call.args[1])
                 self.events.append(EventHandler(self._owner_name(receiver), str(event.value), handler, line, col, "add_event_handler"))
+        elif method == "add_exception_handler" and len(call.args) >= 2:
+            handler = qualify(call.args[1], context) or dotted(call.args[1])
+            for name in exception_names(call.args[0]):
+                self.error_handlers.append(ErrorHandler(self._owner_name(receiver), name, handler, line, col, "add_exception_handler"))
         elif method == "add_middleware" and call.args:
             target = call.args[0]
             keywords = tuple(k.arg for k in call.keywords if k.arg)
@@ -1042,6 +1111,50 @@ class FastAPICollector:
                     self.middleware.append(
                         Middleware(qualified, qualify(target, context) or dotted(target), elt.lineno, context.char_col(elt.lineno, elt.col_offset), "middleware=", keywords)
                     )
+
+
+_CATCHES_ALL = frozenset(("Exception", "BaseException"))
+
+
+def exception_names(node: ast.expr) -> list[str]:
+    """``["ValueError"]`` for ``ValueError``/``builtins.ValueError``, each of a tuple's."""
+    kinds = node.elts if isinstance(node, ast.Tuple) else [node]
+    return [name for name in (_last(kind) for kind in kinds) if name]
+
+
+def answers_server_error(body: list[ast.stmt]) -> bool:
+    """True when an error handler's ``body`` raises (the error goes on: a 500 unless
+    something else catches it) or answers a 5xx (``500``..``599``, ``HTTP_5xx_...``)."""
+    for stmt in body:
+        for sub in ast.walk(stmt):
+            if isinstance(sub, ast.Raise):
+                return True
+            if isinstance(sub, ast.Constant) and type(sub.value) is int and 500 <= sub.value <= 599:
+                return True
+            if isinstance(sub, (ast.Name, ast.Attribute)) and _last(sub).startswith("HTTP_5"):
+                return True
+    return False
+
+
+def value_error_answered(modules: Iterable[FastAPIModule]) -> ErrorHandler | None:
+    """An application-level handler that answers a ``ValueError`` with something other
+    than a 500: an exception handler for ``ValueError`` (or a base of it: ``Exception``),
+    or a middleware class catching it around ``call_next`` that some app installs. The
+    first such handler, or None."""
+    modules = list(modules)
+    installed = {m.target.rsplit(".", 1)[-1] for module in modules for m in module.middleware}
+    for module in modules:
+        seen: set[str] = set()  # middleware functions whose first ValueError handler was judged
+        for handler in module.error_handlers:
+            if handler.exception not in ("ValueError", "Exception", "BaseException"):
+                continue
+            if handler.how == "middleware":
+                if handler.handler in seen or handler.owner.rsplit(".", 1)[-1] not in installed:
+                    continue
+                seen.add(handler.handler)  # the first matching `except` is the one that runs
+            if not handler.server_error:
+                return handler
+    return None
 
 
 def _is_none(node: ast.AST) -> bool:
