@@ -64,7 +64,10 @@ class BroadExceptionHandler(Rule):
     - **returns a made-up fallback** — a value that stands in for the real result
       (`return "General population"`, `return f"Segment {age}"`, `return
       self._fallback_concepts()`, or falling through to such a `return`) — logging only
-      the message (`logger.warning("failed: %s", e)`, no traceback) or nothing;
+      the message (`logger.warning("failed: %s", e)`, no traceback) or nothing. A
+      rendering of the values the function was given is a degraded result, not a made-up
+      one: an f-string or `+` concatenation whose own text is only punctuation between
+      the values (`f"{message.name or 'user'}: {message.content[0].text}"`);
     - **turns every error into a 500** (`raise HTTPException(500, detail=str(e))`)
       without logging it: FastAPI logs no `HTTPException`;
     - **carries on silently around a database write** (rolls back, logs nothing).
@@ -199,6 +202,10 @@ class BroadExceptionHandler(Rule):
             "def segment_name(llm, logger):\n    try:\n        return llm.invoke('name this segment').content\n"
             "    except BaseException as exc:\n        logger.error(str(exc))\n    return 'Segment'\n"
         ),
+        # Text of its own around the input is still made up, and so is a fallback-named value.
+        Bad("def title(doc):\n    try:\n        return summarize(doc)\n    except Exception as e:\n        log.warning('summary failed: %s', e)\n        return f'Document {doc.id}'\n"),
+        Bad("def title(doc):\n    try:\n        return summarize(doc)\n    except Exception as e:\n        log.warning('summary failed: %s', e)\n        return f'{DEFAULT_TITLE}: {doc.id}'\n"),
+        Bad("def title(doc):\n    try:\n        return summarize(doc)\n    except Exception as e:\n        log.warning('summary failed: %s', e)\n        return 'Untitled ' + doc.id\n"),
         # Returns a fallback without logging the error.
         Bad("def tool(query, cache):\n    try:\n        return search(query)\n    except Exception:\n        cache.invalidate(query)\n        return DEFAULT_RESULTS\n"),
         # A 500 with nothing logged: FastAPI logs no HTTPException.
@@ -256,6 +263,24 @@ class BroadExceptionHandler(Rule):
             in_docs=True,
         ),
         Good("def f(session):\n    try:\n        g()\n    except Exception:\n        session.rollback()\n        raise\n"),
+        # A degraded rendering of the input (letta's `groups/helpers.py`), not a made-up value.
+        Good(
+            dedent(
+                """\
+                def render(message):
+                    try:
+                        return "\\n".join(f"{message.name or 'user'}: {c.text}" for c in message.content)
+                    except Exception:
+                        if message.content:
+                            return f"{message.name or 'user'}: {message.content[0].text}"
+                        return None
+                """
+            )
+        ),
+        Good(
+            "def label(item, log):\n    try:\n        return describe(item)\n    except Exception as e:\n"
+            "        log.warning('no description: %s', e)\n        return item.title + ': ' + item.kind\n"
+        ),
         Good("def f():\n    try:\n        g()\n    except Exception as e:\n        raise RuntimeError('g failed') from e\n"),
         # The route's translation to an HTTP response.
         Good(
@@ -638,19 +663,50 @@ def _made_up_value(value: ast.expr | None) -> bool:
     if isinstance(value, ast.Constant):
         return value.value is True or (isinstance(value.value, str) and value.value != "")
     if isinstance(value, ast.JoinedStr):
-        return True
+        return not _renders_values(value)
     if isinstance(value, (ast.List, ast.Tuple, ast.Set)):
         return any(_made_up_value(e) for e in value.elts)
     if isinstance(value, ast.Dict):
         return any(_made_up_value(v) for v in value.values)
-    if isinstance(value, (ast.IfExp, ast.BinOp)):
-        parts = [value.body, value.orelse] if isinstance(value, ast.IfExp) else [value.left, value.right]
+    if isinstance(value, ast.IfExp):
+        return _made_up_value(value.body) or _made_up_value(value.orelse)
+    if isinstance(value, ast.BinOp):
+        parts = _concatenated(value)
+        if isinstance(value.op, ast.Add) and any(not isinstance(part, ast.Constant) for part in parts):
+            # `name + ": " + text`: the separators are no text of its own, like an f-string's.
+            parts = [part for part in parts if not _separator(part)]
         return any(_made_up_value(part) for part in parts)
     if isinstance(value, ast.Call) and not all(isinstance(a, ast.Constant) for a in (*value.args, *(k.value for k in value.keywords))):
         return False
     if isinstance(value, (ast.Name, ast.Attribute, ast.Call)):
         return any(words(part) & _FALLBACK_WORDS for part in dotted(value))
     return False
+
+
+def _separator(node: ast.expr) -> bool:
+    """A string constant without a letter (`": "`, `"\n"`, `" - "`): punctuation between values."""
+    return isinstance(node, ast.Constant) and isinstance(node.value, str) and not any(c.isalpha() for c in node.value)
+
+
+def _concatenated(value: ast.BinOp) -> list[ast.expr]:
+    """The operands of ``a + b + c`` (left-nested), or the two of any other operator."""
+    if not isinstance(value.op, ast.Add):
+        return [value.left, value.right]
+    left = _concatenated(value.left) if isinstance(value.left, ast.BinOp) and isinstance(value.left.op, ast.Add) else [value.left]
+    return [*left, value.right]
+
+
+def _renders_values(value: ast.JoinedStr) -> bool:
+    """An f-string that only renders values it was given (`f"{message.name or 'user'}:
+    {message.content[0].text}"`, `f"[{title}]"`): text of its own (a letter outside the
+    `{...}`) or a fallback-named value (`f"{DEFAULT_LABEL}"`) makes it made up
+    (`f"Segment {age}"`). A rendering of the input is a degraded result, not an invented one."""
+    formatted = [part.value for part in value.values if isinstance(part, ast.FormattedValue)]
+    return (
+        bool(formatted)
+        and all(_separator(part) for part in value.values if not isinstance(part, ast.FormattedValue))
+        and not any(_made_up_value(part) for part in formatted)
+    )
 
 
 def _reports_failure(value: ast.expr) -> bool:
