@@ -221,3 +221,25 @@ def test_cli_stops_on_a_bad_target_version_and_config_shows_it(tmp_path: Path, m
     assert result.exit_code == 0
     row = next(line for line in result.output.splitlines() if line.startswith("target-version"))
     assert "py313" in row and "requires-python" in row
+
+
+def test_messages_and_fix_titles_name_the_call_found() -> None:
+    from sightlint.api import check_source
+    from sightlint.settings import Settings
+
+    code = (
+        "from datetime import datetime, timezone\n\n"
+        "def age(ts):\n    return datetime.utcfromtimestamp(ts)\n\n"
+        "def late(ts):\n    return datetime.utcfromtimestamp(ts) < datetime.now(timezone.utc)\n\n"
+        "def now():\n    return datetime.utcnow()\n"
+    )
+    findings = sorted(check_source(code, "app/m.py", Settings(select=("SL301",))).findings, key=lambda f: f.span.line)
+    medium, high, plain = findings
+    assert medium.message == (
+        "`datetime.utcfromtimestamp(t)` is deprecated and returns a naive datetime; use `datetime.fromtimestamp(t, tz=timezone.utc)`."
+    )
+    assert medium.fix_title == "Keep the value naive: `datetime.fromtimestamp(t, tz=timezone.utc).replace(tzinfo=None)`"
+    assert high.severity is Severity.HIGH and high.message.startswith("`datetime.utcfromtimestamp(t)` returns a naive datetime")
+    assert high.fix_title == "Make the value aware: `datetime.fromtimestamp(t, tz=timezone.utc)`"
+    assert "utcnow" not in medium.message + high.message + (medium.fix_title or "") + (high.fix_title or "")
+    assert plain.message.startswith("`datetime.utcnow()` is deprecated") and "datetime.now(timezone.utc)" in (plain.fix_title or "")

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import ast
+import dataclasses
 import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -25,15 +26,22 @@ _DATETIME_TYPES = {"DateTime", "TIMESTAMP"}
 # (an ``ast.walk`` of every ``Column(...)`` call) are skipped there.
 _TZ_TRUE = re.compile(r"timezone\s*=\s*True")
 
+# ``{call}`` is the call found (``_CALLS``): the messages name it, not always ``utcnow()``.
 _COMPARED = (
-    "`datetime.utcnow()` returns a naive datetime, and this function compares it with (or "
+    "`{call}` returns a naive datetime, and this function compares it with (or "
     "subtracts) an aware one: mixing them raises `TypeError`."
 )
 _STORED = (
-    "`datetime.utcnow()` returns a naive datetime stored in a `DateTime(timezone=True)` "
+    "`{call}` returns a naive datetime stored in a `DateTime(timezone=True)` "
     "column: it reads back aware, so mixing it with naive values raises `TypeError`, and "
     "some drivers read a naive value in the session's time zone."
 )
+# method -> (the call as the messages name it, its aware replacement); the fix titles follow.
+_CALLS = {
+    "utcnow": ("datetime.utcnow()", "datetime.now(timezone.utc)"),
+    "utcfromtimestamp": ("datetime.utcfromtimestamp(t)", "datetime.fromtimestamp(t, tz=timezone.utc)"),
+}
+_MEDIUM = "`{call}` is deprecated and returns a naive datetime; use `{aware}`."
 
 
 @dataclass
@@ -61,6 +69,8 @@ class NaiveUtcnow(Rule):
     from an aware value in the same function (`datetime.now(tz)`, `.astimezone()`, a
     value built with `tzinfo=`), or it is stored in a column the module declares
     `DateTime(timezone=True)` (its `default=`, or an attribute or keyword of that name).
+    The message and the fix title name the call found and its own replacement:
+    `datetime.utcfromtimestamp(t)` → `datetime.fromtimestamp(t, tz=timezone.utc)`.
 
     ## Fix
     Two fixes are offered.
@@ -379,9 +389,17 @@ class NaiveUtcnow(Rule):
                     "`datetime.utcnow` passed as a callable produces naive datetimes; "
                     "use `lambda: datetime.now(timezone.utc)`."
                 )
-                self.report(node, message or callable_message, **_graded(message))
+                self.report(node, (message or callable_message).format(call="datetime.utcnow"), **_graded(message))
             else:
-                self.report(node, message, **_graded(message))
+                method = node.func.attr if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) else "utcnow"
+                call, aware = _CALLS.get(method, _CALLS["utcnow"])
+                self.report(node, (message or _MEDIUM).format(call=call, aware=aware), **_graded(message))
+                if method != "utcnow" and self.findings[-1].fix_title is not None:
+                    # The rule's fix titles name utcnow's replacement: name this call's.
+                    last = self.findings[-1]
+                    tail = "" if last.fix_safety is FixSafety.UNSAFE else ".replace(tzinfo=None)"
+                    how = "Make the value aware" if tail == "" else "Keep the value naive"
+                    self.findings[-1] = dataclasses.replace(last, fix_title=f"{how}: `{aware}{tail}`")
 
     def _grade(self, frame: _Frame) -> None:
         """Mark the frame's naive calls that meet an aware value as high."""
