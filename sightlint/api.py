@@ -261,6 +261,7 @@ def check_paths(
         run.excluded, run.not_python = list(found.excluded), list(found.not_python)
         root = project_root(paths, settings, cwd)
         run.root = str(root) if root is not None else None
+        run.base = os.path.abspath(cwd if cwd is not None else os.getcwd())
         return run
     finally:
         if collecting:

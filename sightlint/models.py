@@ -129,6 +129,9 @@ class RunResult:
     # The project's root folder (absolute), when there is one: SARIF URIs and fingerprints
     # are relative to it, not to the working folder.
     root: str | None = None
+    # The folder (absolute) that the findings' relative paths are relative to: the working
+    # folder of the run (``cwd`` of the API). None for a result not built from paths.
+    base: str | None = None
     # The display paths of the files a check of some files of a project reported in full
     # (None: every file's result is whole); other files hold only findings whose chain
     # passes through these.

@@ -236,6 +236,24 @@ def test_json_schema_fields(sample: RunResult) -> None:
     assert "unused_suppressions" not in data
 
 
+def test_json_names_the_folder_relative_paths_are_relative_to(tmp_path: Path) -> None:
+    # Without it a reader cannot find the sources (/work/shared/tools/sample_findings.py).
+    project = tmp_path / "proj"
+    (project / "app").mkdir(parents=True)
+    (project / "pyproject.toml").write_text("[project]\nname = 'p'\n", encoding="utf-8")
+    (project / "app" / "m.py").write_text("from datetime import datetime\nx = datetime.utcnow()\n", encoding="utf-8")
+    for cwd, arg in ((project, "."), (tmp_path, "proj")):
+        done = subprocess.run(
+            [sys.executable, "-m", "sightlint", "check", "--format", "json", "--no-cache", "--exit-zero", "--select", "SL301", arg],
+            cwd=cwd, capture_output=True, text=True, check=True,
+        )
+        data = json.loads(done.stdout)
+        assert data["root"] == str(cwd) and data["project_root"] == str(project)
+        (finding,) = data["findings"]
+        assert Path(data["root"], finding["path"]).read_text(encoding="utf-8").splitlines()[1] == "x = datetime.utcnow()"
+    assert json.loads(output(RunResult(), "json"))["root"] is None  # a result not built from paths
+
+
 def test_json_round_trips_awkward_text() -> None:
     path = 'd\u00e9j\u00e0 vu/"q\'uo[bold]te"\n%:,.py'
     message = "line1\nline2 \u2603 \U0001f600 [red]x[/red] \\ \"quoted\""

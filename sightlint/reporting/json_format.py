@@ -44,6 +44,8 @@ def report(run: RunResult, *, unused_suppressions: bool = False) -> dict[str, An
     out: dict[str, Any] = {
         "sightlint_version": __version__,
         "schema_version": SCHEMA_VERSION,
+        "root": run.base,
+        "project_root": run.root,
         "findings": [finding_dict(f, p.fingerprint) for f, p in of_run(run)],
         "errors": list(run.errors),
         "internal_errors": run.internal_errors,
