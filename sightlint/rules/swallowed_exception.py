@@ -14,6 +14,7 @@ from sightlint.semantics.handlers import (
     DB_RECEIVERS,
     LOGGER_NAMES,
     broad_caught,
+    decorates_trace,
     must_not_raise,
     pure_call,
     trivial,
@@ -66,11 +67,29 @@ _PREDICATE_NAME = re.compile(r"^_*(is|has|can|should|supports|looks_like|check|v
 _DELIBERATE = re.compile(
     r"\b(silent(ly)?|ignor(e|ed|es|ing)|expected|best[- ]effort|intentional(ly)?|deliberate(ly)?|on purpose|"
     r"harmless|permissive|non[- ]?critical|not (critical|important|fatal|needed|required|available)|"
-    r"(might|may) not (be|exist|work)|don'?t care|safe to|"
+    r"(might|may) not (be|exist|work)|don'?t care|safe to|never let|don'?t (throw|raise|fail|crash)|"
+    r"fall ?back to|"
     r"ok(ay)? (if|to)|fine (if|to))\b",
     re.IGNORECASE,
 )
 _PROBE_VALUES = ("ignore", "low")
+# Folders of developer and CI tooling, not of the service: a silent handler there costs a
+# developer a retry, not a user their data.
+_SCRIPT_FOLDERS = frozenset("scripts script dev tools bin ci .github .circleci hack devtools".split())
+# Folders and modules of telemetry: tracing, metrics and analytics must not break what
+# they observe, so their best-effort handlers are not findings.
+_TELEMETRY_PARTS = frozenset(
+    "otel opentelemetry telemetry tracing tracer metrics monitoring observability analytics instrumentation".split()
+)
+# Words of cosmetic work: a colour, a title, a progress bar, an avatar. Failing it silently
+# changes how something looks, not what is stored or who gets in.
+_COSMETIC_WORDS = frozenset(
+    "color colour colors colours colorize progress spinner title subject avatar photo photos icon emoji "
+    "thumbnail banner favicon theme".split()
+)
+# Functions that guess (language, encoding, dialect): "cannot tell" is an answer.
+_DETECTION_WORDS = frozenset("detect guess infer sniff".split())
+_DETECTED_WORDS = frozenset("language lang dialect encoding charset mime mimetype locale".split())
 
 
 @dataclass(frozen=True)
@@ -634,6 +653,8 @@ class SwallowedException(Rule):
         super().__init__(context, options)
         # `try` and `with` statements inside some `finally:` block of this file.
         self._in_finally: set[ast.AST] = set()
+        # Line ranges of the module's `if __name__ == "__main__":` blocks, read when first needed.
+        self._main_lines: list[tuple[int, int]] | None = None
 
     def visit_Try(self, node: ast.Try) -> None:
         self._check_try(node)
@@ -706,10 +727,16 @@ class SwallowedException(Rule):
         """How bad swallowing errors of ``body`` is; None when it is not worth reporting.
         Tests decide nothing in production: only a swallowed `assert` is reported there
         (low, without a fix), since that check can never fail."""
-        if node in self._in_finally or must_not_raise(self.context, body):
+        if node in self._in_finally or must_not_raise(self.context, body) or _reaps_tasks(body):
             return None
         if is_test_path(self.context.path):
-            if any(isinstance(n, ast.Assert) for n in _walk(body)):
+            asserts = [n for n in _walk(body) if isinstance(n, ast.Assert)]
+            # `assert False, "should have raised"` swallowed is a test that cannot fail, whatever
+            # the comment says; other checks made optional on purpose ("non-deterministic, don't
+            # throw if missing") are the author's choice.
+            if any(_always_fails(a) for a in asserts) or (
+                asserts and not _says_deliberate(self.context.lines, handler)
+            ):
                 return _Grade(Severity.LOW, "and with it a failing `assert`", False)
             return None
         return self._grade_code(body, fallback, handler, optional_import, suppressed)
@@ -724,6 +751,9 @@ class SwallowedException(Rule):
         write = _database_write(body)
         grade = _Grade(Severity.CRITICAL, f"around a database write (`{write}`)", True) if write else None
         if grade is None:
+            if self._tooling(handler, body) or decorates_trace(self.context, body) or self._cosmetic(body):
+                # Developer tooling, telemetry and cosmetic work: best effort by nature.
+                return None
             probe = "import probe" if optional_import else self._probe(body, fallback)
             if probe is not None:
                 if self.options.probe == "ignore":
@@ -735,6 +765,9 @@ class SwallowedException(Rule):
                 # such findings printed critical were schema reads, cache reads and CLI
                 # listings whose silent fallback a reviewer would fix, but not first.
                 grade = _Grade(Severity.MEDIUM, f"of `{external}`, whose result is returned or stored,", True)
+        elif self._tooling(handler, body):
+            # A database write in a developer script: a developer sees the result.
+            grade = _Grade(Severity.MEDIUM, f"{grade.around} in developer tooling", True)
         # Written on purpose (`suppress(Exception)`, or a comment saying so): one grade down
         # and no fix, since a log call next to "silently ignore" would contradict it.
         deliberate = None
@@ -749,11 +782,69 @@ class SwallowedException(Rule):
         lower = Severity.MEDIUM if grade.severity is Severity.CRITICAL else Severity.LOW
         return _Grade(lower, f"{grade.around} {deliberate}", False)
 
+    def _tooling(self, handler: ast.AST, body: list[ast.stmt]) -> bool:
+        """True in developer or CI tooling (a `scripts/`, `dev/`, `tools/` folder, or a
+        module's `if __name__ == "__main__":` block) and in telemetry modules (`otel/`,
+        `tracing.py`, `monitoring/`): code whose silent failure costs no user anything."""
+        parts = self.context.path.replace("\\", "/").split("/")
+        if _SCRIPT_FOLDERS.intersection(parts[:-1]):
+            return True
+        stem = parts[-1].rsplit(".", 1)[0]
+        if any(_words(part) & _TELEMETRY_PARTS for part in (*parts[:-1], stem)) and not any(
+            isinstance(n, ast.Await) for n in _walk(body)
+        ):
+            # ...its synchronous bookkeeping; an awaited read there (an endpoint returning a
+            # stored trace) is data like any other.
+            return True
+        line = getattr(handler, "lineno", 0)
+        return any(first <= line <= last for first, last in self._main_blocks())
+
+    def _main_blocks(self) -> list[tuple[int, int]]:
+        if self._main_lines is None:
+            self._main_lines = [
+                (stmt.lineno, stmt.end_lineno or stmt.lineno)
+                for stmt in self.context.tree.body
+                if isinstance(stmt, ast.If) and _is_main_test(stmt.test)
+            ]
+        return self._main_lines
+
+    def _cosmetic(self, body: list[ast.stmt]) -> bool:
+        """True when the guarded work is cosmetic: the function or what the body sets is
+        named for a colour, a title, a progress bar, an avatar (`_generate_thread_subject`,
+        `user["image"] = photo`, `bar.update(...)` in `show_progress`)."""
+        function = self.context.current_function
+        name = getattr(function, "name", "")
+        if _words(name) & _COSMETIC_WORDS:
+            return True
+        for node in _walk(body):
+            target: str | None = None
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                target = node.id
+            elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
+                target = node.attr
+            elif (
+                isinstance(node, ast.Subscript)
+                and isinstance(node.ctx, ast.Store)
+                and isinstance(node.slice, ast.Constant)
+                and isinstance(node.slice.value, str)
+            ):
+                target = node.slice.value
+            # `progress_made = True` is a loop's flag, not a progress bar.
+            if target is not None and _words(target) & (_COSMETIC_WORDS - {"progress"}):
+                return True
+            if isinstance(node, ast.Call) and _words(_last_name(getattr(node.func, "value", node.func))) & {
+                "progress",
+                "pbar",
+                "spinner",
+            }:
+                return True  # `progress.update(task, advance=1)`
+        return False
 
     def _probe(self, body: list[ast.stmt], fallback: list[ast.stmt]) -> str | None:
         """The kind of probe ``body`` is — a check whose failure is an expected answer,
-        answered by the handler's one fallback statement — or None."""
-        if len(fallback) != 1:
+        answered by the handler's fallback (one statement, or plain assignments of
+        local names) — or None."""
+        if not _fallback_only(fallback):
             return None
         if all(isinstance(s, (ast.Import, ast.ImportFrom)) or _constant_assign(s) for s in body) and any(
             isinstance(s, (ast.Import, ast.ImportFrom)) for s in body
@@ -762,21 +853,61 @@ class SwallowedException(Rule):
         calls = [n for n in _walk(body) if isinstance(n, ast.Call)]
         work = [s for s in body if not isinstance(s, (ast.Import, ast.ImportFrom))]
         imports_here = len(work) < len(body)
-        if len(work) == 1 and any(self._target(c.func, imports_here) in _ENV_PROBES for c in calls):
+        tools = [c for c in calls if self._target(c.func, imports_here) in _ENV_PROBES]
+        # `subprocess.run([...], check=False)` and reading its output: the tool's absence is the answer.
+        if tools and (len(work) == 1 or all(c in tools or pure_call(self.context, c) for c in calls)):
             return "tool probe"
-        if _returns_bool_constant(fallback[0]) and self._predicate(self.context.current_function):
+        if _returns_bool_constant(fallback[-1]) and (
+            self._predicate(self.context.current_function) or _answers_opposite(body, fallback[-1])
+        ):
             return "true/false check"
+        if self._detection(fallback[-1]):
+            return "detection"
         if any(isinstance(n, (ast.Await, ast.Yield, ast.YieldFrom)) for n in _walk(body)):
             return None
+        if imports_here and all(pure_call(self.context, c) or _adds_constant(c) for c in calls):
+            # A local import and reads of what it provides (`from app.settings import s; if
+            # s.flag: betas.append("x")`): the import failing is what the handler expects.
+            return "import probe"
         if not all(pure_call(self.context, c) for c in calls):
-            return None
+            return self._library_lookup(work)
         looks_up = any(isinstance(n, ast.Subscript) and isinstance(n.ctx, ast.Load) for n in _walk(body))
-        if not looks_up and len(body) == 1 and isinstance(body[0], (ast.Return, ast.Assign, ast.AnnAssign)):
+        single = len(work) == 1 and isinstance(work[0], (ast.Return, ast.Assign, ast.AnnAssign))
+        if not looks_up and single:
             # One value read off an object (`return len(reader.pages)`, `return reader.is_encrypted`):
-            # an attribute lookup with a fallback, like `d[k]` (private-gpt's PDF metadata probes).
-            looks_up = any(isinstance(n, ast.Attribute) and isinstance(n.ctx, ast.Load) for n in _walk(body))
+            # an attribute lookup with a fallback, like `d[k]` (private-gpt's PDF metadata probes);
+            # or one conversion (`str(getattr(client, "_base_url", ""))`).
+            looks_up = bool(calls) or any(
+                isinstance(n, ast.Attribute) and isinstance(n.ctx, ast.Load) for n in _walk(body)
+            )
         if looks_up or any(_parser(_last_name(c.func)) for c in calls):
             return "parse or lookup probe"
+        return None
+
+    def _detection(self, answer: ast.stmt) -> bool:
+        """True in a function that detects or guesses (a language, an encoding, a dialect)
+        whose handler answers a constant: "cannot tell"."""
+        function = self.context.current_function
+        found = _words(getattr(function, "name", ""))
+        if not (found & _DETECTION_WORDS or found & _DETECTED_WORDS):
+            return False
+        return isinstance(answer, ast.Return) and (answer.value is None or isinstance(answer.value, ast.Constant))
+
+    def _library_lookup(self, work: list[ast.stmt]) -> str | None:
+        """One synchronous call of another distribution's lookup function, stored or returned
+        (`currencies = babel.numbers.get_territory_currencies(country)`): it raises on an
+        unknown key, and the fallback is the answer for that."""
+        if len(work) != 1 or not isinstance(work[0], (ast.Return, ast.Assign, ast.AnnAssign)):
+            return None
+        value = work[0].value
+        if not isinstance(value, ast.Call) or any(isinstance(a, ast.Call) for a in ast.walk(value) if a is not value):
+            return None
+        qualified = self.context.qualified_name(value.func)
+        own = (self.context.module or "").split(".")[0]
+        if qualified is None or not own or qualified.split(".")[0] == own or "." not in qualified:
+            return None
+        if _words(_last_name(value.func)) & {"get", "lookup", "find", "resolve"}:
+            return "lookup probe"
         return None
 
     def _target(self, func: ast.expr, imports_here: bool) -> str | None:
@@ -911,6 +1042,63 @@ def _names_import_error(node: ast.expr | None) -> bool:
 
 
 
+
+
+def _reaps_tasks(body: list[ast.stmt]) -> bool:
+    """True for a body that only awaits tasks (`await task`): reaping a task that was
+    cancelled or has failed, whose error was handled where it happened."""
+    return all(
+        isinstance(s, ast.Expr) and isinstance(s.value, ast.Await) and isinstance(s.value.value, (ast.Name, ast.Attribute))
+        for s in body
+    )
+
+
+def _always_fails(node: ast.Assert) -> bool:
+    """``assert False, "should have raised"`` (or any falsy constant)."""
+    return isinstance(node.test, ast.Constant) and not node.test.value
+
+
+def _is_main_test(test: ast.expr) -> bool:
+    """``__name__ == "__main__"``, either way round."""
+    if not (isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.Eq)):
+        return False
+    sides = {ast.unparse(test.left), ast.unparse(test.comparators[0])}
+    return sides == {"__name__", "'__main__'"}
+
+
+def _fallback_only(fallback: list[ast.stmt]) -> bool:
+    """One statement, or assignments of local names (`error_body = response.text`) that may
+    end with a return: a fallback value, not a side effect."""
+    if len(fallback) == 1:
+        return True
+    *assigns, last = fallback
+    plain = all(isinstance(s, ast.Assign) and all(isinstance(t, ast.Name) for t in s.targets) for s in assigns)
+    return plain and (isinstance(last, ast.Return) or (isinstance(last, ast.Assign) and all(isinstance(t, ast.Name) for t in last.targets)))
+
+
+def _answers_opposite(body: list[ast.stmt], answer: ast.stmt) -> bool:
+    """True when the body ends by returning the other boolean constant (`return False` /
+    `except: return True`): a yes/no check, whatever the function is called."""
+    last = body[-1] if body else None
+    return (
+        _returns_bool_constant(answer)
+        and last is not None
+        and _returns_bool_constant(last)
+        and isinstance(answer, ast.Return)
+        and isinstance(last, ast.Return)
+        and isinstance(answer.value, ast.Constant)
+        and isinstance(last.value, ast.Constant)
+        and last.value.value is not answer.value.value
+    )
+
+
+def _adds_constant(call: ast.Call) -> bool:
+    """``betas.append("x")``: a constant added to a collection."""
+    return (
+        isinstance(call.func, ast.Attribute)
+        and call.func.attr in ("append", "add", "extend", "insert")
+        and all(isinstance(a, ast.Constant) for a in call.args)
+    )
 
 
 def _constant_assign(stmt: ast.stmt) -> bool:

@@ -74,6 +74,15 @@ _INSPECTORS = frozenset(
     "values items format join index find count isdigit isnumeric partition rpartition removeprefix "
     "removesuffix match fullmatch search group groups astimezone isoformat strftime".split()
 )
+# Calls that only look at a file, an object or a text and answer what they see: file
+# metadata (`os.path.getsize`), type introspection (`typing.get_type_hints`, which raises
+# on a forward reference it cannot resolve), libmagic/mimetypes guesses, `csv.Sniffer`,
+# language and encoding detection. Their failure is the answer "cannot tell".
+_INSPECTION_CALLS = frozenset(
+    "getsize getmtime getctime getatime exists isfile isdir islink stat lstat get_type_hints get_args get_origin "
+    "signature getsource getsourcefile getfile getmodule getdoc guess_type guess_extension from_file "
+    "from_buffer Sniffer sniff has_header detect detect_langs from_bytes from_path".split()
+)
 # Builtins that run arbitrary code or I/O: a body calling them is not a pure probe.
 _IMPURE_BUILTINS = frozenset("open exec eval compile input __import__ breakpoint".split())
 _BUILTINS = frozenset(dir(builtins))
@@ -235,6 +244,22 @@ def emits_telemetry(expr: ast.expr) -> bool:
     return isinstance(expr, ast.Call) and any(words(part) & _TELEMETRY_WORDS for part in dotted(expr.func))
 
 
+# Span methods of OpenTelemetry/Datadog/Sentry tracing: decorating a trace must not break
+# the traced code (opentelemetry-api's `Span.set_attribute`, ddtrace's `set_tag`).
+_SPAN_METHODS = frozenset(
+    "set_attribute set_attributes add_event set_status set_tag set_tags set_tag_str set_metric set_data "
+    "set_context set_measurement update_name".split()
+)
+
+
+def decorates_trace(context: Context, body: list[ast.stmt]) -> bool:
+    """True when ``body`` calls a span method (``span.set_attribute(k, v)``) or emits a metric
+    and otherwise only computes values (parses, converts, builds strings)."""
+    calls = [node for node in walk(body) if isinstance(node, ast.Call)]
+    traced = [c for c in calls if last_name(c.func).lstrip("_") in _SPAN_METHODS or emits_telemetry(c)]
+    return bool(traced) and all(c in traced or pure_call(context, c) for c in calls)
+
+
 def calls_only(expr: ast.expr, methods: frozenset[str]) -> bool:
     """True for ``x.close()`` or ``await x.aclose()`` when the method is in ``methods``."""
     if isinstance(expr, ast.Await):
@@ -245,15 +270,23 @@ def calls_only(expr: ast.expr, methods: frozenset[str]) -> bool:
 def parser(name: str) -> bool:
     """``json.loads``, ``int``, a ``parse`` method, and house wrappers such as
     ``json_loads``, ``safe_json_dumps``, ``parse_partial_json`` (not ``save_json``)."""
-    return name in _PARSERS or name.endswith(("_loads", "_dumps")) or "parse" in words(name)
+    return (
+        name in _PARSERS
+        or name.endswith(("_loads", "_dumps"))
+        or "parse" in words(name)
+        # `parsedate_to_datetime`, `parseaddr` (email.utils): one word that starts with parse.
+        or name.lstrip("_").lower().startswith("parse")
+    )
 
 
 def pure_call(context: Context, call: ast.Call) -> bool:
     """A call that only parses, converts or inspects a value (or logs)."""
     func = call.func
     name = last_name(func)
+    if parser(name) or name in _INSPECTORS or name in _INSPECTION_CALLS:
+        return True
     # ...or builds the exception that jumps to the fallback: `raise ValueError(...)`.
-    if parser(name) or name in _INSPECTORS or (name[:1].isupper() and name.endswith(("Error", "Exception"))):
+    if name[:1].isupper() and name.endswith(("Error", "Exception")):
         return True
     if isinstance(func, ast.Name):
         return (
