@@ -241,10 +241,100 @@ _JUDGED = [
     ),
     (
         "app/files.py",
-        "import magic\n\ndef mime(content: bytes) -> str:\n    try:\n"
-        "        return magic.Magic(mime=True).from_buffer(content)\n    except Exception:\n"
-        "        return 'application/octet-stream'\n",
+        "import magic\n\ndef listing(entries):\n    for entry in entries:\n        try:\n"
+        "            kind = magic.Magic(mime=True).from_file(str(entry))\n        except Exception:\n"
+        "            kind = 'application/octet-stream'\n        yield entry, kind\n",
         [],
+    ),
+    (
+        "app/files.py",
+        "import magic\n\ndef listing(entries):\n    for entry in entries:\n        try:\n"
+        "            kind = magic.Magic(mime=True).from_file(read_remote(entry))\n        except Exception:\n"
+        "            kind = 'application/octet-stream'\n        yield entry, kind\n",
+        [(7, "medium")],
+    ),
+    # pandas conversions and paths built from a URL.
+    (
+        "app/frames.py",
+        "import pandas as pd\nfrom contextlib import suppress\n\ndef convert(column):\n"
+        "    with suppress(Exception):\n        numeric = pd.to_numeric(column, errors='coerce')\n"
+        "        if not numeric.isna().all():\n            return numeric\n    return column\n",
+        [],
+    ),
+    (
+        "app/uris.py",
+        "from pathlib import Path\nfrom urllib.parse import urlparse\n\ndef filename(value, fallback):\n"
+        "    try:\n        parsed = urlparse(value)\n        name = Path(parsed.path).name\n"
+        "        return name or fallback\n    except Exception:\n        return fallback\n",
+        [],
+    ),
+    (
+        "app/uris.py",
+        "from pathlib import Path\n\ndef filename(value, fallback):\n"
+        "    try:\n        name = Path(value).read_text()\n"
+        "        return name or fallback\n    except Exception:\n        return fallback\n",
+        [(7, "medium")],
+    ),
+    # An optional dependency imported and used in the `try`; not our own module, not an await.
+    (
+        "app/server.py",
+        "def start(settings):\n    try:\n        if settings.use_uvloop:\n            import asyncio\n\n"
+        "            import uvloop\n\n            asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())\n"
+        "    except Exception:\n        pass\n",
+        [],
+    ),
+    (
+        "app/server.py",
+        "def start(settings):\n    try:\n        if settings.use_uvloop:\n            import asyncio\n\n"
+        "            from app import loops\n\n            asyncio.set_event_loop_policy(loops.policy())\n"
+        "    except Exception:\n        pass\n",
+        [(9, "medium")],
+    ),
+    (
+        "sandbox/executor.py",
+        "def run(func, kwargs):\n    try:\n        from app.functions.parsers import coerce\n\n"
+        "        kwargs = coerce(kwargs, func.__annotations__)\n    except Exception:\n        pass\n    return func(**kwargs)\n",
+        [(6, "medium")],
+    ),
+    # A debug line computed and logged; computing something kept is work.
+    (
+        "app/adapter.py",
+        "import logging\n\nlogger = logging.getLogger(__name__)\n\ndef show(ids, model):\n    try:\n"
+        "        tok = load_tokenizer(model)\n        logger.info(f'decoded: {tok.decode(ids)}')\n"
+        "    except Exception:\n        pass\n",
+        [],
+    ),
+    (
+        "app/adapter.py",
+        "import logging\n\nlogger = logging.getLogger(__name__)\n\ndef show(ids, model, state):\n    try:\n"
+        "        state.tok = load_tokenizer(model)\n        logger.info('loaded')\n"
+        "    except Exception:\n        pass\n",
+        [(9, "medium")],
+    ),
+    # A linter exemption for the broad handler says it was reviewed; a database write still counts.
+    (
+        "app/inspect.py",
+        "def comment(conn, q):\n    # noinspection PyBroadException\n    try:\n        res = conn.execute(q).scalar()\n"
+        "        return res or None\n    except Exception:\n        return None\n",
+        [],
+    ),
+    (
+        "app/inspect.py",
+        "def comment(conn, q):\n    try:\n        res = conn.execute(q).scalar()\n"
+        "        return res or None\n    except Exception:  # noqa: BLE001\n        return None\n",
+        [],
+    ),
+    (
+        "app/inspect.py",
+        "def save(session, row):\n    try:  # noqa: S110\n        session.add(row)\n        session.commit()\n"
+        "    except Exception:\n        pass\n",
+        [(5, "medium")],
+    ),
+    (
+        "app/inspect.py",
+        "def comment(conn, q):\n    # the comment query\n    try:\n        res = conn.execute(q).scalar()\n"
+        "        return res or None\n    except Exception:\n        return None\n",
+        [(6, "medium")],
     ),
     (
         "app/files.py",
@@ -260,9 +350,8 @@ _JUDGED = [
     ),
     (
         "app/mail.py",
-        "import contextlib\n\ndef date(mail, raw):\n"
-        "    with contextlib.suppress(Exception):\n        mail.date = store_date(raw)\n",
-        [(4, "low")],
+        "def date(mail, raw):\n    try:\n        mail.date = store_date(raw)\n    except Exception:\n        pass\n",
+        [(4, "medium")],
     ),
     (
         "app/deps.py",

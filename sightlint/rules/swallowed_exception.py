@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import ast
 import re
+import sys
 from dataclasses import dataclass, field
 from textwrap import dedent
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -12,6 +13,7 @@ from sightlint.rules.base import Bad, Fix, FixSafety, Good, Rule, RuleMeta, Seve
 from sightlint.semantics.bindings import Binding, BindingKind, Scope, ScopeKind
 from sightlint.semantics.handlers import (
     DB_RECEIVERS,
+    INSPECTION_CALLS,
     LOGGER_NAMES,
     broad_caught,
     decorates_trace,
@@ -73,6 +75,13 @@ _DELIBERATE = re.compile(
     re.IGNORECASE,
 )
 _PROBE_VALUES = ("ignore", "low")
+# A linter told to accept this broad handler: ruff's BLE001/S110/S112/E722, pylint's
+# broad-except/bare-except, PyCharm's PyBroadException. The handler has been reviewed.
+_REVIEWED = re.compile(
+    r"(noqa\b.*\b(BLE001|S110|S112|E722))|pylint:\s*disable=[\w,-]*(broad-except|broad-exception-caught|bare-except)"
+    r"|noinspection\s+PyBroadException",
+    re.IGNORECASE,
+)
 # Folders of developer and CI tooling, not of the service: a silent handler there costs a
 # developer a retry, not a user their data.
 _SCRIPT_FOLDERS = frozenset("scripts script dev tools bin ci .github .circleci hack devtools".split())
@@ -126,10 +135,13 @@ class SwallowedException(Rule):
       rarely first.
     - **one grade lower, without a fix** — when the silence is written on purpose: a
       comment in the handler says so ("silently ignore", "best effort", "expected"; a
-      log call next to it would contradict it) or it is `contextlib.suppress(Exception)`.
-      Medium becomes low; a database write becomes medium. A
-      security decision stays critical: an error ignored on purpose in authentication
-      is the audit's case.
+      log call next to it would contradict it), a linter exemption for the broad
+      handler sits on it (`# noqa: BLE001`, `S110`, `# noinspection PyBroadException`,
+      `# pylint: disable=broad-except`), or it is `contextlib.suppress(Exception)`.
+      A returned HTTP/LLM/database result becomes low; a database write becomes
+      medium; other work silenced on purpose is not reported (judged on real back ends,
+      none was worth a reviewer's time). A security decision stays critical: an error
+      ignored on purpose in authentication is the audit's case.
     - In tests (`test_*.py`, `*_test.py`, a `tests/` folder), which decide nothing in
       production, only a swallowed `assert` is reported (low, no fix): that check can
       never fail.
@@ -462,18 +474,34 @@ class SwallowedException(Rule):
                 """
             ),
         ),
-        # `suppress(Exception)` swallows like `except Exception: pass`, on purpose: low, and no
-        # handler to log from.
-        Bad("import contextlib, os\n\ndef rm(p):\n    with contextlib.suppress(Exception):\n        os.remove(p)\n"),
+        # `suppress(Exception)` swallows like `except Exception: pass`, on purpose: a returned
+        # HTTP result is low, and there is no handler to log from.
+        Bad(
+            "import contextlib\n\nasync def refresh(client, user):\n    with contextlib.suppress(Exception):\n"
+            "        user.plan = await client.get('/me/plan')\n"
+        ),
         # Low: the comment says the silence is deliberate; a log call there would contradict it.
         Bad(
             dedent(
                 """\
-                def track(run_tree, decision):
+                def track(run_tree, llm, decision):
                     try:
-                        run_tree.metadata["result"] = decision.label()
+                        run_tree.metadata["result"] = llm.invoke(decision)
                     except Exception:
                         pass  # Silently ignore if run tree is not available
+                """
+            )
+        ),
+        # Medium, not critical: a database write silenced on purpose.
+        Bad(
+            dedent(
+                """\
+                def drop_indexes(session, names):
+                    for name in names:
+                        try:
+                            session.commit()
+                        except Exception:  # noqa: BLE001
+                            pass
                 """
             )
         ),
@@ -521,6 +549,21 @@ class SwallowedException(Rule):
             "    return None\n",
         ),
         Good("def get(d, k):\n    try:\n        return d[k]\n    except KeyError:\n        pass\n"),
+        # Other work silenced on purpose (`suppress`, a comment, a linter exemption): not reported.
+        Good("import contextlib, os\n\ndef rm(p):\n    with contextlib.suppress(Exception):\n        os.remove(p)\n"),
+        Good(
+            dedent(
+                """\
+                import faulthandler, sys
+
+                def setup():
+                    try:
+                        faulthandler.enable(file=sys.stderr, all_threads=True)
+                    except Exception:
+                        pass  # Faulthandler might not be available
+                """
+            )
+        ),
         Good("def parse(s):\n    try:\n        return int(s)\n    except (ValueError, TypeError):\n        return None\n"),
         # Probes: the failure is the answer, and the handler's one statement is the fallback.
         Good(
@@ -655,6 +698,8 @@ class SwallowedException(Rule):
         self._in_finally: set[ast.AST] = set()
         # Line ranges of the module's `if __name__ == "__main__":` blocks, read when first needed.
         self._main_lines: list[tuple[int, int]] | None = None
+        # The `try` (or `with`) statement of each handler checked.
+        self._try_of: dict[ast.AST, ast.stmt] = {}
 
     def visit_Try(self, node: ast.Try) -> None:
         self._check_try(node)
@@ -679,6 +724,7 @@ class SwallowedException(Rule):
             caught = broad_caught(self.context, handler.type)
             if caught is None or not all(trivial(self.context, stmt, handler.name) for stmt in handler.body):
                 continue
+            self._try_of[handler] = node
             grade = self._grade(node, node.body, handler.body, handler, _names_import_error(handler.type))
             if grade is None:
                 continue
@@ -707,6 +753,7 @@ class SwallowedException(Rule):
             if caught is None:
                 continue
             optional = any(_names_import_error(arg) for arg in call.args)
+            self._try_of[node] = node
             grade = self._grade(node, node.body, [ast.Pass()], node, optional, suppressed=True)
             if grade is not None:
                 around = f" {grade.around}" if grade.around else ""
@@ -727,7 +774,7 @@ class SwallowedException(Rule):
         """How bad swallowing errors of ``body`` is; None when it is not worth reporting.
         Tests decide nothing in production: only a swallowed `assert` is reported there
         (low, without a fix), since that check can never fail."""
-        if node in self._in_finally or must_not_raise(self.context, body) or _reaps_tasks(body):
+        if node in self._in_finally or must_not_raise(self.context, body) or _reaps_tasks(body) or _inert_body(body):
             return None
         if is_test_path(self.context.path):
             asserts = [n for n in _walk(body) if isinstance(n, ast.Assert)]
@@ -751,8 +798,14 @@ class SwallowedException(Rule):
         write = _database_write(body)
         grade = _Grade(Severity.CRITICAL, f"around a database write (`{write}`)", True) if write else None
         if grade is None:
-            if self._tooling(handler, body) or decorates_trace(self.context, body) or self._cosmetic(body):
-                # Developer tooling, telemetry and cosmetic work: best effort by nature.
+            if (
+                self._tooling(handler, body)
+                or self._reviewed(handler)
+                or decorates_trace(self.context, body)
+                or self._cosmetic(body)
+            ):
+                # Developer tooling, telemetry and cosmetic work: best effort by nature; a
+                # linter exemption for the handler says someone reviewed it.
                 return None
             probe = "import probe" if optional_import else self._probe(body, fallback)
             if probe is not None:
@@ -771,16 +824,41 @@ class SwallowedException(Rule):
         # Written on purpose (`suppress(Exception)`, or a comment saying so): one grade down
         # and no fix, since a log call next to "silently ignore" would contradict it.
         deliberate = None
-        if suppressed:
+        if grade is not None and self._reviewed(handler):
+            deliberate = "on purpose, as its linter exemption says,"
+        elif suppressed:
             deliberate = "on purpose"
         elif _says_deliberate(self.context.lines, handler):
             deliberate = "on purpose, as its comment says,"
         if grade is None:
-            return _Grade(Severity.LOW, deliberate, False) if deliberate else _Grade(Severity.MEDIUM, "", True)
+            # Other work silenced on purpose: judged on letta, private-gpt and polar, none of
+            # 14 such findings (a timestamp format, `setrlimit` where it may not exist, a
+            # retried SQL fix) was worth a reviewer's time.
+            return None if deliberate else _Grade(Severity.MEDIUM, "", True)
         if not deliberate:
             return grade
         lower = Severity.MEDIUM if grade.severity is Severity.CRITICAL else Severity.LOW
         return _Grade(lower, f"{grade.around} {deliberate}", False)
+
+    def _reviewed(self, handler: ast.AST) -> bool:
+        """True when a linter exemption for broad handlers sits on the handler's lines or on
+        the comment lines just above its `try` (`# noinspection PyBroadException`)."""
+        first, last = getattr(handler, "lineno", 1), getattr(handler, "end_lineno", None) or 1
+        lines = self.context.lines
+        if any(_REVIEWED.search(line) for line in lines[first - 1 : last]):
+            return True
+        owner = self._try_of.get(handler)
+        if owner is None:
+            return False
+        index = owner.lineno - 1
+        if index < len(lines) and _REVIEWED.search(lines[index]):
+            return True
+        index -= 1
+        while index >= 0 and lines[index].lstrip().startswith("#"):
+            if _REVIEWED.search(lines[index]):
+                return True
+            index -= 1
+        return False
 
     def _tooling(self, handler: ast.AST, body: list[ast.stmt]) -> bool:
         """True in developer or CI tooling (a `scripts/`, `dev/`, `tools/` folder, or a
@@ -851,8 +929,20 @@ class SwallowedException(Rule):
         ):
             return "import probe"
         calls = [n for n in _walk(body) if isinstance(n, ast.Call)]
+        # `magic.Magic(mime=True).from_file(p)`, `csv.Sniffer().sniff(s)`: building the
+        # inspector is part of the inspection.
+        inspected = {
+            id(c.func.value)
+            for c in calls
+            if isinstance(c.func, ast.Attribute) and _last_name(c.func) in INSPECTION_CALLS
+        }
+        calls = [c for c in calls if id(c) not in inspected]
         work = [s for s in body if not isinstance(s, (ast.Import, ast.ImportFrom))]
         imports_here = len(work) < len(body)
+        if self._optional_dependency(body):
+            return "optional dependency"
+        if _diagnostics_only(self.context, body):
+            return "diagnostic log"
         tools = [c for c in calls if self._target(c.func, imports_here) in _ENV_PROBES]
         # `subprocess.run([...], check=False)` and reading its output: the tool's absence is the answer.
         if tools and (len(work) == 1 or all(c in tools or pure_call(self.context, c) for c in calls)):
@@ -883,6 +973,27 @@ class SwallowedException(Rule):
         if looks_up or any(_parser(_last_name(c.func)) for c in calls):
             return "parse or lookup probe"
         return None
+
+    def _optional_dependency(self, body: list[ast.stmt]) -> bool:
+        """True for a body that imports another distribution by its top-level name (`import
+        uvloop`, `from InquirerPy import inquirer`), not the standard library or the project,
+        and uses it without awaiting anything: the handler is the path for when it is not
+        installed."""
+        if any(isinstance(n, ast.Await) for n in _walk(body)):
+            return False
+        own = (self.context.module or "").split(".")[0]
+        for node in _walk(body):
+            names: list[str] = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            for name in names:
+                # A distribution by its top-level name (`import uvloop`, `from InquirerPy import
+                # inquirer`); `from letta.functions.parsers import f` is some project's module.
+                if "." not in name and name != own and name not in sys.stdlib_module_names:
+                    return True
+        return False
 
     def _detection(self, answer: ast.stmt) -> bool:
         """True in a function that detects or guesses (a language, an encoding, a dialect)
@@ -1051,6 +1162,34 @@ def _reaps_tasks(body: list[ast.stmt]) -> bool:
         isinstance(s, ast.Expr) and isinstance(s.value, ast.Await) and isinstance(s.value.value, (ast.Name, ast.Attribute))
         for s in body
     )
+
+
+def _diagnostics_only(context: Context, body: list[ast.stmt]) -> bool:
+    """True for a body that only computes something to log and logs it (`tok = load(p);
+    logger.info(f"decoded: {tok.decode(ids)}")`): losing a debug line loses nothing else."""
+    logged: set[str] = set()
+    assigned: set[str] = set()
+    for stmt in body:
+        if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call) and _logs(stmt.value):
+            logged.update(n.id for n in ast.walk(stmt.value) if isinstance(n, ast.Name))
+        elif isinstance(stmt, ast.Assign) and all(isinstance(t, ast.Name) for t in stmt.targets):
+            assigned.update(t.id for t in stmt.targets if isinstance(t, ast.Name))
+        else:
+            return False
+    return bool(logged) and assigned <= logged
+
+
+def _logs(call: ast.Call) -> bool:
+    func = call.func
+    return isinstance(func, ast.Attribute) and (
+        _last_name(func.value) in (*LOGGER_NAMES, "logging")
+        and func.attr in ("debug", "info", "warning", "warn", "error", "critical", "log", "exception")
+    )
+
+
+def _inert_body(body: list[ast.stmt]) -> bool:
+    """True for a body that cannot raise: only `pass`, `...` and docstrings."""
+    return all(isinstance(s, ast.Pass) or (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant)) for s in body)
 
 
 def _always_fails(node: ast.Assert) -> bool:

@@ -66,19 +66,22 @@ _PARSERS = frozenset(
     "loads dumps literal_eval b64decode b64encode urlsafe_b64decode b32decode b16decode a85decode b85decode "
     "unhexlify fromhex fromisoformat strptime fromtimestamp isoparse urlparse urlsplit parse_qs parse_qsl "
     "unquote ip_address ip_network ip_interface safe_load model_validate model_validate_json parse_raw "
-    "parse_obj int float complex Decimal UUID ZoneInfo urljoin decode encode json".split()
+    "parse_obj int float complex Decimal UUID ZoneInfo urljoin decode encode json "
+    # pandas' conversions, which raise on what they cannot convert; paths built from text (no I/O).
+    "to_numeric to_datetime to_timedelta astype Path PurePath PurePosixPath PureWindowsPath".split()
 )
 # Calls that are part of looking at a parsed value: string and mapping methods, regexes.
 _INSPECTORS = frozenset(
     "strip lstrip rstrip lower upper casefold split rsplit splitlines startswith endswith replace get keys "
     "values items format join index find count isdigit isnumeric partition rpartition removeprefix "
-    "removesuffix match fullmatch search group groups astimezone isoformat strftime".split()
+    "removesuffix match fullmatch search group groups astimezone isoformat strftime "
+    "isna notna isnull notnull dropna all any".split()
 )
 # Calls that only look at a file, an object or a text and answer what they see: file
 # metadata (`os.path.getsize`), type introspection (`typing.get_type_hints`, which raises
 # on a forward reference it cannot resolve), libmagic/mimetypes guesses, `csv.Sniffer`,
 # language and encoding detection. Their failure is the answer "cannot tell".
-_INSPECTION_CALLS = frozenset(
+INSPECTION_CALLS = frozenset(
     "getsize getmtime getctime getatime exists isfile isdir islink stat lstat get_type_hints get_args get_origin "
     "signature getsource getsourcefile getfile getmodule getdoc guess_type guess_extension from_file "
     "from_buffer Sniffer sniff has_header detect detect_langs from_bytes from_path".split()
@@ -248,7 +251,7 @@ def emits_telemetry(expr: ast.expr) -> bool:
 # the traced code (opentelemetry-api's `Span.set_attribute`, ddtrace's `set_tag`).
 _SPAN_METHODS = frozenset(
     "set_attribute set_attributes add_event set_status set_tag set_tags set_tag_str set_metric set_data "
-    "set_context set_measurement update_name".split()
+    "set_context set_measurement update_name start_as_current_span start_span".split()
 )
 
 
@@ -283,7 +286,7 @@ def pure_call(context: Context, call: ast.Call) -> bool:
     """A call that only parses, converts or inspects a value (or logs)."""
     func = call.func
     name = last_name(func)
-    if parser(name) or name in _INSPECTORS or name in _INSPECTION_CALLS:
+    if parser(name) or name in _INSPECTORS or name in INSPECTION_CALLS:
         return True
     # ...or builds the exception that jumps to the fallback: `raise ValueError(...)`.
     if name[:1].isupper() and name.endswith(("Error", "Exception")):
