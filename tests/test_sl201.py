@@ -397,6 +397,19 @@ _JUDGED = [
         "            return False\n        except Exception:\n            return None\n",
         [(7, "medium")],
     ),
+    # "Cannot tell" from a yes/no check typed `bool | None`; None from a function that returns data.
+    (
+        "app/pdf.py",
+        "def has_forms(reader) -> bool | None:\n    try:\n        return len(reader.get_form_text_fields()) > 0\n"
+        "    except Exception:\n        return None\n",
+        [],
+    ),
+    (
+        "app/pdf.py",
+        "def form_fields(reader) -> list | None:\n    try:\n        return reader.get_form_text_fields()\n"
+        "    except Exception:\n        return None\n",
+        [(4, "medium")],
+    ),
     # Language, encoding and dialect detection.
     (
         "app/lang.py",

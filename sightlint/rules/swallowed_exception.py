@@ -951,6 +951,9 @@ class SwallowedException(Rule):
             self._predicate(self.context.current_function) or _answers_opposite(body, fallback[-1])
         ):
             return "true/false check"
+        if _returns_none(fallback[-1]) and self._predicate(self.context.current_function):
+            # `def has_forms() -> bool | None`: None is "cannot tell".
+            return "true/false check"
         if self._detection(fallback[-1]):
             return "detection"
         if any(isinstance(n, (ast.Await, ast.Yield, ast.YieldFrom)) for n in _walk(body)):
@@ -1044,7 +1047,8 @@ class SwallowedException(Rule):
             return False
         returns = function.returns
         if returns is not None:
-            return isinstance(returns, (ast.Name, ast.Constant)) and ast.unparse(returns).strip("'\"") == "bool"
+            text = ast.unparse(returns).strip("'\"").replace(" ", "")
+            return text in ("bool", "bool|None", "None|bool", "Optional[bool]", "typing.Optional[bool]")
         return _PREDICATE_NAME.match(function.name) is not None
 
 
@@ -1242,6 +1246,12 @@ def _adds_constant(call: ast.Call) -> bool:
 
 def _constant_assign(stmt: ast.stmt) -> bool:
     return isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Constant)
+
+
+def _returns_none(stmt: ast.stmt) -> bool:
+    return isinstance(stmt, ast.Return) and (
+        stmt.value is None or (isinstance(stmt.value, ast.Constant) and stmt.value.value is None)
+    )
 
 
 def _returns_bool_constant(stmt: ast.stmt) -> bool:
