@@ -410,6 +410,37 @@ _JUDGED = [
         "    except Exception:\n        return None\n",
         [(4, "medium")],
     ),
+    # SQLAlchemy's Inspector raises NotImplementedError where a dialect has no comments.
+    (
+        "app/schema.py",
+        "from sqlalchemy import inspect\n\ndef comment(engine, table):\n    meta = inspect(engine)\n    try:\n"
+        "        data = meta.get_table_comment(table_name=table)\n        if data and isinstance(data, dict):\n"
+        "            return data.get('text') or None\n    except Exception:\n        return None\n",
+        [],
+    ),
+    (
+        "app/schema.py",
+        "from sqlalchemy import inspect\n\ndef comment(engine, table):\n    meta = inspect(engine)\n    try:\n"
+        "        data = meta.get_columns(table_name=table)\n        if data and isinstance(data, dict):\n"
+        "            return data.get('text') or None\n    except Exception:\n        return None\n",
+        [(9, "medium")],
+    ),
+    # A call of our own that already catches its errors and answers a default; one that does not.
+    (
+        "app/agent.py",
+        "class Agent:\n    def _cap(self) -> int:\n        try:\n            cap = int(self.state.window * 0.8)\n"
+        "        except Exception:\n            cap = 5000\n        return max(5000, cap)\n\n"
+        "    def clamp(self, text):\n        try:\n            cap = self._cap()\n        except Exception:\n"
+        "            cap = 5000\n        return text[:cap]\n",
+        [],
+    ),
+    (
+        "app/agent.py",
+        "class Agent:\n    def _cap(self) -> int:\n        cap = int(self.state.window * 0.8)\n        return max(5000, cap)\n\n"
+        "    def clamp(self, text):\n        try:\n            cap = self._cap()\n        except Exception:\n"
+        "            cap = 5000\n        return text[:cap]\n",
+        [(9, "medium")],
+    ),
     # Language, encoding and dialect detection.
     (
         "app/lang.py",

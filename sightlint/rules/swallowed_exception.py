@@ -989,7 +989,7 @@ class SwallowedException(Rule):
             # s.flag: betas.append("x")`): the import failing is what the handler expects.
             return "import probe"
         if not all(pure_call(self.context, c) for c in calls):
-            return self._library_lookup(work)
+            return self._library_lookup(work) or self._guarded_callee(work, fallback[-1])
         looks_up = any(isinstance(n, ast.Subscript) and isinstance(n.ctx, ast.Load) for n in _walk(body))
         single = len(work) == 1 and isinstance(work[0], (ast.Return, ast.Assign, ast.AnnAssign))
         if not looks_up and single:
@@ -999,7 +999,7 @@ class SwallowedException(Rule):
             looks_up = bool(calls) or any(
                 isinstance(n, ast.Attribute) and isinstance(n.ctx, ast.Load) for n in _walk(body)
             )
-        if looks_up or any(_parser(_last_name(c.func)) for c in calls):
+        if looks_up or any(_parser(_last_name(c.func)) or _last_name(c.func) in INSPECTION_CALLS for c in calls):
             return "parse or lookup probe"
         return None
 
@@ -1032,6 +1032,45 @@ class SwallowedException(Rule):
         if not (found & _DETECTION_WORDS or found & _DETECTED_WORDS):
             return False
         return isinstance(answer, ast.Return) and (answer.value is None or isinstance(answer.value, ast.Constant))
+
+    def _guarded_callee(self, work: list[ast.stmt], answer: ast.stmt) -> str | None:
+        """A constant fallback around one call of a function of this file (a method of
+        the same class) that already catches every error itself and answers a default
+        (`cap = self._compute_cap()` where `_compute_cap` has its own `except Exception:`):
+        the outer handler has nothing left to swallow."""
+        if len(work) != 1 or not isinstance(work[0], (ast.Assign, ast.Return)):
+            return None
+        value = work[0].value
+        if not isinstance(value, ast.Call) or not _constant_answer(answer):
+            return None
+        func = value.func
+        scope: list[ast.stmt] = self.context.tree.body
+        if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == "self":
+            if not self.context.class_stack:
+                return None
+            scope = self.context.class_stack[-1].body
+        elif not isinstance(func, ast.Name):
+            return None
+        name = _last_name(func)
+        callee = next(
+            (f for f in scope if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef)) and f.name == name), None
+        )
+        if callee is None:
+            return None
+        body = [s for s in callee.body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
+        guarded = [s for s in body if isinstance(s, ast.Try)]
+        if len(guarded) != 1 or body[0] is not guarded[0]:
+            return None
+        if not all(broad_caught(self.context, h.type) for h in guarded[0].handlers):
+            return None
+        rest = body[1:]
+        if all(
+            isinstance(s, ast.Return)
+            and all(pure_call(self.context, c) for c in ast.walk(s) if isinstance(c, ast.Call))
+            for s in rest
+        ):
+            return "call that catches its own errors"
+        return None
 
     def _library_lookup(self, work: list[ast.stmt]) -> str | None:
         """One synchronous call of another distribution's lookup function, stored or returned
@@ -1276,6 +1315,12 @@ def _adds_constant(call: ast.Call) -> bool:
 
 def _constant_assign(stmt: ast.stmt) -> bool:
     return isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Constant)
+
+
+def _constant_answer(stmt: ast.stmt) -> bool:
+    """``cap = 5000``, ``return None``: a fallback that is one constant."""
+    value = stmt.value if isinstance(stmt, (ast.Assign, ast.Return)) else None
+    return (value is None and isinstance(stmt, ast.Return)) or isinstance(value, ast.Constant)
 
 
 def _returns_none(stmt: ast.stmt) -> bool:
