@@ -367,6 +367,29 @@ _JUDGED = [
         "    except Exception:\n        url = ''\n    return url\n",
         [],
     ),
+    (
+        "app/tags.py",
+        "def base(self):\n    try:\n        client = getattr(self, '_client', None)\n"
+        "        url = str(getattr(client, '_base_url', '') or '')\n    except Exception:\n        url = ''\n    return url\n",
+        [],
+    ),
+    (
+        "app/tags.py",
+        "def base(self):\n    try:\n        client = getattr(self, '_client', None)\n"
+        "        url = str(client.resolve_url())\n    except Exception:\n        url = ''\n    return url\n",
+        [(5, "medium")],
+    ),
+    # Cancelling a generator is cleanup.
+    (
+        "app/streams.py",
+        "async def _handle_cancellation(gen):\n    try:\n        await gen.stop_stream()\n    except Exception:\n        pass\n",
+        [],
+    ),
+    (
+        "app/streams.py",
+        "async def _handle_completion(gen):\n    try:\n        await gen.stop_stream()\n    except Exception:\n        pass\n",
+        [(4, "medium")],
+    ),
     # A tool probe that reads the tool's output (`check=False`); not one that ships it somewhere.
     (
         "app/version.py",

@@ -50,7 +50,7 @@ DB_RECEIVERS = frozenset("db session conn connection cursor tx transaction uow".
 # -- code that must not raise ----------------------------------------------------------
 _CLEANUP_FUNCTIONS = frozenset("__exit__ __aexit__ __del__ close aclose".split())
 # ...and functions named for it (`clean_global_injector`, `shutdown_clients`, `_teardown`).
-_CLEANUP_WORDS = frozenset("close clean cleanup shutdown teardown dispose".split())
+_CLEANUP_WORDS = frozenset("close clean cleanup shutdown teardown dispose cancel cancellation".split())
 # Emitting metrics must not break the code it measures (`counter.add(1)`, `gauge.set(n)`).
 _TELEMETRY_WORDS = frozenset("metric metrics gauge counter histogram statsd telemetry".split())
 _CLEANUP_CALLS = frozenset("close aclose disconnect shutdown terminate kill dispose".split())
