@@ -379,6 +379,11 @@ _JUDGED = [
         "        url = str(client.resolve_url())\n    except Exception:\n        url = ''\n    return url\n",
         [(5, "medium")],
     ),
+    (
+        "app/agents.py",
+        "def tags(agent, request):\n    try:\n        agent.tags = list(request.tags or [])\n    except Exception:\n        pass\n",
+        [],
+    ),
     # Cancelling a generator is cleanup.
     (
         "app/streams.py",

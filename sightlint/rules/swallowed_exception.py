@@ -993,11 +993,14 @@ class SwallowedException(Rule):
         looks_up = any(isinstance(n, ast.Subscript) and isinstance(n.ctx, ast.Load) for n in _walk(body))
         # One value, or a few local names, computed with pure calls only (`client = getattr(self,
         # "_client", None); url = str(getattr(client, "_base_url", "") or "")`).
-        single = bool(work) and all(
-            isinstance(s, (ast.Return, ast.AnnAssign))
-            or (isinstance(s, ast.Assign) and all(isinstance(t, ast.Name) for t in s.targets))
-            for s in work
-        ) and (len(work) == 1 or bool(calls))
+        single = (len(work) == 1 and isinstance(work[0], (ast.Return, ast.Assign, ast.AnnAssign))) or (
+            bool(calls)
+            and all(
+                isinstance(s, (ast.Return, ast.AnnAssign))
+                or (isinstance(s, ast.Assign) and all(isinstance(t, ast.Name) for t in s.targets))
+                for s in work
+            )
+        )
         if not looks_up and single:
             # One value read off an object (`return len(reader.pages)`, `return reader.is_encrypted`):
             # an attribute lookup with a fallback, like `d[k]` (private-gpt's PDF metadata probes);
