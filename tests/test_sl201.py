@@ -574,6 +574,20 @@ _JUDGED = [
         "    except Exception:\n        pass\n    return found\n",
         [(8, "medium")],
     ),
+    (
+        "app/llm.py",
+        "def betas(config, model_settings):\n    found = []\n    try:\n"
+        "        if model_settings.long_context and config.model.startswith('claude'):\n"
+        "            found.append('context-1m')\n    except Exception:\n        pass\n    return found\n",
+        [],
+    ),
+    (
+        "app/llm.py",
+        "def betas(config, model_settings):\n    found = []\n    try:\n"
+        "        if model_settings.long_context and config.model.startswith('claude'):\n"
+        "            found.append('context-1m')\n            model_settings.save()\n    except Exception:\n        pass\n    return found\n",
+        [(7, "medium")],
+    ),
     # A fallback of several local names; a side effect in the handler is more than a fallback.
     (
         "app/errors.py",

@@ -988,6 +988,11 @@ class SwallowedException(Rule):
             # A local import and reads of what it provides (`from app.settings import s; if
             # s.flag: betas.append("x")`): the import failing is what the handler expects.
             return "import probe"
+        adds = [c for c in calls if _adds_constant(c)]
+        if adds and all(c in adds or pure_call(self.context, c) for c in calls):
+            # Reads of settings that decide which constants to add (`if settings.long_context
+            # and model.startswith("claude"): betas.append("context-1m")`): lookups.
+            return "lookup probe"
         if not all(pure_call(self.context, c) for c in calls):
             return self._library_lookup(work) or self._guarded_callee(work, fallback[-1])
         looks_up = any(isinstance(n, ast.Subscript) and isinstance(n.ctx, ast.Load) for n in _walk(body))
