@@ -11,7 +11,9 @@ crashing fix, unparsable input or output becomes a ``failed``/``skipped`` result
 from __future__ import annotations
 
 import ast
+import os
 import stat
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -51,11 +53,24 @@ class FixOutcome:
 
 
 def fix_source(
-    data: bytes, path: str, settings: Settings, *, unsafe: bool = False, module: str | None = None
+    data: bytes,
+    path: str,
+    settings: Settings,
+    *,
+    unsafe: bool = False,
+    module: str | None = None,
+    findings: Sequence[Finding] | None = None,
+    facts: dict[str, dict[str, Any]] | None = None,
+    first_party: frozenset[str] = frozenset(),
 ) -> FixOutcome:
-    """Fix one file's contents; never raises."""
+    """Fix one file's contents; never raises.
+
+    ``findings`` are the file's findings as the whole-project check reported them (graded,
+    cross-file ones included): the first pass fixes those instead of checking the file on
+    its own. ``facts`` are the rules' ``fix_facts`` (by code); ``first_party`` the
+    project's top-level package names (for import groups)."""
     try:
-        return _fix(data, path, settings, unsafe, module)
+        return _fix(data, path, settings, unsafe, module, findings, facts or {}, first_party)
     except Exception as exc:  # a bug here must not take the whole run down
         return FixOutcome(path, "failed", data, None, reason=f"internal error in the fixer: {type(exc).__name__}: {exc}")
 
@@ -86,18 +101,43 @@ def _parse_failure(findings: Sequence[Finding]) -> str | None:
     return next((f.message for f in findings if f.code == engine.PARSE_ERROR_CODE), None)
 
 
-def _fix(data: bytes, path: str, settings: Settings, unsafe: bool, module: str | None) -> FixOutcome:
+def _fix(
+    data: bytes,
+    path: str,
+    settings: Settings,
+    unsafe: bool,
+    module: str | None,
+    given: Sequence[Finding] | None,
+    facts: dict[str, dict[str, Any]],
+    first_party: frozenset[str],
+) -> FixOutcome:
     enabled = enabled_rules(settings)
-    rules = {rule.meta.code: rule for rule in enabled if not settings.ignored_for_path(path, rule.meta.code, rule.meta.name)}
+    rules = {
+        rule.meta.code: rule
+        for rule in enabled
+        if rule.fix_node is not None and not settings.ignored_for_path(path, rule.meta.code, rule.meta.name)
+    }
+    graded = {rule.meta.code for rule in enabled if rule.graded or rule.cross_file}
     current = data
     applied: list[Finding] = []
     reasons: dict[Finding, str] = {}
-    result = engine.check_source(current, path, settings, rules=enabled, module=module)
-    failure = _parse_failure(result.findings)
+    if given is not None:
+        findings: Sequence[Finding] = given
+    else:
+        result = engine.check_source(current, path, settings, rules=enabled, module=module)
+        findings = result.findings
+    failure = _parse_failure(findings)
     if failure:
-        return FixOutcome(path, "failed", data, None, reason=failure, remaining=tuple(result.findings))
+        return FixOutcome(path, "failed", data, None, reason=failure, remaining=tuple(findings))
+    # Later passes check the file on its own: a graded or cross-file rule's finding is fixed
+    # there only if the project's view offered that rule a fix in this file.
+    offered = {f.code for f in findings if _wanted(f, unsafe)}
+    first = True
     for _ in range(MAX_PASSES):
-        todo = [f for f in result.findings if _wanted(f, unsafe) and f.code in rules]
+        todo = [
+            f for f in findings if _wanted(f, unsafe) and f.code in rules and (first or f.code not in graded or f.code in offered)
+        ]
+        first = False
         if not todo:
             break
         why = _beyond_libcst(current)
@@ -105,7 +145,7 @@ def _fix(data: bytes, path: str, settings: Settings, unsafe: bool, module: str |
             reasons = {f: why for f in todo}
             break
         try:
-            new, done, reasons = _apply_pass(current, path, settings, module, todo, rules, unsafe)
+            new, done, reasons = _apply_pass(current, path, settings, module, todo, rules, unsafe, facts, first_party)
         except Exception as exc:
             if not applied:
                 return FixOutcome(path, "failed", data, None, reason=f"cannot apply fixes: {type(exc).__name__}: {exc}")
@@ -113,13 +153,14 @@ def _fix(data: bytes, path: str, settings: Settings, unsafe: bool, module: str |
         if not done or new == current:
             break
         result = engine.check_source(new, path, settings, rules=enabled, module=module)
-        failure = _parse_failure(result.findings)
+        findings = result.findings
+        failure = _parse_failure(findings)
         if failure:
             return FixOutcome(path, "failed", data, None, tuple(applied), reason=f"a fix produced invalid code ({failure})")
         current = new
         applied.extend(done)
         reasons = {}
-    remaining = tuple(result.findings)
+    remaining = tuple(findings)
     skipped = tuple((f, _skip_reason(f, unsafe, reasons)) for f in remaining if f.fixable)
     if current == data:
         return FixOutcome(path, "unchanged", data, None, (), skipped, remaining=remaining)
@@ -171,6 +212,8 @@ def _apply_pass(
     todo: list[Finding],
     rules: dict[str, RuleClass],
     unsafe: bool = False,
+    facts: dict[str, dict[str, Any]] | None = None,
+    first_party: frozenset[str] = frozenset(),
 ) -> tuple[bytes, list[Finding], dict[Finding, str]]:
     """One pass: apply every non-overlapping fix. Returns new bytes, applied, and why others were not.
 
@@ -220,6 +263,7 @@ def _apply_pass(
                 options = settings.rule_options.get(rule_cls.meta.name)
                 instance = instances[finding.code] = rule_cls(context, options)
                 instance.unsafe_fixes = unsafe
+                instance.fix_facts = (facts or {}).get(finding.code, {})
             fix = instance.fix(node, finding)
         except Exception as exc:
             reasons[finding] = f"the fix crashed: {type(exc).__name__}: {exc}"
@@ -233,7 +277,7 @@ def _apply_pass(
         done.append(finding)
     if not done:
         return current, [], reasons
-    new_module = _add_module_code(module.visit(_replacer(replacements)), fixes, path, settings, module_name)
+    new_module = _add_module_code(module.visit(_replacer(replacements)), fixes, path, settings, module_name, first_party)
     return new_module.bytes, done, reasons
 
 
@@ -248,19 +292,18 @@ def _replacer(replacements: dict[int, Any]) -> Any:
     return Replace()
 
 
-def _add_module_code(module: Any, fixes: list[Fix], path: str, settings: Settings, module_name: str | None) -> Any:
-    """Add the fixes' imports (LibCST's AddImportsVisitor), then their module statements."""
+def _add_module_code(
+    module: Any, fixes: list[Fix], path: str, settings: Settings, module_name: str | None, first_party: frozenset[str] = frozenset()
+) -> Any:
+    """Add the fixes' imports (each once, in its isort group and place), then their module statements."""
     import libcst as cst
-    from libcst.codemod import CodemodContext
-    from libcst.codemod.visitors import AddImportsVisitor
 
     imports = dict.fromkeys(i for fix in fixes for i in fix.imports)
-    module = _extend_from_imports(module, imports)
-    if imports:
-        context = CodemodContext()
-        for mod, name in imports:
-            AddImportsVisitor.add_needed_import(context, mod, name)
-        module = AddImportsVisitor(context).transform_module(module)
+    module, merged = _extend_from_imports(module, imports)
+    own = frozenset({module_name.split(".")[0]} if module_name else ()) | first_party
+    for mod, name in imports:
+        if (mod, name) not in merged and not _imported(module, mod, name):
+            module = _insert_import(module, mod, name, own)
     statements = dict(s for fix in fixes for s in fix.module_statements)
     if not statements:
         return module
@@ -278,20 +321,114 @@ def _add_module_code(module: Any, fixes: list[Fix], path: str, settings: Setting
         return module
     body = list(module.body)
     at = _insertion_index(body)
+    if at < len(body) and not body[at].leading_lines:
+        body[at] = body[at].with_changes(leading_lines=[cst.EmptyLine()])
     return module.with_changes(body=[*body[:at], *new, *body[at:]])
 
 
-def _extend_from_imports(module: Any, imports: dict[tuple[str, str | None], None]) -> Any:
-    """Append a needed name to an existing top-level ``from mod import ...`` (AddImportsVisitor
-    would put it first); what is not handled here is left to AddImportsVisitor."""
+def _import_lines(body: list[Any]) -> list[tuple[int, str, bool]]:
+    """The module's top-level import lines before its first def or class: (index, module, is_from)."""
+    import libcst as cst
+
+    out: list[tuple[int, str, bool]] = []
+    for index, stmt in enumerate(body):
+        if isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
+            break
+        if not isinstance(stmt, cst.SimpleStatementLine) or not stmt.body:
+            continue
+        first = stmt.body[0]
+        if isinstance(first, cst.Import):
+            out.append((index, _code(first.names[0].name), False))
+        elif isinstance(first, cst.ImportFrom):
+            dots = "." * len(first.relative)
+            out.append((index, dots + (_code(first.module) if first.module is not None else ""), True))
+    return out
+
+
+def _code(node: Any) -> str:
+    import libcst as cst
+
+    return str(cst.Module([]).code_for_node(node))
+
+
+def _section(mod: str, own: frozenset[str]) -> int:
+    """isort's sections: future, standard library, third party, first party (and relative)."""
+    top = mod.split(".")[0]
+    if top == "__future__":
+        return 0
+    if mod.startswith(".") or top in own:
+        return 3
+    return 1 if top in sys.stdlib_module_names else 2
+
+
+def _imported(module: Any, mod: str, name: str | None) -> bool:
+    """True if a top-level statement already imports exactly this (``import mod`` / ``from mod import name``)."""
+    import libcst as cst
+
+    for stmt in module.body:
+        if not isinstance(stmt, cst.SimpleStatementLine):
+            continue
+        for small in stmt.body:
+            if name is None and isinstance(small, cst.Import):
+                if any(_code(a.name) == mod and a.asname is None for a in small.names):
+                    return True
+            if name is not None and isinstance(small, cst.ImportFrom) and not small.relative and small.module is not None:
+                if _code(small.module) == mod and not isinstance(small.names, cst.ImportStar):
+                    if any(_code(a.name) == name and a.asname is None for a in small.names):
+                        return True
+    return False
+
+
+def _insert_import(module: Any, mod: str, name: str | None, own: frozenset[str]) -> Any:
+    """Insert ``import mod`` / ``from mod import name`` where isort (and ruff's I001) would:
+    in its section, sorted (plain imports before ``from`` imports), sections apart by a blank line."""
+    import libcst as cst
+
+    stmt = cst.parse_statement(f"from {mod} import {name}" if name else f"import {mod}")
+    body = list(module.body)
+    lines = _import_lines(body)
+    section = _section(mod, own)
+    key = (name is not None, mod.lower())
+    same = [(i, (f, m.lower())) for i, m, f in lines if _section(m, own) == section]
+    blank = [cst.EmptyLine()]
+    if same:
+        after = [i for i, k in same if k > key]
+        if after:
+            at = after[0]
+            body[at], stmt = body[at].with_changes(leading_lines=[]), stmt.with_changes(leading_lines=body[at].leading_lines)
+        else:
+            at = same[-1][0] + 1
+    else:
+        later = [i for i, m, _ in lines if _section(m, own) > section]
+        earlier = [i for i, m, _ in lines if _section(m, own) < section]
+        if later:
+            at = later[0]
+            stmt = stmt.with_changes(leading_lines=body[at].leading_lines)
+            body[at] = body[at].with_changes(leading_lines=blank)
+        elif earlier:
+            at = earlier[-1] + 1
+            stmt = stmt.with_changes(leading_lines=blank)
+        else:
+            at = _insertion_index(body)
+            if at:
+                stmt = stmt.with_changes(leading_lines=blank)
+            if at < len(body) and not body[at].leading_lines:
+                body[at] = body[at].with_changes(leading_lines=blank)
+    return module.with_changes(body=[*body[:at], stmt, *body[at:]])
+
+
+def _extend_from_imports(module: Any, imports: dict[tuple[str, str | None], None]) -> tuple[Any, set[tuple[str, str | None]]]:
+    """Add a needed name to an existing top-level ``from mod import ...`` (kept isort-sorted
+    if it was); returns the module and the imports handled so."""
     import libcst as cst
 
     wanted: dict[str, list[str]] = {}
     for mod, name in imports:
         if name is not None:
             wanted.setdefault(mod, []).append(name)
+    merged: set[tuple[str, str | None]] = set()
     if not wanted:
-        return module
+        return module, merged
     body = list(module.body)
     for index, stmt in enumerate(body):
         if not (isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1):
@@ -303,7 +440,10 @@ def _extend_from_imports(module: Any, imports: dict[tuple[str, str | None], None
             continue
         names = list(node.names)
         present = {cst.Module([]).code_for_node(a.name) for a in names if a.asname is None}
-        missing = [n for n in wanted.pop(cst.Module([]).code_for_node(node.module)) if n not in present]
+        mod = cst.Module([]).code_for_node(node.module)
+        names_wanted = wanted.pop(mod)
+        merged.update((mod, n) for n in names_wanted)
+        missing = [n for n in names_wanted if n not in present]
         if not missing:
             continue
         last = names[-1]
@@ -311,14 +451,14 @@ def _extend_from_imports(module: Any, imports: dict[tuple[str, str | None], None
         # The new names go after the last one and take over its trailing comma, if any.
         names[-1] = last.with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
         added = [cst.ImportAlias(name=cst.Name(n), comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))) for n in missing]
-        merged = [*names, *added]
+        merged_names = [*names, *added]
         if _one_line(node) and _isort_sorted([_alias_name(a) for a in node.names]):
             # Keep an isort-sorted import sorted (`from datetime import UTC, datetime`).
-            merged.sort(key=lambda a: _isort_key(_alias_name(a)))
-            merged = [a.with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))) for a in merged]
-        merged[-1] = merged[-1].with_changes(comma=trailing)
-        body[index] = stmt.with_changes(body=[node.with_changes(names=merged)])
-    return module.with_changes(body=body)
+            merged_names.sort(key=lambda a: _isort_key(_alias_name(a)))
+            merged_names = [a.with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))) for a in merged_names]
+        merged_names[-1] = merged_names[-1].with_changes(comma=trailing)
+        body[index] = stmt.with_changes(body=[node.with_changes(names=merged_names)])
+    return module.with_changes(body=body), merged
 
 
 def _alias_name(alias: Any) -> str:

@@ -62,7 +62,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -190,6 +190,9 @@ class Rule:
         self.findings: list[Finding] = []
         # Set by the fixer from --unsafe-fixes: a rule with two fixes then returns the unsafe one.
         self.unsafe_fixes = False
+        # What the fixer learnt about the whole project for the fixes (for example SL201's
+        # ``"logger_convention"``); empty when fixing a file on its own.
+        self.fix_facts: dict[str, Any] = {}
 
     # -- reporting -----------------------------------------------------------------
 
@@ -303,6 +306,13 @@ class Rule:
             detail=detail,
             chain_paths=tuple(sorted({*chain_paths, *(r.path for r in related)})),
         )
+
+    @classmethod
+    def fix_facts_for(cls, sources: Sequence[tuple[str | None, str, str]]) -> dict[str, Any]:
+        """What the fixes need to know about the whole project, from ``(module, path, text)``
+        of every file; the fixer hands it to each instance as ``fix_facts``. Only rules that
+        override it make the fixer read the project's files."""
+        return {}
 
     # -- fixing --------------------------------------------------------------------
 
