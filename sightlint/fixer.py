@@ -11,18 +11,20 @@ crashing fix, unparsable input or output becomes a ``failed``/``skipped`` result
 from __future__ import annotations
 
 import ast
+import contextlib
 import os
 import stat
 import sys
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
 from sightlint import engine, nesting
+from sightlint.files import SourceFile, project_root
+from sightlint.models import Finding, FixSafety, RunResult
 from sightlint.registry import enabled_rules
-from sightlint.atomic import write_atomically
-from sightlint.models import Finding, FixSafety
 from sightlint.rules.base import Fix, Rule, RuleClass
 from sightlint.semantics.bindings import BindingKind
 from sightlint.semantics.scope import Context
@@ -78,23 +80,261 @@ def fix_source(
 def fix_file(
     path: Path, display: str, settings: Settings, *, unsafe: bool, write: bool, module: str | None = None
 ) -> FixOutcome:
-    """Fix a file on disk; with ``write`` the new text replaces it atomically (mode kept)."""
+    """Fix one file on disk on its own; with ``write`` the new text replaces it atomically
+    (mode kept), unless the file changed since it was read."""
     data = read_source(path, settings.max_file_size)
     if isinstance(data, str):
         return FixOutcome(display, "failed", b"", None, reason=f"cannot read file: {data}")
     outcome = fix_source(data, display, settings, unsafe=unsafe, module=module)
     if outcome.status != "changed" or not write or outcome.new is None:
         return outcome
+    why = write_if_unchanged(path.resolve(), data, outcome.new)
+    return outcome if why is None else replace(outcome, status="failed", reason=why)
+
+
+def write_if_unchanged(target: Path, original: bytes, new: bytes) -> str | None:
+    """Replace ``target`` atomically with ``new`` unless its content is no longer
+    ``original`` (checked just before the rename); returns why it was not written, or None.
+
+    The new text goes to a temporary file in the same folder (with the file's mode),
+    which then replaces the file in one ``os.replace``: a reader, or a crash at any
+    moment, sees the old content or the new one, never a mix."""
     try:
-        _write_atomically(path, outcome.new)
+        mode = stat.S_IMODE(os.stat(target).st_mode)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".sightlint-tmp")
     except OSError as exc:
-        return replace(outcome, status="failed", reason=f"cannot write file: {exc.strerror or exc}")
-    return outcome
+        return f"cannot write file: {exc.strerror or exc}"
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(new)
+        os.chmod(tmp, mode)
+        with open(target, "rb") as handle:
+            now = handle.read()
+        if now != original:
+            os.unlink(tmp)
+            return "changed on disk since it was read: not overwritten (run `sightlint fix` again)"
+        os.replace(tmp, target)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        return f"cannot write file: {exc.strerror or exc}"
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return None
 
 
-def _write_atomically(path: Path, content: bytes) -> None:
-    target = path.resolve()  # write through a symlink instead of replacing it
-    write_atomically(target, content, mode=stat.S_IMODE(target.stat().st_mode))
+# -- the project pipeline --------------------------------------------------------------
+
+MAX_ROUNDS = 3
+
+
+@dataclass
+class ProjectFix:
+    """What ``sightlint fix`` did to a project.
+
+    ``outcomes``: one per file that had something to fix, by display path (the last
+    round's for a file fixed in several). ``before``: the check the fixes were planned
+    on. ``after``: the whole-project check after writing (None when nothing was written).
+    ``not_written``: files whose new text was not written, and why."""
+
+    before: RunResult
+    outcomes: dict[str, FixOutcome] = field(default_factory=dict)
+    after: RunResult | None = None
+    not_written: list[tuple[str, str]] = field(default_factory=list)
+    written: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> list[FixOutcome]:
+        return [o for o in self.outcomes.values() if o.status == "changed"]
+
+    @property
+    def failed(self) -> list[FixOutcome]:
+        return [o for o in self.outcomes.values() if o.status == "failed"]
+
+
+Progress = Callable[[int, int], None]
+
+
+def fix_paths(
+    paths: Sequence[Path],
+    settings: Settings,
+    *,
+    unsafe: bool = False,
+    write: bool = True,
+    jobs: int | None = None,
+    cache_dir: Path | None = None,
+    use_cache: bool = True,
+    progress: Progress | None = None,
+) -> ProjectFix:
+    """Fix the Python files under ``paths`` as one transaction, with their whole project around them.
+
+    The plan comes from the same check as ``sightlint check`` (cached, on ``jobs``
+    processes): only files with a fix to apply are read again and parsed with LibCST,
+    once per pass. Every file's new text is computed and parsed before any is written;
+    then each is written atomically, unless it resolves outside the project root or
+    changed on disk since it was read (``not_written``). After writing, the project is
+    checked again, and files that the fixes left with new fixable findings are fixed in
+    another round (at most ``MAX_ROUNDS``). Without ``write`` nothing is written and
+    ``after`` stays None.
+    """
+    from sightlint import api
+
+    found = api.discover_project(paths, settings)
+    root = project_root(paths, settings) or _common_folder(paths)
+    before = api.check_discovered(found, settings, jobs=jobs, cache_dir=cache_dir, use_cache=use_cache)
+    report = ProjectFix(before=before)
+    files = {f.display: f for f in found.files}
+    run = before
+    attempted: set[str] = set()
+    for _ in range(MAX_ROUNDS):
+        todo = _to_fix(run, found.named, settings, unsafe, attempted)
+        if not todo:
+            break
+        attempted.update(todo)
+        outcomes = _fix_files([(files[d], todo[d]) for d in todo if d in files], found.files, settings, unsafe, jobs, progress)
+        report.outcomes.update((o.path, o) for o in outcomes)
+        if not write:
+            break
+        wrote = False
+        for outcome in outcomes:
+            if outcome.status != "changed" or outcome.new is None:
+                continue
+            why = _write(files[outcome.path], root, outcome)
+            if why is None:
+                report.written.append(outcome.path)
+                wrote = True
+            else:
+                report.not_written.append((outcome.path, why))
+        if not wrote:
+            break
+        run = report.after = api.check_discovered(found, settings, jobs=jobs, cache_dir=cache_dir, use_cache=use_cache)
+    return report
+
+
+def _common_folder(paths: Sequence[Path]) -> Path:
+    """Without a project: the folder holding every path named (symlinks not followed)."""
+    folders = [os.path.abspath(p) if p.is_dir() else os.path.dirname(os.path.abspath(p)) for p in paths or [Path(".")]]
+    return Path(os.path.commonpath(folders)).resolve()
+
+
+def _to_fix(
+    run: RunResult, named: frozenset[str] | None, settings: Settings, unsafe: bool, attempted: set[str]
+) -> dict[str, tuple[Finding, ...]]:
+    """Display path -> its findings (as the project check reports them), for the files
+    named on the command line that have a fix to apply and were not fixed yet."""
+    codes = {rule.meta.code for rule in enabled_rules(settings) if rule.fix_node is not None and rule.meta.fix is not FixSafety.NONE}
+    out: dict[str, tuple[Finding, ...]] = {}
+    for result in run.files:
+        if result.path in attempted or (named is not None and result.path not in named):
+            continue
+        if any(_wanted(f, unsafe) and f.code in codes for f in result.findings):
+            out[result.path] = tuple(result.findings)
+    return out
+
+
+def _fix_files(
+    todo: list[tuple[SourceFile, tuple[Finding, ...]]],
+    project: Sequence[SourceFile],
+    settings: Settings,
+    unsafe: bool,
+    jobs: int | None,
+    progress: Progress | None,
+) -> list[FixOutcome]:
+    """Fix each file of ``todo`` (in worker processes when there are several), never writing."""
+    codes = {f.code for _, findings in todo for f in findings if _wanted(f, unsafe)}
+    facts: dict[str, dict[str, Any]] = {}
+    needing = [r for r in enabled_rules(settings) if r.meta.code in codes and "fix_facts_for" in vars(r)]
+    if needing:
+        sources = []
+        for file in project:
+            data = read_source(file.location, settings.max_file_size)
+            if isinstance(data, bytes):
+                with contextlib.suppress(SourceError, ValueError):
+                    sources.append((file.module, file.display, decode_source(data)))
+        for rule in needing:
+            facts[rule.meta.code] = rule.fix_facts_for(sources)
+    first_party = frozenset(f.module.split(".")[0] for f in project if f.module)
+    tasks = [(file.location, file.display, file.module, findings) for file, findings in todo]
+    from sightlint import runner
+
+    workers = min(jobs or runner.default_jobs(), len(tasks))
+    if workers <= 1 or len(tasks) < 4:
+        out = []
+        for i, task in enumerate(tasks):
+            out.append(_fix_task(task, settings, unsafe, facts, first_party))
+            if progress is not None:
+                progress(i + 1, len(tasks))
+        return out
+    from concurrent.futures import ProcessPoolExecutor
+
+    results: list[FixOutcome | None] = [None] * len(tasks)
+    with ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=runner._pool_context(),
+        initializer=_init_fix_worker,
+        initargs=(runner._portable(settings), unsafe, facts, first_party),
+    ) as pool:
+        futures = {pool.submit(_fix_in_worker, task): i for i, task in enumerate(tasks)}
+        from concurrent.futures import as_completed
+
+        for done, future in enumerate(as_completed(futures), 1):
+            index = futures[future]
+            try:
+                results[index] = future.result()
+            except Exception as exc:  # a worker that died: that file is not fixed
+                _, display, _, _ = tasks[index]
+                results[index] = FixOutcome(display, "failed", b"", None, reason=f"the fixer's worker died: {type(exc).__name__}: {exc}")
+            if progress is not None:
+                progress(done, len(tasks))
+    return [r for r in results if r is not None]
+
+
+FixTask = tuple[str, str, "str | None", tuple[Finding, ...]]
+_FIX_WORKER: tuple[Settings, bool, dict[str, dict[str, Any]], frozenset[str]] | None = None
+
+
+def _init_fix_worker(fields: dict[str, Any], unsafe: bool, facts: dict[str, dict[str, Any]], first_party: frozenset[str]) -> None:
+    global _FIX_WORKER
+    import gc
+
+    from sightlint import runner
+
+    gc.enable()
+    _FIX_WORKER = (runner._restore(fields), unsafe, facts, first_party)
+
+
+def _fix_in_worker(task: FixTask) -> FixOutcome:
+    assert _FIX_WORKER is not None
+    return _fix_task(task, *_FIX_WORKER)
+
+
+def _fix_task(
+    task: FixTask, settings: Settings, unsafe: bool, facts: dict[str, dict[str, Any]], first_party: frozenset[str]
+) -> FixOutcome:
+    location, display, module, findings = task
+    data = read_source(location, settings.max_file_size)
+    if isinstance(data, str):
+        return FixOutcome(display, "failed", b"", None, reason=f"cannot read file: {data}")
+    return fix_source(
+        data, display, settings, unsafe=unsafe, module=module, findings=findings, facts=facts, first_party=first_party
+    )
+
+
+def _write(file: SourceFile, root: Path, outcome: FixOutcome) -> str | None:
+    """Write one fixed file unless it lies outside ``root`` (also through a symlink); why not, or None."""
+    assert outcome.new is not None
+    try:
+        target = Path(file.location).resolve(strict=True)
+    except (OSError, RuntimeError) as exc:
+        return f"cannot resolve the file: {exc}"
+    if target != root and root not in target.parents:
+        return f"resolves to {target}, outside the project root {root}: not written"
+    if not target.is_file():
+        return "not a regular file: not written"
+    return write_if_unchanged(target, outcome.original, outcome.new)
 
 
 def _parse_failure(findings: Sequence[Finding]) -> str | None:
@@ -321,8 +561,15 @@ def _add_module_code(
         return module
     body = list(module.body)
     at = _insertion_index(body)
-    if at < len(body) and not body[at].leading_lines:
-        body[at] = body[at].with_changes(leading_lines=[cst.EmptyLine()])
+    if at < len(body):
+        # A def or class after the new statements keeps PEP 8's two blank lines.
+        wanted = 2 if isinstance(body[at], (cst.FunctionDef, cst.ClassDef)) else 1
+        lines = list(body[at].leading_lines)
+        blank = 0
+        while blank < len(lines) and lines[blank].comment is None:
+            blank += 1
+        if blank < wanted:
+            body[at] = body[at].with_changes(leading_lines=[cst.EmptyLine()] * (wanted - blank) + lines)
     return module.with_changes(body=[*body[:at], *new, *body[at:]])
 
 
@@ -509,3 +756,47 @@ def _insertion_index(body: list[Any]) -> int:
         if isinstance(body[0].body[0].value, (cst.SimpleString, cst.ConcatenatedString)):
             at = 1
     return at
+
+
+# -- patches ---------------------------------------------------------------------------------
+
+
+def unified_patch(display: str, old: bytes, new: bytes) -> bytes:
+    """A unified diff of one file that ``patch -p1`` (and ``git apply``) applies, as bytes.
+
+    Lines are split on ``\\n`` only (a CR-only file is one line, as ``patch`` sees it); the
+    bytes are kept as they are (latin-1 text is not replaced); a last line without a
+    newline gets ``\\ No newline at end of file``; a file name with control characters,
+    quotes, backslashes or non-ASCII bytes is C-quoted as git does (so nothing raw reaches
+    a terminal and a newline in a name cannot end the header)."""
+    import difflib
+
+    a, b = _patch_lines(old), _patch_lines(new)
+    name = display.replace(os.sep, "/") if os.sep != "/" else display
+    out: list[bytes] = []
+    for line in difflib.diff_bytes(
+        difflib.unified_diff, a, b, _quote_name("a/" + name), _quote_name("b/" + name), lineterm=b"\n"
+    ):
+        if line.startswith((b"---", b"+++")) and not line.endswith(b"\n"):
+            line += b"\n"
+        out.append(line)
+        if not line.endswith(b"\n"):
+            out.append(b"\n\\ No newline at end of file\n")
+    return b"".join(out)
+
+
+def _patch_lines(data: bytes) -> list[bytes]:
+    lines = data.split(b"\n")
+    out = [line + b"\n" for line in lines[:-1]]
+    if lines[-1]:
+        out.append(lines[-1])
+    return out
+
+
+def _quote_name(name: str) -> bytes:
+    raw = name.encode("utf-8", "surrogateescape")
+    if all(0x20 < c < 0x7F and c not in (0x22, 0x5C) for c in raw):
+        return raw
+    escapes = {0x07: b"\\a", 0x08: b"\\b", 0x09: b"\\t", 0x0A: b"\\n", 0x0B: b"\\v", 0x0C: b"\\f", 0x0D: b"\\r", 0x22: b'\\"', 0x5C: b"\\\\"}
+    body = b"".join(escapes.get(c) or (bytes([c]) if 0x20 <= c < 0x7F else b"\\%03o" % c) for c in raw)
+    return b'"' + body + b'"'

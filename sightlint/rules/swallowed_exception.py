@@ -252,6 +252,7 @@ class SwallowedException(Rule):
             "\n"
             "logger = logging.getLogger(__name__)\n"
             "\n"
+            "\n"
             "async def get_current_user_optional(token, db):\n"
             "    try:\n"
             "        return await load_user(token, db)\n"
@@ -343,6 +344,7 @@ class SwallowedException(Rule):
             "\n"
             "logger = logging.getLogger(__name__)\n"
             "\n"
+            "\n"
             "def midpoint(scale, raw, low, high):\n"
             "    try:\n"
             "        return scale.position(raw)\n"
@@ -413,6 +415,7 @@ class SwallowedException(Rule):
             "import os\n"
             "\n"
             "logger = logging.getLogger(__name__)\n"
+            "\n"
             "\n"
             "def remove_upload(path):\n"
             "    try:\n"
@@ -492,20 +495,17 @@ class SwallowedException(Rule):
                         return ""
                 """
             ),
-            fixed=dedent(
-                """\
-                import logging
-
-                logger = logging.getLogger(__name__)
-
-                async def summarise(llm, text):
-                    try:
-                        return await llm.ainvoke(text)
-                    except Exception:
-                        logger.exception("Ignored error in summarise")
-                        return ""
-                """
-            ),
+            fixed="import logging\n"
+            "\n"
+            "logger = logging.getLogger(__name__)\n"
+            "\n"
+            "\n"
+            "async def summarise(llm, text):\n"
+            "    try:\n"
+            "        return await llm.ainvoke(text)\n"
+            "    except Exception:\n"
+            '        logger.exception("Ignored error in summarise")\n'
+            '        return ""\n',
         ),
         # `suppress(Exception)` swallows like `except Exception: pass`, on purpose: low, and no
         # handler to log from.
@@ -534,21 +534,18 @@ class SwallowedException(Rule):
                         return None
                 """
             ),
-            fixed=dedent(
-                """\
-                import logging
-
-                logger = logging.getLogger(__name__)
-
-                def age(raw, stats):
-                    try:
-                        return int(raw)
-                    except Exception:
-                        logger.exception("Ignored error in age")
-                        stats.bad = True
-                        return None
-                """
-            ),
+            fixed="import logging\n"
+            "\n"
+            "logger = logging.getLogger(__name__)\n"
+            "\n"
+            "\n"
+            "def age(raw, stats):\n"
+            "    try:\n"
+            "        return int(raw)\n"
+            "    except Exception:\n"
+            '        logger.exception("Ignored error in age")\n'
+            "        stats.bad = True\n"
+            "        return None\n",
         ),
     )
 
