@@ -11,11 +11,15 @@ crashing fix, unparsable input or output becomes a ``failed``/``skipped`` result
 from __future__ import annotations
 
 import ast
+import bisect
 import contextlib
+import io
 import os
+import re
 import stat
 import sys
 import tempfile
+import tokenize
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -380,10 +384,6 @@ def _fix(
         first = False
         if not todo:
             break
-        why = _beyond_libcst(current)
-        if why:
-            reasons = {f: why for f in todo}
-            break
         try:
             new, done, reasons = _apply_pass(current, path, settings, module, todo, rules, unsafe, facts, first_party)
         except Exception as exc:
@@ -411,18 +411,20 @@ def _fix(
     return FixOutcome(path, "changed", data, current, tuple(applied), skipped, remaining=remaining)
 
 
-def _beyond_libcst(data: bytes) -> str | None:
-    """Why LibCST must not parse ``data``, as a skip reason, or None.
+def _beyond_libcst(text: str) -> str | None:
+    """Why LibCST must not parse ``text`` (one top-level statement, or a module's header),
+    as a skip reason, or None.
 
     Too deep, its native parser crashes the process (``sightlint.nesting``); too large,
     it needs about 400 MB and 5 s per MB of source (measured with libcst 1.9).
     """
-    if len(data) > MAX_FIX_SIZE:
-        return f"no fix: file too large for the fixer ({size_text(len(data))} > {size_text(MAX_FIX_SIZE)})"
-    deep = nesting.too_nested(decode_source(data))
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > MAX_FIX_SIZE:
+        return f"no fix: statement too large for the fixer ({size_text(size)} > {size_text(MAX_FIX_SIZE)})"
+    deep = nesting.too_nested(text)
     if deep == nesting.UNTOKENIZABLE:
         return f"no fix: {deep}"
-    return f"no fix: file too deeply nested for the fixer ({deep})" if deep else None
+    return f"no fix: statement too deeply nested for the fixer ({deep})" if deep else None
 
 
 def _wanted(finding: Finding, unsafe: bool) -> bool:
@@ -444,6 +446,29 @@ def _node_types(rule: RuleClass) -> tuple[type, ...]:
     return tuple(getattr(cst, item) if isinstance(item, str) else item for item in items if item is not None)
 
 
+_LINE_BREAK = re.compile(r"(?<=\n)|(?<=\r)(?!\n)")
+
+
+def _split_lines(text: str) -> list[str]:
+    """Lines with their ends, broken where the tokenizer breaks them (``\n``, ``\r\n``, ``\r``)."""
+    lines = _LINE_BREAK.split(text)
+    return lines[:-1] if lines and lines[-1] == "" else lines
+
+
+def _blocks(tree: ast.Module) -> list[tuple[int, int]]:
+    """The module's top-level statements as whole-line ranges (first, last), decorators
+    included; statements that share a line share a range."""
+    out: list[tuple[int, int]] = []
+    for stmt in tree.body:
+        first = min([stmt.lineno, *(d.lineno for d in getattr(stmt, "decorator_list", ()))])
+        last = stmt.end_lineno or stmt.lineno
+        if out and first <= out[-1][1]:
+            out[-1] = (out[-1][0], max(last, out[-1][1]))
+        else:
+            out.append((first, last))
+    return out
+
+
 def _apply_pass(
     current: bytes,
     path: str,
@@ -457,68 +482,138 @@ def _apply_pass(
 ) -> tuple[bytes, list[Finding], dict[Finding, str]]:
     """One pass: apply every non-overlapping fix. Returns new bytes, applied, and why others were not.
 
+    LibCST parses only the top-level statements that hold a finding (each on its own,
+    as a module of its own lines), and the module's import header when a fix adds
+    imports or module statements: the cost follows the code fixed, not the file's size.
     ``unsafe`` is handed to the rules (``Rule.unsafe_fixes``): one with two fixes picks its unsafe one."""
     import libcst as cst
     from libcst.metadata import MetadataWrapper, PositionProvider
 
-    module = cst.parse_module(current)
-    wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
-    positions = wrapper.resolve(PositionProvider)
-    at: dict[tuple[int, int], list[tuple[cst.CSTNode, Any]]] = {}
-    for node, rng in positions.items():
-        at.setdefault((rng.start.line, rng.start.column), []).append((node, rng))
-
-    reasons: dict[Finding, str] = {}
-    located: list[tuple[Finding, cst.CSTNode, tuple[tuple[int, int], tuple[int, int]]]] = []
-    for finding in todo:
-        types = _node_types(rules[finding.code])
-        span = finding.span
-        candidates = [(n, r) for n, r in at.get((span.line, span.col), []) if types and isinstance(n, types)]
-        exact = [(n, r) for n, r in candidates if (r.end.line, r.end.column) == (span.end_line, span.end_col)]
-        chosen = exact or candidates
-        if len(chosen) != 1 and not exact:
-            reasons[finding] = "no fix for this case (cannot find its node)"
-            continue
-        node, rng = chosen[0]
-        located.append((finding, node, ((rng.start.line, rng.start.column), (rng.end.line, rng.end.column))))
-
-    # Outermost first; anything overlapping an accepted fix waits for the next pass.
-    located.sort(key=lambda item: (item[2][0], (-item[2][1][0], -item[2][1][1])))
+    encoding, _ = tokenize.detect_encoding(io.BytesIO(current).readline)
+    raw = current.decode(encoding)
+    lines = _split_lines(raw)
     text = decode_source(current)
     tree = ast.parse(text)
     context = Context(path, text, tree, settings, module_name)
+    blocks = _blocks(tree)
+    starts = [first for first, _ in blocks]
+    reasons: dict[Finding, str] = {}
+    by_block: dict[int, list[Finding]] = {}
+    for finding in todo:
+        index = bisect.bisect_right(starts, finding.span.line) - 1
+        if index < 0 or finding.span.end_line > blocks[index][1]:
+            reasons[finding] = "no fix for this case (cannot find its node)"
+            continue
+        by_block.setdefault(index, []).append(finding)
+
     instances: dict[str, Rule] = {}
-    accepted: list[tuple[tuple[int, int], tuple[int, int]]] = []
-    replacements: dict[int, Any] = {}
     fixes: list[Fix] = []
     done: list[Finding] = []
-    for finding, node, bounds in located:
-        if any(bounds[0] < other[1] and other[0] < bounds[1] for other in accepted):
-            reasons[finding] = "overlaps another fix"
+    new_blocks: dict[int, str] = {}
+    for index, findings in by_block.items():
+        first, last = blocks[index]
+        snippet = "".join(lines[first - 1 : last])
+        why = _beyond_libcst(snippet)
+        if why:
+            reasons.update((f, why) for f in findings)
             continue
-        rule_cls = rules[finding.code]
-        try:
-            instance = instances.get(finding.code)
-            if instance is None:
-                options = settings.rule_options.get(rule_cls.meta.name)
-                instance = instances[finding.code] = rule_cls(context, options)
-                instance.unsafe_fixes = unsafe
-                instance.fix_facts = (facts or {}).get(finding.code, {})
-            fix = instance.fix(node, finding)
-        except Exception as exc:
-            reasons[finding] = f"the fix crashed: {type(exc).__name__}: {exc}"
-            continue
-        if fix is None:
-            reasons[finding] = "no fix for this case"
-            continue
-        accepted.append(bounds)
-        replacements[id(node)] = fix.replacement
-        fixes.append(fix)
-        done.append(finding)
+        module = cst.parse_module(snippet)
+        positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+        at: dict[tuple[int, int], list[tuple[cst.CSTNode, Any]]] = {}
+        for node, rng in positions.items():
+            at.setdefault((rng.start.line + first - 1, rng.start.column), []).append((node, rng))
+        located: list[tuple[Finding, cst.CSTNode, tuple[tuple[int, int], tuple[int, int]]]] = []
+        for finding in findings:
+            types = _node_types(rules[finding.code])
+            span = finding.span
+            candidates = [(n, r) for n, r in at.get((span.line, span.col), []) if types and isinstance(n, types)]
+            exact = [(n, r) for n, r in candidates if (r.end.line + first - 1, r.end.column) == (span.end_line, span.end_col)]
+            chosen = exact or candidates
+            if len(chosen) != 1 and not exact:
+                reasons[finding] = "no fix for this case (cannot find its node)"
+                continue
+            node, rng = chosen[0]
+            located.append((finding, node, ((rng.start.line, rng.start.column), (rng.end.line, rng.end.column))))
+        # Outermost first; anything overlapping an accepted fix waits for the next pass.
+        located.sort(key=lambda item: (item[2][0], (-item[2][1][0], -item[2][1][1])))
+        accepted: list[tuple[tuple[int, int], tuple[int, int]]] = []
+        replacements: dict[int, Any] = {}
+        for finding, node, bounds in located:
+            if any(bounds[0] < other[1] and other[0] < bounds[1] for other in accepted):
+                reasons[finding] = "overlaps another fix"
+                continue
+            rule_cls = rules[finding.code]
+            try:
+                instance = instances.get(finding.code)
+                if instance is None:
+                    options = settings.rule_options.get(rule_cls.meta.name)
+                    instance = instances[finding.code] = rule_cls(context, options)
+                    instance.unsafe_fixes = unsafe
+                    instance.fix_facts = (facts or {}).get(finding.code, {})
+                fix = instance.fix(node, finding)
+            except Exception as exc:
+                reasons[finding] = f"the fix crashed: {type(exc).__name__}: {exc}"
+                continue
+            if fix is None:
+                reasons[finding] = "no fix for this case"
+                continue
+            accepted.append(bounds)
+            replacements[id(node)] = fix.replacement
+            fixes.append(fix)
+            done.append(finding)
+        if replacements:
+            new_blocks[index] = module.visit(_replacer(replacements)).code
     if not done:
         return current, [], reasons
-    new_module = _add_module_code(module.visit(_replacer(replacements)), fixes, path, settings, module_name, first_party)
-    return new_module.bytes, done, reasons
+    for index in sorted(new_blocks, reverse=True):
+        first, last = blocks[index]
+        lines[first - 1 : last] = [new_blocks[index]]
+    new_text = "".join(lines)
+    if any(fix.imports or fix.module_statements for fix in fixes):
+        try:
+            new_text = _add_header_code(new_text, fixes, path, settings, module_name, first_party)
+        except _Declined as exc:
+            return current, [], {**reasons, **{f: str(exc) for f in todo}}
+    return new_text.encode(encoding), done, reasons
+
+
+class _Declined(Exception):
+    """The module's header cannot be given to LibCST (the message says why)."""
+
+
+def _add_header_code(
+    text: str, fixes: list[Fix], path: str, settings: Settings, module_name: str | None, first_party: frozenset[str]
+) -> str:
+    """Add the fixes' imports and module statements to the module's header: the lines
+    before its first top-level def or class, parsed on their own."""
+    import libcst as cst
+
+    normalized = text.replace("\r\n", "\n").replace("\r", "\n")
+    tree = ast.parse(normalized)
+    lines = _split_lines(text)
+    end = len(lines)
+    for stmt in tree.body:
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            end = min([stmt.lineno, *(d.lineno for d in stmt.decorator_list)]) - 1
+            break
+    header = "".join(lines[:end])
+    rest = lines[end:]
+    why = _beyond_libcst(header)
+    if why:
+        raise _Declined(why)
+    module = cst.parse_module(header)
+    if not header.strip():
+        # Nothing above the first def: the new lines take the file's newline.
+        newline = next((line[len(line.rstrip("\r\n")) :] for line in lines if line.endswith(("\n", "\r"))), "\n")
+        module = module.with_changes(default_newline=newline, has_trailing_newline=True)
+    new = _add_module_code(module, fixes, path, settings, module_name, first_party, (tree, normalized), next_is_def=bool(rest))
+    code = str(new.code)
+    if rest and code and not header.strip():
+        # New lines above the first def or class: PEP 8's two blank lines before it.
+        code = code.rstrip("\r\n") + new.default_newline * 3
+    elif rest and code and not code.endswith(("\n", "\r")):
+        code += new.default_newline
+    return code + "".join(rest)
 
 
 def _replacer(replacements: dict[int, Any]) -> Any:
@@ -533,7 +628,14 @@ def _replacer(replacements: dict[int, Any]) -> Any:
 
 
 def _add_module_code(
-    module: Any, fixes: list[Fix], path: str, settings: Settings, module_name: str | None, first_party: frozenset[str] = frozenset()
+    module: Any,
+    fixes: list[Fix],
+    path: str,
+    settings: Settings,
+    module_name: str | None,
+    first_party: frozenset[str] = frozenset(),
+    whole: tuple[ast.Module, str] | None = None,
+    next_is_def: bool = False,
 ) -> Any:
     """Add the fixes' imports (each once, in its isort group and place), then their module statements."""
     import libcst as cst
@@ -547,8 +649,9 @@ def _add_module_code(
     statements = dict(s for fix in fixes for s in fix.module_statements)
     if not statements:
         return module
-    code = module.code
-    scope = Context(path, code, ast.parse(code), settings, module_name)
+    # Whether the module binds a name already: asked of the whole module, not the header.
+    tree, code = whole if whole is not None else (ast.parse(module.code), module.code)
+    scope = Context(path, code, tree, settings, module_name)
     new = []
     for name, source in statements.items():
         binding = scope.module_binding(name)
@@ -570,6 +673,14 @@ def _add_module_code(
             blank += 1
         if blank < wanted:
             body[at] = body[at].with_changes(leading_lines=[cst.EmptyLine()] * (wanted - blank) + lines)
+    elif next_is_def:
+        # The new statements end the header and a def or class follows: two blank lines.
+        footer = list(module.footer)
+        blank = 0
+        while blank < len(footer) and footer[blank].comment is None:
+            blank += 1
+        if blank < 2:
+            module = module.with_changes(footer=[cst.EmptyLine()] * (2 - blank) + footer)
     return module.with_changes(body=[*body[:at], *new, *body[at:]])
 
 

@@ -209,6 +209,7 @@ class NaiveUtcnow(Rule):
             "    return datetime.utcnow()\n",
             fixed="from datetime import timezone\n"
                   "\n"
+                  "\n"
                   "def stamp():\n"
                   "    from datetime import datetime\n"
                   "    return datetime.now(timezone.utc).replace(tzinfo=None)\n",
