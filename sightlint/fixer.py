@@ -469,6 +469,83 @@ def _blocks(tree: ast.Module) -> list[tuple[int, int]]:
     return out
 
 
+def _regions(
+    tree: ast.Module, lines: list[str], todo: list[Finding], reasons: dict[Finding, str]
+) -> tuple[list[tuple[int, int, bool]], dict[int, list[Finding]]]:
+    """Where LibCST parses for each finding: the innermost def or class around it that has
+    its lines to itself (``nested`` when indented), else its top-level statement. Regions
+    inside another region chosen are merged into it. Returns the regions (first line,
+    last line, nested) and the findings by region index."""
+    blocks = _blocks(tree)
+    starts = [first for first, _ in blocks]
+    defs: list[tuple[int, int, bool]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.col_offset > 0:
+            first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+            last = node.end_lineno or node.lineno
+            if _owns_lines(lines, first, last, node):
+                defs.append((first, last, True))
+    wanted: dict[Finding, tuple[int, int, bool]] = {}
+    for finding in todo:
+        span = finding.span
+        around = [d for d in defs if d[0] <= span.line and span.end_line <= d[1]]
+        if around:
+            wanted[finding] = max(around, key=lambda d: (d[0], -d[1]))
+            continue
+        index = bisect.bisect_right(starts, span.line) - 1
+        if index < 0 or span.end_line > blocks[index][1]:
+            reasons[finding] = "no fix for this case (cannot find its node)"
+            continue
+        wanted[finding] = (*blocks[index], False)
+    chosen: list[tuple[int, int, bool]] = []
+    for region in sorted(set(wanted.values()), key=lambda r: (r[0], -r[1])):
+        if chosen and region[0] <= chosen[-1][1]:
+            continue  # inside the region before it (regions nest or are apart)
+        chosen.append(region)
+    by_region: dict[int, list[Finding]] = {}
+    for finding, region in wanted.items():
+        index = next(i for i, r in enumerate(chosen) if r[0] <= region[0] and region[1] <= r[1])
+        by_region.setdefault(index, []).append(finding)
+    return chosen, by_region
+
+
+def _owns_lines(lines: list[str], first: int, last: int, node: ast.stmt) -> bool:
+    """True if nothing but ``node`` (and comments) is on its first and last lines."""
+    if first > len(lines) or last > len(lines):
+        return False
+    start = lines[first - 1]
+    if not start[: len(start) - len(start.lstrip(" \t\f"))].strip(" \t\f") == "" or not start.strip():
+        return False
+    head = start.encode("utf-8", "surrogatepass")[: node.col_offset].decode("utf-8", "replace") if first == node.lineno else ""
+    if head.strip(" \t\f"):
+        return False
+    end = lines[last - 1].encode("utf-8", "surrogatepass")[node.end_col_offset or 0 :].decode("utf-8", "replace")
+    rest = end.strip()
+    return not rest or rest.startswith("#")
+
+
+def _synthetic_header(line: str, unit: str, newline: str) -> str | None:
+    """``if True:`` lines that put ``line``'s indentation one level below them, or None when
+    that indentation is not whole levels of ``unit``."""
+    width = line[: len(line) - len(line.lstrip(" \t"))]
+    levels, rest = divmod(len(width), len(unit))
+    if not levels or rest or width != unit * levels:
+        return None
+    return "".join(f"{unit * level}if True:{newline}" for level in range(levels))
+
+
+def _indent_unit(tree: ast.Module, lines: list[str]) -> str:
+    """The file's first level of indentation (four spaces if it has none)."""
+    for node in tree.body:
+        body = getattr(node, "body", None)
+        if isinstance(body, list) and body and body[0].lineno != node.lineno and body[0].lineno <= len(lines):
+            line: str = lines[body[0].lineno - 1]
+            unit = line[: len(line) - len(line.lstrip(" \t"))]
+            if unit:
+                return unit
+    return "    "
+
+
 def _apply_pass(
     current: bytes,
     path: str,
@@ -495,24 +572,26 @@ def _apply_pass(
     text = decode_source(current)
     tree = ast.parse(text)
     context = Context(path, text, tree, settings, module_name)
-    blocks = _blocks(tree)
-    starts = [first for first, _ in blocks]
+    newline = next((line[len(line.rstrip("\r\n")) :] for line in lines if line.endswith(("\n", "\r"))), "\n")
+    indent = _indent_unit(tree, lines)
     reasons: dict[Finding, str] = {}
-    by_block: dict[int, list[Finding]] = {}
-    for finding in todo:
-        index = bisect.bisect_right(starts, finding.span.line) - 1
-        if index < 0 or finding.span.end_line > blocks[index][1]:
-            reasons[finding] = "no fix for this case (cannot find its node)"
-            continue
-        by_block.setdefault(index, []).append(finding)
+    regions, by_region = _regions(tree, lines, todo, reasons)
 
     instances: dict[str, Rule] = {}
     fixes: list[Fix] = []
     done: list[Finding] = []
     new_blocks: dict[int, str] = {}
-    for index, findings in by_block.items():
-        first, last = blocks[index]
-        snippet = "".join(lines[first - 1 : last])
+    for index, findings in by_region.items():
+        first, last, nested = regions[index]
+        # An indented def or class is parsed under synthetic `if True:` lines, one per level
+        # of the file's indentation (so LibCST infers the file's indent for new blocks):
+        # its own lines stay as they are, so positions keep their columns.
+        header = _synthetic_header(lines[first - 1], indent, newline) if nested else ""
+        if header is None:
+            reasons.update((f, "no fix for this case (irregular indentation)") for f in findings)
+            continue
+        snippet = header + "".join(lines[first - 1 : last])
+        offset = first - 1 - header.count(newline)
         why = _beyond_libcst(snippet)
         if why:
             reasons.update((f, why) for f in findings)
@@ -521,7 +600,8 @@ def _apply_pass(
         positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
         at: dict[tuple[int, int], list[tuple[cst.CSTNode, Any]]] = {}
         for node, rng in positions.items():
-            at.setdefault((rng.start.line + first - 1, rng.start.column), []).append((node, rng))
+            at.setdefault((rng.start.line + offset, rng.start.column), []).append((node, rng))
+        first = offset + 1
         located: list[tuple[Finding, cst.CSTNode, tuple[tuple[int, int], tuple[int, int]]]] = []
         for finding in findings:
             types = _node_types(rules[finding.code])
@@ -562,11 +642,23 @@ def _apply_pass(
             fixes.append(fix)
             done.append(finding)
         if replacements:
-            new_blocks[index] = module.visit(_replacer(replacements)).code
+            targets = [positions[node] for node in _by_id(positions, replacements)]
+            ancestors = {
+                id(node)
+                for node, rng in positions.items()
+                if any((rng.start.line, rng.start.column) <= (t.start.line, t.start.column) and (t.end.line, t.end.column) <= (rng.end.line, rng.end.column) for t in targets)
+            }
+            code = module.visit(_replacer(replacements, ancestors)).code
+            if nested:
+                if not code.startswith(header):
+                    reasons.update((f, "no fix for this case (the fixed code lost its place)") for f in findings)
+                    continue
+                code = code[len(header) :]
+            new_blocks[index] = code
     if not done:
         return current, [], reasons
     for index in sorted(new_blocks, reverse=True):
-        first, last = blocks[index]
+        first, last, _ = regions[index]
         lines[first - 1 : last] = [new_blocks[index]]
     new_text = "".join(lines)
     if any(fix.imports or fix.module_statements for fix in fixes):
@@ -616,15 +708,23 @@ def _add_header_code(
     return code + "".join(rest)
 
 
-def _replacer(replacements: dict[int, Any]) -> Any:
-    """A transformer that swaps the nodes named (by identity) in ``replacements``."""
+def _replacer(replacements: dict[int, Any], ancestors: set[int] | None = None) -> Any:
+    """A transformer that swaps the nodes named (by identity) in ``replacements``; with
+    ``ancestors`` (the ids of the nodes around them), it enters nothing else."""
     import libcst as cst
 
     class Replace(cst.CSTTransformer):
+        def on_visit(self, node: Any) -> bool:
+            return ancestors is None or id(node) in ancestors
+
         def on_leave(self, original_node: Any, updated_node: Any) -> Any:
             return replacements.get(id(original_node), updated_node)
 
     return Replace()
+
+
+def _by_id(positions: Any, replacements: dict[int, Any]) -> list[Any]:
+    return [node for node in positions if id(node) in replacements]
 
 
 def _add_module_code(
