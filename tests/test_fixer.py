@@ -55,9 +55,12 @@ def test_unsafe_fix_needs_opt_in() -> None:
     assert "datetime.now(timezone.utc) >" in fixed(UTCNOW_HIGH, SL301)
 
 
-def test_a_rule_with_two_fixes_gives_the_safe_one_unless_unsafe_fixes_are_asked_for() -> None:
+def test_the_aware_fix_only_where_the_value_meets_aware_values() -> None:
+    # A medium finding keeps its value naive even with --unsafe-fixes (it may meet naive columns).
     assert "datetime.now(timezone.utc).replace(tzinfo=None)\n" in fixed(UTCNOW, SL301, unsafe=False)
-    assert "datetime.now(timezone.utc)\n" in fixed(UTCNOW, SL301, unsafe=True)
+    assert "datetime.now(timezone.utc).replace(tzinfo=None)\n" in fixed(UTCNOW, SL301, unsafe=True)
+    # Compared with an aware value (high): only the aware fix, with --unsafe-fixes.
+    assert "return datetime.now(timezone.utc) > at" in fixed(UTCNOW_HIGH, SL301, unsafe=True)
 
 
 def test_the_fixer_tells_the_rule_whether_unsafe_fixes_were_asked_for(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -133,7 +136,7 @@ def test_overlapping_fixes_take_several_passes() -> None:
     outcome = fix_source(source.encode(), "m.py", SL301, unsafe=True)
     assert outcome.new is not None and len(outcome.applied) == 2
     assert outcome.new.decode().endswith(
-        "x = datetime.fromtimestamp(datetime.now(timezone.utc).timestamp(), tz=timezone.utc)\n"
+        "x = datetime.fromtimestamp(datetime.now(timezone.utc).replace(tzinfo=None).timestamp(), tz=timezone.utc).replace(tzinfo=None)\n"
     )
 
 
@@ -170,7 +173,7 @@ def test_latin1_coding_cookie_is_kept() -> None:
 
 def test_non_ascii_and_tabs_before_the_node() -> None:
     source = "from datetime import datetime\nclass A:\n\tdef f(self):\n\t\tx = 'żółw'; y = datetime.utcnow()\n"
-    assert "\t\tx = 'żółw'; y = datetime.now(timezone.utc)\n" in fixed(source, SL301)
+    assert "\t\tx = 'żółw'; y = datetime.now(timezone.utc).replace(tzinfo=None)\n" in fixed(source, SL301)
 
 
 def test_comments_and_formatting_elsewhere_are_untouched() -> None:
@@ -268,7 +271,7 @@ def test_except_star_handler() -> None:
 
 def test_timezone_from_pytz_uses_module_when_imported() -> None:
     source = "import datetime as dtm\nfrom datetime import datetime\nfrom pytz import timezone\n\nx = datetime.utcnow()\n"
-    assert "x = datetime.now(dtm.timezone.utc)\n" in fixed(source, SL301)
+    assert "x = datetime.now(dtm.timezone.utc).replace(tzinfo=None)\n" in fixed(source, SL301)
 
 
 def test_timezone_already_imported() -> None:
@@ -295,7 +298,7 @@ def test_callable_form_needing_a_class_body_name_declines() -> None:
 
 def test_trailing_comma_call() -> None:
     source = "from datetime import datetime\n\nx = datetime.utcfromtimestamp(\n    0,\n)\n"
-    assert "x = datetime.fromtimestamp(\n    0, tz=timezone.utc,\n)\n" in fixed(source, SL301)
+    assert "x = datetime.fromtimestamp(\n    0, tz=timezone.utc,\n).replace(tzinfo=None)\n" in fixed(source, SL301)
 
 
 # -- fix_file --------------------------------------------------------------------------------
