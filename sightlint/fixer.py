@@ -367,6 +367,12 @@ def _fix(
     reasons: dict[Finding, str] = {}
     if given is not None:
         findings: Sequence[Finding] = given
+    elif any(rule.cross_file and rule.fix_node is not None for rule in rules.values()):
+        # A cross-file rule's findings come from the project phase: here, of this file alone.
+        from sightlint import api
+
+        run = api.check_sources({path: current}, settings, modules={path: module})
+        findings = [f for result in run.files for f in result.findings]
     else:
         result = engine.check_source(current, path, settings, rules=enabled, module=module)
         findings = result.findings

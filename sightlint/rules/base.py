@@ -287,8 +287,10 @@ class Rule:
         related: tuple[RelatedLocation, ...] = (),
         detail: str | None = None,
         chain_paths: tuple[str, ...] = (),
+        fix_safety: FixSafety = FixSafety.NONE,
     ) -> Finding:
-        """A finding of a cross-file rule (severity overrides are applied by the api).
+        """A finding of a cross-file rule (severity overrides are applied by the api);
+        ``fix_safety`` other than NONE says the rule's ``fix`` handles it.
 
         ``related`` shows one call chain; ``chain_paths`` names every file any chain behind
         the finding passes through (``related``'s are added), so a check of some files also
@@ -301,7 +303,8 @@ class Rule:
             message=message or meta.summary,
             path=path,
             span=span,
-            fix_safety=FixSafety.NONE,
+            fix_safety=fix_safety,
+            fix_title=meta.fix_title if fix_safety is not FixSafety.NONE else None,
             related=related,
             detail=detail,
             chain_paths=tuple(sorted({*chain_paths, *(r.path for r in related)})),
