@@ -260,7 +260,9 @@ def _fix_files(
                     sources.append((file.module, file.display, decode_source(data)))
         for rule in needing:
             facts[rule.meta.code] = rule.fix_facts_for(sources)
-    first_party = frozenset(f.module.split(".")[0] for f in project if f.module)
+    # Top-level names of the project's modules: the first-party import group. A folder of
+    # scripts may hold a `logging.py` or `types.py`; those names stay standard library.
+    first_party = frozenset(f.module.split(".")[0] for f in project if f.module) - sys.stdlib_module_names
     tasks = [(file.location, file.display, file.module, findings) for file, findings in todo]
     from sightlint import runner
 
@@ -748,7 +750,7 @@ def _add_module_code(
 
     imports = dict.fromkeys(i for fix in fixes for i in fix.imports)
     module, merged = _extend_from_imports(module, imports)
-    own = frozenset({module_name.split(".")[0]} if module_name else ()) | first_party
+    own = (frozenset({module_name.split(".")[0]} if module_name else ()) | first_party) - sys.stdlib_module_names
     for mod, name in imports:
         if (mod, name) not in merged and not _imported(module, mod, name):
             module = _insert_import(module, mod, name, own)

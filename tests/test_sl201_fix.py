@@ -236,3 +236,20 @@ def test_import_logging_goes_into_the_stdlib_group_sorted(header: str, expected:
 def test_an_existing_import_logging_is_not_repeated() -> None:
     out = fix("import httpx\nimport logging\n\n\n" + HANDLER)
     assert out is not None and out.count("import logging") == 1 and out.startswith("import httpx\nimport logging\n\nlogger =")
+
+
+def test_a_module_outside_the_providers_package_gets_the_default() -> None:
+    """A standalone script (scripts/report.py) may run without the project's package installed."""
+    mods = [(f"app.api.m{i}", f"app/api/m{i}.py", "from app.log import get_logger\n\nlogger = get_logger(__name__)\n") for i in range(2)]
+    known = facts(*mods, ("app.log", "app/log.py", "import logging\n"))
+    out = fix(HANDLER, path="scripts/report.py", module="report", facts=known)
+    assert out is not None and "logger = logging.getLogger(__name__)" in out and "app.log" not in out
+    out = fix(HANDLER, path="app/jobs.py", module="app.jobs", facts=known)
+    assert out is not None and "from app.log import get_logger" in out
+
+
+def test_a_project_module_named_like_the_stdlib_does_not_move_stdlib_imports() -> None:
+    source = "import os\nfrom types import ModuleType\n\nimport yaml\n\n\n" + HANDLER
+    outcome = fix_source(source.encode(), "app/m.py", SL201, module="app.m", first_party=frozenset({"app", "types", "logging"}))
+    assert outcome.new is not None
+    assert outcome.new.decode().startswith("import logging\nimport os\nfrom types import ModuleType\n\nimport yaml\n")

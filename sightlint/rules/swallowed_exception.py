@@ -1274,6 +1274,9 @@ class _Convention:
     name: str
     kind: str
     avoid: frozenset[str] = frozenset()
+    # The project package that provides it, if it is the project's own (a module outside
+    # that package, such as a standalone script, may run without it: it gets the default).
+    package: str | None = None
 
 
 def _in_logging_machinery(context: Context) -> bool:
@@ -1341,7 +1344,10 @@ def _logger_at(context: Context, line: int, col: int, convention: _Convention | 
         if same and reach.kind is BindingKind.IMPORT and reach.qualified == "logging" and reach.at_module_level:
             return _Logger("logging.getLogger(__name__)", _STDLIB)
         return None
-    if convention is not None and context.module not in convention.avoid:
+    inside = convention is not None and (
+        convention.package is None or (context.module or "").split(".")[0] == convention.package
+    )
+    if convention is not None and inside and context.module not in convention.avoid:
         made = _made_the_projects_way(context, line, col, convention)
         if made is not None:
             return made
@@ -1504,4 +1510,6 @@ def _prevailing_convention(sources: Sequence[tuple[str | None, str, str]]) -> _C
                 avoid.add(prefix)
                 todo.extend(imports[prefix])
     provided = name if not statement and name else "logger"
-    return _Convention(((mod, name),), statement or None, provided, kind, frozenset(avoid))
+    top = mod.split(".")[0]
+    package = top if any(m.split(".")[0] == top for m in imports) else None
+    return _Convention(((mod, name),), statement or None, provided, kind, frozenset(avoid), package)
