@@ -188,10 +188,11 @@ def test_comments_and_formatting_elsewhere_are_untouched() -> None:
     out = fixed(source, SL201)
     assert "import os  # why: paths\n" in out
     assert "def f( a,b ):   # odd spacing stays\n" in out
+    # A comment in the handler foresaw the failure: one warning line, no traceback.
     assert (
-        "    except Exception:  # header comment\n"
+        "    except Exception as exc:  # header comment\n"
         "        # leading comment\n"
-        '        logger.exception("Ignored error in f")  # trailing comment\n'
+        '        logger.warning("Ignored error in f: %r", exc)  # trailing comment\n'
     ) in out
 
 

@@ -253,3 +253,19 @@ def test_a_project_module_named_like_the_stdlib_does_not_move_stdlib_imports() -
     outcome = fix_source(source.encode(), "app/m.py", SL201, module="app.m", first_party=frozenset({"app", "types", "logging"}))
     assert outcome.new is not None
     assert outcome.new.decode().startswith("import logging\nimport os\nfrom types import ModuleType\n\nimport yaml\n")
+
+
+def test_a_comment_that_foresees_the_failure_gives_a_warning_without_traceback() -> None:
+    source = "import logging\n\nlogger = logging.getLogger(__name__)\n\ndef deploy(app):\n    try:\n        return lookup(app)\n    except Exception:\n        # App doesn't exist yet, deploy it\n        pass\n    return create(app)\n"
+    out = fix(source)
+    assert out is not None and 'logger.warning("Ignored error in deploy: %r", exc)' in out
+    # `#` inside a string is no comment.
+    source = "import logging\n\nlogger = logging.getLogger(__name__)\n\ndef tag(x):\n    try:\n        x.run()\n    except Exception:\n        x.t = '#1'\n"
+    out = fix(source)
+    assert out is not None and 'logger.exception("Ignored error in tag")' in out
+
+
+def test_a_critical_finding_with_a_comment_keeps_the_traceback() -> None:
+    source = "import logging\n\nlogger = logging.getLogger(__name__)\n\nasync def user(token):\n    try:\n        return decode_access_token(token)\n    except Exception:\n        # public access\n        pass\n"
+    out = fix(source)
+    assert out is not None and 'logger.exception("Ignored error in user")' in out

@@ -185,11 +185,14 @@ class SwallowedException(Rule):
     `logger.exception("Ignored error in <function>")` as the first statement of the
     handler, which logs the message with the full traceback and then carries on exactly
     as before; a `pass` that becomes redundant is replaced, and comments are kept. Where
-    the failure is routine — the `try` runs in a loop (a retry, a parse of each item), or
-    it is the negative answer of a yes/no check (`is_valid_url` returning `False`) — a
-    traceback per occurrence would flood the log: the fix logs one line without it,
-    `logger.debug("Ignored error in <function>: %r", exc)` (`warning` for a critical
-    finding), naming the exception `exc` (or `error`, `err`) if the handler does not
+    the failure is routine — the `try` runs in a loop (a retry, a parse of each item), it
+    is the negative answer of a yes/no check (`is_valid_url` returning `False`), or a
+    comment in the handler explains the fallback ("app doesn't exist yet, deploy it";
+    not for a critical finding) — a traceback per occurrence would flood the log: the
+    fix logs one line without it, `logger.debug("Ignored error in <function>: %r", exc)`
+    in a loop or a yes/no check, `logger.warning(...)` where a comment foresaw the
+    failure or the finding is critical (a non-stdlib logger gets an f-string), naming
+    the exception `exc` (or `error`, `err`) if the handler does not
     (a bare `except:` becomes the equivalent `except BaseException as exc:`).
 
     Which logger: the module's own, whatever makes it — `logging.getLogger(...)`,
@@ -256,9 +259,9 @@ class SwallowedException(Rule):
             "async def get_current_user_optional(token, db):\n"
             "    try:\n"
             "        return await load_user(token, db)\n"
-            "    except Exception:\n"
+            "    except Exception as exc:\n"
             "        # public endpoints work without a user\n"
-            '        logger.exception("Ignored error in get_current_user_optional")\n'
+            '        logger.warning("Ignored error in get_current_user_optional: %r", exc)\n'
             "    return None\n",
             in_docs=True,
         ),
@@ -278,8 +281,8 @@ class SwallowedException(Rule):
             "def ping(client):\n"
             "    try:\n"
             "        return client.ping()\n"
-            "    except:  # offline\n"
-            '        log.exception("Ignored error in ping")\n',
+            "    except BaseException as exc:  # offline\n"
+            '        log.warning("Ignored error in ping: %r", exc)\n',
         ),
         Bad(
             "import structlog\n"
@@ -991,7 +994,11 @@ class SwallowedException(Rule):
         # Traceback where the failure is unexpected; in a loop (a retry, a parse of each
         # item) or as the negative answer of a yes/no check it is routine: one line, at
         # debug (warning for a critical finding), without a traceback each time.
-        routine = loop or (_answers_bool(handler) and self._predicate(scope.node))
+        # A comment in the handler that explains the fallback ("app doesn't exist yet, deploy
+        # it", "tool may have been deleted") marks an expected path too, unless the finding
+        # is critical (a security decision or a database write stays loud).
+        explained = finding.severity < Severity.CRITICAL and _commented(self.context.lines, handler)
+        routine = loop or explained or (_answers_bool(handler) and self._predicate(scope.node))
         new_handler: cst.ExceptHandler | cst.ExceptStarHandler = node
         if routine:
             name = handler.name or _fresh_name(self.context, scope, line, col)
@@ -1009,7 +1016,10 @@ class SwallowedException(Rule):
                         whitespace_after_as=cst.SimpleWhitespace(" "),
                     )
                 )
-            level = "warning" if finding.severity >= Severity.CRITICAL else "debug"
+            # Debug where it repeats (a loop) or answers no; a warning where it was foreseen
+            # (a comment) or is critical: visible, one line, no traceback.
+            quiet = (loop or not explained) and finding.severity < Severity.CRITICAL
+            level = "debug" if quiet else "warning"
             if found.kind == "stdlib":
                 source = f'{found.name}.{level}("Ignored error in {label}: %r", {name})'
             else:
@@ -1288,6 +1298,21 @@ def _in_logging_machinery(context: Context) -> bool:
     return module in _LOGGING_IMPORTS or module.split(".")[0] in _LOGGING_IMPORTS
 
 
+def _commented(lines: list[str], handler: ast.ExceptHandler) -> bool:
+    """True if a comment sits in the handler (on its ``except`` line or in its body)."""
+    last = handler.end_lineno or handler.lineno
+    for line in lines[handler.lineno - 1 : last]:
+        code = re.sub(r"(\"[^\"]*\"|'[^']*')", "", line)
+        _, hash_, comment = code.partition("#")
+        if hash_ and comment.strip() and not _DIRECTIVE.match(comment):
+            return True
+    return False
+
+
+# Comments for tools, not readers: they explain nothing about the failure.
+_DIRECTIVE = re.compile(r"\s*(expect:|noqa|type:|pragma|sightlint:|pylint:|nosec|fmt:|ruff:|mypy:|pyright:)", re.IGNORECASE)
+
+
 def _answers_bool(handler: ast.ExceptHandler) -> bool:
     """True for a handler that returns ``True`` or ``False``: in a yes/no check
     (`is_valid_url`), the failure is the expected negative answer."""
@@ -1345,7 +1370,10 @@ def _logger_at(context: Context, line: int, col: int, convention: _Convention | 
             return _Logger("logging.getLogger(__name__)", _STDLIB)
         return None
     inside = convention is not None and (
-        convention.package is None or (context.module or "").split(".")[0] == convention.package
+        convention.package is None
+        or (context.module or "").split(".")[0] == convention.package
+        # a module discovery could not name (a folder without __init__.py) in the package's folder
+        or context.path.replace("\\", "/").split("/")[0] == convention.package
     )
     if convention is not None and inside and context.module not in convention.avoid:
         made = _made_the_projects_way(context, line, col, convention)
