@@ -626,6 +626,7 @@ def _apply_pass(
         located.sort(key=lambda item: (item[2][0], (-item[2][1][0], -item[2][1][1])))
         accepted: list[tuple[tuple[int, int], tuple[int, int]]] = []
         replacements: dict[int, Any] = {}
+        planned: list[tuple[Finding, int, Fix]] = []
         for finding, node, bounds in located:
             if any(bounds[0] < other[1] and other[0] < bounds[1] for other in accepted):
                 reasons[finding] = "overlaps another fix"
@@ -647,21 +648,24 @@ def _apply_pass(
                 continue
             accepted.append(bounds)
             replacements[id(node)] = fix.replacement
-            fixes.append(fix)
-            done.append(finding)
+            planned.append((finding, id(node), fix))
         if replacements:
-            targets = [positions[node] for node in _by_id(positions, replacements)]
-            ancestors = {
-                id(node)
-                for node, rng in positions.items()
-                if any((rng.start.line, rng.start.column) <= (t.start.line, t.start.column) and (t.end.line, t.end.column) <= (rng.end.line, rng.end.column) for t in targets)
-            }
-            code = module.visit(_replacer(replacements, ancestors)).code
+            ancestors: set[int] = set()
+            for target in _by_id(positions, replacements):
+                ancestors.update(_path_to(module, target, positions))
+            replacer = _replacer(replacements, ancestors)
+            code = module.visit(replacer).code
             if nested:
                 if not code.startswith(header):
-                    reasons.update((f, "no fix for this case (the fixed code lost its place)") for f in findings)
+                    reasons.update((f, "no fix for this case (the fixed code lost its place)") for f, _, _ in planned)
                     continue
                 code = code[len(header) :]
+            for finding, node_id, fix in planned:
+                if node_id in replacer.hit:
+                    fixes.append(fix)
+                    done.append(finding)
+                else:  # never reached: neither the change nor its imports are made
+                    reasons[finding] = "no fix for this case (cannot reach its node)"
             new_blocks[index] = code
     if not done:
         return current, [], reasons
@@ -722,17 +726,52 @@ def _replacer(replacements: dict[int, Any], ancestors: set[int] | None = None) -
     import libcst as cst
 
     class Replace(cst.CSTTransformer):
+        def __init__(self) -> None:
+            super().__init__()
+            self.hit: set[int] = set()  # the ids replaced
+
         def on_visit(self, node: Any) -> bool:
             return ancestors is None or id(node) in ancestors
 
         def on_leave(self, original_node: Any, updated_node: Any) -> Any:
-            return replacements.get(id(original_node), updated_node)
+            new = replacements.get(id(original_node))
+            if new is None:
+                return updated_node
+            self.hit.add(id(original_node))
+            return new
 
     return Replace()
 
 
 def _by_id(positions: Any, replacements: dict[int, Any]) -> list[Any]:
     return [node for node in positions if id(node) in replacements]
+
+
+def _path_to(module: Any, target: Any, positions: Any) -> list[int]:
+    """The ids of the nodes from ``module`` down to ``target`` (both included).
+
+    A depth-first search through ``children`` that skips only statements whose lines
+    (decorators included) do not hold the target: an expression's range need not cover
+    its children (a ``Param``'s range ends before its default value)."""
+    import libcst as cst
+
+    line = positions[target].start.line
+    stack: list[tuple[Any, list[int]]] = [(module, [id(module)])]
+    while stack:
+        node, path = stack.pop()
+        if node is target:
+            return path
+        for child in node.children:
+            if isinstance(child, cst.BaseStatement) and child in positions:
+                rng = positions[child]
+                first = rng.start.line
+                for decorator in getattr(child, "decorators", ()):
+                    if decorator in positions:
+                        first = min(first, positions[decorator].start.line)
+                if not first <= line <= rng.end.line:
+                    continue
+            stack.append((child, [*path, id(child)]))
+    return []
 
 
 def _add_module_code(

@@ -368,3 +368,11 @@ def test_a_name_added_to_a_sorted_import_keeps_it_sorted(imports: str, expected:
     settings = dataclasses.replace(SL301, target_version="py311")
     new = fixed(f"{imports}\n\nx = datetime.utcnow()\n", settings, unsafe=False)
     assert new.startswith(expected + "\n")
+
+
+def test_a_fix_in_a_default_argument_is_applied() -> None:
+    """LibCST's range of a Param ends before its default: the replacement must still reach it."""
+    source = "from datetime import datetime\n\n\ndef f(\n    a,\n    until: datetime = datetime.utcnow(),\n) -> None:\n    pass\n\n\n@deco(at=datetime.utcnow())\ndef g():\n    pass\n"
+    out = fixed(source, SL301, unsafe=False)
+    assert "until: datetime = datetime.now(timezone.utc).replace(tzinfo=None)," in out
+    assert "@deco(at=datetime.now(timezone.utc).replace(tzinfo=None))" in out
