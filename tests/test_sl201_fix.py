@@ -269,3 +269,10 @@ def test_a_critical_finding_with_a_comment_keeps_the_traceback() -> None:
     source = "import logging\n\nlogger = logging.getLogger(__name__)\n\nasync def user(token):\n    try:\n        return decode_access_token(token)\n    except Exception:\n        # public access\n        pass\n"
     out = fix(source)
     assert out is not None and 'logger.exception("Ignored error in user")' in out
+
+
+def test_a_property_that_answers_yes_or_no_logs_the_negative_answer_at_debug() -> None:
+    source = "import logging\n\nlogger = logging.getLogger(__name__)\n\nclass Plugin:\n    @property\n    def broken(self):\n        try:\n            registry.get(self.slug)\n            return False\n        except Exception:\n            return True\n"
+    out = fix(source)
+    if out is not None:  # the checker may call it a probe
+        assert 'logger.debug("Ignored error in Plugin.broken: %r", exc)' in out

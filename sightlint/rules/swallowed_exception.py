@@ -998,7 +998,8 @@ class SwallowedException(Rule):
         # it", "tool may have been deleted") marks an expected path too, unless the finding
         # is critical (a security decision or a database write stays loud).
         explained = finding.severity < Severity.CRITICAL and _commented(self.context.lines, handler)
-        routine = loop or explained or (_answers_bool(handler) and self._predicate(scope.node))
+        yes_no = self._predicate(scope.node) or _returns_only_bools(scope.node)
+        routine = loop or explained or (_answers_bool(handler) and yes_no)
         new_handler: cst.ExceptHandler | cst.ExceptStarHandler = node
         if routine:
             name = handler.name or _fresh_name(self.context, scope, line, col)
@@ -1311,6 +1312,13 @@ def _commented(lines: list[str], handler: ast.ExceptHandler) -> bool:
 
 # Comments for tools, not readers: they explain nothing about the failure.
 _DIRECTIVE = re.compile(r"\s*(expect:|noqa|type:|pragma|sightlint:|pylint:|nosec|fmt:|ruff:|mypy:|pyright:)", re.IGNORECASE)
+
+
+def _returns_only_bools(function: ast.AST) -> bool:
+    """True for a function whose every ``return`` gives ``True`` or ``False`` (a property
+    `broken`, a check `plugin_ok`): it answers yes or no, whatever its name."""
+    returns = [n for n in _walk(getattr(function, "body", [])) if isinstance(n, ast.Return)]
+    return bool(returns) and all(_returns_bool_constant(r) for r in returns)
 
 
 def _answers_bool(handler: ast.ExceptHandler) -> bool:
