@@ -276,3 +276,9 @@ def test_a_property_that_answers_yes_or_no_logs_the_negative_answer_at_debug() -
     out = fix(source)
     if out is not None:  # the checker may call it a probe
         assert 'logger.debug("Ignored error in Plugin.broken: %r", exc)' in out
+
+
+def test_an_import_in_the_try_body_makes_the_failure_optional() -> None:
+    source = "import logging\n\nlogger = logging.getLogger(__name__)\n\ndef serve(app):\n    try:\n        import uvloop\n        uvloop.install()\n    except Exception:\n        pass\n    run(app)\n"
+    out = fix(source)
+    assert out is not None and 'logger.debug("Ignored error in serve: %r", exc)' in out

@@ -186,11 +186,12 @@ class SwallowedException(Rule):
     handler, which logs the message with the full traceback and then carries on exactly
     as before; a `pass` that becomes redundant is replaced, and comments are kept. Where
     the failure is routine — the `try` runs in a loop (a retry, a parse of each item), it
-    is the negative answer of a yes/no check (`is_valid_url` returning `False`), or a
+    is the negative answer of a yes/no check (`is_valid_url` returning `False`), the `try`
+    body imports something (an optional dependency may be missing), or a
     comment in the handler explains the fallback ("app doesn't exist yet, deploy it";
     not for a critical finding) — a traceback per occurrence would flood the log: the
     fix logs one line without it, `logger.debug("Ignored error in <function>: %r", exc)`
-    in a loop or a yes/no check, `logger.warning(...)` where a comment foresaw the
+    in a loop, a yes/no check or around an import, `logger.warning(...)` where a comment foresaw the
     failure or the finding is critical (a non-stdlib logger gets an f-string), naming
     the exception `exc` (or `error`, `err`) if the handler does not
     (a bare `except:` becomes the equivalent `except BaseException as exc:`).
@@ -984,7 +985,7 @@ class SwallowedException(Rule):
         scope = self.context.scope_at(line, col)
         if scope.kind is not ScopeKind.FUNCTION or _in_logging_machinery(self.context):
             return None
-        handler, loop = self._handler_at(line, col)
+        handler, loop, guarded = self._handler_at(line, col)
         if handler is None or self._logging_code(scope):
             return None
         found = _logger_at(self.context, line, col, self.fix_facts.get("logger_convention"))
@@ -999,7 +1000,10 @@ class SwallowedException(Rule):
         # is critical (a security decision or a database write stays loud).
         explained = finding.severity < Severity.CRITICAL and _commented(self.context.lines, handler)
         yes_no = self._predicate(scope.node) or _returns_only_bools(scope.node)
-        routine = loop or explained or (_answers_bool(handler) and yes_no)
+        # An import in the `try` body makes a missing optional dependency one of the
+        # expected failures (`import uvloop` before switching the event loop policy).
+        optional = any(isinstance(n, (ast.Import, ast.ImportFrom)) for n in _walk(guarded))
+        routine = loop or explained or optional or (_answers_bool(handler) and yes_no)
         new_handler: cst.ExceptHandler | cst.ExceptStarHandler = node
         if routine:
             name = handler.name or _fresh_name(self.context, scope, line, col)
@@ -1019,7 +1023,7 @@ class SwallowedException(Rule):
                 )
             # Debug where it repeats (a loop) or answers no; a warning where it was foreseen
             # (a comment) or is critical: visible, one line, no traceback.
-            quiet = (loop or not explained) and finding.severity < Severity.CRITICAL
+            quiet = (loop or optional or not explained) and finding.severity < Severity.CRITICAL
             level = "debug" if quiet else "warning"
             if found.kind == "stdlib":
                 source = f'{found.name}.{level}("Ignored error in {label}: %r", {name})'
@@ -1054,15 +1058,19 @@ class SwallowedException(Rule):
         convention = _prevailing_convention(sources)
         return {"logger_convention": convention} if convention is not None else {}
 
-    def _handler_at(self, line: int, col: int) -> tuple[ast.ExceptHandler | None, bool]:
-        """The handler whose ``except`` starts at ``line:col`` and whether its ``try`` runs in a
-        loop of the same function."""
+    def _handler_at(self, line: int, col: int) -> tuple[ast.ExceptHandler | None, bool, list[ast.stmt]]:
+        """The handler whose ``except`` starts at ``line:col``, whether its ``try`` runs in a
+        loop of the same function, and the ``try`` body it guards."""
         context = self.context
         todo: list[tuple[ast.AST, bool]] = [(context.tree, False)]
+        bodies: dict[int, list[ast.stmt]] = {}
         while todo:
             node, loop = todo.pop()
+            if isinstance(node, ast.Try) or type(node).__name__ == "TryStar":
+                for h in node.handlers:  # type: ignore[attr-defined]
+                    bodies[id(h)] = node.body  # type: ignore[attr-defined]
             if isinstance(node, ast.ExceptHandler) and node.lineno == line and context.char_col(node.lineno, node.col_offset) == col:
-                return node, loop
+                return node, loop, bodies.get(id(node), [])
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
                 loop = False
             for child in ast.iter_child_nodes(node):
@@ -1071,7 +1079,7 @@ class SwallowedException(Rule):
                     continue
                 in_loop = loop or (isinstance(node, (ast.For, ast.AsyncFor, ast.While)) and child in node.body)
                 todo.append((child, in_loop))
-        return None, False
+        return None, False, []
 
     def _logging_code(self, scope: Scope) -> bool:
         """True inside code where logging must not happen: any method (or function nested in
