@@ -480,16 +480,18 @@ def _blocks(tree: ast.Module) -> list[tuple[int, int]]:
 def _regions(
     tree: ast.Module, lines: list[str], todo: list[Finding], reasons: dict[Finding, str]
 ) -> tuple[list[tuple[int, int, bool]], dict[int, list[Finding]]]:
-    """Where LibCST parses for each finding: the innermost def or class around it that has
-    its lines to itself (``nested`` when indented), else its top-level statement. Regions
+    """Where LibCST parses for each finding: the innermost indented statement around it that
+    has its lines to itself (``nested``), else its top-level statement. Regions
     inside another region chosen are merged into it. Returns the regions (first line,
     last line, nested) and the findings by region index."""
     blocks = _blocks(tree)
     starts = [first for first, _ in blocks]
     defs: list[tuple[int, int, bool]] = []
     for node in ast.walk(tree):
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.col_offset > 0:
-            first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+        # Any statement with its lines to itself will do (the smaller, the cheaper): an
+        # assignment, a `try` around a handler, a def whose header holds the finding.
+        if isinstance(node, ast.stmt) and node.col_offset > 0:
+            first = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", ()))])
             last = node.end_lineno or node.lineno
             if _owns_lines(lines, first, last, node):
                 defs.append((first, last, True))

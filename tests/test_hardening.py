@@ -366,15 +366,18 @@ def test_the_fixer_declines_a_file_too_large_for_libcst(monkeypatch: pytest.Monk
     from sightlint import fixer
     from sightlint.settings import Settings
 
-    # LibCST parses the top-level statement that holds the finding: its size is what counts.
-    monkeypatch.setattr(fixer, "MAX_FIX_SIZE", len(FIXABLE) - 1)
+    # LibCST parses the statement that holds the finding (here the `try`, under a synthetic
+    # `if True:`): its size is what counts.
+    region = "if True:\n" + "".join(FIXABLE.splitlines(keepends=True)[1:5])
+    monkeypatch.setattr(fixer, "MAX_FIX_SIZE", len(region) - 1)
     outcome = fixer.fix_source(FIXABLE.encode(), "big.py", Settings())
     assert outcome.status == "unchanged" and outcome.new is None
-    size = len(FIXABLE)
+    size = len(region)
     assert [why for _, why in outcome.skipped] == [f"no fix: statement too large for the fixer ({size} bytes > {size - 1} bytes)"]
     # A file larger than the limit whose fixed statement is within it is fixed.
     monkeypatch.setattr(fixer, "MAX_FIX_SIZE", size)
     big = FIXABLE + ("x = 1\n" * size)
+    assert len(big) > size
     assert fixer.fix_source(big.encode(), "big.py", Settings()).status == "changed"
     monkeypatch.setattr(fixer, "MAX_FIX_SIZE", len(FIXABLE))
     assert fixer.fix_source(FIXABLE.encode(), "big.py", Settings()).status == "changed"
