@@ -495,14 +495,22 @@ def _regions(
             last = node.end_lineno or node.lineno
             if _owns_lines(lines, first, last, node):
                 defs.append((first, last, True))
+    defs.sort(key=lambda d: (d[0], -d[1]))
+    firsts = [d[0] for d in defs]
     wanted: dict[Finding, tuple[int, int, bool]] = {}
     for finding in todo:
         span = finding.span
-        around = [d for d in defs if d[0] <= span.line and span.end_line <= d[1]]
-        if around:
-            wanted[finding] = max(around, key=lambda d: (d[0], -d[1]))
+        # The innermost statement around the span: the one starting last (and, on the same
+        # line, ending first) among those that hold it; scanned back from the span's line.
+        top = bisect.bisect_right(starts, span.line) - 1
+        floor = blocks[top][0] if top >= 0 else 0  # nothing before its top-level statement holds it
+        index = bisect.bisect_right(firsts, span.line) - 1
+        while index >= 0 and defs[index][0] >= floor and defs[index][1] < span.end_line:
+            index -= 1
+        if index >= 0 and defs[index][0] >= floor:
+            wanted[finding] = defs[index]
             continue
-        index = bisect.bisect_right(starts, span.line) - 1
+        index = top
         if index < 0 or span.end_line > blocks[index][1]:
             reasons[finding] = "no fix for this case (cannot find its node)"
             continue
@@ -513,8 +521,10 @@ def _regions(
             continue  # inside the region before it (regions nest or are apart)
         chosen.append(region)
     by_region: dict[int, list[Finding]] = {}
+    chosen_starts = [r[0] for r in chosen]
     for finding, region in wanted.items():
-        index = next(i for i, r in enumerate(chosen) if r[0] <= region[0] and region[1] <= r[1])
+        # Chosen regions are apart and sorted: the one holding it starts last at or before it.
+        index = bisect.bisect_right(chosen_starts, region[0]) - 1
         by_region.setdefault(index, []).append(finding)
     return chosen, by_region
 

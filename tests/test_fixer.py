@@ -376,3 +376,21 @@ def test_a_fix_in_a_default_argument_is_applied() -> None:
     out = fixed(source, SL301, unsafe=False)
     assert "until: datetime = datetime.now(timezone.utc).replace(tzinfo=None)," in out
     assert "@deco(at=datetime.now(timezone.utc).replace(tzinfo=None))" in out
+
+
+def test_fix_time_is_linear_in_the_findings_of_a_file() -> None:
+    """Twice the findings in one file cost about twice the time (CPU time: the machine may be shared)."""
+    import time
+
+    def cost(n: int) -> float:
+        source = "import logging\n\nlogger = logging.getLogger(__name__)\n\n" + "".join(
+            f"def f{i}(x):\n    try:\n        x.run()\n    except Exception:\n        pass\n\n" for i in range(n)
+        )
+        start = time.process_time()
+        outcome = fix_source(source.encode(), "m.py", SL201)
+        assert len(outcome.applied) == n
+        return time.process_time() - start
+
+    cost(50)  # warm up imports
+    small, large = min(cost(300) for _ in range(2)), min(cost(600) for _ in range(2))
+    assert large < 2.8 * small, (small, large)

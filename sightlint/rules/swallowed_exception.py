@@ -988,7 +988,10 @@ class SwallowedException(Rule):
         handler, loop, guarded = self._handler_at(line, col)
         if handler is None or self._logging_code(scope):
             return None
-        found = _logger_at(self.context, line, col, self.fix_facts.get("logger_convention"))
+        loggers: list[str] | None = getattr(self, "_module_loggers", None)
+        if loggers is None:
+            loggers = self._module_loggers = _module_loggers(self.context)
+        found = _logger_at(self.context, line, col, self.fix_facts.get("logger_convention"), loggers)
         if found is None:
             return None
         label = _label(scope)
@@ -1060,32 +1063,32 @@ class SwallowedException(Rule):
 
     def _handler_at(self, line: int, col: int) -> tuple[ast.ExceptHandler | None, bool, list[ast.stmt]]:
         """The handler whose ``except`` starts at ``line:col``, whether its ``try`` runs in a
-        loop of the same function, and the ``try`` body it guards."""
-        context = self.context
-        todo: list[tuple[ast.AST, bool]] = [(context.tree, False)]
-        bodies: dict[int, list[ast.stmt]] = {}
-        while todo:
-            node, loop = todo.pop()
-            if isinstance(node, ast.Try) or type(node).__name__ == "TryStar":
-                for h in node.handlers:  # type: ignore[attr-defined]
-                    bodies[id(h)] = node.body  # type: ignore[attr-defined]
-            if isinstance(node, ast.ExceptHandler) and node.lineno == line and context.char_col(node.lineno, node.col_offset) == col:
-                return node, loop, bodies.get(id(node), [])
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
-                loop = False
-            for child in ast.iter_child_nodes(node):
-                end = getattr(child, "end_lineno", None)
-                if end is not None and not (child.lineno <= line <= end):  # type: ignore[attr-defined]
-                    continue
-                in_loop = loop or (isinstance(node, (ast.For, ast.AsyncFor, ast.While)) and child in node.body)
-                todo.append((child, in_loop))
-        return None, False, []
+        loop of the same function, and the ``try`` body it guards (one walk per file)."""
+        handlers: dict[tuple[int, int], tuple[ast.ExceptHandler, bool, list[ast.stmt]]] | None = getattr(self, "_handlers", None)
+        if handlers is None:
+            handlers = {}
+            context = self.context
+            todo: list[tuple[ast.AST, bool]] = [(context.tree, False)]
+            while todo:
+                node, loop = todo.pop()
+                if isinstance(node, ast.Try) or type(node).__name__ == "TryStar":
+                    for h in node.handlers:  # type: ignore[attr-defined]
+                        handlers[(h.lineno, context.char_col(h.lineno, h.col_offset))] = (h, loop, node.body)  # type: ignore[attr-defined]
+                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+                    loop = False
+                for child in ast.iter_child_nodes(node):
+                    in_loop = loop or (isinstance(node, (ast.For, ast.AsyncFor, ast.While)) and child in node.body)
+                    todo.append((child, in_loop))
+            self._handlers = handlers
+        return handlers.get((line, col), (None, False, []))
 
     def _logging_code(self, scope: Scope) -> bool:
         """True inside code where logging must not happen: any method (or function nested in
         one) of a logging ``Formatter``/``Handler``/``Filter`` class, a ``format``/``filter``/
         ``emit`` taking a log record, a structlog processor, ``__del__`` and signal handlers."""
-        signal_handlers = _signal_handlers(self.context.tree)
+        signal_handlers: frozenset[str] | None = getattr(self, "_signal_names", None)
+        if signal_handlers is None:
+            signal_handlers = self._signal_names = _signal_handlers(self.context.tree)
         current: Scope | None = scope
         while current is not None:
             node = current.node
@@ -1365,13 +1368,22 @@ def _signal_handlers(tree: ast.Module) -> frozenset[str]:
     return frozenset(names)
 
 
-def _logger_at(context: Context, line: int, col: int, convention: _Convention | None = None) -> _Logger | None:
+def _module_loggers(context: Context) -> list[str]:
+    """The names of the module's loggers, the preferred first."""
+    module = context.scopes.module
+    found = [name for name, bindings in module.bindings.items() if all(_makes_logger(b) for b in bindings)]
+    found.sort(key=lambda name: (_rank(name), module.bindings[name][0].line, module.bindings[name][0].col))
+    return found
+
+
+def _logger_at(
+    context: Context, line: int, col: int, convention: _Convention | None = None, loggers: list[str] | None = None
+) -> _Logger | None:
     """The logger to call at ``line:col``: the module's own (whatever its factory), else one
     made the project's way, else ``logging.getLogger(__name__)``; None when no name would
     mean that logger there (a parameter or a local called ``logger`` is not it)."""
     module = context.scopes.module
-    found = [name for name, bindings in module.bindings.items() if all(_makes_logger(b) for b in bindings)]
-    found.sort(key=lambda name: (_rank(name), module.bindings[name][0].line, module.bindings[name][0].col))
+    found = loggers if loggers is not None else _module_loggers(context)
     for name in found:
         # A parameter, an enclosing function's local or a class attribute may hide it here.
         if context.binding_at(name, line, col).at_module_level:
