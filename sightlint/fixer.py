@@ -276,6 +276,10 @@ def _fix_files(
         return out
     from concurrent.futures import ProcessPoolExecutor
 
+    # Imported once here, so that forked workers share it instead of each importing it.
+    import libcst.codegen  # noqa: F401
+    import libcst.metadata  # noqa: F401
+
     results: list[FixOutcome | None] = [None] * len(tasks)
     with ProcessPoolExecutor(
         max_workers=workers,
