@@ -491,6 +491,9 @@ def _regions(
     blocks = _blocks(tree)
     starts = [first for first, _ in blocks]
     defs: list[tuple[int, int, bool]] = []
+    # Where each candidate statement itself starts and ends: a fix that replaces (or removes)
+    # a whole statement needs the statement around it, so that its parent is parsed too.
+    itself: dict[tuple[int, int], tuple[int, int]] = {}
     for node in ast.walk(tree):
         # Any statement with its lines to itself will do (the smaller, the cheaper): an
         # assignment, a `try` around a handler, a def whose header holds the finding.
@@ -499,6 +502,7 @@ def _regions(
             last = node.end_lineno or node.lineno
             if _owns_lines(lines, first, last, node):
                 defs.append((first, last, True))
+                itself[(first, last)] = (node.lineno, node.end_lineno or node.lineno)
     defs.sort(key=lambda d: (d[0], -d[1]))
     firsts = [d[0] for d in defs]
     wanted: dict[Finding, tuple[int, int, bool]] = {}
@@ -509,7 +513,9 @@ def _regions(
         top = bisect.bisect_right(starts, span.line) - 1
         floor = blocks[top][0] if top >= 0 else 0  # nothing before its top-level statement holds it
         index = bisect.bisect_right(firsts, span.line) - 1
-        while index >= 0 and defs[index][0] >= floor and defs[index][1] < span.end_line:
+        while index >= 0 and defs[index][0] >= floor and (
+            defs[index][1] < span.end_line or itself.get(defs[index][:2]) == (span.line, span.end_line)
+        ):
             index -= 1
         if index >= 0 and defs[index][0] >= floor:
             wanted[finding] = defs[index]
