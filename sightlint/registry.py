@@ -17,11 +17,13 @@ from sightlint.rules.blocking_call_in_async import BlockingCallInAsync
 from sightlint.rules.broad_exception_handler import BroadExceptionHandler
 from sightlint.rules.expensive_endpoint_without_rate_limit import ExpensiveEndpointWithoutRateLimit
 from sightlint.rules.gemini_model_name_format import GeminiModelNameFormat
+from sightlint.rules.health_check_probes_nothing import HealthCheckProbesNothing
 from sightlint.rules.ineffective_timeout import IneffectiveTimeout
 from sightlint.rules.insecure_settings_default import InsecureSettingsDefault
 from sightlint.rules.lifespan_without_cleanup import LifespanWithoutCleanup
 from sightlint.rules.llm_call_without_deadline import LlmCallWithoutDeadline
 from sightlint.rules.naive_utcnow import NaiveUtcnow
+from sightlint.rules.nested_function_in_handler import NestedFunctionInHandler
 from sightlint.rules.password_length_unchecked import PasswordLengthUnchecked
 from sightlint.rules.session_per_task_unbounded import SessionPerTaskUnbounded
 from sightlint.rules.session_shared_across_tasks import SessionSharedAcrossTasks
@@ -47,6 +49,8 @@ ALL_RULES: tuple[RuleClass, ...] = (
     InsecureSettingsDefault,
     BroadExceptionHandler,
     PasswordLengthUnchecked,
+    NestedFunctionInHandler,
+    HealthCheckProbesNothing,
 )
 
 PARSE_ERROR = RuleMeta(
@@ -76,8 +80,6 @@ C, H, M = Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM
 # Codes fixed by the catalog but not implemented yet. A rule module that implements one
 # replaces its entry here (the test suite checks that no code is both planned and built).
 PLANNED: tuple[RuleMeta, ...] = (
-    _planned("SL705", "nested-function-in-handler", H, "Function defined inside a request handler.", "§10"),
-    _planned("SL706", "health-check-probes-nothing", M, "Health check that probes no dependency.", "§15"),
 )
 
 # Codes once released and then retired: never reuse them.

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from sightlint.project import flows
 from sightlint.project.contexts import REQUEST, SCRIPT, STARTUP
-from sightlint.semantics.fastapi import FastAPICollector
+from sightlint.semantics.fastapi import shared_collector
 from sightlint.semantics.fastapi import APP_CLASSES, APP_HOOK_KEYWORDS, DEPENDS, ROUTE_METHODS, ROUTER_CLASSES, SECURITY
 from sightlint.project.summary import (
     NONE_REF,
@@ -199,7 +199,7 @@ class SummaryCollector:
         self.work = WorkSites(self)
         # The shared FastAPI model of the module (apps, routes, lifespans, events...), fed
         # from this walk; its facts join the summary when the walk leaves the module.
-        self._fastapi = FastAPICollector(context)
+        self._fastapi = shared_collector(context)  # the rules' FastAPI model too: built once
         # Credential flows are collected only in files that mention passwords or bcrypt.
         self._flows = flows.mentions_credentials(context.text)
         self._models: list[flows.ModelFields | None] = []

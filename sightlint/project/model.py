@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from sightlint.project.contexts import REQUEST, SCRIPT, STARTUP, TEST, THREAD
-from sightlint.semantics.fastapi import ROUTE_METHODS
+from sightlint.semantics.fastapi import NOT_FRAMEWORKS, ROUTE_METHODS
 from sightlint.project.summary import (
     AttrRef,
     CallRef,
@@ -139,7 +139,7 @@ _DECORATORS: dict[str, tuple[str, frozenset[str]]] = {
 }
 # Packages whose decorators named like a framework's (``patch``, ``get``, ``fixture``...)
 # are something else: test doubles and HTTP mocks.
-_NOT_FRAMEWORKS = frozenset({"mock", "pytest_mock", "responses", "respx", "aioresponses", "httpretty", "requests_mock", "freezegun"})
+_NOT_FRAMEWORKS = NOT_FRAMEWORKS
 # A project class deriving from one of these: (its method a framework calls, context).
 _BASE_ENTRIES = {
     "starlette.middleware.base.BaseHTTPMiddleware": ("dispatch", REQUEST),
