@@ -144,13 +144,20 @@ def module_record(model: ProjectModel, summary: ModuleSummary, needs: ModelNeeds
     edges = []
     externals = []
     keep = needs.externals
+    # The same external names recur across modules (``sqlalchemy.select().where``): ask
+    # ``keep`` once per name and model.
+    kept: dict[str, bool] = model.cache.setdefault(("kept externals", needs), {})
     facts = sorted(needs.facts)
     for fid, fn in summary.functions.items():
         functions.append((fid, fn.name, fn.line, fn.col, fn.is_async, _facts(fn, facts)))
         for edge in model.edges.get(fid, ()):
             edges.append(tuple(edge))
         for call in model.externals.get(fid, ()):
-            if keep(call.name):
+            name = call.name
+            wanted = kept.get(name)
+            if wanted is None:
+                wanted = kept[name] = keep(name)
+            if wanted:
                 site = call.site
                 externals.append((fid, call.name, site.line, site.col, site.end_line, site.end_col, site.text, site.awaited))
     timeouts = _resolved_timeouts(model, summary) if needs.timeouts else ()

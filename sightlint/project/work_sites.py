@@ -506,7 +506,10 @@ class WorkSites:
 
             summary = self.c.summary
             fid = f"{summary.module}.<module>"
-            self._module_fn = summary.functions[fid] = FunctionSummary(id=fid, name="<module>", line=0, col=0, is_async=False)
+            found = summary.functions.get(fid)  # the call graph's module-level caller may exist already
+            if found is None:
+                found = summary.functions[fid] = FunctionSummary(id=fid, name="<module>", line=0, col=0, is_async=False)
+            self._module_fn = found
         return self._module_fn.work
 
     def outside_function(self, targets: list[ast.expr], value: ast.expr | None, owner: str) -> None:
