@@ -235,12 +235,14 @@ class Deadlines:
 
     def llm_calls(self, fid: str) -> list[tuple[LlmCall, tuple[Any, ...] | None]]:
         """The LLM calls written in ``fid``, each with its ``c`` row (None for litellm without one)."""
-        found = []
-        rows = {(r[1], r[2]): r for r in _rows(self.graph, fid) if r[0] == "c"}
+        found: list[tuple[LlmCall, tuple[Any, ...] | None]] = []
+        rows: dict[tuple[int, int], tuple[Any, ...]] | None = None  # built at the first LLM call (most functions make none)
         for call in self.graph.externals.get(fid, ()):
             kind = llm_call_kind(call.name)
             if kind is None:
                 continue
+            if rows is None:
+                rows = {(r[1], r[2]): r for r in _rows(self.graph, fid) if r[0] == "c"}
             site = call.site
             row = rows.get((site.line, site.col))
             if not site.awaited and kind[1] not in _STREAMS and row is None:

@@ -35,7 +35,7 @@ def _genai_pin(model: Graph, path: str, settings: Settings) -> Pin | None:
     once per file and run."""
     key = ("langchain-google-genai pin", path)
     if key not in model.cache:
-        model.cache[key] = project_pin("langchain-google-genai", path, settings)
+        model.cache[key] = project_pin("langchain-google-genai", path, settings, model.cache)
     found: Pin | None = model.cache[key]
     return found
 
