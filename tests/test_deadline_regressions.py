@@ -1,0 +1,68 @@
+"""Regressions in the deadline rules (SL401-SL403) found by judging real back ends
+(/work/notes/judge.md): each test failed before its fix."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from sightlint.cli import main
+
+
+def _check(root: Path, select: str, *, cache: bool = False) -> list[dict[str, object]]:
+    args = ["check", "--format", "json", "--select", select, str(root)]
+    if not cache:
+        args.insert(1, "--no-cache")
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code in (0, 1), result.output
+    return list(json.loads(result.output)["findings"])
+
+
+def _write(root: Path, files: dict[str, str]) -> Path:
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    return root
+
+
+# -- 1. a receiver bound to two client classes: one finding per call site (letta azure_client.py)
+
+TWO_CLIENTS = """\
+from fastapi import FastAPI
+from openai import AsyncAzureOpenAI, AsyncOpenAI
+from langchain_openai import ChatOpenAI
+
+app = FastAPI()
+
+
+@app.post("/chat")
+async def chat(v1: bool, q: str):
+    if v1:
+        client = AsyncOpenAI()
+    else:
+        client = AsyncAzureOpenAI()
+    r = await client.chat.completions.create(model="x", messages=[{"role": "user", "content": q}])
+    return r.model_dump()
+
+
+@app.post("/embed")
+async def embed(v1: bool, q: str):
+    if v1:
+        client = AsyncOpenAI(timeout=30)
+    else:
+        client = AsyncAzureOpenAI(timeout=None)
+    return await client.embeddings.create(model="x", input=q)
+"""
+
+
+def test_a_receiver_of_two_client_classes_is_one_finding_naming_both(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(_write(tmp_path, {"app.py": TWO_CLIENTS}))
+    found = _check(tmp_path, "SL401")
+    assert [(f["line"], f["severity"]) for f in found] == [(14, "high"), (24, "critical")]
+    assert "`AsyncOpenAI`'s default or `AsyncAzureOpenAI`'s default: 600 s" in str(found[0]["message"])
+    # The worst of the two constructions grades the call.
+    assert "`AsyncAzureOpenAI` is built with `timeout=None`" in str(found[1]["message"])
