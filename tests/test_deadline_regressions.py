@@ -66,3 +66,46 @@ def test_a_receiver_of_two_client_classes_is_one_finding_naming_both(tmp_path: P
     assert "`AsyncOpenAI`'s default or `AsyncAzureOpenAI`'s default: 600 s" in str(found[0]["message"])
     # The worst of the two constructions grades the call.
     assert "`AsyncAzureOpenAI` is built with `timeout=None`" in str(found[1]["message"])
+
+
+# -- 2. SL403 grades background LLM work as SL401 does (letta's fire_and_forget embeddings)
+
+BACKGROUND = """\
+import asyncio
+from fastapi import FastAPI
+from openai import AsyncOpenAI
+from langchain_openai import ChatOpenAI
+
+app = FastAPI()
+running = set()
+
+
+async def embed(text):
+    return await AsyncOpenAI().embeddings.create(model="x", input=text)
+
+
+async def summarise(text):
+    return await ChatOpenAI().ainvoke(text)
+
+
+@app.post("/embed")
+async def start_embed(text: str):
+    task = asyncio.create_task(embed(text))
+    running.add(task)
+
+
+@app.post("/summary")
+async def start_summary(text: str):
+    task = asyncio.create_task(summarise(text))
+    running.add(task)
+"""
+
+
+def test_background_llm_work_with_a_client_timeout_is_high_not_critical(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(_write(tmp_path, {"app.py": BACKGROUND}))
+    found = _check(tmp_path, "SL403")
+    assert [(f["line"], f["severity"]) for f in found] == [(20, "high"), (26, "critical")]
+    assert "bounded per attempt only by an HTTP client timeout of 600 s (`AsyncOpenAI`'s default, up to 2 retries" in str(found[0]["message"])
+    assert "a hung provider keeps the task alive forever" in str(found[1]["message"])
+    sl401 = _check(tmp_path, "SL401")
+    assert [(f["line"], f["severity"]) for f in sl401] == [(11, "high"), (15, "critical")]

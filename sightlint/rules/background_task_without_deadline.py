@@ -27,14 +27,19 @@ class BackgroundTaskWithoutDeadline(Rule):
     calls, across modules) with no deadline around it: no `asyncio.wait_for(work(), ...)`
     as the task's coroutine, and none on the way from the task's function to the call.
     LLM work is what `llm-call-without-deadline` (SL401) counts, whatever timeout its HTTP
-    client has; database work is an awaited query on an async SQLAlchemy session,
+    client has (the timeout grades it, see below); database work is an awaited query on an async SQLAlchemy session,
     asyncpg, `redis.asyncio` or Motor. A finding sits at the scheduling call and names the
     work and the chain to it.
 
     | The task does | Started from a request or another task | elsewhere |
     |---|---|---|
-    | LLM work | critical | high |
+    | LLM work with no timeout at all | critical | high |
+    | LLM work whose client has an HTTP timeout (the OpenAI SDK's 600 s default), or a client sightlint cannot see | high | medium |
     | only database work | low | low |
+
+    The LLM work is graded as SL401 grades the same call: an HTTP client timeout bounds
+    each attempt (and retries multiply it), so the task ends eventually, but not on a
+    deadline of its own.
 
     A task whose reference is dropped (`asyncio.create_task(work())` as a statement, not
     kept anywhere) is said in the same finding, and reported on its own at medium even
@@ -436,10 +441,25 @@ class BackgroundTaskWithoutDeadline(Rule):
         what = f"`{api}(...)`"
         target = f" starts `{model.display(started[0])}`" if started else ""
         if llm:
-            call, chain = llm[0]
-            severity = Severity.CRITICAL if serving else Severity.HIGH
+            # The least bounded call speaks for the task (the first of them, in path order).
+            timeouts = [analysis.timeout_of(c) for c, _ in llm]
+            pick = next((i for i, t in enumerate(timeouts) if t.kind == "none"), None)
+            if pick is None:
+                pick = next((i for i, t in enumerate(timeouts) if t.kind == "unknown"), 0)
+            (call, chain), timeout = llm[pick], timeouts[pick]
+            # As SL401 grades the same call: critical only with no timeout at all.
+            if timeout.kind == "none":
+                severity = Severity.CRITICAL if serving else Severity.HIGH
+            else:
+                severity = Severity.HIGH if serving else Severity.MEDIUM
             more = f" (and {len(llm) - 1} more LLM call{'s' if len(llm) > 2 else ''})" if len(llm) > 1 else ""
-            message = f"{what}{target} as a background task with no deadline, and it awaits LLM work: `{call.text}`{more} in `{model.display(call.function)}`; a hung provider keeps the task alive forever"
+            message = f"{what}{target} as a background task with no deadline, and it awaits LLM work: `{call.text}`{more} in `{model.display(call.function)}`"
+            if timeout.kind == "http":
+                value = f" of {timeout.seconds:g} s" if timeout.seconds is not None else ""
+                retries = f", up to {timeout.retries} retries each waiting again" if timeout.retries else ""
+                message += f", bounded per attempt only by an HTTP client timeout{value} ({timeout.how}{retries}); a stalled provider holds the task that long per attempt"
+            else:
+                message += "; a hung provider keeps the task alive forever"
             related = cls._chain(model, chain, (model.path_of(call.function), call.line, call.col, f"`{call.text}` has no deadline"))
         elif database:
             where, d_line, d_col, text = database[0]
