@@ -109,3 +109,57 @@ def test_background_llm_work_with_a_client_timeout_is_high_not_critical(tmp_path
     assert "a hung provider keeps the task alive forever" in str(found[1]["message"])
     sl401 = _check(tmp_path, "SL401")
     assert [(f["line"], f["severity"]) for f in sl401] == [(11, "high"), (15, "critical")]
+
+
+# -- 3. SL403: production code that only tests are seen to reach is not "started only from tests"
+
+EMITTER = """\
+import asyncio
+
+
+class Emitter:
+    async def send(self, data):
+        return data
+
+    async def process(self, data):
+        asyncio.create_task(self.send(data))
+"""
+SOCKET = """\
+import socketio
+from app.emitter import Emitter
+
+sio = socketio.AsyncServer()
+
+
+@sio.on("message")
+async def on_message(sid, data):
+    await Emitter().process(data)
+"""
+TEST_EMITTER = """\
+import asyncio
+from app.emitter import Emitter
+
+
+async def test_process():
+    await Emitter().process(1)
+
+
+async def test_helper_task():
+    asyncio.create_task(Emitter().send(2))
+"""
+
+
+def test_production_code_reached_only_from_tests_keeps_its_findings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(
+        _write(
+            tmp_path,
+            {"app/__init__.py": "", "app/emitter.py": EMITTER, "app/socket.py": SOCKET, "tests/test_emitter.py": TEST_EMITTER},
+        )
+    )
+    found = _check(tmp_path, "SL403")
+    # The task the test itself starts (tests/...) stays clean.
+    assert [(f["path"], f["line"], f["severity"]) for f in found] == [("app/emitter.py", 9, "medium")]
+    assert "drops its reference" in str(found[0]["message"])
+    # The same without the tests folder (the reach notes' experiment on chainlit).
+    (tmp_path / "tests" / "test_emitter.py").unlink()
+    assert [(f["path"], f["line"]) for f in _check(tmp_path, "SL403")] == [("app/emitter.py", 9)]

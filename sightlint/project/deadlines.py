@@ -25,10 +25,9 @@ from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 
 from sightlint.project.contexts import BACKGROUND, REQUEST, SCRIPT, STARTUP, TEST, THREAD
+from sightlint.project.contexts import UNKNOWN as UNKNOWN  # the deadline rules import it from here
 from sightlint.project.graph import Graph
 from sightlint.project.model import Edge, is_test_path
-
-UNKNOWN = "unknown"
 
 # Client classes: the keyword(s) that set their HTTP timeout, its default (seconds; None:
 # no timeout), the default number of retries, and notes on versions.
