@@ -163,3 +163,87 @@ def test_production_code_reached_only_from_tests_keeps_its_findings(tmp_path: Pa
     # The same without the tests folder (the reach notes' experiment on chainlit).
     (tmp_path / "tests" / "test_emitter.py").unlink()
     assert [(f["path"], f["line"]) for f in _check(tmp_path, "SL403")] == [("app/emitter.py", 9)]
+
+
+# -- 4. SL402: a gather that only awaits tasks its block has just cancelled (sight personas.py:1473)
+
+FANOUT = """\
+import asyncio
+from fastapi import FastAPI
+from langchain_openai import ChatOpenAI
+
+app = FastAPI()
+
+
+async def answer(q):
+    return await ChatOpenAI().ainvoke(q)
+
+
+@app.post("/drain")
+async def drain(qs: list[str]):
+    tasks = [asyncio.create_task(answer(q)) for q in qs]
+    try:
+        for future in asyncio.as_completed(tasks):
+            await future
+    finally:
+        for task in tasks:
+            if not task.done():
+                task.cancel()
+        # wait for the cancellations
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+@app.post("/one")
+async def one(q: str):
+    task = asyncio.create_task(answer(q))
+    other = asyncio.create_task(answer(q))
+    task.cancel()
+    other.cancel()
+    await asyncio.gather(task, other, return_exceptions=True)
+
+
+@app.post("/maybe")
+async def maybe(qs: list[str], stop: bool):
+    tasks = [asyncio.create_task(answer(q)) for q in qs]
+    if stop:
+        for task in tasks:
+            task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+@app.post("/again")
+async def again(qs: list[str]):
+    tasks = [asyncio.create_task(answer(q)) for q in qs]
+    for task in tasks:
+        task.cancel()
+    tasks = [asyncio.create_task(answer(q)) for q in qs]
+    await asyncio.gather(*tasks)
+
+
+@app.post("/partly")
+async def partly(qs: list[str]):
+    tasks = [asyncio.create_task(answer(q)) for q in qs]
+    extra = asyncio.create_task(answer("x"))
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, extra)
+
+
+@app.post("/appended")
+async def appended(qs: list[str]):
+    tasks = [asyncio.create_task(answer(q)) for q in qs]
+    for task in tasks:
+        task.cancel()
+    tasks.append(asyncio.create_task(answer("x")))
+    await asyncio.gather(*tasks)
+"""
+
+
+def test_a_gather_of_just_cancelled_tasks_is_not_a_fan_out(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(_write(tmp_path, {"app.py": FANOUT}))
+    found = _check(tmp_path, "SL402")
+    # drain: only the as_completed loop (16); one: clean; maybe/again/partly/appended: the work is still awaited.
+    assert [f["line"] for f in found] == [16, 41, 50, 59, 68]
+    cached = _check(tmp_path, "SL402", cache=True)
+    assert [f["line"] for f in cached] == [16, 41, 50, 59, 68]
+    assert [f["line"] for f in _check(tmp_path, "SL402", cache=True)] == [16, 41, 50, 59, 68]
