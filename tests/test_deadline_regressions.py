@@ -247,3 +247,35 @@ def test_a_gather_of_just_cancelled_tasks_is_not_a_fan_out(tmp_path: Path, monke
     cached = _check(tmp_path, "SL402", cache=True)
     assert [f["line"] for f in cached] == [16, 41, 50, 59, 68]
     assert [f["line"] for f in _check(tmp_path, "SL402", cache=True)] == [16, 41, 50, 59, 68]
+
+
+GENAI_TASK = """\
+import asyncio
+from langchain_google_genai import ChatGoogleGenerativeAI
+
+running = set()
+
+
+async def ask(q):
+    return await ChatGoogleGenerativeAI(model="gemini-2.5-flash", timeout=30).ainvoke(q)
+
+
+async def start(q):
+    running.add(asyncio.create_task(ask(q)))
+"""
+
+
+@pytest.mark.parametrize(
+    ("requirement", "severity", "says"),
+    [
+        ("langchain-google-genai>=2.0.0,<3.0.0\n", "high", "allows langchain-google-genai before 2.1.12, which ignores it"),
+        ("langchain-google-genai>=2.1.12\n", "medium", "bounded per attempt only by an HTTP client timeout of 30 s"),
+    ],
+)
+def test_a_gemini_timeout_the_pinned_version_ignores_is_no_timeout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, requirement: str, severity: str, says: str
+) -> None:
+    monkeypatch.chdir(_write(tmp_path, {"app.py": GENAI_TASK, "requirements.txt": requirement}))
+    found = _check(tmp_path, "SL403")
+    assert [(f["line"], f["severity"]) for f in found] == [(12, severity)]
+    assert says in str(found[0]["message"])

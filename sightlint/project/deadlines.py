@@ -28,6 +28,8 @@ from sightlint.project.contexts import BACKGROUND, REQUEST, SCRIPT, STARTUP, TES
 from sightlint.project.contexts import UNKNOWN as UNKNOWN  # the deadline rules import it from here
 from sightlint.project.graph import Graph
 from sightlint.project.model import Edge, is_test_path
+from sightlint.project.pins import Pin, project_pin
+from sightlint.settings import Settings
 
 # Client classes: the keyword(s) that set their HTTP timeout, its default (seconds; None:
 # no timeout), the default number of retries, and notes on versions.
@@ -173,6 +175,19 @@ class Timeout(NamedTuple):
     retries: int | None = None
     how: str = ""  # where it comes from, for the message
     client: str = ""
+
+
+GENAI_CHAT = "langchain_google_genai.ChatGoogleGenerativeAI"
+
+
+def genai_pin(graph: Graph, path: str, settings: Settings) -> Pin | None:
+    """The project's requirement of langchain-google-genai (SL404 reads it the same way),
+    once per file and run: before 2.1.12 a chat model's ``timeout`` is not used."""
+    key = ("langchain-google-genai pin", path)
+    if key not in graph.cache:
+        graph.cache[key] = project_pin("langchain-google-genai", path, settings)
+    found: Pin | None = graph.cache[key]
+    return found
 
 
 def _weakest(found: list[Timeout]) -> Timeout:

@@ -5,7 +5,7 @@ from typing import Any
 
 from sightlint.models import Finding, RelatedLocation, Span
 from sightlint.project.contexts import BACKGROUND, REQUEST, TEST, where_code_runs
-from sightlint.project.deadlines import Deadlines, LlmCall, deadlines, keeps
+from sightlint.project.deadlines import GENAI_CHAT, Deadlines, LlmCall, Timeout, deadlines, genai_pin, keeps
 from sightlint.project.graph import Graph, ModelNeeds
 from sightlint.project.model import is_test_path
 from sightlint.rules.base import Bad, FixSafety, Good, Rule, RuleMeta, Severity
@@ -33,7 +33,7 @@ class BackgroundTaskWithoutDeadline(Rule):
 
     | The task does | Started from a request or another task | elsewhere |
     |---|---|---|
-    | LLM work with no timeout at all | critical | high |
+    | LLM work with no timeout at all (also a `ChatGoogleGenerativeAI` `timeout` where the project allows langchain-google-genai before 2.1.12, which ignores it) | critical | high |
     | LLM work whose client has an HTTP timeout (the OpenAI SDK's 600 s default), or a client sightlint cannot see | high | medium |
     | only database work | low | low |
 
@@ -403,7 +403,7 @@ class BackgroundTaskWithoutDeadline(Rule):
                 contexts = runs.graded(fid, is_test_path(model.path_of(fid)))
                 if contexts <= {TEST}:
                     continue
-                finding = cls._check(model, analysis, fid, row, contexts)
+                finding = cls._check(model, analysis, fid, row, contexts, settings)
                 if finding is not None:
                     findings.append(finding)
         return findings
@@ -420,7 +420,9 @@ class BackgroundTaskWithoutDeadline(Rule):
         return None
 
     @classmethod
-    def _check(cls, model: Graph, analysis: Deadlines, fid: str, row: tuple[Any, ...], contexts: frozenset[str]) -> Finding | None:
+    def _check(
+        cls, model: Graph, analysis: Deadlines, fid: str, row: tuple[Any, ...], contexts: frozenset[str], settings: Settings
+    ) -> Finding | None:
         _, line, col, end_line, end_col, inner_line, inner_col, api, dropped, deadline = row
         llm: list[tuple[LlmCall, list[str]]] = []
         database: list[tuple[str, int, int, str]] = []
@@ -450,18 +452,24 @@ class BackgroundTaskWithoutDeadline(Rule):
             if pick is None:
                 pick = next((i for i, t in enumerate(timeouts) if t.kind == "unknown"), 0)
             (call, chain), timeout = llm[pick], timeouts[pick]
-            # As SL401 grades the same call: critical only with no timeout at all.
-            if timeout.kind == "none":
+            ignored = cls._timeout_ignored(model, call, timeout, settings)
+            # Critical only with no timeout at all (SL401 grades the call the same way).
+            if timeout.kind == "none" or ignored:
                 severity = Severity.CRITICAL if serving else Severity.HIGH
             else:
                 severity = Severity.HIGH if serving else Severity.MEDIUM
             more = f" (and {len(llm) - 1} more LLM call{'s' if len(llm) > 2 else ''})" if len(llm) > 1 else ""
             message = f"{what}{target} as a background task with no deadline, and it awaits LLM work: `{call.text}`{more} in `{model.display(call.function)}`"
-            if timeout.kind == "http":
+            if ignored:
+                message += f" ({timeout.how}, but {ignored}); a hung provider keeps the task alive forever"
+            elif timeout.kind == "http":
                 value = f" of {timeout.seconds:g} s" if timeout.seconds is not None else ""
                 retries = f", up to {timeout.retries} retries each waiting again" if timeout.retries else ""
                 message += f", bounded per attempt only by an HTTP client timeout{value} ({timeout.how}{retries}); a stalled provider holds the task that long per attempt"
+            elif timeout.kind == "unknown":
+                message += " (sightlint could not see how its client is built); a hung provider can keep the task alive as long as the client lets it"
             else:
+                message += f" ({timeout.how})" if timeout.how else ""
                 message += "; a hung provider keeps the task alive forever"
             related = cls._chain(model, chain, (model.path_of(call.function), call.line, call.col, f"`{call.text}` has no deadline"))
         elif database:
@@ -479,6 +487,19 @@ class BackgroundTaskWithoutDeadline(Rule):
                 severity = Severity.MEDIUM  # the dropped reference alone is worth that
         chain_paths = tuple(model.path_of(f) for f in started)
         return cls.project_finding(path, span, message + ".", severity=severity, related=related, chain_paths=chain_paths)
+
+    @staticmethod
+    def _timeout_ignored(model: Graph, call: LlmCall, timeout: Timeout, settings: Settings) -> str:
+        """Why a chat model's HTTP timeout may not be used at all: langchain-google-genai
+        before 2.1.12 ignores ``timeout`` (the project allows such versions, or names none)."""
+        if timeout.client != GENAI_CHAT or timeout.kind != "http":
+            return ""
+        pin = genai_pin(model, model.path_of(call.function), settings)
+        if pin is None:
+            return "langchain-google-genai before 2.1.12 ignores it"
+        if pin.admits_below((2, 1, 12)):
+            return f"the project's `{pin.text.strip()}` ({pin.source}) allows langchain-google-genai before 2.1.12, which ignores it"
+        return ""
 
     @staticmethod
     def _chain(model: Graph, functions: list[str], last: tuple[str, int, int, str]) -> tuple[RelatedLocation, ...]:
