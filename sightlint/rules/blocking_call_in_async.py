@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sightlint.models import Finding, RelatedLocation, Span
 from sightlint.project.blocking import CATEGORY_LABEL, ENTRIES, BlockingSite, CatalogOptions, analyse
-from sightlint.project.contexts import BACKGROUND, REQUEST, SCRIPT, STARTUP, TEST, THREAD, RunsIn, where_code_runs
+from sightlint.project.contexts import BACKGROUND, REQUEST, SCRIPT, STARTUP, TEST, THREAD, UNKNOWN, RunsIn, where_code_runs
 from sightlint.project.graph import Graph, ModelNeeds
 from sightlint.project.model import Edge, is_test_path
 from sightlint.rules.base import Bad, Fix, FixSafety, Good, Rule, RuleMeta, Severity
@@ -18,9 +18,9 @@ if TYPE_CHECKING:
 
 _MAX_OTHER_CHAINS = 10
 
-# An async function that no entry point sightlint knows reaches (a route registered in a
-# way it does not read, library code): it runs on some event loop, in an unknown context.
-UNKNOWN = "unknown"
+# UNKNOWN: an async function that no entry point sightlint knows reaches (a route registered
+# in a way it does not read, library code): it runs on some event loop, in an unknown context.
+_THREADS = frozenset({THREAD})
 _BY_SEVERITY = (REQUEST, BACKGROUND, UNKNOWN, STARTUP, SCRIPT, TEST)  # worst first
 _RANK = {context: rank for rank, context in enumerate(_BY_SEVERITY)}
 _SERVING = frozenset((REQUEST, STARTUP, UNKNOWN))  # a task started here runs while requests are served
@@ -642,14 +642,8 @@ def _worst_chain(
 ) -> Chain | None:
     """The chain through the async function ``root`` in its most severe wanted context;
     None when it runs only in threads or in contexts not wanted."""
-    found = runs.contexts(root)
-    if found:
-        contexts = found - {THREAD}
-        if contexts == {TEST} and not is_test_path(model.path_of(root)):
-            # Production code only tests are seen to reach: its real callers are unknown.
-            contexts = frozenset({TEST, UNKNOWN})
-    else:  # test helpers (an import the model cannot resolve hides their tests) are test code
-        contexts = frozenset({TEST if is_test_path(model.path_of(root)) else UNKNOWN})
+    # Production code only tests are seen to reach counts as reached from no known entry point.
+    contexts = runs.graded(root, is_test_path(model.path_of(root)), ignore=_THREADS)
     for context in _BY_SEVERITY:
         if context in contexts and context in wanted:
             entry = runs.chain(root, context) if context != UNKNOWN else []
