@@ -314,3 +314,16 @@ def test_an_issue_shows_a_few_diffs_and_counts_the_rest(tmp_path: Path, monkeypa
     text = audit.markdown(report)
     assert text.count("```diff") == audit.MAX_DIFF_FILES and "The same fix applies in 2 more file(s)" in text
     assert "+stamp = datetime.now(timezone.utc).replace(tzinfo=None)" in text
+
+
+def test_markup_quoted_from_the_analysed_code_is_escaped_in_the_markdown_report() -> None:
+    """A message quotes the analysed code (a default value, a model name); markup there must
+    not become live HTML where the markdown is rendered, while code spans stay verbatim."""
+    from sightlint.models import FileResult, Finding, RunResult, Span
+    from sightlint.reporting.audit import build, markdown
+
+    hostile = 'default <img src=x onerror="alert(1)"> & `<module>` calls `f`'
+    finding = Finding("SL702", "insecure-settings-default", Severity.HIGH, hostile, "app/config.py", Span(3, 4, 3, 30))
+    text = markdown(build(RunResult(files=[FileResult("app/config.py", [finding])]), diffs=False))
+    assert "<img" not in text
+    assert "default &lt;img src=x onerror=\"alert(1)\"&gt; &amp; `<module>` calls `f`" in text

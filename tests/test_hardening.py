@@ -76,9 +76,10 @@ def test_check_reports_a_fifo_and_a_device_instead_of_reading_them(specials: Pat
 
 def test_fix_skips_a_fifo_and_a_device_and_fixes_the_rest(specials: Path) -> None:
     done = sightlint(specials, "fix")
-    assert done.returncode == 2, done.stderr  # files it could not read
-    assert "z.py: fix failed: cannot read file: not a regular file (a FIFO)" in done.stderr
-    assert "zero.py: fix failed: cannot read file: not a regular file (a character device)" in done.stderr
+    # Reported as `check` reports them, with its exit code (findings remain: 1).
+    assert done.returncode == sightlint(specials, "check").returncode == 1, done.stderr
+    assert "z.py:1:1: SL000 [critical] cannot read file: not a regular file (a FIFO)" in done.stdout
+    assert "zero.py:1:1: SL000 [critical] cannot read file: not a regular file (a character device)" in done.stdout
     assert "logger.exception" in (specials / "fixme.py").read_text(encoding="utf-8")
 
 
@@ -104,7 +105,7 @@ def test_a_file_over_max_file_size_gets_a_finding_and_is_left_alone(project: Pat
     assert found[("big.py", "SL000")] == "cannot read file: larger than max-file-size (2.1 KB > 1.0 KB); not checked"
     assert ("big.py", "SL201") not in found and ("fixme.py", "SL201") in found
     result = CliRunner().invoke(main, ["fix"])
-    assert "big.py: fix failed: cannot read file: larger than max-file-size" in result.output
+    assert "big.py:1:1: SL000 [critical] cannot read file: larger than max-file-size" in result.output
     assert (project / "big.py").read_text(encoding="utf-8") == big
     assert "logger.exception" in (project / "fixme.py").read_text(encoding="utf-8")
     result = CliRunner().invoke(main, ["config"])
@@ -126,7 +127,8 @@ def test_fix_leaves_unparsable_and_unreadable_files_byte_for_byte(project: Path)
     binary = b"\x00\x01" + FIXABLE.encode()
     (project / "binary.py").write_bytes(binary)
     done = sightlint(project, "fix")
-    assert done.returncode == 2
+    assert done.returncode == sightlint(project, "check").returncode == 1, done.stderr
+    assert "broken.py:1:13: SL000" in done.stdout and "binary.py:1:1: SL000" in done.stdout
     assert (project / "broken.py").read_bytes() == broken
     assert (project / "binary.py").read_bytes() == binary
     assert "logger.exception" in (project / "fixme.py").read_text(encoding="utf-8")
@@ -198,10 +200,20 @@ def test_check_survives_what_crashes_libcst(crashers: Path) -> None:
 
 def test_fix_survives_what_crashes_libcst(crashers: Path) -> None:
     before = (crashers / "chain.py").read_bytes()
-    done = sightlint(crashers, "fix")
-    assert done.returncode == 2, done.stderr  # parens.py does not parse
-    assert "chain.py:4:5: SL201 not fixed: no fix: file too deeply nested for the fixer" in done.stderr
-    assert "parens.py: fix failed: syntax error: too many nested parentheses" in done.stderr
+    done = sightlint(crashers, "fix", "--show-fixes")
+    assert done.returncode == 1, done.stderr  # parens.py does not parse: reported as check does
+    # LibCST parses only the statement it fixes: chain.py's handler is fixed, its deep
+    # statement is left byte for byte.
+    assert "chain.py: 1 × SL201" in done.stderr
+    assert (crashers / "chain.py").read_bytes().endswith(CHAIN.encode())
+    assert "parens.py:1:205: SL000 [critical] syntax error: too many nested parentheses" in done.stdout
+    assert (crashers / "chain.py").read_bytes() != before
+    deep = "x = " + "(" * 300 + "a" + ")" * 300 + "\n"
+    (crashers / "chain.py").write_text(CHAIN + "\n" + FIXABLE, encoding="utf-8")
+    before = (crashers / "chain.py").read_bytes()
+    done = sightlint(crashers, "fix", "--show-fixes", "chain.py")
+    # Here the deep statement is in the header the new import would go into: no fix.
+    assert "SL201 not fixed: no fix: statement too deeply nested for the fixer" in done.stderr, done.stderr
     assert (crashers / "chain.py").read_bytes() == before
     # The other files are fixed: bad.py's utcnow() gets SL301's safe (naive-preserving) fix.
     assert ".replace(tzinfo=None)" in (crashers / "bad.py").read_text(encoding="utf-8")
@@ -354,11 +366,19 @@ def test_the_fixer_declines_a_file_too_large_for_libcst(monkeypatch: pytest.Monk
     from sightlint import fixer
     from sightlint.settings import Settings
 
-    monkeypatch.setattr(fixer, "MAX_FIX_SIZE", len(FIXABLE) - 1)
+    # LibCST parses the statement that holds the finding (here the `try`, under a synthetic
+    # `if True:`): its size is what counts.
+    region = "if True:\n" + "".join(FIXABLE.splitlines(keepends=True)[1:5])
+    monkeypatch.setattr(fixer, "MAX_FIX_SIZE", len(region) - 1)
     outcome = fixer.fix_source(FIXABLE.encode(), "big.py", Settings())
     assert outcome.status == "unchanged" and outcome.new is None
-    size = len(FIXABLE)
-    assert [why for _, why in outcome.skipped] == [f"no fix: file too large for the fixer ({size} bytes > {size - 1} bytes)"]
+    size = len(region)
+    assert [why for _, why in outcome.skipped] == [f"no fix: statement too large for the fixer ({size} bytes > {size - 1} bytes)"]
+    # A file larger than the limit whose fixed statement is within it is fixed.
+    monkeypatch.setattr(fixer, "MAX_FIX_SIZE", size)
+    big = FIXABLE + ("x = 1\n" * size)
+    assert len(big) > size
+    assert fixer.fix_source(big.encode(), "big.py", Settings()).status == "changed"
     monkeypatch.setattr(fixer, "MAX_FIX_SIZE", len(FIXABLE))
     assert fixer.fix_source(FIXABLE.encode(), "big.py", Settings()).status == "changed"
 

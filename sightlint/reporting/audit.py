@@ -15,6 +15,7 @@ so a committed report can be checked for being current.
 from __future__ import annotations
 
 import difflib
+import html as _html
 import os
 import re
 from collections.abc import Iterator
@@ -255,6 +256,24 @@ def _md_code(text: str) -> str:
     return f"{ticks}{pad}{text}{pad}{ticks}"
 
 
+_CODE_SPAN = re.compile(r"(`+)(.+?)\1")
+
+
+def _md_text(text: str) -> str:
+    """A message on one line with ``<``, ``>`` and ``&`` outside its code spans written as
+    entities: a message quotes the analysed code (a model name, a default value, a route
+    path), and raw markup there would render as HTML wherever the markdown is shown."""
+    text = one_line(text)
+    out: list[str] = []
+    last = 0
+    for match in _CODE_SPAN.finditer(text):
+        out.append(_html.escape(text[last : match.start()], quote=False))
+        out.append(match.group(0))
+        last = match.end()
+    out.append(_html.escape(text[last:], quote=False))
+    return "".join(out)
+
+
 def markdown(report: Report) -> str:
     return "".join(_markdown(report))
 
@@ -278,7 +297,7 @@ def _markdown(r: Report) -> Iterator[str]:
     if r.errors:
         yield "**The run met errors; the report may be incomplete:**\n\n"
         for error in r.errors:
-            yield f"- {one_line(error)}\n"
+            yield f"- {_md_text(error)}\n"
         yield "\n"
     if r.groups:
         yield "**Main problems:**\n\n"
@@ -295,7 +314,7 @@ def _markdown(r: Report) -> Iterator[str]:
             "means sightlint should run on the project's Python version.\n\n"
         )
         for f in r.unparsed:
-            yield f"- {_md_code(where(f))}: {one_line(f.message)}\n"
+            yield f"- {_md_code(where(f))}: {_md_text(f.message)}\n"
         yield "\n"
     yield "---\n"
     for severity in sorted(Severity, reverse=True):
@@ -333,11 +352,11 @@ def _md_group(g: Group) -> Iterator[str]:
     yield f"**Rule:** {g.code} `{g.name}` · **Severity:** {g.severity.name}\n\n"
     yield "**Where:**\n\n"
     for f in g.findings:
-        yield f"- {_md_code(where(f))}: {one_line(f.message)}\n"
+        yield f"- {_md_code(where(f))}: {_md_text(f.message)}\n"
         if f.related:
             yield "  - Chain:\n"
             for rel in f.related:
-                yield f"    - {_md_code(f'{one_line(rel.path)}:{rel.line}')} {one_line(rel.message)}\n"
+                yield f"    - {_md_code(f'{one_line(rel.path)}:{rel.line}')} {_md_text(rel.message)}\n"
     yield "\n"
     if g.problem:
         yield f"**Problem:** {g.problem}\n\n"
