@@ -30,6 +30,9 @@ class Suppressions:
     # line -> codes (None means every code on that line)
     by_line: dict[int, frozenset[str] | None] = field(default_factory=dict)
     used: dict[int, set[str]] = field(default_factory=dict)
+    # Lines whose every-code suppression is sightlint's own (``# sightlint: ignore``): a bare
+    # ``# noqa`` is shared with ruff and flake8, so it is never called unused by sightlint.
+    own_bare: set[int] = field(default_factory=set)
 
     def suppresses(self, finding: Finding, names: dict[str, str]) -> bool:
         for line in {finding.span.line, finding.span.end_line}:
@@ -47,7 +50,7 @@ class Suppressions:
         for line, codes in sorted(self.by_line.items()):
             used = self.used.get(line, set())
             if codes is None:
-                if not used:
+                if not used and line in self.own_bare:
                     out.append((line, None))
                 continue
             ours = {c for c in codes if c.startswith("SL")}
@@ -83,7 +86,10 @@ def parse(text: str) -> Suppressions:
             continue
         match = _IGNORE.search(comment)
         if match:
-            _add(result, line, _split_codes(match.group("codes")))
+            codes = _split_codes(match.group("codes"))
+            if codes is None:
+                result.own_bare.add(line)
+            _add(result, line, codes)
             continue
         match = _NOQA.search(comment)
         if match:
