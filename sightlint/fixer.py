@@ -28,9 +28,13 @@ from sightlint.settings import Settings
 from sightlint.source import SourceError, decode_source, read_source, size_text
 
 UNSAFE_REASON = "unsafe fix: use --unsafe-fixes"
+NOT_ROUND_TRIP = "no fix: the fixer's parser (LibCST) would not write this file back byte for byte (a form feed in an indented line?)"
 MAX_PASSES = 5
 # Larger files get no fix (see ``_beyond_libcst``).
 MAX_FIX_SIZE = 1024 * 1024
+# ...and so do files with more tokens (LibCST's cost follows them: a 900 KB line of
+# ``1, 1, ...`` has ten times the tokens of 900 KB of ordinary code; see ``nesting``).
+MAX_FIX_TOKENS = 150_000
 
 Status = Literal["changed", "unchanged", "failed"]
 
@@ -134,14 +138,20 @@ def _beyond_libcst(data: bytes) -> str | None:
     """Why LibCST must not parse ``data``, as a skip reason, or None.
 
     Too deep, its native parser crashes the process (``sightlint.nesting``); too large,
-    it needs about 400 MB and 5 s per MB of source (measured with libcst 1.9).
+    it needs about 400 MB and 5 s per MB of source (measured with libcst 1.9), or per
+    100,000 tokens, whichever comes first.
     """
     if len(data) > MAX_FIX_SIZE:
         return f"no fix: file too large for the fixer ({size_text(len(data))} > {size_text(MAX_FIX_SIZE)})"
-    deep = nesting.too_nested(decode_source(data))
-    if deep == nesting.UNTOKENIZABLE:
-        return f"no fix: {deep}"
-    return f"no fix: file too deeply nested for the fixer ({deep})" if deep else None
+    found = nesting.beyond_libcst(decode_source(data), MAX_FIX_TOKENS)
+    if found is None:
+        return None
+    kind, why = found
+    if kind == "untokenizable":
+        return f"no fix: {why}"
+    if kind == "tokens":
+        return f"no fix: file too large for the fixer ({why})"
+    return f"no fix: file too deeply nested for the fixer ({why})"
 
 
 def _wanted(finding: Finding, unsafe: bool) -> bool:
@@ -179,6 +189,12 @@ def _apply_pass(
     from libcst.metadata import MetadataWrapper, PositionProvider
 
     module = cst.parse_module(current)
+    # libcst 1.9 drops the last newline of a CR-only file (put back below) and a form
+    # feed that starts an indented line (such a file is not fixed).
+    written = module.bytes
+    tail = b"\r" if current == written + b"\r" else b""
+    if written + tail != current:
+        return current, [], {f: NOT_ROUND_TRIP for f in todo}
     wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
     positions = wrapper.resolve(PositionProvider)
     at: dict[tuple[int, int], list[tuple[cst.CSTNode, Any]]] = {}
@@ -234,7 +250,8 @@ def _apply_pass(
     if not done:
         return current, [], reasons
     new_module = _add_module_code(module.visit(_replacer(replacements)), fixes, path, settings, module_name)
-    return new_module.bytes, done, reasons
+    new = new_module.bytes
+    return (new + tail if tail and not new.endswith(tail) else new), done, reasons
 
 
 def _replacer(replacements: dict[int, Any]) -> Any:

@@ -67,17 +67,23 @@ def test_check_reports_a_fifo_and_a_device_instead_of_reading_them(specials: Pat
     assert done.returncode == 1, done.stderr
     found = findings(done.stdout)
     assert found[("z.py", "SL000")] == "cannot read file: not a regular file (a FIFO)"
-    assert found[("zero.py", "SL000")] == "cannot read file: not a regular file (a character device)"
+    # A link out of the tree is not followed by the walk (see test_hostile_inputs.py).
+    assert not any(path == "zero.py" for path, _ in found)
     assert ("bad.py", "SL301") in found and ("fixme.py", "SL201") in found
     # Named on the command line too (discovery always takes a named file).
     done = sightlint(specials, "check", "--format", "json", "--no-cache", "z.py", "zero.py", "bad.py")
-    assert {key[0] for key in findings(done.stdout)} == {"z.py", "zero.py", "bad.py"}
+    found = findings(done.stdout)
+    assert {key[0] for key in found} == {"z.py", "zero.py", "bad.py"}
+    assert found[("zero.py", "SL000")] == "cannot read file: not a regular file (a character device)"
 
 
 def test_fix_skips_a_fifo_and_a_device_and_fixes_the_rest(specials: Path) -> None:
     done = sightlint(specials, "fix")
     assert done.returncode == 2, done.stderr  # files it could not read
     assert "z.py: fix failed: cannot read file: not a regular file (a FIFO)" in done.stderr
+    assert "zero.py" not in done.stderr  # a link out of the tree: not followed
+    assert "logger.exception" in (specials / "fixme.py").read_text(encoding="utf-8")
+    done = sightlint(specials, "fix", ".", "zero.py")
     assert "zero.py: fix failed: cannot read file: not a regular file (a character device)" in done.stderr
     assert "logger.exception" in (specials / "fixme.py").read_text(encoding="utf-8")
 
@@ -374,3 +380,42 @@ def test_an_installed_module_too_deep_for_the_parser_is_skipped(tmp_path: Path, 
     classes = thirdparty.ThirdPartyClasses()
     assert classes.ancestors("deepmod.A") is None  # MemoryError from the parser: not read
     assert classes.ancestors("okmod.A") == ("okmod.A", "builtins.Exception")
+
+
+def test_the_fixer_declines_a_file_with_too_many_tokens(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 900 KB line of ``1, 1, ...`` took LibCST over 5 minutes and 1.8 GB: bytes alone
+    do not bound its cost, tokens do."""
+    from sightlint import fixer
+    from sightlint.settings import Settings
+
+    text = FIXABLE + "x = [" + "1, " * 40 + "]\n"
+    monkeypatch.setattr(fixer, "MAX_FIX_TOKENS", 100)
+    outcome = fixer.fix_source(text.encode(), "dense.py", Settings())
+    assert outcome.status == "unchanged"
+    assert [why for _, why in outcome.skipped] == ["no fix: file too large for the fixer (more than 100 tokens)"]
+    monkeypatch.setattr(fixer, "MAX_FIX_TOKENS", 1000)
+    assert fixer.fix_source(text.encode(), "dense.py", Settings()).status == "changed"
+    assert fixer.MAX_FIX_TOKENS * 4 < fixer.MAX_FIX_SIZE  # the token limit binds before the size limit on dense code
+
+
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [
+        (FIXABLE.replace("\n", "\r"), True),  # LibCST drops the last \r: put back
+        (FIXABLE.replace("\n", "\r\n"), True),
+        (FIXABLE.replace("    return None", "\x0c    return None"), False),  # LibCST drops the form feed: not fixed
+    ],
+    ids=["cr-only", "crlf", "form-feed-in-indent"],
+)
+def test_the_fixer_never_loses_what_libcst_does_not_round_trip(text: str, kept: bool) -> None:
+    from sightlint import fixer
+    from sightlint.settings import Settings
+
+    outcome = fixer.fix_source(text.encode(), "odd.py", Settings())
+    if not kept:
+        assert outcome.status == "unchanged" and [why for _, why in outcome.skipped] == [fixer.NOT_ROUND_TRIP]
+        return
+    assert outcome.status == "changed" and outcome.new is not None
+    newline = b"\r\n" if b"\r\n" in text.encode() else b"\r"
+    assert outcome.new.endswith(b"return None" + newline)
+    assert outcome.new.replace(newline, b"") == outcome.new.replace(newline, b"").replace(b"\r", b"").replace(b"\n", b"")
