@@ -83,8 +83,32 @@ _CACHE_DIR_HELP = (
 )
 
 
+def _safe(text: str) -> str:
+    """A path or message on one line, control characters (terminal escapes) made visible."""
+    from sightlint.reporting._common import one_line
+
+    return one_line(text)
+
+
+def _diff_name(prefix: str, path: str) -> str:
+    """A diff header's file name; quoted with C escapes, as git does, when it holds
+    anything unprintable (a newline would end the header, an escape reach the terminal)."""
+    name = prefix + path
+    if name.isprintable() and '"' not in name and "\\" not in name and not any("\u2000" <= ch <= "\u206f" for ch in name):
+        return name
+    out = []
+    for ch in name:
+        if ch in '"\\':
+            out.append("\\" + ch)
+        elif ch.isprintable() and ord(ch) < 0x80:
+            out.append(ch)
+        else:
+            out.extend(f"\\{byte:03o}" for byte in ch.encode("utf-8", "surrogateescape"))
+    return '"' + "".join(out) + '"'
+
+
 def _fail(message: str) -> None:
-    click.echo(f"sightlint: error: {message}", err=True)
+    click.echo(f"sightlint: error: {_safe(message)}", err=True)
     sys.exit(EXIT_ERROR)
 
 
@@ -203,7 +227,7 @@ def check(
     for message in run.errors:
         if quiet or fmt == "text" and output_file is None:
             continue  # the text reporter already listed it
-        click.echo(f"sightlint: {message}", err=True)
+        click.echo(f"sightlint: {_safe(message)}", err=True)
     # What the run built lives until exit: freeze it so neither a late collection nor
     # the one at interpreter shutdown walks it, and give the collector back (in-process
     # callers such as tests keep a working collector).
@@ -261,7 +285,7 @@ def fix(
         return
     found = discover(targets, settings)
     for message in found.errors:
-        click.echo(f"sightlint: {message}", err=True)
+        click.echo(f"sightlint: {_safe(message)}", err=True)
     changed = fixed = failed = remaining = 0
     out = click.get_text_stream("stdout")
     # Graded rules' findings weigh what the project phase says: counted from the check below.
@@ -271,11 +295,11 @@ def fix(
         remaining += sum(1 for f in outcome.remaining if f.severity >= settings.fail_on and f.code not in graded)
         if outcome.status == "failed":
             failed += 1
-            click.echo(f"sightlint: {file.display}: fix failed: {outcome.reason}", err=True)
+            click.echo(f"sightlint: {_safe(file.display)}: fix failed: {_safe(outcome.reason or '')}", err=True)
             continue
         for finding, why in outcome.skipped:
             if not quiet:
-                click.echo(f"{file.display}:{finding.line}:{finding.col + 1}: {finding.code} not fixed: {why}", err=True)
+                click.echo(f"{_safe(file.display)}:{finding.line}:{finding.col + 1}: {finding.code} not fixed: {_safe(why)}", err=True)
         if outcome.status != "changed":
             continue
         changed += 1
@@ -283,9 +307,9 @@ def fix(
         if diff and outcome.new is not None:
             before = outcome.original.decode("utf-8", errors="replace").splitlines(keepends=True)
             after = outcome.new.decode("utf-8", errors="replace").splitlines(keepends=True)
-            out.writelines(_difflib.unified_diff(before, after, f"a/{file.display}", f"b/{file.display}"))
+            out.writelines(_difflib.unified_diff(before, after, _diff_name("a/", file.display), _diff_name("b/", file.display)))
         elif not quiet:
-            click.echo(f"Fixed {len(outcome.applied)} finding(s) in {file.display}")
+            click.echo(f"Fixed {len(outcome.applied)} finding(s) in {_safe(file.display)}")
     # Cross-file rules have no fixes and the fixer runs per file: their findings (and the
     # graded ones) come from one check of the same paths (cached, so it costs little after a check).
     codes = {rule.meta.code for rule in enabled_rules(settings) if rule.cross_file} | graded
@@ -295,7 +319,7 @@ def fix(
             if finding.code in codes and finding.severity >= settings.fail_on:
                 remaining += 1
                 if not quiet:
-                    click.echo(f"{finding.path}:{finding.line}:{finding.col + 1}: {finding.code} {finding.message}", err=True)
+                    click.echo(f"{_safe(finding.path)}:{finding.line}:{finding.col + 1}: {finding.code} {_safe(finding.message)}", err=True)
     if not quiet:
         verb = "Would fix" if diff else "Fixed"
         click.echo(f"{verb} {fixed} finding(s) in {changed} file(s).", err=diff)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import inspect
 import json
+import os
 import re
 from collections import Counter
 from pathlib import PurePosixPath, PureWindowsPath
@@ -38,7 +39,7 @@ def level(severity: Severity) -> str:
 
 def artifact_location(path: str) -> dict[str, str]:
     """A relative path under ``%SRCROOT%``; an absolute one as a ``file:`` URI."""
-    posix = path.replace("\\", "/")
+    posix = path.replace("\\", "/") if os.sep == "\\" else path  # on POSIX a backslash is part of a name
     if PureWindowsPath(path).drive and PureWindowsPath(path).is_absolute():
         return {"uri": "file:///" + quote(posix, safe="/:")}
     if PurePosixPath(posix).is_absolute():
