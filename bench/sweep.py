@@ -145,9 +145,20 @@ class Report:
     unreadable: int = 0
     problems: list[Problem] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
+    log: Any = None  # a text stream: each problem as a JSON line, when it is found
+    done: int = 0
 
     def add(self, kind: str, where: str, detail: str) -> None:
         self.problems.append(Problem(kind, where, detail))
+        if self.log is not None:
+            self.log.write(json.dumps({"kind": kind, "where": where, "detail": detail}) + "\n")
+            self.log.flush()
+
+    def tick(self, total: int) -> None:
+        self.done += 1
+        if self.log is not None and (self.done % 250 == 0 or self.done == total):
+            counts = ", ".join(f"{kind} {self.count(kind)}" for kind in KINDS if self.count(kind))
+            print(f"sweep: {self.done}/{total} files{'; ' + counts if counts else ''}", file=sys.stderr, flush=True)
 
     def count(self, kind: str) -> int:
         return sum(1 for p in self.problems if p.kind == kind)
@@ -245,6 +256,8 @@ def per_file(files: Sequence[tuple[str, str]], jobs: int, timeout: float, seed: 
                     continue
                 slot.task = None
                 del busy[id(slot)]
+                if report is not None:
+                    report.tick(len(files))
     finally:
         for slot in slots:
             slot.stop()
@@ -343,8 +356,8 @@ def default_roots() -> list[Path]:
 
 
 def sweep(roots: Sequence[Path], *, jobs: int, timeout: float, runs: int, limit: int | None, tree: bool,
-          tree_timeout: float) -> Report:
-    report = Report()
+          tree_timeout: float, log: Any = None) -> Report:
+    report = Report(log=log)
     files = python_files(roots, limit)
     report.files = len(files)
     started = time.monotonic()
@@ -390,14 +403,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-tree", action="store_true", help="skip the whole-tree command-line phase")
     parser.add_argument("--show", type=int, default=10, help="examples printed per kind of problem")
     parser.add_argument("--json", type=Path, help="write every problem and the figures here")
+    parser.add_argument("--log", type=Path, help="append each problem here as a JSON line when found (and print progress)")
     args = parser.parse_args(argv)
     roots = [r.resolve() for r in args.roots]
     if args.stdlib:
         roots.insert(0, Path(sysconfig.get_paths()["stdlib"]))
     if not roots:
         roots = default_roots()
+    log = args.log.open("a", encoding="utf-8") if args.log else None
     report = sweep(roots, jobs=args.jobs, timeout=args.timeout_per_file, runs=args.runs, limit=args.limit,
-                   tree=not args.no_tree, tree_timeout=args.tree_timeout)
+                   tree=not args.no_tree, tree_timeout=args.tree_timeout, log=log)
     print(summary(report, args.show))
     if args.json:
         data = {

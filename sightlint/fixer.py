@@ -11,6 +11,8 @@ crashing fix, unparsable input or output becomes a ``failed``/``skipped`` result
 from __future__ import annotations
 
 import ast
+import errno
+import os
 import stat
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -83,7 +85,12 @@ def fix_file(
 
 def _write_atomically(path: Path, content: bytes) -> None:
     target = path.resolve()  # write through a symlink instead of replacing it
-    write_atomically(target, content, mode=stat.S_IMODE(target.stat().st_mode))
+    mode = stat.S_IMODE(target.stat().st_mode)
+    # A rename replaces a read-only file as easily as any other (and root may write it
+    # anyway): its mode says the user wants it left alone.
+    if not mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH) or not os.access(target, os.W_OK):
+        raise PermissionError(errno.EACCES, "the file is read-only", str(path))
+    write_atomically(target, content, mode=mode)
 
 
 def _parse_failure(findings: Sequence[Finding]) -> str | None:
