@@ -113,6 +113,11 @@ def _worker(conn: Connection) -> None:
 
     warnings.simplefilter("ignore")  # SyntaxWarnings of compile() on odd real code
     sys.setrecursionlimit(max(sys.getrecursionlimit(), 1000))
+    import libcst  # noqa: F401  (imported before "ready": a file's time limit starts with the work)
+
+    from sightlint import api, fixer  # noqa: F401
+
+    conn.send("ready")
     while True:
         try:
             request = conn.recv()
@@ -181,6 +186,8 @@ class _Slot:
         self.process.start()
         child.close()
         self.conn = parent
+        if not parent.poll(300) or parent.recv() != "ready":
+            raise RuntimeError("a sweep worker did not start")
 
     def give(self, task: tuple[str, str]) -> None:
         self.task, self.started = task, time.monotonic()
