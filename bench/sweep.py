@@ -363,8 +363,18 @@ def default_roots() -> list[Path]:
 
 
 def sweep(roots: Sequence[Path], *, jobs: int, timeout: float, runs: int, limit: int | None, tree: bool,
-          tree_timeout: float, log: Any = None) -> Report:
+          tree_timeout: float, log: Any = None, files: bool = True) -> Report:
     report = Report(log=log)
+    if not files:
+        for root in roots:
+            if root.is_dir():
+                per_tree(root, report, runs, tree_timeout)
+        return report
+    return _sweep(report, roots, jobs, timeout, runs, limit, tree, tree_timeout)
+
+
+def _sweep(report: Report, roots: Sequence[Path], jobs: int, timeout: float, runs: int, limit: int | None, tree: bool,
+           tree_timeout: float) -> Report:
     files = python_files(roots, limit)
     report.files = len(files)
     started = time.monotonic()
@@ -408,6 +418,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, choices=(1, 2), default=2, help="2 compares two runs (non-determinism)")
     parser.add_argument("--limit", type=int, help="at most this many files, spread over the trees")
     parser.add_argument("--no-tree", action="store_true", help="skip the whole-tree command-line phase")
+    parser.add_argument("--no-files", action="store_true", help="skip the per-file phase (the trees only)")
     parser.add_argument("--show", type=int, default=10, help="examples printed per kind of problem")
     parser.add_argument("--json", type=Path, help="write every problem and the figures here")
     parser.add_argument("--log", type=Path, help="append each problem here as a JSON line when found (and print progress)")
@@ -419,7 +430,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         roots = default_roots()
     log = args.log.open("a", encoding="utf-8") if args.log else None
     report = sweep(roots, jobs=args.jobs, timeout=args.timeout_per_file, runs=args.runs, limit=args.limit,
-                   tree=not args.no_tree, tree_timeout=args.tree_timeout, log=log)
+                   tree=not args.no_tree, tree_timeout=args.tree_timeout, log=log, files=not args.no_files)
     print(summary(report, args.show))
     if args.json:
         data = {
