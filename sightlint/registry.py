@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from sightlint.models import FixSafety, Severity
 from sightlint.rules.base import RuleClass, RuleMeta
 from sightlint.rules.blocking_call_in_async import BlockingCallInAsync
+from sightlint.rules.expensive_endpoint_without_rate_limit import ExpensiveEndpointWithoutRateLimit
 from sightlint.rules.ineffective_timeout import IneffectiveTimeout
+from sightlint.rules.lifespan_without_cleanup import LifespanWithoutCleanup
 from sightlint.rules.naive_utcnow import NaiveUtcnow
 from sightlint.rules.session_per_task_unbounded import SessionPerTaskUnbounded
 from sightlint.rules.session_shared_across_tasks import SessionSharedAcrossTasks
@@ -29,6 +31,8 @@ ALL_RULES: tuple[RuleClass, ...] = (
     SessionSharedAcrossTasks,
     SwallowedException,
     UnlockedLazySingleton,
+    LifespanWithoutCleanup,
+    ExpensiveEndpointWithoutRateLimit,
 )
 
 PARSE_ERROR = RuleMeta(
@@ -63,10 +67,8 @@ PLANNED: tuple[RuleMeta, ...] = (
     _planned("SL402", "unbounded-gather", C, "`asyncio.gather` over many tasks without a timeout.", "§4"),
     _planned("SL403", "background-task-without-timeout", C, "Background task started without a timeout.", "§7"),
     _planned("SL404", "gemini-model-name-format", C, "Gemini model name without the `models/` prefix.", "§5"),
-    _planned("SL701", "lifespan-without-cleanup", H, "Lifespan opens resources and never closes them on shutdown.", "§11"),
     _planned("SL702", "insecure-settings-default", C, "Settings field with an insecure or unvalidated default.", "§8"),
     _planned("SL703", "password-length-unchecked", H, "Password reaches bcrypt without a 72-byte check at the schema.", "§12"),
-    _planned("SL704", "expensive-endpoint-without-rate-limit", M, "Expensive endpoint without a rate limit.", "§13"),
     _planned("SL705", "nested-function-in-handler", H, "Function defined inside a request handler.", "§10"),
     _planned("SL706", "health-check-probes-nothing", M, "Health check that probes no dependency.", "§15"),
 )

@@ -1,7 +1,7 @@
 """Each ``fixtures/SLxxx.py`` is flagged exactly where it says ``# expect: SLxxx[@col]``, at the
 severity it names when it says ``# expect: SLxxx (low)``, and its fixed form matches the committed
-``fixtures/SLxxx.fixed.py`` snapshot. Rules graded with the project model (``Rule.graded``) are
-checked through the project phase, the fixture being the whole project."""
+``fixtures/SLxxx.fixed.py`` snapshot. Rules graded with the project model (``Rule.graded``) and
+cross-file rules are checked through the project phase, the fixture being the whole project."""
 
 from __future__ import annotations
 
@@ -74,7 +74,7 @@ def test_findings_match_marks(path: Path) -> None:
     marks = expected_marks(text)
     assert marks, f"{path.name} has no '# expect:' marks"
     entry = lookup(path.stem)
-    if entry is not None and entry.rule is not None and entry.rule.graded:
+    if entry is not None and entry.rule is not None and (entry.rule.graded or entry.rule.cross_file):
         run = check_sources({path.name: path.read_bytes()}, _settings(path))
         assert not run.errors and not run.internal_errors
         findings = run.findings

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
 
 from sightlint.project.contexts import REQUEST, SCRIPT, STARTUP
+from sightlint.semantics.fastapi import FastAPICollector
+from sightlint.semantics.fastapi import APP_CLASSES, APP_HOOK_KEYWORDS, DEPENDS, ROUTE_METHODS, ROUTER_CLASSES, SECURITY
 from sightlint.project.summary import (
     NONE_REF,
     UNKNOWN_REF,
@@ -33,6 +35,7 @@ from sightlint.project.summary import (
     SelfRef,
     SuperRef,
     TimeoutSite,
+    Wiring,
 )
 
 if TYPE_CHECKING:
@@ -68,7 +71,7 @@ _APP = _Fact("app", STARTUP, -1, "")
 _ROUTE = _Fact("entry", REQUEST, 1, "endpoint")
 # Functions by qualified name.
 CALL_FACTS: dict[str, _Fact] = {
-    **dict.fromkeys(("fastapi.Depends", "fastapi.params.Depends", "fastapi.Security"), _Fact("depends", REQUEST, 0, "dependency")),
+    **dict.fromkeys(DEPENDS | SECURITY, _Fact("depends", REQUEST, 0, "dependency")),
     "asyncio.to_thread": _TO_THREAD,
     "starlette.concurrency.run_in_threadpool": _TO_THREAD,
     "fastapi.concurrency.run_in_threadpool": _TO_THREAD,
@@ -81,17 +84,7 @@ CALL_FACTS: dict[str, _Fact] = {
     "asyncio.ensure_future": _Fact("handoff", "background", 0, "coro_or_future", coroutine=True),
     "asyncio.run_coroutine_threadsafe": _Fact("handoff", "background", 0, "coro", coroutine=True),
     "starlette.background.BackgroundTask": _Fact("handoff", "task", 0, "func"),
-    **dict.fromkeys(
-        (
-            "fastapi.FastAPI",
-            "fastapi.applications.FastAPI",
-            "fastapi.APIRouter",
-            "fastapi.routing.APIRouter",
-            "starlette.applications.Starlette",
-            "starlette.routing.Router",
-        ),
-        _APP,
-    ),
+    **dict.fromkeys(APP_CLASSES | ROUTER_CLASSES, _APP),
     **dict.fromkeys(
         ("starlette.routing.Route", "starlette.routing.WebSocketRoute", "fastapi.routing.APIRoute", "fastapi.routing.APIWebSocketRoute"),
         _ROUTE,
@@ -122,8 +115,12 @@ METHOD_FACTS: dict[str, _Fact] = {
     "add_event_handler": _Fact("entry", STARTUP, 1, "func"),
     "run_until_complete": _Fact("script", SCRIPT, 0, "future", coroutine=True),
 }
-_APP_KEYWORDS = ("lifespan", "on_startup", "on_shutdown")
+_APP_KEYWORDS = APP_HOOK_KEYWORDS
 _PARTIAL = frozenset(("functools.partial", "partial"))
+# Rate-limit libraries whose calls are kept as "call" wiring (``Limiter(default_limits=...)``).
+_LIMIT_PACKAGES = frozenset(("slowapi", "fastapi_limiter"))
+# Methods that release a client, pool or scheduler: ``x.close()`` is kept as "close" wiring.
+_CLOSE_METHODS = frozenset(("close", "aclose", "dispose", "disconnect", "shutdown", "terminate"))
 
 TIMEOUT_WRAPPERS = {"asyncio.wait_for", "async_timeout.wait_for"}
 TIMEOUT_SCOPES = {
@@ -133,7 +130,7 @@ TIMEOUT_SCOPES = {
     "anyio.fail_after",
     "anyio.move_on_after",
 }
-_ROUTE_METHODS = {"get", "post", "put", "delete", "patch", "head", "options", "api_route", "route", "websocket"}
+_ROUTE_METHODS = frozenset(ROUTE_METHODS)
 _PROPERTIES = {"property", "cached_property", "functools.cached_property"}
 _TYPING_WRAPPERS = {"Optional", "Annotated", "Union", "Final", "ClassVar", "Required", "NotRequired"}
 
@@ -148,6 +145,8 @@ class _Frame:
     nested: dict[str, str] = field(default_factory=dict)
     self_name: str | None = None
     cls_name: str | None = None
+    declared_global: set[str] = field(default_factory=set)  # names of ``global`` statements
+    with_names: set[str] = field(default_factory=set)  # names bound by ``with ... as name``
 
 
 @dataclass(slots=True)
@@ -190,6 +189,9 @@ class SummaryCollector:
         self._awaited: set[int] = set()
         self._bodies: list[_TimeoutBody] = []
         self._main_blocks: list[tuple[int, int]] = []  # lines of ``if __name__ == "__main__":``
+        # The shared FastAPI model of the module (apps, routes, lifespans, events...), fed
+        # from this walk; its facts join the summary when the walk leaves the module.
+        self._fastapi = FastAPICollector(context)
 
     # -- symbolic values -------------------------------------------------------------
 
@@ -351,6 +353,8 @@ class SummaryCollector:
             elif isinstance(target, (ast.Name, ast.Attribute)) and _text(target) in _PROPERTIES:
                 fn.method_kind = "property"
         fn.decorators = tuple(deco_refs)
+        if not isinstance(node, ast.Lambda):
+            self._fastapi.visit(node)
         if in_class_body and params and fn.method_kind != "static":
             if fn.method_kind == "class":
                 frame.cls_name = params[0]
@@ -377,6 +381,8 @@ class SummaryCollector:
         self._classes.append(cls)
 
     def _leave_function(self, node: ast.AST) -> None:
+        if not isinstance(node, ast.Lambda):
+            self._fastapi.leave(node)
         self._funcs.pop()
         self._owners.pop()
         self._classes.pop()
@@ -394,12 +400,14 @@ class SummaryCollector:
         bases = tuple(r for r in (self.ref(b) for b in node.bases) if r is not None)
         cls = ClassSummary(id=cid, name=node.name, line=node.lineno, bases=bases)
         self.summary.classes[cid] = cls
+        self._fastapi.visit(node)
         if owner == self.module:
             self.summary.toplevel[node.name] = cid
         self._owners.append(cid)
         self._classes.append(cls)
 
     def leave_ClassDef(self, node: ast.ClassDef) -> None:
+        self._fastapi.leave(node)
         self._owners.pop()
         self._classes.pop()
 
@@ -457,17 +465,106 @@ class SummaryCollector:
                         cls_summary.attrs[target.attr] = value
 
     def visit_Assign(self, node: ast.Assign) -> None:
+        self._fastapi.visit(node)
         value = self.ref(node.value)
         for target in node.targets:
             self._assign(target, value)
+            self._store(target, value, node.value)
 
     def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
+        self._fastapi.visit(node)
         value = self.ann_ref(node.annotation)
         if value is None and node.value is not None:
             value = self.ref(node.value)
         self._assign(node.target, value)
+        if node.value is not None and not (isinstance(node.value, ast.Constant) and node.value.value is None):
+            value = self.ref(node.value) or value  # what is stored, not what it is declared as
+        self._store(node.target, value, node.value)
+
+    def visit_Global(self, node: ast.Global) -> None:
+        if self._funcs:
+            self._funcs[-1].declared_global.update(node.names)
+
+    def visit_Yield(self, node: ast.Yield) -> None:
+        if self._funcs and not self._funcs[-1].fn.yield_line:
+            self._funcs[-1].fn.yield_line = node.lineno
+
+    # -- application wiring: stores, apps, shutdown handlers, routes ----------------------
+
+    def _wire(
+        self,
+        kind: str,
+        name: str,
+        at: ast.expr,
+        *,
+        receiver: ast.expr | None = None,
+        target: Ref | None = None,
+        flags: tuple[str, ...] = (),
+    ) -> None:
+        """Record a :class:`Wiring`; a ``receiver`` that is a local variable is named by
+        ``<function id>.<name>`` (its value tells the type, not which object it is)."""
+        receiver_ref: Ref | None = None
+        if receiver is not None:
+            local = self._local_name(receiver)
+            if local:
+                name = name or local
+            else:
+                receiver_ref = self.ref(receiver)
+        function = self._funcs[-1].fn.id if self._funcs else ""
+        line, col = at.lineno, self.ctx.char_col(at.lineno, at.col_offset)
+        self.summary.wiring.append(Wiring(kind, name, line, col, function, receiver_ref, target, flags))
+
+    def _local_name(self, node: ast.expr) -> str:
+        """``<function id>.<name>`` for a local variable of the current function, else ""."""
+        if not isinstance(node, ast.Name) or not self._funcs:
+            return ""
+        frame = self._funcs[-1]
+        if node.id in frame.declared_global or node.id not in frame.locals:
+            return ""
+        return f"{frame.fn.id}.{node.id}"
+
+    def _store(self, target: ast.expr, value: Ref | None, node: ast.expr | None) -> None:
+        """A "store" :class:`Wiring` for a value kept past the function that made it."""
+        if value is None or value == NONE:
+            return
+        frame = self._funcs[-1] if self._funcs else None
+        owned: tuple[str, ...] = ("owned",) if frame is not None and isinstance(node, ast.Name) and node.id in frame.with_names else ()
+        if isinstance(target, ast.Name):
+            if frame is None and self._at_module():
+                self._wire("store", f"{self.module}.{target.id}", target, target=value)
+            elif frame is not None and target.id in frame.declared_global:
+                self._wire("store", f"{self.module}.{target.id}", target, target=value, flags=owned)
+        elif isinstance(target, ast.Attribute):
+            base = target.value
+            if isinstance(base, ast.Attribute) and base.attr == "state":
+                self._wire("store", f"state.{target.attr}", target, target=value, flags=owned)
+            elif frame is not None and isinstance(base, ast.Name) and base.id == frame.self_name and frame.fn.cls:
+                self._wire("store", f"{frame.fn.cls}.{target.attr}", target, target=value, flags=("attr", *owned))
+
+    def _call_wiring(self, node: ast.Call, qualified: str | None) -> None:
+        """Wiring written as a call: a client released (``x.close()``), and calls of
+        rate-limit libraries (whose keywords matter). Apps, routes and events are the
+        shared FastAPI model's (``semantics.fastapi``)."""
+        func = node.func
+        if isinstance(func, ast.Attribute) and func.attr in _CLOSE_METHODS:
+            self._close(func, node, ())
+        for arg in (*node.args, *(k.value for k in node.keywords)):
+            if isinstance(arg, ast.Attribute) and arg.attr in _CLOSE_METHODS:
+                # ``stack.push_async_callback(client.aclose)``, ``atexit.register(engine.dispose)``
+                self._close(arg, arg, ("ref",))
+        if qualified is not None and qualified.partition(".")[0] in _LIMIT_PACKAGES:
+            keywords = tuple(k.arg for k in node.keywords if k.arg and not _empty(k.value))
+            self._wire("call", qualified, node, flags=keywords)
+
+    def _close(self, method: ast.Attribute, at: ast.expr, flags: tuple[str, ...]) -> None:
+        owner = method.value
+        if isinstance(owner, ast.Attribute) and isinstance(owner.value, ast.Attribute) and owner.value.attr == "state":
+            self._wire("close", f"state.{owner.attr}", at, flags=(method.attr, *flags))
+        else:
+            self._wire("close", "", at, receiver=owner, target=self.ref(owner), flags=(method.attr, *flags))
 
     def visit_Return(self, node: ast.Return) -> None:
+        self._fastapi.visit(node)
         if self._funcs and node.value is not None:
             fn = self._funcs[-1].fn
             if fn.returns is None:
@@ -496,6 +593,8 @@ class SummaryCollector:
                     self._bodies.append(_TimeoutBody(id(node), kind, self._funcs[-1], expr))
             if isinstance(item.optional_vars, ast.Name):
                 self._assign(item.optional_vars, self.ref(expr))
+                if self._funcs:
+                    self._funcs[-1].with_names.add(item.optional_vars.id)
 
     def _close_timeout_scopes(self, node: ast.With | ast.AsyncWith) -> None:
         while self._bodies and self._bodies[-1].node_id == id(node):
@@ -515,6 +614,10 @@ class SummaryCollector:
 
     # -- calls -------------------------------------------------------------------------
 
+    def leave_Module(self, node: ast.Module) -> None:
+        facts = self._fastapi.facts()
+        self.summary.fastapi = facts if facts or facts.lifespans else None
+
     def visit_Module(self, node: ast.Module) -> None:
         """Note where ``if __name__ == "__main__":`` blocks are: what they call runs as a script."""
         for stmt in node.body:
@@ -528,6 +631,9 @@ class SummaryCollector:
         fact = CALL_FACTS.get(qualified) if qualified is not None else None
         if fact is None and kind is ast.Attribute:
             fact = METHOD_FACTS.get(func.attr)  # type: ignore[attr-defined]
+        self._fastapi.visit(node)
+        if kind is ast.Attribute or qualified is not None:
+            self._call_wiring(node, qualified)
         if not self._funcs:
             self._module_call(node, fact)
             return
@@ -663,6 +769,13 @@ def _argument(node: ast.Call, fact: _Fact) -> ast.expr | None:
     if 0 <= position < len(args) and not isinstance(args[position], ast.Starred):
         return args[position]
     return None
+
+
+def _empty(node: ast.expr) -> bool:
+    """``[]``, ``()``, ``None``, ``""``: a keyword given nothing."""
+    if isinstance(node, (ast.List, ast.Tuple, ast.Set)):
+        return not node.elts
+    return isinstance(node, ast.Constant) and not node.value
 
 
 def _is_main_guard(test: ast.expr) -> bool:

@@ -22,10 +22,11 @@ from typing import Any, NamedTuple
 from sightlint.models import RelatedLocation
 from sightlint.project.model import Edge, ExternalCall, ExternalValue, ProjectModel, sync_callers_bfs
 from sightlint.project.summary import UNKNOWN_REF, CallSite, FunctionSummary, ModuleSummary
+from sightlint.project.wiring import WiringInfo, wiring_rows
 
 # The per-function facts a rule may ask for: fields of ``FunctionSummary`` whose values
 # are plain data (marshal-able).
-FACTS = frozenset(("awaits", "route", "params", "method_kind", "cls"))
+FACTS = frozenset(("awaits", "route", "params", "method_kind", "cls", "yield_line"))
 
 
 def _keep_none(name: str) -> bool:
@@ -39,13 +40,15 @@ class ModelNeeds:
     ``externals`` says which calls into code outside the project to keep (by the model's
     normalised dotted name, ``pkg.Class().method``); ``facts`` names per-function facts
     (see :data:`FACTS`) the rule reads from ``FunctionInfo.facts``; ``timeouts`` asks for
-    the resolved timeout sites. The records are cached per configuration, and a rule's
+    the resolved timeout sites; ``stores`` asks for the application wiring
+    (``project.wiring``), keeping the "store" facts whose resolved value it keeps. The records are cached per configuration, and a rule's
     needs depend only on the configuration and sightlint's code, which key the cache.
     """
 
     externals: Callable[[str], bool] = _keep_none
     facts: frozenset[str] = frozenset()
     timeouts: bool = False
+    stores: Callable[[str], bool] = _keep_none
 
     def __post_init__(self) -> None:
         unknown = self.facts - FACTS
@@ -59,11 +62,17 @@ class ModelNeeds:
         keeps = tuple(n.externals for n in needs if n.externals is not _keep_none)
         facts = frozenset().union(*(n.facts for n in needs))
         timeouts = any(n.timeouts for n in needs)
-        if not keeps:
-            return cls(facts=facts, timeouts=timeouts)
-        if len(keeps) == 1:
-            return cls(keeps[0], facts, timeouts)
-        return cls(lambda name: any(keep(name) for keep in keeps), facts, timeouts)
+        stores = _any_of(tuple(n.stores for n in needs if n.stores is not _keep_none))
+        return cls(_any_of(keeps), facts, timeouts, stores)
+
+
+def _any_of(keeps: tuple[Callable[[str], bool], ...]) -> Callable[[str], bool]:
+    """One predicate keeping what any of ``keeps`` keeps (``_keep_none`` for none)."""
+    if not keeps:
+        return _keep_none
+    if len(keeps) == 1:
+        return keeps[0]
+    return lambda name: any(keep(name) for keep in keeps)
 
 
 class FunctionInfo(NamedTuple):
@@ -106,7 +115,8 @@ class ModuleRecord(NamedTuple):
     col, end_line, end_col, text, awaited)``; ``timeouts`` rows are :class:`TimeoutInfo` fields
     without the path, targets as :class:`TimeoutTarget` rows; ``entries`` rows are
     ``(function id, context)`` for the entry points this module declares (the function
-    may live in another module; see ``project.contexts``).
+    may live in another module; see ``project.contexts``); ``wiring`` rows are
+    :class:`~sightlint.project.wiring.WiringInfo` fields without the path (when asked for).
     """
 
     module: str
@@ -116,6 +126,7 @@ class ModuleRecord(NamedTuple):
     externals: tuple[tuple[Any, ...], ...]
     timeouts: tuple[tuple[Any, ...], ...]
     entries: tuple[tuple[str, str], ...]
+    wiring: tuple[tuple[Any, ...], ...] = ()
 
 
 def module_record(model: ProjectModel, summary: ModuleSummary, needs: ModelNeeds) -> ModuleRecord:
@@ -135,7 +146,8 @@ def module_record(model: ProjectModel, summary: ModuleSummary, needs: ModelNeeds
                 externals.append((fid, call.name, site.line, site.col, site.end_line, site.end_col, site.text, site.awaited))
     timeouts = _resolved_timeouts(model, summary) if needs.timeouts else ()
     entries = tuple(model.module_entries(summary))
-    return ModuleRecord(summary.module, summary.path, tuple(functions), tuple(edges), tuple(externals), timeouts, entries)
+    wiring = wiring_rows(model, summary, needs.stores) if needs.stores is not _keep_none else ()
+    return ModuleRecord(summary.module, summary.path, tuple(functions), tuple(edges), tuple(externals), timeouts, entries, wiring)
 
 
 def _facts(fn: FunctionSummary, names: list[str]) -> dict[str, Any]:
@@ -173,7 +185,8 @@ class Graph:
     :class:`Edge` list out of/into the function; ``externals``: id -> the kept external
     calls; ``timeouts``: every :class:`TimeoutInfo`, in module order; ``entries``: id ->
     the contexts it is an entry point of (``project.contexts.where_code_runs`` reads
-    them with the edges). ``cache`` holds
+    them with the edges); ``wiring``: every :class:`~sightlint.project.wiring.WiringInfo`,
+    in module order (when a rule asked for it). ``cache`` holds
     analyses rules of one run share (keyed by their inputs); ``third_party`` answers
     questions about installed classes (``thirdparty.ThirdPartyClasses``), when set.
     """
@@ -185,6 +198,7 @@ class Graph:
         self.externals: dict[str, list[ExternalCall]] = {}
         self.timeouts: list[TimeoutInfo] = []
         self.entries: dict[str, frozenset[str]] = {}
+        self.wiring: list[WiringInfo] = []
         self.cache: dict[Any, Any] = {}
         self.third_party: Any = None
         self._module: dict[str, tuple[str, str]] = {}  # function id -> (module, path)
@@ -199,8 +213,10 @@ class Graph:
         # files are named by a hash of it, and sealed).
         new = tuple.__new__
         functions, modules = self.functions, self._module
-        for module, path, function_rows, edge_rows, external_rows, timeout_rows, entry_rows in records:
+        for module, path, function_rows, edge_rows, external_rows, timeout_rows, entry_rows, wiring_rows_ in records:
             where = (module, path)
+            for row in wiring_rows_:
+                self.wiring.append(WiringInfo(row[0], path, *row[1:]))
             self._rows_in[path] = function_rows
             for function in function_rows:
                 fid = function[0]
@@ -240,6 +256,9 @@ class Graph:
         """The graph of every module of ``model`` (built without a cache)."""
         summaries: dict[str, ModuleSummary] = {}
         for fid, summary in model.module_of.items():
+            summaries.setdefault(summary.path, summary)
+        # Modules without functions too: their wiring and entries (``app = FastAPI(lifespan=...)``).
+        for summary in model.modules.values():
             summaries.setdefault(summary.path, summary)
         return cls(module_record(model, summary, needs) for summary in summaries.values())
 

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from sightlint.project.contexts import REQUEST, SCRIPT, STARTUP, TEST, THREAD
+from sightlint.semantics.fastapi import ROUTE_METHODS
 from sightlint.project.summary import (
     AttrRef,
     CallRef,
@@ -127,9 +128,7 @@ _WEB = frozenset({"fastapi", "starlette", "quart", "sanic", "aiohttp", "litestar
 _CLI = frozenset({"click", "asyncclick", "typer", "cloup", "rich_click"})
 _PYTEST = frozenset({"pytest", "pytest_asyncio"})
 _DECORATORS: dict[str, tuple[str, frozenset[str]]] = {
-    **dict.fromkeys(
-        "get post put delete patch head options trace api_route route websocket websocket_route".split(), (REQUEST, _WEB)
-    ),
+    **dict.fromkeys(ROUTE_METHODS, (REQUEST, _WEB)),
     "middleware": (REQUEST, _WEB),
     "exception_handler": (REQUEST, _WEB),
     "on_event": (STARTUP, _WEB),

@@ -30,7 +30,10 @@ memoisation keys, and as plain tuples ``SelfRef("C")`` and ``ClsRef("C")`` (or
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from typing import Any, Literal, NamedTuple
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
+
+if TYPE_CHECKING:
+    from sightlint.semantics.fastapi import FastAPIModule
 
 
 class GlobalRef(NamedTuple):
@@ -223,6 +226,7 @@ class FunctionSummary:
     # Suspension points in the body itself (await, async for, async with).
     awaits: int = 0
     route: bool = False  # decorated as a FastAPI/Starlette endpoint
+    yield_line: int = 0  # line of the body's first ``yield`` (0: none): a lifespan's shutdown follows it
 
 
 @_compact
@@ -252,6 +256,35 @@ class TimeoutSite:
 
 
 @_compact
+@dataclass(frozen=True, slots=True)
+class Wiring:
+    """How an application is put together, where it is written: what outlives a request
+    and what runs at shutdown.
+
+    ``kind``: "store" (a value kept past the function that made it: ``name`` is
+    ``module.global``, ``state.<attr>`` for ``<app>.state.<attr> = ...`` or
+    ``<class id>.<attr>`` for ``self.<attr> = ...``; ``target`` the value), "call" (a
+    call of library ``name`` whose keywords matter, ``flags`` the keywords given a
+    non-empty value), "close" (``receiver.close()`` and the like, the method in
+    ``flags``, and "ref" when the bound method is handed over uncalled, as in
+    ``stack.push_async_callback(client.aclose)``; ``target`` the receiver's value; ``name``
+    ``state.<attr>`` for ``<app>.state.<attr>.close()``). ``flags`` of a store: "attr" (``self.<attr>``),
+    "owned" (a value a ``with`` statement of the same function opened and closes).
+    Apps, routers, routes, lifespans and event handlers are the shared FastAPI model's
+    (``ModuleSummary.fastapi``).
+    """
+
+    kind: str
+    name: str
+    line: int
+    col: int
+    function: str = ""  # id of the enclosing function ("" at module level)
+    receiver: Ref | None = None
+    target: Ref | None = None
+    flags: tuple[str, ...] = ()
+
+
+@_compact
 @dataclass(slots=True)
 class ModuleSummary:
     module: str
@@ -267,6 +300,10 @@ class ModuleSummary:
     # Callables a framework calls, named where they are registered (decorators are on
     # the functions themselves).
     entries: list[EntrySite] = field(default_factory=list)
+    # Application wiring: long-lived stores, close calls, rate-limit calls (:class:`Wiring`).
+    wiring: list[Wiring] = field(default_factory=list)
+    # What the module says about FastAPI (``semantics.fastapi``), when it says anything.
+    fastapi: FastAPIModule | None = None
     # What the module's dependencies are read from (:func:`dependency_terms`), computed
     # once where the summary is built (a pool worker) instead of in the serial phase.
     terms: DependencyTerms | None = None
@@ -288,6 +325,21 @@ class DependencyTerms(NamedTuple):
     member_names: frozenset[str]
 
 
+def _fastapi_names(facts: FastAPIModule) -> list[str]:
+    """The dotted names FastAPI facts resolve through (apps, routers, handlers, dependencies)."""
+    names: list[str] = []
+    for app in facts.apps:
+        names += (app.qualified, app.lifespan or "", *app.on_startup, *app.on_shutdown)
+        names += (d.qualified or "" for d in app.dependencies)
+    for inclusion in facts.inclusions:
+        names += (inclusion.parent, inclusion.child, *(d.qualified or "" for d in inclusion.dependencies))
+    for route in facts.routes:
+        names += (route.owner, route.handler, *(d.qualified or "" for d in route.all_dependencies))
+    names += (e.handler for e in facts.events)
+    names += (m.target for m in facts.middleware)
+    return [name for name in names if name]
+
+
 def dependency_terms(summary: ModuleSummary) -> DependencyTerms:
     """The :class:`DependencyTerms` of ``summary`` (see ``model.module_dependencies``).
 
@@ -298,7 +350,10 @@ def dependency_terms(summary: ModuleSummary) -> DependencyTerms:
         summary.star_imports,
         list(summary.globals.values()),
         [entry.target for entry in summary.entries],
+        [(w.receiver, w.target) for w in summary.wiring],
     ]
+    if summary.fastapi is not None:
+        values.append(_fastapi_names(summary.fastapi))
     for fn in summary.functions.values():
         values += (fn.id, fn.decorators, fn.returns)
         if fn.handoffs:

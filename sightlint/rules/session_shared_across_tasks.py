@@ -3,9 +3,10 @@ from __future__ import annotations
 import ast
 import re
 from dataclasses import dataclass, field
-from typing import TypeGuard
+from typing import TYPE_CHECKING, TypeGuard
 
 from sightlint.rules.base import Bad, Good, Rule, RuleMeta, Severity
+from sightlint.semantics.fastapi import depends_call
 
 # The session vocabulary and the fan-out finder are shared with SL601.
 from sightlint.semantics.fanout import (
@@ -14,6 +15,9 @@ from sightlint.semantics.fanout import (
     Spawn,
     opens_session,
 )
+
+if TYPE_CHECKING:
+    from sightlint.semantics.scope import Context
 
 _SESSION_DEPENDENCY = re.compile(r"^get_(async_)?(db|session|db_session)$")
 
@@ -38,13 +42,10 @@ def _is_session_annotation(node: ast.expr | None) -> bool:
     return False
 
 
-def _is_session_dependency(default: ast.expr | None) -> bool:
-    """``Depends(get_db)`` as a parameter default."""
-    if not isinstance(default, ast.Call) or not default.args:
-        return False
-    func, arg = default.func, default.args[0]
-    named = func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
-    return named == "Depends" and isinstance(arg, ast.Name) and bool(_SESSION_DEPENDENCY.match(arg.id))
+def _is_session_dependency(default: ast.expr | None, context: Context) -> bool:
+    """``Depends(get_db)`` as a parameter default (FastAPI's ``Depends`` through the shared model)."""
+    dependency = depends_call(default, context) if default is not None else None
+    return dependency is not None and bool(_SESSION_DEPENDENCY.match(dependency.target))
 
 
 @dataclass
@@ -263,7 +264,7 @@ class SessionSharedAcrossTasks(FanOutTracking, Rule):
         pairs = [*zip(positional, defaults), *zip(args.kwonlyargs, args.kw_defaults)]
         for arg, default in pairs:
             frame.params.add(arg.arg)
-            if _is_session_annotation(arg.annotation) or _is_session_dependency(default):
+            if _is_session_annotation(arg.annotation) or _is_session_dependency(default, self.context):
                 frame.sessions.add(arg.arg)
         self._frames.append(frame)
         self._functions.setdefault(scope.qualname, frame)

@@ -1,0 +1,734 @@
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable
+from textwrap import dedent
+from typing import TYPE_CHECKING, NamedTuple
+
+from sightlint.models import RelatedLocation, Span
+from sightlint.project.model import is_test_path
+from sightlint.rules.base import Bad, FixSafety, Good, Rule, RuleMeta, Severity
+
+if TYPE_CHECKING:
+    from sightlint.models import Finding
+    from sightlint.project.graph import Graph, ModelNeeds
+    from sightlint.project.wiring import WiringInfo
+    from sightlint.settings import Settings
+
+
+class Resource(NamedTuple):
+    """A kind of long-lived client: how its instances are spelled in the model, and what closes it."""
+
+    label: str
+    types: frozenset[str]  # call results, as the project model spells them (``pkg.Class()``)
+    closers: frozenset[str]  # method names that release it
+    close: str  # how to close it, for the message
+
+
+def _types(*names: str) -> frozenset[str]:
+    return frozenset(f"{name}()" for name in names)
+
+
+_REDIS = ("redis.asyncio", "redis.asyncio.client")
+_NEO4J_VECTOR = ("langchain_neo4j", "langchain_neo4j.vectorstores.neo4j_vector", "langchain_community.vectorstores", "langchain_community.vectorstores.neo4j_vector")
+_NEO4J_GRAPH = ("langchain_neo4j", "langchain_neo4j.graphs.neo4j_graph", "langchain_community.graphs", "langchain_community.graphs.neo4j_graph")
+# What the rule knows to be long-lived and how each is released (see the docstring's sources).
+RESOURCES: tuple[Resource, ...] = (
+    Resource(
+        "SQLAlchemy engine",
+        _types(
+            "sqlalchemy.ext.asyncio.create_async_engine",
+            "sqlalchemy.ext.asyncio.AsyncEngine",
+            "sqlalchemy.ext.asyncio.engine.create_async_engine",
+            "sqlalchemy.ext.asyncio.engine.AsyncEngine",
+        ),
+        frozenset({"dispose"}),
+        "dispose()",
+    ),
+    Resource(
+        "Redis client",
+        _types(*(f"{m}.{c}" for m in _REDIS for c in ("Redis", "StrictRedis", "from_url", "Redis.from_url", "StrictRedis.from_url"))),
+        frozenset({"aclose", "close"}),
+        "aclose()",
+    ),
+    Resource(
+        "Redis connection pool",
+        _types(
+            *(f"{m}.{c}" for m in ("redis.asyncio", "redis.asyncio.connection") for c in ("ConnectionPool", "BlockingConnectionPool", "ConnectionPool.from_url", "BlockingConnectionPool.from_url"))
+        ),
+        frozenset({"aclose", "disconnect"}),
+        "aclose() (closing a `Redis(connection_pool=pool)` client leaves a pool it was handed open)",
+    ),
+    Resource(
+        "Neo4j driver",
+        _types("neo4j.AsyncGraphDatabase.driver", "neo4j.GraphDatabase.driver", "neo4j.AsyncDriver", "neo4j.Driver"),
+        frozenset({"close"}),
+        "close()",
+    ),
+    Resource("LangChain Neo4jGraph", _types(*(f"{m}.Neo4jGraph" for m in _NEO4J_GRAPH)), frozenset({"close"}), "close()"),
+    Resource(
+        "LangChain Neo4jVector",
+        _types(
+            *(f"{m}.Neo4jVector{c}" for m in _NEO4J_VECTOR for c in ("", ".from_existing_index", ".from_existing_graph", ".from_documents", ".from_texts", ".from_existing_relationship_index"))
+        ),
+        frozenset(),  # it has no close(): its driver does
+        "`_driver.close()` (Neo4jVector has no close())",
+    ),
+    Resource("httpx client", _types("httpx.AsyncClient"), frozenset({"aclose"}), "aclose()"),
+    Resource("aiohttp session", _types("aiohttp.ClientSession", "aiohttp.client.ClientSession"), frozenset({"close"}), "close()"),
+    Resource("asyncpg pool", _types("asyncpg.create_pool", "asyncpg.pool.create_pool", "asyncpg.Pool"), frozenset({"close", "terminate"}), "close()"),
+    Resource(
+        "APScheduler scheduler",
+        _types("apscheduler.schedulers.asyncio.AsyncIOScheduler", "apscheduler.schedulers.background.BackgroundScheduler"),
+        frozenset({"shutdown"}),
+        "shutdown()",
+    ),
+)
+_BY_TYPE: dict[str, Resource] = {name: resource for resource in RESOURCES for name in resource.types}
+_CLOSERS = frozenset().union(*(r.closers for r in RESOURCES), {"close"})
+# Folders whose modules are not the served application (one-off scripts, migrations, docs).
+_NOT_APP = frozenset({"scripts", "alembic", "migrations", "examples", "docs", "benchmarks", "bench"})
+_APP_TYPES = frozenset({"fastapi.FastAPI()", "fastapi.applications.FastAPI()", "starlette.applications.Starlette()"})
+
+
+def _kept(target: str) -> bool:
+    """Store facts the rule reads: values of a known resource type, and instances of
+    project classes (whose ``self.<attr>`` clients live as long as a kept instance)."""
+    return target.startswith("inst:") or target.startswith("ext:") and target[4:] in _BY_TYPE
+
+
+def _closer(name: str) -> bool:
+    return name.rpartition(".")[2] in _CLOSERS
+
+
+class _Open(NamedTuple):
+    """A long-lived resource: where it is kept and what kind it is."""
+
+    store: WiringInfo
+    resource: Resource
+
+    def shown(self) -> str:
+        name = self.store.name
+        if name.startswith("state."):
+            return f"app.{name}"
+        if "attr" in self.store.flags:
+            owner, _, attr = name.rpartition(".")
+            return f"{owner.rpartition('.')[2]}.{attr}"  # ``SyncServer.httpx_client``
+        return name.rpartition(".")[2]  # a global, or ``get_engine()`` for a cached getter
+
+
+class LifespanWithoutCleanup(Rule):
+    """
+    ## What it flags
+    A FastAPI or Starlette app whose shutdown never closes the long-lived clients the
+    project creates: SQLAlchemy engines, Redis clients and pools, Neo4j drivers and
+    LangChain Neo4j stores, `httpx`/`aiohttp` clients, `asyncpg` pools and APScheduler
+    schedulers kept in a module global, a cached getter (`@lru_cache`), a lazily filled
+    global, `app.state`, or an object the process keeps (`self.client =
+    httpx.AsyncClient()` in a class with a global instance). A resource counts as closed when a shutdown path calls its
+    release method: code after the lifespan's `yield` (and what it calls), an
+    `on_event("shutdown")`/`add_event_handler("shutdown", ...)`/`on_shutdown=[...]`
+    handler of an app without `lifespan=`, or an `async with` that owns it. The finding
+    sits on the lifespan (or on the app when it has none) and names each resource left
+    open and where it is created. A second shape: an `on_event("shutdown")` handler of
+    an app that also passes `lifespan=`, which FastAPI never runs.
+
+    Clients opened per request (`async with httpx.AsyncClient() as client:`), clients a
+    lifespan opens with `async with` around its `yield`, clients whose close method is
+    handed to an exit stack or `atexit`, and clients another lifecycle closes (a function
+    with callers, or a method, closes that very object: a worker's shutdown hook) are
+    clean. A close helper nothing calls is named in the message. Sync engines and clients
+    are not reported: they close their sockets when collected, the async ones cannot.
+
+    ## Why it matters
+    On every deploy or scale-in the process exits with its pools open: PostgreSQL and
+    Redis see connections dropped mid-protocol instead of closed (server-side
+    `unexpected EOF` noise, slots held until their timeouts on managed tiers with low
+    connection caps), the Neo4j driver warns that it was never closed, and in-flight
+    scheduler jobs are cut off. Under a test client every app start leaks another pool.
+
+    Library facts the rule relies on (read in the installed sources):
+    FastAPI 0.165.0 `fastapi/routing.py` (`APIRouter.__init__`): the `on_startup` and
+    `on_shutdown` handlers, which `@app.on_event` fills, run only through the default
+    lifespan used when `lifespan` is None: with `lifespan=` they never run ("all
+    lifespan or all events"); `on_event` is deprecated. redis 8.1.0
+    `redis/asyncio/client.py`: `aclose()` replaced `close()` in 5.0.1
+    (`@deprecated_function(version="5.0.1")`), and a client given
+    `connection_pool=` sets `auto_close_connection_pool = False` ("If a pool is passed
+    in, do not close it"). neo4j 6.4.1 `neo4j/_async/driver.py`: `AsyncDriver.close()`;
+    `__del__` warns when it was never called. langchain-neo4j 0.11.0:
+    `Neo4jGraph.close()` is synchronous (`graphs/neo4j_graph.py`), `Neo4jVector` has no
+    `close()` (`vectorstores/neo4j_vector.py`), close its `_driver`. httpx 0.28.1
+    `httpx/_client.py`: `AsyncClient.aclose()`. SQLAlchemy 2.1.9
+    `sqlalchemy/ext/asyncio/engine.py`: `AsyncEngine.dispose()`.
+
+    ## Fix
+    No automatic fix. Close each named resource after the lifespan's `yield`
+    (`await engine.dispose()`, `await redis.aclose()` and `await pool.aclose()` for a
+    pool you built, `driver.close()`, `graph.close()`, `vector._driver.close()`,
+    `await client.aclose()`), ideally in a `try/finally` around the `yield`, or open
+    it with `async with` there. Move `on_event` handlers into the lifespan.
+    """
+
+    meta = RuleMeta(
+        code="SL701",
+        name="lifespan-without-cleanup",
+        severity=Severity.HIGH,
+        summary="Lifespan opens resources and never closes them on shutdown.",
+        audit="§11",
+        fix=FixSafety.NONE,
+        since="0.1.0",
+        tags=("fastapi", "cross-file"),
+    )
+    cross_file = True
+
+    bad = (
+        Bad(
+            dedent("""\
+            # file: app/db.py
+            from sqlalchemy.ext.asyncio import create_async_engine
+
+            engine = create_async_engine("postgresql+asyncpg://db/app")
+
+            # file: app/cache.py
+            from redis.asyncio import Redis
+
+            redis = Redis.from_url("redis://cache")
+
+            # file: app/main.py
+            from contextlib import asynccontextmanager
+            from fastapi import FastAPI
+            from app.db import engine
+
+
+            @asynccontextmanager
+            async def lifespan(app: FastAPI):
+                yield
+                await engine.dispose()  # Redis is forgotten
+
+
+            app = FastAPI(lifespan=lifespan)
+            """),
+            in_docs=True,
+        ),
+        Bad(
+            # A global filled lazily, and a shutdown handler FastAPI never runs.
+            dedent("""\
+            # file: app/graph.py
+            from neo4j import AsyncDriver, AsyncGraphDatabase
+
+            _driver: AsyncDriver | None = None
+
+
+            def get_driver() -> AsyncDriver:
+                global _driver
+                if _driver is None:
+                    _driver = AsyncGraphDatabase.driver("neo4j://graph")
+                return _driver
+
+            # file: app/main.py
+            from contextlib import asynccontextmanager
+            from fastapi import FastAPI
+            from app.graph import get_driver
+
+
+            @asynccontextmanager
+            async def lifespan(app: FastAPI):
+                yield
+
+
+            app = FastAPI(lifespan=lifespan)
+
+
+            @app.on_event("shutdown")
+            async def close_graph() -> None:
+                await get_driver().close()
+            """),
+            count=2,
+        ),
+        Bad(
+            dedent("""\
+            from fastapi import FastAPI
+            import httpx
+
+            app = FastAPI()
+
+
+            @app.on_event("startup")
+            async def open_client() -> None:
+                app.state.http = httpx.AsyncClient(timeout=10)
+            """),
+        ),
+        Bad(
+            dedent("""\
+            from functools import lru_cache
+            from fastapi import FastAPI
+            from langchain_neo4j import Neo4jVector
+
+
+            @lru_cache
+            def get_store() -> Neo4jVector:
+                return Neo4jVector.from_existing_index(embedding=None, index_name="docs")
+
+
+            app = FastAPI()
+            """),
+        ),
+        Bad(
+            dedent("""\
+            from contextlib import asynccontextmanager
+            import asyncpg
+            from fastapi import FastAPI
+
+
+            @asynccontextmanager
+            async def lifespan(app: FastAPI):
+                app.state.pool = await asyncpg.create_pool("postgresql://db/app")
+                yield
+
+
+            app = FastAPI(lifespan=lifespan)
+            """),
+        ),
+        Bad(
+            # Closing the client before the yield is start-up code, not shutdown.
+            dedent("""\
+            from contextlib import asynccontextmanager
+            from fastapi import FastAPI
+            from redis.asyncio import ConnectionPool, Redis
+
+            pool = ConnectionPool.from_url("redis://cache")
+            redis = Redis(connection_pool=pool)
+
+
+            @asynccontextmanager
+            async def lifespan(app: FastAPI):
+                await redis.ping()
+                yield
+                await redis.aclose()  # leaves the pool it was handed open
+
+
+            app = FastAPI(lifespan=lifespan)
+            """),
+        ),
+        Bad(
+            dedent("""\
+            from apscheduler.schedulers.asyncio import AsyncIOScheduler
+            from fastapi import FastAPI
+
+            scheduler = AsyncIOScheduler()
+
+
+            def create_app() -> FastAPI:
+                app = FastAPI()
+
+                @app.on_event("startup")
+                async def start() -> None:
+                    scheduler.start()
+
+                return app
+            """),
+        ),
+        Bad(
+            dedent("""\
+            from contextlib import asynccontextmanager
+            from fastapi import FastAPI
+            from langchain_neo4j import Neo4jGraph
+
+            graph = Neo4jGraph(url="neo4j://graph")
+
+
+            @asynccontextmanager
+            async def lifespan(app: FastAPI):
+                print("up")
+                yield
+                print("down")
+
+
+            app = FastAPI(lifespan=lifespan)
+            """),
+        ),
+    )
+
+    good = (
+        Good(
+            dedent("""\
+            # file: app/db.py
+            from sqlalchemy.ext.asyncio import create_async_engine
+
+            engine = create_async_engine("postgresql+asyncpg://db/app")
+
+            # file: app/cache.py
+            from redis.asyncio import Redis
+
+            redis = Redis.from_url("redis://cache")
+
+
+            async def close_redis() -> None:
+                await redis.aclose()
+
+            # file: app/main.py
+            from contextlib import asynccontextmanager
+            from fastapi import FastAPI
+            from app.cache import close_redis
+            from app.db import engine
+
+
+            @asynccontextmanager
+            async def lifespan(app: FastAPI):
+                try:
+                    yield
+                finally:
+                    await close_redis()
+                    await engine.dispose()
+
+
+            app = FastAPI(lifespan=lifespan)
+            """),
+            in_docs=True,
+        ),
+        Good(
+            # Request-scoped: the client lives as long as the request.
+            dedent("""\
+            from fastapi import FastAPI
+            import httpx
+
+            app = FastAPI()
+
+
+            @app.get("/weather")
+            async def weather() -> dict:
+                async with httpx.AsyncClient() as client:
+                    return (await client.get("https://example.org")).json()
+            """),
+        ),
+        Good(
+            dedent("""\
+            from contextlib import asynccontextmanager
+            from fastapi import FastAPI
+            import httpx
+
+
+            @asynccontextmanager
+            async def lifespan(app: FastAPI):
+                async with httpx.AsyncClient() as client:
+                    app.state.http = client
+                    yield
+
+
+            app = FastAPI(lifespan=lifespan)
+            """),
+        ),
+        Good(
+            dedent("""\
+            from fastapi import FastAPI
+            from neo4j import AsyncGraphDatabase
+
+            driver = AsyncGraphDatabase.driver("neo4j://graph")
+            app = FastAPI()
+
+
+            @app.on_event("shutdown")
+            async def close_driver() -> None:
+                await driver.close()
+            """),
+        ),
+        Good(
+            dedent("""\
+            from contextlib import asynccontextmanager
+            from fastapi import FastAPI
+            import httpx
+
+
+            @asynccontextmanager
+            async def lifespan(app: FastAPI):
+                app.state.http = httpx.AsyncClient()
+                yield
+                await app.state.http.aclose()
+
+
+            app = FastAPI(lifespan=lifespan)
+            """),
+        ),
+        Good(
+            # Not an application: a script's engine is not the app's to close.
+            dedent("""\
+            # file: scripts/seed.py
+            from sqlalchemy.ext.asyncio import create_async_engine
+
+            engine = create_async_engine("postgresql+asyncpg://db/app")
+
+            # file: app/main.py
+            from fastapi import FastAPI
+
+            app = FastAPI()
+            """),
+        ),
+        Good(
+            dedent("""\
+            from fastapi import FastAPI
+            from langchain_neo4j import Neo4jVector
+
+            store = Neo4jVector.from_existing_index(embedding=None, index_name="docs")
+
+
+            async def shutdown() -> None:
+                store._driver.close()
+
+
+            app = FastAPI(on_shutdown=[shutdown])
+            """),
+        ),
+        Good(
+            # A library without an app: nothing here owns a shutdown.
+            dedent("""\
+            from redis.asyncio import Redis
+
+            redis = Redis.from_url("redis://cache")
+            """),
+        ),
+        Good(
+            dedent("""\
+            from contextlib import asynccontextmanager
+            from fastapi import FastAPI
+            from sqlalchemy.ext.asyncio import create_async_engine
+
+            engine = create_async_engine("postgresql+asyncpg://db/app")
+
+
+            async def dispose_engine() -> None:
+                await engine.dispose()
+
+
+            def create_app() -> FastAPI:
+                app = FastAPI()
+                app.add_event_handler("shutdown", dispose_engine)
+                return app
+            """),
+        ),
+    )
+
+    @classmethod
+    def model_needs(cls, settings: Settings) -> ModelNeeds:
+        from sightlint.project.graph import ModelNeeds
+
+        return ModelNeeds(externals=_closer, facts=frozenset({"yield_line", "cls"}), stores=_kept)
+
+    @classmethod
+    def check_project(cls, graph: Graph, settings: Settings) -> list[Finding]:
+        apps = sorted(
+            (w for w in graph.wiring if w.kind == "app" and "router" not in w.flags and _app_path(w.path)),
+            key=lambda w: (w.path, w.line, w.col),
+        )
+        if not apps:
+            return []
+        handlers: dict[str, list[WiringInfo]] = {}
+        for wire in graph.wiring:
+            if wire.kind == "shutdown" and wire.target.startswith("fn:") and wire.target[3:] in graph.functions:
+                handlers.setdefault(wire.receiver, []).append(wire)
+        findings: list[Finding] = []
+        closed = _Closed()
+        with_lifespan = {app.receiver: app for app in apps if "lifespan" in app.flags and app.receiver}
+        for receiver, registered in handlers.items():
+            owner = with_lifespan.get(receiver)
+            for handler in registered:
+                if owner is not None:
+                    findings.append(cls._dead_handler(graph, handler, owner))
+                else:
+                    closed.walk(graph, handler.target[3:], 0)
+        unread = False
+        for app in apps:
+            bodies = _lifespan_bodies(graph, app)
+            for body in bodies:
+                closed.walk(graph, body, graph.functions[body].facts["yield_line"])
+            unread = unread or ("lifespan" in app.flags and not bodies)
+        if unread and not any(_lifespan_bodies(graph, app) for app in apps):
+            return findings  # a lifespan the model cannot read (a class instance...): its shutdown is unknown
+        left = []
+        helpers: dict[str, str] = {}  # resource place -> an uncalled function that closes it
+        handed = {w.receiver for w in graph.wiring if w.kind == "close" and "ref" in w.flags}
+        primary = _primary(apps, graph)
+        for found in _resources(graph):
+            if not _same_tree(primary.path, found.store.path):
+                continue  # another tree of the repository (a tool, a second service)
+            if closed.covers(found) or found.store.name in handed:
+                continue  # closed at shutdown, or its close method is registered somewhere
+            closers = _closers_of(graph, closed, found.store.name)
+            if any(graph.callers.get(f) or f in graph.entries or graph.functions[f].facts.get("cls") for f in closers):
+                continue  # closed by another lifecycle (a worker's shutdown hook, an object's close)
+            if closers:
+                helpers[found.store.name] = graph.functions[closers[0]].name
+            left.append(found)
+        if left:
+            findings.append(cls._open_resources(graph, primary, left, helpers))
+        return findings
+
+    @classmethod
+    def _open_resources(cls, graph: Graph, app: WiringInfo, left: list[_Open], helpers: dict[str, str]) -> Finding:
+        lifespan = app.target[3:] if app.target.startswith("fn:") else ""
+        named = "; ".join(
+            f"the {found.resource.label} `{found.shown()}` ({found.store.path}:{found.store.line}; "
+            + (f"`{helpers[found.store.name]}()` closes it but nothing calls it)" if found.store.name in helpers else f"close with {found.resource.close})")
+            for found in left
+        )
+        related = tuple(
+            RelatedLocation(found.store.path, found.store.line, found.store.col, f"{found.resource.label} `{found.shown()}` is created here")
+            for found in left
+        )
+        count = "a long-lived resource" if len(left) == 1 else f"{len(left)} long-lived resources"
+        if lifespan in graph.functions:
+            info = graph.functions[lifespan]
+            path, span = graph.path_of(lifespan), _def_span(info.line, info.col, info.is_async, info.name)
+            message = f"The lifespan `{info.name}` never closes {count} the app creates: {named}."
+        else:
+            path, span = app.path, Span(app.line, app.col, app.line, app.col + len("FastAPI"))
+            message = f"No shutdown path of this app closes {count} it creates: {named}."
+        return cls.project_finding(path, span, message, related=related)
+
+    @classmethod
+    def _dead_handler(cls, graph: Graph, handler: WiringInfo, app: WiringInfo) -> Finding:
+        fid = handler.target[3:]
+        info = graph.functions[fid]
+        lifespan = graph.functions.get(app.target[3:]) if app.target.startswith("fn:") else None
+        named = f"`lifespan={lifespan.name}`" if lifespan is not None else "`lifespan=`"
+        message = (
+            f"Shutdown handler `{info.name}` never runs: the app ({app.path}:{app.line}) also passes {named}, "
+            "and FastAPI runs on_startup/on_shutdown handlers only without a lifespan; move this cleanup after the lifespan's `yield`."
+        )
+        related = (RelatedLocation(app.path, app.line, app.col, f"the app is given {named} here"),)
+        return cls.project_finding(graph.path_of(fid), _def_span(info.line, info.col, info.is_async, info.name), message, related=related)
+
+
+class _Closed:
+    """What the shutdown paths walked so far release: resource kinds and ``app.state`` attributes."""
+
+    def __init__(self) -> None:
+        self.types: set[str] = set()
+        self.state: set[str] = set()
+        self.places: set[str] = set()  # where closed objects are kept (``module.name``, ``state.<attr>``)
+        self.seen: set[str] = set()
+
+    def closes(self, graph: Graph) -> dict[str, list[WiringInfo]]:
+        """The "close" wiring of each function (cached on the graph)."""
+        key = ("close calls by function",)
+        found: dict[str, list[WiringInfo]] | None = graph.cache.get(key)
+        if found is None:
+            found = {}
+            for wire in graph.wiring:
+                if wire.kind == "close" and wire.receiver:
+                    found.setdefault(wire.function, []).append(wire)
+            graph.cache[key] = found
+        return found
+
+    def walk(self, graph: Graph, start: str, after: int) -> None:
+        """Everything ``start`` calls from line ``after`` on (its shutdown part), transitively;
+        a context manager it enters before that (a function with a ``yield``) counts too."""
+        queue: deque[str] = deque()
+        self._externals(graph, start, after)
+        for edge in graph.edges.get(start, ()):
+            target = graph.functions.get(edge.target)
+            if target is not None and (edge.line >= after or target.facts["yield_line"]):
+                queue.append(edge.target)
+        while queue:
+            fid = queue.popleft()
+            if fid in self.seen:
+                continue
+            self.seen.add(fid)
+            self._externals(graph, fid, 0)
+            queue.extend(edge.target for edge in graph.edges.get(fid, ()))
+
+    def _externals(self, graph: Graph, fid: str, after: int) -> None:
+        for wire in self.closes(graph).get(fid, ()):
+            if wire.line >= after:
+                self.places.add(wire.receiver)
+        for call in graph.externals.get(fid, ()):
+            if call.site.line < after:
+                continue
+            receiver, _, method = call.name.rpartition(".")
+            if receiver.endswith("._driver") and method == "close":  # ``vector._driver.close()``
+                resource = _BY_TYPE.get(receiver[: -len("._driver")])
+            else:
+                resource = _BY_TYPE.get(receiver)
+                if resource is not None and method not in resource.closers:
+                    resource = None
+            if resource is not None:
+                self.types.add(resource.label)
+            _, dot, attr = receiver.rpartition(".state.")
+            if dot and method in _CLOSERS:
+                self.state.add(attr)
+
+    def covers(self, found: _Open) -> bool:
+        name = found.store.name
+        if name in self.places or name.startswith("state.") and name[len("state.") :] in self.state:
+            return True
+        return found.resource.label in self.types
+
+
+def _lifespan_bodies(graph: Graph, app: WiringInfo) -> list[str]:
+    """The generator functions whose code after ``yield`` is ``app``'s shutdown: its lifespan,
+    or for ``lifespan=make_lifespan(...)`` the generators defined inside the factory."""
+    lifespan = app.target[3:] if app.target.startswith("fn:") else ""
+    info = graph.functions.get(lifespan)
+    if info is None:
+        return []
+    if info.facts["yield_line"]:
+        return [lifespan]
+    inner = lifespan + "."
+    return [fid for fid in graph.functions if fid.startswith(inner) and graph.functions[fid].facts["yield_line"]]
+
+
+def _closers_of(graph: Graph, closed: _Closed, place: str) -> list[str]:
+    """Functions that close the object kept at ``place`` (by where it is kept)."""
+    return sorted(
+        fid for fid, wires in closed.closes(graph).items() if fid in graph.functions and any(w.receiver == place for w in wires)
+    )
+
+
+def _resources(graph: Graph) -> list[_Open]:
+    """Long-lived resources of the app's modules, one per place they are kept (the first
+    store of a known type), none for a place a ``with`` statement owns."""
+    found: dict[str, _Open] = {}
+    owned: set[str] = set()
+    stores = [w for w in graph.wiring if w.kind == "store" and _app_path(w.path)]
+    # Classes with an instance kept for the process (a global, ``app.state``, a cached getter).
+    held = {w.target[5:] for w in stores if w.target.startswith("inst:") and "attr" not in w.flags and "owned" not in w.flags}
+    for store in stores:
+        if "owned" in store.flags:
+            owned.add(store.name)
+            continue
+        resource = _BY_TYPE.get(store.target[4:]) if store.target.startswith("ext:") else None
+        if resource is None or store.name in found:
+            continue
+        if "attr" in store.flags and (store.name.rpartition(".")[0] not in held or "made" not in store.flags):
+            continue  # ``self.<attr>`` of an object made per use, or a client fetched from elsewhere
+        if store.name.startswith("state.") and "made" not in store.flags:
+            continue  # ``app.state.x = get_client()``: kept (and reported) where it is made
+        found[store.name] = _Open(store, resource)
+    kept = [entry for name, entry in found.items() if name not in owned]
+    return sorted(kept, key=lambda entry: (entry.store.path, entry.store.line, entry.store.col))
+
+
+def _same_tree(app: str, resource: str) -> bool:
+    """Whether ``resource`` sits in the app's top folder (anywhere, for an app at the root)."""
+    top = app.replace("\\", "/").partition("/")
+    return not top[1] or resource.replace("\\", "/").startswith(top[0] + "/")
+
+
+def _app_path(path: str) -> bool:
+    if is_test_path(path):
+        return False
+    return not any(part in _NOT_APP for part in path.replace("\\", "/").split("/")[:-1])
+
+
+def _primary(apps: Iterable[WiringInfo], graph: Graph) -> WiringInfo:
+    """The app a project-wide finding goes to: the first with a lifespan, else the first."""
+    apps = list(apps)
+    for app in apps:
+        if _lifespan_bodies(graph, app):
+            return app
+    return apps[0]
+
+
+def _def_span(line: int, col: int, is_async: bool, name: str) -> Span:
+    """The ``async def name`` part of a function's first line."""
+    return Span(line, col, line, col + len("async def " if is_async else "def ") + len(name))
