@@ -43,6 +43,7 @@ import selectors
 import subprocess
 import sys
 import sysconfig
+import tempfile
 import time
 import traceback
 from collections.abc import Iterable, Sequence
@@ -151,6 +152,7 @@ class Report:
     problems: list[Problem] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
     log: Any = None  # a text stream: each problem as a JSON line, when it is found
+    tree_files: dict[str, int] = field(default_factory=dict)  # files each whole-tree check saw
     done: int = 0
 
     def add(self, kind: str, where: str, detail: str) -> None:
@@ -285,10 +287,25 @@ def _sightlint(args: Sequence[str], seed: str, timeout: float) -> tuple[int | No
 
 
 def per_tree(root: Path, report: Report, runs: int, timeout: float) -> None:
-    """The real command line over a whole tree: check (twice with ``runs`` 2) and fix --diff."""
+    """The real command line over a whole tree: check (twice with ``runs`` 2) and fix --diff.
+
+    With a configuration of its own, so that what the tree's settings would skip is swept
+    too: no ``.gitignore`` (a pyenv tree ignores its own ``versions/``), no default
+    excludes (``site-packages``) but ``__pycache__``, the tree as the project root."""
+    with tempfile.TemporaryDirectory(prefix="sightlint-sweep-") as folder:
+        config = Path(folder) / "pyproject.toml"
+        config.write_text(
+            "[tool.sightlint]\nrespect-gitignore = false\nexclude = [\"__pycache__\"]\n"
+            f"project-root = {json.dumps(str(root))}\n",
+            encoding="utf-8",
+        )
+        _per_tree(root, report, runs, timeout, ["--config", str(config)])
+
+
+def _per_tree(root: Path, report: Report, runs: int, timeout: float, config: list[str]) -> None:
     reports = []
     for run in range(runs):
-        args = ["check", "--select", "ALL", "--format", "json", "--no-cache", "--exit-zero", str(root)]
+        args = ["check", *config, "--select", "ALL", "--format", "json", "--no-cache", "--exit-zero", str(root)]
         code, out, err, took = _sightlint(args, str(run + 1), timeout)
         report.seconds[f"tree check {root}" + (f" (run {run + 1})" if run else "")] = took
         where = f"{root} (check)"
@@ -304,13 +321,14 @@ def per_tree(root: Path, report: Report, runs: int, timeout: float) -> None:
         for message in data.get("errors", []) + data.get("internal_errors", []):
             if "internal error" in message:
                 report.add("internal-error", where, message)
+        report.tree_files[str(root)] = data.get("summary", {}).get("files", 0)
         reports.append(data.get("findings"))
     if len(reports) == 2 and reports[0] != reports[1]:
         one = {json.dumps(f, sort_keys=True) for f in reports[0]}
         two = {json.dumps(f, sort_keys=True) for f in reports[1]}
         report.add("non-deterministic", f"{root} (check)", f"{len(one ^ two)} finding(s) differ between two runs: "
                    + "; ".join(sorted(one ^ two)[:3]))
-    args = ["fix", "--diff", "--unsafe-fixes", "--select", "ALL", str(root)]
+    args = ["fix", *config, "--diff", "--unsafe-fixes", "--select", "ALL", str(root)]
     code, out, err, took = _sightlint(args, "1", timeout)
     report.seconds[f"tree fix --diff {root}"] = took
     where = f"{root} (fix --diff)"
@@ -400,6 +418,8 @@ def summary(report: Report, show: int) -> str:
         lines.append(f"{kind + ':':20} {report.count(kind)}")
     for name, took in report.seconds.items():
         lines.append(f"time {name}: {took:.1f} s")
+    for root, count in report.tree_files.items():
+        lines.append(f"whole-tree check of {root}: {count} files")
     for kind in KINDS:
         examples = [p for p in report.problems if p.kind == kind][:show]
         if examples:
@@ -436,6 +456,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         data = {
             "roots": [str(r) for r in roots], "files": report.files, "unreadable": report.unreadable,
             "counts": {kind: report.count(kind) for kind in KINDS}, "seconds": report.seconds,
+            "tree_files": report.tree_files,
             "problems": [p.__dict__ for p in report.problems],
         }
         args.json.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
