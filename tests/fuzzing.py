@@ -24,5 +24,7 @@ def budget(ci: int) -> settings:
     return settings(
         max_examples=examples(ci),
         deadline=None,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.data_too_large],
+        suppress_health_check=[
+            HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.data_too_large, HealthCheck.filter_too_much,
+        ],
     )

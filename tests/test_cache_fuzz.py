@@ -221,3 +221,28 @@ def test_flipped_bits_behind_a_valid_seal_crash_nothing(
     assert not run.internal_errors, run.internal_errors
     assert not run.errors, run.errors
     shutil.rmtree(copy)
+
+
+@pytest.mark.parametrize(
+    "item",
+    [
+        ([b"\x81K!"], [], [], []),  # a path that is no str, no findings: was taken as a clean run
+        ((), [], {"a message": 1}, []),  # a dict of errors: its key became an internal error
+        ("pkg/low.py", [("SL101",) * 15], [], []),  # a finding of the wrong types
+        ("pkg/low.py", [], [], [], (True, [(1, "SL1")], [])),  # codes that are a str, not a tuple
+    ],
+    ids=["path-not-a-str", "errors-a-dict", "finding-of-strs", "codes-a-str"],
+)
+def test_a_sealed_run_snapshot_of_another_shape_is_turned_down(
+    project: tuple[Path, Path, list[str]], tmp_path: Path, item: tuple[object, ...]
+) -> None:
+    """What hypothesis found behind a valid seal: a snapshot whose results had the right
+    length but not the right types was decoded as results (no findings, or a dict key
+    reported as an internal error)."""
+    root, folder, baseline = project
+    copy = fresh_copy(folder, tmp_path)
+    (snapshot,) = copy.glob("results-*.run")
+    header = snapshot.read_bytes()[HEADER_SIZE:][:46]
+    snapshot.write_bytes(our_seal().seal(snapshot.name, header + marshal.dumps([item])))
+    run = api.check_paths([root], Settings(), cwd=root, jobs=1, cache_dir=copy)
+    assert summary(run) == baseline
