@@ -19,7 +19,7 @@ import dataclasses
 import gc
 import os
 
-from sightlint import engine
+from sightlint import engine, runner
 from sightlint.cache import Cache
 from sightlint.files import Discovery, SourceFile, discover, project_root
 from sightlint.models import FileResult, Finding, RunResult
@@ -230,6 +230,7 @@ def check_paths(
     cache_dir: Path | None = None,
     use_cache: bool = True,
     project: bool = True,
+    progress: runner.Progress | None = None,
 ) -> RunResult:
     """Discover and check the Python files under ``paths``, cross-file rules included.
 
@@ -250,9 +251,17 @@ def check_paths(
     collecting = gc.isenabled()
     gc.disable()
     try:
+        progress = progress or runner.NO_PROGRESS
+        progress.phase("finding files")
         found = discover_project(paths, settings, cwd) if project else discover(paths, settings, cwd)
-        run = _check_paths(found, settings, cwd=cwd, jobs=jobs, cache_dir=cache_dir, use_cache=use_cache)
-        return run if found.named is None else concerning(run, found.named)
+        run = _check_paths(found, settings, cwd=cwd, jobs=jobs, cache_dir=cache_dir, use_cache=use_cache, progress=progress)
+        if found.named is not None:
+            run = concerning(run, found.named)
+            run.named = found.named
+        run.excluded, run.not_python = list(found.excluded), list(found.not_python)
+        root = project_root(paths, settings, cwd)
+        run.root = str(root) if root is not None else None
+        return run
     finally:
         if collecting:
             gc.enable()
@@ -328,25 +337,34 @@ def _check_paths(
     jobs: int | None,
     cache_dir: Path | None,
     use_cache: bool,
+    progress: runner.Progress = runner.NO_PROGRESS,
 ) -> RunResult:
-    from sightlint import runner
-
     run = RunResult(errors=list(found.errors))
+    rules = enabled_rules(settings)
     if not use_cache:
-        run.files = check_files(found.files, settings, jobs=jobs, use_cache=False)
+        summarize = any(uses_project(rule) for rule in rules)
+        run.files = runner.check_files(found.files, settings, rules=rules, jobs=jobs, summarize=summarize, progress=progress)
+        progress.phase("cross-file rules")
         run.errors.extend(project_phase(run.files, settings))
         return run
+    progress.phase("reading files and the cache", len(found.files))
     cache, summarize = _open_cache(settings, cache_dir, cwd)
     digests = runner.contents(found.files, cache.hashes(), settings.max_file_size)
     cache.save_hashes(len(found.files))
-    key = cache.run_key([(f.display, f.module, d) for f, d in zip(found.files, digests)])
+    from sightlint.project.pins import dependency_files_state, project_folder
+
+    inputs = [(f.display, f.module, d) for f, d in zip(found.files, digests)]
+    # The project's requirement files too: SL401/SL404 read its pins.
+    inputs.append(("<dependency files>", None, repr(dependency_files_state(project_folder(settings)))))
+    key = cache.run_key(inputs)
     reused = cache.load_run(key)
     if reused is not None:
         run.files = reused
         return run
     run.files, unchanged = runner.check_files_as_read(
-        found.files, settings, rules=enabled_rules(settings), jobs=jobs, cache=cache, summarize=summarize, digests=digests
+        found.files, settings, rules=rules, jobs=jobs, cache=cache, summarize=summarize, digests=digests, progress=progress
     )
+    progress.phase("cross-file rules")
     errors = project_phase(run.files, settings, cache=cache, digests=digests if unchanged else None)
     run.errors.extend(errors)
     if unchanged and not errors and not run.internal_errors:

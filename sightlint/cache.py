@@ -73,7 +73,7 @@ _KEEP_PACKS = 4
 # file's result holds. Every other field (including ones added later) keys the cache.
 _NOT_KEYED = frozenset(
     # target_version changes what fixes write, never what is reported.
-    {"exclude", "extend_exclude", "respect_gitignore", "fail_on", "cache_dir", "config_path", "origins", "target_version"}
+    {"exclude", "extend_exclude", "respect_gitignore", "fail_on", "cache_dir", "baseline", "config_path", "origins", "target_version"}
 )
 
 Key = tuple[str, "str | None"]
@@ -132,10 +132,11 @@ def settings_fingerprint(settings: Settings) -> str:
 
 @functools.cache
 def code_fingerprint() -> str:
-    """Hash of sightlint's own sources: an edited rule (same version number) is a new cache."""
+    """Hash of sightlint's own sources and data files (the blocking-call catalogue): an
+    edited rule or catalogue entry (same version number) is a new cache."""
     package = Path(__file__).resolve().parent
     h = hashlib.sha256(f"{__version__}|{sys.implementation.name}|{sys.version_info[:2]}".encode())
-    for path in sorted(package.rglob("*.py")):
+    for path in sorted([*package.rglob("*.py"), *package.rglob("*.toml")]):
         h.update(path.relative_to(package).as_posix().encode())
         try:
             h.update(path.read_bytes())

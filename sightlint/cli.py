@@ -20,7 +20,7 @@ from sightlint.models import RunResult, Severity
 from sightlint.settings import Settings
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
-FORMATS = ("text", "concise", "json", "sarif", "github")
+FORMATS = ("text", "concise", "json", "sarif", "github", "markdown", "html")
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -158,7 +158,14 @@ def main() -> None:
 @click.option("--report-unused-suppressions", is_flag=True, help="Also report suppression comments that suppress nothing.")
 @click.option("--no-cache", is_flag=True, help="Do not read or write the result cache (also: SIGHTLINT_NO_CACHE=1).")
 @click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), help=_CACHE_DIR_HELP)
-@click.option("--jobs", "-j", type=click.IntRange(min=0), default=None, help="Processes to check files with (default: all cores; 1 checks in this process).")
+@click.option("--jobs", "-j", type=click.IntRange(min=0), default=None, help="Processes to check files with (default, or 0: all cores; 1 checks in this process).")
+@click.option("--color", "color", type=click.Choice(["auto", "always", "never"]), default="auto", show_default=True, help="Colour the text output: auto is on a terminal only, off with NO_COLOR, on with FORCE_COLOR.")
+@click.option("--no-baseline", is_flag=True, help="Report every finding, also those the baseline file lists.")
+@click.option("--prune-baseline", is_flag=True, help="Remove the baseline's stale entries (findings fixed since); never adds one.")
+@click.option("--add-noqa", is_flag=True, help="Write a `# sightlint: ignore[CODE] TODO: ...` comment on the line of each finding reported, instead of reporting it.")
+@click.option("--verbose", "-v", is_flag=True, help="Say where the time went (per phase) on stderr.")
+@click.option("--show-files", is_flag=True, help="List the files that would be checked, and what exclude patterns leave out; check nothing.")
+@click.option("--fix", "fix_habit", is_flag=True, hidden=True)
 def check(
     paths: tuple[Path, ...],
     select: tuple[str, ...],
@@ -177,6 +184,13 @@ def check(
     no_cache: bool,
     cache_dir: Path | None,
     jobs: int | None,
+    color: str,
+    no_baseline: bool,
+    prune_baseline: bool,
+    add_noqa: bool,
+    verbose: bool,
+    show_files: bool,
+    fix_habit: bool,
 ) -> None:
     """Check PATHS (default: the current folder) and report findings.
 
@@ -184,7 +198,10 @@ def check(
     findings in PATHS and those whose call chain passes through them.
     """
     from sightlint import api, reporting
+    from sightlint.registry import enabled_rules
 
+    if fix_habit:
+        _fail("`check --fix` is a separate command here: `sightlint fix [PATHS]` (add --diff to preview, --unsafe-fixes for the rest)")
     targets = list(paths) or [Path(".")]
     use_cache = not (no_cache or _env_flag("SIGHTLINT_NO_CACHE"))
     try:
@@ -201,39 +218,148 @@ def check(
     except (ConfigError, ValueError) as exc:
         _fail(str(exc))
         return
+    if show_files:
+        _show_files(targets, settings)
+        return
+    if not enabled_rules(settings):
+        # Nothing would run: say so rather than "All checks passed" (a report file is
+        # still written, empty, so that a CI upload finds it).
+        if not quiet:
+            click.echo(f"No rules ran: {_nothing_enabled(settings)}", err=True)
+        if fmt != "text" and (output_file is not None or not quiet):
+            with _output(output_file) as stream:
+                reporting.render(RunResult(), fmt, stream)
+        sys.exit(EXIT_CLEAN)
     # The run's objects are small and acyclic: pausing the cyclic collector saves seconds
     # on large projects (api.check_paths pauses it too, for library callers).
     gc.disable()
-    run = api.check_paths(
-        targets,
-        settings,
-        jobs=jobs or None,
-        cache_dir=cache_dir,
-        use_cache=use_cache,
-    )
-    if not quiet:
+    from sightlint.reporting.progress import Timed, for_stream
+
+    progress = Timed(for_stream(sys.stderr, quiet))
+    try:
+        run = api.check_paths(
+            targets,
+            settings,
+            jobs=jobs or None,
+            cache_dir=cache_dir,
+            use_cache=use_cache,
+            progress=progress,
+        )
+        progress.phase("baseline")
+        run = _with_baseline(run, settings, no_baseline=no_baseline, prune=prune_baseline)
+        progress.phase("writing the report")
+    finally:
+        progress.close()
+    if add_noqa:
+        _add_noqa(run, quiet)
+        return
+    if not quiet or output_file is not None:  # -q silences the terminal, not the report file (as ruff)
         with _output(output_file) as stream:
             if statistics:
-                reporting.render_statistics(run, stream)
+                reporting.render_statistics(run, stream, color=reporting.color_choice(color))
             else:
                 reporting.render(
                     run,
                     fmt,
                     stream,
+                    color=reporting.color_choice(color),
                     show_source=not no_source,
                     show_chains=show_chains,
                     unused_suppressions=settings.report_unused_suppressions,
+                    settings=settings,
                 )
     for message in run.errors:
         if quiet or fmt == "text" and output_file is None:
             continue  # the text reporter already listed it
         click.echo(f"sightlint: {_safe(message)}", err=True)
+    if not quiet and not (fmt == "text" and output_file is None):
+        from sightlint.reporting.baseline import summary as baseline_summary
+
+        for line in baseline_summary(run.baseline):
+            click.echo(line, err=True)
+    if verbose:
+        jobs_used = jobs or "all cores"
+        click.echo(f"Where the time went ({run.files_checked} files, --jobs {jobs_used}, cache {'on' if use_cache else 'off'}):", err=True)
+        for line in progress.breakdown():
+            click.echo(line, err=True)
     # What the run built lives until exit: freeze it so neither a late collection nor
     # the one at interpreter shutdown walks it, and give the collector back (in-process
     # callers such as tests keep a working collector).
     gc.freeze()
     gc.enable()
     sys.exit(exit_code(run, settings, exit_zero))
+
+
+def _with_baseline(run: RunResult, settings: Settings, *, no_baseline: bool, prune: bool) -> RunResult:
+    """``run`` without the findings the baseline lists (when there is one and it is wanted)."""
+    from sightlint.reporting import baseline
+
+    path = baseline.location(settings, run.root)
+    if no_baseline:
+        if prune:
+            _fail("--prune-baseline and --no-baseline contradict each other")
+        return run
+    if not path.is_file():
+        if prune or settings.baseline:
+            _fail(f"no baseline at {path}: write one with `sightlint baseline`")
+        return run
+    try:
+        return baseline.apply(run, path, prune=prune)
+    except baseline.BaselineError as exc:
+        _fail(str(exc))
+        raise  # unreachable
+
+
+def _add_noqa(run: RunResult, quiet: bool) -> None:
+    from sightlint.reporting import baseline
+
+    added, changed, notes = baseline.add_noqa([f for f in run.findings if f.code != "SL000"])
+    for note in notes:
+        click.echo(f"sightlint: {note}", err=True)
+    if not quiet:
+        click.echo(f"Added {added} suppression comment(s) in {changed} file(s); replace each TODO with the reason.")
+    sys.exit(EXIT_ERROR if run.errors or run.internal_errors else EXIT_CLEAN)
+
+
+def _nothing_enabled(settings: Settings) -> str:
+    """Why no rule is enabled: the selected ones are not available yet, or all are ignored."""
+    from sightlint.registry import CATALOG
+
+    pending = [
+        e.meta.code
+        for e in CATALOG
+        if not e.available and settings.is_enabled(e.meta.code, e.meta.name, e.meta.default_enabled)
+    ]
+    if pending:
+        return f"the selected rules are not available yet ({', '.join(pending)}); `sightlint rules` lists the available ones."
+    return "the selection enables no rule (check --select, --ignore and the config); `sightlint rules` lists them."
+
+
+def _show_files(targets: Sequence[Path], settings: Settings) -> None:
+    """``--show-files``: what a check of ``targets`` reads, then what it leaves out."""
+    from sightlint.api import discover_project
+
+    found = discover_project(targets, settings)
+    shown = sorted(found.named) if found.named is not None else [f.display for f in found.files]
+    for display in shown:
+        click.echo(display)
+    if found.named is not None:
+        others = len(found.files) - len(shown)
+        click.echo(f"# and {others} other file(s) of the project, analysed for cross-file chains", err=True)
+    for path in found.excluded:
+        click.echo(f"# excluded: {path}", err=True)
+    for path in found.not_python:
+        click.echo(f"# not Python, skipped: {path}", err=True)
+    for message in found.errors:
+        click.echo(f"sightlint: {message}", err=True)
+    sys.exit(EXIT_ERROR if found.errors else EXIT_CLEAN)
+
+
+def _width() -> int:
+    """Columns to fit tables in: the terminal's, at most 100 (100 when not on a terminal)."""
+    import shutil
+
+    return min(100, shutil.get_terminal_size((100, 24)).columns)
 
 
 def _env_flag(name: str) -> bool:
@@ -330,6 +456,55 @@ def fix(
     sys.exit(EXIT_FINDINGS if (diff and changed) or remaining else EXIT_CLEAN)
 
 
+@main.command(name="baseline")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@_selection_options
+@click.option("--output-file", "-o", "output_file", type=click.Path(dir_okay=False, path_type=Path), help="Write the baseline here (default: the config's `baseline`, else .sightlint-baseline.json next to the config or at the project root).")
+@click.option("--jobs", "-j", type=click.IntRange(min=0), default=None, help="Processes to check files with (default, or 0: all cores).")
+@click.option("--no-cache", is_flag=True, help="Do not read or write the result cache.")
+def baseline_command(
+    paths: tuple[Path, ...],
+    select: tuple[str, ...],
+    extend_select: tuple[str, ...],
+    ignore: tuple[str, ...],
+    config_path: Path | None,
+    output_file: Path | None,
+    jobs: int | None,
+    no_cache: bool,
+) -> None:
+    """Record every current finding of PATHS in the baseline file; `check` then reports only new ones.
+
+    Run on some files of a project, the entries of the other files are kept. Review the
+    file and commit it; `check --prune-baseline` removes entries once they are fixed.
+    """
+    from sightlint import api
+    from sightlint.reporting import baseline
+
+    targets = list(paths) or [Path(".")]
+    use_cache = not (no_cache or _env_flag("SIGHTLINT_NO_CACHE"))
+    try:
+        settings = _settings(config_path, targets, select=select, extend_select=extend_select, ignore=ignore)
+        cache_dir = _cache_dir(None, settings, use_cache)
+    except (ConfigError, ValueError) as exc:
+        _fail(str(exc))
+        return
+    gc.disable()
+    run = api.check_paths(targets, settings, jobs=jobs or None, cache_dir=cache_dir, use_cache=use_cache)
+    for message in run.errors:
+        click.echo(f"sightlint: {message}", err=True)
+    if run.errors or run.internal_errors:
+        _fail("baseline not written: the check did not complete (see above)")
+    path = output_file or baseline.location(settings, run.root)
+    try:
+        written, kept = baseline.write(path, run)
+    except baseline.BaselineError as exc:
+        _fail(str(exc))
+        return
+    more = f" (and kept {kept} of files not checked now)" if kept else ""
+    click.echo(f"Wrote {written} finding(s) to {path}{more}.")
+    gc.enable()
+
+
 @main.command()
 @click.argument("code")
 def rule(code: str) -> None:
@@ -346,7 +521,9 @@ def rule(code: str) -> None:
 
     text = docs.render_rule(entry)
     stream = click.get_text_stream("stdout")
-    if stream.isatty() and not os.environ.get("NO_COLOR"):
+    from sightlint.reporting.text import use_color
+
+    if use_color(stream, None):
         from sightlint.reporting import render_markdown
 
         render_markdown(text, stream)
@@ -354,10 +531,28 @@ def rule(code: str) -> None:
         click.echo(text)
 
 
-def _table(rows: Sequence[Sequence[str]]) -> str:
+def _table(rows: Sequence[Sequence[str]], max_width: int | None = None) -> str:
+    """Rows in aligned columns, the first one a header; with ``max_width``, the widest
+    columns are narrowed and their cells wrapped so that no line is longer."""
+    import textwrap
+
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows]
-    lines.insert(1, "  ".join("-" * w for w in widths))
+    if max_width is not None:
+        # A column is not narrowed below its longest word (a path), up to 40 characters.
+        floor = [max(8, min(40, max(len(word) for row in rows for word in (row[i].split() or [""])))) for i in range(len(widths))]
+        while sum(widths) + 2 * (len(widths) - 1) > max_width:
+            i = max(range(len(widths)), key=lambda k: widths[k] - floor[k])
+            if widths[i] <= floor[i]:
+                break
+            widths[i] -= 1
+    lines = []
+    for n, row in enumerate(rows):
+        cells = [textwrap.wrap(cell, widths[i], break_on_hyphens=False) or [""] for i, cell in enumerate(row)]
+        for k in range(max(len(c) for c in cells)):
+            parts = [(c[k] if k < len(c) else "").ljust(widths[i]) for i, c in enumerate(cells)]
+            lines.append("  ".join(parts).rstrip())
+        if n == 0:
+            lines.append("  ".join("-" * w for w in widths))
     return "\n".join(lines)
 
 
@@ -397,9 +592,13 @@ def config_command(
     click.echo(f"config file: {settings.config_path or '(none found; defaults)'}")
     root = project_root(list(paths) or [Path(".")], settings)
     click.echo(f"project root: {root if root is not None else '(none found; only the given paths are analysed)'}")
-    click.echo(_table([("KEY", "VALUE", "FROM"), *effective(settings)]))
+    here = str(Path.cwd()) + os.sep
+    rows = [(key, value, origin.replace(here, "")) for key, value, origin in effective(settings)]
+    click.echo(_table([("KEY", "VALUE", "FROM"), *rows], max_width=_width()))
+    import textwrap
+
     enabled = ", ".join(r.meta.code for r in enabled_rules(settings))
-    click.echo(f"\nenabled rules: {enabled or '(none)'}")
+    click.echo("\n" + textwrap.fill(f"enabled rules: {enabled or '(none)'}", _width(), subsequent_indent="  "))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -40,6 +40,7 @@ KEYS = (
     "respect-gitignore",
     "report-unused-suppressions",
     "cache-dir",
+    "baseline",
     "max-file-size",
     "src",
     "project-root",
@@ -231,7 +232,7 @@ def settings_from_table(
             changes["fail_on"] = _severity(key, value)
         elif key in ("respect-gitignore", "report-unused-suppressions"):
             changes[key.replace("-", "_")] = _bool(key, value)
-        elif key in ("cache-dir", "project-root"):
+        elif key in ("cache-dir", "project-root", "baseline"):
             if not isinstance(value, str):
                 raise ConfigError(f"{key}: expected a path string, got {value!r}")
             changes[key.replace("-", "_")] = value

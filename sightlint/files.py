@@ -14,14 +14,16 @@ from __future__ import annotations
 import fnmatch
 import os
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sightlint.settings import Settings
+from sightlint.settings import DEFAULT_EXCLUDE, Settings
 from sightlint.source import read_source
 
 PYTHON_SUFFIXES = (".py", ".pyi")
+# A file named on the command line is checked when it has one of these suffixes or none.
+NAMED_SUFFIXES = (".py", ".pyi", ".pyw")
 # What makes a folder the root of a project when no configuration file says where it is.
 PROJECT_MARKERS = ("pyproject.toml", "setup.cfg", ".git")
 
@@ -46,6 +48,11 @@ class Discovery:
     # rest of the project (they concern files the run does not report on).
     named: frozenset[str] | None = None
     context_errors: list[str] = field(default_factory=list)
+    # Display paths of the folders and Python files an exclude pattern or ``.gitignore``
+    # left out (a pruned folder's contents are not listed, and only folders with Python
+    # files at their top are), and of named files skipped because they are not Python.
+    excluded: list[str] = field(default_factory=list)
+    not_python: list[str] = field(default_factory=list)
 
 
 def project_root(paths: Sequence[Path], settings: Settings, cwd: Path | None = None) -> Path | None:
@@ -167,7 +174,11 @@ class _Excluder:
     ``__init__.py``, thousands of times); the others match the path relative to the
     folder walked."""
 
-    def __init__(self, patterns: Sequence[str]) -> None:
+    def __init__(self, patterns: Sequence[str], soft: Sequence[str] = ()) -> None:
+        # ``soft`` patterns (the default exclude list) do not prune a folder that is a
+        # package (holds ``__init__.py``): ``server/features/build/`` is code, a top-level
+        # ``build/`` output folder is not. ruff checks such a package too.
+        self.soft = _Excluder(soft) if soft else None
         by_name, by_path = [], []
         for pattern in patterns:
             pattern = os.path.normcase(pattern.rstrip("/"))
@@ -184,6 +195,17 @@ class _Excluder:
         if hit is None:
             hit = self._names[name] = bool(self._name(os.path.normcase(name)))
         return hit or (self._path is not None and bool(self._path(os.path.normcase(rel))))
+
+    def skips_file(self, name: str, rel: str) -> bool:
+        return self(name, rel) or (self.soft is not None and self.soft(name, rel))
+
+    def prunes(self, folder: str, name: str, rel: str) -> bool:
+        """Whether the folder ``folder`` (named ``name``, ``rel`` below the walk's top) is left out."""
+        if self(name, rel):
+            return True
+        if self.soft is None or not self.soft(name, rel):
+            return False
+        return not os.path.isfile(os.path.join(folder, "__init__.py"))
 
 
 class _GitIgnore:
@@ -249,7 +271,10 @@ def discover(
     cwd_prefix = cwd_str.rstrip(os.sep) + os.sep
     found = Discovery()
     seen: set[str] = set()
-    excluded = _Excluder((*settings.exclude, *settings.extend_exclude))
+    if tuple(settings.exclude) == DEFAULT_EXCLUDE:
+        excluded = _Excluder(settings.extend_exclude, soft=DEFAULT_EXCLUDE)
+    else:
+        excluded = _Excluder((*settings.exclude, *settings.extend_exclude))
     src = [str((Path(s) if Path(s).is_absolute() else cwd_path / s).resolve()) for s in settings.src]
     packages: dict[str, tuple[str, ...]] = {}
     prefixes: dict[str, tuple[str, bool | None]] = {}
@@ -273,14 +298,15 @@ def discover(
             module = _module_in(folder, name, src, packages, prefixes)
             found.files.append(SourceFile(str(path), display_path(path, cwd_path), module))
 
-    def walk(raw: Path, errors: list[str]) -> None:
+    def walk(raw: Path, errors: list[str], left_out: list[str]) -> None:
         gitignore = _GitIgnore(raw.resolve()) if settings.respect_gitignore else None
         if gitignore is not None and gitignore.root is None:
             gitignore = None
         # A file link that leads out of the tree walked is not followed (as folder links
         # are not): a repository's link to ~/.ssh/x.py or /etc is not read, nor fixed.
         inside = _with_sep(os.path.realpath(raw))
-        for here, here_abs, here_resolved, names in _walk(str(raw), excluded, gitignore, errors, has_init):
+        pruned: list[str] = []
+        for here, here_abs, here_resolved, names in _walk(str(raw), excluded, gitignore, errors, has_init, pruned):
             # ``here`` holds no symlinked folder (they are not followed), so a file's real
             # path is its folder's plus its name unless the file itself is a link.
             here_sep, resolved_sep = _with_sep(here), _with_sep(here_resolved)
@@ -301,20 +327,53 @@ def discover(
                     seen.add(key)
                     module = _module_in(here_resolved, name, src, packages, prefixes, has_init)
                 found.files.append(SourceFile(path, shown + name, module))
+        for path in pruned:
+            if not _never_code(os.path.basename(path)) and _holds_python(path):
+                left_out.append(display(os.path.abspath(path), path))
 
     for raw in paths:
         if not raw.exists() and not raw.is_symlink():
             found.errors.append(f"{raw}: no such file or directory")
             continue
         if raw.is_file() or not raw.is_dir():
-            add(raw)  # named explicitly: always checked, whatever its suffix
+            if is_python_file(raw):
+                add(raw)  # named explicitly: checked even when an exclude pattern matches it
+            else:
+                found.not_python.append(display_path(raw, cwd_path))
             continue
-        walk(raw, found.errors)
+        walk(raw, found.errors, found.excluded)
     if project is not None:
         found.named = frozenset(f.display for f in found.files)
-        walk(project, found.context_errors)
+        walk(project, found.context_errors, [])
     found.files.sort(key=lambda f: f.display)
     return found
+
+
+# Folders that never hold a project's code: left out without a mention in the summary.
+_NEVER_CODE = {".git", ".hg", ".svn", "__pycache__", ".mypy_cache", ".pytest_cache", ".ruff_cache", ".sightlint_cache", "node_modules"}
+
+
+def _never_code(name: str) -> bool:
+    return name in _NEVER_CODE or name.endswith(".egg-info")
+
+
+def _holds_python(path: str) -> bool:
+    """Whether a left-out entry is worth a mention: a Python file, or a folder with Python
+    files at its top (an IDE's folder, a virtualenv or ``htmlcov/`` is not)."""
+    if path.endswith(PYTHON_SUFFIXES):
+        return True
+    try:
+        with os.scandir(path) as it:
+            return any(entry.name.endswith(PYTHON_SUFFIXES) for entry in it)
+    except OSError:
+        return False
+
+
+def is_python_file(path: Path) -> bool:
+    """Whether a file named on the command line is checked: a ``.py``/``.pyi``/``.pyw``
+    suffix or none (a script), as ruff decides; ``README.md`` is skipped with a note."""
+    name = path.name.lstrip(".")
+    return "." not in name or path.name.lower().endswith(NAMED_SUFFIXES)
 
 
 def _with_sep(folder: str) -> str:
@@ -323,10 +382,11 @@ def _with_sep(folder: str) -> str:
 
 def _walk(
     top: str,
-    excluded: Callable[[str, str], bool],
+    excluded: _Excluder,
     gitignore: _GitIgnore | None,
     errors: list[str],
     has_init: dict[str, bool],
+    pruned: list[str] | None = None,
 ) -> Iterator[tuple[str, str, str, list[tuple[str, bool]]]]:
     """Folders top-down in sorted order (symlinked folders not followed), excluded ones pruned:
     (folder as joined from ``top``, its absolute path, its real path, [(Python file name, is a symlink)]).
@@ -374,17 +434,19 @@ def _walk(
             if is_link:
                 continue  # os.walk lists it but never enters it (followlinks=False)
             rel = f"{rel_here}/{name}" if rel_here else name
-            if excluded(name, rel):
-                continue
-            if gitignore and gitignore.ignored(_with_sep(here_resolved) + name, True):
+            if excluded.prunes(_with_sep(here) + name, name, rel) or (
+                gitignore and gitignore.ignored(_with_sep(here_resolved) + name, True)
+            ):
+                if pruned is not None:
+                    pruned.append(_with_sep(here) + name)
                 continue
             keep.append((_with_sep(here) + name, rel))
         names: list[tuple[str, bool]] = []
         for name, is_link in sorted(files):
             rel = f"{rel_here}/{name}" if rel_here else name
-            if excluded(name, rel):
-                continue
-            if gitignore and gitignore.ignored(_with_sep(here_resolved) + name, False):
+            if excluded.skips_file(name, rel) or (gitignore and gitignore.ignored(_with_sep(here_resolved) + name, False)):
+                if pruned is not None:
+                    pruned.append(_with_sep(here) + name)
                 continue
             names.append((name, is_link))
         here_abs = top_abs_sep + native_rel if rel_here else top_abs_sep

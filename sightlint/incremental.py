@@ -22,7 +22,7 @@ from sightlint.cache import Cache, PackedSummary
 from sightlint.models import FileResult
 from sightlint.project.graph import Graph, ModelNeeds, ModuleRecord, module_record
 from sightlint.source import read_source
-from sightlint.project.model import ProjectModel, module_dependencies
+from sightlint.project.model import ProjectModel, hierarchy_terms, module_dependencies
 from sightlint.project.summary import ModuleSummary
 from sightlint.settings import Settings
 
@@ -34,6 +34,7 @@ class StoredRecord(NamedTuple):
     module: str
     dependencies: tuple[str, ...]  # modules resolving it may consult
     record: tuple[Any, ...]  # ``tuple(ModuleRecord)``, as marshal stores it
+    hierarchy: tuple[tuple[str, ...], tuple[str, ...]]  # ``model.hierarchy_terms``
 
 
 _STORED_WIDTH = len(StoredRecord._fields)
@@ -98,20 +99,24 @@ def call_graph(
     old: dict[Any, Any] = stored[1] if stored is not None and stored[0] == names_key else {}
     changed: list[int] = []
     deps: dict[str, tuple[str, ...]] = {}
+    hierarchy: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
     for index, key, module in present:
         # A stored entry of another shape is rebuilt. Checked inline, without building a
         # StoredRecord: this loop runs once per module of the project on every run.
         entry = old.get(key)
         if type(entry) is tuple and len(entry) == _STORED_WIDTH:
-            digest, stored_module, dependencies, record = entry
+            digest, stored_module, dependencies, record, classes = entry
             if (
                 digest == digests[index]
                 and stored_module == module
                 and type(dependencies) is tuple
                 and type(record) is tuple
                 and len(record) == _RECORD_WIDTH
+                and type(classes) is tuple
+                and len(classes) == 2
             ):
                 deps[module] = dependencies
+                hierarchy[module] = classes
                 continue
         changed.append(index)
     for index in changed:
@@ -119,11 +124,13 @@ def call_graph(
         if summary is None:  # a damaged cached summary: resolve nothing from the store
             return _full(results, needs)
         deps[summary.module] = module_dependencies(summary, module_index, by_last)
+        hierarchy[summary.module] = hierarchy_terms(summary)
         summary.terms = None  # read once: free them (four sets per module at 700k lines add up)
     # Dirty: the changed modules and every module that (transitively) depends on one; what
     # resolving them may consult: everything they (transitively) depend on.
-    dirty = _closure({results[index].summary.module for index in changed}, _reversed(deps))
-    needed = _closure(dirty, deps)
+    consults = _with_subclasses(deps, hierarchy)
+    dirty = _closure({results[index].summary.module for index in changed}, _reversed(consults))
+    needed = _closure(dirty, consults)
     loaded: dict[str, ModuleSummary] = {}
     for index, _, module in present:
         if module in needed:
@@ -139,13 +146,35 @@ def call_graph(
     for index, key, module in present:
         if module in dirty:
             record = tuple(module_record(model, loaded[module], needs))
-            entries[key] = fresh[key] = tuple(StoredRecord(digests[index], module, deps[module], record))
+            stored_record = StoredRecord(digests[index], module, deps[module], record, hierarchy[module])
+            entries[key] = fresh[key] = tuple(stored_record)
         else:
             entries[key] = old[key]
         records.append(entries[key][3])
     if dirty or len(old) != len(entries):
         cache.save_graph(names_key, entries, fresh)
     return Graph(records)
+
+
+def _with_subclasses(
+    deps: Mapping[str, tuple[str, ...]], hierarchy: Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]]
+) -> Mapping[str, Sequence[str]]:
+    """``deps`` plus, for class-hierarchy analysis, each module defining a class named
+    ``N`` depending on each module with a class derived from an ``N`` (see
+    ``model.hierarchy_terms``)."""
+    defined_in: dict[str, list[str]] = {}
+    for module, (defines, _) in hierarchy.items():
+        for name in defines:
+            defined_in.setdefault(name, []).append(module)
+    extra: dict[str, list[str]] = {}
+    for module, (_, extends) in hierarchy.items():
+        for name in extends:
+            for base_module in defined_in.get(name, ()):
+                if base_module != module:
+                    extra.setdefault(base_module, []).append(module)
+    if not extra:
+        return deps
+    return {module: [*needs, *extra.get(module, ())] for module, needs in deps.items()}
 
 
 def _closure(start: set[str], edges: Mapping[str, Sequence[str]]) -> set[str]:

@@ -122,6 +122,19 @@ class RunResult:
     files: list[FileResult] = field(default_factory=list)
     # Problems that are not findings: unreadable paths, internal errors (each one line).
     errors: list[str] = field(default_factory=list)
+    # What discovery left out: folders and files excluded by a pattern or ``.gitignore``,
+    # and files named on the command line that are not Python (display paths).
+    excluded: list[str] = field(default_factory=list)
+    not_python: list[str] = field(default_factory=list)
+    # The project's root folder (absolute), when there is one: SARIF URIs and fingerprints
+    # are relative to it, not to the working folder.
+    root: str | None = None
+    # The display paths of the files a check of some files of a project reported in full
+    # (None: every file's result is whole); other files hold only findings whose chain
+    # passes through these.
+    named: frozenset[str] | None = None
+    # What a baseline hid and which of its entries are stale (``reporting.baseline.Outcome``).
+    baseline: Any = None
 
     @property
     def findings(self) -> list[Finding]:

@@ -11,15 +11,24 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sightlint.models import FixSafety, Severity
+from sightlint.rules.background_task_without_deadline import BackgroundTaskWithoutDeadline
 from sightlint.rules.base import RuleClass, RuleMeta
 from sightlint.rules.blocking_call_in_async import BlockingCallInAsync
+from sightlint.rules.broad_exception_handler import BroadExceptionHandler
 from sightlint.rules.expensive_endpoint_without_rate_limit import ExpensiveEndpointWithoutRateLimit
+from sightlint.rules.gemini_model_name_format import GeminiModelNameFormat
+from sightlint.rules.health_check_probes_nothing import HealthCheckProbesNothing
 from sightlint.rules.ineffective_timeout import IneffectiveTimeout
+from sightlint.rules.insecure_settings_default import InsecureSettingsDefault
 from sightlint.rules.lifespan_without_cleanup import LifespanWithoutCleanup
+from sightlint.rules.llm_call_without_deadline import LlmCallWithoutDeadline
 from sightlint.rules.naive_utcnow import NaiveUtcnow
+from sightlint.rules.nested_function_in_handler import NestedFunctionInHandler
+from sightlint.rules.password_length_unchecked import PasswordLengthUnchecked
 from sightlint.rules.session_per_task_unbounded import SessionPerTaskUnbounded
 from sightlint.rules.session_shared_across_tasks import SessionSharedAcrossTasks
 from sightlint.rules.swallowed_exception import SwallowedException
+from sightlint.rules.unbounded_fan_out import UnboundedFanOut
 from sightlint.rules.unlocked_lazy_singleton import UnlockedLazySingleton
 from sightlint.settings import Settings
 
@@ -31,8 +40,17 @@ ALL_RULES: tuple[RuleClass, ...] = (
     SessionSharedAcrossTasks,
     SwallowedException,
     UnlockedLazySingleton,
+    LlmCallWithoutDeadline,
+    BackgroundTaskWithoutDeadline,
+    UnboundedFanOut,
+    GeminiModelNameFormat,
     LifespanWithoutCleanup,
     ExpensiveEndpointWithoutRateLimit,
+    InsecureSettingsDefault,
+    BroadExceptionHandler,
+    PasswordLengthUnchecked,
+    NestedFunctionInHandler,
+    HealthCheckProbesNothing,
 )
 
 PARSE_ERROR = RuleMeta(
@@ -62,15 +80,6 @@ C, H, M = Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM
 # Codes fixed by the catalog but not implemented yet. A rule module that implements one
 # replaces its entry here (the test suite checks that no code is both planned and built).
 PLANNED: tuple[RuleMeta, ...] = (
-    _planned("SL202", "broad-exception-handler", M, "Broad `except Exception` in a service path hides specific failures.", "§14"),
-    _planned("SL401", "llm-call-without-timeout", C, "LLM call awaited without a timeout.", "§4"),
-    _planned("SL402", "unbounded-gather", C, "`asyncio.gather` over many tasks without a timeout.", "§4"),
-    _planned("SL403", "background-task-without-timeout", C, "Background task started without a timeout.", "§7"),
-    _planned("SL404", "gemini-model-name-format", C, "Gemini model name without the `models/` prefix.", "§5"),
-    _planned("SL702", "insecure-settings-default", C, "Settings field with an insecure or unvalidated default.", "§8"),
-    _planned("SL703", "password-length-unchecked", H, "Password reaches bcrypt without a 72-byte check at the schema.", "§12"),
-    _planned("SL705", "nested-function-in-handler", H, "Function defined inside a request handler.", "§10"),
-    _planned("SL706", "health-check-probes-nothing", M, "Health check that probes no dependency.", "§15"),
 )
 
 # Codes once released and then retired: never reuse them.

@@ -15,7 +15,7 @@ import gc
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import MappingProxyType
 from typing import Any
 
@@ -34,6 +34,20 @@ _MIN_PARALLEL_BYTES = 2 * 1024 * 1024
 _CHUNKS_PER_WORKER = 6
 
 Task = tuple[int, str, str, "str | None"]  # index, path on disk, display path, module
+
+
+class Progress:
+    """Told where a run is: a phase starts (with the amount of work, if known), work is
+    done. This one does nothing; the command line draws a bar and times the phases."""
+
+    def phase(self, name: str, total: int | None = None) -> None:
+        """A new phase ``name`` starts (the previous one ends)."""
+
+    def advance(self, amount: int = 1) -> None:
+        """``amount`` more units of the current phase are done."""
+
+
+NO_PROGRESS = Progress()
 
 
 def default_jobs() -> int:
@@ -119,6 +133,7 @@ def check_files(
     cache: Cache | None = None,
     summarize: bool = False,
     digests: Sequence[bytes | str] | None = None,
+    progress: Progress = NO_PROGRESS,
 ) -> list[FileResult]:
     """Results for ``files`` in the same order; ``cache`` is consulted and then saved.
 
@@ -126,7 +141,7 @@ def check_files(
     ``digests`` are the files' :func:`contents` when the caller already has them.
     """
     return check_files_as_read(
-        files, settings, rules=rules, jobs=jobs, cache=cache, summarize=summarize, digests=digests
+        files, settings, rules=rules, jobs=jobs, cache=cache, summarize=summarize, digests=digests, progress=progress
     )[0]
 
 
@@ -139,6 +154,7 @@ def check_files_as_read(
     cache: Cache | None = None,
     summarize: bool = False,
     digests: Sequence[bytes | str] | None = None,
+    progress: Progress = NO_PROGRESS,
 ) -> tuple[list[FileResult], bool]:
     """:func:`check_files`, and whether every file checked still had the content in ``digests``."""
     same = True
@@ -174,10 +190,14 @@ def check_files_as_read(
         and len(todo) >= _MIN_PARALLEL_FILES
         and sum(_size(files[task[0]].location) for task in todo) >= _MIN_PARALLEL_BYTES
     )
-    done = _run_pool(todo, settings, rules, jobs, summarize) if parallel else []
+    progress.phase("checking files", len(todo))
+    done = _run_pool(todo, settings, rules, jobs, summarize, progress) if parallel else []
     if len(done) < len(todo):  # in-process: jobs 1, little work, or the pool failed
         finished = {index for index, _, _ in done}
-        done += [_run_task(task, settings, rules, summarize) for task in todo if task[0] not in finished]
+        for task in todo:
+            if task[0] not in finished:
+                done.append(_run_task(task, settings, rules, summarize))
+                progress.advance()
 
     for index, checked, outcome in done:
         # From the pool: packed as the cache stores it, and put there as it is.
@@ -266,7 +286,12 @@ def _pool_context() -> Any:
 
 
 def _run_pool(
-    todo: list[Task], settings: Settings, rules: Sequence[RuleClass], jobs: int, summarize: bool = False
+    todo: list[Task],
+    settings: Settings,
+    rules: Sequence[RuleClass],
+    jobs: int,
+    summarize: bool = False,
+    progress: Progress = NO_PROGRESS,
 ) -> list[tuple[int, bytes | None, FileResult | Packed]]:
     """Check ``todo`` in a pool; returns what finished: all of it, unless no process could
     be started (the caller then checks the rest in this process).
@@ -292,7 +317,10 @@ def _run_pool(
         ) as pool:
             for chunk in chunks:
                 try:
-                    futures.append((pool.submit(_run_chunk, chunk), chunk))
+                    future = pool.submit(_run_chunk, chunk)
+                    # Counted as each chunk finishes, in whatever order (results are collected in order below).
+                    future.add_done_callback(_advancer(progress, len(chunk)))
+                    futures.append((future, chunk))
                 except Exception:
                     if not futures:
                         raise  # no process could start
@@ -308,6 +336,13 @@ def _run_pool(
     if lost:
         done.extend(_isolate(lost, settings, rules, workers, summarize))
     return done
+
+
+def _advancer(progress: Progress, amount: int) -> Callable[[Any], None]:
+    def advance(_: Any) -> None:
+        progress.advance(amount)
+
+    return advance
 
 
 def _isolate(

@@ -59,6 +59,9 @@ class Settings:
     respect_gitignore: bool = True
     report_unused_suppressions: bool = False
     cache_dir: str | None = None
+    # The baseline file (relative to the configuration file's folder): findings listed in
+    # it are not reported (``sightlint baseline`` writes it).
+    baseline: str | None = None
     # Larger files are not read: an SL000 finding says so and the rest are checked.
     max_file_size: int = DEFAULT_MAX_FILE_SIZE
     # Extra folders that hold top-level packages (like ruff's `src`), for module names.

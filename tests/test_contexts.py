@@ -99,7 +99,9 @@ def test_route_decorators_of_other_objects_are_not_routes() -> None:
         }
     )
     assert runs.contexts("cache.cached") == frozenset()
-    assert runs.contexts("cache.flask_view") == frozenset()
+    # Not a request on a shared loop: Flask runs an async view on a loop of its own in
+    # the worker's thread (asgiref), which no other request shares.
+    assert runs.contexts("cache.flask_view") == {"thread"}
     assert runs.contexts("unknown.handler") == {"request"}
 
 
@@ -489,7 +491,9 @@ def test_the_replica_lifespan_is_startup_and_its_routes_serve_requests() -> None
     search = "app.services.rag.rag_hybrid_search_service.PolishSocietyRAG.hybrid_search._search"
     assert runs.contexts(search) == {"thread"}
     chain = runs.chain(search, "thread")
-    assert chain is not None and chain[-1].kind == "thread" and chain[0].source == "app.api.personas.generate_personas"
+    assert chain is not None and chain[-1].kind == "thread"
+    # From a route: the batch job's starter, or the preview endpoint that writes one persona inline.
+    assert chain[0].source in ("app.api.personas.generate_personas", "app.api.personas.preview_persona")
 
 
 def test_sl102_does_not_count_blocking_work_handed_to_a_thread() -> None:

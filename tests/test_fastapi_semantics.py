@@ -324,6 +324,37 @@ def test_split_at_yield() -> None:
     assert [ast.unparse(s) for s in split.after] == ["c = 3", "e = 5", "f = 6", "g = 7"]
     assert split.yield_node.lineno == 7
     assert fa.split_at_yield(no_yield) is None
+    # A yield in an except block still runs the try's finally; a try's else runs after its body.
+    handler, orelse = ast.parse(
+        textwrap.dedent(
+            """
+            async def handler(app):
+                try:
+                    connect()
+                except OSError:
+                    yield
+                    a = 1
+                finally:
+                    close()
+
+            async def orelse(app):
+                try:
+                    yield
+                except OSError:
+                    pass
+                else:
+                    b = 2
+                c = 3
+            """
+        )
+    ).body
+    assert isinstance(handler, ast.AsyncFunctionDef) and isinstance(orelse, ast.AsyncFunctionDef)
+    split = fa.split_at_yield(handler)
+    assert split is not None and split.guarded
+    assert [ast.unparse(s) for s in split.after] == ["a = 1", "close()"]
+    split = fa.split_at_yield(orelse)
+    assert split is not None and not split.guarded
+    assert [ast.unparse(s) for s in split.after] == ["b = 2", "c = 3"]
 
 
 def test_node_questions_resolve_through_imports() -> None:
@@ -372,3 +403,131 @@ def test_tracking_mixin_in_the_engine_walk() -> None:
     text = textwrap.dedent(PERSONAS)
     engine.check_source(text, "app/api/personas.py", Settings(), rules=[Probe], module="app.api.personas")
     assert got == [facts(PERSONAS, "app.api.personas")]
+
+
+def test_mounted_sub_apps_and_lifespans_across_modules() -> None:
+    main = facts(
+        """
+        import requests
+        from fastapi import FastAPI
+        from app.core.lifespan import lifespan
+        from app.admin import admin_app
+
+        app = FastAPI(lifespan=lifespan)
+        app.mount("/admin", admin_app)
+        session = requests.Session()
+        session.mount("https://", adapter)
+
+        def create_app():
+            application = FastAPI()
+            for router in ROUTERS:
+                application.include_router(router, prefix="/api")
+            return application
+        """
+    )
+    admin = facts(
+        """
+        from fastapi import FastAPI
+        admin_app = FastAPI()
+
+        @admin_app.get("/healthz")
+        def healthz(): ...
+        """,
+        "app.admin",
+    )
+    core = facts(
+        """
+        import contextlib
+
+        @contextlib.asynccontextmanager
+        async def lifespan(app):
+            pool = await make_pool()
+            yield {"pool": pool}
+            await pool.close()
+        """,
+        "app.core.lifespan",
+    )
+    assert [(i.child, i.prefix, i.how) for i in main.inclusions] == [
+        ("app.admin.admin_app", "/admin", "mount"),
+        ("router", "/api", "include_router"),  # a loop variable: no name to resolve
+    ]
+    app = main.app("app")
+    assert app is not None and app.lifespan == "app.core.lifespan.lifespan"
+    assert main.lifespan_of(app) is None  # defined elsewhere
+    life = fa.lifespans_by_function([main, admin, core])[app.lifespan]
+    assert (life.yield_line, life.shutdown_lines, life.guarded) == (7, (8, 8), False)
+    mounts = fa.mount_prefixes([main, admin, core])
+    assert fa.full_paths(admin.routes[0], mounts) == ("/admin/healthz",)
+
+
+def test_plain_generator_lifespan_and_starlette_names() -> None:
+    found = facts(
+        """
+        from fastapi import FastAPI as App, APIRouter
+        from fastapi.param_functions import Depends
+        from typing import Annotated
+
+        async def lifespan(app):
+            yield
+
+        app = App(lifespan=lifespan)
+        Db = Annotated[object, Depends(get_db)]
+        v1 = APIRouter(prefix="/v1")
+        v1.include_router(APIRouter(), prefix="/x")
+
+        @v1.get("/items")
+        async def items(db: Db, q: Annotated[str, "doc"] = ""):
+            ...
+        """
+    )
+    (life,) = found.lifespans
+    assert life.function == "app.main.lifespan" and life.shutdown_lines == (0, 0)
+    own = facts(
+        """
+        from app.routing import APIRouter
+
+        router = APIRouter(prefix="/customers")
+
+        @router.get("/export")
+        async def export(): ...
+        """,
+        "app.customers",
+    )
+    assert own.apps[0].kind == "router" and own.routes[0].full_path == "/customers/export"
+    (route,) = found.routes
+    assert [(d.param, d.target) for d in route.params] == [("db", "get_db")]
+    assert route.full_path == "/v1/items"
+
+
+def test_aliases_imported_from_another_module() -> None:
+    """The full-stack template's shape: ``SessionDep`` in ``deps``, used in the routes."""
+    deps = facts(
+        """
+        from typing import Annotated
+        from fastapi import Depends
+        from sqlmodel import Session
+
+        def get_db(): ...
+
+        SessionDep = Annotated[Session, Depends(get_db)]
+        """,
+        "app.api.deps",
+    )
+    items = facts(
+        """
+        import uuid
+        from fastapi import APIRouter
+        from app.api.deps import SessionDep
+        from app.models import Item
+
+        router = APIRouter(prefix="/items")
+
+        @router.get("/{id}")
+        def read_item(session: SessionDep, id: uuid.UUID, item: Item | None = None): ...
+        """,
+        "app.api.routes.items",
+    )
+    (route,) = items.routes
+    assert route.params == () and route.alias_params == (("session", "app.api.deps.SessionDep"),)
+    found = fa.route_dependencies(route, fa.aliases_by_name([deps, items]))
+    assert [(d.param, d.target, d.qualified) for d in found] == [("session", "get_db", "app.api.deps.get_db")]

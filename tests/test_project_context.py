@@ -131,7 +131,8 @@ def test_config_command_shows_the_root_and_the_setting(bare: Path, monkeypatch: 
     assert code == 0
     assert f"project root: {bare.resolve()}" in out.splitlines()
     row = next(line for line in out.splitlines() if line.startswith("project-root "))
-    assert row.split()[1:] == ["..", str((bare / "proj" / "pyproject.toml").resolve())]
+    # Origins below the working folder are shown relative to it (the table fits 100 columns).
+    assert row.split()[1:] == ["..", "pyproject.toml"]
 
 
 # -- what is analysed, what is reported ------------------------------------------------

@@ -113,7 +113,7 @@ def sample() -> RunResult:
 
 
 def test_formats_and_unknown_format() -> None:
-    assert FORMATS == ("text", "concise", "json", "sarif", "github")
+    assert FORMATS == ("text", "concise", "json", "sarif", "github", "markdown", "html")
     with pytest.raises(ValueError, match="unknown output format 'xml'"):
         render(RunResult(), "xml", io.StringIO())
 
@@ -209,6 +209,7 @@ def test_json_schema_fields(sample: RunResult) -> None:
     assert data["schema_version"] == 1
     assert [f["code"] for f in data["findings"]] == ["SL301", "SL101", "SL202"]
     first, second, third = data["findings"]
+    assert all(len(f.pop("fingerprint")) == 32 for f in data["findings"])  # tests/test_baseline.py
     assert first == {
         "code": "SL301",
         "name": "naive-utcnow",
@@ -231,7 +232,7 @@ def test_json_schema_fields(sample: RunResult) -> None:
     assert data["errors"] == ["missing.py: no such file"]
     assert data["internal_errors"] == []
     assert data["summary"] == {"files": 4, "findings": 3, "by_code": {"SL101": 1, "SL202": 1, "SL301": 1},
-                               "fixable": 2}
+                               "fixable": 2, "files_not_parsed": 0, "excluded": [], "not_python": []}
     assert "unused_suppressions" not in data
 
 
@@ -251,8 +252,8 @@ def test_json_unused_suppressions_on_request() -> None:
     run = RunResult(files=[FileResult(path="s.py", unused_suppressions=[(2, None), (5, ("SL101", "SL301"))])])
     data = json.loads(output(run, "json", unused_suppressions=True))
     assert data["unused_suppressions"] == [
-        {"path": "s.py", "line": 2, "codes": None},
-        {"path": "s.py", "line": 5, "codes": ["SL101", "SL301"]},
+        {"path": "s.py", "line": 2, "codes": None, "message": "unused suppression: `# noqa` without codes suppresses nothing here"},
+        {"path": "s.py", "line": 5, "codes": ["SL101", "SL301"], "message": "unused suppression: SL101, SL301 not reported on this line"},
     ]
 
 
@@ -284,7 +285,9 @@ def test_sarif_is_valid_and_complete(sample: RunResult, sarif_validator: Any) ->
     assert "SL000" in expected_rules and "SL301" in expected_rules
     rule_ids = [r["id"] for r in driver["rules"]]
     # Implemented rules and SL000, plus catalog entries for codes that were reported.
-    assert expected_rules <= set(rule_ids) and set(rule_ids) <= expected_rules | {"SL101", "SL202"}
+    # A finding graded away from its rule's severity gets a descriptor of its own (GitHub
+    # reads security-severity from the rule): the sample's SL301 is critical.
+    assert expected_rules <= set(rule_ids) and set(rule_ids) <= expected_rules | {"SL101", "SL202", "SL301/critical"}
     assert len(rule_ids) == len(set(rule_ids))
     sl301 = driver["rules"][rule_ids.index("SL301")]
     assert sl301["name"] == "naive-utcnow"
@@ -292,10 +295,12 @@ def test_sarif_is_valid_and_complete(sample: RunResult, sarif_validator: Any) ->
     assert sl301["help"]["markdown"].startswith("## What it flags")
     assert sl301["fullDescription"]["text"].startswith("Calls to `datetime.utcnow()`")
     assert sl301["defaultConfiguration"]["level"] == "warning"
-    assert sl301["properties"] == {"tags": ["time"], "severity": "medium", "audit": "\u00a79"}
+    assert sl301["properties"] == {"tags": ["time", "security"], "severity": "medium", "security-severity": "5.5", "audit": "\u00a79"}
+    graded = driver["rules"][rule_ids.index("SL301/critical")]
+    assert graded["properties"]["security-severity"] == "9.5" and graded["helpUri"] == sl301["helpUri"]
 
     results = run["results"]
-    assert [r["ruleId"] for r in results] == ["SL301", "SL101", "SL202"]
+    assert [r["ruleId"] for r in results] == ["SL301/critical", "SL101", "SL202"]
     for result in results:
         assert driver["rules"][result["ruleIndex"]]["id"] == result["ruleId"]
     assert [r["level"] for r in results] == ["error", "error", "warning"]
@@ -376,7 +381,7 @@ def _fingerprints(tmp_path: Path, source: str, monkeypatch: pytest.MonkeyPatch) 
     run = RunResult(files=[check_source(source, "svc/tokens.py", Settings())])
     results = json.loads(output(run, "sarif"))["runs"][0]["results"]
     return [
-        (r["locations"][0]["physicalLocation"]["region"]["startLine"], r["partialFingerprints"]["sightlint/v1"])
+        (r["locations"][0]["physicalLocation"]["region"]["startLine"], r["partialFingerprints"]["sightlint/v2"])
         for r in results
     ]
 
@@ -394,8 +399,11 @@ def test_sarif_fingerprints_survive_a_line_inserted_above(tmp_path: Path, monkey
     changed = _fingerprints(tmp_path, twice, monkeypatch)
     assert len(changed) == 3 and len({fp for _, fp in changed}) == 3
     assert changed[1][1] == before[1][1]
-    # The line's text changing changes the fingerprint.
+    # An edit next to the flagged call keeps it (the call is what is flagged); an edit of
+    # the call changes it (more in tests/test_baseline.py).
     edited = _fingerprints(tmp_path, SL301_SNIPPET.replace("minutes=minutes", "minutes=2"), monkeypatch)
+    assert edited[0][1] == before[0][1] and edited[1][1] == before[1][1]
+    edited = _fingerprints(tmp_path, "import datetime as dt\n" + SL301_SNIPPET.replace("return datetime.utcnow() +", "return dt.datetime.utcnow() +"), monkeypatch)
     assert edited[0][1] != before[0][1] and edited[1][1] == before[1][1]
 
 
@@ -658,7 +666,7 @@ def test_cross_file_columns_count_characters(
     (run,) = as_sarif["runs"]
     assert run["columnKind"] == "unicodeCodePoints"
     by_place = {
-        (r["ruleId"], r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+        (r["ruleId"].split("/")[0], r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
          r["locations"][0]["physicalLocation"]["region"]["startLine"]): r
         for r in run["results"]
     }

@@ -316,6 +316,67 @@ def test_sl602_session_rebound_to_something_else_is_no_longer_a_session() -> Non
     assert _check(SessionSharedAcrossTasks, source) == []
 
 
+def test_sl501_only_the_module_that_calls_a_getter_on_import_builds_it_then() -> None:
+    """`prompts = get_prompts()` at the top of the getter's own module sets the global on
+    import; a call at the top of another module, or one in a function of the same module,
+    says nothing about when the getter first runs."""
+    from sightlint.api import check_sources
+
+    getter = (
+        "_P = None\n_Q = None\n"
+        "def get_p():\n    global _P\n    if _P is None:\n        _P = load_prompts()\n    return _P\n"
+        "def get_q():\n    global _Q\n    if _Q is None:\n        _Q = load_prompts()\n    return _Q\n"
+        "P = get_p()\n"
+        "def later():\n    return get_q()\n"
+    )
+    other = "from app.prompts import get_q\nQ = get_q()\n"
+    run = check_sources({"app/prompts.py": getter, "app/other.py": other}, Settings(select=("SL501",)))
+    assert [(f.path, f.line) for f in run.findings] == [("app/prompts.py", 10)]
+
+
+def test_sl501_a_class_of_the_module_is_a_value_only_when_its_init_builds_nothing() -> None:
+    source = """
+        import threading
+
+        _A = None
+        _B = None
+        _C = None
+
+        class Cheap:
+            def __init__(self, name="x"):
+                self.name = name
+                self._client = None
+
+        class Stateful:
+            def __init__(self):
+                self._locks = {}
+
+        class Threaded:
+            def __init__(self):
+                self._thread = threading.Thread(target=print)
+                self._thread.start()
+
+        def a():
+            global _A
+            if _A is None:
+                _A = Cheap()
+            return _A
+
+        def b():
+            global _B
+            if _B is None:
+                _B = Stateful()
+            return _B
+
+        def c():
+            global _C
+            if _C is None:
+                _C = Threaded()
+            return _C
+        """
+    assert [f.line for f in _check(UnlockedLazySingleton, source)] == [30, 36]
+
+
 def test_sl501_severity_follows_the_race() -> None:
     from sightlint.api import check_sources
     from sightlint.models import Severity

@@ -7,12 +7,20 @@ class (built in the code or known from an annotation) is ``pkg.Class()``.
 
 from __future__ import annotations
 
+import sys
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import NamedTuple
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
 
 from sightlint.project.graph import Graph
-from sightlint.project.model import CHAT_MODELS, LLM_PIPE, ExternalCall
+from sightlint.project.model import ExternalCall
 from sightlint.project.thirdparty import ThirdPartyClasses
 
 CATEGORIES: tuple[str, ...] = ("sleep", "network", "subprocess", "database", "llm", "cpu", "file")
@@ -28,120 +36,39 @@ CATEGORY_LABEL = {
 }
 
 
-def _methods(receivers: Iterable[str], methods: str) -> list[str]:
-    return [f"{r}.{m}" for r in receivers for m in methods.split()]
+_DATA = Path(__file__).resolve().parent.parent / "data" / "blocking_calls.toml"
+SEVERITIES = ("context", "lower")
 
 
-_HTTP = "get post put patch delete head options request"
-_REQUESTS = ("requests.Session()", "requests.session()", "requests.sessions.Session()")
-_HTTPX = ("httpx.Client()",)
-_NEO4J_DRIVERS = ("neo4j.GraphDatabase.driver()", "neo4j.Driver()", "neo4j.GraphDatabase().driver()")
-_NEO4J_SESSIONS = tuple(f"{d}.session()" for d in _NEO4J_DRIVERS) + ("neo4j.Session()",)
-_LC_NEO4J = (
-    "langchain_neo4j.Neo4jGraph",
-    "langchain_neo4j.Neo4jVector",
-    "langchain_community.graphs.Neo4jGraph",
-    "langchain_community.graphs.neo4j_graph.Neo4jGraph",
-    "langchain_community.vectorstores.Neo4jVector",
-    "langchain_community.vectorstores.neo4j_vector.Neo4jVector",
-)
-_SA_ENGINES = ("sqlalchemy.create_engine()", "sqlalchemy.Engine()", "sqlalchemy.engine.Engine()")
-_SA_SESSIONS = ("sqlalchemy.orm.Session()", "sqlalchemy.orm.sessionmaker()()", "sqlalchemy.orm.Session")
-_REDIS = ("redis.Redis()", "redis.StrictRedis()", "redis.from_url()", "redis.Redis.from_url()")
-_EMBEDDINGS = (
-    "langchain_google_genai.GoogleGenerativeAIEmbeddings()",
-    "langchain_openai.OpenAIEmbeddings()",
-)
-_OPENAI = ("openai.OpenAI()", "openai.AzureOpenAI()")
+class CatalogEntry(NamedTuple):
+    """One blocking call of the catalogue (see ``sightlint/data/blocking_calls.toml``)."""
 
-CATALOG: dict[str, str] = {
-    "time.sleep": "sleep",
-    **dict.fromkeys(
-        [
-            *(f"requests.{m}" for m in _HTTP.split()),
-            *_methods(_REQUESTS, _HTTP + " send"),
-            *(f"httpx.{m}" for m in (_HTTP + " stream").split()),
-            *_methods(_HTTPX, _HTTP + " send stream"),
-            "urllib.request.urlopen",
-            "urllib.request.urlretrieve",
-            "socket.create_connection",
-            "socket.getaddrinfo",
-            "socket.gethostbyname",
-            *_methods(("socket.socket()", "socket.create_connection()"), "connect recv recvfrom send sendall accept"),
-            "smtplib.SMTP",
-            "smtplib.SMTP_SSL",
-        ],
-        "network",
-    ),
-    **dict.fromkeys(
-        [
-            *(f"subprocess.{m}" for m in "run call check_call check_output getoutput getstatusoutput".split()),
-            *_methods(("subprocess.Popen()",), "wait communicate"),
-            *(f"os.{m}" for m in "system popen wait waitpid wait3 wait4 waitid".split()),
-        ],
-        "subprocess",
-    ),
-    **dict.fromkeys(
-        [
-            *(f"{m}.connect" for m in ("psycopg2", "psycopg", "pymysql", "sqlite3", "MySQLdb", "mysql.connector")),
-            *_methods(_NEO4J_DRIVERS, "verify_connectivity execute_query"),
-            *_methods(_NEO4J_SESSIONS, "run execute_read execute_write read_transaction write_transaction"),
-            *_LC_NEO4J,
-            *(f"{c}.{m}" for c in _LC_NEO4J for m in ("from_existing_index", "from_documents", "from_texts", "from_existing_graph")),
-            *_methods(
-                (f"{c}()" for c in _LC_NEO4J),
-                "query refresh_schema add_graph_documents similarity_search similarity_search_with_score "
-                "similarity_search_by_vector max_marginal_relevance_search add_documents add_texts",
-            ),
-            *_methods(_SA_ENGINES, "connect begin execute"),
-            *_methods(_SA_SESSIONS, "execute commit query get scalar scalars flush refresh"),
-            *_methods(_REDIS, "get set delete hget hset incr expire exists keys publish ping"),
-        ],
-        "database",
-    ),
-    **dict.fromkeys(
-        [
-            *_methods(sorted(CHAT_MODELS) + [LLM_PIPE], "invoke batch stream predict"),
-            *_methods(_EMBEDDINGS, "embed_query embed_documents"),
-            *_methods(_OPENAI, "chat.completions.create completions.create embeddings.create responses.create"),
-            "anthropic.Anthropic().messages.create",
-            "google.generativeai.GenerativeModel().generate_content",
-            "google.generativeai.generate_content",
-            "google.generativeai.embed_content",
-            "google.genai.Client().models.generate_content",
-            "google.genai.Client().models.embed_content",
-        ],
-        "llm",
-    ),
-    **dict.fromkeys(
-        [
-            "bcrypt.hashpw",
-            "bcrypt.checkpw",
-            "bcrypt.gensalt",
-            "bcrypt.kdf",
-            "hashlib.pbkdf2_hmac",
-            "hashlib.scrypt",
-            *_methods(("passlib.context.CryptContext()",), "hash verify verify_and_update"),
-            *_methods(("passlib.hash.bcrypt",), "hash verify"),
-            *_methods(("argon2.PasswordHasher()",), "hash verify"),
-            "sentence_transformers.CrossEncoder",
-            "sentence_transformers.SentenceTransformer",
-            "sentence_transformers.CrossEncoder().predict",
-            "sentence_transformers.CrossEncoder().rank",
-            "sentence_transformers.SentenceTransformer().encode",
-        ],
-        "cpu",
-    ),
-    **dict.fromkeys(
-        [
-            "open",
-            "io.open",
-            *_methods(("pathlib.Path()",), "read_text read_bytes write_text write_bytes open"),
-            *(f"shutil.{m}" for m in "copy copy2 copyfile copytree move rmtree".split()),
-        ],
-        "file",
-    ),
-}
+    name: str
+    category: str
+    severity: str  # "context" or "lower"
+    alternative: str
+    source: str
+
+
+def load_catalogue(path: Path = _DATA) -> dict[str, CatalogEntry]:
+    """The catalogue in ``path``: each ``[[api]]``'s ``names`` and ``receivers`` x
+    ``methods``, by dotted name (a name listed twice keeps its first entry)."""
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    found: dict[str, CatalogEntry] = {}
+    for api in data.get("api", ()):
+        category = api["category"]
+        severity = api.get("severity", "context")
+        if category not in CATEGORIES or severity not in SEVERITIES:
+            raise ValueError(f"{path}: unknown category {category!r} or severity {severity!r}")
+        names = list(api.get("names", ()))
+        names += [f"{receiver}.{method}" for receiver in api.get("receivers", ()) for method in api.get("methods", "").split()]
+        for name in names:
+            found.setdefault(name, CatalogEntry(name, category, severity, api.get("alternative", ""), api.get("source", "")))
+    return found
+
+
+ENTRIES: dict[str, CatalogEntry] = load_catalogue()
+CATALOG: dict[str, str] = {name: entry.category for name, entry in ENTRIES.items()}
 
 
 @dataclass(frozen=True)

@@ -11,32 +11,39 @@ import ast
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
 
+from sightlint.project import flows
 from sightlint.project.contexts import REQUEST, SCRIPT, STARTUP
-from sightlint.semantics.fastapi import FastAPICollector
+from sightlint.semantics.fastapi import shared_collector
 from sightlint.semantics.fastapi import APP_CLASSES, APP_HOOK_KEYWORDS, DEPENDS, ROUTE_METHODS, ROUTER_CLASSES, SECURITY
 from sightlint.project.summary import (
     NONE_REF,
     UNKNOWN_REF,
+    AnyRef,
     AttrRef,
     CallRef,
     CallSite,
     ClassSummary,
     ClsRef,
     DivRef,
+    EnterRef,
     EntrySite,
     FunctionSummary,
     GlobalRef,
     Handoff,
+    ItemRef,
     LocalFunctionRef,
     MemberRef,
     ModuleSummary,
     OrRef,
     Ref,
     SelfRef,
+    SeqRef,
     SuperRef,
     TimeoutSite,
+    TypeRef,
     Wiring,
 )
+from sightlint.project.work_sites import WorkSites
 
 if TYPE_CHECKING:
     from sightlint.semantics.scope import Context
@@ -132,7 +139,22 @@ TIMEOUT_SCOPES = {
 }
 _ROUTE_METHODS = frozenset(ROUTE_METHODS)
 _PROPERTIES = {"property", "cached_property", "functools.cached_property"}
-_TYPING_WRAPPERS = {"Optional", "Annotated", "Union", "Final", "ClassVar", "Required", "NotRequired"}
+_TYPING_WRAPPERS = {"Optional", "Annotated", "Union", "Final", "ClassVar", "Required", "NotRequired", "Type", "type"}
+# Annotations of collections and iterators: a value of theirs holds items of the last
+# type argument (``list[User]``, ``Iterator[Session]``, ``dict[str, Handler]``).
+_ITEM_TYPES = frozenset(
+    "list List Sequence MutableSequence Iterable Iterator Generator AsyncIterable AsyncIterator AsyncGenerator "
+    "set Set frozenset FrozenSet AbstractSet MutableSet Collection tuple Tuple deque Deque dict Dict Mapping "
+    "MutableMapping DefaultDict defaultdict OrderedDict".split()
+)
+_ITEMS_FIRST = frozenset("Generator AsyncGenerator tuple Tuple".split())  # the item type comes first
+# Annotations that tell nothing about what is called on the value.
+_UNTYPED = frozenset(("Callable", "Any", "object", "Awaitable", "Coroutine", "TypeVar"))
+# Methods that put their (last) argument into the container they are called on.
+_ADDS_ITEM = frozenset(("append", "add", "insert", "appendleft", "setdefault", "update", "extend"))
+# A name assigned more than this many different values stays unknown beyond them.
+_MAX_OPTIONS = 8
+_DEPENDS = DEPENDS | SECURITY
 
 
 @dataclass(slots=True)
@@ -145,8 +167,16 @@ class _Frame:
     nested: dict[str, str] = field(default_factory=dict)
     self_name: str | None = None
     cls_name: str | None = None
+    yields: list[Ref] = field(default_factory=list)
+    defaults: dict[str, Ref] = field(default_factory=dict)  # callable defaults of untyped parameters
+    annotated: bool = False  # the return type is annotated
     declared_global: set[str] = field(default_factory=set)  # names of ``global`` statements
     with_names: set[str] = field(default_factory=set)  # names bound by ``with ... as name``
+    # Credential flows (``project.flows``): the fields a validator names, and the open
+    # ``try`` bodies (first line, last line, names caught).
+    validates: tuple[str, ...] | None = None
+    tries: list[tuple[int, int, str]] = field(default_factory=list)
+    aliases: dict[str, tuple[str, bool]] = field(default_factory=dict)  # local -> (path, encoded)
 
 
 @dataclass(slots=True)
@@ -189,9 +219,14 @@ class SummaryCollector:
         self._awaited: set[int] = set()
         self._bodies: list[_TimeoutBody] = []
         self._main_blocks: list[tuple[int, int]] = []  # lines of ``if __name__ == "__main__":``
+        self._module: _Frame | None = None  # the module's own code, once it calls something
+        self.work = WorkSites(self)
         # The shared FastAPI model of the module (apps, routes, lifespans, events...), fed
         # from this walk; its facts join the summary when the walk leaves the module.
-        self._fastapi = FastAPICollector(context)
+        self._fastapi = shared_collector(context)  # the rules' FastAPI model too: built once
+        # Credential flows are collected only in files that mention passwords or bcrypt.
+        self._flows = flows.mentions_credentials(context.text)
+        self._models: list[flows.ModelFields | None] = []
 
     # -- symbolic values -------------------------------------------------------------
 
@@ -210,7 +245,7 @@ class SummaryCollector:
         if name in frame.nested:
             return LocalFunctionRef(frame.nested[name])
         if name == frame.self_name and frame.fn.cls:
-            return SelfRef(frame.fn.cls)
+            return SelfRef(frame.fn.cls, frame.fn.id)
         if name == frame.cls_name and frame.fn.cls:
             return ClsRef(frame.fn.cls)
         return frame.locals.get(name)
@@ -235,8 +270,21 @@ class SummaryCollector:
             if isinstance(func, ast.Name) and func.id == "super" and self._funcs:
                 cls = self._funcs[-1].fn.cls
                 return SuperRef(cls) if cls else None
+            if node.args and self.ctx.qualified_name(func) in _PARTIAL:
+                return self.ref(node.args[0], depth + 1)  # ``partial(f, x)`` calls ``f``
             base = self.ref(func, depth + 1)
             return None if base is None else CallRef(base)
+        if kind is ast.Subscript:
+            assert isinstance(node, ast.Subscript)
+            head = node.value
+            if _subscript_name(head) in _TYPING_WRAPPERS:
+                return self._type_ref(node, depth + 1)  # ``Annotated[Session, Depends(f)]``: the type
+            base = self.ref(head, depth + 1)
+            return None if base is None else ItemRef(base)
+        if kind is ast.List or kind is ast.Tuple or kind is ast.Set:
+            return self._seq(node.elts, depth)  # type: ignore[attr-defined]
+        if kind is ast.Dict:
+            return self._seq([v for v in node.values if v is not None], depth)  # type: ignore[attr-defined]
         if kind is ast.Await:
             return self.ref(node.value, depth + 1)  # type: ignore[attr-defined]
         if kind is ast.BinOp:
@@ -261,6 +309,34 @@ class SummaryCollector:
             return self.ref(node.value, depth + 1)  # type: ignore[attr-defined]
         return None
 
+    def _seq(self, nodes: list[ast.expr], depth: int) -> Ref | None:
+        """A :class:`SeqRef` of the items whose values are known (None if none is)."""
+        items = []
+        for item in nodes[:_MAX_OPTIONS]:
+            value = self.ref(item, depth + 1)
+            if value is not None and value != NONE and value not in items:
+                items.append(value)
+        return SeqRef(tuple(items)) if items else None
+
+    def _type_ref(self, node: ast.AST, depth: int = 0) -> Ref | None:
+        """The class an annotation-like expression names (``Annotated[T, ...]``,
+        ``Optional[T]``, ``T``), as a value (the class, not an instance)."""
+        if depth > 10:
+            return None
+        if isinstance(node, ast.Subscript):
+            if _subscript_name(node.value) in _TYPING_WRAPPERS:
+                inner = node.slice
+                elts = inner.elts if isinstance(inner, ast.Tuple) else [inner]
+                for elt in elts[:1] if _subscript_name(node.value) == "Annotated" else elts:
+                    found = self._type_ref(elt, depth + 1)
+                    if found is not None:
+                        return found
+                return None
+            return self._type_ref(node.value, depth + 1)  # ``Repo[User]``: the generic class
+        if isinstance(node, (ast.Name, ast.Attribute)):
+            return self.ref(node, depth + 1)
+        return None
+
     def _first(self, *nodes: ast.AST, depth: int) -> Ref | None:
         for node in nodes:
             value = self.ref(node, depth + 1)
@@ -280,23 +356,29 @@ class SummaryCollector:
                     return None
             return None
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
-            return self.ann_ref(node.left, depth + 1) or self.ann_ref(node.right, depth + 1)
+            return _any(self.ann_ref(node.left, depth + 1), self.ann_ref(node.right, depth + 1))
         if isinstance(node, ast.Subscript):
-            head = node.value
-            name = head.attr if isinstance(head, ast.Attribute) else getattr(head, "id", "")
+            name = _subscript_name(node.value)
+            if name in _UNTYPED:
+                return None
+            inner = node.slice
+            elts = inner.elts if isinstance(inner, ast.Tuple) else [inner]
             if name in _TYPING_WRAPPERS:
-                inner = node.slice
-                elts = inner.elts if isinstance(inner, ast.Tuple) else [inner]
                 if name == "Annotated":
                     elts = elts[:1]
-                for elt in elts:
-                    value = self.ann_ref(elt, depth + 1)
-                    if value is not None:
-                        return value
-            return None
+                if name in ("Type", "type"):  # ``type[Repo]``: the class itself
+                    return self._type_ref(elts[0], depth + 1)
+                return _any(*(self.ann_ref(elt, depth + 1) for elt in elts))
+            if name in _ITEM_TYPES and elts:
+                item = self.ann_ref(elts[0] if name in _ITEMS_FIRST else elts[-1], depth + 1)
+                return None if item is None else SeqRef((item,))
+            base = self._type_ref(node.value, depth + 1)  # ``Repo[User]``: a ``Repo``
+            return None if base is None else TypeRef(base)
         if isinstance(node, (ast.Name, ast.Attribute)):
+            if _subscript_name(node) in _UNTYPED:
+                return None  # a callable parameter stays a parameter the function may call
             base = self.ref(node)
-            return None if base is None else CallRef(base)
+            return None if base is None else TypeRef(base)
         return None
 
     def _lambda_id(self, node: ast.Lambda) -> str:
@@ -355,19 +437,52 @@ class SummaryCollector:
         fn.decorators = tuple(deco_refs)
         if not isinstance(node, ast.Lambda):
             self._fastapi.visit(node)
+        if self._flows and not isinstance(node, ast.Lambda):
+            for arg in (*args.posonlyargs, *args.args, *args.kwonlyargs):
+                annotation = flows.annotation_name(arg.annotation)
+                if annotation is not None and annotation[:1].isupper():
+                    fn.flows.append(("param", arg.arg, annotation))
+            if in_class_body and self._models and self._models[-1] is not None:
+                frame.validates = flows.validated_fields(node)
         if in_class_body and params and fn.method_kind != "static":
             if fn.method_kind == "class":
                 frame.cls_name = params[0]
             else:
                 frame.self_name = params[0]
-        for arg in (*args.posonlyargs, *args.args, *args.kwonlyargs):
+        positional = (*args.posonlyargs, *args.args)
+        defaults: dict[str, ast.expr] = dict(zip((a.arg for a in positional[len(positional) - len(args.defaults) :]), args.defaults))
+        defaults.update((a.arg, d) for a, d in zip(args.kwonlyargs, args.kw_defaults) if d is not None)
+        for arg in (*positional, *args.kwonlyargs):
             if arg.arg not in (frame.self_name, frame.cls_name):
-                frame.locals[arg.arg] = self.ann_ref(arg.annotation) if arg.annotation is not None else None
+                value = self.ann_ref(arg.annotation) if arg.annotation is not None else None
+                if value is None and arg.arg in defaults:
+                    value = self._injected(defaults[arg.arg])
+                    if value is None and isinstance(defaults[arg.arg], (ast.Name, ast.Attribute, ast.Lambda)):
+                        default = self.ref(defaults[arg.arg])
+                        if isinstance(default, _CALLABLE_REFS):
+                            frame.defaults[arg.arg] = default
+                frame.locals[arg.arg] = value
         for extra in (args.vararg, args.kwarg):
             if extra is not None:
                 frame.locals[extra.arg] = None
         if not isinstance(node, ast.Lambda) and node.returns is not None:
             fn.returns = self.ann_ref(node.returns)
+            frame.annotated = True
+        if decorators:
+            # Decorating runs the decorator when the enclosing code (module, class body or
+            # function) runs the ``def``.
+            module_fn = self._funcs[-1].fn if self._funcs else self._module_fn()
+            decorated: tuple[tuple[int | str, Ref], ...] = ()
+            if owner == self.module and not isinstance(node, ast.Lambda):
+                decorated = ((0, MemberRef(self.module, node.name)),)
+            elif self._funcs and owner == self._funcs[-1].fn.id:
+                decorated = ((0, LocalFunctionRef(fid)),)
+            for deco in decorators:
+                target = deco.func if isinstance(deco, ast.Call) else deco
+                ref = self.ref(target)
+                if ref is not None:
+                    passed = decorated if target is deco else ()
+                    module_fn.calls.append(CallSite(ref, *self._range(target), _text(target), passed))
         # Register the name where the enclosing code can see it.
         if in_class_body and cls is not None:
             cls.methods.setdefault(name, fid)
@@ -379,8 +494,13 @@ class SummaryCollector:
         self._funcs.append(frame)
         self._owners.append(fid)
         self._classes.append(cls)
+        self.work.enter_function(node, frame)
 
     def _leave_function(self, node: ast.AST) -> None:
+        frame = self._funcs[-1]
+        if frame.yields and not frame.annotated:
+            frame.fn.returns = SeqRef(tuple(frame.yields))  # a generator: what it yields
+        self.work.leave_function(self._funcs[-1])
         if not isinstance(node, ast.Lambda):
             self._fastapi.leave(node)
         self._funcs.pop()
@@ -399,15 +519,28 @@ class SummaryCollector:
         cid = f"{owner}.{node.name}"
         bases = tuple(r for r in (self.ref(b) for b in node.bases) if r is not None)
         cls = ClassSummary(id=cid, name=node.name, line=node.lineno, bases=bases)
+        if self._flows:
+            model = flows.model_class(node)
+            self._models.append(flows.ModelFields(node.name) if model else None)
         self.summary.classes[cid] = cls
         self._fastapi.visit(node)
         if owner == self.module:
             self.summary.toplevel[node.name] = cid
+        elif self._funcs and self._funcs[-1].fn.id == owner:
+            self._funcs[-1].nested[node.name] = cid  # a class defined in a function
+        elif self._classes[-1] is not None and self._classes[-1].id == owner:
+            self._classes[-1].attrs[node.name] = LocalFunctionRef(cid)  # a nested class
         self._owners.append(cid)
         self._classes.append(cls)
 
     def leave_ClassDef(self, node: ast.ClassDef) -> None:
         self._fastapi.leave(node)
+        if self._flows and self._models:
+            model = self._models.pop()
+            if model is not None:
+                for fact in model.fields:
+                    checked = fact[2] in model.checked or "*" in model.checked
+                    self.summary.secrets.append((*fact, checked))
         self._owners.pop()
         self._classes.pop()
 
@@ -452,27 +585,92 @@ class SummaryCollector:
                 if cls is None:
                     return
                 table = cls.attrs
-            old = table.get(target.id)
-            if old is None or old == NONE:
-                table[target.id] = value
+            table[target.id] = _merge(table.get(target.id), value)
         elif isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name) and self._funcs:
             frame = self._funcs[-1]
             if target.value.id == frame.self_name and frame.fn.cls:
                 cls_summary = self._classes[-1]
                 if cls_summary is not None:
-                    old = cls_summary.attrs.get(target.attr)
-                    if old is None or old == NONE:
-                        cls_summary.attrs[target.attr] = value
+                    cls_summary.attrs[target.attr] = _merge(cls_summary.attrs.get(target.attr), value)
+        elif isinstance(target, ast.Subscript) and isinstance(target.value, ast.Name):
+            # ``handlers[key] = fn``: the container holds ``fn`` too.
+            self._add_item(target.value, value)
+        elif isinstance(target, (ast.Tuple, ast.List)):
+            # ``a, b = f, g`` pairs them up; ``a, b = pair()`` gives each an item of the value.
+            items = value.items if isinstance(value, SeqRef) and len(value.items) == len(target.elts) else None
+            for index, elt in enumerate(target.elts):
+                if not isinstance(elt, ast.Starred):
+                    self._assign(elt, items[index] if items is not None else ItemRef(value))
+
+    def _add_item(self, container: ast.Name, item: Ref | None) -> None:
+        """``container`` holds ``item`` too (``d[k] = f``, ``items.append(f)``)."""
+        if item is None or item == NONE:
+            return
+        if self._funcs and container.id in self._funcs[-1].fn.params:
+            return  # a parameter: its value comes from the callers
+        held = self.ref(container)
+        if isinstance(held, SeqRef):
+            if item not in held.items and len(held.items) < _MAX_OPTIONS:
+                self._assign(container, SeqRef((*held.items, item)))
+        elif held is None or isinstance(held, (MemberRef, AnyRef)):
+            self._assign(container, SeqRef((item,)))
+
+    def visit_Raise(self, node: ast.Raise) -> None:
+        """``raise Error``: raising a class makes an instance of it."""
+        exc = node.exc
+        if isinstance(exc, (ast.Name, ast.Attribute)):
+            callee = self.ref(exc)
+            frame = self._funcs[-1] if self._funcs else self._module_frame()
+            if callee is not None:
+                frame.fn.calls.append(CallSite(callee, *self._range(exc), _text(exc)))
 
     def visit_Assign(self, node: ast.Assign) -> None:
         self._fastapi.visit(node)
-        value = self.ref(node.value)
+        if self._flows:
+            if self._at_module() and flows.bcrypt_context(node.value):
+                self.summary.secrets.extend(("bcrypt", t.id) for t in node.targets if isinstance(t, ast.Name))
+            elif self._funcs and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+                frame = self._funcs[-1]
+                path = flows.source_path(node.value, frame.fn.params, frame.aliases)
+                if path is not None:
+                    frame.aliases[node.targets[0].id] = (path, flows.encoded(node.value, frame.aliases))
+        value_node = node.value
+        if isinstance(value_node, (ast.Tuple, ast.List)) and any(isinstance(t, (ast.Tuple, ast.List)) for t in node.targets):
+            # ``a, b = f, g``: item by item, so each name gets its own value.
+            refs = [self.ref(elt) for elt in value_node.elts]
+            for target in node.targets:
+                if isinstance(target, (ast.Tuple, ast.List)) and len(target.elts) == len(refs):
+                    for elt, ref in zip(target.elts, refs):
+                        if not isinstance(elt, ast.Starred):
+                            self._assign(elt, ref)
+            return
+        value = self.ref(value_node)
         for target in node.targets:
             self._assign(target, value)
             self._store(target, value, node.value)
+        if self._funcs:
+            frame = self._funcs[-1]
+            self.work.assign(node.targets, node.value, frame)
+            for target in node.targets:
+                if isinstance(target, ast.Subscript):
+                    self.work.subscript_assign(target, node.value, frame)
+        else:
+            cls = self._classes[-1]
+            self.work.outside_function(node.targets, node.value, cls.id if cls is not None else "")
 
     def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
         self._fastapi.visit(node)
+        if self._flows and self._models and self._models[-1] is not None and not self._funcs:
+            model = self._models[-1]
+            target = node.target
+            fact = flows.field_fact(
+                model.name,
+                node,
+                self.ctx.char_col(target.lineno, target.col_offset),
+                self.ctx.char_col(target.lineno, target.end_col_offset or target.col_offset),
+            )
+            if fact is not None:
+                model.fields.append(fact)
         value = self.ann_ref(node.annotation)
         if value is None and node.value is not None:
             value = self.ref(node.value)
@@ -480,14 +678,26 @@ class SummaryCollector:
         if node.value is not None and not (isinstance(node.value, ast.Constant) and node.value.value is None):
             value = self.ref(node.value) or value  # what is stored, not what it is declared as
         self._store(node.target, value, node.value)
+        if self._funcs:
+            self.work.assign([node.target], node.value, self._funcs[-1])
+        else:
+            cls = self._classes[-1]
+            self.work.outside_function([node.target], node.value, cls.id if cls is not None else "")
+
+    def visit_AugAssign(self, node: ast.AugAssign) -> None:
+        if self._funcs:
+            self.work.aug_assign(node, self._funcs[-1])
+
+    def visit_Expr(self, node: ast.Expr) -> None:
+        self.work.expr_statement(node)
+
+    def visit_While(self, node: ast.While) -> None:
+        if self._funcs:
+            self.work.while_loop(node, self._funcs[-1])
 
     def visit_Global(self, node: ast.Global) -> None:
         if self._funcs:
             self._funcs[-1].declared_global.update(node.names)
-
-    def visit_Yield(self, node: ast.Yield) -> None:
-        if self._funcs and not self._funcs[-1].fn.yield_line:
-            self._funcs[-1].fn.yield_line = node.lineno
 
     # -- application wiring: stores, apps, shutdown handlers, routes ----------------------
 
@@ -563,8 +773,37 @@ class SummaryCollector:
         else:
             self._wire("close", "", at, receiver=owner, target=self.ref(owner), flags=(method.attr, *flags))
 
+    def _iterate(self, node: ast.For | ast.AsyncFor) -> None:
+        """``for item in things``: ``item`` is an item of ``things``."""
+        things = self.ref(node.iter)
+        if things is not None:
+            self._assign(node.target, ItemRef(things))
+            if isinstance(things, (MemberRef, LocalFunctionRef, GlobalRef, CallRef, AttrRef, SelfRef, TypeRef)):
+                # ``for x in obj`` calls ``obj.__iter__()`` and the iterator's ``__next__``.
+                frame = self._funcs[-1] if self._funcs else self._module_frame()
+                iterator = AttrRef(things, "__aiter__" if isinstance(node, ast.AsyncFor) else "__iter__")
+                where = self._range(node.iter)
+                text = _text(node.iter)
+                frame.fn.calls.append(CallSite(iterator, *where, f"for … in {text}"))
+                step = "__anext__" if isinstance(node, ast.AsyncFor) else "__next__"
+                frame.fn.calls.append(CallSite(AttrRef(CallRef(iterator), step), *where, f"for … in {text}"))
+
+    def visit_For(self, node: ast.For) -> None:
+        self._iterate(node)
+
+    def visit_Yield(self, node: ast.Yield) -> None:
+        if self._funcs and not self._funcs[-1].fn.yield_line:
+            self._funcs[-1].fn.yield_line = node.lineno
+        if self._funcs and node.value is not None:
+            frame = self._funcs[-1]
+            value = self.ref(node.value)
+            if value is not None and value != NONE and value not in frame.yields and len(frame.yields) < _MAX_OPTIONS:
+                frame.yields.append(value)
+
     def visit_Return(self, node: ast.Return) -> None:
         self._fastapi.visit(node)
+        if self._funcs and node.value is not None:
+            self.work.returns(node.value, self._funcs[-1])
         if self._funcs and node.value is not None:
             fn = self._funcs[-1].fn
             if fn.returns is None:
@@ -583,6 +822,7 @@ class SummaryCollector:
     def visit_AsyncFor(self, node: ast.AsyncFor) -> None:
         if self._funcs:
             self._funcs[-1].fn.awaits += 1
+        self._iterate(node)
 
     def _open_timeout_scopes(self, node: ast.With | ast.AsyncWith) -> None:
         for item in node.items:
@@ -592,7 +832,8 @@ class SummaryCollector:
                 if kind in TIMEOUT_SCOPES:
                     self._bodies.append(_TimeoutBody(id(node), kind, self._funcs[-1], expr))
             if isinstance(item.optional_vars, ast.Name):
-                self._assign(item.optional_vars, self.ref(expr))
+                entered = self.ref(expr)
+                self._assign(item.optional_vars, None if entered is None else EnterRef(entered))
                 if self._funcs:
                     self._funcs[-1].with_names.add(item.optional_vars.id)
 
@@ -606,11 +847,16 @@ class SummaryCollector:
     def visit_AsyncWith(self, node: ast.AsyncWith) -> None:
         if self._funcs:
             self._funcs[-1].fn.awaits += 1
+            self.work.open_group(node, self._funcs[-1])
         self._open_timeout_scopes(node)
+
+    def leave_AsyncWith(self, node: ast.AsyncWith) -> None:
+        self._close_timeout_scopes(node)
+        if self._funcs:
+            self.work.close_group(node, self._funcs[-1])
 
     visit_With = _open_timeout_scopes
     leave_With = _close_timeout_scopes
-    leave_AsyncWith = _close_timeout_scopes
 
     # -- calls -------------------------------------------------------------------------
 
@@ -631,20 +877,33 @@ class SummaryCollector:
         fact = CALL_FACTS.get(qualified) if qualified is not None else None
         if fact is None and kind is ast.Attribute:
             fact = METHOD_FACTS.get(func.attr)  # type: ignore[attr-defined]
+        if kind is ast.Attribute and func.attr in _ADDS_ITEM and isinstance(func.value, ast.Name) and node.args:  # type: ignore[attr-defined]
+            added = self.ref(node.args[-1] if func.attr != "update" else node.args[0])  # type: ignore[attr-defined]
+            if isinstance(added, SeqRef) and func.attr in ("update", "extend"):  # type: ignore[attr-defined]
+                for item in added.items:
+                    self._add_item(func.value, item)  # type: ignore[attr-defined]
+            else:
+                self._add_item(func.value, added)  # type: ignore[attr-defined]
         self._fastapi.visit(node)
         if kind is ast.Attribute or qualified is not None:
             self._call_wiring(node, qualified)
         if not self._funcs:
             self._module_call(node, fact)
-            return
-        frame = self._funcs[-1]
-        if fact is not None and fact.what == "depends":
-            self._callable_entry(node, fact)  # in a signature too: before the body check
-            return
-        if (node.lineno, node.col_offset) < frame.body_start:
-            return  # a decorator, default or annotation: not run by calling the function
-        if fact is not None:
-            self._fact(frame, node, fact)
+            if self._classes[-1] is None:
+                self.work.module_call(node, qualified)
+            frame = self._module_frame()
+        else:
+            frame = self._funcs[-1]
+            if fact is not None and fact.what == "depends":
+                self._callable_entry(node, fact)  # in a signature too: before the body check
+                return
+            if (node.lineno, node.col_offset) < frame.body_start:
+                return  # a decorator, default or annotation: not run by calling the function
+            if self._flows:
+                self._call_flows(frame, node)
+            self.work.call(node, frame, qualified)
+            if fact is not None:
+                self._fact(frame, node, fact)
         if qualified is not None and qualified in TIMEOUT_WRAPPERS and node.args and isinstance(node.args[0], ast.Call):
             inner = node.args[0]
             self._awaited.add(id(inner))  # ``wait_for(x.commit(), 1)`` awaits what the call returns
@@ -658,31 +917,104 @@ class SummaryCollector:
                         ((target, True, inner.lineno, self.ctx.char_col(inner.lineno, inner.col_offset), _text(inner.func)),),
                     )
                 )
+        callee: Ref | None = None
         if isinstance(func, ast.Name) and func.id in frame.locals and func.id in frame.fn.params:
             if frame.locals[func.id] is None:
                 frame.fn.param_calls.append((func.id, node.lineno, self.ctx.char_col(node.lineno, node.col_offset)))
-                return
-        callee = self.ref(func)
+                # ``def run(fetch=requests.get): fetch(url)``: the default runs unless a caller passes one.
+                callee = frame.defaults.get(func.id)
+                if callee is None:
+                    return
+        callee = callee or self.ref(func)
         if callee is None:
             return
         fn_args: list[tuple[int | str, Ref]] = []
-        for index, arg in enumerate(node.args):
-            if isinstance(arg, (ast.Name, ast.Lambda, ast.Attribute)):
-                value = self.ref(arg)
+        keyed: list[tuple[int | str, ast.expr]] = list(enumerate(node.args))
+        keyed += [(keyword.arg, keyword.value) for keyword in node.keywords if keyword.arg]
+        for key, arg in keyed:
+            if isinstance(arg, (ast.Name, ast.Lambda, ast.Attribute, ast.Call)):
+                value = self._callable_ref(arg) if isinstance(arg, ast.Call) else self.ref(arg)
                 if isinstance(value, _CALLABLE_REFS):
-                    fn_args.append((index, value))
-        for keyword in node.keywords:
-            arg = keyword.value
-            if keyword.arg and isinstance(arg, (ast.Name, ast.Lambda, ast.Attribute)):
-                value = self.ref(arg)
-                if isinstance(value, _CALLABLE_REFS):
-                    fn_args.append((keyword.arg, value))
+                    fn_args.append((key, value))
+                elif value is None and isinstance(arg, ast.Name) and arg.id in frame.fn.params and frame.locals.get(arg.id, NONE) is None:
+                    # A parameter passed on: the callee may call it (``helper(fn)`` -> ``run(fn)``).
+                    frame.fn.param_forwards.append((arg.id, len(frame.fn.calls), key))
         text = _text(func)
         line, col, end_line, end_col = self._range(node)
         awaited = id(node) in self._awaited
         frame.fn.calls.append(CallSite(callee, line, col, end_line, end_col, text, tuple(fn_args), awaited))
         if self._bodies and self._bodies[-1].frame is frame and node is not self._bodies[-1].call:
             self._bodies[-1].targets.append((callee, awaited, line, col, text))
+
+    def _module_frame(self) -> _Frame:
+        """The frame of the module's own code (a function named ``<module>``)."""
+        if self._module is None:
+            fid = f"{self.module}.<module>"
+            fn = self.summary.functions.get(fid)  # the work-site collector may have made it
+            if fn is None:
+                fn = self.summary.functions[fid] = FunctionSummary(id=fid, name="<module>", line=0, col=0, is_async=False)
+            self._module = _Frame(fn, (0, 0))
+        return self._module
+
+    def _module_fn(self) -> FunctionSummary:
+        return self._module_frame().fn
+
+    def _injected(self, default: ast.expr) -> Ref | None:
+        """The value of a parameter whose default is ``Depends(f)``: what ``f`` returns or yields."""
+        if isinstance(default, ast.Call) and default.args and self.ctx.qualified_name(default.func) in _DEPENDS:
+            dependency = self._callable_ref(default.args[0])
+            if dependency is not None:
+                return EnterRef(CallRef(dependency))
+        return None
+    # -- credential flows (``project.flows``) ------------------------------------------
+
+    def _call_flows(self, frame: _Frame, node: ast.Call) -> None:
+        params = set(frame.fn.params)
+        line, col = node.lineno, self.ctx.char_col(node.lineno, node.col_offset)
+        keyed: list[tuple[int | str, ast.expr]] = [*enumerate(node.args), *((k.arg, k.value) for k in node.keywords if k.arg)]
+        for key, arg in keyed:
+            path = flows.source_path(arg, params, frame.aliases)
+            if path is not None:
+                frame.fn.flows.append(("arg", line, col, key, path))
+        caught = [names for first, last, names in frame.tries if first <= node.lineno <= last]
+        if caught:
+            frame.fn.flows.append(("caught", line, col, ",".join(caught)))
+
+    def visit_Try(self, node: ast.Try) -> None:
+        if self._flows and self._funcs and node.body:
+            last = node.body[-1].end_lineno or node.body[-1].lineno
+            self._funcs[-1].tries.append((node.body[0].lineno, last, flows.caught_names(node.handlers)))
+
+    def visit_If(self, node: ast.If) -> None:
+        if self._funcs:
+            self.work.if_statement(node, self._funcs[-1], 1 << 30)
+        if self._flows and self._funcs:
+            aliases = self._funcs[-1].aliases
+            for sub in ast.walk(node.test):
+                measured = flows.byte_bound(sub, aliases) if isinstance(sub, ast.Compare) else None
+                if measured is not None:
+                    self._bounded(measured, flows.rejection(node.body))
+
+    def visit_Subscript(self, node: ast.Subscript) -> None:
+        if self._flows and self._funcs:
+            measured = flows.truncated(node, self._funcs[-1].aliases)
+            if measured is not None:
+                self._bounded(measured, "truncate")
+
+    def _bounded(self, measured: ast.expr, how: str) -> None:
+        """``measured`` (an encoded value) is bounded to 72 bytes in the current function."""
+        frame = self._funcs[-1]
+        path = flows.source_path(measured, frame.fn.params, frame.aliases)
+        if path is None:
+            return
+        frame.fn.flows.append(("bytes", path, how))
+        model = self._models[-1] if self._models else None
+        if frame.validates is not None and model is not None:
+            root, _, attr = path.partition(".")
+            if "*" in frame.validates:
+                model.checked.add(attr or "*")
+            elif not attr:
+                model.checked.update(frame.validates)
 
     # -- where code runs: handoffs and entry points -------------------------------------
 
@@ -756,6 +1088,35 @@ class SummaryCollector:
             if self.ctx.qualified_name(node.func) in _PARTIAL:
                 return self.ref(node.args[0])
         return self.ref(node)
+
+
+def _subscript_name(head: ast.expr) -> str:
+    """The last name of a subscripted expression's head: ``Optional``, ``typing.List``."""
+    if isinstance(head, ast.Attribute):
+        return head.attr
+    return head.id if isinstance(head, ast.Name) else ""
+
+
+def _any(*options: Ref | None) -> Ref | None:
+    """One ref for any of ``options`` (None and ``None`` dropped)."""
+    found: list[Ref] = []
+    for option in options:
+        for ref in option.options if isinstance(option, AnyRef) else (option,):
+            if ref is not None and ref != NONE and ref not in found:
+                found.append(ref)
+    if not found:
+        return None
+    return found[0] if len(found) == 1 else AnyRef(tuple(found[:_MAX_OPTIONS]))
+
+
+def _merge(old: Ref | None, new: Ref) -> Ref:
+    """What a name holds after another assignment: either value (``None`` is dropped)."""
+    if old is None or old == NONE or old == new:
+        return new
+    if new == NONE:
+        return old
+    merged = _any(old, new)
+    return new if merged is None else merged
 
 
 def _argument(node: ast.Call, fact: _Fact) -> ast.expr | None:

@@ -26,7 +26,9 @@ from sightlint.project.wiring import WiringInfo, wiring_rows
 
 # The per-function facts a rule may ask for: fields of ``FunctionSummary`` whose values
 # are plain data (marshal-able).
-FACTS = frozenset(("awaits", "route", "params", "method_kind", "cls", "yield_line"))
+FACTS = frozenset(("awaits", "route", "params", "method_kind", "cls", "yield_line", "flows", "work"))
+# The per-module facts a rule may ask for: fields of ``ModuleSummary`` holding plain data.
+MODULE_FACTS = frozenset(("secrets",))
 
 
 def _keep_none(name: str) -> bool:
@@ -49,11 +51,15 @@ class ModelNeeds:
     facts: frozenset[str] = frozenset()
     timeouts: bool = False
     stores: Callable[[str], bool] = _keep_none
+    module_facts: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         unknown = self.facts - FACTS
         if unknown:
             raise ValueError(f"unknown function facts {sorted(unknown)}; known: {sorted(FACTS)}")
+        unknown = self.module_facts - MODULE_FACTS
+        if unknown:
+            raise ValueError(f"unknown module facts {sorted(unknown)}; known: {sorted(MODULE_FACTS)}")
 
     @classmethod
     def union(cls, needs: Iterable[ModelNeeds]) -> ModelNeeds:
@@ -63,7 +69,8 @@ class ModelNeeds:
         facts = frozenset().union(*(n.facts for n in needs))
         timeouts = any(n.timeouts for n in needs)
         stores = _any_of(tuple(n.stores for n in needs if n.stores is not _keep_none))
-        return cls(_any_of(keeps), facts, timeouts, stores)
+        module_facts = frozenset().union(*(n.module_facts for n in needs))
+        return cls(_any_of(keeps), facts, timeouts, stores, module_facts)
 
 
 def _any_of(keeps: tuple[Callable[[str], bool], ...]) -> Callable[[str], bool]:
@@ -127,6 +134,8 @@ class ModuleRecord(NamedTuple):
     timeouts: tuple[tuple[Any, ...], ...]
     entries: tuple[tuple[str, str], ...]
     wiring: tuple[tuple[Any, ...], ...] = ()
+    # ``(name, value)`` of the module facts the rules asked for (``ModelNeeds.module_facts``).
+    module_facts: tuple[tuple[str, Any], ...] = ()
 
 
 def module_record(model: ProjectModel, summary: ModuleSummary, needs: ModelNeeds) -> ModuleRecord:
@@ -135,19 +144,29 @@ def module_record(model: ProjectModel, summary: ModuleSummary, needs: ModelNeeds
     edges = []
     externals = []
     keep = needs.externals
+    # The same external names recur across modules (``sqlalchemy.select().where``): ask
+    # ``keep`` once per name and model.
+    kept: dict[str, bool] = model.cache.setdefault(("kept externals", needs), {})
     facts = sorted(needs.facts)
     for fid, fn in summary.functions.items():
         functions.append((fid, fn.name, fn.line, fn.col, fn.is_async, _facts(fn, facts)))
         for edge in model.edges.get(fid, ()):
             edges.append(tuple(edge))
         for call in model.externals.get(fid, ()):
-            if keep(call.name):
+            name = call.name
+            wanted = kept.get(name)
+            if wanted is None:
+                wanted = kept[name] = keep(name)
+            if wanted:
                 site = call.site
                 externals.append((fid, call.name, site.line, site.col, site.end_line, site.end_col, site.text, site.awaited))
     timeouts = _resolved_timeouts(model, summary) if needs.timeouts else ()
     entries = tuple(model.module_entries(summary))
     wiring = wiring_rows(model, summary, needs.stores) if needs.stores is not _keep_none else ()
-    return ModuleRecord(summary.module, summary.path, tuple(functions), tuple(edges), tuple(externals), timeouts, entries, wiring)
+    module_facts = tuple((name, tuple(getattr(summary, name))) for name in sorted(needs.module_facts) if getattr(summary, name))
+    return ModuleRecord(
+        summary.module, summary.path, tuple(functions), tuple(edges), tuple(externals), timeouts, entries, wiring, module_facts
+    )
 
 
 def _facts(fn: FunctionSummary, names: list[str]) -> dict[str, Any]:
@@ -202,6 +221,8 @@ class Graph:
         self.cache: dict[Any, Any] = {}
         self.third_party: Any = None
         self._module: dict[str, tuple[str, str]] = {}  # function id -> (module, path)
+        # path -> the module facts the rules asked for (``ModelNeeds.module_facts``), by name.
+        self.module_facts: dict[str, dict[str, Any]] = {}
         self._display: dict[str, str] = {}
         self._rows_in: dict[str, Any] = {}  # path -> its module's function rows
         edges_in: list[tuple[tuple[Any, ...], ...]] = []
@@ -213,10 +234,12 @@ class Graph:
         # files are named by a hash of it, and sealed).
         new = tuple.__new__
         functions, modules = self.functions, self._module
-        for module, path, function_rows, edge_rows, external_rows, timeout_rows, entry_rows, wiring_rows_ in records:
+        for module, path, function_rows, edge_rows, external_rows, timeout_rows, entry_rows, wiring_rows_, facts in records:
             where = (module, path)
             for row in wiring_rows_:
                 self.wiring.append(WiringInfo(row[0], path, *row[1:]))
+            if facts:
+                self.module_facts[path] = dict(facts)
             self._rows_in[path] = function_rows
             for function in function_rows:
                 fid = function[0]
@@ -257,7 +280,8 @@ class Graph:
         summaries: dict[str, ModuleSummary] = {}
         for fid, summary in model.module_of.items():
             summaries.setdefault(summary.path, summary)
-        # Modules without functions too: their wiring and entries (``app = FastAPI(lifespan=...)``).
+        # Modules without functions too: their wiring and entries (``app = FastAPI(lifespan=...)``),
+        # their module facts (a schemas module of request models).
         for summary in model.modules.values():
             summaries.setdefault(summary.path, summary)
         return cls(module_record(model, summary, needs) for summary in summaries.values())

@@ -6,7 +6,12 @@ per kind:
 
 ``FuncValue(id, bound)``    a project function (``bound``: reached through an instance)
 ``ClassValue(id)``          a project class
-``InstanceValue(id)``       an instance of a project class
+``InstanceValue(id, sub)``  an instance of a project class (``sub``: or of any subclass, as
+                            for ``self`` or an annotated parameter: class-hierarchy analysis)
+``ContainerValue(items)``   a list, tuple, set or dict (its values) holding these values, or
+                            what a generator yields
+``UnionValue(options)``     any of several values (a name assigned more than once, a union
+                            annotation, a method a subclass overrides)
 ``ModuleValue(name)``       a project module
 ``SuperValue(id)``          ``super()`` inside class ``id``
 ``ExternalValue(dotted)``   something outside the project, spelled as a dotted path where
@@ -27,21 +32,24 @@ import builtins
 import sys
 from collections import deque
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, NamedTuple
 
 from sightlint.project.contexts import REQUEST, SCRIPT, STARTUP, TEST, THREAD
-from sightlint.semantics.fastapi import ROUTE_METHODS
+from sightlint.semantics.fastapi import NOT_FRAMEWORKS, ROUTE_METHODS
 from sightlint.project.summary import (
+    AnyRef,
     AttrRef,
     CallRef,
     CallSite,
     ClassSummary,
     ClsRef,
     DivRef,
+    EnterRef,
     FunctionSummary,
     GlobalRef,
     Handoff,
+    ItemRef,
     LocalFunctionRef,
     MemberRef,
     ModuleSummary,
@@ -49,7 +57,9 @@ from sightlint.project.summary import (
     OrRef,
     Ref,
     SelfRef,
+    SeqRef,
     SuperRef,
+    TypeRef,
     dependency_terms,
 )
 
@@ -69,9 +79,12 @@ class ClassValue(NamedTuple):
 
 
 class InstanceValue(NamedTuple):
-    """An instance of a project class."""
+    """An instance of a project class; ``sub``: or of any of its subclasses (``within``:
+    those that inherit this method of the class: it is the method's ``self``)."""
 
     id: str
+    sub: bool = False
+    within: str = ""
 
 
 class ModuleValue(NamedTuple):
@@ -96,9 +109,33 @@ class NoneValue(NamedTuple):
     """The constant ``None``."""
 
 
+class ContainerValue(NamedTuple):
+    """A collection holding ``items`` (or a generator yielding them)."""
+
+    items: tuple[Value, ...]
+
+
+class UnionValue(NamedTuple):
+    """Any of ``options`` (two or more, none of them a union)."""
+
+    options: tuple[Value, ...]
+
+
 NONE_VALUE = NoneValue()
 
-Value = FuncValue | ClassValue | InstanceValue | ModuleValue | SuperValue | ExternalValue | NoneValue
+Value = (
+    FuncValue | ClassValue | InstanceValue | ModuleValue | SuperValue | ExternalValue | NoneValue | ContainerValue | UnionValue
+)
+# A union of more values than this keeps the first ones (a guard against blow-ups).
+_MAX_OPTIONS = 16
+# What ``for`` calls on the iterable (an edge when the iterable is a project object).
+_ITERATION = ("__iter__", "__next__", "__aiter__", "__anext__")
+# Builtins that call a callable passed to them before they return.
+_CALLS_BACK = frozenset(("map", "filter", "sorted", "min", "max", "functools.reduce", "itertools.starmap"))
+# External bases whose methods are not worth an attribute name (``typing.Generic``...).
+_PLAIN_BASES = frozenset(
+    {"object", "abc.ABC", "typing.Generic", "typing.Protocol", "typing_extensions.Protocol", "Exception", "BaseException"}
+)
 # ``pathlib.Path()``: an instance of ``Path``, which ``/`` and ``_PATH_SAME`` keep.
 _PATH = ExternalValue("pathlib.Path()")
 
@@ -125,6 +162,9 @@ _PATH_SAME = frozenset({"parent", "resolve()", "absolute()", "with_suffix()", "w
 # (``@router.get``, ``@app.on_event``, ``@cli.command``, ``@pytest.fixture``): the
 # decorator's name -> (context, the top-level packages whose objects it is read from).
 _WEB = frozenset({"fastapi", "starlette", "quart", "sanic", "aiohttp", "litestar", "fastapi_utils"})
+# WSGI frameworks whose async views each run on a loop of their own (flask 3.1
+# flask/app.py Flask.ensure_sync -> Flask.async_to_sync -> asgiref.sync.async_to_sync).
+_OWN_LOOP = frozenset({"flask"})
 _CLI = frozenset({"click", "asyncclick", "typer", "cloup", "rich_click"})
 _PYTEST = frozenset({"pytest", "pytest_asyncio"})
 _DECORATORS: dict[str, tuple[str, frozenset[str]]] = {
@@ -139,7 +179,7 @@ _DECORATORS: dict[str, tuple[str, frozenset[str]]] = {
 }
 # Packages whose decorators named like a framework's (``patch``, ``get``, ``fixture``...)
 # are something else: test doubles and HTTP mocks.
-_NOT_FRAMEWORKS = frozenset({"mock", "pytest_mock", "responses", "respx", "aioresponses", "httpretty", "requests_mock", "freezegun"})
+_NOT_FRAMEWORKS = NOT_FRAMEWORKS
 # A project class deriving from one of these: (its method a framework calls, context).
 _BASE_ENTRIES = {
     "starlette.middleware.base.BaseHTTPMiddleware": ("dispatch", REQUEST),
@@ -194,9 +234,15 @@ class ProjectModel:
         self._values: dict[Ref, Value | None] = {}
         self._symbols: dict[str, Value | None] = {}
         self._mro: dict[str, tuple[str, ...]] = {}
+        self._subclasses: dict[str, list[str]] | None = None
+        self._called_params: dict[str, frozenset[str]] = {}
         self.edges: dict[str, list[Edge]] = {}
         self.callers: dict[str, list[Edge]] = {}
         self.externals: dict[str, list[ExternalCall]] = {}
+        # ``helper -> fn`` for ``helper(fn)`` where ``helper`` calls its parameter: the call
+        # as written in ``helper``, context-insensitive (the graph's edge for it runs from
+        # the caller that passed ``fn``, so each caller reaches only what it passed).
+        self.param_edges: dict[str, list[Edge]] = {}
         # Shared derived analyses, keyed by their inputs (rules of one run share them).
         self.cache: dict[Any, Any] = {}
         # Function id -> the contexts it is an entry point of (``sightlint.project.contexts``).
@@ -226,6 +272,11 @@ class ProjectModel:
                     value = self.attr(value, name)
                     if value is None:
                         break
+                shadow = self.modules[module]
+                if value is None and i == 1 and len(parts) > 1 and not shadow.is_package and "." not in shadow.module:
+                    # A lone top-level module that shadows an installed package's name (a
+                    # namespace folder's ``openai.py``): what it does not define is the package's.
+                    value = ExternalValue(dotted)
                 break
         self._symbols[dotted] = value
         return value
@@ -281,9 +332,11 @@ class ProjectModel:
             base = self.value(ref.of)
             return None if base is None else self.call_result(base)
         if isinstance(ref, LocalFunctionRef):
+            if ref.id in self.classes:
+                return ClassValue(ref.id)  # a class defined in a function or class body
             return FuncValue(ref.id, False) if ref.id in self.functions else None
         if isinstance(ref, SelfRef):
-            return InstanceValue(ref.cls)
+            return InstanceValue(ref.cls, True, ref.method)
         if isinstance(ref, ClsRef):
             return ClassValue(ref.cls)
         if isinstance(ref, SuperRef):
@@ -299,9 +352,63 @@ class ProjectModel:
         if isinstance(ref, DivRef):
             base = self.value(ref.of)
             return base if isinstance(base, ExternalValue) and base.dotted == _PATH.dotted else None
+        if isinstance(ref, TypeRef):
+            base = self.value(ref.of)
+            return None if base is None else self._each(base, self._instance_of)
+        if isinstance(ref, ItemRef):
+            base = self.value(ref.of)
+            return None if base is None else self._each(base, self._item)
+        if isinstance(ref, EnterRef):
+            base = self.value(ref.of)
+            return None if base is None else self._each(base, self._enter)
+        if isinstance(ref, SeqRef):
+            items = [self.value(item) for item in ref.items]
+            return ContainerValue(tuple(item for item in items if item is not None))
+        if isinstance(ref, AnyRef):
+            return union(self.value(option) for option in ref.options)
         return None
 
+    def _each(self, value: Value, how: Any) -> Value | None:
+        """``how(value)``, or the union of ``how`` of each option of a union."""
+        if isinstance(value, UnionValue):
+            return union(how(option) for option in value.options)
+        return how(value)  # type: ignore[no-any-return]
+
+    def _instance_of(self, value: Value) -> Value | None:
+        """An instance of the class ``value`` (annotated: maybe of a subclass)."""
+        if isinstance(value, ClassValue):
+            return InstanceValue(value.id, True)
+        if isinstance(value, ExternalValue):
+            return self.call_result(value)
+        return None
+
+    def _item(self, value: Value) -> Value | None:
+        """An item of ``value`` (``value[k]``, iterating): a container's items; a
+        subscripted class is the class (``Repo[User]``: generics are erased)."""
+        if isinstance(value, ContainerValue):
+            return union(value.items)
+        if isinstance(value, ClassValue):
+            return value
+        if isinstance(value, ExternalValue):
+            last = value.dotted.rpartition(".")[2]
+            return value if "()" not in value.dotted and last[:1].isupper() else None
+        return None
+
+    def _enter(self, value: Value) -> Value | None:
+        """What ``with value as v`` binds: a generator-based context manager's yield, a
+        project ``__enter__``'s (or ``__aenter__``'s) result, else the value itself."""
+        if isinstance(value, ContainerValue):
+            return union(value.items)
+        if isinstance(value, InstanceValue):
+            for name in ("__aenter__", "__enter__"):
+                method = self.find_method(value.id, name)
+                if method is not None:
+                    return self.value(self.functions[method].returns) or value
+        return value
+
     def attr(self, value: Value, name: str) -> Value | None:
+        if isinstance(value, UnionValue):
+            return union(self.attr(option, name) for option in value.options)
         if isinstance(value, ModuleValue):
             return self.module_member(value.name, name)
         if isinstance(value, ExternalValue):
@@ -312,20 +419,39 @@ class ProjectModel:
             cid = value.id
             is_class = isinstance(value, ClassValue)
             method = self.find_method(cid, name, skip_first=isinstance(value, SuperValue))
-            if method is not None:
-                fn = self.functions[method]
-                if fn.method_kind == "property" and not is_class:
-                    # The value of the getter (running the getter itself is not an edge).
-                    return self.value(fn.returns)
-                return FuncValue(method, not is_class and fn.method_kind != "static")
+            methods = [method] if method is not None else []
+            others = self._receivers(value) if isinstance(value, InstanceValue) and value.sub else ()
+            if others:  # ``self.step()``, ``repo: Base``: every override in a subclass may run
+                methods += [m for other in others if (m := self.classes[other].methods.get(name)) is not None]
+            if methods:
+                found = []
+                for method in methods:
+                    fn = self.functions[method]
+                    if fn.method_kind == "property" and not is_class:
+                        # The value of the getter (running the getter itself is not an edge).
+                        found.append(self.value(fn.returns))
+                    else:
+                        found.append(FuncValue(method, not is_class and fn.method_kind != "static"))
+                return union(found)
             for owner in self.mro(cid):
                 ref = self.classes[owner].attrs.get(name)
                 if ref is not None:
                     return self.value(ref)
+            if others:
+                found = [self.value(ref) for other in others if (ref := self.classes[other].attrs.get(name)) is not None]
+                if found:
+                    return union(found)
+            # A project subclass of an external class inherits its methods
+            # (``class Client(requests.Session)``, then ``self.get()``).
+            for base in self._external_bases(cid):
+                if base not in _PLAIN_BASES and base not in _BUILTINS:
+                    return ExternalValue(f"{base}.{name}" if is_class else f"{base}().{name}")
             return None
         return None
 
     def call_result(self, value: Value) -> Value | None:
+        if isinstance(value, UnionValue):
+            return union(self.call_result(option) for option in value.options)
         if isinstance(value, ClassValue):
             return InstanceValue(value.id)
         if isinstance(value, FuncValue):
@@ -342,19 +468,43 @@ class ProjectModel:
     # -- classes -----------------------------------------------------------------------
 
     def mro(self, cid: str) -> tuple[str, ...]:
-        """The class and its project base classes, depth first, each once."""
+        """The class and its project base classes in Python's method resolution order (C3;
+        depth first, each once, where the bases admit no C3 order)."""
         if cid in self._mro:
             return self._mro[cid]
         self._mro[cid] = (cid,)  # cycle guard
-        order = [cid]
+        parents = []
         for base_ref in self.classes[cid].bases:
             base = self.value(base_ref)
-            if isinstance(base, ClassValue):
-                for owner in self.mro(base.id):
-                    if owner not in order:
-                        order.append(owner)
-        self._mro[cid] = tuple(order)
+            if isinstance(base, ClassValue) and base.id != cid and base.id not in parents:
+                parents.append(base.id)
+        lines = [list(self.mro(parent)) for parent in parents]
+        merged = _c3([[*line] for line in lines] + [list(parents)])
+        if merged is None:
+            merged = []
+            for line in lines:
+                merged += (owner for owner in line if owner not in merged and owner != cid)
+        self._mro[cid] = (cid, *merged)
         return self._mro[cid]
+
+    def _receivers(self, value: InstanceValue) -> list[str]:
+        """The subclasses ``value`` may be an instance of: all of them, or for ``self`` in
+        a method, those that inherit the method (the others never run it)."""
+        subs = self.subclasses(value.id)
+        method = self.functions.get(value.within) if value.within else None
+        if method is None or not subs:
+            return subs
+        return [sub for sub in subs if self.find_method(sub, method.name) == value.within]
+
+    def subclasses(self, cid: str) -> list[str]:
+        """The project classes deriving from ``cid`` (directly or not), sorted."""
+        if self._subclasses is None:
+            found: dict[str, list[str]] = {}
+            for other in self.classes:
+                for owner in self.mro(other)[1:]:
+                    found.setdefault(owner, []).append(other)
+            self._subclasses = {owner: sorted(subs) for owner, subs in found.items()}
+        return self._subclasses.get(cid, [])
 
     def find_method(self, cid: str, name: str, *, skip_first: bool = False) -> str | None:
         if cid not in self.classes:
@@ -367,16 +517,52 @@ class ProjectModel:
         return None
 
     def call_target(self, value: Value) -> tuple[str, bool] | None:
-        """The project function a call of ``value`` runs, and whether ``self`` is bound."""
+        """The (first) project function a call of ``value`` runs, and whether ``self`` is bound."""
+        targets = self.call_targets(value)
+        return targets[0] if targets else None
+
+    def call_targets(self, value: Value) -> list[tuple[str, bool]]:
+        """The project functions a call of ``value`` may run, each with whether ``self`` is
+        bound: a union's options, the wrapper a project decorator returns (its body runs
+        too), every ``__call__`` of an annotated instance's class and subclasses."""
+        if isinstance(value, UnionValue):
+            found: list[tuple[str, bool]] = []
+            for option in value.options:
+                found += (t for t in self.call_targets(option) if t not in found)
+            return found
         if isinstance(value, FuncValue):
-            return value.id, value.bound
+            if not self.functions[value.id].decorators:
+                return [(value.id, value.bound)]
+            return [(value.id, value.bound), *self._wrappers(value.id)]
         if isinstance(value, ClassValue):
             init = self.find_method(value.id, "__init__")
-            return (init, True) if init is not None else None
+            return [(init, True)] if init is not None else []
         if isinstance(value, InstanceValue):
-            call = self.find_method(value.id, "__call__")
-            return (call, True) if call is not None else None
-        return None
+            call = self.attr(value, "__call__") if value.sub else None
+            if call is not None:
+                return [t for t in self.call_targets(call) if self.functions[t[0]].name == "__call__"]
+            method = self.find_method(value.id, "__call__")
+            return [(method, True)] if method is not None else []
+        return []
+
+    def _wrappers(self, fid: str) -> list[tuple[str, bool]]:
+        """The wrappers project decorators of ``fid`` return: calling ``fid`` runs them."""
+        fn = self.functions[fid]
+        if not fn.decorators:
+            return []
+        found = []
+        for ref in fn.decorators:
+            decorator = self.value(ref)
+            if not isinstance(decorator, FuncValue) or decorator.id == fid:
+                continue
+            wrapper = self.value(self.functions[decorator.id].returns)
+            if isinstance(wrapper, FuncValue) and wrapper.id.startswith(decorator.id + "."):
+                # ``@retry(3)``: ``retry`` returns the decorator, which returns the wrapper.
+                inner = self.value(self.functions[wrapper.id].returns)
+                if isinstance(inner, FuncValue) and inner.id.startswith(wrapper.id + "."):
+                    wrapper = inner
+                found.append((wrapper.id, False))
+        return found
 
     # -- the call graph --------------------------------------------------------------------
 
@@ -392,22 +578,28 @@ class ProjectModel:
                 value = self.value(site.callee)
                 if value is None:
                     continue
-                if isinstance(value, ExternalValue):
-                    self.externals.setdefault(fid, []).append(ExternalCall(fid, value.dotted, site))
-                    continue
-                target = self.call_target(value)
-                if target is None:
-                    continue
+                options = value.options if isinstance(value, UnionValue) else (value,)
+                for option in options:
+                    if isinstance(option, ExternalValue) and not option.dotted.endswith(_ITERATION):
+                        self.externals.setdefault(fid, []).append(ExternalCall(fid, option.dotted, site))
+                targets = self.call_targets(value)
+                if site.fn_args and not targets and isinstance(value, ExternalValue) and value.dotted in _CALLS_BACK:
+                    self._builtin_callback_edges(fid, site, value.dotted)
+                if len(targets) > 1 and site.awaited:
+                    # ``await repo.save()``: the overrides that are coroutine functions.
+                    awaitable = [t for t in targets if self.functions[t[0]].is_async]
+                    targets = awaitable or targets
                 handoff = started.get((site.line, site.col)) if started else None
-                if handoff is not None and self.functions[target[0]].is_async:
-                    # The coroutine runs as a task of its own; a sync function called here
-                    # runs now, in the caller's context (what it returns is not known).
-                    kind = _edge_kind(handoff, True)
-                    self._add_edge(Edge(fid, target[0], site.line, site.col, f"passed to {handoff.text}", kind))
-                else:
-                    self._add_edge(Edge(fid, target[0], site.line, site.col))
-                if site.fn_args:
-                    self._callback_edges(fid, site, *target)
+                for target in targets:
+                    if handoff is not None and self.functions[target[0]].is_async:
+                        # The coroutine runs as a task of its own; a sync function called here
+                        # runs now, in the caller's context (what it returns is not known).
+                        kind = _edge_kind(handoff, True)
+                        self._add_edge(Edge(fid, target[0], site.line, site.col, f"passed to {handoff.text}", kind))
+                    else:
+                        self._add_edge(Edge(fid, target[0], site.line, site.col))
+                    if site.fn_args:
+                        self._callback_edges(fid, site, *target)
             if fn.handoffs:
                 self._handoff_edges(fid, fn.handoffs)
 
@@ -417,30 +609,72 @@ class ProjectModel:
             if handoff.called:
                 continue
             value = self.value(handoff.target)
-            target = self.call_target(value) if value is not None else None
-            if target is not None:
+            for target in self.call_targets(value) if value is not None else ():
                 kind = _edge_kind(handoff, self.functions[target[0]].is_async)
                 self._add_edge(Edge(fid, target[0], handoff.line, handoff.col, f"passed to {handoff.text}", kind))
 
     def _callback_edges(self, fid: str, site: CallSite, target: str, bound: bool) -> None:
-        """``helper(fn)`` where ``helper`` calls its parameter: ``fid`` reaches ``fn``."""
-        callee = self.functions[target]
-        if not callee.param_calls:
+        """``helper(fn)`` where ``helper`` calls its parameter (or passes it on to a function
+        that does): ``fid`` reaches ``fn``; an external ``fn`` (``helper(time.sleep)``) is an
+        external call of ``fid``."""
+        called = self.called_params(target)
+        if not called:
             return
-        called = {name for name, _, _ in callee.param_calls}
-        offset = 1 if bound and callee.cls and callee.method_kind != "static" else 0
+        callee = self.functions[target]
         for key, ref in site.fn_args:
-            if isinstance(key, int):
-                index = key + offset
-                name = callee.params[index] if index < len(callee.params) else None
-            else:
-                name = key
-            if name not in called:
+            if _param_name(callee, key, bound) not in called:
                 continue
             value = self.value(ref)
-            passed = self.call_target(value) if value is not None else None
-            if passed is not None:
+            if value is None:
+                continue
+            if isinstance(value, ExternalValue):
+                passed_site = replace(site, text=f"{value.dotted} (passed to {callee.name})")
+                self.externals.setdefault(fid, []).append(ExternalCall(fid, value.dotted, passed_site))
+                continue
+            for passed in self.call_targets(value):
                 self._add_edge(Edge(fid, passed[0], site.line, site.col, via=f"passed to {callee.name}"))
+                self._param_edges(target, _param_name(callee, key, bound), passed[0], set())
+
+    def _param_edges(self, fid: str, name: str | None, passed: str, seen: set[tuple[str, str | None]]) -> None:
+        """``model.param_edges`` from each function that calls ``passed`` as its parameter
+        ``name`` (``fid`` itself, or a function it passes the parameter on to)."""
+        if (fid, name) in seen or len(seen) > 50:
+            return
+        seen.add((fid, name))
+        fn = self.functions[fid]
+        for param, line, col in fn.param_calls:
+            if param == name:
+                self.param_edges.setdefault(fid, []).append(Edge(fid, passed, line, col))
+        for param, index, key in fn.param_forwards:
+            if param == name and index < len(fn.calls):
+                value = self.value(fn.calls[index].callee)
+                for target, bound in self.call_targets(value) if value is not None else ():
+                    self._param_edges(target, _param_name(self.functions[target], key, bound), passed, seen)
+
+    def _builtin_callback_edges(self, fid: str, site: CallSite, api: str) -> None:
+        """``map(fn, items)``, ``sorted(items, key=fn)``: the builtin calls ``fn`` now."""
+        for key, ref in site.fn_args:
+            value = self.value(ref)
+            for passed in self.call_targets(value) if value is not None else ():
+                self._add_edge(Edge(fid, passed[0], site.line, site.col, via=f"passed to {api}"))
+
+    def called_params(self, fid: str) -> frozenset[str]:
+        """The parameters of ``fid`` it calls, or passes on to a function that calls them."""
+        if fid in self._called_params:
+            return self._called_params[fid]
+        self._called_params[fid] = frozenset()  # recursion: what is known so far
+        fn = self.functions[fid]
+        called = {name for name, _, _ in fn.param_calls}
+        for name, index, key in fn.param_forwards:
+            if name in called or index >= len(fn.calls):
+                continue
+            value = self.value(fn.calls[index].callee)
+            for target, bound in self.call_targets(value) if value is not None else ():
+                if _param_name(self.functions[target], key, bound) in self.called_params(target):
+                    called.add(name)
+                    break
+        self._called_params[fid] = frozenset(called)
+        return self._called_params[fid]
 
     # -- entry points --------------------------------------------------------------------------
 
@@ -506,6 +740,10 @@ class ProjectModel:
         else:
             return None
         context, frameworks = spec
+        if context == REQUEST and isinstance(base, ExternalValue) and base.dotted.partition(".")[0] in _OWN_LOOP:
+            # Flask runs an ``async def`` view in an event loop of its own per request
+            # (asgiref's async_to_sync, in the worker's thread): nothing else shares it.
+            return THREAD
         return context if self._of_framework(base, frameworks) else None
 
     def _of_framework(self, value: Value | None, frameworks: frozenset[str]) -> bool:
@@ -556,6 +794,44 @@ class ProjectModel:
             return fid == f"{summary.module}.{fn.name}"
         cls = self.classes.get(fn.cls)
         return cls is not None and cls.name.startswith("Test") and fid == f"{fn.cls}.{fn.name}"
+
+
+def union(values: Iterable[Value | None]) -> Value | None:
+    """One value for any of ``values`` (unions flattened, None and ``None`` dropped)."""
+    found: list[Value] = []
+    seen: set[tuple[type, Value]] = set()  # values of two kinds may be equal tuples
+    for value in values:
+        for option in value.options if isinstance(value, UnionValue) else (value,):
+            if option is not None and not isinstance(option, NoneValue) and (type(option), option) not in seen:
+                seen.add((type(option), option))
+                found.append(option)
+    if not found:
+        return None
+    return found[0] if len(found) == 1 else UnionValue(tuple(found[:_MAX_OPTIONS]))
+
+
+def _c3(lines: list[list[str]]) -> list[str] | None:
+    """The C3 merge of ``lines`` (the bases' MROs and the bases), or None if there is none."""
+    out: list[str] = []
+    lines = [line for line in lines if line]
+    while lines:
+        for line in lines:
+            head = line[0]
+            if not any(head in other[1:] for other in lines):
+                break
+        else:
+            return None
+        out.append(head)
+        lines = [rest for line in lines if (rest := [x for x in line if x != head])]
+    return out
+
+
+def _param_name(callee: FunctionSummary, key: int | str, bound: bool) -> str | None:
+    """The name of ``callee``'s parameter an argument at ``key`` (position or keyword) binds."""
+    if isinstance(key, str):
+        return key
+    index = key + (1 if bound and callee.cls and callee.method_kind != "static" else 0)
+    return callee.params[index] if index < len(callee.params) else None
 
 
 def sync_callers_bfs(functions: Mapping[str, Any], callers: Mapping[str, list[Edge]], start: str) -> dict[str, Edge | None]:
@@ -614,3 +890,38 @@ def module_dependencies(summary: ModuleSummary, modules: Any, by_last: dict[str,
         for name in terms.member_names:
             deps.update(by_last.get(name, ()))
     return tuple(sorted(deps))
+
+
+def hierarchy_terms(summary: ModuleSummary) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The names of the classes ``summary`` defines, and the last names of their bases.
+
+    Class-hierarchy analysis makes a call on a base class's instance depend on every
+    module that defines a subclass, which name resolution (``module_dependencies``) does
+    not see: the incremental graph adds a dependency from each module defining a class
+    named ``N`` to each module with a class whose base's last name is ``N`` (by name, so
+    re-exports and aliases through modules are covered; same-named classes elsewhere only
+    add dependencies)."""
+    defines = sorted({cls.name for cls in summary.classes.values()})
+    extends: set[str] = set()
+    for cls in summary.classes.values():
+        for base in cls.bases:
+            name = _last_name(base)
+            if name:
+                extends.add(name)
+    return tuple(defines), tuple(sorted(extends))
+
+
+def _last_name(ref: Ref) -> str:
+    """The last name a base-class ref is spelled with (``pkg.Base``, ``Base[T]``: ``Base``)."""
+    for _ in range(10):
+        if isinstance(ref, GlobalRef):
+            return ref.dotted.rpartition(".")[2]
+        if isinstance(ref, MemberRef):
+            return ref.name
+        if isinstance(ref, AttrRef):
+            return ref.name
+        if isinstance(ref, ItemRef):
+            ref = ref.of
+            continue
+        return ""
+    return ""

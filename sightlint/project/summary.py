@@ -11,14 +11,19 @@ module is known:
 
 ``GlobalRef("pkg.mod.name")``        a dotted name reached through an import
 ``MemberRef("pkg.mod", "name")``     a module-level name of this module (or a builtin)
-``LocalFunctionRef("<function id>")`` a nested ``def`` or ``lambda`` of the enclosing function
-``SelfRef("<class id>")``            the instance inside a method (``self``)
+``LocalFunctionRef("<id>")``          a nested ``def``, ``lambda`` or ``class`` (in a function or class body)
+``SelfRef("<class id>", "<method>")`` the instance inside a method (``self``)
 ``ClsRef("<class id>")``             the class inside a classmethod (``cls``)
 ``SuperRef("<class id>")``           ``super()`` inside a method of that class
 ``CallRef(ref)``                     the result of calling ``ref`` (an instance, for a class)
 ``AttrRef(ref, "name")``             an attribute of ``ref``
 ``OrRef(ref, ref)``                  ``a | b`` (LangChain pipes; unions are unwrapped earlier)
 ``DivRef(ref)``                      ``ref / something`` (``pathlib`` joins)
+``TypeRef(ref)``                     an instance of the class ``ref`` (an annotation), or of a subclass
+``ItemRef(ref)``                     an item of ``ref`` (``x[k]``, ``for item in x``)
+``EnterRef(ref)``                    what ``with ref as v`` binds (and ``Depends(f)`` injects for ``ref = f()``)
+``SeqRef((ref, ...))``               a list, tuple, set or dict literal (its values), a generator's yields
+``AnyRef((ref, ...))``               any of several values (a name assigned more than once, a union)
 ``NONE_REF``                         the constant ``None``
 ``UNKNOWN_REF``                      a value this file does not tell (only as an ``AttrRef`` base)
 
@@ -59,9 +64,11 @@ class LocalFunctionRef(NamedTuple):
 
 
 class SelfRef(NamedTuple):
-    """The instance inside a method of class ``cls`` (``self``)."""
+    """The instance inside a method of class ``cls`` (``self``); ``method``: that method's
+    id (a subclass that overrides it never runs it, so its ``self`` is never one of those)."""
 
     cls: str
+    method: str = ""
     tag: Literal["self"] = "self"
 
 
@@ -109,6 +116,43 @@ class DivRef(NamedTuple):
     tag: Literal["div"] = "div"
 
 
+class TypeRef(NamedTuple):
+    """An instance of the class ``of`` or of any subclass (from an annotation)."""
+
+    of: Ref
+    tag: Literal["type"] = "type"
+
+
+class ItemRef(NamedTuple):
+    """An item of ``of``: ``of[k]``, or each ``item`` of ``for item in of``."""
+
+    of: Ref
+    tag: Literal["item"] = "item"
+
+
+class EnterRef(NamedTuple):
+    """What ``with of as v`` binds: a generator's yield (``@contextmanager``), what a
+    project ``__enter__`` returns, else ``of`` itself."""
+
+    of: Ref
+    tag: Literal["enter"] = "enter"
+
+
+class SeqRef(NamedTuple):
+    """A list, tuple, set or dict literal (the refs of its items, a dict's values), or what
+    a generator yields."""
+
+    items: tuple[Ref, ...]
+    tag: Literal["seq"] = "seq"
+
+
+class AnyRef(NamedTuple):
+    """Any of ``options``: a name assigned more than once, a union annotation."""
+
+    options: tuple[Ref, ...]
+    tag: Literal["any"] = "any"
+
+
 class NoneRef(NamedTuple):
     """The constant ``None``."""
 
@@ -125,11 +169,45 @@ NONE_REF = NoneRef()
 UNKNOWN_REF = UnknownRef()
 
 Ref = (
-    GlobalRef | MemberRef | LocalFunctionRef | SelfRef | ClsRef | SuperRef | CallRef | AttrRef | OrRef | DivRef | NoneRef | UnknownRef
+    GlobalRef
+    | MemberRef
+    | LocalFunctionRef
+    | SelfRef
+    | ClsRef
+    | SuperRef
+    | CallRef
+    | AttrRef
+    | OrRef
+    | DivRef
+    | TypeRef
+    | ItemRef
+    | EnterRef
+    | SeqRef
+    | AnyRef
+    | NoneRef
+    | UnknownRef
 )
 # Every kind of ref: :func:`dependency_terms` walks into these.
 _REF_TYPES: frozenset[type] = frozenset(
-    {GlobalRef, MemberRef, LocalFunctionRef, SelfRef, ClsRef, SuperRef, CallRef, AttrRef, OrRef, DivRef, NoneRef, UnknownRef}
+    {
+        GlobalRef,
+        MemberRef,
+        LocalFunctionRef,
+        SelfRef,
+        ClsRef,
+        SuperRef,
+        CallRef,
+        AttrRef,
+        OrRef,
+        DivRef,
+        TypeRef,
+        ItemRef,
+        EnterRef,
+        SeqRef,
+        AnyRef,
+        NoneRef,
+        UnknownRef,
+    }
 )
 
 
@@ -221,12 +299,19 @@ class FunctionSummary:
     calls: list[CallSite] = field(default_factory=list)
     # Calls of a parameter of this function: (parameter name, line, col).
     param_calls: list[tuple[str, int, int]] = field(default_factory=list)
+    # A parameter passed on as an argument of a call: (parameter name, index of the call
+    # in ``calls``, position or keyword there); the callee may call it in turn.
+    param_forwards: list[tuple[str, int, int | str]] = field(default_factory=list)
     # Work handed to a thread or started as a task (to_thread, create_task, add_task, ...).
     handoffs: list[Handoff] = field(default_factory=list)
     # Suspension points in the body itself (await, async for, async with).
     awaits: int = 0
     route: bool = False  # decorated as a FastAPI/Starlette endpoint
     yield_line: int = 0  # line of the body's first ``yield`` (0: none): a lifespan's shutdown follows it
+    # Where credential values flow, in files that mention them (see ``project.flows``).
+    flows: list[tuple[Any, ...]] = field(default_factory=list)
+    # External work, its arguments and deadlines, as plain rows (``project.work_sites``).
+    work: list[tuple[Any, ...]] = field(default_factory=list)
 
 
 @_compact
@@ -304,6 +389,8 @@ class ModuleSummary:
     wiring: list[Wiring] = field(default_factory=list)
     # What the module says about FastAPI (``semantics.fastapi``), when it says anything.
     fastapi: FastAPIModule | None = None
+    # Password fields of request models and bcrypt contexts (see ``project.flows``).
+    secrets: list[tuple[Any, ...]] = field(default_factory=list)
     # What the module's dependencies are read from (:func:`dependency_terms`), computed
     # once where the summary is built (a pool worker) instead of in the serial phase.
     terms: DependencyTerms | None = None

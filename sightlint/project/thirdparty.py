@@ -166,7 +166,7 @@ class _Sources:
             search = self._search.get(parent)
         try:
             spec = PathFinder.find_spec(module, search)
-        except (ImportError, ValueError, OSError):
+        except (ImportError, ValueError, OSError, KeyError):  # KeyError: a dotted name with no search path
             spec = None
         if spec is None:
             result = None

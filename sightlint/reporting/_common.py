@@ -7,6 +7,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+from sightlint.engine import PARSE_ERROR_CODE
 from sightlint.models import FixSafety, RunResult
 
 # Characters that end a line for str.splitlines() besides the C0/C1 controls.
@@ -47,7 +48,16 @@ def one_line(text: str) -> str:
 def unused_suppression_message(codes: tuple[str, ...] | None) -> str:
     if codes is None:
         return "unused suppression: `# noqa` without codes suppresses nothing here"
-    return f"unused suppression: {', '.join(codes)} not reported on this line"
+    from sightlint.registry import lookup
+
+    unknown = [c for c in codes if lookup(c) is None]
+    idle = [c for c in codes if c not in unknown]
+    parts = []
+    if unknown:
+        parts.append(f"unknown rule code{'s' if len(unknown) > 1 else ''} in suppression: {', '.join(unknown)} (`sightlint rules` lists the codes)")
+    if idle:
+        parts.append(f"unused suppression: {', '.join(idle)} not reported on this line")
+    return "; ".join(parts)
 
 
 @dataclass(frozen=True)
@@ -75,6 +85,11 @@ class Counts:
     safe_fixes: int
     unsafe_fixes: int
     by_code: dict[str, int]
+    # Files that could not be read or parsed (an SL000 finding each): nothing in them is
+    # analysed and call chains through them are missing.
+    not_parsed: int = 0
+    excluded: int = 0
+    unused_suppressions: int = 0
 
     @property
     def fixable(self) -> int:
@@ -91,6 +106,9 @@ def counts(run: RunResult) -> Counts:
         safe_fixes=sum(1 for f in findings if f.fix_safety is FixSafety.SAFE),
         unsafe_fixes=sum(1 for f in findings if f.fix_safety is FixSafety.UNSAFE),
         by_code=dict(sorted(by_code.items())),
+        not_parsed=len({f.path for f in findings if f.code == PARSE_ERROR_CODE}),
+        excluded=len(run.excluded),
+        unused_suppressions=sum(len(f.unused_suppressions) for f in run.files),
     )
 
 

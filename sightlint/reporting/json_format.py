@@ -12,13 +12,14 @@ from typing import Any, TextIO
 from sightlint import __version__
 from sightlint.models import Finding, RunResult
 from sightlint.reporting._common import collect_unused, counts
+from sightlint.reporting.fingerprint import of_run
 
 SCHEMA_VERSION = 1
 
 
-def finding_dict(f: Finding) -> dict[str, Any]:
+def finding_dict(f: Finding, fingerprint: str | None = None) -> dict[str, Any]:
     span = f.span
-    return {
+    out = {
         "code": f.code,
         "name": f.name,
         "severity": f.severity.label,
@@ -33,6 +34,9 @@ def finding_dict(f: Finding) -> dict[str, Any]:
         "detail": f.detail,
         "chain_paths": list(f.chain_paths),
     }
+    if fingerprint is not None:
+        out["fingerprint"] = fingerprint
+    return out
 
 
 def report(run: RunResult, *, unused_suppressions: bool = False) -> dict[str, Any]:
@@ -40,7 +44,7 @@ def report(run: RunResult, *, unused_suppressions: bool = False) -> dict[str, An
     out: dict[str, Any] = {
         "sightlint_version": __version__,
         "schema_version": SCHEMA_VERSION,
-        "findings": [finding_dict(f) for f in run.findings],
+        "findings": [finding_dict(f, p.fingerprint) for f, p in of_run(run)],
         "errors": list(run.errors),
         "internal_errors": run.internal_errors,
         "summary": {
@@ -48,11 +52,21 @@ def report(run: RunResult, *, unused_suppressions: bool = False) -> dict[str, An
             "findings": totals.findings,
             "by_code": totals.by_code,
             "fixable": totals.fixable,
+            "files_not_parsed": totals.not_parsed,
+            "excluded": list(run.excluded),
+            "not_python": list(run.not_python),
         },
     }
+    if run.baseline is not None:
+        out["baseline"] = {
+            "path": run.baseline.path,
+            "hidden": run.baseline.hidden,
+            "stale": [e.as_dict() for e in run.baseline.stale],
+            "pruned": run.baseline.pruned,
+        }
     if unused_suppressions:
         out["unused_suppressions"] = [
-            {"path": u.path, "line": u.line, "codes": list(u.codes) if u.codes is not None else None}
+            {"path": u.path, "line": u.line, "codes": list(u.codes) if u.codes is not None else None, "message": u.message}
             for u in collect_unused(run)
         ]
     return out

@@ -7,12 +7,12 @@ https://docs.github.com/en/code-security/code-scanning/integrating-with-code-sca
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import inspect
 import json
 import os
 import re
-from collections import Counter
 from pathlib import PurePosixPath, PureWindowsPath
 from typing import Any, TextIO
 from urllib.parse import quote
@@ -20,16 +20,20 @@ from urllib.parse import quote
 from sightlint import __version__
 from sightlint.models import Finding, RelatedLocation, RunResult, Severity, Span
 from sightlint.registry import CATALOG, CatalogEntry, lookup
-from sightlint.reporting._common import SourceLines, all_errors
+from sightlint.reporting._common import SourceLines, all_errors, collect_unused
+from sightlint.reporting.fingerprint import fingerprints, relative
 
 SCHEMA_URI = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 # Placeholder until the project has a public home; rule pages are docs/rules/<CODE>.md there.
 REPOSITORY_URL = "https://github.com/sightlint/sightlint"
 DOCS_URL = f"{REPOSITORY_URL}/blob/main/docs/rules"
 SRCROOT = "%SRCROOT%"
-FINGERPRINT_KEY = "sightlint/v1"
+FINGERPRINT_KEY = "sightlint/v2"  # see sightlint.reporting.fingerprint
 
 _LEVEL = {Severity.CRITICAL: "error", Severity.HIGH: "error", Severity.MEDIUM: "warning", Severity.LOW: "note"}
+# GitHub code scanning shows a rule tagged "security" as Critical (>= 9.0), High (7.0-8.9),
+# Medium (4.0-6.9) or Low (0.1-3.9) from this score.
+SECURITY_SEVERITY = {Severity.CRITICAL: "9.5", Severity.HIGH: "8.0", Severity.MEDIUM: "5.5", Severity.LOW: "2.0"}
 _SECTION = re.compile(r"^##\s+What it flags\s*\n(?P<body>.*?)(?=^##\s|\Z)", re.MULTILINE | re.DOTALL)
 
 
@@ -37,8 +41,11 @@ def level(severity: Severity) -> str:
     return _LEVEL[severity]
 
 
-def artifact_location(path: str) -> dict[str, str]:
-    """A relative path under ``%SRCROOT%``; an absolute one as a ``file:`` URI."""
+def artifact_location(path: str, root: str | None = None) -> dict[str, str]:
+    """A path under the project ``root`` relative to ``%SRCROOT%`` (whatever the working
+    folder was); another absolute one as a ``file:`` URI."""
+    if root is not None:
+        path = relative(path, root)
     posix = path.replace("\\", "/") if os.sep == "\\" else path  # on POSIX a backslash is part of a name
     if PureWindowsPath(path).drive and PureWindowsPath(path).is_absolute():
         return {"uri": "file:///" + quote(posix, safe="/:")}
@@ -59,21 +66,15 @@ def region(span: Span) -> dict[str, int]:
     }
 
 
-def _location(path: str, reg: dict[str, int], message: str | None = None) -> dict[str, Any]:
-    out: dict[str, Any] = {"physicalLocation": {"artifactLocation": artifact_location(path), "region": reg}}
+def _location(path: str, reg: dict[str, int], message: str | None = None, root: str | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {"physicalLocation": {"artifactLocation": artifact_location(path, root), "region": reg}}
     if message is not None:
         out["message"] = {"text": message}
     return out
 
 
-def _related(rel: RelatedLocation) -> dict[str, Any]:
-    return _location(rel.path, {"startLine": rel.line, "startColumn": rel.col + 1}, rel.message)
-
-
-def fingerprint(code: str, path: str, line_text: str, occurrence: int) -> str:
-    """Hash of what the finding is about, not where: it survives lines added above it."""
-    key = "\0".join((code, path, line_text.strip(), str(occurrence)))
-    return hashlib.sha256(key.encode("utf-8", errors="surrogatepass")).hexdigest()
+def _related(rel: RelatedLocation, root: str | None = None) -> dict[str, Any]:
+    return _location(rel.path, {"startLine": rel.line, "startColumn": rel.col + 1}, rel.message, root)
 
 
 def _docstring(entry: CatalogEntry) -> str:
@@ -87,7 +88,12 @@ def rule_descriptor(entry: CatalogEntry) -> dict[str, Any]:
     doc = _docstring(entry)
     match = _SECTION.search(doc)
     full = " ".join(match.group("body").split()) if match else meta.summary
-    properties: dict[str, Any] = {"tags": list(meta.tags), "severity": meta.severity.label}
+    tags = list(meta.tags) + ([] if "security" in meta.tags else ["security"])
+    properties: dict[str, Any] = {
+        "tags": tags,
+        "severity": meta.severity.label,
+        "security-severity": SECURITY_SEVERITY[meta.severity],
+    }
     if meta.audit:
         properties["audit"] = meta.audit
     return {
@@ -116,23 +122,47 @@ def _descriptors(findings: list[Finding]) -> list[dict[str, Any]]:
         if f.code not in known:
             known.add(f.code)
             out.append({"id": f.code, "name": f.name, "shortDescription": {"text": f.name}})
+    # GitHub reads security-severity from the rule only: a finding graded away from its
+    # rule's default severity (SL501's latent races are low) gets a descriptor of its own,
+    # "SL501/low", so that a low finding is not shown as Critical.
+    by_id = {d["id"]: d for d in out}
+    for f in findings:
+        rid = rule_id(f)
+        if rid not in by_id:
+            base = by_id[f.code]
+            extra = {
+                **base,
+                "id": rid,
+                "defaultConfiguration": {"level": level(f.severity)},
+                "properties": {**base.get("properties", {}), "severity": f.severity.label, "security-severity": SECURITY_SEVERITY[f.severity]},
+            }
+            by_id[rid] = extra
+            out.append(extra)
     return out
 
 
-def _result(f: Finding, index: int, fingerprint_hex: str) -> dict[str, Any]:
+def rule_id(f: Finding) -> str:
+    """``CODE``, or ``CODE/severity`` for a finding whose severity is not its rule's default."""
+    entry = lookup(f.code)
+    if entry is None or entry.meta.severity is f.severity:
+        return f.code
+    return f"{f.code}/{f.severity.label}"
+
+
+def _result(f: Finding, index: int, fingerprint_hex: str, root: str | None = None) -> dict[str, Any]:
     text = f.message if not f.detail else f"{f.message}\n\n{f.detail}"
     out: dict[str, Any] = {
-        "ruleId": f.code,
+        "ruleId": rule_id(f),
         "ruleIndex": index,
         "level": level(f.severity),
         "message": {"text": text},
-        "locations": [_location(f.path, region(f.span))],
+        "locations": [_location(f.path, region(f.span), root=root)],
         "partialFingerprints": {FINGERPRINT_KEY: fingerprint_hex},
     }
     if f.related:
-        related = [_related(r) for r in f.related]
+        related = [_related(r, root) for r in f.related]
         out["relatedLocations"] = [{"id": i, **loc} for i, loc in enumerate(related, 1)]
-        steps = [_location(f.path, region(f.span), f.message), *related]
+        steps = [_location(f.path, region(f.span), f.message, root), *related]
         out["codeFlows"] = [{"threadFlows": [{"locations": [{"location": step} for step in steps]}]}]
     properties: dict[str, Any] = {"severity": f.severity.label}
     if f.fixable:
@@ -141,18 +171,62 @@ def _result(f: Finding, index: int, fingerprint_hex: str) -> dict[str, Any]:
     return out
 
 
-def report(run: RunResult, sources: SourceLines | None = None) -> dict[str, Any]:
+UNUSED_SUPPRESSION_ID = "unused-suppression"
+
+
+def _unused_results(run: RunResult, rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Suppression comments that suppress nothing (they fail a run that asks for them)."""
+    unused = collect_unused(run)
+    if not unused:
+        return []
+    rules.append(
+        {
+            "id": UNUSED_SUPPRESSION_ID,
+            "name": UNUSED_SUPPRESSION_ID,
+            "shortDescription": {"text": "A suppression comment that suppresses nothing, or names an unknown code"},
+            "defaultConfiguration": {"level": "warning"},
+        }
+    )
+    index = len(rules) - 1
+    return [
+        {
+            "ruleId": UNUSED_SUPPRESSION_ID,
+            "ruleIndex": index,
+            "level": "warning",
+            "message": {"text": u.message},
+            "locations": [_location(u.path, {"startLine": u.line, "startColumn": 1}, root=run.root)],
+            "partialFingerprints": {FINGERPRINT_KEY: hashlib.sha256(f"{u.path}\0{u.line}\0{u.codes}".encode("utf-8", "surrogatepass")).hexdigest()},
+        }
+        for u in unused
+    ]
+
+
+def source_root(root: str | None) -> str | None:
+    """What ``%SRCROOT%`` stands for: the repository around the project root (GitHub resolves
+    URIs against the checkout, and a project may be a folder of a monorepo), else the
+    project root itself."""
+    if root is None:
+        return None
+    folder = root
+    while True:
+        if os.path.exists(os.path.join(folder, ".git")):
+            return folder
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            return root
+        folder = parent
+
+
+def report(run: RunResult, sources: SourceLines | None = None, *, unused_suppressions: bool = False) -> dict[str, Any]:
     sources = sources or SourceLines()
+    prints = fingerprints(run.findings, run.root, sources)  # relative to the project root, as in JSON
+    run = dataclasses.replace(run, root=source_root(run.root))
     findings = run.findings
     rules = _descriptors(findings)
     index = {rule["id"]: i for i, rule in enumerate(rules)}
-    seen: Counter[tuple[str, str, str]] = Counter()
-    results = []
-    for f in findings:
-        line_text = (sources.line(f.path, f.span.line) or "").strip()
-        key = (f.code, f.path, line_text)
-        results.append(_result(f, index[f.code], fingerprint(f.code, f.path, line_text, seen[key])))
-        seen[key] += 1
+    results = [_result(f, index[rule_id(f)], p.fingerprint, run.root) for f, p in zip(findings, prints)]
+    if unused_suppressions:
+        results += _unused_results(run, rules)
     invocation: dict[str, Any] = {"executionSuccessful": not run.internal_errors}
     notes = [{"level": "error", "message": {"text": e}} for e in all_errors(run)]
     if notes:
@@ -180,6 +254,6 @@ def report(run: RunResult, sources: SourceLines | None = None) -> dict[str, Any]
     }
 
 
-def render(run: RunResult, stream: TextIO) -> None:
-    json.dump(report(run), stream, indent=2, ensure_ascii=True)
+def render(run: RunResult, stream: TextIO, *, unused_suppressions: bool = False) -> None:
+    json.dump(report(run, unused_suppressions=unused_suppressions), stream, indent=2, ensure_ascii=True)
     stream.write("\n")

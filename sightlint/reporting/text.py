@@ -26,11 +26,15 @@ _SEVERITY_STYLE = {Severity.CRITICAL: "bold red", Severity.HIGH: "red", Severity
 
 
 def use_color(stream: TextIO, color: bool | None) -> bool:
-    """``color`` if given; else colour only on a terminal and without ``NO_COLOR``."""
+    """``color`` if given (``--color always/never``); else off with ``NO_COLOR`` set, on with
+    ``FORCE_COLOR`` set (to anything but ``0``/``false``), else on only on a terminal."""
     if color is not None:
         return color
     if os.environ.get("NO_COLOR"):
         return False
+    force = os.environ.get("FORCE_COLOR")
+    if force is not None and force.strip().lower() not in ("0", "false", "no", "off"):
+        return True
     isatty = getattr(stream, "isatty", None)
     try:
         return bool(isatty()) if isatty is not None else False
@@ -135,18 +139,53 @@ def detail_lines(f: Finding) -> list[Text]:
     return [Text("    " + one_line(line), style="dim") for line in f.detail.splitlines()]
 
 
-def summary(run: RunResult, errors: int) -> Text:
+def summary(run: RunResult, errors: int, *, unused_suppressions: bool = False) -> Text:
+    """The closing line: what was found, or why nothing was (never "All checks passed"
+    when something fails the run or nothing was checked)."""
     totals = counts(run)
     files = _plural(totals.files, "file")
+    unused = totals.unused_suppressions if unused_suppressions else 0
     if totals.findings:
         fixes = f"{totals.fixable} fixable"
         if totals.unsafe_fixes:
             fixes += f", {totals.unsafe_fixes} of them only with --unsafe-fixes"
         where = files if totals.files_with_findings == totals.files else f"{totals.files_with_findings} of {files}"
-        return Text(f"Found {_plural(totals.findings, 'finding')} in {where} ({fixes}).", style="bold")
+        extra = f" and {_plural(unused, 'unused suppression')}" if unused else ""
+        return Text(f"Found {_plural(totals.findings, 'finding')}{extra} in {where} ({fixes}).", style="bold")
     if errors:
         return Text(f"No findings in {files}, but {_plural(errors, 'error')} (listed above).", style="bold red")
+    if not totals.files:
+        return Text("No Python files found: nothing was checked.", style="bold yellow")
+    if unused:
+        return Text(f"No findings in {files}, but {_plural(unused, 'unused suppression')} (listed above).", style="bold")
     return Text(f"All checks passed ({files}).", style="bold green")
+
+
+def notes(run: RunResult) -> list[str]:
+    """Lines after the summary on what the run did not analyse."""
+    import sys
+
+    totals = counts(run)
+    out = []
+    if totals.not_parsed:
+        version = f"{sys.version_info.major}.{sys.version_info.minor}"
+        out.append(
+            f"{_plural(totals.not_parsed, 'file')} could not be read or parsed (SL000): nothing in "
+            f"{'it' if totals.not_parsed == 1 else 'them'} was analysed and cross-file chains through "
+            f"{'it' if totals.not_parsed == 1 else 'them'} are missing. Run sightlint on the project's "
+            f"Python version (this is Python {version})."
+        )
+    if run.not_python:
+        out.append(f"Skipped {_plural(len(run.not_python), 'named file')} that {'is' if len(run.not_python) == 1 else 'are'} not Python: {', '.join(one_line(p) for p in run.not_python)}.")
+    from sightlint.reporting.baseline import summary as baseline_summary
+
+    out += baseline_summary(run.baseline)
+    if totals.excluded:
+        shown = ", ".join(one_line(p) for p in run.excluded[:3]) + (f" and {totals.excluded - 3} more" if totals.excluded > 3 else "")
+        out.append(
+            f"Left out by exclude patterns or .gitignore: {shown} (`--show-files` lists what is checked)."
+        )
+    return out
 
 
 def render(
@@ -189,7 +228,9 @@ def render(
         )
     if errors:
         console.print()
-    console.print(summary(run, len(errors)))
+    console.print(summary(run, len(errors), unused_suppressions=unused_suppressions))
+    for note in notes(run):
+        console.print(Text(note, style="dim"))
 
 
 def render_statistics(run: RunResult, stream: TextIO, *, color: bool | None = None) -> None:
@@ -220,3 +261,15 @@ def render_statistics(run: RunResult, stream: TextIO, *, color: bool | None = No
 def render_markdown(markdown: str, stream: TextIO, *, color: bool | None = None) -> None:
     console = make_console(stream, color)
     console.print(Markdown(markdown), soft_wrap=False)
+
+
+def render_diff(lines: list[str], stream: TextIO, *, color: bool | None = None) -> None:
+    """A unified diff, its added lines green, removed red and hunk headers cyan in colour."""
+    if not use_color(stream, color):
+        stream.writelines(lines)
+        return
+    styles = (("+++", "\x1b[1m"), ("---", "\x1b[1m"), ("@@", "\x1b[36m"), ("+", "\x1b[32m"), ("-", "\x1b[31m"))
+    for line in lines:
+        body, end = (line[:-1], "\n") if line.endswith("\n") else (line, "")
+        style = next((code for prefix, code in styles if line.startswith(prefix)), None)
+        stream.write(f"{style}{one_line(body)}\x1b[0m{end}" if style else line)

@@ -4,7 +4,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from sightlint.models import Finding, RelatedLocation, Span
-from sightlint.project.blocking import CATEGORY_LABEL, BlockingSite, CatalogOptions, analyse
+from sightlint.project.blocking import CATEGORY_LABEL, ENTRIES, BlockingSite, CatalogOptions, analyse
 from sightlint.project.contexts import BACKGROUND, REQUEST, SCRIPT, STARTUP, TEST, THREAD, RunsIn, where_code_runs
 from sightlint.project.graph import Graph, ModelNeeds
 from sightlint.project.model import Edge, is_test_path
@@ -81,19 +81,26 @@ class BlockingCallInAsync(Rule):
     An async function no entry point sightlint knows reaches (a route registered in a way
     it does not read, library code) surely runs on some event loop, but not provably
     while serving: it is reported as high, between the two; one in a test file or under a
-    `tests` folder counts as test code. A call written with `await`
+    `tests` folder counts as test code, while production code that only tests are seen to
+    reach counts as reached from no known entry point. A call written with `await`
     is never a sync blocking call, whatever its receiver is annotated as
     (`await session.execute(q)` on a `session: Session` that really is an `AsyncSession`).
 
-    Blocking calls come from a catalog, by category: `sleep` (`time.sleep`), `network`
-    (`requests`, `urllib.request.urlopen`, sync `httpx`, `socket`), `subprocess`
-    (`subprocess.*`, `os.system`, `os.popen`, `os.wait*`), `database` (`psycopg2`,
-    `pymysql`, `sqlite3`, sync SQLAlchemy engines and sessions, `neo4j` driver sessions,
-    LangChain `Neo4jGraph`/`Neo4jVector` construction and queries, sync `redis`), `llm`
-    (`.invoke`/`.batch`/`.stream` on LangChain chat models and `|` pipes containing one,
-    sync OpenAI/Anthropic/Gemini clients), `cpu` (`bcrypt`, passlib `CryptContext`
-    hashing, loading sentence-transformers models) and `file` (`open`, `Path.read_*`/
-    `write_*`, `shutil` copies; one level below the others, as in the table).
+    Blocking calls come from a catalog shipped as data (`sightlint/data/blocking_calls.toml`:
+    one entry per API with its category, severity, the non-blocking alternative the
+    finding suggests, and where its behaviour was read), by category: `sleep`
+    (`time.sleep`), `network` (`requests` incl. sessions, sync `httpx`, `urllib`,
+    `urllib3`, `http.client`, `socket`, `smtplib`, boto3 clients and resources, Slack
+    `WebClient`, Google Cloud Storage), `subprocess` (`subprocess.*`, `os.system`,
+    `os.popen`, `os.wait*`), `database` (`psycopg2`, `pymysql`, `sqlite3`, sync
+    SQLAlchemy engines, sessions and `inspect`, `neo4j` driver sessions, LangChain
+    `Neo4jGraph`/`Neo4jVector` construction and queries, sync `redis`, `pymongo`,
+    `elasticsearch`), `llm` (`.invoke`/`.batch`/`.stream` on LangChain chat models and
+    `|` pipes containing one, sync OpenAI/Anthropic/Gemini/Mistral clients), `cpu`
+    (`bcrypt`, passlib and argon2 hashing, `pbkdf2_hmac`/`scrypt`, sentence-transformers,
+    `pypdf`, Pillow decoding and encoding, `python-pptx`/`python-docx`/`openpyxl`,
+    pandas `read_*`, MarkItDown) and `file` (`open`, `Path.read_*`/`write_*`, `shutil`,
+    `tempfile`; one level below the others, as in the table).
 
     A catalogued method called on an instance of an installed class the catalog does not
     list (`OAuth2Session().get`, `ChatMistralAI().invoke`) counts when that class derives
@@ -107,8 +114,21 @@ class BlockingCallInAsync(Rule):
     `loop.run_in_executor`, `run_in_threadpool`, `anyio.to_thread.run_sync`,
     `threading.Thread(target=...)`, executor `submit` and `BackgroundTasks.add_task` of
     a plain function (Starlette runs it in its threadpool). Sync FastAPI endpoints and
-    dependencies run in a threadpool, so they are not where a chain starts. A call whose
+    dependencies run in a threadpool, so they are not where a chain starts, and neither
+    is an `async def` view of a Flask app (Flask runs it on an event loop of its own per
+    request, through asgiref: flask 3.1 `flask/app.py` `Flask.ensure_sync`). A call whose
     target cannot be resolved (a parameter, a dynamic attribute) never produces a finding.
+
+    The chain follows what the project's call graph follows: calls through imports and
+    re-exports; a method called on a receiver typed as a base class, ABC or `Protocol`
+    (annotation, `Optional`/union, `Annotated[T, Depends(f)]`, `Depends(f)`'s return or
+    yield, `__init__` attributes, class-level annotations, factories) reaching every
+    project override, and `self.step()` reaching the overrides of subclasses that inherit
+    the calling method; generic bases (`Repo[User]`); the wrapper a project decorator
+    returns (a `@retry` that sleeps); `with`/`async with` on a `@contextmanager` factory
+    or a class with `__enter__`; `for` loops over project iterables; callables kept in
+    dicts and lists; callbacks passed through several helpers; `map`/`sorted(key=)`;
+    external methods inherited by a project subclass (`class Client(requests.Session)`).
 
     ## Why it matters
     One event loop serves every request of the worker. While a blocking call runs,
@@ -500,6 +520,9 @@ async def count(session: Session):
         lines = []
         if worst.edges:
             lines.append(f"chain: {_chain_text(model, worst.edges, site)}")
+        entry = ENTRIES.get(site.call.name)
+        if entry is not None and entry.alternative:
+            lines.append(f"instead: {entry.alternative}")
         others = chains[1 : 1 + _MAX_OTHER_CHAINS]
         if others:
             lines.append(f"also reached from {len(chains) - 1} more async function{'s' if len(chains) > 2 else ''}:")
@@ -511,11 +534,17 @@ async def count(session: Session):
             model.path_of(site.function),
             Span(call.line, call.col, call.end_line, call.end_col),
             f"{what}{where}.",
-            severity=severities[1] if site.category == "file" else severities[0],
+            severity=severities[1] if _lower(site) else severities[0],
             related=(*(model.hop(edge) for edge in worst.edges), _hop_to_site(model, site)),
             detail="\n".join(lines) or None,
             chain_paths=paths,
         )
+
+
+def _lower(site: BlockingSite) -> bool:
+    """Whether the catalogue reports ``site`` one level below its context's severity."""
+    entry = ENTRIES.get(site.call.name)
+    return entry.severity == "lower" if entry is not None else site.category == "file"
 
 
 class Chain(NamedTuple):
@@ -534,6 +563,9 @@ def _worst_chain(
     found = runs.contexts(root)
     if found:
         contexts = found - {THREAD}
+        if contexts == {TEST} and not is_test_path(model.path_of(root)):
+            # Production code only tests are seen to reach: its real callers are unknown.
+            contexts = frozenset({TEST, UNKNOWN})
     else:  # test helpers (an import the model cannot resolve hides their tests) are test code
         contexts = frozenset({TEST if is_test_path(model.path_of(root)) else UNKNOWN})
     for context in _BY_SEVERITY:

@@ -1,9 +1,7 @@
 from __future__ import annotations
 
 import ast
-import builtins
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from textwrap import dedent
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -12,50 +10,37 @@ from sightlint.models import Finding
 from sightlint.project.model import is_test_path
 from sightlint.rules.base import Bad, Fix, FixSafety, Good, Rule, RuleMeta, Severity
 from sightlint.semantics.bindings import Binding, BindingKind, Scope, ScopeKind
+from sightlint.semantics.handlers import (
+    DB_RECEIVERS,
+    LOGGER_NAMES,
+    broad_caught,
+    must_not_raise,
+    pure_call,
+    trivial,
+)
+from sightlint.semantics.handlers import database_write as _database_write
+from sightlint.semantics.handlers import last_name as _last_name
+from sightlint.semantics.handlers import parser as _parser
+from sightlint.semantics.handlers import last_word as _last_word
+from sightlint.semantics.handlers import security_name as _security_name
+from sightlint.semantics.handlers import walk as _walk
+from sightlint.semantics.handlers import words as _words  # noqa: F401 (tests import it from here)
 
 if TYPE_CHECKING:
     import libcst as cst
 
     from sightlint.semantics.scope import Context
 
-_BROAD = {"Exception", "BaseException"}
-_BROAD_QUALIFIED = {"builtins.Exception", "builtins.BaseException"}
 _SUPPRESS = {"contextlib.suppress"}
 # Module-level assignments from calls with these names create a logger we can reuse.
 _LOGGER_FACTORIES = {"getLogger", "get_logger", "getChild"}
-_PREFERRED_LOGGER_NAMES = ("logger", "log", "_logger", "_log", "LOGGER", "LOG")
+_PREFERRED_LOGGER_NAMES = LOGGER_NAMES
 # Imported objects with these names are loggers (`from app.log import logger`, loguru's
 # `logger`); `log` is not among them: `from math import log`.
 _IMPORTED_LOGGERS = {"logger", "_logger", "LOGGER", "_LOGGER"}
 # The names the fix may give the logger it creates, in order of preference.
 _NEW_LOGGER_NAMES = ("logger", "_logger", "sightlint_logger")
-# Anything that can run code or leave the frame makes an expression more than a fallback value.
-_ACTIVE = (ast.Call, ast.Await, ast.Yield, ast.YieldFrom, ast.NamedExpr)
-# ...except calls to these builtins, which only build a fallback value: `str(persona.age)`.
-_VALUE_BUILTINS = {"bool", "dict", "float", "frozenset", "int", "len", "list", "set", "str", "tuple"}
-_FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
 
-# -- what the try body does ------------------------------------------------------------
-# Words of an identifier (`decode_access_token` -> decode, access, token) that make the
-# guarded work a security or money decision.
-_SECURITY_WORDS = frozenset(
-    "auth authenticate authentication authorize authorization authorized token jwt permission permissions "
-    "password passwd credential credentials login oauth secret signature csrf apikey payment payments "
-    "charge stripe billing invoice refund".split()
-)
-# Methods that only read: called on something named for security, they decide nothing.
-_READ_WORDS = frozenset("read get fetch find load list query select count exists lookup".split())
-# "token" counts LLM tokens in these identifiers (`max_tokens` is plural anyway, `prompt_token_count`).
-_TOKEN_COUNTING = frozenset("max num count prompt completion usage total tokenizer".split())
-# Methods that write a database (on any receiver) ...
-_DB_WRITES = frozenset(
-    "commit flush add_all bulk_save_objects bulk_insert_mappings bulk_update_mappings executemany "
-    "insert_one insert_many update_one update_many delete_one delete_many replace_one bulk_write upsert".split()
-)
-# ... and ones that do on a receiver whose name ends like a database's (`session.add(user)`,
-# `self.db.delete(row)`, `db_session.merge(x)`; not `db_pool_counter.add(1)`).
-_DB_RECEIVER_WRITES = frozenset("add delete merge insert update save create".split())
-_DB_RECEIVERS = frozenset("db session conn connection cursor tx transaction uow".split())
 _DB_READS = frozenset("execute scalar scalars scalar_one get fetch fetchrow fetchval fetchall fetchone query".split())
 # HTTP and LLM calls: modules, client methods, and the receivers those methods belong to.
 _HTTP_MODULES = ("httpx.", "requests.", "aiohttp.", "urllib.request.", "openai.", "anthropic.", "litellm.")
@@ -68,22 +53,6 @@ _LLM_METHODS = frozenset(
 # `client.chat.completions.create(...)`, `client.messages.create(...)`, `client.embeddings.create(...)`.
 _LLM_RESOURCES = frozenset("completions messages embeddings responses".split())
 
-# -- probes: the failure is the answer -------------------------------------------------
-# Calls that parse, convert or test a value (by the last part of the called name).
-_PARSERS = frozenset(
-    "loads dumps literal_eval b64decode b64encode urlsafe_b64decode b32decode b16decode a85decode b85decode "
-    "unhexlify fromhex fromisoformat strptime fromtimestamp isoparse urlparse urlsplit parse_qs parse_qsl "
-    "unquote ip_address ip_network ip_interface safe_load model_validate model_validate_json parse_raw "
-    "parse_obj int float complex Decimal UUID ZoneInfo urljoin decode encode json".split()
-)
-# Calls that are part of looking at a parsed value: string and mapping methods, regexes.
-_INSPECTORS = frozenset(
-    "strip lstrip rstrip lower upper casefold split rsplit splitlines startswith endswith replace get keys "
-    "values items format join index find count isdigit isnumeric partition rpartition removeprefix "
-    "removesuffix match fullmatch search group groups astimezone isoformat strftime".split()
-)
-# Builtins that run arbitrary code or I/O: a body calling them is not a pure probe.
-_IMPURE_BUILTINS = frozenset("open exec eval compile input __import__ breakpoint".split())
 # Environment probes: is the tool or distribution there?
 _ENV_PROBES = frozenset(
     "subprocess.check_output subprocess.run subprocess.check_call subprocess.getoutput shutil.which "
@@ -92,16 +61,6 @@ _ENV_PROBES = frozenset(
 )
 _PREDICATE_NAME = re.compile(r"^_*(is|has|can|should|supports|looks_like|check|valid)(_|$)")
 
-# -- code that must not raise ----------------------------------------------------------
-_CLEANUP_FUNCTIONS = frozenset("__exit__ __aexit__ __del__ close aclose".split())
-# ...and functions named for it (`clean_global_injector`, `shutdown_clients`, `_teardown`).
-_CLEANUP_WORDS = frozenset("close clean cleanup shutdown teardown dispose".split())
-# Emitting metrics must not break the code it measures (`counter.add(1)`, `gauge.set(n)`).
-_TELEMETRY_WORDS = frozenset("metric metrics gauge counter histogram statsd telemetry".split())
-_CLEANUP_CALLS = frozenset("close aclose disconnect shutdown terminate kill dispose".split())
-# Methods of logging classes: logging from inside them re-enters the handler.
-_LOGGING_METHODS = frozenset("format formatTime formatException formatStack emit filter handle handleError flush".split())
-_LOGGING_BASES = ("Formatter", "Handler", "Filter")
 
 # A comment in the handler that says the silence is deliberate.
 _DELIBERATE = re.compile(
@@ -112,7 +71,6 @@ _DELIBERATE = re.compile(
     re.IGNORECASE,
 )
 _PROBE_VALUES = ("ignore", "low")
-_BUILTINS = frozenset(dir(builtins))
 
 
 @dataclass(frozen=True)
@@ -697,8 +655,8 @@ class SwallowedException(Rule):
                 if isinstance(stmt, (ast.Try, ast.With, ast.AsyncWith)) or type(stmt).__name__ == "TryStar":
                     self._in_finally.add(stmt)
         for handler in node.handlers:
-            caught = self._broad(handler.type)
-            if caught is None or not all(self._trivial(stmt, handler.name) for stmt in handler.body):
+            caught = broad_caught(self.context, handler.type)
+            if caught is None or not all(trivial(self.context, stmt, handler.name) for stmt in handler.body):
                 continue
             grade = self._grade(node, node.body, handler.body, handler, _names_import_error(handler.type))
             if grade is None:
@@ -724,7 +682,7 @@ class SwallowedException(Rule):
             call = item.context_expr
             if not (isinstance(call, ast.Call) and self.context.qualified_name(call.func) in _SUPPRESS):
                 continue
-            caught = next((ast.unparse(arg) for arg in call.args if self._broad(arg)), None)
+            caught = next((ast.unparse(arg) for arg in call.args if broad_caught(self.context, arg)), None)
             if caught is None:
                 continue
             optional = any(_names_import_error(arg) for arg in call.args)
@@ -748,7 +706,7 @@ class SwallowedException(Rule):
         """How bad swallowing errors of ``body`` is; None when it is not worth reporting.
         Tests decide nothing in production: only a swallowed `assert` is reported there
         (low, without a fix), since that check can never fail."""
-        if node in self._in_finally or self._must_not_raise(body):
+        if node in self._in_finally or must_not_raise(self.context, body):
             return None
         if is_test_path(self.context.path):
             if any(isinstance(n, ast.Assert) for n in _walk(body)):
@@ -791,20 +749,6 @@ class SwallowedException(Rule):
         lower = Severity.MEDIUM if grade.severity is Severity.CRITICAL else Severity.LOW
         return _Grade(lower, f"{grade.around} {deliberate}", False)
 
-    def _must_not_raise(self, body: list[ast.stmt]) -> bool:
-        """Cleanup (`__exit__`, `close`, `__del__`, closing calls only), metrics emission and
-        logging internals: code whose errors must not escape, and where logging may recurse."""
-        function = self.context.current_function
-        name = getattr(function, "name", None)
-        if name is not None and (name in _CLEANUP_FUNCTIONS or _words(name) & _CLEANUP_WORDS):
-            return True
-        if name in _LOGGING_METHODS and self.context.class_stack:
-            owner = self.context.class_stack[-1]
-            if function in owner.body and any(_last_name(base).endswith(_LOGGING_BASES) for base in owner.bases):
-                return True
-        return all(isinstance(stmt, ast.Expr) and _calls_only(stmt.value, _CLEANUP_CALLS) for stmt in body) or all(
-            isinstance(stmt, ast.Expr) and _emits_telemetry(stmt.value) for stmt in body
-        )
 
     def _probe(self, body: list[ast.stmt], fallback: list[ast.stmt]) -> str | None:
         """The kind of probe ``body`` is — a check whose failure is an expected answer,
@@ -824,7 +768,7 @@ class SwallowedException(Rule):
             return "true/false check"
         if any(isinstance(n, (ast.Await, ast.Yield, ast.YieldFrom)) for n in _walk(body)):
             return None
-        if not all(self._pure_call(c) for c in calls):
+        if not all(pure_call(self.context, c) for c in calls):
             return None
         looks_up = any(isinstance(n, ast.Subscript) and isinstance(n.ctx, ast.Load) for n in _walk(body))
         if not looks_up and len(body) == 1 and isinstance(body[0], (ast.Return, ast.Assign, ast.AnnAssign)):
@@ -861,21 +805,6 @@ class SwallowedException(Rule):
             return isinstance(returns, (ast.Name, ast.Constant)) and ast.unparse(returns).strip("'\"") == "bool"
         return _PREDICATE_NAME.match(function.name) is not None
 
-    def _pure_call(self, call: ast.Call) -> bool:
-        """A call that only parses, converts or inspects a value (or logs)."""
-        func = call.func
-        name = _last_name(func)
-        # ...or builds the exception that jumps to the fallback: `raise ValueError(...)`.
-        if _parser(name) or name in _INSPECTORS or (name[:1].isupper() and name.endswith(("Error", "Exception"))):
-            return True
-        if isinstance(func, ast.Name):
-            return (
-                name in _BUILTINS
-                and name not in _IMPURE_BUILTINS
-                and self.context.resolve_name(name) is None
-                and not self.context.is_local(name)
-            )
-        return isinstance(func, ast.Attribute) and _last_name(func.value) in (*_PREFERRED_LOGGER_NAMES, "logging")
 
     def _external_result(self, body: list[ast.stmt]) -> str | None:
         """The first HTTP, LLM or database call whose value the body returns or stores."""
@@ -899,55 +828,12 @@ class SwallowedException(Rule):
         if method == "create" and _last_name(func.value) in _LLM_RESOURCES:
             return True
         return (method in _HTTP_METHODS and receiver in _HTTP_RECEIVERS) or (
-            method in _DB_READS and receiver in _DB_RECEIVERS
+            method in _DB_READS and receiver in DB_RECEIVERS
         )
 
-    def _broad(self, node: ast.expr | None) -> str | None:
-        """The caught type as written if it is broad (``"bare"`` for ``except:``), else None."""
-        if node is None:
-            return "bare"
-        if isinstance(node, ast.Tuple):
-            return ast.unparse(node) if any(self._broad(e) for e in node.elts) else None
-        if isinstance(node, ast.Name):
-            if node.id in _BROAD and self.context.resolve_name(node.id) is None and not self.context.is_local(node.id):
-                return node.id
-            return node.id if self.context.resolve_name(node.id) in _BROAD_QUALIFIED else None
-        if isinstance(node, ast.Attribute) and self.context.qualified_name(node) in _BROAD_QUALIFIED:
-            return ast.unparse(node)
-        return None
 
-    def _trivial(self, stmt: ast.stmt, name: str | None) -> bool:
-        """True for a statement that neither reports, re-raises nor uses the exception."""
-        if isinstance(stmt, (ast.Pass, ast.Continue, ast.Break)):
-            return True
-        if isinstance(stmt, ast.Expr):
-            return isinstance(stmt.value, ast.Constant)
-        if isinstance(stmt, ast.Return):
-            return stmt.value is None or self._inert(stmt.value, name)
-        if isinstance(stmt, ast.Assign):
-            return all(self._inert(t, name) for t in stmt.targets) and self._inert(stmt.value, name)
-        if isinstance(stmt, ast.AnnAssign):
-            return self._inert(stmt.target, name) and (stmt.value is None or self._inert(stmt.value, name))
-        return False
 
-    def _inert(self, expr: ast.expr, name: str | None) -> bool:
-        """True for a plain value: nothing is called and the caught exception is not used."""
-        for sub in ast.walk(expr):
-            if isinstance(sub, ast.Call) and self._value_builtin(sub.func):
-                continue
-            if isinstance(sub, _ACTIVE):
-                return False
-            if name is not None and isinstance(sub, ast.Name) and sub.id == name:
-                return False
-        return True
 
-    def _value_builtin(self, func: ast.expr) -> bool:
-        return (
-            isinstance(func, ast.Name)
-            and func.id in _VALUE_BUILTINS
-            and self.context.resolve_name(func.id) is None
-            and not self.context.is_local(func.id)
-        )
 
     # -- fix -------------------------------------------------------------------------
 
@@ -1000,87 +886,20 @@ class _Grade(NamedTuple):
     advice: str = ""
 
 
-def _walk(stmts: list[ast.stmt]) -> Iterator[ast.AST]:
-    """Every node of ``stmts``, not entering nested functions, lambdas or classes."""
-    todo: list[ast.AST] = list(reversed(stmts))
-    while todo:
-        node = todo.pop()
-        yield node
-        if not isinstance(node, _FUNCTIONS):
-            todo.extend(reversed(list(ast.iter_child_nodes(node))))
 
 
-def _last_name(node: ast.AST) -> str:
-    """``commit`` for ``self.db.commit``, ``client`` for ``client``, ``get`` for ``x.get()``."""
-    if isinstance(node, ast.Call):
-        node = node.func
-    if isinstance(node, ast.Attribute):
-        return node.attr
-    return node.id if isinstance(node, ast.Name) else ""
 
 
-def _words(identifier: str) -> set[str]:
-    """``access``, ``token`` for ``accessToken`` or ``_access_token``."""
-    return {w.lower() for w in re.findall(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+", identifier)}
 
 
-def _security_name(body: list[ast.stmt]) -> str | None:
-    """The first call in ``body`` whose dotted name says authentication, permissions or
-    payment (`decode_access_token`, `jwt.decode`, `oauth_record.update_async`); a key
-    merely passed along (`headers={"Authorization": api_key}`) decides nothing."""
-    for node in _walk(body):
-        if not isinstance(node, ast.Call):
-            continue
-        parts = _dotted(node.func)
-        if len(parts) > 1 and _words(parts[-1]) & _READ_WORDS and not _words(parts[-1]) & _SECURITY_WORDS:
-            # A read off something named for security (`MCPOAuth.read_async(...)`) that fails
-            # denies rather than lets in: judged on letta, not a security decision.
-            continue
-        for part in parts:
-            words = _words(part)
-            if "token" in words and words & _TOKEN_COUNTING:
-                words.discard("token")
-            if words & _SECURITY_WORDS or "apikey" in part.lower().replace("_", ""):
-                return ast.unparse(node.func)
-    return None
 
 
-def _dotted(node: ast.expr) -> list[str]:
-    """``["self", "auth", "verify"]`` for ``self.auth.verify``; the names of a called chain."""
-    parts: list[str] = []
-    while isinstance(node, (ast.Attribute, ast.Call)):
-        if isinstance(node, ast.Call):
-            node = node.func
-            continue
-        parts.append(node.attr)
-        node = node.value
-    if isinstance(node, ast.Name):
-        parts.append(node.id)
-    return parts[::-1]
 
 
-def _last_word(identifier: str) -> str:
-    """``session`` for ``db_session``, ``counter`` for ``db_pool_checkout_counter``."""
-    words = re.findall(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+", identifier)
-    return words[-1].lower() if words else ""
 
 
-def _database_write(body: list[ast.stmt]) -> str | None:
-    """The first call in ``body`` that writes a database (`session.commit()`, `db.add(row)`)."""
-    for node in _walk(body):
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
-            method = node.func.attr
-            if method in _DB_WRITES or (
-                method in _DB_RECEIVER_WRITES and _last_word(_last_name(node.func.value)) in _DB_RECEIVERS
-            ):
-                return ast.unparse(node.func)
-    return None
 
 
-def _parser(name: str) -> bool:
-    """``json.loads``, ``int``, a ``parse`` method, and house wrappers such as
-    ``json_loads``, ``safe_json_dumps``, ``parse_partial_json`` (not ``save_json``)."""
-    return name in _PARSERS or name.endswith(("_loads", "_dumps")) or "parse" in _words(name)
 
 
 def _names_import_error(node: ast.expr | None) -> bool:
@@ -1090,18 +909,8 @@ def _names_import_error(node: ast.expr | None) -> bool:
     return any(_last_name(e) in ("ImportError", "ModuleNotFoundError") for e in elts)
 
 
-def _emits_telemetry(expr: ast.expr) -> bool:
-    """True for ``MetricRegistry().gauge.set(n)``, ``self.request_counter.add(1)``."""
-    if isinstance(expr, ast.Await):
-        expr = expr.value
-    return isinstance(expr, ast.Call) and any(_words(part) & _TELEMETRY_WORDS for part in _dotted(expr.func))
 
 
-def _calls_only(expr: ast.expr, methods: frozenset[str]) -> bool:
-    """True for ``x.close()`` or ``await x.aclose()`` when the method is in ``methods``."""
-    if isinstance(expr, ast.Await):
-        expr = expr.value
-    return isinstance(expr, ast.Call) and isinstance(expr.func, ast.Attribute) and expr.func.attr in methods
 
 
 def _constant_assign(stmt: ast.stmt) -> bool:

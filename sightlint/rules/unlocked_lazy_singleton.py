@@ -58,6 +58,9 @@ class _Check:
     locks: frozenset[int]  # ids of the lock blocks open at the check
     set_before_await: bool = False  # a set of ``key`` came before any suspension point
     first_set: int | None = None  # line of a set every path runs before any suspension point
+    # ids of the nodes that run after an earlier set of ``key`` in its block: a set among
+    # them updates what the first one stored (the race window ends at the first set)
+    after_set: set[int] = field(default_factory=set)
 
 
 @dataclass
@@ -125,7 +128,28 @@ class UnlockedLazySingleton(Rule):
     global or class attribute, a singleton) instantiate a class are reported; a dict of
     result objects, `_RESULTS[url] = CheckResult(...)`, is a memo); a set that
     follows one every path runs before any `await` (an update, or a fallback in an
-    `except`: the global is already set when other tasks look).
+    `except`: the global is already set when other tasks look), and a set that follows an
+    earlier set of the same global or entry in its block (`_USERS[k] = user` … `_USERS[k] =
+    await db.create_user(user)`: the race window ends at the first set, the second updates
+    what is stored, and what the first stores decides whether anything was built).
+
+    **Values are not singletons.** Building a value object twice gives two equal values and
+    leaks nothing, so these are not reported: a pydantic model class from `create_model`
+    (or a `TypeAdapter`; pydantic 2.14.4, `pydantic/main.py`: a new class, nothing opened),
+    an OpenTelemetry `Resource` (`Resource.create({...})` merges the detectors' attributes
+    into an immutable attribute set: opentelemetry-sdk 1.45.2,
+    `opentelemetry/sdk/resources/__init__.py`), a named
+    tuple, `SimpleNamespace`, a configuration or schema object (a class named `…Config`,
+    `…Settings`, `…Options`, `…Schema`), a pydantic model or named tuple of this module whose
+    fields build nothing, and an instance of a class of this module whose `__init__` only
+    stores arguments, constants and what they compute (`self._client = None`, a client
+    opened later per instance). A class whose `__init__` holds state (a dict of handlers,
+    locks, events), builds another object, opens a client or starts a thread, or that
+    defines `__new__`, is still a singleton worth one instance.
+
+    **Built on import.** A getter the module itself calls at its top level
+    (`prompts = get_prompt_registry()`) has set the global before any thread or task can
+    call it; a call under `if __name__ == "__main__":` does not count.
 
     ## Why it matters
     Each duplicate initialisation opens its own connection pool or driver (Neo4j, Redis,
@@ -265,6 +289,73 @@ class UnlockedLazySingleton(Rule):
             "        _a = await make_a()\n    if _b is None:\n        _b = await make_b()\n",
             count=2,
         ),
+        Bad(
+            "from transformers import AutoTokenizer\n"
+            "\n"
+            "_TOKENIZERS: dict[str, object] = {}\n"
+            "\n"
+            "def tokenizer(name):\n"
+            "    if name in _TOKENIZERS:  # a model loaded from disk: seconds and memory per copy\n"
+            "        return _TOKENIZERS[name]\n"
+            "    tok = AutoTokenizer.from_pretrained(name)\n"
+            "    _TOKENIZERS[name] = tok\n"
+            "    return tok\n"
+        ),
+        Bad(
+            "_REGISTRY = None\n"
+            "\n"
+            "class Registry:\n"
+            "    def __init__(self):\n"
+            "        self.handlers = {}  # state: a second registry loses what was registered in the first\n"
+            "\n"
+            "def registry():\n"
+            "    global _REGISTRY\n"
+            "    if _REGISTRY is None:\n"
+            "        _REGISTRY = Registry()\n"
+            "    return _REGISTRY\n"
+        ),
+        Bad(
+            "import httpx\n"
+            "\n"
+            "_API = None\n"
+            "\n"
+            "class ApiConfig:\n"
+            "    pass\n"
+            "\n"
+            "class Api:\n"
+            "    def __init__(self, base_url):\n"
+            "        self.base_url = base_url\n"
+            "        self.http = httpx.Client(base_url=base_url)  # opens a pool: not a cheap value\n"
+            "\n"
+            "def api():\n"
+            "    global _API\n"
+            "    if _API is None:\n"
+            "        _API = Api(ApiConfig())\n"
+            "    return _API\n"
+        ),
+        Bad(
+            "_STORE = None\n"
+            "\n"
+            "def get_store():\n"
+            "    global _STORE\n"
+            "    if _STORE is None:  # only a script calls it at import: requests still race\n"
+            "        _STORE = connect_store()\n"
+            "    return _STORE\n"
+            "\n"
+            "if __name__ == '__main__':\n"
+            "    get_store()\n"
+        ),
+        Bad(
+            "_USERS: dict[str, object] = {}\n"
+            "\n"
+            "async def session_for(user_id, api):\n"
+            "    if user_id in _USERS:\n"
+            "        return _USERS[user_id]\n"
+            "    profile = await api.profile(user_id)\n"
+            "    _USERS[user_id] = make_session(profile)  # the first set comes after the await\n"
+            "    _USERS[user_id] = await api.refresh(_USERS[user_id])\n"
+            "    return _USERS[user_id]\n"
+        ),
     )
 
     good = (
@@ -374,6 +465,93 @@ class UnlockedLazySingleton(Rule):
             "        if _conn is None:\n            _conn = connect()\n    finally:\n        _mutex.release()\n"
             "    return _conn\n"
         ),
+        Good(
+            "from pydantic import create_model\n"
+            "\n"
+            "_SCHEMAS: dict[tuple, type] = {}\n"
+            "\n"
+            "def schema_for(fields):\n"
+            "    key = tuple(fields)\n"
+            "    cached = _SCHEMAS.get(key)\n"
+            "    if cached is not None:  # a model class is a value: two equal ones, nothing leaks\n"
+            "        return cached\n"
+            "    model = create_model('Input', **{f: (str, ...) for f in fields})\n"
+            "    _SCHEMAS[key] = model\n"
+            "    return model\n"
+        ),
+        Good(
+            "from opentelemetry.sdk.resources import Resource\n"
+            "\n"
+            "_RESOURCES = {}\n"
+            "\n"
+            "def get_resource(service):\n"
+            "    if service not in _RESOURCES:  # an OpenTelemetry Resource is a bag of attributes\n"
+            "        _RESOURCES[service] = Resource.create({'service.name': service})\n"
+            "    return _RESOURCES[service]\n"
+        ),
+        Good(
+            "from pydantic import BaseModel, Field, create_model\n"
+            "\n"
+            "class ApiError(Exception):\n"
+            "    _schema = None\n"
+            "\n"
+            "    @classmethod\n"
+            "    def schema(cls):\n"
+            "        if cls._schema is not None:\n"
+            "            return cls._schema\n"
+            "        model = create_model(cls.__name__, detail=(str, Field(examples=['x'])))\n"
+            "        cls._schema = model\n"
+            "        return cls._schema\n"
+        ),
+        Good(
+            "_CONFIG = None\n"
+            "\n"
+            "def get_config():\n"
+            "    global _CONFIG\n"
+            "    if _CONFIG is None:  # a config object read twice is the same config\n"
+            "        _CONFIG = AppSettings()\n"
+            "    return _CONFIG\n"
+        ),
+        Good(
+            "_READER = None\n"
+            "\n"
+            "class TraceReader:\n"
+            "    def __init__(self, table='traces'):\n"
+            "        self._client = None  # opened on first use, per instance\n"
+            "        self.table = table\n"
+            "\n"
+            "def get_reader():\n"
+            "    global _READER\n"
+            "    if _READER is None:  # a cheap constructor: a second reader holds nothing\n"
+            "        _READER = TraceReader()\n"
+            "    return _READER\n"
+        ),
+        Good(
+            "_PROMPTS = None\n"
+            "\n"
+            "def get_prompts():\n"
+            "    global _PROMPTS\n"
+            "    if _PROMPTS is None:\n"
+            "        _PROMPTS = PromptRegistry.from_dir('prompts')\n"
+            "    return _PROMPTS\n"
+            "\n"
+            "prompts = get_prompts()  # built on import, before any thread or task can call it\n"
+        ),
+        Good(
+            "_USERS: dict[str, object] = {}\n"
+            "\n"
+            "async def get_user(user_id, api, db):\n"
+            "    if user_id in _USERS:\n"
+            "        return _USERS[user_id]\n"
+            "    profile = await api.profile(user_id)\n"
+            "    user = User(user_id, profile)  # a value: two equal users\n"
+            "    _USERS[user_id] = user\n"
+            "    if db:\n"
+            "        persisted = await db.create_user(user)  # an update of what is stored (an upsert)\n"
+            "        if persisted:\n"
+            "            _USERS[user_id] = persisted\n"
+            "    return _USERS[user_id]\n"
+        ),
     )
 
     def __init__(self, *args: object, **kwargs: object) -> None:
@@ -385,15 +563,24 @@ class UnlockedLazySingleton(Rule):
         self._dicts: set[str] = set()
         # Where each module global, dict cache and class attribute is first bound.
         self._declared: dict[str, ast.stmt] = {}
+        # Classes of this module whose instances are values (``_value_class``).
+        self._value_classes: set[str] = set()
+        # Functions (``get_x``, ``Registry.get``) the module calls while it is imported.
+        self._import_time: set[str] = set()
+        self._module: ast.Module | None = None
 
     def visit_Module(self, node: ast.Module) -> None:
         # Module-level imports are bound only once the walk starts.
         self._classes = {s.name for s in node.body if isinstance(s, ast.ClassDef)}
+        self._module = node
         value: ast.expr | None
         for stmt in node.body:
             if isinstance(stmt, ast.ClassDef):
                 self._declare_class(stmt)
+                if self._value_class(stmt):
+                    self._value_classes.add(stmt.name)
                 continue
+            self._import_time.update(_called_at_import(stmt))
             if isinstance(stmt, ast.Assign):
                 targets, value = stmt.targets, stmt.value
             elif isinstance(stmt, ast.AnnAssign):
@@ -407,6 +594,39 @@ class UnlockedLazySingleton(Rule):
                 self._locks.update(names)
             elif self._is_dict(value) or (isinstance(stmt, ast.AnnAssign) and self._is_dict_annotation(stmt.annotation)):
                 self._dicts.update(names)
+
+    def _value_class(self, node: ast.ClassDef) -> bool:
+        """Whether instances of ``node`` are values: a pydantic model, settings or named tuple
+        whose fields build nothing, or a plain class whose ``__init__`` only stores arguments,
+        constants and what they compute (``self._client = None``; no container of state, no
+        client, no thread). Two of them are interchangeable; a class with ``__new__`` is not."""
+        frame = _Frame(None)
+        bases = [ast.unparse(b).rpartition(".")[2] for b in node.bases]
+        defs = {s.name: s for s in node.body if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef))}
+        if "__new__" in defs:
+            return False
+        if bases and set(bases) <= _VALUE_BASES:
+            fields = [s.value for s in node.body if isinstance(s, (ast.Assign, ast.AnnAssign)) and s.value is not None]
+            return "__init__" not in defs and not any(self._opens(v) or self._builds(v, frame, entry=False) for v in fields if not _is_field(v))
+        init = defs.get("__init__")
+        if init is None or any(b not in ("object",) for b in bases):
+            return False
+        for stmt in init.body:
+            if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant):
+                continue  # the docstring
+            if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
+                short = ast.unparse(stmt.value.func).rpartition(".")[2]
+                if short in ("start", "run", "connect") or self._opens(stmt.value) or self._builds(stmt.value, frame, entry=False):
+                    return False
+                continue  # ``atexit.register(self.close)``, ``logger.debug(...)``
+            if not isinstance(stmt, (ast.Assign, ast.AnnAssign)) or stmt.value is None:
+                return False
+            state = (ast.Dict, ast.List, ast.Set, ast.DictComp, ast.ListComp, ast.SetComp)
+            if any(isinstance(n, state) for n in ast.walk(stmt.value)):
+                return False  # a container of state: two instances split it
+            if self._opens(stmt.value) or self._builds(stmt.value, frame, entry=False):
+                return False
+        return True
 
     def _declare_class(self, node: ast.ClassDef) -> None:
         self._declared.setdefault(node.name, node)
@@ -638,6 +858,10 @@ class UnlockedLazySingleton(Rule):
         check = self._pairing_check(frame, key, node.lineno)
         if check is None:
             return  # a plain assignment, not check-then-set
+        if id(node) in check.after_set:
+            return  # an update (``_USERS[k] = await db.create_user(user)`` after ``_USERS[k] = user``)
+        assert frame.node is not None
+        check.after_set.update(id(n) for stmt in _after(frame.node, node) for n in ast.walk(stmt))
         if frame.manual_lock or check.locks & self._open_locks(frame):
             return
         if frame.is_async and frame.awaits == check.awaits:
@@ -649,15 +873,53 @@ class UnlockedLazySingleton(Rule):
             return  # an update: the first set already happened before any await
         if id(check.node) in self._pending:
             return
-        assert frame.node is not None
         if isinstance(value, ast.Name) and value.id in frame.values:
             value = frame.values[value.id]  # ``client = connect(); _CACHE[k] = client``
         opens = self._opens(value)
-        if opens is None and not _builds(value, entry=key.endswith("[]")):
+        if opens is None and not self._builds(value, frame, entry=key.endswith("[]")):
             return  # a value read or computed (``resp.get("id")``, ``parse(k)``): built twice, nothing leaks
         self._pending[id(check.node)] = _Pending(
             check, frame.node, frame.is_async, node.lineno, bool(self._open_locks(frame)), opens
         )
+
+    def _builds(self, value: ast.expr, frame: _Frame, *, entry: bool) -> bool:
+        """Whether ``value`` builds an object worth building once: it calls a factory
+        (``make_client()``, ``load_model()``, ``Tokenizer.from_pretrained()``) or creates a
+        synchronisation primitive (``asyncio.Event()``); for a module global or class attribute
+        (not an ``entry`` of a dict cache), also any class instantiated (``Service()``, ``cls()``,
+        ``super().__new__(cls)``): a singleton is about one instance. A value read or computed
+        (``os.getenv(...)``, ``get_plugin(name)``, ``re.compile(p)``) is harmless when built
+        twice, and so is a cached result object (``_RESULTS[url] = CheckResult(...)``) and a
+        value object (``_is_value``): a pydantic model made by ``create_model``, an OpenTelemetry
+        ``Resource``, a config or settings object, an instance of a class of this module whose
+        ``__init__`` only stores arguments and constants."""
+        todo: list[ast.AST] = [value]
+        while todo:
+            node = todo.pop()
+            if isinstance(node, ast.Call) and self._is_value(node, frame):
+                continue  # its arguments describe the value (``create_model(name, x=(int, Field(...)))``)
+            todo.extend(ast.iter_child_nodes(node))
+            if isinstance(node, ast.Call):
+                parts = ast.unparse(node.func).split(".")
+                if _FACTORY.search(parts[-1]) or parts[-1] in _SYNC_PRIMITIVES:
+                    return True
+                if not entry and (any(part[:1].isupper() for part in parts) or parts[0] in ("cls", "super()", "type(self)")):
+                    return True
+        return False
+
+    def _is_value(self, call: ast.Call, frame: _Frame) -> bool:
+        """Whether ``call`` makes a value object: two of them are equal and hold nothing open."""
+        func = call.func
+        qualified = self.context.qualified_name(func) or ""
+        if any(qualified == name or qualified.startswith(name + ".") for name in _VALUE_FACTORIES):
+            return True
+        short = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+        if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id in self._value_classes:
+            return func.attr in ("create", "model_validate", "parse_obj")  # ``Config.create(...)`` of a value class
+        if short in self._value_classes or _VALUE_CLASS.search(short):
+            return True
+        # ``cls()`` in a classmethod of a value class
+        return short == "cls" and frame.class_name in self._value_classes and "cls" in frame.cls_names
 
     def _opens(self, value: ast.expr) -> str | None:
         """The call in ``value`` that opens a connection, pool or client, if one does."""
@@ -682,9 +944,24 @@ class UnlockedLazySingleton(Rule):
                 return check
         return None
 
+    def _runs_at_import(self, function: _FunctionNode) -> bool:
+        """Whether the module calls ``function`` while it is imported: the global is set
+        then, before any thread or task can call the getter."""
+        module = self._module
+        if module is None:
+            return False
+        if function in module.body:
+            return function.name in self._import_time
+        for stmt in module.body:
+            if isinstance(stmt, ast.ClassDef) and function in stmt.body:
+                return f"{stmt.name}.{function.name}" in self._import_time
+        return False
+
     def end_module(self) -> None:
         for pending in self._pending.values():
             key, check = pending.check.key, pending.check
+            if self._runs_at_import(pending.function):
+                continue  # initialised on import (``prompts = get_prompt_registry()``)
             shown = f"`{key[:-2]}[...]`" if key.endswith("[]") else f"`{key}`"
             opens = ""
             if pending.opens:
@@ -754,22 +1031,55 @@ _FACTORY = re.compile(r"^_*(build|make|create|new|load|init|open|setup|start|con
 _SYNC_PRIMITIVES = frozenset(("Event", "Lock", "RLock", "Condition", "Semaphore", "BoundedSemaphore", "Queue"))
 
 
-def _builds(value: ast.expr, *, entry: bool) -> bool:
-    """Whether ``value`` builds an object worth building once: it calls a factory
-    (``make_client()``, ``load_model()``, ``Tokenizer.from_pretrained()``) or creates a
-    synchronisation primitive (``asyncio.Event()``); for a module global or class attribute
-    (not an ``entry`` of a dict cache), also any class instantiated (``Service()``, ``cls()``,
-    ``super().__new__(cls)``): a singleton is about one instance. A value read or computed
-    (``os.getenv(...)``, ``get_plugin(name)``, ``re.compile(p)``) is harmless when built
-    twice, and so is a cached result object (``_RESULTS[url] = CheckResult(...)``)."""
-    for node in ast.walk(value):
+# Calls that make value objects, by qualified name: two of them are equal and nothing
+# leaks when one is thrown away (a pydantic model class, an OpenTelemetry resource).
+_VALUE_FACTORIES = frozenset(
+    (
+        "pydantic.create_model",
+        "pydantic.main.create_model",
+        "pydantic.TypeAdapter",
+        "pydantic.type_adapter.TypeAdapter",
+        "opentelemetry.sdk.resources.Resource",
+        "collections.namedtuple",
+        "dataclasses.make_dataclass",
+        "types.SimpleNamespace",
+        "typing.NamedTuple",
+        "typing.TypedDict",
+        "enum.Enum",
+    )
+)
+# Class names of configuration and schema objects (``AppConfig()``, ``Settings()``).
+_VALUE_CLASS = re.compile(r"(Config|Configuration|Settings|Options|Schema)$")
+# Base classes whose instances are values (a pydantic model, a named tuple).
+_VALUE_BASES = frozenset(("BaseModel", "BaseSettings", "NamedTuple", "TypedDict"))
+
+
+def _is_field(value: ast.expr) -> bool:
+    """A pydantic/dataclass field declaration (``Field(default=...)``, ``field(...)``)."""
+    return isinstance(value, ast.Call) and ast.unparse(value.func).rpartition(".")[2] in ("Field", "field")
+
+
+def _called_at_import(stmt: ast.stmt) -> set[str]:
+    """The functions a module-level statement calls while the module is imported (``get_x``,
+    ``Registry.get``), outside nested definitions and the ``if __name__ == "__main__":`` block."""
+    if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return set()
+    if isinstance(stmt, ast.If) and "__name__" in ast.unparse(stmt.test):
+        return set()
+    found: set[str] = set()
+    todo: list[ast.AST] = [stmt]
+    while todo:
+        node = todo.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+            continue
         if isinstance(node, ast.Call):
-            parts = ast.unparse(node.func).split(".")
-            if _FACTORY.search(parts[-1]) or parts[-1] in _SYNC_PRIMITIVES:
-                return True
-            if not entry and (any(part[:1].isupper() for part in parts) or parts[0] in ("cls", "super()", "type(self)")):
-                return True
-    return False
+            func = node.func
+            if isinstance(func, ast.Name):
+                found.add(func.id)
+            elif isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name):
+                found.add(f"{func.value.id}.{func.attr}")
+        todo.extend(ast.iter_child_nodes(node))
+    return found
 
 
 def _after(function: ast.AST, stmt: ast.stmt) -> list[ast.stmt]:

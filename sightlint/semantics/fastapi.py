@@ -23,13 +23,15 @@ Names resolve through imports: ``from fastapi import APIRouter as R`` is still a
 ``app.api.personas.router``. What cannot be resolved (``Depends`` from an unknown import)
 is recognised by name, as FastAPI users write it.
 
-Library facts (fastapi 0.115, ``fastapi/applications.py``, ``fastapi/routing.py``):
-``APIRouter(prefix=...)`` prefixes each route when it is added; ``include_router(prefix=...)``
-prefixes again, so a route's path is ``include prefix + router prefix + path``;
-``dependencies=`` of the router, of ``include_router`` and of the route all run for the
-route. When ``lifespan=`` is given, ``on_startup``/``on_shutdown``/``on_event`` handlers
-never run (``APIRouter.__init__`` uses ``lifespan`` or builds one from the handlers, never
-both).
+Library facts (fastapi 0.165.0 with starlette 1.10.0, ``fastapi/routing.py``):
+``APIRouter.add_api_route`` stores ``self.prefix + path``; ``_RouterIncludeContext``
+builds an included router's prefix as ``parent_router.prefix + prefix``, so a route is
+served at ``include prefixes + router prefix + path``, and ``dependencies`` of the
+including router, of ``include_router`` and of the route all run for it.
+``APIRouter.__init__`` uses the ``lifespan`` it is given, and only when there is none
+``_DefaultLifespan``, which runs the ``on_startup``/``on_shutdown`` handlers
+(``@app.on_event`` adds to them): with ``lifespan=`` they never run. A plain async
+generator given as ``lifespan`` is wrapped in ``asynccontextmanager`` too.
 """
 
 from __future__ import annotations
@@ -77,13 +79,24 @@ ADD_ROUTE_METHODS: Mapping[str, tuple[str, ...]] = {
     "add_websocket_route": ("WEBSOCKET",),
 }
 EVENTS = ("startup", "shutdown")
+# Last names of the app and router classes, and the methods that register something on an
+# app: the collector looks further only at calls named so.
+_CONSTRUCTOR_NAMES = frozenset(name.rsplit(".", 1)[1] for name in APP_CLASSES | ROUTER_CLASSES)
+_OWN_CLASSES = frozenset(("FastAPI", "APIRouter"))
+# Packages whose names are types, never a project's ``Annotated`` dependency alias.
+_NOT_ALIAS_PACKAGES = frozenset(
+    ("fastapi", "starlette", "pydantic", "typing", "typing_extensions", "sqlalchemy", "uuid", "datetime", "collections", "builtins")
+)
+_REGISTRATIONS = frozenset(("include_router", "mount", "add_event_handler", "add_middleware", *ADD_ROUTE_METHODS))
 # Keywords of ``FastAPI(...)``/``APIRouter(...)`` naming functions the app calls at startup/shutdown.
 APP_HOOK_KEYWORDS = ("lifespan", "on_startup", "on_shutdown")
 # Receivers whose name says they are an app or a router, for objects made elsewhere
 # (``from app.api.deps import router``; ``def register(app): @app.get(...)``).
 _ROUTERISH = ("app", "api", "router", "application", "server")
-# Packages whose ``.get``/``.patch`` decorators are something else (test doubles, mocks).
-_NOT_ROUTES = frozenset(("unittest", "mock", "pytest_mock", "responses", "respx", "aioresponses", "httpretty", "requests_mock"))
+# Packages whose ``.get``/``.patch`` decorators are something else (test doubles, HTTP mocks).
+NOT_FRAMEWORKS = frozenset(
+    ("unittest", "mock", "pytest_mock", "responses", "respx", "aioresponses", "httpretty", "requests_mock", "freezegun")
+)
 
 
 # -- records (picklable; positions are 1-based lines, 0-based character columns) ---------
@@ -126,9 +139,10 @@ class App(NamedTuple):
 
 
 class Inclusion(NamedTuple):
-    """``parent.include_router(child, prefix=..., dependencies=[...])``; ``child`` is the
-    dotted name of the router included (``app.api.personas.router``), or its text when it
-    cannot be resolved."""
+    """``parent.include_router(child, prefix=..., dependencies=[...])`` (``how``
+    "include_router"), or ``parent.mount("/path", child)`` (``how`` "mount": a sub-app
+    served under the path); ``child`` is the dotted name of the router or app included
+    (``app.api.personas.router``), or its text when it cannot be resolved."""
 
     parent: str
     child: str
@@ -136,6 +150,7 @@ class Inclusion(NamedTuple):
     dependencies: tuple[Dependency, ...]
     line: int
     col: int
+    how: str = "include_router"
 
 
 class Route(NamedTuple):
@@ -170,6 +185,10 @@ class Route(NamedTuple):
     params: tuple[Dependency, ...] = ()
     background_tasks: tuple[str, ...] = ()
     is_async: bool = True
+    # (parameter, dotted name of its annotation) for annotations imported from another
+    # module: aliases defined there (``from app.deps import SessionDep``), resolved across
+    # modules by :func:`route_dependencies`.
+    alias_params: tuple[tuple[str, str], ...] = ()
 
     @property
     def full_path(self) -> str | None:
@@ -432,6 +451,20 @@ def parameter_dependencies(
     return tuple(found)
 
 
+def imported_annotations(node: ast.FunctionDef | ast.AsyncFunctionDef, context: Context) -> tuple[tuple[str, str], ...]:
+    """(parameter, dotted name) of the parameters annotated with an imported name and no
+    ``Depends`` default: possibly an ``Annotated`` alias defined in that module."""
+    found = []
+    for arg, default in _arguments_with_defaults(node.args):
+        annotation = arg.annotation
+        if annotation is None or default is not None or not isinstance(annotation, (ast.Name, ast.Attribute)):
+            continue
+        qualified = context.qualified_name(annotation)
+        if qualified is not None and qualified.split(".")[0] not in _NOT_ALIAS_PACKAGES:
+            found.append((arg.arg, qualified))
+    return tuple(found)
+
+
 def background_tasks_params(node: ast.FunctionDef | ast.AsyncFunctionDef, context: Context) -> tuple[str, ...]:
     """Parameters annotated ``BackgroundTasks`` (FastAPI injects the response's task list)."""
     names = []
@@ -516,7 +549,7 @@ def _receiver_is_routerish(owner: ast.expr, context: Context, known: Iterable[st
     """True: ``owner`` is a known app/router or named like one; False: it is a mock or test
     double; None: cannot tell."""
     qualified = context.qualified_name(owner)
-    if qualified is not None and qualified.split(".")[0] in _NOT_ROUTES:
+    if qualified is not None and qualified.split(".")[0] in NOT_FRAMEWORKS:
         return False
     text = dotted(owner)
     if text in known or (qualified is not None and qualified in known):
@@ -580,21 +613,28 @@ def split_at_yield(node: ast.FunctionDef | ast.AsyncFunctionDef) -> LifespanSpli
     yield_node: ast.expr | None = None
     for body, index, holder in path:
         before.extend(body[:index])
-    for body, index, holder in reversed(path):
+    inner: list[ast.stmt] | None = None  # the block the previous (inner) step was in
+    for body, index, _holder in reversed(path):
         stmt = body[index]
-        if isinstance(stmt, ast.Expr) and isinstance(stmt.value, (ast.Yield, ast.YieldFrom)):
-            yield_node = stmt.value
-        elif isinstance(stmt, ast.Assign | ast.AnnAssign) and isinstance(stmt.value, (ast.Yield, ast.YieldFrom)):
-            yield_node = stmt.value
+        if inner is None:
+            value = getattr(stmt, "value", None)
+            assert isinstance(value, (ast.Yield, ast.YieldFrom))
+            yield_node = value
+        elif isinstance(stmt, _TRY):
+            # Leaving a ``try`` block: its ``else`` (from the body), then its ``finally``.
+            final: list[ast.stmt] = getattr(stmt, "finalbody", [])
+            if inner is getattr(stmt, "body", None):
+                after.extend(getattr(stmt, "orelse", []))
+            after.extend(final)
+            guarded = guarded or bool(final)
         after.extend(body[index + 1 :])
-        if isinstance(holder, ast.Try) and body is holder.body:
-            after.extend(holder.finalbody)
-            guarded = guarded or bool(holder.finalbody)
+        inner = body
     assert yield_node is not None
     return LifespanSplit(tuple(before), yield_node, tuple(after), guarded)
 
 
 _Path = list[tuple[list[ast.stmt], int, ast.AST | None]]
+_TRY: tuple[type, ...] = tuple(t for t in (ast.Try, getattr(ast, "TryStar", None)) if t is not None)
 
 
 def _yield_path(body: list[ast.stmt], depth: int, holder: ast.AST | None = None) -> _Path | None:
@@ -637,9 +677,11 @@ class _Scope:
 class FastAPICollector:
     """Builds a module's :class:`FastAPIModule` from the nodes of the engine's one walk.
 
-    Feed it every ``Assign``/``AnnAssign``/``Call``/``FunctionDef``/``AsyncFunctionDef``
-    as the walk visits them (:meth:`visit`), and ``leave`` the functions; read
-    :meth:`facts` after the walk. While walking, :meth:`routes_at` answers for a ``def``
+    Feed it every ``Assign``/``AnnAssign``/``Call``/``Return``/``ClassDef``/``FunctionDef``/
+    ``AsyncFunctionDef`` as the walk visits them (:meth:`visit`), and ``leave`` the
+    functions and classes; read :meth:`facts` after the walk. Several visitors of one walk
+    may feed the same collector (:func:`shared_collector`): a node fed twice in a row
+    counts once. While walking, :meth:`routes_at` answers for a ``def``
     node already visited (its decorators are read when it is entered), and
     :attr:`handler_nodes` maps each decorated route handler's node to its routes.
     ``add_api_route`` registrations are known once the call has been visited.
@@ -661,10 +703,16 @@ class FastAPICollector:
         self.handler_nodes: dict[_Function, list[Route]] = {}
         self.function_nodes: dict[str, _Function] = {}  # dotted id -> def, for add_api_route
         self._assigned: dict[int, str] = {}  # id(call) -> the name it is assigned to
+        # The last node fed and left (see FastAPITracking: several rules share one collector).
+        self.last_visited: ast.AST | None = None
+        self.last_left: ast.AST | None = None
 
     # -- feeding -------------------------------------------------------------------------
 
     def visit(self, node: ast.AST) -> None:
+        if node is self.last_visited:
+            return  # fed already by another visitor of the same walk (see shared_collector)
+        self.last_visited = node
         kind = type(node)
         if kind is ast.Call:
             self._call(node)  # type: ignore[arg-type]
@@ -678,6 +726,9 @@ class FastAPICollector:
             self._return(node)  # type: ignore[arg-type]
 
     def leave(self, node: ast.AST) -> None:
+        if node is self.last_left:
+            return
+        self.last_left = node
         kind = type(node)
         if kind is ast.FunctionDef or kind is ast.AsyncFunctionDef:
             self._scopes.pop()
@@ -688,12 +739,9 @@ class FastAPICollector:
     # -- answers -------------------------------------------------------------------------
 
     def routes_at(self, node: _Function) -> list[Route]:
-        """The routes ``node`` serves (decorators, and ``add_api_route`` calls seen so far)."""
-        found = self.handler_nodes.get(node)
-        if found is not None:
-            return found
-        fid = self._id_of(node)
-        return [r for r in self.routes if r.handler == fid and r.handler_line == node.lineno]
+        """The routes ``node`` serves: its decorators (known once the def is entered) and the
+        ``add_api_route`` calls naming it seen so far."""
+        return self.handler_nodes.get(node, [])
 
     def is_handler(self, node: _Function) -> bool:
         return bool(self.routes_at(node))
@@ -719,12 +767,6 @@ class FastAPICollector:
         )
 
     # -- internals -----------------------------------------------------------------------
-
-    def _id_of(self, node: _Function) -> str:
-        for fid, known in self.function_nodes.items():
-            if known is node:
-                return fid
-        return f"{self._owners[-1]}.{node.name}"
 
     def _known(self) -> dict[str, App]:
         """Apps and routers visible here: this module's, then the enclosing functions'."""
@@ -772,18 +814,33 @@ class FastAPICollector:
                 self.aliases[name] = Alias(name, dotted(first), dependency, node.lineno)
 
     def _enter_function(self, node: _Function) -> None:
-        context = self.context
         fid = f"{self._owners[-1]}.{node.name}"
         self.function_nodes.setdefault(fid, node)
-        decorators = tuple(dotted(d.func if isinstance(d, ast.Call) else d) for d in node.decorator_list)
-        known = self._known()
-        aliases = {a.name: a.dependency for a in self.aliases.values()}
+        if node.decorator_list:
+            self._decorated(node, fid)
+        self._scopes.append(_Scope(node, fid))
+        self._owners.append(fid)
+
+    def _decorated(self, node: _Function, fid: str) -> None:
+        """Routes, event handlers, middleware and lifespans a function's decorators declare."""
+        context = self.context
+        known: dict[str, App] | None = None
         params: tuple[Dependency, ...] | None = None
         col = context.char_col(node.lineno, node.col_offset)
         for index, deco in enumerate(node.decorator_list):
-            route = route_decorator(deco, context, known)
-            if route is not None:
+            func = deco.func if isinstance(deco, ast.Call) else deco
+            if not isinstance(func, ast.Attribute):
+                if context.qualified_name(deco) in ASYNC_CONTEXT_MANAGERS or _last(deco) == "asynccontextmanager":
+                    self._lifespan(node, fid, col)
+                continue
+            attr, receiver = func.attr, func.value
+            if attr in ROUTE_METHODS:
+                known = self._known() if known is None else known
+                route = route_decorator(deco, context, known)
+                if route is None:
+                    continue
                 if params is None:
+                    aliases = {a.name: a.dependency for a in self.aliases.values()}
                     params = parameter_dependencies(node, context, aliases)
                 owner = self._owner_name(route.owner)
                 record = Route(
@@ -796,35 +853,33 @@ class FastAPICollector:
                     line=deco.lineno,
                     col=context.char_col(deco.lineno, deco.col_offset),
                     prefix=self._prefix_of(owner),
-                    decorators=decorators,
+                    decorators=tuple(dotted(d.func if isinstance(d, ast.Call) else d) for d in node.decorator_list),
                     route_index=index,
                     dependencies=route.dependencies,
                     params=params,
                     background_tasks=background_tasks_params(node, context),
                     is_async=isinstance(node, ast.AsyncFunctionDef),
+                    alias_params=imported_annotations(node, context),
                 )
                 self.routes.append(record)
                 self.handler_nodes.setdefault(node, []).append(record)
-                continue
-            if not isinstance(deco, ast.Call) or not isinstance(deco.func, ast.Attribute):
-                if context.qualified_name(deco) in ASYNC_CONTEXT_MANAGERS or _last(deco) in ("asynccontextmanager",):
-                    self._lifespan(node, fid, col)
-                continue
-            attr, receiver = deco.func.attr, deco.func.value
-            if attr == "on_event" and deco.args:
+            elif not isinstance(deco, ast.Call):
+                if context.qualified_name(deco) in ASYNC_CONTEXT_MANAGERS:
+                    self._lifespan(node, fid, col)  # ``@contextlib.asynccontextmanager``
+            elif attr == "on_event" and deco.args:
                 event = deco.args[0]
                 if isinstance(event, ast.Constant) and event.value in EVENTS:
                     line = deco.lineno
                     self.events.append(
                         EventHandler(self._owner_name(receiver), str(event.value), fid, line, context.char_col(line, deco.col_offset), "on_event")
                     )
-            elif attr == "middleware" and _receiver_is_routerish(receiver, context, known):
-                line = deco.lineno
-                self.middleware.append(
-                    Middleware(self._owner_name(receiver), fid, line, context.char_col(line, deco.col_offset), "decorator")
-                )
-        self._scopes.append(_Scope(node, fid))
-        self._owners.append(fid)
+            elif attr == "middleware":
+                known = self._known() if known is None else known
+                if _receiver_is_routerish(receiver, context, known):
+                    line = deco.lineno
+                    self.middleware.append(
+                        Middleware(self._owner_name(receiver), fid, line, context.char_col(line, deco.col_offset), "decorator")
+                    )
 
     def _lifespan(self, node: _Function, fid: str, col: int) -> None:
         split = split_at_yield(node)
@@ -852,15 +907,29 @@ class FastAPICollector:
     def _call(self, call: ast.Call) -> None:
         context = self.context
         func = call.func
-        qualified = context.qualified_name(func)
-        if qualified in APP_CLASSES or qualified in ROUTER_CLASSES or (
-            qualified is None and isinstance(func, ast.Name) and func.id in ("FastAPI", "APIRouter") and not context.is_local(func.id)
-        ):
-            self._construct(call, "router" if qualified in ROUTER_CLASSES or _last(func) == "APIRouter" else "app")
+        kind = type(func)
+        if kind is ast.Name:
+            name = func.id  # type: ignore[attr-defined]
+            qualified = context.resolve_name(name)
+            if qualified in APP_CLASSES or qualified in ROUTER_CLASSES:
+                self._construct(call, "router" if qualified in ROUTER_CLASSES else "app")
+            elif qualified is not None and qualified.rsplit(".", 1)[-1] in _OWN_CLASSES:
+                # A project's own subclass under FastAPI's name (``from app.routing import APIRouter``).
+                self._construct(call, "router" if qualified.endswith("APIRouter") else "app")
+            elif qualified is None and name in _OWN_CLASSES and not context.is_local(name):
+                self._construct(call, "router" if name == "APIRouter" else "app")
             return
-        if not isinstance(func, ast.Attribute):
+        if kind is not ast.Attribute:
             return
+        assert isinstance(func, ast.Attribute)
         method, receiver = func.attr, func.value
+        if method in _CONSTRUCTOR_NAMES:
+            qualified = context.qualified_name(func)
+            if qualified in APP_CLASSES or qualified in ROUTER_CLASSES:
+                self._construct(call, "router" if qualified in ROUTER_CLASSES else "app")
+            return
+        if method not in _REGISTRATIONS:
+            return
         line, col = call.lineno, context.char_col(call.lineno, call.col_offset)
         if method == "include_router" and call.args:
             child = call.args[0]
@@ -874,6 +943,12 @@ class FastAPICollector:
                     col,
                 )
             )
+        elif method == "mount" and call.args and _receiver_is_routerish(receiver, context, self._known()):
+            # ``requests.Session.mount(prefix, adapter)`` is something else: the receiver must be an app.
+            sub = call.args[1] if len(call.args) > 1 else _keyword(call, "app")
+            if sub is not None:
+                path = path_text(call.args[0], self.constants) or ""
+                self.inclusions.append(Inclusion(self._owner_name(receiver), self._owner_name(sub), path, (), line, col, "mount"))
         elif method in ADD_ROUTE_METHODS:
             self._add_route(call, method, receiver, line, col)
         elif method == "add_event_handler" and len(call.args) >= 2:
@@ -925,6 +1000,7 @@ class FastAPICollector:
             params=parameter_dependencies(node, context, aliases) if node is not None else (),
             background_tasks=background_tasks_params(node, context) if node is not None else (),
             is_async=isinstance(node, ast.AsyncFunctionDef) if node is not None else True,
+            alias_params=imported_annotations(node, context) if node is not None else (),
         )
         self.routes.append(record)
         if node is not None:
@@ -972,11 +1048,24 @@ def _is_none(node: ast.AST) -> bool:
     return isinstance(node, ast.Constant) and node.value is None
 
 
-class FastAPITracking:
-    """Rule mix-in: feeds ``self.fastapi`` (a :class:`FastAPICollector`) from the walk.
+def shared_collector(context: Context) -> FastAPICollector:
+    """The file's one collector, made on first use and shared by every visitor of the walk
+    (the rules mixing in :class:`FastAPITracking`, the project model's summary collector):
+    each feeds it the nodes it sees, and a node is counted once."""
+    collector = context.shared.get("fastapi")
+    if collector is None:
+        collector = context.shared["fastapi"] = FastAPICollector(context)
+    assert isinstance(collector, FastAPICollector)
+    return collector
 
-    A rule that defines one of these handlers itself calls ``super()`` first (or
-    ``self.fastapi.visit(node)``); read ``self.fastapi.facts()`` in ``end_module``.
+
+class FastAPITracking:
+    """Rule mix-in: ``self.fastapi`` is the file's :class:`FastAPICollector`, fed from the walk.
+
+    Every rule mixing this in shares one collector per file (:func:`shared_collector`):
+    the first visitor to receive a node feeds it, so the facts are built once however
+    many rules read them, and are current for each rule's own handler of that node. A rule that defines one of these handlers itself calls ``super()``
+    first; read ``self.fastapi.facts()`` in ``end_module``.
     """
 
     context: Context
@@ -984,39 +1073,46 @@ class FastAPITracking:
 
     @property
     def fastapi(self) -> FastAPICollector:
-        if self._fastapi is None:
-            self._fastapi = FastAPICollector(self.context)
-        return self._fastapi
+        collector = self._fastapi
+        if collector is None:
+            collector = self._fastapi = shared_collector(self.context)
+        return collector
+
+    def _feed(self, node: ast.AST) -> None:
+        self.fastapi.visit(node)
+
+    def _unfeed(self, node: ast.AST) -> None:
+        self.fastapi.leave(node)
 
     def visit_Assign(self, node: ast.Assign) -> None:
-        self.fastapi.visit(node)
+        self._feed(node)
 
     def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
-        self.fastapi.visit(node)
+        self._feed(node)
 
     def visit_Call(self, node: ast.Call) -> None:
-        self.fastapi.visit(node)
+        self._feed(node)
 
     def visit_Return(self, node: ast.Return) -> None:
-        self.fastapi.visit(node)
+        self._feed(node)
 
     def visit_ClassDef(self, node: ast.ClassDef) -> None:
-        self.fastapi.visit(node)
-
-    def leave_ClassDef(self, node: ast.ClassDef) -> None:
-        self.fastapi.leave(node)
+        self._feed(node)
 
     def visit_FunctionDef(self, node: ast.FunctionDef) -> None:
-        self.fastapi.visit(node)
+        self._feed(node)
 
     def visit_AsyncFunctionDef(self, node: ast.AsyncFunctionDef) -> None:
-        self.fastapi.visit(node)
+        self._feed(node)
+
+    def leave_ClassDef(self, node: ast.ClassDef) -> None:
+        self._unfeed(node)
 
     def leave_FunctionDef(self, node: ast.FunctionDef) -> None:
-        self.fastapi.leave(node)
+        self._unfeed(node)
 
     def leave_AsyncFunctionDef(self, node: ast.AsyncFunctionDef) -> None:
-        self.fastapi.leave(node)
+        self._unfeed(node)
 
 
 def collect(context: Context) -> FastAPIModule:
@@ -1069,6 +1165,28 @@ def mount_prefixes(modules: Iterable[FastAPIModule]) -> dict[str, tuple[str, ...
         return result
 
     return {name: prefixes(name, frozenset()) for name in sorted(names)}
+
+
+def lifespans_by_function(modules: Iterable[FastAPIModule]) -> dict[str, Lifespan]:
+    """Every module's lifespan functions by dotted name, to find an app's lifespan defined
+    in another module (``FastAPI(lifespan=lifespan)`` after ``from app.core import lifespan``)."""
+    return {life.function: life for facts in modules for life in facts.lifespans}
+
+
+def aliases_by_name(modules: Iterable[FastAPIModule]) -> dict[str, Dependency]:
+    """Every module's ``Annotated`` dependency aliases by dotted name (``app.deps.SessionDep``)."""
+    return {f"{facts.module}.{alias.name}": alias.dependency for facts in modules for alias in facts.aliases}
+
+
+def route_dependencies(route: Route, aliases: Mapping[str, Dependency]) -> tuple[Dependency, ...]:
+    """``route``'s ``dependencies=`` and ``Depends`` parameters, with the parameters
+    annotated by an alias imported from another module (``aliases``: :func:`aliases_by_name`)."""
+    extra = []
+    for param, name in route.alias_params:
+        dependency = aliases.get(name)
+        if dependency is not None:
+            extra.append(dependency._replace(param=param))
+    return route.all_dependencies + tuple(extra)
 
 
 def full_paths(route: Route, mounts: Mapping[str, tuple[str, ...]]) -> tuple[str, ...]:

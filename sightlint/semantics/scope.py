@@ -53,6 +53,9 @@ class Context:
         # summary collector) ask it about the same ``Call.func`` while that call is visited.
         self._qualified: dict[ast.AST, str | None] = {}
         self._index: ScopeIndex | None = None
+        # Per-file values that several rules share, built by the first that asks (the
+        # FastAPI model of ``semantics.fastapi``); they live as long as the file's check.
+        self.shared: dict[str, Any] = {}
 
     # -- positions ---------------------------------------------------------------
 

@@ -1,0 +1,467 @@
+from __future__ import annotations
+
+from textwrap import dedent
+from typing import Any
+
+from sightlint.models import Finding, RelatedLocation, Span
+from sightlint.project.contexts import BACKGROUND, REQUEST, TEST, where_code_runs
+from sightlint.project.deadlines import Deadlines, LlmCall, deadlines, keeps
+from sightlint.project.graph import Graph, ModelNeeds
+from sightlint.project.model import is_test_path
+from sightlint.rules.base import Bad, FixSafety, Good, Rule, RuleMeta, Severity
+from sightlint.settings import Settings
+
+_WEAK = (
+    "the event loop keeps only a weak reference to a task, so it can be garbage-collected "
+    "before it finishes (keep it in a set and discard it when done)"
+)
+_DROPPED = f"the task's reference is dropped: {_WEAK}"
+
+
+class BackgroundTaskWithoutDeadline(Rule):
+    """
+    ## What it flags
+    Work started as a background task — `asyncio.create_task`, `asyncio.ensure_future`,
+    `loop.create_task`, `TaskGroup.create_task`, a route's `BackgroundTasks.add_task` —
+    whose coroutine does unbounded network or LLM work (followed through the project's
+    calls, across modules) with no deadline around it: no `asyncio.wait_for(work(), ...)`
+    as the task's coroutine, and none on the way from the task's function to the call.
+    LLM work is what `llm-call-without-deadline` (SL401) counts, whatever timeout its HTTP
+    client has; database work is an awaited query on an async SQLAlchemy session,
+    asyncpg, `redis.asyncio` or Motor. A finding sits at the scheduling call and names the
+    work and the chain to it.
+
+    | The task does | Started from a request or another task | elsewhere |
+    |---|---|---|
+    | LLM work | critical | high |
+    | only database work | low | low |
+
+    A task whose reference is dropped (`asyncio.create_task(work())` as a statement, not
+    kept anywhere) is said in the same finding, and reported on its own at medium even
+    when its work is bounded: that is ruff's RUF006, kept here so one tool covers
+    background tasks (a `# noqa: RUF006` on the call is honoured for this part). Work that loops forever (`while True`, a worker or poller) is not
+    expected to end and is not reported for its deadline. Local work (`add_task(f.close)`,
+    a function that calls nothing external) is clean. Tasks started only from tests are
+    not reported.
+
+    ## Why it matters
+    Nobody awaits a background task: when its LLM or database call hangs, the task hangs
+    with it, holds its session, its connection and its memory, and the job it stands for
+    stays "running" forever. Tasks pile up with every request (audit §7: the focus-group,
+    persona and survey endpoints each start one). A deadline turns the hang into a
+    `TimeoutError` the task can record. Asyncio keeps only weak references to tasks, so
+    a task nobody references can vanish mid-flight (the `asyncio.create_task`
+    documentation's warning).
+
+    ## Fix
+    No automatic fix: the right limit depends on the job. Start the task as
+    `asyncio.create_task(asyncio.wait_for(job(...), timeout=300))` (or put
+    `async with asyncio.timeout(300):` at the top of the job), record a timeout as the
+    job's failure, and keep a reference: `tasks.add(task)`,
+    `task.add_done_callback(tasks.discard)`.
+
+    ## See also
+    - https://docs.python.org/3/library/asyncio-task.html#asyncio.create_task
+    - https://docs.astral.sh/ruff/rules/asyncio-dangling-task/ (RUF006)
+    - SL401 llm-call-without-deadline
+    """
+
+    meta = RuleMeta(
+        code="SL403",
+        name="background-task-without-deadline",
+        severity=Severity.CRITICAL,
+        summary="Background task doing network or LLM work with no deadline.",
+        audit="§7",
+        fix=FixSafety.NONE,
+        since="0.1.0",
+        tags=("async",),
+    )
+    cross_file = True
+
+    bad = (
+        Bad(
+            dedent("""\
+            import asyncio
+            from fastapi import APIRouter
+            from langchain_openai import ChatOpenAI
+
+            router = APIRouter()
+            _running = set()
+
+            async def _summarise(doc_id):
+                llm = ChatOpenAI(model="gpt-4o-mini")
+                await llm.ainvoke(f"summarise {doc_id}")
+
+            @router.post("/docs/{doc_id}/summary")
+            async def start(doc_id: str):
+                task = asyncio.create_task(_summarise(doc_id))
+                _running.add(task)
+                task.add_done_callback(_running.discard)
+                return {"started": True}
+            """),
+            in_docs=True,
+        ),
+        # Dropped reference and unbounded work: one finding saying both.
+        Bad(
+            dedent("""\
+            import asyncio
+            import litellm
+
+            async def notify(text):
+                await litellm.acompletion(model="gpt-4o", messages=[{"role": "user", "content": text}])
+
+            async def handler(text):
+                asyncio.create_task(notify(text))
+            """)
+        ),
+        # RUF006 on its own: bounded work, dropped reference.
+        Bad(
+            dedent("""\
+            import asyncio
+
+            async def tick():
+                await asyncio.sleep(1)
+
+            async def handler():
+                asyncio.ensure_future(tick())
+            """)
+        ),
+        # FastAPI BackgroundTasks, across modules.
+        Bad(
+            dedent("""\
+            # file: app/jobs.py
+            from langchain_anthropic import ChatAnthropic
+
+            async def write_report(topic):
+                return await ChatAnthropic(model="claude-sonnet-4-5").ainvoke(topic)
+            # file: app/api.py
+            from fastapi import APIRouter, BackgroundTasks
+            from app.jobs import write_report
+
+            router = APIRouter()
+
+            @router.post("/reports")
+            async def create(topic: str, tasks: BackgroundTasks):
+                tasks.add_task(write_report, topic)
+            """)
+        ),
+        # Database work only: low.
+        Bad(
+            dedent("""\
+            import asyncio
+            from sqlalchemy.ext.asyncio import async_sessionmaker
+
+            SessionLocal = async_sessionmaker()
+            jobs = set()
+
+            async def mark_done(job_id):
+                async with SessionLocal() as db:
+                    await db.execute("update jobs set done = true where id = :id", {"id": job_id})
+                    await db.commit()
+
+            async def handler(job_id):
+                t = asyncio.create_task(mark_done(job_id))
+                jobs.add(t)
+            """)
+        ),
+        # A deadline inside the task's coroutine covers only part of the work.
+        Bad(
+            dedent("""\
+            import asyncio
+            from langchain_openai import ChatOpenAI
+
+            class Job:
+                def __init__(self):
+                    self.llm = ChatOpenAI()
+
+                async def step(self, q):
+                    return await self.llm.ainvoke(q)
+
+                async def run(self, qs):
+                    await asyncio.wait_for(self.step(qs[0]), 30)
+                    await self.step(qs[1])
+
+            async def start(qs, tasks):
+                tasks.append(asyncio.create_task(Job().run(qs)))
+            """)
+        ),
+        # loop.create_task with a dropped reference.
+        Bad(
+            dedent("""\
+            import asyncio
+            from openai import AsyncOpenAI
+
+            client = AsyncOpenAI()
+
+            async def embed(text):
+                return await AsyncOpenAI().embeddings.create(model="text-embedding-3-small", input=text)
+
+            async def handler(text):
+                loop = asyncio.get_running_loop()
+                loop.create_task(embed(text))
+            """)
+        ),
+        # TaskGroup tasks: the group keeps them, the work has no deadline.
+        Bad(
+            dedent("""\
+            import asyncio
+            from langchain_openai import ChatOpenAI
+
+            async def ask(q):
+                return await ChatOpenAI().ainvoke(q)
+
+            async def handler(qs):
+                async with asyncio.TaskGroup() as tg:
+                    for q in qs:
+                        tg.create_task(ask(q))
+            """)
+        ),
+    )
+
+    good = (
+        Good(
+            dedent("""\
+            import asyncio
+            from langchain_openai import ChatOpenAI
+
+            _running = set()
+
+            async def _summarise(doc_id):
+                await ChatOpenAI(model="gpt-4o-mini").ainvoke(f"summarise {doc_id}")
+
+            async def start(doc_id: str):
+                task = asyncio.create_task(asyncio.wait_for(_summarise(doc_id), 300))
+                _running.add(task)
+                task.add_done_callback(_running.discard)
+            """),
+            in_docs=True,
+        ),
+        # A deadline at the top of the job.
+        Good(
+            dedent("""\
+            import asyncio
+            from langchain_openai import ChatOpenAI
+
+            tasks = set()
+
+            async def job(q):
+                async with asyncio.timeout(120):
+                    await ChatOpenAI().ainvoke(q)
+
+            async def handler(q):
+                t = asyncio.create_task(job(q))
+                tasks.add(t)
+            """)
+        ),
+        # Local cleanup in a BackgroundTasks list.
+        Good(
+            dedent("""\
+            import tempfile
+            from fastapi import APIRouter, BackgroundTasks
+
+            router = APIRouter()
+
+            @router.post("/upload")
+            async def upload(tasks: BackgroundTasks):
+                f = tempfile.NamedTemporaryFile()
+                tasks.add_task(f.close)
+            """)
+        ),
+        # A worker loop meant to run forever; its reference is kept.
+        Good(
+            dedent("""\
+            import asyncio
+            from langchain_openai import ChatOpenAI
+
+            workers = []
+
+            async def worker(queue):
+                llm = ChatOpenAI()
+                while True:
+                    item = await queue.get()
+                    await llm.ainvoke(item)
+
+            async def startup(queue):
+                workers.append(asyncio.create_task(worker(queue)))
+            """)
+        ),
+        # Bounded work, reference kept.
+        Good(
+            dedent("""\
+            import asyncio
+
+            running = set()
+
+            async def tick():
+                await asyncio.sleep(1)
+
+            async def handler():
+                t = asyncio.create_task(tick())
+                running.add(t)
+                t.add_done_callback(running.discard)
+            """)
+        ),
+        # Only tests start it.
+        Good(
+            dedent("""\
+            # file: tests/test_jobs.py
+            import asyncio
+            from langchain_openai import ChatOpenAI
+
+            async def ask():
+                return await ChatOpenAI().ainvoke("x")
+
+            async def test_ask():
+                asyncio.create_task(ask())
+            """)
+        ),
+        # Not a BackgroundTasks: a queue's own add_task.
+        Good(
+            dedent("""\
+            from langchain_openai import ChatOpenAI
+
+            async def ask(q):
+                return await ChatOpenAI().ainvoke(q)
+
+            def schedule(scheduler, q):
+                scheduler.add_task(ask, q)
+            """)
+        ),
+        # The job carries a deadline decorator (the audit's `@with_timeout(300)`).
+        Good(
+            dedent("""\
+            import asyncio
+            import functools
+            from langchain_openai import ChatOpenAI
+
+            running = set()
+
+            def with_timeout(seconds):
+                def decorator(func):
+                    @functools.wraps(func)
+                    async def wrapper(*args, **kwargs):
+                        return await asyncio.wait_for(func(*args, **kwargs), timeout=seconds)
+                    return wrapper
+                return decorator
+
+            @with_timeout(300)
+            async def run_job(q):
+                await ChatOpenAI().ainvoke(q)
+
+            async def handler(q):
+                task = asyncio.create_task(run_job(q))
+                running.add(task)
+                task.add_done_callback(running.discard)
+            """)
+        ),
+        # A wait_for around the whole gather the task runs.
+        Good(
+            dedent("""\
+            import asyncio
+            from langchain_openai import ChatOpenAI
+
+            keep = set()
+
+            async def one(q):
+                return await ChatOpenAI().ainvoke(q)
+
+            async def batch(qs):
+                return await asyncio.wait_for(asyncio.gather(*(one(q) for q in qs)), 60)
+
+            async def handler(qs):
+                keep.add(asyncio.create_task(batch(qs)))
+            """)
+        ),
+    )
+
+    @classmethod
+    def model_needs(cls, settings: Settings) -> ModelNeeds:
+        return ModelNeeds(externals=keeps, facts=frozenset({"work", "cls"}))
+
+    @classmethod
+    def check_project(cls, model: Graph, settings: Settings) -> list[Finding]:
+        analysis = deadlines(model)
+        runs = where_code_runs(model)
+        findings: list[Finding] = []
+        for fid in sorted(model.functions):
+            rows = model.functions[fid].facts.get("work")
+            if not rows:
+                continue
+            for row in rows:
+                if row[0] == "a":
+                    row = cls._helper_call(model, analysis, fid, row)
+                if row is None or row[0] != "t":
+                    continue
+                contexts = runs.contexts(fid)
+                if (contexts and contexts <= {TEST}) or (not contexts and is_test_path(model.path_of(fid))):
+                    continue
+                finding = cls._check(model, analysis, fid, row, contexts)
+                if finding is not None:
+                    findings.append(finding)
+        return findings
+
+    @staticmethod
+    def _helper_call(model: Graph, analysis: Deadlines, fid: str, row: tuple[Any, ...]) -> tuple[Any, ...] | None:
+        """A call of a project task helper (``safe_create_task(work(), label=...)``) as a
+        ``t`` row: the helper keeps or drops the task, so no dropped reference is claimed."""
+        _, line, col, end_line, end_col, arg_line, arg_col = row
+        for edge in analysis.edges_at(fid, line, col):
+            target = model.functions.get(edge.target)
+            if target is not None and ("tw",) in (target.facts.get("work") or ()):
+                return ("t", line, col, end_line, end_col, arg_line, arg_col, f"{target.name}", 0, 0)
+        return None
+
+    @classmethod
+    def _check(cls, model: Graph, analysis: Deadlines, fid: str, row: tuple[Any, ...], contexts: frozenset[str]) -> Finding | None:
+        _, line, col, end_line, end_col, inner_line, inner_col, api, dropped, deadline = row
+        llm: list[tuple[LlmCall, list[str]]] = []
+        database: list[tuple[str, int, int, str]] = []
+        started: list[str] = []
+        if not deadline:
+            for edge in analysis.edges_at(fid, inner_line, inner_col):
+                if edge.kind == "thread":
+                    continue
+                if any(r[0] == "w" for r in model.functions[edge.target].facts.get("work") or ()):
+                    continue  # a worker loop is not meant to end
+                started.append(edge.target)
+                work = analysis.forward_work(edge.target)
+                llm += work.llm
+                database += work.database
+            for call, call_row in analysis.llm_calls(fid):
+                if (call.line, call.col) == (inner_line, inner_col):
+                    llm.append((call, [fid]))
+        span = Span(line, col, end_line, end_col)
+        path = model.path_of(fid)
+        serving = bool(contexts & {REQUEST, BACKGROUND})
+        what = f"`{api}(...)`"
+        target = f" starts `{model.display(started[0])}`" if started else ""
+        if llm:
+            call, chain = llm[0]
+            severity = Severity.CRITICAL if serving else Severity.HIGH
+            more = f" (and {len(llm) - 1} more LLM call{'s' if len(llm) > 2 else ''})" if len(llm) > 1 else ""
+            message = f"{what}{target} as a background task with no deadline, and it awaits LLM work: `{call.text}`{more} in `{model.display(call.function)}`; a hung provider keeps the task alive forever"
+            related = cls._chain(model, chain, (model.path_of(call.function), call.line, call.col, f"`{call.text}` has no deadline"))
+        elif database:
+            where, d_line, d_col, text = database[0]
+            severity = Severity.LOW  # most jobs touch the database: worth knowing, rarely what hangs
+            message = f"{what}{target} as a background task with no deadline, and it awaits database work (`{text}` in `{model.display(where)}`) that has no timeout of its own; a stalled connection keeps the task alive forever"
+            related = (RelatedLocation(model.path_of(where), d_line, d_col, f"`{text}` has no deadline"),)
+        elif dropped:
+            return cls.project_finding(path, span, f"{what} starts a task and drops its reference: {_WEAK}.", severity=Severity.MEDIUM)
+        else:
+            return None
+        if dropped:
+            message += f"; {_DROPPED}"
+            if severity is Severity.LOW:
+                severity = Severity.MEDIUM  # the dropped reference alone is worth that
+        chain_paths = tuple(model.path_of(f) for f in started)
+        return cls.project_finding(path, span, message + ".", severity=severity, related=related, chain_paths=chain_paths)
+
+    @staticmethod
+    def _chain(model: Graph, functions: list[str], last: tuple[str, int, int, str]) -> tuple[RelatedLocation, ...]:
+        related = [
+            RelatedLocation(model.path_of(f), model.functions[f].line, model.functions[f].col, f"`{model.display(f)}`")
+            for f in functions[:-1]
+        ]
+        related.append(RelatedLocation(*last))
+        return tuple(related)

@@ -1,0 +1,511 @@
+from __future__ import annotations
+
+from dataclasses import dataclass
+from textwrap import dedent
+
+from sightlint.models import Finding, RelatedLocation, Span
+from sightlint.project.contexts import BACKGROUND, REQUEST, SCRIPT, STARTUP, TEST
+from sightlint.project.deadlines import UNKNOWN, LlmCall, Timeout, deadlines, keeps
+from sightlint.project.graph import Graph, ModelNeeds
+from sightlint.project.pins import Pin, project_pin
+from sightlint.rules.base import Bad, FixSafety, Good, Rule, RuleMeta, Severity
+from sightlint.settings import Settings
+
+_MAX_OTHER_CALLERS = 10
+_WHERE = {
+    REQUEST: "while serving requests",
+    BACKGROUND: "in a background task",
+    UNKNOWN: "(reached from no known entry point)",
+    STARTUP: "at startup",
+    SCRIPT: "in a script",
+}
+# context -> (no timeout at all, only an HTTP timeout or not followed)
+_SEVERITY = {
+    REQUEST: (Severity.CRITICAL, Severity.HIGH),
+    BACKGROUND: (Severity.CRITICAL, Severity.HIGH),
+    UNKNOWN: (Severity.HIGH, Severity.MEDIUM),
+    STARTUP: (Severity.MEDIUM, Severity.LOW),
+    SCRIPT: (Severity.MEDIUM, Severity.LOW),
+}
+_GENAI_CHAT = "langchain_google_genai.ChatGoogleGenerativeAI"
+
+
+def _genai_pin(model: Graph, path: str, settings: Settings) -> Pin | None:
+    """The project's requirement of langchain-google-genai (SL404 reads it the same way),
+    once per file and run."""
+    key = ("langchain-google-genai pin", path)
+    if key not in model.cache:
+        model.cache[key] = project_pin("langchain-google-genai", path, settings)
+    found: Pin | None = model.cache[key]
+    return found
+
+
+@dataclass(frozen=True)
+class DeadlineOptions:
+    """SL401's settings."""
+
+    accept_client_timeout: bool = False
+    """Do not report a call whose client has an HTTP timeout (set where it is built, or
+    per request): only calls with no timeout at all."""
+
+
+class LlmCallWithoutDeadline(Rule):
+    """
+    ## What it flags
+    An awaited LLM or embeddings call with no deadline anywhere on its path: LangChain
+    `ainvoke`/`abatch`/`astream`/`agenerate`/`aembed_query`/`aembed_documents`/
+    `aconvert_to_graph_documents` on a chat model, embeddings client, graph transformer
+    or LCEL pipe (`prompt | llm | parser`, `llm.with_structured_output(...)`), the async
+    OpenAI / Anthropic / `google.genai` SDK calls (`client.chat.completions.create`,
+    `client.messages.create`, `client.aio.models.generate_content`) and
+    `litellm.acompletion`/`aembedding`/`atranscription`. A deadline is
+    `asyncio.wait_for`, `async with asyncio.timeout(...)`, `anyio.fail_after` or
+    `move_on_after` around the call, or around the call of *any* caller on the way from
+    an entry point: a call reached only through bounded callers is clean.
+
+    The client is followed to where it is built, across modules: `self.llm = ChatX(...)`
+    in any method of the class, a project factory (`build_chat_model(...)`) including a
+    `timeout` it passes through from its caller, a `params` dict it fills, or `**config`
+    spread from settings, `lru_cache` getters, derived runnables and pipes. The message
+    says which case it is:
+
+    | Client | Severity on a request or background path |
+    |---|---|
+    | no timeout at all (LangChain's default) | critical |
+    | only an HTTP client timeout (named, with `max_retries`, which multiply it) | high |
+    | built where sightlint cannot see (a parameter) | high |
+
+    Reached only at startup or from a script: medium (low with a client timeout); from
+    no known entry point: one level below a request. Tests are not reported.
+
+    A project function whose own body makes the unbounded call (a provider's
+    `complete()` over `litellm`, an `embed()` helper) is a wrapper: the finding stays at
+    the call inside it, and its related locations list the chain from the worst entry
+    point and the wrapper's other callers that reach it without a deadline, so one fix in
+    the wrapper bounds them all. A caller that passes a flag switching the wrapper's own
+    deadline on (`complete(p, with_timeout=True)` where the unbounded call sits under
+    `if not with_timeout:`, or after `if with_timeout: return await wait_for(...)`)
+    drops out. A function decorated with a deadline (`@with_timeout(300)`,
+    `@timeout(30)`: a decorator whose name says timeout or deadline) is bounded, and so is
+    everything it calls. A stream (`astream`) needs a deadline per chunk or around the whole
+    iteration. Sync LLM calls in async code are `blocking-call-in-async` (SL101).
+
+    Library facts, read in the installed sources:
+
+    - `langchain_openai.ChatOpenAI`/`AzureChatOpenAI`/`OpenAIEmbeddings`:
+      `request_timeout` (alias `timeout`) defaults to `None` and is passed to the SDK as
+      `timeout=None`, which disables the SDK's own 600 s (langchain-openai 1.7.4
+      `chat_models/base.py`; openai 3.57.0 `_base_client.py` applies `DEFAULT_TIMEOUT`
+      only when no timeout is given, `_constants.py`: 600 s, 2 retries).
+    - `langchain_anthropic.ChatAnthropic`: `default_request_timeout` (alias `timeout`)
+      defaults to `None`, passed on as no timeout (langchain-anthropic 1.7.10
+      `chat_models.py`); the raw `anthropic` client defaults to 600 s, 2 retries
+      (anthropic 2.14.0 `_constants.py`).
+    - `langchain_google_genai.ChatGoogleGenerativeAI`: `timeout` is accepted but not
+      used before 2.1.12 (2.1.11 never reads it; 2.1.12 and 3.0.0 pass it per request in
+      `chat_models.py`); 4.x converts it to milliseconds for `google.genai`
+      (4.4.3 `chat_models.py`). `GoogleGenerativeAIEmbeddings` has no working timeout in
+      any version: its `request_options` field is never read (2.1.12, 3.0.0, 4.4.3
+      `embeddings.py`).
+    - `google.genai` `HttpOptions(timeout=...)` is in **milliseconds** (google-genai
+      3.6.1 `types.py`): `timeout=30` is a 30 ms timeout.
+
+    ## Why it matters
+    A provider that stalls (overload, a dropped connection, a long queue) keeps the
+    awaiting coroutine waiting forever when nothing sets a deadline: the request never
+    answers, a background job never ends, and with a client's `max_retries` an HTTP
+    timeout of 60 s can still mean minutes. An HTTP timeout bounds one attempt, not the
+    call; only an asyncio deadline bounds the work as the caller sees it, and cancels it.
+
+    ## Fix
+    No automatic fix: the right deadline depends on the call. Wrap the call (or the
+    wrapper all callers use) in `asyncio.wait_for(..., timeout=...)` or
+    `async with asyncio.timeout(...)`, and set a client `timeout` as well so abandoned
+    HTTP requests are closed.
+
+    ## Options
+    `accept-client-timeout = true` stops reporting calls whose client has an HTTP
+    timeout, leaving only calls with no timeout at all.
+
+    ## See also
+    - https://docs.python.org/3/library/asyncio-task.html#timeouts
+    - SL402 unbounded-fan-out, SL403 background-task-without-deadline
+    """
+
+    meta = RuleMeta(
+        code="SL401",
+        name="llm-call-without-deadline",
+        severity=Severity.CRITICAL,
+        summary="LLM call awaited with no deadline on its path.",
+        audit="§4",
+        fix=FixSafety.NONE,
+        since="0.1.0",
+        tags=("async",),
+    )
+    cross_file = True
+    Options = DeadlineOptions
+
+    bad = (
+        Bad(
+            dedent("""\
+            from fastapi import APIRouter
+            from langchain_openai import ChatOpenAI
+
+            router = APIRouter()
+
+            class Summariser:
+                def __init__(self):
+                    self.llm = ChatOpenAI(model="gpt-4o-mini")
+
+                async def summarise(self, text):
+                    reply = await self.llm.ainvoke(text)
+                    return reply.content
+
+            @router.post("/summary")
+            async def summary(text: str):
+                return await Summariser().summarise(text)
+            """),
+            in_docs=True,
+        ),
+        # A factory passing its caller's timeout through: an HTTP timeout only.
+        Bad(
+            dedent("""\
+            # file: app/clients.py
+            from langchain_openai import ChatOpenAI
+
+            def build_chat_model(model, timeout=None):
+                return ChatOpenAI(model=model, timeout=timeout)
+            # file: app/service.py
+            from app.clients import build_chat_model
+
+            class Writer:
+                def __init__(self):
+                    self.llm = build_chat_model("gpt-4o", timeout=60)
+
+                async def write(self, prompt):
+                    return await self.llm.ainvoke(prompt)
+            """)
+        ),
+        # An LCEL pipe.
+        Bad(
+            dedent("""\
+            from langchain_anthropic import ChatAnthropic
+            from langchain_core.prompts import ChatPromptTemplate
+
+            prompt = ChatPromptTemplate.from_template("Answer: {q}")
+
+            async def answer(q):
+                llm = ChatAnthropic(model="claude-sonnet-4-5")
+                chain = prompt | llm
+                return await chain.ainvoke({"q": q})
+            """)
+        ),
+        # A wrapper: one finding, inside it, whatever calls it.
+        Bad(
+            dedent("""\
+            import asyncio
+            import litellm
+
+            class Provider:
+                async def complete(self, prompt, with_timeout=False):
+                    if with_timeout:
+                        return await asyncio.wait_for(self._raw(prompt), 30)
+                    return await litellm.acompletion(model="gpt-4o", messages=[prompt])
+
+                async def _raw(self, prompt):
+                    return await litellm.acompletion(model="gpt-4o", messages=[prompt], timeout=30)
+
+            async def caller_a(p: Provider):
+                return await p.complete("a")
+
+            async def caller_b(p: Provider):
+                return await p.complete("b")
+            """)
+        ),
+        # google.genai's HttpOptions timeout is in milliseconds.
+        Bad(
+            dedent("""\
+            from google import genai
+            from google.genai import types
+
+            client = None
+
+            async def ask(prompt):
+                client = genai.Client(http_options=types.HttpOptions(timeout=30))
+                return await client.aio.models.generate_content(model="gemini-2.5-flash", contents=prompt)
+            """)
+        ),
+        # Embeddings: GoogleGenerativeAIEmbeddings has no working timeout.
+        Bad(
+            dedent("""\
+            from functools import lru_cache
+            from langchain_google_genai import GoogleGenerativeAIEmbeddings
+
+            @lru_cache
+            def get_embeddings():
+                return GoogleGenerativeAIEmbeddings(model="models/gemini-embedding-001", request_options={"timeout": 10})
+
+            async def embed(texts):
+                return await get_embeddings().aembed_documents(texts)
+            """)
+        ),
+        # The OpenAI SDK's default 600 s is an HTTP timeout, not a deadline.
+        Bad(
+            dedent("""\
+            from openai import AsyncOpenAI
+
+            class Chat:
+                def __init__(self):
+                    self.client = AsyncOpenAI()
+
+                async def reply(self, messages):
+                    out = await self.client.chat.completions.create(model="gpt-4o", messages=messages)
+                    return out.choices[0].message.content
+            """)
+        ),
+        # A structured-output runnable derived from the client, streamed.
+        Bad(
+            dedent("""\
+            from langchain_google_genai import ChatGoogleGenerativeAI
+
+            class Extractor:
+                def __init__(self, schema):
+                    self.llm = ChatGoogleGenerativeAI(model="gemini-2.5-flash")
+                    self.structured = self.llm.with_structured_output(schema)
+
+                async def extract(self, text):
+                    return await self.structured.ainvoke(text)
+            """)
+        ),
+        # Bounded in one caller, not in the other.
+        Bad(
+            dedent("""\
+            import asyncio
+            from langchain_openai import OpenAIEmbeddings
+
+            embeddings = None
+
+            async def embed(text):
+                client = OpenAIEmbeddings()
+                return await client.aembed_query(text)
+
+            async def search(text):
+                return await asyncio.wait_for(embed(text), 5)
+
+            async def index(text):
+                return await embed(text)
+            """)
+        ),
+    )
+
+    good = (
+        Good(
+            dedent("""\
+            import asyncio
+            from langchain_openai import ChatOpenAI
+
+            class Summariser:
+                def __init__(self):
+                    self.llm = ChatOpenAI(model="gpt-4o-mini", timeout=30)
+
+                async def summarise(self, text):
+                    reply = await asyncio.wait_for(self.llm.ainvoke(text), timeout=45)
+                    return reply.content
+            """),
+            in_docs=True,
+        ),
+        # A deadline around the caller covers the whole path.
+        Good(
+            dedent("""\
+            import asyncio
+            from langchain_openai import ChatOpenAI
+
+            llm_holder = None
+
+            async def _ask(prompt):
+                llm = ChatOpenAI()
+                return await llm.ainvoke(prompt)
+
+            async def handler(prompt):
+                async with asyncio.timeout(20):
+                    return await _ask(prompt)
+            """)
+        ),
+        # The wrapper's callers all switch its deadline on.
+        Good(
+            dedent("""\
+            import asyncio
+            import litellm
+
+            async def complete(prompt, with_timeout=False):
+                if with_timeout:
+                    return await asyncio.wait_for(litellm.acompletion(model="m", messages=[prompt]), 30)
+                return await litellm.acompletion(model="m", messages=[prompt])
+
+            async def caller(prompt):
+                return await complete(prompt, with_timeout=True)
+            """)
+        ),
+        # anyio deadlines count too.
+        Good(
+            dedent("""\
+            import anyio
+            from langchain_anthropic import ChatAnthropic
+
+            async def ask(prompt):
+                llm = ChatAnthropic(model="claude-haiku-4-5")
+                with anyio.fail_after(30):
+                    return await llm.ainvoke(prompt)
+            """)
+        ),
+        # A sync call in async code is SL101's.
+        Good(
+            dedent("""\
+            from langchain_openai import ChatOpenAI
+
+            async def ask(prompt):
+                return ChatOpenAI().invoke(prompt)
+            """)
+        ),
+        # Not an LLM client: a project class with an `ainvoke` method.
+        Good(
+            dedent("""\
+            class Tool:
+                async def ainvoke(self, x):
+                    return x
+
+            async def run(x):
+                return await Tool().ainvoke(x)
+            """)
+        ),
+        # Only reached from a test.
+        Good(
+            dedent("""\
+            # file: tests/test_llm.py
+            from langchain_openai import ChatOpenAI
+
+            async def test_live():
+                assert await ChatOpenAI().ainvoke("ping")
+            """)
+        ),
+        # move_on_after around a gather of calls.
+        Good(
+            dedent("""\
+            import anyio
+            from langchain_openai import ChatOpenAI
+
+            async def one(llm, q):
+                return await llm.ainvoke(q)
+
+            async def many(qs):
+                llm = ChatOpenAI()
+                with anyio.move_on_after(60):
+                    for q in qs:
+                        await llm.ainvoke(q)
+            """)
+        ),
+        # A deadline decorator on the caller.
+        Good(
+            dedent("""\
+            from langchain_openai import ChatOpenAI
+            from app.utils import with_timeout
+
+            async def _ask(q):
+                return await ChatOpenAI().ainvoke(q)
+
+            @with_timeout(seconds=60)
+            async def answer(q):
+                return await _ask(q)
+            """)
+        ),
+        # A client timeout is accepted with accept-client-timeout; here a wait_for in the only caller.
+        Good(
+            dedent("""\
+            import asyncio
+            from openai import AsyncOpenAI
+
+            client = AsyncOpenAI(timeout=20)
+
+            async def _call(messages):
+                return await AsyncOpenAI(timeout=20).chat.completions.create(model="gpt-4o", messages=messages)
+
+            async def reply(messages):
+                return await asyncio.wait_for(_call(messages), 30)
+            """)
+        ),
+    )
+
+    @classmethod
+    def model_needs(cls, settings: Settings) -> ModelNeeds:
+        return ModelNeeds(externals=keeps, facts=frozenset({"work", "cls"}))
+
+    @classmethod
+    def check_project(cls, model: Graph, settings: Settings) -> list[Finding]:
+        options: DeadlineOptions = cls.options_for(settings)
+        analysis = deadlines(model)
+        findings: list[Finding] = []
+        for fid in sorted(model.functions):
+            for call, row in analysis.llm_calls(fid):
+                if row is not None and row[5]:
+                    continue  # a deadline in the same function
+                reach = analysis.unbounded_paths(fid, row[6] if row is not None else "")
+                context = reach.context()
+                if context is None or context not in _SEVERITY:
+                    continue
+                timeout = analysis.timeout_of(call)
+                if timeout.kind == "http" and options.accept_client_timeout:
+                    continue
+                worst, weaker = _SEVERITY[context]
+                severity = worst if timeout.kind == "none" else weaker
+                findings.append(cls._finding(model, call, timeout, reach, context, severity, settings))
+        return findings
+
+    @classmethod
+    def _finding(
+        cls, model: Graph, call: LlmCall, timeout: Timeout, reach: object, context: str, severity: Severity, settings: Settings
+    ) -> Finding:
+        from sightlint.project.deadlines import Reach
+
+        assert isinstance(reach, Reach)
+        where = _WHERE[context]
+        if timeout.kind == "none":
+            what = f"no timeout anywhere: {timeout.how}" if timeout.how else "no timeout anywhere"
+        elif timeout.kind == "http":
+            value = f": {timeout.seconds:g} s" if timeout.seconds is not None else ""
+            retries = f", and up to {timeout.retries} retries each wait again" if timeout.retries else ""
+            what = f"only an HTTP client timeout ({timeout.how}{value}{retries}), which bounds one attempt, not the call"
+        else:
+            what = "no asyncio deadline, and sightlint could not see how the client is built"
+        if timeout.client == _GENAI_CHAT and timeout.kind == "http":
+            pin = _genai_pin(model, model.path_of(call.function), settings)
+            if pin is None:
+                what += "; langchain-google-genai before 2.1.12 ignores a chat model's `timeout` (the underlying API client's default applies)"
+            elif pin.admits_below((2, 1, 12)):
+                what += (
+                    f"; the project's `{pin.text.strip()}` ({pin.source}) allows langchain-google-genai before 2.1.12, "
+                    "which ignores a chat model's `timeout` (the underlying API client's default applies)"
+                )
+        stream = " (a stream needs a deadline per chunk or around the whole iteration)" if call.method.startswith("astream") else ""
+        callers = [e for e in model.callers.get(call.function, ()) if reach.towards.get(e.source) is e]
+        wrapper = ""
+        if callers:
+            wrapper = f"; `{model.display(call.function)}` is reached without a deadline from {len(callers)} call site{'s' if len(callers) != 1 else ''}, so a deadline here bounds them all"
+        message = f"`{call.text}` is awaited {where} with {what}{stream}{wrapper}."
+        related: list[RelatedLocation] = []
+        start = reach.worst_start()
+        if start is not None:
+            related += [model.hop(edge) for edge in reach.chain(start)]
+        shown = {(r.path, r.line, r.col) for r in related}
+        for edge in callers[:_MAX_OTHER_CALLERS]:
+            hop = model.hop(edge)
+            if (hop.path, hop.line, hop.col) not in shown:
+                related.append(hop)
+        paths = tuple(sorted({model.path_of(f) for f in reach.towards}))
+        return cls.project_finding(
+            model.path_of(call.function),
+            Span(call.line, call.col, call.end_line, call.end_col),
+            message,
+            severity=severity,
+            related=tuple(related),
+            chain_paths=paths,
+        )

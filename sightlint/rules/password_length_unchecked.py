@@ -1,0 +1,544 @@
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from textwrap import dedent
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from sightlint.models import Finding, RelatedLocation, Span
+from sightlint.rules.base import Bad, FixSafety, Good, Rule, RuleMeta, Severity
+
+if TYPE_CHECKING:
+    from sightlint.project.graph import Graph, ModelNeeds
+    from sightlint.settings import Settings
+
+# bcrypt's own functions, and passlib's bcrypt handler: what they are called with is hashed.
+_BCRYPT = {"bcrypt.hashpw": "hash", "bcrypt.checkpw": "check"}
+_PASSLIB_BCRYPT = ("passlib.hash.bcrypt.", "passlib.hash.bcrypt_sha256.")
+_CONTEXT_METHODS = {"hash": "hash", "encrypt": "hash", "verify": "check", "verify_and_update": "check"}
+# Exceptions whose handler turns bcrypt 5's ValueError into a failed check instead of a 500.
+_HANDLES_VALUE_ERROR = frozenset(("ValueError", "Exception", "BaseException"))
+# `max_length` counts characters: up to 4 UTF-8 bytes each, so only 18 always fit 72 bytes.
+_SAFE_MAX_LENGTH = 18
+
+
+class _Sink(NamedTuple):
+    """A value path of a function that reaches bcrypt unchecked, and how."""
+
+    kind: str  # "hash" or "check"
+    call: str  # the bcrypt call as written, e.g. ``bcrypt.hashpw``
+    chain: tuple[RelatedLocation, ...]  # from this function down to the bcrypt call
+    handled: bool = False  # a hash whose ValueError (bcrypt 5) a `try` on the way catches
+
+
+class _Function(NamedTuple):
+    """What the flows facts say about one function (see ``sightlint.project.flows``)."""
+
+    args: dict[tuple[int, int], list[tuple[int | str, str]]]
+    caught: dict[tuple[int, int], frozenset[str]]
+    bounded: frozenset[str]
+    annotations: dict[str, str]
+
+
+class PasswordLengthUnchecked(Rule):
+    """
+    ## What it flags
+    A password field of a request model (`password: str`, `new_password: SecretStr`,
+    `password: constr(...)` on a class deriving from pydantic's `BaseModel`, a project base
+    of it or `SQLModel`; dataclasses, enums and typed dicts are not request models) that a
+    function takes as an annotated parameter, and whose value reaches `bcrypt.hashpw`/`bcrypt.checkpw` or
+    passlib's bcrypt (`CryptContext(schemes=["bcrypt"]).hash/verify`, `passlib.hash.bcrypt`)
+    with no check of its UTF-8 length against bcrypt's 72 bytes on the way: no
+    validator on the field that compares `len(value.encode())` with 72, and no such check
+    (or truncation) in the functions the value passes through. The finding sits on the
+    field and names the way to bcrypt. `Field(max_length=...)` counts characters, not
+    bytes: up to 4 bytes each in UTF-8, so it only counts as a check up to 18.
+
+    A check in the helper that raises a plain `ValueError` does not count (the user gets
+    a 500, not a form error), except around `checkpw`/`verify`: a `try` that catches
+    `ValueError` (or `Exception`) there turns the long password into a failed login,
+    which is right. The value is followed through parameters, attributes of annotated
+    parameters and the whole model handed on (`crud.create_user(user_create=user_in)`,
+    then `user_create.password`), across modules. Severity high.
+
+    ## Why it matters
+    bcrypt hashes at most 72 bytes. bcrypt 4.x ignores the rest silently (bcrypt 4.3.0
+    sdist, `src/_bcrypt/src/lib.rs`, `hashpw`: `let password =
+    &password[..password.len().min(72)];`), so two passwords that share their first 72
+    bytes are the same password: with 4.3.0 installed, `checkpw` accepts `"a" * 72 +
+    "DIFFERENT"` against the hash of `"a" * 72 + "X"`. bcrypt 5.0 raises instead (bcrypt
+    5.0.0 sdist, same file: `if password.len() > 72` → `ValueError("password cannot be
+    longer than 72 bytes, truncate manually if necessary (e.g. my_password[:72])")`, and
+    `checkpw` calls `hashpw`): a sign-up or a login with a long passphrase becomes a 500
+    unless something catches it. passlib 1.7.4 does not survive bcrypt 5 even for short
+    passwords: its backend self-test (`passlib/handlers/bcrypt.py`,
+    `_finalize_backend_mixin` → `detect_wrap_bug`, which hashes a 255-byte secret) makes
+    the first `CryptContext(schemes=["bcrypt"]).hash("short")` raise that `ValueError`
+    (checked with 5.0.0 installed), and with any bcrypt since 4.x it logs "(trapped)
+    error reading bcrypt version" (it reads `bcrypt.__about__.__version__`, which neither
+    4.3.0 nor 5.0.0 has). `max_length` counts characters: 19 emoji are 76 bytes, so
+    `max_length=72` lets 288 bytes through.
+
+    ## Fix
+    No automatic fix. Validate the bytes where the request arrives, so the user gets a
+    422 that says why:
+
+    ```python
+    @field_validator("password")
+    @classmethod
+    def _fits_bcrypt(cls, value: str) -> str:
+        if len(value.encode("utf-8")) > 72:
+            raise ValueError("Password is too long (at most 72 bytes)")
+        return value
+    ```
+
+    and keep `checkpw` in a `try` that answers `False` to `ValueError`. Pin `bcrypt<5`
+    while passlib is in use, or move to `bcrypt` directly (or `pwdlib`).
+    """
+
+    meta = RuleMeta(
+        code="SL703",
+        name="password-length-unchecked",
+        severity=Severity.HIGH,
+        summary="Password reaches bcrypt without a 72-byte check at the schema.",
+        audit="§12",
+        fix=FixSafety.NONE,
+        since="0.1.0",
+        tags=("security",),
+    )
+    cross_file = True
+
+    bad = (
+        Bad(
+            dedent(
+                """\
+                # file: app/schemas.py
+                from pydantic import BaseModel, Field
+
+                class UserCreate(BaseModel):
+                    email: str
+                    password: str = Field(min_length=8, max_length=72)
+
+                # file: app/security.py
+                import bcrypt
+
+                def hash_password(password: str) -> str:
+                    return bcrypt.hashpw(password.encode(), bcrypt.gensalt()).decode()
+
+                # file: app/routes.py
+                from fastapi import APIRouter
+                from app.schemas import UserCreate
+                from app.security import hash_password
+
+                router = APIRouter()
+
+                @router.post("/users")
+                async def register(body: UserCreate):
+                    return {"hash": hash_password(body.password)}
+                """
+            ),
+            in_docs=True,
+        ),
+        # passlib's CryptContext, the model handed on whole to a CRUD helper.
+        Bad(
+            dedent(
+                """\
+                # file: app/models.py
+                from pydantic import BaseModel
+
+                class UserIn(BaseModel):
+                    username: str
+                    password: str
+
+                # file: app/security.py
+                from passlib.context import CryptContext
+
+                pwd_context = CryptContext(schemes=["bcrypt"], deprecated="auto")
+
+                def get_password_hash(password):
+                    return pwd_context.hash(password)
+
+                # file: app/crud.py
+                from app.models import UserIn
+                from app.security import get_password_hash
+
+                def create_user(db, user_create: UserIn):
+                    db.add(User(name=user_create.username, hashed=get_password_hash(user_create.password)))
+
+                # file: app/routes.py
+                from fastapi import FastAPI
+                from app import crud
+                from app.models import UserIn
+
+                app = FastAPI()
+
+                @app.post("/signup")
+                def signup(user_in: UserIn, db=None):
+                    crud.create_user(db, user_create=user_in)
+                """
+            )
+        ),
+        # A check in the helper that raises ValueError still makes a 500.
+        Bad(
+            dedent(
+                """\
+                # file: app/api.py
+                import bcrypt
+                from fastapi import APIRouter
+                from pydantic import BaseModel, SecretStr
+
+                router = APIRouter()
+
+                class Signup(BaseModel):
+                    new_password: SecretStr
+
+                def digest(secret: str) -> bytes:
+                    raw = secret.encode("utf-8")
+                    return bcrypt.hashpw(raw, bcrypt.gensalt())
+
+                @router.post("/signup")
+                def signup(form: Signup):
+                    return digest(form.new_password.get_secret_value())
+                """
+            )
+        ),
+        # Login: checkpw outside any try, so bcrypt 5's ValueError is a 500.
+        Bad(
+            dedent(
+                """\
+                # file: app/auth.py
+                import bcrypt
+                from fastapi import APIRouter
+                from pydantic import BaseModel
+
+                router = APIRouter()
+
+                class Login(BaseModel):
+                    email: str
+                    password: str
+
+                def verify(plain: str, hashed: str) -> bool:
+                    return bcrypt.checkpw(plain.encode(), hashed.encode())
+
+                @router.post("/login")
+                async def login(body: Login):
+                    return {"ok": verify(body.password, load_hash(body.email))}
+                """
+            )
+        ),
+        # passlib's bcrypt handler, `constr(max_length=64)`: 64 characters can be 256 bytes.
+        Bad(
+            "from passlib.hash import bcrypt\nfrom pydantic import BaseModel, constr\n\nclass Invite(BaseModel):\n"
+            "    password: constr(min_length=8, max_length=64)\n\ndef accept(invite: Invite):\n"
+            "    return bcrypt.hash(invite.password)\n"
+        ),
+        # A static method, and an optional field of an update model.
+        Bad(
+            dedent(
+                """\
+                import bcrypt
+                from pydantic import BaseModel
+
+                class UserUpdate(BaseModel):
+                    password: str | None = None
+
+                class Users:
+                    @staticmethod
+                    def hash_password(plain: str) -> bytes:
+                        return bcrypt.hashpw(plain.encode(), bcrypt.gensalt())
+
+                async def update(body: UserUpdate):
+                    if body.password:
+                        return Users.hash_password(body.password)
+                """
+            )
+        ),
+        # The route checks the bytes, but answers with a ValueError: still a 500.
+        Bad(
+            "import bcrypt\nfrom pydantic import BaseModel\n\nclass Reset(BaseModel):\n    password: str\n\n"
+            "async def reset(body: Reset):\n    if len(body.password.encode()) > 72:\n        raise ValueError('too long')\n"
+            "    return bcrypt.hashpw(body.password.encode(), bcrypt.gensalt())\n"
+        ),
+        # checkpw in a try that catches something else.
+        Bad(
+            "import bcrypt\nfrom pydantic import BaseModel\n\nclass Login(BaseModel):\n    password: str\n\n"
+            "def login(body: Login, stored: dict):\n    try:\n        return bcrypt.checkpw(body.password.encode(), stored['hash'])\n"
+            "    except KeyError:\n        return False\n"
+        ),
+    )
+
+    good = (
+        Good(
+            dedent(
+                """\
+                # file: app/schemas.py
+                from pydantic import BaseModel, field_validator
+
+                class UserCreate(BaseModel):
+                    password: str
+
+                    @field_validator("password")
+                    @classmethod
+                    def _fits_bcrypt(cls, value: str) -> str:
+                        if len(value.encode("utf-8")) > 72:
+                            raise ValueError("Password is too long (at most 72 bytes)")
+                        return value
+
+                # file: app/routes.py
+                import bcrypt
+                from fastapi import APIRouter
+                from app.schemas import UserCreate
+
+                router = APIRouter()
+
+                @router.post("/users")
+                async def register(body: UserCreate):
+                    return bcrypt.hashpw(body.password.encode(), bcrypt.gensalt())
+                """
+            ),
+            in_docs=True,
+        ),
+        # Login: checkpw's ValueError becomes a failed login.
+        Good(
+            dedent(
+                """\
+                import bcrypt
+                from pydantic import BaseModel
+
+                class Login(BaseModel):
+                    password: str
+
+                def verify(plain: str, hashed: str) -> bool:
+                    try:
+                        return bcrypt.checkpw(plain.encode(), hashed.encode())
+                    except ValueError:
+                        return False
+
+                async def login(body: Login):
+                    return verify(body.password, "...")
+                """
+            )
+        ),
+        # The route checks the bytes itself.
+        Good(
+            dedent(
+                """\
+                import bcrypt
+                from fastapi import HTTPException
+                from pydantic import BaseModel
+
+                class Reset(BaseModel):
+                    password: str
+
+                async def reset(body: Reset):
+                    if len(body.password.encode("utf-8")) > 72:
+                        raise HTTPException(422, "too long")
+                    return bcrypt.hashpw(body.password.encode(), bcrypt.gensalt())
+                """
+            )
+        ),
+        # `max_length=18`: 18 characters are at most 72 bytes.
+        Good(
+            "import bcrypt\nfrom pydantic import BaseModel, Field\n\nclass Pin(BaseModel):\n"
+            "    pin_password: str = Field(max_length=18)\n\ndef set_pin(body: Pin):\n"
+            "    return bcrypt.hashpw(body.pin_password.encode(), bcrypt.gensalt())\n"
+        ),
+        # Truncated to 72 bytes on the way.
+        Good(
+            "import bcrypt\nfrom pydantic import BaseModel\n\nclass Form(BaseModel):\n    password: str\n\n"
+            "def store(form: Form):\n    return bcrypt.hashpw(form.password.encode()[:72], bcrypt.gensalt())\n"
+        ),
+        # An argon2 context has no 72-byte limit.
+        Good(
+            "from passlib.context import CryptContext\nfrom pydantic import BaseModel\n\n"
+            "ctx = CryptContext(schemes=['argon2'])\n\nclass Form(BaseModel):\n    password: str\n\n"
+            "def store(form: Form):\n    return ctx.hash(form.password)\n"
+        ),
+        # Not a request model: a dataclass, and a model whose password never reaches bcrypt.
+        Good(
+            "import bcrypt\nfrom dataclasses import dataclass\nfrom pydantic import BaseModel\n\n@dataclass\nclass Row:\n"
+            "    password: str\n\nclass Settings(BaseModel):\n    db_password: str\n\n"
+            "def store(row: Row, s: Settings):\n    connect(s.db_password)\n    return bcrypt.hashpw(row.password.encode(), bcrypt.gensalt())\n"
+        ),
+        # A model validator that bounds the bytes.
+        Good(
+            dedent(
+                """\
+                import bcrypt
+                from pydantic import BaseModel, model_validator
+
+                class Change(BaseModel):
+                    new_password: str
+
+                    @model_validator(mode="after")
+                    def _fits(self):
+                        if len(self.new_password.encode()) > 72:
+                            raise ValueError("too long")
+                        return self
+
+                def change(body: Change):
+                    return bcrypt.hashpw(body.new_password.encode(), bcrypt.gensalt())
+                """
+            )
+        ),
+    )
+
+    @classmethod
+    def may_report(cls, text: str) -> bool:
+        return False  # cross-file: nothing per file
+
+    @classmethod
+    def model_needs(cls, settings: Settings) -> ModelNeeds:
+        from sightlint.project.graph import ModelNeeds
+
+        return ModelNeeds(externals=_bcrypt_name, facts=frozenset(("flows", "params", "method_kind", "cls")), module_facts=frozenset(("secrets",)))
+
+    @classmethod
+    def check_project(cls, model: Graph, settings: Settings) -> list[Finding]:
+        functions = {fid: _read(info.facts.get("flows", ())) for fid, info in model.functions.items() if info.facts.get("flows")}
+        contexts = {
+            path: {fact[1] for fact in facts.get("secrets", ()) if fact[0] == "bcrypt"} for path, facts in model.module_facts.items()
+        }
+        sinks = _sinks(model, functions, contexts)
+        fields: dict[str, list[tuple[str, tuple[Any, ...]]]] = {}
+        for path, facts in model.module_facts.items():
+            for fact in facts.get("secrets", ()):
+                if fact[0] == "field":
+                    fields.setdefault(fact[1], []).append((path, fact))
+        findings: dict[tuple[str, int, int], Finding] = {}
+        for fid, paths in sinks.items():
+            flows = functions.get(fid)
+            if flows is None:
+                continue
+            for value, sink in paths.items():
+                root, _, attr = value.partition(".")
+                annotation = flows.annotations.get(root)
+                if not attr or annotation is None:
+                    continue
+                for path, fact in fields.get(annotation, ()):
+                    _, cls_name, name, line, col, end_col, max_length, checked = fact
+                    if name != attr or checked or 0 < max_length <= _SAFE_MAX_LENGTH:
+                        continue
+                    key = (path, line, col)
+                    if key in findings:
+                        continue
+                    findings[key] = cls.project_finding(
+                        path,
+                        Span(line, col, line, end_col),
+                        _message(cls_name, name, max_length, sink, model.display(fid)),
+                        related=sink.chain,
+                        # Only the silent truncation of bcrypt 4.x is left when bcrypt 5's error is caught.
+                        severity=Severity.MEDIUM if sink.handled else None,
+                    )
+        return list(findings.values())
+
+
+def _bcrypt_name(name: str) -> bool:
+    """Externals to keep: bcrypt's functions and passlib's hash/verify methods."""
+    return name in _BCRYPT or name.startswith(_PASSLIB_BCRYPT) or ("CryptContext" in name and name.rsplit(".", 1)[-1] in _CONTEXT_METHODS)
+
+
+def _read(rows: Iterable[tuple[Any, ...]]) -> _Function:
+    args: dict[tuple[int, int], list[tuple[int | str, str]]] = {}
+    caught: dict[tuple[int, int], frozenset[str]] = {}
+    bounded: set[str] = set()
+    annotations: dict[str, str] = {}
+    for row in rows:
+        kind = row[0]
+        if kind == "arg":
+            args.setdefault((row[1], row[2]), []).append((row[3], row[4]))
+        elif kind == "caught":
+            caught[(row[1], row[2])] = frozenset(row[3].split(","))
+        elif kind == "bytes" and row[2] != "raise":
+            bounded.add(row[1])  # a `ValueError` raised on the way is a 500, no check
+        elif kind == "param":
+            annotations[row[1]] = row[2]
+    return _Function(args, caught, frozenset(bounded), annotations)
+
+
+def _sinks(model: Graph, functions: Mapping[str, _Function], contexts: Mapping[str, set[str]]) -> dict[str, dict[str, _Sink]]:
+    """Function id -> the value paths in it that reach bcrypt with no 72-byte check."""
+    sinks: dict[str, dict[str, _Sink]] = {}
+    todo: list[tuple[str, str]] = []
+    for fid, calls in model.externals.items():
+        flows = functions.get(fid)
+        if flows is None:
+            continue
+        for call in calls:
+            kind = _kind(call.name, call.site.text, contexts.get(model.path_of(fid), set()))
+            if kind is None:
+                continue
+            where = (call.site.line, call.site.col)
+            handled = bool(flows.caught.get(where, frozenset()) & _HANDLES_VALUE_ERROR)
+            if kind == "check" and handled:
+                continue
+            for key, value in flows.args.get(where, ()):
+                if key not in (0, "password", "secret") or value in flows.bounded:
+                    continue
+                here = RelatedLocation(model.path_of(fid), call.site.line, call.site.col, f"`{call.site.text}(...)` gets `{value}`")
+                if value not in sinks.setdefault(fid, {}):
+                    sinks[fid][value] = _Sink(kind, call.site.text, (here,), handled)
+                    todo.append((fid, value))
+    while todo:
+        fid, value = todo.pop()
+        sink = sinks[fid][value]
+        params = _params(model, fid)
+        root, _, attr = value.partition(".")
+        for edge in model.callers.get(fid, ()):
+            caller = functions.get(edge.source)
+            if caller is None:
+                continue
+            where = (edge.line, edge.col)
+            handled = sink.handled or bool(caller.caught.get(where, frozenset()) & _HANDLES_VALUE_ERROR)
+            if sink.kind == "check" and handled:
+                continue
+            for key, source in caller.args.get(where, ()):
+                name = params[key] if isinstance(key, int) and key < len(params) else key
+                if name != root:
+                    continue
+                reached = f"{source}.{attr}" if attr and "." not in source else source if not attr else None
+                if reached is None or reached in caller.bounded or reached in sinks.get(edge.source, {}):
+                    continue
+                sinks.setdefault(edge.source, {})[reached] = _Sink(sink.kind, sink.call, (model.hop(edge), *sink.chain), handled)
+                todo.append((edge.source, reached))
+    return sinks
+
+
+def _kind(name: str, text: str, contexts: set[str]) -> str | None:
+    """"hash" or "check" for a bcrypt call, None for anything else (an argon2 CryptContext)."""
+    if name in _BCRYPT:
+        return _BCRYPT[name]
+    method = name.rsplit(".", 1)[-1]
+    if name.startswith(_PASSLIB_BCRYPT):
+        return _CONTEXT_METHODS.get(method)
+    receiver = text.rsplit(".", 1)[0]
+    if "CryptContext" in name and receiver in contexts:
+        return _CONTEXT_METHODS.get(method)
+    return None
+
+
+def _params(model: Graph, fid: str) -> list[str]:
+    """The parameters a call's positional arguments land in (without `self`/`cls`)."""
+    info = model.functions[fid]
+    params = list(info.facts.get("params", ()))
+    if info.facts.get("cls") and info.facts.get("method_kind") != "static" and params:
+        params = params[1:]
+    return params
+
+
+def _message(cls_name: str, name: str, max_length: int, sink: _Sink, where: str) -> str:
+    call = "bcrypt's hash" if sink.kind == "hash" else "bcrypt's check"
+    limit = (
+        f" (`max_length={max_length}` counts characters: {max_length} can be {4 * max_length} bytes)"
+        if max_length > 0
+        else ""
+    )
+    if sink.kind == "check":
+        consequence = "bcrypt 5 raises `ValueError` for a longer one, and nothing on the way catches it (a 500)"
+    elif sink.handled:
+        consequence = "bcrypt 4.x silently ignores everything past 72 bytes (bcrypt 5's `ValueError` is caught on the way)"
+    else:
+        consequence = "bcrypt 4.x silently ignores everything past 72 bytes and bcrypt 5 raises `ValueError` (a 500)"
+    return (
+        f"`{cls_name}.{name}` reaches {call} (`{sink.call}`, from `{where}`) with no check that it fits bcrypt's "
+        f"72 bytes{limit}: {consequence}; validate `len(value.encode()) <= 72` on the field."
+    )

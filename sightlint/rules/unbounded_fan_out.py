@@ -1,0 +1,423 @@
+from __future__ import annotations
+
+from textwrap import dedent
+from typing import Any
+
+from sightlint.models import Finding, RelatedLocation, Span
+from sightlint.project.contexts import BACKGROUND, REQUEST, SCRIPT, STARTUP
+from sightlint.project.deadlines import UNKNOWN, Deadlines, LlmCall, Timeout, deadlines, keeps
+from sightlint.project.graph import Graph, ModelNeeds
+from sightlint.rules.base import Bad, FixSafety, Good, Rule, RuleMeta, Severity
+from sightlint.settings import Settings
+
+# context -> (a branch with no timeout at all, every branch has an HTTP timeout)
+_SEVERITY = {
+    REQUEST: (Severity.CRITICAL, Severity.HIGH),
+    BACKGROUND: (Severity.CRITICAL, Severity.HIGH),
+    UNKNOWN: (Severity.HIGH, Severity.MEDIUM),
+    STARTUP: (Severity.MEDIUM, Severity.LOW),
+    SCRIPT: (Severity.MEDIUM, Severity.LOW),
+}
+_WHERE = {
+    REQUEST: "while serving requests",
+    BACKGROUND: "in a background task",
+    UNKNOWN: "(reached from no known entry point)",
+    STARTUP: "at startup",
+    SCRIPT: "in a script",
+}
+
+
+class UnboundedFanOut(Rule):
+    """
+    ## What it flags
+    A fan-out — `asyncio.gather(...)`, `asyncio.wait(...)` or `asyncio.as_completed(...)`
+    without `timeout=`, an `async with asyncio.TaskGroup()` block — with no deadline
+    around it or around any caller on its path, where some branch does LLM work without
+    a deadline of its own (what `llm-call-without-deadline`, SL401, counts: followed
+    through the branch's calls, across modules). Branches are the coroutines written in
+    the call (`gather(*(ask(q) for q in qs))`), collected into a list first
+    (`tasks = [ask(q) for q in qs]`, `tasks.append(...)`), or started with
+    `tg.create_task(...)` in the group. The finding sits at the fan-out and names the
+    unbounded branch and the call it reaches.
+
+    A fan-out whose every branch is bounded (`gather(wait_for(ask(q), 30) ...)`, a
+    branch with `async with asyncio.timeout(...)` inside) is clean, and so is one inside
+    `asyncio.wait_for(...)` or `async with asyncio.timeout(...)`, or in a function every
+    caller bounds. Branches that only do database or local work are left to SL601/SL602.
+
+    | Reached from | a branch with no timeout at all | every branch has an HTTP timeout |
+    |---|---|---|
+    | a request or a background task | critical | high |
+    | no known entry point | high | medium |
+    | only startup or a script | medium | low |
+
+    ## Why it matters
+    A gather finishes when its slowest branch does. With thirty personas answering in
+    parallel, one stalled provider connection keeps the whole request or job waiting
+    forever, with every other branch's result already computed and held in memory, and
+    whatever the caller holds (a DB session, a semaphore slot) held too. The audit's
+    focus-group `gather` (§4) is this case.
+
+    ## Fix
+    No automatic fix: choose what a timeout means for the batch. Either bound the whole
+    fan-out (`await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 60)`
+    or `async with asyncio.timeout(60):` around it), or bound each branch
+    (`gather(*(asyncio.wait_for(ask(q), 30) for q in qs), return_exceptions=True)`) so a
+    slow branch fails alone and the others still count.
+
+    ## See also
+    - https://docs.python.org/3/library/asyncio-task.html#asyncio.gather
+    - https://docs.python.org/3/library/asyncio-task.html#task-groups
+    - SL401 llm-call-without-deadline
+    """
+
+    meta = RuleMeta(
+        code="SL402",
+        name="unbounded-fan-out",
+        severity=Severity.CRITICAL,
+        summary="Fan-out over LLM work with no deadline: one hung branch holds all.",
+        audit="§4",
+        fix=FixSafety.NONE,
+        since="0.1.0",
+        tags=("async",),
+    )
+    cross_file = True
+
+    bad = (
+        Bad(
+            dedent("""\
+            import asyncio
+            from fastapi import APIRouter
+            from langchain_openai import ChatOpenAI
+
+            router = APIRouter()
+            llm_holder = {}
+
+            async def answer(persona, question):
+                llm = ChatOpenAI(model="gpt-4o-mini")
+                return await llm.ainvoke(f"{persona}: {question}")
+
+            @router.post("/focus-group")
+            async def run(personas: list[str], question: str):
+                tasks = [answer(p, question) for p in personas]
+                return await asyncio.gather(*tasks, return_exceptions=True)
+            """),
+            in_docs=True,
+        ),
+        # Branches written in the call, across modules.
+        Bad(
+            dedent("""\
+            # file: app/llm.py
+            from langchain_anthropic import ChatAnthropic
+
+            async def summarise(text):
+                return await ChatAnthropic(model="claude-haiku-4-5").ainvoke(text)
+            # file: app/batch.py
+            import asyncio
+            from app.llm import summarise
+
+            async def summarise_all(texts):
+                return await asyncio.gather(*(summarise(t) for t in texts))
+            """)
+        ),
+        # A TaskGroup.
+        Bad(
+            dedent("""\
+            import asyncio
+            import litellm
+
+            async def ask(q):
+                return await litellm.acompletion(model="gpt-4o", messages=[{"role": "user", "content": q}])
+
+            async def ask_all(qs):
+                async with asyncio.TaskGroup() as tg:
+                    for q in qs:
+                        tg.create_task(ask(q))
+            """)
+        ),
+        # asyncio.wait without a timeout, over tasks appended in a loop.
+        Bad(
+            dedent("""\
+            import asyncio
+            from openai import AsyncOpenAI
+
+            async def embed(text):
+                return await AsyncOpenAI().embeddings.create(model="text-embedding-3-small", input=text)
+
+            async def embed_all(texts):
+                pending = []
+                for t in texts:
+                    pending.append(asyncio.create_task(embed(t)))
+                done, _ = await asyncio.wait(pending)
+                return done
+            """)
+        ),
+        # as_completed without a timeout.
+        Bad(
+            dedent("""\
+            import asyncio
+            from langchain_openai import ChatOpenAI
+
+            class Panel:
+                def __init__(self):
+                    self.llm = ChatOpenAI()
+
+                async def one(self, q):
+                    return await self.llm.ainvoke(q)
+
+                async def stream_answers(self, qs):
+                    for fut in asyncio.as_completed([self.one(q) for q in qs]):
+                        yield await fut
+            """)
+        ),
+        # The branch bounds one call but not the other.
+        Bad(
+            dedent("""\
+            import asyncio
+            from langchain_openai import ChatOpenAI
+
+            async def draft_and_review(topic):
+                llm = ChatOpenAI()
+                draft = await asyncio.wait_for(llm.ainvoke(topic), 30)
+                return await llm.ainvoke(f"review: {draft}")
+
+            async def many(topics):
+                return await asyncio.gather(*[draft_and_review(t) for t in topics])
+            """)
+        ),
+        # A deadline in one caller does not bound another.
+        Bad(
+            dedent("""\
+            import asyncio
+            from langchain_openai import OpenAIEmbeddings
+
+            async def embed_chunks(chunks):
+                client = OpenAIEmbeddings()
+                return await asyncio.gather(*(client.aembed_query(c) for c in chunks))
+
+            async def search(chunks):
+                return await asyncio.wait_for(embed_chunks(chunks), 10)
+
+            async def index(chunks):
+                return await embed_chunks(chunks)
+            """)
+        ),
+        # Clients with an HTTP timeout: high, not critical.
+        Bad(
+            dedent("""\
+            import asyncio
+            from langchain_openai import ChatOpenAI
+
+            async def ask(q):
+                return await ChatOpenAI(timeout=30).ainvoke(q)
+
+            async def ask_all(qs):
+                return await asyncio.gather(*(ask(q) for q in qs))
+            """)
+        ),
+    )
+
+    good = (
+        Good(
+            dedent("""\
+            import asyncio
+            from langchain_openai import ChatOpenAI
+
+            async def answer(persona, question):
+                return await ChatOpenAI().ainvoke(f"{persona}: {question}")
+
+            async def run(personas, question):
+                tasks = [answer(p, question) for p in personas]
+                return await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), timeout=60)
+            """),
+            in_docs=True,
+        ),
+        # Each branch bounded.
+        Good(
+            dedent("""\
+            import asyncio
+            from langchain_openai import ChatOpenAI
+
+            async def answer(q):
+                return await ChatOpenAI().ainvoke(q)
+
+            async def run(qs):
+                return await asyncio.gather(*(asyncio.wait_for(answer(q), 30) for q in qs), return_exceptions=True)
+            """)
+        ),
+        # A gather inside asyncio.timeout.
+        Good(
+            dedent("""\
+            import asyncio
+            from langchain_openai import ChatOpenAI
+
+            async def answer(q):
+                return await ChatOpenAI().ainvoke(q)
+
+            async def run(qs):
+                async with asyncio.timeout(60):
+                    return await asyncio.gather(*(answer(q) for q in qs))
+            """)
+        ),
+        # A deadline inside each branch.
+        Good(
+            dedent("""\
+            import asyncio
+            from langchain_openai import ChatOpenAI
+
+            async def answer(q):
+                async with asyncio.timeout(30):
+                    return await ChatOpenAI().ainvoke(q)
+
+            async def run(qs):
+                return await asyncio.gather(*(answer(q) for q in qs))
+            """)
+        ),
+        # Only local work and threads in the branches.
+        Good(
+            dedent("""\
+            import asyncio
+
+            def parse(doc):
+                return doc.split()
+
+            async def parse_all(docs):
+                return await asyncio.gather(*(asyncio.to_thread(parse, d) for d in docs))
+            """)
+        ),
+        # asyncio.wait with a timeout.
+        Good(
+            dedent("""\
+            import asyncio
+            from langchain_openai import ChatOpenAI
+
+            async def answer(q):
+                return await ChatOpenAI().ainvoke(q)
+
+            async def run(qs):
+                done, pending = await asyncio.wait([asyncio.create_task(answer(q)) for q in qs], timeout=45)
+                for task in pending:
+                    task.cancel()
+                return done
+            """)
+        ),
+        # Every caller bounds the function holding the gather.
+        Good(
+            dedent("""\
+            import asyncio
+            from langchain_openai import ChatOpenAI
+
+            async def answer(q):
+                return await ChatOpenAI().ainvoke(q)
+
+            async def _all(qs):
+                return await asyncio.gather(*(answer(q) for q in qs))
+
+            async def handler(qs):
+                return await asyncio.wait_for(_all(qs), 90)
+            """)
+        ),
+        # anyio.move_on_after around a TaskGroup.
+        Good(
+            dedent("""\
+            import anyio
+            import asyncio
+            from langchain_openai import ChatOpenAI
+
+            async def answer(q):
+                return await ChatOpenAI().ainvoke(q)
+
+            async def run(qs):
+                with anyio.move_on_after(60):
+                    async with asyncio.TaskGroup() as tg:
+                        for q in qs:
+                            tg.create_task(answer(q))
+            """)
+        ),
+        # Only database branches: SL601/SL602's concern.
+        Good(
+            dedent("""\
+            import asyncio
+            from sqlalchemy.ext.asyncio import async_sessionmaker
+
+            Session = async_sessionmaker()
+
+            async def count(table):
+                async with Session() as db:
+                    return await db.execute(f"select count(*) from {table}")
+
+            async def counts(tables):
+                return await asyncio.gather(*(count(t) for t in tables))
+            """)
+        ),
+    )
+
+    @classmethod
+    def model_needs(cls, settings: Settings) -> ModelNeeds:
+        return ModelNeeds(externals=keeps, facts=frozenset({"work", "cls"}))
+
+    @classmethod
+    def check_project(cls, model: Graph, settings: Settings) -> list[Finding]:
+        analysis = deadlines(model)
+        findings: list[Finding] = []
+        for fid in sorted(model.functions):
+            rows = model.functions[fid].facts.get("work")
+            if not rows:
+                continue
+            for row in rows:
+                if row[0] != "f" or row[6]:
+                    continue
+                finding = cls._check(model, analysis, fid, row, rows)
+                if finding is not None:
+                    findings.append(finding)
+        return findings
+
+    @classmethod
+    def _check(cls, model: Graph, analysis: Deadlines, fid: str, row: tuple[Any, ...], rows: list[tuple[Any, ...]]) -> Finding | None:
+        _, line, col, end_line, end_col, api, _, names, positions = row
+        branches = {tuple(int(x) for x in p.split(":")) for p in positions}
+        branches |= {(r[2], r[3]) for r in rows if r[0] == "s" and r[1] in names}
+        found: list[tuple[LlmCall, list[str], Timeout]] = []
+        for call, call_row in analysis.llm_calls(fid):
+            if (call.line, call.col) in branches and not (call_row is not None and call_row[5]):
+                found.append((call, [fid], analysis.timeout_of(call)))
+        for branch_line, branch_col in sorted(branches):
+            for edge in analysis.edges_at(fid, branch_line, branch_col):
+                if edge.kind == "thread" or analysis.bounded_edge(edge):
+                    continue
+                for call, chain in analysis.forward_work(edge.target).llm:
+                    found.append((call, [fid, *chain], analysis.timeout_of(call)))
+        if not found:
+            return None
+        reach = analysis.unbounded_paths(fid)
+        context = reach.context()
+        if context is None or context not in _SEVERITY:
+            return None
+        found.sort(key=lambda item: (item[2].kind != "none", item[0].function, item[0].line))
+        call, chain, timeout = found[0]
+        worst, weaker = _SEVERITY[context]
+        severity = worst if timeout.kind == "none" else weaker
+        shown = f"`asyncio.{api}(...)`" if api != "TaskGroup" else "this `TaskGroup`"
+        branch = f"branch `{model.display(chain[1])}`" if len(chain) > 1 else "a branch"
+        if timeout.kind == "none":
+            bound = f"with no timeout at all ({timeout.how})" if timeout.how else "with no timeout at all"
+        elif timeout.kind == "http":
+            bound = f"with only an HTTP client timeout ({timeout.how})"
+        else:
+            bound = "with no deadline"
+        message = (
+            f"{shown} waits {_WHERE[context]} for every branch with no deadline, and {branch} awaits "
+            f"`{call.text}` in `{model.display(call.function)}` {bound}: one hung call holds the whole fan-out."
+        )
+        related = [
+            RelatedLocation(model.path_of(f), model.functions[f].line, model.functions[f].col, f"`{model.display(f)}`")
+            for f in chain[1:]
+        ]
+        related.append(RelatedLocation(model.path_of(call.function), call.line, call.col, f"`{call.text}` has no deadline"))
+        start = reach.worst_start()
+        if start is not None:
+            related = [model.hop(edge) for edge in reach.chain(start)] + related
+        paths = tuple(sorted({model.path_of(f) for f in reach.towards} | {model.path_of(f) for f in chain}))
+        return cls.project_finding(
+            model.path_of(fid), Span(line, col, end_line, end_col), message, severity=severity, related=tuple(related), chain_paths=paths
+        )

@@ -1,0 +1,214 @@
+"""SL202, SL702 and SL703 beyond their examples: no handler reported by both SL201 and
+SL202, SL202's fix picks a free name, SL703 follows a validator added on a warm run, and
+the credential flows the collector records."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from textwrap import dedent
+
+from sightlint import api, engine
+from sightlint.api import check_source, check_sources
+from sightlint.fixer import fix_source
+from sightlint.project import flows
+from sightlint.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "fixtures"
+
+
+def _handler_lines(paths: list[Path]) -> dict[str, set[tuple[str, int]]]:
+    found: dict[str, set[tuple[str, int]]] = {"SL201": set(), "SL202": set()}
+    settings = Settings(select=("SL201", "SL202"))
+    for path in paths:
+        result = check_source(path.read_bytes(), str(path), settings)
+        assert not result.errors
+        for finding in result.findings:
+            found[finding.code].add((finding.path, finding.line))
+    return found
+
+
+def test_no_handler_is_reported_by_both_sl201_and_sl202() -> None:
+    paths = [FIXTURES / "SL201.py", FIXTURES / "SL202.py", *sorted((FIXTURES / "sight_app").rglob("*.py"))]
+    found = _handler_lines(paths)
+    assert found["SL201"] and found["SL202"]
+    assert not found["SL201"] & found["SL202"]
+
+
+def test_sl202_and_sl201_split_one_file_between_them() -> None:
+    code = dedent(
+        """\
+        import logging
+
+        logger = logging.getLogger(__name__)
+
+        def a():
+            try:
+                return g()
+            except Exception:
+                return None
+
+        def b():
+            try:
+                return g()
+            except Exception as e:
+                logger.warning("g failed: %s", e)
+                return "default answer"
+        """
+    )
+    result = check_source(code, "m.py", Settings(select=("SL201", "SL202")))
+    assert [(f.code, f.line) for f in result.findings] == [("SL201", 8), ("SL202", 14)]
+
+
+def test_sl202_fix_binds_a_name_that_hides_nothing() -> None:
+    code = dedent(
+        """\
+        def load(exc, error):
+            try:
+                return read(exc)
+            except Exception:
+                raise RuntimeError("cannot load")
+        """
+    )
+    outcome = fix_source(code.encode(), "m.py", Settings(select=("SL202",)))
+    assert outcome.new is not None
+    fixed = outcome.new.decode()
+    assert "except Exception as caught_exc:" in fixed
+    assert 'raise RuntimeError("cannot load") from caught_exc' in fixed
+
+
+def test_sl202_leaves_a_nested_function_raise_alone() -> None:
+    code = dedent(
+        """\
+        def load():
+            try:
+                return read()
+            except Exception as e:
+                def later():
+                    raise KeyError("x")
+                raise RuntimeError("cannot load")
+        """
+    )
+    outcome = fix_source(code.encode(), "m.py", Settings(select=("SL202",)))
+    assert outcome.new is not None
+    fixed = outcome.new.decode()
+    assert 'raise KeyError("x")\n' in fixed
+    assert 'raise RuntimeError("cannot load") from e' in fixed
+
+
+PROJECT = {
+    "app/schemas.py": "from pydantic import BaseModel\n\nclass UserCreate(BaseModel):\n    password: str\n",
+    "app/security.py": "import bcrypt\n\ndef hash_password(p: str) -> bytes:\n    return bcrypt.hashpw(p.encode(), bcrypt.gensalt())\n",
+    "app/routes.py": (
+        "from app.schemas import UserCreate\nfrom app.security import hash_password\n\n"
+        "async def register(body: UserCreate):\n    return hash_password(body.password)\n"
+    ),
+}
+VALIDATED = (
+    "from pydantic import BaseModel, field_validator\n\nclass UserCreate(BaseModel):\n    password: str\n\n"
+    '    @field_validator("password")\n    @classmethod\n    def _fits(cls, v: str) -> str:\n'
+    '        if len(v.encode("utf-8")) > 72:\n            raise ValueError("too long")\n        return v\n'
+)
+
+
+def _write(root: Path, files: dict[str, str]) -> None:
+    for name, code in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        (path.parent / "__init__.py").touch()
+        path.write_text(code, encoding="utf-8")
+
+
+def _sl703(root: Path, cache: Path) -> list[tuple[str, int]]:
+    run = api.check_paths([root], Settings(select=("SL703",)), cwd=root, cache_dir=cache, use_cache=True, jobs=1)
+    assert not run.errors and not run.internal_errors
+    return [(f.path, f.line) for f in run.findings]
+
+
+def test_sl703_follows_a_validator_added_on_a_warm_run(tmp_path: Path) -> None:
+    root, cache = tmp_path / "project", tmp_path / "cache"
+    _write(root, PROJECT)
+    assert _sl703(root, cache) == [("app/schemas.py", 4)]
+    assert _sl703(root, cache) == [("app/schemas.py", 4)]
+    (root / "app/schemas.py").write_text(VALIDATED, encoding="utf-8")
+    assert _sl703(root, cache) == []
+    (root / "app/schemas.py").write_text(PROJECT["app/schemas.py"], encoding="utf-8")
+    assert _sl703(root, cache) == [("app/schemas.py", 4)]
+
+
+def test_sl703_is_silent_when_only_part_of_the_way_is_checked() -> None:
+    # The schema alone: nothing says its password reaches bcrypt.
+    run = check_sources({"app/schemas.py": PROJECT["app/schemas.py"]}, Settings(select=("SL703",)))
+    assert run.findings == []
+
+
+def test_flows_follow_aliases_and_say_how_a_length_check_answers() -> None:
+    code = dedent(
+        """\
+        import bcrypt
+
+        def digest(password: str, user: "UserIn") -> bytes:
+            raw = password.encode("utf-8")
+            if len(raw) > 72:
+                raise ValueError("too long")
+            if 72 < len(user.password.encode()):
+                raise HTTPException(422)
+            try:
+                return bcrypt.hashpw(raw, bcrypt.gensalt())
+            except (ValueError, TypeError):
+                return b""
+        """
+    )
+    result = engine.check_source(code, "app/m.py", Settings(select=("SL703",)), rules=(), module="app.m", summarize=True)
+    assert result.summary is not None
+    rows = result.summary.functions["app.m.digest"].flows
+    assert ("param", "user", "UserIn") in rows
+    assert ("bytes", "password", "raise") in rows
+    assert ("bytes", "user.password", "http") in rows
+    assert ("arg", 10, 15, 0, "password") in rows
+    assert ("caught", 10, 15, "ValueError,TypeError") in rows
+
+
+def test_flows_are_not_collected_where_no_password_is_mentioned() -> None:
+    assert not flows.mentions_credentials("def f(token):\n    return hash(token)\n")
+    assert flows.mentions_credentials("pwd_context = CryptContext(schemes=['bcrypt'])\n")
+
+
+def test_sl202_judges_a_nested_handler_by_its_own_exception() -> None:
+    # letta's summarizer: the outer handler hands `e` to the mapper; the inner one raises
+    # the mapped error of its own exception. Neither converts without its cause.
+    code = dedent(
+        """\
+        def summarize(client):
+            try:
+                return client.run()
+            except Exception as e:
+                try:
+                    raise client.handle_llm_error(e)
+                except ContextWindowError:
+                    try:
+                        return client.run_smaller()
+                    except Exception as fallback_error:
+                        raise client.handle_llm_error(fallback_error)
+        """
+    )
+    assert check_source(code, "m.py", Settings(select=("SL202",))).findings == []
+
+
+def test_sl202_a_failed_write_answered_with_an_error_message_is_no_success() -> None:
+    # dispatch's incident summary: the commit fails, the traceback is logged, and the
+    # caller gets a text that says so.
+    code = dedent(
+        """\
+        def summarize(db_session, incident, log):
+            try:
+                incident.summary = generate(incident)
+                db_session.add(incident)
+                db_session.commit()
+                return incident.summary
+            except Exception as e:
+                log.exception(f"summary failed: {e}")
+                return "Incident summary not generated. An error occurred."
+        """
+    )
+    assert check_source(code, "m.py", Settings(select=("SL202",))).findings == []
