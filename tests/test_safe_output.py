@@ -142,7 +142,7 @@ def test_sarif_is_valid_and_its_uris_name_the_files() -> None:
     assert not RAW_CONTROL.findall(raw.replace("\n", ""))
     data = json.loads(raw)
     jsonschema.validate(data, SCHEMA)
-    results = data["runs"][0]["results"]
+    results = [r for r in data["runs"][0]["results"] if r["ruleId"] == "SL301"]
     uris = sorted(unquote(r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]) for r in results)
     assert uris == sorted(HOSTILE)  # a backslash is part of a POSIX name, not a separator
     for result in results:
@@ -194,3 +194,33 @@ def test_fix_output_on_hostile_file_names(named: Path) -> None:
     err = done.stderr.decode() + done.stdout.decode()
     assert not RAW_CONTROL.findall(err), err
     assert "Fixed 1 finding(s) in esc\\x1b[2J\\x1b]0;title\\x07.py" in err
+
+
+@pytest.mark.parametrize("fmt", sorted({"markdown", "html"} & set(FORMATS)))
+def test_report_formats_write_no_raw_control_characters(fmt: str) -> None:
+    text = output(fmt)
+    assert not RAW_CONTROL.findall(text), sorted(set(RAW_CONTROL.findall(text)))
+    assert "\r" not in text
+
+
+@pytest.mark.skipif("html" not in FORMATS, reason="no HTML format")
+def test_html_escapes_markup_in_paths_and_messages() -> None:
+    from html.parser import HTMLParser
+
+    path = "<img src=x onerror=alert(1)>&amp;.py"
+    run = RunResult(files=[FileResult(path=path, findings=[Finding(
+        code="SL301", name="naive-utcnow", severity=Severity.HIGH, message="a <script>alert(1)</script> message",
+        path=path, span=Span(3, 4, 3, 9))])])  # fmt: skip
+    stream = io.StringIO()
+    render(run, "html", stream)
+    text = stream.getvalue()
+    tags: list[str] = []
+
+    class Tags(HTMLParser):
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            tags.append(tag)
+
+    Tags().feed(text)
+    assert "img" not in tags and tags.count("script") == text.count("<script")  # only the report's own, if any
+    assert "&lt;img src=x onerror=alert(1)&gt;&amp;amp;.py" in text
+    assert "a &lt;script&gt;alert(1)&lt;/script&gt; message" in text
