@@ -142,7 +142,7 @@ def test_sarif_is_valid_and_its_uris_name_the_files() -> None:
     assert not RAW_CONTROL.findall(raw.replace("\n", ""))
     data = json.loads(raw)
     jsonschema.validate(data, SCHEMA)
-    results = [r for r in data["runs"][0]["results"] if r["ruleId"] == "SL301"]
+    results = [r for r in data["runs"][0]["results"] if r["ruleId"].split("/")[0] == "SL301"]  # "SL301/high": a severity override
     uris = sorted(unquote(r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]) for r in results)
     assert uris == sorted(HOSTILE)  # a backslash is part of a POSIX name, not a separator
     for result in results:
