@@ -150,3 +150,27 @@ def test_one_huge_file(tmp_path: Path, record_property: Callable[[str, object], 
     record_property("one_huge_file", figures)
     print(f"\nload: one huge file: {figures}")
     assert peak < 4096, figures
+
+
+def test_the_enclosing_scope_table_matches_a_scan() -> None:
+    """Fingerprints look up each finding's enclosing def/class: once a scan of every scope
+    per finding (quadratic: a 3 MB module's JSON report took minutes), now a table; same answers."""
+    from sightlint.reporting.fingerprint import _Module
+
+    source = "".join(
+        f"class C{i}:\n    def m(self):\n        def inner():\n            pass\n        return 1\n\n"
+        f"@decorator\ndef f{i}():\n    x = 1\n    def g():\n        return x\n    return g\n\n"
+        for i in range(40)
+    ) + "def last(): return 1\n"
+    module = _Module(source.split("\n"))
+
+    def scan(line: int) -> str:
+        best, best_size = "", None
+        for first, last, name in module.scopes:
+            if first <= line <= last and (best_size is None or last - first <= best_size):
+                best, best_size = name, last - first
+        return best
+
+    lines = source.count("\n") + 3
+    assert [module.scope(n) for n in range(-1, lines)] == [scan(n) for n in range(-1, lines)]
+    assert module.scope(3) == "C0.m.inner" and module.scope(8) == "f0" and module.scope(11) == "f0.g"
