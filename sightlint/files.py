@@ -346,7 +346,28 @@ def discover(
         found.named = frozenset(f.display for f in found.files)
         walk(project, found.context_errors, [])
     found.files.sort(key=lambda f: f.display)
+    _unshare_module_names(found.files)
     return found
+
+
+def _unshare_module_names(files: list[SourceFile]) -> None:
+    """Files that would share one module name (``examples/a/main.py`` and
+    ``examples/b/main.py``, both top-level ``main``) are analysed as unrelated scripts:
+    the project model keys functions by module, so a shared name merged the two and
+    reported one file's findings at the other's path. A lone ``.py`` beside its ``.pyi``
+    stubs keeps the name."""
+    owners: dict[str, list[int]] = {}
+    for index, file in enumerate(files):
+        if file.module is not None:
+            owners.setdefault(file.module, []).append(index)
+    for indexes in owners.values():
+        if len(indexes) < 2:
+            continue
+        sources = [i for i in indexes if not files[i].location.endswith(".pyi")]
+        keep = sources[0] if len(sources) == 1 else None
+        for i in indexes:
+            if i != keep:
+                files[i] = SourceFile(files[i].location, files[i].display, None)
 
 
 # Folders that never hold a project's code: left out without a mention in the summary.

@@ -57,3 +57,33 @@ def test_module_names(tmp_path: Path) -> None:
     assert module_name(tmp_path / "proj/app/api/__init__.py") == "app.api"
     assert module_name(tmp_path / "proj/tool.py") == "tool"
     assert module_name(tmp_path / "src/ns/mod.py", [tmp_path / "src"]) == "ns.mod"
+
+
+def test_files_that_would_share_a_module_name_are_analysed_apart(tmp_path: Path) -> None:
+    """Two example scripts both named ``main`` (no packages around them) used to merge in
+    the project model: the second one's findings came out twice, at the first one's path."""
+    import json
+
+    from click.testing import CliRunner
+
+    from sightlint.cli import main
+
+    (tmp_path / "examples" / "a").mkdir(parents=True)
+    (tmp_path / "examples" / "b").mkdir(parents=True)
+    (tmp_path / "examples" / "a" / "main.py").write_text("import time\n\n\nasync def h():\n    time.sleep(1)\n")
+    (tmp_path / "examples" / "b" / "main.py").write_text(
+        "import time\n\n\nasync def g():\n    helper()\n\n\ndef helper():\n    time.sleep(2)\n"
+    )
+    (tmp_path / "stubbed.py").write_text("def f():\n    return 1\n")
+    (tmp_path / "stubbed.pyi").write_text("def f() -> int: ...\n")
+    found = discover([tmp_path], Settings(), cwd=tmp_path)
+    modules = {f.display: f.module for f in found.files}
+    assert modules["examples/a/main.py"] is None and modules["examples/b/main.py"] is None
+    assert modules["stubbed.py"] == "stubbed" and modules["stubbed.pyi"] is None
+    for extra in (["--no-cache"], [], []):  # uncached, cold cache, warm cache
+        with __import__("pytest").MonkeyPatch.context() as mp:
+            mp.chdir(tmp_path)
+            mp.setenv("XDG_CACHE_HOME", str(tmp_path / ".cache"))
+            result = CliRunner().invoke(main, ["check", "--format", "json", "--select", "SL101", *extra, "."])
+        places = sorted((f["path"], f["line"]) for f in json.loads(result.stdout)["findings"])
+        assert places == [("examples/a/main.py", 5), ("examples/b/main.py", 9)], result.stdout

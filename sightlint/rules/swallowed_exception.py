@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import ast
 import re
+import sys
 from dataclasses import dataclass, field
 from textwrap import dedent
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -12,8 +13,10 @@ from sightlint.rules.base import Bad, Fix, FixSafety, Good, Rule, RuleMeta, Seve
 from sightlint.semantics.bindings import Binding, BindingKind, Scope, ScopeKind
 from sightlint.semantics.handlers import (
     DB_RECEIVERS,
+    INSPECTION_CALLS,
     LOGGER_NAMES,
     broad_caught,
+    decorates_trace,
     must_not_raise,
     pure_call,
     trivial,
@@ -66,11 +69,36 @@ _PREDICATE_NAME = re.compile(r"^_*(is|has|can|should|supports|looks_like|check|v
 _DELIBERATE = re.compile(
     r"\b(silent(ly)?|ignor(e|ed|es|ing)|expected|best[- ]effort|intentional(ly)?|deliberate(ly)?|on purpose|"
     r"harmless|permissive|non[- ]?critical|not (critical|important|fatal|needed|required|available)|"
-    r"(might|may) not (be|exist|work)|don'?t care|safe to|"
+    r"(might|may) not (be|exist|work)|don'?t care|safe to|never let|don'?t (throw|raise|fail|crash)|"
+    r"fall ?back to|"
     r"ok(ay)? (if|to)|fine (if|to))\b",
     re.IGNORECASE,
 )
 _PROBE_VALUES = ("ignore", "low")
+# A linter told to accept this broad handler: ruff's BLE001/S110/S112/E722, pylint's
+# broad-except/bare-except, PyCharm's PyBroadException. The handler has been reviewed.
+_REVIEWED = re.compile(
+    r"(noqa\b.*\b(BLE001|S110|S112|E722))|pylint:\s*disable=[\w,-]*(broad-except|broad-exception-caught|bare-except)"
+    r"|noinspection\s+PyBroadException",
+    re.IGNORECASE,
+)
+# Folders of developer and CI tooling, not of the service: a silent handler there costs a
+# developer a retry, not a user their data.
+_SCRIPT_FOLDERS = frozenset("scripts script dev tools bin ci .github .circleci hack devtools".split())
+# Folders and modules of telemetry: tracing, metrics and analytics must not break what
+# they observe, so their best-effort handlers are not findings.
+_TELEMETRY_PARTS = frozenset(
+    "otel opentelemetry telemetry tracing tracer metrics monitoring observability analytics instrumentation".split()
+)
+# Words of cosmetic work: a colour, a title, a progress bar, an avatar. Failing it silently
+# changes how something looks, not what is stored or who gets in.
+_COSMETIC_WORDS = frozenset(
+    "color colour colors colours colorize progress spinner title subject avatar photo photos icon emoji "
+    "thumbnail banner favicon theme".split()
+)
+# Functions that guess (language, encoding, dialect): "cannot tell" is an answer.
+_DETECTION_WORDS = frozenset("detect guess infer sniff".split())
+_DETECTED_WORDS = frozenset("language lang dialect encoding charset mime mimetype locale".split())
 
 
 @dataclass(frozen=True)
@@ -107,26 +135,53 @@ class SwallowedException(Rule):
       rarely first.
     - **one grade lower, without a fix** — when the silence is written on purpose: a
       comment in the handler says so ("silently ignore", "best effort", "expected"; a
-      log call next to it would contradict it) or it is `contextlib.suppress(Exception)`.
-      Medium becomes low; a database write becomes medium. A
-      security decision stays critical: an error ignored on purpose in authentication
-      is the audit's case.
+      log call next to it would contradict it), a linter exemption for the broad
+      handler sits on it (`# noqa: BLE001`, `S110`, `# noinspection PyBroadException`,
+      `# pylint: disable=broad-except`), or it is `contextlib.suppress(Exception)`.
+      A returned HTTP/LLM/database result becomes low; a database write becomes
+      medium; other work silenced on purpose is not reported (judged on real back ends,
+      none was worth a reviewer's time). A security decision stays critical: an error
+      ignored on purpose in authentication is the audit's case.
     - In tests (`test_*.py`, `*_test.py`, a `tests/` folder), which decide nothing in
       production, only a swallowed `assert` is reported (low, no fix): that check can
-      never fail.
+      never fail. A comment saying the check is optional on purpose ("non-deterministic,
+      don't throw if missing") silences it, except for `assert False, "should have
+      raised"`, which a broad handler always turns into a pass.
     - **not reported** — cleanup that must not raise: a handler in a `finally:` block
       or in a handler that ends by re-raising, in
       `__exit__`/`__aexit__`/`close`/`aclose`/`__del__` or a function named for cleanup
-      (`shutdown_clients`), around closing calls only (`conn.close()`), or around
-      metrics emission only (`counter.add(1)`, `gauge.set(n)`); a handler in a `logging.Formatter`/`Handler`/`Filter`
-      subclass's `format`/`emit`/`filter` (logging from there re-enters the handler:
-      `RecursionError`); and **probes**, where the failure is an expected answer and the
-      handler's one statement is the fallback: a body that only parses, converts or looks
-      up a value (`json.loads(raw)`, `int(text)`, `base64.b64decode(data)`,
-      `urlparse(url)`, `data["key"]`), a true/false check (`def is_up(url) -> bool:`
-      whose handler returns `False`), a body of imports only (an optional dependency),
-      or a handler that also names `ImportError` (an optional dependency), or a
-      one-statement tool probe (`subprocess.check_output(["git", ...])`).
+      (`shutdown_clients`), around closing calls only (`conn.close()`), around reaping
+      a task (`await task`) or around a body that cannot raise (`pass`); metrics and
+      tracing (`counter.add(1)`, `gauge.set(n)`, `span.set_attribute(k, str(v))` and
+      the values computed for them), and the synchronous work of telemetry modules (a
+      path part named `otel`, `telemetry`, `tracing`, `monitoring`, `observability`,
+      `analytics`, `instrumentation`; an awaited read there is still reported); a
+      handler in a `logging.Formatter`/`Handler`/`Filter` subclass's
+      `format`/`emit`/`filter` (logging from there re-enters the handler:
+      `RecursionError`); developer and CI tooling (a `scripts/`, `dev/`, `tools/`,
+      `bin/`, `ci/`, `.github/` folder, or an `if __name__ == "__main__":` block), where
+      only a security decision (critical) or a database write (medium) is reported; cosmetic work (the function or what
+      the body sets is named for a colour, a title or subject, a progress bar, a photo,
+      an avatar or an icon: `_generate_thread_subject`, `user["image"] = ...`,
+      `progress.update(...)`); a debug line computed and logged (`tok = load(p);
+      logger.info(tok.decode(ids))`); and **probes**, where the failure is an expected
+      answer and the handler's fallback is one statement (or plain assignments of local
+      names): a body that only parses, converts, inspects or looks up a value
+      (`json.loads(raw)`, `int(text)`, `str(getattr(client, "_base_url", ""))`,
+      `base64.b64decode(data)`, `urlparse(url)`, `Path(p).name`, `pd.to_numeric(col)`,
+      `parsedate_to_datetime(raw)`, `data["key"]`), file metadata and content sniffing
+      (`os.path.getsize`, `magic.Magic(mime=True).from_file(p)`,
+      `csv.Sniffer().sniff(s)`, `mimetypes.guess_type`), type introspection
+      (`typing.get_type_hints`, `inspect.signature`), one lookup in another
+      distribution (`babel.numbers.get_territory_currencies(country)`), a function that
+      detects or guesses a language, encoding, dialect or MIME type and answers a
+      constant, a true/false check (`def is_up(url) -> bool:` whose handler returns
+      `False`, a `-> bool | None` check answering None, or a body ending in `return
+      False` whose handler returns `True`), a body of imports only, a local import and
+      reads of what it provides, an import of another distribution by its top-level
+      name used in the `try` (`import uvloop`), a handler that also names
+      `ImportError` (an optional dependency), or a tool probe
+      (`subprocess.run(["git", ...], check=False)` and reading its output).
 
     ## Why it matters
     The error disappears without a trace. In an authentication dependency, a database
@@ -443,18 +498,34 @@ class SwallowedException(Rule):
                 """
             ),
         ),
-        # `suppress(Exception)` swallows like `except Exception: pass`, on purpose: low, and no
-        # handler to log from.
-        Bad("import contextlib, os\n\ndef rm(p):\n    with contextlib.suppress(Exception):\n        os.remove(p)\n"),
+        # `suppress(Exception)` swallows like `except Exception: pass`, on purpose: a returned
+        # HTTP result is low, and there is no handler to log from.
+        Bad(
+            "import contextlib\n\nasync def refresh(client, user):\n    with contextlib.suppress(Exception):\n"
+            "        user.plan = await client.get('/me/plan')\n"
+        ),
         # Low: the comment says the silence is deliberate; a log call there would contradict it.
         Bad(
             dedent(
                 """\
-                def track(run_tree, decision):
+                def track(run_tree, llm, decision):
                     try:
-                        run_tree.metadata["result"] = decision.label()
+                        run_tree.metadata["result"] = llm.invoke(decision)
                     except Exception:
                         pass  # Silently ignore if run tree is not available
+                """
+            )
+        ),
+        # Medium, not critical: a database write silenced on purpose.
+        Bad(
+            dedent(
+                """\
+                def drop_indexes(session, names):
+                    for name in names:
+                        try:
+                            session.commit()
+                        except Exception:  # noqa: BLE001
+                            pass
                 """
             )
         ),
@@ -502,6 +573,21 @@ class SwallowedException(Rule):
             "    return None\n",
         ),
         Good("def get(d, k):\n    try:\n        return d[k]\n    except KeyError:\n        pass\n"),
+        # Other work silenced on purpose (`suppress`, a comment, a linter exemption): not reported.
+        Good("import contextlib, os\n\ndef rm(p):\n    with contextlib.suppress(Exception):\n        os.remove(p)\n"),
+        Good(
+            dedent(
+                """\
+                import faulthandler, sys
+
+                def setup():
+                    try:
+                        faulthandler.enable(file=sys.stderr, all_threads=True)
+                    except Exception:
+                        pass  # Faulthandler might not be available
+                """
+            )
+        ),
         Good("def parse(s):\n    try:\n        return int(s)\n    except (ValueError, TypeError):\n        return None\n"),
         # Probes: the failure is the answer, and the handler's one statement is the fallback.
         Good(
@@ -634,6 +720,10 @@ class SwallowedException(Rule):
         super().__init__(context, options)
         # `try` and `with` statements inside some `finally:` block of this file.
         self._in_finally: set[ast.AST] = set()
+        # Line ranges of the module's `if __name__ == "__main__":` blocks, read when first needed.
+        self._main_lines: list[tuple[int, int]] | None = None
+        # The `try` (or `with`) statement of each handler checked.
+        self._try_of: dict[ast.AST, ast.stmt] = {}
 
     def visit_Try(self, node: ast.Try) -> None:
         self._check_try(node)
@@ -658,6 +748,7 @@ class SwallowedException(Rule):
             caught = broad_caught(self.context, handler.type)
             if caught is None or not all(trivial(self.context, stmt, handler.name) for stmt in handler.body):
                 continue
+            self._try_of[handler] = node
             grade = self._grade(node, node.body, handler.body, handler, _names_import_error(handler.type))
             if grade is None:
                 continue
@@ -686,6 +777,7 @@ class SwallowedException(Rule):
             if caught is None:
                 continue
             optional = any(_names_import_error(arg) for arg in call.args)
+            self._try_of[node] = node
             grade = self._grade(node, node.body, [ast.Pass()], node, optional, suppressed=True)
             if grade is not None:
                 around = f" {grade.around}" if grade.around else ""
@@ -708,8 +800,16 @@ class SwallowedException(Rule):
         (low, without a fix), since that check can never fail."""
         if node in self._in_finally or must_not_raise(self.context, body):
             return None
+        if _reaps_tasks(body) or _inert_body(body):
+            return None
         if is_test_path(self.context.path):
-            if any(isinstance(n, ast.Assert) for n in _walk(body)):
+            asserts = [n for n in _walk(body) if isinstance(n, ast.Assert)]
+            # `assert False, "should have raised"` swallowed is a test that cannot fail, whatever
+            # the comment says; other checks made optional on purpose ("non-deterministic, don't
+            # throw if missing") are the author's choice.
+            if any(_always_fails(a) for a in asserts) or (
+                asserts and not _says_deliberate(self.context.lines, handler)
+            ):
                 return _Grade(Severity.LOW, "and with it a failing `assert`", False)
             return None
         return self._grade_code(body, fallback, handler, optional_import, suppressed)
@@ -724,6 +824,15 @@ class SwallowedException(Rule):
         write = _database_write(body)
         grade = _Grade(Severity.CRITICAL, f"around a database write (`{write}`)", True) if write else None
         if grade is None:
+            if (
+                self._tooling(handler, body)
+                or self._reviewed(handler)
+                or decorates_trace(self.context, body)
+                or self._cosmetic(body)
+            ):
+                # Developer tooling, telemetry and cosmetic work: best effort by nature; a
+                # linter exemption for the handler says someone reviewed it.
+                return None
             probe = "import probe" if optional_import else self._probe(body, fallback)
             if probe is not None:
                 if self.options.probe == "ignore":
@@ -735,48 +844,263 @@ class SwallowedException(Rule):
                 # such findings printed critical were schema reads, cache reads and CLI
                 # listings whose silent fallback a reviewer would fix, but not first.
                 grade = _Grade(Severity.MEDIUM, f"of `{external}`, whose result is returned or stored,", True)
+        elif self._tooling(handler, body):
+            # A database write in a developer script: a developer sees the result.
+            grade = _Grade(Severity.MEDIUM, f"{grade.around} in developer tooling", True)
         # Written on purpose (`suppress(Exception)`, or a comment saying so): one grade down
         # and no fix, since a log call next to "silently ignore" would contradict it.
         deliberate = None
-        if suppressed:
+        if grade is not None and self._reviewed(handler):
+            deliberate = "on purpose, as its linter exemption says,"
+        elif suppressed:
             deliberate = "on purpose"
         elif _says_deliberate(self.context.lines, handler):
             deliberate = "on purpose, as its comment says,"
         if grade is None:
-            return _Grade(Severity.LOW, deliberate, False) if deliberate else _Grade(Severity.MEDIUM, "", True)
+            # Other work silenced on purpose: judged on letta, private-gpt and polar, none of
+            # 14 such findings (a timestamp format, `setrlimit` where it may not exist, a
+            # retried SQL fix) was worth a reviewer's time.
+            return None if deliberate else _Grade(Severity.MEDIUM, "", True)
         if not deliberate:
             return grade
         lower = Severity.MEDIUM if grade.severity is Severity.CRITICAL else Severity.LOW
         return _Grade(lower, f"{grade.around} {deliberate}", False)
 
+    def _reviewed(self, handler: ast.AST) -> bool:
+        """True when a linter exemption for broad handlers sits on the handler's lines or on
+        the comment lines just above its `try` (`# noinspection PyBroadException`)."""
+        first, last = getattr(handler, "lineno", 1), getattr(handler, "end_lineno", None) or 1
+        lines = self.context.lines
+        if any(_REVIEWED.search(line) for line in lines[first - 1 : last]):
+            return True
+        owner = self._try_of.get(handler)
+        if owner is None:
+            return False
+        index = owner.lineno - 1
+        if index < len(lines) and _REVIEWED.search(lines[index]):
+            return True
+        index -= 1
+        while index >= 0 and lines[index].lstrip().startswith("#"):
+            if _REVIEWED.search(lines[index]):
+                return True
+            index -= 1
+        return False
+
+    def _tooling(self, handler: ast.AST, body: list[ast.stmt]) -> bool:
+        """True in developer or CI tooling (a `scripts/`, `dev/`, `tools/` folder, or a
+        module's `if __name__ == "__main__":` block) and in telemetry modules (`otel/`,
+        `tracing.py`, `monitoring/`): code whose silent failure costs no user anything."""
+        parts = self.context.path.replace("\\", "/").split("/")
+        if _SCRIPT_FOLDERS.intersection(parts[:-1]):
+            return True
+        stem = parts[-1].rsplit(".", 1)[0]
+        if any(_words(part) & _TELEMETRY_PARTS for part in (*parts[:-1], stem)) and not any(
+            isinstance(n, ast.Await) for n in _walk(body)
+        ):
+            # ...its synchronous bookkeeping; an awaited read there (an endpoint returning a
+            # stored trace) is data like any other.
+            return True
+        line = getattr(handler, "lineno", 0)
+        return any(first <= line <= last for first, last in self._main_blocks())
+
+    def _main_blocks(self) -> list[tuple[int, int]]:
+        if self._main_lines is None:
+            self._main_lines = [
+                (stmt.lineno, stmt.end_lineno or stmt.lineno)
+                for stmt in self.context.tree.body
+                if isinstance(stmt, ast.If) and _is_main_test(stmt.test)
+            ]
+        return self._main_lines
+
+    def _cosmetic(self, body: list[ast.stmt]) -> bool:
+        """True when the guarded work is cosmetic: the function or what the body sets is
+        named for a colour, a title, a progress bar, an avatar (`_generate_thread_subject`,
+        `user["image"] = photo`, `bar.update(...)` in `show_progress`)."""
+        function = self.context.current_function
+        name = getattr(function, "name", "")
+        if _words(name) & _COSMETIC_WORDS:
+            return True
+        for node in _walk(body):
+            target: str | None = None
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                target = node.id
+            elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
+                target = node.attr
+            elif (
+                isinstance(node, ast.Subscript)
+                and isinstance(node.ctx, ast.Store)
+                and isinstance(node.slice, ast.Constant)
+                and isinstance(node.slice.value, str)
+            ):
+                target = node.slice.value
+            # `progress_made = True` is a loop's flag, not a progress bar.
+            if target is not None and _words(target) & (_COSMETIC_WORDS - {"progress"}):
+                return True
+            if isinstance(node, ast.Call) and _words(_last_name(getattr(node.func, "value", node.func))) & {
+                "progress",
+                "pbar",
+                "spinner",
+            }:
+                return True  # `progress.update(task, advance=1)`
+        return False
 
     def _probe(self, body: list[ast.stmt], fallback: list[ast.stmt]) -> str | None:
         """The kind of probe ``body`` is — a check whose failure is an expected answer,
-        answered by the handler's one fallback statement — or None."""
-        if len(fallback) != 1:
+        answered by the handler's fallback (one statement, or plain assignments of
+        local names) — or None."""
+        if not _fallback_only(fallback):
             return None
         if all(isinstance(s, (ast.Import, ast.ImportFrom)) or _constant_assign(s) for s in body) and any(
             isinstance(s, (ast.Import, ast.ImportFrom)) for s in body
         ):
             return "import probe"
         calls = [n for n in _walk(body) if isinstance(n, ast.Call)]
+        # `magic.Magic(mime=True).from_file(p)`, `csv.Sniffer().sniff(s)`: building the
+        # inspector is part of the inspection.
+        inspected = {
+            id(c.func.value)
+            for c in calls
+            if isinstance(c.func, ast.Attribute) and _last_name(c.func) in INSPECTION_CALLS
+        }
+        calls = [c for c in calls if id(c) not in inspected]
         work = [s for s in body if not isinstance(s, (ast.Import, ast.ImportFrom))]
         imports_here = len(work) < len(body)
-        if len(work) == 1 and any(self._target(c.func, imports_here) in _ENV_PROBES for c in calls):
+        if self._optional_dependency(body):
+            return "optional dependency"
+        if _diagnostics_only(self.context, body):
+            return "diagnostic log"
+        tools = [c for c in calls if self._target(c.func, imports_here) in _ENV_PROBES]
+        # `subprocess.run([...], check=False)` and reading its output: the tool's absence is the answer.
+        if tools and (len(work) == 1 or all(c in tools or pure_call(self.context, c) for c in calls)):
             return "tool probe"
-        if _returns_bool_constant(fallback[0]) and self._predicate(self.context.current_function):
+        if _returns_bool_constant(fallback[-1]) and (
+            self._predicate(self.context.current_function) or _answers_opposite(body, fallback[-1])
+        ):
             return "true/false check"
+        if _returns_none(fallback[-1]) and self._predicate(self.context.current_function):
+            # `def has_forms() -> bool | None`: None is "cannot tell".
+            return "true/false check"
+        if self._detection(fallback[-1]):
+            return "detection"
         if any(isinstance(n, (ast.Await, ast.Yield, ast.YieldFrom)) for n in _walk(body)):
             return None
+        if imports_here and all(pure_call(self.context, c) or _adds_constant(c) for c in calls):
+            # A local import and reads of what it provides (`from app.settings import s; if
+            # s.flag: betas.append("x")`): the import failing is what the handler expects.
+            return "import probe"
+        adds = [c for c in calls if _adds_constant(c)]
+        if adds and all(c in adds or pure_call(self.context, c) for c in calls):
+            # Reads of settings that decide which constants to add (`if settings.long_context
+            # and model.startswith("claude"): betas.append("context-1m")`): lookups.
+            return "lookup probe"
         if not all(pure_call(self.context, c) for c in calls):
-            return None
+            return self._library_lookup(work) or self._guarded_callee(work, fallback[-1])
         looks_up = any(isinstance(n, ast.Subscript) and isinstance(n.ctx, ast.Load) for n in _walk(body))
-        if not looks_up and len(body) == 1 and isinstance(body[0], (ast.Return, ast.Assign, ast.AnnAssign)):
+        # One value, or a few local names, computed with pure calls only (`client = getattr(self,
+        # "_client", None); url = str(getattr(client, "_base_url", "") or "")`).
+        single = (len(work) == 1 and isinstance(work[0], (ast.Return, ast.Assign, ast.AnnAssign))) or (
+            bool(calls)
+            and all(
+                isinstance(s, (ast.Return, ast.AnnAssign))
+                or (isinstance(s, ast.Assign) and all(isinstance(t, ast.Name) for t in s.targets))
+                for s in work
+            )
+        )
+        if not looks_up and single:
             # One value read off an object (`return len(reader.pages)`, `return reader.is_encrypted`):
-            # an attribute lookup with a fallback, like `d[k]` (private-gpt's PDF metadata probes).
-            looks_up = any(isinstance(n, ast.Attribute) and isinstance(n.ctx, ast.Load) for n in _walk(body))
-        if looks_up or any(_parser(_last_name(c.func)) for c in calls):
+            # an attribute lookup with a fallback, like `d[k]` (private-gpt's PDF metadata probes);
+            # or one conversion (`str(getattr(client, "_base_url", ""))`).
+            looks_up = bool(calls) or any(
+                isinstance(n, ast.Attribute) and isinstance(n.ctx, ast.Load) for n in _walk(body)
+            )
+        if looks_up or any(_parser(_last_name(c.func)) or _last_name(c.func) in INSPECTION_CALLS for c in calls):
             return "parse or lookup probe"
+        return None
+
+    def _optional_dependency(self, body: list[ast.stmt]) -> bool:
+        """True for a body that imports another distribution by its top-level name (`import
+        uvloop`, `from InquirerPy import inquirer`), not the standard library or the project,
+        and uses it without awaiting anything: the handler is the path for when it is not
+        installed."""
+        if any(isinstance(n, ast.Await) for n in _walk(body)):
+            return False
+        own = (self.context.module or "").split(".")[0]
+        for node in _walk(body):
+            names: list[str] = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            for name in names:
+                # A distribution by its top-level name (`import uvloop`, `from InquirerPy import
+                # inquirer`); `from letta.functions.parsers import f` is some project's module.
+                if "." not in name and name != own and name not in sys.stdlib_module_names:
+                    return True
+        return False
+
+    def _detection(self, answer: ast.stmt) -> bool:
+        """True in a function that detects or guesses (a language, an encoding, a dialect)
+        whose handler answers a constant: "cannot tell"."""
+        function = self.context.current_function
+        found = _words(getattr(function, "name", ""))
+        if not (found & _DETECTION_WORDS or found & _DETECTED_WORDS):
+            return False
+        return isinstance(answer, ast.Return) and (answer.value is None or isinstance(answer.value, ast.Constant))
+
+    def _guarded_callee(self, work: list[ast.stmt], answer: ast.stmt) -> str | None:
+        """A constant fallback around one call of a function of this file (a method of
+        the same class) that already catches every error itself and answers a default
+        (`cap = self._compute_cap()` where `_compute_cap` has its own `except Exception:`):
+        the outer handler has nothing left to swallow."""
+        if len(work) != 1 or not isinstance(work[0], (ast.Assign, ast.Return)):
+            return None
+        value = work[0].value
+        if not isinstance(value, ast.Call) or not _constant_answer(answer):
+            return None
+        func = value.func
+        scope: list[ast.stmt] = self.context.tree.body
+        if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == "self":
+            if not self.context.class_stack:
+                return None
+            scope = self.context.class_stack[-1].body
+        elif not isinstance(func, ast.Name):
+            return None
+        name = _last_name(func)
+        callee = next(
+            (f for f in scope if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef)) and f.name == name), None
+        )
+        if callee is None:
+            return None
+        body = [s for s in callee.body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
+        guarded = [s for s in body if isinstance(s, ast.Try)]
+        if len(guarded) != 1 or body[0] is not guarded[0]:
+            return None
+        if not all(broad_caught(self.context, h.type) for h in guarded[0].handlers):
+            return None
+        rest = body[1:]
+        if all(
+            isinstance(s, ast.Return)
+            and all(pure_call(self.context, c) for c in ast.walk(s) if isinstance(c, ast.Call))
+            for s in rest
+        ):
+            return "call that catches its own errors"
+        return None
+
+    def _library_lookup(self, work: list[ast.stmt]) -> str | None:
+        """One synchronous call of another distribution's lookup function, stored or returned
+        (`currencies = babel.numbers.get_territory_currencies(country)`): it raises on an
+        unknown key, and the fallback is the answer for that."""
+        if len(work) != 1 or not isinstance(work[0], (ast.Return, ast.Assign, ast.AnnAssign)):
+            return None
+        value = work[0].value
+        if not isinstance(value, ast.Call) or any(isinstance(a, ast.Call) for a in ast.walk(value) if a is not value):
+            return None
+        qualified = self.context.qualified_name(value.func)
+        own = (self.context.module or "").split(".")[0]
+        if qualified is None or not own or qualified.split(".")[0] == own or "." not in qualified:
+            return None
+        if _words(_last_name(value.func)) & {"get", "lookup", "find", "resolve"}:
+            return "lookup probe"
         return None
 
     def _target(self, func: ast.expr, imports_here: bool) -> str | None:
@@ -802,7 +1126,8 @@ class SwallowedException(Rule):
             return False
         returns = function.returns
         if returns is not None:
-            return isinstance(returns, (ast.Name, ast.Constant)) and ast.unparse(returns).strip("'\"") == "bool"
+            text = ast.unparse(returns).strip("'\"").replace(" ", "")
+            return text in ("bool", "bool|None", "None|bool", "Optional[bool]", "typing.Optional[bool]")
         return _PREDICATE_NAME.match(function.name) is not None
 
 
@@ -913,8 +1238,109 @@ def _names_import_error(node: ast.expr | None) -> bool:
 
 
 
+def _reaps_tasks(body: list[ast.stmt]) -> bool:
+    """True for a body that only awaits tasks (`await task`): reaping a task that was
+    cancelled or has failed, whose error was handled where it happened."""
+    return all(
+        isinstance(s, ast.Expr)
+        and isinstance(s.value, ast.Await)
+        and isinstance(s.value.value, (ast.Name, ast.Attribute))
+        for s in body
+    )
+
+
+def _diagnostics_only(context: Context, body: list[ast.stmt]) -> bool:
+    """True for a body that only computes something to log and logs it (`tok = load(p);
+    logger.info(f"decoded: {tok.decode(ids)}")`): losing a debug line loses nothing else."""
+    logged: set[str] = set()
+    assigned: set[str] = set()
+    for stmt in body:
+        if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call) and _logs(stmt.value):
+            logged.update(n.id for n in ast.walk(stmt.value) if isinstance(n, ast.Name))
+        elif isinstance(stmt, ast.Assign) and all(isinstance(t, ast.Name) for t in stmt.targets):
+            assigned.update(t.id for t in stmt.targets if isinstance(t, ast.Name))
+        else:
+            return False
+    return bool(logged) and assigned <= logged
+
+
+def _logs(call: ast.Call) -> bool:
+    func = call.func
+    return isinstance(func, ast.Attribute) and (
+        _last_name(func.value) in (*LOGGER_NAMES, "logging")
+        and func.attr in ("debug", "info", "warning", "warn", "error", "critical", "log", "exception")
+    )
+
+
+def _inert_body(body: list[ast.stmt]) -> bool:
+    """True for a body that cannot raise: only `pass`, `...` and docstrings."""
+    return all(isinstance(s, ast.Pass) or (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant)) for s in body)
+
+
+def _always_fails(node: ast.Assert) -> bool:
+    """``assert False, "should have raised"`` (or any falsy constant)."""
+    return isinstance(node.test, ast.Constant) and not node.test.value
+
+
+def _is_main_test(test: ast.expr) -> bool:
+    """``__name__ == "__main__"``, either way round."""
+    if not (isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.Eq)):
+        return False
+    sides = {ast.unparse(test.left), ast.unparse(test.comparators[0])}
+    return sides == {"__name__", "'__main__'"}
+
+
+def _fallback_only(fallback: list[ast.stmt]) -> bool:
+    """One statement, or assignments of local names (`error_body = response.text`) that may
+    end with a return: a fallback value, not a side effect."""
+    if len(fallback) == 1:
+        return True
+    *assigns, last = fallback
+    def local(stmt: ast.stmt) -> bool:
+        return isinstance(stmt, ast.Assign) and all(isinstance(t, ast.Name) for t in stmt.targets)
+
+    return all(local(s) for s in assigns) and (isinstance(last, ast.Return) or local(last))
+
+
+def _answers_opposite(body: list[ast.stmt], answer: ast.stmt) -> bool:
+    """True when the body ends by returning the other boolean constant (`return False` /
+    `except: return True`): a yes/no check, whatever the function is called."""
+    last = body[-1] if body else None
+    return (
+        _returns_bool_constant(answer)
+        and last is not None
+        and _returns_bool_constant(last)
+        and isinstance(answer, ast.Return)
+        and isinstance(last, ast.Return)
+        and isinstance(answer.value, ast.Constant)
+        and isinstance(last.value, ast.Constant)
+        and last.value.value is not answer.value.value
+    )
+
+
+def _adds_constant(call: ast.Call) -> bool:
+    """``betas.append("x")``: a constant added to a collection."""
+    return (
+        isinstance(call.func, ast.Attribute)
+        and call.func.attr in ("append", "add", "extend", "insert")
+        and all(isinstance(a, ast.Constant) for a in call.args)
+    )
+
+
 def _constant_assign(stmt: ast.stmt) -> bool:
     return isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Constant)
+
+
+def _constant_answer(stmt: ast.stmt) -> bool:
+    """``cap = 5000``, ``return None``: a fallback that is one constant."""
+    value = stmt.value if isinstance(stmt, (ast.Assign, ast.Return)) else None
+    return (value is None and isinstance(stmt, ast.Return)) or isinstance(value, ast.Constant)
+
+
+def _returns_none(stmt: ast.stmt) -> bool:
+    return isinstance(stmt, ast.Return) and (
+        stmt.value is None or (isinstance(stmt.value, ast.Constant) and stmt.value.value is None)
+    )
 
 
 def _returns_bool_constant(stmt: ast.stmt) -> bool:

@@ -50,7 +50,7 @@ DB_RECEIVERS = frozenset("db session conn connection cursor tx transaction uow".
 # -- code that must not raise ----------------------------------------------------------
 _CLEANUP_FUNCTIONS = frozenset("__exit__ __aexit__ __del__ close aclose".split())
 # ...and functions named for it (`clean_global_injector`, `shutdown_clients`, `_teardown`).
-_CLEANUP_WORDS = frozenset("close clean cleanup shutdown teardown dispose".split())
+_CLEANUP_WORDS = frozenset("close clean cleanup shutdown teardown dispose cancel cancellation".split())
 # Emitting metrics must not break the code it measures (`counter.add(1)`, `gauge.set(n)`).
 _TELEMETRY_WORDS = frozenset("metric metrics gauge counter histogram statsd telemetry".split())
 _CLEANUP_CALLS = frozenset("close aclose disconnect shutdown terminate kill dispose".split())
@@ -66,13 +66,28 @@ _PARSERS = frozenset(
     "loads dumps literal_eval b64decode b64encode urlsafe_b64decode b32decode b16decode a85decode b85decode "
     "unhexlify fromhex fromisoformat strptime fromtimestamp isoparse urlparse urlsplit parse_qs parse_qsl "
     "unquote ip_address ip_network ip_interface safe_load model_validate model_validate_json parse_raw "
-    "parse_obj int float complex Decimal UUID ZoneInfo urljoin decode encode json".split()
+    "parse_obj int float complex Decimal UUID ZoneInfo urljoin decode encode json "
+    # pandas' conversions, which raise on what they cannot convert; paths built from text (no I/O).
+    "to_numeric to_datetime to_timedelta astype Path PurePath PurePosixPath PureWindowsPath".split()
 )
 # Calls that are part of looking at a parsed value: string and mapping methods, regexes.
 _INSPECTORS = frozenset(
     "strip lstrip rstrip lower upper casefold split rsplit splitlines startswith endswith replace get keys "
     "values items format join index find count isdigit isnumeric partition rpartition removeprefix "
-    "removesuffix match fullmatch search group groups astimezone isoformat strftime".split()
+    "removesuffix match fullmatch search group groups astimezone isoformat strftime "
+    "isna notna isnull notnull dropna all any".split()
+)
+# Calls that only look at a file, an object or a text and answer what they see: file
+# metadata (`os.path.getsize`), type introspection (`typing.get_type_hints`, which raises
+# on a forward reference it cannot resolve), libmagic/mimetypes guesses, `csv.Sniffer`,
+# language and encoding detection. Their failure is the answer "cannot tell".
+INSPECTION_CALLS = frozenset(
+    "getsize getmtime getctime getatime exists isfile isdir islink stat lstat get_type_hints get_args get_origin "
+    "signature getsource getsourcefile getfile getmodule getdoc guess_type guess_extension from_file "
+    "from_buffer Sniffer sniff has_header detect detect_langs from_bytes from_path "
+    # SQLAlchemy's Inspector: "raise NotImplementedError for dialects that don't support
+    # comments" (sqlalchemy 2.1.9, engine/interfaces.py, Dialect.get_table_comment).
+    "get_table_comment".split()
 )
 # Builtins that run arbitrary code or I/O: a body calling them is not a pure probe.
 _IMPURE_BUILTINS = frozenset("open exec eval compile input __import__ breakpoint".split())
@@ -235,6 +250,22 @@ def emits_telemetry(expr: ast.expr) -> bool:
     return isinstance(expr, ast.Call) and any(words(part) & _TELEMETRY_WORDS for part in dotted(expr.func))
 
 
+# Span methods of OpenTelemetry/Datadog/Sentry tracing: decorating a trace must not break
+# the traced code (opentelemetry-api's `Span.set_attribute`, ddtrace's `set_tag`).
+_SPAN_METHODS = frozenset(
+    "set_attribute set_attributes add_event set_status set_tag set_tags set_tag_str set_metric set_data "
+    "set_context set_measurement update_name start_as_current_span start_span".split()
+)
+
+
+def decorates_trace(context: Context, body: list[ast.stmt]) -> bool:
+    """True when ``body`` calls a span method (``span.set_attribute(k, v)``) or emits a metric
+    and otherwise only computes values (parses, converts, builds strings)."""
+    calls = [node for node in walk(body) if isinstance(node, ast.Call)]
+    traced = [c for c in calls if last_name(c.func).lstrip("_") in _SPAN_METHODS or emits_telemetry(c)]
+    return bool(traced) and all(c in traced or pure_call(context, c) for c in calls)
+
+
 def calls_only(expr: ast.expr, methods: frozenset[str]) -> bool:
     """True for ``x.close()`` or ``await x.aclose()`` when the method is in ``methods``."""
     if isinstance(expr, ast.Await):
@@ -245,15 +276,23 @@ def calls_only(expr: ast.expr, methods: frozenset[str]) -> bool:
 def parser(name: str) -> bool:
     """``json.loads``, ``int``, a ``parse`` method, and house wrappers such as
     ``json_loads``, ``safe_json_dumps``, ``parse_partial_json`` (not ``save_json``)."""
-    return name in _PARSERS or name.endswith(("_loads", "_dumps")) or "parse" in words(name)
+    return (
+        name in _PARSERS
+        or name.endswith(("_loads", "_dumps"))
+        or "parse" in words(name)
+        # `parsedate_to_datetime`, `parseaddr` (email.utils): one word that starts with parse.
+        or name.lstrip("_").lower().startswith("parse")
+    )
 
 
 def pure_call(context: Context, call: ast.Call) -> bool:
     """A call that only parses, converts or inspects a value (or logs)."""
     func = call.func
     name = last_name(func)
+    if parser(name) or name in _INSPECTORS or name in INSPECTION_CALLS:
+        return True
     # ...or builds the exception that jumps to the fallback: `raise ValueError(...)`.
-    if parser(name) or name in _INSPECTORS or (name[:1].isupper() and name.endswith(("Error", "Exception"))):
+    if name[:1].isupper() and name.endswith(("Error", "Exception")):
         return True
     if isinstance(func, ast.Name):
         return (
