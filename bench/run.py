@@ -280,6 +280,23 @@ def bench_project(root: Path, label: str, args: argparse.Namespace, work: Path) 
         report.measures.append(repeat("sightlint warm, one file edited", runs, edited))
     finally:
         target.write_bytes(original)
+    if args.fix:
+        # `fix --diff` plans on the same (cached) check and parses with LibCST only the
+        # statements it fixes: cold, it should cost a cold check plus the fixes; warm, a
+        # warm check plus the fixes. Compare with "sightlint cold" / "sightlint warm".
+        fix_cmd = [sys.executable, "-m", "sightlint", "fix", ".", "--diff", "--select", "ALL", "--jobs", str(args.jobs)]
+
+        def fix_cold(flags: list[str]) -> Callable[[int], tuple[float, float]]:
+            def once(_: int) -> tuple[float, float]:
+                shutil.rmtree(cache, ignore_errors=True)
+                return timed(fix_cmd + flags, root, env)[:2]
+
+            return once
+
+        report.measures.append(repeat("sightlint fix --diff cold", runs, fix_cold([])))
+        report.measures.append(repeat("sightlint fix --diff --unsafe-fixes cold", runs, fix_cold(["--unsafe-fixes"])))
+        timed(cmd, root, env)
+        report.measures.append(repeat("sightlint fix --diff warm", runs, lambda _: timed(fix_cmd, root, env)[:2]))
     if args.precommit > 0:
         report.measures.extend(precommit(paths, args.precommit, cmd, root, env, runs))
     for m in report.measures:
@@ -371,6 +388,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-single", action="store_true", help="skip the --jobs 1 cold run")
     parser.add_argument("--no-floors", action="store_true", help="skip the floors (read, parse, parse + visit)")
     parser.add_argument("--precommit", type=int, default=5, metavar="N", help="files named in the pre-commit runs (default 5; 0 skips them)")
+    parser.add_argument("--fix", action="store_true", help="also time `sightlint fix --diff` (cold, cold with --unsafe-fixes, warm)")
     parser.add_argument("--peers", action="store_true", help="also run ruff, flake8 + flake8-async, bandit and pylint when installed")
     parser.add_argument("--peer-runs", type=int, default=1, help="runs per peer (default 1: pylint is slow)")
     parser.add_argument("--peer-timeout", type=float, default=900.0, help="seconds before a peer run is abandoned")

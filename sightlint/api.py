@@ -267,6 +267,27 @@ def check_paths(
             gc.enable()
 
 
+def check_discovered(
+    found: Discovery,
+    settings: Settings,
+    *,
+    cwd: Path | None = None,
+    jobs: int | None = None,
+    cache_dir: Path | None = None,
+    use_cache: bool = True,
+) -> RunResult:
+    """:func:`check_paths` on files already discovered (``sightlint fix`` checks the same
+    files again after writing): what concerns ``found.named``, cross-file findings included."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        run = _check_paths(found, settings, cwd=cwd, jobs=jobs, cache_dir=cache_dir, use_cache=use_cache)
+        return run if found.named is None else concerning(run, found.named)
+    finally:
+        if collecting:
+            gc.enable()
+
+
 def discover_project(paths: Sequence[Path], settings: Settings, cwd: Path | None = None) -> Discovery:
     """The files under ``paths`` and the rest of their project (:func:`files.project_root`).
 

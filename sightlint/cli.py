@@ -90,23 +90,6 @@ def _safe(text: str) -> str:
     return one_line(text)
 
 
-def _diff_name(prefix: str, path: str) -> str:
-    """A diff header's file name; quoted with C escapes, as git does, when it holds
-    anything unprintable (a newline would end the header, an escape reach the terminal)."""
-    name = prefix + path
-    if name.isprintable() and '"' not in name and "\\" not in name and not any("\u2000" <= ch <= "\u206f" for ch in name):
-        return name
-    out = []
-    for ch in name:
-        if ch in '"\\':
-            out.append("\\" + ch)
-        elif ch.isprintable() and ord(ch) < 0x80:
-            out.append(ch)
-        else:
-            out.extend(f"\\{byte:03o}" for byte in ch.encode("utf-8", "surrogateescape"))
-    return '"' + "".join(out) + '"'
-
-
 def _fail(message: str) -> None:
     click.echo(f"sightlint: error: {_safe(message)}", err=True)
     sys.exit(EXIT_ERROR)
@@ -379,10 +362,20 @@ def exit_code(run: RunResult, settings: Settings, exit_zero: bool = False) -> in
 @main.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @_selection_options
-@click.option("--diff", is_flag=True, help="Print the changes as a unified diff and write nothing; exit 1 if anything would change.")
+@click.option("--diff", is_flag=True, help="Print the changes as a unified diff (for `patch -p1`) and write nothing; exit 1 if anything would change.")
+@click.option("--check", "check_only", is_flag=True, help="Write nothing; list what would be fixed and exit 1 if anything would change.")
 @click.option("--unsafe-fixes", is_flag=True, help="Also apply fixes that can change behaviour.")
-@click.option("--quiet", "-q", is_flag=True, help="Print only errors.")
+@click.option("--show-fixes", is_flag=True, help="List each fix applied (or that would be), and why others were not.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True, help="Format of the findings that remain.")
+@click.option("--output-file", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write the remaining findings to this file.")
+@click.option("--exit-zero", is_flag=True, help="Exit 0 even when findings remain.")
+@click.option("--fail-on", type=click.Choice([s.label for s in Severity], case_sensitive=False), help="Lowest severity of a remaining finding that fails the run (default: medium).")
+@click.option("--quiet", "-q", is_flag=True, help="Print only errors (and the diff with --diff).")
+@click.option("--show-chains", is_flag=True, help="Show the call chain behind cross-file findings.")
+@click.option("--no-source", is_flag=True, help="Do not print source frames in the text format.")
+@click.option("--no-cache", is_flag=True, help="Do not read or write the result cache (also: SIGHTLINT_NO_CACHE=1).")
 @click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), help=_CACHE_DIR_HELP)
+@click.option("--jobs", "-j", type=click.IntRange(min=0), default=None, help="Processes to check and fix files with (default: all cores; 1 works in this process).")
 def fix(
     paths: tuple[Path, ...],
     select: tuple[str, ...],
@@ -390,70 +383,153 @@ def fix(
     ignore: tuple[str, ...],
     config_path: Path | None,
     diff: bool,
+    check_only: bool,
     unsafe_fixes: bool,
+    show_fixes: bool,
+    fmt: str,
+    output_file: Path | None,
+    exit_zero: bool,
+    fail_on: str | None,
     quiet: bool,
+    show_chains: bool,
+    no_source: bool,
+    no_cache: bool,
     cache_dir: Path | None,
+    jobs: int | None,
 ) -> None:
-    """Apply the available fixes to PATHS (default: the current folder)."""
-    import difflib as _difflib
+    """Apply the available fixes to PATHS (default: the current folder), then report what remains.
 
-    from sightlint import api, fixer
-    from sightlint.registry import enabled_rules
-    from sightlint.files import discover
+    The fixes are planned on the same whole-project check as `sightlint check`; every
+    fixed file is parsed before any is written, each is written atomically, and a file
+    edited since it was read is left alone (and reported). The findings that remain are
+    reported exactly as `sightlint check` reports them, with the same exit codes.
+    With --diff or --check nothing is written: exit 1 if anything would change, else 0.
+    """
+    from sightlint import fixer, reporting
 
     targets = list(paths) or [Path(".")]
-    use_cache = not _env_flag("SIGHTLINT_NO_CACHE")
+    use_cache = not (no_cache or _env_flag("SIGHTLINT_NO_CACHE"))
+    dry = diff or check_only
     try:
-        settings = _settings(config_path, targets, select=select, extend_select=extend_select, ignore=ignore)
+        settings = _settings(
+            config_path, targets, select=select, extend_select=extend_select, ignore=ignore, fail_on=fail_on
+        )
         cache_dir = _cache_dir(cache_dir, settings, use_cache)
     except (ConfigError, ValueError) as exc:
         _fail(str(exc))
         return
-    found = discover(targets, settings)
-    for message in found.errors:
-        click.echo(f"sightlint: {_safe(message)}", err=True)
-    changed = fixed = failed = remaining = 0
-    out = click.get_text_stream("stdout")
-    # Graded rules' findings weigh what the project phase says: counted from the check below.
-    graded = {rule.meta.code for rule in enabled_rules(settings) if rule.graded}
-    for file in found.files:
-        outcome = fixer.fix_file(file.path, file.display, settings, unsafe=unsafe_fixes, write=not diff)
-        remaining += sum(1 for f in outcome.remaining if f.severity >= settings.fail_on and f.code not in graded)
-        if outcome.status == "failed":
-            failed += 1
-            click.echo(f"sightlint: {_safe(file.display)}: fix failed: {_safe(outcome.reason or '')}", err=True)
-            continue
-        for finding, why in outcome.skipped:
-            if not quiet:
-                click.echo(f"{_safe(file.display)}:{finding.line}:{finding.col + 1}: {finding.code} not fixed: {_safe(why)}", err=True)
-        if outcome.status != "changed":
-            continue
-        changed += 1
-        fixed += len(outcome.applied)
-        if diff and outcome.new is not None:
-            before = outcome.original.decode("utf-8", errors="replace").splitlines(keepends=True)
-            after = outcome.new.decode("utf-8", errors="replace").splitlines(keepends=True)
-            out.writelines(_difflib.unified_diff(before, after, _diff_name("a/", file.display), _diff_name("b/", file.display)))
-        elif not quiet:
-            click.echo(f"Fixed {len(outcome.applied)} finding(s) in {_safe(file.display)}")
-    # Cross-file rules have no fixes and the fixer runs per file: their findings (and the
-    # graded ones) come from one check of the same paths (cached, so it costs little after a check).
-    codes = {rule.meta.code for rule in enabled_rules(settings) if rule.cross_file} | graded
-    if codes and not failed:
-        run = api.check_paths(targets, settings, cache_dir=cache_dir, use_cache=use_cache)
-        for finding in run.findings:
-            if finding.code in codes and finding.severity >= settings.fail_on:
-                remaining += 1
-                if not quiet:
-                    click.echo(f"{_safe(finding.path)}:{finding.line}:{finding.col + 1}: {finding.code} {_safe(finding.message)}", err=True)
+    gc.disable()
+    err = click.get_text_stream("stderr")
+    bar: Any = None
+
+    def progress(done: int, total: int) -> None:
+        nonlocal bar
+        if quiet or not err.isatty() or total < 8:
+            return
+        if bar is None:
+            bar = click.progressbar(length=total, label="Fixing", file=err)
+            bar.__enter__()
+        bar.update(done - bar.pos)
+        if done == total:
+            bar.__exit__(None, None, None)
+
+    report = fixer.fix_paths(
+        targets,
+        settings,
+        unsafe=unsafe_fixes,
+        write=not dry,
+        jobs=jobs or None,
+        cache_dir=cache_dir,
+        use_cache=use_cache,
+        progress=progress,
+    )
+    out = click.get_binary_stream("stdout")
+    changed = sorted(report.changed, key=lambda o: o.path)
+    for outcome in sorted(report.failed, key=lambda o: o.path):
+        click.echo(f"sightlint: {_safe(outcome.path)}: fix failed: {_safe(outcome.reason or '')}", err=True)
+    for display, why in report.not_written:
+        click.echo(f"sightlint: {_safe(display)}: {_safe(why)}", err=True)
+    if diff:
+        for outcome in changed:
+            assert outcome.new is not None
+            out.write(fixer.unified_patch(outcome.path, outcome.original, outcome.new))
+        out.flush()
+    if show_fixes and not quiet:
+        _show_fixes(report, dry, unsafe_fixes)
+    fixed = sum(len(o.applied) for o in changed)
+    files = len(changed) if dry else len(report.written)
     if not quiet:
-        verb = "Would fix" if diff else "Fixed"
-        click.echo(f"{verb} {fixed} finding(s) in {changed} file(s).", err=diff)
-        if remaining:
-            click.echo(f"{remaining} finding(s) remain without a fix; `sightlint check` lists them.", err=True)
-    if failed or found.errors:
-        sys.exit(EXIT_ERROR)
-    sys.exit(EXIT_FINDINGS if (diff and changed) or remaining else EXIT_CLEAN)
+        verb = "Would fix" if dry else "Fixed"
+        count = fixed if dry else sum(len(report.outcomes[d].applied) for d in report.written)
+        click.echo(f"{verb} {count} finding(s) in {files} file(s).", err=True)
+        held = len(_held_back(report)) if not unsafe_fixes else 0
+        if held:
+            click.echo(f"{held} more fix(es) available with --unsafe-fixes.", err=True)
+    run = report.after or report.before
+    if dry:
+        errors = bool(run.internal_errors or run.errors or report.failed)
+        for message in run.errors:
+            click.echo(f"sightlint: {_safe(message)}", err=True)
+        if check_only and not quiet:
+            for outcome in changed:
+                click.echo(f"Would fix {len(outcome.applied)} finding(s) in {_safe(outcome.path)}", err=True)
+        gc.enable()
+        sys.exit(EXIT_ERROR if errors else EXIT_FINDINGS if changed else EXIT_CLEAN)
+    # What remains, as `check` reports it (its baseline applied too).
+    run = _with_baseline(run, settings, no_baseline=False, prune=False)
+    if not quiet or output_file is not None:
+        with _output(output_file) as stream:
+            reporting.render(
+                run,
+                fmt,
+                stream,
+                color=reporting.color_choice("auto"),
+                show_source=not no_source,
+                show_chains=show_chains,
+                unused_suppressions=settings.report_unused_suppressions,
+                settings=settings,
+            )
+    for message in run.errors:
+        if quiet or fmt == "text" and output_file is None:
+            continue  # the text reporter already listed it
+        click.echo(f"sightlint: {_safe(message)}", err=True)
+    gc.freeze()
+    gc.enable()
+    code = exit_code(run, settings, exit_zero)
+    sys.exit(EXIT_ERROR if report.failed else code)
+
+
+def _held_back(report: Any) -> list[tuple[str, Any]]:
+    """Findings only an unsafe fix would fix, in files that had no other fix to apply."""
+    from sightlint.models import FixSafety
+
+    return [
+        (result.path, f)
+        for result in report.before.files
+        if result.path not in report.outcomes
+        for f in result.findings
+        if f.fix_safety is FixSafety.UNSAFE
+    ] + [(o.path, f) for o in report.outcomes.values() for f, why in o.skipped if why.startswith("unsafe fix")]
+
+
+def _show_fixes(report: Any, dry: bool, unsafe: bool) -> None:
+    """Each fix per file and rule, and why the others were not applied."""
+    if not unsafe:
+        for display, finding in _held_back(report):
+            if display not in report.outcomes:
+                click.echo(f"  {_safe(display)}:{finding.line}:{finding.col + 1}: {finding.code} not fixed: unsafe fix: use --unsafe-fixes", err=True)
+    for display in sorted(report.outcomes):
+        outcome = report.outcomes[display]
+        shown = _safe(display)
+        if outcome.applied and (dry or display in report.written):
+            counts: dict[str, int] = {}
+            for finding in outcome.applied:
+                counts[finding.code] = counts.get(finding.code, 0) + 1
+            click.echo(f"{shown}: " + ", ".join(f"{n} × {code}" for code, n in sorted(counts.items())), err=True)
+            for finding in outcome.applied:
+                click.echo(f"  {finding.line}:{finding.col + 1}: {finding.code} {_safe(finding.fix_title or 'fixed')}", err=True)
+        for finding, why in outcome.skipped:
+            click.echo(f"  {shown}:{finding.line}:{finding.col + 1}: {finding.code} not fixed: {_safe(why)}", err=True)
 
 
 @main.command(name="baseline")

@@ -11,18 +11,24 @@ crashing fix, unparsable input or output becomes a ``failed``/``skipped`` result
 from __future__ import annotations
 
 import ast
-import errno
+import bisect
+import contextlib
+import io
 import os
+import re
 import stat
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+import sys
+import tempfile
+import tokenize
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
 from sightlint import engine, nesting
+from sightlint.files import SourceFile, project_root
+from sightlint.models import Finding, FixSafety, RunResult
 from sightlint.registry import enabled_rules
-from sightlint.atomic import write_atomically
-from sightlint.models import Finding, FixSafety
 from sightlint.rules.base import Fix, Rule, RuleClass
 from sightlint.semantics.bindings import BindingKind
 from sightlint.semantics.scope import Context
@@ -30,11 +36,13 @@ from sightlint.settings import Settings
 from sightlint.source import SourceError, decode_source, read_source, size_text
 
 UNSAFE_REASON = "unsafe fix: use --unsafe-fixes"
-NOT_ROUND_TRIP = "no fix: the fixer's parser (LibCST) would not write this file back byte for byte (a form feed in an indented line?)"
+READ_ONLY = "cannot write file: the file is read-only"
+NOT_ROUND_TRIP = "no fix: the fixer's parser (LibCST) would not write this code back byte for byte (a form feed in an indented line?)"
+NOT_PARSED = "no fix: the fixer's parser (LibCST) cannot parse this code (a form feed in an indented line?)"
 MAX_PASSES = 5
-# Larger files get no fix (see ``_beyond_libcst``).
+# Larger statements (and module headers) get no fix (see ``_beyond_libcst``)...
 MAX_FIX_SIZE = 1024 * 1024
-# ...and so do files with more tokens (LibCST's cost follows them: a 900 KB line of
+# ...and so do those with more tokens (LibCST's cost follows them: a 900 KB line of
 # ``1, 1, ...`` has ten times the tokens of 900 KB of ordinary code; see ``nesting``).
 MAX_FIX_TOKENS = 150_000
 
@@ -57,11 +65,24 @@ class FixOutcome:
 
 
 def fix_source(
-    data: bytes, path: str, settings: Settings, *, unsafe: bool = False, module: str | None = None
+    data: bytes,
+    path: str,
+    settings: Settings,
+    *,
+    unsafe: bool = False,
+    module: str | None = None,
+    findings: Sequence[Finding] | None = None,
+    facts: dict[str, dict[str, Any]] | None = None,
+    first_party: frozenset[str] = frozenset(),
 ) -> FixOutcome:
-    """Fix one file's contents; never raises."""
+    """Fix one file's contents; never raises.
+
+    ``findings`` are the file's findings as the whole-project check reported them (graded,
+    cross-file ones included): the first pass fixes those instead of checking the file on
+    its own. ``facts`` are the rules' ``fix_facts`` (by code); ``first_party`` the
+    project's top-level package names (for import groups)."""
     try:
-        return _fix(data, path, settings, unsafe, module)
+        return _fix(data, path, settings, unsafe, module, findings, facts or {}, first_party)
     except Exception as exc:  # a bug here must not take the whole run down
         return FixOutcome(path, "failed", data, None, reason=f"internal error in the fixer: {type(exc).__name__}: {exc}")
 
@@ -69,54 +90,333 @@ def fix_source(
 def fix_file(
     path: Path, display: str, settings: Settings, *, unsafe: bool, write: bool, module: str | None = None
 ) -> FixOutcome:
-    """Fix a file on disk; with ``write`` the new text replaces it atomically (mode kept)."""
+    """Fix one file on disk on its own; with ``write`` the new text replaces it atomically
+    (mode kept), unless the file changed since it was read."""
     data = read_source(path, settings.max_file_size)
     if isinstance(data, str):
         return FixOutcome(display, "failed", b"", None, reason=f"cannot read file: {data}")
     outcome = fix_source(data, display, settings, unsafe=unsafe, module=module)
     if outcome.status != "changed" or not write or outcome.new is None:
         return outcome
+    why = write_if_unchanged(path.resolve(), data, outcome.new)
+    return outcome if why is None else replace(outcome, status="failed", reason=why)
+
+
+def write_if_unchanged(target: Path, original: bytes, new: bytes) -> str | None:
+    """Replace ``target`` atomically with ``new`` unless its content is no longer
+    ``original`` (checked just before the rename); returns why it was not written, or None.
+    A read-only file is not replaced (:data:`READ_ONLY`).
+
+    The new text goes to a temporary file in the same folder (with the file's mode),
+    which then replaces the file in one ``os.replace``: a reader, or a crash at any
+    moment, sees the old content or the new one, never a mix."""
     try:
-        _write_atomically(path, outcome.new)
+        mode = stat.S_IMODE(os.stat(target).st_mode)
+        # A rename replaces a read-only file as easily as any other (and root may write it
+        # anyway): its mode says the user wants it left alone.
+        if not mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH) or not os.access(target, os.W_OK):
+            return READ_ONLY
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".sightlint-tmp")
     except OSError as exc:
-        return replace(outcome, status="failed", reason=f"cannot write file: {exc.strerror or exc}")
-    return outcome
+        return f"cannot write file: {exc.strerror or exc}"
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(new)
+        os.chmod(tmp, mode)
+        with open(target, "rb") as handle:
+            now = handle.read()
+        if now != original:
+            os.unlink(tmp)
+            return "changed on disk since it was read: not overwritten (run `sightlint fix` again)"
+        os.replace(tmp, target)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        return f"cannot write file: {exc.strerror or exc}"
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return None
 
 
-def _write_atomically(path: Path, content: bytes) -> None:
-    target = path.resolve()  # write through a symlink instead of replacing it
-    mode = stat.S_IMODE(target.stat().st_mode)
-    # A rename replaces a read-only file as easily as any other (and root may write it
-    # anyway): its mode says the user wants it left alone.
-    if not mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH) or not os.access(target, os.W_OK):
-        raise PermissionError(errno.EACCES, "the file is read-only", str(path))
-    write_atomically(target, content, mode=mode)
+# -- the project pipeline --------------------------------------------------------------
+
+MAX_ROUNDS = 3
+
+
+@dataclass
+class ProjectFix:
+    """What ``sightlint fix`` did to a project.
+
+    ``outcomes``: one per file that had something to fix, by display path (the last
+    round's for a file fixed in several). ``before``: the check the fixes were planned
+    on. ``after``: the whole-project check after writing (None when nothing was written).
+    ``not_written``: files whose new text was not written, and why."""
+
+    before: RunResult
+    outcomes: dict[str, FixOutcome] = field(default_factory=dict)
+    after: RunResult | None = None
+    not_written: list[tuple[str, str]] = field(default_factory=list)
+    written: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> list[FixOutcome]:
+        return [o for o in self.outcomes.values() if o.status == "changed"]
+
+    @property
+    def failed(self) -> list[FixOutcome]:
+        return [o for o in self.outcomes.values() if o.status == "failed"]
+
+
+Progress = Callable[[int, int], None]
+
+
+def fix_paths(
+    paths: Sequence[Path],
+    settings: Settings,
+    *,
+    unsafe: bool = False,
+    write: bool = True,
+    jobs: int | None = None,
+    cache_dir: Path | None = None,
+    use_cache: bool = True,
+    progress: Progress | None = None,
+) -> ProjectFix:
+    """Fix the Python files under ``paths`` as one transaction, with their whole project around them.
+
+    The plan comes from the same check as ``sightlint check`` (cached, on ``jobs``
+    processes): only files with a fix to apply are read again and parsed with LibCST,
+    once per pass. Every file's new text is computed and parsed before any is written;
+    then each is written atomically, unless it resolves outside the project root or
+    changed on disk since it was read (``not_written``); one that cannot be written
+    (read-only, disk full) becomes a ``failed`` outcome. After writing, the project is
+    checked again, and files that the fixes left with new fixable findings are fixed in
+    another round (at most ``MAX_ROUNDS``). Without ``write`` nothing is written and
+    ``after`` stays None.
+    """
+    from sightlint import api
+
+    found = api.discover_project(paths, settings)
+    root = project_root(paths, settings) or _common_folder(paths)
+    before = api.check_discovered(found, settings, jobs=jobs, cache_dir=cache_dir, use_cache=use_cache)
+    report = ProjectFix(before=before)
+    files = {f.display: f for f in found.files}
+    run = before
+    attempted: set[str] = set()
+    for _ in range(MAX_ROUNDS):
+        todo = _to_fix(run, found.named, settings, unsafe, attempted)
+        if not todo:
+            break
+        attempted.update(todo)
+        outcomes = _fix_files([(files[d], todo[d]) for d in todo if d in files], found.files, settings, unsafe, jobs, progress)
+        report.outcomes.update((o.path, o) for o in outcomes)
+        if not write:
+            break
+        wrote = False
+        for outcome in outcomes:
+            if outcome.status != "changed" or outcome.new is None:
+                continue
+            why = _write(files[outcome.path], root, outcome)
+            if why is None:
+                report.written.append(outcome.path)
+                wrote = True
+            elif why.startswith(_WRITE_ERRORS):
+                # The write was tried and failed (read-only, disk full): an error, like a
+                # file that cannot be read; a refusal (outside the root, edited) is not.
+                report.outcomes[outcome.path] = replace(outcome, status="failed", reason=why)
+            else:
+                report.not_written.append((outcome.path, why))
+        if not wrote:
+            break
+        run = report.after = api.check_discovered(found, settings, jobs=jobs, cache_dir=cache_dir, use_cache=use_cache)
+    return report
+
+
+_WRITE_ERRORS = ("cannot write file:",)
+
+
+def _common_folder(paths: Sequence[Path]) -> Path:
+    """Without a project: the folder holding every path named (symlinks not followed)."""
+    folders = [os.path.abspath(p) if p.is_dir() else os.path.dirname(os.path.abspath(p)) for p in paths or [Path(".")]]
+    return Path(os.path.commonpath(folders)).resolve()
+
+
+def _to_fix(
+    run: RunResult, named: frozenset[str] | None, settings: Settings, unsafe: bool, attempted: set[str]
+) -> dict[str, tuple[Finding, ...]]:
+    """Display path -> its findings (as the project check reports them), for the files
+    named on the command line that have a fix to apply and were not fixed yet."""
+    codes = {rule.meta.code for rule in enabled_rules(settings) if rule.fix_node is not None and rule.meta.fix is not FixSafety.NONE}
+    out: dict[str, tuple[Finding, ...]] = {}
+    for result in run.files:
+        if result.path in attempted or (named is not None and result.path not in named):
+            continue
+        if any(_wanted(f, unsafe) and f.code in codes for f in result.findings):
+            out[result.path] = tuple(result.findings)
+    return out
+
+
+def _fix_files(
+    todo: list[tuple[SourceFile, tuple[Finding, ...]]],
+    project: Sequence[SourceFile],
+    settings: Settings,
+    unsafe: bool,
+    jobs: int | None,
+    progress: Progress | None,
+) -> list[FixOutcome]:
+    """Fix each file of ``todo`` (in worker processes when there are several), never writing."""
+    codes = {f.code for _, findings in todo for f in findings if _wanted(f, unsafe)}
+    facts: dict[str, dict[str, Any]] = {}
+    needing = [r for r in enabled_rules(settings) if r.meta.code in codes and "fix_facts_for" in vars(r)]
+    if needing:
+        sources = []
+        for file in project:
+            data = read_source(file.location, settings.max_file_size)
+            if isinstance(data, bytes):
+                with contextlib.suppress(SourceError, ValueError):
+                    sources.append((file.module, file.display, decode_source(data)))
+        for rule in needing:
+            facts[rule.meta.code] = rule.fix_facts_for(sources)
+    # Top-level names of the project's modules: the first-party import group. A folder of
+    # scripts may hold a `logging.py` or `types.py`; those names stay standard library.
+    first_party = frozenset(f.module.split(".")[0] for f in project if f.module) - sys.stdlib_module_names
+    tasks = [(file.location, file.display, file.module, findings) for file, findings in todo]
+    from sightlint import runner
+
+    workers = min(jobs or runner.default_jobs(), len(tasks))
+    if workers <= 1 or len(tasks) < 4:
+        out = []
+        for i, task in enumerate(tasks):
+            out.append(_fix_task(task, settings, unsafe, facts, first_party))
+            if progress is not None:
+                progress(i + 1, len(tasks))
+        return out
+    from concurrent.futures import ProcessPoolExecutor
+
+    # Imported once here, so that forked workers share it instead of each importing it.
+    import libcst.codegen  # noqa: F401
+    import libcst.metadata  # noqa: F401
+
+    results: list[FixOutcome | None] = [None] * len(tasks)
+    with ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=runner._pool_context(),
+        initializer=_init_fix_worker,
+        initargs=(runner._portable(settings), unsafe, facts, first_party),
+    ) as pool:
+        futures = {pool.submit(_fix_in_worker, task): i for i, task in enumerate(tasks)}
+        from concurrent.futures import as_completed
+
+        for done, future in enumerate(as_completed(futures), 1):
+            index = futures[future]
+            try:
+                results[index] = future.result()
+            except Exception as exc:  # a worker that died: that file is not fixed
+                _, display, _, _ = tasks[index]
+                results[index] = FixOutcome(display, "failed", b"", None, reason=f"the fixer's worker died: {type(exc).__name__}: {exc}")
+            if progress is not None:
+                progress(done, len(tasks))
+    return [r for r in results if r is not None]
+
+
+FixTask = tuple[str, str, "str | None", tuple[Finding, ...]]
+_FIX_WORKER: tuple[Settings, bool, dict[str, dict[str, Any]], frozenset[str]] | None = None
+
+
+def _init_fix_worker(fields: dict[str, Any], unsafe: bool, facts: dict[str, dict[str, Any]], first_party: frozenset[str]) -> None:
+    global _FIX_WORKER
+    import gc
+
+    from sightlint import runner
+
+    gc.enable()
+    _FIX_WORKER = (runner._restore(fields), unsafe, facts, first_party)
+
+
+def _fix_in_worker(task: FixTask) -> FixOutcome:
+    assert _FIX_WORKER is not None
+    return _fix_task(task, *_FIX_WORKER)
+
+
+def _fix_task(
+    task: FixTask, settings: Settings, unsafe: bool, facts: dict[str, dict[str, Any]], first_party: frozenset[str]
+) -> FixOutcome:
+    location, display, module, findings = task
+    data = read_source(location, settings.max_file_size)
+    if isinstance(data, str):
+        return FixOutcome(display, "failed", b"", None, reason=f"cannot read file: {data}")
+    return fix_source(
+        data, display, settings, unsafe=unsafe, module=module, findings=findings, facts=facts, first_party=first_party
+    )
+
+
+def _write(file: SourceFile, root: Path, outcome: FixOutcome) -> str | None:
+    """Write one fixed file unless it lies outside ``root`` (also through a symlink); why not, or None."""
+    assert outcome.new is not None
+    try:
+        target = Path(file.location).resolve(strict=True)
+    except (OSError, RuntimeError) as exc:
+        return f"cannot resolve the file: {exc}"
+    if target != root and root not in target.parents:
+        return f"resolves to {target}, outside the project root {root}: not written"
+    if not target.is_file():
+        return "not a regular file: not written"
+    return write_if_unchanged(target, outcome.original, outcome.new)
 
 
 def _parse_failure(findings: Sequence[Finding]) -> str | None:
     return next((f.message for f in findings if f.code == engine.PARSE_ERROR_CODE), None)
 
 
-def _fix(data: bytes, path: str, settings: Settings, unsafe: bool, module: str | None) -> FixOutcome:
+def _fix(
+    data: bytes,
+    path: str,
+    settings: Settings,
+    unsafe: bool,
+    module: str | None,
+    given: Sequence[Finding] | None,
+    facts: dict[str, dict[str, Any]],
+    first_party: frozenset[str],
+) -> FixOutcome:
     enabled = enabled_rules(settings)
-    rules = {rule.meta.code: rule for rule in enabled if not settings.ignored_for_path(path, rule.meta.code, rule.meta.name)}
+    rules = {
+        rule.meta.code: rule
+        for rule in enabled
+        if rule.fix_node is not None and not settings.ignored_for_path(path, rule.meta.code, rule.meta.name)
+    }
+    graded = {rule.meta.code for rule in enabled if rule.graded or rule.cross_file}
     current = data
     applied: list[Finding] = []
     reasons: dict[Finding, str] = {}
-    result = engine.check_source(current, path, settings, rules=enabled, module=module)
-    failure = _parse_failure(result.findings)
+    if given is not None:
+        findings: Sequence[Finding] = given
+    elif any(rule.cross_file and rule.fix_node is not None for rule in rules.values()):
+        # A cross-file rule's findings come from the project phase: here, of this file alone.
+        from sightlint import api
+
+        run = api.check_sources({path: current}, settings, modules={path: module})
+        findings = [f for result in run.files for f in result.findings]
+    else:
+        result = engine.check_source(current, path, settings, rules=enabled, module=module)
+        findings = result.findings
+    failure = _parse_failure(findings)
     if failure:
-        return FixOutcome(path, "failed", data, None, reason=failure, remaining=tuple(result.findings))
+        return FixOutcome(path, "failed", data, None, reason=failure, remaining=tuple(findings))
+    # Later passes check the file on its own: a graded or cross-file rule's finding is fixed
+    # there only if the project's view offered that rule a fix in this file.
+    offered = {f.code for f in findings if _wanted(f, unsafe)}
+    first = True
     for _ in range(MAX_PASSES):
-        todo = [f for f in result.findings if _wanted(f, unsafe) and f.code in rules]
+        todo = [
+            f for f in findings if _wanted(f, unsafe) and f.code in rules and (first or f.code not in graded or f.code in offered)
+        ]
+        first = False
         if not todo:
             break
-        why = _beyond_libcst(current)
-        if why:
-            reasons = {f: why for f in todo}
-            break
         try:
-            new, done, reasons = _apply_pass(current, path, settings, module, todo, rules, unsafe)
+            new, done, reasons = _apply_pass(current, path, settings, module, todo, rules, unsafe, facts, first_party)
         except Exception as exc:
             if not applied:
                 return FixOutcome(path, "failed", data, None, reason=f"cannot apply fixes: {type(exc).__name__}: {exc}")
@@ -124,13 +424,14 @@ def _fix(data: bytes, path: str, settings: Settings, unsafe: bool, module: str |
         if not done or new == current:
             break
         result = engine.check_source(new, path, settings, rules=enabled, module=module)
-        failure = _parse_failure(result.findings)
+        findings = result.findings
+        failure = _parse_failure(findings)
         if failure:
             return FixOutcome(path, "failed", data, None, tuple(applied), reason=f"a fix produced invalid code ({failure})")
         current = new
         applied.extend(done)
         reasons = {}
-    remaining = tuple(result.findings)
+    remaining = tuple(findings)
     skipped = tuple((f, _skip_reason(f, unsafe, reasons)) for f in remaining if f.fixable)
     if current == data:
         return FixOutcome(path, "unchanged", data, None, (), skipped, remaining=remaining)
@@ -141,24 +442,26 @@ def _fix(data: bytes, path: str, settings: Settings, unsafe: bool, module: str |
     return FixOutcome(path, "changed", data, current, tuple(applied), skipped, remaining=remaining)
 
 
-def _beyond_libcst(data: bytes) -> str | None:
-    """Why LibCST must not parse ``data``, as a skip reason, or None.
+def _beyond_libcst(text: str) -> str | None:
+    """Why LibCST must not parse ``text`` (one top-level statement, or a module's header),
+    as a skip reason, or None.
 
     Too deep, its native parser crashes the process (``sightlint.nesting``); too large,
     it needs about 400 MB and 5 s per MB of source (measured with libcst 1.9), or per
     100,000 tokens, whichever comes first.
     """
-    if len(data) > MAX_FIX_SIZE:
-        return f"no fix: file too large for the fixer ({size_text(len(data))} > {size_text(MAX_FIX_SIZE)})"
-    found = nesting.beyond_libcst(decode_source(data), MAX_FIX_TOKENS)
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > MAX_FIX_SIZE:
+        return f"no fix: statement too large for the fixer ({size_text(size)} > {size_text(MAX_FIX_SIZE)})"
+    found = nesting.beyond_libcst(text, MAX_FIX_TOKENS)
     if found is None:
         return None
     kind, why = found
     if kind == "untokenizable":
         return f"no fix: {why}"
     if kind == "tokens":
-        return f"no fix: file too large for the fixer ({why})"
-    return f"no fix: file too deeply nested for the fixer ({why})"
+        return f"no fix: statement too large for the fixer ({why})"
+    return f"no fix: statement too deeply nested for the fixer ({why})"
 
 
 def _wanted(finding: Finding, unsafe: bool) -> bool:
@@ -180,6 +483,124 @@ def _node_types(rule: RuleClass) -> tuple[type, ...]:
     return tuple(getattr(cst, item) if isinstance(item, str) else item for item in items if item is not None)
 
 
+_LINE_BREAK = re.compile(r"(?<=\n)|(?<=\r)(?!\n)")
+
+
+def _split_lines(text: str) -> list[str]:
+    """Lines with their ends, broken where the tokenizer breaks them (``\n``, ``\r\n``, ``\r``)."""
+    lines = _LINE_BREAK.split(text)
+    return lines[:-1] if lines and lines[-1] == "" else lines
+
+
+def _blocks(tree: ast.Module) -> list[tuple[int, int]]:
+    """The module's top-level statements as whole-line ranges (first, last), decorators
+    included; statements that share a line share a range."""
+    out: list[tuple[int, int]] = []
+    for stmt in tree.body:
+        first = min([stmt.lineno, *(d.lineno for d in getattr(stmt, "decorator_list", ()))])
+        last = stmt.end_lineno or stmt.lineno
+        if out and first <= out[-1][1]:
+            out[-1] = (out[-1][0], max(last, out[-1][1]))
+        else:
+            out.append((first, last))
+    return out
+
+
+def _regions(
+    tree: ast.Module, lines: list[str], todo: list[Finding], reasons: dict[Finding, str]
+) -> tuple[list[tuple[int, int, bool]], dict[int, list[Finding]]]:
+    """Where LibCST parses for each finding: the innermost indented statement around it that
+    has its lines to itself (``nested``), else its top-level statement. Regions
+    inside another region chosen are merged into it. Returns the regions (first line,
+    last line, nested) and the findings by region index."""
+    blocks = _blocks(tree)
+    starts = [first for first, _ in blocks]
+    defs: list[tuple[int, int, bool]] = []
+    # Where each candidate statement itself starts and ends: a fix that replaces (or removes)
+    # a whole statement needs the statement around it, so that its parent is parsed too.
+    itself: dict[tuple[int, int], tuple[int, int]] = {}
+    for node in ast.walk(tree):
+        # Any statement with its lines to itself will do (the smaller, the cheaper): an
+        # assignment, a `try` around a handler, a def whose header holds the finding.
+        if isinstance(node, ast.stmt) and node.col_offset > 0:
+            first = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", ()))])
+            last = node.end_lineno or node.lineno
+            if _owns_lines(lines, first, last, node):
+                defs.append((first, last, True))
+                itself[(first, last)] = (node.lineno, node.end_lineno or node.lineno)
+    defs.sort(key=lambda d: (d[0], -d[1]))
+    firsts = [d[0] for d in defs]
+    wanted: dict[Finding, tuple[int, int, bool]] = {}
+    for finding in todo:
+        span = finding.span
+        # The innermost statement around the span: the one starting last (and, on the same
+        # line, ending first) among those that hold it; scanned back from the span's line.
+        top = bisect.bisect_right(starts, span.line) - 1
+        floor = blocks[top][0] if top >= 0 else 0  # nothing before its top-level statement holds it
+        index = bisect.bisect_right(firsts, span.line) - 1
+        while index >= 0 and defs[index][0] >= floor and (
+            defs[index][1] < span.end_line or itself.get(defs[index][:2]) == (span.line, span.end_line)
+        ):
+            index -= 1
+        if index >= 0 and defs[index][0] >= floor:
+            wanted[finding] = defs[index]
+            continue
+        index = top
+        if index < 0 or span.end_line > blocks[index][1]:
+            reasons[finding] = "no fix for this case (cannot find its node)"
+            continue
+        wanted[finding] = (*blocks[index], False)
+    chosen: list[tuple[int, int, bool]] = []
+    for region in sorted(set(wanted.values()), key=lambda r: (r[0], -r[1])):
+        if chosen and region[0] <= chosen[-1][1]:
+            continue  # inside the region before it (regions nest or are apart)
+        chosen.append(region)
+    by_region: dict[int, list[Finding]] = {}
+    chosen_starts = [r[0] for r in chosen]
+    for finding, region in wanted.items():
+        # Chosen regions are apart and sorted: the one holding it starts last at or before it.
+        index = bisect.bisect_right(chosen_starts, region[0]) - 1
+        by_region.setdefault(index, []).append(finding)
+    return chosen, by_region
+
+
+def _owns_lines(lines: list[str], first: int, last: int, node: ast.stmt) -> bool:
+    """True if nothing but ``node`` (and comments) is on its first and last lines."""
+    if first > len(lines) or last > len(lines):
+        return False
+    start = lines[first - 1]
+    if not start[: len(start) - len(start.lstrip(" \t\f"))].strip(" \t\f") == "" or not start.strip():
+        return False
+    head = start.encode("utf-8", "surrogatepass")[: node.col_offset].decode("utf-8", "replace") if first == node.lineno else ""
+    if head.strip(" \t\f"):
+        return False
+    end = lines[last - 1].encode("utf-8", "surrogatepass")[node.end_col_offset or 0 :].decode("utf-8", "replace")
+    rest = end.strip()
+    return not rest or rest.startswith("#")
+
+
+def _synthetic_header(line: str, unit: str, newline: str) -> str | None:
+    """``if True:`` lines that put ``line``'s indentation one level below them, or None when
+    that indentation is not whole levels of ``unit``."""
+    width = line[: len(line) - len(line.lstrip(" \t"))]
+    levels, rest = divmod(len(width), len(unit))
+    if not levels or rest or width != unit * levels:
+        return None
+    return "".join(f"{unit * level}if True:{newline}" for level in range(levels))
+
+
+def _indent_unit(tree: ast.Module, lines: list[str]) -> str:
+    """The file's first level of indentation (four spaces if it has none)."""
+    for node in tree.body:
+        body = getattr(node, "body", None)
+        if isinstance(body, list) and body and body[0].lineno != node.lineno and body[0].lineno <= len(lines):
+            line: str = lines[body[0].lineno - 1]
+            unit = line[: len(line) - len(line.lstrip(" \t"))]
+            if unit:
+                return unit
+    return "    "
+
+
 def _apply_pass(
     current: bytes,
     path: str,
@@ -188,108 +609,271 @@ def _apply_pass(
     todo: list[Finding],
     rules: dict[str, RuleClass],
     unsafe: bool = False,
+    facts: dict[str, dict[str, Any]] | None = None,
+    first_party: frozenset[str] = frozenset(),
 ) -> tuple[bytes, list[Finding], dict[Finding, str]]:
     """One pass: apply every non-overlapping fix. Returns new bytes, applied, and why others were not.
 
+    LibCST parses only the top-level statements that hold a finding (each on its own,
+    as a module of its own lines), and the module's import header when a fix adds
+    imports or module statements: the cost follows the code fixed, not the file's size.
     ``unsafe`` is handed to the rules (``Rule.unsafe_fixes``): one with two fixes picks its unsafe one."""
     import libcst as cst
     from libcst.metadata import MetadataWrapper, PositionProvider
 
-    module = cst.parse_module(current)
-    # libcst 1.9 drops the last newline of a CR-only file (put back below) and a form
-    # feed that starts an indented line (such a file is not fixed).
-    written = module.bytes
-    tail = b"\r" if current == written + b"\r" else b""
-    if written + tail != current:
-        return current, [], {f: NOT_ROUND_TRIP for f in todo}
-    wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
-    positions = wrapper.resolve(PositionProvider)
-    at: dict[tuple[int, int], list[tuple[cst.CSTNode, Any]]] = {}
-    for node, rng in positions.items():
-        at.setdefault((rng.start.line, rng.start.column), []).append((node, rng))
-
-    reasons: dict[Finding, str] = {}
-    located: list[tuple[Finding, cst.CSTNode, tuple[tuple[int, int], tuple[int, int]]]] = []
-    for finding in todo:
-        types = _node_types(rules[finding.code])
-        span = finding.span
-        candidates = [(n, r) for n, r in at.get((span.line, span.col), []) if types and isinstance(n, types)]
-        exact = [(n, r) for n, r in candidates if (r.end.line, r.end.column) == (span.end_line, span.end_col)]
-        chosen = exact or candidates
-        if len(chosen) != 1 and not exact:
-            reasons[finding] = "no fix for this case (cannot find its node)"
-            continue
-        node, rng = chosen[0]
-        located.append((finding, node, ((rng.start.line, rng.start.column), (rng.end.line, rng.end.column))))
-
-    # Outermost first; anything overlapping an accepted fix waits for the next pass.
-    located.sort(key=lambda item: (item[2][0], (-item[2][1][0], -item[2][1][1])))
+    encoding, _ = tokenize.detect_encoding(io.BytesIO(current).readline)
+    raw = current.decode(encoding)
+    lines = _split_lines(raw)
     text = decode_source(current)
     tree = ast.parse(text)
     context = Context(path, text, tree, settings, module_name)
+    newline = next((line[len(line.rstrip("\r\n")) :] for line in lines if line.endswith(("\n", "\r"))), "\n")
+    indent = _indent_unit(tree, lines)
+    reasons: dict[Finding, str] = {}
+    regions, by_region = _regions(tree, lines, todo, reasons)
+
     instances: dict[str, Rule] = {}
-    accepted: list[tuple[tuple[int, int], tuple[int, int]]] = []
-    replacements: dict[int, Any] = {}
     fixes: list[Fix] = []
     done: list[Finding] = []
-    for finding, node, bounds in located:
-        if any(bounds[0] < other[1] and other[0] < bounds[1] for other in accepted):
-            reasons[finding] = "overlaps another fix"
+    new_blocks: dict[int, str] = {}
+    for index, findings in by_region.items():
+        first, last, nested = regions[index]
+        # An indented def or class is parsed under synthetic `if True:` lines, one per level
+        # of the file's indentation (so LibCST infers the file's indent for new blocks):
+        # its own lines stay as they are, so positions keep their columns.
+        header = _synthetic_header(lines[first - 1], indent, newline) if nested else ""
+        if header is None:
+            reasons.update((f, "no fix for this case (irregular indentation)") for f in findings)
             continue
-        rule_cls = rules[finding.code]
+        snippet = header + "".join(lines[first - 1 : last])
+        offset = first - 1 - header.count(newline)
+        why = _beyond_libcst(snippet)
+        if why:
+            reasons.update((f, why) for f in findings)
+            continue
         try:
-            instance = instances.get(finding.code)
-            if instance is None:
-                options = settings.rule_options.get(rule_cls.meta.name)
-                instance = instances[finding.code] = rule_cls(context, options)
-                instance.unsafe_fixes = unsafe
-            fix = instance.fix(node, finding)
-        except Exception as exc:
-            reasons[finding] = f"the fix crashed: {type(exc).__name__}: {exc}"
+            module, tail = _parse_exactly(snippet)
+        except _Declined as exc:
+            reasons.update((f, str(exc)) for f in findings)
             continue
-        if fix is None:
-            reasons[finding] = "no fix for this case"
-            continue
-        accepted.append(bounds)
-        replacements[id(node)] = fix.replacement
-        fixes.append(fix)
-        done.append(finding)
+        positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+        at: dict[tuple[int, int], list[tuple[cst.CSTNode, Any]]] = {}
+        for node, rng in positions.items():
+            at.setdefault((rng.start.line + offset, rng.start.column), []).append((node, rng))
+        first = offset + 1
+        located: list[tuple[Finding, cst.CSTNode, tuple[tuple[int, int], tuple[int, int]]]] = []
+        for finding in findings:
+            types = _node_types(rules[finding.code])
+            span = finding.span
+            candidates = [(n, r) for n, r in at.get((span.line, span.col), []) if types and isinstance(n, types)]
+            exact = [(n, r) for n, r in candidates if (r.end.line + first - 1, r.end.column) == (span.end_line, span.end_col)]
+            chosen = exact or candidates
+            if len(chosen) != 1 and not exact:
+                reasons[finding] = "no fix for this case (cannot find its node)"
+                continue
+            node, rng = chosen[0]
+            located.append((finding, node, ((rng.start.line, rng.start.column), (rng.end.line, rng.end.column))))
+        # Outermost first; anything overlapping an accepted fix waits for the next pass.
+        located.sort(key=lambda item: (item[2][0], (-item[2][1][0], -item[2][1][1])))
+        accepted: list[tuple[tuple[int, int], tuple[int, int]]] = []
+        replacements: dict[int, Any] = {}
+        planned: list[tuple[Finding, int, Fix]] = []
+        for finding, node, bounds in located:
+            if any(bounds[0] < other[1] and other[0] < bounds[1] for other in accepted):
+                reasons[finding] = "overlaps another fix"
+                continue
+            rule_cls = rules[finding.code]
+            try:
+                instance = instances.get(finding.code)
+                if instance is None:
+                    options = settings.rule_options.get(rule_cls.meta.name)
+                    instance = instances[finding.code] = rule_cls(context, options)
+                    instance.unsafe_fixes = unsafe
+                    instance.fix_facts = (facts or {}).get(finding.code, {})
+                fix = instance.fix(node, finding)
+            except Exception as exc:
+                reasons[finding] = f"the fix crashed: {type(exc).__name__}: {exc}"
+                continue
+            if fix is None:
+                reasons[finding] = "no fix for this case"
+                continue
+            accepted.append(bounds)
+            replacements[id(node)] = fix.replacement
+            planned.append((finding, id(node), fix))
+        if replacements:
+            ancestors: set[int] = set()
+            for target in _by_id(positions, replacements):
+                ancestors.update(_path_to(module, target, positions))
+            replacer = _replacer(replacements, ancestors)
+            code = module.visit(replacer).code
+            if tail and not code.endswith(("\n", "\r")):
+                code += tail  # the line end LibCST dropped
+            if nested:
+                if not code.startswith(header):
+                    reasons.update((f, "no fix for this case (the fixed code lost its place)") for f, _, _ in planned)
+                    continue
+                code = code[len(header) :]
+            for finding, node_id, fix in planned:
+                if node_id in replacer.hit:
+                    fixes.append(fix)
+                    done.append(finding)
+                else:  # never reached: neither the change nor its imports are made
+                    reasons[finding] = "no fix for this case (cannot reach its node)"
+            new_blocks[index] = code
     if not done:
         return current, [], reasons
-    new_module = _add_module_code(module.visit(_replacer(replacements)), fixes, path, settings, module_name)
-    new = new_module.bytes
-    return (new + tail if tail and not new.endswith(tail) else new), done, reasons
+    for index in sorted(new_blocks, reverse=True):
+        first, last, _ = regions[index]
+        lines[first - 1 : last] = [new_blocks[index]]
+    new_text = "".join(lines)
+    if any(fix.imports or fix.module_statements for fix in fixes):
+        try:
+            new_text = _add_header_code(new_text, fixes, path, settings, module_name, first_party)
+        except _Declined as exc:
+            return current, [], {**reasons, **{f: str(exc) for f in todo}}
+    return new_text.encode(encoding), done, reasons
 
 
-def _replacer(replacements: dict[int, Any]) -> Any:
-    """A transformer that swaps the nodes named (by identity) in ``replacements``."""
+class _Declined(Exception):
+    """The module's header cannot be given to LibCST (the message says why)."""
+
+
+def _add_header_code(
+    text: str, fixes: list[Fix], path: str, settings: Settings, module_name: str | None, first_party: frozenset[str]
+) -> str:
+    """Add the fixes' imports and module statements to the module's header: the lines
+    before its first top-level def or class, parsed on their own."""
+    import libcst as cst
+
+    normalized = text.replace("\r\n", "\n").replace("\r", "\n")
+    tree = ast.parse(normalized)
+    lines = _split_lines(text)
+    end = len(lines)
+    for stmt in tree.body:
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            end = min([stmt.lineno, *(d.lineno for d in stmt.decorator_list)]) - 1
+            break
+    header = "".join(lines[:end])
+    rest = lines[end:]
+    why = _beyond_libcst(header)
+    if why:
+        raise _Declined(why)
+    module, tail = _parse_exactly(header)
+    if not header.strip():
+        # Nothing above the first def: the new lines take the file's newline.
+        newline = next((line[len(line.rstrip("\r\n")) :] for line in lines if line.endswith(("\n", "\r"))), "\n")
+        module = module.with_changes(default_newline=newline, has_trailing_newline=True)
+    new = _add_module_code(module, fixes, path, settings, module_name, first_party, (tree, normalized), next_is_def=bool(rest))
+    code = str(new.code)
+    if rest and code and not header.strip():
+        # New lines above the first def or class: PEP 8's two blank lines before it.
+        code = code.rstrip("\r\n") + new.default_newline * 3
+    elif rest and code and not code.endswith(("\n", "\r")):
+        code += new.default_newline
+    elif tail and code and not code.endswith(("\n", "\r")):
+        code += tail  # the line end LibCST dropped
+    return code + "".join(rest)
+
+
+def _parse_exactly(text: str) -> tuple[Any, str]:
+    """LibCST's module of ``text`` and the line end it drops from its end ("" if none).
+
+    libcst 1.9 drops the last ``\r`` of CR-only code (the caller puts it back) and a form
+    feed that starts an indented line (or fails to parse it): such code raises
+    :class:`_Declined`, since writing it back would change bytes no fix meant to change.
+    """
+    import libcst as cst
+
+    try:
+        module = cst.parse_module(text)
+    except cst.ParserSyntaxError as exc:
+        raise _Declined(NOT_PARSED) from exc
+    written = module.code
+    tail = "\r" if text == written + "\r" else ""
+    if written + tail != text:
+        raise _Declined(NOT_ROUND_TRIP)
+    return module, tail
+
+
+def _replacer(replacements: dict[int, Any], ancestors: set[int] | None = None) -> Any:
+    """A transformer that swaps the nodes named (by identity) in ``replacements``; with
+    ``ancestors`` (the ids of the nodes around them), it enters nothing else."""
     import libcst as cst
 
     class Replace(cst.CSTTransformer):
+        def __init__(self) -> None:
+            super().__init__()
+            self.hit: set[int] = set()  # the ids replaced
+
+        def on_visit(self, node: Any) -> bool:
+            return ancestors is None or id(node) in ancestors
+
         def on_leave(self, original_node: Any, updated_node: Any) -> Any:
-            return replacements.get(id(original_node), updated_node)
+            new = replacements.get(id(original_node))
+            if new is None:
+                return updated_node
+            self.hit.add(id(original_node))
+            return new
 
     return Replace()
 
 
-def _add_module_code(module: Any, fixes: list[Fix], path: str, settings: Settings, module_name: str | None) -> Any:
-    """Add the fixes' imports (LibCST's AddImportsVisitor), then their module statements."""
+def _by_id(positions: Any, replacements: dict[int, Any]) -> list[Any]:
+    return [node for node in positions if id(node) in replacements]
+
+
+def _path_to(module: Any, target: Any, positions: Any) -> list[int]:
+    """The ids of the nodes from ``module`` down to ``target`` (both included).
+
+    A depth-first search through ``children`` that skips only statements whose lines
+    (decorators included) do not hold the target: an expression's range need not cover
+    its children (a ``Param``'s range ends before its default value)."""
     import libcst as cst
-    from libcst.codemod import CodemodContext
-    from libcst.codemod.visitors import AddImportsVisitor
+
+    line = positions[target].start.line
+    stack: list[tuple[Any, list[int]]] = [(module, [id(module)])]
+    while stack:
+        node, path = stack.pop()
+        if node is target:
+            return path
+        for child in node.children:
+            if isinstance(child, cst.BaseStatement) and child in positions:
+                rng = positions[child]
+                first = rng.start.line
+                for decorator in getattr(child, "decorators", ()):
+                    if decorator in positions:
+                        first = min(first, positions[decorator].start.line)
+                if not first <= line <= rng.end.line:
+                    continue
+            stack.append((child, [*path, id(child)]))
+    return []
+
+
+def _add_module_code(
+    module: Any,
+    fixes: list[Fix],
+    path: str,
+    settings: Settings,
+    module_name: str | None,
+    first_party: frozenset[str] = frozenset(),
+    whole: tuple[ast.Module, str] | None = None,
+    next_is_def: bool = False,
+) -> Any:
+    """Add the fixes' imports (each once, in its isort group and place), then their module statements."""
+    import libcst as cst
 
     imports = dict.fromkeys(i for fix in fixes for i in fix.imports)
-    module = _extend_from_imports(module, imports)
-    if imports:
-        context = CodemodContext()
-        for mod, name in imports:
-            AddImportsVisitor.add_needed_import(context, mod, name)
-        module = AddImportsVisitor(context).transform_module(module)
+    module, merged = _extend_from_imports(module, imports)
+    own = (frozenset({module_name.split(".")[0]} if module_name else ()) | first_party) - sys.stdlib_module_names
+    for mod, name in imports:
+        if (mod, name) not in merged and not _imported(module, mod, name):
+            module = _insert_import(module, mod, name, own)
     statements = dict(s for fix in fixes for s in fix.module_statements)
     if not statements:
         return module
-    code = module.code
-    scope = Context(path, code, ast.parse(code), settings, module_name)
+    # Whether the module binds a name already: asked of the whole module, not the header.
+    tree, code = whole if whole is not None else (ast.parse(module.code), module.code)
+    scope = Context(path, code, tree, settings, module_name)
     new = []
     for name, source in statements.items():
         binding = scope.module_binding(name)
@@ -302,20 +886,129 @@ def _add_module_code(module: Any, fixes: list[Fix], path: str, settings: Setting
         return module
     body = list(module.body)
     at = _insertion_index(body)
+    if at < len(body):
+        # A def or class after the new statements keeps PEP 8's two blank lines.
+        wanted = 2 if isinstance(body[at], (cst.FunctionDef, cst.ClassDef)) else 1
+        lines = list(body[at].leading_lines)
+        blank = 0
+        while blank < len(lines) and lines[blank].comment is None:
+            blank += 1
+        if blank < wanted:
+            body[at] = body[at].with_changes(leading_lines=[cst.EmptyLine()] * (wanted - blank) + lines)
+    elif next_is_def:
+        # The new statements end the header and a def or class follows: two blank lines.
+        footer = list(module.footer)
+        blank = 0
+        while blank < len(footer) and footer[blank].comment is None:
+            blank += 1
+        if blank < 2:
+            module = module.with_changes(footer=[cst.EmptyLine()] * (2 - blank) + footer)
     return module.with_changes(body=[*body[:at], *new, *body[at:]])
 
 
-def _extend_from_imports(module: Any, imports: dict[tuple[str, str | None], None]) -> Any:
-    """Append a needed name to an existing top-level ``from mod import ...`` (AddImportsVisitor
-    would put it first); what is not handled here is left to AddImportsVisitor."""
+def _import_lines(body: list[Any]) -> list[tuple[int, str, bool]]:
+    """The module's top-level import lines before its first def or class: (index, module, is_from)."""
+    import libcst as cst
+
+    out: list[tuple[int, str, bool]] = []
+    for index, stmt in enumerate(body):
+        if isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
+            break
+        if not isinstance(stmt, cst.SimpleStatementLine) or not stmt.body:
+            continue
+        first = stmt.body[0]
+        if isinstance(first, cst.Import):
+            out.append((index, _code(first.names[0].name), False))
+        elif isinstance(first, cst.ImportFrom):
+            dots = "." * len(first.relative)
+            out.append((index, dots + (_code(first.module) if first.module is not None else ""), True))
+    return out
+
+
+def _code(node: Any) -> str:
+    import libcst as cst
+
+    return str(cst.Module([]).code_for_node(node))
+
+
+def _section(mod: str, own: frozenset[str]) -> int:
+    """isort's sections: future, standard library, third party, first party (and relative)."""
+    top = mod.split(".")[0]
+    if top == "__future__":
+        return 0
+    if mod.startswith(".") or top in own:
+        return 3
+    return 1 if top in sys.stdlib_module_names else 2
+
+
+def _imported(module: Any, mod: str, name: str | None) -> bool:
+    """True if a top-level statement already imports exactly this (``import mod`` / ``from mod import name``)."""
+    import libcst as cst
+
+    for stmt in module.body:
+        if not isinstance(stmt, cst.SimpleStatementLine):
+            continue
+        for small in stmt.body:
+            if name is None and isinstance(small, cst.Import):
+                if any(_code(a.name) == mod and a.asname is None for a in small.names):
+                    return True
+            if name is not None and isinstance(small, cst.ImportFrom) and not small.relative and small.module is not None:
+                if _code(small.module) == mod and not isinstance(small.names, cst.ImportStar):
+                    if any(_code(a.name) == name and a.asname is None for a in small.names):
+                        return True
+    return False
+
+
+def _insert_import(module: Any, mod: str, name: str | None, own: frozenset[str]) -> Any:
+    """Insert ``import mod`` / ``from mod import name`` where isort (and ruff's I001) would:
+    in its section, sorted (plain imports before ``from`` imports), sections apart by a blank line."""
+    import libcst as cst
+
+    stmt = cst.parse_statement(f"from {mod} import {name}" if name else f"import {mod}")
+    body = list(module.body)
+    lines = _import_lines(body)
+    section = _section(mod, own)
+    key = (name is not None, mod.lower())
+    same = [(i, (f, m.lower())) for i, m, f in lines if _section(m, own) == section]
+    blank = [cst.EmptyLine()]
+    if same:
+        after = [i for i, k in same if k > key]
+        if after:
+            at = after[0]
+            body[at], stmt = body[at].with_changes(leading_lines=[]), stmt.with_changes(leading_lines=body[at].leading_lines)
+        else:
+            at = same[-1][0] + 1
+    else:
+        later = [i for i, m, _ in lines if _section(m, own) > section]
+        earlier = [i for i, m, _ in lines if _section(m, own) < section]
+        if later:
+            at = later[0]
+            stmt = stmt.with_changes(leading_lines=body[at].leading_lines)
+            body[at] = body[at].with_changes(leading_lines=blank)
+        elif earlier:
+            at = earlier[-1] + 1
+            stmt = stmt.with_changes(leading_lines=blank)
+        else:
+            at = _insertion_index(body)
+            if at:
+                stmt = stmt.with_changes(leading_lines=blank)
+            if at < len(body) and not body[at].leading_lines:
+                body[at] = body[at].with_changes(leading_lines=blank)
+    return module.with_changes(body=[*body[:at], stmt, *body[at:]])
+
+
+def _extend_from_imports(module: Any, imports: dict[tuple[str, str | None], None]) -> tuple[Any, set[tuple[str, str | None]]]:
+    """Add a needed name to an existing top-level ``from mod import ...`` (kept isort-sorted
+    if it was); returns the module and the imports handled so."""
     import libcst as cst
 
     wanted: dict[str, list[str]] = {}
     for mod, name in imports:
         if name is not None:
             wanted.setdefault(mod, []).append(name)
+    merged: set[tuple[str, str | None]] = set()
     if not wanted:
-        return module
+        return module, merged
     body = list(module.body)
     for index, stmt in enumerate(body):
         if not (isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1):
@@ -327,7 +1020,10 @@ def _extend_from_imports(module: Any, imports: dict[tuple[str, str | None], None
             continue
         names = list(node.names)
         present = {cst.Module([]).code_for_node(a.name) for a in names if a.asname is None}
-        missing = [n for n in wanted.pop(cst.Module([]).code_for_node(node.module)) if n not in present]
+        mod = cst.Module([]).code_for_node(node.module)
+        names_wanted = wanted.pop(mod)
+        merged.update((mod, n) for n in names_wanted)
+        missing = [n for n in names_wanted if n not in present]
         if not missing:
             continue
         last = names[-1]
@@ -335,14 +1031,14 @@ def _extend_from_imports(module: Any, imports: dict[tuple[str, str | None], None
         # The new names go after the last one and take over its trailing comma, if any.
         names[-1] = last.with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
         added = [cst.ImportAlias(name=cst.Name(n), comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))) for n in missing]
-        merged = [*names, *added]
+        merged_names = [*names, *added]
         if _one_line(node) and _isort_sorted([_alias_name(a) for a in node.names]):
             # Keep an isort-sorted import sorted (`from datetime import UTC, datetime`).
-            merged.sort(key=lambda a: _isort_key(_alias_name(a)))
-            merged = [a.with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))) for a in merged]
-        merged[-1] = merged[-1].with_changes(comma=trailing)
-        body[index] = stmt.with_changes(body=[node.with_changes(names=merged)])
-    return module.with_changes(body=body)
+            merged_names.sort(key=lambda a: _isort_key(_alias_name(a)))
+            merged_names = [a.with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))) for a in merged_names]
+        merged_names[-1] = merged_names[-1].with_changes(comma=trailing)
+        body[index] = stmt.with_changes(body=[node.with_changes(names=merged_names)])
+    return module.with_changes(body=body), merged
 
 
 def _alias_name(alias: Any) -> str:
@@ -393,3 +1089,47 @@ def _insertion_index(body: list[Any]) -> int:
         if isinstance(body[0].body[0].value, (cst.SimpleString, cst.ConcatenatedString)):
             at = 1
     return at
+
+
+# -- patches ---------------------------------------------------------------------------------
+
+
+def unified_patch(display: str, old: bytes, new: bytes) -> bytes:
+    """A unified diff of one file that ``patch -p1`` (and ``git apply``) applies, as bytes.
+
+    Lines are split on ``\\n`` only (a CR-only file is one line, as ``patch`` sees it); the
+    bytes are kept as they are (latin-1 text is not replaced); a last line without a
+    newline gets ``\\ No newline at end of file``; a file name with control characters,
+    quotes, backslashes or non-ASCII bytes is C-quoted as git does (so nothing raw reaches
+    a terminal and a newline in a name cannot end the header)."""
+    import difflib
+
+    a, b = _patch_lines(old), _patch_lines(new)
+    name = display.replace(os.sep, "/") if os.sep != "/" else display
+    out: list[bytes] = []
+    for line in difflib.diff_bytes(
+        difflib.unified_diff, a, b, _quote_name("a/" + name), _quote_name("b/" + name), lineterm=b"\n"
+    ):
+        if line.startswith((b"---", b"+++")) and not line.endswith(b"\n"):
+            line += b"\n"
+        out.append(line)
+        if not line.endswith(b"\n"):
+            out.append(b"\n\\ No newline at end of file\n")
+    return b"".join(out)
+
+
+def _patch_lines(data: bytes) -> list[bytes]:
+    lines = data.split(b"\n")
+    out = [line + b"\n" for line in lines[:-1]]
+    if lines[-1]:
+        out.append(lines[-1])
+    return out
+
+
+def _quote_name(name: str) -> bytes:
+    raw = name.encode("utf-8", "surrogateescape")
+    if all(0x20 < c < 0x7F and c not in (0x22, 0x5C) for c in raw):
+        return raw
+    escapes = {0x07: b"\\a", 0x08: b"\\b", 0x09: b"\\t", 0x0A: b"\\n", 0x0B: b"\\v", 0x0C: b"\\f", 0x0D: b"\\r", 0x22: b'\\"', 0x5C: b"\\\\"}
+    body = b"".join(escapes.get(c) or (bytes([c]) if 0x20 <= c < 0x7F else b"\\%03o" % c) for c in raw)
+    return b'"' + body + b'"'

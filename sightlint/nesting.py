@@ -53,10 +53,11 @@ def beyond_libcst(text: str, max_tokens: int | None = None) -> tuple[str, str] |
     and 2-3 KB per token with libcst 1.9, so a 900 KB line of ``1, 1, ...`` takes minutes
     and gigabytes where 900 KB of ordinary code, a tenth of the tokens, takes seconds).
     """
-    # A file with fewer significant characters than the limits cannot exceed them.
-    if len(text) <= MAX_BRACKETS and text.count("\n") <= MAX_INDENT:
+    # A file with fewer significant characters than the limits cannot exceed them (every
+    # token but DEDENT, ENDMARKER and a last NEWLINE has a character; a DEDENT closes an INDENT).
+    if len(text) <= MAX_BRACKETS and text.count("\n") <= MAX_INDENT and (max_tokens is None or 2 * len(text) + 2 <= max_tokens):
         return None
-    limit = max_tokens if max_tokens is not None else len(text) + 1
+    limit = max_tokens if max_tokens is not None else 2 * len(text) + 3  # no limit
     why = _measure(text, limit)
     if why is None:
         return None

@@ -202,7 +202,9 @@ def test_fix_applies_safe_fixes_only_without_the_flag(project: Path) -> None:
     assert "logger.exception(" in (project / "app" / "swallow.py").read_text(encoding="utf-8")
     assert "replace(tzinfo=None)" in (project / "app" / "bad.py").read_text(encoding="utf-8")
     assert "utcnow" in (project / "app" / "expiry.py").read_text(encoding="utf-8")
-    assert "not fixed: unsafe fix" in out
+    assert "1 more fix(es) available with --unsafe-fixes" in out
+    code, out = run("fix", "--show-fixes")
+    assert code == 1 and "app/expiry.py:4:12: SL301 not fixed: unsafe fix: use --unsafe-fixes" in out, out
     code, _ = run("fix", "--unsafe-fixes")
     assert code == 0
     assert run("check", "app")[0] == 0
@@ -263,7 +265,7 @@ def test_fix_exit_code_counts_graded_findings_at_their_graded_severity(project: 
     )
     (project / "app" / "api.py").write_text(threaded, encoding="utf-8")
     code, out = run("fix", "--select", "SL501", "app")
-    assert code == 1 and "app/store.py:6:8: SL501" in out and "1 finding(s) remain without a fix" in out, out
+    assert code == 1 and "app/store.py:6:8: SL501" in out and "Found 1 finding" in out, out
 
 
 def test_fix_exit_code_counts_the_cross_file_findings_it_cannot_fix(project: Path) -> None:
@@ -274,7 +276,7 @@ def test_fix_exit_code_counts_the_cross_file_findings_it_cannot_fix(project: Pat
     (project / "app" / "api.py").write_text("from app.low import nap\n\n\nasync def handler():\n    nap()\n", encoding="utf-8")
     code, out = run("fix", "--select", "SL101,SL301", "app")
     assert code == 1, out
-    assert "app/low.py:5:5: SL101" in out and "1 finding(s) remain without a fix" in out
+    assert "app/low.py:5:5: SL101" in out and "Found 1 finding" in out
     (project / "app" / "low.py").write_text("import asyncio\n\n\nasync def nap():\n    await asyncio.sleep(1)\n", encoding="utf-8")
     (project / "app" / "api.py").write_text("from app.low import nap\n\n\nasync def handler():\n    await nap()\n", encoding="utf-8")
     code, out = run("fix", "--select", "SL101,SL301", "app")

@@ -36,8 +36,8 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-def fix(project: Path) -> tuple[int, str]:
-    result = CliRunner().invoke(main, ["fix", "--select", "SL201"])
+def fix(project: Path, *args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, ["fix", "--select", "SL201", *args])
     assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
     return result.exit_code, result.output
 
@@ -86,7 +86,7 @@ def test_a_fix_that_raises_costs_its_file(project: Path, monkeypatch: pytest.Mon
         return real(self, node, finding)
 
     monkeypatch.setattr(SwallowedException, "fix", fragile)
-    code, output = fix(project)
+    code, output = fix(project, "--show-fixes")  # why a finding was not fixed: listed with --show-fixes
     assert "victim.py:4:5: SL201 not fixed: the fix crashed: RuntimeError: kaboom in the fix" in output
     assert "Fixed 4 finding(s) in 4 file(s)." in output
     assert code == 1  # the finding remains; nothing failed to be read or written

@@ -82,3 +82,60 @@ def test_fixes_parse_and_are_idempotent(parts: list[str], crlf: bool, data: st.D
     assert all(reason == "no fix for this case" for _, reason in outcome.skipped), outcome.skipped
     again = fix_source(outcome.new, "fuzz.py", EVERYTHING, unsafe=True)
     assert again.status == "unchanged", (new_text, again.new)
+
+
+def _top_level(tree: ast.Module) -> list[ast.stmt]:
+    """The module's statements, without the ones a fix may add at top level (imports, a logger)."""
+    return [
+        s
+        for s in tree.body
+        if not isinstance(s, (ast.Import, ast.ImportFrom))
+        and not (isinstance(s, ast.Assign) and "getLogger" in ast.unparse(s.value) and ast.unparse(s.targets[0]).endswith("logger"))
+    ]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.sampled_from(SNIPPETS), min_size=1, max_size=4), st.data())
+def test_outside_the_fixed_statements_the_ast_is_unchanged(parts: list[str], data: st.DataObject) -> None:
+    text = _decorate("\n".join(parts), data)
+    try:
+        before = ast.parse(text)
+    except SyntaxError:
+        assume(False)
+    outcome = fix_source(text.encode(), "fuzz.py", EVERYTHING, unsafe=True)
+    assert outcome.status != "failed", outcome.reason
+    if outcome.new is None:
+        return
+    after = ast.parse(outcome.new.decode())
+    old, new = _top_level(before), _top_level(after)
+    assert len(old) <= len(new)  # a fix may add a statement (SL705 hoists a def), never drop one
+    fixed_lines = {f.line for f in outcome.applied}
+    # Every statement no fix touched is still there, unchanged and in order.
+    dumps = [ast.dump(b) for b in new]
+    at = 0
+    for a in old:
+        if any(a.lineno <= line <= (a.end_lineno or a.lineno) for line in fixed_lines):
+            continue  # fixed inside: a later pass may have fixed more in it too
+        wanted = ast.dump(a)
+        while at < len(dumps) and dumps[at] != wanted:
+            at += 1
+        assert at < len(dumps), ast.unparse(a)
+        at += 1
+
+
+def test_generated_programs_never_break_the_fixer() -> None:
+    import pytest
+
+    hypothesmith = pytest.importorskip("hypothesmith")
+
+    @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(hypothesmith.from_node())
+    def run(source: str) -> None:
+        outcome = fix_source(source.encode(), "gen.py", EVERYTHING, unsafe=True)
+        if outcome.status == "changed":
+            assert outcome.new is not None
+            ast.parse(outcome.new.decode())
+        else:
+            assert outcome.new is None
+
+    run()

@@ -79,12 +79,13 @@ def test_check_reports_a_fifo_and_a_device_instead_of_reading_them(specials: Pat
 
 def test_fix_skips_a_fifo_and_a_device_and_fixes_the_rest(specials: Path) -> None:
     done = sightlint(specials, "fix")
-    assert done.returncode == 2, done.stderr  # files it could not read
-    assert "z.py: fix failed: cannot read file: not a regular file (a FIFO)" in done.stderr
-    assert "zero.py" not in done.stderr  # a link out of the tree: not followed
+    # Reported as `check` reports them, with its exit code (findings remain: 1).
+    assert done.returncode == sightlint(specials, "check").returncode == 1, done.stderr
+    assert "z.py:1:1: SL000 [critical] cannot read file: not a regular file (a FIFO)" in done.stdout
+    assert "zero.py" not in done.stdout + done.stderr  # a link out of the tree: not followed
     assert "logger.exception" in (specials / "fixme.py").read_text(encoding="utf-8")
     done = sightlint(specials, "fix", ".", "zero.py")
-    assert "zero.py: fix failed: cannot read file: not a regular file (a character device)" in done.stderr
+    assert "zero.py:1:1: SL000 [critical] cannot read file: not a regular file (a character device)" in done.stdout
     assert "logger.exception" in (specials / "fixme.py").read_text(encoding="utf-8")
 
 
@@ -110,7 +111,7 @@ def test_a_file_over_max_file_size_gets_a_finding_and_is_left_alone(project: Pat
     assert found[("big.py", "SL000")] == "cannot read file: larger than max-file-size (2.1 KB > 1.0 KB); not checked"
     assert ("big.py", "SL201") not in found and ("fixme.py", "SL201") in found
     result = CliRunner().invoke(main, ["fix"])
-    assert "big.py: fix failed: cannot read file: larger than max-file-size" in result.output
+    assert "big.py:1:1: SL000 [critical] cannot read file: larger than max-file-size" in result.output
     assert (project / "big.py").read_text(encoding="utf-8") == big
     assert "logger.exception" in (project / "fixme.py").read_text(encoding="utf-8")
     result = CliRunner().invoke(main, ["config"])
@@ -132,7 +133,8 @@ def test_fix_leaves_unparsable_and_unreadable_files_byte_for_byte(project: Path)
     binary = b"\x00\x01" + FIXABLE.encode()
     (project / "binary.py").write_bytes(binary)
     done = sightlint(project, "fix")
-    assert done.returncode == 2
+    assert done.returncode == sightlint(project, "check").returncode == 1, done.stderr
+    assert "broken.py:1:13: SL000" in done.stdout and "binary.py:1:1: SL000" in done.stdout
     assert (project / "broken.py").read_bytes() == broken
     assert (project / "binary.py").read_bytes() == binary
     assert "logger.exception" in (project / "fixme.py").read_text(encoding="utf-8")
@@ -204,10 +206,20 @@ def test_check_survives_what_crashes_libcst(crashers: Path) -> None:
 
 def test_fix_survives_what_crashes_libcst(crashers: Path) -> None:
     before = (crashers / "chain.py").read_bytes()
-    done = sightlint(crashers, "fix")
-    assert done.returncode == 2, done.stderr  # parens.py does not parse
-    assert "chain.py:4:5: SL201 not fixed: no fix: file too deeply nested for the fixer" in done.stderr
-    assert "parens.py: fix failed: syntax error: too many nested parentheses" in done.stderr
+    done = sightlint(crashers, "fix", "--show-fixes")
+    assert done.returncode == 1, done.stderr  # parens.py does not parse: reported as check does
+    # LibCST parses only the statement it fixes: chain.py's handler is fixed, its deep
+    # statement is left byte for byte.
+    assert "chain.py: 1 × SL201" in done.stderr
+    assert (crashers / "chain.py").read_bytes().endswith(CHAIN.encode())
+    assert "parens.py:1:205: SL000 [critical] syntax error: too many nested parentheses" in done.stdout
+    assert (crashers / "chain.py").read_bytes() != before
+    deep = "x = " + "(" * 300 + "a" + ")" * 300 + "\n"
+    (crashers / "chain.py").write_text(CHAIN + "\n" + FIXABLE, encoding="utf-8")
+    before = (crashers / "chain.py").read_bytes()
+    done = sightlint(crashers, "fix", "--show-fixes", "chain.py")
+    # Here the deep statement is in the header the new import would go into: no fix.
+    assert "SL201 not fixed: no fix: statement too deeply nested for the fixer" in done.stderr, done.stderr
     assert (crashers / "chain.py").read_bytes() == before
     # The other files are fixed: bad.py's utcnow() gets SL301's safe (naive-preserving) fix.
     assert ".replace(tzinfo=None)" in (crashers / "bad.py").read_text(encoding="utf-8")
@@ -360,11 +372,19 @@ def test_the_fixer_declines_a_file_too_large_for_libcst(monkeypatch: pytest.Monk
     from sightlint import fixer
     from sightlint.settings import Settings
 
-    monkeypatch.setattr(fixer, "MAX_FIX_SIZE", len(FIXABLE) - 1)
+    # LibCST parses the statement that holds the finding (here the `try`, under a synthetic
+    # `if True:`): its size is what counts.
+    region = "if True:\n" + "".join(FIXABLE.splitlines(keepends=True)[1:5])
+    monkeypatch.setattr(fixer, "MAX_FIX_SIZE", len(region) - 1)
     outcome = fixer.fix_source(FIXABLE.encode(), "big.py", Settings())
     assert outcome.status == "unchanged" and outcome.new is None
-    size = len(FIXABLE)
-    assert [why for _, why in outcome.skipped] == [f"no fix: file too large for the fixer ({size} bytes > {size - 1} bytes)"]
+    size = len(region)
+    assert [why for _, why in outcome.skipped] == [f"no fix: statement too large for the fixer ({size} bytes > {size - 1} bytes)"]
+    # A file larger than the limit whose fixed statement is within it is fixed.
+    monkeypatch.setattr(fixer, "MAX_FIX_SIZE", size)
+    big = FIXABLE + ("x = 1\n" * size)
+    assert len(big) > size
+    assert fixer.fix_source(big.encode(), "big.py", Settings()).status == "changed"
     monkeypatch.setattr(fixer, "MAX_FIX_SIZE", len(FIXABLE))
     assert fixer.fix_source(FIXABLE.encode(), "big.py", Settings()).status == "changed"
 
@@ -382,19 +402,27 @@ def test_an_installed_module_too_deep_for_the_parser_is_skipped(tmp_path: Path, 
     assert classes.ancestors("okmod.A") == ("okmod.A", "builtins.Exception")
 
 
-def test_the_fixer_declines_a_file_with_too_many_tokens(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_fixer_declines_code_with_too_many_tokens(monkeypatch: pytest.MonkeyPatch) -> None:
     """A 900 KB line of ``1, 1, ...`` took LibCST over 5 minutes and 1.8 GB: bytes alone
-    do not bound its cost, tokens do."""
+    do not bound its cost, tokens do. LibCST parses the statement that holds the finding
+    and, when the fix adds an import, the module's header: each is bounded."""
     from sightlint import fixer
     from sightlint.settings import Settings
 
-    text = FIXABLE + "x = [" + "1, " * 40 + "]\n"
+    dense = "x = [" + "1, " * 60 + "]\n"
+    inside = FIXABLE.replace("return await g(t)", "return await g(t, [" + "1, " * 60 + "])")  # in the statement fixed
+    above = dense + FIXABLE  # in the header, where the fix's import goes
+    for text in (inside, above):
+        monkeypatch.setattr(fixer, "MAX_FIX_TOKENS", 100)
+        outcome = fixer.fix_source(text.encode(), "dense.py", Settings())
+        assert outcome.status == "unchanged", text
+        assert [why for _, why in outcome.skipped] == ["no fix: statement too large for the fixer (more than 100 tokens)"]
+        monkeypatch.setattr(fixer, "MAX_FIX_TOKENS", 1000)
+        assert fixer.fix_source(text.encode(), "dense.py", Settings()).status == "changed"
+    # Below the def, the dense line is not parsed at all: fixed under the small limit.
     monkeypatch.setattr(fixer, "MAX_FIX_TOKENS", 100)
-    outcome = fixer.fix_source(text.encode(), "dense.py", Settings())
-    assert outcome.status == "unchanged"
-    assert [why for _, why in outcome.skipped] == ["no fix: file too large for the fixer (more than 100 tokens)"]
-    monkeypatch.setattr(fixer, "MAX_FIX_TOKENS", 1000)
-    assert fixer.fix_source(text.encode(), "dense.py", Settings()).status == "changed"
+    assert fixer.fix_source((FIXABLE + dense).encode(), "dense.py", Settings()).status == "changed"
+    monkeypatch.undo()
     assert fixer.MAX_FIX_TOKENS * 4 < fixer.MAX_FIX_SIZE  # the token limit binds before the size limit on dense code
 
 
@@ -403,19 +431,26 @@ def test_the_fixer_declines_a_file_with_too_many_tokens(monkeypatch: pytest.Monk
     [
         (FIXABLE.replace("\n", "\r"), True),  # LibCST drops the last \r: put back
         (FIXABLE.replace("\n", "\r\n"), True),
-        (FIXABLE.replace("    return None", "\x0c    return None"), False),  # LibCST drops the form feed: not fixed
+        # A form feed outside the statement fixed is not parsed: fixed, the form feed kept.
+        (FIXABLE.replace("    return None", "\x0c    return None"), True),
+        (FIXABLE.replace("\n", "\r").replace("    return None", "\x0c    return None"), True),
+        # In the statement fixed: LibCST drops it, or cannot parse it: not fixed.
+        (FIXABLE.replace("    except", "\x0c    except"), "NOT_ROUND_TRIP"),
+        (FIXABLE.replace("        return await", "\x0c        return await"), "NOT_PARSED"),
     ],
-    ids=["cr-only", "crlf", "form-feed-in-indent"],
+    ids=["cr-only", "crlf", "form-feed-elsewhere", "cr-only-form-feed-elsewhere", "form-feed-dropped", "form-feed-unparsed"],
 )
-def test_the_fixer_never_loses_what_libcst_does_not_round_trip(text: str, kept: bool) -> None:
+def test_the_fixer_never_loses_what_libcst_does_not_round_trip(text: str, kept: bool | str) -> None:
     from sightlint import fixer
     from sightlint.settings import Settings
 
     outcome = fixer.fix_source(text.encode(), "odd.py", Settings())
-    if not kept:
-        assert outcome.status == "unchanged" and [why for _, why in outcome.skipped] == [fixer.NOT_ROUND_TRIP]
+    if isinstance(kept, str):
+        assert outcome.status == "unchanged" and [why for _, why in outcome.skipped] == [getattr(fixer, kept)]
         return
     assert outcome.status == "changed" and outcome.new is not None
-    newline = b"\r\n" if b"\r\n" in text.encode() else b"\r"
+    newline = b"\r\n" if b"\r\n" in text.encode() else b"\n" if b"\n" in text.encode() else b"\r"
     assert outcome.new.endswith(b"return None" + newline)
     assert outcome.new.replace(newline, b"") == outcome.new.replace(newline, b"").replace(b"\r", b"").replace(b"\n", b"")
+    assert outcome.new.count(b"\x0c") == text.count("\x0c")
+    assert outcome.new.count(newline) > text.encode().count(newline)  # lines added, none merged

@@ -81,6 +81,7 @@ ODD: dict[str, tuple[bytes, int]] = {
     "mixed.py": (("x = 1\r\n" + FIX.replace("\n", "\r", 2)).encode(), 5),
     "formfeed.py": (("\x0c\nx = 1\n\x0c\n" + FIX + "\x0c\ny = 2\x0c\n").encode(), 7),
     "formfeed_indent.py": (FIX.replace("    return None", "\x0c    return None").encode(), 4),
+    "formfeed_in_try.py": (FIX.replace("    except", "\x0c    except").encode(), 4),
     "no_final_newline.py": (FIX.rstrip("\n").encode(), 4),
     "hugeline.py": (("x = [" + "1, " * 300_000 + "]\n" + FIX).encode(), 5),
     "long_and.py": (("y = " + " and ".join(["a"] * 50_000) + "\n" + FIX).encode(), 5),
@@ -134,18 +135,23 @@ def test_text_output_names_each_broken_file(project: Path) -> None:
 
 
 def test_fix_leaves_broken_files_alone_and_keeps_encoding_bom_and_newlines(project: Path) -> None:
-    done = run(project, "fix")
-    assert done.returncode == 2, done.stderr  # some files could not be read or parsed
+    checked = run(project, "check", "--format", "json")
+    done = run(project, "fix", "--show-fixes", "--format", "json")
+    # What remains is reported as `check` reports it, with its exit code: each broken file
+    # is its one SL000 finding (the fix does not touch it).
+    assert done.returncode == checked.returncode == 1, done.stderr
+    found = by_file(done.stdout)
     for name, (data, message) in BROKEN.items():
         assert (project / name).read_bytes() == data, name
-        assert f"{name}: fix failed: {message}" in done.stderr, name
+        assert found[name] == [("SL000", found[name][0][1], message)], name
     after = {name: (project / name).read_bytes() for name in ODD}
     # Past what the fixer takes on (LibCST would take minutes and gigabytes, or crash): unchanged, and said why.
+    # (The line is above the def: the module header, where the fix's import would go.)
     assert after["hugeline.py"] == ODD["hugeline.py"][0]
-    assert "hugeline.py:5:5: SL201 not fixed: no fix: file too large for the fixer (more than 150,000 tokens)" in done.stderr
+    assert "hugeline.py:5:5: SL201 not fixed: no fix: statement too large for the fixer (more than 150,000 tokens)" in done.stderr
     assert after["long_and.py"] == ODD["long_and.py"][0]
-    assert "long_and.py:5:5: SL201 not fixed: no fix: file too deeply nested for the fixer" in done.stderr
-    fixed = [name for name in ODD if name not in ("hugeline.py", "long_and.py", "formfeed_indent.py")]
+    assert "long_and.py:5:5: SL201 not fixed: no fix: statement too deeply nested for the fixer" in done.stderr
+    fixed = [name for name in ODD if name not in ("hugeline.py", "long_and.py", "formfeed_in_try.py")]
     for name in fixed:
         assert b"logger.exception" in after[name], name
         compile(after[name], name, "exec")
@@ -157,9 +163,11 @@ def test_fix_leaves_broken_files_alone_and_keeps_encoding_bom_and_newlines(proje
     assert b"\n" not in after["crlf.py"].replace(b"\r\n", b"") and b"\r" not in after["crlf.py"].replace(b"\r\n", b"")
     assert after["mixed.py"].startswith(b"x = 1\r\n") or b"x = 1\r\n" in after["mixed.py"]
     assert after["formfeed.py"].count(b"\x0c") == ODD["formfeed.py"][0].count(b"\x0c") == 4  # kept at a line's start
-    # LibCST drops one that starts an indented line: such a file is not fixed rather than changed there.
-    assert after["formfeed_indent.py"] == ODD["formfeed_indent.py"][0]
-    assert "formfeed_indent.py:4:5: SL201 not fixed: no fix: the fixer's parser (LibCST) would not write" in done.stderr
+    # LibCST drops one that starts an indented line: outside the statement fixed it is not
+    # parsed (kept); inside it, the file is not fixed rather than changed there.
+    assert after["formfeed_indent.py"].count(b"\x0c    return None") == 1
+    assert after["formfeed_in_try.py"] == ODD["formfeed_in_try.py"][0]
+    assert "formfeed_in_try.py:4:6: SL201 not fixed: no fix: the fixer's parser (LibCST) would not write" in done.stderr
     assert not after["no_final_newline.py"].endswith(b"\n\n")
     # A second fix changes nothing.
     again = run(project, "fix")
@@ -178,8 +186,8 @@ def test_a_file_over_the_default_max_file_size_is_skipped_with_a_note(tmp_path: 
     found = by_file(done.stdout)
     assert found["huge.py"] == [("SL000", 1, "cannot read file: larger than max-file-size (20.0 MB > 10.0 MB); not checked")]
     assert found["fine.py"] == [("SL201", 4, SWALLOWED)]
-    done = run(tmp_path, "fix")
-    assert "huge.py: fix failed: cannot read file: larger than max-file-size" in done.stderr
+    done = run(tmp_path, "fix", "--format", "json")
+    assert by_file(done.stdout)["huge.py"] == [("SL000", 1, "cannot read file: larger than max-file-size (20.0 MB > 10.0 MB); not checked")]
     assert (tmp_path / "huge.py").read_bytes() == data
     assert "logger.exception" in (tmp_path / "fine.py").read_text(encoding="utf-8")
 
@@ -214,7 +222,7 @@ def test_an_unreadable_file_is_one_finding(small: Path, monkeypatch: pytest.Monk
     assert found["a.py"] == found["z.py"] == [("SL201", 4, SWALLOWED)]
     assert result.exit_code == 1
     result = CliRunner().invoke(main, ["fix"])
-    assert "secret.py: fix failed: cannot read file: Permission denied" in result.output
+    assert "secret.py:1:1: SL000 [critical] cannot read file: Permission denied" in result.output
     assert (small / "secret.py").read_bytes() == before
     assert "logger.exception" in (small / "a.py").read_text() and "logger.exception" in (small / "z.py").read_text()
 
@@ -237,7 +245,7 @@ def test_a_file_deleted_during_the_run_is_one_finding(small: Path, monkeypatch: 
     (small / "secret.py").write_text(FIX, encoding="utf-8")
     monkeypatch.setattr(files, "discover", discover_then_delete)
     result = CliRunner().invoke(main, ["fix"])
-    assert "secret.py: fix failed: cannot read file: No such file or directory" in result.output
+    assert "secret.py:1:1: SL000 [critical] cannot read file: No such file or directory" in result.output
     assert not (small / "secret.py").exists()  # not written back either
     assert "logger.exception" in (small / "a.py").read_text() and "logger.exception" in (small / "z.py").read_text()
 

@@ -185,15 +185,21 @@ def test_fix_output_on_hostile_file_names(named: Path) -> None:
     done = sightlint(named, "fix", "--diff")
     out, err = done.stdout.decode(), done.stderr.decode()
     assert not RAW_CONTROL.findall(err), err
-    assert "sightlint: broken\\x1b[2J.py: fix failed: syntax error" in err
     headers = [line for line in out.splitlines() if line.startswith(("--- ", "+++ "))]
     assert len(headers) == 2 * (len(HOSTILE) - 1)
-    assert '--- "a/esc\\033[2J\\033]0;title\\007.py"' in headers  # git's quoting
+    assert '--- "a/esc\\033[2J\\033]0;title\\a.py"' in headers  # git's quoting (BEL is \a there)
     assert not any(RAW_CONTROL.search(line) for line in headers)
-    done = sightlint(named, "fix")
+    done = sightlint(named, "fix", "--check")
     err = done.stderr.decode() + done.stdout.decode()
     assert not RAW_CONTROL.findall(err), err
-    assert "Fixed 1 finding(s) in esc\\x1b[2J\\x1b]0;title\\x07.py" in err
+    assert "Would fix 1 finding(s) in esc\\x1b[2J\\x1b]0;title\\x07.py" in err
+    done = sightlint(named, "fix", "--show-fixes")
+    text = done.stderr.decode() + done.stdout.decode()
+    stripped = re.sub("\x1b\\[[0-9;]*m", "", text)  # the colours the text format may add
+    assert not RAW_CONTROL.findall(stripped), sorted(set(RAW_CONTROL.findall(stripped)))
+    assert "\r" not in text
+    assert "esc\\x1b[2J\\x1b]0;title\\x07.py: 1 × SL301" in stripped
+    assert "broken\\x1b[2J.py:1:" in stripped and "SL000" in stripped  # what remains, as check reports it
 
 
 @pytest.mark.parametrize("fmt", sorted({"markdown", "html"} & set(FORMATS)))

@@ -112,10 +112,16 @@ def test_user_severity_override_still_wins() -> None:
 # -- the two fixes -----------------------------------------------------------------------
 
 
-def test_the_default_fix_keeps_the_value_naive_and_unsafe_fixes_make_it_aware() -> None:
+def test_the_value_stays_naive_unless_it_meets_aware_values() -> None:
     code = "from datetime import datetime\n\nstamp = datetime.utcnow().isoformat() + 'Z'\n"
     assert "datetime.now(timezone.utc).replace(tzinfo=None).isoformat() + 'Z'" in fixed(code)
-    assert "datetime.now(timezone.utc).isoformat() + 'Z'" in fixed(code, unsafe=True)
+    assert "datetime.now(timezone.utc).replace(tzinfo=None).isoformat() + 'Z'" in fixed(code, unsafe=True)
+    # A naive DateTime column: never the aware fix, even with --unsafe-fixes.
+    column = "from datetime import datetime\nfrom sqlalchemy import Column, DateTime\n\ncreated = Column(DateTime, default=datetime.utcnow)\n"
+    assert "default=lambda: datetime.now(timezone.utc).replace(tzinfo=None))" in fixed(column, unsafe=True)
+    # An aware column: the aware fix.
+    aware = "from datetime import datetime\nfrom sqlalchemy import Column, DateTime\n\ncreated = Column(DateTime(timezone=True), default=datetime.utcnow)\n"
+    assert "default=lambda: datetime.now(timezone.utc))" in fixed(aware, unsafe=True)
 
 
 def test_parentheses_around_the_call_go_around_the_whole() -> None:
@@ -146,7 +152,7 @@ PY311 = dataclasses.replace(SETTINGS, target_version="py311")
     ("code", "expected", "unsafe"),
     [
         ("from datetime import datetime\nx = datetime.utcnow()\n", "from datetime import UTC, datetime\nx = datetime.now(UTC).replace(tzinfo=None)\n", False),
-        ("from datetime import datetime\nx = datetime.utcnow()\n", "from datetime import UTC, datetime\nx = datetime.now(UTC)\n", True),
+        ("from datetime import datetime, timezone\nx = datetime.utcnow() < t.astimezone(timezone.utc)\n", "from datetime import UTC, datetime, timezone\nx = datetime.now(UTC) < t.astimezone(timezone.utc)\n", True),
         ("import datetime as d\nx = d.datetime.utcfromtimestamp(0)\n", "import datetime as d\nx = d.datetime.fromtimestamp(0, tz=d.UTC).replace(tzinfo=None)\n", False),
         ("from datetime import UTC, datetime\nx = datetime.utcnow()\n", "from datetime import UTC, datetime\nx = datetime.now(UTC).replace(tzinfo=None)\n", False),
         # `UTC` means something else: the fix falls back to timezone.utc

@@ -790,6 +790,8 @@ class SummaryCollector:
 
     def visit_For(self, node: ast.For) -> None:
         self._iterate(node)
+        if self._funcs:
+            self.work.for_loop(node)
 
     def visit_Yield(self, node: ast.Yield) -> None:
         if self._funcs and not self._funcs[-1].fn.yield_line:

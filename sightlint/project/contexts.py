@@ -49,6 +49,9 @@ THREAD = "thread"
 SCRIPT = "script"
 TEST = "test"
 CONTEXTS: tuple[str, ...] = (REQUEST, STARTUP, BACKGROUND, THREAD, SCRIPT, TEST)
+# Not an entry context: code no known entry point reaches (a route registered in a way
+# sightlint does not read, library code), as rules grade it (:meth:`RunsIn.graded`).
+UNKNOWN = "unknown"
 
 # Edge kinds (``Edge.kind``) that move the callee to another context.
 _SWITCH = {"thread": THREAD, "background": BACKGROUND}
@@ -107,6 +110,21 @@ class RunsIn:
         if found is None:
             found = self._contexts[fid] = frozenset(c for c, seen in self._reached.items() if fid in seen)
         return found
+
+    def graded(self, fid: str, test_code: bool, ignore: frozenset[str] = frozenset()) -> frozenset[str]:
+        """The contexts a rule grades ``fid`` by (``test_code``: ``fid`` is written in test
+        code, ``is_test_path``), leaving out ``ignore`` (SL101 ignores threads). Production
+        code that only tests are seen to reach has real callers sightlint does not know, so it
+        counts as :data:`UNKNOWN` too, not as test-only; code nothing reaches is
+        :data:`UNKNOWN`, or :data:`TEST` in test code (helpers of tests whose imports the
+        model cannot resolve)."""
+        found = self.contexts(fid)
+        if not found:
+            return frozenset({TEST if test_code else UNKNOWN})
+        contexts = found - ignore
+        if contexts == {TEST} and not test_code:
+            return frozenset({TEST, UNKNOWN})
+        return contexts
 
     def chain(self, fid: str, context: str) -> list[Edge] | None:
         """A shortest chain of edges by which ``fid`` runs in ``context``, from an entry

@@ -25,10 +25,11 @@ from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 
 from sightlint.project.contexts import BACKGROUND, REQUEST, SCRIPT, STARTUP, TEST, THREAD
+from sightlint.project.contexts import UNKNOWN as UNKNOWN  # the deadline rules import it from here
 from sightlint.project.graph import Graph
 from sightlint.project.model import Edge, is_test_path
-
-UNKNOWN = "unknown"
+from sightlint.project.pins import Pin, project_pin
+from sightlint.settings import Settings
 
 # Client classes: the keyword(s) that set their HTTP timeout, its default (seconds; None:
 # no timeout), the default number of retries, and notes on versions.
@@ -118,6 +119,7 @@ class LlmCall(NamedTuple):
     text: str
     client: str  # a key of CLIENTS, "litellm", "pipe" or "model" (a chat model of unknown class)
     method: str
+    others: tuple[str, ...] = ()  # other client classes the receiver may be (``AsyncOpenAI() if v1 else AsyncAzureOpenAI()``)
 
 
 def llm_call_kind(name: str) -> tuple[str, str] | None:
@@ -173,6 +175,44 @@ class Timeout(NamedTuple):
     retries: int | None = None
     how: str = ""  # where it comes from, for the message
     client: str = ""
+
+
+GENAI_CHAT = "langchain_google_genai.ChatGoogleGenerativeAI"
+
+
+def genai_pin(graph: Graph, path: str, settings: Settings) -> Pin | None:
+    """The project's requirement of langchain-google-genai (SL404 reads it the same way),
+    once per file and run: before 2.1.12 a chat model's ``timeout`` is not used."""
+    key = ("langchain-google-genai pin", path)
+    if key not in graph.cache:
+        graph.cache[key] = project_pin("langchain-google-genai", path, settings, graph.cache)
+    found: Pin | None = graph.cache[key]
+    return found
+
+
+def _weakest(found: list[Timeout]) -> Timeout:
+    """Of the constructions that may reach a call, the weakest bound; when constructions of
+    different client classes bound it equally (``AsyncOpenAI``'s and ``AsyncAzureOpenAI``'s
+    defaults), ``how`` names them all."""
+    for kind in ("none", "unknown", "http"):
+        same = [timeout for timeout in found if timeout.kind == kind]
+        if same:
+            weakest = same[0]
+            hows = [weakest.how]
+            clients = {weakest.client}
+            for timeout in same[1:]:
+                if (
+                    timeout.client not in clients
+                    and (timeout.seconds, timeout.retries) == (weakest.seconds, weakest.retries)
+                    and timeout.how
+                    and timeout.how not in hows
+                ):
+                    clients.add(timeout.client)
+                    hows.append(timeout.how)
+            if len(hows) > 1 and all(hows):
+                return weakest._replace(how=" or ".join(hows))
+            return weakest
+    return found[0]
 
 
 def _rows(graph: Graph, fid: str) -> list[tuple[Any, ...]]:
@@ -235,16 +275,29 @@ class Deadlines:
 
     def llm_calls(self, fid: str) -> list[tuple[LlmCall, tuple[Any, ...] | None]]:
         """The LLM calls written in ``fid``, each with its ``c`` row (None for litellm without one)."""
-        found = []
-        rows = {(r[1], r[2]): r for r in _rows(self.graph, fid) if r[0] == "c"}
+        found: list[tuple[LlmCall, tuple[Any, ...] | None]] = []
+        rows: dict[tuple[int, int], tuple[Any, ...]] | None = None  # built at the first LLM call (most functions make none)
+        at: dict[tuple[int, int, int, int], int] = {}
         for call in self.graph.externals.get(fid, ()):
             kind = llm_call_kind(call.name)
             if kind is None:
                 continue
+            if rows is None:
+                rows = {(r[1], r[2]): r for r in _rows(self.graph, fid) if r[0] == "c"}
             site = call.site
             row = rows.get((site.line, site.col))
             if not site.awaited and kind[1] not in _STREAMS and row is None:
                 continue
+            place = (site.line, site.col, site.end_line, site.end_col)
+            if place in at:
+                # A receiver of several client classes (a local bound in two branches): one
+                # call site, one call; its timeout is the weakest of them (``timeout_of``).
+                index = at[place]
+                first, first_row = found[index]
+                if kind[0] != first.client and kind[0] not in first.others:
+                    found[index] = (first._replace(others=(*first.others, kind[0])), first_row)
+                continue
+            at[place] = len(found)
             found.append((LlmCall(fid, site.line, site.col, site.end_line, site.end_col, site.text, kind[0], kind[1]), row))
         return found
 
@@ -280,7 +333,11 @@ class Deadlines:
         row = next(
             (r for r in _rows(self.graph, call.function) if r[0] == "c" and r[1] == call.line and r[2] == call.col), None
         )
-        return self.client_timeout(call, row)
+        if not call.others:
+            return self.client_timeout(call, row)
+        # The receiver may be any of several clients: the weakest bound counts.
+        found = [self.client_timeout(call._replace(client=client, others=()), row) for client in (call.client, *call.others)]
+        return _weakest(found)
 
     def client_timeout(self, call: LlmCall, row: tuple[Any, ...] | None) -> Timeout:
         """How the client of ``call`` bounds its requests."""
@@ -295,12 +352,7 @@ class Deadlines:
             if call.client in CLIENTS and not CLIENTS[call.client].effective:
                 return Timeout("none", how=f"`{call.client.rsplit('.', 1)[1]}` has no working timeout setting", client=call.client)
             return Timeout("unknown", client=call.client)
-        # Several constructions may reach the call: the weakest one counts.
-        for kind in ("none", "unknown", "http"):
-            for timeout in found:
-                if timeout.kind == kind:
-                    return timeout
-        return found[0]
+        return _weakest(found)
 
     def _resolve_key(self, key: str, fid: str, env: Mapping[str, tuple[str, Any]], depth: int) -> list[Timeout]:
         if depth > 8 or not key:

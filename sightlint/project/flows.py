@@ -49,6 +49,12 @@ _STRINGS = frozenset(("str", "SecretStr", "constr", "EmailStr"))
 
 def mentions_credentials(text: str) -> bool:
     """True for a file worth collecting flows in."""
+    # Most files say none of the words: rule them out with substring tests on the lowered
+    # text (a case-insensitive regex search costs ~1 ms a file). Under IGNORECASE only the
+    # long s (U+017F) matches a letter of the pattern that ``lower`` does not give back.
+    low = text.lower()
+    if "passw" not in low and "bcrypt" not in low and "cryptcontext" not in low and "pwd" not in low and "\u017f" not in low:
+        return False
     return _GATE.search(text) is not None
 
 

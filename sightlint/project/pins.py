@@ -15,7 +15,7 @@ import os
 import re
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
     from sightlint.settings import Settings
@@ -180,40 +180,63 @@ def _from_lock(path: Path, package: str) -> Pin | None:
 _LOCKS = ("poetry.lock", "uv.lock", "pdm.lock", "Pipfile.lock")
 
 
-def find_pin(package: str, start: Path, root: Path | None) -> Pin | None:
+def find_pin(package: str, start: Path, root: Path | None, memo: dict[Any, Any] | None = None) -> Pin | None:
     """The project's pin of ``package``, looked for from folder ``start`` up to ``root``
-    (inclusive; only ``start`` when ``root`` is not above it)."""
+    (inclusive; only ``start`` when ``root`` is not above it). ``memo`` (a dict kept for
+    one run, such as ``Graph.cache``) keeps folder listings and answers, so the files of
+    one folder tree do not list and read the same folders again."""
     package = _normal(package)
+    if memo is None:
+        memo = {}
+    visited: list[tuple[Any, int]] = []  # (memo key, folders walked before it)
     folder = start
-    for _ in range(30):
-        try:
-            names = sorted(p.name for p in folder.iterdir() if p.is_file())
-        except OSError:
-            names = []
-        found: Pin | None = None
+    found: Pin | None = None
+    decided: int | None = None  # folders walked when the answer was known
+    for step in range(30):
+        key = ("pins: answer", package, folder, root)
+        known = memo.get(key)
+        if known is not None and known[1] <= 30 - step:  # reached within the steps left
+            found, decided = known[0], step + known[1] - 1
+            break
+        visited.append((key, step))
+        names = memo.get(("pins: files", folder))
+        if names is None:
+            try:
+                names = sorted(p.name for p in folder.iterdir() if p.is_file())
+            except OSError:
+                names = []
+            memo[("pins: files", folder)] = names
         for name in names:
             if name in _LOCKS or (name.startswith("requirements") and name.endswith(".lock")):
                 found = _from_lock(folder / name, package)
                 if found is not None:
-                    return found
-        for name in names:
-            if name == "pyproject.toml":
-                found = _from_pyproject(folder / name, package)
-            elif name.startswith("requirements") and name.endswith((".txt", ".in")):
-                found = _from_requirements(folder / name, package)
-            if found is not None:
-                return found
+                    break
+        if found is None:
+            for name in names:
+                if name == "pyproject.toml":
+                    found = _from_pyproject(folder / name, package)
+                elif name.startswith("requirements") and name.endswith((".txt", ".in")):
+                    found = _from_requirements(folder / name, package)
+                if found is not None:
+                    break
+        if found is not None:
+            decided = step
+            break
         if root is None or folder == root or folder.parent == folder or root not in folder.parents:
-            return None
+            decided = step
+            break
         folder = folder.parent
-    return None
+    if decided is not None:
+        for key, step in visited:
+            memo[key] = (found, decided - step + 1)  # the answer, and the folders it takes from here
+    return found
 
 
-def project_pin(package: str, path: str, settings: Settings) -> Pin | None:
+def project_pin(package: str, path: str, settings: Settings, memo: dict[Any, Any] | None = None) -> Pin | None:
     """The requirement of ``package`` of the project holding the file at ``path`` (a
     display path, relative to the working folder): looked for from the file's folder up to
     the project root (else the configuration's folder, else the working folder). None for
-    code that is not on disk (examples, stdin)."""
+    code that is not on disk (examples, stdin). ``memo``: see :func:`find_pin`."""
     file = Path(path)
     if not file.is_file():
         return None
@@ -221,7 +244,7 @@ def project_pin(package: str, path: str, settings: Settings) -> Pin | None:
     root: Path | None = project_folder(settings)
     if root != start and root not in start.parents:
         root = None
-    return find_pin(package, start, root)
+    return find_pin(package, start, root, memo)
 
 
 def project_folder(settings: Settings) -> Path:

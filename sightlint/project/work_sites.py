@@ -245,8 +245,13 @@ class WorkSites:
         kind = type(inner)
         values = self._values[-1] if self._values else None
         bindable = kind in _BINDABLE
+        cancelled = self._pending[-1].cancelled if self._pending else None
         for target in targets:
             target_kind = type(target)
+            if cancelled:
+                for bound in (target.elts if isinstance(target, ast.Tuple) else (target,)):
+                    if isinstance(bound, ast.Name):
+                        cancelled.pop(bound.id, None)  # new tasks under the name
             if target_kind is ast.Name:
                 name = target.id  # type: ignore[attr-defined]
                 if values is not None:
@@ -339,6 +344,8 @@ class WorkSites:
 
     def _collect(self, name: str, value: ast.expr, frame: _Frame) -> None:
         """Calls written in ``value`` are gathered into the local list ``name``."""
+        if self._pending and self._pending[-1].cancelled:
+            self._pending[-1].cancelled.pop(name, None)  # new tasks in the list
         if not isinstance(value, (ast.List, ast.Tuple, ast.Set, ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp, ast.Call)):
             return
         if isinstance(value, ast.Call) and _last(value.func) not in ("list", "tuple", "create_task", "ensure_future"):
@@ -392,6 +399,8 @@ class WorkSites:
                 self._collect(func.value.id, ast.List(elts=list(node.args)), frame)  # type: ignore[attr-defined]
             elif last == "update":
                 self.dict_update(node, frame)
+            elif last == "cancel" and isinstance(func.value, ast.Name) and id(node) in self._dropped and self._pending:  # type: ignore[attr-defined]
+                self._pending[-1].cancelled[func.value.id] = (node.col_offset, node.end_lineno or node.lineno)  # type: ignore[attr-defined]
         elif qualified is not None and qualified.startswith("litellm."):
             line, col = position or self._pos(node)
             frame.fn.work.append(("c", line, col, "", qualified.rsplit(".", 1)[-1], deadline, self._guard(line)))
@@ -459,6 +468,42 @@ class WorkSites:
             return False
         return any(name == receiver.id for _, name, _ in self._groups)
 
+    def for_loop(self, node: ast.For) -> None:
+        """``for t in tasks: ... t.cancel()``: the tasks in ``tasks`` are being cancelled."""
+        target, things = node.target, node.iter
+        if not isinstance(target, ast.Name) or not isinstance(things, ast.Name) or not self._pending:
+            return
+        for statement in node.body:
+            for inner in ast.walk(statement):
+                if (
+                    isinstance(inner, ast.Call)
+                    and isinstance(inner.func, ast.Attribute)
+                    and inner.func.attr == "cancel"
+                    and isinstance(inner.func.value, ast.Name)
+                    and inner.func.value.id == target.id
+                ):
+                    self._pending[-1].cancelled[things.id] = (node.col_offset, node.end_lineno or node.lineno)
+                    return
+
+    def _drains_cancelled(self, node: ast.Call, names: list[str]) -> bool:
+        """The fan-out only awaits tasks its block has just cancelled (``for t in tasks:
+        t.cancel()`` then ``await asyncio.gather(*tasks, return_exceptions=True)``): it waits
+        for the cancellations, not for work. The cancelling statement must sit in the same
+        block, before the fan-out's statement, with no way out of the block between them."""
+        cancelled = self._pending[-1].cancelled if self._pending else None
+        if not cancelled or not names or any(name not in cancelled for name in names):
+            return False
+        lines = self.c.ctx.lines
+        for name in names:
+            column, last = cancelled[name]
+            if not last < node.lineno <= len(lines) or _indent(lines[node.lineno - 1]) != column:
+                return False
+            for number in range(last + 1, node.lineno):
+                text = lines[number - 1]
+                if text.strip() and not text.lstrip().startswith("#") and _indent(text) < column:
+                    return False  # the block ended in between
+        return True
+
     def _fanout(self, node: ast.Call, frame: _Frame, qualified: str | None, deadline: int) -> None:
         api = _FANOUT.get(qualified or "")
         if api is None:
@@ -474,6 +519,8 @@ class WorkSites:
             for inner in ast.walk(value):
                 if isinstance(inner, ast.Call):
                     positions.append("%d:%d" % self._pos(inner))
+        if not positions and self._drains_cancelled(node, names):
+            return
         line, col, end_line, end_col = self.c._range(node)
         frame.fn.work.append(("f", line, col, end_line, end_col, api, deadline, tuple(names), tuple(positions)))
 
@@ -599,15 +646,22 @@ def _embedding_name(node: ast.expr) -> bool:
     return "embedding" in value and "/" not in value and len(value) < 80 and not any(c.isspace() for c in value)
 
 
+def _indent(text: str) -> int:
+    return len(text) - len(text.lstrip(" \t"))
+
+
 class _Pending:
     """Rows of one function kept until its end (``WorkSites.leave_function``)."""
 
-    __slots__ = ("bindings", "dicts", "lists")
+    __slots__ = ("bindings", "cancelled", "dicts", "lists")
 
     def __init__(self) -> None:
         self.bindings: list[tuple[str, ast.expr]] = []  # (local key, value), made rows only if needed
         self.dicts: list[tuple[Any, ...]] = []
         self.lists: list[tuple[str, ast.expr]] = []  # (local list name, expression collected into it)
+        # Local task names just cancelled (``for t in tasks: t.cancel()``, ``task.cancel()``):
+        # name -> (column of the cancelling statement, its last line).
+        self.cancelled: dict[str, tuple[int, int]] = {}
 
 
 def _last(func: ast.expr) -> str:

@@ -5,7 +5,7 @@ from typing import Any
 
 from sightlint.models import Finding, RelatedLocation, Span
 from sightlint.project.contexts import BACKGROUND, REQUEST, TEST, where_code_runs
-from sightlint.project.deadlines import Deadlines, LlmCall, deadlines, keeps
+from sightlint.project.deadlines import GENAI_CHAT, Deadlines, LlmCall, Timeout, deadlines, genai_pin, keeps
 from sightlint.project.graph import Graph, ModelNeeds
 from sightlint.project.model import is_test_path
 from sightlint.rules.base import Bad, FixSafety, Good, Rule, RuleMeta, Severity
@@ -27,22 +27,28 @@ class BackgroundTaskWithoutDeadline(Rule):
     calls, across modules) with no deadline around it: no `asyncio.wait_for(work(), ...)`
     as the task's coroutine, and none on the way from the task's function to the call.
     LLM work is what `llm-call-without-deadline` (SL401) counts, whatever timeout its HTTP
-    client has; database work is an awaited query on an async SQLAlchemy session,
+    client has (the timeout grades it, see below); database work is an awaited query on an async SQLAlchemy session,
     asyncpg, `redis.asyncio` or Motor. A finding sits at the scheduling call and names the
     work and the chain to it.
 
     | The task does | Started from a request or another task | elsewhere |
     |---|---|---|
-    | LLM work | critical | high |
+    | LLM work with no timeout at all (also a `ChatGoogleGenerativeAI` `timeout` where the project allows langchain-google-genai before 2.1.12, which ignores it) | critical | high |
+    | LLM work whose client has an HTTP timeout (the OpenAI SDK's 600 s default), or a client sightlint cannot see | high | medium |
     | only database work | low | low |
+
+    The LLM work is graded as SL401 grades the same call: an HTTP client timeout bounds
+    each attempt (and retries multiply it), so the task ends eventually, but not on a
+    deadline of its own.
 
     A task whose reference is dropped (`asyncio.create_task(work())` as a statement, not
     kept anywhere) is said in the same finding, and reported on its own at medium even
     when its work is bounded: that is ruff's RUF006, kept here so one tool covers
     background tasks (a `# noqa: RUF006` on the call is honoured for this part). Work that loops forever (`while True`, a worker or poller) is not
     expected to end and is not reported for its deadline. Local work (`add_task(f.close)`,
-    a function that calls nothing external) is clean. Tasks started only from tests are
-    not reported.
+    a function that calls nothing external) is clean. Tasks started in test code, only
+    from tests, are not reported; production code that only tests are seen to reach is
+    graded as reached from no known entry point.
 
     ## Why it matters
     Nobody awaits a background task: when its LLM or database call hangs, the task hangs
@@ -392,10 +398,12 @@ class BackgroundTaskWithoutDeadline(Rule):
                     row = cls._helper_call(model, analysis, fid, row)
                 if row is None or row[0] != "t":
                     continue
-                contexts = runs.contexts(fid)
-                if (contexts and contexts <= {TEST}) or (not contexts and is_test_path(model.path_of(fid))):
+                # Production code only tests are seen to reach counts as reached from no known
+                # entry point (chainlit's emitter: its real caller is a socket handler).
+                contexts = runs.graded(fid, is_test_path(model.path_of(fid)))
+                if contexts <= {TEST}:
                     continue
-                finding = cls._check(model, analysis, fid, row, contexts)
+                finding = cls._check(model, analysis, fid, row, contexts, settings)
                 if finding is not None:
                     findings.append(finding)
         return findings
@@ -412,7 +420,9 @@ class BackgroundTaskWithoutDeadline(Rule):
         return None
 
     @classmethod
-    def _check(cls, model: Graph, analysis: Deadlines, fid: str, row: tuple[Any, ...], contexts: frozenset[str]) -> Finding | None:
+    def _check(
+        cls, model: Graph, analysis: Deadlines, fid: str, row: tuple[Any, ...], contexts: frozenset[str], settings: Settings
+    ) -> Finding | None:
         _, line, col, end_line, end_col, inner_line, inner_col, api, dropped, deadline = row
         llm: list[tuple[LlmCall, list[str]]] = []
         database: list[tuple[str, int, int, str]] = []
@@ -436,10 +446,31 @@ class BackgroundTaskWithoutDeadline(Rule):
         what = f"`{api}(...)`"
         target = f" starts `{model.display(started[0])}`" if started else ""
         if llm:
-            call, chain = llm[0]
-            severity = Severity.CRITICAL if serving else Severity.HIGH
+            # The least bounded call speaks for the task (the first of them, in path order).
+            timeouts = [analysis.timeout_of(c) for c, _ in llm]
+            pick = next((i for i, t in enumerate(timeouts) if t.kind == "none"), None)
+            if pick is None:
+                pick = next((i for i, t in enumerate(timeouts) if t.kind == "unknown"), 0)
+            (call, chain), timeout = llm[pick], timeouts[pick]
+            ignored = cls._timeout_ignored(model, call, timeout, settings)
+            # Critical only with no timeout at all (SL401 grades the call the same way).
+            if timeout.kind == "none" or ignored:
+                severity = Severity.CRITICAL if serving else Severity.HIGH
+            else:
+                severity = Severity.HIGH if serving else Severity.MEDIUM
             more = f" (and {len(llm) - 1} more LLM call{'s' if len(llm) > 2 else ''})" if len(llm) > 1 else ""
-            message = f"{what}{target} as a background task with no deadline, and it awaits LLM work: `{call.text}`{more} in `{model.display(call.function)}`; a hung provider keeps the task alive forever"
+            message = f"{what}{target} as a background task with no deadline, and it awaits LLM work: `{call.text}`{more} in `{model.display(call.function)}`"
+            if ignored:
+                message += f" ({timeout.how}, but {ignored}); a hung provider keeps the task alive forever"
+            elif timeout.kind == "http":
+                value = f" of {timeout.seconds:g} s" if timeout.seconds is not None else ""
+                retries = f", up to {timeout.retries} retries each waiting again" if timeout.retries else ""
+                message += f", bounded per attempt only by an HTTP client timeout{value} ({timeout.how}{retries}); a stalled provider holds the task that long per attempt"
+            elif timeout.kind == "unknown":
+                message += " (sightlint could not see how its client is built); a hung provider can keep the task alive as long as the client lets it"
+            else:
+                message += f" ({timeout.how})" if timeout.how else ""
+                message += "; a hung provider keeps the task alive forever"
             related = cls._chain(model, chain, (model.path_of(call.function), call.line, call.col, f"`{call.text}` has no deadline"))
         elif database:
             where, d_line, d_col, text = database[0]
@@ -456,6 +487,19 @@ class BackgroundTaskWithoutDeadline(Rule):
                 severity = Severity.MEDIUM  # the dropped reference alone is worth that
         chain_paths = tuple(model.path_of(f) for f in started)
         return cls.project_finding(path, span, message + ".", severity=severity, related=related, chain_paths=chain_paths)
+
+    @staticmethod
+    def _timeout_ignored(model: Graph, call: LlmCall, timeout: Timeout, settings: Settings) -> str:
+        """Why a chat model's HTTP timeout may not be used at all: langchain-google-genai
+        before 2.1.12 ignores ``timeout`` (the project allows such versions, or names none)."""
+        if timeout.client != GENAI_CHAT or timeout.kind != "http":
+            return ""
+        pin = genai_pin(model, model.path_of(call.function), settings)
+        if pin is None:
+            return "langchain-google-genai before 2.1.12 ignores it"
+        if pin.admits_below((2, 1, 12)):
+            return f"the project's `{pin.text.strip()}` ({pin.source}) allows langchain-google-genai before 2.1.12, which ignores it"
+        return ""
 
     @staticmethod
     def _chain(model: Graph, functions: list[str], last: tuple[str, int, int, str]) -> tuple[RelatedLocation, ...]:

@@ -62,7 +62,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -190,6 +190,9 @@ class Rule:
         self.findings: list[Finding] = []
         # Set by the fixer from --unsafe-fixes: a rule with two fixes then returns the unsafe one.
         self.unsafe_fixes = False
+        # What the fixer learnt about the whole project for the fixes (for example SL201's
+        # ``"logger_convention"``); empty when fixing a file on its own.
+        self.fix_facts: dict[str, Any] = {}
 
     # -- reporting -----------------------------------------------------------------
 
@@ -284,8 +287,10 @@ class Rule:
         related: tuple[RelatedLocation, ...] = (),
         detail: str | None = None,
         chain_paths: tuple[str, ...] = (),
+        fix_safety: FixSafety = FixSafety.NONE,
     ) -> Finding:
-        """A finding of a cross-file rule (severity overrides are applied by the api).
+        """A finding of a cross-file rule (severity overrides are applied by the api);
+        ``fix_safety`` other than NONE says the rule's ``fix`` handles it.
 
         ``related`` shows one call chain; ``chain_paths`` names every file any chain behind
         the finding passes through (``related``'s are added), so a check of some files also
@@ -298,11 +303,19 @@ class Rule:
             message=message or meta.summary,
             path=path,
             span=span,
-            fix_safety=FixSafety.NONE,
+            fix_safety=fix_safety,
+            fix_title=meta.fix_title if fix_safety is not FixSafety.NONE else None,
             related=related,
             detail=detail,
             chain_paths=tuple(sorted({*chain_paths, *(r.path for r in related)})),
         )
+
+    @classmethod
+    def fix_facts_for(cls, sources: Sequence[tuple[str | None, str, str]]) -> dict[str, Any]:
+        """What the fixes need to know about the whole project, from ``(module, path, text)``
+        of every file; the fixer hands it to each instance as ``fix_facts``. Only rules that
+        override it make the fixer read the project's files."""
+        return {}
 
     # -- fixing --------------------------------------------------------------------
 

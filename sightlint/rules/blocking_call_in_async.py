@@ -1,21 +1,26 @@
 from __future__ import annotations
 
+import ast
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sightlint.models import Finding, RelatedLocation, Span
 from sightlint.project.blocking import CATEGORY_LABEL, ENTRIES, BlockingSite, CatalogOptions, analyse
-from sightlint.project.contexts import BACKGROUND, REQUEST, SCRIPT, STARTUP, TEST, THREAD, RunsIn, where_code_runs
+from sightlint.project.contexts import BACKGROUND, REQUEST, SCRIPT, STARTUP, TEST, THREAD, UNKNOWN, RunsIn, where_code_runs
 from sightlint.project.graph import Graph, ModelNeeds
 from sightlint.project.model import Edge, is_test_path
-from sightlint.rules.base import Bad, FixSafety, Good, Rule, RuleMeta, Severity
+from sightlint.rules.base import Bad, Fix, FixSafety, Good, Rule, RuleMeta, Severity
+from sightlint.semantics.bindings import BindingKind, ScopeKind
 from sightlint.settings import Settings
+
+if TYPE_CHECKING:
+    import libcst as cst
 
 _MAX_OTHER_CHAINS = 10
 
-# An async function that no entry point sightlint knows reaches (a route registered in a
-# way it does not read, library code): it runs on some event loop, in an unknown context.
-UNKNOWN = "unknown"
+# UNKNOWN: an async function that no entry point sightlint knows reaches (a route registered
+# in a way it does not read, library code): it runs on some event loop, in an unknown context.
+_THREADS = frozenset({THREAD})
 _BY_SEVERITY = (REQUEST, BACKGROUND, UNKNOWN, STARTUP, SCRIPT, TEST)  # worst first
 _RANK = {context: rank for rank, context in enumerate(_BY_SEVERITY)}
 _SERVING = frozenset((REQUEST, STARTUP, UNKNOWN))  # a task started here runs while requests are served
@@ -139,10 +144,20 @@ class BlockingCallInAsync(Rule):
     call only delays start-up or the script; in a test it only slows the suite down.
 
     ## Fix
-    No automatic fix: the right change depends on the call. Use the async API where one
-    exists (`await asyncio.sleep`, `httpx.AsyncClient`, async drivers, `ainvoke`),
-    make the helper chain `async` when it is short, or move the blocking work off the
-    loop with `await asyncio.to_thread(fn, ...)` at the async boundary.
+    `time.sleep(...)` called directly in an `async def` (also `from time import sleep`,
+    and under an alias) becomes `await asyncio.sleep(...)`, adding `import asyncio` in the
+    standard-library import group when the module lacks it. The fix is **unsafe**
+    (`--unsafe-fixes`): the coroutine now yields to the event loop while it waits, so other
+    tasks run meanwhile (which is the point, but code that relied on nothing else running
+    during the pause changes behaviour). It is not offered inside a lambda, a
+    comprehension or a nested sync function, where `await` cannot go, nor where the name
+    `asyncio` means something else; an import of `sleep` that becomes unused is left for
+    your linter.
+
+    Everything else has no automatic fix yet: the right change depends on the call. Use
+    the async API where one exists (`httpx.AsyncClient`, async drivers, `ainvoke`), make
+    the helper chain `async` when it is short, or move the blocking work off the loop
+    with `await asyncio.to_thread(fn, ...)` at the async boundary.
 
     ## Options
     Turn catalog categories off (for example `categories = ["sleep", "network"]`), add
@@ -162,7 +177,8 @@ class BlockingCallInAsync(Rule):
         severity=Severity.CRITICAL,
         summary="Blocking call executed on the event loop.",
         audit="§1",
-        fix=FixSafety.NONE,
+        fix=FixSafety.UNSAFE,
+        fix_title="Await `asyncio.sleep(...)` instead",
         tags=("async",),
     )
     cross_file = True
@@ -184,7 +200,14 @@ class BlockingCallInAsync(Rule):
             "    return _connect_with_retry(lambda: True)\n",
             in_docs=True,
         ),
-        Bad("import time\n\nasync def handler():\n    time.sleep(1)\n"),
+        Bad(
+            "import time\n\nasync def handler():\n    time.sleep(1)\n",
+            fixed="import asyncio\nimport time\n\nasync def handler():\n    await asyncio.sleep(1)\n",
+        ),
+        Bad(
+            "import asyncio\nfrom time import sleep as pause\n\nasync def poll(job):\n    while not job.done():\n        pause(0.5)\n",
+            fixed="import asyncio\nfrom time import sleep as pause\n\nasync def poll(job):\n    while not job.done():\n        await asyncio.sleep(0.5)\n",
+        ),
         Bad(
             "# file: app/services/retry.py\n"
             "import time\n"
@@ -538,7 +561,66 @@ async def count(session: Session):
             related=(*(model.hop(edge) for edge in worst.edges), _hop_to_site(model, site)),
             detail="\n".join(lines) or None,
             chain_paths=paths,
+            fix_safety=FixSafety.UNSAFE if _sleeps_in_async(model, site) else FixSafety.NONE,
         )
+
+    # -- fix -------------------------------------------------------------------------
+
+    fix_node = "Call"
+
+    def fix(self, node: cst.CSTNode, finding: Finding) -> Fix | None:
+        """``time.sleep(x)`` directly in an ``async def`` -> ``await asyncio.sleep(x)``."""
+        import libcst as cst
+
+        if not isinstance(node, cst.Call) or any(arg.keyword is not None or arg.star for arg in node.args):
+            return None
+        context = self.context
+        line, col = finding.span.line, finding.span.col
+        scope = context.scope_at(line, col)
+        if scope.kind is not ScopeKind.FUNCTION or not isinstance(scope.node, ast.AsyncFunctionDef):
+            return None
+        func = node.func
+        if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and func.attr.value == "sleep":
+            wanted, name = "time", func.value.value
+        elif isinstance(func, cst.Name):
+            wanted, name = "time.sleep", func.value
+        else:
+            return None
+        binding = context.binding_at(name, line, col)
+        if binding.kind is not BindingKind.IMPORT or binding.qualified != wanted:
+            return None
+        if not _awaitable_here(scope.node, line, context, col):
+            return None
+        found = context.binding_at("asyncio", line, col)
+        imports: tuple[tuple[str, str | None], ...] = ()
+        if found.kind is BindingKind.UNBOUND:
+            imports = (("asyncio", None),)
+        elif not (found.kind is BindingKind.IMPORT and found.qualified == "asyncio" and found.at_module_level):
+            return None
+        call = node.with_changes(func=cst.Attribute(value=cst.Name("asyncio"), attr=cst.Name("sleep")))
+        return Fix(replacement=cst.Await(expression=call), imports=imports)
+
+
+def _sleeps_in_async(model: Graph, site: BlockingSite) -> bool:
+    return site.call.name == "time.sleep" and model.functions[site.function].is_async
+
+
+def _awaitable_here(function: ast.AsyncFunctionDef, line: int, context: Any, col: int) -> bool:
+    """True if the call at ``line:col`` is in ``function``'s own code where ``await`` means
+    the same (not in a generator expression) and an ``await`` in front of it applies to
+    the call only (its value is not used as a receiver: ``time.sleep(1).x``)."""
+    todo: list[tuple[ast.AST, ast.AST | None]] = [(function, None)]
+    while todo:
+        node, parent = todo.pop()
+        if isinstance(node, ast.Call) and node.lineno == line and context.char_col(node.lineno, node.col_offset) == col:
+            if isinstance(parent, (ast.Attribute, ast.Subscript)) or (isinstance(parent, ast.Call) and parent.func is node):
+                return False
+            return True
+        if node is not function and isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef, ast.GeneratorExp)):
+            continue
+        for child in ast.iter_child_nodes(node):
+            todo.append((child, node))
+    return False
 
 
 def _lower(site: BlockingSite) -> bool:
@@ -560,14 +642,8 @@ def _worst_chain(
 ) -> Chain | None:
     """The chain through the async function ``root`` in its most severe wanted context;
     None when it runs only in threads or in contexts not wanted."""
-    found = runs.contexts(root)
-    if found:
-        contexts = found - {THREAD}
-        if contexts == {TEST} and not is_test_path(model.path_of(root)):
-            # Production code only tests are seen to reach: its real callers are unknown.
-            contexts = frozenset({TEST, UNKNOWN})
-    else:  # test helpers (an import the model cannot resolve hides their tests) are test code
-        contexts = frozenset({TEST if is_test_path(model.path_of(root)) else UNKNOWN})
+    # Production code only tests are seen to reach counts as reached from no known entry point.
+    contexts = runs.graded(root, is_test_path(model.path_of(root)), ignore=_THREADS)
     for context in _BY_SEVERITY:
         if context in contexts and context in wanted:
             entry = runs.chain(root, context) if context != UNKNOWN else []

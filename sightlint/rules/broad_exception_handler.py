@@ -295,6 +295,11 @@ class BroadExceptionHandler(Rule):
         self._in_loop: set[ast.AST] = set()  # `try` statements that are a worker loop's body
         self._in_finally: set[ast.AST] = set()
         self._main_guard: set[ast.AST] = set()
+        # Per-function and per-`try` answers, asked again for each handler of a `try` and
+        # each `try` of a function (a long function has dozens).
+        self._function_blocks: dict[ast.AST, list[list[ast.stmt]]] = {}
+        self._security: dict[ast.AST, str | None] = {}
+        self._write: dict[ast.AST, str | None] = {}
 
     def visit_Module(self, node: ast.Module) -> None:
         for stmt in node.body:
@@ -386,15 +391,17 @@ class BroadExceptionHandler(Rule):
             success = after is not None and _success_value(after.value)
         if returns and all(_bool_constant(r.value) for r in returns) and self._predicate():
             return None  # a yes/no check answers its failure case (`is_reachable() -> bool`)
-        risky = security_name(node.body) or database_write(node.body)
+        security = self._security[node] if node in self._security else self._security.setdefault(node, security_name(node.body))
+        write = self._write[node] if node in self._write else self._write.setdefault(node, database_write(node.body))
+        risky = security or write
         # Success reaches a caller only from a function that returns something (a background
         # task that returns None reports through the state it records).
         # A security fallback lets the request through when the handler falls through or
         # answers yes (`return True`); returning an earlier value is a decision we cannot read.
-        if security_name(node.body) and returns and not any(_truthy_constant(r.value) for r in returns):
-            risky = database_write(node.body)
+        if security and returns and not any(_truthy_constant(r.value) for r in returns):
+            risky = write
         if risky and success and self._returns_value() and not _records_failure(handler.body):
-            kind = "security decision" if security_name(node.body) else "database write"
+            kind = "security decision" if security else "database write"
             logged = "logs" if logs else "records"
             return _Shape(
                 Severity.HIGH,
@@ -416,7 +423,6 @@ class BroadExceptionHandler(Rule):
             # Logged and carried on, an empty answer (`None`, `[]`, `False`) the caller can tell
             # apart, or another way to the result (get-or-create, a second parser): judged on
             # letta, degraded paths a reviewer keeps. A write rolled back in silence is not.
-            write = database_write(node.body)
             if logs or returns or write is None:
                 return None
             return _Shape(
@@ -451,7 +457,10 @@ class BroadExceptionHandler(Rule):
         function = self.context.current_function
         if function is None or isinstance(function, ast.Lambda):
             return None
-        for block in _blocks(function):
+        blocks = self._function_blocks.get(function)
+        if blocks is None:
+            blocks = self._function_blocks[function] = _blocks(function)
+        for block in blocks:
             if node in block:
                 return next((s for s in block[block.index(node) + 1 :] if isinstance(s, ast.Return)), None)
         return None
@@ -617,12 +626,22 @@ def _records_failure(body: list[ast.stmt]) -> bool:
 
 def _blocks(function: ast.FunctionDef | ast.AsyncFunctionDef) -> list[list[ast.stmt]]:
     """Every statement list of ``function`` (not entering nested functions)."""
+    # Statement lists hang only off statements, handlers and match cases, so the walk skips
+    # expressions; a nested function's or class's own body counts, its inner blocks do not.
     found: list[list[ast.stmt]] = [function.body]
-    for node in walk(function.body):
+    todo: list[ast.AST] = list(function.body)
+    while todo:
+        node = todo.pop()
+        inner = not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
         for name in ("body", "orelse", "finalbody"):
             block = getattr(node, name, None)
             if isinstance(block, list) and block and isinstance(block[0], ast.stmt):
                 found.append(block)
+                if inner:
+                    todo += block
+        if inner:
+            todo += getattr(node, "handlers", ())
+            todo += getattr(node, "cases", ())
     return found
 
 

@@ -305,7 +305,7 @@ class GeminiModelNameFormat(Rule):
                     if (path, l_line, l_col) in reported:
                         continue
                     if path not in pins:
-                        pins[path] = _pin_for(path, settings)
+                        pins[path] = _pin_for(path, settings, model.cache)
                     finding = cls._finding(path, value, Span(l_line, l_col, l_end_line, l_end_col), pins[path], options)
                     if finding is None:
                         continue
@@ -341,8 +341,8 @@ class GeminiModelNameFormat(Rule):
         return cls.project_finding(path, span, message, severity=Severity.LOW)
 
 
-def _pin_for(path: str, settings: Settings) -> Pin | None:
-    return project_pin(_PACKAGE, path, settings)
+def _pin_for(path: str, settings: Settings, memo: dict[Any, Any]) -> Pin | None:
+    return project_pin(_PACKAGE, path, settings, memo)
 
 
 def _with_related(finding: Finding, related: RelatedLocation) -> Finding:

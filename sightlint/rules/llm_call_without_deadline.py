@@ -5,9 +5,8 @@ from textwrap import dedent
 
 from sightlint.models import Finding, RelatedLocation, Span
 from sightlint.project.contexts import BACKGROUND, REQUEST, SCRIPT, STARTUP, TEST
-from sightlint.project.deadlines import UNKNOWN, LlmCall, Timeout, deadlines, keeps
+from sightlint.project.deadlines import GENAI_CHAT, UNKNOWN, LlmCall, Timeout, deadlines, genai_pin, keeps
 from sightlint.project.graph import Graph, ModelNeeds
-from sightlint.project.pins import Pin, project_pin
 from sightlint.rules.base import Bad, FixSafety, Good, Rule, RuleMeta, Severity
 from sightlint.settings import Settings
 
@@ -27,17 +26,6 @@ _SEVERITY = {
     STARTUP: (Severity.MEDIUM, Severity.LOW),
     SCRIPT: (Severity.MEDIUM, Severity.LOW),
 }
-_GENAI_CHAT = "langchain_google_genai.ChatGoogleGenerativeAI"
-
-
-def _genai_pin(model: Graph, path: str, settings: Settings) -> Pin | None:
-    """The project's requirement of langchain-google-genai (SL404 reads it the same way),
-    once per file and run."""
-    key = ("langchain-google-genai pin", path)
-    if key not in model.cache:
-        model.cache[key] = project_pin("langchain-google-genai", path, settings)
-    found: Pin | None = model.cache[key]
-    return found
 
 
 @dataclass(frozen=True)
@@ -476,8 +464,8 @@ class LlmCallWithoutDeadline(Rule):
             what = f"only an HTTP client timeout ({timeout.how}{value}{retries}), which bounds one attempt, not the call"
         else:
             what = "no asyncio deadline, and sightlint could not see how the client is built"
-        if timeout.client == _GENAI_CHAT and timeout.kind == "http":
-            pin = _genai_pin(model, model.path_of(call.function), settings)
+        if timeout.client == GENAI_CHAT and timeout.kind == "http":
+            pin = genai_pin(model, model.path_of(call.function), settings)
             if pin is None:
                 what += "; langchain-google-genai before 2.1.12 ignores a chat model's `timeout` (the underlying API client's default applies)"
             elif pin.admits_below((2, 1, 12)):

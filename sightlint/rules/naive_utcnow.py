@@ -71,15 +71,16 @@ class NaiveUtcnow(Rule):
       callable `lambda: datetime.now(timezone.utc).replace(tzinfo=None)`. Code comparing
       the value with naive column values, or appending `"Z"` to its `isoformat()`, keeps
       working.
-    - With `--unsafe-fixes`, the value becomes **aware** instead: `datetime.now(timezone.utc)`,
-      `datetime.fromtimestamp(t, tz=timezone.utc)`, `lambda: datetime.now(timezone.utc)`.
-      This is where code should end up, but it is unsafe: an aware value subtracted from
-      or compared with a naive one (a `DateTime` column without `timezone=True`, a value
-      read from SQLite) raises `TypeError`, and `isoformat()` gains `+00:00`. Review each
-      use before applying it.
-
-    A **high** finding gets only the aware fix: there, keeping the value naive would keep
-    the `TypeError` (or the mismatch with the aware column) and silence the finding.
+    - The **aware** fix, `datetime.now(timezone.utc)`, `datetime.fromtimestamp(t,
+      tz=timezone.utc)`, `lambda: datetime.now(timezone.utc)`, is offered only where the
+      value meets aware values: the **high** findings (compared with or subtracted from an
+      aware value, or stored in a `DateTime(timezone=True)` column). There keeping the
+      value naive would keep the `TypeError` (or the mismatch with the aware column), so it
+      is their only fix; it is **unsafe** (`--unsafe-fixes`): `isoformat()` gains
+      `+00:00`, and other uses of the value may still expect it naive. Everywhere else
+      `--unsafe-fixes` still applies the naive-preserving fix: an aware value written into
+      a naive `DateTime` column is rejected by asyncpg (`timestamp without time zone`), and
+      subtracting it from a naive value read back raises `TypeError` in a scheduled job.
 
     Both add `from datetime import timezone` when needed. Where `datetime` is the module
     (`import datetime as d`) they write `d.timezone.utc`; where the name `timezone`
@@ -117,10 +118,6 @@ class NaiveUtcnow(Rule):
                   "\n"
                   "def expiry(minutes: int):\n"
                   "    return datetime.now(timezone.utc).replace(tzinfo=None) + timedelta(minutes=minutes)\n",
-            unsafe_fixed="from datetime import datetime, timedelta, timezone\n"
-                         "\n"
-                         "def expiry(minutes: int):\n"
-                         "    return datetime.now(timezone.utc) + timedelta(minutes=minutes)\n",
             in_docs=True,
         ),
         Bad(
@@ -146,9 +143,6 @@ class NaiveUtcnow(Rule):
             fixed="import datetime as d\n"
                   "\n"
                   "now = d.datetime.now(d.timezone.utc).replace(tzinfo=None).isoformat()\n",
-            unsafe_fixed="import datetime as d\n"
-                         "\n"
-                         "now = d.datetime.now(d.timezone.utc).isoformat()\n",
         ),
         Bad(
             "from datetime import datetime\n"
@@ -159,10 +153,6 @@ class NaiveUtcnow(Rule):
                   "\n"
                   "def parse(ts):\n"
                   "    return datetime.fromtimestamp(ts, tz=timezone.utc).replace(tzinfo=None)\n",
-            unsafe_fixed="from datetime import datetime, timezone\n"
-                         "\n"
-                         "def parse(ts):\n"
-                         "    return datetime.fromtimestamp(ts, tz=timezone.utc)\n",
         ),
         Bad(
             "from datetime import datetime\n"
@@ -173,10 +163,6 @@ class NaiveUtcnow(Rule):
                   "from sqlalchemy import Column, DateTime\n"
                   "\n"
                   "created_at = Column(DateTime, default=lambda: datetime.now(timezone.utc).replace(tzinfo=None))\n",
-            unsafe_fixed="from datetime import datetime, timezone\n"
-                         "from sqlalchemy import Column, DateTime\n"
-                         "\n"
-                         "created_at = Column(DateTime, default=lambda: datetime.now(timezone.utc))\n",
         ),
         Bad(
             "from dataclasses import dataclass, field\n"
@@ -208,6 +194,7 @@ class NaiveUtcnow(Rule):
             "    from datetime import datetime\n"
             "    return datetime.utcnow()\n",
             fixed="from datetime import timezone\n"
+                  "\n"
                   "\n"
                   "def stamp():\n"
                   "    from datetime import datetime\n"
@@ -413,7 +400,10 @@ class NaiveUtcnow(Rule):
             return None
         tz = cst.parse_expression(tz_source)
         fix_imports = tuple(imports)
-        aware = self.unsafe_fixes or finding.fix_safety is FixSafety.UNSAFE
+        # Aware only where the value meets aware values (the high findings, whose only fix is
+        # this unsafe one): written into a naive column or compared with naive values, an
+        # aware value raises TypeError (asyncpg rejects it for `timestamp without time zone`).
+        aware = finding.fix_safety is FixSafety.UNSAFE
         finish = (lambda call: call) if aware else _drop_tzinfo
         if method == "callable":
             now = cst.Call(func=cst.Attribute(value=receiver, attr=cst.Name("now")), args=[cst.Arg(tz)])

@@ -3,6 +3,7 @@ from __future__ import annotations
 import ast
 import re
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from textwrap import dedent
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -27,6 +28,7 @@ from sightlint.semantics.handlers import parser as _parser
 from sightlint.semantics.handlers import last_word as _last_word
 from sightlint.semantics.handlers import security_name as _security_name
 from sightlint.semantics.handlers import walk as _walk
+from sightlint.semantics.handlers import _LOGGING_BASES, _LOGGING_METHODS
 from sightlint.semantics.handlers import words as _words  # noqa: F401 (tests import it from here)
 
 if TYPE_CHECKING:
@@ -197,19 +199,46 @@ class SwallowedException(Rule):
     For critical and medium findings inside a function, inserts
     `logger.exception("Ignored error in <function>")` as the first statement of the
     handler, which logs the message with the full traceback and then carries on exactly
-    as before; a `pass` that becomes redundant is replaced, and comments are kept. The
-    module's logger is reused when it has one (`X = logging.getLogger(...)`,
-    `structlog.get_logger(...)`, or an imported `logger`) and its name still means that
-    logger inside the handler: a parameter, a local of an enclosing function or anything
-    else of the same name hides it. Otherwise `import logging` and
-    `logger = logging.getLogger(__name__)` are added after the imports, the logger
-    named by the first of `logger`, `_logger`, `sightlint_logger` that means nothing yet
-    in the handler (no fix if none is free; a star import could provide any of them).
+    as before; a `pass` that becomes redundant is replaced, and comments are kept. Where
+    the failure is routine — the `try` runs in a loop (a retry, a parse of each item), it
+    is the negative answer of a yes/no check (`is_valid_url` returning `False`), the `try`
+    body imports something (an optional dependency may be missing), or a
+    comment in the handler explains the fallback ("app doesn't exist yet, deploy it";
+    not for a critical finding) — a traceback per occurrence would flood the log: the
+    fix logs one line without it, `logger.debug("Ignored error in <function>: %r", exc)`
+    in a loop, a yes/no check or around an import, `logger.warning(...)` where a comment foresaw the
+    failure or the finding is critical (a non-stdlib logger gets an f-string), naming
+    the exception `exc` (or `error`, `err`) if the handler does not
+    (a bare `except:` becomes the equivalent `except BaseException as exc:`).
+
+    Which logger: the module's own, whatever makes it — `logging.getLogger(...)`,
+    `structlog.get_logger(...)`, `logger = setup_logger()` (a logger name assigned from a
+    call whose name says log), or an imported `logger` — if its name still means that
+    logger inside the handler. A parameter or local that happens to be called `logger` or
+    `log` is never called (with `log=None` the handler would raise); where it hides a
+    module logger made by `logging.getLogger(__name__)`, the fix calls
+    `logging.getLogger(__name__)` (the same logger object). A module without a logger gets
+    one made the project's prevailing way when `sightlint fix` sees two or more modules
+    share one (`logger = structlog.get_logger()`, `from app.core.logging import
+    get_logger` + `logger = get_logger(__name__)`, `from app.log import logger`) and
+    importing it cannot come back to this module (no import cycle); else `import logging`
+    and `logger = logging.getLogger(__name__)`, once, named by the first of `logger`,
+    `_logger`, `sightlint_logger` free in the handler. Imports go where isort (and ruff's
+    `I001`) put them: `import logging` in the standard-library group, sorted; never twice.
+
     The fix is **safe**: control flow does not change, not even for a bare `except:`
     (which still catches what it caught; narrow it by hand if it swallows
-    cancellation). It is not offered at import time (the new logger might not exist
-    yet), for `contextlib.suppress` (it has no handler to log from), for low findings,
-    or for probes (narrow the exception type by hand).
+    cancellation). No fix where logging itself is unsafe: in any method of a
+    `logging.Formatter`/`Handler`/`Filter` subclass (and functions nested in one), a
+    `format`/`filter`/`emit` that takes a log `record`, a structlog processor (it
+    takes `event_dict`), `__del__` (it may run during interpreter shutdown or inside the
+    logging machinery), and signal handlers (`signal.signal(SIGTERM, handler)`,
+    `loop.add_signal_handler(...)`, or `(signum, frame)` parameters: logging takes a lock
+    the interrupted code may hold); and none in the modules the `logging` package
+    imports itself (`os`, `re`, `threading`, `traceback`, ...: the added import would be
+    circular). Not offered either at import time (the new logger might not exist yet),
+    for `contextlib.suppress` (it has no handler to log from), for low findings, or for
+    probes (narrow the exception type by hand).
 
     ## Options
     Probes are not reported by default; `probe = "low"` lists them at low severity, to
@@ -242,12 +271,13 @@ class SwallowedException(Rule):
             "\n"
             "logger = logging.getLogger(__name__)\n"
             "\n"
+            "\n"
             "async def get_current_user_optional(token, db):\n"
             "    try:\n"
             "        return await load_user(token, db)\n"
-            "    except Exception:\n"
+            "    except Exception as exc:\n"
             "        # public endpoints work without a user\n"
-            '        logger.exception("Ignored error in get_current_user_optional")\n'
+            '        logger.warning("Ignored error in get_current_user_optional: %r", exc)\n'
             "    return None\n",
             in_docs=True,
         ),
@@ -267,8 +297,8 @@ class SwallowedException(Rule):
             "def ping(client):\n"
             "    try:\n"
             "        return client.ping()\n"
-            "    except:  # offline\n"
-            '        log.exception("Ignored error in ping")\n',
+            "    except BaseException as exc:  # offline\n"
+            '        log.warning("Ignored error in ping: %r", exc)\n',
         ),
         Bad(
             "import structlog\n"
@@ -312,8 +342,8 @@ class SwallowedException(Rule):
             "    for path in paths:\n"
             "        try:\n"
             "            yield parse(path)\n"
-            "        except BaseException:\n"
-            '            logger.exception("Ignored error in load_all")\n'
+            "        except BaseException as exc:\n"
+            '            logger.debug("Ignored error in load_all: %r", exc)\n'
             "            continue\n",
         ),
         Bad(
@@ -328,9 +358,11 @@ class SwallowedException(Rule):
             "    return value\n",
             fixed='"""Scale helpers."""\n'
             "from __future__ import annotations\n"
+            "\n"
             "import logging\n"
             "\n"
             "logger = logging.getLogger(__name__)\n"
+            "\n"
             "\n"
             "def midpoint(scale, raw, low, high):\n"
             "    try:\n"
@@ -398,10 +430,11 @@ class SwallowedException(Rule):
             "    try:\n"
             "        os.rmdir(os.path.dirname(path))\n"
             "    except Exception: pass\n",
-            fixed="import os\n"
-            "import logging\n"
+            fixed="import logging\n"
+            "import os\n"
             "\n"
             "logger = logging.getLogger(__name__)\n"
+            "\n"
             "\n"
             "def remove_upload(path):\n"
             "    try:\n"
@@ -427,15 +460,13 @@ class SwallowedException(Rule):
             "        pass\n",
             fixed="import logging\n"
             "\n"
-            "logger = logging.getLogger(__name__)\n"
-            "\n"
             "log = logging.getLogger(__name__)\n"
             "\n"
             "def notify(client, message, log=None):\n"
             "    try:\n"
             "        client.send(message)\n"
             "    except Exception:\n"
-            '        logger.exception("Ignored error in notify")\n',
+            '        logging.getLogger(__name__).exception("Ignored error in notify")\n',
         ),
         # At import time the new logger might not exist yet: flagged, but no fix.
         Bad("try:\n    SETTINGS = load_settings()\nexcept Exception:\n    SETTINGS = None\n"),
@@ -483,20 +514,17 @@ class SwallowedException(Rule):
                         return ""
                 """
             ),
-            fixed=dedent(
-                """\
-                import logging
-
-                logger = logging.getLogger(__name__)
-
-                async def summarise(llm, text):
-                    try:
-                        return await llm.ainvoke(text)
-                    except Exception:
-                        logger.exception("Ignored error in summarise")
-                        return ""
-                """
-            ),
+            fixed="import logging\n"
+            "\n"
+            "logger = logging.getLogger(__name__)\n"
+            "\n"
+            "\n"
+            "async def summarise(llm, text):\n"
+            "    try:\n"
+            "        return await llm.ainvoke(text)\n"
+            "    except Exception:\n"
+            '        logger.exception("Ignored error in summarise")\n'
+            '        return ""\n',
         ),
         # `suppress(Exception)` swallows like `except Exception: pass`, on purpose: a returned
         # HTTP result is low, and there is no handler to log from.
@@ -541,21 +569,18 @@ class SwallowedException(Rule):
                         return None
                 """
             ),
-            fixed=dedent(
-                """\
-                import logging
-
-                logger = logging.getLogger(__name__)
-
-                def age(raw, stats):
-                    try:
-                        return int(raw)
-                    except Exception:
-                        logger.exception("Ignored error in age")
-                        stats.bad = True
-                        return None
-                """
-            ),
+            fixed="import logging\n"
+            "\n"
+            "logger = logging.getLogger(__name__)\n"
+            "\n"
+            "\n"
+            "def age(raw, stats):\n"
+            "    try:\n"
+            "        return int(raw)\n"
+            "    except Exception:\n"
+            '        logger.exception("Ignored error in age")\n'
+            "        stats.bad = True\n"
+            "        return None\n",
         ),
     )
 
@@ -1171,14 +1196,58 @@ class SwallowedException(Rule):
             return None
         line, col = finding.span.line, finding.span.col
         scope = self.context.scope_at(line, col)
-        if scope.kind is not ScopeKind.FUNCTION:
+        if scope.kind is not ScopeKind.FUNCTION or _in_logging_machinery(self.context):
             return None
-        found = _logger_at(self.context, line, col)
+        handler, loop, guarded = self._handler_at(line, col)
+        if handler is None or self._logging_code(scope):
+            return None
+        loggers: list[str] | None = getattr(self, "_module_loggers", None)
+        if loggers is None:
+            loggers = self._module_loggers = _module_loggers(self.context)
+        found = _logger_at(self.context, line, col, self.fix_facts.get("logger_convention"), loggers)
         if found is None:
             return None
-        logger, created = found
         label = _label(scope)
-        call = cst.parse_statement(f'{logger}.exception("Ignored error in {label}")')
+        # Traceback where the failure is unexpected; in a loop (a retry, a parse of each
+        # item) or as the negative answer of a yes/no check it is routine: one line, at
+        # debug (warning for a critical finding), without a traceback each time.
+        # A comment in the handler that explains the fallback ("app doesn't exist yet, deploy
+        # it", "tool may have been deleted") marks an expected path too, unless the finding
+        # is critical (a security decision or a database write stays loud).
+        explained = finding.severity < Severity.CRITICAL and _commented(self.context.lines, handler)
+        yes_no = self._predicate(scope.node) or _returns_only_bools(scope.node)
+        # An import in the `try` body makes a missing optional dependency one of the
+        # expected failures (`import uvloop` before switching the event loop policy).
+        optional = any(isinstance(n, (ast.Import, ast.ImportFrom)) for n in _walk(guarded))
+        routine = loop or explained or optional or (_answers_bool(handler) and yes_no)
+        new_handler: cst.ExceptHandler | cst.ExceptStarHandler = node
+        if routine:
+            name = handler.name or _fresh_name(self.context, scope, line, col)
+            if name is None:
+                return None
+            if handler.name is None:
+                if node.type is None:  # a bare `except:` is `except BaseException:`
+                    new_handler = new_handler.with_changes(
+                        type=cst.Name("BaseException"), whitespace_after_except=cst.SimpleWhitespace(" ")
+                    )
+                new_handler = new_handler.with_changes(
+                    name=cst.AsName(
+                        name=cst.Name(name),
+                        whitespace_before_as=cst.SimpleWhitespace(" "),
+                        whitespace_after_as=cst.SimpleWhitespace(" "),
+                    )
+                )
+            # Debug where it repeats (a loop) or answers no; a warning where it was foreseen
+            # (a comment) or is critical: visible, one line, no traceback.
+            quiet = (loop or optional or not explained) and finding.severity < Severity.CRITICAL
+            level = "debug" if quiet else "warning"
+            if found.kind == "stdlib":
+                source = f'{found.name}.{level}("Ignored error in {label}: %r", {name})'
+            else:
+                source = f'{found.name}.{level}(f"Ignored error in {label}: {{{name}!r}}")'
+        else:
+            source = f'{found.name}.exception("Ignored error in {label}")'
+        call = cst.parse_statement(source)
         assert isinstance(call, cst.SimpleStatementLine)
         body = node.body
         if isinstance(body, cst.SimpleStatementSuite):
@@ -1196,10 +1265,59 @@ class SwallowedException(Rule):
             else:
                 stmts = [call, *body.body]
             new_body = body.with_changes(body=stmts)
-        imports: tuple[tuple[str, str | None], ...] = (("logging", None),) if created else ()
-        statements = ((logger, f"{logger} = logging.getLogger(__name__)"),) if created else ()
-        return Fix(replacement=node.with_changes(body=new_body), imports=imports, module_statements=statements)
+        statements = ((found.name, found.statement),) if found.statement else ()
+        return Fix(replacement=new_handler.with_changes(body=new_body), imports=found.imports, module_statements=statements)
 
+    @classmethod
+    def fix_facts_for(cls, sources: Sequence[tuple[str | None, str, str]]) -> dict[str, Any]:
+        """The project's prevailing logger convention, from ``(module, path, text)`` of every file."""
+        convention = _prevailing_convention(sources)
+        return {"logger_convention": convention} if convention is not None else {}
+
+    def _handler_at(self, line: int, col: int) -> tuple[ast.ExceptHandler | None, bool, list[ast.stmt]]:
+        """The handler whose ``except`` starts at ``line:col``, whether its ``try`` runs in a
+        loop of the same function, and the ``try`` body it guards (one walk per file)."""
+        handlers: dict[tuple[int, int], tuple[ast.ExceptHandler, bool, list[ast.stmt]]] | None = getattr(self, "_handlers", None)
+        if handlers is None:
+            handlers = {}
+            context = self.context
+            todo: list[tuple[ast.AST, bool]] = [(context.tree, False)]
+            while todo:
+                node, loop = todo.pop()
+                if isinstance(node, ast.Try) or type(node).__name__ == "TryStar":
+                    for h in node.handlers:  # type: ignore[attr-defined]
+                        handlers[(h.lineno, context.char_col(h.lineno, h.col_offset))] = (h, loop, node.body)  # type: ignore[attr-defined]
+                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+                    loop = False
+                for child in ast.iter_child_nodes(node):
+                    in_loop = loop or (isinstance(node, (ast.For, ast.AsyncFor, ast.While)) and child in node.body)
+                    todo.append((child, in_loop))
+            self._handlers = handlers
+        return handlers.get((line, col), (None, False, []))
+
+    def _logging_code(self, scope: Scope) -> bool:
+        """True inside code where logging must not happen: any method (or function nested in
+        one) of a logging ``Formatter``/``Handler``/``Filter`` class, a ``format``/``filter``/
+        ``emit`` taking a log record, a structlog processor, ``__del__`` and signal handlers."""
+        signal_handlers: frozenset[str] | None = getattr(self, "_signal_names", None)
+        if signal_handlers is None:
+            signal_handlers = self._signal_names = _signal_handlers(self.context.tree)
+        current: Scope | None = scope
+        while current is not None:
+            node = current.node
+            if current.kind is ScopeKind.CLASS and isinstance(node, ast.ClassDef):
+                if any(_last_name(base).endswith(_LOGGING_BASES) for base in node.bases):
+                    return True
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                params = [a.arg for a in (*node.args.posonlyargs, *node.args.args)]
+                if node.name == "__del__" or node.name in signal_handlers:
+                    return True
+                if node.name in _LOGGING_METHODS and "record" in params:
+                    return True
+                if params[-2:] in (["signum", "frame"], ["sig", "frame"]) or params[-1:] == ["event_dict"]:
+                    return True  # a signal handler; a structlog processor
+            current = current.parent
+        return False
 
 
 class _Grade(NamedTuple):
@@ -1375,22 +1493,179 @@ def _label(scope: Scope) -> str:
     return ".".join(reversed(names))
 
 
-def _logger_at(context: Context, line: int, col: int) -> tuple[str, bool] | None:
-    """The module logger to call at ``line:col`` and whether the fix must create it; None
-    when no name would mean a module logger there."""
+# Modules the `logging` package imports (with the interpreter's start-up modules, across
+# Python 3.9-3.13): an `import logging` added to one of them would be circular. Measured
+# with `python -S -I -c "import logging, sys; print(sorted(sys.modules))"` and the
+# imports of logging/__init__.py, traceback.py and linecache.py of each version.
+_LOGGING_IMPORTS = frozenset(
+    "abc atexit builtins codecs collections contextlib copyreg encodings enum functools genericpath io "
+    "itertools keyword linecache logging marshal operator os posixpath ntpath nt posix re reprlib stat string "
+    "sys textwrap threading time token tokenize traceback types warnings weakref zipimport sre_compile "
+    "sre_parse sre_constants ast _colorize heapq site _sitebuiltins _weakrefset _collections_abc "
+    "_thread _io _abc _codecs _collections _functools _operator _signal _sre _stat _string _warnings _weakref".split()
+)
+# Names the fix may give the exception when it must add `as <name>`, in order of preference.
+_NEW_EXCEPTION_NAMES = ("exc", "error", "err", "sightlint_exc")
+# The stdlib convention, the default when the project has none of its own.
+_STDLIB = "stdlib"
+
+
+@dataclass(frozen=True)
+class _Logger:
+    """The logger a fix calls: its name, what to add for it, and what kind of logger it is
+    (``"stdlib"`` takes %-style arguments; others get an f-string)."""
+
+    name: str
+    kind: str
+    imports: tuple[tuple[str, str | None], ...] = ()
+    statement: str | None = None
+
+
+@dataclass(frozen=True)
+class _Convention:
+    """How the project's modules get their logger: ``imports`` and an assignment template
+    (``{name} = get_logger(__name__)``), or an import that provides the logger itself
+    (``statement`` None, ``name`` the imported name). ``avoid``: the project modules that
+    importing it runs (a fix there would make an import cycle)."""
+
+    imports: tuple[tuple[str, str | None], ...]
+    statement: str | None
+    name: str
+    kind: str
+    avoid: frozenset[str] = frozenset()
+    # The project package that provides it, if it is the project's own (a module outside
+    # that package, such as a standalone script, may run without it: it gets the default).
+    package: str | None = None
+
+
+def _in_logging_machinery(context: Context) -> bool:
+    """True for a module that ``logging`` imports (or that would shadow one): adding
+    ``import logging`` there would make a circular import."""
+    module = context.module
+    if module is None:
+        module = context.path.replace("\\", "/").rsplit("/", 1)[-1].removesuffix(".py")
+    return module in _LOGGING_IMPORTS or module.split(".")[0] in _LOGGING_IMPORTS
+
+
+def _commented(lines: list[str], handler: ast.ExceptHandler) -> bool:
+    """True if a comment sits in the handler (on its ``except`` line or in its body)."""
+    last = handler.end_lineno or handler.lineno
+    for line in lines[handler.lineno - 1 : last]:
+        code = re.sub(r"(\"[^\"]*\"|'[^']*')", "", line)
+        _, hash_, comment = code.partition("#")
+        if hash_ and comment.strip() and not _DIRECTIVE.match(comment):
+            return True
+    return False
+
+
+# Comments for tools, not readers: they explain nothing about the failure.
+_DIRECTIVE = re.compile(r"\s*(expect:|noqa|type:|pragma|sightlint:|pylint:|nosec|fmt:|ruff:|mypy:|pyright:)", re.IGNORECASE)
+
+
+def _returns_only_bools(function: ast.AST) -> bool:
+    """True for a function whose every ``return`` gives ``True`` or ``False`` (a property
+    `broken`, a check `plugin_ok`): it answers yes or no, whatever its name."""
+    returns = [n for n in _walk(getattr(function, "body", [])) if isinstance(n, ast.Return)]
+    return bool(returns) and all(_returns_bool_constant(r) for r in returns)
+
+
+def _answers_bool(handler: ast.ExceptHandler) -> bool:
+    """True for a handler that returns ``True`` or ``False``: in a yes/no check
+    (`is_valid_url`), the failure is the expected negative answer."""
+    return any(_returns_bool_constant(stmt) for stmt in handler.body)
+
+
+def _fresh_name(context: Context, scope: Scope, line: int, col: int) -> str | None:
+    """A name for the caught exception that nothing in or around the function uses:
+    ``except ... as name`` unbinds it when the handler ends."""
+    function = scope.node
+    used = {n.id for n in ast.walk(function) if isinstance(n, ast.Name)} | {
+        a.arg for a in ast.walk(function) if isinstance(a, ast.arg)
+    }
+    for name in _NEW_EXCEPTION_NAMES:
+        if name in used or name in scope.bindings:
+            continue
+        if context.binding_at(name, line, col).kind is BindingKind.UNBOUND:
+            return name
+    return None
+
+
+def _signal_handlers(tree: ast.Module) -> frozenset[str]:
+    """Names of the functions the module installs as signal handlers
+    (`signal.signal(SIGTERM, on_term)`, `loop.add_signal_handler(SIGINT, self._stop)`)."""
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and _last_name(node.func) in ("signal", "add_signal_handler") and len(node.args) >= 2:
+            target = node.args[1]
+            if isinstance(target, ast.Call) and target.args:  # functools.partial(handler, ...)
+                target = target.args[0]
+            name = _last_name(target)
+            if name:
+                names.add(name)
+    return frozenset(names)
+
+
+def _module_loggers(context: Context) -> list[str]:
+    """The names of the module's loggers, the preferred first."""
     module = context.scopes.module
     found = [name for name, bindings in module.bindings.items() if all(_makes_logger(b) for b in bindings)]
     found.sort(key=lambda name: (_rank(name), module.bindings[name][0].line, module.bindings[name][0].col))
+    return found
+
+
+def _logger_at(
+    context: Context, line: int, col: int, convention: _Convention | None = None, loggers: list[str] | None = None
+) -> _Logger | None:
+    """The logger to call at ``line:col``: the module's own (whatever its factory), else one
+    made the project's way, else ``logging.getLogger(__name__)``; None when no name would
+    mean that logger there (a parameter or a local called ``logger`` is not it)."""
+    module = context.scopes.module
+    found = loggers if loggers is not None else _module_loggers(context)
     for name in found:
         # A parameter, an enclosing function's local or a class attribute may hide it here.
         if context.binding_at(name, line, col).at_module_level:
-            return name, False
+            return _Logger(name, _logger_kind(module.bindings[name][0]))
+    if found:
+        # The module's logger is hidden here (a parameter `log=None`): the same stdlib
+        # logger is `logging.getLogger(__name__)`; a second module logger would be wrong.
+        first = module.bindings[found[0]][0]
+        same = isinstance(first.value, ast.Call) and ast.unparse(first.value) == "logging.getLogger(__name__)"
+        reach = context.binding_at("logging", line, col)
+        if same and reach.kind is BindingKind.IMPORT and reach.qualified == "logging" and reach.at_module_level:
+            return _Logger("logging.getLogger(__name__)", _STDLIB)
+        return None
+    inside = convention is not None and (
+        convention.package is None
+        or (context.module or "").split(".")[0] == convention.package
+        # a module discovery could not name (a folder without __init__.py) in the package's folder
+        or context.path.replace("\\", "/").split("/")[0] == convention.package
+    )
+    if convention is not None and inside and context.module not in convention.avoid:
+        made = _made_the_projects_way(context, line, col, convention)
+        if made is not None:
+            return made
     logging_module = context.module_binding("logging")
     if logging_module is not None and (logging_module.kind is not BindingKind.IMPORT or logging_module.qualified != "logging"):
         return None
     for name in _NEW_LOGGER_NAMES:
         if context.binding_at(name, line, col).kind is BindingKind.UNBOUND:
-            return name, True
+            return _Logger(name, _STDLIB, (("logging", None),), f"{name} = logging.getLogger(__name__)")
+    return None
+
+
+def _made_the_projects_way(context: Context, line: int, col: int, convention: _Convention) -> _Logger | None:
+    for mod, imported in convention.imports:
+        bound = context.module_binding(imported or mod.split(".")[0])
+        wanted = f"{mod}.{imported}" if imported else mod.split(".")[0]
+        if bound is not None and (bound.kind is not BindingKind.IMPORT or bound.qualified != wanted):
+            return None  # the name the import would bind means something else here
+    if convention.statement is None:
+        if context.binding_at(convention.name, line, col).kind is BindingKind.UNBOUND:
+            return _Logger(convention.name, convention.kind, convention.imports)
+        return None
+    for name in dict.fromkeys((convention.name, *_NEW_LOGGER_NAMES)):
+        if context.binding_at(name, line, col).kind is BindingKind.UNBOUND:
+            return _Logger(name, convention.kind, convention.imports, convention.statement.format(name=name))
     return None
 
 
@@ -1399,15 +1674,135 @@ def _rank(name: str) -> int:
 
 
 def _makes_logger(binding: Binding) -> bool:
-    """True for ``X = logging.getLogger(...)`` (or another factory) and ``from m import logger``."""
+    """True for the module's logger: ``X = logging.getLogger(...)`` (or another logger
+    factory: ``get_logger``, ``getChild``), ``logger = setup_logger()`` (a preferred logger
+    name assigned from a call whose name says log), and ``from m import logger``."""
     node = binding.node
     if binding.kind is BindingKind.IMPORT:
-        return isinstance(node, ast.ImportFrom) and any(
-            alias.name in _IMPORTED_LOGGERS and (alias.asname or alias.name) == binding.name for alias in node.names
-        )
+        if not isinstance(node, ast.ImportFrom):
+            return False
+        for alias in node.names:
+            if (alias.asname or alias.name) != binding.name:
+                continue
+            if alias.name in _IMPORTED_LOGGERS or (alias.name == "log" and "log" in (node.module or "").lower()):
+                return True
+        return False
     value = binding.value
     if not isinstance(value, ast.Call):
         return False
     func = value.func
     callee = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
-    return callee in _LOGGER_FACTORIES
+    if callee in _LOGGER_FACTORIES:
+        return True
+    return binding.name in _PREFERRED_LOGGER_NAMES and "log" in ast.unparse(func).lower()
+
+
+def _logger_kind(binding: Binding) -> str:
+    """``"stdlib"`` for ``logging.getLogger(...)`` (and its ``getChild``), else ``"other"``."""
+    value = binding.value
+    if isinstance(value, ast.Call):
+        text = ast.unparse(value.func)
+        if text in ("logging.getLogger", "getLogger") or text.startswith("logging.getLogger(") and text.endswith(".getChild"):
+            return _STDLIB
+    return "other"
+
+
+_ASSIGN_RE = re.compile(
+    r"^(?P<name>[A-Za-z_]\w*)[ \t]*(?::[^=\n]*)?=[ \t]*(?P<call>(?P<root>[A-Za-z_]\w*)(?:\.\w+)*)\((?P<args>[^()\n]*)\)[ \t]*(?:#.*)?$",
+    re.MULTILINE,
+)
+_FROM_RE = re.compile(r"^from[ \t]+(?P<mod>\.*[\w.]*)[ \t]+import[ \t]+(?:\((?P<many>[^)]*)\)|(?P<names>[^\n#]*))", re.MULTILINE)
+_IMPORT_RE = re.compile(r"^import[ \t]+(?P<mods>[\w., \t]+)", re.MULTILINE)
+
+
+def _resolve(mod: str, module: str | None, is_package: bool) -> str | None:
+    """``from ..core.log import x`` in ``app.api.users`` -> ``app.core.log``; None if unknown."""
+    level = len(mod) - len(mod.lstrip("."))
+    if not level:
+        return mod
+    if module is None:
+        return None
+    parts = module.split(".") if is_package else module.split(".")[:-1]
+    if level - 1 > len(parts) or (level - 1 == len(parts) and not mod.lstrip(".")):
+        return None
+    base = parts[: len(parts) - (level - 1)]
+    rest = mod.lstrip(".")
+    return ".".join([*base, rest] if rest else base) or None
+
+
+def _file_conventions(module: str | None, text: str, is_package: bool) -> tuple[list[tuple[str, str | None, str]], set[str]]:
+    """How one file gets its logger (as convention keys) and the modules it imports at top level."""
+    imported: dict[str, str] = {}  # bound name -> "mod" or "mod.name"
+    imports: set[str] = set()
+    for match in _FROM_RE.finditer(text):
+        mod = _resolve(match["mod"], module, is_package)
+        if mod is None:
+            continue
+        imports.add(mod)
+        for part in (match["many"] or match["names"] or "").replace("\n", " ").split(","):
+            words = part.split("#")[0].split()
+            if len(words) == 1 and words[0].isidentifier():
+                imported[words[0]] = f"{mod}.{words[0]}"
+                imports.add(f"{mod}.{words[0]}")
+    for match in _IMPORT_RE.finditer(text):
+        for part in match["mods"].split(","):
+            words = part.split()
+            if len(words) == 1:
+                imported[words[0].split(".")[0]] = words[0].split(".")[0]
+                imports.add(words[0])
+    found: list[tuple[str, str | None, str]] = []
+    if "log" not in text:
+        return found, imports
+    for name, target in imported.items():
+        if name in _IMPORTED_LOGGERS and "." in target:
+            found.append((target.rsplit(".", 1)[0], name, ""))
+    for match in _ASSIGN_RE.finditer(text):
+        if match["name"] not in _PREFERRED_LOGGER_NAMES or "log" not in match["call"].lower():
+            continue
+        source = imported.get(match["root"])
+        if source is None:
+            continue
+        args = "__name__" if match["args"].strip() in ("__name__", "name=__name__") else match["args"].strip()
+        if args not in ("", "__name__"):
+            continue  # a logger named for one module (`getLogger("app.db")`) is no template
+        statement = "{name} = " + f"{match['call']}({args})"
+        if source == match["root"]:
+            found.append((source, None, statement))
+        else:
+            found.append((source.rsplit(".", 1)[0], match["root"], statement))
+    return found, imports
+
+
+def _prevailing_convention(sources: Sequence[tuple[str | None, str, str]]) -> _Convention | None:
+    """The way most of the project's modules that have a logger get it, unless that is
+    ``logging.getLogger(__name__)`` (the default anyway) or fewer than two modules do."""
+    counts: dict[tuple[str, str | None, str], int] = {}
+    imports: dict[str, set[str]] = {}
+    for module, path, text in sources:
+        found, imported = _file_conventions(module, text, path.endswith("__init__.py"))
+        if module is not None:
+            imports[module] = imported
+        for key in dict.fromkeys(found):
+            counts[key] = counts.get(key, 0) + 1
+    if not counts:
+        return None
+    key, count = max(counts.items(), key=lambda item: (item[1], item[0] == ("logging", None, "{name} = logging.getLogger(__name__)")))
+    mod, name, statement = key
+    if count < 2 or (mod == "logging" and statement.endswith("logging.getLogger(__name__)")):
+        return None
+    kind = _STDLIB if statement.endswith("getLogger(__name__)") and mod == "logging" else "other"
+    # The project modules that importing the provider runs: a fix in one of them would be circular.
+    avoid: set[str] = set()
+    todo = [mod] if name is None else [mod, f"{mod}.{name}"]
+    while todo:
+        current = todo.pop()
+        parts = current.split(".")
+        for i in range(1, len(parts) + 1):
+            prefix = ".".join(parts[:i])
+            if prefix in imports and prefix not in avoid:
+                avoid.add(prefix)
+                todo.extend(imports[prefix])
+    provided = name if not statement and name else "logger"
+    top = mod.split(".")[0]
+    package = top if any(m.split(".")[0] == top for m in imports) else None
+    return _Convention(((mod, name),), statement or None, provided, kind, frozenset(avoid), package)

@@ -44,6 +44,11 @@ class UnboundedFanOut(Rule):
     branch with `async with asyncio.timeout(...)` inside) is clean, and so is one inside
     `asyncio.wait_for(...)` or `async with asyncio.timeout(...)`, or in a function every
     caller bounds. Branches that only do database or local work are left to SL601/SL602.
+    A `gather`/`wait` that only awaits tasks its block has just cancelled (`for t in tasks:
+    t.cancel()`, then `await asyncio.gather(*tasks, return_exceptions=True)`, typically in
+    a `finally`) waits for the cancellations, not for work, and is clean; it is not clean
+    when the cancelling loop sits in another block (`if stop:`) or the name gets new tasks
+    in between.
 
     | Reached from | a branch with no timeout at all | every branch has an HTTP timeout |
     |---|---|---|
@@ -299,6 +304,26 @@ class UnboundedFanOut(Rule):
                 for task in pending:
                     task.cancel()
                 return done
+            """)
+        ),
+        # The finally only waits for the tasks it has just cancelled (the loop above is the fan-out).
+        Good(
+            dedent("""\
+            import asyncio
+            from langchain_openai import ChatOpenAI
+
+            async def answer(q):
+                return await ChatOpenAI().ainvoke(q)
+
+            async def first(qs):
+                tasks = [asyncio.create_task(answer(q)) for q in qs]
+                try:
+                    for future in asyncio.as_completed(tasks, timeout=60):
+                        return await future
+                finally:
+                    for task in tasks:
+                        task.cancel()
+                    await asyncio.gather(*tasks, return_exceptions=True)
             """)
         ),
         # Every caller bounds the function holding the gather.

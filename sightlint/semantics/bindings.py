@@ -23,6 +23,7 @@ Type parameters (``def f[T]()``, Python 3.12) are not modelled: ``T`` reads as u
 from __future__ import annotations
 
 import ast
+import bisect
 import builtins
 import enum
 from collections.abc import Callable
@@ -89,7 +90,7 @@ class Binding(NamedTuple):
 class Scope:
     """A module, class, function, lambda or comprehension, with the bindings it holds."""
 
-    __slots__ = ("kind", "node", "parent", "children", "bindings", "globals", "nonlocals", "star_imports", "_ranges")
+    __slots__ = ("kind", "node", "parent", "children", "bindings", "globals", "nonlocals", "star_imports", "_ranges", "_starts")
 
     def __init__(self, kind: ScopeKind, node: ast.AST, parent: Scope | None) -> None:
         self.kind = kind
@@ -102,6 +103,8 @@ class Scope:
         self.nonlocals: set[str] = set()
         self.star_imports: list[ast.ImportFrom] = []
         self._ranges: list[_Range] = []  # the text evaluated in this scope (not its header)
+        # The children's ranges by start, built on first use by ScopeIndex.scope_at.
+        self._starts: tuple[list[tuple[int, int]], list[Scope]] | None = None
         if parent is not None:
             parent.children.append(self)
 
@@ -153,6 +156,16 @@ class ScopeIndex:
         """The innermost scope in which the code at ``line:col`` is evaluated."""
         scope = self.module
         while True:
+            # Sibling scopes evaluate disjoint text: the child range starting last at or
+            # before the position is the only candidate (a scan remains the fallback).
+            if scope._starts is None:
+                ranges = sorted(((r[0], r[1]), i) for i, child in enumerate(scope.children) for r in child._ranges)
+                scope._starts = ([start for start, _ in ranges], [scope.children[i] for _, i in ranges])
+            starts, owners = scope._starts
+            at = bisect.bisect_right(starts, (line, col)) - 1
+            if at >= 0 and owners[at].contains(line, col):
+                scope = owners[at]
+                continue
             for child in scope.children:
                 if child.contains(line, col):
                     scope = child

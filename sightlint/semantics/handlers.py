@@ -26,6 +26,7 @@ _ACTIVE = (ast.Call, ast.Await, ast.Yield, ast.YieldFrom, ast.NamedExpr)
 # ...except calls to these builtins, which only build a fallback value: `str(persona.age)`.
 _VALUE_BUILTINS = {"bool", "dict", "float", "frozenset", "int", "len", "list", "set", "str", "tuple"}
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
+_WORD = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
 # -- what the try body does ------------------------------------------------------------
 # Words of an identifier (`decode_access_token` -> decode, access, token) that make the
 # guarded work a security or money decision.
@@ -168,12 +169,24 @@ def must_not_raise(context: Context, body: list[ast.stmt]) -> bool:
 
 def walk(stmts: list[ast.stmt]) -> Iterator[ast.AST]:
     """Every node of ``stmts``, not entering nested functions, lambdas or classes."""
+    # ``ast.iter_child_nodes``'s order, without its two generators per node (the SL201/SL202
+    # checks walk every handler's ``try`` several times).
     todo: list[ast.AST] = list(reversed(stmts))
+    pop, push, AST = todo.pop, todo.extend, ast.AST
     while todo:
-        node = todo.pop()
+        node = pop()
         yield node
-        if not isinstance(node, _FUNCTIONS):
-            todo.extend(reversed(list(ast.iter_child_nodes(node))))
+        if isinstance(node, _FUNCTIONS):
+            continue
+        children: list[ast.AST] = []
+        for name in node._fields:
+            value = getattr(node, name, None)
+            if isinstance(value, AST):
+                children.append(value)
+            elif type(value) is list:
+                children += [item for item in value if isinstance(item, AST)]
+        children.reverse()
+        push(children)
 
 
 def last_name(node: ast.AST) -> str:
@@ -187,7 +200,7 @@ def last_name(node: ast.AST) -> str:
 
 def words(identifier: str) -> set[str]:
     """``access``, ``token`` for ``accessToken`` or ``_access_token``."""
-    return {w.lower() for w in re.findall(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+", identifier)}
+    return {w.lower() for w in _WORD.findall(identifier)}
 
 
 def security_name(body: list[ast.stmt]) -> str | None:
@@ -227,7 +240,7 @@ def dotted(node: ast.expr) -> list[str]:
 
 def last_word(identifier: str) -> str:
     """``session`` for ``db_session``, ``counter`` for ``db_pool_checkout_counter``."""
-    found = re.findall(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+", identifier)
+    found = _WORD.findall(identifier)
     return found[-1].lower() if found else ""
 
 
