@@ -525,8 +525,56 @@ def _encode_result(result: FileResult, *, suppressions: bool = False) -> tuple[A
     return (result.path, findings, list(result.errors), unused, (marks.skip_file, by_line, used))
 
 
+def _strs(value: Any) -> bool:
+    return type(value) in (tuple, list) and all(type(v) is str for v in value)
+
+
+def _valid_finding(f: Any) -> bool:
+    """Whether ``f`` has the shape :func:`_encode_result` writes (types, not values: a
+    sealed file is ours; this only keeps a bug's nonsense from becoming a finding)."""
+    return (
+        type(f) is tuple
+        and len(f) == 15
+        and all(type(f[i]) is str for i in (0, 1, 3, 4, 9))
+        and all(type(f[i]) is int for i in (2, 5, 6, 7, 8))
+        and (f[10] is None or type(f[10]) is str)
+        and type(f[11]) is tuple
+        and all(type(r) is tuple and len(r) == 4 and type(r[0]) is str and type(r[1]) is int
+                and type(r[2]) is int and type(r[3]) is str for r in f[11])  # fmt: skip
+        and (f[12] is None or type(f[12]) is str)
+        and _strs(f[13])
+        and (f[14] is None or type(f[14]) in (tuple, list) and len(f[14]) == 2 and all(type(v) is int for v in f[14]))
+    )
+
+
+def _valid_marks(marks: Any) -> bool:
+    """The suppression comments' shape: (skip_file, [(line, codes or None)], [(line, codes)])."""
+    return (
+        type(marks) is tuple
+        and len(marks) == 3
+        and type(marks[1]) is list
+        and type(marks[2]) is list
+        and all(type(e) is tuple and len(e) == 2 and type(e[0]) is int and (e[1] is None or _strs(e[1])) for e in marks[1])
+        and all(type(e) is tuple and len(e) == 2 and type(e[0]) is int and _strs(e[1]) for e in marks[2])
+    )
+
+
 def _decode_result(item: tuple[Any, ...]) -> FileResult:
+    """The result :func:`_encode_result` encoded; raises ValueError on anything of another shape."""
+    if type(item) is not tuple or len(item) not in (4, 5):
+        raise ValueError("not an encoded result")
     path, findings, errors, unused, *rest = item
+    if (
+        type(path) is not str
+        or type(findings) is not list
+        or not all(_valid_finding(f) for f in findings)
+        or type(errors) is not list
+        or not _strs(errors)
+        or type(unused) is not list
+        or not all(type(u) is tuple and len(u) == 2 and type(u[0]) is int and (u[1] is None or _strs(u[1])) for u in unused)
+        or rest and not _valid_marks(rest[0])
+    ):
+        raise ValueError("not an encoded result")
     result = FileResult(
         path,
         findings=[

@@ -83,8 +83,15 @@ _CACHE_DIR_HELP = (
 )
 
 
+def _safe(text: str) -> str:
+    """A path or message on one line, control characters (terminal escapes) made visible."""
+    from sightlint.reporting._common import one_line
+
+    return one_line(text)
+
+
 def _fail(message: str) -> None:
-    click.echo(f"sightlint: error: {message}", err=True)
+    click.echo(f"sightlint: error: {_safe(message)}", err=True)
     sys.exit(EXIT_ERROR)
 
 
@@ -247,7 +254,7 @@ def check(
     for message in run.errors:
         if quiet or fmt == "text" and output_file is None:
             continue  # the text reporter already listed it
-        click.echo(f"sightlint: {message}", err=True)
+        click.echo(f"sightlint: {_safe(message)}", err=True)
     if not quiet and not (fmt == "text" and output_file is None):
         from sightlint.reporting.baseline import summary as baseline_summary
 
@@ -439,9 +446,9 @@ def fix(
     out = click.get_binary_stream("stdout")
     changed = sorted(report.changed, key=lambda o: o.path)
     for outcome in sorted(report.failed, key=lambda o: o.path):
-        click.echo(f"sightlint: {_printable(outcome.path)}: fix failed: {outcome.reason}", err=True)
+        click.echo(f"sightlint: {_safe(outcome.path)}: fix failed: {_safe(outcome.reason or '')}", err=True)
     for display, why in report.not_written:
-        click.echo(f"sightlint: {_printable(display)}: {why}", err=True)
+        click.echo(f"sightlint: {_safe(display)}: {_safe(why)}", err=True)
     if diff:
         for outcome in changed:
             assert outcome.new is not None
@@ -462,10 +469,10 @@ def fix(
     if dry:
         errors = bool(run.internal_errors or run.errors or report.failed)
         for message in run.errors:
-            click.echo(f"sightlint: {message}", err=True)
+            click.echo(f"sightlint: {_safe(message)}", err=True)
         if check_only and not quiet:
             for outcome in changed:
-                click.echo(f"Would fix {len(outcome.applied)} finding(s) in {_printable(outcome.path)}", err=True)
+                click.echo(f"Would fix {len(outcome.applied)} finding(s) in {_safe(outcome.path)}", err=True)
         gc.enable()
         sys.exit(EXIT_ERROR if errors else EXIT_FINDINGS if changed else EXIT_CLEAN)
     # What remains, as `check` reports it (its baseline applied too).
@@ -485,16 +492,11 @@ def fix(
     for message in run.errors:
         if quiet or fmt == "text" and output_file is None:
             continue  # the text reporter already listed it
-        click.echo(f"sightlint: {message}", err=True)
+        click.echo(f"sightlint: {_safe(message)}", err=True)
     gc.freeze()
     gc.enable()
     code = exit_code(run, settings, exit_zero)
     sys.exit(EXIT_ERROR if report.failed else code)
-
-
-def _printable(text: str) -> str:
-    """``text`` with control characters escaped: file names must not drive the terminal."""
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def _held_back(report: Any) -> list[tuple[str, Any]]:
@@ -515,19 +517,19 @@ def _show_fixes(report: Any, dry: bool, unsafe: bool) -> None:
     if not unsafe:
         for display, finding in _held_back(report):
             if display not in report.outcomes:
-                click.echo(f"  {_printable(display)}:{finding.line}:{finding.col + 1}: {finding.code} not fixed: unsafe fix: use --unsafe-fixes", err=True)
+                click.echo(f"  {_safe(display)}:{finding.line}:{finding.col + 1}: {finding.code} not fixed: unsafe fix: use --unsafe-fixes", err=True)
     for display in sorted(report.outcomes):
         outcome = report.outcomes[display]
-        shown = _printable(display)
+        shown = _safe(display)
         if outcome.applied and (dry or display in report.written):
             counts: dict[str, int] = {}
             for finding in outcome.applied:
                 counts[finding.code] = counts.get(finding.code, 0) + 1
             click.echo(f"{shown}: " + ", ".join(f"{n} × {code}" for code, n in sorted(counts.items())), err=True)
             for finding in outcome.applied:
-                click.echo(f"  {finding.line}:{finding.col + 1}: {finding.code} {finding.fix_title or 'fixed'}", err=True)
+                click.echo(f"  {finding.line}:{finding.col + 1}: {finding.code} {_safe(finding.fix_title or 'fixed')}", err=True)
         for finding, why in outcome.skipped:
-            click.echo(f"  {shown}:{finding.line}:{finding.col + 1}: {finding.code} not fixed: {why}", err=True)
+            click.echo(f"  {shown}:{finding.line}:{finding.col + 1}: {finding.code} not fixed: {_safe(why)}", err=True)
 
 
 @main.command(name="baseline")

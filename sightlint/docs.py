@@ -246,6 +246,10 @@ def _render_parse_error() -> list[str]:
               A file nested deeper than the interpreter allows (200 brackets, 100 blocks)
               or than LibCST's parser survives is not asked about: the message says
               `not checked for newer Python syntax: the file is too deeply nested, ...`.
+            - Python 2 code: when the line of the error holds something only Python 2
+              wrote (a `print` or `exec` statement, `except E, name:`, `raise E, message`,
+              backquotes, `<>`, `10L`, `0777`, `ur''`), the message says so:
+              ``(looks like Python 2: a `print` statement; sightlint reads Python 3)``.
             - `cannot read file: ...`: the file is binary (it contains NUL bytes), or its
               bytes do not decode with its declared encoding (a BOM, a `# -*- coding: ... -*-`
               cookie, otherwise UTF-8); or it is not a regular file (a FIFO, a device such

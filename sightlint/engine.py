@@ -16,7 +16,7 @@ from sightlint.models import FileResult, Finding, FixSafety, Severity, Span
 from sightlint.rules.base import Rule, RuleClass, uses_project
 from sightlint.semantics.scope import ENTER, LEAVE_KINDS, Context
 from sightlint.settings import Settings
-from sightlint.source import SourceError, decode_source
+from sightlint.source import SourceError, decode_source, python2_marker
 
 PARSE_ERROR_CODE = "SL000"
 PARSE_ERROR_NAME = "parse-error"
@@ -221,7 +221,11 @@ def _syntax_error(path: str, text: str, exc: SyntaxError) -> Finding:
     line = exc.lineno or 1
     col = max((exc.offset or 1) - 1, 0)
     message = f"syntax error: {exc.msg}"
+    lines = text.split("\n")
+    python2 = python2_marker(lines[line - 1]) if 0 < line <= len(lines) else None
     hint = _newer_python_hint(text)
+    if python2:  # read with the newer grammar, `except E, name:` is 3.14's `except (E, name):`
+        hint = f"looks like Python 2: {python2}; sightlint reads Python 3" + (f"; or {hint}" if hint else "")
     if hint:
         message += f" ({hint})"
     return parse_error(path, message, line, col)

@@ -302,6 +302,9 @@ def discover(
         gitignore = _GitIgnore(raw.resolve()) if settings.respect_gitignore else None
         if gitignore is not None and gitignore.root is None:
             gitignore = None
+        # A file link that leads out of the tree walked is not followed (as folder links
+        # are not): a repository's link to ~/.ssh/x.py or /etc is not read, nor fixed.
+        inside = _with_sep(os.path.realpath(raw))
         pruned: list[str] = []
         for here, here_abs, here_resolved, names in _walk(str(raw), excluded, gitignore, errors, has_init, pruned):
             # ``here`` holds no symlinked folder (they are not followed), so a file's real
@@ -312,7 +315,7 @@ def discover(
                 path = here_sep + name
                 if is_link:
                     key = os.path.realpath(path)
-                    if key in seen:
+                    if key in seen or not key.startswith(inside):
                         continue
                     seen.add(key)
                     folder, real_name = os.path.split(key)

@@ -36,9 +36,15 @@ from sightlint.settings import Settings
 from sightlint.source import SourceError, decode_source, read_source, size_text
 
 UNSAFE_REASON = "unsafe fix: use --unsafe-fixes"
+READ_ONLY = "cannot write file: the file is read-only"
+NOT_ROUND_TRIP = "no fix: the fixer's parser (LibCST) would not write this code back byte for byte (a form feed in an indented line?)"
+NOT_PARSED = "no fix: the fixer's parser (LibCST) cannot parse this code (a form feed in an indented line?)"
 MAX_PASSES = 5
-# Larger files get no fix (see ``_beyond_libcst``).
+# Larger statements (and module headers) get no fix (see ``_beyond_libcst``)...
 MAX_FIX_SIZE = 1024 * 1024
+# ...and so do those with more tokens (LibCST's cost follows them: a 900 KB line of
+# ``1, 1, ...`` has ten times the tokens of 900 KB of ordinary code; see ``nesting``).
+MAX_FIX_TOKENS = 150_000
 
 Status = Literal["changed", "unchanged", "failed"]
 
@@ -99,12 +105,17 @@ def fix_file(
 def write_if_unchanged(target: Path, original: bytes, new: bytes) -> str | None:
     """Replace ``target`` atomically with ``new`` unless its content is no longer
     ``original`` (checked just before the rename); returns why it was not written, or None.
+    A read-only file is not replaced (:data:`READ_ONLY`).
 
     The new text goes to a temporary file in the same folder (with the file's mode),
     which then replaces the file in one ``os.replace``: a reader, or a crash at any
     moment, sees the old content or the new one, never a mix."""
     try:
         mode = stat.S_IMODE(os.stat(target).st_mode)
+        # A rename replaces a read-only file as easily as any other (and root may write it
+        # anyway): its mode says the user wants it left alone.
+        if not mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH) or not os.access(target, os.W_OK):
+            return READ_ONLY
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".sightlint-tmp")
     except OSError as exc:
         return f"cannot write file: {exc.strerror or exc}"
@@ -179,7 +190,8 @@ def fix_paths(
     processes): only files with a fix to apply are read again and parsed with LibCST,
     once per pass. Every file's new text is computed and parsed before any is written;
     then each is written atomically, unless it resolves outside the project root or
-    changed on disk since it was read (``not_written``). After writing, the project is
+    changed on disk since it was read (``not_written``); one that cannot be written
+    (read-only, disk full) becomes a ``failed`` outcome. After writing, the project is
     checked again, and files that the fixes left with new fixable findings are fixed in
     another round (at most ``MAX_ROUNDS``). Without ``write`` nothing is written and
     ``after`` stays None.
@@ -210,12 +222,19 @@ def fix_paths(
             if why is None:
                 report.written.append(outcome.path)
                 wrote = True
+            elif why.startswith(_WRITE_ERRORS):
+                # The write was tried and failed (read-only, disk full): an error, like a
+                # file that cannot be read; a refusal (outside the root, edited) is not.
+                report.outcomes[outcome.path] = replace(outcome, status="failed", reason=why)
             else:
                 report.not_written.append((outcome.path, why))
         if not wrote:
             break
         run = report.after = api.check_discovered(found, settings, jobs=jobs, cache_dir=cache_dir, use_cache=use_cache)
     return report
+
+
+_WRITE_ERRORS = ("cannot write file:",)
 
 
 def _common_folder(paths: Sequence[Path]) -> Path:
@@ -428,15 +447,21 @@ def _beyond_libcst(text: str) -> str | None:
     as a skip reason, or None.
 
     Too deep, its native parser crashes the process (``sightlint.nesting``); too large,
-    it needs about 400 MB and 5 s per MB of source (measured with libcst 1.9).
+    it needs about 400 MB and 5 s per MB of source (measured with libcst 1.9), or per
+    100,000 tokens, whichever comes first.
     """
     size = len(text.encode("utf-8", "surrogatepass"))
     if size > MAX_FIX_SIZE:
         return f"no fix: statement too large for the fixer ({size_text(size)} > {size_text(MAX_FIX_SIZE)})"
-    deep = nesting.too_nested(text)
-    if deep == nesting.UNTOKENIZABLE:
-        return f"no fix: {deep}"
-    return f"no fix: statement too deeply nested for the fixer ({deep})" if deep else None
+    found = nesting.beyond_libcst(text, MAX_FIX_TOKENS)
+    if found is None:
+        return None
+    kind, why = found
+    if kind == "untokenizable":
+        return f"no fix: {why}"
+    if kind == "tokens":
+        return f"no fix: statement too large for the fixer ({why})"
+    return f"no fix: statement too deeply nested for the fixer ({why})"
 
 
 def _wanted(finding: Finding, unsafe: bool) -> bool:
@@ -626,7 +651,11 @@ def _apply_pass(
         if why:
             reasons.update((f, why) for f in findings)
             continue
-        module = cst.parse_module(snippet)
+        try:
+            module, tail = _parse_exactly(snippet)
+        except _Declined as exc:
+            reasons.update((f, str(exc)) for f in findings)
+            continue
         positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
         at: dict[tuple[int, int], list[tuple[cst.CSTNode, Any]]] = {}
         for node, rng in positions.items():
@@ -677,6 +706,8 @@ def _apply_pass(
                 ancestors.update(_path_to(module, target, positions))
             replacer = _replacer(replacements, ancestors)
             code = module.visit(replacer).code
+            if tail and not code.endswith(("\n", "\r")):
+                code += tail  # the line end LibCST dropped
             if nested:
                 if not code.startswith(header):
                     reasons.update((f, "no fix for this case (the fixed code lost its place)") for f, _, _ in planned)
@@ -727,7 +758,7 @@ def _add_header_code(
     why = _beyond_libcst(header)
     if why:
         raise _Declined(why)
-    module = cst.parse_module(header)
+    module, tail = _parse_exactly(header)
     if not header.strip():
         # Nothing above the first def: the new lines take the file's newline.
         newline = next((line[len(line.rstrip("\r\n")) :] for line in lines if line.endswith(("\n", "\r"))), "\n")
@@ -739,7 +770,29 @@ def _add_header_code(
         code = code.rstrip("\r\n") + new.default_newline * 3
     elif rest and code and not code.endswith(("\n", "\r")):
         code += new.default_newline
+    elif tail and code and not code.endswith(("\n", "\r")):
+        code += tail  # the line end LibCST dropped
     return code + "".join(rest)
+
+
+def _parse_exactly(text: str) -> tuple[Any, str]:
+    """LibCST's module of ``text`` and the line end it drops from its end ("" if none).
+
+    libcst 1.9 drops the last ``\r`` of CR-only code (the caller puts it back) and a form
+    feed that starts an indented line (or fails to parse it): such code raises
+    :class:`_Declined`, since writing it back would change bytes no fix meant to change.
+    """
+    import libcst as cst
+
+    try:
+        module = cst.parse_module(text)
+    except cst.ParserSyntaxError as exc:
+        raise _Declined(NOT_PARSED) from exc
+    written = module.code
+    tail = "\r" if text == written + "\r" else ""
+    if written + tail != text:
+        raise _Declined(NOT_ROUND_TRIP)
+    return module, tail
 
 
 def _replacer(replacements: dict[int, Any], ancestors: set[int] | None = None) -> Any:

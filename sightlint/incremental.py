@@ -119,9 +119,12 @@ def call_graph(
                 hierarchy[module] = classes
                 continue
         changed.append(index)
+    named = {index: module for index, _, module in present}
     for index in changed:
         summary = summary_of(results[index])
-        if summary is None:  # a damaged cached summary: resolve nothing from the store
+        # A damaged cached summary (or one naming another module than its file's entry
+        # does: bits flipped behind a valid seal): resolve nothing from the store.
+        if summary is None or summary.module != named[index]:
             return _full(results, needs)
         deps[summary.module] = module_dependencies(summary, module_index, by_last)
         hierarchy[summary.module] = hierarchy_terms(summary)
@@ -135,7 +138,7 @@ def call_graph(
     for index, _, module in present:
         if module in needed:
             summary = summary_of(results[index])
-            if summary is None:
+            if summary is None or summary.module != module:
                 return _full(results, needs)
             loaded[module] = summary
     ordered = [loaded[module] for _, _, module in present if module in needed]

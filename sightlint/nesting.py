@@ -42,14 +42,39 @@ def too_nested(text: str) -> str | None:
     separator, plus that counted for the brackets around it. It over-counts (``a + b``
     is three tokens for one level) and never under-counts what makes LibCST recurse.
     """
-    # A file with fewer significant characters than the limits cannot exceed them.
-    if len(text) <= MAX_BRACKETS and text.count("\n") <= MAX_INDENT:
+    found = beyond_libcst(text)
+    return None if found is None else found[1]
+
+
+def beyond_libcst(text: str, max_tokens: int | None = None) -> tuple[str, str] | None:
+    """(kind, why) when LibCST must not be given ``text``: kind ``"untokenizable"``,
+    ``"nested"`` (see :func:`too_nested`) or, with ``max_tokens``, ``"tokens"`` (more
+    significant tokens than that: LibCST's time and memory grow with them, about 0.1-0.3 ms
+    and 2-3 KB per token with libcst 1.9, so a 900 KB line of ``1, 1, ...`` takes minutes
+    and gigabytes where 900 KB of ordinary code, a tenth of the tokens, takes seconds).
+    """
+    # A file with fewer significant characters than the limits cannot exceed them (every
+    # token but DEDENT, ENDMARKER and a last NEWLINE has a character; a DEDENT closes an INDENT).
+    if len(text) <= MAX_BRACKETS and text.count("\n") <= MAX_INDENT and (max_tokens is None or 2 * len(text) + 2 <= max_tokens):
         return None
+    limit = max_tokens if max_tokens is not None else 2 * len(text) + 3  # no limit
+    why = _measure(text, limit)
+    if why is None:
+        return None
+    if why == UNTOKENIZABLE:
+        return "untokenizable", why
+    return ("tokens" if why.endswith(" tokens") else "nested"), why
+
+
+def _measure(text: str, max_tokens: int) -> str | None:
     stack: list[tuple[int, int, int]] = []  # the enclosing brackets' (base, run, floor)
-    base = run = floor = indent = 0
+    base = run = floor = indent = tokens = 0
     try:
         for token in tokenize.generate_tokens(io.StringIO(text).readline):
             kind = token.type
+            tokens += 1
+            if tokens > max_tokens:
+                return f"more than {max_tokens:,} tokens"
             if kind in _LAYOUT:
                 if kind == tokenize.INDENT:
                     indent += 1

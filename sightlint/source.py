@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import stat
 import tokenize
 
@@ -85,3 +86,26 @@ def size_text(size: int) -> str:
     if size >= 1024 * 1024:
         return f"{size / (1024 * 1024):.1f} MB"
     return f"{size / 1024:.1f} KB" if size >= 1024 else f"{size} bytes"
+
+
+# What only Python 2 wrote, as (pattern over the line of a syntax error, what to call it).
+_PYTHON2 = tuple(
+    (re.compile(pattern), name)
+    for pattern, name in (
+        (r"^\s*print\s+(?![\s(=.,)\[\]:;+*/%&|^<>!-]|$)", "a `print` statement"),
+        (r"^\s*print\s*>>", "a `print >>file` statement"),
+        (r"^\s*exec\s+[\"'\w]", "an `exec` statement"),
+        (r"\bexcept\s+[\w.]+\s*,\s*[A-Za-z_]\w*\s*:", "`except E, name:`"),
+        (r"^\s*raise\s+[\w.]+\s*,", "`raise E, message`"),
+        (r"`", "backquotes"),
+        (r"<>", "the `<>` operator"),
+        (r"(?<![\w.])\d+[lL]\b", "a long integer literal (`10L`)"),
+        (r"(?<![\w.])0\d+(?![\w.])", "an octal literal without `0o`"),
+        (r"(?<!\w)[uU][rR][\"']", "a `ur''` string prefix"),
+    )
+)
+
+
+def python2_marker(line: str) -> str | None:
+    """What marks ``line`` (the line of a syntax error) as Python 2 code, or None."""
+    return next((name for pattern, name in _PYTHON2 if pattern.search(line)), None)

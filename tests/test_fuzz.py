@@ -7,6 +7,7 @@ import ast
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from fuzzing import examples
 from sightlint.api import check_source
 from sightlint.fixer import fix_source
 from sightlint.registry import ALL_RULES
@@ -14,7 +15,7 @@ from sightlint.settings import Settings
 
 EVERYTHING = Settings(select=("ALL",))
 SNIPPETS = sorted({b.code for rule in ALL_RULES for b in rule.bad} | {g.code for rule in ALL_RULES for g in rule.good})
-FAST = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FAST = settings(max_examples=examples(100), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @FAST
@@ -56,7 +57,7 @@ def _decorate(source: str, data: st.DataObject) -> str:
     return text
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(100), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.sampled_from(SNIPPETS), min_size=1, max_size=4), st.booleans(), st.data())
 def test_fixes_parse_and_are_idempotent(parts: list[str], crlf: bool, data: st.DataObject) -> None:
     text = _decorate("\n".join(parts), data)

@@ -67,11 +67,14 @@ def test_check_reports_a_fifo_and_a_device_instead_of_reading_them(specials: Pat
     assert done.returncode == 1, done.stderr
     found = findings(done.stdout)
     assert found[("z.py", "SL000")] == "cannot read file: not a regular file (a FIFO)"
-    assert found[("zero.py", "SL000")] == "cannot read file: not a regular file (a character device)"
+    # A link out of the tree is not followed by the walk (see test_hostile_inputs.py).
+    assert not any(path == "zero.py" for path, _ in found)
     assert ("bad.py", "SL301") in found and ("fixme.py", "SL201") in found
     # Named on the command line too (discovery always takes a named file).
     done = sightlint(specials, "check", "--format", "json", "--no-cache", "z.py", "zero.py", "bad.py")
-    assert {key[0] for key in findings(done.stdout)} == {"z.py", "zero.py", "bad.py"}
+    found = findings(done.stdout)
+    assert {key[0] for key in found} == {"z.py", "zero.py", "bad.py"}
+    assert found[("zero.py", "SL000")] == "cannot read file: not a regular file (a character device)"
 
 
 def test_fix_skips_a_fifo_and_a_device_and_fixes_the_rest(specials: Path) -> None:
@@ -79,6 +82,9 @@ def test_fix_skips_a_fifo_and_a_device_and_fixes_the_rest(specials: Path) -> Non
     # Reported as `check` reports them, with its exit code (findings remain: 1).
     assert done.returncode == sightlint(specials, "check").returncode == 1, done.stderr
     assert "z.py:1:1: SL000 [critical] cannot read file: not a regular file (a FIFO)" in done.stdout
+    assert "zero.py" not in done.stdout + done.stderr  # a link out of the tree: not followed
+    assert "logger.exception" in (specials / "fixme.py").read_text(encoding="utf-8")
+    done = sightlint(specials, "fix", ".", "zero.py")
     assert "zero.py:1:1: SL000 [critical] cannot read file: not a regular file (a character device)" in done.stdout
     assert "logger.exception" in (specials / "fixme.py").read_text(encoding="utf-8")
 
@@ -394,3 +400,57 @@ def test_an_installed_module_too_deep_for_the_parser_is_skipped(tmp_path: Path, 
     classes = thirdparty.ThirdPartyClasses()
     assert classes.ancestors("deepmod.A") is None  # MemoryError from the parser: not read
     assert classes.ancestors("okmod.A") == ("okmod.A", "builtins.Exception")
+
+
+def test_the_fixer_declines_code_with_too_many_tokens(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 900 KB line of ``1, 1, ...`` took LibCST over 5 minutes and 1.8 GB: bytes alone
+    do not bound its cost, tokens do. LibCST parses the statement that holds the finding
+    and, when the fix adds an import, the module's header: each is bounded."""
+    from sightlint import fixer
+    from sightlint.settings import Settings
+
+    dense = "x = [" + "1, " * 60 + "]\n"
+    inside = FIXABLE.replace("return await g(t)", "return await g(t, [" + "1, " * 60 + "])")  # in the statement fixed
+    above = dense + FIXABLE  # in the header, where the fix's import goes
+    for text in (inside, above):
+        monkeypatch.setattr(fixer, "MAX_FIX_TOKENS", 100)
+        outcome = fixer.fix_source(text.encode(), "dense.py", Settings())
+        assert outcome.status == "unchanged", text
+        assert [why for _, why in outcome.skipped] == ["no fix: statement too large for the fixer (more than 100 tokens)"]
+        monkeypatch.setattr(fixer, "MAX_FIX_TOKENS", 1000)
+        assert fixer.fix_source(text.encode(), "dense.py", Settings()).status == "changed"
+    # Below the def, the dense line is not parsed at all: fixed under the small limit.
+    monkeypatch.setattr(fixer, "MAX_FIX_TOKENS", 100)
+    assert fixer.fix_source((FIXABLE + dense).encode(), "dense.py", Settings()).status == "changed"
+    monkeypatch.undo()
+    assert fixer.MAX_FIX_TOKENS * 4 < fixer.MAX_FIX_SIZE  # the token limit binds before the size limit on dense code
+
+
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [
+        (FIXABLE.replace("\n", "\r"), True),  # LibCST drops the last \r: put back
+        (FIXABLE.replace("\n", "\r\n"), True),
+        # A form feed outside the statement fixed is not parsed: fixed, the form feed kept.
+        (FIXABLE.replace("    return None", "\x0c    return None"), True),
+        (FIXABLE.replace("\n", "\r").replace("    return None", "\x0c    return None"), True),
+        # In the statement fixed: LibCST drops it, or cannot parse it: not fixed.
+        (FIXABLE.replace("    except", "\x0c    except"), "NOT_ROUND_TRIP"),
+        (FIXABLE.replace("        return await", "\x0c        return await"), "NOT_PARSED"),
+    ],
+    ids=["cr-only", "crlf", "form-feed-elsewhere", "cr-only-form-feed-elsewhere", "form-feed-dropped", "form-feed-unparsed"],
+)
+def test_the_fixer_never_loses_what_libcst_does_not_round_trip(text: str, kept: bool | str) -> None:
+    from sightlint import fixer
+    from sightlint.settings import Settings
+
+    outcome = fixer.fix_source(text.encode(), "odd.py", Settings())
+    if isinstance(kept, str):
+        assert outcome.status == "unchanged" and [why for _, why in outcome.skipped] == [getattr(fixer, kept)]
+        return
+    assert outcome.status == "changed" and outcome.new is not None
+    newline = b"\r\n" if b"\r\n" in text.encode() else b"\n" if b"\n" in text.encode() else b"\r"
+    assert outcome.new.endswith(b"return None" + newline)
+    assert outcome.new.replace(newline, b"") == outcome.new.replace(newline, b"").replace(b"\r", b"").replace(b"\n", b"")
+    assert outcome.new.count(b"\x0c") == text.count("\x0c")
+    assert outcome.new.count(newline) > text.encode().count(newline)  # lines added, none merged

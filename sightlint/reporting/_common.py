@@ -12,6 +12,9 @@ from sightlint.models import FixSafety, RunResult
 
 # Characters that end a line for str.splitlines() besides the C0/C1 controls.
 _LINE_BREAKS = {"\u2028": "\\u2028", "\u2029": "\\u2029"}
+# Bidirectional overrides and isolates: they reorder what follows them on the line, so a
+# file name could make the rest of a report read differently ("Trojan Source", CVE-2021-42574).
+_BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
 _NAMED = {"\n": "\\n", "\r": "\\r"}
 
 
@@ -21,16 +24,18 @@ def one_line(text: str) -> str:
     Keeps a path or a message on one physical line (and keeps terminal escape sequences
     in a hostile file name from reaching the terminal).
     """
-    if text.isprintable():
+    if text.isprintable() and _BIDI.isdisjoint(text):
         return text
     out = []
     for ch in text:
-        if ch == "\t" or ch.isprintable() and ch not in _LINE_BREAKS:
+        if ch == "\t" or ch.isprintable() and ch not in _LINE_BREAKS and ch not in _BIDI:
             out.append(ch)
         elif ch in _NAMED:
             out.append(_NAMED[ch])
         elif ch in _LINE_BREAKS:
             out.append(_LINE_BREAKS[ch])
+        elif ch in _BIDI:
+            out.append(f"\\u{ord(ch):04x}")
         elif unicodedata.category(ch) in ("Cc", "Cs") and ord(ch) < 0x100:
             out.append(f"\\x{ord(ch):02x}")
         elif unicodedata.category(ch) in ("Cc", "Cs"):

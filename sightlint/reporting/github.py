@@ -1,7 +1,8 @@
 """GitHub Actions workflow commands: each finding becomes an annotation on the pull request.
 
 Escaping follows the Actions toolkit (``escapeData`` / ``escapeProperty`` in
-``@actions/core``): data escapes ``%``, CR and LF; property values also ``:`` and ``,``.
+``@actions/core``): data escapes ``%``, CR and LF; property values also ``:`` and ``,``;
+other control characters are written as visible escapes first.
 """
 
 from __future__ import annotations
@@ -9,10 +10,15 @@ from __future__ import annotations
 from typing import TextIO
 
 from sightlint.models import Finding, RunResult, Severity
-from sightlint.reporting._common import all_errors, collect_unused
+from sightlint.reporting._common import all_errors, collect_unused, one_line
 
 
 def escape_data(text: str) -> str:
+    """The toolkit's escapes, after writing other control characters (a terminal escape
+    sequence in a file name, a bidirectional override) as visible ``\\x1b``-style text:
+    the runner prints the message into the job's log."""
+    if not text.isprintable():
+        text = "\n".join("\r".join(one_line(part) for part in line.split("\r")) for line in text.split("\n"))
     return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import os
 import inspect
 import json
+import os
 import re
 from pathlib import PurePosixPath, PureWindowsPath
 from typing import Any, TextIO
@@ -46,7 +46,7 @@ def artifact_location(path: str, root: str | None = None) -> dict[str, str]:
     folder was); another absolute one as a ``file:`` URI."""
     if root is not None:
         path = relative(path, root)
-    posix = path.replace("\\", "/")
+    posix = path.replace("\\", "/") if os.sep == "\\" else path  # on POSIX a backslash is part of a name
     if PureWindowsPath(path).drive and PureWindowsPath(path).is_absolute():
         return {"uri": "file:///" + quote(posix, safe="/:")}
     if PurePosixPath(posix).is_absolute():
