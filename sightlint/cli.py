@@ -376,6 +376,7 @@ def exit_code(run: RunResult, settings: Settings, exit_zero: bool = False) -> in
 @click.option("--no-cache", is_flag=True, help="Do not read or write the result cache (also: SIGHTLINT_NO_CACHE=1).")
 @click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), help=_CACHE_DIR_HELP)
 @click.option("--jobs", "-j", type=click.IntRange(min=0), default=None, help="Processes to check and fix files with (default: all cores; 1 works in this process).")
+@click.option("--color", "color", type=click.Choice(["auto", "always", "never"]), default="auto", show_default=True, help="Colour the diff and the text output: auto is on a terminal only, off with NO_COLOR, on with FORCE_COLOR.")
 def fix(
     paths: tuple[Path, ...],
     select: tuple[str, ...],
@@ -396,6 +397,7 @@ def fix(
     no_cache: bool,
     cache_dir: Path | None,
     jobs: int | None,
+    color: str,
 ) -> None:
     """Apply the available fixes to PATHS (default: the current folder), then report what remains.
 
@@ -450,9 +452,17 @@ def fix(
     for display, why in report.not_written:
         click.echo(f"sightlint: {_safe(display)}: {_safe(why)}", err=True)
     if diff:
+        text_out = click.get_text_stream("stdout")
+        coloured = reporting.use_color(text_out, reporting.color_choice(color))
         for outcome in changed:
             assert outcome.new is not None
-            out.write(fixer.unified_patch(outcome.path, outcome.original, outcome.new))
+            patch = fixer.unified_patch(outcome.path, outcome.original, outcome.new)
+            if coloured:  # for a reader on a terminal; a pipe gets the exact bytes `patch -p1` applies
+                lines = patch.decode("utf-8", errors="replace").splitlines(keepends=True)
+                reporting.render_diff(lines, text_out, color=True)
+            else:
+                out.write(patch)
+        text_out.flush()
         out.flush()
     if show_fixes and not quiet:
         _show_fixes(report, dry, unsafe_fixes)
@@ -483,7 +493,7 @@ def fix(
                 run,
                 fmt,
                 stream,
-                color=reporting.color_choice("auto"),
+                color=reporting.color_choice(color),
                 show_source=not no_source,
                 show_chains=show_chains,
                 unused_suppressions=settings.report_unused_suppressions,

@@ -192,6 +192,19 @@ def test_fix_diff_writes_nothing_and_exits_1(project: Path) -> None:
     assert (project / "app" / "bad.py").read_bytes() == before
 
 
+def test_fix_diff_is_coloured_on_request_and_exact_bytes_otherwise(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.delenv("FORCE_COLOR", raising=False)
+    code, plain = run("fix", "--diff", "-q")
+    assert code == 1 and "\x1b[" not in plain and "-stamp = datetime.utcnow()\n" in plain
+    code, coloured = run("fix", "--diff", "-q", "--color", "always")
+    assert code == 1
+    assert "\x1b[31m-stamp = datetime.utcnow()\x1b[0m" in coloured and "\x1b[32m+" in coloured
+    monkeypatch.setenv("FORCE_COLOR", "1")
+    assert "\x1b[36m@@" in run("fix", "--diff", "-q")[1]
+    assert "\x1b[" not in run("fix", "--diff", "-q", "--color", "never")[1]
+
+
 def test_fix_applies_safe_fixes_only_without_the_flag(project: Path) -> None:
     (project / "app" / "swallow.py").write_text(SWALLOW, encoding="utf-8")
     # Naive now against an aware value: SL301 offers only its unsafe (aware) fix here.

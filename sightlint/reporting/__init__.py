@@ -94,9 +94,16 @@ def render_diff(lines: list[str], stream: TextIO, *, color: bool | None = None) 
     text.render_diff(lines, stream, color=color)
 
 
+def use_color(stream: TextIO, color: bool | None) -> bool:
+    """Whether output to ``stream`` is coloured (``text.use_color``)."""
+    from sightlint.reporting import text
+
+    return text.use_color(stream, color)
+
+
 def color_choice(value: str | None) -> bool | None:
     """``--color auto|always|never`` as the ``color`` argument of the renderers."""
     return {"always": True, "never": False}.get((value or "auto").lower())
 
 
-__all__ = ["FORMATS", "color_choice", "render", "render_diff", "render_markdown", "render_statistics"]
+__all__ = ["FORMATS", "color_choice", "render", "render_diff", "render_markdown", "render_statistics", "use_color"]
