@@ -124,12 +124,18 @@ def test_unused_suppressions_do_not_say_all_checks_passed(project: Path) -> None
     assert [u["line"] for u in data["unused_suppressions"]] == [1, 2]
 
 
+def test_a_selection_that_enables_nothing_says_no_rule_ran(project: Path) -> None:
+    code, out, err = run("check", "--ignore", "ALL")
+    assert code == 0 and "All checks passed" not in out + err
+    assert "No rules ran: the selection enables no rule" in err
+
+
 def test_selecting_an_unavailable_rule_says_no_rule_ran(project: Path) -> None:
     from sightlint.registry import CATALOG
 
     pending = [e.meta.code for e in CATALOG if not e.available]
     if not pending:
-        pytest.skip("every catalog rule is available")
+        pytest.skip("every catalog rule is available (the --ignore ALL case is tested above)")
     code, out, err = run("check", "--select", pending[0])
     assert code == 0 and "All checks passed" not in out + err
     assert "No rules ran" in err and pending[0] in err
