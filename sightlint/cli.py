@@ -236,25 +236,7 @@ def check(
     if add_noqa:
         _add_noqa(run, quiet)
         return
-    if not quiet or output_file is not None:  # -q silences the terminal, not the report file (as ruff)
-        with _output(output_file) as stream:
-            if statistics:
-                reporting.render_statistics(run, stream, color=reporting.color_choice(color))
-            else:
-                reporting.render(
-                    run,
-                    fmt,
-                    stream,
-                    color=reporting.color_choice(color),
-                    show_source=not no_source,
-                    show_chains=show_chains,
-                    unused_suppressions=settings.report_unused_suppressions,
-                    settings=settings,
-                )
-    for message in run.errors:
-        if quiet or fmt == "text" and output_file is None:
-            continue  # the text reporter already listed it
-        click.echo(f"sightlint: {_safe(message)}", err=True)
+    _report(run, settings, fmt, output_file, quiet=quiet, color=color, no_source=no_source, show_chains=show_chains, statistics=statistics)
     if not quiet and not (fmt == "text" and output_file is None):
         from sightlint.reporting.baseline import summary as baseline_summary
 
@@ -347,6 +329,43 @@ def _width() -> int:
 
 def _env_flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() not in ("", "0", "false", "no", "off")
+
+
+def _report(
+    run: RunResult,
+    settings: Settings,
+    fmt: str,
+    output_file: Path | None,
+    *,
+    quiet: bool,
+    color: str,
+    no_source: bool,
+    show_chains: bool,
+    statistics: bool = False,
+) -> None:
+    """The findings of ``run`` as ``check`` reports them (``fix`` reports what remains the
+    same way), and the run's errors the text reporter did not already list."""
+    from sightlint import reporting
+
+    if not quiet or output_file is not None:  # -q silences the terminal, not the report file (as ruff)
+        with _output(output_file) as stream:
+            if statistics:
+                reporting.render_statistics(run, stream, color=reporting.color_choice(color))
+            else:
+                reporting.render(
+                    run,
+                    fmt,
+                    stream,
+                    color=reporting.color_choice(color),
+                    show_source=not no_source,
+                    show_chains=show_chains,
+                    unused_suppressions=settings.report_unused_suppressions,
+                    settings=settings,
+                )
+    for message in run.errors:
+        if quiet or fmt == "text" and output_file is None:
+            continue  # the text reporter already listed it
+        click.echo(f"sightlint: {_safe(message)}", err=True)
 
 
 def exit_code(run: RunResult, settings: Settings, exit_zero: bool = False) -> int:
@@ -487,22 +506,7 @@ def fix(
         sys.exit(EXIT_ERROR if errors else EXIT_FINDINGS if changed else EXIT_CLEAN)
     # What remains, as `check` reports it (its baseline applied too).
     run = _with_baseline(run, settings, no_baseline=False, prune=False)
-    if not quiet or output_file is not None:
-        with _output(output_file) as stream:
-            reporting.render(
-                run,
-                fmt,
-                stream,
-                color=reporting.color_choice(color),
-                show_source=not no_source,
-                show_chains=show_chains,
-                unused_suppressions=settings.report_unused_suppressions,
-                settings=settings,
-            )
-    for message in run.errors:
-        if quiet or fmt == "text" and output_file is None:
-            continue  # the text reporter already listed it
-        click.echo(f"sightlint: {_safe(message)}", err=True)
+    _report(run, settings, fmt, output_file, quiet=quiet, color=color, no_source=no_source, show_chains=show_chains)
     gc.freeze()
     gc.enable()
     code = exit_code(run, settings, exit_zero)
