@@ -241,7 +241,7 @@ def check(
         from sightlint.reporting.baseline import summary as baseline_summary
 
         for line in baseline_summary(run.baseline):
-            click.echo(line, err=True)
+            click.echo(_safe(line), err=True)
     if verbose:
         jobs_used = jobs or "all cores"
         click.echo(f"Where the time went ({run.files_checked} files, --jobs {jobs_used}, cache {'on' if use_cache else 'off'}):", err=True)
@@ -280,7 +280,7 @@ def _add_noqa(run: RunResult, quiet: bool) -> None:
 
     added, changed, notes = baseline.add_noqa([f for f in run.findings if f.code != "SL000"])
     for note in notes:
-        click.echo(f"sightlint: {note}", err=True)
+        click.echo(f"sightlint: {_safe(note)}", err=True)
     if not quiet:
         click.echo(f"Added {added} suppression comment(s) in {changed} file(s); replace each TODO with the reason.")
     sys.exit(EXIT_ERROR if run.errors or run.internal_errors else EXIT_CLEAN)
@@ -307,16 +307,16 @@ def _show_files(targets: Sequence[Path], settings: Settings) -> None:
     found = discover_project(targets, settings)
     shown = sorted(found.named) if found.named is not None else [f.display for f in found.files]
     for display in shown:
-        click.echo(display)
+        click.echo(_safe(display))
     if found.named is not None:
         others = len(found.files) - len(shown)
         click.echo(f"# and {others} other file(s) of the project, analysed for cross-file chains", err=True)
     for path in found.excluded:
-        click.echo(f"# excluded: {path}", err=True)
+        click.echo(f"# excluded: {_safe(str(path))}", err=True)
     for path in found.not_python:
-        click.echo(f"# not Python, skipped: {path}", err=True)
+        click.echo(f"# not Python, skipped: {_safe(str(path))}", err=True)
     for message in found.errors:
-        click.echo(f"sightlint: {message}", err=True)
+        click.echo(f"sightlint: {_safe(message)}", err=True)
     sys.exit(EXIT_ERROR if found.errors else EXIT_CLEAN)
 
 
@@ -581,7 +581,7 @@ def baseline_command(
     gc.disable()
     run = api.check_paths(targets, settings, jobs=jobs or None, cache_dir=cache_dir, use_cache=use_cache)
     for message in run.errors:
-        click.echo(f"sightlint: {message}", err=True)
+        click.echo(f"sightlint: {_safe(message)}", err=True)
     if run.errors or run.internal_errors:
         _fail("baseline not written: the check did not complete (see above)")
     path = output_file or baseline.location(settings, run.root)
@@ -591,7 +591,7 @@ def baseline_command(
         _fail(str(exc))
         return
     more = f" (and kept {kept} of files not checked now)" if kept else ""
-    click.echo(f"Wrote {written} finding(s) to {path}{more}.")
+    click.echo(f"Wrote {written} finding(s) to {_safe(str(path))}{more}.")
     gc.enable()
 
 
@@ -679,11 +679,11 @@ def config_command(
         return
     from sightlint.files import project_root
 
-    click.echo(f"config file: {settings.config_path or '(none found; defaults)'}")
+    click.echo(f"config file: {_safe(str(settings.config_path)) if settings.config_path else '(none found; defaults)'}")
     root = project_root(list(paths) or [Path(".")], settings)
-    click.echo(f"project root: {root if root is not None else '(none found; only the given paths are analysed)'}")
+    click.echo(f"project root: {_safe(str(root)) if root is not None else '(none found; only the given paths are analysed)'}")
     here = str(Path.cwd()) + os.sep
-    rows = [(key, value, origin.replace(here, "")) for key, value, origin in effective(settings)]
+    rows = [(key, _safe(value), _safe(origin.replace(here, ""))) for key, value, origin in effective(settings)]
     click.echo(_table([("KEY", "VALUE", "FROM"), *rows], max_width=_width()))
     import textwrap
 
