@@ -150,7 +150,7 @@ def our_seal() -> Seal:
     return seal
 
 
-@budget(40)
+@budget()
 @given(data=st.data())
 def test_damage_without_the_key_changes_nothing(
     project: tuple[Path, Path, list[str]], tmp_path: Path, data: st.DataObject
@@ -170,7 +170,7 @@ def test_damage_without_the_key_changes_nothing(
     shutil.rmtree(copy)
 
 
-@budget(40)
+@budget()
 @given(data=st.data())
 def test_nonsense_behind_a_valid_seal_is_turned_down(
     project: tuple[Path, Path, list[str]], tmp_path: Path, data: st.DataObject
@@ -202,7 +202,7 @@ def test_nonsense_behind_a_valid_seal_is_turned_down(
     shutil.rmtree(copy)
 
 
-@budget(40)
+@budget()
 @given(data=st.data())
 def test_flipped_bits_behind_a_valid_seal_crash_nothing(
     project: tuple[Path, Path, list[str]], tmp_path: Path, data: st.DataObject
@@ -246,3 +246,26 @@ def test_a_sealed_run_snapshot_of_another_shape_is_turned_down(
     snapshot.write_bytes(our_seal().seal(snapshot.name, header + marshal.dumps([item])))
     run = api.check_paths([root], Settings(), cwd=root, jobs=1, cache_dir=copy)
     assert summary(run) == baseline
+
+
+@pytest.mark.parametrize("payload", ["pkg.low", 7, None, ("pkg.low",)], ids=["a-str", "an-int", "none", "a-tuple"])
+def test_a_cached_summary_that_unpickles_as_another_object_is_made_again(
+    project: tuple[Path, Path, list[str]], payload: object
+) -> None:
+    """What hypothesis found with 200 examples (flipped bits behind a valid seal): a pack's
+    summary that unpickled as a str reached the incremental graph (``AttributeError:
+    'str' object has no attribute 'module'``, the run died). Now it is summarised again."""
+    import pickle
+
+    from sightlint import incremental
+    from sightlint.cache import PackedSummary
+    from sightlint.models import FileResult
+
+    root, _, _ = project
+    result = FileResult("pkg/low.py")
+    result.summary = PackedSummary(pickle.dumps(payload), "pkg.low")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(root)
+        again = incremental.summary_of(result)
+    assert again is not None and type(again).__name__ == "ModuleSummary" and again.module == "pkg.low"
+    assert result.summary is again
