@@ -19,7 +19,7 @@ Two phases, both with every rule on (``--select ALL``) and the unsafe fixes too:
    discovery, the process pool, the cross-file phase and the reporters are swept too):
    ``sightlint check --select ALL --format json --no-cache ROOT``, twice with ``--runs 2``
    (another hash seed), and every file whose findings differ between the two reports is
-   *non-deterministic*; then the tree's ``*.py`` files are copied and ``sightlint fix
+   *non-deterministic*; then the tree's ``*.py``/``*.pyi`` files are copied and ``sightlint fix
    --unsafe-fixes --select ALL`` writes into the copy: a changed file that no longer
    compiles while its original did (or a "fix produced invalid code" refusal) is a *bad
    fix*, and ``fix --diff --unsafe-fixes`` over the fixed copy must print no patch (a
@@ -30,7 +30,7 @@ Two phases, both with every rule on (``--select ALL``) and the unsafe fixes too:
 
 Internal errors are a rule or the engine raising (caught and reported, the run goes on);
 crashes take a worker or a whole command down. Files are found by walking each ROOT
-(symlinks not followed, every ``*.py``), so the sweep sees what default excludes skip.
+(symlinks not followed, every ``*.py`` and ``*.pyi``), so the sweep sees what default excludes skip.
 
 The summary prints counts and up to ``--show`` examples of each problem; ``--json`` writes
 every problem. Exit status 1 if any crash, internal error, hang, bad fix or
@@ -374,7 +374,7 @@ def compare_reports(one: dict[str, Any], two: dict[str, Any]) -> list[tuple[str,
 
 
 def _copy_python_files(root: Path, copy: Path) -> dict[str, bytes]:
-    """Copy every regular ``*.py`` file under ``root`` (links not followed) to the same place
+    """Copy every regular ``*.py``/``*.pyi`` file under ``root`` (links not followed) to the same place
     under ``copy``; relative path -> its bytes."""
     copied: dict[str, bytes] = {}
     for path, _display in python_files([root]):
@@ -448,7 +448,7 @@ def _scan_stderr(report: Report, where: str, code: int, err: str, allowed: tuple
 
 
 def python_files(roots: Iterable[Path], limit: int | None = None) -> list[tuple[str, str]]:
-    """(path, display) of every regular ``*.py`` file under the roots, symlinks not followed."""
+    """(path, display) of every regular ``*.py``/``*.pyi`` file under the roots, symlinks not followed."""
     found: list[tuple[str, str]] = []
     for root in roots:
         if root.is_file():
@@ -457,7 +457,7 @@ def python_files(roots: Iterable[Path], limit: int | None = None) -> list[tuple[
         for folder, dirs, names in os.walk(root):
             dirs.sort()
             for name in sorted(names):
-                if name.endswith(".py"):
+                if name.endswith((".py", ".pyi")):  # what sightlint walks
                     full = os.path.join(folder, name)
                     if os.path.isfile(full) and not os.path.islink(full):
                         found.append((full, os.path.relpath(full, root.parent)))
