@@ -29,6 +29,7 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from fuzzing import examples
 from sightlint import api, runner
 from sightlint.cli import main
 from sightlint.models import RunResult
@@ -362,7 +363,7 @@ def mutations(draw: st.DrawFn) -> tuple[str, Mutation]:
     return kind, lambda data: data[:HEADER_SIZE] + MARSHAL_BOMB  # behind the original seal
 
 
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data(), drop_snapshot=st.booleans())
 def test_fuzzed_cache_files_never_crash_or_change_findings(
     small_cached: tuple[Path, list[str]], tmp_path: Path, data: st.DataObject, drop_snapshot: bool
