@@ -356,18 +356,21 @@ def compare_reports(one: dict[str, Any], two: dict[str, Any]) -> list[tuple[str,
     """(path, what differs) for every file whose findings differ between two JSON reports
     of the same tree (and one entry for differing run-level errors)."""
 
-    def by_path(data: dict[str, Any]) -> dict[str, set[str]]:
-        out: dict[str, set[str]] = {}
+    from collections import Counter
+
+    def by_path(data: dict[str, Any]) -> dict[str, Counter[str]]:
+        out: dict[str, Counter[str]] = {}
         for f in data.get("findings") or []:
-            out.setdefault(str(f.get("path")), set()).add(json.dumps(f, sort_keys=True))
+            out.setdefault(str(f.get("path")), Counter())[json.dumps(f, sort_keys=True)] += 1
         return out
 
     a, b = by_path(one), by_path(two)
     differ: list[tuple[str, str]] = []
     for path in sorted(set(a) | set(b)):
-        only = a.get(path, set()) ^ b.get(path, set())
+        first, second = a.get(path, Counter()), b.get(path, Counter())
+        only = sorted(((first - second) + (second - first)).elements())
         if only:
-            differ.append((path, f"{len(only)} finding(s) differ between two runs: " + "; ".join(sorted(only)[:2])))
+            differ.append((path, f"{len(only)} finding(s) differ between two runs: " + "; ".join(only[:2])))
     if sorted(one.get("errors") or []) != sorted(two.get("errors") or []):
         differ.append(("(run errors)", "the runs' errors differ"))
     return differ
