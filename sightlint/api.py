@@ -388,6 +388,11 @@ def _check_paths(
     )
     progress.phase("cross-file rules")
     errors = project_phase(run.files, settings, cache=cache, digests=digests if unchanged else None)
+    if errors:
+        # The cross-file rules read module summaries and graph records from the cache; one
+        # damaged behind a valid seal (a bug of ours, a bad disk) can make a rule raise.
+        # Such a run is done again from the files alone, and that run's answer stands.
+        return _check_paths(found, settings, cwd=cwd, jobs=jobs, cache_dir=None, use_cache=False, progress=progress)
     run.errors.extend(errors)
     if unchanged and not errors and not run.internal_errors:
         cache.save_run(key, run.files)

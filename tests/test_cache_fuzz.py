@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -269,3 +270,34 @@ def test_a_cached_summary_that_unpickles_as_another_object_is_made_again(
         again = incremental.summary_of(result)
     assert again is not None and type(again).__name__ == "ModuleSummary" and again.module == "pkg.low"
     assert result.summary is again
+
+
+def test_a_cross_file_rule_raising_on_cached_records_gets_a_run_from_the_files(
+    project: tuple[Path, Path, list[str]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What hypothesis found with 200 examples: a bit flipped behind a valid seal in the
+    graph journal made SL703 raise ``IndexError`` on a cached module record (an internal
+    error, exit 2, where ``--no-cache`` is clean). A cached run whose cross-file phase
+    raises is now done again from the files alone."""
+    from sightlint import api
+
+    root, folder, baseline = project
+    copy = fresh_copy(folder, tmp_path)
+    real = api.project_phase
+    calls: list[bool] = []
+
+    def damaged(results: Any, settings: Any, cache: Any = None, digests: Any = None) -> list[str]:
+        calls.append(cache is not None)
+        errors = real(results, settings, cache=cache, digests=digests)
+        if cache is not None:  # as if a cached record had made a rule raise
+            errors.append("internal error in SL703 (password-length-unchecked): IndexError: string index out of range")
+        return errors
+
+    monkeypatch.setattr(api, "project_phase", damaged)
+    (root / "pkg" / "m1.py").write_text((root / "pkg" / "m1.py").read_text() + "\n")  # not the saved run: the phase runs
+    try:
+        run = api.check_paths([root], Settings(), cwd=root, jobs=1, cache_dir=copy)
+        assert summary(run) == baseline
+        assert calls == [True, False]
+    finally:
+        (root / "pkg" / "m1.py").write_text((root / "pkg" / "m1.py").read_text()[:-1])
