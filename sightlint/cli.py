@@ -125,6 +125,9 @@ class _Group(click.Group):
 @click.version_option(__version__, prog_name="sightlint")
 def main() -> None:
     """Find what would hang, leak, race or hide errors in async Python services."""
+    from sightlint.source import quiet_source_warnings
+
+    quiet_source_warnings()
 
 
 @main.command()

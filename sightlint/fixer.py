@@ -33,7 +33,7 @@ from sightlint.rules.base import Fix, Rule, RuleClass
 from sightlint.semantics.bindings import BindingKind
 from sightlint.semantics.scope import Context
 from sightlint.settings import Settings
-from sightlint.source import SourceError, decode_source, read_source, size_text
+from sightlint.source import SourceError, decode_source, quiet_source_warnings, read_source, size_text
 
 UNSAFE_REASON = "unsafe fix: use --unsafe-fixes"
 READ_ONLY = "cannot write file: the file is read-only"
@@ -332,6 +332,7 @@ def _init_fix_worker(fields: dict[str, Any], unsafe: bool, facts: dict[str, dict
     from sightlint import runner
 
     gc.enable()
+    quiet_source_warnings()  # a spawned worker does not inherit the CLI's filters
     _FIX_WORKER = (runner._restore(fields), unsafe, facts, first_party)
 
 

@@ -310,3 +310,22 @@ def test_config_on_a_hostile_project_folder(tmp_path: Path) -> None:
     _no_raw(out + err)
     assert "proj\\x1b[2J\\u202e\\nx" in out
     assert "a\\x1b[31m\\u202e" in out
+
+
+def test_the_compilers_warnings_about_analysed_code_are_not_printed(tmp_path: Path) -> None:
+    """Python warns about invalid escape sequences while parsing (a SyntaxWarning from 3.12,
+    shown by default; a DeprecationWarning before) and quotes the file's line raw: its
+    terminal escapes reached the terminal, and every such file added noise to the output."""
+    (tmp_path / "pyproject.toml").write_text("[tool.sightlint]\n", encoding="utf-8")
+    body = 'import re\nfrom datetime import datetime\n\nx = re.compile("\\d+\x1b[2J")\ny = [1](2)\nstamp = datetime.utcnow()\n'
+    (tmp_path / "esc.py").write_text(body, encoding="utf-8")
+    env = {**os.environ, "SIGHTLINT_NO_CACHE": "1", "PYTHONWARNINGS": "always"}  # 3.11 shows them too
+    for args in (["check"], ["fix", "--diff"], ["fix"], ["check", "--add-noqa"], ["baseline"]):
+        done = subprocess.run([sys.executable, "-m", "sightlint", *args], cwd=tmp_path, env=env, capture_output=True, timeout=120)
+        err = done.stderr.decode()
+        assert "Warning" not in err and "\x1b" not in err, (args, err)
+    assert "datetime.now(" in (tmp_path / "esc.py").read_text(encoding="utf-8")  # fix ran
+    # Control: the interpreter itself does print the warning for this file.
+    done = subprocess.run([sys.executable, "-c", "import ast; ast.parse(open('esc.py').read(), 'esc.py')"], cwd=tmp_path,
+                          env=env, capture_output=True, timeout=60)  # fmt: skip
+    assert "invalid escape sequence" in done.stderr.decode()
