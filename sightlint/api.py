@@ -387,11 +387,15 @@ def _check_paths(
         found.files, settings, rules=rules, jobs=jobs, cache=cache, summarize=summarize, digests=digests, progress=progress
     )
     progress.phase("cross-file rules")
-    errors = project_phase(run.files, settings, cache=cache, digests=digests if unchanged else None)
+    # The cross-file phase reads module summaries and graph records from the cache; one
+    # damaged behind a valid seal (a bug of ours, a bad disk) can make the graph or a rule
+    # raise. Such a run is done again from the files alone, and that run's answer stands
+    # (a fault that is not the cache's then shows there as it would without a cache).
+    try:
+        errors = project_phase(run.files, settings, cache=cache, digests=digests if unchanged else None)
+    except Exception:  # sightlint: ignore[SL201] handled: the run is done again without the cache
+        errors = ["the cached cross-file data could not be used"]
     if errors:
-        # The cross-file rules read module summaries and graph records from the cache; one
-        # damaged behind a valid seal (a bug of ours, a bad disk) can make a rule raise.
-        # Such a run is done again from the files alone, and that run's answer stands.
         return _check_paths(found, settings, cwd=cwd, jobs=jobs, cache_dir=None, use_cache=False, progress=progress)
     run.errors.extend(errors)
     if unchanged and not errors and not run.internal_errors:

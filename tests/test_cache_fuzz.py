@@ -301,3 +301,32 @@ def test_a_cross_file_rule_raising_on_cached_records_gets_a_run_from_the_files(
         assert calls == [True, False]
     finally:
         (root / "pkg" / "m1.py").write_text((root / "pkg" / "m1.py").read_text()[:-1])
+
+
+def test_a_cached_graph_record_that_breaks_the_graph_gets_a_run_from_the_files(
+    project: tuple[Path, Path, list[str]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The next thing hypothesis found (1,000 examples): a flipped bit in the graph made a
+    cached edge row hold a dict, and building the graph raised ``TypeError: unhashable
+    type: 'dict'`` out of ``check_paths``: the whole run died. It is done again from the files."""
+    from sightlint import api, incremental
+
+    root, folder, baseline = project
+    copy = fresh_copy(folder, tmp_path)
+    real = incremental.call_graph
+    calls: list[bool] = []
+
+    def damaged(results: Any, needs: Any, *, cache: Any = None, digests: Any = None) -> Any:
+        calls.append(cache is not None)
+        if cache is not None:
+            raise TypeError("unhashable type: 'dict'")
+        return real(results, needs, cache=cache, digests=digests)
+
+    monkeypatch.setattr(incremental, "call_graph", damaged)
+    (root / "pkg" / "m1.py").write_text((root / "pkg" / "m1.py").read_text() + "\n")  # not the saved run: the phase runs
+    try:
+        run = api.check_paths([root], Settings(), cwd=root, jobs=1, cache_dir=copy)
+        assert summary(run) == baseline
+        assert calls == [True, False]
+    finally:
+        (root / "pkg" / "m1.py").write_text((root / "pkg" / "m1.py").read_text()[:-1])
