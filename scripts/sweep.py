@@ -519,7 +519,7 @@ def summary(report: Report, show: int) -> str:
     for name, took in report.seconds.items():
         lines.append(f"time {name}: {took:.1f} s")
     for root, count in report.tree_files.items():
-        lines.append(f"whole-tree check of {root}: {count} files")
+        lines.append(f"whole-tree check of {root}: {count} files" if " (" not in root else f"tree {root}: {count} files")
     for kind in KINDS:
         examples = [p for p in report.problems if p.kind == kind][:show]
         if examples:
