@@ -144,16 +144,22 @@ def relative(path: str, root: str | None) -> str:
 def fingerprints(findings: Sequence[Finding], root: str | None, sources: SourceLines | None = None) -> list[Print]:
     """The fingerprint of each of ``findings`` (same order), relative to ``root``."""
     sources = sources or SourceLines()
-    modules: dict[str, _Module] = {}
-    keyed: list[tuple[str, str, str, str]] = []
-    for f in findings:
-        module = modules.get(f.path)
-        if module is None:
-            module = modules[f.path] = _Module(sources.lines(f.path))
-        span = f.span
-        node = module.node_at(span.line, span.col, span.end_line, span.end_col)
-        form = _form(node) if node is not None else _span_text(sources.lines(f.path), f)
-        keyed.append((f.code, relative(f.path, root), module.scope(span.line), form))
+    # One file's tree at a time: all of them at once held every parsed file with a
+    # finding in memory until the report was written (most of a run's peak).
+    by_path: dict[str, list[int]] = {}
+    for i, f in enumerate(findings):
+        by_path.setdefault(f.path, []).append(i)
+    keyed: list[tuple[str, str, str, str]] = [("", "", "", "")] * len(findings)
+    for path, indices in by_path.items():
+        module = _Module(sources.lines(path))
+        shown = relative(path, root)
+        for i in indices:
+            f = findings[i]
+            span = f.span
+            node = module.node_at(span.line, span.col, span.end_line, span.end_col)
+            form = _form(node) if node is not None else _span_text(sources.lines(path), f)
+            keyed[i] = (f.code, shown, module.scope(span.line), form)
+        del module
     # Occurrence index in position order, whatever order ``findings`` come in.
     order = sorted(range(len(findings)), key=lambda i: findings[i].sort_key())
     seen: Counter[tuple[str, str, str, str]] = Counter()
