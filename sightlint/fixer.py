@@ -450,7 +450,7 @@ def _apply_plans(
             if why is None:
                 keep.append(plan)
             else:
-                dropped.append(Refused(plan.finding, why, plan.files))
+                dropped.append(Refused(plan.finding, why))
         live = keep
     return {}, [], dropped
 

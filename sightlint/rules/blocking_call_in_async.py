@@ -791,6 +791,7 @@ class _Planner:
         self._edges_at: dict[tuple[str, int, int], list[Edge]] | None = None
         self._frames: dict[str, str | None] = {}
         self._refs: dict[str, str | None] = {}
+        self._blocker: dict[str, str] = {}  # function -> the caller that keeps it sync
 
     # -- per finding ----------------------------------------------------------------
 
@@ -892,7 +893,7 @@ class _Planner:
                     why[node] = reason
                     changed = True
         if fid not in cand:
-            return f"`{model.display(fid)}` stays sync: {why.get(fid, 'it cannot become async')}"
+            return f"`{model.display(fid)}` stays sync: {self._explain(fid, why)}"
         path, span = finding.path, finding.span
         edits = [SiteEdit(path, span.line, span.col, "Call", "sleep", end=(span.end_line, span.end_col))]
         awaited = 0
@@ -913,6 +914,17 @@ class _Planner:
             tuple(dict.fromkeys(edits)),
             f"async def {names} (`await asyncio.sleep`), awaited at {awaited} call{'s' if awaited != 1 else ''} in {files} file{'s' if files != 1 else ''}",
         )
+
+    def _explain(self, fid: str, why: dict[str, str]) -> str:
+        """Why ``fid`` stays sync, following the callers that kept it so (three at most)."""
+        parts = [why.get(fid, "it cannot become async")]
+        seen = {fid}
+        node = self._blocker.get(fid)
+        while node is not None and node not in seen and len(parts) < 4:
+            seen.add(node)
+            parts.append(why.get(node, "it cannot become async"))
+            node = self._blocker.get(node)
+        return ", because ".join(parts)
 
     # -- what can become async --------------------------------------------------------
 
@@ -970,8 +982,8 @@ class _Planner:
             if edge.via:
                 return f"it is passed as a value at {where} ({edge.via})"
             if not model.functions[edge.source].is_async and edge.source not in cand:
-                more = why.get(edge.source)
-                return f"`{model.display(edge.source)}` calls it ({where}) and stays sync" + (f": {more}" if more and len(more) < 160 else "")
+                self._blocker[fid] = edge.source
+                return f"`{model.display(edge.source)}` calls it ({where}) and stays sync"
             call = self._call(source, edge.line, edge.col, name=_callee_name(model, fid))
             if isinstance(call, str):
                 return call
@@ -995,7 +1007,7 @@ class _Planner:
             if module is None:
                 return f"{path} does not parse"
             for node in ast.walk(module.tree):
-                if isinstance(node, ast.Constant) and node.value == name:
+                if isinstance(node, ast.Constant) and node.value == name and not _in_all(module, node):
                     return f"its name is written as a string at {path}:{node.lineno} (`__all__`, `getattr`?)"
                 if not (isinstance(node, ast.Name) and node.id == name) and not (isinstance(node, ast.Attribute) and node.attr == name):
                     continue
@@ -1114,6 +1126,15 @@ class _Planner:
         return isinstance(parent, ast.withitem) and parent.context_expr is call
 
 
+def _in_all(module: _Module, node: ast.AST) -> bool:
+    """Whether ``node`` is written in the module's ``__all__ = [...]`` (a name exported, not looked up)."""
+    parent = module.parents.get(node)
+    while parent is not None and not isinstance(parent, ast.stmt):
+        parent = module.parents.get(parent)
+    targets = parent.targets if isinstance(parent, ast.Assign) else [parent.target] if isinstance(parent, (ast.AugAssign, ast.AnnAssign)) else []
+    return any(isinstance(t, ast.Name) and t.id == "__all__" for t in targets)
+
+
 def _callee_name(model: Graph, fid: str) -> str:
     """The name a call of ``fid`` is written with: the class's for ``__init__``."""
     info = model.functions[fid]
@@ -1160,8 +1181,8 @@ def _asyncio_imports(context: Any, line: int, col: int) -> tuple[tuple[str, str 
     found = context.binding_at("asyncio", line, col)
     if found.kind is BindingKind.UNBOUND:
         return (("asyncio", None),)
-    if found.kind is BindingKind.IMPORT and found.qualified == "asyncio" and found.at_module_level:
-        return ()
+    if found.kind is BindingKind.IMPORT and found.qualified == "asyncio" and (found.at_module_level or found.line < line):
+        return ()  # imported already (a local `import asyncio` above in the function too)
     return None
 
 
