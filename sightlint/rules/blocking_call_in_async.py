@@ -146,20 +146,55 @@ class BlockingCallInAsync(Rule):
     call only delays start-up or the script; in a test it only slows the suite down.
 
     ## Fix
-    `time.sleep(...)` called directly in an `async def` (also `from time import sleep`,
-    and under an alias) becomes `await asyncio.sleep(...)`, adding `import asyncio` in the
-    standard-library import group when the module lacks it. The fix is **unsafe**
-    (`--unsafe-fixes`): the coroutine now yields to the event loop while it waits, so other
-    tasks run meanwhile (which is the point, but code that relied on nothing else running
-    during the pause changes behaviour). It is not offered inside a lambda, a
-    comprehension or a nested sync function, where `await` cannot go, nor where the name
-    `asyncio` means something else; an import of `sleep` that becomes unused is left for
-    your linter.
+    `time.sleep` becomes `await asyncio.sleep`, with `async` and `await` propagated up the
+    call chain across files where every caller can follow; any other blocking call, and a
+    chain that cannot become async, runs in a thread: `await asyncio.to_thread(f, ...)` at
+    the async boundary. Every fix is **unsafe** (`--unsafe-fixes`): the coroutine now yields
+    to the event loop where it used to block, so other tasks run meanwhile (the point, but
+    code that relied on nothing else running during the call changes behaviour), and work
+    moved to a thread runs concurrently with the loop.
 
-    Everything else has no automatic fix yet: the right change depends on the call. Use
-    the async API where one exists (`httpx.AsyncClient`, async drivers, `ainvoke`), make
-    the helper chain `async` when it is short, or move the blocking work off the loop
-    with `await asyncio.to_thread(fn, ...)` at the async boundary.
+    - `time.sleep(...)` directly in an `async def` (also `from time import sleep`, aliases)
+      becomes `await asyncio.sleep(...)`, adding `import asyncio` in the standard-library
+      import group when the module lacks it.
+    - `time.sleep` in a sync helper reached from async code: the helper becomes
+      `async def` with `await asyncio.sleep(...)`, and `async`/`await` are propagated up
+      every chain to the async code, across files (`_backoff(attempt)` becomes
+      `await _backoff(attempt)` in a caller made `async def`, `ok = await check_with_retry(...)`
+      in the route). This is a project fix: planned on the call graph, every edited file is
+      computed and parsed before any is written, and all are written or none.
+    - Where propagation meets a function that cannot become async, it stops: a special
+      method (`__init__`: the audit's `_connect_with_retry` is called from service
+      constructors), a property, a lambda, module-level code, a generator, a function with
+      any decorator but `staticmethod`/`classmethod` (`lru_cache` would cache coroutines; a
+      sync route handler runs in Starlette's threadpool), a method another class also
+      defines (an override), a function also called from sync code or called by nothing in
+      the project (a framework or code outside the project may call it), one passed as a
+      value (`Depends(f)`, a callback, `threading.Thread(target=f)`) or named in a string
+      (`getattr`), and calls the model cannot resolve that may reach it. Then the chain
+      stays sync and each async function's call into it becomes
+      `await asyncio.to_thread(helper, ...)` (`Indexer()` becomes
+      `await asyncio.to_thread(Indexer)`, `obj.m(a, k=v)` becomes
+      `await asyncio.to_thread(obj.m, a, k=v)`; `*args`, `**kwargs` and keywords kept;
+      `(await ...)` where the value is used as a receiver).
+    - Any other blocking call: `await asyncio.to_thread(...)` at the async boundary (the call
+      itself when it is written in the `async def`), or the async twin where it is a true
+      drop-in: LangChain's `invoke`/`batch`/`embed_query`/`embed_documents` become
+      `await ....ainvoke(...)`/`abatch`/`aembed_query`/`aembed_documents` (same arguments,
+      same result: langchain-core 0.3 `Runnable.ainvoke`, `Embeddings.aembed_query`).
+      Other catalogue alternatives (`httpx.AsyncClient`, async drivers) are different APIs
+      and are only named in the finding.
+
+    No fix, with the reason in `sightlint fix --show-fixes`, where `await` cannot go (a
+    lambda, a generator expression, a class body, a def's header), where an argument
+    awaits, yields or assigns (`f(await g())`: the evaluation order would change), for a
+    context manager (`with open(p) as f:`: its block would still block; move the block into
+    a function run with `asyncio.to_thread`), a generator function (its body runs as the
+    loop iterates it), a callback scheduled on the loop (`call_soon`), and where `asyncio`
+    means something else. `sightlint fix FILES` applies a fix that also edits files not
+    named only with `--cross-file` (or when they are named too); otherwise it lists them.
+    Tests that patch a helper made async with a plain `Mock` need an `AsyncMock`; an import
+    of `sleep` that becomes unused is left for your linter.
 
     ## Options
     Turn catalog categories off (for example `categories = ["sleep", "network"]`), add
