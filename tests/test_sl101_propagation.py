@@ -252,3 +252,24 @@ def test_langchain_invoke_becomes_ainvoke(tmp_path: Path, monkeypatch: pytest.Mo
     )
     texts, err = _fix(tmp_path, monkeypatch, {"app/api.py": api})
     assert "    return (await llm.ainvoke(q)).content\n" in texts["app/api.py"]
+
+
+def test_a_function_exported_in_all_stays_sync(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    low = "__all__ = ['nap']\n\n" + HELPER.format(decorator="")
+    api = "from app.low import nap\n\n\nasync def handler():\n    nap()\n"
+    texts, err = _fix(tmp_path, monkeypatch, {"app/low.py": low, "app/api.py": api})
+    assert texts["app/low.py"] == low
+    assert "    await asyncio.to_thread(nap)\n" in texts["app/api.py"]
+    assert "exported in `__all__` (app/low.py:1): code outside the project may call it" in err
+
+
+def test_a_lazy_singleton_moved_to_a_thread_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    low = (
+        "import time\n\n_STORE = None\n\n\ndef get_store():\n    global _STORE\n    if _STORE is None:\n"
+        "        time.sleep(1)\n        _STORE = object()\n    return _STORE\n\n\nclass Service:\n"
+        "    def __init__(self):\n        self.store = get_store()\n"
+    )
+    api = "from app.low import Service\n\n\nasync def handler():\n    return Service()\n"
+    texts, err = _fix(tmp_path, monkeypatch, {"app/low.py": low, "app/api.py": api})
+    assert "    return await asyncio.to_thread(Service)\n" in texts["app/api.py"]
+    assert "`get_store` sets a global: now run in threads, it needs a lock, see SL501" in err

@@ -901,9 +901,21 @@ class _Planner:
             return NoFix(finding, f"{lead}no async function calls into the chain where a thread could take it")
         shown = because + "; " if because else ""
         count = len(edits)
+        lazy = [node for node in towards if not model.functions[node].is_async and self._sets_globals(node)]
+        note = ""
+        if lazy:
+            names = ", ".join(f"`{model.display(n)}`" for n in sorted(lazy)[:3])
+            note = f" ({names} sets a global: now run in threads, it needs a lock, see SL501)"
         return PlannedFix(
-            finding, tuple(edits.values()), f"{shown}the chain runs in a thread (`asyncio.to_thread`) at {count} call{'s' if count > 1 else ''}"
+            finding, tuple(edits.values()), f"{shown}the chain runs in a thread (`asyncio.to_thread`) at {count} call{'s' if count > 1 else ''}{note}"
         )
+
+    def _sets_globals(self, fid: str) -> bool:
+        """Whether the function declares ``global`` (a lazy singleton, say)."""
+        info = self.model.functions[fid]
+        module = self._module(self.model.path_of(fid))
+        node = module.defs.get((info.line, info.col)) if module else None
+        return node is not None and any(isinstance(n, ast.Global) for n in _own_nodes(node))
 
     def _propagate(self, finding: Finding, site: BlockingSite) -> PlannedFix | str:
         """``time.sleep`` in a sync helper: the helper and every sync caller up to the async
@@ -1042,8 +1054,10 @@ class _Planner:
             if module is None:
                 return f"{path} does not parse"
             for node in ast.walk(module.tree):
-                if isinstance(node, ast.Constant) and node.value == name and not _in_all(module, node):
-                    return f"its name is written as a string at {path}:{node.lineno} (`__all__`, `getattr`?)"
+                if isinstance(node, ast.Constant) and node.value == name:
+                    if _in_all(module, node):
+                        return f"it is exported in `__all__` ({path}:{node.lineno}): code outside the project may call it"
+                    return f"its name is written as a string at {path}:{node.lineno} (`getattr`?)"
                 if not (isinstance(node, ast.Name) and node.id == name) and not (isinstance(node, ast.Attribute) and node.attr == name):
                     continue
                 parent = module.parents.get(node)
