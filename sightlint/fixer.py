@@ -320,7 +320,8 @@ def _project_phase(
     run = report.before
     named = found.named
     pending: dict[str, bytes] = {}
-    tried: set[tuple[str, str, int, int]] = set()
+    # A finding is planned once: by file, rule and message (positions move when files are edited).
+    tried: set[tuple[str, str, str]] = set()
     for _ in range(MAX_PROJECT_ROUNDS):
         wanted = [
             f
@@ -328,11 +329,11 @@ def _project_phase(
             if named is None or result.path in named
             for f in result.findings
             if f.code in rules and _wanted(f, unsafe) and rules[f.code].takes_project_fix(f)
-            and (f.path, f.code, f.line, f.col) not in tried
+            and (f.path, f.code, f.message) not in tried
         ]
         if not wanted:
             break
-        tried.update((f.path, f.code, f.line, f.col) for f in wanted)
+        tried.update((f.path, f.code, f.message) for f in wanted)
         graph = api.project_graph(found, settings, jobs=jobs, cache_dir=cache_dir, use_cache=use_cache)
         sources = _project_texts(found.files, settings)
         plans: list[PlannedFix] = []

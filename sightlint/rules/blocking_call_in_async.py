@@ -168,15 +168,17 @@ class BlockingCallInAsync(Rule):
       constructors), a property, a lambda, module-level code, a generator, a function with
       any decorator but `staticmethod`/`classmethod` (`lru_cache` would cache coroutines; a
       sync route handler runs in Starlette's threadpool), a method another class also
-      defines (an override), a function also called from sync code or called by nothing in
-      the project (a framework or code outside the project may call it), one passed as a
+      defines (an override), a function also called from sync code, called by nothing in
+      the project or exported in `__all__` (code outside the project may call it), one passed as a
       value (`Depends(f)`, a callback, `threading.Thread(target=f)`) or named in a string
       (`getattr`), and calls the model cannot resolve that may reach it. Then the chain
       stays sync and each async function's call into it becomes
       `await asyncio.to_thread(helper, ...)` (`Indexer()` becomes
       `await asyncio.to_thread(Indexer)`, `obj.m(a, k=v)` becomes
       `await asyncio.to_thread(obj.m, a, k=v)`; `*args`, `**kwargs` and keywords kept;
-      `(await ...)` where the value is used as a receiver).
+      `(await ...)` where the value is used as a receiver). A function of that chain that
+      sets a global (a lazy singleton) is named in `--show-fixes`: run in threads, it now
+      needs a lock (see SL501).
     - Any other blocking call: `await asyncio.to_thread(...)` at the async boundary (the call
       itself when it is written in the `async def`), or the async twin where it is a true
       drop-in: LangChain's `invoke`/`batch`/`embed_query`/`embed_documents` become
