@@ -219,8 +219,10 @@ def fix_paths(
     )
     run = report.after or before
     attempted: set[str] = set(pending)
+    others = _to_fix(before, found.named, settings, unsafe, set())
     for display, text in pending.items():  # --diff: the per-file fixes start from the project fixes' text
-        _fix_pending(report, files[display], text, settings, unsafe, found.files)
+        if display in others:
+            _fix_pending(report, files[display], text, settings, unsafe, found.files)
     for _ in range(MAX_ROUNDS):
         todo = _to_fix(run, found.named, settings, unsafe, attempted)
         if not todo:
@@ -334,7 +336,11 @@ def _project_phase(
         if not wanted:
             break
         tried.update((f.path, f.code, f.message) for f in wanted)
-        graph = api.project_graph(found, settings, jobs=jobs, cache_dir=cache_dir, use_cache=use_cache)
+        try:
+            graph = api.project_graph(found, settings, jobs=jobs, cache_dir=cache_dir, use_cache=use_cache)
+        except Exception as exc:  # no model, no project fix; the per-file fixes still run
+            report.refused.extend(Refused(f, f"no project model: {type(exc).__name__}: {exc}") for f in wanted)
+            break
         sources = _project_texts(found.files, settings)
         plans: list[PlannedFix] = []
         for code, rule in rules.items():
@@ -464,71 +470,118 @@ def _apply_edits(
     edits: list[tuple[SiteEdit, str]],
     first_party: frozenset[str],
 ) -> bytes:
-    """``data`` with every edit made (LibCST, the whole file); raises :class:`_Declined` when one cannot be."""
+    """``data`` with every edit made; raises :class:`_Declined` when one cannot be.
+
+    As for the per-node fixes, LibCST parses only the statements that hold the edits (the
+    innermost one with its lines to itself; edits nested in another's statement share it)
+    and the import header when imports are added."""
     import libcst as cst
     from libcst.metadata import MetadataWrapper, PositionProvider
 
+    from sightlint.models import Severity, Span
+
     encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
     raw = data.decode(encoding)
+    lines = _split_lines(raw)
     text = decode_source(data)
-    why = _beyond_libcst(raw)
-    if why:
-        raise _Declined(why)
-    module, tail = _parse_exactly(raw)
     tree = ast.parse(text)
     context = Context(path, text, tree, settings, module_name)
-    positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
-    at: dict[tuple[int, int], list[tuple[Any, Any]]] = {}
-    for node, rng in positions.items():
-        at.setdefault((rng.start.line, rng.start.column), []).append((node, rng))
+    newline = next((line[len(line.rstrip("\r\n")) :] for line in lines if line.endswith(("\n", "\r"))), "\n")
+    indent = _indent_unit(tree, lines)
+    ends = {
+        (node.lineno, context.char_col(node.lineno, node.col_offset)): node.end_lineno or node.lineno
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+    }
+    # Each edit as a finding at its node's lines, so that the per-node fixes' regions serve.
+    stand_in: dict[Finding, tuple[SiteEdit, str]] = {}
+    for index, (edit, code) in enumerate(edits):
+        end_line = edit.end[0] if edit.end is not None else ends.get((edit.line, edit.col), edit.line)
+        span = Span(edit.line, edit.col, end_line, edit.end[1] if edit.end is not None else 0)
+        stand_in[Finding(code, edit.action, Severity.LOW, str(index), path, span)] = (edit, code)
+    reasons: dict[Finding, str] = {}
+    regions, by_region = _regions(tree, lines, list(stand_in), reasons)
+    if reasons:
+        edit = stand_in[next(iter(reasons))][0]
+        raise _Declined(f"cannot find the {edit.node} at {path}:{edit.line}:{edit.col + 1}")
     rules = _project_rules(settings)
     instances: dict[str, Rule] = {}
-    changes: dict[int, list[Any]] = {}
     fixes: list[Fix] = []
-    for edit, code in sorted(edits, key=lambda item: (item[0].line, item[0].col, item[0].node, item[0].action)):
-        kind = getattr(cst, edit.node)
-        found = [(n, r) for n, r in at.get((edit.line, edit.col), []) if isinstance(n, kind)]
-        if edit.end is not None:
-            found = [(n, r) for n, r in found if (r.end.line, r.end.column) == edit.end]
-        elif edit.name:
-            found = [(n, r) for n, r in found if _node_name(n) == edit.name]
-        if len(found) > 1:  # nested calls starting at one place: the innermost
-            found.sort(key=lambda item: (item[1].end.line, item[1].end.column))
-            found = found[:1]
-        if not found:
-            raise _Declined(f"cannot find the {edit.node} at {path}:{edit.line}:{edit.col + 1}")
-        node = found[0][0]
-        owner = rules.get(code)
-        if owner is None:
-            raise _Declined(f"{code} makes no project fix here")
-        instance = instances.get(owner.meta.code)
-        if instance is None:
-            instance = instances[owner.meta.code] = owner(context, settings.rule_options.get(owner.meta.name))
-            instance.unsafe_fixes = True
-        fix = instance.edit(node, edit)
-        if fix is None:
-            raise _Declined(f"cannot {edit.action.replace('-', ' ')} at {path}:{edit.line}:{edit.col + 1}")
-        changes.setdefault(id(node), []).append(fix.replacement)
-        fixes.append(fix)
+    new_blocks: dict[int, str] = {}
+    for index, members in by_region.items():
+        first, last, nested = regions[index]
+        header = _synthetic_header(lines[first - 1], indent, newline) if nested else ""
+        if header is None:
+            raise _Declined(f"irregular indentation at {path}:{first}")
+        snippet = header + "".join(lines[first - 1 : last])
+        offset = first - 1 - header.count(newline)
+        why = _beyond_libcst(snippet)
+        if why:
+            raise _Declined(why)
+        module, tail = _parse_exactly(snippet)
+        positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+        at: dict[tuple[int, int], list[tuple[Any, Any]]] = {}
+        for node, rng in positions.items():
+            at.setdefault((rng.start.line + offset, rng.start.column), []).append((node, rng))
+        changes: dict[int, list[Any]] = {}
+        for finding in sorted(members, key=lambda f: (f.line, f.col, f.name)):
+            edit, code = stand_in[finding]
+            kind = getattr(cst, edit.node)
+            found = [(n, r) for n, r in at.get((edit.line, edit.col), []) if isinstance(n, kind)]
+            if edit.end is not None:
+                found = [(n, r) for n, r in found if (r.end.line + offset, r.end.column) == edit.end]
+            elif edit.name:
+                found = [(n, r) for n, r in found if _node_name(n) == edit.name]
+            if len(found) > 1:  # nested calls starting at one place: the innermost
+                found.sort(key=lambda item: (item[1].end.line, item[1].end.column))
+                found = found[:1]
+            if not found:
+                raise _Declined(f"cannot find the {edit.node} at {path}:{edit.line}:{edit.col + 1}")
+            node = found[0][0]
+            owner = rules.get(code)
+            if owner is None:
+                raise _Declined(f"{code} makes no project fix here")
+            instance = instances.get(owner.meta.code)
+            if instance is None:
+                instance = instances[owner.meta.code] = owner(context, settings.rule_options.get(owner.meta.name))
+                instance.unsafe_fixes = True
+            fix = instance.edit(node, edit)
+            if fix is None:
+                raise _Declined(f"cannot {edit.action.replace('-', ' ')} at {path}:{edit.line}:{edit.col + 1}")
+            changes.setdefault(id(node), []).append(fix.replacement)
+            fixes.append(fix)
 
-    class Edit(cst.CSTTransformer):
-        def on_leave(self, original_node: Any, updated_node: Any) -> Any:
-            for change in changes.get(id(original_node), ()):
-                updated_node = change(updated_node) if callable(change) else change
-                if updated_node is None:
-                    raise _Declined(f"the edits at {path} do not compose")
-            return updated_node
+        class Edit(cst.CSTTransformer):
+            def __init__(self, changes: dict[int, list[Any]]) -> None:
+                super().__init__()
+                self.changes = changes
 
-    code = module.visit(Edit()).code
-    if tail and not code.endswith(("\n", "\r")):
-        code += tail
+            def on_leave(self, original_node: Any, updated_node: Any) -> Any:
+                for change in self.changes.get(id(original_node), ()):
+                    updated_node = change(updated_node) if callable(change) else change
+                    if updated_node is None:
+                        raise _Declined(f"the edits at {path}:{first} do not compose")
+                return updated_node
+
+        code = module.visit(Edit(changes)).code
+        if tail and not code.endswith(("\n", "\r")):
+            code += tail
+        if nested:
+            if not code.startswith(header):
+                raise _Declined(f"the fixed code at {path}:{first} lost its place")
+            code = code[len(header) :]
+        new_blocks[index] = code
+    for index in sorted(new_blocks, reverse=True):
+        first, last, _ = regions[index]
+        lines[first - 1 : last] = [new_blocks[index]]
+    out = "".join(lines)
     if any(fix.imports or fix.module_statements for fix in fixes):
-        code = _add_header_code(code, fixes, path, settings, module_name, first_party)
+        out = _add_header_code(out, fixes, path, settings, module_name, first_party)
     try:
-        ast.parse(code.replace("\r\n", "\n").replace("\r", "\n"))
+        ast.parse(out.replace("\r\n", "\n").replace("\r", "\n"))
     except SyntaxError as exc:
         raise _Declined(f"the fixed code would not parse: {exc.msg} (line {exc.lineno})") from exc
-    return code.encode(encoding)
+    return out.encode(encoding)
 
 
 def _node_name(node: Any) -> str:
