@@ -839,7 +839,11 @@ def _fix(
         applied.extend(done)
         reasons = {}
     remaining = tuple(findings)
-    skipped = tuple((f, _skip_reason(f, unsafe, reasons)) for f in remaining if f.fixable and not _by_project(f, project))
+    # A project fix's finding is reported by the project phase (with --unsafe-fixes); without,
+    # it is held back like any unsafe fix.
+    skipped = tuple(
+        (f, _skip_reason(f, unsafe, reasons)) for f in remaining if f.fixable and not (unsafe and _by_project(f, project))
+    )
     if current == data:
         return FixOutcome(path, "unchanged", data, None, (), skipped, remaining=remaining)
     try:
