@@ -273,3 +273,11 @@ def test_a_lazy_singleton_moved_to_a_thread_is_named(tmp_path: Path, monkeypatch
     texts, err = _fix(tmp_path, monkeypatch, {"app/low.py": low, "app/api.py": api})
     assert "    return await asyncio.to_thread(Service)\n" in texts["app/api.py"]
     assert "`get_store` sets a global: now run in threads, it needs a lock, see SL501" in err
+
+
+def test_a_chain_reached_from_too_many_call_sites_is_left_with_a_reason(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    low = "import time\n\n\nclass Message:\n    def __init__(self, text):\n        time.sleep(0.001)\n        self.text = text\n"
+    api = "from app.low import Message\n" + "".join(f"\n\nasync def h{i}():\n    return Message('{i}')\n" for i in range(13))
+    texts, err = _fix(tmp_path, monkeypatch, {"app/low.py": low, "app/api.py": api})
+    assert texts == {"app/low.py": low, "app/api.py": api}
+    assert "13 async call sites in 1 file reach it: too many to wrap each" in err

@@ -192,8 +192,9 @@ class BlockingCallInAsync(Rule):
     awaits, yields or assigns (`f(await g())`: the evaluation order would change), for a
     context manager (`with open(p) as f:`: its block would still block; move the block into
     a function run with `asyncio.to_thread`), a generator function (its body runs as the
-    loop iterates it), a callback scheduled on the loop (`call_soon`), and where `asyncio`
-    means something else. `sightlint fix FILES` applies a fix that also edits files not
+    loop iterates it), a callback scheduled on the loop (`call_soon`), a chain that more
+    than 12 async call sites reach (wrapping each is no reviewable change: fix the helper),
+    and where `asyncio` means something else. `sightlint fix FILES` applies a fix that also edits files not
     named only with `--cross-file` (or when they are named too); otherwise it lists them.
     Tests that patch a helper made async with a plain `Mock` need an `AsyncMock`; an import
     of `sleep` that becomes unused is left for your linter.
@@ -787,6 +788,9 @@ _THREAD_TITLE = "Run it off the loop with `await asyncio.to_thread(...)` at the 
 # ``Runnable.ainvoke``/``abatch``, ``Embeddings.aembed_query``/``aembed_documents``).
 _DROP_IN = {"invoke": "ainvoke", "batch": "abatch", "embed_query": "aembed_query", "embed_documents": "aembed_documents"}
 _KEPT_DECORATORS = frozenset({"staticmethod", "classmethod"})
+# Beyond this many async call sites into a chain, wrapping each in a thread is not a fix a
+# reviewer takes (chainlit's `Message.__init__` sleeps: 91 constructions across the code).
+_MAX_THREAD_CALLS = 12
 _LINE = re.compile(r"\r\n|\r|\n")
 
 
@@ -901,6 +905,13 @@ class _Planner:
                 )
         if not edits:
             return NoFix(finding, f"{lead}no async function calls into the chain where a thread could take it")
+        if len(edits) > _MAX_THREAD_CALLS:
+            files = len({path for path, _, _ in edits})
+            return NoFix(
+                finding,
+                f"{lead}{len(edits)} async call sites in {files} file{'s' if files != 1 else ''} reach it: too many to wrap each in"
+                " `asyncio.to_thread`; change the helper itself (an async API, or its blocking part in a thread)",
+            )
         shown = because + "; " if because else ""
         count = len(edits)
         lazy = [node for node in towards if not model.functions[node].is_async and self._sets_globals(node)]
