@@ -78,7 +78,8 @@ def test_the_fixed_code_is_what_the_audit_asks_for() -> None:
     assert "    indexer = await asyncio.to_thread(Indexer)\n" in routes
     assert "    await asyncio.to_thread(indexer.add, text)\n" in routes
     assert "    await asyncio.to_thread(pause)\n" in routes
-    assert "(await asyncio.to_thread(requests.get, url, timeout=5)).json()" in routes
+    # The methods called on the result block too: the whole expression goes to the thread.
+    assert "    return await asyncio.to_thread(lambda: requests.get(url, timeout=5).json())" in routes
     assert not (SNAPSHOT / "app/services/retry.py").read_bytes() != (FIXTURE / "app/services/retry.py").read_bytes()
     assert routes.startswith("import asyncio\n\nimport requests\n")
 
@@ -281,3 +282,9 @@ def test_a_chain_reached_from_too_many_call_sites_is_left_with_a_reason(tmp_path
     texts, err = _fix(tmp_path, monkeypatch, {"app/low.py": low, "app/api.py": api})
     assert texts == {"app/low.py": low, "app/api.py": api}
     assert "13 async call sites in 1 file reach it: too many to wrap each" in err
+
+
+def test_a_result_used_as_a_receiver_is_parenthesised(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    api = "import requests\n\n\nasync def handler(u):\n    return requests.get(u).headers['etag']\n"
+    texts, err = _fix(tmp_path, monkeypatch, {"app/api.py": api})
+    assert "    return (await asyncio.to_thread(requests.get, u)).headers['etag']\n" in texts["app/api.py"]

@@ -180,7 +180,9 @@ class BlockingCallInAsync(Rule):
       sets a global (a lazy singleton) is named in `--show-fixes`: run in threads, it now
       needs a lock (see SL501).
     - Any other blocking call: `await asyncio.to_thread(...)` at the async boundary (the call
-      itself when it is written in the `async def`), or the async twin where it is a true
+      itself when it is written in the `async def`; with the methods called at once on its
+      result, `inspect(engine).get_schema_names()`, the whole expression:
+      `await asyncio.to_thread(lambda: inspect(engine).get_schema_names())`), or the async twin where it is a true
       drop-in: LangChain's `invoke`/`batch`/`embed_query`/`embed_documents` become
       `await ....ainvoke(...)`/`abatch`/`aembed_query`/`aembed_documents` (same arguments,
       same result: langchain-core 0.3 `Runnable.ainvoke`, `Embeddings.aembed_query`).
@@ -652,6 +654,8 @@ async def count(session: Session):
             return Fix(replacement=lambda n: _awaited(n.with_changes(func=sleep), paren), imports=imports)
         if edit.action == "to-thread":
             return Fix(replacement=lambda n: _to_thread(n, paren), imports=imports)
+        if edit.action == "to-thread-lambda":
+            return Fix(replacement=lambda n: _to_thread_lambda(n, paren), imports=imports)
         if edit.action == "async-method" and isinstance(node.func, cst.Attribute):
             twin = cst.Name(str(edit.data[0]))
             return Fix(replacement=lambda n: _awaited(n.with_changes(func=n.func.with_changes(attr=twin)), paren))
@@ -866,6 +870,14 @@ class _Planner:
             return PlannedFix(finding, (edit,), f"`await ....{twin}(...)` instead of `.{method}(...)`")
         if why:
             return NoFix(finding, f"no fix: {why}")
+        top = self._chain_top(path, call)
+        if top is not call and not (self._awaitable(path, top, site.function) or self._wrappable(top) or self._with_item(path, top)):
+            # `inspect(engine).get_schema_names()`: the methods called on the result block
+            # too; the whole expression goes to the thread.
+            end = (top.end_lineno or top.lineno, self._char(path, top.end_lineno or top.lineno, top.end_col_offset or 0))
+            col = self._char(path, top.lineno, top.col_offset)
+            edit = SiteEdit(path, top.lineno, col, "Call", "to-thread-lambda", end=end, data=(self._receiver(path, top),))
+            return PlannedFix(finding, (edit,), f"`{site.call.site.text}(...)` and the calls on its result run in a thread (`asyncio.to_thread(lambda: ...)`)")
         edit = SiteEdit(path, span.line, span.col, "Call", "to-thread", end=(span.end_line, span.end_col), data=(self._receiver(path, call),))
         return PlannedFix(finding, (edit,), f"`{site.call.site.text}(...)` runs in a thread (`asyncio.to_thread`)")
 
@@ -1182,6 +1194,19 @@ class _Planner:
             return True
         return isinstance(parent, ast.Call) and parent.func is call
 
+    def _chain_top(self, path: str, call: ast.Call) -> ast.Call:
+        """The outermost call of ``call(...).m(...).n(...)`` (``call`` itself when its value is not a method's receiver)."""
+        module = self._module(path)
+        node = call
+        while module is not None:
+            parent = module.parents.get(node)
+            above = module.parents.get(parent) if parent is not None else None
+            if isinstance(parent, ast.Attribute) and parent.value is node and isinstance(above, ast.Call) and above.func is parent:
+                node = above
+                continue
+            break
+        return node
+
     def _with_item(self, path: str, call: ast.Call) -> bool:
         module = self._module(path)
         parent = module.parents.get(call) if module else None
@@ -1289,4 +1314,15 @@ def _to_thread(node: Any, paren: bool) -> Any:
         args=[first, *args],
         whitespace_before_args=space,
     )
+    return _awaited(call.with_changes(lpar=node.lpar, rpar=node.rpar), paren)
+
+
+def _to_thread_lambda(node: Any, paren: bool) -> Any:
+    """``f(a).m(b)`` -> ``await asyncio.to_thread(lambda: f(a).m(b))``; None when it awaits."""
+    import libcst as cst
+
+    if not isinstance(node, cst.Call) or _has_await(node):
+        return None
+    body = cst.Lambda(params=cst.Parameters(), body=node.with_changes(lpar=[], rpar=[]))
+    call = cst.Call(func=cst.Attribute(value=cst.Name("asyncio"), attr=cst.Name("to_thread")), args=[cst.Arg(value=body)])
     return _awaited(call.with_changes(lpar=node.lpar, rpar=node.rpar), paren)
