@@ -220,9 +220,11 @@ def fix_paths(
     run = report.after or before
     attempted: set[str] = set(pending)
     others = _to_fix(before, found.named, settings, unsafe, set())
-    for display, text in pending.items():  # --diff: the per-file fixes start from the project fixes' text
-        if display in others:
-            _fix_pending(report, files[display], text, settings, unsafe, found.files)
+    mine = {d: t for d, t in pending.items() if d in others}
+    if mine:  # --diff: the per-file fixes start from the project fixes' text
+        facts = _rule_facts({f.code for d in mine for f in others[d] if _wanted(f, unsafe)}, found.files, settings)
+        for display, text in mine.items():
+            _fix_pending(report, files[display], text, settings, unsafe, found.files, facts)
     for _ in range(MAX_ROUNDS):
         todo = _to_fix(run, found.named, settings, unsafe, attempted)
         if not todo:
@@ -261,13 +263,19 @@ def fix_paths(
 
 
 def _fix_pending(
-    report: ProjectFix, file: SourceFile, text: bytes, settings: Settings, unsafe: bool, project: Sequence[SourceFile]
+    report: ProjectFix,
+    file: SourceFile,
+    text: bytes,
+    settings: Settings,
+    unsafe: bool,
+    project: Sequence[SourceFile],
+    facts: dict[str, dict[str, Any]],
 ) -> None:
     """Without writing: the per-file fixes of a file on top of its project fixes' text
     (checked on its own: the project's positions no longer hold)."""
     earlier = report.outcomes[file.display]
     first_party = frozenset(f.module.split(".")[0] for f in project if f.module) - sys.stdlib_module_names
-    outcome = fix_source(text, file.display, settings, unsafe=unsafe, module=file.module, first_party=first_party)
+    outcome = fix_source(text, file.display, settings, unsafe=unsafe, module=file.module, facts=facts, first_party=first_party)
     if outcome.status == "changed" and outcome.new is not None:
         report.outcomes[file.display] = replace(
             outcome, original=earlier.original, applied=(*earlier.applied, *outcome.applied)
@@ -671,17 +679,7 @@ def _fix_files(
 ) -> list[FixOutcome]:
     """Fix each file of ``todo`` (in worker processes when there are several), never writing."""
     codes = {f.code for _, findings in todo for f in findings if _wanted(f, unsafe)}
-    facts: dict[str, dict[str, Any]] = {}
-    needing = [r for r in enabled_rules(settings) if r.meta.code in codes and "fix_facts_for" in vars(r)]
-    if needing:
-        sources = []
-        for file in project:
-            data = read_source(file.location, settings.max_file_size)
-            if isinstance(data, bytes):
-                with contextlib.suppress(SourceError, ValueError):
-                    sources.append((file.module, file.display, decode_source(data)))
-        for rule in needing:
-            facts[rule.meta.code] = rule.fix_facts_for(sources)
+    facts = _rule_facts(codes, project, settings)
     # Top-level names of the project's modules: the first-party import group. A folder of
     # scripts may hold a `logging.py` or `types.py`; those names stay standard library.
     first_party = frozenset(f.module.split(".")[0] for f in project if f.module) - sys.stdlib_module_names
@@ -722,6 +720,22 @@ def _fix_files(
             if progress is not None:
                 progress(done, len(tasks))
     return [r for r in results if r is not None]
+
+
+def _rule_facts(codes: set[str], project: Sequence[SourceFile], settings: Settings) -> dict[str, dict[str, Any]]:
+    """The ``fix_facts`` of the rules ``codes`` that read the whole project (SL201's logger convention)."""
+    facts: dict[str, dict[str, Any]] = {}
+    needing = [r for r in enabled_rules(settings) if r.meta.code in codes and "fix_facts_for" in vars(r)]
+    if needing:
+        sources = []
+        for file in project:
+            data = read_source(file.location, settings.max_file_size)
+            if isinstance(data, bytes):
+                with contextlib.suppress(SourceError, ValueError):
+                    sources.append((file.module, file.display, decode_source(data)))
+        for rule in needing:
+            facts[rule.meta.code] = rule.fix_facts_for(sources)
+    return facts
 
 
 FixTask = tuple[str, str, "str | None", tuple[Finding, ...]]
