@@ -288,3 +288,14 @@ def test_a_result_used_as_a_receiver_is_parenthesised(tmp_path: Path, monkeypatc
     api = "import requests\n\n\nasync def handler(u):\n    return requests.get(u).headers['etag']\n"
     texts, err = _fix(tmp_path, monkeypatch, {"app/api.py": api})
     assert "    return (await asyncio.to_thread(requests.get, u)).headers['etag']\n" in texts["app/api.py"]
+
+
+def test_a_chain_that_changes_module_state_is_not_moved_to_threads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    low = (
+        "import requests\n\nclass App:\n    token = ''\n\napp = App()\n\n\n"
+        "def configure(token):\n    requests.get('https://x', timeout=5)\n    app.token = token\n    return app\n"
+    )
+    api = "from app.low import configure\n\n\nasync def handler(token):\n    return configure(token)\n"
+    texts, err = _fix(tmp_path, monkeypatch, {"app/low.py": low, "app/api.py": api})
+    assert texts["app/api.py"] == api
+    assert "`configure` changes module-level state (`app.token`)" in err

@@ -194,7 +194,9 @@ class BlockingCallInAsync(Rule):
     awaits, yields or assigns (`f(await g())`: the evaluation order would change), for a
     context manager (`with open(p) as f:`: its block would still block; move the block into
     a function run with `asyncio.to_thread`), a generator function (its body runs as the
-    loop iterates it), a callback scheduled on the loop (`call_soon`), a chain that more
+    loop iterates it), a callback scheduled on the loop (`call_soon`), a chain that changes
+    module-level state (`app.token = ...`, `CACHE[key] = ...`: threads would interleave
+    what the loop ran in one piece), a chain that more
     than 12 async call sites reach (wrapping each is no reviewable change: fix the helper),
     and where `asyncio` means something else. `sightlint fix FILES` applies a fix that also edits files not
     named only with `--cross-file` (or when they are named too); otherwise it lists them.
@@ -926,7 +928,24 @@ class _Planner:
             )
         shown = because + "; " if because else ""
         count = len(edits)
-        lazy = [node for node in towards if not model.functions[node].is_async and self._sets_globals(node)]
+        # What the threads run: the chain below the wrapped calls, down to the blocking call.
+        moved = {edge.target for root in roots for edge in model.edges.get(root, ()) if edge.target in towards and not model.functions[edge.target].is_async}
+        todo = list(moved)
+        while todo:
+            for edge in model.edges.get(todo.pop(), ()):
+                if edge.target in towards and edge.target not in moved and not model.functions[edge.target].is_async:
+                    moved.add(edge.target)
+                    todo.append(edge.target)
+        for node in sorted(moved):
+            if not model.functions[node].is_async:
+                shared = self._mutates_module_object(node)
+                if shared:
+                    return NoFix(
+                        finding,
+                        f"{lead}`{model.display(node)}` changes module-level state (`{shared}`): in threads,"
+                        " concurrent calls would interleave; make that state per call or lock it first",
+                    )
+        lazy = [node for node in moved if self._sets_globals(node)]
         note = ""
         if lazy:
             names = ", ".join(f"`{model.display(n)}`" for n in sorted(lazy)[:3])
@@ -934,6 +953,31 @@ class _Planner:
         return PlannedFix(
             finding, tuple(edits.values()), f"{shown}the chain runs in a thread (`asyncio.to_thread`) at {count} call{'s' if count > 1 else ''}{note}"
         )
+
+    def _mutates_module_object(self, fid: str) -> str | None:
+        """The first assignment in the function to an attribute or item of a module-level
+        name (``app._token = ...``, ``CACHE[k] = v``), as written; None if there is none."""
+        info = self.model.functions[fid]
+        module = self._module(self.model.path_of(fid))
+        node = module.defs.get((info.line, info.col)) if module else None
+        if node is None or module is None:
+            return None
+        own = _own_nodes(node)
+        local = {a.arg for a in (*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs)}
+        local |= {a.arg for a in (node.args.vararg, node.args.kwarg) if a is not None}
+        local |= {n.id for n in own if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+        top = _module_names(module.tree)
+        for item in own:
+            targets = item.targets if isinstance(item, ast.Assign) else [item.target] if isinstance(item, ast.AugAssign) else []
+            for target in targets:
+                if not isinstance(target, (ast.Attribute, ast.Subscript)):
+                    continue
+                root: ast.expr = target
+                while isinstance(root, (ast.Attribute, ast.Subscript)):
+                    root = root.value
+                if isinstance(root, ast.Name) and root.id not in local and root.id in top:
+                    return ast.unparse(target)
+        return None
 
     def _sets_globals(self, fid: str) -> bool:
         """Whether the function declares ``global`` (a lazy singleton, say)."""
@@ -1211,6 +1255,18 @@ class _Planner:
         module = self._module(path)
         parent = module.parents.get(call) if module else None
         return isinstance(parent, ast.withitem) and parent.context_expr is call
+
+
+def _module_names(tree: ast.Module) -> set[str]:
+    """Names bound by the module's top-level assignments and imports (not defs or classes)."""
+    names: set[str] = set()
+    for stmt in tree.body:
+        if isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+            targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+            names.update(n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name))
+        elif isinstance(stmt, (ast.Import, ast.ImportFrom)):
+            names.update((a.asname or a.name).split(".")[0] for a in stmt.names)
+    return names
 
 
 def _in_all(module: _Module, node: ast.AST) -> bool:
