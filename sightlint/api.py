@@ -289,6 +289,47 @@ def check_discovered(
             gc.enable()
 
 
+def project_graph(
+    found: Discovery,
+    settings: Settings,
+    *,
+    jobs: int | None = None,
+    cache_dir: Path | None = None,
+    use_cache: bool = True,
+) -> Graph:
+    """The call graph of ``found``'s files as the cross-file rules see it (fixes planned on
+    the project model read it): the same summaries and records as :func:`check_discovered`
+    (from the cache when fresh), without the rules' findings."""
+    from sightlint.incremental import call_graph
+    from sightlint.project.graph import ModelNeeds
+
+    rules = enabled_rules(settings)
+    needs = ModelNeeds.union(rule.model_needs(settings) for rule in rules if uses_project(rule))
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        if not use_cache:
+            from sightlint.project.thirdparty import ThirdPartyClasses
+
+            results = runner.check_files(found.files, settings, rules=rules, jobs=jobs, summarize=True)
+            graph = call_graph(results, needs)
+            graph.third_party = ThirdPartyClasses()
+            return graph
+        cache, summarize = _open_cache(settings, cache_dir, None)
+        digests = runner.contents(found.files, cache.hashes(), settings.max_file_size)
+        results, unchanged = runner.check_files_as_read(
+            found.files, settings, rules=rules, jobs=jobs, cache=cache, summarize=summarize, digests=digests
+        )
+        graph = call_graph(results, needs, cache=cache, digests=digests if unchanged else None)
+        from sightlint.project.thirdparty import FILE_NAME, ThirdPartyClasses
+
+        graph.third_party = ThirdPartyClasses(cache.directory / FILE_NAME, cache)
+        return graph
+    finally:
+        if collecting:
+            gc.enable()
+
+
 def discover_project(paths: Sequence[Path], settings: Settings, cwd: Path | None = None) -> Discovery:
     """The files under ``paths`` and the rest of their project (:func:`files.project_root`).
 

@@ -388,6 +388,7 @@ def exit_code(run: RunResult, settings: Settings, exit_zero: bool = False) -> in
 @click.option("--check", "check_only", is_flag=True, help="Write nothing; list what would be fixed and exit 1 if anything would change.")
 @click.option("--unsafe-fixes", is_flag=True, help="Also apply fixes that can change behaviour.")
 @click.option("--show-fixes", is_flag=True, help="List each fix applied (or that would be), and why others were not.")
+@click.option("--cross-file", is_flag=True, help="With FILES: also apply fixes that edit files not named (an `await` added at callers elsewhere).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True, help="Format of the findings that remain.")
 @click.option("--output-file", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write the remaining findings to this file.")
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when findings remain.")
@@ -409,6 +410,7 @@ def fix(
     check_only: bool,
     unsafe_fixes: bool,
     show_fixes: bool,
+    cross_file: bool,
     fmt: str,
     output_file: Path | None,
     exit_zero: bool,
@@ -428,6 +430,8 @@ def fix(
     edited since it was read is left alone (and reported). The findings that remain are
     reported exactly as `sightlint check` reports them, with the same exit codes.
     With --diff or --check nothing is written: exit 1 if anything would change, else 0.
+    Given some files of a project, a fix that would also edit files not named is not
+    applied (it is listed with those files) unless --cross-file.
     """
     from sightlint import fixer, reporting
 
@@ -466,6 +470,7 @@ def fix(
         cache_dir=cache_dir,
         use_cache=use_cache,
         progress=progress,
+        cross_file=cross_file,
     )
     out = click.get_binary_stream("stdout")
     changed = sorted(report.changed, key=lambda o: o.path)
@@ -497,6 +502,14 @@ def fix(
         held = len(_held_back(report)) if not unsafe_fixes else 0
         if held:
             click.echo(f"{held} more fix(es) available with --unsafe-fixes.", err=True)
+        needing = [r for r in report.refused if r.files]
+        if needing:
+            others = sorted({p for r in needing for p in r.files})
+            click.echo(
+                f"{len(needing)} fix(es) not applied: they also edit {', '.join(_safe(p) for p in others)}"
+                " (name those files too, or use --cross-file).",
+                err=True,
+            )
     run = report.after or report.before
     if dry:
         errors = bool(run.internal_errors or run.errors or report.failed)
@@ -544,9 +557,18 @@ def _show_fixes(report: Any, dry: bool, unsafe: bool) -> None:
                 counts[finding.code] = counts.get(finding.code, 0) + 1
             click.echo(f"{shown}: " + ", ".join(f"{n} × {code}" for code, n in sorted(counts.items())), err=True)
             for finding in outcome.applied:
-                click.echo(f"  {finding.line}:{finding.col + 1}: {finding.code} {_safe(finding.fix_title or 'fixed')}", err=True)
+                if finding.path == display:  # a project fix's finding elsewhere: listed below
+                    click.echo(f"  {finding.line}:{finding.col + 1}: {finding.code} {_safe(finding.fix_title or 'fixed')}", err=True)
         for finding, why in outcome.skipped:
             click.echo(f"  {shown}:{finding.line}:{finding.col + 1}: {finding.code} not fixed: {_safe(why)}", err=True)
+    for plan in report.project_applied:
+        f = plan.finding
+        files = ", ".join(_safe(p) for p in plan.files)
+        click.echo(f"  {_safe(f.path)}:{f.line}:{f.col + 1}: {f.code} {_safe(plan.summary)} (edits {files})", err=True)
+    for refused in report.refused:
+        f = refused.finding
+        why = f"needs {', '.join(_safe(p) for p in refused.files)} (not named; use --cross-file)" if refused.files else _safe(refused.reason)
+        click.echo(f"  {_safe(f.path)}:{f.line}:{f.col + 1}: {f.code} not fixed: {why}", err=True)
 
 
 @main.command(name="baseline")
