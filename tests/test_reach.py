@@ -738,3 +738,18 @@ def test_a_decorator_factory_is_applied_to_the_function() -> None:
     assert edges(m, "fact.use") == {"fact.plain", "fact.work", "fact.timed.dec.wrapper"}
     assert {"fact.register.dec", "fact.timed.dec"} <= edges(m, "fact.<module>")
     assert {e.target for e in m.param_edges["fact.timed.dec.wrapper"]} == {"fact.work"}
+
+
+def test_items_of_a_project_object_come_from_its_protocol_methods() -> None:
+    m = model(
+        {
+            "proto.py": (
+                "def job():\n    pass\n\ndef other():\n    pass\n\n"
+                "class Steps:\n    def __iter__(self):\n        return self\n    def __next__(self):\n        return job\n\n"
+                "class Gen:\n    def __iter__(self):\n        yield other\n\n"
+                "class Table:\n    def __getitem__(self, key):\n        return other\n\n"
+                "def run():\n    for step in Steps():\n        step()\n    for g in Gen():\n        g()\n    Table()['x']()\n"
+            )
+        }
+    )
+    assert edges(m, "proto.run") >= {"proto.job", "proto.other", "proto.Steps.__iter__", "proto.Steps.__next__"}

@@ -493,9 +493,29 @@ class ProjectModel:
             return union(value.items)
         if isinstance(value, ClassValue):
             return value
+        if isinstance(value, InstanceValue):
+            return self._instance_item(value)
         if isinstance(value, ExternalValue):
             last = value.dotted.rpartition(".")[2]
             return value if "()" not in value.dotted and last[:1].isupper() else None
+        return None
+
+    def _instance_item(self, value: InstanceValue) -> Value | None:
+        """An item of a project object: what its ``__getitem__`` returns, else what
+        iterating it gives (``__iter__`` a generator: its yields; an iterator: what its
+        ``__next__`` returns)."""
+        getitem = self.find_method(value.id, "__getitem__")
+        if getitem is not None:
+            return self.value(self.functions[getitem].returns)
+        method = self.find_method(value.id, "__iter__")
+        if method is None:
+            return None
+        iterator = self.value(self.functions[method].returns)
+        if isinstance(iterator, ContainerValue):
+            return union(iterator.items)
+        if isinstance(iterator, InstanceValue):
+            step = self.find_method(iterator.id, "__next__")
+            return self.value(self.functions[step].returns) if step is not None else None
         return None
 
     def _enter(self, value: Value) -> Value | None:
