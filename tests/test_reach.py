@@ -753,3 +753,23 @@ def test_items_of_a_project_object_come_from_its_protocol_methods() -> None:
         }
     )
     assert edges(m, "proto.run") >= {"proto.job", "proto.other", "proto.Steps.__iter__", "proto.Steps.__next__"}
+
+
+def test_a_parameter_that_may_be_returned_or_replaced_keeps_the_alternative() -> None:
+    m = model(
+        {
+            "alt.py": (
+                "import uuid\n\n"
+                "def media(enabled=True):\n    def decorator(func):\n        if not enabled:\n            return func\n"
+                "        async def wrapper():\n            return await func()\n        return wrapper\n    return decorator\n\n"
+                "@media(enabled=True)\nasync def tool():\n    pass\n\n"
+                "class Ids:\n    def __init__(self, factory=None):\n        self._factory = factory or (lambda: uuid.uuid4().hex)\n"
+                "    def new(self):\n        return self._factory()\n\n"
+                "async def use():\n    await tool()\n    Ids().new()\n"
+            )
+        }
+    )
+    # ``return func`` (disabled) does not hide the wrapper the decorator also returns.
+    assert "alt.media.decorator.wrapper" in edges(m, "alt.use")
+    # ``factory or default``: the default lambda may be what is called.
+    assert edges(m, "alt.Ids.new") == {"alt.Ids.__init__.<lambda@18:36>"}

@@ -366,11 +366,17 @@ class SummaryCollector:
         return None
 
     def _first(self, *nodes: ast.AST, depth: int) -> Ref | None:
+        """The first operand whose value is known (``a or b``, ``a if c else b``); an
+        unannotated parameter's value depends on the callers, so what follows it counts too
+        (``self.f = factory or default_factory``)."""
+        params: list[Ref] = []
         for node in nodes:
             value = self.ref(node, depth + 1)
             if value is not None and value != NONE:
-                return value
-        return None
+                if type(value) is not ParamRef:
+                    return _any(*params, value)
+                params.append(value)
+        return _any(*params)
 
     def ann_ref(self, node: ast.AST | None, depth: int = 0) -> Ref | None:
         """The value an annotation describes: an instance of the annotated class."""
@@ -882,10 +888,12 @@ class SummaryCollector:
             self.work.returns(node.value, self._funcs[-1])
         if self._funcs and node.value is not None:
             fn = self._funcs[-1].fn
-            if fn.returns is None:
+            if fn.returns is None or _parameters_only(fn.returns):
+                # The first return whose value is known; returning a parameter (``return
+                # func`` in a decorator that may be disabled) also keeps the next one.
                 value = self.ref(node.value)
                 if value is not None and value != NONE:
-                    fn.returns = value
+                    fn.returns = value if fn.returns is None else _any(fn.returns, value)
 
     # -- suspension points and timeouts ------------------------------------------------
 
@@ -1188,6 +1196,13 @@ class SummaryCollector:
             if self.ctx.qualified_name(node.func) in _PARTIAL:
                 return self.ref(node.args[0])
         return self.ref(node)
+
+
+def _parameters_only(ref: Ref) -> bool:
+    """Whether ``ref`` is an unannotated parameter (or any of several)."""
+    if type(ref) is ParamRef:
+        return True
+    return type(ref) is AnyRef and all(type(option) is ParamRef for option in ref.options)
 
 
 def _constant_key(node: ast.expr) -> str | int | None:

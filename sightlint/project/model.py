@@ -674,21 +674,34 @@ class ProjectModel:
         fn = self.functions[fid]
         if not fn.decorators:
             return []
-        found = []
+        found: list[tuple[str, bool]] = []
         for ref in fn.decorators:
             decorator = self.value(ref)
             if not isinstance(decorator, FuncValue) or decorator.id == fid:
                 continue
-            wrapper = self.value(self.functions[decorator.id].returns)
-            if isinstance(wrapper, FuncValue) and wrapper.id.startswith(decorator.id + "."):
-                # ``@retry(3)``: ``retry`` returns the decorator, which returns the wrapper.
-                inner = self.value(self.functions[wrapper.id].returns)
-                if isinstance(inner, FuncValue) and inner.id.startswith(wrapper.id + "."):
-                    wrapper = inner
-                elif isinstance(inner, FuncValue) and inner.plain and inner.id == fid:
-                    continue  # the factory's decorator returns the function itself
-                found.append((wrapper.id, False))
+            for wrapper in self._nested_returns(decorator.id):
+                # ``@retry(3)``: ``retry`` returns the decorator, which returns the wrapper
+                # (or, when it is disabled, the function itself: ``return func``).
+                inner = self._nested_returns(wrapper)
+                if inner:
+                    found += ((w, False) for w in inner if (w, False) not in found)
+                elif not self._returns_itself(wrapper, fid) and (wrapper, False) not in found:
+                    found.append((wrapper, False))
         return found
+
+    def _nested_returns(self, fid: str) -> list[str]:
+        """The functions defined inside ``fid`` that it may return (a decorator's wrapper)."""
+        value = self.value(self.functions[fid].returns)
+        options = value.options if isinstance(value, UnionValue) else (value,)
+        prefix = fid + "."
+        return [o.id for o in options if isinstance(o, FuncValue) and o.id.startswith(prefix)]
+
+    def _returns_itself(self, decorator: str, fid: str) -> bool:
+        """Whether ``decorator`` (what a factory returned) hands back the function ``fid``
+        itself, as a registering decorator does (``def dec(f): ...; return f``)."""
+        value = self.value(self.functions[decorator].returns)
+        options = value.options if isinstance(value, UnionValue) else (value,)
+        return any(isinstance(o, FuncValue) and o.plain and o.id == fid for o in options)
 
     # -- the call graph --------------------------------------------------------------------
 
