@@ -711,6 +711,7 @@ def test_straight_line_reassignment_of_a_local_replaces_its_value() -> None:
                 "def replaced():\n    x = A()\n    x = B()\n    x.m()\n\n"
                 "def before():\n    x = A()\n    x.m()\n    x = B()\n\n"
                 "def branch(flag):\n    x = A()\n    if flag:\n        x = B()\n    x.m()\n\n"
+                "def derived():\n    x = A()\n    x = wrap(x)\n    x.m()\n\n"
                 "y = A()\ny.m()\ny = B()\n"
             )
         }
@@ -718,6 +719,8 @@ def test_straight_line_reassignment_of_a_local_replaces_its_value() -> None:
     assert edges(m, "flow.replaced") == {"flow.B.m"}
     assert edges(m, "flow.before") == {"flow.A.m"}
     assert edges(m, "flow.branch") == {"flow.A.m", "flow.B.m"}
+    # ``x = wrap(x)`` (a call whose result is not known) keeps what ``x`` held.
+    assert edges(m, "flow.derived") == {"flow.A.m"}
     # A module-level name is read as it is at the end of the module (functions run
     # later), so its values are kept together.
     assert edges(m, "flow.<module>") >= {"flow.A.m", "flow.B.m"}

@@ -366,17 +366,9 @@ class SummaryCollector:
         return None
 
     def _first(self, *nodes: ast.AST, depth: int) -> Ref | None:
-        """The first operand whose value is known (``a or b``, ``a if c else b``); an
-        unannotated parameter's value depends on the callers, so what follows it counts too
-        (``self.f = factory or default_factory``)."""
-        params: list[Ref] = []
-        for node in nodes:
-            value = self.ref(node, depth + 1)
-            if value is not None and value != NONE:
-                if type(value) is not ParamRef:
-                    return _any(*params, value)
-                params.append(value)
-        return _any(*params)
+        """Any operand whose value is known (``a or b``, ``a if c else b``: either may be
+        the result, as in ``self.f = factory or default_factory``)."""
+        return _any(*(self.ref(node, depth + 1) for node in nodes[:_MAX_OPTIONS]))
 
     def ann_ref(self, node: ast.AST | None, depth: int = 0) -> Ref | None:
         """The value an annotation describes: an instance of the annotated class."""
@@ -723,7 +715,9 @@ class SummaryCollector:
                             self._assign(elt, ref)
             return
         value = self.ref(value_node)
-        strong = self._straight(node)
+        # ``x = f(x)`` keeps what ``x`` held too: the old value often tells the new one's
+        # type where the call's result is not known (``df = df.loc[rows]``).
+        strong = self._straight(node) and not _reads(value_node, node.targets)
         for target in node.targets:
             self._assign(target, value, strong)
             self._store(target, value, node.value)
@@ -1196,6 +1190,12 @@ class SummaryCollector:
             if self.ctx.qualified_name(node.func) in _PARTIAL:
                 return self.ref(node.args[0])
         return self.ref(node)
+
+
+def _reads(value: ast.expr, targets: list[ast.expr]) -> bool:
+    """Whether ``value`` reads a name that one of ``targets`` assigns."""
+    names = {t.id for t in targets if isinstance(t, ast.Name)}
+    return bool(names) and any(isinstance(n, ast.Name) and n.id in names for n in ast.walk(value))
 
 
 def _parameters_only(ref: Ref) -> bool:
