@@ -939,6 +939,7 @@ class SummaryCollector:
     # -- calls -------------------------------------------------------------------------
 
     def leave_Module(self, node: ast.Module) -> None:
+        self._expression = None  # hold no node of the tree past its walk
         facts = self._fastapi.facts()
         self.summary.fastapi = facts if facts or facts.lifespans else None
         if facts.error_handlers:
