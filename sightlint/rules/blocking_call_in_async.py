@@ -134,8 +134,11 @@ class BlockingCallInAsync(Rule):
     the calling method; generic bases (`Repo[User]`); the wrapper a project decorator
     returns (a `@retry` that sleeps); `with`/`async with` on a `@contextmanager` factory
     or a class with `__enter__`; `for` loops over project iterables; callables kept in
-    dicts and lists; callbacks passed through several helpers; `map`/`sorted(key=)`;
-    external methods inherited by a project subclass (`class Client(requests.Session)`).
+    dicts and lists (at a constant key: the value there); callbacks passed through several
+    helpers; `map`/`sorted(key=)`; external methods inherited by a project subclass
+    (`class Client(requests.Session)`); an unannotated parameter holding what the calls
+    written in its own module pass (`_send(requests.Session())` to a module's helper
+    `def _send(session)`), followed two calls deep.
 
     ## Why it matters
     One event loop serves every request of the worker. While a blocking call runs,
