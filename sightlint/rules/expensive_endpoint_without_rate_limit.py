@@ -722,9 +722,14 @@ async def summary(request: Request, text: str) -> str:
         if limiter is None:
             return None
         params = node.params
-        names = {p.name.value for p in (*params.posonly_params, *params.params, *params.kwonly_params)}
+        named = {p.name.value: p for p in (*params.posonly_params, *params.params, *params.kwonly_params)}
         imports: tuple[tuple[str, str | None], ...] = ()
-        if not names & {"request", "websocket"}:
+        for name, types in (("request", _REQUEST_TYPES), ("websocket", _WEBSOCKET_TYPES)):
+            if name in named and not self._annotated(named[name], types):
+                # slowapi takes the parameter by its name and requires a Starlette object there
+                # (``extension.py``: "parameter `request` must be an instance of starlette.requests.Request")
+                return None
+        if not named.keys() & {"request", "websocket"}:
             if params.posonly_params or any(n.value == "request" for n in m.findall(node.body, m.Name())):  # type: ignore[attr-defined]
                 return None
             request = self.context.module_binding("Request")
@@ -734,17 +739,25 @@ async def summary(request: Request, text: str) -> str:
                 return None  # ``Request`` means something else here
             param = cst.Param(cst.Name("request"), annotation=cst.Annotation(cst.Name("Request")))
             first = params.params[0] if params.params else None
-            if first is not None and isinstance(first.comma, cst.Comma):
+            if first is not None and isinstance(first.comma, cst.Comma) and not isinstance(first.comma.whitespace_after, cst.SimpleWhitespace):
                 param = param.with_changes(comma=first.comma)  # a parameter per line keeps its layout
-            else:
-                param = param.with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
-            if not params.params and not params.star_arg and not params.kwonly_params and not params.star_kwarg:
-                param = param.with_changes(comma=cst.MaybeSentinel.DEFAULT)
             params = params.with_changes(params=[param, *params.params])
         limit = self.options.fix_limit.replace("\\", "").replace('"', "")
         decorator = cst.Decorator(cst.parse_expression(f'{limiter}.limit("{limit}")'))
         decorators.insert(at + 1, decorator.with_changes(leading_lines=[]))
         return Fix(replacement=node.with_changes(decorators=decorators, params=params), imports=imports)
+
+    def _annotated(self, param: cst.Param, types: frozenset[str]) -> bool:
+        """Whether ``param`` is annotated with one of ``types`` (``Request``, ``fastapi.Request``)."""
+        if param.annotation is None:
+            return False
+        import libcst as cst
+
+        try:
+            expr = ast.parse(cst.Module([]).code_for_node(param.annotation.annotation), mode="eval").body
+        except SyntaxError:
+            return False
+        return self._qualified(expr) in types
 
     def _qualified(self, func: ast.expr) -> str:
         """``slowapi.Limiter`` for ``Limiter`` after ``from slowapi import Limiter`` (module level)."""
@@ -798,6 +811,7 @@ async def summary(request: Request, text: str) -> str:
 
 _SLOWAPI_CLASSES = frozenset(("slowapi.Limiter", "slowapi.extension.Limiter"))
 _REQUEST_TYPES = frozenset(("fastapi.Request", "fastapi.requests.Request", "starlette.requests.Request"))
+_WEBSOCKET_TYPES = frozenset(("fastapi.WebSocket", "fastapi.websockets.WebSocket", "starlette.websockets.WebSocket"))
 _ROUTE_METHODS = frozenset(("get", "post", "put", "patch", "delete", "head", "options", "api_route", "websocket", "trace"))
 
 
