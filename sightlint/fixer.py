@@ -774,8 +774,8 @@ def _add_header_code(
         if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             end = min([stmt.lineno, *(d.lineno for d in stmt.decorator_list)]) - 1
             break
+    fixes, rest = _place_after_globals(fixes, tree, lines, end, path, settings, module_name)
     header = "".join(lines[:end])
-    rest = lines[end:]
     why = _beyond_libcst(header)
     if why:
         raise _Declined(why)
@@ -794,6 +794,52 @@ def _add_header_code(
     elif tail and code and not code.endswith(("\n", "\r")):
         code += tail  # the line end LibCST dropped
     return code + "".join(rest)
+
+
+def _place_after_globals(
+    fixes: list[Fix], tree: ast.Module, lines: list[str], end: int, path: str, settings: Settings, module_name: str | None
+) -> tuple[list[Fix], list[str]]:
+    """Insert the module statements placed after a global (``Fix.placement``) whose
+    assignment comes after the header (line ``end``): as text, on the line after that
+    top-level assignment. Returns the fixes without those statements, and the lines after
+    the header."""
+    places = {name: anchor for fix in fixes for name, anchor in fix.placement}
+    statements = {name: source for fix in fixes for name, source in fix.module_statements if name in places}
+    after: dict[int, list[str]] = {}
+    for name, source in statements.items():
+        anchor = next(
+            (
+                stmt
+                for stmt in tree.body
+                if isinstance(stmt, (ast.Assign, ast.AnnAssign))
+                and any(isinstance(t, ast.Name) and t.id == places[name] for t in (stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]))
+            ),
+            None,
+        )
+        if anchor is None or anchor.lineno <= end or "\n" in source.strip():
+            continue  # in the header (placed there by LibCST), or nowhere: after the imports
+        last = anchor.end_lineno or anchor.lineno
+        if last > len(lines) or lines[last - 1].rstrip("\r\n").rstrip().endswith((";", "\\")):
+            continue
+        after.setdefault(last, []).append(name)
+    if not after:
+        return fixes, lines[end:]
+    scope = Context(path, "".join(lines).replace("\r\n", "\n").replace("\r", "\n"), tree, settings, module_name)
+    newline = next((line[len(line.rstrip("\r\n")) :] for line in lines if line.endswith(("\n", "\r"))), "\n")
+    out = list(lines)
+    placed: set[str] = set()
+    for last in sorted(after, reverse=True):
+        new = []
+        for name in after[last]:
+            binding = scope.module_binding(name)
+            if binding is None or binding.kind is BindingKind.STAR_IMPORT:
+                new.append(statements[name].strip() + newline)
+            placed.add(name)  # bound already: nothing to add, anywhere
+        if not out[last - 1].endswith(("\n", "\r")):
+            out[last - 1] += newline
+        out[last:last] = new
+    kept = [replace(fix, module_statements=tuple(s for s in fix.module_statements if s[0] not in placed)) for fix in fixes]
+    return kept, out[end:]
 
 
 def _parse_exactly(text: str) -> tuple[Any, str]:

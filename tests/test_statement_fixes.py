@@ -52,7 +52,7 @@ def test_sl501_lock_name_taken_gets_a_suffix() -> None:
     assert '_STORE_LOCK = "not a lock"' in fixed
 
 
-def test_sl501_lock_goes_after_the_imports_when_the_global_comes_after_a_def() -> None:
+def test_sl501_lock_goes_right_after_its_global_also_after_a_def() -> None:
     code = """\
         import os
 
@@ -73,8 +73,9 @@ def test_sl501_lock_goes_after_the_imports_when_the_global_comes_after_a_def() -
     fixed = _fix(code, "SL501")
     assert fixed is not None
     lines = fixed.splitlines()
-    assert lines.index("_POOL_LOCK = asyncio.Lock()") < lines.index("def helper():")
+    assert lines.index("_POOL_LOCK = asyncio.Lock()") == lines.index("_POOL = None") + 1
     assert "        async with _POOL_LOCK:" in fixed
+    assert fixed.startswith("import asyncio\nimport os\n")
 
 
 def test_sl501_no_fix_for_class_attributes_elif_or_a_getter_calling_itself() -> None:

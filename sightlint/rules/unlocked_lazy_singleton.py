@@ -167,8 +167,9 @@ class UnlockedLazySingleton(Rule):
     ## Fix
     Unsafe (`--unsafe-fixes`): double-checked locking, as the audit proposes. The check
     stays where it is (the fast path takes no lock) and runs again, with everything it
-    guards, under a module-level lock defined right after the global (or dict cache) it
-    guards — after the imports when that assignment comes after the first `def`:
+    guards, under a module-level lock defined on the line after the module-level
+    assignment of the global (or dict cache) it guards — after the imports when the
+    module never assigns it at its top level:
 
     - a **sync** getter gets a `threading.Lock()` and `with _X_LOCK:`; an **async** one an
       `asyncio.Lock()` and `async with _X_LOCK:` (an `asyncio.Lock` may be held across an
