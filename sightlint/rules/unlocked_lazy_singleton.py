@@ -808,6 +808,7 @@ async def session_for(user_id, api):
         # Functions (``get_x``, ``Registry.get``) the module calls while it is imported.
         self._import_time: set[str] = set()
         self._module: ast.Module | None = None
+        self._bindings: dict[str, list[ast.expr | None]] | None = None
 
     def visit_Module(self, node: ast.Module) -> None:
         # Module-level imports are bound only once the walk starts.
@@ -1269,11 +1270,54 @@ async def session_for(user_id, api):
         if not check.init_in_body and not _after(function, node):
             return False
         module = "asyncio" if pending.is_async else "threading"
-        bound = self.context.module_binding(module)
-        if bound is not None and bound.qualified != module:
-            return False
-        line, col = node.test.lineno, self.context.char_col(node.test.lineno, node.test.col_offset)
-        return self._lock_name(guarded, f"{module}.Lock", line, col) is not None
+        # Read on the tree, not the scope model: checking must not build the scope index.
+        bound = self._top_bindings().get(module)
+        if bound is not None and bound != [None]:
+            return False  # ``asyncio``/``threading`` means something else here
+        local = {n.id for n in ast.walk(function) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+        local |= {a.arg for a in ast.walk(function.args) if isinstance(a, ast.arg)}
+        for lock in _lock_names(guarded):
+            if lock in local:
+                continue
+            values = self._top_bindings().get(lock)
+            if values is None:
+                return True
+            if len(values) == 1 and isinstance(values[0], ast.Call) and self.context.qualified_name(values[0].func) == f"{module}.Lock":
+                return True
+        return False
+
+    def _top_bindings(self) -> dict[str, list[ast.expr | None]]:
+        """Module-level names and what binds them (the value assigned; None for ``import name``,
+        ``ast.Constant(...)`` standing for anything else: an import under another name, a def)."""
+        if self._bindings is None:
+            self._bindings = {}
+            other = ast.Constant(value=...)
+            todo: list[ast.stmt] = list(self._module.body) if self._module is not None else []
+            while todo:
+                stmt = todo.pop()
+                if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                    self._bindings.setdefault(stmt.name, []).append(other)
+                elif isinstance(stmt, ast.Import):
+                    for alias in stmt.names:
+                        bound = alias.asname or alias.name.partition(".")[0]
+                        plain = alias.asname is None and "." not in alias.name
+                        self._bindings.setdefault(bound, []).append(None if plain else other)
+                elif isinstance(stmt, ast.ImportFrom):
+                    for alias in stmt.names:
+                        self._bindings.setdefault(alias.asname or alias.name, []).append(other)
+                elif isinstance(stmt, (ast.Assign, ast.AnnAssign)):
+                    targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+                    for target in targets:
+                        for name in ast.walk(target):
+                            if isinstance(name, ast.Name):
+                                value = stmt.value if isinstance(target, ast.Name) and stmt.value is not None else other
+                                self._bindings.setdefault(name.id, []).append(value)
+                else:
+                    for block in ("body", "orelse", "finalbody"):
+                        todo.extend(getattr(stmt, block, None) or [])
+                    for handler in getattr(stmt, "handlers", None) or []:
+                        todo.extend(handler.body)
+        return self._bindings
 
     # -- fixing ------------------------------------------------------------------------
 
@@ -1357,10 +1401,7 @@ async def session_for(user_id, api):
     def _lock_name(self, guarded: str, kind: str, line: int, col: int) -> str | None:
         """``_X_LOCK`` / ``_x_lock`` for ``guarded``, unless the module or the getter binds it
         to something else (then ``_X_LOCK_2``, ...); a lock of ``kind`` already there is reused."""
-        base = guarded.strip("_")
-        stem = f"_{base}_LOCK" if guarded.upper() == guarded else f"_{base}_lock"
-        for n in range(1, 10):
-            lock = stem if n == 1 else f"{stem}_{n}"
+        for lock in _lock_names(guarded):
             seen = self.context.binding_at(lock, line, col)
             if seen.kind in (BindingKind.UNBOUND, BindingKind.BUILTIN) and self.context.module_binding(lock) is None:
                 return lock
@@ -1403,6 +1444,13 @@ async def session_for(user_id, api):
             related=(*finding.related, *hops),
             chain_paths=tuple(sorted({*finding.chain_paths, *(h.path for h in hops)} - {finding.path})),
         )
+
+
+def _lock_names(guarded: str) -> list[str]:
+    """The names the lock of ``guarded`` may take, in order: ``_X_LOCK`` (``_x_lock``), then ``_2``…"""
+    base = guarded.strip("_")
+    stem = f"_{base}_LOCK" if guarded.upper() == guarded else f"_{base}_lock"
+    return [stem if n == 1 else f"{stem}_{n}" for n in range(1, 10)]
 
 
 def _ast_subject(test: ast.expr) -> tuple[str, bool] | None:
