@@ -939,10 +939,15 @@ def _blocks(tree: ast.Module) -> list[tuple[int, int]]:
 
 
 def _regions(
-    tree: ast.Module, lines: list[str], todo: list[Finding], reasons: dict[Finding, str]
+    tree: ast.Module,
+    lines: list[str],
+    todo: list[Finding],
+    reasons: dict[Finding, str],
+    whole_function: frozenset[str] = frozenset(),
 ) -> tuple[list[tuple[int, int, bool]], dict[int, list[Finding]]]:
     """Where LibCST parses for each finding: the innermost indented statement around it that
-    has its lines to itself (``nested``), else its top-level statement. Regions
+    has its lines to itself (``nested``), else its top-level statement; for the codes in
+    ``whole_function``, the innermost function around it. Regions
     inside another region chosen are merged into it. Returns the regions (first line,
     last line, nested) and the findings by region index."""
     blocks = _blocks(tree)
@@ -951,6 +956,7 @@ def _regions(
     # Where each candidate statement itself starts and ends: a fix that replaces (or removes)
     # a whole statement needs the statement around it, so that its parent is parsed too.
     itself: dict[tuple[int, int], tuple[int, int]] = {}
+    functions: set[tuple[int, int]] = set()
     for node in ast.walk(tree):
         # Any statement with its lines to itself will do (the smaller, the cheaper): an
         # assignment, a `try` around a handler, a def whose header holds the finding.
@@ -960,6 +966,8 @@ def _regions(
             if _owns_lines(lines, first, last, node):
                 defs.append((first, last, True))
                 itself[(first, last)] = (node.lineno, node.end_lineno or node.lineno)
+                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    functions.add((first, last))
     defs.sort(key=lambda d: (d[0], -d[1]))
     firsts = [d[0] for d in defs]
     wanted: dict[Finding, tuple[int, int, bool]] = {}
@@ -970,8 +978,11 @@ def _regions(
         top = bisect.bisect_right(starts, span.line) - 1
         floor = blocks[top][0] if top >= 0 else 0  # nothing before its top-level statement holds it
         index = bisect.bisect_right(firsts, span.line) - 1
+        function = finding.code in whole_function
         while index >= 0 and defs[index][0] >= floor and (
-            defs[index][1] < span.end_line or itself.get(defs[index][:2]) == (span.line, span.end_line)
+            defs[index][1] < span.end_line
+            or itself.get(defs[index][:2]) == (span.line, span.end_line)
+            or (function and defs[index][:2] not in functions)
         ):
             index -= 1
         if index >= 0 and defs[index][0] >= floor:
@@ -1062,7 +1073,8 @@ def _apply_pass(
     newline = next((line[len(line.rstrip("\r\n")) :] for line in lines if line.endswith(("\n", "\r"))), "\n")
     indent = _indent_unit(tree, lines)
     reasons: dict[Finding, str] = {}
-    regions, by_region = _regions(tree, lines, todo, reasons)
+    whole_function = frozenset(code for code, rule in rules.items() if rule.fix_region == "function")
+    regions, by_region = _regions(tree, lines, todo, reasons, whole_function)
 
     instances: dict[str, Rule] = {}
     fixes: list[Fix] = []
@@ -1122,6 +1134,8 @@ def _apply_pass(
                     instance = instances[finding.code] = rule_cls(context, options)
                     instance.unsafe_fixes = unsafe
                     instance.fix_facts = (facts or {}).get(finding.code, {})
+                if rule_cls.fix_region == "function":
+                    instance.fix_ancestors = tuple(_path_to(module, node, positions, nodes=True)[:-1])
                 fix = instance.fix(node, finding)
             except Exception as exc:
                 reasons[finding] = f"the fix crashed: {type(exc).__name__}: {exc}"
@@ -1129,9 +1143,16 @@ def _apply_pass(
             if fix is None:
                 reasons[finding] = "no fix for this case"
                 continue
+            target = node if fix.target is None else fix.target
+            if target is not node:  # a statement or block around the finding's node
+                rng = positions[target]
+                bounds = ((rng.start.line, rng.start.column), (rng.end.line, rng.end.column))
+                if any(bounds[0] < other[1] and other[0] < bounds[1] for other in accepted):
+                    reasons[finding] = "overlaps another fix"
+                    continue
             accepted.append(bounds)
-            replacements[id(node)] = fix.replacement
-            planned.append((finding, id(node), fix))
+            replacements[id(target)] = fix.replacement
+            planned.append((finding, id(target), fix))
         if replacements:
             ancestors: set[int] = set()
             for target in _by_id(positions, replacements):
@@ -1185,8 +1206,8 @@ def _add_header_code(
         if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             end = min([stmt.lineno, *(d.lineno for d in stmt.decorator_list)]) - 1
             break
+    fixes, rest = _place_after_globals(fixes, tree, lines, end, path, settings, module_name)
     header = "".join(lines[:end])
-    rest = lines[end:]
     why = _beyond_libcst(header)
     if why:
         raise _Declined(why)
@@ -1205,6 +1226,52 @@ def _add_header_code(
     elif tail and code and not code.endswith(("\n", "\r")):
         code += tail  # the line end LibCST dropped
     return code + "".join(rest)
+
+
+def _place_after_globals(
+    fixes: list[Fix], tree: ast.Module, lines: list[str], end: int, path: str, settings: Settings, module_name: str | None
+) -> tuple[list[Fix], list[str]]:
+    """Insert the module statements placed after a global (``Fix.placement``) whose
+    assignment comes after the header (line ``end``): as text, on the line after that
+    top-level assignment. Returns the fixes without those statements, and the lines after
+    the header."""
+    places = {name: anchor for fix in fixes for name, anchor in fix.placement}
+    statements = {name: source for fix in fixes for name, source in fix.module_statements if name in places}
+    after: dict[int, list[str]] = {}
+    for name, source in statements.items():
+        anchor = next(
+            (
+                stmt
+                for stmt in tree.body
+                if isinstance(stmt, (ast.Assign, ast.AnnAssign))
+                and any(isinstance(t, ast.Name) and t.id == places[name] for t in (stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]))
+            ),
+            None,
+        )
+        if anchor is None or anchor.lineno <= end or "\n" in source.strip():
+            continue  # in the header (placed there by LibCST), or nowhere: after the imports
+        last = anchor.end_lineno or anchor.lineno
+        if last > len(lines) or lines[last - 1].rstrip("\r\n").rstrip().endswith((";", "\\")):
+            continue
+        after.setdefault(last, []).append(name)
+    if not after:
+        return fixes, lines[end:]
+    scope = Context(path, "".join(lines).replace("\r\n", "\n").replace("\r", "\n"), tree, settings, module_name)
+    newline = next((line[len(line.rstrip("\r\n")) :] for line in lines if line.endswith(("\n", "\r"))), "\n")
+    out = list(lines)
+    placed: set[str] = set()
+    for last in sorted(after, reverse=True):
+        new = []
+        for name in after[last]:
+            binding = scope.module_binding(name)
+            if binding is None or binding.kind is BindingKind.STAR_IMPORT:
+                new.append(statements[name].strip() + newline)
+            placed.add(name)  # bound already: nothing to add, anywhere
+        if not out[last - 1].endswith(("\n", "\r")):
+            out[last - 1] += newline
+        out[last:last] = new
+    kept = [replace(fix, module_statements=tuple(s for s in fix.module_statements if s[0] not in placed)) for fix in fixes]
+    return kept, out[end:]
 
 
 def _parse_exactly(text: str) -> tuple[Any, str]:
@@ -1254,8 +1321,9 @@ def _by_id(positions: Any, replacements: dict[int, Any]) -> list[Any]:
     return [node for node in positions if id(node) in replacements]
 
 
-def _path_to(module: Any, target: Any, positions: Any) -> list[int]:
-    """The ids of the nodes from ``module`` down to ``target`` (both included).
+def _path_to(module: Any, target: Any, positions: Any, *, nodes: bool = False) -> list[Any]:
+    """The ids of the nodes from ``module`` down to ``target`` (both included); with
+    ``nodes``, the nodes themselves.
 
     A depth-first search through ``children`` that skips only statements whose lines
     (decorators included) do not hold the target: an expression's range need not cover
@@ -1263,11 +1331,11 @@ def _path_to(module: Any, target: Any, positions: Any) -> list[int]:
     import libcst as cst
 
     line = positions[target].start.line
-    stack: list[tuple[Any, list[int]]] = [(module, [id(module)])]
+    stack: list[tuple[Any, list[Any]]] = [(module, [module])]
     while stack:
         node, path = stack.pop()
         if node is target:
-            return path
+            return path if nodes else [id(n) for n in path]
         for child in node.children:
             if isinstance(child, cst.BaseStatement) and child in positions:
                 rng = positions[child]
@@ -1277,7 +1345,7 @@ def _path_to(module: Any, target: Any, positions: Any) -> list[int]:
                         first = min(first, positions[decorator].start.line)
                 if not first <= line <= rng.end.line:
                     continue
-            stack.append((child, [*path, id(child)]))
+            stack.append((child, [*path, child]))
     return []
 
 
@@ -1307,16 +1375,25 @@ def _add_module_code(
     tree, code = whole if whole is not None else (ast.parse(module.code), module.code)
     scope = Context(path, code, tree, settings, module_name)
     new = []
+    body = list(module.body)
+    places = dict(p for fix in fixes for p in fix.placement)
+    anchored: dict[int, list[Any]] = {}
     for name, source in statements.items():
         binding = scope.module_binding(name)
         if binding is not None and binding.kind is not BindingKind.STAR_IMPORT:
             continue  # the module binds the name already
         stmt = cst.parse_statement(source)
+        anchor = _assignment_index(body, places[name]) if name in places else None
+        if anchor is not None:
+            anchored.setdefault(anchor, []).append(stmt.with_changes(leading_lines=[]))
+            continue
         is_import = isinstance(stmt, cst.SimpleStatementLine) and isinstance(stmt.body[0], (cst.Import, cst.ImportFrom))
         new.append(stmt if is_import else stmt.with_changes(leading_lines=[cst.EmptyLine()]))
+    if anchored:
+        body = [out for index, stmt in enumerate(body) for out in (stmt, *anchored.get(index, ()))]
+        module = module.with_changes(body=body)
     if not new:
         return module
-    body = list(module.body)
     at = _insertion_index(body)
     if at < len(body):
         # A def or class after the new statements keeps PEP 8's two blank lines.
@@ -1336,6 +1413,24 @@ def _add_module_code(
         if blank < 2:
             module = module.with_changes(footer=[cst.EmptyLine()] * (2 - blank) + footer)
     return module.with_changes(body=[*body[:at], *new, *body[at:]])
+
+
+def _assignment_index(body: list[Any], name: str) -> int | None:
+    """The index of the first top-level statement of ``body`` that assigns ``name``
+    (``name = ...``, ``name: T = ...``), or None."""
+    import libcst as cst
+
+    for index, stmt in enumerate(body):
+        if isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1:
+            small = stmt.body[0]
+            targets: list[Any] = []
+            if isinstance(small, cst.Assign):
+                targets = [t.target for t in small.targets]
+            elif isinstance(small, cst.AnnAssign) and small.value is not None:
+                targets = [small.target]
+            if any(isinstance(t, cst.Name) and t.value == name for t in targets):
+                return index
+    return None
 
 
 def _import_lines(body: list[Any]) -> list[tuple[int, str, bool]]:

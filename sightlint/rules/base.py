@@ -178,6 +178,13 @@ class Fix:
     replacement: Any  # a libcst node (or libcst.RemoveFromParent())
     imports: tuple[tuple[str, str | None], ...] = ()
     module_statements: tuple[tuple[str, str], ...] = ()
+    # The node ``replacement`` replaces when it is not the finding's own: one of
+    # ``Rule.fix_ancestors`` (the ``if`` around a tested name, the block holding it).
+    target: Any = None
+    # ``(bound_name, global)``: put that module statement right after the top-level
+    # assignment of ``global`` (a lock next to the global it guards) when the module's
+    # header (the lines before its first def or class) holds one; else after the imports.
+    placement: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -241,6 +248,10 @@ class Rule:
     graded: ClassVar[bool] = False
     # True for rules with fixes planned on the project model (see "Project fixes" above).
     project_fixes: ClassVar[bool] = False
+    # "function": the fixer parses the whole innermost function around each finding (not
+    # only the innermost statement) and sets ``fix_ancestors`` before calling ``fix``, so
+    # a fix may replace a statement or block around its node (``Fix.target``).
+    fix_region: ClassVar[str | None] = None
 
     def __init__(self, context: Context, options: Any = None) -> None:
         self.context = context
@@ -251,6 +262,9 @@ class Rule:
         # What the fixer learnt about the whole project for the fixes (for example SL201's
         # ``"logger_convention"``); empty when fixing a file on its own.
         self.fix_facts: dict[str, Any] = {}
+        # With ``fix_region = "function"``: the LibCST nodes around the node ``fix`` gets,
+        # outermost first (its parent last); set by the fixer before each call.
+        self.fix_ancestors: tuple[Any, ...] = ()
 
     # -- reporting -----------------------------------------------------------------
 
