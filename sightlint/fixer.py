@@ -690,6 +690,8 @@ def _apply_pass(
                     instance = instances[finding.code] = rule_cls(context, options)
                     instance.unsafe_fixes = unsafe
                     instance.fix_facts = (facts or {}).get(finding.code, {})
+                if rule_cls.wants_fix_ancestors:
+                    instance.fix_ancestors = tuple(_nodes_to(module, node, positions)[:-1])
                 fix = instance.fix(node, finding)
             except Exception as exc:
                 reasons[finding] = f"the fix crashed: {type(exc).__name__}: {exc}"
@@ -697,9 +699,19 @@ def _apply_pass(
             if fix is None:
                 reasons[finding] = "no fix for this case"
                 continue
+            target = node if fix.target is None else fix.target
+            if target is not node:  # an enclosing node (``Fix.target``): its range must be free too
+                if target not in positions:
+                    reasons[finding] = "no fix for this case (cannot find its node)"
+                    continue
+                rng = positions[target]
+                bounds = ((rng.start.line, rng.start.column), (rng.end.line, rng.end.column))
+                if any(bounds[0] < other[1] and other[0] < bounds[1] for other in accepted):
+                    reasons[finding] = "overlaps another fix"
+                    continue
             accepted.append(bounds)
-            replacements[id(node)] = fix.replacement
-            planned.append((finding, id(node), fix))
+            replacements[id(target)] = fix.replacement
+            planned.append((finding, id(target), fix))
         if replacements:
             ancestors: set[int] = set()
             for target in _by_id(positions, replacements):
@@ -823,7 +835,12 @@ def _by_id(positions: Any, replacements: dict[int, Any]) -> list[Any]:
 
 
 def _path_to(module: Any, target: Any, positions: Any) -> list[int]:
-    """The ids of the nodes from ``module`` down to ``target`` (both included).
+    """The ids of the nodes from ``module`` down to ``target`` (both included)."""
+    return [id(node) for node in _nodes_to(module, target, positions)]
+
+
+def _nodes_to(module: Any, target: Any, positions: Any) -> list[Any]:
+    """The nodes from ``module`` down to ``target`` (both included).
 
     A depth-first search through ``children`` that skips only statements whose lines
     (decorators included) do not hold the target: an expression's range need not cover
@@ -831,7 +848,7 @@ def _path_to(module: Any, target: Any, positions: Any) -> list[int]:
     import libcst as cst
 
     line = positions[target].start.line
-    stack: list[tuple[Any, list[int]]] = [(module, [id(module)])]
+    stack: list[tuple[Any, list[Any]]] = [(module, [module])]
     while stack:
         node, path = stack.pop()
         if node is target:
@@ -845,7 +862,7 @@ def _path_to(module: Any, target: Any, positions: Any) -> list[int]:
                         first = min(first, positions[decorator].start.line)
                 if not first <= line <= rng.end.line:
                     continue
-            stack.append((child, [*path, id(child)]))
+            stack.append((child, [*path, child]))
     return []
 
 

@@ -163,6 +163,9 @@ class Fix:
     replacement: Any  # a libcst node (or libcst.RemoveFromParent())
     imports: tuple[tuple[str, str | None], ...] = ()
     module_statements: tuple[tuple[str, str], ...] = ()
+    # The node ``replacement`` replaces when not the finding's node: one of
+    # ``Rule.fix_ancestors`` (the statement around a call, to wrap it in ``async with``).
+    target: Any = None
 
 
 @dataclass(frozen=True)
@@ -183,6 +186,8 @@ class Rule:
     cross_file: ClassVar[bool] = False
     # True for per-file rules whose findings the project phase grades (see the module docstring).
     graded: ClassVar[bool] = False
+    # True for rules whose fix needs the nodes around the finding's (``fix_ancestors``).
+    wants_fix_ancestors: ClassVar[bool] = False
 
     def __init__(self, context: Context, options: Any = None) -> None:
         self.context = context
@@ -193,6 +198,9 @@ class Rule:
         # What the fixer learnt about the whole project for the fixes (for example SL201's
         # ``"logger_convention"``); empty when fixing a file on its own.
         self.fix_facts: dict[str, Any] = {}
+        # With ``wants_fix_ancestors``: the LibCST nodes around the node handed to ``fix``,
+        # outermost first, down to its parent (within the statement the fixer parsed).
+        self.fix_ancestors: tuple[Any, ...] = ()
 
     # -- reporting -----------------------------------------------------------------
 

@@ -1,14 +1,20 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from textwrap import dedent
+from typing import TYPE_CHECKING, Any
 
 from sightlint.models import Finding, RelatedLocation, Span
 from sightlint.project.contexts import BACKGROUND, REQUEST, SCRIPT, STARTUP, TEST
 from sightlint.project.deadlines import GENAI_CHAT, UNKNOWN, LlmCall, Timeout, deadlines, genai_pin, keeps
 from sightlint.project.graph import Graph, ModelNeeds
-from sightlint.rules.base import Bad, FixSafety, Good, Rule, RuleMeta, Severity
+from sightlint.rules._deadline_fix import DEFAULT_TIMEOUT, Deadline, awaited_statement, import_conventions, validate_timeout_expression
+from sightlint.rules.base import Bad, Fix, FixSafety, Good, Rule, RuleMeta, Severity
 from sightlint.settings import Settings
+
+if TYPE_CHECKING:
+    import libcst as cst
 
 _MAX_OTHER_CALLERS = 10
 _WHERE = {
@@ -35,6 +41,15 @@ class DeadlineOptions:
     accept_client_timeout: bool = False
     """Do not report a call whose client has an HTTP timeout (set where it is built, or
     per request): only calls with no timeout at all."""
+
+    timeout_expression: str = DEFAULT_TIMEOUT
+    """The deadline the fix writes, in seconds: a Python expression (`"60"`,
+    `"settings.LLM_TIMEOUT"`). A name it reads must be imported or defined in the fixed
+    module, else imported as the project's other modules import it (`from app.core.config
+    import settings`), else the site is not fixed."""
+
+    def __post_init__(self) -> None:
+        validate_timeout_expression(self.timeout_expression)
 
 
 class LlmCallWithoutDeadline(Rule):
@@ -106,14 +121,35 @@ class LlmCallWithoutDeadline(Rule):
     call; only an asyncio deadline bounds the work as the caller sees it, and cancels it.
 
     ## Fix
-    No automatic fix: the right deadline depends on the call. Wrap the call (or the
-    wrapper all callers use) in `asyncio.wait_for(..., timeout=...)` or
-    `async with asyncio.timeout(...)`, and set a client `timeout` as well so abandoned
-    HTTP requests are closed.
+    Unsafe (`--unsafe-fixes`): a deadline is new behaviour — a call that used to wait
+    gets cancelled and raises `TimeoutError` after `T` seconds, which callers may not
+    handle. The fix bounds the call the finding names: for a wrapper's call that is every
+    caller at once.
+
+    - `await call` that is a whole statement (`x = await llm.ainvoke(...)`,
+      `return await ...`, nothing else awaited in it), when the project targets Python 3.11
+      or later (`target-version`): the statement goes under
+      `async with asyncio.timeout(T):`.
+    - Otherwise (older targets, or the call inside a larger expression):
+      `asyncio.wait_for(call, timeout=T)`, which any Python accepts.
+    - A stream (`async for chunk in llm.astream(...)`): the loop goes under
+      `async with asyncio.timeout(T):` (3.11+); no fix before 3.11, since `wait_for`
+      cannot bound an iteration, nor for `stream=True` SDK calls.
+
+    `T` is the option `timeout-expression` (default `"60"`): write
+    `timeout-expression = "settings.LLM_TIMEOUT"` to use the project's setting. The
+    expression is checked when the configuration is loaded (a positive number, a dotted
+    name, a call of one without arguments, or `*`/`+`/`/` of those); a name it reads must
+    mean the same module-level object at the site (no local or parameter of that name),
+    and is imported as the project's other modules import it when the module lacks it.
+    `import asyncio` is added in the standard-library group when missing; no fix where
+    `asyncio` names something else. Set a client `timeout` as well, so abandoned HTTP
+    requests are closed.
 
     ## Options
     `accept-client-timeout = true` stops reporting calls whose client has an HTTP
-    timeout, leaving only calls with no timeout at all.
+    timeout, leaving only calls with no timeout at all. `timeout-expression` is the
+    deadline the fix writes (see Fix).
 
     ## See also
     - https://docs.python.org/3/library/asyncio-task.html#timeouts
@@ -126,12 +162,15 @@ class LlmCallWithoutDeadline(Rule):
         severity=Severity.CRITICAL,
         summary="LLM call awaited with no deadline on its path.",
         audit="§4",
-        fix=FixSafety.NONE,
+        fix=FixSafety.UNSAFE,
+        fix_title="Bound the call with a deadline (`asyncio.timeout` / `asyncio.wait_for`)",
         since="0.1.0",
         tags=("async",),
     )
     cross_file = True
     Options = DeadlineOptions
+    fix_node = "Call"
+    wants_fix_ancestors = True
 
     bad = (
         Bad(
@@ -496,4 +535,46 @@ class LlmCallWithoutDeadline(Rule):
             severity=severity,
             related=tuple(related),
             chain_paths=paths,
+            fix_safety=FixSafety.UNSAFE,
         )
+
+    @classmethod
+    def fix_facts_for(cls, sources: Sequence[tuple[str | None, str, str]]) -> dict[str, Any]:
+        return import_conventions(sources)
+
+    def fix(self, node: cst.CSTNode, finding: Finding) -> Fix | None:
+        """Bound the LLM call: the statement awaiting it under ``async with asyncio.timeout(T)``
+        (3.11+), else ``asyncio.wait_for(call, timeout=T)``; a stream's loop under the former."""
+        return deadline_fix(self, node, finding, self.options.timeout_expression)
+
+
+def deadline_fix(rule: Rule, node: cst.CSTNode, finding: Finding, expression: str) -> Fix | None:
+    """SL401's fix, shared with SL402 for a gather: see the rule's Fix section."""
+    import libcst as cst
+
+    if not isinstance(node, cst.Call):
+        return None
+    if any(arg.keyword is not None and arg.keyword.value == "stream" and not _false(arg.value) for arg in node.args):
+        return None  # the SDK returns a stream: bounding its start would not bound the reading
+    line, col = finding.span.line, finding.span.col
+    deadline = Deadline.at(rule.context, expression, line, col, rule.fix_facts)
+    if deadline is None:
+        return None
+    ancestors = rule.fix_ancestors
+    method = node.func.attr.value if isinstance(node.func, cst.Attribute) else ""
+    parent = ancestors[-1] if ancestors else None
+    if method.startswith("astream") or (isinstance(parent, cst.For) and parent.iter is node):
+        if isinstance(parent, cst.For) and parent.iter is node and parent.asynchronous is not None and deadline.timeout_cm:
+            return Fix(replacement=deadline.around(parent), imports=deadline.imports, target=parent)
+        return None  # wait_for cannot bound an iteration
+    if deadline.timeout_cm:
+        statement = awaited_statement(node, ancestors)
+        if statement is not None:
+            return Fix(replacement=deadline.around(statement), imports=deadline.imports, target=statement)
+    return Fix(replacement=deadline.wait_for(node), imports=deadline.imports)
+
+
+def _false(node: cst.BaseExpression) -> bool:
+    import libcst as cst
+
+    return isinstance(node, cst.Name) and node.value == "False"

@@ -1,0 +1,229 @@
+"""What the deadline fixes of SL401, SL402 and SL403 share: the ``timeout-expression``
+option (parsed and validated when the configuration is loaded), the names they need at
+the fixed site (``asyncio``, the expression's root name) checked with the scope model,
+and the two wrappings: ``asyncio.wait_for(<call>, timeout=T)`` around an expression (any
+Python) and ``async with asyncio.timeout(T):`` around the statement that awaits it (the
+project targets Python 3.11 or later, ``target-version``)."""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from sightlint.semantics.bindings import BindingKind
+
+if TYPE_CHECKING:
+    import libcst as cst
+
+    from sightlint.semantics.scope import Context
+
+DEFAULT_TIMEOUT = "60"
+_NODES = (ast.Expression, ast.Constant, ast.Name, ast.Attribute, ast.Load, ast.BinOp, ast.Mult, ast.Add, ast.Div, ast.Call)
+
+
+def validate_timeout_expression(text: str) -> None:
+    """Raise ``ValueError`` unless ``text`` is a timeout a fix may write: a positive number
+    of seconds, or a dotted name (``settings.LLM_TIMEOUT``), a call of one without
+    arguments (``get_settings().llm_timeout``), or a product, sum or quotient of those."""
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError("timeout-expression: expected a Python expression such as \"60\" or \"settings.LLM_TIMEOUT\", got an empty string")
+    if "\n" in text or "\r" in text:
+        raise ValueError(f"timeout-expression: {text!r} must be one line")
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except SyntaxError as exc:
+        raise ValueError(f"timeout-expression: {text!r} is not a Python expression ({exc.msg})") from None
+    for node in ast.walk(tree):
+        if not isinstance(node, _NODES):
+            raise ValueError(
+                f"timeout-expression: {text!r}: `{type(node).__name__}` is not allowed "
+                "(expected seconds as a number, a dotted name such as settings.LLM_TIMEOUT, or * + / of those)"
+            )
+        if isinstance(node, ast.Constant) and (
+            isinstance(node.value, bool) or not isinstance(node.value, (int, float)) or not node.value > 0
+        ):
+            raise ValueError(f"timeout-expression: {text!r}: {node.value!r} is not a positive number of seconds")
+        if isinstance(node, ast.Call) and (node.args or node.keywords or _dotted(node.func) is None):
+            raise ValueError(f"timeout-expression: {text!r}: only calls of a dotted name without arguments are allowed")
+    if _root(tree.body) is None and not _has_number(tree.body):
+        raise ValueError(f"timeout-expression: {text!r} names no number and no name")
+
+
+def _dotted(node: ast.expr) -> str | None:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        inner = _dotted(node.value)
+        return None if inner is None else f"{inner}.{node.attr}"
+    return None
+
+
+def _roots(node: ast.AST) -> list[str]:
+    """The names the expression reads (the first part of each dotted name)."""
+    return [n.id for n in ast.walk(node) if isinstance(n, ast.Name)]
+
+
+def _root(node: ast.AST) -> str | None:
+    roots = _roots(node)
+    return roots[0] if roots else None
+
+
+def _has_number(node: ast.AST) -> bool:
+    return any(isinstance(n, ast.Constant) for n in ast.walk(node))
+
+
+@dataclass(frozen=True)
+class DeadlineFixOptions:
+    """SL402's and SL403's settings."""
+
+    timeout_expression: str = DEFAULT_TIMEOUT
+    """The deadline the fix writes, in seconds: a Python expression (`"60"`,
+    `"settings.LLM_TIMEOUT"`). A name it reads must be imported or defined in the fixed
+    module, else imported as the project's other modules import it (`from app.core.config
+    import settings`), else the site is not fixed."""
+
+    def __post_init__(self) -> None:
+        validate_timeout_expression(self.timeout_expression)
+
+
+def import_conventions(sources: Sequence[tuple[str | None, str, str]]) -> dict[str, Any]:
+    """``{"imports": {name: module}}``: for each name the project's modules bind with
+    ``from module import name`` at the top level, the module most of them import it from
+    (for the timeout expression's root name, when the fixed module lacks it)."""
+    counts: dict[str, Counter[str]] = {}
+    pattern = re.compile(r"^from\s+([\w.]+)\s+import\s+([^\n(#]+)$", re.MULTILINE)
+    for module, _path, text in sources:
+        for match in pattern.finditer(text):
+            source = match.group(1)
+            for part in match.group(2).split(","):
+                bits = part.split()
+                if len(bits) == 1:
+                    counts.setdefault(bits[0], Counter())[source] += 1
+                elif len(bits) == 3 and bits[1] == "as":
+                    continue  # an alias binds another name
+    return {"imports": {name: c.most_common(1)[0][0] for name, c in counts.items()}}
+
+
+class Deadline:
+    """What a deadline fix at ``line:col`` of ``context``'s module writes: the timeout
+    expression and the imports it needs; None (from :meth:`at`) when a name it needs means
+    something else there."""
+
+    def __init__(self, expression: Any, imports: tuple[tuple[str, str | None], ...], timeout_cm: bool) -> None:
+        self.expression = expression  # a libcst expression
+        self.imports = imports
+        # Whether `async with asyncio.timeout(T)` may be written (Python 3.11+).
+        self.timeout_cm = timeout_cm
+
+    @classmethod
+    def at(cls, context: Context, text: str, line: int, col: int, facts: dict[str, Any]) -> Deadline | None:
+        import libcst as cst
+
+        imports: list[tuple[str, str | None]] = []
+        found = context.binding_at("asyncio", line, col)
+        if found.kind is BindingKind.UNBOUND:
+            imports.append(("asyncio", None))
+        elif not (found.kind is BindingKind.IMPORT and found.qualified == "asyncio" and found.at_module_level):
+            return None
+        tree = ast.parse(text.strip(), mode="eval")
+        for name in dict.fromkeys(_roots(tree)):
+            binding = context.binding_at(name, line, col)
+            if binding.kind is BindingKind.UNBOUND:
+                source = (facts.get("imports") or {}).get(name)
+                if source is None or source == context.module or name == "asyncio":
+                    return None  # nowhere to take it from
+                imports.append((source, name))
+            elif not binding.at_module_level and binding.kind is not BindingKind.BUILTIN:
+                return None  # a local or parameter of that name would be read instead
+        return cls(cst.parse_expression(text.strip()), tuple(imports), context.settings.target_python >= (3, 11))
+
+    def wait_for(self, awaitable: cst.BaseExpression) -> cst.Call:
+        """``asyncio.wait_for(<awaitable>, timeout=T)``."""
+        import libcst as cst
+
+        return cst.Call(
+            func=cst.Attribute(value=cst.Name("asyncio"), attr=cst.Name("wait_for")),
+            args=[
+                cst.Arg(value=awaitable, comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))),
+                cst.Arg(
+                    keyword=cst.Name("timeout"),
+                    value=self.expression,
+                    equal=cst.AssignEqual(whitespace_before=cst.SimpleWhitespace(""), whitespace_after=cst.SimpleWhitespace("")),
+                ),
+            ],
+        )
+
+    def timeout_item(self) -> cst.WithItem:
+        """``asyncio.timeout(T)`` as an ``async with`` item."""
+        import libcst as cst
+
+        call = cst.Call(func=cst.Attribute(value=cst.Name("asyncio"), attr=cst.Name("timeout")), args=[cst.Arg(value=self.expression)])
+        return cst.WithItem(item=call)
+
+    def around(self, statement: cst.BaseStatement) -> cst.With:
+        """``async with asyncio.timeout(T):`` around ``statement`` (its comments above stay above)."""
+        import libcst as cst
+
+        return cst.With(
+            items=[self.timeout_item()],
+            body=cst.IndentedBlock(body=[statement.with_changes(leading_lines=())]),
+            asynchronous=cst.Asynchronous(),
+            leading_lines=statement.leading_lines,
+        )
+
+
+def awaited_statement(node: cst.CSTNode, ancestors: Sequence[cst.CSTNode]) -> cst.SimpleStatementLine | None:
+    """The statement line whose whole work is ``await <node>`` (``await x``, ``y = await x``,
+    ``y: T = await x``, ``return await x``) with no other ``await`` in it: wrapping that line
+    in ``async with asyncio.timeout(T):`` bounds the call and nothing else. None otherwise."""
+    import libcst as cst
+
+    if len(ancestors) < 3:
+        return None
+    awaiting, small, line = ancestors[-1], ancestors[-2], ancestors[-3]
+    if not isinstance(awaiting, cst.Await) or not isinstance(line, cst.SimpleStatementLine) or len(line.body) != 1:
+        return None
+    if isinstance(small, (cst.Expr, cst.Return)) and small.value is awaiting:
+        pass
+    elif isinstance(small, cst.Assign) and small.value is awaiting:
+        pass
+    elif isinstance(small, cst.AnnAssign) and small.value is awaiting:
+        pass
+    else:
+        return None
+    if _awaits(node):
+        return None
+    return line
+
+
+def _awaits(node: cst.CSTNode) -> bool:
+    import libcst as cst
+
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, cst.Await):
+            return True
+        if isinstance(current, (cst.Lambda,)):
+            continue
+        stack.extend(current.children)
+    return False
+
+
+def fresh_name(context: Context, candidates: Sequence[str], line: int, col: int, *, module_level: bool = False) -> str | None:
+    """The first of ``candidates`` that nothing binds or reads in the module (a new local or
+    module-level name then shadows nothing and is shadowed by nothing)."""
+    used = {n.id for n in ast.walk(context.tree) if isinstance(n, ast.Name)} | {
+        a.arg for a in ast.walk(context.tree) if isinstance(a, ast.arg)
+    }
+    for name in candidates:
+        if name in used:
+            continue
+        binding = context.binding_at(name, line, col)
+        if binding.kind is BindingKind.UNBOUND and (not module_level or context.module_binding(name) is None):
+            return name
+    return None
