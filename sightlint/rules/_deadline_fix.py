@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     import libcst as cst
 
     from sightlint.semantics.scope import Context
+    from sightlint.settings import Settings
 
 DEFAULT_TIMEOUT = "60"
 _NODES = (ast.Expression, ast.Constant, ast.Name, ast.Attribute, ast.Load, ast.BinOp, ast.Mult, ast.Add, ast.Div, ast.Call)
@@ -108,6 +109,17 @@ def import_conventions(sources: Sequence[tuple[str | None, str, str]]) -> dict[s
     return {"imports": {name: c.most_common(1)[0][0] for name, c in counts.items()}}
 
 
+def asyncio_import(context: Context, line: int, col: int) -> tuple[tuple[str, str | None], ...] | None:
+    """What ``asyncio`` at ``line:col`` needs: ``()`` when it is the module's ``import asyncio``,
+    ``import asyncio`` when nothing binds it, None when it names something else there."""
+    found = context.binding_at("asyncio", line, col)
+    if found.kind is BindingKind.UNBOUND:
+        return (("asyncio", None),)
+    if found.kind is BindingKind.IMPORT and found.qualified == "asyncio" and found.at_module_level:
+        return ()
+    return None
+
+
 class Deadline:
     """What a deadline fix at ``line:col`` of ``context``'s module writes: the timeout
     expression and the imports it needs; None (from :meth:`at`) when a name it needs means
@@ -123,12 +135,10 @@ class Deadline:
     def at(cls, context: Context, text: str, line: int, col: int, facts: dict[str, Any]) -> Deadline | None:
         import libcst as cst
 
-        imports: list[tuple[str, str | None]] = []
-        found = context.binding_at("asyncio", line, col)
-        if found.kind is BindingKind.UNBOUND:
-            imports.append(("asyncio", None))
-        elif not (found.kind is BindingKind.IMPORT and found.qualified == "asyncio" and found.at_module_level):
+        needed = asyncio_import(context, line, col)
+        if needed is None:
             return None
+        imports = list(needed)
         tree = ast.parse(text.strip(), mode="eval")
         for name in dict.fromkeys(_roots(tree)):
             binding = context.binding_at(name, line, col)
@@ -227,3 +237,17 @@ def fresh_name(context: Context, candidates: Sequence[str], line: int, col: int,
         if binding.kind is BindingKind.UNBOUND and (not module_level or context.module_binding(name) is None):
             return name
     return None
+
+
+def bounded_by_sl401(settings: Settings, path: str, method: str, timeout_kind: str) -> bool:
+    """Whether ``llm-call-without-deadline`` (SL401) reports, with a fix, the LLM call
+    ``method`` at ``path`` whose client has a timeout of ``timeout_kind``: its fix then
+    bounds that call, and a second deadline around the fan-out or the task that reaches
+    it would be redundant (a stream's call gets no fix from it before Python 3.11)."""
+    name = "llm-call-without-deadline"
+    if not settings.is_enabled("SL401", name) or settings.ignored_for_path(path, "SL401", name):
+        return False
+    options = settings.rule_options.get(name)
+    if timeout_kind == "http" and getattr(options, "accept_client_timeout", False):
+        return False
+    return not method.startswith("astream") or settings.target_python >= (3, 11)

@@ -1,21 +1,40 @@
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Sequence
 from textwrap import dedent
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sightlint.models import Finding, RelatedLocation, Span
 from sightlint.project.contexts import BACKGROUND, REQUEST, TEST, where_code_runs
 from sightlint.project.deadlines import GENAI_CHAT, Deadlines, LlmCall, Timeout, deadlines, genai_pin, keeps
 from sightlint.project.graph import Graph, ModelNeeds
 from sightlint.project.model import is_test_path
-from sightlint.rules.base import Bad, FixSafety, Good, Rule, RuleMeta, Severity
+from sightlint.rules._deadline_fix import (
+    Deadline,
+    DeadlineFixOptions,
+    asyncio_import,
+    bounded_by_sl401,
+    fresh_name,
+    import_conventions,
+)
+from sightlint.rules.base import Bad, Fix, FixSafety, Good, Rule, RuleMeta, Severity
 from sightlint.settings import Settings
+
+if TYPE_CHECKING:
+    import libcst as cst
 
 _WEAK = (
     "the event loop keeps only a weak reference to a task, so it can be garbage-collected "
     "before it finishes (keep it in a set and discard it when done)"
 )
 _DROPPED = f"the task's reference is dropped: {_WEAK}"
+# What a finding's fix does (its ``fix_title``, which ``fix`` reads back).
+_WRAP = "Start the work under `asyncio.wait_for(..., timeout=T)`"
+_KEEP = "Keep the task's reference until it ends"
+_BOTH = f"{_WRAP} and keep the task's reference"
+_TASK_NAMES = ("task", "background_task", "bg_task", "new_task")
+_SET_NAMES = ("_background_tasks", "_running_tasks", "_sightlint_background_tasks")
 
 
 class BackgroundTaskWithoutDeadline(Rule):
@@ -60,11 +79,29 @@ class BackgroundTaskWithoutDeadline(Rule):
     documentation's warning).
 
     ## Fix
-    No automatic fix: the right limit depends on the job. Start the task as
-    `asyncio.create_task(asyncio.wait_for(job(...), timeout=300))` (or put
-    `async with asyncio.timeout(300):` at the top of the job), record a timeout as the
-    job's failure, and keep a reference: `tasks.add(task)`,
-    `task.add_done_callback(tasks.discard)`.
+    Unsafe (`--unsafe-fixes`): a deadline cancels a job that used to run to its end.
+
+    - LLM work with no deadline: the task's coroutine is started under
+      `asyncio.wait_for(job(...), timeout=T)` — `asyncio.create_task(asyncio.wait_for(
+      _run(job_id), timeout=T))` — so the task fails with `TimeoutError` after `T` seconds
+      (the job's own `except` clauses inside it see a `CancelledError`). The call that
+      schedules it, and the reference it keeps, stay as they are. `T` is the option
+      `timeout-expression` (default `"60"`; a job usually wants more, for instance
+      `"settings.JOB_TIMEOUT"`), checked as SL401's.
+    - A dropped reference (`asyncio.create_task(work())` as a statement): the task is
+      kept in a module-level set until it ends — `task = asyncio.create_task(...)`,
+      `_background_tasks.add(task)`, `task.add_done_callback(_background_tasks.discard)`,
+      with `_background_tasks: set[asyncio.Task[object]] = set()` after the imports (names
+      that nothing in the module uses).
+    - When `llm-call-without-deadline` (SL401) is enabled, its fix bounds the LLM calls
+      the task reaches where they are made; this fix then only keeps a dropped reference
+      (no second deadline).
+    - No fix for `BackgroundTasks.add_task(func, ...)` (it takes a function, not a
+      coroutine: put `async with asyncio.timeout(...)` at the top of the job), nor for
+      work that only touches the database (the timeout expression is the LLM deadline).
+
+    Record a timeout as the job's failure (`except TimeoutError:` around the work in
+    the job, or a done callback).
 
     ## See also
     - https://docs.python.org/3/library/asyncio-task.html#asyncio.create_task
@@ -78,11 +115,15 @@ class BackgroundTaskWithoutDeadline(Rule):
         severity=Severity.CRITICAL,
         summary="Background task doing network or LLM work with no deadline.",
         audit="§7",
-        fix=FixSafety.NONE,
+        fix=FixSafety.UNSAFE,
+        fix_title=_BOTH,
         since="0.1.0",
         tags=("async",),
     )
     cross_file = True
+    Options = DeadlineFixOptions
+    fix_node = "Call"
+    wants_fix_ancestors = True
 
     bad = (
         Bad(
@@ -478,7 +519,8 @@ class BackgroundTaskWithoutDeadline(Rule):
             message = f"{what}{target} as a background task with no deadline, and it awaits database work (`{text}` in `{model.display(where)}`) that has no timeout of its own; a stalled connection keeps the task alive forever"
             related = (RelatedLocation(model.path_of(where), d_line, d_col, f"`{text}` has no deadline"),)
         elif dropped:
-            return cls.project_finding(path, span, f"{what} starts a task and drops its reference: {_WEAK}.", severity=Severity.MEDIUM)
+            found = cls.project_finding(path, span, f"{what} starts a task and drops its reference: {_WEAK}.", severity=Severity.MEDIUM)
+            return _with_fix(found, wrap=False, keep=True)
         else:
             return None
         if dropped:
@@ -486,7 +528,12 @@ class BackgroundTaskWithoutDeadline(Rule):
             if severity is Severity.LOW:
                 severity = Severity.MEDIUM  # the dropped reference alone is worth that
         chain_paths = tuple(model.path_of(f) for f in started)
-        return cls.project_finding(path, span, message + ".", severity=severity, related=related, chain_paths=chain_paths)
+        found = cls.project_finding(path, span, message + ".", severity=severity, related=related, chain_paths=chain_paths)
+        # The deadline: for LLM work SL401's fix does not bound where it is made already.
+        wrap = bool(llm) and api != "add_task" and (inner_line, inner_col) != (line, col)
+        if wrap and all(bounded_by_sl401(settings, model.path_of(c.function), c.method, analysis.timeout_of(c).kind) for c, _ in llm):
+            wrap = False
+        return _with_fix(found, wrap=wrap, keep=bool(dropped))
 
     @staticmethod
     def _timeout_ignored(model: Graph, call: LlmCall, timeout: Timeout, settings: Settings) -> str:
@@ -509,3 +556,67 @@ class BackgroundTaskWithoutDeadline(Rule):
         ]
         related.append(RelatedLocation(*last))
         return tuple(related)
+
+    @classmethod
+    def fix_facts_for(cls, sources: Sequence[tuple[str | None, str, str]]) -> dict[str, Any]:
+        return import_conventions(sources)
+
+    def fix(self, node: cst.CSTNode, finding: Finding) -> Fix | None:
+        """The deadline around the task's coroutine and/or the kept reference, as the
+        finding's ``fix_title`` says (see the Fix section)."""
+        import libcst as cst
+
+        if not isinstance(node, cst.Call) or not node.args:
+            return None
+        wrap = finding.fix_title in (_WRAP, _BOTH)
+        keep = finding.fix_title in (_KEEP, _BOTH)
+        line, col = finding.span.line, finding.span.col
+        context = self.context
+        needed = asyncio_import(context, line, col)
+        if needed is None:
+            return None
+        imports: tuple[tuple[str, str | None], ...] = needed
+        call = node
+        if wrap:
+            deadline = Deadline.at(context, self.options.timeout_expression, line, col, self.fix_facts)
+            if deadline is None:
+                return None
+            imports = deadline.imports
+            first = node.args[0]
+            if first.keyword is not None or first.star or not isinstance(first.value, cst.Call):
+                return None
+            args = [first.with_changes(value=deadline.wait_for(first.value)), *node.args[1:]]
+            call = node.with_changes(args=args)
+        if not keep:
+            return Fix(replacement=call, imports=imports)
+        ancestors = self.fix_ancestors
+        if len(ancestors) < 2 or not isinstance(ancestors[-1], cst.Expr) or ancestors[-1].value is not node:
+            return Fix(replacement=call, imports=imports) if wrap else None
+        statement = ancestors[-2]
+        if not isinstance(statement, cst.SimpleStatementLine) or len(statement.body) != 1:
+            return Fix(replacement=call, imports=imports) if wrap else None
+        task = fresh_name(context, _TASK_NAMES, line, col)
+        keep_in = fresh_name(context, _SET_NAMES, line, col, module_level=True)
+        if task is None or keep_in is None:
+            return Fix(replacement=call, imports=imports) if wrap else None
+        first_line = statement.with_changes(
+            body=[cst.Assign(targets=[cst.AssignTarget(target=cst.Name(task))], value=call)]
+        )
+        rest = [
+            cst.parse_statement(f"{keep_in}.add({task})"),
+            cst.parse_statement(f"{task}.add_done_callback({keep_in}.discard)"),
+        ]
+        return Fix(
+            replacement=cst.FlattenSentinel([first_line, *rest]),
+            imports=imports,
+            module_statements=((keep_in, f"{keep_in}: set[asyncio.Task[object]] = set()"),),
+            target=statement,
+        )
+
+
+def _with_fix(finding: Finding, *, wrap: bool, keep: bool) -> Finding:
+    """``finding`` offering the fix that does what is wanted (none when nothing is)."""
+    if not wrap and not keep:
+        return dataclasses.replace(finding, fix_safety=FixSafety.NONE, fix_title=None)
+    title = _BOTH if wrap and keep else _WRAP if wrap else _KEEP
+    return dataclasses.replace(finding, fix_safety=FixSafety.UNSAFE, fix_title=title)
