@@ -2,8 +2,12 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from sightlint.rules.base import Bad, Good, Rule, RuleMeta, Severity
+from sightlint.models import Finding
+from sightlint.project.model import is_test_path
+from sightlint.rules._deadline_fix import asyncio_import, fresh_name
+from sightlint.rules.base import Bad, Fix, FixSafety, Good, Rule, RuleMeta, Severity
 from sightlint.semantics.fanout import (
     SEMAPHORE_NAME,
     SEMAPHORES,
@@ -13,6 +17,28 @@ from sightlint.semantics.fanout import (
     last_name,
     opens_session,
 )
+
+if TYPE_CHECKING:
+    import libcst as cst
+
+# SQLAlchemy's QueuePool (and AsyncAdaptedQueuePool, an AsyncEngine's default) keeps
+# pool_size=5 connections, plus max_overflow=10 (sqlalchemy 2.0.58, pool/impl.py).
+_DEFAULT_SLOTS = 4
+_SLOT_NAMES = ("_db_slots", "_session_slots", "_db_session_slots")
+
+
+@dataclass(frozen=True)
+class SessionSlotsOptions:
+    """SL601's settings."""
+
+    max_concurrent_sessions: int = _DEFAULT_SLOTS
+    """How many sessions the fix lets the tasks hold at once (the semaphore's size): below
+    the engine's `pool_size` (SQLAlchemy's default 5), so the rest of the application
+    keeps a connection."""
+
+    def __post_init__(self) -> None:
+        if self.max_concurrent_sessions < 1:
+            raise ValueError(f"max-concurrent-sessions: expected a positive number, got {self.max_concurrent_sessions!r}")
 
 
 @dataclass
@@ -47,11 +73,28 @@ class SessionPerTaskUnbounded(FanOutTracking, Rule):
     and every other request that needs the database stalls meanwhile.
 
     ## Fix
-    No automatic fix: the right bound depends on the pool size and the workload. Acquire
-    an `asyncio.Semaphore` sized well below `pool_size + max_overflow` in the coroutine
-    (`async with self._db_slots:`), gather in fixed-size batches, or open the session
-    only around the queries and not across the LLM call. Passing the caller's session
-    into the tasks instead (the audit's "option 1") is a different bug: see SL602.
+    Unsafe (`--unsafe-fixes`): bounds how many of the tasks hold a session at once with
+    an `asyncio.Semaphore`, entered in the same `async with` as the session:
+    `async with _db_slots, AsyncSessionLocal() as session:`, with
+    `_db_slots = asyncio.Semaphore(4)` after the module's imports (a name nothing in
+    the module uses; `import asyncio` added in the standard-library group when missing).
+    The size is the option `max-concurrent-sessions`, default 4: one below SQLAlchemy's
+    default `pool_size` of 5 (`QueuePool`, and `AsyncAdaptedQueuePool`, which an
+    `AsyncEngine` uses; sqlalchemy 2.0.58 `pool/impl.py`), so other requests keep a
+    pooled connection; set it below your engine's `pool_size`.
+
+    The tasks still run concurrently; only their sessions wait for a slot, so the
+    connections held at once never exceed the bound. It is unsafe because it changes
+    timing: a task now waits for a slot (a fan-out of 30 takes about 30/4 session
+    lifetimes), and the semaphore is shared by every call of the function in the process
+    (that is what keeps the pool from running dry when several requests fan out at once).
+    Like every asyncio primitive it binds to the event loop that first waits on it, so a
+    process that runs several loops (a test suite with a loop per test) should create it
+    per loop. The semaphore is not a local created before the `gather` because the fix
+    edits the statement that opens the session; the tasks are not handed the caller's
+    session instead (the audit's "option 1" is SL602). No fix where the session is not
+    opened by an `async with` (`session = factory()` ... `close()`), nor in test files
+    (their concurrency is often what they test).
 
     ## See also
     - https://docs.sqlalchemy.org/en/20/core/pooling.html#sqlalchemy.pool.QueuePool
@@ -65,8 +108,13 @@ class SessionPerTaskUnbounded(FanOutTracking, Rule):
         severity=Severity.CRITICAL,
         summary="DB session opened in each of an unbounded set of concurrent tasks; the pool can run dry.",
         audit="§3",
+        fix=FixSafety.UNSAFE,
+        fix_title="Bound the concurrent sessions with an `asyncio.Semaphore`",
         tags=("database", "async"),
     )
+    Options = SessionSlotsOptions
+    fix_node = "Call"
+    wants_fix_ancestors = True
 
     bad = (
         Bad(
@@ -287,7 +335,33 @@ class SessionPerTaskUnbounded(FanOutTracking, Rule):
                 f"{spawn.how} (line {spawn.site.lineno}){more} and no concurrency bound: every task holds a "
                 "pooled connection at the same time and a large collection exhausts the pool; acquire an "
                 "`asyncio.Semaphore` sized below the pool, or batch.",
+                fixable=not is_test_path(self.context.path),
             )
+
+
+    def fix(self, node: cst.CSTNode, finding: Finding) -> Fix | None:
+        """``async with _db_slots, <session> as s:`` with a module-level semaphore (see the Fix section)."""
+        import libcst as cst
+
+        ancestors = self.fix_ancestors
+        if is_test_path(self.context.path) or len(ancestors) < 2:
+            return None
+        item, block = ancestors[-1], ancestors[-2]
+        if not isinstance(item, cst.WithItem) or item.item is not node or not isinstance(block, cst.With) or block.asynchronous is None:
+            return None
+        line, col = finding.span.line, finding.span.col
+        imports = asyncio_import(self.context, line, col)
+        name = fresh_name(self.context, _SLOT_NAMES, line, col, module_level=True)
+        if imports is None or name is None:
+            return None
+        slot = cst.WithItem(item=cst.Name(name), comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
+        size = self.options.max_concurrent_sessions
+        return Fix(
+            replacement=block.with_changes(items=[slot, *block.items]),
+            imports=imports,
+            module_statements=((name, f"{name} = asyncio.Semaphore({size})"),),
+            target=block,
+        )
 
 
 def _short(qualname: str) -> str:
