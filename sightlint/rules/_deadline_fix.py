@@ -174,7 +174,7 @@ class Deadline:
         call = cst.Call(func=cst.Attribute(value=cst.Name("asyncio"), attr=cst.Name("timeout")), args=[cst.Arg(value=self.expression)])
         return cst.WithItem(item=call)
 
-    def around(self, statement: cst.BaseStatement) -> cst.With:
+    def around(self, statement: cst.SimpleStatementLine | cst.For) -> cst.With:
         """``async with asyncio.timeout(T):`` around ``statement`` (its comments above stay above)."""
         import libcst as cst
 

@@ -146,6 +146,25 @@ class BackgroundTaskWithoutDeadline(Rule):
                 task.add_done_callback(_running.discard)
                 return {"started": True}
             """),
+            fixed=dedent("""\
+            import asyncio
+            from fastapi import APIRouter
+            from langchain_openai import ChatOpenAI
+
+            router = APIRouter()
+            _running = set()
+
+            async def _summarise(doc_id):
+                llm = ChatOpenAI(model="gpt-4o-mini")
+                await llm.ainvoke(f"summarise {doc_id}")
+
+            @router.post("/docs/{doc_id}/summary")
+            async def start(doc_id: str):
+                task = asyncio.create_task(asyncio.wait_for(_summarise(doc_id), timeout=60))
+                _running.add(task)
+                task.add_done_callback(_running.discard)
+                return {"started": True}
+            """),
             in_docs=True,
         ),
         # Dropped reference and unbounded work: one finding saying both.
@@ -159,7 +178,22 @@ class BackgroundTaskWithoutDeadline(Rule):
 
             async def handler(text):
                 asyncio.create_task(notify(text))
-            """)
+            """),
+            fixed=dedent("""\
+            import asyncio
+            import litellm
+
+            _background_tasks: set[asyncio.Task[object]] = set()
+
+
+            async def notify(text):
+                await litellm.acompletion(model="gpt-4o", messages=[{"role": "user", "content": text}])
+
+            async def handler(text):
+                task = asyncio.create_task(asyncio.wait_for(notify(text), timeout=60))
+                _background_tasks.add(task)
+                task.add_done_callback(_background_tasks.discard)
+            """),
         ),
         # RUF006 on its own: bounded work, dropped reference.
         Bad(
@@ -171,7 +205,21 @@ class BackgroundTaskWithoutDeadline(Rule):
 
             async def handler():
                 asyncio.ensure_future(tick())
-            """)
+            """),
+            fixed=dedent("""\
+            import asyncio
+
+            _background_tasks: set[asyncio.Task[object]] = set()
+
+
+            async def tick():
+                await asyncio.sleep(1)
+
+            async def handler():
+                task = asyncio.ensure_future(tick())
+                _background_tasks.add(task)
+                task.add_done_callback(_background_tasks.discard)
+            """),
         ),
         # FastAPI BackgroundTasks, across modules.
         Bad(
@@ -230,7 +278,25 @@ class BackgroundTaskWithoutDeadline(Rule):
 
             async def start(qs, tasks):
                 tasks.append(asyncio.create_task(Job().run(qs)))
-            """)
+            """),
+            fixed=dedent("""\
+            import asyncio
+            from langchain_openai import ChatOpenAI
+
+            class Job:
+                def __init__(self):
+                    self.llm = ChatOpenAI()
+
+                async def step(self, q):
+                    return await self.llm.ainvoke(q)
+
+                async def run(self, qs):
+                    await asyncio.wait_for(self.step(qs[0]), 30)
+                    await self.step(qs[1])
+
+            async def start(qs, tasks):
+                tasks.append(asyncio.create_task(asyncio.wait_for(Job().run(qs), timeout=60)))
+            """),
         ),
         # loop.create_task with a dropped reference.
         Bad(
@@ -246,7 +312,24 @@ class BackgroundTaskWithoutDeadline(Rule):
             async def handler(text):
                 loop = asyncio.get_running_loop()
                 loop.create_task(embed(text))
-            """)
+            """),
+            fixed=dedent("""\
+            import asyncio
+            from openai import AsyncOpenAI
+
+            _background_tasks: set[asyncio.Task[object]] = set()
+
+            client = AsyncOpenAI()
+
+            async def embed(text):
+                return await AsyncOpenAI().embeddings.create(model="text-embedding-3-small", input=text)
+
+            async def handler(text):
+                loop = asyncio.get_running_loop()
+                task = loop.create_task(asyncio.wait_for(embed(text), timeout=60))
+                _background_tasks.add(task)
+                task.add_done_callback(_background_tasks.discard)
+            """),
         ),
         # TaskGroup tasks: the group keeps them, the work has no deadline.
         Bad(
@@ -261,7 +344,19 @@ class BackgroundTaskWithoutDeadline(Rule):
                 async with asyncio.TaskGroup() as tg:
                     for q in qs:
                         tg.create_task(ask(q))
-            """)
+            """),
+            fixed=dedent("""\
+            import asyncio
+            from langchain_openai import ChatOpenAI
+
+            async def ask(q):
+                return await ChatOpenAI().ainvoke(q)
+
+            async def handler(qs):
+                async with asyncio.TaskGroup() as tg:
+                    for q in qs:
+                        tg.create_task(asyncio.wait_for(ask(q), timeout=60))
+            """),
         ),
     )
 

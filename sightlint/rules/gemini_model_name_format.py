@@ -102,6 +102,7 @@ class GeminiModelNameFormat(Rule):
         audit="§5",
         fix=FixSafety.SAFE,
         fix_title="Add the `models/` prefix",
+        unsafe_fix_title="Add the `models/` prefix (other readers of the value see it too)",
         since="0.1.0",
         tags=(),
     )
@@ -115,6 +116,11 @@ class GeminiModelNameFormat(Rule):
             from langchain_google_genai import GoogleGenerativeAIEmbeddings
 
             embeddings = GoogleGenerativeAIEmbeddings(model="gemini-embedding-001")
+            """),
+            fixed=dedent("""\
+            from langchain_google_genai import GoogleGenerativeAIEmbeddings
+
+            embeddings = GoogleGenerativeAIEmbeddings(model="models/gemini-embedding-001")
             """),
             in_docs=True,
         ),
@@ -178,7 +184,14 @@ class GeminiModelNameFormat(Rule):
 
             def build(fast: bool):
                 return GoogleGenerativeAIEmbeddings(model="text-embedding-004" if fast else "models/gemini-embedding-001")
-            """)
+            """),
+            fixed=dedent("""\
+            import os
+            from langchain_google_genai import GoogleGenerativeAIEmbeddings
+
+            def build(fast: bool):
+                return GoogleGenerativeAIEmbeddings(model="models/text-embedding-004" if fast else "models/gemini-embedding-001")
+            """),
         ),
         # Submodule import path.
         Bad(
@@ -188,7 +201,14 @@ class GeminiModelNameFormat(Rule):
             class Index:
                 def __init__(self):
                     self.embeddings = GoogleGenerativeAIEmbeddings(model="gemini-embedding-001", google_api_key="k")
-            """)
+            """),
+            fixed=dedent("""\
+            from langchain_google_genai.embeddings import GoogleGenerativeAIEmbeddings
+
+            class Index:
+                def __init__(self):
+                    self.embeddings = GoogleGenerativeAIEmbeddings(model="models/gemini-embedding-001", google_api_key="k")
+            """),
         ),
         # A module-level constant read through a local.
         Bad(
@@ -328,7 +348,8 @@ class GeminiModelNameFormat(Rule):
                         continue
                     # Written in the call: its only reader, a safe fix; a default or constant may have others.
                     safety = FixSafety.SAFE if alternative[0] == "s" else FixSafety.UNSAFE
-                    finding = dataclasses.replace(finding, fix_safety=safety)
+                    title = cls.meta.fix_title if safety is FixSafety.SAFE else cls.meta.unsafe_fix_title
+                    finding = dataclasses.replace(finding, fix_safety=safety, fix_title=title)
                     if (path, l_line) != (use_path, line):
                         finding = _with_related(finding, RelatedLocation(use_path, line, col, "`GoogleGenerativeAIEmbeddings(model=...)` uses it"))
                     reported[(path, l_line, l_col)] = finding

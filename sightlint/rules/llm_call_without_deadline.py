@@ -192,6 +192,26 @@ class LlmCallWithoutDeadline(Rule):
             async def summary(text: str):
                 return await Summariser().summarise(text)
             """),
+            fixed=dedent("""\
+            import asyncio
+
+            from fastapi import APIRouter
+            from langchain_openai import ChatOpenAI
+
+            router = APIRouter()
+
+            class Summariser:
+                def __init__(self):
+                    self.llm = ChatOpenAI(model="gpt-4o-mini")
+
+                async def summarise(self, text):
+                    reply = await asyncio.wait_for(self.llm.ainvoke(text), timeout=60)
+                    return reply.content
+
+            @router.post("/summary")
+            async def summary(text: str):
+                return await Summariser().summarise(text)
+            """),
             in_docs=True,
         ),
         # A factory passing its caller's timeout through: an HTTP timeout only.
@@ -225,7 +245,20 @@ class LlmCallWithoutDeadline(Rule):
                 llm = ChatAnthropic(model="claude-sonnet-4-5")
                 chain = prompt | llm
                 return await chain.ainvoke({"q": q})
-            """)
+            """),
+            fixed=dedent("""\
+            import asyncio
+
+            from langchain_anthropic import ChatAnthropic
+            from langchain_core.prompts import ChatPromptTemplate
+
+            prompt = ChatPromptTemplate.from_template("Answer: {q}")
+
+            async def answer(q):
+                llm = ChatAnthropic(model="claude-sonnet-4-5")
+                chain = prompt | llm
+                return await asyncio.wait_for(chain.ainvoke({"q": q}), timeout=60)
+            """),
         ),
         # A wrapper: one finding, inside it, whatever calls it.
         Bad(
@@ -247,7 +280,26 @@ class LlmCallWithoutDeadline(Rule):
 
             async def caller_b(p: Provider):
                 return await p.complete("b")
-            """)
+            """),
+            fixed=dedent("""\
+            import asyncio
+            import litellm
+
+            class Provider:
+                async def complete(self, prompt, with_timeout=False):
+                    if with_timeout:
+                        return await asyncio.wait_for(self._raw(prompt), 30)
+                    return await asyncio.wait_for(litellm.acompletion(model="gpt-4o", messages=[prompt]), timeout=60)
+
+                async def _raw(self, prompt):
+                    return await litellm.acompletion(model="gpt-4o", messages=[prompt], timeout=30)
+
+            async def caller_a(p: Provider):
+                return await p.complete("a")
+
+            async def caller_b(p: Provider):
+                return await p.complete("b")
+            """),
         ),
         # google.genai's HttpOptions timeout is in milliseconds.
         Bad(
@@ -260,7 +312,19 @@ class LlmCallWithoutDeadline(Rule):
             async def ask(prompt):
                 client = genai.Client(http_options=types.HttpOptions(timeout=30))
                 return await client.aio.models.generate_content(model="gemini-2.5-flash", contents=prompt)
-            """)
+            """),
+            fixed=dedent("""\
+            import asyncio
+
+            from google import genai
+            from google.genai import types
+
+            client = None
+
+            async def ask(prompt):
+                client = genai.Client(http_options=types.HttpOptions(timeout=30))
+                return await asyncio.wait_for(client.aio.models.generate_content(model="gemini-2.5-flash", contents=prompt), timeout=60)
+            """),
         ),
         # Embeddings: GoogleGenerativeAIEmbeddings has no working timeout.
         Bad(
@@ -274,7 +338,19 @@ class LlmCallWithoutDeadline(Rule):
 
             async def embed(texts):
                 return await get_embeddings().aembed_documents(texts)
-            """)
+            """),
+            fixed=dedent("""\
+            import asyncio
+            from functools import lru_cache
+            from langchain_google_genai import GoogleGenerativeAIEmbeddings
+
+            @lru_cache
+            def get_embeddings():
+                return GoogleGenerativeAIEmbeddings(model="models/gemini-embedding-001", request_options={"timeout": 10})
+
+            async def embed(texts):
+                return await asyncio.wait_for(get_embeddings().aembed_documents(texts), timeout=60)
+            """),
         ),
         # The OpenAI SDK's default 600 s is an HTTP timeout, not a deadline.
         Bad(
@@ -288,7 +364,20 @@ class LlmCallWithoutDeadline(Rule):
                 async def reply(self, messages):
                     out = await self.client.chat.completions.create(model="gpt-4o", messages=messages)
                     return out.choices[0].message.content
-            """)
+            """),
+            fixed=dedent("""\
+            import asyncio
+
+            from openai import AsyncOpenAI
+
+            class Chat:
+                def __init__(self):
+                    self.client = AsyncOpenAI()
+
+                async def reply(self, messages):
+                    out = await asyncio.wait_for(self.client.chat.completions.create(model="gpt-4o", messages=messages), timeout=60)
+                    return out.choices[0].message.content
+            """),
         ),
         # A structured-output runnable derived from the client, streamed.
         Bad(
@@ -302,7 +391,20 @@ class LlmCallWithoutDeadline(Rule):
 
                 async def extract(self, text):
                     return await self.structured.ainvoke(text)
-            """)
+            """),
+            fixed=dedent("""\
+            import asyncio
+
+            from langchain_google_genai import ChatGoogleGenerativeAI
+
+            class Extractor:
+                def __init__(self, schema):
+                    self.llm = ChatGoogleGenerativeAI(model="gemini-2.5-flash")
+                    self.structured = self.llm.with_structured_output(schema)
+
+                async def extract(self, text):
+                    return await asyncio.wait_for(self.structured.ainvoke(text), timeout=60)
+            """),
         ),
         # Bounded in one caller, not in the other.
         Bad(
@@ -321,7 +423,23 @@ class LlmCallWithoutDeadline(Rule):
 
             async def index(text):
                 return await embed(text)
-            """)
+            """),
+            fixed=dedent("""\
+            import asyncio
+            from langchain_openai import OpenAIEmbeddings
+
+            embeddings = None
+
+            async def embed(text):
+                client = OpenAIEmbeddings()
+                return await asyncio.wait_for(client.aembed_query(text), timeout=60)
+
+            async def search(text):
+                return await asyncio.wait_for(embed(text), 5)
+
+            async def index(text):
+                return await embed(text)
+            """),
         ),
     )
 
@@ -535,7 +653,8 @@ class LlmCallWithoutDeadline(Rule):
             severity=severity,
             related=tuple(related),
             chain_paths=paths,
-            fix_safety=FixSafety.UNSAFE,
+            # wait_for cannot bound a stream's iteration; asyncio.timeout needs Python 3.11.
+            fix_safety=FixSafety.NONE if call.method.startswith("astream") and settings.target_python < (3, 11) else FixSafety.UNSAFE,
         )
 
     @classmethod

@@ -128,19 +128,22 @@ class SessionPerTaskUnbounded(FanOutTracking, Rule):
             "\n"
             "async def answer_all(personas):\n"
             "    return await asyncio.gather(*[answer(p) for p in personas])\n",
+            fixed='import asyncio\nfrom app.db import AsyncSessionLocal\n\n_db_slots = asyncio.Semaphore(4)\n\n\nasync def answer(persona):\n    async with _db_slots, AsyncSessionLocal() as session:\n        context = await load_context(session, persona)\n        return await llm.ainvoke(context)\n\nasync def answer_all(personas):\n    return await asyncio.gather(*[answer(p) for p in personas])\n',
             in_docs=True,
         ),
         Bad(
             "import asyncio\nfrom app.db import AsyncSessionLocal\n\nclass Service:\n"
             "    async def _one(self, p):\n        async with AsyncSessionLocal() as s:\n            return await s.get(P, p)\n\n"
             "    async def all(self, ps):\n        tasks = [self._one(p) for p in ps]\n"
-            "        return await asyncio.gather(*tasks, return_exceptions=True)\n"
+            "        return await asyncio.gather(*tasks, return_exceptions=True)\n",
+            fixed='import asyncio\nfrom app.db import AsyncSessionLocal\n\n_db_slots = asyncio.Semaphore(4)\n\n\nclass Service:\n    async def _one(self, p):\n        async with _db_slots, AsyncSessionLocal() as s:\n            return await s.get(P, p)\n\n    async def all(self, ps):\n        tasks = [self._one(p) for p in ps]\n        return await asyncio.gather(*tasks, return_exceptions=True)\n',
         ),
         Bad(
             "import asyncio\nfrom sqlalchemy.ext.asyncio import async_sessionmaker\n\nmaker = async_sessionmaker(engine)\n\n"
             "async def one(x):\n    async with maker.begin() as s:\n        await s.execute(q(x))\n\n"
             "async def run(xs):\n    async with asyncio.TaskGroup() as tg:\n        for x in xs:\n"
-            "            tg.create_task(one(x))\n"
+            "            tg.create_task(one(x))\n",
+            fixed='import asyncio\nfrom sqlalchemy.ext.asyncio import async_sessionmaker\n\n_db_slots = asyncio.Semaphore(4)\n\nmaker = async_sessionmaker(engine)\n\nasync def one(x):\n    async with _db_slots, maker.begin() as s:\n        await s.execute(q(x))\n\nasync def run(xs):\n    async with asyncio.TaskGroup() as tg:\n        for x in xs:\n            tg.create_task(one(x))\n',
         ),
         Bad(
             "import asyncio\n\nasync def one(x):\n    session = async_session_factory()\n    try:\n"
@@ -151,23 +154,27 @@ class SessionPerTaskUnbounded(FanOutTracking, Rule):
         Bad(
             "import asyncio\nfrom sqlalchemy.ext.asyncio import AsyncSession\n\nasync def one(x):\n"
             "    async with AsyncSession(engine) as s:\n        await s.execute(q(x))\n\n"
-            "async def run(xs):\n    for fut in asyncio.as_completed([one(x) for x in xs]):\n        await fut\n"
+            "async def run(xs):\n    for fut in asyncio.as_completed([one(x) for x in xs]):\n        await fut\n",
+            fixed='import asyncio\nfrom sqlalchemy.ext.asyncio import AsyncSession\n\n_db_slots = asyncio.Semaphore(4)\n\n\nasync def one(x):\n    async with _db_slots, AsyncSession(engine) as s:\n        await s.execute(q(x))\n\nasync def run(xs):\n    for fut in asyncio.as_completed([one(x) for x in xs]):\n        await fut\n',
         ),
         Bad(
             "import asyncio\nfrom app.db import AsyncSessionLocal\n\nasync def _save(x):\n"
             "    async with AsyncSessionLocal() as s:\n        s.add(x)\n        await s.commit()\n\n"
             "async def handle(x):\n    reply = await llm(x)\n    await _save(reply)\n\n"
-            "async def run(xs):\n    await asyncio.gather(*map(handle, xs))\n"
+            "async def run(xs):\n    await asyncio.gather(*map(handle, xs))\n",
+            fixed='import asyncio\nfrom app.db import AsyncSessionLocal\n\n_db_slots = asyncio.Semaphore(4)\n\n\nasync def _save(x):\n    async with _db_slots, AsyncSessionLocal() as s:\n        s.add(x)\n        await s.commit()\n\nasync def handle(x):\n    reply = await llm(x)\n    await _save(reply)\n\nasync def run(xs):\n    await asyncio.gather(*map(handle, xs))\n',
         ),
         Bad(
             "import asyncio\nfrom contextlib import asynccontextmanager\nfrom app.db import SessionLocal as AsyncSessionLocal\n\n"
             "async def run(xs):\n    async def one(x):\n        async with AsyncSessionLocal() as s:\n"
-            "            await s.execute(q(x))\n    await asyncio.gather(*(one(x) for x in xs))\n"
+            "            await s.execute(q(x))\n    await asyncio.gather(*(one(x) for x in xs))\n",
+            fixed='import asyncio\nfrom contextlib import asynccontextmanager\nfrom app.db import SessionLocal as AsyncSessionLocal\n\n_db_slots = asyncio.Semaphore(4)\n\n\nasync def run(xs):\n    async def one(x):\n        async with _db_slots, AsyncSessionLocal() as s:\n            await s.execute(q(x))\n    await asyncio.gather(*(one(x) for x in xs))\n',
         ),
         Bad(
             "import asyncio\n\nasync def one(x):\n    async with AsyncSessionLocal() as a:\n        await a.execute(q(x))\n"
             "    async with AsyncSessionLocal() as b:\n        await b.execute(q(x))\n\n"
             "async def run(xs):\n    await asyncio.gather(*[asyncio.wait_for(one(x), 30) for x in xs])\n",
+            fixed='import asyncio\n\n_db_slots = asyncio.Semaphore(4)\n\n\nasync def one(x):\n    async with _db_slots, AsyncSessionLocal() as a:\n        await a.execute(q(x))\n    async with _db_slots, AsyncSessionLocal() as b:\n        await b.execute(q(x))\n\nasync def run(xs):\n    await asyncio.gather(*[asyncio.wait_for(one(x), 30) for x in xs])\n',
             count=2,
         ),
     )
@@ -237,6 +244,7 @@ class SessionPerTaskUnbounded(FanOutTracking, Rule):
         self._functions: dict[str, _Function] = {}
         self._stack: list[_Function | None] = []
         self._spawns: list[tuple[str, str, Spawn]] = []  # (caller, callee, spawn)
+        self._with_of: dict[int, ast.AsyncWith] = {}  # id of an `async with` item's call -> the statement
 
     # -- scopes ----------------------------------------------------------------------
 
@@ -275,6 +283,8 @@ class SessionPerTaskUnbounded(FanOutTracking, Rule):
         self._fanouts.assign(node)
 
     def visit_AsyncWith(self, node: ast.AsyncWith) -> None:
+        for item in node.items:
+            self._with_of[id(item.context_expr)] = node
         current = self._current
         if current is not None and any(self._is_semaphore(item.context_expr) for item in node.items):
             current.bounded = True
@@ -321,9 +331,19 @@ class SessionPerTaskUnbounded(FanOutTracking, Rule):
 
     def end_module(self) -> None:
         by_site: dict[int, tuple[ast.Call, str, list[tuple[str, str, Spawn]]]] = {}
+        # The fix gives each `async with` session a slot: where one task may hold a slot
+        # while it opens another session (nested, or in another function), tasks could all
+        # wait for a second slot and deadlock. Such sites get no fix.
+        unfixable: set[int] = set()
         for caller, callee, spawn in self._spawns:
-            for site, owner in self._open_sites(callee, set()):
+            sites = self._open_sites(callee, set())
+            for site, owner in sites:
                 by_site.setdefault(id(site), (site, owner, []))[2].append((caller, callee, spawn))
+            held = [s for s, _ in sites if id(s) in self._with_of]
+            if len({owner for _, owner in sites}) > 1 or any(
+                a is not b and self._inside(b, self._with_of[id(a)]) for a in held for b in held
+            ):
+                unfixable.update(id(s) for s, _ in sites)
         for site, owner, fanouts in by_site.values():
             caller, callee, spawn = fanouts[0]
             others = len({id(s.element) for _, _, s in fanouts}) - 1
@@ -335,9 +355,15 @@ class SessionPerTaskUnbounded(FanOutTracking, Rule):
                 f"{spawn.how} (line {spawn.site.lineno}){more} and no concurrency bound: every task holds a "
                 "pooled connection at the same time and a large collection exhausts the pool; acquire an "
                 "`asyncio.Semaphore` sized below the pool, or batch.",
-                fixable=not is_test_path(self.context.path),
+                fixable=not is_test_path(self.context.path) and id(site) in self._with_of and id(site) not in unfixable,
             )
 
+
+    @staticmethod
+    def _inside(node: ast.AST, block: ast.AsyncWith) -> bool:
+        """True if ``node`` is in ``block``'s body."""
+        first, last = block.body[0].lineno, block.end_lineno or block.lineno
+        return first <= getattr(node, "lineno", 0) <= last
 
     def fix(self, node: cst.CSTNode, finding: Finding) -> Fix | None:
         """``async with _db_slots, <session> as s:`` with a module-level semaphore (see the Fix section)."""

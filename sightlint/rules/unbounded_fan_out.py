@@ -139,6 +139,23 @@ class UnboundedFanOut(Rule):
                 tasks = [answer(p, question) for p in personas]
                 return await asyncio.gather(*tasks, return_exceptions=True)
             """),
+            fixed=dedent("""\
+            import asyncio
+            from fastapi import APIRouter
+            from langchain_openai import ChatOpenAI
+
+            router = APIRouter()
+            llm_holder = {}
+
+            async def answer(persona, question):
+                llm = ChatOpenAI(model="gpt-4o-mini")
+                return await llm.ainvoke(f"{persona}: {question}")
+
+            @router.post("/focus-group")
+            async def run(personas: list[str], question: str):
+                tasks = [answer(p, question) for p in personas]
+                return await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), timeout=60)
+            """),
             in_docs=True,
         ),
         # Branches written in the call, across modules.
@@ -170,7 +187,19 @@ class UnboundedFanOut(Rule):
                 async with asyncio.TaskGroup() as tg:
                     for q in qs:
                         tg.create_task(ask(q))
-            """)
+            """),
+            fixed=dedent("""\
+            import asyncio
+            import litellm
+
+            async def ask(q):
+                return await litellm.acompletion(model="gpt-4o", messages=[{"role": "user", "content": q}])
+
+            async def ask_all(qs):
+                async with asyncio.timeout(60), asyncio.TaskGroup() as tg:
+                    for q in qs:
+                        tg.create_task(ask(q))
+            """),
         ),
         # asyncio.wait without a timeout, over tasks appended in a loop.
         Bad(
@@ -205,7 +234,22 @@ class UnboundedFanOut(Rule):
                 async def stream_answers(self, qs):
                     for fut in asyncio.as_completed([self.one(q) for q in qs]):
                         yield await fut
-            """)
+            """),
+            fixed=dedent("""\
+            import asyncio
+            from langchain_openai import ChatOpenAI
+
+            class Panel:
+                def __init__(self):
+                    self.llm = ChatOpenAI()
+
+                async def one(self, q):
+                    return await self.llm.ainvoke(q)
+
+                async def stream_answers(self, qs):
+                    for fut in asyncio.as_completed([self.one(q) for q in qs], timeout=60):
+                        yield await fut
+            """),
         ),
         # The branch bounds one call but not the other.
         Bad(
@@ -220,7 +264,19 @@ class UnboundedFanOut(Rule):
 
             async def many(topics):
                 return await asyncio.gather(*[draft_and_review(t) for t in topics])
-            """)
+            """),
+            fixed=dedent("""\
+            import asyncio
+            from langchain_openai import ChatOpenAI
+
+            async def draft_and_review(topic):
+                llm = ChatOpenAI()
+                draft = await asyncio.wait_for(llm.ainvoke(topic), 30)
+                return await llm.ainvoke(f"review: {draft}")
+
+            async def many(topics):
+                return await asyncio.wait_for(asyncio.gather(*[draft_and_review(t) for t in topics]), timeout=60)
+            """),
         ),
         # A deadline in one caller does not bound another.
         Bad(
@@ -237,7 +293,21 @@ class UnboundedFanOut(Rule):
 
             async def index(chunks):
                 return await embed_chunks(chunks)
-            """)
+            """),
+            fixed=dedent("""\
+            import asyncio
+            from langchain_openai import OpenAIEmbeddings
+
+            async def embed_chunks(chunks):
+                client = OpenAIEmbeddings()
+                return await asyncio.wait_for(asyncio.gather(*(client.aembed_query(c) for c in chunks)), timeout=60)
+
+            async def search(chunks):
+                return await asyncio.wait_for(embed_chunks(chunks), 10)
+
+            async def index(chunks):
+                return await embed_chunks(chunks)
+            """),
         ),
         # Clients with an HTTP timeout: high, not critical.
         Bad(
@@ -250,7 +320,17 @@ class UnboundedFanOut(Rule):
 
             async def ask_all(qs):
                 return await asyncio.gather(*(ask(q) for q in qs))
-            """)
+            """),
+            fixed=dedent("""\
+            import asyncio
+            from langchain_openai import ChatOpenAI
+
+            async def ask(q):
+                return await ChatOpenAI(timeout=30).ainvoke(q)
+
+            async def ask_all(qs):
+                return await asyncio.wait_for(asyncio.gather(*(ask(q) for q in qs)), timeout=60)
+            """),
         ),
     )
 
