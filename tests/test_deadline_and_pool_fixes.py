@@ -121,8 +121,8 @@ def test_gather_statement_under_asyncio_timeout_on_311() -> None:
     assert "    async with asyncio.timeout(60):\n        results = await asyncio.gather(*(one(q) for q in qs))\n" in new
 
 
-def test_sl402_and_sl403_leave_the_deadline_to_sl401_when_it_runs() -> None:
-    """One deadline, at the wrapper's call: no second one around the gather or the task."""
+def test_sl402_leaves_the_deadline_to_sl401_when_it_runs_sl403_bounds_the_job() -> None:
+    """One deadline per call at the wrapper, none around the gather; the task's job gets its own."""
     code = dedent("""\
         import asyncio
         from langchain_openai import ChatOpenAI
@@ -138,13 +138,14 @@ def test_sl402_and_sl403_leave_the_deadline_to_sl401_when_it_runs() -> None:
         """)
     both = Settings(select=("SL401", "SL402", "SL403"))
     offered = {f.code: f.fix_safety for f in _findings("", code, both)}
-    assert offered == {"SL401": FixSafety.UNSAFE, "SL402": FixSafety.NONE, "SL403": FixSafety.NONE}
+    assert offered == {"SL401": FixSafety.UNSAFE, "SL402": FixSafety.NONE, "SL403": FixSafety.UNSAFE}
     new = _fix(code, both)
-    assert new.count("wait_for") == 1 and "return await asyncio.wait_for(ChatOpenAI().ainvoke(q), timeout=60)" in new
+    assert "return await asyncio.wait_for(ChatOpenAI().ainvoke(q), timeout=60)" in new
+    assert "return await asyncio.gather(*(one(q) for q in qs))" in new
+    assert "keep.add(asyncio.create_task(asyncio.wait_for(one(q), timeout=300)))" in new
     assert _findings("", new, both) == []
     alone = {f.code: f.fix_safety for f in _findings("", code, Settings(select=("SL402", "SL403")))}
     assert alone == {"SL402": FixSafety.UNSAFE, "SL403": FixSafety.UNSAFE}
-
 
 
 def test_timeout_expression_from_config_and_its_names() -> None:
@@ -265,7 +266,7 @@ def test_fresh_names_shadow_nothing() -> None:
             asyncio.create_task(work())
         """)
     new = _fix(code, Settings(select=("SL403",)))
-    assert "    bg_task = asyncio.create_task(asyncio.wait_for(work(), timeout=60))\n" in new
+    assert "    bg_task = asyncio.create_task(asyncio.wait_for(work(), timeout=300))\n" in new
     assert "_running_tasks: set[asyncio.Task[object]] = set()\n" in new
     assert "    _running_tasks.add(bg_task)\n    bg_task.add_done_callback(_running_tasks.discard)\n" in new
     ast.parse(new)

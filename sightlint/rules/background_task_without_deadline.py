@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+from dataclasses import dataclass
 from textwrap import dedent
 from typing import TYPE_CHECKING, Any
 
@@ -12,11 +13,10 @@ from sightlint.project.graph import Graph, ModelNeeds
 from sightlint.project.model import is_test_path
 from sightlint.rules._deadline_fix import (
     Deadline,
-    DeadlineFixOptions,
     asyncio_import,
-    bounded_by_sl401,
     fresh_name,
     import_conventions,
+    validate_timeout_expression,
 )
 from sightlint.rules.base import Bad, Fix, FixSafety, Good, Rule, RuleMeta, Severity
 from sightlint.settings import Settings
@@ -35,6 +35,20 @@ _KEEP = "Keep the task's reference until it ends"
 _BOTH = f"{_WRAP} and keep the task's reference"
 _TASK_NAMES = ("task", "background_task", "bg_task", "new_task")
 _SET_NAMES = ("_background_tasks", "_running_tasks", "_sightlint_background_tasks")
+
+
+@dataclass(frozen=True)
+class JobDeadlineOptions:
+    """SL403's settings."""
+
+    timeout_expression: str = "300"
+    """The deadline the fix gives the whole job, in seconds: a Python expression (`"300"`,
+    `"settings.JOB_TIMEOUT"`). A name it reads must be imported or defined in the fixed
+    module, else imported as the project's other modules import it, else the site is not
+    fixed."""
+
+    def __post_init__(self) -> None:
+        validate_timeout_expression(self.timeout_expression)
 
 
 class BackgroundTaskWithoutDeadline(Rule):
@@ -85,17 +99,19 @@ class BackgroundTaskWithoutDeadline(Rule):
       `asyncio.wait_for(job(...), timeout=T)` — `asyncio.create_task(asyncio.wait_for(
       _run(job_id), timeout=T))` — so the task fails with `TimeoutError` after `T` seconds
       (the job's own `except` clauses inside it see a `CancelledError`). The call that
-      schedules it, and the reference it keeps, stay as they are. `T` is the option
-      `timeout-expression` (default `"60"`; a job usually wants more, for instance
-      `"settings.JOB_TIMEOUT"`), checked as SL401's.
+      schedules it, and the reference it keeps, stay as they are. `T` is this rule's
+      option `timeout-expression`, checked as SL401's; its default is `"300"`, not the
+      `"60"` of SL401/SL402: a deadline for a whole job, the audit's own value
+      (`@with_timeout(timeout_seconds=300)`, §7) — a minute would cancel the audited
+      app's focus-group jobs, which the audit expects to take 3–5 minutes.
     - A dropped reference (`asyncio.create_task(work())` as a statement): the task is
       kept in a module-level set until it ends — `task = asyncio.create_task(...)`,
       `_background_tasks.add(task)`, `task.add_done_callback(_background_tasks.discard)`,
       with `_background_tasks: set[asyncio.Task[object]] = set()` after the imports (names
       that nothing in the module uses).
-    - When `llm-call-without-deadline` (SL401) is enabled, its fix bounds the LLM calls
-      the task reaches where they are made; this fix then only keeps a dropped reference
-      (no second deadline).
+    - With `llm-call-without-deadline` (SL401) enabled, its fix bounds each LLM call
+      where it is made; this deadline still bounds the job as a whole (a job of thirty
+      sequential calls, each within its own deadline, is not).
     - No fix for `BackgroundTasks.add_task(func, ...)` (it takes a function, not a
       coroutine: put `async with asyncio.timeout(...)` at the top of the job), nor for
       work that only touches the database (the timeout expression is the LLM deadline).
@@ -121,7 +137,7 @@ class BackgroundTaskWithoutDeadline(Rule):
         tags=("async",),
     )
     cross_file = True
-    Options = DeadlineFixOptions
+    Options = JobDeadlineOptions
     fix_node = "Call"
     wants_fix_ancestors = True
 
@@ -160,7 +176,7 @@ class BackgroundTaskWithoutDeadline(Rule):
 
             @router.post("/docs/{doc_id}/summary")
             async def start(doc_id: str):
-                task = asyncio.create_task(asyncio.wait_for(_summarise(doc_id), timeout=60))
+                task = asyncio.create_task(asyncio.wait_for(_summarise(doc_id), timeout=300))
                 _running.add(task)
                 task.add_done_callback(_running.discard)
                 return {"started": True}
@@ -190,7 +206,7 @@ class BackgroundTaskWithoutDeadline(Rule):
                 await litellm.acompletion(model="gpt-4o", messages=[{"role": "user", "content": text}])
 
             async def handler(text):
-                task = asyncio.create_task(asyncio.wait_for(notify(text), timeout=60))
+                task = asyncio.create_task(asyncio.wait_for(notify(text), timeout=300))
                 _background_tasks.add(task)
                 task.add_done_callback(_background_tasks.discard)
             """),
@@ -295,7 +311,7 @@ class BackgroundTaskWithoutDeadline(Rule):
                     await self.step(qs[1])
 
             async def start(qs, tasks):
-                tasks.append(asyncio.create_task(asyncio.wait_for(Job().run(qs), timeout=60)))
+                tasks.append(asyncio.create_task(asyncio.wait_for(Job().run(qs), timeout=300)))
             """),
         ),
         # loop.create_task with a dropped reference.
@@ -326,7 +342,7 @@ class BackgroundTaskWithoutDeadline(Rule):
 
             async def handler(text):
                 loop = asyncio.get_running_loop()
-                task = loop.create_task(asyncio.wait_for(embed(text), timeout=60))
+                task = loop.create_task(asyncio.wait_for(embed(text), timeout=300))
                 _background_tasks.add(task)
                 task.add_done_callback(_background_tasks.discard)
             """),
@@ -355,7 +371,7 @@ class BackgroundTaskWithoutDeadline(Rule):
             async def handler(qs):
                 async with asyncio.TaskGroup() as tg:
                     for q in qs:
-                        tg.create_task(asyncio.wait_for(ask(q), timeout=60))
+                        tg.create_task(asyncio.wait_for(ask(q), timeout=300))
             """),
         ),
     )
@@ -624,10 +640,8 @@ class BackgroundTaskWithoutDeadline(Rule):
                 severity = Severity.MEDIUM  # the dropped reference alone is worth that
         chain_paths = tuple(model.path_of(f) for f in started)
         found = cls.project_finding(path, span, message + ".", severity=severity, related=related, chain_paths=chain_paths)
-        # The deadline: for LLM work SL401's fix does not bound where it is made already.
+        # A deadline for the whole job (SL401's fix bounds each call, not the job).
         wrap = bool(llm) and api != "add_task" and (inner_line, inner_col) != (line, col)
-        if wrap and all(bounded_by_sl401(settings, model.path_of(c.function), c.method, analysis.timeout_of(c).kind) for c, _ in llm):
-            wrap = False
         return _with_fix(found, wrap=wrap, keep=bool(dropped))
 
     @staticmethod

@@ -117,6 +117,11 @@ class GeminiModelNameFormat(Rule):
 
             embeddings = GoogleGenerativeAIEmbeddings(model="gemini-embedding-001")
             """),
+            unsafe_fixed=dedent("""\
+            from langchain_google_genai import GoogleGenerativeAIEmbeddings
+
+            embeddings = GoogleGenerativeAIEmbeddings(model="models/gemini-embedding-001")
+            """),
             fixed=dedent("""\
             from langchain_google_genai import GoogleGenerativeAIEmbeddings
 
@@ -152,7 +157,15 @@ class GeminiModelNameFormat(Rule):
 
             def embedder():
                 return GoogleGenerativeAIEmbeddings(model=EMBEDDING_MODEL, task_type="retrieval_query")
-            """)
+            """),
+            unsafe_fixed=dedent("""\
+            from langchain_google_genai import GoogleGenerativeAIEmbeddings
+
+            EMBEDDING_MODEL = "models/text-embedding-004"
+
+            def embedder():
+                return GoogleGenerativeAIEmbeddings(model=EMBEDDING_MODEL, task_type="retrieval_query")
+            """),
         ),
         # A parameter's default.
         Bad(
@@ -161,7 +174,13 @@ class GeminiModelNameFormat(Rule):
 
             def embedder(model: str = "embedding-001"):
                 return GoogleGenerativeAIEmbeddings(model=model)
-            """)
+            """),
+            unsafe_fixed=dedent("""\
+            from langchain_google_genai import GoogleGenerativeAIEmbeddings
+
+            def embedder(model: str = "models/embedding-001"):
+                return GoogleGenerativeAIEmbeddings(model=model)
+            """),
         ),
         # pydantic Field(default=...).
         Bad(
@@ -174,7 +193,17 @@ class GeminiModelNameFormat(Rule):
 
             def build(config: RagConfig):
                 return GoogleGenerativeAIEmbeddings(model=config.embedding_model)
-            """)
+            """),
+            unsafe_fixed=dedent("""\
+            from pydantic import BaseModel, Field
+            from langchain_google_genai import GoogleGenerativeAIEmbeddings
+
+            class RagConfig(BaseModel):
+                embedding_model: str = Field(default="models/gemini-embedding-exp-03-07")
+
+            def build(config: RagConfig):
+                return GoogleGenerativeAIEmbeddings(model=config.embedding_model)
+            """),
         ),
         # Either branch of a conditional.
         Bad(
@@ -184,6 +213,13 @@ class GeminiModelNameFormat(Rule):
 
             def build(fast: bool):
                 return GoogleGenerativeAIEmbeddings(model="text-embedding-004" if fast else "models/gemini-embedding-001")
+            """),
+            unsafe_fixed=dedent("""\
+            import os
+            from langchain_google_genai import GoogleGenerativeAIEmbeddings
+
+            def build(fast: bool):
+                return GoogleGenerativeAIEmbeddings(model="models/text-embedding-004" if fast else "models/gemini-embedding-001")
             """),
             fixed=dedent("""\
             import os
@@ -201,6 +237,13 @@ class GeminiModelNameFormat(Rule):
             class Index:
                 def __init__(self):
                     self.embeddings = GoogleGenerativeAIEmbeddings(model="gemini-embedding-001", google_api_key="k")
+            """),
+            unsafe_fixed=dedent("""\
+            from langchain_google_genai.embeddings import GoogleGenerativeAIEmbeddings
+
+            class Index:
+                def __init__(self):
+                    self.embeddings = GoogleGenerativeAIEmbeddings(model="models/gemini-embedding-001", google_api_key="k")
             """),
             fixed=dedent("""\
             from langchain_google_genai.embeddings import GoogleGenerativeAIEmbeddings
@@ -220,7 +263,16 @@ class GeminiModelNameFormat(Rule):
             def build(overrides):
                 chosen = overrides.get("model") or DEFAULT
                 return GoogleGenerativeAIEmbeddings(model=chosen)
-            """)
+            """),
+            unsafe_fixed=dedent("""\
+            from langchain_google_genai import GoogleGenerativeAIEmbeddings
+
+            DEFAULT = "models/gemini-embedding-001"
+
+            def build(overrides):
+                chosen = overrides.get("model") or DEFAULT
+                return GoogleGenerativeAIEmbeddings(model=chosen)
+            """),
         ),
     )
 
