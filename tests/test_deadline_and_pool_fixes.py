@@ -297,3 +297,32 @@ def test_sl404_prefix_keeps_the_literal_style(literal: str, fixed: str | None) -
     module = sys.modules[entry.rule.__module__]
     new = module._prefixed(cst.parse_expression(literal))
     assert (None if new is None else cst.Module([]).code_for_node(new)) == fixed
+
+
+def test_timeout_root_made_as_the_project_makes_it(tmp_path: Path) -> None:
+    """`settings = get_settings()` after `from app.core.config import get_settings` (the replica's way)."""
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "app"\nrequires-python = ">=3.10"\n'
+        '[tool.sightlint]\nselect = ["SL403"]\n'
+        '[tool.sightlint.rules.background-task-without-deadline]\ntimeout-expression = "settings.JOB_TIMEOUT"\n',
+        encoding="utf-8",
+    )
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "__init__.py").write_text("", encoding="utf-8")
+    (app / "config.py").write_text("def get_settings():\n    return None\n", encoding="utf-8")
+    for name in ("a", "b"):
+        (app / f"{name}.py").write_text("from app.config import get_settings\n\nsettings = get_settings()\n", encoding="utf-8")
+    (app / "jobs.py").write_text(
+        "import asyncio\n\nimport litellm\n\nkeep = set()\n\n\nasync def job(p):\n    await litellm.acompletion(model='m', messages=[p])\n\n\n"
+        "async def start(p):\n    keep.add(asyncio.create_task(job(p)))\n",
+        encoding="utf-8",
+    )
+    from sightlint.config import load
+
+    settings = load(tmp_path / "pyproject.toml", [tmp_path])
+    fix_paths([tmp_path], settings, unsafe=True, use_cache=False)
+    text = (app / "jobs.py").read_text(encoding="utf-8")
+    assert "import litellm\n\nfrom app.config import get_settings\n" in text
+    assert "\nsettings = get_settings()\n" in text
+    assert "keep.add(asyncio.create_task(asyncio.wait_for(job(p), timeout=settings.JOB_TIMEOUT)))" in text

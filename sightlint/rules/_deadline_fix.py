@@ -92,20 +92,26 @@ class DeadlineFixOptions:
 
 
 def import_conventions(sources: Sequence[tuple[str | None, str, str]]) -> dict[str, Any]:
-    """``{"imports": {name: module}}``: for each name the project's modules bind with
-    ``from module import name`` at the top level, the module most of them import it from
-    (for the timeout expression's root name, when the fixed module lacks it)."""
-    counts: dict[str, Counter[str]] = {}
-    pattern = re.compile(r"^from\s+([\w.]+)\s+import\s+([^\n(#]+)$", re.MULTILINE)
-    for module, _path, text in sources:
-        for match in pattern.finditer(text):
-            source = match.group(1)
+    """How the project's modules get each module-level name, for the timeout expression's
+    root when the fixed module lacks it: ``{"imports": {name: (module, factory)}}``, the
+    most common way among ``from module import name`` (factory None) and
+    ``from module import factory`` + ``name = factory()`` at the top level (the
+    ``settings = get_settings()`` convention)."""
+    counts: dict[str, Counter[tuple[str, str | None]]] = {}
+    from_import = re.compile(r"^from\s+([\w.]+)\s+import\s+([^\n(#\\]+)$", re.MULTILINE)
+    assignment = re.compile(r"^(\w+)\s*=\s*(\w+)\(\)\s*(?:#.*)?$", re.MULTILINE)
+    for _module, _path, text in sources:
+        imported: dict[str, str] = {}
+        for match in from_import.finditer(text):
             for part in match.group(2).split(","):
                 bits = part.split()
                 if len(bits) == 1:
-                    counts.setdefault(bits[0], Counter())[source] += 1
-                elif len(bits) == 3 and bits[1] == "as":
-                    continue  # an alias binds another name
+                    imported[bits[0]] = match.group(1)
+                    counts.setdefault(bits[0], Counter())[(match.group(1), None)] += 1
+        for match in assignment.finditer(text):
+            name, factory = match.group(1), match.group(2)
+            if factory in imported and name not in imported:
+                counts.setdefault(name, Counter())[(imported[factory], factory)] += 1
     return {"imports": {name: c.most_common(1)[0][0] for name, c in counts.items()}}
 
 
@@ -125,9 +131,17 @@ class Deadline:
     expression and the imports it needs; None (from :meth:`at`) when a name it needs means
     something else there."""
 
-    def __init__(self, expression: Any, imports: tuple[tuple[str, str | None], ...], timeout_cm: bool) -> None:
+    def __init__(
+        self,
+        expression: Any,
+        imports: tuple[tuple[str, str | None], ...],
+        timeout_cm: bool,
+        statements: tuple[tuple[str, str], ...] = (),
+    ) -> None:
         self.expression = expression  # a libcst expression
         self.imports = imports
+        # Module statements the expression needs (``settings = get_settings()``).
+        self.statements = statements
         # Whether `async with asyncio.timeout(T)` may be written (Python 3.11+).
         self.timeout_cm = timeout_cm
 
@@ -140,16 +154,28 @@ class Deadline:
             return None
         imports = list(needed)
         tree = ast.parse(text.strip(), mode="eval")
+        statements: list[tuple[str, str]] = []
         for name in dict.fromkeys(_roots(tree)):
             binding = context.binding_at(name, line, col)
             if binding.kind is BindingKind.UNBOUND:
-                source = (facts.get("imports") or {}).get(name)
-                if source is None or source == context.module or name == "asyncio":
+                how = (facts.get("imports") or {}).get(name)
+                if how is None or how[0] == context.module or name == "asyncio":
                     return None  # nowhere to take it from
-                imports.append((source, name))
+                source, factory = how
+                if factory is None:
+                    imports.append((source, name))
+                    continue
+                # ``from source import factory`` + ``name = factory()``, as the project does.
+                found = context.module_binding(factory)
+                if found is not None and not (found.kind is BindingKind.IMPORT and found.qualified == f"{source}.{factory}"):
+                    return None
+                if context.binding_at(factory, line, col).kind not in (BindingKind.UNBOUND, BindingKind.IMPORT):
+                    return None
+                imports.append((source, factory))
+                statements.append((name, f"{name} = {factory}()"))
             elif not binding.at_module_level and binding.kind is not BindingKind.BUILTIN:
                 return None  # a local or parameter of that name would be read instead
-        return cls(cst.parse_expression(text.strip()), tuple(imports), context.settings.target_python >= (3, 11))
+        return cls(cst.parse_expression(text.strip()), tuple(imports), context.settings.target_python >= (3, 11), tuple(statements))
 
     def wait_for(self, awaitable: cst.BaseExpression) -> cst.Call:
         """``asyncio.wait_for(<awaitable>, timeout=T)``."""

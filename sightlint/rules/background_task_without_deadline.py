@@ -685,29 +685,30 @@ class BackgroundTaskWithoutDeadline(Rule):
         if needed is None:
             return None
         imports: tuple[tuple[str, str | None], ...] = needed
+        statements: tuple[tuple[str, str], ...] = ()
         call = node
         if wrap:
             deadline = Deadline.at(context, self.options.timeout_expression, line, col, self.fix_facts)
             if deadline is None:
                 return None
-            imports = deadline.imports
+            imports, statements = deadline.imports, deadline.statements
             first = node.args[0]
             if first.keyword is not None or first.star or not isinstance(first.value, cst.Call):
                 return None
             args = [first.with_changes(value=deadline.wait_for(first.value)), *node.args[1:]]
             call = node.with_changes(args=args)
         if not keep:
-            return Fix(replacement=call, imports=imports)
+            return Fix(replacement=call, imports=imports, module_statements=statements)
         ancestors = self.fix_ancestors
         if len(ancestors) < 2 or not isinstance(ancestors[-1], cst.Expr) or ancestors[-1].value is not node:
-            return Fix(replacement=call, imports=imports) if wrap else None
+            return Fix(replacement=call, imports=imports, module_statements=statements) if wrap else None
         statement = ancestors[-2]
         if not isinstance(statement, cst.SimpleStatementLine) or len(statement.body) != 1:
-            return Fix(replacement=call, imports=imports) if wrap else None
+            return Fix(replacement=call, imports=imports, module_statements=statements) if wrap else None
         task = fresh_name(context, _TASK_NAMES, line, col)
         keep_in = fresh_name(context, _SET_NAMES, line, col, module_level=True)
         if task is None or keep_in is None:
-            return Fix(replacement=call, imports=imports) if wrap else None
+            return Fix(replacement=call, imports=imports, module_statements=statements) if wrap else None
         first_line = statement.with_changes(
             body=[cst.Assign(targets=[cst.AssignTarget(target=cst.Name(task))], value=call)]
         )
@@ -718,7 +719,7 @@ class BackgroundTaskWithoutDeadline(Rule):
         return Fix(
             replacement=cst.FlattenSentinel([first_line, *rest]),
             imports=imports,
-            module_statements=((keep_in, f"{keep_in}: set[asyncio.Task[object]] = set()"),),
+            module_statements=(*statements, (keep_in, f"{keep_in}: set[asyncio.Task[object]] = set()")),
             target=statement,
         )
 

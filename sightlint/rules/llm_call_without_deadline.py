@@ -140,8 +140,11 @@ class LlmCallWithoutDeadline(Rule):
     `timeout-expression = "settings.LLM_TIMEOUT"` to use the project's setting. The
     expression is checked when the configuration is loaded (a positive number, a dotted
     name, a call of one without arguments, or `*`/`+`/`/` of those); a name it reads must
-    mean the same module-level object at the site (no local or parameter of that name),
-    and is imported as the project's other modules import it when the module lacks it.
+    mean the same module-level object at the site (no local or parameter of that name);
+    when the module lacks it, it is made as most of the project's modules make it
+    (`from app.core.config import settings`, or `from app.core.config import
+    get_settings` and `settings = get_settings()` after the imports), else the site is
+    not fixed.
     `import asyncio` is added in the standard-library group when missing; no fix where
     `asyncio` names something else. Set a client `timeout` as well, so abandoned HTTP
     requests are closed.
@@ -684,13 +687,13 @@ def deadline_fix(rule: Rule, node: cst.CSTNode, finding: Finding, expression: st
     parent = ancestors[-1] if ancestors else None
     if method.startswith("astream") or (isinstance(parent, cst.For) and parent.iter is node):
         if isinstance(parent, cst.For) and parent.iter is node and parent.asynchronous is not None and deadline.timeout_cm:
-            return Fix(replacement=deadline.around(parent), imports=deadline.imports, target=parent)
+            return Fix(replacement=deadline.around(parent), imports=deadline.imports, module_statements=deadline.statements, target=parent)
         return None  # wait_for cannot bound an iteration
     if deadline.timeout_cm:
         statement = awaited_statement(node, ancestors)
         if statement is not None:
-            return Fix(replacement=deadline.around(statement), imports=deadline.imports, target=statement)
-    return Fix(replacement=deadline.wait_for(node), imports=deadline.imports)
+            return Fix(replacement=deadline.around(statement), imports=deadline.imports, module_statements=deadline.statements, target=statement)
+    return Fix(replacement=deadline.wait_for(node), imports=deadline.imports, module_statements=deadline.statements)
 
 
 def _false(node: cst.BaseExpression) -> bool:

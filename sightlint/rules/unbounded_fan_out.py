@@ -593,7 +593,7 @@ class UnboundedFanOut(Rule):
             if block.asynchronous is None:
                 return None
             items = [deadline.timeout_item().with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))), *block.items]
-            return Fix(replacement=block.with_changes(items=items), imports=deadline.imports, target=block)
+            return Fix(replacement=block.with_changes(items=items), imports=deadline.imports, module_statements=deadline.statements, target=block)
         if name == "as_completed":
             if any(arg.keyword is not None and arg.keyword.value == "timeout" for arg in node.args) or any(arg.star == "**" for arg in node.args):
                 return None
@@ -604,11 +604,11 @@ class UnboundedFanOut(Rule):
                 value=deadline.expression,
                 equal=cst.AssignEqual(whitespace_before=cst.SimpleWhitespace(""), whitespace_after=cst.SimpleWhitespace("")),
             )
-            return Fix(replacement=node.with_changes(args=[*args, timeout]), imports=deadline.imports)
+            return Fix(replacement=node.with_changes(args=[*args, timeout]), imports=deadline.imports, module_statements=deadline.statements)
         if name != "gather":
             return None
         if deadline.timeout_cm:
             statement = awaited_statement(node, ancestors)
             if statement is not None:
-                return Fix(replacement=deadline.around(statement), imports=deadline.imports, target=statement)
-        return Fix(replacement=deadline.wait_for(node), imports=deadline.imports)
+                return Fix(replacement=deadline.around(statement), imports=deadline.imports, module_statements=deadline.statements, target=statement)
+        return Fix(replacement=deadline.wait_for(node), imports=deadline.imports, module_statements=deadline.statements)
