@@ -326,3 +326,20 @@ def test_timeout_root_made_as_the_project_makes_it(tmp_path: Path) -> None:
     assert "import litellm\n\nfrom app.config import get_settings\n" in text
     assert "\nsettings = get_settings()\n" in text
     assert "keep.add(asyncio.create_task(asyncio.wait_for(job(p), timeout=settings.JOB_TIMEOUT)))" in text
+
+
+def test_deadline_never_shorter_than_the_clients_own_timeout() -> None:
+    code = dedent("""\
+        from langchain_openai import ChatOpenAI
+
+        async def plan(prompt):
+            llm = ChatOpenAI(model="gpt-4o", timeout=120)
+            return await llm.ainvoke(prompt)
+
+        async def name(prompt):
+            llm = ChatOpenAI(model="gpt-4o-mini", timeout=10)
+            return await llm.ainvoke(prompt)
+        """)
+    new = _fix(code, Settings(select=("SL401",)))
+    assert "return await asyncio.wait_for(llm.ainvoke(prompt), timeout=120)" in new
+    assert "return await asyncio.wait_for(llm.ainvoke(prompt), timeout=60)" in new

@@ -146,7 +146,10 @@ class Deadline:
         self.timeout_cm = timeout_cm
 
     @classmethod
-    def at(cls, context: Context, text: str, line: int, col: int, facts: dict[str, Any]) -> Deadline | None:
+    def at(
+        cls, context: Context, text: str, line: int, col: int, facts: dict[str, Any], *, floor: float | None = None
+    ) -> Deadline | None:
+        """``floor``: the client's own HTTP timeout in seconds; a numeric ``text`` below it is raised to it."""
         import libcst as cst
 
         needed = asyncio_import(context, line, col)
@@ -154,6 +157,8 @@ class Deadline:
             return None
         imports = list(needed)
         tree = ast.parse(text.strip(), mode="eval")
+        if floor is not None and isinstance(tree.body, ast.Constant) and isinstance(tree.body.value, (int, float)) and floor > tree.body.value:
+            text = f"{floor:g}"
         statements: list[tuple[str, str]] = []
         for name in dict.fromkeys(_roots(tree)):
             binding = context.binding_at(name, line, col)

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import dataclasses
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from textwrap import dedent
@@ -136,7 +138,10 @@ class LlmCallWithoutDeadline(Rule):
       `async with asyncio.timeout(T):` (3.11+); no fix before 3.11, since `wait_for`
       cannot bound an iteration, nor for `stream=True` SDK calls.
 
-    `T` is the option `timeout-expression` (default `"60"`): write
+    `T` is the option `timeout-expression` (default `"60"`), raised to the client's own
+    HTTP timeout when the code sets it to a longer number of seconds and `T` is a number
+    (a call built with `timeout=120` gets `120`: the deadline never cuts an attempt the
+    code allows; an SDK's default, such as OpenAI's 600 s, does not count); write
     `timeout-expression = "settings.LLM_TIMEOUT"` to use the project's setting. The
     expression is checked when the configuration is loaded (a positive number, a dotted
     name, a call of one without arguments, or `*`/`+`/`/` of those); a name it reads must
@@ -649,7 +654,7 @@ class LlmCallWithoutDeadline(Rule):
             if (hop.path, hop.line, hop.col) not in shown:
                 related.append(hop)
         paths = tuple(sorted({model.path_of(f) for f in reach.towards}))
-        return cls.project_finding(
+        found = cls.project_finding(
             model.path_of(call.function),
             Span(call.line, call.col, call.end_line, call.end_col),
             message,
@@ -659,6 +664,10 @@ class LlmCallWithoutDeadline(Rule):
             # wait_for cannot bound a stream's iteration; asyncio.timeout needs Python 3.11.
             fix_safety=FixSafety.NONE if call.method.startswith("astream") and settings.target_python < (3, 11) else FixSafety.UNSAFE,
         )
+        if found.fix_title and timeout.kind == "http" and timeout.seconds and not timeout.how.endswith("'s default"):
+            # The fix's deadline is never shorter than one attempt the client allows.
+            found = dataclasses.replace(found, fix_title=f"{found.fix_title}, no shorter than its client's {timeout.seconds:g} s timeout")
+        return found
 
     @classmethod
     def fix_facts_for(cls, sources: Sequence[tuple[str | None, str, str]]) -> dict[str, Any]:
@@ -671,7 +680,7 @@ class LlmCallWithoutDeadline(Rule):
 
 
 def deadline_fix(rule: Rule, node: cst.CSTNode, finding: Finding, expression: str) -> Fix | None:
-    """SL401's fix, shared with SL402 for a gather: see the rule's Fix section."""
+    """SL401's fix: see the rule's Fix section."""
     import libcst as cst
 
     if not isinstance(node, cst.Call):
@@ -679,7 +688,9 @@ def deadline_fix(rule: Rule, node: cst.CSTNode, finding: Finding, expression: st
     if any(arg.keyword is not None and arg.keyword.value == "stream" and not _false(arg.value) for arg in node.args):
         return None  # the SDK returns a stream: bounding its start would not bound the reading
     line, col = finding.span.line, finding.span.col
-    deadline = Deadline.at(rule.context, expression, line, col, rule.fix_facts)
+    client = re.search(r"its client's ([0-9.]+) s timeout", finding.fix_title or "")
+    floor = float(client.group(1)) if client else None
+    deadline = Deadline.at(rule.context, expression, line, col, rule.fix_facts, floor=floor)
     if deadline is None:
         return None
     ancestors = rule.fix_ancestors
