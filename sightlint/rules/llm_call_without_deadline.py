@@ -137,6 +137,9 @@ class LlmCallWithoutDeadline(Rule):
     - A stream (`async for chunk in llm.astream(...)`): the loop goes under
       `async with asyncio.timeout(T):` (3.11+); no fix before 3.11, since `wait_for`
       cannot bound an iteration, nor for `stream=True` SDK calls.
+    - No fix for a batch (`abatch`, `agenerate`, `aembed_documents`,
+      `aconvert_to_graph_documents`): its time grows with the number of inputs, so one
+      fixed deadline would cut large batches (bound each item, or scale the deadline).
 
     `T` is the option `timeout-expression` (default `"60"`), raised to the client's own
     HTTP timeout when the code sets it to a longer number of seconds and `T` is a number
@@ -334,7 +337,7 @@ class LlmCallWithoutDeadline(Rule):
                 return await asyncio.wait_for(client.aio.models.generate_content(model="gemini-2.5-flash", contents=prompt), timeout=60)
             """),
         ),
-        # Embeddings: GoogleGenerativeAIEmbeddings has no working timeout.
+        # Embeddings: GoogleGenerativeAIEmbeddings has no working timeout. A batch: no fix.
         Bad(
             dedent("""\
             from functools import lru_cache
@@ -346,18 +349,6 @@ class LlmCallWithoutDeadline(Rule):
 
             async def embed(texts):
                 return await get_embeddings().aembed_documents(texts)
-            """),
-            fixed=dedent("""\
-            import asyncio
-            from functools import lru_cache
-            from langchain_google_genai import GoogleGenerativeAIEmbeddings
-
-            @lru_cache
-            def get_embeddings():
-                return GoogleGenerativeAIEmbeddings(model="models/gemini-embedding-001", request_options={"timeout": 10})
-
-            async def embed(texts):
-                return await asyncio.wait_for(get_embeddings().aembed_documents(texts), timeout=60)
             """),
         ),
         # The OpenAI SDK's default 600 s is an HTTP timeout, not a deadline.
@@ -661,8 +652,7 @@ class LlmCallWithoutDeadline(Rule):
             severity=severity,
             related=tuple(related),
             chain_paths=paths,
-            # wait_for cannot bound a stream's iteration; asyncio.timeout needs Python 3.11.
-            fix_safety=FixSafety.NONE if call.method.startswith("astream") and settings.target_python < (3, 11) else FixSafety.UNSAFE,
+            fix_safety=FixSafety.NONE if _no_fix(call.method, settings) else FixSafety.UNSAFE,
         )
         if found.fix_title and timeout.kind == "http" and timeout.seconds and not timeout.how.endswith("'s default"):
             # The fix's deadline is never shorter than one attempt the client allows.
@@ -705,6 +695,16 @@ def deadline_fix(rule: Rule, node: cst.CSTNode, finding: Finding, expression: st
         if statement is not None:
             return Fix(replacement=deadline.around(statement), imports=deadline.imports, module_statements=deadline.statements, target=statement)
     return Fix(replacement=deadline.wait_for(node), imports=deadline.imports, module_statements=deadline.statements)
+
+
+# Calls over a batch of inputs: their time grows with the batch, one deadline cannot fit.
+_BATCHES = frozenset({"abatch", "abatch_as_completed", "aembed_documents", "aconvert_to_graph_documents", "agenerate"})
+
+
+def _no_fix(method: str, settings: Settings) -> bool:
+    """No automatic deadline for a batch, nor for a stream before Python 3.11 (``wait_for``
+    cannot bound its iteration; ``asyncio.timeout`` needs 3.11)."""
+    return method in _BATCHES or (method.startswith("astream") and settings.target_python < (3, 11))
 
 
 def _false(node: cst.BaseExpression) -> bool:
