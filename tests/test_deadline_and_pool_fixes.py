@@ -343,3 +343,31 @@ def test_deadline_never_shorter_than_the_clients_own_timeout() -> None:
     new = _fix(code, Settings(select=("SL401",)))
     assert "return await asyncio.wait_for(llm.ainvoke(prompt), timeout=120)" in new
     assert "return await asyncio.wait_for(llm.ainvoke(prompt), timeout=60)" in new
+
+
+def test_no_plain_number_for_a_client_whose_timeout_comes_from_configuration() -> None:
+    code = dedent("""\
+        import asyncio
+        from app.config import settings
+        from langchain_openai import ChatOpenAI
+
+        async def plan(prompt, params):
+            llm = ChatOpenAI(**params)
+            return await llm.ainvoke(prompt)
+
+        async def plan_all(prompts, params):
+            return await asyncio.gather(*(plan(p, params) for p in prompts))
+        """)
+    plain = Settings(select=("SL401", "SL402"))
+    assert {f.code: f.fix_safety for f in _findings("", code, plain)} == {"SL401": FixSafety.NONE, "SL402": FixSafety.NONE}
+    assert _fix(code, plain) == code
+    chosen = settings_from_table(
+        {
+            "select": ["SL401", "SL402"],
+            "rules": {"llm-call-without-deadline": {"timeout-expression": "settings.LLM_TIMEOUT"}},
+        },
+        "pyproject.toml",
+    )
+    new = _fix(code, chosen)
+    assert "return await asyncio.wait_for(llm.ainvoke(prompt), timeout=settings.LLM_TIMEOUT)" in new
+    assert "return await asyncio.gather(" in new  # the fan-out is bounded through its branches

@@ -270,15 +270,42 @@ def fresh_name(context: Context, candidates: Sequence[str], line: int, col: int,
     return None
 
 
-def bounded_by_sl401(settings: Settings, path: str, method: str, timeout_kind: str) -> bool:
+_BATCHES = frozenset({"abatch", "abatch_as_completed", "aembed_documents", "aconvert_to_graph_documents", "agenerate"})
+
+
+def is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def unread_timeout(kind: str, seconds: float | None) -> bool:
+    """Whether a client's own timeout is one sightlint cannot read (configuration, a parameter)."""
+    return kind == "unknown" or (kind == "http" and seconds is None)
+
+
+def sl401_fixes(settings: Settings, method: str, kind: str, seconds: float | None) -> bool:
+    """Whether SL401's fix gives the call ``method`` (its client's timeout ``kind``/``seconds``)
+    a deadline: not for a batch, a stream before Python 3.11, or a client whose own timeout
+    cannot be read while the deadline is a plain number (see SL401's Fix section)."""
+    if method in _BATCHES or (method.startswith("astream") and settings.target_python < (3, 11)):
+        return False
+    options = settings.rule_options.get("llm-call-without-deadline")
+    expression = getattr(options, "timeout_expression", DEFAULT_TIMEOUT)
+    return not (unread_timeout(kind, seconds) and is_number(expression))
+
+
+def bounded_by_sl401(settings: Settings, path: str, method: str, timeout_kind: str, seconds: float | None) -> bool:
     """Whether ``llm-call-without-deadline`` (SL401) reports, with a fix, the LLM call
     ``method`` at ``path`` whose client has a timeout of ``timeout_kind``: its fix then
-    bounds that call, and a second deadline around the fan-out or the task that reaches
-    it would be redundant (a stream's call gets no fix from it before Python 3.11)."""
+    bounds that call, and a second deadline around the fan-out that reaches it would be
+    redundant."""
     name = "llm-call-without-deadline"
     if not settings.is_enabled("SL401", name) or settings.ignored_for_path(path, "SL401", name):
         return False
     options = settings.rule_options.get(name)
     if timeout_kind == "http" and getattr(options, "accept_client_timeout", False):
         return False
-    return not method.startswith("astream") or settings.target_python >= (3, 11)
+    return sl401_fixes(settings, method, timeout_kind, seconds)

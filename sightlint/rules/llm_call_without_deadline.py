@@ -11,7 +11,14 @@ from sightlint.models import Finding, RelatedLocation, Span
 from sightlint.project.contexts import BACKGROUND, REQUEST, SCRIPT, STARTUP, TEST
 from sightlint.project.deadlines import GENAI_CHAT, UNKNOWN, LlmCall, Timeout, deadlines, genai_pin, keeps
 from sightlint.project.graph import Graph, ModelNeeds
-from sightlint.rules._deadline_fix import DEFAULT_TIMEOUT, Deadline, awaited_statement, import_conventions, validate_timeout_expression
+from sightlint.rules._deadline_fix import (
+    DEFAULT_TIMEOUT,
+    Deadline,
+    awaited_statement,
+    import_conventions,
+    sl401_fixes,
+    validate_timeout_expression,
+)
 from sightlint.rules.base import Bad, Fix, FixSafety, Good, Rule, RuleMeta, Severity
 from sightlint.settings import Settings
 
@@ -137,6 +144,10 @@ class LlmCallWithoutDeadline(Rule):
     - A stream (`async for chunk in llm.astream(...)`): the loop goes under
       `async with asyncio.timeout(T):` (3.11+); no fix before 3.11, since `wait_for`
       cannot bound an iteration, nor for `stream=True` SDK calls.
+    - No fix while `timeout-expression` is a plain number for a client whose own
+      timeout sightlint cannot read (set from configuration, `**params`, a client
+      passed in): the number could cut attempts that configuration allows. Set
+      `timeout-expression` to the project's setting to fix those too.
     - No fix for a batch (`abatch`, `agenerate`, `aembed_documents`,
       `aconvert_to_graph_documents`): its time grows with the number of inputs, so one
       fixed deadline would cut large batches (bound each item, or scale the deadline).
@@ -652,7 +663,7 @@ class LlmCallWithoutDeadline(Rule):
             severity=severity,
             related=tuple(related),
             chain_paths=paths,
-            fix_safety=FixSafety.NONE if _no_fix(call.method, settings) else FixSafety.UNSAFE,
+            fix_safety=FixSafety.NONE if _no_fix(call.method, timeout, settings) else FixSafety.UNSAFE,
         )
         if found.fix_title and timeout.kind == "http" and timeout.seconds and not timeout.how.endswith("'s default"):
             # The fix's deadline is never shorter than one attempt the client allows.
@@ -697,14 +708,9 @@ def deadline_fix(rule: Rule, node: cst.CSTNode, finding: Finding, expression: st
     return Fix(replacement=deadline.wait_for(node), imports=deadline.imports, module_statements=deadline.statements)
 
 
-# Calls over a batch of inputs: their time grows with the batch, one deadline cannot fit.
-_BATCHES = frozenset({"abatch", "abatch_as_completed", "aembed_documents", "aconvert_to_graph_documents", "agenerate"})
-
-
-def _no_fix(method: str, settings: Settings) -> bool:
-    """No automatic deadline for a batch, nor for a stream before Python 3.11 (``wait_for``
-    cannot bound its iteration; ``asyncio.timeout`` needs 3.11)."""
-    return method in _BATCHES or (method.startswith("astream") and settings.target_python < (3, 11))
+def _no_fix(method: str, timeout: Timeout, settings: Settings) -> bool:
+    """See the Fix section: batches, streams before 3.11, unread client timeouts with a number."""
+    return not sl401_fixes(settings, method, timeout.kind, timeout.seconds)
 
 
 def _false(node: cst.BaseExpression) -> bool:

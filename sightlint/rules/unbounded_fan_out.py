@@ -8,7 +8,15 @@ from sightlint.models import Finding, RelatedLocation, Span
 from sightlint.project.contexts import BACKGROUND, REQUEST, SCRIPT, STARTUP
 from sightlint.project.deadlines import UNKNOWN, Deadlines, LlmCall, Timeout, deadlines, keeps
 from sightlint.project.graph import Graph, ModelNeeds
-from sightlint.rules._deadline_fix import Deadline, DeadlineFixOptions, awaited_statement, bounded_by_sl401, import_conventions
+from sightlint.rules._deadline_fix import (
+    Deadline,
+    DeadlineFixOptions,
+    awaited_statement,
+    bounded_by_sl401,
+    import_conventions,
+    is_number,
+    unread_timeout,
+)
 from sightlint.rules.base import Bad, Fix, FixSafety, Good, Rule, RuleMeta, Severity
 from sightlint.settings import Settings
 
@@ -84,6 +92,9 @@ class UnboundedFanOut(Rule):
       `async with asyncio.timeout(T), asyncio.TaskGroup() as tg:` (the group cancels its
       tasks when the deadline cancels its block).
     - `asyncio.as_completed(...)` gets `timeout=T` (iteration raises `TimeoutError`).
+    - No fix while `timeout-expression` is a plain number and a branch's client has a
+      timeout sightlint cannot read (configuration, a parameter): the number could cut
+      what that configuration allows.
     - `asyncio.wait(...)`: no fix — its `timeout=` returns with tasks still pending and
       running, which the code after it does not expect, and cancelling the wait does not
       cancel its tasks.
@@ -559,7 +570,10 @@ class UnboundedFanOut(Rule):
         paths = tuple(sorted({model.path_of(f) for f in reach.towards} | {model.path_of(f) for f in chain}))
         # SL401's fix bounds every unbounded LLM call a branch reaches: a deadline around the
         # fan-out too would be a second one (see the Fix section).
-        covered = all(bounded_by_sl401(settings, model.path_of(c.function), c.method, t.kind) for c, _, t in found)
+        covered = all(bounded_by_sl401(settings, model.path_of(c.function), c.method, t.kind, t.seconds) for c, _, t in found)
+        # A plain number of seconds could cut branches whose clients' own timeouts are unread.
+        options: DeadlineFixOptions = cls.options_for(settings)
+        blind = is_number(options.timeout_expression) and any(unread_timeout(t.kind, t.seconds) for _, _, t in found)
         return cls.project_finding(
             model.path_of(fid),
             Span(line, col, end_line, end_col),
@@ -567,7 +581,7 @@ class UnboundedFanOut(Rule):
             severity=severity,
             related=tuple(related),
             chain_paths=paths,
-            fix_safety=FixSafety.NONE if api == "wait" or covered else FixSafety.UNSAFE,
+            fix_safety=FixSafety.NONE if api == "wait" or covered or blind else FixSafety.UNSAFE,
         )
 
     @classmethod
