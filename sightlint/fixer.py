@@ -523,6 +523,8 @@ def _regions(
         # Any statement with its lines to itself will do (the smaller, the cheaper): an
         # assignment, a `try` around a handler, a def whose header holds the finding.
         if isinstance(node, ast.stmt) and node.col_offset > 0:
+            if isinstance(node, ast.If) and node.lineno <= len(lines) and lines[node.lineno - 1].lstrip().startswith("elif"):
+                continue  # an `elif` branch is not a statement LibCST can parse on its own
             first = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", ()))])
             last = node.end_lineno or node.lineno
             if _owns_lines(lines, first, last, node):

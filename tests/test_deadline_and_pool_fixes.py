@@ -371,3 +371,21 @@ def test_no_plain_number_for_a_client_whose_timeout_comes_from_configuration() -
     new = _fix(code, chosen)
     assert "return await asyncio.wait_for(llm.ainvoke(prompt), timeout=settings.LLM_TIMEOUT)" in new
     assert "return await asyncio.gather(" in new  # the fan-out is bounded through its branches
+
+
+def test_a_statement_alone_in_an_elif_branch_is_fixed() -> None:
+    """The fixer parses the statement around the fixed one: an `elif` branch is not one."""
+    code = dedent("""\
+        import asyncio
+
+        async def tick():
+            await asyncio.sleep(1)
+
+        async def handler(kind):
+            if kind == "a":
+                asyncio.ensure_future(tick())
+            elif kind == "b":
+                asyncio.ensure_future(tick())
+        """)
+    new = _fix(code, Settings(select=("SL403",)))
+    assert new.count("_background_tasks.add(task)") == 2
