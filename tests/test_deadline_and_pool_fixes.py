@@ -389,3 +389,28 @@ def test_a_statement_alone_in_an_elif_branch_is_fixed() -> None:
         """)
     new = _fix(code, Settings(select=("SL403",)))
     assert new.count("_background_tasks.add(task)") == 2
+
+
+def test_only_awaited_calls_get_a_deadline() -> None:
+    """A non-awaited call keeps its value: no `wait_for` coroutine in place of a sync result or a future."""
+    code = dedent("""\
+        import asyncio
+        from langchain_openai import ChatOpenAI
+
+        async def one(q):
+            return await ChatOpenAI().ainvoke(q)
+
+        async def many(qs):
+            pending = asyncio.gather(*(one(q) for q in qs))
+            try:
+                return await pending
+            finally:
+                pending.cancel()
+
+        async def handed_on(q):
+            coros = [ChatOpenAI().ainvoke(q)]
+            return await asyncio.wait_for(coros[0], 5)
+        """)
+    new = _fix(code, Settings(select=("SL401", "SL402")))
+    assert "pending = asyncio.gather(*(one(q) for q in qs))" in new
+    assert "coros = [ChatOpenAI().ainvoke(q)]" in new

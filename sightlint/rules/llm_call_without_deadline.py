@@ -141,6 +141,10 @@ class LlmCallWithoutDeadline(Rule):
       `async with asyncio.timeout(T):`.
     - Otherwise (older targets, or the call inside a larger expression):
       `asyncio.wait_for(call, timeout=T)`, which any Python accepts.
+    - Only where the call is awaited: a call whose result is not awaited on the spot (a
+      sync client's, or a coroutine handed to `gather`/`create_task`) gets no fix — a
+      `wait_for` there would turn a sync result into a coroutine, and a coroutine handed
+      on is bounded where it is awaited (SL402/SL403).
     - A stream (`async for chunk in llm.astream(...)`): the loop goes under
       `async with asyncio.timeout(T):` (3.11+); no fix before 3.11, since `wait_for`
       cannot bound an iteration, nor for `stream=True` SDK calls.
@@ -701,6 +705,8 @@ def deadline_fix(rule: Rule, node: cst.CSTNode, finding: Finding, expression: st
         if isinstance(parent, cst.For) and parent.iter is node and parent.asynchronous is not None and deadline.timeout_cm:
             return Fix(replacement=deadline.around(parent), imports=deadline.imports, module_statements=deadline.statements, target=parent)
         return None  # wait_for cannot bound an iteration
+    if not isinstance(parent, cst.Await):
+        return None  # not awaited here: a sync client's call, or a coroutine handed on (its awaiter is the place)
     if deadline.timeout_cm:
         statement = awaited_statement(node, ancestors)
         if statement is not None:

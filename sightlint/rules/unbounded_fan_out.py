@@ -87,7 +87,8 @@ class UnboundedFanOut(Rule):
       `return await gather(...)`), when the project targets Python 3.11 or later
       (`target-version`): the statement goes under `async with asyncio.timeout(T):`;
       otherwise `asyncio.wait_for(asyncio.gather(...), timeout=T)` (any Python). A
-      cancelled `gather` cancels its branches.
+      cancelled `gather` cancels its branches. Only a gather awaited on the spot: one kept
+      as a future (to cancel it, or await it later) gets no fix.
     - `async with asyncio.TaskGroup() as tg:` becomes
       `async with asyncio.timeout(T), asyncio.TaskGroup() as tg:` (the group cancels its
       tasks when the deadline cancels its block).
@@ -619,8 +620,8 @@ class UnboundedFanOut(Rule):
                 equal=cst.AssignEqual(whitespace_before=cst.SimpleWhitespace(""), whitespace_after=cst.SimpleWhitespace("")),
             )
             return Fix(replacement=node.with_changes(args=[*args, timeout]), imports=deadline.imports, module_statements=deadline.statements)
-        if name != "gather":
-            return None
+        if name != "gather" or not (ancestors and isinstance(ancestors[-1], cst.Await)):
+            return None  # a gather kept as a future (cancelled, awaited later) must stay one
         if deadline.timeout_cm:
             statement = awaited_statement(node, ancestors)
             if statement is not None:
