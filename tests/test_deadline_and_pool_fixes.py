@@ -414,3 +414,27 @@ def test_only_awaited_calls_get_a_deadline() -> None:
     new = _fix(code, Settings(select=("SL401", "SL402")))
     assert "pending = asyncio.gather(*(one(q) for q in qs))" in new
     assert "coros = [ChatOpenAI().ainvoke(q)]" in new
+
+
+def test_calls_that_may_return_a_stream_get_no_deadline() -> None:
+    code = dedent("""\
+        from openai import AsyncOpenAI
+
+        class Agent:
+            def __init__(self):
+                self.client = AsyncOpenAI()
+
+            async def reply(self, request):
+                out = await self.client.chat.completions.create(**request)
+                return out
+
+            async def reply_streaming(self, request):
+                stream = await self.client.chat.completions.create(**request)
+                return stream
+
+            async def stream_async(self, request):
+                return await self.client.chat.completions.create(**request)
+        """)
+    new = _fix(code, Settings(select=("SL401",), target_version="py312"))
+    assert new.count("asyncio.timeout(60)") == 1
+    assert "        async with asyncio.timeout(60):\n            out = await" in new

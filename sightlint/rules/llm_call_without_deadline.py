@@ -147,7 +147,11 @@ class LlmCallWithoutDeadline(Rule):
       on is bounded where it is awaited (SL402/SL403).
     - A stream (`async for chunk in llm.astream(...)`): the loop goes under
       `async with asyncio.timeout(T):` (3.11+); no fix before 3.11, since `wait_for`
-      cannot bound an iteration, nor for `stream=True` SDK calls.
+      cannot bound an iteration, nor for calls that return a stream to read later: SDK
+      calls with `stream=True`, methods named for streams (`generate_content_stream`),
+      and `**kwargs` calls where the result or the function is named for a stream
+      (`stream = await client.chat.completions.create(**request)`, inside
+      `async def stream_async`) — a deadline there would bound only the start.
     - No fix while `timeout-expression` is a plain number for a client whose own
       timeout sightlint cannot read (set from configuration, `**params`, a client
       passed in): the number could cut attempts that configuration allows. Set
@@ -707,6 +711,8 @@ def deadline_fix(rule: Rule, node: cst.CSTNode, finding: Finding, expression: st
         return None  # wait_for cannot bound an iteration
     if not isinstance(parent, cst.Await):
         return None  # not awaited here: a sync client's call, or a coroutine handed on (its awaiter is the place)
+    if _maybe_stream(rule, node, method, ancestors, line, col):
+        return None
     if deadline.timeout_cm:
         statement = awaited_statement(node, ancestors)
         if statement is not None:
@@ -717,6 +723,26 @@ def deadline_fix(rule: Rule, node: cst.CSTNode, finding: Finding, expression: st
 def _no_fix(method: str, timeout: Timeout, settings: Settings) -> bool:
     """See the Fix section: batches, streams before 3.11, unread client timeouts with a number."""
     return not sl401_fixes(settings, method, timeout.kind, timeout.seconds)
+
+
+def _maybe_stream(rule: Rule, node: cst.Call, method: str, ancestors: Sequence[cst.CSTNode], line: int, col: int) -> bool:
+    """Whether the awaited call may return a stream (a deadline around the await would bound
+    only its start): a method named for streams (`generate_content_stream`), or keyword
+    arguments spread from a mapping (`**request_data` may hold `stream=True`) where the
+    result or the function says stream (`stream = await ...`, `async def stream_async`)."""
+    import libcst as cst
+
+    if "stream" in method.lower():
+        return True
+    if not any(arg.star == "**" for arg in node.args):
+        return False
+    names = [rule.context.scope_at(line, col).name or ""]
+    for ancestor in ancestors:
+        if isinstance(ancestor, cst.Assign):
+            names += [t.target.value for t in ancestor.targets if isinstance(t.target, cst.Name)]
+        elif isinstance(ancestor, cst.AnnAssign) and isinstance(ancestor.target, cst.Name):
+            names.append(ancestor.target.value)
+    return any("stream" in name.lower() for name in names)
 
 
 def _false(node: cst.BaseExpression) -> bool:
