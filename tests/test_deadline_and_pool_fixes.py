@@ -371,6 +371,11 @@ def test_no_plain_number_for_a_client_whose_timeout_comes_from_configuration() -
     new = _fix(code, chosen)
     assert "return await asyncio.wait_for(llm.ainvoke(prompt), timeout=settings.LLM_TIMEOUT)" in new
     assert "return await asyncio.gather(" in new  # the fan-out is bounded through its branches
+    # A number the user wrote is a choice too.
+    number = settings_from_table(
+        {"select": ["SL401"], "rules": {"llm-call-without-deadline": {"timeout-expression": "120"}}}, "pyproject.toml"
+    )
+    assert "return await asyncio.wait_for(llm.ainvoke(prompt), timeout=120)" in _fix(code, number)
 
 
 def test_a_statement_alone_in_an_elif_branch_is_fixed() -> None:

@@ -273,14 +273,6 @@ def fresh_name(context: Context, candidates: Sequence[str], line: int, col: int,
 _BATCHES = frozenset({"abatch", "abatch_as_completed", "aembed_documents", "aconvert_to_graph_documents", "agenerate"})
 
 
-def is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
 def unread_timeout(kind: str, seconds: float | None) -> bool:
     """Whether a client's own timeout is one sightlint cannot read (configuration, a parameter)."""
     return kind == "unknown" or (kind == "http" and seconds is None)
@@ -294,7 +286,14 @@ def sl401_fixes(settings: Settings, method: str, kind: str, seconds: float | Non
         return False
     options = settings.rule_options.get("llm-call-without-deadline")
     expression = getattr(options, "timeout_expression", DEFAULT_TIMEOUT)
-    return not (unread_timeout(kind, seconds) and is_number(expression))
+    return not (unread_timeout(kind, seconds) and blind(expression))
+
+
+def blind(expression: str) -> bool:
+    """Whether the deadline is the default number of seconds, which nobody chose for the
+    project: too blind for a client whose own timeout sightlint cannot read (a number the
+    user wrote, or an expression, is their choice)."""
+    return expression.strip() == DEFAULT_TIMEOUT
 
 
 def bounded_by_sl401(settings: Settings, path: str, method: str, timeout_kind: str, seconds: float | None) -> bool:

@@ -152,10 +152,11 @@ class LlmCallWithoutDeadline(Rule):
       and `**kwargs` calls where the result or the function is named for a stream
       (`stream = await client.chat.completions.create(**request)`, inside
       `async def stream_async`) — a deadline there would bound only the start.
-    - No fix while `timeout-expression` is a plain number for a client whose own
+    - No fix while `timeout-expression` is left at its default for a client whose own
       timeout sightlint cannot read (set from configuration, `**params`, a client
-      passed in): the number could cut attempts that configuration allows. Set
-      `timeout-expression` to the project's setting to fix those too.
+      passed in): 60 s could cut attempts that configuration allows. Set
+      `timeout-expression` (the project's setting, or a number at least as long as the
+      configured client timeouts) to fix those too.
     - No fix for a batch (`abatch`, `agenerate`, `aembed_documents`,
       `aconvert_to_graph_documents`): its time grows with the number of inputs, so one
       fixed deadline would cut large batches (bound each item, or scale the deadline).

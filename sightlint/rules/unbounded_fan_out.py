@@ -14,7 +14,7 @@ from sightlint.rules._deadline_fix import (
     awaited_statement,
     bounded_by_sl401,
     import_conventions,
-    is_number,
+    blind,
     unread_timeout,
 )
 from sightlint.rules.base import Bad, Fix, FixSafety, Good, Rule, RuleMeta, Severity
@@ -93,9 +93,9 @@ class UnboundedFanOut(Rule):
       `async with asyncio.timeout(T), asyncio.TaskGroup() as tg:` (the group cancels its
       tasks when the deadline cancels its block).
     - `asyncio.as_completed(...)` gets `timeout=T` (iteration raises `TimeoutError`).
-    - No fix while `timeout-expression` is a plain number and a branch's client has a
-      timeout sightlint cannot read (configuration, a parameter): the number could cut
-      what that configuration allows.
+    - No fix while `timeout-expression` is left at its default and a branch's client has
+      a timeout sightlint cannot read (configuration, a parameter): 60 s could cut what
+      that configuration allows.
     - `asyncio.wait(...)`: no fix — its `timeout=` returns with tasks still pending and
       running, which the code after it does not expect, and cancelling the wait does not
       cancel its tasks.
@@ -572,9 +572,9 @@ class UnboundedFanOut(Rule):
         # SL401's fix bounds every unbounded LLM call a branch reaches: a deadline around the
         # fan-out too would be a second one (see the Fix section).
         covered = all(bounded_by_sl401(settings, model.path_of(c.function), c.method, t.kind, t.seconds) for c, _, t in found)
-        # A plain number of seconds could cut branches whose clients' own timeouts are unread.
+        # The default number of seconds could cut branches whose clients' own timeouts are unread.
         options: DeadlineFixOptions = cls.options_for(settings)
-        blind = is_number(options.timeout_expression) and any(unread_timeout(t.kind, t.seconds) for _, _, t in found)
+        unchosen = blind(options.timeout_expression) and any(unread_timeout(t.kind, t.seconds) for _, _, t in found)
         return cls.project_finding(
             model.path_of(fid),
             Span(line, col, end_line, end_col),
@@ -582,7 +582,7 @@ class UnboundedFanOut(Rule):
             severity=severity,
             related=tuple(related),
             chain_paths=paths,
-            fix_safety=FixSafety.NONE if api == "wait" or covered or blind else FixSafety.UNSAFE,
+            fix_safety=FixSafety.NONE if api == "wait" or covered or unchosen else FixSafety.UNSAFE,
         )
 
     @classmethod
