@@ -8,16 +8,16 @@ from typing import TYPE_CHECKING, Any
 
 from sightlint.models import Finding, RelatedLocation, Span
 from sightlint.project.contexts import BACKGROUND, REQUEST, TEST, where_code_runs
-from sightlint.project.deadlines import GENAI_CHAT, Deadlines, LlmCall, Timeout, deadlines, genai_pin, keeps
-from sightlint.project.graph import Graph, ModelNeeds
-from sightlint.project.model import is_test_path
-from sightlint.rules._deadline_fix import (
+from sightlint.project.deadline_fix import (
     Deadline,
     asyncio_import,
     fresh_name,
     import_conventions,
     validate_timeout_expression,
 )
+from sightlint.project.deadlines import GENAI_CHAT, Deadlines, LlmCall, Timeout, deadlines, genai_pin, keeps
+from sightlint.project.graph import Graph, ModelNeeds
+from sightlint.project.model import is_test_path
 from sightlint.rules.base import Bad, Fix, FixSafety, Good, Rule, RuleMeta, Severity
 from sightlint.settings import Settings
 

@@ -9,9 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from sightlint.models import Finding, RelatedLocation, Span
 from sightlint.project.contexts import BACKGROUND, REQUEST, SCRIPT, STARTUP, TEST
-from sightlint.project.deadlines import GENAI_CHAT, UNKNOWN, LlmCall, Timeout, deadlines, genai_pin, keeps
-from sightlint.project.graph import Graph, ModelNeeds
-from sightlint.rules._deadline_fix import (
+from sightlint.project.deadline_fix import (
     DEFAULT_TIMEOUT,
     Deadline,
     awaited_statement,
@@ -19,6 +17,8 @@ from sightlint.rules._deadline_fix import (
     sl401_fixes,
     validate_timeout_expression,
 )
+from sightlint.project.deadlines import GENAI_CHAT, UNKNOWN, LlmCall, Timeout, deadlines, genai_pin, keeps
+from sightlint.project.graph import Graph, ModelNeeds
 from sightlint.rules.base import Bad, Fix, FixSafety, Good, Rule, RuleMeta, Severity
 from sightlint.settings import Settings
 

@@ -5,8 +5,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from sightlint.models import Finding
+from sightlint.project.deadline_fix import asyncio_import, fresh_name
 from sightlint.project.model import is_test_path
-from sightlint.rules._deadline_fix import asyncio_import, fresh_name
 from sightlint.rules.base import Bad, Fix, FixSafety, Good, Rule, RuleMeta, Severity
 from sightlint.semantics.fanout import (
     SEMAPHORE_NAME,

@@ -6,9 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from sightlint.models import Finding, RelatedLocation, Span
 from sightlint.project.contexts import BACKGROUND, REQUEST, SCRIPT, STARTUP
-from sightlint.project.deadlines import UNKNOWN, Deadlines, LlmCall, Timeout, deadlines, keeps
-from sightlint.project.graph import Graph, ModelNeeds
-from sightlint.rules._deadline_fix import (
+from sightlint.project.deadline_fix import (
     Deadline,
     DeadlineFixOptions,
     awaited_statement,
@@ -17,6 +15,8 @@ from sightlint.rules._deadline_fix import (
     blind,
     unread_timeout,
 )
+from sightlint.project.deadlines import UNKNOWN, Deadlines, LlmCall, Timeout, deadlines, keeps
+from sightlint.project.graph import Graph, ModelNeeds
 from sightlint.rules.base import Bad, Fix, FixSafety, Good, Rule, RuleMeta, Severity
 from sightlint.settings import Settings
 

@@ -1,4 +1,4 @@
-"""What the deadline fixes of SL401, SL402 and SL403 share: the ``timeout-expression``
+"""What the fixes of SL401, SL402 and SL403 (deadlines) and SL601 share: the ``timeout-expression``
 option (parsed and validated when the configuration is loaded), the names they need at
 the fixed site (``asyncio``, the expression's root name) checked with the scope model,
 and the two wrappings: ``asyncio.wait_for(<call>, timeout=T)`` around an expression (any
