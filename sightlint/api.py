@@ -323,7 +323,7 @@ def concerning(run: RunResult, named: frozenset[str]) -> RunResult:
     crashed may have hidden a chain); other files' per-file findings and unused
     suppressions are not reported.
     """
-    out = RunResult(errors=run.errors)
+    out = RunResult(errors=run.errors, memo=run.memo)
     for result in run.files:
         if result.path in named:
             out.files.append(result)
@@ -373,6 +373,7 @@ def _check_paths(
     cache, summarize = _open_cache(settings, cache_dir, cwd)
     digests = runner.contents(found.files, cache.hashes(), settings.max_file_size)
     cache.save_hashes(len(found.files))
+    run.memo = cache.file_memo({f.display: d for f, d in zip(found.files, digests) if isinstance(d, bytes)})
     from sightlint.project.pins import dependency_files_state, project_folder
 
     inputs = [(f.display, f.module, d) for f, d in zip(found.files, digests)]
