@@ -168,7 +168,10 @@ def rule_options(name: str, table: Any) -> Any:
         choices = field.metadata.get("choices")
         if choices is not None:
             _check_choices(f"rules.{name}.{key}", values[field.name], choices)
-    return entry.rule.Options(**values)
+    try:
+        return entry.rule.Options(**values)
+    except ValueError as exc:  # an option's own check (``__post_init__``)
+        raise ConfigError(f"rules.{name}: {exc}") from None
 
 
 def _check_choices(key: str, value: Any, choices: Iterable[str]) -> None:

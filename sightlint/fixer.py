@@ -961,6 +961,8 @@ def _regions(
         # Any statement with its lines to itself will do (the smaller, the cheaper): an
         # assignment, a `try` around a handler, a def whose header holds the finding.
         if isinstance(node, ast.stmt) and node.col_offset > 0:
+            if isinstance(node, ast.If) and node.lineno <= len(lines) and lines[node.lineno - 1].lstrip().startswith("elif"):
+                continue  # an `elif` branch is not a statement LibCST can parse on its own
             first = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", ()))])
             last = node.end_lineno or node.lineno
             if _owns_lines(lines, first, last, node):
@@ -1134,7 +1136,7 @@ def _apply_pass(
                     instance = instances[finding.code] = rule_cls(context, options)
                     instance.unsafe_fixes = unsafe
                     instance.fix_facts = (facts or {}).get(finding.code, {})
-                if rule_cls.fix_region == "function":
+                if rule_cls.fix_region == "function" or rule_cls.wants_fix_ancestors:
                     instance.fix_ancestors = tuple(_path_to(module, node, positions, nodes=True)[:-1])
                 fix = instance.fix(node, finding)
             except Exception as exc:
@@ -1144,7 +1146,10 @@ def _apply_pass(
                 reasons[finding] = "no fix for this case"
                 continue
             target = node if fix.target is None else fix.target
-            if target is not node:  # a statement or block around the finding's node
+            if target is not node:  # an enclosing node (``Fix.target``): its range must be free too
+                if target not in positions:
+                    reasons[finding] = "no fix for this case (cannot find its node)"
+                    continue
                 rng = positions[target]
                 bounds = ((rng.start.line, rng.start.column), (rng.end.line, rng.end.column))
                 if any(bounds[0] < other[1] and other[0] < bounds[1] for other in accepted):

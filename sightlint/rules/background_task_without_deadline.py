@@ -1,21 +1,54 @@
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass
 from textwrap import dedent
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sightlint.models import Finding, RelatedLocation, Span
 from sightlint.project.contexts import BACKGROUND, REQUEST, TEST, where_code_runs
+from sightlint.project.deadline_fix import (
+    Deadline,
+    asyncio_import,
+    fresh_name,
+    import_conventions,
+    validate_timeout_expression,
+)
 from sightlint.project.deadlines import GENAI_CHAT, Deadlines, LlmCall, Timeout, deadlines, genai_pin, keeps
 from sightlint.project.graph import Graph, ModelNeeds
 from sightlint.project.model import is_test_path
-from sightlint.rules.base import Bad, FixSafety, Good, Rule, RuleMeta, Severity
+from sightlint.rules.base import Bad, Fix, FixSafety, Good, Rule, RuleMeta, Severity
 from sightlint.settings import Settings
+
+if TYPE_CHECKING:
+    import libcst as cst
 
 _WEAK = (
     "the event loop keeps only a weak reference to a task, so it can be garbage-collected "
     "before it finishes (keep it in a set and discard it when done)"
 )
 _DROPPED = f"the task's reference is dropped: {_WEAK}"
+# What a finding's fix does (its ``fix_title``, which ``fix`` reads back).
+_WRAP = "Start the work under `asyncio.wait_for(..., timeout=T)`"
+_KEEP = "Keep the task's reference until it ends"
+_BOTH = f"{_WRAP} and keep the task's reference"
+_TASK_NAMES = ("task", "background_task", "bg_task", "new_task")
+_SET_NAMES = ("_background_tasks", "_running_tasks", "_sightlint_background_tasks")
+
+
+@dataclass(frozen=True)
+class JobDeadlineOptions:
+    """SL403's settings."""
+
+    timeout_expression: str = "300"
+    """The deadline the fix gives the whole job, in seconds: a Python expression (`"300"`,
+    `"settings.JOB_TIMEOUT"`). A name it reads must be imported or defined in the fixed
+    module, else imported as the project's other modules import it, else the site is not
+    fixed."""
+
+    def __post_init__(self) -> None:
+        validate_timeout_expression(self.timeout_expression)
 
 
 class BackgroundTaskWithoutDeadline(Rule):
@@ -60,11 +93,31 @@ class BackgroundTaskWithoutDeadline(Rule):
     documentation's warning).
 
     ## Fix
-    No automatic fix: the right limit depends on the job. Start the task as
-    `asyncio.create_task(asyncio.wait_for(job(...), timeout=300))` (or put
-    `async with asyncio.timeout(300):` at the top of the job), record a timeout as the
-    job's failure, and keep a reference: `tasks.add(task)`,
-    `task.add_done_callback(tasks.discard)`.
+    Unsafe (`--unsafe-fixes`): a deadline cancels a job that used to run to its end.
+
+    - LLM work with no deadline: the task's coroutine is started under
+      `asyncio.wait_for(job(...), timeout=T)` — `asyncio.create_task(asyncio.wait_for(
+      _run(job_id), timeout=T))` — so the task fails with `TimeoutError` after `T` seconds
+      (the job's own `except` clauses inside it see a `CancelledError`). The call that
+      schedules it, and the reference it keeps, stay as they are. `T` is this rule's
+      option `timeout-expression`, checked as SL401's; its default is `"300"`, not the
+      `"60"` of SL401/SL402: a deadline for a whole job, the audit's own value
+      (`@with_timeout(timeout_seconds=300)`, §7) — a minute would cancel the audited
+      app's focus-group jobs, which the audit expects to take 3–5 minutes.
+    - A dropped reference (`asyncio.create_task(work())` as a statement): the task is
+      kept in a module-level set until it ends — `task = asyncio.create_task(...)`,
+      `_background_tasks.add(task)`, `task.add_done_callback(_background_tasks.discard)`,
+      with `_background_tasks: set[asyncio.Task[object]] = set()` after the imports (names
+      that nothing in the module uses).
+    - With `llm-call-without-deadline` (SL401) enabled, its fix bounds each LLM call
+      where it is made; this deadline still bounds the job as a whole (a job of thirty
+      sequential calls, each within its own deadline, is not).
+    - No fix for `BackgroundTasks.add_task(func, ...)` (it takes a function, not a
+      coroutine: put `async with asyncio.timeout(...)` at the top of the job), nor for
+      work that only touches the database (the timeout expression is the LLM deadline).
+
+    Record a timeout as the job's failure (`except TimeoutError:` around the work in
+    the job, or a done callback).
 
     ## See also
     - https://docs.python.org/3/library/asyncio-task.html#asyncio.create_task
@@ -78,11 +131,15 @@ class BackgroundTaskWithoutDeadline(Rule):
         severity=Severity.CRITICAL,
         summary="Background task doing network or LLM work with no deadline.",
         audit="§7",
-        fix=FixSafety.NONE,
+        fix=FixSafety.UNSAFE,
+        fix_title=_BOTH,
         since="0.1.0",
         tags=("async",),
     )
     cross_file = True
+    Options = JobDeadlineOptions
+    fix_node = "Call"
+    wants_fix_ancestors = True
 
     bad = (
         Bad(
@@ -105,6 +162,25 @@ class BackgroundTaskWithoutDeadline(Rule):
                 task.add_done_callback(_running.discard)
                 return {"started": True}
             """),
+            fixed=dedent("""\
+            import asyncio
+            from fastapi import APIRouter
+            from langchain_openai import ChatOpenAI
+
+            router = APIRouter()
+            _running = set()
+
+            async def _summarise(doc_id):
+                llm = ChatOpenAI(model="gpt-4o-mini")
+                await llm.ainvoke(f"summarise {doc_id}")
+
+            @router.post("/docs/{doc_id}/summary")
+            async def start(doc_id: str):
+                task = asyncio.create_task(asyncio.wait_for(_summarise(doc_id), timeout=300))
+                _running.add(task)
+                task.add_done_callback(_running.discard)
+                return {"started": True}
+            """),
             in_docs=True,
         ),
         # Dropped reference and unbounded work: one finding saying both.
@@ -118,7 +194,22 @@ class BackgroundTaskWithoutDeadline(Rule):
 
             async def handler(text):
                 asyncio.create_task(notify(text))
-            """)
+            """),
+            fixed=dedent("""\
+            import asyncio
+            import litellm
+
+            _background_tasks: set[asyncio.Task[object]] = set()
+
+
+            async def notify(text):
+                await litellm.acompletion(model="gpt-4o", messages=[{"role": "user", "content": text}])
+
+            async def handler(text):
+                task = asyncio.create_task(asyncio.wait_for(notify(text), timeout=300))
+                _background_tasks.add(task)
+                task.add_done_callback(_background_tasks.discard)
+            """),
         ),
         # RUF006 on its own: bounded work, dropped reference.
         Bad(
@@ -130,7 +221,21 @@ class BackgroundTaskWithoutDeadline(Rule):
 
             async def handler():
                 asyncio.ensure_future(tick())
-            """)
+            """),
+            fixed=dedent("""\
+            import asyncio
+
+            _background_tasks: set[asyncio.Task[object]] = set()
+
+
+            async def tick():
+                await asyncio.sleep(1)
+
+            async def handler():
+                task = asyncio.ensure_future(tick())
+                _background_tasks.add(task)
+                task.add_done_callback(_background_tasks.discard)
+            """),
         ),
         # FastAPI BackgroundTasks, across modules.
         Bad(
@@ -189,7 +294,25 @@ class BackgroundTaskWithoutDeadline(Rule):
 
             async def start(qs, tasks):
                 tasks.append(asyncio.create_task(Job().run(qs)))
-            """)
+            """),
+            fixed=dedent("""\
+            import asyncio
+            from langchain_openai import ChatOpenAI
+
+            class Job:
+                def __init__(self):
+                    self.llm = ChatOpenAI()
+
+                async def step(self, q):
+                    return await self.llm.ainvoke(q)
+
+                async def run(self, qs):
+                    await asyncio.wait_for(self.step(qs[0]), 30)
+                    await self.step(qs[1])
+
+            async def start(qs, tasks):
+                tasks.append(asyncio.create_task(asyncio.wait_for(Job().run(qs), timeout=300)))
+            """),
         ),
         # loop.create_task with a dropped reference.
         Bad(
@@ -205,7 +328,24 @@ class BackgroundTaskWithoutDeadline(Rule):
             async def handler(text):
                 loop = asyncio.get_running_loop()
                 loop.create_task(embed(text))
-            """)
+            """),
+            fixed=dedent("""\
+            import asyncio
+            from openai import AsyncOpenAI
+
+            _background_tasks: set[asyncio.Task[object]] = set()
+
+            client = AsyncOpenAI()
+
+            async def embed(text):
+                return await AsyncOpenAI().embeddings.create(model="text-embedding-3-small", input=text)
+
+            async def handler(text):
+                loop = asyncio.get_running_loop()
+                task = loop.create_task(asyncio.wait_for(embed(text), timeout=300))
+                _background_tasks.add(task)
+                task.add_done_callback(_background_tasks.discard)
+            """),
         ),
         # TaskGroup tasks: the group keeps them, the work has no deadline.
         Bad(
@@ -220,7 +360,19 @@ class BackgroundTaskWithoutDeadline(Rule):
                 async with asyncio.TaskGroup() as tg:
                     for q in qs:
                         tg.create_task(ask(q))
-            """)
+            """),
+            fixed=dedent("""\
+            import asyncio
+            from langchain_openai import ChatOpenAI
+
+            async def ask(q):
+                return await ChatOpenAI().ainvoke(q)
+
+            async def handler(qs):
+                async with asyncio.TaskGroup() as tg:
+                    for q in qs:
+                        tg.create_task(asyncio.wait_for(ask(q), timeout=300))
+            """),
         ),
     )
 
@@ -478,7 +630,8 @@ class BackgroundTaskWithoutDeadline(Rule):
             message = f"{what}{target} as a background task with no deadline, and it awaits database work (`{text}` in `{model.display(where)}`) that has no timeout of its own; a stalled connection keeps the task alive forever"
             related = (RelatedLocation(model.path_of(where), d_line, d_col, f"`{text}` has no deadline"),)
         elif dropped:
-            return cls.project_finding(path, span, f"{what} starts a task and drops its reference: {_WEAK}.", severity=Severity.MEDIUM)
+            found = cls.project_finding(path, span, f"{what} starts a task and drops its reference: {_WEAK}.", severity=Severity.MEDIUM)
+            return _with_fix(found, wrap=False, keep=True)
         else:
             return None
         if dropped:
@@ -486,7 +639,10 @@ class BackgroundTaskWithoutDeadline(Rule):
             if severity is Severity.LOW:
                 severity = Severity.MEDIUM  # the dropped reference alone is worth that
         chain_paths = tuple(model.path_of(f) for f in started)
-        return cls.project_finding(path, span, message + ".", severity=severity, related=related, chain_paths=chain_paths)
+        found = cls.project_finding(path, span, message + ".", severity=severity, related=related, chain_paths=chain_paths)
+        # A deadline for the whole job (SL401's fix bounds each call, not the job).
+        wrap = bool(llm) and api != "add_task" and (inner_line, inner_col) != (line, col)
+        return _with_fix(found, wrap=wrap, keep=bool(dropped))
 
     @staticmethod
     def _timeout_ignored(model: Graph, call: LlmCall, timeout: Timeout, settings: Settings) -> str:
@@ -509,3 +665,68 @@ class BackgroundTaskWithoutDeadline(Rule):
         ]
         related.append(RelatedLocation(*last))
         return tuple(related)
+
+    @classmethod
+    def fix_facts_for(cls, sources: Sequence[tuple[str | None, str, str]]) -> dict[str, Any]:
+        return import_conventions(sources)
+
+    def fix(self, node: cst.CSTNode, finding: Finding) -> Fix | None:
+        """The deadline around the task's coroutine and/or the kept reference, as the
+        finding's ``fix_title`` says (see the Fix section)."""
+        import libcst as cst
+
+        if not isinstance(node, cst.Call) or not node.args:
+            return None
+        wrap = finding.fix_title in (_WRAP, _BOTH)
+        keep = finding.fix_title in (_KEEP, _BOTH)
+        line, col = finding.span.line, finding.span.col
+        context = self.context
+        needed = asyncio_import(context, line, col)
+        if needed is None:
+            return None
+        imports: tuple[tuple[str, str | None], ...] = needed
+        statements: tuple[tuple[str, str], ...] = ()
+        call = node
+        if wrap:
+            deadline = Deadline.at(context, self.options.timeout_expression, line, col, self.fix_facts)
+            if deadline is None:
+                return None
+            imports, statements = deadline.imports, deadline.statements
+            first = node.args[0]
+            if first.keyword is not None or first.star or not isinstance(first.value, cst.Call):
+                return None
+            args = [first.with_changes(value=deadline.wait_for(first.value)), *node.args[1:]]
+            call = node.with_changes(args=args)
+        if not keep:
+            return Fix(replacement=call, imports=imports, module_statements=statements)
+        ancestors = self.fix_ancestors
+        if len(ancestors) < 2 or not isinstance(ancestors[-1], cst.Expr) or ancestors[-1].value is not node:
+            return Fix(replacement=call, imports=imports, module_statements=statements) if wrap else None
+        statement = ancestors[-2]
+        if not isinstance(statement, cst.SimpleStatementLine) or len(statement.body) != 1:
+            return Fix(replacement=call, imports=imports, module_statements=statements) if wrap else None
+        task = fresh_name(context, _TASK_NAMES, line, col)
+        keep_in = fresh_name(context, _SET_NAMES, line, col, module_level=True)
+        if task is None or keep_in is None:
+            return Fix(replacement=call, imports=imports, module_statements=statements) if wrap else None
+        first_line = statement.with_changes(
+            body=[cst.Assign(targets=[cst.AssignTarget(target=cst.Name(task))], value=call)]
+        )
+        rest = [
+            cst.parse_statement(f"{keep_in}.add({task})"),
+            cst.parse_statement(f"{task}.add_done_callback({keep_in}.discard)"),
+        ]
+        return Fix(
+            replacement=cst.FlattenSentinel([first_line, *rest]),
+            imports=imports,
+            module_statements=(*statements, (keep_in, f"{keep_in}: set[asyncio.Task[object]] = set()")),
+            target=statement,
+        )
+
+
+def _with_fix(finding: Finding, *, wrap: bool, keep: bool) -> Finding:
+    """``finding`` offering the fix that does what is wanted (none when nothing is)."""
+    if not wrap and not keep:
+        return dataclasses.replace(finding, fix_safety=FixSafety.NONE, fix_title=None)
+    title = _BOTH if wrap and keep else _WRAP if wrap else _KEEP
+    return dataclasses.replace(finding, fix_safety=FixSafety.UNSAFE, fix_title=title)

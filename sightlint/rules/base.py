@@ -252,6 +252,8 @@ class Rule:
     # only the innermost statement) and sets ``fix_ancestors`` before calling ``fix``, so
     # a fix may replace a statement or block around its node (``Fix.target``).
     fix_region: ClassVar[str | None] = None
+    # True for rules whose fix needs the nodes around the finding's (``fix_ancestors``).
+    wants_fix_ancestors: ClassVar[bool] = False
 
     def __init__(self, context: Context, options: Any = None) -> None:
         self.context = context
@@ -262,8 +264,8 @@ class Rule:
         # What the fixer learnt about the whole project for the fixes (for example SL201's
         # ``"logger_convention"``); empty when fixing a file on its own.
         self.fix_facts: dict[str, Any] = {}
-        # With ``fix_region = "function"``: the LibCST nodes around the node ``fix`` gets,
-        # outermost first (its parent last); set by the fixer before each call.
+        # With ``fix_region = "function"`` or ``wants_fix_ancestors``: the LibCST nodes around
+        # the node ``fix`` gets, outermost first (its parent last); set by the fixer before each call.
         self.fix_ancestors: tuple[Any, ...] = ()
 
     # -- reporting -----------------------------------------------------------------

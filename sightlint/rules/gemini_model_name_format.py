@@ -1,14 +1,18 @@
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from textwrap import dedent
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sightlint.models import Finding, RelatedLocation, Span
 from sightlint.project.graph import Graph, ModelNeeds
 from sightlint.project.pins import Pin, project_pin
-from sightlint.rules.base import Bad, FixSafety, Good, Rule, RuleMeta, Severity
+from sightlint.rules.base import Bad, Fix, FixSafety, Good, Rule, RuleMeta, Severity
 from sightlint.settings import Settings
+
+if TYPE_CHECKING:
+    import libcst as cst
 
 _PACKAGE = "langchain-google-genai"
 _FIXED_IN = (2, 1, 8)
@@ -67,9 +71,20 @@ class GeminiModelNameFormat(Rule):
     usually only in the deployed environment, where the real API is called.
 
     ## Fix
-    No automatic fix: the literal may be a default other code relies on. Write the name
-    with its prefix (`"models/gemini-embedding-001"`), or require
-    `langchain-google-genai>=2.1.8`.
+    Writes the prefix into the literal: `"gemini-embedding-001"` becomes
+    `"models/gemini-embedding-001"`, keeping its quotes and string prefix (`r`, `u`); in an
+    f-string or an implicit concatenation only when a plain text part starts it (`"models/"`
+    goes in front of that text). The API accepts the prefixed name from every version of
+    the library, and versions from 2.1.8 send it unchanged, so the embeddings calls
+    behave as with a fixed library.
+
+    - **Safe** where the literal is written in the `GoogleGenerativeAIEmbeddings(model=...)`
+      call itself: the call is its only reader.
+    - **Unsafe** (`--unsafe-fixes`) where it is a settings default, a module constant or a
+      parameter default: other code may read the same value (stored as metadata beside
+      the vectors, compared, logged, sent to another API), and would see the new name.
+      Review those readers; an environment variable that overrides a settings default
+      keeps its bare name — requiring `langchain-google-genai>=2.1.8` covers that too.
 
     ## Options
     `only-affected-versions = false` also reports bare names when the project allows only
@@ -85,12 +100,15 @@ class GeminiModelNameFormat(Rule):
         severity=Severity.CRITICAL,
         summary="Gemini embeddings model name without the `models/` prefix.",
         audit="§5",
-        fix=FixSafety.NONE,
+        fix=FixSafety.SAFE,
+        fix_title="Add the `models/` prefix",
+        unsafe_fix_title="Add the `models/` prefix (other readers of the value see it too)",
         since="0.1.0",
         tags=(),
     )
     cross_file = True
     Options = ModelNameOptions
+    fix_node = ("SimpleString", "FormattedString", "ConcatenatedString")
 
     bad = (
         Bad(
@@ -98,6 +116,16 @@ class GeminiModelNameFormat(Rule):
             from langchain_google_genai import GoogleGenerativeAIEmbeddings
 
             embeddings = GoogleGenerativeAIEmbeddings(model="gemini-embedding-001")
+            """),
+            unsafe_fixed=dedent("""\
+            from langchain_google_genai import GoogleGenerativeAIEmbeddings
+
+            embeddings = GoogleGenerativeAIEmbeddings(model="models/gemini-embedding-001")
+            """),
+            fixed=dedent("""\
+            from langchain_google_genai import GoogleGenerativeAIEmbeddings
+
+            embeddings = GoogleGenerativeAIEmbeddings(model="models/gemini-embedding-001")
             """),
             in_docs=True,
         ),
@@ -129,7 +157,15 @@ class GeminiModelNameFormat(Rule):
 
             def embedder():
                 return GoogleGenerativeAIEmbeddings(model=EMBEDDING_MODEL, task_type="retrieval_query")
-            """)
+            """),
+            unsafe_fixed=dedent("""\
+            from langchain_google_genai import GoogleGenerativeAIEmbeddings
+
+            EMBEDDING_MODEL = "models/text-embedding-004"
+
+            def embedder():
+                return GoogleGenerativeAIEmbeddings(model=EMBEDDING_MODEL, task_type="retrieval_query")
+            """),
         ),
         # A parameter's default.
         Bad(
@@ -138,7 +174,13 @@ class GeminiModelNameFormat(Rule):
 
             def embedder(model: str = "embedding-001"):
                 return GoogleGenerativeAIEmbeddings(model=model)
-            """)
+            """),
+            unsafe_fixed=dedent("""\
+            from langchain_google_genai import GoogleGenerativeAIEmbeddings
+
+            def embedder(model: str = "models/embedding-001"):
+                return GoogleGenerativeAIEmbeddings(model=model)
+            """),
         ),
         # pydantic Field(default=...).
         Bad(
@@ -151,7 +193,17 @@ class GeminiModelNameFormat(Rule):
 
             def build(config: RagConfig):
                 return GoogleGenerativeAIEmbeddings(model=config.embedding_model)
-            """)
+            """),
+            unsafe_fixed=dedent("""\
+            from pydantic import BaseModel, Field
+            from langchain_google_genai import GoogleGenerativeAIEmbeddings
+
+            class RagConfig(BaseModel):
+                embedding_model: str = Field(default="models/gemini-embedding-exp-03-07")
+
+            def build(config: RagConfig):
+                return GoogleGenerativeAIEmbeddings(model=config.embedding_model)
+            """),
         ),
         # Either branch of a conditional.
         Bad(
@@ -161,7 +213,21 @@ class GeminiModelNameFormat(Rule):
 
             def build(fast: bool):
                 return GoogleGenerativeAIEmbeddings(model="text-embedding-004" if fast else "models/gemini-embedding-001")
-            """)
+            """),
+            unsafe_fixed=dedent("""\
+            import os
+            from langchain_google_genai import GoogleGenerativeAIEmbeddings
+
+            def build(fast: bool):
+                return GoogleGenerativeAIEmbeddings(model="models/text-embedding-004" if fast else "models/gemini-embedding-001")
+            """),
+            fixed=dedent("""\
+            import os
+            from langchain_google_genai import GoogleGenerativeAIEmbeddings
+
+            def build(fast: bool):
+                return GoogleGenerativeAIEmbeddings(model="models/text-embedding-004" if fast else "models/gemini-embedding-001")
+            """),
         ),
         # Submodule import path.
         Bad(
@@ -171,7 +237,21 @@ class GeminiModelNameFormat(Rule):
             class Index:
                 def __init__(self):
                     self.embeddings = GoogleGenerativeAIEmbeddings(model="gemini-embedding-001", google_api_key="k")
-            """)
+            """),
+            unsafe_fixed=dedent("""\
+            from langchain_google_genai.embeddings import GoogleGenerativeAIEmbeddings
+
+            class Index:
+                def __init__(self):
+                    self.embeddings = GoogleGenerativeAIEmbeddings(model="models/gemini-embedding-001", google_api_key="k")
+            """),
+            fixed=dedent("""\
+            from langchain_google_genai.embeddings import GoogleGenerativeAIEmbeddings
+
+            class Index:
+                def __init__(self):
+                    self.embeddings = GoogleGenerativeAIEmbeddings(model="models/gemini-embedding-001", google_api_key="k")
+            """),
         ),
         # A module-level constant read through a local.
         Bad(
@@ -183,7 +263,16 @@ class GeminiModelNameFormat(Rule):
             def build(overrides):
                 chosen = overrides.get("model") or DEFAULT
                 return GoogleGenerativeAIEmbeddings(model=chosen)
-            """)
+            """),
+            unsafe_fixed=dedent("""\
+            from langchain_google_genai import GoogleGenerativeAIEmbeddings
+
+            DEFAULT = "models/gemini-embedding-001"
+
+            def build(overrides):
+                chosen = overrides.get("model") or DEFAULT
+                return GoogleGenerativeAIEmbeddings(model=chosen)
+            """),
         ),
     )
 
@@ -309,6 +398,10 @@ class GeminiModelNameFormat(Rule):
                     finding = cls._finding(path, value, Span(l_line, l_col, l_end_line, l_end_col), pins[path], options)
                     if finding is None:
                         continue
+                    # Written in the call: its only reader, a safe fix; a default or constant may have others.
+                    safety = FixSafety.SAFE if alternative[0] == "s" else FixSafety.UNSAFE
+                    title = cls.meta.fix_title if safety is FixSafety.SAFE else cls.meta.unsafe_fix_title
+                    finding = dataclasses.replace(finding, fix_safety=safety, fix_title=title)
                     if (path, l_line) != (use_path, line):
                         finding = _with_related(finding, RelatedLocation(use_path, line, col, "`GoogleGenerativeAIEmbeddings(model=...)` uses it"))
                     reported[(path, l_line, l_col)] = finding
@@ -339,6 +432,35 @@ class GeminiModelNameFormat(Rule):
             f"`{pin.text.strip()}` ({pin.source}): {_PACKAGE} 2.1.8 and later add it, older versions send it as given."
         )
         return cls.project_finding(path, span, message, severity=Severity.LOW)
+
+    def fix(self, node: cst.CSTNode, finding: Finding) -> Fix | None:
+        """``"name"`` -> ``"models/name"`` (see the Fix section)."""
+        new = _prefixed(node)
+        return None if new is None else Fix(replacement=new)
+
+
+def _prefixed(node: cst.CSTNode) -> cst.BaseExpression | None:
+    """``node`` with ``models/`` at the start of its text, or None when its value does not
+    start with plain text (an f-string's expression, bytes) or already holds a ``/``."""
+    import libcst as cst
+
+    if isinstance(node, cst.ConcatenatedString):
+        left = _prefixed(node.left)
+        return None if left is None else node.with_changes(left=left)
+    if isinstance(node, cst.SimpleString):
+        prefix = node.prefix.lower()
+        if "b" in prefix or not isinstance(node.evaluated_value, str) or "/" in node.evaluated_value or not node.evaluated_value:
+            return None
+        head = len(node.prefix) + len(node.quote)
+        return node.with_changes(value=node.value[:head] + "models/" + node.value[head:])
+    if isinstance(node, cst.FormattedString):
+        if "b" in node.prefix.lower() or not node.parts or not isinstance(node.parts[0], cst.FormattedStringText):
+            return None
+        first = node.parts[0]
+        if "/" in first.value or "{" in first.value:
+            return None
+        return node.with_changes(parts=[first.with_changes(value="models/" + first.value), *node.parts[1:]])
+    return None
 
 
 def _pin_for(path: str, settings: Settings, memo: dict[Any, Any]) -> Pin | None:

@@ -1,14 +1,29 @@
 from __future__ import annotations
 
+import dataclasses
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from textwrap import dedent
+from typing import TYPE_CHECKING, Any
 
 from sightlint.models import Finding, RelatedLocation, Span
 from sightlint.project.contexts import BACKGROUND, REQUEST, SCRIPT, STARTUP, TEST
+from sightlint.project.deadline_fix import (
+    DEFAULT_TIMEOUT,
+    Deadline,
+    awaited_statement,
+    import_conventions,
+    sl401_fixes,
+    validate_timeout_expression,
+)
 from sightlint.project.deadlines import GENAI_CHAT, UNKNOWN, LlmCall, Timeout, deadlines, genai_pin, keeps
 from sightlint.project.graph import Graph, ModelNeeds
-from sightlint.rules.base import Bad, FixSafety, Good, Rule, RuleMeta, Severity
+from sightlint.rules.base import Bad, Fix, FixSafety, Good, Rule, RuleMeta, Severity
 from sightlint.settings import Settings
+
+if TYPE_CHECKING:
+    import libcst as cst
 
 _MAX_OTHER_CALLERS = 10
 _WHERE = {
@@ -35,6 +50,15 @@ class DeadlineOptions:
     accept_client_timeout: bool = False
     """Do not report a call whose client has an HTTP timeout (set where it is built, or
     per request): only calls with no timeout at all."""
+
+    timeout_expression: str = DEFAULT_TIMEOUT
+    """The deadline the fix writes, in seconds: a Python expression (`"60"`,
+    `"settings.LLM_TIMEOUT"`). A name it reads must be imported or defined in the fixed
+    module, else imported as the project's other modules import it (`from app.core.config
+    import settings`), else the site is not fixed."""
+
+    def __post_init__(self) -> None:
+        validate_timeout_expression(self.timeout_expression)
 
 
 class LlmCallWithoutDeadline(Rule):
@@ -106,14 +130,57 @@ class LlmCallWithoutDeadline(Rule):
     call; only an asyncio deadline bounds the work as the caller sees it, and cancels it.
 
     ## Fix
-    No automatic fix: the right deadline depends on the call. Wrap the call (or the
-    wrapper all callers use) in `asyncio.wait_for(..., timeout=...)` or
-    `async with asyncio.timeout(...)`, and set a client `timeout` as well so abandoned
-    HTTP requests are closed.
+    Unsafe (`--unsafe-fixes`): a deadline is new behaviour — a call that used to wait
+    gets cancelled and raises `TimeoutError` after `T` seconds, which callers may not
+    handle. The fix bounds the call the finding names: for a wrapper's call that is every
+    caller at once.
+
+    - `await call` that is a whole statement (`x = await llm.ainvoke(...)`,
+      `return await ...`, nothing else awaited in it), when the project targets Python 3.11
+      or later (`target-version`): the statement goes under
+      `async with asyncio.timeout(T):`.
+    - Otherwise (older targets, or the call inside a larger expression):
+      `asyncio.wait_for(call, timeout=T)`, which any Python accepts.
+    - Only where the call is awaited: a call whose result is not awaited on the spot (a
+      sync client's, or a coroutine handed to `gather`/`create_task`) gets no fix — a
+      `wait_for` there would turn a sync result into a coroutine, and a coroutine handed
+      on is bounded where it is awaited (SL402/SL403).
+    - A stream (`async for chunk in llm.astream(...)`): the loop goes under
+      `async with asyncio.timeout(T):` (3.11+); no fix before 3.11, since `wait_for`
+      cannot bound an iteration, nor for calls that return a stream to read later: SDK
+      calls with `stream=True`, methods named for streams (`generate_content_stream`),
+      and `**kwargs` calls where the result or the function is named for a stream
+      (`stream = await client.chat.completions.create(**request)`, inside
+      `async def stream_async`) — a deadline there would bound only the start.
+    - No fix while `timeout-expression` is left at its default for a client whose own
+      timeout sightlint cannot read (set from configuration, `**params`, a client
+      passed in): 60 s could cut attempts that configuration allows. Set
+      `timeout-expression` (the project's setting, or a number at least as long as the
+      configured client timeouts) to fix those too.
+    - No fix for a batch (`abatch`, `agenerate`, `aembed_documents`,
+      `aconvert_to_graph_documents`): its time grows with the number of inputs, so one
+      fixed deadline would cut large batches (bound each item, or scale the deadline).
+
+    `T` is the option `timeout-expression` (default `"60"`), raised to the client's own
+    HTTP timeout when the code sets it to a longer number of seconds and `T` is a number
+    (a call built with `timeout=120` gets `120`: the deadline never cuts an attempt the
+    code allows; an SDK's default, such as OpenAI's 600 s, does not count); write
+    `timeout-expression = "settings.LLM_TIMEOUT"` to use the project's setting. The
+    expression is checked when the configuration is loaded (a positive number, a dotted
+    name, a call of one without arguments, or `*`/`+`/`/` of those); a name it reads must
+    mean the same module-level object at the site (no local or parameter of that name);
+    when the module lacks it, it is made as most of the project's modules make it
+    (`from app.core.config import settings`, or `from app.core.config import
+    get_settings` and `settings = get_settings()` after the imports), else the site is
+    not fixed.
+    `import asyncio` is added in the standard-library group when missing; no fix where
+    `asyncio` names something else. Set a client `timeout` as well, so abandoned HTTP
+    requests are closed.
 
     ## Options
     `accept-client-timeout = true` stops reporting calls whose client has an HTTP
-    timeout, leaving only calls with no timeout at all.
+    timeout, leaving only calls with no timeout at all. `timeout-expression` is the
+    deadline the fix writes (see Fix).
 
     ## See also
     - https://docs.python.org/3/library/asyncio-task.html#timeouts
@@ -126,12 +193,15 @@ class LlmCallWithoutDeadline(Rule):
         severity=Severity.CRITICAL,
         summary="LLM call awaited with no deadline on its path.",
         audit="§4",
-        fix=FixSafety.NONE,
+        fix=FixSafety.UNSAFE,
+        fix_title="Bound the call with a deadline (`asyncio.timeout` / `asyncio.wait_for`)",
         since="0.1.0",
         tags=("async",),
     )
     cross_file = True
     Options = DeadlineOptions
+    fix_node = "Call"
+    wants_fix_ancestors = True
 
     bad = (
         Bad(
@@ -147,6 +217,26 @@ class LlmCallWithoutDeadline(Rule):
 
                 async def summarise(self, text):
                     reply = await self.llm.ainvoke(text)
+                    return reply.content
+
+            @router.post("/summary")
+            async def summary(text: str):
+                return await Summariser().summarise(text)
+            """),
+            fixed=dedent("""\
+            import asyncio
+
+            from fastapi import APIRouter
+            from langchain_openai import ChatOpenAI
+
+            router = APIRouter()
+
+            class Summariser:
+                def __init__(self):
+                    self.llm = ChatOpenAI(model="gpt-4o-mini")
+
+                async def summarise(self, text):
+                    reply = await asyncio.wait_for(self.llm.ainvoke(text), timeout=60)
                     return reply.content
 
             @router.post("/summary")
@@ -186,7 +276,20 @@ class LlmCallWithoutDeadline(Rule):
                 llm = ChatAnthropic(model="claude-sonnet-4-5")
                 chain = prompt | llm
                 return await chain.ainvoke({"q": q})
-            """)
+            """),
+            fixed=dedent("""\
+            import asyncio
+
+            from langchain_anthropic import ChatAnthropic
+            from langchain_core.prompts import ChatPromptTemplate
+
+            prompt = ChatPromptTemplate.from_template("Answer: {q}")
+
+            async def answer(q):
+                llm = ChatAnthropic(model="claude-sonnet-4-5")
+                chain = prompt | llm
+                return await asyncio.wait_for(chain.ainvoke({"q": q}), timeout=60)
+            """),
         ),
         # A wrapper: one finding, inside it, whatever calls it.
         Bad(
@@ -208,7 +311,26 @@ class LlmCallWithoutDeadline(Rule):
 
             async def caller_b(p: Provider):
                 return await p.complete("b")
-            """)
+            """),
+            fixed=dedent("""\
+            import asyncio
+            import litellm
+
+            class Provider:
+                async def complete(self, prompt, with_timeout=False):
+                    if with_timeout:
+                        return await asyncio.wait_for(self._raw(prompt), 30)
+                    return await asyncio.wait_for(litellm.acompletion(model="gpt-4o", messages=[prompt]), timeout=60)
+
+                async def _raw(self, prompt):
+                    return await litellm.acompletion(model="gpt-4o", messages=[prompt], timeout=30)
+
+            async def caller_a(p: Provider):
+                return await p.complete("a")
+
+            async def caller_b(p: Provider):
+                return await p.complete("b")
+            """),
         ),
         # google.genai's HttpOptions timeout is in milliseconds.
         Bad(
@@ -221,9 +343,21 @@ class LlmCallWithoutDeadline(Rule):
             async def ask(prompt):
                 client = genai.Client(http_options=types.HttpOptions(timeout=30))
                 return await client.aio.models.generate_content(model="gemini-2.5-flash", contents=prompt)
-            """)
+            """),
+            fixed=dedent("""\
+            import asyncio
+
+            from google import genai
+            from google.genai import types
+
+            client = None
+
+            async def ask(prompt):
+                client = genai.Client(http_options=types.HttpOptions(timeout=30))
+                return await asyncio.wait_for(client.aio.models.generate_content(model="gemini-2.5-flash", contents=prompt), timeout=60)
+            """),
         ),
-        # Embeddings: GoogleGenerativeAIEmbeddings has no working timeout.
+        # Embeddings: GoogleGenerativeAIEmbeddings has no working timeout. A batch: no fix.
         Bad(
             dedent("""\
             from functools import lru_cache
@@ -235,7 +369,7 @@ class LlmCallWithoutDeadline(Rule):
 
             async def embed(texts):
                 return await get_embeddings().aembed_documents(texts)
-            """)
+            """),
         ),
         # The OpenAI SDK's default 600 s is an HTTP timeout, not a deadline.
         Bad(
@@ -249,7 +383,20 @@ class LlmCallWithoutDeadline(Rule):
                 async def reply(self, messages):
                     out = await self.client.chat.completions.create(model="gpt-4o", messages=messages)
                     return out.choices[0].message.content
-            """)
+            """),
+            fixed=dedent("""\
+            import asyncio
+
+            from openai import AsyncOpenAI
+
+            class Chat:
+                def __init__(self):
+                    self.client = AsyncOpenAI()
+
+                async def reply(self, messages):
+                    out = await asyncio.wait_for(self.client.chat.completions.create(model="gpt-4o", messages=messages), timeout=60)
+                    return out.choices[0].message.content
+            """),
         ),
         # A structured-output runnable derived from the client, streamed.
         Bad(
@@ -263,7 +410,20 @@ class LlmCallWithoutDeadline(Rule):
 
                 async def extract(self, text):
                     return await self.structured.ainvoke(text)
-            """)
+            """),
+            fixed=dedent("""\
+            import asyncio
+
+            from langchain_google_genai import ChatGoogleGenerativeAI
+
+            class Extractor:
+                def __init__(self, schema):
+                    self.llm = ChatGoogleGenerativeAI(model="gemini-2.5-flash")
+                    self.structured = self.llm.with_structured_output(schema)
+
+                async def extract(self, text):
+                    return await asyncio.wait_for(self.structured.ainvoke(text), timeout=60)
+            """),
         ),
         # Bounded in one caller, not in the other.
         Bad(
@@ -282,7 +442,23 @@ class LlmCallWithoutDeadline(Rule):
 
             async def index(text):
                 return await embed(text)
-            """)
+            """),
+            fixed=dedent("""\
+            import asyncio
+            from langchain_openai import OpenAIEmbeddings
+
+            embeddings = None
+
+            async def embed(text):
+                client = OpenAIEmbeddings()
+                return await asyncio.wait_for(client.aembed_query(text), timeout=60)
+
+            async def search(text):
+                return await asyncio.wait_for(embed(text), 5)
+
+            async def index(text):
+                return await embed(text)
+            """),
         ),
     )
 
@@ -489,11 +665,88 @@ class LlmCallWithoutDeadline(Rule):
             if (hop.path, hop.line, hop.col) not in shown:
                 related.append(hop)
         paths = tuple(sorted({model.path_of(f) for f in reach.towards}))
-        return cls.project_finding(
+        found = cls.project_finding(
             model.path_of(call.function),
             Span(call.line, call.col, call.end_line, call.end_col),
             message,
             severity=severity,
             related=tuple(related),
             chain_paths=paths,
+            fix_safety=FixSafety.NONE if _no_fix(call.method, timeout, settings) else FixSafety.UNSAFE,
         )
+        if found.fix_title and timeout.kind == "http" and timeout.seconds and not timeout.how.endswith("'s default"):
+            # The fix's deadline is never shorter than one attempt the client allows.
+            found = dataclasses.replace(found, fix_title=f"{found.fix_title}, no shorter than its client's {timeout.seconds:g} s timeout")
+        return found
+
+    @classmethod
+    def fix_facts_for(cls, sources: Sequence[tuple[str | None, str, str]]) -> dict[str, Any]:
+        return import_conventions(sources)
+
+    def fix(self, node: cst.CSTNode, finding: Finding) -> Fix | None:
+        """Bound the LLM call: the statement awaiting it under ``async with asyncio.timeout(T)``
+        (3.11+), else ``asyncio.wait_for(call, timeout=T)``; a stream's loop under the former."""
+        return deadline_fix(self, node, finding, self.options.timeout_expression)
+
+
+def deadline_fix(rule: Rule, node: cst.CSTNode, finding: Finding, expression: str) -> Fix | None:
+    """SL401's fix: see the rule's Fix section."""
+    import libcst as cst
+
+    if not isinstance(node, cst.Call):
+        return None
+    if any(arg.keyword is not None and arg.keyword.value == "stream" and not _false(arg.value) for arg in node.args):
+        return None  # the SDK returns a stream: bounding its start would not bound the reading
+    line, col = finding.span.line, finding.span.col
+    client = re.search(r"its client's ([0-9.]+) s timeout", finding.fix_title or "")
+    floor = float(client.group(1)) if client else None
+    deadline = Deadline.at(rule.context, expression, line, col, rule.fix_facts, floor=floor)
+    if deadline is None:
+        return None
+    ancestors = rule.fix_ancestors
+    method = node.func.attr.value if isinstance(node.func, cst.Attribute) else ""
+    parent = ancestors[-1] if ancestors else None
+    if method.startswith("astream") or (isinstance(parent, cst.For) and parent.iter is node):
+        if isinstance(parent, cst.For) and parent.iter is node and parent.asynchronous is not None and deadline.timeout_cm:
+            return Fix(replacement=deadline.around(parent), imports=deadline.imports, module_statements=deadline.statements, target=parent)
+        return None  # wait_for cannot bound an iteration
+    if not isinstance(parent, cst.Await):
+        return None  # not awaited here: a sync client's call, or a coroutine handed on (its awaiter is the place)
+    if _maybe_stream(rule, node, method, ancestors, line, col):
+        return None
+    if deadline.timeout_cm:
+        statement = awaited_statement(node, ancestors)
+        if statement is not None:
+            return Fix(replacement=deadline.around(statement), imports=deadline.imports, module_statements=deadline.statements, target=statement)
+    return Fix(replacement=deadline.wait_for(node), imports=deadline.imports, module_statements=deadline.statements)
+
+
+def _no_fix(method: str, timeout: Timeout, settings: Settings) -> bool:
+    """See the Fix section: batches, streams before 3.11, unread client timeouts with a number."""
+    return not sl401_fixes(settings, method, timeout.kind, timeout.seconds)
+
+
+def _maybe_stream(rule: Rule, node: cst.Call, method: str, ancestors: Sequence[cst.CSTNode], line: int, col: int) -> bool:
+    """Whether the awaited call may return a stream (a deadline around the await would bound
+    only its start): a method named for streams (`generate_content_stream`), or keyword
+    arguments spread from a mapping (`**request_data` may hold `stream=True`) where the
+    result or the function says stream (`stream = await ...`, `async def stream_async`)."""
+    import libcst as cst
+
+    if "stream" in method.lower():
+        return True
+    if not any(arg.star == "**" for arg in node.args):
+        return False
+    names = [rule.context.scope_at(line, col).name or ""]
+    for ancestor in ancestors:
+        if isinstance(ancestor, cst.Assign):
+            names += [t.target.value for t in ancestor.targets if isinstance(t.target, cst.Name)]
+        elif isinstance(ancestor, cst.AnnAssign) and isinstance(ancestor.target, cst.Name):
+            names.append(ancestor.target.value)
+    return any("stream" in name.lower() for name in names)
+
+
+def _false(node: cst.BaseExpression) -> bool:
+    import libcst as cst
+
+    return isinstance(node, cst.Name) and node.value == "False"

@@ -2,8 +2,12 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from sightlint.rules.base import Bad, Good, Rule, RuleMeta, Severity
+from sightlint.models import Finding
+from sightlint.project.deadline_fix import asyncio_import, fresh_name
+from sightlint.project.model import is_test_path
+from sightlint.rules.base import Bad, Fix, FixSafety, Good, Rule, RuleMeta, Severity
 from sightlint.semantics.fanout import (
     SEMAPHORE_NAME,
     SEMAPHORES,
@@ -13,6 +17,28 @@ from sightlint.semantics.fanout import (
     last_name,
     opens_session,
 )
+
+if TYPE_CHECKING:
+    import libcst as cst
+
+# SQLAlchemy's QueuePool (and AsyncAdaptedQueuePool, an AsyncEngine's default) keeps
+# pool_size=5 connections, plus max_overflow=10 (sqlalchemy 2.0.58, pool/impl.py).
+_DEFAULT_SLOTS = 4
+_SLOT_NAMES = ("_db_slots", "_session_slots", "_db_session_slots")
+
+
+@dataclass(frozen=True)
+class SessionSlotsOptions:
+    """SL601's settings."""
+
+    max_concurrent_sessions: int = _DEFAULT_SLOTS
+    """How many sessions the fix lets the tasks hold at once (the semaphore's size): below
+    the engine's `pool_size` (SQLAlchemy's default 5), so the rest of the application
+    keeps a connection."""
+
+    def __post_init__(self) -> None:
+        if self.max_concurrent_sessions < 1:
+            raise ValueError(f"max-concurrent-sessions: expected a positive number, got {self.max_concurrent_sessions!r}")
 
 
 @dataclass
@@ -47,11 +73,28 @@ class SessionPerTaskUnbounded(FanOutTracking, Rule):
     and every other request that needs the database stalls meanwhile.
 
     ## Fix
-    No automatic fix: the right bound depends on the pool size and the workload. Acquire
-    an `asyncio.Semaphore` sized well below `pool_size + max_overflow` in the coroutine
-    (`async with self._db_slots:`), gather in fixed-size batches, or open the session
-    only around the queries and not across the LLM call. Passing the caller's session
-    into the tasks instead (the audit's "option 1") is a different bug: see SL602.
+    Unsafe (`--unsafe-fixes`): bounds how many of the tasks hold a session at once with
+    an `asyncio.Semaphore`, entered in the same `async with` as the session:
+    `async with _db_slots, AsyncSessionLocal() as session:`, with
+    `_db_slots = asyncio.Semaphore(4)` after the module's imports (a name nothing in
+    the module uses; `import asyncio` added in the standard-library group when missing).
+    The size is the option `max-concurrent-sessions`, default 4: one below SQLAlchemy's
+    default `pool_size` of 5 (`QueuePool`, and `AsyncAdaptedQueuePool`, which an
+    `AsyncEngine` uses; sqlalchemy 2.0.58 `pool/impl.py`), so other requests keep a
+    pooled connection; set it below your engine's `pool_size`.
+
+    The tasks still run concurrently; only their sessions wait for a slot, so the
+    connections held at once never exceed the bound. It is unsafe because it changes
+    timing: a task now waits for a slot (a fan-out of 30 takes about 30/4 session
+    lifetimes), and the semaphore is shared by every call of the function in the process
+    (that is what keeps the pool from running dry when several requests fan out at once).
+    Like every asyncio primitive it binds to the event loop that first waits on it, so a
+    process that runs several loops (a test suite with a loop per test) should create it
+    per loop. The semaphore is not a local created before the `gather` because the fix
+    edits the statement that opens the session; the tasks are not handed the caller's
+    session instead (the audit's "option 1" is SL602). No fix where the session is not
+    opened by an `async with` (`session = factory()` ... `close()`), nor in test files
+    (their concurrency is often what they test).
 
     ## See also
     - https://docs.sqlalchemy.org/en/20/core/pooling.html#sqlalchemy.pool.QueuePool
@@ -65,8 +108,13 @@ class SessionPerTaskUnbounded(FanOutTracking, Rule):
         severity=Severity.CRITICAL,
         summary="DB session opened in each of an unbounded set of concurrent tasks; the pool can run dry.",
         audit="§3",
+        fix=FixSafety.UNSAFE,
+        fix_title="Bound the concurrent sessions with an `asyncio.Semaphore`",
         tags=("database", "async"),
     )
+    Options = SessionSlotsOptions
+    fix_node = "Call"
+    wants_fix_ancestors = True
 
     bad = (
         Bad(
@@ -80,19 +128,22 @@ class SessionPerTaskUnbounded(FanOutTracking, Rule):
             "\n"
             "async def answer_all(personas):\n"
             "    return await asyncio.gather(*[answer(p) for p in personas])\n",
+            fixed='import asyncio\nfrom app.db import AsyncSessionLocal\n\n_db_slots = asyncio.Semaphore(4)\n\n\nasync def answer(persona):\n    async with _db_slots, AsyncSessionLocal() as session:\n        context = await load_context(session, persona)\n        return await llm.ainvoke(context)\n\nasync def answer_all(personas):\n    return await asyncio.gather(*[answer(p) for p in personas])\n',
             in_docs=True,
         ),
         Bad(
             "import asyncio\nfrom app.db import AsyncSessionLocal\n\nclass Service:\n"
             "    async def _one(self, p):\n        async with AsyncSessionLocal() as s:\n            return await s.get(P, p)\n\n"
             "    async def all(self, ps):\n        tasks = [self._one(p) for p in ps]\n"
-            "        return await asyncio.gather(*tasks, return_exceptions=True)\n"
+            "        return await asyncio.gather(*tasks, return_exceptions=True)\n",
+            fixed='import asyncio\nfrom app.db import AsyncSessionLocal\n\n_db_slots = asyncio.Semaphore(4)\n\n\nclass Service:\n    async def _one(self, p):\n        async with _db_slots, AsyncSessionLocal() as s:\n            return await s.get(P, p)\n\n    async def all(self, ps):\n        tasks = [self._one(p) for p in ps]\n        return await asyncio.gather(*tasks, return_exceptions=True)\n',
         ),
         Bad(
             "import asyncio\nfrom sqlalchemy.ext.asyncio import async_sessionmaker\n\nmaker = async_sessionmaker(engine)\n\n"
             "async def one(x):\n    async with maker.begin() as s:\n        await s.execute(q(x))\n\n"
             "async def run(xs):\n    async with asyncio.TaskGroup() as tg:\n        for x in xs:\n"
-            "            tg.create_task(one(x))\n"
+            "            tg.create_task(one(x))\n",
+            fixed='import asyncio\nfrom sqlalchemy.ext.asyncio import async_sessionmaker\n\n_db_slots = asyncio.Semaphore(4)\n\nmaker = async_sessionmaker(engine)\n\nasync def one(x):\n    async with _db_slots, maker.begin() as s:\n        await s.execute(q(x))\n\nasync def run(xs):\n    async with asyncio.TaskGroup() as tg:\n        for x in xs:\n            tg.create_task(one(x))\n',
         ),
         Bad(
             "import asyncio\n\nasync def one(x):\n    session = async_session_factory()\n    try:\n"
@@ -103,23 +154,27 @@ class SessionPerTaskUnbounded(FanOutTracking, Rule):
         Bad(
             "import asyncio\nfrom sqlalchemy.ext.asyncio import AsyncSession\n\nasync def one(x):\n"
             "    async with AsyncSession(engine) as s:\n        await s.execute(q(x))\n\n"
-            "async def run(xs):\n    for fut in asyncio.as_completed([one(x) for x in xs]):\n        await fut\n"
+            "async def run(xs):\n    for fut in asyncio.as_completed([one(x) for x in xs]):\n        await fut\n",
+            fixed='import asyncio\nfrom sqlalchemy.ext.asyncio import AsyncSession\n\n_db_slots = asyncio.Semaphore(4)\n\n\nasync def one(x):\n    async with _db_slots, AsyncSession(engine) as s:\n        await s.execute(q(x))\n\nasync def run(xs):\n    for fut in asyncio.as_completed([one(x) for x in xs]):\n        await fut\n',
         ),
         Bad(
             "import asyncio\nfrom app.db import AsyncSessionLocal\n\nasync def _save(x):\n"
             "    async with AsyncSessionLocal() as s:\n        s.add(x)\n        await s.commit()\n\n"
             "async def handle(x):\n    reply = await llm(x)\n    await _save(reply)\n\n"
-            "async def run(xs):\n    await asyncio.gather(*map(handle, xs))\n"
+            "async def run(xs):\n    await asyncio.gather(*map(handle, xs))\n",
+            fixed='import asyncio\nfrom app.db import AsyncSessionLocal\n\n_db_slots = asyncio.Semaphore(4)\n\n\nasync def _save(x):\n    async with _db_slots, AsyncSessionLocal() as s:\n        s.add(x)\n        await s.commit()\n\nasync def handle(x):\n    reply = await llm(x)\n    await _save(reply)\n\nasync def run(xs):\n    await asyncio.gather(*map(handle, xs))\n',
         ),
         Bad(
             "import asyncio\nfrom contextlib import asynccontextmanager\nfrom app.db import SessionLocal as AsyncSessionLocal\n\n"
             "async def run(xs):\n    async def one(x):\n        async with AsyncSessionLocal() as s:\n"
-            "            await s.execute(q(x))\n    await asyncio.gather(*(one(x) for x in xs))\n"
+            "            await s.execute(q(x))\n    await asyncio.gather(*(one(x) for x in xs))\n",
+            fixed='import asyncio\nfrom contextlib import asynccontextmanager\nfrom app.db import SessionLocal as AsyncSessionLocal\n\n_db_slots = asyncio.Semaphore(4)\n\n\nasync def run(xs):\n    async def one(x):\n        async with _db_slots, AsyncSessionLocal() as s:\n            await s.execute(q(x))\n    await asyncio.gather(*(one(x) for x in xs))\n',
         ),
         Bad(
             "import asyncio\n\nasync def one(x):\n    async with AsyncSessionLocal() as a:\n        await a.execute(q(x))\n"
             "    async with AsyncSessionLocal() as b:\n        await b.execute(q(x))\n\n"
             "async def run(xs):\n    await asyncio.gather(*[asyncio.wait_for(one(x), 30) for x in xs])\n",
+            fixed='import asyncio\n\n_db_slots = asyncio.Semaphore(4)\n\n\nasync def one(x):\n    async with _db_slots, AsyncSessionLocal() as a:\n        await a.execute(q(x))\n    async with _db_slots, AsyncSessionLocal() as b:\n        await b.execute(q(x))\n\nasync def run(xs):\n    await asyncio.gather(*[asyncio.wait_for(one(x), 30) for x in xs])\n',
             count=2,
         ),
     )
@@ -189,6 +244,7 @@ class SessionPerTaskUnbounded(FanOutTracking, Rule):
         self._functions: dict[str, _Function] = {}
         self._stack: list[_Function | None] = []
         self._spawns: list[tuple[str, str, Spawn]] = []  # (caller, callee, spawn)
+        self._with_of: dict[int, ast.AsyncWith] = {}  # id of an `async with` item's call -> the statement
 
     # -- scopes ----------------------------------------------------------------------
 
@@ -227,6 +283,8 @@ class SessionPerTaskUnbounded(FanOutTracking, Rule):
         self._fanouts.assign(node)
 
     def visit_AsyncWith(self, node: ast.AsyncWith) -> None:
+        for item in node.items:
+            self._with_of[id(item.context_expr)] = node
         current = self._current
         if current is not None and any(self._is_semaphore(item.context_expr) for item in node.items):
             current.bounded = True
@@ -273,9 +331,19 @@ class SessionPerTaskUnbounded(FanOutTracking, Rule):
 
     def end_module(self) -> None:
         by_site: dict[int, tuple[ast.Call, str, list[tuple[str, str, Spawn]]]] = {}
+        # The fix gives each `async with` session a slot: where one task may hold a slot
+        # while it opens another session (nested, or in another function), tasks could all
+        # wait for a second slot and deadlock. Such sites get no fix.
+        unfixable: set[int] = set()
         for caller, callee, spawn in self._spawns:
-            for site, owner in self._open_sites(callee, set()):
+            sites = self._open_sites(callee, set())
+            for site, owner in sites:
                 by_site.setdefault(id(site), (site, owner, []))[2].append((caller, callee, spawn))
+            held = [s for s, _ in sites if id(s) in self._with_of]
+            if len({owner for _, owner in sites}) > 1 or any(
+                a is not b and self._inside(b, self._with_of[id(a)]) for a in held for b in held
+            ):
+                unfixable.update(id(s) for s, _ in sites)
         for site, owner, fanouts in by_site.values():
             caller, callee, spawn = fanouts[0]
             others = len({id(s.element) for _, _, s in fanouts}) - 1
@@ -287,7 +355,39 @@ class SessionPerTaskUnbounded(FanOutTracking, Rule):
                 f"{spawn.how} (line {spawn.site.lineno}){more} and no concurrency bound: every task holds a "
                 "pooled connection at the same time and a large collection exhausts the pool; acquire an "
                 "`asyncio.Semaphore` sized below the pool, or batch.",
+                fixable=not is_test_path(self.context.path) and id(site) in self._with_of and id(site) not in unfixable,
             )
+
+
+    @staticmethod
+    def _inside(node: ast.AST, block: ast.AsyncWith) -> bool:
+        """True if ``node`` is in ``block``'s body."""
+        first, last = block.body[0].lineno, block.end_lineno or block.lineno
+        return first <= getattr(node, "lineno", 0) <= last
+
+    def fix(self, node: cst.CSTNode, finding: Finding) -> Fix | None:
+        """``async with _db_slots, <session> as s:`` with a module-level semaphore (see the Fix section)."""
+        import libcst as cst
+
+        ancestors = self.fix_ancestors
+        if is_test_path(self.context.path) or len(ancestors) < 2:
+            return None
+        item, block = ancestors[-1], ancestors[-2]
+        if not isinstance(item, cst.WithItem) or item.item is not node or not isinstance(block, cst.With) or block.asynchronous is None:
+            return None
+        line, col = finding.span.line, finding.span.col
+        imports = asyncio_import(self.context, line, col)
+        name = fresh_name(self.context, _SLOT_NAMES, line, col, module_level=True)
+        if imports is None or name is None:
+            return None
+        slot = cst.WithItem(item=cst.Name(name), comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
+        size = self.options.max_concurrent_sessions
+        return Fix(
+            replacement=block.with_changes(items=[slot, *block.items]),
+            imports=imports,
+            module_statements=((name, f"{name} = asyncio.Semaphore({size})"),),
+            target=block,
+        )
 
 
 def _short(qualname: str) -> str:

@@ -1,14 +1,27 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
 from textwrap import dedent
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sightlint.models import Finding, RelatedLocation, Span
 from sightlint.project.contexts import BACKGROUND, REQUEST, SCRIPT, STARTUP
+from sightlint.project.deadline_fix import (
+    Deadline,
+    DeadlineFixOptions,
+    awaited_statement,
+    bounded_by_sl401,
+    import_conventions,
+    blind,
+    unread_timeout,
+)
 from sightlint.project.deadlines import UNKNOWN, Deadlines, LlmCall, Timeout, deadlines, keeps
 from sightlint.project.graph import Graph, ModelNeeds
-from sightlint.rules.base import Bad, FixSafety, Good, Rule, RuleMeta, Severity
+from sightlint.rules.base import Bad, Fix, FixSafety, Good, Rule, RuleMeta, Severity
 from sightlint.settings import Settings
+
+if TYPE_CHECKING:
+    import libcst as cst
 
 # context -> (a branch with no timeout at all, every branch has an HTTP timeout)
 _SEVERITY = {
@@ -64,11 +77,38 @@ class UnboundedFanOut(Rule):
     focus-group `gather` (§4) is this case.
 
     ## Fix
-    No automatic fix: choose what a timeout means for the batch. Either bound the whole
-    fan-out (`await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 60)`
-    or `async with asyncio.timeout(60):` around it), or bound each branch
-    (`gather(*(asyncio.wait_for(ask(q), 30) for q in qs), return_exceptions=True)`) so a
-    slow branch fails alone and the others still count.
+    Unsafe (`--unsafe-fixes`): the fix bounds the whole fan-out with one deadline `T`;
+    when it passes, the unfinished branches are cancelled and `TimeoutError` is raised
+    where the fan-out is awaited — new behaviour callers may not handle, and the results
+    of the branches that did finish are lost (bound each branch by hand instead if they
+    should count):
+
+    - `await asyncio.gather(...)` as a whole statement (`results = await gather(...)`,
+      `return await gather(...)`), when the project targets Python 3.11 or later
+      (`target-version`): the statement goes under `async with asyncio.timeout(T):`;
+      otherwise `asyncio.wait_for(asyncio.gather(...), timeout=T)` (any Python). A
+      cancelled `gather` cancels its branches. Only a gather awaited on the spot: one kept
+      as a future (to cancel it, or await it later) gets no fix.
+    - `async with asyncio.TaskGroup() as tg:` becomes
+      `async with asyncio.timeout(T), asyncio.TaskGroup() as tg:` (the group cancels its
+      tasks when the deadline cancels its block).
+    - `asyncio.as_completed(...)` gets `timeout=T` (iteration raises `TimeoutError`).
+    - No fix while `timeout-expression` is left at its default and a branch's client has
+      a timeout sightlint cannot read (configuration, a parameter): 60 s could cut what
+      that configuration allows.
+    - `asyncio.wait(...)`: no fix — its `timeout=` returns with tasks still pending and
+      running, which the code after it does not expect, and cancelling the wait does not
+      cancel its tasks.
+
+    `T` is the option `timeout-expression` (default `"60"`), checked as SL401's (same
+    syntax, same import rules); `import asyncio` is added in the standard-library group
+    when missing.
+
+    When `llm-call-without-deadline` (SL401) is enabled, it reports every unbounded LLM
+    call the branches reach, and its fix bounds each of them where it is made (in the
+    wrapper every branch calls): the fan-out is then bounded too and this finding offers
+    no fix of its own — a second deadline around the fan-out would be redundant, and
+    re-checking after SL401's fix shows the fan-out clean.
 
     ## See also
     - https://docs.python.org/3/library/asyncio-task.html#asyncio.gather
@@ -82,11 +122,15 @@ class UnboundedFanOut(Rule):
         severity=Severity.CRITICAL,
         summary="Fan-out over LLM work with no deadline: one hung branch holds all.",
         audit="§4",
-        fix=FixSafety.NONE,
+        fix=FixSafety.UNSAFE,
+        fix_title="Bound the whole fan-out with a deadline",
         since="0.1.0",
         tags=("async",),
     )
     cross_file = True
+    Options = DeadlineFixOptions
+    fix_node = "Call"
+    wants_fix_ancestors = True
 
     bad = (
         Bad(
@@ -106,6 +150,23 @@ class UnboundedFanOut(Rule):
             async def run(personas: list[str], question: str):
                 tasks = [answer(p, question) for p in personas]
                 return await asyncio.gather(*tasks, return_exceptions=True)
+            """),
+            fixed=dedent("""\
+            import asyncio
+            from fastapi import APIRouter
+            from langchain_openai import ChatOpenAI
+
+            router = APIRouter()
+            llm_holder = {}
+
+            async def answer(persona, question):
+                llm = ChatOpenAI(model="gpt-4o-mini")
+                return await llm.ainvoke(f"{persona}: {question}")
+
+            @router.post("/focus-group")
+            async def run(personas: list[str], question: str):
+                tasks = [answer(p, question) for p in personas]
+                return await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), timeout=60)
             """),
             in_docs=True,
         ),
@@ -138,7 +199,19 @@ class UnboundedFanOut(Rule):
                 async with asyncio.TaskGroup() as tg:
                     for q in qs:
                         tg.create_task(ask(q))
-            """)
+            """),
+            fixed=dedent("""\
+            import asyncio
+            import litellm
+
+            async def ask(q):
+                return await litellm.acompletion(model="gpt-4o", messages=[{"role": "user", "content": q}])
+
+            async def ask_all(qs):
+                async with asyncio.timeout(60), asyncio.TaskGroup() as tg:
+                    for q in qs:
+                        tg.create_task(ask(q))
+            """),
         ),
         # asyncio.wait without a timeout, over tasks appended in a loop.
         Bad(
@@ -173,7 +246,22 @@ class UnboundedFanOut(Rule):
                 async def stream_answers(self, qs):
                     for fut in asyncio.as_completed([self.one(q) for q in qs]):
                         yield await fut
-            """)
+            """),
+            fixed=dedent("""\
+            import asyncio
+            from langchain_openai import ChatOpenAI
+
+            class Panel:
+                def __init__(self):
+                    self.llm = ChatOpenAI()
+
+                async def one(self, q):
+                    return await self.llm.ainvoke(q)
+
+                async def stream_answers(self, qs):
+                    for fut in asyncio.as_completed([self.one(q) for q in qs], timeout=60):
+                        yield await fut
+            """),
         ),
         # The branch bounds one call but not the other.
         Bad(
@@ -188,7 +276,19 @@ class UnboundedFanOut(Rule):
 
             async def many(topics):
                 return await asyncio.gather(*[draft_and_review(t) for t in topics])
-            """)
+            """),
+            fixed=dedent("""\
+            import asyncio
+            from langchain_openai import ChatOpenAI
+
+            async def draft_and_review(topic):
+                llm = ChatOpenAI()
+                draft = await asyncio.wait_for(llm.ainvoke(topic), 30)
+                return await llm.ainvoke(f"review: {draft}")
+
+            async def many(topics):
+                return await asyncio.wait_for(asyncio.gather(*[draft_and_review(t) for t in topics]), timeout=60)
+            """),
         ),
         # A deadline in one caller does not bound another.
         Bad(
@@ -205,7 +305,21 @@ class UnboundedFanOut(Rule):
 
             async def index(chunks):
                 return await embed_chunks(chunks)
-            """)
+            """),
+            fixed=dedent("""\
+            import asyncio
+            from langchain_openai import OpenAIEmbeddings
+
+            async def embed_chunks(chunks):
+                client = OpenAIEmbeddings()
+                return await asyncio.wait_for(asyncio.gather(*(client.aembed_query(c) for c in chunks)), timeout=60)
+
+            async def search(chunks):
+                return await asyncio.wait_for(embed_chunks(chunks), 10)
+
+            async def index(chunks):
+                return await embed_chunks(chunks)
+            """),
         ),
         # Clients with an HTTP timeout: high, not critical.
         Bad(
@@ -218,7 +332,17 @@ class UnboundedFanOut(Rule):
 
             async def ask_all(qs):
                 return await asyncio.gather(*(ask(q) for q in qs))
-            """)
+            """),
+            fixed=dedent("""\
+            import asyncio
+            from langchain_openai import ChatOpenAI
+
+            async def ask(q):
+                return await ChatOpenAI(timeout=30).ainvoke(q)
+
+            async def ask_all(qs):
+                return await asyncio.wait_for(asyncio.gather(*(ask(q) for q in qs)), timeout=60)
+            """),
         ),
     )
 
@@ -392,13 +516,15 @@ class UnboundedFanOut(Rule):
             for row in rows:
                 if row[0] != "f" or row[6]:
                     continue
-                finding = cls._check(model, analysis, fid, row, rows)
+                finding = cls._check(model, analysis, fid, row, rows, settings)
                 if finding is not None:
                     findings.append(finding)
         return findings
 
     @classmethod
-    def _check(cls, model: Graph, analysis: Deadlines, fid: str, row: tuple[Any, ...], rows: list[tuple[Any, ...]]) -> Finding | None:
+    def _check(
+        cls, model: Graph, analysis: Deadlines, fid: str, row: tuple[Any, ...], rows: list[tuple[Any, ...]], settings: Settings
+    ) -> Finding | None:
         _, line, col, end_line, end_col, api, _, names, positions = row
         branches = {tuple(int(x) for x in p.split(":")) for p in positions}
         branches |= {(r[2], r[3]) for r in rows if r[0] == "s" and r[1] in names}
@@ -443,6 +569,61 @@ class UnboundedFanOut(Rule):
         if start is not None:
             related = [model.hop(edge) for edge in reach.chain(start)] + related
         paths = tuple(sorted({model.path_of(f) for f in reach.towards} | {model.path_of(f) for f in chain}))
+        # SL401's fix bounds every unbounded LLM call a branch reaches: a deadline around the
+        # fan-out too would be a second one (see the Fix section).
+        covered = all(bounded_by_sl401(settings, model.path_of(c.function), c.method, t.kind, t.seconds) for c, _, t in found)
+        # The default number of seconds could cut branches whose clients' own timeouts are unread.
+        options: DeadlineFixOptions = cls.options_for(settings)
+        unchosen = blind(options.timeout_expression) and any(unread_timeout(t.kind, t.seconds) for _, _, t in found)
         return cls.project_finding(
-            model.path_of(fid), Span(line, col, end_line, end_col), message, severity=severity, related=tuple(related), chain_paths=paths
+            model.path_of(fid),
+            Span(line, col, end_line, end_col),
+            message,
+            severity=severity,
+            related=tuple(related),
+            chain_paths=paths,
+            fix_safety=FixSafety.NONE if api == "wait" or covered or unchosen else FixSafety.UNSAFE,
         )
+
+    @classmethod
+    def fix_facts_for(cls, sources: Sequence[tuple[str | None, str, str]]) -> dict[str, Any]:
+        return import_conventions(sources)
+
+    def fix(self, node: cst.CSTNode, finding: Finding) -> Fix | None:
+        """One deadline around the fan-out (see the Fix section)."""
+        import libcst as cst
+
+        if not isinstance(node, cst.Call):
+            return None
+        line, col = finding.span.line, finding.span.col
+        deadline = Deadline.at(self.context, self.options.timeout_expression, line, col, self.fix_facts)
+        if deadline is None:
+            return None
+        ancestors = self.fix_ancestors
+        name = node.func.attr.value if isinstance(node.func, cst.Attribute) else node.func.value if isinstance(node.func, cst.Name) else ""
+        if name == "TaskGroup":
+            if len(ancestors) < 2 or not isinstance(ancestors[-1], cst.WithItem) or not isinstance(ancestors[-2], cst.With):
+                return None
+            block = ancestors[-2]
+            if block.asynchronous is None:
+                return None
+            items = [deadline.timeout_item().with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))), *block.items]
+            return Fix(replacement=block.with_changes(items=items), imports=deadline.imports, module_statements=deadline.statements, target=block)
+        if name == "as_completed":
+            if any(arg.keyword is not None and arg.keyword.value == "timeout" for arg in node.args) or any(arg.star == "**" for arg in node.args):
+                return None
+            args = list(node.args)
+            args[-1] = args[-1].with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
+            timeout = cst.Arg(
+                keyword=cst.Name("timeout"),
+                value=deadline.expression,
+                equal=cst.AssignEqual(whitespace_before=cst.SimpleWhitespace(""), whitespace_after=cst.SimpleWhitespace("")),
+            )
+            return Fix(replacement=node.with_changes(args=[*args, timeout]), imports=deadline.imports, module_statements=deadline.statements)
+        if name != "gather" or not (ancestors and isinstance(ancestors[-1], cst.Await)):
+            return None  # a gather kept as a future (cancelled, awaited later) must stay one
+        if deadline.timeout_cm:
+            statement = awaited_statement(node, ancestors)
+            if statement is not None:
+                return Fix(replacement=deadline.around(statement), imports=deadline.imports, module_statements=deadline.statements, target=statement)
+        return Fix(replacement=deadline.wait_for(node), imports=deadline.imports, module_statements=deadline.statements)
