@@ -470,7 +470,7 @@ def fix(
         click.echo(f"sightlint: {_safe(outcome.path)}: fix failed: {_safe(outcome.reason or '')}", err=True)
     for display, why in report.not_written:
         click.echo(f"sightlint: {_safe(display)}: {_safe(why)}", err=True)
-    if diff:
+    if diff and changed:  # nothing to show: the colour question (and `rich`) is not even asked
         text_out = click.get_text_stream("stdout")
         coloured = reporting.use_color(text_out, reporting.color_choice(color))
         for outcome in changed:

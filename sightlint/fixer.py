@@ -530,18 +530,29 @@ def _regions(
                 itself[(first, last)] = (node.lineno, node.end_lineno or node.lineno)
     defs.sort(key=lambda d: (d[0], -d[1]))
     firsts = [d[0] for d in defs]
+    # Statements that own their lines nest or are apart: each one's parent is the innermost
+    # earlier one still open at its first line (-1: none).
+    parents: list[int] = []
+    open_: list[int] = []
+    for index, (first, _, _) in enumerate(defs):
+        while open_ and defs[open_[-1]][1] < first:
+            open_.pop()
+        parents.append(open_[-1] if open_ else -1)
+        open_.append(index)
     wanted: dict[Finding, tuple[int, int, bool]] = {}
     for finding in todo:
         span = finding.span
         # The innermost statement around the span: the one starting last (and, on the same
-        # line, ending first) among those that hold it; scanned back from the span's line.
+        # line, ending first) among those that hold it. Every statement that holds it
+        # encloses the last one starting at or before its line: walked up from that one
+        # (a scan back through the siblings made one function's fixes quadratic).
         top = bisect.bisect_right(starts, span.line) - 1
         floor = blocks[top][0] if top >= 0 else 0  # nothing before its top-level statement holds it
         index = bisect.bisect_right(firsts, span.line) - 1
         while index >= 0 and defs[index][0] >= floor and (
             defs[index][1] < span.end_line or itself.get(defs[index][:2]) == (span.line, span.end_line)
         ):
-            index -= 1
+            index = parents[index]
         if index >= 0 and defs[index][0] >= floor:
             wanted[finding] = defs[index]
             continue
@@ -675,11 +686,18 @@ def _apply_pass(
             located.append((finding, node, ((rng.start.line, rng.start.column), (rng.end.line, rng.end.column))))
         # Outermost first; anything overlapping an accepted fix waits for the next pass.
         located.sort(key=lambda item: (item[2][0], (-item[2][1][0], -item[2][1][1])))
+        # The fixes accepted so far start at or before this one: it overlaps one of them
+        # if it starts before the furthest end among them (an empty range is checked in full).
         accepted: list[tuple[tuple[int, int], tuple[int, int]]] = []
+        furthest = (0, 0)
         replacements: dict[int, Any] = {}
         planned: list[tuple[Finding, int, Fix]] = []
         for finding, node, bounds in located:
-            if any(bounds[0] < other[1] and other[0] < bounds[1] for other in accepted):
+            if bounds[0] < bounds[1]:
+                overlaps = bounds[0] < furthest
+            else:
+                overlaps = any(bounds[0] < other[1] and other[0] < bounds[1] for other in accepted)
+            if overlaps:
                 reasons[finding] = "overlaps another fix"
                 continue
             rule_cls = rules[finding.code]
@@ -698,12 +716,11 @@ def _apply_pass(
                 reasons[finding] = "no fix for this case"
                 continue
             accepted.append(bounds)
+            furthest = max(furthest, bounds[1])
             replacements[id(node)] = fix.replacement
             planned.append((finding, id(node), fix))
         if replacements:
-            ancestors: set[int] = set()
-            for target in _by_id(positions, replacements):
-                ancestors.update(_path_to(module, target, positions))
+            ancestors = _ancestors(module, _by_id(positions, replacements), positions)
             replacer = _replacer(replacements, ancestors)
             code = module.visit(replacer).code
             if tail and not code.endswith(("\n", "\r")):
@@ -798,44 +815,65 @@ def _parse_exactly(text: str) -> tuple[Any, str]:
 def _replacer(replacements: dict[int, Any], ancestors: set[int] | None = None) -> Any:
     """A transformer that swaps the nodes named (by identity) in ``replacements``; with
     ``ancestors`` (the ids of the nodes around them), it enters nothing else."""
+    global _REPLACE
+    if _REPLACE is None:
+        _REPLACE = _replace_class()
+    return _REPLACE(replacements, ancestors)
+
+
+# The transformer class, made once: a class made per region was cyclic garbage holding the
+# region's new nodes until a collection (and an ABC class costs to create).
+_REPLACE: Any = None
+
+
+def _replace_class() -> Any:
     import libcst as cst
 
     class Replace(cst.CSTTransformer):
-        def __init__(self) -> None:
+        def __init__(self, replacements: dict[int, Any], ancestors: set[int] | None) -> None:
             super().__init__()
+            self.replacements = replacements
+            self.ancestors = ancestors
             self.hit: set[int] = set()  # the ids replaced
 
         def on_visit(self, node: Any) -> bool:
-            return ancestors is None or id(node) in ancestors
+            return self.ancestors is None or id(node) in self.ancestors
 
         def on_leave(self, original_node: Any, updated_node: Any) -> Any:
-            new = replacements.get(id(original_node))
+            new = self.replacements.get(id(original_node))
             if new is None:
                 return updated_node
             self.hit.add(id(original_node))
             return new
 
-    return Replace()
+    return Replace
 
 
 def _by_id(positions: Any, replacements: dict[int, Any]) -> list[Any]:
     return [node for node in positions if id(node) in replacements]
 
 
-def _path_to(module: Any, target: Any, positions: Any) -> list[int]:
-    """The ids of the nodes from ``module`` down to ``target`` (both included).
+def _ancestors(module: Any, targets: list[Any], positions: Any) -> set[int]:
+    """The ids of the nodes from ``module`` down to each of ``targets`` (both included).
 
-    A depth-first search through ``children`` that skips only statements whose lines
-    (decorators included) do not hold the target: an expression's range need not cover
-    its children (a ``Param``'s range ends before its default value)."""
+    One depth-first walk through ``children`` for all the targets together (a walk per
+    target made many fixes in one statement cost their number times its size), skipping
+    only statements whose lines (decorators included) hold no target: an expression's
+    range need not cover its children (a ``Param``'s range ends before its default value).
+    Each node's parent is noted on the way; the paths are then read upwards."""
     import libcst as cst
 
-    line = positions[target].start.line
-    stack: list[tuple[Any, list[int]]] = [(module, [id(module)])]
-    while stack:
-        node, path = stack.pop()
-        if node is target:
-            return path
+    if not targets:
+        return set()
+    lines = sorted({positions[t].start.line for t in targets})
+    wanted = {id(t) for t in targets}
+    parent: dict[int, int] = {}
+    found: list[int] = []
+    stack: list[Any] = [module]
+    while stack and len(found) < len(wanted):
+        node = stack.pop()
+        if id(node) in wanted:
+            found.append(id(node))
         for child in node.children:
             if isinstance(child, cst.BaseStatement) and child in positions:
                 rng = positions[child]
@@ -843,10 +881,21 @@ def _path_to(module: Any, target: Any, positions: Any) -> list[int]:
                 for decorator in getattr(child, "decorators", ()):
                     if decorator in positions:
                         first = min(first, positions[decorator].start.line)
-                if not first <= line <= rng.end.line:
+                # Some target line within [first, last]?
+                at = bisect.bisect_left(lines, first)
+                if at == len(lines) or lines[at] > rng.end.line:
                     continue
-            stack.append((child, [*path, id(child)]))
-    return []
+            parent[id(child)] = id(node)
+            stack.append(child)
+    out: set[int] = set()
+    for node_id in found:
+        while node_id not in out:
+            out.add(node_id)
+            up = parent.get(node_id)
+            if up is None:
+                break
+            node_id = up
+    return out
 
 
 def _add_module_code(
