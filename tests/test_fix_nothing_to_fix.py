@@ -106,3 +106,21 @@ def test_the_probe_sees_what_a_fix_loads(tmp_path: Path) -> None:
     assert "libcst" in fix["modules"]
     # The warm planning check opens no source; the fixer reads the file it fixes.
     assert "app/when.py" in {path for path, _ in fix["opened"]}
+
+
+def test_a_file_too_large_is_skipped_with_a_note(tmp_path: Path) -> None:
+    """A file over max-file-size (a 20 MB generated module at the default 10 MB) is not
+    read: `fix --diff` says it was not fixed, and why, instead of passing over it in silence."""
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "pyproject.toml").write_text('[tool.sightlint]\nmax-file-size = "1 KB"\n')
+    (project / "big.py").write_text("from datetime import datetime\n\n" + "x = datetime.utcnow()\n" * 100)
+    (project / "small.py").write_text("from datetime import datetime\n\nx = datetime.utcnow()\n")
+    env = {**os.environ, "SIGHTLINT_NO_CACHE": "1", "NO_COLOR": "1"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "sightlint", "fix", ".", "--diff"], cwd=project, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert "big.py: not fixed: cannot read file: larger than max-file-size" in proc.stderr
+    assert "small.py" not in proc.stderr  # fixed, not noted
+    assert "+x = datetime.now(timezone.utc).replace(tzinfo=None)" in proc.stdout
+    assert "big.py" not in proc.stdout
