@@ -1165,7 +1165,7 @@ def unified_patch(display: str, old: bytes, new: bytes) -> bytes:
     name = display.replace(os.sep, "/") if os.sep != "/" else display
     out: list[bytes] = []
     for line in difflib.diff_bytes(
-        difflib.unified_diff, a, b, _quote_name("a/" + name), _quote_name("b/" + name), lineterm=b"\n"
+        _unified_diff, a, b, _quote_name("a/" + name), _quote_name("b/" + name), lineterm=b"\n"
     ):
         if line.startswith((b"---", b"+++")) and not line.endswith(b"\n"):
             line += b"\n"
@@ -1173,6 +1173,132 @@ def unified_patch(display: str, old: bytes, new: bytes) -> bytes:
         if not line.endswith(b"\n"):
             out.append(b"\n\\ No newline at end of file\n")
     return b"".join(out)
+
+
+def _unified_diff(
+    a: list[str], b: list[str], fromfile: str = "", tofile: str = "", fromfiledate: str = "", tofiledate: str = "", n: int = 3, lineterm: str = "\n"
+) -> Any:
+    """``difflib.unified_diff`` with the line matching of :func:`_matching_blocks`:
+    difflib's own matcher is quadratic on a file where thousands of fixed lines are alike
+    (3,000 ``return datetime...`` lines: 40 s of a 3,000-fix `fix --diff`)."""
+    import difflib
+
+    started = False
+    matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
+    matcher.matching_blocks = _matching_blocks(a, b)
+    for group in matcher.get_grouped_opcodes(n):
+        if not started:
+            started = True
+            yield f"--- {fromfile}{lineterm}"
+            yield f"+++ {tofile}{lineterm}"
+        first, last = group[0], group[-1]
+        yield f"@@ -{_range(first[1], last[2])} +{_range(first[3], last[4])} @@{lineterm}"
+        for tag, i1, i2, j1, j2 in group:
+            if tag == "equal":
+                for line in a[i1:i2]:
+                    yield " " + line
+                continue
+            if tag in ("replace", "delete"):
+                for line in a[i1:i2]:
+                    yield "-" + line
+            if tag in ("replace", "insert"):
+                for line in b[j1:j2]:
+                    yield "+" + line
+
+
+def _range(start: int, stop: int) -> str:
+    """A unified diff's range, as difflib writes it."""
+    beginning, length = start + 1, stop - start
+    if length == 1:
+        return f"{beginning}"
+    if not length:
+        beginning -= 1  # an empty range begins at the preceding line
+    return f"{beginning},{length}"
+
+
+def _matching_blocks(a: list[str], b: list[str]) -> list[tuple[int, int, int]]:
+    """Matching runs of lines (``SequenceMatcher.get_matching_blocks``'s form), patience
+    style: the common head and tail, then the lines that occur once on each side, in order
+    (longest increasing run), as anchors; the gaps between anchors are matched the same way,
+    and difflib's matcher only sees a gap without such lines. Near linear in the lines."""
+    import difflib
+
+    out: list[tuple[int, int, int]] = []
+    todo = [(0, len(a), 0, len(b))]
+    while todo:
+        alo, ahi, blo, bhi = todo.pop()
+        while alo < ahi and blo < bhi and a[alo] == b[blo]:
+            out.append((alo, blo, 1))
+            alo, blo = alo + 1, blo + 1
+        while alo < ahi and blo < bhi and a[ahi - 1] == b[bhi - 1]:
+            ahi, bhi = ahi - 1, bhi - 1
+            out.append((ahi, bhi, 1))
+        if alo == ahi or blo == bhi:
+            continue
+        count: dict[str, list[int]] = {}
+        for i in range(alo, ahi):
+            count.setdefault(a[i], [0, 0, i])[0] += 1
+        for j in range(blo, bhi):
+            entry = count.get(b[j])
+            if entry is not None:
+                entry[1] += 1
+        pairs = []
+        for j in range(blo, bhi):
+            entry = count.get(b[j])
+            if entry is not None and entry[0] == 1 and entry[1] == 1:
+                pairs.append((entry[2], j))
+        anchors = _increasing(pairs)
+        if not anchors:
+            if (ahi - alo) * (bhi - blo) > 4_000_000:
+                continue  # nothing to anchor on in a large gap: shown as replaced
+            matcher = difflib.SequenceMatcher(None, a[alo:ahi], b[blo:bhi], autojunk=False)
+            out.extend((alo + i, blo + j, size) for i, j, size in matcher.get_matching_blocks() if size)
+            continue
+        prev_a, prev_b = alo, blo
+        for i, j in anchors:
+            todo.append((prev_a, i, prev_b, j))
+            out.append((i, j, 1))
+            prev_a, prev_b = i + 1, j + 1
+        todo.append((prev_a, ahi, prev_b, bhi))
+    out.sort()
+    merged: list[tuple[int, int, int]] = []
+    for i, j, size in out:
+        if merged and merged[-1][0] + merged[-1][2] == i and merged[-1][1] + merged[-1][2] == j:
+            merged[-1] = (merged[-1][0], merged[-1][1], merged[-1][2] + size)
+        else:
+            merged.append((i, j, size))
+    merged.append((len(a), len(b), 0))
+    return merged
+
+
+def _increasing(pairs: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The longest run of ``pairs`` (sorted by their second item) whose first items increase."""
+    tails: list[int] = []  # index into pairs of the smallest tail of each length
+    back: list[int] = []
+    for index, (i, _) in enumerate(pairs):
+        at = bisect.bisect_left([pairs[t][0] for t in tails], i) if len(tails) < 64 else _bisect_tails(pairs, tails, i)
+        back.append(tails[at - 1] if at else -1)
+        if at == len(tails):
+            tails.append(index)
+        else:
+            tails[at] = index
+    out = []
+    index = tails[-1] if tails else -1
+    while index >= 0:
+        out.append(pairs[index])
+        index = back[index]
+    return out[::-1]
+
+
+def _bisect_tails(pairs: list[tuple[int, int]], tails: list[int], i: int) -> int:
+    lo, hi = 0, len(tails)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if pairs[tails[mid]][0] < i:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
 
 
 def _patch_lines(data: bytes) -> list[bytes]:
