@@ -1274,7 +1274,8 @@ class SwallowedException(Rule):
         time grow with the square of a function's handlers)."""
         memo: dict[int, tuple[bool, frozenset[str]]] | None = getattr(self, "_facts_memo", None)
         if memo is None:
-            memo = self._facts_memo = {}
+            self._facts_memo: dict[int, tuple[bool, frozenset[str]]] = {}
+            memo = self._facts_memo
         facts = memo.get(id(function))
         if facts is None:
             facts = memo[id(function)] = (_returns_only_bools(function), _used_names(function))
