@@ -1277,7 +1277,7 @@ def _increasing(pairs: list[tuple[int, int]]) -> list[tuple[int, int]]:
     tails: list[int] = []  # index into pairs of the smallest tail of each length
     back: list[int] = []
     for index, (i, _) in enumerate(pairs):
-        at = bisect.bisect_left([pairs[t][0] for t in tails], i) if len(tails) < 64 else _bisect_tails(pairs, tails, i)
+        at = _bisect_tails(pairs, tails, i)
         back.append(tails[at - 1] if at else -1)
         if at == len(tails):
             tails.append(index)
@@ -1292,6 +1292,7 @@ def _increasing(pairs: list[tuple[int, int]]) -> list[tuple[int, int]]:
 
 
 def _bisect_tails(pairs: list[tuple[int, int]], tails: list[int], i: int) -> int:
+    """Where ``i`` goes among the tails' first items (increasing): ``bisect_left`` through ``tails``."""
     lo, hi = 0, len(tails)
     while lo < hi:
         mid = (lo + hi) // 2
