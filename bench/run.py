@@ -4,6 +4,14 @@
     python bench/run.py DIR [DIR...]         # your code (copied to a temp dir first)
     python bench/run.py --runs 5 --peers     # ruff, flake8 + flake8-async, pylint, bandit too
     python bench/run.py --lines 700000 --no-scale --no-single --no-floors   # warm and pre-commit runs
+    python bench/run.py --lines 700000 --no-scale --no-single --no-floors --precommit 0 --fix   # issue 13's fix bounds
+    python bench/run.py --fix --fix-only     # fix time for 1,500 vs 3,000 findings in one file; a 20 MB file
+
+With ``--fix``: `fix --diff` cold, cold with ``--unsafe-fixes`` (bound: 2x a cold check) and
+warm; `fix --diff` against `check` with only rules that have no fix selected (bound: check
++ 10%; ``--fix-runs`` alternating runs, medians of wall and CPU time); fix time against the
+findings of one file in several shapes (bound: twice the findings within twice the time);
+a ``--fix-big-mb`` generated file under the default settings (bound: a minute and 1 GB).
 
 For each project it reports files, lines, median wall time, lines/s and peak memory of
 (a) a cold run (cache cleared), (b) a warm run with nothing changed, (c) a warm run after
@@ -56,6 +64,7 @@ class Measure:
     runs: list[float] = field(default_factory=list)
     peak_mib: float | None = None
     note: str = ""
+    cpu: float | None = None  # median CPU seconds of the run's process tree, when measured
 
 
 @dataclass
@@ -126,6 +135,17 @@ def timed(cmd: Sequence[str], cwd: Path, env: dict[str, str] | None = None, time
     if proc.returncode not in (0, 1):
         sys.stderr.write(f"bench: {' '.join(cmd)} exited {proc.returncode}:\n{stderr.decode(errors='replace')[-2000:]}\n")
     return wall, peak / 2**20, proc.returncode
+
+
+def timed_cpu(cmd: Sequence[str], cwd: Path, env: dict[str, str] | None = None) -> tuple[float, float, float]:
+    """Run ``cmd``; return (wall seconds, CPU seconds of it and its reaped children, peak MiB).
+    CPU time is what to compare on a shared machine: other processes' load stretches wall time."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    wall, peak, _ = timed(cmd, cwd, env)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), peak
 
 
 def repeat(name: str, runs: int, once: Callable[[int], tuple[float, float]], note: str = "") -> Measure:
@@ -297,6 +317,7 @@ def bench_project(root: Path, label: str, args: argparse.Namespace, work: Path) 
         report.measures.append(repeat("sightlint fix --diff --unsafe-fixes cold", runs, fix_cold(["--unsafe-fixes"])))
         timed(cmd, root, env)
         report.measures.append(repeat("sightlint fix --diff warm", runs, lambda _: timed(fix_cmd, root, env)[:2]))
+        report.measures.extend(nothing_to_fix(root, env, args))
     if args.precommit > 0:
         report.measures.extend(precommit(paths, args.precommit, cmd, root, env, runs))
     for m in report.measures:
@@ -356,6 +377,135 @@ def peers(root: Path, args: argparse.Namespace, say: Callable[..., None]) -> lis
     return found
 
 
+# -- fix scenarios (issue 13's speed bounds; figures, not timed tests) -----------------
+
+
+def _no_fix_codes() -> list[str]:
+    """The rules that have no automatic fix: selecting only them leaves nothing to fix."""
+    from sightlint.models import FixSafety
+    from sightlint.registry import implemented
+
+    return sorted(r.meta.code for r in implemented() if r.fix_node is None or r.meta.fix is FixSafety.NONE)
+
+
+def nothing_to_fix(root: Path, env: dict[str, str], args: argparse.Namespace) -> list[Measure]:
+    """`fix --diff` where nothing is fixable (only rules without a fix selected) against
+    `check` with the same selection, both warm: the bound is check + 10%. Many alternating
+    runs; medians of wall and of CPU time (the machine may be shared)."""
+    codes = ",".join(_no_fix_codes())
+    jobs = ["--jobs", str(args.jobs)]
+    check = [sys.executable, "-m", "sightlint", "check", ".", "--select", codes, "--format", "json", "-o", os.devnull, "--exit-zero", *jobs]
+    fix = [sys.executable, "-m", "sightlint", "fix", ".", "--diff", "--select", codes, *jobs]
+    timed(check, root, env)  # the cache holds this selection
+    results: dict[str, list[tuple[float, float, float]]] = {"check": [], "fix": []}
+    for _ in range(args.fix_runs):
+        results["check"].append(timed_cpu(check, root, env))
+        results["fix"].append(timed_cpu(fix, root, env))
+    out = []
+    for key, label in (("check", "check, no fixable rule selected, warm"), ("fix", "fix --diff, no fixable rule selected, warm")):
+        rows = results[key]
+        out.append(
+            Measure(
+                f"sightlint {label}",
+                statistics.median(r[0] for r in rows),
+                [r[0] for r in rows],
+                max(r[2] for r in rows),
+                cpu=statistics.median(r[1] for r in rows),
+            )
+        )
+    check_m, fix_m = out
+    assert check_m.cpu is not None and fix_m.cpu is not None
+    fix_m.note = (
+        f"{args.fix_runs} runs each, alternating: wall {fix_m.wall / check_m.wall - 1:+.1%}, "
+        f"CPU {fix_m.cpu / check_m.cpu - 1:+.1%} over check (bound +10%)"
+    )
+    return out
+
+
+# One file of N fixable findings, by shape: (rule, header, one finding's code).
+_LINEAR_SHAPES: dict[str, tuple[str, str, Callable[[int], str]]] = {
+    "SL301, one per function": ("SL301", "from datetime import datetime\n\n", lambda i: f"def f{i}():\n    return datetime.utcnow()\n\n"),
+    "SL301, all in one function": ("SL301", "from datetime import datetime\n\ndef f():\n", lambda i: f"    a{i} = datetime.utcnow()\n"),
+    "SL201, one per function": ("SL201", "", lambda i: f"def f{i}(x):\n    try:\n        x.run()\n    except Exception:\n        pass\n\n"),
+    "SL201, all in one function": (
+        "SL201",
+        "import logging\n\nlogger = logging.getLogger(__name__)\n\ndef f(x):\n",
+        lambda i: f"    try:\n        x.run{i}()\n    except Exception:\n        pass\n",
+    ),
+    "SL705, nested defs": (
+        "SL705",
+        "from fastapi import APIRouter\n\nrouter = APIRouter()\n\n",
+        lambda i: f"@router.get('/p{i}')\nasync def p{i}(doc: int) -> dict:\n    def shorten{i}(value: str) -> str:\n        return value[:4]\n\n    return {{'p': shorten{i}(str(doc))}}\n\n\n",
+    ),
+}
+
+
+def fix_linearity(work: Path, args: argparse.Namespace, say: Callable[..., None]) -> list[str]:
+    """Fix time against the findings of one file: N and 2N findings (default 1,500 and 3,000)
+    in each shape, `fix --diff --no-cache -j1` minus `check --no-cache -j1` of the same file
+    (CPU time, best of the runs). The bound: 2N within 2x the time of N."""
+    env = {**os.environ, "SIGHTLINT_NO_CACHE": "1"}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    n = args.fix_findings
+    rows = ["| shape | findings | check CPU | fix --diff CPU | fix minus check | x the half |", "|---|---:|---:|---:|---:|---:|"]
+    for label, (code, header, one) in _LINEAR_SHAPES.items():
+        if args.fix_shapes and not any(word.lower() in label.lower() for word in args.fix_shapes):
+            continue
+        spent: dict[int, float] = {}
+        for count in (n, 2 * n):
+            folder = work / f"linear-{code}-{count}-{len(spent)}-{abs(hash(label)) % 1000}"
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / "many.py").write_text(header + "".join(one(i) for i in range(count)), encoding="utf-8")
+            base = [sys.executable, "-m", "sightlint"]
+            sel = ["--select", code, "--jobs", "1"]
+            check = min(timed_cpu([*base, "check", ".", *sel, "--format", "json", "-o", os.devnull, "--exit-zero"], folder, env)[1] for _ in range(args.runs))
+            fix = min(timed_cpu([*base, "fix", ".", "--diff", "--unsafe-fixes", *sel], folder, env)[1] for _ in range(args.runs))
+            spent[count] = fix - check
+            ratio = f"{spent[count] / spent[n]:.2f}" if count != n and spent[n] > 0 else ""
+            rows.append(f"| {label} | {count:,} | {check:.2f} s | {fix:.2f} s | {spent[count]:.2f} s | {ratio} |")
+            say(f"   linearity {label} {count}: check {check:.2f} s, fix {fix:.2f} s CPU")
+            shutil.rmtree(folder, ignore_errors=True)
+    return rows
+
+
+def big_file(work: Path, args: argparse.Namespace, say: Callable[..., None]) -> list[str]:
+    """A generated module of ``--fix-big-mb`` MB (default 20) with a finding every 25 lines,
+    under the default settings: `fix --diff` must fix it or skip it with a note within a
+    minute and 1 GB (peak resident set of the process tree)."""
+    folder = work / "bigfile"
+    folder.mkdir(parents=True, exist_ok=True)
+    target = args.fix_big_mb * 2**20
+    chunk = (
+        "\n\nclass Service{i}:\n    def __init__(self, client, retries: int = 3) -> None:\n"
+        "        self.client = client\n        self.retries = retries\n\n"
+        "    def compute(self, values: list[int]) -> int:\n        total = 0\n        for value in values:\n"
+        "            if value % 2:\n                total += value\n            else:\n                total -= value // 2\n"
+        "        return total\n\n    def stamp(self):\n        return datetime.utcnow()\n"
+    )
+    with open(folder / "generated.py", "w", encoding="utf-8") as f:
+        f.write("from datetime import datetime\n")
+        size, i = 0, 0
+        while size < target:
+            text = chunk.format(i=i)
+            f.write(text)
+            size, i = size + len(text), i + 1
+    env = {**os.environ, "SIGHTLINT_NO_CACHE": "1"}
+    cmd = [sys.executable, "-m", "sightlint", "fix", ".", "--diff"]
+    wall, cpu, peak = timed_cpu(cmd, folder, env)
+    proc = subprocess.run(cmd, cwd=folder, env=env, capture_output=True, text=True)
+    noted = [line for line in proc.stderr.splitlines() if "generated.py" in line]
+    fixed = proc.stdout.count("\n+")
+    say(f"   big file {args.fix_big_mb} MB: {wall:.1f} s wall, {cpu:.1f} s CPU, {peak:.0f} MiB")
+    shutil.rmtree(folder, ignore_errors=True)
+    return [
+        "| file | findings | wall | CPU | peak MiB | outcome |",
+        "|---|---:|---:|---:|---:|---|",
+        f"| {args.fix_big_mb} MB generated module | {i:,} | {wall:.1f} s | {cpu:.1f} s | {peak:.0f} | "
+        + (f"skipped: {noted[0].split(': ', 1)[-1]}" if noted else f"fixed ({fixed} added lines in the diff)")
+        + " |",
+    ]
+
+
 # -- reporting ------------------------------------------------------------------------
 
 
@@ -374,7 +524,8 @@ def render(report: Report) -> str:
         xf = f"{m.wall / floor.wall:.2f}" if floor and floor.wall else ""
         xc = f"{m.wall / cold.wall:.2f}" if cold and cold.wall else ""
         wall = "timeout" if m.wall == float("inf") else f"{m.wall:.3f} s"
-        out.append(f"| {m.name} | {wall} | {rate} | {peak} | {xf} | {xc} | {m.note} |")
+        note = f"CPU {m.cpu:.3f} s; {m.note}" if m.cpu is not None else m.note
+        out.append(f"| {m.name} | {wall} | {rate} | {peak} | {xf} | {xc} | {note} |")
     return "\n".join(out)
 
 
@@ -388,7 +539,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-single", action="store_true", help="skip the --jobs 1 cold run")
     parser.add_argument("--no-floors", action="store_true", help="skip the floors (read, parse, parse + visit)")
     parser.add_argument("--precommit", type=int, default=5, metavar="N", help="files named in the pre-commit runs (default 5; 0 skips them)")
-    parser.add_argument("--fix", action="store_true", help="also time `sightlint fix --diff` (cold, cold with --unsafe-fixes, warm)")
+    parser.add_argument(
+        "--fix",
+        action="store_true",
+        help="also time `sightlint fix --diff` (cold, cold with --unsafe-fixes, warm; with nothing fixable against check), "
+        "fix time against the findings of one file, and a --fix-big-mb file",
+    )
+    parser.add_argument("--fix-only", action="store_true", help="with --fix: only the one-file scenarios (linearity, big file), no project")
+    parser.add_argument("--fix-runs", type=int, default=9, help="runs of each of check and fix --diff with nothing fixable (default 9)")
+    parser.add_argument("--fix-findings", type=int, default=1500, help="findings in the smaller one-file case (default 1500; the other has twice)")
+    parser.add_argument("--fix-shapes", nargs="*", default=None, help="only the linearity shapes whose label holds one of these words")
+    parser.add_argument("--fix-big-mb", type=int, default=20, help="size of the big generated file in MB (default 20; 0 skips it)")
     parser.add_argument("--peers", action="store_true", help="also run ruff, flake8 + flake8-async, bandit and pylint when installed")
     parser.add_argument("--peer-runs", type=int, default=1, help="runs per peer (default 1: pylint is slow)")
     parser.add_argument("--peer-timeout", type=float, default=900.0, help="seconds before a peer run is abandoned")
@@ -399,8 +560,19 @@ def main(argv: list[str] | None = None) -> int:
 
     work = Path(tempfile.mkdtemp(prefix="sightlint-bench-"))
     reports: list[Report] = []
+    extra: list[str] = []
     try:
-        if args.dirs:
+        if args.fix:
+            def say(*parts: object) -> None:
+                if not args.quiet:
+                    print(*parts, file=sys.stderr, flush=True)
+
+            extra += [f"## fix time against the findings of one file (CPU, best of {args.runs})", "", *fix_linearity(work, args, say)]
+            if args.fix_big_mb:
+                extra += ["", "## a big file, default settings", "", *big_file(work, args, say)]
+        if args.fix and args.fix_only:
+            pass
+        elif args.dirs:
             for i, src in enumerate(args.dirs):
                 root = copy_project(src.resolve(), work / f"project{i}")
                 reports.append(bench_project(root, str(src), args, work))
@@ -418,7 +590,11 @@ def main(argv: list[str] | None = None) -> int:
         else:
             shutil.rmtree(work, ignore_errors=True)
 
-    print("\n\n".join(render(r) for r in reports))
+    print("\n\n".join([*(render(r) for r in reports), *(["\n".join(extra)] if extra else [])]))
+    for r in reports:
+        cold, fix_cold = r.get("sightlint cold"), r.get("sightlint fix --diff --unsafe-fixes cold")
+        if cold and fix_cold and cold.wall:
+            print(f"\n{r.project}: fix --diff --unsafe-fixes cold / check cold = {fix_cold.wall / cold.wall:.2f} (bound 2)")
     generated = [r for r in reports if r.project.startswith("generated")]
     if len(generated) == 2:
         rates = [r.lines / m.wall for r in generated if (m := r.get("sightlint cold"))]

@@ -478,7 +478,7 @@ def fix(
         click.echo(f"sightlint: {_safe(outcome.path)}: fix failed: {_safe(outcome.reason or '')}", err=True)
     for display, why in report.not_written:
         click.echo(f"sightlint: {_safe(display)}: {_safe(why)}", err=True)
-    if diff:
+    if diff and changed:  # nothing to show: the colour question (and `rich`) is not even asked
         text_out = click.get_text_stream("stdout")
         coloured = reporting.use_color(text_out, reporting.color_choice(color))
         for outcome in changed:
@@ -515,6 +515,7 @@ def fix(
         errors = bool(run.internal_errors or run.errors or report.failed)
         for message in run.errors:
             click.echo(f"sightlint: {_safe(message)}", err=True)
+        _not_fixed_notes(run, quiet)
         if check_only and not quiet:
             for outcome in changed:
                 click.echo(f"Would fix {len(outcome.applied)} finding(s) in {_safe(outcome.path)}", err=True)
@@ -527,6 +528,20 @@ def fix(
     gc.enable()
     code = exit_code(run, settings, exit_zero)
     sys.exit(EXIT_ERROR if report.failed else code)
+
+
+def _not_fixed_notes(run: RunResult, quiet: bool) -> None:
+    """With --diff or --check nothing reports what remains: a file that could not be read
+    or parsed (too large, a syntax error) gets a note saying it was not fixed, and why."""
+    from sightlint.engine import PARSE_ERROR_CODE
+
+    if quiet:
+        return
+    for result in sorted(run.files, key=lambda r: r.path):
+        for finding in result.findings:
+            if finding.code == PARSE_ERROR_CODE:
+                click.echo(f"sightlint: {_safe(result.path)}: not fixed: {_safe(finding.message)}", err=True)
+                break
 
 
 def _held_back(report: Any) -> list[tuple[str, Any]]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 import bisect
 import contextlib
+import gc
 import io
 import os
 import re
@@ -20,7 +21,7 @@ import stat
 import sys
 import tempfile
 import tokenize
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -81,10 +82,19 @@ def fix_source(
     cross-file ones included): the first pass fixes those instead of checking the file on
     its own. ``facts`` are the rules' ``fix_facts`` (by code); ``first_party`` the
     project's top-level package names (for import groups)."""
+    # The cyclic collector is paused while one file is fixed, as a check pauses it: the
+    # trees and scope models of a large file would be walked again and again by full
+    # collections, making fix time grow faster than the findings. It runs again afterwards
+    # (a CLI run keeps it off throughout; a fix worker turns it back on between files).
+    collecting = gc.isenabled()
+    gc.disable()
     try:
         return _fix(data, path, settings, unsafe, module, findings, facts or {}, first_party)
     except Exception as exc:  # a bug here must not take the whole run down
         return FixOutcome(path, "failed", data, None, reason=f"internal error in the fixer: {type(exc).__name__}: {exc}")
+    finally:
+        if collecting:
+            gc.enable()
 
 
 def fix_file(
@@ -744,8 +754,6 @@ _FIX_WORKER: tuple[Settings, bool, dict[str, dict[str, Any]], frozenset[str]] | 
 
 def _init_fix_worker(fields: dict[str, Any], unsafe: bool, facts: dict[str, dict[str, Any]], first_party: frozenset[str]) -> None:
     global _FIX_WORKER
-    import gc
-
     from sightlint import runner
 
     gc.enable()
@@ -972,11 +980,22 @@ def _regions(
                     functions.add((first, last))
     defs.sort(key=lambda d: (d[0], -d[1]))
     firsts = [d[0] for d in defs]
+    # Statements that own their lines nest or are apart: each one's parent is the innermost
+    # earlier one still open at its first line (-1: none).
+    parents: list[int] = []
+    open_: list[int] = []
+    for index, (first, _, _) in enumerate(defs):
+        while open_ and defs[open_[-1]][1] < first:
+            open_.pop()
+        parents.append(open_[-1] if open_ else -1)
+        open_.append(index)
     wanted: dict[Finding, tuple[int, int, bool]] = {}
     for finding in todo:
         span = finding.span
         # The innermost statement around the span: the one starting last (and, on the same
-        # line, ending first) among those that hold it; scanned back from the span's line.
+        # line, ending first) among those that hold it. Every statement that holds it
+        # encloses the last one starting at or before its line: walked up from that one
+        # (a scan back through the siblings made one function's fixes quadratic).
         top = bisect.bisect_right(starts, span.line) - 1
         floor = blocks[top][0] if top >= 0 else 0  # nothing before its top-level statement holds it
         index = bisect.bisect_right(firsts, span.line) - 1
@@ -986,7 +1005,7 @@ def _regions(
             or itself.get(defs[index][:2]) == (span.line, span.end_line)
             or (function and defs[index][:2] not in functions)
         ):
-            index -= 1
+            index = parents[index]
         if index >= 0 and defs[index][0] >= floor:
             wanted[finding] = defs[index]
             continue
@@ -1121,11 +1140,18 @@ def _apply_pass(
             located.append((finding, node, ((rng.start.line, rng.start.column), (rng.end.line, rng.end.column))))
         # Outermost first; anything overlapping an accepted fix waits for the next pass.
         located.sort(key=lambda item: (item[2][0], (-item[2][1][0], -item[2][1][1])))
+        # The fixes accepted so far start at or before this one: it overlaps one of them
+        # if it starts before the furthest end among them (an empty range is checked in full).
         accepted: list[tuple[tuple[int, int], tuple[int, int]]] = []
+        furthest = (0, 0)
         replacements: dict[int, Any] = {}
         planned: list[tuple[Finding, int, Fix]] = []
         for finding, node, bounds in located:
-            if any(bounds[0] < other[1] and other[0] < bounds[1] for other in accepted):
+            if bounds[0] < bounds[1]:
+                overlaps = bounds[0] < furthest
+            else:
+                overlaps = any(bounds[0] < other[1] and other[0] < bounds[1] for other in accepted)
+            if overlaps:
                 reasons[finding] = "overlaps another fix"
                 continue
             rule_cls = rules[finding.code]
@@ -1156,12 +1182,11 @@ def _apply_pass(
                     reasons[finding] = "overlaps another fix"
                     continue
             accepted.append(bounds)
+            furthest = max(furthest, bounds[1])
             replacements[id(target)] = fix.replacement
             planned.append((finding, id(target), fix))
         if replacements:
-            ancestors: set[int] = set()
-            for target in _by_id(positions, replacements):
-                ancestors.update(_path_to(module, target, positions))
+            ancestors = _ancestors(module, _by_id(positions, replacements), positions)
             replacer = _replacer(replacements, ancestors)
             code = module.visit(replacer).code
             if tail and not code.endswith(("\n", "\r")):
@@ -1302,28 +1327,87 @@ def _parse_exactly(text: str) -> tuple[Any, str]:
 def _replacer(replacements: dict[int, Any], ancestors: set[int] | None = None) -> Any:
     """A transformer that swaps the nodes named (by identity) in ``replacements``; with
     ``ancestors`` (the ids of the nodes around them), it enters nothing else."""
+    global _REPLACE
+    if _REPLACE is None:
+        _REPLACE = _replace_class()
+    return _REPLACE(replacements, ancestors)
+
+
+# The transformer class, made once: a class made per region was cyclic garbage holding the
+# region's new nodes until a collection (and an ABC class costs to create).
+_REPLACE: Any = None
+
+
+def _replace_class() -> Any:
     import libcst as cst
 
     class Replace(cst.CSTTransformer):
-        def __init__(self) -> None:
+        def __init__(self, replacements: dict[int, Any], ancestors: set[int] | None) -> None:
             super().__init__()
+            self.replacements = replacements
+            self.ancestors = ancestors
             self.hit: set[int] = set()  # the ids replaced
 
         def on_visit(self, node: Any) -> bool:
-            return ancestors is None or id(node) in ancestors
+            return self.ancestors is None or id(node) in self.ancestors
 
         def on_leave(self, original_node: Any, updated_node: Any) -> Any:
-            new = replacements.get(id(original_node))
+            new = self.replacements.get(id(original_node))
             if new is None:
                 return updated_node
             self.hit.add(id(original_node))
             return new
 
-    return Replace()
+    return Replace
 
 
 def _by_id(positions: Any, replacements: dict[int, Any]) -> list[Any]:
     return [node for node in positions if id(node) in replacements]
+
+
+def _ancestors(module: Any, targets: list[Any], positions: Any) -> set[int]:
+    """The ids of the nodes from ``module`` down to each of ``targets`` (both included).
+
+    One depth-first walk through ``children`` for all the targets together (a walk per
+    target made many fixes in one statement cost their number times its size), skipping
+    only statements whose lines (decorators included) hold no target: an expression's
+    range need not cover its children (a ``Param``'s range ends before its default value).
+    Each node's parent is noted on the way; the paths are then read upwards."""
+    import libcst as cst
+
+    if not targets:
+        return set()
+    lines = sorted({positions[t].start.line for t in targets})
+    wanted = {id(t) for t in targets}
+    parent: dict[int, int] = {}
+    found: list[int] = []
+    stack: list[Any] = [module]
+    while stack and len(found) < len(wanted):
+        node = stack.pop()
+        if id(node) in wanted:
+            found.append(id(node))
+        for child in node.children:
+            if isinstance(child, cst.BaseStatement) and child in positions:
+                rng = positions[child]
+                first = rng.start.line
+                for decorator in getattr(child, "decorators", ()):
+                    if decorator in positions:
+                        first = min(first, positions[decorator].start.line)
+                # Some target line within [first, last]?
+                at = bisect.bisect_left(lines, first)
+                if at == len(lines) or lines[at] > rng.end.line:
+                    continue
+            parent[id(child)] = id(node)
+            stack.append(child)
+    out: set[int] = set()
+    for node_id in found:
+        while node_id not in out:
+            out.add(node_id)
+            up = parent.get(node_id)
+            if up is None:
+                break
+            node_id = up
+    return out
 
 
 def _path_to(module: Any, target: Any, positions: Any, *, nodes: bool = False) -> list[Any]:
@@ -1640,7 +1724,7 @@ def unified_patch(display: str, old: bytes, new: bytes) -> bytes:
     name = display.replace(os.sep, "/") if os.sep != "/" else display
     out: list[bytes] = []
     for line in difflib.diff_bytes(
-        difflib.unified_diff, a, b, _quote_name("a/" + name), _quote_name("b/" + name), lineterm=b"\n"
+        _unified_diff, a, b, _quote_name("a/" + name), _quote_name("b/" + name), lineterm=b"\n"
     ):
         if line.startswith((b"---", b"+++")) and not line.endswith(b"\n"):
             line += b"\n"
@@ -1648,6 +1732,134 @@ def unified_patch(display: str, old: bytes, new: bytes) -> bytes:
         if not line.endswith(b"\n"):
             out.append(b"\n\\ No newline at end of file\n")
     return b"".join(out)
+
+
+def _unified_diff(
+    a: Sequence[str], b: Sequence[str], fromfile: str = "", tofile: str = "", fromfiledate: str = "", tofiledate: str = "", n: int = 3, lineterm: str = "\n"
+) -> Iterator[str]:
+    """``difflib.unified_diff`` with the line matching of :func:`_matching_blocks`:
+    difflib's own matcher is quadratic on a file where thousands of fixed lines are alike
+    (3,000 ``return datetime...`` lines: 40 s of a 3,000-fix `fix --diff`)."""
+    import difflib
+
+    started = False
+    matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
+    # What get_matching_blocks returns once computed: the opcodes are built on these.
+    setattr(matcher, "matching_blocks", _matching_blocks(a, b))  # noqa: B010
+    for group in matcher.get_grouped_opcodes(n):
+        if not started:
+            started = True
+            yield f"--- {fromfile}{lineterm}"
+            yield f"+++ {tofile}{lineterm}"
+        first, last = group[0], group[-1]
+        yield f"@@ -{_range(first[1], last[2])} +{_range(first[3], last[4])} @@{lineterm}"
+        for tag, i1, i2, j1, j2 in group:
+            if tag == "equal":
+                for line in a[i1:i2]:
+                    yield " " + line
+                continue
+            if tag in ("replace", "delete"):
+                for line in a[i1:i2]:
+                    yield "-" + line
+            if tag in ("replace", "insert"):
+                for line in b[j1:j2]:
+                    yield "+" + line
+
+
+def _range(start: int, stop: int) -> str:
+    """A unified diff's range, as difflib writes it."""
+    beginning, length = start + 1, stop - start
+    if length == 1:
+        return f"{beginning}"
+    if not length:
+        beginning -= 1  # an empty range begins at the preceding line
+    return f"{beginning},{length}"
+
+
+def _matching_blocks(a: Sequence[str], b: Sequence[str]) -> list[tuple[int, int, int]]:
+    """Matching runs of lines (``SequenceMatcher.get_matching_blocks``'s form), patience
+    style: the common head and tail, then the lines that occur once on each side, in order
+    (longest increasing run), as anchors; the gaps between anchors are matched the same way,
+    and difflib's matcher only sees a gap without such lines. Near linear in the lines."""
+    import difflib
+
+    out: list[tuple[int, int, int]] = []
+    todo = [(0, len(a), 0, len(b))]
+    while todo:
+        alo, ahi, blo, bhi = todo.pop()
+        while alo < ahi and blo < bhi and a[alo] == b[blo]:
+            out.append((alo, blo, 1))
+            alo, blo = alo + 1, blo + 1
+        while alo < ahi and blo < bhi and a[ahi - 1] == b[bhi - 1]:
+            ahi, bhi = ahi - 1, bhi - 1
+            out.append((ahi, bhi, 1))
+        if alo == ahi or blo == bhi:
+            continue
+        count: dict[str, list[int]] = {}
+        for i in range(alo, ahi):
+            count.setdefault(a[i], [0, 0, i])[0] += 1
+        for j in range(blo, bhi):
+            entry = count.get(b[j])
+            if entry is not None:
+                entry[1] += 1
+        pairs = []
+        for j in range(blo, bhi):
+            entry = count.get(b[j])
+            if entry is not None and entry[0] == 1 and entry[1] == 1:
+                pairs.append((entry[2], j))
+        anchors = _increasing(pairs)
+        if not anchors:
+            if (ahi - alo) * (bhi - blo) > 4_000_000:
+                continue  # nothing to anchor on in a large gap: shown as replaced
+            matcher = difflib.SequenceMatcher(None, a[alo:ahi], b[blo:bhi], autojunk=False)
+            out.extend((alo + i, blo + j, size) for i, j, size in matcher.get_matching_blocks() if size)
+            continue
+        prev_a, prev_b = alo, blo
+        for i, j in anchors:
+            todo.append((prev_a, i, prev_b, j))
+            out.append((i, j, 1))
+            prev_a, prev_b = i + 1, j + 1
+        todo.append((prev_a, ahi, prev_b, bhi))
+    out.sort()
+    merged: list[tuple[int, int, int]] = []
+    for i, j, size in out:
+        if merged and merged[-1][0] + merged[-1][2] == i and merged[-1][1] + merged[-1][2] == j:
+            merged[-1] = (merged[-1][0], merged[-1][1], merged[-1][2] + size)
+        else:
+            merged.append((i, j, size))
+    merged.append((len(a), len(b), 0))
+    return merged
+
+
+def _increasing(pairs: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The longest run of ``pairs`` (sorted by their second item) whose first items increase."""
+    tails: list[int] = []  # index into pairs of the smallest tail of each length
+    back: list[int] = []
+    for index, (i, _) in enumerate(pairs):
+        at = _bisect_tails(pairs, tails, i)
+        back.append(tails[at - 1] if at else -1)
+        if at == len(tails):
+            tails.append(index)
+        else:
+            tails[at] = index
+    out = []
+    index = tails[-1] if tails else -1
+    while index >= 0:
+        out.append(pairs[index])
+        index = back[index]
+    return out[::-1]
+
+
+def _bisect_tails(pairs: list[tuple[int, int]], tails: list[int], i: int) -> int:
+    """Where ``i`` goes among the tails' first items (increasing): ``bisect_left`` through ``tails``."""
+    lo, hi = 0, len(tails)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if pairs[tails[mid]][0] < i:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
 
 
 def _patch_lines(data: bytes) -> list[bytes]:

@@ -662,14 +662,21 @@ async def sorted_names(names: list[str]):
         args = node.args
         if args.defaults or any(d is not None for d in args.kw_defaults):
             return False
-        if not _future_annotations(self.context.tree):
+        future: bool | None = getattr(self, "_future", None)
+        if future is None:
+            future = self._future = _future_annotations(self.context.tree)
+        if not future:
             annotations = [a.annotation for a in (*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg) if a]
             for annotation in [*annotations, node.returns]:
                 if annotation is not None and any(
                     isinstance(n, ast.Name) and n.id not in _BUILTINS for n in ast.walk(annotation)
                 ):
                     return False
-        return node.name not in _module_names(self.context.tree)
+        # Computed once per file (once per nested def made a file of many handlers quadratic).
+        names: set[str] | None = getattr(self, "_top_names", None)
+        if names is None:
+            names = self._top_names = _module_names(self.context.tree)
+        return node.name not in names
 
     def end_module(self) -> None:
         handlers: dict[ast.AST, str] = {}

@@ -1215,14 +1215,14 @@ class SwallowedException(Rule):
         # it", "tool may have been deleted") marks an expected path too, unless the finding
         # is critical (a security decision or a database write stays loud).
         explained = finding.severity < Severity.CRITICAL and _commented(self.context.lines, handler)
-        yes_no = self._predicate(scope.node) or _returns_only_bools(scope.node)
+        yes_no = self._predicate(scope.node) or self._function_facts(scope.node)[0]
         # An import in the `try` body makes a missing optional dependency one of the
         # expected failures (`import uvloop` before switching the event loop policy).
         optional = any(isinstance(n, (ast.Import, ast.ImportFrom)) for n in _walk(guarded))
         routine = loop or explained or optional or (_answers_bool(handler) and yes_no)
         new_handler: cst.ExceptHandler | cst.ExceptStarHandler = node
         if routine:
-            name = handler.name or _fresh_name(self.context, scope, line, col)
+            name = handler.name or _fresh_name(self.context, scope, line, col, self._function_facts(scope.node)[1])
             if name is None:
                 return None
             if handler.name is None:
@@ -1267,6 +1267,19 @@ class SwallowedException(Rule):
             new_body = body.with_changes(body=stmts)
         statements = ((found.name, found.statement),) if found.statement else ()
         return Fix(replacement=new_handler.with_changes(body=new_body), imports=found.imports, module_statements=statements)
+
+    def _function_facts(self, function: ast.AST) -> tuple[bool, frozenset[str]]:
+        """Whether ``function`` returns only bools, and the names it uses: walked once per
+        function, however many of its handlers are fixed (a walk per handler made fix
+        time grow with the square of a function's handlers)."""
+        memo: dict[int, tuple[bool, frozenset[str]]] | None = getattr(self, "_facts_memo", None)
+        if memo is None:
+            self._facts_memo: dict[int, tuple[bool, frozenset[str]]] = {}
+            memo = self._facts_memo
+        facts = memo.get(id(function))
+        if facts is None:
+            facts = memo[id(function)] = (_returns_only_bools(function), _used_names(function))
+        return facts
 
     @classmethod
     def fix_facts_for(cls, sources: Sequence[tuple[str | None, str, str]]) -> dict[str, Any]:
@@ -1575,13 +1588,15 @@ def _answers_bool(handler: ast.ExceptHandler) -> bool:
     return any(_returns_bool_constant(stmt) for stmt in handler.body)
 
 
-def _fresh_name(context: Context, scope: Scope, line: int, col: int) -> str | None:
-    """A name for the caught exception that nothing in or around the function uses:
-    ``except ... as name`` unbinds it when the handler ends."""
-    function = scope.node
-    used = {n.id for n in ast.walk(function) if isinstance(n, ast.Name)} | {
-        a.arg for a in ast.walk(function) if isinstance(a, ast.arg)
-    }
+def _used_names(function: ast.AST) -> frozenset[str]:
+    """The names and parameters used anywhere in ``function``."""
+    return frozenset(n.id if isinstance(n, ast.Name) else n.arg for n in ast.walk(function) if isinstance(n, (ast.Name, ast.arg)))
+
+
+def _fresh_name(context: Context, scope: Scope, line: int, col: int, used: frozenset[str]) -> str | None:
+    """A name for the caught exception that nothing in or around the function uses
+    (``used``: :func:`_used_names` of the function): ``except ... as name`` unbinds it
+    when the handler ends."""
     for name in _NEW_EXCEPTION_NAMES:
         if name in used or name in scope.bindings:
             continue
