@@ -1477,7 +1477,8 @@ def _add_module_code(
             anchored.setdefault(anchor, []).append(stmt.with_changes(leading_lines=[]))
             continue
         is_import = isinstance(stmt, cst.SimpleStatementLine) and isinstance(stmt.body[0], (cst.Import, cst.ImportFrom))
-        new.append(stmt if is_import else stmt.with_changes(leading_lines=[cst.EmptyLine()]))
+        is_def = isinstance(stmt, (cst.FunctionDef, cst.ClassDef))  # PEP 8: two blank lines around it
+        new.append(stmt if is_import else stmt.with_changes(leading_lines=[cst.EmptyLine()] * (2 if is_def else 1)))
     if anchored:
         body = [out for index, stmt in enumerate(body) for out in (stmt, *anchored.get(index, ()))]
         module = module.with_changes(body=body)
@@ -1486,7 +1487,7 @@ def _add_module_code(
     at = _insertion_index(body)
     if at < len(body):
         # A def or class after the new statements keeps PEP 8's two blank lines.
-        wanted = 2 if isinstance(body[at], (cst.FunctionDef, cst.ClassDef)) else 1
+        wanted = 2 if any(isinstance(n, (cst.FunctionDef, cst.ClassDef)) for n in (body[at], new[-1])) else 1
         lines = list(body[at].leading_lines)
         blank = 0
         while blank < len(lines) and lines[blank].comment is None:

@@ -776,3 +776,29 @@ def test_a_parameter_that_may_be_returned_or_replaced_keeps_the_alternative() ->
     assert "alt.media.decorator.wrapper" in edges(m, "alt.use")
     # ``factory or default``: the default lambda may be what is called.
     assert edges(m, "alt.Ids.new") == {"alt.Ids.__init__.<lambda@18:36>"}
+
+
+# -- thread hand-offs give back the function's result ------------------------------------
+
+
+def test_a_thread_hand_off_returns_what_its_function_returns() -> None:
+    # Code that ``sightlint fix`` moved into a thread keeps its types: ``await
+    # asyncio.to_thread(make)`` and ``loop.run_in_executor(None, make)`` are ``make()``.
+    m = model(
+        {
+            "pkg/__init__.py": "",
+            "pkg/svc.py": "class Service:\n    def work(self):\n        pass\n\n    def other(self):\n        pass\n\ndef make():\n    return Service()\n",
+            "pkg/api.py": (
+                "import asyncio\nfrom pkg.svc import make\n\n"
+                "async def handler():\n    svc = await asyncio.to_thread(make)\n    svc.work()\n\n"
+                "async def executor():\n    loop = asyncio.get_running_loop()\n"
+                "    svc = await loop.run_in_executor(None, make)\n    svc.other()\n\n"
+                "async def unknown(pool):\n    svc = await pool.submit(make)\n    svc.other()\n"
+            ),
+        }
+    )
+    assert "pkg.svc.Service.work" in edges(m, "pkg.api.handler")
+    assert "pkg.svc.Service.other" in edges(m, "pkg.api.executor")
+    # The hand-off runs ``make`` in a thread: its edge stays a thread edge, not a call.
+    assert {e.kind for e in m.edges["pkg.api.handler"] if e.target == "pkg.svc.make"} == {"thread"}
+    assert "pkg.svc.Service.other" not in edges(m, "pkg.api.unknown")

@@ -78,6 +78,18 @@ class _Fact(NamedTuple):
 
 
 _TO_THREAD = _Fact("handoff", "thread", 0, "")
+
+
+def _thread_callee(node: ast.Call, qualified: str | None) -> ast.expr | None:
+    """The function a thread hand-off runs and whose result it gives back:
+    ``f`` of ``asyncio.to_thread(f, ...)`` (and the other thread hand-offs that return
+    the result) or of ``loop.run_in_executor(executor, f, ...)``."""
+    if qualified is not None and CALL_FACTS.get(qualified) is _TO_THREAD:
+        return node.args[0] if node.args and not isinstance(node.args[0], ast.Starred) else None
+    func = node.func
+    if isinstance(func, ast.Attribute) and func.attr == "run_in_executor" and len(node.args) >= 2:
+        return None if isinstance(node.args[1], ast.Starred) else node.args[1]
+    return None
 _APP = _Fact("app", STARTUP, -1, "")
 _ROUTE = _Fact("entry", REQUEST, 1, "endpoint")
 # Functions by qualified name.
@@ -280,6 +292,11 @@ class SummaryCollector:
                 return SuperRef(cls) if cls else None
             if node.args and self.ctx.qualified_name(func) in _PARTIAL:
                 return self.ref(node.args[0], depth + 1)  # ``partial(f, x)`` calls ``f``
+            handed = _thread_callee(node, self.ctx.qualified_name(func))
+            if handed is not None:
+                # ``await asyncio.to_thread(f, x)`` is what ``f(x)`` returns (run elsewhere)
+                callee = self.ref(handed, depth + 1)
+                return None if callee is None else CallRef(callee)
             base = self.ref(func, depth + 1)
             return None if base is None else CallRef(base)
         if kind is ast.Subscript:
