@@ -3,6 +3,7 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass, field
 
+from sightlint.project.model import is_test_path
 from sightlint.rules.base import Bad, Good, Rule, RuleMeta, Severity
 from sightlint.semantics.fanout import (
     SEMAPHORE_NAME,
@@ -22,6 +23,15 @@ class _Function:
     calls: list[tuple[str, ast.Call]] = field(default_factory=list)
     bounded: bool = False  # acquires a semaphore
     yields: bool = False
+
+
+@dataclass(frozen=True)
+class SessionPerTaskOptions:
+    """The settings of SL601 (session-per-task-unbounded)."""
+
+    tests: bool = False
+    """Report fan-outs in test code too (`test_*.py`, `*_test.py`, a `tests/` folder,
+    `conftest.py`), as low."""
 
 
 class SessionPerTaskUnbounded(FanOutTracking, Rule):
@@ -53,6 +63,18 @@ class SessionPerTaskUnbounded(FanOutTracking, Rule):
     only around the queries and not across the LLM call. Passing the caller's session
     into the tasks instead (the audit's "option 1") is a different bug: see SL602.
 
+    ## Options
+    In production code the finding is critical. Test code (`test_*.py`, `*_test.py`, a
+    `tests/` folder, `conftest.py`) serves no requests: a concurrency test that gathers
+    ten sessions on purpose to provoke a race exhausts nothing but the test database's
+    pool, so it is not reported unless `tests = true`, and then as low, as SL101
+    treats tests:
+
+    ```toml
+    [tool.sightlint.rules.session-per-task-unbounded]
+    tests = true
+    ```
+
     ## See also
     - https://docs.sqlalchemy.org/en/20/core/pooling.html#sqlalchemy.pool.QueuePool
     - https://docs.python.org/3/library/asyncio-sync.html#asyncio.Semaphore
@@ -67,6 +89,7 @@ class SessionPerTaskUnbounded(FanOutTracking, Rule):
         audit="§3",
         tags=("database", "async"),
     )
+    Options = SessionPerTaskOptions
 
     bad = (
         Bad(
@@ -125,6 +148,19 @@ class SessionPerTaskUnbounded(FanOutTracking, Rule):
     )
 
     good = (
+        Good(
+            "import asyncio\nfrom app.db import AsyncSessionLocal\n\nasync def _attempt(x):\n"
+            "    async with AsyncSessionLocal() as s:\n        await s.execute(q(x))\n\n"
+            "async def test_limit_holds_under_concurrency():\n"
+            "    await asyncio.gather(*[_attempt(i) for i in range(10)])\n",
+            path="tests/license_key/test_service.py",
+        ),
+        Good(
+            "import asyncio\nfrom app.db import AsyncSessionLocal\n\nasync def _attempt(x):\n"
+            "    async with AsyncSessionLocal() as s:\n        await s.execute(q(x))\n\n"
+            "async def many(xs):\n    await asyncio.gather(*[_attempt(x) for x in xs])\n",
+            path="conftest.py",
+        ),
         Good(
             "import asyncio\n"
             "from app.db import AsyncSessionLocal\n"
@@ -272,6 +308,11 @@ class SessionPerTaskUnbounded(FanOutTracking, Rule):
         return sites
 
     def end_module(self) -> None:
+        path = self.context.path.replace("\\", "/")
+        in_tests = is_test_path(path) or path.rpartition("/")[2] == "conftest.py"
+        if in_tests and not self.options.tests:
+            return  # test code serves no requests: reported only when configured
+        severity = Severity.LOW if in_tests else None
         by_site: dict[int, tuple[ast.Call, str, list[tuple[str, str, Spawn]]]] = {}
         for caller, callee, spawn in self._spawns:
             for site, owner in self._open_sites(callee, set()):
@@ -287,6 +328,7 @@ class SessionPerTaskUnbounded(FanOutTracking, Rule):
                 f"{spawn.how} (line {spawn.site.lineno}){more} and no concurrency bound: every task holds a "
                 "pooled connection at the same time and a large collection exhausts the pool; acquire an "
                 "`asyncio.Semaphore` sized below the pool, or batch.",
+                severity=severity,
             )
 
 
