@@ -72,6 +72,8 @@ _DELIBERATE = re.compile(
     r"\b(silent(ly)?|ignor(e|ed|es|ing)|expected|best[- ]effort|intentional(ly)?|deliberate(ly)?|on purpose|"
     r"harmless|permissive|non[- ]?critical|not (critical|important|fatal|needed|required|available)|"
     r"(might|may) not (be|exist|work)|don'?t care|safe to|never let|don'?t (throw|raise|fail|crash)|"
+    # the failure is the answer: "app doesn't exist, need to deploy", "not found: create it"
+    r"does ?n[o']?t exist|not found|no such|"
     r"fall ?back to|"
     r"ok(ay)? (if|to)|fine (if|to))\b",
     re.IGNORECASE,
