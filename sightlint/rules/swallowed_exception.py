@@ -135,7 +135,7 @@ class SwallowedException(Rule):
       such fallbacks (a schema read, a cache read, an empty reply) are worth fixing but
       rarely first.
     - **one grade lower, without a fix** — when the silence is written on purpose: a
-      comment in the handler says so ("silently ignore", "best effort", "expected"; a
+      comment in the handler says so ("silently ignore", "best effort", "expected", "doesn't exist"; a
       log call next to it would contradict it), a linter exemption for the broad
       handler sits on it (`# noqa: BLE001`, `S110`, `# noinspection PyBroadException`,
       `# pylint: disable=broad-except`), or it is `contextlib.suppress(Exception)`.
