@@ -755,6 +755,13 @@ _JUDGED = [
         "    except Exception:\n        pass\n    await app.deploy()\n",
         [(5, "medium")],
     ),
+    (
+        "app/tools.py",
+        "async def tools(manager, ids):\n    found = []\n    for tool_id in ids:\n        try:\n"
+        "            found.append(await manager.get(tool_id))\n        except Exception:\n"
+        "            pass  # Tool may have been deleted\n    return found\n",
+        [],
+    ),
     # Tests: `assert False` swallowed can never fail, whatever the comment says; checks made
     # optional on purpose are the author's choice.
     (

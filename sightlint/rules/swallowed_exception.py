@@ -73,7 +73,8 @@ _DELIBERATE = re.compile(
     r"harmless|permissive|non[- ]?critical|not (critical|important|fatal|needed|required|available)|"
     r"(might|may) not (be|exist|work)|don'?t care|safe to|never let|don'?t (throw|raise|fail|crash)|"
     # the failure is the answer: "app doesn't exist, need to deploy", "not found: create it"
-    r"does ?n[o']?t exist|not found|no such|"
+    r"does ?n[o']?t exist|not found|no such|(may|might|could) (have been|be) (deleted|removed|gone)|"
+    r"already (deleted|removed|gone|closed)|"
     r"fall ?back to|"
     r"ok(ay)? (if|to)|fine (if|to))\b",
     re.IGNORECASE,
