@@ -741,27 +741,6 @@ _JUDGED = [
         "        except Exception:\n            return default\n",
         [(6, "medium")],
     ),
-    # A comment saying the failure is the answer ("doesn't exist") is a deliberate silence;
-    # without it, an awaited lookup's failure is reported (letta's modal sandbox deploy).
-    (
-        "app/sandbox.py",
-        "async def deploy(app, name):\n    try:\n        await lookup(name)\n        return app\n"
-        "    except Exception:\n        # App doesn't exist, need to deploy\n        pass\n    await app.deploy()\n",
-        [],
-    ),
-    (
-        "app/sandbox.py",
-        "async def deploy(app, name):\n    try:\n        await lookup(name)\n        return app\n"
-        "    except Exception:\n        pass\n    await app.deploy()\n",
-        [(5, "medium")],
-    ),
-    (
-        "app/tools.py",
-        "async def tools(manager, ids):\n    found = []\n    for tool_id in ids:\n        try:\n"
-        "            found.append(await manager.get(tool_id))\n        except Exception:\n"
-        "            pass  # Tool may have been deleted\n    return found\n",
-        [],
-    ),
     # Tests: `assert False` swallowed can never fail, whatever the comment says; checks made
     # optional on purpose are the author's choice.
     (

@@ -72,9 +72,6 @@ _DELIBERATE = re.compile(
     r"\b(silent(ly)?|ignor(e|ed|es|ing)|expected|best[- ]effort|intentional(ly)?|deliberate(ly)?|on purpose|"
     r"harmless|permissive|non[- ]?critical|not (critical|important|fatal|needed|required|available)|"
     r"(might|may) not (be|exist|work)|don'?t care|safe to|never let|don'?t (throw|raise|fail|crash)|"
-    # the failure is the answer: "app doesn't exist, need to deploy", "not found: create it"
-    r"does ?n[o']?t exist|not found|no such|(may|might|could) have been (deleted|removed)|"
-    r"already (deleted|removed|gone|closed)|"
     r"fall ?back to|"
     r"ok(ay)? (if|to)|fine (if|to))\b",
     re.IGNORECASE,
@@ -136,8 +133,7 @@ class SwallowedException(Rule):
       such fallbacks (a schema read, a cache read, an empty reply) are worth fixing but
       rarely first.
     - **one grade lower, without a fix** — when the silence is written on purpose: a
-      comment in the handler says so ("silently ignore", "best effort", "expected", "doesn't exist",
-      "may have been deleted"; a
+      comment in the handler says so ("silently ignore", "best effort", "expected"; a
       log call next to it would contradict it), a linter exemption for the broad
       handler sits on it (`# noqa: BLE001`, `S110`, `# noinspection PyBroadException`,
       `# pylint: disable=broad-except`), or it is `contextlib.suppress(Exception)`.
