@@ -2,7 +2,7 @@
 
     python bench/callgraph.py BENCH_DIR            # a table per category, then overall
     python bench/callgraph.py BENCH_DIR --json     # one JSON object (see below)
-    python bench/callgraph.py BENCH_DIR --misses   # also list each snippet's missed/extra edges
+    python bench/callgraph.py BENCH_DIR --misses   # also list each snippet's missed/extra edges (both modes)
 
 BENCH_DIR is the ``micro-benchmark`` folder of a PyCG clone (``vitsalis/PyCG``): its
 ``snippets/<category>/<name>/`` folders each hold a small program (``main.py`` and the
@@ -142,10 +142,16 @@ def sightlint_graph(snippet: Snippet) -> tuple[set[Edge], set[str]]:
     names = _pycg_names(model)
     edges = set()
     for source, out in model.edges.items():
+        drawn = {(edge.line, edge.col, edge.target) for edge in out}
         for edge in out:
             if edge.via.startswith("passed to ") and edge.kind == "call" and not edge.via.startswith(_BUILTIN_VIA):
                 # ``helper(fn)``: the graph's edge runs from the caller (context-sensitive);
                 # PyCG's from ``helper``, which is ``model.param_edges``.
+                continue
+            if any((edge.line, edge.col, wrapper) in drawn for wrapper, _ in model.wrappers(edge.target)):
+                # A call of a decorated function: the graph runs from the caller to the
+                # wrapper and to the function (context-sensitive); PyCG's runs from the
+                # wrapper to the function, which is ``model.param_edges``.
                 continue
             edges.add((names.get(source, source), names.get(edge.target, edge.target)))
     for source, out in model.param_edges.items():
@@ -318,13 +324,16 @@ def main(argv: list[str] | None = None) -> int:
                 cells.append(f"{s.precision:>8.2f} {s.recall:>5.2f} {s.exact:>5}")
             print(f"{category:<14}{n:>4}  " + "".join(f"{c:>22}" for c in cells))
     if args.misses:
-        print("\nsightlint, module mode: snippets not exactly right (- missed, + extra)")
-        for k, missed, extra in scores["sightlint"]["module"][1]:
-            print(f"  {k}")
-            for source, target in sorted(missed):
-                print(f"    - {source} -> {target}")
-            for source, target in sorted(extra):
-                print(f"    + {source} -> {target}")
+        for mode in MODES:
+            s = total(scores["sightlint"][mode][0])
+            print(f"\nsightlint, {mode} mode ({s.right} right of {s.found} drawn, {s.expected} expected):"
+                  " snippets not exactly right (- missed, + extra)")
+            for k, missed, extra in scores["sightlint"][mode][1]:
+                print(f"  {k}")
+                for source, target in sorted(missed):
+                    print(f"    - {source} -> {target}")
+                for source, target in sorted(extra):
+                    print(f"    + {source} -> {target}")
     return 0
 
 

@@ -289,6 +289,47 @@ def check_discovered(
             gc.enable()
 
 
+def project_graph(
+    found: Discovery,
+    settings: Settings,
+    *,
+    jobs: int | None = None,
+    cache_dir: Path | None = None,
+    use_cache: bool = True,
+) -> Graph:
+    """The call graph of ``found``'s files as the cross-file rules see it (fixes planned on
+    the project model read it): the same summaries and records as :func:`check_discovered`
+    (from the cache when fresh), without the rules' findings."""
+    from sightlint.incremental import call_graph
+    from sightlint.project.graph import ModelNeeds
+
+    rules = enabled_rules(settings)
+    needs = ModelNeeds.union(rule.model_needs(settings) for rule in rules if uses_project(rule))
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        if not use_cache:
+            from sightlint.project.thirdparty import ThirdPartyClasses
+
+            results = runner.check_files(found.files, settings, rules=rules, jobs=jobs, summarize=True)
+            graph = call_graph(results, needs)
+            graph.third_party = ThirdPartyClasses()
+            return graph
+        cache, summarize = _open_cache(settings, cache_dir, None)
+        digests = runner.contents(found.files, cache.hashes(), settings.max_file_size)
+        results, unchanged = runner.check_files_as_read(
+            found.files, settings, rules=rules, jobs=jobs, cache=cache, summarize=summarize, digests=digests
+        )
+        graph = call_graph(results, needs, cache=cache, digests=digests if unchanged else None)
+        from sightlint.project.thirdparty import FILE_NAME, ThirdPartyClasses
+
+        graph.third_party = ThirdPartyClasses(cache.directory / FILE_NAME, cache)
+        return graph
+    finally:
+        if collecting:
+            gc.enable()
+
+
 def discover_project(paths: Sequence[Path], settings: Settings, cwd: Path | None = None) -> Discovery:
     """The files under ``paths`` and the rest of their project (:func:`files.project_root`).
 
@@ -323,7 +364,7 @@ def concerning(run: RunResult, named: frozenset[str]) -> RunResult:
     crashed may have hidden a chain); other files' per-file findings and unused
     suppressions are not reported.
     """
-    out = RunResult(errors=run.errors)
+    out = RunResult(errors=run.errors, memo=run.memo)
     for result in run.files:
         if result.path in named:
             out.files.append(result)
@@ -373,6 +414,7 @@ def _check_paths(
     cache, summarize = _open_cache(settings, cache_dir, cwd)
     digests = runner.contents(found.files, cache.hashes(), settings.max_file_size)
     cache.save_hashes(len(found.files))
+    run.memo = cache.file_memo({f.display: d for f, d in zip(found.files, digests) if isinstance(d, bytes)})
     from sightlint.project.pins import dependency_files_state, project_folder
 
     inputs = [(f.display, f.module, d) for f, d in zip(found.files, digests)]
@@ -387,7 +429,16 @@ def _check_paths(
         found.files, settings, rules=rules, jobs=jobs, cache=cache, summarize=summarize, digests=digests, progress=progress
     )
     progress.phase("cross-file rules")
-    errors = project_phase(run.files, settings, cache=cache, digests=digests if unchanged else None)
+    # The cross-file phase reads module summaries and graph records from the cache; one
+    # damaged behind a valid seal (a bug of ours, a bad disk) can make the graph or a rule
+    # raise. Such a run is done again from the files alone, and that run's answer stands
+    # (a fault that is not the cache's then shows there as it would without a cache).
+    try:
+        errors = project_phase(run.files, settings, cache=cache, digests=digests if unchanged else None)
+    except Exception:  # sightlint: ignore[SL201] handled: the run is done again without the cache
+        errors = ["the cached cross-file data could not be used"]
+    if errors:
+        return _check_paths(found, settings, cwd=cwd, jobs=jobs, cache_dir=None, use_cache=False, progress=progress)
     run.errors.extend(errors)
     if unchanged and not errors and not run.internal_errors:
         cache.save_run(key, run.files)

@@ -67,6 +67,8 @@ _GRAPH_SUFFIX = ".graph"
 _GRAPH_FORMAT = 3
 _RUN_FORMAT = 4
 _JOURNAL_SUFFIX = ".journal"
+_PRINTS_SUFFIX = ".prints"
+_PRINTS_FORMAT = 1
 _HASHES = "file-hashes.marshal"
 _KEEP_PACKS = 4
 # Settings that only decide which files are checked or how the run ends, not what a
@@ -419,6 +421,14 @@ class Cache:
         except Exception as exc:
             self.write_error = f"cannot write cache in {self.directory}: {exc}"
 
+    # -- values derived from a file's content, for reporters -----------------------------
+
+    def file_memo(self, digests: Mapping[str, bytes]) -> FileMemo:
+        """A :class:`FileMemo` for this configuration; ``digests``: display path -> the
+        content digest this run read (files that could not be read are left out)."""
+        path = self.directory / f"{_PREFIX}{__version__}-{self.key}{_PRINTS_SUFFIX}"
+        return FileMemo(_Journaled(path, _PRINTS_FORMAT, self.read, self.write), digests)
+
     def _ensure_directory(self) -> None:
         if self.directory.is_dir() and (self.directory / "CACHEDIR.TAG").exists():
             return
@@ -444,7 +454,10 @@ class Cache:
             stale = [p for p in packs if not p.name.startswith(current)] + ours[_KEEP_PACKS - 1 :]
             for path in stale:
                 path.unlink()
-                for companion in (_SUFFIX + _JOURNAL_SUFFIX, _RUN_SUFFIX, _GRAPH_SUFFIX, _GRAPH_SUFFIX + _JOURNAL_SUFFIX):
+                for companion in (
+                    _SUFFIX + _JOURNAL_SUFFIX, _RUN_SUFFIX, _GRAPH_SUFFIX, _GRAPH_SUFFIX + _JOURNAL_SUFFIX,
+                    _PRINTS_SUFFIX, _PRINTS_SUFFIX + _JOURNAL_SUFFIX,
+                ):  # fmt: skip
                     path.with_name(path.name.removesuffix(_SUFFIX) + companion).unlink(missing_ok=True)
         except OSError:
             pass
@@ -458,6 +471,70 @@ def _create(path: Path, content: bytes) -> None:
         return
     with os.fdopen(fd, "wb") as stream:
         stream.write(content)
+
+
+class FileMemo:
+    """Values a reporter derives from a file's content (a fingerprint's enclosing scope and
+    normalised code for each finding's range), kept between runs by display path and
+    content digest, so a warm run does not read and parse again every file holding a
+    finding (a warm JSON report at 700k lines: 10 s of its 11 s CPU).
+
+    ``get`` gives the value stored for a file only if it was stored for the content this
+    run read; ``put`` replaces it; ``save`` writes what changed (the same base + journal
+    as the pack, sealed). Anything unreadable is simply absent; failures to write are
+    ignored: the memo never changes what is reported, only how fast.
+    """
+
+    def __init__(self, store: _Journaled, digests: Mapping[str, bytes]) -> None:
+        self._store = store
+        self._digests = digests
+        self._entries: dict[Any, Any] | None = None
+        self._changed: dict[Any, Any] = {}
+
+    def _load(self) -> dict[Any, Any]:
+        if self._entries is None:
+            collecting = gc.isenabled()
+            gc.disable()
+            try:
+                stored = self._store.load()
+            finally:
+                if collecting:
+                    gc.enable()
+            self._entries = stored[1] if stored is not None else {}
+        return self._entries
+
+    def get(self, path: str) -> Any:
+        """What was stored for ``path`` with this run's content of it, or None."""
+        content = self._digests.get(path)
+        if content is None:
+            return None
+        entry = self._load().get(path)
+        if type(entry) is tuple and len(entry) == 2 and entry[0] == content:
+            return entry[1]
+        return None
+
+    def put(self, path: str, value: Any) -> None:
+        """Remember ``value`` (marshal-able) for ``path``'s content in this run."""
+        content = self._digests.get(path)
+        if content is None:
+            return
+        entry = (content, value)
+        self._load()[path] = entry
+        self._changed[path] = entry
+
+    def save(self) -> None:
+        if not self._changed or self._entries is None:
+            return
+        entries = self._entries
+        # Entries of files this run did not see are kept (a run on a sub-folder must not
+        # forget the rest), unless they clearly outnumber the live ones.
+        if len(entries) > max(1000, 4 * len(self._digests)):
+            entries = {path: entry for path, entry in entries.items() if path in self._digests}
+        try:
+            self._store.save(b"", entries, self._changed)
+        except Exception:  # sightlint: ignore[SL201] a memo that cannot be written is rebuilt next time
+            pass
+        self._changed = {}
 
 
 class PackedSummary:

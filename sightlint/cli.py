@@ -125,6 +125,9 @@ class _Group(click.Group):
 @click.version_option(__version__, prog_name="sightlint")
 def main() -> None:
     """Find what would hang, leak, race or hide errors in async Python services."""
+    from sightlint.source import quiet_source_warnings
+
+    quiet_source_warnings()
 
 
 @main.command()
@@ -241,7 +244,7 @@ def check(
         from sightlint.reporting.baseline import summary as baseline_summary
 
         for line in baseline_summary(run.baseline):
-            click.echo(line, err=True)
+            click.echo(_safe(line), err=True)
     if verbose:
         jobs_used = jobs or "all cores"
         click.echo(f"Where the time went ({run.files_checked} files, --jobs {jobs_used}, cache {'on' if use_cache else 'off'}):", err=True)
@@ -280,7 +283,7 @@ def _add_noqa(run: RunResult, quiet: bool) -> None:
 
     added, changed, notes = baseline.add_noqa([f for f in run.findings if f.code != "SL000"])
     for note in notes:
-        click.echo(f"sightlint: {note}", err=True)
+        click.echo(f"sightlint: {_safe(note)}", err=True)
     if not quiet:
         click.echo(f"Added {added} suppression comment(s) in {changed} file(s); replace each TODO with the reason.")
     sys.exit(EXIT_ERROR if run.errors or run.internal_errors else EXIT_CLEAN)
@@ -307,16 +310,16 @@ def _show_files(targets: Sequence[Path], settings: Settings) -> None:
     found = discover_project(targets, settings)
     shown = sorted(found.named) if found.named is not None else [f.display for f in found.files]
     for display in shown:
-        click.echo(display)
+        click.echo(_safe(display))
     if found.named is not None:
         others = len(found.files) - len(shown)
         click.echo(f"# and {others} other file(s) of the project, analysed for cross-file chains", err=True)
     for path in found.excluded:
-        click.echo(f"# excluded: {path}", err=True)
+        click.echo(f"# excluded: {_safe(str(path))}", err=True)
     for path in found.not_python:
-        click.echo(f"# not Python, skipped: {path}", err=True)
+        click.echo(f"# not Python, skipped: {_safe(str(path))}", err=True)
     for message in found.errors:
-        click.echo(f"sightlint: {message}", err=True)
+        click.echo(f"sightlint: {_safe(message)}", err=True)
     sys.exit(EXIT_ERROR if found.errors else EXIT_CLEAN)
 
 
@@ -385,6 +388,7 @@ def exit_code(run: RunResult, settings: Settings, exit_zero: bool = False) -> in
 @click.option("--check", "check_only", is_flag=True, help="Write nothing; list what would be fixed and exit 1 if anything would change.")
 @click.option("--unsafe-fixes", is_flag=True, help="Also apply fixes that can change behaviour.")
 @click.option("--show-fixes", is_flag=True, help="List each fix applied (or that would be), and why others were not.")
+@click.option("--cross-file", is_flag=True, help="With FILES: also apply fixes that edit files not named (an `await` added at callers elsewhere).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True, help="Format of the findings that remain.")
 @click.option("--output-file", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write the remaining findings to this file.")
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when findings remain.")
@@ -406,6 +410,7 @@ def fix(
     check_only: bool,
     unsafe_fixes: bool,
     show_fixes: bool,
+    cross_file: bool,
     fmt: str,
     output_file: Path | None,
     exit_zero: bool,
@@ -425,6 +430,8 @@ def fix(
     edited since it was read is left alone (and reported). The findings that remain are
     reported exactly as `sightlint check` reports them, with the same exit codes.
     With --diff or --check nothing is written: exit 1 if anything would change, else 0.
+    Given some files of a project, a fix that would also edit files not named is not
+    applied (it is listed with those files) unless --cross-file.
     """
     from sightlint import fixer, reporting
 
@@ -463,6 +470,7 @@ def fix(
         cache_dir=cache_dir,
         use_cache=use_cache,
         progress=progress,
+        cross_file=cross_file,
     )
     out = click.get_binary_stream("stdout")
     changed = sorted(report.changed, key=lambda o: o.path)
@@ -494,6 +502,14 @@ def fix(
         held = len(_held_back(report)) if not unsafe_fixes else 0
         if held:
             click.echo(f"{held} more fix(es) available with --unsafe-fixes.", err=True)
+        needing = [r for r in report.refused if r.files]
+        if needing:
+            others = sorted({p for r in needing for p in r.files})
+            click.echo(
+                f"{len(needing)} fix(es) not applied: they also edit {', '.join(_safe(p) for p in others)}"
+                " (name those files too, or use --cross-file).",
+                err=True,
+            )
     run = report.after or report.before
     if dry:
         errors = bool(run.internal_errors or run.errors or report.failed)
@@ -541,9 +557,18 @@ def _show_fixes(report: Any, dry: bool, unsafe: bool) -> None:
                 counts[finding.code] = counts.get(finding.code, 0) + 1
             click.echo(f"{shown}: " + ", ".join(f"{n} × {code}" for code, n in sorted(counts.items())), err=True)
             for finding in outcome.applied:
-                click.echo(f"  {finding.line}:{finding.col + 1}: {finding.code} {_safe(finding.fix_title or 'fixed')}", err=True)
+                if finding.path == display:  # a project fix's finding elsewhere: listed below
+                    click.echo(f"  {finding.line}:{finding.col + 1}: {finding.code} {_safe(finding.fix_title or 'fixed')}", err=True)
         for finding, why in outcome.skipped:
             click.echo(f"  {shown}:{finding.line}:{finding.col + 1}: {finding.code} not fixed: {_safe(why)}", err=True)
+    for plan in report.project_applied:
+        f = plan.finding
+        files = ", ".join(_safe(p) for p in plan.files)
+        click.echo(f"  {_safe(f.path)}:{f.line}:{f.col + 1}: {f.code} {_safe(plan.summary)} (edits {files})", err=True)
+    for refused in report.refused:
+        f = refused.finding
+        why = f"needs {', '.join(_safe(p) for p in refused.files)} (not named; use --cross-file)" if refused.files else _safe(refused.reason)
+        click.echo(f"  {_safe(f.path)}:{f.line}:{f.col + 1}: {f.code} not fixed: {why}", err=True)
 
 
 @main.command(name="baseline")
@@ -581,7 +606,7 @@ def baseline_command(
     gc.disable()
     run = api.check_paths(targets, settings, jobs=jobs or None, cache_dir=cache_dir, use_cache=use_cache)
     for message in run.errors:
-        click.echo(f"sightlint: {message}", err=True)
+        click.echo(f"sightlint: {_safe(message)}", err=True)
     if run.errors or run.internal_errors:
         _fail("baseline not written: the check did not complete (see above)")
     path = output_file or baseline.location(settings, run.root)
@@ -591,7 +616,7 @@ def baseline_command(
         _fail(str(exc))
         return
     more = f" (and kept {kept} of files not checked now)" if kept else ""
-    click.echo(f"Wrote {written} finding(s) to {path}{more}.")
+    click.echo(f"Wrote {written} finding(s) to {_safe(str(path))}{more}.")
     gc.enable()
 
 
@@ -679,11 +704,11 @@ def config_command(
         return
     from sightlint.files import project_root
 
-    click.echo(f"config file: {settings.config_path or '(none found; defaults)'}")
+    click.echo(f"config file: {_safe(str(settings.config_path)) if settings.config_path else '(none found; defaults)'}")
     root = project_root(list(paths) or [Path(".")], settings)
-    click.echo(f"project root: {root if root is not None else '(none found; only the given paths are analysed)'}")
+    click.echo(f"project root: {_safe(str(root)) if root is not None else '(none found; only the given paths are analysed)'}")
     here = str(Path.cwd()) + os.sep
-    rows = [(key, value, origin.replace(here, "")) for key, value, origin in effective(settings)]
+    rows = [(key, _safe(value), _safe(origin.replace(here, ""))) for key, value, origin in effective(settings)]
     click.echo(_table([("KEY", "VALUE", "FROM"), *rows], max_width=_width()))
     import textwrap
 

@@ -29,11 +29,11 @@ from sightlint import engine, nesting
 from sightlint.files import SourceFile, project_root
 from sightlint.models import Finding, FixSafety, RunResult
 from sightlint.registry import enabled_rules
-from sightlint.rules.base import Fix, Rule, RuleClass
+from sightlint.rules.base import Fix, NoFix, PlannedFix, Rule, RuleClass, SiteEdit
 from sightlint.semantics.bindings import BindingKind
 from sightlint.semantics.scope import Context
 from sightlint.settings import Settings
-from sightlint.source import SourceError, decode_source, read_source, size_text
+from sightlint.source import SourceError, decode_source, quiet_source_warnings, read_source, size_text
 
 UNSAFE_REASON = "unsafe fix: use --unsafe-fixes"
 READ_ONLY = "cannot write file: the file is read-only"
@@ -160,6 +160,10 @@ class ProjectFix:
     not_written: list[tuple[str, str]] = field(default_factory=list)
     written: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    # Project fixes (several files) not applied, and why (see ``Refused``).
+    refused: list[Refused] = field(default_factory=list)
+    # Project fixes applied (written, or that would be without ``write``).
+    project_applied: list[PlannedFix] = field(default_factory=list)
 
     @property
     def changed(self) -> list[FixOutcome]:
@@ -183,6 +187,7 @@ def fix_paths(
     cache_dir: Path | None = None,
     use_cache: bool = True,
     progress: Progress | None = None,
+    cross_file: bool = False,
 ) -> ProjectFix:
     """Fix the Python files under ``paths`` as one transaction, with their whole project around them.
 
@@ -195,6 +200,11 @@ def fix_paths(
     checked again, and files that the fixes left with new fixable findings are fixed in
     another round (at most ``MAX_ROUNDS``). Without ``write`` nothing is written and
     ``after`` stays None.
+
+    Project fixes (a rule's ``plan_fixes``: several nodes, maybe several files) come first,
+    in rounds of their own (see ``_project_phase``). When ``paths`` name some files of a
+    project, one that would also edit files not named is not applied (``refused``, with
+    those files) unless ``cross_file``.
     """
     from sightlint import api
 
@@ -203,15 +213,32 @@ def fix_paths(
     before = api.check_discovered(found, settings, jobs=jobs, cache_dir=cache_dir, use_cache=use_cache)
     report = ProjectFix(before=before)
     files = {f.display: f for f in found.files}
-    run = before
-    attempted: set[str] = set()
+    pending = _project_phase(
+        report, found, files, root, settings, unsafe=unsafe, write=write, cross_file=cross_file,
+        jobs=jobs, cache_dir=cache_dir, use_cache=use_cache,
+    )
+    run = report.after or before
+    attempted: set[str] = set(pending)
+    others = _to_fix(before, found.named, settings, unsafe, set())
+    mine = {d: t for d, t in pending.items() if d in others}
+    if mine:  # --diff: the per-file fixes start from the project fixes' text
+        facts = _rule_facts({f.code for d in mine for f in others[d] if _wanted(f, unsafe)}, found.files, settings)
+        for display, text in mine.items():
+            _fix_pending(report, files[display], text, settings, unsafe, found.files, facts)
     for _ in range(MAX_ROUNDS):
         todo = _to_fix(run, found.named, settings, unsafe, attempted)
         if not todo:
             break
         attempted.update(todo)
         outcomes = _fix_files([(files[d], todo[d]) for d in todo if d in files], found.files, settings, unsafe, jobs, progress)
-        report.outcomes.update((o.path, o) for o in outcomes)
+        for outcome in outcomes:
+            earlier = report.outcomes.get(outcome.path)
+            if earlier is not None and earlier.status == "changed" and outcome.path in report.written:
+                # Fixed by a project fix first: one outcome, from the first text to the last.
+                outcome = replace(outcome, original=earlier.original, applied=(*earlier.applied, *outcome.applied))
+                if outcome.status == "unchanged":
+                    outcome = replace(earlier, skipped=outcome.skipped, remaining=outcome.remaining)
+            report.outcomes[outcome.path] = outcome
         if not write:
             break
         wrote = False
@@ -220,7 +247,8 @@ def fix_paths(
                 continue
             why = _write(files[outcome.path], root, outcome)
             if why is None:
-                report.written.append(outcome.path)
+                if outcome.path not in report.written:
+                    report.written.append(outcome.path)
                 wrote = True
             elif why.startswith(_WRITE_ERRORS):
                 # The write was tried and failed (read-only, disk full): an error, like a
@@ -234,7 +262,389 @@ def fix_paths(
     return report
 
 
+def _fix_pending(
+    report: ProjectFix,
+    file: SourceFile,
+    text: bytes,
+    settings: Settings,
+    unsafe: bool,
+    project: Sequence[SourceFile],
+    facts: dict[str, dict[str, Any]],
+) -> None:
+    """Without writing: the per-file fixes of a file on top of its project fixes' text
+    (checked on its own: the project's positions no longer hold)."""
+    earlier = report.outcomes[file.display]
+    first_party = frozenset(f.module.split(".")[0] for f in project if f.module) - sys.stdlib_module_names
+    outcome = fix_source(text, file.display, settings, unsafe=unsafe, module=file.module, facts=facts, first_party=first_party)
+    if outcome.status == "changed" and outcome.new is not None:
+        report.outcomes[file.display] = replace(
+            outcome, original=earlier.original, applied=(*earlier.applied, *outcome.applied)
+        )
+    else:
+        report.outcomes[file.display] = replace(earlier, skipped=outcome.skipped, remaining=outcome.remaining)
+
+
 _WRITE_ERRORS = ("cannot write file:",)
+
+# -- project fixes: several nodes in several files, one transaction -----------------------
+
+MAX_PROJECT_ROUNDS = 3
+NEEDS_FILES = "needs files not named"
+
+
+@dataclass(frozen=True)
+class Refused:
+    """A project fix not applied: the finding, why, and the files it would edit."""
+
+    finding: Finding
+    reason: str
+    files: tuple[str, ...] = ()
+
+
+def _project_rules(settings: Settings) -> dict[str, RuleClass]:
+    return {rule.meta.code: rule for rule in enabled_rules(settings) if rule.project_fixes}
+
+
+def _project_phase(
+    report: ProjectFix,
+    found: Any,
+    files: dict[str, SourceFile],
+    root: Path,
+    settings: Settings,
+    *,
+    unsafe: bool,
+    write: bool,
+    cross_file: bool,
+    jobs: int | None,
+    cache_dir: Path | None,
+    use_cache: bool,
+) -> dict[str, bytes]:
+    """Plan the project fixes on the model, apply each round's as one transaction, re-check
+    (up to :data:`MAX_PROJECT_ROUNDS`). Returns, without ``write``, the new text of each
+    file changed (nothing is written; the per-file fixes then start from it)."""
+    from sightlint import api
+
+    rules = _project_rules(settings)
+    if not rules:
+        return {}
+    run = report.before
+    named = found.named
+    pending: dict[str, bytes] = {}
+    # A finding is planned once: by file, rule and message (positions move when files are edited).
+    tried: set[tuple[str, str, str]] = set()
+    for _ in range(MAX_PROJECT_ROUNDS):
+        wanted = [
+            f
+            for result in run.files
+            if named is None or result.path in named
+            for f in result.findings
+            if f.code in rules and _wanted(f, unsafe) and rules[f.code].takes_project_fix(f)
+            and (f.path, f.code, f.message) not in tried
+        ]
+        if not wanted:
+            break
+        tried.update((f.path, f.code, f.message) for f in wanted)
+        try:
+            graph = api.project_graph(found, settings, jobs=jobs, cache_dir=cache_dir, use_cache=use_cache)
+        except Exception as exc:  # no model, no project fix; the per-file fixes still run
+            report.refused.extend(Refused(f, f"no project model: {type(exc).__name__}: {exc}") for f in wanted)
+            break
+        sources = _project_texts(found.files, settings)
+        plans: list[PlannedFix] = []
+        for code, rule in rules.items():
+            mine = [f for f in wanted if f.code == code]
+            if not mine:
+                continue
+            try:
+                planned = rule.plan_fixes(graph, mine, sources, settings)
+            except Exception as exc:  # a crashing planner: its findings stay, reported
+                report.refused.extend(Refused(f, f"the fix crashed: {type(exc).__name__}: {exc}") for f in mine)
+                continue
+            for item in planned:
+                if isinstance(item, NoFix):
+                    report.refused.append(Refused(item.finding, item.reason))
+                elif named is not None and not cross_file and not set(item.files) <= named:
+                    others = tuple(p for p in item.files if p not in named)
+                    report.refused.append(Refused(item.finding, NEEDS_FILES, others))
+                else:
+                    plans.append(item)
+        if not plans:
+            break
+        new, applied, dropped = _apply_plans(plans, files, settings, unsafe, found.files, write)
+        report.refused.extend(dropped)
+        if not new:
+            break
+        by_file: dict[str, list[Finding]] = {}
+        for plan in applied:
+            # Counted in its own file if that changed, else in the first file it edits.
+            home = plan.finding.path if plan.finding.path in new else min((p for p in plan.files if p in new), default=plan.finding.path)
+            by_file.setdefault(home, []).append(plan.finding)
+        if not write:
+            report.project_applied.extend(applied)
+            for display, (old, text) in new.items():
+                report.outcomes[display] = FixOutcome(display, "changed", old, text, tuple(by_file.get(display, ())))
+                pending[display] = text
+            break
+        written, refused = _write_together(new, files, root)
+        for display, why in refused:
+            report.not_written.append((display, why))
+        for display in written:
+            old, text = new[display]
+            previous = report.outcomes.get(display)
+            report.outcomes[display] = FixOutcome(
+                display, "changed", previous.original if previous else old, text,
+                (*(previous.applied if previous else ()), *by_file.get(display, ())),
+            )
+            report.written.append(display)
+        if not written:
+            break
+        report.project_applied.extend(applied)
+        run = report.after = api.check_discovered(found, settings, jobs=jobs, cache_dir=cache_dir, use_cache=use_cache)
+    return pending
+
+
+def _project_texts(project: Sequence[SourceFile], settings: Settings) -> dict[str, str]:
+    """The text of every readable file of the project, by display path."""
+    out: dict[str, str] = {}
+    for file in project:
+        data = read_source(file.location, settings.max_file_size)
+        if isinstance(data, bytes):
+            with contextlib.suppress(SourceError, ValueError):
+                out[file.display] = decode_source(data)
+    return out
+
+
+def _apply_plans(
+    plans: list[PlannedFix],
+    files: dict[str, SourceFile],
+    settings: Settings,
+    unsafe: bool,
+    project: Sequence[SourceFile],
+    write: bool,
+) -> tuple[dict[str, tuple[bytes, bytes]], list[PlannedFix], list[Refused]]:
+    """Every file's new text for ``plans`` (computed and parsed, nothing written): a plan
+    with an edit that cannot be made, or in a file that cannot be fixed, is dropped whole
+    and the rest computed again. Returns display -> (old, new), the plans applied, the dropped."""
+    first_party = frozenset(f.module.split(".")[0] for f in project if f.module) - sys.stdlib_module_names
+    dropped: list[Refused] = []
+    originals: dict[str, bytes] = {}
+    live = list(plans)
+    while live:
+        edits: dict[str, dict[SiteEdit, str]] = {}
+        for plan in live:
+            for edit in plan.edits:
+                edits.setdefault(edit.path, {}).setdefault(edit, plan.finding.code)
+        failed: dict[str, str] = {}
+        new: dict[str, tuple[bytes, bytes]] = {}
+        for display, wanted in edits.items():
+            file = files.get(display)
+            if file is None:
+                failed[display] = "the file is not part of this run"
+                continue
+            if display not in originals:
+                data = read_source(file.location, settings.max_file_size)
+                if isinstance(data, str):
+                    failed[display] = f"cannot read file: {data}"
+                    continue
+                originals[display] = data
+            try:
+                text = _apply_edits(originals[display], display, file.module, settings, list(wanted.items()), first_party)
+            except _Declined as exc:
+                failed[display] = str(exc)
+                continue
+            except Exception as exc:  # a bug in an edit must not take the run down
+                failed[display] = f"cannot apply the fix: {type(exc).__name__}: {exc}"
+                continue
+            if text != originals[display]:
+                new[display] = (originals[display], text)
+        if not failed:
+            return new, live, dropped
+        keep = []
+        for plan in live:
+            why = next((f"{path}: {failed[path]}" for path in plan.files if path in failed), None)
+            if why is None:
+                keep.append(plan)
+            else:
+                dropped.append(Refused(plan.finding, why))
+        live = keep
+    return {}, [], dropped
+
+
+def _apply_edits(
+    data: bytes,
+    path: str,
+    module_name: str | None,
+    settings: Settings,
+    edits: list[tuple[SiteEdit, str]],
+    first_party: frozenset[str],
+) -> bytes:
+    """``data`` with every edit made; raises :class:`_Declined` when one cannot be.
+
+    As for the per-node fixes, LibCST parses only the statements that hold the edits (the
+    innermost one with its lines to itself; edits nested in another's statement share it)
+    and the import header when imports are added."""
+    import libcst as cst
+    from libcst.metadata import MetadataWrapper, PositionProvider
+
+    from sightlint.models import Severity, Span
+
+    encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    raw = data.decode(encoding)
+    lines = _split_lines(raw)
+    text = decode_source(data)
+    tree = ast.parse(text)
+    context = Context(path, text, tree, settings, module_name)
+    newline = next((line[len(line.rstrip("\r\n")) :] for line in lines if line.endswith(("\n", "\r"))), "\n")
+    indent = _indent_unit(tree, lines)
+    ends = {
+        (node.lineno, context.char_col(node.lineno, node.col_offset)): node.end_lineno or node.lineno
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+    }
+    # Each edit as a finding at its node's lines, so that the per-node fixes' regions serve.
+    stand_in: dict[Finding, tuple[SiteEdit, str]] = {}
+    for index, (edit, code) in enumerate(edits):
+        end_line = edit.end[0] if edit.end is not None else ends.get((edit.line, edit.col), edit.line)
+        span = Span(edit.line, edit.col, end_line, edit.end[1] if edit.end is not None else 0)
+        stand_in[Finding(code, edit.action, Severity.LOW, str(index), path, span)] = (edit, code)
+    reasons: dict[Finding, str] = {}
+    regions, by_region = _regions(tree, lines, list(stand_in), reasons)
+    if reasons:
+        edit = stand_in[next(iter(reasons))][0]
+        raise _Declined(f"cannot find the {edit.node} at {path}:{edit.line}:{edit.col + 1}")
+    rules = _project_rules(settings)
+    instances: dict[str, Rule] = {}
+    fixes: list[Fix] = []
+    new_blocks: dict[int, str] = {}
+    for index, members in by_region.items():
+        first, last, nested = regions[index]
+        header = _synthetic_header(lines[first - 1], indent, newline) if nested else ""
+        if header is None:
+            raise _Declined(f"irregular indentation at {path}:{first}")
+        snippet = header + "".join(lines[first - 1 : last])
+        offset = first - 1 - header.count(newline)
+        why = _beyond_libcst(snippet)
+        if why:
+            raise _Declined(why)
+        module, tail = _parse_exactly(snippet)
+        positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+        at: dict[tuple[int, int], list[tuple[Any, Any]]] = {}
+        for node, rng in positions.items():
+            at.setdefault((rng.start.line + offset, rng.start.column), []).append((node, rng))
+        changes: dict[int, list[Any]] = {}
+        for finding in sorted(members, key=lambda f: (f.line, f.col, f.name)):
+            edit, code = stand_in[finding]
+            kind = getattr(cst, edit.node)
+            found = [(n, r) for n, r in at.get((edit.line, edit.col), []) if isinstance(n, kind)]
+            if edit.end is not None:
+                found = [(n, r) for n, r in found if (r.end.line + offset, r.end.column) == edit.end]
+            elif edit.name:
+                found = [(n, r) for n, r in found if _node_name(n) == edit.name]
+            if len(found) > 1:  # nested calls starting at one place: the innermost
+                found.sort(key=lambda item: (item[1].end.line, item[1].end.column))
+                found = found[:1]
+            if not found:
+                raise _Declined(f"cannot find the {edit.node} at {path}:{edit.line}:{edit.col + 1}")
+            node = found[0][0]
+            owner = rules.get(code)
+            if owner is None:
+                raise _Declined(f"{code} makes no project fix here")
+            instance = instances.get(owner.meta.code)
+            if instance is None:
+                instance = instances[owner.meta.code] = owner(context, settings.rule_options.get(owner.meta.name))
+                instance.unsafe_fixes = True
+            fix = instance.edit(node, edit)
+            if fix is None:
+                raise _Declined(f"cannot {edit.action.replace('-', ' ')} at {path}:{edit.line}:{edit.col + 1}")
+            changes.setdefault(id(node), []).append(fix.replacement)
+            fixes.append(fix)
+
+        class Edit(cst.CSTTransformer):
+            def __init__(self, changes: dict[int, list[Any]]) -> None:
+                super().__init__()
+                self.changes = changes
+
+            def on_leave(self, original_node: Any, updated_node: Any) -> Any:
+                for change in self.changes.get(id(original_node), ()):
+                    updated_node = change(updated_node) if callable(change) else change
+                    if updated_node is None:
+                        raise _Declined(f"the edits at {path}:{first} do not compose")
+                return updated_node
+
+        code = module.visit(Edit(changes)).code
+        if tail and not code.endswith(("\n", "\r")):
+            code += tail
+        if nested:
+            if not code.startswith(header):
+                raise _Declined(f"the fixed code at {path}:{first} lost its place")
+            code = code[len(header) :]
+        new_blocks[index] = code
+    for index in sorted(new_blocks, reverse=True):
+        first, last, _ = regions[index]
+        lines[first - 1 : last] = [new_blocks[index]]
+    out = "".join(lines)
+    if any(fix.imports or fix.module_statements for fix in fixes):
+        out = _add_header_code(out, fixes, path, settings, module_name, first_party)
+    try:
+        ast.parse(out.replace("\r\n", "\n").replace("\r", "\n"))
+    except SyntaxError as exc:
+        raise _Declined(f"the fixed code would not parse: {exc.msg} (line {exc.lineno})") from exc
+    return out.encode(encoding)
+
+
+def _node_name(node: Any) -> str:
+    """A call's callee's last name (``f`` of ``a.f(x)``), a def's name; "" otherwise."""
+    import libcst as cst
+
+    if isinstance(node, cst.Call):
+        func = node.func
+        if isinstance(func, cst.Attribute):
+            return str(func.attr.value)
+        return str(func.value) if isinstance(func, cst.Name) else ""
+    if isinstance(node, (cst.FunctionDef, cst.ClassDef)):
+        return str(node.name.value)
+    return ""
+
+
+def _write_together(new: dict[str, tuple[bytes, bytes]], files: dict[str, SourceFile], root: Path) -> tuple[list[str], list[tuple[str, str]]]:
+    """Write the files of one transaction: none unless every one can be (inside the root,
+    a regular file, unchanged on disk); then each atomically, and the ones written put back
+    if a later one fails. Returns the files written and why the others were not."""
+    targets: dict[str, Path] = {}
+    problems: list[tuple[str, str]] = []
+    for display, (old, _) in new.items():
+        try:
+            target = Path(files[display].location).resolve(strict=True)
+        except (OSError, RuntimeError) as exc:
+            problems.append((display, f"cannot resolve the file: {exc}"))
+            continue
+        if target != root and root not in target.parents:
+            problems.append((display, f"resolves to {target}, outside the project root {root}: not written"))
+        elif not target.is_file():
+            problems.append((display, "not a regular file: not written"))
+        else:
+            try:
+                now = target.read_bytes()
+            except OSError as exc:
+                problems.append((display, f"cannot read file: {exc.strerror or exc}"))
+                continue
+            if now != old:
+                problems.append((display, "changed on disk since it was read: not overwritten (run `sightlint fix` again)"))
+            targets[display] = target
+    if problems:
+        others = ", ".join(sorted(new))
+        return [], problems + [(d, f"not written: a fix that also edits {others} could not be written whole") for d in new if d not in dict(problems)]
+    written: list[str] = []
+    for display, target in targets.items():
+        old, text = new[display]
+        why = write_if_unchanged(target, old, text)
+        if why is None:
+            written.append(display)
+            continue
+        for done in reversed(written):  # put back what this transaction wrote
+            write_if_unchanged(targets[done], new[done][1], new[done][0])
+        return [], [(display, why)] + [(d, "not written: another file of the same fix could not be written") for d in new if d != display]
+    return written, []
 
 
 def _common_folder(paths: Sequence[Path]) -> Path:
@@ -249,11 +659,12 @@ def _to_fix(
     """Display path -> its findings (as the project check reports them), for the files
     named on the command line that have a fix to apply and were not fixed yet."""
     codes = {rule.meta.code for rule in enabled_rules(settings) if rule.fix_node is not None and rule.meta.fix is not FixSafety.NONE}
+    project = _project_rules(settings)
     out: dict[str, tuple[Finding, ...]] = {}
     for result in run.files:
         if result.path in attempted or (named is not None and result.path not in named):
             continue
-        if any(_wanted(f, unsafe) and f.code in codes for f in result.findings):
+        if any(_wanted(f, unsafe) and f.code in codes and not _by_project(f, project) for f in result.findings):
             out[result.path] = tuple(result.findings)
     return out
 
@@ -268,17 +679,7 @@ def _fix_files(
 ) -> list[FixOutcome]:
     """Fix each file of ``todo`` (in worker processes when there are several), never writing."""
     codes = {f.code for _, findings in todo for f in findings if _wanted(f, unsafe)}
-    facts: dict[str, dict[str, Any]] = {}
-    needing = [r for r in enabled_rules(settings) if r.meta.code in codes and "fix_facts_for" in vars(r)]
-    if needing:
-        sources = []
-        for file in project:
-            data = read_source(file.location, settings.max_file_size)
-            if isinstance(data, bytes):
-                with contextlib.suppress(SourceError, ValueError):
-                    sources.append((file.module, file.display, decode_source(data)))
-        for rule in needing:
-            facts[rule.meta.code] = rule.fix_facts_for(sources)
+    facts = _rule_facts(codes, project, settings)
     # Top-level names of the project's modules: the first-party import group. A folder of
     # scripts may hold a `logging.py` or `types.py`; those names stay standard library.
     first_party = frozenset(f.module.split(".")[0] for f in project if f.module) - sys.stdlib_module_names
@@ -321,6 +722,22 @@ def _fix_files(
     return [r for r in results if r is not None]
 
 
+def _rule_facts(codes: set[str], project: Sequence[SourceFile], settings: Settings) -> dict[str, dict[str, Any]]:
+    """The ``fix_facts`` of the rules ``codes`` that read the whole project (SL201's logger convention)."""
+    facts: dict[str, dict[str, Any]] = {}
+    needing = [r for r in enabled_rules(settings) if r.meta.code in codes and "fix_facts_for" in vars(r)]
+    if needing:
+        sources = []
+        for file in project:
+            data = read_source(file.location, settings.max_file_size)
+            if isinstance(data, bytes):
+                with contextlib.suppress(SourceError, ValueError):
+                    sources.append((file.module, file.display, decode_source(data)))
+        for rule in needing:
+            facts[rule.meta.code] = rule.fix_facts_for(sources)
+    return facts
+
+
 FixTask = tuple[str, str, "str | None", tuple[Finding, ...]]
 _FIX_WORKER: tuple[Settings, bool, dict[str, dict[str, Any]], frozenset[str]] | None = None
 
@@ -332,6 +749,7 @@ def _init_fix_worker(fields: dict[str, Any], unsafe: bool, facts: dict[str, dict
     from sightlint import runner
 
     gc.enable()
+    quiet_source_warnings()  # a spawned worker does not inherit the CLI's filters
     _FIX_WORKER = (runner._restore(fields), unsafe, facts, first_party)
 
 
@@ -387,6 +805,7 @@ def _fix(
         if rule.fix_node is not None and not settings.ignored_for_path(path, rule.meta.code, rule.meta.name)
     }
     graded = {rule.meta.code for rule in enabled if rule.graded or rule.cross_file}
+    project = _project_rules(settings)
     current = data
     applied: list[Finding] = []
     reasons: dict[Finding, str] = {}
@@ -410,7 +829,10 @@ def _fix(
     first = True
     for _ in range(MAX_PASSES):
         todo = [
-            f for f in findings if _wanted(f, unsafe) and f.code in rules and (first or f.code not in graded or f.code in offered)
+            f
+            for f in findings
+            if _wanted(f, unsafe) and f.code in rules and (first or f.code not in graded or f.code in offered)
+            and not _by_project(f, project)
         ]
         first = False
         if not todo:
@@ -432,7 +854,11 @@ def _fix(
         applied.extend(done)
         reasons = {}
     remaining = tuple(findings)
-    skipped = tuple((f, _skip_reason(f, unsafe, reasons)) for f in remaining if f.fixable)
+    # A project fix's finding is reported by the project phase (with --unsafe-fixes); without,
+    # it is held back like any unsafe fix.
+    skipped = tuple(
+        (f, _skip_reason(f, unsafe, reasons)) for f in remaining if f.fixable and not (unsafe and _by_project(f, project))
+    )
     if current == data:
         return FixOutcome(path, "unchanged", data, None, (), skipped, remaining=remaining)
     try:
@@ -462,6 +888,12 @@ def _beyond_libcst(text: str) -> str | None:
     if kind == "tokens":
         return f"no fix: statement too large for the fixer ({why})"
     return f"no fix: statement too deeply nested for the fixer ({why})"
+
+
+def _by_project(finding: Finding, project: dict[str, RuleClass]) -> bool:
+    """Whether ``finding`` is for a project fix (planned on the model, not fixed node by node)."""
+    rule = project.get(finding.code)
+    return rule is not None and rule.takes_project_fix(finding)
 
 
 def _wanted(finding: Finding, unsafe: bool) -> bool:
@@ -507,10 +939,15 @@ def _blocks(tree: ast.Module) -> list[tuple[int, int]]:
 
 
 def _regions(
-    tree: ast.Module, lines: list[str], todo: list[Finding], reasons: dict[Finding, str]
+    tree: ast.Module,
+    lines: list[str],
+    todo: list[Finding],
+    reasons: dict[Finding, str],
+    whole_function: frozenset[str] = frozenset(),
 ) -> tuple[list[tuple[int, int, bool]], dict[int, list[Finding]]]:
     """Where LibCST parses for each finding: the innermost indented statement around it that
-    has its lines to itself (``nested``), else its top-level statement. Regions
+    has its lines to itself (``nested``), else its top-level statement; for the codes in
+    ``whole_function``, the innermost function around it. Regions
     inside another region chosen are merged into it. Returns the regions (first line,
     last line, nested) and the findings by region index."""
     blocks = _blocks(tree)
@@ -519,6 +956,7 @@ def _regions(
     # Where each candidate statement itself starts and ends: a fix that replaces (or removes)
     # a whole statement needs the statement around it, so that its parent is parsed too.
     itself: dict[tuple[int, int], tuple[int, int]] = {}
+    functions: set[tuple[int, int]] = set()
     for node in ast.walk(tree):
         # Any statement with its lines to itself will do (the smaller, the cheaper): an
         # assignment, a `try` around a handler, a def whose header holds the finding.
@@ -528,6 +966,8 @@ def _regions(
             if _owns_lines(lines, first, last, node):
                 defs.append((first, last, True))
                 itself[(first, last)] = (node.lineno, node.end_lineno or node.lineno)
+                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    functions.add((first, last))
     defs.sort(key=lambda d: (d[0], -d[1]))
     firsts = [d[0] for d in defs]
     wanted: dict[Finding, tuple[int, int, bool]] = {}
@@ -538,8 +978,11 @@ def _regions(
         top = bisect.bisect_right(starts, span.line) - 1
         floor = blocks[top][0] if top >= 0 else 0  # nothing before its top-level statement holds it
         index = bisect.bisect_right(firsts, span.line) - 1
+        function = finding.code in whole_function
         while index >= 0 and defs[index][0] >= floor and (
-            defs[index][1] < span.end_line or itself.get(defs[index][:2]) == (span.line, span.end_line)
+            defs[index][1] < span.end_line
+            or itself.get(defs[index][:2]) == (span.line, span.end_line)
+            or (function and defs[index][:2] not in functions)
         ):
             index -= 1
         if index >= 0 and defs[index][0] >= floor:
@@ -630,7 +1073,8 @@ def _apply_pass(
     newline = next((line[len(line.rstrip("\r\n")) :] for line in lines if line.endswith(("\n", "\r"))), "\n")
     indent = _indent_unit(tree, lines)
     reasons: dict[Finding, str] = {}
-    regions, by_region = _regions(tree, lines, todo, reasons)
+    whole_function = frozenset(code for code, rule in rules.items() if rule.fix_region == "function")
+    regions, by_region = _regions(tree, lines, todo, reasons, whole_function)
 
     instances: dict[str, Rule] = {}
     fixes: list[Fix] = []
@@ -690,6 +1134,8 @@ def _apply_pass(
                     instance = instances[finding.code] = rule_cls(context, options)
                     instance.unsafe_fixes = unsafe
                     instance.fix_facts = (facts or {}).get(finding.code, {})
+                if rule_cls.fix_region == "function":
+                    instance.fix_ancestors = tuple(_path_to(module, node, positions, nodes=True)[:-1])
                 fix = instance.fix(node, finding)
             except Exception as exc:
                 reasons[finding] = f"the fix crashed: {type(exc).__name__}: {exc}"
@@ -697,9 +1143,16 @@ def _apply_pass(
             if fix is None:
                 reasons[finding] = "no fix for this case"
                 continue
+            target = node if fix.target is None else fix.target
+            if target is not node:  # a statement or block around the finding's node
+                rng = positions[target]
+                bounds = ((rng.start.line, rng.start.column), (rng.end.line, rng.end.column))
+                if any(bounds[0] < other[1] and other[0] < bounds[1] for other in accepted):
+                    reasons[finding] = "overlaps another fix"
+                    continue
             accepted.append(bounds)
-            replacements[id(node)] = fix.replacement
-            planned.append((finding, id(node), fix))
+            replacements[id(target)] = fix.replacement
+            planned.append((finding, id(target), fix))
         if replacements:
             ancestors: set[int] = set()
             for target in _by_id(positions, replacements):
@@ -753,8 +1206,8 @@ def _add_header_code(
         if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             end = min([stmt.lineno, *(d.lineno for d in stmt.decorator_list)]) - 1
             break
+    fixes, rest = _place_after_globals(fixes, tree, lines, end, path, settings, module_name)
     header = "".join(lines[:end])
-    rest = lines[end:]
     why = _beyond_libcst(header)
     if why:
         raise _Declined(why)
@@ -773,6 +1226,52 @@ def _add_header_code(
     elif tail and code and not code.endswith(("\n", "\r")):
         code += tail  # the line end LibCST dropped
     return code + "".join(rest)
+
+
+def _place_after_globals(
+    fixes: list[Fix], tree: ast.Module, lines: list[str], end: int, path: str, settings: Settings, module_name: str | None
+) -> tuple[list[Fix], list[str]]:
+    """Insert the module statements placed after a global (``Fix.placement``) whose
+    assignment comes after the header (line ``end``): as text, on the line after that
+    top-level assignment. Returns the fixes without those statements, and the lines after
+    the header."""
+    places = {name: anchor for fix in fixes for name, anchor in fix.placement}
+    statements = {name: source for fix in fixes for name, source in fix.module_statements if name in places}
+    after: dict[int, list[str]] = {}
+    for name, source in statements.items():
+        anchor = next(
+            (
+                stmt
+                for stmt in tree.body
+                if isinstance(stmt, (ast.Assign, ast.AnnAssign))
+                and any(isinstance(t, ast.Name) and t.id == places[name] for t in (stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]))
+            ),
+            None,
+        )
+        if anchor is None or anchor.lineno <= end or "\n" in source.strip():
+            continue  # in the header (placed there by LibCST), or nowhere: after the imports
+        last = anchor.end_lineno or anchor.lineno
+        if last > len(lines) or lines[last - 1].rstrip("\r\n").rstrip().endswith((";", "\\")):
+            continue
+        after.setdefault(last, []).append(name)
+    if not after:
+        return fixes, lines[end:]
+    scope = Context(path, "".join(lines).replace("\r\n", "\n").replace("\r", "\n"), tree, settings, module_name)
+    newline = next((line[len(line.rstrip("\r\n")) :] for line in lines if line.endswith(("\n", "\r"))), "\n")
+    out = list(lines)
+    placed: set[str] = set()
+    for last in sorted(after, reverse=True):
+        new = []
+        for name in after[last]:
+            binding = scope.module_binding(name)
+            if binding is None or binding.kind is BindingKind.STAR_IMPORT:
+                new.append(statements[name].strip() + newline)
+            placed.add(name)  # bound already: nothing to add, anywhere
+        if not out[last - 1].endswith(("\n", "\r")):
+            out[last - 1] += newline
+        out[last:last] = new
+    kept = [replace(fix, module_statements=tuple(s for s in fix.module_statements if s[0] not in placed)) for fix in fixes]
+    return kept, out[end:]
 
 
 def _parse_exactly(text: str) -> tuple[Any, str]:
@@ -822,8 +1321,9 @@ def _by_id(positions: Any, replacements: dict[int, Any]) -> list[Any]:
     return [node for node in positions if id(node) in replacements]
 
 
-def _path_to(module: Any, target: Any, positions: Any) -> list[int]:
-    """The ids of the nodes from ``module`` down to ``target`` (both included).
+def _path_to(module: Any, target: Any, positions: Any, *, nodes: bool = False) -> list[Any]:
+    """The ids of the nodes from ``module`` down to ``target`` (both included); with
+    ``nodes``, the nodes themselves.
 
     A depth-first search through ``children`` that skips only statements whose lines
     (decorators included) do not hold the target: an expression's range need not cover
@@ -831,11 +1331,11 @@ def _path_to(module: Any, target: Any, positions: Any) -> list[int]:
     import libcst as cst
 
     line = positions[target].start.line
-    stack: list[tuple[Any, list[int]]] = [(module, [id(module)])]
+    stack: list[tuple[Any, list[Any]]] = [(module, [module])]
     while stack:
         node, path = stack.pop()
         if node is target:
-            return path
+            return path if nodes else [id(n) for n in path]
         for child in node.children:
             if isinstance(child, cst.BaseStatement) and child in positions:
                 rng = positions[child]
@@ -845,7 +1345,7 @@ def _path_to(module: Any, target: Any, positions: Any) -> list[int]:
                         first = min(first, positions[decorator].start.line)
                 if not first <= line <= rng.end.line:
                     continue
-            stack.append((child, [*path, id(child)]))
+            stack.append((child, [*path, child]))
     return []
 
 
@@ -875,16 +1375,25 @@ def _add_module_code(
     tree, code = whole if whole is not None else (ast.parse(module.code), module.code)
     scope = Context(path, code, tree, settings, module_name)
     new = []
+    body = list(module.body)
+    places = dict(p for fix in fixes for p in fix.placement)
+    anchored: dict[int, list[Any]] = {}
     for name, source in statements.items():
         binding = scope.module_binding(name)
         if binding is not None and binding.kind is not BindingKind.STAR_IMPORT:
             continue  # the module binds the name already
         stmt = cst.parse_statement(source)
+        anchor = _assignment_index(body, places[name]) if name in places else None
+        if anchor is not None:
+            anchored.setdefault(anchor, []).append(stmt.with_changes(leading_lines=[]))
+            continue
         is_import = isinstance(stmt, cst.SimpleStatementLine) and isinstance(stmt.body[0], (cst.Import, cst.ImportFrom))
         new.append(stmt if is_import else stmt.with_changes(leading_lines=[cst.EmptyLine()]))
+    if anchored:
+        body = [out for index, stmt in enumerate(body) for out in (stmt, *anchored.get(index, ()))]
+        module = module.with_changes(body=body)
     if not new:
         return module
-    body = list(module.body)
     at = _insertion_index(body)
     if at < len(body):
         # A def or class after the new statements keeps PEP 8's two blank lines.
@@ -904,6 +1413,24 @@ def _add_module_code(
         if blank < 2:
             module = module.with_changes(footer=[cst.EmptyLine()] * (2 - blank) + footer)
     return module.with_changes(body=[*body[:at], *new, *body[at:]])
+
+
+def _assignment_index(body: list[Any], name: str) -> int | None:
+    """The index of the first top-level statement of ``body`` that assigns ``name``
+    (``name = ...``, ``name: T = ...``), or None."""
+    import libcst as cst
+
+    for index, stmt in enumerate(body):
+        if isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1:
+            small = stmt.body[0]
+            targets: list[Any] = []
+            if isinstance(small, cst.Assign):
+                targets = [t.target for t in small.targets]
+            elif isinstance(small, cst.AnnAssign) and small.value is not None:
+                targets = [small.target]
+            if any(isinstance(t, cst.Name) and t.value == name for t in targets):
+                return index
+    return None
 
 
 def _import_lines(body: list[Any]) -> list[tuple[int, str, bool]]:

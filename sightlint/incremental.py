@@ -47,7 +47,9 @@ def summary_of(result: FileResult) -> ModuleSummary | None:
     if isinstance(summary, PackedSummary):
         module = summary.module
         summary = summary.load()
-        if summary is None:  # damaged in the cache: summarise the file again
+        if not isinstance(summary, ModuleSummary) or summary.module != module:
+            # Damaged in the cache (bits flipped behind a valid seal can unpickle as any
+            # object): summarise the file again.
             summary = _resummarize(result.path, module)
         result.summary = summary
     return summary  # type: ignore[no-any-return]

@@ -138,6 +138,9 @@ class RunResult:
     named: frozenset[str] | None = None
     # What a baseline hid and which of its entries are stale (``reporting.baseline.Outcome``).
     baseline: Any = None
+    # Where reporters may keep what they derive from a file's content between runs
+    # (``cache.FileMemo``), when the run used a cache; None otherwise.
+    memo: Any = None
 
     @property
     def findings(self) -> list[Finding]:

@@ -25,7 +25,7 @@ from sightlint.files import SourceFile
 from sightlint.models import FileResult
 from sightlint.rules.base import RuleClass
 from sightlint.settings import Settings
-from sightlint.source import DEFAULT_MAX_FILE_SIZE, read_source
+from sightlint.source import DEFAULT_MAX_FILE_SIZE, quiet_source_warnings, read_source
 
 # Below this much work a pool costs more (start-up, IPC) than it saves.
 _MIN_PARALLEL_FILES = 16
@@ -255,6 +255,7 @@ def _restore(fields: dict[str, Any]) -> Settings:
 def _init_worker(fields: dict[str, Any], rules: tuple[RuleClass, ...], summarize: bool) -> None:
     global _WORKER_SETTINGS, _WORKER_RULES, _WORKER_SUMMARIZE
     gc.enable()  # a forked worker inherits the parent's paused collector
+    quiet_source_warnings()  # a spawned one does not inherit the CLI's filters
     _WORKER_SETTINGS = _restore(fields)
     _WORKER_RULES = rules
     _WORKER_SUMMARIZE = summarize

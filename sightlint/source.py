@@ -24,6 +24,17 @@ class SourceError(Exception):
     """A file that cannot be turned into text (binary, bad encoding)."""
 
 
+def quiet_source_warnings() -> None:
+    """Silence the warnings Python's compiler gives about the code it reads (invalid escape
+    sequences: ``SyntaxWarning`` from 3.12, ``DeprecationWarning`` before). They are about
+    the analysed files, not about sightlint; and printed, they quote the file's line raw,
+    terminal escape sequences included. For this process (the CLI) and its workers."""
+    import warnings
+
+    warnings.filterwarnings("ignore", category=SyntaxWarning)
+    warnings.filterwarnings("ignore", category=DeprecationWarning, message=r"invalid (octal )?escape sequence")
+
+
 def decode_source(data: bytes) -> str:
     """Decode Python source as the interpreter would: BOM, then the coding cookie, else UTF-8."""
     if b"\x00" in data:

@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -150,7 +151,7 @@ def our_seal() -> Seal:
     return seal
 
 
-@budget(40)
+@budget()
 @given(data=st.data())
 def test_damage_without_the_key_changes_nothing(
     project: tuple[Path, Path, list[str]], tmp_path: Path, data: st.DataObject
@@ -170,7 +171,7 @@ def test_damage_without_the_key_changes_nothing(
     shutil.rmtree(copy)
 
 
-@budget(40)
+@budget()
 @given(data=st.data())
 def test_nonsense_behind_a_valid_seal_is_turned_down(
     project: tuple[Path, Path, list[str]], tmp_path: Path, data: st.DataObject
@@ -202,7 +203,7 @@ def test_nonsense_behind_a_valid_seal_is_turned_down(
     shutil.rmtree(copy)
 
 
-@budget(40)
+@budget()
 @given(data=st.data())
 def test_flipped_bits_behind_a_valid_seal_crash_nothing(
     project: tuple[Path, Path, list[str]], tmp_path: Path, data: st.DataObject
@@ -246,3 +247,86 @@ def test_a_sealed_run_snapshot_of_another_shape_is_turned_down(
     snapshot.write_bytes(our_seal().seal(snapshot.name, header + marshal.dumps([item])))
     run = api.check_paths([root], Settings(), cwd=root, jobs=1, cache_dir=copy)
     assert summary(run) == baseline
+
+
+@pytest.mark.parametrize("payload", ["pkg.low", 7, None, ("pkg.low",)], ids=["a-str", "an-int", "none", "a-tuple"])
+def test_a_cached_summary_that_unpickles_as_another_object_is_made_again(
+    project: tuple[Path, Path, list[str]], payload: object
+) -> None:
+    """What hypothesis found with 200 examples (flipped bits behind a valid seal): a pack's
+    summary that unpickled as a str reached the incremental graph (``AttributeError:
+    'str' object has no attribute 'module'``, the run died). Now it is summarised again."""
+    import pickle
+
+    from sightlint import incremental
+    from sightlint.cache import PackedSummary
+    from sightlint.models import FileResult
+
+    root, _, _ = project
+    result = FileResult("pkg/low.py")
+    result.summary = PackedSummary(pickle.dumps(payload), "pkg.low")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(root)
+        again = incremental.summary_of(result)
+    assert again is not None and type(again).__name__ == "ModuleSummary" and again.module == "pkg.low"
+    assert result.summary is again
+
+
+def test_a_cross_file_rule_raising_on_cached_records_gets_a_run_from_the_files(
+    project: tuple[Path, Path, list[str]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What hypothesis found with 200 examples: a bit flipped behind a valid seal in the
+    graph journal made SL703 raise ``IndexError`` on a cached module record (an internal
+    error, exit 2, where ``--no-cache`` is clean). A cached run whose cross-file phase
+    raises is now done again from the files alone."""
+    from sightlint import api
+
+    root, folder, baseline = project
+    copy = fresh_copy(folder, tmp_path)
+    real = api.project_phase
+    calls: list[bool] = []
+
+    def damaged(results: Any, settings: Any, cache: Any = None, digests: Any = None) -> list[str]:
+        calls.append(cache is not None)
+        errors = real(results, settings, cache=cache, digests=digests)
+        if cache is not None:  # as if a cached record had made a rule raise
+            errors.append("internal error in SL703 (password-length-unchecked): IndexError: string index out of range")
+        return errors
+
+    monkeypatch.setattr(api, "project_phase", damaged)
+    (root / "pkg" / "m1.py").write_text((root / "pkg" / "m1.py").read_text() + "\n")  # not the saved run: the phase runs
+    try:
+        run = api.check_paths([root], Settings(), cwd=root, jobs=1, cache_dir=copy)
+        assert summary(run) == baseline
+        assert calls == [True, False]
+    finally:
+        (root / "pkg" / "m1.py").write_text((root / "pkg" / "m1.py").read_text()[:-1])
+
+
+def test_a_cached_graph_record_that_breaks_the_graph_gets_a_run_from_the_files(
+    project: tuple[Path, Path, list[str]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The next thing hypothesis found (1,000 examples): a flipped bit in the graph made a
+    cached edge row hold a dict, and building the graph raised ``TypeError: unhashable
+    type: 'dict'`` out of ``check_paths``: the whole run died. It is done again from the files."""
+    from sightlint import api, incremental
+
+    root, folder, baseline = project
+    copy = fresh_copy(folder, tmp_path)
+    real = incremental.call_graph
+    calls: list[bool] = []
+
+    def damaged(results: Any, needs: Any, *, cache: Any = None, digests: Any = None) -> Any:
+        calls.append(cache is not None)
+        if cache is not None:
+            raise TypeError("unhashable type: 'dict'")
+        return real(results, needs, cache=cache, digests=digests)
+
+    monkeypatch.setattr(incremental, "call_graph", damaged)
+    (root / "pkg" / "m1.py").write_text((root / "pkg" / "m1.py").read_text() + "\n")  # not the saved run: the phase runs
+    try:
+        run = api.check_paths([root], Settings(), cwd=root, jobs=1, cache_dir=copy)
+        assert summary(run) == baseline
+        assert calls == [True, False]
+    finally:
+        (root / "pkg" / "m1.py").write_text((root / "pkg" / "m1.py").read_text()[:-1])

@@ -29,6 +29,7 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from fuzzing import examples
 from sightlint import api, runner
 from sightlint.cli import main
 from sightlint.models import RunResult
@@ -72,7 +73,7 @@ def replica_with_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
         check(root, patch)
     names = {p.name for p in (root / ".sightlint_cache").iterdir()}
     assert {"file-hashes.marshal", "third-party-classes.marshal"} <= names
-    assert {name.rpartition(".")[2] for name in names if name.startswith("results-")} == {"pack", "run", "graph"}
+    assert {name.rpartition(".")[2] for name in names if name.startswith("results-")} == {"pack", "run", "graph", "prints"}
     return root
 
 
@@ -197,7 +198,7 @@ def test_a_marshal_bomb_in_the_cache_crashes_nothing(project: Path, target: str)
     assert "file-hashes.marshal" in names and len(names) >= 5
     for name in names if target == "every-file" else [target]:
         (folder / name).write_bytes(MARSHAL_BOMB)
-        if name.endswith((".pack", ".graph")):
+        if name.endswith((".pack", ".graph", ".prints")):
             (folder / f"{name}.journal").write_bytes(MARSHAL_BOMB)
     edit(project)
 
@@ -211,7 +212,10 @@ def test_a_marshal_bomb_in_the_cache_crashes_nothing(project: Path, target: str)
     assert run().stdout == plain.stdout  # and from the rebuilt cache
 
 
-@pytest.mark.parametrize("pattern", ["results-*.pack", "results-*.run", "results-*.graph", "file-hashes.marshal", "third-party-classes.marshal"])
+@pytest.mark.parametrize(
+    "pattern",
+    ["results-*.pack", "results-*.run", "results-*.graph", "results-*.prints", "file-hashes.marshal", "third-party-classes.marshal"],
+)
 @pytest.mark.parametrize("keep", [HEADER_SIZE - 1, -1])
 def test_a_truncated_cache_file_is_ignored(project: Path, monkeypatch: pytest.MonkeyPatch, pattern: str, keep: int) -> None:
     path = cache_file(project, pattern)
@@ -362,7 +366,7 @@ def mutations(draw: st.DrawFn) -> tuple[str, Mutation]:
     return kind, lambda data: data[:HEADER_SIZE] + MARSHAL_BOMB  # behind the original seal
 
 
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data(), drop_snapshot=st.booleans())
 def test_fuzzed_cache_files_never_crash_or_change_findings(
     small_cached: tuple[Path, list[str]], tmp_path: Path, data: st.DataObject, drop_snapshot: bool

@@ -129,3 +129,44 @@ def test_a_rule_can_report_low() -> None:
     assert entry is not None and entry.rule is not None
     finding = entry.rule.project_finding("a.py", Span(1, 0, 1, 1), "m", severity=Severity.LOW)
     assert finding.severity is Severity.LOW
+
+
+def test_a_file_check_leaves_no_tree_in_cyclic_garbage() -> None:
+    """A run pauses the cyclic collector (``api.check_paths``), so a reference cycle left by
+    a file's check keeps the file's whole tree until the run ends: on letta, with all rules
+    in one process, that was 575 MB of peak memory instead of 136 MB. Every file of the
+    replica, every rule, summary collected, plus a rule that builds the scope index."""
+    import dataclasses
+    import gc
+    from pathlib import Path
+
+    from sightlint.registry import enabled_rules
+
+    class Scoped(Rule):
+        meta = RuleMeta(code="SL997", name="scoped", severity=Severity.LOW, summary="asks the scope index")
+
+        def visit_Name(self, node: ast.Name) -> None:
+            self.context.scope_at(node.lineno, node.col_offset)
+
+    settings = dataclasses.replace(Settings(), select=("ALL",))
+    rules = [*enabled_rules(settings), Scoped]
+    root = Path(__file__).resolve().parent.parent / "fixtures" / "sight_app"
+    paths = sorted(root.rglob("*.py"))
+    assert len(paths) > 20
+    # One warm-up file: first calls create classes and caches that live for the process.
+    engine.check_source(paths[0].read_bytes(), "warm.py", settings, rules=rules, module="warm", summarize=True)
+    gc.collect()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        for path in paths:
+            result = engine.check_source(path.read_bytes(), str(path), settings, rules=rules, module="app." + path.stem, summarize=True)
+            del result
+        gc.collect()
+        garbage = list(gc.garbage)
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+    trees = [o for o in garbage if isinstance(o, ast.AST)]
+    ours = sorted({type(o).__qualname__ for o in garbage if type(o).__module__.startswith("sightlint") and not isinstance(o, type)})
+    assert not trees, f"{len(trees)} ast nodes in cyclic garbage (sightlint objects among it: {ours})"
+    assert not ours

@@ -157,3 +157,24 @@ def test_a_read_only_file_is_reported_not_replaced(project: Path) -> None:
     os.chmod(victim, 0o444)
     result = CliRunner().invoke(main, ["fix", "--diff", "--select", "SL201"])
     assert "+++ b/victim.py" in result.output and result.exit_code == 1
+
+
+def test_a_folder_that_refuses_new_files_costs_its_files(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The atomic writer cannot create its temporary file beside the victim (a folder
+    without write permission; simulated, because permission bits do not stop root)."""
+    import tempfile
+
+    from sightlint import atomic
+
+    real_mkstemp = tempfile.mkstemp
+
+    def mkstemp(*args: Any, **kwargs: Any) -> Any:
+        if str(kwargs.get("prefix", "")).startswith(".victim.py."):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(kwargs.get("dir")))
+        return real_mkstemp(*args, **kwargs)
+
+    monkeypatch.setattr(atomic.tempfile, "mkstemp", mkstemp)
+    code, output = fix(project)
+    assert "sightlint: victim.py: fix failed: cannot write file: Permission denied" in output, output
+    assert code == 2
+    assert_only_victim_untouched(project)

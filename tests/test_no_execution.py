@@ -197,3 +197,58 @@ def test_the_guard_keeps_other_paths(monkeypatch: pytest.MonkeyPatch, tmp_path: 
     monkeypatch.setattr(sys, "path", ["/usr/lib/python311.zip", "/usr/lib/python"])  # `-P`: nothing added
     main_module._drop_working_folder()
     assert sys.path == ["/usr/lib/python311.zip", "/usr/lib/python"]
+
+
+@pytest.mark.parametrize(
+    "setting",
+    [
+        'load-plugins = ["canarymod"]',  # pylint's way to load code from a config
+        'init-hook = "import canarymod"',
+        'plugins = ["canarymod"]',
+        'rules = ["canarymod:Rule"]',
+        '[tool.sightlint.per-file-ignores]\n"canarymod.py" = ["canarymod:run"]',
+    ],
+)
+def test_the_projects_config_is_data_only(tmp_path: Path, setting: str) -> None:
+    """Keys other tools use to load code are refused by name (exit 2), never acted on;
+    and the project's module that such a key names is not imported."""
+    (tmp_path / "canarymod.py").write_text(canary(tmp_path, "ran"))
+    (tmp_path / "ok.py").write_text("x = 1\n")
+    (tmp_path / "pyproject.toml").write_text(f"[tool.sightlint]\n{setting}\n")
+    env = {**os.environ, "PYTHONPATH": str(tmp_path), "SIGHTLINT_NO_CACHE": "1"}
+    for command in (["check"], ["fix"], ["config"]):
+        done = subprocess.run([sys.executable, "-m", "sightlint", *command], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=120)  # fmt: skip
+        assert "Traceback" not in done.stderr, done.stderr
+        key = setting.split(" =")[0].split("]")[0].strip("[").split(".")[-1]
+        assert done.returncode == 2 and key in done.stderr, done.stderr  # refused, naming the key
+    assert not (tmp_path / "ran").exists()
+
+
+def test_sightlint_has_no_way_to_load_code() -> None:
+    """No dynamic import, exec, eval, entry-point loading or runpy anywhere in the package:
+    the only code it runs is its own (the registry names every rule statically). The one
+    ``pickle`` is the cache's module summaries, which come only from files sealed with the
+    user's key or from sightlint's own worker processes (tests/test_cache_security.py)."""
+    import ast
+
+    import sightlint
+
+    package = Path(sightlint.__file__).parent
+    banned_calls = {"exec", "eval", "__import__", "import_module", "run_module", "run_path", "entry_points", "load_module",
+                    "exec_module", "spec_from_file_location"}  # fmt: skip
+    found = []
+    for path in sorted(package.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call):
+                func = node.func
+                name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
+                if name in banned_calls:
+                    found.append(f"{path.relative_to(package)}:{node.lineno}: {name}()")
+            elif isinstance(node, (ast.Import, ast.ImportFrom)):
+                names = [a.name for a in node.names] + ([node.module] if isinstance(node, ast.ImportFrom) and node.module else [])
+                allowed = {"pickle"} if path.name == "cache.py" else set()
+                if any(n in ("runpy", "importlib.metadata", "pkg_resources", "pickle") and n not in allowed for n in names):
+                    found.append(f"{path.relative_to(package)}:{node.lineno}: import {', '.join(names)}")
+    assert found == []

@@ -537,3 +537,242 @@ def test_sl101_flask_async_views_run_on_a_loop_of_their_own(tmp_path: Path) -> N
     assert sl101(tmp_path / "flask", {"app.py": view.format(pkg="flask", cls="Flask", deco="route")}) == []
     found = sl101(tmp_path / "fastapi", {"app.py": view.format(pkg="fastapi", cls="FastAPI", deco="get")})
     assert [(f.path, f.line) for f in found] == [("app.py", 8)]
+
+
+# -- unannotated parameters: what the module's own calls pass ---------------------------
+
+
+def test_unannotated_parameters_take_what_the_modules_own_calls_pass() -> None:
+    m = model(
+        {
+            "params.py": (
+                "class Store:\n    def save(self):\n        pass\n\n"
+                "class Cache:\n    def flush(self):\n        pass\n\n"
+                "class Saver:\n    def __init__(self, store):\n        self.store = store\n"
+                "    def run(self):\n        self.store.save()\n\n"
+                "def on_a():\n    pass\n\n"
+                "def table(d):\n    d['a']()\n\n"
+                "def each(items):\n    for item in items:\n        pass\n\n"
+                "class Pages:\n    def __iter__(self):\n        return self\n    def __next__(self):\n        raise StopIteration\n\n"
+                "def outer(x):\n    inner(x)\n\ndef inner(y):\n    y.flush()\n\n"
+                "def defaulted(c=Cache()):\n    c.flush()\n\n"
+                "def main():\n    Saver(Store()).run()\n    table({'a': on_a})\n    each(Pages())\n    outer(Cache())\n    defaulted()\n"
+            )
+        }
+    )
+    assert edges(m, "params.Saver.run") == {"params.Store.save"}  # ``self.store = store`` in __init__
+    assert edges(m, "params.table") == {"params.on_a"}  # a dict passed in
+    assert edges(m, "params.each") == {"params.Pages.__iter__", "params.Pages.__next__"}
+    assert edges(m, "params.inner") == {"params.Cache.flush"}  # passed on through ``outer``
+    assert edges(m, "params.defaulted") == {"params.Cache.flush"}  # the default
+
+
+def test_calls_of_a_parameter_stay_context_sensitive() -> None:
+    """``run(fn)`` calling ``fn()``: the graph's edge runs from each caller to what it
+    passed (so an async caller passing a coroutine function does not reach the blocking
+    function a sync caller passes); ``param_edges`` has the helper's view."""
+    m = model(
+        {
+            "run.py": (
+                "import time\n\ndef slow():\n    time.sleep(1)\n\ndef fast():\n    pass\n\n"
+                "def make():\n    return fast\n\n"
+                "def run(fn):\n    return fn()\n\n"
+                "def sync_caller():\n    run(slow)\n\nasync def async_caller():\n    run(make())\n"
+            )
+        }
+    )
+    assert edges(m, "run.run") == set()
+    assert {e.target for e in m.param_edges["run.run"]} == {"run.slow", "run.fast"}
+    assert "run.slow" in edges(m, "run.sync_caller")
+    assert "run.slow" not in edges(m, "run.async_caller")
+
+
+def test_parameters_are_followed_through_a_parameter_call() -> None:
+    m = model(
+        {
+            "chain.py": (
+                "def leaf():\n    pass\n\n"
+                "def call_it(a):\n    a()\n\n"
+                "def apply(f, x):\n    f(x)\n\n"
+                "class K:\n    @classmethod\n    def build(cls, part):\n        part()\n\n"
+                "apply(call_it, leaf)\nK.build(leaf)\n"
+            )
+        }
+    )
+    # ``apply`` passes ``x`` (= leaf) to ``f`` (= call_it), which calls it.
+    assert {e.target for e in m.param_edges["chain.call_it"]} == {"chain.leaf"}
+    # A classmethod's first argument is ``cls``, also when called on the class.
+    assert {e.target for e in m.param_edges["chain.K.build"]} == {"chain.leaf"}
+
+
+def test_decorators_are_passed_the_function_itself_bottom_up() -> None:
+    m = model(
+        {
+            "stack.py": (
+                "def outer(f):\n    def wrap():\n        return f()\n    return wrap\n\n"
+                "def inner(f):\n    def wrap():\n        return f()\n    return wrap\n\n"
+                "@outer\n@inner\ndef work():\n    pass\n"
+            )
+        }
+    )
+    # ``outer`` gets what ``inner`` returned; ``inner`` gets ``work`` itself, not the
+    # decorated name (whose call would run the wrappers again).
+    assert {e.target for e in m.param_edges["stack.outer.wrap"]} == {"stack.inner.wrap"}
+    assert {e.target for e in m.param_edges["stack.inner.wrap"]} == {"stack.work"}
+
+
+def test_only_the_functions_own_module_gives_its_parameters_values() -> None:
+    """A caller in another module does not type the parameter: the module's graph would
+    then depend on the modules importing it (see ``ProjectModel._parameter``)."""
+    m = model(
+        {
+            "lib.py": "def send(client):\n    return client.get('u')\n",
+            "app.py": "import requests\nfrom lib import send\n\nasync def h():\n    return send(requests.Session())\n",
+        }
+    )
+    assert externals(m, "lib.send") == set()
+
+
+def test_sl101_a_blocking_client_passed_to_a_helper_of_the_module(tmp_path: Path) -> None:
+    files = {
+        "svc.py": (
+            "import httpx\nimport requests\n\n"
+            "def _send(session, url):\n    return session.get(url)\n\n"
+            "async def _send_async(client, url):\n    return await client.get(url)\n\n"
+            "async def handler():\n    return _send(requests.Session(), 'u')\n\n"
+            "async def clean_handler():\n    return await _send_async(httpx.AsyncClient(), 'u')\n"
+        )
+    }
+    assert [(f.path, f.line) for f in sl101(tmp_path, files)] == [("svc.py", 5)]
+    # The helper's only caller is sync: nothing blocks an event loop.
+    files["svc.py"] = files["svc.py"].replace("async def handler", "def handler")
+    assert sl101(tmp_path, files) == []
+
+
+def test_warm_runs_follow_an_argument_changed_in_another_module(tmp_path: Path) -> None:
+    """``svc`` passes what ``clients.make`` returns to its own helper: editing ``clients``
+    changes the helper's parameter, on a warm run exactly as on an uncached one."""
+    settings = Settings(select=("SL101",))
+    root, cache = tmp_path / "p", tmp_path / "cache"
+    root.mkdir()
+    (root / "svc.py").write_text(
+        "from clients import make\n\ndef _send(session):\n    return session.get('u')\n\n"
+        "async def handler():\n    return _send(make())\n"
+    )
+    sync = "import requests\n\ndef make():\n    return requests.Session()\n"
+    other = "import requests\n\nclass Fake:\n    def get(self, url):\n        return url\n\ndef make():\n    return Fake()\n"
+
+    def both() -> list[Finding]:
+        warm = api.check_paths([root], settings, cwd=root, jobs=1, cache_dir=cache).findings
+        cold = api.check_paths([root], settings, cwd=root, jobs=1, use_cache=False).findings
+        assert warm == cold
+        return cold
+
+    (root / "clients.py").write_text(sync)
+    assert [(f.path, f.line) for f in both()] == [("svc.py", 4)]
+    (root / "clients.py").write_text(other)
+    assert both() == []
+    (root / "clients.py").write_text(sync)
+    assert len(both()) == 1
+
+
+# -- constant keys and straight-line re-assignment --------------------------------------
+
+
+def test_dicts_with_constant_keys_give_the_value_at_the_key() -> None:
+    m = model(
+        {
+            "keys.py": (
+                "def f1():\n    pass\n\ndef f2():\n    pass\n\ndef f3():\n    pass\n\ndef f4():\n    pass\n\n"
+                "def exact():\n    d = {'a': f1, 'b': f2, 1: f3}\n    d['a']()\n    d[1]()\n\n"
+                "def replaced():\n    d = {'a': f1}\n    d['a'] = f2\n    d['a']()\n\n"
+                "def updated():\n    d = {'a': f1}\n    d.update({'a': f3})\n    d['a']()\n\n"
+                "def branch(flag):\n    d = {'a': f1}\n    if flag:\n        d['a'] = f2\n    d['a']()\n\n"
+                "def unknown(k):\n    d = {'a': f1, 'b': f2}\n    d[k]()\n\n"
+                "def loose(k):\n    d = {'a': f1}\n    d[k] = f4\n    d['a']()\n\n"
+                "def missing():\n    d = {'a': f1, 'b': f2}\n    d['c']()\n"
+            )
+        }
+    )
+    assert edges(m, "keys.exact") == {"keys.f1", "keys.f3"}  # ``1`` is not ``"1"``
+    assert edges(m, "keys.replaced") == {"keys.f2"}
+    assert edges(m, "keys.updated") == {"keys.f3"}
+    assert edges(m, "keys.branch") == {"keys.f1", "keys.f2"}  # maybe replaced
+    assert edges(m, "keys.unknown") == {"keys.f1", "keys.f2"}
+    assert edges(m, "keys.loose") == {"keys.f1", "keys.f4"}  # ``k`` may be ``"a"``
+    assert edges(m, "keys.missing") == {"keys.f1", "keys.f2"}  # a key never seen: any item
+
+
+def test_straight_line_reassignment_of_a_local_replaces_its_value() -> None:
+    m = model(
+        {
+            "flow.py": (
+                "class A:\n    def m(self):\n        pass\n\nclass B:\n    def m(self):\n        pass\n\n"
+                "def replaced():\n    x = A()\n    x = B()\n    x.m()\n\n"
+                "def before():\n    x = A()\n    x.m()\n    x = B()\n\n"
+                "def branch(flag):\n    x = A()\n    if flag:\n        x = B()\n    x.m()\n\n"
+                "def derived():\n    x = A()\n    x = wrap(x)\n    x.m()\n\n"
+                "y = A()\ny.m()\ny = B()\n"
+            )
+        }
+    )
+    assert edges(m, "flow.replaced") == {"flow.B.m"}
+    assert edges(m, "flow.before") == {"flow.A.m"}
+    assert edges(m, "flow.branch") == {"flow.A.m", "flow.B.m"}
+    # ``x = wrap(x)`` (a call whose result is not known) keeps what ``x`` held.
+    assert edges(m, "flow.derived") == {"flow.A.m"}
+    # A module-level name is read as it is at the end of the module (functions run
+    # later), so its values are kept together.
+    assert edges(m, "flow.<module>") >= {"flow.A.m", "flow.B.m"}
+
+
+def test_a_decorator_factory_is_applied_to_the_function() -> None:
+    m = model(
+        {
+            "fact.py": (
+                "def register(name):\n    def dec(f):\n        return f\n    return dec\n\n"
+                "def timed(n):\n    def dec(f):\n        def wrapper():\n            return f()\n        return wrapper\n    return dec\n\n"
+                "@register('x')\ndef plain():\n    pass\n\n@timed(1)\ndef work():\n    pass\n\n"
+                "def use():\n    plain()\n    work()\n"
+            )
+        }
+    )
+    # ``register('x')`` returns a decorator that returns the function itself: no wrapper.
+    assert edges(m, "fact.use") == {"fact.plain", "fact.work", "fact.timed.dec.wrapper"}
+    assert {"fact.register.dec", "fact.timed.dec"} <= edges(m, "fact.<module>")
+    assert {e.target for e in m.param_edges["fact.timed.dec.wrapper"]} == {"fact.work"}
+
+
+def test_items_of_a_project_object_come_from_its_protocol_methods() -> None:
+    m = model(
+        {
+            "proto.py": (
+                "def job():\n    pass\n\ndef other():\n    pass\n\n"
+                "class Steps:\n    def __iter__(self):\n        return self\n    def __next__(self):\n        return job\n\n"
+                "class Gen:\n    def __iter__(self):\n        yield other\n\n"
+                "class Table:\n    def __getitem__(self, key):\n        return other\n\n"
+                "def run():\n    for step in Steps():\n        step()\n    for g in Gen():\n        g()\n    Table()['x']()\n"
+            )
+        }
+    )
+    assert edges(m, "proto.run") >= {"proto.job", "proto.other", "proto.Steps.__iter__", "proto.Steps.__next__"}
+
+
+def test_a_parameter_that_may_be_returned_or_replaced_keeps_the_alternative() -> None:
+    m = model(
+        {
+            "alt.py": (
+                "import uuid\n\n"
+                "def media(enabled=True):\n    def decorator(func):\n        if not enabled:\n            return func\n"
+                "        async def wrapper():\n            return await func()\n        return wrapper\n    return decorator\n\n"
+                "@media(enabled=True)\nasync def tool():\n    pass\n\n"
+                "class Ids:\n    def __init__(self, factory=None):\n        self._factory = factory or (lambda: uuid.uuid4().hex)\n"
+                "    def new(self):\n        return self._factory()\n\n"
+                "async def use():\n    await tool()\n    Ids().new()\n"
+            )
+        }
+    )
+    # ``return func`` (disabled) does not hide the wrapper the decorator also returns.
+    assert "alt.media.decorator.wrapper" in edges(m, "alt.use")
+    # ``factory or default``: the default lambda may be what is called.
+    assert edges(m, "alt.Ids.new") == {"alt.Ids.__init__.<lambda@18:36>"}

@@ -231,3 +231,101 @@ def test_html_escapes_markup_in_paths_and_messages() -> None:
     assert "img" not in tags and tags.count("script") == text.count("<script")  # only the report's own, if any
     assert "&lt;img src=x onerror=alert(1)&gt;&amp;amp;.py" in text
     assert "a &lt;script&gt;alert(1)&lt;/script&gt; message" in text
+
+
+# -- the commands that list files: --show-files, --add-noqa, baseline, config ---------------
+
+
+def _no_raw(text: str) -> None:
+    assert not RAW_CONTROL.findall(text), sorted(set(RAW_CONTROL.findall(text)))
+
+
+def test_show_files_on_hostile_file_names(named: Path) -> None:
+    (named / "skip\x1b[2J\u202e").mkdir()
+    (named / "skip\x1b[2J\u202e" / "m.py").write_text("x = 1\n", encoding="utf-8")
+    (named / "pyproject.toml").write_text('[tool.sightlint]\nexclude = ["skip*"]\n', encoding="utf-8")
+    (named / "notes\x1b]0;t\x07\n.txt").write_text("hello\n", encoding="utf-8")
+    done = sightlint(named, "check", "--show-files")
+    out, err = done.stdout.decode(), done.stderr.decode()
+    assert done.returncode == 0, err
+    _no_raw(out)
+    _no_raw(err)
+    listed = out.splitlines()
+    assert len(listed) == len(HOSTILE)  # the 8 nameable hostile names and broken.py: one line each
+    assert "esc\\x1b[2J\\x1b]0;title\\x07.py" in listed
+    assert "new\\nline::error file=x.py,line=1::forged.py" in listed
+    assert "bidi\\u202eyp.txt\\u202c.py" in listed
+    assert "cr\\rcarriage.py" in listed
+    assert "# excluded: skip\\x1b[2J\\u202e" in err.splitlines()
+    # A non-Python file and a missing file, named on the command line.
+    done = sightlint(named, "check", "--show-files", "notes\x1b]0;t\x07\n.txt", "gone\x1b[2J\u2066.py")
+    out, err = done.stdout.decode(), done.stderr.decode()
+    assert done.returncode == 2
+    _no_raw(out + err)
+    assert "# not Python, skipped: notes\\x1b]0;t\\x07\\n.txt" in err
+    assert "sightlint: gone\\x1b[2J\\u2066.py: no such file or directory" in err
+
+
+def test_add_noqa_on_hostile_file_names(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text("[tool.sightlint]\n", encoding="utf-8")
+    # Line 4 is inside a string: no comment can go there, so a note names the file.
+    body = 'from datetime import datetime\n\nstamp = f"""\n{datetime.utcnow()}\n"""\nx = datetime.utcnow()\n'
+    name = "f\x1b[2J\u202e\nx.py"
+    (tmp_path / name).write_text(body, encoding="utf-8")
+    done = sightlint(tmp_path, "check", "--add-noqa")
+    out, err = done.stdout.decode(), done.stderr.decode()
+    _no_raw(out + err)
+    assert "sightlint: f\\x1b[2J\\u202e\\nx.py:4: SL301 not suppressed: no line of it can hold a comment" in err.splitlines()
+    assert "Added 1 suppression comment(s) in 1 file(s)" in out
+    assert "x = datetime.utcnow()  # sightlint: ignore[SL301]" in (tmp_path / name).read_text(encoding="utf-8")
+
+
+def test_baseline_on_hostile_file_names(named: Path) -> None:
+    done = sightlint(named, "baseline", "-o", "base\x1b[2J\u202e\n.json")
+    out, err = done.stdout.decode(), done.stderr.decode()
+    assert done.returncode == 0, err
+    _no_raw(out + err)
+    assert out.startswith(f"Wrote {len(HOSTILE) - 1} finding(s) to base\\x1b[2J\\u202e\\n.json.")
+    entries = json.loads((named / "base\x1b[2J\u202e\n.json").read_text(encoding="utf-8"))
+    assert "esc\x1b[2J\x1b]0;title\x07.py" in {e["path"] for e in entries["findings"]}  # the file keeps the real names
+    # The baseline's summary line names the file; a missing file is an error line.
+    (named / "pyproject.toml").write_text('[tool.sightlint]\nbaseline = "base\\u001b[2J\\u202e\\n.json"\n', encoding="utf-8")
+    done = sightlint(named, "check", "--format", "json")
+    _no_raw(done.stderr.decode())
+    assert f"{len(HOSTILE) - 1} finding(s) hidden by the baseline base\\x1b[2J\\u202e\\n.json" in done.stderr.decode()
+    done = sightlint(named, "baseline", "-o", "b.json", "gone\x1b]8;;evil\x07.py")
+    err = done.stderr.decode()
+    assert done.returncode == 2
+    _no_raw(err)
+    assert "sightlint: gone\\x1b]8;;evil\\x07.py: no such file or directory" in err
+
+
+def test_config_on_a_hostile_project_folder(tmp_path: Path) -> None:
+    root = tmp_path / "proj\x1b[2J\u202e\nx"
+    root.mkdir()
+    (root / "pyproject.toml").write_text('[tool.sightlint]\nexclude = ["a\\u001b[31m\\u202e"]\n', encoding="utf-8")
+    done = sightlint(root, "config")
+    out, err = done.stdout.decode(), done.stderr.decode()
+    assert done.returncode == 0, err
+    _no_raw(out + err)
+    assert "proj\\x1b[2J\\u202e\\nx" in out
+    assert "a\\x1b[31m\\u202e" in out
+
+
+def test_the_compilers_warnings_about_analysed_code_are_not_printed(tmp_path: Path) -> None:
+    """Python warns about invalid escape sequences while parsing (a SyntaxWarning from 3.12,
+    shown by default; a DeprecationWarning before) and quotes the file's line raw: its
+    terminal escapes reached the terminal, and every such file added noise to the output."""
+    (tmp_path / "pyproject.toml").write_text("[tool.sightlint]\n", encoding="utf-8")
+    body = 'import re\nfrom datetime import datetime\n\nx = re.compile("\\d+\x1b[2J")\ny = [1](2)\nstamp = datetime.utcnow()\n'
+    (tmp_path / "esc.py").write_text(body, encoding="utf-8")
+    env = {**os.environ, "SIGHTLINT_NO_CACHE": "1", "PYTHONWARNINGS": "always"}  # 3.11 shows them too
+    for args in (["check"], ["fix", "--diff"], ["fix"], ["check", "--add-noqa"], ["baseline"]):
+        done = subprocess.run([sys.executable, "-m", "sightlint", *args], cwd=tmp_path, env=env, capture_output=True, timeout=120)
+        err = done.stderr.decode()
+        assert "Warning" not in err and "\x1b" not in err, (args, err)
+    assert "datetime.now(" in (tmp_path / "esc.py").read_text(encoding="utf-8")  # fix ran
+    # Control: the interpreter itself does print the warning for this file.
+    done = subprocess.run([sys.executable, "-c", "import ast; ast.parse(open('esc.py').read(), 'esc.py')"], cwd=tmp_path,
+                          env=env, capture_output=True, timeout=60)  # fmt: skip
+    assert "invalid escape sequence" in done.stderr.decode()

@@ -67,8 +67,8 @@ def test_no_fix_where_await_cannot_go_or_would_mean_something_else(source: str) 
     assert fix(source) is None
 
 
-def test_a_helper_in_another_file_is_flagged_without_a_fix(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Propagating `async` up a chain across files is not done: the finding stays, unfixable."""
+def test_a_helper_in_another_file_becomes_async(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`async` is propagated up a chain across files (tests/test_sl101_propagation.py has more)."""
     (tmp_path / "pyproject.toml").write_text("", encoding="utf-8")
     app = tmp_path / "app"
     app.mkdir()
@@ -78,19 +78,21 @@ def test_a_helper_in_another_file_is_flagged_without_a_fix(tmp_path: Path, monke
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("SIGHTLINT_NO_CACHE", "1")
     result = CliRunner().invoke(main, ["fix", "--unsafe-fixes", "--select", "SL101"])
-    assert result.exit_code == 1
-    assert "await asyncio.sleep(2)" in (app / "api.py").read_text(encoding="utf-8")
-    assert (app / "low.py").read_text(encoding="utf-8").endswith("    time.sleep(1)\n")
-    assert "app/low.py:5:5: SL101" in result.stdout and "app/api.py:8" not in result.stdout
-    result = CliRunner().invoke(main, ["check", "--select", "SL101", "--format", "json"])
-    assert '"safety": "unsafe"' not in result.stdout  # what remains has no fix
+    assert result.exit_code == 0, result.output
+    assert "    await nap()\n    await asyncio.sleep(2)\n" in (app / "api.py").read_text(encoding="utf-8")
+    assert (app / "low.py").read_text(encoding="utf-8") == "import asyncio\nimport time\n\n\nasync def nap():\n    await asyncio.sleep(1)\n"
+    assert CliRunner().invoke(main, ["check", "--select", "SL101"]).exit_code == 0
 
 
-def test_only_time_sleep_in_async_code_is_marked_fixable() -> None:
+def test_time_sleep_in_async_code_is_fixed_in_place_the_rest_by_a_project_fix() -> None:
     from sightlint.api import check_sources
 
     run = check_sources(
         {"m.py": "import time, requests\n\nasync def f():\n    time.sleep(1)\n    requests.get('u')\n"}, SL101
     )
     marks = {f.line: f.fix_safety for f in run.findings}
-    assert marks == {4: FixSafety.UNSAFE, 5: FixSafety.NONE}
+    assert marks == {4: FixSafety.UNSAFE, 5: FixSafety.UNSAFE}
+    from sightlint.rules.blocking_call_in_async import BlockingCallInAsync
+
+    local = {f.line: BlockingCallInAsync.takes_project_fix(f) for f in run.findings}
+    assert local == {4: False, 5: True}

@@ -1,9 +1,11 @@
-"""The crash sweep (``bench/sweep.py``): a CI-sized subset of the standard library is
+"""The crash sweep (``scripts/sweep.py``): a CI-sized subset of the standard library is
 clean, and each kind of problem the sweep exists to find is found."""
 
 from __future__ import annotations
 
 import importlib
+import json
+import os
 import sys
 import sysconfig
 from pathlib import Path
@@ -12,7 +14,7 @@ from typing import Any
 
 import pytest
 
-SWEEP = Path(__file__).resolve().parents[1] / "bench" / "sweep.py"
+SWEEP = Path(__file__).resolve().parents[1] / "scripts" / "sweep.py"
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +41,52 @@ def test_the_whole_tree_phase_on_a_small_tree(sweep: Any, tmp_path: Path) -> Non
     report = sweep.Report()
     sweep.per_tree(tmp_path, report, runs=2, timeout=300)
     assert report.problems == [], sweep.summary(report, 5)
-    assert set(report.seconds) == {f"tree check {tmp_path}", f"tree check {tmp_path} (run 2)", f"tree fix --diff {tmp_path}"}
+    assert set(report.seconds) == {
+        f"tree check {tmp_path}", f"tree check {tmp_path} (run 2)", f"tree fix {tmp_path}",
+        f"tree fix --diff of the fixed copy of {tmp_path}",
+    }
+    assert report.tree_files[f"{tmp_path} (fix copy)"] == 3
+    assert report.tree_files[f"{tmp_path} (files changed by fix)"] == 1  # ok.py: time.sleep -> asyncio.sleep
+    assert (tmp_path / "ok.py").read_text() == "import time\n\n\nasync def f():\n    time.sleep(1)\n"  # only the copy
+
+
+def test_the_tree_phase_finds_bad_fixes_second_fixes_and_differing_files(
+    sweep: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "a.py").write_text("x = 1\n")
+    (tmp_path / "b.py").write_text("y = 2\n")
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "c.py").write_text("z = 3\n")
+    calls: list[list[str]] = []
+
+    def fake(args: list[str], seed: str, timeout: float) -> tuple[int, str, str, float]:
+        calls.append(list(args))
+        if args[0] == "check":
+            path = "a.py" if seed == "1" else "b.py"  # the two runs disagree about one file each
+            finding = {"path": path, "code": "SL101", "line": 1}
+            return 0, json.dumps({"findings": [finding, {"path": "pkg/c.py", "code": "SL301", "line": 1}], "errors": []}), "", 0.1
+        copy = Path(args[-1])
+        if "--diff" not in args:  # the writing fix: one file broken, one changed and fine
+            (copy / "a.py").write_text("x = (\n")
+            (copy / "pkg" / "c.py").write_text("z = 4\n")
+            return 1, "", "sightlint: b.py: fix failed: a fix produced invalid code (SyntaxError)\n", 0.1
+        return 1, "--- a/pkg/c.py\n+++ b/pkg/c.py\n@@ -1 +1 @@\n-z = 4\n+z = 5\n", "", 0.1
+
+    monkeypatch.setattr(sweep, "_sightlint", fake)
+    report = sweep.Report()
+    sweep.per_tree(tmp_path, report, runs=2, timeout=300)
+    found = sorted((p.kind, p.where) for p in report.problems)
+    assert found == [
+        ("bad-fix", f"{tmp_path} (fix)"),
+        ("bad-fix", os.path.join(tmp_path.name, "a.py")),
+        ("non-deterministic", "a.py"),
+        ("non-deterministic", "b.py"),
+        ("not-idempotent", f"{tmp_path} (second fix --diff)"),
+    ], found
+    assert report.tree_files[f"{tmp_path} (files changed by fix)"] == 2
+    assert [a[0] for a in calls] == ["check", "check", "fix", "fix"]
+    assert all(Path(c[-1]) != tmp_path for c in calls[2:])  # both fixes ran on the copy
+    assert (tmp_path / "a.py").read_text() == "x = 1\n"
 
 
 def test_a_file_over_the_time_limit_is_a_hang_and_the_sweep_goes_on(sweep: Any, tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ collector turns what it sees into symbolic :data:`Ref` values (see ``summary.py`
 from __future__ import annotations
 
 import ast
+import builtins
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -24,6 +25,7 @@ from sightlint.project.summary import (
     CallSite,
     ClassSummary,
     ClsRef,
+    DefRef,
     DivRef,
     EnterRef,
     EntrySite,
@@ -35,6 +37,7 @@ from sightlint.project.summary import (
     MemberRef,
     ModuleSummary,
     OrRef,
+    ParamRef,
     Ref,
     SelfRef,
     SeqRef,
@@ -52,6 +55,7 @@ NONE: Ref = NONE_REF
 UNKNOWN: Ref = UNKNOWN_REF
 # Refs that may name a callable passed as an argument (``helper(fn)``, ``run(obj.method)``).
 _CALLABLE_REFS = (LocalFunctionRef, MemberRef, GlobalRef, AttrRef)
+_BUILTIN_NAMES = frozenset(dir(builtins))
 
 
 class _Fact(NamedTuple):
@@ -168,10 +172,12 @@ class _Frame:
     self_name: str | None = None
     cls_name: str | None = None
     yields: list[Ref] = field(default_factory=list)
-    defaults: dict[str, Ref] = field(default_factory=dict)  # callable defaults of untyped parameters
     annotated: bool = False  # the return type is annotated
     declared_global: set[str] = field(default_factory=set)  # names of ``global`` statements
     with_names: set[str] = field(default_factory=set)  # names bound by ``with ... as name``
+    # ``id()`` of the statements directly in the body: they run one after another, so an
+    # assignment there replaces what a name (or a dict's constant key) held.
+    straight: frozenset[int] = frozenset()
     # Credential flows (``project.flows``): the fields a validator names, and the open
     # ``try`` bodies (first line, last line, names caught).
     validates: tuple[str, ...] | None = None
@@ -220,6 +226,8 @@ class SummaryCollector:
         self._bodies: list[_TimeoutBody] = []
         self._main_blocks: list[tuple[int, int]] = []  # lines of ``if __name__ == "__main__":``
         self._module: _Frame | None = None  # the module's own code, once it calls something
+        self._module_body: frozenset[int] = frozenset()  # ``id()`` of the module's statements
+        self._expression: ast.Expr | None = None  # the last expression statement entered
         self.work = WorkSites(self)
         # The shared FastAPI model of the module (apps, routes, lifespans, events...), fed
         # from this walk; its facts join the summary when the walk leaves the module.
@@ -280,11 +288,11 @@ class SummaryCollector:
             if _subscript_name(head) in _TYPING_WRAPPERS:
                 return self._type_ref(node, depth + 1)  # ``Annotated[Session, Depends(f)]``: the type
             base = self.ref(head, depth + 1)
-            return None if base is None else ItemRef(base)
+            return None if base is None else ItemRef(base, _constant_key(node.slice))
         if kind is ast.List or kind is ast.Tuple or kind is ast.Set:
             return self._seq(node.elts, depth)  # type: ignore[attr-defined]
         if kind is ast.Dict:
-            return self._seq([v for v in node.values if v is not None], depth)  # type: ignore[attr-defined]
+            return self._dict(node, depth)  # type: ignore[arg-type]
         if kind is ast.Await:
             return self.ref(node.value, depth + 1)  # type: ignore[attr-defined]
         if kind is ast.BinOp:
@@ -318,6 +326,26 @@ class SummaryCollector:
                 items.append(value)
         return SeqRef(tuple(items)) if items else None
 
+    def _dict(self, node: ast.Dict, depth: int) -> Ref | None:
+        """A :class:`SeqRef` of a dict literal's known values, with their constant keys
+        (a later key replaces an earlier one, as in the dict)."""
+        keyed: dict[str | int | None, Ref] = {}
+        loose: list[Ref] = []
+        for key_node, value_node in zip(node.keys, node.values):
+            value = self.ref(value_node, depth + 1) if len(keyed) + len(loose) < _MAX_OPTIONS else None
+            key = _constant_key(key_node) if key_node is not None else None
+            if key is not None:
+                keyed.pop(key, None)
+                if value is not None and value != NONE:
+                    keyed[key] = value
+            elif value is not None and value != NONE and value not in loose:
+                loose.append(value)  # ``**other`` or a computed key
+        if not keyed and not loose:
+            return None
+        if not keyed:
+            return SeqRef(tuple(loose))
+        return SeqRef((*keyed.values(), *loose), (*keyed, *(None for _ in loose)))
+
     def _type_ref(self, node: ast.AST, depth: int = 0) -> Ref | None:
         """The class an annotation-like expression names (``Annotated[T, ...]``,
         ``Optional[T]``, ``T``), as a value (the class, not an instance)."""
@@ -338,11 +366,9 @@ class SummaryCollector:
         return None
 
     def _first(self, *nodes: ast.AST, depth: int) -> Ref | None:
-        for node in nodes:
-            value = self.ref(node, depth + 1)
-            if value is not None and value != NONE:
-                return value
-        return None
+        """Any operand whose value is known (``a or b``, ``a if c else b``: either may be
+        the result, as in ``self.f = factory or default_factory``)."""
+        return _any(*(self.ref(node, depth + 1) for node in nodes[:_MAX_OPTIONS]))
 
     def ann_ref(self, node: ast.AST | None, depth: int = 0) -> Ref | None:
         """The value an annotation describes: an instance of the annotated class."""
@@ -420,6 +446,8 @@ class SummaryCollector:
             cls=cls.id if in_class_body and cls is not None else (self._funcs[-1].fn.cls if self._funcs else None),
         )
         frame = _Frame(fn, (getattr(body_start, "lineno", 0), getattr(body_start, "col_offset", 0)))
+        if not isinstance(node, ast.Lambda):
+            frame.straight = frozenset(map(id, node.body))
         deco_refs: list[Ref] = []
         for deco in decorators:
             target = deco.func if isinstance(deco, ast.Call) else deco
@@ -455,12 +483,14 @@ class SummaryCollector:
         for arg in (*positional, *args.kwonlyargs):
             if arg.arg not in (frame.self_name, frame.cls_name):
                 value = self.ann_ref(arg.annotation) if arg.annotation is not None else None
+                default = None
                 if value is None and arg.arg in defaults:
                     value = self._injected(defaults[arg.arg])
-                    if value is None and isinstance(defaults[arg.arg], (ast.Name, ast.Attribute, ast.Lambda)):
+                    if value is None:
                         default = self.ref(defaults[arg.arg])
-                        if isinstance(default, _CALLABLE_REFS):
-                            frame.defaults[arg.arg] = default
+                if value is None:
+                    # Untyped: what the module's own calls of the function pass (``ParamRef``).
+                    value = ParamRef(fid, arg.arg, None if default == NONE else default)
                 frame.locals[arg.arg] = value
         for extra in (args.vararg, args.kwarg):
             if extra is not None:
@@ -472,17 +502,26 @@ class SummaryCollector:
             # Decorating runs the decorator when the enclosing code (module, class body or
             # function) runs the ``def``.
             module_fn = self._funcs[-1].fn if self._funcs else self._module_fn()
-            decorated: tuple[tuple[int | str, Ref], ...] = ()
-            if owner == self.module and not isinstance(node, ast.Lambda):
-                decorated = ((0, MemberRef(self.module, node.name)),)
-            elif self._funcs and owner == self._funcs[-1].fn.id:
-                decorated = ((0, LocalFunctionRef(fid)),)
-            for deco in decorators:
+            decorated: tuple[tuple[int | str, Ref], ...] = ((0, DefRef(fid)),)
+            sites = []
+            for deco in reversed(decorators):
+                # Stacked decorators apply bottom-up: each one is passed what the one
+                # below returned (``@a @b def f``: ``a(b(f))``).
                 target = deco.func if isinstance(deco, ast.Call) else deco
                 ref = self.ref(target)
                 if ref is not None:
-                    passed = decorated if target is deco else ()
-                    module_fn.calls.append(CallSite(ref, *self._range(target), _text(target), passed))
+                    if target is deco:
+                        sites.append(CallSite(ref, *self._range(target), _text(target), decorated))
+                        decorated = ((0, CallRef(ref)),) if decorated else ()
+                    else:
+                        sites.append(CallSite(ref, *self._range(target), _text(target)))
+                        if isinstance(ref, AttrRef):
+                            decorated = ()  # ``@app.get("/")``: a framework's registration
+                        else:
+                            # ``@retry(3)``: what the factory returned is applied to the function.
+                            sites.append(CallSite(CallRef(ref), *self._range(deco), _text(deco), decorated))
+                            decorated = ((0, CallRef(CallRef(ref))),) if decorated else ()
+            module_fn.calls.extend(reversed(sites))
         # Register the name where the enclosing code can see it.
         if in_class_body and cls is not None:
             cls.methods.setdefault(name, fid)
@@ -517,7 +556,9 @@ class SummaryCollector:
     def visit_ClassDef(self, node: ast.ClassDef) -> None:
         owner = self._owners[-1]
         cid = f"{owner}.{node.name}"
-        bases = tuple(r for r in (self.ref(b) for b in node.bases) if r is not None)
+        # A base that is a parameter (a class made in a function) stays unknown: class
+        # hierarchies are resolved once, not per caller.
+        bases = tuple(r for r in (self.ref(b) for b in node.bases) if r is not None and type(r) is not ParamRef)
         cls = ClassSummary(id=cid, name=node.name, line=node.lineno, bases=bases)
         if self._flows:
             model = flows.model_class(node)
@@ -571,7 +612,17 @@ class SummaryCollector:
 
     # -- assignments: variable, attribute and global types -------------------------------
 
-    def _assign(self, target: ast.AST, value: Ref | None) -> None:
+    def _straight(self, node: ast.stmt) -> bool:
+        """Whether ``node`` is directly in the body of the current function or module (not
+        in a branch, loop, ``try`` or ``with``, nor in a class body)."""
+        if self._funcs:
+            return id(node) in self._funcs[-1].straight
+        return self._at_module() and id(node) in self._module_body
+
+    def _assign(self, target: ast.AST, value: Ref | None, strong: bool = False, replace: bool = False) -> None:
+        """``target = value``; ``strong``: the assignment runs unconditionally after what
+        came before, so a local name (not an attribute, which other methods assign too) or
+        a constant key holds only the new value from here on."""
         if value is None:
             return
         if isinstance(target, ast.Name):
@@ -585,7 +636,10 @@ class SummaryCollector:
                 if cls is None:
                     return
                 table = cls.attrs
-            table[target.id] = _merge(table.get(target.id), value)
+            # Only a function's locals: a module-level name is read where it is used, as it
+            # is at the end of the module, which may be before a later assignment.
+            replace = replace or (strong and value != NONE and bool(self._funcs))
+            table[target.id] = value if replace else _merge(table.get(target.id), value)
         elif isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name) and self._funcs:
             frame = self._funcs[-1]
             if target.value.id == frame.self_name and frame.fn.cls:
@@ -593,8 +647,9 @@ class SummaryCollector:
                 if cls_summary is not None:
                     cls_summary.attrs[target.attr] = _merge(cls_summary.attrs.get(target.attr), value)
         elif isinstance(target, ast.Subscript) and isinstance(target.value, ast.Name):
-            # ``handlers[key] = fn``: the container holds ``fn`` too.
-            self._add_item(target.value, value)
+            # ``handlers[key] = fn``: the container holds ``fn`` too (instead of what the
+            # key held, for a constant key assigned unconditionally).
+            self._add_item(target.value, value, _constant_key(target.slice), strong)
         elif isinstance(target, (ast.Tuple, ast.List)):
             # ``a, b = f, g`` pairs them up; ``a, b = pair()`` gives each an item of the value.
             items = value.items if isinstance(value, SeqRef) and len(value.items) == len(target.elts) else None
@@ -602,18 +657,33 @@ class SummaryCollector:
                 if not isinstance(elt, ast.Starred):
                     self._assign(elt, items[index] if items is not None else ItemRef(value))
 
-    def _add_item(self, container: ast.Name, item: Ref | None) -> None:
-        """``container`` holds ``item`` too (``d[k] = f``, ``items.append(f)``)."""
+    def _add_item(self, container: ast.Name, item: Ref | None, key: str | int | None = None, strong: bool = False) -> None:
+        """``container`` holds ``item`` too (``d[k] = f``, ``items.append(f)``); at ``key``
+        instead of what it held there when ``strong``."""
         if item is None or item == NONE:
             return
         if self._funcs and container.id in self._funcs[-1].fn.params:
             return  # a parameter: its value comes from the callers
         held = self.ref(container)
+        if isinstance(held, MemberRef) and not self._funcs and self._at_module():
+            held = self.summary.globals.get(container.id, held)  # the module's own container
         if isinstance(held, SeqRef):
-            if item not in held.items and len(held.items) < _MAX_OPTIONS:
-                self._assign(container, SeqRef((*held.items, item)))
+            items, keys = list(held.items), list(held.keys or (None,) * len(held.items))
+            if key is not None and key in keys:
+                at = keys.index(key)
+                if strong:
+                    items[at] = item
+                elif item not in items and len(items) < _MAX_OPTIONS:
+                    items.append(item)
+                    keys.append(key)
+            elif item not in items and len(items) < _MAX_OPTIONS:
+                items.append(item)
+                keys.append(key)
+            # A superset of what the container held: it replaces the old value.
+            known = tuple(keys) if any(k is not None for k in keys) else ()
+            self._assign(container, SeqRef(tuple(items), known), replace=True)
         elif held is None or isinstance(held, (MemberRef, AnyRef)):
-            self._assign(container, SeqRef((item,)))
+            self._assign(container, SeqRef((item,), () if key is None else (key,)))
 
     def visit_Raise(self, node: ast.Raise) -> None:
         """``raise Error``: raising a class makes an instance of it."""
@@ -645,8 +715,11 @@ class SummaryCollector:
                             self._assign(elt, ref)
             return
         value = self.ref(value_node)
+        # ``x = f(x)`` keeps what ``x`` held too: the old value often tells the new one's
+        # type where the call's result is not known (``df = df.loc[rows]``).
+        strong = self._straight(node) and not _reads(value_node, node.targets)
         for target in node.targets:
-            self._assign(target, value)
+            self._assign(target, value, strong)
             self._store(target, value, node.value)
         if self._funcs:
             frame = self._funcs[-1]
@@ -689,6 +762,7 @@ class SummaryCollector:
             self.work.aug_assign(node, self._funcs[-1])
 
     def visit_Expr(self, node: ast.Expr) -> None:
+        self._expression = node
         self.work.expr_statement(node)
 
     def visit_While(self, node: ast.While) -> None:
@@ -778,7 +852,7 @@ class SummaryCollector:
         things = self.ref(node.iter)
         if things is not None:
             self._assign(node.target, ItemRef(things))
-            if isinstance(things, (MemberRef, LocalFunctionRef, GlobalRef, CallRef, AttrRef, SelfRef, TypeRef)):
+            if isinstance(things, (MemberRef, LocalFunctionRef, GlobalRef, CallRef, AttrRef, SelfRef, TypeRef, ParamRef)):
                 # ``for x in obj`` calls ``obj.__iter__()`` and the iterator's ``__next__``.
                 frame = self._funcs[-1] if self._funcs else self._module_frame()
                 iterator = AttrRef(things, "__aiter__" if isinstance(node, ast.AsyncFor) else "__iter__")
@@ -808,10 +882,12 @@ class SummaryCollector:
             self.work.returns(node.value, self._funcs[-1])
         if self._funcs and node.value is not None:
             fn = self._funcs[-1].fn
-            if fn.returns is None:
+            if fn.returns is None or _parameters_only(fn.returns):
+                # The first return whose value is known; returning a parameter (``return
+                # func`` in a decorator that may be disabled) also keeps the next one.
                 value = self.ref(node.value)
                 if value is not None and value != NONE:
-                    fn.returns = value
+                    fn.returns = value if fn.returns is None else _any(fn.returns, value)
 
     # -- suspension points and timeouts ------------------------------------------------
 
@@ -863,6 +939,7 @@ class SummaryCollector:
     # -- calls -------------------------------------------------------------------------
 
     def leave_Module(self, node: ast.Module) -> None:
+        self._expression = None  # hold no node of the tree past its walk
         facts = self._fastapi.facts()
         self.summary.fastapi = facts if facts or facts.lifespans else None
         if facts.error_handlers:
@@ -871,6 +948,7 @@ class SummaryCollector:
 
     def visit_Module(self, node: ast.Module) -> None:
         """Note where ``if __name__ == "__main__":`` blocks are: what they call runs as a script."""
+        self._module_body = frozenset(map(id, node.body))
         for stmt in node.body:
             if isinstance(stmt, ast.If) and _is_main_guard(stmt.test):
                 self._main_blocks.append((stmt.lineno, stmt.end_lineno or stmt.lineno))
@@ -885,8 +963,11 @@ class SummaryCollector:
         if kind is ast.Attribute and func.attr in _ADDS_ITEM and isinstance(func.value, ast.Name) and node.args:  # type: ignore[attr-defined]
             added = self.ref(node.args[-1] if func.attr != "update" else node.args[0])  # type: ignore[attr-defined]
             if isinstance(added, SeqRef) and func.attr in ("update", "extend"):  # type: ignore[attr-defined]
-                for item in added.items:
-                    self._add_item(func.value, item)  # type: ignore[attr-defined]
+                # ``d.update({"k": f})`` as a statement of its own replaces what ``k`` held.
+                statement = self._expression
+                strong = statement is not None and statement.value is node and self._straight(statement)
+                for item, key in zip(added.items, added.keys or (None,) * len(added.items)):
+                    self._add_item(func.value, item, key, strong)  # type: ignore[attr-defined]
             else:
                 self._add_item(func.value, added)  # type: ignore[attr-defined]
         self._fastapi.visit(node)
@@ -923,31 +1004,48 @@ class SummaryCollector:
                     )
                 )
         callee: Ref | None = None
-        if isinstance(func, ast.Name) and func.id in frame.locals and func.id in frame.fn.params:
-            if frame.locals[func.id] is None:
-                frame.fn.param_calls.append((func.id, node.lineno, self.ctx.char_col(node.lineno, node.col_offset)))
-                # ``def run(fetch=requests.get): fetch(url)``: the default runs unless a caller passes one.
-                callee = frame.defaults.get(func.id)
-                if callee is None:
-                    return
+        if isinstance(func, ast.Name) and _own_param(frame, func.id):
+            frame.fn.param_calls.append((func.id, node.lineno, self.ctx.char_col(node.lineno, node.col_offset)))
+            # A call of the parameter: the callers' arguments and its default (``def
+            # run(fetch=requests.get)``) are what may run (the graph draws the edge from
+            # each caller that passes one; see ``ProjectModel._build_graph``).
+            callee = frame.locals[func.id]
         callee = callee or self.ref(func)
         if callee is None:
             return
         fn_args: list[tuple[int | str, Ref]] = []
-        keyed: list[tuple[int | str, ast.expr]] = list(enumerate(node.args))
+        other_args: list[tuple[int | str, Ref]] = []
+        # Arguments bind parameters of a function of this module only through calls that
+        # may reach one: not through an import or a builtin.
+        local = not isinstance(callee, GlobalRef) and not (
+            isinstance(callee, MemberRef) and callee.name in _BUILTIN_NAMES and callee.name not in self.summary.toplevel
+        )
+        keyed: list[tuple[int | str, ast.expr]] = []
+        for index, positional in enumerate(node.args):
+            if isinstance(positional, ast.Starred):
+                break  # the positions of what follows are not known
+            keyed.append((index, positional))
         keyed += [(keyword.arg, keyword.value) for keyword in node.keywords if keyword.arg]
         for key, arg in keyed:
+            value = None
             if isinstance(arg, (ast.Name, ast.Lambda, ast.Attribute, ast.Call)):
                 value = self._callable_ref(arg) if isinstance(arg, ast.Call) else self.ref(arg)
                 if isinstance(value, _CALLABLE_REFS):
                     fn_args.append((key, value))
-                elif value is None and isinstance(arg, ast.Name) and arg.id in frame.fn.params and frame.locals.get(arg.id, NONE) is None:
+                    continue
+                if isinstance(arg, ast.Name) and _own_param(frame, arg.id):
                     # A parameter passed on: the callee may call it (``helper(fn)`` -> ``run(fn)``).
                     frame.fn.param_forwards.append((arg.id, len(frame.fn.calls), key))
+            elif local:
+                value = self.ref(arg)
+            if local and value is not None and value != NONE and len(other_args) < _MAX_OPTIONS:
+                other_args.append((key, value))
         text = _text(func)
         line, col, end_line, end_col = self._range(node)
         awaited = id(node) in self._awaited
-        frame.fn.calls.append(CallSite(callee, line, col, end_line, end_col, text, tuple(fn_args), awaited))
+        frame.fn.calls.append(
+            CallSite(callee, line, col, end_line, end_col, text, tuple(fn_args), awaited, tuple(other_args))
+        )
         if self._bodies and self._bodies[-1].frame is frame and node is not self._bodies[-1].call:
             self._bodies[-1].targets.append((callee, awaited, line, col, text))
 
@@ -1093,6 +1191,34 @@ class SummaryCollector:
             if self.ctx.qualified_name(node.func) in _PARTIAL:
                 return self.ref(node.args[0])
         return self.ref(node)
+
+
+def _reads(value: ast.expr, targets: list[ast.expr]) -> bool:
+    """Whether ``value`` reads a name that one of ``targets`` assigns."""
+    names = {t.id for t in targets if isinstance(t, ast.Name)}
+    return bool(names) and any(isinstance(n, ast.Name) and n.id in names for n in ast.walk(value))
+
+
+def _parameters_only(ref: Ref) -> bool:
+    """Whether ``ref`` is an unannotated parameter (or any of several)."""
+    if type(ref) is ParamRef:
+        return True
+    return type(ref) is AnyRef and all(type(option) is ParamRef for option in ref.options)
+
+
+def _constant_key(node: ast.expr) -> str | int | None:
+    """A subscript's or dict key's value when it is a str or int constant (not a bool)."""
+    if isinstance(node, ast.Constant):
+        value = node.value
+        if type(value) is str or type(value) is int:
+            return value
+    return None
+
+
+def _own_param(frame: _Frame, name: str) -> bool:
+    """Whether ``name`` is a parameter of ``frame``'s function that holds only what callers pass."""
+    value = frame.locals.get(name)
+    return type(value) is ParamRef and value.name == name and value.fid == frame.fn.id
 
 
 def _subscript_name(head: ast.expr) -> str:

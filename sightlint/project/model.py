@@ -44,6 +44,7 @@ from sightlint.project.summary import (
     CallSite,
     ClassSummary,
     ClsRef,
+    DefRef,
     DivRef,
     EnterRef,
     FunctionSummary,
@@ -55,6 +56,7 @@ from sightlint.project.summary import (
     ModuleSummary,
     NoneRef,
     OrRef,
+    ParamRef,
     Ref,
     SelfRef,
     SeqRef,
@@ -66,10 +68,12 @@ from sightlint.project.summary import (
 
 
 class FuncValue(NamedTuple):
-    """A project function; ``bound``: reached through an instance (``self`` is passed)."""
+    """A project function; ``bound``: reached through an instance (``self`` is passed);
+    ``plain``: the function as its ``def`` made it, not what its decorators returned."""
 
     id: str
     bound: bool
+    plain: bool = False
 
 
 class ClassValue(NamedTuple):
@@ -110,9 +114,11 @@ class NoneValue(NamedTuple):
 
 
 class ContainerValue(NamedTuple):
-    """A collection holding ``items`` (or a generator yielding them)."""
+    """A collection holding ``items`` (or a generator yielding them); ``keys``: a dict's
+    constant key of each item (None: not known), or empty."""
 
     items: tuple[Value, ...]
+    keys: tuple[str | int | None, ...] = ()
 
 
 class UnionValue(NamedTuple):
@@ -128,6 +134,9 @@ Value = (
 )
 # A union of more values than this keeps the first ones (a guard against blow-ups).
 _MAX_OPTIONS = 16
+# How many calls deep an argument is followed into unannotated parameters (``ParamRef``):
+# ``f(x)`` gives ``f``'s parameter ``x``'s value, which ``f`` may pass on to ``g`` (2).
+PARAM_DEPTH = 2
 # What ``for`` calls on the iterable (an edge when the iterable is a project object).
 _ITERATION = ("__iter__", "__next__", "__aiter__", "__anext__")
 # Builtins that call a callable passed to them before they return.
@@ -231,8 +240,18 @@ class ProjectModel:
                 self.functions[fid] = fn
                 self.module_of[fid] = summary
             self.classes.update(summary.classes)
-        self._values: dict[Ref, Value | None] = {}
-        self._symbols: dict[str, Value | None] = {}
+        # Memos. A value whose evaluation reads no parameter (``ParamRef``) is the same at
+        # every depth and is kept in ``_stable``/``_stable_symbols``; the others are kept per
+        # depth (``_level``: how many more calls deep a parameter may still be followed).
+        self._level = PARAM_DEPTH
+        self._stable: dict[Ref, Value | None] = {}
+        self._stable_symbols: dict[str, Value | None] = {}
+        self._memos: list[tuple[dict[Ref, Value | None], dict[str, Value | None]]] = [({}, {}) for _ in range(PARAM_DEPTH + 1)]
+        self._values, self._symbols = self._memos[PARAM_DEPTH]
+        self._touched = False  # the evaluation under way read a parameter
+        # (depth, module path) -> (function id, parameter) -> the argument refs the module's
+        # own calls pass for it.
+        self._bindings: dict[tuple[int, str], dict[tuple[str, str], list[Ref]]] = {}
         self._mro: dict[str, tuple[str, ...]] = {}
         self._subclasses: dict[str, list[str]] | None = None
         self._called_params: dict[str, frozenset[str]] = {}
@@ -259,9 +278,13 @@ class ProjectModel:
 
     def symbol(self, dotted: str) -> Value | None:
         """The value a dotted name (as written after imports) refers to."""
+        if dotted in self._stable_symbols:
+            return self._stable_symbols[dotted]
         if dotted in self._symbols:
+            self._touched = True
             return self._symbols[dotted]
         self._symbols[dotted] = None  # a cycle of re-exports resolves to "unknown"
+        outer, self._touched = self._touched, False
         parts = dotted.split(".")
         value: Value | None = ExternalValue(dotted)
         for i in range(len(parts), 0, -1):
@@ -278,7 +301,12 @@ class ProjectModel:
                     # namespace folder's ``openai.py``): what it does not define is the package's.
                     value = ExternalValue(dotted)
                 break
-        self._symbols[dotted] = value
+        if self._touched:
+            self._symbols[dotted] = value
+        else:
+            del self._symbols[dotted]
+            self._stable_symbols[dotted] = value
+        self._touched = self._touched or outer
         return value
 
     def module_member(self, module: str, name: str, depth: int = 0) -> Value | None:
@@ -307,11 +335,21 @@ class ProjectModel:
         """Evaluate a symbolic reference (memoised; cycles evaluate to None)."""
         if ref is None:
             return None
-        if ref in self._values:
-            return self._values[ref]
-        self._values[ref] = None
+        if ref in self._stable:
+            return self._stable[ref]
+        memo = self._values
+        if ref in memo:
+            self._touched = True
+            return memo[ref]
+        memo[ref] = None
+        outer, self._touched = self._touched, False
         result = self._evaluate(ref)
-        self._values[ref] = result
+        if self._touched:
+            memo[ref] = result
+        else:
+            del memo[ref]
+            self._stable[ref] = result
+        self._touched = self._touched or outer
         return result
 
     def _evaluate(self, ref: Ref) -> Value | None:
@@ -335,6 +373,8 @@ class ProjectModel:
             if ref.id in self.classes:
                 return ClassValue(ref.id)  # a class defined in a function or class body
             return FuncValue(ref.id, False) if ref.id in self.functions else None
+        if isinstance(ref, DefRef):
+            return FuncValue(ref.id, False, True) if ref.id in self.functions else None
         if isinstance(ref, SelfRef):
             return InstanceValue(ref.cls, True, ref.method)
         if isinstance(ref, ClsRef):
@@ -357,16 +397,77 @@ class ProjectModel:
             return None if base is None else self._each(base, self._instance_of)
         if isinstance(ref, ItemRef):
             base = self.value(ref.of)
-            return None if base is None else self._each(base, self._item)
+            if base is None:
+                return None
+            key = ref.key
+            return self._each(base, self._item if key is None else lambda value: self._item(value, key))
         if isinstance(ref, EnterRef):
             base = self.value(ref.of)
             return None if base is None else self._each(base, self._enter)
         if isinstance(ref, SeqRef):
             items = [self.value(item) for item in ref.items]
-            return ContainerValue(tuple(item for item in items if item is not None))
+            if not ref.keys:
+                return ContainerValue(tuple(item for item in items if item is not None))
+            pairs = [(item, key) for item, key in zip(items, ref.keys) if item is not None]
+            return ContainerValue(tuple(item for item, _ in pairs), tuple(key for _, key in pairs))
         if isinstance(ref, AnyRef):
             return union(self.value(option) for option in ref.options)
+        if isinstance(ref, ParamRef):
+            self._touched = True
+            return self._parameter(ref)
         return None
+
+    # -- unannotated parameters -------------------------------------------------------------
+
+    def _parameter(self, ref: ParamRef) -> Value | None:
+        """The value of an unannotated parameter: its default, or any argument a call of the
+        function written in the function's own module passes for it, followed
+        ``PARAM_DEPTH`` calls deep (an argument that is itself such a parameter is read one
+        level shallower, so the result does not depend on the order of evaluation).
+
+        Only the function's own module is read: a module's call graph then depends on the
+        modules it consults, as without parameters, and warm runs stay identical to cold
+        ones (callers in other modules would make a module depend on its importers)."""
+        default = self.value(ref.default)
+        summary = self.module_of.get(ref.fid)
+        if self._level == 0 or summary is None:
+            return default
+        level, values, symbols = self._level, self._values, self._symbols
+        self._level -= 1
+        self._values, self._symbols = self._memos[self._level]
+        try:
+            passed = self._bound_arguments(summary).get((ref.fid, ref.name), ())
+            return union([default, *(self.value(arg) for arg in passed)])
+        finally:
+            self._level, self._values, self._symbols = level, values, symbols
+
+    def _bound_arguments(self, summary: ModuleSummary) -> dict[tuple[str, str], list[Ref]]:
+        """(function id, parameter) -> the argument refs passed for it by the calls written
+        in ``summary``'s module to functions of that module (at the current depth)."""
+        key = (self._level, summary.path)
+        found = self._bindings.get(key)
+        if found is not None:
+            return found
+        found = self._bindings[key] = {}
+        module_of = self.module_of
+        for fn in summary.functions.values():
+            for site in fn.calls:
+                if not site.args and not site.fn_args:
+                    continue
+                value = self.value(site.callee)
+                if value is None:
+                    continue
+                for target, bound in self.call_targets(value):
+                    if module_of.get(target) is not summary:
+                        continue
+                    callee = self.functions[target]
+                    for key_, arg in (*site.fn_args, *site.args):
+                        name = _param_name(callee, key_, bound)
+                        if name is not None and name in callee.params:
+                            refs = found.setdefault((target, name), [])
+                            if arg not in refs and len(refs) < _MAX_OPTIONS:
+                                refs.append(arg)
+        return found
 
     def _each(self, value: Value, how: Any) -> Value | None:
         """``how(value)``, or the union of ``how`` of each option of a union."""
@@ -382,16 +483,39 @@ class ProjectModel:
             return self.call_result(value)
         return None
 
-    def _item(self, value: Value) -> Value | None:
-        """An item of ``value`` (``value[k]``, iterating): a container's items; a
+    def _item(self, value: Value, key: str | int | None = None) -> Value | None:
+        """An item of ``value`` (``value[k]``, iterating): a container's items (those at a
+        constant ``key`` and those whose key is not known, when the dict has that key); a
         subscripted class is the class (``Repo[User]``: generics are erased)."""
         if isinstance(value, ContainerValue):
+            if key is not None and key in value.keys:
+                return union(item for item, at in zip(value.items, value.keys) if at == key or at is None)
             return union(value.items)
         if isinstance(value, ClassValue):
             return value
+        if isinstance(value, InstanceValue):
+            return self._instance_item(value)
         if isinstance(value, ExternalValue):
             last = value.dotted.rpartition(".")[2]
             return value if "()" not in value.dotted and last[:1].isupper() else None
+        return None
+
+    def _instance_item(self, value: InstanceValue) -> Value | None:
+        """An item of a project object: what its ``__getitem__`` returns, else what
+        iterating it gives (``__iter__`` a generator: its yields; an iterator: what its
+        ``__next__`` returns)."""
+        getitem = self.find_method(value.id, "__getitem__")
+        if getitem is not None:
+            return self.value(self.functions[getitem].returns)
+        method = self.find_method(value.id, "__iter__")
+        if method is None:
+            return None
+        iterator = self.value(self.functions[method].returns)
+        if isinstance(iterator, ContainerValue):
+            return union(iterator.items)
+        if isinstance(iterator, InstanceValue):
+            step = self.find_method(iterator.id, "__next__")
+            return self.value(self.functions[step].returns) if step is not None else None
         return None
 
     def _enter(self, value: Value) -> Value | None:
@@ -531,9 +655,9 @@ class ProjectModel:
                 found += (t for t in self.call_targets(option) if t not in found)
             return found
         if isinstance(value, FuncValue):
-            if not self.functions[value.id].decorators:
+            if value.plain or not self.functions[value.id].decorators:
                 return [(value.id, value.bound)]
-            return [(value.id, value.bound), *self._wrappers(value.id)]
+            return [(value.id, value.bound), *self.wrappers(value.id)]
         if isinstance(value, ClassValue):
             init = self.find_method(value.id, "__init__")
             return [(init, True)] if init is not None else []
@@ -545,24 +669,39 @@ class ProjectModel:
             return [(method, True)] if method is not None else []
         return []
 
-    def _wrappers(self, fid: str) -> list[tuple[str, bool]]:
+    def wrappers(self, fid: str) -> list[tuple[str, bool]]:
         """The wrappers project decorators of ``fid`` return: calling ``fid`` runs them."""
         fn = self.functions[fid]
         if not fn.decorators:
             return []
-        found = []
+        found: list[tuple[str, bool]] = []
         for ref in fn.decorators:
             decorator = self.value(ref)
             if not isinstance(decorator, FuncValue) or decorator.id == fid:
                 continue
-            wrapper = self.value(self.functions[decorator.id].returns)
-            if isinstance(wrapper, FuncValue) and wrapper.id.startswith(decorator.id + "."):
-                # ``@retry(3)``: ``retry`` returns the decorator, which returns the wrapper.
-                inner = self.value(self.functions[wrapper.id].returns)
-                if isinstance(inner, FuncValue) and inner.id.startswith(wrapper.id + "."):
-                    wrapper = inner
-                found.append((wrapper.id, False))
+            for wrapper in self._nested_returns(decorator.id):
+                # ``@retry(3)``: ``retry`` returns the decorator, which returns the wrapper
+                # (or, when it is disabled, the function itself: ``return func``).
+                inner = self._nested_returns(wrapper)
+                if inner:
+                    found += ((w, False) for w in inner if (w, False) not in found)
+                elif not self._returns_itself(wrapper, fid) and (wrapper, False) not in found:
+                    found.append((wrapper, False))
         return found
+
+    def _nested_returns(self, fid: str) -> list[str]:
+        """The functions defined inside ``fid`` that it may return (a decorator's wrapper)."""
+        value = self.value(self.functions[fid].returns)
+        options = value.options if isinstance(value, UnionValue) else (value,)
+        prefix = fid + "."
+        return [o.id for o in options if isinstance(o, FuncValue) and o.id.startswith(prefix)]
+
+    def _returns_itself(self, decorator: str, fid: str) -> bool:
+        """Whether ``decorator`` (what a factory returned) hands back the function ``fid``
+        itself, as a registering decorator does (``def dec(f): ...; return f``)."""
+        value = self.value(self.functions[decorator].returns)
+        options = value.options if isinstance(value, UnionValue) else (value,)
+        return any(isinstance(o, FuncValue) and o.plain and o.id == fid for o in options)
 
     # -- the call graph --------------------------------------------------------------------
 
@@ -575,7 +714,16 @@ class ProjectModel:
             # Calls that make a coroutine for create_task & co: (line, col) -> the handoff.
             started = {(h.line, h.col): h for h in fn.handoffs if h.called} if fn.handoffs else None
             for site in fn.calls:
-                value = self.value(site.callee)
+                callee = site.callee
+                if type(callee) is ParamRef:
+                    # A call of a parameter: the graph's edges run from each caller that
+                    # passes a function (``_callback_edges``), so each reaches only what it
+                    # passed; here only the default runs. ``param_edges`` gets every value.
+                    self._parameter_call_edges(fid, site, callee)
+                    if callee.default is None:
+                        continue
+                    callee = callee.default
+                value = self.value(callee)
                 if value is None:
                     continue
                 options = value.options if isinstance(value, UnionValue) else (value,)
@@ -602,6 +750,13 @@ class ProjectModel:
                         self._callback_edges(fid, site, *target)
             if fn.handoffs:
                 self._handoff_edges(fid, fn.handoffs)
+
+    def _parameter_call_edges(self, fid: str, site: CallSite, param: ParamRef) -> None:
+        """``model.param_edges`` for a call of a parameter (``fn()`` in ``def run(fn)``):
+        from ``fid`` to each function the parameter may hold."""
+        value = self.value(param)
+        for target, _ in self.call_targets(value) if value is not None else ():
+            self.param_edges.setdefault(fid, []).append(Edge(fid, target, site.line, site.col))
 
     def _handoff_edges(self, fid: str, handoffs: Iterable[Handoff]) -> None:
         """"thread" and "background" edges to the callables ``fid`` hands over."""
@@ -830,7 +985,8 @@ def _param_name(callee: FunctionSummary, key: int | str, bound: bool) -> str | N
     """The name of ``callee``'s parameter an argument at ``key`` (position or keyword) binds."""
     if isinstance(key, str):
         return key
-    index = key + (1 if bound and callee.cls and callee.method_kind != "static" else 0)
+    kind = callee.method_kind
+    index = key + (1 if callee.cls and (kind == "class" or (bound and kind != "static")) else 0)
     return callee.params[index] if index < len(callee.params) else None
 
 

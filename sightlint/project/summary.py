@@ -12,6 +12,7 @@ module is known:
 ``GlobalRef("pkg.mod.name")``        a dotted name reached through an import
 ``MemberRef("pkg.mod", "name")``     a module-level name of this module (or a builtin)
 ``LocalFunctionRef("<id>")``          a nested ``def``, ``lambda`` or ``class`` (in a function or class body)
+``DefRef("<id>")``                   the function a ``def`` makes, before its decorators (what they are passed)
 ``SelfRef("<class id>", "<method>")`` the instance inside a method (``self``)
 ``ClsRef("<class id>")``             the class inside a classmethod (``cls``)
 ``SuperRef("<class id>")``           ``super()`` inside a method of that class
@@ -20,10 +21,12 @@ module is known:
 ``OrRef(ref, ref)``                  ``a | b`` (LangChain pipes; unions are unwrapped earlier)
 ``DivRef(ref)``                      ``ref / something`` (``pathlib`` joins)
 ``TypeRef(ref)``                     an instance of the class ``ref`` (an annotation), or of a subclass
-``ItemRef(ref)``                     an item of ``ref`` (``x[k]``, ``for item in x``)
+``ItemRef(ref, key)``                an item of ``ref`` (``x[k]``, ``for item in x``; ``key``: a constant ``k``)
 ``EnterRef(ref)``                    what ``with ref as v`` binds (and ``Depends(f)`` injects for ``ref = f()``)
-``SeqRef((ref, ...))``               a list, tuple, set or dict literal (its values), a generator's yields
+``SeqRef((ref, ...), keys)``         a list, tuple, set or dict literal (its values, a dict's constant keys), a generator's yields
 ``AnyRef((ref, ...))``               any of several values (a name assigned more than once, a union)
+``ParamRef("<fid>", "p", default)``  parameter ``p`` of function ``fid`` (unannotated): what the
+                                     calls of ``fid`` written in its own module pass, and its default
 ``NONE_REF``                         the constant ``None``
 ``UNKNOWN_REF``                      a value this file does not tell (only as an ``AttrRef`` base)
 
@@ -61,6 +64,13 @@ class LocalFunctionRef(NamedTuple):
 
     id: str
     tag: Literal["fn"] = "fn"
+
+
+class DefRef(NamedTuple):
+    """The function ``def`` makes, before its decorators apply: what a decorator is passed."""
+
+    id: str
+    tag: Literal["def"] = "def"
 
 
 class SelfRef(NamedTuple):
@@ -124,9 +134,11 @@ class TypeRef(NamedTuple):
 
 
 class ItemRef(NamedTuple):
-    """An item of ``of``: ``of[k]``, or each ``item`` of ``for item in of``."""
+    """An item of ``of``: ``of[k]`` (``key``: ``k`` when it is a str or int constant), or
+    each ``item`` of ``for item in of``."""
 
     of: Ref
+    key: str | int | None = None
     tag: Literal["item"] = "item"
 
 
@@ -140,9 +152,11 @@ class EnterRef(NamedTuple):
 
 class SeqRef(NamedTuple):
     """A list, tuple, set or dict literal (the refs of its items, a dict's values), or what
-    a generator yields."""
+    a generator yields; ``keys``: a dict's constant keys, one per item (None: not known),
+    or empty when none is known."""
 
     items: tuple[Ref, ...]
+    keys: tuple[str | int | None, ...] = ()
     tag: Literal["seq"] = "seq"
 
 
@@ -151,6 +165,16 @@ class AnyRef(NamedTuple):
 
     options: tuple[Ref, ...]
     tag: Literal["any"] = "any"
+
+
+class ParamRef(NamedTuple):
+    """Parameter ``name`` of function ``fid``, written without an annotation: any value the
+    calls of ``fid`` in its own module pass for it, or ``default`` (a call may omit it)."""
+
+    fid: str
+    name: str
+    default: Ref | None = None
+    tag: Literal["param"] = "param"
 
 
 class NoneRef(NamedTuple):
@@ -172,6 +196,7 @@ Ref = (
     GlobalRef
     | MemberRef
     | LocalFunctionRef
+    | DefRef
     | SelfRef
     | ClsRef
     | SuperRef
@@ -184,6 +209,7 @@ Ref = (
     | EnterRef
     | SeqRef
     | AnyRef
+    | ParamRef
     | NoneRef
     | UnknownRef
 )
@@ -193,6 +219,7 @@ _REF_TYPES: frozenset[type] = frozenset(
         GlobalRef,
         MemberRef,
         LocalFunctionRef,
+        DefRef,
         SelfRef,
         ClsRef,
         SuperRef,
@@ -205,6 +232,7 @@ _REF_TYPES: frozenset[type] = frozenset(
         EnterRef,
         SeqRef,
         AnyRef,
+        ParamRef,
         NoneRef,
         UnknownRef,
     }
@@ -241,6 +269,10 @@ class CallSite:
     # awaitable, so it is not a sync call that blocks (a ``session: Session`` annotation on
     # what is really an ``AsyncSession`` does not make ``await session.execute()`` blocking).
     awaited: bool = False
+    # The other arguments whose values are known (position or keyword, ref), for calls that
+    # may reach a function of this module: they give its unannotated parameters values
+    # (``ParamRef``).
+    args: tuple[tuple[int | str, Ref], ...] = ()
 
 
 @_compact
@@ -449,7 +481,7 @@ def dependency_terms(summary: ModuleSummary) -> DependencyTerms:
         if fn.handoffs:
             values.append([handoff.target for handoff in fn.handoffs])
         for site in fn.calls:
-            values += (site.callee, site.fn_args)
+            values += (site.callee, site.fn_args, site.args)
     for cls in summary.classes.values():
         values += (cls.id, cls.bases, list(cls.attrs.values()))
     for timeout in summary.timeouts:

@@ -21,6 +21,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from sightlint import __version__
 from sightlint.engine import PARSE_ERROR_CODE
@@ -157,6 +158,7 @@ def build(run: RunResult, settings: Settings | None = None, *, diffs: bool = Tru
         return (-int(key[0]), _audit_order(entry.meta.audit if entry else None), key[1])
 
     groups = []
+    memo: dict[str, Any] = {}  # the project fixes of a rule, planned once for all its groups
     for number, key in enumerate(sorted(keyed, key=order), 1):
         severity, code = key
         mine = keyed[key]
@@ -177,7 +179,7 @@ def build(run: RunResult, settings: Settings | None = None, *, diffs: bool = Tru
         if diffs and any(f.fixable for f in mine):
             fixable_files = sorted({f.path for f in mine if f.fixable})
             shown = set(fixable_files[:MAX_DIFF_FILES])
-            group.diffs = _fix_diffs([f for f in mine if f.path in shown], settings or Settings())
+            group.diffs = _fix_diffs([f for f in mine if f.path in shown], settings or Settings(), _scope(run), memo)
             group.more_fixable_files = len(fixable_files) - len(shown)
         groups.append(group)
     by_severity = {s: sum(1 for f in findings if f.severity is s) for s in sorted(Severity, reverse=True)}
@@ -200,7 +202,7 @@ def build(run: RunResult, settings: Settings | None = None, *, diffs: bool = Tru
     )
 
 
-def _fix_diffs(findings: list[Finding], settings: Settings) -> list[Diff]:
+def _fix_diffs(findings: list[Finding], settings: Settings, scope: str = ".", memo: dict[str, Any] | None = None) -> list[Diff]:
     """Per file, the diff ``sightlint fix`` (``--unsafe-fixes`` when the findings' fix is
     unsafe) makes for this rule alone."""
     from sightlint import fixer
@@ -208,6 +210,11 @@ def _fix_diffs(findings: list[Finding], settings: Settings) -> list[Diff]:
     code = findings[0].code
     only = replace(settings, select=(code,), extend_select=(), ignore=())
     out = []
+    from sightlint.registry import implemented
+
+    rule = next((r for r in implemented() if r.meta.code == code), None)
+    if rule is not None and rule.project_fixes and any(f.fixable and rule.takes_project_fix(f) for f in findings):
+        return _project_fix_diffs(findings, only, scope, {} if memo is None else memo)
     for path in sorted({f.path for f in findings if f.fixable}):
         unsafe = any(f.fix_safety is FixSafety.UNSAFE for f in findings if f.path == path)
         try:
@@ -222,6 +229,36 @@ def _fix_diffs(findings: list[Finding], settings: Settings) -> list[Diff]:
         lines = [line if line.endswith("\n") else line + "\n" for line in lines]
         cut = max(0, len(lines) - MAX_DIFF_LINES)
         out.append(Diff(path, unsafe, tuple(lines[:MAX_DIFF_LINES]), cut))
+    return out
+
+
+def _project_fix_diffs(findings: list[Finding], settings: Settings, scope: str, memo: dict[str, Any]) -> list[Diff]:
+    """The diffs of a rule whose fixes are planned on the project (several files each):
+    what ``sightlint fix --diff --unsafe-fixes`` on the report's scope changes in the files
+    that the fixes of ``findings`` edit, in path order."""
+    from sightlint import fixer
+
+    unsafe = any(f.fix_safety is FixSafety.UNSAFE for f in findings)
+    key = f"{findings[0].code} {unsafe}"
+    if key not in memo:
+        try:
+            memo[key] = fixer.fix_paths([Path(scope)], settings, unsafe=unsafe, write=False, use_cache=False, jobs=1)
+        except Exception:  # sightlint: ignore[SL201] a report without the diffs beats no report
+            memo[key] = None
+    report = memo[key]
+    if report is None:
+        return []
+    mine = set(findings)
+    edited = {path for plan in report.project_applied if plan.finding in mine for path in plan.files}
+    out = []
+    for outcome in sorted((o for o in report.changed if o.path in edited), key=lambda o: o.path)[:MAX_DIFF_FILES]:
+        assert outcome.new is not None
+        before = outcome.original.decode("utf-8", errors="replace").splitlines(keepends=True)
+        after = outcome.new.decode("utf-8", errors="replace").splitlines(keepends=True)
+        lines = list(difflib.unified_diff(before, after, f"a/{outcome.path}", f"b/{outcome.path}", n=2))
+        lines = [line if line.endswith("\n") else line + "\n" for line in lines]
+        cut = max(0, len(lines) - MAX_DIFF_LINES)
+        out.append(Diff(outcome.path, unsafe, tuple(lines[:MAX_DIFF_LINES]), cut))
     return out
 
 

@@ -30,6 +30,7 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sightlint.models import Finding, RunResult
 from sightlint.reporting._common import SourceLines
@@ -141,19 +142,41 @@ def relative(path: str, root: str | None) -> str:
     return (rel if rel is not None else path).replace(os.sep, "/")
 
 
-def fingerprints(findings: Sequence[Finding], root: str | None, sources: SourceLines | None = None) -> list[Print]:
-    """The fingerprint of each of ``findings`` (same order), relative to ``root``."""
+def fingerprints(
+    findings: Sequence[Finding], root: str | None, sources: SourceLines | None = None, memo: Any = None
+) -> list[Print]:
+    """The fingerprint of each of ``findings`` (same order), relative to ``root``.
+
+    ``memo`` (a ``cache.FileMemo``, from ``RunResult.memo``) keeps each file's scopes and
+    forms by range between runs: a file whose content and finding ranges were seen before
+    is neither read nor parsed again. The fingerprints are the same with or without it.
+    """
     sources = sources or SourceLines()
-    modules: dict[str, _Module] = {}
-    keyed: list[tuple[str, str, str, str]] = []
-    for f in findings:
-        module = modules.get(f.path)
-        if module is None:
-            module = modules[f.path] = _Module(sources.lines(f.path))
-        span = f.span
-        node = module.node_at(span.line, span.col, span.end_line, span.end_col)
-        form = _form(node) if node is not None else _span_text(sources.lines(f.path), f)
-        keyed.append((f.code, relative(f.path, root), module.scope(span.line), form))
+    # One file's tree at a time: all of them at once held every parsed file with a
+    # finding in memory until the report was written (most of a run's peak).
+    by_path: dict[str, list[int]] = {}
+    for i, f in enumerate(findings):
+        by_path.setdefault(f.path, []).append(i)
+    keyed: list[tuple[str, str, str, str]] = [("", "", "", "")] * len(findings)
+    for path, indices in by_path.items():
+        shown = relative(path, root)
+        known = memo.get(path) if memo is not None else None
+        if type(known) is not dict:
+            known = {}
+        parts: list[tuple[str, str] | None] = []
+        for i in indices:
+            span = findings[i].span
+            part = known.get((span.line, span.col, span.end_line, span.end_col))
+            parts.append(part if type(part) is tuple and len(part) == 2 and all(type(p) is str for p in part) else None)
+        if any(part is None for part in parts):
+            fresh = _parts(path, [findings[i] for i in indices], sources)
+            parts = [fresh[_range(findings[i])] for i in indices]
+            if memo is not None:
+                memo.put(path, {**known, **{key: part for key, part in fresh.items() if part is not None}})
+        for i, part in zip(indices, parts):
+            f = findings[i]
+            scope, form = part if part is not None else _fallback(f, sources)
+            keyed[i] = (f.code, shown, scope, form)
     # Occurrence index in position order, whatever order ``findings`` come in.
     order = sorted(range(len(findings)), key=lambda i: findings[i].sort_key())
     seen: Counter[tuple[str, str, str, str]] = Counter()
@@ -169,7 +192,41 @@ def fingerprints(findings: Sequence[Finding], root: str | None, sources: SourceL
     return out
 
 
+def _range(f: Finding) -> tuple[int, int, int, int]:
+    span = f.span
+    return span.line, span.col, span.end_line, span.end_col
+
+
+def _parts(path: str, findings: Sequence[Finding], sources: SourceLines) -> dict[tuple[int, int, int, int], tuple[str, str] | None]:
+    """Range -> (enclosing scope, normalised form) of each of ``findings`` (all in ``path``),
+    from the file as it reads now; None for a range whose form is the finding's message
+    (no source to read it from: not a function of the file's content)."""
+    lines = sources.lines(path)
+    module = _Module(lines)
+    out: dict[tuple[int, int, int, int], tuple[str, str] | None] = {}
+    for f in findings:
+        key = _range(f)
+        if key in out:
+            continue
+        node = module.node_at(*key)
+        if node is not None:
+            out[key] = (module.scope(key[0]), _form(node))
+        elif lines is not None and 1 <= key[0] <= len(lines):
+            out[key] = (module.scope(key[0]), _span_text(lines, f))
+        else:
+            out[key] = None
+    return out
+
+
+def _fallback(f: Finding, sources: SourceLines) -> tuple[str, str]:
+    """Scope and form of a finding whose range the file does not hold: no scope, its message."""
+    return _Module(None).scope(f.span.line), _span_text(sources.lines(f.path), f)
+
+
 def of_run(run: RunResult, sources: SourceLines | None = None) -> list[tuple[Finding, Print]]:
     """Every finding of ``run`` (in report order) with its fingerprint."""
     findings = run.findings
-    return list(zip(findings, fingerprints(findings, run.root, sources)))
+    prints = fingerprints(findings, run.root, sources, run.memo)
+    if run.memo is not None:
+        run.memo.save()
+    return list(zip(findings, prints))

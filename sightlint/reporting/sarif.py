@@ -219,7 +219,9 @@ def source_root(root: str | None) -> str | None:
 
 def report(run: RunResult, sources: SourceLines | None = None, *, unused_suppressions: bool = False) -> dict[str, Any]:
     sources = sources or SourceLines()
-    prints = fingerprints(run.findings, run.root, sources)  # relative to the project root, as in JSON
+    prints = fingerprints(run.findings, run.root, sources, run.memo)  # relative to the project root, as in JSON
+    if run.memo is not None:
+        run.memo.save()
     run = dataclasses.replace(run, root=source_root(run.root))
     findings = run.findings
     rules = _descriptors(findings)

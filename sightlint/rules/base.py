@@ -56,13 +56,28 @@ severity override after grading. Findings reported without ``function`` are not 
 and a check without the project phase (``api.check_source``, the fixer) keeps them as
 the visitor reported them. The per-file cache stores them ungraded and the project phase
 grades them on every run, so a cached run reports what ``--no-cache`` does.
+Project fixes
+-------------
+A fix that must edit several nodes, maybe in several files (a helper made ``async def``
+and ``await`` added at each of its callers in other modules), is planned on the project
+model instead of one node: the rule sets ``project_fixes = True``, says which of its
+findings take one (``takes_project_fix``; the others keep the per-node ``fix``), and
+``plan_fixes(graph, findings, sources, settings)`` returns, per finding, a
+:class:`PlannedFix` (its :class:`SiteEdit` list) or a :class:`NoFix` (why not). The fixer
+applies every plan's edits file by file: it finds each edit's LibCST node (of type
+``edit.node``, starting at ``edit.line:edit.col``) and asks the rule's ``edit(node,
+edit)`` for a :class:`Fix`, whose ``replacement`` may be a function of the node as
+rewritten so far (edits nested in one another compose). Every file's new text is computed
+and parsed before any is written; a plan with one edit that cannot be made is dropped
+whole. ``sightlint fix FILES`` applies a plan only when all of its files are named (or
+with ``--cross-file``).
 """
 
 from __future__ import annotations
 
 import ast
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -163,6 +178,54 @@ class Fix:
     replacement: Any  # a libcst node (or libcst.RemoveFromParent())
     imports: tuple[tuple[str, str | None], ...] = ()
     module_statements: tuple[tuple[str, str], ...] = ()
+    # The node ``replacement`` replaces when it is not the finding's own: one of
+    # ``Rule.fix_ancestors`` (the ``if`` around a tested name, the block holding it).
+    target: Any = None
+    # ``(bound_name, global)``: put that module statement right after the top-level
+    # assignment of ``global`` (a lock next to the global it guards) when the module's
+    # header (the lines before its first def or class) holds one; else after the imports.
+    placement: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class SiteEdit:
+    """One change of a project fix: rewrite the LibCST node of type ``node`` (``"Call"``,
+    ``"FunctionDef"``) that starts at ``line:col`` (a character column) of the file ``path``.
+
+    ``end`` (line, col) pins where it ends, when known; otherwise ``name`` (a call's
+    callee's last name: ``f`` of ``a.f(x)``, ``C`` of ``C()``; a def's name) tells apart
+    nodes that start at the same place. ``action`` and ``data`` are the rule's own."""
+
+    path: str
+    line: int
+    col: int
+    node: str
+    action: str
+    name: str = ""
+    end: tuple[int, int] | None = None
+    data: tuple[Any, ...] = ()
+
+
+@dataclass(frozen=True)
+class PlannedFix:
+    """A project fix of ``finding``: its edits, in any files; ``summary`` says what it does."""
+
+    finding: Finding
+    edits: tuple[SiteEdit, ...]
+    summary: str = ""
+
+    @property
+    def files(self) -> tuple[str, ...]:
+        """Every file the fix edits."""
+        return tuple(sorted({edit.path for edit in self.edits}))
+
+
+@dataclass(frozen=True)
+class NoFix:
+    """Why ``finding``, which a project fix was asked for, gets none."""
+
+    finding: Finding
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -183,6 +246,12 @@ class Rule:
     cross_file: ClassVar[bool] = False
     # True for per-file rules whose findings the project phase grades (see the module docstring).
     graded: ClassVar[bool] = False
+    # True for rules with fixes planned on the project model (see "Project fixes" above).
+    project_fixes: ClassVar[bool] = False
+    # "function": the fixer parses the whole innermost function around each finding (not
+    # only the innermost statement) and sets ``fix_ancestors`` before calling ``fix``, so
+    # a fix may replace a statement or block around its node (``Fix.target``).
+    fix_region: ClassVar[str | None] = None
 
     def __init__(self, context: Context, options: Any = None) -> None:
         self.context = context
@@ -193,6 +262,9 @@ class Rule:
         # What the fixer learnt about the whole project for the fixes (for example SL201's
         # ``"logger_convention"``); empty when fixing a file on its own.
         self.fix_facts: dict[str, Any] = {}
+        # With ``fix_region = "function"``: the LibCST nodes around the node ``fix`` gets,
+        # outermost first (its parent last); set by the fixer before each call.
+        self.fix_ancestors: tuple[Any, ...] = ()
 
     # -- reporting -----------------------------------------------------------------
 
@@ -325,6 +397,26 @@ class Rule:
         The safest fix unless ``self.unsafe_fixes`` (see "Two fixes" in the module docstring)."""
         return None
 
+    # -- project fixes (see "Project fixes" in the module docstring) -----------------
+
+    @classmethod
+    def takes_project_fix(cls, finding: Finding) -> bool:
+        """Whether ``finding`` is fixed by a planned project fix rather than by ``fix``."""
+        return cls.project_fixes
+
+    @classmethod
+    def plan_fixes(
+        cls, graph: Graph, findings: Sequence[Finding], sources: Mapping[str, str], settings: Settings
+    ) -> list[PlannedFix | NoFix]:
+        """A :class:`PlannedFix` or a :class:`NoFix` for each of ``findings``; ``sources``
+        holds the text of every file of the project, by display path."""
+        return [NoFix(finding, "no fix for this case") for finding in findings]
+
+    def edit(self, node: cst.CSTNode, edit: SiteEdit) -> Fix | None:
+        """The :class:`Fix` making ``edit`` at ``node`` (its ``replacement`` may be a function
+        of the node as rewritten so far), or None when it cannot be made here."""
+        return None
+
     # -- introspection used by the engine and the docs -------------------------------
 
     @classmethod
@@ -357,10 +449,13 @@ __all__ = [
     "Fix",
     "FixSafety",
     "Good",
+    "NoFix",
     "NoOptions",
+    "PlannedFix",
     "Rule",
     "RuleClass",
     "RuleMeta",
     "Severity",
+    "SiteEdit",
     "Span",
 ]

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass, field
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sightlint.models import Finding, RelatedLocation, Span
@@ -9,7 +11,7 @@ from sightlint.project.blocking import CATEGORY_LABEL, ENTRIES, BlockingSite, Ca
 from sightlint.project.contexts import BACKGROUND, REQUEST, SCRIPT, STARTUP, TEST, THREAD, UNKNOWN, RunsIn, where_code_runs
 from sightlint.project.graph import Graph, ModelNeeds
 from sightlint.project.model import Edge, is_test_path
-from sightlint.rules.base import Bad, Fix, FixSafety, Good, Rule, RuleMeta, Severity
+from sightlint.rules.base import Bad, Fix, FixSafety, Good, NoFix, PlannedFix, Rule, RuleMeta, Severity, SiteEdit
 from sightlint.semantics.bindings import BindingKind, ScopeKind
 from sightlint.settings import Settings
 
@@ -139,8 +141,11 @@ class BlockingCallInAsync(Rule):
     the calling method; generic bases (`Repo[User]`); the wrapper a project decorator
     returns (a `@retry` that sleeps); `with`/`async with` on a `@contextmanager` factory
     or a class with `__enter__`; `for` loops over project iterables; callables kept in
-    dicts and lists; callbacks passed through several helpers; `map`/`sorted(key=)`;
-    external methods inherited by a project subclass (`class Client(requests.Session)`).
+    dicts and lists (at a constant key: the value there); callbacks passed through several
+    helpers; `map`/`sorted(key=)`; external methods inherited by a project subclass
+    (`class Client(requests.Session)`); an unannotated parameter holding what the calls
+    written in its own module pass (`_send(requests.Session())` to a module's helper
+    `def _send(session)`), followed two calls deep.
 
     ## Why it matters
     One event loop serves every request of the worker. While a blocking call runs,
@@ -151,20 +156,62 @@ class BlockingCallInAsync(Rule):
     call only delays start-up or the script; in a test it only slows the suite down.
 
     ## Fix
-    `time.sleep(...)` called directly in an `async def` (also `from time import sleep`,
-    and under an alias) becomes `await asyncio.sleep(...)`, adding `import asyncio` in the
-    standard-library import group when the module lacks it. The fix is **unsafe**
-    (`--unsafe-fixes`): the coroutine now yields to the event loop while it waits, so other
-    tasks run meanwhile (which is the point, but code that relied on nothing else running
-    during the pause changes behaviour). It is not offered inside a lambda, a
-    comprehension or a nested sync function, where `await` cannot go, nor where the name
-    `asyncio` means something else; an import of `sleep` that becomes unused is left for
-    your linter.
+    `time.sleep` becomes `await asyncio.sleep`, with `async` and `await` propagated up the
+    call chain across files where every caller can follow; any other blocking call, and a
+    chain that cannot become async, runs in a thread: `await asyncio.to_thread(f, ...)` at
+    the async boundary. Every fix is **unsafe** (`--unsafe-fixes`): the coroutine now yields
+    to the event loop where it used to block, so other tasks run meanwhile (the point, but
+    code that relied on nothing else running during the call changes behaviour), and work
+    moved to a thread runs concurrently with the loop.
 
-    Everything else has no automatic fix yet: the right change depends on the call. Use
-    the async API where one exists (`httpx.AsyncClient`, async drivers, `ainvoke`), make
-    the helper chain `async` when it is short, or move the blocking work off the loop
-    with `await asyncio.to_thread(fn, ...)` at the async boundary.
+    - `time.sleep(...)` directly in an `async def` (also `from time import sleep`, aliases)
+      becomes `await asyncio.sleep(...)`, adding `import asyncio` in the standard-library
+      import group when the module lacks it.
+    - `time.sleep` in a sync helper reached from async code: the helper becomes
+      `async def` with `await asyncio.sleep(...)`, and `async`/`await` are propagated up
+      every chain to the async code, across files (`_backoff(attempt)` becomes
+      `await _backoff(attempt)` in a caller made `async def`, `ok = await check_with_retry(...)`
+      in the route). This is a project fix: planned on the call graph, every edited file is
+      computed and parsed before any is written, and all are written or none.
+    - Where propagation meets a function that cannot become async, it stops: a special
+      method (`__init__`: the audit's `_connect_with_retry` is called from service
+      constructors), a property, a lambda, module-level code, a generator, a function with
+      any decorator but `staticmethod`/`classmethod` (`lru_cache` would cache coroutines; a
+      sync route handler runs in Starlette's threadpool), a method another class also
+      defines (an override), a function also called from sync code, called by nothing in
+      the project or exported in `__all__` (code outside the project may call it), one passed as a
+      value (`Depends(f)`, a callback, `threading.Thread(target=f)`) or named in a string
+      (`getattr`), and calls the model cannot resolve that may reach it. Then the chain
+      stays sync and each async function's call into it becomes
+      `await asyncio.to_thread(helper, ...)` (`Indexer()` becomes
+      `await asyncio.to_thread(Indexer)`, `obj.m(a, k=v)` becomes
+      `await asyncio.to_thread(obj.m, a, k=v)`; `*args`, `**kwargs` and keywords kept;
+      `(await ...)` where the value is used as a receiver). A function of that chain that
+      sets a global (a lazy singleton) is named in `--show-fixes`: run in threads, it now
+      needs a lock (see SL501).
+    - Any other blocking call: `await asyncio.to_thread(...)` at the async boundary (the call
+      itself when it is written in the `async def`; with the methods called at once on its
+      result, `inspect(engine).get_schema_names()`, the whole expression:
+      `await asyncio.to_thread(lambda: inspect(engine).get_schema_names())`), or the async twin where it is a true
+      drop-in: LangChain's `invoke`/`batch`/`embed_query`/`embed_documents` become
+      `await ....ainvoke(...)`/`abatch`/`aembed_query`/`aembed_documents` (same arguments,
+      same result: langchain-core 0.3 `Runnable.ainvoke`, `Embeddings.aembed_query`).
+      Other catalogue alternatives (`httpx.AsyncClient`, async drivers) are different APIs
+      and are only named in the finding.
+
+    No fix, with the reason in `sightlint fix --show-fixes`, where `await` cannot go (a
+    lambda, a generator expression, a class body, a def's header), where an argument
+    awaits, yields or assigns (`f(await g())`: the evaluation order would change), for a
+    context manager (`with open(p) as f:`: its block would still block; move the block into
+    a function run with `asyncio.to_thread`), a generator function (its body runs as the
+    loop iterates it), a callback scheduled on the loop (`call_soon`), a chain that changes
+    module-level state (`app.token = ...`, `CACHE[key] = ...`: threads would interleave
+    what the loop ran in one piece), a chain that more
+    than 12 async call sites reach (wrapping each is no reviewable change: fix the helper),
+    and where `asyncio` means something else. `sightlint fix FILES` applies a fix that also edits files not
+    named only with `--cross-file` (or when they are named too); otherwise it lists them.
+    Tests that patch a helper made async with a plain `Mock` need an `AsyncMock`; an import
+    of `sleep` that becomes unused is left for your linter.
 
     ## Options
     Turn catalog categories off (for example `categories = ["sleep", "network"]`), add
@@ -594,7 +641,7 @@ async def count(session: Session):
             if len(chains) > 1 + _MAX_OTHER_CHAINS:
                 lines.append(f"- ... and {len(chains) - 1 - _MAX_OTHER_CHAINS} more")
         severities = _SEVERITY[worst.context]
-        return cls.project_finding(
+        finding = cls.project_finding(
             model.path_of(site.function),
             Span(call.line, call.col, call.end_line, call.end_col),
             f"{what}{where}.",
@@ -602,12 +649,63 @@ async def count(session: Session):
             related=(*(model.hop(edge) for edge in worst.edges), _hop_to_site(model, site)),
             detail="\n".join(lines) or None,
             chain_paths=paths,
-            fix_safety=FixSafety.UNSAFE if _sleeps_in_async(model, site) else FixSafety.NONE,
+            fix_safety=FixSafety.UNSAFE,
         )
+        return replace(finding, fix_title=_fix_title(model, site))
 
     # -- fix -------------------------------------------------------------------------
 
     fix_node = "Call"
+    project_fixes = True
+
+    @classmethod
+    def takes_project_fix(cls, finding: Finding) -> bool:
+        return finding.fix_title != _LOCAL_TITLE
+
+    @classmethod
+    def plan_fixes(
+        cls, graph: Graph, findings: Sequence[Finding], sources: Mapping[str, str], settings: Settings
+    ) -> list[PlannedFix | NoFix]:
+        planner = _Planner(graph, sources, cls.options_for(settings))
+        return [planner.plan(finding) for finding in findings]
+
+    def edit(self, node: cst.CSTNode, edit: SiteEdit) -> Fix | None:
+        """One edit of a planned fix: ``async-def``, ``await``, ``sleep``, ``to-thread``, ``async-method``."""
+        import libcst as cst
+
+        if edit.action == "async-def":
+            if not isinstance(node, cst.FunctionDef) or node.asynchronous is not None:
+                return None
+            return Fix(replacement=lambda n: n.with_changes(asynchronous=cst.Asynchronous()))
+        if not isinstance(node, cst.Call):
+            return None
+        paren = bool(edit.data and edit.data[-1] is True)
+        if edit.action == "await":
+            return Fix(replacement=lambda n: _awaited(n, paren) if isinstance(n, cst.Call) else None)
+        imports = _asyncio_imports(self.context, edit.line, edit.col)
+        if imports is None:
+            return None
+        if edit.action == "sleep":
+            func = node.func
+            if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and func.attr.value == "sleep":
+                wanted, name = "time", func.value.value
+            elif isinstance(func, cst.Name):
+                wanted, name = "time.sleep", func.value
+            else:
+                return None
+            binding = self.context.binding_at(name, edit.line, edit.col)
+            if binding.kind is not BindingKind.IMPORT or binding.qualified != wanted or any(a.keyword or a.star for a in node.args):
+                return None
+            sleep = cst.Attribute(value=cst.Name("asyncio"), attr=cst.Name("sleep"))
+            return Fix(replacement=lambda n: _awaited(n.with_changes(func=sleep), paren), imports=imports)
+        if edit.action == "to-thread":
+            return Fix(replacement=lambda n: _to_thread(n, paren), imports=imports)
+        if edit.action == "to-thread-lambda":
+            return Fix(replacement=lambda n: _to_thread_lambda(n, paren), imports=imports)
+        if edit.action == "async-method" and isinstance(node.func, cst.Attribute):
+            twin = cst.Name(str(edit.data[0]))
+            return Fix(replacement=lambda n: _awaited(n.with_changes(func=n.func.with_changes(attr=twin)), paren))
+        return None
 
     def fix(self, node: cst.CSTNode, finding: Finding) -> Fix | None:
         """``time.sleep(x)`` directly in an ``async def`` -> ``await asyncio.sleep(x)``."""
@@ -768,3 +866,602 @@ def _hop_to_site(model: Graph, site: BlockingSite) -> RelatedLocation:
     return RelatedLocation(
         model.path_of(site.function), call.line, call.col, f"`{model.display(site.function)}` calls `{call.text}`"
     )
+
+
+# -- the project fix: async up the chain, or a thread at the async boundary ---------------
+
+_LOCAL_TITLE = "Await `asyncio.sleep(...)` instead"
+_CHAIN_TITLE = "Make the sync helpers `async` up the chain (`await asyncio.sleep`), or run the chain in a thread"
+_THREAD_TITLE = "Run it off the loop with `await asyncio.to_thread(...)` at the async boundary"
+# LangChain's async twins: the same arguments and result, awaited (langchain-core 0.3
+# ``Runnable.ainvoke``/``abatch``, ``Embeddings.aembed_query``/``aembed_documents``).
+_DROP_IN = {"invoke": "ainvoke", "batch": "abatch", "embed_query": "aembed_query", "embed_documents": "aembed_documents"}
+_KEPT_DECORATORS = frozenset({"staticmethod", "classmethod"})
+# Beyond this many async call sites into a chain, wrapping each in a thread is not a fix a
+# reviewer takes (chainlit's `Message.__init__` sleeps: 91 constructions across the code).
+_MAX_THREAD_CALLS = 12
+_LINE = re.compile(r"\r\n|\r|\n")
+
+
+def _fix_title(model: Graph, site: BlockingSite) -> str:
+    if model.functions[site.function].is_async:
+        if site.call.name == "time.sleep":
+            return _LOCAL_TITLE
+        if site.category == "llm" and site.call.name.rpartition(".")[2] in _DROP_IN:
+            return "Await the async method instead (`ainvoke`, `aembed_query`, ...)"
+        return _THREAD_TITLE
+    return _CHAIN_TITLE if site.call.name == "time.sleep" else _THREAD_TITLE
+
+
+class _Module(NamedTuple):
+    """One parsed file of the project, for planning."""
+
+    tree: ast.Module
+    lines: list[str]
+    parents: dict[ast.AST, ast.AST]
+    calls: dict[tuple[int, int], list[ast.Call]]  # by start (line, character column)
+    defs: dict[tuple[int, int], ast.FunctionDef | ast.AsyncFunctionDef]
+
+
+class _Planner:
+    """Plans SL101's project fixes on the call graph and the project's sources."""
+
+    def __init__(self, model: Graph, sources: Mapping[str, str], options: BlockingOptions) -> None:
+        self.model = model
+        self.sources = sources
+        self.wanted = frozenset(options.contexts)
+        self.runs = where_code_runs(model)
+        blocking = analyse(model, options.catalog())
+        self.sites = {
+            (model.path_of(site.function), site.call.site.line, site.call.site.col): site
+            for sites in blocking.sites.values()
+            for site in sites
+        }
+        self.modules: dict[str, _Module | None] = {}
+        self._edges_at: dict[tuple[str, int, int], list[Edge]] | None = None
+        self._frames: dict[str, str | None] = {}
+        self._refs: dict[str, str | None] = {}
+        self._blocker: dict[str, str] = {}  # function -> the caller that keeps it sync
+
+    # -- per finding ----------------------------------------------------------------
+
+    def plan(self, finding: Finding) -> PlannedFix | NoFix:
+        site = self.sites.get((finding.path, finding.line, finding.col))
+        if site is None:
+            return NoFix(finding, "no fix: the blocking call is not in the project model")
+        if self.model.functions[site.function].is_async:
+            return self._direct(finding, site)
+        why = None
+        if site.call.name == "time.sleep":
+            chain = self._propagate(finding, site)
+            if isinstance(chain, PlannedFix):
+                return chain
+            why = chain
+        return self._boundary(finding, site, why)
+
+    def _direct(self, finding: Finding, site: BlockingSite) -> PlannedFix | NoFix:
+        """A blocking call written in the ``async def``: its async twin, or ``to_thread``."""
+        path, span = finding.path, finding.span
+        call = self._call(path, span.line, span.col, end=(span.end_line, span.end_col))
+        if isinstance(call, str):
+            return NoFix(finding, f"no fix: {call}")
+        why = self._awaitable(path, call, site.function) or self._wrappable(call)
+        if self._with_item(path, call):
+            why = why or "a context manager (`with ...`): what its block does would stay on the loop; move the block into a function run with `asyncio.to_thread`"
+        method = site.call.name.rpartition(".")[2]
+        twin = _DROP_IN.get(method) if site.category == "llm" and isinstance(call.func, ast.Attribute) else None
+        if twin is not None and not self._awaitable(path, call, site.function):
+            edit = SiteEdit(path, span.line, span.col, "Call", "async-method", end=(span.end_line, span.end_col), data=(twin, self._receiver(path, call)))
+            return PlannedFix(finding, (edit,), f"`await ....{twin}(...)` instead of `.{method}(...)`")
+        if why:
+            return NoFix(finding, f"no fix: {why}")
+        top = self._chain_top(path, call)
+        if top is not call and not (self._awaitable(path, top, site.function) or self._wrappable(top) or self._with_item(path, top)):
+            # `inspect(engine).get_schema_names()`: the methods called on the result block
+            # too; the whole expression goes to the thread.
+            end = (top.end_lineno or top.lineno, self._char(path, top.end_lineno or top.lineno, top.end_col_offset or 0))
+            col = self._char(path, top.lineno, top.col_offset)
+            edit = SiteEdit(path, top.lineno, col, "Call", "to-thread-lambda", end=end, data=(self._receiver(path, top),))
+            return PlannedFix(finding, (edit,), f"`{site.call.site.text}(...)` and the calls on its result run in a thread (`asyncio.to_thread(lambda: ...)`)")
+        edit = SiteEdit(path, span.line, span.col, "Call", "to-thread", end=(span.end_line, span.end_col), data=(self._receiver(path, call),))
+        return PlannedFix(finding, (edit,), f"`{site.call.site.text}(...)` runs in a thread (`asyncio.to_thread`)")
+
+    def _boundary(self, finding: Finding, site: BlockingSite, because: str | None) -> PlannedFix | NoFix:
+        """The chain runs in a thread: each async function's call into it becomes ``await asyncio.to_thread(...)``."""
+        model = self.model
+        towards = model.sync_callers_bfs(site.function)
+        roots = [
+            node
+            for node in towards
+            if model.functions[node].is_async and _worst_chain(model, self.runs, towards, node, self.wanted) is not None
+        ]
+        lead = f"{because}; and no thread either: " if because else "no fix: "
+        edits: dict[tuple[str, int, int], SiteEdit] = {}
+        for root in roots:
+            path = model.path_of(root)
+            for edge in model.edges.get(root, ()):
+                if edge.target not in towards or model.functions[edge.target].is_async or edge.kind == "thread":
+                    continue
+                where = f"{path}:{edge.line}"
+                if edge.kind != "call":
+                    return NoFix(finding, f"{lead}`{model.display(root)}` schedules `{model.display(edge.target)}` on the loop ({where})")
+                if self._frame_reason(edge.target) == f"`{model.display(edge.target)}` is a generator":
+                    return NoFix(finding, f"{lead}`{model.display(edge.target)}` is a generator: its body runs as the loop iterates it ({where})")
+                name = "" if edge.via else _callee_name(model, edge.target)
+                call = self._call(path, edge.line, edge.col, name=name)
+                if isinstance(call, str):
+                    return NoFix(finding, f"{lead}{call}")
+                why = self._awaitable(path, call, root) or self._wrappable(call)
+                if not why and self._with_item(path, call):
+                    why = f"`{model.display(edge.target)}` makes a context manager ({where}): its block would stay on the loop"
+                if why:
+                    return NoFix(finding, f"{lead}{why}")
+                end = (call.end_lineno or call.lineno, self._char(path, call.end_lineno or call.lineno, call.end_col_offset or 0))
+                edits[(path, edge.line, edge.col)] = SiteEdit(
+                    path, edge.line, edge.col, "Call", "to-thread", end=end, data=(self._receiver(path, call),)
+                )
+        if not edits:
+            return NoFix(finding, f"{lead}no async function calls into the chain where a thread could take it")
+        if len(edits) > _MAX_THREAD_CALLS:
+            files = len({path for path, _, _ in edits})
+            return NoFix(
+                finding,
+                f"{lead}{len(edits)} async call sites in {files} file{'s' if files != 1 else ''} reach it: too many to wrap each in"
+                " `asyncio.to_thread`; change the helper itself (an async API, or its blocking part in a thread)",
+            )
+        shown = because + "; " if because else ""
+        count = len(edits)
+        # What the threads run: the chain below the wrapped calls, down to the blocking call.
+        moved = {edge.target for root in roots for edge in model.edges.get(root, ()) if edge.target in towards and not model.functions[edge.target].is_async}
+        todo = list(moved)
+        while todo:
+            for edge in model.edges.get(todo.pop(), ()):
+                if edge.target in towards and edge.target not in moved and not model.functions[edge.target].is_async:
+                    moved.add(edge.target)
+                    todo.append(edge.target)
+        for node in sorted(moved):
+            if not model.functions[node].is_async:
+                shared = self._mutates_module_object(node)
+                if shared:
+                    return NoFix(
+                        finding,
+                        f"{lead}`{model.display(node)}` changes module-level state (`{shared}`): in threads,"
+                        " concurrent calls would interleave; make that state per call or lock it first",
+                    )
+        lazy = [node for node in moved if self._sets_globals(node)]
+        note = ""
+        if lazy:
+            names = ", ".join(f"`{model.display(n)}`" for n in sorted(lazy)[:3])
+            note = f" ({names} sets a global: now run in threads, it needs a lock, see SL501)"
+        return PlannedFix(
+            finding, tuple(edits.values()), f"{shown}the chain runs in a thread (`asyncio.to_thread`) at {count} call{'s' if count > 1 else ''}{note}"
+        )
+
+    def _mutates_module_object(self, fid: str) -> str | None:
+        """The first assignment in the function to an attribute or item of a module-level
+        name (``app._token = ...``, ``CACHE[k] = v``), as written; None if there is none."""
+        info = self.model.functions[fid]
+        module = self._module(self.model.path_of(fid))
+        node = module.defs.get((info.line, info.col)) if module else None
+        if node is None or module is None:
+            return None
+        own = _own_nodes(node)
+        local = {a.arg for a in (*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs)}
+        local |= {a.arg for a in (node.args.vararg, node.args.kwarg) if a is not None}
+        local |= {n.id for n in own if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+        top = _module_names(module.tree)
+        for item in own:
+            targets = item.targets if isinstance(item, ast.Assign) else [item.target] if isinstance(item, ast.AugAssign) else []
+            for target in targets:
+                if not isinstance(target, (ast.Attribute, ast.Subscript)):
+                    continue
+                root: ast.expr = target
+                while isinstance(root, (ast.Attribute, ast.Subscript)):
+                    root = root.value
+                if isinstance(root, ast.Name) and root.id not in local and root.id in top:
+                    return ast.unparse(target)
+        return None
+
+    def _sets_globals(self, fid: str) -> bool:
+        """Whether the function declares ``global`` (a lazy singleton, say)."""
+        info = self.model.functions[fid]
+        module = self._module(self.model.path_of(fid))
+        node = module.defs.get((info.line, info.col)) if module else None
+        return node is not None and any(isinstance(n, ast.Global) for n in _own_nodes(node))
+
+    def _propagate(self, finding: Finding, site: BlockingSite) -> PlannedFix | str:
+        """``time.sleep`` in a sync helper: the helper and every sync caller up to the async
+        code become ``async def``, each call of them awaited; or why not (a str)."""
+        model = self.model
+        fid = site.function
+        towards = model.sync_callers_bfs(fid)
+        cand = {node for node in towards if not model.functions[node].is_async}
+        why: dict[str, str] = {}
+        for node in list(cand):
+            reason = self._frame(node)
+            if reason:
+                cand.discard(node)
+                why[node] = reason
+        changed = True
+        while changed and fid in cand:
+            changed = False
+            for node in sorted(cand):
+                reason = self._callers_ok(node, cand, why)
+                if reason:
+                    cand.discard(node)
+                    why[node] = reason
+                    changed = True
+        if fid not in cand:
+            return f"`{model.display(fid)}` stays sync: {self._explain(fid, why)}"
+        path, span = finding.path, finding.span
+        edits = [SiteEdit(path, span.line, span.col, "Call", "sleep", end=(span.end_line, span.end_col))]
+        awaited = 0
+        for node in sorted(cand):
+            info = model.functions[node]
+            edits.append(SiteEdit(model.path_of(node), info.line, info.col, "FunctionDef", "async-def", name=info.name))
+            for edge in model.callers.get(node, ()):
+                source = model.path_of(edge.source)
+                call = self._call(source, edge.line, edge.col, name=_callee_name(model, node))
+                assert not isinstance(call, str)  # checked by _callers_ok
+                end = (call.end_lineno or call.lineno, self._char(source, call.end_lineno or call.lineno, call.end_col_offset or 0))
+                edits.append(SiteEdit(source, edge.line, edge.col, "Call", "await", end=end, data=(self._receiver(source, call),)))
+                awaited += 1
+        names = ", ".join(f"`{model.display(n)}`" for n in sorted(cand))
+        files = len({e.path for e in edits})
+        return PlannedFix(
+            finding,
+            tuple(dict.fromkeys(edits)),
+            f"async def {names} (`await asyncio.sleep`), awaited at {awaited} call{'s' if awaited != 1 else ''} in {files} file{'s' if files != 1 else ''}",
+        )
+
+    def _explain(self, fid: str, why: dict[str, str]) -> str:
+        """Why ``fid`` stays sync, following the callers that kept it so (three at most)."""
+        parts = [why.get(fid, "it cannot become async")]
+        seen = {fid}
+        node = self._blocker.get(fid)
+        while node is not None and node not in seen and len(parts) < 4:
+            seen.add(node)
+            parts.append(why.get(node, "it cannot become async"))
+            node = self._blocker.get(node)
+        return ", because ".join(parts)
+
+    # -- what can become async --------------------------------------------------------
+
+    def _frame(self, fid: str) -> str | None:
+        """Why the function ``fid`` cannot become ``async def`` whoever calls it, or None."""
+        if fid in self._frames:
+            return self._frames[fid]
+        reason = self._frames[fid] = self._frame_reason(fid)
+        return reason
+
+    def _frame_reason(self, fid: str) -> str | None:
+        model = self.model
+        info = model.functions[fid]
+        name = info.name
+        if name == "<module>":
+            return "module-level code calls it (import time cannot await)"
+        if name.startswith("<lambda"):
+            return "a lambda calls it (a lambda cannot await)"
+        if name.startswith("__") and name.endswith("__"):
+            return f"`{model.display(fid)}` is a special method, which Python calls synchronously"
+        path = model.path_of(fid)
+        module = self._module(path)
+        node = module.defs.get((info.line, info.col)) if module else None
+        if node is None or not isinstance(node, ast.FunctionDef):
+            return f"cannot find `def {name}` in {path}"
+        for decorator in node.decorator_list:
+            dotted = _dotted(decorator.func if isinstance(decorator, ast.Call) else decorator)
+            if dotted.rpartition(".")[2] in _KEPT_DECORATORS:
+                continue
+            if dotted.rpartition(".")[2] in ("property", "cached_property", "setter", "getter", "deleter"):
+                return f"`{model.display(fid)}` is a property (read without a call, it cannot be awaited)"
+            if dotted.rpartition(".")[2] in ("get", "post", "put", "patch", "delete", "route", "api_route", "websocket"):
+                return f"`{model.display(fid)}` is a sync route handler (Starlette runs it in a thread)"
+            return f"`{model.display(fid)}` is decorated with `@{dotted or '...'}`, which would wrap a coroutine"
+        if any(isinstance(n, (ast.Yield, ast.YieldFrom)) for n in _own_nodes(node)):
+            return f"`{model.display(fid)}` is a generator"
+        if isinstance(module.parents.get(node), ast.ClassDef) if module else False:
+            defs = sum(len(re.findall(rf"\bdef\s+{re.escape(name)}\s*\(", text)) for text in self._texts_with(name))
+            if defs > 1:
+                return f"another class defines `{name}` too (overrides must stay alike)"
+        return self._references(fid)
+
+    def _callers_ok(self, fid: str, cand: set[str], why: dict[str, str]) -> str | None:
+        """Why ``fid`` cannot become async given who calls it (each caller async or becoming
+        so, each call awaitable where it is written), or None."""
+        model = self.model
+        callers = model.callers.get(fid, ())
+        if not callers:
+            return "nothing in the project calls it (a framework or code outside the project may)"
+        for edge in callers:
+            source = model.path_of(edge.source)
+            where = f"{source}:{edge.line}"
+            if edge.kind != "call":
+                return f"it runs as a {edge.kind} at {where}"
+            if edge.via:
+                return f"it is passed as a value at {where} ({edge.via})"
+            if not model.functions[edge.source].is_async and edge.source not in cand:
+                self._blocker[fid] = edge.source
+                return f"`{model.display(edge.source)}` calls it ({where}) and stays sync"
+            call = self._call(source, edge.line, edge.col, name=_callee_name(model, fid))
+            if isinstance(call, str):
+                return call
+            reason = self._awaitable(source, call, edge.source)
+            if reason:
+                return reason
+            others = [
+                e.target for e in self._edges(source, edge.line, edge.col) if e.source == edge.source and e.target != fid and not e.via
+            ]
+            if any(other not in cand and not model.functions[other].is_async for other in others):
+                return f"the call at {where} may also run a function that stays sync"
+        return None
+
+    def _references(self, fid: str) -> str | None:
+        """Why some use of the function's name is not a call the model resolves to it, or None."""
+        model = self.model
+        info = model.functions[fid]
+        name = info.name
+        for path in self._paths_with(name):
+            module = self._module(path)
+            if module is None:
+                return f"{path} does not parse"
+            for node in ast.walk(module.tree):
+                if isinstance(node, ast.Constant) and node.value == name:
+                    if _in_all(module, node):
+                        return f"it is exported in `__all__` ({path}:{node.lineno}): code outside the project may call it"
+                    return f"its name is written as a string at {path}:{node.lineno} (`getattr`?)"
+                if not (isinstance(node, ast.Name) and node.id == name) and not (isinstance(node, ast.Attribute) and node.attr == name):
+                    continue
+                parent = module.parents.get(node)
+                if not (isinstance(parent, ast.Call) and parent.func is node):
+                    if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                        return f"the name `{name}` is assigned at {path}:{node.lineno}"
+                    return f"it is used as a value at {path}:{node.lineno}"
+                key = (path, parent.lineno, self._char(path, parent.lineno, parent.col_offset))
+                edges = self._edges(*key)
+                if not edges:
+                    return f"the call at {path}:{parent.lineno} may run it (sightlint cannot tell)"
+        return None
+
+    # -- the sources --------------------------------------------------------------------
+
+    def _texts_with(self, name: str) -> list[str]:
+        return [self.sources[p] for p in self._paths_with(name)]
+
+    def _paths_with(self, name: str) -> list[str]:
+        word = re.compile(rf"\b{re.escape(name)}\b")
+        return [path for path, text in self.sources.items() if name in text and word.search(text)]
+
+    def _module(self, path: str) -> _Module | None:
+        if path in self.modules:
+            return self.modules[path]
+        text = self.sources.get(path)
+        module = None
+        if text is not None:
+            try:
+                tree = ast.parse(text)
+            except (SyntaxError, ValueError):
+                tree = None
+            if tree is not None:
+                lines = _LINE.split(text)
+                parents: dict[ast.AST, ast.AST] = {}
+                calls: dict[tuple[int, int], list[ast.Call]] = {}
+                defs: dict[tuple[int, int], ast.FunctionDef | ast.AsyncFunctionDef] = {}
+                for node in ast.walk(tree):
+                    for child in ast.iter_child_nodes(node):
+                        parents[child] = node
+                    if isinstance(node, ast.Call):
+                        calls.setdefault((node.lineno, _char_col(lines, node.lineno, node.col_offset)), []).append(node)
+                    elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                        defs[(node.lineno, _char_col(lines, node.lineno, node.col_offset))] = node
+                module = _Module(tree, lines, parents, calls, defs)
+        self.modules[path] = module
+        return module
+
+    def _char(self, path: str, line: int, col: int) -> int:
+        module = self._module(path)
+        return _char_col(module.lines, line, col) if module else col
+
+    def _edges(self, path: str, line: int, col: int) -> list[Edge]:
+        if self._edges_at is None:
+            index: dict[tuple[str, int, int], list[Edge]] = {}
+            for edges in self.model.edges.values():
+                for edge in edges:
+                    index.setdefault((self.model.path_of(edge.source), edge.line, edge.col), []).append(edge)
+            self._edges_at = index
+        return self._edges_at.get((path, line, col), [])
+
+    def _call(self, path: str, line: int, col: int, *, name: str = "", end: tuple[int, int] | None = None) -> ast.Call | str:
+        """The call starting at ``line:col`` (the one ending at ``end``, or calling ``name``; else the innermost)."""
+        module = self._module(path)
+        calls = list(module.calls.get((line, col), ())) if module else []
+        if end is not None:
+            calls = [c for c in calls if (c.end_lineno, self._char(path, c.end_lineno or c.lineno, c.end_col_offset or 0)) == end]
+        elif name:
+            calls = [c for c in calls if _dotted(c.func).rpartition(".")[2] == name]
+        if not calls:
+            return f"cannot find the call at {path}:{line}:{col + 1}"
+        return min(calls, key=lambda c: (c.end_lineno or 0, c.end_col_offset or 0))
+
+    def _awaitable(self, path: str, call: ast.Call, fid: str) -> str | None:
+        """Why ``await`` cannot go in front of ``call`` in the function ``fid`` (its own code,
+        not a lambda or a generator expression), or None."""
+        module = self._module(path)
+        assert module is not None
+        info = self.model.functions[fid]
+        node: ast.AST = call
+        while True:
+            parent = module.parents.get(node)
+            if parent is None:
+                return f"the call at {path}:{call.lineno} is not in `{self.model.display(fid)}`"
+            if isinstance(parent, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                if node in parent.decorator_list or node is parent.returns or isinstance(node, ast.arguments):
+                    return f"the call at {path}:{call.lineno} is in a def's header"
+                if (parent.lineno, _char_col(module.lines, parent.lineno, parent.col_offset)) == (info.line, info.col):
+                    return None
+                return f"the call at {path}:{call.lineno} is in a nested function"
+            if isinstance(parent, (ast.Lambda, ast.GeneratorExp, ast.ClassDef)):
+                what = {ast.Lambda: "a lambda", ast.GeneratorExp: "a generator expression", ast.ClassDef: "a class body"}[type(parent)]
+                return f"the call at {path}:{call.lineno} is in {what}, where `await` cannot go"
+            node = parent
+
+    def _wrappable(self, call: ast.Call) -> str | None:
+        """Why ``call`` cannot become ``asyncio.to_thread(f, *args)`` with the same meaning, or None."""
+        for part in (*call.args, *(k.value for k in call.keywords)):
+            if any(isinstance(n, (ast.Await, ast.Yield, ast.YieldFrom, ast.NamedExpr)) for n in ast.walk(part)):
+                return f"an argument of the call at line {call.lineno} awaits, yields or assigns"
+        return None
+
+    def _receiver(self, path: str, call: ast.Call) -> bool:
+        """Whether ``call``'s value is used as a receiver (``f(x).y``, ``f(x)[0]``, ``f(x)()``):
+        an ``await`` in front of it then needs parentheses."""
+        module = self._module(path)
+        parent = module.parents.get(call) if module else None
+        if isinstance(parent, (ast.Attribute, ast.Subscript)) and parent.value is call:
+            return True
+        return isinstance(parent, ast.Call) and parent.func is call
+
+    def _chain_top(self, path: str, call: ast.Call) -> ast.Call:
+        """The outermost call of ``call(...).m(...).n(...)`` (``call`` itself when its value is not a method's receiver)."""
+        module = self._module(path)
+        node = call
+        while module is not None:
+            parent = module.parents.get(node)
+            above = module.parents.get(parent) if parent is not None else None
+            if isinstance(parent, ast.Attribute) and parent.value is node and isinstance(above, ast.Call) and above.func is parent:
+                node = above
+                continue
+            break
+        return node
+
+    def _with_item(self, path: str, call: ast.Call) -> bool:
+        module = self._module(path)
+        parent = module.parents.get(call) if module else None
+        return isinstance(parent, ast.withitem) and parent.context_expr is call
+
+
+def _module_names(tree: ast.Module) -> set[str]:
+    """Names bound by the module's top-level assignments and imports (not defs or classes)."""
+    names: set[str] = set()
+    for stmt in tree.body:
+        if isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+            targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+            names.update(n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name))
+        elif isinstance(stmt, (ast.Import, ast.ImportFrom)):
+            names.update((a.asname or a.name).split(".")[0] for a in stmt.names)
+    return names
+
+
+def _in_all(module: _Module, node: ast.AST) -> bool:
+    """Whether ``node`` is written in the module's ``__all__ = [...]`` (a name exported, not looked up)."""
+    parent = module.parents.get(node)
+    while parent is not None and not isinstance(parent, ast.stmt):
+        parent = module.parents.get(parent)
+    targets = parent.targets if isinstance(parent, ast.Assign) else [parent.target] if isinstance(parent, (ast.AugAssign, ast.AnnAssign)) else []
+    return any(isinstance(t, ast.Name) and t.id == "__all__" for t in targets)
+
+
+def _callee_name(model: Graph, fid: str) -> str:
+    """The name a call of ``fid`` is written with: the class's for ``__init__``."""
+    info = model.functions[fid]
+    if info.name == "__init__":
+        return model.display(fid).rpartition(".")[0].rpartition(".")[2]
+    return info.name
+
+
+def _dotted(node: ast.AST) -> str:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        inner = _dotted(node.value)
+        return f"{inner}.{node.attr}" if inner else node.attr
+    if isinstance(node, ast.Call):
+        return _dotted(node.func)
+    return ""
+
+
+def _char_col(lines: list[str], line: int, col: int) -> int:
+    """The character column of the UTF-8 byte offset ``col`` on ``line``."""
+    if not 0 < line <= len(lines):
+        return col
+    text = lines[line - 1]
+    if text.isascii():
+        return col
+    return len(text.encode("utf-8", "surrogatepass")[:col].decode("utf-8", "replace"))
+
+
+def _own_nodes(function: ast.AST) -> list[ast.AST]:
+    """The nodes of ``function``'s own body (not of nested functions, lambdas or classes)."""
+    out: list[ast.AST] = []
+    todo = list(ast.iter_child_nodes(function))
+    while todo:
+        node = todo.pop()
+        out.append(node)
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+            todo.extend(ast.iter_child_nodes(node))
+    return out
+
+
+def _asyncio_imports(context: Any, line: int, col: int) -> tuple[tuple[str, str | None], ...] | None:
+    """The import a new ``asyncio.`` at ``line:col`` needs; None when ``asyncio`` means something else there."""
+    found = context.binding_at("asyncio", line, col)
+    if found.kind is BindingKind.UNBOUND:
+        return (("asyncio", None),)
+    if found.kind is BindingKind.IMPORT and found.qualified == "asyncio" and (found.at_module_level or found.line < line):
+        return ()  # imported already (a local `import asyncio` above in the function too)
+    return None
+
+
+def _awaited(node: Any, paren: bool) -> Any:
+    import libcst as cst
+
+    if paren or node.lpar:
+        lpar, rpar = node.lpar or [cst.LeftParen()], node.rpar or [cst.RightParen()]
+        return cst.Await(expression=node.with_changes(lpar=[], rpar=[]), lpar=lpar, rpar=rpar)
+    return cst.Await(expression=node)
+
+
+def _has_await(node: Any) -> bool:
+    import libcst as cst
+
+    todo = [node]
+    while todo:
+        current = todo.pop()
+        if isinstance(current, cst.Await):
+            return True
+        if not isinstance(current, (cst.Lambda, cst.FunctionDef)):
+            todo.extend(current.children)
+    return False
+
+
+def _to_thread(node: Any, paren: bool) -> Any:
+    """``f(a, k=v)`` -> ``await asyncio.to_thread(f, a, k=v)``; None when the arguments
+    await (an edit nested in this one) or the node is no longer a call."""
+    import libcst as cst
+
+    if not isinstance(node, cst.Call) or any(_has_await(arg.value) for arg in node.args):
+        return None
+    args = list(node.args)
+    if len(args) == 1 and isinstance(args[0].value, cst.GeneratorExp) and not args[0].value.lpar:
+        args[0] = args[0].with_changes(value=args[0].value.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()]))
+    space = node.whitespace_before_args
+    after: Any = space if isinstance(space, cst.ParenthesizedWhitespace) else cst.SimpleWhitespace(" ")
+    func = node.func.with_changes(lpar=[], rpar=[]) if isinstance(node.func, cst.Name) else node.func
+    first = cst.Arg(value=func, comma=cst.Comma(whitespace_after=after) if args else cst.MaybeSentinel.DEFAULT)
+    call = cst.Call(
+        func=cst.Attribute(value=cst.Name("asyncio"), attr=cst.Name("to_thread")),
+        args=[first, *args],
+        whitespace_before_args=space,
+    )
+    return _awaited(call.with_changes(lpar=node.lpar, rpar=node.rpar), paren)
+
+
+def _to_thread_lambda(node: Any, paren: bool) -> Any:
+    """``f(a).m(b)`` -> ``await asyncio.to_thread(lambda: f(a).m(b))``; None when it awaits."""
+    import libcst as cst
+
+    if not isinstance(node, cst.Call) or _has_await(node):
+        return None
+    body = cst.Lambda(params=cst.Parameters(), body=node.with_changes(lpar=[], rpar=[]))
+    call = cst.Call(func=cst.Attribute(value=cst.Name("asyncio"), attr=cst.Name("to_thread")), args=[cst.Arg(value=body)])
+    return _awaited(call.with_changes(lpar=node.lpar, rpar=node.rpar), paren)

@@ -1,14 +1,19 @@
 from __future__ import annotations
 
+import ast
 from collections import deque
+from dataclasses import dataclass
 from textwrap import dedent
 from typing import TYPE_CHECKING, NamedTuple
 
 from sightlint.models import RelatedLocation, Span
 from sightlint.project.model import CHAT_MODELS, LLM_PIPE, is_test_path
-from sightlint.rules.base import Bad, FixSafety, Good, Rule, RuleMeta, Severity
+from sightlint.rules.base import Bad, Fix, FixSafety, Good, Rule, RuleMeta, Severity
+from sightlint.semantics.bindings import BindingKind
 
 if TYPE_CHECKING:
+    import libcst as cst
+
     from sightlint.models import Finding
     from sightlint.project.graph import Graph, ModelNeeds
     from sightlint.project.model import Edge, ExternalCall
@@ -85,6 +90,14 @@ class _Limits(NamedTuple):
     guarded: frozenset[str]  # routers and apps (by where they are kept) with a limiting dependency
 
 
+@dataclass(frozen=True)
+class RateLimitOptions:
+    """SL704's settings."""
+
+    fix_limit: str = "10/minute"
+    """The limit the fix writes in `@limiter.limit("...")` (slowapi's limit string)."""
+
+
 class ExpensiveEndpointWithoutRateLimit(Rule):
     """
     ## What it flags
@@ -121,10 +134,34 @@ class ExpensiveEndpointWithoutRateLimit(Rule):
     a `pyrate_limiter.Limiter`; 0.1.x needs `await FastAPILimiter.init(redis)` at startup).
 
     ## Fix
-    No automatic fix. Put `@limiter.limit("5/minute")` directly under the route decorator
-    (and give the endpoint a `request: Request` parameter), or add
-    `dependencies=[Depends(RateLimiter(...))]` to the route or its router.
+    Unsafe (`--unsafe-fixes`), offered only where a slowapi `Limiter` is in scope in the
+    route's module (assigned there at module level, or already used as `@X.limit(...)` on
+    another route of the module) and its app does not set `headers_enabled` (slowapi then
+    also needs a `response: Response` parameter, `slowapi/extension.py` line 381):
+
+    - a route no limit covers gets `@limiter.limit("10/minute")` directly under its route
+      decorator (the limit string is the `fix-limit` option), and a `request: Request`
+      parameter first when it has no parameter named `request` or `websocket` (slowapi
+      0.1.10 `extension.py`, `__limit_decorator`: it looks the request up by that name
+      and raises `No "request" or "websocket" argument on function` at import time
+      otherwise); `Request` is imported from `fastapi` unless it is in scope;
+    - a `@limiter.limit(...)` written above the route decorator is moved directly under it.
+
+    Unsafe because callers now get `429 Too Many Requests` past the limit (pick a limit
+    that fits the endpoint: a generation that takes minutes may want `"5/hour"`), and the
+    new parameter changes the function's signature for code that calls it directly
+    (tests). No fix for a route registered with `add_api_route`, a function with two
+    route decorators or positional-only parameters, a body that already reads a name
+    `request`, a module with no limiter in sight (create one, or add
+    `dependencies=[Depends(RateLimiter(...))]` with fastapi-limiter), or the app-level
+    finding of an app without any limiter: which limiter, storage and limits to use is a
+    deployment decision.
+
+    ## Options
+    `fix-limit = "5/hour"` sets the limit string the fix writes (default `"10/minute"`).
     """
+
+    Options = RateLimitOptions
 
     meta = RuleMeta(
         code="SL704",
@@ -132,7 +169,8 @@ class ExpensiveEndpointWithoutRateLimit(Rule):
         severity=Severity.MEDIUM,
         summary="Expensive endpoint without a rate limit.",
         audit="§13",
-        fix=FixSafety.NONE,
+        fix=FixSafety.UNSAFE,
+        fix_title="Add `@limiter.limit(...)` under the route decorator",
         since="0.1.0",
         tags=("fastapi", "cross-file"),
     )
@@ -157,6 +195,66 @@ class ExpensiveEndpointWithoutRateLimit(Rule):
                 return (await llm.ainvoke(text)).content
             """),
             in_docs=True,
+            fixed="""\
+# file: app/main.py
+from fastapi import FastAPI, Request
+from langchain_openai import ChatOpenAI
+from slowapi import Limiter
+from slowapi.util import get_remote_address
+
+app = FastAPI()
+limiter = Limiter(key_func=get_remote_address)
+llm = ChatOpenAI()
+
+
+@app.post("/summaries")
+@limiter.limit("10/minute")
+async def summarise(request: Request, text: str) -> str:
+    return (await llm.ainvoke(text)).content
+""",
+        ),
+        Bad(
+            # No `request` parameter: the fix adds one (slowapi finds the request by that name).
+            dedent("""\
+            from fastapi import APIRouter
+            from openai import AsyncOpenAI
+            from slowapi import Limiter
+            from slowapi.util import get_remote_address
+
+            router = APIRouter()
+            limiter = Limiter(key_func=get_remote_address)
+            client = AsyncOpenAI()
+
+
+            @router.post("/complete")
+            async def complete(
+                prompt: str,
+                model: str = "gpt-4o-mini",
+            ) -> str:
+                reply = await client.chat.completions.create(model=model, messages=[{"role": "user", "content": prompt}])
+                return reply.choices[0].message.content or ""
+            """),
+            fixed="""\
+from fastapi import APIRouter, Request
+from openai import AsyncOpenAI
+from slowapi import Limiter
+from slowapi.util import get_remote_address
+
+router = APIRouter()
+limiter = Limiter(key_func=get_remote_address)
+client = AsyncOpenAI()
+
+
+@router.post("/complete")
+@limiter.limit("10/minute")
+async def complete(
+    request: Request,
+    prompt: str,
+    model: str = "gpt-4o-mini",
+) -> str:
+    reply = await client.chat.completions.create(model=model, messages=[{"role": "user", "content": prompt}])
+    return reply.choices[0].message.content or ""
+""",
         ),
         Bad(
             # The limit sits above the route decorator: FastAPI registered the bare function.
@@ -174,6 +272,20 @@ class ExpensiveEndpointWithoutRateLimit(Rule):
             async def items(request: Request) -> list[str]:
                 return []
             """),
+            fixed="""\
+from fastapi import APIRouter, Request
+from slowapi import Limiter
+from slowapi.util import get_remote_address
+
+router = APIRouter()
+limiter = Limiter(key_func=get_remote_address)
+
+
+@router.get("/items")
+@limiter.limit("5/minute")
+async def items(request: Request) -> list[str]:
+    return []
+""",
         ),
         Bad(
             # Background LLM work, reached through a service in another module.
@@ -243,6 +355,23 @@ class ExpensiveEndpointWithoutRateLimit(Rule):
             async def answer(request: Request, q: str) -> str:
                 return (await llm.ainvoke(q)).content
             """),
+            fixed="""\
+from fastapi import FastAPI, Request
+from langchain_openai import ChatOpenAI
+from slowapi import Limiter
+from slowapi.util import get_remote_address
+
+limiter = Limiter(key_func=get_remote_address, default_limits=["30/minute"])
+app = FastAPI()
+app.state.limiter = limiter
+llm = ChatOpenAI()
+
+
+@app.post("/answer")
+@limiter.limit("10/minute")
+async def answer(request: Request, q: str) -> str:
+    return (await llm.ainvoke(q)).content
+""",
         ),
         Bad(
             # A RateLimiter on one route does not cover its neighbour.
@@ -287,6 +416,27 @@ class ExpensiveEndpointWithoutRateLimit(Rule):
                 tasks.add_task(enrich, doc_id)
                 return {}
             """),
+            fixed="""\
+from fastapi import BackgroundTasks, FastAPI, Request
+from langchain_openai import ChatOpenAI
+from slowapi import Limiter
+from slowapi.util import get_remote_address
+
+app = FastAPI()
+limiter = Limiter(key_func=get_remote_address)
+llm = ChatOpenAI()
+
+
+def enrich(doc_id: str) -> None:
+    llm.invoke(doc_id)
+
+
+@app.post("/docs/{doc_id}/enrich")
+@limiter.limit("10/minute")
+async def enrich_doc(request: Request, doc_id: str, tasks: BackgroundTasks) -> dict:
+    tasks.add_task(enrich, doc_id)
+    return {}
+""",
         ),
         Bad(
             dedent("""\
@@ -310,6 +460,28 @@ class ExpensiveEndpointWithoutRateLimit(Rule):
             async def summary(request: Request, text: str) -> str:
                 return await Summariser().run(text)
             """),
+            fixed="""\
+from fastapi import APIRouter, Request
+from langchain_core.prompts import ChatPromptTemplate
+from langchain_openai import ChatOpenAI
+from slowapi import Limiter
+from slowapi.util import get_remote_address
+
+router = APIRouter()
+limiter = Limiter(key_func=get_remote_address)
+chain = ChatPromptTemplate.from_template("Summarise {text}") | ChatOpenAI()
+
+
+class Summariser:
+    async def run(self, text: str) -> str:
+        return (await chain.ainvoke({"text": text})).content
+
+
+@router.post("/summary")
+@limiter.limit("10/minute")
+async def summary(request: Request, text: str) -> str:
+    return await Summariser().run(text)
+""",
         ),
     )
 
@@ -473,6 +645,7 @@ class ExpensiveEndpointWithoutRateLimit(Rule):
             return []
         limits = _limits(graph, routes)
         reach = _reaching_llm(graph)
+        headers = any(w.kind == "call" and "headers_enabled" in w.flags for w in graph.wiring)
         findings: list[Finding] = []
         unlimited: list[WiringInfo] = []
         for route in routes:
@@ -480,7 +653,7 @@ class ExpensiveEndpointWithoutRateLimit(Rule):
             at = int(route.flags[0]) if route.flags else -1  # the route's own decorator (-1: add_api_route)
             limited = [i for i, d in enumerate(decorators) if _limit_decorator(d)]
             if any(i < at for i in limited):
-                findings.append(cls._wrong_order(graph, route, route.name in reach))
+                findings.append(cls._wrong_order(graph, route, route.name in reach, fixable=not headers))
                 continue
             if route.name not in reach or any(i > at for i in limited) or limits.defaults and not _exempt(decorators):
                 continue
@@ -488,30 +661,134 @@ class ExpensiveEndpointWithoutRateLimit(Rule):
                 continue
             unlimited.append(route)
         if limits.any:
-            findings += [cls._unlimited(graph, route, reach) for route in unlimited]
+            findings += [
+                cls._unlimited(graph, route, reach, fixable=not headers and _route_decorator(route) and bool(_limiter_names(graph, route)))
+                for route in unlimited
+            ]
         elif unlimited:
             findings += cls._no_limiter(graph, unlimited)
         return findings
 
     @classmethod
-    def _unlimited(cls, graph: Graph, route: WiringInfo, reach: dict[str, Edge | None]) -> Finding:
+    def _unlimited(cls, graph: Graph, route: WiringInfo, reach: dict[str, Edge | None], *, fixable: bool = False) -> Finding:
         info = graph.functions[route.name]
         related, how = _chain(graph, route.name, reach)
         message = (
             f"`{info.name}` {how} and no rate limit covers it: add `@limiter.limit(...)` under the route decorator "
             "or a `RateLimiter` dependency."
         )
-        return cls.project_finding(route.path, _def_span(info.line, info.col, info.is_async, info.name), message, related=related)
+        span = _def_span(info.line, info.col, info.is_async, info.name)
+        safety = FixSafety.UNSAFE if fixable else FixSafety.NONE
+        return cls.project_finding(route.path, span, message, related=related, fix_safety=safety)
 
     @classmethod
-    def _wrong_order(cls, graph: Graph, route: WiringInfo, llm: bool) -> Finding:
+    def _wrong_order(cls, graph: Graph, route: WiringInfo, llm: bool, *, fixable: bool = False) -> Finding:
         info = graph.functions[route.name]
         cost = " This route reaches an LLM call." if llm else ""
         message = (
             f"`@limiter.limit` sits above the route decorator of `{info.name}`, so FastAPI registered the undecorated "
             f"function and the limit never runs: put the route decorator on top.{cost}"
         )
-        return cls.project_finding(route.path, _def_span(info.line, info.col, info.is_async, info.name), message)
+        span = _def_span(info.line, info.col, info.is_async, info.name)
+        safety = FixSafety.UNSAFE if fixable and _route_decorator(route) else FixSafety.NONE
+        return cls.project_finding(route.path, span, message, fix_safety=safety)
+
+    # -- fixing --------------------------------------------------------------------------
+
+    fix_node = ("FunctionDef",)
+
+    def fix(self, node: cst.CSTNode, finding: Finding) -> Fix | None:
+        """``@limiter.limit(...)`` under the route decorator (moved there when it sits above),
+        and a ``request: Request`` parameter when the endpoint has none."""
+        import libcst as cst
+        import libcst.matchers as m
+
+        if not isinstance(node, cst.FunctionDef):
+            return None
+        decorators = list(node.decorators)
+        routes = [i for i, d in enumerate(decorators) if _is_route(d.decorator)]
+        if len(routes) != 1:
+            return None
+        at = routes[0]
+        above = [d for d in decorators[:at] if _is_limit(d.decorator)]
+        if above:  # ``@limiter.limit`` above the route decorator: move it under
+            rest = [d for d in decorators if not any(d is a for a in above)]
+            at = next(i for i, d in enumerate(rest) if d is decorators[routes[0]])
+            moved = [*rest[: at + 1], *above, *rest[at + 1 :]]
+            return Fix(replacement=node.with_changes(decorators=moved))
+        if any(_is_limit(d.decorator) for d in decorators):
+            return None
+        limiter = self._limiter()
+        if limiter is None:
+            return None
+        params = node.params
+        named = {p.name.value: p for p in (*params.posonly_params, *params.params, *params.kwonly_params)}
+        imports: tuple[tuple[str, str | None], ...] = ()
+        for name, types in (("request", _REQUEST_TYPES), ("websocket", _WEBSOCKET_TYPES)):
+            if name in named and not self._annotated(named[name], types):
+                # slowapi takes the parameter by its name and requires a Starlette object there
+                # (``extension.py``: "parameter `request` must be an instance of starlette.requests.Request")
+                return None
+        if not named.keys() & {"request", "websocket"}:
+            if params.posonly_params or any(n.value == "request" for n in m.findall(node.body, m.Name())):  # type: ignore[attr-defined]
+                return None
+            request = self.context.module_binding("Request")
+            if request is None:
+                imports = (("fastapi", "Request"),)
+            elif request.qualified not in _REQUEST_TYPES:
+                return None  # ``Request`` means something else here
+            param = cst.Param(cst.Name("request"), annotation=cst.Annotation(cst.Name("Request")))
+            first = params.params[0] if params.params else None
+            if first is not None and isinstance(first.comma, cst.Comma) and not isinstance(first.comma.whitespace_after, cst.SimpleWhitespace):
+                param = param.with_changes(comma=first.comma)  # a parameter per line keeps its layout
+            params = params.with_changes(params=[param, *params.params])
+        limit = self.options.fix_limit.replace("\\", "").replace('"', "")
+        decorator = cst.Decorator(cst.parse_expression(f'{limiter}.limit("{limit}")'))
+        decorators.insert(at + 1, decorator.with_changes(leading_lines=[]))
+        return Fix(replacement=node.with_changes(decorators=decorators, params=params), imports=imports)
+
+    def _annotated(self, param: cst.Param, types: frozenset[str]) -> bool:
+        """Whether ``param`` is annotated with one of ``types`` (``Request``, ``fastapi.Request``)."""
+        if param.annotation is None:
+            return False
+        import libcst as cst
+
+        try:
+            expr = ast.parse(cst.Module([]).code_for_node(param.annotation.annotation), mode="eval").body
+        except SyntaxError:
+            return False
+        return self._qualified(expr) in types
+
+    def _qualified(self, func: ast.expr) -> str:
+        """``slowapi.Limiter`` for ``Limiter`` after ``from slowapi import Limiter`` (module level)."""
+        if isinstance(func, ast.Attribute):
+            return f"{self._qualified(func.value)}.{func.attr}"
+        if isinstance(func, ast.Name):
+            binding = self.context.module_binding(func.id)
+            if binding is not None and binding.kind is BindingKind.IMPORT and binding.qualified:
+                return binding.qualified
+        return ""
+
+    def _limiter(self) -> str | None:
+        """The name of a slowapi ``Limiter`` in scope: assigned at module level, else used
+        as ``@X.limit(...)`` in this module."""
+        tree = self.context.tree
+        for stmt in tree.body:
+            if isinstance(stmt, (ast.Assign, ast.AnnAssign)) and isinstance(stmt.value, ast.Call):
+                if self._qualified(stmt.value.func) in _SLOWAPI_CLASSES:
+                    targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+                    for target in targets:
+                        if isinstance(target, ast.Name):
+                            return target.id
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                for decorator in node.decorator_list:
+                    func = decorator.func if isinstance(decorator, ast.Call) else decorator
+                    if isinstance(func, ast.Attribute) and _limit_decorator(ast.unparse(func)) and isinstance(func.value, ast.Name):
+                        binding = self.context.module_binding(func.value.id)
+                        if binding is not None and binding.kind in (BindingKind.GLOBAL, BindingKind.IMPORT):
+                            return func.value.id
+        return None
 
     @classmethod
     def _no_limiter(cls, graph: Graph, unlimited: list[WiringInfo]) -> list[Finding]:
@@ -530,6 +807,51 @@ class ExpensiveEndpointWithoutRateLimit(Rule):
             for route in sorted(unlimited, key=_place)[:8]
         )
         return [cls.project_finding(app.path, Span(app.line, app.col, app.line, app.col), message, severity=Severity.LOW, related=related)]
+
+
+_SLOWAPI_CLASSES = frozenset(("slowapi.Limiter", "slowapi.extension.Limiter"))
+_REQUEST_TYPES = frozenset(("fastapi.Request", "fastapi.requests.Request", "starlette.requests.Request"))
+_WEBSOCKET_TYPES = frozenset(("fastapi.WebSocket", "fastapi.websockets.WebSocket", "starlette.websockets.WebSocket"))
+_ROUTE_METHODS = frozenset(("get", "post", "put", "patch", "delete", "head", "options", "api_route", "websocket", "trace"))
+
+
+def _route_decorator(route: WiringInfo) -> bool:
+    """Registered by exactly one route decorator (not ``add_api_route``)."""
+    return bool(route.flags) and int(route.flags[0]) >= 0 and sum(_is_route_text(d) for d in route.decorators) == 1
+
+
+def _is_route_text(decorator: str) -> bool:
+    func = decorator.partition("(")[0]
+    return "." in func and func.rpartition(".")[2] in _ROUTE_METHODS
+
+
+def _is_route(expr: cst.BaseExpression) -> bool:
+    import libcst as cst
+
+    return (
+        isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute) and expr.func.attr.value in _ROUTE_METHODS
+    )
+
+
+def _is_limit(expr: cst.BaseExpression) -> bool:
+    import libcst as cst
+
+    func = expr.func if isinstance(expr, cst.Call) else expr
+    return isinstance(func, cst.Attribute) and _limit_decorator(cst.Module([]).code_for_node(func))
+
+
+def _limiter_names(graph: Graph, route: WiringInfo) -> list[str]:
+    """Names of slowapi limiters in scope in the route's module: kept at its module level,
+    or already written as ``@X.limit(...)`` on a route of the same file."""
+    names = [
+        w.name.rpartition(".")[2]
+        for w in graph.wiring
+        if w.kind == "store" and _kept(w.target) and w.path == route.path and not w.function
+    ]
+    for other in graph.wiring:
+        if other.kind == "route" and other.path == route.path:
+            names += [d.partition(".")[0].lstrip("@") for d in other.decorators if _limit_decorator(d.partition("(")[0])]
+    return names
 
 
 def _kept(target: str) -> bool:

@@ -104,6 +104,15 @@ class HealthCheckProbesNothing(FastAPITracking, Rule):
     with a short timeout and answer 503 when it fails; or, if the route is meant as a
     liveness check, move it to `/livez` (or configure its path as liveness).
 
+    Why not automatically: the same route is often wired as the platform's *liveness*
+    probe (Cloud Run, a Kubernetes `livenessProbe`, a Docker `HEALTHCHECK`), which lives
+    in deployment files the fix cannot see. A probe that pings the database there turns a
+    database outage into restart loops of every instance, which is worse than the
+    finding. Which dependencies are essential (a cache may be optional, an LLM API should
+    not be probed on every poll), how to reach them from the route (an engine, a pool, a
+    getter that would *create* a client) and what timeout the platform's probe allows
+    are not in the code either. The message says what to probe and the alternative.
+
     ## Options
     `readiness-paths` and `liveness-paths` list the last path segments of each class of
     route (defaults: `health`, `healthz`, `healthcheck`, `ready`, `readyz`, `readiness`,

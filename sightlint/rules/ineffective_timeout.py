@@ -29,6 +29,16 @@ class IneffectiveTimeout(Rule):
     `await asyncio.wait_for(asyncio.to_thread(probe_sync), 2)`; the caller then gets its
     timeout, although the thread itself keeps running until the call returns.
 
+    Why not automatically: each remedy changes more than the timeout. Moving the blocking
+    call to a thread runs it outside the event loop's thread: a client or session that is
+    not thread-safe (a SQLAlchemy `Session`, a Neo4j session, most LangChain objects
+    holding one) is then used from two threads, context variables set in the task are
+    not seen by a plain `run_in_executor`, and on timeout the thread keeps the connection
+    busy until the call returns. The blocking call often sits several calls below the
+    `wait_for` (the message names the chain), so the code that must move is not the
+    code the timeout wraps. Swapping in an async driver is a dependency and API change.
+    The finding names the blocking call; the SL101 fix handles a plain `time.sleep`.
+
     ## Options
     The same catalog settings as `blocking-call-in-async`, set for this rule under its
     own name: `categories` to check and `extra-calls` to add.
@@ -273,7 +283,10 @@ class IneffectiveTimeout(Rule):
                     )
                 if reason is None:
                     continue
-                message = f"`{name}` cannot fire: {reason}; the event loop is blocked until it returns."
+                message = (
+                    f"`{name}` cannot fire: {reason}; the event loop is blocked until it returns. "
+                    "Use an async client, or run the blocking call in a thread (`asyncio.to_thread`) inside the timeout."
+                )
                 findings.append(
                     cls.project_finding(
                         path,

@@ -123,6 +123,15 @@ class InsecureSettingsDefault(Rule):
     placeholder outside development; type `ENVIRONMENT` as
     `Literal["development", "staging", "production"]`.
 
+    Why not automatically: every remedy moves a failure to start-up in some environment,
+    and which environments may keep the default is the project's decision. Removing the
+    default breaks every place that starts the app without the variable (local runs,
+    tests, CI, a worker container); a validator must know how this project names its
+    environments and which of them may run with a placeholder; `SecretStr` changes the
+    field's type for every reader (`settings.SECRET_KEY.get_secret_value()`); a
+    `Literal` rejects values a deployment may set today (`prod`, `stage`). The message
+    says which change fits each finding.
+
     ## See also
     ruff's `S105` (hardcoded-password-string) flags a string literal assigned to a name
     that looks like a password, secret or token, anywhere in the code. Checked with ruff

@@ -1,15 +1,23 @@
 from __future__ import annotations
 
+import ast
+import os
+import re
+import textwrap
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from pathlib import Path
 from textwrap import dedent
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sightlint.models import RelatedLocation, Span
 from sightlint.project.model import is_test_path
-from sightlint.rules.base import Bad, FixSafety, Good, Rule, RuleMeta, Severity
+from sightlint.rules.base import Bad, Fix, FixSafety, Good, Rule, RuleMeta, Severity
+from sightlint.semantics.bindings import BindingKind
 
 if TYPE_CHECKING:
+    import libcst as cst
+
     from sightlint.models import Finding
     from sightlint.project.graph import Graph, ModelNeeds
     from sightlint.project.wiring import WiringInfo
@@ -23,6 +31,10 @@ class Resource(NamedTuple):
     types: frozenset[str]  # call results, as the project model spells them (``pkg.Class()``)
     closers: frozenset[str]  # method names that release it
     close: str  # how to close it, for the message
+    # The statement the fix writes, ``{}`` standing for the object ("" for no fix), and the
+    # one for redis before 5.0.1 (no ``aclose()`` yet: see the docstring).
+    statement: str = ""
+    old_redis: str = ""
 
 
 def _types(*names: str) -> frozenset[str]:
@@ -44,12 +56,15 @@ RESOURCES: tuple[Resource, ...] = (
         ),
         frozenset({"dispose"}),
         "dispose()",
+        "await {}.dispose()",
     ),
     Resource(
         "Redis client",
         _types(*(f"{m}.{c}" for m in _REDIS for c in ("Redis", "StrictRedis", "from_url", "Redis.from_url", "StrictRedis.from_url"))),
         frozenset({"aclose", "close"}),
         "aclose()",
+        "await {}.aclose()",
+        "await {}.close()",
     ),
     Resource(
         "Redis connection pool",
@@ -58,14 +73,18 @@ RESOURCES: tuple[Resource, ...] = (
         ),
         frozenset({"aclose", "disconnect"}),
         "aclose() (closing a `Redis(connection_pool=pool)` client leaves a pool it was handed open)",
+        "await {}.aclose()",
+        "await {}.disconnect()",
     ),
     Resource(
         "Neo4j driver",
-        _types("neo4j.AsyncGraphDatabase.driver", "neo4j.GraphDatabase.driver", "neo4j.AsyncDriver", "neo4j.Driver"),
+        _types("neo4j.AsyncGraphDatabase.driver", "neo4j.AsyncDriver"),
         frozenset({"close"}),
         "close()",
+        "await {}.close()",
     ),
-    Resource("LangChain Neo4jGraph", _types(*(f"{m}.Neo4jGraph" for m in _NEO4J_GRAPH)), frozenset({"close"}), "close()"),
+    Resource("sync Neo4j driver", _types("neo4j.GraphDatabase.driver", "neo4j.Driver"), frozenset({"close"}), "close()", "{}.close()"),
+    Resource("LangChain Neo4jGraph", _types(*(f"{m}.Neo4jGraph" for m in _NEO4J_GRAPH)), frozenset({"close"}), "close()", "{}.close()"),
     Resource(
         "LangChain Neo4jVector",
         _types(
@@ -73,15 +92,25 @@ RESOURCES: tuple[Resource, ...] = (
         ),
         frozenset(),  # it has no close(): its driver does
         "`_driver.close()` (Neo4jVector has no close())",
+        "{}._driver.close()",
     ),
-    Resource("httpx client", _types("httpx.AsyncClient"), frozenset({"aclose"}), "aclose()"),
-    Resource("aiohttp session", _types("aiohttp.ClientSession", "aiohttp.client.ClientSession"), frozenset({"close"}), "close()"),
-    Resource("asyncpg pool", _types("asyncpg.create_pool", "asyncpg.pool.create_pool", "asyncpg.Pool"), frozenset({"close", "terminate"}), "close()"),
+    Resource("httpx client", _types("httpx.AsyncClient"), frozenset({"aclose"}), "aclose()", "await {}.aclose()"),
+    Resource(
+        "aiohttp session", _types("aiohttp.ClientSession", "aiohttp.client.ClientSession"), frozenset({"close"}), "close()", "await {}.close()"
+    ),
+    Resource(
+        "asyncpg pool",
+        _types("asyncpg.create_pool", "asyncpg.pool.create_pool", "asyncpg.Pool"),
+        frozenset({"close", "terminate"}),
+        "close()",
+        "await {}.close()",
+    ),
     Resource(
         "APScheduler scheduler",
         _types("apscheduler.schedulers.asyncio.AsyncIOScheduler", "apscheduler.schedulers.background.BackgroundScheduler"),
         frozenset({"shutdown"}),
         "shutdown()",
+        "if {0}.running:\n    {0}.shutdown()",
     ),
 )
 _BY_TYPE: dict[str, Resource] = {name: resource for resource in RESOURCES for name in resource.types}
@@ -163,11 +192,36 @@ class LifespanWithoutCleanup(Rule):
     `sqlalchemy/ext/asyncio/engine.py`: `AsyncEngine.dispose()`.
 
     ## Fix
-    No automatic fix. Close each named resource after the lifespan's `yield`
-    (`await engine.dispose()`, `await redis.aclose()` and `await pool.aclose()` for a
-    pool you built, `driver.close()`, `graph.close()`, `vector._driver.close()`,
-    `await client.aclose()`), ideally in a `try/finally` around the `yield`, or open
-    it with `async with` there. Move `on_event` handlers into the lifespan.
+    Unsafe (`--unsafe-fixes`), offered when the finding sits on an `async` lifespan with a
+    `yield` and every resource it names is a module global or an `app.state` attribute:
+    after the lifespan's last statement (its shutdown part), one block per resource, each
+    in its own `try:` … `except Exception: logger.exception(...)`, so one failing close
+    does not skip the others. Each uses the release method of its kind:
+    `await engine.dispose()` (SQLAlchemy `AsyncEngine`), `await redis.aclose()` and
+    `await pool.aclose()` (redis ≥ 5.0.1; `await redis.close()` / `await pool.disconnect()`
+    when the project's requirement or lock files pin redis below 5.0.1: redis 5.0.0
+    `redis/asyncio/client.py` has only `close()` and `redis/asyncio/connection.py` only
+    `disconnect()`, 5.0.1 added `aclose()` to both and deprecated `close()`),
+    `await driver.close()` for an `AsyncDriver` and `driver.close()` for a sync `Driver`
+    (neo4j 6.4.1 `neo4j/_async/driver.py` / `neo4j/_sync/driver.py`), `graph.close()`,
+    `vector._driver.close()`, `await client.aclose()` (httpx), `await session.close()`
+    (aiohttp), `await pool.close()` (asyncpg), `if scheduler.running: scheduler.shutdown()`.
+    A global of another module is imported inside its block (`from app.core.redis import
+    _redis_pool`), so the value is read at shutdown, not at import (a lazily filled global
+    is still `None` at import); a global that may be `None` (declared `= None`, or first set
+    inside a function) is closed only `if x is not None`. The module's logger is used
+    (`logger`, `log`, ...), else `logger = logging.getLogger(__name__)` is added.
+
+    Unsafe because shutdown now does work it did not do (a close that hangs delays the
+    exit) and a resource may be shared with something that outlives the app (a second app
+    in the process, a test fixture). Not offered when the lifespan has no `yield` (an
+    `on_event("startup")` app: move to a lifespan first; there is no shutdown part to add
+    to), returns or raises at its end, names a resource kept on an object
+    (`self.client`) or behind a cached getter (calling it at shutdown would build it), or
+    when the name a resource needs is already used otherwise in the lifespan. A
+    `try/finally` around the `yield` would also close on a failed start; the fix keeps
+    the code's shape and adds to the end, as the audit does. Move `on_event` handlers
+    into the lifespan by hand.
     """
 
     meta = RuleMeta(
@@ -176,7 +230,8 @@ class LifespanWithoutCleanup(Rule):
         severity=Severity.HIGH,
         summary="Lifespan opens resources and never closes them on shutdown.",
         audit="§11",
-        fix=FixSafety.NONE,
+        fix=FixSafety.UNSAFE,
+        fix_title="Close each resource after the lifespan's yield",
         since="0.1.0",
         tags=("fastapi", "cross-file"),
     )
@@ -289,6 +344,28 @@ class LifespanWithoutCleanup(Rule):
 
             app = FastAPI(lifespan=lifespan)
             """),
+            fixed="""\
+import logging
+from contextlib import asynccontextmanager
+import asyncpg
+from fastapi import FastAPI
+
+logger = logging.getLogger(__name__)
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI):
+    app.state.pool = await asyncpg.create_pool("postgresql://db/app")
+    yield
+
+    try:
+        await app.state.pool.close()
+    except Exception:
+        logger.exception("Shutdown: could not close the asyncpg pool 'app.state.pool'")
+
+
+app = FastAPI(lifespan=lifespan)
+""",
         ),
         Bad(
             # Closing the client before the yield is start-up code, not shutdown.
@@ -310,6 +387,32 @@ class LifespanWithoutCleanup(Rule):
 
             app = FastAPI(lifespan=lifespan)
             """),
+            fixed="""\
+import logging
+from contextlib import asynccontextmanager
+from fastapi import FastAPI
+from redis.asyncio import ConnectionPool, Redis
+
+logger = logging.getLogger(__name__)
+
+pool = ConnectionPool.from_url("redis://cache")
+redis = Redis(connection_pool=pool)
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI):
+    await redis.ping()
+    yield
+    await redis.aclose()  # leaves the pool it was handed open
+
+    try:
+        await pool.aclose()
+    except Exception:
+        logger.exception("Shutdown: could not close the Redis connection pool 'pool'")
+
+
+app = FastAPI(lifespan=lifespan)
+""",
         ),
         Bad(
             dedent("""\
@@ -347,6 +450,31 @@ class LifespanWithoutCleanup(Rule):
 
             app = FastAPI(lifespan=lifespan)
             """),
+            fixed="""\
+import logging
+from contextlib import asynccontextmanager
+from fastapi import FastAPI
+from langchain_neo4j import Neo4jGraph
+
+logger = logging.getLogger(__name__)
+
+graph = Neo4jGraph(url="neo4j://graph")
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI):
+    print("up")
+    yield
+    print("down")
+
+    try:
+        graph.close()
+    except Exception:
+        logger.exception("Shutdown: could not close the LangChain Neo4jGraph 'graph'")
+
+
+app = FastAPI(lifespan=lifespan)
+""",
         ),
     )
 
@@ -576,14 +704,17 @@ class LifespanWithoutCleanup(Rule):
             for found in left
         )
         count = "a long-lived resource" if len(left) == 1 else f"{len(left)} long-lived resources"
+        safety = FixSafety.NONE
         if lifespan in graph.functions:
             info = graph.functions[lifespan]
             path, span = graph.path_of(lifespan), _def_span(info.line, info.col, info.is_async, info.name)
             message = f"The lifespan `{info.name}` never closes {count} the app creates: {named}."
+            if info.is_async and info.facts["yield_line"] and all(_fixable(found) for found in left):
+                safety = FixSafety.UNSAFE
         else:
             path, span = app.path, Span(app.line, app.col, app.line, app.col + len("FastAPI"))
             message = f"No shutdown path of this app closes {count} it creates: {named}."
-        return cls.project_finding(path, span, message, related=related)
+        return cls.project_finding(path, span, message, related=related, fix_safety=safety)
 
     @classmethod
     def _dead_handler(cls, graph: Graph, handler: WiringInfo, app: WiringInfo) -> Finding:
@@ -597,6 +728,123 @@ class LifespanWithoutCleanup(Rule):
         )
         related = (RelatedLocation(app.path, app.line, app.col, f"the app is given {named} here"),)
         return cls.project_finding(graph.path_of(fid), _def_span(info.line, info.col, info.is_async, info.name), message, related=related)
+
+
+    # -- fixing ------------------------------------------------------------------------
+
+    fix_node = ("FunctionDef",)
+
+    @classmethod
+    def fix_facts_for(cls, sources: Sequence[tuple[str | None, str, str]]) -> dict[str, Any]:
+        """Each file's module (to import a resource kept in another module), and whether the
+        project pins redis below 5.0.1 (no ``aclose()`` there)."""
+        return {
+            "modules": {path: module for module, path, _ in sources if module},
+            "none_globals": {path: set(_NONE_GLOBAL.findall(text)) for _, path, text in sources if "None" in text},
+            "old_redis": _old_redis([p for _, p, _ in sources]),
+        }
+
+    def fix(self, node: cst.CSTNode, finding: Finding) -> Fix | None:
+        """After the lifespan's body (after its ``yield``), close each resource the finding
+        names, each in its own ``try``/``except Exception`` that logs the failure."""
+        import libcst as cst
+        import libcst.matchers as m
+
+        if not isinstance(node, cst.FunctionDef) or not isinstance(node.body, cst.IndentedBlock) or node.asynchronous is None:
+            return None
+        if not m.findall(node, m.Yield()) or m.findall(node.body, m.Return()) or _ends_abruptly(node.body):
+            return None  # no yield (then there is no shutdown part), or a path that skips the end
+        params = node.params.params
+        app = params[0].name.value if params else None
+        mentioned = {n.value for n in m.findall(node, m.Name())}  # type: ignore[attr-defined]
+        self._local = _bound_in(node)
+        line = finding.span.line
+        logger, extra = self._logger(mentioned)
+        if logger is None:
+            return None
+        blocks: list[str] = []
+        for related in finding.related:
+            code = self._closing(related, app, mentioned, line)
+            if code is None:
+                return None
+            what, statements = code
+            body = textwrap.indent(statements, "    ")
+            message = f"Shutdown: could not close the {what}".replace('"', "'").replace("\\", "")
+            blocks.append(f'try:\n{body}\nexcept Exception:\n    {logger}.exception("{message}")\n')
+        if not blocks:
+            return None
+        new = [cst.parse_statement(block) for block in blocks]
+        new[0] = new[0].with_changes(leading_lines=[cst.EmptyLine(indent=False)])
+        return Fix(replacement=node.with_changes(body=node.body.with_changes(body=[*node.body.body, *new])), **extra)
+
+    def _logger(self, mentioned: set[str]) -> tuple[str | None, dict[str, Any]]:
+        """The module's logger (``logger``, ``log``, ``_logger``, ``LOGGER``), else a new
+        ``logger = logging.getLogger(__name__)``; None when that name is taken."""
+        for name in ("logger", "log", "_logger", "LOGGER", "_log"):
+            binding = self.context.module_binding(name)
+            if binding is None or name in mentioned and binding.kind is not BindingKind.IMPORT and binding.kind is not BindingKind.GLOBAL:
+                continue
+            value = binding.value
+            if binding.kind is BindingKind.IMPORT and "log" in (binding.qualified or "").lower():
+                return name, {}
+            if isinstance(value, ast.Call) and "log" in ast.unparse(value.func).lower():
+                return name, {}
+        if self.context.module_binding("logger") is not None or "logger" in mentioned:
+            return None, {}
+        bound = self.context.module_binding("logging")
+        if bound is not None and bound.qualified != "logging":
+            return None, {}
+        return "logger", {
+            "imports": (("logging", None),),
+            "module_statements": (("logger", "logger = logging.getLogger(__name__)"),),
+        }
+
+    _local: set[str] = set()  # names the lifespan being fixed binds
+
+    def _closing(self, related: RelatedLocation, app: str | None, mentioned: set[str], line: int) -> tuple[str, str] | None:
+        """(what, the statements that close it) for one resource the finding names."""
+        label, _, rest = related.message.partition(" `")
+        shown = rest.partition("`")[0]
+        resource = next((r for r in RESOURCES if r.label == label), None)
+        if resource is None or not resource.statement or not shown:
+            return None
+        template = resource.old_redis if resource.old_redis and self.fix_facts.get("old_redis") else resource.statement
+        what = f"{label} '{shown}'"
+        if shown.startswith("app.state."):
+            if app is None:
+                return None
+            return what, template.format(f"{app}.state.{shown[len('app.state.'):]}")
+        if not shown.isidentifier():
+            return None
+        # A global filled inside a function, or declared ``= None`` at first: None until then.
+        if related.path == self.context.path:
+            nones = {
+                t.id
+                for stmt in self.context.tree.body
+                if isinstance(stmt, (ast.Assign, ast.AnnAssign)) and isinstance(stmt.value, ast.Constant) and stmt.value.value is None
+                for t in (stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target])
+                if isinstance(t, ast.Name)
+            }
+        else:
+            nones = self.fix_facts.get("none_globals", {}).get(related.path, set())
+        lazy = related.col > 1 or shown in nones
+        closing = template.format(shown)
+        if lazy:
+            closing = f"if {shown} is not None:\n" + textwrap.indent(closing, "    ")
+        if related.path == self.context.path:
+            here = self.context.module_binding(shown)
+            if here is None or here.kind is not BindingKind.GLOBAL or shown in self._local:
+                return None
+            return what, closing
+        module = self.fix_facts.get("modules", {}).get(related.path)
+        if module is None:
+            return None
+        binding = self.context.module_binding(shown)
+        if binding is not None and binding.qualified == f"{module}.{shown}" and not lazy:
+            return what, closing  # imported at the top already, and never rebound
+        if shown in mentioned:
+            return None  # a local import would make the name local to the whole lifespan
+        return what, f"from {module} import {shown}\n\n{closing}"
 
 
 class _Closed:
@@ -727,6 +975,59 @@ def _primary(apps: Iterable[WiringInfo], graph: Graph) -> WiringInfo:
         if _lifespan_bodies(graph, app):
             return app
     return apps[0]
+
+
+def _bound_in(function: cst.FunctionDef) -> set[str]:
+    """Names ``function`` binds (parameters, assignments, imports, loop and ``with`` targets)."""
+    import libcst as cst
+    import libcst.matchers as m
+
+    names: set[str] = set()
+    for node in m.findall(function, m.Param() | m.AssignTarget() | m.AnnAssign() | m.AugAssign() | m.AsName() | m.For() | m.ImportAlias()):
+        target = getattr(node, "target", None) or getattr(node, "name", None)
+        for name in m.findall(target, m.Name()) if target is not None else ():
+            assert isinstance(name, cst.Name)
+            names.add(name.value)
+    return names
+
+
+def _fixable(found: _Open) -> bool:
+    """Whether the fix can reach and close ``found``: a module global or an ``app.state``
+    attribute of a kind it knows how to close (not an object's attribute, not a cached getter)."""
+    name = found.store.name
+    return bool(found.resource.statement) and "attr" not in found.store.flags and not name.endswith("()") and "." in name
+
+
+def _ends_abruptly(body: cst.IndentedBlock) -> bool:
+    """Whether the block's last statement leaves it (``raise``), so code after it never runs."""
+    import libcst as cst
+
+    last = body.body[-1]
+    return isinstance(last, cst.SimpleStatementLine) and isinstance(last.body[-1], (cst.Raise, cst.Return))
+
+
+# ``name = None`` / ``name: T | None = None`` at module level.
+_NONE_GLOBAL = re.compile(r"(?m)^([A-Za-z_]\w*)\s*(?::[^=\n]+)?=\s*None\s*(?:#.*)?$")
+_PINS = re.compile(r"""(?im)^\s*["']?redis\s*(?:==|~=|<=|<)\s*(\d+)\.(\d+)(?:\.(\d+))?""")
+_LOCK_PIN = re.compile(r'(?m)^name = "redis"\nversion = "(\d+)\.(\d+)(?:\.(\d+))?')
+
+
+def _old_redis(paths: list[str]) -> bool:
+    """Whether the project's requirement or lock files pin redis below 5.0.1, the release
+    that added ``aclose()`` (read in the folder holding the files and the two above it)."""
+    if not paths:
+        return False
+    folder = Path(os.path.commonpath([os.path.dirname(os.path.abspath(p)) for p in paths]))
+    for where in (folder, *list(folder.parents)[:2]):
+        for name in ("requirements.txt", "requirements.lock", "requirements-prod.txt", "pyproject.toml", "poetry.lock", "uv.lock"):
+            try:
+                text = (where / name).read_text(encoding="utf-8", errors="replace")[:1_000_000]
+            except OSError:
+                continue
+            for match in (*_PINS.finditer(text), *_LOCK_PIN.finditer(text)):
+                version = tuple(int(g or 0) for g in match.groups())
+                return version < (5, 0, 1)
+    return False
 
 
 def _def_span(line: int, col: int, is_async: bool, name: str) -> Span:

@@ -1,13 +1,17 @@
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from textwrap import dedent
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sightlint.models import Finding, RelatedLocation, Span
-from sightlint.rules.base import Bad, FixSafety, Good, Rule, RuleMeta, Severity
+from sightlint.rules.base import Bad, Fix, FixSafety, Good, Rule, RuleMeta, Severity
+from sightlint.semantics.bindings import BindingKind
 
 if TYPE_CHECKING:
+    import libcst as cst
+
     from sightlint.project.graph import Graph, ModelNeeds
     from sightlint.semantics.fastapi import ErrorHandler
     from sightlint.settings import Settings
@@ -93,20 +97,29 @@ class PasswordLengthUnchecked(Rule):
     `max_length=72` lets 288 bytes through.
 
     ## Fix
-    No automatic fix. Validate the bytes where the request arrives, so the user gets a
-    422 that says why:
+    Unsafe (`--unsafe-fixes`): a validator on the model that checks the bytes where the
+    request arrives, so the user gets a 422 that says why, added at the end of the class:
 
     ```python
     @field_validator("password")
     @classmethod
-    def _fits_bcrypt(cls, value: str) -> str:
+    def _password_fits_bcrypt(cls, value: str) -> str:
         if len(value.encode("utf-8")) > 72:
             raise ValueError("Password is too long (at most 72 bytes)")
         return value
     ```
 
-    and keep `checkpw` in a `try` that answers `False` to `ValueError`. Pin `bcrypt<5`
-    while passlib is in use, or move to `bcrypt` directly (or `pwdlib`).
+    (`value.get_secret_value()` for a `SecretStr`, `value is not None and ...` for an
+    optional field; `field_validator` is imported from pydantic). Pydantic 1 projects (a
+    module of the project imports `validator`/`root_validator` and none imports
+    `field_validator`/`model_validator`) get `@validator("password")` instead. Unsafe
+    because requests that were accepted before (a password of more than 72 bytes, which
+    bcrypt 4 truncated) are now rejected with a 422, also at login for users who signed up
+    with one (their stored hash was made of the first 72 bytes). Not offered for SQLModel
+    table models (`table=True`: pydantic does not validate them on construction), models
+    of `pydantic.v1`, or when the name the validator needs is taken. Keep `checkpw` in a
+    `try` that answers `False` to `ValueError`, and pin `bcrypt<5` while passlib is in
+    use, or move to `bcrypt` directly (or `pwdlib`): by hand.
     """
 
     meta = RuleMeta(
@@ -115,7 +128,8 @@ class PasswordLengthUnchecked(Rule):
         severity=Severity.HIGH,
         summary="Password reaches bcrypt without a 72-byte check at the schema.",
         audit="§12",
-        fix=FixSafety.NONE,
+        fix=FixSafety.UNSAFE,
+        fix_title="Add a 72-byte validator to the model",
         since="0.1.0",
         tags=("security",),
     )
@@ -213,7 +227,33 @@ class PasswordLengthUnchecked(Rule):
                 def signup(form: Signup):
                     return digest(form.new_password.get_secret_value())
                 """
-            )
+            ),
+            fixed="""\
+# file: app/api.py
+import bcrypt
+from fastapi import APIRouter
+from pydantic import BaseModel, SecretStr, field_validator
+
+router = APIRouter()
+
+class Signup(BaseModel):
+    new_password: SecretStr
+
+    @field_validator("new_password")
+    @classmethod
+    def _new_password_fits_bcrypt(cls, value: SecretStr) -> SecretStr:
+        if len(value.get_secret_value().encode("utf-8")) > 72:
+            raise ValueError("Password is too long (at most 72 bytes)")
+        return value
+
+def digest(secret: str) -> bytes:
+    raw = secret.encode("utf-8")
+    return bcrypt.hashpw(raw, bcrypt.gensalt())
+
+@router.post("/signup")
+def signup(form: Signup):
+    return digest(form.new_password.get_secret_value())
+""",
         ),
         # Login: checkpw outside any try, so bcrypt 5's ValueError is a 500.
         Bad(
@@ -237,13 +277,56 @@ class PasswordLengthUnchecked(Rule):
                 async def login(body: Login):
                     return {"ok": verify(body.password, load_hash(body.email))}
                 """
-            )
+            ),
+            fixed="""\
+# file: app/auth.py
+import bcrypt
+from fastapi import APIRouter
+from pydantic import BaseModel, field_validator
+
+router = APIRouter()
+
+class Login(BaseModel):
+    email: str
+    password: str
+
+    @field_validator("password")
+    @classmethod
+    def _password_fits_bcrypt(cls, value: str) -> str:
+        if len(value.encode("utf-8")) > 72:
+            raise ValueError("Password is too long (at most 72 bytes)")
+        return value
+
+def verify(plain: str, hashed: str) -> bool:
+    return bcrypt.checkpw(plain.encode(), hashed.encode())
+
+@router.post("/login")
+async def login(body: Login):
+    return {"ok": verify(body.password, load_hash(body.email))}
+""",
         ),
         # passlib's bcrypt handler, `constr(max_length=64)`: 64 characters can be 256 bytes.
         Bad(
             "from passlib.hash import bcrypt\nfrom pydantic import BaseModel, constr\n\nclass Invite(BaseModel):\n"
             "    password: constr(min_length=8, max_length=64)\n\ndef accept(invite: Invite):\n"
-            "    return bcrypt.hash(invite.password)\n"
+            "    return bcrypt.hash(invite.password)\n",
+            fixed="""\
+from passlib.hash import bcrypt
+from pydantic import BaseModel, constr, field_validator
+
+class Invite(BaseModel):
+    password: constr(min_length=8, max_length=64)
+
+    @field_validator("password")
+    @classmethod
+    def _password_fits_bcrypt(cls, value):
+        if len(value.encode("utf-8")) > 72:
+            raise ValueError("Password is too long (at most 72 bytes)")
+        return value
+
+def accept(invite: Invite):
+    return bcrypt.hash(invite.password)
+""",
         ),
         # A static method, and an optional field of an update model.
         Bad(
@@ -264,13 +347,55 @@ class PasswordLengthUnchecked(Rule):
                     if body.password:
                         return Users.hash_password(body.password)
                 """
-            )
+            ),
+            fixed="""\
+import bcrypt
+from pydantic import BaseModel, field_validator
+
+class UserUpdate(BaseModel):
+    password: str | None = None
+
+    @field_validator("password")
+    @classmethod
+    def _password_fits_bcrypt(cls, value: str | None) -> str | None:
+        if value is not None and len(value.encode("utf-8")) > 72:
+            raise ValueError("Password is too long (at most 72 bytes)")
+        return value
+
+class Users:
+    @staticmethod
+    def hash_password(plain: str) -> bytes:
+        return bcrypt.hashpw(plain.encode(), bcrypt.gensalt())
+
+async def update(body: UserUpdate):
+    if body.password:
+        return Users.hash_password(body.password)
+""",
         ),
         # The route checks the bytes, but answers with a ValueError: still a 500.
         Bad(
             "import bcrypt\nfrom pydantic import BaseModel\n\nclass Reset(BaseModel):\n    password: str\n\n"
             "async def reset(body: Reset):\n    if len(body.password.encode()) > 72:\n        raise ValueError('too long')\n"
-            "    return bcrypt.hashpw(body.password.encode(), bcrypt.gensalt())\n"
+            "    return bcrypt.hashpw(body.password.encode(), bcrypt.gensalt())\n",
+            fixed="""\
+import bcrypt
+from pydantic import BaseModel, field_validator
+
+class Reset(BaseModel):
+    password: str
+
+    @field_validator("password")
+    @classmethod
+    def _password_fits_bcrypt(cls, value: str) -> str:
+        if len(value.encode("utf-8")) > 72:
+            raise ValueError("Password is too long (at most 72 bytes)")
+        return value
+
+async def reset(body: Reset):
+    if len(body.password.encode()) > 72:
+        raise ValueError('too long')
+    return bcrypt.hashpw(body.password.encode(), bcrypt.gensalt())
+""",
         ),
         # The app answers ValueError itself (a 422, no 500), but bcrypt 4.x still hashes
         # only the first 72 bytes of a sign-up password: reported, graded medium.
@@ -296,7 +421,34 @@ class PasswordLengthUnchecked(Rule):
                 async def signup(body: Signup):
                     return bcrypt.hashpw(body.password.encode(), bcrypt.gensalt())
                 """
-            )
+            ),
+            fixed="""\
+# file: app/main.py
+import bcrypt
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, field_validator
+
+app = FastAPI()
+
+@app.exception_handler(ValueError)
+async def bad_value(request, exc):
+    return JSONResponse(status_code=422, content={"detail": str(exc)})
+
+class Signup(BaseModel):
+    password: str
+
+    @field_validator("password")
+    @classmethod
+    def _password_fits_bcrypt(cls, value: str) -> str:
+        if len(value.encode("utf-8")) > 72:
+            raise ValueError("Password is too long (at most 72 bytes)")
+        return value
+
+@app.post("/signup")
+async def signup(body: Signup):
+    return bcrypt.hashpw(body.password.encode(), bcrypt.gensalt())
+""",
         ),
         # A middleware that catches ValueError only to answer 500: still a 500.
         Bad(
@@ -326,13 +478,65 @@ class PasswordLengthUnchecked(Rule):
                 async def login(body: Login):
                     return bcrypt.checkpw(body.password.encode(), b"...")
                 """
-            )
+            ),
+            fixed="""\
+# file: app/main.py
+import bcrypt
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, field_validator
+from starlette.middleware.base import BaseHTTPMiddleware
+
+class Errors(BaseHTTPMiddleware):
+    async def dispatch(self, request, call_next):
+        try:
+            return await call_next(request)
+        except ValueError:
+            return JSONResponse(status_code=500, content={"detail": "error"})
+
+app = FastAPI()
+app.add_middleware(Errors)
+
+class Login(BaseModel):
+    password: str
+
+    @field_validator("password")
+    @classmethod
+    def _password_fits_bcrypt(cls, value: str) -> str:
+        if len(value.encode("utf-8")) > 72:
+            raise ValueError("Password is too long (at most 72 bytes)")
+        return value
+
+@app.post("/login")
+async def login(body: Login):
+    return bcrypt.checkpw(body.password.encode(), b"...")
+""",
         ),
         # checkpw in a try that catches something else.
         Bad(
             "import bcrypt\nfrom pydantic import BaseModel\n\nclass Login(BaseModel):\n    password: str\n\n"
             "def login(body: Login, stored: dict):\n    try:\n        return bcrypt.checkpw(body.password.encode(), stored['hash'])\n"
-            "    except KeyError:\n        return False\n"
+            "    except KeyError:\n        return False\n",
+            fixed="""\
+import bcrypt
+from pydantic import BaseModel, field_validator
+
+class Login(BaseModel):
+    password: str
+
+    @field_validator("password")
+    @classmethod
+    def _password_fits_bcrypt(cls, value: str) -> str:
+        if len(value.encode("utf-8")) > 72:
+            raise ValueError("Password is too long (at most 72 bytes)")
+        return value
+
+def login(body: Login, stored: dict):
+    try:
+        return bcrypt.checkpw(body.password.encode(), stored['hash'])
+    except KeyError:
+        return False
+""",
         ),
     )
 
@@ -535,8 +739,95 @@ class PasswordLengthUnchecked(Rule):
                         related=sink.chain,
                         # Only the silent truncation of bcrypt 4.x is left when bcrypt 5's error is caught.
                         severity=Severity.MEDIUM if sink.handled else None,
+                        fix_safety=FixSafety.UNSAFE,
                     )
         return list(findings.values())
+
+
+    # -- fixing ------------------------------------------------------------------------
+
+    fix_node = ("Name",)
+    fix_region = "function"
+
+    @classmethod
+    def fix_facts_for(cls, sources: Sequence[tuple[str | None, str, str]]) -> dict[str, Any]:
+        """Whether the project writes pydantic 1 validators only (``validator``, no ``field_validator``)."""
+        v1 = v2 = False
+        for _, _, text in sources:
+            if "pydantic" not in text:
+                continue
+            v2 = v2 or bool(_V2.search(text))
+            v1 = v1 or bool(_V1.search(text))
+        return {"pydantic_v1": v1 and not v2}
+
+    def fix(self, node: cst.CSTNode, finding: Finding) -> Fix | None:
+        """A ``field_validator`` (pydantic 1: ``validator``) rejecting more than 72 UTF-8 bytes."""
+        import libcst as cst
+
+        ancestors = self.fix_ancestors
+        owner = next((a for a in reversed(ancestors) if isinstance(a, (cst.ClassDef, cst.FunctionDef))), None)
+        if not isinstance(node, cst.Name) or not isinstance(owner, cst.ClassDef) or not isinstance(owner.body, cst.IndentedBlock):
+            return None
+        statement = ancestors[-2] if len(ancestors) >= 2 else None
+        if not any(s is statement for s in owner.body.body) or not isinstance(ancestors[-1], cst.AnnAssign):
+            return None  # not a field of this class's own body
+        if any(k.keyword is not None and k.keyword.value == "table" for k in owner.keywords):
+            return None  # a SQLModel table model: pydantic does not validate it on construction
+        if any(b.kind is BindingKind.IMPORT and (b.qualified or "").startswith("pydantic.v1") for b in self._imports()):
+            return None
+        field = node.value
+        method = f"_{field.strip('_')}_fits_bcrypt"
+        taken = {s.name.value for s in owner.body.body if isinstance(s, (cst.FunctionDef, cst.ClassDef))}
+        taken |= {t.target.value for s in owner.body.body if isinstance(s, cst.SimpleStatementLine) for t in _targets(s)}
+        if method in taken:
+            return None
+        v1 = bool(self.fix_facts.get("pydantic_v1"))
+        decorator = "validator" if v1 else "field_validator"
+        bound = self.context.module_binding(decorator)
+        if bound is not None and bound.qualified != f"pydantic.{decorator}":
+            return None
+        annotation = cst.Module([]).code_for_node(ancestors[-1].annotation.annotation)
+        secret = "SecretStr" in annotation
+        optional = "None" in annotation or "Optional" in annotation
+        raw = "value.get_secret_value()" if secret else "value"
+        test = f'len({raw}.encode("utf-8")) > 72'
+        if optional:
+            test = f"value is not None and {test}"
+        typed = annotation if _SIMPLE_ANNOTATION.fullmatch(annotation) else ""
+        signature = f"cls, value: {typed}) -> {typed}:" if typed else "cls, value):"
+        header = f'@validator("{field}")\n' if v1 else f'@field_validator("{field}")\n@classmethod\n'
+        source = (
+            f"{header}def {method}({signature}\n"
+            f"    if {test}:\n"
+            f'        raise ValueError("Password is too long (at most 72 bytes)")\n'
+            f"    return value\n"
+        )
+        new = cst.parse_statement(source).with_changes(leading_lines=[cst.EmptyLine(indent=False)])
+        body = owner.body.with_changes(body=[*owner.body.body, new])
+        return Fix(replacement=owner.with_changes(body=body), target=owner, imports=(("pydantic", decorator),))
+
+    def _imports(self) -> list[Any]:
+        return [b for name in ("BaseModel",) if (b := self.context.module_binding(name)) is not None]
+
+
+# Markers of pydantic 2 and of pydantic 1 validators in a module's text.
+_V2 = re.compile(r"\b(field_validator|model_validator|ConfigDict|model_config)\b")
+_V1 = re.compile(r"\bfrom pydantic import[^\n]*\b(validator|root_validator)\b")
+# Annotations the validator can repeat in its signature (``str``, ``SecretStr | None``).
+_SIMPLE_ANNOTATION = re.compile(r"[A-Za-z_][\w.]*(\s*\|\s*None)?|Optional\[[A-Za-z_][\w.]*\]")
+
+
+def _targets(stmt: cst.SimpleStatementLine) -> list[Any]:
+    """The ``Name`` targets of a class-body assignment line (as objects with ``.target``)."""
+    import libcst as cst
+
+    out: list[Any] = []
+    for small in stmt.body:
+        if isinstance(small, cst.AnnAssign) and isinstance(small.target, cst.Name):
+            out.append(small)
+        elif isinstance(small, cst.Assign):
+            out.extend(t for t in small.targets if isinstance(t.target, cst.Name))
+    return out
 
 
 def _bcrypt_name(name: str) -> bool:

@@ -97,6 +97,15 @@ class SessionSharedAcrossTasks(FanOutTracking, Rule):
     sequentially before or after the concurrent part (gather the LLM calls, then write
     the results with the one session).
 
+    Why not automatically: both remedies change what the code means. A session per task
+    splits one unit of work into several transactions (each task commits or rolls back
+    on its own; a failure no longer undoes the others), objects loaded in the shared
+    session are not attached to the new ones (lazy loads raise `DetachedInstanceError`
+    or `MissingGreenlet`), the tasks no longer see each other's uncommitted writes, and
+    each takes a pool connection (SL601). Running the work sequentially gives up the
+    concurrency the `gather` was written for. Which is right depends on whether the
+    tasks write and what must be atomic, which the code does not say.
+
     ## See also
     - https://docs.sqlalchemy.org/en/20/orm/extensions/asyncio.html#using-asyncsession-with-concurrent-tasks
     - SL601 session-per-task-unbounded

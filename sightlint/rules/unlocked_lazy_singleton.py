@@ -7,9 +7,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from sightlint.models import Finding, RelatedLocation
-from sightlint.rules.base import Bad, Good, Rule, RuleMeta, Severity
+from sightlint.rules.base import Bad, Fix, FixSafety, Good, Rule, RuleMeta, Severity
+from sightlint.semantics.bindings import BindingKind
 
 if TYPE_CHECKING:
+    import libcst as cst
+
     from sightlint.project.graph import Graph, ModelNeeds
     from sightlint.project.model import Edge
     from sightlint.settings import Settings
@@ -162,25 +165,43 @@ class UnlockedLazySingleton(Rule):
     inside one process share the global.
 
     ## Fix
-    No automatic fix: where the lock must live (module, class, per event loop) and
-    whether initialisation should move to start-up cannot be decided from the code.
-    What is safe:
+    Unsafe (`--unsafe-fixes`): double-checked locking, as the audit proposes. The check
+    stays where it is (the fast path takes no lock) and runs again, with everything it
+    guards, under a module-level lock defined on the line after the module-level
+    assignment of the global (or dict cache) it guards — after the imports when the
+    module never assigns it at its top level:
 
-    - **Sync code**: a module-level `threading.Lock()` with a re-check inside it
-      (`with _lock: if X is None: X = make()`), or `functools.lru_cache(maxsize=1)` /
-      `functools.cache` on a getter whose result may rarely be built twice.
-    - **Async code**: best, build the resource once in the FastAPI `lifespan` and store it
-      on `app.state`. Otherwise double-check under an `asyncio.Lock` — but never a
-      module-level one if the code can run under more than one event loop (tests with a
-      loop per test, `asyncio.run` per call, a worker thread with its own loop): since
-      Python 3.10 an `asyncio.Lock` binds to the loop that first waits on it and then
-      raises `RuntimeError: ... is bound to a different event loop` elsewhere. Create the
-      lock lazily per running loop instead. An `asyncio.Lock` gives no protection at all
-      against threads.
-    - A **latent** (low) finding needs nothing today; add the `threading.Lock` when the
-      getter may one day be called from a sync endpoint, `to_thread` or an executor.
-    - The audit's proposed fix (an `asyncio.Lock` around a still-blocking `_connect_with_retry`)
-      serialises tasks but keeps blocking the loop; see SL101.
+    - a **sync** getter gets a `threading.Lock()` and `with _X_LOCK:`; an **async** one an
+      `asyncio.Lock()` and `async with _X_LOCK:` (an `asyncio.Lock` may be held across an
+      `await`; a `threading.Lock` never is, and a sync getter has no `await`);
+    - `if X is None: X = make()` becomes `if X is None: with _X_LOCK: if X is None: X = make()`;
+      the early-return form `if X is not None: return X` … keeps its early return and moves
+      the rest of the block, with the same check first, under the lock; a dict cache read
+      into a local (`client = _CLIENTS.get(k)` right before `if client is None:`) is read
+      again under the lock; one lock per dict (`_CLIENTS_LOCK`);
+    - the lock is named `_X_LOCK` (`_x_lock` for a lower-case global); when the module or
+      the getter already binds that name to something else, `_X_LOCK_2`, …; a lock this
+      fix made for another getter of the same global is reused. The body is otherwise
+      unchanged.
+
+    Unsafe because it changes behaviour: a caller now waits while another builds the value
+    (a slow build blocks a thread, or with a `threading.Lock` the event loop when a sync
+    getter is called from async code); `threading.Lock` is not re-entrant; a module-level
+    `asyncio.Lock` (Python 3.10+ binds it to the loop of its first contended wait) raises
+    `RuntimeError` if the getter runs under two event loops (a loop per test, `asyncio.run`
+    per call); for those, create the resource in the FastAPI `lifespan` and keep it on
+    `app.state` instead. The fix is not offered for class attributes (`cls._instance`:
+    the lock's home, module or class, is a design choice), a check with an `elif`/`else`
+    branch, a lock taken after the check already (re-check under that lock by hand), a
+    getter that calls itself (a second `acquire` would deadlock) or yields, or a test the
+    fix cannot repeat (`if _a is None or _b is None`, `hasattr`).
+
+    Other ways to make it safe, by hand: `functools.lru_cache(maxsize=1)` / `functools.cache`
+    on a getter whose result may rarely be built twice; best for async code, build the
+    resource once in the `lifespan`. A **latent** (low) finding needs nothing today; the
+    lock matters once the getter may be called from a sync endpoint, `to_thread` or an
+    executor. The audit's proposed fix (an `asyncio.Lock` around a still-blocking
+    `_connect_with_retry`) serialises tasks but keeps blocking the loop; see SL101.
 
     ## See also
     - https://docs.python.org/3/library/asyncio-sync.html#asyncio.Lock
@@ -195,6 +216,8 @@ class UnlockedLazySingleton(Rule):
         severity=Severity.CRITICAL,
         summary="Lazy singleton checked and set without a lock; concurrent callers can each build it.",
         audit="§2",
+        fix=FixSafety.UNSAFE,
+        fix_title="Re-check under a module-level lock (double-checked locking)",
         tags=("shared-state", "async", "threads"),
     )
 
@@ -236,7 +259,28 @@ class UnlockedLazySingleton(Rule):
             "\n"
             "@app.get('/items')\n"
             "async def items():\n"
-            "    return get_store().items()\n"
+            "    return get_store().items()\n",
+            fixed="""\
+import threading
+
+from fastapi import FastAPI
+
+app = FastAPI()
+_STORE = None
+_STORE_LOCK = threading.Lock()
+
+def get_store():
+    global _STORE
+    if _STORE is None:  # low: only the event loop calls it (latent)
+        with _STORE_LOCK:
+            if _STORE is None:
+                _STORE = Store()
+    return _STORE
+
+@app.get('/items')
+async def items():
+    return get_store().items()
+""",
         ),
         Bad(
             "import httpx\n"
@@ -249,15 +293,63 @@ class UnlockedLazySingleton(Rule):
             "        token = await fetch_token(base_url)\n"
             "        client = httpx.AsyncClient(base_url=base_url, headers={'Authorization': token})\n"
             "        _CLIENTS[base_url] = client\n"
-            "    return client\n"
+            "    return client\n",
+            fixed="""\
+import asyncio
+
+import httpx
+
+_CLIENTS: dict[str, httpx.AsyncClient] = {}
+_CLIENTS_LOCK = asyncio.Lock()
+
+async def client_for(base_url):
+    client = _CLIENTS.get(base_url)
+    if client is None:  # critical: an await between the check and the set
+        async with _CLIENTS_LOCK:
+            client = _CLIENTS.get(base_url)
+            if client is None:
+                token = await fetch_token(base_url)
+                client = httpx.AsyncClient(base_url=base_url, headers={'Authorization': token})
+                _CLIENTS[base_url] = client
+    return client
+""",
         ),
         Bad(
             "_client = None\n\nasync def get_client():\n    global _client\n"
-            "    if _client is None:\n        _client = await make_client()\n    return _client\n"
+            "    if _client is None:\n        _client = await make_client()\n    return _client\n",
+            fixed="""\
+import asyncio
+
+_client = None
+_client_lock = asyncio.Lock()
+
+async def get_client():
+    global _client
+    if _client is None:
+        async with _client_lock:
+            if _client is None:
+                _client = await make_client()
+    return _client
+""",
         ),
         Bad(
             "_pool = None\n\nasync def pool():\n    global _pool\n    if not _pool:\n"
-            "        settings = await load_settings()\n        _pool = build(settings)\n    return _pool\n"
+            "        settings = await load_settings()\n        _pool = build(settings)\n    return _pool\n",
+            fixed="""\
+import asyncio
+
+_pool = None
+_pool_lock = asyncio.Lock()
+
+async def pool():
+    global _pool
+    if not _pool:
+        async with _pool_lock:
+            if not _pool:
+                settings = await load_settings()
+                _pool = build(settings)
+    return _pool
+""",
         ),
         Bad(
             "class Registry:\n    _instance = None\n\n    @classmethod\n    def get(cls):\n"
@@ -269,7 +361,23 @@ class UnlockedLazySingleton(Rule):
         ),
         Bad(
             "_graph = None\n\ndef graph():\n    global _graph\n    if _graph is not None:\n"
-            "        return _graph\n    _graph = build_graph()\n    return _graph\n"
+            "        return _graph\n    _graph = build_graph()\n    return _graph\n",
+            fixed="""\
+import threading
+
+_graph = None
+_graph_lock = threading.Lock()
+
+def graph():
+    global _graph
+    if _graph is not None:
+        return _graph
+    with _graph_lock:
+        if _graph is not None:
+            return _graph
+        _graph = build_graph()
+        return _graph
+""",
         ),
         Bad(
             "import threading\n\n_lock = threading.Lock()\n_svc = None\n\ndef svc():\n    global _svc\n"
@@ -278,7 +386,26 @@ class UnlockedLazySingleton(Rule):
         Bad(
             "from fastapi import Depends\n\n_rag = None\n\ndef get_rag():\n    global _rag\n"
             "    if _rag is None:\n        _rag = RagService()\n    return _rag\n\n"
-            "def route(rag=Depends(get_rag)):\n    return rag.search()\n"
+            "def route(rag=Depends(get_rag)):\n    return rag.search()\n",
+            fixed="""\
+import threading
+
+from fastapi import Depends
+
+_rag = None
+_rag_lock = threading.Lock()
+
+def get_rag():
+    global _rag
+    if _rag is None:
+        with _rag_lock:
+            if _rag is None:
+                _rag = RagService()
+    return _rag
+
+def route(rag=Depends(get_rag)):
+    return rag.search()
+""",
         ),
         Bad(
             "class Singleton:\n    _inst = None\n\n    def __new__(cls):\n"
@@ -288,6 +415,25 @@ class UnlockedLazySingleton(Rule):
             "_a = None\n_b = None\n\nasync def both():\n    global _a, _b\n    if _a is None:\n"
             "        _a = await make_a()\n    if _b is None:\n        _b = await make_b()\n",
             count=2,
+            fixed="""\
+import asyncio
+
+_a = None
+_a_lock = asyncio.Lock()
+_b = None
+_b_lock = asyncio.Lock()
+
+async def both():
+    global _a, _b
+    if _a is None:
+        async with _a_lock:
+            if _a is None:
+                _a = await make_a()
+    if _b is None:
+        async with _b_lock:
+            if _b is None:
+                _b = await make_b()
+""",
         ),
         Bad(
             "from transformers import AutoTokenizer\n"
@@ -299,7 +445,25 @@ class UnlockedLazySingleton(Rule):
             "        return _TOKENIZERS[name]\n"
             "    tok = AutoTokenizer.from_pretrained(name)\n"
             "    _TOKENIZERS[name] = tok\n"
-            "    return tok\n"
+            "    return tok\n",
+            fixed="""\
+import threading
+
+from transformers import AutoTokenizer
+
+_TOKENIZERS: dict[str, object] = {}
+_TOKENIZERS_LOCK = threading.Lock()
+
+def tokenizer(name):
+    if name in _TOKENIZERS:  # a model loaded from disk: seconds and memory per copy
+        return _TOKENIZERS[name]
+    with _TOKENIZERS_LOCK:
+        if name in _TOKENIZERS:
+            return _TOKENIZERS[name]
+        tok = AutoTokenizer.from_pretrained(name)
+        _TOKENIZERS[name] = tok
+        return tok
+""",
         ),
         Bad(
             "_REGISTRY = None\n"
@@ -312,7 +476,25 @@ class UnlockedLazySingleton(Rule):
             "    global _REGISTRY\n"
             "    if _REGISTRY is None:\n"
             "        _REGISTRY = Registry()\n"
-            "    return _REGISTRY\n"
+            "    return _REGISTRY\n",
+            fixed="""\
+import threading
+
+_REGISTRY = None
+_REGISTRY_LOCK = threading.Lock()
+
+class Registry:
+    def __init__(self):
+        self.handlers = {}  # state: a second registry loses what was registered in the first
+
+def registry():
+    global _REGISTRY
+    if _REGISTRY is None:
+        with _REGISTRY_LOCK:
+            if _REGISTRY is None:
+                _REGISTRY = Registry()
+    return _REGISTRY
+""",
         ),
         Bad(
             "import httpx\n"
@@ -331,7 +513,31 @@ class UnlockedLazySingleton(Rule):
             "    global _API\n"
             "    if _API is None:\n"
             "        _API = Api(ApiConfig())\n"
-            "    return _API\n"
+            "    return _API\n",
+            fixed="""\
+import threading
+
+import httpx
+
+_API = None
+_API_LOCK = threading.Lock()
+
+class ApiConfig:
+    pass
+
+class Api:
+    def __init__(self, base_url):
+        self.base_url = base_url
+        self.http = httpx.Client(base_url=base_url)  # opens a pool: not a cheap value
+
+def api():
+    global _API
+    if _API is None:
+        with _API_LOCK:
+            if _API is None:
+                _API = Api(ApiConfig())
+    return _API
+""",
         ),
         Bad(
             "_STORE = None\n"
@@ -343,7 +549,24 @@ class UnlockedLazySingleton(Rule):
             "    return _STORE\n"
             "\n"
             "if __name__ == '__main__':\n"
-            "    get_store()\n"
+            "    get_store()\n",
+            fixed="""\
+import threading
+
+_STORE = None
+_STORE_LOCK = threading.Lock()
+
+def get_store():
+    global _STORE
+    if _STORE is None:  # only a script calls it at import: requests still race
+        with _STORE_LOCK:
+            if _STORE is None:
+                _STORE = connect_store()
+    return _STORE
+
+if __name__ == '__main__':
+    get_store()
+""",
         ),
         Bad(
             "_USERS: dict[str, object] = {}\n"
@@ -354,7 +577,24 @@ class UnlockedLazySingleton(Rule):
             "    profile = await api.profile(user_id)\n"
             "    _USERS[user_id] = make_session(profile)  # the first set comes after the await\n"
             "    _USERS[user_id] = await api.refresh(_USERS[user_id])\n"
-            "    return _USERS[user_id]\n"
+            "    return _USERS[user_id]\n",
+            fixed="""\
+import asyncio
+
+_USERS: dict[str, object] = {}
+_USERS_LOCK = asyncio.Lock()
+
+async def session_for(user_id, api):
+    if user_id in _USERS:
+        return _USERS[user_id]
+    async with _USERS_LOCK:
+        if user_id in _USERS:
+            return _USERS[user_id]
+        profile = await api.profile(user_id)
+        _USERS[user_id] = make_session(profile)  # the first set comes after the await
+        _USERS[user_id] = await api.refresh(_USERS[user_id])
+        return _USERS[user_id]
+""",
         ),
     )
 
@@ -568,6 +808,7 @@ class UnlockedLazySingleton(Rule):
         # Functions (``get_x``, ``Registry.get``) the module calls while it is imported.
         self._import_time: set[str] = set()
         self._module: ast.Module | None = None
+        self._bindings: dict[str, list[ast.expr | None]] | None = None
 
     def visit_Module(self, node: ast.Module) -> None:
         # Module-level imports are bound only once the walk starts.
@@ -983,10 +1224,191 @@ class UnlockedLazySingleton(Rule):
                 col = self.context.char_col(declared.lineno, declared.col_offset)
                 related = (RelatedLocation(self.context.path, declared.lineno, col, f"`{name}` is declared here"),)
             severity = Severity.CRITICAL if pending.opens else Severity.HIGH
+            fixable = self._fixable(pending)
             if pending.is_async:
-                self.report(check.node.test, message, severity=severity, related=related)
+                self.report(check.node.test, message, severity=severity, related=related, fixable=fixable)
             else:  # a thread race: ``grade`` tells whether a thread reaches the function
-                self.report(check.node.test, message + _UNGRADED, severity=severity, related=related, function=pending.function)
+                self.report(
+                    check.node.test,
+                    message + _UNGRADED,
+                    severity=severity,
+                    related=related,
+                    function=pending.function,
+                    fixable=fixable,
+                )
+
+    def _fixable(self, pending: _Pending) -> bool:
+        """Whether ``fix`` handles this finding: a module global (or dict cache) tested by a
+        plain ``if`` (no ``elif``/``else``) in a getter that neither yields nor calls itself,
+        initialised in the ``if`` body or after an early return; a lock name free for it."""
+        check, function = pending.check, pending.function
+        node = check.node
+        if pending.lock_after_check:
+            return False  # the code has a lock already: re-check under it (adding a second one would nest two)
+        if node.orelse or self.context.lines[node.lineno - 1].lstrip().startswith("elif"):
+            return False
+        for inner in ast.walk(function):
+            if isinstance(inner, (ast.Yield, ast.YieldFrom)):
+                return False
+            if isinstance(inner, ast.Call) and isinstance(inner.func, ast.Name) and inner.func.id == function.name:
+                return False
+        subject = _ast_subject(node.test)
+        if subject is None or subject[1] != check.init_in_body:
+            return False
+        name, key = subject[0], check.key
+        if key.endswith("[]"):
+            guarded = key[:-2]
+            if name != guarded:  # ``client = _CLIENTS.get(key)`` right before ``if client is None:``
+                block = next((b for b in _blocks_of(function) if node in b), [])
+                at = next(i for i, s in enumerate(block) if s is node) if block else 0
+                if not at or _ast_dict_read(block[at - 1], name) != guarded:
+                    return False
+        elif name != key:
+            return False  # a class attribute
+        else:
+            guarded = key
+        if not check.init_in_body and not _after(function, node):
+            return False
+        module = "asyncio" if pending.is_async else "threading"
+        # Read on the tree, not the scope model: checking must not build the scope index.
+        bound = self._top_bindings().get(module)
+        if bound is not None and bound != [None]:
+            return False  # ``asyncio``/``threading`` means something else here
+        local = {n.id for n in ast.walk(function) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+        local |= {a.arg for a in ast.walk(function.args) if isinstance(a, ast.arg)}
+        for lock in _lock_names(guarded):
+            if lock in local:
+                continue
+            values = self._top_bindings().get(lock)
+            if values is None:
+                return True
+            if len(values) == 1 and isinstance(values[0], ast.Call) and self.context.qualified_name(values[0].func) == f"{module}.Lock":
+                return True
+        return False
+
+    def _top_bindings(self) -> dict[str, list[ast.expr | None]]:
+        """Module-level names and what binds them (the value assigned; None for ``import name``,
+        ``ast.Constant(...)`` standing for anything else: an import under another name, a def)."""
+        if self._bindings is None:
+            self._bindings = {}
+            other = ast.Constant(value=...)
+            todo: list[ast.stmt] = list(self._module.body) if self._module is not None else []
+            while todo:
+                stmt = todo.pop()
+                if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                    self._bindings.setdefault(stmt.name, []).append(other)
+                elif isinstance(stmt, ast.Import):
+                    for alias in stmt.names:
+                        bound = alias.asname or alias.name.partition(".")[0]
+                        plain = alias.asname is None and "." not in alias.name
+                        self._bindings.setdefault(bound, []).append(None if plain else other)
+                elif isinstance(stmt, ast.ImportFrom):
+                    for alias in stmt.names:
+                        self._bindings.setdefault(alias.asname or alias.name, []).append(other)
+                elif isinstance(stmt, (ast.Assign, ast.AnnAssign)):
+                    targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+                    for target in targets:
+                        for name in ast.walk(target):
+                            if isinstance(name, ast.Name):
+                                value = stmt.value if isinstance(target, ast.Name) and stmt.value is not None else other
+                                self._bindings.setdefault(name.id, []).append(value)
+                else:
+                    for block in ("body", "orelse", "finalbody"):
+                        todo.extend(getattr(stmt, block, None) or [])
+                    for handler in getattr(stmt, "handlers", None) or []:
+                        todo.extend(handler.body)
+        return self._bindings
+
+    # -- fixing ------------------------------------------------------------------------
+
+    fix_node = ("BaseExpression",)
+    fix_region = "function"
+
+    def fix(self, node: cst.CSTNode, finding: Finding) -> Fix | None:
+        """Double-checked locking around the check (see "Fix" in the docs): the ``if`` (or,
+        for the early-return form, the ``if`` and the rest of its block) runs again under a
+        module-level lock defined right after the global (or dict) it guards."""
+        import libcst as cst
+
+        ancestors = self.fix_ancestors
+        if len(ancestors) < 2 or not isinstance(ancestors[-1], cst.If) or ancestors[-1].test is not node:
+            return None
+        check, block = ancestors[-1], ancestors[-2]
+        if not isinstance(block, cst.IndentedBlock) or not any(s is check for s in block.body) or check.orelse is not None:
+            return None  # an ``elif``, an ``else`` branch, a one-line suite holding it
+        function = next((a for a in reversed(ancestors) if isinstance(a, (cst.FunctionDef, cst.ClassDef, cst.Lambda))), None)
+        if not isinstance(function, cst.FunctionDef):
+            return None
+        subject = _subject(node)
+        if subject is None:
+            return None
+        name, unset_in_body = subject
+        at = next(i for i, s in enumerate(block.body) if s is check)
+        alias: tuple[cst.BaseStatement, ...] = ()
+        owner = self.context.module_binding(name)
+        if name in _global_names(function):
+            guarded = name
+        elif owner is not None and owner.kind is BindingKind.GLOBAL and _tests_membership(node):
+            guarded = name  # ``if key not in _CACHE:``: a module dict read, never assigned here
+        else:  # ``client = _CLIENTS.get(key)`` just before ``if client is None:``: re-read it under the lock
+            source = _dict_read(block.body[at - 1], name) if at else None
+            if source is None:
+                return None
+            guarded, alias = source, (block.body[at - 1].with_changes(leading_lines=[]),)
+        declared = self.context.module_binding(guarded)
+        if declared is None or declared.kind is not BindingKind.GLOBAL:
+            return None
+        is_async = function.asynchronous is not None
+        module = "asyncio" if is_async else "threading"
+        bound = self.context.module_binding(module)
+        if bound is not None and bound.qualified != module:
+            return None  # ``asyncio``/``threading`` means something else here
+        lock = self._lock_name(guarded, f"{module}.Lock", finding.span.line, finding.span.col)
+        if lock is None:
+            return None
+        inner = check.with_changes(leading_lines=[], body=_without_comment(check.body))
+        if unset_in_body:  # ``if X is None: X = make()``
+            locked: list[cst.BaseStatement] = [*alias, inner]
+            target: cst.CSTNode = check
+        elif isinstance(check.body, cst.IndentedBlock) and check.body.body and isinstance(_last(check.body), cst.Return) or (
+            isinstance(check.body, cst.SimpleStatementSuite) and isinstance(check.body.body[-1], cst.Return)
+        ):  # ``if X is not None: return X`` and the rest of the block builds it
+            rest = list(block.body[at + 1 :])
+            if not rest:
+                return None
+            locked, target = [*alias, inner, *rest], block
+        else:
+            return None
+        if _calls(locked, function.name.value) or _yields(locked):
+            return None  # a recursive getter would deadlock on the lock; a generator would hold it across a yield
+        with_lock = cst.With(
+            items=[cst.WithItem(item=cst.Name(lock))],
+            body=cst.IndentedBlock(body=locked),
+            asynchronous=cst.Asynchronous() if is_async else None,
+        )
+        if target is check:
+            replacement: cst.CSTNode = check.with_changes(body=cst.IndentedBlock(body=[with_lock], header=_header(check.body)))
+        else:
+            replacement = block.with_changes(body=[*block.body[: at + 1], with_lock])
+        return Fix(
+            replacement=replacement,
+            target=target,
+            imports=((module, None),),
+            module_statements=((lock, f"{lock} = {module}.Lock()"),),
+            placement=((lock, guarded),),
+        )
+
+    def _lock_name(self, guarded: str, kind: str, line: int, col: int) -> str | None:
+        """``_X_LOCK`` / ``_x_lock`` for ``guarded``, unless the module or the getter binds it
+        to something else (then ``_X_LOCK_2``, ...); a lock of ``kind`` already there is reused."""
+        for lock in _lock_names(guarded):
+            seen = self.context.binding_at(lock, line, col)
+            if seen.kind in (BindingKind.UNBOUND, BindingKind.BUILTIN) and self.context.module_binding(lock) is None:
+                return lock
+            value = seen.value
+            if seen.kind is BindingKind.GLOBAL and isinstance(value, ast.Call) and self.context.qualified_name(value.func) == kind:
+                return lock  # made by this fix for another getter of the same global
+        return None
 
     # -- grading with the project model -------------------------------------------------
 
@@ -1022,6 +1444,171 @@ class UnlockedLazySingleton(Rule):
             related=(*finding.related, *hops),
             chain_paths=tuple(sorted({*finding.chain_paths, *(h.path for h in hops)} - {finding.path})),
         )
+
+
+def _lock_names(guarded: str) -> list[str]:
+    """The names the lock of ``guarded`` may take, in order: ``_X_LOCK`` (``_x_lock``), then ``_2``…"""
+    base = guarded.strip("_")
+    stem = f"_{base}_LOCK" if guarded.upper() == guarded else f"_{base}_lock"
+    return [stem if n == 1 else f"{stem}_{n}" for n in range(1, 10)]
+
+
+def _ast_subject(test: ast.expr) -> tuple[str, bool] | None:
+    """What :func:`_subject` says of the same test, read on the ``ast``."""
+    if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+        found = _ast_subject(test.operand)
+        return None if found is None else (found[0], not found[1])
+    if isinstance(test, ast.Name):
+        return test.id, False
+    if isinstance(test, ast.Compare) and len(test.ops) == 1:
+        op, left, right = test.ops[0], test.left, test.comparators[0]
+        if isinstance(op, (ast.In, ast.NotIn)) and isinstance(right, ast.Name):
+            return right.id, isinstance(op, ast.NotIn)
+        if isinstance(left, ast.Constant) and left.value is None:
+            left, right = right, left
+        if isinstance(left, ast.Name) and isinstance(right, ast.Constant) and right.value is None:
+            if isinstance(op, (ast.Is, ast.Eq)):
+                return left.id, True
+            if isinstance(op, (ast.IsNot, ast.NotEq)):
+                return left.id, False
+    return None
+
+
+def _ast_dict_read(stmt: ast.stmt, name: str) -> str | None:
+    """``D`` when ``stmt`` is ``name = D.get(...)`` or ``name = D[...]``."""
+    if not isinstance(stmt, ast.Assign) or len(stmt.targets) != 1:
+        return None
+    target, value = stmt.targets[0], stmt.value
+    if not isinstance(target, ast.Name) or target.id != name:
+        return None
+    if isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute) and value.func.attr == "get":
+        value = value.func.value
+    elif isinstance(value, ast.Subscript):
+        value = value.value
+    else:
+        return None
+    return value.id if isinstance(value, ast.Name) else None
+
+
+def _blocks_of(function: ast.AST) -> list[list[ast.stmt]]:
+    """Every statement block in ``function``."""
+    return [
+        block
+        for node in ast.walk(function)
+        for name in ("body", "orelse", "finalbody")
+        if isinstance(block := getattr(node, name, None), list)
+    ]
+
+
+# -- fix helpers (LibCST) ------------------------------------------------------------------
+
+
+def _subject(test: cst.BaseExpression) -> tuple[str, bool] | None:
+    """The name an ``if`` tests and whether its body runs while that is unset: ``X is None``,
+    ``not X``, ``k not in D`` → True; ``X is not None``, ``X``, ``k in D`` → False."""
+    import libcst as cst
+
+    if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+        found = _subject(test.expression)
+        return None if found is None else (found[0], not found[1])
+    if isinstance(test, cst.Name):
+        return test.value, False
+    if isinstance(test, cst.Comparison) and len(test.comparisons) == 1:
+        target = test.comparisons[0]
+        op, left, right = target.operator, test.left, target.comparator
+        if isinstance(op, (cst.In, cst.NotIn)) and isinstance(right, cst.Name):
+            return right.value, isinstance(op, cst.NotIn)
+        if isinstance(left, cst.Name) and left.value == "None":
+            left, right = right, left
+        if isinstance(left, cst.Name) and isinstance(right, cst.Name) and right.value == "None":
+            if isinstance(op, (cst.Is, cst.Equal)):
+                return left.value, True
+            if isinstance(op, (cst.IsNot, cst.NotEqual)):
+                return left.value, False
+    return None
+
+
+def _tests_membership(test: cst.BaseExpression) -> bool:
+    """``k in D`` / ``k not in D``."""
+    import libcst as cst
+
+    return isinstance(test, cst.Comparison) and isinstance(test.comparisons[0].operator, (cst.In, cst.NotIn))
+
+
+def _global_names(function: cst.FunctionDef) -> set[str]:
+    """The names a ``global`` statement in ``function``'s own body declares."""
+    import libcst as cst
+
+    names: set[str] = set()
+    for stmt in function.body.body if isinstance(function.body, cst.IndentedBlock) else ():
+        if isinstance(stmt, cst.SimpleStatementLine):
+            for small in stmt.body:
+                if isinstance(small, cst.Global):
+                    names.update(item.name.value for item in small.names)
+    return names
+
+
+def _dict_read(stmt: cst.BaseStatement, name: str) -> str | None:
+    """``D`` when ``stmt`` is ``name = D.get(...)`` or ``name = D[...]``."""
+    import libcst as cst
+
+    if not isinstance(stmt, cst.SimpleStatementLine) or len(stmt.body) != 1 or not isinstance(stmt.body[0], cst.Assign):
+        return None
+    assign = stmt.body[0]
+    if len(assign.targets) != 1 or not isinstance(assign.targets[0].target, cst.Name) or assign.targets[0].target.value != name:
+        return None
+    value = assign.value
+    if isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) and value.func.attr.value == "get":
+        value = value.func.value
+    elif isinstance(value, cst.Subscript):
+        value = value.value
+    else:
+        return None
+    return value.value if isinstance(value, cst.Name) else None
+
+
+def _without_comment(body: cst.BaseSuite) -> cst.BaseSuite:
+    """``body`` without the comment on its ``if`` line (the copy under the lock does not repeat it)."""
+    import libcst as cst
+
+    if isinstance(body, cst.IndentedBlock):
+        return body.with_changes(header=cst.TrailingWhitespace())
+    if isinstance(body, cst.SimpleStatementSuite):
+        return body.with_changes(trailing_whitespace=cst.TrailingWhitespace())
+    return body
+
+
+def _header(body: cst.BaseSuite) -> cst.TrailingWhitespace:
+    """The end of the ``if`` line (its comment included)."""
+    import libcst as cst
+
+    if isinstance(body, cst.IndentedBlock):
+        return body.header
+    if isinstance(body, cst.SimpleStatementSuite):
+        return body.trailing_whitespace
+    return cst.TrailingWhitespace()
+
+
+def _last(block: cst.IndentedBlock) -> cst.CSTNode:
+    import libcst as cst
+
+    last = block.body[-1]
+    return last.body[-1] if isinstance(last, cst.SimpleStatementLine) else last
+
+
+def _calls(stmts: list[cst.BaseStatement], name: str) -> bool:
+    """Whether ``stmts`` call ``name(...)`` (a getter calling itself)."""
+    import libcst as cst
+    import libcst.matchers as m
+
+    return any(m.findall(cst.Module(body=stmts), m.Call(func=m.Name(name))))  # type: ignore[arg-type]
+
+
+def _yields(stmts: list[cst.BaseStatement]) -> bool:
+    import libcst as cst
+    import libcst.matchers as m
+
+    return any(m.findall(cst.Module(body=stmts), m.Yield()))  # type: ignore[arg-type]
 
 
 # Factory functions, by the verb their name starts with (``build_rag_service()``,

@@ -85,6 +85,23 @@ class Context:
             self._index = ScopeIndex(self.tree, self.char_col, self.resolve_relative)
         return self._index
 
+    def release(self) -> None:
+        """Drop what points back at this context or holds the tree in a cycle (the shared
+        per-file values, the scope index): called by the engine once the file's check is
+        over, so the tree is freed by reference counting (the cyclic collector may be
+        paused for the whole run)."""
+        self.shared.clear()
+        index, self._index = self._index, None
+        if index is not None:
+            stack = [index.module]
+            while stack:
+                scope = stack.pop()
+                stack.extend(scope.children)
+                scope.children = []
+                scope.parent = None
+                scope.bindings = {}
+            index.module = None  # type: ignore[assignment]
+
     def scope_at(self, line: int, col: int) -> Scope:
         """The innermost scope (module, class, function, lambda, comprehension) of ``line:col``."""
         return self.scopes.scope_at(line, col)

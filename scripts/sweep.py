@@ -1,9 +1,9 @@
 """Crash sweep: run sightlint over real code and report what went wrong, with counts.
 
-    python bench/sweep.py                                  # this Python's standard library + site-packages
-    python bench/sweep.py ROOT [ROOT...]                   # any trees (e.g. /work/judge-a/*)
-    python bench/sweep.py --stdlib --limit 300 --json out.json
-    python bench/sweep.py ROOT --no-tree --timeout-per-file 10 --jobs 2
+    python scripts/sweep.py                                  # this Python's standard library + site-packages
+    python scripts/sweep.py ROOT [ROOT...]                   # any trees (e.g. /work/judge-a/*)
+    python scripts/sweep.py --stdlib --limit 300 --json out.json
+    python scripts/sweep.py ROOT --no-tree --timeout-per-file 10 --jobs 2
 
 Two phases, both with every rule on (``--select ALL``) and the unsafe fixes too:
 
@@ -15,17 +15,22 @@ Two phases, both with every rule on (``--select ALL``) and the unsafe fixes too:
    again is *not idempotent*. With ``--runs 2`` (the default) every file is done again by
    workers with another hash seed, and any difference in findings or fix output is
    *non-deterministic*.
-2. **Per tree**, each ROOT goes through the real command line in a fresh process:
-   ``sightlint check --select ALL --format json --no-cache ROOT`` and ``sightlint fix
-   --diff --unsafe-fixes --select ALL ROOT`` (so discovery, the process pool, the
-   cross-file phase and the reporters are swept too). A non-JSON report, a traceback, an
+2. **Per tree**, each ROOT goes through the real command line in a fresh process (so
+   discovery, the process pool, the cross-file phase and the reporters are swept too):
+   ``sightlint check --select ALL --format json --no-cache ROOT``, twice with ``--runs 2``
+   (another hash seed), and every file whose findings differ between the two reports is
+   *non-deterministic*; then the tree's ``*.py``/``*.pyi`` files are copied and ``sightlint fix
+   --unsafe-fixes --select ALL`` writes into the copy: a changed file that no longer
+   compiles while its original did (or a "fix produced invalid code" refusal) is a *bad
+   fix*, and ``fix --diff --unsafe-fixes`` over the fixed copy must print no patch (a
+   file it would change again is *not idempotent*). A non-JSON report, a traceback, an
    exit by signal or an exit code other than 0/1 (2 is expected only with files that
    cannot be read or parsed) is a crash; ``internal error`` lines are internal errors.
-   ``--runs 2`` runs ``check`` twice (another hash seed) and compares the reports.
+   ``--tree-steps check`` or ``fix`` runs one of the two.
 
 Internal errors are a rule or the engine raising (caught and reported, the run goes on);
 crashes take a worker or a whole command down. Files are found by walking each ROOT
-(symlinks not followed, every ``*.py``), so the sweep sees what default excludes skip.
+(symlinks not followed, every ``*.py`` and ``*.pyi``), so the sweep sees what default excludes skip.
 
 The summary prints counts and up to ``--show`` examples of each problem; ``--json`` writes
 every problem. Exit status 1 if any crash, internal error, hang, bad fix or
@@ -93,16 +98,24 @@ def _outcome(path: str, display: str) -> dict[str, Any]:
 
 
 def _compiles(data: bytes, display: str) -> bool:
+    import warnings
+
     try:
-        compile(data, display, "exec", dont_inherit=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # SyntaxWarnings of odd real code
+            compile(data, display, "exec", dont_inherit=True)
     except (SyntaxError, ValueError, MemoryError, RecursionError):
         return False
     return True
 
 
 def _compile_error(data: bytes, display: str) -> str:
+    import warnings
+
     try:
-        compile(data, display, "exec", dont_inherit=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            compile(data, display, "exec", dont_inherit=True)
     except (SyntaxError, ValueError, MemoryError, RecursionError) as exc:
         return f"{type(exc).__name__}: {exc}"
     return ""
@@ -286,24 +299,35 @@ def _sightlint(args: Sequence[str], seed: str, timeout: float) -> tuple[int | No
     return done.returncode, done.stdout, done.stderr, time.monotonic() - started
 
 
-def per_tree(root: Path, report: Report, runs: int, timeout: float) -> None:
-    """The real command line over a whole tree: check (twice with ``runs`` 2) and fix --diff.
+def per_tree(root: Path, report: Report, runs: int, timeout: float, steps: Sequence[str] = ("check", "fix")) -> None:
+    """The real command line over a whole tree: ``check`` (twice with ``runs`` 2, compared
+    file by file) and ``fix`` (on a copy of the tree: written, every changed file compiled,
+    then ``fix --diff`` over the fixed copy must find nothing more).
 
     With a configuration of its own, so that what the tree's settings would skip is swept
     too: no ``.gitignore`` (a pyenv tree ignores its own ``versions/``), no default
     excludes (``site-packages``) but ``__pycache__``, the tree as the project root."""
     with tempfile.TemporaryDirectory(prefix="sightlint-sweep-") as folder:
-        config = Path(folder) / "pyproject.toml"
-        config.write_text(
-            "[tool.sightlint]\nrespect-gitignore = false\nexclude = [\"__pycache__\"]\n"
-            f"project-root = {json.dumps(str(root))}\n",
-            encoding="utf-8",
-        )
-        _per_tree(root, report, runs, timeout, ["--config", str(config)])
+        if "check" in steps:
+            _tree_check(root, report, runs, timeout, _config(Path(folder) / "check.toml", root))
+        if "fix" in steps:
+            copy = Path(folder) / "copy" / (root.name or "root")
+            copied = _copy_python_files(root, copy)
+            report.tree_files[f"{root} (fix copy)"] = len(copied)
+            _tree_fix(root, copy, copied, report, timeout, _config(Path(folder) / "fix.toml", copy))
 
 
-def _per_tree(root: Path, report: Report, runs: int, timeout: float, config: list[str]) -> None:
-    reports = []
+def _config(path: Path, root: Path) -> list[str]:
+    path.write_text(
+        "[tool.sightlint]\nrespect-gitignore = false\nexclude = [\"__pycache__\"]\n"
+        f"project-root = {json.dumps(str(root))}\n",
+        encoding="utf-8",
+    )
+    return ["--config", str(path)]
+
+
+def _tree_check(root: Path, report: Report, runs: int, timeout: float, config: list[str]) -> None:
+    reports: list[dict[str, Any]] = []
     for run in range(runs):
         args = ["check", *config, "--select", "ALL", "--format", "json", "--no-cache", "--exit-zero", str(root)]
         code, out, err, took = _sightlint(args, str(run + 1), timeout)
@@ -322,20 +346,96 @@ def _per_tree(root: Path, report: Report, runs: int, timeout: float, config: lis
             if "internal error" in message:
                 report.add("internal-error", where, message)
         report.tree_files[str(root)] = data.get("summary", {}).get("files", 0)
-        reports.append(data.get("findings"))
-    if len(reports) == 2 and reports[0] != reports[1]:
-        one = {json.dumps(f, sort_keys=True) for f in reports[0]}
-        two = {json.dumps(f, sort_keys=True) for f in reports[1]}
-        report.add("non-deterministic", f"{root} (check)", f"{len(one ^ two)} finding(s) differ between two runs: "
-                   + "; ".join(sorted(one ^ two)[:3]))
-    args = ["fix", *config, "--diff", "--unsafe-fixes", "--select", "ALL", str(root)]
-    code, out, err, took = _sightlint(args, "1", timeout)
-    report.seconds[f"tree fix --diff {root}"] = took
-    where = f"{root} (fix --diff)"
+        reports.append(data)
+    if len(reports) == 2:
+        for path, detail in compare_reports(reports[0], reports[1]):
+            report.add("non-deterministic", path, detail)
+
+
+def compare_reports(one: dict[str, Any], two: dict[str, Any]) -> list[tuple[str, str]]:
+    """(path, what differs) for every file whose findings differ between two JSON reports
+    of the same tree (and one entry for differing run-level errors)."""
+
+    from collections import Counter
+
+    def by_path(data: dict[str, Any]) -> dict[str, Counter[str]]:
+        out: dict[str, Counter[str]] = {}
+        for f in data.get("findings") or []:
+            out.setdefault(str(f.get("path")), Counter())[json.dumps(f, sort_keys=True)] += 1
+        return out
+
+    a, b = by_path(one), by_path(two)
+    differ: list[tuple[str, str]] = []
+    for path in sorted(set(a) | set(b)):
+        first, second = a.get(path, Counter()), b.get(path, Counter())
+        only = sorted(((first - second) + (second - first)).elements())
+        if only:
+            differ.append((path, f"{len(only)} finding(s) differ between two runs: " + "; ".join(only[:2])))
+    if sorted(one.get("errors") or []) != sorted(two.get("errors") or []):
+        differ.append(("(run errors)", "the runs' errors differ"))
+    return differ
+
+
+def _copy_python_files(root: Path, copy: Path) -> dict[str, bytes]:
+    """Copy every regular ``*.py``/``*.pyi`` file under ``root`` (links not followed) to the same place
+    under ``copy``; relative path -> its bytes."""
+    copied: dict[str, bytes] = {}
+    for path, _display in python_files([root]):
+        rel = os.path.relpath(path, root)
+        try:
+            data = Path(path).read_bytes()
+        except OSError:
+            continue  # unreadable: the check step reports it
+        target = copy / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+        copied[rel] = data
+    return copied
+
+
+_BAD_FIX = ("a fix produced invalid code", "fixed code does not parse")
+
+
+def _tree_fix(root: Path, copy: Path, originals: dict[str, bytes], report: Report, timeout: float, config: list[str]) -> None:
+    """``fix --unsafe-fixes`` writing into the copy; each changed file must compile when its
+    original did; ``fix --diff --unsafe-fixes`` over the fixed copy must print nothing."""
+    args = ["fix", *config, "--unsafe-fixes", "--select", "ALL", "--format", "json", "--output-file", os.devnull, str(copy)]
+    code, _out, err, took = _sightlint(args, "1", timeout)
+    report.seconds[f"tree fix {root}"] = took
+    where = f"{root} (fix)"
     if code is None:
         report.add("hang", where, f"no result after {timeout:g} s")
         return
     _scan_stderr(report, where, code, err, allowed=(0, 1, 2))
+    for line in err.splitlines():
+        if ": fix failed: " in line and any(marker in line for marker in _BAD_FIX):
+            report.add("bad-fix", where, line)
+        elif ": fix failed: " in line and "worker died" in line:
+            report.add("crash", where, line)
+    changed = 0
+    for rel, before in originals.items():
+        try:
+            after = (copy / rel).read_bytes()
+        except OSError as exc:
+            report.add("bad-fix", os.path.join(root.name, rel), f"the fixed file is gone: {exc}")
+            continue
+        if after == before:
+            continue
+        changed += 1
+        if _compiles(before, rel) and not _compiles(after, rel):
+            report.add("bad-fix", os.path.join(root.name, rel), "the fixed file does not compile: " + _compile_error(after, rel))
+    report.tree_files[f"{root} (files changed by fix)"] = changed
+    args = ["fix", *config, "--diff", "--unsafe-fixes", "--select", "ALL", str(copy)]
+    code, out, err, took = _sightlint(args, "2", timeout)
+    report.seconds[f"tree fix --diff of the fixed copy of {root}"] = took
+    where = f"{root} (second fix --diff)"
+    if code is None:
+        report.add("hang", where, f"no result after {timeout:g} s")
+        return
+    _scan_stderr(report, where, code, err, allowed=(0, 1, 2))
+    for line in out.splitlines():
+        if line.startswith("+++ "):
+            report.add("not-idempotent", where, f"a second fix would change the fixed file again: {line[4:]}")
 
 
 def _scan_stderr(report: Report, where: str, code: int, err: str, allowed: tuple[int, ...]) -> None:
@@ -351,7 +451,7 @@ def _scan_stderr(report: Report, where: str, code: int, err: str, allowed: tuple
 
 
 def python_files(roots: Iterable[Path], limit: int | None = None) -> list[tuple[str, str]]:
-    """(path, display) of every regular ``*.py`` file under the roots, symlinks not followed."""
+    """(path, display) of every regular ``*.py``/``*.pyi`` file under the roots, symlinks not followed."""
     found: list[tuple[str, str]] = []
     for root in roots:
         if root.is_file():
@@ -360,7 +460,7 @@ def python_files(roots: Iterable[Path], limit: int | None = None) -> list[tuple[
         for folder, dirs, names in os.walk(root):
             dirs.sort()
             for name in sorted(names):
-                if name.endswith(".py"):
+                if name.endswith((".py", ".pyi")):  # what sightlint walks
                     full = os.path.join(folder, name)
                     if os.path.isfile(full) and not os.path.islink(full):
                         found.append((full, os.path.relpath(full, root.parent)))
@@ -381,18 +481,18 @@ def default_roots() -> list[Path]:
 
 
 def sweep(roots: Sequence[Path], *, jobs: int, timeout: float, runs: int, limit: int | None, tree: bool,
-          tree_timeout: float, log: Any = None, files: bool = True) -> Report:
+          tree_timeout: float, log: Any = None, files: bool = True, steps: Sequence[str] = ("check", "fix")) -> Report:
     report = Report(log=log)
     if not files:
         for root in roots:
             if root.is_dir():
-                per_tree(root, report, runs, tree_timeout)
+                per_tree(root, report, runs, tree_timeout, steps)
         return report
-    return _sweep(report, roots, jobs, timeout, runs, limit, tree, tree_timeout)
+    return _sweep(report, roots, jobs, timeout, runs, limit, tree, tree_timeout, steps)
 
 
 def _sweep(report: Report, roots: Sequence[Path], jobs: int, timeout: float, runs: int, limit: int | None, tree: bool,
-           tree_timeout: float) -> Report:
+           tree_timeout: float, steps: Sequence[str]) -> Report:
     files = python_files(roots, limit)
     report.files = len(files)
     started = time.monotonic()
@@ -408,7 +508,7 @@ def _sweep(report: Report, roots: Sequence[Path], jobs: int, timeout: float, run
     if tree:
         for root in roots:
             if root.is_dir():
-                per_tree(root, report, runs, tree_timeout)
+                per_tree(root, report, runs, tree_timeout, steps)
     return report
 
 
@@ -419,7 +519,7 @@ def summary(report: Report, show: int) -> str:
     for name, took in report.seconds.items():
         lines.append(f"time {name}: {took:.1f} s")
     for root, count in report.tree_files.items():
-        lines.append(f"whole-tree check of {root}: {count} files")
+        lines.append(f"whole-tree check of {root}: {count} files" if " (" not in root else f"tree {root}: {count} files")
     for kind in KINDS:
         examples = [p for p in report.problems if p.kind == kind][:show]
         if examples:
@@ -439,6 +539,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, help="at most this many files, spread over the trees")
     parser.add_argument("--no-tree", action="store_true", help="skip the whole-tree command-line phase")
     parser.add_argument("--no-files", action="store_true", help="skip the per-file phase (the trees only)")
+    parser.add_argument("--tree-steps", default="check,fix", help="whole-tree steps to run: check, fix or check,fix (default)")
     parser.add_argument("--show", type=int, default=10, help="examples printed per kind of problem")
     parser.add_argument("--json", type=Path, help="write every problem and the figures here")
     parser.add_argument("--log", type=Path, help="append each problem here as a JSON line when found (and print progress)")
@@ -450,7 +551,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         roots = default_roots()
     log = args.log.open("a", encoding="utf-8") if args.log else None
     report = sweep(roots, jobs=args.jobs, timeout=args.timeout_per_file, runs=args.runs, limit=args.limit,
-                   tree=not args.no_tree, tree_timeout=args.tree_timeout, log=log, files=not args.no_files)
+                   tree=not args.no_tree, tree_timeout=args.tree_timeout, log=log, files=not args.no_files,
+                   steps=[step for step in args.tree_steps.split(",") if step])
     print(summary(report, args.show))
     if args.json:
         data = {
