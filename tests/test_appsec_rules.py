@@ -272,3 +272,41 @@ def test_sl703_app_level_handler_findings_are_the_same_with_and_without_the_cach
             (f.path, f.line, f.severity, f.message) for f in cold.findings
         ]
     assert [(f.path, f.line) for f in cold.findings] == [("app/schemas.py", 7)]
+
+
+def test_sl202_a_raise_caught_by_an_enclosing_try_is_a_jump_not_a_conversion() -> None:
+    # letta's tracing: `raise ValueError("str() failed")` lands in the enclosing try's own
+    # `except (..., ValueError)`, which answers a placeholder; chaining it changes nothing.
+    jump = dedent(
+        """\
+        def describe(value):
+            try:
+                try:
+                    text = repr(value)
+                except Exception:
+                    raise ValueError("str() failed")
+                return text[:100]
+            except (RecursionError, ValueError):
+                return "<serialization failed>"
+        """
+    )
+    assert check_source(jump, "m.py", Settings(select=("SL202",))).findings == []
+    # Near misses: a handler of another type, or one that raises on, hands the error on.
+    for outer in ("except KeyError:\n        return None", "except ValueError:\n        log(); raise"):
+        code = dedent(
+            """\
+            def describe(value):
+                try:
+                    try:
+                        text = repr(value)
+                    except Exception:
+                        raise ValueError("str() failed")
+                    return text[:100]
+                OUTER
+            """
+        ).replace("OUTER", outer)
+        (finding,) = check_source(code, "m.py", Settings(select=("SL202",))).findings
+        assert finding.line == 5 and "converts every error into `ValueError`" in finding.message
+    # Outside any try, the conversion reaches the callers.
+    plain = "def load(path):\n    try:\n        return read(path)\n    except Exception:\n        raise RuntimeError('x')\n"
+    assert len(check_source(plain, "m.py", Settings(select=("SL202",))).findings) == 1

@@ -250,6 +250,41 @@ def test_tasks_started_from_a_request_run_in_the_background() -> None:
     assert chain is not None and chain[0].via == "passed to asyncio.create_task" and chain[0].line == 7
 
 
+def test_tasks_a_test_or_a_script_starts_stay_in_the_test_or_script() -> None:
+    # private-gpt: a test runs the chat engine, whose `run` starts its loop as a task; that
+    # task serves nothing, so it is no background task of the service.
+    _, runs = project(
+        {
+            "engine.py": (
+                "import asyncio\n"
+                "async def render():\n"
+                "    pass\n"
+                "class Engine:\n"
+                "    async def run(self):\n"
+                "        await asyncio.create_task(self._loop())\n"
+                "    async def _loop(self):\n"
+                "        await render()\n"
+            ),
+            "tests/test_engine.py": (
+                "from engine import Engine\n"
+                "async def test_run():\n"
+                "    await Engine().run()\n"
+            ),
+            "cli.py": (
+                "import asyncio\n"
+                "from engine import render\n"
+                "async def main():\n"
+                "    asyncio.create_task(render())\n"
+                "if __name__ == '__main__':\n"
+                "    asyncio.run(main())\n"
+            ),
+        }
+    )
+    assert runs.contexts("engine.Engine._loop") == {"test"}
+    assert runs.contexts("engine.render") == {"test", "script"}
+    assert "background" not in runs.contexts("engine.render")
+
+
 def test_background_tasks_run_async_functions_on_the_loop_and_sync_ones_in_a_thread() -> None:
     _, runs = project(
         {

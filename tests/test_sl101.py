@@ -44,6 +44,12 @@ CHAINS = {
     },
     "offloaded": {},
     "sync_only": {},
+    "flags": {
+        ("flags/loader.py", 24): "refresh (flags/api.py:16) → fetch (flags/loader.py:21) → time.sleep (24)",
+        ("flags/loader.py", 32): "preload (flags/api.py:21) → warm (flags/loader.py:28) → time.sleep (32)",
+        ("flags/loader.py", 40): "get_report (flags/api.py:26) → report (flags/loader.py:36) → time.sleep (40)",
+        ("flags/loader.py", 47): "get_spread (flags/api.py:31) → spread (flags/loader.py:44) → time.sleep (47)",
+    },
     "contexts": {
         ("contexts/helpers.py", 5): "items (contexts/app.py:22) → backoff (contexts/helpers.py:4) → time.sleep (5)",
         ("contexts/helpers.py", 9): "lifespan (contexts/app.py:11) → read_settings (contexts/helpers.py:8) → open (9)",
@@ -238,3 +244,31 @@ def test_an_async_helper_in_tests_that_no_entry_point_reaches_is_test_code() -> 
     for path, expected in (("tests/helpers/runs.py", []), ("app/runs.py", [("high", 4)])):
         run = api.check_sources({path: helper}, SETTINGS)
         assert [(f.severity.label, f.line) for f in run.findings] == expected, path
+
+
+def test_a_flag_of_an_entry_point_or_of_library_code_keeps_its_branch() -> None:
+    """A route's flag comes from the request, and a function no project code calls may be
+    called with the flag on by code sightlint does not see: their branches are reported."""
+    route = (
+        "import time\nfrom fastapi import FastAPI\napp = FastAPI()\n\n"
+        "@app.get('/direct')\nasync def direct(path: str, sync: bool = False) -> str:\n"
+        "    if sync:\n        time.sleep(1)\n    return path\n"
+    )
+    library = "import time\n\nasync def load(path, sync=False):\n    if sync:\n        time.sleep(1)\n    return path\n"
+    for source in (route, library):
+        run = api.check_sources({"app/main.py": source}, SETTINGS, modules={"app/main.py": "app.main"})
+        assert [f.line for f in run.findings if f.code == "SL101"] == [8 if source is route else 5]
+
+
+def test_a_flag_turned_on_by_one_caller_of_several_keeps_its_branch() -> None:
+    source = (
+        "import time\nfrom fastapi import FastAPI\napp = FastAPI()\n\n"
+        "async def load(path, sync=False):\n    if sync:\n        time.sleep(1)\n    return path\n\n"
+        "@app.get('/a')\nasync def a(p: str):\n    return await load(p)\n\n"
+        "@app.get('/b')\nasync def b(p: str):\n    return await load(p, sync=p.endswith('!'))\n"
+    )
+    run = api.check_sources({"app/main.py": source}, SETTINGS, modules={"app/main.py": "app.main"})
+    assert [f.line for f in run.findings if f.code == "SL101"] == [7]
+    quiet = source.replace("sync=p.endswith('!')", "sync=False")
+    run = api.check_sources({"app/main.py": quiet}, SETTINGS, modules={"app/main.py": "app.main"})
+    assert [f.line for f in run.findings if f.code == "SL101"] == []

@@ -270,9 +270,9 @@ _JUDGED = [
     ),
     (
         "app/uris.py",
-        "from pathlib import Path\n\ndef filename(value, fallback):\n"
+        "from pathlib import Path\n\ndef filename(value):\n"
         "    try:\n        name = Path(value).read_text()\n"
-        "        return name or fallback\n    except Exception:\n        return fallback\n",
+        "        return name or ''\n    except Exception:\n        return ''\n",
         [(7, "medium")],
     ),
     # An optional dependency imported and used in the `try`; not our own module, not an await.
@@ -508,7 +508,25 @@ _JUDGED = [
         "    except Exception:\n        pass\n",
         [(4, "medium")],
     ),
-    # Developer and CI tooling: a script's folder or a `__main__` block...
+    # Developer and CI tooling, told by how it runs: a hidden folder no package ships, a
+    # shebang, a `__main__` block...
+    (
+        ".github/scripts/sweep.py",
+        "def remote(run):\n    try:\n        return run(['git', 'remote'])\n    except Exception:\n        pass\n",
+        [],
+    ),
+    (
+        "app/migrate_all.py",
+        "#!/usr/bin/env python3\ndef track(payload):\n    try:\n        send(payload)\n    except Exception:\n        pass\n",
+        [],
+    ),
+    # ...not by folder names: an agent's `tools/` are the service's code.
+    (
+        "src/tools/pylon_tools.py",
+        "def article(article_id):\n    try:\n        names = fetch_collections()\n    except Exception:\n"
+        "        names = {}\n    return render(article_id, names)\n",
+        [(4, "medium")],
+    ),
     (
         "dev/cli/analytics.py",
         "def track(payload):\n    try:\n        send(payload)\n    except Exception:\n        pass\n",
@@ -521,7 +539,7 @@ _JUDGED = [
     ),
     # ...but a script's silent database write is still worth a look.
     (
-        "scripts/seed.py",
+        ".circleci/seed.py",
         "def seed(session, rows):\n    try:\n        session.add_all(rows)\n        session.commit()\n"
         "    except Exception:\n        pass\n",
         [(5, "medium")],
@@ -614,6 +632,113 @@ _JUDGED = [
         "app/kit/currency.py",
         "from app.kit.rates import get_rates\n\ndef currency(country):\n    try:\n"
         "        found = get_rates(country)\n    except Exception:\n        return None\n    return found\n",
+        [(6, "medium")],
+    ),
+    # A choice among the members of the annotated return class, with one as the default
+    # (letta's line chunker); a constant of another kind is lost data (letta's tool calls).
+    (
+        "app/chunker.py",
+        "class Chunker:\n    def strategy(self, meta) -> Strategy:\n        if meta.mime:\n            try:\n"
+        "                return self.registry.by_mime(meta.mime)\n            except Exception:\n                pass\n"
+        "        if meta.name:\n            try:\n                return self.registry.by_extension(ext(meta.name))\n"
+        "            except Exception:\n                pass\n        return Strategy.LINE_BASED\n",
+        [],
+    ),
+    (
+        "app/chunker.py",
+        "def strategy(registry, meta) -> Strategy:\n    try:\n        return registry.by_mime(meta.mime)\n"
+        "    except Exception:\n        return Strategy.LINE_BASED\n",
+        [],
+    ),
+    (
+        "app/chunker.py",
+        "def strategy(registry, meta) -> Strategy:\n    try:\n        return registry.by_mime(meta.mime)\n"
+        "    except Exception:\n        pass\n    return None\n",
+        [(4, "medium")],
+    ),
+    (
+        "app/adapter.py",
+        "class Adapter:\n    def tool_calls(self) -> list:\n        try:\n"
+        "            return self.interface.get_tool_call_objects()\n        except Exception:\n            return []\n",
+        [(5, "medium")],
+    ),
+    (
+        "app/plans.py",
+        "async def plan(llm, text) -> Plan:\n    try:\n        return await llm.choose(text)\n"
+        "    except Exception:\n        return Plan.DEFAULT\n",
+        [(4, "medium")],
+    ),
+    # Another library's private internals, the broad handler being the version guard
+    # (dispatch's `query._compile_state()`, python-pptx's `shape._element`); our own
+    # private attributes are ordinary work.
+    (
+        "app/database/service.py",
+        "def joined(query, models):\n    if hasattr(query, '_compile_state'):\n        try:\n"
+        "            state = query._compile_state()\n            for mapper in state._join_entities:\n"
+        "                models.append(mapper.class_)\n        except Exception:\n            pass\n",
+        [],
+    ),
+    (
+        "app/slides.py",
+        "def remove(shapes):\n    for shape in shapes:\n        try:\n            sp = shape._element\n"
+        "            sp.getparent().remove(sp)\n        except Exception:\n            continue\n",
+        [],
+    ),
+    (
+        "app/slides.py",
+        "class Renderer:\n    def remove(self, shapes):\n        for shape in shapes:\n            try:\n"
+        "                self._store.remove(shape)\n            except Exception:\n                continue\n",
+        [(6, "medium")],
+    ),
+    (
+        "app/slides.py",
+        "async def send(client, payload):\n    try:\n        await client._transport.send(payload)\n"
+        "    except Exception:\n        pass\n",
+        [(4, "medium")],
+    ),
+    # A filter whose yes/no test failed leaves the item out; other work per item is not a test.
+    (
+        "app/slides.py",
+        "class Renderer:\n    def overlapping(self, shapes, zone):\n        keep = []\n        for shape in shapes:\n"
+        "            try:\n                if self._overlaps(shape, zone):\n                    keep.append(shape)\n"
+        "            except Exception:\n                continue\n        return keep\n\n"
+        "    def _overlaps(self, shape, zone) -> bool:\n        return shape.left < zone.right\n",
+        [],
+    ),
+    (
+        "app/slides.py",
+        "class Renderer:\n    def overlapping(self, shapes, zone):\n        keep = []\n        for shape in shapes:\n"
+        "            try:\n                if self._overlaps(shape, zone):\n                    keep.append(self._render(shape))\n"
+        "            except Exception:\n                continue\n        return keep\n\n"
+        "    def _overlaps(self, shape, zone) -> bool:\n        return shape.left < zone.right\n",
+        [(8, "medium")],
+    ),
+    (
+        "app/mail.py",
+        "def notify(users):\n    sent = []\n    for user in users:\n        try:\n            if send_mail(user):\n"
+        "                sent.append(user)\n        except Exception:\n            continue\n    return sent\n\n"
+        "def send_mail(user):\n    return True\n",
+        [(7, "medium")],
+    ),
+    # The caller's own fallback, handed over for failure (polar's thread subject); an input
+    # of the work returned as is, or a default for a failed client read, hides the failure.
+    (
+        "app/threads.py",
+        "async def make_subject(agent, content, fallback):\n    try:\n"
+        "        result = await agent.run(content)\n        return result.output.strip() or fallback\n"
+        "    except Exception:\n        return fallback\n",
+        [],
+    ),
+    (
+        "app/crypto.py",
+        "def reveal(token, key):\n    try:\n        return decrypt(token, key)\n    except Exception:\n        return token\n",
+        [(4, "medium")],
+    ),
+    (
+        "app/cache.py",
+        "class Cache:\n    async def get(self, key, default=None):\n        try:\n"
+        "            client = await self.get_client()\n            return await client.get(key)\n"
+        "        except Exception:\n            return default\n",
         [(6, "medium")],
     ),
     # Tests: `assert False` swallowed can never fail, whatever the comment says; checks made

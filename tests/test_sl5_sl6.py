@@ -198,6 +198,22 @@ def test_sl601_audit_shape_is_reported_at_the_session_and_names_the_fan_out() ->
     assert "pool" in finding.message
 
 
+def test_sl601_test_code_is_reported_only_when_configured_and_then_as_low() -> None:
+    from sightlint.rules.session_per_task_unbounded import SessionSlotsOptions
+
+    source = textwrap.dedent(AUDIT_SHAPE)
+    for path in ("tests/license_key/test_service.py", "app/test_service.py", "app/service_test.py", "conftest.py"):
+        quiet = engine.check_source(source, path, Settings(), rules=[SessionPerTaskUnbounded])
+        assert quiet.findings == [], path
+        settings = Settings(rule_options={"session-per-task-unbounded": SessionSlotsOptions(tests=True)})
+        (finding,) = engine.check_source(source, path, settings, rules=[SessionPerTaskUnbounded]).findings
+        assert finding.severity is Severity.LOW, path
+    # Production code stays critical, with or without the option.
+    for settings in (Settings(), Settings(rule_options={"session-per-task-unbounded": SessionSlotsOptions(tests=True)})):
+        (finding,) = engine.check_source(source, "app/testing_tools.py", settings, rules=[SessionPerTaskUnbounded]).findings
+        assert finding.severity is Severity.CRITICAL
+
+
 def test_sl601_one_finding_per_session_even_with_several_fan_outs() -> None:
     findings = _check(
         SessionPerTaskUnbounded,

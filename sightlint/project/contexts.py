@@ -22,7 +22,8 @@ The contexts:
 - :data:`BACKGROUND`: a task of its own on the loop, started while serving or at start-up:
   ``asyncio.create_task``/``ensure_future``, ``TaskGroup.create_task``, anyio
   ``start_soon``, ``loop.call_soon``/``call_later`` callbacks, and
-  ``BackgroundTasks.add_task`` of a coroutine function.
+  ``BackgroundTasks.add_task`` of a coroutine function. A task that a test or a script
+  starts stays in :data:`TEST` or :data:`SCRIPT`: it serves nothing.
 - :data:`THREAD`: a worker thread (or process): sync route handlers and sync
   dependencies (run in the threadpool), ``asyncio.to_thread``, ``run_in_executor``,
   ``run_in_threadpool``, ``anyio.to_thread.run_sync``, ``threading.Thread(target=...)``
@@ -56,6 +57,10 @@ UNKNOWN = "unknown"
 # Edge kinds (``Edge.kind``) that move the callee to another context.
 _SWITCH = {"thread": THREAD, "background": BACKGROUND}
 _CACHE_KEY = ("where code runs",)
+# Contexts whose tasks stay theirs: a task a pytest test or a script starts runs on the
+# test's or script's own loop while it runs, serving nothing (BACKGROUND is a task started
+# while serving or at start-up).
+_OWN_LOOP = frozenset({SCRIPT, TEST})
 
 
 class CallGraph(Protocol):
@@ -98,6 +103,8 @@ class RunsIn:
             for edge in edges.get(fid, ()):
                 target = edge.target
                 into = switch.get(edge.kind, context)
+                if into == BACKGROUND and context in _OWN_LOOP:
+                    into = context  # a task a test or script starts runs in that test or script
                 seen = reached[into]
                 if target not in seen:
                     seen[target] = (edge, context)

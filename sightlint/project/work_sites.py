@@ -53,6 +53,14 @@ there are some:
 ``("dl",)``  the function is decorated with a deadline (``@with_timeout(300)``,
     ``@timeout(30)``): what it runs is bounded, whoever calls it.
 ``("w",)``  the function loops forever (``while True``): a worker, not a job.
+``("fg", name, first, last, index)``  lines ``first..last`` run only when the parameter
+    ``name`` is true (``if sync:``; after ``if not sync: return``), and ``name`` defaults
+    to a false constant (``sync=False``, ``None``, ``0``); ``index`` is its position in
+    the signature, -1 when keyword-only. SL101: a branch no caller turns on.
+``("ps", items)``  what the function's calls pass that may turn such a flag on, once per
+    function: ``"=name"`` for a keyword whose value is not a false constant, ``"**"`` and
+    ``"*"`` for unpacking, ``"callee:n"`` for ``n >= 2`` positional arguments to a callee
+    of that last name.
 """
 
 from __future__ import annotations
@@ -110,6 +118,8 @@ class WorkSites:
         self._background_tasks: list[tuple[str, ...]] = []  # per function: its ``BackgroundTasks`` parameters
         self._values: list[dict[str, ast.expr]] = []  # per function: the last value of each local name
         self._module_fn: FunctionSummary | None = None
+        self._flags: list[dict[str, int]] = []  # per function: parameters defaulting to a false constant -> index
+        self._passes: list[set[str]] = []  # per function: the ``"ps"`` items of its calls
 
     # -- keys -------------------------------------------------------------------------
 
@@ -153,6 +163,21 @@ class WorkSites:
 
     def enter_function(self, node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda, frame: _Frame) -> None:
         self._guards.append([])
+        self._passes.append(set())
+        flags: dict[str, int] = {}
+        every = [*node.args.posonlyargs, *node.args.args]
+        # A method's `self`/`cls` is not among the arguments its callers write.
+        bound = bool(frame.fn.cls) and not isinstance(node, ast.Lambda) and not any(
+            _last(d) == "staticmethod" for d in node.decorator_list
+        )
+        first = len(every) - len(node.args.defaults)
+        for index, (arg, value) in enumerate(zip(every[first:], node.args.defaults)):
+            if _false_constant(value):
+                flags[arg.arg] = first + index - (1 if bound and every else 0)
+        for arg, kw_default in zip(node.args.kwonlyargs, node.args.kw_defaults):
+            if kw_default is not None and _false_constant(kw_default):
+                flags[arg.arg] = -1
+        self._flags.append(flags)
         self._pending.append(_Pending())
         self._background_tasks.append(
             background_tasks_params(node, self.c.ctx)
@@ -179,6 +204,14 @@ class WorkSites:
     def leave_function(self, frame: _Frame) -> None:
         """Keep the rows of local bindings, dicts and lists that the function's rows use."""
         self._guards.pop()
+        self._flags.pop()
+        passes = self._passes.pop()
+        if passes:
+            frame.fn.work.append(("ps", tuple(sorted(passes))))
+        assigned = self._values[-1] if self._values else {}
+        if assigned and any(row[0] == "fg" and row[1] in assigned for row in frame.fn.work):
+            # ``sync = sync or settings.sync``: the flag is not only what callers pass.
+            frame.fn.work[:] = [row for row in frame.fn.work if not (row[0] == "fg" and row[1] in assigned)]
         self._background_tasks.pop()
         pending = self._pending.pop()
         work = frame.fn.work
@@ -222,6 +255,7 @@ class WorkSites:
             return
         name = test.id
         guards = self._guards[-1]
+        before = len(guards)
         body_last = node.body[-1]
         guards.append((("!" if negated else "") + name, node.body[0].lineno, body_last.end_lineno or body_last.lineno))
         other = ("" if negated else "!") + name
@@ -229,6 +263,11 @@ class WorkSites:
             guards.append((other, node.orelse[0].lineno, node.orelse[-1].end_lineno or node.orelse[-1].lineno))
         elif isinstance(body_last, (ast.Return, ast.Raise)) and node.end_lineno is not None:
             guards.append((other, node.end_lineno + 1, end_line))  # after an early return
+        index = self._flags[-1].get(name) if self._flags else None
+        if index is not None:
+            for guard, first, last in guards[before:]:
+                if guard == name:  # runs only when the flag is on
+                    frame.fn.work.append(("fg", name, first, last, index))
 
     def _guard(self, line: int) -> str:
         best = ""
@@ -358,6 +397,8 @@ class WorkSites:
         func = node.func
         kind = type(func)
         last = func.attr if kind is ast.Attribute else (func.id if kind is ast.Name else "")  # type: ignore[attr-defined]
+        if self._passes and (node.keywords or len(node.args) > 1):
+            self._passed(node, last)
         if qualified in _WAIT_FOR and node.args:
             # Everything the awaited work calls while it is made: ``wait_for(gather(*(f(x) ...)))``.
             self._deadlined.update(id(n) for n in ast.walk(node.args[0]) if isinstance(n, ast.Call))
@@ -412,6 +453,19 @@ class WorkSites:
             frame.fn.work.append(("a", line, col, end_line, end_col, arg_line, arg_col))
         if qualified in _FANOUT:
             self._fanout(node, frame, qualified, deadline)
+
+    def _passed(self, node: ast.Call, last: str) -> None:
+        """Note what this call may pass to a flag parameter (the ``"ps"`` row)."""
+        passes = self._passes[-1]
+        for keyword in node.keywords:
+            if keyword.arg is None:
+                passes.add("**")
+            elif not _false_constant(keyword.value):
+                passes.add("=" + keyword.arg)
+        if any(type(arg) is ast.Starred for arg in node.args):
+            passes.add("*")
+        elif len(node.args) > 1:
+            passes.add(f"{last}:{len(node.args)}")
 
     def _in_deadline(self, node: ast.Call, frame: _Frame) -> bool:
         bodies = self.c._bodies
@@ -627,6 +681,11 @@ class WorkSites:
         line, col, end_line, end_col = self.c._range(node)
         value = node.value if isinstance(node, ast.Constant) else ""
         return (value, line, col, end_line, end_col)
+
+
+def _false_constant(node: ast.expr) -> bool:
+    """``False``, ``None``, ``0``, ``""``: a default that leaves an ``if flag:`` branch off."""
+    return type(node) is ast.Constant and not node.value and not isinstance(node.value, bytes)
 
 
 def _mentions_background_tasks(annotation: ast.expr | None) -> bool:

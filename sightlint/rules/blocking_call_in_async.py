@@ -92,6 +92,13 @@ class BlockingCallInAsync(Rule):
     reach counts as reached from no known entry point. A call written with `await`
     is never a sync blocking call, whatever its receiver is annotated as
     (`await session.execute(q)` on a `session: Session` that really is an `AsyncSession`).
+    A branch that runs only when a flag parameter is on (`if sync:` or after `if not
+    sync: return`, with `sync=False`, `None` or `0` by default) is not reported when no
+    caller turns the flag on: every call of the function is a direct call from project
+    code that passes no such keyword, no `*`/`**` unpacking and too few positional
+    arguments to reach it (the default branch, which offloads to a thread, is the one
+    that runs). A route's own flags come from the request, and a function no project
+    code calls may be called with the flag on elsewhere: their branches are reported.
 
     Blocking calls come from a catalog shipped as data (`sightlint/data/blocking_calls.toml`:
     one entry per API with its category, severity, the non-blocking alternative the
@@ -272,6 +279,12 @@ class BlockingCallInAsync(Rule):
             "    return connect_with_retry(lambda: True)\n"
         ),
         Bad("import requests\n\nasync def fetch(url):\n    return requests.get(url).json()\n"),
+        # The same flag, turned on by a caller: its branch runs on the loop.
+        Bad(
+            "import asyncio\nimport requests\n\nasync def fetch(url, sync=False):\n    if sync:\n"
+            "        return requests.get(url).text\n    return await asyncio.to_thread(lambda: requests.get(url).text)\n\n"
+            "async def refresh(url):\n    return await fetch(url, sync=True)\n"
+        ),
         Bad(
             "from time import sleep as pause\n"
             "\n"
@@ -530,6 +543,31 @@ def start():
     worker()
 """
         ),
+        # A blocking branch behind a flag no caller turns on: the default offloads.
+        Good(
+            """\
+import asyncio
+import time
+
+from fastapi import FastAPI
+
+app = FastAPI()
+
+def _read(path):
+    with open(path) as f:
+        return f.read()
+
+async def load(path, sync=False):
+    if sync:
+        time.sleep(0.1)
+        return path
+    return await asyncio.to_thread(_read, path)
+
+@app.get("/files/{path}")
+async def get_file(path: str):
+    return await load(path)
+"""
+        ),
         # Awaited: an awaitable, even if `session` is annotated as a sync `Session`.
         Good(
             """\
@@ -544,7 +582,7 @@ async def count(session: Session):
     @classmethod
     def model_needs(cls, settings: Settings) -> ModelNeeds:
         catalog = cls.options_for(settings).catalog()
-        return ModelNeeds(externals=catalog.worth_keeping)
+        return ModelNeeds(externals=catalog.worth_keeping, facts=frozenset({"work"}))
 
     @classmethod
     def check_project(cls, model: Graph, settings: Settings) -> list[Finding]:
@@ -567,7 +605,10 @@ async def count(session: Session):
             if not chains:
                 continue  # reached only from threads, or from contexts not configured
             paths = tuple({model.path_of(edge.source) for chain in chains for edge in chain.edges})
+            off = _flags_off(model, fid)
             for site in sites:
+                if any(first <= site.call.site.line <= last for first, last in off):
+                    continue  # behind a flag no caller turns on
                 findings.append(cls._finding(model, site, chains, paths))
         return findings
 
@@ -733,6 +774,45 @@ class Chain(NamedTuple):
 
     context: str
     edges: list[Edge]
+
+
+def _flags_off(model: Graph, fid: str) -> list[tuple[int, int]]:
+    """The line ranges of ``fid`` that run only when a flag parameter is on (``if sync:``,
+    the parameter defaulting to ``False``/``None``/``0``) that no caller turns on: every
+    call of ``fid`` is a direct call from a project function that passes no keyword of
+    that name, no ``*``/``**`` unpacking and too few positional arguments to reach it. An
+    entry point (a route's parameters come from the request), a function with no known
+    caller (library code) or one reached through a callback keeps its branches."""
+    rows = model.functions[fid].facts.get("work") or ()
+    guards = [row for row in rows if row[0] == "fg"]
+    if not guards or fid in model.entries:
+        return []
+    callers = model.callers.get(fid, ())
+    if not callers:
+        return []
+    name = model.functions[fid].name
+    passed: list[tuple[str, ...]] = []
+    for edge in callers:
+        source = model.functions.get(edge.source)
+        if edge.via or edge.kind == "thread" or source is None or source.name == "<module>":
+            return []
+        passed.append(next((row[1] for row in source.facts.get("work") or () if row[0] == "ps"), ()))
+    off: list[tuple[int, int]] = []
+    for _, flag, first, last, index in guards:
+        if index == 0:
+            continue  # the first argument: a one-argument call may set it, and those are not noted
+        for items in passed:
+            if "*" in items or "**" in items or f"={flag}" in items:
+                break
+            if index > 0 and any(
+                item.partition(":")[0] == name and int(item.partition(":")[2]) > index
+                for item in items
+                if ":" in item and not item.startswith("=")
+            ):
+                break
+        else:
+            off.append((first, last))
+    return off
 
 
 def _worst_chain(

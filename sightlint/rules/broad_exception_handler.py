@@ -92,7 +92,10 @@ class BroadExceptionHandler(Rule):
     of a `while` or `async for` loop), a retry (the handler sleeps), `main()` and
     `if __name__ == "__main__":`, cleanup that must not raise (`close`, `__exit__`, a
     `finally:` block), optional imports, and tests. A `raise` marked `# noqa: B904` is
-    not reported as a conversion. A handler that neither logs, re-raises nor raises is
+    not reported as a conversion, nor is one that an enclosing `try` of the same
+    function catches without raising on (`raise ValueError("str() failed")` landing in
+    its own `except (RecursionError, ValueError):`): that is a jump, not an error the
+    callers see. A handler that neither logs, re-raises nor raises is
     SL201's (`swallowed-exception`), probes included: no handler is reported by both.
 
     ## Why it matters
@@ -282,6 +285,11 @@ class BroadExceptionHandler(Rule):
             "        log.warning('no description: %s', e)\n        return item.title + ': ' + item.kind\n"
         ),
         Good("def f():\n    try:\n        g()\n    except Exception as e:\n        raise RuntimeError('g failed') from e\n"),
+        Good(
+            "def describe(value):\n    try:\n        try:\n            text = repr(value)\n        except Exception:\n"
+            "            raise ValueError('repr failed')\n        return text[:100]\n    except ValueError:\n"
+            "        return '<unprintable>'\n"
+        ),
         # The route's translation to an HTTP response.
         Good(
             "from fastapi import HTTPException\n\nasync def get_item(item_id, logger):\n    try:\n        return await load(item_id)\n"
@@ -325,6 +333,9 @@ class BroadExceptionHandler(Rule):
         self._function_blocks: dict[ast.AST, list[list[ast.stmt]]] = {}
         self._security: dict[ast.AST, str | None] = {}
         self._write: dict[ast.AST, str | None] = {}
+        # `raise` statements inside a `try` body of the same function -> what that try's
+        # handlers catch (last names; "*" for a broad handler), outermost first.
+        self._caught_around: dict[int, list[str]] = {}
 
     def visit_Module(self, node: ast.Module) -> None:
         for stmt in node.body:
@@ -344,6 +355,19 @@ class BroadExceptionHandler(Rule):
         self._check(node)
 
     def _check(self, node: ast.Try) -> None:
+        caught_here: list[str] = []
+        for handler in node.handlers:
+            if any(isinstance(s, ast.Raise) for s in walk(handler.body)):
+                continue  # it raises on: what reaches it may still reach the callers
+            if broad_caught(self.context, handler.type) is not None:
+                caught_here.append("*")
+            elif handler.type is not None:
+                kinds = handler.type.elts if isinstance(handler.type, ast.Tuple) else [handler.type]
+                caught_here += [last_name(kind) for kind in kinds]
+        if caught_here:
+            for stmt in walk(node.body):
+                if isinstance(stmt, ast.Raise):
+                    self._caught_around.setdefault(id(stmt), []).extend(caught_here)
         out = [h.body for h in node.handlers if isinstance(h.body[-1], ast.Raise) and h.body[-1].exc is None]
         for block in (node.finalbody, *out):
             self._in_finally.update(s for s in walk(block) if isinstance(s, ast.Try))
@@ -396,7 +420,10 @@ class BroadExceptionHandler(Rule):
         converts = [
             r.exc
             for r in raises
-            if isinstance(r.exc, ast.Call) and not _passes(r.exc, name) and "B904" not in self.context.lines[r.lineno - 1]
+            if isinstance(r.exc, ast.Call)
+            and not _passes(r.exc, name)
+            and "B904" not in self.context.lines[r.lineno - 1]
+            and not self._jumps(r)
         ]
         if converts:
             new = last_name(converts[0])
@@ -462,6 +489,15 @@ class BroadExceptionHandler(Rule):
             f"{how} a made-up fallback (`{fallback}`){unlogged}: callers cannot tell it from a real result, for "
             "bugs and outages alike; log with `logger.exception(...)` and catch the exceptions you expect.",
         )
+
+    def _jumps(self, raised: ast.Raise) -> bool:
+        """True when an enclosing `try` of the same function catches what ``raised`` raises
+        (`except Exception: raise ValueError("str() failed")` inside a `try` whose handler
+        takes `ValueError`): the raise is a jump to that handler, not an error handed to the
+        callers, and chaining it would change nothing anyone sees."""
+        kind = last_name(raised.exc) if raised.exc is not None else ""
+        caught = self._caught_around.get(id(raised), ())
+        return bool(kind) and any(c == kind or c == "*" for c in caught)
 
     def _made_up(self, node: ast.Try, handler: ast.ExceptHandler, returns: list[ast.Return]) -> str | None:
         """The fallback the handler hands back in place of the real result: a returned value

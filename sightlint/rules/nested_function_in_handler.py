@@ -116,10 +116,12 @@ from neo4j import GraphDatabase
 
 from app.config import settings
 
+
 def test_neo4j_connection():
     driver = GraphDatabase.driver(settings.NEO4J_URI)
     driver.verify_connectivity()
     return True
+
 
 app = FastAPI()
 
@@ -191,8 +193,10 @@ import json
 
 from fastapi import APIRouter
 
+
 def dump(rows):
     return json.dumps(rows)
+
 
 router = APIRouter()
 
@@ -239,11 +243,14 @@ import time
 
 from fastapi import FastAPI, WebSocket
 
+
 def stamp(message):
     return {"at": time.time(), "message": message}
 
+
 async def elapsed(start):
     return time.perf_counter() - start
+
 
 app = FastAPI()
 
@@ -286,6 +293,7 @@ def create_app() -> FastAPI:
 import hashlib
 
 from fastapi import FastAPI
+
 
 def digest(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()

@@ -36,6 +36,10 @@ class SessionSlotsOptions:
     the engine's `pool_size` (SQLAlchemy's default 5), so the rest of the application
     keeps a connection."""
 
+    tests: bool = False
+    """Report fan-outs in test code too (`test_*.py`, `*_test.py`, a `tests/` folder,
+    `conftest.py`), as low."""
+
     def __post_init__(self) -> None:
         if self.max_concurrent_sessions < 1:
             raise ValueError(f"max-concurrent-sessions: expected a positive number, got {self.max_concurrent_sessions!r}")
@@ -95,6 +99,18 @@ class SessionPerTaskUnbounded(FanOutTracking, Rule):
     session instead (the audit's "option 1" is SL602). No fix where the session is not
     opened by an `async with` (`session = factory()` ... `close()`), nor in test files
     (their concurrency is often what they test).
+
+    ## Options
+    In production code the finding is critical. Test code (`test_*.py`, `*_test.py`, a
+    `tests/` folder, `conftest.py`) serves no requests: a concurrency test that gathers
+    ten sessions on purpose to provoke a race exhausts nothing but the test database's
+    pool, so it is not reported unless `tests = true`, and then as low, as SL101
+    treats tests:
+
+    ```toml
+    [tool.sightlint.rules.session-per-task-unbounded]
+    tests = true
+    ```
 
     ## See also
     - https://docs.sqlalchemy.org/en/20/core/pooling.html#sqlalchemy.pool.QueuePool
@@ -180,6 +196,19 @@ class SessionPerTaskUnbounded(FanOutTracking, Rule):
     )
 
     good = (
+        Good(
+            "import asyncio\nfrom app.db import AsyncSessionLocal\n\nasync def _attempt(x):\n"
+            "    async with AsyncSessionLocal() as s:\n        await s.execute(q(x))\n\n"
+            "async def test_limit_holds_under_concurrency():\n"
+            "    await asyncio.gather(*[_attempt(i) for i in range(10)])\n",
+            path="tests/license_key/test_service.py",
+        ),
+        Good(
+            "import asyncio\nfrom app.db import AsyncSessionLocal\n\nasync def _attempt(x):\n"
+            "    async with AsyncSessionLocal() as s:\n        await s.execute(q(x))\n\n"
+            "async def many(xs):\n    await asyncio.gather(*[_attempt(x) for x in xs])\n",
+            path="conftest.py",
+        ),
         Good(
             "import asyncio\n"
             "from app.db import AsyncSessionLocal\n"
@@ -330,6 +359,11 @@ class SessionPerTaskUnbounded(FanOutTracking, Rule):
         return sites
 
     def end_module(self) -> None:
+        path = self.context.path.replace("\\", "/")
+        in_tests = is_test_path(path) or path.rpartition("/")[2] == "conftest.py"
+        if in_tests and not self.options.tests:
+            return  # test code serves no requests: reported only when configured
+        severity = Severity.LOW if in_tests else None
         by_site: dict[int, tuple[ast.Call, str, list[tuple[str, str, Spawn]]]] = {}
         # The fix gives each `async with` session a slot: where one task may hold a slot
         # while it opens another session (nested, or in another function), tasks could all
@@ -356,6 +390,7 @@ class SessionPerTaskUnbounded(FanOutTracking, Rule):
                 "pooled connection at the same time and a large collection exhausts the pool; acquire an "
                 "`asyncio.Semaphore` sized below the pool, or batch.",
                 fixable=not is_test_path(self.context.path) and id(site) in self._with_of and id(site) not in unfixable,
+                severity=severity,
             )
 
 

@@ -84,18 +84,15 @@ _REVIEWED = re.compile(
     r"|noinspection\s+PyBroadException",
     re.IGNORECASE,
 )
-# Folders of developer and CI tooling, not of the service: a silent handler there costs a
-# developer a retry, not a user their data.
-_SCRIPT_FOLDERS = frozenset("scripts script dev tools bin ci .github .circleci hack devtools".split())
 # Folders and modules of telemetry: tracing, metrics and analytics must not break what
 # they observe, so their best-effort handlers are not findings.
 _TELEMETRY_PARTS = frozenset(
     "otel opentelemetry telemetry tracing tracer metrics monitoring observability analytics instrumentation".split()
 )
-# Words of cosmetic work: a colour, a title, a progress bar, an avatar. Failing it silently
-# changes how something looks, not what is stored or who gets in.
+# Words of visual work: a colour, a progress bar, an avatar. Failing it silently changes
+# how something looks, not what is stored or who gets in.
 _COSMETIC_WORDS = frozenset(
-    "color colour colors colours colorize progress spinner title subject avatar photo photos icon emoji "
+    "color colour colors colours colorize progress spinner avatar photo photos icon emoji "
     "thumbnail banner favicon theme".split()
 )
 # Functions that guess (language, encoding, dialect): "cannot tell" is an answer.
@@ -160,12 +157,17 @@ class SwallowedException(Rule):
       `analytics`, `instrumentation`; an awaited read there is still reported); a
       handler in a `logging.Formatter`/`Handler`/`Filter` subclass's
       `format`/`emit`/`filter` (logging from there re-enters the handler:
-      `RecursionError`); developer and CI tooling (a `scripts/`, `dev/`, `tools/`,
-      `bin/`, `ci/`, `.github/` folder, or an `if __name__ == "__main__":` block), where
-      only a security decision (critical) or a database write (medium) is reported; cosmetic work (the function or what
-      the body sets is named for a colour, a title or subject, a progress bar, a photo,
-      an avatar or an icon: `_generate_thread_subject`, `user["image"] = ...`,
-      `progress.update(...)`); a debug line computed and logged (`tok = load(p);
+      `RecursionError`); developer and CI tooling, told by how the code runs and not by
+      folder names (an agent's `tools/` folder is service code): a file in a hidden
+      folder that no package ships (`.github/scripts/`, `.circleci/`), a file that
+      starts with a shebang (`#!/usr/bin/env python3`), or an
+      `if __name__ == "__main__":` block, where only a security decision (critical) or
+      a database write (medium) is reported; visual work (the function or what the
+      body sets is named for a colour, a progress bar, a photo, an avatar or an icon:
+      `user["image"] = ...`, `progress.update(...)`); the caller's own fallback — the
+      handler returns a parameter that the guarded work passes to nothing and no HTTP,
+      LLM or database client read is in the body (`async def subject(content,
+      fallback): ... except Exception: return fallback`); a debug line computed and logged (`tok = load(p);
       logger.info(tok.decode(ids))`); and **probes**, where the failure is an expected
       answer and the handler's fallback is one statement (or plain assignments of local
       names): a body that only parses, converts, inspects or looks up a value
@@ -177,7 +179,14 @@ class SwallowedException(Rule):
       (`typing.get_type_hints`, `inspect.signature`), one lookup in another
       distribution (`babel.numbers.get_territory_currencies(country)`), a function that
       detects or guesses a language, encoding, dialect or MIME type and answers a
-      constant, a true/false check (`def is_up(url) -> bool:` whose handler returns
+      constant, a choice among the members of the class the function is annotated to
+      return, with one of them as the fallback (`def strategy(meta) -> Strategy:` ...
+      `except Exception: pass` ... `return Strategy.LINE_BASED`; a `return []` for a
+      `-> list` is lost data and stays reported), a read of another library's private
+      internals (`query._compile_state()`, `shape._element`, never `self._x`), where
+      the handler is the version guard, a filter whose yes/no test (a function of the
+      module or method of the class annotated `-> bool`) failed and the item is left
+      out (`if self._overlaps(s, z): keep.append(s)` / `continue`), a true/false check (`def is_up(url) -> bool:` whose handler returns
       `False`, a `-> bool | None` check answering None, or a body ending in `return
       False` whose handler returns `True`), a body of imports only, a local import and
       reads of what it provides, an import of another distribution by its top-level
@@ -739,6 +748,31 @@ class SwallowedException(Rule):
         # A fallback that calls our own code does something; whether that hides errors is SL202's call.
         Good("def f():\n    try:\n        return g()\n    except Exception:\n        return default_settings()\n"),
         Good("class Exception(Warning):\n    pass\n\ndef f():\n    try:\n        g()\n    except Exception:\n        pass\n"),
+        Good(
+            dedent(
+                """\
+                def strategy(registry, mime) -> Strategy:
+                    try:
+                        return registry.by_mime(mime)
+                    except Exception:
+                        pass
+                    return Strategy.LINE_BASED
+                """
+            )
+        ),
+        Good(
+            dedent(
+                """\
+                def joined_models(query, models):
+                    if hasattr(query, "_compile_state"):
+                        try:
+                            for mapper in query._compile_state()._join_entities:
+                                models.append(mapper.class_)
+                        except Exception:
+                            pass
+                """
+            )
+        ),
     )
 
     def __init__(self, context: Context, options: Any = None) -> None:
@@ -912,11 +946,17 @@ class SwallowedException(Rule):
         return False
 
     def _tooling(self, handler: ast.AST, body: list[ast.stmt]) -> bool:
-        """True in developer or CI tooling (a `scripts/`, `dev/`, `tools/` folder, or a
-        module's `if __name__ == "__main__":` block) and in telemetry modules (`otel/`,
-        `tracing.py`, `monitoring/`): code whose silent failure costs no user anything."""
+        """True in developer or CI tooling and in telemetry modules (`otel/`, `tracing.py`,
+        `monitoring/`): code whose silent failure costs no user anything. Tooling is told
+        by how the code is run, not by folder names (a `tools/` folder may hold an agent's
+        tools): a file in a hidden folder (`.github/scripts/`, `.circleci/`), which no
+        package ships; a file that starts with a shebang (`#!/usr/bin/env python3`), run as
+        a program; or a module's `if __name__ == "__main__":` block."""
         parts = self.context.path.replace("\\", "/").split("/")
-        if _SCRIPT_FOLDERS.intersection(parts[:-1]):
+        if any(part.startswith(".") and part not in (".", "..") for part in parts[:-1]):
+            return True
+        lines = self.context.lines
+        if lines and lines[0].startswith("#!"):
             return True
         stem = parts[-1].rsplit(".", 1)[0]
         if any(_words(part) & _TELEMETRY_PARTS for part in (*parts[:-1], stem)) and not any(
@@ -1007,8 +1047,16 @@ class SwallowedException(Rule):
             return "true/false check"
         if self._detection(fallback[-1]):
             return "detection"
+        if self._caller_fallback(body, fallback[-1]) and not any(self._external(c) for c in calls):
+            return "call with the caller's fallback"
         if any(isinstance(n, (ast.Await, ast.Yield, ast.YieldFrom)) for n in _walk(body)):
             return None
+        if self._default_member(body, fallback[-1]):
+            return "choice with a default"
+        if _foreign_internals(body) and not any(self._external(c) for c in calls):
+            return "probe of another library's internals"
+        if self._filter_test(body, fallback[-1], calls):
+            return "filter test"
         if imports_here and all(pure_call(self.context, c) or _adds_constant(c) for c in calls):
             # A local import and reads of what it provides (`from app.settings import s; if
             # s.flag: betas.append("x")`): the import failing is what the handler expects.
@@ -1071,6 +1119,102 @@ class SwallowedException(Rule):
         if not (found & _DETECTION_WORDS or found & _DETECTED_WORDS):
             return False
         return isinstance(answer, ast.Return) and (answer.value is None or isinstance(answer.value, ast.Constant))
+
+    def _caller_fallback(self, body: list[ast.stmt], answer: ast.stmt) -> bool:
+        """True when the handler returns a parameter that the guarded work does not pass to
+        anything (`async def make_subject(content, fallback): try: ...; return subject or
+        fallback except Exception: return fallback`): the caller handed over the answer for
+        failure, so failing is part of the function's contract. Returning an input of the
+        work (`return token` around `decrypt(token)`) is not this: that hides the failure
+        from the caller; nor is a default returned when a client read fails (`return await
+        client.get(key)` / `return default`), which tells "missing" and "down" apart no more
+        (the caller checks that in `_probe`)."""
+        function = self.context.current_function
+        if not isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            return False
+        if not (isinstance(answer, ast.Return) and isinstance(answer.value, ast.Name)):
+            return False
+        name = answer.value.id
+        args = function.args
+        params = {a.arg for a in (*args.posonlyargs, *args.args, *args.kwonlyargs)} - {"self", "cls"}
+        if name not in params:
+            return False
+        for node in _walk(body):
+            if isinstance(node, ast.Call) and any(
+                isinstance(n, ast.Name) and n.id == name
+                for arg in (*node.args, *(k.value for k in node.keywords))
+                for n in ast.walk(arg)
+            ):
+                return False
+        return True
+
+    def _default_member(self, body: list[ast.stmt], answer: ast.stmt) -> bool:
+        """True in a function that chooses one member of the class it is annotated to return
+        (`def strategy(meta) -> ChunkingStrategy:`) and answers a member of that class when
+        the guarded work fails: `except Exception: return ChunkingStrategy.LINE_BASED`, or
+        `except Exception: pass` around a `return` when the function ends with that default.
+        "Cannot tell" has an answer; a constant of another type (`return []` for a list of
+        tool calls) is lost data, not a default choice."""
+        function = self.context.current_function
+        if not isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)) or function.returns is None:
+            return False
+        kind = function.returns
+        if not isinstance(kind, (ast.Name, ast.Attribute)) or last_name_of(kind) in _BUILTIN_TYPES:
+            return False
+        wanted = ast.unparse(kind)
+
+        def member(stmt: ast.stmt) -> bool:
+            value = stmt.value if isinstance(stmt, ast.Return) else None
+            return isinstance(value, ast.Attribute) and ast.unparse(value.value) == wanted
+
+        if member(answer):
+            return True
+        return (
+            isinstance(answer, ast.Pass)
+            and any(isinstance(n, ast.Return) for n in _walk(body))
+            and bool(function.body)
+            and member(function.body[-1])
+        )
+
+    def _filter_test(self, body: list[ast.stmt], answer: ast.stmt, calls: list[ast.Call]) -> bool:
+        """True for a filter in a loop whose test failed: the body only decides, with a
+        yes/no function of this file (annotated `-> bool`) and value reads, whether to add
+        the item to a local collection (`if self._overlaps(shape, zone): keep.append(shape)`),
+        and the handler moves on to the next item. A failed test leaves the item out."""
+        if not isinstance(answer, (ast.Continue, ast.Pass)):
+            return False
+        tests = [c for c in calls if self._predicate_callee(c.func)]
+        if not tests:
+            return False
+        for call in calls:
+            if call in tests or pure_call(self.context, call):
+                continue
+            func = call.func
+            if (
+                isinstance(func, ast.Attribute)
+                and func.attr in ("append", "add")
+                and isinstance(func.value, ast.Name)
+                and self.context.is_local(func.value.id)
+            ):
+                continue
+            return False
+        return all(isinstance(s, (ast.Assign, ast.If, ast.Expr)) for s in body)
+
+    def _predicate_callee(self, func: ast.expr) -> bool:
+        """True when ``func`` is a function of this module, or a method of the enclosing
+        class called on `self`, annotated `-> bool`."""
+        scope: list[ast.stmt] = self.context.tree.body
+        if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == "self":
+            if not self.context.class_stack:
+                return False
+            scope = self.context.class_stack[-1].body
+        elif not isinstance(func, ast.Name):
+            return False
+        name = _last_name(func)
+        callee = next(
+            (f for f in scope if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef)) and f.name == name), None
+        )
+        return isinstance(callee, ast.FunctionDef) and callee.returns is not None and ast.unparse(callee.returns) == "bool"
 
     def _guarded_callee(self, work: list[ast.stmt], answer: ast.stmt) -> str | None:
         """A constant fallback around one call of a function of this file (a method of
@@ -1367,6 +1511,30 @@ def _names_import_error(node: ast.expr | None) -> bool:
 
 
 
+
+
+_BUILTIN_TYPES = frozenset("bool int float str bytes list dict set tuple frozenset object None Any".split())
+
+
+def last_name_of(node: ast.expr) -> str:
+    return node.attr if isinstance(node, ast.Attribute) else node.id if isinstance(node, ast.Name) else ""
+
+
+def _foreign_internals(body: list[ast.stmt]) -> bool:
+    """True when ``body`` reads a private attribute of an object other than `self` or `cls`
+    (`query._compile_state()`, `shape._element`): it reaches into another library's
+    internals, which may be missing or shaped differently in another version, and the
+    broad handler is the version guard."""
+    for node in _walk(body):
+        if not (isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Load)):
+            continue
+        attr = node.attr
+        if not attr.startswith("_") or (attr.startswith("__") and attr.endswith("__")):
+            continue
+        if isinstance(node.value, ast.Name) and node.value.id in ("self", "cls"):
+            continue
+        return True
+    return False
 
 
 def _reaps_tasks(body: list[ast.stmt]) -> bool:
