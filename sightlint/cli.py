@@ -16,7 +16,7 @@ import click
 
 from sightlint import __version__
 from sightlint.config import ConfigError, _selectors, effective, load
-from sightlint.models import RunResult, Severity
+from sightlint.models import Finding, RunResult, Severity
 from sightlint.settings import Settings
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
@@ -515,12 +515,14 @@ def fix(
         errors = bool(run.internal_errors or run.errors or report.failed)
         for message in run.errors:
             click.echo(f"sightlint: {_safe(message)}", err=True)
-        _not_fixed_notes(run, quiet)
+        unparsable = _not_fixed_notes(run, quiet)
         if check_only and not quiet:
             for outcome in changed:
                 click.echo(f"Would fix {len(outcome.applied)} finding(s) in {_safe(outcome.path)}", err=True)
         gc.enable()
-        sys.exit(EXIT_ERROR if errors else EXIT_FINDINGS if changed else EXIT_CLEAN)
+        # A file that cannot be read or parsed fails the run as it fails `check` (exit 1).
+        failing = any(f.severity >= settings.fail_on for f in unparsable) and not exit_zero
+        sys.exit(EXIT_ERROR if errors else EXIT_FINDINGS if changed or failing else EXIT_CLEAN)
     # What remains, as `check` reports it (its baseline applied too).
     run = _with_baseline(run, settings, no_baseline=False, prune=False)
     _report(run, settings, fmt, output_file, quiet=quiet, color=color, no_source=no_source, show_chains=show_chains)
@@ -530,18 +532,21 @@ def fix(
     sys.exit(EXIT_ERROR if report.failed else code)
 
 
-def _not_fixed_notes(run: RunResult, quiet: bool) -> None:
+def _not_fixed_notes(run: RunResult, quiet: bool) -> list[Finding]:
     """With --diff or --check nothing reports what remains: a file that could not be read
-    or parsed (too large, a syntax error) gets a note saying it was not fixed, and why."""
+    or parsed (too large, a syntax error) gets a note saying it was not fixed, and why.
+    Returns those files' parse findings."""
     from sightlint.engine import PARSE_ERROR_CODE
 
-    if quiet:
-        return
+    found = []
     for result in sorted(run.files, key=lambda r: r.path):
         for finding in result.findings:
             if finding.code == PARSE_ERROR_CODE:
-                click.echo(f"sightlint: {_safe(result.path)}: not fixed: {_safe(finding.message)}", err=True)
+                found.append(finding)
+                if not quiet:
+                    click.echo(f"sightlint: {_safe(result.path)}: not fixed: {_safe(finding.message)}", err=True)
                 break
+    return found
 
 
 def _held_back(report: Any) -> list[tuple[str, Any]]:

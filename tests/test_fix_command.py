@@ -73,6 +73,17 @@ def test_diff_and_check_exit_1_when_something_would_change_and_write_nothing(pro
     assert tree(project) == before
 
 
+def test_diff_and_check_exit_like_check_on_a_file_that_does_not_parse(project: Path) -> None:
+    # The issue: "the same exit codes as `check` for files it cannot parse".
+    (project / "app" / "broken.py").write_text("def f(:\n    pass\n", encoding="utf-8")
+    assert run("check")[0] == 1
+    for flag in ("--diff", "--check"):
+        code, out, err = run("fix", flag)
+        assert code == 1 and out == "", err
+        assert "app/broken.py: not fixed:" in err
+        assert run("fix", flag, "--exit-zero")[0] == 0
+
+
 def test_fix_exits_like_check_after_fixing(project: Path) -> None:
     (project / "app" / "a.py").write_text(SWALLOW, encoding="utf-8")
     code, out, _ = run("fix")
