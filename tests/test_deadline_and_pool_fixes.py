@@ -238,7 +238,11 @@ def test_sl601_no_fix_in_tests_or_for_sessions_held_together() -> None:
         "async def one(x):\n    async with AsyncSessionLocal() as s:\n        await s.execute(x)\n\n"
         "async def run(xs):\n    await asyncio.gather(*[one(x) for x in xs])\n"
     )
-    (found,) = _findings("SL601", code, Settings(select=("SL601",)), "tests/test_pool.py")
+    assert _findings("SL601", code, Settings(select=("SL601",)), "tests/test_pool.py") == []  # tests: not reported
+    from sightlint.rules.session_per_task_unbounded import SessionSlotsOptions
+
+    in_tests = Settings(select=("SL601",), rule_options={"session-per-task-unbounded": SessionSlotsOptions(tests=True)})
+    (found,) = _findings("SL601", code, in_tests, "tests/test_pool.py")  # reported when configured: still no fix
     assert found.fix_safety is FixSafety.NONE
     # One task opens a second session through a helper while the first is open.
     code = (
