@@ -807,6 +807,7 @@ def _fix(
     first_party: frozenset[str],
 ) -> FixOutcome:
     enabled = enabled_rules(settings)
+    whole = False
     rules = {
         rule.meta.code: rule
         for rule in enabled
@@ -820,11 +821,10 @@ def _fix(
     if given is not None:
         findings: Sequence[Finding] = given
     elif any(rule.cross_file and rule.fix_node is not None for rule in rules.values()):
-        # A cross-file rule's findings come from the project phase: here, of this file alone.
-        from sightlint import api
-
-        run = api.check_sources({path: current}, settings, modules={path: module})
-        findings = [f for result in run.files for f in result.findings]
+        # A cross-file rule's findings come from the project phase: here, of this file alone
+        # (and again after each pass, so a fix held back by an overlap is found again).
+        findings = _alone(current, path, settings, module)
+        whole = True
     else:
         result = engine.check_source(current, path, settings, rules=enabled, module=module)
         findings = result.findings
@@ -853,8 +853,7 @@ def _fix(
             break  # keep what earlier passes achieved
         if not done or new == current:
             break
-        result = engine.check_source(new, path, settings, rules=enabled, module=module)
-        findings = result.findings
+        findings = _alone(new, path, settings, module) if whole else engine.check_source(new, path, settings, rules=enabled, module=module).findings
         failure = _parse_failure(findings)
         if failure:
             return FixOutcome(path, "failed", data, None, tuple(applied), reason=f"a fix produced invalid code ({failure})")
@@ -874,6 +873,14 @@ def _fix(
     except (SyntaxError, ValueError, SourceError) as exc:
         return FixOutcome(path, "failed", data, None, tuple(applied), reason=f"fixed code does not parse: {exc}")
     return FixOutcome(path, "changed", data, current, tuple(applied), skipped, remaining=remaining)
+
+
+def _alone(data: bytes, path: str, settings: Settings, module: str | None) -> list[Finding]:
+    """The findings of one file checked as a whole project of its own (project phase included)."""
+    from sightlint import api
+
+    run = api.check_sources({path: data}, settings, modules={path: module})
+    return [f for result in run.files for f in result.findings]
 
 
 def _beyond_libcst(text: str) -> str | None:

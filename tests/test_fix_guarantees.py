@@ -106,3 +106,24 @@ def test_a_fresh_exception_name_never_shadows_what_the_function_reads_later() ->
     handler = out.split("except Exception", 1)[1].split("\n", 1)[0]
     assert handler.startswith(" as ") and handler.split(" as ")[1].rstrip(":") not in ("exc", "error")
     assert out.endswith("    return exc, error\n")
+
+
+def test_a_cross_file_fix_held_back_by_an_overlap_is_applied_in_the_same_run() -> None:
+    # SL704 rewrites the whole route (a decorator and a parameter) and SL401 the LLM call
+    # inside it: the second waits for a pass of its own, and that pass must find it again
+    # (both are project-phase findings: a per-file re-check does not see them). Found by
+    # test_fuzz: the first fix left the SL401 fix for a second run.
+    code = (
+        "from fastapi import FastAPI, Request\nfrom langchain_openai import ChatOpenAI\n"
+        "from slowapi import Limiter\nfrom slowapi.util import get_remote_address\n\n"
+        "app = FastAPI()\nlimiter = Limiter(key_func=get_remote_address)\nllm = ChatOpenAI()\n\n\n"
+        '@app.post("/summaries")\nasync def summarise(request: Request, text: str) -> str:\n'
+        "    return (await llm.ainvoke(text)).content\n"
+    )
+    settings = Settings(select=("SL401", "SL704"))
+    first = fix_source(code.encode(), "app/main.py", settings, unsafe=True)
+    assert first.new is not None
+    assert sorted(f.code for f in first.applied) == ["SL401", "SL704"]
+    new = first.new.decode()
+    assert '@limiter.limit("10/minute")' in new and "asyncio.wait_for(llm.ainvoke(text), timeout=60)" in new
+    assert fix_source(first.new, "app/main.py", settings, unsafe=True).status == "unchanged"
