@@ -1151,6 +1151,12 @@ def _apply_pass(
         # if it starts before the furthest end among them (an empty range is checked in full).
         accepted: list[tuple[tuple[int, int], tuple[int, int]]] = []
         furthest = (0, 0)
+        # The nodes around each finding's node, for the fixes that look at them: one walk.
+        around, _ = _parents(
+            module,
+            [node for f, node, _ in located if rules[f.code].fix_region == "function" or rules[f.code].wants_fix_ancestors],
+            positions,
+        )
         replacements: dict[int, Any] = {}
         planned: list[tuple[Finding, int, Fix]] = []
         for finding, node, bounds in located:
@@ -1170,7 +1176,7 @@ def _apply_pass(
                     instance.unsafe_fixes = unsafe
                     instance.fix_facts = (facts or {}).get(finding.code, {})
                 if rule_cls.fix_region == "function" or rule_cls.wants_fix_ancestors:
-                    instance.fix_ancestors = tuple(_path_to(module, node, positions, nodes=True)[:-1])
+                    instance.fix_ancestors = _around(around, node)
                 fix = instance.fix(node, finding)
             except Exception as exc:
                 reasons[finding] = f"the fix crashed: {type(exc).__name__}: {exc}"
@@ -1372,27 +1378,24 @@ def _by_id(positions: Any, replacements: dict[int, Any]) -> list[Any]:
     return [node for node in positions if id(node) in replacements]
 
 
-def _ancestors(module: Any, targets: list[Any], positions: Any) -> set[int]:
-    """The ids of the nodes from ``module`` down to each of ``targets`` (both included).
+def _parents(module: Any, targets: list[Any], positions: Any) -> tuple[dict[int, Any], list[Any]]:
+    """Each node's parent on the way from ``module`` down to ``targets``, and the targets found.
 
     One depth-first walk through ``children`` for all the targets together (a walk per
     target made many fixes in one statement cost their number times its size), skipping
     only statements whose lines (decorators included) hold no target: an expression's
-    range need not cover its children (a ``Param``'s range ends before its default value).
-    Each node's parent is noted on the way; the paths are then read upwards."""
+    range need not cover its children (a ``Param``'s range ends before its default value)."""
     import libcst as cst
 
-    if not targets:
-        return set()
     lines = sorted({positions[t].start.line for t in targets})
     wanted = {id(t) for t in targets}
-    parent: dict[int, int] = {}
-    found: list[int] = []
-    stack: list[Any] = [module]
+    parent: dict[int, Any] = {}
+    found: list[Any] = []
+    stack: list[Any] = [module] if targets else []
     while stack and len(found) < len(wanted):
         node = stack.pop()
         if id(node) in wanted:
-            found.append(id(node))
+            found.append(node)
         for child in node.children:
             if isinstance(child, cst.BaseStatement) and child in positions:
                 rng = positions[child]
@@ -1404,45 +1407,32 @@ def _ancestors(module: Any, targets: list[Any], positions: Any) -> set[int]:
                 at = bisect.bisect_left(lines, first)
                 if at == len(lines) or lines[at] > rng.end.line:
                     continue
-            parent[id(child)] = id(node)
+            parent[id(child)] = node
             stack.append(child)
+    return parent, found
+
+
+def _ancestors(module: Any, targets: list[Any], positions: Any) -> set[int]:
+    """The ids of the nodes from ``module`` down to each of ``targets`` (both included)."""
+    parent, found = _parents(module, targets, positions)
     out: set[int] = set()
-    for node_id in found:
-        while node_id not in out:
-            out.add(node_id)
-            up = parent.get(node_id)
-            if up is None:
+    for node in found:
+        while id(node) not in out:
+            out.add(id(node))
+            node = parent.get(id(node))
+            if node is None:
                 break
-            node_id = up
     return out
 
 
-def _path_to(module: Any, target: Any, positions: Any, *, nodes: bool = False) -> list[Any]:
-    """The ids of the nodes from ``module`` down to ``target`` (both included); with
-    ``nodes``, the nodes themselves.
-
-    A depth-first search through ``children`` that skips only statements whose lines
-    (decorators included) do not hold the target: an expression's range need not cover
-    its children (a ``Param``'s range ends before its default value)."""
-    import libcst as cst
-
-    line = positions[target].start.line
-    stack: list[tuple[Any, list[Any]]] = [(module, [module])]
-    while stack:
-        node, path = stack.pop()
-        if node is target:
-            return path if nodes else [id(n) for n in path]
-        for child in node.children:
-            if isinstance(child, cst.BaseStatement) and child in positions:
-                rng = positions[child]
-                first = rng.start.line
-                for decorator in getattr(child, "decorators", ()):
-                    if decorator in positions:
-                        first = min(first, positions[decorator].start.line)
-                if not first <= line <= rng.end.line:
-                    continue
-            stack.append((child, [*path, child]))
-    return []
+def _around(parent: dict[int, Any], node: Any) -> tuple[Any, ...]:
+    """The nodes around ``node`` (outermost first, its parent last), from a :func:`_parents` map."""
+    chain = []
+    up = parent.get(id(node))
+    while up is not None:
+        chain.append(up)
+        up = parent.get(id(up))
+    return tuple(reversed(chain))
 
 
 def _add_module_code(
