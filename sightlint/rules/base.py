@@ -246,6 +246,13 @@ class Rule:
     cross_file: ClassVar[bool] = False
     # True for per-file rules whose findings the project phase grades (see the module docstring).
     graded: ClassVar[bool] = False
+    # "component": the rule's project-phase answer (its cross-file findings and its
+    # grading) for a module depends only on the modules of that module's connected
+    # component of the module-dependency graph (``sightlint.incremental``), so the answer
+    # for the whole project is the union of its answers on each component's graph alone and
+    # a component whose modules did not change keeps last run's answer. "project": the
+    # rule reads the whole project; it runs on the whole graph every time.
+    project_scope: ClassVar[str] = "project"
     # True for rules with fixes planned on the project model (see "Project fixes" above).
     project_fixes: ClassVar[bool] = False
     # "function": the fixer parses the whole innermost function around each finding (not
