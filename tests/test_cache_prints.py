@@ -35,10 +35,10 @@ class Parses:
         self.count = 0
         real = fingerprint._Module
 
-        def counting(lines: Any) -> Any:
+        def counting(lines: Any, *args: Any) -> Any:
             if lines is not None:
                 self.count += 1
-            return real(lines)
+            return real(lines, *args)
 
         monkeypatch.setattr(fingerprint, "_Module", counting)
 

@@ -53,7 +53,9 @@ class Print:
 class _Module:
     """One parsed file: the def/class ranges (for scopes) and nodes by exact range."""
 
-    def __init__(self, lines: list[str] | None) -> None:
+    def __init__(self, lines: list[str] | None, wanted: frozenset[tuple[int, int]] | None = None) -> None:
+        """``wanted``: the (line, column) starts of the ranges :meth:`node_at` will be asked
+        about (None: any); nodes starting elsewhere are not indexed."""
         self.scopes: list[tuple[int, int, str]] = []  # (first line, last line, qualified name)
         self.nodes: dict[tuple[int, int, int, int], ast.AST] = {}
         self.starts: dict[tuple[int, int], list[ast.AST]] = {}
@@ -66,21 +68,44 @@ class _Module:
         except (SyntaxError, ValueError, RecursionError, MemoryError):
             return
         self.ok = True
-        self._visit(tree, "")
+        self._visit(tree, wanted)
 
-    def _visit(self, node: ast.AST, prefix: str) -> None:
-        for child in ast.iter_child_nodes(node):
-            name = prefix
-            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                name = f"{prefix}.{child.name}" if prefix else child.name
-                first = min([child.lineno, *(d.lineno for d in child.decorator_list)])
-                self.scopes.append((first, child.end_lineno or child.lineno, name))
-            if isinstance(child, (ast.expr, ast.stmt, ast.excepthandler, ast.arg, ast.keyword, ast.alias)):
+    def _visit(self, tree: ast.AST, wanted: frozenset[tuple[int, int]] | None) -> None:
+        """Every node below ``tree`` in pre-order (``ast.iter_child_nodes`` order, depth
+        first), iteratively: a recursive walk was most of a cold run's JSON report."""
+        scopes, nodes, starts = self.scopes, self.nodes, self.starts
+        node_base = ast.AST
+        # (node, qualified name of the def/class around it)
+        stack: list[tuple[ast.AST, str]] = [(child, "") for child in reversed(_children(tree))]
+        pop, push = stack.pop, stack.append
+        while stack:
+            child, name = pop()
+            kind = type(child)
+            role = _ROLES.get(kind)
+            if role is None:
+                role = _ROLES[kind] = _role(kind)
+            if role == 1:  # def or class
+                name = f"{name}.{child.name}" if name else child.name  # type: ignore[attr-defined]
+                first = min([child.lineno, *(d.lineno for d in child.decorator_list)])  # type: ignore[attr-defined]
+                scopes.append((first, child.end_lineno or child.lineno, name))  # type: ignore[attr-defined]
+            if role:
                 end_line, end_col = getattr(child, "end_lineno", None), getattr(child, "end_col_offset", None)
                 if end_line is not None and end_col is not None:
-                    self.nodes.setdefault((child.lineno, child.col_offset, end_line, end_col), child)
-                    self.starts.setdefault((child.lineno, child.col_offset), []).append(child)
-            self._visit(child, name)
+                    start = (child.lineno, child.col_offset)  # type: ignore[attr-defined]
+                    if wanted is None or start in wanted:
+                        nodes.setdefault((*start, end_line, end_col), child)
+                        starts.setdefault(start, []).append(child)
+            fields = _FIELDS.get(kind)
+            if fields is None:
+                fields = _FIELDS[kind] = tuple(getattr(kind, "_fields", ()))
+            for field in reversed(fields):
+                value = getattr(child, field, None)
+                if isinstance(value, node_base):
+                    push((value, name))
+                elif isinstance(value, list):
+                    for item in reversed(value):
+                        if isinstance(item, node_base):
+                            push((item, name))
 
     def node_at(self, line: int, col: int, end_line: int, end_col: int) -> ast.AST | None:
         """The node at exactly this range; else the smallest one starting there that covers
@@ -106,6 +131,22 @@ class _Module:
             for first, last, name in sorted(self.scopes, key=lambda s: -(s[1] - s[0])):
                 by_line[first : last + 1] = [name] * (last + 1 - first)
         return by_line[line] if 0 <= line < len(by_line) else ""
+
+
+# Per node type: 1 def/class (a scope, also indexed), 2 indexed by range, 0 neither.
+_ROLES: dict[type, int] = {}
+_FIELDS: dict[type, tuple[str, ...]] = {}
+_INDEXED = (ast.expr, ast.stmt, ast.excepthandler, ast.arg, ast.keyword, ast.alias)
+
+
+def _role(kind: type) -> int:
+    if issubclass(kind, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return 1
+    return 2 if issubclass(kind, _INDEXED) else 0
+
+
+def _children(node: ast.AST) -> list[ast.AST]:
+    return list(ast.iter_child_nodes(node))
 
 
 def _form(node: ast.AST) -> str:
@@ -202,7 +243,7 @@ def _parts(path: str, findings: Sequence[Finding], sources: SourceLines) -> dict
     from the file as it reads now; None for a range whose form is the finding's message
     (no source to read it from: not a function of the file's content)."""
     lines = sources.lines(path)
-    module = _Module(lines)
+    module = _Module(lines, frozenset((f.span.line, f.span.col) for f in findings))
     out: dict[tuple[int, int, int, int], tuple[str, str] | None] = {}
     for f in findings:
         key = _range(f)
