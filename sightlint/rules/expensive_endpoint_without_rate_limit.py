@@ -661,8 +661,9 @@ async def summary(request: Request, text: str) -> str:
                 continue
             unlimited.append(route)
         if limits.any:
+            limiters = _limiter_paths(graph) if unlimited else set()
             findings += [
-                cls._unlimited(graph, route, reach, fixable=not headers and _route_decorator(route) and bool(_limiter_names(graph, route)))
+                cls._unlimited(graph, route, reach, fixable=not headers and _route_decorator(route) and route.path in limiters)
                 for route in unlimited
             ]
         elif unlimited:
@@ -840,18 +841,16 @@ def _is_limit(expr: cst.BaseExpression) -> bool:
     return isinstance(func, cst.Attribute) and _limit_decorator(cst.Module([]).code_for_node(func))
 
 
-def _limiter_names(graph: Graph, route: WiringInfo) -> list[str]:
-    """Names of slowapi limiters in scope in the route's module: kept at its module level,
-    or already written as ``@X.limit(...)`` on a route of the same file."""
-    names = [
-        w.name.rpartition(".")[2]
-        for w in graph.wiring
-        if w.kind == "store" and _kept(w.target) and w.path == route.path and not w.function
-    ]
+def _limiter_paths(graph: Graph) -> set[str]:
+    """The files that have a slowapi limiter in scope for their routes: one kept at module
+    level, or already written as ``@X.limit(...)`` on a route of the file. One pass over
+    the wiring (a scan per unlimited route was quadratic: 0.3 s at 200k lines)."""
+    paths = {w.path for w in graph.wiring if w.kind == "store" and not w.function and _kept(w.target)}
     for other in graph.wiring:
-        if other.kind == "route" and other.path == route.path:
-            names += [d.partition(".")[0].lstrip("@") for d in other.decorators if _limit_decorator(d.partition("(")[0])]
-    return names
+        if other.kind == "route" and other.path not in paths:
+            if any(_limit_decorator(d.partition("(")[0]) for d in other.decorators):
+                paths.add(other.path)
+    return paths
 
 
 def _kept(target: str) -> bool:
