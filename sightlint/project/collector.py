@@ -47,6 +47,7 @@ from sightlint.project.summary import (
     Wiring,
 )
 from sightlint.project.work_sites import WorkSites
+from sightlint.semantics.nodes import subnodes
 
 if TYPE_CHECKING:
     from sightlint.semantics.scope import Context
@@ -1213,7 +1214,7 @@ class SummaryCollector:
 def _reads(value: ast.expr, targets: list[ast.expr]) -> bool:
     """Whether ``value`` reads a name that one of ``targets`` assigns."""
     names = {t.id for t in targets if isinstance(t, ast.Name)}
-    return bool(names) and any(isinstance(n, ast.Name) and n.id in names for n in ast.walk(value))
+    return bool(names) and any(isinstance(n, ast.Name) and n.id in names for n in subnodes(value))
 
 
 def _parameters_only(ref: Ref) -> bool:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from sightlint.models import Finding
 from sightlint.rules.base import Bad, Fix, FixSafety, Good, Rule, RuleMeta, Severity
 from sightlint.semantics.bindings import BindingKind, ScopeKind
+from sightlint.semantics.nodes import subnodes
 
 if TYPE_CHECKING:
     import libcst as cst
@@ -545,7 +546,7 @@ def _last_name(func: ast.expr) -> str | None:
 
 def _declares_tz(call: ast.Call) -> bool:
     """True if a column call holds ``DateTime(timezone=True)`` (also in ``sa_column=Column(...)``)."""
-    for inner in ast.walk(call):
+    for inner in subnodes(call):
         if isinstance(inner, ast.Call) and _last_name(inner.func) in _DATETIME_TYPES:
             for keyword in inner.keywords:
                 if keyword.arg == "timezone" and isinstance(keyword.value, ast.Constant) and keyword.value.value is True:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from sightlint.models import Finding, RelatedLocation
 from sightlint.rules.base import Bad, Fix, FixSafety, Good, Rule, RuleMeta, Severity
 from sightlint.semantics.bindings import BindingKind
+from sightlint.semantics.nodes import subnodes
 
 if TYPE_CHECKING:
     import libcst as cst
@@ -863,7 +864,7 @@ async def session_for(user_id, api):
             if not isinstance(stmt, (ast.Assign, ast.AnnAssign)) or stmt.value is None:
                 return False
             state = (ast.Dict, ast.List, ast.Set, ast.DictComp, ast.ListComp, ast.SetComp)
-            if any(isinstance(n, state) for n in ast.walk(stmt.value)):
+            if any(isinstance(n, state) for n in subnodes(stmt.value)):
                 return False  # a container of state: two instances split it
             if self._opens(stmt.value) or self._builds(stmt.value, frame, entry=False):
                 return False
@@ -1036,7 +1037,7 @@ async def session_for(user_id, api):
                 found = self._first_set(stmt.body, key, frame)
                 if found is not None:
                     return found
-            if any(isinstance(n, (ast.Await, ast.AsyncWith, ast.AsyncFor)) for n in ast.walk(stmt)):
+            if any(isinstance(n, (ast.Await, ast.AsyncWith, ast.AsyncFor)) for n in subnodes(stmt)):
                 return None
             targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target] if isinstance(stmt, ast.AnnAssign) else []
             if any(self._key(target, frame) == key for target in targets):
@@ -1247,7 +1248,7 @@ async def session_for(user_id, api):
             return False  # the code has a lock already: re-check under it (adding a second one would nest two)
         if node.orelse or self.context.lines[node.lineno - 1].lstrip().startswith("elif"):
             return False
-        for inner in ast.walk(function):
+        for inner in subnodes(function):
             if isinstance(inner, (ast.Yield, ast.YieldFrom)):
                 return False
             if isinstance(inner, ast.Call) and isinstance(inner.func, ast.Name) and inner.func.id == function.name:
@@ -1274,8 +1275,8 @@ async def session_for(user_id, api):
         bound = self._top_bindings().get(module)
         if bound is not None and bound != [None]:
             return False  # ``asyncio``/``threading`` means something else here
-        local = {n.id for n in ast.walk(function) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
-        local |= {a.arg for a in ast.walk(function.args) if isinstance(a, ast.arg)}
+        local = {n.id for n in subnodes(function) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+        local |= {a.arg for a in subnodes(function.args) if isinstance(a, ast.arg)}
         for lock in _lock_names(guarded):
             if lock in local:
                 continue
