@@ -56,7 +56,12 @@ class Seal:
 
     def seal(self, name: str, body: bytes) -> bytes:
         """The contents of a file called ``name`` that holds ``body``."""
-        return MAGIC + hmac.digest(self._key_for(name), body, "sha256") + body
+        return self.header(name, body) + body
+
+    def header(self, name: str, body: bytes) -> bytes:
+        """What precedes ``body`` in a file called ``name`` (written apart, a large body is
+        not copied into the sealed contents)."""
+        return MAGIC + hmac.digest(self._key_for(name), body, "sha256")
 
     def read(self, path: Path, expect: bytes = b"") -> bytes | None:
         """What follows ``expect`` in the body of the sealed file at ``path``, or None: the

@@ -84,11 +84,18 @@ def render(run: RunResult, stream: TextIO, *, unused_suppressions: bool = False)
     """
     data = report(run, unused_suppressions=unused_suppressions)
     encode = json.JSONEncoder(ensure_ascii=True, separators=(", ", ": ")).encode
-    parts = []
-    for key, value in data.items():
+    # Written piece by piece: joining the whole document first held several copies of it
+    # (16 MB each for 7,000 findings at 700k lines) at a cold run's peak memory.
+    write = stream.write
+    write("{\n")
+    for number, (key, value) in enumerate(data.items()):
+        if number:
+            write(",\n")
         if isinstance(value, list) and value:
-            items = ",\n".join(f"    {encode(item)}" for item in value)
-            parts.append(f"  {encode(key)}: [\n{items}\n  ]")
+            write(f"  {encode(key)}: [\n")
+            for index, item in enumerate(value):
+                write(f",\n    {encode(item)}" if index else f"    {encode(item)}")
+            write("\n  ]")
         else:
-            parts.append(f"  {encode(key)}: {encode(value)}")
-    stream.write("{\n" + ",\n".join(parts) + "\n}\n")
+            write(f"  {encode(key)}: {encode(value)}")
+    write("\n}\n")
