@@ -17,6 +17,8 @@ edges (``model.hierarchy_terms``), not asked of the incremental phase.
 from __future__ import annotations
 
 import os
+import sys
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -30,7 +32,7 @@ from sightlint.project.graph import Graph, ModelNeeds, module_record
 from sightlint.project.model import ProjectModel, hierarchy_terms, module_dependencies
 from sightlint.project.summary import ModuleSummary
 from sightlint.project.thirdparty import ThirdPartyClasses
-from sightlint.rules.base import Rule, uses_project
+from sightlint.rules.base import Bad, Rule, uses_project
 from sightlint.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
@@ -190,17 +192,85 @@ def test_multi_file_examples(tmp_path: Path, rule: type[Rule]) -> None:
         assert_component_local(check(root, rule, settings), rule, settings)
 
 
-@pytest.mark.parametrize("rule", COMPONENT_RULES, ids=lambda r: r.meta.code)
-def test_single_file_examples_side_by_side(tmp_path: Path, rule: type[Rule]) -> None:
-    """Every project rule's single-file examples as packages of one project: one component each."""
+def _side_by_side(root: Path) -> dict[str, tuple[type[Rule], int]]:
+    """Every project rule's single-file examples as packages of one project at ``root``
+    (one component each); package -> (its rule, the findings of that rule it holds alone)."""
     files = {}
+    packages = {}
     for other in PROJECT_RULES:
         for index, example in enumerate((*other.bad, *other.good)):
             (path, code), *more = example.files().items()
             if not more:
-                files[f"{other.meta.code.lower()}_{index}/{path}"] = code
-    _write(tmp_path, files)
+                package = f"{other.meta.code.lower()}_{index}"
+                files[f"{package}/{path}"] = code
+                packages[package] = (other, example.count if isinstance(example, Bad) else 0)
+    _write(root, files)
+    return packages
+
+
+@pytest.mark.parametrize("rule", COMPONENT_RULES, ids=lambda r: r.meta.code)
+def test_single_file_examples_side_by_side(tmp_path: Path, rule: type[Rule]) -> None:
+    """Side by side, each example keeps the findings it has alone: no example's app,
+    limiter, handlers or settings speak for another's."""
+    packages = _side_by_side(tmp_path)
     settings = Settings(select=(rule.meta.code,))
     project = check(tmp_path, rule, settings)
-    assert len(project.components) > 10
+    assert len(project.components) >= len(packages)
     assert_component_local(project, rule, settings)
+    if rule.cross_file:
+        found = Counter(f.path.partition("/")[0] for f in rule.check_project(project.whole, settings))
+        for package, (owner, count) in packages.items():
+            if owner is rule:
+                assert found[package] == count, package
+
+
+# The rules that aggregate over modules (an app's limiter, its error handlers, settings
+# fields and constants matched by name, shutdown paths): per component since they were made
+# component-local.
+AGGREGATING = ("SL404", "SL701", "SL703", "SL704")
+
+
+@pytest.mark.parametrize("code", AGGREGATING)
+def test_the_projects_would_catch_a_project_wide_aggregate(tmp_path: Path, code: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The side-by-side project or the fixtures tree can fail the tests above: with every
+    module in one component (these rules' former, project-wide reading), findings change
+    (examples speak for each other), so the tests would catch a rule aggregating again."""
+    rule = next(r for r in PROJECT_RULES if r.meta.code == code)
+    _side_by_side(tmp_path)
+    settings = Settings(select=(code,))
+    projects = [check(tmp_path, rule, settings), check(FIXTURES, rule, settings)]
+    per_component = [sorted(_key(f) for f in rule.check_project(project.whole, settings)) for project in projects]
+    monkeypatch.setattr(Graph, "component", lambda self, path: 0)
+    project_wide = [sorted(_key(f) for f in rule.check_project(_graph(p.records.values()), settings)) for p in projects]
+    assert project_wide != per_component
+
+
+def test_the_replica_from_its_components_alone_gives_expected_toml() -> None:
+    """Every component rule, run on each component's graph of the Sight replica alone,
+    gives exactly the replica's expected findings of its code (and grades them alike)."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - exercised on 3.10 only
+        import tomli as tomllib
+
+    with (FIXTURES / "sight_app" / "expected.toml").open("rb") as handle:
+        entries = tomllib.load(handle)["finding"]
+    for rule in COMPONENT_RULES:
+        settings = Settings(select=(rule.meta.code,))
+        project = check(FIXTURES / "sight_app", rule, settings)
+        expected = sorted((e["file"], e["line"], e.get("severity")) for e in entries if e["code"] == rule.meta.code)
+        found: list[Finding] = []
+        if rule.cross_file:
+            found = [f for graph in project.alone for f in rule.check_project(graph, settings)]
+        if rule.graded:
+            component_of = {m: i for i, members in enumerate(project.components) for m in members}
+            for result in project.results:
+                graph = project.alone[component_of[result.summary.module]]  # type: ignore[union-attr]
+                where = {(info.line, info.col): info.id for info in graph.functions_in(result.path)}
+                for finding in result.findings:
+                    if finding.code == rule.meta.code and finding.function is not None:
+                        found.append(rule.grade(finding, where.get(finding.function), graph, settings))
+        got = sorted((f.path, f.span.line, f.severity.name.lower() if any(e[2] for e in expected) else None) for f in found)
+        if not any(e[2] for e in expected):
+            expected = [(file, line, None) for file, line, _ in expected]
+        assert got == expected, rule.meta.code

@@ -107,6 +107,9 @@ class GeminiModelNameFormat(Rule):
         tags=(),
     )
     cross_file = True
+    # Component-local: a use's model name is matched to defaults and constants of its own
+    # component of the module-dependency graph (``Graph.component``).
+    project_scope = "component"
     Options = ModelNameOptions
     fix_node = ("SimpleString", "FormattedString", "ConcatenatedString")
 
@@ -354,12 +357,15 @@ class GeminiModelNameFormat(Rule):
 
     @classmethod
     def model_needs(cls, settings: Settings) -> ModelNeeds:
-        return ModelNeeds(facts=frozenset({"work"}))
+        return ModelNeeds(facts=frozenset({"work"}), module_facts=frozenset({"links"}))
 
     @classmethod
     def check_project(cls, model: Graph, settings: Settings) -> list[Finding]:
         options: ModelNameOptions = cls.options_for(settings)
-        defaults: dict[tuple[str, str], list[tuple[str, tuple[Any, ...]]]] = {}  # (kind, name) -> (path, literal)
+        # (component, kind, name) -> (path, literal). A settings field or constant is matched
+        # by name, within the use's component of the module-dependency graph (the module
+        # reading ``settings.X`` imports the settings, or is wired to what does).
+        defaults: dict[tuple[int, str, str], list[tuple[str, tuple[Any, ...]]]] = {}
         uses: list[tuple[str, tuple[Any, ...]]] = []
         for fid in sorted(model.functions):
             rows = model.functions[fid].facts.get("work")
@@ -370,7 +376,7 @@ class GeminiModelNameFormat(Rule):
                 if row[0] == "sd":
                     owner, name = row[1], row[2]
                     kind = "p" if owner in model.functions else ("n" if not owner else "a")
-                    key = (kind, f"{owner}.{name}" if kind == "p" else name)
+                    key = (model.component(path), kind, f"{owner}.{name}" if kind == "p" else name)
                     defaults.setdefault(key, []).append((path, row[3:]))
                 elif row[0] == "m" and row[3] in _EMBEDDINGS:
                     uses.append((fid, row))
@@ -379,6 +385,7 @@ class GeminiModelNameFormat(Rule):
         for fid, row in uses:
             _, line, col, _callee, alternatives = row
             use_path = model.path_of(fid)
+            component = model.component(use_path)
             for alternative in alternatives:
                 if alternative[0] == "s":
                     value = alternative[1]
@@ -386,9 +393,9 @@ class GeminiModelNameFormat(Rule):
                         continue
                     literals = [(use_path, alternative[1:])]
                 elif alternative[0] == "p":
-                    literals = defaults.get(("p", f"{alternative[1]}.{alternative[2]}"), [])
+                    literals = defaults.get((component, "p", f"{alternative[1]}.{alternative[2]}"), [])
                 else:
-                    literals = defaults.get((alternative[0], alternative[1]), [])
+                    literals = defaults.get((component, alternative[0], alternative[1]), [])
                 for path, literal in literals:
                     value, l_line, l_col, l_end_line, l_end_col = literal
                     if (path, l_line, l_col) in reported:
