@@ -256,6 +256,7 @@ class LifespanWithoutCleanup(Rule):
             # file: app/main.py
             from contextlib import asynccontextmanager
             from fastapi import FastAPI
+            from app.cache import redis
             from app.db import engine
 
 
@@ -266,6 +267,11 @@ class LifespanWithoutCleanup(Rule):
 
 
             app = FastAPI(lifespan=lifespan)
+
+
+            @app.get("/hits")
+            async def hits() -> int:
+                return await redis.incr("hits")
             """),
             in_docs=True,
         ),
