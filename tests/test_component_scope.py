@@ -274,3 +274,22 @@ def test_the_replica_from_its_components_alone_gives_expected_toml() -> None:
         if not any(e[2] for e in expected):
             expected = [(file, line, None) for file, line, _ in expected]
         assert got == expected, rule.meta.code
+
+
+@pytest.mark.parametrize("folder", FIXTURE_PROJECTS)
+def test_graph_components_lie_inside_the_dependency_components(folder: str) -> None:
+    """``Graph.component`` (imports, packages, class hierarchy) never joins modules of two
+    components of the module-dependency graph, so a rule reading per ``Graph.component``
+    answers alike on a component's graph alone; and it answers the same there."""
+    rule = next(r for r in PROJECT_RULES if r.meta.code == "SL704")  # asks for the "links" fact
+    project = check(FIXTURES / folder, rule)
+    path_of = {r.summary.module: r.path for r in project.results if r.summary is not None}
+    dependency = {path_of[m]: i for i, members in enumerate(project.components) for m in members}
+    joined: dict[int, set[int]] = {}
+    for path in path_of.values():
+        joined.setdefault(project.whole.component(path), set()).add(dependency[path])
+    assert all(len(found) == 1 for found in joined.values())
+    for members, graph in zip(project.components, project.graphs):
+        paths = [path_of[m] for m in members]
+        # Alone, the component's modules group as they do in the whole graph.
+        assert len({graph.component(p) for p in paths}) == len({project.whole.component(p) for p in paths})

@@ -26,7 +26,6 @@ from sightlint.project.model import (
     ExternalValue,
     ProjectModel,
     hierarchy_terms,
-    module_dependencies,
     sync_callers_bfs,
 )
 from sightlint.project.summary import UNKNOWN_REF, CallSite, FunctionSummary, ModuleSummary
@@ -36,9 +35,8 @@ from sightlint.project.wiring import WiringInfo, wiring_rows
 # are plain data (marshal-able).
 FACTS = frozenset(("awaits", "route", "params", "method_kind", "cls", "yield_line", "flows", "work"))
 # The per-module facts a rule may ask for: fields of ``ModuleSummary`` holding plain data,
-# and "links": what joins the module to others in the module-dependency graph (its
-# ``model.module_dependencies`` and ``model.hierarchy_terms``), from which
-# :meth:`Graph.component` tells a module's connected component.
+# and "links": what joins the module to others (its packages, imports and class-hierarchy
+# terms, see ``_links``), from which :meth:`Graph.component` tells a module's component.
 MODULE_FACTS = frozenset(("secrets", "error_handlers", "links"))
 
 
@@ -185,17 +183,30 @@ def module_record(model: ProjectModel, summary: ModuleSummary, needs: ModelNeeds
 
 
 def _links(model: ProjectModel, summary: ModuleSummary) -> tuple[Any, ...]:
-    """``(module, dependencies, classes defined, last names of their bases)``: the module's
-    edges of the module-dependency graph as ``sightlint.incremental`` draws them. Depends
-    on the module's summary and the set of module names only (``model`` holds at least the
-    modules ``summary`` depends on, which is all ``module_dependencies`` can name)."""
-    by_last = model.cache.get("modules by last name")
-    if by_last is None:
-        by_last = model.cache["modules by last name"] = {}
-        for module in model.modules:
-            by_last.setdefault(module.rpartition(".")[2], []).append(module)
+    """``(module, modules it imports, classes defined, last names of their bases)``: the
+    module's part of the module-dependency graph :meth:`Graph.component` reads.
+
+    The imports are the project modules among the dotted prefixes of the module's own name
+    (its packages) and of what it imports, star imports included: a subset of
+    ``model.module_dependencies`` (which holds every project module among the prefixes of
+    any name the summary writes, and more), read without walking the summary (that walk
+    is a cold run's cost per module). So the components drawn from them are never larger
+    than ``sightlint.incremental``'s and a rule reading per component may run on one of
+    those alone. The class-hierarchy terms are ``model.hierarchy_terms``, as there.
+    Depends on the module's summary and the set of module names only."""
+    modules = model.modules
+    found: set[str] = set()
+    for name in (summary.module, *summary.imports.values(), *summary.star_imports):
+        end = name.find(".")
+        while end != -1:
+            if name[:end] in modules:
+                found.add(name[:end])
+            end = name.find(".", end + 1)
+        if name in modules:
+            found.add(name)
+    found.discard(summary.module)
     defines, extends = hierarchy_terms(summary)
-    return (summary.module, module_dependencies(summary, model.modules, by_last), defines, extends)
+    return (summary.module, tuple(sorted(found)), defines, extends)
 
 
 def _facts(fn: FunctionSummary, names: list[str]) -> dict[str, Any]:
@@ -360,9 +371,11 @@ class Graph:
         return cls(module_record(model, summary, needs) for summary in summaries.values())
 
     def component(self, path: str) -> int:
-        """The connected component of the module-dependency graph holding the module at
-        display path ``path``, as a number (equal numbers: one component); needs the
-        "links" module fact (``ModelNeeds.module_facts``).
+        """The connected component of the import graph (packages, imports, class
+        hierarchy: see ``_links``) holding the module at display path ``path``, as a
+        number (equal numbers: one component; -1 without the "links" module fact,
+        ``ModelNeeds.module_facts``). Each lies inside one component of the
+        module-dependency graph ``sightlint.incremental`` draws.
 
         A rule that aggregates over modules (an app's limiter, error handlers, settings
         fields matched by name) aggregates per component, so its answer for a module
