@@ -113,7 +113,10 @@ class ExpensiveEndpointWithoutRateLimit(Rule):
     its LLM routes. LLM calls are LangChain chat models and their `|` pipes, the
     OpenAI, Anthropic, Google GenAI/Vertex, Mistral, Groq and Cohere clients, litellm
     and llama-index LLMs; a call reached only through a method the project overrides in
-    subclasses (an abstract client's `request_async`) is not followed.
+    subclasses (an abstract client's `request_async`) is not followed. An app is read
+    with the modules its imports join it to (its routers, limiter and dependencies: one
+    component of the project's import graph), so a second application in the same
+    repository keeps its own limiter, or none.
 
     ## Why it matters
     Each call of such a route spends model tokens (and often minutes of background

@@ -41,7 +41,8 @@ class GeminiModelNameFormat(Rule):
     `"text-embedding-004"`) that reaches `GoogleGenerativeAIEmbeddings(model=...)`: written
     in the call, or the default of a settings field, a module constant or a parameter that
     flows there (`model=settings.EMBEDDING_MODEL`, `model=name or DEFAULT_MODEL`, through
-    local variables), across modules. The finding sits at the string literal, where the
+    local variables), across modules (a field or constant is matched by name among the
+    modules imports join to the call: one component of the project's import graph). The finding sits at the string literal, where the
     fix goes (audit §5: the settings default in `app/core/config.py`). Names built at run
     time (f-strings, concatenations) and names that already carry a prefix are not
     reported.

@@ -160,7 +160,10 @@ class LifespanWithoutCleanup(Rule):
     handler of an app without `lifespan=`, or an `async with` that owns it. The finding
     sits on the lifespan (or on the app when it has none) and names each resource left
     open and where it is created. A second shape: an `on_event("shutdown")` handler of
-    an app that also passes `lifespan=`, which FastAPI never runs.
+    an app that also passes `lifespan=`, which FastAPI never runs. An app's resources
+    and shutdown paths are those of the modules its imports join it to (one component
+    of the project's import graph): a module nothing of the app imports is never loaded
+    by it, and a second application in the repository is read on its own.
 
     Clients opened per request (`async with httpx.AsyncClient() as client:`), clients a
     lifespan opens with `async with` around its `yield`, clients whose close method is

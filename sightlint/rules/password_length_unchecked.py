@@ -68,7 +68,9 @@ class PasswordLengthUnchecked(Rule):
     and answers without re-raising or a 5xx status. The value is followed through
     parameters, attributes of annotated parameters and the whole model handed on
     (`crud.create_user(user_create=user_in)`, then `user_create.password`), across
-    modules.
+    modules. An application's handlers count for the routes of the modules its imports
+    join it to (one component of the project's import graph), and a model field is
+    matched among those modules: a second application in the repository is read on its own.
 
     Severity high; medium when bcrypt 5's `ValueError` is caught on the way or answered
     by the application (no 500): what is left is bcrypt 4.x's silent truncation at the
