@@ -42,10 +42,10 @@ class GeminiModelNameFormat(Rule):
     in the call, or the default of a settings field, a module constant or a parameter that
     flows there (`model=settings.EMBEDDING_MODEL`, `model=name or DEFAULT_MODEL`, through
     local variables), across modules (a field or constant is matched by name among the
-    modules imports join to the call: one component of the project's import graph). The finding sits at the string literal, where the
-    fix goes (audit §5: the settings default in `app/core/config.py`). Names built at run
-    time (f-strings, concatenations) and names that already carry a prefix are not
-    reported.
+    modules imports join to the call: one component of the project's import graph). The
+    finding sits at the string literal, where the fix goes (audit §5: the settings default
+    in `app/core/config.py`). Names built at run time (f-strings, concatenations) and
+    names that already carry a prefix are not reported.
 
     The severity depends on the langchain-google-genai versions the project allows, read
     from its own files (never from the environment sightlint runs in): a lock file's
