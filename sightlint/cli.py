@@ -239,7 +239,10 @@ def check(
     if add_noqa:
         _add_noqa(run, quiet)
         return
-    _report(run, settings, fmt, output_file, quiet=quiet, color=color, no_source=no_source, show_chains=show_chains, statistics=statistics)
+    _report(
+        run, settings, fmt, output_file, quiet=quiet, color=color, no_source=no_source, show_chains=show_chains,
+        statistics=statistics, reuse=True,
+    )  # fmt: skip
     if not quiet and not (fmt == "text" and output_file is None):
         from sightlint.reporting.baseline import summary as baseline_summary
 
@@ -345,6 +348,7 @@ def _report(
     no_source: bool,
     show_chains: bool,
     statistics: bool = False,
+    reuse: bool = False,
 ) -> None:
     """The findings of ``run`` as ``check`` reports them (``fix`` reports what remains the
     same way), and the run's errors the text reporter did not already list."""
@@ -364,6 +368,7 @@ def _report(
                     show_chains=show_chains,
                     unused_suppressions=settings.report_unused_suppressions,
                     settings=settings,
+                    reuse=reuse,
                 )
     for message in run.errors:
         if quiet or fmt == "text" and output_file is None:
@@ -376,7 +381,7 @@ def exit_code(run: RunResult, settings: Settings, exit_zero: bool = False) -> in
         return EXIT_ERROR
     if exit_zero:
         return EXIT_CLEAN
-    failing = [f for f in run.findings if f.severity >= settings.fail_on]
+    failing = run.worst() >= settings.fail_on  # known without decoding results kept encoded
     unused = settings.report_unused_suppressions and any(r.unused_suppressions for r in run.files)
     return EXIT_FINDINGS if failing or unused else EXIT_CLEAN
 
