@@ -17,7 +17,11 @@ files rewrites a small journal, not tens of megabytes.
 Next to each pack, a *run snapshot* (``results-*.run``) holds the final results of the
 last complete run with that configuration (cross-file findings included), keyed by the
 list of files and their content hashes: when nothing changed, a run reads that one file
-and loads neither the pack nor any module summary.
+and loads neither the pack nor any module summary. Each file's result in it stays
+encoded until read (``models.LazyFileResult``), with what a run asks of every file (its
+errors, worst severity, the files its chains pass through) beside it; the last reports
+written from it are kept too (:class:`Snapshot`). ``file-walks.marshal`` keeps what the
+last folder walks found, with what they depended on (``files.discover``).
 
 The folder is not trusted: it is in the project by default, and a pull request or an
 archive can bring one along. Every file is sealed (:mod:`sightlint.seal`: an HMAC under
@@ -67,6 +71,7 @@ _GRAPH_SUFFIX = ".graph"
 _GRAPH_FORMAT = 3
 _RUN_FORMAT = 5
 _OUTPUT_SUFFIX = ".out"
+_PART_SUFFIX = ".part"
 _OUTPUT_FORMAT = 1
 _JOURNAL_SUFFIX = ".journal"
 _PRINTS_SUFFIX = ".prints"
@@ -518,7 +523,7 @@ class Cache:
                 path.unlink()
                 for companion in (
                     _SUFFIX + _JOURNAL_SUFFIX, _RUN_SUFFIX, _GRAPH_SUFFIX, _GRAPH_SUFFIX + _JOURNAL_SUFFIX,
-                    _PRINTS_SUFFIX, _PRINTS_SUFFIX + _JOURNAL_SUFFIX, _OUTPUT_SUFFIX,
+                    _PRINTS_SUFFIX, _PRINTS_SUFFIX + _JOURNAL_SUFFIX, _OUTPUT_SUFFIX, _PART_SUFFIX + _OUTPUT_SUFFIX,
                 ):  # fmt: skip
                     path.with_name(path.name.removesuffix(_SUFFIX) + companion).unlink(missing_ok=True)
         except OSError:
@@ -607,18 +612,25 @@ class Snapshot:
     encoding the same 15k findings again. The report is stored with the run's key and a
     key for everything else it depends on (format, options, the folders paths are shown
     from; see ``reporting.render``), sealed like every cache file, and given back only
-    for both keys. Only the last one is kept.
+    for both keys. The last report on the whole project and the last one on some of its
+    files (``check FILES``, as a pre-commit hook runs it) are kept.
     """
 
     def __init__(self, cache: Cache, run_key: bytes) -> None:
         self._cache = cache
         self.run_key = run_key
-        self.path = cache.run_file.with_name(cache.run_file.name.removesuffix(_RUN_SUFFIX) + _OUTPUT_SUFFIX)
+        self._stem = cache.run_file.name.removesuffix(_RUN_SUFFIX)
 
-    def output(self, key: bytes) -> str | None:
-        """The report stored for ``key`` with this run's key, or None."""
+    def _path(self, part: bool) -> Path:
+        # Two places: a report on the whole project and one on some of its files (a
+        # pre-commit hook between two full runs does not push the full report out).
+        return self._cache.run_file.with_name(self._stem + (_PART_SUFFIX if part else "") + _OUTPUT_SUFFIX)
+
+    def output(self, key: bytes, *, part: bool = False) -> str | None:
+        """The report stored for ``key`` with this run's key, or None; ``part``: a report
+        on some files of the project."""
         try:
-            blob = self._cache.read(self.path)
+            blob = self._cache.read(self._path(part))
             if blob is None:
                 return None
             data = marshal.loads(blob)
@@ -635,10 +647,10 @@ class Snapshot:
             return data[3]
         return None
 
-    def save_output(self, key: bytes, text: str) -> None:
+    def save_output(self, key: bytes, text: str, *, part: bool = False) -> None:
         """Keep ``text`` as the report for ``key``; failures are ignored (it is only a shortcut)."""
         try:
-            self._cache.write(self.path, marshal.dumps((_OUTPUT_FORMAT, self.run_key, key, text)))
+            self._cache.write(self._path(part), marshal.dumps((_OUTPUT_FORMAT, self.run_key, key, text)))
         except Exception:  # sightlint: ignore[SL201] not kept: the next run writes the report again
             pass
 

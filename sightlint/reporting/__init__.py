@@ -45,15 +45,15 @@ def render(
     """
     snapshot = run.snapshot if reuse and fmt in _KEPT and run.baseline is None else None
     if snapshot is not None:
-        key = _report_key(run, fmt, unused_suppressions)
-        text = snapshot.output(key)
+        key, part = _report_key(run, fmt, unused_suppressions), run.named is not None
+        text = snapshot.output(key, part=part)
         if text is None:
             import io
 
             buffer = io.StringIO()
             _render(run, fmt, buffer, unused_suppressions=unused_suppressions)
             text = buffer.getvalue()
-            snapshot.save_output(key, text)
+            snapshot.save_output(key, text, part=part)
         stream.write(text)
         return
     _render(
