@@ -19,12 +19,12 @@ import dataclasses
 import gc
 import os
 
-from sightlint import engine, runner
+from sightlint import runner
 from sightlint.cache import Cache
 from sightlint.files import Discovery, SourceFile, discover, project_root
 from sightlint.models import FileResult, Finding, RunResult
-from sightlint.registry import enabled_rules
-from sightlint.rules.base import RuleClass, uses_project
+from sightlint.registry import enabled_index, enabled_rules
+from sightlint.rules.base import uses_project
 from sightlint.settings import Settings
 
 if TYPE_CHECKING:
@@ -34,6 +34,8 @@ if TYPE_CHECKING:
 
 def check_source(source: str | bytes, path: str, settings: Settings, *, module: str | None = None) -> FileResult:
     """One file's per-file findings, with the rules ``settings`` enable (no cross-file phase)."""
+    from sightlint import engine
+
     return engine.check_source(source, path, settings, rules=enabled_rules(settings), module=module)
 
 
@@ -44,6 +46,8 @@ def check_sources(
     modules: Mapping[str, str | None] | None = None,
 ) -> RunResult:
     """Check in-memory files keyed by display path; ``modules`` gives their module names."""
+    from sightlint import engine
+
     run = RunResult()
     rules = enabled_rules(settings)
     for path, source in sources.items():
@@ -189,8 +193,9 @@ def _open_cache(settings: Settings, cache_dir: Path | None, cwd: Path | None) ->
     """The cache for this configuration, and whether the run collects module summaries."""
     from sightlint.cache import Cache, default_directory
 
-    # The cross-file rules read per-module summaries collected in the same walk.
-    summarize = any(uses_project(rule) for rule in enabled_rules(settings))
+    # The cross-file rules read per-module summaries collected in the same walk (asked of
+    # the registry's index: a run served by the cache imports no rule).
+    summarize = any(rule.uses_project for rule in enabled_index(settings))
     variant = "summaries" if summarize else ""
     return Cache(cache_dir or default_directory(settings, cwd), settings, variant=variant), summarize
 
@@ -416,8 +421,8 @@ def _check_paths(
     opened: tuple[Cache, bool] | None = None,
 ) -> RunResult:
     run = RunResult(errors=list(found.errors))
-    rules = enabled_rules(settings)
     if not use_cache:
+        rules = enabled_rules(settings)
         summarize = any(uses_project(rule) for rule in rules)
         run.files = runner.check_files(found.files, settings, rules=rules, jobs=jobs, summarize=summarize, progress=progress)
         progress.phase("cross-file rules")
@@ -434,11 +439,12 @@ def _check_paths(
     # The project's requirement files too: SL401/SL404 read its pins.
     inputs.append(("<dependency files>", None, repr(dependency_files_state(project_folder(settings)))))
     key = cache.run_key(inputs)
-    reused = cache.load_run(key, damaged=_rechecker(found, settings, rules))
+    reused = cache.load_run(key, damaged=_rechecker(found, settings))
     if reused is not None:
         run.files = reused
         run.snapshot = cache.snapshot(key)
         return run
+    rules = enabled_rules(settings)
     run.files, unchanged = runner.check_files_as_read(
         found.files, settings, rules=rules, jobs=jobs, cache=cache, summarize=summarize, digests=digests, progress=progress
     )
@@ -460,7 +466,7 @@ def _check_paths(
     return run
 
 
-def _rechecker(found: Discovery, settings: Settings, rules: Sequence[RuleClass]) -> Callable[[str], FileResult]:
+def _rechecker(found: Discovery, settings: Settings) -> Callable[[str], FileResult]:
     """What stands for a run snapshot's entry that cannot be decoded: the file's per-file
     result, checked again (the cross-file findings are back on the next run, which works
     the snapshot out again)."""
@@ -473,6 +479,6 @@ def _rechecker(found: Discovery, settings: Settings, rules: Sequence[RuleClass])
         if file is None:
             return FileResult(path)
         data = read_source(file.location, settings.max_file_size)
-        return runner.check_one(data, path, file.module, settings, rules)
+        return runner.check_one(data, path, file.module, settings, enabled_rules(settings))
 
     return recheck

@@ -184,7 +184,7 @@ def check(
     findings in PATHS and those whose call chain passes through them.
     """
     from sightlint import api, reporting
-    from sightlint.registry import enabled_rules
+    from sightlint.registry import enabled_index
 
     if fix_habit:
         _fail("`check --fix` is a separate command here: `sightlint fix [PATHS]` (add --diff to preview, --unsafe-fixes for the rest)")
@@ -207,7 +207,7 @@ def check(
     if show_files:
         _show_files(targets, settings)
         return
-    if not enabled_rules(settings):
+    if not enabled_index(settings):
         # Nothing would run: say so rather than "All checks passed" (a report file is
         # still written, empty, so that a CI upload finds it).
         if not quiet:

@@ -19,7 +19,6 @@ from collections.abc import Callable, Sequence
 from types import MappingProxyType
 from typing import Any
 
-from sightlint import engine
 from sightlint.cache import Cache, Packed, digest, pack, unpack
 from sightlint.files import SourceFile
 from sightlint.models import FileResult
@@ -70,6 +69,9 @@ def check_one(
 
     ``summarize`` asks the engine for the module summary the cross-file phase reads.
     """
+    # Imported here: a run served by the cache hashes files with this module and checks none.
+    from sightlint import engine
+
     if isinstance(data, str):
         return FileResult(display, findings=[engine.parse_error(display, f"cannot read file: {data}")])
     try:
@@ -417,5 +419,7 @@ def _crashed(task: Task, why: str) -> tuple[int, None, FileResult]:
     """The result of a file whose check killed the process checking it."""
     index, _, display, _ = task
     message = f"the checker crashed on this file ({why})"
+    from sightlint import engine
+
     finding = engine.parse_error(display, message)
     return index, None, FileResult(display, findings=[finding], errors=[f"internal error while checking {display}: {message}"])

@@ -25,11 +25,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sightlint.engine import PARSE_ERROR_CODE
 from sightlint.models import FileResult, Finding, RunResult
+from sightlint.registry import PARSE_ERROR
 from sightlint.reporting._common import SourceLines
 from sightlint.reporting.fingerprint import Print, fingerprints, of_run, relative
 from sightlint.settings import Settings
+
+PARSE_ERROR_CODE = PARSE_ERROR.code  # without importing the engine: a run served by the cache checks nothing
 
 FILE_NAME = ".sightlint-baseline.json"
 FORMAT = 1
