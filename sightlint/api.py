@@ -462,7 +462,8 @@ def _check_paths(
     run.errors.extend(errors)
     if unchanged and not errors and not run.internal_errors:
         cache.save_run(key, run.files)
-        run.snapshot = cache.snapshot(key)
+        # Not run.snapshot: a report is kept only from a run served by the snapshot, so
+        # that a run after every edit does not pay for writing one no run reads.
     return run
 
 

@@ -234,9 +234,8 @@ class RunResult:
     # Where reporters may keep what they derive from a file's content between runs
     # (``cache.FileMemo``), when the run used a cache; None otherwise.
     memo: Any = None
-    # The run snapshot (``cache.Snapshot``) these final results were read from or saved
-    # to, when the run used a cache and its results stand for its key: a report of them
-    # may be kept with it.
+    # The run snapshot (``cache.Snapshot``) these final results were read from, when the
+    # run used a cache and nothing changed: a report of them may be kept with it.
     snapshot: Any = None
 
     @property

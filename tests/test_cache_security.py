@@ -67,11 +67,12 @@ def files_look_old() -> Iterator[None]:
 
 @pytest.fixture(scope="module")
 def replica_with_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A copy of the Sight replica after one cached run, with its cache in `.sightlint_cache/`."""
+    """A copy of the Sight replica after a cached run and an unchanged one, with its cache in `.sightlint_cache/`."""
     root = tmp_path_factory.mktemp("replica") / "app"
     shutil.copytree(REPLICA, root)
     with files_look_old(), pytest.MonkeyPatch.context() as patch:
         check(root, patch)
+        check(root, patch)  # served by the run snapshot: keeps the report too
     names = {p.name for p in (root / ".sightlint_cache").iterdir()}
     assert {"file-hashes.marshal", "file-walks.marshal", "third-party-classes.marshal"} <= names
     assert {name.rpartition(".")[2] for name in names if name.startswith("results-")} == {"pack", "run", "graph", "prints", "out"}

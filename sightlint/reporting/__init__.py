@@ -39,7 +39,7 @@ def render(
     ``settings`` (the run's) shape the fix diffs of the ``markdown`` and ``html`` reports.
 
     With ``reuse``, a JSON, SARIF, concise or GitHub report of a run whose results stand
-    for its cache key (``run.snapshot``; no baseline applied) is written as the last run
+    for its cache key (``run.snapshot``: nothing changed; no baseline applied) is written as the last run
     with the same key and options wrote it, and kept for the next one: the same text the
     reporter would write, without decoding and encoding every finding again.
     """
