@@ -281,11 +281,30 @@ class Cache:
         except OSError:
             pass
 
-    def get(self, key: Key, content_digest: bytes) -> FileResult | None:
-        """The cached result for this file and content, or None."""
+    def get(
+        self, key: Key, content_digest: bytes, *, damaged: Callable[[str], FileResult] | None = None
+    ) -> FileResult | None:
+        """The cached result for this file and content, or None.
+
+        With ``damaged``, the result is a :class:`LazyFileResult`, decoded when first read
+        (a run that re-analyses only part of the project leaves the rest encoded); an entry
+        that then does not decode gets the result ``damaged`` gives for its display path
+        (the entry stays until the file changes). Without it, a damaged entry is a miss.
+        """
         self._load()
         self._seen.add(key)
         entry = self._entries.get(key)
+        if damaged is not None and isinstance(entry, tuple) and len(entry) in (2, 4) and entry[0] == content_digest:
+            blob = entry[1]
+            if type(blob) is bytes:
+                result: FileResult | None = LazyFileResult(
+                    key[0], blob, _snapshot_decoder(key[0]), damaged, errors=[], worst=None, unused=True, touches=None
+                )  # results with errors are never cached
+                assert result is not None
+                if len(entry) == 4 and isinstance(entry[2], bytes) and isinstance(entry[3], str):
+                    result.summary = PackedSummary(entry[2], entry[3])
+                self.hits += 1
+                return result
         if isinstance(entry, tuple) and len(entry) in (2, 4) and entry[0] == content_digest:
             try:
                 result = _decode_result(marshal.loads(entry[1]))
@@ -685,10 +704,9 @@ def _valid_entry(entry: Any) -> bool:
 def _snapshot_entry(result: FileResult) -> tuple[Any, ...]:
     """``result`` as the run snapshot stores it (see :func:`_valid_entry`)."""
     errors = list(result.errors)
-    if isinstance(result, LazyFileResult) and result.blob is not None:
-        touches = result.touches()
-        assert touches is not None
-        return (result.path, result.blob, errors, result.worst(), bool(result.unused_suppressions), touches)
+    touches = result.touches()  # known without decoding when ``result`` was never decoded
+    if isinstance(result, LazyFileResult) and result.blob is not None and touches is not None and result._worst is not None:
+        return (result.path, result.blob, errors, result._worst, bool(result.unused_suppressions), touches)
     findings = result.findings
     unused = bool(result.unused_suppressions)
     if not findings and not unused:

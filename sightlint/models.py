@@ -132,7 +132,8 @@ class LazyFileResult(FileResult):
 
     What a run asks of every file without reporting it in full is known without decoding:
     ``errors``, :meth:`worst` and :meth:`touches` (and so whether it has unused
-    suppressions). ``decode`` turns the blob into a plain result; if it raises, ``damaged``
+    suppressions); ``worst``/``touches`` None and ``unused`` True stand for "not known: decode
+    when asked". ``decode`` turns the blob into a plain result; if it raises, ``damaged``
     (given the path) supplies the result instead. Reading ``decoded`` tells whether the
     entry was decoded: one that was not is written back as it was read (``blob``).
     """
@@ -145,9 +146,9 @@ class LazyFileResult(FileResult):
         damaged: Callable[[str], FileResult],
         *,
         errors: list[str],
-        worst: int,
+        worst: int | None,
         unused: bool,
-        touches: tuple[str, ...],
+        touches: tuple[str, ...] | None,
     ) -> None:
         # Not the dataclass __init__: the decoded fields are properties here.
         self.__dict__.update(path=path, errors=errors, summary=None)
@@ -201,8 +202,17 @@ class LazyFileResult(FileResult):
     def suppressions(self, value: Any) -> None:
         self._open().suppressions = value
 
+    def __eq__(self, other: object) -> bool:
+        """Equal to a plain result with the same fields (what it stands for)."""
+        if not isinstance(other, FileResult):
+            return NotImplemented
+        fields = ("path", "findings", "errors", "unused_suppressions", "summary", "suppressions")
+        return all(getattr(self, name) == getattr(other, name) for name in fields)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, as the dataclass
+
     def worst(self) -> int:
-        return self._worst if self._fields is None else super().worst()
+        return self._worst if self._fields is None and self._worst is not None else super().worst()
 
     def touches(self) -> tuple[str, ...] | None:
         return self._touches if self._fields is None else None

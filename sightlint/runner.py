@@ -157,8 +157,12 @@ def check_files_as_read(
     summarize: bool = False,
     digests: Sequence[bytes | str] | None = None,
     progress: Progress = NO_PROGRESS,
+    damaged: Callable[[str], FileResult] | None = None,
 ) -> tuple[list[FileResult], bool]:
-    """:func:`check_files`, and whether every file checked still had the content in ``digests``."""
+    """:func:`check_files`, and whether every file checked still had the content in ``digests``.
+
+    With ``damaged``, cached results are handed out encoded, decoded when first read
+    (``Cache.get``'s ``damaged``: what stands for an entry that does not decode then)."""
     same = True
     jobs = default_jobs() if jobs is None or jobs < 1 else jobs
     results: list[FileResult | None] = [None] * len(files)
@@ -177,7 +181,7 @@ def check_files_as_read(
                 if isinstance(content, str):
                     results[index] = check_one(content, file.display, file.module, settings, rules, summarize)
                     continue
-                hit = cache.get((file.display, file.module), content)
+                hit = cache.get((file.display, file.module), content, damaged=damaged)
                 if hit is not None:
                     results[index] = hit
                     continue
