@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sightlint.models import FixSafety, Severity
-from sightlint.rules.base import RuleClass, RuleMeta
+from sightlint.rules.base import RuleClass, RuleMeta, uses_project
 from sightlint.settings import Settings
 
 
@@ -178,14 +178,27 @@ def enabled_rules(settings: Settings) -> tuple[RuleClass, ...]:
     return tuple(r for r in rules if settings.is_enabled(r.meta.code, r.meta.name, r.meta.default_enabled))
 
 
+def _indexed() -> tuple[Indexed, ...]:
+    """:data:`INDEX`, or the same lines from the rule classes once they are imported (what
+    they say wins, e.g. a rule a test or a plugin added to ``ALL_RULES``)."""
+    rules: tuple[RuleClass, ...] | None = globals().get("ALL_RULES")
+    if rules is None:
+        return INDEX
+    return tuple(
+        Indexed(r.meta.code, r.meta.name, r.meta.default_enabled, uses_project(r), r.__module__.rpartition(".")[2], r.__name__)
+        for r in rules
+    )
+
+
 def enabled_index(settings: Settings) -> tuple[Indexed, ...]:
     """:func:`enabled_rules` as :data:`INDEX` lines: no rule is imported."""
-    return tuple(r for r in INDEX if settings.is_enabled(r.code, r.name, r.default_enabled))
+    return tuple(r for r in _indexed() if settings.is_enabled(r.code, r.name, r.default_enabled))
 
 
 def selectors() -> tuple[list[str], list[str]]:
     """Every code and every name a selection may use (implemented, planned, SL000), in code order."""
-    metas = sorted([(PARSE_ERROR.code, PARSE_ERROR.name), *((r.code, r.name) for r in INDEX), *((m.code, m.name) for m in PLANNED)])
+    planned = [(m.code, m.name) for m in PLANNED]
+    metas = sorted({(PARSE_ERROR.code, PARSE_ERROR.name), *((r.code, r.name) for r in _indexed()), *planned})
     return [code for code, _ in metas], [name for _, name in metas]
 
 
