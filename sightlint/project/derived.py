@@ -165,7 +165,7 @@ class Deriver:
         self._answers: dict[str, tuple[str, str, tuple[str, ...], str] | None] | None = None
         self._dirty = False
         self._env = ""
-        self._calls: dict[tuple[str, str | None], list[_Fn | _Prim]] = {}
+        self._calls: dict[tuple[str, str | None], list[tuple[_Fn | _Prim, bool]]] = {}
         self._mro: dict[str, list[_Class]] = {}
         self._attr_memo: dict[tuple[str, str], _Value | None] = {}
         self._resolving: set[object] = set()
@@ -267,25 +267,26 @@ class Deriver:
         key0 = _key(start)
         parent[key0] = None
         names[key0] = start.qualname
-        queue: deque[tuple[_Fn, int]] = deque([(start, 0)])
+        # (function, depth, whether every call on the way there is made unconditionally)
+        queue: deque[tuple[_Fn, int, bool]] = deque([(start, 0, True)])
         read = 0
         sleep: tuple[_Fn, _Prim] | None = None
         while queue and read < MAX_FUNCTIONS:
-            fn, depth = queue.popleft()
+            fn, depth, sure = queue.popleft()
             read += 1
-            for target in self._calls_of(fn):
+            for target, conditional in self._calls_of(fn):
                 if isinstance(target, _Prim):
                     if target.category != "sleep":
                         return self._derivation(fn, target, parent, names, start, top)
-                    if sleep is None:
-                        sleep = (fn, target)
+                    if sleep is None and sure and not conditional:
+                        sleep = (fn, target)  # a sleep under a condition is a retry's back-off
                     continue
                 key = _key(target)
                 if key in parent or depth + 1 >= MAX_DEPTH:
                     continue
                 parent[key] = _key(fn)
                 names[key] = target.qualname
-                queue.append((target, depth + 1))
+                queue.append((target, depth + 1, sure and not conditional))
         return None if sleep is None else self._derivation(sleep[0], sleep[1], parent, names, start, top)
 
     def _derivation(
@@ -337,16 +338,17 @@ class Deriver:
 
     # -- the calls a function makes --------------------------------------------------------
 
-    def _calls_of(self, fn: _Fn) -> list[_Fn | _Prim]:
+    def _calls_of(self, fn: _Fn) -> list[tuple[_Fn | _Prim, bool]]:
+        """What ``fn``'s calls run, each with whether it is made only under a condition."""
         key = _key(fn)
         found = self._calls.get(key)
         if found is None:
             found = []
             env = _Env(fn.module, fn)
-            for call in _own_calls(fn.node):
+            for call, conditional in _own_calls(fn.node):
                 target = self._callee(call.func, env)
                 if target is not None:
-                    found.append(target)
+                    found.append((target, conditional))
             self._calls[key] = found
         return found
 
@@ -760,30 +762,64 @@ def _own_nodes(function: ast.AST) -> Iterator[ast.AST]:
         todo.extend(ast.iter_child_nodes(node))
 
 
-def _own_calls(function: ast.FunctionDef) -> list[ast.Call]:
+def _own_calls(function: ast.FunctionDef) -> list[tuple[ast.Call, bool]]:
     """The calls ``function``'s body makes on its ordinary path, in source order: not in
-    ``except`` handlers, ``raise`` statements, ``if TYPE_CHECKING:`` blocks, decorators,
-    default values or annotations, nested functions, lambdas or classes."""
-    found: list[ast.Call] = []
+    ``except`` handlers, ``raise`` statements, ``if TYPE_CHECKING:`` blocks, branches
+    chosen by the function's parameters, decorators, default values or annotations,
+    nested functions, lambdas or classes. Each with whether it is made only under a
+    condition (in an ``if`` branch, a conditional expression, after ``and``/``or``)."""
+    found: list[tuple[ast.Call, bool]] = []
+    args = function.args
+    params = {a.arg for a in [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg] if a is not None}
+    params.discard("self")
+    params.discard("cls")
 
-    def visit(node: ast.AST) -> None:
+    def visit(node: ast.AST, cond: bool) -> None:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef, ast.Raise)):
             return
         if isinstance(node, ast.ExceptHandler):
             return
         if isinstance(node, ast.If) and _is_type_checking(node.test):
             for stmt in node.orelse:
-                visit(stmt)
+                visit(stmt, cond)
+            return
+        if isinstance(node, (ast.If, ast.Match)) and _reads(node.test if isinstance(node, ast.If) else node.subject, params):
+            # Which branch runs depends on the caller's arguments (``if path is not None:``
+            # a local database, else a remote one): the call may or may not block.
             return
         if isinstance(node, ast.Call):
-            found.append(node)
+            found.append((node, cond))
+        if isinstance(node, ast.If):
+            visit(node.test, cond)
+            for stmt in [*node.body, *node.orelse]:
+                visit(stmt, True)
+            return
+        if isinstance(node, ast.IfExp):
+            visit(node.test, cond)
+            visit(node.body, True)
+            visit(node.orelse, True)
+            return
+        if isinstance(node, ast.BoolOp):
+            for index, value in enumerate(node.values):
+                visit(value, cond or index > 0)
+            return
+        if isinstance(node, ast.Match):
+            visit(node.subject, cond)
+            for case in node.cases:
+                for stmt in case.body:
+                    visit(stmt, True)
+            return
         for child in ast.iter_child_nodes(node):
-            visit(child)
+            visit(child, cond)
 
     for stmt in function.body:
-        visit(stmt)
-    found.sort(key=lambda c: (c.lineno, c.col_offset))
+        visit(stmt, False)
+    found.sort(key=lambda c: (c[0].lineno, c[0].col_offset))
     return found
+
+
+def _reads(test: ast.expr, names: set[str]) -> bool:
+    return any(isinstance(node, ast.Name) and node.id in names for node in ast.walk(test))
 
 
 def _is_type_checking(test: ast.expr) -> bool:

@@ -629,8 +629,12 @@ async def count(session: Session):
             if worst.context != UNKNOWN and where[0] != ",":
                 what += ","
         lines = []
+        derived = site.derived
         if worst.edges:
             lines.append(f"chain: {_chain_text(model, worst.edges, site)}")
+        if derived is not None:
+            lines.append(f"in the library: {' -> '.join([*derived.chain, derived.primitive])}")
+            lines.append("instead: the library's async client, awaited, if it has one; else `await asyncio.to_thread(...)`")
         entry = ENTRIES.get(site.call.name)
         if entry is not None and entry.alternative:
             lines.append(f"instead: {entry.alternative}")
@@ -644,7 +648,7 @@ async def count(session: Session):
         finding = cls.project_finding(
             model.path_of(site.function),
             Span(call.line, call.col, call.end_line, call.end_col),
-            f"{what}{where}.",
+            f"{what}{where}." + (f" {derived.explain(site.call.name)}." if derived is not None else ""),
             severity=severities[1] if _lower(site) else severities[0],
             related=(*(model.hop(edge) for edge in worst.edges), _hop_to_site(model, site)),
             detail="\n".join(lines) or None,
@@ -764,7 +768,8 @@ def _awaitable_here(function: ast.AsyncFunctionDef, line: int, context: Any, col
 
 def _lower(site: BlockingSite) -> bool:
     """Whether the catalogue reports ``site`` one level below its context's severity."""
-    entry = ENTRIES.get(site.call.name)
+    name = site.derived.primitive if site.derived is not None else site.call.name
+    entry = ENTRIES.get(name)
     return entry.severity == "lower" if entry is not None else site.category == "file"
 
 
