@@ -256,7 +256,7 @@ def test_a_forged_cache_file_is_ignored(site: Path, tmp_path: Path) -> None:
     made.save()
     (path,) = cache.iterdir()
     # Someone writes "build_request blocks" without the key.
-    body = marshal.dumps((1, "x", "y", {"fakesdk.Client().build_request": ("network", "requests.get", ("a",), "fakesdk")}))
+    body = marshal.dumps((2, "x", "y", {"fakesdk.Client().build_request": ("network", "requests.get", ("a",), "fakesdk")}))
     path.write_bytes(b"\x00sightlint-sealed\x01" + b"\x00" * 32 + body)
     assert deriver(cache, seal).derive("fakesdk.Client().build_request") is None
 

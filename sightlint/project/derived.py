@@ -52,7 +52,7 @@ from sightlint.atomic import write_atomically
 from sightlint.seal import Seal
 from sightlint.project.thirdparty import _BUILTINS, _STDLIB, _Class, _Sources, _statements, environment_key
 
-_FORMAT = 1
+_FORMAT = 2
 # Categories whose catalogued calls count as primitives a library may reach. File I/O is
 # left out (libraries read configuration and caches everywhere), and so is CPU work (its
 # entries are library APIs, not primitives).
@@ -171,7 +171,12 @@ class Deriver:
         self._resolving: set[object] = set()
         self._cycles = 0
         self._dists: dict[str, str] = {}
+        # The answers depend on the seeds and on how they are derived (this module's code).
         digest = hashlib.sha256(repr(sorted(self._prims.items())).encode())
+        try:
+            digest.update(Path(__file__).read_bytes())
+        except OSError:
+            digest.update(b"?")
         self._catalogue = digest.hexdigest()[:16]
 
     # -- answers and their cache ---------------------------------------------------------
@@ -304,36 +309,43 @@ class Deriver:
             chain.append(names[at])
             at = parent[at]
         chain.reverse()
-        return Derivation(prim.category, prim.name, tuple(chain), self._distribution(start.module.partition(".")[0] or top))
+        return Derivation(prim.category, prim.name, tuple(chain), self._distribution(start.module))
 
-    def _distribution(self, top: str) -> str:
-        """``"name version"`` of the installed distribution providing package ``top``."""
-        found = self._dists.get(top)
+    def _distribution(self, module: str) -> str:
+        """``"name version"`` of the installed distribution providing ``module`` (found by
+        its ``.dist-info`` folder next to the package: the distribution's own name, or its
+        ``top_level.txt``; ``google.genai`` in a namespace package is ``google_genai``)."""
+        found = self._dists.get(module)
         if found is not None:
             return found
-        found = top
-        located = self._sources.locate(top)
+        parts = module.split(".")
+        found = parts[0]
+        located = self._sources.locate(module)
         origin = located[0] if located else None
         if origin:
-            folder = Path(origin).parent.parent if located and located[1] else Path(origin).parent
-            wanted = top.lower().replace("-", "_")
+            folder = Path(origin).parent
+            for _ in range(len(parts) - (0 if located and located[1] else 1)):
+                folder = folder.parent
+            wanted = ["_".join(parts[:i]).lower() for i in range(len(parts), 0, -1)]
             try:
-                for entry in sorted(os.listdir(folder)):
-                    if not entry.endswith(".dist-info"):
-                        continue
-                    dist, _, version = entry[: -len(".dist-info")].partition("-")
-                    tops = {dist.lower().replace("-", "_").replace(".", "_")}
-                    try:
-                        text = (folder / entry / "top_level.txt").read_text(encoding="utf-8", errors="replace")
-                        tops.update(line.strip() for line in text.splitlines())
-                    except OSError:
-                        pass
-                    if wanted in tops:
-                        found = f"{dist} {version}"
-                        break
+                entries = sorted(e for e in os.listdir(folder) if e.endswith(".dist-info"))
             except OSError:
-                pass
-        self._dists[top] = found
+                entries = []
+            best: tuple[int, str] | None = None
+            for entry in entries:
+                dist, _, version = entry[: -len(".dist-info")].partition("-")
+                tops = {dist.lower().replace("-", "_").replace(".", "_")}
+                try:
+                    text = (folder / entry / "top_level.txt").read_text(encoding="utf-8", errors="replace")
+                    tops.update(line.strip().replace("/", "_").lower() for line in text.splitlines())
+                except OSError:
+                    pass
+                for rank, name in enumerate(wanted):
+                    if name in tops and (best is None or rank < best[0]):
+                        best = (rank, f"{dist} {version}")
+            if best is not None:
+                found = best[1]
+        self._dists[module] = found
         return found
 
     # -- the calls a function makes --------------------------------------------------------
