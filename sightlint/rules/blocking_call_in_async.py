@@ -124,6 +124,25 @@ class BlockingCallInAsync(Rule):
     until a package is installed or upgraded. Installed where the project's packages are
     not (as in pre-commit's own environment), sightlint knows the catalogued names only.
 
+    A call the catalog does not list at all (`tavily.TavilyClient().search`,
+    `letta_client.Letta().agents.create`) is derived from the installed library's source
+    (`derive`, on by default): it counts when the library's own code reaches a catalogued
+    call of the sleep, network, subprocess, database or LLM categories, through module
+    functions, re-exports, constructors, `self.` methods (looked up from the instance's
+    class through its ancestors), `super()`, attributes typed in `__init__`, by class
+    annotations or properties, and bound methods kept in attributes, at most 12 calls
+    deep. Precision first: calls in `except` handlers, `raise` statements and branches
+    chosen by the function's arguments (`if path is not None:` a local database, else a
+    remote one) are not followed; a sleep counts only on a path with no condition (a
+    retry's back-off is not the request); `async def`s, generators, dynamic dispatch,
+    compiled modules and the standard library beyond its catalogued calls are not read.
+    The finding's message names the chain and the distribution read ("`tavily.TavilyClient.search`
+    blocks: it reaches `requests.sessions.Session().post` through
+    `tavily.tavily.TavilyClient._search` (derived from tavily_python 0.8.5 source)"),
+    and its severity is that of the catalogued call reached. Only calls in code that may
+    run on the event loop are asked about; the answers are kept per environment in the
+    user's cache folder next to the cache key, sealed with it (`--no-cache` keeps none).
+
     Work handed to a thread is not on the loop and is not flagged: `asyncio.to_thread`,
     `loop.run_in_executor`, `run_in_threadpool`, `anyio.to_thread.run_sync`,
     `threading.Thread(target=...)`, executor `submit` and `BackgroundTasks.add_task` of
