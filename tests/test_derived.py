@@ -117,6 +117,25 @@ LIBS = {
         def fetch(url):
             return requests.get(url)
         """,
+    "seeded/__init__.py": """
+        import requests
+
+
+        class Client:
+            def send(self, data):
+                return data
+
+            def chat(self, data):
+                return self.send(data)
+
+            def maybe(self, nested):
+                if self.nested:
+                    self.send(b"")
+
+
+        def build():
+            return requests.get("https://example.org")
+        """,
     "compiledsdk/__init__.py": """
         from ._speedups import connect
         """,
@@ -318,3 +337,15 @@ def test_sl101_reports_derived_calls_with_their_chain(site: Path, tmp_path: Path
 
     off = Settings(select=("SL101",), rule_options={"blocking-call-in-async": BlockingOptions(derive=False)})
     assert api.check_paths([project], off, cwd=project, jobs=1, use_cache=False).findings == []
+
+
+def test_a_catalogued_library_is_read_only_on_its_catalogued_classes(site: Path) -> None:
+    classes = ThirdPartyClasses()
+    prims = {name: entry.category for name, entry in ENTRIES.items() if entry.primitive}
+    prims["seeded.Client().send"] = "network"  # the catalogue describes ``seeded``
+    made = Deriver(prims, classes.sources, classes.ancestors)
+    found = made.derive("seeded.Client().chat")  # a method the catalogue does not name
+    assert found is not None and found.primitive == "seeded.Client().send"
+    assert made.derive("seeded.build") is None  # its helpers are what the catalogue says: nothing
+    assert made.derive("seeded.Client().maybe") is None  # its own methods only unconditionally
+    assert deriver().derive("seeded.build") is not None  # not catalogued: read like any library

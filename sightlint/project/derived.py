@@ -155,6 +155,14 @@ class Deriver:
             if marker and receiver and "(" not in receiver and "(" not in method and "." not in method:
                 self._by_method.setdefault(method, []).append(receiver)
         self._defined: dict[str, dict[str, str]] = {}
+        # Catalogued receiver classes (``openai.OpenAI`` of ``openai.OpenAI().chat...``), the
+        # packages with entries, and per package its receivers and where they are defined.
+        self._receivers = frozenset(
+            receiver for name in self._prims if (receiver := name.partition("().")[0]) != name and "(" not in receiver
+        )
+        self._seed_packages: set[str] | None = None
+        self._seeded: dict[str, frozenset[str]] = {}
+        self._receiver_sites: dict[str, frozenset[str]] = {}
         # Every dotted prefix of a primitive's name (``openai.OpenAI()``, ``openai.OpenAI().chat``).
         self._prefixes = {name[:i] for name in self._prims for i, ch in enumerate(name) if ch == "."}
         self._bindings: dict[tuple[str, str], ast.AST | None] = {}
@@ -254,19 +262,69 @@ class Deriver:
         except (SyntaxError, ValueError, RecursionError, MemoryError):
             return None
         try:
+            strict = self._package(name) in self._seed_packages_now()
+            if not self._worth_reading(name):
+                return None
             start = self._callee(expr, None)
             if isinstance(start, _Prim):
                 return Derivation(start.category, start.name, (_display(name),), self._distribution(top))
             if start is None:
                 return None
-            return self._walk(start, top)
+            return self._walk(start, top, strict)
         except (RecursionError, ValueError, OSError):
             return None
 
-    def _walk(self, start: _Fn, top: str) -> Derivation | None:
+    def _package(self, name: str) -> str:
+        """The package a dotted name belongs to: its first part, or its first two when the
+        first is a namespace package (``google.cloud``, ``google.genai``)."""
+        parts = name.replace("()", "").split(".")
+        located = self._sources.locate(parts[0])
+        if located is not None and located[0] is None and located[1] and len(parts) > 1:
+            return ".".join(parts[:2])
+        return parts[0]
+
+    def _worth_reading(self, name: str) -> bool:
+        """A library the catalogue has entries for is described by them (its entries were
+        read in its source): its other APIs are derived only on instances of the classes
+        it lists (``slack_sdk.WebClient().views_open``, a method the catalogue does not
+        name), not its builders and helpers (``sqlalchemy.select().where``, whose walk
+        reads the whole library to find nothing). Other libraries are always read."""
+        package = self._package(name)
+        seed_packages = self._seed_packages_now()
+        seeded = self._seeded.get(package)
+        if seeded is None:
+            seeded = self._seeded[package] = frozenset(
+                receiver for receiver in self._receivers if self._package(receiver) == package
+            )
+        if not seeded:
+            return package not in seed_packages
+        receiver, marker, _ = name.partition("().")
+        if not marker or "(" in receiver:
+            return False
+        if receiver in seeded:
+            return True
+        chain = self._ancestors(receiver)
+        if not chain:
+            return False
+        sites = self._receiver_sites.get(package)
+        if sites is None:
+            sites = self._receiver_sites[package] = frozenset(
+                found[0] for r in seeded if (found := self._ancestors(r))
+            )
+        return any(ancestor in sites or ancestor in seeded for ancestor in chain)
+
+    def _seed_packages_now(self) -> set[str]:
+        if self._seed_packages is None:
+            self._seed_packages = {self._package(prim) for prim in self._prims}
+        return self._seed_packages
+
+    def _walk(self, start: _Fn, top: str, strict: bool = False) -> Derivation | None:
         """Breadth first from ``start`` to the nearest primitive (source order breaks ties).
         A sleep counts only when no other primitive is reached: in an SDK it is the wait
-        between retries, the request itself is what blocks and what the chain should show."""
+        between retries, the request itself is what blocks and what the chain should show;
+        and only on a path where every call is made unconditionally. ``strict`` (an API of
+        a library the catalogue describes, reaching its own catalogued methods) asks the
+        same of every primitive: ``Session.delete`` flushes only inside a nested transaction."""
         parent: dict[tuple[str, str | None], tuple[str, str | None] | None] = {}
         names: dict[tuple[str, str | None], str] = {}
         key0 = _key(start)
@@ -281,6 +339,8 @@ class Deriver:
             read += 1
             for target, conditional in self._calls_of(fn):
                 if isinstance(target, _Prim):
+                    if strict and not (sure and not conditional):
+                        continue
                     if target.category != "sleep":
                         return self._derivation(fn, target, parent, names, start, top)
                     if sleep is None and sure and not conditional:
