@@ -286,8 +286,8 @@ class Deriver:
     def _worth_reading(self, name: str) -> bool:
         """A library the catalogue has entries for is described by them (its entries were
         read in its source): its other APIs are derived only on instances of the classes
-        it lists (``slack_sdk.WebClient().views_open``, a method the catalogue does not
-        name), not its builders and helpers (``sqlalchemy.select().where``, whose walk
+        it lists, under another spelling too (``slack_sdk.web.client.WebClient().views_open``,
+        a method the catalogue does not name), not its builders and helpers (``sqlalchemy.select().where``, whose walk
         reads the whole library to find nothing). Other libraries are always read."""
         package = self._package(name)
         seed_packages = self._seed_packages_now()
@@ -303,6 +303,8 @@ class Deriver:
             return False
         if receiver in seeded:
             return True
+        if receiver.rpartition(".")[2] not in {r.rpartition(".")[2] for r in seeded}:
+            return False  # another spelling of a catalogued class keeps its name; others are not read at all
         chain = self._ancestors(receiver)
         if not chain:
             return False
