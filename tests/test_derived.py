@@ -110,6 +110,11 @@ LIBS = {
             def stream(self):
                 yield socket.create_connection(("example.org", 443))
 
+            def lazy(self):
+                from ._impl import spawn
+
+                return spawn(["true"])
+
             def via_session(self):
                 return Session().transport.send(b"")
 
@@ -180,8 +185,9 @@ def deriver(cache_dir: Path | None = None, seal: Seal | None = None) -> Deriver:
         ("fakesdk.fetch", "requests.get", ["fakesdk.client.fetch"]),
         ("fakesdk.public_spawn", "subprocess.run", ["fakesdk._impl.spawn"]),
         ("fakesdk.client.Client().via_session", "socket.create_connection", ["fakesdk.client.Client.via_session", "fakesdk.client.Transport.send"]),
+        ("fakesdk.Client().lazy", "subprocess.run", ["fakesdk.client.Client.lazy", "fakesdk._impl.spawn"]),
     ],
-    ids=["inherited-method-sleep", "class-attribute", "bound-method-attribute", "requests", "re-export", "re-export-renamed-subprocess", "annotated-or-default"],
+    ids=["inherited-method-sleep", "class-attribute", "bound-method-attribute", "requests", "re-export", "re-export-renamed-subprocess", "annotated-or-default", "function-local-import"],
 )
 def test_a_chain_to_a_catalogued_primitive_blocks(site: Path, name: str, primitive: str, chain: list[str]) -> None:
     found = deriver().derive(name)

@@ -325,8 +325,8 @@ class Deriver:
         A sleep counts only when no other primitive is reached: in an SDK it is the wait
         between retries, the request itself is what blocks and what the chain should show;
         and only on a path where every call is made unconditionally. ``strict`` (an API of
-        a library the catalogue describes, reaching its own catalogued methods) asks the
-        same of every primitive: ``Session.delete`` flushes only inside a nested transaction."""
+        a library the catalogue describes) asks the same of the library's own catalogued
+        calls: ``Session.delete`` flushes only inside a nested transaction."""
         parent: dict[tuple[str, str | None], tuple[str, str | None] | None] = {}
         names: dict[tuple[str, str | None], str] = {}
         key0 = _key(start)
@@ -341,8 +341,8 @@ class Deriver:
             read += 1
             for target, conditional in self._calls_of(fn):
                 if isinstance(target, _Prim):
-                    if strict and not (sure and not conditional):
-                        continue
+                    if strict and not (sure and not conditional) and self._package(target.name) == self._package(top):
+                        continue  # the library's own catalogued call, reached only in some states
                     if target.category != "sleep":
                         return self._derivation(fn, target, parent, names, start, top)
                     if sleep is None and sure and not conditional:
@@ -673,7 +673,10 @@ class Deriver:
         """What ``name`` is bound to at the top level of ``module``."""
         if hops <= 0:
             return None
-        binding = self._bind(module, name)
+        return self._bound_to(module, name, self._bind(module, name), hops)
+
+    def _bound_to(self, module: str, name: str, binding: ast.AST | None, hops: int) -> _Value | _Prim | None:
+        """What a binding of ``name`` in ``module`` (a def, class, import or value) refers to."""
         if isinstance(binding, ast.ClassDef):
             spelled = f"{module}.{name}"
             return _ClassV((spelled, binding, module), spelled)
@@ -796,6 +799,10 @@ class Deriver:
                     return self._annotation(arg.annotation, fn.module) if arg.annotation is not None else None
             if name in (a.arg for a in (args.vararg, args.kwarg) if a is not None):
                 return None
+            imported = _local_import(fn.node, name)
+            if imported is not None:  # ``from .lib import helper`` inside the function
+                found = self._bound_to(env.module, name, imported, hops - 1)
+                return _Name(found.name) if isinstance(found, _Prim) else found
             local = _local_assignments(fn.node, name)
             if local is not None:
                 key = ("local", fn.qualname, name)
@@ -980,6 +987,16 @@ def _self_assignments(init: ast.FunctionDef, name: str) -> list[ast.expr]:
                 found.append(value)
     found.sort(key=lambda v: (v.lineno, v.col_offset))
     return found
+
+
+def _local_import(fn: ast.FunctionDef, name: str) -> ast.Import | ast.ImportFrom | None:
+    """The import statement in ``fn``'s own body that binds ``name``, if any."""
+    for node in _own_nodes(fn):
+        if isinstance(node, ast.ImportFrom) and any((a.asname or a.name) == name for a in node.names):
+            return node
+        if isinstance(node, ast.Import) and any((a.asname or a.name.partition(".")[0]) == name for a in node.names):
+            return node
+    return None
 
 
 def _local_assignments(fn: ast.FunctionDef, name: str) -> list[ast.expr] | None:
