@@ -121,6 +121,32 @@ LIBS = {
 
         def fetch(url):
             return requests.get(url)
+
+
+        class Prompt:
+            def invoke(self, data):
+                return data
+
+            def __or__(self, other):
+                return Chain()
+
+
+        class Chain:
+            def invoke(self, data):
+                return requests.post("https://example.org", json=data)
+
+
+        def pull(include_model=False):
+            prompt = Prompt()
+            if include_model:
+                prompt = Chain()
+            return prompt
+
+
+        def pull_either(include_model=False):
+            if include_model:
+                return Chain()
+            return Prompt()
         """,
     "seeded/__init__.py": """
         import requests
@@ -186,8 +212,9 @@ def deriver(cache_dir: Path | None = None, seal: Seal | None = None) -> Deriver:
         ("fakesdk.public_spawn", "subprocess.run", ["fakesdk._impl.spawn"]),
         ("fakesdk.client.Client().via_session", "socket.create_connection", ["fakesdk.client.Client.via_session", "fakesdk.client.Transport.send"]),
         ("fakesdk.Client().lazy", "subprocess.run", ["fakesdk.client.Client.lazy", "fakesdk._impl.spawn"]),
+        ("fakesdk.client.Chain().invoke", "requests.post", ["fakesdk.client.Chain.invoke"]),
     ],
-    ids=["inherited-method-sleep", "class-attribute", "bound-method-attribute", "requests", "re-export", "re-export-renamed-subprocess", "annotated-or-default", "function-local-import"],
+    ids=["inherited-method-sleep", "class-attribute", "bound-method-attribute", "requests", "re-export", "re-export-renamed-subprocess", "annotated-or-default", "function-local-import", "module-function"],
 )
 def test_a_chain_to_a_catalogued_primitive_blocks(site: Path, name: str, primitive: str, chain: list[str]) -> None:
     found = deriver().derive(name)
@@ -211,6 +238,8 @@ def test_a_chain_to_a_catalogued_primitive_blocks(site: Path, name: str, primiti
         "fakesdk.Client().deep",  # deeper than MAX_DEPTH
         "fakesdk.Client().stream",  # a generator: calling it runs nothing
         "fakesdk.Client().missing",
+        "fakesdk.client.pull().invoke",  # a local that holds a Prompt or a Chain: unknown
+        "fakesdk.client.pull_either().invoke",  # returns a Prompt or a Chain: unknown
         "compiledsdk.connect",  # a compiled module only
         "notinstalled.Client().get",
         "json.loads",  # the standard library beyond its catalogued primitives

@@ -604,17 +604,22 @@ class Deriver:
         return None
 
     def _returns(self, fn: _Fn) -> _Value | None:
-        """What calling ``fn`` gives: its return annotation's class, else a returned instance."""
+        """What calling ``fn`` gives: its return annotation's class, else the instance every
+        ``return`` gives (returns of different or unknown things: unknown)."""
         if fn.node.returns is not None:
-            found = self._annotation(fn.node.returns, fn.module)
-            if found is not None:
-                return found
+            annotated = self._annotation(fn.node.returns, fn.module)
+            if annotated is not None:
+                return annotated
+        found: _Inst | None = None
         for node in _own_nodes(fn.node):
-            if isinstance(node, ast.Return) and node.value is not None:
+            if isinstance(node, ast.Return) and node.value is not None and not _is_none(node.value):
                 value = self._value(node.value, _Env(fn.module, fn), _MAX_HOPS)
-                if isinstance(value, _Inst):
-                    return value
-        return None
+                if not isinstance(value, _Inst):
+                    return None  # one return the walk cannot type: which one runs is unknown
+                if found is not None and (found.spelled, found.cls and found.cls[0]) != (value.spelled, value.cls and value.cls[0]):
+                    return None  # ``prompt | model`` on one branch, ``prompt`` on another
+                found = found or value
+        return found
 
     def _annotation(self, node: ast.expr, module: str) -> _Inst | None:
         """An instance of the class an annotation names (``T``, ``Optional[T]``, ``T | None``)."""
@@ -810,13 +815,13 @@ class Deriver:
                     return None
                 self._resolving.add(key)
                 try:
-                    for value in local:
-                        found = self._value(value, _Env(env.module, fn), hops - 1)
-                        if found is not None:
-                            return found
+                    values = [self._value(value, _Env(env.module, fn), hops - 1) for value in local if not _is_none(value)]
                 finally:
                     self._resolving.discard(key)
-                return None
+                # Assigned different or unknown things (``prompt = prompt | model`` in a branch): unknown.
+                if not values or any(v is None or _identity(v) != _identity(values[0]) for v in values):
+                    return None
+                return values[0]
         top = self._top_name(env.module, name, hops)
         return _Name(top.name) if isinstance(top, _Prim) else top
 
@@ -826,6 +831,19 @@ class Deriver:
         if inst.cls is None:
             return None
         return self._followable(self._method(inst.cls, method, inst.cls, after=owner))
+
+
+def _identity(value: _Value | None) -> object:
+    """What two values must share to be the same thing (their syntax trees aside)."""
+    if isinstance(value, _Inst):
+        return ("inst", value.spelled, value.cls[0] if value.cls else None)
+    if isinstance(value, _ClassV):
+        return ("class", value.cls[0])
+    if isinstance(value, _Func):
+        return ("func", _key(value.fn))
+    if isinstance(value, _Bound):
+        return ("bound", _identity(value.inst), value.method)
+    return value
 
 
 def _key(fn: _Fn) -> tuple[str, str | None]:
