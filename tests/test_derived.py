@@ -363,6 +363,9 @@ def test_sl101_reports_derived_calls_with_their_chain(site: Path, tmp_path: Path
     assert "derived from fakesdk 1.2.3 source" in post.message
     assert "fakesdk.client.Client.post -> fakesdk.client.Transport.send -> socket.create_connection" in (post.detail or "")
     assert "`fakesdk.fetch` blocks: it reaches `requests.get`" in by_line[25].message
+    from sightlint.rules.blocking_call_in_async import _THREAD_TITLE
+
+    assert post.fix_title == _THREAD_TITLE  # moved into a thread: the library's async twin is not known
     # Identical with the project cache, cold and warm, and with derivation turned off: none.
     cache = tmp_path / "cache"
     for _ in range(2):

@@ -911,7 +911,7 @@ def _fix_title(model: Graph, site: BlockingSite) -> str:
     if model.functions[site.function].is_async:
         if site.call.name == "time.sleep":
             return _LOCAL_TITLE
-        if site.category == "llm" and site.call.name.rpartition(".")[2] in _DROP_IN:
+        if site.category == "llm" and site.derived is None and site.call.name.rpartition(".")[2] in _DROP_IN:
             return "Await the async method instead (`ainvoke`, `aembed_query`, ...)"
         return _THREAD_TITLE
     return _CHAIN_TITLE if site.call.name == "time.sleep" else _THREAD_TITLE
@@ -973,7 +973,7 @@ class _Planner:
         if self._with_item(path, call):
             why = why or "a context manager (`with ...`): what its block does would stay on the loop; move the block into a function run with `asyncio.to_thread`"
         method = site.call.name.rpartition(".")[2]
-        twin = _DROP_IN.get(method) if site.category == "llm" and isinstance(call.func, ast.Attribute) else None
+        twin = _DROP_IN.get(method) if site.category == "llm" and site.derived is None and isinstance(call.func, ast.Attribute) else None
         if twin is not None and not self._awaitable(path, call, site.function):
             edit = SiteEdit(path, span.line, span.col, "Call", "async-method", end=(span.end_line, span.end_col), data=(twin, self._receiver(path, call)))
             return PlannedFix(finding, (edit,), f"`await ....{twin}(...)` instead of `.{method}(...)`")
