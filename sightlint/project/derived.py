@@ -28,7 +28,13 @@ statements, in ``if TYPE_CHECKING:`` blocks, in nested functions and lambdas; ``
 def`` bodies and generator functions (calling one runs nothing); anything dynamic
 (``getattr(self, name)()``, a parameter without an annotation, a callable in a dict);
 compiled modules; the standard library beyond its catalogued primitives; deeper than
-:data:`MAX_DEPTH` calls or beyond :data:`MAX_FUNCTIONS` functions per question.
+:data:`MAX_DEPTH` calls or beyond :data:`MAX_FUNCTIONS` functions per question. Also:
+branches chosen by the function's parameters (``if path is not None:`` a local
+database, else a remote one); a sleep reached under a condition (a retry's back-off);
+a result or local typed differently by different returns/assignments; and in a library
+the catalogue has entries for (whose entries describe it), anything but methods of its
+catalogued classes, and its own catalogued calls reached under a condition. Catalogue
+entries marked ``primitive = false`` (``sqlalchemy.inspect``) are not seeds.
 
 Answers are kept per environment (the interpreter and the state of its ``sys.path``
 folders: :func:`sightlint.project.thirdparty.environment_key`) and catalogue, in the
