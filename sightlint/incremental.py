@@ -68,6 +68,319 @@ def _full(results: Sequence[FileResult], needs: ModelNeeds) -> Graph:
     return Graph.of(ProjectModel(s for r in results if (s := summary_of(r)) is not None), needs)
 
 
+class Component:
+    """A weakly connected component of the module-dependency graph (``deps`` plus the
+    class-hierarchy edges of :func:`_with_subclasses`), as this run sees it.
+
+    ``key`` hashes what its members' records are resolved from (each member's file key,
+    content digest, dependencies and hierarchy terms); ``name`` (hex of the key) names its
+    file in the cache; ``members`` are indexes into the plan's present modules, in order.
+    """
+
+    __slots__ = ("key", "name", "members", "paths")
+
+    def __init__(self, key: bytes, members: list[int], paths: frozenset[str]) -> None:
+        self.key = key
+        self.name = key.hex()[:32]
+        self.members = members
+        self.paths = paths
+
+
+class Plan:
+    """The call graph of ``results``' modules split into components, with their records
+    resolved or reused per component (see the module docstring).
+
+    ``usable`` is False when per-module records cannot be used (no cache, two files claiming
+    one module, a damaged summary): then only :meth:`whole` answers, from the summaries.
+    """
+
+    def __init__(
+        self,
+        results: Sequence[FileResult],
+        needs: ModelNeeds,
+        cache: Cache | None = None,
+        digests: Sequence[bytes | str] | None = None,
+    ) -> None:
+        self.results = results
+        self.needs = needs
+        self.cache = cache
+        self.digests = digests
+        self.usable = False
+        self.components: list[Component] = []
+        self.component_of: dict[str, Component] = {}  # display path -> its component
+        self._whole: Graph | None = None
+        self._records: dict[int, tuple[Any, ...]] = {}  # index into ``present`` -> record
+        self._stored: dict[str, tuple[bytes, dict[Any, Any], bytes | None, Any] | None] = {}
+        self._outputs: dict[str, tuple[bytes, Any]] = {}  # component name -> (output key, output) to store
+        self._settled: set[str] = set()  # components whose records are all known this run
+        if cache is None or digests is None or len(digests) != len(results):
+            return
+        self._plan(cache, digests)
+
+    def _plan(self, cache: Cache, digests: Sequence[bytes | str]) -> None:
+        results = self.results
+        # (index, file key, module) of each result with a summary, in order.
+        present: list[tuple[int, tuple[str, str], str]] = []
+        for index, result in enumerate(results):
+            summary = result.summary
+            if summary is None:
+                continue
+            module = summary.module  # a PackedSummary knows its module too
+            present.append((index, (result.path, module), module))
+        module_index = {module: position for position, (_, _, module) in enumerate(present)}
+        if len(module_index) != len(present):  # two files claim one module: no per-module records
+            return
+        self.present = present
+        self._key_of = {module: key for _, key, module in present}
+        self.names_key = hashlib.sha256(marshal.dumps([key for _, key, _ in present])).digest()
+        stored = cache.load_index()
+        old: dict[Any, Any] = stored[1] if stored is not None and stored[0] == self.names_key else {}
+        self.old = old
+        changed: list[int] = []
+        deps: dict[str, tuple[str, ...]] = {}
+        hierarchy: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+        for position, (index, key, module) in enumerate(present):
+            # An entry of another shape is rebuilt. Checked inline: this loop runs once per
+            # module of the project on every run.
+            entry = old.get(key)
+            if type(entry) is tuple and len(entry) == 5:
+                digest, stored_module, dependencies, classes, _component = entry
+                if (
+                    digest == digests[index]
+                    and stored_module == module
+                    and type(dependencies) is tuple
+                    and type(classes) is tuple
+                    and len(classes) == 2
+                ):
+                    deps[module] = dependencies
+                    hierarchy[module] = classes
+                    continue
+            changed.append(position)
+        by_last: dict[str, list[str]] | None = None
+        for position in changed:
+            index, _, module = present[position]
+            summary = summary_of(results[index])
+            # A damaged cached summary (or one naming another module than its file's entry
+            # does: bits flipped behind a valid seal): resolve nothing from the store.
+            if summary is None or summary.module != module:
+                return
+            if by_last is None:
+                by_last = {}
+                for name in module_index:
+                    by_last.setdefault(name.rpartition(".")[2], []).append(name)
+            deps[module] = module_dependencies(summary, module_index, by_last)
+            hierarchy[module] = hierarchy_terms(summary)
+            summary.terms = None  # read once: free them (four sets per module at 700k lines add up)
+        self.deps, self.hierarchy = deps, hierarchy
+        self.changed = {present[position][2] for position in changed}
+        self.consults = _with_subclasses(deps, hierarchy)
+        self._components(module_index)
+        self.usable = True
+
+    def _components(self, module_index: Mapping[str, int]) -> None:
+        """Split the present modules into components, keyed by what their records are resolved from."""
+        present, deps, hierarchy = self.present, self.deps, self.hierarchy
+        parent = list(range(len(present)))
+
+        def find(position: int) -> int:
+            while parent[position] != position:
+                parent[position] = parent[parent[position]]
+                position = parent[position]
+            return position
+
+        for module, needs in self.consults.items():
+            here = find(module_index[module])
+            for need in needs:
+                other = module_index.get(need)
+                if other is not None:
+                    there = find(other)
+                    if there != here:
+                        parent[max(here, there)] = min(here, there)
+                        here = min(here, there)
+        groups: dict[int, list[int]] = {}
+        for position in range(len(present)):
+            groups.setdefault(find(position), []).append(position)
+        digests = self.digests
+        assert digests is not None
+        for members in groups.values():
+            rows = []
+            for position in members:
+                index, key, module = present[position]
+                rows.append((key, digests[index], deps[module], hierarchy[module]))
+            component = Component(
+                hashlib.sha256(marshal.dumps(rows)).digest(),
+                members,
+                frozenset(present[position][1][0] for position in members),
+            )
+            self.components.append(component)
+            for path in component.paths:
+                self.component_of[path] = component
+
+    # -- records --------------------------------------------------------------------------
+
+    def _stored_file(self, name: str, key: bytes | None) -> tuple[bytes, dict[Any, Any], bytes | None, Any] | None:
+        """The file of component ``name`` (None: missing or damaged); with ``key``, only if
+        it was stored for that content key."""
+        if name not in self._stored:
+            assert self.cache is not None
+            self._stored[name] = self.cache.load_component(name, None)
+        stored = self._stored[name]
+        if stored is None or key is not None and stored[0] != key:
+            return None
+        return stored
+
+    def _ensure(self, components: Sequence[Component]) -> None:
+        """Make the records of ``components``' members known: from their own stored file, else
+        from the files last run kept them in (unless they are dirty), else resolved again."""
+        present, digests, records = self.present, self.digests, self._records
+        assert digests is not None
+        missing: list[int] = []
+        dirty: set[str] | None = None
+        for component in components:
+            if component.name in self._settled:
+                continue
+            own = self._stored_file(component.name, component.key)
+            for position in component.members:
+                if position in records:
+                    continue
+                index, key, module = present[position]
+                row = own[1].get(key) if own is not None else None
+                if row is None and module not in self.changed:
+                    if dirty is None:
+                        dirty = self._dirty()
+                    if module not in dirty:
+                        entry = self.old.get(key)
+                        if entry is not None and type(entry[4]) is str:
+                            previous = self._stored_file(entry[4], None)  # another component's: checked by digest below
+                            row = previous[1].get(key) if previous is not None else None
+                if (
+                    type(row) is tuple
+                    and len(row) == 2
+                    and row[0] == digests[index]
+                    and type(row[1]) is tuple
+                    and len(row[1]) == _RECORD_WIDTH
+                ):
+                    records[position] = row[1]
+                else:
+                    missing.append(position)
+            self._settled.add(component.name)
+        if missing:
+            self._resolve(missing)
+
+    def _dirty(self) -> set[str]:
+        """The modules whose stored record may be stale: the changed ones and every module
+        that (transitively) consults one, now or, through a class hierarchy a changed module
+        left, last run."""
+        seeds = set(self.changed)
+        defined_in: dict[str, list[str]] | None = None
+        for module in self.changed:
+            entry = self.old.get(self._key_of[module])
+            if type(entry) is not tuple or len(entry) != 5 or type(entry[3]) is not tuple or len(entry[3]) != 2:
+                continue
+            if defined_in is None:
+                defined_in = {}
+                for other, (defines, _) in self.hierarchy.items():
+                    for name in defines:
+                        defined_in.setdefault(name, []).append(other)
+            for name in entry[3][1]:  # a base class it extended: its module consulted this one
+                seeds.update(defined_in.get(name, ()))
+        return _closure(seeds, _reversed(self.consults))
+
+    def _resolve(self, positions: list[int]) -> None:
+        """Resolve the records of the modules at ``positions`` on a model of what they consult."""
+        present, results = self.present, self.results
+        wanted = {present[position][2] for position in positions}
+        needed = _closure(wanted, self.consults)
+        loaded: dict[str, ModuleSummary] = {}
+        for index, _, module in present:
+            if module in needed:
+                summary = summary_of(results[index])
+                if summary is None or summary.module != module:
+                    raise ValueError(f"the summary of {module} is damaged")
+                loaded[module] = summary
+        ordered = [loaded[module] for _, _, module in present if module in needed]
+        model = ProjectModel(ordered, graph_of=[s for s in ordered if s.module in wanted])
+        for position in positions:
+            module = present[position][2]
+            self._records[position] = tuple(module_record(model, loaded[module], self.needs))
+
+    def graph(self, components: Sequence[Component]) -> Graph:
+        """The graph of ``components``' modules alone (records in the project's module order)."""
+        self._ensure(components)
+        chosen = sorted(position for component in components for position in component.members)
+        return Graph(self._records[position] for position in chosen)
+
+    def whole(self) -> Graph:
+        """The graph of every module (built once)."""
+        if self._whole is None:
+            if not self.usable:
+                self._whole = _full(self.results, self.needs)
+            else:
+                self._ensure(self.components)
+                self._whole = Graph(self._records[position] for position in range(len(self.present)))
+        return self._whole
+
+    # -- the project phase's output per component ------------------------------------------
+
+    def output(self, component: Component, output_key: bytes) -> Any:
+        """The output stored for ``component`` under ``output_key``, or None."""
+        stored = self._stored_file(component.name, component.key)
+        if stored is None or stored[2] != output_key:
+            return None
+        return stored[3]
+
+    def keep_output(self, component: Component, output_key: bytes, output: Any) -> None:
+        """Store ``output`` (marshal-able) for ``component`` at :meth:`save`."""
+        self._outputs[component.name] = (output_key, output)
+
+    def save(self) -> None:
+        """Write the index and the component files that changed; drop unused component files."""
+        cache = self.cache
+        if cache is None or not self.usable:
+            return
+        digests = self.digests
+        assert digests is not None
+        present, records = self.present, self._records
+        entries: dict[Any, Any] = {}
+        fresh: dict[Any, Any] = {}
+        live: set[str] = set()
+        wrote = False
+        for component in self.components:
+            settled = component.name in self._settled and all(p in records for p in component.members)
+            if not settled:
+                # Not looked at this run (``check FILES``): last run's entries stand, and the
+                # files they point to.
+                for position in component.members:
+                    key = present[position][1]
+                    entry = self.old.get(key)
+                    if entry is not None:
+                        entries[key] = entry
+                        if type(entry[4]) is str:
+                            live.add(entry[4])
+                continue
+            live.add(component.name)
+            stored = self._stored.get(component.name)
+            output = self._outputs.get(component.name)
+            has_all = stored is not None and stored[0] == component.key and all(present[p][1] in stored[1] for p in component.members)
+            if not has_all or output is not None:
+                rows = {present[p][1]: (digests[present[p][0]], records[p]) for p in component.members}
+                if output is None and stored is not None and stored[0] == component.key and stored[2] is not None:
+                    output = (stored[2], stored[3])
+                output_key, value = output if output is not None else (None, None)
+                cache.save_component(component.name, component.key, rows, output_key, value)
+                wrote = True
+            for position in component.members:
+                index, key, module = present[position]
+                entry = (digests[index], module, self.deps[module], self.hierarchy[module], component.name)
+                entries[key] = entry
+                if self.old.get(key) != entry:
+                    fresh[key] = entry
+        if fresh or len(entries) != len(self.old):
+            cache.save_index(self.names_key, entries, fresh)
+        if wrote or fresh:
+            cache.prune_components(live)
+
+
 def call_graph(
     results: Sequence[FileResult],
     needs: ModelNeeds,
@@ -80,85 +393,10 @@ def call_graph(
     ``digests`` are the results' content digests, in the same order; with a ``cache``,
     records of modules whose inputs did not change are reused (see the module docstring).
     """
-    if cache is None or digests is None or len(digests) != len(results):
-        return _full(results, needs)
-    # (index, file key, module) of each result with a summary, in order.
-    present: list[tuple[int, tuple[str, str], str]] = []
-    for index, result in enumerate(results):
-        summary = result.summary
-        if summary is None:
-            continue
-        module = summary.module  # a PackedSummary knows its module too
-        present.append((index, (result.path, module), module))
-    module_index = {module: index for index, _, module in present}
-    if len(module_index) != len(present):  # two files claim one module: no per-module records
-        return _full(results, needs)
-    by_last: dict[str, list[str]] = {}
-    for module in module_index:
-        by_last.setdefault(module.rpartition(".")[2], []).append(module)
-    names_key = hashlib.sha256(marshal.dumps([key for _, key, _ in present])).digest()
-    stored = cache.load_graph()
-    old: dict[Any, Any] = stored[1] if stored is not None and stored[0] == names_key else {}
-    changed: list[int] = []
-    deps: dict[str, tuple[str, ...]] = {}
-    hierarchy: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
-    for index, key, module in present:
-        # A stored entry of another shape is rebuilt. Checked inline, without building a
-        # StoredRecord: this loop runs once per module of the project on every run.
-        entry = old.get(key)
-        if type(entry) is tuple and len(entry) == _STORED_WIDTH:
-            digest, stored_module, dependencies, record, classes = entry
-            if (
-                digest == digests[index]
-                and stored_module == module
-                and type(dependencies) is tuple
-                and type(record) is tuple
-                and len(record) == _RECORD_WIDTH
-                and type(classes) is tuple
-                and len(classes) == 2
-            ):
-                deps[module] = dependencies
-                hierarchy[module] = classes
-                continue
-        changed.append(index)
-    named = {index: module for index, _, module in present}
-    for index in changed:
-        summary = summary_of(results[index])
-        # A damaged cached summary (or one naming another module than its file's entry
-        # does: bits flipped behind a valid seal): resolve nothing from the store.
-        if summary is None or summary.module != named[index]:
-            return _full(results, needs)
-        deps[summary.module] = module_dependencies(summary, module_index, by_last)
-        hierarchy[summary.module] = hierarchy_terms(summary)
-        summary.terms = None  # read once: free them (four sets per module at 700k lines add up)
-    # Dirty: the changed modules and every module that (transitively) depends on one; what
-    # resolving them may consult: everything they (transitively) depend on.
-    consults = _with_subclasses(deps, hierarchy)
-    dirty = _closure({results[index].summary.module for index in changed}, _reversed(consults))
-    needed = _closure(dirty, consults)
-    loaded: dict[str, ModuleSummary] = {}
-    for index, _, module in present:
-        if module in needed:
-            summary = summary_of(results[index])
-            if summary is None or summary.module != module:
-                return _full(results, needs)
-            loaded[module] = summary
-    ordered = [loaded[module] for _, _, module in present if module in needed]
-    model = ProjectModel(ordered, graph_of=[s for s in ordered if s.module in dirty])
-    entries: dict[Any, Any] = {}
-    fresh: dict[Any, Any] = {}
-    records: list[tuple[Any, ...]] = []
-    for index, key, module in present:
-        if module in dirty:
-            record = tuple(module_record(model, loaded[module], needs))
-            stored_record = StoredRecord(digests[index], module, deps[module], record, hierarchy[module])
-            entries[key] = fresh[key] = tuple(stored_record)
-        else:
-            entries[key] = old[key]
-        records.append(entries[key][3])
-    if dirty or len(old) != len(entries):
-        cache.save_graph(names_key, entries, fresh)
-    return Graph(records)
+    plan = Plan(results, needs, cache, digests)
+    graph = plan.whole()
+    plan.save()
+    return graph
 
 
 def _with_subclasses(
