@@ -132,7 +132,8 @@ class Plan:
             return
         self.present = present
         self._key_of = {module: key for _, key, module in present}
-        self.names_key = hashlib.sha256(marshal.dumps([key for _, key, _ in present])).digest()
+        # repr, not marshal: marshal's output depends on which objects are shared.
+        self.names_key = hashlib.sha256(repr([key for _, key, _ in present]).encode()).digest()
         stored = cache.load_index()
         old: dict[Any, Any] = stored[1] if stored is not None and stored[0] == self.names_key else {}
         self.old = old
@@ -208,7 +209,8 @@ class Plan:
                 index, key, module = present[position]
                 rows.append((key, digests[index], deps[module], hierarchy[module]))
             component = Component(
-                hashlib.sha256(marshal.dumps(rows)).digest(),
+                # repr, not marshal: marshal's output depends on which objects are shared.
+                hashlib.sha256(repr(rows).encode()).digest(),
                 members,
                 frozenset(present[position][1][0] for position in members),
             )
@@ -336,8 +338,8 @@ class Plan:
     def save(self) -> None:
         """Write the index and the component files that changed; drop unused component files."""
         cache = self.cache
-        if cache is None or not self.usable:
-            return
+        if cache is None or not self.usable or cache.unusable is not None:
+            return  # without a key nothing is written, nor deleted
         digests = self.digests
         assert digests is not None
         present, records = self.present, self._records
@@ -377,7 +379,7 @@ class Plan:
                     fresh[key] = entry
         if fresh or len(entries) != len(self.old):
             cache.save_index(self.names_key, entries, fresh)
-        if wrote or fresh:
+        if (wrote or fresh) and cache.write_error is None:
             cache.prune_components(live)
 
 
