@@ -428,17 +428,19 @@ class Cache:
     def _component_path(self, name: str) -> Path:
         return self.directory / f"{_PREFIX}{__version__}-{self.key}-{name}{_COMPONENT_SUFFIX}"
 
-    def load_component(self, name: str, key: bytes | None) -> tuple[bytes, dict[Any, Any], bytes | None, Any] | None:
+    def load_component(self, name: str, key: bytes | None) -> tuple[bytes, bytes, bytes | None, Any] | None:
         """(content key, records, output key, output) stored for the component ``name``
         (with content key ``key``, unless None), or None: missing, another key, damaged
-        (nothing of such a file is decoded beyond its seal and header)."""
+        (nothing of such a file is decoded beyond its seal and header). The records stay
+        encoded (marshal of {file key: (digest, record)}): a run that reuses the
+        component's output does not decode them."""
         header = b"sightlint-component" + bytes([_COMPONENT_FORMAT])
         blob = self.read(self._component_path(name), expect=header + (key or b""))
         if blob is None:
             return None
         if key is None:
-            key, blob = blob[:32], blob[32:]
-            if len(key) != 32:
+            key, blob = blob[:16], blob[16:]
+            if len(key) != 16:
                 return None
         collecting = gc.isenabled()
         gc.disable()
@@ -449,7 +451,7 @@ class Cache:
         finally:
             if collecting:
                 gc.enable()
-        if type(data) is not tuple or len(data) != 3 or type(data[0]) is not dict or not (data[1] is None or type(data[1]) is bytes):
+        if type(data) is not tuple or len(data) != 3 or type(data[0]) is not bytes or not (data[1] is None or type(data[1]) is bytes):
             return None
         return key, data[0], data[1], data[2]
 
@@ -458,7 +460,7 @@ class Cache:
         its project-phase output; failures are recorded, never raised."""
         try:
             header = b"sightlint-component" + bytes([_COMPONENT_FORMAT]) + key
-            self.write(self._component_path(name), header + marshal.dumps((records, output_key, output)))
+            self.write(self._component_path(name), header + marshal.dumps((marshal.dumps(records), output_key, output)))
         except Exception as exc:
             self.write_error = f"cannot write cache in {self.directory}: {exc}"
 

@@ -72,7 +72,7 @@ class Component:
     """A weakly connected component of the module-dependency graph (``deps`` plus the
     class-hierarchy edges of :func:`_with_subclasses`), as this run sees it.
 
-    ``key`` hashes what its members' records are resolved from (each member's file key,
+    ``key`` (16 bytes) hashes what its members' records are resolved from (each member's file key,
     content digest, dependencies and hierarchy terms); ``name`` (hex of the key) names its
     file in the cache; ``members`` are indexes into the plan's present modules, in order.
     """
@@ -81,7 +81,7 @@ class Component:
 
     def __init__(self, key: bytes, members: list[int], paths: frozenset[str]) -> None:
         self.key = key
-        self.name = key.hex()[:32]
+        self.name = key.hex()
         self.members = members
         self.paths = paths
 
@@ -110,7 +110,8 @@ class Plan:
         self.component_of: dict[str, Component] = {}  # display path -> its component
         self._whole: Graph | None = None
         self._records: dict[int, tuple[Any, ...]] = {}  # index into ``present`` -> record
-        self._stored: dict[str, tuple[bytes, dict[Any, Any], bytes | None, Any] | None] = {}
+        self._stored: dict[str, tuple[bytes, bytes, bytes | None, Any] | None] = {}
+        self._decoded: dict[str, dict[Any, Any]] = {}  # component name -> its stored records
         self._outputs: dict[str, tuple[bytes, Any]] = {}  # component name -> (output key, output) to store
         self._settled: set[str] = set()  # components whose records are all known this run
         if cache is None or digests is None or len(digests) != len(results):
@@ -140,12 +141,22 @@ class Plan:
         changed: list[int] = []
         deps: dict[str, tuple[str, ...]] = {}
         hierarchy: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+        # Last run's component of each module (by name), while every module has one.
+        groups: dict[str, list[int]] | None = {} if old else None
         for position, (index, key, module) in enumerate(present):
             # An entry of another shape is rebuilt. Checked inline: this loop runs once per
             # module of the project on every run.
             entry = old.get(key)
             if type(entry) is tuple and len(entry) == 5:
-                digest, stored_module, dependencies, classes, _component = entry
+                digest, stored_module, dependencies, classes, group = entry
+                if groups is not None:
+                    if type(group) is str and len(group) == 32:
+                        if group in groups:
+                            groups[group].append(position)
+                        else:
+                            groups[group] = [position]
+                    else:
+                        groups = None
                 if (
                     digest == digests[index]
                     and stored_module == module
@@ -156,6 +167,8 @@ class Plan:
                     deps[module] = dependencies
                     hierarchy[module] = classes
                     continue
+            elif groups is not None:
+                groups = None
             changed.append(position)
         by_last: dict[str, list[str]] | None = None
         for position in changed:
@@ -174,14 +187,66 @@ class Plan:
             summary.terms = None  # read once: free them (four sets per module at 700k lines add up)
         self.deps, self.hierarchy = deps, hierarchy
         self.changed = {present[position][2] for position in changed}
-        self.consults = _with_subclasses(deps, hierarchy)
-        self._components(module_index)
+        self.module_index = module_index
+        self._consults_all: Mapping[str, Sequence[str]] | None = None
+        self._components(groups)
         self.usable = True
 
-    def _components(self, module_index: Mapping[str, int]) -> None:
-        """Split the present modules into components, keyed by what their records are resolved from."""
-        present, deps, hierarchy = self.present, self.deps, self.hierarchy
-        parent = list(range(len(present)))
+    def _components(self, groups: dict[str, list[int]] | None) -> None:
+        """Split the present modules into components, keyed by what their records are resolved from.
+
+        With last run's components (``groups``: every module's, by name), only those the
+        changed modules were in, or now link to, are worked out again: a link between two
+        unchanged modules was there last run too, so they already shared a component."""
+        present, deps, hierarchy, module_index = self.present, self.deps, self.hierarchy, self.module_index
+        if groups is None:
+            affected: Sequence[int] = range(len(present))
+        else:
+            group_of = {}
+            for name, members in groups.items():
+                for position in members:
+                    group_of[position] = name
+            names: set[str] = set()
+            defined_in: dict[str, list[str]] | None = None
+            extended_in: dict[str, list[str]] = {}
+            for module in self.changed:
+                position = module_index[module]
+                names.add(group_of[position])
+                for need in deps[module]:
+                    other = module_index.get(need)
+                    if other is not None:
+                        names.add(group_of[other])
+                defines, extends = hierarchy[module]
+                if defines or extends:
+                    if defined_in is None:
+                        defined_in = {}
+                        for name_, (classes, bases) in hierarchy.items():
+                            for term in classes:
+                                defined_in.setdefault(term, []).append(name_)
+                            for term in bases:
+                                extended_in.setdefault(term, []).append(name_)
+                    for term in extends:
+                        for other_module in defined_in.get(term, ()):
+                            names.add(group_of[module_index[other_module]])
+                    for term in defines:
+                        for other_module in extended_in.get(term, ()):
+                            names.add(group_of[module_index[other_module]])
+            for name, members in groups.items():
+                if name in names:
+                    continue
+                component = Component(bytes.fromhex(name), members, frozenset(present[p][1][0] for p in members))
+                self.components.append(component)
+                for path in component.paths:
+                    self.component_of[path] = component
+            affected = sorted(p for name in names for p in groups[name])
+        self._scope = {present[p][2] for p in affected}
+        scope_deps = deps if groups is None else {present[p][2]: deps[present[p][2]] for p in affected}
+        scope_hierarchy = hierarchy if groups is None else {present[p][2]: hierarchy[present[p][2]] for p in affected}
+        # The links among the affected modules: all of theirs (they link to no other module).
+        self._consults_scope = _with_subclasses(scope_deps, scope_hierarchy)
+        if groups is None:
+            self._consults_all = self._consults_scope
+        parent = {position: position for position in affected}
 
         def find(position: int) -> int:
             while parent[position] != position:
@@ -189,28 +254,28 @@ class Plan:
                 position = parent[position]
             return position
 
-        for module, needs in self.consults.items():
+        for module, needs in self._consults_scope.items():
             here = find(module_index[module])
             for need in needs:
                 other = module_index.get(need)
-                if other is not None:
+                if other is not None and other in parent:
                     there = find(other)
                     if there != here:
                         parent[max(here, there)] = min(here, there)
                         here = min(here, there)
-        groups: dict[int, list[int]] = {}
-        for position in range(len(present)):
-            groups.setdefault(find(position), []).append(position)
+        found: dict[int, list[int]] = {}
+        for position in affected:
+            found.setdefault(find(position), []).append(position)
         digests = self.digests
         assert digests is not None
-        for members in groups.values():
+        for members in found.values():
             rows = []
             for position in members:
                 index, key, module = present[position]
                 rows.append((key, digests[index], deps[module], hierarchy[module]))
             component = Component(
                 # repr, not marshal: marshal's output depends on which objects are shared.
-                hashlib.sha256(repr(rows).encode()).digest(),
+                hashlib.sha256(repr(rows).encode()).digest()[:16],
                 members,
                 frozenset(present[position][1][0] for position in members),
             )
@@ -218,9 +283,18 @@ class Plan:
             for path in component.paths:
                 self.component_of[path] = component
 
+    def consults(self, modules: set[str]) -> Mapping[str, Sequence[str]]:
+        """module -> the modules resolving it may consult, for at least ``modules`` (and
+        everything they reach)."""
+        if modules <= self._scope:
+            return self._consults_scope
+        if self._consults_all is None:
+            self._consults_all = _with_subclasses(self.deps, self.hierarchy)
+        return self._consults_all
+
     # -- records --------------------------------------------------------------------------
 
-    def _stored_file(self, name: str, key: bytes | None) -> tuple[bytes, dict[Any, Any], bytes | None, Any] | None:
+    def _stored_file(self, name: str, key: bytes | None) -> tuple[bytes, bytes, bytes | None, Any] | None:
         """The file of component ``name`` (None: missing or damaged); with ``key``, only if
         it was stored for that content key."""
         if name not in self._stored:
@@ -230,6 +304,22 @@ class Plan:
         if stored is None or key is not None and stored[0] != key:
             return None
         return stored
+
+    def _stored_records(self, name: str, key: bytes | None) -> dict[Any, Any]:
+        """The records stored in the file of component ``name`` (see :meth:`_stored_file`), decoded once."""
+        stored = self._stored_file(name, key)
+        if stored is None:
+            return {}
+        records = self._decoded.get(name)
+        if records is None:
+            try:
+                records = marshal.loads(stored[1])
+            except Exception:  # sightlint: ignore[SL201] damaged behind a valid seal: resolved again
+                records = {}
+            if type(records) is not dict:
+                records = {}
+            self._decoded[name] = records
+        return records
 
     def _ensure(self, components: Sequence[Component]) -> None:
         """Make the records of ``components``' members known: from their own stored file, else
@@ -241,20 +331,20 @@ class Plan:
         for component in components:
             if component.name in self._settled:
                 continue
-            own = self._stored_file(component.name, component.key)
+            own = self._stored_records(component.name, component.key)
             for position in component.members:
                 if position in records:
                     continue
                 index, key, module = present[position]
-                row = own[1].get(key) if own is not None else None
+                row = own.get(key)
                 if row is None and module not in self.changed:
                     if dirty is None:
                         dirty = self._dirty()
                     if module not in dirty:
                         entry = self.old.get(key)
                         if entry is not None and type(entry[4]) is str:
-                            previous = self._stored_file(entry[4], None)  # another component's: checked by digest below
-                            row = previous[1].get(key) if previous is not None else None
+                            # Another component's file: checked by digest below.
+                            row = self._stored_records(entry[4], None).get(key)
                 if (
                     type(row) is tuple
                     and len(row) == 2
@@ -286,13 +376,13 @@ class Plan:
                         defined_in.setdefault(name, []).append(other)
             for name in entry[3][1]:  # a base class it extended: its module consulted this one
                 seeds.update(defined_in.get(name, ()))
-        return _closure(seeds, _reversed(self.consults))
+        return _closure(seeds, _reversed(self.consults(seeds)))
 
     def _resolve(self, positions: list[int]) -> None:
         """Resolve the records of the modules at ``positions`` on a model of what they consult."""
         present, results = self.present, self.results
         wanted = {present[position][2] for position in positions}
-        needed = _closure(wanted, self.consults)
+        needed = _closure(wanted, self.consults(wanted))
         loaded: dict[str, ModuleSummary] = {}
         for index, _, module in present:
             if module in needed:
@@ -363,7 +453,11 @@ class Plan:
             live.add(component.name)
             stored = self._stored.get(component.name)
             output = self._outputs.get(component.name)
-            has_all = stored is not None and stored[0] == component.key and all(present[p][1] in stored[1] for p in component.members)
+            has_all = (
+                stored is not None
+                and stored[0] == component.key
+                and all(present[p][1] in self._stored_records(component.name, component.key) for p in component.members)
+            )
             if not has_all or output is not None:
                 rows = {present[p][1]: (digests[present[p][0]], records[p]) for p in component.members}
                 if output is None and stored is not None and stored[0] == component.key and stored[2] is not None:
