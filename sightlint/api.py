@@ -61,6 +61,7 @@ def project_phase(
     cache: Cache | None = None,
     digests: Sequence[bytes | str] | None = None,
     named: frozenset[str] | None = None,
+    missing: frozenset[str] = frozenset(),
 ) -> list[str]:
     """Run the cross-file rules on the model built from ``results``' summaries, then
     grade the findings of graded per-file rules with it (see ``sightlint.rules.base``).
@@ -73,7 +74,9 @@ def project_phase(
     one it may depend on changed (see ``sightlint.incremental``), and so are the answers
     of component-local rules (``Rule.project_scope``) for the components that did not
     change. With ``named`` (display paths), those rules answer only for the components
-    holding one of the files: what :func:`concerning` reports about them.
+    holding one of the files: what :func:`concerning` reports about them. ``missing``
+    are display paths of results not loaded (placeholders): ``incremental.NeedResults``
+    is raised, before any result is changed, if the phase needs one of them.
     """
     rules = [rule for rule in enabled_rules(settings) if uses_project(rule)]
     if not rules:
@@ -84,7 +87,7 @@ def project_phase(
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return _project_phase(results, settings, rules, cache, digests, named)
+        return _project_phase(results, settings, rules, cache, digests, named, missing)
     finally:
         if collecting:
             gc.enable()
@@ -97,12 +100,13 @@ def _project_phase(
     cache: Cache | None,
     digests: Sequence[bytes | str] | None,
     named: frozenset[str] | None = None,
+    missing: frozenset[str] = frozenset(),
 ) -> list[str]:
     from sightlint.incremental import Plan
     from sightlint.project.graph import ModelNeeds
     from sightlint.project.thirdparty import FILE_NAME, ThirdPartyClasses
 
-    plan = Plan(results, ModelNeeds.union(rule.model_needs(settings) for rule in rules), cache, digests)
+    plan = Plan(results, ModelNeeds.union(rule.model_needs(settings) for rule in rules), cache, digests, missing)
     # Installed sources are read lazily, when a call on an installed class's instance may block; the
     # answers are kept in the cache folder, if there is one.
     third_party = ThirdPartyClasses(cache.directory / FILE_NAME, cache) if cache is not None else ThirdPartyClasses()
@@ -199,6 +203,7 @@ def _component_rules(
     # sightlint's code key the cache files themselves.
     context = repr((dependency_files_state(project_folder(settings)), environment_key())).encode()
     wanted = plan.components if named is None else [c for c in plan.components if not c.paths.isdisjoint(named)]
+    plan.check_loaded(wanted)
     todo = []
     reused: list[tuple[Any, Any]] = []
     for component in wanted:
@@ -528,6 +533,59 @@ def _through(finding: Finding, named: frozenset[str]) -> Finding | None:
     return dataclasses.replace(finding, message=text)
 
 
+def _unneeded(found: Discovery, rules: Sequence[type[Rule]], cache: Cache, digests: Sequence[bytes | str]) -> dict[int, str]:
+    """For a run on some files of a project whose cross-file rules are all component-local:
+    the files whose per-file results need not be loaded (``incremental.unneeded_files``)."""
+    if found.named is None or not all(rule.project_scope == "component" for rule in rules if uses_project(rule)):
+        return {}
+    from sightlint.incremental import unneeded_files
+
+    try:
+        skipped = unneeded_files(cache, [(f.display, f.module) for f in found.files], digests, found.named)
+    except Exception:  # sightlint: ignore[SL201] an index of another shape: every result is loaded
+        skipped = None
+    return skipped or {}
+
+
+def _results(
+    found: Discovery,
+    settings: Settings,
+    rules: Sequence[type[Rule]],
+    jobs: int | None,
+    cache: Cache,
+    summarize: bool,
+    digests: Sequence[bytes | str],
+    progress: runner.Progress,
+    skipped: Mapping[int, str],
+) -> tuple[list[FileResult], bool]:
+    """The per-file results of ``found``'s files (from the cache when fresh), and whether every
+    file still had the content in ``digests``; those at ``skipped`` indexes are placeholders
+    (no findings, their module summary never loaded) and their pack entries are kept."""
+    if not skipped:
+        return runner.check_files_as_read(
+            found.files, settings, rules=rules, jobs=jobs, cache=cache, summarize=summarize, digests=digests, progress=progress
+        )
+    from sightlint.cache import PackedSummary
+
+    files = found.files
+    cache.keep([(files[index].display, files[index].module) for index in skipped])
+    todo = [index for index in range(len(files)) if index not in skipped]
+    part, unchanged = runner.check_files_as_read(
+        [files[i] for i in todo], settings, rules=rules, jobs=jobs, cache=cache, summarize=summarize,
+        digests=[digests[i] for i in todo], progress=progress,
+    )  # fmt: skip
+    results: list[FileResult] = []
+    loaded = iter(part)
+    for index, file in enumerate(files):
+        if index in skipped:
+            placeholder = FileResult(file.display)
+            placeholder.summary = PackedSummary(b"", skipped[index])
+            results.append(placeholder)
+        else:
+            results.append(next(loaded))
+    return results, unchanged
+
+
 def _check_paths(
     found: Discovery,
     settings: Settings,
@@ -565,18 +623,29 @@ def _check_paths(
     if reused is not None:
         run.files = reused
         return run
-    run.files, unchanged = runner.check_files_as_read(
-        found.files, settings, rules=rules, jobs=jobs, cache=cache, summarize=summarize, digests=digests, progress=progress
-    )
+    from sightlint.incremental import NeedResults
+
+    skipped = _unneeded(found, rules, cache, digests)
+    run.files, unchanged = _results(found, settings, rules, jobs, cache, summarize, digests, progress, skipped)
     progress.phase("cross-file rules")
     # The cross-file phase reads module summaries and graph records from the cache; one
     # damaged behind a valid seal (a bug of ours, a bad disk) can make the graph or a rule
     # raise. Such a run is done again from the files alone, and that run's answer stands
     # (a fault that is not the cache's then shows there as it would without a cache).
-    try:
-        errors = project_phase(run.files, settings, cache=cache, digests=digests if unchanged else None, named=found.named)
-    except Exception:  # sightlint: ignore[SL201] handled: the run is done again without the cache
-        errors = ["the cached cross-file data could not be used"]
+    for _ in range(2):
+        missing = frozenset(found.files[index].display for index in skipped)
+        try:
+            errors = project_phase(
+                run.files, settings, cache=cache, digests=digests if unchanged else None, named=found.named, missing=missing
+            )
+        except NeedResults:
+            # A file whose result was left out joined a named file's component: load them all.
+            skipped = {}
+            run.files, unchanged = _results(found, settings, rules, jobs, cache, summarize, digests, progress, skipped)
+            continue
+        except Exception:  # sightlint: ignore[SL201] handled: the run is done again without the cache
+            errors = ["the cached cross-file data could not be used"]
+        break
     if errors:
         return _check_paths(found, settings, cwd=cwd, jobs=jobs, cache_dir=None, use_cache=False, progress=progress)
     run.errors.extend(errors)

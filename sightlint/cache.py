@@ -257,6 +257,7 @@ class Cache:
         self._opened = False
         self._hashes: dict[Any, Any] | None = None
         self._hashes_loaded: dict[Any, Any] = {}
+        self._index_loaded: tuple[tuple[bytes, dict[Any, Any]] | None] | None = None
 
     def _load(self) -> None:
         """Read the pack, once, when the first result is asked for."""
@@ -301,6 +302,11 @@ class Cache:
                 return
         blob, summary, module = result
         self._fresh[key] = (content_digest, blob) if summary is None else (content_digest, blob, summary, module)
+
+    def keep(self, keys: Sequence[Key]) -> None:
+        """Keep the entries of these files in the pack, as if looked at (a run that did not
+        need their results, see ``incremental.unneeded_files``)."""
+        self._seen.update(keys)
 
     @property
     def dirty(self) -> bool:
@@ -414,9 +420,12 @@ class Cache:
     # -- the call graph's index and its components (see sightlint.incremental) ---------
 
     def load_index(self) -> tuple[bytes, dict[Any, Any]] | None:
-        """(names key, {file key: (digest, module, dependencies, hierarchy, component)}) of
-        the last run, or None: what tells each module's component without decoding any record."""
-        return self._index.load()
+        """(names key, {file key: (digest, module, dependencies, hierarchy, component, has
+        errors)}) of the last run, or None: what tells each module's component without
+        decoding any record. Read once per run."""
+        if self._index_loaded is None:
+            self._index_loaded = (self._index.load(),)
+        return self._index_loaded[0]
 
     def save_index(self, names_key: bytes, entries: dict[Any, Any], changed: Mapping[Any, Any]) -> None:
         """Store the index; ``changed`` are the entries that differ from what :meth:`load_index` gave."""

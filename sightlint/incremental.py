@@ -38,6 +38,9 @@ class StoredRecord(NamedTuple):
 
 
 _STORED_WIDTH = len(StoredRecord._fields)
+# An index entry: (digest, module, dependencies, hierarchy terms, component name, whether
+# the file's result holds errors).
+_ENTRY_WIDTH = 6
 _RECORD_WIDTH = len(ModuleRecord._fields)
 
 
@@ -100,8 +103,12 @@ class Plan:
         needs: ModelNeeds,
         cache: Cache | None = None,
         digests: Sequence[bytes | str] | None = None,
+        missing: frozenset[str] = frozenset(),
     ) -> None:
+        """``missing``: display paths of results the run did not load (placeholders; see
+        :func:`unneeded_files`): :class:`NeedResults` is raised for any the plan needs."""
         self.results = results
+        self.missing = missing
         self.needs = needs
         self.cache = cache
         self.digests = digests
@@ -137,6 +144,8 @@ class Plan:
         self.names_key = hashlib.sha256(repr([key for _, key, _ in present]).encode()).digest()
         stored = cache.load_index()
         old: dict[Any, Any] = stored[1] if stored is not None and stored[0] == self.names_key else {}
+        if not old and self.missing:
+            raise NeedResults(set(self.missing))
         self.old = old
         changed: list[int] = []
         deps: dict[str, tuple[str, ...]] = {}
@@ -147,8 +156,8 @@ class Plan:
             # An entry of another shape is rebuilt. Checked inline: this loop runs once per
             # module of the project on every run.
             entry = old.get(key)
-            if type(entry) is tuple and len(entry) == 5:
-                digest, stored_module, dependencies, classes, group = entry
+            if type(entry) is tuple and len(entry) == _ENTRY_WIDTH:
+                digest, stored_module, dependencies, classes, group, _errors = entry
                 if groups is not None:
                     if type(group) is str and len(group) == 32:
                         if group in groups:
@@ -367,7 +376,7 @@ class Plan:
         defined_in: dict[str, list[str]] | None = None
         for module in self.changed:
             entry = self.old.get(self._key_of[module])
-            if type(entry) is not tuple or len(entry) != 5 or type(entry[3]) is not tuple or len(entry[3]) != 2:
+            if type(entry) is not tuple or len(entry) != _ENTRY_WIDTH or type(entry[3]) is not tuple or len(entry[3]) != 2:
                 continue
             if defined_in is None:
                 defined_in = {}
@@ -398,12 +407,22 @@ class Plan:
 
     def graph(self, components: Sequence[Component]) -> Graph:
         """The graph of ``components``' modules alone (records in the project's module order)."""
+        self.check_loaded(components)
         self._ensure(components)
         chosen = sorted(position for component in components for position in component.members)
         return Graph(self._records[position] for position in chosen)
 
+    def check_loaded(self, components: Sequence[Component]) -> None:
+        """Raise :class:`NeedResults` if a result of ``components`` was not loaded."""
+        if self.missing:
+            needed = {path for component in components for path in component.paths if path in self.missing}
+            if needed:
+                raise NeedResults(needed)
+
     def whole(self) -> Graph:
         """The graph of every module (built once)."""
+        if self.missing:
+            raise NeedResults(set(self.missing))
         if self._whole is None:
             if not self.usable:
                 self._whole = _full(self.results, self.needs)
@@ -467,7 +486,7 @@ class Plan:
                 wrote = True
             for position in component.members:
                 index, key, module = present[position]
-                entry = (digests[index], module, self.deps[module], self.hierarchy[module], component.name)
+                entry = (digests[index], module, self.deps[module], self.hierarchy[module], component.name, bool(self.results[index].errors))
                 entries[key] = entry
                 if self.old.get(key) != entry:
                     fresh[key] = entry
@@ -475,6 +494,56 @@ class Plan:
             cache.save_index(self.names_key, entries, fresh)
         if (wrote or fresh) and cache.write_error is None:
             cache.prune_components(live)
+
+
+class NeedResults(Exception):
+    """The project phase needs the results of these files (display paths), which the run
+    did not load (see :func:`unneeded_files`)."""
+
+    def __init__(self, paths: set[str]) -> None:
+        super().__init__(f"{len(paths)} results not loaded")
+        self.paths = paths
+
+
+def unneeded_files(
+    cache: Cache, files: Sequence[tuple[str, str | None]], digests: Sequence[bytes | str], named: frozenset[str]
+) -> dict[int, str] | None:
+    """For a run on the ``named`` files of a project whose cross-file rules are all
+    component-local: the files (index -> module) whose per-file results it need not load,
+    by last run's index: unchanged files without errors, outside the components of the named
+    files and of the changed ones. None when the index cannot tell (a file added or removed,
+    a named file it does not know). ``files`` are (display path, module) in the run's order.
+
+    What a run on the named files reports of such a file is nothing: its own findings are not
+    reported, and a cross-file finding whose chain passes through a named file is in the named
+    file's component. If the components of this run join one of them to a named file's, the
+    project phase asks for their results (:class:`NeedResults`)."""
+    stored = cache.load_index()
+    if stored is None:
+        return None
+    tag, entries = stored
+    groups: list[str | None] = []
+    keys: list[tuple[str, str]] = []
+    wanted: set[str] = set()
+    for (path, module), digest in zip(files, digests):
+        if module is None:
+            groups.append(None)
+            continue
+        key = (path, module)
+        entry = entries.get(key)
+        if type(entry) is not tuple or len(entry) != _ENTRY_WIDTH or type(entry[4]) is not str:
+            return None  # a new file, or one without a module summary last run
+        keys.append(key)
+        if entry[0] != digest or entry[5] or path in named:
+            wanted.add(entry[4])
+            groups.append(None)
+        else:
+            groups.append(entry[4])
+    if len(keys) != len(entries) or hashlib.sha256(repr(keys).encode()).digest() != tag:
+        return None
+    if not named.issubset({path for path, _ in files}):
+        return None
+    return {index: files[index][1] or "" for index, group in enumerate(groups) if group is not None and group not in wanted}
 
 
 def call_graph(

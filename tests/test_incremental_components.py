@@ -157,24 +157,47 @@ def test_an_import_joins_two_components_and_its_removal_splits_them(project: Pat
     assert _LocalCalls.sizes == [3, 9]  # beta alone, then the run without the cache
 
 
-def test_check_files_looks_only_at_their_components_and_equals_the_full_run(project: Path, tmp_path: Path) -> None:
+def test_check_files_looks_only_at_their_components_and_equals_the_full_run(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sightlint import runner
+
+    loaded: list[int] = []
+    real = runner.check_files_as_read
+
+    def counting(files: Any, *args: Any, **kwargs: Any) -> Any:
+        loaded.append(len(files))
+        return real(files, *args, **kwargs)
+
+    monkeypatch.setattr(runner, "check_files_as_read", counting)
     cache = tmp_path / "cache"
     _run(project, SETTINGS, cache)
     named = [project / "alpha/helpers.py", project / "gamma/api.py"]
     shown = frozenset({"alpha/helpers.py", "gamma/api.py"})
-    for step in range(3):
+    for step in range(4):
         if step == 1:  # an edit in a named file
             path = project / "alpha/helpers.py"
             path.write_text(path.read_text() + "\n\ndef slower_0():\n    slow_0()\n", encoding="utf-8")
         if step == 2:  # an edit in a file that is not named: its component is not analysed
             path = project / "beta/api.py"
             path.write_text(path.read_text() + "\n", encoding="utf-8")
+        if step == 3:  # a named file joins beta's component, whose results were not loaded
+            _run(project, SETTINGS, cache)  # beta's edit is known to the index
+            path = project / "alpha/helpers.py"
+            path.write_text(path.read_text() + "\n\nfrom beta.helpers import slow_1\n\n\ndef via_beta():\n    slow_1()\n", encoding="utf-8")
         full = api.check_paths([project], SETTINGS, cwd=project, use_cache=False, jobs=1)
         expected = _findings(api.concerning(full, shown))
         assert expected
         _LocalCalls.sizes.clear()
+        loaded.clear()
         assert _run(project, SETTINGS, cache, named) == expected
-        assert all(size <= 6 for size in _LocalCalls.sizes)  # never beta's component
+        assert all(size <= 6 for size in _LocalCalls.sizes[:1]) if step < 3 else _LocalCalls.sizes == [8]
+        if step in (0, 1):
+            assert loaded == [6]  # alpha's and gamma's files; beta's results are not loaded
+        elif step == 2:
+            assert loaded == [9]  # beta/api.py changed: its component is loaded (not analysed)
+        else:
+            assert loaded == [6, 9]  # beta joined: every result is loaded after all
         assert _run(project, SETTINGS, None, named) == expected
         assert _run(project, SETTINGS, cache, named) == expected  # the run snapshot of these files
     # A full run after the restricted ones: every component answered, as without the cache.
