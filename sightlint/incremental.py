@@ -1,4 +1,5 @@
-"""Build the run's call graph from the files' module summaries, reusing cached module records.
+"""Build the run's call graph from the files' module summaries, reusing cached module
+records and, per component, the cross-file rules' answers.
 
 Without a cache every summary goes into one :class:`ProjectModel` and every module gets a
 fresh record. With a cache and the files' content digests, a module's record (see
@@ -7,6 +8,17 @@ resolving its names may consult (``model.module_dependencies``), changed: only t
 *dirty* modules are resolved again, on a model holding just the summaries they can reach.
 Either way the rules get a :class:`Graph` built from records, so what they see does not
 depend on the cache.
+
+The modules form weakly connected *components* of the module-dependency graph (the
+dependencies plus class-hierarchy links, :func:`_with_subclasses`). The cache keeps a
+small *index* (per module: digest, module, dependencies, hierarchy terms, component, and
+whether the file's result holds errors) and one sealed file per component holding its
+members' records and the project phase's answer for it (``api._component_rules``): a
+component is named by a hash of what its records are resolved from, so an unchanged
+component keeps its file, and only the files of the components a run analyses are
+decoded. :class:`Plan` works the components out from the index (only those a changed
+module was in or now links to are recomputed) and builds a :class:`Graph` of any of them
+alone, or of the whole project for the rules that read all of it.
 """
 
 from __future__ import annotations
@@ -15,7 +27,7 @@ import hashlib
 import marshal
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 from sightlint import engine
 from sightlint.cache import Cache, PackedSummary
@@ -27,17 +39,7 @@ from sightlint.project.summary import ModuleSummary
 from sightlint.settings import Settings
 
 
-class StoredRecord(NamedTuple):
-    """A module's cached record and what it was resolved from."""
-
-    digest: bytes | str  # the file's content digest
-    module: str
-    dependencies: tuple[str, ...]  # modules resolving it may consult
-    record: tuple[Any, ...]  # ``tuple(ModuleRecord)``, as marshal stores it
-    hierarchy: tuple[tuple[str, ...], tuple[str, ...]]  # ``model.hierarchy_terms``
-
-
-_STORED_WIDTH = len(StoredRecord._fields)
+_RECORD_WIDTH = len(ModuleRecord._fields)
 # An index entry: (digest, module, dependencies, hierarchy terms, component name, whether
 # the file's result holds errors).
 _ENTRY_WIDTH = 6
