@@ -233,6 +233,10 @@ ERRORS_MIDDLEWARE = (
 )
 
 
+# An app serves the routes it includes (which imports them).
+INCLUDE = "from app.routes import router\napp.include_router(router)\n"
+
+
 def _sl703_run(files: dict[str, str]) -> list[tuple[int, str, str]]:
     run = check_sources(files, Settings(select=("SL703",)))
     assert not run.errors and not run.internal_errors
@@ -248,12 +252,19 @@ def test_sl703_an_app_that_answers_value_error_itself_leaves_only_the_truncation
     for main in (
         ERRORS_MIDDLEWARE,
         "from fastapi import FastAPI\nfrom fastapi.responses import JSONResponse\napp = FastAPI()\n\n"
-        "@app.exception_handler(ValueError)\nasync def bad_value(request, exc):\n    return JSONResponse(status_code=400, content={})\n",
-        "from fastapi import FastAPI\nfrom app.handlers import on_value_error\napp = FastAPI()\napp.add_exception_handler(ValueError, on_value_error)\n",
+        "@app.exception_handler(ValueError)\nasync def bad_value(request, exc):\n    return JSONResponse(status_code=400, content={})\n"
+        + INCLUDE,
+        "from fastapi import FastAPI\nfrom app.handlers import on_value_error\napp = FastAPI()\napp.add_exception_handler(ValueError, on_value_error)\n"
+        + INCLUDE,
     ):
         found = _sl703_run({**LOGIN, "app/main.py": main})
         assert [(line, severity) for line, severity, _ in found] == [(7, "medium")], main
         assert "silently ignores everything past 72 bytes" in found[0][2] and "no 500 here" in found[0][2]
+        # The handler of an app that does not serve the routes (nothing joins them in the
+        # module-dependency graph: another application of the repository) answers nothing
+        # for them.
+        alone = _sl703_run({**LOGIN, "app/main.py": main.replace(INCLUDE, ""), "app/serve.py": "from app.routes import router\n"})
+        assert [(line, severity) for line, severity, _ in alone] == ([(7, "medium")] if main == ERRORS_MIDDLEWARE else [(4, "high"), (7, "high")])
     # A middleware that answers ValueError with a 500, or is never installed, changes nothing.
     for main in (
         ERRORS_MIDDLEWARE.replace("HTTP_422_UNPROCESSABLE_ENTITY", "HTTP_500_INTERNAL_SERVER_ERROR"),

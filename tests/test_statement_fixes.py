@@ -342,6 +342,14 @@ def test_sl704_no_fix_without_a_limiter_in_the_module() -> None:
         @router.post("/ask")
         async def ask(request: Request) -> str:
             return (await llm.ainvoke("hi")).content
+        # file: app/main.py
+        from fastapi import FastAPI
+        from app.api import router
+        from app.limits import limiter
+
+        app = FastAPI()
+        app.state.limiter = limiter
+        app.include_router(router)
         """
     from sightlint.rules.base import example_files
 

@@ -20,15 +20,24 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from sightlint.models import RelatedLocation
-from sightlint.project.model import Edge, ExternalCall, ExternalValue, ProjectModel, sync_callers_bfs
+from sightlint.project.model import (
+    Edge,
+    ExternalCall,
+    ExternalValue,
+    ProjectModel,
+    hierarchy_terms,
+    sync_callers_bfs,
+)
 from sightlint.project.summary import UNKNOWN_REF, CallSite, FunctionSummary, ModuleSummary
 from sightlint.project.wiring import WiringInfo, wiring_rows
 
 # The per-function facts a rule may ask for: fields of ``FunctionSummary`` whose values
 # are plain data (marshal-able).
 FACTS = frozenset(("awaits", "route", "params", "method_kind", "cls", "yield_line", "flows", "work"))
-# The per-module facts a rule may ask for: fields of ``ModuleSummary`` holding plain data.
-MODULE_FACTS = frozenset(("secrets", "error_handlers"))
+# The per-module facts a rule may ask for: fields of ``ModuleSummary`` holding plain data,
+# and "links": what joins the module to others (its packages, imports and class-hierarchy
+# terms, see ``_links``), from which :meth:`Graph.component` tells a module's component.
+MODULE_FACTS = frozenset(("secrets", "error_handlers", "links"))
 
 
 def _keep_none(name: str) -> bool:
@@ -163,10 +172,41 @@ def module_record(model: ProjectModel, summary: ModuleSummary, needs: ModelNeeds
     timeouts = _resolved_timeouts(model, summary) if needs.timeouts else ()
     entries = tuple(model.module_entries(summary))
     wiring = wiring_rows(model, summary, needs.stores) if needs.stores is not _keep_none else ()
-    module_facts = tuple((name, tuple(getattr(summary, name))) for name in sorted(needs.module_facts) if getattr(summary, name))
+    module_facts = tuple(
+        (name, _links(model, summary) if name == "links" else tuple(getattr(summary, name)))
+        for name in sorted(needs.module_facts)
+        if name == "links" or getattr(summary, name)
+    )
     return ModuleRecord(
         summary.module, summary.path, tuple(functions), tuple(edges), tuple(externals), timeouts, entries, wiring, module_facts
     )
+
+
+def _links(model: ProjectModel, summary: ModuleSummary) -> tuple[Any, ...]:
+    """``(module, modules it imports, classes defined, last names of their bases)``: the
+    module's part of the module-dependency graph :meth:`Graph.component` reads.
+
+    The imports are the project modules among the dotted prefixes of the module's own name
+    (its packages) and of what it imports, star imports included: a subset of
+    ``model.module_dependencies`` (which holds every project module among the prefixes of
+    any name the summary writes, and more), read without walking the summary (that walk
+    is a cold run's cost per module). So the components drawn from them are never larger
+    than ``sightlint.incremental``'s and a rule reading per component may run on one of
+    those alone. The class-hierarchy terms are ``model.hierarchy_terms``, as there.
+    Depends on the module's summary and the set of module names only."""
+    modules = model.modules
+    found: set[str] = set()
+    for name in (summary.module, *summary.imports.values(), *summary.star_imports):
+        end = name.find(".")
+        while end != -1:
+            if name[:end] in modules:
+                found.add(name[:end])
+            end = name.find(".", end + 1)
+        if name in modules:
+            found.add(name)
+    found.discard(summary.module)
+    defines, extends = hierarchy_terms(summary)
+    return (summary.module, tuple(sorted(found)), defines, extends)
 
 
 def _facts(fn: FunctionSummary, names: list[str]) -> dict[str, Any]:
@@ -195,6 +235,50 @@ def _resolved_timeouts(model: ProjectModel, summary: ModuleSummary) -> tuple[tup
             (timeout.kind, timeout.function, timeout.line, timeout.col, timeout.end_line, timeout.end_col, tuple(targets))
         )
     return tuple(timeouts)
+
+
+_COMPONENTS = "module components"
+
+
+def _components(module_facts: Mapping[str, Mapping[str, Any]]) -> dict[str, int]:
+    """path -> component number, from the modules' "links" facts (see :func:`_links`): the
+    weakly connected components of their dependencies plus class-hierarchy edges (each
+    module defining a class ``N`` joined to each module with a class whose base is named
+    ``N``), numbered by their first path in sorted order."""
+    path_of: dict[str, str] = {}
+    for path, facts in module_facts.items():
+        links = facts.get("links")
+        if links is not None:
+            path_of[links[0]] = path
+    parent = {path: path for path in path_of.values()}
+
+    def find(path: str) -> str:
+        while parent[path] != path:
+            parent[path] = parent[parent[path]]
+            path = parent[path]
+        return path
+
+    def join(a: str, b: str) -> None:
+        a, b = find(a), find(b)
+        if a != b:
+            parent[max(a, b)] = min(a, b)
+
+    defined_in: dict[str, list[str]] = {}
+    for path in path_of.values():
+        for name in module_facts[path]["links"][2]:
+            defined_in.setdefault(name, []).append(path)
+    for path in path_of.values():
+        _, dependencies, _, extends = module_facts[path]["links"]
+        for module in dependencies:
+            other = path_of.get(module)
+            if other is not None:
+                join(path, other)
+        for name in extends:
+            for other in defined_in.get(name, ()):
+                join(path, other)
+    roots = sorted({find(path) for path in parent})
+    number = {root: index for index, root in enumerate(roots)}
+    return {path: number[find(path)] for path in parent}
 
 
 class Graph:
@@ -285,6 +369,22 @@ class Graph:
         for summary in model.modules.values():
             summaries.setdefault(summary.path, summary)
         return cls(module_record(model, summary, needs) for summary in summaries.values())
+
+    def component(self, path: str) -> int:
+        """The connected component of the import graph (packages, imports, class
+        hierarchy: see ``_links``) holding the module at display path ``path``, as a
+        number (equal numbers: one component; -1 without the "links" module fact,
+        ``ModelNeeds.module_facts``). Each lies inside one component of the
+        module-dependency graph ``sightlint.incremental`` draws.
+
+        A rule that aggregates over modules (an app's limiter, error handlers, settings
+        fields matched by name) aggregates per component, so its answer for a module
+        depends only on the modules of its component and it may run on each component's
+        graph alone (``Rule.project_scope``)."""
+        found: dict[str, int] | None = self.cache.get(_COMPONENTS)
+        if found is None:
+            found = self.cache[_COMPONENTS] = _components(self.module_facts)
+        return found.get(path, -1)
 
     def functions_in(self, path: str) -> list[FunctionInfo]:
         """The functions of the module at display path ``path`` (none for a path the graph does not hold)."""

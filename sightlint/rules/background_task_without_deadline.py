@@ -137,6 +137,9 @@ class BackgroundTaskWithoutDeadline(Rule):
         tags=("async",),
     )
     cross_file = True
+    # Component-local: the task's work, its deadlines and where it runs follow call
+    # edges, rows of the same function/class/module and entries, all in one component.
+    project_scope = "component"
     Options = JobDeadlineOptions
     fix_node = "Call"
     wants_fix_ancestors = True

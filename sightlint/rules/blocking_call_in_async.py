@@ -236,6 +236,9 @@ class BlockingCallInAsync(Rule):
         tags=("async",),
     )
     cross_file = True
+    # Component-local: blocking sites, sync-caller chains and where code runs all follow
+    # call edges and entries, which only join modules of one component.
+    project_scope = "component"
 
     Options = BlockingOptions
 

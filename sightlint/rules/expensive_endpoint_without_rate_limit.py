@@ -113,7 +113,10 @@ class ExpensiveEndpointWithoutRateLimit(Rule):
     its LLM routes. LLM calls are LangChain chat models and their `|` pipes, the
     OpenAI, Anthropic, Google GenAI/Vertex, Mistral, Groq and Cohere clients, litellm
     and llama-index LLMs; a call reached only through a method the project overrides in
-    subclasses (an abstract client's `request_async`) is not followed.
+    subclasses (an abstract client's `request_async`) is not followed. An app is read
+    with the modules its imports join it to (its routers, limiter and dependencies: one
+    component of the project's import graph), so a second application in the same
+    repository keeps its own limiter, or none.
 
     ## Why it matters
     Each call of such a route spends model tokens (and often minutes of background
@@ -175,6 +178,9 @@ class ExpensiveEndpointWithoutRateLimit(Rule):
         tags=("fastapi", "cross-file"),
     )
     cross_file = True
+    # Component-local: the limits are read per component of the module-dependency graph
+    # (``Graph.component``), and LLM reach follows call edges, which stay in one.
+    project_scope = "component"
 
     bad = (
         Bad(
@@ -636,16 +642,33 @@ async def summary(request: Request, text: str) -> str:
     def model_needs(cls, settings: Settings) -> ModelNeeds:
         from sightlint.project.graph import ModelNeeds
 
-        return ModelNeeds(externals=is_llm_call, stores=_kept)
+        return ModelNeeds(externals=is_llm_call, stores=_kept, module_facts=frozenset({"links"}))
 
     @classmethod
     def check_project(cls, graph: Graph, settings: Settings) -> list[Finding]:
         routes = [w for w in graph.wiring if w.kind == "route" and w.name in graph.functions and not is_test_path(w.path)]
         if not routes:
             return []
-        limits = _limits(graph, routes)
         reach = _reaching_llm(graph)
-        headers = any(w.kind == "call" and "headers_enabled" in w.flags for w in graph.wiring)
+        # An app, its limiter, its routes and its dependencies are wired through imports, so
+        # they sit in one component of the module-dependency graph: the limits are read per
+        # component (another application of the same repository has its own).
+        wiring: dict[int, list[WiringInfo]] = {}
+        for wire in graph.wiring:
+            wiring.setdefault(graph.component(wire.path), []).append(wire)
+        findings: list[Finding] = []
+        for component, wires in wiring.items():
+            served = [route for route in routes if graph.component(route.path) == component]
+            if served:
+                findings += cls._check_component(graph, wires, served, reach)
+        return findings
+
+    @classmethod
+    def _check_component(
+        cls, graph: Graph, wiring: list[WiringInfo], routes: list[WiringInfo], reach: dict[str, Edge | None]
+    ) -> list[Finding]:
+        limits = _limits(wiring, routes)
+        headers = any(w.kind == "call" and "headers_enabled" in w.flags for w in wiring)
         findings: list[Finding] = []
         unlimited: list[WiringInfo] = []
         for route in routes:
@@ -662,11 +685,11 @@ async def summary(request: Request, text: str) -> str:
             unlimited.append(route)
         if limits.any:
             findings += [
-                cls._unlimited(graph, route, reach, fixable=not headers and _route_decorator(route) and bool(_limiter_names(graph, route)))
+                cls._unlimited(graph, route, reach, fixable=not headers and _route_decorator(route) and bool(_limiter_names(wiring, route)))
                 for route in unlimited
             ]
         elif unlimited:
-            findings += cls._no_limiter(graph, unlimited)
+            findings += cls._no_limiter(graph, wiring, unlimited)
         return findings
 
     @classmethod
@@ -791,8 +814,8 @@ async def summary(request: Request, text: str) -> str:
         return None
 
     @classmethod
-    def _no_limiter(cls, graph: Graph, unlimited: list[WiringInfo]) -> list[Finding]:
-        apps = sorted((w for w in graph.wiring if w.kind == "app" and "router" not in w.flags and not is_test_path(w.path)), key=_place)
+    def _no_limiter(cls, graph: Graph, wiring: list[WiringInfo], unlimited: list[WiringInfo]) -> list[Finding]:
+        apps = sorted((w for w in wiring if w.kind == "app" and "router" not in w.flags and not is_test_path(w.path)), key=_place)
         if not apps:
             return []
         app = apps[0]
@@ -840,15 +863,15 @@ def _is_limit(expr: cst.BaseExpression) -> bool:
     return isinstance(func, cst.Attribute) and _limit_decorator(cst.Module([]).code_for_node(func))
 
 
-def _limiter_names(graph: Graph, route: WiringInfo) -> list[str]:
+def _limiter_names(wiring: list[WiringInfo], route: WiringInfo) -> list[str]:
     """Names of slowapi limiters in scope in the route's module: kept at its module level,
     or already written as ``@X.limit(...)`` on a route of the same file."""
     names = [
         w.name.rpartition(".")[2]
-        for w in graph.wiring
+        for w in wiring
         if w.kind == "store" and _kept(w.target) and w.path == route.path and not w.function
     ]
-    for other in graph.wiring:
+    for other in wiring:
         if other.kind == "route" and other.path == route.path:
             names += [d.partition(".")[0].lstrip("@") for d in other.decorators if _limit_decorator(d.partition("(")[0])]
     return names
@@ -866,10 +889,10 @@ def _exempt(decorators: tuple[str, ...]) -> bool:
     return any(d.endswith(".exempt") for d in decorators)
 
 
-def _limits(graph: Graph, routes: list[WiringInfo]) -> _Limits:
+def _limits(wiring: list[WiringInfo], routes: list[WiringInfo]) -> _Limits:
     used = defaults = middleware = False
     guarded: set[str] = set()
-    for wire in graph.wiring:
+    for wire in wiring:
         if wire.kind == "call":
             used = True
             if wire.name.rpartition(".")[2] == "Limiter" and ("default_limits" in wire.flags or "application_limits" in wire.flags):
@@ -885,7 +908,7 @@ def _limits(graph: Graph, routes: list[WiringInfo]) -> _Limits:
     for route in routes:
         if any(_limit_decorator(d) for d in route.decorators) or any(ref in _LIMIT_DEPENDENCIES or _custom_limit(ref) for ref in route.refs):
             used = True
-    apps_guarded = {w.receiver for w in graph.wiring if w.kind == "app" and "router" not in w.flags} & guarded
+    apps_guarded = {w.receiver for w in wiring if w.kind == "app" and "router" not in w.flags} & guarded
     if apps_guarded:
         guarded |= {route.receiver for route in routes}  # app-wide dependencies
     return _Limits(used or bool(guarded), defaults and middleware, frozenset(guarded - {""}))

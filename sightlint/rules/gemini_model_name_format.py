@@ -41,10 +41,11 @@ class GeminiModelNameFormat(Rule):
     `"text-embedding-004"`) that reaches `GoogleGenerativeAIEmbeddings(model=...)`: written
     in the call, or the default of a settings field, a module constant or a parameter that
     flows there (`model=settings.EMBEDDING_MODEL`, `model=name or DEFAULT_MODEL`, through
-    local variables), across modules. The finding sits at the string literal, where the
-    fix goes (audit §5: the settings default in `app/core/config.py`). Names built at run
-    time (f-strings, concatenations) and names that already carry a prefix are not
-    reported.
+    local variables), across modules (a field or constant is matched by name among the
+    modules imports join to the call: one component of the project's import graph). The
+    finding sits at the string literal, where the fix goes (audit §5: the settings default
+    in `app/core/config.py`). Names built at run time (f-strings, concatenations) and
+    names that already carry a prefix are not reported.
 
     The severity depends on the langchain-google-genai versions the project allows, read
     from its own files (never from the environment sightlint runs in): a lock file's
@@ -107,6 +108,9 @@ class GeminiModelNameFormat(Rule):
         tags=(),
     )
     cross_file = True
+    # Component-local: a use's model name is matched to defaults and constants of its own
+    # component of the module-dependency graph (``Graph.component``).
+    project_scope = "component"
     Options = ModelNameOptions
     fix_node = ("SimpleString", "FormattedString", "ConcatenatedString")
 
@@ -354,12 +358,15 @@ class GeminiModelNameFormat(Rule):
 
     @classmethod
     def model_needs(cls, settings: Settings) -> ModelNeeds:
-        return ModelNeeds(facts=frozenset({"work"}))
+        return ModelNeeds(facts=frozenset({"work"}), module_facts=frozenset({"links"}))
 
     @classmethod
     def check_project(cls, model: Graph, settings: Settings) -> list[Finding]:
         options: ModelNameOptions = cls.options_for(settings)
-        defaults: dict[tuple[str, str], list[tuple[str, tuple[Any, ...]]]] = {}  # (kind, name) -> (path, literal)
+        # (component, kind, name) -> (path, literal). A settings field or constant is matched
+        # by name, within the use's component of the module-dependency graph (the module
+        # reading ``settings.X`` imports the settings, or is wired to what does).
+        defaults: dict[tuple[int, str, str], list[tuple[str, tuple[Any, ...]]]] = {}
         uses: list[tuple[str, tuple[Any, ...]]] = []
         for fid in sorted(model.functions):
             rows = model.functions[fid].facts.get("work")
@@ -370,7 +377,7 @@ class GeminiModelNameFormat(Rule):
                 if row[0] == "sd":
                     owner, name = row[1], row[2]
                     kind = "p" if owner in model.functions else ("n" if not owner else "a")
-                    key = (kind, f"{owner}.{name}" if kind == "p" else name)
+                    key = (model.component(path), kind, f"{owner}.{name}" if kind == "p" else name)
                     defaults.setdefault(key, []).append((path, row[3:]))
                 elif row[0] == "m" and row[3] in _EMBEDDINGS:
                     uses.append((fid, row))
@@ -379,6 +386,7 @@ class GeminiModelNameFormat(Rule):
         for fid, row in uses:
             _, line, col, _callee, alternatives = row
             use_path = model.path_of(fid)
+            component = model.component(use_path)
             for alternative in alternatives:
                 if alternative[0] == "s":
                     value = alternative[1]
@@ -386,9 +394,9 @@ class GeminiModelNameFormat(Rule):
                         continue
                     literals = [(use_path, alternative[1:])]
                 elif alternative[0] == "p":
-                    literals = defaults.get(("p", f"{alternative[1]}.{alternative[2]}"), [])
+                    literals = defaults.get((component, "p", f"{alternative[1]}.{alternative[2]}"), [])
                 else:
-                    literals = defaults.get((alternative[0], alternative[1]), [])
+                    literals = defaults.get((component, alternative[0], alternative[1]), [])
                 for path, literal in literals:
                     value, l_line, l_col, l_end_line, l_end_col = literal
                     if (path, l_line, l_col) in reported:

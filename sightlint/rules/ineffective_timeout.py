@@ -56,6 +56,9 @@ class IneffectiveTimeout(Rule):
         tags=("async",),
     )
     cross_file = True
+    # Component-local: a timeout's targets are resolved in its own module, and the blocking
+    # chains behind them follow call edges (which stay in one component).
+    project_scope = "component"
     Options = CatalogOptions
 
     bad = (

@@ -160,7 +160,10 @@ class LifespanWithoutCleanup(Rule):
     handler of an app without `lifespan=`, or an `async with` that owns it. The finding
     sits on the lifespan (or on the app when it has none) and names each resource left
     open and where it is created. A second shape: an `on_event("shutdown")` handler of
-    an app that also passes `lifespan=`, which FastAPI never runs.
+    an app that also passes `lifespan=`, which FastAPI never runs. An app's resources
+    and shutdown paths are those of the modules its imports join it to (one component
+    of the project's import graph): a module nothing of the app imports is never loaded
+    by it, and a second application in the repository is read on its own.
 
     Clients opened per request (`async with httpx.AsyncClient() as client:`), clients a
     lifespan opens with `async with` around its `yield`, clients whose close method is
@@ -236,6 +239,9 @@ class LifespanWithoutCleanup(Rule):
         tags=("fastapi", "cross-file"),
     )
     cross_file = True
+    # Component-local: apps, shutdown paths and stores are read per component of the
+    # module-dependency graph (``Graph.component``); shutdown walks follow call edges.
+    project_scope = "component"
 
     bad = (
         Bad(
@@ -253,6 +259,7 @@ class LifespanWithoutCleanup(Rule):
             # file: app/main.py
             from contextlib import asynccontextmanager
             from fastapi import FastAPI
+            from app.cache import redis
             from app.db import engine
 
 
@@ -263,6 +270,11 @@ class LifespanWithoutCleanup(Rule):
 
 
             app = FastAPI(lifespan=lifespan)
+
+
+            @app.get("/hits")
+            async def hits() -> int:
+                return await redis.incr("hits")
             """),
             in_docs=True,
         ),
@@ -640,18 +652,31 @@ app = FastAPI(lifespan=lifespan)
     def model_needs(cls, settings: Settings) -> ModelNeeds:
         from sightlint.project.graph import ModelNeeds
 
-        return ModelNeeds(externals=_closer, facts=frozenset({"yield_line", "cls"}), stores=_kept)
+        return ModelNeeds(externals=_closer, facts=frozenset({"yield_line", "cls"}), stores=_kept, module_facts=frozenset({"links"}))
 
     @classmethod
     def check_project(cls, graph: Graph, settings: Settings) -> list[Finding]:
+        # An app, its lifespan and shutdown handlers, and the modules keeping what it opens
+        # are wired through imports, so they sit in one component of the module-dependency
+        # graph (``Graph.component``): each component is one application's world.
+        wiring: dict[int, list[WiringInfo]] = {}
+        for wire in graph.wiring:
+            wiring.setdefault(graph.component(wire.path), []).append(wire)
+        findings: list[Finding] = []
+        for component in sorted(wiring):
+            findings += cls._check_component(graph, wiring[component], component)
+        return findings
+
+    @classmethod
+    def _check_component(cls, graph: Graph, wiring: list[WiringInfo], component: int) -> list[Finding]:
         apps = sorted(
-            (w for w in graph.wiring if w.kind == "app" and "router" not in w.flags and _app_path(w.path)),
+            (w for w in wiring if w.kind == "app" and "router" not in w.flags and _app_path(w.path)),
             key=lambda w: (w.path, w.line, w.col),
         )
         if not apps:
             return []
         handlers: dict[str, list[WiringInfo]] = {}
-        for wire in graph.wiring:
+        for wire in wiring:
             if wire.kind == "shutdown" and wire.target.startswith("fn:") and wire.target[3:] in graph.functions:
                 handlers.setdefault(wire.receiver, []).append(wire)
         findings: list[Finding] = []
@@ -674,14 +699,14 @@ app = FastAPI(lifespan=lifespan)
             return findings  # a lifespan the model cannot read (a class instance...): its shutdown is unknown
         left = []
         helpers: dict[str, str] = {}  # resource place -> an uncalled function that closes it
-        handed = {w.receiver for w in graph.wiring if w.kind == "close" and "ref" in w.flags}
+        handed = {w.receiver for w in wiring if w.kind == "close" and "ref" in w.flags}
         primary = _primary(apps, graph)
-        for found in _resources(graph):
+        for found in _resources(wiring):
             if not _same_tree(primary.path, found.store.path):
                 continue  # another tree of the repository (a tool, a second service)
             if closed.covers(found) or found.store.name in handed:
                 continue  # closed at shutdown, or its close method is registered somewhere
-            closers = _closers_of(graph, closed, found.store.name)
+            closers = _closers_of(graph, closed, found.store.name, component)
             if any(graph.callers.get(f) or f in graph.entries or graph.functions[f].facts.get("cls") for f in closers):
                 continue  # closed by another lifecycle (a worker's shutdown hook, an object's close)
             if closers:
@@ -925,19 +950,22 @@ def _lifespan_bodies(graph: Graph, app: WiringInfo) -> list[str]:
     return [fid for fid in graph.functions if fid.startswith(inner) and graph.functions[fid].facts["yield_line"]]
 
 
-def _closers_of(graph: Graph, closed: _Closed, place: str) -> list[str]:
-    """Functions that close the object kept at ``place`` (by where it is kept)."""
+def _closers_of(graph: Graph, closed: _Closed, place: str, component: int) -> list[str]:
+    """Functions of ``component`` (``Graph.component``) that close the object kept at
+    ``place`` (by where it is kept; ``state.<attr>`` is an attribute of any app's state)."""
     return sorted(
-        fid for fid, wires in closed.closes(graph).items() if fid in graph.functions and any(w.receiver == place for w in wires)
+        fid
+        for fid, wires in closed.closes(graph).items()
+        if fid in graph.functions and any(w.receiver == place for w in wires) and graph.component(graph.path_of(fid)) == component
     )
 
 
-def _resources(graph: Graph) -> list[_Open]:
+def _resources(wiring: list[WiringInfo]) -> list[_Open]:
     """Long-lived resources of the app's modules, one per place they are kept (the first
     store of a known type), none for a place a ``with`` statement owns."""
     found: dict[str, _Open] = {}
     owned: set[str] = set()
-    stores = [w for w in graph.wiring if w.kind == "store" and _app_path(w.path)]
+    stores = [w for w in wiring if w.kind == "store" and _app_path(w.path)]
     # Classes with an instance kept for the process (a global, ``app.state``, a cached getter).
     held = {w.target[5:] for w in stores if w.target.startswith("inst:") and "attr" not in w.flags and "owned" not in w.flags}
     for store in stores:

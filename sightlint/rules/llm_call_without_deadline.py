@@ -199,6 +199,9 @@ class LlmCallWithoutDeadline(Rule):
         tags=("async",),
     )
     cross_file = True
+    # Component-local: the call's client timeout (rows of its own function, class and
+    # module), its callers' deadlines and contexts all follow edges within one component.
+    project_scope = "component"
     Options = DeadlineOptions
     fix_node = "Call"
     wants_fix_ancestors = True

@@ -68,7 +68,9 @@ class PasswordLengthUnchecked(Rule):
     and answers without re-raising or a 5xx status. The value is followed through
     parameters, attributes of annotated parameters and the whole model handed on
     (`crud.create_user(user_create=user_in)`, then `user_create.password`), across
-    modules.
+    modules. An application's handlers count for the routes of the modules its imports
+    join it to (one component of the project's import graph), and a model field is
+    matched among those modules: a second application in the repository is read on its own.
 
     Severity high; medium when bcrypt 5's `ValueError` is caught on the way or answered
     by the application (no 500): what is left is bcrypt 4.x's silent truncation at the
@@ -134,6 +136,9 @@ class PasswordLengthUnchecked(Rule):
         tags=("security",),
     )
     cross_file = True
+    # Component-local: error handlers and request models are read per component of the
+    # module-dependency graph (``Graph.component``); values flow along call edges.
+    project_scope = "component"
 
     bad = (
         Bad(
@@ -700,7 +705,7 @@ def login(body: Login, stored: dict):
     def model_needs(cls, settings: Settings) -> ModelNeeds:
         from sightlint.project.graph import ModelNeeds
 
-        return ModelNeeds(externals=_bcrypt_name, facts=frozenset(("flows", "params", "method_kind", "cls")), module_facts=frozenset(("secrets", "error_handlers")))
+        return ModelNeeds(externals=_bcrypt_name, facts=frozenset(("flows", "params", "method_kind", "cls")), module_facts=frozenset(("secrets", "error_handlers", "links")))
 
     @classmethod
     def check_project(cls, model: Graph, settings: Settings) -> list[Finding]:
@@ -708,24 +713,29 @@ def login(body: Login, stored: dict):
         contexts = {
             path: {fact[1] for fact in facts.get("secrets", ()) if fact[0] == "bcrypt"} for path, facts in model.module_facts.items()
         }
+        # The application's error handlers and the request models are read per component of
+        # the module-dependency graph (``Graph.component``): an app, its handlers and the
+        # models its routes take are wired through imports; another application of the same
+        # repository has its own.
         answered = _app_answers_value_error(model)
-        sinks = _sinks(model, functions, contexts, answered is not None)
-        fields: dict[str, list[tuple[str, tuple[Any, ...]]]] = {}
+        sinks = _sinks(model, functions, contexts, answered)
+        fields: dict[tuple[int, str], list[tuple[str, tuple[Any, ...]]]] = {}
         for path, facts in model.module_facts.items():
             for fact in facts.get("secrets", ()):
                 if fact[0] == "field":
-                    fields.setdefault(fact[1], []).append((path, fact))
+                    fields.setdefault((model.component(path), fact[1]), []).append((path, fact))
         findings: dict[tuple[str, int, int], Finding] = {}
         for fid, paths in sinks.items():
             flows = functions.get(fid)
             if flows is None:
                 continue
+            component = model.component(model.path_of(fid))
             for value, sink in paths.items():
                 root, _, attr = value.partition(".")
                 annotation = flows.annotations.get(root)
                 if not attr or annotation is None:
                     continue
-                for path, fact in fields.get(annotation, ()):
+                for path, fact in fields.get((component, annotation), ()):
                     _, cls_name, name, line, col, end_col, max_length, checked = fact
                     if name != attr or checked or 0 < max_length <= _SAFE_MAX_LENGTH:
                         continue
@@ -735,7 +745,7 @@ def login(body: Login, stored: dict):
                     findings[key] = cls.project_finding(
                         path,
                         Span(line, col, line, end_col),
-                        _message(cls_name, name, max_length, sink, model.display(fid), answered),
+                        _message(cls_name, name, max_length, sink, model.display(fid), answered.get(component)),
                         related=sink.chain,
                         # Only the silent truncation of bcrypt 4.x is left when bcrypt 5's error is caught.
                         severity=Severity.MEDIUM if sink.handled else None,
@@ -853,26 +863,29 @@ def _read(rows: Iterable[tuple[Any, ...]]) -> _Function:
     return _Function(args, caught, frozenset(bounded), annotations)
 
 
-def _app_answers_value_error(model: Graph) -> ErrorHandler | None:
-    """The application-level handler that answers bcrypt 5's ``ValueError`` with something
-    other than a 500 (``semantics.fastapi.value_error_answered``), or None."""
+def _app_answers_value_error(model: Graph) -> dict[int, ErrorHandler]:
+    """Per component of the module-dependency graph, the application-level handler that
+    answers bcrypt 5's ``ValueError`` with something other than a 500
+    (``semantics.fastapi.value_error_answered``); components without one are left out."""
     from sightlint.semantics.fastapi import ErrorHandler, FastAPIModule, Middleware, value_error_answered
 
-    modules = []
+    modules: dict[int, list[FastAPIModule]] = {}
     for path, facts in model.module_facts.items():
         rows = facts.get("error_handlers", ())
         if rows:
             handlers = tuple(ErrorHandler(*row[1:]) for row in rows if row[0] == "handler")
             middleware = tuple(Middleware("", row[1], 0, 0, "") for row in rows if row[0] == "middleware")
-            modules.append(FastAPIModule(path, middleware=middleware, error_handlers=handlers))
-    return value_error_answered(modules)
+            modules.setdefault(model.component(path), []).append(FastAPIModule(path, middleware=middleware, error_handlers=handlers))
+    answered = {component: value_error_answered(found) for component, found in modules.items()}
+    return {component: handler for component, handler in answered.items() if handler is not None}
 
 
 def _sinks(
-    model: Graph, functions: Mapping[str, _Function], contexts: Mapping[str, set[str]], app_handles: bool = False
+    model: Graph, functions: Mapping[str, _Function], contexts: Mapping[str, set[str]], answered: Mapping[int, Any] | None = None
 ) -> dict[str, dict[str, _Sink]]:
     """Function id -> the value paths in it that reach bcrypt with no 72-byte check.
-    ``app_handles``: the application answers a ``ValueError`` itself (not with a 500)."""
+    ``answered``: the components (``Graph.component``) whose application answers a
+    ``ValueError`` itself (not with a 500)."""
     sinks: dict[str, dict[str, _Sink]] = {}
     todo: list[tuple[str, str]] = []
     for fid, calls in model.externals.items():
@@ -884,6 +897,7 @@ def _sinks(
             if kind is None:
                 continue
             where = (call.site.line, call.site.col)
+            app_handles = answered is not None and model.component(model.path_of(fid)) in answered
             handled = app_handles or bool(flows.caught.get(where, frozenset()) & _HANDLES_VALUE_ERROR)
             if kind == "check" and handled:
                 continue

@@ -128,6 +128,9 @@ class UnboundedFanOut(Rule):
         tags=("async",),
     )
     cross_file = True
+    # Component-local: the branches' LLM work and timeouts follow call edges and rows of
+    # the same function/class/module, all within one component.
+    project_scope = "component"
     Options = DeadlineFixOptions
     fix_node = "Call"
     wants_fix_ancestors = True

@@ -210,6 +210,9 @@ class UnlockedLazySingleton(Rule):
     """
 
     graded = True
+    # Component-local: the grade is the thread chain into the getter, from entries along
+    # call edges, which only join modules of one component.
+    project_scope = "component"
     meta = RuleMeta(
         code="SL501",
         name="unlocked-lazy-singleton",
