@@ -316,16 +316,21 @@ def test_a_cached_graph_record_that_breaks_the_graph_gets_a_run_from_the_files(
 
     root, folder, baseline = project
     copy = fresh_copy(folder, tmp_path)
-    real = incremental.Plan.whole
+    real_whole, real_graph = incremental.Plan.whole, incremental.Plan.graph
     calls: list[bool] = []
 
-    def damaged(plan: Any) -> Any:
-        calls.append(plan.cache is not None)
-        if plan.cache is not None:
-            raise TypeError("unhashable type: 'dict'")
-        return real(plan)
+    def damaged(real: Any) -> Any:
+        def build(plan: Any, *args: Any) -> Any:
+            calls.append(plan.cache is not None)
+            if plan.cache is not None:
+                raise TypeError("unhashable type: 'dict'")
+            return real(plan, *args)
 
-    monkeypatch.setattr(incremental.Plan, "whole", damaged)
+        return build
+
+    # The whole graph (rules of the whole project) or the graph of some components.
+    monkeypatch.setattr(incremental.Plan, "whole", damaged(real_whole))
+    monkeypatch.setattr(incremental.Plan, "graph", damaged(real_graph))
     (root / "pkg" / "m1.py").write_text((root / "pkg" / "m1.py").read_text() + "\n")  # not the saved run: the phase runs
     try:
         run = api.check_paths([root], Settings(), cwd=root, jobs=1, cache_dir=copy)
