@@ -3,8 +3,8 @@
     python scripts/new_rule.py --code SL402 --name unbounded-gather --severity critical --audit §4
 
 Writes ``sightlint/rules/<name>.py`` (metadata, docstring sections, placeholder examples
-and a ``visit_`` stub) and ``fixtures/<CODE>.py``, adds the import and the ``ALL_RULES``
-entry to ``sightlint/registry.py``, and removes the code from ``registry.PLANNED``.
+and a ``visit_`` stub) and ``fixtures/<CODE>.py``, adds the import, the ``ALL_RULES``
+entry and the ``INDEX`` line to ``sightlint/registry.py``, and removes the code from ``registry.PLANNED``.
 Every placeholder is marked ``TODO(new-rule)``; the test suite fails until they are gone.
 For a planned code, ``--summary``, ``--severity`` and ``--audit`` default to the catalog's.
 
@@ -241,45 +241,48 @@ async def flagged() -> None:
 
 
 def register(init_src: str, spec: Spec) -> str:
-    """Add the import and the ALL_RULES entry to the registry source (sightlint/registry.py)."""
-    import_line = f"from sightlint.rules.{spec.module} import {spec.class_name}"
+    """Add the import, the ``ALL_RULES`` entry (the tuple ``_import_rules`` returns) and the
+    ``INDEX`` line to the registry source (sightlint/registry.py)."""
     lines = init_src.splitlines(keepends=True)
     rule_imports = [
-        (i, m.group(1))
+        (i, m.group(2), m.group(1))  # (line, module, indentation) of each rule's import
         for i, line in enumerate(lines)
-        if (m := re.match(r"from sightlint\.rules\.(\w+) import ", line))
+        if (m := re.match(r"(\s*)from sightlint\.rules\.(\w+) import ", line)) and m.group(2) != "base"
     ]
     if not rule_imports:
         raise NewRuleError("no `from sightlint.rules.<module> import ...` line in sightlint/registry.py")
-    after = [i for i, module in rule_imports if module > spec.module]
+    after = [i for i, module, _ in rule_imports if module > spec.module]
     at = after[0] if after else rule_imports[-1][0] + 1
-    lines.insert(at, import_line + "\n")
+    indent = rule_imports[0][2]
+    lines.insert(at, f"{indent}from sightlint.rules.{spec.module} import {spec.class_name}\n")
 
     tree = ast.parse("".join(lines))
-    assign = next(
-        (
-            n
-            for n in tree.body
-            if isinstance(n, (ast.Assign, ast.AnnAssign))
-            and any(isinstance(t, ast.Name) and t.id == "ALL_RULES" for t in (n.targets if isinstance(n, ast.Assign) else [n.target]))
-        ),
+    loader = next((n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "_import_rules"), None)
+    returned = next((n for n in ast.walk(loader) if isinstance(n, ast.Return)), None) if loader is not None else None
+    value = returned.value if returned is not None else None
+    if not isinstance(value, ast.Tuple) or not value.elts or value.elts[-1].end_lineno is None or value.end_lineno is None:
+        raise NewRuleError("the tuple _import_rules returns in sightlint/registry.py is not a literal of one entry a line")
+    last = value.elts[-1]
+    assert last.end_lineno is not None and value.end_lineno is not None
+    if last.end_lineno >= value.end_lineno:
+        raise NewRuleError("cannot add to the tuple _import_rules returns in sightlint/registry.py; add the entry by hand")
+    entry_indent = lines[last.lineno - 1][: last.col_offset]
+    lines.insert(last.end_lineno, f"{entry_indent}{spec.class_name},\n")
+
+    tree = ast.parse("".join(lines))
+    index = next(
+        (n for n in tree.body if isinstance(n, ast.AnnAssign) and isinstance(n.target, ast.Name) and n.target.id == "INDEX"),
         None,
     )
-    if assign is None or not isinstance(assign.value, ast.Tuple) or assign.end_lineno is None:
-        raise NewRuleError("ALL_RULES in sightlint/registry.py is not a tuple literal")
-    value = assign.value
-    last = value.elts[-1] if value.elts else None
-    if last is not None and last.end_lineno is not None and value.end_lineno is not None and last.end_lineno < value.end_lineno:
-        lines.insert(last.end_lineno, f"    {spec.class_name},\n")
-    else:
-        # Empty or one-line tuple: rewrite the assignment one entry per line.
-        source = "".join(lines)
-        names = [ast.get_source_segment(source, e) or "" for e in value.elts] + [spec.class_name]
-        prefix = lines[value.lineno - 1][: value.col_offset]
-        if value.lineno != assign.lineno or not lines[value.lineno - 1][value.col_offset :].startswith("("):
-            raise NewRuleError("cannot rewrite ALL_RULES in sightlint/registry.py; add the entry by hand")
-        body = "".join(f"    {n},\n" for n in names)
-        lines[assign.lineno - 1 : assign.end_lineno] = [prefix + "(\n" + body + ")\n"]
+    if index is None or not isinstance(index.value, ast.Tuple) or not index.value.elts:
+        raise NewRuleError("INDEX in sightlint/registry.py is not a tuple literal")
+    last = index.value.elts[-1]
+    if last.end_lineno is None:
+        raise NewRuleError("INDEX in sightlint/registry.py is not a tuple literal")
+    # A new rule is a per-file one (no project phase) until it says otherwise; the
+    # registry's tests then ask for this line to follow.
+    line = f'Indexed("{spec.code}", "{spec.name}", True, False, "{spec.module}", "{spec.class_name}")'
+    lines.insert(last.end_lineno, f"{lines[last.lineno - 1][: last.col_offset]}{line},\n")
     return "".join(lines)
 
 

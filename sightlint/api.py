@@ -11,7 +11,7 @@ calls it) and reports what concerns the files: see :func:`concerning`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,11 +20,11 @@ import gc
 import hashlib
 import os
 
-from sightlint import engine, runner
+from sightlint import runner
 from sightlint.cache import Cache
 from sightlint.files import Discovery, SourceFile, discover, project_root
 from sightlint.models import FileResult, Finding, RunResult
-from sightlint.registry import enabled_rules
+from sightlint.registry import enabled_index, enabled_rules
 from sightlint.rules.base import uses_project
 from sightlint.settings import Settings
 
@@ -35,6 +35,8 @@ if TYPE_CHECKING:
 
 def check_source(source: str | bytes, path: str, settings: Settings, *, module: str | None = None) -> FileResult:
     """One file's per-file findings, with the rules ``settings`` enable (no cross-file phase)."""
+    from sightlint import engine
+
     return engine.check_source(source, path, settings, rules=enabled_rules(settings), module=module)
 
 
@@ -45,6 +47,8 @@ def check_sources(
     modules: Mapping[str, str | None] | None = None,
 ) -> RunResult:
     """Check in-memory files keyed by display path; ``modules`` gives their module names."""
+    from sightlint import engine
+
     run = RunResult()
     rules = enabled_rules(settings)
     for path, source in sources.items():
@@ -330,8 +334,9 @@ def _open_cache(settings: Settings, cache_dir: Path | None, cwd: Path | None) ->
     """The cache for this configuration, and whether the run collects module summaries."""
     from sightlint.cache import Cache, default_directory
 
-    # The cross-file rules read per-module summaries collected in the same walk.
-    summarize = any(uses_project(rule) for rule in enabled_rules(settings))
+    # The cross-file rules read per-module summaries collected in the same walk (asked of
+    # the registry's index: a run served by the cache imports no rule).
+    summarize = any(rule.uses_project for rule in enabled_index(settings))
     variant = "summaries" if summarize else ""
     return Cache(cache_dir or default_directory(settings, cwd), settings, variant=variant), summarize
 
@@ -394,8 +399,14 @@ def check_paths(
     try:
         progress = progress or runner.NO_PROGRESS
         progress.phase("finding files")
-        found = discover_project(paths, settings, cwd) if project else discover(paths, settings, cwd)
-        run = _check_paths(found, settings, cwd=cwd, jobs=jobs, cache_dir=cache_dir, use_cache=use_cache, progress=progress)
+        opened = _open_cache(settings, cache_dir, cwd) if use_cache else None
+        walks = opened[0].walks() if opened is not None else None
+        found = discover_project(paths, settings, cwd, walks=walks) if project else discover(paths, settings, cwd, walks=walks)
+        if opened is not None and walks is not None:
+            opened[0].save_walks(walks)
+        run = _check_paths(
+            found, settings, cwd=cwd, jobs=jobs, cache_dir=cache_dir, use_cache=use_cache, progress=progress, opened=opened
+        )
         if found.named is not None:
             run = concerning(run, found.named)
             run.named = found.named
@@ -471,27 +482,30 @@ def project_graph(
             gc.enable()
 
 
-def discover_project(paths: Sequence[Path], settings: Settings, cwd: Path | None = None) -> Discovery:
+def discover_project(
+    paths: Sequence[Path], settings: Settings, cwd: Path | None = None, *, walks: dict[str, Any] | None = None
+) -> Discovery:
     """The files under ``paths`` and the rest of their project (:func:`files.project_root`).
 
     ``named`` on the result tells which files ``paths`` named; it is None (every file is
     reported on) when there is no project around the paths or a folder among them holds
-    the whole project, as ``sightlint check`` at the project's root does.
+    the whole project, as ``sightlint check`` at the project's root does. ``walks``: see
+    :func:`files.discover` (``Cache.walks``).
     """
     here = Path.cwd().resolve()  # paths are relative to the process's folder; ``cwd`` only shapes display paths
     root = project_root(paths, settings, cwd or here)
     if root is None:
-        return discover(paths, settings, cwd)
+        return discover(paths, settings, cwd, walks=walks)
     for path in paths:
         if path.is_dir():
             folder = path.resolve()
             if folder == root or folder in root.parents:
-                return discover(paths, settings, cwd)
+                return discover(paths, settings, cwd, walks=walks)
     # Walked from a path relative to the cwd when the two are nested, so that the files of the
     # project outside the cwd are shown as ``../pkg/mod.py``, as ``sightlint check ..`` shows them.
     shown_from = (cwd or here).resolve()
     near = shown_from == here and (root == here or here in root.parents or root in here.parents)
-    return discover(paths, settings, cwd, project=Path(os.path.relpath(root, here)) if near else root)
+    return discover(paths, settings, cwd, project=Path(os.path.relpath(root, here)) if near else root, walks=walks)
 
 
 def concerning(run: RunResult, named: frozenset[str]) -> RunResult:
@@ -505,10 +519,13 @@ def concerning(run: RunResult, named: frozenset[str]) -> RunResult:
     crashed may have hidden a chain); other files' per-file findings and unused
     suppressions are not reported.
     """
-    out = RunResult(errors=run.errors, memo=run.memo)
+    out = RunResult(errors=run.errors, memo=run.memo, snapshot=run.snapshot)
     for result in run.files:
         if result.path in named:
             out.files.append(result)
+            continue
+        touches = result.touches()  # known without decoding a result kept encoded
+        if touches is not None and not result.errors and named.isdisjoint(touches):
             continue
         findings = [through for f in result.findings if (f.related or f.chain_paths) and (through := _through(f, named)) is not None]
         if findings or result.errors:
@@ -595,17 +612,18 @@ def _check_paths(
     cache_dir: Path | None,
     use_cache: bool,
     progress: runner.Progress = runner.NO_PROGRESS,
+    opened: tuple[Cache, bool] | None = None,
 ) -> RunResult:
     run = RunResult(errors=list(found.errors))
-    rules = enabled_rules(settings)
     if not use_cache:
+        rules = enabled_rules(settings)
         summarize = any(uses_project(rule) for rule in rules)
         run.files = runner.check_files(found.files, settings, rules=rules, jobs=jobs, summarize=summarize, progress=progress)
         progress.phase("cross-file rules")
         run.errors.extend(project_phase(run.files, settings))
         return run
     progress.phase("reading files and the cache", len(found.files))
-    cache, summarize = _open_cache(settings, cache_dir, cwd)
+    cache, summarize = opened or _open_cache(settings, cache_dir, cwd)
     digests = runner.contents(found.files, cache.hashes(), settings.max_file_size)
     cache.save_hashes(len(found.files))
     run.memo = cache.file_memo({f.display: d for f, d in zip(found.files, digests) if isinstance(d, bytes)})
@@ -619,12 +637,14 @@ def _check_paths(
         # ``project_phase``): such a run's results serve only a run on the same files.
         inputs.append(("<named>", None, repr(sorted(found.named))))
     key = cache.run_key(inputs)
-    reused = cache.load_run(key)
+    reused = cache.load_run(key, damaged=_rechecker(found, settings))
     if reused is not None:
         run.files = reused
+        run.snapshot = cache.snapshot(key)
         return run
     from sightlint.incremental import NeedResults
 
+    rules = enabled_rules(settings)
     skipped = _unneeded(found, rules, cache, digests)
     run.files, unchanged = _results(found, settings, rules, jobs, cache, summarize, digests, progress, skipped)
     progress.phase("cross-file rules")
@@ -651,4 +671,24 @@ def _check_paths(
     run.errors.extend(errors)
     if unchanged and not errors and not run.internal_errors:
         cache.save_run(key, run.files)
+        # Not run.snapshot: a report is kept only from a run served by the snapshot, so
+        # that a run after every edit does not pay for writing one no run reads.
     return run
+
+
+def _rechecker(found: Discovery, settings: Settings) -> Callable[[str], FileResult]:
+    """What stands for a run snapshot's entry that cannot be decoded: the file's per-file
+    result, checked again (the cross-file findings are back on the next run, which works
+    the snapshot out again)."""
+    from sightlint.source import read_source
+
+    locations = {f.display: f for f in found.files}
+
+    def recheck(path: str) -> FileResult:
+        file = locations.get(path)
+        if file is None:
+            return FileResult(path)
+        data = read_source(file.location, settings.max_file_size)
+        return runner.check_one(data, path, file.module, settings, enabled_rules(settings))
+
+    return recheck

@@ -17,7 +17,11 @@ files rewrites a small journal, not tens of megabytes.
 Next to each pack, a *run snapshot* (``results-*.run``) holds the final results of the
 last complete run with that configuration (cross-file findings included), keyed by the
 list of files and their content hashes: when nothing changed, a run reads that one file
-and loads neither the pack nor any module summary.
+and loads neither the pack nor any module summary. Each file's result in it stays
+encoded until read (``models.LazyFileResult``), with what a run asks of every file (its
+errors, worst severity, the files its chains pass through) beside it; the last reports
+written from it are kept too (:class:`Snapshot`). ``file-walks.marshal`` keeps what the
+last folder walks found, with what they depended on (``files.discover``).
 
 The folder is not trusted: it is in the project by default, and a pull request or an
 archive can bring one along. Every file is sealed (:mod:`sightlint.seal`: an HMAC under
@@ -53,7 +57,7 @@ from typing import Any
 from sightlint import __version__
 from sightlint.atomic import write_atomically
 from sightlint.config import ConfigError
-from sightlint.models import FileResult, Finding, FixSafety, RelatedLocation, Severity, Span
+from sightlint.models import FileResult, Finding, LazyFileResult, FixSafety, RelatedLocation, Severity, Span
 from sightlint.seal import Seal, user_seal
 from sightlint.settings import Settings
 from sightlint.suppression import Suppressions
@@ -68,11 +72,17 @@ _INDEX_SUFFIX = ".gindex"
 _INDEX_FORMAT = 1
 _COMPONENT_SUFFIX = ".comp"
 _COMPONENT_FORMAT = 1
-_RUN_FORMAT = 4
+_RUN_FORMAT = 5
+_OUTPUT_SUFFIX = ".out"
+_PART_SUFFIX = ".part"
+_OUTPUT_FORMAT = 1
 _JOURNAL_SUFFIX = ".journal"
 _PRINTS_SUFFIX = ".prints"
 _PRINTS_FORMAT = 1
 _HASHES = "file-hashes.marshal"
+_WALKS = "file-walks.marshal"
+_WALKS_FORMAT = 1
+_KEEP_WALKS = 8
 _KEEP_PACKS = 4
 # Settings that only decide which files are checked or how the run ends, not what a
 # file's result holds. Every other field (including ones added later) keys the cache.
@@ -258,6 +268,7 @@ class Cache:
         self._hashes: dict[Any, Any] | None = None
         self._hashes_loaded: dict[Any, Any] = {}
         self._index_loaded: tuple[tuple[bytes, dict[Any, Any]] | None] | None = None
+        self._walks_read: dict[str, int] = {}
 
     def _load(self) -> None:
         """Read the pack, once, when the first result is asked for."""
@@ -274,11 +285,30 @@ class Cache:
         except OSError:
             pass
 
-    def get(self, key: Key, content_digest: bytes) -> FileResult | None:
-        """The cached result for this file and content, or None."""
+    def get(
+        self, key: Key, content_digest: bytes, *, damaged: Callable[[str], FileResult] | None = None
+    ) -> FileResult | None:
+        """The cached result for this file and content, or None.
+
+        With ``damaged``, the result is a :class:`LazyFileResult`, decoded when first read
+        (a run that re-analyses only part of the project leaves the rest encoded); an entry
+        that then does not decode gets the result ``damaged`` gives for its display path
+        (the entry stays until the file changes). Without it, a damaged entry is a miss.
+        """
         self._load()
         self._seen.add(key)
         entry = self._entries.get(key)
+        if damaged is not None and isinstance(entry, tuple) and len(entry) in (2, 4) and entry[0] == content_digest:
+            blob = entry[1]
+            if type(blob) is bytes:
+                result: FileResult | None = LazyFileResult(
+                    key[0], blob, _snapshot_decoder(key[0]), damaged, errors=[], worst=None, unused=True, touches=None
+                )  # results with errors are never cached
+                assert result is not None
+                if len(entry) == 4 and isinstance(entry[2], bytes) and isinstance(entry[3], str):
+                    result.summary = PackedSummary(entry[2], entry[3])
+                self.hits += 1
+                return result
         if isinstance(entry, tuple) and len(entry) in (2, 4) and entry[0] == content_digest:
             try:
                 result = _decode_result(marshal.loads(entry[1]))
@@ -380,6 +410,32 @@ class Cache:
         self._ensure_directory()
         write_atomically(target, self._seal.seal(target.name, blob), suffix=".tmp")
 
+    # -- folder walks (see files.discover) ---------------------------------------------
+
+    def walks(self) -> dict[str, Any]:
+        """What the last runs' folder walks found, for ``files.discover``'s ``walks``
+        (empty if missing, damaged or not ours); :meth:`save_walks` writes it back."""
+        try:
+            blob = self.read(self.directory / _WALKS)
+            data = marshal.loads(blob) if blob is not None else None
+        except Exception:  # sightlint: ignore[SL201] missing or damaged: the folders are walked again
+            data = None
+        walks: dict[str, Any] = {}
+        if type(data) is tuple and len(data) == 2 and data[0] == _WALKS_FORMAT and type(data[1]) is dict:
+            walks = data[1]
+        self._walks_read = {key: id(value) for key, value in walks.items()}
+        return walks
+
+    def save_walks(self, walks: dict[str, Any]) -> None:
+        """Write ``walks`` back if a walk was done again; failures only cost speed."""
+        if self._seal is None or {key: id(value) for key, value in walks.items()} == self._walks_read:
+            return
+        keep = dict(list(walks.items())[-_KEEP_WALKS:])  # the most recent few (another cwd, another folder)
+        try:
+            self.write(self.directory / _WALKS, marshal.dumps((_WALKS_FORMAT, keep)))
+        except Exception as exc:
+            self.write_error = f"cannot write cache in {self.directory}: {exc}"
+
     # -- run snapshots -----------------------------------------------------------------
 
     def run_key(self, files: Sequence[tuple[str, str | None, bytes | str]]) -> bytes:
@@ -391,8 +447,16 @@ class Cache:
     def _run_header(self, key: bytes) -> bytes:
         return b"sightlint-run" + bytes([_RUN_FORMAT]) + key
 
-    def load_run(self, key: bytes) -> list[FileResult] | None:
-        """The final results of the last run with this key, or None (missing, other key, damaged)."""
+    def load_run(self, key: bytes, damaged: Callable[[str], FileResult] | None = None) -> list[FileResult] | None:
+        """The final results of the last run with this key, or None (missing, other key, damaged).
+
+        Each file's result stays encoded until it is read (:class:`LazyFileResult`): a
+        run that reports a few files, or only counts, decodes only those. The snapshot's
+        shape is checked here, each entry's contents when it is decoded; an entry that
+        does not decode (only possible behind a valid seal: a bug of ours) gets the
+        result ``damaged`` gives for its path (default: an empty one), and the snapshot is
+        deleted so that the next run works it out again.
+        """
         blob = self.read(self.run_file, expect=self._run_header(key))  # another run's: not read further
         if blob is None:
             return None
@@ -400,22 +464,44 @@ class Cache:
         gc.disable()  # many small acyclic objects: the cyclic collector would run over and over
         try:
             data = marshal.loads(blob)
-            if not isinstance(data, list):
+            if type(data) is not list or not all(_valid_entry(entry) for entry in data):
                 return None
-            return [_decode_result(item) for item in data]
         except Exception:  # sightlint: ignore[SL201] missing, damaged or of another shape: run normally
             return None
         finally:
             if collecting:
                 gc.enable()
 
+        def broken(path: str) -> FileResult:
+            self.run_file.unlink(missing_ok=True)
+            return damaged(path) if damaged is not None else FileResult(path)
+
+        out: list[FileResult] = []
+        for path, encoded, errors, worst, unused, touches in data:
+            if encoded is None:
+                out.append(FileResult(path, errors=list(errors)))
+            else:
+                out.append(
+                    LazyFileResult(
+                        path, encoded, _snapshot_decoder(path), broken,
+                        errors=list(errors), worst=worst, unused=unused, touches=touches,
+                    )  # fmt: skip
+                )
+        return out
+
     def save_run(self, key: bytes, results: Sequence[FileResult]) -> None:
-        """Remember a complete run's final results; failures are recorded, never raised."""
+        """Remember a complete run's final results; failures are recorded, never raised.
+
+        A result read from a snapshot and never decoded is written back as it was read."""
         try:
-            blob = self._run_header(key) + marshal.dumps([_encode_result(r) for r in results])
-            self.write(self.run_file, blob)
+            entries = [_snapshot_entry(r) for r in results]
+            self.write(self.run_file, self._run_header(key) + marshal.dumps(entries))
         except Exception as exc:
             self.write_error = f"cannot write cache in {self.directory}: {exc}"
+
+    def snapshot(self, key: bytes) -> Snapshot:
+        """Where a run with key ``key`` keeps a report derived from its final results alone."""
+        return Snapshot(self, key)
 
     # -- the call graph's index and its components (see sightlint.incremental) ---------
 
@@ -520,6 +606,7 @@ class Cache:
                 for companion in (
                     _SUFFIX + _JOURNAL_SUFFIX, _RUN_SUFFIX, _GRAPH_SUFFIX, _GRAPH_SUFFIX + _JOURNAL_SUFFIX,
                     _PRINTS_SUFFIX, _PRINTS_SUFFIX + _JOURNAL_SUFFIX, _INDEX_SUFFIX, _INDEX_SUFFIX + _JOURNAL_SUFFIX,
+                    _OUTPUT_SUFFIX, _PART_SUFFIX + _OUTPUT_SUFFIX,
                 ):  # fmt: skip
                     path.with_name(path.name.removesuffix(_SUFFIX) + companion).unlink(missing_ok=True)
                 components = path.name.removesuffix(_SUFFIX) + "-"
@@ -602,6 +689,100 @@ class FileMemo:
         except Exception:  # sightlint: ignore[SL201] a memo that cannot be written is rebuilt next time
             pass
         self._changed = {}
+
+
+class Snapshot:
+    """The last report written from a run snapshot's results, kept next to it (``results-*.out``).
+
+    A run whose files and configuration did not change reports the same thing as last
+    time: ``sightlint check --format json`` at 700k lines spent most of a warm run
+    encoding the same 15k findings again. The report is stored with the run's key and a
+    key for everything else it depends on (format, options, the folders paths are shown
+    from; see ``reporting.render``), sealed like every cache file, and given back only
+    for both keys. The last report on the whole project and the last one on some of its
+    files (``check FILES``, as a pre-commit hook runs it) are kept.
+    """
+
+    def __init__(self, cache: Cache, run_key: bytes) -> None:
+        self._cache = cache
+        self.run_key = run_key
+        self._stem = cache.run_file.name.removesuffix(_RUN_SUFFIX)
+
+    def _path(self, part: bool) -> Path:
+        # Two places: a report on the whole project and one on some of its files (a
+        # pre-commit hook between two full runs does not push the full report out).
+        return self._cache.run_file.with_name(self._stem + (_PART_SUFFIX if part else "") + _OUTPUT_SUFFIX)
+
+    def output(self, key: bytes, *, part: bool = False) -> str | None:
+        """The report stored for ``key`` with this run's key, or None; ``part``: a report
+        on some files of the project."""
+        try:
+            blob = self._cache.read(self._path(part))
+            if blob is None:
+                return None
+            data = marshal.loads(blob)
+        except Exception:  # sightlint: ignore[SL201] missing or damaged: the report is written afresh
+            return None
+        if (
+            type(data) is tuple
+            and len(data) == 4
+            and data[0] == _OUTPUT_FORMAT
+            and data[1] == self.run_key
+            and data[2] == key
+            and type(data[3]) is str
+        ):
+            return data[3]
+        return None
+
+    def save_output(self, key: bytes, text: str, *, part: bool = False) -> None:
+        """Keep ``text`` as the report for ``key``; failures are ignored (it is only a shortcut)."""
+        try:
+            self._cache.write(self._path(part), marshal.dumps((_OUTPUT_FORMAT, self.run_key, key, text)))
+        except Exception:  # sightlint: ignore[SL201] not kept: the next run writes the report again
+            pass
+
+
+def _snapshot_decoder(path: str) -> Callable[[bytes], FileResult]:
+    def decode(blob: bytes) -> FileResult:
+        result = _decode_result(marshal.loads(blob))
+        if result.path != path:
+            raise ValueError("not this file's result")
+        return result
+
+    return decode
+
+
+def _valid_entry(entry: Any) -> bool:
+    """A run snapshot's entry: (path, encoded result or None, errors, worst severity, unused, touches)."""
+    return (
+        type(entry) is tuple
+        and len(entry) == 6
+        and type(entry[0]) is str
+        and (entry[1] is None or type(entry[1]) is bytes)
+        and type(entry[2]) is list
+        and _strs(entry[2])
+        and type(entry[3]) is int
+        and -1 <= entry[3] <= 3
+        and type(entry[4]) is bool
+        and type(entry[5]) is tuple
+        and _strs(entry[5])
+    )
+
+
+def _snapshot_entry(result: FileResult) -> tuple[Any, ...]:
+    """``result`` as the run snapshot stores it (see :func:`_valid_entry`)."""
+    errors = list(result.errors)
+    touches = result.touches()  # known without decoding when ``result`` was never decoded
+    if isinstance(result, LazyFileResult) and result.blob is not None and touches is not None and result._worst is not None:
+        return (result.path, result.blob, errors, result._worst, bool(result.unused_suppressions), touches)
+    findings = result.findings
+    unused = bool(result.unused_suppressions)
+    if not findings and not unused:
+        return (result.path, None, errors, -1, False, ())
+    through = {r.path for f in findings for r in f.related}
+    through.update(p for f in findings for p in f.chain_paths)
+    blob = marshal.dumps(_encode_result(result))
+    return (result.path, blob, errors, result.worst(), unused, tuple(sorted(through)))
 
 
 class PackedSummary:

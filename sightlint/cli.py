@@ -184,7 +184,7 @@ def check(
     findings in PATHS and those whose call chain passes through them.
     """
     from sightlint import api, reporting
-    from sightlint.registry import enabled_rules
+    from sightlint.registry import enabled_index
 
     if fix_habit:
         _fail("`check --fix` is a separate command here: `sightlint fix [PATHS]` (add --diff to preview, --unsafe-fixes for the rest)")
@@ -207,7 +207,7 @@ def check(
     if show_files:
         _show_files(targets, settings)
         return
-    if not enabled_rules(settings):
+    if not enabled_index(settings):
         # Nothing would run: say so rather than "All checks passed" (a report file is
         # still written, empty, so that a CI upload finds it).
         if not quiet:
@@ -239,7 +239,10 @@ def check(
     if add_noqa:
         _add_noqa(run, quiet)
         return
-    _report(run, settings, fmt, output_file, quiet=quiet, color=color, no_source=no_source, show_chains=show_chains, statistics=statistics)
+    _report(
+        run, settings, fmt, output_file, quiet=quiet, color=color, no_source=no_source, show_chains=show_chains,
+        statistics=statistics, reuse=True,
+    )  # fmt: skip
     if not quiet and not (fmt == "text" and output_file is None):
         from sightlint.reporting.baseline import summary as baseline_summary
 
@@ -345,6 +348,7 @@ def _report(
     no_source: bool,
     show_chains: bool,
     statistics: bool = False,
+    reuse: bool = False,
 ) -> None:
     """The findings of ``run`` as ``check`` reports them (``fix`` reports what remains the
     same way), and the run's errors the text reporter did not already list."""
@@ -364,6 +368,7 @@ def _report(
                     show_chains=show_chains,
                     unused_suppressions=settings.report_unused_suppressions,
                     settings=settings,
+                    reuse=reuse,
                 )
     for message in run.errors:
         if quiet or fmt == "text" and output_file is None:
@@ -376,7 +381,7 @@ def exit_code(run: RunResult, settings: Settings, exit_zero: bool = False) -> in
         return EXIT_ERROR
     if exit_zero:
         return EXIT_CLEAN
-    failing = [f for f in run.findings if f.severity >= settings.fail_on]
+    failing = run.worst() >= settings.fail_on  # known without decoding results kept encoded
     unused = settings.report_unused_suppressions and any(r.unused_suppressions for r in run.files)
     return EXIT_FINDINGS if failing or unused else EXIT_CLEAN
 

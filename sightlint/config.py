@@ -90,11 +90,10 @@ def _strings(key: str, value: Any) -> tuple[str, ...]:
 
 
 def _selectors(key: str, value: Any) -> tuple[str, ...]:
-    from sightlint.registry import CATALOG
+    from sightlint.registry import selectors
 
     items = _strings(key, value)
-    codes = [e.meta.code for e in CATALOG]
-    names = [e.meta.name for e in CATALOG]
+    codes, names = selectors()  # without importing the rules
     for item in items:
         sel = item.strip()
         if sel.upper() == "ALL":

@@ -14,9 +14,11 @@ from __future__ import annotations
 import fnmatch
 import os
 import re
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from sightlint.settings import DEFAULT_EXCLUDE, Settings
 from sightlint.source import read_source
@@ -211,11 +213,12 @@ class _Excluder:
 class _GitIgnore:
     """``.gitignore`` files from the repository root down, each applying to its own folder."""
 
-    def __init__(self, start: Path) -> None:
+    def __init__(self, start: Path, stamps: dict[str, Any] | None = None) -> None:
         import pathspec
 
         self._pathspec = pathspec
         self._specs: dict[Path, object | None] = {}
+        self._stamps = stamps
         self.root = self._repo_root(start)
         self.root_str = str(self.root) if self.root is not None else None
 
@@ -230,6 +233,8 @@ class _GitIgnore:
         if folder not in self._specs:
             lines: list[str] = []
             for name in (".gitignore",) + ((".git/info/exclude",) if folder == self.root else ()):
+                if self._stamps is not None:
+                    self._stamps[str(folder / name)] = stamp(str(folder / name))
                 # Regular files only: a FIFO named .gitignore would hang the walk.
                 data = read_source(folder / name)
                 if isinstance(data, bytes):
@@ -258,13 +263,22 @@ class _GitIgnore:
 
 
 def discover(
-    paths: Sequence[Path], settings: Settings, cwd: Path | None = None, *, project: Path | None = None
+    paths: Sequence[Path],
+    settings: Settings,
+    cwd: Path | None = None,
+    *,
+    project: Path | None = None,
+    walks: dict[str, Any] | None = None,
 ) -> Discovery:
     """The Python files under ``paths``, sorted, each once.
 
     With ``project`` (a folder), the files under it are found too, after those of
     ``paths`` and with the same exclusions; ``named`` then tells which files ``paths``
     named and ``context_errors`` holds what went wrong walking the rest.
+
+    ``walks`` (kept between runs by the cache) remembers what walking a folder found and
+    what that depended on (see :func:`stamp`): a walk whose folders and ignore files all
+    look as they did is not done again. Entries are added or replaced in it.
     """
     cwd_path = (cwd or Path.cwd()).resolve()
     cwd_str = str(cwd_path)
@@ -299,14 +313,65 @@ def discover(
             found.files.append(SourceFile(str(path), display_path(path, cwd_path), module))
 
     def walk(raw: Path, errors: list[str], left_out: list[str]) -> None:
-        gitignore = _GitIgnore(raw.resolve()) if settings.respect_gitignore else None
+        if walks is None:
+            fresh(raw, errors, left_out, None)
+            return
+        key = repr((str(raw), os.getcwd(), cwd_str, src, tuple(settings.exclude), tuple(settings.extend_exclude), settings.respect_gitignore))
+        kept = _kept_walk(walks.get(key))
+        if kept is not None:
+            files, excluded_here = kept
+            for location, shown, module, real in files:
+                if real not in seen:
+                    seen.add(real)
+                    found.files.append(SourceFile(location, shown, module))
+            left_out.extend(excluded_here)
+            return
+        stamps: dict[str, Any] = {}
+        start = time.time_ns()
+        # Above the folder: the packages its module names climb into, the repository root.
+        top = os.path.realpath(raw)
+        for folder in (top, *map(str, Path(top).parents)):
+            init = os.path.join(folder, "__init__.py")
+            stamps[init] = stamp(init)
+            if stamps[init] is None:
+                break
+        if settings.respect_gitignore:
+            for folder in (top, *map(str, Path(top).parents)):
+                git = os.path.join(folder, ".git")  # whether it is there ("?"): git changes the folder all the time
+                stamps["?" + git] = os.path.exists(git)
+                if stamps["?" + git]:
+                    break
+        errors_before, left_before = len(errors), len(left_out)
+        record: list[tuple[str, str, str | None, str]] = []
+        if not fresh(raw, errors, left_out, stamps, record) or len(errors) > errors_before:
+            walks.pop(key, None)
+            return
+        # A folder changed within the last 2 s may change again within its timestamps'
+        # granularity unnoticed: such a walk is not kept (as runner.contents does for files).
+        horizon = start - 2_000_000_000
+        if any(type(s) is tuple and max(s[0], s[1]) >= horizon for s in stamps.values()):
+            walks.pop(key, None)
+            return
+        walks[key] = (record, left_out[left_before:], stamps)
+
+    def fresh(
+        raw: Path,
+        errors: list[str],
+        left_out: list[str],
+        stamps: dict[str, Any] | None,
+        record: list[tuple[str, str, str | None, str]] | None = None,
+    ) -> bool:
+        """Walk ``raw``; with ``stamps``, note what the walk depends on and every file
+        found in ``record``; returns False if the walk may not be kept (a file link)."""
+        keepable = True
+        gitignore = _GitIgnore(raw.resolve(), stamps) if settings.respect_gitignore else None
         if gitignore is not None and gitignore.root is None:
             gitignore = None
         # A file link that leads out of the tree walked is not followed (as folder links
         # are not): a repository's link to ~/.ssh/x.py or /etc is not read, nor fixed.
         inside = _with_sep(os.path.realpath(raw))
         pruned: list[str] = []
-        for here, here_abs, here_resolved, names in _walk(str(raw), excluded, gitignore, errors, has_init, pruned):
+        for here, here_abs, here_resolved, names in _walk(str(raw), excluded, gitignore, errors, has_init, pruned, stamps):
             # ``here`` holds no symlinked folder (they are not followed), so a file's real
             # path is its folder's plus its name unless the file itself is a link.
             here_sep, resolved_sep = _with_sep(here), _with_sep(here_resolved)
@@ -314,6 +379,7 @@ def discover(
             for name, is_link in names:
                 path = here_sep + name
                 if is_link:
+                    keepable = False  # where it leads may change with no folder of the walk changing
                     key = os.path.realpath(path)
                     if key in seen or not key.startswith(inside):
                         continue
@@ -322,14 +388,24 @@ def discover(
                     module = _module_in(folder, real_name, src, packages, prefixes, has_init)
                 else:
                     key = resolved_sep + name
-                    if key in seen:
+                    if record is not None:
+                        module = _module_in(here_resolved, name, src, packages, prefixes, has_init)
+                        record.append((path, shown + name, module, key))
+                        if key in seen:
+                            continue
+                    elif key in seen:
                         continue
+                    else:
+                        module = _module_in(here_resolved, name, src, packages, prefixes, has_init)
                     seen.add(key)
-                    module = _module_in(here_resolved, name, src, packages, prefixes, has_init)
                 found.files.append(SourceFile(path, shown + name, module))
         for path in pruned:
-            if not _never_code(os.path.basename(path)) and _holds_python(path):
-                left_out.append(display(os.path.abspath(path), path))
+            if not _never_code(os.path.basename(path)):
+                if stamps is not None:
+                    stamps[os.path.abspath(path)] = stamp(os.path.abspath(path))
+                if _holds_python(path):
+                    left_out.append(display(os.path.abspath(path), path))
+        return keepable
 
     for raw in paths:
         if not raw.exists() and not raw.is_symlink():
@@ -408,6 +484,7 @@ def _walk(
     errors: list[str],
     has_init: dict[str, bool],
     pruned: list[str] | None = None,
+    stamps: dict[str, Any] | None = None,
 ) -> Iterator[tuple[str, str, str, list[tuple[str, bool]]]]:
     """Folders top-down in sorted order (symlinked folders not followed), excluded ones pruned:
     (folder as joined from ``top``, its absolute path, its real path, [(Python file name, is a symlink)]).
@@ -419,13 +496,16 @@ def _walk(
     stack = [(top, "")]
     while stack:
         here, rel_here = stack.pop()
+        native_rel = rel_here.replace("/", os.sep)
+        here_abs = top_abs_sep + native_rel if rel_here else top_abs_sep
+        if stamps is not None:  # before the listing: a change while it is read shows next time
+            stamps[here_abs] = stamp(here_abs)
         try:
             with os.scandir(here) as it:
                 entries = list(it)
         except OSError as exc:
             errors.append(f"{exc.filename}: cannot read directory: {exc.strerror}")
             continue
-        native_rel = rel_here.replace("/", os.sep)
         here_resolved = top_resolved_sep + native_rel if rel_here else top_resolved
         init: bool | None = False
         dirs: list[tuple[str, bool]] = []
@@ -470,6 +550,48 @@ def _walk(
                     pruned.append(_with_sep(here) + name)
                 continue
             names.append((name, is_link))
-        here_abs = top_abs_sep + native_rel if rel_here else top_abs_sep
         yield here, here_abs, here_resolved, names
         stack.extend(reversed(keep))
+
+
+def stamp(path: str) -> tuple[int, int, int, int] | None:
+    """What tells that a folder's entries or a file's content changed: (mtime, ctime, size,
+    inode), or None if there is nothing at ``path``. Adding, removing or renaming an entry
+    changes its folder's mtime and ctime, and ctime cannot be set back (``touch -d`` and
+    archive tools set mtimes only)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino)
+
+
+def _kept_walk(entry: Any) -> tuple[list[tuple[str, str, str | None, str]], list[str]] | None:
+    """A walk kept in ``discover``'s ``walks`` if it has the shape it is written in and
+    every folder and file it depended on is as it was; else None (walk again)."""
+    if type(entry) is not tuple or len(entry) != 3:
+        return None
+    files, left_out, stamps = entry
+    if type(files) is not list or type(left_out) is not list or type(stamps) is not dict:
+        return None
+    for path, seen in stamps.items():
+        if type(path) is not str:
+            return None
+        if path.startswith("?"):
+            if os.path.exists(path[1:]) is not seen:
+                return None
+        elif stamp(path) != seen:
+            return None
+    if not all(type(p) is str for p in left_out):
+        return None
+    for item in files:
+        if not (
+            type(item) is tuple
+            and len(item) == 4
+            and type(item[0]) is str
+            and type(item[1]) is str
+            and (item[2] is None or type(item[2]) is str)
+            and type(item[3]) is str
+        ):
+            return None
+    return files, left_out

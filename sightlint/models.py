@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
 
@@ -114,6 +115,108 @@ class FileResult:
     summary: Any = None
     suppressions: Any = None
 
+    def worst(self) -> int:
+        """The highest severity among the findings (its int value), or -1 without findings."""
+        return max((int(f.severity) for f in self.findings), default=-1)
+
+    def touches(self) -> tuple[str, ...] | None:
+        """The files the chains of this result's findings pass through (``related`` and
+        ``chain_paths``), if known without decoding anything (see :class:`LazyFileResult`);
+        None: look at the findings."""
+        return None
+
+
+class LazyFileResult(FileResult):
+    """A :class:`FileResult` kept encoded (a cache entry) until one of ``findings``,
+    ``unused_suppressions`` or ``suppressions`` is first read or set.
+
+    What a run asks of every file without reporting it in full is known without decoding:
+    ``errors``, :meth:`worst` and :meth:`touches` (and so whether it has unused
+    suppressions); ``worst``/``touches`` None and ``unused`` True stand for "not known: decode
+    when asked". ``decode`` turns the blob into a plain result; if it raises, ``damaged``
+    (given the path) supplies the result instead. Reading ``decoded`` tells whether the
+    entry was decoded: one that was not is written back as it was read (``blob``).
+    """
+
+    def __init__(
+        self,
+        path: str,
+        blob: bytes,
+        decode: Callable[[bytes], FileResult],
+        damaged: Callable[[str], FileResult],
+        *,
+        errors: list[str],
+        worst: int | None,
+        unused: bool,
+        touches: tuple[str, ...] | None,
+    ) -> None:
+        # Not the dataclass __init__: the decoded fields are properties here.
+        self.__dict__.update(path=path, errors=errors, summary=None)
+        self.blob: bytes | None = blob
+        self._decode = decode
+        self._damaged = damaged
+        self._worst = worst
+        self._unused = unused
+        self._touches = touches
+        self._fields: FileResult | None = None
+
+    @property
+    def decoded(self) -> bool:
+        return self._fields is not None
+
+    def _open(self) -> FileResult:
+        fields = self._fields
+        if fields is None:
+            assert self.blob is not None
+            try:
+                fields = self._decode(self.blob)
+            except Exception:  # sightlint: ignore[SL201] handed to ``damaged``, which supplies the result
+                fields = self._damaged(self.path)
+            self._fields = fields
+            self.blob = None
+        return fields
+
+    @property
+    def findings(self) -> list[Finding]:
+        return self._open().findings
+
+    @findings.setter
+    def findings(self, value: list[Finding]) -> None:
+        self._open().findings = value
+
+    @property
+    def unused_suppressions(self) -> list[tuple[int, tuple[str, ...] | None]]:
+        if not self._unused and self._fields is None:
+            return []
+        return self._open().unused_suppressions
+
+    @unused_suppressions.setter
+    def unused_suppressions(self, value: list[tuple[int, tuple[str, ...] | None]]) -> None:
+        self._open().unused_suppressions = value
+
+    @property
+    def suppressions(self) -> Any:
+        return self._open().suppressions
+
+    @suppressions.setter
+    def suppressions(self, value: Any) -> None:
+        self._open().suppressions = value
+
+    def __eq__(self, other: object) -> bool:
+        """Equal to a plain result with the same fields (what it stands for)."""
+        if not isinstance(other, FileResult):
+            return NotImplemented
+        fields = ("path", "findings", "errors", "unused_suppressions", "summary", "suppressions")
+        return all(getattr(self, name) == getattr(other, name) for name in fields)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, as the dataclass
+
+    def worst(self) -> int:
+        return self._worst if self._fields is None and self._worst is not None else super().worst()
+
+    def touches(self) -> tuple[str, ...] | None:
+        return self._touches if self._fields is None else None
+
 
 @dataclass
 class RunResult:
@@ -141,12 +244,19 @@ class RunResult:
     # Where reporters may keep what they derive from a file's content between runs
     # (``cache.FileMemo``), when the run used a cache; None otherwise.
     memo: Any = None
+    # The run snapshot (``cache.Snapshot``) these final results were read from, when the
+    # run used a cache and nothing changed: a report of them may be kept with it.
+    snapshot: Any = None
 
     @property
     def findings(self) -> list[Finding]:
         out = [f for result in self.files for f in result.findings]
         out.sort(key=Finding.sort_key)
         return out
+
+    def worst(self) -> int:
+        """The highest severity of any finding (its int value), or -1 without findings."""
+        return max((result.worst() for result in self.files), default=-1)
 
     @property
     def internal_errors(self) -> list[str]:

@@ -19,7 +19,6 @@ from collections.abc import Callable, Sequence
 from types import MappingProxyType
 from typing import Any
 
-from sightlint import engine
 from sightlint.cache import Cache, Packed, digest, pack, unpack
 from sightlint.files import SourceFile
 from sightlint.models import FileResult
@@ -70,6 +69,9 @@ def check_one(
 
     ``summarize`` asks the engine for the module summary the cross-file phase reads.
     """
+    # Imported here: a run served by the cache hashes files with this module and checks none.
+    from sightlint import engine
+
     if isinstance(data, str):
         return FileResult(display, findings=[engine.parse_error(display, f"cannot read file: {data}")])
     try:
@@ -155,8 +157,12 @@ def check_files_as_read(
     summarize: bool = False,
     digests: Sequence[bytes | str] | None = None,
     progress: Progress = NO_PROGRESS,
+    damaged: Callable[[str], FileResult] | None = None,
 ) -> tuple[list[FileResult], bool]:
-    """:func:`check_files`, and whether every file checked still had the content in ``digests``."""
+    """:func:`check_files`, and whether every file checked still had the content in ``digests``.
+
+    With ``damaged``, cached results are handed out encoded, decoded when first read
+    (``Cache.get``'s ``damaged``: what stands for an entry that does not decode then)."""
     same = True
     jobs = default_jobs() if jobs is None or jobs < 1 else jobs
     results: list[FileResult | None] = [None] * len(files)
@@ -175,7 +181,7 @@ def check_files_as_read(
                 if isinstance(content, str):
                     results[index] = check_one(content, file.display, file.module, settings, rules, summarize)
                     continue
-                hit = cache.get((file.display, file.module), content)
+                hit = cache.get((file.display, file.module), content, damaged=damaged)
                 if hit is not None:
                     results[index] = hit
                     continue
@@ -417,5 +423,7 @@ def _crashed(task: Task, why: str) -> tuple[int, None, FileResult]:
     """The result of a file whose check killed the process checking it."""
     index, _, display, _ = task
     message = f"the checker crashed on this file ({why})"
+    from sightlint import engine
+
     finding = engine.parse_error(display, message)
     return index, None, FileResult(display, findings=[finding], errors=[f"internal error while checking {display}: {message}"])

@@ -171,6 +171,73 @@ def test_an_unchanged_run_reads_only_the_run_snapshot(tmp_path: Path, monkeypatc
     assert counter.paths == []
 
 
+def test_a_snapshot_serves_results_decoded_only_when_read(tmp_path: Path) -> None:
+    """An unchanged run keeps each file's result encoded until it is read: a check of one
+    file of the project decodes that file's result (and those whose chains pass through
+    it), the exit code comes from what the snapshot says of each file."""
+    from sightlint.cli import exit_code
+    from sightlint.models import LazyFileResult
+
+    root, cache = make_project(tmp_path / "p"), tmp_path / "cache"
+    cold = run(root, cache)
+    whole = api.check_paths([root], SETTINGS, cwd=root, jobs=1, cache_dir=cache)
+    lazy = [r for r in whole.files if isinstance(r, LazyFileResult)]
+    assert [r.path for r in lazy] == ["pkg/mod0.py", "pkg/mod2.py", "pkg/mod4.py"]  # the files with findings
+    assert not any(r.decoded for r in lazy)
+    assert exit_code(whole, SETTINGS) == 1 and not any(r.decoded for r in lazy)
+    assert whole.findings == cold and all(r.decoded for r in lazy)
+    one = api.check_paths([root / "pkg" / "mod2.py"], SETTINGS, cwd=root, jobs=1, cache_dir=cache)
+    assert [r.path for r in one.files] == ["pkg/mod2.py"]
+    assert one.findings == [f for f in cold if f.path == "pkg/mod2.py"]
+
+
+def test_cached_results_can_be_handed_out_encoded(tmp_path: Path) -> None:
+    """``Cache.get(..., damaged=...)``: results decoded on first read, the same as eager ones;
+    an entry that does not decode gets what ``damaged`` gives."""
+    from sightlint.models import FileResult, LazyFileResult
+
+    root, folder = make_project(tmp_path / "p"), tmp_path / "cache"
+    run(root, folder)
+    files = discover([root], SETTINGS, cwd=root).files
+    cache = Cache(folder, SETTINGS)
+    digests = runner.contents(files)
+    eager = [cache.get((f.display, f.module), d) for f, d in zip(files, digests)]
+    assert all(r is not None and not isinstance(r, LazyFileResult) for r in eager)
+    asked: list[str] = []
+
+    def damaged(path: str) -> FileResult:
+        asked.append(path)
+        return FileResult(path)
+
+    lazy = [Cache(folder, SETTINGS).get((f.display, f.module), d, damaged=damaged) for f, d in zip(files, digests)]
+    assert all(isinstance(r, LazyFileResult) and not r.decoded for r in lazy)
+    assert [r.worst() if r else None for r in lazy] == [r.worst() if r else None for r in eager]
+    assert lazy == eager and not asked
+    fmt, token, tag, entries = marshal.loads(opened(pack_of(folder)))
+    key = ("pkg/mod2.py", "pkg.mod2")
+    entries[key] = (entries[key][0], b"\x80\x05garbage", *entries[key][2:])
+    reseal(pack_of(folder), marshal.dumps((fmt, token, tag, entries)))
+    digest = dict(zip((f.display for f in files), digests))["pkg/mod2.py"]
+    again = Cache(folder, SETTINGS).get(key, digest, damaged=damaged)
+    assert again is not None and again.findings == [] and asked == ["pkg/mod2.py"]
+
+
+def test_a_snapshot_entry_that_does_not_decode_is_checked_again(tmp_path: Path) -> None:
+    """Behind a valid seal (only a bug of ours can write one): the file's result is worked
+    out again, and so is the snapshot on the next run."""
+    root, cache = make_project(tmp_path / "p"), tmp_path / "cache"
+    cold = run(root, cache)
+    snapshot = run_of(cache)
+    body = opened(snapshot)
+    header, entries = body[:46], marshal.loads(body[46:])
+    entries = [(e[0], b"\x80\x05garbage", *e[2:]) if e[0] == "pkg/mod2.py" else e for e in entries]
+    reseal(snapshot, header + marshal.dumps(entries))
+    assert run(root, cache) == cold
+    assert not snapshot.exists()
+    assert run(root, cache) == cold
+    assert run_of(cache).exists()
+
+
 @pytest.mark.parametrize(
     "change",
     [

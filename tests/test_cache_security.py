@@ -30,7 +30,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fuzzing import examples
-from sightlint import api, runner
+from sightlint import api, files, runner
 from sightlint.cli import main
 from sightlint.models import RunResult
 from sightlint.seal import HEADER_SIZE, KEY_FILE, KEY_SIZE, MAGIC, Seal, load_key, user_seal
@@ -61,19 +61,21 @@ def files_look_old() -> Iterator[None]:
     clock = SimpleNamespace(time_ns=lambda: time.time_ns() + 10_000_000_000)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(runner, "time", clock)
+        patch.setattr(files, "time", clock)  # the folder walk is kept too
         yield
 
 
 @pytest.fixture(scope="module")
 def replica_with_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A copy of the Sight replica after one cached run, with its cache in `.sightlint_cache/`."""
+    """A copy of the Sight replica after a cached run and an unchanged one, with its cache in `.sightlint_cache/`."""
     root = tmp_path_factory.mktemp("replica") / "app"
     shutil.copytree(REPLICA, root)
     with files_look_old(), pytest.MonkeyPatch.context() as patch:
         check(root, patch)
+        check(root, patch)  # served by the run snapshot: keeps the report too
     names = {p.name for p in (root / ".sightlint_cache").iterdir()}
-    assert {"file-hashes.marshal", "third-party-classes.marshal"} <= names
-    assert {name.rpartition(".")[2] for name in names if name.startswith("results-")} == {"pack", "run", "gindex", "comp", "prints"}
+    assert {"file-hashes.marshal", "file-walks.marshal", "third-party-classes.marshal"} <= names
+    assert {name.rpartition(".")[2] for name in names if name.startswith("results-")} == {"pack", "run", "gindex", "comp", "prints", "out"}
     return root
 
 
@@ -219,15 +221,15 @@ def test_a_marshal_bomb_in_the_cache_crashes_nothing(project: Path, target: str)
 @pytest.mark.parametrize(
     "pattern",
     [
-        "results-*.pack", "results-*.run", "results-*.gindex", "results-*.comp", "results-*.prints",
-        "file-hashes.marshal", "third-party-classes.marshal",
+        "results-*.pack", "results-*.run", "results-*.gindex", "results-*.comp", "results-*.prints", "results-*.out",
+        "file-hashes.marshal", "file-walks.marshal", "third-party-classes.marshal",
     ],  # fmt: skip
 )
 @pytest.mark.parametrize("keep", [HEADER_SIZE - 1, -1])
 def test_a_truncated_cache_file_is_ignored(project: Path, monkeypatch: pytest.MonkeyPatch, pattern: str, keep: int) -> None:
     path = cache_file(project, pattern)
     path.write_bytes(path.read_bytes()[:keep])
-    if pattern != "results-*.run":
+    if pattern not in ("results-*.run", "results-*.out"):
         edit(project)
     assert check(project, monkeypatch) == uncached(project, monkeypatch)
 
@@ -249,6 +251,24 @@ def test_a_forged_run_snapshot_hides_nothing(project: Path, monkeypatch: pytest.
         return
     assert text.exit_code == 1 and "All checks passed" not in text.output
     assert check(project, monkeypatch) == uncached(project, monkeypatch)
+
+
+@pytest.mark.parametrize("how", FORGERIES)
+def test_a_forged_kept_report_hides_nothing(project: Path, monkeypatch: pytest.MonkeyPatch, how: str) -> None:
+    """The report kept with the run snapshot (written again as it is when nothing changed)."""
+    check(project, monkeypatch)  # the report kept for this folder (the copy's paths are other ones)
+    kept = cache_file(project, "results-*.out")
+    fmt, run_key, key, text = marshal.loads(body_of(kept))
+    report = json.loads(text)
+    assert report["findings"]
+    forged = json.dumps({**report, "findings": []})
+    forge(kept, marshal.dumps((fmt, run_key, key, forged)), how)
+    exit_code, shown = check(project, monkeypatch)
+    assert exit_code == 1  # the exit code never comes from the kept report
+    if how == "sealed-with-the-users-key":  # control
+        assert shown["findings"] == []
+        return
+    assert (exit_code, shown) == uncached(project, monkeypatch)
 
 
 @pytest.mark.parametrize("how", FORGERIES)

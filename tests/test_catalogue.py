@@ -110,7 +110,8 @@ def test_the_catalogue_is_well_formed() -> None:
     data = tomllib.loads(DATA.read_text(encoding="utf-8"))
     assert len(data["api"]) >= 40
     for api in data["api"]:
-        assert set(api) <= {"category", "severity", "names", "receivers", "methods", "alternative", "source"}, api
+        assert set(api) <= {"category", "severity", "names", "receivers", "methods", "alternative", "source", "primitive"}, api
+        assert isinstance(api.get("primitive", True), bool), api
         assert api["category"] in CATEGORIES
         assert api.get("severity", "context") in ("context", "lower")
         assert api.get("alternative") and api.get("source"), api

@@ -87,3 +87,119 @@ def test_files_that_would_share_a_module_name_are_analysed_apart(tmp_path: Path)
             result = CliRunner().invoke(main, ["check", "--format", "json", "--select", "SL101", *extra, "."])
         places = sorted((f["path"], f["line"]) for f in json.loads(result.stdout)["findings"])
         assert places == [("examples/a/main.py", 5), ("examples/b/main.py", 9)], result.stdout
+
+
+# -- walks kept between runs (files.discover's ``walks``, stored by the cache) ------------
+
+import os  # noqa: E402
+import time  # noqa: E402
+from types import SimpleNamespace  # noqa: E402
+from typing import Any, Callable  # noqa: E402
+
+import pytest  # noqa: E402
+
+from sightlint import files  # noqa: E402
+
+
+def _listing(found: Any) -> tuple[Any, ...]:
+    return ([(f.location, f.display, f.module) for f in found.files], found.excluded, found.errors, found.named)
+
+
+class Walks:
+    """``discover`` with a ``walks`` memo, under a clock 10 s ahead (so that folders made
+    by the test count as old enough to keep), counting the folders really listed."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.memo: dict[str, Any] = {}
+        self.listed = 0
+        monkeypatch.setattr(files, "time", SimpleNamespace(time_ns=lambda: time.time_ns() + 10_000_000_000))
+        real = files.os.scandir
+
+        def counting(path: Any) -> Any:
+            self.listed += 1
+            return real(path)
+
+        monkeypatch.setattr(files.os, "scandir", counting)
+
+    def run(self, paths: list[Path], cwd: Path, settings: Settings | None = None) -> tuple[Any, ...]:
+        return _listing(discover(paths, settings or Settings(), cwd=cwd, walks=self.memo))
+
+
+def _tree(root: Path) -> None:
+    make(root, "app/__init__.py", "app/a.py", "app/sub/__init__.py", "app/sub/b.py", "tools/t.py", "build/out.py", "dist/notes.txt")
+
+
+CHANGES: list[tuple[str, Callable[[Path], None]]] = [
+    ("file-added", lambda r: make(r, "app/sub/c.py")),
+    ("file-removed", lambda r: (r / "app/a.py").unlink()),
+    ("file-renamed", lambda r: (r / "app/a.py").rename(r / "app/z.py")),
+    ("folder-added", lambda r: make(r, "app/new/d.py")),
+    ("init-removed", lambda r: (r / "app/sub/__init__.py").unlink()),
+    ("package-above", lambda r: make(r, "__init__.py")),
+    ("gitignore-added", lambda r: (r / "app/.gitignore").write_text("a.py\n")),
+    ("gitignore-edited", lambda r: (r / ".gitignore").write_text("tools/\nsub/\n")),
+    ("repository-gone", lambda r: (r / ".git").rename(r / ".git-gone")),
+    ("excluded-folder-gets-code", lambda r: make(r, "dist/more.py")),
+    ("file-link", lambda r: (r / "app/link.py").symlink_to(r / "tools/t.py")),
+]
+
+
+@pytest.mark.parametrize("change", [c for _, c in CHANGES], ids=[n for n, _ in CHANGES])
+def test_a_kept_walk_is_walked_again_after_a_change(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, change: Any) -> None:
+    root = tmp_path / "p"
+    _tree(root)
+    subprocess.run(["git", "init", "-q", str(root)], check=True)
+    (root / ".gitignore").write_text("tools/\n")
+    walks = Walks(monkeypatch)
+    first = walks.run([root], root)
+    assert first == _listing(discover([root], Settings(), cwd=root))
+    listed = walks.listed
+    assert walks.run([root], root) == first and walks.listed == listed  # kept: nothing listed again
+    change(root)
+    again = walks.run([root], root)
+    assert again == _listing(discover([root], Settings(), cwd=root))
+    assert again != first or change is CHANGES[-1][1]  # the link adds a file already found under its real name
+    assert walks.run([root], root) == again  # and from what that walk kept (or from walking again)
+
+
+def test_a_kept_walk_serves_a_check_of_some_files_and_other_settings_walk_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "p"
+    _tree(root)
+    (root / "app" / "a.py").write_text("y = 2\n")  # a content edit leaves the folder as it is
+    walks = Walks(monkeypatch)
+    whole = walks.run([root], root)
+    listed = walks.listed
+    named = walks.run([root / "app" / "a.py"], root)  # a file alone: nothing to walk
+    assert named[0] == [(str(root / "app" / "a.py"), "app/a.py", "app.a")] and walks.listed == listed
+    other = Settings(extend_exclude=("tools",))
+    assert walks.run([root], root, other) == _listing(discover([root], other, cwd=root))
+    assert walks.listed > listed
+    assert walks.run([root], root) == whole
+
+
+def test_a_walk_is_not_kept_while_its_folders_are_new(tmp_path: Path) -> None:
+    """A folder changed within the last 2 s may change again unnoticed (timestamp granularity)."""
+    root = tmp_path / "p"
+    _tree(root)
+    memo: dict[str, Any] = {}
+    discover([root], Settings(), cwd=root, walks=memo)
+    assert memo == {}
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [None, 7, ([], [], {}, 1), ([("a",)], [], {}), ([], [3], {}), ([], [], {5: None}), ([("a", "b", 3, "d")], [], {})],
+)
+def test_a_kept_walk_of_another_shape_is_walked_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, entry: Any) -> None:
+    """Behind the cache's seal only a bug of ours can write one; still no crash, no wrong files."""
+    root = tmp_path / "p"
+    _tree(root)
+    walks = Walks(monkeypatch)
+    found = walks.run([root], root)
+    assert len(walks.memo) == 1
+    walks.memo = {key: entry for key in walks.memo}
+    listed = walks.listed
+    assert walks.run([root], root) == found
+    assert walks.listed > listed

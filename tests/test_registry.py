@@ -85,6 +85,48 @@ def test_rule_source_has_no_new_rule_placeholders(rule: RuleClass) -> None:
     assert PLACEHOLDER not in source, f"{rule.meta.code}: replace the {PLACEHOLDER} placeholders left by new_rule.py"
 
 
+def test_the_index_says_what_each_rule_says() -> None:
+    """``registry.INDEX`` answers for the rules without importing them (a run served by the
+    cache): line for line what the rule classes say, in ``ALL_RULES``' order."""
+    from sightlint.registry import INDEX, Indexed, selectors
+    from sightlint.rules.base import uses_project
+
+    assert INDEX == tuple(
+        Indexed(r.meta.code, r.meta.name, r.meta.default_enabled, uses_project(r), r.__module__.rpartition(".")[2], r.__name__)
+        for r in ALL_RULES
+    )
+    assert selectors() == ([e.meta.code for e in CATALOG], [e.meta.name for e in CATALOG])
+
+
+def test_a_run_served_by_the_cache_imports_no_rule(tmp_path: Path) -> None:
+    """Nothing changed: the run reads its results from the cache, so neither the rules, the
+    engine nor the project model are imported (selection and cache key come from the index)."""
+    project = tmp_path / "p"
+    (project / "pkg").mkdir(parents=True)
+    (project / "pyproject.toml").write_text('[tool.sightlint]\nselect = ["ALL"]\n', encoding="utf-8")
+    (project / "pkg" / "__init__.py").write_text("", encoding="utf-8")
+    (project / "pkg" / "a.py").write_text("import time\n\n\nasync def f():\n    time.sleep(1)\n", encoding="utf-8")
+    code = (
+        "import sys\n"
+        "from sightlint.cli import main\n"
+        "try:\n"
+        "    main(['check', '--format', 'json', '--jobs', '1', '.'])\n"
+        "except SystemExit as exit:\n"
+        "    print('EXIT', exit.code, file=sys.stderr)\n"
+        "print(' '.join(sorted(m for m in sys.modules if m.startswith('sightlint.'))), file=sys.stderr)\n"
+    )
+    env = {**os.environ, "SIGHTLINT_CACHE_DIR": str(tmp_path / "cache")}
+    runs = [subprocess.run([sys.executable, "-c", code], cwd=project, capture_output=True, text=True, env=env) for _ in range(2)]
+    assert runs[0].stdout == runs[1].stdout and '"SL101"' in runs[0].stdout
+    cold, warm = (run.stderr.splitlines() for run in runs)
+    assert cold[-2] == warm[-2] == "EXIT 1", runs[1].stderr
+    assert "sightlint.engine" in cold[-1].split() and "sightlint.rules.blocking_call_in_async" in cold[-1].split()
+    loaded = warm[-1].split()
+    assert not [m for m in loaded if m.startswith(("sightlint.rules.", "sightlint.semantics", "sightlint.engine"))
+                and m != "sightlint.rules.base"], loaded  # fmt: skip
+    assert not [m for m in loaded if m.startswith("sightlint.project") and m not in ("sightlint.project", "sightlint.project.pins")]
+
+
 def test_catalog_has_exactly_the_released_codes() -> None:
     assert {m.code for m in ALL_METAS} == EXPECTED_CODES
 
@@ -203,7 +245,11 @@ def _with_planned_examples(root: Path) -> Path:
         if rule.exists():
             rule.unlink()
             cls = "".join(part.title() for part in module.split("_"))
-            text = text.replace(f"from sightlint.rules.{module} import {cls}\n", "").replace(f"    {cls},\n", "")
+            gone = (f"from sightlint.rules.{module} import {cls}", f"{cls},")
+            text = "".join(
+                line for line in text.splitlines(keepends=True)
+                if line.strip() not in gone and not line.lstrip().startswith(f'Indexed("{code}",')
+            )  # fmt: skip
     path.write_text(text, encoding="utf-8")
     return root
 
@@ -222,7 +268,8 @@ def test_new_rule_writes_registers_and_unplans(tmp_path: Path) -> None:
     assert "# expect: SL402" in fixture and PLACEHOLDER in fixture
     registry = (root / "sightlint" / "registry.py").read_text(encoding="utf-8")
     assert "from sightlint.rules.unbounded_gather import UnboundedGather\n" in registry
-    assert '"SL402"' not in registry and '"SL401"' in registry
+    assert '_planned("SL402"' not in registry and '_planned("SL401"' in registry
+    assert 'Indexed("SL402", "unbounded-gather", True, False, "unbounded_gather", "UnboundedGather"),' in registry
 
     # A second rule, with a fix, into the tree that now has two registered rules.
     done = _new_rule(root, "--code", "SL401", "--name", "llm-call-without-timeout", "--fix", "unsafe")

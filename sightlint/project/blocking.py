@@ -19,9 +19,10 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
+from sightlint.project.derived import Derivation, Deriver
 from sightlint.project.graph import Graph
 from sightlint.project.model import ExternalCall
-from sightlint.project.thirdparty import ThirdPartyClasses
+from sightlint.project.thirdparty import _BUILTINS, _STDLIB, ThirdPartyClasses
 
 CATEGORIES: tuple[str, ...] = ("sleep", "network", "subprocess", "database", "llm", "cpu", "file")
 CATEGORY_LABEL = {
@@ -48,6 +49,7 @@ class CatalogEntry(NamedTuple):
     severity: str  # "context" or "lower"
     alternative: str
     source: str
+    primitive: bool = True  # false: blocks only with some arguments (not a seed for derivation)
 
 
 def load_catalogue(path: Path = _DATA) -> dict[str, CatalogEntry]:
@@ -63,7 +65,12 @@ def load_catalogue(path: Path = _DATA) -> dict[str, CatalogEntry]:
         names = list(api.get("names", ()))
         names += [f"{receiver}.{method}" for receiver in api.get("receivers", ()) for method in api.get("methods", "").split()]
         for name in names:
-            found.setdefault(name, CatalogEntry(name, category, severity, api.get("alternative", ""), api.get("source", "")))
+            found.setdefault(
+                name,
+                CatalogEntry(
+                    name, category, severity, api.get("alternative", ""), api.get("source", ""), bool(api.get("primitive", True))
+                ),
+            )
     return found
 
 
@@ -79,15 +86,21 @@ class CatalogOptions:
     """Catalog categories to check: sleep, network, subprocess, database, llm, cpu, file."""
     extra_calls: tuple[str, ...] = ()
     """More blocking calls: `"mylib.client.fetch"`, or `"mylib.sync.*"` for all below a name."""
+    derive: bool = True
+    """Read the source of installed libraries to tell whether a call the catalog does not
+    list reaches one it does (a sync HTTP client, `time.sleep`, a subprocess, a sync
+    database driver or LLM client) through the library's own code."""
 
     def catalog(self) -> Catalog:
-        return Catalog(self.categories, self.extra_calls)
+        return Catalog(self.categories, self.extra_calls, derive=self.derive)
 
 
 @dataclass(frozen=True, slots=True)
 class BlockingSite:
     call: ExternalCall
     category: str
+    # Set when the catalog does not list the call and the library's source shows it blocks.
+    derived: Derivation | None = None
 
     @property
     def function(self) -> str:
@@ -97,8 +110,10 @@ class BlockingSite:
 class Catalog:
     """The catalog restricted to some categories, plus user-configured call names."""
 
-    def __init__(self, categories: Iterable[str] = CATEGORIES, extra_calls: Iterable[str] = ()) -> None:
+    def __init__(self, categories: Iterable[str] = CATEGORIES, extra_calls: Iterable[str] = (), *, derive: bool = False) -> None:
         wanted = set(categories)
+        self.categories = frozenset(wanted)
+        self.derive = derive
         self.exact = {name: cat for name, cat in CATALOG.items() if cat in wanted}
         self.prefixes: list[str] = []
         for name in extra_calls:
@@ -106,7 +121,7 @@ class Catalog:
                 self.prefixes.append(name[:-1])
             else:
                 self.exact[name] = "custom"
-        self.key = (tuple(sorted(wanted)), tuple(sorted(extra_calls)))
+        self.key = (tuple(sorted(wanted)), tuple(sorted(extra_calls)), derive)
         # Method (chain) -> the catalogued classes whose instances block on it, e.g.
         # "get" -> ("requests.Session", "httpx.Client", ...), for :meth:`inherited`.
         self.by_method: dict[str, list[str]] = {}
@@ -126,7 +141,7 @@ class Catalog:
 
     def worth_keeping(self, name: str) -> bool:
         """Whether a rule reading this catalog needs the external call ``name`` in the graph."""
-        return self.category(name) is not None or self.may_inherit(name)
+        return self.category(name) is not None or self.may_inherit(name) or (self.derive and derivable(name))
 
     def may_inherit(self, name: str) -> bool:
         """Whether ``name`` is a catalogued method called on an instance of another class
@@ -166,6 +181,48 @@ class Catalog:
         return memo
 
 
+def derivable(name: str) -> bool:
+    """Whether ``name`` may be a call into an installed package whose source can tell if
+    it blocks (not the standard library, not a builtin): kept in the records when deriving."""
+    top, dot, rest = name.partition(".")
+    return bool(dot and rest) and top.isidentifier() and top not in _STDLIB and top not in _BUILTINS
+
+
+def deriver(classes: ThirdPartyClasses) -> Deriver:
+    """The :class:`Deriver` of a run, made with its :class:`ThirdPartyClasses` (whose
+    sources it shares): answers are kept in the user's cache folder, sealed with the
+    cache key, when the run has a cache (``--no-cache`` keeps nothing)."""
+    found = classes.derived
+    if isinstance(found, Deriver):
+        return found
+    from sightlint.seal import key_directory, user_seal
+
+    seal = user_seal() if classes.persistent else None
+    made = Deriver(
+        {name: entry.category for name, entry in ENTRIES.items() if entry.primitive},
+        classes.sources,
+        classes.ancestors,
+        cache_dir=key_directory() if seal is not None and not isinstance(seal, str) else None,
+        seal=seal if seal is not None and not isinstance(seal, str) else None,
+    )
+    classes.derived = made
+    return made
+
+
+def _on_loop(model: Graph) -> set[str]:
+    """The functions that may run on the event loop: async ones and the sync functions
+    they reach through calls (not through work handed to a thread)."""
+    seen = {fid for fid, fn in model.functions.items() if fn.is_async}
+    queue = deque(seen)
+    while queue:
+        node = queue.popleft()
+        for edge in model.edges.get(node, ()):
+            if edge.kind != "thread" and edge.target not in seen and edge.target in model.functions:
+                seen.add(edge.target)
+                queue.append(edge.target)
+    return seen
+
+
 def _instance_call(name: str) -> tuple[str | None, str]:
     """``("pkg.Class", "method")`` for ``pkg.Class().method`` (a method of a direct
     instance), else ``(None, "")``."""
@@ -192,6 +249,9 @@ def analyse(model: Graph, catalog: Catalog) -> Blocking:
         return cached
     sites: dict[str, list[BlockingSite]] = {}
     classes = model.third_party
+    # Deriving reads library sources: only for calls in code that may run on the loop.
+    derive = deriver(classes) if catalog.derive and isinstance(classes, ThirdPartyClasses) else None
+    on_loop = _on_loop(model) if derive is not None else set()
     for fid, calls in model.externals.items():
         for call in calls:
             if call.site.awaited:
@@ -201,6 +261,10 @@ def analyse(model: Graph, catalog: Catalog) -> Blocking:
                 category = catalog.inherited(call.name, classes)
             if category is not None:
                 sites.setdefault(fid, []).append(BlockingSite(call, category))
+            elif derive is not None and fid in on_loop and derivable(call.name):
+                found = derive.derive(call.name)
+                if found is not None and found.category in catalog.categories:
+                    sites.setdefault(fid, []).append(BlockingSite(call, found.category, found))
     # Multi-source reverse BFS: linear in the graph. Async functions are marked but not
     # walked past: calling one only creates a coroutine. Work handed to a thread does not
     # run on the loop; a task or callback started on the loop does.

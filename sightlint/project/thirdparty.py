@@ -36,7 +36,7 @@ import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from sightlint.source import read_source
 
@@ -87,6 +87,15 @@ class ThirdPartyClasses:
         self._known: dict[str, tuple[str, ...] | None] | None = None
         self._dirty = False
         self._sources = _Sources()
+        # Whether answers are kept between runs, and the run's ``derived.Deriver`` (made by
+        # ``blocking.deriver`` when a rule asks whether an uncatalogued call blocks; saved with these).
+        self.persistent = cache_file is not None and store is not None
+        self.derived: Any = None
+
+    @property
+    def sources(self) -> _Sources:
+        """The installed modules read so far (shared with ``derived.Deriver``)."""
+        return self._sources
 
     def _load(self) -> dict[str, tuple[str, ...] | None]:
         if self._known is None:
@@ -129,6 +138,8 @@ class ThirdPartyClasses:
 
     def save(self) -> None:
         """Keep this run's answers for the next one (errors only cost the next run time)."""
+        if self.derived is not None:
+            self.derived.save()
         if not self._dirty or self._file is None or self._store is None or self._known is None:
             return
         try:

@@ -7,8 +7,10 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from sightlint.engine import PARSE_ERROR_CODE
 from sightlint.models import FixSafety, RunResult
+from sightlint.registry import PARSE_ERROR
+
+PARSE_ERROR_CODE = PARSE_ERROR.code  # without importing the engine: a run served by the cache checks nothing
 
 # Characters that end a line for str.splitlines() besides the C0/C1 controls.
 _LINE_BREAKS = {"\u2028": "\\u2028", "\u2029": "\\u2029"}

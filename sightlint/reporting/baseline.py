@@ -25,11 +25,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sightlint.engine import PARSE_ERROR_CODE
-from sightlint.models import Finding, RunResult
+from sightlint.models import FileResult, Finding, RunResult
+from sightlint.registry import PARSE_ERROR
 from sightlint.reporting._common import SourceLines
 from sightlint.reporting.fingerprint import Print, fingerprints, of_run, relative
 from sightlint.settings import Settings
+
+PARSE_ERROR_CODE = PARSE_ERROR.code  # without importing the engine: a run served by the cache checks nothing
 
 FILE_NAME = ".sightlint-baseline.json"
 FORMAT = 1
@@ -148,7 +150,7 @@ def apply(run: RunResult, path: Path, *, prune: bool = False) -> RunResult:
     for result in run.files:
         findings = [f for f in result.findings if keep.get(id(f), True)]
         hidden += len(result.findings) - len(findings)
-        out.files.append(result if len(findings) == len(result.findings) else dataclasses.replace(result, findings=findings))
+        out.files.append(result if len(findings) == len(result.findings) else _with_findings(result, findings))
     full = _full_paths(run)
     checked = {relative(r.path, run.root) for r in run.files} | (full or set())
     stale = [e for e in listed if e.fingerprint not in matched and (e.path in checked if full is not None else True)]
@@ -254,3 +256,10 @@ def summary(outcome: Any) -> list[str]:
 
 __all__ = ["BaselineError", "Entry", "FILE_NAME", "Outcome", "Print", "add_noqa", "apply", "dump", "entries", "fingerprints", "load", "location", "summary", "write"]
 
+
+def _with_findings(result: FileResult, findings: list[Finding]) -> FileResult:
+    """``result`` with other findings (a plain copy: ``result`` may be a ``LazyFileResult``)."""
+    return FileResult(
+        result.path, findings=findings, errors=result.errors, unused_suppressions=result.unused_suppressions,
+        summary=result.summary, suppressions=result.suppressions,
+    )  # fmt: skip

@@ -137,6 +137,15 @@ def relative(path: str, root: str | None) -> str:
     """``path`` (as the run shows it) relative to the project ``root``, posix; as shown when outside."""
     if root is None:
         return path.replace(os.sep, "/")
+    if not os.path.isabs(path) and not path.startswith("..") and os.path.normpath(path) == path:
+        # A clean path below the working folder (as discovery shows every file): no
+        # abspath/relpath (a third of a 15k-finding report's fingerprints).
+        cwd = os.getcwd()
+        if cwd == root:
+            return path.replace(os.sep, "/")
+        prefix = root.rstrip(os.sep) + os.sep
+        if cwd.startswith(prefix):
+            return (cwd[len(prefix) :] + os.sep + path).replace(os.sep, "/")
     absolute = os.path.abspath(path)
     rel = os.path.relpath(absolute, root) if absolute.startswith(root.rstrip(os.sep) + os.sep) else None
     return (rel if rel is not None else path).replace(os.sep, "/")

@@ -124,6 +124,25 @@ class BlockingCallInAsync(Rule):
     until a package is installed or upgraded. Installed where the project's packages are
     not (as in pre-commit's own environment), sightlint knows the catalogued names only.
 
+    A call the catalog does not list at all (`tavily.TavilyClient().search`,
+    `letta_client.Letta().agents.create`) is derived from the installed library's source
+    (`derive`, on by default): it counts when the library's own code reaches a catalogued
+    call of the sleep, network, subprocess, database or LLM categories, through module
+    functions, re-exports, constructors, `self.` methods (looked up from the instance's
+    class through its ancestors), `super()`, attributes typed in `__init__`, by class
+    annotations or properties, and bound methods kept in attributes, at most 12 calls
+    deep. Precision first: calls in `except` handlers, `raise` statements and branches
+    chosen by the function's arguments (`if path is not None:` a local database, else a
+    remote one) are not followed; a sleep counts only on a path with no condition (a
+    retry's back-off is not the request); `async def`s, generators, dynamic dispatch,
+    compiled modules and the standard library beyond its catalogued calls are not read.
+    The finding's message names the chain and the distribution read ("`tavily.TavilyClient.search`
+    blocks: it reaches `requests.sessions.Session().post` through
+    `tavily.tavily.TavilyClient._search` (derived from tavily_python 0.8.5 source)"),
+    and its severity is that of the catalogued call reached. Only calls in code that may
+    run on the event loop are asked about; the answers are kept per environment in the
+    user's cache folder next to the cache key, sealed with it (`--no-cache` keeps none).
+
     Work handed to a thread is not on the loop and is not flagged: `asyncio.to_thread`,
     `loop.run_in_executor`, `run_in_threadpool`, `anyio.to_thread.run_sync`,
     `threading.Thread(target=...)`, executor `submit` and `BackgroundTasks.add_task` of
@@ -632,8 +651,12 @@ async def count(session: Session):
             if worst.context != UNKNOWN and where[0] != ",":
                 what += ","
         lines = []
+        derived = site.derived
         if worst.edges:
             lines.append(f"chain: {_chain_text(model, worst.edges, site)}")
+        if derived is not None:
+            lines.append(f"in the library: {' -> '.join([*derived.chain, derived.primitive])}")
+            lines.append("instead: the library's async client, awaited, if it has one; else `await asyncio.to_thread(...)`")
         entry = ENTRIES.get(site.call.name)
         if entry is not None and entry.alternative:
             lines.append(f"instead: {entry.alternative}")
@@ -647,7 +670,7 @@ async def count(session: Session):
         finding = cls.project_finding(
             model.path_of(site.function),
             Span(call.line, call.col, call.end_line, call.end_col),
-            f"{what}{where}.",
+            f"{what}{where}." + (f" {derived.explain(site.call.name)}." if derived is not None else ""),
             severity=severities[1] if _lower(site) else severities[0],
             related=(*(model.hop(edge) for edge in worst.edges), _hop_to_site(model, site)),
             detail="\n".join(lines) or None,
@@ -767,7 +790,8 @@ def _awaitable_here(function: ast.AsyncFunctionDef, line: int, context: Any, col
 
 def _lower(site: BlockingSite) -> bool:
     """Whether the catalogue reports ``site`` one level below its context's severity."""
-    entry = ENTRIES.get(site.call.name)
+    name = site.derived.primitive if site.derived is not None else site.call.name
+    entry = ENTRIES.get(name)
     return entry.severity == "lower" if entry is not None else site.category == "file"
 
 
@@ -890,7 +914,7 @@ def _fix_title(model: Graph, site: BlockingSite) -> str:
     if model.functions[site.function].is_async:
         if site.call.name == "time.sleep":
             return _LOCAL_TITLE
-        if site.category == "llm" and site.call.name.rpartition(".")[2] in _DROP_IN:
+        if site.category == "llm" and site.derived is None and site.call.name.rpartition(".")[2] in _DROP_IN:
             return "Await the async method instead (`ainvoke`, `aembed_query`, ...)"
         return _THREAD_TITLE
     return _CHAIN_TITLE if site.call.name == "time.sleep" else _THREAD_TITLE
@@ -952,7 +976,7 @@ class _Planner:
         if self._with_item(path, call):
             why = why or "a context manager (`with ...`): what its block does would stay on the loop; move the block into a function run with `asyncio.to_thread`"
         method = site.call.name.rpartition(".")[2]
-        twin = _DROP_IN.get(method) if site.category == "llm" and isinstance(call.func, ast.Attribute) else None
+        twin = _DROP_IN.get(method) if site.category == "llm" and site.derived is None and isinstance(call.func, ast.Attribute) else None
         if twin is not None and not self._awaitable(path, call, site.function):
             edit = SiteEdit(path, span.line, span.col, "Call", "async-method", end=(span.end_line, span.end_col), data=(twin, self._receiver(path, call)))
             return PlannedFix(finding, (edit,), f"`await ....{twin}(...)` instead of `.{method}(...)`")
