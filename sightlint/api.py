@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import dataclasses
 import gc
+import hashlib
 import os
 
 from sightlint import runner
@@ -63,6 +64,8 @@ def project_phase(
     *,
     cache: Cache | None = None,
     digests: Sequence[bytes | str] | None = None,
+    named: frozenset[str] | None = None,
+    missing: frozenset[str] = frozenset(),
 ) -> list[str]:
     """Run the cross-file rules on the model built from ``results``' summaries, then
     grade the findings of graded per-file rules with it (see ``sightlint.rules.base``).
@@ -72,7 +75,12 @@ def project_phase(
 
     With a ``cache`` and the results' content ``digests`` (in the same order), the
     resolved call graph of each module is reused from the last run unless the module or
-    one it may depend on changed (see ``sightlint.incremental``).
+    one it may depend on changed (see ``sightlint.incremental``), and so are the answers
+    of component-local rules (``Rule.project_scope``) for the components that did not
+    change. With ``named`` (display paths), those rules answer only for the components
+    holding one of the files: what :func:`concerning` reports about them. ``missing``
+    are display paths of results not loaded (placeholders): ``incremental.NeedResults``
+    is raised, before any result is changed, if the phase needs one of them.
     """
     rules = [rule for rule in enabled_rules(settings) if uses_project(rule)]
     if not rules:
@@ -83,7 +91,7 @@ def project_phase(
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return _project_phase(results, settings, rules, cache, digests)
+        return _project_phase(results, settings, rules, cache, digests, named, missing)
     finally:
         if collecting:
             gc.enable()
@@ -95,67 +103,202 @@ def _project_phase(
     rules: list[type[Rule]],
     cache: Cache | None,
     digests: Sequence[bytes | str] | None,
+    named: frozenset[str] | None = None,
+    missing: frozenset[str] = frozenset(),
 ) -> list[str]:
-    from sightlint.incremental import call_graph
+    from sightlint.incremental import Plan
     from sightlint.project.graph import ModelNeeds
     from sightlint.project.thirdparty import FILE_NAME, ThirdPartyClasses
 
-    by_path = {result.path: result for result in results}
-    model = call_graph(results, ModelNeeds.union(rule.model_needs(settings) for rule in rules), cache=cache, digests=digests)
+    plan = Plan(results, ModelNeeds.union(rule.model_needs(settings) for rule in rules), cache, digests, missing)
     # Installed sources are read lazily, when a call on an installed class's instance may block; the
     # answers are kept in the cache folder, if there is one.
-    if cache is not None:
-        model.third_party = ThirdPartyClasses(cache.directory / FILE_NAME, cache)
-    else:
-        model.third_party = ThirdPartyClasses()
-    names = {rule.meta.code: rule.meta.name for rule in rules}
-    errors: list[str] = []
-    touched: set[str] = set()
-    graded = {rule.meta.code: rule for rule in rules if rule.graded}
-    if graded:
-        touched.update(_grade(results, graded, model, settings, errors))
-    for rule in rules:
-        if not rule.cross_file:
-            continue
-        meta = rule.meta
-        try:
-            findings = rule.check_project(model, settings)
-        except Exception as exc:  # a crashing rule is an internal error, not a lost run
-            errors.append(f"internal error in {meta.code} ({meta.name}): {type(exc).__name__}: {exc}")
-            continue
+    third_party = ThirdPartyClasses(cache.directory / FILE_NAME, cache) if cache is not None else ThirdPartyClasses()
+    phase = _Phase(results, settings, {rule.meta.code: rule.meta.name for rule in rules})
+    local = [rule for rule in rules if rule.project_scope == "component"] if plan.usable else []
+    whole = [rule for rule in rules if rule not in local]
+    grades: list[tuple[FileResult, int, Finding]] = []
+    found: list[Finding] = []
+    if local:
+        grades, found = _component_rules(plan, phase, local, third_party, named)
+    if whole:
+        # Rules of the whole project: the whole graph, as without components.
+        graph = plan.whole()
+        graph.third_party = third_party
+        graded = {rule.meta.code: rule for rule in whole if rule.graded}
+        if graded:
+            grades.extend(_grade(results, graded, graph, settings, phase.errors))
+        for rule in whole:
+            if rule.cross_file:
+                found.extend(_run_rule(rule, graph, settings, phase.errors))
+    # Grades first: they point at the per-file findings by index.
+    phase.grade(grades)
+    phase.add(found)
+    third_party.save()
+    if not phase.errors:
+        plan.save()
+    return phase.finish()
+
+
+class _Phase:
+    """Applies the project phase's answers to the file results: cross-file findings after the
+    file's suppression comments, ``per-file-ignores`` and severity overrides; graded findings
+    at their new grade."""
+
+    def __init__(self, results: Sequence[FileResult], settings: Settings, names: dict[str, str]) -> None:
+        self.results = results
+        self.settings = settings
+        self.names = names
+        self.by_path = {result.path: result for result in results}
+        self.errors: list[str] = []
+        self.touched: set[str] = set()
+
+    def add(self, findings: Sequence[Finding]) -> None:
+        """Cross-file findings of the rules (as ``check_project`` returned them)."""
+        by_path, settings, names = self.by_path, self.settings, self.names
         for finding in findings:
             result = by_path.get(finding.path)
-            if result is None or settings.ignored_for_path(finding.path, meta.code, meta.name):
+            if result is None or settings.ignored_for_path(finding.path, finding.code, finding.name):
                 continue
             marks = result.suppressions
             if marks is not None and (marks.skip_file or marks.suppresses(finding, names)):
                 continue
-            result.findings.append(_overridden(finding, settings))
-            touched.add(finding.path)
-    model.third_party.save()
-    for path in touched:
-        by_path[path].findings.sort(key=lambda f: f.sort_key())
-    if settings.report_unused_suppressions:
-        for result in results:
-            if result.suppressions is not None:
-                result.unused_suppressions = result.suppressions.unused()
-    return errors
+            result.findings.append(_overridden(finding, self.settings))
+            self.touched.add(finding.path)
+
+    def grade(self, grades: Sequence[tuple[FileResult, int, Finding]]) -> None:
+        """Graded findings: (result, index of the finding, its grade as ``grade`` returned it)."""
+        for result, index, new in grades:
+            result.findings[index] = _overridden(new, self.settings)
+            self.touched.add(result.path)
+
+    def finish(self) -> list[str]:
+        for path in self.touched:
+            self.by_path[path].findings.sort(key=lambda f: f.sort_key())
+        if self.settings.report_unused_suppressions:
+            for result in self.results:
+                if result.suppressions is not None:
+                    result.unused_suppressions = result.suppressions.unused()
+        return self.errors
+
+
+def _run_rule(rule: type[Rule], graph: Graph, settings: Settings, errors: list[str]) -> list[Finding]:
+    try:
+        return rule.check_project(graph, settings)
+    except Exception as exc:  # a crashing rule is an internal error, not a lost run
+        errors.append(f"internal error in {rule.meta.code} ({rule.meta.name}): {type(exc).__name__}: {exc}")
+        return []
+
+
+def _component_rules(
+    plan: Any, phase: _Phase, rules: list[type[Rule]], third_party: Any, named: frozenset[str] | None
+) -> tuple[list[tuple[FileResult, int, Finding]], list[Finding]]:
+    """Run the component-local ``rules`` (``Rule.project_scope``) on the graph of the
+    components that changed alone, reusing the others' stored answers; with ``named``, only
+    the components holding one of those files are looked at (see ``incremental.Plan``)."""
+    from sightlint.cache import decode_findings, encode_findings
+    from sightlint.project.pins import dependency_files_state, project_folder
+    from sightlint.project.thirdparty import environment_key
+
+    settings, by_path = phase.settings, phase.by_path
+    graded = {rule.meta.code: rule for rule in rules if rule.graded}
+    # What else decides the answers: the project's requirement files (SL401/SL404 read its
+    # pins) and the installed packages (``ThirdPartyClasses``). The settings, the rules and
+    # sightlint's code key the cache files themselves.
+    context = repr((dependency_files_state(project_folder(settings)), environment_key())).encode()
+    wanted = plan.components if named is None else [c for c in plan.components if not c.paths.isdisjoint(named)]
+    plan.check_loaded(wanted)
+    todo = []
+    reused: list[tuple[Any, Any]] = []
+    for component in wanted:
+        output_key = hashlib.sha256(component.key + context).digest()
+        stored = plan.output(component, output_key)
+        decoded = _decode_output(stored, by_path, graded, decode_findings) if stored is not None else None
+        if decoded is None:
+            todo.append((component, output_key))
+        else:
+            reused.append(decoded)
+    graph = plan.graph([component for component, _ in todo])
+    graph.third_party = third_party
+    # Results outside every component (no module summary) are graded each run.
+    paths = {path for component, _ in todo for path in component.paths}
+    paths.update(r.path for r in phase.results if r.path not in plan.component_of)
+    grades = _grade(phase.results, graded, graph, settings, phase.errors, paths) if graded else []
+    found = [f for rule in rules if rule.cross_file for f in _run_rule(rule, graph, settings, phase.errors)]
+    if not phase.errors:
+        per: dict[str, tuple[list[Finding], list[tuple[str, int]], list[Finding]]] = {c.name: ([], [], []) for c, _ in todo}
+        complete = True
+        for finding in found:
+            component = plan.component_of.get(finding.path)
+            if component is None or component.name not in per:
+                complete = False  # a finding outside the components analysed: nothing is stored
+                continue
+            per[component.name][0].append(finding)
+        for result, index, new in grades:
+            component = plan.component_of.get(result.path)
+            if component is not None and component.name in per:
+                per[component.name][1].append((result.path, index))
+                per[component.name][2].append(new)
+        if complete:
+            for component, output_key in todo:
+                cross, where, graded_findings = per[component.name]
+                plan.keep_output(component, output_key, (encode_findings(cross), where, encode_findings(graded_findings)))
+    for cross, stored_grades in reused:
+        found.extend(cross)
+        grades.extend(stored_grades)
+    return grades, found
+
+
+def _decode_output(
+    stored: Any, by_path: Mapping[str, FileResult], graded: Mapping[str, type[Rule]], decode: Any
+) -> tuple[list[Finding], list[tuple[FileResult, int, Finding]]] | None:
+    """A component's stored output as (cross-file findings, grades), or None when it does not
+    fit the results it would apply to (then the component is analysed again)."""
+    try:
+        cross_items, where, graded_items = stored
+        cross = decode(cross_items)
+        new = decode(graded_items)
+        if type(where) is not list or len(where) != len(new):
+            return None
+        grades = []
+        for (path, index), finding in zip(where, new):
+            result = by_path.get(path)
+            if (
+                result is None
+                or type(index) is not int
+                or not 0 <= index < len(result.findings)
+                or result.findings[index].code != finding.code
+                or finding.code not in graded
+            ):
+                return None
+            grades.append((result, index, finding))
+        return cross, grades
+    except Exception:  # sightlint: ignore[SL201] of another shape: analysed again
+        return None
 
 
 def _grade(
-    results: Sequence[FileResult], rules: Mapping[str, type[Rule]], graph: Graph, settings: Settings, errors: list[str]
-) -> set[str]:
-    """Grade the findings of graded per-file ``rules`` in place; returns the paths changed."""
+    results: Sequence[FileResult],
+    rules: Mapping[str, type[Rule]],
+    graph: Graph,
+    settings: Settings,
+    errors: list[str],
+    paths: set[str] | None = None,
+) -> list[tuple[FileResult, int, Finding]]:
+    """The grades of the findings of graded per-file ``rules`` (in the files at ``paths``, or
+    all) that change them: (result, index of the finding, the grade ``grade`` gave)."""
     # Only the files holding a graded finding need their functions located (a few hundred
     # of 12k files at 700k lines).
-    paths = {r.path for r in results if any(f.function is not None and f.code in rules for f in r.findings)}
+    holding = [
+        r for r in results if (paths is None or r.path in paths) and any(f.function is not None and f.code in rules for f in r.findings)
+    ]
     where: dict[tuple[str, int, int], str] = {}
-    for path in paths:
-        for info in graph.functions_in(path):
-            where[(path, info.line, info.col)] = info.id
+    for result in holding:
+        for info in graph.functions_in(result.path):
+            where[(result.path, info.line, info.col)] = info.id
     failed: set[str] = set()
-    touched: set[str] = set()
-    for result in results:
+    grades: list[tuple[FileResult, int, Finding]] = []
+    for result in holding:
         for i, finding in enumerate(result.findings):
             rule = rules.get(finding.code)
             if rule is None or finding.function is None or finding.code in failed:
@@ -166,11 +309,9 @@ def _grade(
                 errors.append(f"internal error in {rule.meta.code} ({rule.meta.name}): {type(exc).__name__}: {exc}")
                 failed.add(finding.code)
                 continue
-            new = _overridden(new, settings)
-            if new != finding:
-                result.findings[i] = new
-                touched.add(result.path)
-    return touched
+            if _overridden(new, settings) != finding:
+                grades.append((result, i, new))
+    return grades
 
 
 def _overridden(finding: Finding, settings: Settings) -> Finding:
@@ -409,6 +550,59 @@ def _through(finding: Finding, named: frozenset[str]) -> Finding | None:
     return dataclasses.replace(finding, message=text)
 
 
+def _unneeded(found: Discovery, rules: Sequence[type[Rule]], cache: Cache, digests: Sequence[bytes | str]) -> dict[int, str]:
+    """For a run on some files of a project whose cross-file rules are all component-local:
+    the files whose per-file results need not be loaded (``incremental.unneeded_files``)."""
+    if found.named is None or not all(rule.project_scope == "component" for rule in rules if uses_project(rule)):
+        return {}
+    from sightlint.incremental import unneeded_files
+
+    try:
+        skipped = unneeded_files(cache, [(f.display, f.module) for f in found.files], digests, found.named)
+    except Exception:  # sightlint: ignore[SL201] an index of another shape: every result is loaded
+        skipped = None
+    return skipped or {}
+
+
+def _results(
+    found: Discovery,
+    settings: Settings,
+    rules: Sequence[type[Rule]],
+    jobs: int | None,
+    cache: Cache,
+    summarize: bool,
+    digests: Sequence[bytes | str],
+    progress: runner.Progress,
+    skipped: Mapping[int, str],
+) -> tuple[list[FileResult], bool]:
+    """The per-file results of ``found``'s files (from the cache when fresh), and whether every
+    file still had the content in ``digests``; those at ``skipped`` indexes are placeholders
+    (no findings, their module summary never loaded) and their pack entries are kept."""
+    if not skipped:
+        return runner.check_files_as_read(
+            found.files, settings, rules=rules, jobs=jobs, cache=cache, summarize=summarize, digests=digests, progress=progress
+        )
+    from sightlint.cache import PackedSummary
+
+    files = found.files
+    cache.keep([(files[index].display, files[index].module) for index in skipped])
+    todo = [index for index in range(len(files)) if index not in skipped]
+    part, unchanged = runner.check_files_as_read(
+        [files[i] for i in todo], settings, rules=rules, jobs=jobs, cache=cache, summarize=summarize,
+        digests=[digests[i] for i in todo], progress=progress,
+    )  # fmt: skip
+    results: list[FileResult] = []
+    loaded = iter(part)
+    for index, file in enumerate(files):
+        if index in skipped:
+            placeholder = FileResult(file.display)
+            placeholder.summary = PackedSummary(b"", skipped[index])
+            results.append(placeholder)
+        else:
+            results.append(next(loaded))
+    return results, unchanged
+
+
 def _check_paths(
     found: Discovery,
     settings: Settings,
@@ -438,25 +632,40 @@ def _check_paths(
     inputs = [(f.display, f.module, d) for f, d in zip(found.files, digests)]
     # The project's requirement files too: SL401/SL404 read its pins.
     inputs.append(("<dependency files>", None, repr(dependency_files_state(project_folder(settings)))))
+    if found.named is not None:
+        # The project phase answers only for the named files' components (see
+        # ``project_phase``): such a run's results serve only a run on the same files.
+        inputs.append(("<named>", None, repr(sorted(found.named))))
     key = cache.run_key(inputs)
     reused = cache.load_run(key, damaged=_rechecker(found, settings))
     if reused is not None:
         run.files = reused
         run.snapshot = cache.snapshot(key)
         return run
+    from sightlint.incremental import NeedResults
+
     rules = enabled_rules(settings)
-    run.files, unchanged = runner.check_files_as_read(
-        found.files, settings, rules=rules, jobs=jobs, cache=cache, summarize=summarize, digests=digests, progress=progress
-    )
+    skipped = _unneeded(found, rules, cache, digests)
+    run.files, unchanged = _results(found, settings, rules, jobs, cache, summarize, digests, progress, skipped)
     progress.phase("cross-file rules")
     # The cross-file phase reads module summaries and graph records from the cache; one
     # damaged behind a valid seal (a bug of ours, a bad disk) can make the graph or a rule
     # raise. Such a run is done again from the files alone, and that run's answer stands
     # (a fault that is not the cache's then shows there as it would without a cache).
-    try:
-        errors = project_phase(run.files, settings, cache=cache, digests=digests if unchanged else None)
-    except Exception:  # sightlint: ignore[SL201] handled: the run is done again without the cache
-        errors = ["the cached cross-file data could not be used"]
+    for _ in range(2):
+        missing = frozenset(found.files[index].display for index in skipped)
+        try:
+            errors = project_phase(
+                run.files, settings, cache=cache, digests=digests if unchanged else None, named=found.named, missing=missing
+            )
+        except NeedResults:
+            # A file whose result was left out joined a named file's component: load them all.
+            skipped = {}
+            run.files, unchanged = _results(found, settings, rules, jobs, cache, summarize, digests, progress, skipped)
+            continue
+        except Exception:  # sightlint: ignore[SL201] handled: the run is done again without the cache
+            errors = ["the cached cross-file data could not be used"]
+        break
     if errors:
         return _check_paths(found, settings, cwd=cwd, jobs=jobs, cache_dir=None, use_cache=False, progress=progress)
     run.errors.extend(errors)

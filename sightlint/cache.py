@@ -67,8 +67,11 @@ _FORMAT = 4
 _PREFIX = "results-"
 _SUFFIX = ".pack"
 _RUN_SUFFIX = ".run"
-_GRAPH_SUFFIX = ".graph"
-_GRAPH_FORMAT = 3
+_GRAPH_SUFFIX = ".graph"  # before components (session 6): only pruned
+_INDEX_SUFFIX = ".gindex"
+_INDEX_FORMAT = 1
+_COMPONENT_SUFFIX = ".comp"
+_COMPONENT_FORMAT = 1
 _RUN_FORMAT = 5
 _OUTPUT_SUFFIX = ".out"
 _PART_SUFFIX = ".part"
@@ -246,9 +249,9 @@ class Cache:
         self.key = key
         self.pack = directory / f"{_PREFIX}{__version__}-{key}{_SUFFIX}"
         self.run_file = directory / f"{_PREFIX}{__version__}-{key}{_RUN_SUFFIX}"
-        self.graph_file = directory / f"{_PREFIX}{__version__}-{key}{_GRAPH_SUFFIX}"
+        self.index_file = directory / f"{_PREFIX}{__version__}-{key}{_INDEX_SUFFIX}"
         self._pack = _Journaled(self.pack, _FORMAT, self.read, self.write)
-        self._graph = _Journaled(self.graph_file, _GRAPH_FORMAT, self.read, self.write)
+        self._index = _Journaled(self.index_file, _INDEX_FORMAT, self.read, self.write)
         found = user_seal()
         # Why the cache is off for this run (no usable key), else None.
         self.unusable = found if isinstance(found, str) else None
@@ -264,6 +267,7 @@ class Cache:
         self._opened = False
         self._hashes: dict[Any, Any] | None = None
         self._hashes_loaded: dict[Any, Any] = {}
+        self._index_loaded: tuple[tuple[bytes, dict[Any, Any]] | None] | None = None
         self._walks_read: dict[str, int] = {}
 
     def _load(self) -> None:
@@ -328,6 +332,11 @@ class Cache:
                 return
         blob, summary, module = result
         self._fresh[key] = (content_digest, blob) if summary is None else (content_digest, blob, summary, module)
+
+    def keep(self, keys: Sequence[Key]) -> None:
+        """Keep the entries of these files in the pack, as if looked at (a run that did not
+        need their results, see ``incremental.unneeded_files``)."""
+        self._seen.update(keys)
 
     @property
     def dirty(self) -> bool:
@@ -496,18 +505,72 @@ class Cache:
         """Where a run with key ``key`` keeps a report derived from its final results alone."""
         return Snapshot(self, key)
 
-    # -- resolved call-graph records per module (see sightlint.project.model) ----------
+    # -- the call graph's index and its components (see sightlint.incremental) ---------
 
-    def load_graph(self) -> tuple[bytes, dict[Any, Any]] | None:
-        """(names key, {file key: (digest, module, dependencies, record)}) of the last run, or None."""
-        return self._graph.load()
+    def load_index(self) -> tuple[bytes, dict[Any, Any]] | None:
+        """(names key, {file key: (digest, module, dependencies, hierarchy, component, has
+        errors)}) of the last run, or None: what tells each module's component without
+        decoding any record. Read once per run."""
+        if self._index_loaded is None:
+            self._index_loaded = (self._index.load(),)
+        return self._index_loaded[0]
 
-    def save_graph(self, names_key: bytes, entries: dict[Any, Any], changed: Mapping[Any, Any]) -> None:
-        """Store the records; ``changed`` are those that differ from what :meth:`load_graph` gave."""
+    def save_index(self, names_key: bytes, entries: dict[Any, Any], changed: Mapping[Any, Any]) -> None:
+        """Store the index; ``changed`` are the entries that differ from what :meth:`load_index` gave."""
         try:
-            self._graph.save(names_key, entries, changed)
+            self._index.save(names_key, entries, changed)
         except Exception as exc:
             self.write_error = f"cannot write cache in {self.directory}: {exc}"
+
+    def _component_path(self, name: str) -> Path:
+        return self.directory / f"{_PREFIX}{__version__}-{self.key}-{name}{_COMPONENT_SUFFIX}"
+
+    def load_component(self, name: str, key: bytes | None) -> tuple[bytes, bytes, bytes | None, Any] | None:
+        """(content key, records, output key, output) stored for the component ``name``
+        (with content key ``key``, unless None), or None: missing, another key, damaged
+        (nothing of such a file is decoded beyond its seal and header). The records stay
+        encoded (marshal of {file key: (digest, record)}): a run that reuses the
+        component's output does not decode them."""
+        header = b"sightlint-component" + bytes([_COMPONENT_FORMAT])
+        blob = self.read(self._component_path(name), expect=header + (key or b""))
+        if blob is None:
+            return None
+        if key is None:
+            key, blob = blob[:16], blob[16:]
+            if len(key) != 16:
+                return None
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            data = marshal.loads(blob)
+        except Exception:  # sightlint: ignore[SL201] damaged behind a valid seal: rebuilt
+            return None
+        finally:
+            if collecting:
+                gc.enable()
+        if type(data) is not tuple or len(data) != 3 or type(data[0]) is not bytes or not (data[1] is None or type(data[1]) is bytes):
+            return None
+        return key, data[0], data[1], data[2]
+
+    def save_component(self, name: str, key: bytes, records: dict[Any, Any], output_key: bytes | None, output: Any) -> None:
+        """Store a component's records (file key -> (digest, record)) and, under ``output_key``,
+        its project-phase output; failures are recorded, never raised."""
+        try:
+            header = b"sightlint-component" + bytes([_COMPONENT_FORMAT]) + key
+            self.write(self._component_path(name), header + marshal.dumps((marshal.dumps(records), output_key, output)))
+        except Exception as exc:
+            self.write_error = f"cannot write cache in {self.directory}: {exc}"
+
+    def prune_components(self, live: set[str]) -> None:
+        """Delete this configuration's component files whose name is not in ``live``."""
+        start, end = f"{_PREFIX}{__version__}-{self.key}-", _COMPONENT_SUFFIX
+        try:
+            for path in self.directory.iterdir():
+                name = path.name
+                if name.startswith(start) and name.endswith(end) and name[len(start) : -len(end)] not in live:
+                    path.unlink(missing_ok=True)
+        except OSError:
+            pass
 
     # -- values derived from a file's content, for reporters -----------------------------
 
@@ -544,9 +607,14 @@ class Cache:
                 path.unlink()
                 for companion in (
                     _SUFFIX + _JOURNAL_SUFFIX, _RUN_SUFFIX, _GRAPH_SUFFIX, _GRAPH_SUFFIX + _JOURNAL_SUFFIX,
-                    _PRINTS_SUFFIX, _PRINTS_SUFFIX + _JOURNAL_SUFFIX, _OUTPUT_SUFFIX, _PART_SUFFIX + _OUTPUT_SUFFIX,
+                    _PRINTS_SUFFIX, _PRINTS_SUFFIX + _JOURNAL_SUFFIX, _INDEX_SUFFIX, _INDEX_SUFFIX + _JOURNAL_SUFFIX,
+                    _OUTPUT_SUFFIX, _PART_SUFFIX + _OUTPUT_SUFFIX,
                 ):  # fmt: skip
                     path.with_name(path.name.removesuffix(_SUFFIX) + companion).unlink(missing_ok=True)
+                components = path.name.removesuffix(_SUFFIX) + "-"
+                for other in self.directory.iterdir():
+                    if other.name.startswith(components) and other.name.endswith(_COMPONENT_SUFFIX):
+                        other.unlink(missing_ok=True)
         except OSError:
             pass
 
@@ -816,6 +884,17 @@ def _valid_marks(marks: Any) -> bool:
         and all(type(e) is tuple and len(e) == 2 and type(e[0]) is int and (e[1] is None or _strs(e[1])) for e in marks[1])
         and all(type(e) is tuple and len(e) == 2 and type(e[0]) is int and _strs(e[1]) for e in marks[2])
     )
+
+
+def encode_findings(findings: Sequence[Finding]) -> list[Any]:
+    """``findings`` as plain tuples for marshal (see :func:`decode_findings`)."""
+    encoded: list[Any] = _encode_result(FileResult("", findings=list(findings)))[1]
+    return encoded
+
+
+def decode_findings(items: Any) -> list[Finding]:
+    """The findings :func:`encode_findings` encoded; raises ValueError on anything of another shape."""
+    return _decode_result(("", items, [], [])).findings
 
 
 def _decode_result(item: tuple[Any, ...]) -> FileResult:

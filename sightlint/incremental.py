@@ -1,4 +1,5 @@
-"""Build the run's call graph from the files' module summaries, reusing cached module records.
+"""Build the run's call graph from the files' module summaries, reusing cached module
+records and, per component, the cross-file rules' answers.
 
 Without a cache every summary goes into one :class:`ProjectModel` and every module gets a
 fresh record. With a cache and the files' content digests, a module's record (see
@@ -7,6 +8,17 @@ resolving its names may consult (``model.module_dependencies``), changed: only t
 *dirty* modules are resolved again, on a model holding just the summaries they can reach.
 Either way the rules get a :class:`Graph` built from records, so what they see does not
 depend on the cache.
+
+The modules form weakly connected *components* of the module-dependency graph (the
+dependencies plus class-hierarchy links, :func:`_with_subclasses`). The cache keeps a
+small *index* (per module: digest, module, dependencies, hierarchy terms, component, and
+whether the file's result holds errors) and one sealed file per component holding its
+members' records and the project phase's answer for it (``api._component_rules``): a
+component is named by a hash of what its records are resolved from, so an unchanged
+component keeps its file, and only the files of the components a run analyses are
+decoded. :class:`Plan` works the components out from the index (only those a changed
+module was in or now links to are recomputed) and builds a :class:`Graph` of any of them
+alone, or of the whole project for the rules that read all of it.
 """
 
 from __future__ import annotations
@@ -15,7 +27,7 @@ import hashlib
 import marshal
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 from sightlint import engine
 from sightlint.cache import Cache, PackedSummary
@@ -27,17 +39,10 @@ from sightlint.project.summary import ModuleSummary
 from sightlint.settings import Settings
 
 
-class StoredRecord(NamedTuple):
-    """A module's cached record and what it was resolved from."""
-
-    digest: bytes | str  # the file's content digest
-    module: str
-    dependencies: tuple[str, ...]  # modules resolving it may consult
-    record: tuple[Any, ...]  # ``tuple(ModuleRecord)``, as marshal stores it
-    hierarchy: tuple[tuple[str, ...], tuple[str, ...]]  # ``model.hierarchy_terms``
-
-
-_STORED_WIDTH = len(StoredRecord._fields)
+_RECORD_WIDTH = len(ModuleRecord._fields)
+# An index entry: (digest, module, dependencies, hierarchy terms, component name, whether
+# the file's result holds errors).
+_ENTRY_WIDTH = 6
 _RECORD_WIDTH = len(ModuleRecord._fields)
 
 
@@ -68,6 +73,492 @@ def _full(results: Sequence[FileResult], needs: ModelNeeds) -> Graph:
     return Graph.of(ProjectModel(s for r in results if (s := summary_of(r)) is not None), needs)
 
 
+class Component:
+    """A weakly connected component of the module-dependency graph (``deps`` plus the
+    class-hierarchy edges of :func:`_with_subclasses`), as this run sees it.
+
+    ``key`` (16 bytes) hashes what its members' records are resolved from (each member's file key,
+    content digest, dependencies and hierarchy terms); ``name`` (hex of the key) names its
+    file in the cache; ``members`` are indexes into the plan's present modules, in order.
+    """
+
+    __slots__ = ("key", "name", "members", "paths")
+
+    def __init__(self, key: bytes, members: list[int], paths: frozenset[str]) -> None:
+        self.key = key
+        self.name = key.hex()
+        self.members = members
+        self.paths = paths
+
+
+class Plan:
+    """The call graph of ``results``' modules split into components, with their records
+    resolved or reused per component (see the module docstring).
+
+    ``usable`` is False when per-module records cannot be used (no cache, two files claiming
+    one module, a damaged summary): then only :meth:`whole` answers, from the summaries.
+    """
+
+    def __init__(
+        self,
+        results: Sequence[FileResult],
+        needs: ModelNeeds,
+        cache: Cache | None = None,
+        digests: Sequence[bytes | str] | None = None,
+        missing: frozenset[str] = frozenset(),
+    ) -> None:
+        """``missing``: display paths of results the run did not load (placeholders; see
+        :func:`unneeded_files`): :class:`NeedResults` is raised for any the plan needs."""
+        self.results = results
+        self.missing = missing
+        self.needs = needs
+        self.cache = cache
+        self.digests = digests
+        self.usable = False
+        self.components: list[Component] = []
+        self.component_of: dict[str, Component] = {}  # display path -> its component
+        self._whole: Graph | None = None
+        self._records: dict[int, tuple[Any, ...]] = {}  # index into ``present`` -> record
+        self._stored: dict[str, tuple[bytes, bytes, bytes | None, Any] | None] = {}
+        self._decoded: dict[str, dict[Any, Any]] = {}  # component name -> its stored records
+        self._outputs: dict[str, tuple[bytes, Any]] = {}  # component name -> (output key, output) to store
+        self._settled: set[str] = set()  # components whose records are all known this run
+        if cache is None or digests is None or len(digests) != len(results):
+            return
+        self._plan(cache, digests)
+
+    def _plan(self, cache: Cache, digests: Sequence[bytes | str]) -> None:
+        results = self.results
+        # (index, file key, module) of each result with a summary, in order.
+        present: list[tuple[int, tuple[str, str], str]] = []
+        for index, result in enumerate(results):
+            summary = result.summary
+            if summary is None:
+                continue
+            module = summary.module  # a PackedSummary knows its module too
+            present.append((index, (result.path, module), module))
+        module_index = {module: position for position, (_, _, module) in enumerate(present)}
+        if len(module_index) != len(present):  # two files claim one module: no per-module records
+            return
+        self.present = present
+        self._key_of = {module: key for _, key, module in present}
+        # repr, not marshal: marshal's output depends on which objects are shared.
+        self.names_key = hashlib.sha256(repr([key for _, key, _ in present]).encode()).digest()
+        stored = cache.load_index()
+        old: dict[Any, Any] = stored[1] if stored is not None and stored[0] == self.names_key else {}
+        if not old and self.missing:
+            raise NeedResults(set(self.missing))
+        self.old = old
+        changed: list[int] = []
+        deps: dict[str, tuple[str, ...]] = {}
+        hierarchy: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+        # Last run's component of each module (by name), while every module has one.
+        groups: dict[str, list[int]] | None = {} if old else None
+        for position, (index, key, module) in enumerate(present):
+            # An entry of another shape is rebuilt. Checked inline: this loop runs once per
+            # module of the project on every run.
+            entry = old.get(key)
+            if type(entry) is tuple and len(entry) == _ENTRY_WIDTH:
+                digest, stored_module, dependencies, classes, group, _errors = entry
+                if groups is not None:
+                    if type(group) is str and len(group) == 32:
+                        if group in groups:
+                            groups[group].append(position)
+                        else:
+                            groups[group] = [position]
+                    else:
+                        groups = None
+                if (
+                    digest == digests[index]
+                    and stored_module == module
+                    and type(dependencies) is tuple
+                    and type(classes) is tuple
+                    and len(classes) == 2
+                ):
+                    deps[module] = dependencies
+                    hierarchy[module] = classes
+                    continue
+            elif groups is not None:
+                groups = None
+            changed.append(position)
+        by_last: dict[str, list[str]] | None = None
+        for position in changed:
+            index, _, module = present[position]
+            summary = summary_of(results[index])
+            # A damaged cached summary (or one naming another module than its file's entry
+            # does: bits flipped behind a valid seal): resolve nothing from the store.
+            if summary is None or summary.module != module:
+                return
+            if by_last is None:
+                by_last = {}
+                for name in module_index:
+                    by_last.setdefault(name.rpartition(".")[2], []).append(name)
+            deps[module] = module_dependencies(summary, module_index, by_last)
+            hierarchy[module] = hierarchy_terms(summary)
+            summary.terms = None  # read once: free them (four sets per module at 700k lines add up)
+        self.deps, self.hierarchy = deps, hierarchy
+        self.changed = {present[position][2] for position in changed}
+        self.module_index = module_index
+        self._consults_all: Mapping[str, Sequence[str]] | None = None
+        self._components(groups)
+        self.usable = True
+
+    def _components(self, groups: dict[str, list[int]] | None) -> None:
+        """Split the present modules into components, keyed by what their records are resolved from.
+
+        With last run's components (``groups``: every module's, by name), only those the
+        changed modules were in, or now link to, are worked out again: a link between two
+        unchanged modules was there last run too, so they already shared a component."""
+        present, deps, hierarchy, module_index = self.present, self.deps, self.hierarchy, self.module_index
+        if groups is None:
+            affected: Sequence[int] = range(len(present))
+        else:
+            group_of = {}
+            for name, members in groups.items():
+                for position in members:
+                    group_of[position] = name
+            names: set[str] = set()
+            defined_in: dict[str, list[str]] | None = None
+            extended_in: dict[str, list[str]] = {}
+            for module in self.changed:
+                position = module_index[module]
+                names.add(group_of[position])
+                for need in deps[module]:
+                    other = module_index.get(need)
+                    if other is not None:
+                        names.add(group_of[other])
+                defines, extends = hierarchy[module]
+                if defines or extends:
+                    if defined_in is None:
+                        defined_in = {}
+                        for name_, (classes, bases) in hierarchy.items():
+                            for term in classes:
+                                defined_in.setdefault(term, []).append(name_)
+                            for term in bases:
+                                extended_in.setdefault(term, []).append(name_)
+                    for term in extends:
+                        for other_module in defined_in.get(term, ()):
+                            names.add(group_of[module_index[other_module]])
+                    for term in defines:
+                        for other_module in extended_in.get(term, ()):
+                            names.add(group_of[module_index[other_module]])
+            for name, members in groups.items():
+                if name in names:
+                    continue
+                component = Component(bytes.fromhex(name), members, frozenset(present[p][1][0] for p in members))
+                self.components.append(component)
+                for path in component.paths:
+                    self.component_of[path] = component
+            affected = sorted(p for name in names for p in groups[name])
+        self._scope = {present[p][2] for p in affected}
+        scope_deps = deps if groups is None else {present[p][2]: deps[present[p][2]] for p in affected}
+        scope_hierarchy = hierarchy if groups is None else {present[p][2]: hierarchy[present[p][2]] for p in affected}
+        # The links among the affected modules: all of theirs (they link to no other module).
+        self._consults_scope = _with_subclasses(scope_deps, scope_hierarchy)
+        if groups is None:
+            self._consults_all = self._consults_scope
+        parent = {position: position for position in affected}
+
+        def find(position: int) -> int:
+            while parent[position] != position:
+                parent[position] = parent[parent[position]]
+                position = parent[position]
+            return position
+
+        for module, needs in self._consults_scope.items():
+            here = find(module_index[module])
+            for need in needs:
+                other = module_index.get(need)
+                if other is not None and other in parent:
+                    there = find(other)
+                    if there != here:
+                        parent[max(here, there)] = min(here, there)
+                        here = min(here, there)
+        found: dict[int, list[int]] = {}
+        for position in affected:
+            found.setdefault(find(position), []).append(position)
+        digests = self.digests
+        assert digests is not None
+        for members in found.values():
+            rows = []
+            for position in members:
+                index, key, module = present[position]
+                rows.append((key, digests[index], deps[module], hierarchy[module]))
+            component = Component(
+                # repr, not marshal: marshal's output depends on which objects are shared.
+                hashlib.sha256(repr(rows).encode()).digest()[:16],
+                members,
+                frozenset(present[position][1][0] for position in members),
+            )
+            self.components.append(component)
+            for path in component.paths:
+                self.component_of[path] = component
+
+    def consults(self, modules: set[str]) -> Mapping[str, Sequence[str]]:
+        """module -> the modules resolving it may consult, for at least ``modules`` (and
+        everything they reach)."""
+        if modules <= self._scope:
+            return self._consults_scope
+        if self._consults_all is None:
+            self._consults_all = _with_subclasses(self.deps, self.hierarchy)
+        return self._consults_all
+
+    # -- records --------------------------------------------------------------------------
+
+    def _stored_file(self, name: str, key: bytes | None) -> tuple[bytes, bytes, bytes | None, Any] | None:
+        """The file of component ``name`` (None: missing or damaged); with ``key``, only if
+        it was stored for that content key."""
+        if name not in self._stored:
+            assert self.cache is not None
+            self._stored[name] = self.cache.load_component(name, None)
+        stored = self._stored[name]
+        if stored is None or key is not None and stored[0] != key:
+            return None
+        return stored
+
+    def _stored_records(self, name: str, key: bytes | None) -> dict[Any, Any]:
+        """The records stored in the file of component ``name`` (see :meth:`_stored_file`), decoded once."""
+        stored = self._stored_file(name, key)
+        if stored is None:
+            return {}
+        records = self._decoded.get(name)
+        if records is None:
+            try:
+                records = marshal.loads(stored[1])
+            except Exception:  # sightlint: ignore[SL201] damaged behind a valid seal: resolved again
+                records = {}
+            if type(records) is not dict:
+                records = {}
+            self._decoded[name] = records
+        return records
+
+    def _ensure(self, components: Sequence[Component]) -> None:
+        """Make the records of ``components``' members known: from their own stored file, else
+        from the files last run kept them in (unless they are dirty), else resolved again."""
+        present, digests, records = self.present, self.digests, self._records
+        assert digests is not None
+        missing: list[int] = []
+        dirty: set[str] | None = None
+        for component in components:
+            if component.name in self._settled:
+                continue
+            own = self._stored_records(component.name, component.key)
+            for position in component.members:
+                if position in records:
+                    continue
+                index, key, module = present[position]
+                row = own.get(key)
+                if row is None and module not in self.changed:
+                    if dirty is None:
+                        dirty = self._dirty()
+                    if module not in dirty:
+                        entry = self.old.get(key)
+                        if entry is not None and type(entry[4]) is str:
+                            # Another component's file: checked by digest below.
+                            row = self._stored_records(entry[4], None).get(key)
+                if (
+                    type(row) is tuple
+                    and len(row) == 2
+                    and row[0] == digests[index]
+                    and type(row[1]) is tuple
+                    and len(row[1]) == _RECORD_WIDTH
+                ):
+                    records[position] = row[1]
+                else:
+                    missing.append(position)
+            self._settled.add(component.name)
+        if missing:
+            self._resolve(missing)
+
+    def _dirty(self) -> set[str]:
+        """The modules whose stored record may be stale: the changed ones and every module
+        that (transitively) consults one, now or, through a class hierarchy a changed module
+        left, last run."""
+        seeds = set(self.changed)
+        defined_in: dict[str, list[str]] | None = None
+        for module in self.changed:
+            entry = self.old.get(self._key_of[module])
+            if type(entry) is not tuple or len(entry) != _ENTRY_WIDTH or type(entry[3]) is not tuple or len(entry[3]) != 2:
+                continue
+            if defined_in is None:
+                defined_in = {}
+                for other, (defines, _) in self.hierarchy.items():
+                    for name in defines:
+                        defined_in.setdefault(name, []).append(other)
+            for name in entry[3][1]:  # a base class it extended: its module consulted this one
+                seeds.update(defined_in.get(name, ()))
+        return _closure(seeds, _reversed(self.consults(seeds)))
+
+    def _resolve(self, positions: list[int]) -> None:
+        """Resolve the records of the modules at ``positions`` on a model of what they consult."""
+        present, results = self.present, self.results
+        wanted = {present[position][2] for position in positions}
+        needed = _closure(wanted, self.consults(wanted))
+        # The summaries as the pool or the cache handed them over (pickled): put back once
+        # the records are built, so the unpickled summaries and the model are freed before
+        # the rules and the report run (at 700k lines they are ~300 MB of a cold run's peak).
+        packed = {
+            index: results[index].summary
+            for index, _, module in present
+            if module in needed and isinstance(results[index].summary, PackedSummary)
+        }
+        loaded: dict[str, ModuleSummary] = {}
+        for index, _, module in present:
+            if module in needed:
+                summary = summary_of(results[index])
+                if summary is None or summary.module != module:
+                    raise ValueError(f"the summary of {module} is damaged")
+                loaded[module] = summary
+        ordered = [loaded[module] for _, _, module in present if module in needed]
+        model = ProjectModel(ordered, graph_of=[s for s in ordered if s.module in wanted])
+        for position in positions:
+            module = present[position][2]
+            self._records[position] = tuple(module_record(model, loaded[module], self.needs))
+        del model, loaded, ordered
+        for index, blob in packed.items():
+            results[index].summary = blob
+
+    def graph(self, components: Sequence[Component]) -> Graph:
+        """The graph of ``components``' modules alone (records in the project's module order)."""
+        self.check_loaded(components)
+        self._ensure(components)
+        chosen = sorted(position for component in components for position in component.members)
+        return Graph(self._records[position] for position in chosen)
+
+    def check_loaded(self, components: Sequence[Component]) -> None:
+        """Raise :class:`NeedResults` if a result of ``components`` was not loaded."""
+        if self.missing:
+            needed = {path for component in components for path in component.paths if path in self.missing}
+            if needed:
+                raise NeedResults(needed)
+
+    def whole(self) -> Graph:
+        """The graph of every module (built once)."""
+        if self.missing:
+            raise NeedResults(set(self.missing))
+        if self._whole is None:
+            if not self.usable:
+                self._whole = _full(self.results, self.needs)
+            else:
+                self._ensure(self.components)
+                self._whole = Graph(self._records[position] for position in range(len(self.present)))
+        return self._whole
+
+    # -- the project phase's output per component ------------------------------------------
+
+    def output(self, component: Component, output_key: bytes) -> Any:
+        """The output stored for ``component`` under ``output_key``, or None."""
+        stored = self._stored_file(component.name, component.key)
+        if stored is None or stored[2] != output_key:
+            return None
+        return stored[3]
+
+    def keep_output(self, component: Component, output_key: bytes, output: Any) -> None:
+        """Store ``output`` (marshal-able) for ``component`` at :meth:`save`."""
+        self._outputs[component.name] = (output_key, output)
+
+    def save(self) -> None:
+        """Write the index and the component files that changed; drop unused component files."""
+        cache = self.cache
+        if cache is None or not self.usable or cache.unusable is not None:
+            return  # without a key nothing is written, nor deleted
+        digests = self.digests
+        assert digests is not None
+        present, records = self.present, self._records
+        entries: dict[Any, Any] = {}
+        fresh: dict[Any, Any] = {}
+        live: set[str] = set()
+        wrote = False
+        for component in self.components:
+            settled = component.name in self._settled and all(p in records for p in component.members)
+            if not settled:
+                # Not looked at this run (``check FILES``): last run's entries stand, and the
+                # files they point to.
+                for position in component.members:
+                    key = present[position][1]
+                    entry = self.old.get(key)
+                    if entry is not None:
+                        entries[key] = entry
+                        if type(entry[4]) is str:
+                            live.add(entry[4])
+                continue
+            live.add(component.name)
+            stored = self._stored.get(component.name)
+            output = self._outputs.get(component.name)
+            has_all = (
+                stored is not None
+                and stored[0] == component.key
+                and all(present[p][1] in self._stored_records(component.name, component.key) for p in component.members)
+            )
+            if not has_all or output is not None:
+                rows = {present[p][1]: (digests[present[p][0]], records[p]) for p in component.members}
+                if output is None and stored is not None and stored[0] == component.key and stored[2] is not None:
+                    output = (stored[2], stored[3])
+                output_key, value = output if output is not None else (None, None)
+                cache.save_component(component.name, component.key, rows, output_key, value)
+                wrote = True
+            for position in component.members:
+                index, key, module = present[position]
+                entry = (digests[index], module, self.deps[module], self.hierarchy[module], component.name, bool(self.results[index].errors))
+                entries[key] = entry
+                if self.old.get(key) != entry:
+                    fresh[key] = entry
+        if fresh or len(entries) != len(self.old):
+            cache.save_index(self.names_key, entries, fresh)
+        if (wrote or fresh) and cache.write_error is None:
+            cache.prune_components(live)
+
+
+class NeedResults(Exception):
+    """The project phase needs the results of these files (display paths), which the run
+    did not load (see :func:`unneeded_files`)."""
+
+    def __init__(self, paths: set[str]) -> None:
+        super().__init__(f"{len(paths)} results not loaded")
+        self.paths = paths
+
+
+def unneeded_files(
+    cache: Cache, files: Sequence[tuple[str, str | None]], digests: Sequence[bytes | str], named: frozenset[str]
+) -> dict[int, str] | None:
+    """For a run on the ``named`` files of a project whose cross-file rules are all
+    component-local: the files (index -> module) whose per-file results it need not load,
+    by last run's index: unchanged files without errors, outside the components of the named
+    files and of the changed ones. None when the index cannot tell (a file added or removed,
+    a named file it does not know). ``files`` are (display path, module) in the run's order.
+
+    What a run on the named files reports of such a file is nothing: its own findings are not
+    reported, and a cross-file finding whose chain passes through a named file is in the named
+    file's component. If the components of this run join one of them to a named file's, the
+    project phase asks for their results (:class:`NeedResults`)."""
+    stored = cache.load_index()
+    if stored is None:
+        return None
+    tag, entries = stored
+    groups: list[str | None] = []
+    keys: list[tuple[str, str]] = []
+    wanted: set[str] = set()
+    for (path, module), digest in zip(files, digests):
+        if module is None:
+            groups.append(None)
+            continue
+        key = (path, module)
+        entry = entries.get(key)
+        if type(entry) is not tuple or len(entry) != _ENTRY_WIDTH or type(entry[4]) is not str:
+            return None  # a new file, or one without a module summary last run
+        keys.append(key)
+        if entry[0] != digest or entry[5] or path in named:
+            wanted.add(entry[4])
+            groups.append(None)
+        else:
+            groups.append(entry[4])
+    if len(keys) != len(entries) or hashlib.sha256(repr(keys).encode()).digest() != tag:
+        return None
+    if not named.issubset({path for path, _ in files}):
+        return None
+    return {index: files[index][1] or "" for index, group in enumerate(groups) if group is not None and group not in wanted}
+
+
 def call_graph(
     results: Sequence[FileResult],
     needs: ModelNeeds,
@@ -80,92 +571,10 @@ def call_graph(
     ``digests`` are the results' content digests, in the same order; with a ``cache``,
     records of modules whose inputs did not change are reused (see the module docstring).
     """
-    if cache is None or digests is None or len(digests) != len(results):
-        return _full(results, needs)
-    # (index, file key, module) of each result with a summary, in order.
-    present: list[tuple[int, tuple[str, str], str]] = []
-    for index, result in enumerate(results):
-        summary = result.summary
-        if summary is None:
-            continue
-        module = summary.module  # a PackedSummary knows its module too
-        present.append((index, (result.path, module), module))
-    module_index = {module: index for index, _, module in present}
-    if len(module_index) != len(present):  # two files claim one module: no per-module records
-        return _full(results, needs)
-    by_last: dict[str, list[str]] = {}
-    for module in module_index:
-        by_last.setdefault(module.rpartition(".")[2], []).append(module)
-    names_key = hashlib.sha256(marshal.dumps([key for _, key, _ in present])).digest()
-    stored = cache.load_graph()
-    old: dict[Any, Any] = stored[1] if stored is not None and stored[0] == names_key else {}
-    changed: list[int] = []
-    deps: dict[str, tuple[str, ...]] = {}
-    hierarchy: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
-    for index, key, module in present:
-        # A stored entry of another shape is rebuilt. Checked inline, without building a
-        # StoredRecord: this loop runs once per module of the project on every run.
-        entry = old.get(key)
-        if type(entry) is tuple and len(entry) == _STORED_WIDTH:
-            digest, stored_module, dependencies, record, classes = entry
-            if (
-                digest == digests[index]
-                and stored_module == module
-                and type(dependencies) is tuple
-                and type(record) is tuple
-                and len(record) == _RECORD_WIDTH
-                and type(classes) is tuple
-                and len(classes) == 2
-            ):
-                deps[module] = dependencies
-                hierarchy[module] = classes
-                continue
-        changed.append(index)
-    named = {index: module for index, _, module in present}
-    # The summaries as the pool or the cache handed them over (pickled): put back once the
-    # records are built, so the unpickled summaries and the model are freed before the
-    # rules and the report run (at 700k lines they are ~300 MB of a cold run's peak).
-    packed = {index: results[index].summary for index, _, _ in present if isinstance(results[index].summary, PackedSummary)}
-    for index in changed:
-        summary = summary_of(results[index])
-        # A damaged cached summary (or one naming another module than its file's entry
-        # does: bits flipped behind a valid seal): resolve nothing from the store.
-        if summary is None or summary.module != named[index]:
-            return _full(results, needs)
-        deps[summary.module] = module_dependencies(summary, module_index, by_last)
-        hierarchy[summary.module] = hierarchy_terms(summary)
-        summary.terms = None  # read once: free them (four sets per module at 700k lines add up)
-    # Dirty: the changed modules and every module that (transitively) depends on one; what
-    # resolving them may consult: everything they (transitively) depend on.
-    consults = _with_subclasses(deps, hierarchy)
-    dirty = _closure({results[index].summary.module for index in changed}, _reversed(consults))
-    needed = _closure(dirty, consults)
-    loaded: dict[str, ModuleSummary] = {}
-    for index, _, module in present:
-        if module in needed:
-            summary = summary_of(results[index])
-            if summary is None or summary.module != module:
-                return _full(results, needs)
-            loaded[module] = summary
-    ordered = [loaded[module] for _, _, module in present if module in needed]
-    model = ProjectModel(ordered, graph_of=[s for s in ordered if s.module in dirty])
-    entries: dict[Any, Any] = {}
-    fresh: dict[Any, Any] = {}
-    records: list[tuple[Any, ...]] = []
-    for index, key, module in present:
-        if module in dirty:
-            record = tuple(module_record(model, loaded[module], needs))
-            stored_record = StoredRecord(digests[index], module, deps[module], record, hierarchy[module])
-            entries[key] = fresh[key] = tuple(stored_record)
-        else:
-            entries[key] = old[key]
-        records.append(entries[key][3])
-    del model, loaded, ordered
-    for index, blob in packed.items():
-        results[index].summary = blob
-    if dirty or len(old) != len(entries):
-        cache.save_graph(names_key, entries, fresh)
-    return Graph(records)
+    plan = Plan(results, needs, cache, digests)
+    graph = plan.whole()
+    plan.save()
+    return graph
 
 
 def _with_subclasses(

@@ -494,7 +494,7 @@ def test_a_damaged_cached_summary_is_rebuilt_from_the_file(tmp_path: Path, monke
     assert len(entries[key]) == 4, "the summary is stored apart from the result"
     entries[key] = (entries[key][0], entries[key][1], b"\x80\x05garbage", entries[key][3])
     reseal(pack, marshal.dumps((fmt, token, tag, entries)))
-    for leftover in (*cache.glob("results-*.run"), *cache.glob("results-*.graph")):
+    for leftover in (*cache.glob("results-*.run"), *cache.glob("results-*.gindex"), *cache.glob("results-*.comp")):
         leftover.unlink()  # force the model to be built from the (damaged) summaries
     assert run(root, cache, settings) == cold
 

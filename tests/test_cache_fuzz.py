@@ -83,7 +83,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, list[
     names = {p.name for p in folder.iterdir()}
     assert "file-hashes.marshal" in names
     assert {name.split("-")[-1].partition(".")[2] for name in names if name.startswith("results-")} >= {
-        "pack", "pack.journal", "run", "graph", "graph.journal",
+        "pack", "pack.journal", "run", "gindex", "gindex.journal", "comp",
     }  # fmt: skip
     baseline = summary(api.check_paths([root], Settings(), cwd=root, jobs=1, use_cache=False))
     assert {"SL101", "SL201", "SL301"} <= {line.split()[1] for line in baseline}
@@ -191,11 +191,14 @@ def test_nonsense_behind_a_valid_seal_is_turned_down(
         elif how == "random-marshal":
             body = marshal.dumps(data.draw(values))
         else:  # the right container with nonsense in it
-            decoded = marshal.loads(body[46:] if name.endswith(".run") else body)
+            skip = 46 if name.endswith(".run") else 36 if name.endswith(".comp") else 0  # the header before the marshal data
+            decoded = marshal.loads(body[skip:])
             if isinstance(decoded, tuple):
-                body = marshal.dumps(tuple(data.draw(values) if i and i == len(decoded) - 1 else v for i, v in enumerate(decoded)))
+                body = body[:skip] + marshal.dumps(
+                    tuple(data.draw(values) if i and i == len(decoded) - 1 else v for i, v in enumerate(decoded))
+                )
             else:
-                body = (body[:46] if name.endswith(".run") else b"") + marshal.dumps([data.draw(values)])
+                body = body[:skip] + marshal.dumps([data.draw(values)])
         target.write_bytes(seal.seal(name, body))
     run = api.check_paths([root], Settings(), cwd=root, jobs=1, cache_dir=copy)
     assert not run.internal_errors, run.internal_errors
@@ -286,9 +289,9 @@ def test_a_cross_file_rule_raising_on_cached_records_gets_a_run_from_the_files(
     real = api.project_phase
     calls: list[bool] = []
 
-    def damaged(results: Any, settings: Any, cache: Any = None, digests: Any = None) -> list[str]:
+    def damaged(results: Any, settings: Any, cache: Any = None, digests: Any = None, **more: Any) -> list[str]:
         calls.append(cache is not None)
-        errors = real(results, settings, cache=cache, digests=digests)
+        errors = real(results, settings, cache=cache, digests=digests, **more)
         if cache is not None:  # as if a cached record had made a rule raise
             errors.append("internal error in SL703 (password-length-unchecked): IndexError: string index out of range")
         return errors
@@ -313,16 +316,21 @@ def test_a_cached_graph_record_that_breaks_the_graph_gets_a_run_from_the_files(
 
     root, folder, baseline = project
     copy = fresh_copy(folder, tmp_path)
-    real = incremental.call_graph
+    real_whole, real_graph = incremental.Plan.whole, incremental.Plan.graph
     calls: list[bool] = []
 
-    def damaged(results: Any, needs: Any, *, cache: Any = None, digests: Any = None) -> Any:
-        calls.append(cache is not None)
-        if cache is not None:
-            raise TypeError("unhashable type: 'dict'")
-        return real(results, needs, cache=cache, digests=digests)
+    def damaged(real: Any) -> Any:
+        def build(plan: Any, *args: Any) -> Any:
+            calls.append(plan.cache is not None)
+            if plan.cache is not None:
+                raise TypeError("unhashable type: 'dict'")
+            return real(plan, *args)
 
-    monkeypatch.setattr(incremental, "call_graph", damaged)
+        return build
+
+    # The whole graph (rules of the whole project) or the graph of some components.
+    monkeypatch.setattr(incremental.Plan, "whole", damaged(real_whole))
+    monkeypatch.setattr(incremental.Plan, "graph", damaged(real_graph))
     (root / "pkg" / "m1.py").write_text((root / "pkg" / "m1.py").read_text() + "\n")  # not the saved run: the phase runs
     try:
         run = api.check_paths([root], Settings(), cwd=root, jobs=1, cache_dir=copy)

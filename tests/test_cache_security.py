@@ -75,7 +75,7 @@ def replica_with_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
         check(root, patch)  # served by the run snapshot: keeps the report too
     names = {p.name for p in (root / ".sightlint_cache").iterdir()}
     assert {"file-hashes.marshal", "file-walks.marshal", "third-party-classes.marshal"} <= names
-    assert {name.rpartition(".")[2] for name in names if name.startswith("results-")} == {"pack", "run", "graph", "prints", "out"}
+    assert {name.rpartition(".")[2] for name in names if name.startswith("results-")} == {"pack", "run", "gindex", "comp", "prints", "out"}
     return root
 
 
@@ -173,7 +173,11 @@ def test_the_payload_would_run_if_it_could_be_sealed(project: Path, tmp_path: Pa
     payload = pickle.dumps(Payload(marker))
     entries = {key: (e[0], e[1], payload, e[3]) if len(e) == 4 else e for key, e in entries.items()}
     forge(pack, marshal.dumps((fmt, token, tag, entries)), "sealed-with-the-users-key")
-    for stale in (*project.glob(".sightlint_cache/results-*.run"), *project.glob(".sightlint_cache/results-*.graph")):
+    for stale in (
+        *project.glob(".sightlint_cache/results-*.run"),
+        *project.glob(".sightlint_cache/results-*.gindex"),
+        *project.glob(".sightlint_cache/results-*.comp"),
+    ):
         stale.unlink()
     monkeypatch.chdir(project)
     try:
@@ -200,7 +204,7 @@ def test_a_marshal_bomb_in_the_cache_crashes_nothing(project: Path, target: str)
     assert "file-hashes.marshal" in names and len(names) >= 5
     for name in names if target == "every-file" else [target]:
         (folder / name).write_bytes(MARSHAL_BOMB)
-        if name.endswith((".pack", ".graph", ".prints")):
+        if name.endswith((".pack", ".gindex", ".prints")):
             (folder / f"{name}.journal").write_bytes(MARSHAL_BOMB)
     edit(project)
 
@@ -217,8 +221,8 @@ def test_a_marshal_bomb_in_the_cache_crashes_nothing(project: Path, target: str)
 @pytest.mark.parametrize(
     "pattern",
     [
-        "results-*.pack", "results-*.run", "results-*.graph", "results-*.prints", "results-*.out", "file-hashes.marshal",
-        "file-walks.marshal", "third-party-classes.marshal",
+        "results-*.pack", "results-*.run", "results-*.gindex", "results-*.comp", "results-*.prints", "results-*.out",
+        "file-hashes.marshal", "file-walks.marshal", "third-party-classes.marshal",
     ],  # fmt: skip
 )
 @pytest.mark.parametrize("keep", [HEADER_SIZE - 1, -1])
