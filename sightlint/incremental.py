@@ -32,7 +32,7 @@ from typing import Any
 from sightlint import engine
 from sightlint.cache import Cache, PackedSummary
 from sightlint.models import FileResult
-from sightlint.project.graph import Graph, ModelNeeds, ModuleRecord, module_record
+from sightlint.project.graph import Graph, ModelNeeds, ModuleRecord, joined, module_record
 from sightlint.source import read_source
 from sightlint.project.model import ProjectModel, hierarchy_terms, module_dependencies
 from sightlint.project.summary import ModuleSummary
@@ -257,26 +257,16 @@ class Plan:
         self._consults_scope = _with_subclasses(scope_deps, scope_hierarchy)
         if groups is None:
             self._consults_all = self._consults_scope
-        parent = {position: position for position in affected}
-
-        def find(position: int) -> int:
-            while parent[position] != position:
-                parent[position] = parent[parent[position]]
-                position = parent[position]
-            return position
-
-        for module, needs in self._consults_scope.items():
-            here = find(module_index[module])
-            for need in needs:
-                other = module_index.get(need)
-                if other is not None and other in parent:
-                    there = find(other)
-                    if there != here:
-                        parent[max(here, there)] = min(here, there)
-                        here = min(here, there)
+        links = [
+            (module_index[module], other)
+            for module, needs in self._consults_scope.items()
+            for need in needs
+            if (other := module_index.get(need)) is not None
+        ]
+        root = joined(affected, links)
         found: dict[int, list[int]] = {}
         for position in affected:
-            found.setdefault(find(position), []).append(position)
+            found.setdefault(root[position], []).append(position)
         digests = self.digests
         assert digests is not None
         for members in found.values():

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from sightlint.models import RelatedLocation
 from sightlint.project.model import (
@@ -240,6 +240,29 @@ def _resolved_timeouts(model: ProjectModel, summary: ModuleSummary) -> tuple[tup
 _COMPONENTS = "module components"
 
 
+_Node = TypeVar("_Node", int, str)
+
+
+def joined(nodes: Iterable[_Node], links: Iterable[tuple[_Node, _Node]]) -> dict[_Node, _Node]:
+    """node -> the smallest node of its connected component, for the undirected ``links``
+    among ``nodes`` (a link naming a node outside ``nodes`` is ignored). Shared by
+    :meth:`Graph.component` and ``sightlint.incremental``'s components."""
+    parent = {node: node for node in nodes}
+
+    def find(node: _Node) -> _Node:
+        while parent[node] != node:
+            parent[node] = parent[parent[node]]
+            node = parent[node]
+        return node
+
+    for a, b in links:
+        if a in parent and b in parent:
+            a, b = find(a), find(b)
+            if a != b:
+                parent[max(a, b)] = min(a, b)
+    return {node: find(node) for node in parent}
+
+
 def _components(module_facts: Mapping[str, Mapping[str, Any]]) -> dict[str, int]:
     """path -> component number, from the modules' "links" facts (see :func:`_links`): the
     weakly connected components of their dependencies plus class-hierarchy edges (each
@@ -250,35 +273,18 @@ def _components(module_facts: Mapping[str, Mapping[str, Any]]) -> dict[str, int]
         links = facts.get("links")
         if links is not None:
             path_of[links[0]] = path
-    parent = {path: path for path in path_of.values()}
-
-    def find(path: str) -> str:
-        while parent[path] != path:
-            parent[path] = parent[parent[path]]
-            path = parent[path]
-        return path
-
-    def join(a: str, b: str) -> None:
-        a, b = find(a), find(b)
-        if a != b:
-            parent[max(a, b)] = min(a, b)
-
     defined_in: dict[str, list[str]] = {}
     for path in path_of.values():
         for name in module_facts[path]["links"][2]:
             defined_in.setdefault(name, []).append(path)
+    pairs: list[tuple[str, str]] = []
     for path in path_of.values():
         _, dependencies, _, extends = module_facts[path]["links"]
-        for module in dependencies:
-            other = path_of.get(module)
-            if other is not None:
-                join(path, other)
-        for name in extends:
-            for other in defined_in.get(name, ()):
-                join(path, other)
-    roots = sorted({find(path) for path in parent})
-    number = {root: index for index, root in enumerate(roots)}
-    return {path: number[find(path)] for path in parent}
+        pairs.extend((path, other) for module in dependencies if (other := path_of.get(module)) is not None)
+        pairs.extend((path, other) for name in extends for other in defined_in.get(name, ()))
+    root = joined(path_of.values(), pairs)
+    number = {first: index for index, first in enumerate(sorted(set(root.values())))}
+    return {path: number[first] for path, first in root.items()}
 
 
 class Graph:
