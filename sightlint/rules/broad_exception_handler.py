@@ -11,6 +11,7 @@ from sightlint.semantics.bindings import BindingKind
 from sightlint.semantics.handlers import (
     broad_caught,
     database_write,
+    may_catch_broadly,
     dotted,
     last_name,
     must_not_raise,
@@ -322,6 +323,12 @@ class BroadExceptionHandler(Rule):
         # Narrow handlers are fine.
         Good("def f(logger):\n    try:\n        g()\n    except (KeyError, ValueError) as e:\n        logger.error(e)\n        raise TypeError('bad') \n"),
     )
+
+    @classmethod
+    def may_report(cls, text: str) -> bool:
+        # Every finding is a broad handler of a `try` (`_check`): the keyword `except`, and
+        # a type `broad_caught` calls broad (see `may_catch_broadly`).
+        return "except" in text and may_catch_broadly(text)
 
     def __init__(self, context: Context, options: Any = None) -> None:
         super().__init__(context, options)

@@ -74,6 +74,24 @@ def is_session_factory(expr: ast.expr, factories: set[str]) -> bool:
     return bool(name) and (name in factories or bool(_FACTORY_NAME.search(name)))
 
 
+_SESSION_WORD = re.compile("session", re.IGNORECASE)
+
+
+def may_open_session(text: str) -> bool:
+    """False when no call of ``text`` can be one :func:`opens_session` accepts (a pre-filter).
+
+    Sound: it accepts a call named (last name, or the last part of its qualified name, an
+    identifier of the file even under an import alias) ``AsyncSession``, a factory
+    matching ``_FACTORY_NAME`` (every branch holds ``session``, case-insensitively), a name
+    bound to ``async_sessionmaker(...)``/``sessionmaker(...)`` (``_FACTORY_CONSTRUCTORS``), or
+    ``.begin`` on one of those: each spells ``session`` in some case. The text is matched
+    with the same case-insensitive ``re`` semantics as ``_FACTORY_NAME`` (``str.lower`` is
+    the same test on ASCII text, and faster)."""
+    if text.isascii():
+        return "session" in text.lower()
+    return _SESSION_WORD.search(text) is not None
+
+
 # ``create_async_sessionmaker(engine)`` and the like build a factory; they open nothing.
 _FACTORY_BUILDER = re.compile(r"^_?(create|make|build|new|get)_\w*session_?maker$", re.IGNORECASE)
 
