@@ -22,6 +22,7 @@ from sightlint.semantics.handlers import (
     walk,
     words,
 )
+from sightlint.semantics.nodes import children
 
 if TYPE_CHECKING:
     import libcst as cst
@@ -646,15 +647,22 @@ class BroadExceptionHandler(Rule):
 def _own(body: list[ast.stmt]) -> list[ast.AST]:
     """The nodes of a handler's ``body`` that are its own: not in a nested function, nor in
     a nested handler (which answers for its own exception)."""
+    # In ``ast.iter_child_nodes``' order, without the ``ctx`` markers (no caller asks for them).
     found: list[ast.AST] = []
     todo: list[ast.AST] = list(reversed(body))
+    pop, extend, append, closed = todo.pop, todo.extend, found.append, _OWN_STOPS
     while todo:
-        node = todo.pop()
-        found.append(node)
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef, ast.ExceptHandler)):
+        node = pop()
+        append(node)
+        if type(node) in closed:
             continue
-        todo.extend(reversed(list(ast.iter_child_nodes(node))))
+        below = children(node)
+        below.reverse()
+        extend(below)
     return found
+
+
+_OWN_STOPS = frozenset((ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef, ast.ExceptHandler))
 
 
 def _calls(body: list[ast.stmt]) -> list[ast.Call]:
