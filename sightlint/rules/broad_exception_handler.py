@@ -409,8 +409,9 @@ class BroadExceptionHandler(Rule):
         raises = [s for s in _own(handler.body) if isinstance(s, ast.Raise)]
         if any(r.exc is None or r.cause is not None or _is_name(r.exc, name) for r in raises):
             return None  # re-raised, or chained
-        traced = any(self._traces(call) for call in _calls(handler.body))
-        logs = traced or any(self._logs(call) for call in _calls(handler.body))
+        calls = _calls(handler.body)
+        traced = any(self._traces(call) for call in calls)
+        logs = traced or any(self._logs(call) for call in calls)
         http = [r.exc for r in raises if _http_error(r.exc)] + self._responses(handler)
         if http:
             # The translation to an HTTP response; FastAPI logs neither an HTTPException nor
