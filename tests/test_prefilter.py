@@ -47,7 +47,7 @@ def _open_all(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_some_rules_filter() -> None:
     codes = {r.meta.code for r in FILTERED}
-    assert {"SL201", "SL202", "SL301", "SL601", "SL602", "SL702", "SL705", "SL706"} <= codes
+    assert {"SL201", "SL202", "SL301", "SL501", "SL601", "SL602", "SL702", "SL705", "SL706"} <= codes
 
 
 def test_same_findings_with_and_without_pre_filters(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -91,6 +91,19 @@ NEAR_MISSES = [
         1,
     ),
     ("SL202", "from builtins import Exception as E\n\ndef f():\n    try:\n        g()\n    except E as e:\n        return {'error': str(e)}\n", None),
+    # A dict cache with neither braces, `class` nor `global` in the file.
+    (
+        "SL501",
+        "_CLIENTS = dict()\n\nasync def client_for(url):\n    if url not in _CLIENTS:\n"
+        "        _CLIENTS[url] = await make_client(url)\n    return _CLIENTS[url]\n",
+        1,
+    ),
+    (
+        "SL501",
+        "from collections import OrderedDict as OD\n\n_CLIENTS = OD()\n\nasync def client_for(url):\n"
+        "    if url not in _CLIENTS:\n        _CLIENTS[url] = await make_client(url)\n    return _CLIENTS[url]\n",
+        1,
+    ),
     # The word only in a string or a comment: the rule runs and finds nothing.
     ("SL301", "# datetime.utcnow() is naive\nx = 'utcnow'\n", 0),
     ("SL601", "# asyncio.gather of sessions\nDOC = 'AsyncSessionLocal gather'\n", 0),
@@ -145,6 +158,7 @@ def test_near_misses(code: str, source: str, expected: int | None, monkeypatch: 
         ("SL702", "class Point:\n    x: int = 0\n"),
         ("SL705", "def outer():\n    def inner():\n        return 1\n    return inner\n"),
         ("SL706", "def health():\n    return {'status': 'ok'}\n"),
+        ("SL501", "_client = None\n\nasync def get_client():\n    if _client is None:\n        return await connect()\n"),
     ],
 )
 def test_files_without_the_words_are_skipped(rule_code: str, source: str) -> None:

@@ -30,6 +30,8 @@ _LOCK_TYPES = {
     "multiprocessing.RLock",
 }
 _FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef
+# One of these is in the text of every file with a finding (see ``may_report``).
+_KEY_WORDS = ("global", "class", "__new__", "{", "dict", "Dict", "Mapping")
 # Module-level values that make a name a dict cache (``_CACHE: dict[str, X] = {}``).
 _DICT_TYPES = {"dict", "collections.defaultdict", "collections.OrderedDict", "weakref.WeakValueDictionary"}
 # What a construction opens when it is built twice: connections, pools, clients, drivers
@@ -798,6 +800,17 @@ async def session_for(user_id, api):
         ),
     )
 
+    @classmethod
+    def may_report(cls, text: str) -> bool:
+        # Every finding pairs a check with a set of one key (`_assigned`, `_key`): a global
+        # declared by a `global` statement; an attribute of a class of this module (the
+        # `class` keyword), of a `classmethod`'s or `__new__`'s/`__init_subclass__`'s first
+        # parameter, or of `type(self)`/`self.__class__` in a class; or an entry of a dict
+        # bound at module level (`_is_dict`, `_is_dict_annotation`): a `{...}` literal or
+        # comprehension, or a call or annotation named `dict`, `defaultdict`, `OrderedDict`,
+        # `WeakValueDictionary`, `Dict` or `MutableMapping` (an import alias still spells it).
+        return any(word in text for word in _KEY_WORDS)
+
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self._frames: list[_Frame] = []
@@ -809,8 +822,9 @@ async def session_for(user_id, api):
         self._declared: dict[str, ast.stmt] = {}
         # Classes of this module whose instances are values (``_value_class``).
         self._value_classes: set[str] = set()
-        # Functions (``get_x``, ``Registry.get``) the module calls while it is imported.
-        self._import_time: set[str] = set()
+        # Functions (``get_x``, ``Registry.get``) the module calls while it is imported
+        # (``_called_on_import``: read from the tree alone, and only for a file with a finding).
+        self._import_time: set[str] | None = None
         self._module: ast.Module | None = None
         self._bindings: dict[str, list[ast.expr | None]] | None = None
 
@@ -825,7 +839,6 @@ async def session_for(user_id, api):
                 if self._value_class(stmt):
                     self._value_classes.add(stmt.name)
                 continue
-            self._import_time.update(_called_at_import(stmt))
             if isinstance(stmt, ast.Assign):
                 targets, value = stmt.targets, stmt.value
             elif isinstance(stmt, ast.AnnAssign):
@@ -1196,11 +1209,18 @@ async def session_for(user_id, api):
         if module is None:
             return False
         if function in module.body:
-            return function.name in self._import_time
+            return function.name in self._called_on_import(module)
         for stmt in module.body:
             if isinstance(stmt, ast.ClassDef) and function in stmt.body:
-                return f"{stmt.name}.{function.name}" in self._import_time
+                return f"{stmt.name}.{function.name}" in self._called_on_import(module)
         return False
+
+    def _called_on_import(self, module: ast.Module) -> set[str]:
+        if self._import_time is None:
+            self._import_time = set()
+            for stmt in module.body:
+                self._import_time.update(_called_at_import(stmt))  # nothing for a class or def
+        return self._import_time
 
     def end_module(self) -> None:
         for pending in self._pending.values():
