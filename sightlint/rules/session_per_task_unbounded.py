@@ -272,7 +272,7 @@ class SessionPerTaskUnbounded(FanOutTracking, Rule):
         # Every finding is a session-opening call (`opens_session`; `_open_sites` collects
         # only those) reached from a fan-out site (`FanOuts.call`): see `may_open_session`
         # and `may_fan_out`.
-        return may_fan_out(text) and may_open_session(text)
+        return may_open_session(text) and may_fan_out(text)  # the cheaper test first
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]

@@ -261,7 +261,7 @@ class SessionSharedAcrossTasks(FanOutTracking, Rule):
         # session, or a parameter defaulting to `Depends(get_db)` (`_SESSION_DEPENDENCY`:
         # the dependency as written is `get_db`, `get_async_db` or holds `session`).
         # `AsyncSession` holds `session` too (see `may_open_session`).
-        return may_fan_out(text) and (may_open_session(text) or "get_db" in text or "get_async_db" in text)
+        return (may_open_session(text) or "get_db" in text or "get_async_db" in text) and may_fan_out(text)
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]

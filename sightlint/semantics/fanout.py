@@ -39,6 +39,8 @@ def may_fan_out(text: str) -> bool:
     """False when ``text`` has no fan-out site (no ``gather``, ``create_task``, ``wait``...)."""
     if any(word in text for word in _FANOUT_WORDS):
         return True
+    if text.count("wait") == text.count("await"):
+        return False  # each `wait` ends an `await` (the two never overlap themselves)
     for match in _WAIT_END.finditer(text):  # skips ``wait_for``; ``await`` is skipped below
         start = match.start()
         before = text[start - 1] if start else " "
