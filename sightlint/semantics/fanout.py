@@ -307,6 +307,8 @@ class FanOuts:
             return spawns
         if qualified in _WAITERS and node.args:
             return self._collection(node, f"`{qualified}`", node.args[0])
+        if not node.args or (not scope.loops and not scope.comps):
+            return []  # what follows starts (or appends) something only in a loop or comprehension, from an argument
         in_loop, iterable = self._innermost_iter()
         where = f"in a {in_loop}"
         attr = func.attr if isinstance(func, ast.Attribute) else None
