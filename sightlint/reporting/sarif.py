@@ -21,7 +21,7 @@ from sightlint import __version__
 from sightlint.models import Finding, RelatedLocation, RunResult, Severity, Span
 from sightlint.registry import CATALOG, CatalogEntry, lookup
 from sightlint.reporting._common import SourceLines, all_errors, collect_unused
-from sightlint.reporting.fingerprint import fingerprints, relative
+from sightlint.reporting.fingerprint import fingerprints, relative, tables_of
 
 SCHEMA_URI = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 # Placeholder until the project has a public home; rule pages are docs/rules/<CODE>.md there.
@@ -219,7 +219,7 @@ def source_root(root: str | None) -> str | None:
 
 def report(run: RunResult, sources: SourceLines | None = None, *, unused_suppressions: bool = False) -> dict[str, Any]:
     sources = sources or SourceLines()
-    prints = fingerprints(run.findings, run.root, sources, run.memo)  # relative to the project root, as in JSON
+    prints = fingerprints(run.findings, run.root, sources, run.memo, tables_of(run))  # relative to the project root, as in JSON
     if run.memo is not None:
         run.memo.save()
     run = dataclasses.replace(run, root=source_root(run.root))

@@ -1,0 +1,432 @@
+"""The parts of a finding's fingerprint that come from the file's tree, worked out where
+the tree is (see ``sightlint.reporting.fingerprint`` for what a fingerprint is).
+
+A fingerprint needs, for a finding's range, the qualified name of the def/class around it
+and the normalised form of the node at that range. ``reporting.fingerprint`` used to read
+and parse every file holding a finding again, serially, after the check (1.6 s of a cold
+run's 1.7 s report at 200k lines). Instead the engine, which has the tree in hand, builds
+a :func:`table` per file with the check's result:
+
+- every def/class: (first line with its decorators, last line, qualified name, line and
+  column of its keyword), in the order a pre-order walk meets them (the scopes);
+- the first and last line of each top-level statement;
+- (scope, form) of each range the file's own findings sit at.
+
+Cross-file findings are located only after the project phase: :meth:`Table.get` works
+out theirs by parsing only the innermost def/class around the range (or the top-level
+statements on its lines), from the file's text, and says None where that does not give
+the file's own subtree back (the report then parses the whole file, as before).
+:class:`Located` is the reference: the index a full walk of the whole tree builds;
+everything here gives what it gives (``tests/test_prints.py`` checks both ways on every
+range of every fixture file and on every finding of the replica).
+
+This module is pure ``ast``: the engine (pool workers) uses it without the reporters.
+"""
+
+from __future__ import annotations
+
+import ast
+import marshal
+import re
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+Range = tuple[int, int, int, int]
+# (first line incl. decorators, last line, qualified name, line of the keyword, its column)
+Def = tuple[int, int, str, int, int]
+Part = tuple[str, str]  # (scope, form)
+
+_SPACE = re.compile(r"\s+")
+# Fields holding nested statements: left out of a flagged compound statement's form.
+BODIES = ("body", "orelse", "finalbody", "handlers", "cases")
+_INDEXED = (ast.expr, ast.stmt, ast.excepthandler, ast.arg, ast.keyword, ast.alias)
+_DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+
+
+def form(node: ast.AST) -> str:
+    """``ast.dump`` without positions; a compound statement without its nested statements."""
+    if any(isinstance(getattr(node, field, None), list) and field in BODIES for field in node._fields):
+        parts = [
+            f"{field}={ast.dump(value) if isinstance(value, ast.AST) else [ast.dump(v) if isinstance(v, ast.AST) else repr(v) for v in value] if isinstance(value, list) else repr(value)}"
+            for field in node._fields
+            if field not in BODIES
+            for value in [getattr(node, field, None)]
+        ]
+        return f"{type(node).__name__}({', '.join(parts)})"
+    return ast.dump(node)
+
+
+def span_text(lines: Sequence[str], line: int, col: int, end_line: int, end_col: int) -> str:
+    """The range's text without whitespace (``1 <= line <= len(lines)``): the form of a
+    range no node sits at."""
+    if end_line == line:
+        text = lines[line - 1][col:end_col] if end_col > col else lines[line - 1]
+    else:
+        text = "\n".join(lines[line - 1 : end_line])
+    return _SPACE.sub("", text)
+
+
+class Scopes:
+    """The innermost def/class around a line, from (first, last, qualified name) rows in
+    pre-order (the smallest range; of equal ones, the last found), through a per-line
+    table built once: a scan of every scope per finding took minutes on a module with
+    thousands of both."""
+
+    def __init__(self, rows: Iterable[tuple[int, int, str]]) -> None:
+        self.rows = list(rows)
+        self._by_line: list[str] | None = None
+
+    def __call__(self, line: int) -> str:
+        by_line = self._by_line
+        if by_line is None:
+            size = max((last for _, last, _ in self.rows), default=0) + 1
+            by_line = self._by_line = [""] * size
+            # Largest first, so an inner (smaller, or equal and later) scope overwrites.
+            for first, last, name in sorted(self.rows, key=lambda s: -(s[1] - s[0])):
+                by_line[first : last + 1] = [name] * (last + 1 - first)
+        return by_line[line] if 0 <= line < len(by_line) else ""
+
+
+# Per node type: 1 def/class (a scope, also indexed), 2 indexed by range, 0 neither.
+_ROLES: dict[type, int] = {}
+_FIELDS: dict[type, tuple[str, ...]] = {}
+_STATEMENT_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _role(kind: type) -> int:
+    if issubclass(kind, _DEFS):
+        return 1
+    return 2 if issubclass(kind, _INDEXED) else 0
+
+
+class Located:
+    """A tree's def/class ranges (for scopes) and its nodes by exact range: the reference
+    the fingerprint was defined by (a full pre-order walk, ``ast.iter_child_nodes``
+    order, depth first)."""
+
+    def __init__(self, tree: ast.AST, wanted: frozenset[tuple[int, int]] | None = None) -> None:
+        """``wanted``: the (line, column) starts of the ranges :meth:`node_at` will be asked
+        about (None: any); nodes starting elsewhere are not indexed."""
+        self.scopes: list[tuple[int, int, str]] = []  # (first line, last line, qualified name)
+        self.nodes: dict[Range, ast.AST] = {}
+        self.starts: dict[tuple[int, int], list[ast.AST]] = {}
+        self._scope: Scopes | None = None
+        scopes, nodes, starts = self.scopes, self.nodes, self.starts
+        node_base = ast.AST
+        # (node, qualified name of the def/class around it); iterative: a recursive walk
+        # was most of a cold run's JSON report.
+        stack: list[tuple[ast.AST, str]] = [(child, "") for child in reversed(list(ast.iter_child_nodes(tree)))]
+        pop, push = stack.pop, stack.append
+        while stack:
+            child, name = pop()
+            kind = type(child)
+            role = _ROLES.get(kind)
+            if role is None:
+                role = _ROLES[kind] = _role(kind)
+            if role == 1:  # def or class
+                name = f"{name}.{child.name}" if name else child.name  # type: ignore[attr-defined]
+                first = min([child.lineno, *(d.lineno for d in child.decorator_list)])  # type: ignore[attr-defined]
+                scopes.append((first, child.end_lineno or child.lineno, name))  # type: ignore[attr-defined]
+            if role:
+                end_line, end_col = getattr(child, "end_lineno", None), getattr(child, "end_col_offset", None)
+                if end_line is not None and end_col is not None:
+                    start = (child.lineno, child.col_offset)  # type: ignore[attr-defined]
+                    if wanted is None or start in wanted:
+                        nodes.setdefault((*start, end_line, end_col), child)
+                        starts.setdefault(start, []).append(child)
+            fields = _FIELDS.get(kind)
+            if fields is None:
+                fields = _FIELDS[kind] = tuple(getattr(kind, "_fields", ()))
+            for field in reversed(fields):
+                value = getattr(child, field, None)
+                if isinstance(value, node_base):
+                    push((value, name))
+                elif isinstance(value, list):
+                    for item in reversed(value):
+                        if isinstance(item, node_base):
+                            push((item, name))
+
+    def node_at(self, line: int, col: int, end_line: int, end_col: int) -> ast.AST | None:
+        """The node at exactly this range; else the smallest one starting there that covers
+        it (a rule that flags the ``except X:`` header of a handler)."""
+        return _node_at(self.nodes, self.starts, line, col, end_line, end_col)
+
+    def scope(self, line: int) -> str:
+        """The innermost def/class around ``line``."""
+        if self._scope is None:
+            self._scope = Scopes(self.scopes)
+        return self._scope(line)
+
+
+def _node_at(
+    nodes: dict[Range, ast.AST], starts: dict[tuple[int, int], list[ast.AST]], line: int, col: int, end_line: int, end_col: int
+) -> ast.AST | None:
+    exact = nodes.get((line, col, end_line, end_col))
+    if exact is not None:
+        return exact
+    covering = [
+        n for n in starts.get((line, col), [])
+        if (getattr(n, "end_lineno", 0), getattr(n, "end_col_offset", 0)) >= (end_line, end_col)
+    ]  # fmt: skip
+    return min(covering, key=lambda n: (n.end_lineno, n.end_col_offset)) if covering else None  # type: ignore[attr-defined]
+
+
+# -- the engine's side: one table per file, from the tree it already has ---------------------
+
+
+def _statements(tree: ast.Module) -> list[Def]:
+    """Every def/class (see :data:`Def`) in pre-order. Statements only: a def or class is
+    a statement, and statements sit only in the statement lists of statements, handlers
+    and match cases (:data:`BODIES`), so the expressions (most of a tree) are not walked."""
+    defs: list[Def] = []
+    stack: list[tuple[Any, str]] = [(stmt, "") for stmt in reversed(tree.body)]
+    pop, push = stack.pop, stack.append
+    def_kinds, expr_kind = _DEFS, ast.Expr
+    while stack:
+        node, name = pop()
+        kind = type(node)
+        if kind in def_kinds:
+            name = f"{name}.{node.name}" if name else node.name
+            first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+            defs.append((first, node.end_lineno or node.lineno, name, node.lineno, node.col_offset))
+        fields = _STATEMENT_FIELDS.get(kind)
+        if fields is None:
+            fields = _STATEMENT_FIELDS[kind] = tuple(f for f in getattr(kind, "_fields", ()) if f in BODIES)
+        for field in reversed(fields):
+            value = getattr(node, field, None)
+            if type(value) is list:
+                for item in reversed(value):
+                    if type(item) is not expr_kind:  # an expression statement holds none
+                        push((item, name))
+    return defs
+
+
+def _first_line(node: Any) -> int:
+    decorators = getattr(node, "decorator_list", None)
+    return min([node.lineno, *(d.lineno for d in decorators)]) if decorators else int(node.lineno)
+
+
+class _Pruned:
+    """The nodes starting at ``wanted`` (line, column) starts, in pre-order, as
+    :class:`Located` indexes them, without walking subtrees that cannot hold one: a node's
+    descendants lie within its range, a def's and a class's from the first decorator's
+    line (an f-string's parts are walked whatever their positions say)."""
+
+    def __init__(self, tree: ast.Module, wanted: frozenset[tuple[int, int]]) -> None:
+        self.nodes: dict[Range, ast.AST] = {}
+        self.starts: dict[tuple[int, int], list[ast.AST]] = {}
+        nodes, starts = self.nodes, self.starts
+        node_base, joined = ast.AST, ast.JoinedStr
+        points = sorted(wanted)
+        low, high = points[0], points[-1]
+        stack: list[Any] = list(reversed(tree.body))
+        pop, push = stack.pop, stack.append
+        while stack:
+            node = pop()
+            kind = type(node)
+            role = _ROLES.get(kind)
+            if role is None:
+                role = _ROLES[kind] = _role(kind)
+            if role:
+                start = (node.lineno, node.col_offset)
+                end_line, end_col = node.end_lineno, node.end_col_offset
+                if end_line is not None and end_col is not None:
+                    bound = (_first_line(node), 0) if role == 1 else start
+                    end = (end_line, end_col)
+                    if kind is not joined and (end < low or bound > high or not any(bound <= p <= end for p in points)):
+                        continue
+                    if start in wanted:
+                        nodes.setdefault((*start, end_line, end_col), node)
+                        starts.setdefault(start, []).append(node)
+            fields = _FIELDS.get(kind)
+            if fields is None:
+                fields = _FIELDS[kind] = tuple(getattr(kind, "_fields", ()))
+            for field in reversed(fields):
+                value = getattr(node, field, None)
+                if isinstance(value, node_base):
+                    push(value)
+                elif isinstance(value, list):
+                    for item in reversed(value):
+                        if isinstance(item, node_base):
+                            push(item)
+
+
+def table(tree: ast.Module, text: str, ranges: Iterable[Range]) -> bytes:
+    """The file's fingerprint table (marshal bytes, see :func:`load`): its defs/classes,
+    top-level statements' lines, and the (scope, form) of each of ``ranges`` (the file's
+    own findings; ``text``: what the tree was parsed from)."""
+    defs = _statements(tree)
+    tops = [(_first_line(stmt), stmt.end_lineno or stmt.lineno) for stmt in tree.body]
+    wanted = sorted(set(ranges))
+    parts: list[tuple[int, int, int, int, str, str]] = []
+    if wanted:
+        lines = text.split("\n")
+        pruned = _Pruned(tree, frozenset((r[0], r[1]) for r in wanted))
+        scope = Scopes((d[0], d[1], d[2]) for d in defs)
+        for r in wanted:
+            node = _node_at(pruned.nodes, pruned.starts, *r)
+            if node is not None:
+                parts.append((*r, scope(r[0]), form(node)))
+            elif 1 <= r[0] <= len(lines):
+                parts.append((*r, scope(r[0]), span_text(lines, *r)))
+    return marshal.dumps((1, defs, tops, parts))
+
+
+# -- the reporter's side ---------------------------------------------------------------------
+
+
+class Table:
+    """A file's fingerprint table, decoded: (scope, form) of the file's own findings'
+    ranges, and what :meth:`get` needs for the others'."""
+
+    def __init__(self, defs: list[Def], tops: list[tuple[int, int]], parts: dict[Range, Part]) -> None:
+        self.defs = defs
+        self.tops = tops
+        self.parts = parts
+        self.scope = Scopes((d[0], d[1], d[2]) for d in defs)
+        self._innermost: list[int] | None = None
+        self._blocks: list[tuple[int, int, int]] | None = None  # (first, last, statements)
+        self._parsed: dict[tuple[int, int], Located | None] = {}
+
+    def get(self, r: Range, lines: Sequence[str] | None) -> Part | None:
+        """(scope, form) of range ``r`` in the file whose text is ``lines``, or None: not
+        known for sure without parsing the whole file."""
+        part = self.parts.get(r)
+        if part is not None:
+            return part
+        if lines is None:
+            return None
+        line, col, end_line, end_col = r
+        if not 1 <= line <= len(lines):
+            return None
+        found = self._local(line, lines)
+        if found is None:
+            return None
+        located, shift = found
+        node = located.node_at(line + shift, col, end_line + shift, end_col)
+        return self.scope(line), form(node) if node is not None else span_text(lines, *r)
+
+    def _local(self, line: int, lines: Sequence[str]) -> tuple[Located, int] | None:
+        """The tree of the innermost def/class around ``line`` (else of the top-level
+        statements on its lines), parsed from its own lines, and the line shift from the
+        file to it.
+
+        Every node starting on those lines belongs to that def/class (a statement starts
+        on a line of its own, or after a ``;`` within the same body; a decorator starts
+        its line), so the nodes at and from any (line, column) there are the ones a walk
+        of the whole file finds, and they parse the same alone: a statement's grammar
+        does not depend on what surrounds it. The parse is checked to give back exactly
+        that def (its keyword's line and column, its last line) or those statements."""
+        innermost = self._innermost
+        if innermost is None:
+            size = max((d[1] for d in self.defs), default=0) + 1
+            innermost = self._innermost = [-1] * size
+            # Largest first, so an inner (smaller, or equal and later) def overwrites.
+            for index in sorted(range(len(self.defs)), key=lambda i: -(self.defs[i][1] - self.defs[i][0])):
+                first, last = self.defs[index][:2]
+                innermost[first : last + 1] = [index] * (last + 1 - first)
+        index = innermost[line] if line < len(innermost) else -1
+        if index >= 0:
+            first, last, _, keyword, col = self.defs[index]
+            key = (first, last)
+            if key not in self._parsed:
+                self._parsed[key] = _parse_def(lines, first, last, keyword, col)
+            located = self._parsed[key]
+            return None if located is None else (located, (1 if col else 0) + 1 - first)
+        block = self._block(line)
+        if block is None:
+            return None
+        first, last, count = block
+        key = (first, last)
+        if key not in self._parsed:
+            self._parsed[key] = _parse_block(lines, first, last, count, self.tops)
+        located = self._parsed[key]
+        return None if located is None else (located, 1 - first)
+
+    def _block(self, line: int) -> tuple[int, int, int] | None:
+        """The top-level statements whose lines hold ``line``, with every statement that
+        shares a line with them: (first line, last line, how many)."""
+        blocks = self._blocks
+        if blocks is None:
+            blocks = self._blocks = []
+            for first, last in self.tops:
+                if blocks and first <= blocks[-1][1]:
+                    start, end, count = blocks[-1]
+                    blocks[-1] = (start, max(end, last), count + 1)
+                else:
+                    blocks.append((first, last, 1))
+        for block in blocks:  # few per file; a bisect is not worth its setup
+            if block[0] <= line <= block[1]:
+                return block
+        return None
+
+
+def _parse_def(lines: Sequence[str], first: int, last: int, keyword: int, col: int) -> Located | None:
+    """The def/class on lines ``first``..``last`` (keyword at ``keyword``:``col``),
+    parsed alone (an indented one as the body of an ``if``: its lines keep their
+    indentation and columns); None unless it gives back exactly that def."""
+    if last > len(lines) or first > keyword:
+        return None
+    shift = 1 if col else 0
+    source = ("if 1:\n" if col else "") + "\n".join(lines[first - 1 : last])
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    statements: list[ast.stmt] = tree.body
+    if col:
+        if len(statements) != 1 or type(statements[0]) is not ast.If:
+            return None
+        statements = statements[0].body
+    if len(statements) != 1 or not isinstance(statements[0], _DEFS):
+        return None
+    node = statements[0]
+    if (_first_line(node), node.lineno, node.col_offset, node.end_lineno) != (1 + shift, keyword - first + 1 + shift, col, last - first + 1 + shift):
+        return None
+    return Located(tree, None)
+
+
+def _parse_block(lines: Sequence[str], first: int, last: int, count: int, tops: Sequence[tuple[int, int]]) -> Located | None:
+    """The ``count`` top-level statements on lines ``first``..``last``, parsed alone;
+    None unless they come back with the same lines."""
+    if last > len(lines):
+        return None
+    try:
+        tree = ast.parse("\n".join(lines[first - 1 : last]))
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    want = [(a - first + 1, b - first + 1) for a, b in tops if first <= a <= last]
+    got = [(_first_line(stmt), stmt.end_lineno or stmt.lineno) for stmt in tree.body]
+    if len(want) != count or got != want:
+        return None
+    return Located(tree, None)
+
+
+def load(blob: Any) -> Table | None:
+    """The table :func:`table` encoded, or None for anything of another shape (a damaged
+    or foreign value is not trusted: the report parses the file instead)."""
+    if type(blob) is not bytes:
+        return None
+    try:
+        data = marshal.loads(blob)
+    except (EOFError, ValueError, TypeError):
+        return None
+    if type(data) is not tuple or len(data) != 4 or data[0] != 1:
+        return None
+    _, defs, tops, parts = data
+    if not (
+        type(defs) is list
+        and all(
+            type(d) is tuple and len(d) == 5 and type(d[2]) is str and all(type(d[i]) is int and d[i] >= 0 for i in (0, 1, 3, 4))
+            for d in defs
+        )
+        and type(tops) is list
+        and all(type(t) is tuple and len(t) == 2 and type(t[0]) is int and type(t[1]) is int for t in tops)
+        and type(parts) is list
+        and all(
+            type(p) is tuple and len(p) == 6 and all(type(v) is int for v in p[:4]) and type(p[4]) is str and type(p[5]) is str
+            for p in parts
+        )
+    ):
+        return None
+    return Table(defs, tops, {p[:4]: (p[4], p[5]) for p in parts})
