@@ -168,23 +168,13 @@ def _from_table(
 ) -> dict[tuple[int, int, int, int], tuple[str, str] | None]:
     """Range -> (scope, form) of each of ``findings`` (all in ``path``) that the file's
     fingerprint table answers for; None for the others."""
-    out: dict[tuple[int, int, int, int], tuple[str, str] | None] = {}
     table = load(tables(path)) if tables is not None else None
     if table is None:
-        return out
-    lines: list[str] | None = None
-    read = False
-    for f in findings:
-        key = _range(f)
-        if key in out:
-            continue
-        part = table.parts.get(key)
-        if part is None:
-            if not read:
-                lines, read = sources.lines(path), True
-            part = table.get(key, lines)
-        out[key] = part
-    return out
+        return {}
+    ranges = [_range(f) for f in findings]
+    if all(r in table.parts for r in ranges):
+        return dict(table.answer(ranges, None))
+    return dict(table.answer(ranges, sources.lines(path)))
 
 
 def tables_of(run: RunResult) -> Callable[[str], bytes | None]:

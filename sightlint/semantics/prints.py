@@ -286,37 +286,58 @@ class Table:
         self.scope = Scopes((d[0], d[1], d[2]) for d in defs)
         self._innermost: list[int] | None = None
         self._blocks: list[tuple[int, int, int]] | None = None  # (first, last, statements)
-        self._parsed: dict[tuple[int, int], Located | None] = {}
 
     def get(self, r: Range, lines: Sequence[str] | None) -> Part | None:
         """(scope, form) of range ``r`` in the file whose text is ``lines``, or None: not
         known for sure without parsing the whole file."""
-        part = self.parts.get(r)
-        if part is not None:
-            return part
-        if lines is None:
-            return None
-        line, col, end_line, end_col = r
-        if not 1 <= line <= len(lines):
-            return None
-        found = self._local(line, lines)
-        if found is None:
-            return None
-        located, shift = found
-        node = located.node_at(line + shift, col, end_line + shift, end_col)
-        return self.scope(line), form(node) if node is not None else span_text(lines, *r)
+        return self.answer([r], lines)[r]
 
-    def _local(self, line: int, lines: Sequence[str]) -> tuple[Located, int] | None:
-        """The tree of the innermost def/class around ``line`` (else of the top-level
-        statements on its lines), parsed from its own lines, and the line shift from the
-        file to it.
+    def answer(self, ranges: Iterable[Range], lines: Sequence[str] | None) -> dict[Range, Part | None]:
+        """:meth:`get` for each of ``ranges``: each def/class (or block of top-level
+        statements) holding one of them is parsed once, alone (see :meth:`_where`)."""
+        out: dict[Range, Part | None] = {}
+        pending: dict[tuple[int, int, int, int], list[Range]] = {}
+        for r in ranges:
+            part = self.parts.get(r)
+            if part is not None:
+                out[r] = part
+                continue
+            where = self._where(r[0]) if lines is not None and 1 <= r[0] <= len(lines) else None
+            if where is None:
+                out[r] = None
+            else:
+                pending.setdefault(where, []).append(r)
+        for where, rs in pending.items():
+            assert lines is not None
+            first, last, keyword, col = where
+            if keyword:
+                tree = _parse_def(lines, first, last, keyword, col)
+                shift = (1 if col else 0) + 1 - first
+            else:
+                tree = _parse_block(lines, first, last, col, self.tops)
+                shift = 1 - first
+            if tree is None:
+                out.update((r, None) for r in rs)
+                continue
+            pruned = _Pruned(tree, frozenset((r[0] + shift, r[1]) for r in rs))
+            for r in rs:
+                line, col, end_line, end_col = r
+                node = _node_at(pruned.nodes, pruned.starts, line + shift, col, end_line + shift, end_col)
+                out[r] = self.scope(line), form(node) if node is not None else span_text(lines, *r)
+        return out
 
-        Every node starting on those lines belongs to that def/class (a statement starts
-        on a line of its own, or after a ``;`` within the same body; a decorator starts
-        its line), so the nodes at and from any (line, column) there are the ones a walk
-        of the whole file finds, and they parse the same alone: a statement's grammar
-        does not depend on what surrounds it. The parse is checked to give back exactly
-        that def (its keyword's line and column, its last line) or those statements."""
+    def _where(self, line: int) -> tuple[int, int, int, int] | None:
+        """What is parsed alone for a range starting on ``line``: the innermost def/class
+        around it, (first line, last line, its keyword's line and column), else the
+        top-level statements on its lines, (first line, last line, 0, how many).
+
+        Every node starting on a def's lines belongs to that def (a statement starts on a
+        line of its own, or after a ``;`` within the same body; a decorator starts its
+        line), so the nodes at and from any (line, column) there are the ones a walk of
+        the whole file finds, and they parse the same alone: a statement's grammar does
+        not depend on what surrounds it. The parse is checked to give back exactly that
+        def (its first line, its keyword's line and column, its last line) or those
+        statements (their first and last lines)."""
         innermost = self._innermost
         if innermost is None:
             size = max((d[1] for d in self.defs), default=0) + 1
@@ -328,20 +349,9 @@ class Table:
         index = innermost[line] if line < len(innermost) else -1
         if index >= 0:
             first, last, _, keyword, col = self.defs[index]
-            key = (first, last)
-            if key not in self._parsed:
-                self._parsed[key] = _parse_def(lines, first, last, keyword, col)
-            located = self._parsed[key]
-            return None if located is None else (located, (1 if col else 0) + 1 - first)
+            return (first, last, keyword, col) if keyword > 0 else None
         block = self._block(line)
-        if block is None:
-            return None
-        first, last, count = block
-        key = (first, last)
-        if key not in self._parsed:
-            self._parsed[key] = _parse_block(lines, first, last, count, self.tops)
-        located = self._parsed[key]
-        return None if located is None else (located, 1 - first)
+        return None if block is None else (block[0], block[1], 0, block[2])
 
     def _block(self, line: int) -> tuple[int, int, int] | None:
         """The top-level statements whose lines hold ``line``, with every statement that
@@ -361,7 +371,7 @@ class Table:
         return None
 
 
-def _parse_def(lines: Sequence[str], first: int, last: int, keyword: int, col: int) -> Located | None:
+def _parse_def(lines: Sequence[str], first: int, last: int, keyword: int, col: int) -> ast.Module | None:
     """The def/class on lines ``first``..``last`` (keyword at ``keyword``:``col``),
     parsed alone (an indented one as the body of an ``if``: its lines keep their
     indentation and columns); None unless it gives back exactly that def."""
@@ -383,10 +393,10 @@ def _parse_def(lines: Sequence[str], first: int, last: int, keyword: int, col: i
     node = statements[0]
     if (_first_line(node), node.lineno, node.col_offset, node.end_lineno) != (1 + shift, keyword - first + 1 + shift, col, last - first + 1 + shift):
         return None
-    return Located(tree, None)
+    return tree
 
 
-def _parse_block(lines: Sequence[str], first: int, last: int, count: int, tops: Sequence[tuple[int, int]]) -> Located | None:
+def _parse_block(lines: Sequence[str], first: int, last: int, count: int, tops: Sequence[tuple[int, int]]) -> ast.Module | None:
     """The ``count`` top-level statements on lines ``first``..``last``, parsed alone;
     None unless they come back with the same lines."""
     if last > len(lines):
@@ -399,7 +409,7 @@ def _parse_block(lines: Sequence[str], first: int, last: int, count: int, tops: 
     got = [(_first_line(stmt), stmt.end_lineno or stmt.lineno) for stmt in tree.body]
     if len(want) != count or got != want:
         return None
-    return Located(tree, None)
+    return tree
 
 
 def load(blob: Any) -> Table | None:
