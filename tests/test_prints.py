@@ -193,6 +193,9 @@ def d(): pass
 '''
 
 
+UNKNOWN = 11
+
+
 def _ranges(tree: ast.AST) -> list[tuple[int, int, int, int]]:
     """Every node's range, and ranges no node has: a node's start with a shorter end
     (headers), and a node's end with a later start."""
@@ -247,8 +250,8 @@ def test_every_range_of_every_file_as_the_reparse_gives_it(name: str, text: str)
         if got is not None:
             derived += 1
             assert got == want[r], (name, r)
-    # Only the def behind a backslash-continued decorator is not parsed alone.
-    assert derived == len(ranges) - (11 if name == "tricky.py" else 0)
+    # Only the header of the def behind a backslash-continued decorator is not parsed alone.
+    assert derived == len(ranges) - (UNKNOWN if name == "tricky.py" else 0)
 
 
 def test_derived_forms_cover_calls_statements_and_headers() -> None:
@@ -267,7 +270,9 @@ def test_derived_forms_cover_calls_statements_and_headers() -> None:
     text = "@ \\\n  dec\ndef f(a):\n    g(a)\n"
     tree = ast.parse(text)
     odd = prints.load(prints.table(tree, text, []))
-    assert odd is not None and odd.get((4, 4, 4, 8), text.split("\n")) is None
+    assert odd is not None and odd.get((3, 0, 3, 9), text.split("\n")) is None
+    # ... while a statement of its body is parsed alone.
+    assert odd.get((4, 4, 4, 8), text.split("\n")) == reference(text.split("\n"), _Reference(text.split("\n")), (4, 4, 4, 8))
     # A range past the end of the file, or with no lines: unknown.
     assert table.get((30, 0, 30, 1), lines) is None
     assert table.get((3, 4, 3, 8), None) is None
@@ -361,6 +366,9 @@ def test_an_entry_with_a_table_of_another_type_is_rejected(bad: Any) -> None:
         marshal.dumps((1, [], [], [(1, 2, 3, 4, "s", 5)])),
         marshal.dumps((1, [], [], [(1, 2, 3, 4, "s")])),
         marshal.dumps((1, {}, [], [])),
+        marshal.dumps((1, [], b"\x00" * 5, [])),
+        marshal.dumps((1, [(3, 2, "f", 2, 0)], b"", [])),
+        marshal.dumps((1, [(1, 10**9, "f", 1, 0)], b"", [])),
         prints.table(ast.parse("def f():\n    g()\n"), "def f():\n    g()\n", [(2, 4, 2, 7)])[:-3],
     ],
 )
@@ -370,3 +378,47 @@ def test_a_malformed_table_is_ignored(blob: bytes) -> None:
     f = _checked(UTCNOW)
     assert f.findings
     assert fingerprint.fingerprints(f.findings, None, SourceLines(), None, lambda p: blob) == fingerprint.fingerprints(f.findings, None)
+
+
+def test_a_table_with_units_it_would_not_write_answers_nothing() -> None:
+    from array import array
+
+    text = "def f(a):\n    g(a)\n"
+    lines = text.split("\n")
+    good = prints.load(prints.table(ast.parse(text), text, []))
+    assert good is not None and good.get((2, 4, 2, 8), lines) is not None
+    for unit in [(5, 2, 2, 4), (0, 0, 2, 4), (0, 3, 2, 4), (0, 2, 2, -1)]:
+        blob = marshal.dumps((1, [(1, 2, "f", 1, 0)], array("i", unit).tobytes(), []))
+        table = prints.load(blob)
+        assert table is not None
+        assert table.get((2, 4, 2, 8), lines) is None
+
+
+def test_the_sarif_layout_is_jsons() -> None:
+    import json
+    import random
+
+    from sightlint.reporting.sarif import indented
+
+    rng = random.Random(7)
+
+    def document(depth: int) -> Any:
+        kind = rng.randrange(9 if depth < 5 else 5)
+        if kind == 0:
+            return rng.choice(["", "x", "é\u2028\"\\\n\t<>&", "a" * 40])
+        if kind == 1:
+            return rng.randrange(-10**6, 10**6)
+        if kind == 2:
+            return rng.choice([None, True, False])
+        if kind in (3, 4):
+            return rng.choice(["s", 0])
+        if kind in (5, 6):
+            return [document(depth + 1) for _ in range(rng.randrange(4))]
+        return {rng.choice(["k", "ключ", "a b", "$schema"]) + str(i): document(depth + 1) for i in range(rng.randrange(4))}
+
+    for _ in range(300):
+        doc = document(0)
+        assert "".join(indented(doc)) == json.dumps(doc, indent=2, ensure_ascii=True)
+    for odd in [(1, 2), {1: "a"}, 1.5, {"a": [b"x"]}]:
+        with pytest.raises(TypeError):
+            indented(odd)

@@ -284,7 +284,7 @@ def indented(document: Any) -> list[str]:
     document of dicts with str keys, lists, str, int, bool and None (anything else raises
     TypeError): ``json`` uses its pure-Python encoder whenever ``indent`` is set, most of
     a SARIF report's time (1 s of 1.4 s at 200k lines). The same layout, written by one
-    function without the encoder's generators; ``tests/test_reporters.py`` compares the two."""
+    function without the encoder's generators; ``tests/test_prints.py`` compares the two."""
     out: list[str] = []
     append, escape = out.append, _ESCAPE
 

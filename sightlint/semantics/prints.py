@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import ast
 import marshal
+from array import array
 import re
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -35,6 +36,11 @@ Range = tuple[int, int, int, int]
 # (first line incl. decorators, last line, qualified name, line of the keyword, its column)
 Def = tuple[int, int, str, int, int]
 Part = tuple[str, str]  # (scope, form)
+# A statement directly in a body: (index of the def/class in the defs, -1 for the module;
+# first line, last line, column)
+Unit = tuple[int, int, int, int]
+_INT = array("i").itemsize
+_MAX_LINE = 10_000_000  # a table naming a later line is not ours (the per-line tables would be huge)
 
 _SPACE = re.compile(r"\s+")
 # Fields holding nested statements: left out of a flagged compound statement's form.
@@ -174,21 +180,31 @@ def _node_at(
 # -- the engine's side: one table per file, from the tree it already has ---------------------
 
 
-def _statements(tree: ast.Module) -> list[Def]:
-    """Every def/class (see :data:`Def`) in pre-order. Statements only: a def or class is
-    a statement, and statements sit only in the statement lists of statements, handlers
-    and match cases (:data:`BODIES`), so the expressions (most of a tree) are not walked."""
+def _statements(tree: ast.Module) -> tuple[list[Def], list[Unit]]:
+    """Every def/class (see :data:`Def`) in pre-order, and every statement directly in the
+    body of the module or of a def/class that is not itself a def/class (see
+    :data:`Unit`). Statements only: a def or class is a statement, and statements sit only
+    in the statement lists of statements, handlers and match cases (:data:`BODIES`), so
+    the expressions (most of a tree) are not walked."""
     defs: list[Def] = []
+    units: list[Unit] = []
+    def_kinds, expr_kind = _DEFS, ast.Expr
+    for stmt in tree.body:
+        if type(stmt) not in def_kinds:
+            units.append((-1, stmt.lineno, stmt.end_lineno or stmt.lineno, stmt.col_offset))
     stack: list[tuple[Any, str]] = [(stmt, "") for stmt in reversed(tree.body)]
     pop, push = stack.pop, stack.append
-    def_kinds, expr_kind = _DEFS, ast.Expr
     while stack:
         node, name = pop()
         kind = type(node)
         if kind in def_kinds:
             name = f"{name}.{node.name}" if name else node.name
             first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+            owner = len(defs)
             defs.append((first, node.end_lineno or node.lineno, name, node.lineno, node.col_offset))
+            for stmt in node.body:
+                if type(stmt) not in def_kinds:
+                    units.append((owner, stmt.lineno, stmt.end_lineno or stmt.lineno, stmt.col_offset))
         fields = _STATEMENT_FIELDS.get(kind)
         if fields is None:
             fields = _STATEMENT_FIELDS[kind] = tuple(f for f in getattr(kind, "_fields", ()) if f in BODIES)
@@ -198,7 +214,7 @@ def _statements(tree: ast.Module) -> list[Def]:
                 for item in reversed(value):
                     if type(item) is not expr_kind:  # an expression statement holds none
                         push((item, name))
-    return defs
+    return defs, units
 
 
 def _first_line(node: Any) -> int:
@@ -253,10 +269,9 @@ class _Pruned:
 
 def table(tree: ast.Module, text: str, ranges: Iterable[Range]) -> bytes:
     """The file's fingerprint table (marshal bytes, see :func:`load`): its defs/classes,
-    top-level statements' lines, and the (scope, form) of each of ``ranges`` (the file's
+    the statements directly in their bodies and the module's, and the (scope, form) of each of ``ranges`` (the file's
     own findings; ``text``: what the tree was parsed from)."""
-    defs = _statements(tree)
-    tops = [(_first_line(stmt), stmt.end_lineno or stmt.lineno) for stmt in tree.body]
+    defs, units = _statements(tree)
     wanted = sorted(set(ranges))
     parts: list[tuple[int, int, int, int, str, str]] = []
     if wanted:
@@ -269,7 +284,7 @@ def table(tree: ast.Module, text: str, ranges: Iterable[Range]) -> bytes:
                 parts.append((*r, scope(r[0]), form(node)))
             elif 1 <= r[0] <= len(lines):
                 parts.append((*r, scope(r[0]), span_text(lines, *r)))
-    return marshal.dumps((1, defs, tops, parts))
+    return marshal.dumps((1, defs, array("i", [v for unit in units for v in unit]).tobytes(), parts))
 
 
 # -- the reporter's side ---------------------------------------------------------------------
@@ -277,15 +292,17 @@ def table(tree: ast.Module, text: str, ranges: Iterable[Range]) -> bytes:
 
 class Table:
     """A file's fingerprint table, decoded: (scope, form) of the file's own findings'
-    ranges, and what :meth:`get` needs for the others'."""
+    ranges, and what :meth:`answer` needs for the others'."""
 
-    def __init__(self, defs: list[Def], tops: list[tuple[int, int]], parts: dict[Range, Part]) -> None:
+    def __init__(self, defs: list[Def], units: Sequence[int], parts: dict[Range, Part]) -> None:
         self.defs = defs
-        self.tops = tops
+        self.units = units  # flat: 4 ints per :data:`Unit`
         self.parts = parts
         self.scope = Scopes((d[0], d[1], d[2]) for d in defs)
         self._innermost: list[int] | None = None
-        self._blocks: list[tuple[int, int, int]] | None = None  # (first, last, statements)
+        # owner -> groups of statements sharing lines: (first, last, column, [(first, last)])
+        self._bodies: dict[int, list[tuple[int, int, int, list[tuple[int, int]]]]] = {}
+        self._broken = False
 
     def get(self, r: Range, lines: Sequence[str] | None) -> Part | None:
         """(scope, form) of range ``r`` in the file whose text is ``lines``, or None: not
@@ -293,32 +310,27 @@ class Table:
         return self.answer([r], lines)[r]
 
     def answer(self, ranges: Iterable[Range], lines: Sequence[str] | None) -> dict[Range, Part | None]:
-        """:meth:`get` for each of ``ranges``: each def/class (or block of top-level
-        statements) holding one of them is parsed once, alone (see :meth:`_where`)."""
+        """:meth:`get` for each of ``ranges``: what holds one of them is parsed once, alone
+        (see :meth:`_where`)."""
         out: dict[Range, Part | None] = {}
-        pending: dict[tuple[int, int, int, int], list[Range]] = {}
+        pending: dict[tuple[int, int, int, int, int], list[Range]] = {}
         for r in ranges:
             part = self.parts.get(r)
             if part is not None:
                 out[r] = part
                 continue
-            where = self._where(r[0]) if lines is not None and 1 <= r[0] <= len(lines) else None
+            where = self._where(r[0], lines) if lines is not None and 1 <= r[0] <= len(lines) else None
             if where is None:
                 out[r] = None
             else:
                 pending.setdefault(where, []).append(r)
         for where, rs in pending.items():
             assert lines is not None
-            first, last, keyword, col = where
-            if keyword:
-                tree = _parse_def(lines, first, last, keyword, col)
-                shift = (1 if col else 0) + 1 - first
-            else:
-                tree = _parse_block(lines, first, last, col, self.tops)
-                shift = 1 - first
-            if tree is None:
+            found = self._parse(where, lines)
+            if found is None:
                 out.update((r, None) for r in rs)
                 continue
+            tree, shift = found
             pruned = _Pruned(tree, frozenset((r[0] + shift, r[1]) for r in rs))
             for r in rs:
                 line, col, end_line, end_col = r
@@ -326,90 +338,98 @@ class Table:
                 out[r] = self.scope(line), form(node) if node is not None else span_text(lines, *r)
         return out
 
-    def _where(self, line: int) -> tuple[int, int, int, int] | None:
-        """What is parsed alone for a range starting on ``line``: the innermost def/class
-        around it, (first line, last line, its keyword's line and column), else the
-        top-level statements on its lines, (first line, last line, 0, how many).
+    def _where(self, line: int, lines: Sequence[str]) -> tuple[int, int, int, int, int] | None:
+        """What is parsed alone for a range starting on ``line``: the statements directly
+        in the innermost def/class (or module) body whose lines hold it, with those they
+        share a line with, (first line, last line, column, how many, owner); else that
+        def/class itself, (first line, last line, keyword's column, 0, its index).
 
-        Every node starting on a def's lines belongs to that def (a statement starts on a
-        line of its own, or after a ``;`` within the same body; a decorator starts its
-        line), so the nodes at and from any (line, column) there are the ones a walk of
-        the whole file finds, and they parse the same alone: a statement's grammar does
-        not depend on what surrounds it. The parse is checked to give back exactly that
-        def (its first line, its keyword's line and column, its last line) or those
-        statements (their first and last lines)."""
+        Every node starting on those lines belongs to those statements (a statement starts
+        on a line of its own, or after a ``;`` within the same body, and nothing of the
+        def's header is on their first line: checked), and on a def's lines to that def
+        (a decorator starts its line), so the nodes at and from any (line, column) there
+        are the ones a walk of the whole file finds; and they parse the same alone: a
+        statement's grammar does not depend on what surrounds it. :meth:`_parse` checks
+        that the parse gives back exactly those statements (their lines, the column) or
+        that def (its first line, its keyword's line and column, its last line)."""
         innermost = self._innermost
         if innermost is None:
-            size = max((d[1] for d in self.defs), default=0) + 1
-            innermost = self._innermost = [-1] * size
-            # Largest first, so an inner (smaller, or equal and later) def overwrites.
-            for index in sorted(range(len(self.defs)), key=lambda i: -(self.defs[i][1] - self.defs[i][0])):
-                first, last = self.defs[index][:2]
-                innermost[first : last + 1] = [index] * (last + 1 - first)
-        index = innermost[line] if line < len(innermost) else -1
-        if index >= 0:
-            first, last, _, keyword, col = self.defs[index]
-            return (first, last, keyword, col) if keyword > 0 else None
-        block = self._block(line)
-        return None if block is None else (block[0], block[1], 0, block[2])
-
-    def _block(self, line: int) -> tuple[int, int, int] | None:
-        """The top-level statements whose lines hold ``line``, with every statement that
-        shares a line with them: (first line, last line, how many)."""
-        blocks = self._blocks
-        if blocks is None:
-            blocks = self._blocks = []
-            for first, last in self.tops:
-                if blocks and first <= blocks[-1][1]:
-                    start, end, count = blocks[-1]
-                    blocks[-1] = (start, max(end, last), count + 1)
-                else:
-                    blocks.append((first, last, 1))
-        for block in blocks:  # few per file; a bisect is not worth its setup
-            if block[0] <= line <= block[1]:
-                return block
-        return None
-
-
-def _parse_def(lines: Sequence[str], first: int, last: int, keyword: int, col: int) -> ast.Module | None:
-    """The def/class on lines ``first``..``last`` (keyword at ``keyword``:``col``),
-    parsed alone (an indented one as the body of an ``if``: its lines keep their
-    indentation and columns); None unless it gives back exactly that def."""
-    if last > len(lines) or first > keyword:
-        return None
-    shift = 1 if col else 0
-    source = ("if 1:\n" if col else "") + "\n".join(lines[first - 1 : last])
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return None
-    statements: list[ast.stmt] = tree.body
-    if col:
-        if len(statements) != 1 or type(statements[0]) is not ast.If:
+            innermost = self._index()
+        if self._broken:
             return None
-        statements = statements[0].body
-    if len(statements) != 1 or not isinstance(statements[0], _DEFS):
-        return None
-    node = statements[0]
-    if (_first_line(node), node.lineno, node.col_offset, node.end_lineno) != (1 + shift, keyword - first + 1 + shift, col, last - first + 1 + shift):
-        return None
-    return tree
+        owner = innermost[line] if line < len(innermost) else -1
+        for first, last, col, members in self._bodies.get(owner, ()):
+            if first <= line <= last:
+                if first <= len(lines) and lines[first - 1][:col].strip() == "":
+                    return (first, last, col, len(members), owner)
+                break
+        if owner < 0:
+            return None
+        first, last, _, _, col = self.defs[owner]
+        return (first, last, col, 0, owner)
 
+    def _index(self) -> list[int]:
+        """Built on first use: the innermost def/class of each line, and each body's
+        statements grouped by shared lines; a table with a unit :func:`table` would not
+        write is not used (``_broken``)."""
+        defs = self.defs
+        size = max((d[1] for d in defs), default=0) + 1
+        innermost = self._innermost = [-1] * size
+        # Largest first, so an inner (smaller, or equal and later) def overwrites.
+        for index in sorted(range(len(defs)), key=lambda i: -(defs[i][1] - defs[i][0])):
+            first, last = defs[index][:2]
+            innermost[first : last + 1] = [index] * (last + 1 - first)
+        bodies = self._bodies
+        flat, count = self.units, len(defs)
+        for i in range(0, len(flat) - 3, 4):
+            owner, first, last, col = flat[i], flat[i + 1], flat[i + 2], flat[i + 3]
+            if not (-1 <= owner < count and 1 <= first <= last and col >= 0):
+                self._broken = True
+                break
+            body = bodies.setdefault(owner, [])
+            if body and first <= body[-1][1]:  # shares a line with the one before: one group
+                start, end, at, members = body[-1]
+                members.append((first, last))
+                body[-1] = (start, max(end, last), at, members)
+            else:
+                body.append((first, last, col, [(first, last)]))
+        return innermost
 
-def _parse_block(lines: Sequence[str], first: int, last: int, count: int, tops: Sequence[tuple[int, int]]) -> ast.Module | None:
-    """The ``count`` top-level statements on lines ``first``..``last``, parsed alone;
-    None unless they come back with the same lines."""
-    if last > len(lines):
-        return None
-    try:
-        tree = ast.parse("\n".join(lines[first - 1 : last]))
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return None
-    want = [(a - first + 1, b - first + 1) for a, b in tops if first <= a <= last]
-    got = [(_first_line(stmt), stmt.end_lineno or stmt.lineno) for stmt in tree.body]
-    if len(want) != count or got != want:
-        return None
-    return tree
+    def _parse(self, where: tuple[int, int, int, int, int], lines: Sequence[str]) -> tuple[ast.Module, int] | None:
+        """The tree :meth:`_where` chose, parsed alone (indented lines as the body of an
+        ``if``: they keep their indentation and columns), and the line shift from the file
+        to it; None unless it gives back what was asked for. Statements that do not come
+        back are asked again as their def."""
+        first, last, col, count, owner = where
+        if last > len(lines):
+            return None
+        shift = (1 if col else 0) + 1 - first
+        source = ("if 1:\n" if col else "") + "\n".join(lines[first - 1 : last])
+        tree: ast.Module | None
+        try:
+            tree = ast.parse(source)
+            statements: list[ast.stmt] = tree.body
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            tree, statements = None, []
+        if col and statements:
+            statements = statements[0].body if len(statements) == 1 and type(statements[0]) is ast.If else []
+        if count:
+            members = next((m for a, b, _, m in self._bodies.get(owner, ()) if (a, b) == (first, last)), [])
+            want = [(a + shift, b + shift) for a, b in members]
+            got = [(s.lineno, s.end_lineno) for s in statements]
+            if tree is not None and len(want) == count and got == want and statements[0].col_offset == col:
+                return tree, shift
+            if owner < 0:
+                return None
+            d = self.defs[owner]
+            return self._parse((d[0], d[1], d[4], 0, owner), lines)
+        if tree is None or len(statements) != 1 or not isinstance(statements[0], _DEFS):
+            return None
+        node = statements[0]
+        keyword = self.defs[owner][3]
+        if (_first_line(node), node.lineno, node.col_offset, node.end_lineno) != (first + shift, keyword + shift, col, last + shift):
+            return None
+        return tree, shift
 
 
 def load(blob: Any) -> Table | None:
@@ -423,15 +443,16 @@ def load(blob: Any) -> Table | None:
         return None
     if type(data) is not tuple or len(data) != 4 or data[0] != 1:
         return None
-    _, defs, tops, parts = data
+    _, defs, units, parts = data
     if not (
         type(defs) is list
         and all(
-            type(d) is tuple and len(d) == 5 and type(d[2]) is str and all(type(d[i]) is int and d[i] >= 0 for i in (0, 1, 3, 4))
+            type(d) is tuple and len(d) == 5 and type(d[2]) is str and all(type(d[i]) is int for i in (0, 1, 3, 4))
+            and 1 <= d[0] <= d[3] <= d[1] <= _MAX_LINE and d[4] >= 0
             for d in defs
         )
-        and type(tops) is list
-        and all(type(t) is tuple and len(t) == 2 and type(t[0]) is int and type(t[1]) is int for t in tops)
+        and type(units) is bytes
+        and len(units) % (4 * _INT) == 0
         and type(parts) is list
         and all(
             type(p) is tuple and len(p) == 6 and all(type(v) is int for v in p[:4]) and type(p[4]) is str and type(p[5]) is str
@@ -439,4 +460,6 @@ def load(blob: Any) -> Table | None:
         )
     ):
         return None
-    return Table(defs, tops, {p[:4]: (p[4], p[5]) for p in parts})
+    flat = array("i")
+    flat.frombytes(units)
+    return Table(defs, flat, {p[:4]: (p[4], p[5]) for p in parts})
