@@ -315,15 +315,25 @@ def test_the_replicas_findings_fingerprint_as_before() -> None:
         os.chdir(old)
 
 
-def test_the_report_parses_no_file_the_tables_answer_for(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_report_parses_no_file_the_tables_answer_for(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     text = UTCNOW
     tree = ast.parse(text)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "m.py").write_text(text)
     result = _checked(text)
     assert result.findings and result.prints is not None
     parsed = []
     monkeypatch.setattr(fingerprint, "_Module", lambda *a: parsed.append(a) or fingerprint.Located(tree))
-    fingerprint.fingerprints(result.findings, None, SourceLines(), None, lambda p: result.prints)
+    with_tables = fingerprint.fingerprints(result.findings, None, SourceLines(), None, lambda p: result.prints)
     assert not parsed
+    monkeypatch.undo()
+    monkeypatch.chdir(tmp_path)
+    assert with_tables == fingerprint.fingerprints(result.findings, None)
+    # A file not on disk (checked from memory): its findings' forms are their messages, as
+    # before the tables.
+    (tmp_path / "m.py").unlink()
+    gone = fingerprint.fingerprints(result.findings, None, SourceLines(), None, lambda p: result.prints)
+    assert gone == fingerprint.fingerprints(result.findings, None) != with_tables
 
 
 UTCNOW = "from datetime import datetime\n\n\nclass Clock:\n    def now(self):\n        return datetime.utcnow(), datetime.utcnow()\n"

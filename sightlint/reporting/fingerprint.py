@@ -52,7 +52,7 @@ class Print:
 
 
 class _Module(Located):
-    """One file parsed again from its lines (the reference the tables are checked against)."""
+    """One file parsed again from its lines: what answers where the tables do not."""
 
     def __init__(self, lines: list[str] | None, wanted: frozenset[tuple[int, int]] | None = None) -> None:
         self.ok = False
@@ -151,8 +151,8 @@ def fingerprints(
         index[i] = seen[keyed[i]]
         seen[keyed[i]] += 1
     out = []
-    for (code, path, scope, form), n in zip(keyed, index):
-        key = "\0".join((VERSION, code, path, scope, form, str(n)))
+    for (code, path, scope, shape), n in zip(keyed, index):
+        key = "\0".join((VERSION, code, path, scope, shape, str(n)))
         digest = hashlib.sha256(key.encode("utf-8", errors="surrogatepass")).hexdigest()[:32]
         out.append(Print(digest, path, scope))
     return out
@@ -169,12 +169,12 @@ def _from_table(
     """Range -> (scope, form) of each of ``findings`` (all in ``path``) that the file's
     fingerprint table answers for; None for the others."""
     table = load(tables(path)) if tables is not None else None
-    if table is None:
+    # A file that cannot be read now (checked from memory, deleted since) has the
+    # finding's message for its form, as ever: the parse below says so.
+    lines = sources.lines(path) if table is not None else None
+    if table is None or lines is None:
         return {}
-    ranges = [_range(f) for f in findings]
-    if all(r in table.parts for r in ranges):
-        return dict(table.answer(ranges, None))
-    return dict(table.answer(ranges, sources.lines(path)))
+    return dict(table.answer([_range(f) for f in findings], lines))
 
 
 def tables_of(run: RunResult) -> Callable[[str], bytes | None]:
