@@ -14,6 +14,7 @@ from typing import Any
 from sightlint import nesting, suppression
 from sightlint.models import FileResult, Finding, FixSafety, Severity, Span
 from sightlint.rules.base import Rule, RuleClass, screened, uses_project
+from sightlint.semantics import prints
 from sightlint.semantics.scope import ENTER, LEAVE_KINDS, Context
 from sightlint.settings import Settings
 from sightlint.source import SourceError, decode_source, python2_marker
@@ -447,6 +448,8 @@ def _check_source(
             if not marks.suppresses(finding, names):
                 result.findings.append(finding)
     result.findings.sort(key=Finding.sort_key)
+    # The fingerprints' parts, from the tree in hand (reporting would parse the file again).
+    result.prints = prints.table(tree, text, [(f.span.line, f.span.col, f.span.end_line, f.span.end_col) for f in result.findings])
     if settings.report_unused_suppressions:
         result.unused_suppressions = marks.unused()
     return result
