@@ -72,13 +72,15 @@ _INDEX_SUFFIX = ".gindex"
 _INDEX_FORMAT = 1
 _COMPONENT_SUFFIX = ".comp"
 _COMPONENT_FORMAT = 1
-_RUN_FORMAT = 5
+_RUN_FORMAT = 6
 _OUTPUT_SUFFIX = ".out"
 _PART_SUFFIX = ".part"
 _OUTPUT_FORMAT = 1
 _JOURNAL_SUFFIX = ".journal"
 _PRINTS_SUFFIX = ".prints"
 _PRINTS_FORMAT = 1
+_PIECES_SUFFIX = ".pieces"
+_PIECES_FORMAT = 1
 _HASHES = "file-hashes.marshal"
 _WALKS = "file-walks.marshal"
 _WALKS_FORMAT = 1
@@ -446,8 +448,45 @@ class Cache:
         h.update(marshal.dumps(list(files)))
         return h.digest()
 
-    def _run_header(self, key: bytes) -> bytes:
+    def _run_header(self, key: bytes = b"") -> bytes:
         return b"sightlint-run" + bytes([_RUN_FORMAT]) + key
+
+    @staticmethod
+    def _run_entries(blob: bytes) -> list[tuple[Any, ...]] | None:
+        """The entries of a snapshot's body, if of the shape :func:`_valid_entry` checks."""
+        collecting = gc.isenabled()
+        gc.disable()  # many small acyclic objects: the cyclic collector would run over and over
+        try:
+            data = marshal.loads(blob)
+            if type(data) is not list or not all(_valid_entry(entry) for entry in data):
+                return None
+        except Exception:  # sightlint: ignore[SL201] missing, damaged or of another shape: run normally
+            return None
+        finally:
+            if collecting:
+                gc.enable()
+        return data
+
+    def _lazy_results(
+        self, data: list[tuple[Any, ...]], damaged: Callable[[str], FileResult] | None
+    ) -> list[tuple[FileResult, bytes | None]]:
+        """Each entry's result (kept encoded, see :meth:`load_run`) and its basis."""
+
+        def broken(path: str) -> FileResult:
+            self.run_file.unlink(missing_ok=True)
+            return damaged(path) if damaged is not None else FileResult(path)
+
+        out: list[tuple[FileResult, bytes | None]] = []
+        for path, encoded, errors, worst, unused, touches, basis in data:
+            if encoded is None:
+                out.append((FileResult(path, errors=list(errors)), basis))
+            else:
+                result = LazyFileResult(
+                    path, encoded, _snapshot_decoder(path), broken,
+                    errors=list(errors), worst=worst, unused=unused, touches=touches,
+                )  # fmt: skip
+                out.append((result, basis))
+        return out
 
     def load_run(self, key: bytes, damaged: Callable[[str], FileResult] | None = None) -> list[FileResult] | None:
         """The final results of the last run with this key, or None (missing, other key, damaged).
@@ -462,41 +501,34 @@ class Cache:
         blob = self.read(self.run_file, expect=self._run_header(key))  # another run's: not read further
         if blob is None:
             return None
-        collecting = gc.isenabled()
-        gc.disable()  # many small acyclic objects: the cyclic collector would run over and over
-        try:
-            data = marshal.loads(blob)
-            if type(data) is not list or not all(_valid_entry(entry) for entry in data):
-                return None
-        except Exception:  # sightlint: ignore[SL201] missing, damaged or of another shape: run normally
+        data = self._run_entries(blob)
+        if data is None:
             return None
-        finally:
-            if collecting:
-                gc.enable()
+        return [result for result, _ in self._lazy_results(data, damaged)]
 
-        def broken(path: str) -> FileResult:
-            self.run_file.unlink(missing_ok=True)
-            return damaged(path) if damaged is not None else FileResult(path)
+    def previous_run(self, damaged: Callable[[str], FileResult] | None = None) -> dict[str, tuple[bytes, FileResult]]:
+        """The final results of the last complete run with this configuration, whatever its
+        files were, by display path, with the *basis* each was stored with (see
+        :meth:`save_run`); only entries with a basis. Read, checked and kept encoded as in
+        :meth:`load_run` ({} if missing or damaged)."""
+        blob = self.read(self.run_file, expect=self._run_header())
+        if blob is None or len(blob) < 32:
+            return {}
+        data = self._run_entries(blob[32:])
+        if data is None:
+            return {}
+        return {result.path: (basis, result) for result, basis in self._lazy_results(data, damaged) if basis is not None}
 
-        out: list[FileResult] = []
-        for path, encoded, errors, worst, unused, touches in data:
-            if encoded is None:
-                out.append(FileResult(path, errors=list(errors)))
-            else:
-                out.append(
-                    LazyFileResult(
-                        path, encoded, _snapshot_decoder(path), broken,
-                        errors=list(errors), worst=worst, unused=unused, touches=touches,
-                    )  # fmt: skip
-                )
-        return out
-
-    def save_run(self, key: bytes, results: Sequence[FileResult]) -> None:
+    def save_run(self, key: bytes, results: Sequence[FileResult], bases: Mapping[str, bytes] | None = None) -> None:
         """Remember a complete run's final results; failures are recorded, never raised.
 
+        ``bases``: for some files (by display path), a key for everything their final
+        result was worked out from (``api``: their component's state), with which a later
+        run whose files differ may take it over (:meth:`previous_run`).
         A result read from a snapshot and never decoded is written back as it was read."""
         try:
-            entries = [_snapshot_entry(r) for r in results]
+            get = (bases or {}).get
+            entries = [(*_snapshot_entry(r), get(r.path)) for r in results]
             self.write(self.run_file, self._run_header(key) + marshal.dumps(entries))
         except Exception as exc:
             self.write_error = f"cannot write cache in {self.directory}: {exc}"
@@ -580,6 +612,11 @@ class Cache:
         path = self.directory / f"{_PREFIX}{__version__}-{self.key}{_PRINTS_SUFFIX}"
         return FileMemo(_Journaled(path, _PRINTS_FORMAT, self.read, self.write), digests)
 
+    def pieces(self, digests: Mapping[str, bytes]) -> Pieces:
+        """A :class:`Pieces` for this configuration; ``digests`` as for :meth:`file_memo`."""
+        path = self.directory / f"{_PREFIX}{__version__}-{self.key}{_PIECES_SUFFIX}"
+        return Pieces(_Journaled(path, _PIECES_FORMAT, self.read, self.write), digests)
+
     def _ensure_directory(self) -> None:
         if self.directory.is_dir() and (self.directory / "CACHEDIR.TAG").exists():
             return
@@ -608,6 +645,7 @@ class Cache:
                 for companion in (
                     _SUFFIX + _JOURNAL_SUFFIX, _RUN_SUFFIX, _GRAPH_SUFFIX, _GRAPH_SUFFIX + _JOURNAL_SUFFIX,
                     _PRINTS_SUFFIX, _PRINTS_SUFFIX + _JOURNAL_SUFFIX, _INDEX_SUFFIX, _INDEX_SUFFIX + _JOURNAL_SUFFIX,
+                    _PIECES_SUFFIX, _PIECES_SUFFIX + _JOURNAL_SUFFIX,
                     _OUTPUT_SUFFIX, _PART_SUFFIX + _OUTPUT_SUFFIX,
                 ):  # fmt: skip
                     path.with_name(path.name.removesuffix(_SUFFIX) + companion).unlink(missing_ok=True)
@@ -693,6 +731,53 @@ class FileMemo:
         self._changed = {}
 
 
+class Pieces(FileMemo):
+    """Each file's part of a report, kept between runs (``results-*.pieces``): a run after
+    one edit at 700k lines spent half its time decoding and encoding again the same 15k
+    findings of files that did not change.
+
+    A piece is stored by display path under a key for everything it is made from: the
+    file's final result (its encoded form: a result kept encoded is not decoded for it),
+    the file's content (fingerprints read it) and the reporter's ``context`` (format,
+    folders). It is a list of (rendered finding, code, fix safety): :meth:`get` gives one
+    only of that shape, and only for the same key. Written as the memo is (sealed, base
+    + journal); failures are ignored.
+    """
+
+    def key(self, result: FileResult, context: str) -> bytes | None:
+        """The key of ``result``'s piece in a report with ``context`` (None: not kept)."""
+        content = self._digests.get(result.path)
+        if content is None:
+            return None
+        if isinstance(result, LazyFileResult) and result.blob is not None:
+            identity = result.blob
+        else:
+            identity = marshal.dumps(_encode_result(result))
+        h = hashlib.sha256(identity)
+        h.update(content)
+        h.update(context.encode("utf-8", errors="surrogatepass"))
+        return h.digest()
+
+    def piece(self, path: str, key: bytes) -> list[tuple[str, str, str]] | None:
+        """The piece stored for ``path`` under ``key``, or None."""
+        entry = self._load().get(path)
+        if type(entry) is not tuple or len(entry) != 2 or entry[0] != key:
+            return None
+        value = entry[1]
+        if type(value) is not list or not all(
+            type(item) is tuple and len(item) == 3 and type(item[0]) is str and type(item[1]) is str and type(item[2]) is str
+            for item in value
+        ):
+            return None
+        return value
+
+    def keep(self, path: str, key: bytes, value: list[tuple[str, str, str]]) -> None:
+        """Store ``value`` as ``path``'s piece under ``key``."""
+        entry = (key, value)
+        self._load()[path] = entry
+        self._changed[path] = entry
+
+
 class Snapshot:
     """The last report written from a run snapshot's results, kept next to it (``results-*.out``).
 
@@ -755,10 +840,11 @@ def _snapshot_decoder(path: str) -> Callable[[bytes], FileResult]:
 
 
 def _valid_entry(entry: Any) -> bool:
-    """A run snapshot's entry: (path, encoded result or None, errors, worst severity, unused, touches)."""
+    """A run snapshot's entry: (path, encoded result or None, errors, worst severity, unused,
+    touches, basis or None)."""
     return (
         type(entry) is tuple
-        and len(entry) == 6
+        and len(entry) == 7
         and type(entry[0]) is str
         and (entry[1] is None or type(entry[1]) is bytes)
         and type(entry[2]) is list
@@ -768,6 +854,7 @@ def _valid_entry(entry: Any) -> bool:
         and type(entry[4]) is bool
         and type(entry[5]) is tuple
         and _strs(entry[5])
+        and (entry[6] is None or type(entry[6]) is bytes)
     )
 
 

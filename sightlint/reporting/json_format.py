@@ -7,12 +7,14 @@ after the last), unlike :class:`~sightlint.models.Span`'s 0-based columns.
 from __future__ import annotations
 
 import json
+import os
+from collections import Counter
 from typing import Any, TextIO
 
 from sightlint import __version__
 from sightlint.models import Finding, RunResult
-from sightlint.reporting._common import collect_unused, counts
-from sightlint.reporting.fingerprint import of_run
+from sightlint.reporting._common import PARSE_ERROR_CODE, Counts, SourceLines, collect_unused, counts
+from sightlint.reporting.fingerprint import VERSION, fingerprints, of_run
 
 SCHEMA_VERSION = 1
 
@@ -39,14 +41,16 @@ def finding_dict(f: Finding, fingerprint: str | None = None) -> dict[str, Any]:
     return out
 
 
-def report(run: RunResult, *, unused_suppressions: bool = False) -> dict[str, Any]:
-    totals = counts(run)
+def report(run: RunResult, *, unused_suppressions: bool = False, kept: _Kept | None = None) -> dict[str, Any]:
+    """The report as data; with ``kept`` (see :func:`_from_pieces`), "findings" holds the
+    findings already encoded."""
+    totals = counts(run) if kept is None else kept.totals
     out: dict[str, Any] = {
         "sightlint_version": __version__,
         "schema_version": SCHEMA_VERSION,
         "root": run.base,
         "project_root": run.root,
-        "findings": [finding_dict(f, p.fingerprint) for f, p in of_run(run)],
+        "findings": [finding_dict(f, p.fingerprint) for f, p in of_run(run)] if kept is None else kept.lines,
         "errors": list(run.errors),
         "internal_errors": run.internal_errors,
         "summary": {
@@ -82,8 +86,9 @@ def render(run: RunResult, stream: TextIO, *, unused_suppressions: bool = False)
     compactly (by the C encoder) and the outer layout written by hand. ``ensure_ascii``
     keeps the output valid whatever encoding the stream has.
     """
-    data = report(run, unused_suppressions=unused_suppressions)
     encode = json.JSONEncoder(ensure_ascii=True, separators=(", ", ": ")).encode
+    kept = _from_pieces(run, encode) if run.pieces is not None else None
+    data = report(run, unused_suppressions=unused_suppressions, kept=kept)
     # Written piece by piece: joining the whole document first held several copies of it
     # (16 MB each for 7,000 findings at 700k lines) at a cold run's peak memory.
     write = stream.write
@@ -93,9 +98,73 @@ def render(run: RunResult, stream: TextIO, *, unused_suppressions: bool = False)
             write(",\n")
         if isinstance(value, list) and value:
             write(f"  {encode(key)}: [\n")
-            for index, item in enumerate(value):
-                write(f",\n    {encode(item)}" if index else f"    {encode(item)}")
+            if kept is not None and value is kept.lines:
+                write(",\n    ".join(["    " + value[0], *value[1:]]) if value else "")
+            else:
+                for index, item in enumerate(value):
+                    write(f",\n    {encode(item)}" if index else f"    {encode(item)}")
             write("\n  ]")
         else:
             write(f"  {encode(key)}: {encode(value)}")
     write("\n}\n")
+
+
+class _Kept:
+    """The findings of a run encoded file by file, and what the summary counts of them."""
+
+    def __init__(self, lines: list[str], totals: Counts) -> None:
+        self.lines = lines
+        self.totals = totals
+
+
+def _from_pieces(run: RunResult, encode: Any) -> _Kept | None:
+    """The run's findings encoded as :func:`render` writes them, each file's part taken from
+    ``run.pieces`` (``cache.Pieces``) when kept for the same result, content and folders,
+    else made and kept. None when a finding is not in its own file's result (the report is
+    then made from the whole run)."""
+    pieces = run.pieces
+    if len({r.path for r in run.files}) != len(run.files):
+        return None
+    context = repr(("json", VERSION, run.root, os.getcwd()))
+    sources = SourceLines()
+    lines: list[str] = []
+    by_code: Counter[str] = Counter()
+    safe = unsafe = findings = not_parsed = 0
+    with_findings = 0
+    for result in sorted(run.files, key=lambda r: r.path):
+        if not result.worst() >= 0:
+            continue  # no findings (known without decoding a result kept encoded)
+        key = pieces.key(result, context)
+        piece = pieces.piece(result.path, key) if key is not None else None
+        if piece is None:
+            ordered = sorted(result.findings, key=Finding.sort_key)
+            if any(f.path != result.path for f in ordered):
+                return None
+            prints = fingerprints(ordered, run.root, sources, run.memo)
+            piece = [(encode(finding_dict(f, p.fingerprint)), f.code, f.fix_safety.value) for f, p in zip(ordered, prints)]
+            if key is not None:
+                pieces.keep(result.path, key, piece)
+        if not piece:
+            continue
+        with_findings += 1
+        findings += len(piece)
+        parse_error = False
+        for text, code, safety in piece:
+            lines.append(text)
+            by_code[code] += 1
+            if safety == "safe":
+                safe += 1
+            elif safety == "unsafe":
+                unsafe += 1
+            if code == PARSE_ERROR_CODE:
+                parse_error = True
+        not_parsed += parse_error
+    if run.memo is not None:
+        run.memo.save()
+    pieces.save()
+    totals = Counts(
+        files=run.files_checked, files_with_findings=with_findings, findings=findings, safe_fixes=safe,
+        unsafe_fixes=unsafe, by_code=dict(sorted(by_code.items())), not_parsed=not_parsed,
+        excluded=len(run.excluded),  # unused suppressions are not counted in the summary
+    )  # fmt: skip
+    return _Kept(lines, totals)
