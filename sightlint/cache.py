@@ -863,7 +863,7 @@ def _snapshot_entry(result: FileResult) -> tuple[Any, ...]:
     errors = list(result.errors)
     touches = result.touches()  # known without decoding when ``result`` was never decoded
     if isinstance(result, LazyFileResult) and result.blob is not None and touches is not None and result._worst is not None:
-        return (result.path, result.blob, errors, result._worst, bool(result.unused_suppressions), touches)
+        return (result.path, result.blob, errors, result._worst, result._unused, touches)
     findings = result.findings
     unused = bool(result.unused_suppressions)
     if not findings and not unused:

@@ -75,7 +75,7 @@ def replica_with_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
         check(root, patch)  # served by the run snapshot: keeps the report too
     names = {p.name for p in (root / ".sightlint_cache").iterdir()}
     assert {"file-hashes.marshal", "file-walks.marshal", "third-party-classes.marshal"} <= names
-    assert {name.rpartition(".")[2] for name in names if name.startswith("results-")} == {"pack", "run", "gindex", "comp", "prints", "out"}
+    assert {name.rpartition(".")[2] for name in names if name.startswith("results-")} == {"pack", "run", "gindex", "comp", "prints", "out", "pieces"}
     return root
 
 
@@ -204,7 +204,7 @@ def test_a_marshal_bomb_in_the_cache_crashes_nothing(project: Path, target: str)
     assert "file-hashes.marshal" in names and len(names) >= 5
     for name in names if target == "every-file" else [target]:
         (folder / name).write_bytes(MARSHAL_BOMB)
-        if name.endswith((".pack", ".gindex", ".prints")):
+        if name.endswith((".pack", ".gindex", ".prints", ".pieces")):
             (folder / f"{name}.journal").write_bytes(MARSHAL_BOMB)
     edit(project)
 
@@ -222,7 +222,7 @@ def test_a_marshal_bomb_in_the_cache_crashes_nothing(project: Path, target: str)
     "pattern",
     [
         "results-*.pack", "results-*.run", "results-*.gindex", "results-*.comp", "results-*.prints", "results-*.out",
-        "file-hashes.marshal", "file-walks.marshal", "third-party-classes.marshal",
+        "results-*.pieces", "file-hashes.marshal", "file-walks.marshal", "third-party-classes.marshal",
     ],  # fmt: skip
 )
 @pytest.mark.parametrize("keep", [HEADER_SIZE - 1, -1])
@@ -269,6 +269,31 @@ def test_a_forged_kept_report_hides_nothing(project: Path, monkeypatch: pytest.M
         assert shown["findings"] == []
         return
     assert (exit_code, shown) == uncached(project, monkeypatch)
+
+
+@pytest.mark.parametrize("how", [*FORGERIES, "of-another-shape"])
+def test_forged_report_pieces_hide_nothing(project: Path, monkeypatch: pytest.MonkeyPatch, how: str) -> None:
+    """Each file's part of the JSON report, kept by the result, content and folders it is made from."""
+    check(project, monkeypatch)  # pieces made for this folder (the copy's paths are other ones)
+    pieces = cache_file(project, "results-*.pieces")
+    fmt, token, tag, entries = marshal.loads(body_of(pieces))
+    journal = pieces.parent / (pieces.name + ".journal")
+    if journal.exists():  # this folder's pieces: the journal of the fixture's
+        entries.update(marshal.loads(body_of(journal))[3])
+        journal.unlink()
+    path = "app/api/dependencies.py"  # holds the replica's SL201
+    key, piece = entries[path]
+    assert [code for _, code, _ in piece] == ["SL201"]
+    entries[path] = (key, [(text, "SL201", "none") for text, _, _ in piece[:0]] if how != "of-another-shape" else [("x",)])
+    forge(pieces, marshal.dumps((fmt, token, tag, entries)), "sealed-with-the-users-key" if how == "of-another-shape" else how)
+    cache_file(project, "results-*.out").unlink()  # not served by the kept report: the pieces are read
+    exit_code, report = check(project, monkeypatch)
+    codes = [f["code"] for f in report["findings"] if f["path"] == path]
+    if how == "sealed-with-the-users-key":  # control
+        assert codes == [] and exit_code == 1
+        return
+    assert codes == ["SL201"]
+    assert (exit_code, report) == uncached(project, monkeypatch)
 
 
 @pytest.mark.parametrize("how", FORGERIES)
