@@ -723,7 +723,8 @@ def _check_paths(
         # ``project_phase``): such a run's results serve only a run on the same files.
         inputs.append(("<named>", None, repr(sorted(found.named))))
     key = cache.run_key(inputs)
-    reused = cache.load_run(key, damaged=_rechecker(found, settings))
+    part = found.named is not None
+    reused = cache.load_run(key, damaged=_rechecker(found, settings), part=part)
     if reused is not None:
         run.files = reused
         run.snapshot = cache.snapshot(key)
@@ -760,7 +761,7 @@ def _check_paths(
         return _check_paths(found, settings, cwd=cwd, jobs=jobs, cache_dir=None, use_cache=False, progress=progress)
     run.errors.extend(errors)
     if unchanged and not errors and not run.internal_errors:
-        cache.save_run(key, run.files, carry.bases if carry is not None else None)
+        cache.save_run(key, run.files, carry.bases if carry is not None else None, part=part)
         # Not run.snapshot: a report is kept only from a run served by the snapshot, so
         # that a run after every edit does not pay for writing one no run reads.
     return run

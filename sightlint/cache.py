@@ -251,6 +251,9 @@ class Cache:
         self.key = key
         self.pack = directory / f"{_PREFIX}{__version__}-{key}{_SUFFIX}"
         self.run_file = directory / f"{_PREFIX}{__version__}-{key}{_RUN_SUFFIX}"
+        # The snapshot of a run on some files of the project (``check FILES``): apart, so that
+        # a pre-commit hook between two whole runs does not push the whole run's out.
+        self.part_run_file = directory / f"{_PREFIX}{__version__}-{key}{_PART_SUFFIX}{_RUN_SUFFIX}"
         self.index_file = directory / f"{_PREFIX}{__version__}-{key}{_INDEX_SUFFIX}"
         self._pack = _Journaled(self.pack, _FORMAT, self.read, self.write)
         self._index = _Journaled(self.index_file, _INDEX_FORMAT, self.read, self.write)
@@ -468,12 +471,13 @@ class Cache:
         return data
 
     def _lazy_results(
-        self, data: list[tuple[Any, ...]], damaged: Callable[[str], FileResult] | None
+        self, data: list[tuple[Any, ...]], damaged: Callable[[str], FileResult] | None, part: bool = False
     ) -> list[tuple[FileResult, bytes | None]]:
         """Each entry's result (kept encoded, see :meth:`load_run`) and its basis."""
+        where = self.part_run_file if part else self.run_file
 
         def broken(path: str) -> FileResult:
-            self.run_file.unlink(missing_ok=True)
+            where.unlink(missing_ok=True)
             return damaged(path) if damaged is not None else FileResult(path)
 
         out: list[tuple[FileResult, bytes | None]] = []
@@ -488,7 +492,9 @@ class Cache:
                 out.append((result, basis))
         return out
 
-    def load_run(self, key: bytes, damaged: Callable[[str], FileResult] | None = None) -> list[FileResult] | None:
+    def load_run(
+        self, key: bytes, damaged: Callable[[str], FileResult] | None = None, *, part: bool = False
+    ) -> list[FileResult] | None:
         """The final results of the last run with this key, or None (missing, other key, damaged).
 
         Each file's result stays encoded until it is read (:class:`LazyFileResult`): a
@@ -496,15 +502,17 @@ class Cache:
         shape is checked here, each entry's contents when it is decoded; an entry that
         does not decode (only possible behind a valid seal: a bug of ours) gets the
         result ``damaged`` gives for its path (default: an empty one), and the snapshot is
-        deleted so that the next run works it out again.
+        deleted so that the next run works it out again. ``part``: the snapshot of a run on
+        some files of the project (kept apart from the whole project's).
         """
-        blob = self.read(self.run_file, expect=self._run_header(key))  # another run's: not read further
+        where = self.part_run_file if part else self.run_file
+        blob = self.read(where, expect=self._run_header(key))  # another run's: not read further
         if blob is None:
             return None
         data = self._run_entries(blob)
         if data is None:
             return None
-        return [result for result, _ in self._lazy_results(data, damaged)]
+        return [result for result, _ in self._lazy_results(data, damaged, part)]
 
     def previous_run(self, damaged: Callable[[str], FileResult] | None = None) -> dict[str, tuple[bytes, FileResult]]:
         """The final results of the last complete run with this configuration, whatever its
@@ -519,17 +527,19 @@ class Cache:
             return {}
         return {result.path: (basis, result) for result, basis in self._lazy_results(data, damaged) if basis is not None}
 
-    def save_run(self, key: bytes, results: Sequence[FileResult], bases: Mapping[str, bytes] | None = None) -> None:
+    def save_run(
+        self, key: bytes, results: Sequence[FileResult], bases: Mapping[str, bytes] | None = None, *, part: bool = False
+    ) -> None:
         """Remember a complete run's final results; failures are recorded, never raised.
 
         ``bases``: for some files (by display path), a key for everything their final
         result was worked out from (``api``: their component's state), with which a later
-        run whose files differ may take it over (:meth:`previous_run`).
+        run whose files differ may take it over (:meth:`previous_run`); ``part``: see :meth:`load_run`.
         A result read from a snapshot and never decoded is written back as it was read."""
         try:
             get = (bases or {}).get
             entries = [(*_snapshot_entry(r), get(r.path)) for r in results]
-            self.write(self.run_file, self._run_header(key) + marshal.dumps(entries))
+            self.write(self.part_run_file if part else self.run_file, self._run_header(key) + marshal.dumps(entries))
         except Exception as exc:
             self.write_error = f"cannot write cache in {self.directory}: {exc}"
 
@@ -643,7 +653,7 @@ class Cache:
             for path in stale:
                 path.unlink()
                 for companion in (
-                    _SUFFIX + _JOURNAL_SUFFIX, _RUN_SUFFIX, _GRAPH_SUFFIX, _GRAPH_SUFFIX + _JOURNAL_SUFFIX,
+                    _SUFFIX + _JOURNAL_SUFFIX, _RUN_SUFFIX, _PART_SUFFIX + _RUN_SUFFIX, _GRAPH_SUFFIX, _GRAPH_SUFFIX + _JOURNAL_SUFFIX,
                     _PRINTS_SUFFIX, _PRINTS_SUFFIX + _JOURNAL_SUFFIX, _INDEX_SUFFIX, _INDEX_SUFFIX + _JOURNAL_SUFFIX,
                     _PIECES_SUFFIX, _PIECES_SUFFIX + _JOURNAL_SUFFIX,
                     _OUTPUT_SUFFIX, _PART_SUFFIX + _OUTPUT_SUFFIX,

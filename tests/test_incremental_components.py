@@ -304,3 +304,23 @@ def test_unchanged_components_final_results_are_taken_over_still_encoded(
             report(run, "json", unused=False)  # (listing the unused suppression decodes its file)
             assert all(not isinstance(r, LazyFileResult) or not r.decoded for r in taken)
         same_as_uncached(run)
+
+
+def test_a_run_on_some_files_leaves_the_whole_runs_results_to_take_over(project: Path, tmp_path: Path) -> None:
+    """``check FILES`` (a pre-commit hook) keeps its run snapshot apart: the next whole run still
+    takes over the final results of the components that did not change."""
+    from sightlint.models import LazyFileResult
+
+    cache = tmp_path / "cache"
+    _run(project, SETTINGS, cache)
+    path = project / "alpha/api.py"
+    path.write_text(path.read_text() + "\n\nasync def more():\n    pass\n", encoding="utf-8")
+    named = [path, project / "beta/api.py"]
+    assert _run(project, SETTINGS, cache, named) == _run(project, SETTINGS, None, named)
+    assert _run(project, SETTINGS, cache, named) == _run(project, SETTINGS, None, named)  # from its own snapshot
+    assert len(list(cache.glob("results-*.part.run"))) == 1
+    run = api.check_paths([project], SETTINGS, cwd=project, cache_dir=cache, jobs=1)
+    taken = [r for r in run.files if r.path.startswith(("beta/", "gamma/"))]
+    assert taken and all(isinstance(r, LazyFileResult) and not r.decoded or not r.findings for r in taken)
+    assert sum(isinstance(r, LazyFileResult) for r in taken) >= 2
+    assert _findings(run) == _run(project, SETTINGS, None)
