@@ -20,8 +20,13 @@ list of files and their content hashes: when nothing changed, a run reads that o
 and loads neither the pack nor any module summary. Each file's result in it stays
 encoded until read (``models.LazyFileResult``), with what a run asks of every file (its
 errors, worst severity, the files its chains pass through) beside it; the last reports
-written from it are kept too (:class:`Snapshot`). ``file-walks.marshal`` keeps what the
-last folder walks found, with what they depended on (``files.discover``).
+written from it are kept too (:class:`Snapshot`). Each entry also keeps the *basis* of the
+file's final result (``api.Carry``: its component's state), so that a run after an edit
+takes over, still encoded, the results of the files whose component did not change
+(:meth:`Cache.previous_run`); a run on some files of the project keeps its snapshot apart
+(``results-*.part.run``). Each file's part of a JSON report is kept as well
+(``results-*.pieces``, :class:`Pieces`). ``file-walks.marshal`` keeps what the last folder
+walks found, with what they depended on (``files.discover``).
 
 The folder is not trusted: it is in the project by default, and a pull request or an
 archive can bring one along. Every file is sealed (:mod:`sightlint.seal`: an HMAC under

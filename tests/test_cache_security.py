@@ -254,6 +254,31 @@ def test_a_forged_run_snapshot_hides_nothing(project: Path, monkeypatch: pytest.
 
 
 @pytest.mark.parametrize("how", FORGERIES)
+def test_a_forged_snapshot_of_some_files_hides_nothing(project: Path, monkeypatch: pytest.MonkeyPatch, how: str) -> None:
+    """``check FILES`` keeps its run snapshot apart (``results-*.part.run``)."""
+    (project / "pyproject.toml").write_text("[project]\nname = 'app'\n")  # a project around the file
+    monkeypatch.chdir(project)
+    named = "app/api/dependencies.py"  # holds the replica's SL201
+
+    def run(*args: str) -> tuple[int, dict[str, Any]]:
+        result = CliRunner().invoke(main, ["check", "--format", "json", "--jobs", "1", *args, named])
+        assert "Traceback" not in result.output
+        return result.exit_code, json.loads(result.stdout)
+
+    plain = run("--no-cache")
+    assert plain[0] == 1 and plain[1]["findings"]
+    assert run() == plain
+    snapshot = cache_file(project, "results-*.part.run")
+    header = body_of(snapshot)[:46]
+    assert header.startswith(b"sightlint-run")
+    forge(snapshot, header + marshal.dumps([]), how)
+    if how == "sealed-with-the-users-key":  # control: the forgery itself is well formed
+        assert run()[1]["findings"] == []
+        return
+    assert run() == plain
+
+
+@pytest.mark.parametrize("how", FORGERIES)
 def test_a_forged_kept_report_hides_nothing(project: Path, monkeypatch: pytest.MonkeyPatch, how: str) -> None:
     """The report kept with the run snapshot (written again as it is when nothing changed)."""
     check(project, monkeypatch)  # the report kept for this folder (the copy's paths are other ones)
