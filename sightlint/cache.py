@@ -55,6 +55,7 @@ import marshal
 import os
 import pickle
 import sys
+import zlib
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -754,8 +755,8 @@ class Pieces(FileMemo):
     A piece is stored by display path under a key for everything it is made from: the
     file's final result (its encoded form: a result kept encoded is not decoded for it),
     the file's content (fingerprints read it) and the reporter's ``context`` (format,
-    folders). It is a list of (rendered finding, code, fix safety): :meth:`get` gives one
-    only of that shape, and only for the same key. Written as the memo is (sealed, base
+    folders). It is the rendered findings (compressed) and the (code, fix safety) of each:
+    :meth:`piece` gives one only of that shape, and only for the same key. Written as the memo is (sealed, base
     + journal); failures are ignored.
     """
 
@@ -773,22 +774,29 @@ class Pieces(FileMemo):
         h.update(context.encode("utf-8", errors="surrogatepass"))
         return h.digest()
 
-    def piece(self, path: str, key: bytes) -> list[tuple[str, str, str]] | None:
-        """The piece stored for ``path`` under ``key``, or None."""
+    def piece(self, path: str, key: bytes) -> tuple[list[str], list[tuple[str, str]]] | None:
+        """The piece stored for ``path`` under ``key``: (its lines, (code, fix safety) of
+        each), or None."""
         entry = self._load().get(path)
         if type(entry) is not tuple or len(entry) != 2 or entry[0] != key:
             return None
         value = entry[1]
-        if type(value) is not list or not all(
-            type(item) is tuple and len(item) == 3 and type(item[0]) is str and type(item[1]) is str and type(item[2]) is str
-            for item in value
-        ):
+        if type(value) is not tuple or len(value) != 2 or type(value[0]) is not bytes or type(value[1]) is not list:
             return None
-        return value
+        meta = value[1]
+        if not all(type(item) is tuple and len(item) == 2 and type(item[0]) is str and type(item[1]) is str for item in meta):
+            return None
+        try:
+            lines = zlib.decompress(value[0]).decode("ascii").split("\n")
+        except (zlib.error, UnicodeDecodeError):
+            return None
+        return (lines, meta) if len(lines) == len(meta) and meta else None
 
-    def keep(self, path: str, key: bytes, value: list[tuple[str, str, str]]) -> None:
-        """Store ``value`` as ``path``'s piece under ``key``."""
-        entry = (key, value)
+    def keep(self, path: str, key: bytes, lines: Sequence[str], meta: list[tuple[str, str]]) -> None:
+        """Store ``lines`` (ASCII, no line breaks: JSON with ``ensure_ascii``) and the (code,
+        fix safety) of each as ``path``'s piece under ``key``. Compressed: a cold run keeps
+        the pieces of every file until the end (17 MB of text at 700k lines)."""
+        entry = (key, (zlib.compress("\n".join(lines).encode("ascii"), 1), meta))
         self._load()[path] = entry
         self._changed[path] = entry
 

@@ -18,6 +18,7 @@ import shutil
 import subprocess
 import sys
 import time
+import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -307,15 +308,19 @@ def test_forged_report_pieces_hide_nothing(project: Path, monkeypatch: pytest.Mo
         entries.update(marshal.loads(body_of(journal))[3])
         journal.unlink()
     path = "app/api/dependencies.py"  # holds the replica's SL201
-    key, piece = entries[path]
-    assert [code for _, code, _ in piece] == ["SL201"]
-    entries[path] = (key, [(text, "SL201", "none") for text, _, _ in piece[:0]] if how != "of-another-shape" else [("x",)])
+    key, (text, meta) = entries[path]
+    assert [code for code, _ in meta] == ["SL201"]
+    if how == "of-another-shape":
+        entries[path] = (key, (b"not compressed", meta))
+    else:  # the finding shown as another rule's
+        forged = zlib.decompress(text).replace(b"SL201", b"SL999")
+        entries[path] = (key, (zlib.compress(forged), [("SL999", safety) for _, safety in meta]))
     forge(pieces, marshal.dumps((fmt, token, tag, entries)), "sealed-with-the-users-key" if how == "of-another-shape" else how)
     cache_file(project, "results-*.out").unlink()  # not served by the kept report: the pieces are read
     exit_code, report = check(project, monkeypatch)
     codes = [f["code"] for f in report["findings"] if f["path"] == path]
     if how == "sealed-with-the-users-key":  # control
-        assert codes == [] and exit_code == 1
+        assert codes == ["SL999"] and exit_code == 1
         return
     assert codes == ["SL201"]
     assert (exit_code, report) == uncached(project, monkeypatch)
