@@ -66,6 +66,7 @@ def project_phase(
     digests: Sequence[bytes | str] | None = None,
     named: frozenset[str] | None = None,
     missing: frozenset[str] = frozenset(),
+    carry: Carry | None = None,
 ) -> list[str]:
     """Run the cross-file rules on the model built from ``results``' summaries, then
     grade the findings of graded per-file rules with it (see ``sightlint.rules.base``).
@@ -80,7 +81,9 @@ def project_phase(
     change. With ``named`` (display paths), those rules answer only for the components
     holding one of the files: what :func:`concerning` reports about them. ``missing``
     are display paths of results not loaded (placeholders): ``incremental.NeedResults``
-    is raised, before any result is changed, if the phase needs one of them.
+    is raised, before any result is changed, if the phase needs one of them. With a
+    ``carry`` (see :class:`Carry`), the final results of files whose component did not change
+    since the run that stored them are taken over from it, in ``results`` (a list).
     """
     rules = [rule for rule in enabled_rules(settings) if uses_project(rule)]
     if not rules:
@@ -91,7 +94,7 @@ def project_phase(
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return _project_phase(results, settings, rules, cache, digests, named, missing)
+        return _project_phase(results, settings, rules, cache, digests, named, missing, carry)
     finally:
         if collecting:
             gc.enable()
@@ -105,6 +108,7 @@ def _project_phase(
     digests: Sequence[bytes | str] | None,
     named: frozenset[str] | None = None,
     missing: frozenset[str] = frozenset(),
+    carry: Carry | None = None,
 ) -> list[str]:
     from sightlint.incremental import Plan
     from sightlint.project.graph import ModelNeeds
@@ -117,10 +121,12 @@ def _project_phase(
     phase = _Phase(results, settings, {rule.meta.code: rule.meta.name for rule in rules})
     local = [rule for rule in rules if rule.project_scope == "component"] if plan.usable else []
     whole = [rule for rule in rules if rule not in local]
+    if whole or named is not None or not isinstance(results, list):
+        carry = None  # a final result then depends on more than its component
     grades: list[tuple[FileResult, int, Finding]] = []
     found: list[Finding] = []
     if local:
-        grades, found = _component_rules(plan, phase, local, third_party, named)
+        grades, found = _component_rules(plan, phase, local, third_party, named, carry)
     if whole:
         # Rules of the whole project: the whole graph, as without components.
         graph = plan.whole()
@@ -152,6 +158,17 @@ class _Phase:
         self.by_path = {result.path: result for result in results}
         self.errors: list[str] = []
         self.touched: set[str] = set()
+        self.carried: set[str] = set()
+
+    def take(self, results: dict[str, FileResult]) -> None:
+        """Final results of the last run (by path) that stand for this run's (see :class:`Carry`)."""
+        assert isinstance(self.results, list)
+        for index, result in enumerate(self.results):
+            found = results.get(result.path)
+            if found is not None:
+                found.summary = result.summary
+                self.results[index] = self.by_path[result.path] = found
+        self.carried.update(results)
 
     def add(self, findings: Sequence[Finding]) -> None:
         """Cross-file findings of the rules (as ``check_project`` returned them)."""
@@ -177,7 +194,7 @@ class _Phase:
             self.by_path[path].findings.sort(key=lambda f: f.sort_key())
         if self.settings.report_unused_suppressions:
             for result in self.results:
-                if result.suppressions is not None:
+                if result.path not in self.carried and result.suppressions is not None:
                     result.unused_suppressions = result.suppressions.unused()
         return self.errors
 
@@ -191,11 +208,18 @@ def _run_rule(rule: type[Rule], graph: Graph, settings: Settings, errors: list[s
 
 
 def _component_rules(
-    plan: Any, phase: _Phase, rules: list[type[Rule]], third_party: Any, named: frozenset[str] | None
+    plan: Any,
+    phase: _Phase,
+    rules: list[type[Rule]],
+    third_party: Any,
+    named: frozenset[str] | None,
+    carry: Carry | None = None,
 ) -> tuple[list[tuple[FileResult, int, Finding]], list[Finding]]:
     """Run the component-local ``rules`` (``Rule.project_scope``) on the graph of the
     components that changed alone, reusing the others' stored answers; with ``named``, only
-    the components holding one of those files are looked at (see ``incremental.Plan``)."""
+    the components holding one of those files are looked at (see ``incremental.Plan``).
+    With ``carry``, a component whose files' final results the last run stored for its
+    present state (:class:`Carry`) takes them over: its stored answers are not read."""
     from sightlint.cache import decode_findings, encode_findings
     from sightlint.project.pins import dependency_files_state, project_folder
     from sightlint.project.thirdparty import environment_key
@@ -210,8 +234,15 @@ def _component_rules(
     plan.check_loaded(wanted)
     todo = []
     reused: list[tuple[Any, Any]] = []
+    carried: list[Any] = []
+    errors = len(phase.errors)
     for component in wanted:
         output_key = hashlib.sha256(component.key + context).digest()
+        if carry is not None:
+            carry.bases.update(dict.fromkeys(component.paths, output_key))
+            if carry.fits(component.paths, output_key):
+                carried.append(component)
+                continue
         stored = plan.output(component, output_key)
         decoded = _decode_output(stored, by_path, graded, decode_findings) if stored is not None else None
         if decoded is None:
@@ -225,6 +256,16 @@ def _component_rules(
     paths.update(r.path for r in phase.results if r.path not in plan.component_of)
     grades = _grade(phase.results, graded, graph, settings, phase.errors, paths) if graded else []
     found = [f for rule in rules if rule.cross_file for f in _run_rule(rule, graph, settings, phase.errors)]
+    if carry is not None:
+        # A fresh answer about a file outside the components analysed (none is expected):
+        # that file's final result is not its component's alone.
+        foreign = {f.path for f in found if f.path not in paths} | {r.path for r, _, _ in grades if r.path not in paths}
+        if carried and any(not foreign.isdisjoint(c.paths) for c in carried):
+            del phase.errors[errors:]
+            carry.stop()
+            return _component_rules(plan, phase, rules, third_party, named, carry)
+        for path in foreign:
+            carry.bases.pop(path, None)
     if not phase.errors:
         per: dict[str, tuple[list[Finding], list[tuple[str, int]], list[Finding]]] = {c.name: ([], [], []) for c, _ in todo}
         complete = True
@@ -246,7 +287,47 @@ def _component_rules(
     for cross, stored_grades in reused:
         found.extend(cross)
         grades.extend(stored_grades)
+    if carried:
+        phase.take(carry.take(carried) if carry is not None else {})
     return grades, found
+
+
+class Carry:
+    """Final results of the last complete run that a run may take over, and the bases of this run's.
+
+    A file's final result (its own findings, the grades and cross-file findings of the
+    component-local rules, its unused suppressions) is worked out from its component alone
+    when every cross-file rule is component-local: the component's state (its key, which
+    hashes its members' contents, names and links, with the project's requirement files and
+    the installed packages) is that result's *basis*. The run snapshot keeps each file's
+    basis (``Cache.save_run``); a later run whose files differ (one edited) takes over, still
+    encoded, the results of the files whose component has the same basis, instead of
+    decoding their per-file results and their component's stored answers and applying the
+    answers again (``Cache.previous_run``).
+    """
+
+    def __init__(self, previous: dict[str, tuple[bytes, FileResult]]) -> None:
+        self.previous = previous
+        # display path -> basis of its final result in this run
+        self.bases: dict[str, bytes] = {}
+
+    def fits(self, paths: frozenset[str], basis: bytes) -> bool:
+        """Whether the last run stored the final results of all of ``paths`` on ``basis``."""
+        previous = self.previous
+        if not previous:
+            return False
+        for path in paths:
+            got = previous.get(path)
+            if got is None or got[0] != basis:
+                return False
+        return True
+
+    def take(self, components: Sequence[Any]) -> dict[str, FileResult]:
+        return {path: self.previous[path][1] for component in components for path in component.paths}
+
+    def stop(self) -> None:
+        """Take nothing over (the phase is worked out again without)."""
+        self.previous = {}
 
 
 def _decode_output(
@@ -574,14 +655,16 @@ def _results(
     digests: Sequence[bytes | str],
     progress: runner.Progress,
     skipped: Mapping[int, str],
+    lazy: Callable[[str], FileResult] | None = None,
 ) -> tuple[list[FileResult], bool]:
     """The per-file results of ``found``'s files (from the cache when fresh), and whether every
     file still had the content in ``digests``; those at ``skipped`` indexes are placeholders
     (no findings, their module summary never loaded) and their pack entries are kept."""
     if not skipped:
         return runner.check_files_as_read(
-            found.files, settings, rules=rules, jobs=jobs, cache=cache, summarize=summarize, digests=digests, progress=progress
-        )
+            found.files, settings, rules=rules, jobs=jobs, cache=cache, summarize=summarize, digests=digests, progress=progress,
+            damaged=lazy,
+        )  # fmt: skip
     from sightlint.cache import PackedSummary
 
     files = found.files
@@ -626,7 +709,10 @@ def _check_paths(
     cache, summarize = opened or _open_cache(settings, cache_dir, cwd)
     digests = runner.contents(found.files, cache.hashes(), settings.max_file_size)
     cache.save_hashes(len(found.files))
-    run.memo = cache.file_memo({f.display: d for f, d in zip(found.files, digests) if isinstance(d, bytes)})
+    read = {f.display: d for f, d in zip(found.files, digests) if isinstance(d, bytes)}
+    run.memo = cache.file_memo(read)
+    if found.named is None:
+        run.pieces = cache.pieces(read)
     from sightlint.project.pins import dependency_files_state, project_folder
 
     inputs = [(f.display, f.module, d) for f, d in zip(found.files, digests)]
@@ -637,7 +723,8 @@ def _check_paths(
         # ``project_phase``): such a run's results serve only a run on the same files.
         inputs.append(("<named>", None, repr(sorted(found.named))))
     key = cache.run_key(inputs)
-    reused = cache.load_run(key, damaged=_rechecker(found, settings))
+    part = found.named is not None
+    reused = cache.load_run(key, damaged=_rechecker(found, settings), part=part)
     if reused is not None:
         run.files = reused
         run.snapshot = cache.snapshot(key)
@@ -646,7 +733,10 @@ def _check_paths(
 
     rules = enabled_rules(settings)
     skipped = _unneeded(found, rules, cache, digests)
-    run.files, unchanged = _results(found, settings, rules, jobs, cache, summarize, digests, progress, skipped)
+    carry = _carry(found, settings, rules, cache)
+    # Results that a carried component's final results replace are never read: kept encoded.
+    lazy = _rechecker(found, settings) if carry is not None and carry.previous else None
+    run.files, unchanged = _results(found, settings, rules, jobs, cache, summarize, digests, progress, skipped, lazy)
     progress.phase("cross-file rules")
     # The cross-file phase reads module summaries and graph records from the cache; one
     # damaged behind a valid seal (a bug of ours, a bad disk) can make the graph or a rule
@@ -656,8 +746,9 @@ def _check_paths(
         missing = frozenset(found.files[index].display for index in skipped)
         try:
             errors = project_phase(
-                run.files, settings, cache=cache, digests=digests if unchanged else None, named=found.named, missing=missing
-            )
+                run.files, settings, cache=cache, digests=digests if unchanged else None, named=found.named, missing=missing,
+                carry=carry,
+            )  # fmt: skip
         except NeedResults:
             # A file whose result was left out joined a named file's component: load them all.
             skipped = {}
@@ -670,10 +761,19 @@ def _check_paths(
         return _check_paths(found, settings, cwd=cwd, jobs=jobs, cache_dir=None, use_cache=False, progress=progress)
     run.errors.extend(errors)
     if unchanged and not errors and not run.internal_errors:
-        cache.save_run(key, run.files)
+        cache.save_run(key, run.files, carry.bases if carry is not None else None, part=part)
         # Not run.snapshot: a report is kept only from a run served by the snapshot, so
         # that a run after every edit does not pay for writing one no run reads.
     return run
+
+
+def _carry(found: Discovery, settings: Settings, rules: Sequence[type[Rule]], cache: Cache) -> Carry | None:
+    """A :class:`Carry` from the last complete run, for a run on a whole project whose
+    cross-file rules are all component-local (else None)."""
+    project = [rule for rule in rules if uses_project(rule)]
+    if found.named is not None or not project or not all(rule.project_scope == "component" for rule in project):
+        return None
+    return Carry(cache.previous_run(damaged=_rechecker(found, settings)))
 
 
 def _rechecker(found: Discovery, settings: Settings) -> Callable[[str], FileResult]:

@@ -20,8 +20,13 @@ list of files and their content hashes: when nothing changed, a run reads that o
 and loads neither the pack nor any module summary. Each file's result in it stays
 encoded until read (``models.LazyFileResult``), with what a run asks of every file (its
 errors, worst severity, the files its chains pass through) beside it; the last reports
-written from it are kept too (:class:`Snapshot`). ``file-walks.marshal`` keeps what the
-last folder walks found, with what they depended on (``files.discover``).
+written from it are kept too (:class:`Snapshot`). Each entry also keeps the *basis* of the
+file's final result (``api.Carry``: its component's state), so that a run after an edit
+takes over, still encoded, the results of the files whose component did not change
+(:meth:`Cache.previous_run`); a run on some files of the project keeps its snapshot apart
+(``results-*.part.run``). Each file's part of a JSON report is kept as well
+(``results-*.pieces``, :class:`Pieces`). ``file-walks.marshal`` keeps what the last folder
+walks found, with what they depended on (``files.discover``).
 
 The folder is not trusted: it is in the project by default, and a pull request or an
 archive can bring one along. Every file is sealed (:mod:`sightlint.seal`: an HMAC under
@@ -50,6 +55,7 @@ import marshal
 import os
 import pickle
 import sys
+import zlib
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -79,6 +85,8 @@ _OUTPUT_FORMAT = 1
 _JOURNAL_SUFFIX = ".journal"
 _PRINTS_SUFFIX = ".prints"
 _PRINTS_FORMAT = 1
+_PIECES_SUFFIX = ".pieces"
+_PIECES_FORMAT = 1
 _HASHES = "file-hashes.marshal"
 _WALKS = "file-walks.marshal"
 _WALKS_FORMAT = 1
@@ -249,6 +257,9 @@ class Cache:
         self.key = key
         self.pack = directory / f"{_PREFIX}{__version__}-{key}{_SUFFIX}"
         self.run_file = directory / f"{_PREFIX}{__version__}-{key}{_RUN_SUFFIX}"
+        # The snapshot of a run on some files of the project (``check FILES``): apart, so that
+        # a pre-commit hook between two whole runs does not push the whole run's out.
+        self.part_run_file = directory / f"{_PREFIX}{__version__}-{key}{_PART_SUFFIX}{_RUN_SUFFIX}"
         self.index_file = directory / f"{_PREFIX}{__version__}-{key}{_INDEX_SUFFIX}"
         self._pack = _Journaled(self.pack, _FORMAT, self.read, self.write)
         self._index = _Journaled(self.index_file, _INDEX_FORMAT, self.read, self.write)
@@ -446,22 +457,12 @@ class Cache:
         h.update(marshal.dumps(list(files)))
         return h.digest()
 
-    def _run_header(self, key: bytes) -> bytes:
+    def _run_header(self, key: bytes = b"") -> bytes:
         return b"sightlint-run" + bytes([_RUN_FORMAT]) + key
 
-    def load_run(self, key: bytes, damaged: Callable[[str], FileResult] | None = None) -> list[FileResult] | None:
-        """The final results of the last run with this key, or None (missing, other key, damaged).
-
-        Each file's result stays encoded until it is read (:class:`LazyFileResult`): a
-        run that reports a few files, or only counts, decodes only those. The snapshot's
-        shape is checked here, each entry's contents when it is decoded; an entry that
-        does not decode (only possible behind a valid seal: a bug of ours) gets the
-        result ``damaged`` gives for its path (default: an empty one), and the snapshot is
-        deleted so that the next run works it out again.
-        """
-        blob = self.read(self.run_file, expect=self._run_header(key))  # another run's: not read further
-        if blob is None:
-            return None
+    @staticmethod
+    def _run_entries(blob: bytes) -> list[tuple[Any, ...]] | None:
+        """The entries of a snapshot's body, if of the shape :func:`_valid_entry` checks."""
         collecting = gc.isenabled()
         gc.disable()  # many small acyclic objects: the cyclic collector would run over and over
         try:
@@ -473,31 +474,78 @@ class Cache:
         finally:
             if collecting:
                 gc.enable()
+        return data
+
+    def _lazy_results(
+        self, data: list[tuple[Any, ...]], damaged: Callable[[str], FileResult] | None, part: bool = False
+    ) -> list[tuple[FileResult, bytes | None]]:
+        """Each entry's result (kept encoded, see :meth:`load_run`) and its basis."""
+        where = self.part_run_file if part else self.run_file
 
         def broken(path: str) -> FileResult:
-            self.run_file.unlink(missing_ok=True)
+            where.unlink(missing_ok=True)
             return damaged(path) if damaged is not None else FileResult(path)
 
-        out: list[FileResult] = []
-        for path, encoded, errors, worst, unused, touches in data:
+        out: list[tuple[FileResult, bytes | None]] = []
+        for path, encoded, errors, worst, unused, touches, basis in data:
             if encoded is None:
-                out.append(FileResult(path, errors=list(errors)))
+                out.append((FileResult(path, errors=list(errors)), basis))
             else:
-                out.append(
-                    LazyFileResult(
-                        path, encoded, _snapshot_decoder(path), broken,
-                        errors=list(errors), worst=worst, unused=unused, touches=touches,
-                    )  # fmt: skip
-                )
+                result = LazyFileResult(
+                    path, encoded, _snapshot_decoder(path), broken,
+                    errors=list(errors), worst=worst, unused=unused, touches=touches,
+                )  # fmt: skip
+                out.append((result, basis))
         return out
 
-    def save_run(self, key: bytes, results: Sequence[FileResult]) -> None:
+    def load_run(
+        self, key: bytes, damaged: Callable[[str], FileResult] | None = None, *, part: bool = False
+    ) -> list[FileResult] | None:
+        """The final results of the last run with this key, or None (missing, other key, damaged).
+
+        Each file's result stays encoded until it is read (:class:`LazyFileResult`): a
+        run that reports a few files, or only counts, decodes only those. The snapshot's
+        shape is checked here, each entry's contents when it is decoded; an entry that
+        does not decode (only possible behind a valid seal: a bug of ours) gets the
+        result ``damaged`` gives for its path (default: an empty one), and the snapshot is
+        deleted so that the next run works it out again. ``part``: the snapshot of a run on
+        some files of the project (kept apart from the whole project's).
+        """
+        where = self.part_run_file if part else self.run_file
+        blob = self.read(where, expect=self._run_header(key))  # another run's: not read further
+        if blob is None:
+            return None
+        data = self._run_entries(blob)
+        if data is None:
+            return None
+        return [result for result, _ in self._lazy_results(data, damaged, part)]
+
+    def previous_run(self, damaged: Callable[[str], FileResult] | None = None) -> dict[str, tuple[bytes, FileResult]]:
+        """The final results of the last complete run with this configuration, whatever its
+        files were, by display path, with the *basis* each was stored with (see
+        :meth:`save_run`); only entries with a basis. Read, checked and kept encoded as in
+        :meth:`load_run` ({} if missing or damaged)."""
+        blob = self.read(self.run_file, expect=self._run_header())
+        if blob is None or len(blob) < 32:
+            return {}
+        data = self._run_entries(blob[32:])
+        if data is None:
+            return {}
+        return {result.path: (basis, result) for result, basis in self._lazy_results(data, damaged) if basis is not None}
+
+    def save_run(
+        self, key: bytes, results: Sequence[FileResult], bases: Mapping[str, bytes] | None = None, *, part: bool = False
+    ) -> None:
         """Remember a complete run's final results; failures are recorded, never raised.
 
+        ``bases``: for some files (by display path), a key for everything their final
+        result was worked out from (``api``: their component's state), with which a later
+        run whose files differ may take it over (:meth:`previous_run`); ``part``: see :meth:`load_run`.
         A result read from a snapshot and never decoded is written back as it was read."""
         try:
-            entries = [_snapshot_entry(r) for r in results]
-            self.write(self.run_file, self._run_header(key) + marshal.dumps(entries))
+            get = (bases or {}).get
+            entries = [(*_snapshot_entry(r), get(r.path)) for r in results]
+            self.write(self.part_run_file if part else self.run_file, self._run_header(key) + marshal.dumps(entries))
         except Exception as exc:
             self.write_error = f"cannot write cache in {self.directory}: {exc}"
 
@@ -580,6 +628,11 @@ class Cache:
         path = self.directory / f"{_PREFIX}{__version__}-{self.key}{_PRINTS_SUFFIX}"
         return FileMemo(_Journaled(path, _PRINTS_FORMAT, self.read, self.write), digests)
 
+    def pieces(self, digests: Mapping[str, bytes]) -> Pieces:
+        """A :class:`Pieces` for this configuration; ``digests`` as for :meth:`file_memo`."""
+        path = self.directory / f"{_PREFIX}{__version__}-{self.key}{_PIECES_SUFFIX}"
+        return Pieces(_Journaled(path, _PIECES_FORMAT, self.read, self.write), digests)
+
     def _ensure_directory(self) -> None:
         if self.directory.is_dir() and (self.directory / "CACHEDIR.TAG").exists():
             return
@@ -606,8 +659,9 @@ class Cache:
             for path in stale:
                 path.unlink()
                 for companion in (
-                    _SUFFIX + _JOURNAL_SUFFIX, _RUN_SUFFIX, _GRAPH_SUFFIX, _GRAPH_SUFFIX + _JOURNAL_SUFFIX,
+                    _SUFFIX + _JOURNAL_SUFFIX, _RUN_SUFFIX, _PART_SUFFIX + _RUN_SUFFIX, _GRAPH_SUFFIX, _GRAPH_SUFFIX + _JOURNAL_SUFFIX,
                     _PRINTS_SUFFIX, _PRINTS_SUFFIX + _JOURNAL_SUFFIX, _INDEX_SUFFIX, _INDEX_SUFFIX + _JOURNAL_SUFFIX,
+                    _PIECES_SUFFIX, _PIECES_SUFFIX + _JOURNAL_SUFFIX,
                     _OUTPUT_SUFFIX, _PART_SUFFIX + _OUTPUT_SUFFIX,
                 ):  # fmt: skip
                     path.with_name(path.name.removesuffix(_SUFFIX) + companion).unlink(missing_ok=True)
@@ -693,6 +747,60 @@ class FileMemo:
         self._changed = {}
 
 
+class Pieces(FileMemo):
+    """Each file's part of a report, kept between runs (``results-*.pieces``): a run after
+    one edit at 700k lines spent half its time decoding and encoding again the same 15k
+    findings of files that did not change.
+
+    A piece is stored by display path under a key for everything it is made from: the
+    file's final result (its encoded form: a result kept encoded is not decoded for it),
+    the file's content (fingerprints read it) and the reporter's ``context`` (format,
+    folders). It is the rendered findings (compressed) and the (code, fix safety) of each:
+    :meth:`piece` gives one only of that shape, and only for the same key. Written as the memo is (sealed, base
+    + journal); failures are ignored.
+    """
+
+    def key(self, result: FileResult, context: str) -> bytes | None:
+        """The key of ``result``'s piece in a report with ``context`` (None: not kept)."""
+        content = self._digests.get(result.path)
+        if content is None:
+            return None
+        if isinstance(result, LazyFileResult) and result.blob is not None:
+            identity = result.blob
+        else:
+            identity = marshal.dumps(_encode_result(result))
+        h = hashlib.sha256(identity)
+        h.update(content)
+        h.update(context.encode("utf-8", errors="surrogatepass"))
+        return h.digest()
+
+    def piece(self, path: str, key: bytes) -> tuple[list[str], list[tuple[str, str]]] | None:
+        """The piece stored for ``path`` under ``key``: (its lines, (code, fix safety) of
+        each), or None."""
+        entry = self._load().get(path)
+        if type(entry) is not tuple or len(entry) != 2 or entry[0] != key:
+            return None
+        value = entry[1]
+        if type(value) is not tuple or len(value) != 2 or type(value[0]) is not bytes or type(value[1]) is not list:
+            return None
+        meta = value[1]
+        if not all(type(item) is tuple and len(item) == 2 and type(item[0]) is str and type(item[1]) is str for item in meta):
+            return None
+        try:
+            lines = zlib.decompress(value[0]).decode("ascii").split("\n")
+        except (zlib.error, UnicodeDecodeError):
+            return None
+        return (lines, meta) if len(lines) == len(meta) and meta else None
+
+    def keep(self, path: str, key: bytes, lines: Sequence[str], meta: list[tuple[str, str]]) -> None:
+        """Store ``lines`` (ASCII, no line breaks: JSON with ``ensure_ascii``) and the (code,
+        fix safety) of each as ``path``'s piece under ``key``. Compressed: a cold run keeps
+        the pieces of every file until the end (17 MB of text at 700k lines)."""
+        entry = (key, (zlib.compress("\n".join(lines).encode("ascii"), 1), meta))
+        self._load()[path] = entry
+        self._changed[path] = entry
+
+
 class Snapshot:
     """The last report written from a run snapshot's results, kept next to it (``results-*.out``).
 
@@ -755,10 +863,11 @@ def _snapshot_decoder(path: str) -> Callable[[bytes], FileResult]:
 
 
 def _valid_entry(entry: Any) -> bool:
-    """A run snapshot's entry: (path, encoded result or None, errors, worst severity, unused, touches)."""
+    """A run snapshot's entry: (path, encoded result or None, errors, worst severity, unused,
+    touches, basis or None)."""
     return (
         type(entry) is tuple
-        and len(entry) == 6
+        and len(entry) == 7
         and type(entry[0]) is str
         and (entry[1] is None or type(entry[1]) is bytes)
         and type(entry[2]) is list
@@ -768,6 +877,7 @@ def _valid_entry(entry: Any) -> bool:
         and type(entry[4]) is bool
         and type(entry[5]) is tuple
         and _strs(entry[5])
+        and (entry[6] is None or type(entry[6]) is bytes)
     )
 
 
@@ -776,7 +886,7 @@ def _snapshot_entry(result: FileResult) -> tuple[Any, ...]:
     errors = list(result.errors)
     touches = result.touches()  # known without decoding when ``result`` was never decoded
     if isinstance(result, LazyFileResult) and result.blob is not None and touches is not None and result._worst is not None:
-        return (result.path, result.blob, errors, result._worst, bool(result.unused_suppressions), touches)
+        return (result.path, result.blob, errors, result._worst, result._unused, touches)
     findings = result.findings
     unused = bool(result.unused_suppressions)
     if not findings and not unused:

@@ -259,6 +259,9 @@ class RunResult:
     # The run snapshot (``cache.Snapshot``) these final results were read from, when the
     # run used a cache and nothing changed: a report of them may be kept with it.
     snapshot: Any = None
+    # Where a reporter may keep each file's part of a report between runs (``cache.Pieces``),
+    # when the run used a cache and reports on every file; None otherwise.
+    pieces: Any = None
 
     @property
     def findings(self) -> list[Finding]:

@@ -18,6 +18,7 @@ import shutil
 import subprocess
 import sys
 import time
+import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -75,7 +76,7 @@ def replica_with_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
         check(root, patch)  # served by the run snapshot: keeps the report too
     names = {p.name for p in (root / ".sightlint_cache").iterdir()}
     assert {"file-hashes.marshal", "file-walks.marshal", "third-party-classes.marshal"} <= names
-    assert {name.rpartition(".")[2] for name in names if name.startswith("results-")} == {"pack", "run", "gindex", "comp", "prints", "out"}
+    assert {name.rpartition(".")[2] for name in names if name.startswith("results-")} == {"pack", "run", "gindex", "comp", "prints", "out", "pieces"}
     return root
 
 
@@ -204,7 +205,7 @@ def test_a_marshal_bomb_in_the_cache_crashes_nothing(project: Path, target: str)
     assert "file-hashes.marshal" in names and len(names) >= 5
     for name in names if target == "every-file" else [target]:
         (folder / name).write_bytes(MARSHAL_BOMB)
-        if name.endswith((".pack", ".gindex", ".prints")):
+        if name.endswith((".pack", ".gindex", ".prints", ".pieces")):
             (folder / f"{name}.journal").write_bytes(MARSHAL_BOMB)
     edit(project)
 
@@ -222,7 +223,7 @@ def test_a_marshal_bomb_in_the_cache_crashes_nothing(project: Path, target: str)
     "pattern",
     [
         "results-*.pack", "results-*.run", "results-*.gindex", "results-*.comp", "results-*.prints", "results-*.out",
-        "file-hashes.marshal", "file-walks.marshal", "third-party-classes.marshal",
+        "results-*.pieces", "file-hashes.marshal", "file-walks.marshal", "third-party-classes.marshal",
     ],  # fmt: skip
 )
 @pytest.mark.parametrize("keep", [HEADER_SIZE - 1, -1])
@@ -254,6 +255,31 @@ def test_a_forged_run_snapshot_hides_nothing(project: Path, monkeypatch: pytest.
 
 
 @pytest.mark.parametrize("how", FORGERIES)
+def test_a_forged_snapshot_of_some_files_hides_nothing(project: Path, monkeypatch: pytest.MonkeyPatch, how: str) -> None:
+    """``check FILES`` keeps its run snapshot apart (``results-*.part.run``)."""
+    (project / "pyproject.toml").write_text("[project]\nname = 'app'\n")  # a project around the file
+    monkeypatch.chdir(project)
+    named = "app/api/dependencies.py"  # holds the replica's SL201
+
+    def run(*args: str) -> tuple[int, dict[str, Any]]:
+        result = CliRunner().invoke(main, ["check", "--format", "json", "--jobs", "1", *args, named])
+        assert "Traceback" not in result.output
+        return result.exit_code, json.loads(result.stdout)
+
+    plain = run("--no-cache")
+    assert plain[0] == 1 and plain[1]["findings"]
+    assert run() == plain
+    snapshot = cache_file(project, "results-*.part.run")
+    header = body_of(snapshot)[:46]
+    assert header.startswith(b"sightlint-run")
+    forge(snapshot, header + marshal.dumps([]), how)
+    if how == "sealed-with-the-users-key":  # control: the forgery itself is well formed
+        assert run()[1]["findings"] == []
+        return
+    assert run() == plain
+
+
+@pytest.mark.parametrize("how", FORGERIES)
 def test_a_forged_kept_report_hides_nothing(project: Path, monkeypatch: pytest.MonkeyPatch, how: str) -> None:
     """The report kept with the run snapshot (written again as it is when nothing changed)."""
     check(project, monkeypatch)  # the report kept for this folder (the copy's paths are other ones)
@@ -269,6 +295,35 @@ def test_a_forged_kept_report_hides_nothing(project: Path, monkeypatch: pytest.M
         assert shown["findings"] == []
         return
     assert (exit_code, shown) == uncached(project, monkeypatch)
+
+
+@pytest.mark.parametrize("how", [*FORGERIES, "of-another-shape"])
+def test_forged_report_pieces_hide_nothing(project: Path, monkeypatch: pytest.MonkeyPatch, how: str) -> None:
+    """Each file's part of the JSON report, kept by the result, content and folders it is made from."""
+    check(project, monkeypatch)  # pieces made for this folder (the copy's paths are other ones)
+    pieces = cache_file(project, "results-*.pieces")
+    fmt, token, tag, entries = marshal.loads(body_of(pieces))
+    journal = pieces.parent / (pieces.name + ".journal")
+    if journal.exists():  # this folder's pieces: the journal of the fixture's
+        entries.update(marshal.loads(body_of(journal))[3])
+        journal.unlink()
+    path = "app/api/dependencies.py"  # holds the replica's SL201
+    key, (text, meta) = entries[path]
+    assert [code for code, _ in meta] == ["SL201"]
+    if how == "of-another-shape":
+        entries[path] = (key, (b"not compressed", meta))
+    else:  # the finding shown as another rule's
+        forged = zlib.decompress(text).replace(b"SL201", b"SL999")
+        entries[path] = (key, (zlib.compress(forged), [("SL999", safety) for _, safety in meta]))
+    forge(pieces, marshal.dumps((fmt, token, tag, entries)), "sealed-with-the-users-key" if how == "of-another-shape" else how)
+    cache_file(project, "results-*.out").unlink()  # not served by the kept report: the pieces are read
+    exit_code, report = check(project, monkeypatch)
+    codes = [f["code"] for f in report["findings"] if f["path"] == path]
+    if how == "sealed-with-the-users-key":  # control
+        assert codes == ["SL999"] and exit_code == 1
+        return
+    assert codes == ["SL201"]
+    assert (exit_code, report) == uncached(project, monkeypatch)
 
 
 @pytest.mark.parametrize("how", FORGERIES)

@@ -254,3 +254,73 @@ def test_a_damaged_or_forged_component_file_is_ignored_and_rebuilt(project: Path
     _LocalCalls.sizes.clear()
     assert _run(project, SETTINGS, cache) == _run(project, SETTINGS, None)
     assert _LocalCalls.sizes == [3, 9]  # alpha alone, then the run without the cache
+
+
+def test_unchanged_components_final_results_are_taken_over_still_encoded(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After an edit, the final results of the files of every other component come from the
+    last run snapshot as they were stored (``api.Carry``), and their part of a JSON report from
+    the kept pieces (``cache.Pieces``): equal to ``--no-cache``, unused suppressions and
+    reports included, and never decoded once both are kept."""
+    import io
+
+    from sightlint import reporting
+    from sightlint.models import LazyFileResult
+
+    settings = Settings(select=("SL101", "SL196"), report_unused_suppressions=True)
+    helper = project / "alpha/helpers.py"
+    helper.write_text(helper.read_text() + "\n\nx = 1  # noqa: SL101\n", encoding="utf-8")
+    cache = tmp_path / "cache"
+    monkeypatch.chdir(project)
+
+    def report(run: Any, fmt: str, unused: bool = True) -> str:
+        stream = io.StringIO()
+        reporting.render(run, fmt, stream, unused_suppressions=unused)
+        return stream.getvalue()
+
+    def same_as_uncached(cached: Any) -> None:
+        plain = api.check_paths([project], settings, cwd=project, use_cache=False, jobs=1)
+        assert report(cached, "json") == report(plain, "json")
+        assert report(cached, "sarif") == report(plain, "sarif")
+        assert _findings(cached) == _findings(plain)
+        assert [(r.path, r.unused_suppressions) for r in cached.files] == [(r.path, r.unused_suppressions) for r in plain.files]
+        assert any(r.unused_suppressions for r in plain.files)
+
+    def edited(path: str) -> Any:
+        target = project / path
+        target.write_text(target.read_text() + "\n\nasync def more():\n    pass\n", encoding="utf-8")
+        _LocalCalls.sizes.clear()
+        return api.check_paths([project], settings, cwd=project, cache_dir=cache, jobs=1)
+
+    same_as_uncached(api.check_paths([project], settings, cwd=project, cache_dir=cache, jobs=1))
+    for step, path in enumerate(["beta/api.py", "gamma/api.py", "beta/helpers.py"]):
+        run = edited(path)
+        assert len(_LocalCalls.sizes) == 1 and _LocalCalls.sizes[0] in (4, 5)  # the edited component alone
+        taken = [r for r in run.files if r.path.startswith("alpha/")]
+        assert len(taken) == 3 and any(isinstance(r, LazyFileResult) for r in taken)
+        assert all(not isinstance(r, LazyFileResult) or not r.decoded for r in taken)
+        if step:  # the pieces of alpha's results were kept by the run before
+            report(run, "json", unused=False)  # (listing the unused suppression decodes its file)
+            assert all(not isinstance(r, LazyFileResult) or not r.decoded for r in taken)
+        same_as_uncached(run)
+
+
+def test_a_run_on_some_files_leaves_the_whole_runs_results_to_take_over(project: Path, tmp_path: Path) -> None:
+    """``check FILES`` (a pre-commit hook) keeps its run snapshot apart: the next whole run still
+    takes over the final results of the components that did not change."""
+    from sightlint.models import LazyFileResult
+
+    cache = tmp_path / "cache"
+    _run(project, SETTINGS, cache)
+    path = project / "alpha/api.py"
+    path.write_text(path.read_text() + "\n\nasync def more():\n    pass\n", encoding="utf-8")
+    named = [path, project / "beta/api.py"]
+    assert _run(project, SETTINGS, cache, named) == _run(project, SETTINGS, None, named)
+    assert _run(project, SETTINGS, cache, named) == _run(project, SETTINGS, None, named)  # from its own snapshot
+    assert len(list(cache.glob("results-*.part.run"))) == 1
+    run = api.check_paths([project], SETTINGS, cwd=project, cache_dir=cache, jobs=1)
+    taken = [r for r in run.files if r.path.startswith(("beta/", "gamma/"))]
+    assert taken and all(isinstance(r, LazyFileResult) and not r.decoded or not r.findings for r in taken)
+    assert sum(isinstance(r, LazyFileResult) for r in taken) >= 2
+    assert _findings(run) == _run(project, SETTINGS, None)
