@@ -14,7 +14,7 @@ from typing import Any, TextIO
 from sightlint import __version__
 from sightlint.models import Finding, RunResult
 from sightlint.reporting._common import PARSE_ERROR_CODE, Counts, SourceLines, collect_unused, counts
-from sightlint.reporting.fingerprint import VERSION, fingerprints, of_run
+from sightlint.reporting.fingerprint import VERSION, fingerprints, of_run, tables_of
 
 SCHEMA_VERSION = 1
 
@@ -166,10 +166,11 @@ class _Kept:
         """Write the findings' lines, making (and keeping) the parts not kept, one file at a time."""
         run, pieces, sources = self.run, self.run.pieces, SourceLines()
         first = True
+        tables = tables_of(run)  # the check's fingerprint tables: no file is parsed again
         for path, key, lines, ordered in self.files:
             if lines is None:
                 assert ordered is not None
-                prints = fingerprints(ordered, run.root, sources, run.memo)
+                prints = fingerprints(ordered, run.root, sources, run.memo, tables)
                 lines = [encode(finding_dict(f, p.fingerprint)) for f, p in zip(ordered, prints)]
                 if key is not None:
                     pieces.keep(path, key, lines, [(f.code, f.fix_safety.value) for f in ordered])
