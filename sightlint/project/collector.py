@@ -56,6 +56,9 @@ NONE: Ref = NONE_REF
 UNKNOWN: Ref = UNKNOWN_REF
 # Refs that may name a callable passed as an argument (``helper(fn)``, ``run(obj.method)``).
 _CALLABLE_REFS = (LocalFunctionRef, MemberRef, GlobalRef, AttrRef)
+_CALLABLE_REF_TYPES = frozenset(_CALLABLE_REFS)
+# Arguments whose value may be a callable (a name, ``obj.method``, a lambda, ``partial(f)``).
+_CALLABLE_ARGS = frozenset((ast.Name, ast.Lambda, ast.Attribute, ast.Call))
 _BUILTIN_NAMES = frozenset(dir(builtins))
 
 
@@ -225,6 +228,10 @@ class SummaryCollector:
 
     def __init__(self, context: Context) -> None:
         self.ctx = context
+        self._ascii = context.ascii  # columns need no conversion (``Context.char_col``)
+        # ``context.lines`` are the parser's lines, columns and all: an ASCII text without
+        # the separators that only ``str.splitlines`` breaks at (see ``_reads``).
+        self._plain_lines = context.ascii and not any(c in context.text for c in "\v\f\x1c\x1d\x1e")
         module = context.module or f"<{context.path}>"
         self.module = module
         self.summary = ModuleSummary(
@@ -430,11 +437,14 @@ class SummaryCollector:
 
     def _range(self, node: ast.expr) -> tuple[int, int, int, int]:
         """``node``'s line, column, end line and end column, columns in characters."""
-        char_col = self.ctx.char_col
         line = node.lineno
-        col = char_col(line, node.col_offset)
         end_line = node.end_lineno or line
         end_col = node.end_col_offset
+        if self._ascii:
+            col = node.col_offset
+            return line, col, end_line, col if end_col is None else end_col
+        char_col = self.ctx.char_col
+        col = char_col(line, node.col_offset)
         return line, col, end_line, col if end_col is None else char_col(end_line, end_col)
 
     # -- definitions -----------------------------------------------------------------
@@ -637,6 +647,23 @@ class SummaryCollector:
             return id(node) in self._funcs[-1].straight
         return self._at_module() and id(node) in self._module_body
 
+    def _reads(self, value: ast.expr, targets: list[ast.expr]) -> bool:
+        """Whether ``value`` reads a name that one of ``targets`` assigns."""
+        names = {t.id for t in targets if type(t) is ast.Name}
+        if not names:
+            return False
+        if self._plain_lines:
+            # A name the value's text does not contain is not read there (most values).
+            lines = self.ctx.lines
+            first, last = value.lineno, value.end_lineno or value.lineno
+            if first == last:
+                text = lines[first - 1][value.col_offset : value.end_col_offset]
+            else:
+                text = "\n".join(lines[first - 1 : last])[value.col_offset :]
+            if not any(name in text for name in names):
+                return False
+        return any(type(n) is ast.Name and n.id in names for n in subnodes(value))  # type: ignore[attr-defined]
+
     def _assign(self, target: ast.AST, value: Ref | None, strong: bool = False, replace: bool = False) -> None:
         """``target = value``; ``strong``: the assignment runs unconditionally after what
         came before, so a local name (not an attribute, which other methods assign too) or
@@ -735,7 +762,7 @@ class SummaryCollector:
         value = self.ref(value_node)
         # ``x = f(x)`` keeps what ``x`` held too: the old value often tells the new one's
         # type where the call's result is not known (``df = df.loc[rows]``).
-        strong = self._straight(node) and not _reads(value_node, node.targets)
+        strong = self._straight(node) and not self._reads(value_node, node.targets)
         for target in node.targets:
             self._assign(target, value, strong)
             self._store(target, value, node.value)
@@ -848,11 +875,15 @@ class SummaryCollector:
         rate-limit libraries (whose keywords matter). Apps, routes and events are the
         shared FastAPI model's (``semantics.fastapi``)."""
         func = node.func
-        if isinstance(func, ast.Attribute) and func.attr in _CLOSE_METHODS:
+        if type(func) is ast.Attribute and func.attr in _CLOSE_METHODS:
             self._close(func, node, ())
-        for arg in (*node.args, *(k.value for k in node.keywords)):
-            if isinstance(arg, ast.Attribute) and arg.attr in _CLOSE_METHODS:
+        for arg in node.args:
+            if type(arg) is ast.Attribute and arg.attr in _CLOSE_METHODS:
                 # ``stack.push_async_callback(client.aclose)``, ``atexit.register(engine.dispose)``
+                self._close(arg, arg, ("ref",))
+        for keyword in node.keywords:
+            arg = keyword.value
+            if type(arg) is ast.Attribute and arg.attr in _CLOSE_METHODS:
                 self._close(arg, arg, ("ref",))
         if qualified is not None and qualified.partition(".")[0] in _LIMIT_PACKAGES:
             keywords = tuple(k.arg for k in node.keywords if k.arg and not _empty(k.value))
@@ -1040,18 +1071,21 @@ class SummaryCollector:
         )
         keyed: list[tuple[int | str, ast.expr]] = []
         for index, positional in enumerate(node.args):
-            if isinstance(positional, ast.Starred):
+            if type(positional) is ast.Starred:
                 break  # the positions of what follows are not known
             keyed.append((index, positional))
-        keyed += [(keyword.arg, keyword.value) for keyword in node.keywords if keyword.arg]
+        for keyword in node.keywords:
+            if keyword.arg:
+                keyed.append((keyword.arg, keyword.value))
         for key, arg in keyed:
             value = None
-            if isinstance(arg, (ast.Name, ast.Lambda, ast.Attribute, ast.Call)):
-                value = self._callable_ref(arg) if isinstance(arg, ast.Call) else self.ref(arg)
-                if isinstance(value, _CALLABLE_REFS):
-                    fn_args.append((key, value))
+            arg_kind = type(arg)
+            if arg_kind in _CALLABLE_ARGS:
+                value = self._callable_ref(arg) if arg_kind is ast.Call else self.ref(arg)  # type: ignore[arg-type]
+                if type(value) in _CALLABLE_REF_TYPES:
+                    fn_args.append((key, value))  # type: ignore[arg-type]
                     continue
-                if isinstance(arg, ast.Name) and _own_param(frame, arg.id):
+                if arg_kind is ast.Name and _own_param(frame, arg.id):  # type: ignore[attr-defined]
                     # A parameter passed on: the callee may call it (``helper(fn)`` -> ``run(fn)``).
                     frame.fn.param_forwards.append((arg.id, len(frame.fn.calls), key))
             elif local:
@@ -1211,10 +1245,6 @@ class SummaryCollector:
         return self.ref(node)
 
 
-def _reads(value: ast.expr, targets: list[ast.expr]) -> bool:
-    """Whether ``value`` reads a name that one of ``targets`` assigns."""
-    names = {t.id for t in targets if isinstance(t, ast.Name)}
-    return bool(names) and any(isinstance(n, ast.Name) and n.id in names for n in subnodes(value))
 
 
 def _parameters_only(ref: Ref) -> bool:
