@@ -122,6 +122,8 @@ CALL_FACTS: dict[str, _Fact] = {
     "anyio.run": _Fact("script", SCRIPT, 0, "func"),
     "trio.run": _Fact("script", SCRIPT, 0, ""),
 }
+# The thread hand-offs that give back what the function returns (see ``_thread_callee``).
+_THREAD_CALLS = frozenset(name for name, fact in CALL_FACTS.items() if fact is _TO_THREAD)
 # Methods by name, whatever the receiver (its type is rarely known in one file).
 METHOD_FACTS: dict[str, _Fact] = {
     "run_in_executor": _Fact("handoff", "thread", 1, "func"),
@@ -255,18 +257,34 @@ class SummaryCollector:
         # Credential flows are collected only in files that mention passwords or bcrypt.
         self._flows = flows.mentions_credentials(context.text)
         self._models: list[flows.ModelFields | None] = []
+        # One ref per module member and per imported name read: the same few recur in
+        # every function (refs are immutable values, so sharing one changes nothing).
+        self._members: dict[str, Ref] = {}
+        self._globals: dict[str, Ref] = {}
 
     # -- symbolic values -------------------------------------------------------------
+
+    def _member(self, name: str) -> Ref:
+        ref = self._members.get(name)
+        if ref is None:
+            ref = self._members[name] = MemberRef(self.module, name)
+        return ref
+
+    def _global(self, qualified: str) -> Ref:
+        ref = self._globals.get(qualified)
+        if ref is None:
+            ref = self._globals[qualified] = GlobalRef(qualified)
+        return ref
 
     def _name_ref(self, name: str) -> Ref | None:
         found = self.ctx.lookup(name)
         if found is None:
-            return MemberRef(self.module, name)
+            return self._member(name)
         depth, target = found
         if target is not None:
-            return GlobalRef(target)
+            return self._global(target)
         if depth == 0:
-            return MemberRef(self.module, name)
+            return self._member(name)
         if depth - 1 >= len(self._funcs):
             return None
         frame = self._funcs[depth - 1]
@@ -289,18 +307,23 @@ class SummaryCollector:
             assert isinstance(node, ast.Attribute)
             qualified = self.ctx.qualified_name(node)
             if qualified is not None:
-                return GlobalRef(qualified)
+                return self._global(qualified)
             base = self.ref(node.value, depth + 1)
             return None if base is None else AttrRef(base, node.attr)
         if kind is ast.Call:
             assert isinstance(node, ast.Call)
             func = node.func
-            if isinstance(func, ast.Name) and func.id == "super" and self._funcs:
+            if type(func) is ast.Name and func.id == "super" and self._funcs:  # type: ignore[attr-defined]
                 cls = self._funcs[-1].fn.cls
                 return SuperRef(cls) if cls else None
-            if node.args and self.ctx.qualified_name(func) in _PARTIAL:
+            qualified = self.ctx.qualified_name(func)
+            if node.args and qualified in _PARTIAL:
                 return self.ref(node.args[0], depth + 1)  # ``partial(f, x)`` calls ``f``
-            handed = _thread_callee(node, self.ctx.qualified_name(func))
+            handed = (
+                _thread_callee(node, qualified)
+                if qualified in _THREAD_CALLS or (type(func) is ast.Attribute and func.attr == "run_in_executor")  # type: ignore[attr-defined]
+                else None
+            )
             if handed is not None:
                 # ``await asyncio.to_thread(f, x)`` is what ``f(x)`` returns (run elsewhere)
                 callee = self.ref(handed, depth + 1)
