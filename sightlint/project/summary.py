@@ -38,6 +38,7 @@ memoisation keys, and as plain tuples ``SelfRef("C")`` and ``ClsRef("C")`` (or
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 if TYPE_CHECKING:
@@ -244,9 +245,11 @@ def _compact(cls: type[Any]) -> type[Any]:
     through ``dataclasses``' Python ``__setstate__`` (and ``fields()``) per object, which
     dominated loading cached summaries."""
     names = tuple(f.name for f in fields(cls))
+    assert len(names) > 1  # ``attrgetter`` of several names gives a tuple
+    values = attrgetter(*names)  # in C: pickling a summary makes one call per call site
 
     def __reduce__(self: Any) -> tuple[Any, tuple[Any, ...]]:
-        return cls, tuple([getattr(self, name) for name in names])
+        return cls, values(self)
 
     cls.__reduce__ = __reduce__  # type: ignore[assignment,unused-ignore]
     return cls
