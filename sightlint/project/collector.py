@@ -313,7 +313,7 @@ class SummaryCollector:
         if kind is ast.Call:
             assert isinstance(node, ast.Call)
             func = node.func
-            if type(func) is ast.Name and func.id == "super" and self._funcs:  # type: ignore[attr-defined]
+            if type(func) is ast.Name and func.id == "super" and self._funcs:
                 cls = self._funcs[-1].fn.cls
                 return SuperRef(cls) if cls else None
             qualified = self.ctx.qualified_name(func)
@@ -321,7 +321,7 @@ class SummaryCollector:
                 return self.ref(node.args[0], depth + 1)  # ``partial(f, x)`` calls ``f``
             handed = (
                 _thread_callee(node, qualified)
-                if qualified in _THREAD_CALLS or (type(func) is ast.Attribute and func.attr == "run_in_executor")  # type: ignore[attr-defined]
+                if qualified in _THREAD_CALLS or (type(func) is ast.Attribute and func.attr == "run_in_executor")
                 else None
             )
             if handed is not None:
@@ -685,7 +685,7 @@ class SummaryCollector:
                 text = "\n".join(lines[first - 1 : last])[value.col_offset :]
             if not any(name in text for name in names):
                 return False
-        return any(type(n) is ast.Name and n.id in names for n in subnodes(value))  # type: ignore[attr-defined]
+        return any(type(n) is ast.Name and n.id in names for n in subnodes(value))
 
     def _assign(self, target: ast.AST, value: Ref | None, strong: bool = False, replace: bool = False) -> None:
         """``target = value``; ``strong``: the assignment runs unconditionally after what
@@ -1104,13 +1104,13 @@ class SummaryCollector:
             value = None
             arg_kind = type(arg)
             if arg_kind in _CALLABLE_ARGS:
-                value = self._callable_ref(arg) if arg_kind is ast.Call else self.ref(arg)  # type: ignore[arg-type]
+                value = self._callable_ref(arg) if arg_kind is ast.Call else self.ref(arg)
                 if type(value) in _CALLABLE_REF_TYPES:
                     fn_args.append((key, value))  # type: ignore[arg-type]
                     continue
                 if arg_kind is ast.Name and _own_param(frame, arg.id):  # type: ignore[attr-defined]
                     # A parameter passed on: the callee may call it (``helper(fn)`` -> ``run(fn)``).
-                    frame.fn.param_forwards.append((arg.id, len(frame.fn.calls), key))
+                    frame.fn.param_forwards.append((arg.id, len(frame.fn.calls), key))  # type: ignore[attr-defined]
             elif local:
                 value = self.ref(arg)
             if local and value is not None and value != NONE and len(other_args) < _MAX_OPTIONS:
