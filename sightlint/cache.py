@@ -63,7 +63,7 @@ from sightlint.settings import Settings
 from sightlint.suppression import Suppressions
 
 DEFAULT_DIRNAME = ".sightlint_cache"
-_FORMAT = 4
+_FORMAT = 5
 _PREFIX = "results-"
 _SUFFIX = ".pack"
 _RUN_SUFFIX = ".run"
@@ -72,7 +72,7 @@ _INDEX_SUFFIX = ".gindex"
 _INDEX_FORMAT = 1
 _COMPONENT_SUFFIX = ".comp"
 _COMPONENT_FORMAT = 1
-_RUN_FORMAT = 5
+_RUN_FORMAT = 6
 _OUTPUT_SUFFIX = ".out"
 _PART_SUFFIX = ".part"
 _OUTPUT_FORMAT = 1
@@ -845,11 +845,12 @@ def _encode_result(result: FileResult, *, suppressions: bool = False) -> tuple[A
     ]
     unused = [(line, codes) for line, codes in result.unused_suppressions]
     marks: Suppressions | None = result.suppressions if suppressions else None
+    prints = result.prints  # the fingerprint table: opaque bytes here (see ``semantics.prints.load``)
     if marks is None:
-        return (result.path, findings, list(result.errors), unused)
+        return (result.path, findings, list(result.errors), unused, prints)
     by_line = [(line, None if codes is None else tuple(sorted(codes))) for line, codes in marks.by_line.items()]
     used = [(line, tuple(sorted(codes))) for line, codes in marks.used.items()]
-    return (result.path, findings, list(result.errors), unused, (marks.skip_file, by_line, used))
+    return (result.path, findings, list(result.errors), unused, prints, (marks.skip_file, by_line, used))
 
 
 def _strs(value: Any) -> bool:
@@ -899,10 +900,13 @@ def decode_findings(items: Any) -> list[Finding]:
 
 def _decode_result(item: tuple[Any, ...]) -> FileResult:
     """The result :func:`_encode_result` encoded; raises ValueError on anything of another shape."""
-    if type(item) is not tuple or len(item) not in (4, 5):
+    if type(item) is not tuple or len(item) not in (4, 5, 6):
         raise ValueError("not an encoded result")
     path, findings, errors, unused, *rest = item
+    prints = rest.pop(0) if rest else None
     if (
+        prints is not None and type(prints) is not bytes
+        or 
         type(path) is not str
         or type(findings) is not list
         or not all(_valid_finding(f) for f in findings)
@@ -926,6 +930,7 @@ def _decode_result(item: tuple[Any, ...]) -> FileResult:
         ],
         errors=list(errors),
         unused_suppressions=[(line, None if codes is None else tuple(codes)) for line, codes in unused],
+        prints=prints,
     )
     if rest:
         (skip_file, by_line, used), = rest

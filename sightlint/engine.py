@@ -13,7 +13,8 @@ from typing import Any
 
 from sightlint import nesting, suppression
 from sightlint.models import FileResult, Finding, FixSafety, Severity, Span
-from sightlint.rules.base import Rule, RuleClass, uses_project
+from sightlint.rules.base import Rule, RuleClass, screened, uses_project
+from sightlint.semantics import prints
 from sightlint.semantics.scope import ENTER, LEAVE_KINDS, Context
 from sightlint.settings import Settings
 from sightlint.source import SourceError, decode_source, python2_marker
@@ -407,10 +408,11 @@ def _check_source(
         # Every file is summarised when a cross-file (or graded) rule is on anywhere: chains
         # pass through files whose own findings per-file-ignores switch off.
         summarize = any(uses_project(rule) for rule in rules)
+    screen = screened(text)  # what the rules' pre-filters read (``Rule.may_report``)
     instances: list[Rule] = [
         rule(context, settings.rule_options.get(rule.meta.name))
         for rule in chosen
-        if not rule.cross_file and rule.may_report(text)
+        if not rule.cross_file and rule.may_report(screen)
     ]
     extra = list(collectors)
     summary_collector = None
@@ -446,6 +448,8 @@ def _check_source(
             if not marks.suppresses(finding, names):
                 result.findings.append(finding)
     result.findings.sort(key=Finding.sort_key)
+    # The fingerprints' parts, from the tree in hand (reporting would parse the file again).
+    result.prints = prints.table(tree, text, [(f.span.line, f.span.col, f.span.end_line, f.span.end_col) for f in result.findings])
     if settings.report_unused_suppressions:
         result.unused_suppressions = marks.unused()
     return result

@@ -114,6 +114,10 @@ class FileResult:
     # cross-file phase can apply them without re-reading the file).
     summary: Any = None
     suppressions: Any = None
+    # What the findings' fingerprints need from the file's tree, built where the tree is
+    # (``sightlint.semantics.prints.table``: marshal bytes); None: the report parses the
+    # file. Derived data, so not part of a result's equality.
+    prints: bytes | None = field(default=None, compare=False)
 
     def worst(self) -> int:
         """The highest severity among the findings (its int value), or -1 without findings."""
@@ -201,6 +205,14 @@ class LazyFileResult(FileResult):
     @suppressions.setter
     def suppressions(self, value: Any) -> None:
         self._open().suppressions = value
+
+    @property
+    def prints(self) -> bytes | None:
+        return self._open().prints
+
+    @prints.setter
+    def prints(self, value: bytes | None) -> None:
+        self._open().prints = value
 
     def __eq__(self, other: object) -> bool:
         """Equal to a plain result with the same fields (what it stands for)."""

@@ -59,6 +59,8 @@ def test_warm_reports_equal_no_cache_and_parse_only_changed_files(tmp_path: Path
         assert report(root, cache, fmt) == uncached
         return uncached
 
+    # The memo without the check's fingerprint tables (which spare every parse: below).
+    monkeypatch.setattr(fingerprint, "load", lambda blob: None)
     both()  # cold: every file with a finding is parsed
     parses = Parses(monkeypatch)
     both()
@@ -94,3 +96,24 @@ def test_a_damaged_memo_is_ignored(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     uncached = report(root, cache, "json", "--no-cache", select="ALL")
     assert report(root, cache, select="ALL") == uncached
     assert report(root, cache, select="ALL") == uncached
+
+
+@pytest.mark.parametrize("fmt", ["json", "sarif"])
+def test_with_the_checks_tables_no_file_is_parsed_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fmt: str) -> None:
+    """The fingerprint parts come with each file's result (cached or not): neither a
+    ``--no-cache`` run nor a cached one parses a file again for them, and both report the
+    same as with the tables switched off."""
+    root = tmp_path / "p"
+    shutil.copytree(REPLICA, root)
+    monkeypatch.chdir(root)
+    cache = tmp_path / "cache"
+    parses = Parses(monkeypatch)
+    uncached = report(root, cache, fmt, "--no-cache", select="ALL")
+    assert report(root, cache, fmt, select="ALL") == uncached
+    (root / "app" / "main.py").write_text("# moved\n" + (root / "app" / "main.py").read_text())
+    edited = report(root, cache, fmt, "--no-cache", select="ALL")
+    assert report(root, cache, fmt, select="ALL") == edited
+    assert parses.count == 0
+    monkeypatch.setattr(fingerprint, "load", lambda blob: None)
+    assert report(root, cache, fmt, "--no-cache", select="ALL") == edited
+    assert parses.count > 5

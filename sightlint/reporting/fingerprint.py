@@ -17,8 +17,10 @@ It therefore survives lines added above the finding, reformatting, and moving th
 function within its file; it changes when the flagged code changes, the function is
 renamed or the file moves. The baseline and the JSON and SARIF reports use it.
 
-Computing it reads the files that hold findings again and parses them (only those, and
-only when a fingerprint is asked for): the check itself is not touched.
+The parts that come from the file's tree (scope, form) are worked out by the check
+itself, where the tree is (``sightlint.semantics.prints``), and carried with each file's
+result (and its cache entry); only a finding they cannot answer for sure makes the report
+read and parse its file again, as it did for every file before.
 """
 
 from __future__ import annotations
@@ -28,17 +30,16 @@ import hashlib
 import os
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sightlint.models import Finding, RunResult
+from sightlint.models import FileResult, Finding, RunResult
 from sightlint.reporting._common import SourceLines
+from sightlint.semantics.prints import Located, form, load
 
 VERSION = "v2"
 _SPACE = re.compile(r"\s+")
-# Fields holding nested statements: left out of a flagged compound statement's form.
-_BODIES = ("body", "orelse", "finalbody", "handlers", "cases")
 
 
 @dataclass(frozen=True)
@@ -50,116 +51,22 @@ class Print:
     scope: str  # qualified name of the enclosing def/class, "" at module level
 
 
-class _Module:
-    """One parsed file: the def/class ranges (for scopes) and nodes by exact range."""
+class _Module(Located):
+    """One file parsed again from its lines: what answers where the tables do not."""
 
     def __init__(self, lines: list[str] | None, wanted: frozenset[tuple[int, int]] | None = None) -> None:
-        """``wanted``: the (line, column) starts of the ranges :meth:`node_at` will be asked
-        about (None: any); nodes starting elsewhere are not indexed."""
-        self.scopes: list[tuple[int, int, str]] = []  # (first line, last line, qualified name)
-        self.nodes: dict[tuple[int, int, int, int], ast.AST] = {}
-        self.starts: dict[tuple[int, int], list[ast.AST]] = {}
         self.ok = False
-        self._by_line: list[str] | None = None
-        if lines is None:
-            return
-        try:
-            tree = ast.parse("\n".join(lines))
-        except (SyntaxError, ValueError, RecursionError, MemoryError):
-            return
-        self.ok = True
-        self._visit(tree, wanted)
-
-    def _visit(self, tree: ast.AST, wanted: frozenset[tuple[int, int]] | None) -> None:
-        """Every node below ``tree`` in pre-order (``ast.iter_child_nodes`` order, depth
-        first), iteratively: a recursive walk was most of a cold run's JSON report."""
-        scopes, nodes, starts = self.scopes, self.nodes, self.starts
-        node_base = ast.AST
-        # (node, qualified name of the def/class around it)
-        stack: list[tuple[ast.AST, str]] = [(child, "") for child in reversed(_children(tree))]
-        pop, push = stack.pop, stack.append
-        while stack:
-            child, name = pop()
-            kind = type(child)
-            role = _ROLES.get(kind)
-            if role is None:
-                role = _ROLES[kind] = _role(kind)
-            if role == 1:  # def or class
-                name = f"{name}.{child.name}" if name else child.name  # type: ignore[attr-defined]
-                first = min([child.lineno, *(d.lineno for d in child.decorator_list)])  # type: ignore[attr-defined]
-                scopes.append((first, child.end_lineno or child.lineno, name))  # type: ignore[attr-defined]
-            if role:
-                end_line, end_col = getattr(child, "end_lineno", None), getattr(child, "end_col_offset", None)
-                if end_line is not None and end_col is not None:
-                    start = (child.lineno, child.col_offset)  # type: ignore[attr-defined]
-                    if wanted is None or start in wanted:
-                        nodes.setdefault((*start, end_line, end_col), child)
-                        starts.setdefault(start, []).append(child)
-            fields = _FIELDS.get(kind)
-            if fields is None:
-                fields = _FIELDS[kind] = tuple(getattr(kind, "_fields", ()))
-            for field in reversed(fields):
-                value = getattr(child, field, None)
-                if isinstance(value, node_base):
-                    push((value, name))
-                elif isinstance(value, list):
-                    for item in reversed(value):
-                        if isinstance(item, node_base):
-                            push((item, name))
-
-    def node_at(self, line: int, col: int, end_line: int, end_col: int) -> ast.AST | None:
-        """The node at exactly this range; else the smallest one starting there that covers
-        it (a rule that flags the ``except X:`` header of a handler)."""
-        exact = self.nodes.get((line, col, end_line, end_col))
-        if exact is not None:
-            return exact
-        covering = [
-            n for n in self.starts.get((line, col), [])
-            if (getattr(n, "end_lineno", 0), getattr(n, "end_col_offset", 0)) >= (end_line, end_col)
-        ]
-        return min(covering, key=lambda n: (n.end_lineno, n.end_col_offset)) if covering else None  # type: ignore[attr-defined]
-
-    def scope(self, line: int) -> str:
-        """The innermost def/class around ``line`` (the smallest range; of equal ones, the
-        last found), from a per-line table built once: a scan of every scope per finding
-        took minutes on a module with thousands of both."""
-        by_line = self._by_line
-        if by_line is None:
-            size = max((last for _, last, _ in self.scopes), default=0) + 1
-            by_line = self._by_line = [""] * size
-            # Largest first, so an inner (smaller, or equal and later) scope overwrites.
-            for first, last, name in sorted(self.scopes, key=lambda s: -(s[1] - s[0])):
-                by_line[first : last + 1] = [name] * (last + 1 - first)
-        return by_line[line] if 0 <= line < len(by_line) else ""
+        tree = None
+        if lines is not None:
+            try:
+                tree = ast.parse("\n".join(lines))
+            except (SyntaxError, ValueError, RecursionError, MemoryError):
+                tree = None
+        super().__init__(tree if tree is not None else ast.Module(body=[], type_ignores=[]), wanted)
+        self.ok = tree is not None
 
 
-# Per node type: 1 def/class (a scope, also indexed), 2 indexed by range, 0 neither.
-_ROLES: dict[type, int] = {}
-_FIELDS: dict[type, tuple[str, ...]] = {}
-_INDEXED = (ast.expr, ast.stmt, ast.excepthandler, ast.arg, ast.keyword, ast.alias)
-
-
-def _role(kind: type) -> int:
-    if issubclass(kind, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-        return 1
-    return 2 if issubclass(kind, _INDEXED) else 0
-
-
-def _children(node: ast.AST) -> list[ast.AST]:
-    return list(ast.iter_child_nodes(node))
-
-
-def _form(node: ast.AST) -> str:
-    """``ast.dump`` without positions; a compound statement without its nested statements."""
-    if any(isinstance(getattr(node, field, None), list) and field in _BODIES for field in node._fields):
-        parts = [
-            f"{field}={ast.dump(value) if isinstance(value, ast.AST) else [ast.dump(v) if isinstance(v, ast.AST) else repr(v) for v in value] if isinstance(value, list) else repr(value)}"
-            for field in node._fields
-            if field not in _BODIES
-            for value in [getattr(node, field, None)]
-        ]
-        return f"{type(node).__name__}({', '.join(parts)})"
-    return ast.dump(node)
+_form = form
 
 
 def _span_text(lines: list[str] | None, f: Finding) -> str:
@@ -193,13 +100,19 @@ def relative(path: str, root: str | None) -> str:
 
 
 def fingerprints(
-    findings: Sequence[Finding], root: str | None, sources: SourceLines | None = None, memo: Any = None
+    findings: Sequence[Finding],
+    root: str | None,
+    sources: SourceLines | None = None,
+    memo: Any = None,
+    tables: Callable[[str], bytes | None] | None = None,
 ) -> list[Print]:
     """The fingerprint of each of ``findings`` (same order), relative to ``root``.
 
     ``memo`` (a ``cache.FileMemo``, from ``RunResult.memo``) keeps each file's scopes and
     forms by range between runs: a file whose content and finding ranges were seen before
-    is neither read nor parsed again. The fingerprints are the same with or without it.
+    is neither read nor parsed again. ``tables`` gives a file's fingerprint table (see
+    :func:`tables_of`): what it answers for is not parsed again either. The fingerprints
+    are the same with or without them.
     """
     sources = sources or SourceLines()
     # One file's tree at a time: all of them at once held every parsed file with a
@@ -219,8 +132,11 @@ def fingerprints(
             part = known.get((span.line, span.col, span.end_line, span.end_col))
             parts.append(part if type(part) is tuple and len(part) == 2 and all(type(p) is str for p in part) else None)
         if any(part is None for part in parts):
-            fresh = _parts(path, [findings[i] for i in indices], sources)
-            parts = [fresh[_range(findings[i])] for i in indices]
+            fresh = _from_table(path, [findings[i] for i, part in zip(indices, parts) if part is None], sources, tables)
+            unknown = [findings[i] for i in indices if fresh.get(_range(findings[i])) is None]
+            if unknown:
+                fresh.update(_parts(path, unknown, sources))
+            parts = [fresh[_range(findings[i])] if part is None else part for i, part in zip(indices, parts)]
             if memo is not None:
                 memo.put(path, {**known, **{key: part for key, part in fresh.items() if part is not None}})
         for i, part in zip(indices, parts):
@@ -235,8 +151,8 @@ def fingerprints(
         index[i] = seen[keyed[i]]
         seen[keyed[i]] += 1
     out = []
-    for (code, path, scope, form), n in zip(keyed, index):
-        key = "\0".join((VERSION, code, path, scope, form, str(n)))
+    for (code, path, scope, shape), n in zip(keyed, index):
+        key = "\0".join((VERSION, code, path, scope, shape, str(n)))
         digest = hashlib.sha256(key.encode("utf-8", errors="surrogatepass")).hexdigest()[:32]
         out.append(Print(digest, path, scope))
     return out
@@ -245,6 +161,35 @@ def fingerprints(
 def _range(f: Finding) -> tuple[int, int, int, int]:
     span = f.span
     return span.line, span.col, span.end_line, span.end_col
+
+
+def _from_table(
+    path: str, findings: Sequence[Finding], sources: SourceLines, tables: Callable[[str], bytes | None] | None
+) -> dict[tuple[int, int, int, int], tuple[str, str] | None]:
+    """Range -> (scope, form) of each of ``findings`` (all in ``path``) that the file's
+    fingerprint table answers for; None for the others."""
+    table = load(tables(path)) if tables is not None else None
+    # A file that cannot be read now (checked from memory, deleted since) has the
+    # finding's message for its form, as ever: the parse below says so.
+    lines = sources.lines(path) if table is not None else None
+    if table is None or lines is None:
+        return {}
+    return dict(table.answer([_range(f) for f in findings], lines))
+
+
+def tables_of(run: RunResult) -> Callable[[str], bytes | None]:
+    """A file's fingerprint table from ``run``'s results, by display path (read only for
+    the files asked about: a cached result is decoded only if it holds a finding)."""
+    by_path: dict[str, FileResult] | None = None
+
+    def table(path: str) -> bytes | None:
+        nonlocal by_path
+        if by_path is None:
+            by_path = {result.path: result for result in run.files}
+        result = by_path.get(path)
+        return None if result is None else result.prints
+
+    return table
 
 
 def _parts(path: str, findings: Sequence[Finding], sources: SourceLines) -> dict[tuple[int, int, int, int], tuple[str, str] | None]:
@@ -260,7 +205,7 @@ def _parts(path: str, findings: Sequence[Finding], sources: SourceLines) -> dict
             continue
         node = module.node_at(*key)
         if node is not None:
-            out[key] = (module.scope(key[0]), _form(node))
+            out[key] = (module.scope(key[0]), form(node))
         elif lines is not None and 1 <= key[0] <= len(lines):
             out[key] = (module.scope(key[0]), _span_text(lines, f))
         else:
@@ -276,7 +221,7 @@ def _fallback(f: Finding, sources: SourceLines) -> tuple[str, str]:
 def of_run(run: RunResult, sources: SourceLines | None = None) -> list[tuple[Finding, Print]]:
     """Every finding of ``run`` (in report order) with its fingerprint."""
     findings = run.findings
-    prints = fingerprints(findings, run.root, sources, run.memo)
+    prints = fingerprints(findings, run.root, sources, run.memo, tables_of(run))
     if run.memo is not None:
         run.memo.save()
     return list(zip(findings, prints))

@@ -77,6 +77,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -325,7 +326,13 @@ class Rule:
 
         A cheap pre-filter on the file's text (a substring or a regular expression), for
         rules whose findings all need some word in the source (``utcnow``, ``gather``).
-        It must never be False for a file the rule would flag.
+        It must never be False for a file the rule would flag: each override says in a
+        comment why (an identifier the findings need is in the text, even behind an
+        import alias, which still spells the imported name). The engine asks it with
+        :func:`screened` text, so a word is found however its identifiers are spelt. Only
+        a rule's own findings may depend on it: the engine skips the rule's visitor for
+        the file, so a visitor that also fed the project model would lose facts (the
+        summary collector, which the filters never skip, collects those).
         """
         return True
 
@@ -443,6 +450,13 @@ class Rule:
 def _def_position(context: Context, node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) -> tuple[int, int]:
     """Where the project model places a function: its ``def`` (or ``lambda``) line and character column."""
     return node.lineno, context.char_col(node.lineno, node.col_offset)
+
+
+def screened(text: str) -> str:
+    """The text the pre-filters (:meth:`Rule.may_report`) read: a file's text, NFKC-normalised
+    when it is not ASCII. The parser normalises identifiers so (PEP 3131: ``ｇａｔｈｅｒ``
+    is the name ``gather``); the normal form of a file holds that of each of its identifiers."""
+    return text if text.isascii() else unicodedata.normalize("NFKC", text)
 
 
 def uses_project(rule: type[Rule]) -> bool:

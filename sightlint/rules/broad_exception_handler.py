@@ -11,6 +11,7 @@ from sightlint.semantics.bindings import BindingKind
 from sightlint.semantics.handlers import (
     broad_caught,
     database_write,
+    may_catch_broadly,
     dotted,
     last_name,
     must_not_raise,
@@ -21,6 +22,7 @@ from sightlint.semantics.handlers import (
     walk,
     words,
 )
+from sightlint.semantics.nodes import children
 
 if TYPE_CHECKING:
     import libcst as cst
@@ -323,6 +325,12 @@ class BroadExceptionHandler(Rule):
         Good("def f(logger):\n    try:\n        g()\n    except (KeyError, ValueError) as e:\n        logger.error(e)\n        raise TypeError('bad') \n"),
     )
 
+    @classmethod
+    def may_report(cls, text: str) -> bool:
+        # Every finding is a broad handler of a `try` (`_check`): the keyword `except`, and
+        # a type `broad_caught` calls broad (see `may_catch_broadly`).
+        return "except" in text and may_catch_broadly(text)
+
     def __init__(self, context: Context, options: Any = None) -> None:
         super().__init__(context, options)
         self._in_loop: set[ast.AST] = set()  # `try` statements that are a worker loop's body
@@ -401,8 +409,9 @@ class BroadExceptionHandler(Rule):
         raises = [s for s in _own(handler.body) if isinstance(s, ast.Raise)]
         if any(r.exc is None or r.cause is not None or _is_name(r.exc, name) for r in raises):
             return None  # re-raised, or chained
-        traced = any(self._traces(call) for call in _calls(handler.body))
-        logs = traced or any(self._logs(call) for call in _calls(handler.body))
+        calls = _calls(handler.body)
+        traced = any(self._traces(call) for call in calls)
+        logs = traced or any(self._logs(call) for call in calls)
         http = [r.exc for r in raises if _http_error(r.exc)] + self._responses(handler)
         if http:
             # The translation to an HTTP response; FastAPI logs neither an HTTPException nor
@@ -639,15 +648,22 @@ class BroadExceptionHandler(Rule):
 def _own(body: list[ast.stmt]) -> list[ast.AST]:
     """The nodes of a handler's ``body`` that are its own: not in a nested function, nor in
     a nested handler (which answers for its own exception)."""
+    # In ``ast.iter_child_nodes``' order, without the ``ctx`` markers (no caller asks for them).
     found: list[ast.AST] = []
     todo: list[ast.AST] = list(reversed(body))
+    pop, extend, append, closed = todo.pop, todo.extend, found.append, _OWN_STOPS
     while todo:
-        node = todo.pop()
-        found.append(node)
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef, ast.ExceptHandler)):
+        node = pop()
+        append(node)
+        if type(node) in closed:
             continue
-        todo.extend(reversed(list(ast.iter_child_nodes(node))))
+        below = children(node)
+        below.reverse()
+        extend(below)
     return found
+
+
+_OWN_STOPS = frozenset((ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef, ast.ExceptHandler))
 
 
 def _calls(body: list[ast.stmt]) -> list[ast.Call]:

@@ -508,7 +508,12 @@ async def health_ws(websocket: WebSocket):
 
     @classmethod
     def may_report(cls, text: str) -> bool:
-        return ".get(" in text or "route" in text  # every route: a decorator or add_api_route
+        # Every finding is the `def` of a route handler (`handler_nodes`): a route decorator
+        # (`@`, any method: `@app.head("/health")` counts as much as `.get`), or a route
+        # registered by a call, all of whose names (`ADD_ROUTE_METHODS`) hold `add_` and
+        # `route`. The health path is configurable (and may come from the module's name),
+        # so no path word is required.
+        return "def" in text and ("@" in text or ("add_" in text and "route" in text))
 
     # -- the walk: what each function does ----------------------------------------------------
 

@@ -318,6 +318,17 @@ class InsecureSettingsDefault(Rule):
              "class Settings(BaseSettings):\n    DATABASE_URL: PostgresDsn = 'postgresql://localhost/app'\n"),
     )
 
+    @classmethod
+    def may_report(cls, text: str) -> bool:
+        # Every finding is a field of a class (`visit_ClassDef`, the `class` keyword) that is
+        # a settings class or whose value reads the environment (`_fields`). A settings class
+        # derives from `BaseSettings` (`_SETTINGS_BASES`, all ending in it) or from a
+        # settings class of this module, itself derived from one: the name `BaseSettings` is
+        # in the text (an import under another name still spells it). An environment read
+        # is `os.getenv`, `os.environ.get`/`.setdefault` or `os.environ[...]` (`_ENV_READS`):
+        # `getenv` or `environ` is an attribute or an imported name in the text.
+        return "class" in text and ("BaseSettings" in text or "getenv" in text or "environ" in text)
+
     def __init__(self, context: Context, options: Any = None) -> None:
         super().__init__(context, options)
         self._settings_classes: set[str] = set()

@@ -297,6 +297,9 @@ class NaiveUtcnow(Rule):
         self._tz_columns: dict[str, set[str]] = {}  # class -> its DateTime(timezone=True) columns
         self._stores: list[tuple[str | None, str, ast.expr]] = []  # (class called or None, name, value)
         self._tz_text = _TZ_TRUE.search(self.context.text) is not None
+        # `_declares_tz` of each column call asked about (an assigned one is asked twice:
+        # its assignment is visited before the call).
+        self._tz_calls: dict[ast.Call, bool] = {}
 
     @classmethod
     def may_report(cls, text: str) -> bool:
@@ -309,7 +312,7 @@ class NaiveUtcnow(Rule):
             self._frames[-1].naive.add(id(node))
             self._pending.append(node)
         called = _last_name(node.func)
-        if called in _COLUMN_CALLS and self._tz_text and _declares_tz(node):
+        if called in _COLUMN_CALLS and self._tz_text and self._declares_tz(node):
             for inner in ast.walk(node):
                 self._high.setdefault(id(inner), _STORED)
         for keyword in node.keywords:
@@ -342,10 +345,16 @@ class NaiveUtcnow(Rule):
         if isinstance(target, ast.Name):
             self._frames[-1].assigned.setdefault(target.id, []).append(value)
             if self._tz_text and self._classes and isinstance(value, ast.Call) and _last_name(value.func) in _COLUMN_CALLS:
-                if _declares_tz(value):
+                if self._declares_tz(value):
                     self._tz_columns.setdefault(self._classes[-1], set()).add(target.id)
         elif isinstance(target, ast.Attribute):
             self._stores.append((None, target.attr, value))
+
+    def _declares_tz(self, call: ast.Call) -> bool:
+        found = self._tz_calls.get(call)
+        if found is None:
+            found = self._tz_calls[call] = _declares_tz(call)
+        return found
 
     def visit_ClassDef(self, node: ast.ClassDef) -> None:
         self._classes.append(node.name)

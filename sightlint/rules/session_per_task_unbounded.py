@@ -15,6 +15,8 @@ from sightlint.semantics.fanout import (
     FanOutTracking,
     Spawn,
     last_name,
+    may_fan_out,
+    may_open_session,
     opens_session,
 )
 
@@ -264,6 +266,13 @@ class SessionPerTaskUnbounded(FanOutTracking, Rule):
             "        await asyncio.gather(*[s.refresh(one(x)) for x in xs])\n"
         ),
     )
+
+    @classmethod
+    def may_report(cls, text: str) -> bool:
+        # Every finding is a session-opening call (`opens_session`; `_open_sites` collects
+        # only those) reached from a fan-out site (`FanOuts.call`): see `may_open_session`
+        # and `may_fan_out`.
+        return may_open_session(text) and may_fan_out(text)  # the cheaper test first
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]

@@ -13,6 +13,8 @@ from sightlint.semantics.fanout import (
     FanOuts,
     FanOutTracking,
     Spawn,
+    may_fan_out,
+    may_open_session,
     opens_session,
 )
 
@@ -250,6 +252,16 @@ class SessionSharedAcrossTasks(FanOutTracking, Rule):
             "    async def _summary(self, pid):\n        return await self.llm.ainvoke(pid)\n"
         ),
     )
+
+    @classmethod
+    def may_report(cls, text: str) -> bool:
+        # Every finding is a fan-out site (`FanOuts.call`, see `may_fan_out`) handing on a
+        # session variable. A name or `self` attribute is a session only when annotated
+        # `AsyncSession`, bound to a session-opening call (`opens_session`) or to another
+        # session, or a parameter defaulting to `Depends(get_db)` (`_SESSION_DEPENDENCY`:
+        # the dependency as written is `get_db`, `get_async_db` or holds `session`).
+        # `AsyncSession` holds `session` too (see `may_open_session`).
+        return (may_open_session(text) or "get_db" in text or "get_async_db" in text) and may_fan_out(text)
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]

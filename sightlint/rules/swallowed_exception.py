@@ -18,6 +18,7 @@ from sightlint.semantics.handlers import (
     LOGGER_NAMES,
     broad_caught,
     decorates_trace,
+    may_catch_broadly,
     must_not_raise,
     pure_call,
     trivial,
@@ -774,6 +775,12 @@ class SwallowedException(Rule):
             )
         ),
     )
+
+    @classmethod
+    def may_report(cls, text: str) -> bool:
+        # Every finding is a handler `broad_caught` calls broad, or a `suppress(...)` with an
+        # argument it calls broad (not None, so not bare): see `may_catch_broadly`.
+        return may_catch_broadly(text)
 
     def __init__(self, context: Context, options: Any = None) -> None:
         super().__init__(context, options)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from sightlint.models import Finding, RelatedLocation
 from sightlint.rules.base import Bad, Fix, FixSafety, Good, Rule, RuleMeta, Severity
 from sightlint.semantics.bindings import BindingKind
-from sightlint.semantics.nodes import subnodes
+from sightlint.semantics.nodes import children, subnodes
 
 if TYPE_CHECKING:
     import libcst as cst
@@ -30,6 +30,8 @@ _LOCK_TYPES = {
     "multiprocessing.RLock",
 }
 _FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef
+# One of these is in the text of every file with a finding (see ``may_report``).
+_KEY_WORDS = ("global", "class", "__new__", "{", "dict", "Dict", "Mapping")
 # Module-level values that make a name a dict cache (``_CACHE: dict[str, X] = {}``).
 _DICT_TYPES = {"dict", "collections.defaultdict", "collections.OrderedDict", "weakref.WeakValueDictionary"}
 # What a construction opens when it is built twice: connections, pools, clients, drivers
@@ -798,6 +800,17 @@ async def session_for(user_id, api):
         ),
     )
 
+    @classmethod
+    def may_report(cls, text: str) -> bool:
+        # Every finding pairs a check with a set of one key (`_assigned`, `_key`): a global
+        # declared by a `global` statement; an attribute of a class of this module (the
+        # `class` keyword), of a `classmethod`'s or `__new__`'s/`__init_subclass__`'s first
+        # parameter, or of `type(self)`/`self.__class__` in a class; or an entry of a dict
+        # bound at module level (`_is_dict`, `_is_dict_annotation`): a `{...}` literal or
+        # comprehension, or a call or annotation named `dict`, `defaultdict`, `OrderedDict`,
+        # `WeakValueDictionary`, `Dict` or `MutableMapping` (an import alias still spells it).
+        return any(word in text for word in _KEY_WORDS)
+
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self._frames: list[_Frame] = []
@@ -809,8 +822,9 @@ async def session_for(user_id, api):
         self._declared: dict[str, ast.stmt] = {}
         # Classes of this module whose instances are values (``_value_class``).
         self._value_classes: set[str] = set()
-        # Functions (``get_x``, ``Registry.get``) the module calls while it is imported.
-        self._import_time: set[str] = set()
+        # Functions (``get_x``, ``Registry.get``) the module calls while it is imported
+        # (``_called_on_import``: read from the tree alone, and only for a file with a finding).
+        self._import_time: set[str] | None = None
         self._module: ast.Module | None = None
         self._bindings: dict[str, list[ast.expr | None]] | None = None
 
@@ -825,7 +839,6 @@ async def session_for(user_id, api):
                 if self._value_class(stmt):
                     self._value_classes.add(stmt.name)
                 continue
-            self._import_time.update(_called_at_import(stmt))
             if isinstance(stmt, ast.Assign):
                 targets, value = stmt.targets, stmt.value
             elif isinstance(stmt, ast.AnnAssign):
@@ -846,7 +859,7 @@ async def session_for(user_id, api):
         constants and what they compute (``self._client = None``; no container of state, no
         client, no thread). Two of them are interchangeable; a class with ``__new__`` is not."""
         frame = _Frame(None)
-        bases = [ast.unparse(b).rpartition(".")[2] for b in node.bases]
+        bases = [_short_text(b) for b in node.bases]
         defs = {s.name: s for s in node.body if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef))}
         if "__new__" in defs:
             return False
@@ -860,7 +873,7 @@ async def session_for(user_id, api):
             if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant):
                 continue  # the docstring
             if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
-                short = ast.unparse(stmt.value.func).rpartition(".")[2]
+                short = _short_text(stmt.value.func)
                 if short in ("start", "run", "connect") or self._opens(stmt.value) or self._builds(stmt.value, frame, entry=False):
                     return False
                 continue  # ``atexit.register(self.close)``, ``logger.debug(...)``
@@ -1143,9 +1156,9 @@ async def session_for(user_id, api):
             node = todo.pop()
             if isinstance(node, ast.Call) and self._is_value(node, frame):
                 continue  # its arguments describe the value (``create_model(name, x=(int, Field(...)))``)
-            todo.extend(ast.iter_child_nodes(node))
+            todo.extend(children(node))  # any order: the answer is whether some call matches
             if isinstance(node, ast.Call):
-                parts = ast.unparse(node.func).split(".")
+                parts = _text_parts(node.func)
                 if _FACTORY.search(parts[-1]) or parts[-1] in _SYNC_PRIMITIVES:
                     return True
                 if not entry and (any(part[:1].isupper() for part in parts) or parts[0] in ("cls", "super()", "type(self)")):
@@ -1196,11 +1209,18 @@ async def session_for(user_id, api):
         if module is None:
             return False
         if function in module.body:
-            return function.name in self._import_time
+            return function.name in self._called_on_import(module)
         for stmt in module.body:
             if isinstance(stmt, ast.ClassDef) and function in stmt.body:
-                return f"{stmt.name}.{function.name}" in self._import_time
+                return f"{stmt.name}.{function.name}" in self._called_on_import(module)
         return False
+
+    def _called_on_import(self, module: ast.Module) -> set[str]:
+        if self._import_time is None:
+            self._import_time = set()
+            for stmt in module.body:
+                self._import_time.update(_called_at_import(stmt))  # nothing for a class or def
+        return self._import_time
 
     def end_module(self) -> None:
         for pending in self._pending.values():
@@ -1647,7 +1667,32 @@ _VALUE_BASES = frozenset(("BaseModel", "BaseSettings", "NamedTuple", "TypedDict"
 
 def _is_field(value: ast.expr) -> bool:
     """A pydantic/dataclass field declaration (``Field(default=...)``, ``field(...)``)."""
-    return isinstance(value, ast.Call) and ast.unparse(value.func).rpartition(".")[2] in ("Field", "field")
+    return isinstance(value, ast.Call) and _short_text(value.func) in ("Field", "field")
+
+
+def _text_parts(expr: ast.expr) -> list[str]:
+    """``ast.unparse(expr).split(".")``, without unparsing a plain dotted name (``a.b.c``)."""
+    parts: list[str] = []
+    node = expr
+    while type(node) is ast.Attribute:
+        parts.append(node.attr)
+        node = node.value
+    if type(node) is not ast.Name:
+        return ast.unparse(expr).split(".")
+    parts.append(node.id)
+    parts.reverse()
+    return parts
+
+
+def _short_text(expr: ast.expr) -> str:
+    """``ast.unparse(expr).rpartition(".")[2]``: an attribute's name (its text ends in
+    ``.attr``), a name, or the text of anything else after its last dot."""
+    kind = type(expr)
+    if kind is ast.Attribute:
+        return expr.attr  # type: ignore[attr-defined, no-any-return]
+    if kind is ast.Name:
+        return expr.id  # type: ignore[attr-defined, no-any-return]
+    return ast.unparse(expr).rpartition(".")[2]
 
 
 def _called_at_import(stmt: ast.stmt) -> set[str]:
@@ -1655,22 +1700,29 @@ def _called_at_import(stmt: ast.stmt) -> set[str]:
     ``Registry.get``), outside nested definitions and the ``if __name__ == "__main__":`` block."""
     if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
         return set()
+    if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+        return set()  # calls nothing
     if isinstance(stmt, ast.If) and "__name__" in ast.unparse(stmt.test):
         return set()
     found: set[str] = set()
     todo: list[ast.AST] = [stmt]
+    pop, extend, call, name, attribute = todo.pop, todo.extend, ast.Call, ast.Name, ast.Attribute
     while todo:
-        node = todo.pop()
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+        node = pop()
+        kind = type(node)
+        if kind in _SCOPES:
             continue
-        if isinstance(node, ast.Call):
-            func = node.func
-            if isinstance(func, ast.Name):
+        if kind is call:
+            func = node.func  # type: ignore[attr-defined]
+            if type(func) is name:
                 found.add(func.id)
-            elif isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name):
+            elif type(func) is attribute and type(func.value) is name:
                 found.add(f"{func.value.id}.{func.attr}")
-        todo.extend(ast.iter_child_nodes(node))
+        extend(children(node))
     return found
+
+
+_SCOPES = frozenset((ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda))
 
 
 def _after(function: ast.AST, stmt: ast.stmt) -> list[ast.stmt]:

@@ -39,6 +39,8 @@ def may_fan_out(text: str) -> bool:
     """False when ``text`` has no fan-out site (no ``gather``, ``create_task``, ``wait``...)."""
     if any(word in text for word in _FANOUT_WORDS):
         return True
+    if text.count("wait") == text.count("await"):
+        return False  # each `wait` ends an `await` (the two never overlap themselves)
     for match in _WAIT_END.finditer(text):  # skips ``wait_for``; ``await`` is skipped below
         start = match.start()
         before = text[start - 1] if start else " "
@@ -72,6 +74,24 @@ def is_session_factory(expr: ast.expr, factories: set[str]) -> bool:
     """A reference to a session factory: a known binding, or the conventional names."""
     name = last_name(expr)
     return bool(name) and (name in factories or bool(_FACTORY_NAME.search(name)))
+
+
+_SESSION_WORD = re.compile("session", re.IGNORECASE)
+
+
+def may_open_session(text: str) -> bool:
+    """False when no call of ``text`` can be one :func:`opens_session` accepts (a pre-filter).
+
+    Sound: it accepts a call named (last name, or the last part of its qualified name, an
+    identifier of the file even under an import alias) ``AsyncSession``, a factory
+    matching ``_FACTORY_NAME`` (every branch holds ``session``, case-insensitively), a name
+    bound to ``async_sessionmaker(...)``/``sessionmaker(...)`` (``_FACTORY_CONSTRUCTORS``), or
+    ``.begin`` on one of those: each spells ``session`` in some case. The text is matched
+    with the same case-insensitive ``re`` semantics as ``_FACTORY_NAME`` (``str.lower`` is
+    the same test on ASCII text, and faster)."""
+    if text.isascii():
+        return "session" in text.lower()
+    return _SESSION_WORD.search(text) is not None
 
 
 # ``create_async_sessionmaker(engine)`` and the like build a factory; they open nothing.
@@ -287,6 +307,8 @@ class FanOuts:
             return spawns
         if qualified in _WAITERS and node.args:
             return self._collection(node, f"`{qualified}`", node.args[0])
+        if not node.args or (not scope.loops and not scope.comps):
+            return []  # what follows starts (or appends) something only in a loop or comprehension, from an argument
         in_loop, iterable = self._innermost_iter()
         where = f"in a {in_loop}"
         attr = func.attr if isinstance(func, ast.Attribute) else None

@@ -95,6 +95,22 @@ _IMPURE_BUILTINS = frozenset("open exec eval compile input __import__ breakpoint
 _BUILTINS = frozenset(dir(builtins))
 
 
+# ``except:``: the keyword, then only blanks or line continuations before its colon.
+_BARE_EXCEPT = re.compile(r"except[\s\\]*:")
+
+
+def may_catch_broadly(text: str) -> bool:
+    """False when no handler of ``text`` can be broad for :func:`broad_caught` (a pre-filter).
+
+    Sound: a broad type is a name or qualified name ending in ``Exception`` or
+    ``BaseException`` (the last part of a qualified name is an identifier of the file: the
+    attribute, or the name an import brings in, even under ``as``), so the word
+    ``Exception`` is in the text; a bare ``except:`` is the keyword followed by its colon,
+    with at most blanks and backslash continuations between them (a comment cannot come
+    between the two outside brackets). A word in a string or a comment only lets more through."""
+    return "Exception" in text or _BARE_EXCEPT.search(text) is not None
+
+
 def broad_caught(context: Context, node: ast.expr | None) -> str | None:
     """The caught type as written if it is broad (``"bare"`` for ``except:``), else None."""
     if node is None:

@@ -30,6 +30,24 @@ def _fields(kind: type) -> tuple[str, ...]:
     return fields
 
 
+def children(node: ast.AST) -> list[ast.AST]:
+    """The nodes right below ``node`` (what ``ast.iter_child_nodes`` yields, without the
+    ``ctx`` markers), as a list."""
+    out: list[ast.AST] = []
+    kind = type(node)
+    fields = _FIELDS.get(kind)
+    if fields is None:
+        fields = _fields(kind)
+    node_base = ast.AST
+    for field in fields:
+        value = getattr(node, field, None)
+        if type(value) is list:
+            out.extend([item for item in value if isinstance(item, node_base)])
+        elif isinstance(value, node_base):
+            out.append(value)
+    return out
+
+
 def subnodes(node: ast.AST) -> list[ast.AST]:
     """``node`` and every node below it (what ``ast.walk`` yields, without the ``ctx``
     markers; in depth-first rather than breadth-first order)."""
