@@ -56,6 +56,9 @@ NONE: Ref = NONE_REF
 UNKNOWN: Ref = UNKNOWN_REF
 # Refs that may name a callable passed as an argument (``helper(fn)``, ``run(obj.method)``).
 _CALLABLE_REFS = (LocalFunctionRef, MemberRef, GlobalRef, AttrRef)
+_CALLABLE_REF_TYPES = frozenset(_CALLABLE_REFS)
+# Arguments whose value may be a callable (a name, ``obj.method``, a lambda, ``partial(f)``).
+_CALLABLE_ARGS = frozenset((ast.Name, ast.Lambda, ast.Attribute, ast.Call))
 _BUILTIN_NAMES = frozenset(dir(builtins))
 
 
@@ -119,6 +122,8 @@ CALL_FACTS: dict[str, _Fact] = {
     "anyio.run": _Fact("script", SCRIPT, 0, "func"),
     "trio.run": _Fact("script", SCRIPT, 0, ""),
 }
+# The thread hand-offs that give back what the function returns (see ``_thread_callee``).
+_THREAD_CALLS = frozenset(name for name, fact in CALL_FACTS.items() if fact is _TO_THREAD)
 # Methods by name, whatever the receiver (its type is rarely known in one file).
 METHOD_FACTS: dict[str, _Fact] = {
     "run_in_executor": _Fact("handoff", "thread", 1, "func"),
@@ -230,6 +235,10 @@ class SummaryCollector:
 
     def __init__(self, context: Context) -> None:
         self.ctx = context
+        self._ascii = context.ascii  # columns need no conversion (``Context.char_col``)
+        # ``context.lines`` are the parser's lines, columns and all: an ASCII text without
+        # the separators that only ``str.splitlines`` breaks at (see ``_reads``).
+        self._plain_lines = context.ascii and not any(c in context.text for c in "\v\f\x1c\x1d\x1e")
         module = context.module or f"<{context.path}>"
         self.module = module
         self.summary = ModuleSummary(
@@ -253,18 +262,34 @@ class SummaryCollector:
         # Credential flows are collected only in files that mention passwords or bcrypt.
         self._flows = flows.mentions_credentials(context.text)
         self._models: list[flows.ModelFields | None] = []
+        # One ref per module member and per imported name read: the same few recur in
+        # every function (refs are immutable values, so sharing one changes nothing).
+        self._members: dict[str, Ref] = {}
+        self._globals: dict[str, Ref] = {}
 
     # -- symbolic values -------------------------------------------------------------
+
+    def _member(self, name: str) -> Ref:
+        ref = self._members.get(name)
+        if ref is None:
+            ref = self._members[name] = MemberRef(self.module, name)
+        return ref
+
+    def _global(self, qualified: str) -> Ref:
+        ref = self._globals.get(qualified)
+        if ref is None:
+            ref = self._globals[qualified] = GlobalRef(qualified)
+        return ref
 
     def _name_ref(self, name: str) -> Ref | None:
         found = self.ctx.lookup(name)
         if found is None:
-            return MemberRef(self.module, name)
+            return self._member(name)
         depth, target = found
         if target is not None:
-            return GlobalRef(target)
+            return self._global(target)
         if depth == 0:
-            return MemberRef(self.module, name)
+            return self._member(name)
         if depth - 1 >= len(self._funcs):
             return None
         frame = self._funcs[depth - 1]
@@ -287,18 +312,23 @@ class SummaryCollector:
             assert isinstance(node, ast.Attribute)
             qualified = self.ctx.qualified_name(node)
             if qualified is not None:
-                return GlobalRef(qualified)
+                return self._global(qualified)
             base = self.ref(node.value, depth + 1)
             return None if base is None else AttrRef(base, node.attr)
         if kind is ast.Call:
             assert isinstance(node, ast.Call)
             func = node.func
-            if isinstance(func, ast.Name) and func.id == "super" and self._funcs:
+            if type(func) is ast.Name and func.id == "super" and self._funcs:
                 cls = self._funcs[-1].fn.cls
                 return SuperRef(cls) if cls else None
-            if node.args and self.ctx.qualified_name(func) in _PARTIAL:
+            qualified = self.ctx.qualified_name(func)
+            if node.args and qualified in _PARTIAL:
                 return self.ref(node.args[0], depth + 1)  # ``partial(f, x)`` calls ``f``
-            handed = _thread_callee(node, self.ctx.qualified_name(func))
+            handed = (
+                _thread_callee(node, qualified)
+                if qualified in _THREAD_CALLS or (type(func) is ast.Attribute and func.attr == "run_in_executor")
+                else None
+            )
             if handed is not None:
                 # ``await asyncio.to_thread(f, x)`` is what ``f(x)`` returns (run elsewhere)
                 callee = self.ref(handed, depth + 1)
@@ -435,11 +465,14 @@ class SummaryCollector:
 
     def _range(self, node: ast.expr) -> tuple[int, int, int, int]:
         """``node``'s line, column, end line and end column, columns in characters."""
-        char_col = self.ctx.char_col
         line = node.lineno
-        col = char_col(line, node.col_offset)
         end_line = node.end_lineno or line
         end_col = node.end_col_offset
+        if self._ascii:
+            col = node.col_offset
+            return line, col, end_line, col if end_col is None else end_col
+        char_col = self.ctx.char_col
+        col = char_col(line, node.col_offset)
         return line, col, end_line, col if end_col is None else char_col(end_line, end_col)
 
     # -- definitions -----------------------------------------------------------------
@@ -644,6 +677,23 @@ class SummaryCollector:
             return id(node) in self._funcs[-1].straight
         return self._at_module() and id(node) in self._module_body
 
+    def _reads(self, value: ast.expr, targets: list[ast.expr]) -> bool:
+        """Whether ``value`` reads a name that one of ``targets`` assigns."""
+        names = {t.id for t in targets if type(t) is ast.Name}
+        if not names:
+            return False
+        if self._plain_lines:
+            # A name the value's text does not contain is not read there (most values).
+            lines = self.ctx.lines
+            first, last = value.lineno, value.end_lineno or value.lineno
+            if first == last:
+                text = lines[first - 1][value.col_offset : value.end_col_offset]
+            else:
+                text = "\n".join(lines[first - 1 : last])[value.col_offset :]
+            if not any(name in text for name in names):
+                return False
+        return any(type(n) is ast.Name and n.id in names for n in subnodes(value))
+
     def _assign(self, target: ast.AST, value: Ref | None, strong: bool = False, replace: bool = False) -> None:
         """``target = value``; ``strong``: the assignment runs unconditionally after what
         came before, so a local name (not an attribute, which other methods assign too) or
@@ -744,7 +794,7 @@ class SummaryCollector:
         value = self.ref(value_node)
         # ``x = f(x)`` keeps what ``x`` held too: the old value often tells the new one's
         # type where the call's result is not known (``df = df.loc[rows]``).
-        strong = self._straight(node) and not _reads(value_node, node.targets)
+        strong = self._straight(node) and not self._reads(value_node, node.targets)
         for target in node.targets:
             self._assign(target, value, strong)
             self._store(target, value, node.value)
@@ -857,11 +907,15 @@ class SummaryCollector:
         rate-limit libraries (whose keywords matter). Apps, routes and events are the
         shared FastAPI model's (``semantics.fastapi``)."""
         func = node.func
-        if isinstance(func, ast.Attribute) and func.attr in _CLOSE_METHODS:
+        if type(func) is ast.Attribute and func.attr in _CLOSE_METHODS:
             self._close(func, node, ())
-        for arg in (*node.args, *(k.value for k in node.keywords)):
-            if isinstance(arg, ast.Attribute) and arg.attr in _CLOSE_METHODS:
+        for arg in node.args:
+            if type(arg) is ast.Attribute and arg.attr in _CLOSE_METHODS:
                 # ``stack.push_async_callback(client.aclose)``, ``atexit.register(engine.dispose)``
+                self._close(arg, arg, ("ref",))
+        for keyword in node.keywords:
+            arg = keyword.value
+            if type(arg) is ast.Attribute and arg.attr in _CLOSE_METHODS:
                 self._close(arg, arg, ("ref",))
         if qualified is not None and qualified.partition(".")[0] in _LIMIT_PACKAGES:
             keywords = tuple(k.arg for k in node.keywords if k.arg and not _empty(k.value))
@@ -1049,20 +1103,23 @@ class SummaryCollector:
         )
         keyed: list[tuple[int | str, ast.expr]] = []
         for index, positional in enumerate(node.args):
-            if isinstance(positional, ast.Starred):
+            if type(positional) is ast.Starred:
                 break  # the positions of what follows are not known
             keyed.append((index, positional))
-        keyed += [(keyword.arg, keyword.value) for keyword in node.keywords if keyword.arg]
+        for keyword in node.keywords:
+            if keyword.arg:
+                keyed.append((keyword.arg, keyword.value))
         for key, arg in keyed:
             value = None
-            if isinstance(arg, (ast.Name, ast.Lambda, ast.Attribute, ast.Call)):
-                value = self._callable_ref(arg) if isinstance(arg, ast.Call) else self.ref(arg)
-                if isinstance(value, _CALLABLE_REFS):
-                    fn_args.append((key, value))
+            arg_kind = type(arg)
+            if arg_kind in _CALLABLE_ARGS:
+                value = self._callable_ref(arg) if arg_kind is ast.Call else self.ref(arg)
+                if type(value) in _CALLABLE_REF_TYPES:
+                    fn_args.append((key, value))  # type: ignore[arg-type]
                     continue
-                if isinstance(arg, ast.Name) and _own_param(frame, arg.id):
+                if arg_kind is ast.Name and _own_param(frame, arg.id):  # type: ignore[attr-defined]
                     # A parameter passed on: the callee may call it (``helper(fn)`` -> ``run(fn)``).
-                    frame.fn.param_forwards.append((arg.id, len(frame.fn.calls), key))
+                    frame.fn.param_forwards.append((arg.id, len(frame.fn.calls), key))  # type: ignore[attr-defined]
             elif local:
                 value = self.ref(arg)
             if local and value is not None and value != NONE and len(other_args) < _MAX_OPTIONS:
@@ -1275,10 +1332,6 @@ class SummaryCollector:
         return self.ref(node)
 
 
-def _reads(value: ast.expr, targets: list[ast.expr]) -> bool:
-    """Whether ``value`` reads a name that one of ``targets`` assigns."""
-    names = {t.id for t in targets if isinstance(t, ast.Name)}
-    return bool(names) and any(isinstance(n, ast.Name) and n.id in names for n in subnodes(value))
 
 
 def _parameters_only(ref: Ref) -> bool:

@@ -38,6 +38,7 @@ memoisation keys, and as plain tuples ``SelfRef("C")`` and ``ClsRef("C")`` (or
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 if TYPE_CHECKING:
@@ -244,18 +245,24 @@ def _compact(cls: type[Any]) -> type[Any]:
     through ``dataclasses``' Python ``__setstate__`` (and ``fields()``) per object, which
     dominated loading cached summaries."""
     names = tuple(f.name for f in fields(cls))
+    assert len(names) > 1  # ``attrgetter`` of several names gives a tuple
+    values = attrgetter(*names)  # in C: pickling a summary makes one call per call site
 
     def __reduce__(self: Any) -> tuple[Any, tuple[Any, ...]]:
-        return cls, tuple([getattr(self, name) for name in names])
+        return cls, values(self)
 
     cls.__reduce__ = __reduce__  # type: ignore[assignment,unused-ignore]
     return cls
 
 
 @_compact
-@dataclass(frozen=True, slots=True)
+# Not ``frozen``: a frozen dataclass sets each field through ``object.__setattr__``, which
+# made building a call site (about 20 per module, in every cold run and every load of a
+# cached summary) 4x slower. Treat it as immutable all the same; ``unsafe_hash`` keeps the
+# hash a frozen one had.
+@dataclass(slots=True, unsafe_hash=True)
 class CallSite:
-    """One call written in a function body."""
+    """One call written in a function body (never changed once made)."""
 
     callee: Ref
     line: int
@@ -490,15 +497,22 @@ def dependency_terms(summary: ModuleSummary) -> DependencyTerms:
     attrs: set[str] = set()
     members: set[str] = set()
     member_names: set[str] = set()
-    pop, push = values.pop, values.extend
+    # A ref's terms depend on its value alone, and the same ref recurs (one import called
+    # in many places): each distinct one is walked once.
+    seen: set[Any] = set()
+    ref_types = _REF_TYPES
+    pop, push, add = values.pop, values.extend, found.add
     while values:
         value = pop()
         kind = type(value)
         if kind is str:
-            found.add(value)
+            add(value)
         elif kind is tuple or kind is list:
             push(value)
-        elif kind in _REF_TYPES:
+        elif kind in ref_types:
+            if value in seen:
+                continue
+            seen.add(value)
             if kind is AttrRef:
                 attrs.add(value.name)
             elif kind is MemberRef:

@@ -83,6 +83,7 @@ EVENTS = ("startup", "shutdown")
 # app: the collector looks further only at calls named so.
 _CONSTRUCTOR_NAMES = frozenset(name.rsplit(".", 1)[1] for name in APP_CLASSES | ROUTER_CLASSES)
 _OWN_CLASSES = frozenset(("FastAPI", "APIRouter"))
+_OWN_ENDINGS = tuple(_OWN_CLASSES)  # a cheap test before splitting a name
 # Packages whose names are types, never a project's ``Annotated`` dependency alias.
 _NOT_ALIAS_PACKAGES = frozenset(
     ("fastapi", "starlette", "pydantic", "typing", "typing_extensions", "sqlalchemy", "uuid", "datetime", "collections", "builtins")
@@ -975,10 +976,10 @@ class FastAPICollector:
         kind = type(func)
         if kind is ast.Name:
             name = func.id  # type: ignore[attr-defined]
-            qualified = context.resolve_name(name)
+            qualified = context.qualified_name(func)  # of a name: ``resolve_name``, memoised
             if qualified in APP_CLASSES or qualified in ROUTER_CLASSES:
                 self._construct(call, "router" if qualified in ROUTER_CLASSES else "app")
-            elif qualified is not None and qualified.rsplit(".", 1)[-1] in _OWN_CLASSES:
+            elif qualified is not None and qualified.endswith(_OWN_ENDINGS) and qualified.rsplit(".", 1)[-1] in _OWN_CLASSES:
                 # A project's own subclass under FastAPI's name (``from app.routing import APIRouter``).
                 self._construct(call, "router" if qualified.endswith("APIRouter") else "app")
             elif qualified is None and name in _OWN_CLASSES and not context.is_local(name):

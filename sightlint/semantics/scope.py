@@ -39,8 +39,9 @@ class Context:
         self.path = path
         self.text = text
         self.lines = text.splitlines()
-        # Most files are ASCII throughout: their byte columns are character columns.
-        self._ascii = text.isascii()
+        # Most files are ASCII throughout: their byte columns are character columns
+        # (``char_col`` is then the identity; hot callers may test this first).
+        self.ascii = self._ascii = text.isascii()
         self.tree = tree
         self.settings = settings
         self.module = module
