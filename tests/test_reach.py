@@ -802,3 +802,84 @@ def test_a_thread_hand_off_returns_what_its_function_returns() -> None:
     # The hand-off runs ``make`` in a thread: its edge stays a thread edge, not a call.
     assert {e.kind for e in m.edges["pkg.api.handler"] if e.target == "pkg.svc.make"} == {"thread"}
     assert "pkg.svc.Service.other" not in edges(m, "pkg.api.unknown")
+
+
+# -- generators handed to a thread -------------------------------------------------------
+
+_ROWS = (
+    "import requests\n\n"
+    "def rows():\n    yield requests.get('https://example.com', timeout=5).text\n\n"
+    "def plain():\n    return [requests.get('https://example.com', timeout=5).text]\n"
+)
+
+
+def test_a_generator_handed_to_a_thread_runs_there() -> None:
+    # A generator function's body runs where its generator is iterated: made on the loop
+    # and handed to ``to_thread(next, it)`` / ``to_thread(list, gen())`` /
+    # ``run_in_executor(None, list, gen())``, it runs in the worker thread.
+    m = model(
+        {
+            "pkg/__init__.py": "",
+            "pkg/data.py": _ROWS,
+            "pkg/api.py": (
+                "import asyncio\nfrom pkg.data import rows, plain\n\n"
+                "async def stepped():\n    it = rows()\n    s = object()\n"
+                "    while (x := await asyncio.to_thread(next, it, s)) is not s:\n        pass\n\n"
+                "async def listed():\n    return await asyncio.to_thread(list, rows())\n\n"
+                "async def executor():\n    loop = asyncio.get_running_loop()\n"
+                "    return await loop.run_in_executor(None, list, rows())\n\n"
+                "async def iterated():\n    it = rows()\n    first = await asyncio.to_thread(next, it, None)\n    return [first, *it]\n\n"
+                "async def reassigned():\n    it = rows()\n    it = rows()\n    return await asyncio.to_thread(list, it)\n\n"
+                "async def closure():\n    it = rows()\n\n"
+                "    async def each():\n        while (x := await asyncio.to_thread(next, it, None)) is not None:\n            yield x\n\n"
+                "    return each()\n\n"
+                "async def closure_iterated():\n    it = rows()\n\n"
+                "    async def each():\n        yield await asyncio.to_thread(next, it, None)\n        for x in it:\n            yield x\n\n"
+                "    return each()\n\n"
+                "async def looped():\n    return [x for x in rows()]\n\n"
+                "async def plain_arg():\n    return await asyncio.to_thread(list, plain())\n"
+            ),
+        }
+    )
+
+    def kinds(fid: str, target: str) -> set[str]:
+        return {e.kind for e in m.edges.get(fid, ()) if e.target == target}
+
+    for fid in ("stepped", "listed", "executor", "closure"):
+        assert kinds(f"pkg.api.{fid}", "pkg.data.rows") == {"thread"}, fid
+    # A closure's variable handed over by a nested function counts too. Near misses:
+    # iterated on the loop too (also in a closure), a local assigned twice, iterated in a
+    # comprehension, and a plain function (it runs when called, on the loop).
+    for fid in ("iterated", "reassigned", "looped", "closure_iterated"):
+        assert kinds(f"pkg.api.{fid}", "pkg.data.rows") == {"call"}, fid
+    assert kinds("pkg.api.plain_arg", "pkg.data.plain") == {"call"}
+
+
+def test_sl101_a_generator_handed_to_a_thread(tmp_path: Path) -> None:
+    found = sl101(
+        tmp_path,
+        {
+            "pkg/__init__.py": "",
+            "pkg/data.py": _ROWS,
+            "pkg/api.py": (
+                "import asyncio\nfrom fastapi import FastAPI\nfrom pkg.data import rows, plain\n\napp = FastAPI()\n\n"
+                "@app.get('/a')\nasync def stepped():\n    it = rows()\n    return await asyncio.to_thread(next, it, None)\n\n"
+                "@app.get('/b')\nasync def listed():\n    return await asyncio.to_thread(list, rows())\n"
+            ),
+        },
+    )
+    assert found == []
+    found = sl101(
+        tmp_path,
+        {
+            "pkg/api.py": (
+                "import asyncio\nfrom fastapi import FastAPI\nfrom pkg.data import rows, plain\n\napp = FastAPI()\n\n"
+                "@app.get('/a')\nasync def stepped():\n    it = rows()\n    first = await asyncio.to_thread(next, it, None)\n    return [first, *it]\n\n"
+                "@app.get('/c')\nasync def plain_arg():\n    return await asyncio.to_thread(list, plain())\n"
+            ),
+        },
+    )
+    assert sorted((f.path, f.line, f.severity.name.lower()) for f in found) == [
+        ("pkg/data.py", 4, "critical"),
+        ("pkg/data.py", 7, "critical"),
+    ]

@@ -196,6 +196,11 @@ class _Frame:
     validates: tuple[str, ...] | None = None
     tries: list[tuple[int, int, str]] = field(default_factory=list)
     aliases: dict[str, tuple[str, bool]] = field(default_factory=dict)  # local -> (path, encoded)
+    # ``it = gen()``: the call a local was assigned, by name (see ``_handed_values``).
+    assigned_calls: dict[str, ast.Call] = field(default_factory=dict)
+    # Locals passed to a thread hand-off as the work's arguments (``to_thread(next, it)``):
+    # (name, the call assigned to it, the hand-off's text).
+    handed: list[tuple[str, ast.Call, str]] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -555,6 +560,8 @@ class SummaryCollector:
 
     def _leave_function(self, node: ast.AST) -> None:
         frame = self._funcs[-1]
+        if frame.handed:
+            self._handed_locals(frame, node)
         if frame.yields and not frame.annotated:
             frame.fn.returns = SeqRef(tuple(frame.yields))  # a generator: what it yields
         self.work.leave_function(self._funcs[-1])
@@ -732,6 +739,8 @@ class SummaryCollector:
                         if not isinstance(elt, ast.Starred):
                             self._assign(elt, ref)
             return
+        if self._funcs and type(value_node) is ast.Call and len(node.targets) == 1 and type(node.targets[0]) is ast.Name:
+            self._funcs[-1].assigned_calls[node.targets[0].id] = value_node
         value = self.ref(value_node)
         # ``x = f(x)`` keeps what ``x`` held too: the old value often tells the new one's
         # type where the call's result is not known (``df = df.loc[rows]``).
@@ -1162,6 +1171,8 @@ class SummaryCollector:
                 frame.fn.handoffs.append(
                     Handoff(fact.kind, target, node.lineno, self.ctx.char_col(node.lineno, node.col_offset), False, _text(node.func))
                 )
+            if fact.kind == "thread":
+                self._handed_values(frame, node, fact)
         elif what == "entry" or what == "depends":
             self._callable_entry(node, fact)
         elif what == "app":
@@ -1187,6 +1198,59 @@ class SummaryCollector:
     def _in_main_block(self, node: ast.AST) -> bool:
         line = node.lineno  # type: ignore[attr-defined]
         return any(first <= line <= last for first, last in self._main_blocks)
+
+    def _handed_values(self, frame: _Frame, node: ast.Call, fact: _Fact) -> None:
+        """The work's arguments of a thread hand-off: ``to_thread(list, rows())`` or
+        ``it = rows(); to_thread(next, it)``. A generator function's body runs where its
+        generator is iterated, not where it is called, so a generator made only to be
+        handed over runs in the thread: each such call is recorded as a "called" hand-off
+        (the model draws a thread edge for it when the function is a generator, and the
+        plain call edge otherwise, since any other function runs when called). A local
+        counts only when the function assigns it once and reads it nowhere else, nested
+        functions included (checked when the function ends, ``_handed_locals``)."""
+        text = _text(node.func)
+        extra = [a for a in node.args[fact.position + 1 :]] + [k.value for k in node.keywords if k.arg]
+        for arg in extra:
+            kind = type(arg)
+            if kind is ast.Call:
+                assert isinstance(arg, ast.Call)
+                target = self.ref(arg.func)
+                if target is not None:
+                    line = arg.lineno
+                    frame.fn.handoffs.append(Handoff("thread", target, line, self.ctx.char_col(line, arg.col_offset), True, text))
+            elif kind is ast.Name:
+                assert isinstance(arg, ast.Name)
+                # The local, or a closure's variable: the innermost function that assigned
+                # it a call (one that assigns it otherwise stores it twice in the walk).
+                for owner in reversed(self._funcs):
+                    call = owner.assigned_calls.get(arg.id)
+                    if call is not None:
+                        owner.handed.append((arg.id, call, text))
+                        break
+
+    def _handed_locals(self, frame: _Frame, node: ast.AST) -> None:
+        """Hand-offs for the locals in ``frame.handed`` that the function assigns once and
+        reads only as a thread hand-off's argument (a generator also iterated on the loop,
+        ``for x in it``, runs there)."""
+        names = {name for name, _, _ in frame.handed}
+        loads: dict[str, int] = dict.fromkeys(names, 0)
+        stores: dict[str, int] = dict.fromkeys(names, 0)
+        for child in ast.walk(node):
+            if type(child) is ast.Name and child.id in names:
+                counts = loads if type(child.ctx) is ast.Load else stores
+                counts[child.id] += 1
+            elif type(child) in (ast.Global, ast.Nonlocal):
+                stores.update((n, 2) for n in child.names if n in names)  # type: ignore[attr-defined]
+        handed = {name: sum(1 for n, _, _ in frame.handed if n == name) for name in names}
+        seen: set[int] = set()
+        for name, call, text in frame.handed:
+            if stores[name] != 1 or loads[name] != handed[name] or id(call) in seen:
+                continue
+            seen.add(id(call))
+            target = self.ref(call.func)
+            if target is not None:
+                line = call.lineno
+                frame.fn.handoffs.append(Handoff("thread", target, line, self.ctx.char_col(line, call.col_offset), True, text))
 
     def _callable_entry(self, node: ast.Call, fact: _Fact, context: str = "") -> None:
         """An :class:`EntrySite` for the callable ``fact`` names in ``node``'s arguments."""

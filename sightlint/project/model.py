@@ -741,10 +741,11 @@ class ProjectModel:
                     targets = awaitable or targets
                 handoff = started.get((site.line, site.col)) if started else None
                 for target in targets:
-                    if handoff is not None and self.functions[target[0]].is_async:
-                        # The coroutine runs as a task of its own; a sync function called here
-                        # runs now, in the caller's context (what it returns is not known).
-                        kind = _edge_kind(handoff, True)
+                    if handoff is not None and _deferred(handoff, self.functions[target[0]]):
+                        # The coroutine runs as a task of its own (a generator handed to a
+                        # thread runs there); any other function called here runs now, in
+                        # the caller's context (what it returns is not known).
+                        kind = _edge_kind(handoff, self.functions[target[0]].is_async)
                         self._add_edge(Edge(fid, target[0], site.line, site.col, f"passed to {handoff.text}", kind))
                     else:
                         self._add_edge(Edge(fid, target[0], site.line, site.col))
@@ -1007,6 +1008,16 @@ def sync_callers_bfs(functions: Mapping[str, Any], callers: Mapping[str, list[Ed
                 towards[edge.source] = edge
                 queue.append(edge.source)
     return towards
+
+
+def _deferred(handoff: Handoff, fn: FunctionSummary) -> bool:
+    """Whether calling ``fn`` where ``handoff`` takes its result runs none of its body
+    there: a coroutine function made for a task (``create_task(work())``), or a generator
+    function whose generator goes to a thread (``to_thread(list, rows())``): its body runs
+    where the generator is iterated."""
+    if handoff.kind == "thread":
+        return not fn.is_async and fn.yield_line > 0
+    return fn.is_async
 
 
 def _edge_kind(handoff: Handoff, is_async: bool) -> str:

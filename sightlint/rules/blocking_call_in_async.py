@@ -146,7 +146,11 @@ class BlockingCallInAsync(Rule):
     Work handed to a thread is not on the loop and is not flagged: `asyncio.to_thread`,
     `loop.run_in_executor`, `run_in_threadpool`, `anyio.to_thread.run_sync`,
     `threading.Thread(target=...)`, executor `submit` and `BackgroundTasks.add_task` of
-    a plain function (Starlette runs it in its threadpool). Sync FastAPI endpoints and
+    a plain function (Starlette runs it in its threadpool). So is a generator made on
+    the loop only to be iterated in a thread (`await asyncio.to_thread(list, rows())`,
+    `it = rows()` then `await asyncio.to_thread(next, it, done)`): a generator
+    function's body runs where the generator is iterated, not where it is called; one
+    also iterated on the loop (`for row in it`) is flagged. Sync FastAPI endpoints and
     dependencies run in a threadpool, so they are not where a chain starts, and neither
     is an `async def` view of a Flask app (Flask runs it on an event loop of its own per
     request, through asgiref: flask 3.1 `flask/app.py` `Flask.ensure_sync`). A call whose
