@@ -52,13 +52,14 @@ import functools
 import gc
 import hashlib
 import marshal
-import os
 import pickle
+import struct
+import os
 import sys
 import zlib
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sightlint import __version__
 from sightlint.atomic import write_atomically
@@ -67,6 +68,9 @@ from sightlint.models import FileResult, Finding, LazyFileResult, FixSafety, Rel
 from sightlint.seal import Seal, user_seal
 from sightlint.settings import Settings
 from sightlint.suppression import Suppressions
+
+if TYPE_CHECKING:
+    from sightlint.project.summary import DependencyTerms
 
 DEFAULT_DIRNAME = ".sightlint_cache"
 _FORMAT = 5
@@ -907,11 +911,55 @@ class PackedSummary:
         self.module = module
 
     def load(self) -> Any:
-        """The summary, or None if the stored bytes are damaged."""
+        """The summary (without its terms), or None if the stored bytes are damaged (or it
+        may be an object of any type: the caller checks)."""
         try:
-            return pickle.loads(self.blob)
+            (size,) = _HEAD.unpack_from(self.blob)
+            return pickle.loads(memoryview(self.blob)[_HEAD.size + size :])
         except Exception:  # sightlint: ignore[SL201] damaged: the caller summarises the file again
             return None
+
+    def terms(self) -> DependencyTerms | None:
+        """The summary's ``DependencyTerms``, read without the summary, or None if damaged."""
+        from sightlint.project.summary import DependencyTerms
+
+        try:
+            (size,) = _HEAD.unpack_from(self.blob)
+            head = pickle.loads(memoryview(self.blob)[_HEAD.size : _HEAD.size + size])
+        except Exception:  # sightlint: ignore[SL201] damaged: the caller summarises the file again
+            return None
+        if (
+            type(head) is not tuple
+            or len(head) != len(DependencyTerms._fields)
+            or not all(type(part) is frozenset for part in head[:4])
+            or type(head[4]) is not bool
+            or type(head[5]) is not tuple
+            or type(head[6]) is not tuple
+        ):
+            return None
+        return DependencyTerms(*head)
+
+
+# A summary is stored (in the pack, and on its way back from a pool worker) as the length
+# of its pickled ``DependencyTerms``, those terms, then the summary without them: the
+# cross-file phase works out every module's dependencies, and from them the components,
+# before it needs any summary, then unpickles the summaries one group of components at a
+# time (a whole project's unpickled summaries are several times their pickles).
+_HEAD = struct.Struct("<I")
+
+
+def _summary_bytes(summary: Any) -> bytes:
+    """``summary`` (a ``ModuleSummary``) in its stored form (see :class:`PackedSummary`)."""
+    from sightlint.project.summary import dependency_terms
+
+    terms = summary.terms if summary.terms is not None else dependency_terms(summary)
+    head = pickle.dumps(tuple(terms), protocol=pickle.HIGHEST_PROTOCOL)
+    summary.terms = None
+    try:
+        body = pickle.dumps(summary, protocol=pickle.HIGHEST_PROTOCOL)
+    finally:
+        summary.terms = terms
+    return b"".join((_HEAD.pack(len(head)), head, body))
 
 
 def pack(result: FileResult) -> Packed:
@@ -923,7 +971,7 @@ def pack(result: FileResult) -> Packed:
         return blob, None, None
     if isinstance(summary, PackedSummary):
         return blob, summary.blob, summary.module
-    return blob, pickle.dumps(summary, protocol=pickle.HIGHEST_PROTOCOL), summary.module
+    return blob, _summary_bytes(summary), summary.module
 
 
 def unpack(packed: Packed) -> FileResult:

@@ -34,16 +34,18 @@ from sightlint.cache import Cache, PackedSummary
 from sightlint.models import FileResult
 from sightlint.project.graph import Graph, ModelNeeds, ModuleRecord, joined, module_record
 from sightlint.source import read_source
-from sightlint.project.model import ProjectModel, hierarchy_terms, module_dependencies
-from sightlint.project.summary import ModuleSummary
+from sightlint.project.model import ProjectModel, dependencies as dependencies_of
+from sightlint.project.summary import DependencyTerms, ModuleSummary, dependency_terms
 from sightlint.settings import Settings
 
 
-_RECORD_WIDTH = len(ModuleRecord._fields)
 # An index entry: (digest, module, dependencies, hierarchy terms, component name, whether
 # the file's result holds errors).
 _ENTRY_WIDTH = 6
 _RECORD_WIDTH = len(ModuleRecord._fields)
+# Modules whose records are resolved on one model: fewer models share more memoised
+# answers, more hold more summaries at once (~26 KB per module, unpickled and modelled).
+_RESOLVE_AT_ONCE = 1000
 
 
 def summary_of(result: FileResult) -> ModuleSummary | None:
@@ -58,6 +60,23 @@ def summary_of(result: FileResult) -> ModuleSummary | None:
             summary = _resummarize(result.path, module)
         result.summary = summary
     return summary  # type: ignore[no-any-return]
+
+
+def _terms_of(result: FileResult) -> DependencyTerms | None:
+    """The dependency terms of the result's module summary, read without unpickling the
+    summary when it is packed (None: damaged). An unpacked summary's terms are freed once
+    read (four sets per module at 700k lines add up)."""
+    summary = result.summary
+    if isinstance(summary, PackedSummary):
+        terms: DependencyTerms | None = summary.terms()
+        if terms is not None:
+            return terms
+    summary = summary_of(result)
+    if summary is None:
+        return None
+    terms = summary.terms if summary.terms is not None else dependency_terms(summary)
+    summary.terms = None
+    return terms
 
 
 def _resummarize(path: str, module: str) -> ModuleSummary | None:
@@ -184,18 +203,17 @@ class Plan:
         by_last: dict[str, list[str]] | None = None
         for position in changed:
             index, _, module = present[position]
-            summary = summary_of(results[index])
+            terms = _terms_of(results[index])
             # A damaged cached summary (or one naming another module than its file's entry
             # does: bits flipped behind a valid seal): resolve nothing from the store.
-            if summary is None or summary.module != module:
+            if terms is None:
                 return
             if by_last is None:
                 by_last = {}
                 for name in module_index:
                     by_last.setdefault(name.rpartition(".")[2], []).append(name)
-            deps[module] = module_dependencies(summary, module_index, by_last)
-            hierarchy[module] = hierarchy_terms(summary)
-            summary.terms = None  # read once: free them (four sets per module at 700k lines add up)
+            deps[module] = dependencies_of(terms, module_index, by_last)
+            hierarchy[module] = (terms.defines, terms.extends)
         self.deps, self.hierarchy = deps, hierarchy
         self.changed = {present[position][2] for position in changed}
         self.module_index = module_index
@@ -357,6 +375,11 @@ class Plan:
                 else:
                     missing.append(position)
             self._settled.add(component.name)
+            # Resolved a group of components at a time (what a module's record is resolved
+            # from lies in its component): only that group's summaries are unpickled at once.
+            if len(missing) >= _RESOLVE_AT_ONCE:
+                self._resolve(missing)
+                missing = []
         if missing:
             self._resolve(missing)
 
@@ -381,30 +404,29 @@ class Plan:
 
     def _resolve(self, positions: list[int]) -> None:
         """Resolve the records of the modules at ``positions`` on a model of what they consult."""
-        present, results = self.present, self.results
+        present, results, module_index = self.present, self.results, self.module_index
         wanted = {present[position][2] for position in positions}
-        needed = _closure(wanted, self.consults(wanted))
+        needed = sorted(module_index[module] for module in _closure(wanted, self.consults(wanted)))
         # The summaries as the pool or the cache handed them over (pickled): put back once
         # the records are built, so the unpickled summaries and the model are freed before
-        # the rules and the report run (at 700k lines they are ~300 MB of a cold run's peak).
+        # the next group of components is resolved (at 700k lines a whole project's
+        # unpickled summaries are ~260 MB, 5x their pickles).
         packed = {
-            index: results[index].summary
-            for index, _, module in present
-            if module in needed and isinstance(results[index].summary, PackedSummary)
+            index: summary
+            for position in needed
+            if isinstance(summary := results[index := present[position][0]].summary, PackedSummary)
         }
-        loaded: dict[str, ModuleSummary] = {}
-        for index, _, module in present:
-            if module in needed:
-                summary = summary_of(results[index])
-                if summary is None or summary.module != module:
-                    raise ValueError(f"the summary of {module} is damaged")
-                loaded[module] = summary
-        ordered = [loaded[module] for _, _, module in present if module in needed]
+        ordered: list[ModuleSummary] = []
+        for position in needed:
+            index, _, module = present[position]
+            summary = summary_of(results[index])
+            if summary is None or summary.module != module:
+                raise ValueError(f"the summary of {module} is damaged")
+            ordered.append(summary)
         model = ProjectModel(ordered, graph_of=[s for s in ordered if s.module in wanted])
         for position in positions:
-            module = present[position][2]
-            self._records[position] = tuple(module_record(model, loaded[module], self.needs))
-        del model, loaded, ordered
+            self._records[position] = tuple(module_record(model, model.modules[present[position][2]], self.needs))
+        del model, ordered
         for index, blob in packed.items():
             results[index].summary = blob
 

@@ -15,6 +15,7 @@ import marshal
 import os
 import pickle
 import shutil
+import struct
 import subprocess
 import sys
 import time
@@ -53,6 +54,13 @@ class Payload:
 
     def __reduce__(self) -> Any:
         return (Path.write_text, (self.marker, "code from the cache folder ran"))
+
+
+def stored_payload(marker: Path) -> bytes:
+    """A :class:`Payload` in the stored form of a module summary (``cache.PackedSummary``:
+    the length of the pickled dependency terms, the terms, the summary), in both places."""
+    payload = pickle.dumps(Payload(marker))
+    return struct.pack("<I", len(payload)) + payload + payload
 
 
 @contextmanager
@@ -157,7 +165,7 @@ def test_a_pickle_payload_in_the_pack_runs_nothing(
     marker = tmp_path / "payload-ran"
     pack = cache_file(project, "results-*.pack")
     fmt, token, tag, entries = marshal.loads(body_of(pack))
-    payload = pickle.dumps(Payload(marker))
+    payload = stored_payload(marker)
     summaries = {key: (e[0], e[1], payload, e[3]) for key, e in entries.items() if len(e) == 4}
     assert len(summaries) == MODULES, "every module's summary is replaced"
     forge(pack, marshal.dumps((fmt, token, tag, {**entries, **summaries})), how)
@@ -171,7 +179,7 @@ def test_the_payload_would_run_if_it_could_be_sealed(project: Path, tmp_path: Pa
     marker = tmp_path / "payload-ran"
     pack = cache_file(project, "results-*.pack")
     fmt, token, tag, entries = marshal.loads(body_of(pack))
-    payload = pickle.dumps(Payload(marker))
+    payload = stored_payload(marker)
     entries = {key: (e[0], e[1], payload, e[3]) if len(e) == 4 else e for key, e in entries.items()}
     forge(pack, marshal.dumps((fmt, token, tag, entries)), "sealed-with-the-users-key")
     for stale in (
@@ -600,7 +608,7 @@ def test_an_unusable_key_turns_the_cache_off_quietly(
     marker = tmp_path / "payload-ran"
     pack = cache_file(project, "results-*.pack")
     fmt, token, tag, entries = marshal.loads(body_of(pack))
-    payload = pickle.dumps(Payload(marker))
+    payload = stored_payload(marker)
     forge(pack, marshal.dumps((fmt, token, tag, {k: (e[0], e[1], payload, e[3]) if len(e) == 4 else e for k, e in entries.items()})), "unsealed")
     before[pack.name] = pack.read_bytes()
     edit(project)

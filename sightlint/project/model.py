@@ -62,8 +62,10 @@ from sightlint.project.summary import (
     SeqRef,
     SuperRef,
     TypeRef,
+    DependencyTerms,
     dependency_terms,
 )
+from sightlint.project.summary import hierarchy_terms as hierarchy_terms  # re-exported: defined with the terms
 
 
 
@@ -1048,47 +1050,16 @@ def module_dependencies(summary: ModuleSummary, modules: Any, by_last: dict[str,
     everything a module's record depends on (with the set of module names, which
     callers key separately).
     """
-    terms = summary.terms if summary.terms is not None else dependency_terms(summary)
+    return dependencies(summary.terms if summary.terms is not None else dependency_terms(summary), modules, by_last)
+
+
+def dependencies(terms: DependencyTerms, modules: Any, by_last: dict[str, list[str]]) -> tuple[str, ...]:
+    """:func:`module_dependencies` from the summary's :class:`DependencyTerms` alone."""
     deps = {name for name in terms.prefixes if name in modules}
     deps.update(name for name in terms.members if name in modules)
     for name in terms.attrs:
         deps.update(by_last.get(name, ()))
-    if summary.star_imports:
+    if terms.star_imports:
         for name in terms.member_names:
             deps.update(by_last.get(name, ()))
     return tuple(sorted(deps))
-
-
-def hierarchy_terms(summary: ModuleSummary) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """The names of the classes ``summary`` defines, and the last names of their bases.
-
-    Class-hierarchy analysis makes a call on a base class's instance depend on every
-    module that defines a subclass, which name resolution (``module_dependencies``) does
-    not see: the incremental graph adds a dependency from each module defining a class
-    named ``N`` to each module with a class whose base's last name is ``N`` (by name, so
-    re-exports and aliases through modules are covered; same-named classes elsewhere only
-    add dependencies)."""
-    defines = sorted({cls.name for cls in summary.classes.values()})
-    extends: set[str] = set()
-    for cls in summary.classes.values():
-        for base in cls.bases:
-            name = _last_name(base)
-            if name:
-                extends.add(name)
-    return tuple(defines), tuple(sorted(extends))
-
-
-def _last_name(ref: Ref) -> str:
-    """The last name a base-class ref is spelled with (``pkg.Base``, ``Base[T]``: ``Base``)."""
-    for _ in range(10):
-        if isinstance(ref, GlobalRef):
-            return ref.dotted.rpartition(".")[2]
-        if isinstance(ref, MemberRef):
-            return ref.name
-        if isinstance(ref, AttrRef):
-            return ref.name
-        if isinstance(ref, ItemRef):
-            ref = ref.of
-            continue
-        return ""
-    return ""

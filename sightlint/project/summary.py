@@ -445,13 +445,17 @@ class DependencyTerms(NamedTuple):
     references, class and function ids); ``attrs``: attribute names in references
     (``pkg.sub`` may be reached as an attribute of a module value from anywhere);
     ``members``: ``module.name`` for each module member looked up; ``member_names``:
-    those members' names, which matter when the module has star imports.
+    those members' names, which matter when the module has star imports
+    (``star_imports``). ``defines``, ``extends``: :func:`hierarchy_terms`.
     """
 
     prefixes: frozenset[str]
     attrs: frozenset[str]
     members: frozenset[str]
     member_names: frozenset[str]
+    star_imports: bool
+    defines: tuple[str, ...]
+    extends: tuple[str, ...]
 
 
 def _fastapi_names(facts: FastAPIModule) -> list[str]:
@@ -526,4 +530,49 @@ def dependency_terms(summary: ModuleSummary) -> DependencyTerms:
             prefixes.add(text[:end])
             end = text.find(".", end + 1)
     prefixes |= found
-    return DependencyTerms(frozenset(prefixes), frozenset(attrs), frozenset(members), frozenset(member_names))
+    defines, extends = hierarchy_terms(summary)
+    return DependencyTerms(
+        frozenset(prefixes),
+        frozenset(attrs),
+        frozenset(members),
+        frozenset(member_names),
+        bool(summary.star_imports),
+        defines,
+        extends,
+    )
+
+
+def hierarchy_terms(summary: ModuleSummary) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The names of the classes ``summary`` defines, and the last names of their bases.
+
+    Class-hierarchy analysis makes a call on a base class's instance depend on every
+    module that defines a subclass, which name resolution (``model.module_dependencies``) does
+    not see: the incremental graph adds a dependency from each module defining a class
+    named ``N`` to each module with a class whose base's last name is ``N`` (by name, so
+    re-exports and aliases through modules are covered; same-named classes elsewhere only
+    add dependencies)."""
+    defines = sorted({cls.name for cls in summary.classes.values()})
+    extends: set[str] = set()
+    for cls in summary.classes.values():
+        for base in cls.bases:
+            name = _last_name(base)
+            if name:
+                extends.add(name)
+    return tuple(defines), tuple(sorted(extends))
+
+
+def _last_name(ref: Ref) -> str:
+    """The last name a base-class ref is spelled with (``pkg.Base``, ``Base[T]``: ``Base``)."""
+    for _ in range(10):
+        if isinstance(ref, GlobalRef):
+            return ref.dotted.rpartition(".")[2]
+        if isinstance(ref, MemberRef):
+            return ref.name
+        if isinstance(ref, AttrRef):
+            return ref.name
+        if isinstance(ref, ItemRef):
+            ref = ref.of
+            continue
+        return ""
+    return ""
+
