@@ -60,7 +60,7 @@ def test_warm_reports_equal_no_cache_and_parse_only_changed_files(tmp_path: Path
         return uncached
 
     # The memo without the check's fingerprint tables (which spare every parse: below).
-    monkeypatch.setattr(fingerprint, "load", lambda blob: None)
+    monkeypatch.setattr("sightlint.semantics.prints.load", lambda blob: None)
     both()  # cold: every file with a finding is parsed
     parses = Parses(monkeypatch)
     both()
@@ -114,6 +114,6 @@ def test_with_the_checks_tables_no_file_is_parsed_again(tmp_path: Path, monkeypa
     edited = report(root, cache, fmt, "--no-cache", select="ALL")
     assert report(root, cache, fmt, select="ALL") == edited
     assert parses.count == 0
-    monkeypatch.setattr(fingerprint, "load", lambda blob: None)
+    monkeypatch.setattr("sightlint.semantics.prints.load", lambda blob: None)
     assert report(root, cache, fmt, "--no-cache", select="ALL") == edited
     assert parses.count > 5

@@ -323,7 +323,7 @@ def test_the_report_parses_no_file_the_tables_answer_for(tmp_path: Path, monkeyp
     result = _checked(text)
     assert result.findings and result.prints is not None
     parsed = []
-    monkeypatch.setattr(fingerprint, "_Module", lambda *a: parsed.append(a) or fingerprint.Located(tree))
+    monkeypatch.setattr(fingerprint, "_Module", lambda *a: parsed.append(a) or prints.Located(tree))
     with_tables = fingerprint.fingerprints(result.findings, None, SourceLines(), None, lambda p: result.prints)
     assert not parsed
     monkeypatch.undo()

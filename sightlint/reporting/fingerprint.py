@@ -36,7 +36,6 @@ from typing import Any
 
 from sightlint.models import FileResult, Finding, RunResult
 from sightlint.reporting._common import SourceLines
-from sightlint.semantics.prints import Located, form, load
 
 VERSION = "v2"
 _SPACE = re.compile(r"\s+")
@@ -51,22 +50,24 @@ class Print:
     scope: str  # qualified name of the enclosing def/class, "" at module level
 
 
-class _Module(Located):
-    """One file parsed again from its lines: what answers where the tables do not."""
+def _module(lines: list[str] | None, wanted: frozenset[tuple[int, int]] | None = None) -> Any:
+    """One file parsed again from its lines (a ``semantics.prints.Located``, with ``ok``):
+    what answers where the tables do not. Imported here: a run served by the cache imports
+    no semantics module."""
+    from sightlint.semantics.prints import Located
 
-    def __init__(self, lines: list[str] | None, wanted: frozenset[tuple[int, int]] | None = None) -> None:
-        self.ok = False
-        tree = None
-        if lines is not None:
-            try:
-                tree = ast.parse("\n".join(lines))
-            except (SyntaxError, ValueError, RecursionError, MemoryError):
-                tree = None
-        super().__init__(tree if tree is not None else ast.Module(body=[], type_ignores=[]), wanted)
-        self.ok = tree is not None
+    tree = None
+    if lines is not None:
+        try:
+            tree = ast.parse("\n".join(lines))
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            tree = None
+    module = Located(tree if tree is not None else ast.Module(body=[], type_ignores=[]), wanted)
+    module.ok = tree is not None  # type: ignore[attr-defined]
+    return module
 
 
-_form = form
+_Module = _module
 
 
 def _span_text(lines: list[str] | None, f: Finding) -> str:
@@ -168,6 +169,8 @@ def _from_table(
 ) -> dict[tuple[int, int, int, int], tuple[str, str] | None]:
     """Range -> (scope, form) of each of ``findings`` (all in ``path``) that the file's
     fingerprint table answers for; None for the others."""
+    from sightlint.semantics.prints import load
+
     table = load(tables(path)) if tables is not None else None
     # A file that cannot be read now (checked from memory, deleted since) has the
     # finding's message for its form, as ever: the parse below says so.
@@ -205,6 +208,8 @@ def _parts(path: str, findings: Sequence[Finding], sources: SourceLines) -> dict
             continue
         node = module.node_at(*key)
         if node is not None:
+            from sightlint.semantics.prints import form
+
             out[key] = (module.scope(key[0]), form(node))
         elif lines is not None and 1 <= key[0] <= len(lines):
             out[key] = (module.scope(key[0]), _span_text(lines, f))
