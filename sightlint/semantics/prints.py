@@ -26,6 +26,7 @@ This module is pure ``ast``: the engine (pool workers) uses it without the repor
 from __future__ import annotations
 
 import ast
+from bisect import bisect_left
 import marshal
 from array import array
 import re
@@ -234,7 +235,6 @@ class _Pruned:
         nodes, starts = self.nodes, self.starts
         node_base, joined = ast.AST, ast.JoinedStr
         points = sorted(wanted)
-        low, high = points[0], points[-1]
         stack: list[Any] = list(reversed(tree.body))
         pop, push = stack.pop, stack.append
         while stack:
@@ -249,8 +249,12 @@ class _Pruned:
                 if end_line is not None and end_col is not None:
                     bound = (_first_line(node), 0) if role == 1 else start
                     end = (end_line, end_col)
-                    if kind is not joined and (end < low or bound > high or not any(bound <= p <= end for p in points)):
-                        continue
+                    if kind is not joined:
+                        # The first wanted start at or after ``bound`` (bisect: a scan of
+                        # every start per node was quadratic on a file with many findings).
+                        at = bisect_left(points, bound)
+                        if at == len(points) or points[at] > end:
+                            continue
                     if start in wanted:
                         nodes.setdefault((*start, end_line, end_col), node)
                         starts.setdefault(start, []).append(node)
