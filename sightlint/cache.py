@@ -12,7 +12,9 @@ A change of configuration or version simply selects another pack.
 
 A pack (and the per-module call-graph records next to it) is kept as a base file plus a
 *journal* of the entries changed since (:class:`_Journaled`): a run after editing a few
-files rewrites a small journal, not tens of megabytes.
+files rewrites a small journal, not tens of megabytes. The pack's base is an index
+followed by its entries (:class:`_Indexed`): a run reads the index and then only the
+entries it asks for, each checked against the digest the sealed index holds.
 
 Next to each pack, a *run snapshot* (``results-*.run``) holds the final results of the
 last complete run with that configuration (cross-file findings included), keyed by the
@@ -30,8 +32,8 @@ walks found, with what they depended on (``files.discover``).
 
 The folder is not trusted: it is in the project by default, and a pull request or an
 archive can bring one along. Every file is sealed (:mod:`sightlint.seal`: an HMAC under
-a key kept in the user's own cache folder, bound to the file's name) and read back only
-if the seal checks out, before any marshal or pickle data in it is decoded: a file
+a key kept in the user's own cache folder, bound to the file's name; the pack's over its
+index, whose digests vouch for each entry) and read back only if the seal checks out, before any marshal or pickle data in it is decoded: a file
 sealed under another key (another machine or user), of an old format, forged or
 damaged is treated as missing. Without a usable key nothing is read or written. A
 project's configuration cannot send the folder outside the project
@@ -58,6 +60,7 @@ import os
 import sys
 import zlib
 from collections.abc import Callable, Mapping, Sequence
+from io import FileIO
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -73,7 +76,7 @@ if TYPE_CHECKING:
     from sightlint.project.summary import DependencyTerms
 
 DEFAULT_DIRNAME = ".sightlint_cache"
-_FORMAT = 5
+_FORMAT = 6
 _PREFIX = "results-"
 _SUFFIX = ".pack"
 _RUN_SUFFIX = ".run"
@@ -213,10 +216,18 @@ class _Journaled:
             return data
         return None
 
+    def _read_base(self) -> tuple[Any, ...] | None:
+        return self._read(self.path)
+
+    def _write_base(self, token: bytes, tag: bytes, entries: Mapping[Any, Any]) -> dict[Any, Any]:
+        """Write a new base holding ``entries``; returns them as :meth:`load` would give them."""
+        self._write(self.path, marshal.dumps((self._fmt, token, tag, dict(entries))))
+        return dict(entries)
+
     def load(self) -> tuple[bytes, dict[Any, Any]] | None:
         """(tag, entries): the base with its journal applied, or None if missing or damaged."""
         try:
-            base = self._read(self.path)
+            base = self._read_base()
         except Exception:  # sightlint: ignore[SL201] missing, damaged or of another build: start afresh
             return None
         if base is None:
@@ -232,23 +243,175 @@ class _Journaled:
             entries.update(self._journal)
         return self._tag, entries
 
-    def save(self, tag: bytes, entries: Mapping[Any, Any], changed: Mapping[Any, Any]) -> None:
+    def save(self, tag: bytes, entries: Mapping[Any, Any], changed: Mapping[Any, Any]) -> dict[Any, Any] | None:
         """Store ``entries``, the whole table, of which ``changed`` differ from what :meth:`load` gave.
 
-        Raises what writing raises (the caller records it)."""
+        Returns the entries as a new :meth:`load` would give them if a new base was
+        written, else None. Raises what writing raises (the caller records it)."""
         if self._token is not None and tag == self._tag:
             journal = {**self._journal, **changed}
             if len(journal) <= max(64, self._base_size // 8):
                 self._write(self.journal_path, marshal.dumps((self._fmt, self._token, tag, journal)))
                 self._journal = journal
-                return
+                return None
         token = os.urandom(16)
-        self._write(self.path, marshal.dumps((self._fmt, token, tag, dict(entries))))
+        stored = self._write_base(token, tag, entries)
         self._token, self._tag, self._base_size, self._journal = token, tag, len(entries), {}
         try:
             self.journal_path.unlink()
         except OSError:
             pass
+        return stored
+
+
+class _Stored:
+    """Where an entry of an indexed base is (:class:`_Indexed`), and what it must hash to."""
+
+    __slots__ = ("offset", "length", "check", "content")
+
+    def __init__(self, offset: int, length: int, check: bytes, content: bytes) -> None:
+        self.offset, self.length, self.check, self.content = offset, length, check, content
+
+
+def _check(raw: bytes) -> bytes:
+    return hashlib.blake2b(raw, digest_size=16).digest()
+
+
+class _Indexed(_Journaled):
+    """A :class:`_Journaled` table whose base is read entry by entry.
+
+    The base file is sealed by its head alone (:meth:`Seal.head_header`): the head is the
+    index ``(format, token, tag, {key: (offset, length, digest, content digest)})`` and the
+    entries follow, each marshalled apart. Loading reads the index only; an entry's bytes
+    are read when asked for (:meth:`fetch`) and decoded only if they hash to the digest the
+    sealed index holds. A run after an edit needs the entries of a few hundred files, not
+    the whole pack (68 MB at 700k lines; reading, sealing and decoding it whole was a third
+    of a pre-commit run). Values are ``(content digest, ...)`` tuples; loaded entries stand
+    as :class:`_Stored` until fetched. The journal stays whole (it is small).
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        fmt: int,
+        read: Callable[[Path], bytes | None],
+        write: Callable[[Path, bytes], None],
+        open_head: Callable[[Path], tuple[FileIO, bytes, int] | None],
+        write_headed: Callable[[Path, bytes, Sequence[bytes]], None],
+    ) -> None:
+        super().__init__(path, fmt, read, write)
+        self._open_head = open_head
+        self._write_headed = write_headed
+        self._stream: FileIO | None = None
+        self._start = 0
+        # The token of the base the _Stored entries handed out point into; a base written
+        # later by this process is opened again (by another process: its entries are misses).
+        self._stream_token: bytes | None = None
+        self._reopen = False
+
+    def _read_base(self) -> tuple[Any, ...] | None:
+        self.close()
+        opened = self._open_head(self.path)
+        if opened is None:
+            return None
+        stream, head, start = opened
+        try:
+            data = marshal.loads(head)
+        except Exception:
+            stream.close()
+            raise
+        if not (
+            isinstance(data, tuple) and len(data) == 4 and data[0] == self._fmt
+            and isinstance(data[1], bytes) and isinstance(data[2], bytes) and isinstance(data[3], dict)
+        ):  # fmt: skip
+            stream.close()
+            return None
+        entries: dict[Any, Any] = {}
+        for key, where in data[3].items():
+            if type(where) is tuple and len(where) == 4:
+                entries[key] = _Stored(*where)
+        self._stream, self._start, self._stream_token = stream, start, data[1]
+        return (data[0], data[1], data[2], entries)
+
+    def close(self) -> None:
+        if self._stream is not None:
+            self._stream.close()
+            self._stream = None
+
+    def _raw(self, stored: _Stored) -> bytes | None:
+        """The checked bytes of ``stored``, or None (unreadable, or not what the index says)."""
+        if self._reopen:
+            self._reopen = False
+            token = self._stream_token
+            try:
+                self._read_base()
+            except Exception:  # sightlint: ignore[SL201] damaged: its entries are misses
+                self.close()
+            if self._stream_token != token:
+                self.close()
+        stream = self._stream
+        if stream is None or type(stored.offset) is not int or type(stored.length) is not int or stored.offset < 0:
+            return None
+        try:
+            stream.seek(self._start + stored.offset)
+            raw = stream.read(stored.length)
+        except (OSError, ValueError, OverflowError):
+            return None
+        if raw is None or len(raw) != stored.length or _check(raw) != stored.check:
+            return None
+        return raw
+
+    def fetch(self, entry: Any) -> Any:
+        """The value of a loaded entry (a :class:`_Stored` is read and checked now), or
+        None if it cannot be read or decoded."""
+        if type(entry) is not _Stored:
+            return entry
+        raw = self._raw(entry)
+        if raw is None:
+            return None
+        try:
+            return marshal.loads(raw)
+        except Exception:  # sightlint: ignore[SL201] damaged behind a valid digest: a miss
+            return None
+
+    def _write_base(self, token: bytes, tag: bytes, entries: Mapping[Any, Any]) -> dict[Any, Any]:
+        index: dict[Any, tuple[int, int, bytes, bytes]] = {}
+        pieces: list[bytes] = []
+        stored: dict[Any, Any] = {}
+        offset = 0
+        old = self._stream
+        if old is not None and any(type(value) is _Stored for value in entries.values()):
+            # One read of the old base's entries, each checked before it is copied: bytes
+            # the index does not vouch for must not get a new valid seal.
+            try:
+                old.seek(self._start)
+                data = old.readall()
+            except (OSError, ValueError):
+                data = b""
+        else:
+            data = b""
+        view = memoryview(data)
+        for key, value in entries.items():
+            if type(value) is _Stored:
+                start = value.offset
+                raw = bytes(view[start : start + value.length]) if type(start) is int and start >= 0 else b""
+                if len(raw) != value.length or _check(raw) != value.check:
+                    continue
+                check, content = value.check, value.content
+            else:
+                raw = marshal.dumps(value)
+                check, content = _check(raw), value[0]
+            index[key] = (offset, len(raw), check, content)
+            stored[key] = _Stored(offset, len(raw), check, content)
+            pieces.append(raw)
+            offset += len(raw)
+        view.release()
+        del data
+        self.close()  # before the name is replaced (Windows cannot replace an open file)
+        self._write_headed(self.path, marshal.dumps((self._fmt, token, tag, index)), pieces)
+        self._reopen = True
+        self._stream_token = token
+        return stored
 
 
 class Cache:
@@ -265,14 +428,14 @@ class Cache:
         # a pre-commit hook between two whole runs does not push the whole run's out.
         self.part_run_file = directory / f"{_PREFIX}{__version__}-{key}{_PART_SUFFIX}{_RUN_SUFFIX}"
         self.index_file = directory / f"{_PREFIX}{__version__}-{key}{_INDEX_SUFFIX}"
-        self._pack = _Journaled(self.pack, _FORMAT, self.read, self.write)
+        self._pack = _Indexed(self.pack, _FORMAT, self.read, self.write, self.open_head, self.write_headed)
         self._index = _Journaled(self.index_file, _INDEX_FORMAT, self.read, self.write)
         found = user_seal()
         # Why the cache is off for this run (no usable key), else None.
         self.unusable = found if isinstance(found, str) else None
         self._seal: Seal | None = None if isinstance(found, str) else found
         # key -> (digest, encoded result[, pickled summary, module])
-        self._entries: dict[Key, tuple[Any, ...]] = {}
+        self._entries: dict[Key, Any] = {}  # values: tuples, or _Stored until fetched
         self._fresh: dict[Key, tuple[Any, ...]] = {}
         self._seen: set[Key] = set()
         self.hits = 0
@@ -313,6 +476,8 @@ class Cache:
         self._load()
         self._seen.add(key)
         entry = self._entries.get(key)
+        if type(entry) is _Stored:  # read from the pack only if the file is unchanged
+            entry = self._pack.fetch(entry) if entry.content == content_digest else None
         if damaged is not None and isinstance(entry, tuple) and len(entry) in (2, 4) and entry[0] == content_digest:
             blob = entry[1]
             if type(blob) is bytes:
@@ -371,11 +536,11 @@ class Cache:
         entries.update((k, v) for k, v in self._entries.items() if k in self._seen)
         entries.update(self._fresh)
         try:
-            self._pack.save(b"", entries, self._fresh)
+            stored = self._pack.save(b"", entries, self._fresh)
         except Exception as exc:
             self.write_error = f"cannot write cache in {self.directory}: {exc}"
             return
-        self._entries = entries
+        self._entries = entries if stored is None else stored
         self._fresh.clear()
         self._prune()
 
@@ -412,6 +577,17 @@ class Cache:
             self.write(self.directory / _HASHES, marshal.dumps((_FORMAT, table)))
         except Exception as exc:
             self.write_error = f"cannot write cache in {self.directory}: {exc}"
+
+    def open_head(self, path: Path) -> tuple[FileIO, bytes, int] | None:
+        """A file of the cache folder sealed by its head (see :meth:`Seal.open_head`), or None."""
+        return None if self._seal is None else self._seal.open_head(path)
+
+    def write_headed(self, target: Path, head: bytes, pieces: Sequence[bytes]) -> None:
+        """Write ``head`` then ``pieces`` atomically, sealed by the head; raises what writing raises."""
+        if self._seal is None:
+            raise OSError(f"no cache key: {self.unusable}")
+        self._ensure_directory()
+        write_atomically(target, (self._seal.head_header(target.name, head), head, *pieces), suffix=".tmp")
 
     def read(self, path: Path, expect: bytes = b"") -> bytes | None:
         """What a file of the cache folder holds after ``expect``, if this user's key sealed

@@ -23,6 +23,7 @@ import os
 import stat
 import tempfile
 from pathlib import Path
+from io import FileIO
 
 KEY_FILE = "cache-key"
 KEY_SIZE = 32
@@ -32,6 +33,12 @@ KEY_SIZE = 32
 MAGIC = b"\x00sightlint-sealed\x01"
 TAG_SIZE = hashlib.sha256().digest_size
 HEADER_SIZE = len(MAGIC) + TAG_SIZE
+# A file sealed by its *head* only (:meth:`Seal.head_header`): HEAD_MAGIC, the tag, the
+# head's length (8 bytes, little-endian), the head, then data read piece by piece, which
+# the head vouches for (it holds each piece's digest). The two magics differ, so neither
+# kind of file is ever taken for the other.
+HEAD_MAGIC = b"\x00sightlint-sealed\x02"
+HEAD_HEADER_SIZE = len(HEAD_MAGIC) + TAG_SIZE + 8
 # Larger than any real cache (a 700k-line project's pack is ~35 MB): a bigger "cache
 # file" is not read into memory at all.
 MAX_SIZE = 512 * 1024 * 1024
@@ -90,6 +97,47 @@ class Seal:
         if not hmac.compare_digest(mac.digest(), head[len(MAGIC) : HEADER_SIZE]):
             return None
         return rest
+
+    def head_header(self, name: str, head: bytes) -> bytes:
+        """What precedes ``head`` in a file called ``name`` sealed by its head alone; the
+        data after the head is the writer's to vouch for (digests in the head)."""
+        length = len(head).to_bytes(8, "little")
+        return HEAD_MAGIC + hmac.digest(self._key_for(name), length + head, "sha256") + length
+
+    def open_head(self, path: Path) -> tuple[FileIO, bytes, int] | None:
+        """(the open file, its head, where its data starts) if ``path`` is a regular file
+        no larger than :data:`MAX_SIZE` whose head is sealed under this key and this name,
+        else None. Only the head is read; the caller reads the data from the open file
+        (the same file, even if another process replaces the name meanwhile) and closes it.
+        """
+        try:
+            fd = os.open(path, _READ_FLAGS)
+        except OSError:
+            return None
+        stream = open(fd, "rb", buffering=0)
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_SIZE:
+                stream.close()
+                return None
+            header = stream.read(HEAD_HEADER_SIZE)
+            length = int.from_bytes(header[-8:], "little")
+            if (
+                len(header) != HEAD_HEADER_SIZE
+                or header[: len(HEAD_MAGIC)] != HEAD_MAGIC
+                or length > info.st_size - HEAD_HEADER_SIZE
+            ):
+                stream.close()
+                return None
+            head = stream.read(length)
+            mac = hmac.digest(self._key_for(path.name), header[-8:] + head, "sha256")
+            if len(head) != length or not hmac.compare_digest(mac, header[len(HEAD_MAGIC) : len(HEAD_MAGIC) + TAG_SIZE]):
+                stream.close()
+                return None
+        except BaseException:
+            stream.close()
+            raise
+        return stream, head, HEAD_HEADER_SIZE + length
 
 
 class KeyUnusable(Exception):

@@ -22,6 +22,7 @@ from sightlint.models import Finding, Severity
 from sightlint.registry import lookup
 from sightlint.seal import Seal, user_seal
 from sightlint.settings import Settings
+from sealing import indexed, logical, sealed
 
 UTCNOW = "from datetime import datetime\n\n\ndef stamp():\n    return datetime.utcnow()\n"
 CLEAN = "def add(a, b):\n    return a + b\n"
@@ -89,6 +90,10 @@ def opened(path: Path) -> bytes:
     """The body of a file the cache sealed (under the test run's key)."""
     found = user_seal()
     assert isinstance(found, Seal), found
+    data = path.read_bytes()
+    if indexed(data):  # a pack: its logical form, once its head's seal checks out
+        assert found.open_head(path) is not None, f"{path} is not sealed under the test key"
+        return logical(data)
     body = found.read(path)
     assert body is not None, f"{path} is not sealed under the test key"
     return body
@@ -99,7 +104,7 @@ def reseal(path: Path, body: bytes) -> None:
     since no one without the key can seal anything."""
     found = user_seal()
     assert isinstance(found, Seal), found
-    path.write_bytes(found.seal(path.name, body))
+    path.write_bytes(sealed(found, path.name, body, pack=path.suffix == ".pack"))
 
 
 def _bad_entry(data: bytes) -> bytes:
@@ -122,8 +127,9 @@ def _bad_entry(data: bytes) -> bytes:
 )
 @pytest.mark.parametrize("snapshot", ["damaged", "removed", "kept"])
 def test_a_corrupt_pack_is_ignored_and_rebuilt(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, damage: Any, snapshot: str
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, damage: Any, snapshot: str, request: pytest.FixtureRequest
 ) -> None:
+    damage_id = request.node.callspec.id.split("-", 1)[1]
     root, cache = make_project(tmp_path / "p"), tmp_path / "cache"
     cold = run(root, cache)
     pack, run_file = pack_of(cache), run_of(cache)
@@ -138,7 +144,13 @@ def test_a_corrupt_pack_is_ignored_and_rebuilt(
     edited = run(root, cache)
     assert len(edited) == 4
     # The unchanged run rebuilt the pack unless the snapshot served it; then the pack is rebuilt now.
-    assert counter.paths == (["pkg/mod1.py"] if snapshot != "kept" else sorted(f"pkg/{p.name}" for p in (root / "pkg").iterdir()))
+    everything = sorted(f"pkg/{p.name}" for p in (root / "pkg").iterdir())
+    if snapshot != "kept":
+        assert counter.paths == ["pkg/mod1.py"]
+    elif damage_id == "truncated":  # the index survives: only the entries cut off are checked again
+        assert "pkg/mod1.py" in counter.paths and set(counter.paths) < set(everything)
+    else:
+        assert counter.paths == everything
     assert run(root, cache) == edited
     (root / "pkg" / "mod1.py").write_text(CLEAN)
     counter.paths.clear()
@@ -562,6 +574,83 @@ def test_a_journal_is_applied_only_to_its_own_base(tmp_path: Path) -> None:
     assert _Journaled(tmp_path / "t.pack", 1, read, write).load() == (b"other", {"a": 3})
     (tmp_path / "t.pack").write_bytes(b"garbage")
     assert _Journaled(tmp_path / "t.pack", 1, read, write).load() is None
+
+
+def _indexed_table(tmp_path: Path) -> Any:
+    from sightlint.atomic import write_atomically
+    from sightlint.cache import _Indexed
+
+    seal = Seal(b"k" * 32)
+
+    def read(path: Path) -> bytes | None:
+        return seal.read(path)
+
+    def write(path: Path, blob: bytes) -> None:
+        path.write_bytes(seal.seal(path.name, blob))
+
+    def write_headed(path: Path, head: bytes, pieces: Any) -> None:
+        write_atomically(path, (seal.head_header(path.name, head), head, *pieces))
+
+    return _Indexed(tmp_path / "t.pack", 1, read, write, seal.open_head, write_headed)
+
+
+def _values(table: Any, entries: dict[Any, Any]) -> dict[Any, Any]:
+    return {key: table.fetch(value) for key, value in entries.items()}
+
+
+def test_the_indexed_pack_reads_only_the_entries_asked_for(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    table = _indexed_table(tmp_path)
+    assert table.load() is None
+    values = {("m%d.py" % i, None): (b"%032d" % i, b"result %d" % i * 50) for i in range(100)}
+    stored = table.save(b"tag", values, values)
+    assert _values(table, stored) == values  # read back from the file just written
+    reader = _indexed_table(tmp_path)
+    tag, entries = reader.load()
+    # Only the sealed index was read: the entries stand as places in the file.
+    assert tag == b"tag" and set(entries) == set(values)
+    assert all(type(e).__name__ == "_Stored" and e.content == values[k][0] for k, e in entries.items())
+    assert reader.fetch(entries[("m7.py", None)]) == values[("m7.py", None)]
+    # The file is replaced under the reader (another process merged a base): the reader
+    # keeps reading the file it opened.
+    _indexed_table(tmp_path).save(b"tag", {("x.py", None): (b"x" * 32, b"x")}, {("x.py", None): (b"x" * 32, b"x")})
+    assert _values(reader, entries) == values
+    reader.close()
+
+
+def test_an_indexed_pack_entry_changed_behind_its_seal_is_a_miss_and_never_copied(tmp_path: Path) -> None:
+    table = _indexed_table(tmp_path)
+    values = {(f"m{i}.py", None): (b"%032d" % i, b"result %d" % i) for i in range(100)}
+    table.save(b"tag", values, values)
+    path = tmp_path / "t.pack"
+    data = path.read_bytes()
+    at = data.index(b"result 42")
+    path.write_bytes(data[:at] + b"RESULT 42" + data[at + 9 :])  # the index's seal still holds
+    reader = _indexed_table(tmp_path)
+    _, entries = reader.load()
+    got = _values(reader, entries)
+    assert got[("m42.py", None)] is None
+    assert {k: v for k, v in got.items() if k != ("m42.py", None)} == {k: v for k, v in values.items() if k != ("m42.py", None)}
+    # Merging a new base copies only the entries that hash to their digests: the changed
+    # bytes never get a new valid seal.
+    fresh = {(f"n{i}.py", None): (b"n" * 32, b"new") for i in range(20)}
+    stored = reader.save(b"new tag", {**entries, **fresh}, fresh)  # another tag: a new base
+    assert stored is not None and ("m42.py", None) not in stored
+    assert b"RESULT 42" not in path.read_bytes()
+    again = _indexed_table(tmp_path)
+    _, entries = again.load()
+    assert _values(again, entries) == {**{k: v for k, v in values.items() if k != ("m42.py", None)}, **fresh}
+    # Truncated: the entries cut off are misses, the others still read.
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) - 200])
+    cut = _indexed_table(tmp_path)
+    _, entries = cut.load()
+    got = _values(cut, entries)
+    assert 0 < sum(v is None for v in got.values()) < len(got)
+    # Index sealed under another key, or another kind of seal: no table at all.
+    path.write_bytes(Seal(b"z" * 32).head_header(path.name, b"x") + b"x")
+    assert _indexed_table(tmp_path).load() is None
+    path.write_bytes(Seal(b"k" * 32).seal(path.name, data))
+    assert _indexed_table(tmp_path).load() is None
 
 
 def test_concurrent_runs_sharing_the_cache_never_crash_or_serve_stale_results(tmp_path: Path) -> None:

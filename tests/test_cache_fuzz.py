@@ -35,7 +35,8 @@ from hypothesis import strategies as st
 from fuzzing import budget
 from sightlint import api, runner
 from sightlint.models import RunResult
-from sightlint.seal import HEADER_SIZE, Seal, user_seal
+from sightlint.seal import HEAD_HEADER_SIZE, HEADER_SIZE, Seal, user_seal
+from sealing import indexed, logical, sealed
 from sightlint.settings import Settings
 
 LOW = "import time\n\n\ndef nap():\n    time.sleep(1)\n"
@@ -182,7 +183,8 @@ def test_nonsense_behind_a_valid_seal_is_turned_down(
     names = cache_names(copy)
     for name in data.draw(st.lists(st.sampled_from(names), min_size=1, max_size=len(names), unique=True)):
         target = copy / name
-        body = target.read_bytes()[HEADER_SIZE:]
+        pack = name.endswith(".pack")
+        body = logical(target.read_bytes())
         how = data.draw(st.sampled_from(["truncated", "random-bytes", "random-marshal", "marshal-of-other-shape"]))
         if how == "truncated":
             body = body[: data.draw(st.integers(0, max(0, len(body) - 1)))]
@@ -199,7 +201,7 @@ def test_nonsense_behind_a_valid_seal_is_turned_down(
                 )
             else:
                 body = body[:skip] + marshal.dumps([data.draw(values)])
-        target.write_bytes(seal.seal(name, body))
+        target.write_bytes(sealed(seal, name, body, pack=pack))
     run = api.check_paths([root], Settings(), cwd=root, jobs=1, cache_dir=copy)
     assert not run.internal_errors, run.internal_errors
     assert summary(run) == baseline
@@ -219,7 +221,13 @@ def test_flipped_bits_behind_a_valid_seal_crash_nothing(
     names = cache_names(copy)
     for name in data.draw(st.lists(st.sampled_from(names), min_size=1, max_size=3, unique=True)):
         target = copy / name
-        body = flips(data.draw)(target.read_bytes()[HEADER_SIZE:])
+        contents = target.read_bytes()
+        if indexed(contents):  # a pack: flips in its index or its entries, the index sealed again
+            length = int.from_bytes(contents[HEAD_HEADER_SIZE - 8 : HEAD_HEADER_SIZE], "little")
+            body = flips(data.draw)(contents[HEAD_HEADER_SIZE:])
+            target.write_bytes(seal.head_header(name, body[:length]) + body)
+            continue
+        body = flips(data.draw)(contents[HEADER_SIZE:])
         target.write_bytes(seal.seal(name, body))
     run = api.check_paths([root], Settings(), cwd=root, jobs=1, cache_dir=copy)
     assert not run.internal_errors, run.internal_errors

@@ -35,8 +35,9 @@ from fuzzing import examples
 from sightlint import api, files, runner
 from sightlint.cli import main
 from sightlint.models import RunResult
-from sightlint.seal import HEADER_SIZE, KEY_FILE, KEY_SIZE, MAGIC, Seal, load_key, user_seal
+from sightlint.seal import HEAD_HEADER_SIZE, HEADER_SIZE, KEY_FILE, KEY_SIZE, MAGIC, Seal, load_key, user_seal
 from sightlint.settings import Settings
+from sealing import behind_old_seal, indexed, layout, logical, sealed
 
 REPLICA = Path(__file__).resolve().parents[1] / "fixtures" / "sight_app"
 # Its modules: each has a summary in the pack and is checked once per uncached run.
@@ -131,9 +132,10 @@ def edit(root: Path) -> None:
 
 
 def body_of(path: Path) -> bytes:
+    """What a cache file holds (a pack: its logical form, see ``tests/sealing.py``)."""
     data = path.read_bytes()
-    assert data.startswith(MAGIC)
-    return data[HEADER_SIZE:]
+    assert data.startswith(MAGIC) or indexed(data)
+    return logical(data)
 
 
 FORGERIES = ["unsealed", "sealed-with-another-key", "original-seal-kept", "sealed-with-the-users-key"]
@@ -143,16 +145,17 @@ def forge(path: Path, body: bytes, how: str) -> None:
     """Write ``body`` at ``path`` as an attacker can: without a seal, sealed under a key of
     their own, or behind the seal that was there. The last way, sealing under the test
     run's key, is the control: only the user can do that."""
+    pack = path.suffix == ".pack"
     if how == "unsealed":
-        path.write_bytes(body)
+        path.write_bytes(b"".join(layout(body)) if pack else body)
     elif how == "sealed-with-another-key":
-        path.write_bytes(Seal(os.urandom(KEY_SIZE)).seal(path.name, body))
+        path.write_bytes(sealed(Seal(os.urandom(KEY_SIZE)), path.name, body, pack=pack))
     elif how == "original-seal-kept":
-        path.write_bytes(path.read_bytes()[:HEADER_SIZE] + body)
+        path.write_bytes(behind_old_seal(path.read_bytes(), body, pack=pack))
     else:
         own = user_seal()
         assert isinstance(own, Seal), own
-        path.write_bytes(own.seal(path.name, body))
+        path.write_bytes(sealed(own, path.name, body, pack=pack))
 
 
 # -- code execution --------------------------------------------------------------------
@@ -169,6 +172,25 @@ def test_a_pickle_payload_in_the_pack_runs_nothing(
     summaries = {key: (e[0], e[1], payload, e[3]) for key, e in entries.items() if len(e) == 4}
     assert len(summaries) == MODULES, "every module's summary is replaced"
     forge(pack, marshal.dumps((fmt, token, tag, {**entries, **summaries})), how)
+    edit(project)
+    assert check(project, monkeypatch) == uncached(project, monkeypatch)
+    assert not marker.exists()
+
+
+def test_a_pickle_payload_behind_the_packs_sealed_index_runs_nothing(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pack's seal covers its index; its entries are checked against the digests the
+    index holds. Entries rewritten behind the original, valid index run nothing."""
+    marker = tmp_path / "payload-ran"
+    pack = cache_file(project, "results-*.pack")
+    data = pack.read_bytes()
+    fmt, token, tag, entries = marshal.loads(logical(data))
+    payload = stored_payload(marker)
+    forged = {key: (e[0], e[1], payload, e[3]) if len(e) == 4 else e for key, e in entries.items()}
+    _, forged_data = layout(marshal.dumps((fmt, token, tag, forged)))
+    length = int.from_bytes(data[HEAD_HEADER_SIZE - 8 : HEAD_HEADER_SIZE], "little")
+    pack.write_bytes(data[: HEAD_HEADER_SIZE + length] + forged_data)  # the original sealed index, then the forgery
     edit(project)
     assert check(project, monkeypatch) == uncached(project, monkeypatch)
     assert not marker.exists()
