@@ -656,9 +656,12 @@ async def summary(request: Request, text: str) -> str:
         wiring: dict[int, list[WiringInfo]] = {}
         for wire in graph.wiring:
             wiring.setdefault(graph.component(wire.path), []).append(wire)
+        by_component: dict[int, list[WiringInfo]] = {}
+        for route in routes:
+            by_component.setdefault(graph.component(route.path), []).append(route)
         findings: list[Finding] = []
         for component, wires in wiring.items():
-            served = [route for route in routes if graph.component(route.path) == component]
+            served = by_component.get(component)
             if served:
                 findings += cls._check_component(graph, wires, served, reach)
         return findings

@@ -953,11 +953,17 @@ def _lifespan_bodies(graph: Graph, app: WiringInfo) -> list[str]:
 def _closers_of(graph: Graph, closed: _Closed, place: str, component: int) -> list[str]:
     """Functions of ``component`` (``Graph.component``) that close the object kept at
     ``place`` (by where it is kept; ``state.<attr>`` is an attribute of any app's state)."""
-    return sorted(
-        fid
-        for fid, wires in closed.closes(graph).items()
-        if fid in graph.functions and any(w.receiver == place for w in wires) and graph.component(graph.path_of(fid)) == component
-    )
+    key = ("closers by place and component",)
+    index: dict[tuple[str, int], list[str]] | None = graph.cache.get(key)
+    if index is None:  # one pass over the close calls, not one per resource
+        index = {}
+        for fid, wires in closed.closes(graph).items():
+            if fid in graph.functions:
+                where = graph.component(graph.path_of(fid))
+                for receiver in {w.receiver for w in wires}:
+                    index.setdefault((receiver, where), []).append(fid)
+        graph.cache[key] = index
+    return sorted(index.get((place, component), ()))
 
 
 def _resources(wiring: list[WiringInfo]) -> list[_Open]:
