@@ -48,7 +48,7 @@ def layout(body: bytes) -> tuple[bytes, bytes]:
     for key, value in entries.items():
         raw = marshal.dumps(value)
         content = value[0] if isinstance(value, tuple) and value else b""
-        index[key] = (offset, len(raw), hashlib.blake2b(raw, digest_size=16).digest(), content)
+        index[key] = (offset, len(raw), hashlib.sha256(raw).digest()[:16], content)
         pieces.append(raw)
         offset += len(raw)
     return marshal.dumps((fmt, token, tag, index)), b"".join(pieces)

@@ -617,7 +617,13 @@ def test_the_indexed_pack_reads_only_the_entries_asked_for(tmp_path: Path, monke
     reader.close()
 
 
-def test_an_indexed_pack_entry_changed_behind_its_seal_is_a_miss_and_never_copied(tmp_path: Path) -> None:
+@pytest.mark.parametrize("bulk", [False, True], ids=["entry-by-entry", "read-at-once"])
+def test_an_indexed_pack_entry_changed_behind_its_seal_is_a_miss_and_never_copied(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, bulk: bool
+) -> None:
+    from sightlint import cache as cache_module
+
+    monkeypatch.setattr(cache_module, "_BULK_AFTER", 0 if bulk else 10**6)
     table = _indexed_table(tmp_path)
     values = {(f"m{i}.py", None): (b"%032d" % i, b"result %d" % i) for i in range(100)}
     table.save(b"tag", values, values)
