@@ -423,7 +423,16 @@ def _check_source(
         summary_collector = SummaryCollector(context)
         extra.append(summary_collector)
     try:
-        dispatcher = _Dispatcher(context, [*instances, *extra])
+        # Shared per-file models some rules read (the FastAPI collector): walked once, ahead
+        # of every rule, so each rule's handler of a node sees them current.
+        companions: list[Any] = []
+        for instance in instances:
+            make = getattr(instance, "walk_companion", None)
+            if make is not None:
+                companion = make(context)
+                if all(companion is not c for c in companions):
+                    companions.append(companion)
+        dispatcher = _Dispatcher(context, [*companions, *instances, *extra])
         # Module-level imports bind before any function body is read, as at run time.
         for stmt in tree.body:
             if isinstance(stmt, (ast.Import, ast.ImportFrom)):

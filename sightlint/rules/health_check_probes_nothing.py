@@ -538,11 +538,9 @@ async def health_ws(websocket: WebSocket):
             self._done[node] = frame
 
     def visit_FunctionDef(self, node: ast.FunctionDef) -> None:
-        super().visit_FunctionDef(node)
         self._enter(node)
 
     def visit_AsyncFunctionDef(self, node: ast.AsyncFunctionDef) -> None:
-        super().visit_AsyncFunctionDef(node)
         self._enter(node)
 
     def visit_Lambda(self, node: ast.Lambda) -> None:
@@ -550,11 +548,9 @@ async def health_ws(websocket: WebSocket):
 
     def leave_FunctionDef(self, node: ast.FunctionDef) -> None:
         self._leave(node)
-        super().leave_FunctionDef(node)
 
     def leave_AsyncFunctionDef(self, node: ast.AsyncFunctionDef) -> None:
         self._leave(node)
-        super().leave_AsyncFunctionDef(node)
 
     def leave_Lambda(self, node: ast.Lambda) -> None:
         self._leave(node)
@@ -578,7 +574,6 @@ async def health_ws(websocket: WebSocket):
             self._mark(node, fails=True)
 
     def visit_Call(self, node: ast.Call) -> None:
-        super().visit_Call(node)
         if not self._relevant:
             return
         for keyword in node.keywords:
@@ -588,7 +583,6 @@ async def health_ws(websocket: WebSocket):
             self._mark(node, touches=True)
 
     def visit_Assign(self, node: ast.Assign) -> None:
-        super().visit_Assign(node)
         if self._relevant and any(isinstance(t, ast.Attribute) and t.attr == "status_code" for t in node.targets):
             if not _is_2xx(node.value):
                 self._mark(node, fails=True)

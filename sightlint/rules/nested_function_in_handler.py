@@ -568,37 +568,30 @@ async def sorted_names(names: list[str]):
             self._judge(node, frame)
 
     def visit_FunctionDef(self, node: ast.FunctionDef) -> None:
-        super().visit_FunctionDef(node)
         self._enter(node)
 
     def visit_AsyncFunctionDef(self, node: ast.AsyncFunctionDef) -> None:
-        super().visit_AsyncFunctionDef(node)
         self._enter(node)
 
     def visit_Lambda(self, node: ast.Lambda) -> None:
         self._enter(node)
 
     def visit_ClassDef(self, node: ast.ClassDef) -> None:
-        super().visit_ClassDef(node)
         self._frames.append(_Frame(node, len(self.context.function_stack)))
 
     def leave_FunctionDef(self, node: ast.FunctionDef) -> None:
         self._leave(node)
-        super().leave_FunctionDef(node)
 
     def leave_AsyncFunctionDef(self, node: ast.AsyncFunctionDef) -> None:
         self._leave(node)
-        super().leave_AsyncFunctionDef(node)
 
     def leave_Lambda(self, node: ast.Lambda) -> None:
         self._leave(node)
 
     def leave_ClassDef(self, node: ast.ClassDef) -> None:
         self._frames.pop()
-        super().leave_ClassDef(node)
 
     def visit_Call(self, node: ast.Call) -> None:
-        super().visit_Call(node)
         if self._nested and type(node.func) is ast.Name:
             self._called.add(id(node.func))
 

@@ -762,6 +762,11 @@ class FastAPICollector:
         elif kind is ast.ClassDef:
             self._owners.pop()
 
+    # The engine's walk calls these directly (``FastAPITracking.walk_companion``).
+    visit_Assign = visit_AnnAssign = visit_Call = visit_Return = visit
+    visit_ClassDef = visit_FunctionDef = visit_AsyncFunctionDef = visit
+    leave_ClassDef = leave_FunctionDef = leave_AsyncFunctionDef = leave
+
     # -- answers -------------------------------------------------------------------------
 
     def routes_at(self, node: _Function) -> list[Route]:
@@ -1176,14 +1181,18 @@ def shared_collector(context: Context) -> FastAPICollector:
 class FastAPITracking:
     """Rule mix-in: ``self.fastapi`` is the file's :class:`FastAPICollector`, fed from the walk.
 
-    Every rule mixing this in shares one collector per file (:func:`shared_collector`):
-    the first visitor to receive a node feeds it, so the facts are built once however
-    many rules read them, and are current for each rule's own handler of that node. A rule that defines one of these handlers itself calls ``super()``
-    first; read ``self.fastapi.facts()`` in ``end_module``.
+    Every rule mixing this in shares one collector per file (:func:`shared_collector`).
+    The engine walks the collector itself, ahead of every rule (``walk_companion``), so its
+    facts are built once however many rules read them, and are current for each rule's
+    own handler of a node: a rule's ``visit_*`` handlers need not feed it. Read
+    ``self.fastapi.facts()`` in ``end_module``.
     """
 
     context: Context
     _fastapi: FastAPICollector | None = None
+    # The engine adds ``walk_companion(context)`` to the walk's visitors, first (once per
+    # file however many rules name it).
+    walk_companion = staticmethod(shared_collector)
 
     @property
     def fastapi(self) -> FastAPICollector:
@@ -1191,42 +1200,6 @@ class FastAPITracking:
         if collector is None:
             collector = self._fastapi = shared_collector(self.context)
         return collector
-
-    def _feed(self, node: ast.AST) -> None:
-        self.fastapi.visit(node)
-
-    def _unfeed(self, node: ast.AST) -> None:
-        self.fastapi.leave(node)
-
-    def visit_Assign(self, node: ast.Assign) -> None:
-        self._feed(node)
-
-    def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
-        self._feed(node)
-
-    def visit_Call(self, node: ast.Call) -> None:
-        self._feed(node)
-
-    def visit_Return(self, node: ast.Return) -> None:
-        self._feed(node)
-
-    def visit_ClassDef(self, node: ast.ClassDef) -> None:
-        self._feed(node)
-
-    def visit_FunctionDef(self, node: ast.FunctionDef) -> None:
-        self._feed(node)
-
-    def visit_AsyncFunctionDef(self, node: ast.AsyncFunctionDef) -> None:
-        self._feed(node)
-
-    def leave_ClassDef(self, node: ast.ClassDef) -> None:
-        self._unfeed(node)
-
-    def leave_FunctionDef(self, node: ast.FunctionDef) -> None:
-        self._unfeed(node)
-
-    def leave_AsyncFunctionDef(self, node: ast.AsyncFunctionDef) -> None:
-        self._unfeed(node)
 
 
 def collect(context: Context) -> FastAPIModule:
