@@ -341,6 +341,8 @@ class BroadExceptionHandler(Rule):
         self._function_blocks: dict[ast.AST, list[list[ast.stmt]]] = {}
         self._security: dict[ast.AST, str | None] = {}
         self._write: dict[ast.AST, str | None] = {}
+        # Each handler's body nodes (``walk``), listed once: the checks read them up to six times.
+        self._handler_nodes: dict[ast.ExceptHandler, list[ast.AST]] = {}
         # `raise` statements inside a `try` body of the same function -> what that try's
         # handlers catch (last names; "*" for a broad handler), outermost first.
         self._caught_around: dict[int, list[str]] = {}
@@ -362,10 +364,17 @@ class BroadExceptionHandler(Rule):
     def visit_TryStar(self, node: ast.Try) -> None:
         self._check(node)
 
+    def _nodes(self, handler: ast.ExceptHandler) -> list[ast.AST]:
+        """``walk(handler.body)`` as a list, made once per handler."""
+        nodes = self._handler_nodes.get(handler)
+        if nodes is None:
+            nodes = self._handler_nodes[handler] = list(walk(handler.body))
+        return nodes
+
     def _check(self, node: ast.Try) -> None:
         caught_here: list[str] = []
         for handler in node.handlers:
-            if any(isinstance(s, ast.Raise) for s in walk(handler.body)):
+            if any(isinstance(s, ast.Raise) for s in self._nodes(handler)):
                 continue  # it raises on: what reaches it may still reach the callers
             if broad_caught(self.context, handler.type) is not None:
                 caught_here.append("*")
@@ -409,7 +418,7 @@ class BroadExceptionHandler(Rule):
         raises = [s for s in _own(handler.body) if isinstance(s, ast.Raise)]
         if any(r.exc is None or r.cause is not None or _is_name(r.exc, name) for r in raises):
             return None  # re-raised, or chained
-        calls = _calls(handler.body)
+        calls = [n for n in self._nodes(handler) if isinstance(n, ast.Call)]
         traced = any(self._traces(call) for call in calls)
         logs = traced or any(self._logs(call) for call in calls)
         http = [r.exc for r in raises if _http_error(r.exc)] + self._responses(handler)
@@ -444,7 +453,7 @@ class BroadExceptionHandler(Rule):
             )
         if raises:
             return None  # raises what it was handed or built from the error
-        returns = [s for s in walk(handler.body) if isinstance(s, ast.Return)]
+        returns = [s for s in self._nodes(handler) if isinstance(s, ast.Return)]
         if returns:
             success = any(_success_value(r.value) for r in returns)
         else:
@@ -473,9 +482,9 @@ class BroadExceptionHandler(Rule):
             return None
         if node in self._in_loop and not returns:
             return None  # a worker loop logs and keeps serving
-        if any(last_name(call) in _SLEEPS for call in _calls(handler.body)):
+        if any(last_name(call) in _SLEEPS for call in self._nodes(handler) if isinstance(call, ast.Call)):
             return None  # a retry waits for the next attempt
-        if name is not None and not logs and any(isinstance(n, ast.Name) and n.id == name for n in walk(handler.body)):
+        if name is not None and not logs and any(isinstance(n, ast.Name) and n.id == name for n in self._nodes(handler)):
             return None  # the error is handed on as data (`errors.append(str(e))`, `{"error": str(e)}`)
         if self._probe(node):
             return None  # a parse or lookup whose failure is the answer: SL201's probes, done in more steps
@@ -578,7 +587,7 @@ class BroadExceptionHandler(Rule):
         """The responses the handler returns (`return JSONResponse(...)`)."""
         return [
             stmt.value
-            for stmt in walk(handler.body)
+            for stmt in self._nodes(handler)
             if isinstance(stmt, ast.Return) and isinstance(stmt.value, ast.Call) and last_name(stmt.value).endswith(_RESPONSES)
         ]
 
@@ -664,10 +673,6 @@ def _own(body: list[ast.stmt]) -> list[ast.AST]:
 
 
 _OWN_STOPS = frozenset((ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef, ast.ExceptHandler))
-
-
-def _calls(body: list[ast.stmt]) -> list[ast.Call]:
-    return [n for n in walk(body) if isinstance(n, ast.Call)]
 
 
 def _is_name(node: ast.expr, name: str | None) -> bool:
