@@ -349,6 +349,17 @@ class _Indexed(_Journaled):
             self._stream.close()
             self._stream = None
 
+    def __del__(self) -> None:
+        # A table dropped with its base still open (a run that never saved) closes it.
+        self.close()
+
+    def release(self) -> None:
+        """Close the base file until an entry is asked for again (then it is opened again,
+        and its entries are misses if another process replaced it meanwhile)."""
+        if self._stream is not None:
+            self.close()
+            self._reopen = True
+
     def _all(self) -> bytes:
         """Every entry's bytes, read once (b"" if they cannot be read)."""
         if self._data is None:
@@ -545,8 +556,11 @@ class Cache:
         return bool(self._fresh)
 
     def save(self) -> None:
-        """Write the pack (or its journal) if anything changed; failures are recorded, never raised."""
+        """Write the pack (or its journal) if anything changed; failures are recorded, never raised.
+
+        Either way the pack's file is closed: the entries a run asks for are read by now."""
         if not self._fresh:
+            self._pack.release()
             return
         self._load()
         entries: dict[Key, tuple[Any, ...]] = {}
@@ -561,9 +575,11 @@ class Cache:
             stored = self._pack.save(b"", entries, self._fresh)
         except Exception as exc:
             self.write_error = f"cannot write cache in {self.directory}: {exc}"
+            self._pack.release()
             return
         self._entries = entries if stored is None else stored
         self._fresh.clear()
+        self._pack.release()
         self._prune()
 
     # -- content hashes by file identity ------------------------------------------------

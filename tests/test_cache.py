@@ -92,7 +92,9 @@ def opened(path: Path) -> bytes:
     assert isinstance(found, Seal), found
     data = path.read_bytes()
     if indexed(data):  # a pack: its logical form, once its head's seal checks out
-        assert found.open_head(path) is not None, f"{path} is not sealed under the test key"
+        head = found.open_head(path)
+        assert head is not None, f"{path} is not sealed under the test key"
+        head[0].close()
         return logical(data)
     body = found.read(path)
     assert body is not None, f"{path} is not sealed under the test key"
@@ -604,6 +606,7 @@ def test_the_indexed_pack_reads_only_the_entries_asked_for(tmp_path: Path, monke
     values = {("m%d.py" % i, None): (b"%032d" % i, b"result %d" % i * 50) for i in range(100)}
     stored = table.save(b"tag", values, values)
     assert _values(table, stored) == values  # read back from the file just written
+    table.close()
     reader = _indexed_table(tmp_path)
     tag, entries = reader.load()
     # Only the sealed index was read: the entries stand as places in the file.
@@ -645,6 +648,8 @@ def test_an_indexed_pack_entry_changed_behind_its_seal_is_a_miss_and_never_copie
     again = _indexed_table(tmp_path)
     _, entries = again.load()
     assert _values(again, entries) == {**{k: v for k, v in values.items() if k != ("m42.py", None)}, **fresh}
+    reader.close()
+    again.close()
     # Truncated: the entries cut off are misses, the others still read.
     data = path.read_bytes()
     path.write_bytes(data[: len(data) - 200])
@@ -652,6 +657,7 @@ def test_an_indexed_pack_entry_changed_behind_its_seal_is_a_miss_and_never_copie
     _, entries = cut.load()
     got = _values(cut, entries)
     assert 0 < sum(v is None for v in got.values()) < len(got)
+    cut.close()
     # Index sealed under another key, or another kind of seal: no table at all.
     path.write_bytes(Seal(b"z" * 32).head_header(path.name, b"x") + b"x")
     assert _indexed_table(tmp_path).load() is None
