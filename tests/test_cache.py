@@ -20,7 +20,7 @@ from sightlint.config import ConfigError
 from sightlint.files import discover
 from sightlint.models import Finding, Severity
 from sightlint.registry import lookup
-from sightlint.seal import Seal, user_seal
+from sightlint.seal import HEAD_HEADER_SIZE, Seal, user_seal
 from sightlint.settings import Settings
 from sealing import indexed, logical, sealed
 
@@ -234,6 +234,17 @@ def test_cached_results_can_be_handed_out_encoded(tmp_path: Path) -> None:
     digest = dict(zip((f.display for f in files), digests))["pkg/mod2.py"]
     again = Cache(folder, SETTINGS).get(key, digest, damaged=damaged)
     assert again is not None and again.findings == [] and asked == ["pkg/mod2.py"]
+    # Bytes changed behind the pack's sealed index: read (and found wanting) only when
+    # the result is first asked for, then it is what ``damaged`` gives.
+    data = pack_of(folder).read_bytes()
+    length = int.from_bytes(data[HEAD_HEADER_SIZE - 8 : HEAD_HEADER_SIZE], "little")
+    start = HEAD_HEADER_SIZE + length
+    at = start + marshal.loads(data[HEAD_HEADER_SIZE:start])[3][key][0] + 3  # a byte of mod2's entry
+    pack_of(folder).write_bytes(data[:at] + bytes([data[at] ^ 1]) + data[at + 1 :])
+    asked.clear()
+    later = Cache(folder, SETTINGS).get(key, digest, damaged=damaged)
+    assert isinstance(later, LazyFileResult) and not later.decoded and asked == []
+    assert later.findings == [] and asked == ["pkg/mod2.py"] and later.decoded
 
 
 def test_a_snapshot_entry_that_does_not_decode_is_checked_again(tmp_path: Path) -> None:
