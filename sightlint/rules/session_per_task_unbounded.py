@@ -11,13 +11,13 @@ from sightlint.rules.base import Bad, Fix, FixSafety, Good, Rule, RuleMeta, Seve
 from sightlint.semantics.fanout import (
     SEMAPHORE_NAME,
     SEMAPHORES,
-    FanOuts,
     FanOutTracking,
     Spawn,
     last_name,
     may_fan_out,
     may_open_session,
     opens_session,
+    shared_fanouts,
 )
 
 if TYPE_CHECKING:
@@ -276,7 +276,7 @@ class SessionPerTaskUnbounded(FanOutTracking, Rule):
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self._fanouts = FanOuts(self.context)
+        self._fanouts = shared_fanouts(self.context)
         self._factories: set[str] = set()
         self._semaphores: set[str] = set()
         self._functions: dict[str, _Function] = {}
@@ -295,7 +295,7 @@ class SessionPerTaskUnbounded(FanOutTracking, Rule):
         self._stack.append(info)
 
     def _leave(self, node: ast.AST) -> None:
-        self._fanouts.leave()
+        self._fanouts.leave(node)
         if not isinstance(node, ast.ClassDef):
             self._stack.pop()
 

@@ -10,12 +10,12 @@ from sightlint.semantics.fastapi import depends_call
 
 # The session vocabulary and the fan-out finder are shared with SL601.
 from sightlint.semantics.fanout import (
-    FanOuts,
     FanOutTracking,
     Spawn,
     may_fan_out,
     may_open_session,
     opens_session,
+    shared_fanouts,
 )
 
 if TYPE_CHECKING:
@@ -265,7 +265,7 @@ class SessionSharedAcrossTasks(FanOutTracking, Rule):
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self._fanouts = FanOuts(self.context)
+        self._fanouts = shared_fanouts(self.context)
         self._factories: set[str] = set()
         self._frames: list[_Frame] = []
         self._functions: dict[str, _Frame] = {}
@@ -291,7 +291,7 @@ class SessionSharedAcrossTasks(FanOutTracking, Rule):
         self._functions.setdefault(scope.qualname, frame)
 
     def _leave(self, node: ast.AST) -> None:
-        self._fanouts.leave()
+        self._fanouts.leave(node)
         if not isinstance(node, ast.ClassDef):
             self._frames.pop()
 

@@ -139,16 +139,27 @@ class _Scope:
 
 
 class FanOuts:
-    """Finds concurrent fan-out sites during the engine's walk; rules forward nodes to it."""
+    """Finds concurrent fan-out sites during the engine's walk; rules forward nodes to it.
+
+    SL601 and SL602 share one per file (:func:`shared_fanouts`) and both forward every
+    node: a node forwarded twice counts once (``enter``/``leave`` of the same def, loop or
+    comprehension, ``assign`` of the same statement; ``call`` answers the same call from a
+    memo, since it records ``tasks.append(...)`` spawns).
+    """
 
     def __init__(self, context: Context) -> None:
         self.context = context
         self.scopes: list[_Scope] = [_Scope(None, False, "")]
+        self._last_assign: ast.AST | None = None
+        self._last_call: ast.AST | None = None
+        self._last_spawns: list[Spawn] = []
 
     # -- scopes ----------------------------------------------------------------------
 
     def enter(self, node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda | ast.ClassDef) -> _Scope:
         parent = self.scopes[-1]
+        if parent.node is node:
+            return parent  # entered already by the other rule
         name = "<lambda>" if isinstance(node, ast.Lambda) else node.name
         if parent.node is None:
             qualname = name
@@ -162,8 +173,9 @@ class FanOuts:
         self.scopes.append(scope)
         return scope
 
-    def leave(self) -> None:
-        self.scopes.pop()
+    def leave(self, node: ast.AST) -> None:
+        if self.scopes[-1].node is node:  # not left already by the other rule
+            self.scopes.pop()
 
     @property
     def function(self) -> _Scope | None:
@@ -191,20 +203,24 @@ class FanOuts:
     # -- loops and comprehensions ----------------------------------------------------------
 
     def enter_loop(self, node: ast.For | ast.AsyncFor | ast.While) -> None:
-        if self.function:
-            self.function.loops.append(node)
+        function = self.function
+        if function and not (function.loops and function.loops[-1] is node):
+            function.loops.append(node)
 
-    def leave_loop(self) -> None:
-        if self.function and self.function.loops:
-            self.function.loops.pop()
+    def leave_loop(self, node: ast.AST) -> None:
+        function = self.function
+        if function and function.loops and function.loops[-1] is node:
+            function.loops.pop()
 
     def enter_comp(self, node: ast.ListComp | ast.SetComp | ast.GeneratorExp | ast.DictComp) -> None:
-        if self.function:
-            self.function.comps.append(node)
+        function = self.function
+        if function and not (function.comps and function.comps[-1] is node):
+            function.comps.append(node)
 
-    def leave_comp(self) -> None:
-        if self.function and self.function.comps:
-            self.function.comps.pop()
+    def leave_comp(self, node: ast.AST) -> None:
+        function = self.function
+        if function and function.comps and function.comps[-1] is node:
+            function.comps.pop()
 
     def _chunked(self, iterable: ast.expr | None) -> bool:
         if iterable is None:
@@ -282,6 +298,9 @@ class FanOuts:
 
     def assign(self, node: ast.Assign) -> None:
         """Remember ``tasks = [coro(x) for x in xs]`` for a later ``gather(*tasks)``."""
+        if node is self._last_assign:
+            return
+        self._last_assign = node
         scope = self.function
         if scope is None or len(node.targets) != 1 or not isinstance(node.targets[0], ast.Name):
             return
@@ -291,6 +310,13 @@ class FanOuts:
 
     def call(self, node: ast.Call) -> list[Spawn]:
         """The spawns started at ``node`` (empty when it starts nothing concurrently)."""
+        if node is self._last_call:
+            return self._last_spawns
+        spawns = self._call(node)
+        self._last_call, self._last_spawns = node, spawns
+        return spawns
+
+    def _call(self, node: ast.Call) -> list[Spawn]:
         scope = self.function
         if scope is None:
             return []
@@ -333,6 +359,15 @@ class FanOuts:
 #
 
 
+def shared_fanouts(context: Context) -> FanOuts:
+    """The file's one :class:`FanOuts`, shared by the rules that forward nodes to it."""
+    fanouts = context.shared.get("fanouts")
+    if fanouts is None:
+        fanouts = context.shared["fanouts"] = FanOuts(context)
+    assert isinstance(fanouts, FanOuts)
+    return fanouts
+
+
 class FanOutTracking:
     """Rule mix-in for the session rules (SL601, SL602): skip files that start no concurrent
     work, learn the module's session factories, and tell the rule's ``FanOuts``
@@ -354,7 +389,7 @@ class FanOutTracking:
         self._fanouts.enter_loop(node)
 
     def _end_loop(self, node: ast.AST) -> None:
-        self._fanouts.leave_loop()
+        self._fanouts.leave_loop(node)
 
     visit_For = visit_AsyncFor = visit_While = _loop
     leave_For = leave_AsyncFor = leave_While = _end_loop
@@ -363,7 +398,7 @@ class FanOutTracking:
         self._fanouts.enter_comp(node)
 
     def _end_comp(self, node: ast.AST) -> None:
-        self._fanouts.leave_comp()
+        self._fanouts.leave_comp(node)
 
     visit_ListComp = visit_SetComp = visit_GeneratorExp = visit_DictComp = _comp
     leave_ListComp = leave_SetComp = leave_GeneratorExp = leave_DictComp = _end_comp
