@@ -265,12 +265,14 @@ class _Journaled:
 
 
 class _Stored:
-    """Where an entry of an indexed base is (:class:`_Indexed`), and what it must hash to."""
+    """Where an entry of an indexed base is (:class:`_Indexed`), what it must hash to, and
+    what the index tells of it: the content digest, and the module of its summary (None:
+    none stored)."""
 
-    __slots__ = ("offset", "length", "check", "content")
+    __slots__ = ("offset", "length", "check", "content", "module")
 
-    def __init__(self, offset: int, length: int, check: bytes, content: bytes) -> None:
-        self.offset, self.length, self.check, self.content = offset, length, check, content
+    def __init__(self, offset: int, length: int, check: bytes, content: bytes, module: str | None) -> None:
+        self.offset, self.length, self.check, self.content, self.module = offset, length, check, content, module
 
 
 def _check(raw: bytes) -> bytes:
@@ -286,7 +288,8 @@ class _Indexed(_Journaled):
     """A :class:`_Journaled` table whose base is read entry by entry.
 
     The base file is sealed by its head alone (:meth:`Seal.head_header`): the head is the
-    index ``(format, token, tag, {key: (offset, length, digest, content digest)})`` and the
+    index ``(format, token, tag, {key: (offset, length, digest, content digest, module)})`` (the
+    module of the entry's summary, None without one) and the
     entries follow, each marshalled apart. Loading reads the index only; an entry's bytes
     are read when asked for (:meth:`fetch`) and decoded only if they hash to the digest the
     sealed index holds. A run after an edit needs the entries of a few hundred files, not
@@ -337,7 +340,7 @@ class _Indexed(_Journaled):
             return None
         entries: dict[Any, Any] = {}
         for key, where in data[3].items():
-            if type(where) is tuple and len(where) == 4:
+            if type(where) is tuple and len(where) == 5 and (where[4] is None or type(where[4]) is str):
                 entries[key] = _Stored(*where)
         self._stream, self._start, self._stream_token = stream, start, data[1]
         return (data[0], data[1], data[2], entries)
@@ -348,6 +351,17 @@ class _Indexed(_Journaled):
         if self._stream is not None:
             self._stream.close()
             self._stream = None
+
+    def __del__(self) -> None:
+        # A table dropped with its base still open (a run that never saved) closes it.
+        self.close()
+
+    def release(self) -> None:
+        """Close the base file until an entry is asked for again (then it is opened again,
+        and its entries are misses if another process replaced it meanwhile)."""
+        if self._stream is not None:
+            self.close()
+            self._reopen = True
 
     def _all(self) -> bytes:
         """Every entry's bytes, read once (b"" if they cannot be read)."""
@@ -405,7 +419,7 @@ class _Indexed(_Journaled):
             return None
 
     def _write_base(self, token: bytes, tag: bytes, entries: Mapping[Any, Any]) -> dict[Any, Any]:
-        index: dict[Any, tuple[int, int, bytes, bytes]] = {}
+        index: dict[Any, tuple[int, int, bytes, bytes, str | None]] = {}
         pieces: list[bytes] = []
         stored: dict[Any, Any] = {}
         offset = 0
@@ -419,12 +433,13 @@ class _Indexed(_Journaled):
                 raw = bytes(view[start : start + value.length]) if type(start) is int and start >= 0 else b""
                 if len(raw) != value.length or _check(raw) != value.check:
                     continue
-                check, content = value.check, value.content
+                check, content, module = value.check, value.content, value.module
             else:
                 raw = marshal.dumps(value)
                 check, content = _check(raw), value[0]
-            index[key] = (offset, len(raw), check, content)
-            stored[key] = _Stored(offset, len(raw), check, content)
+                module = value[3] if len(value) == 4 and type(value[3]) is str else None
+            index[key] = (offset, len(raw), check, content, module)
+            stored[key] = _Stored(offset, len(raw), check, content, module)
             pieces.append(raw)
             offset += len(raw)
         view.release()
@@ -499,7 +514,15 @@ class Cache:
         self._seen.add(key)
         entry = self._entries.get(key)
         if type(entry) is _Stored:  # read from the pack only if the file is unchanged
-            entry = self._pack.fetch(entry) if entry.content == content_digest else None
+            if entry.content != content_digest:
+                entry = None
+            elif damaged is not None:
+                # Read when first needed: a run after an edit takes most final results
+                # over from its snapshot and never looks at these.
+                self.hits += 1
+                return _PackResult(key[0], _Fetched(self._pack, entry), damaged)
+            else:
+                entry = self._pack.fetch(entry)
         if damaged is not None and isinstance(entry, tuple) and len(entry) in (2, 4) and entry[0] == content_digest:
             blob = entry[1]
             if type(blob) is bytes:
@@ -545,8 +568,11 @@ class Cache:
         return bool(self._fresh)
 
     def save(self) -> None:
-        """Write the pack (or its journal) if anything changed; failures are recorded, never raised."""
+        """Write the pack (or its journal) if anything changed; failures are recorded, never raised.
+
+        Either way the pack's file is closed: the entries a run asks for are read by now."""
         if not self._fresh:
+            self._pack.release()
             return
         self._load()
         entries: dict[Key, tuple[Any, ...]] = {}
@@ -561,9 +587,11 @@ class Cache:
             stored = self._pack.save(b"", entries, self._fresh)
         except Exception as exc:
             self.write_error = f"cannot write cache in {self.directory}: {exc}"
+            self._pack.release()
             return
         self._entries = entries if stored is None else stored
         self._fresh.clear()
+        self._pack.release()
         self._prune()
 
     # -- content hashes by file identity ------------------------------------------------
@@ -1099,6 +1127,66 @@ def _snapshot_entry(result: FileResult) -> tuple[Any, ...]:
     return (result.path, blob, errors, result.worst(), unused, tuple(sorted(through)))
 
 
+class _Fetched:
+    """A pack entry, read and checked when first asked for (by a result or its summary)."""
+
+    __slots__ = ("_pack", "stored", "_value", "_read")
+
+    def __init__(self, pack: _Indexed, stored: _Stored) -> None:
+        self._pack = pack
+        self.stored = stored
+        self._value: tuple[Any, ...] | None = None
+        self._read = False
+
+    def value(self) -> tuple[Any, ...] | None:
+        """The entry, or None if it cannot be read or is not of the stored shape."""
+        if not self._read:
+            self._read = True
+            value = self._pack.fetch(self.stored)
+            if (
+                type(value) is tuple and len(value) in (2, 4) and value[0] == self.stored.content
+                and type(value[1]) is bytes and (len(value) == 2 or type(value[2]) is bytes)
+            ):  # fmt: skip
+                self._value = value
+            del self._pack  # nothing more to read
+        return self._value
+
+
+class _PackResult(LazyFileResult):
+    """A :class:`LazyFileResult` whose encoded form is read from the pack when first asked
+    for; an entry that cannot be read then stands decoded as what ``damaged`` gives."""
+
+    def __init__(self, path: str, entry: _Fetched, damaged: Callable[[str], FileResult]) -> None:
+        self.__dict__["_entry"] = entry
+        self.__dict__["_blob"] = None
+        super().__init__(path, b"", _snapshot_decoder(path), damaged, errors=[], worst=None, unused=True, touches=None)
+        self.summary = _FetchedSummary(entry, entry.stored.module) if entry.stored.module is not None else None
+
+    @property
+    def blob(self) -> bytes | None:
+        entry: _Fetched | None = self.__dict__["_entry"]
+        if entry is not None:
+            self.__dict__["_entry"] = None
+            value = entry.value()
+            if value is None:
+                self._fields = self._damaged(self.path)  # decoded: as an entry that does not decode
+            else:
+                self.__dict__["_blob"] = value[1]
+        blob: bytes | None = self.__dict__["_blob"]
+        return blob
+
+    @blob.setter
+    def blob(self, value: bytes | None) -> None:
+        if value is None or self.__dict__["_entry"] is None:  # set by LazyFileResult: None once decoded
+            self.__dict__["_entry"] = None
+            self.__dict__["_blob"] = value
+
+    def _open(self) -> FileResult:
+        if self._fields is None:
+            self.blob  # read now: an entry that cannot be read leaves the result decoded
+        return super()._open()
+
+
 class PackedSummary:
     """A cached module summary (of module ``module``), unpickled only when asked for."""
 
@@ -1144,6 +1232,26 @@ class PackedSummary:
 # before it needs any summary, then unpickles the summaries one group of components at a
 # time (a whole project's unpickled summaries are several times their pickles).
 _HEAD = struct.Struct("<I")
+
+
+class _FetchedSummary(PackedSummary):
+    """A :class:`PackedSummary` whose bytes are read from the pack when first asked for
+    (b"" if they cannot be: then it loads as damaged and the file is summarised again)."""
+
+    __slots__ = ("_entry",)
+
+    def __init__(self, entry: _Fetched, module: str) -> None:
+        self._entry = entry
+        self.module = module
+
+    @property
+    def blob(self) -> bytes:
+        value = self._entry.value()
+        return value[2] if value is not None and len(value) == 4 else b""
+
+    @blob.setter
+    def blob(self, value: bytes) -> None:
+        raise AttributeError("a summary read from the pack is not replaced")
 
 
 def _summary_bytes(summary: Any) -> bytes:

@@ -3,7 +3,7 @@
 Most cache files are sealed whole (``seal.MAGIC``, the tag, the body). A pack is sealed by
 its head (``seal.HEAD_MAGIC``, the tag, the head's length, the head, then the entries):
 its head is the index ``(format, token, tag, {key: (offset, length, digest, content
-digest)})`` and each entry is marshalled apart. The tests think of a pack in its
+digest, summary's module)})`` and each entry is marshalled apart. The tests think of a pack in its
 *logical* form, the marshalled ``(format, token, tag, {key: entry})`` a pack held whole
 before, and these functions turn one into the other.
 """
@@ -30,7 +30,7 @@ def logical(data: bytes) -> bytes:
     length = int.from_bytes(data[HEAD_HEADER_SIZE - 8 : HEAD_HEADER_SIZE], "little")
     start = HEAD_HEADER_SIZE + length
     fmt, token, tag, index = marshal.loads(data[HEAD_HEADER_SIZE:start])
-    entries = {key: marshal.loads(data[start + offset : start + offset + size]) for key, (offset, size, _, _) in index.items()}
+    entries = {key: marshal.loads(data[start + offset : start + offset + size]) for key, (offset, size, *_) in index.items()}
     return marshal.dumps((fmt, token, tag, entries))
 
 
@@ -48,7 +48,8 @@ def layout(body: bytes) -> tuple[bytes, bytes]:
     for key, value in entries.items():
         raw = marshal.dumps(value)
         content = value[0] if isinstance(value, tuple) and value else b""
-        index[key] = (offset, len(raw), hashlib.sha256(raw).digest()[:16], content)
+        module = value[3] if isinstance(value, tuple) and len(value) == 4 and isinstance(value[3], str) else None
+        index[key] = (offset, len(raw), hashlib.sha256(raw).digest()[:16], content, module)
         pieces.append(raw)
         offset += len(raw)
     return marshal.dumps((fmt, token, tag, index)), b"".join(pieces)

@@ -20,7 +20,7 @@ from sightlint.config import ConfigError
 from sightlint.files import discover
 from sightlint.models import Finding, Severity
 from sightlint.registry import lookup
-from sightlint.seal import Seal, user_seal
+from sightlint.seal import HEAD_HEADER_SIZE, Seal, user_seal
 from sightlint.settings import Settings
 from sealing import indexed, logical, sealed
 
@@ -92,7 +92,9 @@ def opened(path: Path) -> bytes:
     assert isinstance(found, Seal), found
     data = path.read_bytes()
     if indexed(data):  # a pack: its logical form, once its head's seal checks out
-        assert found.open_head(path) is not None, f"{path} is not sealed under the test key"
+        head = found.open_head(path)
+        assert head is not None, f"{path} is not sealed under the test key"
+        head[0].close()
         return logical(data)
     body = found.read(path)
     assert body is not None, f"{path} is not sealed under the test key"
@@ -232,6 +234,17 @@ def test_cached_results_can_be_handed_out_encoded(tmp_path: Path) -> None:
     digest = dict(zip((f.display for f in files), digests))["pkg/mod2.py"]
     again = Cache(folder, SETTINGS).get(key, digest, damaged=damaged)
     assert again is not None and again.findings == [] and asked == ["pkg/mod2.py"]
+    # Bytes changed behind the pack's sealed index: read (and found wanting) only when
+    # the result is first asked for, then it is what ``damaged`` gives.
+    data = pack_of(folder).read_bytes()
+    length = int.from_bytes(data[HEAD_HEADER_SIZE - 8 : HEAD_HEADER_SIZE], "little")
+    start = HEAD_HEADER_SIZE + length
+    at = start + marshal.loads(data[HEAD_HEADER_SIZE:start])[3][key][0] + 3  # a byte of mod2's entry
+    pack_of(folder).write_bytes(data[:at] + bytes([data[at] ^ 1]) + data[at + 1 :])
+    asked.clear()
+    later = Cache(folder, SETTINGS).get(key, digest, damaged=damaged)
+    assert isinstance(later, LazyFileResult) and not later.decoded and asked == []
+    assert later.findings == [] and asked == ["pkg/mod2.py"] and later.decoded
 
 
 def test_a_snapshot_entry_that_does_not_decode_is_checked_again(tmp_path: Path) -> None:
@@ -604,6 +617,7 @@ def test_the_indexed_pack_reads_only_the_entries_asked_for(tmp_path: Path, monke
     values = {("m%d.py" % i, None): (b"%032d" % i, b"result %d" % i * 50) for i in range(100)}
     stored = table.save(b"tag", values, values)
     assert _values(table, stored) == values  # read back from the file just written
+    table.close()
     reader = _indexed_table(tmp_path)
     tag, entries = reader.load()
     # Only the sealed index was read: the entries stand as places in the file.
@@ -645,6 +659,8 @@ def test_an_indexed_pack_entry_changed_behind_its_seal_is_a_miss_and_never_copie
     again = _indexed_table(tmp_path)
     _, entries = again.load()
     assert _values(again, entries) == {**{k: v for k, v in values.items() if k != ("m42.py", None)}, **fresh}
+    reader.close()
+    again.close()
     # Truncated: the entries cut off are misses, the others still read.
     data = path.read_bytes()
     path.write_bytes(data[: len(data) - 200])
@@ -652,6 +668,7 @@ def test_an_indexed_pack_entry_changed_behind_its_seal_is_a_miss_and_never_copie
     _, entries = cut.load()
     got = _values(cut, entries)
     assert 0 < sum(v is None for v in got.values()) < len(got)
+    cut.close()
     # Index sealed under another key, or another kind of seal: no table at all.
     path.write_bytes(Seal(b"z" * 32).head_header(path.name, b"x") + b"x")
     assert _indexed_table(tmp_path).load() is None
