@@ -411,10 +411,20 @@ class Plan:
             else:
                 sent.append((positions, future))
         present = self.present
+        answers: list[tuple[list[int], Any]] = []
         for positions, future in sent:
             try:
-                rows = marshal.loads(future.result())
+                answers.append((positions, future.result()))
             except Exception:  # sightlint: ignore[SL201] a worker failed: resolved here
+                answers.append((positions, None))
+        if sent:
+            # The workers' part of the run is done: their memory is given back before the
+            # graph is built here (the peak of a cold run counts every process).
+            runner.release_workers()
+        for positions, blob in answers:
+            try:
+                rows = marshal.loads(blob) if blob is not None else None
+            except Exception:  # sightlint: ignore[SL201] damaged: resolved here
                 rows = None
             if (
                 type(rows) is list
