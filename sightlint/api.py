@@ -115,6 +115,10 @@ def _project_phase(
     from sightlint.project.thirdparty import FILE_NAME, ThirdPartyClasses
 
     plan = Plan(results, ModelNeeds.union(rule.model_needs(settings) for rule in rules), cache, digests, missing)
+    if runner.kept_workers() is not None:
+        from sightlint.cache import settings_fingerprint
+
+        plan.remote = (settings_fingerprint(settings), tuple(rule.meta.code for rule in rules))
     # Installed sources are read lazily, when a call on an installed class's instance may block; the
     # answers are kept in the cache folder, if there is one.
     third_party = ThirdPartyClasses(cache.directory / FILE_NAME, cache) if cache is not None else ThirdPartyClasses()
@@ -736,27 +740,30 @@ def _check_paths(
     carry = _carry(found, settings, rules, cache)
     # Results that a carried component's final results replace are never read: kept encoded.
     lazy = _rechecker(found, settings) if carry is not None and carry.previous else None
-    run.files, unchanged = _results(found, settings, rules, jobs, cache, summarize, digests, progress, skipped, lazy)
-    progress.phase("cross-file rules")
-    # The cross-file phase reads module summaries and graph records from the cache; one
-    # damaged behind a valid seal (a bug of ours, a bad disk) can make the graph or a rule
-    # raise. Such a run is done again from the files alone, and that run's answer stands
-    # (a fault that is not the cache's then shows there as it would without a cache).
-    for _ in range(2):
-        missing = frozenset(found.files[index].display for index in skipped)
-        try:
-            errors = project_phase(
-                run.files, settings, cache=cache, digests=digests if unchanged else None, named=found.named, missing=missing,
-                carry=carry,
-            )  # fmt: skip
-        except NeedResults:
-            # A file whose result was left out joined a named file's component: load them all.
-            skipped = {}
-            run.files, unchanged = _results(found, settings, rules, jobs, cache, summarize, digests, progress, skipped)
-            continue
-        except Exception:  # sightlint: ignore[SL201] handled: the run is done again without the cache
-            errors = ["the cached cross-file data could not be used"]
-        break
+    # The pool that checks the files stays up for the cross-file phase, which hands its
+    # workers groups of modules to resolve (``incremental.Plan``).
+    with runner.keeping_workers():
+        run.files, unchanged = _results(found, settings, rules, jobs, cache, summarize, digests, progress, skipped, lazy)
+        progress.phase("cross-file rules")
+        # The cross-file phase reads module summaries and graph records from the cache; one
+        # damaged behind a valid seal (a bug of ours, a bad disk) can make the graph or a rule
+        # raise. Such a run is done again from the files alone, and that run's answer stands
+        # (a fault that is not the cache's then shows there as it would without a cache).
+        for _ in range(2):
+            missing = frozenset(found.files[index].display for index in skipped)
+            try:
+                errors = project_phase(
+                    run.files, settings, cache=cache, digests=digests if unchanged else None, named=found.named,
+                    missing=missing, carry=carry,
+                )  # fmt: skip
+            except NeedResults:
+                # A file whose result was left out joined a named file's component: load them all.
+                skipped = {}
+                run.files, unchanged = _results(found, settings, rules, jobs, cache, summarize, digests, progress, skipped)
+                continue
+            except Exception:  # sightlint: ignore[SL201] handled: the run is done again without the cache
+                errors = ["the cached cross-file data could not be used"]
+            break
     if errors:
         return _check_paths(found, settings, cwd=cwd, jobs=jobs, cache_dir=None, use_cache=False, progress=progress)
     run.errors.extend(errors)

@@ -23,13 +23,14 @@ alone, or of the whole project for the rules that read all of it.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import marshal
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from sightlint import engine
+from sightlint import engine, runner
 from sightlint.cache import Cache, PackedSummary
 from sightlint.models import FileResult
 from sightlint.project.graph import Graph, ModelNeeds, ModuleRecord, joined, module_record
@@ -142,6 +143,9 @@ class Plan:
         self._decoded: dict[str, dict[Any, Any]] = {}  # component name -> its stored records
         self._outputs: dict[str, tuple[bytes, Any]] = {}  # component name -> (output key, output) to store
         self._settled: set[str] = set()  # components whose records are all known this run
+        # (settings fingerprint, codes of the project rules) when records may be resolved in
+        # the kept pool's workers (see :meth:`_resolve_groups`; set by the caller).
+        self.remote: tuple[str, tuple[str, ...]] | None = None
         if cache is None or digests is None or len(digests) != len(results):
             return
         self._plan(cache, digests)
@@ -346,6 +350,7 @@ class Plan:
         present, digests, records = self.present, self.digests, self._records
         assert digests is not None
         missing: list[int] = []
+        groups: list[list[int]] = []
         dirty: set[str] | None = None
         for component in components:
             if component.name in self._settled:
@@ -378,10 +383,75 @@ class Plan:
             # Resolved a group of components at a time (what a module's record is resolved
             # from lies in its component): only that group's summaries are unpickled at once.
             if len(missing) >= _RESOLVE_AT_ONCE:
-                self._resolve(missing)
+                groups.append(missing)
                 missing = []
         if missing:
-            self._resolve(missing)
+            groups.append(missing)
+        self._resolve_groups(groups)
+
+    def _resolve_groups(self, groups: list[list[int]]) -> None:
+        """Resolve the records of each group of modules (see :meth:`_resolve`): in the kept
+        pool's workers (``runner.keeping_workers``), idle once the files are checked, when
+        there are several groups, each handed the pickled summaries it reads as the workers
+        produced them; a group a worker cannot do (a summary not pickled, a damaged one,
+        other settings, a lost worker) is resolved here. The records are the same either way:
+        each group is resolved on a model of its own summaries, in the same order."""
+        pool: Any = runner.kept_workers() if len(groups) > 1 and self.remote is not None else None
+        sent: list[tuple[list[int], Any]] = []
+        for positions in groups:
+            job = self._job(positions) if pool is not None else None
+            future = None
+            if job is not None and pool is not None:
+                try:
+                    future = pool.submit(_resolve_remote, *job)
+                except Exception:  # sightlint: ignore[SL201] the pool is gone: resolved here
+                    pool = None
+            if future is None:
+                self._resolve(positions)
+            else:
+                sent.append((positions, future))
+        present = self.present
+        answers: list[tuple[list[int], Any]] = []
+        for positions, future in sent:
+            try:
+                answers.append((positions, future.result()))
+            except Exception:  # sightlint: ignore[SL201] a worker failed: resolved here
+                answers.append((positions, None))
+        if sent:
+            # The workers' part of the run is done: their memory is given back before the
+            # graph is built here (the peak of a cold run counts every process).
+            runner.release_workers()
+        for positions, blob in answers:
+            try:
+                rows = marshal.loads(blob) if blob is not None else None
+            except Exception:  # sightlint: ignore[SL201] damaged: resolved here
+                rows = None
+            if (
+                type(rows) is list
+                and len(rows) == len(positions)
+                and all(type(row) is tuple and len(row) == _RECORD_WIDTH and row[0] == present[p][2] for row, p in zip(rows, positions))
+            ):
+                for position, row in zip(positions, rows):
+                    self._records[position] = row
+            else:
+                self._resolve(positions)
+
+    def _job(self, positions: list[int]) -> tuple[Any, ...] | None:
+        """The arguments of :func:`_resolve_remote` for the modules at ``positions`` (None:
+        a summary it reads is not pickled)."""
+        present, results, module_index = self.present, self.results, self.module_index
+        wanted = [present[position][2] for position in positions]
+        needed = sorted(module_index[module] for module in _closure(set(wanted), self.consults(set(wanted))))
+        modules: list[str] = []
+        blobs: list[bytes] = []
+        for position in needed:
+            index, _, module = present[position]
+            summary = results[index].summary
+            if not isinstance(summary, PackedSummary) or summary.module != module or not summary.blob:
+                return None
+            modules.append(module)
+            blobs.append(summary.blob)
+        return self.remote, modules, blobs, wanted
 
     def _dirty(self) -> set[str]:
         """The modules whose stored record may be stale: the changed ones and every module
@@ -519,6 +589,43 @@ class Plan:
             cache.save_index(self.names_key, entries, fresh)
         if (wrote or fresh) and cache.write_error is None:
             cache.prune_components(live)
+
+
+_REMOTE_NEEDS: dict[tuple[str, tuple[str, ...]], ModelNeeds] = {}
+
+
+def _resolve_remote(remote: tuple[str, tuple[str, ...]], modules: list[str], blobs: list[bytes], wanted: list[str]) -> bytes:
+    """In a pool worker: :meth:`Plan._resolve` of the ``wanted`` modules from the pickled
+    summaries (``PackedSummary`` blobs) of ``modules``, the records marshalled in ``wanted``'s
+    order. Raises if the worker's settings or project rules are not ``remote``'s, or a summary
+    is damaged (the caller then resolves the group itself)."""
+    from sightlint.cache import settings_fingerprint
+    from sightlint.rules.base import uses_project
+
+    needs = _REMOTE_NEEDS.get(remote)
+    if needs is None:
+        settings, rules = runner.worker_state()
+        if settings is None:
+            raise RuntimeError("not a worker")
+        project = [rule for rule in rules if uses_project(rule)]
+        if (settings_fingerprint(settings), tuple(rule.meta.code for rule in project)) != remote:
+            raise RuntimeError("the worker checks with other settings")
+        needs = _REMOTE_NEEDS[remote] = ModelNeeds.union(rule.model_needs(settings) for rule in project)
+    collecting = gc.isenabled()
+    gc.disable()  # as in the main process's phase (``api.project_phase``)
+    try:
+        ordered: list[ModuleSummary] = []
+        for module, blob in zip(modules, blobs):
+            summary = PackedSummary(blob, module).load()
+            if not isinstance(summary, ModuleSummary) or summary.module != module:
+                raise ValueError(f"the summary of {module} is damaged")
+            ordered.append(summary)
+        chosen = set(wanted)
+        model = ProjectModel(ordered, graph_of=[s for s in ordered if s.module in chosen])
+        return marshal.dumps([tuple(module_record(model, model.modules[module], needs)) for module in wanted])
+    finally:
+        if collecting:
+            gc.enable()
 
 
 class NeedResults(Exception):

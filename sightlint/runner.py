@@ -10,12 +10,13 @@ only the file that killed it (:func:`_run_pool`, :func:`_isolate`).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import gc
 import os
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from types import MappingProxyType
 from typing import Any
 
@@ -316,12 +317,14 @@ def _run_pool(
     lost: list[Task] = []
     futures: list[tuple[Any, list[Task]]] = []
     try:
-        with ProcessPoolExecutor(
+        pool = ProcessPoolExecutor(
             max_workers=workers,
             mp_context=_pool_context(),
             initializer=_init_worker,
             initargs=(_portable(settings), tuple(rules), summarize),
-        ) as pool:
+        )
+        whole = False
+        try:
             for chunk in chunks:
                 try:
                     future = pool.submit(_run_chunk, chunk)
@@ -337,12 +340,63 @@ def _run_pool(
                     done.extend(future.result())
                 except Exception:  # sightlint: ignore[SL201] BrokenProcessPool: a worker died
                     lost.extend(chunk)
+            whole = not lost
+        finally:
+            if whole and _KEEP:
+                _keep(pool)
+            else:
+                pool.shutdown(wait=True)
     except Exception:  # sightlint: ignore[SL201] no processes allowed: finish in this process
         if not futures:
             return []
     if lost:
         done.extend(_isolate(lost, settings, rules, workers, summarize))
     return done
+
+
+# The pool of the last check, kept up while a caller holds :func:`keeping_workers`: the
+# cross-file phase hands its idle workers groups of module summaries to resolve
+# (``sightlint.incremental``), instead of starting processes again.
+_KEEP = 0
+_KEPT: Any = None
+
+
+@contextlib.contextmanager
+def keeping_workers() -> Iterator[None]:
+    """Within: the process pool of a check that used one stays up (:func:`kept_workers`); shut down at exit."""
+    global _KEEP
+    _KEEP += 1
+    try:
+        yield
+    finally:
+        _KEEP -= 1
+        if not _KEEP:
+            release_workers()
+
+
+def _keep(pool: Any) -> None:
+    global _KEPT
+    release_workers()
+    _KEPT = pool
+
+
+def kept_workers() -> Any:
+    """The pool kept by :func:`keeping_workers` (a ``ProcessPoolExecutor``), or None.
+    Its workers hold the settings and rules of that check (:func:`worker_state`)."""
+    return _KEPT
+
+
+def release_workers() -> None:
+    """Shut the kept pool down (if any)."""
+    global _KEPT
+    pool, _KEPT = _KEPT, None
+    if pool is not None:
+        pool.shutdown(wait=True)
+
+
+def worker_state() -> tuple[Settings | None, tuple[RuleClass, ...]]:
+    """In a pool worker: the settings and rules it checks with (None before it is set up)."""
+    return _WORKER_SETTINGS, _WORKER_RULES
 
 
 def _advancer(progress: Progress, amount: int) -> Callable[[Any], None]:

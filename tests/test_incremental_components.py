@@ -324,3 +324,37 @@ def test_a_run_on_some_files_leaves_the_whole_runs_results_to_take_over(project:
     assert taken and all(isinstance(r, LazyFileResult) and not r.decoded or not r.findings for r in taken)
     assert sum(isinstance(r, LazyFileResult) for r in taken) >= 2
     assert _findings(run) == _run(project, SETTINGS, None)
+
+
+def test_records_resolved_in_the_kept_pool_equal_those_resolved_here(project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cold cached run with a pool hands the groups of modules to its workers (kept up
+    after the files are checked): the findings equal ``--no-cache`` and a run in one process,
+    no group is resolved in the main process, and a warm run after an edit agrees too."""
+    from sightlint import incremental, runner
+
+    _write(project, {f"pkg{n}/helpers.py": _HELPER.format(n=10 + n) for n in range(6)})
+    _write(project, {f"pkg{n}/api.py": _API.format(pkg=f"pkg{n}", n=10 + n) for n in range(6)})
+    monkeypatch.setattr(incremental, "_RESOLVE_AT_ONCE", 2)  # several groups
+    monkeypatch.setattr(runner, "_MIN_PARALLEL_BYTES", 0)
+    monkeypatch.setattr(runner, "_MIN_PARALLEL_FILES", 2)
+    local: list[int] = []
+    resolve = incremental.Plan._resolve
+
+    def counted(self: Any, positions: list[int]) -> None:
+        local.append(len(positions))
+        resolve(self, positions)
+
+    monkeypatch.setattr(incremental.Plan, "_resolve", counted)
+    plain = _run(project, SETTINGS, None)
+    assert plain
+    one = _findings(api.check_paths([project], SETTINGS, cwd=project, cache_dir=tmp_path / "one", jobs=1))
+    assert one == plain and local
+    local.clear()
+    cache = tmp_path / "cache"
+    pooled = _findings(api.check_paths([project], SETTINGS, cwd=project, cache_dir=cache, jobs=2))
+    assert pooled == plain
+    assert local == []  # every group went to a worker
+    assert runner.kept_workers() is None  # shut down after the phase
+    (project / "pkg3" / "helpers.py").write_text(_HELPER.format(n=13) + "\n\ndef more():\n    time.sleep(2)\n", encoding="utf-8")
+    again = _findings(api.check_paths([project], SETTINGS, cwd=project, cache_dir=cache, jobs=2))
+    assert again == _run(project, SETTINGS, None)
