@@ -266,6 +266,7 @@ class SummaryCollector:
         # every function (refs are immutable values, so sharing one changes nothing).
         self._members: dict[str, Ref] = {}
         self._globals: dict[str, Ref] = {}
+        self._types: dict[Ref, Ref] = {}  # ``TypeRef`` by class ref (annotations recur)
 
     # -- symbolic values -------------------------------------------------------------
 
@@ -429,6 +430,12 @@ class SummaryCollector:
         """The value an annotation describes: an instance of the annotated class."""
         if node is None or depth > 10:
             return None
+        if type(node) is ast.Name:  # most annotations (``str``, ``Session``): the last branch, first
+            name = node.id
+            if name in _UNTYPED:
+                return None  # a callable parameter stays a parameter the function may call
+            base = self._name_ref(name)
+            return None if base is None else self._instance(base)
         if isinstance(node, ast.Constant):
             if isinstance(node.value, str) and len(node.value) < 200:
                 try:
@@ -459,8 +466,15 @@ class SummaryCollector:
             if _subscript_name(node) in _UNTYPED:
                 return None  # a callable parameter stays a parameter the function may call
             base = self.ref(node)
-            return None if base is None else TypeRef(base)
+            return None if base is None else self._instance(base)
         return None
+
+    def _instance(self, base: Ref) -> Ref:
+        """``TypeRef(base)``, one object per class named in the file (like ``_member``)."""
+        ref = self._types.get(base)
+        if ref is None:
+            ref = self._types[base] = TypeRef(base)
+        return ref
 
     def _lambda_id(self, node: ast.Lambda) -> str:
         return f"{self._owners[-1]}.<lambda@{node.lineno}:{self.ctx.char_col(node.lineno, node.col_offset)}>"
