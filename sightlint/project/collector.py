@@ -266,6 +266,7 @@ class SummaryCollector:
         # every function (refs are immutable values, so sharing one changes nothing).
         self._members: dict[str, Ref] = {}
         self._globals: dict[str, Ref] = {}
+        self._types: dict[Ref, Ref] = {}  # ``TypeRef`` by class ref (annotations recur)
 
     # -- symbolic values -------------------------------------------------------------
 
@@ -333,6 +334,8 @@ class SummaryCollector:
                 # ``await asyncio.to_thread(f, x)`` is what ``f(x)`` returns (run elsewhere)
                 callee = self.ref(handed, depth + 1)
                 return None if callee is None else CallRef(callee)
+            if qualified is not None and depth < 30:
+                return CallRef(self._global(qualified))  # what ``self.ref(func)`` gives
             base = self.ref(func, depth + 1)
             return None if base is None else CallRef(base)
         if kind is ast.Subscript:
@@ -427,6 +430,12 @@ class SummaryCollector:
         """The value an annotation describes: an instance of the annotated class."""
         if node is None or depth > 10:
             return None
+        if type(node) is ast.Name:  # most annotations (``str``, ``Session``): the last branch, first
+            name = node.id
+            if name in _UNTYPED:
+                return None  # a callable parameter stays a parameter the function may call
+            base = self._name_ref(name)
+            return None if base is None else self._instance(base)
         if isinstance(node, ast.Constant):
             if isinstance(node.value, str) and len(node.value) < 200:
                 try:
@@ -457,8 +466,15 @@ class SummaryCollector:
             if _subscript_name(node) in _UNTYPED:
                 return None  # a callable parameter stays a parameter the function may call
             base = self.ref(node)
-            return None if base is None else TypeRef(base)
+            return None if base is None else self._instance(base)
         return None
+
+    def _instance(self, base: Ref) -> Ref:
+        """``TypeRef(base)``, one object per class named in the file (like ``_member``)."""
+        ref = self._types.get(base)
+        if ref is None:
+            ref = self._types[base] = TypeRef(base)
+        return ref
 
     def _lambda_id(self, node: ast.Lambda) -> str:
         return f"{self._owners[-1]}.<lambda@{node.lineno}:{self.ctx.char_col(node.lineno, node.col_offset)}>"
@@ -1085,21 +1101,25 @@ class SummaryCollector:
                     )
                 )
         callee: Ref | None = None
-        if isinstance(func, ast.Name) and _own_param(frame, func.id):
-            frame.fn.param_calls.append((func.id, node.lineno, self.ctx.char_col(node.lineno, node.col_offset)))
+        if kind is ast.Name and _own_param(frame, func.id):  # type: ignore[attr-defined]
+            frame.fn.param_calls.append((func.id, node.lineno, self.ctx.char_col(node.lineno, node.col_offset)))  # type: ignore[attr-defined]
             # A call of the parameter: the callers' arguments and its default (``def
             # run(fetch=requests.get)``) are what may run (the graph draws the edge from
             # each caller that passes one; see ``ProjectModel._build_graph``).
-            callee = frame.locals[func.id]
-        callee = callee or self.ref(func)
-        if callee is None:
-            return
+            callee = frame.locals[func.id]  # type: ignore[attr-defined]
+        if not callee:
+            # A qualified name is what ``ref`` gives a name or attribute that has one (the
+            # innermost binding of the name is an import): no second scope search.
+            callee = self._global(qualified) if qualified is not None else self.ref(func)
+            if callee is None:
+                return
         fn_args: list[tuple[int | str, Ref]] = []
         other_args: list[tuple[int | str, Ref]] = []
         # Arguments bind parameters of a function of this module only through calls that
         # may reach one: not through an import or a builtin.
-        local = not isinstance(callee, GlobalRef) and not (
-            isinstance(callee, MemberRef) and callee.name in _BUILTIN_NAMES and callee.name not in self.summary.toplevel
+        callee_kind = type(callee)
+        local = callee_kind is not GlobalRef and not (
+            callee_kind is MemberRef and callee.name in _BUILTIN_NAMES and callee.name not in self.summary.toplevel  # type: ignore[union-attr]
         )
         keyed: list[tuple[int | str, ast.expr]] = []
         for index, positional in enumerate(node.args):

@@ -240,6 +240,10 @@ _REF_TYPES: frozenset[type] = frozenset(
 )
 
 
+# The ``tag`` string of each kind of ref (a term of every summary holding one).
+_TAG_OF: dict[type, str] = {kind: kind._field_defaults["tag"] for kind in _REF_TYPES}  # type: ignore[attr-defined]
+
+
 def _compact(cls: type[Any]) -> type[Any]:
     """Pickle instances as ``cls(*field values)``: slotted dataclasses otherwise unpickle
     through ``dataclasses``' Python ``__setstate__`` (and ``fields()``) per object, which
@@ -501,10 +505,11 @@ def dependency_terms(summary: ModuleSummary) -> DependencyTerms:
     attrs: set[str] = set()
     members: set[str] = set()
     member_names: set[str] = set()
+    kinds: set[type] = set()
     # A ref's terms depend on its value alone, and the same ref recurs (one import called
-    # in many places): each distinct one is walked once.
+    # in many places): each distinct composite one is walked once. The common kinds are
+    # read field by field; each kind's tag string is a term too (added once at the end).
     seen: set[Any] = set()
-    ref_types = _REF_TYPES
     pop, push, add = values.pop, values.extend, found.add
     while values:
         value = pop()
@@ -513,16 +518,36 @@ def dependency_terms(summary: ModuleSummary) -> DependencyTerms:
             add(value)
         elif kind is tuple or kind is list:
             push(value)
-        elif kind in ref_types:
+        elif kind is GlobalRef:
+            add(value[0])
+            kinds.add(kind)
+        elif kind is MemberRef:
             if value in seen:
                 continue
             seen.add(value)
-            if kind is AttrRef:
-                attrs.add(value.name)
-            elif kind is MemberRef:
-                members.add(f"{value.module}.{value.name}")
-                member_names.add(value.name)
+            kinds.add(kind)
+            module, name = value[0], value[1]
+            add(module)
+            add(name)
+            members.add(f"{module}.{name}")
+            member_names.add(name)
+        elif kind is AttrRef:
+            kinds.add(kind)
+            name = value[1]
+            add(name)
+            attrs.add(name)
+            values.append(value[0])
+        elif kind is CallRef or kind is TypeRef:
+            kinds.add(kind)
+            values.append(value[0])
+        elif kind in _TAG_OF:
+            if value in seen:
+                continue
+            seen.add(value)
+            kinds.add(kind)
             push(value)
+    for kind in kinds:
+        add(_TAG_OF[kind])
     prefixes: set[str] = set()
     for text in found:
         end = text.find(".")
