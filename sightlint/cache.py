@@ -281,6 +281,15 @@ def _check(raw: bytes) -> bytes:
     return hashlib.sha256(raw).digest()[:16]
 
 
+def _valid_place(where: Any) -> bool:
+    """Whether ``where`` is an index entry of the shape :class:`_Indexed` writes."""
+    return (
+        type(where) is tuple and len(where) == 5
+        and type(where[0]) is int and where[0] >= 0 and type(where[1]) is int and where[1] >= 0
+        and type(where[2]) is bytes and type(where[3]) is bytes and (where[4] is None or type(where[4]) is str)
+    )  # fmt: skip
+
+
 _BULK_AFTER = 512
 
 
@@ -340,7 +349,7 @@ class _Indexed(_Journaled):
             return None
         entries: dict[Any, Any] = {}
         for key, where in data[3].items():
-            if type(where) is tuple and len(where) == 5 and (where[4] is None or type(where[4]) is str):
+            if _valid_place(where):
                 entries[key] = _Stored(*where)
         self._stream, self._start, self._stream_token = stream, start, data[1]
         return (data[0], data[1], data[2], entries)
@@ -388,9 +397,9 @@ class _Indexed(_Journaled):
             if self._stream_token != token:
                 self.close()
         stream = self._stream
-        offset, length = stored.offset, stored.length
-        if stream is None or type(offset) is not int or type(length) is not int or offset < 0 or length < 0:
+        if stream is None:
             return None
+        offset, length = stored.offset, stored.length
         self._fetched += 1
         raw: bytes | None
         if self._data is not None or self._fetched > _BULK_AFTER:
@@ -421,7 +430,6 @@ class _Indexed(_Journaled):
     def _write_base(self, token: bytes, tag: bytes, entries: Mapping[Any, Any]) -> dict[Any, Any]:
         index: dict[Any, tuple[int, int, bytes, bytes, str | None]] = {}
         pieces: list[bytes] = []
-        stored: dict[Any, Any] = {}
         offset = 0
         # One read of the old base's entries, each checked before it is copied: bytes the
         # index does not vouch for must not get a new valid seal.
@@ -429,8 +437,7 @@ class _Indexed(_Journaled):
         view = memoryview(data)
         for key, value in entries.items():
             if type(value) is _Stored:
-                start = value.offset
-                raw = bytes(view[start : start + value.length]) if type(start) is int and start >= 0 else b""
+                raw = bytes(view[value.offset : value.offset + value.length])
                 if len(raw) != value.length or _check(raw) != value.check:
                     continue
                 check, content, module = value.check, value.content, value.module
@@ -439,7 +446,6 @@ class _Indexed(_Journaled):
                 check, content = _check(raw), value[0]
                 module = value[3] if len(value) == 4 and type(value[3]) is str else None
             index[key] = (offset, len(raw), check, content, module)
-            stored[key] = _Stored(offset, len(raw), check, content, module)
             pieces.append(raw)
             offset += len(raw)
         view.release()
@@ -448,7 +454,7 @@ class _Indexed(_Journaled):
         self._write_headed(self.path, marshal.dumps((self._fmt, token, tag, index)), pieces)
         self._reopen = True
         self._stream_token = token
-        return stored
+        return {key: _Stored(*where) for key, where in index.items()}
 
 
 class Cache:
@@ -571,8 +577,13 @@ class Cache:
         """Write the pack (or its journal) if anything changed; failures are recorded, never raised.
 
         Either way the pack's file is closed: the entries a run asks for are read by now."""
-        if not self._fresh:
+        try:
+            self._save()
+        finally:
             self._pack.release()
+
+    def _save(self) -> None:
+        if not self._fresh:
             return
         self._load()
         entries: dict[Key, tuple[Any, ...]] = {}
@@ -587,11 +598,9 @@ class Cache:
             stored = self._pack.save(b"", entries, self._fresh)
         except Exception as exc:
             self.write_error = f"cannot write cache in {self.directory}: {exc}"
-            self._pack.release()
             return
         self._entries = entries if stored is None else stored
         self._fresh.clear()
-        self._pack.release()
         self._prune()
 
     # -- content hashes by file identity ------------------------------------------------

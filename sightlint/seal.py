@@ -116,28 +116,30 @@ class Seal:
             return None
         stream = open(fd, "rb", buffering=0)
         try:
-            info = os.fstat(fd)
-            if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_SIZE:
-                stream.close()
-                return None
-            header = stream.read(HEAD_HEADER_SIZE)
-            length = int.from_bytes(header[-8:], "little")
-            if (
-                len(header) != HEAD_HEADER_SIZE
-                or header[: len(HEAD_MAGIC)] != HEAD_MAGIC
-                or length > info.st_size - HEAD_HEADER_SIZE
-            ):
-                stream.close()
-                return None
-            head = stream.read(length)
-            mac = hmac.digest(self._key_for(path.name), header[-8:] + head, "sha256")
-            if len(head) != length or not hmac.compare_digest(mac, header[len(HEAD_MAGIC) : len(HEAD_MAGIC) + TAG_SIZE]):
-                stream.close()
-                return None
+            head = self._sealed_head(stream, path.name)
         except BaseException:
             stream.close()
             raise
-        return stream, head, HEAD_HEADER_SIZE + length
+        if head is None:
+            stream.close()
+            return None
+        return stream, head, HEAD_HEADER_SIZE + len(head)
+
+    def _sealed_head(self, stream: FileIO, name: str) -> bytes | None:
+        """The head of the open file ``stream`` (called ``name``), or None if it is not a
+        regular file of at most :data:`MAX_SIZE` whose head this key sealed under that name."""
+        info = os.fstat(stream.fileno())
+        if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_SIZE:
+            return None
+        header = stream.read(HEAD_HEADER_SIZE)
+        length = int.from_bytes(header[-8:], "little")
+        if len(header) != HEAD_HEADER_SIZE or header[: len(HEAD_MAGIC)] != HEAD_MAGIC or length > info.st_size - HEAD_HEADER_SIZE:
+            return None
+        head = stream.read(length)
+        mac = hmac.digest(self._key_for(name), header[-8:] + head, "sha256")
+        if len(head) != length or not hmac.compare_digest(mac, header[len(HEAD_MAGIC) : len(HEAD_MAGIC) + TAG_SIZE]):
+            return None
+        return head
 
 
 class KeyUnusable(Exception):
