@@ -47,6 +47,8 @@ _RECORD_WIDTH = len(ModuleRecord._fields)
 # Modules whose records are resolved on one model: fewer models share more memoised
 # answers, more hold more summaries at once (~26 KB per module, unpickled and modelled).
 _RESOLVE_AT_ONCE = 1000
+# Groups per worker when the kept pool's workers resolve them (see :meth:`Plan._ensure`).
+_GROUPS_PER_WORKER = 4
 
 
 def summary_of(result: FileResult) -> ModuleSummary | None:
@@ -364,6 +366,14 @@ class Plan:
         wholes: list[list[Component] | None] = []
         whole: list[Component] | None = []
         dirty: set[str] | None = None
+        limit = _RESOLVE_AT_ONCE
+        workers = runner.kept_size() if self.remote is not None else 0
+        if workers > 1:
+            # Groups sized to keep every worker busy to the end: the last worker to finish
+            # holds the main process up (at 200k lines, groups of 1,000 modules left one worker
+            # a whole group behind the other).
+            total = sum(len(component.members) for component in components if component.name not in self._settled)
+            limit = max(1, min(limit, -(-total // (workers * _GROUPS_PER_WORKER))))
         for component in components:
             if component.name in self._settled:
                 continue
@@ -400,7 +410,7 @@ class Plan:
                     whole = None
             # Resolved a group of components at a time (what a module's record is resolved
             # from lies in its component): only that group's summaries are unpickled at once.
-            if len(missing) >= _RESOLVE_AT_ONCE:
+            if len(missing) >= limit:
                 groups.append(missing)
                 wholes.append(whole)
                 missing, whole = [], []

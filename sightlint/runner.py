@@ -343,7 +343,7 @@ def _run_pool(
             whole = not lost
         finally:
             if whole and _KEEP:
-                _keep(pool)
+                _keep(pool, workers)
             else:
                 pool.shutdown(wait=True)
     except Exception:  # sightlint: ignore[SL201] no processes allowed: finish in this process
@@ -359,6 +359,7 @@ def _run_pool(
 # (``sightlint.incremental``), instead of starting processes again.
 _KEEP = 0
 _KEPT: Any = None
+_KEPT_SIZE = 0
 
 
 @contextlib.contextmanager
@@ -374,16 +375,21 @@ def keeping_workers() -> Iterator[None]:
             release_workers()
 
 
-def _keep(pool: Any) -> None:
-    global _KEPT
+def _keep(pool: Any, workers: int) -> None:
+    global _KEPT, _KEPT_SIZE
     release_workers()
-    _KEPT = pool
+    _KEPT, _KEPT_SIZE = pool, workers
 
 
 def kept_workers() -> Any:
     """The pool kept by :func:`keeping_workers` (a ``ProcessPoolExecutor``), or None.
     Its workers hold the settings and rules of that check (:func:`worker_state`)."""
     return _KEPT
+
+
+def kept_size() -> int:
+    """How many workers the kept pool has (0: none kept)."""
+    return _KEPT_SIZE if _KEPT is not None else 0
 
 
 def release_workers() -> None:
