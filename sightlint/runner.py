@@ -315,8 +315,8 @@ def _run_pool(
     # The last two rounds in chunks a quarter that size: the workers then finish within a
     # small chunk of each other (the main process waits for the last one; with equal
     # chunks one worker could idle for most of a chunk at the end).
-    tail = min(len(todo), 2 * workers * size)
-    head, small = len(todo) - tail, max(1, size // 4)
+    head = max(0, len(todo) - 2 * workers * size) // size * size  # whole chunks
+    small = max(1, size // 4)
     chunks = [todo[i : i + size] for i in range(0, head, size)] + [todo[i : i + small] for i in range(head, len(todo), small)]
     done: list[tuple[int, bytes | None, FileResult | Packed]] = []
     lost: list[Task] = []
