@@ -341,16 +341,21 @@ def _ask_workers(
 
     if graded and any(f.function is not None and f.code in graded for r in outside for f in r.findings):
         return None  # graded on the graph of the components analysed
-    held: dict[str, list[Any]] = {}
-    if graded:
-        for result in phase.results:
-            items = [(i, f) for i, f in enumerate(result.findings) if f.function is not None and f.code in graded]
-            if items:
-                held[result.path] = [(i, item) for (i, _), item in zip(items, encode_findings([f for _, f in items]))]
-    tables = {result.path: result.prints for result in phase.results if result.path in plan.component_of}
+    by_path = phase.by_path
+
+    def held(path: str) -> list[Any] | None:
+        """The encoded graded findings (index, finding) of the file at ``path``, if any
+        (asked only for the files of the groups sent: a result kept encoded is decoded
+        only then)."""
+        items = [(i, f) for i, f in enumerate(by_path[path].findings) if f.function is not None and f.code in graded]
+        return [(i, item) for (i, _), item in zip(items, encode_findings([f for _, f in items]))] if items else None
+
+    def table(path: str) -> Any:
+        return by_path[path].prints
+
     cache = plan.cache
     folder = str(cache.directory) if cache is not None else None
-    plan.ask = (tuple(rule.meta.code for rule in rules), held, tables, folder)
+    plan.ask = (tuple(rule.meta.code for rule in rules), held if graded else lambda path: None, table, folder)
     try:
         answer = plan.answered(components)
     finally:
@@ -360,7 +365,6 @@ def _ask_workers(
     cross, graded_items, parts = answer
     try:
         found = decode_findings(cross)
-        by_path = phase.by_path
         grades = []
         for path, index, item in graded_items:
             result = by_path[path]

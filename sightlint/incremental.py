@@ -26,7 +26,7 @@ from __future__ import annotations
 import gc
 import hashlib
 import marshal
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -150,9 +150,9 @@ class Plan:
         self.remote: tuple[str, tuple[str, ...]] | None = None
         # Set by the caller with ``remote``: the component-local rules' answers asked of the
         # workers with the records (see :meth:`answered`): (codes of those rules, display path
-        # -> the encoded graded findings (index, finding) of its result, display path -> its
-        # fingerprint table, the cache folder or None).
-        self.ask: tuple[tuple[str, ...], Mapping[str, list[Any]], Mapping[str, Any], str | None] | None = None
+        # -> the encoded graded findings (index, finding) of its result or None, display path
+        # -> its fingerprint table, the cache folder or None).
+        self.ask: tuple[tuple[str, ...], Callable[[str], list[Any] | None], Callable[[str], Any], str | None] | None = None
         # Per group of components resolved in a worker that answered too: (their names, answer).
         self._answers: list[tuple[frozenset[str], Any]] = []
         # Display path -> fingerprint parts by range that came with the answers (set by the caller).
@@ -509,8 +509,8 @@ class Plan:
         order = sorted(range(len(positions)), key=positions.__getitem__)
         # In the results' order, as ``api._grade`` grades them.
         ordered = [result.path for result in self.results if result.path in paths]
-        held = [(path, graded[path]) for path in ordered if path in graded]
-        return codes, order, held, [(path, tables.get(path)) for path in ordered], folder
+        held = [(path, items) for path in ordered if (items := graded(path))]
+        return codes, order, held, [(path, tables(path)) for path in ordered], folder
 
     def answered(self, components: Sequence[Component]) -> tuple[list[Any], list[Any], dict[str, Any]] | None:
         """Make the records of ``components`` known (as :meth:`graph`), and when the workers
