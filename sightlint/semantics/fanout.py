@@ -73,7 +73,26 @@ def session_factories(context: Context) -> set[str]:
 def is_session_factory(expr: ast.expr, factories: set[str]) -> bool:
     """A reference to a session factory: a known binding, or the conventional names."""
     name = last_name(expr)
-    return bool(name) and (name in factories or bool(_FACTORY_NAME.search(name)))
+    if not name or name in factories:
+        return bool(name)
+    found = _FACTORY_NAMED.get(name)
+    if found is None:
+        found = _remember(_FACTORY_NAMED, name, _FACTORY_NAME.search(name) is not None)
+    return found
+
+
+# The answers of the two name patterns per identifier: SL601 asks them of every call, and a
+# project spells the same few thousand names again and again (bounded: cleared when full).
+_FACTORY_NAMED: dict[str, bool] = {}
+_BUILDER_NAMED: dict[str, bool] = {}
+_MEMO_SIZE = 1 << 16
+
+
+def _remember(memo: dict[str, bool], name: str, found: bool) -> bool:
+    if len(memo) >= _MEMO_SIZE:
+        memo.clear()
+    memo[name] = found
+    return found
 
 
 _SESSION_WORD = re.compile("session", re.IGNORECASE)
@@ -105,11 +124,18 @@ def opens_session(call: ast.Call, context: Context, factories: set[str]) -> bool
     factory, and passing a factory to concurrent tasks is the right pattern.
     """
     func = call.func
-    if context.qualified_name(func) in _FACTORY_CONSTRUCTORS or _FACTORY_BUILDER.match(last_name(func)):
+    qualified = context.qualified_name(func)
+    if qualified in _FACTORY_CONSTRUCTORS:
+        return False
+    name = last_name(func)
+    builder = _BUILDER_NAMED.get(name)
+    if builder is None:
+        builder = _remember(_BUILDER_NAMED, name, _FACTORY_BUILDER.match(name) is not None)
+    if builder:
         return False
     if isinstance(func, ast.Attribute) and func.attr == "begin" and is_session_factory(func.value, factories):
         return True
-    if context.qualified_name(func) in _SESSION_CLASSES or (isinstance(func, ast.Name) and func.id == "AsyncSession"):
+    if qualified in _SESSION_CLASSES or (isinstance(func, ast.Name) and func.id == "AsyncSession"):
         return True
     return is_session_factory(func, factories)
 
