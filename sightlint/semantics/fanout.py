@@ -37,6 +37,21 @@ _WAIT_END = re.compile(r"wait(?!\w)")
 
 def may_fan_out(text: str) -> bool:
     """False when ``text`` has no fan-out site (no ``gather``, ``create_task``, ``wait``...)."""
+    # SL601 and SL602 both ask, of the same text: the last answer is kept (with the text,
+    # so no other text can be that object).
+    global _last_fan_out
+    last = _last_fan_out
+    if last[0] is text:
+        return last[1]
+    found = _may_fan_out(text)
+    _last_fan_out = (text, found)
+    return found
+
+
+_last_fan_out: tuple[str, bool] = ("", False)
+
+
+def _may_fan_out(text: str) -> bool:
     if any(word in text for word in _FANOUT_WORDS):
         return True
     if text.count("wait") == text.count("await"):
@@ -108,6 +123,8 @@ def may_open_session(text: str) -> bool:
     ``.begin`` on one of those: each spells ``session`` in some case. The text is matched
     with the same case-insensitive ``re`` semantics as ``_FACTORY_NAME`` (``str.lower`` is
     the same test on ASCII text, and faster)."""
+    if "session" in text or "Session" in text:
+        return True  # the usual spellings, found without a lowered copy of the text
     if text.isascii():
         return "session" in text.lower()
     return _SESSION_WORD.search(text) is not None
