@@ -300,6 +300,8 @@ class NaiveUtcnow(Rule):
         # `_declares_tz` of each column call asked about (an assigned one is asked twice:
         # its assignment is visited before the call).
         self._tz_calls: dict[ast.Call, bool] = {}
+        self._tz_lines: set[int] | None = None  # `_tz_rows`, found on first use
+        self._tz_known = False
 
     @classmethod
     def may_report(cls, text: str) -> bool:
@@ -353,8 +355,32 @@ class NaiveUtcnow(Rule):
     def _declares_tz(self, call: ast.Call) -> bool:
         found = self._tz_calls.get(call)
         if found is None:
-            found = self._tz_calls[call] = _declares_tz(call)
+            # A `timezone=` keyword spells `timezone` on the call's own lines: a call whose
+            # lines do not hold the word needs no walk.
+            rows = self._tz_rows()
+            end = call.end_lineno or call.lineno
+            if rows is not None and not any(call.lineno <= row <= end for row in rows):
+                found = self._tz_calls[call] = False
+            else:
+                found = self._tz_calls[call] = _declares_tz(call)
         return found
+
+    def _tz_rows(self) -> set[int] | None:
+        """The lines (1-based, as the parser numbers them) that hold the word ``timezone``;
+        None when the text's words may differ from its identifiers (not ASCII: NFKC) or its
+        lines may be numbered otherwise (a carriage return ends a line for the parser)."""
+        if not self._tz_known:
+            self._tz_known = True
+            text = self.context.text
+            rows: set[int] | None = None
+            if text.isascii() and "\r" not in text:
+                rows = set()
+                at = text.find("timezone")
+                while at != -1:
+                    rows.add(text.count("\n", 0, at) + 1)
+                    at = text.find("timezone", at + 8)
+            self._tz_lines = rows
+        return self._tz_lines
 
     def visit_ClassDef(self, node: ast.ClassDef) -> None:
         self._classes.append(node.name)

@@ -4,6 +4,7 @@ import ast
 import dataclasses
 import re
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from sightlint.models import Finding, RelatedLocation
@@ -30,6 +31,8 @@ _LOCK_TYPES = {
     "multiprocessing.RLock",
 }
 _FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef
+# How a rule step resolves a name to what it imports (``Context.qualified_name`` or a stand-in).
+_Qualify = Callable[[ast.AST], "str | None"]
 # One of these is in the text of every file with a finding (see ``may_report``).
 _KEY_WORDS = ("global", "class", "__new__", "{", "dict", "Dict", "Mapping")
 # Module-level values that make a name a dict cache (``_CACHE: dict[str, X] = {}``).
@@ -820,8 +823,12 @@ async def session_for(user_id, api):
         self._dicts: set[str] = set()
         # Where each module global, dict cache and class attribute is first bound.
         self._declared: dict[str, ast.stmt] = {}
-        # Classes of this module whose instances are values (``_value_class``).
-        self._value_classes: set[str] = set()
+        # Classes of this module whose instances are values (``_value_class``): judged the
+        # first time a check-then-set asks (``_value_class_names``), rarely, as of the walk's
+        # start (the module's classes and its import bindings then, kept by ``visit_Module``).
+        self._value_classes: set[str] | None = None
+        self._module_classes: list[ast.ClassDef] = []
+        self._start_bindings: dict[str, str | None] = {}
         # Functions (``get_x``, ``Registry.get``) the module calls while it is imported
         # (``_called_on_import``: read from the tree alone, and only for a file with a finding).
         self._import_time: set[str] | None = None
@@ -833,11 +840,13 @@ async def session_for(user_id, api):
         self._classes = {s.name for s in node.body if isinstance(s, ast.ClassDef)}
         self._module = node
         value: ast.expr | None
+        # What names mean now, at the walk's start (the module-level imports, bound before
+        # it): the value classes are judged against these bindings, later, if ever needed.
+        self._start_bindings = dict(self.context._scopes[0])
         for stmt in node.body:
             if isinstance(stmt, ast.ClassDef):
                 self._declare_class(stmt)
-                if self._value_class(stmt):
-                    self._value_classes.add(stmt.name)
+                self._module_classes.append(stmt)
                 continue
             if isinstance(stmt, ast.Assign):
                 targets, value = stmt.targets, stmt.value
@@ -853,7 +862,32 @@ async def session_for(user_id, api):
             elif self._is_dict(value) or (isinstance(stmt, ast.AnnAssign) and self._is_dict_annotation(stmt.annotation)):
                 self._dicts.update(names)
 
-    def _value_class(self, node: ast.ClassDef) -> bool:
+    def _value_class_names(self) -> set[str]:
+        """The module's value classes (``_value_class``), judged in order on first use, each
+        reading the ones before it, with names resolved as at the walk's start."""
+        if self._value_classes is None:
+            found = self._value_classes = set()
+            qualify = self._qualified_at_start
+            for stmt in self._module_classes:
+                if self._value_class(stmt, qualify):
+                    found.add(stmt.name)
+        return self._value_classes
+
+    def _qualified_at_start(self, node: ast.AST) -> str | None:
+        """``Context.qualified_name`` as it answered at the walk's start (``visit_Module``)."""
+        parts: list[str] = []
+        while type(node) is ast.Attribute:
+            parts.append(node.attr)
+            node = node.value
+        if type(node) is not ast.Name:
+            return None
+        base = self._start_bindings.get(node.id)
+        if base is None or not parts:
+            return base
+        parts.append(base)
+        return ".".join(reversed(parts))
+
+    def _value_class(self, node: ast.ClassDef, qualify: _Qualify) -> bool:
         """Whether instances of ``node`` are values: a pydantic model, settings or named tuple
         whose fields build nothing, or a plain class whose ``__init__`` only stores arguments,
         constants and what they compute (``self._client = None``; no container of state, no
@@ -865,7 +899,9 @@ async def session_for(user_id, api):
             return False
         if bases and set(bases) <= _VALUE_BASES:
             fields = [s.value for s in node.body if isinstance(s, (ast.Assign, ast.AnnAssign)) and s.value is not None]
-            return "__init__" not in defs and not any(self._opens(v) or self._builds(v, frame, entry=False) for v in fields if not _is_field(v))
+            return "__init__" not in defs and not any(
+                self._opens(v, qualify) or self._builds(v, frame, entry=False, qualify=qualify) for v in fields if not _is_field(v)
+            )
         init = defs.get("__init__")
         if init is None or any(b not in ("object",) for b in bases):
             return False
@@ -874,7 +910,7 @@ async def session_for(user_id, api):
                 continue  # the docstring
             if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
                 short = _short_text(stmt.value.func)
-                if short in ("start", "run", "connect") or self._opens(stmt.value) or self._builds(stmt.value, frame, entry=False):
+                if short in ("start", "run", "connect") or self._opens(stmt.value, qualify) or self._builds(stmt.value, frame, entry=False, qualify=qualify):
                     return False
                 continue  # ``atexit.register(self.close)``, ``logger.debug(...)``
             if not isinstance(stmt, (ast.Assign, ast.AnnAssign)) or stmt.value is None:
@@ -882,7 +918,7 @@ async def session_for(user_id, api):
             state = (ast.Dict, ast.List, ast.Set, ast.DictComp, ast.ListComp, ast.SetComp)
             if any(isinstance(n, state) for n in subnodes(stmt.value)):
                 return False  # a container of state: two instances split it
-            if self._opens(stmt.value) or self._builds(stmt.value, frame, entry=False):
+            if self._opens(stmt.value, qualify) or self._builds(stmt.value, frame, entry=False, qualify=qualify):
                 return False
         return True
 
@@ -1140,7 +1176,7 @@ async def session_for(user_id, api):
             check, frame.node, frame.is_async, node.lineno, bool(self._open_locks(frame)), opens
         )
 
-    def _builds(self, value: ast.expr, frame: _Frame, *, entry: bool) -> bool:
+    def _builds(self, value: ast.expr, frame: _Frame, *, entry: bool, qualify: _Qualify | None = None) -> bool:
         """Whether ``value`` builds an object worth building once: it calls a factory
         (``make_client()``, ``load_model()``, ``Tokenizer.from_pretrained()``) or creates a
         synchronisation primitive (``asyncio.Event()``); for a module global or class attribute
@@ -1154,7 +1190,7 @@ async def session_for(user_id, api):
         todo: list[ast.AST] = [value]
         while todo:
             node = todo.pop()
-            if isinstance(node, ast.Call) and self._is_value(node, frame):
+            if isinstance(node, ast.Call) and self._is_value(node, frame, qualify):
                 continue  # its arguments describe the value (``create_model(name, x=(int, Field(...)))``)
             todo.extend(children(node))  # any order: the answer is whether some call matches
             if isinstance(node, ast.Call):
@@ -1165,26 +1201,29 @@ async def session_for(user_id, api):
                     return True
         return False
 
-    def _is_value(self, call: ast.Call, frame: _Frame) -> bool:
+    def _is_value(self, call: ast.Call, frame: _Frame, qualify: _Qualify | None = None) -> bool:
         """Whether ``call`` makes a value object: two of them are equal and hold nothing open."""
         func = call.func
-        qualified = self.context.qualified_name(func) or ""
+        qualified = (self.context.qualified_name if qualify is None else qualify)(func) or ""
+        value_classes = self._value_class_names()
         if any(qualified == name or qualified.startswith(name + ".") for name in _VALUE_FACTORIES):
             return True
         short = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
-        if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id in self._value_classes:
+        if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id in value_classes:
             return func.attr in ("create", "model_validate", "parse_obj")  # ``Config.create(...)`` of a value class
-        if short in self._value_classes or _VALUE_CLASS.search(short):
+        if short in value_classes or _VALUE_CLASS.search(short):
             return True
         # ``cls()`` in a classmethod of a value class
-        return short == "cls" and frame.class_name in self._value_classes and "cls" in frame.cls_names
+        return short == "cls" and frame.class_name in value_classes and "cls" in frame.cls_names
 
-    def _opens(self, value: ast.expr) -> str | None:
+    def _opens(self, value: ast.expr, qualify: _Qualify | None = None) -> str | None:
         """The call in ``value`` that opens a connection, pool or client, if one does."""
+        if qualify is None:
+            qualify = self.context.qualified_name
         for node in ast.walk(value):
             if isinstance(node, ast.Call):
                 func = node.func
-                name = self.context.qualified_name(func) or ""
+                name = qualify(func) or ""
                 short = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
                 if _STAND_IN.search(short):
                     continue

@@ -37,6 +37,21 @@ _WAIT_END = re.compile(r"wait(?!\w)")
 
 def may_fan_out(text: str) -> bool:
     """False when ``text`` has no fan-out site (no ``gather``, ``create_task``, ``wait``...)."""
+    # SL601 and SL602 both ask, of the same text: the last answer is kept (with the text,
+    # so no other text can be that object).
+    global _last_fan_out
+    last = _last_fan_out
+    if last[0] is text:
+        return last[1]
+    found = _may_fan_out(text)
+    _last_fan_out = (text, found)
+    return found
+
+
+_last_fan_out: tuple[str, bool] = ("", False)
+
+
+def _may_fan_out(text: str) -> bool:
     if any(word in text for word in _FANOUT_WORDS):
         return True
     if text.count("wait") == text.count("await"):
@@ -73,7 +88,26 @@ def session_factories(context: Context) -> set[str]:
 def is_session_factory(expr: ast.expr, factories: set[str]) -> bool:
     """A reference to a session factory: a known binding, or the conventional names."""
     name = last_name(expr)
-    return bool(name) and (name in factories or bool(_FACTORY_NAME.search(name)))
+    if not name or name in factories:
+        return bool(name)
+    found = _FACTORY_NAMED.get(name)
+    if found is None:
+        found = _remember(_FACTORY_NAMED, name, _FACTORY_NAME.search(name) is not None)
+    return found
+
+
+# The answers of the two name patterns per identifier: SL601 asks them of every call, and a
+# project spells the same few thousand names again and again (bounded: cleared when full).
+_FACTORY_NAMED: dict[str, bool] = {}
+_BUILDER_NAMED: dict[str, bool] = {}
+_MEMO_SIZE = 1 << 16
+
+
+def _remember(memo: dict[str, bool], name: str, found: bool) -> bool:
+    if len(memo) >= _MEMO_SIZE:
+        memo.clear()
+    memo[name] = found
+    return found
 
 
 _SESSION_WORD = re.compile("session", re.IGNORECASE)
@@ -89,6 +123,8 @@ def may_open_session(text: str) -> bool:
     ``.begin`` on one of those: each spells ``session`` in some case. The text is matched
     with the same case-insensitive ``re`` semantics as ``_FACTORY_NAME`` (``str.lower`` is
     the same test on ASCII text, and faster)."""
+    if "session" in text or "Session" in text:
+        return True  # the usual spellings, found without a lowered copy of the text
     if text.isascii():
         return "session" in text.lower()
     return _SESSION_WORD.search(text) is not None
@@ -105,11 +141,18 @@ def opens_session(call: ast.Call, context: Context, factories: set[str]) -> bool
     factory, and passing a factory to concurrent tasks is the right pattern.
     """
     func = call.func
-    if context.qualified_name(func) in _FACTORY_CONSTRUCTORS or _FACTORY_BUILDER.match(last_name(func)):
+    qualified = context.qualified_name(func)
+    if qualified in _FACTORY_CONSTRUCTORS:
+        return False
+    name = last_name(func)
+    builder = _BUILDER_NAMED.get(name)
+    if builder is None:
+        builder = _remember(_BUILDER_NAMED, name, _FACTORY_BUILDER.match(name) is not None)
+    if builder:
         return False
     if isinstance(func, ast.Attribute) and func.attr == "begin" and is_session_factory(func.value, factories):
         return True
-    if context.qualified_name(func) in _SESSION_CLASSES or (isinstance(func, ast.Name) and func.id == "AsyncSession"):
+    if qualified in _SESSION_CLASSES or (isinstance(func, ast.Name) and func.id == "AsyncSession"):
         return True
     return is_session_factory(func, factories)
 

@@ -732,6 +732,8 @@ class FastAPICollector:
         # The last node fed and left (see FastAPITracking: several rules share one collector).
         self.last_visited: ast.AST | None = None
         self.last_left: ast.AST | None = None
+        # ``facts()``'s last answer and the last nodes fed and left when it was made.
+        self._facts: tuple[ast.AST | None, ast.AST | None, FastAPIModule] | None = None
 
     # -- feeding -------------------------------------------------------------------------
 
@@ -779,6 +781,16 @@ class FastAPICollector:
 
     def facts(self) -> FastAPIModule:
         """The module's facts (call after the walk)."""
+        # Asked by the summary collector (leaving the module) and again by a rule's
+        # ``end_module``: the same answer while nothing new was fed.
+        memo = self._facts
+        if memo is not None and memo[0] is self.last_visited and memo[1] is self.last_left:
+            return memo[2]
+        facts = self._facts_now()
+        self._facts = (self.last_visited, self.last_left, facts)
+        return facts
+
+    def _facts_now(self) -> FastAPIModule:
         # A lifespan given as a plain async generator (no ``@asynccontextmanager``).
         named = {life.function for life in self.lifespans}
         for app in self.apps:

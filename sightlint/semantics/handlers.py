@@ -13,7 +13,6 @@ from __future__ import annotations
 import ast
 import builtins
 import re
-from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -183,26 +182,49 @@ def must_not_raise(context: Context, body: list[ast.stmt]) -> bool:
     )
 
 
-def walk(stmts: list[ast.stmt]) -> Iterator[ast.AST]:
-    """Every node of ``stmts``, not entering nested functions, lambdas or classes."""
-    # ``ast.iter_child_nodes``'s order, without its two generators per node (the SL201/SL202
-    # checks walk every handler's ``try`` several times).
+def walk(stmts: list[ast.stmt]) -> list[ast.AST]:
+    """Every node of ``stmts``, not entering nested functions, lambdas or classes, as a list
+    (``ast.iter_child_nodes``'s order, depth first; without the ``Load``/``Store``/``Del``
+    markers, which no check asks about)."""
+    # The SL201/SL202 checks walk each handler and its ``try`` several times: one list
+    # built with the child fields cached per node type (no generator, no identifier or
+    # ``ctx`` fields looked at) is several times cheaper than a generator over ``_fields``.
+    out: list[ast.AST] = []
     todo: list[ast.AST] = list(reversed(stmts))
-    pop, push, AST = todo.pop, todo.extend, ast.AST
+    pop, extend, append, node_base, cache, stops = todo.pop, todo.extend, out.append, ast.AST, _CHILD_FIELDS, _STOPS
     while todo:
         node = pop()
-        yield node
-        if isinstance(node, _FUNCTIONS):
+        append(node)
+        kind = type(node)
+        if kind in stops:
             continue
+        fields = cache.get(kind)
+        if fields is None:
+            fields = _child_fields(kind)
         children: list[ast.AST] = []
-        for name in node._fields:
+        for name in fields:
             value = getattr(node, name, None)
-            if isinstance(value, AST):
+            if type(value) is list:
+                children += [item for item in value if isinstance(item, node_base)]
+            elif isinstance(value, node_base):
                 children.append(value)
-            elif type(value) is list:
-                children += [item for item in value if isinstance(item, AST)]
         children.reverse()
-        push(children)
+        extend(children)
+    return out
+
+
+_STOPS = frozenset(_FUNCTIONS)
+# Per node type, the fields that may hold a node: not identifiers, flags or ``ctx``.
+_SCALAR_FIELDS = frozenset(
+    ("id", "attr", "arg", "module", "level", "asname", "kind", "type_comment", "is_async", "conversion", "simple", "ctx")
+)
+_CHILD_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _child_fields(kind: type) -> tuple[str, ...]:
+    skip = _SCALAR_FIELDS if kind.__name__ == "TypeAlias" else _SCALAR_FIELDS | {"name"}
+    fields = _CHILD_FIELDS[kind] = tuple(f for f in getattr(kind, "_fields", ()) if f not in skip)
+    return fields
 
 
 def last_name(node: ast.AST) -> str:
@@ -219,11 +241,12 @@ def words(identifier: str) -> set[str]:
     return {w.lower() for w in _WORD.findall(identifier)}
 
 
-def security_name(body: list[ast.stmt]) -> str | None:
+def security_name(body: list[ast.stmt], nodes: list[ast.AST] | None = None) -> str | None:
     """The first call in ``body`` whose dotted name says authentication, permissions or
     payment (`decode_access_token`, `jwt.decode`, `oauth_record.update_async`); a key
-    merely passed along (`headers={"Authorization": api_key}`) decides nothing."""
-    for node in walk(body):
+    merely passed along (`headers={"Authorization": api_key}`) decides nothing. ``nodes``:
+    ``walk(body)`` when the caller has it already."""
+    for node in walk(body) if nodes is None else nodes:
         if not isinstance(node, ast.Call):
             continue
         parts = dotted(node.func)
@@ -260,9 +283,10 @@ def last_word(identifier: str) -> str:
     return found[-1].lower() if found else ""
 
 
-def database_write(body: list[ast.stmt]) -> str | None:
-    """The first call in ``body`` that writes a database (`session.commit()`, `db.add(row)`)."""
-    for node in walk(body):
+def database_write(body: list[ast.stmt], nodes: list[ast.AST] | None = None) -> str | None:
+    """The first call in ``body`` that writes a database (`session.commit()`, `db.add(row)`);
+    ``nodes``: ``walk(body)`` when the caller has it already."""
+    for node in walk(body) if nodes is None else nodes:
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
             method = node.func.attr
             if method in _DB_WRITES or (
