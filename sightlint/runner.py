@@ -276,6 +276,10 @@ def _restore(fields: dict[str, Any]) -> Settings:
 def _init_worker(fields: dict[str, Any], rules: tuple[RuleClass, ...], summarize: bool) -> None:
     global _WORKER_SETTINGS, _WORKER_RULES, _WORKER_SUMMARIZE
     gc.enable()  # a forked worker inherits the parent's paused collector
+    # What the worker inherits (the parent's modules, settings, rules, file list) lives as long
+    # as it does: moved out of the collector's generations, the collections between files no
+    # longer traverse it.
+    gc.freeze()
     quiet_source_warnings()  # a spawned one does not inherit the CLI's filters
     _WORKER_SETTINGS = _restore(fields)
     _WORKER_RULES = rules

@@ -39,6 +39,18 @@ def decode_source(data: bytes) -> str:
     """Decode Python source as the interpreter would: BOM, then the coding cookie, else UTF-8."""
     if b"\x00" in data:
         raise SourceError("binary file (contains NUL bytes), not Python source")
+    # Most files: no BOM, no coding cookie in the two lines a cookie may sit on, valid UTF-8,
+    # which is what ``detect_encoding`` would say. Anything else (a decoding error included:
+    # its message is ``detect_encoding``'s) takes the full path.
+    first = data.find(b"\n")
+    second = data.find(b"\n", first + 1) if first >= 0 else -1
+    if not data.startswith(b"\xef\xbb\xbf") and b"coding" not in (data if second < 0 else data[:second]):
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            pass
+        else:
+            return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
     try:
         encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
     except SyntaxError as exc:

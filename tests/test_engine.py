@@ -69,6 +69,11 @@ def test_deep_nesting_does_not_hit_recursion_limit() -> None:
     [
         (b"\xef\xbb\xbfx = 1\r\n", "x = 1\n"),
         ("# -*- coding: latin-1 -*-\nx = 'é'\n".encode("latin-1"), "# -*- coding: latin-1 -*-\nx = 'é'\n"),
+        ("#!/usr/bin/env python\n# coding: latin-1\nx = 'é'\n".encode("latin-1"), "#!/usr/bin/env python\n# coding: latin-1\nx = 'é'\n"),
+        # a cookie on the third line is no cookie; no BOM, no cookie: UTF-8 (the common case)
+        ("\n\n# coding: latin-1\nx = 'é'\n".encode(), "\n\n# coding: latin-1\nx = 'é'\n"),
+        ("x = 'é'\r\ny = 1\rz = 2\n".encode(), "x = 'é'\ny = 1\nz = 2\n"),
+        (b"x = 1", "x = 1"),
     ],
 )
 def test_decode_follows_bom_and_cookie(data: bytes, text: str) -> None:
@@ -81,6 +86,9 @@ def test_bad_input_becomes_sl000() -> None:
     assert binary.code == "SL000" and "binary" in binary.message
     (undecodable,) = check_source(b"x = '\xff\xfe'\n", "u.py", settings).findings
     assert undecodable.code == "SL000" and "not UTF-8" in undecodable.message
+    # past the lines a cookie may sit on, the decoder's own message
+    (later,) = check_source(b"x = 1\ny = 2\nz = '\xff'\n", "l.py", settings).findings
+    assert later.code == "SL000" and "cannot decode as utf-8" in later.message
     (syntax,) = check_source("def f(:\n    pass\n", "s.py", settings).findings
     assert syntax.code == "SL000" and syntax.line == 1 and "syntax error" in syntax.message
     (cookie,) = check_source(b"# coding: nope-42\nx = 1\n", "c.py", settings).findings

@@ -97,7 +97,6 @@ class Scopes:
 # Per node type: 1 def/class (a scope, also indexed), 2 indexed by range, 0 neither.
 _ROLES: dict[type, int] = {}
 _FIELDS: dict[type, tuple[str, ...]] = {}
-_STATEMENT_FIELDS: dict[type, tuple[str, ...]] = {}
 
 
 def _role(kind: type) -> int:
@@ -189,11 +188,13 @@ def _statements(tree: ast.Module) -> tuple[list[Def], list[Unit]]:
     the expressions (most of a tree) are not walked."""
     defs: list[Def] = []
     units: list[Unit] = []
-    def_kinds, expr_kind = _DEFS, ast.Expr
+    def_kinds = _DEFS
+    compound = _compound_kinds()
     for stmt in tree.body:
         if type(stmt) not in def_kinds:
             units.append((-1, stmt.lineno, stmt.end_lineno or stmt.lineno, stmt.col_offset))
-    stack: list[tuple[Any, str]] = [(stmt, "") for stmt in reversed(tree.body)]
+    # Only statements that hold statements are walked (a simple one holds no def).
+    stack: list[tuple[Any, str]] = [(stmt, "") for stmt in reversed(tree.body) if type(stmt) in compound]
     pop, push = stack.pop, stack.append
     while stack:
         node, name = pop()
@@ -206,16 +207,29 @@ def _statements(tree: ast.Module) -> tuple[list[Def], list[Unit]]:
             for stmt in node.body:
                 if type(stmt) not in def_kinds:
                     units.append((owner, stmt.lineno, stmt.end_lineno or stmt.lineno, stmt.col_offset))
-        fields = _STATEMENT_FIELDS.get(kind)
-        if fields is None:
-            fields = _STATEMENT_FIELDS[kind] = tuple(f for f in getattr(kind, "_fields", ()) if f in BODIES)
-        for field in reversed(fields):
+        for field in compound[kind]:
             value = getattr(node, field, None)
             if type(value) is list:
                 for item in reversed(value):
-                    if type(item) is not expr_kind:  # an expression statement holds none
+                    if type(item) in compound:
                         push((item, name))
     return defs, units
+
+
+_COMPOUND: dict[type, tuple[str, ...]] = {}
+
+
+def _compound_kinds() -> dict[type, tuple[str, ...]]:
+    """The node kinds that hold statements (statements, handlers, match cases: see
+    :data:`BODIES`), each with those fields, last first."""
+    if not _COMPOUND:
+        for name in dir(ast):
+            kind = getattr(ast, name)
+            if isinstance(kind, type) and issubclass(kind, ast.AST):
+                fields = tuple(f for f in reversed(getattr(kind, "_fields", ())) if f in BODIES)
+                if fields:
+                    _COMPOUND[kind] = fields
+    return _COMPOUND
 
 
 def _first_line(node: Any) -> int:
