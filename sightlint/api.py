@@ -67,6 +67,7 @@ def project_phase(
     named: frozenset[str] | None = None,
     missing: frozenset[str] = frozenset(),
     carry: Carry | None = None,
+    memo: Any = None,
 ) -> list[str]:
     """Run the cross-file rules on the model built from ``results``' summaries, then
     grade the findings of graded per-file rules with it (see ``sightlint.rules.base``).
@@ -83,7 +84,10 @@ def project_phase(
     are display paths of results not loaded (placeholders): ``incremental.NeedResults``
     is raised, before any result is changed, if the phase needs one of them. With a
     ``carry`` (see :class:`Carry`), the final results of files whose component did not change
-    since the run that stored them are taken over from it, in ``results`` (a list).
+    since the run that stored them are taken over from it, in ``results`` (a list). ``memo``
+    (a ``cache.FileMemo``, the report's) is given the fingerprint parts of the cross-file
+    findings' ranges when the pool's workers worked them out with the rules (see
+    ``incremental.Plan.answered``).
     """
     rules = [rule for rule in enabled_rules(settings) if uses_project(rule)]
     if not rules:
@@ -94,7 +98,7 @@ def project_phase(
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return _project_phase(results, settings, rules, cache, digests, named, missing, carry)
+        return _project_phase(results, settings, rules, cache, digests, named, missing, carry, memo)
     finally:
         if collecting:
             gc.enable()
@@ -109,6 +113,7 @@ def _project_phase(
     named: frozenset[str] | None = None,
     missing: frozenset[str] = frozenset(),
     carry: Carry | None = None,
+    memo: Any = None,
 ) -> list[str]:
     from sightlint.incremental import Plan
     from sightlint.project.graph import ModelNeeds
@@ -144,10 +149,26 @@ def _project_phase(
     # Grades first: they point at the per-file findings by index.
     phase.grade(grades)
     phase.add(found)
+    if plan.parts and memo is not None:
+        _located(phase, plan.parts, memo)
     third_party.save()
     if not phase.errors:
         plan.save()
     return phase.finish()
+
+
+def _located(phase: _Phase, parts: Mapping[str, Any], memo: Any) -> None:
+    """Give ``memo`` the fingerprint parts the workers worked out for the findings of the
+    files they are in (only for the ranges of the findings reported)."""
+    by_path = phase.by_path
+    for path, found in parts.items():
+        result = by_path.get(path)
+        if result is None or not found:
+            continue
+        spans = {(f.span.line, f.span.col, f.span.end_line, f.span.end_col) for f in result.findings}
+        kept = {r: part for r, part in found.items() if r in spans}
+        if kept:
+            memo.put(path, kept)
 
 
 class _Phase:
@@ -253,13 +274,20 @@ def _component_rules(
             todo.append((component, output_key))
         else:
             reused.append(decoded)
-    graph = plan.graph([component for component, _ in todo])
-    graph.third_party = third_party
     # Results outside every component (no module summary) are graded each run.
     paths = {path for component, _ in todo for path in component.paths}
-    paths.update(r.path for r in phase.results if r.path not in plan.component_of)
-    grades = _grade(phase.results, graded, graph, settings, phase.errors, paths) if graded else []
-    found = [f for rule in rules if rule.cross_file for f in _run_rule(rule, graph, settings, phase.errors)]
+    outside = [r for r in phase.results if r.path not in plan.component_of]
+    paths.update(r.path for r in outside)
+    answered = None
+    if todo and plan.remote is not None and runner.kept_workers() is not None:
+        answered = _ask_workers(plan, phase, rules, graded, [c for c, _ in todo], outside)
+    if answered is not None:
+        found, grades = answered
+    else:
+        graph = plan.graph([component for component, _ in todo])
+        graph.third_party = third_party
+        grades = _grade(phase.results, graded, graph, settings, phase.errors, paths) if graded else []
+        found = [f for rule in rules if rule.cross_file for f in _run_rule(rule, graph, settings, phase.errors)]
     if carry is not None:
         # A fresh answer about a file outside the components analysed (none is expected):
         # that file's final result is not its component's alone.
@@ -294,6 +322,60 @@ def _component_rules(
     if carried:
         phase.take(carry.take(carried) if carry is not None else {})
     return grades, found
+
+
+def _ask_workers(
+    plan: Any,
+    phase: _Phase,
+    rules: list[type[Rule]],
+    graded: Mapping[str, type[Rule]],
+    components: list[Any],
+    outside: list[FileResult],
+) -> tuple[list[Finding], list[tuple[FileResult, int, Finding]]] | None:
+    """The component-local ``rules``' cross-file findings and grades for ``components``,
+    worked out by the kept pool's workers with their records (``incremental.Plan.answered``),
+    or None (the caller works them out here): the same answers, each group of components on
+    a graph of its own (what a component-local rule says of a component does not depend on
+    the others)."""
+    from sightlint.cache import decode_findings, encode_findings
+
+    if graded and any(f.function is not None and f.code in graded for r in outside for f in r.findings):
+        return None  # graded on the graph of the components analysed
+    by_path = phase.by_path
+
+    def held(path: str) -> list[Any] | None:
+        """The encoded graded findings (index, finding) of the file at ``path``, if any
+        (asked only for the files of the groups sent: a result kept encoded is decoded
+        only then)."""
+        items = [(i, f) for i, f in enumerate(by_path[path].findings) if f.function is not None and f.code in graded]
+        return [(i, item) for (i, _), item in zip(items, encode_findings([f for _, f in items]))] if items else None
+
+    def table(path: str) -> Any:
+        return by_path[path].prints
+
+    cache = plan.cache
+    folder = str(cache.directory) if cache is not None else None
+    plan.ask = (tuple(rule.meta.code for rule in rules), held if graded else lambda path: None, table, folder)
+    try:
+        answer = plan.answered(components)
+    finally:
+        plan.ask = None
+    if answer is None:
+        return None
+    cross, graded_items, parts = answer
+    try:
+        found = decode_findings(cross)
+        grades = []
+        for path, index, item in graded_items:
+            result = by_path[path]
+            new = decode_findings([item])[0]
+            if not 0 <= index < len(result.findings) or result.findings[index].code != new.code:
+                return None
+            grades.append((result, index, new))
+    except Exception:  # sightlint: ignore[SL201] an answer of another shape: worked out here
+        return None
+    plan.parts = parts
+    return found, grades
 
 
 class Carry:
@@ -754,7 +836,7 @@ def _check_paths(
             try:
                 errors = project_phase(
                     run.files, settings, cache=cache, digests=digests if unchanged else None, named=found.named,
-                    missing=missing, carry=carry,
+                    missing=missing, carry=carry, memo=run.memo,
                 )  # fmt: skip
             except NeedResults:
                 # A file whose result was left out joined a named file's component: load them all.

@@ -26,7 +26,7 @@ from __future__ import annotations
 import gc
 import hashlib
 import marshal
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +47,8 @@ _RECORD_WIDTH = len(ModuleRecord._fields)
 # Modules whose records are resolved on one model: fewer models share more memoised
 # answers, more hold more summaries at once (~26 KB per module, unpickled and modelled).
 _RESOLVE_AT_ONCE = 1000
+# Groups per worker when the kept pool's workers resolve them (see :meth:`Plan._ensure`).
+_GROUPS_PER_WORKER = 4
 
 
 def summary_of(result: FileResult) -> ModuleSummary | None:
@@ -146,6 +148,15 @@ class Plan:
         # (settings fingerprint, codes of the project rules) when records may be resolved in
         # the kept pool's workers (see :meth:`_resolve_groups`; set by the caller).
         self.remote: tuple[str, tuple[str, ...]] | None = None
+        # Set by the caller with ``remote``: the component-local rules' answers asked of the
+        # workers with the records (see :meth:`answered`): (codes of those rules, display path
+        # -> the encoded graded findings (index, finding) of its result or None, display path
+        # -> its fingerprint table, the cache folder or None).
+        self.ask: tuple[tuple[str, ...], Callable[[str], list[Any] | None], Callable[[str], Any], str | None] | None = None
+        # Per group of components resolved in a worker that answered too: (their names, answer).
+        self._answers: list[tuple[frozenset[str], Any]] = []
+        # Display path -> fingerprint parts by range that came with the answers (set by the caller).
+        self.parts: dict[str, Any] = {}
         if cache is None or digests is None or len(digests) != len(results):
             return
         self._plan(cache, digests)
@@ -351,11 +362,23 @@ class Plan:
         assert digests is not None
         missing: list[int] = []
         groups: list[list[int]] = []
+        # Per group: the components it holds whole (every member's record resolved in it), or None.
+        wholes: list[list[Component] | None] = []
+        whole: list[Component] | None = []
         dirty: set[str] | None = None
+        limit = _RESOLVE_AT_ONCE
+        workers = runner.kept_size() if self.remote is not None else 0
+        if workers > 1:
+            # Groups sized to keep every worker busy to the end: the last worker to finish
+            # holds the main process up (at 200k lines, groups of 1,000 modules left one worker
+            # a whole group behind the other).
+            total = sum(len(component.members) for component in components if component.name not in self._settled)
+            limit = max(1, min(limit, -(-total // (workers * _GROUPS_PER_WORKER))))
         for component in components:
             if component.name in self._settled:
                 continue
             own = self._stored_records(component.name, component.key)
+            before = len(missing)
             for position in component.members:
                 if position in records:
                     continue
@@ -380,26 +403,41 @@ class Plan:
                 else:
                     missing.append(position)
             self._settled.add(component.name)
+            if whole is not None:
+                if len(missing) - before == len(component.members):
+                    whole.append(component)
+                else:
+                    whole = None
             # Resolved a group of components at a time (what a module's record is resolved
             # from lies in its component): only that group's summaries are unpickled at once.
-            if len(missing) >= _RESOLVE_AT_ONCE:
+            if len(missing) >= limit:
                 groups.append(missing)
-                missing = []
+                wholes.append(whole)
+                missing, whole = [], []
         if missing:
             groups.append(missing)
-        self._resolve_groups(groups)
+            wholes.append(whole)
+        self._resolve_groups(groups, wholes)
 
-    def _resolve_groups(self, groups: list[list[int]]) -> None:
+    def _resolve_groups(self, groups: list[list[int]], wholes: list[list[Component] | None] | None = None) -> None:
         """Resolve the records of each group of modules (see :meth:`_resolve`): in the kept
         pool's workers (``runner.keeping_workers``), idle once the files are checked, when
         there are several groups, each handed the pickled summaries it reads as the workers
         produced them; a group a worker cannot do (a summary not pickled, a damaged one,
         other settings, a lost worker) is resolved here. The records are the same either way:
-        each group is resolved on a model of its own summaries, in the same order."""
+        each group is resolved on a model of its own summaries, in the same order.
+
+        With :attr:`ask`, a group of whole components (``wholes``) is also answered there
+        (see :meth:`answered`)."""
         pool: Any = runner.kept_workers() if len(groups) > 1 and self.remote is not None else None
         sent: list[tuple[list[int], Any]] = []
-        for positions in groups:
+        asked: dict[int, frozenset[str]] = {}  # id of a group's positions -> the components it answers
+        for number, positions in enumerate(groups):
             job = self._job(positions) if pool is not None else None
+            whole = wholes[number] if wholes is not None else None
+            if job is not None and self.ask is not None and whole:
+                job = (*job, self._question(positions, whole))
+                asked[id(positions)] = frozenset(component.name for component in whole)
             future = None
             if job is not None and pool is not None:
                 try:
@@ -426,6 +464,14 @@ class Plan:
                 rows = marshal.loads(blob) if blob is not None else None
             except Exception:  # sightlint: ignore[SL201] damaged: resolved here
                 rows = None
+            names = asked.get(id(positions))
+            if names is not None:
+                if type(rows) is tuple and len(rows) == 2:
+                    rows, answer = rows
+                    if answer is not None:
+                        self._answers.append((names, answer))
+                else:
+                    rows = None
             if (
                 type(rows) is list
                 and len(rows) == len(positions)
@@ -452,6 +498,42 @@ class Plan:
             modules.append(module)
             blobs.append(summary.blob)
         return self.remote, modules, blobs, wanted
+
+    def _question(self, positions: list[int], whole: list[Component]) -> tuple[Any, ...]:
+        """What a worker needs besides the summaries to answer for the components ``whole``
+        (the modules at ``positions``): see :func:`_resolve_remote`."""
+        assert self.ask is not None
+        codes, graded, tables, folder = self.ask
+        paths = {path for component in whole for path in component.paths}
+        # The graph's records in the project's module order, as :meth:`graph` builds it.
+        order = sorted(range(len(positions)), key=positions.__getitem__)
+        # In the results' order, as ``api._grade`` grades them.
+        ordered = [result.path for result in self.results if result.path in paths]
+        held = [(path, items) for path in ordered if (items := graded(path))]
+        return codes, order, held, [(path, tables(path)) for path in ordered], folder
+
+    def answered(self, components: Sequence[Component]) -> tuple[list[Any], list[Any], dict[str, Any]] | None:
+        """Make the records of ``components`` known (as :meth:`graph`), and when the workers
+        answered for every one of them (:attr:`ask`): the component-local rules' encoded
+        cross-file findings, the grades ((display path, index, encoded finding), see
+        ``api._grade``), and the fingerprint parts of the cross-file findings' ranges by
+        display path (what ``reporting.fingerprint`` would work out from the tables).
+        None when any was not answered there: the caller works them out."""
+        self.check_loaded(components)
+        self._ensure(components)
+        names = {component.name for component in components}
+        covered: set[str] = set()
+        cross: list[Any] = []
+        grades: list[Any] = []
+        parts: dict[str, Any] = {}
+        for held, answer in self._answers:
+            if held <= names:
+                covered |= held
+                found, graded, located = answer
+                cross.extend(found)
+                grades.extend(graded)
+                parts.update(located)
+        return (cross, grades, parts) if covered == names and names else None
 
     def _dirty(self) -> set[str]:
         """The modules whose stored record may be stale: the changed ones and every module
@@ -594,11 +676,17 @@ class Plan:
 _REMOTE_NEEDS: dict[tuple[str, tuple[str, ...]], ModelNeeds] = {}
 
 
-def _resolve_remote(remote: tuple[str, tuple[str, ...]], modules: list[str], blobs: list[bytes], wanted: list[str]) -> bytes:
+def _resolve_remote(
+    remote: tuple[str, tuple[str, ...]], modules: list[str], blobs: list[bytes], wanted: list[str], question: Any = None
+) -> bytes:
     """In a pool worker: :meth:`Plan._resolve` of the ``wanted`` modules from the pickled
     summaries (``PackedSummary`` blobs) of ``modules``, the records marshalled in ``wanted``'s
     order. Raises if the worker's settings or project rules are not ``remote``'s, or a summary
-    is damaged (the caller then resolves the group itself)."""
+    is damaged (the caller then resolves the group itself).
+
+    With a ``question`` (:meth:`Plan._question`: the ``wanted`` modules are whole
+    components), (records, answer) are marshalled, the answer being what :func:`_answer`
+    gives (None if a rule failed: the caller then runs the rules itself)."""
     from sightlint.cache import settings_fingerprint
     from sightlint.rules.base import uses_project
 
@@ -622,10 +710,91 @@ def _resolve_remote(remote: tuple[str, tuple[str, ...]], modules: list[str], blo
             ordered.append(summary)
         chosen = set(wanted)
         model = ProjectModel(ordered, graph_of=[s for s in ordered if s.module in chosen])
-        return marshal.dumps([tuple(module_record(model, model.modules[module], needs)) for module in wanted])
+        rows = [tuple(module_record(model, model.modules[module], needs)) for module in wanted]
+        if question is None:
+            return marshal.dumps(rows)
+        del model, ordered
+        try:
+            answer = _answer(rows, question)
+        except Exception:  # sightlint: ignore[SL201] a rule failed: the caller runs the rules and reports it
+            answer = None
+        return marshal.dumps((rows, answer))
     finally:
         if collecting:
             gc.enable()
+
+
+def _answer(rows: list[tuple[Any, ...]], question: tuple[Any, ...]) -> tuple[list[Any], list[Any], dict[str, Any]]:
+    """In a pool worker: what ``api._component_rules`` works out for whole components from
+    their records ``rows``: the cross-file findings of the component-local rules whose
+    ``codes`` the question names, the grades of the graded findings it holds, each encoded,
+    and the fingerprint parts of the findings' ranges (by display path, from the files'
+    tables: the file's own findings' and the cross-file findings'; ``reporting.fingerprint``
+    takes them from the memo). Raises when a rule does."""
+    from sightlint.cache import Cache, decode_findings, encode_findings
+    from sightlint.project.thirdparty import FILE_NAME, ThirdPartyClasses
+    from sightlint.semantics.prints import load
+    from sightlint.source import SourceError, decode_source
+
+    codes, order, held, tables, folder = question
+    settings, rules = runner.worker_state()
+    assert settings is not None
+    by_code = {rule.meta.code: rule for rule in rules}
+    chosen = [by_code[code] for code in codes]
+    graph = Graph(rows[i] for i in order)
+    graph.third_party = ThirdPartyClasses(Path(folder) / FILE_NAME, Cache(Path(folder), settings)) if folder else ThirdPartyClasses()
+    graded = {rule.meta.code: rule for rule in chosen if rule.graded}
+    grades: list[tuple[str, int, Any]] = []
+    if graded:
+        where: dict[tuple[str, int, int], str] = {}
+        for path, _ in held:
+            for info in graph.functions_in(path):
+                where[(path, info.line, info.col)] = info.id
+        for path, items in held:
+            for index, item in items:
+                finding = decode_findings([item])[0]
+                rule = graded.get(finding.code)
+                if rule is None or finding.function is None:
+                    continue
+                new = rule.grade(finding, where.get((path, *finding.function)), graph, settings)
+                if _overridden(new, settings) != finding:
+                    grades.append((path, index, encode_findings([new])[0]))
+    found = [f for rule in chosen if rule.cross_file for f in rule.check_project(graph, settings)]
+    graph.third_party.save()
+    ranges: dict[str, list[tuple[int, int, int, int]]] = {}
+    for f in found:
+        ranges.setdefault(f.path, []).append((f.span.line, f.span.col, f.span.end_line, f.span.end_col))
+    located: dict[str, dict[tuple[int, int, int, int], tuple[str, str]]] = {}
+    for path, blob in tables:
+        table = load(blob)
+        wanted = ranges.get(path, [])
+        # A table holds the parts of the file's own findings' ranges: a file with none and
+        # no cross-file finding is not reported on.
+        if table is None or not (wanted or table.parts):
+            continue
+        # The lines as the report reads them (``reporting._common.SourceLines``): a file it
+        # could not read has other parts (the findings' messages), worked out there.
+        try:
+            file = Path(path)
+            lines = decode_source(file.read_bytes()).split("\n") if file.is_file() else None
+        except (OSError, ValueError, SourceError):
+            lines = None
+        if lines is not None:
+            parts = dict(table.parts)
+            if wanted:
+                parts.update((r, part) for r, part in table.answer(wanted, lines).items() if part is not None)
+            located[path] = parts
+    return encode_findings(found), grades, located
+
+
+def _overridden(finding: Any, settings: Settings) -> Any:
+    """``finding`` at the severity ``[tool.sightlint.severity]`` sets for its code (``api._overridden``)."""
+    override = settings.severity.get(finding.code)
+    if override is None or override is finding.severity:
+        return finding
+    import dataclasses
+
+    return dataclasses.replace(finding, severity=override)
 
 
 class NeedResults(Exception):

@@ -198,7 +198,19 @@ def check_files_as_read(
         and sum(_size(files[task[0]].location) for task in todo) >= _MIN_PARALLEL_BYTES
     )
     progress.phase("checking files", len(todo))
-    done = _run_pool(todo, settings, rules, jobs, summarize, progress) if parallel else []
+    # The pool's results are decoded as each chunk comes back, while the workers check the
+    # rest (this process only waits for them otherwise).
+    unpacked: dict[int, FileResult] = {}
+
+    def receive(part: list[tuple[int, bytes | None, FileResult | Packed]]) -> None:
+        for index, _, outcome in part:
+            if isinstance(outcome, tuple):
+                try:
+                    unpacked[index] = unpack(outcome)
+                except Exception:  # sightlint: ignore[SL201] decoded again below, where it raises as ever
+                    pass
+
+    done = _run_pool(todo, settings, rules, jobs, summarize, progress, receive) if parallel else []
     if len(done) < len(todo):  # in-process: jobs 1, little work, or the pool failed
         finished = {index for index, _, _ in done}
         for task in todo:
@@ -208,7 +220,9 @@ def check_files_as_read(
 
     for index, checked, outcome in done:
         # From the pool: packed as the cache stores it, and put there as it is.
-        result = unpack(outcome) if isinstance(outcome, tuple) else outcome
+        result = unpacked.pop(index, None)
+        if result is None:
+            result = unpack(outcome) if isinstance(outcome, tuple) else outcome
         results[index] = result
         # Cache what was actually checked: if the file changed after we hashed it, the
         # worker's digest describes the result and the next run sees the newer bytes.
@@ -300,9 +314,11 @@ def _run_pool(
     jobs: int,
     summarize: bool = False,
     progress: Progress = NO_PROGRESS,
+    receive: Callable[[list[tuple[int, bytes | None, FileResult | Packed]]], None] | None = None,
 ) -> list[tuple[int, bytes | None, FileResult | Packed]]:
     """Check ``todo`` in a pool; returns what finished: all of it, unless no process could
-    be started (the caller then checks the rest in this process).
+    be started (the caller then checks the rest in this process). ``receive`` is given each
+    chunk's results as they come back, in order, while the pool works on.
 
     A worker that dies (LibCST's native parser, or any extension, crashing on a file)
     breaks the pool and every chunk not yet finished: those are checked again in
@@ -312,7 +328,12 @@ def _run_pool(
 
     workers = min(jobs, len(todo))
     size = max(1, -(-len(todo) // (workers * _CHUNKS_PER_WORKER)))
-    chunks = [todo[i : i + size] for i in range(0, len(todo), size)]
+    # The last two rounds in chunks a quarter that size: the workers then finish within a
+    # small chunk of each other (the main process waits for the last one; with equal
+    # chunks one worker could idle for most of a chunk at the end).
+    head = max(0, len(todo) - 2 * workers * size) // size * size  # whole chunks
+    small = max(1, size // 4)
+    chunks = [todo[i : i + size] for i in range(0, head, size)] + [todo[i : i + small] for i in range(head, len(todo), small)]
     done: list[tuple[int, bytes | None, FileResult | Packed]] = []
     lost: list[Task] = []
     futures: list[tuple[Any, list[Task]]] = []
@@ -337,13 +358,17 @@ def _run_pool(
                     lost.extend(chunk)  # BrokenProcessPool: a worker died already
             for future, chunk in futures:
                 try:
-                    done.extend(future.result())
+                    part = future.result()
                 except Exception:  # sightlint: ignore[SL201] BrokenProcessPool: a worker died
                     lost.extend(chunk)
+                    continue
+                done.extend(part)
+                if receive is not None:
+                    receive(part)
             whole = not lost
         finally:
             if whole and _KEEP:
-                _keep(pool)
+                _keep(pool, workers)
             else:
                 pool.shutdown(wait=True)
     except Exception:  # sightlint: ignore[SL201] no processes allowed: finish in this process
@@ -359,6 +384,7 @@ def _run_pool(
 # (``sightlint.incremental``), instead of starting processes again.
 _KEEP = 0
 _KEPT: Any = None
+_KEPT_SIZE = 0
 
 
 @contextlib.contextmanager
@@ -374,16 +400,21 @@ def keeping_workers() -> Iterator[None]:
             release_workers()
 
 
-def _keep(pool: Any) -> None:
-    global _KEPT
+def _keep(pool: Any, workers: int) -> None:
+    global _KEPT, _KEPT_SIZE
     release_workers()
-    _KEPT = pool
+    _KEPT, _KEPT_SIZE = pool, workers
 
 
 def kept_workers() -> Any:
     """The pool kept by :func:`keeping_workers` (a ``ProcessPoolExecutor``), or None.
     Its workers hold the settings and rules of that check (:func:`worker_state`)."""
     return _KEPT
+
+
+def kept_size() -> int:
+    """How many workers the kept pool has (0: none kept)."""
+    return _KEPT_SIZE if _KEPT is not None else 0
 
 
 def release_workers() -> None:

@@ -134,7 +134,7 @@ def fingerprints(
             parts.append(part if type(part) is tuple and len(part) == 2 and all(type(p) is str for p in part) else None)
         if any(part is None for part in parts):
             fresh = _from_table(path, [findings[i] for i, part in zip(indices, parts) if part is None], sources, tables)
-            unknown = [findings[i] for i in indices if fresh.get(_range(findings[i])) is None]
+            unknown = [findings[i] for i, part in zip(indices, parts) if part is None and fresh.get(_range(findings[i])) is None]
             if unknown:
                 fresh.update(_parts(path, unknown, sources))
             parts = [fresh[_range(findings[i])] if part is None else part for i, part in zip(indices, parts)]
