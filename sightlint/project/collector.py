@@ -809,8 +809,15 @@ class SummaryCollector:
             self._funcs[-1].assigned_calls[node.targets[0].id] = value_node
         value = self.ref(value_node)
         # ``x = f(x)`` keeps what ``x`` held too: the old value often tells the new one's
-        # type where the call's result is not known (``df = df.loc[rows]``).
-        strong = self._straight(node) and not self._reads(value_node, node.targets)
+        # type where the call's result is not known (``df = df.loc[rows]``). Only a
+        # function's locals and subscripts read ``strong`` (``_assign``): a module-level
+        # name does not, nor does an unknown value.
+        strong = (
+            value is not None
+            and (bool(self._funcs) or any(type(t) is ast.Subscript for t in node.targets))
+            and self._straight(node)
+            and not self._reads(value_node, node.targets)
+        )
         for target in node.targets:
             self._assign(target, value, strong)
             self._store(target, value, node.value)

@@ -38,6 +38,7 @@ memoisation keys, and as plain tuples ``SelfRef("C")`` and ``ClsRef("C")`` (or
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
+from itertools import chain
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
@@ -477,38 +478,60 @@ def _fastapi_names(facts: FastAPIModule) -> list[str]:
     return [name for name in names if name]
 
 
+_TARGET = attrgetter("target")
+_RECEIVER = attrgetter("receiver")
+_CALLEE = attrgetter("callee")
+_FN_ARGS = attrgetter("fn_args")
+_ARGS = attrgetter("args")
+
+
 def dependency_terms(summary: ModuleSummary) -> DependencyTerms:
     """The :class:`DependencyTerms` of ``summary`` (see ``model.module_dependencies``).
 
-    One iterative pass over every string and nested tuple the summary holds: it runs
-    for every module of a cold run, in the pool workers."""
-    values: list[Any] = [
-        list(summary.imports.values()),
-        summary.star_imports,
-        list(summary.globals.values()),
-        [entry.target for entry in summary.entries],
-        [(w.receiver, w.target) for w in summary.wiring],
-    ]
+    It runs for every module of a cold run, in the pool workers. A ref's terms depend
+    on its value alone and the terms are a union, so the refs the summary holds are
+    gathered into a set first (in C: call sites repeat callees and arguments), then
+    each distinct one is walked once, iteratively, down to its strings."""
+    found: set[str] = set(summary.imports.values())
+    found.update(summary.star_imports)
+    refs: set[Any] = set(summary.globals.values())
+    refs.update(map(_TARGET, summary.entries))
+    refs.update(map(_RECEIVER, summary.wiring))
+    refs.update(map(_TARGET, summary.wiring))
     if summary.fastapi is not None:
-        values.append(_fastapi_names(summary.fastapi))
+        found.update(_fastapi_names(summary.fastapi))
+    pairs: set[tuple[int | str, Ref]] = set()
     for fn in summary.functions.values():
-        values += (fn.id, fn.decorators, fn.returns)
+        found.add(fn.id)
+        refs.update(fn.decorators)
+        refs.add(fn.returns)
         if fn.handoffs:
-            values.append([handoff.target for handoff in fn.handoffs])
-        for site in fn.calls:
-            values += (site.callee, site.fn_args, site.args)
+            refs.update(map(_TARGET, fn.handoffs))
+        calls = fn.calls
+        if calls:
+            refs.update(map(_CALLEE, calls))
+            pairs.update(chain.from_iterable(map(_FN_ARGS, calls)))
+            pairs.update(chain.from_iterable(map(_ARGS, calls)))
+    for key, ref in pairs:
+        if type(key) is str:
+            found.add(key)  # a keyword
+        refs.add(ref)
+    values: list[Any] = []
     for cls in summary.classes.values():
-        values += (cls.id, cls.bases, list(cls.attrs.values()))
+        found.add(cls.id)
+        refs.update(cls.bases)
+        refs.update(cls.attrs.values())
     for timeout in summary.timeouts:
-        values += (timeout.function, timeout.targets)
-    found: set[str] = set()
+        found.add(timeout.function)
+        values.append(timeout.targets)
+    values.extend(refs)
     attrs: set[str] = set()
     members: set[str] = set()
     member_names: set[str] = set()
     kinds: set[type] = set()
-    # A ref's terms depend on its value alone, and the same ref recurs (one import called
-    # in many places): each distinct composite one is walked once. The common kinds are
-    # read field by field; each kind's tag string is a term too (added once at the end).
+    # A ref recurs inside others too: each distinct composite one is walked once. The
+    # common kinds are read field by field; each kind's tag string is a term too (added
+    # once at the end).
     seen: set[Any] = set()
     pop, push, add = values.pop, values.extend, found.add
     while values:
