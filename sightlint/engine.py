@@ -15,6 +15,7 @@ from sightlint import nesting, suppression
 from sightlint.models import FileResult, Finding, FixSafety, Severity, Span
 from sightlint.rules.base import Rule, RuleClass, screened, uses_project
 from sightlint.semantics import prints
+from sightlint.semantics.nodes import child_fields
 from sightlint.semantics.scope import ENTER, LEAVE_KINDS, Context
 from sightlint.settings import Settings
 from sightlint.source import SourceError, decode_source, python2_marker
@@ -26,38 +27,16 @@ MAX_HINT_SIZE = 512 * 1024
 
 
 _CONTEXT_KINDS = (ast.Load, ast.Store, ast.Del)
-# Fields that never hold a node (identifiers, flags); skipping them keeps the walk lean.
-_SCALAR_FIELDS = frozenset(
-    ("id", "attr", "arg", "module", "level", "asname", "kind", "type_comment", "is_async", "conversion", "simple")
-)
 # List fields that may hold something other than nodes (identifiers, ``None`` keys of
 # ``{**d}``); every other list field holds nodes only.
 _MIXED_LIST_FIELDS = frozenset(
     (("Dict", "keys"), ("Global", "names"), ("Nonlocal", "names"), ("MatchClass", "kwd_attrs"))
 )
-_CHILD_FIELDS: dict[tuple[type, bool], tuple[str, ...]] = {}
 _Handlers = tuple[tuple[Any, Callable[[ast.AST], None]], ...]
 # bookkeeping on entering (or None), visit handlers, leave handlers,
 # push a leave marker?, child fields last-first (name, list may hold non-nodes?)
 _Plan = tuple[Callable[[Context, Any], None] | None, _Handlers, _Handlers, bool, tuple[tuple[str, bool], ...]]
 _HANDLER_NAMES: dict[type, tuple[tuple[type, bool, str], ...]] = {}
-
-
-def _child_fields(kind: type, with_ctx: bool) -> tuple[str, ...]:
-    """The fields of ``kind`` that may hold child nodes (``ctx`` only when a rule wants it)."""
-    key = (kind, with_ctx)
-    fields = _CHILD_FIELDS.get(key)
-    if fields is None:
-        if kind is ast.Constant:
-            fields = ()
-        else:
-            skip = _SCALAR_FIELDS if with_ctx else _SCALAR_FIELDS | {"ctx"}
-            # ``name`` is a str everywhere except in ``type X = ...`` (3.12+).
-            if kind.__name__ != "TypeAlias":
-                skip = skip | {"name"}
-            fields = tuple(f for f in getattr(kind, "_fields", ()) if f not in skip)
-        _CHILD_FIELDS[key] = fields
-    return fields
 
 
 def _handler_names(cls: type) -> tuple[tuple[type, bool, str], ...]:
@@ -100,7 +79,7 @@ class _Template:
         if fields is None:
             fields = self._fields[kind] = tuple(
                 (name, (kind.__name__, name) in _MIXED_LIST_FIELDS)
-                for name in reversed(_child_fields(kind, self.with_ctx))
+                for name in reversed(child_fields(kind, self.with_ctx))
             )
         visits = tuple((visitors[i], getattr(visitors[i], attr)) for i, attr in self.visit.get(kind, ()))
         leaves = tuple((visitors[i], getattr(visitors[i], attr)) for i, attr in self.leave.get(kind, ()))

@@ -15,6 +15,8 @@ import builtins
 import re
 from typing import TYPE_CHECKING
 
+from sightlint.semantics.nodes import FIELDS, child_fields
+
 if TYPE_CHECKING:
     from sightlint.semantics.scope import Context
 
@@ -191,7 +193,7 @@ def walk(stmts: list[ast.stmt]) -> list[ast.AST]:
     # ``ctx`` fields looked at) is several times cheaper than a generator over ``_fields``.
     out: list[ast.AST] = []
     todo: list[ast.AST] = list(reversed(stmts))
-    pop, extend, append, node_base, cache, stops = todo.pop, todo.extend, out.append, ast.AST, _CHILD_FIELDS, _STOPS
+    pop, extend, append, node_base, cache, stops = todo.pop, todo.extend, out.append, ast.AST, FIELDS, _STOPS
     while todo:
         node = pop()
         append(node)
@@ -200,7 +202,7 @@ def walk(stmts: list[ast.stmt]) -> list[ast.AST]:
             continue
         fields = cache.get(kind)
         if fields is None:
-            fields = _child_fields(kind)
+            fields = child_fields(kind)
         children: list[ast.AST] = []
         for name in fields:
             value = getattr(node, name, None)
@@ -214,17 +216,6 @@ def walk(stmts: list[ast.stmt]) -> list[ast.AST]:
 
 
 _STOPS = frozenset(_FUNCTIONS)
-# Per node type, the fields that may hold a node: not identifiers, flags or ``ctx``.
-_SCALAR_FIELDS = frozenset(
-    ("id", "attr", "arg", "module", "level", "asname", "kind", "type_comment", "is_async", "conversion", "simple", "ctx")
-)
-_CHILD_FIELDS: dict[type, tuple[str, ...]] = {}
-
-
-def _child_fields(kind: type) -> tuple[str, ...]:
-    skip = _SCALAR_FIELDS if kind.__name__ == "TypeAlias" else _SCALAR_FIELDS | {"name"}
-    fields = _CHILD_FIELDS[kind] = tuple(f for f in getattr(kind, "_fields", ()) if f not in skip)
-    return fields
 
 
 def last_name(node: ast.AST) -> str:

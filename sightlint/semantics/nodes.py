@@ -11,22 +11,32 @@ from __future__ import annotations
 
 import ast
 
-# Fields that never hold a node, and ``ctx`` (a Load/Store/Del marker no check asks about).
+# Fields that never hold a node (identifiers, flags); ``ctx`` holds a Load/Store/Del marker
+# that only the engine's scope bookkeeping asks about.
 _SCALAR_FIELDS = frozenset(
-    ("id", "attr", "arg", "module", "level", "asname", "kind", "type_comment", "is_async", "conversion", "simple", "ctx")
+    ("id", "attr", "arg", "module", "level", "asname", "kind", "type_comment", "is_async", "conversion", "simple")
 )
-_FIELDS: dict[type, tuple[str, ...]] = {}
+# Per node type, the fields that may hold a node, without ``ctx`` (hot loops read it first,
+# then call :func:`child_fields` for a type not seen yet); and with ``ctx``.
+FIELDS: dict[type, tuple[str, ...]] = {}
+_FIELDS_WITH_CTX: dict[type, tuple[str, ...]] = {}
 
 
-def _fields(kind: type) -> tuple[str, ...]:
-    fields = _FIELDS.get(kind)
+def child_fields(kind: type, with_ctx: bool = False) -> tuple[str, ...]:
+    """The fields of ``kind`` that may hold child nodes, in ``_fields`` order (``ctx`` only
+    ``with_ctx``), cached per type."""
+    cache = _FIELDS_WITH_CTX if with_ctx else FIELDS
+    fields = cache.get(kind)
     if fields is None:
         if kind is ast.Constant:
             fields = ()
         else:
-            skip = _SCALAR_FIELDS if kind.__name__ == "TypeAlias" else _SCALAR_FIELDS | {"name"}
+            skip = _SCALAR_FIELDS if with_ctx else _SCALAR_FIELDS | {"ctx"}
+            # ``name`` is a str everywhere except in ``type X = ...`` (3.12+).
+            if kind.__name__ != "TypeAlias":
+                skip = skip | {"name"}
             fields = tuple(f for f in getattr(kind, "_fields", ()) if f not in skip)
-        _FIELDS[kind] = fields
+        cache[kind] = fields
     return fields
 
 
@@ -35,9 +45,9 @@ def children(node: ast.AST) -> list[ast.AST]:
     ``ctx`` markers), as a list."""
     out: list[ast.AST] = []
     kind = type(node)
-    fields = _FIELDS.get(kind)
+    fields = FIELDS.get(kind)
     if fields is None:
-        fields = _fields(kind)
+        fields = child_fields(kind)
     node_base = ast.AST
     for field in fields:
         value = getattr(node, field, None)
@@ -53,14 +63,14 @@ def subnodes(node: ast.AST) -> list[ast.AST]:
     markers; in depth-first rather than breadth-first order)."""
     out: list[ast.AST] = []
     stack: list[ast.AST] = [node]
-    pop, push, append, node_base, cache = stack.pop, stack.append, out.append, ast.AST, _FIELDS
+    pop, push, append, node_base, cache = stack.pop, stack.append, out.append, ast.AST, FIELDS
     while stack:
         current = pop()
         append(current)
         kind = type(current)
         fields = cache.get(kind)
         if fields is None:
-            fields = _fields(kind)
+            fields = child_fields(kind)
         for field in fields:
             value = getattr(current, field, None)
             if type(value) is list:
