@@ -341,10 +341,9 @@ class BroadExceptionHandler(Rule):
         self._function_blocks: dict[ast.AST, list[list[ast.stmt]]] = {}
         self._security: dict[ast.AST, str | None] = {}
         self._write: dict[ast.AST, str | None] = {}
-        # Each handler's body nodes (``walk``), listed once: the checks read them up to six times.
-        self._handler_nodes: dict[ast.ExceptHandler, list[ast.AST]] = {}
-        # ...and each `try` body's, and whether each function returns a value (`_returns_value`).
-        self._body_nodes: dict[ast.AST, list[ast.AST]] = {}
+        # Each handler's and each `try`'s body nodes (``walk``), listed once: the checks read
+        # them up to six times; and whether each function returns a value (`_returns_value`).
+        self._walked: dict[ast.AST, list[ast.AST]] = {}
         self._returning: dict[ast.AST, bool] = {}
         # `raise` statements inside a `try` body of the same function -> what that try's
         # handlers catch (last names; "*" for a broad handler), outermost first.
@@ -367,18 +366,11 @@ class BroadExceptionHandler(Rule):
     def visit_TryStar(self, node: ast.Try) -> None:
         self._check(node)
 
-    def _nodes(self, handler: ast.ExceptHandler) -> list[ast.AST]:
-        """``walk(handler.body)`` as a list, made once per handler."""
-        nodes = self._handler_nodes.get(handler)
+    def _nodes(self, node: ast.ExceptHandler | ast.Try) -> list[ast.AST]:
+        """``walk(node.body)`` of a handler or a `try`, made once per node."""
+        nodes = self._walked.get(node)
         if nodes is None:
-            nodes = self._handler_nodes[handler] = walk(handler.body)
-        return nodes
-
-    def _body(self, node: ast.Try) -> list[ast.AST]:
-        """``walk(node.body)``, made once per `try`."""
-        nodes = self._body_nodes.get(node)
-        if nodes is None:
-            nodes = self._body_nodes[node] = walk(node.body)
+            nodes = self._walked[node] = walk(node.body)
         return nodes
 
     def _check(self, node: ast.Try) -> None:
@@ -392,7 +384,7 @@ class BroadExceptionHandler(Rule):
                 kinds = handler.type.elts if isinstance(handler.type, ast.Tuple) else [handler.type]
                 caught_here += [last_name(kind) for kind in kinds]
         if caught_here:
-            for stmt in self._body(node):
+            for stmt in self._nodes(node):
                 if isinstance(stmt, ast.Raise):
                     self._caught_around.setdefault(id(stmt), []).extend(caught_here)
         out = [h.body for h in node.handlers if isinstance(h.body[-1], ast.Raise) and h.body[-1].exc is None]
@@ -471,8 +463,8 @@ class BroadExceptionHandler(Rule):
             success = after is not None and _success_value(after.value)
         if returns and all(_bool_constant(r.value) for r in returns) and self._predicate():
             return None  # a yes/no check answers its failure case (`is_reachable() -> bool`)
-        security = self._security[node] if node in self._security else self._security.setdefault(node, security_name(node.body, self._body(node)))
-        write = self._write[node] if node in self._write else self._write.setdefault(node, database_write(node.body, self._body(node)))
+        security = self._security[node] if node in self._security else self._security.setdefault(node, security_name(node.body, self._nodes(node)))
+        write = self._write[node] if node in self._write else self._write.setdefault(node, database_write(node.body, self._nodes(node)))
         risky = security or write
         # Success reaches a caller only from a function that returns something (a background
         # task that returns None reports through the state it records).
@@ -534,7 +526,7 @@ class BroadExceptionHandler(Rule):
         for handler_return in returns:
             if _made_up_value(handler_return.value):
                 return ast.unparse(handler_return)[:40]
-        if returns or not any(isinstance(n, ast.Return) and n.value is not None for n in self._body(node)):
+        if returns or not any(isinstance(n, ast.Return) and n.value is not None for n in self._nodes(node)):
             return None
         after = self._return_after(node)
         if after is not None and _made_up_value(after.value):
@@ -565,7 +557,7 @@ class BroadExceptionHandler(Rule):
 
     def _probe(self, node: ast.Try) -> bool:
         """A body that only parses, converts or looks up values (`json.loads(args)["message"]`)."""
-        nodes = self._body(node)
+        nodes = self._nodes(node)
         if any(isinstance(n, (ast.Await, ast.Yield, ast.YieldFrom)) for n in nodes):
             return False
         calls = [n for n in nodes if isinstance(n, ast.Call)]
