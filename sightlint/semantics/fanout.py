@@ -8,6 +8,7 @@ from __future__ import annotations
 import ast
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -35,23 +36,10 @@ _FANOUT_WORDS = ("gather", "create_task", "ensure_future", "as_completed", "star
 _WAIT_END = re.compile(r"wait(?!\w)")
 
 
+# SL601 and SL602 both ask it of the same text: the last answer is kept.
+@lru_cache(maxsize=1)
 def may_fan_out(text: str) -> bool:
     """False when ``text`` has no fan-out site (no ``gather``, ``create_task``, ``wait``...)."""
-    # SL601 and SL602 both ask, of the same text: the last answer is kept (with the text,
-    # so no other text can be that object).
-    global _last_fan_out
-    last = _last_fan_out
-    if last[0] is text:
-        return last[1]
-    found = _may_fan_out(text)
-    _last_fan_out = (text, found)
-    return found
-
-
-_last_fan_out: tuple[str, bool] = ("", False)
-
-
-def _may_fan_out(text: str) -> bool:
     if any(word in text for word in _FANOUT_WORDS):
         return True
     if text.count("wait") == text.count("await"):
@@ -88,26 +76,19 @@ def session_factories(context: Context) -> set[str]:
 def is_session_factory(expr: ast.expr, factories: set[str]) -> bool:
     """A reference to a session factory: a known binding, or the conventional names."""
     name = last_name(expr)
-    if not name or name in factories:
-        return bool(name)
-    found = _FACTORY_NAMED.get(name)
-    if found is None:
-        found = _remember(_FACTORY_NAMED, name, _FACTORY_NAME.search(name) is not None)
-    return found
+    return bool(name) and (name in factories or _factory_named(name))
 
 
 # The answers of the two name patterns per identifier: SL601 asks them of every call, and a
-# project spells the same few thousand names again and again (bounded: cleared when full).
-_FACTORY_NAMED: dict[str, bool] = {}
-_BUILDER_NAMED: dict[str, bool] = {}
-_MEMO_SIZE = 1 << 16
+# project spells the same few thousand names again and again.
+@lru_cache(maxsize=1 << 16)
+def _factory_named(name: str) -> bool:
+    return _FACTORY_NAME.search(name) is not None
 
 
-def _remember(memo: dict[str, bool], name: str, found: bool) -> bool:
-    if len(memo) >= _MEMO_SIZE:
-        memo.clear()
-    memo[name] = found
-    return found
+@lru_cache(maxsize=1 << 16)
+def _builder_named(name: str) -> bool:
+    return _FACTORY_BUILDER.match(name) is not None
 
 
 _SESSION_WORD = re.compile("session", re.IGNORECASE)
@@ -144,11 +125,7 @@ def opens_session(call: ast.Call, context: Context, factories: set[str]) -> bool
     qualified = context.qualified_name(func)
     if qualified in _FACTORY_CONSTRUCTORS:
         return False
-    name = last_name(func)
-    builder = _BUILDER_NAMED.get(name)
-    if builder is None:
-        builder = _remember(_BUILDER_NAMED, name, _FACTORY_BUILDER.match(name) is not None)
-    if builder:
+    if _builder_named(last_name(func)):
         return False
     if isinstance(func, ast.Attribute) and func.attr == "begin" and is_session_factory(func.value, factories):
         return True
