@@ -3,14 +3,15 @@ from __future__ import annotations
 import ast
 import dataclasses
 import re
-from dataclasses import dataclass, field
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from sightlint.models import Finding, RelatedLocation
 from sightlint.rules.base import Bad, Fix, FixSafety, Good, Rule, RuleMeta, Severity
 from sightlint.semantics.bindings import BindingKind
 from sightlint.semantics.nodes import children, subnodes
+from sightlint.semantics.scope import qualify
 
 if TYPE_CHECKING:
     import libcst as cst
@@ -842,7 +843,7 @@ async def session_for(user_id, api):
         value: ast.expr | None
         # What names mean now, at the walk's start (the module-level imports, bound before
         # it): the value classes are judged against these bindings, later, if ever needed.
-        self._start_bindings = dict(self.context._scopes[0])
+        self._start_bindings = self.context.module_bindings()
         for stmt in node.body:
             if isinstance(stmt, ast.ClassDef):
                 self._declare_class(stmt)
@@ -875,17 +876,7 @@ async def session_for(user_id, api):
 
     def _qualified_at_start(self, node: ast.AST) -> str | None:
         """``Context.qualified_name`` as it answered at the walk's start (``visit_Module``)."""
-        parts: list[str] = []
-        while type(node) is ast.Attribute:
-            parts.append(node.attr)
-            node = node.value
-        if type(node) is not ast.Name:
-            return None
-        base = self._start_bindings.get(node.id)
-        if base is None or not parts:
-            return base
-        parts.append(base)
-        return ".".join(reversed(parts))
+        return qualify(node, self._start_bindings.get)
 
     def _value_class(self, node: ast.ClassDef, qualify: _Qualify) -> bool:
         """Whether instances of ``node`` are values: a pydantic model, settings or named tuple

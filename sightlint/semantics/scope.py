@@ -27,6 +27,22 @@ _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
 _UNKNOWN = object()
 
 
+def qualify(node: ast.AST, resolve: Callable[[str], str | None]) -> str | None:
+    """The dotted name ``node`` (a name or attribute chain) stands for, its first name
+    looked up with ``resolve`` (see :meth:`Context.qualified_name`)."""
+    parts: list[str] = []
+    while type(node) is ast.Attribute:
+        parts.append(node.attr)
+        node = node.value
+    if type(node) is not ast.Name:
+        return None
+    base = resolve(node.id)
+    if base is None or not parts:
+        return base
+    parts.append(base)
+    return ".".join(reversed(parts))
+
+
 class Context:
     """What a rule may ask about the file being checked, kept current during the walk.
 
@@ -172,22 +188,12 @@ class Context:
         found = memo.get(node, _UNKNOWN)
         if found is not _UNKNOWN:
             return found  # type: ignore[return-value]
-        key = node
-        parts: list[str] = []
-        while type(node) is ast.Attribute:
-            parts.append(node.attr)
-            node = node.value
-        qualified = None
-        if type(node) is ast.Name:
-            base = self.resolve_name(node.id)
-            if base is not None:
-                if parts:
-                    parts.append(base)
-                    qualified = ".".join(reversed(parts))
-                else:
-                    qualified = base
-        memo[key] = qualified
+        qualified = memo[node] = qualify(node, self.resolve_name)
         return qualified
+
+    def module_bindings(self) -> dict[str, str | None]:
+        """A copy of what the module-level names mean now (imports: their qualified name)."""
+        return dict(self._scopes[0])
 
     def resolve_relative(self, module: str | None, level: int) -> str | None:
         """Absolute module for ``from <level dots><module> import ...`` in this file."""
