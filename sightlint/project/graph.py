@@ -170,7 +170,7 @@ def module_record(model: ProjectModel, summary: ModuleSummary, needs: ModelNeeds
                 site = call.site
                 externals.append((fid, call.name, site.line, site.col, site.end_line, site.end_col, site.text, site.awaited))
     timeouts = _resolved_timeouts(model, summary) if needs.timeouts else ()
-    entries = tuple(model.module_entries(summary))
+    entries = tuple(model.entries_of(summary))
     wiring = wiring_rows(model, summary, needs.stores) if needs.stores is not _keep_none else ()
     module_facts = tuple(
         (name, _links(model, summary) if name == "links" else tuple(getattr(summary, name)))

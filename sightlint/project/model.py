@@ -214,7 +214,10 @@ class Edge(NamedTuple):
     kind: str = "call"
 
 
-@dataclass(frozen=True, slots=True)
+# Not ``frozen`` (treated as immutable all the same; ``unsafe_hash`` keeps the hash a frozen
+# one had): a frozen dataclass sets each field through ``object.__setattr__``, and every
+# external call of every module is made into one (in the model and again in each Graph).
+@dataclass(slots=True, unsafe_hash=True)
 class ExternalCall:
     """A call into code outside the project, by normalised dotted name."""
 
@@ -268,6 +271,10 @@ class ProjectModel:
         self.cache: dict[Any, Any] = {}
         # Function id -> the contexts it is an entry point of (``sightlint.project.contexts``).
         self.entries: dict[str, frozenset[str]] = {}
+        # id of a summary the graph was built for -> its :meth:`module_entries` (``everything``
+        # keeps the summaries, and so their ids, alive as long as the model).
+        self._module_entries: dict[int, list[tuple[str, str]]] = {}
+        self._everything = everything
         if graph_of is None:
             self._build_graph(self.functions.items())
             self._find_entries(everything)
@@ -838,10 +845,18 @@ class ProjectModel:
 
     def _find_entries(self, summaries: Iterable[ModuleSummary]) -> None:
         found: dict[str, set[str]] = {}
+        kept = self._module_entries
         for summary in summaries:
-            for fid, context in self.module_entries(summary):
+            entries = kept[id(summary)] = self.module_entries(summary)
+            for fid, context in entries:
                 found.setdefault(fid, set()).add(context)
         self.entries = {fid: frozenset(contexts) for fid, contexts in found.items()}
+
+    def entries_of(self, summary: ModuleSummary) -> list[tuple[str, str]]:
+        """:meth:`module_entries` of ``summary``, as worked out when the model was built
+        (for a module the graph was built for; else worked out now)."""
+        kept = self._module_entries.get(id(summary))
+        return kept if kept is not None else self.module_entries(summary)
 
     def module_entries(self, summary: ModuleSummary) -> list[tuple[str, str]]:
         """``(function id, context)`` of each entry point ``summary`` names (the function

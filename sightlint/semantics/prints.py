@@ -54,13 +54,45 @@ def form(node: ast.AST) -> str:
     """``ast.dump`` without positions; a compound statement without its nested statements."""
     if any(isinstance(getattr(node, field, None), list) and field in BODIES for field in node._fields):
         parts = [
-            f"{field}={ast.dump(value) if isinstance(value, ast.AST) else [ast.dump(v) if isinstance(v, ast.AST) else repr(v) for v in value] if isinstance(value, list) else repr(value)}"
+            f"{field}={dump(value) if isinstance(value, ast.AST) else [dump(v) if isinstance(v, ast.AST) else repr(v) for v in value] if isinstance(value, list) else repr(value)}"
             for field in node._fields
             if field not in BODIES
             for value in [getattr(node, field, None)]
         ]
         return f"{type(node).__name__}({', '.join(parts)})"
-    return ast.dump(node)
+    return dump(node)
+
+
+# Per node type: its fields, each with whether a None value is left out (``ast.dump``'s
+# test: the class's own default is None).
+_DUMP_FIELDS: dict[type, tuple[tuple[str, bool], ...]] = {}
+
+
+def dump(node: ast.AST) -> str:
+    """``ast.dump(node)`` (fields annotated, no positions, one line), the same text, without
+    its generic per-node work: the fingerprint's form of every cross-file finding is one."""
+    kind = type(node)
+    fields = _DUMP_FIELDS.get(kind)
+    if fields is None:
+        fields = _DUMP_FIELDS[kind] = tuple((name, getattr(kind, name, ...) is None) for name in node._fields)
+    args = []
+    for name, optional in fields:
+        try:
+            value = getattr(node, name)
+        except AttributeError:
+            continue
+        if value is None and optional:
+            continue
+        args.append(f"{name}={_dumped(value)}")
+    return f"{node.__class__.__name__}({', '.join(args)})"
+
+
+def _dumped(value: Any) -> str:
+    if isinstance(value, ast.AST):
+        return dump(value)
+    if isinstance(value, list):
+        return f"[{', '.join([_dumped(item) for item in value])}]"
+    return repr(value)
 
 
 def span_text(lines: Sequence[str], line: int, col: int, end_line: int, end_col: int) -> str:
