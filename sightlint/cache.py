@@ -839,12 +839,16 @@ class Cache:
             return None
         return key, data[0], data[1], data[2]
 
-    def save_component(self, name: str, key: bytes, records: dict[Any, Any], output_key: bytes | None, output: Any) -> None:
-        """Store a component's records (file key -> (digest, record)) and, under ``output_key``,
-        its project-phase output; failures are recorded, never raised."""
+    def save_component(
+        self, name: str, key: bytes, records: dict[Any, Any] | bytes, output_key: bytes | None, output: Any
+    ) -> None:
+        """Store a component's records (file key -> (digest, record); or those already in
+        marshal, as a pool worker encoded them) and, under ``output_key``, its project-phase
+        output; failures are recorded, never raised."""
         try:
             header = b"sightlint-component" + bytes([_COMPONENT_FORMAT]) + key
-            self.write(self._component_path(name), header + marshal.dumps((marshal.dumps(records), output_key, output)))
+            encoded = records if type(records) is bytes else marshal.dumps(records)
+            self.write(self._component_path(name), header + marshal.dumps((encoded, output_key, output)))
         except Exception as exc:
             self.write_error = f"cannot write cache in {self.directory}: {exc}"
 

@@ -141,6 +141,12 @@ class Plan:
         self.component_of: dict[str, Component] = {}  # display path -> its component
         self._whole: Graph | None = None
         self._records: dict[int, tuple[Any, ...]] = {}  # index into ``present`` -> record
+        # Components whose records a worker sent back encoded as their file stores them
+        # (``{file key: (digest, record)}`` in marshal, see :meth:`save`): name -> those bytes,
+        # decoded into ``_records`` only if a graph of them is asked for (:meth:`_decoded_records`);
+        # ``_encoded_at``: index into ``present`` -> its component's name, for those not decoded yet.
+        self._encoded: dict[str, bytes] = {}
+        self._encoded_at: dict[int, str] = {}
         self._stored: dict[str, tuple[bytes, bytes, bytes | None, Any] | None] = {}
         self._decoded: dict[str, dict[Any, Any]] = {}  # component name -> its stored records
         self._outputs: dict[str, tuple[bytes, Any]] = {}  # component name -> (output key, output) to store
@@ -380,7 +386,7 @@ class Plan:
             own = self._stored_records(component.name, component.key)
             before = len(missing)
             for position in component.members:
-                if position in records:
+                if position in records or position in self._encoded_at:
                     continue
                 index, key, module = present[position]
                 row = own.get(key)
@@ -432,12 +438,14 @@ class Plan:
         pool: Any = runner.kept_workers() if len(groups) > 1 and self.remote is not None else None
         sent: list[tuple[list[int], Any]] = []
         asked: dict[int, frozenset[str]] = {}  # id of a group's positions -> the components it answers
+        wholes_of: dict[int, list[Component]] = {}  # the same groups -> those components, in order
         for number, positions in enumerate(groups):
             job = self._job(positions) if pool is not None else None
             whole = wholes[number] if wholes is not None else None
             if job is not None and self.ask is not None and whole:
-                job = (*job, self._question(positions, whole))
+                job = (*job, self._question(positions, whole), self._layout(positions, whole))
                 asked[id(positions)] = frozenset(component.name for component in whole)
+                wholes_of[id(positions)] = whole
             future = None
             if job is not None and pool is not None:
                 try:
@@ -466,12 +474,25 @@ class Plan:
                 rows = None
             names = asked.get(id(positions))
             if names is not None:
-                if type(rows) is tuple and len(rows) == 2:
-                    rows, answer = rows
+                whole = wholes_of[id(positions)]
+                if (
+                    type(rows) is tuple
+                    and len(rows) == 2
+                    and type(rows[0]) is list
+                    and len(rows[0]) == len(whole)
+                    and all(type(blob) is bytes for blob in rows[0])
+                ):
+                    encoded, answer = rows
                     if answer is not None:
                         self._answers.append((names, answer))
-                else:
-                    rows = None
+                    # Kept encoded: decoded only if a graph of them is asked for (a cold
+                    # run whose workers answered for every component never does); checked then.
+                    for component, blob in zip(whole, encoded):
+                        self._encoded[component.name] = blob
+                        for position in component.members:
+                            self._encoded_at[position] = component.name
+                    continue
+                rows = None
             if (
                 type(rows) is list
                 and len(rows) == len(positions)
@@ -511,6 +532,56 @@ class Plan:
         ordered = [result.path for result in self.results if result.path in paths]
         held = [(path, items) for path in ordered if (items := graded(path))]
         return codes, order, held, [(path, tables(path)) for path in ordered], folder
+
+    def _layout(self, positions: list[int], whole: list[Component]) -> list[list[tuple[int, Any, Any]]]:
+        """For a group of whole components (the modules at ``positions``): per component,
+        its members as (index into ``positions``, file key, digest), in member order: what
+        a worker needs to encode the component's records as :meth:`save` stores them."""
+        present, digests = self.present, self.digests
+        assert digests is not None
+        at = {position: number for number, position in enumerate(positions)}
+        return [
+            [(at[p], present[p][1], digests[present[p][0]]) for p in component.members]
+            for component in whole
+        ]
+
+    def _decoded_records(self, positions: Sequence[int]) -> None:
+        """Decode the records of ``positions`` that a worker sent back encoded (their whole
+        components'); a component whose bytes do not give back its members' records (shape,
+        module, digest) is resolved here."""
+        names = {name for position in positions if (name := self._encoded_at.get(position)) is not None}
+        if not names:
+            return
+        present, digests = self.present, self.digests
+        assert digests is not None
+        for component in self.components:
+            if component.name not in names:
+                continue
+            try:
+                rows = marshal.loads(self._encoded[component.name])
+            except Exception:  # sightlint: ignore[SL201] damaged: resolved here
+                rows = None
+            for position in component.members:
+                del self._encoded_at[position]
+            found: dict[int, tuple[Any, ...]] = {}
+            if type(rows) is dict and len(rows) == len(component.members):
+                for position in component.members:
+                    index, key, module = present[position]
+                    row = rows.get(key)
+                    if (
+                        type(row) is tuple
+                        and len(row) == 2
+                        and row[0] == digests[index]
+                        and type(row[1]) is tuple
+                        and len(row[1]) == _RECORD_WIDTH
+                        and row[1][0] == module
+                    ):
+                        found[position] = row[1]
+            if len(found) == len(component.members):
+                self._records.update(found)
+            else:
+                del self._encoded[component.name]  # not stored as it is either
+                self._resolve(list(component.members))
 
     def answered(self, components: Sequence[Component]) -> tuple[list[Any], list[Any], dict[str, Any]] | None:
         """Make the records of ``components`` known (as :meth:`graph`), and when the workers
@@ -587,6 +658,7 @@ class Plan:
         self.check_loaded(components)
         self._ensure(components)
         chosen = sorted(position for component in components for position in component.members)
+        self._decoded_records(chosen)
         return Graph(self._records[position] for position in chosen)
 
     def check_loaded(self, components: Sequence[Component]) -> None:
@@ -605,6 +677,7 @@ class Plan:
                 self._whole = _full(self.results, self.needs)
             else:
                 self._ensure(self.components)
+                self._decoded_records(range(len(self.present)))
                 self._whole = Graph(self._records[position] for position in range(len(self.present)))
         return self._whole
 
@@ -634,7 +707,10 @@ class Plan:
         live: set[str] = set()
         wrote = False
         for component in self.components:
-            settled = component.name in self._settled and all(p in records for p in component.members)
+            encoded = self._encoded.get(component.name)
+            settled = component.name in self._settled and (
+                encoded is not None or all(p in records for p in component.members)
+            )
             if not settled:
                 # Not looked at this run (``check FILES``): last run's entries stand, and the
                 # files they point to.
@@ -655,7 +731,12 @@ class Plan:
                 and all(present[p][1] in self._stored_records(component.name, component.key) for p in component.members)
             )
             if not has_all or output is not None:
-                rows = {present[p][1]: (digests[present[p][0]], records[p]) for p in component.members}
+                # As the worker that resolved them encoded them, or encoded here.
+                rows: dict[Any, Any] | bytes = (
+                    encoded
+                    if encoded is not None
+                    else {present[p][1]: (digests[present[p][0]], records[p]) for p in component.members}
+                )
                 if output is None and stored is not None and stored[0] == component.key and stored[2] is not None:
                     output = (stored[2], stored[3])
                 output_key, value = output if output is not None else (None, None)
@@ -677,7 +758,12 @@ _REMOTE_NEEDS: dict[tuple[str, tuple[str, ...]], ModelNeeds] = {}
 
 
 def _resolve_remote(
-    remote: tuple[str, tuple[str, ...]], modules: list[str], blobs: list[bytes], wanted: list[str], question: Any = None
+    remote: tuple[str, tuple[str, ...]],
+    modules: list[str],
+    blobs: list[bytes],
+    wanted: list[str],
+    question: Any = None,
+    layout: list[list[tuple[int, Any, Any]]] | None = None,
 ) -> bytes:
     """In a pool worker: :meth:`Plan._resolve` of the ``wanted`` modules from the pickled
     summaries (``PackedSummary`` blobs) of ``modules``, the records marshalled in ``wanted``'s
@@ -685,8 +771,10 @@ def _resolve_remote(
     is damaged (the caller then resolves the group itself).
 
     With a ``question`` (:meth:`Plan._question`: the ``wanted`` modules are whole
-    components), (records, answer) are marshalled, the answer being what :func:`_answer`
-    gives (None if a rule failed: the caller then runs the rules itself)."""
+    components) and their ``layout`` (:meth:`Plan._layout`), (records, answer) are
+    marshalled: the records of each component encoded as its cache file stores them
+    (marshal of ``{file key: (digest, record)}``, see :meth:`Plan.save`), the answer being
+    what :func:`_answer` gives (None if a rule failed: the caller then runs the rules itself)."""
     from sightlint.cache import settings_fingerprint
     from sightlint.rules.base import uses_project
 
@@ -711,14 +799,15 @@ def _resolve_remote(
         chosen = set(wanted)
         model = ProjectModel(ordered, graph_of=[s for s in ordered if s.module in chosen])
         rows = [tuple(module_record(model, model.modules[module], needs)) for module in wanted]
-        if question is None:
+        if question is None or layout is None:
             return marshal.dumps(rows)
         del model, ordered
         try:
             answer = _answer(rows, question)
         except Exception:  # sightlint: ignore[SL201] a rule failed: the caller runs the rules and reports it
             answer = None
-        return marshal.dumps((rows, answer))
+        encoded = [marshal.dumps({key: (digest, rows[at]) for at, key, digest in members}) for members in layout]
+        return marshal.dumps((encoded, answer))
     finally:
         if collecting:
             gc.enable()
