@@ -111,6 +111,11 @@ class ExternalValue(NamedTuple):
     dotted: str
 
 
+# What a memo's ``get`` gives for a key it does not hold (its values may be None): told
+# apart by identity only.
+_UNSET = ExternalValue("<not memoised>")
+
+
 class NoneValue(NamedTuple):
     """The constant ``None``."""
 
@@ -287,11 +292,13 @@ class ProjectModel:
 
     def symbol(self, dotted: str) -> Value | None:
         """The value a dotted name (as written after imports) refers to."""
-        if dotted in self._stable_symbols:
-            return self._stable_symbols[dotted]
-        if dotted in self._symbols:
+        found = self._stable_symbols.get(dotted, _UNSET)
+        if found is not _UNSET:
+            return found
+        found = self._symbols.get(dotted, _UNSET)
+        if found is not _UNSET:
             self._touched = True
-            return self._symbols[dotted]
+            return found
         self._symbols[dotted] = None  # a cycle of re-exports resolves to "unknown"
         outer, self._touched = self._touched, False
         parts = dotted.split(".")
@@ -344,12 +351,15 @@ class ProjectModel:
         """Evaluate a symbolic reference (memoised; cycles evaluate to None)."""
         if ref is None:
             return None
-        if ref in self._stable:
-            return self._stable[ref]
+        # One lookup per memo (a ref hashes through its nested tuples each time).
+        found = self._stable.get(ref, _UNSET)
+        if found is not _UNSET:
+            return found
         memo = self._values
-        if ref in memo:
+        found = memo.get(ref, _UNSET)
+        if found is not _UNSET:
             self._touched = True
-            return memo[ref]
+            return found
         memo[ref] = None
         outer, self._touched = self._touched, False
         result = self._evaluate(ref)
@@ -719,6 +729,7 @@ class ProjectModel:
         self.callers.setdefault(edge.target, []).append(edge)
 
     def _build_graph(self, functions: Iterable[tuple[str, FunctionSummary]]) -> None:
+        externals = self.externals
         for fid, fn in functions:
             # Calls that make a coroutine for create_task & co: (line, col) -> the handoff.
             started = {(h.line, h.col): h for h in fn.handoffs if h.called} if fn.handoffs else None
@@ -734,6 +745,13 @@ class ProjectModel:
                     callee = callee.default
                 value = self.value(callee)
                 if value is None:
+                    continue
+                if type(value) is ExternalValue:
+                    # Most calls: what follows for any value, for an external one (no targets).
+                    if not value.dotted.endswith(_ITERATION):
+                        externals.setdefault(fid, []).append(ExternalCall(fid, value.dotted, site))
+                    if site.fn_args and value.dotted in _CALLS_BACK:
+                        self._builtin_callback_edges(fid, site, value.dotted)
                     continue
                 options = value.options if isinstance(value, UnionValue) else (value,)
                 for option in options:
