@@ -20,6 +20,8 @@ collector writes per function (``project.work_sites``):
 
 from __future__ import annotations
 
+import functools
+
 from collections import deque
 from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
@@ -122,8 +124,10 @@ class LlmCall(NamedTuple):
     others: tuple[str, ...] = ()  # other client classes the receiver may be (``AsyncOpenAI() if v1 else AsyncAzureOpenAI()``)
 
 
+@functools.lru_cache(maxsize=8192)
 def llm_call_kind(name: str) -> tuple[str, str] | None:
-    """``(client, method)`` when the external call ``name`` is LLM work, else None."""
+    """``(client, method)`` when the external call ``name`` is LLM work, else None (kept per
+    name: the same names recur in every module, and the deadline rules ask of each call)."""
     if name in LITELLM:
         return "litellm", name.rsplit(".", 1)[1]
     if name.startswith("litellm.Router()."):

@@ -182,6 +182,9 @@ def module_record(model: ProjectModel, summary: ModuleSummary, needs: ModelNeeds
     )
 
 
+_PREFIXES = ("project modules among a name's prefixes",)
+
+
 def _links(model: ProjectModel, summary: ModuleSummary) -> tuple[Any, ...]:
     """``(module, modules it imports, classes defined, last names of their bases)``: the
     module's part of the module-dependency graph :meth:`Graph.component` reads.
@@ -195,15 +198,23 @@ def _links(model: ProjectModel, summary: ModuleSummary) -> tuple[Any, ...]:
     those alone. The class-hierarchy terms are ``model.hierarchy_terms``, as there.
     Depends on the module's summary and the set of module names only."""
     modules = model.modules
+    # name -> the project modules among its dotted prefixes and itself (the same imports
+    # recur across a package's modules).
+    known: dict[str, tuple[str, ...]] = model.cache.setdefault(_PREFIXES, {})
     found: set[str] = set()
     for name in (summary.module, *summary.imports.values(), *summary.star_imports):
-        end = name.find(".")
-        while end != -1:
-            if name[:end] in modules:
-                found.add(name[:end])
-            end = name.find(".", end + 1)
-        if name in modules:
-            found.add(name)
+        got = known.get(name)
+        if got is None:
+            within = []
+            end = name.find(".")
+            while end != -1:
+                if name[:end] in modules:
+                    within.append(name[:end])
+                end = name.find(".", end + 1)
+            if name in modules:
+                within.append(name)
+            got = known[name] = tuple(within)
+        found.update(got)
     found.discard(summary.module)
     defines, extends = hierarchy_terms(summary)
     return (summary.module, tuple(sorted(found)), defines, extends)

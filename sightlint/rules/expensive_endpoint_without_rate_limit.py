@@ -923,9 +923,17 @@ def _reaching_llm(graph: Graph) -> dict[str, Edge | None]:
     cached: dict[str, Edge | None] | None = graph.cache.get(key)
     if cached is not None:
         return cached
-    towards: dict[str, Edge | None] = {
-        fid: None for fid, calls in graph.externals.items() if any(is_llm_call(call.name) for call in calls)
-    }
+    towards: dict[str, Edge | None] = {}
+    asked: dict[str, bool] = {}  # external name -> is_llm_call (the same names recur in every module)
+    for fid, calls in graph.externals.items():
+        for call in calls:
+            name = call.name
+            llm = asked.get(name)
+            if llm is None:
+                llm = asked[name] = is_llm_call(name)
+            if llm:
+                towards[fid] = None
+                break
     queue = deque(towards)
     while queue:
         node = queue.popleft()
