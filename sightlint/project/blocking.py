@@ -252,13 +252,20 @@ def analyse(model: Graph, catalog: Catalog) -> Blocking:
     # Deriving reads library sources: only for calls in code that may run on the loop.
     derive = deriver(classes) if catalog.derive and isinstance(classes, ThirdPartyClasses) else None
     on_loop = _on_loop(model) if derive is not None else set()
+    # External name -> its category, catalogued or inherited (the same names recur in
+    # every module).
+    categories: dict[str, str | None] = {}
     for fid, calls in model.externals.items():
         for call in calls:
             if call.site.awaited:
                 continue  # ``await x.execute()``: an awaitable, however ``x`` was annotated
-            category = catalog.category(call.name)
-            if category is None and classes is not None:
-                category = catalog.inherited(call.name, classes)
+            if call.name in categories:
+                category = categories[call.name]
+            else:
+                category = catalog.category(call.name)
+                if category is None and classes is not None:
+                    category = catalog.inherited(call.name, classes)
+                categories[call.name] = category
             if category is not None:
                 sites.setdefault(fid, []).append(BlockingSite(call, category))
             elif derive is not None and fid in on_loop and derivable(call.name):

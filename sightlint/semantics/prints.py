@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import ast
 from bisect import bisect_left
+from operator import gt
 import marshal
 from array import array
 import re
@@ -352,6 +353,7 @@ class Table:
         self._innermost: list[int] | None = None
         # owner -> groups of statements sharing lines: (first, last, column, [(first, last)])
         self._bodies: dict[int, list[tuple[int, int, int, list[tuple[int, int]]]]] = {}
+        self._owners: Sequence[int] = ()  # each unit's owner (set by :meth:`_index`)
         self._broken = False
 
     def get(self, r: Range, lines: Sequence[str] | None) -> Part | None:
@@ -408,7 +410,7 @@ class Table:
         if self._broken:
             return None
         owner = innermost[line] if line < len(innermost) else -1
-        for first, last, col, members in self._bodies.get(owner, ()):
+        for first, last, col, members in self._body(owner):
             if first <= line <= last:
                 if first <= len(lines) and lines[first - 1][:col].strip() == "":
                     return (first, last, col, len(members), owner)
@@ -429,21 +431,34 @@ class Table:
         for index in sorted(range(len(defs)), key=lambda i: -(defs[i][1] - defs[i][0])):
             first, last = defs[index][:2]
             innermost[first : last + 1] = [index] * (last + 1 - first)
-        bodies = self._bodies
+        # Every unit checked here (vectorised); each body's groups are made when asked for
+        # (:meth:`_body`: most tables are asked about one or two bodies).
         flat, count = self.units, len(defs)
-        for i in range(0, len(flat) - 3, 4):
-            owner, first, last, col = flat[i], flat[i + 1], flat[i + 2], flat[i + 3]
-            if not (-1 <= owner < count and 1 <= first <= last and col >= 0):
-                self._broken = True
-                break
-            body = bodies.setdefault(owner, [])
-            if body and first <= body[-1][1]:  # shares a line with the one before: one group
-                start, end, at, members = body[-1]
-                members.append((first, last))
-                body[-1] = (start, max(end, last), at, members)
-            else:
-                body.append((first, last, col, [(first, last)]))
+        flat = flat[: len(flat) // 4 * 4]
+        owners, firsts, lasts, cols = flat[0::4], flat[1::4], flat[2::4], flat[3::4]
+        if owners and (
+            min(owners) < -1 or max(owners) >= count or min(firsts) < 1 or min(cols) < 0 or any(map(gt, firsts, lasts))
+        ):
+            self._broken = True
+        self._owners = owners
         return innermost
+
+    def _body(self, owner: int) -> list[tuple[int, int, int, list[tuple[int, int]]]]:
+        """The statements directly in the body of def/class ``owner`` (-1: the module),
+        grouped by shared lines: (first, last, column, [(first, last)]) (after :meth:`_index`)."""
+        body = self._bodies.get(owner)
+        if body is None:
+            body = self._bodies[owner] = []
+            flat = self.units
+            for i in [i for i, o in enumerate(self._owners) if o == owner]:
+                first, last, col = flat[4 * i + 1], flat[4 * i + 2], flat[4 * i + 3]
+                if body and first <= body[-1][1]:  # shares a line with the one before: one group
+                    start, end, at, members = body[-1]
+                    members.append((first, last))
+                    body[-1] = (start, max(end, last), at, members)
+                else:
+                    body.append((first, last, col, [(first, last)]))
+        return body
 
     def _parse(self, where: tuple[int, int, int, int, int], lines: Sequence[str]) -> tuple[ast.Module, int] | None:
         """The tree :meth:`_where` chose, parsed alone (indented lines as the body of an
@@ -464,7 +479,7 @@ class Table:
         if col and statements:
             statements = statements[0].body if len(statements) == 1 and type(statements[0]) is ast.If else []
         if count:
-            members = next((m for a, b, _, m in self._bodies.get(owner, ()) if (a, b) == (first, last)), [])
+            members = next((m for a, b, _, m in self._body(owner) if (a, b) == (first, last)), [])
             want = [(a + shift, b + shift) for a, b in members]
             got = [(s.lineno, s.end_lineno) for s in statements]
             if tree is not None and len(want) == count and got == want and statements[0].col_offset == col:
