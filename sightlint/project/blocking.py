@@ -188,6 +188,18 @@ def derivable(name: str) -> bool:
     return bool(dot and rest) and top.isidentifier() and top not in _STDLIB and top not in _BUILTINS
 
 
+_PRIMITIVES: dict[str, str] = {}
+
+
+def _primitives() -> dict[str, str]:
+    """The catalogued primitives (name -> category) a :class:`Deriver` starts from: one
+    mapping per process, so that a Deriver made again (one per group of components a pool
+    worker answers for) reuses the tables made from it (``derived.Deriver``)."""
+    if not _PRIMITIVES:
+        _PRIMITIVES.update((name, entry.category) for name, entry in ENTRIES.items() if entry.primitive)
+    return _PRIMITIVES
+
+
 def deriver(classes: ThirdPartyClasses) -> Deriver:
     """The :class:`Deriver` of a run, made with its :class:`ThirdPartyClasses` (whose
     sources it shares): answers are kept in the user's cache folder, sealed with the
@@ -199,7 +211,7 @@ def deriver(classes: ThirdPartyClasses) -> Deriver:
 
     seal = user_seal() if classes.persistent else None
     made = Deriver(
-        {name: entry.category for name, entry in ENTRIES.items() if entry.primitive},
+        _primitives(),
         classes.sources,
         classes.ancestors,
         cache_dir=key_directory() if seal is not None and not isinstance(seal, str) else None,

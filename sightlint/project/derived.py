@@ -139,6 +139,45 @@ class _Env(NamedTuple):
     fn: _Fn | None
 
 
+# What a :class:`Deriver` makes from its primitives alone, read only afterwards: (primitives
+# of the derived categories, method -> catalogued receivers, the receivers, every dotted
+# prefix of a primitive's name, the catalogue key). Kept per primitives mapping (by
+# identity, which the entry keeps alive): a pool worker makes a Deriver per group of
+# components it answers for, from the same mapping (``blocking.deriver``).
+_Tables = tuple[dict[str, str], dict[str, list[str]], frozenset[str], set[str], str]
+_TABLES: dict[int, tuple[Mapping[str, str], _Tables]] = {}
+
+
+def _tables(primitives: Mapping[str, str]) -> _Tables:
+    kept = _TABLES.get(id(primitives))
+    if kept is not None and kept[0] is primitives:
+        return kept[1]
+    prims = {name: cat for name, cat in primitives.items() if cat in TARGETS}
+    by_method: dict[str, list[str]] = {}
+    for name in prims:
+        receiver, marker, method = name.rpartition("().")
+        if marker and receiver and "(" not in receiver and "(" not in method and "." not in method:
+            by_method.setdefault(method, []).append(receiver)
+    # Catalogued receiver classes (``openai.OpenAI`` of ``openai.OpenAI().chat...``), the
+    # packages with entries, and per package its receivers and where they are defined.
+    receivers = frozenset(
+        receiver for name in prims if (receiver := name.partition("().")[0]) != name and "(" not in receiver
+    )
+    # Every dotted prefix of a primitive's name (``openai.OpenAI()``, ``openai.OpenAI().chat``).
+    prefixes = {name[:i] for name in prims for i, ch in enumerate(name) if ch == "."}
+    # The answers depend on the seeds and on how they are derived (this module's code).
+    digest = hashlib.sha256(repr(sorted(prims.items())).encode())
+    try:
+        digest.update(Path(__file__).read_bytes())
+    except OSError:
+        digest.update(b"?")
+    tables = (prims, by_method, receivers, prefixes, digest.hexdigest()[:16])
+    if len(_TABLES) >= 8:
+        _TABLES.clear()
+    _TABLES[id(primitives)] = (primitives, tables)
+    return tables
+
+
 class Deriver:
     """Answers "does this installed API block, and through what?" from library sources."""
 
@@ -154,23 +193,12 @@ class Deriver:
         """``primitives``: catalogued name -> category (only :data:`TARGETS` are used);
         ``ancestors``: ``ThirdPartyClasses.ancestors``; answers are kept in ``cache_dir``
         sealed by ``seal`` (a :class:`sightlint.seal.Seal`), when both are given."""
-        self._prims = {name: cat for name, cat in primitives.items() if cat in TARGETS}
-        self._by_method: dict[str, list[str]] = {}
-        for name in self._prims:
-            receiver, marker, method = name.rpartition("().")
-            if marker and receiver and "(" not in receiver and "(" not in method and "." not in method:
-                self._by_method.setdefault(method, []).append(receiver)
+        tables = _tables(primitives)
+        self._prims, self._by_method, self._receivers, self._prefixes, self._catalogue = tables
         self._defined: dict[str, dict[str, str]] = {}
-        # Catalogued receiver classes (``openai.OpenAI`` of ``openai.OpenAI().chat...``), the
-        # packages with entries, and per package its receivers and where they are defined.
-        self._receivers = frozenset(
-            receiver for name in self._prims if (receiver := name.partition("().")[0]) != name and "(" not in receiver
-        )
         self._seed_packages: set[str] | None = None
         self._seeded: dict[str, frozenset[str]] = {}
         self._receiver_sites: dict[str, frozenset[str]] = {}
-        # Every dotted prefix of a primitive's name (``openai.OpenAI()``, ``openai.OpenAI().chat``).
-        self._prefixes = {name[:i] for name in self._prims for i, ch in enumerate(name) if ch == "."}
         self._bindings: dict[tuple[str, str], ast.AST | None] = {}
         self._sources = sources
         self._ancestors = ancestors
@@ -185,13 +213,6 @@ class Deriver:
         self._resolving: set[object] = set()
         self._cycles = 0
         self._dists: dict[str, str] = {}
-        # The answers depend on the seeds and on how they are derived (this module's code).
-        digest = hashlib.sha256(repr(sorted(self._prims.items())).encode())
-        try:
-            digest.update(Path(__file__).read_bytes())
-        except OSError:
-            digest.update(b"?")
-        self._catalogue = digest.hexdigest()[:16]
 
     # -- answers and their cache ---------------------------------------------------------
 
