@@ -351,7 +351,11 @@ def _ask_workers(
         return [(i, item) for (i, _), item in zip(items, encode_findings([f for _, f in items]))] if items else None
 
     def table(path: str) -> Any:
-        return by_path[path].prints
+        """The file's fingerprint table, and whether the file holds a finding of its own
+        (without, the table holds no parts: a worker decodes it only for a cross-file
+        finding there; see ``incremental._answer``)."""
+        result = by_path[path]
+        return (result.prints, bool(result.findings))
 
     cache = plan.cache
     folder = str(cache.directory) if cache is not None else None

@@ -157,7 +157,7 @@ class Plan:
         # Set by the caller with ``remote``: the component-local rules' answers asked of the
         # workers with the records (see :meth:`answered`): (codes of those rules, display path
         # -> the encoded graded findings (index, finding) of its result or None, display path
-        # -> its fingerprint table, the cache folder or None).
+        # -> (its fingerprint table, whether it holds a finding of its own), the cache folder or None).
         self.ask: tuple[tuple[str, ...], Callable[[str], list[Any] | None], Callable[[str], Any], str | None] | None = None
         # Per group of components resolved in a worker that answered too: (their names, answer).
         self._answers: list[tuple[frozenset[str], Any]] = []
@@ -854,9 +854,11 @@ def _answer(rows: list[tuple[Any, ...]], question: tuple[Any, ...]) -> tuple[lis
     for f in found:
         ranges.setdefault(f.path, []).append((f.span.line, f.span.col, f.span.end_line, f.span.end_col))
     located: dict[str, dict[tuple[int, int, int, int], tuple[str, str]]] = {}
-    for path, blob in tables:
-        table = load(blob)
+    for path, (blob, own) in tables:
         wanted = ranges.get(path, [])
+        if not (wanted or own):
+            continue  # no finding there: its table holds no parts (not decoded)
+        table = load(blob)
         # A table holds the parts of the file's own findings' ranges: a file with none and
         # no cross-file finding is not reported on.
         if table is None or not (wanted or table.parts):

@@ -241,7 +241,14 @@ def project_pin(package: str, path: str, settings: Settings, memo: dict[Any, Any
     if not file.is_file():
         return None
     start = file.resolve().parent
-    root: Path | None = project_folder(settings)
+    if memo is not None:
+        # The project folder, resolved once per run (not once per file asked about).
+        key = ("pins: project folder", settings.project_root, settings.config_path, os.getcwd())
+        root: Path | None = memo.get(key)
+        if root is None:
+            root = memo[key] = project_folder(settings)
+    else:
+        root = project_folder(settings)
     if root != start and root not in start.parents:
         root = None
     return find_pin(package, start, root, memo)
