@@ -60,6 +60,7 @@ _CALLABLE_REF_TYPES = frozenset(_CALLABLE_REFS)
 # Arguments whose value may be a callable (a name, ``obj.method``, a lambda, ``partial(f)``).
 _CALLABLE_ARGS = frozenset((ast.Name, ast.Lambda, ast.Attribute, ast.Call))
 _BUILTIN_NAMES = frozenset(dir(builtins))
+_NAMED = frozenset((ast.Name, ast.Attribute))
 
 
 class _Fact(NamedTuple):
@@ -1140,7 +1141,17 @@ class SummaryCollector:
             value = None
             arg_kind = type(arg)
             if arg_kind in _CALLABLE_ARGS:
-                value = self._callable_ref(arg) if arg_kind is ast.Call else self.ref(arg)
+                if arg_kind is not ast.Call:
+                    value = self.ref(arg)
+                elif local:
+                    value = self._callable_ref(arg)
+                else:
+                    # Of a call, only ``partial(f, ...)`` is a callable (``ref`` gives
+                    # the result of any other), and a call of an import or a builtin
+                    # keeps no other argument.
+                    value = self._partial_ref(arg)  # type: ignore[arg-type]
+                    if value is None:
+                        continue
                 if type(value) in _CALLABLE_REF_TYPES:
                     fn_args.append((key, value))  # type: ignore[arg-type]
                     continue
@@ -1350,6 +1361,12 @@ class SummaryCollector:
             self.summary.entries.append(
                 EntrySite(context or fact.kind, target, arg.lineno, self.ctx.char_col(arg.lineno, arg.col_offset), fact.how)
             )
+
+    def _partial_ref(self, node: ast.Call) -> Ref | None:
+        """``f`` of ``functools.partial(f, ...)``, else None."""
+        if node.args and type(node.func) in _NAMED and self.ctx.qualified_name(node.func) in _PARTIAL:
+            return self.ref(node.args[0])
+        return None
 
     def _callable_ref(self, node: ast.expr) -> Ref | None:
         """The ref of a callable argument; ``functools.partial(f, ...)`` is ``f``."""

@@ -571,13 +571,19 @@ def dependency_terms(summary: ModuleSummary) -> DependencyTerms:
             push(value)
     for kind in kinds:
         add(_TAG_OF[kind])
-    prefixes: set[str] = set()
+    # Every dotted prefix, longest first: a prefix already there has its own prefixes
+    # there too (or is a found name, whose prefixes its own turn adds), so stop at it
+    # (the ids of one module's functions and classes share most of theirs).
+    prefixes: set[str] = set(found)
+    has, add_prefix = prefixes.__contains__, prefixes.add
     for text in found:
-        end = text.find(".")
+        end = text.rfind(".")
         while end != -1:
-            prefixes.add(text[:end])
-            end = text.find(".", end + 1)
-    prefixes |= found
+            text = text[:end]
+            if has(text):
+                break
+            add_prefix(text)
+            end = text.rfind(".")
     defines, extends = hierarchy_terms(summary)
     return DependencyTerms(
         frozenset(prefixes),

@@ -407,7 +407,7 @@ class WorkSites:
             passed = [
                 (keyword.arg, self.key(keyword.value, frame))
                 for keyword in node.keywords
-                if keyword.arg and _CLIENT_ARGUMENT.search(keyword.arg) and type(keyword.value) in _PASSABLE
+                if keyword.arg and type(keyword.value) in _PASSABLE and _CLIENT_ARGUMENT.search(keyword.arg)
             ]
             if passed:
                 line, col = self._pos(node)
@@ -462,7 +462,7 @@ class WorkSites:
                 passes.add("**")
             elif not _false_constant(keyword.value):
                 passes.add("=" + keyword.arg)
-        if any(type(arg) is ast.Starred for arg in node.args):
+        if ast.Starred in map(type, node.args):
             passes.add("*")
         elif len(node.args) > 1:
             passes.add(f"{last}:{len(node.args)}")
