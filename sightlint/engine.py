@@ -69,6 +69,13 @@ class _Template:
                 (visit if is_visit else leave).setdefault(node_type, []).append((index, attr))
         self.visit = {kind: tuple(handlers) for kind, handlers in visit.items()}
         self.leave = {kind: tuple(handlers) for kind, handlers in leave.items()}
+        # Per visitor index, its ``visit_*`` handlers that each file starts with switched off
+        # (``Rule.switched``; only visit handlers: a leave marker is pushed when a node is visited).
+        self.switched: dict[int, frozenset[str]] = {
+            index: frozenset(n for n in getattr(cls, "switched", ()) if n.startswith("visit_"))
+            for index, cls in enumerate(classes)
+            if getattr(cls, "switched", None)
+        }
         self.with_ctx = any(k in visit or k in leave for k in _CONTEXT_KINDS)
         # The plans of the node types no visitor handles, the same for every file.
         self.unhandled: dict[type, _Plan] = {}
@@ -80,10 +87,15 @@ class _Template:
         if fields is None:
             fields = self._fields[kind] = tuple(reversed(child_fields(kind, self.with_ctx)))
         mixed = kind.__name__ in _MIXED_KINDS
-        visits = tuple((visitors[i], getattr(visitors[i], attr)) for i, attr in self.visit.get(kind, ()))
+        switched = self.switched
+        visits = tuple(
+            (visitors[i], getattr(visitors[i], attr))
+            for i, attr in self.visit.get(kind, ())
+            if i not in switched or attr not in switched[i] or attr in visitors[i].switched_on
+        )
         leaves = tuple((visitors[i], getattr(visitors[i], attr)) for i, attr in self.leave.get(kind, ()))
         plan = (ENTER.get(kind), visits, leaves, kind in LEAVE or bool(leaves), fields, mixed, LEAVE.get(kind))
-        if not visits and not leaves:
+        if kind not in self.visit and kind not in self.leave:
             self.unhandled[kind] = plan
         return plan
 
@@ -99,6 +111,14 @@ class _Dispatcher:
         self.visitors = list(visitors)
         self.errors: list[str] = []
         self._build()
+        for index in self._template.switched:
+            self.visitors[index].replan = self._replan
+
+    def detach(self) -> None:
+        """Break the cycle between the dispatcher and the visitors that can switch handlers on."""
+        for visitor in self.visitors:
+            if getattr(visitor, "replan", None) is not None:
+                visitor.replan = None
 
     def _build(self) -> None:
         classes = tuple(type(visitor) for visitor in self.visitors)
@@ -113,6 +133,13 @@ class _Dispatcher:
         plan = self._plans[kind] = self._template.plan(kind, self.visitors)
         return plan
 
+    def _replan(self, owner: Any, names: Sequence[str]) -> None:
+        """``owner`` switched ``names`` on: rebuild the plans (made so far) that hold one of them."""
+        template, plans, visitors = self._template, self._plans, self.visitors
+        for kind, handlers in template.visit.items():
+            if kind in plans and any(visitors[i] is owner and attr in names for i, attr in handlers):
+                plans[kind] = template.plan(kind, visitors)
+
     def _crashed(self, owner: Any, node: ast.AST, exc: Exception) -> None:
         meta = getattr(owner, "meta", None)
         label = f"{meta.code} ({meta.name})" if meta else type(owner).__name__
@@ -121,6 +148,8 @@ class _Dispatcher:
             f"internal error in {label} at {self.context.path}:{line}: {type(exc).__name__}: {exc}"
         )
         self.visitors.remove(owner)
+        if getattr(owner, "replan", None) is not None:
+            owner.replan = None
         self._build()
 
     def walk(self, node: ast.AST) -> None:
@@ -406,6 +435,7 @@ def _check_source(
 
         summary_collector = SummaryCollector(context)
         extra.append(summary_collector)
+    dispatcher: _Dispatcher | None = None
     try:
         # Shared per-file models some rules read (the FastAPI collector): walked once, ahead
         # of every rule, so each rule's handler of a node sees them current.
@@ -433,6 +463,8 @@ def _check_source(
             result.summary = summary_collector.summary
             result.summary.terms = dependency_terms(result.summary)
     finally:
+        if dispatcher is not None:
+            dispatcher.detach()
         _release(context, summary_collector)
 
     names = {r.meta.code: r.meta.name for r in chosen}

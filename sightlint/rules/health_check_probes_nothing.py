@@ -506,6 +506,9 @@ async def health_ws(websocket: WebSocket):
         self._nested: set[str] = set()  # defs nested in possible probes: calling one is not a probe
         self._any_function = "route(" in context.text and "add_" in context.text
 
+    # Outside the frames of possible probes (until the first one) these do nothing.
+    switched = frozenset(("visit_Await", "visit_AsyncWith", "visit_AsyncFor", "visit_Raise", "visit_Call", "visit_Assign"))
+
     @classmethod
     def may_report(cls, text: str) -> bool:
         # Every finding is the `def` of a route handler (`handler_nodes`): a route decorator
@@ -526,6 +529,8 @@ async def health_ws(websocket: WebSocket):
             relevant = self._any_function or any(self._may_probe(r.full_path) for r in self.fastapi.routes_at(node))
         self._frames.append(_Frame(node, (first.lineno, first.col_offset), relevant=relevant))
         self._relevant += relevant
+        if relevant:
+            self.switch_on(*self.switched)
 
     def _may_probe(self, path: str | None) -> bool:
         """A route path that is, or may become with an include prefix, a health route."""

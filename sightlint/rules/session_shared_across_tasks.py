@@ -253,6 +253,9 @@ class SessionSharedAcrossTasks(FanOutTracking, Rule):
         ),
     )
 
+    # A name is read as a captured session only once some frame holds a session variable.
+    switched = frozenset(("visit_Name",))
+
     @classmethod
     def may_report(cls, text: str) -> bool:
         # Every finding is a fan-out site (`FanOuts.call`, see `may_fan_out`) handing on a
@@ -287,6 +290,7 @@ class SessionSharedAcrossTasks(FanOutTracking, Rule):
             frame.params.add(arg.arg)
             if _is_session_annotation(arg.annotation) or _is_session_dependency(default, self.context):
                 frame.sessions.add(arg.arg)
+                self.switch_on("visit_Name")
         self._frames.append(frame)
         self._functions.setdefault(scope.qualname, frame)
 
@@ -327,6 +331,7 @@ class SessionSharedAcrossTasks(FanOutTracking, Rule):
         frame = self._frames[-1]
         if is_session:
             frame.sessions.add(target.id)
+            self.switch_on("visit_Name")
         else:
             frame.sessions.discard(target.id)
             frame.params.add(target.id)  # a local rebinding shadows outer sessions
