@@ -3,6 +3,7 @@ from __future__ import annotations
 import ast
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from sightlint.rules.base import Bad, Good, Rule, RuleMeta, Severity
@@ -15,6 +16,14 @@ _Def = ast.FunctionDef | ast.AsyncFunctionDef
 
 READINESS = ("health", "healthz", "healthcheck", "health-check", "health_check", "ready", "readyz", "readiness", "startup", "startupz")
 LIVENESS = ("live", "livez", "liveness", "alive", "ping")
+
+
+
+@lru_cache(maxsize=8)
+def _readiness(readiness: tuple[str, ...], liveness: tuple[str, ...]) -> frozenset[str]:
+    """The readiness path segments that are not liveness ones, lower case (made once per options)."""
+    return frozenset(p.lower() for p in readiness) - {p.lower() for p in liveness}
+
 
 # Calls that read the process's own state, build the response or log: none of them asks a
 # backing service anything.
@@ -499,7 +508,7 @@ async def health_ws(websocket: WebSocket):
         self._frames: list[_Frame] = []
         self._done: dict[ast.AST, _Frame] = {}
         settings: HealthCheckOptions = self.options
-        self._readiness = {p.lower() for p in settings.readiness_paths} - {p.lower() for p in settings.liveness_paths}
+        self._readiness = _readiness(tuple(settings.readiness_paths), tuple(settings.liveness_paths))
         # Frames of possible probes on the stack: outside them nothing is recorded. Handlers
         # registered by a call (``add_api_route(path, f)``) are known only after their def.
         self._relevant = 0
