@@ -15,7 +15,7 @@ from sightlint import nesting, suppression
 from sightlint.models import FileResult, Finding, FixSafety, Severity, Span
 from sightlint.rules.base import Rule, RuleClass, screened, uses_project
 from sightlint.semantics import prints
-from sightlint.semantics.nodes import child_fields
+from sightlint.semantics.nodes import MIXED_KINDS, child_fields
 from sightlint.semantics.scope import ENTER, LEAVE, Context, _enter_name
 from sightlint.settings import Settings
 from sightlint.source import SourceError, decode_source, python2_marker
@@ -27,14 +27,10 @@ MAX_HINT_SIZE = 512 * 1024
 
 
 _CONTEXT_KINDS = (ast.Load, ast.Store, ast.Del)
-# Kinds with a child field that may hold something other than nodes: lists of identifiers,
-# ``None`` keys of ``{**d}``, ``MatchMapping.rest`` (an identifier or None), the constant of
-# ``MatchSingleton``, ``TypeIgnore``'s; every other field holds a node, None or a list of nodes.
-_MIXED_KINDS = frozenset(("Dict", "Global", "Nonlocal", "MatchClass", "MatchMapping", "MatchSingleton", "TypeIgnore"))
 _Handlers = tuple[tuple[Any, Callable[[ast.AST], None]], ...]
 # bookkeeping on entering (or None), visit handlers, leave handlers,
 # push a leave marker?, child fields last-first, whether a field of the kind may hold
-# something other than nodes (``_MIXED_KINDS``), bookkeeping on leaving (or None)
+# something other than nodes (``nodes.MIXED_KINDS``), bookkeeping on leaving (or None)
 _Bookkeeping = Callable[[Context, Any], None]
 _Plan = tuple[_Bookkeeping | None, _Handlers, _Handlers, bool, tuple[str, ...], bool, _Bookkeeping | None]
 _HANDLER_NAMES: dict[type, tuple[tuple[type, bool, str], ...]] = {}
@@ -86,7 +82,7 @@ class _Template:
         fields = self._fields.get(kind)
         if fields is None:
             fields = self._fields[kind] = tuple(reversed(child_fields(kind, self.with_ctx)))
-        mixed = kind.__name__ in _MIXED_KINDS
+        mixed = kind in MIXED_KINDS
         switched = self.switched
         visits = tuple(
             (visitors[i], getattr(visitors[i], attr))
