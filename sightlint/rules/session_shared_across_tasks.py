@@ -253,7 +253,8 @@ class SessionSharedAcrossTasks(FanOutTracking, Rule):
         ),
     )
 
-    # A name is read as a captured session only once some frame holds a session variable.
+    # A name is read as a captured session only inside a function entered while a function
+    # around it held a session variable.
     switched = frozenset(("visit_Name",))
 
     @classmethod
@@ -290,9 +291,12 @@ class SessionSharedAcrossTasks(FanOutTracking, Rule):
             frame.params.add(arg.arg)
             if _is_session_annotation(arg.annotation) or _is_session_dependency(default, self.context):
                 frame.sessions.add(arg.arg)
-                self.switch_on("visit_Name")
         self._frames.append(frame)
         self._functions.setdefault(scope.qualname, frame)
+        # A session is bound in the innermost frame: it becomes one an inner function can
+        # capture (``visit_Name``) only when a frame is entered above it.
+        if len(self._frames) > 1 and any(outer.sessions for outer in self._frames[:-1]):
+            self.switch_on("visit_Name")
 
     def _leave(self, node: ast.AST) -> None:
         self._fanouts.leave(node)
@@ -331,7 +335,6 @@ class SessionSharedAcrossTasks(FanOutTracking, Rule):
         frame = self._frames[-1]
         if is_session:
             frame.sessions.add(target.id)
-            self.switch_on("visit_Name")
         else:
             frame.sessions.discard(target.id)
             frame.params.add(target.id)  # a local rebinding shadows outer sessions
