@@ -8,15 +8,15 @@ from __future__ import annotations
 import ast
 import gc
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sightlint import nesting, suppression
 from sightlint.models import FileResult, Finding, FixSafety, Severity, Span
 from sightlint.rules.base import Rule, RuleClass, screened, uses_project
 from sightlint.semantics import prints
-from sightlint.semantics.nodes import child_fields
-from sightlint.semantics.scope import ENTER, LEAVE_KINDS, Context
+from sightlint.semantics.nodes import MIXED_KINDS, child_fields
+from sightlint.semantics.scope import ENTER, LEAVE, Context, _enter_name
 from sightlint.settings import Settings
 from sightlint.source import SourceError, decode_source, python2_marker
 
@@ -27,15 +27,12 @@ MAX_HINT_SIZE = 512 * 1024
 
 
 _CONTEXT_KINDS = (ast.Load, ast.Store, ast.Del)
-# List fields that may hold something other than nodes (identifiers, ``None`` keys of
-# ``{**d}``); every other list field holds nodes only.
-_MIXED_LIST_FIELDS = frozenset(
-    (("Dict", "keys"), ("Global", "names"), ("Nonlocal", "names"), ("MatchClass", "kwd_attrs"))
-)
 _Handlers = tuple[tuple[Any, Callable[[ast.AST], None]], ...]
 # bookkeeping on entering (or None), visit handlers, leave handlers,
-# push a leave marker?, child fields last-first (name, list may hold non-nodes?)
-_Plan = tuple[Callable[[Context, Any], None] | None, _Handlers, _Handlers, bool, tuple[tuple[str, bool], ...]]
+# push a leave marker?, child fields last-first, whether a field of the kind may hold
+# something other than nodes (``nodes.MIXED_KINDS``), bookkeeping on leaving (or None)
+_Bookkeeping = Callable[[Context, Any], None]
+_Plan = tuple[_Bookkeeping | None, _Handlers, _Handlers, bool, tuple[str, ...], bool, _Bookkeeping | None]
 _HANDLER_NAMES: dict[type, tuple[tuple[type, bool, str], ...]] = {}
 
 
@@ -68,23 +65,33 @@ class _Template:
                 (visit if is_visit else leave).setdefault(node_type, []).append((index, attr))
         self.visit = {kind: tuple(handlers) for kind, handlers in visit.items()}
         self.leave = {kind: tuple(handlers) for kind, handlers in leave.items()}
+        # Per visitor index, its ``visit_*`` handlers that each file starts with switched off
+        # (``Rule.switched``; only visit handlers: a leave marker is pushed when a node is visited).
+        self.switched: dict[int, frozenset[str]] = {
+            index: frozenset(n for n in getattr(cls, "switched", ()) if n.startswith("visit_"))
+            for index, cls in enumerate(classes)
+            if getattr(cls, "switched", None)
+        }
         self.with_ctx = any(k in visit or k in leave for k in _CONTEXT_KINDS)
         # The plans of the node types no visitor handles, the same for every file.
         self.unhandled: dict[type, _Plan] = {}
-        self._fields: dict[type, tuple[tuple[str, bool], ...]] = {}
+        self._fields: dict[type, tuple[str, ...]] = {}
 
     def plan(self, kind: type, visitors: Sequence[Any]) -> _Plan:
         """The plan of ``kind`` with the handlers bound to ``visitors``."""
         fields = self._fields.get(kind)
         if fields is None:
-            fields = self._fields[kind] = tuple(
-                (name, (kind.__name__, name) in _MIXED_LIST_FIELDS)
-                for name in reversed(child_fields(kind, self.with_ctx))
-            )
-        visits = tuple((visitors[i], getattr(visitors[i], attr)) for i, attr in self.visit.get(kind, ()))
+            fields = self._fields[kind] = tuple(reversed(child_fields(kind, self.with_ctx)))
+        mixed = kind in MIXED_KINDS
+        switched = self.switched
+        visits = tuple(
+            (visitors[i], getattr(visitors[i], attr))
+            for i, attr in self.visit.get(kind, ())
+            if i not in switched or attr not in switched[i] or attr in visitors[i].switched_on
+        )
         leaves = tuple((visitors[i], getattr(visitors[i], attr)) for i, attr in self.leave.get(kind, ()))
-        plan = (ENTER.get(kind), visits, leaves, kind in LEAVE_KINDS or bool(leaves), fields)
-        if not visits and not leaves:
+        plan = (ENTER.get(kind), visits, leaves, kind in LEAVE or bool(leaves), fields, mixed, LEAVE.get(kind))
+        if kind not in self.visit and kind not in self.leave:
             self.unhandled[kind] = plan
         return plan
 
@@ -100,6 +107,14 @@ class _Dispatcher:
         self.visitors = list(visitors)
         self.errors: list[str] = []
         self._build()
+        for index in self._template.switched:
+            self.visitors[index].replan = self._replan
+
+    def detach(self) -> None:
+        """Break the cycle between the dispatcher and the visitors that can switch handlers on."""
+        for visitor in self.visitors:
+            if getattr(visitor, "replan", None) is not None:
+                visitor.replan = None
 
     def _build(self) -> None:
         classes = tuple(type(visitor) for visitor in self.visitors)
@@ -114,13 +129,12 @@ class _Dispatcher:
         plan = self._plans[kind] = self._template.plan(kind, self.visitors)
         return plan
 
-    def _call(self, handlers: Iterable[tuple[Any, Callable[[ast.AST], None]]], node: ast.AST) -> None:
-        owner = None
-        try:
-            for owner, handler in handlers:
-                handler(node)
-        except Exception as exc:  # a crashing rule must not take the file down
-            self._crashed(owner, node, exc)
+    def _replan(self, owner: Any, names: Sequence[str]) -> None:
+        """``owner`` switched ``names`` on: rebuild the plans (made so far) that hold one of them."""
+        template, plans, visitors = self._template, self._plans, self.visitors
+        for kind, handlers in template.visit.items():
+            if kind in plans and any(visitors[i] is owner and attr in names for i, attr in handlers):
+                plans[kind] = template.plan(kind, visitors)
 
     def _crashed(self, owner: Any, node: ast.AST, exc: Exception) -> None:
         meta = getattr(owner, "meta", None)
@@ -130,6 +144,8 @@ class _Dispatcher:
             f"internal error in {label} at {self.context.path}:{line}: {type(exc).__name__}: {exc}"
         )
         self.visitors.remove(owner)
+        if getattr(owner, "replan", None) is not None:
+            owner.replan = None
         self._build()
 
     def walk(self, node: ast.AST) -> None:
@@ -139,7 +155,9 @@ class _Dispatcher:
         # node), the handlers called in line rather than through a helper, and leave
         # markers (1-tuples) pushed only for nodes that someone leaves.
         context = self.context
-        leave_kinds, node_base = LEAVE_KINDS, ast.AST
+        node_base = ast.AST
+        # A name's bookkeeping (the commonest node) is done in line: only a stored name binds.
+        enter_name, load, bind = _enter_name, ast.Load, context.bind
         plans = self._plans
         stack: list[Any] = [node]
         pop, push, extend = stack.pop, stack.append, stack.extend
@@ -149,22 +167,29 @@ class _Dispatcher:
             kind = type(current)
             if kind is tuple:
                 current = current[0]
-                kind = type(current)
-                plan = plans.get(kind)
+                plan = plans.get(type(current))
                 if plan is None:  # the plans were rebuilt after a crash
-                    plan = self._plan(kind)
+                    plan = self._plan(type(current))
                 if plan[2]:
-                    self._call(plan[2], current)
-                    plans = self._plans
-                if kind in leave_kinds:
-                    context.leave(current)
+                    try:
+                        for owner, handler in plan[2]:
+                            handler(current)
+                    except Exception as exc:  # a crashing rule must not take the file down
+                        self._crashed(owner, current, exc)
+                        plans = self._plans
+                if plan[6] is not None:
+                    plan[6](context, current)
                 continue
             plan = plans.get(kind)
             if plan is None:
                 plan = self._plan(kind)
-            enter, visits, _, leaves, fields = plan
+            enter, visits, _, leaves, fields, mixed, _ = plan
             if enter is not None:
-                enter(context, current)
+                if enter is enter_name:
+                    if type(current.ctx) is not load:
+                        bind(current.id, None)
+                else:
+                    enter(context, current)
             if visits:
                 try:
                     for owner, handler in visits:
@@ -174,14 +199,19 @@ class _Dispatcher:
                     plans = self._plans
             if leaves:
                 push((current,))
-            for name, mixed in fields:
+            if mixed:
+                for name in fields:
+                    value = getattr(current, name, None)
+                    if type(value) is list:
+                        extend([item for item in reversed(value) if isinstance(item, node_base)])
+                    elif isinstance(value, node_base):
+                        push(value)
+                continue
+            for name in fields:
                 value = getattr(current, name, None)
                 if type(value) is list:
-                    if mixed:
-                        extend([item for item in reversed(value) if isinstance(item, node_base)])
-                    else:
-                        extend(reversed(value))
-                elif isinstance(value, node_base):
+                    extend(reversed(value))
+                elif value is not None:
                     push(value)
 
 
@@ -401,6 +431,7 @@ def _check_source(
 
         summary_collector = SummaryCollector(context)
         extra.append(summary_collector)
+    dispatcher: _Dispatcher | None = None
     try:
         # Shared per-file models some rules read (the FastAPI collector): walked once, ahead
         # of every rule, so each rule's handler of a node sees them current.
@@ -428,6 +459,8 @@ def _check_source(
             result.summary = summary_collector.summary
             result.summary.terms = dependency_terms(result.summary)
     finally:
+        if dispatcher is not None:
+            dispatcher.detach()
         _release(context, summary_collector)
 
     names = {r.meta.code: r.meta.name for r in chosen}

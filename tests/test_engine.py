@@ -52,6 +52,45 @@ def test_function_stack_survives_nested_defs() -> None:
     assert [f.line for f in result.findings] == [4, 6]
 
 
+class Switchy(Rule):
+    """Reports the calls made after the first `def`, with a handler switched on there."""
+
+    meta = RuleMeta(code="SL996", name="switchy", severity=Severity.LOW, summary="call after a def")
+    switched = frozenset(("visit_Call", "visit_Name"))
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.names: list[str] = []
+
+    def visit_FunctionDef(self, node: ast.FunctionDef) -> None:
+        self.switch_on("visit_Call")
+
+    def visit_Call(self, node: ast.Call) -> None:
+        self.report(node)
+
+    def visit_Name(self, node: ast.Name) -> None:
+        self.names.append(node.id)  # never switched on: never called
+
+
+def test_switched_handlers_are_called_from_when_they_are_switched_on() -> None:
+    src = "a()\nb()\ndef f():\n    c()\nd()\n"
+    for rules in ([Switchy], [Stacky, Switchy], [Switchy, Stacky]):
+        result = engine.check_source(src, "m.py", Settings(), rules=rules)
+        assert [f.line for f in result.findings if f.code == "SL996"] == [4, 5]
+    # Each file starts with them off again (the plans of a file are not the next file's).
+    second = engine.check_source("x()\n", "n.py", Settings(), rules=[Switchy])
+    assert second.findings == []
+    seen: list[Switchy] = []
+
+    class Spying(Switchy):
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            super().__init__(*args, **kwargs)
+            seen.append(self)
+
+    engine.check_source(src, "m.py", Settings(), rules=[Spying])
+    assert seen[0].names == [] and seen[0].replan is None  # no cycle left with the dispatcher
+
+
 def test_columns_are_characters_not_bytes() -> None:
     src = "from datetime import datetime\ns = 'żółć'; x = datetime.utcnow()\n"
     (finding,) = check_source(src, "m.py", Settings()).findings

@@ -262,6 +262,13 @@ class Rule:
     fix_region: ClassVar[str | None] = None
     # True for rules whose fix needs the nodes around the finding's (``fix_ancestors``).
     wants_fix_ancestors: ClassVar[bool] = False
+    # ``visit_*`` handlers the engine calls only once the rule has switched them on
+    # (:meth:`switch_on`) in the file being checked: each file starts with them off. For
+    # handlers of common nodes that do nothing until the walk has seen something (a def
+    # nested in a route handler, a session variable), which would otherwise be called for
+    # every name or call of every file. A handler must be a no-op for as long as it is off:
+    # switching changes what the walk calls, never what a rule finds.
+    switched: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, context: Context, options: Any = None) -> None:
         self.context = context
@@ -275,6 +282,17 @@ class Rule:
         # With ``fix_region = "function"`` or ``wants_fix_ancestors``: the LibCST nodes around
         # the node ``fix`` gets, outermost first (its parent last); set by the fixer before each call.
         self.fix_ancestors: tuple[Any, ...] = ()
+        # The ``switched`` handlers switched on in this file, and what tells the engine's walk.
+        self.switched_on: set[str] = set()
+        self.replan: Callable[[Rule, Sequence[str]], None] | None = None
+
+    def switch_on(self, *names: str) -> None:
+        """Have the walk call the ``switched`` handlers ``names`` from the next node on."""
+        fresh = [name for name in names if name not in self.switched_on]
+        if fresh:
+            self.switched_on.update(fresh)
+            if self.replan is not None:
+                self.replan(self, fresh)
 
     # -- reporting -----------------------------------------------------------------
 

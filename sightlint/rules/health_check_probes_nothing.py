@@ -3,6 +3,7 @@ from __future__ import annotations
 import ast
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from sightlint.rules.base import Bad, Good, Rule, RuleMeta, Severity
@@ -15,6 +16,14 @@ _Def = ast.FunctionDef | ast.AsyncFunctionDef
 
 READINESS = ("health", "healthz", "healthcheck", "health-check", "health_check", "ready", "readyz", "readiness", "startup", "startupz")
 LIVENESS = ("live", "livez", "liveness", "alive", "ping")
+
+
+
+@lru_cache(maxsize=8)
+def _readiness(readiness: tuple[str, ...], liveness: tuple[str, ...]) -> frozenset[str]:
+    """The readiness path segments that are not liveness ones, lower case (made once per options)."""
+    return frozenset(p.lower() for p in readiness) - {p.lower() for p in liveness}
+
 
 # Calls that read the process's own state, build the response or log: none of them asks a
 # backing service anything.
@@ -499,12 +508,15 @@ async def health_ws(websocket: WebSocket):
         self._frames: list[_Frame] = []
         self._done: dict[ast.AST, _Frame] = {}
         settings: HealthCheckOptions = self.options
-        self._readiness = {p.lower() for p in settings.readiness_paths} - {p.lower() for p in settings.liveness_paths}
+        self._readiness = _readiness(tuple(settings.readiness_paths), tuple(settings.liveness_paths))
         # Frames of possible probes on the stack: outside them nothing is recorded. Handlers
         # registered by a call (``add_api_route(path, f)``) are known only after their def.
         self._relevant = 0
         self._nested: set[str] = set()  # defs nested in possible probes: calling one is not a probe
         self._any_function = "route(" in context.text and "add_" in context.text
+
+    # Outside the frames of possible probes (until the first one) these do nothing.
+    switched = frozenset(("visit_Await", "visit_AsyncWith", "visit_AsyncFor", "visit_Raise", "visit_Call", "visit_Assign"))
 
     @classmethod
     def may_report(cls, text: str) -> bool:
@@ -526,6 +538,8 @@ async def health_ws(websocket: WebSocket):
             relevant = self._any_function or any(self._may_probe(r.full_path) for r in self.fastapi.routes_at(node))
         self._frames.append(_Frame(node, (first.lineno, first.col_offset), relevant=relevant))
         self._relevant += relevant
+        if relevant:
+            self.switch_on(*self.switched)
 
     def _may_probe(self, path: str | None) -> bool:
         """A route path that is, or may become with an include prefix, a health route."""

@@ -530,6 +530,9 @@ async def sorted_names(names: list[str]):
         # their ``def``: in a file that has such calls, every function may be one.
         self._any_function = "route(" in context.text and "add_" in context.text
 
+    # Until the first def nested in a possible handler (a candidate), these do nothing.
+    switched = frozenset(("visit_Call", "visit_Name", "visit_Nonlocal"))
+
     @classmethod
     def may_report(cls, text: str) -> bool:
         # Every finding is a `def` nested in a `def` that is a route handler or an HTTP
@@ -537,7 +540,8 @@ async def sorted_names(names: list[str]):
         # `def` keywords (`def\tf` is a def too, hence no blank), and a decorator (`@`) or a
         # route registered by a call, all of whose names (`ADD_ROUTE_METHODS`) hold `add_`
         # and `route`.
-        return text.count("def") >= 2 and ("@" in text or ("add_" in text and "route" in text))
+        first = text.find("def")  # two of them (``def`` cannot overlap itself)
+        return first >= 0 and text.find("def", first + 3) >= 0 and ("@" in text or ("add_" in text and "route" in text))
 
     # -- the walk ------------------------------------------------------------------------
 
@@ -551,6 +555,7 @@ async def sorted_names(names: list[str]):
             assert isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
             frame.handler = self._any_function or bool(self.fastapi.routes_at(node)) or _is_middleware(node)
             if candidate and parent is not None:
+                self.switch_on("visit_Call", "visit_Name", "visit_Nonlocal")
                 parent.children.append(frame)
                 parent.names[node.name] = parent.names.get(node.name, 0) + 1
                 self._nested.add(node.name)

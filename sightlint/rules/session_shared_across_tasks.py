@@ -253,6 +253,10 @@ class SessionSharedAcrossTasks(FanOutTracking, Rule):
         ),
     )
 
+    # A name is read as a captured session only inside a function entered while a function
+    # around it held a session variable.
+    switched = frozenset(("visit_Name",))
+
     @classmethod
     def may_report(cls, text: str) -> bool:
         # Every finding is a fan-out site (`FanOuts.call`, see `may_fan_out`) handing on a
@@ -289,6 +293,10 @@ class SessionSharedAcrossTasks(FanOutTracking, Rule):
                 frame.sessions.add(arg.arg)
         self._frames.append(frame)
         self._functions.setdefault(scope.qualname, frame)
+        # A session is bound in the innermost frame: it becomes one an inner function can
+        # capture (``visit_Name``) only when a frame is entered above it.
+        if len(self._frames) > 1 and any(outer.sessions for outer in self._frames[:-1]):
+            self.switch_on("visit_Name")
 
     def _leave(self, node: ast.AST) -> None:
         self._fanouts.leave(node)

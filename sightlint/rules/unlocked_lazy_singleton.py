@@ -804,6 +804,9 @@ async def session_for(user_id, api):
         ),
     )
 
+    # ``visit_Call`` looks for ``.acquire()`` only: on in a file that spells it.
+    switched = frozenset(("visit_Call",))
+
     @classmethod
     def may_report(cls, text: str) -> bool:
         # Every finding pairs a check with a set of one key (`_assigned`, `_key`): a global
@@ -835,6 +838,9 @@ async def session_for(user_id, api):
         self._import_time: set[str] | None = None
         self._module: ast.Module | None = None
         self._bindings: dict[str, list[ast.expr | None]] | None = None
+        # An identifier may be spelt in other Unicode forms (NFKC): only ASCII text is searched.
+        if not self.context.ascii or "acquire" in self.context.text:
+            self.switch_on("visit_Call")
 
     def visit_Module(self, node: ast.Module) -> None:
         # Module-level imports are bound only once the walk starts.

@@ -40,7 +40,8 @@ _WAIT_END = re.compile(r"wait(?!\w)")
 @lru_cache(maxsize=1)
 def may_fan_out(text: str) -> bool:
     """False when ``text`` has no fan-out site (no ``gather``, ``create_task``, ``wait``...)."""
-    if any(word in text for word in _FANOUT_WORDS):
+    gather, task, future, completed, soon = _FANOUT_WORDS
+    if gather in text or task in text or future in text or completed in text or soon in text:
         return True
     if text.count("wait") == text.count("await"):
         return False  # each `wait` ends an `await` (the two never overlap themselves)
@@ -94,6 +95,8 @@ def _builder_named(name: str) -> bool:
 _SESSION_WORD = re.compile("session", re.IGNORECASE)
 
 
+# SL601 and SL602 both ask it of the same text: the last answer is kept.
+@lru_cache(maxsize=1)
 def may_open_session(text: str) -> bool:
     """False when no call of ``text`` can be one :func:`opens_session` accepts (a pre-filter).
 

@@ -15,7 +15,7 @@ import builtins
 import re
 from typing import TYPE_CHECKING
 
-from sightlint.semantics.nodes import FIELDS, child_fields
+from sightlint.semantics.nodes import MIXED_KINDS, child_fields
 
 if TYPE_CHECKING:
     from sightlint.semantics.scope import Context
@@ -193,7 +193,8 @@ def walk(stmts: list[ast.stmt]) -> list[ast.AST]:
     # ``ctx`` fields looked at) is several times cheaper than a generator over ``_fields``.
     out: list[ast.AST] = []
     todo: list[ast.AST] = list(reversed(stmts))
-    pop, extend, append, node_base, cache, stops = todo.pop, todo.extend, out.append, ast.AST, FIELDS, _STOPS
+    pop, push, extend, append, node_base, stops = todo.pop, todo.append, todo.extend, out.append, ast.AST, _STOPS
+    cache, mixed = _REVERSED_FIELDS, MIXED_KINDS
     while todo:
         node = pop()
         append(node)
@@ -202,17 +203,27 @@ def walk(stmts: list[ast.stmt]) -> list[ast.AST]:
             continue
         fields = cache.get(kind)
         if fields is None:
-            fields = child_fields(kind)
-        children: list[ast.AST] = []
+            fields = cache[kind] = tuple(reversed(child_fields(kind)))
+        # The children go on the stack last first, so that they come off in field order.
+        if kind in mixed:
+            for name in fields:
+                value = getattr(node, name, None)
+                if type(value) is list:
+                    extend([item for item in reversed(value) if isinstance(item, node_base)])
+                elif isinstance(value, node_base):
+                    push(value)
+            continue
         for name in fields:
             value = getattr(node, name, None)
             if type(value) is list:
-                children += [item for item in value if isinstance(item, node_base)]
-            elif isinstance(value, node_base):
-                children.append(value)
-        children.reverse()
-        extend(children)
+                extend(reversed(value))
+            elif value is not None:
+                push(value)
     return out
+
+
+# Per node type, :func:`child_fields` last first.
+_REVERSED_FIELDS: dict[type, tuple[str, ...]] = {}
 
 
 _STOPS = frozenset(_FUNCTIONS)

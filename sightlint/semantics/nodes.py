@@ -16,6 +16,19 @@ import ast
 _SCALAR_FIELDS = frozenset(
     ("id", "attr", "arg", "module", "level", "asname", "kind", "type_comment", "is_async", "conversion", "simple")
 )
+# Kinds with a child field that may hold something other than nodes: lists of identifiers,
+# ``None`` keys of ``{**d}``, ``None`` in ``arguments.kw_defaults`` (a keyword-only parameter
+# without a default), ``MatchMapping.rest`` (an identifier or None), the constant of
+# ``MatchSingleton``, ``TypeIgnore``'s. Every field of every other kind (of
+# :func:`child_fields`) holds a node, None or a list of nodes, so a walk takes them as they are.
+MIXED_KINDS = frozenset(
+    kind
+    for kind in (
+        getattr(ast, name, None)
+        for name in ("Dict", "arguments", "Global", "Nonlocal", "MatchClass", "MatchMapping", "MatchSingleton", "TypeIgnore")
+    )
+    if kind is not None
+)
 # Per node type, the fields that may hold a node, without ``ctx`` (hot loops read it first,
 # then call :func:`child_fields` for a type not seen yet); and with ``ctx``.
 FIELDS: dict[type, tuple[str, ...]] = {}
@@ -49,11 +62,19 @@ def children(node: ast.AST) -> list[ast.AST]:
     if fields is None:
         fields = child_fields(kind)
     node_base = ast.AST
+    if kind in MIXED_KINDS:
+        for field in fields:
+            value = getattr(node, field, None)
+            if type(value) is list:
+                out.extend([item for item in value if isinstance(item, node_base)])
+            elif isinstance(value, node_base):
+                out.append(value)
+        return out
     for field in fields:
         value = getattr(node, field, None)
         if type(value) is list:
-            out.extend([item for item in value if isinstance(item, node_base)])
-        elif isinstance(value, node_base):
+            out += value
+        elif value is not None:
             out.append(value)
     return out
 
@@ -63,7 +84,8 @@ def subnodes(node: ast.AST) -> list[ast.AST]:
     markers; in depth-first rather than breadth-first order)."""
     out: list[ast.AST] = []
     stack: list[ast.AST] = [node]
-    pop, push, append, node_base, cache = stack.pop, stack.append, out.append, ast.AST, FIELDS
+    pop, push, extend, append, node_base, cache = stack.pop, stack.append, stack.extend, out.append, ast.AST, FIELDS
+    mixed = MIXED_KINDS
     while stack:
         current = pop()
         append(current)
@@ -71,12 +93,18 @@ def subnodes(node: ast.AST) -> list[ast.AST]:
         fields = cache.get(kind)
         if fields is None:
             fields = child_fields(kind)
+        if kind in mixed:
+            for field in fields:
+                value = getattr(current, field, None)
+                if type(value) is list:
+                    extend([item for item in value if isinstance(item, node_base)])
+                elif isinstance(value, node_base):
+                    push(value)
+            continue
         for field in fields:
             value = getattr(current, field, None)
             if type(value) is list:
-                for item in value:
-                    if isinstance(item, node_base):
-                        push(item)
-            elif isinstance(value, node_base):
+                extend(value)
+            elif value is not None:
                 push(value)
     return out

@@ -23,7 +23,6 @@ from sightlint.models import Span
 from sightlint.semantics.bindings import Binding, Scope, ScopeIndex, import_targets
 from sightlint.settings import Settings
 
-_FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
 _UNKNOWN = object()
 
 
@@ -69,6 +68,9 @@ class Context:
         # qualified_name's answers since the scopes last changed: several rules (and the
         # summary collector) ask it about the same ``Call.func`` while that call is visited.
         self._qualified: dict[ast.AST, str | None] = {}
+        # What each import statement binds: the engine enters the module-level imports
+        # before the walk and the walk enters them again (see ``_enter_import``).
+        self._imports: dict[ast.AST, list[tuple[str, str | None]]] = {}
         self._index: ScopeIndex | None = None
         # Per-file values that several rules share, built by the first that asks (the
         # FastAPI model of ``semantics.fastapi``); they live as long as the file's check.
@@ -108,6 +110,7 @@ class Context:
         over, so the tree is freed by reference counting (the cyclic collector may be
         paused for the whole run)."""
         self.shared.clear()
+        self._imports.clear()
         index, self._index = self._index, None
         if index is not None:
             stack = [index.module]
@@ -219,12 +222,9 @@ class Context:
 
     def leave(self, node: ast.AST) -> None:
         """Bookkeeping on leaving ``node`` (pops what :meth:`enter` pushed)."""
-        if isinstance(node, _FUNCTIONS):
-            self.function_stack.pop()
-            self._scopes.pop()
-            self._qualified.clear()
-        elif isinstance(node, ast.ClassDef):
-            self.class_stack.pop()
+        leave = LEAVE.get(type(node))
+        if leave is not None:
+            leave(self, node)
 
 
 # -- bookkeeping on entering a node, one function per node type (the walk calls them
@@ -253,8 +253,13 @@ def _enter_class(context: Context, node: ast.ClassDef) -> None:
 
 
 def _enter_import(context: Context, node: ast.Import | ast.ImportFrom) -> None:
-    for name, qualified in import_targets(node, context.resolve_relative):
-        context.bind(name, qualified)
+    # ``bind`` for each name in turn (a name bound twice keeps the last target).
+    targets = context._imports.get(node)
+    if targets is None:
+        targets = context._imports[node] = import_targets(node, context.resolve_relative)
+    context._scopes[-1].update(targets)
+    if context._qualified:
+        context._qualified.clear()
 
 
 def _enter_arg(context: Context, node: ast.arg) -> None:
@@ -277,5 +282,27 @@ ENTER: dict[type, Callable[[Context, Any], None]] = {
     ast.arg: _enter_arg,
     ast.ExceptHandler: _enter_except_handler,
 }
-# The kinds whose ``Context.leave`` does something (keep in step with it).
-LEAVE_KINDS = frozenset((ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef))
+
+
+# -- bookkeeping on leaving a node (after the rules' ``leave_*`` handlers): what
+# ``Context.leave`` does, one function per node type ------------------------------------
+
+
+def _leave_function(context: Context, node: ast.AST) -> None:
+    context.function_stack.pop()
+    context._scopes.pop()
+    context._qualified.clear()
+
+
+def _leave_class(context: Context, node: ast.AST) -> None:
+    context.class_stack.pop()
+
+
+LEAVE: dict[type, Callable[[Context, Any], None]] = {
+    ast.FunctionDef: _leave_function,
+    ast.AsyncFunctionDef: _leave_function,
+    ast.Lambda: _leave_function,
+    ast.ClassDef: _leave_class,
+}
+# The kinds whose ``Context.leave`` does something.
+LEAVE_KINDS = frozenset(LEAVE)
