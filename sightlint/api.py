@@ -11,10 +11,11 @@ calls it) and reports what concerns the files: see :func:`concerning`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import contextlib
 import dataclasses
 import gc
 import hashlib
@@ -747,9 +748,11 @@ def _results(
     file still had the content in ``digests``; those at ``skipped`` indexes are placeholders
     (no findings, their module summary never loaded) and their pack entries are kept."""
     if not skipped:
+        # The pack of a cold run is written while the cross-file phase runs (the caller
+        # settles it before it returns).
         return runner.check_files_as_read(
             found.files, settings, rules=rules, jobs=jobs, cache=cache, summarize=summarize, digests=digests, progress=progress,
-            damaged=lazy,
+            damaged=lazy, save_later=True,
         )  # fmt: skip
     from sightlint.cache import PackedSummary
 
@@ -823,8 +826,9 @@ def _check_paths(
     # Results that a carried component's final results replace are never read: kept encoded.
     lazy = _rechecker(found, settings) if carry is not None and carry.previous else None
     # The pool that checks the files stays up for the cross-file phase, which hands its
-    # workers groups of modules to resolve (``incremental.Plan``).
-    with runner.keeping_workers():
+    # workers groups of modules to resolve (``incremental.Plan``). The pack may be written on
+    # another thread meanwhile (``Cache.save``): settled before this returns.
+    with runner.keeping_workers(), _settled(cache):
         run.files, unchanged = _results(found, settings, rules, jobs, cache, summarize, digests, progress, skipped, lazy)
         progress.phase("cross-file rules")
         # The cross-file phase reads module summaries and graph records from the cache; one
@@ -854,6 +858,15 @@ def _check_paths(
         # Not run.snapshot: a report is kept only from a run served by the snapshot, so
         # that a run after every edit does not pay for writing one no run reads.
     return run
+
+
+@contextlib.contextmanager
+def _settled(cache: Cache) -> Iterator[None]:
+    """Within: the cache's pack may be written on another thread; waited for on the way out."""
+    try:
+        yield
+    finally:
+        cache.settle()
 
 
 def _carry(found: Discovery, settings: Settings, rules: Sequence[type[Rule]], cache: Cache) -> Carry | None:

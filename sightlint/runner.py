@@ -159,11 +159,14 @@ def check_files_as_read(
     digests: Sequence[bytes | str] | None = None,
     progress: Progress = NO_PROGRESS,
     damaged: Callable[[str], FileResult] | None = None,
+    save_later: bool = False,
 ) -> tuple[list[FileResult], bool]:
     """:func:`check_files`, and whether every file checked still had the content in ``digests``.
 
     With ``damaged``, cached results are handed out encoded, decoded when first read
-    (``Cache.get``'s ``damaged``: what stands for an entry that does not decode then)."""
+    (``Cache.get``'s ``damaged``: what stands for an entry that does not decode then).
+    With ``save_later``, the cache may be written on another thread (``Cache.save``'s
+    ``background``): the caller then calls ``cache.settle()`` before it returns."""
     same = True
     jobs = default_jobs() if jobs is None or jobs < 1 else jobs
     results: list[FileResult | None] = [None] * len(files)
@@ -232,7 +235,7 @@ def check_files_as_read(
             file = files[index]
             cache.put((file.display, file.module), checked, outcome)
     if cache is not None:
-        cache.save()
+        cache.save(background=save_later)
     return [r for r in results if r is not None], same
 
 
