@@ -743,6 +743,7 @@ def _results(
     progress: runner.Progress,
     skipped: Mapping[int, str],
     lazy: Callable[[str], FileResult] | None = None,
+    early: runner.Early | None = None,
 ) -> tuple[list[FileResult], bool]:
     """The per-file results of ``found``'s files (from the cache when fresh), and whether every
     file still had the content in ``digests``; those at ``skipped`` indexes are placeholders
@@ -752,7 +753,7 @@ def _results(
         # settles it before it returns).
         return runner.check_files_as_read(
             found.files, settings, rules=rules, jobs=jobs, cache=cache, summarize=summarize, digests=digests, progress=progress,
-            damaged=lazy, save_later=True,
+            damaged=lazy, save_later=True, early=early,
         )  # fmt: skip
     from sightlint.cache import PackedSummary
 
@@ -796,6 +797,33 @@ def _check_paths(
         return run
     progress.phase("reading files and the cache", len(found.files))
     cache, summarize = opened or _open_cache(settings, cache_dir, cwd)
+    # A cold run (the pack holds nothing: every file is checked) starts the pool on all the
+    # files now, and reads and hashes them here while the workers check them.
+    early = (
+        runner.start_early(found.files, settings, rules=enabled_rules(settings), jobs=jobs, summarize=summarize)
+        if found.named is None and jobs != 1 and cache.empty()
+        else None
+    )
+    try:
+        return _check_cached(found, settings, cwd=cwd, jobs=jobs, progress=progress, cache=cache, summarize=summarize, early=early)
+    finally:
+        if early is not None:
+            early.close()
+
+
+def _check_cached(
+    found: Discovery,
+    settings: Settings,
+    *,
+    cwd: Path | None,
+    jobs: int | None,
+    progress: runner.Progress,
+    cache: Cache,
+    summarize: bool,
+    early: runner.Early | None,
+) -> RunResult:
+    """:func:`_check_paths` with the cache (``early``: see ``runner.start_early``)."""
+    run = RunResult(errors=list(found.errors))
     digests = runner.contents(found.files, cache.hashes(), settings.max_file_size)
     cache.save_hashes(len(found.files))
     read = {f.display: d for f, d in zip(found.files, digests) if isinstance(d, bytes)}
@@ -829,7 +857,7 @@ def _check_paths(
     # workers groups of modules to resolve (``incremental.Plan``). The pack may be written on
     # another thread meanwhile (``Cache.save``): settled before this returns.
     with runner.keeping_workers(), _settled(cache):
-        run.files, unchanged = _results(found, settings, rules, jobs, cache, summarize, digests, progress, skipped, lazy)
+        run.files, unchanged = _results(found, settings, rules, jobs, cache, summarize, digests, progress, skipped, lazy, early)
         progress.phase("cross-file rules")
         # The cross-file phase reads module summaries and graph records from the cache; one
         # damaged behind a valid seal (a bug of ours, a bad disk) can make the graph or a rule

@@ -510,6 +510,18 @@ class Cache:
         except OSError:
             pass
 
+    def empty(self) -> bool:
+        """Whether there is no pack (no run with this configuration wrote one here): every
+        lookup will miss. Known without reading the pack (a run served by its snapshot
+        never reads it)."""
+        self.settle()
+        if self._opened:
+            return not self._entries
+        try:
+            return not self.pack.exists()
+        except OSError:
+            return False
+
     def get(
         self, key: Key, content_digest: bytes, *, damaged: Callable[[str], FileResult] | None = None
     ) -> FileResult | None:
