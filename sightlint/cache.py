@@ -1353,7 +1353,9 @@ def pack(result: FileResult) -> Packed:
 def unpack(packed: Packed) -> FileResult:
     """The result :func:`pack` encoded; its summary stays packed until the cross-file phase asks."""
     blob, summary, module = packed
-    result = _decode_result(marshal.loads(blob))
+    # Encoded by a pool worker of this run and sent over its pipe (never read from a file):
+    # its shape is not checked again.
+    result = _built(marshal.loads(blob))
     if summary is not None and module is not None:
         result.summary = PackedSummary(summary, module)
     return result
@@ -1451,6 +1453,14 @@ def _decode_result(item: tuple[Any, ...]) -> FileResult:
         or rest and not _valid_marks(rest[0])
     ):
         raise ValueError("not an encoded result")
+    return _built(item)
+
+
+def _built(item: tuple[Any, ...]) -> FileResult:
+    """The result :func:`_encode_result` encoded, its shape not checked: for what this run's
+    own pool workers just encoded (:func:`unpack`), never for what is read from a file."""
+    path, findings, errors, unused, *rest = item
+    prints = rest.pop(0) if rest else None
     result = FileResult(
         path,
         findings=[

@@ -16,7 +16,7 @@ import gc
 import os
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from types import MappingProxyType
 from typing import Any
 
@@ -206,7 +206,7 @@ def check_files_as_read(
     parallel = started is not None or (
         jobs > 1
         and len(todo) >= _MIN_PARALLEL_FILES
-        and sum(_size(files[task[0]].location) for task in todo) >= _MIN_PARALLEL_BYTES
+        and _enough_bytes(files[task[0]].location for task in todo)
     )
     progress.phase("checking files", len(todo))
     # The pool's results are decoded as each chunk comes back, while the workers check the
@@ -250,6 +250,17 @@ def check_files_as_read(
     if cache is not None:
         cache.save(background=save_later)
     return [r for r in results if r is not None], same
+
+
+def _enough_bytes(paths: Iterable[str]) -> bool:
+    """Whether the files at ``paths`` hold at least :data:`_MIN_PARALLEL_BYTES` (stats only
+    as many as it takes)."""
+    total = 0
+    for path in paths:
+        total += _size(path)
+        if total >= _MIN_PARALLEL_BYTES:
+            return True
+    return False
 
 
 def _size(path: str) -> int:
@@ -463,7 +474,7 @@ def start_early(
     asks the cache; None when a pool would not be used (see :func:`check_files_as_read`)."""
     jobs = default_jobs() if jobs is None or jobs < 1 else jobs
     todo: list[Task] = [(index, file.location, file.display, file.module) for index, file in enumerate(files)]
-    if not (jobs > 1 and len(todo) >= _MIN_PARALLEL_FILES and sum(_size(task[1]) for task in todo) >= _MIN_PARALLEL_BYTES):
+    if not (jobs > 1 and len(todo) >= _MIN_PARALLEL_FILES and _enough_bytes(task[1] for task in todo)):
         return None
     started = _start_pool(todo, settings, rules, jobs, summarize)
     return Early(started, len(todo)) if started is not None else None
