@@ -799,11 +799,16 @@ def _check_paths(
     cache, summarize = opened or _open_cache(settings, cache_dir, cwd)
     # A cold run (the pack holds nothing: every file is checked) starts the pool on all the
     # files now, and reads and hashes them here while the workers check them.
-    early = (
-        runner.start_early(found.files, settings, rules=enabled_rules(settings), jobs=jobs, summarize=summarize)
-        if found.named is None and jobs != 1 and cache.empty()
-        else None
-    )
+    early = None
+    if found.named is None and jobs != 1 and cache.empty():
+        # What the workers import at their first file (the engine, the summary collector) and
+        # at the cross-file phase (``incremental``), and this process later: imported once,
+        # before the fork shares it.
+        import sightlint.incremental  # noqa: F401
+
+        if summarize:
+            import sightlint.project.collector  # noqa: F401
+        early = runner.start_early(found.files, settings, rules=enabled_rules(settings), jobs=jobs, summarize=summarize)
     try:
         return _check_cached(found, settings, cwd=cwd, jobs=jobs, progress=progress, cache=cache, summarize=summarize, early=early)
     finally:
