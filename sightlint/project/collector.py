@@ -17,7 +17,17 @@ from sightlint.project.contexts import REQUEST, SCRIPT, STARTUP
 from sightlint.semantics.fastapi import shared_collector
 from sightlint.semantics.fastapi import APP_CLASSES, APP_HOOK_KEYWORDS, DEPENDS, ROUTE_METHODS, ROUTER_CLASSES, SECURITY
 from sightlint.project.summary import (
+    ANY,
+    ATTR,
+    CALL,
+    GLOBAL,
+    LOCAL,
+    MEMBER,
     NONE_REF,
+    PARAM,
+    SELF,
+    SEQ,
+    TYPE,
     UNKNOWN_REF,
     AnyRef,
     AttrRef,
@@ -55,11 +65,13 @@ if TYPE_CHECKING:
 NONE: Ref = NONE_REF
 UNKNOWN: Ref = UNKNOWN_REF
 # Refs that may name a callable passed as an argument (``helper(fn)``, ``run(obj.method)``).
-_CALLABLE_REFS = (LocalFunctionRef, MemberRef, GlobalRef, AttrRef)
-_CALLABLE_REF_TYPES = frozenset(_CALLABLE_REFS)
+_CALLABLE_TAGS = frozenset((LOCAL, MEMBER, GLOBAL, ATTR))
+# Refs that ``for x in ref`` iterates by calling ``__iter__`` (or ``__aiter__``) on them.
+_ITERABLE_TAGS = frozenset((MEMBER, LOCAL, GLOBAL, CALL, ATTR, SELF, TYPE, PARAM))
 # Arguments whose value may be a callable (a name, ``obj.method``, a lambda, ``partial(f)``).
 _CALLABLE_ARGS = frozenset((ast.Name, ast.Lambda, ast.Attribute, ast.Call))
 _BUILTIN_NAMES = frozenset(dir(builtins))
+_NAMED = frozenset((ast.Name, ast.Attribute))
 
 
 class _Fact(NamedTuple):
@@ -273,13 +285,13 @@ class SummaryCollector:
     def _member(self, name: str) -> Ref:
         ref = self._members.get(name)
         if ref is None:
-            ref = self._members[name] = MemberRef(self.module, name)
+            ref = self._members[name] = (self.module, name, MEMBER)
         return ref
 
     def _global(self, qualified: str) -> Ref:
         ref = self._globals.get(qualified)
         if ref is None:
-            ref = self._globals[qualified] = GlobalRef(qualified)
+            ref = self._globals[qualified] = (qualified, GLOBAL)
         return ref
 
     def _name_ref(self, name: str) -> Ref | None:
@@ -315,7 +327,7 @@ class SummaryCollector:
             if qualified is not None:
                 return self._global(qualified)
             base = self.ref(node.value, depth + 1)
-            return None if base is None else AttrRef(base, node.attr)
+            return None if base is None else (base, node.attr, ATTR)
         if kind is ast.Call:
             assert isinstance(node, ast.Call)
             func = node.func
@@ -333,11 +345,11 @@ class SummaryCollector:
             if handed is not None:
                 # ``await asyncio.to_thread(f, x)`` is what ``f(x)`` returns (run elsewhere)
                 callee = self.ref(handed, depth + 1)
-                return None if callee is None else CallRef(callee)
+                return None if callee is None else (callee, CALL)
             if qualified is not None and depth < 30:
-                return CallRef(self._global(qualified))  # what ``self.ref(func)`` gives
+                return (self._global(qualified), CALL)  # what ``self.ref(func)`` gives
             base = self.ref(func, depth + 1)
-            return None if base is None else CallRef(base)
+            return None if base is None else (base, CALL)
         if kind is ast.Subscript:
             assert isinstance(node, ast.Subscript)
             head = node.value
@@ -473,7 +485,7 @@ class SummaryCollector:
         """``TypeRef(base)``, one object per class named in the file (like ``_member``)."""
         ref = self._types.get(base)
         if ref is None:
-            ref = self._types[base] = TypeRef(base)
+            ref = self._types[base] = (base, TYPE)
         return ref
 
     def _lambda_id(self, node: ast.Lambda) -> str:
@@ -587,7 +599,7 @@ class SummaryCollector:
                         decorated = ((0, CallRef(ref)),) if decorated else ()
                     else:
                         sites.append(CallSite(ref, *self._range(target), _text(target)))
-                        if isinstance(ref, AttrRef):
+                        if ref[-1] == ATTR:
                             decorated = ()  # ``@app.get("/")``: a framework's registration
                         else:
                             # ``@retry(3)``: what the factory returned is applied to the function.
@@ -632,7 +644,7 @@ class SummaryCollector:
         cid = f"{owner}.{node.name}"
         # A base that is a parameter (a class made in a function) stays unknown: class
         # hierarchies are resolved once, not per caller.
-        bases = tuple(r for r in (self.ref(b) for b in node.bases) if r is not None and type(r) is not ParamRef)
+        bases = tuple(r for r in (self.ref(b) for b in node.bases) if r is not None and r[-1] != PARAM)
         cls = ClassSummary(id=cid, name=node.name, line=node.lineno, bases=bases)
         if self._flows:
             model = flows.model_class(node)
@@ -743,7 +755,7 @@ class SummaryCollector:
             self._add_item(target.value, value, _constant_key(target.slice), strong)
         elif isinstance(target, (ast.Tuple, ast.List)):
             # ``a, b = f, g`` pairs them up; ``a, b = pair()`` gives each an item of the value.
-            items = value.items if isinstance(value, SeqRef) and len(value.items) == len(target.elts) else None
+            items = value[0] if value[-1] == SEQ and len(value[0]) == len(target.elts) else None
             for index, elt in enumerate(target.elts):
                 if not isinstance(elt, ast.Starred):
                     self._assign(elt, items[index] if items is not None else ItemRef(value))
@@ -756,10 +768,10 @@ class SummaryCollector:
         if self._funcs and container.id in self._funcs[-1].fn.params:
             return  # a parameter: its value comes from the callers
         held = self.ref(container)
-        if isinstance(held, MemberRef) and not self._funcs and self._at_module():
+        if held is not None and held[-1] == MEMBER and not self._funcs and self._at_module():
             held = self.summary.globals.get(container.id, held)  # the module's own container
-        if isinstance(held, SeqRef):
-            items, keys = list(held.items), list(held.keys or (None,) * len(held.items))
+        if held is not None and held[-1] == SEQ:
+            items, keys = list(held[0]), list(held[1] or (None,) * len(held[0]))
             if key is not None and key in keys:
                 at = keys.index(key)
                 if strong:
@@ -773,7 +785,7 @@ class SummaryCollector:
             # A superset of what the container held: it replaces the old value.
             known = tuple(keys) if any(k is not None for k in keys) else ()
             self._assign(container, SeqRef(tuple(items), known), replace=True)
-        elif held is None or isinstance(held, (MemberRef, AnyRef)):
+        elif held is None or held[-1] == MEMBER or held[-1] == ANY:
             self._assign(container, SeqRef((item,), () if key is None else (key,)))
 
     def visit_Raise(self, node: ast.Raise) -> None:
@@ -956,7 +968,7 @@ class SummaryCollector:
         things = self.ref(node.iter)
         if things is not None:
             self._assign(node.target, ItemRef(things))
-            if isinstance(things, (MemberRef, LocalFunctionRef, GlobalRef, CallRef, AttrRef, SelfRef, TypeRef, ParamRef)):
+            if things[-1] in _ITERABLE_TAGS:
                 # ``for x in obj`` calls ``obj.__iter__()`` and the iterator's ``__next__``.
                 frame = self._funcs[-1] if self._funcs else self._module_frame()
                 iterator = AttrRef(things, "__aiter__" if isinstance(node, ast.AsyncFor) else "__iter__")
@@ -1066,11 +1078,11 @@ class SummaryCollector:
             fact = METHOD_FACTS.get(func.attr)  # type: ignore[attr-defined]
         if kind is ast.Attribute and func.attr in _ADDS_ITEM and isinstance(func.value, ast.Name) and node.args:  # type: ignore[attr-defined]
             added = self.ref(node.args[-1] if func.attr != "update" else node.args[0])  # type: ignore[attr-defined]
-            if isinstance(added, SeqRef) and func.attr in ("update", "extend"):  # type: ignore[attr-defined]
+            if added is not None and added[-1] == SEQ and func.attr in ("update", "extend"):  # type: ignore[attr-defined]
                 # ``d.update({"k": f})`` as a statement of its own replaces what ``k`` held.
                 statement = self._expression
                 strong = statement is not None and statement.value is node and self._straight(statement)
-                for item, key in zip(added.items, added.keys or (None,) * len(added.items)):
+                for item, key in zip(added[0], added[1] or (None,) * len(added[0])):
                     self._add_item(func.value, item, key, strong)  # type: ignore[attr-defined]
             else:
                 self._add_item(func.value, added)  # type: ignore[attr-defined]
@@ -1124,9 +1136,9 @@ class SummaryCollector:
         other_args: list[tuple[int | str, Ref]] = []
         # Arguments bind parameters of a function of this module only through calls that
         # may reach one: not through an import or a builtin.
-        callee_kind = type(callee)
-        local = callee_kind is not GlobalRef and not (
-            callee_kind is MemberRef and callee.name in _BUILTIN_NAMES and callee.name not in self.summary.toplevel  # type: ignore[union-attr]
+        callee_kind = callee[-1]
+        local = callee_kind != GLOBAL and not (
+            callee_kind == MEMBER and callee[1] in _BUILTIN_NAMES and callee[1] not in self.summary.toplevel
         )
         keyed: list[tuple[int | str, ast.expr]] = []
         for index, positional in enumerate(node.args):
@@ -1140,9 +1152,19 @@ class SummaryCollector:
             value = None
             arg_kind = type(arg)
             if arg_kind in _CALLABLE_ARGS:
-                value = self._callable_ref(arg) if arg_kind is ast.Call else self.ref(arg)
-                if type(value) in _CALLABLE_REF_TYPES:
-                    fn_args.append((key, value))  # type: ignore[arg-type]
+                if arg_kind is not ast.Call:
+                    value = self.ref(arg)
+                elif local:
+                    value = self._callable_ref(arg)
+                else:
+                    # Of a call, only ``partial(f, ...)`` is a callable (``ref`` gives
+                    # the result of any other), and a call of an import or a builtin
+                    # keeps no other argument.
+                    value = self._partial_ref(arg)  # type: ignore[arg-type]
+                    if value is None:
+                        continue
+                if value is not None and value[-1] in _CALLABLE_TAGS:
+                    fn_args.append((key, value))
                     continue
                 if arg_kind is ast.Name and _own_param(frame, arg.id):  # type: ignore[attr-defined]
                     # A parameter passed on: the callee may call it (``helper(fn)`` -> ``run(fn)``).
@@ -1351,6 +1373,12 @@ class SummaryCollector:
                 EntrySite(context or fact.kind, target, arg.lineno, self.ctx.char_col(arg.lineno, arg.col_offset), fact.how)
             )
 
+    def _partial_ref(self, node: ast.Call) -> Ref | None:
+        """``f`` of ``functools.partial(f, ...)``, else None."""
+        if node.args and type(node.func) in _NAMED and self.ctx.qualified_name(node.func) in _PARTIAL:
+            return self.ref(node.args[0])
+        return None
+
     def _callable_ref(self, node: ast.expr) -> Ref | None:
         """The ref of a callable argument; ``functools.partial(f, ...)`` is ``f``."""
         if isinstance(node, ast.Call) and node.args and isinstance(node.func, (ast.Name, ast.Attribute)):
@@ -1363,9 +1391,9 @@ class SummaryCollector:
 
 def _parameters_only(ref: Ref) -> bool:
     """Whether ``ref`` is an unannotated parameter (or any of several)."""
-    if type(ref) is ParamRef:
+    if ref[-1] == PARAM:
         return True
-    return type(ref) is AnyRef and all(type(option) is ParamRef for option in ref.options)
+    return ref[-1] == ANY and all(option[-1] == PARAM for option in ref[0])
 
 
 def _constant_key(node: ast.expr) -> str | int | None:
@@ -1380,7 +1408,7 @@ def _constant_key(node: ast.expr) -> str | int | None:
 def _own_param(frame: _Frame, name: str) -> bool:
     """Whether ``name`` is a parameter of ``frame``'s function that holds only what callers pass."""
     value = frame.locals.get(name)
-    return type(value) is ParamRef and value.name == name and value.fid == frame.fn.id
+    return value is not None and value[-1] == PARAM and value[1] == name and value[0] == frame.fn.id
 
 
 def _subscript_name(head: ast.expr) -> str:
@@ -1394,7 +1422,7 @@ def _any(*options: Ref | None) -> Ref | None:
     """One ref for any of ``options`` (None and ``None`` dropped)."""
     found: list[Ref] = []
     for option in options:
-        for ref in option.options if isinstance(option, AnyRef) else (option,):
+        for ref in option[0] if option is not None and option[-1] == ANY else (option,):
             if ref is not None and ref != NONE and ref not in found:
                 found.append(ref)
     if not found:

@@ -38,30 +38,30 @@ from typing import Any, NamedTuple
 from sightlint.project.contexts import REQUEST, SCRIPT, STARTUP, TEST, THREAD
 from sightlint.semantics.fastapi import NOT_FRAMEWORKS, ROUTE_METHODS
 from sightlint.project.summary import (
-    AnyRef,
-    AttrRef,
-    CallRef,
+    ANY,
+    ATTR,
+    CALL,
+    CLS,
+    DEF,
+    DIV,
+    ENTER,
+    GLOBAL,
+    ITEM,
+    LOCAL,
+    MEMBER,
+    NONE_TAG,
+    OR,
+    PARAM,
+    SELF,
+    SEQ,
+    SUPER,
+    TYPE,
     CallSite,
     ClassSummary,
-    ClsRef,
-    DefRef,
-    DivRef,
-    EnterRef,
     FunctionSummary,
-    GlobalRef,
     Handoff,
-    ItemRef,
-    LocalFunctionRef,
-    MemberRef,
     ModuleSummary,
-    NoneRef,
-    OrRef,
-    ParamRef,
     Ref,
-    SelfRef,
-    SeqRef,
-    SuperRef,
-    TypeRef,
     DependencyTerms,
     dependency_terms,
 )
@@ -355,73 +355,74 @@ class ProjectModel:
         return result
 
     def _evaluate(self, ref: Ref) -> Value | None:
-        if isinstance(ref, GlobalRef):
-            return self.symbol(ref.dotted)
-        if isinstance(ref, MemberRef):
-            module, name = ref.module, ref.name
+        kind = ref[-1]  # refs are plain tuples ending with their tag (``summary.py``)
+        if kind == GLOBAL:
+            return self.symbol(ref[0])
+        if kind == MEMBER:
+            module, name = ref[0], ref[1]
             found = self.module_member(module, name) if module in self.modules else None
             if found is None and name in _BUILTINS:
                 summary = self.modules.get(module)
                 if summary is None or (name not in summary.globals and name not in summary.imports):
                     return ExternalValue(name)
             return found
-        if isinstance(ref, AttrRef):
-            base = self.value(ref.of)
-            return None if base is None else self.attr(base, ref.name)
-        if isinstance(ref, CallRef):
-            base = self.value(ref.of)
+        if kind == ATTR:
+            base = self.value(ref[0])
+            return None if base is None else self.attr(base, ref[1])
+        if kind == CALL:
+            base = self.value(ref[0])
             return None if base is None else self.call_result(base)
-        if isinstance(ref, LocalFunctionRef):
-            if ref.id in self.classes:
-                return ClassValue(ref.id)  # a class defined in a function or class body
-            return FuncValue(ref.id, False) if ref.id in self.functions else None
-        if isinstance(ref, DefRef):
-            return FuncValue(ref.id, False, True) if ref.id in self.functions else None
-        if isinstance(ref, SelfRef):
-            return InstanceValue(ref.cls, True, ref.method)
-        if isinstance(ref, ClsRef):
-            return ClassValue(ref.cls)
-        if isinstance(ref, SuperRef):
-            return SuperValue(ref.cls)
-        if isinstance(ref, NoneRef):
+        if kind == LOCAL:
+            if ref[0] in self.classes:
+                return ClassValue(ref[0])  # a class defined in a function or class body
+            return FuncValue(ref[0], False) if ref[0] in self.functions else None
+        if kind == DEF:
+            return FuncValue(ref[0], False, True) if ref[0] in self.functions else None
+        if kind == SELF:
+            return InstanceValue(ref[0], True, ref[1])
+        if kind == CLS:
+            return ClassValue(ref[0])
+        if kind == SUPER:
+            return SuperValue(ref[0])
+        if kind == NONE_TAG:
             return NONE_VALUE
-        if isinstance(ref, OrRef):
-            left, right = self.value(ref.left), self.value(ref.right)
+        if kind == OR:
+            left, right = self.value(ref[0]), self.value(ref[1])
             for side in (left, right):
                 if isinstance(side, ExternalValue) and (side.dotted in CHAT_MODELS or side.dotted == LLM_PIPE):
                     return ExternalValue(LLM_PIPE)
             return None
-        if isinstance(ref, DivRef):
-            base = self.value(ref.of)
+        if kind == DIV:
+            base = self.value(ref[0])
             return base if isinstance(base, ExternalValue) and base.dotted == _PATH.dotted else None
-        if isinstance(ref, TypeRef):
-            base = self.value(ref.of)
+        if kind == TYPE:
+            base = self.value(ref[0])
             return None if base is None else self._each(base, self._instance_of)
-        if isinstance(ref, ItemRef):
-            base = self.value(ref.of)
+        if kind == ITEM:
+            base = self.value(ref[0])
             if base is None:
                 return None
-            key = ref.key
+            key = ref[1]
             return self._each(base, self._item if key is None else lambda value: self._item(value, key))
-        if isinstance(ref, EnterRef):
-            base = self.value(ref.of)
+        if kind == ENTER:
+            base = self.value(ref[0])
             return None if base is None else self._each(base, self._enter)
-        if isinstance(ref, SeqRef):
-            items = [self.value(item) for item in ref.items]
-            if not ref.keys:
+        if kind == SEQ:
+            items = [self.value(item) for item in ref[0]]
+            if not ref[1]:
                 return ContainerValue(tuple(item for item in items if item is not None))
-            pairs = [(item, key) for item, key in zip(items, ref.keys) if item is not None]
+            pairs = [(item, key) for item, key in zip(items, ref[1]) if item is not None]
             return ContainerValue(tuple(item for item, _ in pairs), tuple(key for _, key in pairs))
-        if isinstance(ref, AnyRef):
-            return union(self.value(option) for option in ref.options)
-        if isinstance(ref, ParamRef):
+        if kind == ANY:
+            return union(self.value(option) for option in ref[0])
+        if kind == PARAM:
             self._touched = True
             return self._parameter(ref)
         return None
 
     # -- unannotated parameters -------------------------------------------------------------
 
-    def _parameter(self, ref: ParamRef) -> Value | None:
+    def _parameter(self, ref: Ref) -> Value | None:
         """The value of an unannotated parameter: its default, or any argument a call of the
         function written in the function's own module passes for it, followed
         ``PARAM_DEPTH`` calls deep (an argument that is itself such a parameter is read one
@@ -430,15 +431,16 @@ class ProjectModel:
         Only the function's own module is read: a module's call graph then depends on the
         modules it consults, as without parameters, and warm runs stay identical to cold
         ones (callers in other modules would make a module depend on its importers)."""
-        default = self.value(ref.default)
-        summary = self.module_of.get(ref.fid)
+        fid, name, default_ref = ref[0], ref[1], ref[2]  # a ``ParamRef``
+        default = self.value(default_ref)
+        summary = self.module_of.get(fid)
         if self._level == 0 or summary is None:
             return default
         level, values, symbols = self._level, self._values, self._symbols
         self._level -= 1
         self._values, self._symbols = self._memos[self._level]
         try:
-            passed = self._bound_arguments(summary).get((ref.fid, ref.name), ())
+            passed = self._bound_arguments(summary).get((fid, name), ())
             return union([default, *(self.value(arg) for arg in passed)])
         finally:
             self._level, self._values, self._symbols = level, values, symbols
@@ -717,14 +719,14 @@ class ProjectModel:
             started = {(h.line, h.col): h for h in fn.handoffs if h.called} if fn.handoffs else None
             for site in fn.calls:
                 callee = site.callee
-                if type(callee) is ParamRef:
+                if callee[-1] == PARAM:
                     # A call of a parameter: the graph's edges run from each caller that
                     # passes a function (``_callback_edges``), so each reaches only what it
                     # passed; here only the default runs. ``param_edges`` gets every value.
                     self._parameter_call_edges(fid, site, callee)
-                    if callee.default is None:
+                    if callee[2] is None:
                         continue
-                    callee = callee.default
+                    callee = callee[2]  # its default
                 value = self.value(callee)
                 if value is None:
                     continue
@@ -754,7 +756,7 @@ class ProjectModel:
             if fn.handoffs:
                 self._handoff_edges(fid, fn.handoffs)
 
-    def _parameter_call_edges(self, fid: str, site: CallSite, param: ParamRef) -> None:
+    def _parameter_call_edges(self, fid: str, site: CallSite, param: Ref) -> None:
         """``model.param_edges`` for a call of a parameter (``fn()`` in ``def run(fn)``):
         from ``fid`` to each function the parameter may hold."""
         value = self.value(param)
@@ -884,13 +886,14 @@ class ProjectModel:
 
     def _decorator_context(self, ref: Ref) -> str | None:
         """The context a decorator registers its function in, if it is a framework's."""
-        if isinstance(ref, AttrRef):
-            spec = _DECORATORS.get(ref.name)
+        kind = ref[-1]
+        if kind == ATTR:
+            spec = _DECORATORS.get(ref[1])
             if spec is None:
                 return None
-            base = self.value(ref.of)
-        elif isinstance(ref, GlobalRef):
-            head, _, name = ref.dotted.rpartition(".")
+            base = self.value(ref[0])
+        elif kind == GLOBAL:
+            head, _, name = ref[0].rpartition(".")
             spec = _DECORATORS.get(name)
             if spec is None or not head:
                 return None

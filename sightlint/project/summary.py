@@ -6,8 +6,9 @@ cache can store it next to the file's findings. Columns count characters, as in 
 (``ast`` counts UTF-8 bytes; the collector converts).
 
 Names that cannot be resolved inside one file are kept *symbolic* as a :data:`Ref`, a
-small named tuple (one class per kind) that the project model evaluates once every
-module is known:
+plain tuple of fields ending with a tag (made by one function per kind, read with
+:func:`tag` and field indexes) that the project model evaluates once every module is
+known:
 
 ``GlobalRef("pkg.mod.name")``        a dotted name reached through an import
 ``MemberRef("pkg.mod", "name")``     a module-level name of this module (or a builtin)
@@ -30,9 +31,11 @@ module is known:
 ``NONE_REF``                         the constant ``None``
 ``UNKNOWN_REF``                      a value this file does not tell (only as an ``AttrRef`` base)
 
-Each ref ends with a ``tag`` field that has a default and is never passed: refs are
-memoisation keys, and as plain tuples ``SelfRef("C")`` and ``ClsRef("C")`` (or
-``CallRef(r)`` and ``DivRef(r)``) would be equal. The tag keeps them apart.
+Each ref ends with its tag: refs are memoisation keys, and without it ``SelfRef("C")``
+and ``ClsRef("C")`` (or ``CallRef(r)`` and ``DivRef(r)``) would be equal. Refs are plain
+tuples, not named tuples, so that storing a summary (the cache, the trip back from a pool
+worker) pickles them in C; ``isinstance`` does not apply to them (the kind names are
+functions): compare ``tag(ref)`` with ``GLOBAL``, ``MEMBER``...
 """
 
 from __future__ import annotations
@@ -40,209 +43,145 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from itertools import chain
 from operator import attrgetter
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
     from sightlint.semantics.fastapi import FastAPIModule
 
 
-class GlobalRef(NamedTuple):
-    """A dotted name reached through an import: ``pkg.mod.name``."""
+# Each kind of ref, by its tag (the last item).
+GLOBAL = "g"
+MEMBER = "m"
+LOCAL = "fn"
+DEF = "def"
+SELF = "self"
+CLS = "cls"
+SUPER = "super"
+CALL = "call"
+ATTR = "attr"
+OR = "or"
+DIV = "div"
+TYPE = "type"
+ITEM = "item"
+ENTER = "enter"
+SEQ = "seq"
+ANY = "any"
+PARAM = "param"
+NONE_TAG = "none"
+UNKNOWN_TAG = "unknown"
 
-    dotted: str
-    tag: Literal["g"] = "g"
+# A ref: a plain tuple of its fields and its tag (see the module docstring). Plain
+# tuples of str, int and tuples pickle in C (a named tuple costs a Python
+# ``__getnewargs__`` call per ref when a summary is stored, and one per ref made), and
+# equal named tuples were equal to these tuples anyway. Read one with :func:`tag` and
+# the index of a field; the constructors below say which index holds what.
+Ref = tuple[Any, ...]
 
 
-class MemberRef(NamedTuple):
-    """A module-level name of ``module`` (or a builtin)."""
-
-    module: str
-    name: str
-    tag: Literal["m"] = "m"
+def tag(ref: Ref) -> str:
+    """Which kind of ref ``ref`` is (``GLOBAL``, ``MEMBER``, ...)."""
+    return ref[-1]  # type: ignore[no-any-return]
 
 
-class LocalFunctionRef(NamedTuple):
-    """A nested ``def`` or ``lambda`` of the enclosing function, by function id."""
-
-    id: str
-    tag: Literal["fn"] = "fn"
+def GlobalRef(dotted: str) -> Ref:
+    """A dotted name reached through an import: ``pkg.mod.name`` (``[0]``)."""
+    return (dotted, GLOBAL)
 
 
-class DefRef(NamedTuple):
-    """The function ``def`` makes, before its decorators apply: what a decorator is passed."""
-
-    id: str
-    tag: Literal["def"] = "def"
+def MemberRef(module: str, name: str) -> Ref:
+    """A module-level name ``[1]`` of module ``[0]`` (or a builtin)."""
+    return (module, name, MEMBER)
 
 
-class SelfRef(NamedTuple):
-    """The instance inside a method of class ``cls`` (``self``); ``method``: that method's
+def LocalFunctionRef(id: str) -> Ref:
+    """A nested ``def`` or ``lambda`` (or a class in a function or class body), by id ``[0]``."""
+    return (id, LOCAL)
+
+
+def DefRef(id: str) -> Ref:
+    """The function ``def`` makes (id ``[0]``), before its decorators apply: what a decorator is passed."""
+    return (id, DEF)
+
+
+def SelfRef(cls: str, method: str = "") -> Ref:
+    """The instance inside a method of class ``[0]`` (``self``); ``[1]``: that method's
     id (a subclass that overrides it never runs it, so its ``self`` is never one of those)."""
-
-    cls: str
-    method: str = ""
-    tag: Literal["self"] = "self"
+    return (cls, method, SELF)
 
 
-class ClsRef(NamedTuple):
-    """The class ``cls`` inside one of its classmethods (``cls``)."""
-
-    cls: str
-    tag: Literal["cls"] = "cls"
+def ClsRef(cls: str) -> Ref:
+    """The class ``[0]`` inside one of its classmethods (``cls``)."""
+    return (cls, CLS)
 
 
-class SuperRef(NamedTuple):
-    """``super()`` inside a method of class ``cls``."""
-
-    cls: str
-    tag: Literal["super"] = "super"
+def SuperRef(cls: str) -> Ref:
+    """``super()`` inside a method of class ``[0]``."""
+    return (cls, SUPER)
 
 
-class CallRef(NamedTuple):
-    """The result of calling ``of`` (an instance, for a class)."""
-
-    of: Ref
-    tag: Literal["call"] = "call"
+def CallRef(of: Ref) -> Ref:
+    """The result of calling ``[0]`` (an instance, for a class)."""
+    return (of, CALL)
 
 
-class AttrRef(NamedTuple):
-    """Attribute ``name`` of ``of``."""
-
-    of: Ref
-    name: str
-    tag: Literal["attr"] = "attr"
+def AttrRef(of: Ref, name: str) -> Ref:
+    """Attribute ``[1]`` of ``[0]``."""
+    return (of, name, ATTR)
 
 
-class OrRef(NamedTuple):
-    """``left | right`` (LangChain pipes); either side may be unknown."""
-
-    left: Ref | None
-    right: Ref | None
-    tag: Literal["or"] = "or"
+def OrRef(left: Ref | None, right: Ref | None) -> Ref:
+    """``[0] | [1]`` (LangChain pipes); either side may be unknown (None)."""
+    return (left, right, OR)
 
 
-class DivRef(NamedTuple):
-    """``of / something`` (``pathlib`` joins)."""
-
-    of: Ref
-    tag: Literal["div"] = "div"
+def DivRef(of: Ref) -> Ref:
+    """``[0] / something`` (``pathlib`` joins)."""
+    return (of, DIV)
 
 
-class TypeRef(NamedTuple):
-    """An instance of the class ``of`` or of any subclass (from an annotation)."""
-
-    of: Ref
-    tag: Literal["type"] = "type"
+def TypeRef(of: Ref) -> Ref:
+    """An instance of the class ``[0]`` or of any subclass (from an annotation)."""
+    return (of, TYPE)
 
 
-class ItemRef(NamedTuple):
-    """An item of ``of``: ``of[k]`` (``key``: ``k`` when it is a str or int constant), or
+def ItemRef(of: Ref, key: str | int | None = None) -> Ref:
+    """An item of ``[0]``: ``of[k]`` (``[1]``: ``k`` when it is a str or int constant), or
     each ``item`` of ``for item in of``."""
-
-    of: Ref
-    key: str | int | None = None
-    tag: Literal["item"] = "item"
+    return (of, key, ITEM)
 
 
-class EnterRef(NamedTuple):
-    """What ``with of as v`` binds: a generator's yield (``@contextmanager``), what a
-    project ``__enter__`` returns, else ``of`` itself."""
-
-    of: Ref
-    tag: Literal["enter"] = "enter"
+def EnterRef(of: Ref) -> Ref:
+    """What ``with of as v`` binds (``[0]``: ``of``): a generator's yield
+    (``@contextmanager``), what a project ``__enter__`` returns, else ``of`` itself."""
+    return (of, ENTER)
 
 
-class SeqRef(NamedTuple):
-    """A list, tuple, set or dict literal (the refs of its items, a dict's values), or what
-    a generator yields; ``keys``: a dict's constant keys, one per item (None: not known),
-    or empty when none is known."""
-
-    items: tuple[Ref, ...]
-    keys: tuple[str | int | None, ...] = ()
-    tag: Literal["seq"] = "seq"
+def SeqRef(items: tuple[Ref, ...], keys: tuple[str | int | None, ...] = ()) -> Ref:
+    """A list, tuple, set or dict literal (``[0]``: the refs of its items, a dict's
+    values), or what a generator yields; ``[1]``: a dict's constant keys, one per item
+    (None: not known), or empty when none is known."""
+    return (items, keys, SEQ)
 
 
-class AnyRef(NamedTuple):
-    """Any of ``options``: a name assigned more than once, a union annotation."""
-
-    options: tuple[Ref, ...]
-    tag: Literal["any"] = "any"
+def AnyRef(options: tuple[Ref, ...]) -> Ref:
+    """Any of ``[0]``: a name assigned more than once, a union annotation."""
+    return (options, ANY)
 
 
-class ParamRef(NamedTuple):
-    """Parameter ``name`` of function ``fid``, written without an annotation: any value the
-    calls of ``fid`` in its own module pass for it, or ``default`` (a call may omit it)."""
-
-    fid: str
-    name: str
-    default: Ref | None = None
-    tag: Literal["param"] = "param"
+def ParamRef(fid: str, name: str, default: Ref | None = None) -> Ref:
+    """Parameter ``[1]`` of function ``[0]``, written without an annotation: any value the
+    calls of the function in its own module pass for it, or ``[2]``, its default (a call
+    may omit it)."""
+    return (fid, name, default, PARAM)
 
 
-class NoneRef(NamedTuple):
-    """The constant ``None``."""
+NONE_REF: Ref = (NONE_TAG,)  # the constant ``None``
+UNKNOWN_REF: Ref = (UNKNOWN_TAG,)  # a value the file does not tell (only as an ``AttrRef`` base)
 
-    tag: Literal["none"] = "none"
-
-
-class UnknownRef(NamedTuple):
-    """A value the file does not tell (only as an :class:`AttrRef` base)."""
-
-    tag: Literal["unknown"] = "unknown"
-
-
-NONE_REF = NoneRef()
-UNKNOWN_REF = UnknownRef()
-
-Ref = (
-    GlobalRef
-    | MemberRef
-    | LocalFunctionRef
-    | DefRef
-    | SelfRef
-    | ClsRef
-    | SuperRef
-    | CallRef
-    | AttrRef
-    | OrRef
-    | DivRef
-    | TypeRef
-    | ItemRef
-    | EnterRef
-    | SeqRef
-    | AnyRef
-    | ParamRef
-    | NoneRef
-    | UnknownRef
+# Every tag.
+TAGS = frozenset(
+    (GLOBAL, MEMBER, LOCAL, DEF, SELF, CLS, SUPER, CALL, ATTR, OR, DIV, TYPE, ITEM, ENTER, SEQ, ANY, PARAM, NONE_TAG, UNKNOWN_TAG)
 )
-# Every kind of ref: :func:`dependency_terms` walks into these.
-_REF_TYPES: frozenset[type] = frozenset(
-    {
-        GlobalRef,
-        MemberRef,
-        LocalFunctionRef,
-        DefRef,
-        SelfRef,
-        ClsRef,
-        SuperRef,
-        CallRef,
-        AttrRef,
-        OrRef,
-        DivRef,
-        TypeRef,
-        ItemRef,
-        EnterRef,
-        SeqRef,
-        AnyRef,
-        ParamRef,
-        NoneRef,
-        UnknownRef,
-    }
-)
-
-
-# The ``tag`` string of each kind of ref (a term of every summary holding one).
-_TAG_OF: dict[type, str] = {kind: kind._field_defaults["tag"] for kind in _REF_TYPES}  # type: ignore[attr-defined]
 
 
 def _compact(cls: type[Any]) -> type[Any]:
@@ -516,68 +455,85 @@ def dependency_terms(summary: ModuleSummary) -> DependencyTerms:
         if type(key) is str:
             found.add(key)  # a keyword
         refs.add(ref)
-    values: list[Any] = []
     for cls in summary.classes.values():
         found.add(cls.id)
         refs.update(cls.bases)
         refs.update(cls.attrs.values())
     for timeout in summary.timeouts:
         found.add(timeout.function)
-        values.append(timeout.targets)
-    values.extend(refs)
+        for target in timeout.targets:
+            refs.add(target[0])
+            found.add(target[4])  # the callee's text
+    refs.discard(None)
+    values: list[Any] = list(refs)
     attrs: set[str] = set()
     members: set[str] = set()
     member_names: set[str] = set()
-    kinds: set[type] = set()
-    # A ref recurs inside others too: each distinct composite one is walked once. The
-    # common kinds are read field by field; each kind's tag string is a term too (added
-    # once at the end).
+    tags: set[str] = set()
+    # A ref recurs inside others too: each distinct composite one is walked once. Each
+    # ref's strings are terms, and so is its tag (added once at the end).
     seen: set[Any] = set()
-    pop, push, add = values.pop, values.extend, found.add
+    pop, push, add, add_tag = values.pop, values.extend, found.add, tags.add
     while values:
         value = pop()
-        kind = type(value)
-        if kind is str:
-            add(value)
-        elif kind is tuple or kind is list:
-            push(value)
-        elif kind is GlobalRef:
+        kind = value[-1]
+        add_tag(kind)
+        if kind == GLOBAL:
             add(value[0])
-            kinds.add(kind)
-        elif kind is MemberRef:
+        elif kind == ATTR:
+            name = value[1]
+            add(name)
+            attrs.add(name)
+            values.append(value[0])
+        elif kind == MEMBER:
             if value in seen:
                 continue
             seen.add(value)
-            kinds.add(kind)
             module, name = value[0], value[1]
             add(module)
             add(name)
             members.add(f"{module}.{name}")
             member_names.add(name)
-        elif kind is AttrRef:
-            kinds.add(kind)
-            name = value[1]
-            add(name)
-            attrs.add(name)
+        elif kind == CALL or kind == TYPE or kind == DIV or kind == ENTER:
             values.append(value[0])
-        elif kind is CallRef or kind is TypeRef:
-            kinds.add(kind)
-            values.append(value[0])
-        elif kind in _TAG_OF:
+        elif kind == LOCAL or kind == DEF or kind == CLS or kind == SUPER:
+            add(value[0])
+        else:
             if value in seen:
                 continue
             seen.add(value)
-            kinds.add(kind)
-            push(value)
-    for kind in kinds:
-        add(_TAG_OF[kind])
-    prefixes: set[str] = set()
+            if kind == SELF:
+                add(value[0])
+                add(value[1])
+            elif kind == PARAM:
+                add(value[0])
+                add(value[1])
+                if value[2] is not None:
+                    values.append(value[2])
+            elif kind == ITEM:
+                values.append(value[0])
+                if type(value[1]) is str:
+                    add(value[1])
+            elif kind == SEQ or kind == ANY:
+                push(value[0])
+                if kind == SEQ:
+                    found.update(key for key in value[1] if type(key) is str)
+            elif kind == OR:
+                push(side for side in value[:2] if side is not None)
+    found |= tags
+    # Every dotted prefix, longest first: a prefix already there has its own prefixes
+    # there too (or is a found name, whose prefixes its own turn adds), so stop at it
+    # (the ids of one module's functions and classes share most of theirs).
+    prefixes: set[str] = set(found)
+    has, add_prefix = prefixes.__contains__, prefixes.add
     for text in found:
-        end = text.find(".")
+        end = text.rfind(".")
         while end != -1:
-            prefixes.add(text[:end])
-            end = text.find(".", end + 1)
-    prefixes |= found
+            text = text[:end]
+            if has(text):
+                break
+            add_prefix(text)
+            end = text.rfind(".")
     defines, extends = hierarchy_terms(summary)
     return DependencyTerms(
         frozenset(prefixes),
@@ -612,15 +568,13 @@ def hierarchy_terms(summary: ModuleSummary) -> tuple[tuple[str, ...], tuple[str,
 def _last_name(ref: Ref) -> str:
     """The last name a base-class ref is spelled with (``pkg.Base``, ``Base[T]``: ``Base``)."""
     for _ in range(10):
-        if isinstance(ref, GlobalRef):
-            return ref.dotted.rpartition(".")[2]
-        if isinstance(ref, MemberRef):
-            return ref.name
-        if isinstance(ref, AttrRef):
-            return ref.name
-        if isinstance(ref, ItemRef):
-            ref = ref.of
+        kind = ref[-1]
+        if kind == GLOBAL:
+            return ref[0].rpartition(".")[2]  # type: ignore[no-any-return]
+        if kind == MEMBER or kind == ATTR:
+            return ref[1]  # type: ignore[no-any-return]
+        if kind == ITEM:
+            ref = ref[0]
             continue
         return ""
     return ""
-

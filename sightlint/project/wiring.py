@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from sightlint.project.model import ClassValue, ExternalValue, FuncValue, InstanceValue, ProjectModel, Value
-from sightlint.project.summary import AttrRef, CallRef, GlobalRef, MemberRef, ModuleSummary, Ref, SelfRef
+from sightlint.project.summary import ATTR, CALL, GLOBAL, MEMBER, SELF, GlobalRef, MemberRef, ModuleSummary, Ref
 from sightlint.semantics.fastapi import Dependency, FastAPIModule
 
 # Decorators that make a function's result live as long as the process.
@@ -68,21 +68,22 @@ def location(model: ProjectModel, ref: Ref | None, depth: int = 0) -> str:
     imports and re-exports), ``<class id>.<attr>`` for ``self.<attr>``; "" otherwise."""
     if ref is None or depth > 8:
         return ""
-    if isinstance(ref, MemberRef):
-        summary = model.modules.get(ref.module)
+    kind = ref[-1]
+    if kind == MEMBER:
+        summary = model.modules.get(ref[0])
         if summary is None:
             return ""
-        imported = summary.imports.get(ref.name)
+        imported = summary.imports.get(ref[1])
         if imported is not None:
             return location(model, GlobalRef(imported), depth + 1)
-        return f"{ref.module}.{ref.name}"
-    if isinstance(ref, GlobalRef):
-        module, _, name = ref.dotted.rpartition(".")
+        return f"{ref[0]}.{ref[1]}"
+    if kind == GLOBAL:
+        module, _, name = ref[0].rpartition(".")
         if module in model.modules:
             return location(model, MemberRef(module, name), depth + 1)
         return ""
-    if isinstance(ref, AttrRef) and isinstance(ref.of, SelfRef):
-        return f"{ref.of.cls}.{ref.name}"
+    if kind == ATTR and ref[0][-1] == SELF:
+        return f"{ref[0][0]}.{ref[1]}"
     return ""
 
 
@@ -141,7 +142,7 @@ def wiring_rows(model: ProjectModel, summary: ModuleSummary, keep_store: Callabl
             continue
         receiver = wire.name if wire.kind != "store" and wire.name else location(model, wire.receiver)
         flags = wire.flags
-        if wire.kind == "store" and isinstance(wire.target, CallRef) and isinstance(value(wire.target.of), ExternalValue):
+        if wire.kind == "store" and wire.target is not None and wire.target[-1] == CALL and isinstance(value(wire.target[0]), ExternalValue):
             flags += ("made",)  # built right here by a library, not fetched from the project's code
         rows.append((wire.kind, wire.name, wire.line, wire.col, wire.function, receiver, target, (), flags, ()))
     if summary.fastapi is not None:

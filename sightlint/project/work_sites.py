@@ -204,12 +204,12 @@ class WorkSites:
     def leave_function(self, frame: _Frame) -> None:
         """Keep the rows of local bindings, dicts and lists that the function's rows use."""
         self._guards.pop()
-        self._flags.pop()
+        flags = self._flags.pop()  # "fg" rows are written only for these
         passes = self._passes.pop()
         if passes:
             frame.fn.work.append(("ps", tuple(sorted(passes))))
         assigned = self._values[-1] if self._values else {}
-        if assigned and any(row[0] == "fg" and row[1] in assigned for row in frame.fn.work):
+        if flags and assigned and any(row[0] == "fg" and row[1] in assigned for row in frame.fn.work):
             # ``sync = sync or settings.sync``: the flag is not only what callers pass.
             frame.fn.work[:] = [row for row in frame.fn.work if not (row[0] == "fg" and row[1] in assigned)]
         self._background_tasks.pop()
@@ -221,9 +221,10 @@ class WorkSites:
         self._values.pop()
         if not work:
             return
-        spread = {arg[2] for row in work if row[0] == "k" for arg in row[3] if arg[1] == "*" and arg[2]}
-        work.extend(row for row in pending.dicts if row[1] in spread)
-        gathered = {name for row in work if row[0] == "f" for name in row[7]}
+        if pending.dicts:
+            spread = {arg[2] for row in work if row[0] == "k" for arg in row[3] if arg[1] == "*" and arg[2]}
+            work.extend(row for row in pending.dicts if row[1] in spread)
+        gathered = {name for row in work if row[0] == "f" for name in row[7]} if pending.lists else None
         if gathered:
             for name, value in pending.lists:
                 if name in gathered:
@@ -407,7 +408,7 @@ class WorkSites:
             passed = [
                 (keyword.arg, self.key(keyword.value, frame))
                 for keyword in node.keywords
-                if keyword.arg and _CLIENT_ARGUMENT.search(keyword.arg) and type(keyword.value) in _PASSABLE
+                if keyword.arg and type(keyword.value) in _PASSABLE and _CLIENT_ARGUMENT.search(keyword.arg)
             ]
             if passed:
                 line, col = self._pos(node)
@@ -462,7 +463,7 @@ class WorkSites:
                 passes.add("**")
             elif not _false_constant(keyword.value):
                 passes.add("=" + keyword.arg)
-        if any(type(arg) is ast.Starred for arg in node.args):
+        if ast.Starred in map(type, node.args):
             passes.add("*")
         elif len(node.args) > 1:
             passes.add(f"{last}:{len(node.args)}")
