@@ -34,7 +34,7 @@ def _drop_working_folder() -> None:
 
 _drop_working_folder()
 
-from sightlint.cli import main  # noqa: E402  (after the guard, on purpose)
+from sightlint.cli import main, run  # noqa: E402  (after the guard, on purpose)
 
 if __name__ == "__main__":
-    main()
+    run()

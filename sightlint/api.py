@@ -11,10 +11,11 @@ calls it) and reports what concerns the files: see :func:`concerning`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import contextlib
 import dataclasses
 import gc
 import hashlib
@@ -746,14 +747,17 @@ def _results(
     progress: runner.Progress,
     skipped: Mapping[int, str],
     lazy: Callable[[str], FileResult] | None = None,
+    early: runner.Early | None = None,
 ) -> tuple[list[FileResult], bool]:
     """The per-file results of ``found``'s files (from the cache when fresh), and whether every
     file still had the content in ``digests``; those at ``skipped`` indexes are placeholders
     (no findings, their module summary never loaded) and their pack entries are kept."""
     if not skipped:
+        # The pack of a cold run is written while the cross-file phase runs (the caller
+        # settles it before it returns).
         return runner.check_files_as_read(
             found.files, settings, rules=rules, jobs=jobs, cache=cache, summarize=summarize, digests=digests, progress=progress,
-            damaged=lazy,
+            damaged=lazy, save_later=True, early=early,
         )  # fmt: skip
     from sightlint.cache import PackedSummary
 
@@ -797,6 +801,38 @@ def _check_paths(
         return run
     progress.phase("reading files and the cache", len(found.files))
     cache, summarize = opened or _open_cache(settings, cache_dir, cwd)
+    # A cold run (the pack holds nothing: every file is checked) starts the pool on all the
+    # files now, and reads and hashes them here while the workers check them.
+    early = None
+    if found.named is None and jobs != 1 and cache.empty():
+        # What the workers import at their first file (the engine, the summary collector) and
+        # at the cross-file phase (``incremental``), and this process later: imported once,
+        # before the fork shares it.
+        import sightlint.incremental  # noqa: F401
+
+        if summarize:
+            import sightlint.project.collector  # noqa: F401
+        early = runner.start_early(found.files, settings, rules=enabled_rules(settings), jobs=jobs, summarize=summarize)
+    try:
+        return _check_cached(found, settings, cwd=cwd, jobs=jobs, progress=progress, cache=cache, summarize=summarize, early=early)
+    finally:
+        if early is not None:
+            early.close()
+
+
+def _check_cached(
+    found: Discovery,
+    settings: Settings,
+    *,
+    cwd: Path | None,
+    jobs: int | None,
+    progress: runner.Progress,
+    cache: Cache,
+    summarize: bool,
+    early: runner.Early | None,
+) -> RunResult:
+    """:func:`_check_paths` with the cache (``early``: see ``runner.start_early``)."""
+    run = RunResult(errors=list(found.errors))
     digests = runner.contents(found.files, cache.hashes(), settings.max_file_size)
     cache.save_hashes(len(found.files))
     read = {f.display: d for f, d in zip(found.files, digests) if isinstance(d, bytes)}
@@ -827,9 +863,10 @@ def _check_paths(
     # Results that a carried component's final results replace are never read: kept encoded.
     lazy = _rechecker(found, settings) if carry is not None and carry.previous else None
     # The pool that checks the files stays up for the cross-file phase, which hands its
-    # workers groups of modules to resolve (``incremental.Plan``).
-    with runner.keeping_workers():
-        run.files, unchanged = _results(found, settings, rules, jobs, cache, summarize, digests, progress, skipped, lazy)
+    # workers groups of modules to resolve (``incremental.Plan``). The pack may be written on
+    # another thread meanwhile (``Cache.save``): settled before this returns.
+    with runner.keeping_workers(), _settled(cache):
+        run.files, unchanged = _results(found, settings, rules, jobs, cache, summarize, digests, progress, skipped, lazy, early)
         progress.phase("cross-file rules")
         # The cross-file phase reads module summaries and graph records from the cache; one
         # damaged behind a valid seal (a bug of ours, a bad disk) can make the graph or a rule
@@ -858,6 +895,15 @@ def _check_paths(
         # Not run.snapshot: a report is kept only from a run served by the snapshot, so
         # that a run after every edit does not pay for writing one no run reads.
     return run
+
+
+@contextlib.contextmanager
+def _settled(cache: Cache) -> Iterator[None]:
+    """Within: the cache's pack may be written on another thread; waited for on the way out."""
+    try:
+        yield
+    finally:
+        cache.settle()
 
 
 def _carry(found: Discovery, settings: Settings, rules: Sequence[type[Rule]], cache: Cache) -> Carry | None:

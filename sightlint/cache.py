@@ -490,6 +490,10 @@ class Cache:
         self._hashes_loaded: dict[Any, Any] = {}
         self._index_loaded: tuple[tuple[bytes, dict[Any, Any]] | None] | None = None
         self._walks_read: dict[str, int] = {}
+        # A pack being written on another thread (:meth:`save` with ``background``), and
+        # what it raised.
+        self._saving: Any = None
+        self._saving_error: BaseException | None = None
 
     def _load(self) -> None:
         """Read the pack, once, when the first result is asked for."""
@@ -506,6 +510,18 @@ class Cache:
         except OSError:
             pass
 
+    def empty(self) -> bool:
+        """Whether there is no pack (no run with this configuration wrote one here): every
+        lookup will miss. Known without reading the pack (a run served by its snapshot
+        never reads it)."""
+        self.settle()
+        if self._opened:
+            return not self._entries
+        try:
+            return not self.pack.exists()
+        except OSError:
+            return False
+
     def get(
         self, key: Key, content_digest: bytes, *, damaged: Callable[[str], FileResult] | None = None
     ) -> FileResult | None:
@@ -516,6 +532,7 @@ class Cache:
         that then does not decode gets the result ``damaged`` gives for its display path
         (the entry stays until the file changes). Without it, a damaged entry is a miss.
         """
+        self.settle()
         self._load()
         self._seen.add(key)
         entry = self._entries.get(key)
@@ -555,6 +572,7 @@ class Cache:
 
     def put(self, key: Key, content_digest: bytes, result: FileResult | Packed) -> None:
         """Remember ``result`` (or its :func:`pack`); it is encoded now, so later changes to it are not cached."""
+        self.settle()
         self._seen.add(key)
         if not isinstance(result, tuple):
             try:
@@ -567,20 +585,62 @@ class Cache:
     def keep(self, keys: Sequence[Key]) -> None:
         """Keep the entries of these files in the pack, as if looked at (a run that did not
         need their results, see ``incremental.unneeded_files``)."""
+        self.settle()
         self._seen.update(keys)
 
     @property
     def dirty(self) -> bool:
+        self.settle()
         return bool(self._fresh)
 
-    def save(self) -> None:
+    def save(self, *, background: bool = False) -> None:
         """Write the pack (or its journal) if anything changed; failures are recorded, never raised.
 
-        Either way the pack's file is closed: the entries a run asks for are read by now."""
+        Either way the pack's file is closed: the entries a run asks for are read by now.
+
+        With ``background``, a run that took no result from the pack (a cold one: nothing
+        it holds can read the pack later) writes it on another thread, while the caller
+        goes on (the cross-file phase mostly waits for the pool's workers); the writing is
+        waited for (:meth:`settle`) before the pack is touched again, before the run
+        snapshot is written, and by the caller before it returns. Otherwise, or when no
+        thread can be started, it is written now."""
+        self.settle()
+        if background and self._fresh and self.hits == 0:
+            import threading
+
+            thread = threading.Thread(target=self._save_apart, name="sightlint-cache-save", daemon=False)
+            try:
+                thread.start()
+            except RuntimeError:  # sightlint: ignore[SL201] no thread to be had: written now
+                pass
+            else:
+                self._saving = thread
+                return
         try:
             self._save()
         finally:
             self._pack.release()
+
+    def _save_apart(self) -> None:
+        try:
+            try:
+                self._save()
+            finally:
+                self._pack.release()
+        except BaseException as exc:  # sightlint: ignore[SL201] raised again by settle(), in the caller's thread
+            self._saving_error = exc
+
+    def settle(self) -> None:
+        """Wait for a pack being written in the background (see :meth:`save`); what the
+        writing raised (not a failure to write: that is recorded) is raised here."""
+        thread = self._saving
+        if thread is None:
+            return
+        thread.join()
+        self._saving = None
+        error, self._saving_error = self._saving_error, None
+        if error is not None:
+            raise error
 
     def _save(self) -> None:
         if not self._fresh:
@@ -781,6 +841,7 @@ class Cache:
         result was worked out from (``api``: their component's state), with which a later
         run whose files differ may take it over (:meth:`previous_run`); ``part``: see :meth:`load_run`.
         A result read from a snapshot and never decoded is written back as it was read."""
+        self.settle()  # the pack first, as when it is written in the caller's thread
         try:
             get = (bases or {}).get
             entries = [(*_snapshot_entry(r), get(r.path)) for r in results]
@@ -1296,7 +1357,9 @@ def pack(result: FileResult) -> Packed:
 def unpack(packed: Packed) -> FileResult:
     """The result :func:`pack` encoded; its summary stays packed until the cross-file phase asks."""
     blob, summary, module = packed
-    result = _decode_result(marshal.loads(blob))
+    # Encoded by a pool worker of this run and sent over its pipe (never read from a file):
+    # its shape is not checked again.
+    result = _built(marshal.loads(blob))
     if summary is not None and module is not None:
         result.summary = PackedSummary(summary, module)
     return result
@@ -1394,6 +1457,14 @@ def _decode_result(item: tuple[Any, ...]) -> FileResult:
         or rest and not _valid_marks(rest[0])
     ):
         raise ValueError("not an encoded result")
+    return _built(item)
+
+
+def _built(item: tuple[Any, ...]) -> FileResult:
+    """The result :func:`_encode_result` encoded, its shape not checked: for what this run's
+    own pool workers just encoded (:func:`unpack`), never for what is read from a file."""
+    path, findings, errors, unused, *rest = item
+    prints = rest.pop(0) if rest else None
     result = FileResult(
         path,
         findings=[

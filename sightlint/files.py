@@ -214,9 +214,6 @@ class _GitIgnore:
     """``.gitignore`` files from the repository root down, each applying to its own folder."""
 
     def __init__(self, start: Path, stamps: dict[str, Any] | None = None) -> None:
-        import pathspec
-
-        self._pathspec = pathspec
         self._specs: dict[Path, object | None] = {}
         self._stamps = stamps
         self.root = self._repo_root(start)
@@ -239,9 +236,14 @@ class _GitIgnore:
                 data = read_source(folder / name)
                 if isinstance(data, bytes):
                     lines += data.decode("utf-8", errors="replace").splitlines()
-            self._specs[folder] = (
-                self._pathspec.GitIgnoreSpec.from_lines(lines) if lines else None
-            )
+            if lines:
+                # Imported here: a tree outside a repository, or without ignore files, never
+                # needs it (its import is a good part of what a run does before checking).
+                import pathspec
+
+                self._specs[folder] = pathspec.GitIgnoreSpec.from_lines(lines)
+            else:
+                self._specs[folder] = None
         return self._specs[folder]
 
     def ignored(self, path: str, is_dir: bool) -> bool:

@@ -16,7 +16,7 @@ import gc
 import os
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from types import MappingProxyType
 from typing import Any
 
@@ -159,11 +159,16 @@ def check_files_as_read(
     digests: Sequence[bytes | str] | None = None,
     progress: Progress = NO_PROGRESS,
     damaged: Callable[[str], FileResult] | None = None,
+    save_later: bool = False,
+    early: Early | None = None,
 ) -> tuple[list[FileResult], bool]:
     """:func:`check_files`, and whether every file checked still had the content in ``digests``.
 
     With ``damaged``, cached results are handed out encoded, decoded when first read
-    (``Cache.get``'s ``damaged``: what stands for an entry that does not decode then)."""
+    (``Cache.get``'s ``damaged``: what stands for an entry that does not decode then).
+    With ``save_later``, the cache may be written on another thread (``Cache.save``'s
+    ``background``): the caller then calls ``cache.settle()`` before it returns. ``early``: a
+    pool :func:`start_early` started on ``files`` (closed here whether used or not)."""
     same = True
     jobs = default_jobs() if jobs is None or jobs < 1 else jobs
     results: list[FileResult | None] = [None] * len(files)
@@ -192,10 +197,16 @@ def check_files_as_read(
                 gc.enable()
 
     # The pool pays off for many files; a warm run after a few edits checks them here.
-    parallel = (
+    started = early.take() if early is not None and early.count == len(files) else None
+    if early is not None:
+        early.close()
+    if started is not None and not todo:
+        started.pool.shutdown(wait=True, cancel_futures=True)
+        started = None
+    parallel = started is not None or (
         jobs > 1
         and len(todo) >= _MIN_PARALLEL_FILES
-        and sum(_size(files[task[0]].location) for task in todo) >= _MIN_PARALLEL_BYTES
+        and _enough_bytes(files[task[0]].location for task in todo)
     )
     progress.phase("checking files", len(todo))
     # The pool's results are decoded as each chunk comes back, while the workers check the
@@ -210,7 +221,12 @@ def check_files_as_read(
                 except Exception:  # sightlint: ignore[SL201] decoded again below, where it raises as ever
                     pass
 
-    done = _run_pool(todo, settings, rules, jobs, summarize, progress, receive) if parallel else []
+    if started is not None:
+        # Started on every file before the lookups: only the results of those to check are taken.
+        wanted = {task[0] for task in todo}
+        done = [item for item in _finish_pool(started, settings, rules, summarize, progress, receive) if item[0] in wanted]
+    else:
+        done = _run_pool(todo, settings, rules, jobs, summarize, progress, receive) if parallel else []
     if len(done) < len(todo):  # in-process: jobs 1, little work, or the pool failed
         finished = {index for index, _, _ in done}
         for task in todo:
@@ -232,8 +248,19 @@ def check_files_as_read(
             file = files[index]
             cache.put((file.display, file.module), checked, outcome)
     if cache is not None:
-        cache.save()
+        cache.save(background=save_later)
     return [r for r in results if r is not None], same
+
+
+def _enough_bytes(paths: Iterable[str]) -> bool:
+    """Whether the files at ``paths`` hold at least :data:`_MIN_PARALLEL_BYTES` (stats only
+    as many as it takes)."""
+    total = 0
+    for path in paths:
+        total += _size(path)
+        if total >= _MIN_PARALLEL_BYTES:
+            return True
+    return False
 
 
 def _size(path: str) -> int:
@@ -311,6 +338,92 @@ def _pool_context() -> Any:
     return multiprocessing.get_context()
 
 
+class _Started:
+    """A pool given its chunks (:func:`_start_pool`), not yet waited for (:func:`_finish_pool`)."""
+
+    def __init__(self, pool: Any, workers: int, futures: list[tuple[Any, list[Task]]], lost: list[Task]) -> None:
+        self.pool = pool
+        self.workers = workers
+        self.futures = futures
+        self.lost = lost
+
+
+def _start_pool(todo: list[Task], settings: Settings, rules: Sequence[RuleClass], jobs: int, summarize: bool) -> _Started | None:
+    """A pool checking ``todo`` in chunks (the workers start now), or None if no process could be started."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    workers = min(jobs, len(todo))
+    size = max(1, -(-len(todo) // (workers * _CHUNKS_PER_WORKER)))
+    # The last two rounds in chunks a quarter that size: the workers then finish within a
+    # small chunk of each other (the main process waits for the last one; with equal
+    # chunks one worker could idle for most of a chunk at the end).
+    head = max(0, len(todo) - 2 * workers * size) // size * size  # whole chunks
+    small = max(1, size // 4)
+    chunks = [todo[i : i + size] for i in range(0, head, size)] + [todo[i : i + small] for i in range(head, len(todo), small)]
+    lost: list[Task] = []
+    futures: list[tuple[Any, list[Task]]] = []
+    try:
+        pool = ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=_pool_context(),
+            initializer=_init_worker,
+            initargs=(_portable(settings), tuple(rules), summarize),
+        )
+    except Exception:  # sightlint: ignore[SL201] no processes allowed: the caller checks here
+        return None
+    try:
+        for chunk in chunks:
+            try:
+                futures.append((pool.submit(_run_chunk, chunk), chunk))
+            except Exception:
+                if not futures:
+                    raise  # no process could start
+                lost.extend(chunk)  # BrokenProcessPool: a worker died already
+    except Exception:  # sightlint: ignore[SL201] no processes allowed: the caller checks here
+        pool.shutdown(wait=True)
+        return None
+    return _Started(pool, workers, futures, lost)
+
+
+def _finish_pool(
+    started: _Started,
+    settings: Settings,
+    rules: Sequence[RuleClass],
+    summarize: bool,
+    progress: Progress = NO_PROGRESS,
+    receive: Callable[[list[tuple[int, bytes | None, FileResult | Packed]]], None] | None = None,
+) -> list[tuple[int, bytes | None, FileResult | Packed]]:
+    """What the started pool's chunks gave (see :func:`_run_pool`)."""
+    done: list[tuple[int, bytes | None, FileResult | Packed]] = []
+    lost = list(started.lost)
+    pool = started.pool
+    whole = False
+    try:
+        for future, chunk in started.futures:
+            # Counted as each chunk finishes, in whatever order (results are collected in order below).
+            future.add_done_callback(_advancer(progress, len(chunk)))
+        for future, chunk in started.futures:
+            try:
+                part = future.result()
+            except Exception:  # sightlint: ignore[SL201] BrokenProcessPool: a worker died
+                lost.extend(chunk)
+                continue
+            done.extend(part)
+            if receive is not None:
+                receive(part)
+        whole = not lost
+    except Exception:  # sightlint: ignore[SL201] what did not come back is checked by the caller
+        pass
+    finally:
+        if whole and _KEEP:
+            _keep(pool, started.workers)
+        else:
+            pool.shutdown(wait=True)
+    if lost:
+        done.extend(_isolate(lost, settings, rules, started.workers, summarize))
+    return done
+
+
 def _run_pool(
     todo: list[Task],
     settings: Settings,
@@ -328,59 +441,43 @@ def _run_pool(
     breaks the pool and every chunk not yet finished: those are checked again in
     :func:`_isolate`, never in this process, where the same file would end the run.
     """
-    from concurrent.futures import ProcessPoolExecutor
+    started = _start_pool(todo, settings, rules, jobs, summarize)
+    if started is None:
+        return []
+    return _finish_pool(started, settings, rules, summarize, progress, receive)
 
-    workers = min(jobs, len(todo))
-    size = max(1, -(-len(todo) // (workers * _CHUNKS_PER_WORKER)))
-    # The last two rounds in chunks a quarter that size: the workers then finish within a
-    # small chunk of each other (the main process waits for the last one; with equal
-    # chunks one worker could idle for most of a chunk at the end).
-    head = max(0, len(todo) - 2 * workers * size) // size * size  # whole chunks
-    small = max(1, size // 4)
-    chunks = [todo[i : i + size] for i in range(0, head, size)] + [todo[i : i + small] for i in range(head, len(todo), small)]
-    done: list[tuple[int, bytes | None, FileResult | Packed]] = []
-    lost: list[Task] = []
-    futures: list[tuple[Any, list[Task]]] = []
-    try:
-        pool = ProcessPoolExecutor(
-            max_workers=workers,
-            mp_context=_pool_context(),
-            initializer=_init_worker,
-            initargs=(_portable(settings), tuple(rules), summarize),
-        )
-        whole = False
-        try:
-            for chunk in chunks:
-                try:
-                    future = pool.submit(_run_chunk, chunk)
-                    # Counted as each chunk finishes, in whatever order (results are collected in order below).
-                    future.add_done_callback(_advancer(progress, len(chunk)))
-                    futures.append((future, chunk))
-                except Exception:
-                    if not futures:
-                        raise  # no process could start
-                    lost.extend(chunk)  # BrokenProcessPool: a worker died already
-            for future, chunk in futures:
-                try:
-                    part = future.result()
-                except Exception:  # sightlint: ignore[SL201] BrokenProcessPool: a worker died
-                    lost.extend(chunk)
-                    continue
-                done.extend(part)
-                if receive is not None:
-                    receive(part)
-            whole = not lost
-        finally:
-            if whole and _KEEP:
-                _keep(pool, workers)
-            else:
-                pool.shutdown(wait=True)
-    except Exception:  # sightlint: ignore[SL201] no processes allowed: finish in this process
-        if not futures:
-            return []
-    if lost:
-        done.extend(_isolate(lost, settings, rules, workers, summarize))
-    return done
+
+class Early:
+    """A pool started on every file of a run before their cache lookups (:func:`start_early`),
+    handed to :func:`check_files_as_read` (``early``), which takes the results of the files it
+    has to check from it; :meth:`close` shuts it down if it was not used."""
+
+    def __init__(self, started: _Started, count: int) -> None:
+        self._started: _Started | None = started
+        self.count = count
+
+    def take(self) -> _Started | None:
+        started, self._started = self._started, None
+        return started
+
+    def close(self) -> None:
+        started = self.take()
+        if started is not None:
+            started.pool.shutdown(wait=True, cancel_futures=True)
+
+
+def start_early(
+    files: Sequence[SourceFile], settings: Settings, *, rules: Sequence[RuleClass], jobs: int | None, summarize: bool
+) -> Early | None:
+    """Start checking all of ``files`` in a pool now, for a run whose cache holds no result
+    (a cold run: every file will be checked), while the caller reads and hashes them and
+    asks the cache; None when a pool would not be used (see :func:`check_files_as_read`)."""
+    jobs = default_jobs() if jobs is None or jobs < 1 else jobs
+    todo: list[Task] = [(index, file.location, file.display, file.module) for index, file in enumerate(files)]
+    if not (jobs > 1 and len(todo) >= _MIN_PARALLEL_FILES and _enough_bytes(task[1] for task in todo)):
+        return None
+    started = _start_pool(todo, settings, rules, jobs, summarize)
+    return Early(started, len(todo)) if started is not None else None
 
 
 # The pool of the last check, kept up while a caller holds :func:`keeping_workers`: the
