@@ -44,6 +44,14 @@ from sightlint.settings import Settings
 # the file's result holds errors).
 _ENTRY_WIDTH = 6
 _RECORD_WIDTH = len(ModuleRecord._fields)
+
+
+def _stored_record(row: Any, digest: bytes | str) -> tuple[Any, ...] | None:
+    """The record of a stored (content digest, record) row, if the row has that shape and
+    was stored for the module's content ``digest``; else None (resolved again)."""
+    if type(row) is tuple and len(row) == 2 and row[0] == digest and type(row[1]) is tuple and len(row[1]) == _RECORD_WIDTH:
+        return row[1]
+    return None
 # Modules whose records are resolved on one model: fewer models share more memoised
 # answers, more hold more summaries at once (~26 KB per module, unpickled and modelled).
 _RESOLVE_AT_ONCE = 1000
@@ -398,14 +406,9 @@ class Plan:
                         if entry is not None and type(entry[4]) is str:
                             # Another component's file: checked by digest below.
                             row = self._stored_records(entry[4], None).get(key)
-                if (
-                    type(row) is tuple
-                    and len(row) == 2
-                    and row[0] == digests[index]
-                    and type(row[1]) is tuple
-                    and len(row[1]) == _RECORD_WIDTH
-                ):
-                    records[position] = row[1]
+                record = _stored_record(row, digests[index])
+                if record is not None:
+                    records[position] = record
                 else:
                     missing.append(position)
             self._settled.add(component.name)
@@ -567,16 +570,9 @@ class Plan:
             if type(rows) is dict and len(rows) == len(component.members):
                 for position in component.members:
                     index, key, module = present[position]
-                    row = rows.get(key)
-                    if (
-                        type(row) is tuple
-                        and len(row) == 2
-                        and row[0] == digests[index]
-                        and type(row[1]) is tuple
-                        and len(row[1]) == _RECORD_WIDTH
-                        and row[1][0] == module
-                    ):
-                        found[position] = row[1]
+                    record = _stored_record(rows.get(key), digests[index])
+                    if record is not None and record[0] == module:
+                        found[position] = record
             if len(found) == len(component.members):
                 self._records.update(found)
             else:
