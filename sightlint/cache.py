@@ -1262,13 +1262,18 @@ class _PackResult(LazyFileResult):
 
 
 class PackedSummary:
-    """A cached module summary (of module ``module``), unpickled only when asked for."""
+    """A cached module summary (of module ``module``), unpickled only when asked for.
 
-    __slots__ = ("blob", "module")
+    ``links``: when the pool worker that made it worked them out (``runner.Links``), the
+    module names they were picked from, its dependencies among those, and the names of
+    the classes it defines and extends; else None."""
+
+    __slots__ = ("blob", "module", "links")
 
     def __init__(self, blob: bytes, module: str) -> None:
         self.blob = blob
         self.module = module
+        self.links: tuple[frozenset[str], tuple[str, ...], tuple[str, ...], tuple[str, ...]] | None = None
 
     def load(self) -> Any:
         """The summary (without its terms), or None if the stored bytes are damaged (or it
@@ -1317,6 +1322,7 @@ class _FetchedSummary(PackedSummary):
     def __init__(self, entry: _Fetched, module: str) -> None:
         self._entry = entry
         self.module = module
+        self.links = None
 
     @property
     def blob(self) -> bytes:

@@ -230,8 +230,23 @@ class Plan:
                 groups = None
             changed.append(position)
         by_last: dict[str, list[str]] | None = None
+        # Module-name sets the pool's workers worked links out among (``PackedSummary.links``),
+        # by identity -> whether every present module is in it (the links then hold.
+        # ``dependencies`` picks among them: those among the present modules are the same).
+        among_ok: dict[int, bool] = {}
         for position in changed:
             index, _, module = present[position]
+            summary = results[index].summary
+            links = summary.links if isinstance(summary, PackedSummary) else None
+            if links is not None:
+                among = links[0]
+                ok = among_ok.get(id(among))
+                if ok is None:
+                    ok = among_ok[id(among)] = module_index.keys() <= among
+                if ok:
+                    deps[module] = links[1] if len(among) == len(module_index) else tuple(d for d in links[1] if d in module_index)
+                    hierarchy[module] = (links[2], links[3])
+                    continue
             terms = _terms_of(results[index])
             # A damaged cached summary (or one naming another module than its file's entry
             # does: bits flipped behind a valid seal): resolve nothing from the store.

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from types import MappingProxyType
 from typing import Any
 
-from sightlint.cache import Cache, Packed, digest, pack, unpack
+from sightlint.cache import Cache, Packed, PackedSummary, digest, pack, unpack
 from sightlint.files import SourceFile
 from sightlint.models import FileResult
 from sightlint.rules.base import RuleClass
@@ -34,6 +34,11 @@ _MIN_PARALLEL_BYTES = 2 * 1024 * 1024
 _CHUNKS_PER_WORKER = 6
 
 Task = tuple[int, str, str, "str | None"]  # index, path on disk, display path, module
+# A chunk's modules' links, worked out in the worker that summarised them (index ->
+# (dependencies among the run's module names, defined class names, extended class names)):
+# what ``incremental.Plan`` would otherwise read from every packed summary's terms in the
+# main process, after the pool, while the workers idle (``PackedSummary.links``).
+Links = dict[int, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]]
 
 
 class Progress:
@@ -212,21 +217,27 @@ def check_files_as_read(
     # The pool's results are decoded as each chunk comes back, while the workers check the
     # rest (this process only waits for them otherwise).
     unpacked: dict[int, FileResult] = {}
+    among = _modules(files) if parallel and summarize else frozenset()  # what the workers work links out among
 
-    def receive(part: list[tuple[int, bytes | None, FileResult | Packed]]) -> None:
+    def receive(part: list[tuple[int, bytes | None, FileResult | Packed]], links: Links) -> None:
         for index, _, outcome in part:
             if isinstance(outcome, tuple):
                 try:
-                    unpacked[index] = unpack(outcome)
+                    unpacked[index] = result = unpack(outcome)
                 except Exception:  # sightlint: ignore[SL201] decoded again below, where it raises as ever
-                    pass
+                    continue
+                # The module's links as the worker worked them out (see ``Links``): the
+                # cross-file phase then reads no terms from the summary.
+                link = links.get(index)
+                if link is not None and isinstance(result.summary, PackedSummary):
+                    result.summary.links = (among, *link)
 
     if started is not None:
         # Started on every file before the lookups: only the results of those to check are taken.
         wanted = {task[0] for task in todo}
         done = [item for item in _finish_pool(started, settings, rules, summarize, progress, receive) if item[0] in wanted]
     else:
-        done = _run_pool(todo, settings, rules, jobs, summarize, progress, receive) if parallel else []
+        done = _run_pool(todo, settings, rules, jobs, summarize, progress, receive, among) if parallel else []
     if len(done) < len(todo):  # in-process: jobs 1, little work, or the pool failed
         finished = {index for index, _, _ in done}
         for task in todo:
@@ -250,6 +261,11 @@ def check_files_as_read(
     if cache is not None:
         cache.save(background=save_later)
     return [r for r in results if r is not None], same
+
+
+def _modules(files: Sequence[SourceFile]) -> frozenset[str]:
+    """The module names of ``files``."""
+    return frozenset(file.module for file in files if file.module is not None)
 
 
 def _enough_bytes(paths: Iterable[str]) -> bool:
@@ -284,6 +300,10 @@ def _run_task(
 _WORKER_SETTINGS: Settings | None = None
 _WORKER_RULES: tuple[RuleClass, ...] = ()
 _WORKER_SUMMARIZE = False
+# The run's module names (``_start_pool``'s ``modules``) and, worked out at the first module,
+# the lookup ``model.dependencies`` takes with them (last name component -> modules).
+_WORKER_MODULES: frozenset[str] | None = None
+_WORKER_BY_LAST: dict[str, list[str]] | None = None
 
 
 def _portable(settings: Settings) -> dict[str, Any]:
@@ -300,8 +320,10 @@ def _restore(fields: dict[str, Any]) -> Settings:
     return Settings(**values)
 
 
-def _init_worker(fields: dict[str, Any], rules: tuple[RuleClass, ...], summarize: bool) -> None:
-    global _WORKER_SETTINGS, _WORKER_RULES, _WORKER_SUMMARIZE
+def _init_worker(
+    fields: dict[str, Any], rules: tuple[RuleClass, ...], summarize: bool, modules: frozenset[str] | None = None
+) -> None:
+    global _WORKER_SETTINGS, _WORKER_RULES, _WORKER_SUMMARIZE, _WORKER_MODULES, _WORKER_BY_LAST
     gc.enable()  # a forked worker inherits the parent's paused collector
     # What the worker inherits (the parent's modules, settings, rules, file list) lives as long
     # as it does: moved out of the collector's generations, the collections between files no
@@ -311,12 +333,35 @@ def _init_worker(fields: dict[str, Any], rules: tuple[RuleClass, ...], summarize
     _WORKER_SETTINGS = _restore(fields)
     _WORKER_RULES = rules
     _WORKER_SUMMARIZE = summarize
+    _WORKER_MODULES = modules
+    _WORKER_BY_LAST = None
 
 
-def _run_chunk(chunk: list[Task]) -> list[tuple[int, bytes | None, FileResult | Packed]]:
+def _run_linked(chunk: list[Task]) -> tuple[list[tuple[int, bytes | None, FileResult | Packed]], Links]:
+    """:func:`_run_chunk`, with the links of the modules summarised (see :data:`Links`)."""
+    global _WORKER_BY_LAST
+    keep: dict[int, Any] = {}
+    out = _run_chunk(chunk, keep)
+    links: Links = {}
+    modules = _WORKER_MODULES
+    if modules is not None and keep:
+        from sightlint.project.model import dependencies
+
+        by_last = _WORKER_BY_LAST
+        if by_last is None:
+            by_last = _WORKER_BY_LAST = {}
+            for name in sorted(modules):
+                by_last.setdefault(name.rpartition(".")[2], []).append(name)
+        for index, terms in keep.items():
+            links[index] = (dependencies(terms, modules, by_last), terms.defines, terms.extends)
+    return out, links
+
+
+def _run_chunk(chunk: list[Task], terms: dict[int, Any] | None = None) -> list[tuple[int, bytes | None, FileResult | Packed]]:
     """Check a chunk in a worker; results go back packed as the cache stores them, so the
     main process neither pickles them again for the cache nor unpickles module summaries
-    before the cross-file phase needs them."""
+    before the cross-file phase needs them. ``terms`` is given the dependency terms of the
+    module summaries packed (by index)."""
     assert _WORKER_SETTINGS is not None
     out: list[tuple[int, bytes | None, FileResult | Packed]] = []
     for task in chunk:
@@ -325,6 +370,10 @@ def _run_chunk(chunk: list[Task]) -> list[tuple[int, bytes | None, FileResult | 
             out.append((index, content, pack(result)))
         except Exception:  # sightlint: ignore[SL201] cannot be encoded: sent back as it is
             out.append((index, content, result))
+            continue
+        summary = result.summary
+        if terms is not None and summary is not None and not isinstance(summary, PackedSummary) and summary.terms is not None:
+            terms[index] = summary.terms
     return out
 
 
@@ -348,8 +397,12 @@ class _Started:
         self.lost = lost
 
 
-def _start_pool(todo: list[Task], settings: Settings, rules: Sequence[RuleClass], jobs: int, summarize: bool) -> _Started | None:
-    """A pool checking ``todo`` in chunks (the workers start now), or None if no process could be started."""
+def _start_pool(
+    todo: list[Task], settings: Settings, rules: Sequence[RuleClass], jobs: int, summarize: bool, modules: frozenset[str] | None = None
+) -> _Started | None:
+    """A pool checking ``todo`` in chunks (the workers start now), or None if no process could
+    be started. ``modules``: the run's module names, among which the workers work out each
+    summarised module's links (see :data:`Links`)."""
     from concurrent.futures import ProcessPoolExecutor
 
     workers = min(jobs, len(todo))
@@ -367,14 +420,14 @@ def _start_pool(todo: list[Task], settings: Settings, rules: Sequence[RuleClass]
             max_workers=workers,
             mp_context=_pool_context(),
             initializer=_init_worker,
-            initargs=(_portable(settings), tuple(rules), summarize),
+            initargs=(_portable(settings), tuple(rules), summarize, modules if summarize else None),
         )
     except Exception:  # sightlint: ignore[SL201] no processes allowed: the caller checks here
         return None
     try:
         for chunk in chunks:
             try:
-                futures.append((pool.submit(_run_chunk, chunk), chunk))
+                futures.append((pool.submit(_run_linked, chunk), chunk))
             except Exception:
                 if not futures:
                     raise  # no process could start
@@ -391,7 +444,7 @@ def _finish_pool(
     rules: Sequence[RuleClass],
     summarize: bool,
     progress: Progress = NO_PROGRESS,
-    receive: Callable[[list[tuple[int, bytes | None, FileResult | Packed]]], None] | None = None,
+    receive: Callable[[list[tuple[int, bytes | None, FileResult | Packed]], Links], None] | None = None,
 ) -> list[tuple[int, bytes | None, FileResult | Packed]]:
     """What the started pool's chunks gave (see :func:`_run_pool`)."""
     done: list[tuple[int, bytes | None, FileResult | Packed]] = []
@@ -404,13 +457,13 @@ def _finish_pool(
             future.add_done_callback(_advancer(progress, len(chunk)))
         for future, chunk in started.futures:
             try:
-                part = future.result()
+                part, links = future.result()
             except Exception:  # sightlint: ignore[SL201] BrokenProcessPool: a worker died
                 lost.extend(chunk)
                 continue
             done.extend(part)
             if receive is not None:
-                receive(part)
+                receive(part, links)
         whole = not lost
     except Exception:  # sightlint: ignore[SL201] what did not come back is checked by the caller
         pass
@@ -431,7 +484,8 @@ def _run_pool(
     jobs: int,
     summarize: bool = False,
     progress: Progress = NO_PROGRESS,
-    receive: Callable[[list[tuple[int, bytes | None, FileResult | Packed]]], None] | None = None,
+    receive: Callable[[list[tuple[int, bytes | None, FileResult | Packed]], Links], None] | None = None,
+    modules: frozenset[str] | None = None,
 ) -> list[tuple[int, bytes | None, FileResult | Packed]]:
     """Check ``todo`` in a pool; returns what finished: all of it, unless no process could
     be started (the caller then checks the rest in this process). ``receive`` is given each
@@ -441,7 +495,7 @@ def _run_pool(
     breaks the pool and every chunk not yet finished: those are checked again in
     :func:`_isolate`, never in this process, where the same file would end the run.
     """
-    started = _start_pool(todo, settings, rules, jobs, summarize)
+    started = _start_pool(todo, settings, rules, jobs, summarize, modules)
     if started is None:
         return []
     return _finish_pool(started, settings, rules, summarize, progress, receive)
@@ -476,7 +530,7 @@ def start_early(
     todo: list[Task] = [(index, file.location, file.display, file.module) for index, file in enumerate(files)]
     if not (jobs > 1 and len(todo) >= _MIN_PARALLEL_FILES and _enough_bytes(task[1] for task in todo)):
         return None
-    started = _start_pool(todo, settings, rules, jobs, summarize)
+    started = _start_pool(todo, settings, rules, jobs, summarize, _modules(files))
     return Early(started, len(todo)) if started is not None else None
 
 
