@@ -1098,9 +1098,12 @@ class Pieces(FileMemo):
 
     def keep(self, path: str, key: bytes, lines: Sequence[str], meta: list[tuple[str, str]]) -> None:
         """Store ``lines`` (ASCII, no line breaks: JSON with ``ensure_ascii``) and the (code,
-        fix safety) of each as ``path``'s piece under ``key``. Compressed: a cold run keeps
-        the pieces of every file until the end (17 MB of text at 700k lines)."""
-        entry = (key, (zlib.compress("\n".join(lines).encode("ascii"), 1), meta))
+        fix safety) of each as ``path``'s piece under ``key``, as a zlib stream of stored
+        (level 0) blocks: level 1 took a third of a cold JSON report's serial render (80 ms for
+        5 MB at 200k lines) and a run after one edit decompressed every piece again (30 ms,
+        against 5 for stored blocks); the file is larger (5 MB against 1.4 at 200k lines),
+        read and sealed in a few ms. Any level reads back the same (:meth:`piece`)."""
+        entry = (key, (zlib.compress("\n".join(lines).encode("ascii"), 0), meta))
         self._load()[path] = entry
         self._changed[path] = entry
 
