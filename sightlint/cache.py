@@ -493,6 +493,7 @@ class Cache:
         # A pack being written on another thread (:meth:`save` with ``background``), and
         # what it raised.
         self._saving: Any = None
+        self._held = False  # a background save waits for :meth:`go`
         self._saving_error: BaseException | None = None
 
     def _load(self) -> None:
@@ -593,7 +594,7 @@ class Cache:
         self.settle()
         return bool(self._fresh)
 
-    def save(self, *, background: bool = False) -> None:
+    def save(self, *, background: bool = False, hold: bool = False) -> None:
         """Write the pack (or its journal) if anything changed; failures are recorded, never raised.
 
         Either way the pack's file is closed: the entries a run asks for are read by now.
@@ -603,19 +604,42 @@ class Cache:
         goes on (the cross-file phase mostly waits for the pool's workers); the writing is
         waited for (:meth:`settle`) before the pack is touched again, before the run
         snapshot is written, and by the caller before it returns. Otherwise, or when no
-        thread can be started, it is written now."""
+        thread can be started, it is written now.
+
+        With ``hold`` too, that thread starts only at :meth:`go` (or :meth:`settle`): a cold
+        run's pool workers idle until the cross-file phase hands them groups of modules, and
+        the writing (marshal and sealing a pack of every summary, much of it holding the
+        GIL) slowed this process down while it worked them out."""
         self.settle()
         if background and self._fresh and self.hits == 0:
-            import threading
-
-            thread = threading.Thread(target=self._save_apart, name="sightlint-cache-save", daemon=False)
-            try:
-                thread.start()
-            except RuntimeError:  # sightlint: ignore[SL201] no thread to be had: written now
-                pass
-            else:
-                self._saving = thread
+            if hold:
+                self._held = True
                 return
+            self._background()
+            return
+        try:
+            self._save()
+        finally:
+            self._pack.release()
+
+    def go(self) -> None:
+        """Start writing the pack held by :meth:`save` (``hold``), if any, on its thread."""
+        if self._held:
+            self._held = False
+            self._background()
+
+    def _background(self) -> None:
+        """Write the pack on another thread (now, when no thread can be started)."""
+        import threading
+
+        thread = threading.Thread(target=self._save_apart, name="sightlint-cache-save", daemon=False)
+        try:
+            thread.start()
+        except RuntimeError:  # sightlint: ignore[SL201] no thread to be had: written now
+            pass
+        else:
+            self._saving = thread
+            return
         try:
             self._save()
         finally:
@@ -633,6 +657,7 @@ class Cache:
     def settle(self) -> None:
         """Wait for a pack being written in the background (see :meth:`save`); what the
         writing raised (not a failure to write: that is recorded) is raised here."""
+        self.go()
         thread = self._saving
         if thread is None:
             return

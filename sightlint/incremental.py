@@ -474,6 +474,8 @@ class Plan:
                 self._resolve(positions)
             else:
                 sent.append((positions, future))
+        if self.cache is not None:
+            self.cache.go()  # the pack's writing held for this moment (``runner.check_files_as_read``)
         present = self.present
         answers: list[tuple[list[int], Any]] = []
         for positions, future in sent:

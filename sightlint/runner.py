@@ -259,7 +259,9 @@ def check_files_as_read(
             file = files[index]
             cache.put((file.display, file.module), checked, outcome)
     if cache is not None:
-        cache.save(background=save_later)
+        # With a pool kept for the cross-file phase, the pack is written once that phase has
+        # handed the workers their groups (``Cache.go``, in ``incremental.Plan``).
+        cache.save(background=save_later, hold=save_later and _KEEP > 0 and _KEPT is not None)
     return [r for r in results if r is not None], same
 
 
