@@ -533,11 +533,13 @@ class SummaryCollector:
         if not isinstance(node, ast.Lambda):
             frame.straight = frozenset(map(id, node.body))
         deco_refs: list[Ref] = []
+        targets: list[Ref | None] = []  # ``ref`` of each decorator's target (read again below)
         for deco in decorators:
             target = deco.func if isinstance(deco, ast.Call) else deco
             if isinstance(deco, ast.Call) and isinstance(target, ast.Attribute) and target.attr in _ROUTE_METHODS:
                 fn.route = True
             value = self.ref(target)
+            targets.append(value)
             if value is None and isinstance(target, ast.Attribute):
                 value = AttrRef(UNKNOWN, target.attr)  # ``@app.get`` on a parameter: the name may tell
             if value is not None:
@@ -588,11 +590,10 @@ class SummaryCollector:
             module_fn = self._funcs[-1].fn if self._funcs else self._module_fn()
             decorated: tuple[tuple[int | str, Ref], ...] = ((0, DefRef(fid)),)
             sites = []
-            for deco in reversed(decorators):
+            for deco, ref in zip(reversed(decorators), reversed(targets)):
                 # Stacked decorators apply bottom-up: each one is passed what the one
                 # below returned (``@a @b def f``: ``a(b(f))``).
                 target = deco.func if isinstance(deco, ast.Call) else deco
-                ref = self.ref(target)
                 if ref is not None:
                     if target is deco:
                         sites.append(CallSite(ref, *self._range(target), _text(target), decorated))
@@ -1128,8 +1129,18 @@ class SummaryCollector:
             callee = frame.locals[func.id]  # type: ignore[attr-defined]
         if not callee:
             # A qualified name is what ``ref`` gives a name or attribute that has one (the
-            # innermost binding of the name is an import): no second scope search.
-            callee = self._global(qualified) if qualified is not None else self.ref(func)
+            # innermost binding of the name is an import): no second scope search; without
+            # one, what ``ref`` gives a name or an attribute (the qualified name is known
+            # to be None: not asked again).
+            if qualified is not None:
+                callee = self._global(qualified)
+            elif kind is ast.Name:
+                callee = self._name_ref(func.id)  # type: ignore[attr-defined]
+            elif kind is ast.Attribute:
+                base = self.ref(func.value, 1)  # type: ignore[attr-defined]
+                callee = None if base is None else (base, func.attr, ATTR)  # type: ignore[attr-defined]
+            else:
+                callee = self.ref(func)
             if callee is None:
                 return
         fn_args: list[tuple[int | str, Ref]] = []

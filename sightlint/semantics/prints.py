@@ -213,39 +213,46 @@ def _node_at(
 # -- the engine's side: one table per file, from the tree it already has ---------------------
 
 
-def _statements(tree: ast.Module) -> tuple[list[Def], list[Unit]]:
+def _statements(tree: ast.Module) -> tuple[list[Def], list[int]]:
     """Every def/class (see :data:`Def`) in pre-order, and every statement directly in the
     body of the module or of a def/class that is not itself a def/class (see
-    :data:`Unit`). Statements only: a def or class is a statement, and statements sit only
-    in the statement lists of statements, handlers and match cases (:data:`BODIES`), so
-    the expressions (most of a tree) are not walked."""
+    :data:`Unit`, flat: 4 ints per statement). Statements only: a def or class is a
+    statement, and statements sit only in the statement lists of statements, handlers
+    and match cases (:data:`BODIES`), so the expressions (most of a tree) are not walked."""
     defs: list[Def] = []
-    units: list[Unit] = []
+    units: list[int] = []
+    add = units.extend
     def_kinds = _DEFS
     compound = _compound_kinds()
     for stmt in tree.body:
         if type(stmt) not in def_kinds:
-            units.append((-1, stmt.lineno, stmt.end_lineno or stmt.lineno, stmt.col_offset))
-    # Only statements that hold statements are walked (a simple one holds no def).
-    stack: list[tuple[Any, str]] = [(stmt, "") for stmt in reversed(tree.body) if type(stmt) in compound]
-    pop, push = stack.pop, stack.append
+            add((-1, stmt.lineno, stmt.end_lineno or stmt.lineno, stmt.col_offset))
+    # Only statements that hold statements are walked (a simple one holds no def); a
+    # def's or class's qualified name goes with the statements in its body.
+    stack: list[Any] = [stmt for stmt in reversed(tree.body) if type(stmt) in compound]
+    names: list[str] = [""] * len(stack)
+    pop, push, pop_name, push_name = stack.pop, stack.append, names.pop, names.append
     while stack:
-        node, name = pop()
+        node = pop()
+        name = pop_name()
         kind = type(node)
         if kind in def_kinds:
             name = f"{name}.{node.name}" if name else node.name
-            first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+            line = node.lineno
+            decorators = node.decorator_list
+            first = min([line, *(d.lineno for d in decorators)]) if decorators else line
             owner = len(defs)
-            defs.append((first, node.end_lineno or node.lineno, name, node.lineno, node.col_offset))
+            defs.append((first, node.end_lineno or line, name, line, node.col_offset))
             for stmt in node.body:
                 if type(stmt) not in def_kinds:
-                    units.append((owner, stmt.lineno, stmt.end_lineno or stmt.lineno, stmt.col_offset))
+                    add((owner, stmt.lineno, stmt.end_lineno or stmt.lineno, stmt.col_offset))
         for field in compound[kind]:
             value = getattr(node, field, None)
             if type(value) is list:
                 for item in reversed(value):
                     if type(item) in compound:
-                        push((item, name))
+                        push(item)
+                        push_name(name)
     return defs, units
 
 
@@ -335,7 +342,7 @@ def table(tree: ast.Module, text: str, ranges: Iterable[Range]) -> bytes:
                 parts.append((*r, scope(r[0]), form(node)))
             elif 1 <= r[0] <= len(lines):
                 parts.append((*r, scope(r[0]), span_text(lines, *r)))
-    return marshal.dumps((1, defs, array("i", [v for unit in units for v in unit]).tobytes(), parts))
+    return marshal.dumps((1, defs, array("i", units).tobytes(), parts))
 
 
 # -- the reporter's side ---------------------------------------------------------------------
