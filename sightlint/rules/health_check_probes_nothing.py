@@ -557,15 +557,13 @@ async def health_ws(websocket: WebSocket):
 
     def _may_probe(self, path: str | None) -> bool:
         """Of the paths :meth:`_may_hold` accepts, one that is, or may become with an
-        include prefix, a health route: a prefix goes before the path, so a path that starts
-        with ``/`` and whose last segment is literal and not a probe's never becomes one."""
+        include prefix, a health route: a prefix goes before the path, so the paths a route
+        whose path starts with ``/`` is served at (``full_paths``, which keeps a ``{...}``
+        part as written) all end in its path's last segment."""
         if path is None or not path.startswith("/"):
             return True
         parts = [p for p in path.split("/") if p]
-        if not parts:
-            return True
-        last = parts[-1]
-        return "{" in last or "}" in last or last.lower() in self._readiness
+        return not parts or parts[-1].lower() in self._readiness
 
     def _leave(self, node: ast.AST) -> None:
         frame = self._frames.pop()
