@@ -345,9 +345,10 @@ class BroadExceptionHandler(Rule):
         # them up to six times; and whether each function returns a value (`_returns_value`).
         self._walked: dict[ast.AST, list[ast.AST]] = {}
         self._returning: dict[ast.AST, bool] = {}
-        # `raise` statements inside a `try` body of the same function -> what that try's
-        # handlers catch (last names; "*" for a broad handler), outermost first.
-        self._caught_around: dict[int, list[str]] = {}
+        # The `try` statements seen so far whose handlers catch something (last names; "*" for
+        # a broad handler), outermost first: what catches a `raise` in one's body (``_jumps``,
+        # rarely asked; each body is walked only then).
+        self._catching: list[tuple[ast.Try, list[str]]] = []
 
     def visit_Module(self, node: ast.Module) -> None:
         for stmt in node.body:
@@ -384,12 +385,13 @@ class BroadExceptionHandler(Rule):
                 kinds = handler.type.elts if isinstance(handler.type, ast.Tuple) else [handler.type]
                 caught_here += [last_name(kind) for kind in kinds]
         if caught_here:
-            for stmt in self._nodes(node):
-                if isinstance(stmt, ast.Raise):
-                    self._caught_around.setdefault(id(stmt), []).extend(caught_here)
-        out = [h.body for h in node.handlers if isinstance(h.body[-1], ast.Raise) and h.body[-1].exc is None]
-        for block in (node.finalbody, *out):
-            self._in_finally.update(s for s in walk(block) if isinstance(s, ast.Try))
+            self._catching.append((node, caught_here))
+        if node.finalbody:
+            self._in_finally.update(s for s in walk(node.finalbody) if isinstance(s, ast.Try))
+        for handler in node.handlers:
+            last = handler.body[-1]
+            if isinstance(last, ast.Raise) and last.exc is None:
+                self._in_finally.update(s for s in self._nodes(handler) if isinstance(s, ast.Try))
         if is_test_path(self.context.path) or node in self._in_finally or node in self._main_guard:
             return
         function = self.context.current_function
@@ -516,8 +518,18 @@ class BroadExceptionHandler(Rule):
         takes `ValueError`): the raise is a jump to that handler, not an error handed to the
         callers, and chaining it would change nothing anyone sees."""
         kind = last_name(raised.exc) if raised.exc is not None else ""
-        caught = self._caught_around.get(id(raised), ())
-        return bool(kind) and any(c == kind or c == "*" for c in caught)
+        return bool(kind) and any(c == kind or c == "*" for c in self._caught_around(raised))
+
+    def _caught_around(self, raised: ast.Raise) -> list[str]:
+        """What the handlers of the `try` statements seen so far whose body holds ``raised``
+        (in the same function) catch, outermost first."""
+        line = raised.lineno
+        caught: list[str] = []
+        for node, kinds in self._catching:
+            first, last = node.body[0].lineno, node.body[-1].end_lineno or node.body[-1].lineno
+            if first <= line <= last and any(stmt is raised for stmt in self._nodes(node)):
+                caught += kinds
+        return caught
 
     def _made_up(self, node: ast.Try, handler: ast.ExceptHandler, returns: list[ast.Return]) -> str | None:
         """The fallback the handler hands back in place of the real result: a returned value

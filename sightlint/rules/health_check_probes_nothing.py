@@ -78,6 +78,10 @@ class _Frame:
     touches: bool = False  # awaits, or calls something that may reach a service
     fails: bool = False  # can answer with an error (raise, a non-2xx status)
     relevant: bool = False  # a possible probe, or a function inside one
+    # A route with a non-literal part anywhere in its path, or a function inside one: the
+    # defs nested in it are ``_nested`` (as they were when every such route counted as a
+    # possible probe), whether or not it may be a probe.
+    holds: bool = False
 
 
 class HealthCheckProbesNothing(FastAPITracking, Rule):
@@ -512,6 +516,7 @@ async def health_ws(websocket: WebSocket):
         # Frames of possible probes on the stack: outside them nothing is recorded. Handlers
         # registered by a call (``add_api_route(path, f)``) are known only after their def.
         self._relevant = 0
+        self._holding = 0  # frames ``holds`` on the stack
         self._nested: set[str] = set()  # defs nested in possible probes: calling one is not a probe
         self._any_function = "route(" in context.text and "add_" in context.text
 
@@ -531,23 +536,39 @@ async def health_ws(websocket: WebSocket):
 
     def _enter(self, node: _Def | ast.Lambda) -> None:
         first: ast.expr | ast.stmt = node.body if isinstance(node, ast.Lambda) else node.body[0]
-        relevant = bool(self._relevant)
-        if relevant and not isinstance(node, ast.Lambda):
-            self._nested.add(node.name)  # its body counts as the probe's own
-        if not relevant and not isinstance(node, ast.Lambda):
-            relevant = self._any_function or any(self._may_probe(r.full_path) for r in self.fastapi.routes_at(node))
-        self._frames.append(_Frame(node, (first.lineno, first.col_offset), relevant=relevant))
+        relevant, holds = bool(self._relevant), bool(self._holding)
+        if not isinstance(node, ast.Lambda):
+            if holds:
+                self._nested.add(node.name)  # its body counts as the probe's own
+            if not relevant:
+                paths = [r.full_path for r in self.fastapi.routes_at(node) if self._may_hold(r.full_path)]
+                holds = holds or self._any_function or bool(paths)
+                relevant = self._any_function or any(self._may_probe(path) for path in paths)
+        self._frames.append(_Frame(node, (first.lineno, first.col_offset), relevant=relevant, holds=holds))
         self._relevant += relevant
+        self._holding += holds
         if relevant:
             self.switch_on(*self.switched)
 
-    def _may_probe(self, path: str | None) -> bool:
-        """A route path that is, or may become with an include prefix, a health route."""
+    def _may_hold(self, path: str | None) -> bool:
+        """The route paths whose handlers' nested defs are ``_nested``: those with a part that
+        is not literal (``{...}``) anywhere, and those :meth:`_may_probe` accepts."""
         return path is None or "{" in path or _last_segment(path) in self._readiness or path.strip("/") == ""
+
+    def _may_probe(self, path: str | None) -> bool:
+        """Of the paths :meth:`_may_hold` accepts, one that is, or may become with an
+        include prefix, a health route: a prefix goes before the path, so the paths a route
+        whose path starts with ``/`` is served at (``full_paths``, which keeps a ``{...}``
+        part as written) all end in its path's last segment."""
+        if path is None or not path.startswith("/"):
+            return True
+        parts = [p for p in path.split("/") if p]
+        return not parts or parts[-1].lower() in self._readiness
 
     def _leave(self, node: ast.AST) -> None:
         frame = self._frames.pop()
         self._relevant -= frame.relevant
+        self._holding -= frame.holds
         if frame.relevant:
             self._done[node] = frame
 

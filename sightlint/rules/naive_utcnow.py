@@ -292,6 +292,9 @@ class NaiveUtcnow(Rule):
         self._called: set[int] = set()
         self._pending: list[ast.expr] = []  # naive calls and callables, in order
         self._high: dict[int, str] = {}  # id of a naive node -> the message of a high finding
+        # Column calls declaring `DateTime(timezone=True)`, with the ids of their nodes once
+        # asked (`_stored`): a naive node inside one is stored into an aware column.
+        self._tz_columns_seen: list[tuple[ast.Call, set[int] | None]] = []
         self._frames = [_Frame()]
         self._classes: list[str] = []
         self._tz_columns: dict[str, set[str]] = {}  # class -> its DateTime(timezone=True) columns
@@ -312,11 +315,10 @@ class NaiveUtcnow(Rule):
         if isinstance(node.func, ast.Attribute) and self.context.qualified_name(node.func) in _NAIVE:
             self._called.add(id(node.func))
             self._frames[-1].naive.add(id(node))
-            self._pending.append(node)
+            self._add_pending(node)
         called = _last_name(node.func)
         if called in _COLUMN_CALLS and self._tz_text and self._declares_tz(node):
-            for inner in ast.walk(node):
-                self._high.setdefault(id(inner), _STORED)
+            self._tz_columns_seen.append((node, None))
         for keyword in node.keywords:
             if keyword.arg is not None and called is not None:
                 self._stores.append((called, keyword.arg, keyword.value))
@@ -325,7 +327,23 @@ class NaiveUtcnow(Rule):
         if id(node) in self._called or not isinstance(node.ctx, ast.Load):
             return
         if self.context.qualified_name(node) == "datetime.datetime.utcnow":
-            self._pending.append(node)
+            self._add_pending(node)
+
+    def _add_pending(self, node: ast.expr) -> None:
+        """A naive call or callable, found now: high when it sits in a column call declaring
+        `DateTime(timezone=True)` (visited before it, as an ancestor)."""
+        self._pending.append(node)
+        seen = self._tz_columns_seen
+        if seen:
+            line = node.lineno
+            for index, (column, inner) in enumerate(seen):
+                if column.lineno <= line <= (column.end_lineno or column.lineno):
+                    if inner is None:
+                        inner = {id(sub) for sub in ast.walk(column)}
+                        seen[index] = (column, inner)
+                    if id(node) in inner:
+                        self._high.setdefault(id(node), _STORED)
+                        return
 
     def visit_Compare(self, node: ast.Compare) -> None:
         operands = [node.left, *node.comparators]

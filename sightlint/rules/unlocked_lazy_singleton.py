@@ -825,13 +825,13 @@ async def session_for(user_id, api):
         self._classes: set[str] = set()
         self._locks: set[str] = set()
         self._dicts: set[str] = set()
-        # Where each module global, dict cache and class attribute is first bound.
-        self._declared: dict[str, ast.stmt] = {}
+        # Where each module global, dict cache and class attribute is first bound: read from
+        # the module's statements for a file with a finding only (``_declarations``).
+        self._declared: dict[str, ast.stmt] | None = None
         # Classes of this module whose instances are values (``_value_class``): judged the
         # first time a check-then-set asks (``_value_class_names``), rarely, as of the walk's
         # start (the module's classes and its import bindings then, kept by ``visit_Module``).
         self._value_classes: set[str] | None = None
-        self._module_classes: list[ast.ClassDef] = []
         self._start_bindings: dict[str, str | None] = {}
         # Functions (``get_x``, ``Registry.get``) the module calls while it is imported
         # (``_called_on_import``: read from the tree alone, and only for a file with a finding).
@@ -851,10 +851,6 @@ async def session_for(user_id, api):
         # it): the value classes are judged against these bindings, later, if ever needed.
         self._start_bindings = self.context.module_bindings()
         for stmt in node.body:
-            if isinstance(stmt, ast.ClassDef):
-                self._declare_class(stmt)
-                self._module_classes.append(stmt)
-                continue
             if isinstance(stmt, ast.Assign):
                 targets, value = stmt.targets, stmt.value
             elif isinstance(stmt, ast.AnnAssign):
@@ -862,8 +858,6 @@ async def session_for(user_id, api):
             else:
                 continue
             names = [t.id for t in targets if isinstance(t, ast.Name)]
-            for name in names:
-                self._declared.setdefault(name, stmt)
             if isinstance(value, ast.Call) and self.context.qualified_name(value.func) in _LOCK_TYPES:
                 self._locks.update(names)
             elif self._is_dict(value) or (isinstance(stmt, ast.AnnAssign) and self._is_dict_annotation(stmt.annotation)):
@@ -875,8 +869,9 @@ async def session_for(user_id, api):
         if self._value_classes is None:
             found = self._value_classes = set()
             qualify = self._qualified_at_start
-            for stmt in self._module_classes:
-                if self._value_class(stmt, qualify):
+            body = self._module.body if self._module is not None else []
+            for stmt in body:
+                if isinstance(stmt, ast.ClassDef) and self._value_class(stmt, qualify):
                     found.add(stmt.name)
         return self._value_classes
 
@@ -919,13 +914,24 @@ async def session_for(user_id, api):
                 return False
         return True
 
-    def _declare_class(self, node: ast.ClassDef) -> None:
-        self._declared.setdefault(node.name, node)
-        for stmt in node.body:
-            targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target] if isinstance(stmt, ast.AnnAssign) else []
-            for target in targets:
-                if isinstance(target, ast.Name):
-                    self._declared.setdefault(f"{node.name}.{target.id}", stmt)
+    def _declarations(self) -> dict[str, ast.stmt]:
+        """Where each module global, dict cache and class attribute is first bound."""
+        declared = self._declared
+        if declared is None:
+            declared = self._declared = {}
+            for stmt in self._module.body if self._module is not None else []:
+                if isinstance(stmt, ast.ClassDef):
+                    declared.setdefault(stmt.name, stmt)
+                    for inner in stmt.body:
+                        targets = inner.targets if isinstance(inner, ast.Assign) else [inner.target] if isinstance(inner, ast.AnnAssign) else []
+                        for target in targets:
+                            if isinstance(target, ast.Name):
+                                declared.setdefault(f"{stmt.name}.{target.id}", inner)
+                elif isinstance(stmt, (ast.Assign, ast.AnnAssign)):
+                    for target in stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]:
+                        if isinstance(target, ast.Name):
+                            declared.setdefault(target.id, stmt)
+        return declared
 
     def _is_dict(self, value: ast.expr | None) -> bool:
         if isinstance(value, (ast.Dict, ast.DictComp)):
@@ -1277,7 +1283,7 @@ async def session_for(user_id, api):
             message += opens
             if pending.lock_after_check:
                 message += f" The lock is taken after the check: re-check {shown} inside it."
-            declared = self._declared.get(key[:-2] if key.endswith("[]") else key)
+            declared = self._declarations().get(key[:-2] if key.endswith("[]") else key)
             related: tuple[RelatedLocation, ...] = ()
             if declared is not None:
                 name = key[:-2] if key.endswith("[]") else key

@@ -734,6 +734,14 @@ class FastAPICollector:
         self.last_left: ast.AST | None = None
         # ``facts()``'s last answer and the last nodes fed and left when it was made.
         self._facts: tuple[ast.AST | None, ast.AST | None, FastAPIModule] | None = None
+        # Whether the file may build an app or a router (``_construct``): the call names one
+        # of ``_CONSTRUCTOR_NAMES`` (an attribute), or is a name whose qualified name (through
+        # an import, which spells the imported name) or own name ends in one, so the text
+        # spells it (``Router`` is in ``APIRouter``; identifiers are NFKC-normalised, so a
+        # text that is not ASCII is not screened). Without one, name calls, the names of
+        # assigned calls and ``return`` statements (a factory returns an app) build nothing.
+        text = context.text
+        self._builds = not context.ascii or "FastAPI" in text or "Router" in text or "Starlette" in text
 
     # -- feeding -------------------------------------------------------------------------
 
@@ -743,15 +751,19 @@ class FastAPICollector:
         self.last_visited = node
         kind = type(node)
         if kind is ast.Call:
-            self._call(node)  # type: ignore[arg-type]
+            if self._builds or type(node.func) is ast.Attribute:  # type: ignore[attr-defined]
+                self._call(node)  # type: ignore[arg-type]
         elif kind is ast.Assign or kind is ast.AnnAssign:
-            self._assign(node)  # type: ignore[arg-type]
+            # Below the module level an assignment only names a call ``_construct`` may build.
+            if self._builds or (len(self._scopes) == 1 and len(self._owners) == 1):
+                self._assign(node)  # type: ignore[arg-type]
         elif kind is ast.FunctionDef or kind is ast.AsyncFunctionDef:
             self._enter_function(node)  # type: ignore[arg-type]
         elif kind is ast.ClassDef:
             self._owners.append(f"{self._owners[-1]}.{node.name}")  # type: ignore[attr-defined]
         elif kind is ast.Return:
-            self._return(node)  # type: ignore[arg-type]
+            if self._builds:
+                self._return(node)  # type: ignore[arg-type]
 
     def leave(self, node: ast.AST) -> None:
         if node is self.last_left:
