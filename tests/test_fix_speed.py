@@ -1,7 +1,7 @@
 """Fix time grows linearly with the findings of a file, whatever their shape.
 
-Each case builds one file with ``n`` and ``2n`` fixable findings and compares the CPU time
-(not wall time: the machine may be shared) of fixing each; the best of two runs is kept.
+Each case builds one file with ``n`` and ``4n`` fixable findings and compares the CPU time
+(not wall time: the machine may be shared) of fixing each; the best of three runs is kept.
 The shapes are the ones that were quadratic: many fixes in one function (regions found by
 scanning back through the siblings), in one statement (a tree walk per fixed node), many
 handlers in one function (SL201 walked the function once per handler). One finding per
@@ -54,11 +54,16 @@ def _cost(code: str, make: Callable[[int], str], n: int) -> float:
 @pytest.mark.parametrize(("label", "code", "make", "n"), CASES, ids=[c[0] for c in CASES])
 def test_twice_the_findings_cost_about_twice_the_time(label: str, code: str, make: Callable[[int], str], n: int) -> None:
     _cost(code, make, 10)  # imports and first-use caches
-    small = min(_cost(code, make, n) for _ in range(2))
-    large = min(_cost(code, make, 2 * n) for _ in range(2))
-    # Linear is 2.0; the bound leaves room for a shared machine's noise. The quadratic
-    # versions measured 3.2 to 3.8 at these sizes (and worse beyond).
-    assert large < 2.5 * small, f"{label}: {n} findings {small:.2f} s, {2 * n} findings {large:.2f} s"
+    # Four times the findings, the runs interleaved and the best of three kept: linear is
+    # 4.0 and quadratic about 10 or more (the quadratic versions measured 3.2 to 3.8 at
+    # twice the findings), so a shared machine's noise (one slow run in a pair took 3.2x
+    # at twice the findings) cannot make a linear fixer fail.
+    small: list[float] = []
+    large: list[float] = []
+    for _ in range(3):
+        small.append(_cost(code, make, n))
+        large.append(_cost(code, make, 4 * n))
+    assert min(large) < 6.5 * min(small), f"{label}: {n} findings {min(small):.2f} s, {4 * n} findings {min(large):.2f} s"
 
 
 def test_the_patch_of_many_alike_fixed_lines_is_linear() -> None:
