@@ -617,10 +617,7 @@ class Cache:
                 return
             self._background()
             return
-        try:
-            self._save()
-        finally:
-            self._pack.release()
+        self._save_and_release()
 
     def go(self) -> None:
         """Start writing the pack held by :meth:`save` (``hold``), if any, on its thread."""
@@ -640,6 +637,10 @@ class Cache:
         else:
             self._saving = thread
             return
+        self._save_and_release()
+
+    def _save_and_release(self) -> None:
+        """Write the pack, then close its file whatever happened."""
         try:
             self._save()
         finally:
@@ -647,10 +648,7 @@ class Cache:
 
     def _save_apart(self) -> None:
         try:
-            try:
-                self._save()
-            finally:
-                self._pack.release()
+            self._save_and_release()
         except BaseException as exc:  # sightlint: ignore[SL201] raised again by settle(), in the caller's thread
             self._saving_error = exc
 
