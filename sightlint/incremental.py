@@ -35,7 +35,7 @@ from sightlint.cache import Cache, PackedSummary
 from sightlint.models import FileResult
 from sightlint.project.graph import Graph, ModelNeeds, ModuleRecord, joined, module_record
 from sightlint.source import read_source
-from sightlint.project.model import ProjectModel, dependencies as dependencies_of
+from sightlint.project.model import ProjectModel, dependencies as dependencies_of, modules_by_last
 from sightlint.project.summary import DependencyTerms, ModuleSummary, dependency_terms
 from sightlint.settings import Settings
 
@@ -45,6 +45,12 @@ from sightlint.settings import Settings
 _ENTRY_WIDTH = 6
 _RECORD_WIDTH = len(ModuleRecord._fields)
 
+# Modules whose records are resolved on one model: fewer models share more memoised
+# answers, more hold more summaries at once (~26 KB per module, unpickled and modelled).
+_RESOLVE_AT_ONCE = 1000
+# Groups per worker when the kept pool's workers resolve them (see :meth:`Plan._ensure`).
+_GROUPS_PER_WORKER = 4
+
 
 def _stored_record(row: Any, digest: bytes | str) -> tuple[Any, ...] | None:
     """The record of a stored (content digest, record) row, if the row has that shape and
@@ -52,11 +58,6 @@ def _stored_record(row: Any, digest: bytes | str) -> tuple[Any, ...] | None:
     if type(row) is tuple and len(row) == 2 and row[0] == digest and type(row[1]) is tuple and len(row[1]) == _RECORD_WIDTH:
         return row[1]
     return None
-# Modules whose records are resolved on one model: fewer models share more memoised
-# answers, more hold more summaries at once (~26 KB per module, unpickled and modelled).
-_RESOLVE_AT_ONCE = 1000
-# Groups per worker when the kept pool's workers resolve them (see :meth:`Plan._ensure`).
-_GROUPS_PER_WORKER = 4
 
 
 def summary_of(result: FileResult) -> ModuleSummary | None:
@@ -253,9 +254,7 @@ class Plan:
             if terms is None:
                 return
             if by_last is None:
-                by_last = {}
-                for name in module_index:
-                    by_last.setdefault(name.rpartition(".")[2], []).append(name)
+                by_last = modules_by_last(module_index)
             deps[module] = dependencies_of(terms, module_index, by_last)
             hierarchy[module] = (terms.defines, terms.extends)
         self.deps, self.hierarchy = deps, hierarchy

@@ -347,13 +347,11 @@ def _run_linked(chunk: list[Task]) -> tuple[list[tuple[int, bytes | None, FileRe
     links: Links = {}
     modules = _WORKER_MODULES
     if modules is not None and keep:
-        from sightlint.project.model import dependencies
+        from sightlint.project.model import dependencies, modules_by_last
 
         by_last = _WORKER_BY_LAST
         if by_last is None:
-            by_last = _WORKER_BY_LAST = {}
-            for name in sorted(modules):
-                by_last.setdefault(name.rpartition(".")[2], []).append(name)
+            by_last = _WORKER_BY_LAST = modules_by_last(modules)
         for index, terms in keep.items():
             links[index] = (dependencies(terms, modules, by_last), terms.defines, terms.extends)
     return out, links

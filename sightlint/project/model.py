@@ -1089,6 +1089,15 @@ def module_dependencies(summary: ModuleSummary, modules: Any, by_last: dict[str,
     return dependencies(summary.terms if summary.terms is not None else dependency_terms(summary), modules, by_last)
 
 
+def modules_by_last(modules: Iterable[str]) -> dict[str, list[str]]:
+    """The ``by_last`` lookup :func:`dependencies` takes: last name component -> the
+    ``modules`` that end with it (in no order that matters: the answer is sorted)."""
+    by_last: dict[str, list[str]] = {}
+    for name in modules:
+        by_last.setdefault(name.rpartition(".")[2], []).append(name)
+    return by_last
+
+
 def dependencies(terms: DependencyTerms, modules: Any, by_last: dict[str, list[str]]) -> tuple[str, ...]:
     """:func:`module_dependencies` from the summary's :class:`DependencyTerms` alone."""
     deps = {name for name in terms.prefixes if name in modules}
