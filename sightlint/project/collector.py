@@ -1130,12 +1130,10 @@ class SummaryCollector:
         if not callee:
             # A qualified name is what ``ref`` gives a name or attribute that has one (the
             # innermost binding of the name is an import): no second scope search; without
-            # one, what ``ref`` gives a name or an attribute (the qualified name is known
-            # to be None: not asked again).
+            # one, an attribute is ``ref``'s answer from its base (the qualified name is
+            # known to be None: not asked again), anything else ``ref``'s own.
             if qualified is not None:
                 callee = self._global(qualified)
-            elif kind is ast.Name:
-                callee = self._name_ref(func.id)  # type: ignore[attr-defined]
             elif kind is ast.Attribute:
                 base = self.ref(func.value, 1)  # type: ignore[attr-defined]
                 callee = None if base is None else (base, func.attr, ATTR)  # type: ignore[attr-defined]

@@ -562,8 +562,8 @@ async def health_ws(websocket: WebSocket):
         part as written) all end in its path's last segment."""
         if path is None or not path.startswith("/"):
             return True
-        parts = [p for p in path.split("/") if p]
-        return not parts or parts[-1].lower() in self._readiness
+        segment = _last_segment(path)
+        return not segment or segment in self._readiness
 
     def _leave(self, node: ast.AST) -> None:
         frame = self._frames.pop()

@@ -923,12 +923,11 @@ async def session_for(user_id, api):
                 if isinstance(stmt, ast.ClassDef):
                     declared.setdefault(stmt.name, stmt)
                     for inner in stmt.body:
-                        targets = inner.targets if isinstance(inner, ast.Assign) else [inner.target] if isinstance(inner, ast.AnnAssign) else []
-                        for target in targets:
+                        for target in _assigned(inner):
                             if isinstance(target, ast.Name):
                                 declared.setdefault(f"{stmt.name}.{target.id}", inner)
-                elif isinstance(stmt, (ast.Assign, ast.AnnAssign)):
-                    for target in stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]:
+                else:
+                    for target in _assigned(stmt):
                         if isinstance(target, ast.Name):
                             declared.setdefault(target.id, stmt)
         return declared
@@ -1094,8 +1093,7 @@ async def session_for(user_id, api):
                     return found
             if any(isinstance(n, (ast.Await, ast.AsyncWith, ast.AsyncFor)) for n in subnodes(stmt)):
                 return None
-            targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target] if isinstance(stmt, ast.AnnAssign) else []
-            if any(self._key(target, frame) == key for target in targets):
+            if any(self._key(target, frame) == key for target in _assigned(stmt)):
                 return stmt.lineno
         return None
 
@@ -1372,8 +1370,7 @@ async def session_for(user_id, api):
                     for alias in stmt.names:
                         self._bindings.setdefault(alias.asname or alias.name, []).append(other)
                 elif isinstance(stmt, (ast.Assign, ast.AnnAssign)):
-                    targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
-                    for target in targets:
+                    for target in _assigned(stmt):
                         for name in ast.walk(target):
                             if isinstance(name, ast.Name):
                                 value = stmt.value if isinstance(target, ast.Name) and stmt.value is not None else other
@@ -1510,6 +1507,13 @@ async def session_for(user_id, api):
             related=(*finding.related, *hops),
             chain_paths=tuple(sorted({*finding.chain_paths, *(h.path for h in hops)} - {finding.path})),
         )
+
+
+def _assigned(stmt: ast.stmt) -> list[ast.expr]:
+    """The targets of an assignment statement (annotated or not); none for any other."""
+    if isinstance(stmt, ast.Assign):
+        return stmt.targets
+    return [stmt.target] if isinstance(stmt, ast.AnnAssign) else []
 
 
 def _lock_names(guarded: str) -> list[str]:
