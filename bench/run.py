@@ -45,6 +45,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -199,7 +200,31 @@ def _parse_visit_all(paths: list[str]) -> int:
     return n
 
 
-def _pooled(func: Callable[[list[str]], int], paths: list[str], jobs: int) -> float:
+_PASS: dict[str, Any] = {}  # per process: the settings and rules of the project in hand
+
+
+def _per_file_pass(items: list[tuple[str, str, str | None, str]]) -> int:
+    """sightlint's per-file pass alone over (path, display path, module, project root):
+    the one traversal with every rule and the summary collector, as a pool worker runs it,
+    without the cache, the cross-file phase or the report: how much of a cold run the
+    per-file work is, against the floors."""
+    from sightlint import engine
+    from sightlint.config import load
+    from sightlint.registry import implemented
+
+    n = 0
+    for path, display, module, root in items:
+        if _PASS.get("root") != root:
+            settings = load(None, [Path(root)])
+            _PASS.update(root=root, settings=settings, rules=implemented())
+        with open(path, "rb") as f:
+            data = f.read()
+        engine.check_source(data, display, _PASS["settings"], rules=_PASS["rules"], module=module, summarize=True)
+        n += 1
+    return n
+
+
+def _pooled(func: Callable[[list[Any]], int], paths: list[Any], jobs: int) -> float:
     """Wall time of ``func`` over ``paths`` in a fresh pool of ``jobs`` processes (start-up included)."""
     import multiprocessing
 
@@ -234,12 +259,17 @@ def copy_project(src: Path, dest: Path) -> Path:
     return dest
 
 
-def python_files(root: Path) -> list[Path]:
+def discovered(root: Path) -> list[Any]:
+    """The files ``sightlint check`` finds in ``root`` (``files.SourceFile``)."""
     from sightlint.config import load
     from sightlint.files import discover
 
     settings = load(None, [root])
-    return [f.path for f in discover([root], settings, cwd=root).files]
+    return list(discover([root], settings, cwd=root).files)
+
+
+def python_files(root: Path) -> list[Path]:
+    return [f.path for f in discovered(root)]
 
 
 def bench_project(root: Path, label: str, args: argparse.Namespace, work: Path) -> Report:
@@ -261,6 +291,11 @@ def bench_project(root: Path, label: str, args: argparse.Namespace, work: Path) 
         report.measures.append(floor("floor: read every file", _read_all, 1))
         report.measures.append(floor("floor: ast.parse", _parse_all, args.jobs))
         report.measures.append(floor("floor: ast.parse + NodeVisitor", _parse_visit_all, args.jobs))
+        # Not a floor: sightlint's own per-file pass, in the same pool, for the share of a
+        # cold run that the rest (cache, cross-file phase, report, start-up) takes.
+        items = [(str(f.path), f.display, f.module, str(root)) for f in discovered(root)]
+        _per_file_pass(items[:1])  # imports the engine, the rules and the collector before the pool forks, as a run does
+        report.measures.append(repeat("per-file pass alone (every rule + summaries, in-process)", runs, lambda _: (_pooled(_per_file_pass, items, args.jobs), 0.0)))
     cache = work / f"cache-{label.replace('/', '_')}"
     env = {**os.environ, "SIGHTLINT_CACHE_DIR": str(cache)}
     env.pop("SIGHTLINT_NO_CACHE", None)
