@@ -164,8 +164,9 @@ class SwallowedException(Rule):
       folder that no package ships (`.github/scripts/`, `.circleci/`), a file that
       starts with a shebang (`#!/usr/bin/env python3`), an
       `if __name__ == "__main__":` block, or a package's build code (a module defining a
-      hatchling build hook or a setuptools command, or calling `setup(...)`), where only a security decision (critical) or
-      a database write (medium) is reported; visual work (the function or what the
+      hatchling build hook or a setuptools command, or calling `setup(...)`), where
+      only a security decision (critical) or a database write (medium) is reported;
+      visual work (the function or what the
       body sets is named for a colour, a progress bar, a photo, an avatar or an icon:
       `user["image"] = ...`, `progress.update(...)`); the caller's own fallback — the
       handler returns a parameter that the guarded work passes to nothing and no HTTP,
