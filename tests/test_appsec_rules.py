@@ -60,6 +60,65 @@ def test_sl202_and_sl201_split_one_file_between_them() -> None:
     assert [(f.code, f.line) for f in result.findings] == [("SL201", 8), ("SL202", 14)]
 
 
+_BUILD_HOOK = dedent(
+    """\
+    import shutil
+
+    {imports}
+
+
+    class BuildError(Exception):
+        pass
+
+
+    def copy_assets(src, dst):
+        try:
+            shutil.copytree(src, dst)
+        except Exception as e:
+            raise BuildError(f"copy failed: {{e}}")
+
+
+    def read_manifest(path):
+        try:
+            return open(path).read()
+        except Exception:
+            return ""
+
+
+    {tail}
+    """
+)
+
+
+def test_a_packages_build_code_is_not_a_service_path() -> None:
+    # A hatchling build hook (chainlit's backend/build.py, `[tool.hatch.build.hooks.custom]`),
+    # a setuptools command or a `setup.py`: the build frontend runs them, the service never
+    # does, so neither SL201 nor SL202 reports their handlers.
+    settings = Settings(select=("SL201", "SL202"))
+    quiet = [
+        ("from hatchling.builders.hooks.plugin.interface import BuildHookInterface",
+         "class AssetsHook(BuildHookInterface):\n    def initialize(self, version, build_data):\n        copy_assets('a', 'b')"),
+        ("import hatchling.metadata.plugin.interface as hooks",
+         "class Meta(hooks.MetadataHookInterface):\n    pass"),
+        ("from setuptools.command.build_py import build_py", "class BuildPy(build_py):\n    pass"),
+        ("import setuptools", "setuptools.setup(name='pkg')"),
+    ]
+    for imports, tail in quiet:
+        code = _BUILD_HOOK.format(imports=imports, tail=tail)
+        assert check_source(code, "build.py", settings).findings == [], imports
+    # The same handlers in service code: a class of its own named like a hook, a helper
+    # imported from distutils, a `setup()` of the project's own: all still reported.
+    loud = [
+        ("from myapp.plugins import BuildHookInterface", "class AssetsHook(BuildHookInterface):\n    pass"),
+        ("from distutils.util import strtobool", "FLAG = strtobool('1')"),
+        ("from myapp.bootstrap import setup", "setup(name='pkg')"),
+    ]
+    for imports, tail in loud:
+        code = _BUILD_HOOK.format(imports=imports, tail=tail)
+        found = [(f.code, f.line) for f in check_source(code, "build.py", settings).findings]
+        assert found == [("SL202", 13), ("SL201", 20)], imports
+
+
 def test_sl202_fix_binds_a_name_that_hides_nothing() -> None:
     code = dedent(
         """\

@@ -10,6 +10,7 @@ from sightlint.rules.base import Bad, Fix, FixSafety, Good, Rule, RuleMeta, Seve
 from sightlint.semantics.bindings import BindingKind
 from sightlint.semantics.handlers import (
     broad_caught,
+    build_code,
     database_write,
     may_catch_broadly,
     dotted,
@@ -92,7 +93,9 @@ class BroadExceptionHandler(Rule):
     the translation to an HTTP response (`raise HTTPException(404, ...)`, `return
     JSONResponse(...)`), a worker loop that logs and keeps serving (the `try` is the body
     of a `while` or `async for` loop), a retry (the handler sleeps), `main()` and
-    `if __name__ == "__main__":`, cleanup that must not raise (`close`, `__exit__`, a
+    `if __name__ == "__main__":`, a package's build code (a module defining a hatchling
+    build hook or a setuptools command, or calling `setup(...)`: the build frontend runs
+    it, never the service), cleanup that must not raise (`close`, `__exit__`, a
     `finally:` block), optional imports, and tests. A `raise` marked `# noqa: B904` is
     not reported as a conversion, nor is one that an enclosing `try` of the same
     function catches without raising on (`raise ValueError("str() failed")` landing in
@@ -336,6 +339,7 @@ class BroadExceptionHandler(Rule):
         self._in_loop: set[ast.AST] = set()  # `try` statements that are a worker loop's body
         self._in_finally: set[ast.AST] = set()
         self._main_guard: set[ast.AST] = set()
+        self._build_code = False  # the module is a package's build hook or `setup.py`
         # Per-function and per-`try` answers, asked again for each handler of a `try` and
         # each `try` of a function (a long function has dozens).
         self._function_blocks: dict[ast.AST, list[list[ast.stmt]]] = {}
@@ -351,6 +355,7 @@ class BroadExceptionHandler(Rule):
         self._catching: list[tuple[ast.Try, list[str]]] = []
 
     def visit_Module(self, node: ast.Module) -> None:
+        self._build_code = build_code(node)
         for stmt in node.body:
             if isinstance(stmt, ast.If) and "__main__" in ast.unparse(stmt.test):
                 self._main_guard.update(walk(stmt.body))
@@ -392,7 +397,7 @@ class BroadExceptionHandler(Rule):
             last = handler.body[-1]
             if isinstance(last, ast.Raise) and last.exc is None:
                 self._in_finally.update(s for s in self._nodes(handler) if isinstance(s, ast.Try))
-        if is_test_path(self.context.path) or node in self._in_finally or node in self._main_guard:
+        if is_test_path(self.context.path) or self._build_code or node in self._in_finally or node in self._main_guard:
             return
         function = self.context.current_function
         if getattr(function, "name", None) in _MAIN_NAMES or must_not_raise(self.context, node.body):

@@ -17,6 +17,7 @@ from sightlint.semantics.handlers import (
     INSPECTION_CALLS,
     LOGGER_NAMES,
     broad_caught,
+    build_code,
     decorates_trace,
     may_catch_broadly,
     must_not_raise,
@@ -161,9 +162,11 @@ class SwallowedException(Rule):
       `RecursionError`); developer and CI tooling, told by how the code runs and not by
       folder names (an agent's `tools/` folder is service code): a file in a hidden
       folder that no package ships (`.github/scripts/`, `.circleci/`), a file that
-      starts with a shebang (`#!/usr/bin/env python3`), or an
-      `if __name__ == "__main__":` block, where only a security decision (critical) or
-      a database write (medium) is reported; visual work (the function or what the
+      starts with a shebang (`#!/usr/bin/env python3`), an
+      `if __name__ == "__main__":` block, or a package's build code (a module defining a
+      hatchling build hook or a setuptools command, or calling `setup(...)`), where
+      only a security decision (critical) or a database write (medium) is reported;
+      visual work (the function or what the
       body sets is named for a colour, a progress bar, a photo, an avatar or an icon:
       `user["image"] = ...`, `progress.update(...)`); the caller's own fallback — the
       handler returns a parameter that the guarded work passes to nothing and no HTTP,
@@ -788,6 +791,8 @@ class SwallowedException(Rule):
         self._in_finally: set[ast.AST] = set()
         # Line ranges of the module's `if __name__ == "__main__":` blocks, read when first needed.
         self._main_lines: list[tuple[int, int]] | None = None
+        # Whether the module is a package's build hook or `setup.py`, read when first needed.
+        self._build_code: bool | None = None
         # The `try` (or `with`) statement of each handler checked.
         self._try_of: dict[ast.AST, ast.stmt] = {}
 
@@ -958,7 +963,8 @@ class SwallowedException(Rule):
         by how the code is run, not by folder names (a `tools/` folder may hold an agent's
         tools): a file in a hidden folder (`.github/scripts/`, `.circleci/`), which no
         package ships; a file that starts with a shebang (`#!/usr/bin/env python3`), run as
-        a program; or a module's `if __name__ == "__main__":` block."""
+        a program; a module's `if __name__ == "__main__":` block; or a package's build code
+        (``build_code``: a hatchling build hook, a setuptools command, `setup.py`)."""
         parts = self.context.path.replace("\\", "/").split("/")
         if any(part.startswith(".") and part not in (".", "..") for part in parts[:-1]):
             return True
@@ -973,7 +979,11 @@ class SwallowedException(Rule):
             # stored trace) is data like any other.
             return True
         line = getattr(handler, "lineno", 0)
-        return any(first <= line <= last for first, last in self._main_blocks())
+        if any(first <= line <= last for first, last in self._main_blocks()):
+            return True
+        if self._build_code is None:
+            self._build_code = build_code(self.context.tree)
+        return self._build_code
 
     def _main_blocks(self) -> list[tuple[int, int]]:
         if self._main_lines is None:

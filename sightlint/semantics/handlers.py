@@ -265,6 +265,56 @@ def security_name(body: list[ast.stmt], nodes: list[ast.AST] | None = None) -> s
     return None
 
 
+# Base classes of the hooks a build backend runs while it builds the package: hatchling's
+# build and metadata hooks (the `[tool.hatch.build.hooks.custom]` file's class), setuptools
+# and distutils commands (a name ending in "." covers the module's classes).
+_BUILD_HOOK_BASES = (
+    "hatchling.builders.hooks.plugin.interface.BuildHookInterface",
+    "hatchling.metadata.plugin.interface.MetadataHookInterface",
+    "setuptools.Command",
+    "setuptools.command.",
+    "distutils.cmd.Command",
+    "distutils.command.",
+)
+_SETUP_CALLS = {"setuptools.setup", "distutils.core.setup"}
+
+
+def build_code(tree: ast.Module) -> bool:
+    """True for a package's build code, which the build frontend runs when the package is
+    built and the service never does: a module that defines a build hook at module level
+    (a class deriving from a base in :data:`_BUILD_HOOK_BASES`) or calls `setup(...)` of
+    setuptools or distutils at module level (`setup.py`). Names are read through the
+    module's own top-level imports."""
+    imported: dict[str, str] = {}
+    for stmt in tree.body:
+        if isinstance(stmt, ast.Import):
+            for alias in stmt.names:
+                if alias.asname:
+                    imported[alias.asname] = alias.name
+                else:
+                    head = alias.name.split(".")[0]
+                    imported[head] = head
+        elif isinstance(stmt, ast.ImportFrom) and stmt.module and not stmt.level:
+            for alias in stmt.names:
+                imported[alias.asname or alias.name] = f"{stmt.module}.{alias.name}"
+
+    def qualified(node: ast.expr) -> str:
+        parts = dotted(node)
+        if not parts or parts[0] not in imported:
+            return ""
+        return ".".join([imported[parts[0]], *parts[1:]])
+
+    for stmt in tree.body:
+        if isinstance(stmt, ast.ClassDef):
+            for base in stmt.bases:
+                name = qualified(base)
+                if name and any(name == known or (known.endswith(".") and name.startswith(known)) for known in _BUILD_HOOK_BASES):
+                    return True
+        elif isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call) and qualified(stmt.value.func) in _SETUP_CALLS:
+            return True
+    return False
+
+
 def dotted(node: ast.expr) -> list[str]:
     """``["self", "auth", "verify"]`` for ``self.auth.verify``; the names of a called chain."""
     parts: list[str] = []
