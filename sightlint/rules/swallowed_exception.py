@@ -982,7 +982,7 @@ class SwallowedException(Rule):
         if any(first <= line <= last for first, last in self._main_blocks()):
             return True
         if self._build_code is None:
-            self._build_code = build_code(self.context.tree)
+            self._build_code = build_code(self.context.tree, self.context.module_bindings().get)
         return self._build_code
 
     def _main_blocks(self) -> list[tuple[int, int]]:

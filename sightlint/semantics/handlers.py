@@ -13,9 +13,11 @@ from __future__ import annotations
 import ast
 import builtins
 import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from sightlint.semantics.nodes import MIXED_KINDS, child_fields
+from sightlint.semantics.scope import qualify
 
 if TYPE_CHECKING:
     from sightlint.semantics.scope import Context
@@ -279,38 +281,19 @@ _BUILD_HOOK_BASES = (
 _SETUP_CALLS = {"setuptools.setup", "distutils.core.setup"}
 
 
-def build_code(tree: ast.Module) -> bool:
+def build_code(tree: ast.Module, resolve: Callable[[str], str | None]) -> bool:
     """True for a package's build code, which the build frontend runs when the package is
     built and the service never does: a module that defines a build hook at module level
     (a class deriving from a base in :data:`_BUILD_HOOK_BASES`) or calls `setup(...)` of
-    setuptools or distutils at module level (`setup.py`). Names are read through the
-    module's own top-level imports."""
-    imported: dict[str, str] = {}
-    for stmt in tree.body:
-        if isinstance(stmt, ast.Import):
-            for alias in stmt.names:
-                if alias.asname:
-                    imported[alias.asname] = alias.name
-                else:
-                    head = alias.name.split(".")[0]
-                    imported[head] = head
-        elif isinstance(stmt, ast.ImportFrom) and stmt.module and not stmt.level:
-            for alias in stmt.names:
-                imported[alias.asname or alias.name] = f"{stmt.module}.{alias.name}"
-
-    def qualified(node: ast.expr) -> str:
-        parts = dotted(node)
-        if not parts or parts[0] not in imported:
-            return ""
-        return ".".join([imported[parts[0]], *parts[1:]])
-
+    setuptools or distutils at module level (`setup.py`). ``resolve`` gives what a
+    module-level name is bound to (``Context.module_bindings().get``)."""
     for stmt in tree.body:
         if isinstance(stmt, ast.ClassDef):
             for base in stmt.bases:
-                name = qualified(base)
+                name = qualify(base, resolve)
                 if name and any(name == known or (known.endswith(".") and name.startswith(known)) for known in _BUILD_HOOK_BASES):
                     return True
-        elif isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call) and qualified(stmt.value.func) in _SETUP_CALLS:
+        elif isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call) and qualify(stmt.value.func, resolve) in _SETUP_CALLS:
             return True
     return False
 
