@@ -81,6 +81,40 @@ def test_near_misses_stay_medium(body: str) -> None:
     assert [f.severity for f in found(code)] == [Severity.MEDIUM]
 
 
+@pytest.mark.parametrize(
+    "body, method",
+    [
+        ("    now = datetime.utcnow()\n    return (now + timedelta(seconds=ttl)).timestamp()\n", "timestamp"),
+        ("    return datetime.utcnow().timestamp()\n", "timestamp"),
+        ("    return datetime.utcfromtimestamp(ttl).astimezone(timezone.utc)\n", "astimezone"),
+    ],
+)
+def test_read_as_local_time_is_high_and_only_aware_fixable(body: str, method: str) -> None:
+    # `.timestamp()` and `.astimezone()` read a naive datetime as the host's local time.
+    code = f"from datetime import datetime, timedelta, timezone\n\ndef f(ttl):\n{body}"
+    (finding,) = found(code)
+    assert finding.severity is Severity.HIGH and f"`.{method}()`" in finding.message
+    assert "local time" in finding.message
+    assert finding.fix_safety is FixSafety.UNSAFE
+    assert ".replace(tzinfo=None)" not in fixed(code, unsafe=True)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # rebound to an aware value before it is read
+        "    now = datetime.utcnow()\n    now = now.replace(tzinfo=timezone.utc)\n    return now.timestamp()\n",
+        # another value's timestamp
+        "    now = datetime.utcnow()\n    return ttl.timestamp(), now\n",
+        # made aware first
+        "    return datetime.utcnow().replace(tzinfo=timezone.utc).timestamp()\n",
+    ],
+)
+def test_local_time_near_misses_stay_medium(body: str) -> None:
+    code = f"from datetime import datetime, timedelta, timezone\n\ndef f(ttl):\n{body}"
+    assert [f.severity for f in found(code)] == [Severity.MEDIUM]
+
+
 def test_a_timezone_aware_column_is_high() -> None:
     findings = found("""\
         from datetime import datetime
