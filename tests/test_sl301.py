@@ -115,6 +115,32 @@ def test_local_time_near_misses_stay_medium(body: str) -> None:
     assert [f.severity for f in found(code)] == [Severity.MEDIUM]
 
 
+def test_utcnow_as_a_parameter_default_is_high_with_no_fix() -> None:
+    # Evaluated once, when the module's (or a class's) `def` runs; a `def` inside a
+    # function takes its defaults per call of the outer one, a lambda's body per call.
+    findings = found("""\
+        from datetime import datetime, timedelta
+        def f(ended_at: datetime = datetime.utcnow()):
+            return ended_at
+        class Repo:
+            async def g(self, *, since=datetime.utcnow() - timedelta(days=1)):
+                return since
+        def outer():
+            def inner(at=datetime.utcnow()):
+                return at
+            return inner
+        def h(clock=lambda: datetime.utcnow(), epoch=datetime.utcfromtimestamp(0)):
+            return clock()
+        """)
+    grades = {(f.line, f.severity, f.fix_safety) for f in findings}
+    high, medium = Severity.HIGH, Severity.MEDIUM
+    assert grades == {
+        (2, high, FixSafety.NONE), (5, high, FixSafety.NONE),
+        (8, medium, FixSafety.SAFE), (11, medium, FixSafety.SAFE),
+    }
+    assert all("evaluated once" in f.message for f in findings if f.severity is high)
+
+
 def test_a_timezone_aware_column_is_high() -> None:
     findings = found("""\
         from datetime import datetime

@@ -43,6 +43,12 @@ _LOCAL = (
     "reads a naive datetime as the host's local time: the result is off by the host's UTC "
     "offset wherever the process does not run in UTC."
 )
+_DEFAULT = (
+    "`datetime.utcnow()` in a parameter's default is evaluated once, when the `def` runs: "
+    "every call that leaves the argument out gets that moment, not the current time (and a "
+    "naive datetime, from a call deprecated since Python 3.12). Default to `None` and read "
+    "the clock in the body."
+)
 # Methods that read a naive datetime as local time (Python's datetime documentation).
 _LOCAL_METHODS = ("timestamp", "astimezone")
 # method -> (the call as the messages name it, its aware replacement); the fix titles follow.
@@ -82,6 +88,10 @@ class NaiveUtcnow(Rule):
     bound only to such values: a JWT `exp` of `(datetime.utcnow() + ttl).timestamp()` is
     off by the host's UTC offset), or it is stored in a column the module declares
     `DateTime(timezone=True)` (its `default=`, or an attribute or keyword of that name).
+    `datetime.utcnow()` in a parameter's default of a module's or a class's `def` is
+    **high** too, and has no fix: the default is evaluated once, when the `def` runs at
+    import, so every call that leaves the argument out gets that moment, naive or aware
+    (default to `None` and read the clock in the body).
     The message and the fix title name the call found and its own replacement:
     `datetime.utcfromtimestamp(t)` → `datetime.fromtimestamp(t, tz=timezone.utc)`.
 
@@ -292,6 +302,13 @@ class NaiveUtcnow(Rule):
                          "    now = datetime.now(timezone.utc)\n"
                          "    return (now + timedelta(seconds=ttl)).timestamp()\n",
         ),
+        Bad(
+            "from datetime import datetime\n"
+            "\n"
+            "def activities(db, ended_at: datetime = datetime.utcnow()):\n"
+            "    return db.query(ended_at)\n",
+            fixed=None,
+        ),
     )
 
     good = (
@@ -329,6 +346,7 @@ class NaiveUtcnow(Rule):
         self._tz_calls: dict[ast.Call, bool] = {}
         self._tz_lines: set[int] | None = None  # `_tz_rows`, found on first use
         self._tz_known = False
+        self._in_defaults: set[int] = set()  # ids of the calls a parameter's default makes
 
     @classmethod
     def may_report(cls, text: str) -> bool:
@@ -433,6 +451,11 @@ class NaiveUtcnow(Rule):
         self._classes.pop()
 
     def visit_FunctionDef(self, node: ast.FunctionDef) -> None:
+        # A `def` of the module or of a class runs once, at import: its defaults are that
+        # moment for good. One inside a function runs (and takes its defaults) per call.
+        defaults = [*node.args.defaults, *(d for d in node.args.kw_defaults if d is not None)]
+        if defaults and len(self._frames) == 1:
+            self._in_defaults.update(_calls_made_now(defaults))
         self._frames.append(_Frame())
 
     visit_AsyncFunctionDef = visit_FunctionDef
@@ -451,6 +474,10 @@ class NaiveUtcnow(Rule):
                     self._high.setdefault(naive, _STORED)
         for node in self._pending:
             message = self._high.get(id(node))
+            if id(node) in self._in_defaults and isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "utcnow":
+                # Neither fix helps: the default stays one moment, naive or aware.
+                self.report(node, _DEFAULT, severity=Severity.HIGH, fixable=False)
+                continue
             if isinstance(node, ast.Attribute):
                 callable_message = (
                     "`datetime.utcnow` passed as a callable produces naive datetimes; "
@@ -637,6 +664,20 @@ def _declares_tz(call: ast.Call) -> bool:
                 if keyword.arg == "timezone" and isinstance(keyword.value, ast.Constant) and keyword.value.value is True:
                     return True
     return False
+
+
+def _calls_made_now(expressions: list[ast.expr]) -> set[int]:
+    """Ids of the calls evaluating ``expressions`` makes (not those in a ``lambda`` body)."""
+    found: set[int] = set()
+    todo: list[ast.AST] = list(expressions)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, ast.Lambda):
+            continue
+        if isinstance(node, ast.Call):
+            found.add(id(node))
+        todo.extend(ast.iter_child_nodes(node))
+    return found
 
 
 def _ids(nodes: list[ast.expr]) -> set[int]:
