@@ -242,7 +242,8 @@ def _render_parse_error() -> list[str]:
             - Newer syntax: code written for a newer Python than the one running sightlint
               (a `type X = ...` alias or `def f[T]()` generics on Python 3.11) is a syntax
               error to the older parser. When sightlint can tell, the message adds the
-              version the file needs: `(the file may need Python 3.12; sightlint runs on 3.11)`.
+              version the file needs: `(the file uses Python 3.12 syntax; sightlint is
+              running on Python 3.11)`.
               A file nested deeper than the interpreter allows (200 brackets, 100 blocks)
               or than LibCST's parser survives is not asked about: the message says
               `not checked for newer Python syntax: the file is too deeply nested, ...`.
@@ -250,6 +251,11 @@ def _render_parse_error() -> list[str]:
               wrote (a `print` or `exec` statement, `except E, name:`, `raise E, message`,
               backquotes, `<>`, `10L`, `0777`, `ur''`), the message says so:
               ``(looks like Python 2: a `print` statement; sightlint reads Python 3)``.
+              Not when the rest of the file writes what Python 2 had no syntax for
+              (annotations, f-strings, `async def`, `await`, `nonlocal`, `yield from`,
+              `raise ... from`, `:=`, keyword-only parameters): `except A, B:` in such a
+              file is Python 3.14's unparenthesised `except` (PEP 758), and only the newer
+              version is named.
             - `cannot read file: ...`: the file is binary (it contains NUL bytes), or its
               bytes do not decode with its declared encoding (a BOM, a `# -*- coding: ... -*-`
               cookie, otherwise UTF-8); or it is not a regular file (a FIFO, a device such

@@ -233,16 +233,20 @@ def _syntax_error(path: str, text: str, exc: SyntaxError) -> Finding:
     message = f"syntax error: {exc.msg}"
     lines = text.split("\n")
     python2 = python2_marker(lines[line - 1]) if 0 < line <= len(lines) else None
-    hint = _newer_python_hint(text)
-    if python2:  # read with the newer grammar, `except E, name:` is 3.14's `except (E, name):`
+    hint, python3 = _newer_python_hint(text)
+    # Read with the newer grammar, `except E, name:` is 3.14's `except (E, name):`; a file
+    # that also writes what Python 2 had no syntax for (annotations, f-strings, `async def`)
+    # is not Python 2, and only the newer version is named.
+    if python2 and not python3:
         hint = f"looks like Python 2: {python2}; sightlint reads Python 3" + (f"; or {hint}" if hint else "")
     if hint:
         message += f" ({hint})"
     return parse_error(path, message, line, col)
 
 
-def _newer_python_hint(text: str) -> str | None:
-    """Name the Python version a file needs when only a newer grammar accepts it.
+def _newer_python_hint(text: str) -> tuple[str | None, bool]:
+    """Name the Python version a file needs when only a newer grammar accepts it, and
+    whether the file holds syntax Python 2 never had (then it is no Python 2 code).
 
     The running interpreter's parser knows no newer syntax, so LibCST (which carries its
     own grammar for later versions) is asked, lazily and only for files that failed; the
@@ -251,35 +255,63 @@ def _newer_python_hint(text: str) -> str | None:
     running = sys.version_info[:2]
     where = f"sightlint is running on Python {running[0]}.{running[1]}"
     if len(text) > MAX_HINT_SIZE:
-        return None  # LibCST would take seconds over it, for a hint
+        return None, False  # LibCST would take seconds over it, for a hint
     deep = nesting.too_nested(text)
     if deep == nesting.UNTOKENIZABLE:
-        return None  # no newer grammar accepts what does not tokenize (an unclosed bracket)
+        return None, False  # no newer grammar accepts what does not tokenize (an unclosed bracket)
     if deep:
         # LibCST's parser would crash the process (see ``sightlint.nesting``).
-        return f"not checked for newer Python syntax: the file is too deeply nested, {deep}"
+        return f"not checked for newer Python syntax: the file is too deeply nested, {deep}", False
     try:
         import libcst
     except ImportError:  # pragma: no cover - libcst is a dependency
-        return None
+        return None, False
     newest = max(libcst.KNOWN_PYTHON_VERSION_STRINGS, key=lambda v: tuple(int(p) for p in v.split(".")))
     try:
         module = libcst.parse_module(text, config=libcst.PartialParserConfig(python_version=newest))
     except Exception:  # sightlint: ignore[SL201] no grammar accepts it: a plain syntax error
-        return None
-    needed = _syntax_version(module)
+        return None, False
+    needed, python3 = _syntax_version(module)
     if needed is not None and needed > running:
-        return f"the file uses Python {needed[0]}.{needed[1]} syntax; {where}"
-    return f"the file may use syntax newer than Python {running[0]}.{running[1]}; {where}"
+        return f"the file uses Python {needed[0]}.{needed[1]} syntax; {where}", python3
+    return f"the file may use syntax newer than Python {running[0]}.{running[1]}; {where}", python3
 
 
-def _syntax_version(module: Any) -> tuple[int, int] | None:
-    """The newest Python version among the constructs in a LibCST tree that need one."""
+def _syntax_version(module: Any) -> tuple[tuple[int, int] | None, bool]:
+    """The newest Python version among the constructs in a LibCST tree that need one, and
+    whether the tree holds syntax that Python 2 never had: annotations, f-strings,
+    `async`/`await`, `nonlocal`, `yield from`, `raise ... from`, `:=`, keyword-only
+    parameters."""
     import libcst
 
     found: list[tuple[int, int]] = []
+    python3: list[bool] = []
 
     class Finder(libcst.CSTVisitor):
+        def visit_Annotation(self, node: libcst.Annotation) -> None:
+            python3.append(True)
+
+        def visit_Await(self, node: libcst.Await) -> None:
+            python3.append(True)
+
+        def visit_FunctionDef(self, node: libcst.FunctionDef) -> None:
+            if node.asynchronous is not None or node.params.kwonly_params:
+                python3.append(True)  # `async def`, or keyword-only parameters
+
+        def visit_Nonlocal(self, node: libcst.Nonlocal) -> None:
+            python3.append(True)
+
+        def visit_Yield(self, node: libcst.Yield) -> None:
+            if isinstance(node.value, libcst.From):
+                python3.append(True)
+
+        def visit_Raise(self, node: libcst.Raise) -> None:
+            if node.cause is not None:
+                python3.append(True)
+
+        def visit_NamedExpr(self, node: libcst.NamedExpr) -> None:
+            python3.append(True)
+
         def visit_TemplatedString(self, node: libcst.TemplatedString) -> None:
             found.append((3, 14))  # t-strings, PEP 750
 
@@ -308,9 +340,10 @@ def _syntax_version(module: Any) -> tuple[int, int] | None:
                     len(quote) == 1 and "\n" in module.code_for_node(part)
                 ):
                     found.append((3, 12))  # own quote, or a line break, inside the f-string: PEP 701
+            python3.append(True)
 
     module.visit(Finder())
-    return max(found) if found else None
+    return (max(found) if found else None), bool(python3)
 
 
 def _reuses_quote(expression: Any, quote: str) -> bool:

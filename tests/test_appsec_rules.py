@@ -332,6 +332,21 @@ def test_sl703_an_app_that_answers_value_error_itself_leaves_only_the_truncation
         assert [(line, severity) for line, severity, _ in _sl703_run({**LOGIN, "app/main.py": main})] == [(4, "high"), (7, "high")]
 
 
+def test_sl703_a_try_on_the_way_is_named_before_the_app_level_handler() -> None:
+    # dispatch's change_password: the route's own `try: ... except ValueError` answers bcrypt
+    # 5's error with a 400 before the application's middleware could see it.
+    caught = LOGIN["app/routes.py"].replace(
+        "    return bcrypt.hashpw(body.password.encode(), bcrypt.gensalt())\n",
+        "    try:\n        return bcrypt.hashpw(body.password.encode(), bcrypt.gensalt())\n"
+        "    except ValueError as e:\n        raise HTTPException(status_code=400, detail=str(e)) from e\n",
+    ).replace("from fastapi import APIRouter", "from fastapi import APIRouter, HTTPException")
+    for main in (ERRORS_MIDDLEWARE, "from fastapi import FastAPI\napp = FastAPI()\n"):
+        found = _sl703_run({**LOGIN, "app/routes.py": caught, "app/main.py": main})
+        signup = [(severity, message) for line, severity, message in found if line == 7]
+        assert signup == [("medium", signup[0][1])]
+        assert "caught on the way, in `signup`" in signup[0][1] and "middleware" not in signup[0][1]
+
+
 def test_sl703_app_level_handler_findings_are_the_same_with_and_without_the_cache(tmp_path: Path) -> None:
     root, cache = tmp_path / "project", tmp_path / "cache"
     _write(root, {**LOGIN, "app/main.py": ERRORS_MIDDLEWARE})

@@ -148,6 +148,22 @@ def test_unparenthesised_except_names_python_3_14() -> None:
     assert finding.code == "SL000" and "uses Python 3.14 syntax" in finding.message
 
 
+@pytest.mark.skipif(__import__("sys").version_info >= (3, 14), reason="PEP 758 syntax parses on 3.14+")
+def test_unparenthesised_except_in_python_3_code_is_not_called_python_2() -> None:
+    # `except A, B:` is Python 2's `except E, name:` only in a file Python 2 could have
+    # written: annotations (or f-strings, `async def`, ...) elsewhere make it 3.14's PEP 758.
+    typed = "def f(token: str) -> None:\n    try:\n        pass\n    except KeyError, ValueError:\n        pass\n"
+    (finding,) = check_source(typed, "n.py", Settings()).findings
+    assert "uses Python 3.14 syntax" in finding.message and "Python 2" not in finding.message
+    fstring = "x = f'{1}'\ntry:\n    pass\nexcept KeyError, ValueError:\n    pass\n"
+    (finding,) = check_source(fstring, "n.py", Settings()).findings
+    assert "Python 2" not in finding.message
+    # `*args` and a plain `def` are Python 2 as well: the Python 2 reading stays first.
+    old = "def f(*args):\n    try:\n        pass\n    except ValueError, e:\n        pass\n"
+    (finding,) = check_source(old, "n.py", Settings()).findings
+    assert "looks like Python 2: `except E, name:`" in finding.message and "3.14" in finding.message
+
+
 def test_plain_syntax_error_gets_no_version_hint() -> None:
     (finding,) = check_source("def f(:\n    pass\n", "s.py", Settings()).findings
     assert "Python 3." not in finding.message

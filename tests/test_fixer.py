@@ -135,8 +135,10 @@ def test_overlapping_fixes_take_several_passes() -> None:
     source = "from datetime import datetime\n\nx = datetime.utcfromtimestamp(datetime.utcnow().timestamp())\n"
     outcome = fix_source(source.encode(), "m.py", SL301, unsafe=True)
     assert outcome.new is not None and len(outcome.applied) == 2
+    # The inner call is read as local time by `.timestamp()` (SL301 high): only its aware
+    # fix, which makes the timestamp the true epoch; the outer one stays naive.
     assert outcome.new.decode().endswith(
-        "x = datetime.fromtimestamp(datetime.now(timezone.utc).replace(tzinfo=None).timestamp(), tz=timezone.utc).replace(tzinfo=None)\n"
+        "x = datetime.fromtimestamp(datetime.now(timezone.utc).timestamp(), tz=timezone.utc).replace(tzinfo=None)\n"
     )
 
 
@@ -372,9 +374,11 @@ def test_a_name_added_to_a_sorted_import_keeps_it_sorted(imports: str, expected:
 
 def test_a_fix_in_a_default_argument_is_applied() -> None:
     """LibCST's range of a Param ends before its default: the replacement must still reach it."""
-    source = "from datetime import datetime\n\n\ndef f(\n    a,\n    until: datetime = datetime.utcnow(),\n) -> None:\n    pass\n\n\n@deco(at=datetime.utcnow())\ndef g():\n    pass\n"
+    # `utcfromtimestamp(0)`: a constant, fixable default (`utcnow()` there is frozen at import,
+    # which no replacement cures: SL301 offers no fix for it).
+    source = "from datetime import datetime\n\n\ndef f(\n    a,\n    since: datetime = datetime.utcfromtimestamp(0),\n) -> None:\n    pass\n\n\n@deco(at=datetime.utcnow())\ndef g():\n    pass\n"
     out = fixed(source, SL301, unsafe=False)
-    assert "until: datetime = datetime.now(timezone.utc).replace(tzinfo=None)," in out
+    assert "since: datetime = datetime.fromtimestamp(0, tz=timezone.utc).replace(tzinfo=None)," in out
     assert "@deco(at=datetime.now(timezone.utc).replace(tzinfo=None))" in out
 
 

@@ -81,6 +81,66 @@ def test_near_misses_stay_medium(body: str) -> None:
     assert [f.severity for f in found(code)] == [Severity.MEDIUM]
 
 
+@pytest.mark.parametrize(
+    "body, method",
+    [
+        ("    now = datetime.utcnow()\n    return (now + timedelta(seconds=ttl)).timestamp()\n", "timestamp"),
+        ("    return datetime.utcnow().timestamp()\n", "timestamp"),
+        ("    return datetime.utcfromtimestamp(ttl).astimezone(timezone.utc)\n", "astimezone"),
+    ],
+)
+def test_read_as_local_time_is_high_and_only_aware_fixable(body: str, method: str) -> None:
+    # `.timestamp()` and `.astimezone()` read a naive datetime as the host's local time.
+    code = f"from datetime import datetime, timedelta, timezone\n\ndef f(ttl):\n{body}"
+    (finding,) = found(code)
+    assert finding.severity is Severity.HIGH and f"`.{method}()`" in finding.message
+    assert "local time" in finding.message
+    assert finding.fix_safety is FixSafety.UNSAFE
+    assert ".replace(tzinfo=None)" not in fixed(code, unsafe=True)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # rebound to an aware value before it is read
+        "    now = datetime.utcnow()\n    now = now.replace(tzinfo=timezone.utc)\n    return now.timestamp()\n",
+        # another value's timestamp
+        "    now = datetime.utcnow()\n    return ttl.timestamp(), now\n",
+        # made aware first
+        "    return datetime.utcnow().replace(tzinfo=timezone.utc).timestamp()\n",
+    ],
+)
+def test_local_time_near_misses_stay_medium(body: str) -> None:
+    code = f"from datetime import datetime, timedelta, timezone\n\ndef f(ttl):\n{body}"
+    assert [f.severity for f in found(code)] == [Severity.MEDIUM]
+
+
+def test_utcnow_as_a_parameter_default_is_high_with_no_fix() -> None:
+    # Evaluated once, when the module's (or a class's) `def` runs; a `def` inside a
+    # function takes its defaults per call of the outer one, a lambda's body per call.
+    findings = found("""\
+        from datetime import datetime, timedelta
+        def f(ended_at: datetime = datetime.utcnow()):
+            return ended_at
+        class Repo:
+            async def g(self, *, since=datetime.utcnow() - timedelta(days=1)):
+                return since
+        def outer():
+            def inner(at=datetime.utcnow()):
+                return at
+            return inner
+        def h(clock=lambda: datetime.utcnow(), epoch=datetime.utcfromtimestamp(0)):
+            return clock()
+        """)
+    grades = {(f.line, f.severity, f.fix_safety) for f in findings}
+    high, medium = Severity.HIGH, Severity.MEDIUM
+    assert grades == {
+        (2, high, FixSafety.NONE), (5, high, FixSafety.NONE),
+        (8, medium, FixSafety.SAFE), (11, medium, FixSafety.SAFE),
+    }
+    assert all("evaluated once" in f.message for f in findings if f.severity is high)
+
+
 def test_a_timezone_aware_column_is_high() -> None:
     findings = found("""\
         from datetime import datetime

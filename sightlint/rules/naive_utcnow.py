@@ -37,6 +37,20 @@ _STORED = (
     "column: it reads back aware, so mixing it with naive values raises `TypeError`, and "
     "some drivers read a naive value in the session's time zone."
 )
+# ``{method}`` is filled in at the finding: `.timestamp()` or `.astimezone()`.
+_LOCAL = (
+    "`{{call}}` returns a naive datetime, and this function calls `.{method}()` on it, which "
+    "reads a naive datetime as the host's local time: the result is off by the host's UTC "
+    "offset wherever the process does not run in UTC."
+)
+_DEFAULT = (
+    "`datetime.utcnow()` in a parameter's default is evaluated once, when the `def` runs: "
+    "every call that leaves the argument out gets that moment, not the current time (and a "
+    "naive datetime, from a call deprecated since Python 3.12). Default to `None` and read "
+    "the clock in the body."
+)
+# Methods that read a naive datetime as local time (Python's datetime documentation).
+_LOCAL_METHODS = ("timestamp", "astimezone")
 # method -> (the call as the messages name it, its aware replacement); the fix titles follow.
 _CALLS = {
     "utcnow": ("datetime.utcnow()", "datetime.now(timezone.utc)"),
@@ -52,6 +66,7 @@ class _Frame:
     naive: set[int] = field(default_factory=set)  # ids of the naive calls in it
     assigned: dict[str, list[ast.expr]] = field(default_factory=dict)  # name -> values bound to it
     pairs: list[tuple[ast.expr, ast.expr]] = field(default_factory=list)  # compared or subtracted
+    local: list[tuple[ast.expr, str]] = field(default_factory=list)  # receivers of `.timestamp()`/`.astimezone()`
 
 
 class NaiveUtcnow(Rule):
@@ -68,8 +83,15 @@ class NaiveUtcnow(Rule):
     `TypeError` at run time. The finding is **medium**, and **high** where the misuse is
     visible: the naive result (or a name bound to it) is compared with or subtracted
     from an aware value in the same function (`datetime.now(tz)`, `.astimezone()`, a
-    value built with `tzinfo=`), or it is stored in a column the module declares
+    value built with `tzinfo=`), it is read as local time in the same function
+    (`.timestamp()` or `.astimezone()` called on it, on `it ± timedelta`, or on a name
+    bound only to such values: a JWT `exp` of `(datetime.utcnow() + ttl).timestamp()` is
+    off by the host's UTC offset), or it is stored in a column the module declares
     `DateTime(timezone=True)` (its `default=`, or an attribute or keyword of that name).
+    `datetime.utcnow()` in a parameter's default of a module's or a class's `def` is
+    **high** too, and has no fix: the default is evaluated once, when the `def` runs at
+    import, so every call that leaves the argument out gets that moment, naive or aware
+    (default to `None` and read the clock in the body).
     The message and the fix title name the call found and its own replacement:
     `datetime.utcfromtimestamp(t)` → `datetime.fromtimestamp(t, tz=timezone.utc)`.
 
@@ -85,9 +107,9 @@ class NaiveUtcnow(Rule):
     - The **aware** fix, `datetime.now(timezone.utc)`, `datetime.fromtimestamp(t,
       tz=timezone.utc)`, `lambda: datetime.now(timezone.utc)`, is offered only where the
       value meets aware values: the **high** findings (compared with or subtracted from an
-      aware value, or stored in a `DateTime(timezone=True)` column). There keeping the
-      value naive would keep the `TypeError` (or the mismatch with the aware column), so it
-      is their only fix; it is **unsafe** (`--unsafe-fixes`): `isoformat()` gains
+      aware value, read as local time, or stored in a `DateTime(timezone=True)` column).
+      There keeping the value naive would keep the `TypeError` (or the local-time reading,
+      or the mismatch with the aware column), so it is their only fix; it is **unsafe** (`--unsafe-fixes`): `isoformat()` gains
       `+00:00`, and other uses of the value may still expect it naive. Everywhere else
       `--unsafe-fixes` still applies the naive-preserving fix: an aware value written into
       a naive `DateTime` column is rejected by asyncpg (`timestamp without time zone`), and
@@ -268,6 +290,25 @@ class NaiveUtcnow(Rule):
                          "class Job:\n"
                          "    started_at = Column(DateTime(timezone=True), default=lambda: datetime.now(timezone.utc))\n",
         ),
+        Bad(
+            "from datetime import datetime, timedelta\n"
+            "\n"
+            "def expires(ttl: int) -> float:\n"
+            "    now = datetime.utcnow()\n"
+            "    return (now + timedelta(seconds=ttl)).timestamp()\n",
+            unsafe_fixed="from datetime import datetime, timedelta, timezone\n"
+                         "\n"
+                         "def expires(ttl: int) -> float:\n"
+                         "    now = datetime.now(timezone.utc)\n"
+                         "    return (now + timedelta(seconds=ttl)).timestamp()\n",
+        ),
+        Bad(
+            "from datetime import datetime\n"
+            "\n"
+            "def activities(db, ended_at: datetime = datetime.utcnow()):\n"
+            "    return db.query(ended_at)\n",
+            fixed=None,
+        ),
     )
 
     good = (
@@ -305,6 +346,7 @@ class NaiveUtcnow(Rule):
         self._tz_calls: dict[ast.Call, bool] = {}
         self._tz_lines: set[int] | None = None  # `_tz_rows`, found on first use
         self._tz_known = False
+        self._in_defaults: set[int] = set()  # ids of the calls a parameter's default makes
 
     @classmethod
     def may_report(cls, text: str) -> bool:
@@ -316,6 +358,8 @@ class NaiveUtcnow(Rule):
             self._called.add(id(node.func))
             self._frames[-1].naive.add(id(node))
             self._add_pending(node)
+        elif isinstance(node.func, ast.Attribute) and node.func.attr in _LOCAL_METHODS:
+            self._frames[-1].local.append((node.func.value, node.func.attr))
         called = _last_name(node.func)
         if called in _COLUMN_CALLS and self._tz_text and self._declares_tz(node):
             self._tz_columns_seen.append((node, None))
@@ -407,6 +451,11 @@ class NaiveUtcnow(Rule):
         self._classes.pop()
 
     def visit_FunctionDef(self, node: ast.FunctionDef) -> None:
+        # A `def` of the module or of a class runs once, at import: its defaults are that
+        # moment for good. One inside a function runs (and takes its defaults) per call.
+        defaults = [*node.args.defaults, *(d for d in node.args.kw_defaults if d is not None)]
+        if defaults and len(self._frames) == 1:
+            self._in_defaults.update(_calls_made_now(defaults))
         self._frames.append(_Frame())
 
     visit_AsyncFunctionDef = visit_FunctionDef
@@ -425,6 +474,10 @@ class NaiveUtcnow(Rule):
                     self._high.setdefault(naive, _STORED)
         for node in self._pending:
             message = self._high.get(id(node))
+            if id(node) in self._in_defaults and isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "utcnow":
+                # Neither fix helps: the default stays one moment, naive or aware.
+                self.report(node, _DEFAULT, severity=Severity.HIGH, fixable=False)
+                continue
             if isinstance(node, ast.Attribute):
                 callable_message = (
                     "`datetime.utcnow` passed as a callable produces naive datetimes; "
@@ -443,12 +496,18 @@ class NaiveUtcnow(Rule):
                     self.findings[-1] = dataclasses.replace(last, fix_title=f"{how}: `{aware}{tail}`")
 
     def _grade(self, frame: _Frame) -> None:
-        """Mark the frame's naive calls that meet an aware value as high."""
+        """Mark the frame's naive calls that meet an aware value, or are read as local time
+        (`.timestamp()`, `.astimezone()`), as high."""
         for left, right in frame.pairs:
             for naive, other in ((left, right), (right, left)):
                 if _aware(other, frame, 0):
                     for found in _naive_in(naive, frame, frame.naive):
                         self._high.setdefault(found, _COMPARED)
+        for receiver, method in frame.local:
+            # Only a value that is naive whatever binding it comes from: a name also bound
+            # to `now.replace(tzinfo=timezone.utc)` may be aware by then.
+            for found in _naive_in(receiver, frame, frame.naive, every=True):
+                self._high.setdefault(found, _LOCAL.format(method=method))
 
     # -- fix -------------------------------------------------------------------------
 
@@ -607,19 +666,36 @@ def _declares_tz(call: ast.Call) -> bool:
     return False
 
 
+def _calls_made_now(expressions: list[ast.expr]) -> set[int]:
+    """Ids of the calls evaluating ``expressions`` makes (not those in a ``lambda`` body)."""
+    found: set[int] = set()
+    todo: list[ast.AST] = list(expressions)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, ast.Lambda):
+            continue
+        if isinstance(node, ast.Call):
+            found.add(id(node))
+        todo.extend(ast.iter_child_nodes(node))
+    return found
+
+
 def _ids(nodes: list[ast.expr]) -> set[int]:
     return {id(node) for node in nodes}
 
 
-def _naive_in(expr: ast.expr, frame: _Frame, naive: set[int], depth: int = 0) -> list[int]:
+def _naive_in(expr: ast.expr, frame: _Frame, naive: set[int], depth: int = 0, *, every: bool = False) -> list[int]:
     """Ids of the naive calls ``expr`` evaluates to, lexically: the call, ``call ± x``, or a
-    name the frame binds to one."""
+    name the frame binds to one (``every``: only if each value bound to it is one)."""
     if id(expr) in naive:
         return [id(expr)]
     if isinstance(expr, ast.BinOp) and isinstance(expr.op, (ast.Add, ast.Sub)):
-        return _naive_in(expr.left, frame, naive, depth)
+        return _naive_in(expr.left, frame, naive, depth, every=every)
     if isinstance(expr, ast.Name) and depth < 3:
-        return [i for value in frame.assigned.get(expr.id, ()) for i in _naive_in(value, frame, naive, depth + 1)]
+        found = [_naive_in(value, frame, naive, depth + 1, every=every) for value in frame.assigned.get(expr.id, ())]
+        if every and not all(found):
+            return []
+        return [i for ids in found for i in ids]
     return []
 
 

@@ -32,7 +32,8 @@ class _Sink(NamedTuple):
     kind: str  # "hash" or "check"
     call: str  # the bcrypt call as written, e.g. ``bcrypt.hashpw``
     chain: tuple[RelatedLocation, ...]  # from this function down to the bcrypt call
-    handled: bool = False  # a hash whose ValueError (bcrypt 5) a `try` on the way catches
+    handled: bool = False  # a hash whose ValueError (bcrypt 5) a `try` on the way, or the app, answers
+    catcher: str = ""  # the function whose `try` catches it, nearest the call (before any app handler)
 
 
 class _Function(NamedTuple):
@@ -76,7 +77,8 @@ class PasswordLengthUnchecked(Rule):
     by the application (no 500): what is left is bcrypt 4.x's silent truncation at the
     fields whose value is *hashed* (two passwords that share their first 72 bytes are
     one), still worth fixing but no crash, and the message names the handler that
-    answers. A login field (`checkpw`/`verify`) under such a handler is not reported: a
+    answers: the function whose `try` catches it on the way, which answers first, else
+    the application's handler. A login field (`checkpw`/`verify`) under such a handler is not reported: a
     long password there gets the handler's answer, and the truncation is reported where
     the password is hashed.
 
@@ -898,7 +900,8 @@ def _sinks(
                 continue
             where = (call.site.line, call.site.col)
             app_handles = answered is not None and model.component(model.path_of(fid)) in answered
-            handled = app_handles or bool(flows.caught.get(where, frozenset()) & _HANDLES_VALUE_ERROR)
+            catcher = model.display(fid) if flows.caught.get(where, frozenset()) & _HANDLES_VALUE_ERROR else ""
+            handled = app_handles or bool(catcher)
             if kind == "check" and handled:
                 continue
             for key, value in flows.args.get(where, ()):
@@ -906,7 +909,7 @@ def _sinks(
                     continue
                 here = RelatedLocation(model.path_of(fid), call.site.line, call.site.col, f"`{call.site.text}(...)` gets `{value}`")
                 if value not in sinks.setdefault(fid, {}):
-                    sinks[fid][value] = _Sink(kind, call.site.text, (here,), handled)
+                    sinks[fid][value] = _Sink(kind, call.site.text, (here,), handled, catcher)
                     todo.append((fid, value))
     while todo:
         fid, value = todo.pop()
@@ -918,7 +921,9 @@ def _sinks(
             if caller is None:
                 continue
             where = (edge.line, edge.col)
-            handled = sink.handled or bool(caller.caught.get(where, frozenset()) & _HANDLES_VALUE_ERROR)
+            catches = bool(caller.caught.get(where, frozenset()) & _HANDLES_VALUE_ERROR)
+            catcher = sink.catcher or (model.display(edge.source) if catches else "")
+            handled = sink.handled or catches
             if sink.kind == "check" and handled:
                 continue
             for key, source in caller.args.get(where, ()):
@@ -928,7 +933,9 @@ def _sinks(
                 reached = f"{source}.{attr}" if attr and "." not in source else source if not attr else None
                 if reached is None or reached in caller.bounded or reached in sinks.get(edge.source, {}):
                     continue
-                sinks.setdefault(edge.source, {})[reached] = _Sink(sink.kind, sink.call, (model.hop(edge), *sink.chain), handled)
+                sinks.setdefault(edge.source, {})[reached] = _Sink(
+                    sink.kind, sink.call, (model.hop(edge), *sink.chain), handled, catcher
+                )
                 todo.append((edge.source, reached))
     return sinks
 
@@ -964,6 +971,12 @@ def _message(cls_name: str, name: str, max_length: int, sink: _Sink, where: str,
     )
     if sink.kind == "check":
         consequence = "bcrypt 5 raises `ValueError` for a longer one, and nothing on the way catches it (a 500)"
+    elif sink.catcher:
+        # The nearest handler answers: an application-level one never sees the error.
+        consequence = (
+            "bcrypt 4.x silently ignores everything past 72 bytes, so two passwords that share their first 72 bytes "
+            f"are the same password (bcrypt 5's `ValueError` is caught on the way, in `{sink.catcher}`)"
+        )
     elif answered is not None:
         parts = answered.handler.split(".")
         how = f"the middleware `{parts[-2]}`" if answered.how == "middleware" and len(parts) > 1 else f"the exception handler `{parts[-1]}`"
