@@ -43,7 +43,7 @@ def test_version() -> None:
 def test_check_reports_and_exits_1(project: Path) -> None:
     code, out = run("check", "--format", "concise")
     assert code == 1
-    assert out.splitlines() == ["app/bad.py:3:9: SL301 `datetime.utcnow()` is deprecated and returns a naive datetime; use `datetime.now(timezone.utc)`."]
+    assert out.splitlines() == ["app/bad.py:3:9: SL301 `datetime.utcnow()` is deprecated and returns a naive datetime; use `datetime.now(timezone.utc)`, with `.replace(tzinfo=None)` where the value meets naive datetimes (a naive `DateTime` column)."]
 
 
 def test_clean_exits_0(project: Path) -> None:

@@ -165,8 +165,8 @@ def test_concise_lists_internal_errors_and_unused_suppressions() -> None:
 def test_concise_from_engine_findings(tmp_path: Path) -> None:
     result = check_source(SL301_SNIPPET, "svc/tokens.py", Settings())
     assert output(RunResult(files=[result]), "concise").splitlines() == [
-        "svc/tokens.py:5:12: SL301 `datetime.utcnow()` is deprecated and returns a naive datetime; use `datetime.now(timezone.utc)`.",
-        "svc/tokens.py:9:12: SL301 `datetime.utcnow()` is deprecated and returns a naive datetime; use `datetime.now(timezone.utc)`.",
+        "svc/tokens.py:5:12: SL301 `datetime.utcnow()` is deprecated and returns a naive datetime; use `datetime.now(timezone.utc)`, with `.replace(tzinfo=None)` where the value meets naive datetimes (a naive `DateTime` column).",
+        "svc/tokens.py:9:12: SL301 `datetime.utcnow()` is deprecated and returns a naive datetime; use `datetime.now(timezone.utc)`, with `.replace(tzinfo=None)` where the value meets naive datetimes (a naive `DateTime` column).",
     ]
 
 
@@ -435,7 +435,7 @@ def test_text_layout_with_source_frame(tmp_path: Path, monkeypatch: pytest.Monke
     result = check_source(SL301_SNIPPET, "svc/tokens.py", Settings())
     text = output(RunResult(files=[result, FileResult(path="other.py")]), "text")
     assert ESC not in text
-    msg = "`datetime.utcnow()` is deprecated and returns a naive datetime; use `datetime.now(timezone.utc)`."
+    msg = "`datetime.utcnow()` is deprecated and returns a naive datetime; use `datetime.now(timezone.utc)`, with `.replace(tzinfo=None)` where the value meets naive datetimes (a naive `DateTime` column)."
     fix = "  fix available (safe): Keep the value naive: `datetime.now(timezone.utc).replace(tzinfo=None)`"
     assert text.splitlines() == [
         f"svc/tokens.py:5:12: SL301 [medium] {msg}",

@@ -302,7 +302,8 @@ def test_messages_and_fix_titles_name_the_call_found() -> None:
     findings = sorted(check_source(code, "app/m.py", Settings(select=("SL301",))).findings, key=lambda f: f.span.line)
     medium, high, plain = findings
     assert medium.message == (
-        "`datetime.utcfromtimestamp(t)` is deprecated and returns a naive datetime; use `datetime.fromtimestamp(t, tz=timezone.utc)`."
+        "`datetime.utcfromtimestamp(t)` is deprecated and returns a naive datetime; use `datetime.fromtimestamp(t, tz=timezone.utc)`, "
+        "with `.replace(tzinfo=None)` where the value meets naive datetimes (a naive `DateTime` column)."
     )
     assert medium.fix_title == "Keep the value naive: `datetime.fromtimestamp(t, tz=timezone.utc).replace(tzinfo=None)`"
     assert high.severity is Severity.HIGH and high.message.startswith("`datetime.utcfromtimestamp(t)` returns a naive datetime")

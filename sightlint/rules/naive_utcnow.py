@@ -56,7 +56,10 @@ _CALLS = {
     "utcnow": ("datetime.utcnow()", "datetime.now(timezone.utc)"),
     "utcfromtimestamp": ("datetime.utcfromtimestamp(t)", "datetime.fromtimestamp(t, tz=timezone.utc)"),
 }
-_MEDIUM = "`{call}` is deprecated and returns a naive datetime; use `{aware}`."
+_MEDIUM = (
+    "`{call}` is deprecated and returns a naive datetime; use `{aware}`, "
+    "with `.replace(tzinfo=None)` where the value meets naive datetimes (a naive `DateTime` column)."
+)
 
 
 @dataclass
@@ -133,7 +136,10 @@ class NaiveUtcnow(Rule):
         code="SL301",
         name="naive-utcnow",
         severity=Severity.MEDIUM,
-        summary="`datetime.utcnow()` is deprecated and returns a naive datetime; use `datetime.now(timezone.utc)`.",
+        summary=(
+            "`datetime.utcnow()` is deprecated and returns a naive datetime; use `datetime.now(timezone.utc)`, "
+            "with `.replace(tzinfo=None)` where the value meets naive datetimes (a naive `DateTime` column)."
+        ),
         audit="§9",
         fix=FixSafety.SAFE,
         fix_title="Keep the value naive: `datetime.now(timezone.utc).replace(tzinfo=None)`",
@@ -481,7 +487,8 @@ class NaiveUtcnow(Rule):
             if isinstance(node, ast.Attribute):
                 callable_message = (
                     "`datetime.utcnow` passed as a callable produces naive datetimes; "
-                    "use `lambda: datetime.now(timezone.utc)`."
+                    "use `lambda: datetime.now(timezone.utc)`, with `.replace(tzinfo=None)` "
+                    "where the values meet naive datetimes (a naive `DateTime` column)."
                 )
                 self.report(node, (message or callable_message).format(call="datetime.utcnow"), **_graded(message))
             else:
