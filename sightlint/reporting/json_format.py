@@ -44,49 +44,51 @@ def finding_dict(f: Finding, fingerprint: str | None = None) -> dict[str, Any]:
 
 def _finding_line(f: Finding, fingerprint: str, encode: Any) -> str:
     """``encode(finding_dict(f, fingerprint))``, written out here: the same text (``encode``
-    is the compact encoder :func:`render` makes, ``ensure_ascii``, ``", "`` and ``": "``), a
-    third of the time (the dict and the encoder's setup per finding were most of a cold JSON
-    report's serial render)."""
+    is the compact encoder :func:`render` makes, ``ensure_ascii``, ``", "`` and ``": "``), in
+    a third of the time (the dict and the encoder's setup per finding were most of a cold
+    JSON report's serial render). Strings and ints of the expected types are written here
+    (ints as ``int.__repr__`` writes them), anything else by ``encode``."""
     span = f.span
-    safety = f.fix_safety
-    related = f.related
     code, name, message, path, detail = f.code, f.name, f.message, f.path, f.detail
     line, col, end_line, end_col = span.line, span.col, span.end_line, span.end_col
     if (
-        not related and not f.chain_paths and safety is FixSafety.NONE
-        and type(code) is str and type(name) is str and type(message) is str and type(path) is str
-        and (detail is None or type(detail) is str)
+        type(code) is str and type(name) is str and type(message) is str and type(path) is str
         and type(line) is int and type(col) is int and type(end_line) is int and type(end_col) is int
     ):  # fmt: skip
-        # The common shape, spelt out (ints as ``int.__repr__`` writes them).
-        return (
+        head = (
             f'{{"code": {_string(code)}, "name": {_string(name)}, "severity": {_string(_LABELS[f.severity])}, '
             f'"message": {_string(message)}, "path": {_string(path)}, "line": {line}, "column": {col + 1}, '
-            f'"end_line": {end_line}, "end_column": {end_col + 1}, "fix": null, "related": [], '
-            f'"detail": {"null" if detail is None else _string(detail)}, "chain_paths": [], "fingerprint": {_value(fingerprint, encode)}}}'
+            f'"end_line": {end_line}, "end_column": {end_col + 1}'
         )
-    if related:
-        shown = ", ".join(
-            f'{{"path": {_value(r.path, encode)}, "line": {_value(r.line, encode)}, "column": {_value(r.col + 1, encode)}, '
-            f'"message": {_value(r.message, encode)}}}'
-            for r in related
-        )
-        related_text = f"[{shown}]"
     else:
-        related_text = "[]"
-    chain = f.chain_paths
-    chain_text = f"[{', '.join(_value(p, encode) for p in chain)}]" if chain else "[]"
+        head = (
+            f'{{"code": {_value(code, encode)}, "name": {_value(name, encode)}, '
+            f'"severity": {_value(_LABELS[f.severity], encode)}, "message": {_value(message, encode)}, '
+            f'"path": {_value(path, encode)}, "line": {_value(line, encode)}, "column": {_value(col + 1, encode)}, '
+            f'"end_line": {_value(end_line, encode)}, "end_column": {_value(end_col + 1, encode)}'
+        )
+    safety = f.fix_safety
     fix = (
         "null" if safety is FixSafety.NONE
         else f'{{"safety": {_value(safety.value, encode)}, "title": {_value(f.fix_title, encode)}}}'
     )  # fmt: skip
+    related = f.related
+    related_text = f"[{', '.join([_related(r, encode) for r in related])}]" if related else "[]"
+    chain = f.chain_paths
+    chain_text = f"[{', '.join([_string(p) if type(p) is str else _value(p, encode) for p in chain])}]" if chain else "[]"
+    detail_text = "null" if detail is None else _string(detail) if type(detail) is str else _value(detail, encode)
+    shown = _string(fingerprint) if type(fingerprint) is str else _value(fingerprint, encode)
+    return f'{head}, "fix": {fix}, "related": {related_text}, "detail": {detail_text}, "chain_paths": {chain_text}, "fingerprint": {shown}}}'
+
+
+def _related(r: Any, encode: Any) -> str:
+    """One related location as :func:`finding_dict` puts it, as ``encode`` writes it."""
+    path, line, col, message = r.path, r.line, r.col, r.message
+    if type(path) is str and type(line) is int and type(col) is int and type(message) is str:
+        return f'{{"path": {_string(path)}, "line": {line}, "column": {col + 1}, "message": {_string(message)}}}'
     return (
-        f'{{"code": {_value(f.code, encode)}, "name": {_value(f.name, encode)}, '
-        f'"severity": {_value(_LABELS[f.severity], encode)}, "message": {_value(f.message, encode)}, '
-        f'"path": {_value(f.path, encode)}, "line": {_value(span.line, encode)}, "column": {_value(span.col + 1, encode)}, '
-        f'"end_line": {_value(span.end_line, encode)}, "end_column": {_value(span.end_col + 1, encode)}, '
-        f'"fix": {fix}, "related": {related_text}, "detail": {_value(f.detail, encode)}, '
-        f'"chain_paths": {chain_text}, "fingerprint": {_value(fingerprint, encode)}}}'
+        f'{{"path": {_value(path, encode)}, "line": {_value(line, encode)}, "column": {_value(col + 1, encode)}, '
+        f'"message": {_value(message, encode)}}}'
     )
 
 
