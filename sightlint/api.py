@@ -246,7 +246,7 @@ def _component_rules(
     the components holding one of those files are looked at (see ``incremental.Plan``).
     With ``carry``, a component whose files' final results the last run stored for its
     present state (:class:`Carry`) takes them over: its stored answers are not read."""
-    from sightlint.cache import decode_findings, encode_findings
+    from sightlint.cache import decode_findings
     from sightlint.project.pins import dependency_files_state, project_folder
     from sightlint.project.thirdparty import environment_key
 
@@ -280,8 +280,11 @@ def _component_rules(
     outside = [r for r in phase.results if r.path not in plan.component_of]
     paths.update(r.path for r in outside)
     answered = None
+    # The workers' answers as they encoded them, by the identity of the findings decoded from
+    # them: stored as they came (see ``Plan.keep_output``), not encoded again.
+    encoded: dict[int, Any] = {}
     if todo and plan.remote is not None and runner.kept_workers() is not None:
-        answered = _ask_workers(plan, phase, rules, graded, [c for c, _ in todo], outside)
+        answered = _ask_workers(plan, phase, rules, graded, [c for c, _ in todo], outside, encoded)
     if answered is not None:
         found, grades = answered
     else:
@@ -316,13 +319,25 @@ def _component_rules(
         if complete:
             for component, output_key in todo:
                 cross, where, graded_findings = per[component.name]
-                plan.keep_output(component, output_key, (encode_findings(cross), where, encode_findings(graded_findings)))
+                plan.keep_output(component, output_key, (_encoded(cross, encoded), where, _encoded(graded_findings, encoded)))
     for cross, stored_grades in reused:
         found.extend(cross)
         grades.extend(stored_grades)
     if carried:
         phase.take(carry.take(carried) if carry is not None else {})
     return grades, found
+
+
+def _encoded(findings: Sequence[Finding], known: Mapping[int, Any]) -> list[Any]:
+    """``findings`` as ``cache.encode_findings`` encodes them: the items they were decoded
+    from when ``known`` holds them all (by identity), else encoded now."""
+    if known:
+        items = [known.get(id(f)) for f in findings]
+        if all(item is not None for item in items):
+            return items
+    from sightlint.cache import encode_findings
+
+    return encode_findings(findings)
 
 
 def _ask_workers(
@@ -332,13 +347,15 @@ def _ask_workers(
     graded: Mapping[str, type[Rule]],
     components: list[Any],
     outside: list[FileResult],
+    encoded: dict[int, Any] | None = None,
 ) -> tuple[list[Finding], list[tuple[FileResult, int, Finding]]] | None:
     """The component-local ``rules``' cross-file findings and grades for ``components``,
     worked out by the kept pool's workers with their records (``incremental.Plan.answered``),
     or None (the caller works them out here): the same answers, each group of components on
     a graph of its own (what a component-local rule says of a component does not depend on
-    the others)."""
-    from sightlint.cache import decode_findings, encode_findings
+    the others). ``encoded`` is given each finding's encoded item (see ``cache.encode_findings``)
+    by the finding's identity."""
+    from sightlint.cache import built_findings, encode_findings
 
     if graded and any(f.function is not None and f.code in graded for r in outside for f in r.findings):
         return None  # graded on the graph of the components analysed
@@ -369,16 +386,21 @@ def _ask_workers(
         return None
     cross, graded_items, parts = answer
     try:
-        found = decode_findings(cross)
+        # Encoded by this run's own pool workers and sent over their pipes (never read from
+        # a file), as the files' results are (``cache.unpack``).
+        found = built_findings(cross)
+        news = built_findings([item for _, _, item in graded_items])
         grades = []
-        for path, index, item in graded_items:
+        for (path, index, _), new in zip(graded_items, news):
             result = by_path[path]
-            new = decode_findings([item])[0]
             if not 0 <= index < len(result.findings) or result.findings[index].code != new.code:
                 return None
             grades.append((result, index, new))
     except Exception:  # sightlint: ignore[SL201] an answer of another shape: worked out here
         return None
+    if encoded is not None:
+        encoded.update(zip(map(id, found), cross))
+        encoded.update(zip(map(id, news), (item for _, _, item in graded_items)))
     plan.parts = parts
     return found, grades
 

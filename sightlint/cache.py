@@ -54,6 +54,7 @@ import functools
 import gc
 import hashlib
 import marshal
+import operator
 import pickle
 import struct
 import os
@@ -495,6 +496,9 @@ class Cache:
         self._saving: Any = None
         self._held = False  # a background save waits for :meth:`go`
         self._saving_error: BaseException | None = None
+        # What :meth:`save_run` encoded, by the result's identity: the run's report keys its
+        # pieces with the same bytes (:meth:`Pieces.key`), which are not encoded again.
+        self._encoded: dict[int, tuple[FileResult, tuple[Finding, ...], bytes]] = {}
 
     def _load(self) -> None:
         """Read the pack, once, when the first result is asked for."""
@@ -868,6 +872,11 @@ class Cache:
         try:
             get = (bases or {}).get
             entries = [(*_snapshot_entry(r), get(r.path)) for r in results]
+            self._encoded = {
+                id(r): (r, tuple(r.findings), entry[1])
+                for r, entry in zip(results, entries)
+                if entry[1] is not None and not isinstance(r, LazyFileResult)
+            }
             self.write(self.part_run_file if part else self.run_file, self._run_header(key) + marshal.dumps(entries))
         except Exception as exc:
             self.write_error = f"cannot write cache in {self.directory}: {exc}"
@@ -958,7 +967,7 @@ class Cache:
     def pieces(self, digests: Mapping[str, bytes]) -> Pieces:
         """A :class:`Pieces` for this configuration; ``digests`` as for :meth:`file_memo`."""
         path = self.directory / f"{_PREFIX}{__version__}-{self.key}{_PIECES_SUFFIX}"
-        return Pieces(_Journaled(path, _PIECES_FORMAT, self.read, self.write), digests)
+        return Pieces(_Journaled(path, _PIECES_FORMAT, self.read, self.write), digests, self)
 
     def _ensure_directory(self) -> None:
         if self.directory.is_dir() and (self.directory / "CACHEDIR.TAG").exists():
@@ -1087,6 +1096,10 @@ class Pieces(FileMemo):
     + journal); failures are ignored.
     """
 
+    def __init__(self, store: _Journaled, digests: Mapping[str, bytes], cache: Cache | None = None) -> None:
+        super().__init__(store, digests)
+        self._cache = cache
+
     def key(self, result: FileResult, context: str) -> bytes | None:
         """The key of ``result``'s piece in a report with ``context`` (None: not kept)."""
         content = self._digests.get(result.path)
@@ -1095,7 +1108,13 @@ class Pieces(FileMemo):
         if isinstance(result, LazyFileResult) and result.blob is not None:
             identity = result.blob
         else:
-            identity = marshal.dumps(_encode_result(result))
+            # As the run snapshot stores it (:meth:`Cache.save_run`, if it saved this very
+            # result, unchanged since), else encoded now: the same bytes.
+            saved = self._cache._encoded.get(id(result)) if self._cache is not None else None
+            if saved is not None and saved[0] is result and _same(saved[1], result.findings):
+                identity = saved[2]
+            else:
+                identity = marshal.dumps(_encode_result(result))
         h = hashlib.sha256(identity)
         h.update(content)
         h.update(context.encode("utf-8", errors="surrogatepass"))
@@ -1129,6 +1148,11 @@ class Pieces(FileMemo):
         entry = (key, (zlib.compress("\n".join(lines).encode("ascii"), 0), meta))
         self._load()[path] = entry
         self._changed[path] = entry
+
+
+def _same(before: tuple[Finding, ...], now: Sequence[Finding]) -> bool:
+    """Whether ``now`` holds the very findings ``before`` did, in the same order."""
+    return len(before) == len(now) and all(map(operator.is_, before, now))
 
 
 class Snapshot:
@@ -1468,6 +1492,12 @@ def encode_findings(findings: Sequence[Finding]) -> list[Any]:
 def decode_findings(items: Any) -> list[Finding]:
     """The findings :func:`encode_findings` encoded; raises ValueError on anything of another shape."""
     return _decode_result(("", items, [], [])).findings
+
+
+def built_findings(items: list[Any]) -> list[Finding]:
+    """The findings :func:`encode_findings` encoded, their shape not checked: for what this
+    run's own pool workers just encoded (as :func:`unpack`), never for what is read from a file."""
+    return _built(("", items, [], [])).findings
 
 
 def _decode_result(item: tuple[Any, ...]) -> FileResult:

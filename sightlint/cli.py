@@ -292,7 +292,7 @@ def check(
         run, settings, fmt, output_file, quiet=quiet, color=color, no_source=no_source, show_chains=show_chains,
         statistics=statistics, reuse=True,
     )  # fmt: skip
-    if not quiet and not (fmt == "text" and output_file is None):
+    if not quiet and not (fmt == "text" and output_file is None) and run.baseline is not None:
         from sightlint.reporting.baseline import summary as baseline_summary
 
         for line in baseline_summary(run.baseline):
@@ -314,9 +314,9 @@ def check(
 
 def _with_baseline(run: RunResult, settings: Settings, *, no_baseline: bool, prune: bool) -> RunResult:
     """``run`` without the findings the baseline lists (when there is one and it is wanted)."""
-    from sightlint.reporting import baseline
+    from sightlint.reporting._common import baseline_location
 
-    path = baseline.location(settings, run.root)
+    path = baseline_location(settings, run.root)
     if no_baseline:
         if prune:
             _fail("--prune-baseline and --no-baseline contradict each other")
@@ -325,6 +325,8 @@ def _with_baseline(run: RunResult, settings: Settings, *, no_baseline: bool, pru
         if prune or settings.baseline:
             _fail(f"no baseline at {path}: write one with `sightlint baseline`")
         return run
+    from sightlint.reporting import baseline
+
     try:
         return baseline.apply(run, path, prune=prune)
     except baseline.BaselineError as exc:

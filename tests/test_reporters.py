@@ -710,3 +710,24 @@ def test_low_findings_are_printed_as_notes_and_fail_only_when_asked() -> None:
     assert exit_code(run, Settings(fail_on=Severity.LOW)) == 1
     assert exit_code(run_of(make(severity=Severity.MEDIUM)), Settings()) == 1
     assert Severity.parse("low") is Severity.LOW < Severity.MEDIUM
+
+
+@pytest.mark.parametrize(
+    "finding",
+    [
+        Finding("SL101", "blocking-call", Severity.HIGH, "plain", "app/a.py", Span(3, 4, 3, 20)),
+        Finding("SL101", "blocking-call", Severity.LOW, "m\u00e9\n\t\u2028 \U0001F600 \"q\"", "d\u00e9/a.py", Span(1, 0, 9, 7), detail="d\u00e9"),
+        Finding(
+            "SL102", "n", Severity.MEDIUM, "m", "a.py", Span(2, 0, 2, 1), FixSafety.SAFE, None,
+            (RelatedLocation("b.py", 1, 2, "via \\ here"), RelatedLocation("c.py", 3, 0, "")), None, ("b.py", "c\u00e9.py"),
+        ),  # fmt: skip
+        Finding("SL103", "n", Severity.CRITICAL, "", "a.py", Span(0, 0, 0, 0), FixSafety.UNSAFE, "title", (), "", ("x",), (1, 2)),
+    ],
+)
+def test_json_finding_line_is_the_encoders_text(finding: Finding) -> None:
+    """The JSON report writes each finding's line itself: the same text the encoder gives."""
+    from sightlint.reporting import json_format
+
+    encode = json.JSONEncoder(ensure_ascii=True, separators=(", ", ": ")).encode
+    fingerprint = "0123456789abcdef0123456789abcdef"
+    assert json_format._finding_line(finding, fingerprint, encode) == encode(json_format.finding_dict(finding, fingerprint))

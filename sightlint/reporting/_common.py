@@ -7,10 +7,27 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 from sightlint.models import FixSafety, RunResult
 from sightlint.registry import PARSE_ERROR
 
+if TYPE_CHECKING:
+    from sightlint.settings import Settings
+
 PARSE_ERROR_CODE = PARSE_ERROR.code  # without importing the engine: a run served by the cache checks nothing
+
+BASELINE_FILE_NAME = ".sightlint-baseline.json"
+
+
+def baseline_location(settings: Settings, root: str | None, cwd: Path | None = None) -> Path:
+    """``baseline`` from the config (relative to its folder), else the default file name in
+    the config's folder, else in the project root, else in the working folder (here: a run
+    without a baseline file does not import ``reporting.baseline``)."""
+    here = cwd or Path.cwd()
+    base = Path(settings.config_path).parent if settings.config_path else Path(root) if root else here
+    return base / Path(settings.baseline).expanduser() if settings.baseline else base / BASELINE_FILE_NAME
+
 
 # Characters that end a line for str.splitlines() besides the C0/C1 controls.
 _LINE_BREAKS = {"\u2028": "\\u2028", "\u2029": "\\u2029"}

@@ -27,13 +27,13 @@ from typing import Any
 
 from sightlint.models import FileResult, Finding, RunResult
 from sightlint.registry import PARSE_ERROR
-from sightlint.reporting._common import SourceLines
+from sightlint.reporting._common import BASELINE_FILE_NAME, SourceLines, baseline_location
 from sightlint.reporting.fingerprint import Print, fingerprints, of_run, relative
 from sightlint.settings import Settings
 
 PARSE_ERROR_CODE = PARSE_ERROR.code  # without importing the engine: a run served by the cache checks nothing
 
-FILE_NAME = ".sightlint-baseline.json"
+FILE_NAME = BASELINE_FILE_NAME
 FORMAT = 1
 NOQA_REASON = "TODO: say why this is acceptable"
 
@@ -64,12 +64,7 @@ class Outcome:
     pruned: int = 0
 
 
-def location(settings: Settings, root: str | None, cwd: Path | None = None) -> Path:
-    """``baseline`` from the config (relative to its folder), else the default file name in
-    the config's folder, else in the project root, else in the working folder."""
-    here = cwd or Path.cwd()
-    base = Path(settings.config_path).parent if settings.config_path else Path(root) if root else here
-    return base / Path(settings.baseline).expanduser() if settings.baseline else base / FILE_NAME
+location = baseline_location
 
 
 def load(path: Path) -> list[Entry]:

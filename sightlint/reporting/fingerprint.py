@@ -29,7 +29,6 @@ import ast
 import hashlib
 import os
 import re
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -115,6 +114,32 @@ def fingerprints(
     :func:`tables_of`): what it answers for is not parsed again either. The fingerprints
     are the same with or without them.
     """
+    return [Print(digest, path, scope) for digest, path, scope in _prints(findings, root, sources, memo, tables)]
+
+
+def digests(
+    findings: Sequence[Finding],
+    root: str | None,
+    sources: SourceLines | None = None,
+    memo: Any = None,
+    tables: Callable[[str], bytes | None] | None = None,
+    *,
+    ordered: bool = False,
+) -> list[str]:
+    """The fingerprints alone (:func:`fingerprints`' ``Print.fingerprint``); ``ordered``: the
+    findings are in ``Finding.sort_key`` order already (as the JSON report writes a file's)."""
+    return [digest for digest, _, _ in _prints(findings, root, sources, memo, tables, ordered)]
+
+
+def _prints(
+    findings: Sequence[Finding],
+    root: str | None,
+    sources: SourceLines | None,
+    memo: Any,
+    tables: Callable[[str], bytes | None] | None,
+    ordered: bool = False,
+) -> list[tuple[str, str, str]]:
+    """(fingerprint, path, scope) of each of ``findings``: see :func:`fingerprints`."""
     sources = sources or SourceLines()
     # One file's tree at a time: all of them at once held every parsed file with a
     # finding in memory until the report was written (most of a run's peak).
@@ -131,7 +156,7 @@ def fingerprints(
         for i in indices:
             span = findings[i].span
             part = known.get((span.line, span.col, span.end_line, span.end_col))
-            parts.append(part if type(part) is tuple and len(part) == 2 and all(type(p) is str for p in part) else None)
+            parts.append(part if type(part) is tuple and len(part) == 2 and type(part[0]) is str and type(part[1]) is str else None)
         if any(part is None for part in parts):
             fresh = _from_table(path, [findings[i] for i, part in zip(indices, parts) if part is None], sources, tables)
             unknown = [findings[i] for i, part in zip(indices, parts) if part is None and fresh.get(_range(findings[i])) is None]
@@ -144,18 +169,20 @@ def fingerprints(
             f = findings[i]
             scope, form = part if part is not None else _fallback(f, sources)
             keyed[i] = (f.code, shown, scope, form)
-    # Occurrence index in position order, whatever order ``findings`` come in.
-    order = sorted(range(len(findings)), key=lambda i: findings[i].sort_key())
-    seen: Counter[tuple[str, str, str, str]] = Counter()
+    # Occurrence index in position order, whatever order ``findings`` come in (a stable
+    # sort of findings in that order already is the identity).
+    order = range(len(findings)) if ordered else sorted(range(len(findings)), key=lambda i: findings[i].sort_key())
+    seen: dict[tuple[str, str, str, str], int] = {}
     index = [0] * len(findings)
     for i in order:
-        index[i] = seen[keyed[i]]
-        seen[keyed[i]] += 1
+        keys = keyed[i]
+        n = index[i] = seen.get(keys, 0)
+        seen[keys] = n + 1
     out = []
+    sha256 = hashlib.sha256
     for (code, path, scope, shape), n in zip(keyed, index):
         key = "\0".join((VERSION, code, path, scope, shape, str(n)))
-        digest = hashlib.sha256(key.encode("utf-8", errors="surrogatepass")).hexdigest()[:32]
-        out.append(Print(digest, path, scope))
+        out.append((sha256(key.encode("utf-8", errors="surrogatepass")).hexdigest()[:32], path, scope))
     return out
 
 
