@@ -241,7 +241,15 @@ def test_an_awaited_call_is_never_blocking_and_the_fact_survives_the_cache(tmp_p
 
 def test_an_async_helper_in_tests_that_no_entry_point_reaches_is_test_code() -> None:
     helper = "import time\n\nasync def wait_for_run(client):\n    time.sleep(1)\n"
-    for path, expected in (("tests/helpers/runs.py", []), ("app/runs.py", [("high", 4)])):
+    cases = (
+        ("tests/helpers/runs.py", []),
+        ("cypress/e2e/data_layer/main.py", []),  # an app an end-to-end test drives
+        ("app/runs.py", [("high", 4)]),
+        ("app/e2e.py", [("high", 4)]),  # a module named e2e is no folder of tests
+        ("app/e2e_crypto/runs.py", [("high", 4)]),
+        ("cypress_app/runs.py", [("high", 4)]),
+    )
+    for path, expected in cases:
         run = api.check_sources({path: helper}, SETTINGS)
         assert [(f.severity.label, f.line) for f in run.findings] == expected, path
 

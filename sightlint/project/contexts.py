@@ -31,7 +31,7 @@ The contexts:
 - :data:`SCRIPT`: a program's own start: ``asyncio.run(main())`` at module level, calls
   under ``if __name__ == "__main__":`` and click/typer commands.
 - :data:`TEST`: pytest tests (``test*`` functions and ``Test*`` methods in ``test_*.py``,
-  ``*_test.py`` or under a ``tests`` folder) and fixtures.
+  ``*_test.py`` or under a ``tests`` or ``e2e`` folder) and fixtures.
 """
 
 from __future__ import annotations

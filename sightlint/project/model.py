@@ -1064,12 +1064,17 @@ def _edge_kind(handoff: Handoff, is_async: bool) -> str:
     return handoff.kind
 
 
+_TEST_FOLDERS = frozenset({"tests", "e2e"})
+
+
 def is_test_path(path: str) -> bool:
-    """``test_*.py``, ``*_test.py`` (pytest's defaults), or any file under a ``tests`` folder."""
+    """``test_*.py``, ``*_test.py`` (pytest's defaults), or any file under a ``tests`` folder
+    or an ``e2e`` one (end-to-end tests and the apps they drive: Cypress's default spec
+    folder is ``cypress/e2e``; a ``tests/e2e`` suite is under ``tests`` anyway)."""
     folder, _, name = path.replace("\\", "/").rpartition("/")
     if (name.startswith("test_") and name.endswith(".py")) or name.endswith("_test.py"):
         return True
-    return "tests" in folder.split("/")
+    return not _TEST_FOLDERS.isdisjoint(folder.split("/"))
 
 
 def module_dependencies(summary: ModuleSummary, modules: Any, by_last: dict[str, list[str]]) -> tuple[str, ...]:
