@@ -280,3 +280,18 @@ def test_a_flag_turned_on_by_one_caller_of_several_keeps_its_branch() -> None:
     quiet = source.replace("sync=p.endswith('!')", "sync=False")
     run = api.check_sources({"app/main.py": quiet}, SETTINGS, modules={"app/main.py": "app.main"})
     assert [f.line for f in run.findings if f.code == "SL101"] == []
+
+
+def test_a_socketio_async_server_handler_serves_requests() -> None:
+    """chainlit: `@sio.on("stop")` on a `socketio.AsyncServer` runs on the loop per event."""
+    code = (
+        "import time\nimport socketio\n{server}\n\n"
+        "@sio.on('stop')\nasync def stop(sid):\n    time.sleep(1)\n"
+    )
+    for server, expected in (
+        ("sio = socketio.AsyncServer(async_mode='asgi')", "critical"),
+        ("sio = socketio.AsyncClient()", "high"),  # a client's handler: no request sightlint can place
+        ("from events import sio", "high"),  # unknown object's `on`
+    ):
+        run = api.check_sources({"app/main.py": code.format(server=server)}, SETTINGS, modules={"app/main.py": "app.main"})
+        assert [(f.severity.label, f.line) for f in run.findings if f.code == "SL101"] == [(expected, 7)], server
