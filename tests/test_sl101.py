@@ -295,3 +295,34 @@ def test_a_socketio_async_server_handler_serves_requests() -> None:
     ):
         run = api.check_sources({"app/main.py": code.format(server=server)}, SETTINGS, modules={"app/main.py": "app.main"})
         assert [(f.severity.label, f.line) for f in run.findings if f.code == "SL101"] == [(expected, 7)], server
+
+
+def test_an_annotated_module_global_a_getter_assigns_is_any_implementation_of_its_type() -> None:
+    """chainlit's `_data_layer: Optional[BaseDataLayer]`, set in `get_data_layer()` from a
+    user factory sightlint cannot see or one known class: a route's call on it may reach
+    every project implementation (class-hierarchy analysis, as for a typed parameter)."""
+    layers = (
+        "import time\nclass Base:\n    async def load(self):\n        pass\n"
+        "class Known(Base):\n    async def load(self):\n        pass\n"
+        "class Slow(Base):\n    async def load(self):\n        time.sleep(1)\n"
+    )
+    head = "from typing import Optional\nfrom app.layers import Base, Known\nfrom app import config\n"
+    lazy = (
+        "def get_layer():\n    global _layer\n    if _layer is None:\n"
+        "        if config.factory:\n            _layer = config.factory()\n"
+        "        else:\n            _layer = Known()\n    return _layer\n"
+    )
+    route = "from fastapi import FastAPI\nfrom app.state import get_layer\napp = FastAPI()\n@app.get('/x')\nasync def x():\n    await get_layer().load()\n"
+    getters = (
+        (head + "_layer: Optional[Base] = None\n" + lazy, "critical"),
+        (head + "_layer: 'Base | None' = None\n" + lazy, "critical"),
+        (head + "_layer = None\n" + lazy, "high"),  # not annotated: only what is seen assigned
+        # assigned before every read: only what the function assigned
+        (head + "_layer: Optional[Base] = None\ndef get_layer():\n    global _layer\n    _layer = Known()\n    return _layer\n", "high"),
+        # a local of the same name is not the global
+        (head + "_layer: Optional[Base] = None\ndef get_layer():\n    _layer = Known()\n    return _layer\n", "high"),
+    )
+    for state, expected in getters:
+        files = {"app/layers.py": layers, "app/state.py": state, "app/main.py": route}
+        run = api.check_sources(files, SETTINGS, modules={p: p.removesuffix(".py").replace("/", ".") for p in files})
+        assert [(f.severity.label, f.path, f.line) for f in run.findings if f.code == "SL101"] == [(expected, "app/layers.py", 10)], state
