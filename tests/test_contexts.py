@@ -621,3 +621,63 @@ def test_mock_patch_decorators_are_not_routes() -> None:
     for fid in ("tests.test_jobs.test_run", "tests.test_jobs.test_sync", "tests.test_jobs.test_backport"):
         assert runs.contexts(fid) == {"test"}, fid
     assert runs.contexts("app.routes.update") == {"request"}
+
+
+def test_python_socketio_async_server_handlers_serve_requests_on_the_loop() -> None:
+    # python-socketio's AsyncServer awaits a coroutine handler and calls a plain one on the
+    # loop (AsyncServer._trigger_event); the sync Server, a client, or any other object's
+    # `on`/`event` registers nothing sightlint can place.
+    model, runs = project(
+        {
+            "app/server.py": (
+                "import socketio\n"
+                "from socketio import AsyncServer\n"
+                "sio = socketio.AsyncServer(async_mode='asgi')\n"
+                "other = AsyncServer()\n"
+                "class Server(socketio.AsyncServer):\n"
+                "    pass\n"
+                "own = Server()\n"
+                "threaded = socketio.Server()\n"
+                "client = socketio.AsyncClient()\n"
+                "class Bus:\n"
+                "    def on(self, event):\n"
+                "        return lambda f: f\n"
+                "bus = Bus()\n"
+            ),
+            "app/events.py": (
+                "from app.server import sio, other, own, threaded, client, bus\n"
+                "from elsewhere import unknown\n"
+                "@sio.on('connect')\n"
+                "async def connect(sid, environ):\n"
+                "    pass\n"
+                "@sio.on('ping')\n"
+                "def ping(sid):\n"
+                "    pass\n"
+                "@other.event\n"
+                "async def message(sid, data):\n"
+                "    pass\n"
+                "@own.on('join')\n"
+                "async def join(sid):\n"
+                "    pass\n"
+                "@threaded.on('x')\n"
+                "def x(sid):\n"
+                "    pass\n"
+                "@client.on('y')\n"
+                "async def y(data):\n"
+                "    pass\n"
+                "@bus.on('z')\n"
+                "async def z():\n"
+                "    pass\n"
+                "@unknown.on('w')\n"
+                "async def w():\n"
+                "    pass\n"
+                "@sio.off('v')\n"
+                "async def v():\n"
+                "    pass\n"
+            ),
+        }
+    )
+    for name in ("connect", "ping", "message", "join"):
+        assert runs.contexts(f"app.events.{name}") == {"request"}, name
+    for name in ("x", "y", "z", "w", "v"):
+        assert runs.contexts(f"app.events.{name}") == frozenset(), name

@@ -241,7 +241,15 @@ def test_an_awaited_call_is_never_blocking_and_the_fact_survives_the_cache(tmp_p
 
 def test_an_async_helper_in_tests_that_no_entry_point_reaches_is_test_code() -> None:
     helper = "import time\n\nasync def wait_for_run(client):\n    time.sleep(1)\n"
-    for path, expected in (("tests/helpers/runs.py", []), ("app/runs.py", [("high", 4)])):
+    cases = (
+        ("tests/helpers/runs.py", []),
+        ("cypress/e2e/data_layer/main.py", []),  # an app an end-to-end test drives
+        ("app/runs.py", [("high", 4)]),
+        ("app/e2e.py", [("high", 4)]),  # a module named e2e is no folder of tests
+        ("app/e2e_crypto/runs.py", [("high", 4)]),
+        ("cypress_app/runs.py", [("high", 4)]),
+    )
+    for path, expected in cases:
         run = api.check_sources({path: helper}, SETTINGS)
         assert [(f.severity.label, f.line) for f in run.findings] == expected, path
 
@@ -272,3 +280,49 @@ def test_a_flag_turned_on_by_one_caller_of_several_keeps_its_branch() -> None:
     quiet = source.replace("sync=p.endswith('!')", "sync=False")
     run = api.check_sources({"app/main.py": quiet}, SETTINGS, modules={"app/main.py": "app.main"})
     assert [f.line for f in run.findings if f.code == "SL101"] == []
+
+
+def test_a_socketio_async_server_handler_serves_requests() -> None:
+    """chainlit: `@sio.on("stop")` on a `socketio.AsyncServer` runs on the loop per event."""
+    code = (
+        "import time\nimport socketio\n{server}\n\n"
+        "@sio.on('stop')\nasync def stop(sid):\n    time.sleep(1)\n"
+    )
+    for server, expected in (
+        ("sio = socketio.AsyncServer(async_mode='asgi')", "critical"),
+        ("sio = socketio.AsyncClient()", "high"),  # a client's handler: no request sightlint can place
+        ("from events import sio", "high"),  # unknown object's `on`
+    ):
+        run = api.check_sources({"app/main.py": code.format(server=server)}, SETTINGS, modules={"app/main.py": "app.main"})
+        assert [(f.severity.label, f.line) for f in run.findings if f.code == "SL101"] == [(expected, 7)], server
+
+
+def test_an_annotated_module_global_a_getter_assigns_is_any_implementation_of_its_type() -> None:
+    """chainlit's `_data_layer: Optional[BaseDataLayer]`, set in `get_data_layer()` from a
+    user factory sightlint cannot see or one known class: a route's call on it may reach
+    every project implementation (class-hierarchy analysis, as for a typed parameter)."""
+    layers = (
+        "import time\nclass Base:\n    async def load(self):\n        pass\n"
+        "class Known(Base):\n    async def load(self):\n        pass\n"
+        "class Slow(Base):\n    async def load(self):\n        time.sleep(1)\n"
+    )
+    head = "from typing import Optional\nfrom app.layers import Base, Known\nfrom app import config\n"
+    lazy = (
+        "def get_layer():\n    global _layer\n    if _layer is None:\n"
+        "        if config.factory:\n            _layer = config.factory()\n"
+        "        else:\n            _layer = Known()\n    return _layer\n"
+    )
+    route = "from fastapi import FastAPI\nfrom app.state import get_layer\napp = FastAPI()\n@app.get('/x')\nasync def x():\n    await get_layer().load()\n"
+    getters = (
+        (head + "_layer: Optional[Base] = None\n" + lazy, "critical"),
+        (head + "_layer: 'Base | None' = None\n" + lazy, "critical"),
+        (head + "_layer = None\n" + lazy, "high"),  # not annotated: only what is seen assigned
+        # assigned before every read: only what the function assigned
+        (head + "_layer: Optional[Base] = None\ndef get_layer():\n    global _layer\n    _layer = Known()\n    return _layer\n", "high"),
+        # a local of the same name is not the global
+        (head + "_layer: Optional[Base] = None\ndef get_layer():\n    _layer = Known()\n    return _layer\n", "high"),
+    )
+    for state, expected in getters:
+        files = {"app/layers.py": layers, "app/state.py": state, "app/main.py": route}
+        run = api.check_sources(files, SETTINGS, modules={p: p.removesuffix(".py").replace("/", ".") for p in files})
+        assert [(f.severity.label, f.path, f.line) for f in run.findings if f.code == "SL101"] == [(expected, "app/layers.py", 10)], state

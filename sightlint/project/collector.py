@@ -279,6 +279,8 @@ class SummaryCollector:
         self._members: dict[str, Ref] = {}
         self._globals: dict[str, Ref] = {}
         self._types: dict[Ref, Ref] = {}  # ``TypeRef`` by class ref (annotations recur)
+        # Module globals by name -> the value their annotation declares (``x: Base | None``).
+        self._declared: dict[str, Ref] = {}
 
     # -- symbolic values -------------------------------------------------------------
 
@@ -858,6 +860,8 @@ class SummaryCollector:
             if fact is not None:
                 model.fields.append(fact)
         value = self.ann_ref(node.annotation)
+        if value is not None and not self._funcs and type(node.target) is ast.Name and self._at_module():
+            self._declared[node.target.id] = value
         if value is None and node.value is not None:
             value = self.ref(node.value)
         self._assign(node.target, value)
@@ -884,7 +888,16 @@ class SummaryCollector:
 
     def visit_Global(self, node: ast.Global) -> None:
         if self._funcs:
-            self._funcs[-1].declared_global.update(node.names)
+            frame = self._funcs[-1]
+            frame.declared_global.update(node.names)
+            # A global the module annotates may hold what any code assigned it (a value
+            # this file does not know, ``_layer = config.factory()``): where the function
+            # reads it, it is what the annotation declares, or what the function itself
+            # assigned (which replaces it only where it surely ran).
+            for name in node.names:
+                declared = self._declared.get(name)
+                if declared is not None:
+                    frame.locals[name] = _merge(frame.locals.get(name), declared)
 
     # -- application wiring: stores, apps, shutdown handlers, routes ----------------------
 

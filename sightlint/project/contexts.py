@@ -13,7 +13,9 @@ The contexts:
   middleware (``@app.middleware("http")``, ``BaseHTTPMiddleware.dispatch``, the
   ``__call__`` of classes given to ``add_middleware``) and async dependencies
   (``Depends``/``Security``, wherever written, which covers router ``dependencies=[...]``,
-  ``Annotated[..., Depends(f)]`` and dependencies of dependencies).
+  ``Annotated[..., Depends(f)]`` and dependencies of dependencies), and python-socketio
+  event handlers of an ``AsyncServer`` (``@sio.on(event)``, ``@sio.event``), which it
+  runs on the loop whether they are async or not.
 - :data:`STARTUP`: the application's lifespan, outside serving: the function given as
   ``lifespan=``, ``on_startup``/``on_shutdown`` handlers, ``@app.on_event`` and
   ``add_event_handler``. Shutdown is included: the part of a lifespan after its ``yield``
@@ -31,7 +33,7 @@ The contexts:
 - :data:`SCRIPT`: a program's own start: ``asyncio.run(main())`` at module level, calls
   under ``if __name__ == "__main__":`` and click/typer commands.
 - :data:`TEST`: pytest tests (``test*`` functions and ``Test*`` methods in ``test_*.py``,
-  ``*_test.py`` or under a ``tests`` folder) and fixtures.
+  ``*_test.py`` or under a ``tests`` or ``e2e`` folder) and fixtures.
 """
 
 from __future__ import annotations

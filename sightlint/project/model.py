@@ -193,6 +193,13 @@ _DECORATORS: dict[str, tuple[str, frozenset[str]]] = {
     "callback": (SCRIPT, _CLI),
     "fixture": (TEST, _PYTEST),
 }
+# python-socketio's ``AsyncServer`` runs an event handler registered with ``@sio.on(event)``
+# or ``@sio.event`` on the event loop: it awaits a coroutine function and calls a plain
+# one right there (src/socketio/async_server.py ``AsyncServer._trigger_event``), so either
+# serves a websocket request. The sync ``Server`` runs handlers in threads or green threads
+# of its async mode and is left alone.
+_SOCKETIO_SERVERS = frozenset({"socketio.AsyncServer", "socketio.async_server.AsyncServer"})
+_SOCKETIO_DECORATORS = frozenset({"on", "event"})
 # Packages whose decorators named like a framework's (``patch``, ``get``, ``fixture``...)
 # are something else: test doubles and HTTP mocks.
 _NOT_FRAMEWORKS = NOT_FRAMEWORKS
@@ -897,6 +904,9 @@ class ProjectModel:
         tests = is_test_path(summary.path)
         for fid, fn in summary.functions.items():
             for ref in fn.decorators:
+                if self._socketio_handler(ref):
+                    found.append((fid, REQUEST))  # on the loop, async or not
+                    continue
                 context = self._decorator_context(ref)
                 if context is not None:
                     found.append((fid, self._context_of(fid, context)))
@@ -939,6 +949,25 @@ class ProjectModel:
             # (asgiref's async_to_sync, in the worker's thread): nothing else shares it.
             return THREAD
         return context if self._of_framework(base, frameworks) else None
+
+    def _socketio_handler(self, ref: Ref) -> bool:
+        """Whether a decorator is ``on``/``event`` of a python-socketio ``AsyncServer``
+        (constructed from the ``socketio`` package, or a project subclass of it)."""
+        kind = ref[-1]
+        if kind == ATTR:
+            if ref[1] not in _SOCKETIO_DECORATORS:
+                return False
+            base = self.value(ref[0])
+        elif kind == GLOBAL:
+            head, _, name = ref[0].rpartition(".")
+            if name not in _SOCKETIO_DECORATORS or not head:
+                return False
+            base = self.symbol(head)
+        else:
+            return False
+        if isinstance(base, ExternalValue):
+            return base.dotted.endswith("()") and base.dotted[:-2] in _SOCKETIO_SERVERS
+        return isinstance(base, InstanceValue) and not _SOCKETIO_SERVERS.isdisjoint(self._external_bases(base.id))
 
     def _of_framework(self, value: Value | None, frameworks: frozenset[str]) -> bool:
         """Whether ``value`` is an object of one of ``frameworks`` (top-level packages). An
@@ -1064,12 +1093,17 @@ def _edge_kind(handoff: Handoff, is_async: bool) -> str:
     return handoff.kind
 
 
+_TEST_FOLDERS = frozenset({"tests", "e2e"})
+
+
 def is_test_path(path: str) -> bool:
-    """``test_*.py``, ``*_test.py`` (pytest's defaults), or any file under a ``tests`` folder."""
+    """``test_*.py``, ``*_test.py`` (pytest's defaults), or any file under a ``tests`` folder
+    or an ``e2e`` one (end-to-end tests and the apps they drive: Cypress's default spec
+    folder is ``cypress/e2e``; a ``tests/e2e`` suite is under ``tests`` anyway)."""
     folder, _, name = path.replace("\\", "/").rpartition("/")
     if (name.startswith("test_") and name.endswith(".py")) or name.endswith("_test.py"):
         return True
-    return "tests" in folder.split("/")
+    return not _TEST_FOLDERS.isdisjoint(folder.split("/"))
 
 
 def module_dependencies(summary: ModuleSummary, modules: Any, by_last: dict[str, list[str]]) -> tuple[str, ...]:

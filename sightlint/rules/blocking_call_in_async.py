@@ -88,7 +88,7 @@ class BlockingCallInAsync(Rule):
     An async function no entry point sightlint knows reaches (a route registered in a way
     it does not read, library code) surely runs on some event loop, but not provably
     while serving: it is reported as high, between the two; one in a test file or under a
-    `tests` folder counts as test code, while production code that only tests are seen to
+    `tests` or `e2e` folder counts as test code, while production code that only tests are seen to
     reach counts as reached from no known entry point. A call written with `await`
     is never a sync blocking call, whatever its receiver is annotated as
     (`await session.execute(q)` on a `session: Session` that really is an `AsyncSession`).
