@@ -96,7 +96,9 @@ class BroadExceptionHandler(Rule):
     `if __name__ == "__main__":`, a package's build code (a module defining a hatchling
     build hook or a setuptools command, or calling `setup(...)`: the build frontend runs
     it, never the service), cleanup that must not raise (`close`, `__exit__`, a
-    `finally:` block), optional imports, and tests. A `raise` marked `# noqa: B904` is
+    `finally:` block), optional imports, and tests. A `raise SystemExit(1)` (or click's and
+    typer's `Exit`) is not a conversion: the program ends, and Python prints no traceback
+    for a `SystemExit`, so `from exc` would show nothing more. A `raise` marked `# noqa: B904` is
     not reported as a conversion, nor is one that an enclosing `try` of the same
     function catches without raising on (`raise ValueError("str() failed")` landing in
     its own `except (RecursionError, ValueError):`): that is a jump, not an error the
@@ -454,6 +456,7 @@ class BroadExceptionHandler(Rule):
             and not _passes(r.exc, name)
             and "B904" not in self.context.lines[r.lineno - 1]
             and not self._jumps(r)
+            and not self._exits(r.exc)
         ]
         if converts:
             new = last_name(converts[0])
@@ -519,6 +522,15 @@ class BroadExceptionHandler(Rule):
             f"{how} a made-up fallback (`{fallback}`){unlogged}: callers cannot tell it from a real result, for "
             "bugs and outages alike; log with `logger.exception(...)` and catch the exceptions you expect.",
         )
+
+    def _exits(self, call: ast.Call) -> bool:
+        """True for `raise SystemExit(...)` (and click's and typer's `Exit`, which click's
+        `main` turns into `sys.exit`): the program ends, and Python prints no traceback for
+        a `SystemExit`, so `from exc` would change nothing anyone sees."""
+        func = call.func
+        if isinstance(func, ast.Name) and func.id == "SystemExit":
+            return self.context.resolve_name("SystemExit") is None
+        return self.context.qualified_name(func) in _EXIT_EXCEPTIONS
 
     def _jumps(self, raised: ast.Raise) -> bool:
         """True when an enclosing `try` of the same function catches what ``raised`` raises
@@ -824,6 +836,11 @@ def _reports_failure(value: ast.expr) -> bool:
 
 def _truthy_constant(value: ast.expr | None) -> bool:
     return isinstance(value, ast.Constant) and bool(value.value)
+
+
+# Exceptions that end a command-line program without a traceback (click's `Command.main`:
+# `except Exit as e: sys.exit(e.exit_code)` in standalone mode; typer re-exports click's `Exit`).
+_EXIT_EXCEPTIONS = frozenset({"builtins.SystemExit", "click.exceptions.Exit", "click.Exit", "typer.Exit"})
 
 
 def _passes(call: ast.Call, name: str | None) -> bool:

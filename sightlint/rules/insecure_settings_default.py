@@ -39,6 +39,10 @@ _PLACEHOLDER = re.compile(
 )
 # Known formats of real keys: OpenAI, Google, GitHub, Slack, AWS, Stripe, Anthropic.
 _REAL_KEY = re.compile(r"^(sk-[A-Za-z0-9_-]{20,}|AIza[0-9A-Za-z_-]{30,}|gh[pousr]_[A-Za-z0-9]{30,}|xox[abprs]-|AKIA[0-9A-Z]{16}|(sk|rk)_live_)")
+# Keys public by design, shipped in every browser bundle: PostHog project keys (`phc_`, capture
+# only; the admin key is `phx_`) and Stripe publishable keys (`pk_live_`/`pk_test_`; the secret
+# one is `sk_live_`). Committing one discloses nothing.
+_PUBLIC_KEY = re.compile(r"^(phc_|pk_(live|test)_)[A-Za-z0-9]")
 _DSN_CREDENTIALS = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://(?P<user>[^:/@\s]*):(?P<password>[^@/\s]+)@")
 # Authentication switched off: (words in the name, the default that means "off").
 _AUTH_ON_WORDS = frozenset("enabled enable require required use".split())
@@ -102,7 +106,9 @@ class InsecureSettingsDefault(Rule):
 
     Clean: `SecretStr` or `str` without a default, required fields (`Field(...)`),
     fields a `field_validator`/`validator` names (or a `model_validator` reads), and
-    fields whose type validates the value (`PostgresDsn`, `Literal[...]`).
+    fields whose type validates the value (`PostgresDsn`, `Literal[...]`), and keys that
+    are public by design: a PostHog project key (`phc_...`) or a Stripe publishable key
+    (`pk_live_...`) ships in every browser bundle and grants nothing secret.
 
     ## Why it matters
     A settings default is what production runs with when a variable is missing from the
@@ -443,6 +449,8 @@ class InsecureSettingsDefault(Rule):
                 return _Shape(Severity.HIGH, f"Secret `{f.name}` falls back to the hard-coded constant `{ast.unparse(default)}` "
                               "when the environment does not set it; make it required.")
             if text:
+                if _PUBLIC_KEY.match(text):
+                    return None
                 if _REAL_KEY.match(text) or (not _PLACEHOLDER.search(text) and _random_looking(text)):
                     return _Shape(Severity.CRITICAL, f"Secret `{f.name}` defaults to a real-looking value: it is in the "
                                   "repository, and production uses it whenever the variable is missing; rotate it and make the field required.")

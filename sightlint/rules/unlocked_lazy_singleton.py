@@ -50,6 +50,9 @@ _RESOURCE = re.compile(
     rf"|{_RESOURCE_MODULE.pattern}",
     re.IGNORECASE,
 )
+# Calls that raise outside the thread running the event loop (asyncio/tasks.py `create_task`
+# and asyncio/events.py `get_running_loop`: "no running event loop").
+_LOOP_ONLY = frozenset({"asyncio.create_task", "asyncio.get_running_loop", "asyncio.tasks.create_task"})
 # Stand-ins that open nothing (``NoopRedisClient()``).
 _STAND_IN = re.compile(r"noop|fake|mock|dummy|null|stub", re.IGNORECASE)
 # The race explained without the project model (``api.check_source``); ``grade`` replaces it.
@@ -130,7 +133,10 @@ class UnlockedLazySingleton(Rule):
     failing a run only with `--fail-on low`.
 
     Not flagged: locked double-checked initialisation; an `async def` with no `await`
-    between check and set; per-instance attributes (`self._x`); a reset to a constant or a
+    between check and set; a sync getter whose value is built with `asyncio.create_task(...)`
+    (or `asyncio.get_running_loop()`), which raises `RuntimeError` in any thread but the
+    loop's own (Python 3.11 `asyncio/tasks.py`: `create_task` starts with
+    `events.get_running_loop()`), so no thread can race it; per-instance attributes (`self._x`); a reset to a constant or a
     once-flag (`_warned = True`); a value read or computed rather than built
     (`_ID = resp.get("id")`, `_CACHE[k] = parse(k)`, `_fn = get_plugin(name)`: built twice,
     nothing leaks — only values that come from a factory such as `make_…`/`build_…`/
@@ -1170,11 +1176,23 @@ async def session_for(user_id, api):
             return
         if isinstance(value, ast.Name) and value.id in frame.values:
             value = frame.values[value.id]  # ``client = connect(); _CACHE[k] = client``
+        if not frame.is_async and self._loop_only(value):
+            return  # only the event loop's own thread can run it: no thread can race it
         opens = self._opens(value)
         if opens is None and not self._builds(value, frame, entry=key.endswith("[]")):
             return  # a value read or computed (``resp.get("id")``, ``parse(k)``): built twice, nothing leaks
         self._pending[id(check.node)] = _Pending(
             check, frame.node, frame.is_async, node.lineno, bool(self._open_locks(frame)), opens
+        )
+
+    def _loop_only(self, value: ast.expr) -> bool:
+        """True when building ``value`` needs the running event loop of the current thread:
+        `asyncio.create_task(...)` (or `asyncio.get_running_loop()`) raises `RuntimeError: no
+        running event loop` in any other thread, so a sync getter setting it runs only on the
+        loop, where nothing interleaves between a check and a set without an `await`."""
+        return any(
+            isinstance(node, ast.Call) and self.context.qualified_name(node.func) in _LOOP_ONLY
+            for node in ast.walk(value)
         )
 
     def _builds(self, value: ast.expr, frame: _Frame, *, entry: bool, qualify: _Qualify | None = None) -> bool:

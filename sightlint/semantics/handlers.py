@@ -40,8 +40,9 @@ _SECURITY_WORDS = frozenset(
 )
 # Methods that only read: called on something named for security, they decide nothing.
 _READ_WORDS = frozenset("read get fetch find load list query select count exists lookup".split())
-# "token" counts LLM tokens in these identifiers (`max_tokens` is plural anyway, `prompt_token_count`).
-_TOKEN_COUNTING = frozenset("max num count prompt completion usage total tokenizer".split())
+# "token" counts LLM tokens in these identifiers (`max_tokens` is plural anyway, `prompt_token_count`,
+# litellm's `cost_per_token` and `token_counter`).
+_TOKEN_COUNTING = frozenset("max num count counter cost per prompt completion usage total tokenizer".split())
 # Methods that write a database (on any receiver) ...
 _DB_WRITES = frozenset(
     "commit flush add_all bulk_save_objects bulk_insert_mappings bulk_update_mappings executemany "
