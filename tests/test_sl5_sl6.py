@@ -428,3 +428,31 @@ def test_sl501_severity_follows_the_race() -> None:
     # The user's override for the code still wins over the rule's grading.
     run = check_sources({"m.py": source}, Settings(select=("SL501",), severity={"SL501": Severity.MEDIUM}))
     assert {f.severity for f in run.findings} == {Severity.MEDIUM}
+
+
+def test_sl501_a_class_named_for_its_data_opens_nothing() -> None:
+    """``SessionState()``, ``PoolStats()`` (dataclasses of fields) duplicated by a race leaks nothing: high on
+    a thread path, not critical; ``SessionClient()`` and ``redis``'s classes still are."""
+    from sightlint.api import check_sources
+
+    def graded(build: str, head: str = "") -> Severity:
+        source = (
+            f"{head}from fastapi import Depends\n"
+            "_S = None\n"
+            "def get_s():\n"
+            "    global _S\n"
+            "    if _S is None:\n"
+            f"        _S = {build}\n"
+            "    return _S\n"
+            "def endpoint(s=Depends(get_s)):\n"
+            "    return s\n"
+        )
+        (finding,) = check_sources({"m.py": source}, Settings(select=("SL501",))).findings
+        return finding.severity
+
+    assert graded("SessionState()") is Severity.HIGH
+    assert graded("PoolStats(url)") is Severity.HIGH
+    assert graded("SessionClient()") is Severity.CRITICAL
+    assert graded("ConnectionPool()") is Severity.CRITICAL
+    # From a client library, a data-named class still counts (its module opens connections).
+    assert graded("redis.ConnectionPoolState()", "import redis\n") is Severity.CRITICAL

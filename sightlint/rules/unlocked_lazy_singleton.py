@@ -53,6 +53,10 @@ _RESOURCE = re.compile(
 # Calls that raise outside the thread running the event loop (asyncio/tasks.py `create_task`
 # and asyncio/events.py `get_running_loop`: "no running event loop").
 _LOOP_ONLY = frozenset({"asyncio.create_task", "asyncio.get_running_loop", "asyncio.tasks.create_task"})
+# A class named for the data it holds opens nothing, whatever its first word says
+# (``SessionState(...)``, ``PoolStats(...)``): a CamelCase name whose
+# last word is one of these.
+_DATA_NAMED = re.compile(r"(?<=[a-z0-9])(?:State|Config|Configuration|Settings|Info|Options|Params|Data|Stats|Status|Metadata|Schema)$")
 # Stand-ins that open nothing (``NoopRedisClient()``).
 _STAND_IN = re.compile(r"noop|fake|mock|dummy|null|stub", re.IGNORECASE)
 # The race explained without the project model (``api.check_source``); ``grade`` replaces it.
@@ -127,7 +131,10 @@ class UnlockedLazySingleton(Rule):
 
     Either is **critical** when the construction opens connections, clients or pools
     (`connect…`, `…Client(...)`, `create_engine`, `Redis.from_url`, a `ThreadPoolExecutor`):
-    each duplicate leaks one. A sync getter that only the event loop reaches (async request
+    each duplicate leaks one. A class named for the data it holds (`SessionState`,
+    `PoolStats`: the name's last word is `State`, `Config`, `Settings`,
+    `Info`, `Options`, `Params`, `Data`, `Stats`, `Status`, `Metadata` or `Schema`) opens
+    nothing unless it comes from a client library. A sync getter that only the event loop reaches (async request
     code, start-up, tests), with no `await` in between, cannot race today: it is reported
     **low** ("latent: safe on one event loop, races once called from a thread"), printed but
     failing a run only with `--fail-on low`.
@@ -1246,7 +1253,7 @@ async def session_for(user_id, api):
                 short = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
                 if _STAND_IN.search(short):
                     continue
-                if _RESOURCE.search(short) or _RESOURCE_MODULE.search(name.rpartition(".")[0]):
+                if (_RESOURCE.search(short) and not _DATA_NAMED.search(short)) or _RESOURCE_MODULE.search(name.rpartition(".")[0]):
                     return ast.unparse(func)
         return None
 
