@@ -279,3 +279,46 @@ def test_a_gemini_timeout_the_pinned_version_ignores_is_no_timeout(
     found = _check(tmp_path, "SL403")
     assert [(f["line"], f["severity"]) for f in found] == [(12, severity)]
     assert says in str(found[0]["message"])
+
+
+# -- litellm applies a 600 s request timeout when none is passed (skyvern api_handler_factory.py)
+
+LITELLM_ROUTES = """\
+import litellm
+from fastapi import FastAPI
+
+app = FastAPI()
+router = litellm.Router(model_list=[])
+
+
+@app.post("/complete")
+async def complete(q: str):
+    return await litellm.acompletion(model="gpt-4o", messages=[{"role": "user", "content": q}])
+
+
+@app.post("/routed")
+async def routed(q: str):
+    return await router.acompletion(model="group", messages=[{"role": "user", "content": q}])
+
+
+@app.post("/embed")
+async def embed(q: str):
+    return await litellm.aembedding(model="text-embedding-3-small", input=[q])
+
+
+@app.post("/respond")
+async def respond(q: str):
+    return await litellm.aresponses(model="gpt-4o", input=q)
+"""
+
+
+def test_litellm_completion_and_embedding_have_a_default_http_timeout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # litellm main.py: completion() takes `timeout or kwargs.get("request_timeout", 600) or 600`
+    # (acompletion, text completion and Router calls end there); embedding(timeout=600). An HTTP
+    # timeout per attempt, as the OpenAI SDK's 600 s default: high on a request, not critical.
+    monkeypatch.chdir(_write(tmp_path, {"app.py": LITELLM_ROUTES}))
+    found = _check(tmp_path, "SL401")
+    assert [(f["line"], f["severity"]) for f in found] == [(10, "high"), (15, "high"), (20, "high"), (25, "critical")]
+    assert "only an HTTP client timeout (`litellm`'s default: 600 s)" in str(found[0]["message"])
+    # aresponses is not known to default to a timeout: still none.
+    assert "`litellm` sets no timeout unless one is passed" in str(found[3]["message"])

@@ -86,6 +86,9 @@ _SDK_CALLS = {
     "google.genai.Client": ("aio.models.generate_content", "aio.models.generate_content_stream", "aio.models.embed_content"),
 }
 _SDK_CALLS["openai.AsyncAzureOpenAI"] = _SDK_CALLS["openai.AsyncOpenAI"]
+# The litellm calls whose request gets a 600 s timeout when none is passed (litellm main.py:
+# completion() `timeout = timeout or kwargs.get("request_timeout", 600) or 600`; embedding(timeout=600)).
+_LITELLM_DEFAULT_TIMEOUT = frozenset({"acompletion", "atext_completion", "aembedding"})
 LITELLM = frozenset({"litellm.acompletion", "litellm.aembedding", "litellm.atranscription", "litellm.atext_completion", "litellm.aresponses"})
 _PIPES = frozenset({"langchain_core.runnables.RunnableSequence", "langchain_core.runnables.base.RunnableSequence"})
 _DERIVED = ("with_structured_output()", "bind_tools()", "bind()", "with_retry()", "with_config()", "with_fallbacks()", "with_types()")
@@ -346,6 +349,11 @@ class Deadlines:
     def client_timeout(self, call: LlmCall, row: tuple[Any, ...] | None) -> Timeout:
         """How the client of ``call`` bounds its requests."""
         if call.client == "litellm":
+            if call.method in _LITELLM_DEFAULT_TIMEOUT:
+                # litellm's completion() (which acompletion, text completion and Router calls
+                # end in) takes `timeout or request_timeout or 600`, and embedding() defaults to
+                # timeout=600: an HTTP timeout per attempt, like the OpenAI SDK's default.
+                return Timeout("http", 600.0, None, "`litellm`'s default", "litellm")
             return Timeout("none", how="`litellm` sets no timeout unless one is passed", client="litellm")
         if row is None or not row[3]:
             if call.client in CLIENTS and not CLIENTS[call.client].effective:

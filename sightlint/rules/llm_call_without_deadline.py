@@ -121,6 +121,10 @@ class LlmCallWithoutDeadline(Rule):
       `embeddings.py`).
     - `google.genai` `HttpOptions(timeout=...)` is in **milliseconds** (google-genai
       3.6.1 `types.py`): `timeout=30` is a 30 ms timeout.
+    - `litellm`: `acompletion`, `atext_completion` and `aembedding`, and a `Router`'s,
+      get a 600 s request timeout when none is passed (`main.py`: `completion()` takes
+      `timeout or request_timeout or 600`, `embedding(timeout=600)`), an HTTP timeout per
+      attempt; `aresponses` and `atranscription` count as having none.
 
     ## Why it matters
     A provider that stalls (overload, a dropped connection, a long queue) keeps the
