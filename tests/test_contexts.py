@@ -681,3 +681,44 @@ def test_python_socketio_async_server_handlers_serve_requests_on_the_loop() -> N
         assert runs.contexts(f"app.events.{name}") == {"request"}, name
     for name in ("x", "y", "z", "w", "v"):
         assert runs.contexts(f"app.events.{name}") == frozenset(), name
+
+
+def test_an_app_a_test_module_builds_serves_only_the_test_client() -> None:
+    # skyvern: a test module builds an app with a route and middleware around production
+    # code; what they reach runs under the test, not for production requests. The same
+    # production function served by the service's own app is still a request.
+    _, runs = project(
+        {
+            "auth.py": (
+                "import hashlib\n"
+                "async def validate(key):\n"
+                "    return hashlib.pbkdf2_hmac('sha256', key, b's', 100000)\n"
+                "async def unused_in_service(key):\n"
+                "    return await validate(key)\n"
+            ),
+            "tests/unit/test_auth.py": (
+                "from fastapi import FastAPI\n"
+                "from auth import unused_in_service\n"
+                "app = FastAPI()\n"
+                "@app.get('/session')\n"
+                "async def session_endpoint(key: str):\n"
+                "    return await unused_in_service(key)\n"
+                "@app.middleware('http')\n"
+                "async def check(request, call_next):\n"
+                "    return await call_next(request)\n"
+            ),
+            "service.py": (
+                "from fastapi import FastAPI\n"
+                "from auth import validate\n"
+                "app = FastAPI()\n"
+                "@app.get('/login')\n"
+                "async def login(key: str):\n"
+                "    return await validate(key)\n"
+            ),
+        }
+    )
+    assert runs.contexts("tests.unit.test_auth.session_endpoint") == {"test"}
+    assert runs.contexts("tests.unit.test_auth.check") == {"test"}
+    assert runs.contexts("auth.unused_in_service") == {"test"}
+    assert runs.contexts("auth.validate") == {"test", "request"}
+    assert runs.contexts("service.login") == {"request"}

@@ -33,7 +33,9 @@ The contexts:
 - :data:`SCRIPT`: a program's own start: ``asyncio.run(main())`` at module level, calls
   under ``if __name__ == "__main__":`` and click/typer commands.
 - :data:`TEST`: pytest tests (``test*`` functions and ``Test*`` methods in ``test_*.py``,
-  ``*_test.py`` or under a ``tests`` or ``e2e`` folder) and fixtures.
+  ``*_test.py`` or under a ``tests`` or ``e2e`` folder) and fixtures, and every entry point
+  a test module declares (the routes, middleware and lifespan of an app built in a test
+  serve only the test client).
 """
 
 from __future__ import annotations

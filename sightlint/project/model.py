@@ -920,6 +920,10 @@ class ProjectModel:
                         method = self.find_method(cid, method_context[0])
                         if method is not None:
                             found.append((method, method_context[1]))
+        if tests:
+            # An app a test module builds (its routes, middleware, lifespan) serves only the
+            # test client: what it reaches runs under the test, not for production requests.
+            return [(fid, TEST) for fid, _ in found]
         return found
 
     def _context_of(self, fid: str, context: str) -> str:
