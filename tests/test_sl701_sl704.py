@@ -94,6 +94,22 @@ def test_no_limiter_reports_once_per_app_at_low_naming_the_llm_routes() -> None:
     assert len(found) == 1
     assert found[0].severity.label == "low" and found[0].line == 4
     assert "`a`, `b`" in found[0].message and "`c`" not in found[0].message
+    assert [(r.line, r.message) for r in found[0].related] == [(8, "an LLM route"), (12, "an LLM route")]
+
+
+def test_no_limiter_lists_a_handler_served_under_several_paths_once() -> None:
+    # skyvern: `@router.post("/run/tasks")` and `@router.post("/run/tasks/", include_in_schema=False)`
+    # on one handler are two routes and one place to limit.
+    code = (
+        "from fastapi import FastAPI\nfrom langchain_openai import ChatOpenAI\n\n"
+        "app = FastAPI()\nllm = ChatOpenAI()\n\n"
+        "@app.post('/a')\n@app.post('/a/', include_in_schema=False)\n@app.post('/legacy/a')\n"
+        "async def a(q: str):\n    return await llm.ainvoke(q)\n\n"
+        "@app.post('/b')\nasync def b(q: str):\n    return await llm.ainvoke(q)\n"
+    )
+    (found,) = [f for f in api.check_sources({"main.py": code}, Settings(select=("SL704",))).findings]
+    assert "2 routes call an LLM: `a`, `b`" in found.message
+    assert [r.line for r in found.related] == [10, 14]
 
 
 def test_a_lifespan_the_model_cannot_read_reports_nothing() -> None:

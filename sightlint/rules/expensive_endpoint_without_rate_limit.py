@@ -829,9 +829,14 @@ async def summary(request: Request, text: str) -> str:
             f"This app has no rate limiter, and {len(names)} route{'s' if len(names) != 1 else ''} call{'' if len(names) != 1 else 's'} "
             f"an LLM: {shown}; consider slowapi or fastapi-limiter on them."
         )
+        # One location per handler: a handler registered under several paths
+        # (`@router.post("/run")` and `@router.post("/run/")`) is one place to limit.
+        first: dict[str, WiringInfo] = {}
+        for route in sorted(unlimited, key=_place):
+            first.setdefault(route.name, route)
         related = tuple(
             RelatedLocation(route.path, graph.functions[route.name].line, graph.functions[route.name].col, "an LLM route")
-            for route in sorted(unlimited, key=_place)[:8]
+            for route in list(first.values())[:8]
         )
         return [cls.project_finding(app.path, Span(app.line, app.col, app.line, app.col), message, severity=Severity.LOW, related=related)]
 
