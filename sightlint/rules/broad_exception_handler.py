@@ -341,7 +341,6 @@ class BroadExceptionHandler(Rule):
         self._in_loop: set[ast.AST] = set()  # `try` statements that are a worker loop's body
         self._in_finally: set[ast.AST] = set()
         self._main_guard: set[ast.AST] = set()
-        self._build_code: bool | None = None  # the module is a package's build hook or `setup.py` (read when first needed)
         # Per-function and per-`try` answers, asked again for each handler of a `try` and
         # each `try` of a function (a long function has dozens).
         self._function_blocks: dict[ast.AST, list[list[ast.stmt]]] = {}
@@ -398,11 +397,7 @@ class BroadExceptionHandler(Rule):
             last = handler.body[-1]
             if isinstance(last, ast.Raise) and last.exc is None:
                 self._in_finally.update(s for s in self._nodes(handler) if isinstance(s, ast.Try))
-        if is_test_path(self.context.path) or node in self._in_finally or node in self._main_guard:
-            return
-        if self._build_code is None:
-            self._build_code = build_code(self.context.tree, self.context.module_bindings().get)
-        if self._build_code:
+        if is_test_path(self.context.path) or node in self._in_finally or node in self._main_guard or build_code(self.context):
             return
         function = self.context.current_function
         if getattr(function, "name", None) in _MAIN_NAMES or must_not_raise(self.context, node.body):

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from sightlint.models import Finding
 from sightlint.rules.base import Bad, Fix, FixSafety, Good, Rule, RuleMeta, Severity
 from sightlint.semantics.bindings import BindingKind, ScopeKind
+from sightlint.semantics.handlers import walk
 from sightlint.semantics.nodes import subnodes
 
 if TYPE_CHECKING:
@@ -675,16 +676,7 @@ def _declares_tz(call: ast.Call) -> bool:
 
 def _calls_made_now(expressions: list[ast.expr]) -> set[int]:
     """Ids of the calls evaluating ``expressions`` makes (not those in a ``lambda`` body)."""
-    found: set[int] = set()
-    todo: list[ast.AST] = list(expressions)
-    while todo:
-        node = todo.pop()
-        if isinstance(node, ast.Lambda):
-            continue
-        if isinstance(node, ast.Call):
-            found.add(id(node))
-        todo.extend(ast.iter_child_nodes(node))
-    return found
+    return {id(node) for node in walk(expressions) if type(node) is ast.Call}
 
 
 def _ids(nodes: list[ast.expr]) -> set[int]:

@@ -791,8 +791,6 @@ class SwallowedException(Rule):
         self._in_finally: set[ast.AST] = set()
         # Line ranges of the module's `if __name__ == "__main__":` blocks, read when first needed.
         self._main_lines: list[tuple[int, int]] | None = None
-        # Whether the module is a package's build hook or `setup.py`, read when first needed.
-        self._build_code: bool | None = None
         # The `try` (or `with`) statement of each handler checked.
         self._try_of: dict[ast.AST, ast.stmt] = {}
 
@@ -981,9 +979,7 @@ class SwallowedException(Rule):
         line = getattr(handler, "lineno", 0)
         if any(first <= line <= last for first, last in self._main_blocks()):
             return True
-        if self._build_code is None:
-            self._build_code = build_code(self.context.tree, self.context.module_bindings().get)
-        return self._build_code
+        return build_code(self.context)
 
     def _main_blocks(self) -> list[tuple[int, int]]:
         if self._main_lines is None:

@@ -1199,7 +1199,7 @@ async def session_for(user_id, api):
         loop, where nothing interleaves between a check and a set without an `await`."""
         return any(
             isinstance(node, ast.Call) and self.context.qualified_name(node.func) in _LOOP_ONLY
-            for node in ast.walk(value)
+            for node in subnodes(value)
         )
 
     def _builds(self, value: ast.expr, frame: _Frame, *, entry: bool, qualify: _Qualify | None = None) -> bool:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import ast
 import builtins
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from sightlint.semantics.nodes import MIXED_KINDS, child_fields
@@ -187,10 +187,10 @@ def must_not_raise(context: Context, body: list[ast.stmt]) -> bool:
     )
 
 
-def walk(stmts: list[ast.stmt]) -> list[ast.AST]:
-    """Every node of ``stmts``, not entering nested functions, lambdas or classes, as a list
-    (``ast.iter_child_nodes``'s order, depth first; without the ``Load``/``Store``/``Del``
-    markers, which no check asks about)."""
+def walk(stmts: Sequence[ast.AST]) -> list[ast.AST]:
+    """Every node of ``stmts`` (statements or expressions), not entering nested functions,
+    lambdas or classes, as a list (``ast.iter_child_nodes``'s order, depth first; without
+    the ``Load``/``Store``/``Del`` markers, which no check asks about)."""
     # The SL201/SL202 checks walk each handler and its ``try`` several times: one list
     # built with the child fields cached per node type (no generator, no identifier or
     # ``ctx`` fields looked at) is several times cheaper than a generator over ``_fields``.
@@ -282,12 +282,20 @@ _BUILD_HOOK_BASES = (
 _SETUP_CALLS = {"setuptools.setup", "distutils.core.setup"}
 
 
-def build_code(tree: ast.Module, resolve: Callable[[str], str | None]) -> bool:
+def build_code(context: Context) -> bool:
     """True for a package's build code, which the build frontend runs when the package is
     built and the service never does: a module that defines a build hook at module level
     (a class deriving from a base in :data:`_BUILD_HOOK_BASES`) or calls `setup(...)` of
-    setuptools or distutils at module level (`setup.py`). ``resolve`` gives what a
-    module-level name is bound to (``Context.module_bindings().get``)."""
+    setuptools or distutils at module level (`setup.py`). Names are read through the
+    module's bindings; the answer is worked out once per file (``context.shared``), for
+    every rule that asks."""
+    known: bool | None = context.shared.get("build_code")
+    if known is None:
+        known = context.shared["build_code"] = _build_code(context.tree, context.module_bindings().get)
+    return known
+
+
+def _build_code(tree: ast.Module, resolve: Callable[[str], str | None]) -> bool:
     for stmt in tree.body:
         if isinstance(stmt, ast.ClassDef):
             for base in stmt.bases:
